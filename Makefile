@@ -1,0 +1,63 @@
+# Rivulet: a thin Makefile over CMake.
+#   make            build (Release, warnings are errors) into build/
+#   make demo       install missing packages, build, run the demo on the embedded broker
+#   make test       install missing packages, build, run the whole suite through ctest
+#   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+#   make test-tsan  the suite under ThreadSanitizer (build-tsan/)
+#   make bench      build and run the benchmarks, writing bench/results/latest.json
+#   make install    install binary, headers and CMake package (PREFIX=/usr/local)
+JOBS    ?= $(shell nproc)
+PREFIX  ?= /usr/local
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure --timeout 600
+
+.PHONY: all build deps demo test unit test-asan test-tsan bench install format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build/CMakeCache.txt:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRIVULET_WERROR=ON -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+build: build/CMakeCache.txt
+	cmake --build build -j $(JOBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	build/bin/rivulet demo
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	cd build && ctest $(CTEST_FLAGS) -j $(JOBS)
+
+unit: build
+	cd build && ctest $(CTEST_FLAGS) -L unit
+
+build-asan/CMakeCache.txt:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIVULET_WERROR=ON -DRIVULET_SANITIZE=address $(CMAKE_FLAGS)
+
+test-asan: deps build-asan/CMakeCache.txt
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest $(CTEST_FLAGS) -j $(JOBS)
+
+build-tsan/CMakeCache.txt:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIVULET_WERROR=ON -DRIVULET_SANITIZE=thread $(CMAKE_FLAGS)
+
+test-tsan: deps build-tsan/CMakeCache.txt
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest $(CTEST_FLAGS) -j $(JOBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	bench/run.sh build
+
+install: build
+	cmake --install build --prefix $(PREFIX)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,14 @@
+#pragma once
+// The `rivulet` command-line tool: one file per subcommand, each registering
+// itself on the CLI11 app. A subcommand's callback stores its exit status in
+// `exit_code`.
+#include <CLI/CLI.hpp>
+
+namespace rivulet::cli {
+
+extern int exit_code;
+
+void add_broker_command(CLI::App& app);  // broker_command.cpp: the embedded Kafka broker
+void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN users demo
+
+}  // namespace rivulet::cli

@@ -1,0 +1,17 @@
+// Entry point of the `rivulet` command-line tool.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+
+namespace rivulet::cli {
+int exit_code = 0;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"Rivulet: an actor-based distributed stream processor for Kafka"};
+  app.require_subcommand(1);
+  rivulet::cli::add_broker_command(app);
+  rivulet::cli::add_demo_command(app);
+  CLI11_PARSE(app, argc, argv);
+  return rivulet::cli::exit_code;
+}
