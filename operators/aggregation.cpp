@@ -1,0 +1,379 @@
+#include "operators/aggregation.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+namespace rivulet {
+
+namespace {
+
+// A record's input does not fit its aggregate (type error, overflow). Thrown
+// only inside AggregateNode::process and caught there per record.
+struct AggregateError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+int numeric_rank(TypeKind k) {
+  switch (k) {
+    case TypeKind::Int:
+      return 0;
+    case TypeKind::BigInt:
+      return 1;
+    case TypeKind::Decimal:
+      return 2;
+    case TypeKind::Double:
+      return 3;
+    default:
+      return -1;
+  }
+}
+
+Decimal to_decimal(const Value& v) {
+  return v.kind() == TypeKind::Decimal ? v.as_decimal() : Decimal::from_int(v.to_int64());
+}
+
+// Smallest precision that holds the value at its scale, so that repeated
+// additions do not run the declared precision up to the 38-digit cap.
+Decimal tighten(const Decimal& d) {
+  int p = digits_i128(d.unscaled());
+  if (p < d.scale()) p = d.scale();
+  if (p < 1) p = 1;
+  return Decimal(d.unscaled(), p, d.scale());
+}
+
+void input_of(const AggregateFn& fn, const Record& r, Value& tmp, const Value*& in) {
+  if (fn.input) {
+    tmp = fn.input(r);
+    in = &tmp;
+  } else {
+    in = &r.value;
+  }
+}
+
+void check_numeric(const AggregateFn& fn, const Value& v) {
+  if (!v.is_numeric()) {
+    throw AggregateError(std::string(fn.kind == AggregateKind::Avg ? "AVG" : "SUM") + " of a " +
+                         type_kind_name(v.kind()) + " value");
+  }
+}
+
+void update(const AggregateFn& fn, const Accumulator* prev, const Record& r, Accumulator& next) {
+  Value tmp;
+  const Value* in = nullptr;
+  switch (fn.kind) {
+    case AggregateKind::Count: {
+      next.count = prev ? prev->count : 0;
+      if (fn.input) {
+        input_of(fn, r, tmp, in);
+        if (!in->is_null()) ++next.count;
+      } else {
+        ++next.count;
+      }
+      return;
+    }
+    case AggregateKind::Sum:
+    case AggregateKind::Avg: {
+      next.value = prev ? prev->value : Value();
+      next.count = prev ? prev->count : 0;
+      input_of(fn, r, tmp, in);
+      if (in->is_null()) return;
+      check_numeric(fn, *in);
+      if (next.value.is_null()) {
+        next.value = in->kind() == TypeKind::Decimal ? Value::decimal(tighten(in->as_decimal()))
+                                                     : *in;
+      } else {
+        auto sum = add_numbers(next.value, *in);
+        if (!sum) throw AggregateError(sum.error().message);
+        next.value = std::move(*sum);
+      }
+      ++next.count;
+      return;
+    }
+    case AggregateKind::Min:
+    case AggregateKind::Max: {
+      next.value = prev ? prev->value : Value();
+      input_of(fn, r, tmp, in);
+      if (in->is_null()) return;
+      int c = next.value.is_null() ? 0 : Value::compare(*in, next.value);
+      if (next.value.is_null() || (fn.kind == AggregateKind::Min ? c < 0 : c > 0)) {
+        next.value = *in;
+      }
+      return;
+    }
+    case AggregateKind::Custom: {
+      Value base = prev ? prev->value : (fn.initializer ? fn.initializer() : Value());
+      if (!fn.adder) throw AggregateError("custom aggregate " + fn.name + " has no adder");
+      next.value = fn.adder(r, base);
+      return;
+    }
+  }
+}
+
+Value finalize(const AggregateFn& fn, const Accumulator& a) {
+  switch (fn.kind) {
+    case AggregateKind::Count:
+      return Value::int64(a.count);
+    case AggregateKind::Avg: {
+      if (a.count == 0 || a.value.is_null()) return Value();
+      if (a.value.kind() == TypeKind::Decimal) {
+        if (auto q = Decimal::divide(a.value.as_decimal(), Decimal::from_int(a.count))) {
+          return Value::decimal(*q);
+        }
+      }
+      return Value::float64(a.value.to_double() / static_cast<double>(a.count));
+    }
+    default:
+      return a.value;
+  }
+}
+
+}  // namespace
+
+Expected<Value> add_numbers(const Value& a, const Value& b) {
+  int ra = numeric_rank(a.kind());
+  int rb = numeric_rank(b.kind());
+  if (ra < 0 || rb < 0) {
+    return Error::data(std::string("cannot add ") + type_kind_name(a.kind()) + " and " +
+                       type_kind_name(b.kind()));
+  }
+  switch (ra > rb ? ra : rb) {
+    case 0:  // INT + INT wraps like Java's int
+      return Value::int32(static_cast<int32_t>(static_cast<uint32_t>(a.as_int32()) +
+                                               static_cast<uint32_t>(b.as_int32())));
+    case 1:
+      return Value::int64(static_cast<int64_t>(static_cast<uint64_t>(a.to_int64()) +
+                                               static_cast<uint64_t>(b.to_int64())));
+    case 2: {
+      auto sum = Decimal::add(to_decimal(a), to_decimal(b));
+      if (!sum) {
+        return Error::data("decimal overflow adding " + a.to_string() + " and " + b.to_string());
+      }
+      return Value::decimal(tighten(*sum));
+    }
+    default:
+      return Value::float64(a.to_double() + b.to_double());
+  }
+}
+
+AggregateFn AggregateFn::count(std::string name) {
+  AggregateFn f;
+  f.kind = AggregateKind::Count;
+  f.name = std::move(name);
+  return f;
+}
+
+AggregateFn AggregateFn::count_non_null(ValueFn input, std::string name) {
+  AggregateFn f = count(std::move(name));
+  f.input = std::move(input);
+  return f;
+}
+
+namespace {
+AggregateFn simple(AggregateKind kind, ValueFn input, std::string name) {
+  AggregateFn f;
+  f.kind = kind;
+  f.input = std::move(input);
+  f.name = std::move(name);
+  return f;
+}
+}  // namespace
+
+AggregateFn AggregateFn::sum(ValueFn input, std::string name) {
+  return simple(AggregateKind::Sum, std::move(input), std::move(name));
+}
+AggregateFn AggregateFn::min(ValueFn input, std::string name) {
+  return simple(AggregateKind::Min, std::move(input), std::move(name));
+}
+AggregateFn AggregateFn::max(ValueFn input, std::string name) {
+  return simple(AggregateKind::Max, std::move(input), std::move(name));
+}
+AggregateFn AggregateFn::avg(ValueFn input, std::string name) {
+  return simple(AggregateKind::Avg, std::move(input), std::move(name));
+}
+
+AggregateFn AggregateFn::custom(std::function<Value()> initializer,
+                                std::function<Value(const Record&, const Value&)> adder,
+                                std::string name) {
+  AggregateFn f;
+  f.kind = AggregateKind::Custom;
+  f.initializer = std::move(initializer);
+  f.adder = std::move(adder);
+  f.name = std::move(name);
+  return f;
+}
+
+// ---- AggregateStore ----------------------------------------------------------
+
+AggregateStore::AggregateStore(std::string name, std::shared_ptr<const AggregateSpec> spec,
+                               std::shared_ptr<KTable> results)
+    : name_(std::move(name)), spec_(std::move(spec)), results_(std::move(results)) {}
+
+AccumulatorRow& AggregateStore::row(const Value& key) {
+  auto it = groups_.find(key);
+  if (it != groups_.end()) return it->second;
+  return groups_.emplace(key, AccumulatorRow(spec_->functions.size())).first->second;
+}
+
+const AccumulatorRow* AggregateStore::find(const Value& key) const {
+  auto it = groups_.find(key);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+AccumulatorRow* AggregateStore::find(const Value& key) {
+  auto it = groups_.find(key);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+Value AggregateStore::result(const AccumulatorRow& row) const {
+  const auto& fns = spec_->functions;
+  if (fns.size() == 1 && !spec_->as_struct) return finalize(fns[0], row[0]);
+  StructFields fields;
+  fields.reserve(fns.size());
+  for (size_t i = 0; i < fns.size(); ++i) fields.push_back(Field{fns[i].name, finalize(fns[i], row[i])});
+  return Value::structure(std::move(fields));
+}
+
+size_t AggregateStore::bytes_estimate() const {
+  size_t n = groups_.bucket_count() * sizeof(void*);
+  for (const auto& [k, row] : groups_) {
+    n += 16 + sizeof(Value) + sizeof(AccumulatorRow) + 16;  // node, rounded
+    n += value_heap_bytes(k) + row.capacity() * sizeof(Accumulator) + 16;
+    for (const auto& a : row) n += value_heap_bytes(a.value);
+  }
+  return n;
+}
+
+Value AggregateStore::encode_row(const AccumulatorRow& row) const {
+  Array items;
+  items.reserve(row.size() * 2);
+  for (const auto& a : row) {
+    items.push_back(a.value);
+    items.push_back(Value::int64(a.count));
+  }
+  return Value::array(std::move(items));
+}
+
+Expected<AccumulatorRow> AggregateStore::decode_row(const Value& v) const {
+  const size_t n = spec_->functions.size();
+  if (v.kind() != TypeKind::Array || v.as_array().size() != 2 * n) {
+    return Error::fatal("aggregate store " + name_ + ": a row does not match the " +
+                        std::to_string(n) + " aggregate functions");
+  }
+  const Array& items = v.as_array();
+  AccumulatorRow row(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!(items[2 * i + 1].kind() == TypeKind::BigInt || items[2 * i + 1].kind() == TypeKind::Int)) {
+      return Error::fatal("aggregate store " + name_ + ": a row's count is not an integer");
+    }
+    row[i].value = items[2 * i];
+    row[i].count = items[2 * i + 1].to_int64();
+  }
+  return row;
+}
+
+std::string AggregateStore::serialize() const {
+  std::vector<Value> rows;
+  rows.reserve(groups_.size());
+  std::vector<std::pair<const Value*, const Value*>> entries;
+  entries.reserve(groups_.size());
+  for (const auto& [k, row] : groups_) rows.push_back(encode_row(row));
+  size_t i = 0;
+  for (const auto& kv : groups_) entries.emplace_back(&kv.first, &rows[i++]);
+  changed_.clear();
+  return encode_entries(entries);
+}
+
+std::string AggregateStore::serialize_changes() const {
+  static const Value kDeleted;
+  std::vector<Value> rows;
+  rows.reserve(changed_.size());
+  std::vector<std::pair<const Value*, const Value*>> entries;
+  entries.reserve(changed_.size());
+  for (const Value& k : changed_) {
+    const AccumulatorRow* row = find(k);
+    rows.push_back(row ? encode_row(*row) : kDeleted);
+  }
+  size_t i = 0;
+  for (const Value& k : changed_) entries.emplace_back(&k, &rows[i++]);
+  changed_.clear();
+  return encode_entries(entries);
+}
+
+void AggregateStore::set_change_tracking(bool on) {
+  track_changes_ = on;
+  if (!on) changed_.clear();
+}
+
+Expected<bool> AggregateStore::apply_entries(std::string_view bytes, bool replace) {
+  auto entries = decode_entries(bytes);
+  if (replace) {
+    groups_.clear();
+    changed_.clear();
+    if (results_) results_->clear();
+  }
+  if (!entries) {
+    return Error::fatal("aggregate store " + name_ + ": " + entries.error().message);
+  }
+  std::optional<KTable::Writer> w;
+  if (results_) w.emplace(*results_);
+  for (auto& [k, v] : *entries) {
+    if (v.is_null()) {
+      groups_.erase(k);
+      if (w) w->erase(k);
+      continue;
+    }
+    auto row = decode_row(v);
+    if (!row) {
+      if (replace) groups_.clear();
+      return row.error();
+    }
+    if (w) w->put(k, result(*row));
+    groups_.insert_or_assign(std::move(k), std::move(*row));
+  }
+  return true;
+}
+
+Expected<bool> AggregateStore::restore(std::string_view bytes) { return apply_entries(bytes, true); }
+
+Expected<bool> AggregateStore::apply_changes(std::string_view bytes) {
+  return apply_entries(bytes, false);
+}
+
+// ---- AggregateNode -----------------------------------------------------------
+
+AggregateNode::AggregateNode(std::string name, std::shared_ptr<AggregateStore> store)
+    : Processor(std::move(name)), store_(std::move(store)) {}
+
+void AggregateNode::process(Batch& batch, ProcessContext& ctx) {
+  const auto& fns = store_->spec().functions;
+  const size_t n = fns.size();
+  scratch_.resize(n);
+  std::optional<KTable::Writer> results;
+  if (store_->results()) results.emplace(*store_->results());
+  size_t kept = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Record& r = batch[i];
+    if (r.key.is_null() || r.value.is_null()) {
+      ++skipped_;
+      continue;
+    }
+    AccumulatorRow* old = store_->find(r.key);
+    bool ok = guarded(ctx, r, "aggregate", [&] {
+      for (size_t f = 0; f < n; ++f) update(fns[f], old ? &(*old)[f] : nullptr, r, scratch_[f]);
+    });
+    if (!ok) continue;
+    AccumulatorRow& row = old ? *old : store_->row(r.key);
+    for (size_t f = 0; f < n; ++f) row[f] = std::move(scratch_[f]);
+    store_->note_change(r.key);
+    r.value = store_->result(row);
+    if (results) results->put(r.key, r.value);
+    if (kept != i) batch[kept] = std::move(r);
+    ++kept;
+  }
+  batch.resize(kept);
+  results.reset();  // publish before the children run
+  forward(batch, ctx);
+}
+
+}  // namespace rivulet

@@ -1,0 +1,143 @@
+#pragma once
+// Grouped aggregation of a stream: COUNT, SUM, MIN, MAX, AVG and custom
+// aggregates (initializer + adder), several at once, per record key (the
+// group key). Emits the updated result row per input record, keyed by the
+// group key (ksqlDB's EMIT CHANGES on a stream aggregation).
+//
+// Semantics:
+//  - records with a null key (no group) or a null value are skipped and
+//    counted (skipped_records()), as Kafka Streams and ksqlDB do;
+//  - COUNT with no input counts records; with an input (COUNT(col)) counts
+//    non-null inputs; SUM/MIN/MAX/AVG ignore null inputs and are null until
+//    the first non-null input;
+//  - SUM keeps its input's kind: INT and BIGINT wrap on overflow (as Java
+//    does), DOUBLE adds in double, DECIMAL adds exactly (precision grows as
+//    needed, up to 38 digits; beyond that the record is a data error). Mixed
+//    kinds widen: int < bigint < decimal < double;
+//  - AVG is DOUBLE for integer and double inputs and an exact DECIMAL
+//    (sum / count with ksqlDB's division scale) for decimal inputs;
+//  - MIN/MAX use Value::compare (numbers across kinds by value);
+//  - an input of the wrong type (SUM over a string) or a throwing input or
+//    adder function is a data error for that record, which changes nothing.
+//
+// Owned by a TaskGraph; runs on the task's thread. The results can also be
+// materialized in a KTable that any thread may query.
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "operators/ktable.hpp"
+#include "operators/processor.hpp"
+#include "operators/state_store.hpp"
+#include "operators/stateless_nodes.hpp"
+
+namespace rivulet {
+
+enum class AggregateKind { Count, Sum, Min, Max, Avg, Custom };
+
+// One aggregate function of a grouped aggregation.
+struct AggregateFn {
+  AggregateKind kind = AggregateKind::Count;
+  std::string name;  // the result's field name when the result is a struct
+  // The aggregated input; empty: the record's value (COUNT: count records).
+  ValueFn input;
+  // Custom only: the aggregate of an empty group, and (record, aggregate) ->
+  // new aggregate.
+  std::function<Value()> initializer;
+  std::function<Value(const Record&, const Value&)> adder;
+
+  static AggregateFn count(std::string name = "COUNT");
+  static AggregateFn count_non_null(ValueFn input, std::string name = "COUNT");
+  static AggregateFn sum(ValueFn input, std::string name = "SUM");
+  static AggregateFn min(ValueFn input, std::string name = "MIN");
+  static AggregateFn max(ValueFn input, std::string name = "MAX");
+  static AggregateFn avg(ValueFn input, std::string name = "AVG");
+  static AggregateFn custom(std::function<Value()> initializer,
+                            std::function<Value(const Record&, const Value&)> adder,
+                            std::string name = "AGG");
+};
+
+struct AggregateSpec {
+  std::vector<AggregateFn> functions;
+  // With one function and as_struct false, the result value is that
+  // function's result; otherwise a struct with one field per function.
+  bool as_struct = false;
+};
+
+// The running state of one function for one group.
+struct Accumulator {
+  Value value;        // COUNT: unused; SUM/AVG: the sum; MIN/MAX/custom: the aggregate
+  int64_t count = 0;  // COUNT: the count; AVG: non-null inputs
+};
+using AccumulatorRow = std::vector<Accumulator>;
+
+// The accumulators of one aggregation, per group key: the aggregation's
+// checkpointed state. Results, when materialized for queries, are derived
+// from it (and rebuilt by restore()).
+class AggregateStore final : public StateStore {
+ public:
+  // `results` (optional) receives every group's current result.
+  AggregateStore(std::string name, std::shared_ptr<const AggregateSpec> spec,
+                 std::shared_ptr<KTable> results);
+
+  const AggregateSpec& spec() const { return *spec_; }
+  const std::shared_ptr<KTable>& results() const { return results_; }
+  size_t size() const { return groups_.size(); }
+
+  // The row of `key`, created with initial accumulators when absent.
+  AccumulatorRow& row(const Value& key);
+  const AccumulatorRow* find(const Value& key) const;
+  AccumulatorRow* find(const Value& key);
+  // The result value for a row (scalar or struct, per the spec).
+  Value result(const AccumulatorRow& row) const;
+  void note_change(const Value& key) {
+    if (track_changes_) changed_.insert(key);
+  }
+  size_t bytes_estimate() const;
+
+  std::string name() const override { return name_; }
+  std::string serialize() const override;
+  Expected<bool> restore(std::string_view bytes) override;
+  bool supports_incremental() const override { return true; }
+  void set_change_tracking(bool on) override;
+  std::string serialize_changes() const override;
+  Expected<bool> apply_changes(std::string_view bytes) override;
+
+ private:
+  Value encode_row(const AccumulatorRow& row) const;
+  Expected<AccumulatorRow> decode_row(const Value& v) const;
+  Expected<bool> apply_entries(std::string_view bytes, bool replace);
+
+  std::string name_;
+  std::shared_ptr<const AggregateSpec> spec_;
+  std::shared_ptr<KTable> results_;
+  std::unordered_map<Value, AccumulatorRow, ValueHash> groups_;
+  bool track_changes_ = false;
+  mutable std::unordered_set<Value, ValueHash> changed_;
+};
+
+// Updates the store with each record (grouped by the record's key) and
+// rewrites the record's value into the group's updated result.
+class AggregateNode final : public Processor {
+ public:
+  AggregateNode(std::string name, std::shared_ptr<AggregateStore> store);
+
+  void process(Batch& batch, ProcessContext& ctx) override;
+  uint64_t skipped_records() const { return skipped_; }
+  const std::shared_ptr<AggregateStore>& store() const { return store_; }
+
+ private:
+  std::shared_ptr<AggregateStore> store_;
+  AccumulatorRow scratch_;  // the candidate row, committed only if every function succeeded
+  uint64_t skipped_ = 0;
+};
+
+// Exposed for tests and the SQL planner: SUM's addition of two non-null
+// numbers (kinds widen as documented above); an error for non-numbers or
+// decimal overflow.
+Expected<Value> add_numbers(const Value& a, const Value& b);
+
+}  // namespace rivulet

@@ -1,0 +1,170 @@
+#pragma once
+// KTable: the materialized view of a table topic partition (or of an
+// aggregation's results): the latest value per key. Upserts; a null value
+// (tombstone) deletes the key.
+//
+// Ownership and threads: owned by a TaskGraph (through a shared_ptr, so a
+// query handle may outlive the task). Written by the owning task's thread
+// only; read by any thread while it updates. Readers take a shared lock and
+// copy what they return (a Value copy shares its immutable containers), so
+// a reader never sees a half-applied update. The writer takes the exclusive
+// lock once per batch (Writer), keeping the write path cheap; the owning
+// thread may also read without any lock (find_local), since no one else
+// writes.
+//
+// Memory: std::unordered_map<Value, Value>; bytes_estimate() adds up nodes,
+// buckets and the heap parts of keys and values (README.md: how it compares
+// with the raw bytes).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "operators/state_store.hpp"
+#include "runtime/ids.hpp"
+#include "runtime/value.hpp"
+
+namespace rivulet {
+
+struct KTableStats {
+  size_t size = 0;
+  uint64_t updates_applied = 0;           // upserts and deletes applied since creation
+  std::optional<TimestampMs> last_update;  // wall clock of the last applied batch
+};
+
+class KTable final : public StateStore {
+ public:
+  using Map = std::unordered_map<Value, Value, ValueHash>;
+
+  explicit KTable(std::string name);
+  ~KTable() override;
+
+  // ---- Queries: any thread -------------------------------------------------
+
+  std::optional<Value> get(const Value& key) const;
+  bool contains(const Value& key) const;
+  std::vector<Value> keys() const;
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  bool empty() const { return size() == 0; }
+  // A copy of all entries, consistent as of one moment.
+  Map snapshot() const;
+  // New plain maps built from one consistent view (not live views). `fn` and
+  // `pred` run under the shared lock: they must not write to this table.
+  template <typename Fn>
+  auto map_values(Fn fn) const
+      -> std::unordered_map<Value, std::decay_t<decltype(fn(std::declval<const Value&>()))>,
+                            ValueHash>;
+  template <typename Pred>
+  Map filter(Pred pred) const;  // pred(const Value& key, const Value& value) -> bool
+  KTableStats stats() const;
+  // Blocks until size() >= n (true) or the timeout passes (false).
+  bool wait_for_keys(size_t n, std::chrono::milliseconds timeout) const;
+  // Approximate heap bytes held by the table (nodes, buckets, keys, values).
+  size_t bytes_estimate() const;
+
+  // ---- Updates: the owning task's thread only -------------------------------
+
+  // Holds the exclusive lock for a batch of updates; publishes size, stats
+  // and wakes wait_for_keys() waiters when it goes out of scope.
+  class Writer {
+   public:
+    explicit Writer(KTable& table);
+    ~Writer();
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    // Upsert, or delete when `value` is null.
+    void apply(const Value& key, Value value);
+    void put(const Value& key, Value value);
+    void erase(const Value& key);
+
+   private:
+    KTable& table_;
+    std::unique_lock<std::shared_mutex> lock_;
+    uint64_t applied_ = 0;
+  };
+  Writer writer() { return Writer(*this); }
+  // One update under its own lock (tests, small tables).
+  void apply(const Value& key, Value value);
+  void clear();
+
+  // Lock-free lookup for the owning (writing) thread: nullptr when absent.
+  // Valid until that thread next writes.
+  const Value* find_local(const Value& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+
+  // ---- StateStore ----------------------------------------------------------
+  std::string name() const override { return name_; }
+  std::string serialize() const override;
+  Expected<bool> restore(std::string_view bytes) override;
+  bool supports_incremental() const override { return true; }
+  void set_change_tracking(bool on) override;
+  std::string serialize_changes() const override;
+  Expected<bool> apply_changes(std::string_view bytes) override;
+
+ private:
+  void publish(uint64_t applied);
+  void note_change(const Value& key) {
+    if (track_changes_) changed_.insert(key);
+  }
+
+  const std::string name_;
+  mutable std::shared_mutex mu_;
+  Map map_;
+  std::atomic<size_t> size_{0};
+  std::atomic<uint64_t> updates_{0};
+  std::atomic<int64_t> last_update_{-1};
+  // wait_for_keys: waiters sleep on cv_ holding mu_ shared; the writer only
+  // notifies when someone waits.
+  mutable std::condition_variable_any cv_;
+  mutable std::atomic<int> waiters_{0};
+  // Change tracking for incremental snapshots (owning thread only).
+  bool track_changes_ = false;
+  mutable std::unordered_set<Value, ValueHash> changed_;
+};
+
+// Heap bytes a Value holds beyond its own sizeof (long strings, containers),
+// as glibc's allocator would count them (16-byte chunks, 8-byte header).
+size_t value_heap_bytes(const Value& v);
+
+// Table serialization shared by the state stores: a msgpack array
+// [format version, [key, value, key, value, ...]]; a null value marks a
+// deleted key in a change set.
+std::string encode_entries(const std::vector<std::pair<const Value*, const Value*>>& entries);
+Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view bytes);
+
+template <typename Fn>
+auto KTable::map_values(Fn fn) const
+    -> std::unordered_map<Value, std::decay_t<decltype(fn(std::declval<const Value&>()))>,
+                          ValueHash> {
+  std::unordered_map<Value, std::decay_t<decltype(fn(std::declval<const Value&>()))>, ValueHash>
+      out;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  out.reserve(map_.size());
+  for (const auto& [k, v] : map_) out.emplace(k, fn(v));
+  return out;
+}
+
+template <typename Pred>
+KTable::Map KTable::filter(Pred pred) const {
+  Map out;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [k, v] : map_) {
+    if (pred(k, v)) out.emplace(k, v);
+  }
+  return out;
+}
+
+}  // namespace rivulet

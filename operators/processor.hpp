@@ -1,0 +1,108 @@
+#pragma once
+// The processor framework: a task's operator DAG, one batch at a time.
+//
+// A TaskGraph (task_graph.hpp) owns one DAG of nodes per partition task.
+// Source nodes decode raw input into a Batch of Records and push it down the
+// DAG; every Processor takes the whole batch, rewrites it in place (drops,
+// rewrites, appends records) and forwards it to its children. One virtual
+// call per node per batch, never per record: per-record work is a plain loop
+// inside the node, with user functions inlined where the node is a template
+// over the callable (the fluent API) or called through std::function (the
+// SQL planner's compiled expressions).
+//
+// Errors: a user function that throws, a value of the wrong type, an encoding
+// failure: each is a data error for that record (reported through the
+// ProcessContext with the record's source position), the record is dropped,
+// and processing goes on. Nothing a record contains stops the task.
+//
+// Threads: all nodes of a DAG run on the owning task's thread.
+#include <exception>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "operators/task_output.hpp"
+#include "runtime/ids.hpp"
+#include "runtime/record.hpp"
+
+namespace rivulet {
+
+// The unit of work between nodes: records in processing order.
+using Batch = std::vector<Record>;
+
+// Per-call context handed down the DAG: where outputs and data errors go.
+// Lives for one TaskGraph::process call, on the task's thread.
+class ProcessContext {
+ public:
+  ProcessContext(TaskOutput& out, PartitionId partition) : out_(out), partition_(partition) {}
+
+  TaskOutput& output() { return out_; }
+  PartitionId partition() const { return partition_; }
+
+  // Reports that `record` failed in `operation` ("filter", "join", ...) and
+  // was dropped. The record's key and value are kept as their text rendering
+  // (its raw bytes are gone once decoded) so a dead-letter topic shows them.
+  void data_error(const Record& record, std::string_view operation, std::string reason);
+  // Reports a record that failed before decoding, with its raw bytes.
+  void raw_data_error(const std::string& topic, const RawRecord& raw, std::string_view operation,
+                      std::string reason);
+
+ private:
+  TaskOutput& out_;
+  PartitionId partition_;
+};
+
+class Processor;
+
+// A node of the DAG with children. Owned by its TaskGraph.
+class Node {
+ public:
+  explicit Node(std::string name) : name_(std::move(name)) {}
+  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  const std::string& name() const { return name_; }
+  void add_child(Processor* child) { children_.push_back(child); }
+  const std::vector<Processor*>& children() const { return children_; }
+
+ protected:
+  // Hands `batch` to the children. With one child the batch itself moves on
+  // (no copy); with several, all but the last get a copy, in the order the
+  // children were added.
+  void forward(Batch& batch, ProcessContext& ctx);
+
+ private:
+  std::string name_;
+  std::vector<Processor*> children_;
+  Batch fan_out_;  // scratch for copies when there are several children
+};
+
+// A node that takes a batch of records.
+class Processor : public Node {
+ public:
+  using Node::Node;
+  // Takes the records of `batch` (they are this node's to rewrite, reorder
+  // or drop) and forwards what results. `batch` is left in an unspecified
+  // state.
+  virtual void process(Batch& batch, ProcessContext& ctx) = 0;
+};
+
+// Runs `fn()` for `record`; on an exception reports a data error for
+// `operation` and returns false. The try block costs nothing on the path
+// where nothing throws.
+template <typename Fn>
+bool guarded(ProcessContext& ctx, const Record& record, std::string_view operation, Fn&& fn) {
+  try {
+    fn();
+    return true;
+  } catch (const std::exception& e) {
+    ctx.data_error(record, operation, e.what());
+  } catch (...) {
+    ctx.data_error(record, operation, "unknown exception");
+  }
+  return false;
+}
+
+}  // namespace rivulet

@@ -1,0 +1,49 @@
+#include "operators/source_node.hpp"
+
+#include <utility>
+
+namespace rivulet {
+
+SourceNode::SourceNode(std::string name, std::string topic, std::unique_ptr<Codec> key_codec,
+                       std::unique_ptr<Codec> value_codec)
+    : Node(std::move(name)),
+      topic_(std::move(topic)),
+      key_codec_(std::move(key_codec)),
+      value_codec_(std::move(value_codec)) {}
+
+void SourceNode::process(const RawRecord* begin, const RawRecord* end, ProcessContext& ctx) {
+  batch_.clear();
+  batch_.reserve(static_cast<size_t>(end - begin));
+  const PartitionId partition = ctx.partition();
+  for (const RawRecord* raw = begin; raw != end; ++raw) {
+    Value key;
+    if (raw->key) {
+      auto k = key_codec_->decode(*raw->key);
+      if (!k) {
+        ctx.raw_data_error(topic_, *raw, "decode key", std::move(k.error().message));
+        continue;
+      }
+      key = std::move(*k);
+    }
+    Value value;
+    if (raw->value) {
+      auto v = value_codec_->decode(*raw->value);
+      if (!v) {
+        ctx.raw_data_error(topic_, *raw, "decode value", std::move(v.error().message));
+        continue;
+      }
+      value = std::move(*v);
+    }
+    Record& r = batch_.emplace_back();
+    r.key = std::move(key);
+    r.value = std::move(value);
+    r.timestamp = raw->timestamp;
+    r.headers = raw->headers;
+    r.source.topic = topic_;
+    r.source.partition = partition;
+    r.source.offset = Offset{raw->offset};
+  }
+  forward(batch_, ctx);
+}
+
+}  // namespace rivulet

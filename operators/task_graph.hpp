@@ -1,0 +1,66 @@
+#pragma once
+// TaskGraph: one partition task's instance of a Topology: its source nodes
+// (one per input topic, each with its own codecs), processors, sinks, KTables
+// and aggregation stores. Made by Topology::instantiate(partition).
+//
+// Ownership and threads: owned by the task (the task actor holds it through
+// a shared_ptr that query handles share). process() and stores() run on the
+// task's thread only; table(name)'s KTable may be read from any thread.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "operators/aggregation.hpp"
+#include "operators/input_merger.hpp"
+#include "operators/ktable.hpp"
+#include "operators/processor.hpp"
+#include "operators/source_node.hpp"
+#include "operators/state_store.hpp"
+#include "operators/task_output.hpp"
+
+namespace rivulet {
+
+class TaskGraph {
+ public:
+  PartitionId partition() const { return partition_; }
+
+  // The task's input topics in input-index order, tables flagged (the
+  // InputMerger's inputs).
+  const std::vector<InputSpec>& inputs() const { return inputs_; }
+  std::optional<size_t> input_index(std::string_view topic) const;
+
+  // Processes consecutive records of input `input` (this task's partition
+  // of that topic), appending outputs and data errors to `out`.
+  void process(size_t input, const RawRecord* begin, const RawRecord* end, TaskOutput& out);
+  // The same by topic name; false when the topic is not an input.
+  bool process(std::string_view topic, const RawRecord* begin, const RawRecord* end,
+               TaskOutput& out);
+
+  // A KTable of this task by name: a table input's store, or a queryable
+  // aggregation's results. nullptr when there is none.
+  KTable* table(std::string_view name) const;
+  std::shared_ptr<KTable> table_handle(std::string_view name) const;
+  std::vector<std::string> table_names() const;
+  AggregateStore* aggregate_store(std::string_view name) const;
+  // Every piece of state a checkpoint must save: table stores and
+  // aggregation stores (not the derived result tables), in a stable order.
+  std::vector<StateStore*> stores() const;
+
+ private:
+  friend class Topology;
+  friend class BuildContext;
+  TaskGraph() = default;
+
+  PartitionId partition_{0};
+  std::vector<InputSpec> inputs_;
+  std::vector<SourceNode*> sources_;  // by input index
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::pair<std::string, std::shared_ptr<KTable>>> tables_;
+  std::vector<std::shared_ptr<AggregateStore>> aggregates_;
+  std::vector<StateStore*> stores_;
+};
+
+}  // namespace rivulet

@@ -1,0 +1,525 @@
+#include "operators/topology.hpp"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "operators/sink_node.hpp"
+#include "operators/source_node.hpp"
+
+namespace rivulet {
+
+namespace {
+const char* const kRepartitionSuffix = "-repartition";
+}  // namespace
+
+struct Topology::State {
+  enum class Kind { Source, Processor, Sink };
+
+  struct NodeDesc {
+    Kind kind = Kind::Processor;
+    std::string name;
+    std::string label;  // "filter", "join", "table", ... for describe()
+    std::vector<NodeId> parents;
+    std::string topic;  // Source, Sink
+    bool is_table = false;
+    bool internal = false;  // a repartition topic
+    Serdes serdes;
+    ProcessorFactory factory;
+    std::vector<std::string> reads_tables;
+  };
+
+  struct StoreDesc {
+    std::string name;
+    bool is_aggregate = false;
+    bool queryable = true;  // aggregates: results kept in a KTable
+    std::shared_ptr<const AggregateSpec> spec;
+    NodeId node = 0;  // the node that writes it
+  };
+
+  std::vector<NodeDesc> nodes;
+  std::vector<StoreDesc> stores;
+  std::optional<Error> error;
+  size_t name_counter = 0;
+
+  void fail(std::string message) {
+    if (!error) error = Error::fatal("topology: " + std::move(message));
+  }
+  bool valid_parent(NodeId id, const char* what) {
+    if (id >= nodes.size()) {
+      fail(std::string(what) + ": unknown parent node " + std::to_string(id));
+      return false;
+    }
+    if (nodes[id].kind == Kind::Sink) {
+      fail(std::string(what) + ": a sink (" + nodes[id].name + ") cannot have children");
+      return false;
+    }
+    return true;
+  }
+  const StoreDesc* store(const std::string& name) const {
+    for (const auto& s : stores) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+  bool has_table(const std::string& name) const {
+    const StoreDesc* s = store(name);
+    return s && (!s->is_aggregate || s->queryable);
+  }
+  NodeId push(NodeDesc d) {
+    nodes.push_back(std::move(d));
+    return nodes.size() - 1;
+  }
+  // Source topics upstream of `id` (through every parent).
+  void upstream_sources(NodeId id, std::set<std::string>& out) const {
+    const NodeDesc& n = nodes[id];
+    if (n.kind == Kind::Source) {
+      out.insert(n.topic);
+      return;
+    }
+    for (NodeId p : n.parents) upstream_sources(p, out);
+  }
+};
+
+Topology::Topology() : state_(std::make_shared<State>()) {}
+
+std::string Topology::next_name(const std::string& kind) const {
+  return kind + "-" + std::to_string(state_->name_counter++);
+}
+
+// ---- Low-level API -------------------------------------------------------------
+
+Topology::NodeId Topology::add_source(std::string topic, Serdes serdes, bool is_table) {
+  auto& st = *state_;
+  if (topic.empty()) st.fail("a source needs a topic");
+  for (const auto& n : st.nodes) {
+    if (n.kind == State::Kind::Source && n.topic == topic) {
+      st.fail("topic " + topic + " is read twice (use the first stream or table handle again)");
+    }
+  }
+  if (!serdes.key || !serdes.value) st.fail("source " + topic + ": serdes without a codec");
+  State::NodeDesc d;
+  d.kind = State::Kind::Source;
+  d.name = next_name(is_table ? "table-source" : "source");
+  d.label = is_table ? "table-source" : "source";
+  d.topic = std::move(topic);
+  d.is_table = is_table;
+  d.serdes = std::move(serdes);
+  return st.push(std::move(d));
+}
+
+Topology::NodeId Topology::add_table(NodeId parent, std::string store_name) {
+  auto& st = *state_;
+  st.valid_parent(parent, "table");
+  if (st.store(store_name)) st.fail("store name " + store_name + " is used twice");
+  State::NodeDesc d;
+  d.name = next_name("materialize");
+  d.label = "table " + store_name;
+  d.parents = {parent};
+  d.factory = [store_name](BuildContext& c) -> std::unique_ptr<Processor> {
+    auto t = c.table(store_name);
+    if (!t) return nullptr;
+    return std::make_unique<MaterializeNode>(c.node_name(), std::move(t));
+  };
+  NodeId id = st.push(std::move(d));
+  State::StoreDesc s;
+  s.name = std::move(store_name);
+  s.node = id;
+  st.stores.push_back(std::move(s));
+  return id;
+}
+
+Topology::NodeId Topology::add_processor(std::string name, std::vector<NodeId> parents,
+                                         ProcessorFactory factory,
+                                         std::vector<std::string> reads_tables) {
+  auto& st = *state_;
+  if (parents.empty()) st.fail("processor " + name + " has no parent");
+  for (NodeId p : parents) st.valid_parent(p, name.c_str());
+  for (const auto& t : reads_tables) {
+    if (!st.has_table(t)) st.fail("processor " + name + " reads the unknown table " + t);
+  }
+  if (!factory) st.fail("processor " + name + " has no factory");
+  State::NodeDesc d;
+  d.name = name.empty() ? next_name("processor") : std::move(name);
+  d.label = "processor";
+  d.parents = std::move(parents);
+  d.factory = std::move(factory);
+  d.reads_tables = std::move(reads_tables);
+  return st.push(std::move(d));
+}
+
+Topology::NodeId Topology::add_stream_table_join(NodeId stream, const std::string& table,
+                                                 JoinType type, Joiner joiner) {
+  std::string label = type == JoinType::Inner ? "join" : "left-join";
+  NodeId id = add_processor(
+      next_name(label), {stream},
+      [table, type, joiner = std::move(joiner)](BuildContext& c) -> std::unique_ptr<Processor> {
+        auto t = c.table(table);
+        if (!t) return nullptr;
+        return std::make_unique<StreamTableJoinNode<Joiner>>(c.node_name(), std::move(t), type,
+                                                             joiner);
+      },
+      {table});
+  state_->nodes[id].label = label + " " + table;
+  return id;
+}
+
+Topology::NodeId Topology::add_aggregate(NodeId parent, std::string store_name,
+                                         AggregateSpec spec, bool queryable) {
+  auto& st = *state_;
+  st.valid_parent(parent, "aggregate");
+  if (store_name.empty()) st.fail("an aggregation needs a store name");
+  if (st.store(store_name)) st.fail("store name " + store_name + " is used twice");
+  if (spec.functions.empty()) st.fail("aggregation " + store_name + " has no functions");
+  for (const auto& f : spec.functions) {
+    if (f.kind == AggregateKind::Custom && !f.adder) {
+      st.fail("aggregation " + store_name + ": custom function " + f.name + " has no adder");
+    }
+  }
+  State::NodeDesc d;
+  d.name = next_name("aggregate");
+  d.label = "aggregate " + store_name;
+  d.parents = {parent};
+  d.factory = [store_name](BuildContext& c) -> std::unique_ptr<Processor> {
+    auto s = c.aggregate_store(store_name);
+    if (!s) return nullptr;
+    return std::make_unique<AggregateNode>(c.node_name(), std::move(s));
+  };
+  NodeId id = st.push(std::move(d));
+  State::StoreDesc s;
+  s.name = std::move(store_name);
+  s.is_aggregate = true;
+  s.queryable = queryable;
+  s.spec = std::make_shared<const AggregateSpec>(std::move(spec));
+  s.node = id;
+  st.stores.push_back(std::move(s));
+  return id;
+}
+
+Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes serdes) {
+  auto& st = *state_;
+  st.valid_parent(parent, "sink");
+  if (topic.empty()) st.fail("a sink needs a topic");
+  if (!serdes.key || !serdes.value) st.fail("sink " + topic + ": serdes without a codec");
+  State::NodeDesc d;
+  d.kind = State::Kind::Sink;
+  d.name = next_name("sink");
+  d.label = "sink";
+  d.parents = {parent};
+  d.topic = std::move(topic);
+  d.serdes = std::move(serdes);
+  return st.push(std::move(d));
+}
+
+Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& name,
+                                           Serdes serdes) {
+  std::string topic = name + kRepartitionSuffix;
+  NodeId sink = add_sink(parent, topic, serdes);
+  state_->nodes[sink].internal = true;
+  NodeId source = add_source(topic, std::move(serdes), false);
+  state_->nodes[source].internal = true;
+  return source;
+}
+
+// ---- Inspection -----------------------------------------------------------------
+
+Expected<bool> Topology::validate() const {
+  const auto& st = *state_;
+  if (st.error) return *st.error;
+  bool any_source = false;
+  for (const auto& n : st.nodes) any_source |= n.kind == State::Kind::Source;
+  if (!any_source) return Error::fatal("topology: no input (add a stream or a table)");
+  return true;
+}
+
+std::vector<std::string> Topology::source_topics() const {
+  std::vector<std::string> out;
+  for (const auto& n : state_->nodes) {
+    if (n.kind == State::Kind::Source) out.push_back(n.topic);
+  }
+  return out;
+}
+
+std::vector<std::string> Topology::table_topics() const {
+  std::vector<std::string> out;
+  for (const auto& n : state_->nodes) {
+    if (n.kind == State::Kind::Source && n.is_table) out.push_back(n.topic);
+  }
+  return out;
+}
+
+std::vector<std::string> Topology::sink_topics() const {
+  std::vector<std::string> out;
+  for (const auto& n : state_->nodes) {
+    if (n.kind == State::Kind::Sink &&
+        std::find(out.begin(), out.end(), n.topic) == out.end()) {
+      out.push_back(n.topic);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Topology::repartition_topics() const {
+  std::vector<std::string> out;
+  for (const auto& n : state_->nodes) {
+    if (n.kind == State::Kind::Source && n.internal) out.push_back(n.topic);
+  }
+  return out;
+}
+
+std::vector<std::vector<std::string>> Topology::copartition_groups() const {
+  const auto& st = *state_;
+  // Union-find over topics: each join ties its stream side's inputs to the
+  // inputs its tables were built from.
+  std::map<std::string, std::string> parent;
+  std::function<std::string(const std::string&)> find = [&](const std::string& t) {
+    auto it = parent.find(t);
+    if (it == parent.end()) {
+      parent[t] = t;
+      return t;
+    }
+    if (it->second == t) return t;
+    std::string root = find(it->second);
+    parent[t] = root;
+    return root;
+  };
+  std::set<std::string> joined;
+  for (NodeId id = 0; id < st.nodes.size(); ++id) {
+    const auto& n = st.nodes[id];
+    if (n.reads_tables.empty()) continue;
+    std::set<std::string> topics;
+    st.upstream_sources(id, topics);
+    for (const auto& t : n.reads_tables) {
+      if (const auto* s = st.store(t)) st.upstream_sources(s->node, topics);
+    }
+    if (topics.size() < 2) continue;
+    const std::string& first = *topics.begin();
+    for (const auto& t : topics) {
+      parent[find(t)] = find(first);
+      joined.insert(t);
+    }
+  }
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& t : joined) groups[find(t)].push_back(t);
+  std::vector<std::vector<std::string>> out;
+  for (auto& [root, members] : groups) out.push_back(std::move(members));
+  return out;
+}
+
+std::string Topology::describe() const {
+  std::ostringstream os;
+  const auto& st = *state_;
+  for (const auto& n : st.nodes) {
+    os << n.name << ' ' << n.label;
+    if (!n.topic.empty()) os << ' ' << n.topic;
+    if (!n.parents.empty()) {
+      os << " <-";
+      for (NodeId p : n.parents) os << ' ' << st.nodes[p].name;
+    }
+    os << '\n';
+  }
+  return os.str();
+}
+
+// ---- Instantiation ----------------------------------------------------------------
+
+std::shared_ptr<KTable> BuildContext::table(const std::string& name) const {
+  for (const auto& [n, t] : graph_.tables_) {
+    if (n == name) return t;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<AggregateStore> BuildContext::aggregate_store(const std::string& name) const {
+  for (const auto& a : graph_.aggregates_) {
+    if (a->name() == name) return a;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
+  if (!validate()) return nullptr;
+  const auto& st = *state_;
+  std::unique_ptr<TaskGraph> g(new TaskGraph());
+  g->partition_ = partition;
+  for (const auto& s : st.stores) {
+    if (!s.is_aggregate) {
+      auto t = std::make_shared<KTable>(s.name);
+      g->tables_.emplace_back(s.name, t);
+      g->stores_.push_back(t.get());
+      continue;
+    }
+    std::shared_ptr<KTable> results;
+    if (s.queryable) {
+      results = std::make_shared<KTable>(s.name);
+      g->tables_.emplace_back(s.name, results);
+    }
+    auto store = std::make_shared<AggregateStore>(s.name, s.spec, results);
+    g->aggregates_.push_back(store);
+    g->stores_.push_back(store.get());
+  }
+  g->nodes_.reserve(st.nodes.size());
+  for (const auto& n : st.nodes) {
+    std::unique_ptr<Node> node;
+    switch (n.kind) {
+      case State::Kind::Source: {
+        auto key = n.serdes.key();
+        auto value = n.serdes.value();
+        if (!key || !value) return nullptr;
+        auto src = std::make_unique<SourceNode>(n.name, n.topic, std::move(key), std::move(value));
+        g->sources_.push_back(src.get());
+        g->inputs_.push_back(InputSpec{n.topic, n.is_table});
+        node = std::move(src);
+        break;
+      }
+      case State::Kind::Sink: {
+        auto key = n.serdes.key();
+        auto value = n.serdes.value();
+        if (!key || !value) return nullptr;
+        node = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value));
+        break;
+      }
+      case State::Kind::Processor: {
+        BuildContext ctx(*g, n.name);
+        node = n.factory(ctx);
+        if (!node) return nullptr;
+        break;
+      }
+    }
+    Processor* as_child = n.kind == State::Kind::Source ? nullptr
+                                                        : static_cast<Processor*>(node.get());
+    for (NodeId p : n.parents) g->nodes_[p]->add_child(as_child);
+    g->nodes_.push_back(std::move(node));
+  }
+  return g;
+}
+
+// ---- TaskGraph ----------------------------------------------------------------------
+
+std::optional<size_t> TaskGraph::input_index(std::string_view topic) const {
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i].topic == topic) return i;
+  }
+  return std::nullopt;
+}
+
+void TaskGraph::process(size_t input, const RawRecord* begin, const RawRecord* end,
+                        TaskOutput& out) {
+  out.records_in += static_cast<uint64_t>(end - begin);
+  ProcessContext ctx(out, partition_);
+  sources_[input]->process(begin, end, ctx);
+}
+
+bool TaskGraph::process(std::string_view topic, const RawRecord* begin, const RawRecord* end,
+                        TaskOutput& out) {
+  auto i = input_index(topic);
+  if (!i) return false;
+  process(*i, begin, end, out);
+  return true;
+}
+
+KTable* TaskGraph::table(std::string_view name) const {
+  for (const auto& [n, t] : tables_) {
+    if (n == name) return t.get();
+  }
+  return nullptr;
+}
+
+std::shared_ptr<KTable> TaskGraph::table_handle(std::string_view name) const {
+  for (const auto& [n, t] : tables_) {
+    if (n == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> TaskGraph::table_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, t] : tables_) out.push_back(n);
+  return out;
+}
+
+AggregateStore* TaskGraph::aggregate_store(std::string_view name) const {
+  for (const auto& a : aggregates_) {
+    if (a->name() == name) return a.get();
+  }
+  return nullptr;
+}
+
+std::vector<StateStore*> TaskGraph::stores() const { return stores_; }
+
+// ---- Fluent API ----------------------------------------------------------------------
+
+KStream Topology::stream(std::string topic, Serdes serdes) {
+  return KStream(*this, add_source(std::move(topic), std::move(serdes), false));
+}
+
+KTableRef Topology::table(std::string topic, Serdes serdes, std::string name) {
+  if (name.empty()) name = topic;
+  NodeId src = add_source(std::move(topic), std::move(serdes), true);
+  NodeId t = add_table(src, name);
+  return KTableRef(*this, t, std::move(name));
+}
+
+KStream KStream::add(const std::string& kind, std::string name, ProcessorFactory factory,
+                     std::vector<std::string> reads_tables) const {
+  Topology t = topo_;
+  if (name.empty()) name = t.next_name(kind);
+  return KStream(t, t.add_processor(std::move(name), {node_}, std::move(factory),
+                                    std::move(reads_tables)));
+}
+
+KGroupedStream KStream::group_by_key() const { return KGroupedStream(topo_, node_); }
+
+void KStream::to(std::string topic, Serdes serdes) const {
+  Topology t = topo_;
+  t.add_sink(node_, std::move(topic), std::move(serdes));
+}
+
+KTableRef KGroupedStream::aggregate(AggregateSpec spec, std::string name) const {
+  Topology t = topo_;
+  if (name.empty()) name = t.next_name("aggregate");
+  Topology::NodeId id = t.add_aggregate(node_, name, std::move(spec), true);
+  return KTableRef(t, id, std::move(name));
+}
+
+KTableRef KGroupedStream::count(std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::count());
+  return aggregate(std::move(spec), name.empty() ? topo_.next_name("count") : std::move(name));
+}
+
+KTableRef KGroupedStream::sum(ValueFn input, std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::sum(std::move(input)));
+  return aggregate(std::move(spec), name.empty() ? topo_.next_name("sum") : std::move(name));
+}
+
+KTableRef KGroupedStream::min(ValueFn input, std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::min(std::move(input)));
+  return aggregate(std::move(spec), name.empty() ? topo_.next_name("min") : std::move(name));
+}
+
+KTableRef KGroupedStream::max(ValueFn input, std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::max(std::move(input)));
+  return aggregate(std::move(spec), name.empty() ? topo_.next_name("max") : std::move(name));
+}
+
+KTableRef KGroupedStream::avg(ValueFn input, std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::avg(std::move(input)));
+  return aggregate(std::move(spec), name.empty() ? topo_.next_name("avg") : std::move(name));
+}
+
+KTableRef KGroupedStream::aggregate(std::function<Value()> initializer,
+                                    std::function<Value(const Record&, const Value&)> adder,
+                                    std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::custom(std::move(initializer), std::move(adder)));
+  return aggregate(std::move(spec), std::move(name));
+}
+
+}  // namespace rivulet

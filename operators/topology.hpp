@@ -1,0 +1,292 @@
+#pragma once
+// Topology: the description of a stream processing application, built once
+// and instantiated as one TaskGraph per partition task.
+//
+// The fluent C++ API:
+//
+//   rivulet::Topology topo;
+//   auto users  = topo.table("users", rivulet::codecs::string_json());
+//   auto orders = topo.stream("orders", rivulet::codecs::string_json());
+//   orders.filter([](const rivulet::Record& r) { return !r.value.is_null(); })
+//         .left_join(users, [](const rivulet::Record& order, const rivulet::Value* user) {
+//           return enrich(order.value, user);
+//         })
+//         .to("enriched-orders", rivulet::codecs::string_json());
+//   orders.group_by_key().count("order-counts").to("order-counts", serdes);
+//   std::unique_ptr<rivulet::TaskGraph> task = topo.instantiate(rivulet::PartitionId{3});
+//
+// The same nodes are available through the low-level add_* calls, which take
+// plain std::function closures and specs (the SQL planner's entry point).
+//
+// What is supported (operators/README.md has the details):
+//  - streams: filter, map, map_values, select_key, flat_map, peek, to;
+//  - tables from topics, queryable by name from any thread (TaskGraph::table);
+//  - stream-table joins (inner, left) on the table's key;
+//  - grouped aggregations of streams (count/sum/min/max/avg/custom, several
+//    at once), by the record key or, through a repartition topic, by a new
+//    key; results are a queryable table and a changelog stream.
+// Not (yet): table-table joins, stream-stream joins, windows, aggregations
+// of tables (with subtractors), merge.
+//
+// A Topology is a cheap handle: copies share one description. Build it on
+// one thread; once built, instantiate() may be called from any thread.
+// Builder mistakes (an unknown table, a topic read twice) are recorded, not
+// thrown: validate() returns the first, and instantiate() returns nullptr.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "operators/aggregation.hpp"
+#include "operators/ktable.hpp"
+#include "operators/processor.hpp"
+#include "operators/serdes.hpp"
+#include "operators/stateless_nodes.hpp"
+#include "operators/table_nodes.hpp"
+#include "operators/task_graph.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet {
+
+class KStream;
+class KTableRef;
+class KGroupedStream;
+
+// What a processor factory may use while a TaskGraph is being built.
+class BuildContext {
+ public:
+  PartitionId partition() const { return graph_.partition_; }
+  const std::string& node_name() const { return node_name_; }
+  // The task's KTable / aggregation store by name; nullptr when absent.
+  std::shared_ptr<KTable> table(const std::string& name) const;
+  std::shared_ptr<AggregateStore> aggregate_store(const std::string& name) const;
+
+ private:
+  friend class Topology;
+  BuildContext(TaskGraph& graph, std::string node_name)
+      : graph_(graph), node_name_(std::move(node_name)) {}
+  TaskGraph& graph_;
+  std::string node_name_;
+};
+
+using ProcessorFactory = std::function<std::unique_ptr<Processor>(BuildContext&)>;
+
+class Topology {
+ public:
+  using NodeId = size_t;
+
+  Topology();
+
+  // ---- Fluent API ----------------------------------------------------------
+
+  KStream stream(std::string topic, Serdes serdes);
+  // A table read from `topic`, materialized as the KTable `name` (default:
+  // the topic's name).
+  KTableRef table(std::string topic, Serdes serdes, std::string name = "");
+
+  // ---- Low-level API -------------------------------------------------------
+
+  NodeId add_source(std::string topic, Serdes serdes, bool is_table = false);
+  // Materializes the parent's records into the KTable `store_name`.
+  NodeId add_table(NodeId parent, std::string store_name);
+  // A processor made per task by `factory`. `reads_tables`: the KTables it
+  // reads (they must exist; their inputs must be co-partitioned with its).
+  NodeId add_processor(std::string name, std::vector<NodeId> parents, ProcessorFactory factory,
+                       std::vector<std::string> reads_tables = {});
+  NodeId add_stream_table_join(NodeId stream, const std::string& table, JoinType type,
+                               Joiner joiner);
+  // Aggregates the parent's records by key into the store `store_name`;
+  // `queryable`: also keep the results in a KTable of that name.
+  NodeId add_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
+                       bool queryable = true);
+  NodeId add_sink(NodeId parent, std::string topic, Serdes serdes);
+  // Writes the parent's records to the topic "<name>-repartition" (keyed by
+  // their current key, so they land in the partition of that key) and
+  // returns the source that reads them back, a new input of every task.
+  NodeId add_repartition(NodeId parent, const std::string& name,
+                         Serdes serdes = codecs::internal());
+
+  // A fresh node name: "<kind>-<number>".
+  std::string next_name(const std::string& kind) const;
+
+  // ---- Inspection ----------------------------------------------------------
+
+  // The first builder error, or true.
+  Expected<bool> validate() const;
+  // A TaskGraph for one partition task; nullptr when validate() fails.
+  std::unique_ptr<TaskGraph> instantiate(PartitionId partition) const;
+
+  // Every topic read (tables, streams, repartition topics), in input order.
+  std::vector<std::string> source_topics() const;
+  std::vector<std::string> table_topics() const;
+  // Every topic written, repartition topics included.
+  std::vector<std::string> sink_topics() const;
+  // Internal topics the application must create (with the task count)
+  // before it starts; they are also among the source and sink topics.
+  std::vector<std::string> repartition_topics() const;
+  // Sets of topics that must be co-partitioned (same partition count and
+  // partitioner): the inputs upstream of each join, merged when joins share
+  // inputs. Only sets of two or more topics.
+  std::vector<std::vector<std::string>> copartition_groups() const;
+  // One line per node: "name kind [topic] <- parents".
+  std::string describe() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// A stream of records in a Topology. Cheap to copy; every operation adds a
+// node and returns a handle to it (a stream used twice fans out).
+class KStream {
+ public:
+  KStream(Topology topology, Topology::NodeId node) : topo_(std::move(topology)), node_(node) {}
+  Topology::NodeId node() const { return node_; }
+
+  // pred(const Record&) -> bool
+  template <typename Pred>
+  KStream filter(Pred pred, std::string name = "") const {
+    return add("filter", std::move(name), [pred](BuildContext& c) {
+      return std::make_unique<FilterNode<Pred>>(c.node_name(), pred);
+    });
+  }
+  // fn(Record&): rewrites the record in place.
+  template <typename Fn>
+  KStream map(Fn fn, std::string name = "") const {
+    return add("map", std::move(name), [fn](BuildContext& c) {
+      return std::make_unique<MapNode<Fn>>(c.node_name(), fn);
+    });
+  }
+  // fn(const Record&) -> Value: the new value.
+  template <typename Fn>
+  KStream map_values(Fn fn, std::string name = "") const {
+    return add("map-values", std::move(name), [fn](BuildContext& c) {
+      return std::make_unique<MapValuesNode<Fn>>(c.node_name(), fn);
+    });
+  }
+  // fn(const Record&) -> Value: the new key. Joins and aggregations after a
+  // re-key need a repartition (group_by does it).
+  template <typename Fn>
+  KStream select_key(Fn fn, std::string name = "") const {
+    return add("select-key", std::move(name), [fn](BuildContext& c) {
+      return std::make_unique<SelectKeyNode<Fn>>(c.node_name(), fn);
+    });
+  }
+  // fn(const Record&, Batch& out): appends 0..n records.
+  template <typename Fn>
+  KStream flat_map(Fn fn, std::string name = "") const {
+    return add("flat-map", std::move(name), [fn](BuildContext& c) {
+      return std::make_unique<FlatMapNode<Fn>>(c.node_name(), fn);
+    });
+  }
+  // fn(const Record&): observes.
+  template <typename Fn>
+  KStream peek(Fn fn, std::string name = "") const {
+    return add("peek", std::move(name), [fn](BuildContext& c) {
+      return std::make_unique<PeekNode<Fn>>(c.node_name(), fn);
+    });
+  }
+  // joiner(const Record& stream, const Value* table_value) -> Value; the
+  // table is looked up by this stream's key.
+  template <typename J>
+  KStream join(const KTableRef& table, J joiner, std::string name = "") const;
+  template <typename J>
+  KStream left_join(const KTableRef& table, J joiner, std::string name = "") const;
+
+  KGroupedStream group_by_key() const;
+  // Groups by a new key: re-keys, then goes through the topic
+  // "<name>-repartition" (name defaults to a generated one).
+  template <typename Fn>
+  KGroupedStream group_by(Fn key_fn, std::string name = "",
+                          Serdes serdes = codecs::internal()) const;
+
+  void to(std::string topic, Serdes serdes) const;
+
+ private:
+  friend class KTableRef;
+  KStream add(const std::string& kind, std::string name, ProcessorFactory factory,
+              std::vector<std::string> reads_tables = {}) const;
+  template <typename J>
+  KStream join_impl(const KTableRef& table, JoinType type, J joiner, std::string name) const;
+
+  Topology topo_;
+  Topology::NodeId node_;
+};
+
+// A table: a table topic's KTable or an aggregation's results. Its name
+// finds the task's KTable (TaskGraph::table).
+class KTableRef {
+ public:
+  KTableRef(Topology topology, Topology::NodeId node, std::string name)
+      : topo_(std::move(topology)), node_(node), name_(std::move(name)) {}
+  const std::string& name() const { return name_; }
+  Topology::NodeId node() const { return node_; }
+  // The table's changelog: one record per update (null value: deleted).
+  KStream to_stream() const { return KStream(topo_, node_); }
+  void to(std::string topic, Serdes serdes) const { to_stream().to(std::move(topic), std::move(serdes)); }
+
+ private:
+  Topology topo_;
+  Topology::NodeId node_;
+  std::string name_;
+};
+
+// A stream grouped by its key, ready to aggregate. Each aggregation is
+// named (its store and queryable table); a generated name when empty.
+class KGroupedStream {
+ public:
+  KGroupedStream(Topology topology, Topology::NodeId node)
+      : topo_(std::move(topology)), node_(node) {}
+
+  KTableRef count(std::string name = "") const;
+  KTableRef sum(ValueFn input, std::string name = "") const;
+  KTableRef min(ValueFn input, std::string name = "") const;
+  KTableRef max(ValueFn input, std::string name = "") const;
+  KTableRef avg(ValueFn input, std::string name = "") const;
+  // Several functions at once, or custom ones.
+  KTableRef aggregate(AggregateSpec spec, std::string name = "") const;
+  // initializer() -> Value; adder(const Record&, const Value& aggregate) -> Value.
+  KTableRef aggregate(std::function<Value()> initializer,
+                      std::function<Value(const Record&, const Value&)> adder,
+                      std::string name = "") const;
+
+ private:
+  Topology topo_;
+  Topology::NodeId node_;
+};
+
+template <typename J>
+KStream KStream::join(const KTableRef& table, J joiner, std::string name) const {
+  return join_impl(table, JoinType::Inner, std::move(joiner), std::move(name));
+}
+
+template <typename J>
+KStream KStream::left_join(const KTableRef& table, J joiner, std::string name) const {
+  return join_impl(table, JoinType::Left, std::move(joiner), std::move(name));
+}
+
+template <typename J>
+KStream KStream::join_impl(const KTableRef& table, JoinType type, J joiner,
+                           std::string name) const {
+  std::string table_name = table.name();
+  return add(type == JoinType::Inner ? "join" : "left-join", std::move(name),
+             [table_name, type, joiner](BuildContext& c) -> std::unique_ptr<Processor> {
+               auto t = c.table(table_name);
+               if (!t) return nullptr;
+               return std::make_unique<StreamTableJoinNode<J>>(c.node_name(), std::move(t), type,
+                                                               joiner);
+             },
+             {table.name()});
+}
+
+template <typename Fn>
+KGroupedStream KStream::group_by(Fn key_fn, std::string name, Serdes serdes) const {
+  if (name.empty()) name = topo_.next_name("group-by");
+  KStream rekeyed = select_key(std::move(key_fn), name + "-select-key");
+  Topology topo = topo_;
+  return KGroupedStream(topo, topo.add_repartition(rekeyed.node(), name, std::move(serdes)));
+}
+
+}  // namespace rivulet
