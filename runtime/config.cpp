@@ -1,0 +1,291 @@
+#include "runtime/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace rivulet {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+bool is_passthrough(std::string_view key) {
+  return starts_with(key, "kafka.consumer.") || starts_with(key, "kafka.producer.");
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "RIVULET_";
+  for (char c : key) {
+    out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+Expected<bool> validate(const ConfigKey& key, const std::string& value) {
+  switch (key.type) {
+    case ConfigType::String:
+      return true;
+    case ConfigType::Bool:
+      if (value == "true" || value == "false") return true;
+      return Error::fatal("invalid value '" + value + "' for " + key.name +
+                          ": valid values are true, false");
+    case ConfigType::Enum:
+      if (std::find(key.choices.begin(), key.choices.end(), value) != key.choices.end()) {
+        return true;
+      }
+      return Error::fatal("invalid value '" + value + "' for " + key.name +
+                          ": valid values are " + join(key.choices, ", "));
+    case ConfigType::Int: {
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno == ERANGE || v < key.min || v > key.max) {
+        std::string range = "an integer >= " + std::to_string(key.min);
+        if (key.max != INT64_MAX) range += " and <= " + std::to_string(key.max);
+        return Error::fatal("invalid value '" + value + "' for " + key.name + ": expected " +
+                            range);
+      }
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = {
+      {"application.id", ConfigType::String, "rivulet", {}, 0, INT64_MAX,
+       "Identifies the application: consumer group id, prefix of internal topics "
+       "(<application.id>-dlq, repartition topics) and of checkpoint paths."},
+      {"bootstrap.servers", ConfigType::String, "", {}, 0, INT64_MAX,
+       "Kafka bootstrap list (host:port,...). `--bootstrap` sets it on the command line."},
+      {"processing.guarantee", ConfigType::Enum, "at_least_once",
+       {"at_least_once", "exactly_once_v2"}, 0, INT64_MAX,
+       "Delivery guarantee. at_least_once never loses a record; exactly_once_v2 uses Kafka "
+       "transactions."},
+      {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
+       "How often input offsets whose outputs the broker acknowledged are committed."},
+      {"checkpoint.interval.ms", ConfigType::Int, "5000", {}, 0, INT64_MAX,
+       "How often each task snapshots its state (0 disables checkpoints)."},
+      {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
+       "How many checkpoints per task are kept."},
+      {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
+       "Directory of the checkpoint store."},
+      {"max.task.idle.ms", ConfigType::Int, "0", {}, 0, INT64_MAX,
+       "How long a task waits for an empty input partition that may still have data before "
+       "processing its other inputs without it."},
+      {"errors.tolerance", ConfigType::Enum, "all", {"all", "none"}, 0, INT64_MAX,
+       "all: records that fail to decode or evaluate go to the dead-letter topic and "
+       "processing continues; none: the task stops with the error."},
+      {"errors.deadletterqueue.topic.name", ConfigType::String, "", {}, 0, INT64_MAX,
+       "Dead-letter topic; empty means <application.id>-dlq."},
+      {"consumer.batch.max.records", ConfigType::Int, "2000", {}, 1, 1000000,
+       "Largest batch of records of one partition handed to a task at once."},
+      {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,
+       "Batches buffered per task before its partitions are paused (backpressure)."},
+      {"fetch.wait.max.ms", ConfigType::Int, "5", {}, 0, 60000,
+       "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms)."},
+      {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
+       0, INT64_MAX, "Log level."},
+      {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
+       "Shared secret nodes present to the coordinator."},
+      {"cluster.failure.timeout.ms", ConfigType::Int, "3000", {}, 100, INT64_MAX,
+       "How long a silent node is given before its tasks are reassigned."},
+  };
+  return keys;
+}
+
+const ConfigKey* find_config_key(std::string_view name) {
+  for (const auto& k : config_keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+Config::Config() {
+  for (const auto& k : config_keys()) {
+    if (!k.default_value.empty()) values_[k.name] = k.default_value;
+  }
+}
+
+Expected<std::map<std::string, std::string>> Config::read_properties(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error::fatal("cannot read configuration file " + path);
+  std::map<std::string, std::string> out;
+  std::string line;
+  std::string pending;
+  int line_no = 0;
+  int start_line = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (pending.empty()) start_line = line_no;
+    std::string t = trim(line);
+    if (pending.empty() && (t.empty() || t[0] == '#' || t[0] == '!')) continue;
+    if (!t.empty() && t.back() == '\\') {
+      t.pop_back();
+      pending += t;
+      continue;
+    }
+    t = pending + t;
+    pending.clear();
+    size_t sep = t.find_first_of("=:");
+    if (sep == std::string::npos) {
+      return Error::fatal(path + ":" + std::to_string(start_line) + ": expected key=value, got '" +
+                          t + "'");
+    }
+    std::string key = trim(t.substr(0, sep));
+    std::string value = trim(t.substr(sep + 1));
+    if (key.empty()) {
+      return Error::fatal(path + ":" + std::to_string(start_line) + ": empty key");
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+Expected<bool> Config::set(const std::string& key, const std::string& value) {
+  if (is_passthrough(key)) {
+    values_[key] = value;
+    return true;
+  }
+  const ConfigKey* def = find_config_key(key);
+  if (!def) {
+    return Error::fatal("unknown configuration key '" + key +
+                        "' (see `rivulet config` for the valid keys; librdkafka properties go "
+                        "under kafka.consumer. or kafka.producer.)");
+  }
+  auto ok = validate(*def, value);
+  if (!ok) return ok.error();
+  values_[key] = value;
+  return true;
+}
+
+Expected<Config> Config::from_map(const std::map<std::string, std::string>& values) {
+  Config c;
+  for (const auto& [k, v] : values) {
+    auto r = c.set(k, v);
+    if (!r) return r.error();
+  }
+  return c;
+}
+
+Expected<Config> Config::load(const std::string& properties_file,
+                              const std::vector<std::string>& set_overrides,
+                              bool use_environment) {
+  Config c;
+  if (!properties_file.empty()) {
+    auto props = read_properties(properties_file);
+    if (!props) return props.error();
+    for (const auto& [k, v] : *props) {
+      auto r = c.set(k, v);
+      if (!r) {
+        Error e = r.error();
+        e.message = properties_file + ": " + e.message;
+        return e;
+      }
+    }
+  }
+  if (use_environment) {
+    for (const auto& k : config_keys()) {
+      if (const char* v = std::getenv(env_name(k.name).c_str())) {
+        auto r = c.set(k.name, v);
+        if (!r) {
+          Error e = r.error();
+          e.message = "environment " + env_name(k.name) + ": " + e.message;
+          return e;
+        }
+      }
+    }
+  }
+  for (const auto& kv : set_overrides) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      return Error::fatal("--set expects key=value, got '" + kv + "'");
+    }
+    auto r = c.set(trim(kv.substr(0, eq)), trim(kv.substr(eq + 1)));
+    if (!r) return r.error();
+  }
+  return c;
+}
+
+std::string Config::get(const std::string& key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? std::string() : it->second;
+}
+
+int64_t Config::get_int(const std::string& key) const {
+  return std::strtoll(get(key).c_str(), nullptr, 10);
+}
+
+bool Config::get_bool(const std::string& key) const { return get(key) == "true"; }
+
+std::map<std::string, std::string> Config::kafka_properties(const std::string& role) const {
+  std::map<std::string, std::string> out;
+  std::string prefix = "kafka." + role + ".";
+  for (const auto& [k, v] : values_) {
+    if (starts_with(k, prefix)) out[k.substr(prefix.size())] = v;
+  }
+  return out;
+}
+
+std::string Config::describe_keys(bool markdown) {
+  std::ostringstream os;
+  if (markdown) {
+    os << "| key | type | default | description |\n| --- | --- | --- | --- |\n";
+  }
+  for (const auto& k : config_keys()) {
+    std::string type;
+    switch (k.type) {
+      case ConfigType::String: type = "string"; break;
+      case ConfigType::Int: type = "integer"; break;
+      case ConfigType::Bool: type = "boolean"; break;
+      case ConfigType::Enum: type = join(k.choices, " \\| "); break;
+    }
+    if (markdown) {
+      os << "| `" << k.name << "` | " << type << " | "
+         << (k.default_value.empty() ? "" : "`" + k.default_value + "`") << " | " << k.doc
+         << " |\n";
+    } else {
+      std::string plain_type = type;
+      std::string::size_type pos;
+      while ((pos = plain_type.find(" \\| ")) != std::string::npos) plain_type.replace(pos, 4, "|");
+      os << "  " << k.name << " (" << plain_type
+         << (k.default_value.empty() ? "" : ", default " + k.default_value) << ")\n      "
+         << k.doc << "\n";
+    }
+  }
+  if (markdown) {
+    os << "| `kafka.consumer.*` | string | | Passed to librdkafka's consumer with the prefix "
+          "removed. |\n"
+       << "| `kafka.producer.*` | string | | Passed to librdkafka's producer with the prefix "
+          "removed. |\n";
+  } else {
+    os << "  kafka.consumer.*, kafka.producer.*\n      Passed to librdkafka with the prefix "
+          "removed.\n";
+  }
+  return os.str();
+}
+
+}  // namespace rivulet

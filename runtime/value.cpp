@@ -1,0 +1,365 @@
+#include "runtime/value.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace rivulet {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_json_string(std::string& out, const std::string& s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string double_to_string(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+void render(std::string& out, const Value& v) {
+  switch (v.kind()) {
+    case TypeKind::Null: out += "null"; break;
+    case TypeKind::Boolean: out += v.as_bool() ? "true" : "false"; break;
+    case TypeKind::Int: out += std::to_string(v.as_int32()); break;
+    case TypeKind::BigInt: out += std::to_string(v.as_int64()); break;
+    case TypeKind::Double: out += double_to_string(v.as_double()); break;
+    case TypeKind::Decimal: out += v.as_decimal().to_string(); break;
+    case TypeKind::String: append_json_string(out, v.as_string()); break;
+    case TypeKind::Bytes: {
+      out += "b";
+      append_json_string(out, v.as_bytes());
+      break;
+    }
+    case TypeKind::Timestamp: out += std::to_string(v.as_timestamp()); break;
+    case TypeKind::Array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.as_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        render(out, e);
+      }
+      out.push_back(']');
+      break;
+    }
+    case TypeKind::Map: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [k, e] : v.as_map()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, k);
+        out.push_back(':');
+        render(out, e);
+      }
+      out.push_back('}');
+      break;
+    }
+    case TypeKind::Struct: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& f : v.as_struct()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, f.name);
+        out.push_back(':');
+        render(out, f.value);
+      }
+      out.push_back('}');
+      break;
+    }
+  }
+}
+
+// Numeric comparison across int, bigint, double and decimal.
+int compare_numbers(const Value& a, const Value& b) {
+  TypeKind ka = a.kind(), kb = b.kind();
+  bool a_int = ka == TypeKind::Int || ka == TypeKind::BigInt;
+  bool b_int = kb == TypeKind::Int || kb == TypeKind::BigInt;
+  if (a_int && b_int) {
+    int64_t x = a.to_int64(), y = b.to_int64();
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+  if (ka == TypeKind::Double || kb == TypeKind::Double) {
+    double x = a.to_double(), y = b.to_double();
+    if (x < y) return -1;
+    if (x > y) return 1;
+    if (x == y) return 0;
+    // NaN sorts last, equal to itself.
+    bool xn = std::isnan(x), yn = std::isnan(y);
+    return xn == yn ? 0 : (xn ? 1 : -1);
+  }
+  // At least one decimal, the other decimal or integer.
+  Decimal x = ka == TypeKind::Decimal ? a.as_decimal() : Decimal::from_int(a.to_int64());
+  Decimal y = kb == TypeKind::Decimal ? b.as_decimal() : Decimal::from_int(b.to_int64());
+  return Decimal::compare(x, y);
+}
+
+int kind_rank(TypeKind k) {
+  switch (k) {
+    case TypeKind::Int:
+    case TypeKind::BigInt:
+    case TypeKind::Double:
+    case TypeKind::Decimal:
+      return static_cast<int>(TypeKind::Int);
+    default:
+      return static_cast<int>(k);
+  }
+}
+
+size_t hash_combine(size_t seed, size_t v) {
+  return seed ^ (v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+
+}  // namespace
+
+const char* type_kind_name(TypeKind k) {
+  switch (k) {
+    case TypeKind::Null: return "NULL";
+    case TypeKind::Boolean: return "BOOLEAN";
+    case TypeKind::Int: return "INTEGER";
+    case TypeKind::BigInt: return "BIGINT";
+    case TypeKind::Double: return "DOUBLE";
+    case TypeKind::Decimal: return "DECIMAL";
+    case TypeKind::String: return "STRING";
+    case TypeKind::Bytes: return "BYTES";
+    case TypeKind::Timestamp: return "TIMESTAMP";
+    case TypeKind::Array: return "ARRAY";
+    case TypeKind::Map: return "MAP";
+    case TypeKind::Struct: return "STRUCT";
+  }
+  return "UNKNOWN";
+}
+
+Value Value::array(Array items) {
+  return Value(Rep(std::make_shared<const Array>(std::move(items))));
+}
+Value Value::map(MapEntries entries) {
+  return Value(Rep(std::make_shared<const MapEntries>(std::move(entries))));
+}
+Value Value::structure(StructFields fields) {
+  return Value(Rep(std::make_shared<const StructFields>(std::move(fields))));
+}
+
+bool Value::is_numeric() const {
+  switch (kind()) {
+    case TypeKind::Int:
+    case TypeKind::BigInt:
+    case TypeKind::Double:
+    case TypeKind::Decimal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t Value::to_int64() const {
+  switch (kind()) {
+    case TypeKind::Int: return as_int32();
+    case TypeKind::BigInt: return as_int64();
+    case TypeKind::Timestamp: return as_timestamp();
+    case TypeKind::Double: return static_cast<int64_t>(as_double());
+    case TypeKind::Decimal: return as_decimal().to_int64();
+    case TypeKind::Boolean: return as_bool() ? 1 : 0;
+    default: return 0;
+  }
+}
+
+double Value::to_double() const {
+  switch (kind()) {
+    case TypeKind::Int: return as_int32();
+    case TypeKind::BigInt: return static_cast<double>(as_int64());
+    case TypeKind::Timestamp: return static_cast<double>(as_timestamp());
+    case TypeKind::Double: return as_double();
+    case TypeKind::Decimal: return as_decimal().to_double();
+    case TypeKind::Boolean: return as_bool() ? 1 : 0;
+    default: return 0;
+  }
+}
+
+const Value* Value::field(std::string_view name) const {
+  if (kind() != TypeKind::Struct) return nullptr;
+  const auto& fields = as_struct();
+  for (const auto& f : fields) {
+    if (f.name == name) return &f.value;
+  }
+  for (const auto& f : fields) {
+    if (iequals(f.name, name)) return &f.value;
+  }
+  return nullptr;
+}
+
+const Value* Value::entry(std::string_view key) const {
+  if (kind() != TypeKind::Map) return nullptr;
+  for (const auto& [k, v] : as_map()) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+bool Value::operator==(const Value& o) const {
+  if (is_numeric() && o.is_numeric()) return compare_numbers(*this, o) == 0;
+  if (kind() != o.kind()) return false;
+  switch (kind()) {
+    case TypeKind::Array: return as_array() == o.as_array();
+    case TypeKind::Map: return as_map() == o.as_map();
+    case TypeKind::Struct: return as_struct() == o.as_struct();
+    default: return rep_ == o.rep_;
+  }
+}
+
+int Value::compare(const Value& a, const Value& b) {
+  if (a.is_numeric() && b.is_numeric()) return compare_numbers(a, b);
+  int ra = kind_rank(a.kind()), rb = kind_rank(b.kind());
+  if (ra != rb) return ra < rb ? -1 : 1;
+  switch (a.kind()) {
+    case TypeKind::Null: return 0;
+    case TypeKind::Boolean: return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
+    case TypeKind::String: {
+      int c = a.as_string().compare(b.as_string());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case TypeKind::Bytes: {
+      int c = a.as_bytes().compare(b.as_bytes());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case TypeKind::Timestamp: {
+      auto x = a.as_timestamp(), y = b.as_timestamp();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case TypeKind::Array: {
+      const auto& x = a.as_array();
+      const auto& y = b.as_array();
+      for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        if (int c = compare(x[i], y[i])) return c;
+      }
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+    case TypeKind::Map: {
+      const auto& x = a.as_map();
+      const auto& y = b.as_map();
+      for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        int c = x[i].first.compare(y[i].first);
+        if (c) return c < 0 ? -1 : 1;
+        if (int d = compare(x[i].second, y[i].second)) return d;
+      }
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+    case TypeKind::Struct: {
+      const auto& x = a.as_struct();
+      const auto& y = b.as_struct();
+      for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        int c = x[i].name.compare(y[i].name);
+        if (c) return c < 0 ? -1 : 1;
+        if (int d = compare(x[i].value, y[i].value)) return d;
+      }
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+    default: return 0;
+  }
+}
+
+size_t Value::hash() const {
+  switch (kind()) {
+    case TypeKind::Null: return 0x6e756c6c;
+    case TypeKind::Boolean: return as_bool() ? 1231 : 1237;
+    case TypeKind::Int:
+    case TypeKind::BigInt:
+      return std::hash<int64_t>{}(to_int64());
+    case TypeKind::Double: {
+      double d = as_double();
+      // Integral doubles hash like the integer they equal.
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
+        return std::hash<int64_t>{}(static_cast<int64_t>(d));
+      }
+      return std::hash<double>{}(d);
+    }
+    case TypeKind::Decimal: {
+      const Decimal& d = as_decimal();
+      Int128 u = d.unscaled();
+      int s = d.scale();
+      // Strip trailing zeros so 1.50 and 1.5 (and 1.0 and 1) hash alike.
+      while (s > 0 && u % 10 == 0) {
+        u /= 10;
+        --s;
+      }
+      if (s == 0 && u >= INT64_MIN && u <= INT64_MAX) {
+        return std::hash<int64_t>{}(static_cast<int64_t>(u));
+      }
+      // A non-integral decimal never equals an integer; it may equal a
+      // double, which hashes differently: doubles and fractional decimals
+      // are rarely mixed as keys, and equality stays correct.
+      return hash_combine(std::hash<int64_t>{}(static_cast<int64_t>(u)),
+                          std::hash<int64_t>{}(static_cast<int64_t>(u >> 64)) + s);
+    }
+    case TypeKind::String: return std::hash<std::string>{}(as_string());
+    case TypeKind::Bytes: return hash_combine(7, std::hash<std::string>{}(as_bytes()));
+    case TypeKind::Timestamp: return hash_combine(11, std::hash<int64_t>{}(as_timestamp()));
+    case TypeKind::Array: {
+      size_t h = 13;
+      for (const auto& e : as_array()) h = hash_combine(h, e.hash());
+      return h;
+    }
+    case TypeKind::Map: {
+      size_t h = 17;
+      for (const auto& [k, e] : as_map()) {
+        h = hash_combine(h, std::hash<std::string>{}(k));
+        h = hash_combine(h, e.hash());
+      }
+      return h;
+    }
+    case TypeKind::Struct: {
+      size_t h = 19;
+      for (const auto& f : as_struct()) {
+        h = hash_combine(h, std::hash<std::string>{}(f.name));
+        h = hash_combine(h, f.value.hash());
+      }
+      return h;
+    }
+  }
+  return 0;
+}
+
+std::string Value::to_string() const {
+  std::string out;
+  render(out, *this);
+  return out;
+}
+
+}  // namespace rivulet
