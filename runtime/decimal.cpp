@@ -1,5 +1,6 @@
 #include "runtime/decimal.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -1,7 +1,9 @@
 #include "runtime/value.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
