@@ -1,0 +1,181 @@
+#include "operators/aggregation.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+namespace rivulet {
+namespace {
+
+using test::Collect;
+using test::D;
+using test::I;
+using test::record;
+using test::S;
+
+struct Harness {
+  explicit Harness(AggregateSpec spec, bool queryable = true)
+      : results(queryable ? std::make_shared<KTable>("agg") : nullptr),
+        store(std::make_shared<AggregateStore>(
+            "agg", std::make_shared<const AggregateSpec>(std::move(spec)), results)),
+        node("aggregate", store) {
+    node.add_child(&collect);
+  }
+  void run(Batch b) {
+    ProcessContext ctx(out, PartitionId{0});
+    node.process(b, ctx);
+  }
+  std::shared_ptr<KTable> results;
+  std::shared_ptr<AggregateStore> store;
+  AggregateNode node;
+  Collect collect;
+  TaskOutput out;
+};
+
+AggregateSpec one(AggregateFn f) {
+  AggregateSpec s;
+  s.functions.push_back(std::move(f));
+  return s;
+}
+
+ValueFn field(const char* name) {
+  return [name](const Record& r) {
+    const Value* v = r.value.field(name);
+    return v ? *v : Value();
+  };
+}
+
+TEST_CASE("count emits the updated count per input record, keyed by group", "[aggregate]") {
+  Harness h(one(AggregateFn::count()));
+  h.run({record(S("a"), I(1), 10, 0), record(S("b"), I(1), 11, 1), record(S("a"), I(1), 12, 2),
+         record(Value(), I(1), 13, 3), record(S("a"), Value(), 14, 4)});
+  REQUIRE(h.collect.records.size() == 3);
+  CHECK(h.collect.records[0].key == S("a"));
+  CHECK(h.collect.records[0].value == I(1));
+  CHECK(h.collect.records[1].value == I(1));
+  CHECK(h.collect.records[2].key == S("a"));
+  CHECK(h.collect.records[2].value == I(2));
+  CHECK(h.collect.records[2].timestamp == 12);
+  CHECK(h.collect.records[2].source.offset == Offset{2});
+  CHECK(h.node.skipped_records() == 2);  // null key, null value
+  CHECK(h.results->get(S("a")) == std::optional<Value>(I(2)));
+  CHECK(h.results->get(S("b")) == std::optional<Value>(I(1)));
+}
+
+TEST_CASE("sum of decimal 0.1 ten thousand times is exactly 1000.0", "[aggregate]") {
+  Harness h(one(AggregateFn::sum({})));
+  for (int chunk = 0; chunk < 10; ++chunk) {
+    Batch b;
+    for (int i = 0; i < 1000; ++i) b.push_back(record(S("k"), D("0.1")));
+    h.run(std::move(b));
+  }
+  Value total = *h.results->get(S("k"));
+  REQUIRE(total.kind() == TypeKind::Decimal);
+  CHECK(total.as_decimal() == *Decimal::parse("1000.0"));
+  CHECK(total.as_decimal().to_string() == "1000.0");
+  CHECK(h.collect.records.back().value == total);
+  // The same sum in double is not exact: the aggregation did not go through it.
+  double d = 0;
+  for (int i = 0; i < 10000; ++i) d += 0.1;
+  CHECK(d != 1000.0);
+}
+
+TEST_CASE("sum keeps its kind, widens across kinds, and wraps ints like Java", "[aggregate]") {
+  CHECK(add_numbers(Value::int32(2), Value::int32(3))->kind() == TypeKind::Int);
+  CHECK(*add_numbers(Value::int32(INT32_MAX), Value::int32(1)) == Value::int32(INT32_MIN));
+  CHECK(*add_numbers(Value::int32(1), I(2)) == I(3));
+  CHECK(add_numbers(Value::int32(1), I(2))->kind() == TypeKind::BigInt);
+  CHECK(add_numbers(I(1), D("0.5"))->kind() == TypeKind::Decimal);
+  CHECK(*add_numbers(I(1), D("0.5")) == D("1.5"));
+  CHECK(add_numbers(D("0.5"), Value::float64(0.25))->kind() == TypeKind::Double);
+  CHECK(*add_numbers(D("0.5"), Value::float64(0.25)) == Value::float64(0.75));
+  CHECK_FALSE(add_numbers(S("x"), I(1)));
+  // 38 nines plus one does not fit DECIMAL(38).
+  CHECK_FALSE(add_numbers(D("99999999999999999999999999999999999999"), D("1")));
+}
+
+TEST_CASE("a record of the wrong type is a data error and changes nothing", "[aggregate]") {
+  Harness h(one(AggregateFn::sum(field("amount"))));
+  h.run({record(S("k"), test::row({{"amount", I(5)}}), 0, 0),
+         record(S("k"), test::row({{"amount", S("lots")}}), 0, 1),
+         record(S("k"), test::row({{"amount", Value()}}), 0, 2),
+         record(S("k"), test::row({{"amount", I(7)}}), 0, 3)});
+  REQUIRE(h.out.data_errors.size() == 1);
+  CHECK(h.out.data_errors[0].error.context.operation == "aggregate");
+  CHECK(h.out.data_errors[0].error.context.offset == 1);
+  REQUIRE(h.collect.records.size() == 3);
+  CHECK(h.collect.records[1].value == I(5));  // a null input leaves the sum as it was
+  CHECK(h.collect.records[2].value == I(12));
+}
+
+TEST_CASE("min, max, avg and count(col) ignore nulls; avg of decimals is exact",
+          "[aggregate]") {
+  AggregateSpec spec;
+  spec.functions = {AggregateFn::count(), AggregateFn::count_non_null(field("x"), "N"),
+                    AggregateFn::min(field("x")), AggregateFn::max(field("x")),
+                    AggregateFn::avg(field("x")), AggregateFn::sum(field("x"))};
+  Harness h(spec);
+  h.run({record(S("k"), test::row({{"x", D("0.10")}})),
+         record(S("k"), test::row({{"x", Value()}})),
+         record(S("k"), test::row({{"x", D("0.20")}})),
+         record(S("k"), test::row({{"x", D("0.06")}}))});
+  const Value& r = h.collect.records.back().value;
+  CHECK(*r.field("COUNT") == I(4));
+  CHECK(*r.field("N") == I(3));
+  CHECK(*r.field("MIN") == D("0.06"));
+  CHECK(*r.field("MAX") == D("0.20"));
+  CHECK(*r.field("SUM") == D("0.36"));
+  const Value& avg = *r.field("AVG");
+  REQUIRE(avg.kind() == TypeKind::Decimal);
+  CHECK(avg.as_decimal() == *Decimal::parse("0.12"));
+
+  Harness ints(one(AggregateFn::avg({})));
+  ints.run({record(S("k"), I(1)), record(S("k"), I(2))});
+  CHECK(ints.collect.records.back().value == Value::float64(1.5));
+
+  Harness nothing(one(AggregateFn::max(field("x"))));
+  nothing.run({record(S("k"), test::row({{"x", Value()}}))});
+  CHECK(nothing.collect.records.back().value.is_null());
+}
+
+TEST_CASE("custom aggregate with initializer and adder", "[aggregate]") {
+  Harness h(one(AggregateFn::custom(
+      [] { return S(""); },
+      [](const Record& r, const Value& agg) { return S(agg.as_string() + r.value.as_string()); })));
+  h.run({record(I(1), S("a")), record(I(2), S("x")), record(I(1), S("b")), record(I(1), I(5))});
+  REQUIRE(h.collect.records.size() == 3);  // I(5) makes the adder throw
+  CHECK(h.collect.records[2].value == S("ab"));
+  CHECK(h.out.data_errors.size() == 1);
+}
+
+TEST_CASE("aggregate store snapshots and restores, rebuilding the results table",
+          "[aggregate]") {
+  AggregateSpec spec;
+  spec.functions = {AggregateFn::count(), AggregateFn::avg({})};
+  Harness h(spec);
+  h.store->set_change_tracking(true);
+  h.run({record(S("a"), D("1.5")), record(S("b"), D("2")), record(S("a"), D("2.5"))});
+  std::string bytes = h.store->serialize();
+  h.run({record(S("c"), D("1"))});
+  std::string delta = h.store->serialize_changes();
+
+  Harness r(spec);
+  REQUIRE(r.store->restore(bytes));
+  CHECK(r.store->size() == 2);
+  CHECK(r.results->size() == 2);
+  CHECK(*r.results->get(S("a")) == *h.results->get(S("a")));
+  REQUIRE(r.store->apply_changes(delta));
+  CHECK(r.results->snapshot() == h.results->snapshot());
+  // Continuing after a restore gives what continuing without one gives.
+  h.run({record(S("a"), D("3"))});
+  r.run({record(S("a"), D("3"))});
+  CHECK(r.collect.records.back().value == h.collect.records.back().value);
+  CHECK(*r.collect.records.back().value.field("COUNT") == I(3));
+
+  Harness other(one(AggregateFn::count()));
+  CHECK_FALSE(other.store->restore(bytes));  // rows of two functions do not fit one
+  CHECK(other.store->size() == 0);
+}
+
+}  // namespace
+}  // namespace rivulet

@@ -1,0 +1,188 @@
+#include "operators/ktable.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+namespace rivulet {
+namespace {
+
+using test::I;
+using test::S;
+
+TEST_CASE("ktable: upsert, tombstone delete, queries", "[ktable]") {
+  KTable t("users");
+  CHECK(t.empty());
+  CHECK_FALSE(t.stats().last_update);
+  {
+    auto w = t.writer();
+    w.apply(S("a"), I(1));
+    w.apply(S("b"), I(2));
+    w.apply(S("a"), I(3));
+    w.apply(S("c"), Value());  // deleting an absent key is fine
+  }
+  CHECK(t.size() == 2);
+  CHECK(t.get(S("a")) == std::optional<Value>(I(3)));
+  CHECK_FALSE(t.get(S("zzz")));
+  CHECK(t.contains(S("b")));
+  auto keys = t.keys();
+  CHECK(keys.size() == 2);
+  auto stats = t.stats();
+  CHECK(stats.size == 2);
+  CHECK(stats.updates_applied == 4);
+  REQUIRE(stats.last_update);
+  CHECK(*stats.last_update > 1600000000000);  // wall clock, milliseconds
+
+  t.apply(S("a"), Value());
+  CHECK_FALSE(t.contains(S("a")));
+  CHECK(t.size() == 1);
+}
+
+TEST_CASE("ktable: snapshot, map_values and filter are copies, not live views", "[ktable]") {
+  KTable t("t");
+  for (int i = 0; i < 10; ++i) t.apply(I(i), I(i * i));
+  auto snap = t.snapshot();
+  auto doubled = t.map_values([](const Value& v) { return v.as_int64() * 2; });
+  auto big = t.filter([](const Value&, const Value& v) { return v.as_int64() >= 25; });
+  t.apply(I(3), Value());
+  t.apply(I(100), I(1));
+  CHECK(snap.size() == 10);
+  CHECK(snap.at(I(3)) == I(9));
+  CHECK(doubled.size() == 10);
+  CHECK(doubled.at(I(4)) == 32);
+  CHECK(big.size() == 5);
+  CHECK(big.count(I(5)) == 1);
+  CHECK(big.count(I(100)) == 0);
+}
+
+TEST_CASE("ktable: wait_for_keys wakes when the writer reaches n keys, or times out",
+          "[ktable]") {
+  KTable t("t");
+  CHECK_FALSE(t.wait_for_keys(1, std::chrono::milliseconds(20)));
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) {
+      t.apply(I(i), I(i));
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  CHECK(t.wait_for_keys(50, std::chrono::seconds(10)));
+  CHECK(t.size() >= 50);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  writer.join();
+  CHECK(t.wait_for_keys(50, std::chrono::milliseconds(0)));
+}
+
+// Readers on other threads never see a half-applied update: every value is
+// a struct whose fields agree with each other and with the key.
+TEST_CASE("ktable: concurrent readers see only whole updates", "[ktable][concurrency]") {
+  KTable t("t");
+  constexpr int kKeys = 64;
+  constexpr int kRounds = 300;
+  std::atomic<bool> done{false};
+  std::atomic<long> checks{0};
+  std::atomic<int> torn{0};
+  auto consistent = [](const Value& key, const Value& v) {
+    const Value* k = v.field("key");
+    const Value* a = v.field("a");
+    const Value* b = v.field("b");
+    const Value* s = v.field("s");
+    return k && a && b && s && *k == key && *a == *b &&
+           s->as_string() == "v" + std::to_string(a->as_int64());
+  };
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      while (!done.load()) {
+        if (r == 0) {
+          for (int k = 0; k < kKeys; ++k) {
+            if (auto v = t.get(I(k)); v && !consistent(I(k), *v)) ++torn;
+            ++checks;
+          }
+        } else {
+          for (const auto& [k, v] : t.snapshot()) {
+            if (!consistent(k, v)) ++torn;
+            ++checks;
+          }
+          (void)t.keys();
+          (void)t.stats();
+        }
+      }
+    });
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    auto w = t.writer();
+    for (int k = 0; k < kKeys; ++k) {
+      if ((k + round) % 7 == 0) {
+        w.apply(I(k), Value());
+        continue;
+      }
+      int64_t n = round * 1000 + k;
+      w.apply(I(k), test::row({{"key", I(k)}, {"a", I(n)}, {"b", I(n)},
+                               {"s", S("v" + std::to_string(n))}}));
+    }
+  }
+  done = true;
+  for (auto& th : readers) th.join();
+  CHECK(torn.load() == 0);
+  CHECK(checks.load() > 0);
+  CHECK(t.stats().updates_applied == uint64_t(kKeys) * kRounds);
+}
+
+TEST_CASE("ktable: serialize and restore round-trip; bad bytes are refused", "[ktable]") {
+  KTable t("t");
+  t.apply(S("a"), test::row({{"x", I(1)}, {"d", test::D("12.50")}}));
+  t.apply(I(7), Value::array({S("p"), Value::float64(1.5)}));
+  t.apply(S("gone"), I(1));
+  t.apply(S("gone"), Value());
+  std::string bytes = t.serialize();
+
+  KTable r("t");
+  r.apply(S("stale"), I(0));
+  auto ok = r.restore(bytes);
+  REQUIRE(ok);
+  CHECK(r.size() == 2);
+  CHECK(r.snapshot() == t.snapshot());
+  CHECK(r.get(S("a"))->field("d")->as_decimal() == *Decimal::parse("12.50"));
+
+  KTable bad("bad");
+  bad.apply(S("x"), I(1));
+  CHECK_FALSE(bad.restore(bytes.substr(0, bytes.size() - 3)));
+  CHECK(bad.empty());
+  CHECK_FALSE(bad.restore("not msgpack at all"));
+  CHECK_FALSE(bad.restore(""));
+  CHECK(bad.restore(KTable("empty").serialize()));
+}
+
+TEST_CASE("ktable: incremental change sets since the last snapshot", "[ktable]") {
+  KTable t("t");
+  t.set_change_tracking(true);
+  for (int i = 0; i < 100; ++i) t.apply(I(i), I(i));
+  std::string base = t.serialize();
+  t.apply(I(1), I(1000));
+  t.apply(I(2), Value());
+  t.apply(I(200), I(200));
+  std::string delta = t.serialize_changes();
+  CHECK(delta.size() < base.size() / 10);
+  CHECK(t.serialize_changes().size() < 16);  // nothing changed since
+
+  KTable r("t");
+  REQUIRE(r.restore(base));
+  REQUIRE(r.apply_changes(delta));
+  CHECK(r.snapshot() == t.snapshot());
+}
+
+TEST_CASE("ktable: bytes_estimate grows with content", "[ktable]") {
+  KTable t("t");
+  size_t empty = t.bytes_estimate();
+  for (int i = 0; i < 1000; ++i) t.apply(I(i), S(std::string(100, 'x')));
+  size_t full = t.bytes_estimate();
+  CHECK(full > empty + 1000 * 100);
+  CHECK(full < empty + 1000 * 400);
+}
+
+}  // namespace
+}  // namespace rivulet

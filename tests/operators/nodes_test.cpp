@@ -1,0 +1,251 @@
+#include <stdexcept>
+
+#include <catch2/catch.hpp>
+
+#include "operators/sink_node.hpp"
+#include "operators/source_node.hpp"
+#include "operators/stateless_nodes.hpp"
+#include "operators/table_nodes.hpp"
+#include "test_support.hpp"
+
+namespace rivulet {
+namespace {
+
+using test::Collect;
+using test::I;
+using test::record;
+using test::S;
+
+Batch numbers(int n) {
+  Batch b;
+  for (int i = 0; i < n; ++i) b.push_back(record(I(i), I(i * 10), i, i));
+  return b;
+}
+
+TEST_CASE("source decodes raw records and reports undecodable ones", "[nodes]") {
+  SourceNode src("src", "orders", std::make_unique<test::TextCodec>(),
+                 std::make_unique<test::TextCodec>());
+  Collect sink;
+  src.add_child(&sink);
+  std::vector<RawRecord> in = {test::raw(10, "k1", "v1", 100), test::raw(11, "k2", "BAD", 101),
+                               test::raw(12, std::nullopt, std::nullopt, 102),
+                               test::raw(13, "BAD", "v4", 103)};
+  in[0].headers.push_back(Header{"h", std::string("x")});
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{3});
+  src.process(in.data(), in.data() + in.size(), ctx);
+
+  REQUIRE(sink.records.size() == 2);
+  const Record& a = sink.records[0];
+  CHECK(a.key == S("k1"));
+  CHECK(a.value == S("v1"));
+  CHECK(a.timestamp == 100);
+  CHECK(a.headers == in[0].headers);
+  CHECK(a.source.topic == "orders");
+  CHECK(a.source.partition == PartitionId{3});
+  CHECK(a.source.offset == Offset{10});
+  CHECK(sink.records[1].key.is_null());  // null key and tombstone pass as nulls
+  CHECK(sink.records[1].value.is_null());
+
+  REQUIRE(out.data_errors.size() == 2);
+  const DataError& e = out.data_errors[0];
+  CHECK(e.error.kind == ErrorKind::Data);
+  CHECK(e.error.context.operation == "decode value");
+  CHECK(e.error.context.topic == "orders");
+  CHECK(e.error.context.partition == 3);
+  CHECK(e.error.context.offset == 11);
+  CHECK(e.error.message == "undecodable text");
+  CHECK(e.raw_key == std::optional<std::string>("k2"));
+  CHECK(e.raw_value == std::optional<std::string>("BAD"));
+  CHECK(out.data_errors[1].error.context.operation == "decode key");
+  CHECK(out.data_errors[1].error.context.offset == 13);
+}
+
+TEST_CASE("filter keeps matching records in order; a throwing predicate drops one", "[nodes]") {
+  FilterNode<FilterFn> f("f", [](const Record& r) {
+    if (r.key.as_int64() == 3) throw std::runtime_error("boom");
+    return r.key.as_int64() % 2 == 1;
+  });
+  Collect c;
+  f.add_child(&c);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+  Batch b = numbers(6);
+  f.process(b, ctx);
+  REQUIRE(c.records.size() == 2);
+  CHECK(c.records[0].key == I(1));
+  CHECK(c.records[1].key == I(5));
+  REQUIRE(out.data_errors.size() == 1);
+  CHECK(out.data_errors[0].error.context.operation == "filter");
+  CHECK(out.data_errors[0].error.context.offset == 3);
+  CHECK(out.data_errors[0].error.message == "boom");
+}
+
+TEST_CASE("map, map_values and select_key rewrite records", "[nodes]") {
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+
+  auto map = MapNode<MapFn>("m", [](Record& r) { r.timestamp += 1000; });
+  auto values = MapValuesNode<ValueFn>("mv", [](const Record& r) {
+    if (r.key.as_int64() == 1) throw std::invalid_argument("no");
+    return I(r.value.as_int64() + 1);
+  });
+  auto rekey = SelectKeyNode<ValueFn>("sk", [](const Record& r) { return S("k" + r.key.to_string()); });
+  Collect c;
+  map.add_child(&values);
+  values.add_child(&rekey);
+  rekey.add_child(&c);
+  Batch b = numbers(3);
+  map.process(b, ctx);
+  REQUIRE(c.records.size() == 2);
+  CHECK(c.records[0].key == S("k0"));
+  CHECK(c.records[0].value == I(1));
+  CHECK(c.records[0].timestamp == 1000);
+  CHECK(c.records[1].key == S("k2"));
+  CHECK(c.records[1].value == I(21));
+  REQUIRE(out.data_errors.size() == 1);
+  CHECK(out.data_errors[0].error.context.operation == "map values");
+}
+
+TEST_CASE("flat_map expands records; a throwing call contributes nothing", "[nodes]") {
+  auto fm = FlatMapNode<FlatMapFn>("fm", [](const Record& r, Batch& out) {
+    for (int64_t i = 0; i < r.key.as_int64(); ++i) {
+      if (r.key.as_int64() == 3 && i == 1) throw std::runtime_error("half way");
+      out.push_back(record(r.key, I(i)));
+    }
+  });
+  Collect c;
+  fm.add_child(&c);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+  Batch b = numbers(4);  // keys 0..3: 0 + 1 + 2 + (3 fails) records
+  fm.process(b, ctx);
+  REQUIRE(c.records.size() == 3);
+  CHECK(c.records[0].key == I(1));
+  CHECK(c.records[1].key == I(2));
+  CHECK(c.records[2].value == I(1));
+  CHECK(out.data_errors.size() == 1);
+}
+
+TEST_CASE("a node with several children gives each the whole batch", "[nodes]") {
+  int seen = 0;
+  PeekNode<PeekFn> p("p", [&](const Record&) { ++seen; });
+  FilterNode<FilterFn> odd("odd", [](const Record& r) { return r.key.as_int64() % 2 == 1; });
+  Collect a, b;
+  p.add_child(&odd);
+  odd.add_child(&a);
+  p.add_child(&b);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+  Batch batch = numbers(5);
+  p.process(batch, ctx);
+  CHECK(seen == 5);
+  CHECK(a.records.size() == 2);
+  CHECK(b.records.size() == 5);
+}
+
+TEST_CASE("materialize upserts, deletes on tombstones and forwards the changelog", "[nodes]") {
+  auto table = std::make_shared<KTable>("users");
+  MaterializeNode m("m", table);
+  Collect c;
+  m.add_child(&c);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+  Batch b = {record(S("u1"), S("alice")), record(S("u2"), S("bob")),
+             record(S("u1"), S("alice2")), record(S("u2"), Value()),
+             record(Value(), S("nobody"), 0, 9)};
+  m.process(b, ctx);
+  CHECK(table->size() == 1);
+  CHECK(table->get(S("u1")) == std::optional<Value>(S("alice2")));
+  CHECK_FALSE(table->contains(S("u2")));
+  CHECK(table->stats().updates_applied == 4);
+  REQUIRE(c.records.size() == 4);
+  CHECK(c.records[3].value.is_null());
+  REQUIRE(out.data_errors.size() == 1);
+  CHECK(out.data_errors[0].error.context.offset == 9);
+}
+
+Value joiner(const Record& s, const Value* t) {
+  return S(s.value.as_string() + "+" + (t ? t->as_string() : std::string("null")));
+}
+
+TEST_CASE("stream-table join, inner and left, follows tombstones", "[nodes]") {
+  auto table = std::make_shared<KTable>("users");
+  MaterializeNode users("m", table);
+  StreamTableJoinNode<Joiner> inner("inner", table, JoinType::Inner, joiner);
+  StreamTableJoinNode<Joiner> left("left", table, JoinType::Left, joiner);
+  Collect ci, cl;
+  inner.add_child(&ci);
+  left.add_child(&cl);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+
+  auto orders = [] {
+    return Batch{record(S("u1"), S("o1"), 5, 1), record(S("u2"), S("o2"), 6, 2),
+                 record(Value(), S("o3"), 7, 3)};
+  };
+  Batch t1 = {record(S("u1"), S("alice")), record(S("u2"), S("bob"))};
+  users.process(t1, ctx);
+  Batch s1 = orders(), s2 = orders();
+  inner.process(s1, ctx);
+  left.process(s2, ctx);
+  REQUIRE(ci.records.size() == 2);
+  CHECK(ci.records[0].value == S("o1+alice"));
+  CHECK(ci.records[0].key == S("u1"));
+  CHECK(ci.records[0].timestamp == 5);
+  CHECK(ci.records[0].source.offset == Offset{1});
+  CHECK(ci.records[1].value == S("o2+bob"));
+  REQUIRE(cl.records.size() == 3);
+  CHECK(cl.records[2].value == S("o3+null"));  // a null key never matches
+
+  // u1 deleted, u2 updated.
+  Batch t2 = {record(S("u1"), Value()), record(S("u2"), S("bobby"))};
+  users.process(t2, ctx);
+  ci.records.clear();
+  cl.records.clear();
+  Batch s3 = orders(), s4 = orders();
+  inner.process(s3, ctx);
+  left.process(s4, ctx);
+  REQUIRE(ci.records.size() == 1);
+  CHECK(ci.records[0].value == S("o2+bobby"));
+  REQUIRE(cl.records.size() == 3);
+  CHECK(cl.records[0].value == S("o1+null"));
+  CHECK(cl.records[1].value == S("o2+bobby"));
+  CHECK(out.data_errors.empty());
+}
+
+TEST_CASE("sink encodes records with provenance; encode failures are data errors", "[nodes]") {
+  SinkNode sink("sink", "out", std::make_unique<test::TextCodec>(),
+                std::make_unique<test::TextCodec>());
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{2});
+  Record a = record(S("k"), S("v"), 42, 7, "orders");
+  a.headers.push_back(Header{"trace", std::string("t1")});
+  Record b = record(S("k"), Value(), 43, 8, "orders");
+  b.headers.push_back(Header{kProvenanceHeader, std::string("orders-repartition:0:1")});
+  b.source.topic = "orders-repartition";
+  Record c = record(S("k"), Value::boolean(true), 44, 9, "orders");
+  Batch batch = {a, b, c};
+  sink.process(batch, ctx);
+  REQUIRE(out.records.size() == 2);
+  const OutputRecord& o = out.records[0];
+  CHECK(o.topic == "out");
+  CHECK(o.key == std::optional<std::string>("k"));
+  CHECK(o.value == std::optional<std::string>("v"));
+  CHECK(o.timestamp == 42);
+  CHECK_FALSE(o.partition);
+  REQUIRE(o.headers.size() == 2);
+  CHECK(o.headers[0] == Header{"trace", std::string("t1")});
+  CHECK(o.headers[1] == Header{kProvenanceHeader, std::string("orders:0:7")});
+  // A tombstone stays null; an existing provenance header is replaced.
+  CHECK_FALSE(out.records[1].value);
+  REQUIRE(out.records[1].headers.size() == 1);
+  CHECK(out.records[1].headers[0].value == std::optional<std::string>("orders-repartition:0:8"));
+  CHECK(out.records_out == 2);
+  REQUIRE(out.data_errors.size() == 1);
+  CHECK(out.data_errors[0].error.context.operation == "encode value");
+  CHECK(out.data_errors[0].error.context.offset == 9);
+}
+
+}  // namespace
+}  // namespace rivulet
