@@ -1,7 +1,8 @@
 #pragma once
 // Checkpoints as files under `state.dir`:
 //
-//   <state.dir>/<task>/<checkpoint id, 20 digits>.ckpt     e.g. state/q1-3/00000000000000000042.ckpt
+//   <state.dir>/<task>/<checkpoint id, 20 digits>.ckpt
+//   e.g. state/q1-3/00000000000000000042.ckpt
 //
 // A write goes to a temporary file in the same directory
 // (`<id>.ckpt.tmp.<pid>`), which is fsynced, renamed over the final name, and

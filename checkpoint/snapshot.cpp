@@ -11,12 +11,14 @@
 
 namespace rivulet::checkpoint {
 
-std::string TaskId::to_string() const { return query + "-" + std::to_string(partition.value()); }
+std::string TaskId::to_string() const {
+  return query + "-" + std::to_string(partition.value());
+}
 
 bool Snapshot::operator==(const Snapshot& o) const {
   return task == o.task && id == o.id && epoch == o.epoch && stream_time == o.stream_time &&
-         created_at == o.created_at && input_offsets == o.input_offsets &&
-         sections == o.sections && incremental == o.incremental && base == o.base;
+         created_at == o.created_at && input_offsets == o.input_offsets && sections == o.sections &&
+         incremental == o.incremental && base == o.base;
 }
 
 namespace {
@@ -38,9 +40,9 @@ enum BodyField : uint32_t {
 };
 
 const char* field_name(uint32_t field) {
-  static const char* const names[] = {"query",         "partition", "id",       "epoch",
-                                      "stream_time",   "created_at", "input_offsets",
-                                      "sections",      "incremental", "base"};
+  static const char* const names[] = {
+      "query",      "partition",     "id",       "epoch",       "stream_time",
+      "created_at", "input_offsets", "sections", "incremental", "base"};
   return field < kBodyFieldCount ? names[field] : "?";
 }
 
@@ -67,9 +69,13 @@ struct StringSink {
 
 // Strings and binaries of the parsed body point into the input instead of
 // being copied into the zone: the input outlives the parsed object.
-bool reference_everything(msgpack::type::object_type, std::size_t, void*) { return true; }
+bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
 
-Error corrupt(const std::string& what) { return Error::data("invalid checkpoint: " + what); }
+Error corrupt(const std::string& what) {
+  return Error::data("invalid checkpoint: " + what);
+}
 
 Expected<int64_t> as_int(const msgpack::object& o, const std::string& where) {
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
@@ -93,15 +99,18 @@ Expected<int32_t> as_int32(const msgpack::object& o, const std::string& where) {
 
 Expected<std::string> as_bytes(const msgpack::object& o, msgpack::type::object_type type,
                                const std::string& where) {
-  if (o.type == type && type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
-  if (o.type == type && type == msgpack::type::BIN) return std::string(o.via.bin.ptr, o.via.bin.size);
+  if (o.type == type && type == msgpack::type::STR)
+    return std::string(o.via.str.ptr, o.via.str.size);
+  if (o.type == type && type == msgpack::type::BIN)
+    return std::string(o.via.bin.ptr, o.via.bin.size);
   return corrupt("body field '" + where + "': expected " +
                  (type == msgpack::type::STR ? "a string" : "binary data"));
 }
 
 Expected<const msgpack::object_array*> as_array(const msgpack::object& o, uint32_t size,
                                                 const std::string& where) {
-  if (o.type != msgpack::type::ARRAY) return corrupt("body field '" + where + "': expected an array");
+  if (o.type != msgpack::type::ARRAY)
+    return corrupt("body field '" + where + "': expected an array");
   if (size != 0 && o.via.array.size != size) {
     return corrupt("body field '" + where + "': expected " + std::to_string(size) +
                    " elements, found " + std::to_string(o.via.array.size));
@@ -143,7 +152,8 @@ Expected<Snapshot> parse_body(const msgpack::object& root) {
   auto offsets = as_array(f[kInputOffsets], 0, field_name(kInputOffsets));
   if (!offsets) return offsets.error();
   for (uint32_t i = 0; i < (*offsets)->size; ++i) {
-    const std::string where = std::string(field_name(kInputOffsets)) + "[" + std::to_string(i) + "]";
+    const std::string where =
+        std::string(field_name(kInputOffsets)) + "[" + std::to_string(i) + "]";
     auto entry = as_array((*offsets)->ptr[i], 3, where);
     if (!entry) return entry.error();
     auto topic = as_bytes((*entry)->ptr[0], msgpack::type::STR, where + ".topic");

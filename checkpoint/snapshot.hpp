@@ -41,7 +41,7 @@ struct TaskId {
 struct Snapshot {
   TaskId task;
   CheckpointId id;
-  Epoch epoch;              // the assignment epoch of the owner that wrote it
+  Epoch epoch;  // the assignment epoch of the owner that wrote it
   TimestampMs stream_time = 0;
   TimestampMs created_at = 0;  // wall clock when taken
   // Next offset to read per input partition: the state reflects every record

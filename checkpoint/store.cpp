@@ -23,8 +23,9 @@ Expected<std::optional<Snapshot>> CheckpointStore::load_latest_valid(const TaskI
     known_corrupt_.emplace(task, id);
   }
   if (!ids->empty()) {
-    logger()->warn("task {}: none of its {} checkpoint(s) is intact; state is rebuilt from the inputs",
-                   task.to_string(), ids->size());
+    logger()->warn(
+        "task {}: none of its {} checkpoint(s) is intact; state is rebuilt from the inputs",
+        task.to_string(), ids->size());
   }
   return std::optional<Snapshot>();
 }
@@ -35,7 +36,8 @@ Expected<std::size_t> CheckpointStore::retain(const TaskId& task, std::size_t ke
   std::set<CheckpointId> corrupt;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = known_corrupt_.lower_bound({task, CheckpointId(std::numeric_limits<int64_t>::min())});
+    for (auto it =
+             known_corrupt_.lower_bound({task, CheckpointId(std::numeric_limits<int64_t>::min())});
          it != known_corrupt_.end() && it->first == task; ++it) {
       corrupt.insert(it->second);
     }

@@ -6,16 +6,18 @@
 
 namespace rivulet::cluster {
 
-std::string TaskKey::to_string() const { return query + "-" + std::to_string(partition); }
+std::string TaskKey::to_string() const {
+  return query + "-" + std::to_string(partition);
+}
 
 namespace {
 
 // Working state of one node while assign() runs.
 struct NodeLoad {
   std::string name;
-  std::vector<TaskKey> tasks;          // tasks it keeps or receives
+  std::vector<TaskKey> tasks;            // tasks it keeps or receives
   std::map<std::string, int> per_query;  // query -> number of its tasks here
-  std::size_t target = 0;               // how many tasks it ends up with
+  std::size_t target = 0;                // how many tasks it ends up with
 
   void add(const TaskKey& t) {
     tasks.push_back(t);
@@ -97,9 +99,8 @@ Assignment assign(const std::vector<TaskKey>& tasks, const std::vector<std::stri
     NodeLoad* best = nullptr;
     for (auto& node : nodes) {
       if (node.tasks.size() >= node.target) continue;
-      if (best == nullptr ||
-          std::make_tuple(node.count_of(task.query), node.tasks.size()) <
-              std::make_tuple(best->count_of(task.query), best->tasks.size())) {
+      if (best == nullptr || std::make_tuple(node.count_of(task.query), node.tasks.size()) <
+                                 std::make_tuple(best->count_of(task.query), best->tasks.size())) {
         best = &node;
       }
     }

@@ -1,6 +1,8 @@
 // The directory store on a real file system: layout, retention, temporary
 // file cleanup, fallback past damaged checkpoints, and the crash hooks in a
 // child process that really dies by SIGKILL.
+#include "checkpoint/directory_store.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +12,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-
-#include "checkpoint/directory_store.hpp"
 
 namespace {
 
@@ -96,8 +96,7 @@ void overwrite(const std::string& path, const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("checkpoint file names are zero padded and parsed strictly",
-          "[checkpoint][directory]") {
+TEST_CASE("checkpoint file names are zero padded and parsed strictly", "[checkpoint][directory]") {
   CHECK(checkpoint_file_name(CheckpointId(42)) == "00000000000000000042.ckpt");
   CHECK(parse_checkpoint_file_name("00000000000000000042.ckpt") == CheckpointId(42));
   CHECK(parse_checkpoint_file_name(checkpoint_file_name(CheckpointId(INT64_MAX))) ==
@@ -123,9 +122,9 @@ TEST_CASE("directory store: write, list newest first, read back", "[checkpoint][
     REQUIRE(written.ok());
     CHECK(*written == fs::file_size(store->file_path(kTask, CheckpointId(id))));
   }
-  CHECK(files_in(store->task_dir(kTask)) ==
-        std::vector<std::string>{"00000000000000000001.ckpt", "00000000000000000002.ckpt",
-                                 "00000000000000000003.ckpt"});
+  CHECK(files_in(store->task_dir(kTask)) == std::vector<std::string>{"00000000000000000001.ckpt",
+                                                                     "00000000000000000002.ckpt",
+                                                                     "00000000000000000003.ckpt"});
   CHECK(store->task_dir(kTask) == dir.path() + "/state/q1-3");
   CHECK(*store->list(kTask) == ids({3, 2, 1}));
 
@@ -187,7 +186,9 @@ TEST_CASE("directory store: a corrupt newest checkpoint falls back to the previo
     const std::string bytes = slurp(newest);
     overwrite(newest, bytes.substr(0, bytes.size() - 5));
   }
-  SECTION("empty") { overwrite(newest, ""); }
+  SECTION("empty") {
+    overwrite(newest, "");
+  }
   SECTION("another task's checkpoint under this name") {
     overwrite(newest, slurp(store->file_path(kTask, CheckpointId(2))));
   }

@@ -1,12 +1,12 @@
 // The pure decisions of recovery, checked exhaustively over small domains.
+#include "checkpoint/recovery.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <optional>
 #include <set>
 #include <vector>
-
-#include "checkpoint/recovery.hpp"
 
 namespace {
 
@@ -23,9 +23,10 @@ using rivulet::checkpoint::retention_victims;
 
 using OffsetMap = std::map<TopicPartition, Offset>;
 
-const std::vector<TopicPartition> kPartitions{
-    {"orders", PartitionId(0)}, {"orders", PartitionId(1)}, {"users", PartitionId(0)},
-    {"users", PartitionId(1)}};
+const std::vector<TopicPartition> kPartitions{{"orders", PartitionId(0)},
+                                              {"orders", PartitionId(1)},
+                                              {"users", PartitionId(0)},
+                                              {"users", PartitionId(1)}};
 constexpr int kOffsetValues = 4;  // offsets 0..3, plus "absent"
 
 // Decodes `code` into one map over kPartitions: each partition is absent or

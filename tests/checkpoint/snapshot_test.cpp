@@ -2,12 +2,12 @@
 // damaged (each byte flipped, each truncation, bytes appended, a wrong magic or
 // version, a well-checksummed but malformed body) is rejected with a clear
 // message, never decoded into different content and never a crash.
+#include "checkpoint/snapshot.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
 #include <string>
-
-#include "checkpoint/snapshot.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -95,8 +95,7 @@ TEST_CASE("snapshot: encode then decode gives the same snapshot", "[checkpoint][
   }
 }
 
-TEST_CASE("snapshot: section order and duplicate names are preserved",
-          "[checkpoint][snapshot]") {
+TEST_CASE("snapshot: section order and duplicate names are preserved", "[checkpoint][snapshot]") {
   Snapshot s = small_snapshot();
   s.sections = {{"b", "2"}, {"a", "1"}, {"b", "3"}};
   auto decoded = decode(encode(s));
@@ -180,11 +179,10 @@ TEST_CASE("snapshot: a checksummed but malformed body is rejected cleanly",
   CHECK_THAT(decode(with_body("\x9a\x01\x01\x01\x01\x01\x01\x90\x90\xc2\x00"s)).error().message,
              Catch::Contains("'query'"));
   // A partition beyond int32.
-  CHECK_THAT(
-      decode(with_body("\x9a\xa1q\xce\xff\xff\xff\xff\x01\x01\x01\x01\x90\x90\xc2\x00"s))
-          .error()
-          .message,
-      Catch::Contains("partition out of range"));
+  CHECK_THAT(decode(with_body("\x9a\xa1q\xce\xff\xff\xff\xff\x01\x01\x01\x01\x90\x90\xc2\x00"s))
+                 .error()
+                 .message,
+             Catch::Contains("partition out of range"));
   // An array header announcing 2^32-1 elements in a tiny body: no huge
   // allocation, a clean error.
   CHECK_FALSE(decode(with_body("\xdd\xff\xff\xff\xff"s)).ok());

@@ -1,13 +1,14 @@
 // The store-independent parts of CheckpointStore (load_latest_valid, retain)
 // against an in-memory store, so that every pattern of damaged checkpoints
 // can be tried: the lazy restore loop must agree with choose_restore_point.
+#include "checkpoint/store.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
 #include "checkpoint/recovery.hpp"
-#include "checkpoint/store.hpp"
 
 namespace {
 
@@ -131,7 +132,6 @@ TEST_CASE("retain does not count checkpoints found corrupt", "[checkpoint][store
   CHECK(*store.retain(kTask, 2) == 0);
   REQUIRE(store.write(snapshot_for(5)).ok());
   CHECK(*store.retain(kTask, 2) == 1);
-  CHECK(*store.list(kTask) ==
-        std::vector<CheckpointId>{CheckpointId(5), CheckpointId(4), CheckpointId(3),
-                                  CheckpointId(2)});
+  CHECK(*store.list(kTask) == std::vector<CheckpointId>{CheckpointId(5), CheckpointId(4),
+                                                        CheckpointId(3), CheckpointId(2)});
 }

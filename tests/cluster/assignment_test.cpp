@@ -1,6 +1,8 @@
 // Exhaustive property tests of the pure assignment function: every task count
 // 0..64 against every node count 1..8, several query shapes, and membership
 // histories (nodes joining, leaving, coming back; queries added and dropped).
+#include "cluster/assignment.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
@@ -9,12 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "cluster/assignment.hpp"
-
 namespace {
 
-using rivulet::cluster::Assignment;
 using rivulet::cluster::assign;
+using rivulet::cluster::Assignment;
 using rivulet::cluster::Move;
 using rivulet::cluster::plan_moves;
 using rivulet::cluster::TaskKey;
@@ -256,8 +256,7 @@ TEST_CASE("assign: removing a node moves only that node's tasks", "[assignment]"
   }
 }
 
-TEST_CASE("assign: random membership and query histories stay valid and sticky",
-          "[assignment]") {
+TEST_CASE("assign: random membership and query histories stay valid and sticky", "[assignment]") {
   std::mt19937 rng(7);
   for (int history = 0; history < 200; ++history) {
     std::set<std::string> live{"node-0"};
