@@ -76,10 +76,8 @@ std::string encode_entries(const std::vector<std::pair<const Value*, const Value
   pk.pack_uint64(kEntriesFormatVersion);
   pk.pack_array(static_cast<uint32_t>(entries.size() * 2));
   for (const auto& [k, v] : entries) {
-    std::string kb = to_msgpack(*k);
-    buf.write(kb.data(), kb.size());
-    std::string vb = to_msgpack(*v);
-    buf.write(vb.data(), vb.size());
+    pack_value(pk, *k);
+    pack_value(pk, *v);
   }
   return std::string(buf.data(), buf.size());
 }
@@ -138,15 +136,15 @@ Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view b
   out.reserve(*count / 2);
   auto next = [&]() -> Expected<Value> {
     size_t start = off;
-    msgpack::null_visitor skip;
-    bool ok = false;
     try {
-      ok = msgpack::parse(data, len, off, skip);
+      msgpack::object_handle h = msgpack::unpack(data, len, off);
+      auto v = unpack_value(h.get());
+      if (!v) return Error::fatal("table entries: " + v.error().message);
+      return v;
     } catch (const std::exception& e) {
-      return Error::fatal(std::string("table entries: ") + e.what());
+      return Error::fatal("table entries: bad entry at byte " + std::to_string(start) + ": " +
+                          e.what());
     }
-    if (!ok) return Error::fatal("table entries: truncated at byte " + std::to_string(start));
-    return from_msgpack(std::string_view(data + start, off - start));
   };
   for (uint64_t i = 0; i < *count / 2; ++i) {
     auto k = next();
