@@ -335,8 +335,10 @@ TEST_CASE("plan_moves: lists new, moved tasks and ignores unchanged and dropped 
   Assignment after{{{"q", 0}, "a"}, {{"q", 1}, "c"}, {{"new", 0}, "b"}};
   auto moves = plan_moves(before, after);
   REQUIRE(moves.size() == 2);
-  CHECK(moves[0] == Move{{"new", 0}, std::nullopt, "b"});
-  CHECK(moves[1] == Move{{"q", 1}, std::string("b"), "c"});
+  const Move added{TaskKey{"new", 0}, std::nullopt, "b"};
+  const Move moved{TaskKey{"q", 1}, std::string("b"), "c"};
+  CHECK(moves[0] == added);
+  CHECK(moves[1] == moved);
   CHECK(plan_moves(after, after).empty());
   CHECK(plan_moves({}, {}).empty());
 }
