@@ -1,0 +1,138 @@
+// DELIMITED: one line of RFC 4180 CSV per record, one field per value
+// column; an empty field is null.
+#include "runtime/codec.hpp"
+
+namespace rivulet {
+
+namespace {
+
+class DelimitedCodec final : public Codec {
+ public:
+  DelimitedCodec(std::shared_ptr<const Schema> schema, char delimiter)
+      : delimiter_(delimiter) {
+    if (schema) {
+      for (const auto& c : schema->columns) {
+        if (!c.is_key) columns_.push_back(c);
+      }
+    }
+  }
+
+  Expected<Value> decode(std::string_view bytes) const override {
+    std::vector<std::optional<std::string>> fields;
+    std::string current;
+    bool quoted_field = false;
+    size_t i = 0;
+    bool field_start = true;
+    while (i <= bytes.size()) {
+      if (i == bytes.size() || bytes[i] == delimiter_) {
+        if (!quoted_field && current.empty()) {
+          fields.emplace_back(std::nullopt);
+        } else {
+          fields.emplace_back(std::move(current));
+        }
+        current.clear();
+        quoted_field = false;
+        field_start = true;
+        ++i;
+        continue;
+      }
+      char c = bytes[i];
+      if (field_start && c == '"') {
+        quoted_field = true;
+        ++i;
+        bool closed = false;
+        while (i < bytes.size()) {
+          if (bytes[i] == '"') {
+            if (i + 1 < bytes.size() && bytes[i + 1] == '"') {
+              current.push_back('"');
+              i += 2;
+              continue;
+            }
+            closed = true;
+            ++i;
+            break;
+          }
+          current.push_back(bytes[i++]);
+        }
+        if (!closed) return Error::data("DELIMITED: unterminated quoted field");
+        if (i < bytes.size() && bytes[i] != delimiter_) {
+          return Error::data("DELIMITED: unexpected character after quoted field at byte " +
+                             std::to_string(i));
+        }
+        field_start = false;
+        continue;
+      }
+      field_start = false;
+      current.push_back(c);
+      ++i;
+    }
+    if (fields.size() != columns_.size()) {
+      return Error::data("DELIMITED: expected " + std::to_string(columns_.size()) +
+                         " fields, got " + std::to_string(fields.size()));
+    }
+    StructFields out;
+    out.reserve(columns_.size());
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      if (!fields[c]) {
+        out.push_back(Field{columns_[c].name, Value()});
+        continue;
+      }
+      auto v = coerce(Value::string(std::move(*fields[c])), *columns_[c].type);
+      if (!v) {
+        return Error::data("DELIMITED: cannot read column " + columns_[c].name + " as " +
+                           columns_[c].type->to_string());
+      }
+      out.push_back(Field{columns_[c].name, std::move(*v)});
+    }
+    return Value::structure(std::move(out));
+  }
+
+  Expected<std::string> encode(const Value& v) const override {
+    std::string out;
+    auto write_field = [&](const Value& f) {
+      if (f.is_null()) return;
+      std::string text;
+      if (f.kind() == TypeKind::String) {
+        text = f.as_string();
+      } else if (f.kind() == TypeKind::Decimal) {
+        text = f.as_decimal().to_string();
+      } else {
+        text = to_json(f);
+      }
+      bool quote = text.find_first_of(std::string("\"\r\n") + delimiter_) != std::string::npos;
+      if (!quote) {
+        out += text;
+        return;
+      }
+      out.push_back('"');
+      for (char c : text) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+      }
+      out.push_back('"');
+    };
+    if (v.kind() != TypeKind::Struct) {
+      write_field(v);
+      return out;
+    }
+    bool first = true;
+    for (const auto& f : v.as_struct()) {
+      if (!first) out.push_back(delimiter_);
+      first = false;
+      write_field(f.value);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<Column> columns_;
+  char delimiter_;
+};
+
+}  // namespace
+
+std::unique_ptr<Codec> make_delimited_codec(std::shared_ptr<const Schema> schema, char delimiter) {
+  return std::make_unique<DelimitedCodec>(std::move(schema), delimiter);
+}
+
+}  // namespace rivulet

@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "runtime/codec.hpp"
+#include "runtime/msgpack_value.hpp"
+
+using namespace rivulet;
+
+static std::shared_ptr<const Schema> schema_of(std::vector<Column> cols) {
+  auto s = std::make_shared<Schema>();
+  s->columns = std::move(cols);
+  return s;
+}
+
+TEST_CASE("schemaless JSON decodes objects into structs in field order", "[runtime][codec]") {
+  auto c = make_json_codec();
+  auto v = c->decode(R"({"b":1,"a":[true,null,"x"],"d":1.5,"n":{"k":-2}})");
+  REQUIRE(v.ok());
+  CHECK(v->as_struct()[0].name == "b");
+  CHECK(*v->field("b") == Value::int64(1));
+  CHECK(v->field("a")->as_array()[2] == Value::string("x"));
+  CHECK(*v->field("d") == Value::float64(1.5));
+  CHECK(*v->field("n")->field("k") == Value::int64(-2));
+  CHECK(c->encode(*v).value() == R"({"b":1,"a":[true,null,"x"],"d":1.5,"n":{"k":-2}})");
+}
+
+TEST_CASE("JSON with a schema matches columns case-insensitively and coerces",
+          "[runtime][codec]") {
+  auto schema = schema_of({{"ID", DataType::of(TypeKind::BigInt), true},
+                           {"NAME", DataType::of(TypeKind::String)},
+                           {"PRICE", DataType::decimal(6, 2)},
+                           {"QTY", DataType::of(TypeKind::Int)},
+                           {"MISSING", DataType::of(TypeKind::Double)}});
+  auto c = make_json_codec(schema);
+  auto v = c->decode(R"({"name":"pen","Price":12.34,"qty":"3"})");
+  REQUIRE(v.ok());
+  REQUIRE(v->as_struct().size() == 4);  // the key column is not in the value
+  CHECK(*v->field("NAME") == Value::string("pen"));
+  CHECK(v->field("PRICE")->as_decimal().to_string() == "12.34");
+  CHECK(*v->field("QTY") == Value::int32(3));
+  CHECK(v->field("MISSING")->is_null());
+  auto bad = c->decode(R"({"qty":"three"})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().kind == ErrorKind::Data);
+  CHECK_THAT(bad.error().message, Catch::Contains("QTY"));
+}
+
+TEST_CASE("JSON encodes doubles, decimals, bytes and escapes exactly", "[runtime][codec]") {
+  CHECK(to_json(Value::float64(100.5)) == "100.5");
+  CHECK(to_json(Value::float64(3.0)) == "3.0");
+  CHECK(to_json(Value::float64(0.1)) == "0.1");
+  CHECK(to_json(Value::decimal(*Decimal::parse("1.50"))) == "1.50");
+  CHECK(to_json(Value::bytes("hi!")) == "\"aGkh\"");
+  CHECK(to_json(Value::string("a\"b\\c\n\x01")) == R"("a\"b\\c\n\u0001")");
+  CHECK(to_json(Value::map({{"k", Value::int32(1)}})) == R"({"k":1})");
+}
+
+TEST_CASE("poison JSON is a data error, never a crash", "[runtime][codec]") {
+  auto c = make_json_codec();
+  for (const char* bad : {"{", "{\"a\":", "[1,2", "nul", "{\"a\":1}}", "\"\xff\xfe\"", ""}) {
+    auto r = c->decode(bad);
+    CHECK_FALSE(r.ok());
+    if (!r.ok()) CHECK(r.error().kind == ErrorKind::Data);
+  }
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255), len(0, 64);
+  for (int i = 0; i < 3000; ++i) {
+    std::string buf(static_cast<size_t>(len(rng)), '\0');
+    for (auto& ch : buf) ch = static_cast<char>(byte(rng));
+    (void)c->decode(buf);  // must return, whatever it returns
+  }
+  std::string big = "{\"v\":\"" + std::string(10 * 1024 * 1024, 'x') + "\"}";
+  auto r = c->decode(big);
+  REQUIRE(r.ok());
+  CHECK(r->field("v")->as_string().size() == 10u * 1024 * 1024);
+}
+
+TEST_CASE("DELIMITED reads and writes CSV with quoting and nulls", "[runtime][codec]") {
+  auto schema = schema_of({{"A", DataType::of(TypeKind::Int)},
+                           {"B", DataType::of(TypeKind::String)},
+                           {"C", DataType::decimal(4, 1)}});
+  auto c = make_delimited_codec(schema);
+  auto v = c->decode(R"(1,"x, ""quoted""",2.5)");
+  REQUIRE(v.ok());
+  CHECK(*v->field("A") == Value::int32(1));
+  CHECK(*v->field("B") == Value::string("x, \"quoted\""));
+  CHECK(v->field("C")->as_decimal().to_string() == "2.5");
+  auto with_null = c->decode("1,,3.0");
+  REQUIRE(with_null.ok());
+  CHECK(with_null->field("B")->is_null());
+  CHECK(c->encode(*v).value() == R"(1,"x, ""quoted""",2.5)");
+  CHECK_FALSE(c->decode("1,2").ok());
+  CHECK_FALSE(c->decode("x,y,z").ok());
+  CHECK_FALSE(c->decode("1,\"open,2").ok());
+}
+
+TEST_CASE("KAFKA format is big-endian primitives and UTF-8 strings", "[runtime][codec]") {
+  auto ints = make_kafka_codec(DataType::of(TypeKind::Int));
+  CHECK(ints->encode(Value::int32(258)).value() == std::string("\0\0\x01\x02", 4));
+  CHECK(ints->decode(std::string("\xff\xff\xff\xfe", 4)).value() == Value::int32(-2));
+  CHECK_FALSE(ints->decode("abc").ok());
+  auto longs = make_kafka_codec(DataType::of(TypeKind::BigInt));
+  CHECK(longs->decode(longs->encode(Value::int64(-5000000000LL)).value()).value() ==
+        Value::int64(-5000000000LL));
+  auto doubles = make_kafka_codec(DataType::of(TypeKind::Double));
+  CHECK(doubles->decode(doubles->encode(Value::float64(2.5)).value()).value() ==
+        Value::float64(2.5));
+  auto strings = make_kafka_codec(DataType::of(TypeKind::String));
+  CHECK(strings->encode(Value::string("k1")).value() == "k1");
+  CHECK(strings->decode("k1").value() == Value::string("k1"));
+  CHECK(parse_format("json").value() == Format::Json);
+  CHECK_FALSE(parse_format("AVRO").ok());
+}
+
+TEST_CASE("msgpack round-trips every value kind losslessly", "[runtime][codec]") {
+  Value v = Value::structure({
+      {"null", Value()},
+      {"bool", Value::boolean(true)},
+      {"int", Value::int32(-7)},
+      {"big", Value::int64(1LL << 50)},
+      {"dbl", Value::float64(0.25)},
+      {"dec", Value::decimal(*Decimal::parse("-12345678901234567890.123"))},
+      {"str", Value::string("s")},
+      {"bytes", Value::bytes(std::string("\0\1", 2))},
+      {"ts", Value::timestamp(1700000000000)},
+      {"arr", Value::array({Value::int32(1), Value::string("x")})},
+      {"map", Value::map({{"k", Value::int64(2)}})},
+  });
+  auto back = from_msgpack(to_msgpack(v));
+  REQUIRE(back.ok());
+  CHECK(*back == v);
+  CHECK(back->field("int")->kind() == TypeKind::Int);
+  CHECK(back->field("dec")->as_decimal().scale() == 3);
+  CHECK(back->field("map")->kind() == TypeKind::Map);
+  CHECK(back->field("ts")->kind() == TypeKind::Timestamp);
+  CHECK_FALSE(from_msgpack("\xc1").ok());
+  std::string bytes = to_msgpack(v);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    CHECK_FALSE(from_msgpack(std::string_view(bytes).substr(0, cut)).ok());
+  }
+}
