@@ -205,6 +205,8 @@ Expected<uint64_t> DirectoryStore::write(const Snapshot& snapshot) {
     return Error::fatal("checkpoint id " + std::to_string(snapshot.id.value()) +
                         " is negative; ids start at 1");
   }
+  auto encodable = check_encodable(snapshot);
+  if (!encodable) return encodable.error();
   const std::string dir = task_dir(snapshot.task);
   auto dir_ok = ensure_dir(dir);
   if (!dir_ok) return dir_ok.error();

@@ -194,6 +194,25 @@ Expected<Snapshot> parse_body(const msgpack::object& root) {
 
 }  // namespace
 
+Expected<bool> check_encodable(const Snapshot& s) {
+  constexpr std::size_t kMax = std::numeric_limits<uint32_t>::max();
+  auto too_big = [](const std::string& what) {
+    return Error::fatal("checkpoint too large to encode: " + what +
+                        " exceeds msgpack's 4 GiB bound");
+  };
+  if (s.task.query.size() > kMax) return too_big("the query name");
+  if (s.input_offsets.size() > kMax) return too_big("the number of input partitions");
+  if (s.sections.size() > kMax) return too_big("the number of sections");
+  for (const auto& [tp, offset] : s.input_offsets) {
+    if (tp.topic.size() > kMax) return too_big("a topic name");
+  }
+  for (const auto& [name, bytes] : s.sections) {
+    if (name.size() > kMax) return too_big("a section name");
+    if (bytes.size() > kMax) return too_big("section '" + name.substr(0, 100) + "'");
+  }
+  return true;
+}
+
 std::string encode(const Snapshot& s) {
   std::size_t estimate = kSnapshotHeaderSize + kSnapshotChecksumSize + 256 + s.task.query.size();
   for (const auto& [tp, offset] : s.input_offsets) estimate += tp.topic.size() + 24;

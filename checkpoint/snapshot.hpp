@@ -64,10 +64,14 @@ inline constexpr std::size_t kSnapshotHeaderSize = 16;
 inline constexpr std::size_t kSnapshotChecksumSize = 8;
 
 // The full file image of a snapshot: header, msgpack body, checksum.
-// msgpack bounds every string, binary and array at 2^32 - 1 bytes or
-// elements: a single section must stay below 4 GiB (a state store that large
-// has to split itself into several sections).
+// Precondition: check_encodable(snapshot) holds.
 std::string encode(const Snapshot& snapshot);
+
+// msgpack bounds every string, binary and array at 2^32 - 1 bytes or
+// elements: a Fatal error names the first field beyond that (a state store
+// that large has to split itself into several sections). Stores call this
+// before encode().
+Expected<bool> check_encodable(const Snapshot& snapshot);
 
 // Parses and verifies an encoded snapshot. Never throws. Anything but an
 // intact snapshot of a known version is an Error of kind Data whose message

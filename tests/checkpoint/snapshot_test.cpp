@@ -86,6 +86,7 @@ TEST_CASE("snapshot: encode then decode gives the same snapshot", "[checkpoint][
   }
 
   for (const Snapshot& s : {small, empty, large}) {
+    REQUIRE(rivulet::checkpoint::check_encodable(s).ok());
     const std::string bytes = encode(s);
     CHECK(bytes.substr(0, 4) == "RVCK");
     auto decoded = decode(bytes);
