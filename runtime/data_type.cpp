@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "runtime/timestamp.hpp"
+
 namespace rivulet {
 
 namespace {
@@ -22,7 +24,7 @@ bool iequals(std::string_view a, std::string_view b) {
 std::optional<int64_t> parse_int(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
   int64_t v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size() || s.empty()) return std::nullopt;
@@ -30,11 +32,47 @@ std::optional<int64_t> parse_int(std::string_view s) {
 }
 
 std::optional<double> parse_double(std::string_view s) {
-  std::string text(s);
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
+  double v = 0;
+  // from_chars: locale-independent, no hex floats, whole text or nothing.
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// ksqlDB's boolean spellings (case-insensitive).
+std::optional<bool> parse_bool(std::string_view s) {
+  s = trim(s);
+  for (const char* t : {"true", "t", "yes", "y"}) {
+    if (iequals(s, t)) return true;
+  }
+  for (const char* f : {"false", "f", "no", "n"}) {
+    if (iequals(s, f)) return false;
+  }
+  return std::nullopt;
+}
+
+// Truncation toward zero, as CAST does; nullopt for NaN, infinities and
+// values outside BIGINT (a plain cast of those is undefined behaviour).
+std::optional<int64_t> double_to_int64(double d) {
+  if (!std::isfinite(d)) return std::nullopt;
+  double t = std::trunc(d);
+  if (t < -9223372036854775808.0 || t >= 9223372036854775808.0) return std::nullopt;
+  return static_cast<int64_t>(t);
+}
+
+std::optional<int64_t> decimal_to_int64(const Decimal& d) {
+  Int128 q = d.unscaled() / pow10_i128(d.scale());
+  if (q < INT64_MIN || q > INT64_MAX) return std::nullopt;
+  return static_cast<int64_t>(q);
 }
 
 }  // namespace
@@ -155,8 +193,7 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
     case TypeKind::Boolean:
       if (from == TypeKind::Boolean) return v;
       if (from == TypeKind::String) {
-        if (iequals(v.as_string(), "true")) return Value::boolean(true);
-        if (iequals(v.as_string(), "false")) return Value::boolean(false);
+        if (auto b = parse_bool(v.as_string())) return Value::boolean(*b);
       }
       return std::nullopt;
     case TypeKind::Int:
@@ -165,11 +202,13 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
       if (from == TypeKind::Int || from == TypeKind::BigInt || from == TypeKind::Timestamp) {
         x = v.to_int64();
       } else if (from == TypeKind::Double) {
-        double d = v.as_double();
-        if (!std::isfinite(d)) return std::nullopt;
-        x = static_cast<int64_t>(d);  // SQL CAST truncates toward zero
+        auto i = double_to_int64(v.as_double());  // SQL CAST truncates toward zero
+        if (!i) return std::nullopt;
+        x = *i;
       } else if (from == TypeKind::Decimal) {
-        x = v.as_decimal().to_int64();
+        auto i = decimal_to_int64(v.as_decimal());
+        if (!i) return std::nullopt;
+        x = *i;
       } else if (from == TypeKind::String) {
         auto p = parse_int(v.as_string());
         if (!p) return std::nullopt;
@@ -209,6 +248,7 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
       if (from == TypeKind::String) return v;
       if (from == TypeKind::Bytes) return std::nullopt;
       if (from == TypeKind::Decimal) return Value::string(v.as_decimal().to_string());
+      if (from == TypeKind::Timestamp) return Value::string(format_timestamp(v.as_timestamp()));
       return Value::string(v.to_string());
     case TypeKind::Bytes:
       if (from == TypeKind::Bytes) return v;
@@ -216,6 +256,9 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
     case TypeKind::Timestamp:
       if (from == TypeKind::Timestamp) return v;
       if (from == TypeKind::Int || from == TypeKind::BigInt) return Value::timestamp(v.to_int64());
+      if (from == TypeKind::String) {
+        if (auto ms = parse_timestamp(trim(v.as_string()))) return Value::timestamp(*ms);
+      }
       return std::nullopt;
     case TypeKind::Array: {
       if (from != TypeKind::Array || !t.element) return std::nullopt;

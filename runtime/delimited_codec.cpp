@@ -1,10 +1,31 @@
 // DELIMITED: one line of RFC 4180 CSV per record, one field per value
 // column; an empty field is null.
+#include <cctype>
+#include <charconv>
+
+#include "runtime/base64.hpp"
 #include "runtime/codec.hpp"
 
 namespace rivulet {
 
 namespace {
+
+// One field's text as the column's type: CAST semantics, plus the
+// encodings DELIMITED writes for BYTES (base64) and TIMESTAMP (epoch
+// milliseconds; ISO-8601 text is read too).
+std::optional<Value> read_field(std::string text, const DataType& type) {
+  if (type.kind == TypeKind::Bytes) {
+    auto b = decode_base64(text);
+    if (!b) return std::nullopt;
+    return Value::bytes(std::move(*b));
+  }
+  if (type.kind == TypeKind::Timestamp) {
+    int64_t ms = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (r.ec == std::errc() && r.ptr == text.data() + text.size()) return Value::timestamp(ms);
+  }
+  return coerce(Value::string(std::move(text)), type);
+}
 
 class DelimitedCodec final : public Codec {
  public:
@@ -18,6 +39,10 @@ class DelimitedCodec final : public Codec {
   }
 
   Expected<Value> decode(std::string_view bytes) const override {
+    // One record per message: a trailing line break (as `kcat` or a file
+    // line may carry) ends the record instead of belonging to the last field.
+    if (!bytes.empty() && bytes.back() == '\n') bytes.remove_suffix(1);
+    if (!bytes.empty() && bytes.back() == '\r') bytes.remove_suffix(1);
     std::vector<std::optional<std::string>> fields;
     std::string current;
     bool quoted_field = false;
@@ -77,7 +102,7 @@ class DelimitedCodec final : public Codec {
         out.push_back(Field{columns_[c].name, Value()});
         continue;
       }
-      auto v = coerce(Value::string(std::move(*fields[c])), *columns_[c].type);
+      auto v = read_field(std::move(*fields[c]), *columns_[c].type);
       if (!v) {
         return Error::data("DELIMITED: cannot read column " + columns_[c].name + " as " +
                            columns_[c].type->to_string());
@@ -90,16 +115,20 @@ class DelimitedCodec final : public Codec {
   Expected<std::string> encode(const Value& v) const override {
     std::string out;
     auto write_field = [&](const Value& f) {
-      if (f.is_null()) return;
+      if (f.is_null()) return;  // an empty field
       std::string text;
       if (f.kind() == TypeKind::String) {
         text = f.as_string();
       } else if (f.kind() == TypeKind::Decimal) {
         text = f.as_decimal().to_string();
+      } else if (f.kind() == TypeKind::Bytes) {
+        text = encode_base64(f.as_bytes());
       } else {
         text = to_json(f);
       }
-      bool quote = text.find_first_of(std::string("\"\r\n") + delimiter_) != std::string::npos;
+      // An empty string is quoted so that it does not read back as null.
+      bool quote = text.empty() ||
+                   text.find_first_of(std::string("\"\r\n") + delimiter_) != std::string::npos;
       if (!quote) {
         out += text;
         return;

@@ -7,37 +7,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "runtime/base64.hpp"
 #include "runtime/codec.hpp"
 
 namespace rivulet {
 
 namespace {
-
-const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void append_base64(std::string& out, const std::string& in) {
-  size_t i = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-    out += kBase64[(n >> 18) & 63];
-    out += kBase64[(n >> 12) & 63];
-    out += kBase64[(n >> 6) & 63];
-    out += kBase64[n & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = p[i] << 16;
-    out += kBase64[(n >> 18) & 63];
-    out += kBase64[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (p[i] << 16) | (p[i + 1] << 8);
-    out += kBase64[(n >> 18) & 63];
-    out += kBase64[(n >> 12) & 63];
-    out += kBase64[(n >> 6) & 63];
-    out += '=';
-  }
-}
 
 void append_string(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -115,17 +90,18 @@ Value from_element(simdjson::dom::element e) {
   return Value();
 }
 
-// A JSON number read as DOUBLE, to DECIMAL(p, s): the shortest text that
-// round-trips the double is the literal as written for up to 15 significant
-// digits, so common decimal inputs convert exactly.
-std::optional<Value> number_to_decimal(const Value& v, const DataType& t) {
-  if (v.kind() != TypeKind::Double) return coerce(v, t);
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v.as_double());
-  auto d = Decimal::parse(std::string_view(buf, static_cast<size_t>(r.ptr - buf)), t.precision,
-                          t.scale);
-  if (!d) return std::nullopt;
-  return Value::decimal(*d);
+std::string_view trim_json_space(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Error messages quote the offending value, but never a megabyte of it.
+std::string excerpt(const Value& v) {
+  std::string text = v.to_string();
+  if (text.size() > 64) text = text.substr(0, 61) + "...";
+  return text;
 }
 
 class JsonCodec final : public Codec {
@@ -139,15 +115,32 @@ class JsonCodec final : public Codec {
   }
 
   Expected<Value> decode(std::string_view bytes) const override {
+    // The DOM parser validates the whole document (structure, UTF-8, no
+    // trailing content) before we look at it.
     simdjson::dom::element doc;
-    auto err = parser_.parse(bytes.data(), bytes.size(), true).get(doc);
+    auto err = dom_parser_.parse(bytes.data(), bytes.size(), true).get(doc);
+    if (err == simdjson::NUMBER_ERROR) {
+      // simdjson rejects integers beyond 64 bits, which are valid JSON (a
+      // DECIMAL(38, 0) written by Jackson is one). Marking them as
+      // fractions makes them doubles in the DOM; decimal columns still read
+      // their digits from the text, now `rewritten_`.
+      if (mark_big_integers(bytes, &rewritten_)) {
+        bytes = rewritten_;
+        err = dom_parser_.parse(bytes.data(), bytes.size(), true).get(doc);
+      }
+    }
     if (err) {
       return Error::data(std::string("invalid JSON: ") + simdjson::error_message(err));
     }
     if (!schema_) return from_element(doc);
     if (doc.type() != simdjson::dom::element_type::OBJECT) {
       // A single value column may be written unwrapped (WRAP_SINGLE_VALUE=false).
-      if (value_columns_.size() == 1) return convert_columns_unwrapped(from_element(doc));
+      if (value_columns_.size() == 1) {
+        const auto& col = value_columns_.front();
+        auto v = convert(col, from_element(doc), doc, [&] { return trim_json_space(bytes); });
+        if (!v) return v.error();
+        return Value::structure({Field{col.name, std::move(*v)}});
+      }
       return Error::data("expected a JSON object for the value columns, got " +
                          std::string(type_kind_name(from_element(doc).kind())));
     }
@@ -155,26 +148,23 @@ class JsonCodec final : public Codec {
     fields.reserve(value_columns_.size());
     simdjson::dom::object obj = doc.get_object();
     for (const auto& col : value_columns_) {
-      Value raw;
-      bool found = false;
+      simdjson::dom::element found;
+      bool present = false;
       for (auto field : obj) {
         if (iequals(field.key, col.name)) {
-          raw = from_element(field.value);
-          found = true;
+          found = field.value;
+          present = true;
           break;
         }
       }
-      if (!found || raw.is_null()) {
+      if (!present) {
         fields.push_back(Field{col.name, Value()});
         continue;
       }
-      auto converted = col.type->kind == TypeKind::Decimal ? number_to_decimal(raw, *col.type)
-                                                           : coerce(raw, *col.type);
-      if (!converted) {
-        return Error::data("cannot read column " + col.name + " as " + col.type->to_string() +
-                           " from JSON value " + raw.to_string());
-      }
-      fields.push_back(Field{col.name, std::move(*converted)});
+      auto v = convert(col, from_element(found), found,
+                       [&] { return raw_field_text(bytes, col.name); });
+      if (!v) return v.error();
+      fields.push_back(Field{col.name, std::move(*v)});
     }
     return Value::structure(std::move(fields));
   }
@@ -186,20 +176,112 @@ class JsonCodec final : public Codec {
   }
 
  private:
-  Expected<Value> convert_columns_unwrapped(const Value& raw) const {
-    const auto& col = value_columns_.front();
-    auto converted = col.type->kind == TypeKind::Decimal ? number_to_decimal(raw, *col.type)
-                                                         : coerce(raw, *col.type);
-    if (!converted) {
-      return Error::data("cannot read column " + col.name + " as " + col.type->to_string() +
-                         " from JSON value " + raw.to_string());
+  // One column's JSON value to the column's type. `raw_text` gives the
+  // number as written, for DECIMAL columns: the DOM holds only a double,
+  // and a decimal must come from the digits, not from a rounded binary
+  // fraction.
+  template <typename RawText>
+  Expected<Value> convert(const Column& col, const Value& raw, simdjson::dom::element e,
+                          RawText raw_text) const {
+    if (raw.is_null()) return Value();
+    std::optional<Value> converted;
+    const DataType& type = *col.type;
+    auto json_type = e.type();
+    if (type.kind == TypeKind::Decimal && (json_type == simdjson::dom::element_type::DOUBLE ||
+                                           json_type == simdjson::dom::element_type::UINT64)) {
+      std::optional<std::string_view> text = raw_text();
+      if (text) {
+        if (auto d = Decimal::parse(*text, type.precision, type.scale)) {
+          converted = Value::decimal(*d);
+        }
+      }
+    } else if (type.kind == TypeKind::Bytes && raw.kind() == TypeKind::String) {
+      if (auto b = decode_base64(raw.as_string())) converted = Value::bytes(std::move(*b));
+    } else {
+      converted = coerce(raw, type);
     }
-    return Value::structure({Field{col.name, std::move(*converted)}});
+    if (!converted) {
+      return Error::data("cannot read column " + col.name + " as " + type.to_string() +
+                         " from JSON value " + excerpt(raw));
+    }
+    return std::move(*converted);
+  }
+
+  // Copies `in` to `out` with ".0" after every integer literal of more than
+  // 19 digits (outside strings). False when there is none.
+  static bool mark_big_integers(std::string_view in, std::string* out) {
+    out->clear();
+    bool changed = false;
+    bool in_string = false;
+    for (size_t i = 0; i < in.size();) {
+      char c = in[i];
+      if (in_string) {
+        out->push_back(c);
+        if (c == '\\' && i + 1 < in.size()) {
+          out->push_back(in[i + 1]);
+          i += 2;
+          continue;
+        }
+        if (c == '"') in_string = false;
+        ++i;
+        continue;
+      }
+      if (c == '"') {
+        in_string = true;
+        out->push_back(c);
+        ++i;
+        continue;
+      }
+      if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t start = i;
+        if (c == '-') ++i;
+        size_t digits_start = i;
+        while (i < in.size() && in[i] >= '0' && in[i] <= '9') ++i;
+        out->append(in.substr(start, i - start));
+        bool integer = i >= in.size() || (in[i] != '.' && in[i] != 'e' && in[i] != 'E');
+        if (integer && i - digits_start > 19) {
+          out->append(".0");
+          changed = true;
+        }
+        continue;
+      }
+      out->push_back(c);
+      ++i;
+    }
+    return changed;
+  }
+
+  // The text of a top-level field's value as written, found with simdjson's
+  // on-demand parser (which keeps positions). The document is already known
+  // to be valid. Rare path: only DECIMAL columns holding a fraction use it.
+  std::optional<std::string_view> raw_field_text(std::string_view bytes,
+                                                 std::string_view name) const {
+    padded_.assign(bytes.data(), bytes.size());
+    padded_.append(simdjson::SIMDJSON_PADDING, ' ');
+    simdjson::ondemand::document doc;
+    if (ondemand_parser_.iterate(padded_.data(), bytes.size(), padded_.size()).get(doc)) {
+      return std::nullopt;
+    }
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj)) return std::nullopt;
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return std::nullopt;
+      if (!iequals(key, name)) continue;
+      std::string_view text;
+      if (field.value().raw_json_token().get(text)) return std::nullopt;
+      return trim_json_space(text);
+    }
+    return std::nullopt;
   }
 
   std::shared_ptr<const Schema> schema_;
   std::vector<Column> value_columns_;
-  mutable simdjson::dom::parser parser_;  // one thread at a time (see codec.hpp)
+  // Parser state and scratch buffers: one thread at a time (see codec.hpp).
+  mutable simdjson::dom::parser dom_parser_;
+  mutable simdjson::ondemand::parser ondemand_parser_;
+  mutable std::string padded_;
+  mutable std::string rewritten_;
 };
 
 }  // namespace

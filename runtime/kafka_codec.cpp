@@ -60,7 +60,17 @@ class KafkaCodec final : public Codec {
     }
   }
 
-  Expected<std::string> encode(const Value& v) const override {
+  Expected<std::string> encode(const Value& value) const override {
+    // A key row of one column (a struct with one field) is written as that
+    // column's value: KAFKA keys are single primitives.
+    const Value& v = value.kind() == TypeKind::Struct && value.as_struct().size() == 1
+                         ? value.as_struct().front().value
+                         : value;
+    if (v.is_null()) {
+      // A null key or value is the absence of bytes, which the record
+      // carries (std::nullopt), not something a codec can write.
+      return Error::data("the KAFKA format cannot write null as bytes");
+    }
     std::string out;
     switch (type_->kind) {
       case TypeKind::Int:

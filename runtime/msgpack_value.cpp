@@ -28,6 +28,14 @@ uint64_t get_be(const char* p, int bytes) {
   return v;
 }
 
+// Limits for untrusted input: no container can hold more elements than the
+// buffer has bytes (each element takes at least one), so a forged length
+// cannot make msgpack allocate gigabytes before noticing the buffer is short.
+msgpack::unpack_limit limits_for(size_t bytes) {
+  auto n = static_cast<std::size_t>(bytes);
+  return msgpack::unpack_limit(n, n, n, n, n, kMaxDepth + 2);
+}
+
 void pack_ext(msgpack::packer<msgpack::sbuffer>& pk, int8_t type, const std::string& payload) {
   pk.pack_ext(payload.size(), type);
   pk.pack_ext_body(payload.data(), payload.size());
@@ -94,7 +102,9 @@ Expected<Value> unpack(const msgpack::object& o, int depth) {
         case kExtMap: {
           msgpack::object_handle inner;
           try {
-            inner = msgpack::unpack(p, n);
+            std::size_t off = 0;
+            inner = msgpack::unpack(p, n, off, nullptr, nullptr, limits_for(n));
+            if (off != n) return Error::data("msgpack map: trailing bytes");
           } catch (const std::exception& e) {
             return Error::data(std::string("msgpack map: ") + e.what());
           }
@@ -202,7 +212,8 @@ Expected<Value> from_msgpack(std::string_view bytes) {
   msgpack::object_handle oh;
   try {
     std::size_t off = 0;
-    oh = msgpack::unpack(bytes.data(), bytes.size(), off);
+    oh = msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr,
+                         limits_for(bytes.size()));
     if (off != bytes.size()) return Error::data("msgpack: trailing bytes after value");
   } catch (const std::exception& e) {
     return Error::data(std::string("msgpack: ") + e.what());

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <vector>
 
 namespace rivulet {
 
@@ -145,6 +147,37 @@ int kind_rank(TypeKind k) {
   }
 }
 
+// Truncates toward zero; NaN is 0 and out-of-range values saturate (a plain
+// cast would be undefined behaviour).
+int64_t saturating_int64(double d) {
+  if (std::isnan(d)) return 0;
+  if (d >= 9223372036854775807.0) return INT64_MAX;
+  if (d <= -9223372036854775808.0) return INT64_MIN;
+  return static_cast<int64_t>(d);
+}
+
+// Every numeric kind hashes through its double value: equality between
+// kinds is exact among integers and decimals and goes through double as soon
+// as a double is involved, and in every case equal numbers have the same
+// correctly rounded double. NaNs (equal to each other) share one hash; 0.0
+// and -0.0 too.
+size_t hash_number(double d) {
+  if (std::isnan(d)) return 0x7ff8000000000000ULL;
+  if (d == 0) return 0;
+  return std::hash<double>{}(d);
+}
+
+// Map entries ordered by key, for order-insensitive equality and ordering
+// (a map is a set of entries; its insertion order is kept for display only).
+std::vector<const std::pair<std::string, Value>*> sorted_entries(const MapEntries& m) {
+  std::vector<const std::pair<std::string, Value>*> out;
+  out.reserve(m.size());
+  for (const auto& e : m) out.push_back(&e);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto* a, const auto* b) { return a->first < b->first; });
+  return out;
+}
+
 size_t hash_combine(size_t seed, size_t v) {
   return seed ^ (v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
 }
@@ -196,7 +229,7 @@ int64_t Value::to_int64() const {
     case TypeKind::Int: return as_int32();
     case TypeKind::BigInt: return as_int64();
     case TypeKind::Timestamp: return as_timestamp();
-    case TypeKind::Double: return static_cast<int64_t>(as_double());
+    case TypeKind::Double: return saturating_int64(as_double());
     case TypeKind::Decimal: return as_decimal().to_int64();
     case TypeKind::Boolean: return as_bool() ? 1 : 0;
     default: return 0;
@@ -240,8 +273,18 @@ bool Value::operator==(const Value& o) const {
   if (kind() != o.kind()) return false;
   switch (kind()) {
     case TypeKind::Array: return as_array() == o.as_array();
-    case TypeKind::Map: return as_map() == o.as_map();
+    case TypeKind::Map: {
+      const auto& x = as_map();
+      const auto& y = o.as_map();
+      if (x.size() != y.size()) return false;
+      if (x == y) return true;  // same order: the common case
+      return compare(*this, o) == 0;
+    }
     case TypeKind::Struct: return as_struct() == o.as_struct();
+    case TypeKind::Double: {
+      double a = as_double(), b = o.as_double();
+      return a == b || (std::isnan(a) && std::isnan(b));
+    }
     default: return rep_ == o.rep_;
   }
 }
@@ -274,12 +317,12 @@ int Value::compare(const Value& a, const Value& b) {
       return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
     }
     case TypeKind::Map: {
-      const auto& x = a.as_map();
-      const auto& y = b.as_map();
+      auto x = sorted_entries(a.as_map());
+      auto y = sorted_entries(b.as_map());
       for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-        int c = x[i].first.compare(y[i].first);
+        int c = x[i]->first.compare(y[i]->first);
         if (c) return c < 0 ? -1 : 1;
-        if (int d = compare(x[i].second, y[i].second)) return d;
+        if (int d = compare(x[i]->second, y[i]->second)) return d;
       }
       return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
     }
@@ -301,35 +344,10 @@ size_t Value::hash() const {
   switch (kind()) {
     case TypeKind::Null: return 0x6e756c6c;
     case TypeKind::Boolean: return as_bool() ? 1231 : 1237;
-    case TypeKind::Int:
-    case TypeKind::BigInt:
-      return std::hash<int64_t>{}(to_int64());
-    case TypeKind::Double: {
-      double d = as_double();
-      // Integral doubles hash like the integer they equal.
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
-        return std::hash<int64_t>{}(static_cast<int64_t>(d));
-      }
-      return std::hash<double>{}(d);
-    }
-    case TypeKind::Decimal: {
-      const Decimal& d = as_decimal();
-      Int128 u = d.unscaled();
-      int s = d.scale();
-      // Strip trailing zeros so 1.50 and 1.5 (and 1.0 and 1) hash alike.
-      while (s > 0 && u % 10 == 0) {
-        u /= 10;
-        --s;
-      }
-      if (s == 0 && u >= INT64_MIN && u <= INT64_MAX) {
-        return std::hash<int64_t>{}(static_cast<int64_t>(u));
-      }
-      // A non-integral decimal never equals an integer; it may equal a
-      // double, which hashes differently: doubles and fractional decimals
-      // are rarely mixed as keys, and equality stays correct.
-      return hash_combine(std::hash<int64_t>{}(static_cast<int64_t>(u)),
-                          std::hash<int64_t>{}(static_cast<int64_t>(u >> 64)) + s);
-    }
+    case TypeKind::Int: return hash_number(as_int32());
+    case TypeKind::BigInt: return hash_number(static_cast<double>(as_int64()));
+    case TypeKind::Double: return hash_number(as_double());
+    case TypeKind::Decimal: return hash_number(as_decimal().to_double());
     case TypeKind::String: return std::hash<std::string>{}(as_string());
     case TypeKind::Bytes: return hash_combine(7, std::hash<std::string>{}(as_bytes()));
     case TypeKind::Timestamp: return hash_combine(11, std::hash<int64_t>{}(as_timestamp()));
@@ -339,10 +357,10 @@ size_t Value::hash() const {
       return h;
     }
     case TypeKind::Map: {
+      // Order-insensitive, like map equality: a sum of entry hashes.
       size_t h = 17;
       for (const auto& [k, e] : as_map()) {
-        h = hash_combine(h, std::hash<std::string>{}(k));
-        h = hash_combine(h, e.hash());
+        h += hash_combine(std::hash<std::string>{}(k), e.hash());
       }
       return h;
     }
