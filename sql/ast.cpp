@@ -1,0 +1,466 @@
+#include "sql/ast.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "sql/text.hpp"
+#include "sql/types.hpp"
+
+namespace rivulet::sql {
+
+bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Gte; }
+bool is_arithmetic(BinaryOp op) { return op <= BinaryOp::Modulo; }
+bool is_logical(BinaryOp op) { return op == BinaryOp::And || op == BinaryOp::Or; }
+
+const char* binary_op_symbol(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "+";
+    case BinaryOp::Subtract: return "-";
+    case BinaryOp::Multiply: return "*";
+    case BinaryOp::Divide: return "/";
+    case BinaryOp::Modulo: return "%";
+    case BinaryOp::Concat: return "||";
+    case BinaryOp::Eq: return "=";
+    case BinaryOp::Neq: return "<>";
+    case BinaryOp::Lt: return "<";
+    case BinaryOp::Lte: return "<=";
+    case BinaryOp::Gt: return ">";
+    case BinaryOp::Gte: return ">=";
+    case BinaryOp::And: return "AND";
+    case BinaryOp::Or: return "OR";
+  }
+  return "?";
+}
+
+const char* comparison_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Eq: return "EQUAL";
+    case BinaryOp::Neq: return "NOT_EQUAL";
+    case BinaryOp::Lt: return "LESS_THAN";
+    case BinaryOp::Lte: return "LESS_THAN_OR_EQUAL";
+    case BinaryOp::Gt: return "GREATER_THAN";
+    case BinaryOp::Gte: return "GREATER_THAN_OR_EQUAL";
+    default: return binary_op_symbol(op);
+  }
+}
+
+const char* join_type_name(JoinType t) {
+  switch (t) {
+    case JoinType::Inner: return "INNER";
+    case JoinType::Left: return "LEFT";
+    case JoinType::Right: return "RIGHT";
+    case JoinType::Full: return "FULL";
+  }
+  return "?";
+}
+
+const char* window_type_name(WindowType t) {
+  switch (t) {
+    case WindowType::Tumbling: return "TUMBLING";
+    case WindowType::Hopping: return "HOPPING";
+    case WindowType::Session: return "SESSION";
+  }
+  return "?";
+}
+
+const char* source_type_name(SourceType t) { return t == SourceType::Stream ? "STREAM" : "TABLE"; }
+
+namespace ast {
+
+ExprPtr make(Expr e) {
+  int h = 0;
+  for (const auto& a : e.args)
+    if (a) h = std::max(h, a->height);
+  e.height = h + 1;
+  return std::make_shared<const Expr>(std::move(e));
+}
+
+ExprPtr literal(Value v, SourceLocation loc) {
+  Expr e;
+  e.kind = ExprKind::Literal;
+  e.value = std::move(v);
+  e.loc = loc;
+  return make(std::move(e));
+}
+
+ExprPtr column(std::string name, std::string qualifier, SourceLocation loc) {
+  Expr e;
+  e.kind = ExprKind::Column;
+  e.name = std::move(name);
+  e.qualifier = std::move(qualifier);
+  e.loc = loc;
+  return make(std::move(e));
+}
+
+ExprPtr unary(UnaryOp op, ExprPtr operand, SourceLocation loc) {
+  Expr e;
+  e.kind = ExprKind::Unary;
+  e.unary_op = op;
+  e.args.push_back(std::move(operand));
+  e.loc = loc;
+  return make(std::move(e));
+}
+
+ExprPtr binary(BinaryOp op, ExprPtr left, ExprPtr right, SourceLocation loc) {
+  Expr e;
+  e.kind = ExprKind::Binary;
+  e.binary_op = op;
+  e.args.push_back(std::move(left));
+  e.args.push_back(std::move(right));
+  e.loc = loc;
+  return make(std::move(e));
+}
+
+ExprPtr call(std::string name, std::vector<ExprPtr> args, SourceLocation loc) {
+  Expr e;
+  e.kind = ExprKind::FunctionCall;
+  e.name = to_upper(name);
+  e.args = std::move(args);
+  e.loc = loc;
+  return make(std::move(e));
+}
+
+}  // namespace ast
+
+namespace {
+
+bool same_type(const DataTypePtr& a, const DataTypePtr& b) {
+  if (!a || !b) return a == b;
+  return *a == *b;
+}
+
+bool same_literal(const Value& a, const Value& b) {
+  // Literals of different kinds are different expressions (1 vs 1.0).
+  return a.kind() == b.kind() && a == b;
+}
+
+}  // namespace
+
+bool same_expr(const Expr& a, const Expr& b) {
+  if (a.kind != b.kind || a.args.size() != b.args.size()) return false;
+  switch (a.kind) {
+    case ExprKind::Literal:
+      if (!same_literal(a.value, b.value)) return false;
+      break;
+    case ExprKind::Column:
+      if (a.name != b.name || a.qualifier != b.qualifier) return false;
+      break;
+    case ExprKind::Dereference:
+    case ExprKind::FunctionCall:
+    case ExprKind::TimeUnit:
+      if (a.name != b.name || a.star != b.star) return false;
+      break;
+    case ExprKind::Unary:
+      if (a.unary_op != b.unary_op) return false;
+      break;
+    case ExprKind::Binary:
+      if (a.binary_op != b.binary_op) return false;
+      break;
+    case ExprKind::Like:
+      if (a.escape != b.escape || a.negated != b.negated) return false;
+      break;
+    case ExprKind::Between:
+    case ExprKind::InList:
+    case ExprKind::IsNull:
+    case ExprKind::IsDistinctFrom:
+      if (a.negated != b.negated) return false;
+      break;
+    case ExprKind::InSubquery:
+    case ExprKind::Exists:
+    case ExprKind::ScalarSubquery:
+      if (a.negated != b.negated) return false;
+      if (a.subquery != b.subquery &&
+          (!a.subquery || !b.subquery || to_sql(*a.subquery) != to_sql(*b.subquery)))
+        return false;
+      break;
+    case ExprKind::Case:
+      if (a.has_operand != b.has_operand || a.has_else != b.has_else) return false;
+      break;
+    case ExprKind::Cast:
+      if (!same_type(a.type, b.type)) return false;
+      break;
+    case ExprKind::StructConstructor:
+    case ExprKind::Lambda:
+      if (a.names != b.names) return false;
+      break;
+    case ExprKind::ArrayConstructor:
+    case ExprKind::MapConstructor:
+    case ExprKind::Subscript:
+      break;
+  }
+  for (size_t i = 0; i < a.args.size(); ++i) {
+    if (!a.args[i] || !b.args[i]) {
+      if (a.args[i] != b.args[i]) return false;
+      continue;
+    }
+    if (!same_expr(*a.args[i], *b.args[i])) return false;
+  }
+  return true;
+}
+
+bool is_reserved_word(std::string_view upper) {
+  static const std::unordered_set<std::string_view> kReserved = {
+      "SELECT",    "FROM",      "AS",         "ALL",        "DISTINCT",     "WHERE",
+      "WITHIN",    "WINDOW",    "GROUP",      "BY",         "HAVING",       "LIMIT",
+      "AT",        "OR",        "AND",        "IN",         "NOT",          "EXISTS",
+      "BETWEEN",   "LIKE",      "IS",         "NULL",       "TRUE",         "FALSE",
+      "MILLISECOND", "YEARS",   "MONTHS",     "DAYS",       "HOURS",        "MINUTES",
+      "SECONDS",   "MILLISECONDS", "TUMBLING", "HOPPING",   "SIZE",         "ADVANCE",
+      "RETENTION", "CASE",      "WHEN",       "THEN",       "ELSE",         "END",
+      "JOIN",      "FULL",      "OUTER",      "INNER",      "LEFT",         "RIGHT",
+      "ON",        "WITH",      "VALUES",     "CREATE",     "TABLE",        "TOPIC",
+      "STREAM",    "STREAMS",   "INSERT",     "DELETE",     "INTO",         "DESCRIBE",
+      "EXTENDED",  "PRINT",     "CAST",       "LIST",       "TOPICS",       "QUERY",
+      "QUERIES",   "TERMINATE", "LOAD",       "DROP",       "TO",           "RENAME",
+      "UNSET",     "RUN",       "SCRIPT",     "DECIMAL",    "CONNECTOR",    "CONNECTORS",
+      "NAMESPACE", "MATERIALIZED", "VIEW",    "SAMPLE",     "EXPORT",       "CATALOG",
+      "PROPERTIES", "BEGINNING",
+  };
+  return kReserved.count(upper) > 0;
+}
+
+std::string quote_identifier(const std::string& name) {
+  bool plain = !name.empty() && ((name[0] >= 'A' && name[0] <= 'Z') || name[0] == '_');
+  for (char c : name) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '@')) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain && !is_reserved_word(name)) return name;
+  std::string out = "`";
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '`') out.push_back('`');
+  }
+  out.push_back('`');
+  return out;
+}
+
+namespace {
+
+std::string quote_string(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string literal_sql(const Value& v) {
+  switch (v.kind()) {
+    case TypeKind::Null: return "null";
+    case TypeKind::Boolean: return v.as_bool() ? "true" : "false";
+    case TypeKind::Int: return std::to_string(v.as_int32());
+    case TypeKind::BigInt: return std::to_string(v.as_int64());
+    case TypeKind::Double: return java_double_string(v.as_double());
+    case TypeKind::Decimal: return v.as_decimal().to_string();
+    case TypeKind::String: return quote_string(v.as_string());
+    default: return v.to_string();
+  }
+}
+
+void join_args(std::string& out, const std::vector<ExprPtr>& args, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    if (i > from) out += ", ";
+    out += to_sql(*args[i]);
+  }
+}
+
+}  // namespace
+
+std::string to_sql(const Expr& e) {
+  switch (e.kind) {
+    case ExprKind::Literal:
+      return literal_sql(e.value);
+    case ExprKind::Column:
+      return e.qualifier.empty() ? quote_identifier(e.name)
+                                 : quote_identifier(e.qualifier) + "." + quote_identifier(e.name);
+    case ExprKind::Dereference:
+      return to_sql(*e.args[0]) + "->" + quote_identifier(e.name);
+    case ExprKind::Subscript:
+      return to_sql(*e.args[0]) + "[" + to_sql(*e.args[1]) + "]";
+    case ExprKind::Unary:
+      switch (e.unary_op) {
+        case UnaryOp::Not: return "(NOT " + to_sql(*e.args[0]) + ")";
+        case UnaryOp::Minus: return "-" + to_sql(*e.args[0]);
+        case UnaryOp::Plus: return "+" + to_sql(*e.args[0]);
+      }
+      return "?";
+    case ExprKind::Binary:
+      return "(" + to_sql(*e.args[0]) + " " + binary_op_symbol(e.binary_op) + " " +
+             to_sql(*e.args[1]) + ")";
+    case ExprKind::Between:
+      return "(" + to_sql(*e.args[0]) + (e.negated ? " NOT" : "") + " BETWEEN " +
+             to_sql(*e.args[1]) + " AND " + to_sql(*e.args[2]) + ")";
+    case ExprKind::InList: {
+      std::string out = "(" + to_sql(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (");
+      join_args(out, e.args, 1, e.args.size());
+      return out + "))";
+    }
+    case ExprKind::InSubquery:
+      return "(" + to_sql(*e.args[0]) + (e.negated ? " NOT IN (" : " IN (") +
+             (e.subquery ? to_sql(*e.subquery) : "") + "))";
+    case ExprKind::Exists:
+      return std::string("(EXISTS (") + (e.subquery ? to_sql(*e.subquery) : "") + "))";
+    case ExprKind::ScalarSubquery:
+      return "(" + (e.subquery ? to_sql(*e.subquery) : std::string()) + ")";
+    case ExprKind::Like: {
+      std::string out = "(" + to_sql(*e.args[0]) + (e.negated ? " NOT LIKE " : " LIKE ") +
+                        to_sql(*e.args[1]);
+      if (e.escape) out += " ESCAPE " + quote_string(std::string(1, *e.escape));
+      return out + ")";
+    }
+    case ExprKind::IsNull:
+      return "(" + to_sql(*e.args[0]) + (e.negated ? " IS NOT NULL)" : " IS NULL)");
+    case ExprKind::IsDistinctFrom:
+      return "(" + to_sql(*e.args[0]) +
+             (e.negated ? " IS NOT DISTINCT FROM " : " IS DISTINCT FROM ") + to_sql(*e.args[1]) +
+             ")";
+    case ExprKind::Case: {
+      std::string out = "(CASE";
+      if (e.has_operand) out += " " + to_sql(*e.args[0]);
+      for (size_t i = 0; i < e.case_when_count(); ++i)
+        out += " WHEN " + to_sql(*e.case_when(i)) + " THEN " + to_sql(*e.case_then(i));
+      if (e.has_else) out += " ELSE " + to_sql(*e.args.back());
+      return out + " END)";
+    }
+    case ExprKind::Cast:
+      return "CAST(" + to_sql(*e.args[0]) + " AS " + type_name(e.type) + ")";
+    case ExprKind::FunctionCall: {
+      std::string out = e.name + "(";
+      if (e.star) {
+        out += "*";
+      } else {
+        join_args(out, e.args, 0, e.args.size());
+      }
+      return out + ")";
+    }
+    case ExprKind::ArrayConstructor: {
+      std::string out = "ARRAY[";
+      join_args(out, e.args, 0, e.args.size());
+      return out + "]";
+    }
+    case ExprKind::MapConstructor: {
+      std::string out = "MAP(";
+      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+        if (i > 0) out += ", ";
+        out += to_sql(*e.args[i]) + ":=" + to_sql(*e.args[i + 1]);
+      }
+      return out + ")";
+    }
+    case ExprKind::StructConstructor: {
+      std::string out = "STRUCT(";
+      for (size_t i = 0; i < e.args.size() && i < e.names.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += quote_identifier(e.names[i]) + ":=" + to_sql(*e.args[i]);
+      }
+      return out + ")";
+    }
+    case ExprKind::Lambda: {
+      std::string out = "(";
+      for (size_t i = 0; i < e.names.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += quote_identifier(e.names[i]);
+      }
+      return out + ") => " + to_sql(*e.args[0]);
+    }
+    case ExprKind::TimeUnit:
+      return e.name;
+  }
+  return "?";
+}
+
+namespace {
+
+std::string duration_sql(int64_t ms) {
+  if (ms % 1000 != 0 || ms == 0) return std::to_string(ms) + " MILLISECONDS";
+  return std::to_string(ms / 1000) + " SECONDS";
+}
+
+}  // namespace
+
+std::string to_sql(const Query& q) {
+  std::string out = "SELECT ";
+  for (size_t i = 0; i < q.select.size(); ++i) {
+    if (i > 0) out += ", ";
+    const SelectItem& item = q.select[i];
+    switch (item.kind) {
+      case SelectItem::Kind::AllColumns:
+        out += "*";
+        break;
+      case SelectItem::Kind::SourceColumns:
+        out += quote_identifier(item.source) + ".*";
+        break;
+      case SelectItem::Kind::Expression:
+        out += to_sql(*item.expr);
+        if (!item.alias.empty()) out += " AS " + quote_identifier(item.alias);
+        break;
+    }
+  }
+  auto relation = [](const Relation& r) {
+    std::string s = quote_identifier(r.name);
+    if (!r.alias.empty()) s += " " + quote_identifier(r.alias);
+    return s;
+  };
+  out += " FROM " + relation(q.from);
+  for (const Join& j : q.joins) {
+    out += std::string(" ") + join_type_name(j.type) + " JOIN " + relation(j.right);
+    if (j.within) {
+      if (j.within->before_ms == j.within->after_ms) {
+        out += " WITHIN " + duration_sql(j.within->before_ms);
+      } else {
+        out += " WITHIN (" + duration_sql(j.within->before_ms) + ", " +
+               duration_sql(j.within->after_ms) + ")";
+      }
+      if (j.within->grace_ms) out += " GRACE PERIOD " + duration_sql(*j.within->grace_ms);
+    }
+    if (j.on) out += " ON " + to_sql(*j.on);
+  }
+  if (q.window) {
+    const WindowSpec& w = *q.window;
+    out += std::string(" WINDOW ") + window_type_name(w.type) + " (";
+    if (w.type == WindowType::Session) {
+      out += duration_sql(w.size_ms);
+    } else {
+      out += "SIZE " + duration_sql(w.size_ms);
+      if (w.type == WindowType::Hopping) out += ", ADVANCE BY " + duration_sql(w.advance_ms);
+    }
+    if (w.retention_ms) out += ", RETENTION " + duration_sql(*w.retention_ms);
+    if (w.grace_ms) out += ", GRACE PERIOD " + duration_sql(*w.grace_ms);
+    out += ")";
+  }
+  if (q.where) out += " WHERE " + to_sql(*q.where);
+  auto list = [](const std::vector<ExprPtr>& xs) {
+    std::string s;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (i > 0) s += ", ";
+      s += to_sql(*xs[i]);
+    }
+    return s;
+  };
+  if (!q.group_by.empty()) out += " GROUP BY " + list(q.group_by);
+  if (!q.partition_by.empty()) out += " PARTITION BY " + list(q.partition_by);
+  if (q.having) out += " HAVING " + to_sql(*q.having);
+  if (q.emit == EmitMode::Changes) out += " EMIT CHANGES";
+  if (q.emit == EmitMode::Final) out += " EMIT FINAL";
+  if (q.limit) out += " LIMIT " + std::to_string(*q.limit);
+  return out;
+}
+
+const Property* Properties::find(std::string_view upper_name) const {
+  for (const Property& p : items)
+    if (p.name == upper_name) return &p;
+  return nullptr;
+}
+
+std::optional<std::string> Properties::text(std::string_view upper_name) const {
+  const Property* p = find(upper_name);
+  if (!p || p->value.is_null()) return std::nullopt;
+  if (p->value.kind() == TypeKind::String) return p->value.as_string();
+  return literal_sql(p->value);
+}
+
+}  // namespace rivulet::sql

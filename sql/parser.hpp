@@ -1,0 +1,48 @@
+#pragma once
+// The parser: SQL text to Statements, by hand-written recursive descent with
+// one function per precedence level, following ksqlDB's grammar
+// (SqlBase.g4) plus Rivulet's subqueries (IN (SELECT ...), EXISTS (SELECT
+// ...), scalar (SELECT ...)).
+//
+// Precedence, loosest first: OR; AND; NOT; one predicate per operand
+// (comparison, [NOT] BETWEEN, [NOT] IN, [NOT] LIKE [ESCAPE], IS [NOT] NULL,
+// IS [NOT] DISTINCT FROM); ||; + -; * / %; unary + -; postfix [i] and ->;
+// primary. A minus sign directly before a number is part of the literal
+// (ksqlDB's rule), so -2147483648 is an INT and -9223372036854775809 is an
+// "Invalid numeric literal".
+//
+// Errors name line:column and what was expected, in ANTLR's words where they
+// fit: "line 1:15: mismatched input 'FORM' expecting FROM". Nesting is
+// bounded (kMaxNesting levels of recursion, kMaxExpressionHeight levels in an
+// expression tree), so no input can exhaust the stack here or in the passes
+// that walk the tree later. Pure functions, any thread.
+#include <string_view>
+#include <vector>
+
+#include "runtime/data_type.hpp"
+#include "runtime/error.hpp"
+#include "sql/ast.hpp"
+
+namespace rivulet::sql {
+
+// Parenthesised expressions, nested types and subqueries deeper than this
+// are rejected.
+inline constexpr int kMaxNesting = 100;
+// Expression trees taller than this (long operator chains) are rejected.
+inline constexpr int kMaxExpressionHeight = 400;
+
+// Every statement of a script, each closed by ';' (the last one may omit it).
+// Stops at the first error.
+Expected<std::vector<Statement>> parse_statements(std::string_view sql);
+// Exactly one statement (a closing ';' is optional).
+Expected<Statement> parse_statement(std::string_view sql);
+// One expression and nothing after it.
+Expected<ExprPtr> parse_expression(std::string_view sql);
+// One type: "BIGINT", "DECIMAL(4, 2)", "ARRAY<STRUCT<A INT>>".
+Expected<DataTypePtr> parse_type(std::string_view sql);
+
+// A duration unit word (SECOND, SECONDS, MILLISECOND, ...) in milliseconds;
+// 0 when `upper` is not one.
+int64_t time_unit_millis(std::string_view upper);
+
+}  // namespace rivulet::sql
