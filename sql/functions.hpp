@@ -1,0 +1,106 @@
+#pragma once
+// The function registry: ksqlDB's built-in scalar functions by name, with
+// type checking and overload selection at compile time, and the names and
+// result types of the aggregate functions (whose state machines live with
+// the planner's aggregation operators).
+//
+// A scalar call is resolved once, when an expression is compiled: the
+// registry picks the overload for the argument types (a bare NULL argument
+// fits any parameter) and hands back the result type and the body to run per
+// row. Bodies are pure and thread-safe; input they cannot handle (a bad date
+// pattern, a negative pad length) gives NULL, as ksqlDB's UDFs do.
+//
+// FILTER, TRANSFORM and REDUCE take lambdas; they are listed here (so SHOW
+// FUNCTIONS and the docs see them) but compiled by the expression compiler,
+// which types the lambda parameters from the collection argument.
+//
+// The built-in registry is built once and immutable; a copy may be extended
+// with add() (tests, user functions).
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/data_type.hpp"
+#include "runtime/error.hpp"
+#include "runtime/value.hpp"
+
+namespace rivulet::sql {
+
+using ArgValues = std::vector<Value>;
+using ScalarBody = std::function<Value(const ArgValues& args)>;
+
+// A scalar call resolved for its argument types.
+struct ScalarCall {
+  DataTypePtr return_type;
+  ScalarBody body;
+  // When true the call is NULL as soon as any argument is NULL, without
+  // running the body (most functions); COALESCE, IFNULL, CONCAT, ... set it
+  // to false.
+  bool null_on_null_arg = true;
+  // False for functions whose result changes between calls with the same
+  // arguments (RANDOM, UNIX_TIMESTAMP()): they are never constant-folded.
+  bool deterministic = true;
+};
+
+// Picks the overload for `args` (their types; DataType::of(TypeKind::Null)
+// for a bare NULL). The error message says why the types do not fit.
+using ScalarResolver = std::function<Expected<ScalarCall>(const std::vector<DataTypePtr>& args)>;
+// The result type of an aggregate for its argument types.
+using AggregateTyper = std::function<Expected<DataTypePtr>(const std::vector<DataTypePtr>& args)>;
+
+struct FunctionDef {
+  enum class Kind : uint8_t {
+    Scalar,
+    Aggregate,
+    Lambda,  // FILTER, TRANSFORM, REDUCE: compiled by the expression compiler
+  };
+  std::string name;  // upper case
+  Kind kind = Kind::Scalar;
+  std::string signature;    // for docs: "SUBSTRING(STRING, INT [, INT]) -> STRING"
+  std::string description;  // one line
+  ScalarResolver resolve;            // Scalar
+  AggregateTyper aggregate_type;     // Aggregate
+};
+
+class FunctionRegistry {
+ public:
+  // The built-in functions (shared, immutable, thread-safe to read).
+  static const FunctionRegistry& builtin();
+
+  // Adds or replaces a function.
+  void add(FunctionDef def);
+  // By upper-case name; nullptr when unknown.
+  const FunctionDef* find(std::string_view upper_name) const;
+  bool is_aggregate(std::string_view upper_name) const;
+  // Sorted by name.
+  std::vector<const FunctionDef*> all() const;
+
+  // Resolves a scalar call. Errors, in ksqlDB's words: "Can't find any
+  // functions with the name 'X'", "Function 'X' does not accept parameters
+  // (INTEGER, STRING)."
+  Expected<ScalarCall> resolve_scalar(std::string_view upper_name,
+                                      const std::vector<DataTypePtr>& args) const;
+  // The result type of an aggregate call: COUNT -> BIGINT, SUM(INT) -> INT,
+  // AVG -> DOUBLE, MIN/MAX -> the argument's type, ...
+  Expected<DataTypePtr> aggregate_result_type(std::string_view upper_name,
+                                              const std::vector<DataTypePtr>& args) const;
+
+ private:
+  std::map<std::string, FunctionDef, std::less<>> defs_;
+};
+
+// "Function 'NAME' does not accept parameters (INTEGER, STRING)."
+Error no_matching_overload(std::string_view name, const std::vector<DataTypePtr>& args);
+
+// Java DateTimeFormatter-style patterns (the common letters: y M d H h m s S
+// a E X Z x and 'quoted' text) over milliseconds since the epoch. The zone
+// is "UTC" / "GMT" / "Z" or a fixed offset ("+02:00", "GMT+2"); other zone
+// names are not supported (nullopt). Used by the timestamp functions.
+std::optional<std::string> format_time(int64_t millis, std::string_view pattern,
+                                       std::string_view zone = "UTC");
+std::optional<int64_t> parse_time(std::string_view text, std::string_view pattern,
+                                  std::string_view zone = "UTC");
+
+}  // namespace rivulet::sql
