@@ -296,8 +296,9 @@ std::string AggregateStore::serialize_changes() const {
   }
   size_t i = 0;
   for (const Value& k : changed_) entries.emplace_back(&k, &rows[i++]);
+  std::string out = encode_entries(entries);  // entries point into changed_
   changed_.clear();
-  return encode_entries(entries);
+  return out;
 }
 
 void AggregateStore::set_change_tracking(bool on) {
