@@ -1,7 +1,9 @@
+// The small runtime helpers: timestamps, base64, backoff, the logger.
 #include <catch2/catch.hpp>
 #include <random>
 
 #include "runtime/base64.hpp"
+#include "runtime/log.hpp"
 #include "runtime/retry.hpp"
 #include "runtime/timestamp.hpp"
 
@@ -91,4 +93,19 @@ TEST_CASE("backoff jitter stays within its fraction below the cap", "[runtime][r
   CHECK(lo < 760);  // the range is actually used
   CHECK(hi > 990);
   CHECK(backoff_delay(2, base, cap, 7.0, UINT64_MAX).count() >= 0);  // fraction clamped to 1
+}
+
+TEST_CASE("log level follows set_log_level; unknown names leave it", "[runtime][log]") {
+  auto log = rivulet::logger();
+  REQUIRE(log);
+  CHECK(log->name() == "rivulet");
+  CHECK(rivulet::logger().get() == log.get());  // one logger for the process
+  rivulet::set_log_level("debug");
+  CHECK(log->level() == spdlog::level::debug);
+  rivulet::set_log_level("no-such-level");
+  CHECK(log->level() == spdlog::level::debug);
+  rivulet::set_log_level("off");
+  CHECK(log->level() == spdlog::level::off);
+  rivulet::set_log_level("info");
+  CHECK(log->level() == spdlog::level::info);
 }
