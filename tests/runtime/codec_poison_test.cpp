@@ -225,6 +225,24 @@ TEST_CASE("JSON round-trips random values and a 10 MB value", "[runtime][codec]"
   CHECK(back->field("payload")->as_string() == big);
 }
 
+TEST_CASE("JSON writes invalid UTF-8 in strings as U+FFFD, so the output stays JSON",
+          "[runtime][codec]") {
+  auto c = make_json_codec();
+  const std::string replacement = "\xEF\xBF\xBD";
+  CHECK(to_json(Value::string("a\xff" "b")) == "\"a" + replacement + "b\"");
+  CHECK(to_json(Value::string("\xc3\xa9")) == "\"\xc3\xa9\"");  // valid: kept
+  CHECK(to_json(Value::string("\xed\xa0\x80")) ==
+        "\"" + replacement + replacement + replacement + "\"");  // a surrogate
+  CHECK(to_json(Value::string("\xf0\x9f\x98")) ==
+        "\"" + replacement + replacement + replacement + "\"");  // truncated emoji
+  std::mt19937 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    Value v = Value::structure({{random_bytes(rng, 6), Value::string(random_bytes(rng, 16))}});
+    auto back = c->decode(c->encode(v).value());
+    REQUIRE(back.ok());  // whatever the bytes were, the JSON is valid
+  }
+}
+
 TEST_CASE("DELIMITED: empty strings, bytes, timestamps and line ends", "[runtime][codec]") {
   auto schema = schema_of({{"S", DataType::of(TypeKind::String)},
                            {"B", DataType::of(TypeKind::Bytes)},
