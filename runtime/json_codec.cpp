@@ -183,7 +183,7 @@ class JsonCodec final : public Codec {
       // A single value column may be written unwrapped (WRAP_SINGLE_VALUE=false).
       if (value_columns_.size() == 1) {
         const auto& col = value_columns_.front();
-        auto v = convert(col, from_element(doc), doc, [&] { return trim_json_space(bytes); });
+        auto v = convert(col, doc, [&] { return trim_json_space(bytes); });
         if (!v) return v.error();
         return Value::structure({Field{col.name, std::move(*v)}});
       }
@@ -207,8 +207,7 @@ class JsonCodec final : public Codec {
         fields.push_back(Field{col.name, Value()});
         continue;
       }
-      auto v = convert(col, from_element(found), found,
-                       [&] { return raw_field_text(bytes, col.name); });
+      auto v = convert(col, found, [&] { return raw_field_text(bytes, col.name); });
       if (!v) return v.error();
       fields.push_back(Field{col.name, std::move(*v)});
     }
@@ -227,28 +226,59 @@ class JsonCodec final : public Codec {
   // and a decimal must come from the digits, not from a rounded binary
   // fraction.
   template <typename RawText>
-  Expected<Value> convert(const Column& col, const Value& raw, simdjson::dom::element e,
-                          RawText raw_text) const {
-    if (raw.is_null()) return Value();
-    std::optional<Value> converted;
+  Expected<Value> convert(const Column& col, simdjson::dom::element e, RawText raw_text) const {
+    using simdjson::dom::element_type;
     const DataType& type = *col.type;
-    auto json_type = e.type();
-    if (type.kind == TypeKind::Decimal && (json_type == simdjson::dom::element_type::DOUBLE ||
-                                           json_type == simdjson::dom::element_type::UINT64)) {
+    const element_type json_type = e.type();
+    if (json_type == element_type::NULL_VALUE) return Value();
+    // Fast paths for the common exact matches: no intermediate Value, no
+    // second copy of strings.
+    switch (type.kind) {
+      case TypeKind::String:
+        if (json_type == element_type::STRING) {
+          return Value::string(std::string(std::string_view(e.get_string())));
+        }
+        break;
+      case TypeKind::BigInt:
+        if (json_type == element_type::INT64) return Value::int64(int64_t(e.get_int64()));
+        break;
+      case TypeKind::Int:
+        if (json_type == element_type::INT64) {
+          int64_t v = int64_t(e.get_int64());
+          if (v >= INT32_MIN && v <= INT32_MAX) return Value::int32(static_cast<int32_t>(v));
+        }
+        break;
+      case TypeKind::Double:
+        if (json_type == element_type::DOUBLE) return Value::float64(double(e.get_double()));
+        break;
+      case TypeKind::Boolean:
+        if (json_type == element_type::BOOL) return Value::boolean(bool(e.get_bool()));
+        break;
+      case TypeKind::Timestamp:
+        if (json_type == element_type::INT64) return Value::timestamp(int64_t(e.get_int64()));
+        break;
+      default:
+        break;
+    }
+    std::optional<Value> converted;
+    if (type.kind == TypeKind::Decimal &&
+        (json_type == element_type::DOUBLE || json_type == element_type::UINT64)) {
       std::optional<std::string_view> text = raw_text();
       if (text) {
         if (auto d = Decimal::parse(*text, type.precision, type.scale)) {
           converted = Value::decimal(*d);
         }
       }
-    } else if (type.kind == TypeKind::Bytes && raw.kind() == TypeKind::String) {
-      if (auto b = decode_base64(raw.as_string())) converted = Value::bytes(std::move(*b));
+    } else if (type.kind == TypeKind::Bytes && json_type == element_type::STRING) {
+      if (auto b = decode_base64(std::string_view(e.get_string()))) {
+        converted = Value::bytes(std::move(*b));
+      }
     } else {
-      converted = coerce(raw, type);
+      converted = coerce(from_element(e), type);
     }
     if (!converted) {
       return Error::data("cannot read column " + col.name + " as " + type.to_string() +
-                         " from JSON value " + excerpt(raw));
+                         " from JSON value " + excerpt(from_element(e)));
     }
     return std::move(*converted);
   }
@@ -297,11 +327,80 @@ class JsonCodec final : public Codec {
     return changed;
   }
 
+  // The common case of raw_field_text without a parser: a scan over the
+  // (already validated) document for a top-level key without escapes.
+  // Sets *needs_parser when it meets an escaped key it cannot compare.
+  static std::optional<std::string_view> scan_field_text(std::string_view doc,
+                                                         std::string_view name,
+                                                         bool* needs_parser) {
+    size_t i = 0;
+    auto skip_space = [&] {
+      while (i < doc.size() && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r')) {
+        ++i;
+      }
+    };
+    auto skip_string = [&] {  // at the opening quote
+      for (++i; i < doc.size() && doc[i] != '"'; ++i) {
+        if (doc[i] == '\\') ++i;
+      }
+      ++i;
+    };
+    skip_space();
+    if (i >= doc.size() || doc[i] != '{') return std::nullopt;
+    ++i;
+    while (true) {
+      skip_space();
+      if (i >= doc.size() || doc[i] != '"') return std::nullopt;
+      size_t key_start = i + 1;
+      skip_string();
+      if (i > doc.size()) return std::nullopt;
+      std::string_view key = doc.substr(key_start, i - 1 - key_start);
+      if (key.find('\\') != std::string_view::npos) {
+        // It might spell `name`: only a parser can tell, and it must be
+        // asked before any later key, so that the first match wins.
+        *needs_parser = true;
+        return std::nullopt;
+      }
+      skip_space();
+      ++i;  // ':'
+      skip_space();
+      size_t value_start = i;
+      if (iequals(key, name)) {
+        while (i < doc.size() && (std::isdigit(static_cast<unsigned char>(doc[i])) ||
+                                  doc[i] == '-' || doc[i] == '+' || doc[i] == '.' ||
+                                  doc[i] == 'e' || doc[i] == 'E')) {
+          ++i;
+        }
+        return doc.substr(value_start, i - value_start);
+      }
+      int depth = 0;
+      while (i < doc.size()) {
+        char c = doc[i];
+        if (c == '"') {
+          skip_string();
+          continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        if (c == '}' || c == ']') {
+          if (depth == 0) break;
+          --depth;
+        }
+        if (c == ',' && depth == 0) break;
+        ++i;
+      }
+      if (i >= doc.size() || doc[i] != ',') return std::nullopt;
+      ++i;
+    }
+  }
+
   // The text of a top-level field's value as written, found with simdjson's
   // on-demand parser (which keeps positions). The document is already known
   // to be valid. Rare path: only DECIMAL columns holding a fraction use it.
   std::optional<std::string_view> raw_field_text(std::string_view bytes,
                                                  std::string_view name) const {
+    bool needs_parser = false;
+    if (auto text = scan_field_text(bytes, name, &needs_parser)) return text;
+    if (!needs_parser) return std::nullopt;
     padded_.assign(bytes.data(), bytes.size());
     padded_.append(simdjson::SIMDJSON_PADDING, ' ');
     simdjson::ondemand::document doc;

@@ -101,10 +101,52 @@ TEST_CASE("JSON decimals come from the digits as written, not from a double",
   REQUIRE_FALSE(too_big.ok());
   CHECK_THAT(too_big.error().message, Catch::Contains("PRICE") && Catch::Contains("DECIMAL(5, 2)"));
 
+  // The digits come from the right field: top level only, first match,
+  // escaped keys, strings full of syntax, whitespace everywhere.
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"x": {"price": 9.99}, "price": 1.5})", "1.50"},
+      {R"({"s": "}{,\"price\": 7.77", "list": [1, {"price": 8.8}], "Price": 2.25})", "2.25"},
+      {R"({"price": 1.25, "PRICE": 2.5})", "1.25"},
+      {R"({"\u0050RICE": 3.75, "price": 4.5})", "3.75"},
+      {R"({"a\"b": [1, "x]"], "price": 0.5})", "0.50"},
+      {"{ \"price\"\n :\t -0.125 \r\n}", "-0.13"},
+  };
+  for (const auto& [doc, expected] : cases) {
+    INFO(doc);
+    auto r = c->decode(doc);
+    REQUIRE(r.ok());
+    CHECK(r->field("PRICE")->as_decimal().to_string() == expected);
+  }
+
   auto single = make_json_codec(schema_of({{"V", DataType::decimal(30, 20)}}));
   auto unwrapped = single->decode(" 0.12345678901234567890 ");
   REQUIRE(unwrapped.ok());
   CHECK(unwrapped->field("V")->as_decimal().to_string() == "0.12345678901234567890");
+}
+
+TEST_CASE("JSON decimal digits are found in random documents", "[runtime][codec]") {
+  auto c = make_json_codec(schema_of({{"PRICE", DataType::decimal(20, 6)}}));
+  std::mt19937 rng(99);
+  const char* fillers[] = {R"("k": "v,}{]")",  R"("n": [1, [2, {"price": 0.1}]])",
+                           R"("e\"s": {"a": "\\"})", R"("t": true)",
+                           R"("z" : null)",     R"("price2": 5.5)"};
+  for (int i = 0; i < 2000; ++i) {
+    std::string digits = std::to_string(rng() % 100000000) + "." + std::to_string(rng() % 1000000);
+    if (rng() % 2) digits = "-" + digits;
+    std::vector<std::string> members;
+    for (size_t k = rng() % 5; k > 0; --k) members.push_back(fillers[rng() % 6]);
+    // An escaped key before the price sends the lookup to simdjson on-demand;
+    // both paths must find the same digits.
+    members.insert(members.begin() + static_cast<long>(rng() % (members.size() + 1)),
+                   std::string(rng() % 2 ? "\"price\"" : "\"PRICE\"") + " : " + digits);
+    std::string doc = "{";
+    for (size_t k = 0; k < members.size(); ++k) doc += (k ? " ,\n" : "") + members[k];
+    doc += "}";
+    INFO(doc);
+    auto r = c->decode(doc);
+    REQUIRE(r.ok());
+    REQUIRE(r->field("PRICE")->as_decimal() == *Decimal::parse(digits));
+  }
 }
 
 TEST_CASE("JSON schema columns: bytes from base64, timestamps from millis or text",
