@@ -281,10 +281,6 @@ bool Value::operator==(const Value& o) const {
       return compare(*this, o) == 0;
     }
     case TypeKind::Struct: return as_struct() == o.as_struct();
-    case TypeKind::Double: {
-      double a = as_double(), b = o.as_double();
-      return a == b || (std::isnan(a) && std::isnan(b));
-    }
     default: return rep_ == o.rep_;
   }
 }
