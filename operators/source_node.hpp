@@ -24,6 +24,9 @@ class SourceNode final : public Node {
 
   const std::string& topic() const { return topic_; }
   void process(const RawRecord* begin, const RawRecord* end, ProcessContext& ctx);
+  // Pushes records that are already decoded (test drivers, benchmarks of
+  // the operator path). Their source positions are taken as given.
+  void push(Batch& records, ProcessContext& ctx) { forward(records, ctx); }
 
  private:
   std::string topic_;

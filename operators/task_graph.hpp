@@ -35,6 +35,9 @@ class TaskGraph {
   // Processes consecutive records of input `input` (this task's partition
   // of that topic), appending outputs and data errors to `out`.
   void process(size_t input, const RawRecord* begin, const RawRecord* end, TaskOutput& out);
+  // Decoded records for input `input`, skipping its codecs (test drivers,
+  // benchmarks). The batch is consumed.
+  void process(size_t input, Batch& records, TaskOutput& out);
   // The same by topic name; false when the topic is not an input.
   bool process(std::string_view topic, const RawRecord* begin, const RawRecord* end,
                TaskOutput& out);

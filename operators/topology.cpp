@@ -412,6 +412,12 @@ void TaskGraph::process(size_t input, const RawRecord* begin, const RawRecord* e
   sources_[input]->process(begin, end, ctx);
 }
 
+void TaskGraph::process(size_t input, Batch& records, TaskOutput& out) {
+  out.records_in += records.size();
+  ProcessContext ctx(out, partition_);
+  sources_[input]->push(records, ctx);
+}
+
 bool TaskGraph::process(std::string_view topic, const RawRecord* begin, const RawRecord* end,
                         TaskOutput& out) {
   auto i = input_index(topic);

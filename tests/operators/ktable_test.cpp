@@ -1,6 +1,8 @@
 #include "operators/ktable.hpp"
 
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -182,6 +184,56 @@ TEST_CASE("ktable: bytes_estimate grows with content", "[ktable]") {
   size_t full = t.bytes_estimate();
   CHECK(full > empty + 1000 * 100);
   CHECK(full < empty + 1000 * 400);
+}
+
+}  // namespace
+}  // namespace rivulet
+
+namespace rivulet {
+namespace {
+
+// Not run by default (hidden tag): prints the KTable's bytes per entry
+// against the raw bytes of keys and values, for operators/README.md.
+//   build/bin/operators_test "[.memory]" -s
+TEST_CASE("ktable: memory per entry against raw bytes", "[.memory]") {
+  auto json = make_json_codec();
+  struct Shape {
+    const char* name;
+    std::function<std::string(int)> value;
+  };
+  std::vector<Shape> shapes = {
+      {"bigint value", [](int i) { return std::to_string(int64_t(i) * 1000003); }},
+      {"100-char string", [](int i) { return "\"" + std::string(90, 'x') + std::to_string(i + 100000000) + "\""; }},
+      {"3-field JSON object (the demo's user)",
+       [](int i) {
+         return R"({"user_id":"u)" + std::to_string(100000 + i) + R"(","name":"User )" +
+                std::to_string(i) + R"(","country":"DE"})";
+       }},
+      {"8-field JSON object",
+       [](int i) {
+         return R"({"id":)" + std::to_string(i) +
+                R"(,"first_name":"Firstname","last_name":"Lastname","email":"someone)" +
+                std::to_string(i) +
+                R"(@example.com","city":"Berlin","zip":"10115","score":12.5,"active":true})";
+       }},
+  };
+  for (const auto& shape : shapes) {
+    KTable t("t");
+    size_t raw = 0;
+    const int n = 100000;
+    {
+      auto w = t.writer();
+      for (int i = 0; i < n; ++i) {
+        std::string key = "u" + std::to_string(100000 + i);
+        std::string value = shape.value(i);
+        raw += key.size() + value.size();
+        w.put(S(key), *json->decode(value));
+      }
+    }
+    size_t est = t.bytes_estimate();
+    std::printf("%-40s raw %6.1f B/entry, table %6.1f B/entry, ratio %.2f\n", shape.name,
+                double(raw) / n, double(est) / n, double(est) / double(raw));
+  }
 }
 
 }  // namespace

@@ -314,3 +314,29 @@ TEST_CASE("topology: the low-level API builds the same nodes from closures and s
 
 }  // namespace
 }  // namespace rivulet
+
+namespace rivulet {
+namespace {
+
+TEST_CASE("topology: decoded records can be pushed past the codecs", "[topology]") {
+  Topology topo;
+  auto users = topo.table("users", test::text_serdes());
+  topo.stream("orders", test::text_serdes())
+      .join(users, [](const Record& o, const Value* u) { return S(o.value.as_string() + "@" + u->as_string()); })
+      .to("out", test::text_serdes());
+  auto g = topo.instantiate(PartitionId{0});
+  REQUIRE(g);
+  TaskOutput out;
+  Batch users_in = {test::record(S("u1"), S("Alice"), 0, 0, "users")};
+  g->process(0, users_in, out);
+  Batch orders_in = {test::record(S("u1"), S("tea"), 5, 3, "orders"),
+                     test::record(S("u2"), S("cake"), 6, 4, "orders")};
+  g->process(1, orders_in, out);
+  REQUIRE(out.records.size() == 1);
+  CHECK(*out.records[0].value == "tea@Alice");
+  CHECK(out.records[0].headers.back().value == std::optional<std::string>("orders:0:3"));
+  CHECK(out.records_in == 3);
+}
+
+}  // namespace
+}  // namespace rivulet
