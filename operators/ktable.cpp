@@ -90,7 +90,7 @@ Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view b
   size_t off = 0;
   auto header = [&](const char* what) -> Expected<uint64_t> {
     try {
-      msgpack::object_handle h = msgpack::unpack(data, len, off);
+      msgpack::object_handle h = msgpack::unpack(data, len, off);  // a small integer
       if (h.get().type != msgpack::type::POSITIVE_INTEGER) {
         return Error::fatal(std::string("table entries: ") + what + " is not an integer");
       }
@@ -134,11 +134,22 @@ Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view b
   if (*count > len - off) return Error::fatal("table entries: truncated");
   std::vector<std::pair<Value, Value>> out;
   out.reserve(*count / 2);
+  // One zone for many elements (a zone per element would cost a malloc
+  // each), cleared now and then; limits keep a corrupt length from
+  // allocating more than the input could hold.
+  msgpack::zone zone;
+  size_t in_zone = 0;
   auto next = [&]() -> Expected<Value> {
     size_t start = off;
     try {
-      msgpack::object_handle h = msgpack::unpack(data, len, off);
-      auto v = unpack_value(h.get());
+      size_t remaining = len - off;
+      msgpack::unpack_limit limit(remaining, remaining, remaining, remaining, remaining, 64);
+      msgpack::object o = msgpack::unpack(zone, data, len, off, nullptr, nullptr, limit);
+      auto v = unpack_value(o);
+      if (++in_zone == 1024) {
+        zone.clear();
+        in_zone = 0;
+      }
       if (!v) return Error::fatal("table entries: " + v.error().message);
       return v;
     } catch (const std::exception& e) {
