@@ -80,8 +80,8 @@ void update(const AggregateFn& fn, const Accumulator* prev, const Record& r, Acc
       if (in->is_null()) return;
       check_numeric(fn, *in);
       if (next.value.is_null()) {
-        next.value = in->kind() == TypeKind::Decimal ? Value::decimal(tighten(in->as_decimal()))
-                                                     : *in;
+        next.value =
+            in->kind() == TypeKind::Decimal ? Value::decimal(tighten(in->as_decimal())) : *in;
       } else {
         auto sum = add_numbers(next.value, *in);
         if (!sum) throw AggregateError(sum.error().message);
@@ -230,7 +230,8 @@ Value AggregateStore::result(const AccumulatorRow& row) const {
   if (fns.size() == 1 && !spec_->as_struct) return finalize(fns[0], row[0]);
   StructFields fields;
   fields.reserve(fns.size());
-  for (size_t i = 0; i < fns.size(); ++i) fields.push_back(Field{fns[i].name, finalize(fns[i], row[i])});
+  for (size_t i = 0; i < fns.size(); ++i)
+    fields.push_back(Field{fns[i].name, finalize(fns[i], row[i])});
   return Value::structure(std::move(fields));
 }
 
@@ -263,7 +264,8 @@ Expected<AccumulatorRow> AggregateStore::decode_row(const Value& v) const {
   const Array& items = v.as_array();
   AccumulatorRow row(n);
   for (size_t i = 0; i < n; ++i) {
-    if (!(items[2 * i + 1].kind() == TypeKind::BigInt || items[2 * i + 1].kind() == TypeKind::Int)) {
+    if (!(items[2 * i + 1].kind() == TypeKind::BigInt ||
+          items[2 * i + 1].kind() == TypeKind::Int)) {
       return Error::fatal("aggregate store " + name_ + ": a row's count is not an integer");
     }
     row[i].value = items[2 * i];
@@ -335,7 +337,9 @@ Expected<bool> AggregateStore::apply_entries(std::string_view bytes, bool replac
   return true;
 }
 
-Expected<bool> AggregateStore::restore(std::string_view bytes) { return apply_entries(bytes, true); }
+Expected<bool> AggregateStore::restore(std::string_view bytes) {
+  return apply_entries(bytes, true);
+}
 
 Expected<bool> AggregateStore::apply_changes(std::string_view bytes) {
   return apply_entries(bytes, false);

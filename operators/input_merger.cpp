@@ -56,9 +56,13 @@ bool InputMerger::blocks(Input& in, TimestampMs now_ms) {
   return now_ms - *in.waiting_since < max_task_idle_ms_;
 }
 
-std::optional<InputMerger::Run> InputMerger::next_run(TimestampMs now_ms) { return pick(now_ms); }
+std::optional<InputMerger::Run> InputMerger::next_run(TimestampMs now_ms) {
+  return pick(now_ms);
+}
 
-std::optional<InputMerger::Run> InputMerger::next_run_flushing() { return pick(std::nullopt); }
+std::optional<InputMerger::Run> InputMerger::next_run_flushing() {
+  return pick(std::nullopt);
+}
 
 std::optional<InputMerger::Run> InputMerger::pick(std::optional<TimestampMs> now_ms) {
   waiting_ = false;

@@ -1,5 +1,6 @@
 #include "operators/ktable.hpp"
 
+#include <cstring>
 #include <msgpack.hpp>
 
 #include "runtime/msgpack_value.hpp"
@@ -9,6 +10,7 @@ namespace rivulet {
 namespace {
 
 constexpr uint64_t kEntriesFormatVersion = 1;
+constexpr char kMsgpackNil = '\xc0';
 
 int64_t wall_clock_ms() {
   using namespace std::chrono;
@@ -31,14 +33,272 @@ size_t string_heap(const std::string& s) {
 // control block (16 bytes) and the vector, then the vector's buffer.
 template <typename Vec>
 size_t container_heap(const Vec& v) {
-  return malloc_chunk(16 + sizeof(Vec)) + (v.capacity() ? malloc_chunk(v.capacity() * sizeof(typename Vec::value_type)) : 0);
+  return malloc_chunk(16 + sizeof(Vec)) +
+         (v.capacity() ? malloc_chunk(v.capacity() * sizeof(typename Vec::value_type)) : 0);
 }
 
 // libstdc++'s node of unordered_map<Value, Value, ValueHash>: next pointer,
 // the pair, and the cached hash (kept for non-trivial hashers).
-constexpr size_t kNodeBytes = sizeof(void*) + sizeof(std::pair<const Value, Value>) + sizeof(size_t);
+constexpr size_t kNodeBytes =
+    sizeof(void*) + sizeof(std::pair<const Value, Value>) + sizeof(size_t);
+
+// runtime's packer writes into an sbuffer; `buf` is reused by its owner.
+std::string_view encode_into(msgpack::sbuffer& buf, const Value& v) {
+  buf.clear();
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pack_value(pk, v);
+  return std::string_view(buf.data(), buf.size());
+}
+
+// The header of the entries format for `pairs` key/value pairs.
+void write_entries_header(msgpack::sbuffer& buf, size_t pairs) {
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(2);
+  pk.pack_uint64(kEntriesFormatVersion);
+  pk.pack_array(static_cast<uint32_t>(pairs * 2));
+}
+
+// Decodes one msgpack element with a reused zone; limits keep a corrupt
+// length from allocating more than the element's bytes could hold.
+Expected<Value> decode_element(msgpack::zone& zone, std::string_view bytes) {
+  try {
+    size_t off = 0;
+    msgpack::unpack_limit limit(bytes.size(), bytes.size(), bytes.size(), bytes.size(),
+                                bytes.size(), 64);
+    // Strings and binaries are referenced in place, not copied into the
+    // zone: unpack_value copies them into the Value anyway.
+    auto by_reference = [](msgpack::type::object_type, std::size_t, void*) { return true; };
+    msgpack::object o = msgpack::unpack(zone, bytes.data(), bytes.size(), off, by_reference,
+                                        nullptr, limit);
+    auto v = unpack_value(o);
+    zone.clear();
+    return v;
+  } catch (const std::exception& e) {
+    zone.clear();
+    return Error::fatal(std::string("msgpack: ") + e.what());
+  }
+}
+
+void put_varint(std::string& out, size_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+size_t get_varint(const char* p, size_t& pos) {
+  size_t v = 0;
+  int shift = 0;
+  for (;;) {
+    auto b = static_cast<uint8_t>(p[pos++]);
+    v |= size_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) return v;
+    shift += 7;
+  }
+}
 
 }  // namespace
+
+// ---- Encoded storage ------------------------------------------------------------
+
+// An append-only arena of entries [live flag][varint key length][varint
+// value length][key msgpack][value msgpack] and an open-addressing index of
+// 8-byte slots (linear probing): 0 empty, 1 deleted, otherwise a 24-bit hash
+// tag over the entry's offset + 2. An update appends a new entry and clears
+// the old one's live flag; the arena is compacted when superseded entries
+// are more than half of it. Owned by its KTable, under the KTable's lock.
+class KTable::Encoded {
+ public:
+  struct Entry {
+    std::string_view key;
+    std::string_view value;
+    size_t size = 0;  // bytes in the arena
+    bool live = false;
+  };
+
+  size_t size() const { return live_; }
+  size_t bytes() const { return arena_.capacity() + slots_.capacity() * sizeof(uint64_t); }
+  size_t arena_bytes() const { return arena_.size(); }
+
+  Entry entry(size_t off) const {
+    const char* p = arena_.data();
+    size_t pos = off + 1;
+    size_t klen = get_varint(p, pos);
+    size_t vlen = get_varint(p, pos);
+    Entry e;
+    e.live = p[off] != 0;
+    e.key = std::string_view(p + pos, klen);
+    e.value = std::string_view(p + pos + klen, vlen);
+    e.size = pos + klen + vlen - off;
+    return e;
+  }
+
+  // The live entry of `key` (msgpack bytes), if any.
+  std::optional<Entry> find(std::string_view key) const {
+    if (slots_.empty()) return std::nullopt;
+    const uint64_t h = hash(key);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      uint64_t s = slots_[i];
+      if (s == kEmpty) return std::nullopt;
+      if (s != kDeleted && tag_of(s) == tag(h)) {
+        Entry e = entry(offset_of(s));
+        if (e.key == key) return e;
+      }
+    }
+  }
+
+  void put(std::string_view key, std::string_view value) {
+    if ((live_ + deleted_ + 1) * 4 > slots_.size() * 3) rehash();
+    const uint64_t h = hash(key);
+    const size_t mask = slots_.size() - 1;
+    std::optional<size_t> free_slot;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      uint64_t s = slots_[i];
+      if (s == kEmpty) break;
+      if (s == kDeleted) {
+        if (!free_slot) free_slot = i;
+        continue;
+      }
+      if (tag_of(s) == tag(h)) {
+        size_t old = offset_of(s);
+        Entry e = entry(old);
+        if (e.key == key) {
+          arena_[old] = 0;
+          garbage_ += e.size;
+          slots_[i] = slot(h, append(key, value));
+          maybe_compact();
+          return;
+        }
+      }
+    }
+    if (free_slot) {
+      i = *free_slot;
+      --deleted_;
+    }
+    slots_[i] = slot(h, append(key, value));
+    ++live_;
+  }
+
+  bool erase(std::string_view key) {
+    if (slots_.empty()) return false;
+    const uint64_t h = hash(key);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      uint64_t s = slots_[i];
+      if (s == kEmpty) return false;
+      if (s == kDeleted || tag_of(s) != tag(h)) continue;
+      size_t off = offset_of(s);
+      Entry e = entry(off);
+      if (e.key != key) continue;
+      arena_[off] = 0;
+      garbage_ += e.size;
+      slots_[i] = kDeleted;
+      ++deleted_;
+      --live_;
+      maybe_compact();
+      return true;
+    }
+  }
+
+  // fn(key bytes, value bytes) for every live entry, in arena order.
+  template <typename Fn>
+  void scan(Fn&& fn) const {
+    for (size_t off = 0; off < arena_.size();) {
+      Entry e = entry(off);
+      if (e.live) fn(e.key, e.value);
+      off += e.size;
+    }
+  }
+
+  void clear() {
+    arena_.clear();
+    arena_.shrink_to_fit();
+    slots_.clear();
+    slots_.shrink_to_fit();
+    live_ = deleted_ = garbage_ = 0;
+  }
+
+  void reserve_arena(size_t bytes) { arena_.reserve(bytes); }
+
+  // Scratch for the owning thread: encoding keys and values, decoding the
+  // value find_local() returns.
+  msgpack::sbuffer key_buf{64};
+  msgpack::sbuffer value_buf{256};
+  msgpack::zone zone;
+  Value local;
+
+ private:
+  static constexpr uint64_t kEmpty = 0;
+  static constexpr uint64_t kDeleted = 1;
+  static constexpr int kOffsetBits = 40;
+  static constexpr uint64_t kOffsetMask = (uint64_t{1} << kOffsetBits) - 1;
+
+  static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  static uint64_t tag(uint64_t h) { return h >> kOffsetBits; }
+  static uint64_t tag_of(uint64_t s) { return s >> kOffsetBits; }
+  static size_t offset_of(uint64_t s) { return static_cast<size_t>((s & kOffsetMask) - 2); }
+  static uint64_t slot(uint64_t h, size_t off) { return (tag(h) << kOffsetBits) | (off + 2); }
+
+  size_t append(std::string_view key, std::string_view value) {
+    size_t off = arena_.size();
+    arena_.push_back(1);
+    put_varint(arena_, key.size());
+    put_varint(arena_, value.size());
+    arena_.append(key.data(), key.size());
+    arena_.append(value.data(), value.size());
+    return off;
+  }
+
+  // Rebuilds the index for the live entries at a load of at most 1/2.
+  void rehash() {
+    size_t cap = 16;
+    while (cap < (live_ + 1) * 2) cap *= 2;
+    rebuild_index(cap);
+  }
+
+  void rebuild_index(size_t cap) {
+    slots_.assign(cap, kEmpty);
+    deleted_ = 0;
+    const size_t mask = cap - 1;
+    for (size_t off = 0; off < arena_.size();) {
+      Entry e = entry(off);
+      if (e.live) {
+        uint64_t h = hash(e.key);
+        size_t i = h & mask;
+        while (slots_[i] != kEmpty) i = (i + 1) & mask;
+        slots_[i] = slot(h, off);
+      }
+      off += e.size;
+    }
+  }
+
+  void maybe_compact() {
+    if (garbage_ < (size_t{1} << 16) || garbage_ * 2 < arena_.size()) return;
+    std::string fresh;
+    fresh.reserve(arena_.size() - garbage_ + 64);
+    for (size_t off = 0; off < arena_.size();) {
+      Entry e = entry(off);
+      if (e.live) fresh.append(arena_.data() + off, e.size);
+      off += e.size;
+    }
+    arena_.swap(fresh);
+    garbage_ = 0;
+    size_t cap = 16;
+    while (cap < (live_ + 1) * 2) cap *= 2;
+    rebuild_index(cap);
+  }
+
+  std::string arena_;
+  std::vector<uint64_t> slots_;
+  size_t live_ = 0;
+  size_t deleted_ = 0;
+  size_t garbage_ = 0;
+};
+
+// ---- Helpers ----------------------------------------------------------------------
 
 size_t value_heap_bytes(const Value& v) {
   switch (v.kind()) {
@@ -71,10 +331,8 @@ size_t value_heap_bytes(const Value& v) {
 
 std::string encode_entries(const std::vector<std::pair<const Value*, const Value*>>& entries) {
   msgpack::sbuffer buf;
+  write_entries_header(buf, entries.size());
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_array(2);
-  pk.pack_uint64(kEntriesFormatVersion);
-  pk.pack_array(static_cast<uint32_t>(entries.size() * 2));
   for (const auto& [k, v] : entries) {
     pack_value(pk, *k);
     pack_value(pk, *v);
@@ -82,23 +340,14 @@ std::string encode_entries(const std::vector<std::pair<const Value*, const Value
   return std::string(buf.data(), buf.size());
 }
 
-Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view bytes) {
-  // Header: [version, [k, v, ...]]. Elements are parsed one at a time so a
-  // large table is never unpacked as one object tree.
+Expected<bool> walk_entries(
+    std::string_view bytes,
+    const std::function<Expected<bool>(std::string_view key, std::string_view value)>& fn) {
+  // [version, [k, v, ...]], read element by element so that a large table is
+  // never unpacked as one object tree.
   const char* data = bytes.data();
-  size_t len = bytes.size();
+  const size_t len = bytes.size();
   size_t off = 0;
-  auto header = [&](const char* what) -> Expected<uint64_t> {
-    try {
-      msgpack::object_handle h = msgpack::unpack(data, len, off);  // a small integer
-      if (h.get().type != msgpack::type::POSITIVE_INTEGER) {
-        return Error::fatal(std::string("table entries: ") + what + " is not an integer");
-      }
-      return h.get().via.u64;
-    } catch (const std::exception& e) {
-      return Error::fatal(std::string("table entries: bad ") + what + ": " + e.what());
-    }
-  };
   auto array_header = [&]() -> Expected<uint64_t> {
     if (off >= len) return Error::fatal("table entries: truncated");
     auto b = static_cast<uint8_t>(data[off]);
@@ -120,59 +369,98 @@ Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view b
     }
     return Error::fatal("table entries: expected an array");
   };
+  // The extent of the element at `off` (no allocation, whatever it claims).
+  auto element = [&]() -> Expected<std::string_view> {
+    size_t start = off;
+    msgpack::null_visitor skip;
+    bool ok = false;
+    try {
+      ok = msgpack::parse(data, len, off, skip);
+    } catch (const std::exception& e) {
+      return Error::fatal("table entries: bad element at byte " + std::to_string(start) + ": " +
+                          e.what());
+    }
+    if (!ok) return Error::fatal("table entries: truncated at byte " + std::to_string(start));
+    return std::string_view(data + start, off - start);
+  };
+
   auto outer = array_header();
   if (!outer) return outer.error();
   if (*outer != 2) return Error::fatal("table entries: expected [version, entries]");
-  auto version = header("version");
-  if (!version) return version.error();
-  if (*version != kEntriesFormatVersion) {
-    return Error::fatal("table entries: unsupported format version " + std::to_string(*version));
+  if (off >= len || static_cast<uint8_t>(data[off]) > 0x7f) {
+    return Error::fatal("table entries: bad format version");
+  }
+  uint64_t version = static_cast<uint8_t>(data[off++]);
+  if (version != kEntriesFormatVersion) {
+    return Error::fatal("table entries: unsupported format version " + std::to_string(version));
   }
   auto count = array_header();
   if (!count) return count.error();
   if (*count % 2 != 0) return Error::fatal("table entries: odd number of keys and values");
   if (*count > len - off) return Error::fatal("table entries: truncated");
-  std::vector<std::pair<Value, Value>> out;
-  out.reserve(*count / 2);
-  // One zone for many elements (a zone per element would cost a malloc
-  // each), cleared now and then; limits keep a corrupt length from
-  // allocating more than the input could hold.
-  msgpack::zone zone;
-  size_t in_zone = 0;
-  auto next = [&]() -> Expected<Value> {
-    size_t start = off;
-    try {
-      size_t remaining = len - off;
-      msgpack::unpack_limit limit(remaining, remaining, remaining, remaining, remaining, 64);
-      msgpack::object o = msgpack::unpack(zone, data, len, off, nullptr, nullptr, limit);
-      auto v = unpack_value(o);
-      if (++in_zone == 1024) {
-        zone.clear();
-        in_zone = 0;
-      }
-      if (!v) return Error::fatal("table entries: " + v.error().message);
-      return v;
-    } catch (const std::exception& e) {
-      return Error::fatal("table entries: bad entry at byte " + std::to_string(start) + ": " +
-                          e.what());
-    }
-  };
   for (uint64_t i = 0; i < *count / 2; ++i) {
-    auto k = next();
+    auto k = element();
     if (!k) return k.error();
-    auto v = next();
+    auto v = element();
     if (!v) return v.error();
-    out.emplace_back(std::move(*k), std::move(*v));
+    auto r = fn(*k, *v);
+    if (!r) return r.error();
   }
   if (off != len) return Error::fatal("table entries: trailing bytes after the entries");
+  return true;
+}
+
+Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view bytes) {
+  std::vector<std::pair<Value, Value>> out;
+  msgpack::zone zone;
+  auto r = walk_entries(bytes, [&](std::string_view kb, std::string_view vb) -> Expected<bool> {
+    auto k = decode_element(zone, kb);
+    if (!k) return Error::fatal("table entries: " + k.error().message);
+    auto v = decode_element(zone, vb);
+    if (!v) return Error::fatal("table entries: " + v.error().message);
+    out.emplace_back(std::move(*k), std::move(*v));
+    return true;
+  });
+  if (!r) return r.error();
   return out;
 }
 
-KTable::KTable(std::string name) : name_(std::move(name)) {}
+// ---- KTable -----------------------------------------------------------------------
+
+KTable::KTable(std::string name, TableStorage storage)
+    : name_(std::move(name)),
+      enc_(storage == TableStorage::Encoded ? std::make_unique<Encoded>() : nullptr) {}
 
 KTable::~KTable() = default;
 
+size_t KTable::count_unlocked() const {
+  return enc_ ? enc_->size() : map_.size();
+}
+
+void KTable::scan(const std::function<void(const Value&, const Value&)>& fn) const {
+  if (!enc_) {
+    for (const auto& [k, v] : map_) fn(k, v);
+    return;
+  }
+  msgpack::zone zone;
+  enc_->scan([&](std::string_view kb, std::string_view vb) {
+    auto k = decode_element(zone, kb);
+    auto v = decode_element(zone, vb);
+    if (k && v) fn(*k, *v);  // validated when stored
+  });
+}
+
 std::optional<Value> KTable::get(const Value& key) const {
+  if (enc_) {
+    msgpack::sbuffer buf(64);
+    std::string_view kb = encode_into(buf, key);
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto e = enc_->find(kb);
+    if (!e) return std::nullopt;
+    auto v = from_msgpack(e->value);
+    if (!v) return std::nullopt;  // validated when stored
+    return std::move(*v);
+  }
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end()) return std::nullopt;
@@ -180,21 +468,44 @@ std::optional<Value> KTable::get(const Value& key) const {
 }
 
 bool KTable::contains(const Value& key) const {
+  if (enc_) {
+    msgpack::sbuffer buf(64);
+    std::string_view kb = encode_into(buf, key);
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return enc_->find(kb).has_value();
+  }
   std::shared_lock<std::shared_mutex> lock(mu_);
   return map_.find(key) != map_.end();
+}
+
+const Value* KTable::find_local(const Value& key) const {
+  if (!enc_) {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  auto e = enc_->find(encode_into(enc_->key_buf, key));
+  if (!e) return nullptr;
+  auto v = decode_element(enc_->zone, e->value);
+  if (!v) return nullptr;  // validated when stored
+  enc_->local = std::move(*v);
+  return &enc_->local;
 }
 
 std::vector<Value> KTable::keys() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<Value> out;
-  out.reserve(map_.size());
-  for (const auto& kv : map_) out.push_back(kv.first);
+  out.reserve(count_unlocked());
+  scan([&](const Value& k, const Value&) { out.push_back(k); });
   return out;
 }
 
 KTable::Map KTable::snapshot() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return map_;
+  if (!enc_) return map_;
+  Map out;
+  out.reserve(enc_->size());
+  scan([&](const Value& k, const Value& v) { out.emplace(k, v); });
+  return out;
 }
 
 KTableStats KTable::stats() const {
@@ -208,15 +519,16 @@ KTableStats KTable::stats() const {
 
 bool KTable::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  if (map_.size() >= n) return true;
+  if (count_unlocked() >= n) return true;
   waiters_.fetch_add(1);
-  bool ok = cv_.wait_for(lock, timeout, [&] { return map_.size() >= n; });
+  bool ok = cv_.wait_for(lock, timeout, [&] { return count_unlocked() >= n; });
   waiters_.fetch_sub(1);
   return ok;
 }
 
 size_t KTable::bytes_estimate() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
+  if (enc_) return enc_->bytes();
   size_t n = map_.bucket_count() * sizeof(void*) + map_.size() * malloc_chunk(kNodeBytes);
   for (const auto& [k, v] : map_) n += value_heap_bytes(k) + value_heap_bytes(v);
   return n;
@@ -225,7 +537,7 @@ size_t KTable::bytes_estimate() const {
 KTable::Writer::Writer(KTable& table) : table_(table), lock_(table.mu_) {}
 
 KTable::Writer::~Writer() {
-  table_.size_.store(table_.map_.size(), std::memory_order_release);
+  table_.size_.store(table_.count_unlocked(), std::memory_order_release);
   lock_.unlock();
   table_.publish(applied_);
 }
@@ -239,18 +551,26 @@ void KTable::Writer::apply(const Value& key, Value value) {
 }
 
 void KTable::Writer::put(const Value& key, Value value) {
-  auto it = table_.map_.find(key);
-  if (it == table_.map_.end()) {
-    table_.map_.emplace(key, std::move(value));
+  if (auto* enc = table_.enc_.get()) {
+    enc->put(encode_into(enc->key_buf, key), encode_into(enc->value_buf, value));
   } else {
-    it->second = std::move(value);
+    auto it = table_.map_.find(key);
+    if (it == table_.map_.end()) {
+      table_.map_.emplace(key, std::move(value));
+    } else {
+      it->second = std::move(value);
+    }
   }
   table_.note_change(key);
   ++applied_;
 }
 
 void KTable::Writer::erase(const Value& key) {
-  table_.map_.erase(key);
+  if (auto* enc = table_.enc_.get()) {
+    enc->erase(encode_into(enc->key_buf, key));
+  } else {
+    table_.map_.erase(key);
+  }
   table_.note_change(key);
   ++applied_;
 }
@@ -263,12 +583,15 @@ void KTable::publish(uint64_t applied) {
   if (waiters_.load() > 0) cv_.notify_all();
 }
 
-void KTable::apply(const Value& key, Value value) { writer().apply(key, std::move(value)); }
+void KTable::apply(const Value& key, Value value) {
+  writer().apply(key, std::move(value));
+}
 
 void KTable::clear() {
   Writer w(*this);
-  for (const auto& kv : map_) note_change(kv.first);
+  if (track_changes_) scan([&](const Value& k, const Value&) { note_change(k); });
   map_.clear();
+  if (enc_) enc_->clear();
 }
 
 void KTable::set_change_tracking(bool on) {
@@ -279,35 +602,83 @@ void KTable::set_change_tracking(bool on) {
 std::string KTable::serialize() const {
   // The owning thread is the only writer, so reading without the lock is
   // safe here; readers on other threads only share.
-  std::vector<std::pair<const Value*, const Value*>> entries;
-  entries.reserve(map_.size());
-  for (const auto& [k, v] : map_) entries.emplace_back(&k, &v);
   changed_.clear();
-  return encode_entries(entries);
-}
-
-std::string KTable::serialize_changes() const {
-  static const Value kDeleted;
-  std::vector<std::pair<const Value*, const Value*>> entries;
-  entries.reserve(changed_.size());
-  for (const Value& k : changed_) {
-    auto it = map_.find(k);
-    entries.emplace_back(&k, it == map_.end() ? &kDeleted : &it->second);
+  if (!enc_) {
+    std::vector<std::pair<const Value*, const Value*>> entries;
+    entries.reserve(map_.size());
+    for (const auto& [k, v] : map_) entries.emplace_back(&k, &v);
+    return encode_entries(entries);
   }
-  std::string out = encode_entries(entries);
-  changed_.clear();
+  // The arena holds the entries' bytes already: copy the live ones.
+  msgpack::sbuffer header(16);
+  write_entries_header(header, enc_->size());
+  std::string out;
+  out.reserve(header.size() + enc_->arena_bytes());
+  out.append(header.data(), header.size());
+  enc_->scan([&](std::string_view k, std::string_view v) {
+    out.append(k.data(), k.size());
+    out.append(v.data(), v.size());
+  });
   return out;
 }
 
+std::string KTable::serialize_changes() const {
+  msgpack::sbuffer buf;
+  write_entries_header(buf, changed_.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  for (const Value& k : changed_) {
+    pack_value(pk, k);
+    if (enc_) {
+      msgpack::sbuffer kb(64);
+      auto e = enc_->find(encode_into(kb, k));
+      if (e) {
+        buf.write(e->value.data(), e->value.size());
+      } else {
+        pk.pack_nil();
+      }
+      continue;
+    }
+    auto it = map_.find(k);
+    if (it == map_.end()) {
+      pk.pack_nil();
+    } else {
+      pack_value(pk, it->second);
+    }
+  }
+  changed_.clear();
+  return std::string(buf.data(), buf.size());
+}
+
 Expected<bool> KTable::restore(std::string_view bytes) {
-  auto entries = decode_entries(bytes);
   Writer w(*this);
   map_.clear();
   changed_.clear();
-  if (!entries) return Error::fatal("restore of table " + name_ + ": " + entries.error().message);
-  map_.reserve(entries->size());
-  for (auto& [k, v] : *entries) {
-    if (!v.is_null()) map_.insert_or_assign(std::move(k), std::move(v));
+  if (enc_) {
+    enc_->clear();
+    enc_->reserve_arena(bytes.size());
+  }
+  msgpack::zone zone;
+  auto r = walk_entries(bytes, [&](std::string_view kb, std::string_view vb) -> Expected<bool> {
+    if (vb.size() == 1 && vb[0] == kMsgpackNil) return true;  // a deletion
+    if (enc_) {
+      // walk_entries checked the msgpack structure; the bytes are stored as
+      // they are (decoding a million values only to check them would
+      // dominate the restore). The checkpoint's checksum vouches for them;
+      // a value runtime could still not decode would read as absent.
+      enc_->put(kb, vb);
+      return true;
+    }
+    auto k = decode_element(zone, kb);
+    if (!k) return k.error();
+    auto v = decode_element(zone, vb);
+    if (!v) return v.error();
+    map_.insert_or_assign(std::move(*k), std::move(*v));
+    return true;
+  });
+  if (!r) {
+    map_.clear();
+    if (enc_) enc_->clear();
+    return Error::fatal("restore of table " + name_ + ": " + r.error().message);
   }
   return true;
 }

@@ -5,9 +5,9 @@ namespace rivulet {
 void ProcessContext::data_error(const Record& record, std::string_view operation,
                                 std::string reason) {
   DataError e;
-  e.error = Error::data(std::move(reason))
-                .at(record.source.topic, record.source.partition.value(),
-                    record.source.offset.value());
+  e.error =
+      Error::data(std::move(reason))
+          .at(record.source.topic, record.source.partition.value(), record.source.offset.value());
   e.error.context.operation = std::string(operation);
   if (!record.key.is_null()) {
     e.raw_key = record.key.to_string();

@@ -23,14 +23,17 @@ CodecFactory json(std::shared_ptr<const Schema> schema) {
 }
 
 CodecFactory delimited(std::shared_ptr<const Schema> schema, char delimiter) {
-  return [schema = std::move(schema), delimiter] { return make_delimited_codec(schema, delimiter); };
+  return
+      [schema = std::move(schema), delimiter] { return make_delimited_codec(schema, delimiter); };
 }
 
 CodecFactory kafka(DataTypePtr type) {
   return [type = std::move(type)] { return make_kafka_codec(type); };
 }
 
-CodecFactory kafka_string() { return kafka(DataType::of(TypeKind::String)); }
+CodecFactory kafka_string() {
+  return kafka(DataType::of(TypeKind::String));
+}
 
 CodecFactory msgpack() {
   return [] { return std::unique_ptr<Codec>(std::make_unique<MsgpackCodec>()); };

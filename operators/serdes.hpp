@@ -38,7 +38,9 @@ CodecFactory msgpack();
 inline Serdes string_json(std::shared_ptr<const Schema> value_schema = nullptr) {
   return Serdes{kafka_string(), json(std::move(value_schema))};
 }
-inline Serdes internal() { return Serdes{msgpack(), msgpack()}; }
+inline Serdes internal() {
+  return Serdes{msgpack(), msgpack()};
+}
 
 }  // namespace codecs
 

@@ -17,8 +17,8 @@
 namespace rivulet {
 
 using FilterFn = std::function<bool(const Record&)>;
-using MapFn = std::function<void(Record&)>;             // rewrites a record in place
-using ValueFn = std::function<Value(const Record&)>;    // new value, or new key
+using MapFn = std::function<void(Record&)>;                        // rewrites a record in place
+using ValueFn = std::function<Value(const Record&)>;               // new value, or new key
 using FlatMapFn = std::function<void(const Record&, Batch& out)>;  // appends 0..n records
 using PeekFn = std::function<void(const Record&)>;
 

@@ -20,7 +20,7 @@ namespace rivulet {
 // ("decode key", "decode value", "filter", "encode value", ...).
 struct DataError {
   Error error;
-  std::optional<std::string> raw_key;    // the input's bytes when known (decode failures)
+  std::optional<std::string> raw_key;  // the input's bytes when known (decode failures)
   std::optional<std::string> raw_value;
   TimestampMs timestamp = 0;
 

@@ -36,7 +36,8 @@ struct Topology::State {
     bool is_aggregate = false;
     bool queryable = true;  // aggregates: results kept in a KTable
     std::shared_ptr<const AggregateSpec> spec;
-    NodeId node = 0;  // the node that writes it
+    TableStorage storage = TableStorage::Decoded;  // tables
+    NodeId node = 0;                               // the node that writes it
   };
 
   std::vector<NodeDesc> nodes;
@@ -110,7 +111,7 @@ Topology::NodeId Topology::add_source(std::string topic, Serdes serdes, bool is_
   return st.push(std::move(d));
 }
 
-Topology::NodeId Topology::add_table(NodeId parent, std::string store_name) {
+Topology::NodeId Topology::add_table(NodeId parent, std::string store_name, TableStorage storage) {
   auto& st = *state_;
   st.valid_parent(parent, "table");
   if (st.store(store_name)) st.fail("store name " + store_name + " is used twice");
@@ -126,6 +127,7 @@ Topology::NodeId Topology::add_table(NodeId parent, std::string store_name) {
   NodeId id = st.push(std::move(d));
   State::StoreDesc s;
   s.name = std::move(store_name);
+  s.storage = storage;
   s.node = id;
   st.stores.push_back(std::move(s));
   return id;
@@ -166,8 +168,8 @@ Topology::NodeId Topology::add_stream_table_join(NodeId stream, const std::strin
   return id;
 }
 
-Topology::NodeId Topology::add_aggregate(NodeId parent, std::string store_name,
-                                         AggregateSpec spec, bool queryable) {
+Topology::NodeId Topology::add_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
+                                         bool queryable) {
   auto& st = *state_;
   st.valid_parent(parent, "aggregate");
   if (store_name.empty()) st.fail("an aggregation needs a store name");
@@ -213,8 +215,7 @@ Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes ser
   return st.push(std::move(d));
 }
 
-Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& name,
-                                           Serdes serdes) {
+Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& name, Serdes serdes) {
   std::string topic = name + kRepartitionSuffix;
   NodeId sink = add_sink(parent, topic, serdes);
   state_->nodes[sink].internal = true;
@@ -253,8 +254,7 @@ std::vector<std::string> Topology::table_topics() const {
 std::vector<std::string> Topology::sink_topics() const {
   std::vector<std::string> out;
   for (const auto& n : state_->nodes) {
-    if (n.kind == State::Kind::Sink &&
-        std::find(out.begin(), out.end(), n.topic) == out.end()) {
+    if (n.kind == State::Kind::Sink && std::find(out.begin(), out.end(), n.topic) == out.end()) {
       out.push_back(n.topic);
     }
   }
@@ -346,7 +346,7 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
   g->partition_ = partition;
   for (const auto& s : st.stores) {
     if (!s.is_aggregate) {
-      auto t = std::make_shared<KTable>(s.name);
+      auto t = std::make_shared<KTable>(s.name, s.storage);
       g->tables_.emplace_back(s.name, t);
       g->stores_.push_back(t.get());
       continue;
@@ -388,8 +388,8 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
         break;
       }
     }
-    Processor* as_child = n.kind == State::Kind::Source ? nullptr
-                                                        : static_cast<Processor*>(node.get());
+    Processor* as_child =
+        n.kind == State::Kind::Source ? nullptr : static_cast<Processor*>(node.get());
     for (NodeId p : n.parents) g->nodes_[p]->add_child(as_child);
     g->nodes_.push_back(std::move(node));
   }
@@ -453,7 +453,9 @@ AggregateStore* TaskGraph::aggregate_store(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<StateStore*> TaskGraph::stores() const { return stores_; }
+std::vector<StateStore*> TaskGraph::stores() const {
+  return stores_;
+}
 
 // ---- Fluent API ----------------------------------------------------------------------
 
@@ -461,10 +463,11 @@ KStream Topology::stream(std::string topic, Serdes serdes) {
   return KStream(*this, add_source(std::move(topic), std::move(serdes), false));
 }
 
-KTableRef Topology::table(std::string topic, Serdes serdes, std::string name) {
+KTableRef Topology::table(std::string topic, Serdes serdes, std::string name,
+                          TableStorage storage) {
   if (name.empty()) name = topic;
   NodeId src = add_source(std::move(topic), std::move(serdes), true);
-  NodeId t = add_table(src, name);
+  NodeId t = add_table(src, name, storage);
   return KTableRef(*this, t, std::move(name));
 }
 
@@ -472,11 +475,13 @@ KStream KStream::add(const std::string& kind, std::string name, ProcessorFactory
                      std::vector<std::string> reads_tables) const {
   Topology t = topo_;
   if (name.empty()) name = t.next_name(kind);
-  return KStream(t, t.add_processor(std::move(name), {node_}, std::move(factory),
-                                    std::move(reads_tables)));
+  return KStream(
+      t, t.add_processor(std::move(name), {node_}, std::move(factory), std::move(reads_tables)));
 }
 
-KGroupedStream KStream::group_by_key() const { return KGroupedStream(topo_, node_); }
+KGroupedStream KStream::group_by_key() const {
+  return KGroupedStream(topo_, node_);
+}
 
 void KStream::to(std::string topic, Serdes serdes) const {
   Topology t = topo_;

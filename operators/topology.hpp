@@ -83,14 +83,17 @@ class Topology {
 
   KStream stream(std::string topic, Serdes serdes);
   // A table read from `topic`, materialized as the KTable `name` (default:
-  // the topic's name).
-  KTableRef table(std::string topic, Serdes serdes, std::string name = "");
+  // the topic's name) in the given storage (ktable.hpp: Decoded is the
+  // fastest to join against, Encoded the smallest and fastest to snapshot).
+  KTableRef table(std::string topic, Serdes serdes, std::string name = "",
+                  TableStorage storage = TableStorage::Decoded);
 
   // ---- Low-level API -------------------------------------------------------
 
   NodeId add_source(std::string topic, Serdes serdes, bool is_table = false);
   // Materializes the parent's records into the KTable `store_name`.
-  NodeId add_table(NodeId parent, std::string store_name);
+  NodeId add_table(NodeId parent, std::string store_name,
+                   TableStorage storage = TableStorage::Decoded);
   // A processor made per task by `factory`. `reads_tables`: the KTables it
   // reads (they must exist; their inputs must be co-partitioned with its).
   NodeId add_processor(std::string name, std::vector<NodeId> parents, ProcessorFactory factory,
@@ -155,9 +158,8 @@ class KStream {
   // fn(Record&): rewrites the record in place.
   template <typename Fn>
   KStream map(Fn fn, std::string name = "") const {
-    return add("map", std::move(name), [fn](BuildContext& c) {
-      return std::make_unique<MapNode<Fn>>(c.node_name(), fn);
-    });
+    return add("map", std::move(name),
+               [fn](BuildContext& c) { return std::make_unique<MapNode<Fn>>(c.node_name(), fn); });
   }
   // fn(const Record&) -> Value: the new value.
   template <typename Fn>
@@ -184,9 +186,8 @@ class KStream {
   // fn(const Record&): observes.
   template <typename Fn>
   KStream peek(Fn fn, std::string name = "") const {
-    return add("peek", std::move(name), [fn](BuildContext& c) {
-      return std::make_unique<PeekNode<Fn>>(c.node_name(), fn);
-    });
+    return add("peek", std::move(name),
+               [fn](BuildContext& c) { return std::make_unique<PeekNode<Fn>>(c.node_name(), fn); });
   }
   // joiner(const Record& stream, const Value* table_value) -> Value; the
   // table is looked up by this stream's key.
@@ -225,7 +226,9 @@ class KTableRef {
   Topology::NodeId node() const { return node_; }
   // The table's changelog: one record per update (null value: deleted).
   KStream to_stream() const { return KStream(topo_, node_); }
-  void to(std::string topic, Serdes serdes) const { to_stream().to(std::move(topic), std::move(serdes)); }
+  void to(std::string topic, Serdes serdes) const {
+    to_stream().to(std::move(topic), std::move(serdes));
+  }
 
  private:
   Topology topo_;

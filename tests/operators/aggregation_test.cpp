@@ -108,15 +108,13 @@ TEST_CASE("a record of the wrong type is a data error and changes nothing", "[ag
   CHECK(h.collect.records[2].value == I(12));
 }
 
-TEST_CASE("min, max, avg and count(col) ignore nulls; avg of decimals is exact",
-          "[aggregate]") {
+TEST_CASE("min, max, avg and count(col) ignore nulls; avg of decimals is exact", "[aggregate]") {
   AggregateSpec spec;
-  spec.functions = {AggregateFn::count(), AggregateFn::count_non_null(field("x"), "N"),
+  spec.functions = {AggregateFn::count(),         AggregateFn::count_non_null(field("x"), "N"),
                     AggregateFn::min(field("x")), AggregateFn::max(field("x")),
                     AggregateFn::avg(field("x")), AggregateFn::sum(field("x"))};
   Harness h(spec);
-  h.run({record(S("k"), test::row({{"x", D("0.10")}})),
-         record(S("k"), test::row({{"x", Value()}})),
+  h.run({record(S("k"), test::row({{"x", D("0.10")}})), record(S("k"), test::row({{"x", Value()}})),
          record(S("k"), test::row({{"x", D("0.20")}})),
          record(S("k"), test::row({{"x", D("0.06")}}))});
   const Value& r = h.collect.records.back().value;
@@ -148,8 +146,7 @@ TEST_CASE("custom aggregate with initializer and adder", "[aggregate]") {
   CHECK(h.out.data_errors.size() == 1);
 }
 
-TEST_CASE("aggregate store snapshots and restores, rebuilding the results table",
-          "[aggregate]") {
+TEST_CASE("aggregate store snapshots and restores, rebuilding the results table", "[aggregate]") {
   AggregateSpec spec;
   spec.functions = {AggregateFn::count(), AggregateFn::avg({})};
   Harness h(spec);

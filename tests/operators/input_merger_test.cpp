@@ -1,12 +1,11 @@
 #include "operators/input_merger.hpp"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 namespace rivulet {
 namespace {
@@ -44,7 +43,9 @@ Processed drain(InputMerger& m, TimestampMs now, std::vector<size_t>* run_sizes 
   return out;
 }
 
-std::vector<InputSpec> table_and_stream() { return {{"users", true}, {"orders", false}}; }
+std::vector<InputSpec> table_and_stream() {
+  return {{"users", true}, {"orders", false}};
+}
 
 TEST_CASE("merger: one input is processed a whole batch at a time", "[merger]") {
   InputMerger m({{"orders", false}}, PartitionId{0}, kForever);
@@ -77,8 +78,7 @@ TEST_CASE("merger: a table record wins a timestamp tie with a stream record", "[
   CHECK(order == Processed{{1, 0}, {0, 0}, {0, 1}, {1, 1}});
 }
 
-TEST_CASE("merger: an empty input that may have data blocks until max.task.idle.ms",
-          "[merger]") {
+TEST_CASE("merger: an empty input that may have data blocks until max.task.idle.ms", "[merger]") {
   InputMerger m(table_and_stream(), PartitionId{0}, 100);
   m.add(batch("orders", 0, {1, 2}, 2), 1000);
   // users: nothing fetched, position and high watermark unknown.
@@ -140,8 +140,7 @@ TEST_CASE("merger: max.task.idle.ms of 0 never waits; flushing ignores waits", "
   CHECK(run->size() == 1);
 }
 
-TEST_CASE("merger: runs never cross a batch; batches of other partitions are refused",
-          "[merger]") {
+TEST_CASE("merger: runs never cross a batch; batches of other partitions are refused", "[merger]") {
   InputMerger m({{"orders", false}}, PartitionId{0}, kForever);
   m.add(batch("orders", 0, {1, 2}, 4), 0);
   m.add(batch("orders", 2, {3, 4}, 4), 0);
@@ -167,8 +166,8 @@ Processed reference_order(const std::vector<std::vector<TimestampMs>>& inputs,
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (next[i] == inputs[i].size()) continue;
       auto key = std::make_tuple(inputs[i][next[i]], is_table[i] ? 0 : 1, i);
-      if (!best || key < std::make_tuple(inputs[*best][next[*best]], is_table[*best] ? 0 : 1,
-                                         *best)) {
+      if (!best ||
+          key < std::make_tuple(inputs[*best][next[*best]], is_table[*best] ? 0 : 1, *best)) {
         best = i;
       }
     }

@@ -1,11 +1,12 @@
 #include "operators/ktable.hpp"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <random>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "test_support.hpp"
 
@@ -15,8 +16,12 @@ namespace {
 using test::I;
 using test::S;
 
+// Each use (on its own line) is a separate Catch2 generator: a test runs for
+// every storage, or every pair of storages.
+#define ANY_STORAGE GENERATE(TableStorage::Decoded, TableStorage::Encoded)
+
 TEST_CASE("ktable: upsert, tombstone delete, queries", "[ktable]") {
-  KTable t("users");
+  KTable t("users", ANY_STORAGE);
   CHECK(t.empty());
   CHECK_FALSE(t.stats().last_update);
   {
@@ -44,7 +49,7 @@ TEST_CASE("ktable: upsert, tombstone delete, queries", "[ktable]") {
 }
 
 TEST_CASE("ktable: snapshot, map_values and filter are copies, not live views", "[ktable]") {
-  KTable t("t");
+  KTable t("t", ANY_STORAGE);
   for (int i = 0; i < 10; ++i) t.apply(I(i), I(i * i));
   auto snap = t.snapshot();
   auto doubled = t.map_values([](const Value& v) { return v.as_int64() * 2; });
@@ -60,9 +65,8 @@ TEST_CASE("ktable: snapshot, map_values and filter are copies, not live views", 
   CHECK(big.count(I(100)) == 0);
 }
 
-TEST_CASE("ktable: wait_for_keys wakes when the writer reaches n keys, or times out",
-          "[ktable]") {
-  KTable t("t");
+TEST_CASE("ktable: wait_for_keys wakes when the writer reaches n keys, or times out", "[ktable]") {
+  KTable t("t", ANY_STORAGE);
   CHECK_FALSE(t.wait_for_keys(1, std::chrono::milliseconds(20)));
   std::thread writer([&] {
     for (int i = 0; i < 50; ++i) {
@@ -81,7 +85,7 @@ TEST_CASE("ktable: wait_for_keys wakes when the writer reaches n keys, or times 
 // Readers on other threads never see a half-applied update: every value is
 // a struct whose fields agree with each other and with the key.
 TEST_CASE("ktable: concurrent readers see only whole updates", "[ktable][concurrency]") {
-  KTable t("t");
+  KTable t("t", ANY_STORAGE);
   constexpr int kKeys = 64;
   constexpr int kRounds = 300;
   std::atomic<bool> done{false};
@@ -123,8 +127,9 @@ TEST_CASE("ktable: concurrent readers see only whole updates", "[ktable][concurr
         continue;
       }
       int64_t n = round * 1000 + k;
-      w.apply(I(k), test::row({{"key", I(k)}, {"a", I(n)}, {"b", I(n)},
-                               {"s", S("v" + std::to_string(n))}}));
+      w.apply(
+          I(k),
+          test::row({{"key", I(k)}, {"a", I(n)}, {"b", I(n)}, {"s", S("v" + std::to_string(n))}}));
     }
   }
   done = true;
@@ -135,14 +140,16 @@ TEST_CASE("ktable: concurrent readers see only whole updates", "[ktable][concurr
 }
 
 TEST_CASE("ktable: serialize and restore round-trip; bad bytes are refused", "[ktable]") {
-  KTable t("t");
+  const TableStorage from = ANY_STORAGE;
+  const TableStorage to = ANY_STORAGE;  // snapshots move between storages
+  KTable t("t", from);
   t.apply(S("a"), test::row({{"x", I(1)}, {"d", test::D("12.50")}}));
   t.apply(I(7), Value::array({S("p"), Value::float64(1.5)}));
   t.apply(S("gone"), I(1));
   t.apply(S("gone"), Value());
   std::string bytes = t.serialize();
 
-  KTable r("t");
+  KTable r("t", to);
   r.apply(S("stale"), I(0));
   auto ok = r.restore(bytes);
   REQUIRE(ok);
@@ -150,7 +157,7 @@ TEST_CASE("ktable: serialize and restore round-trip; bad bytes are refused", "[k
   CHECK(r.snapshot() == t.snapshot());
   CHECK(r.get(S("a"))->field("d")->as_decimal() == *Decimal::parse("12.50"));
 
-  KTable bad("bad");
+  KTable bad("bad", to);
   bad.apply(S("x"), I(1));
   CHECK_FALSE(bad.restore(bytes.substr(0, bytes.size() - 3)));
   CHECK(bad.empty());
@@ -160,7 +167,7 @@ TEST_CASE("ktable: serialize and restore round-trip; bad bytes are refused", "[k
 }
 
 TEST_CASE("ktable: incremental change sets since the last snapshot", "[ktable]") {
-  KTable t("t");
+  KTable t("t", ANY_STORAGE);
   t.set_change_tracking(true);
   for (int i = 0; i < 100; ++i) t.apply(I(i), I(i));
   std::string base = t.serialize();
@@ -171,19 +178,82 @@ TEST_CASE("ktable: incremental change sets since the last snapshot", "[ktable]")
   CHECK(delta.size() < base.size() / 10);
   CHECK(t.serialize_changes().size() < 16);  // nothing changed since
 
-  KTable r("t");
+  KTable r("t", ANY_STORAGE);
   REQUIRE(r.restore(base));
   REQUIRE(r.apply_changes(delta));
   CHECK(r.snapshot() == t.snapshot());
 }
 
 TEST_CASE("ktable: bytes_estimate grows with content", "[ktable]") {
-  KTable t("t");
+  KTable t("t", ANY_STORAGE);
   size_t empty = t.bytes_estimate();
   for (int i = 0; i < 1000; ++i) t.apply(I(i), S(std::string(100, 'x')));
   size_t full = t.bytes_estimate();
   CHECK(full > empty + 1000 * 100);
   CHECK(full < empty + 1000 * 400);
+}
+
+}  // namespace
+}  // namespace rivulet
+
+namespace rivulet {
+namespace {
+
+// The encoded storage against a plain std::map model under random upserts
+// and deletes, with enough churn to compact the arena many times.
+TEST_CASE("ktable: encoded storage matches a model under churn and stays compact", "[ktable]") {
+  std::mt19937 rng(7);
+  KTable t("t", TableStorage::Encoded);
+  std::map<int64_t, std::string> model;
+  size_t max_bytes = 0;
+  for (int round = 0; round < 60; ++round) {
+    {
+      auto w = t.writer();
+      for (int i = 0; i < 2000; ++i) {
+        int64_t k = rng() % 3000;
+        if (rng() % 4 == 0) {
+          w.apply(I(k), Value());
+          model.erase(k);
+        } else {
+          std::string v(rng() % 60, char('a' + rng() % 26));
+          w.apply(I(k), S(v));
+          model[k] = v;
+        }
+      }
+    }
+    if (round > 10) max_bytes = std::max(max_bytes, t.bytes_estimate());
+  }
+  REQUIRE(t.size() == model.size());
+  for (int64_t k = 0; k < 3000; ++k) {
+    auto v = t.get(I(k));
+    auto it = model.find(k);
+    REQUIRE(v.has_value() == (it != model.end()));
+    if (v) REQUIRE(*v == S(it->second));
+    const Value* local = t.find_local(I(k));
+    REQUIRE((local != nullptr) == v.has_value());
+  }
+  // 3000 keys of at most ~70 bytes: the arena was compacted, not grown to
+  // the 120,000 updates' total.
+  CHECK(max_bytes < 3000 * 70 * 4);
+  KTable r("r", TableStorage::Decoded);
+  REQUIRE(r.restore(t.serialize()));
+  CHECK(r.snapshot() == t.snapshot());
+}
+
+TEST_CASE("ktable: encoded storage is compact", "[ktable]") {
+  KTable decoded("d", TableStorage::Decoded);
+  KTable encoded("e", TableStorage::Encoded);
+  size_t raw = 0;
+  for (int i = 0; i < 20000; ++i) {
+    Value key = S("u" + std::to_string(100000 + i));
+    Value value = test::row(
+        {{"user_id", key}, {"name", S("User " + std::to_string(i))}, {"country", S("DE")}});
+    raw += 7 + 50;  // the JSON text of such a user is about 57 bytes
+    decoded.apply(key, value);
+    encoded.apply(key, value);
+  }
+  CHECK(encoded.bytes_estimate() < 2 * raw);
+  CHECK(encoded.bytes_estimate() * 3 < decoded.bytes_estimate());
 }
 
 }  // namespace
@@ -203,7 +273,8 @@ TEST_CASE("ktable: memory per entry against raw bytes", "[.memory]") {
   };
   std::vector<Shape> shapes = {
       {"bigint value", [](int i) { return std::to_string(int64_t(i) * 1000003); }},
-      {"100-char string", [](int i) { return "\"" + std::string(90, 'x') + std::to_string(i + 100000000) + "\""; }},
+      {"100-char string",
+       [](int i) { return "\"" + std::string(90, 'x') + std::to_string(i + 100000000) + "\""; }},
       {"3-field JSON object (the demo's user)",
        [](int i) {
          return R"({"user_id":"u)" + std::to_string(100000 + i) + R"(","name":"User )" +
@@ -217,22 +288,25 @@ TEST_CASE("ktable: memory per entry against raw bytes", "[.memory]") {
                 R"(@example.com","city":"Berlin","zip":"10115","score":12.5,"active":true})";
        }},
   };
-  for (const auto& shape : shapes) {
-    KTable t("t");
-    size_t raw = 0;
-    const int n = 100000;
-    {
-      auto w = t.writer();
-      for (int i = 0; i < n; ++i) {
-        std::string key = "u" + std::to_string(100000 + i);
-        std::string value = shape.value(i);
-        raw += key.size() + value.size();
-        w.put(S(key), *json->decode(value));
+  for (auto storage : {TableStorage::Decoded, TableStorage::Encoded}) {
+    std::printf("%s storage\n", storage == TableStorage::Decoded ? "Decoded" : "Encoded");
+    for (const auto& shape : shapes) {
+      KTable t("t", storage);
+      size_t raw = 0;
+      const int n = 100000;
+      {
+        auto w = t.writer();
+        for (int i = 0; i < n; ++i) {
+          std::string key = "u" + std::to_string(100000 + i);
+          std::string value = shape.value(i);
+          raw += key.size() + value.size();
+          w.put(S(key), *json->decode(value));
+        }
       }
+      size_t est = t.bytes_estimate();
+      std::printf("%-40s raw %6.1f B/entry, table %6.1f B/entry, ratio %.2f\n", shape.name,
+                  double(raw) / n, double(est) / n, double(est) / double(raw));
     }
-    size_t est = t.bytes_estimate();
-    std::printf("%-40s raw %6.1f B/entry, table %6.1f B/entry, ratio %.2f\n", shape.name,
-                double(raw) / n, double(est) / n, double(est) / double(raw));
   }
 }
 

@@ -1,6 +1,5 @@
-#include <stdexcept>
-
 #include <catch2/catch.hpp>
+#include <stdexcept>
 
 #include "operators/sink_node.hpp"
 #include "operators/source_node.hpp"
@@ -90,7 +89,8 @@ TEST_CASE("map, map_values and select_key rewrite records", "[nodes]") {
     if (r.key.as_int64() == 1) throw std::invalid_argument("no");
     return I(r.value.as_int64() + 1);
   });
-  auto rekey = SelectKeyNode<ValueFn>("sk", [](const Record& r) { return S("k" + r.key.to_string()); });
+  auto rekey =
+      SelectKeyNode<ValueFn>("sk", [](const Record& r) { return S("k" + r.key.to_string()); });
   Collect c;
   map.add_child(&values);
   values.add_child(&rekey);
@@ -151,9 +151,8 @@ TEST_CASE("materialize upserts, deletes on tombstones and forwards the changelog
   m.add_child(&c);
   TaskOutput out;
   ProcessContext ctx(out, PartitionId{0});
-  Batch b = {record(S("u1"), S("alice")), record(S("u2"), S("bob")),
-             record(S("u1"), S("alice2")), record(S("u2"), Value()),
-             record(Value(), S("nobody"), 0, 9)};
+  Batch b = {record(S("u1"), S("alice")), record(S("u2"), S("bob")), record(S("u1"), S("alice2")),
+             record(S("u2"), Value()), record(Value(), S("nobody"), 0, 9)};
   m.process(b, ctx);
   CHECK(table->size() == 1);
   CHECK(table->get(S("u1")) == std::optional<Value>(S("alice2")));

@@ -34,11 +34,19 @@ class TextCodec final : public Codec {
 inline CodecFactory text_codec() {
   return [] { return std::unique_ptr<Codec>(std::make_unique<TextCodec>()); };
 }
-inline Serdes text_serdes() { return Serdes{text_codec(), text_codec()}; }
+inline Serdes text_serdes() {
+  return Serdes{text_codec(), text_codec()};
+}
 
-inline Value S(std::string s) { return Value::string(std::move(s)); }
-inline Value I(int64_t v) { return Value::int64(v); }
-inline Value D(const char* text) { return Value::decimal(*Decimal::parse(text)); }
+inline Value S(std::string s) {
+  return Value::string(std::move(s));
+}
+inline Value I(int64_t v) {
+  return Value::int64(v);
+}
+inline Value D(const char* text) {
+  return Value::decimal(*Decimal::parse(text));
+}
 
 inline Value row(std::vector<std::pair<std::string, Value>> fields) {
   StructFields f;

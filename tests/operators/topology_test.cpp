@@ -1,8 +1,7 @@
 #include "operators/topology.hpp"
 
-#include <map>
-
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "operators/input_merger.hpp"
 #include "operators/sink_node.hpp"
@@ -26,9 +25,9 @@ Value member_or_null(const Value& v, const char* name) {
 }
 
 // orders LEFT JOIN users, plus a per-user order count: the demo's pipeline.
-Topology orders_topology() {
+Topology orders_topology(TableStorage storage = TableStorage::Decoded) {
   Topology topo;
-  auto users = topo.table("users", codecs::string_json());
+  auto users = topo.table("users", codecs::string_json(), "users", storage);
   auto orders = topo.stream("orders", codecs::string_json());
   orders
       .left_join(users,
@@ -44,8 +43,7 @@ Topology orders_topology() {
   return topo;
 }
 
-RawRecord json(int64_t offset, TimestampMs ts, std::string key,
-               std::optional<std::string> value) {
+RawRecord json(int64_t offset, TimestampMs ts, std::string key, std::optional<std::string> value) {
   return test::raw(offset, std::move(key), std::move(value), ts);
 }
 
@@ -67,7 +65,8 @@ void run_all(InputMerger& m, TaskGraph& g, TaskOutput& out) {
 
 TEST_CASE("topology end to end: orders LEFT JOIN users and per-user counts on raw JSON",
           "[topology]") {
-  Topology topo = orders_topology();
+  const TableStorage storage = GENERATE(TableStorage::Decoded, TableStorage::Encoded);
+  Topology topo = orders_topology(storage);
   REQUIRE(topo.validate());
   std::unique_ptr<TaskGraph> g = topo.instantiate(PartitionId{0});
   REQUIRE(g);
@@ -80,26 +79,23 @@ TEST_CASE("topology end to end: orders LEFT JOIN users and per-user counts on ra
   InputMerger merger(g->inputs(), PartitionId{0}, int64_t{1} << 40);
   // The orders arrive first; the merger still applies each user update
   // before the orders of the same or a later time.
-  merger.add(batch_of("orders",
-                      {json(0, 10, "u1", R"({"order_id": 1})"),
-                       json(1, 20, "u2", R"({"order_id": 2})"),
-                       json(2, 30, "u3", R"({"order_id": 3})"),
-                       json(3, 55, "u2", R"({"order_id": 4})"),
-                       json(4, 60, "u1", R"({"order_id": 5})"),
-                       json(5, 70, "u1", R"({"order_id": 6})")},
-                      6),
-             0);
+  merger.add(
+      batch_of("orders",
+               {json(0, 10, "u1", R"({"order_id": 1})"), json(1, 20, "u2", R"({"order_id": 2})"),
+                json(2, 30, "u3", R"({"order_id": 3})"), json(3, 55, "u2", R"({"order_id": 4})"),
+                json(4, 60, "u1", R"({"order_id": 5})"), json(5, 70, "u1", R"({"order_id": 6})")},
+               6),
+      0);
   TaskOutput out;
   run_all(merger, *g, out);
   CHECK(out.records.empty());  // users may have data: wait for it
-  merger.add(batch_of("users",
-                      {json(0, 0, "u1", R"({"name": "Alice"})"),
-                       json(1, 0, "u2", R"({"name": "Bob"})"),
-                       json(2, 1, "u9", "{not json"),
-                       json(3, 50, "u2", std::nullopt),
-                       json(4, 60, "u1", R"({"name": "Alice B"})")},
-                      5),
-             0);
+  merger.add(
+      batch_of("users",
+               {json(0, 0, "u1", R"({"name": "Alice"})"), json(1, 0, "u2", R"({"name": "Bob"})"),
+                json(2, 1, "u9", "{not json"), json(3, 50, "u2", std::nullopt),
+                json(4, 60, "u1", R"({"name": "Alice B"})")},
+               5),
+      0);
   run_all(merger, *g, out);
   CHECK_FALSE(merger.has_buffered());
 
@@ -120,9 +116,9 @@ TEST_CASE("topology end to end: orders LEFT JOIN users and per-user counts on ra
     REQUIRE(!o.headers.empty());
     CHECK(o.headers.back().name == kProvenanceHeader);
   }
-  std::vector<std::pair<int64_t, Value>> want_enriched = {
-      {1, S("Alice")}, {2, S("Bob")}, {3, Value()}, {4, Value()}, {5, S("Alice B")},
-      {6, S("Alice B")}};
+  std::vector<std::pair<int64_t, Value>> want_enriched = {{1, S("Alice")},   {2, S("Bob")},
+                                                          {3, Value()},      {4, Value()},
+                                                          {5, S("Alice B")}, {6, S("Alice B")}};
   CHECK(enriched == want_enriched);
   std::vector<std::pair<std::string, Value>> want_counts = {
       {"u1", I(1)}, {"u2", I(1)}, {"u3", I(1)}, {"u2", I(2)}, {"u1", I(2)}, {"u1", I(3)}};
@@ -141,6 +137,7 @@ TEST_CASE("topology end to end: orders LEFT JOIN users and per-user counts on ra
   // State: the users table and the counts, queryable by name.
   KTable* users = g->table("users");
   REQUIRE(users);
+  CHECK(users->storage() == storage);
   CHECK(users->size() == 1);
   CHECK(member_or_null(*users->get(S("u1")), "name") == S("Alice B"));
   KTable* order_counts = g->table("order-counts");
@@ -158,8 +155,7 @@ TEST_CASE("topology: topics, co-partition groups, describe", "[topology]") {
   CHECK(topo.table_topics() == std::vector<std::string>{"users"});
   CHECK(topo.sink_topics() == std::vector<std::string>{"enriched-orders", "order-counts"});
   CHECK(topo.repartition_topics().empty());
-  CHECK(topo.copartition_groups() ==
-        std::vector<std::vector<std::string>>{{"orders", "users"}});
+  CHECK(topo.copartition_groups() == std::vector<std::vector<std::string>>{{"orders", "users"}});
   CHECK(topo.describe().find("left-join") != std::string::npos);
 }
 
@@ -172,8 +168,7 @@ TEST_CASE("topology: group_by a new key goes through a repartition topic", "[top
   per_page.count("page-counts").to("page-counts", test::text_serdes());
   REQUIRE(topo.validate());
   CHECK(topo.repartition_topics() == std::vector<std::string>{"by-page-repartition"});
-  CHECK(topo.source_topics() ==
-        std::vector<std::string>{"clicks", "pages", "by-page-repartition"});
+  CHECK(topo.source_topics() == std::vector<std::string>{"clicks", "pages", "by-page-repartition"});
 
   auto g = topo.instantiate(PartitionId{1});
   REQUIRE(g);
@@ -203,8 +198,7 @@ TEST_CASE("topology: group_by a new key goes through a repartition topic", "[top
   CHECK(g->table("page-counts")->get(S("home")) == std::optional<Value>(I(2)));
 }
 
-TEST_CASE("topology: joins after a repartition are co-partitioned with the table",
-          "[topology]") {
+TEST_CASE("topology: joins after a repartition are co-partitioned with the table", "[topology]") {
   Topology topo;
   auto users = topo.table("users", test::text_serdes());
   auto clicks = topo.stream("clicks", test::text_serdes());
@@ -280,10 +274,10 @@ TEST_CASE("topology: the low-level API builds the same nodes from closures and s
     return std::make_unique<FilterNode<FilterFn>>(
         c.node_name(), [](const Record& r) { return r.value.as_string().rfind("a", 0) == 0; });
   });
-  auto j = topo.add_stream_table_join(f, "users", JoinType::Inner,
-                                      [](const Record& s, const Value* u) {
-                                        return S(s.value.as_string() + "@" + u->as_string());
-                                      });
+  auto j =
+      topo.add_stream_table_join(f, "users", JoinType::Inner, [](const Record& s, const Value* u) {
+        return S(s.value.as_string() + "@" + u->as_string());
+      });
   AggregateSpec spec;
   spec.functions.push_back(AggregateFn::count());
   auto agg = topo.add_aggregate(j, "per-user", spec, false);
@@ -322,7 +316,8 @@ TEST_CASE("topology: decoded records can be pushed past the codecs", "[topology]
   Topology topo;
   auto users = topo.table("users", test::text_serdes());
   topo.stream("orders", test::text_serdes())
-      .join(users, [](const Record& o, const Value* u) { return S(o.value.as_string() + "@" + u->as_string()); })
+      .join(users, [](const Record& o,
+                      const Value* u) { return S(o.value.as_string() + "@" + u->as_string()); })
       .to("out", test::text_serdes());
   auto g = topo.instantiate(PartitionId{0});
   REQUIRE(g);
