@@ -255,8 +255,18 @@ std::string literal_sql(const Value& v) {
     case TypeKind::Boolean: return v.as_bool() ? "true" : "false";
     case TypeKind::Int: return std::to_string(v.as_int32());
     case TypeKind::BigInt: return std::to_string(v.as_int64());
-    case TypeKind::Double: return java_double_string(v.as_double());
-    case TypeKind::Decimal: return v.as_decimal().to_string();
+    case TypeKind::Double: {
+      // With an exponent, so the text reads back as a DOUBLE, not a DECIMAL.
+      std::string s = java_double_string(v.as_double());
+      if (s.find('E') == std::string::npos && s.find('N') == std::string::npos) s += "E0";
+      return s;
+    }
+    case TypeKind::Decimal: {
+      // A point even at scale 0, so the text reads back as a DECIMAL.
+      std::string s = v.as_decimal().to_string();
+      if (s.find('.') == std::string::npos) s += ".";
+      return s;
+    }
     case TypeKind::String: return quote_string(v.as_string());
     default: return v.to_string();
   }
@@ -285,8 +295,13 @@ std::string to_sql(const Expr& e) {
     case ExprKind::Unary:
       switch (e.unary_op) {
         case UnaryOp::Not: return "(NOT " + to_sql(*e.args[0]) + ")";
-        case UnaryOp::Minus: return "-" + to_sql(*e.args[0]);
-        case UnaryOp::Plus: return "+" + to_sql(*e.args[0]);
+        case UnaryOp::Minus:
+        case UnaryOp::Plus: {
+          // A space keeps "- -x" from reading back as a "--" comment.
+          std::string operand = to_sql(*e.args[0]);
+          const char* sign = e.unary_op == UnaryOp::Minus ? "-" : "+";
+          return sign + std::string(operand[0] == '-' || operand[0] == '+' ? " " : "") + operand;
+        }
       }
       return "?";
     case ExprKind::Binary:
@@ -462,5 +477,102 @@ std::optional<std::string> Properties::text(std::string_view upper_name) const {
   if (p->value.kind() == TypeKind::String) return p->value.as_string();
   return literal_sql(p->value);
 }
+
+}  // namespace rivulet::sql
+
+namespace rivulet::sql {
+
+namespace {
+
+std::string properties_sql(const Properties& p) {
+  if (p.items.empty()) return "";
+  std::string out = " WITH (";
+  for (size_t i = 0; i < p.items.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += quote_identifier(p.items[i].name) + "=" + literal_sql(p.items[i].value);
+  }
+  return out + ")";
+}
+
+struct StatementPrinter {
+  std::string operator()(const CreateSource& c) const {
+    std::string out = "CREATE ";
+    if (c.or_replace) out += "OR REPLACE ";
+    if (c.is_source) out += "SOURCE ";
+    out += source_type_name(c.type);
+    if (c.if_not_exists) out += " IF NOT EXISTS";
+    out += " " + quote_identifier(c.name);
+    if (!c.elements.empty()) {
+      out += " (";
+      for (size_t i = 0; i < c.elements.size(); ++i) {
+        const TableElement& el = c.elements[i];
+        if (i > 0) out += ", ";
+        out += quote_identifier(el.name) + " " + type_name(el.type);
+        switch (el.constraint) {
+          case ColumnConstraint::Key: out += " KEY"; break;
+          case ColumnConstraint::PrimaryKey: out += " PRIMARY KEY"; break;
+          case ColumnConstraint::Headers: out += " HEADERS"; break;
+          case ColumnConstraint::Header: out += " HEADER(" + quote_string(el.header_key) + ")"; break;
+          case ColumnConstraint::None: break;
+        }
+      }
+      out += ")";
+    }
+    return out + properties_sql(c.properties);
+  }
+  std::string operator()(const CreateAsSelect& c) const {
+    std::string out = "CREATE ";
+    if (c.or_replace) out += "OR REPLACE ";
+    out += source_type_name(c.type);
+    if (c.if_not_exists) out += " IF NOT EXISTS";
+    out += " " + quote_identifier(c.name) + properties_sql(c.properties) + " AS " +
+           (c.query ? to_sql(*c.query) : "");
+    return out;
+  }
+  std::string operator()(const InsertInto& i) const {
+    return "INSERT INTO " + quote_identifier(i.target) + properties_sql(i.properties) + " " +
+           (i.query ? to_sql(*i.query) : "");
+  }
+  std::string operator()(const InsertValues& v) const {
+    std::string out = "INSERT INTO " + quote_identifier(v.target);
+    if (!v.columns.empty()) {
+      out += " (";
+      for (size_t i = 0; i < v.columns.size(); ++i) out += (i ? ", " : "") + quote_identifier(v.columns[i]);
+      out += ")";
+    }
+    out += " VALUES (";
+    for (size_t i = 0; i < v.values.size(); ++i) out += (i ? ", " : "") + to_sql(*v.values[i]);
+    return out + ")";
+  }
+  std::string operator()(const DropSource& d) const {
+    return std::string("DROP ") + source_type_name(d.type) + (d.if_exists ? " IF EXISTS " : " ") +
+           quote_identifier(d.name) + (d.delete_topic ? " DELETE TOPIC" : "");
+  }
+  std::string operator()(const ShowList& s) const {
+    static const char* const kWhat[] = {"STREAMS", "TABLES", "QUERIES", "TOPICS", "PROPERTIES",
+                                        "FUNCTIONS"};
+    return std::string("SHOW ") + kWhat[static_cast<int>(s.what)] + (s.extended ? " EXTENDED" : "");
+  }
+  std::string operator()(const Describe& d) const {
+    switch (d.what) {
+      case Describe::What::AllStreams: return std::string("DESCRIBE STREAMS") + (d.extended ? " EXTENDED" : "");
+      case Describe::What::Function: return "DESCRIBE FUNCTION " + quote_identifier(d.name);
+      case Describe::What::Source: break;
+    }
+    return "DESCRIBE " + quote_identifier(d.name) + (d.extended ? " EXTENDED" : "");
+  }
+  std::string operator()(const SetProperty& s) const {
+    return "SET " + quote_string(s.name) + "=" + quote_string(s.value);
+  }
+  std::string operator()(const UnsetProperty& u) const { return "UNSET " + quote_string(u.name); }
+  std::string operator()(const Terminate& t) const {
+    return t.all ? "TERMINATE ALL" : "TERMINATE " + quote_identifier(t.query_id);
+  }
+  std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
+};
+
+}  // namespace
+
+std::string to_sql(const Statement& s) { return std::visit(StatementPrinter{}, s.body); }
 
 }  // namespace rivulet::sql

@@ -329,4 +329,9 @@ struct Statement {
   std::string text;    // the statement as written, without the closing ';'
 };
 
+// The statement in canonical spelling (upper-case keywords, quoted names
+// where needed, expressions fully parenthesised), without ';'. Parsing the
+// result gives the same tree.
+std::string to_sql(const Statement& s);
+
 }  // namespace rivulet::sql

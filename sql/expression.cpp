@@ -982,8 +982,10 @@ DataTypePtr T(TypeKind k) { return DataType::of(k); }
 
 class Compiler {
  public:
-  Compiler(const Scope& scope, const FunctionRegistry& fns, bool typing_only, bool allow_aggregates)
-      : scope_(scope), fns_(fns), typing_only_(typing_only), allow_aggregates_(allow_aggregates) {}
+  Compiler(const Scope& scope, const FunctionRegistry& fns, bool typing_only,
+           const CompileOptions& options)
+      : scope_(scope), fns_(fns), typing_only_(typing_only),
+        allow_aggregates_(options.allow_aggregates), clause_(options.clause) {}
 
   Typed compile(const Expr& e) {
     if (auto bound = bound_slot(e)) return *bound;
@@ -1083,7 +1085,11 @@ class Compiler {
       }
     }
     auto c = scope_.find(e.qualifier, e.name);
-    if (!c.ok()) fail(e.loc, c.error().message);
+    if (!c.ok()) {
+      std::string msg = c.error().message;
+      if (!clause_.empty() && msg.compare(0, 8, "Column '") == 0) msg = clause_ + " column" + msg.substr(6);
+      fail(e.loc, msg);
+    }
     const ScopeColumn* col = c.value();
     if (col->slot.origin == Slot::Origin::External) {
       if (col->slot.index >= scope_.externals().size()) fail(e.loc, "invalid external binding");
@@ -1221,14 +1227,79 @@ class Compiler {
     return constant(std::move(*c), t);
   }
 
+  // Compiles `e` where a value of type `hint` is expected: string literals,
+  // also inside ARRAY, MAP and STRUCT constructors, are parsed as `hint`'s
+  // (element, value, field) type, as ksqlDB coerces IN-list items.
+  Typed compile_with_hint(const Expr& e, const DataTypePtr& hint) {
+    if (is_null_type(hint)) return compile(e);
+    if (auto t = coerce_string_literal(e, hint)) return *t;
+    if (e.kind == ExprKind::ArrayConstructor && hint->kind == TypeKind::Array && !e.args.empty()) {
+      std::vector<Typed> items;
+      DataTypePtr element = T(TypeKind::Null);
+      bool all_constant = true;
+      for (const auto& a : e.args) {
+        items.push_back(compile_with_hint(*a, hint->element));
+        auto c = common_type(element, items.back().type);
+        if (!c)
+          fail(a->loc, "ARRAY elements must have a common type: " + to_sql(*a) + " is " +
+                           type_name(items.back().type) + ", others are " + type_name(element));
+        element = *c;
+        all_constant = all_constant && items.back().constant;
+      }
+      if (is_null_type(element)) element = hint->element;
+      std::vector<NodePtr> nodes;
+      for (auto& t : items) nodes.push_back(t.node);
+      return fold(make(std::make_shared<ArrayNode>(std::move(nodes), element)),
+                  DataType::array(element), all_constant);
+    }
+    if (e.kind == ExprKind::MapConstructor && hint->kind == TypeKind::Map && !e.args.empty()) {
+      std::vector<NodePtr> keys, values;
+      DataTypePtr value_type = T(TypeKind::Null);
+      bool all_constant = true;
+      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+        Typed k = compile(*e.args[i]);
+        if (!is_null_type(k.type) && k.type->kind != TypeKind::String)
+          fail(e.args[i]->loc, "MAP keys must be STRING, got " + operand(*e.args[i], k.type));
+        Typed v = compile_with_hint(*e.args[i + 1], hint->element);
+        auto c = common_type(value_type, v.type);
+        if (!c)
+          fail(e.args[i + 1]->loc, "MAP values must have a common type: " + to_sql(*e.args[i + 1]) +
+                                       " is " + type_name(v.type) + ", others are " + type_name(value_type));
+        value_type = *c;
+        keys.push_back(k.node);
+        values.push_back(v.node);
+        all_constant = all_constant && k.constant && v.constant;
+      }
+      if (is_null_type(value_type)) value_type = hint->element;
+      return fold(make(std::make_shared<MapNode>(std::move(keys), std::move(values), value_type)),
+                  DataType::map(value_type), all_constant);
+    }
+    if (e.kind == ExprKind::StructConstructor && hint->kind == TypeKind::Struct) {
+      std::vector<StructFieldType> fields;
+      std::vector<NodePtr> nodes;
+      bool all_constant = true;
+      for (size_t i = 0; i < e.args.size(); ++i) {
+        DataTypePtr field_hint;
+        for (const auto& f : hint->fields)
+          if (f.name == e.names[i]) field_hint = f.type;
+        Typed t = compile_with_hint(*e.args[i], field_hint);
+        fields.push_back(StructFieldType{e.names[i], t.type});
+        nodes.push_back(t.node);
+        all_constant = all_constant && t.constant;
+      }
+      return fold(make(std::make_shared<StructNode>(e.names, std::move(nodes))),
+                  DataType::structure(std::move(fields)), all_constant);
+    }
+    return compile(e);
+  }
+
   Typed in_list(const Expr& e) {
     Typed v = compile(*e.args[0]);
     std::vector<NodePtr> items;
     bool all_constant = v.constant;
     for (size_t i = 1; i < e.args.size(); ++i) {
       const Expr& item = *e.args[i];
-      std::optional<Typed> t = coerce_string_literal(item, v.type);
-      if (!t) t = compile(item);
+      std::optional<Typed> t = compile_with_hint(item, v.type);
       if (!is_null_type(v.type) && !is_null_type(t->type) && !in_compatible(v.type, t->type))
         fail(item.loc, "operator does not exist: " + type_name(v.type) + " = " +
                            type_name(t->type) + " (" + to_sql(item) + ")");
@@ -1541,6 +1612,7 @@ class Compiler {
   const FunctionRegistry& fns_;
   bool typing_only_;
   bool allow_aggregates_;
+  std::string clause_;
   bool in_aggregate_ = false;
   std::string in_aggregate_text_;
   std::vector<LambdaVar> lambda_vars_;
@@ -1567,7 +1639,7 @@ ExpressionCompiler::ExpressionCompiler(const Scope& scope, const FunctionRegistr
 Expected<CompiledExpr> ExpressionCompiler::compile(const ExprPtr& e) const {
   if (!e) return Error::fatal("no expression to compile");
   try {
-    Compiler c(scope_, functions_, false, options_.allow_aggregates);
+    Compiler c(scope_, functions_, false, options_);
     Typed t = c.compile(*e);
     CompiledExpr out;
     out.root_ = std::move(t.node);
@@ -1583,7 +1655,7 @@ Expected<CompiledExpr> ExpressionCompiler::compile(const ExprPtr& e) const {
 Expected<DataTypePtr> ExpressionCompiler::infer_type(const ExprPtr& e) const {
   if (!e) return Error::fatal("no expression to type");
   try {
-    Compiler c(scope_, functions_, true, options_.allow_aggregates);
+    Compiler c(scope_, functions_, true, options_);
     Typed t = c.compile(*e);
     return t.type ? t.type : DataType::of(TypeKind::Null);
   } catch (CompileFailure& f) {

@@ -191,6 +191,9 @@ struct CompileOptions {
   // rejects them unless the scope binds them. With false, infer_type
   // rejects them too.
   bool allow_aggregates = true;
+  // The clause being compiled, for messages: with "SELECT" an unknown column
+  // reads "SELECT column 'X' cannot be resolved." (ksqlDB's wording).
+  std::string clause;
 };
 
 // Compiles expressions against one scope. Cheap to construct; holds

@@ -286,7 +286,7 @@ double double_round(double d, int64_t places, bool round) {
   places = std::max<int64_t>(std::min<int64_t>(places, 300), -300);
   // The shortest decimal digits of d, as ksqlDB's BigDecimal.valueOf sees them.
   char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
+  for (int precision = 2; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*e", precision - 1, d);
     if (std::strtod(buf, nullptr) == d) break;
   }

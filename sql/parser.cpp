@@ -1032,7 +1032,6 @@ class Parser {
         return literal(Value::string(std::move(s)), loc);
       }
       case TokenKind::LParen: {
-        Nest nest(*this);
         advance();
         if (at_word("SELECT")) {
           Expr e;
@@ -1088,9 +1087,8 @@ class Parser {
   ExprPtr name_expression() {
     SourceLocation loc = cur().loc;
     std::string name = cur().text;
-    bool quoted = at(TokenKind::QuotedIdentifier);
     advance();
-    if (at(TokenKind::LParen)) return function_call(quoted ? name : to_upper(name), loc);
+    if (at(TokenKind::LParen)) return function_call(to_upper(name), loc);
     if (at(TokenKind::Dot) && is_identifier(peek())) {
       advance();
       std::string column = cur().text;

@@ -35,7 +35,9 @@ std::string java_double_string(double d) {
   if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
   // Shortest decimal digits that round-trip, as "d.ddddde[+-]x".
   char buf[64];
-  int precision = 1;
+  // At least two significant digits, as Java's Double.toString (4.9E-324,
+  // not 5.0E-324).
+  int precision = 2;
   for (; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*e", precision - 1, d);
     if (std::strtod(buf, nullptr) == d) break;

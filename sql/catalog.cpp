@@ -1,0 +1,202 @@
+#include "sql/catalog.hpp"
+
+#include "sql/sql_error.hpp"
+#include "sql/text.hpp"
+#include "sql/types.hpp"
+
+namespace rivulet::sql {
+
+namespace {
+
+// `NAME`, as ksqlDB writes column names in messages.
+std::string backquoted(const std::string& name) {
+  std::string out = "`";
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '`') out.push_back('`');
+  }
+  return out + "`";
+}
+
+}  // namespace
+
+bool is_reserved_column_name(std::string_view n) {
+  return n == "ROWTIME" || n == "ROWPARTITION" || n == "ROWOFFSET" || n == "WINDOWSTART" ||
+         n == "WINDOWEND";
+}
+
+const SourceInfo* Catalog::find(std::string_view name) const {
+  auto it = sources_.find(name);
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+Expected<const SourceInfo*> Catalog::resolve(std::string_view name, SourceLocation loc) const {
+  if (const SourceInfo* s = find(name)) return s;
+  std::string msg = "Source " + std::string("`") + std::string(name) + "` does not exist.";
+  for (const auto& [n, info] : sources_) {
+    if (iequals(n, name)) {
+      msg += " Did you mean " + quote_identifier(n) + "?";
+      break;
+    }
+  }
+  return sql_error(loc, msg);
+}
+
+Expected<bool> Catalog::add(SourceInfo info, bool or_replace, bool if_not_exists,
+                            SourceLocation loc) {
+  auto it = sources_.find(info.name);
+  if (it != sources_.end()) {
+    if (if_not_exists) return false;
+    if (!or_replace)
+      return sql_error(loc, std::string("Cannot add ") +
+                                (info.is_stream() ? "stream" : "table") + " '" + info.name +
+                                "': A " + (it->second.is_stream() ? "stream" : "table") +
+                                " with the same name already exists");
+    if (it->second.type != info.type)
+      return sql_error(loc, "Cannot replace " + std::string(it->second.is_stream() ? "stream" : "table") +
+                                " '" + info.name + "' with a " +
+                                (info.is_stream() ? "stream" : "table"));
+    it->second = std::move(info);
+    return true;
+  }
+  std::string name = info.name;
+  sources_.emplace(std::move(name), std::move(info));
+  return true;
+}
+
+Expected<bool> Catalog::drop(std::string_view name, SourceType type, bool if_exists,
+                             SourceLocation loc) {
+  auto it = sources_.find(name);
+  if (it == sources_.end()) {
+    if (if_exists) return false;
+    return resolve(name, loc).error();
+  }
+  if (it->second.type != type)
+    return sql_error(loc, std::string("Incompatible data source type is ") +
+                              source_type_name(it->second.type) + ", but statement was DROP " +
+                              source_type_name(type));
+  sources_.erase(it);
+  return true;
+}
+
+std::vector<const SourceInfo*> Catalog::list(SourceType type) const {
+  std::vector<const SourceInfo*> out;
+  for (const auto& [n, info] : sources_)
+    if (info.type == type) out.push_back(&info);
+  return out;
+}
+
+namespace {
+
+std::optional<std::string> string_property(const Properties& p, std::string_view name) {
+  return p.text(name);
+}
+
+}  // namespace
+
+Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::string& statement) {
+  SourceInfo info;
+  info.name = c.name;
+  info.type = c.type;
+  info.read_only = c.is_source;
+  info.properties = c.properties;
+  info.statement = statement;
+  if (c.elements.empty())
+    return sql_error(c.name_loc,
+                     "The statement does not define any columns: reading the schema from a "
+                     "schema registry is not supported");
+  for (const TableElement& el : c.elements) {
+    if (is_reserved_column_name(el.name))
+      return sql_error(el.loc, backquoted(el.name) + " is a reserved column name.");
+    for (const Column& existing : info.schema.columns)
+      if (existing.name == el.name)
+        return sql_error(el.loc, "Duplicate column names: " + backquoted(el.name));
+    bool key = false;
+    switch (el.constraint) {
+      case ColumnConstraint::Key:
+        if (c.type == SourceType::Table)
+          return sql_error(el.loc, "Column " + backquoted(el.name) +
+                                       " is a 'KEY' column: please use 'PRIMARY KEY' for tables.");
+        key = true;
+        break;
+      case ColumnConstraint::PrimaryKey:
+        if (c.type == SourceType::Stream)
+          return sql_error(el.loc, "Column " + backquoted(el.name) +
+                                       " is a 'PRIMARY KEY' column: please use 'KEY' for streams.");
+        key = true;
+        break;
+      case ColumnConstraint::Headers:
+      case ColumnConstraint::Header:
+        return sql_error(el.loc, "HEADER columns are not supported: " + backquoted(el.name));
+      case ColumnConstraint::None:
+        break;
+    }
+    info.schema.columns.push_back(Column{el.name, el.type, key});
+  }
+  if (c.type == SourceType::Table && info.schema.key_columns().empty())
+    return sql_error(c.name_loc, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.");
+
+  const Properties& p = c.properties;
+  auto topic = string_property(p, "KAFKA_TOPIC");
+  if (!topic) return sql_error(c.name_loc, "Missing required property \"KAFKA_TOPIC\" which has no default value.");
+  info.topic = *topic;
+  auto format = string_property(p, "FORMAT");
+  auto value_format = string_property(p, "VALUE_FORMAT");
+  auto key_format = string_property(p, "KEY_FORMAT");
+  if (format && (value_format || key_format))
+    return sql_error(c.name_loc,
+                     "Cannot supply both 'FORMAT' and 'VALUE_FORMAT' or 'KEY_FORMAT' properties");
+  if (format) {
+    info.key_format = to_upper(*format);
+    info.value_format = to_upper(*format);
+  }
+  if (value_format) info.value_format = to_upper(*value_format);
+  if (key_format) info.key_format = to_upper(*key_format);
+  if (info.value_format.empty())
+    return sql_error(c.name_loc,
+                     "Statement is missing the 'VALUE_FORMAT' property from the WITH clause.");
+  if (const Property* parts = p.find("PARTITIONS")) {
+    if (parts->value.kind() != TypeKind::Int || parts->value.as_int32() <= 0)
+      return sql_error(parts->loc, "Invalid value for PARTITIONS: must be a positive integer");
+    info.partitions = parts->value.as_int32();
+  }
+  if (auto ts = string_property(p, "TIMESTAMP")) {
+    std::string name = to_upper(*ts);
+    auto idx = info.schema.index_of(name);
+    if (!idx)
+      return sql_error(p.find("TIMESTAMP")->loc,
+                       "The TIMESTAMP column set in the WITH clause does not exist in the schema: '" +
+                           name + "'");
+    info.timestamp_column = info.schema.columns[*idx].name;
+    info.timestamp_format = string_property(p, "TIMESTAMP_FORMAT");
+    const DataTypePtr& t = info.schema.columns[*idx].type;
+    bool ok = t->kind == TypeKind::BigInt || t->kind == TypeKind::Timestamp ||
+              (t->kind == TypeKind::String && info.timestamp_format);
+    if (!ok)
+      return sql_error(p.find("TIMESTAMP")->loc,
+                       "Timestamp column, " + backquoted(name) +
+                           ", should be LONG(INT64), TIMESTAMP, or a String with a "
+                           "timestamp_format specified.");
+  }
+  return info;
+}
+
+Expected<std::string> Catalog::apply(const Statement& s) {
+  if (const auto* c = std::get_if<CreateSource>(&s.body)) {
+    auto info = describe_create(*c, s.text);
+    if (!info.ok()) return info.error();
+    const char* what = c->type == SourceType::Stream ? "Stream" : "Table";
+    auto added = add(std::move(info.value()), c->or_replace, c->if_not_exists, c->name_loc);
+    if (!added.ok()) return added.error();
+    return std::string(what) + (added.value() ? " created" : " already exists");
+  }
+  if (const auto* d = std::get_if<DropSource>(&s.body)) {
+    auto dropped = drop(d->name, d->type, d->if_exists, d->name_loc);
+    if (!dropped.ok()) return dropped.error();
+    std::string what = d->type == SourceType::Stream ? "Stream " : "Table ";
+    return what + d->name + (dropped.value() ? " dropped" : " does not exist");
+  }
+  return sql_error(s.loc, "not a catalog statement (CREATE with columns or DROP)");
+}
+
+}  // namespace rivulet::sql

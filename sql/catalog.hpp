@@ -1,0 +1,82 @@
+#pragma once
+// The catalog: the streams and tables a session knows, with their schema,
+// key columns, topic, formats and partition count. CREATE and DROP
+// statements update it; the analyzer and planner read it.
+//
+// Names are exact (unquoted identifiers were upper-cased by the lexer);
+// lookups that miss suggest a name differing only in case, as ksqlDB does.
+//
+// Ownership: one Catalog per engine/session, used from one thread (the
+// statement executor); copy it to hand a snapshot elsewhere.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/data_type.hpp"
+#include "runtime/error.hpp"
+#include "sql/ast.hpp"
+
+namespace rivulet::sql {
+
+struct SourceInfo {
+  std::string name;
+  SourceType type = SourceType::Stream;
+  Schema schema;  // in declaration order; key columns flagged
+  std::string topic;
+  std::string key_format = "KAFKA";
+  std::string value_format;
+  int partitions = 0;  // 0: not given (the topic's own count)
+  std::optional<std::string> timestamp_column;
+  std::optional<std::string> timestamp_format;
+  std::optional<WindowType> window;  // a windowed table (its key carries the window)
+  bool read_only = false;            // CREATE SOURCE ...
+  Properties properties;             // every WITH property as written
+  std::string statement;             // the statement that created it
+  std::string query_id;              // the persistent query writing it ("" for none)
+
+  bool is_stream() const { return type == SourceType::Stream; }
+  bool is_table() const { return type == SourceType::Table; }
+};
+
+class Catalog {
+ public:
+  // nullptr when absent.
+  const SourceInfo* find(std::string_view name) const;
+  // The source or "Source `X` does not exist." at `loc` (with a hint when
+  // a name differing only in case exists).
+  Expected<const SourceInfo*> resolve(std::string_view name, SourceLocation loc) const;
+
+  // Adds a source. With `or_replace` an existing one of the same type is
+  // replaced; with `if_not_exists` an existing one is kept (returns false).
+  // Otherwise an existing name is an error.
+  Expected<bool> add(SourceInfo info, bool or_replace = false, bool if_not_exists = false,
+                     SourceLocation loc = {});
+  // Removes a source. A missing one is an error unless `if_exists`; a source
+  // of the other type is an error.
+  Expected<bool> drop(std::string_view name, SourceType type, bool if_exists,
+                      SourceLocation loc = {});
+
+  std::vector<const SourceInfo*> list(SourceType type) const;
+
+  // A SourceInfo from CREATE STREAM/TABLE with columns: checks KEY vs
+  // PRIMARY KEY, duplicate and reserved column names, the required
+  // KAFKA_TOPIC and format properties, PARTITIONS and TIMESTAMP. Does not
+  // add it.
+  static Expected<SourceInfo> describe_create(const CreateSource& c, const std::string& statement);
+
+  // Applies CREATE STREAM/TABLE (with columns) and DROP; other statements
+  // are not catalog changes (an error). Returns a one-line message for the
+  // user ("Stream created", "Table dropped").
+  Expected<std::string> apply(const Statement& s);
+
+ private:
+  std::map<std::string, SourceInfo, std::less<>> sources_;
+};
+
+// Column names the engine reserves (pseudo columns): ROWTIME, ROWPARTITION,
+// ROWOFFSET, WINDOWSTART, WINDOWEND.
+bool is_reserved_column_name(std::string_view upper);
+
+}  // namespace rivulet::sql
