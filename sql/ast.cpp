@@ -345,7 +345,7 @@ std::string to_sql(const Expr& e) {
     case ExprKind::Cast:
       return "CAST(" + to_sql(*e.args[0]) + " AS " + type_name(e.type) + ")";
     case ExprKind::FunctionCall: {
-      std::string out = e.name + "(";
+      std::string out = quote_identifier(e.name) + "(";
       if (e.star) {
         out += "*";
       } else {

@@ -219,3 +219,26 @@ TEST_CASE("parser: same_expr ignores locations and spots differences", "[sql][pa
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+
+// Inputs the fuzzer found; each once broke the print/parse round trip.
+TEST_CASE("parser: canonical text reads back (fuzzer regressions)", "[sql][parser]") {
+  const char* inputs[] = {
+      // A quoted function name that is not a plain identifier.
+      "SELECT -214748364HOUR8, 9223Qu8`dq\"3oted`, \"\"\"\"\"\"\"\"\"\"\"(c OR dND "
+      "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"(c OR d)\"dq\" FROM S;",
+  };
+  for (const char* in : inputs) {
+    INFO(in);
+    auto s = parse_statement(in);
+    REQUIRE(s.ok());
+    std::string canonical = to_sql(s.value());
+    INFO(canonical);
+    auto again = parse_statement(canonical);
+    REQUIRE(again.ok());
+    CHECK(to_sql(again.value()) == canonical);
+  }
+}
+
+}  // namespace rivulet::sql

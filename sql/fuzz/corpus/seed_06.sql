@@ -1,0 +1,1 @@
+SELECT TAGS[1], M['k'], ST->A, ARRAY[1, 2], MAP('x' := 1), STRUCT(A := ID) FROM S;

@@ -1,0 +1,1 @@
+SELECT FILTER(TAGS, x => LEN(x) > 0), TRANSFORM(M, (k, v) => k, (k, v) => v * 2), REDUCE(ARRAY[1, 2], 0, (s, x) => s + x) FROM S;

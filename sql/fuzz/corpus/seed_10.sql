@@ -1,0 +1,1 @@
+CREATE STREAM OUT WITH (kafka_topic='out', partitions=2) AS SELECT ID, NAME FROM S PARTITION BY NAME;

@@ -1,0 +1,1 @@
+SHOW STREAMS; DESCRIBE S EXTENDED; SET 'auto.offset.reset'='earliest'; TERMINATE ALL;

@@ -1,0 +1,1 @@
+SELECT a FROM s WHERE NOT NOT a = b AND (c OR d) -- comment
