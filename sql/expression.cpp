@@ -115,6 +115,9 @@ class EvalNode {
  public:
   virtual ~EvalNode() = default;
   virtual Value eval(const EvalRow& row) const = 0;
+  // The value without copying it, when the node only reads a value that
+  // lives in the row or in the node (slots, constants); nullptr otherwise.
+  virtual const Value* peek(const EvalRow& row) const { return nullptr; }
 };
 
 namespace {
@@ -125,10 +128,22 @@ void note(const EvalRow& row, std::string_view what) {
   if (row.diagnostics) row.diagnostics->note(what);
 }
 
+const Value kNull;
+
+// The node's value for `row`: borrowed when the node can lend it, else
+// computed into `scratch`. Saves copying strings and containers on the
+// hot path.
+inline const Value& operand(const EvalNode& n, const EvalRow& row, Value& scratch) {
+  if (const Value* p = n.peek(row)) return *p;
+  scratch = n.eval(row);
+  return scratch;
+}
+
 class ConstNode final : public EvalNode {
  public:
   explicit ConstNode(Value v) : v_(std::move(v)) {}
   Value eval(const EvalRow&) const override { return v_; }
+  const Value* peek(const EvalRow&) const override { return &v_; }
 
  private:
   Value v_;
@@ -143,6 +158,20 @@ const Value* struct_field(const Value* v, uint32_t index) {
 class SlotNode final : public EvalNode {
  public:
   explicit SlotNode(Slot s) : s_(s) {}
+  const Value* peek(const EvalRow& row) const override {
+    const Value* v = nullptr;
+    switch (s_.origin) {
+      case Slot::Origin::Row:
+        v = s_.index < row.column_count ? &row.columns[s_.index] : nullptr;
+        break;
+      case Slot::Origin::Key: v = row.key; break;
+      case Slot::Origin::KeyField: v = struct_field(row.key, s_.index); break;
+      case Slot::Origin::ValueField: v = struct_field(row.value, s_.index); break;
+      case Slot::Origin::Lambda: v = row.lambda_args ? &row.lambda_args[s_.index] : nullptr; break;
+      default: return nullptr;  // computed from the row's metadata
+    }
+    return v ? v : &kNull;
+  }
   Value eval(const EvalRow& row) const override {
     switch (s_.origin) {
       case Slot::Origin::Row:
@@ -194,13 +223,25 @@ class DerefNode final : public EvalNode {
  public:
   DerefNode(NodePtr base, std::string field, size_t hint)
       : base_(std::move(base)), field_(std::move(field)), hint_(hint) {}
+
   Value eval(const EvalRow& row) const override {
-    Value v = base_->eval(row);
-    if (v.kind() != TypeKind::Struct) return Value();
+    Value scratch;
+    const Value* v = field_of(operand(*base_, row, scratch));
+    return v ? *v : Value();
+  }
+  const Value* peek(const EvalRow& row) const override {
+    const Value* base = base_->peek(row);
+    if (!base) return nullptr;  // the field would outlive a computed struct
+    const Value* v = field_of(*base);
+    return v ? v : &kNull;
+  }
+
+ private:
+  const Value* field_of(const Value& v) const {
+    if (v.kind() != TypeKind::Struct) return nullptr;
     const StructFields& f = v.as_struct();
-    if (hint_ < f.size() && f[hint_].name == field_) return f[hint_].value;
-    const Value* found = v.field(field_);
-    return found ? *found : Value();
+    if (hint_ < f.size() && f[hint_].name == field_) return &f[hint_].value;
+    return v.field(field_);
   }
 
  private:
@@ -296,9 +337,10 @@ class ArithNode final : public EvalNode {
       : op_(op), mode_(mode), l_(std::move(l)), r_(std::move(r)), result_(std::move(result)) {}
 
   Value eval(const EvalRow& row) const override {
-    Value a = l_->eval(row);
+    Value sa, sb;
+    const Value& a = operand(*l_, row, sa);
     if (a.is_null()) return Value();
-    Value b = r_->eval(row);
+    const Value& b = operand(*r_, row, sb);
     if (b.is_null()) return Value();
     switch (mode_) {
       case ArithMode::Int: return int_op(row, a, b, true);
@@ -449,9 +491,10 @@ class CompareNode final : public EvalNode {
  public:
   CompareNode(BinaryOp op, NodePtr l, NodePtr r) : op_(op), l_(std::move(l)), r_(std::move(r)) {}
   Value eval(const EvalRow& row) const override {
-    Value a = l_->eval(row);
+    Value sa, sb;
+    const Value& a = operand(*l_, row, sa);
     if (a.is_null()) return Value::boolean(false);
-    Value b = r_->eval(row);
+    const Value& b = operand(*r_, row, sb);
     if (b.is_null()) return Value::boolean(false);
     return Value::boolean(apply_comparison(op_, a, b));
   }
@@ -536,7 +579,8 @@ class IsNullNode final : public EvalNode {
  public:
   IsNullNode(NodePtr c, bool negated) : c_(std::move(c)), negated_(negated) {}
   Value eval(const EvalRow& row) const override {
-    bool null = c_->eval(row).is_null();
+    Value scratch;
+    bool null = operand(*c_, row, scratch).is_null();
     return Value::boolean(negated_ ? !null : null);
   }
 
@@ -591,72 +635,99 @@ class InListNode final : public EvalNode {
 };
 
 // SQL LIKE over UTF-8: '%' any sequence, '_' one character, `escape`
-// makes the next pattern character literal.
-bool like_match(std::string_view s, std::string_view p, std::optional<char> escape) {
+// makes the next pattern character literal. A pattern is split into tokens
+// once (at compile time when it is a constant).
+class LikePattern {
+ public:
+  LikePattern(std::string pattern, std::optional<char> escape) : text_(std::move(pattern)) {
+    std::string_view p = text_;
+    for (size_t i = 0; i < p.size();) {
+      char c = p[i];
+      if (escape && c == *escape && i + 1 < p.size()) {
+        size_t n = char_len(p, i + 1);
+        toks_.push_back(Tok{Tok::Lit, p.substr(i + 1, n)});
+        i += 1 + n;
+      } else if (c == '%') {
+        toks_.push_back(Tok{Tok::Any, {}});
+        ++i;
+      } else if (c == '_') {
+        toks_.push_back(Tok{Tok::One, {}});
+        ++i;
+      } else {
+        size_t n = char_len(p, i);
+        toks_.push_back(Tok{Tok::Lit, p.substr(i, n)});
+        i += n;
+      }
+    }
+  }
+  LikePattern(const LikePattern&) = delete;
+  LikePattern& operator=(const LikePattern&) = delete;
+
+  // Greedy matching that backtracks only to the last '%': no recursion,
+  // O(len(s) * len(pattern)) at worst.
+  bool matches(std::string_view s) const {
+    size_t si = 0, ti = 0;
+    size_t star_t = std::string_view::npos, star_s = 0;
+    while (si < s.size()) {
+      if (ti < toks_.size() && toks_[ti].kind == Tok::One) {
+        si += char_len(s, si);
+        ++ti;
+      } else if (ti < toks_.size() && toks_[ti].kind == Tok::Lit &&
+                 s.compare(si, toks_[ti].lit.size(), toks_[ti].lit) == 0) {
+        si += toks_[ti].lit.size();
+        ++ti;
+      } else if (ti < toks_.size() && toks_[ti].kind == Tok::Any) {
+        star_t = ti++;
+        star_s = si;
+      } else if (star_t != std::string_view::npos) {
+        ti = star_t + 1;
+        star_s += char_len(s, star_s);
+        si = star_s;
+      } else {
+        return false;
+      }
+    }
+    while (ti < toks_.size() && toks_[ti].kind == Tok::Any) ++ti;
+    return ti == toks_.size();
+  }
+
+ private:
   struct Tok {
     enum Kind : uint8_t { Lit, One, Any } kind;
-    std::string_view lit;  // one UTF-8 character
+    std::string_view lit;  // one UTF-8 character, a view into text_
   };
-  auto char_len = [](std::string_view t, size_t i) {
+  static size_t char_len(std::string_view t, size_t i) {
     size_t n = 1;
     while (i + n < t.size() && (static_cast<unsigned char>(t[i + n]) & 0xC0) == 0x80) ++n;
     return n;
-  };
-  std::vector<Tok> toks;
-  for (size_t i = 0; i < p.size();) {
-    char c = p[i];
-    if (escape && c == *escape && i + 1 < p.size()) {
-      size_t n = char_len(p, i + 1);
-      toks.push_back(Tok{Tok::Lit, p.substr(i + 1, n)});
-      i += 1 + n;
-    } else if (c == '%') {
-      toks.push_back(Tok{Tok::Any, {}});
-      ++i;
-    } else if (c == '_') {
-      toks.push_back(Tok{Tok::One, {}});
-      ++i;
-    } else {
-      size_t n = char_len(p, i);
-      toks.push_back(Tok{Tok::Lit, p.substr(i, n)});
-      i += n;
-    }
   }
-  // Greedy matching with backtracking to the last '%' (linear-ish, no recursion).
-  size_t si = 0, ti = 0;
-  size_t star_t = std::string_view::npos, star_s = 0;
-  while (si < s.size()) {
-    if (ti < toks.size() && toks[ti].kind == Tok::One) {
-      si += char_len(s, si);
-      ++ti;
-    } else if (ti < toks.size() && toks[ti].kind == Tok::Lit &&
-               s.compare(si, toks[ti].lit.size(), toks[ti].lit) == 0) {
-      si += toks[ti].lit.size();
-      ++ti;
-    } else if (ti < toks.size() && toks[ti].kind == Tok::Any) {
-      star_t = ti++;
-      star_s = si;
-    } else if (star_t != std::string_view::npos) {
-      ti = star_t + 1;
-      star_s += char_len(s, star_s);
-      si = star_s;
-    } else {
-      return false;
-    }
-  }
-  while (ti < toks.size() && toks[ti].kind == Tok::Any) ++ti;
-  return ti == toks.size();
-}
+  std::string text_;
+  std::vector<Tok> toks_;
+};
 
 class LikeNode final : public EvalNode {
  public:
   LikeNode(NodePtr v, NodePtr p, std::optional<char> escape, bool negated)
-      : v_(std::move(v)), p_(std::move(p)), escape_(escape), negated_(negated) {}
+      : v_(std::move(v)), p_(std::move(p)), escape_(escape), negated_(negated) {
+    // A constant pattern is split once, here.
+    // (Children are null when the compiler only infers types.)
+    if (const auto* k = dynamic_cast<const ConstNode*>(p_.get())) {
+      const Value* c = k->peek(EvalRow{});
+      if (c->kind() == TypeKind::String) fixed_ = std::make_unique<LikePattern>(c->as_string(), escape_);
+    }
+  }
   Value eval(const EvalRow& row) const override {
     bool m = false;
-    Value v = v_->eval(row);
+    Value sv;
+    const Value& v = operand(*v_, row, sv);
     if (v.kind() == TypeKind::String) {
-      Value p = p_->eval(row);
-      if (p.kind() == TypeKind::String) m = like_match(v.as_string(), p.as_string(), escape_);
+      if (fixed_) {
+        m = fixed_->matches(v.as_string());
+      } else {
+        Value sp;
+        const Value& p = operand(*p_, row, sp);
+        if (p.kind() == TypeKind::String) m = LikePattern(p.as_string(), escape_).matches(v.as_string());
+      }
     }
     return Value::boolean(negated_ ? !m : m);
   }
@@ -665,6 +736,7 @@ class LikeNode final : public EvalNode {
   NodePtr v_, p_;
   std::optional<char> escape_;
   bool negated_;
+  std::unique_ptr<LikePattern> fixed_;
 };
 
 class CaseNode final : public EvalNode {
