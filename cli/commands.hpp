@@ -10,5 +10,6 @@ extern int exit_code;
 
 void add_broker_command(CLI::App& app);  // broker_command.cpp: the embedded Kafka broker
 void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN users demo
+void add_config_command(CLI::App& app);  // config_command.cpp: configuration keys and checks
 
 }  // namespace rivulet::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   rivulet::cli::add_broker_command(app);
   rivulet::cli::add_demo_command(app);
+  rivulet::cli::add_config_command(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

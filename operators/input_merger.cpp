@@ -50,10 +50,19 @@ bool InputMerger::add(RawBatch&& batch, TimestampMs /*now_ms*/) {
   return false;
 }
 
+// Kafka Streams' rules (KIP-695): an empty input that still has data on the
+// broker (or whose position is not known yet) is waited for, because its
+// next record is already there and may come first; only a caught-up input
+// is waited for no longer than max.task.idle.ms (0: not at all), and -1
+// disables waiting entirely. The wait for a lagging input is bounded too
+// (kMaxLagWaitMs), so a partition the consumer cannot read does not stop a
+// task forever.
 bool InputMerger::blocks(Input& in, TimestampMs now_ms) {
-  if (in.caught_up() || max_task_idle_ms_ <= 0) return false;
+  if (max_task_idle_ms_ < 0) return false;
+  const int64_t limit = in.caught_up() ? max_task_idle_ms_ : kMaxLagWaitMs;
+  if (limit <= 0) return false;
   if (!in.waiting_since) in.waiting_since = now_ms;
-  return now_ms - *in.waiting_since < max_task_idle_ms_;
+  return now_ms - *in.waiting_since < limit;
 }
 
 std::optional<InputMerger::Run> InputMerger::next_run(TimestampMs now_ms) {

@@ -17,15 +17,15 @@
 // input's head. Within an input, offset order is kept whatever the
 // timestamps (out-of-order records are not reordered).
 //
-// Waiting: an input with nothing buffered that may have more data (its
-// position is below its high watermark, or either is unknown) blocks the
-// others, because its next record might come first; but once it has been
-// seen blocking for max_task_idle_ms of wall-clock time, it stops blocking
-// until data arrives for it again. An input that is caught up (position >=
-// high watermark) never blocks. Positions come from the batches: after a
+// Waiting (Kafka Streams' KIP-695 rules): an input with nothing buffered
+// that may have more data (its position is below its high watermark, or
+// either is unknown) blocks the others, because its next record is already
+// on the broker and might come first (at most kMaxLagWaitMs). An input that
+// is caught up (position >= high watermark) blocks for max_task_idle_ms of
+// wall-clock time (0: not at all), waiting for new data. max_task_idle_ms
+// < 0 disables all waiting. Positions come from the batches: after a
 // batch with records, the offset after its last record; an *empty* batch
 // means "the consumer is at the high watermark" (a caught-up signal).
-// max_task_idle_ms <= 0 means never wait for an empty input.
 //
 // Determinism: with no idle timeouts, the order of processed records
 // depends only on each input's records, not on batch sizes or arrival
@@ -64,6 +64,8 @@ struct MergerRun {
 class InputMerger {
  public:
   using Run = MergerRun;
+  // The longest wait for an input that has data on the broker.
+  static constexpr int64_t kMaxLagWaitMs = 30000;
 
   InputMerger(std::vector<InputSpec> inputs, PartitionId partition, int64_t max_task_idle_ms);
 

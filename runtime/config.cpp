@@ -93,9 +93,11 @@ const std::vector<ConfigKey>& config_keys() {
        "How many checkpoints per task are kept."},
       {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
        "Directory of the checkpoint store."},
-      {"max.task.idle.ms", ConfigType::Int, "0", {}, 0, INT64_MAX,
-       "How long a task waits for an empty input partition that may still have data before "
-       "processing its other inputs without it."},
+      {"max.task.idle.ms", ConfigType::Int, "0", {}, -1, INT64_MAX,
+       "How long a task waits for new data on an input partition that is caught up before "
+       "processing its other inputs without it (0: not at all). An input with data still on "
+       "the broker is always waited for, so tables are applied before later stream records; "
+       "-1 disables all waiting (as in Kafka Streams)."},
       {"errors.tolerance", ConfigType::Enum, "all", {"all", "none"}, 0, INT64_MAX,
        "all: records that fail to decode or evaluate go to the dead-letter topic and "
        "processing continues; none: the task stops with the error."},

@@ -10,7 +10,9 @@
 namespace rivulet {
 namespace {
 
-constexpr int64_t kForever = int64_t{1} << 40;  // an idle limit never reached
+// max.task.idle.ms 0: inputs with data on the broker are still waited for
+// (KIP-695), caught-up ones are not.
+constexpr int64_t kNoIdle = 0;
 
 RawRecord rec(int64_t offset, TimestampMs ts) {
   RawRecord r;
@@ -48,7 +50,7 @@ std::vector<InputSpec> table_and_stream() {
 }
 
 TEST_CASE("merger: one input is processed a whole batch at a time", "[merger]") {
-  InputMerger m({{"orders", false}}, PartitionId{0}, kForever);
+  InputMerger m({{"orders", false}}, PartitionId{0}, kNoIdle);
   REQUIRE(m.add(batch("orders", 0, {5, 3, 9}, 3), 0));
   std::vector<size_t> sizes;
   auto order = drain(m, 0, &sizes);
@@ -59,7 +61,7 @@ TEST_CASE("merger: one input is processed a whole batch at a time", "[merger]") 
 }
 
 TEST_CASE("merger: records interleave by timestamp, runs as long as order allows", "[merger]") {
-  InputMerger m(table_and_stream(), PartitionId{0}, kForever);
+  InputMerger m(table_and_stream(), PartitionId{0}, kNoIdle);
   m.add(batch("users", 0, {5}, 1), 0);
   m.add(batch("orders", 0, {1, 2, 3, 10}, 4), 0);
   std::vector<size_t> sizes;
@@ -70,7 +72,7 @@ TEST_CASE("merger: records interleave by timestamp, runs as long as order allows
 }
 
 TEST_CASE("merger: a table record wins a timestamp tie with a stream record", "[merger]") {
-  InputMerger m({{"orders", false}, {"users", true}}, PartitionId{0}, kForever);
+  InputMerger m({{"orders", false}, {"users", true}}, PartitionId{0}, kNoIdle);
   m.add(batch("orders", 0, {7, 7}, 2), 0);
   m.add(batch("users", 0, {7, 8}, 2), 0);
   auto order = drain(m, 0);
@@ -78,35 +80,47 @@ TEST_CASE("merger: a table record wins a timestamp tie with a stream record", "[
   CHECK(order == Processed{{1, 0}, {0, 0}, {0, 1}, {1, 1}});
 }
 
-TEST_CASE("merger: an empty input that may have data blocks until max.task.idle.ms", "[merger]") {
+TEST_CASE("merger: an empty input with data on the broker is waited for", "[merger]") {
   InputMerger m(table_and_stream(), PartitionId{0}, 100);
   m.add(batch("orders", 0, {1, 2}, 2), 1000);
-  // users: nothing fetched, position and high watermark unknown.
+  // users: nothing fetched, position and high watermark unknown: its data
+  // may come first, whatever max.task.idle.ms says.
   CHECK_FALSE(m.next_run(1000));
   CHECK(m.waiting());
-  CHECK_FALSE(m.next_run(1099));
-  CHECK(m.waiting());
-  auto run = m.next_run(1100);  // waited 100 ms: go on without users
+  CHECK_FALSE(m.next_run(1100));
+  CHECK_FALSE(m.next_run(1000 + InputMerger::kMaxLagWaitMs - 1));
+  auto run = m.next_run(1000 + InputMerger::kMaxLagWaitMs);  // bounded: go on without users
   REQUIRE(run);
   CHECK(run->input == 1);
   CHECK(run->size() == 2);
   CHECK_FALSE(m.waiting());
   m.consume(*run);
 
-  // Data for users resets its wait: the next gap blocks anew.
-  m.add(batch("users", 0, {0}, 5), 1200);
-  m.add(batch("orders", 2, {3}, 3), 1200);
-  run = m.next_run(1200);
+  // Data for users resets its wait: behind its high watermark it blocks anew.
+  m.add(batch("users", 0, {0}, 5), 40000);
+  m.add(batch("orders", 2, {3}, 3), 40000);
+  run = m.next_run(40000);
   REQUIRE(run);
   CHECK(run->input == 0);
   m.consume(*run);
-  CHECK_FALSE(m.next_run(1200));  // users: position 1 < high watermark 5
+  CHECK_FALSE(m.next_run(40000));  // users: position 1 < high watermark 5
   CHECK(m.waiting());
-  CHECK(m.next_run(1300));
+}
+
+TEST_CASE("merger: a caught-up input is waited for max.task.idle.ms only", "[merger]") {
+  InputMerger m(table_and_stream(), PartitionId{0}, 100);
+  m.add(batch("users", 0, {}, 0), 1000);  // caught up at 0
+  m.add(batch("orders", 0, {5}, 1), 1000);
+  CHECK_FALSE(m.next_run(1000));  // new users data may still arrive
+  CHECK(m.waiting());
+  CHECK_FALSE(m.next_run(1099));
+  auto run = m.next_run(1100);
+  REQUIRE(run);
+  CHECK(run->input == 1);
 }
 
 TEST_CASE("merger: an input known to be caught up does not block", "[merger]") {
-  InputMerger m(table_and_stream(), PartitionId{0}, kForever);
+  InputMerger m(table_and_stream(), PartitionId{0}, kNoIdle);
   m.add(batch("orders", 0, {1}, 1), 0);
   CHECK_FALSE(m.next_run(0));
   // An empty batch: the consumer stands at users' high watermark 4.
@@ -117,7 +131,7 @@ TEST_CASE("merger: an input known to be caught up does not block", "[merger]") {
   CHECK(run->input == 1);
 
   // Caught up by records: position 3 == high watermark 3.
-  InputMerger m2(table_and_stream(), PartitionId{0}, kForever);
+  InputMerger m2(table_and_stream(), PartitionId{0}, kNoIdle);
   m2.add(batch("users", 0, {1, 2, 3}, 3), 0);
   m2.add(batch("orders", 0, {10}, 5), 0);
   auto order = drain(m2, 0);
@@ -127,12 +141,19 @@ TEST_CASE("merger: an input known to be caught up does not block", "[merger]") {
   CHECK_FALSE(m2.waiting());
 }
 
-TEST_CASE("merger: max.task.idle.ms of 0 never waits; flushing ignores waits", "[merger]") {
+TEST_CASE("merger: -1 never waits, 0 waits for lagging inputs only; flushing ignores waits",
+          "[merger]") {
+  InputMerger never(table_and_stream(), PartitionId{0}, -1);
+  never.add(batch("orders", 0, {1}, 10), 0);
+  CHECK(never.next_run(0));
+
   InputMerger m(table_and_stream(), PartitionId{0}, 0);
   m.add(batch("orders", 0, {1}, 10), 0);
-  CHECK(m.next_run(0));
+  CHECK_FALSE(m.next_run(0));  // users' position is unknown
+  m.add(batch("users", 0, {}, 3), 0);
+  CHECK(m.next_run(0));  // users caught up: no wait with 0
 
-  InputMerger f(table_and_stream(), PartitionId{0}, kForever);
+  InputMerger f(table_and_stream(), PartitionId{0}, kNoIdle);
   f.add(batch("orders", 0, {1}, 10), 0);
   CHECK_FALSE(f.next_run(0));
   auto run = f.next_run_flushing();
@@ -141,7 +162,7 @@ TEST_CASE("merger: max.task.idle.ms of 0 never waits; flushing ignores waits", "
 }
 
 TEST_CASE("merger: runs never cross a batch; batches of other partitions are refused", "[merger]") {
-  InputMerger m({{"orders", false}}, PartitionId{0}, kForever);
+  InputMerger m({{"orders", false}}, PartitionId{0}, kNoIdle);
   m.add(batch("orders", 0, {1, 2}, 4), 0);
   m.add(batch("orders", 2, {3, 4}, 4), 0);
   std::vector<size_t> sizes;
@@ -219,7 +240,7 @@ TEST_CASE("merger: same input, any batch sizes and arrival order, same processin
         pending[i].push_back(batch(specs[i].topic, 0, {}, hwm));
       }
     }
-    InputMerger m(specs, PartitionId{0}, kForever);
+    InputMerger m(specs, PartitionId{0}, kNoIdle);
     Processed got;
     std::vector<size_t> cursor(n_inputs, 0);
     for (;;) {
