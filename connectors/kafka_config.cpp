@@ -1,0 +1,142 @@
+#include "connectors/kafka_config.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "connectors/kafka_log.hpp"
+
+namespace rivulet::connectors {
+
+spdlog::logger& kafka_log() {
+  static const std::shared_ptr<spdlog::logger> logger = [] {
+    if (auto existing = spdlog::get("kafka")) return existing;
+    try {
+      return spdlog::stderr_color_mt("kafka");
+    } catch (const spdlog::spdlog_ex&) {
+      // Registered by another thread between get and create.
+      return spdlog::get("kafka");
+    }
+  }();
+  return *logger;
+}
+
+namespace {
+
+// librdkafka logs with syslog levels from its own threads; spdlog loggers
+// made by *_mt are thread-safe.
+void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  auto lvl = spdlog::level::debug;
+  if (level <= 3) {
+    lvl = spdlog::level::err;
+  } else if (level == 4) {
+    lvl = spdlog::level::warn;
+  } else if (level <= 6) {
+    lvl = spdlog::level::info;
+  }
+  kafka_log().log(lvl, "{} {}: {}", rk ? rd_kafka_name(rk) : "rdkafka", facility, message);
+}
+
+}  // namespace
+
+KafkaProperties common_defaults() {
+  return {
+      {"client.id", "rivulet"},
+      {"reconnect.backoff.ms", "50"},
+      {"reconnect.backoff.max.ms", "1000"},
+      {"log.connection.close", "false"},
+      {"socket.keepalive.enable", "true"},
+  };
+}
+
+KafkaProperties consumer_defaults() {
+  auto props = common_defaults();
+  props.insert({
+      {"fetch.wait.max.ms", "5"},
+      {"fetch.error.backoff.ms", "50"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      {"auto.offset.reset", "error"},
+      // Bounded prefetch per consumer: backpressure must bound memory.
+      {"queued.max.messages.kbytes", "65536"},
+      {"queued.min.messages", "20000"},
+  });
+  return props;
+}
+
+KafkaProperties producer_defaults() {
+  auto props = common_defaults();
+  props.insert({
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"partitioner", "murmur2_random"},
+      {"linger.ms", "5"},
+      {"queue.buffering.max.messages", "200000"},
+      {"queue.buffering.max.kbytes", "131072"},
+      {"message.timeout.ms", "30000"},
+      {"retry.backoff.ms", "100"},
+  });
+  return props;
+}
+
+KafkaProperties merge_properties(const KafkaProperties& defaults,
+                                 const KafkaProperties& overrides) {
+  KafkaProperties merged = defaults;
+  for (const auto& [key, value] : overrides) merged[key] = value;
+  return merged;
+}
+
+Expected<ConfPtr> make_conf(const KafkaProperties& properties) {
+  ConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  for (const auto& [key, value] : properties) {
+    errstr[0] = '\0';
+    const rd_kafka_conf_res_t res =
+        rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr, sizeof errstr);
+    if (res == RD_KAFKA_CONF_UNKNOWN) {
+      return Error::fatal("kafka configuration: unknown property '" + key + "': " + errstr);
+    }
+    if (res != RD_KAFKA_CONF_OK) {
+      return Error::fatal("kafka configuration: invalid value '" + value + "' for property '" +
+                          key + "': " + errstr);
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), log_callback);
+  return conf;
+}
+
+std::string kafka_error_text(rd_kafka_resp_err_t err) {
+  return std::string(rd_kafka_err2name(err)) + " (" + rd_kafka_err2str(err) + ")";
+}
+
+bool is_retriable(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string property_or(const KafkaProperties& properties, const std::string& key,
+                        const std::string& fallback) {
+  auto it = properties.find(key);
+  return it == properties.end() ? fallback : it->second;
+}
+
+}  // namespace rivulet::connectors

@@ -1,0 +1,128 @@
+#include "connectors/kafka_producer.hpp"
+
+#include "connectors/kafka_log.hpp"
+
+namespace rivulet::connectors {
+
+KafkaProducer::KafkaProducer(rd_kafka_t* rk, DeliveryHandler* handler)
+    : rk_(rk), handler_(handler) {}
+
+Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProperties& config,
+                                                                DeliveryHandler* handler) {
+  auto conf = make_conf(merge_properties(producer_defaults(), config));
+  if (!conf) return conf.error();
+  std::unique_ptr<KafkaProducer> producer(new KafkaProducer(nullptr, handler));
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaProducer::delivery_callback);
+  rd_kafka_conf_set_opaque(conf->get(), producer.get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
+  if (rk == nullptr) return Error::fatal(std::string("cannot create Kafka producer: ") + err);
+  conf->release();  // rd_kafka_new took ownership
+  producer->rk_ = rk;
+  KafkaProducer* p = producer.get();
+  producer->delivery_thread_ = std::thread([p] {
+    while (!p->stopping_.load(std::memory_order_acquire)) rd_kafka_poll(p->rk_, 50);
+  });
+  return producer;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (rk_ != nullptr) {
+    // Give queued records a bounded chance to be delivered, then stop.
+    rd_kafka_flush(rk_, 10000);
+  }
+  stopping_.store(true, std::memory_order_release);
+  if (delivery_thread_.joinable()) delivery_thread_.join();
+  if (rk_ != nullptr) {
+    rd_kafka_poll(rk_, 0);  // reports that arrived after the thread stopped
+    rd_kafka_destroy(rk_);
+  }
+}
+
+void KafkaProducer::delivery_callback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg,
+                                      void* opaque) {
+  static_cast<KafkaProducer*>(opaque)->on_report(msg);
+}
+
+void KafkaProducer::on_report(const rd_kafka_message_t* msg) {
+  std::optional<Error> error;
+  std::string topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
+  if (msg->err) {
+    Error e = Error::retriable("delivery failed: " + kafka_error_text(msg->err));
+    e.context.operation = "produce";
+    e.context.topic = topic;
+    e.context.partition = msg->partition;
+    error = std::move(e);
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    auto& s = stats_[topic];
+    (error ? s.failed : s.produced) += 1;
+  }
+  if (error) kafka_log().warn("{}", error->to_string());
+  if (handler_ != nullptr) handler_->on_delivery(msg->_private, error, msg->partition, msg->offset);
+}
+
+Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
+                                      std::chrono::milliseconds queue_full_timeout) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (!record.headers.empty()) {
+    headers = rd_kafka_headers_new(record.headers.size());
+    for (const auto& h : record.headers) {
+      rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                          h.value ? h.value->data() : nullptr,
+                          h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+    }
+  }
+  // librdkafka's RD_KAFKA_V_* macros cast their arguments: pass plain values.
+  const int32_t partition = record.partition ? *record.partition : RD_KAFKA_PARTITION_UA;
+  const void* key = record.key ? record.key->data() : nullptr;
+  const size_t key_size = record.key ? record.key->size() : 0;
+  void* value = record.value ? const_cast<char*>(record.value->data()) : nullptr;
+  const size_t value_size = record.value ? record.value->size() : 0;
+  const int64_t timestamp = record.timestamp;
+  const auto deadline = std::chrono::steady_clock::now() + queue_full_timeout;
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_size),
+        RD_KAFKA_V_VALUE(value, value_size), RD_KAFKA_V_TIMESTAMP(timestamp),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
+      // Backpressure: the delivery thread drains the queue as the broker acknowledges.
+      std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 5));
+      continue;
+    }
+    if (headers) rd_kafka_headers_destroy(headers);
+    Error e = err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                  ? Error::retriable("producer queue full for " +
+                                     std::to_string(queue_full_timeout.count()) + " ms")
+                  : Error::fatal("produce failed: " + kafka_error_text(err));
+    e.context.operation = "produce";
+    e.context.topic = record.topic;
+    e.context.attempt = attempt + 1;
+    return e;
+  }
+}
+
+Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
+  rd_kafka_resp_err_t err = rd_kafka_flush(rk_, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Error::retriable("flush: " + std::to_string(rd_kafka_outq_len(rk_)) +
+                            " records still unacknowledged after " +
+                            std::to_string(timeout.count()) + " ms");
+  }
+  return true;
+}
+
+std::map<std::string, ProducerTopicStats> KafkaProducer::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
+}
+
+uint64_t KafkaProducer::in_flight() const {
+  return static_cast<uint64_t>(rd_kafka_outq_len(rk_));
+}
+
+}  // namespace rivulet::connectors

@@ -1,0 +1,77 @@
+#pragma once
+// KafkaProducer: an idempotent librdkafka producer (acks=all, Java-compatible
+// murmur2 partitioner, bounded local queue) whose delivery reports reach a
+// DeliveryHandler on the producer's own delivery thread.
+//
+// Threads: produce() and flush() from any thread (librdkafka's produce is
+// thread-safe); DeliveryHandler::on_delivery runs on the delivery thread
+// this class owns, which does nothing else but poll for reports.
+//
+// Retries: librdkafka's own, bounded by message.timeout.ms (default here 30 s)
+// with exponential backoff (retry.backoff.ms); a record that still fails
+// reaches the handler as an Error with its topic and partition.
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "connectors/kafka_config.hpp"
+#include "runtime/error.hpp"
+#include "runtime/record.hpp"
+
+namespace rivulet::connectors {
+
+class DeliveryHandler {
+ public:
+  virtual ~DeliveryHandler() = default;
+  // One call per produced record, with the opaque pointer given to
+  // produce(); `error` is set when the record could not be written.
+  virtual void on_delivery(void* opaque, const std::optional<Error>& error, int32_t partition,
+                           int64_t offset) = 0;
+};
+
+struct ProducerTopicStats {
+  uint64_t produced = 0;  // acknowledged by the broker
+  uint64_t failed = 0;
+};
+
+class KafkaProducer {
+ public:
+  // `handler` may be null (reports are then only counted).
+  static Expected<std::unique_ptr<KafkaProducer>> create(const KafkaProperties& config,
+                                                         DeliveryHandler* handler);
+  ~KafkaProducer();
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Hands one record to librdkafka. When the local queue is full it waits
+  // (backpressure) until there is room, at most `queue_full_timeout`; a
+  // record that cannot be enqueued is an Error (and no report follows).
+  Expected<bool> produce(const OutputRecord& record, void* opaque,
+                         std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30));
+  // Waits until every record produced so far was reported.
+  Expected<bool> flush(std::chrono::milliseconds timeout);
+
+  std::map<std::string, ProducerTopicStats> stats() const;
+  uint64_t in_flight() const;
+
+ private:
+  KafkaProducer(rd_kafka_t* rk, DeliveryHandler* handler);
+  static void delivery_callback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  void on_report(const rd_kafka_message_t* msg);
+
+  rd_kafka_t* rk_;
+  DeliveryHandler* handler_;
+  std::atomic<bool> stopping_{false};
+  std::thread delivery_thread_;
+  mutable std::mutex stats_mutex_;
+  std::map<std::string, ProducerTopicStats> stats_;
+};
+
+}  // namespace rivulet::connectors
