@@ -1,0 +1,467 @@
+#include "actors/application.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "actors/delivery_tracker.hpp"
+#include "actors/task_actor.hpp"
+#include "actors/task_inbox.hpp"
+#include "checkpoint/directory_store.hpp"
+#include "checkpoint/recovery.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "partitioning/copartition.hpp"
+#include "partitioning/murmur2.hpp"
+#include "runtime/log.hpp"
+
+namespace rivulet {
+
+namespace {
+
+// Routes the consumer's batches to the inbox of the task owning the
+// partition. Runs on the consumer's poll thread.
+class InboxRouter : public connectors::BatchSink {
+ public:
+  struct Slot {
+    actors::TaskInbox* inbox;
+    actors::task_actor actor;
+  };
+  explicit InboxRouter(std::map<TopicPartition, Slot> slots) : slots_(std::move(slots)) {}
+
+  bool offer(RawBatch&& batch) override {
+    auto it = slots_.find(batch.tp);
+    if (it == slots_.end()) {
+      // Never dropped: refusing pauses the partition, and the error says why.
+      logger()->error("batch for {} has no task; pausing the partition", batch.tp.to_string());
+      return false;
+    }
+    bool wake = false;
+    bool accepted = it->second.inbox->push(std::move(batch), wake);
+    if (wake) caf::anon_send(it->second.actor, actors::wake_atom::value);
+    return accepted;
+  }
+
+ private:
+  const std::map<TopicPartition, Slot> slots_;  // read-only after construction
+};
+
+// Hands the producer's acknowledgements to the run that produced them.
+// Runs on the producer's delivery thread; touches only atomics.
+class RunAcknowledger : public connectors::DeliveryHandler {
+ public:
+  void on_delivery(void* opaque, const std::optional<Error>& error, int32_t /*partition*/,
+                   int64_t /*offset*/) override {
+    auto* run = static_cast<actors::PendingRun*>(opaque);
+    if (run == nullptr) return;
+    if (error) {
+      std::string text = error->to_string();
+      run->acknowledge(&text);
+    } else {
+      run->acknowledge(nullptr);
+    }
+  }
+};
+
+}  // namespace
+
+struct Application::Impl {
+  Topology topology;
+  Config config;
+  std::unique_ptr<caf::actor_system_config> actor_config;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<connectors::KafkaConsumer> consumer;
+  std::unique_ptr<connectors::KafkaProducer> producer;
+  RunAcknowledger acknowledger;
+  std::unique_ptr<checkpoint::CheckpointStore> checkpoints;
+  std::unique_ptr<InboxRouter> router;
+  int32_t partitions = 0;
+  struct Task {
+    std::vector<std::unique_ptr<actors::TaskInbox>> inboxes;  // per input
+    std::unique_ptr<actors::TaskCounters> counters;
+    std::shared_ptr<TaskGraph> graph;
+    actors::task_actor actor;
+  };
+  std::vector<Task> tasks;
+  bool started = false;
+  bool stopped = false;
+
+  Impl(Topology t, Config c) : topology(std::move(t)), config(std::move(c)) {}
+
+  // Loads the task's newest valid checkpoint into its stores. A snapshot
+  // that does not fit the topology (a store it does not have, bytes a store
+  // rejects) is an error: running on would silently lose state.
+  Expected<bool> restore(TaskGraph& graph, actors::TaskCounters& counters, PartitionId p,
+                         actors::TaskEnvironment& env) {
+    checkpoint::TaskId id{config.get("application.id"), p};
+    auto ids = checkpoints->list(id);
+    if (!ids) return ids.error();
+    env.next_checkpoint_id = checkpoint::next_checkpoint_id(*ids);
+    auto snap = checkpoints->load_latest_valid(id);
+    if (!snap) return snap.error();
+    if (!*snap) return true;
+    auto begin = std::chrono::steady_clock::now();
+    for (const auto& [name, bytes] : (*snap)->sections) {
+      StateStore* target = nullptr;
+      for (auto* s : graph.stores()) {
+        if (s->name() == name) target = s;
+      }
+      if (!target) {
+        return Error::fatal("checkpoint " + std::to_string((*snap)->id.value()) + " of task " +
+                            id.to_string() + " has state '" + name +
+                            "' that this topology does not have");
+      }
+      auto r = target->restore(bytes);
+      if (!r) {
+        return Error::fatal("restoring '" + name + "' of task " + id.to_string() +
+                            " from checkpoint " + std::to_string((*snap)->id.value()) + ": " +
+                            r.error().message);
+      }
+    }
+    env.restored_offsets = (*snap)->input_offsets;
+    counters.restores.fetch_add(1);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - begin)
+                  .count();
+    logger()->info("task {} restored checkpoint {} ({} state sections, {} input partitions) in {} ms",
+                   id.to_string(), (*snap)->id.value(), (*snap)->sections.size(),
+                   (*snap)->input_offsets.size(), ms);
+    return true;
+  }
+
+  std::map<std::string, std::string> kafka_base() const {
+    return {{"bootstrap.servers", config.get("bootstrap.servers")}};
+  }
+
+  Expected<bool> check_inputs(connectors::TopicAdmin& admin) {
+    // Every input must exist; the inputs of each co-partition group must
+    // have the same partition count; all groups of one application run as
+    // the same set of tasks, so they must agree too.
+    std::vector<TopicPartitions> all;
+    auto repartition = topology.repartition_topics();
+    for (const auto& topic : topology.source_topics()) {
+      // Repartition topics are ours: created below with the task count.
+      if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
+      auto n = admin.partition_count(topic);
+      if (!n) return n.error();
+      if (!*n) {
+        return Error::fatal("input topic '" + topic + "' does not exist");
+      }
+      all.push_back(TopicPartitions{topic, **n});
+    }
+    for (const auto& group : topology.copartition_groups()) {
+      std::vector<TopicPartitions> members;
+      for (const auto& topic : group) {
+        for (const auto& tp : all) {
+          if (tp.name == topic) members.push_back(tp);
+        }
+      }
+      auto r = check_copartitioned(members);
+      if (!r) return r.error();
+    }
+    auto common = check_copartitioned(all);
+    if (!common) return common.error();
+    partitions = *common;
+    return true;
+  }
+};
+
+Application::Application(Topology topology, Config config)
+    : impl_(std::make_unique<Impl>(std::move(topology), std::move(config))) {}
+
+Application::~Application() { stop(); }
+
+int32_t Application::partitions() const { return impl_->partitions; }
+
+Expected<bool> Application::start() {
+  auto& im = *impl_;
+  if (im.started) return Error::fatal("application already started");
+  if (im.config.get("bootstrap.servers").empty()) {
+    return Error::fatal("bootstrap.servers is not set (use --bootstrap or the config file)");
+  }
+  const std::string app_id = im.config.get("application.id");
+
+  auto valid = im.topology.validate();
+  if (!valid) return valid.error();
+  auto admin_or = connectors::TopicAdmin::create(im.kafka_base());
+  if (!admin_or) return admin_or.error();
+  auto& admin = **admin_or;
+  auto inputs_ok = im.check_inputs(admin);
+  if (!inputs_ok) return inputs_ok.error();
+  for (const auto& topic : im.topology.sink_topics()) {
+    auto r = admin.ensure_topic(topic, im.partitions);
+    if (!r) return r.error();
+  }
+  std::string dead_letter;
+  if (im.config.get("errors.tolerance") == "all") {
+    dead_letter = im.config.get("errors.deadletterqueue.topic.name");
+    if (dead_letter.empty()) dead_letter = app_id + "-dlq";
+    auto r = admin.ensure_topic(dead_letter, 1);
+    if (!r) return r.error();
+  }
+
+  // Kafka clients.
+  auto consumer_props = im.kafka_base();
+  consumer_props["group.id"] = app_id;
+  consumer_props["fetch.wait.max.ms"] = im.config.get("fetch.wait.max.ms");
+  consumer_props["auto.offset.reset"] = "earliest";
+  for (const auto& [k, v] : im.config.kafka_properties("consumer")) consumer_props[k] = v;
+  connectors::ConsumerOptions consumer_options;
+  consumer_options.max_batch_records =
+      static_cast<size_t>(im.config.get_int("consumer.batch.max.records"));
+  consumer_options.on_error = [](const Error& e) {
+    logger()->error("consumer: {}", e.to_string());
+  };
+  auto consumer = connectors::KafkaConsumer::create(consumer_props, consumer_options);
+  if (!consumer) return consumer.error();
+  im.consumer = std::move(*consumer);
+
+  auto producer_props = im.kafka_base();
+  for (const auto& [k, v] : im.config.kafka_properties("producer")) producer_props[k] = v;
+  auto producer = connectors::KafkaProducer::create(producer_props, &im.acknowledger);
+  if (!producer) return producer.error();
+  im.producer = std::move(*producer);
+
+  // Checkpoints: restore each task's newest valid snapshot.
+  const int64_t checkpoint_interval = im.config.get_int("checkpoint.interval.ms");
+  if (checkpoint_interval > 0) {
+    auto store = checkpoint::DirectoryStore::open(im.config.get("state.dir"));
+    if (!store) return store.error();
+    im.checkpoints = std::move(*store);
+  }
+  const int64_t start_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+
+  // Actors: one per partition task.
+  im.actor_config = std::make_unique<caf::actor_system_config>();
+  im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
+  im.actor_config->set("logger.verbosity", caf::atom("quiet"));
+  im.system = std::make_unique<caf::actor_system>(*im.actor_config);
+  std::map<TopicPartition, InboxRouter::Slot> slots;
+  std::map<TopicPartition, Offset> restored_offsets;
+  const auto inbox_batches = static_cast<size_t>(im.config.get_int("task.inbox.batches"));
+  for (int32_t p = 0; p < im.partitions; ++p) {
+    Impl::Task task;
+    task.counters = std::make_unique<actors::TaskCounters>();
+    task.graph = im.topology.instantiate(PartitionId{p});
+    actors::TaskEnvironment env;
+    env.application_id = app_id;
+    env.partition = PartitionId{p};
+    env.graph = task.graph;
+    for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
+      task.inboxes.push_back(std::make_unique<actors::TaskInbox>(inbox_batches));
+      env.inboxes.push_back(task.inboxes.back().get());
+    }
+    env.max_buffered_per_input =
+        inbox_batches * static_cast<size_t>(im.config.get_int("consumer.batch.max.records"));
+    env.consumer = im.consumer.get();
+    env.producer = im.producer.get();
+    env.counters = task.counters.get();
+    env.commit_interval_ms = im.config.get_int("commit.interval.ms");
+    env.max_task_idle_ms = im.config.get_int("max.task.idle.ms");
+    env.dead_letter_topic = dead_letter;
+    env.epoch = Epoch{start_epoch};
+    env.checkpoint_interval_ms = checkpoint_interval;
+    env.checkpoint_retain = static_cast<size_t>(im.config.get_int("checkpoint.retain"));
+    if (im.checkpoints) {
+      env.checkpoint_store = im.checkpoints.get();
+      auto restored = im.restore(*task.graph, *task.counters, PartitionId{p}, env);
+      if (!restored) return restored.error();
+    }
+    restored_offsets.insert(env.restored_offsets.begin(), env.restored_offsets.end());
+    task.actor = actors::spawn_task_actor(*im.system, std::move(env));
+    for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
+      TopicPartition tp{task.graph->inputs()[i].topic, PartitionId{p}};
+      slots.emplace(tp, InboxRouter::Slot{task.inboxes[i].get(), task.actor});
+    }
+    im.tasks.push_back(std::move(task));
+  }
+  im.router = std::make_unique<InboxRouter>(std::move(slots));
+
+  // Tables are rebuilt from the beginning of their topics (their state
+  // lives in memory); streams resume at the committed offsets.
+  std::vector<connectors::StartPosition> positions;
+  auto tables = im.topology.table_topics();
+  for (const auto& topic : im.topology.source_topics()) {
+    bool is_table = std::find(tables.begin(), tables.end(), topic) != tables.end();
+    for (int32_t p = 0; p < im.partitions; ++p) {
+      positions.push_back(connectors::StartPosition{TopicPartition{topic, PartitionId{p}},
+                                               is_table ? connectors::StartPosition::kBeginning
+                                                        : connectors::StartPosition::kCommitted});
+    }
+  }
+  auto assigned = im.consumer->assign(positions);
+  if (!assigned) return assigned.error();
+  im.consumer->start(im.router.get());
+  im.started = true;
+  logger()->info("application {} started: {} tasks over {} input topics", app_id, im.partitions,
+                 im.topology.source_topics().size());
+  return true;
+}
+
+bool Application::stop() {
+  auto& im = *impl_;
+  if (!im.started || im.stopped) return true;
+  im.stopped = true;
+  bool ok = true;
+  // 1. Stop fetching.
+  im.consumer->stop();
+  // 2. Process everything already fetched.
+  {
+    caf::scoped_actor self{*im.system};
+    for (auto& t : im.tasks) {
+      self->request(t.actor, caf::infinite, actors::drain_atom::value)
+          .receive([&](bool task_ok) { ok = ok && task_ok; },
+                   [&](caf::error& err) {
+                     logger()->error("drain failed: {}", im.system->render(err));
+                     ok = false;
+                   });
+    }
+  }
+  // 3. Flush outputs, 4. commit what they acknowledged.
+  im.producer->flush(std::chrono::seconds(30));
+  {
+    caf::scoped_actor self{*im.system};
+    for (auto& t : im.tasks) {
+      self->request(t.actor, caf::infinite, actors::commit_atom::value)
+          .receive([&](bool task_ok) { ok = ok && task_ok; },
+                   [&](caf::error& err) {
+                     logger()->error("final commit failed: {}", im.system->render(err));
+                     ok = false;
+                   });
+    }
+  }
+  for (auto& t : im.tasks) caf::anon_send_exit(t.actor, caf::exit_reason::user_shutdown);
+  im.system.reset();  // waits for the actors to finish
+  im.producer.reset();
+  im.consumer.reset();
+  logger()->info("application {} stopped", im.config.get("application.id"));
+  return ok;
+}
+
+std::optional<std::string> Application::failure() const {
+  for (size_t p = 0; p < impl_->tasks.size(); ++p) {
+    const auto& c = *impl_->tasks[p].counters;
+    if (c.failed.load(std::memory_order_acquire)) {
+      return impl_->config.get("application.id") + "-" + std::to_string(p) + ": " + c.failure;
+    }
+  }
+  return std::nullopt;
+}
+
+ApplicationStats Application::stats() const {
+  ApplicationStats s;
+  for (auto& t : impl_->tasks) {
+    s.records_in += t.counters->records_in.load();
+    s.records_out += t.counters->records_out.load();
+    s.data_errors += t.counters->data_errors.load();
+    s.dead_lettered += t.counters->dead_lettered.load();
+  }
+  return s;
+}
+
+std::vector<TaskMetrics> Application::task_metrics() const {
+  std::vector<TaskMetrics> out;
+  const auto& im = *impl_;
+  std::vector<connectors::PartitionStats> partitions;
+  if (im.consumer) partitions = im.consumer->all_stats();
+  for (size_t p = 0; p < im.tasks.size(); ++p) {
+    const auto& t = im.tasks[p];
+    const auto& c = *t.counters;
+    TaskMetrics m;
+    m.partition = static_cast<int32_t>(p);
+    m.task = im.config.get("application.id") + "-" + std::to_string(p);
+    bool failed = c.failed.load(std::memory_order_acquire);
+    m.state = failed ? "failed" : (im.stopped ? "stopped" : "running");
+    if (failed) m.error = c.failure;
+    m.records_in = c.records_in.load();
+    m.records_out = c.records_out.load();
+    m.data_errors = c.data_errors.load();
+    m.dead_lettered = c.dead_lettered.load();
+    m.stream_time = c.stream_time.load();
+    for (const auto& ps : partitions) {
+      if (ps.tp.partition.value() == static_cast<int32_t>(p) && ps.lag > 0) m.lag += ps.lag;
+    }
+    m.checkpoints = c.checkpoints.load();
+    m.checkpoint_bytes = c.checkpoint_bytes.load();
+    m.checkpoint_pause_us = c.checkpoint_pause_us.load();
+    m.checkpoint_pause_max_us = c.checkpoint_pause_max_us.load();
+    m.last_checkpoint_ms = c.last_checkpoint_ms.load();
+    m.restores = c.restores.load();
+    for (const auto& inbox : t.inboxes) m.inbox_batches += inbox->size_approx();
+    m.latency_bucket_bounds_us.assign(actors::TaskCounters::kLatencyBucketsUs.begin(),
+                                      actors::TaskCounters::kLatencyBucketsUs.end());
+    for (const auto& b : c.latency_buckets) m.latency_buckets.push_back(b.load());
+    m.latency_sum_us = c.latency_sum_us.load();
+    m.latency_count = c.latency_count.load();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+bool Application::ready() const {
+  if (!impl_->started || impl_->stopped) return false;
+  for (const auto& t : impl_->tasks) {
+    if (t.counters->failed.load()) return false;
+  }
+  return true;
+}
+
+const std::string& Application::application_id() const {
+  static const std::string none;
+  auto it = impl_->config.values().find("application.id");
+  return it == impl_->config.values().end() ? none : it->second;
+}
+
+TableHandle Application::table(const std::string& name) const {
+  TableHandle h;
+  h.name_ = name;
+  for (auto& t : impl_->tasks) h.graphs_.push_back(t.graph);
+  return h;
+}
+
+std::optional<Value> TableHandle::get(const Value& key) const {
+  // The owning partition is known only through the key's serialized bytes;
+  // probing every partition is as cheap for the handful a node runs and
+  // needs no shared codec.
+  for (const auto& g : graphs_) {
+    if (const KTable* t = g->table(name_)) {
+      if (auto v = t->get(key)) return v;
+    }
+  }
+  return std::nullopt;
+}
+
+bool TableHandle::contains(const Value& key) const { return get(key).has_value(); }
+
+size_t TableHandle::size() const {
+  size_t n = 0;
+  for (const auto& g : graphs_) {
+    if (const KTable* t = g->table(name_)) n += t->size();
+  }
+  return n;
+}
+
+std::vector<std::pair<Value, Value>> TableHandle::snapshot() const {
+  std::vector<std::pair<Value, Value>> out;
+  for (const auto& g : graphs_) {
+    if (const KTable* t = g->table(name_)) {
+      for (auto& kv : t->snapshot()) out.emplace_back(kv.first, kv.second);
+    }
+  }
+  return out;
+}
+
+bool TableHandle::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (size() < n) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace rivulet

@@ -1,0 +1,109 @@
+#pragma once
+// Application: runs a Topology on one node against Kafka. The C++ API's
+// entry point, and what `rivulet run` and the demo use.
+//
+//   rivulet::Topology topo;  ... build ...
+//   auto config = rivulet::Config::from_map({{"application.id", "shop"},
+//                                            {"bootstrap.servers", bootstrap}});
+//   rivulet::Application app(std::move(topo), *config);
+//   if (auto ok = app.start(); !ok) { ... ok.error().to_string() ... }
+//   auto users = app.table("users");          // query from any thread
+//   auto alice = users.get(rivulet::Value::string("alice"));
+//   app.stop();                               // graceful: drain, flush, commit
+//
+// Threads: start() and stop() from one controlling thread. Inside: one
+// librdkafka consumer (its poll thread feeds the task inboxes), one
+// idempotent producer (its delivery thread acknowledges runs), and one CAF
+// actor per partition task.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "operators/topology.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet {
+
+class Application;
+
+// A read-only view of one KTable across all partition tasks of an
+// Application. Any thread; each lookup is routed to the task owning the key
+// (the Java-compatible partitioner over the serialized key).
+class TableHandle {
+ public:
+  std::optional<Value> get(const Value& key) const;
+  bool contains(const Value& key) const;
+  size_t size() const;  // sum over partitions
+  std::vector<std::pair<Value, Value>> snapshot() const;
+  // Waits until the table holds at least n keys in total.
+  bool wait_for_keys(size_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  friend class Application;
+  std::string name_;
+  std::vector<std::shared_ptr<TaskGraph>> graphs_;  // index = partition
+};
+
+// One task's figures, read from atomics without disturbing the task.
+struct TaskMetrics {
+  std::string task;  // "<application.id>-<partition>"
+  int32_t partition = 0;
+  std::string state;  // "running", "failed", "stopped"
+  std::string error;
+  uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
+  int64_t stream_time = -1;
+  int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
+  uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
+           checkpoint_pause_max_us = 0, restores = 0;
+  int64_t last_checkpoint_ms = 0;  // wall clock; 0: none yet
+  size_t inbox_batches = 0;        // batches waiting in the task's inboxes
+  std::vector<uint64_t> latency_bucket_bounds_us;  // upper bounds
+  std::vector<uint64_t> latency_buckets;           // counts per bucket, last is +Inf
+  uint64_t latency_sum_us = 0, latency_count = 0;
+};
+
+struct ApplicationStats {
+  uint64_t records_in = 0;
+  uint64_t records_out = 0;
+  uint64_t data_errors = 0;
+  uint64_t dead_lettered = 0;
+  std::vector<actors::TaskStatus> tasks;
+};
+
+class Application {
+ public:
+  Application(Topology topology, Config config);
+  ~Application();
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  // Checks co-partitioning of every join's inputs (a mismatch names the
+  // topics and counts), creates missing output topics with the inputs'
+  // partition count, spawns one task actor per partition and starts
+  // consuming. Tables are read from the beginning of their topics, streams
+  // from the committed offsets (earliest when none).
+  Expected<bool> start();
+  // Stops fetching, processes everything fetched, flushes the producer and
+  // commits. Idempotent. Returns false when a task failed.
+  bool stop();
+
+  TableHandle table(const std::string& name) const;
+  ApplicationStats stats() const;
+  std::vector<TaskMetrics> task_metrics() const;
+  // Started, every task restored and running, none failed.
+  bool ready() const;
+  const std::string& application_id() const;
+  int32_t partitions() const;
+  // The first task failure, if any (fatal errors stop the task).
+  std::optional<std::string> failure() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rivulet

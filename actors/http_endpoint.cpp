@@ -1,0 +1,175 @@
+#include "actors/http_endpoint.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace rivulet {
+
+namespace {
+
+void metric_header(std::ostringstream& os, const char* name, const char* type, const char* help) {
+  os << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+template <typename F>
+void per_task(std::ostringstream& os, const char* name, const char* type, const char* help,
+              const std::vector<TaskMetrics>& tasks, F value) {
+  metric_header(os, name, type, help);
+  for (const auto& t : tasks) os << name << "{task=\"" << t.task << "\"} " << value(t) << '\n';
+}
+
+}  // namespace
+
+uint64_t resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string render_prometheus(const std::string& application_id,
+                              const std::vector<TaskMetrics>& tasks, uint64_t resident_bytes) {
+  std::ostringstream os;
+  per_task(os, "rivulet_task_records_in_total", "counter", "Input records processed.", tasks,
+           [](const TaskMetrics& t) { return t.records_in; });
+  per_task(os, "rivulet_task_records_out_total", "counter", "Output records produced.", tasks,
+           [](const TaskMetrics& t) { return t.records_out; });
+  per_task(os, "rivulet_task_lag_records", "gauge", "Records on the broker not yet read.", tasks,
+           [](const TaskMetrics& t) { return t.lag; });
+  per_task(os, "rivulet_task_data_errors_total", "counter",
+           "Records that failed to decode or evaluate (never skipped silently).", tasks,
+           [](const TaskMetrics& t) { return t.data_errors; });
+  per_task(os, "rivulet_task_dead_lettered_total", "counter",
+           "Records sent to the dead-letter topic.", tasks,
+           [](const TaskMetrics& t) { return t.dead_lettered; });
+  per_task(os, "rivulet_task_late_records_dropped_total", "counter",
+           "Records for windows that had closed.", tasks,
+           [](const TaskMetrics&) { return 0; });
+  per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
+           [](const TaskMetrics& t) { return t.checkpoints; });
+  per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
+           [](const TaskMetrics& t) { return t.checkpoint_bytes; });
+  per_task(os, "rivulet_task_checkpoint_pause_seconds", "gauge",
+           "How long taking the last checkpoint paused the task.", tasks,
+           [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_pause_us) / 1e6; });
+  per_task(os, "rivulet_task_restores_total", "counter", "Restores from a checkpoint.", tasks,
+           [](const TaskMetrics& t) { return t.restores; });
+  per_task(os, "rivulet_task_failed", "gauge", "1 when the task stopped with an error.", tasks,
+           [](const TaskMetrics& t) { return t.state == "failed" ? 1 : 0; });
+  per_task(os, "rivulet_task_inbox_batches", "gauge",
+           "Batches waiting in the task's inboxes (its mailbox of input).", tasks,
+           [](const TaskMetrics& t) { return t.inbox_batches; });
+
+  const char* hist = "rivulet_task_processing_seconds";
+  metric_header(os, hist, "histogram", "Time to process one run of input records.");
+  for (const auto& t : tasks) {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < t.latency_buckets.size(); ++i) {
+      cumulative += t.latency_buckets[i];
+      os << hist << "_bucket{task=\"" << t.task << "\",le=\"";
+      if (i < t.latency_bucket_bounds_us.size()) {
+        os << static_cast<double>(t.latency_bucket_bounds_us[i]) / 1e6;
+      } else {
+        os << "+Inf";
+      }
+      os << "\"} " << cumulative << '\n';
+    }
+    os << hist << "_sum{task=\"" << t.task << "\"} " << static_cast<double>(t.latency_sum_us) / 1e6
+       << '\n';
+    os << hist << "_count{task=\"" << t.task << "\"} " << t.latency_count << '\n';
+  }
+  metric_header(os, "rivulet_node_resident_memory_bytes", "gauge", "Resident memory of the node.");
+  os << "rivulet_node_resident_memory_bytes{application=\"" << application_id << "\"} "
+     << resident_bytes << '\n';
+  metric_header(os, "rivulet_node_tasks", "gauge", "Tasks running on the node.");
+  os << "rivulet_node_tasks{application=\"" << application_id << "\"} " << tasks.size() << '\n';
+  return os.str();
+}
+
+std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : tasks) {
+    out.push_back({{"task", t.task},
+                   {"partition", t.partition},
+                   {"state", t.state},
+                   {"error", t.error},
+                   {"records_in", t.records_in},
+                   {"records_out", t.records_out},
+                   {"lag", t.lag},
+                   {"data_errors", t.data_errors},
+                   {"dead_lettered", t.dead_lettered},
+                   {"stream_time", t.stream_time},
+                   {"checkpoints", t.checkpoints},
+                   {"checkpoint_bytes", t.checkpoint_bytes},
+                   {"last_checkpoint_ms", t.last_checkpoint_ms},
+                   {"restores", t.restores},
+                   {"inbox_batches", t.inbox_batches}});
+  }
+  return out.dump();
+}
+
+std::string render_health(const Application& app) {
+  auto tasks = app.task_metrics();
+  size_t failed = 0;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& t : tasks) {
+    if (t.state == "failed") {
+      ++failed;
+      failures.push_back({{"task", t.task}, {"error", t.error}});
+    }
+  }
+  std::string status = failed ? "failed" : (app.ready() ? "ready" : "starting");
+  nlohmann::json out = {{"status", status},
+                        {"application", app.application_id()},
+                        {"tasks", tasks.size()},
+                        {"failed_tasks", failures}};
+  return out.dump();
+}
+
+Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
+                                                            const Application& app) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Error::fatal("--http expects HOST:PORT, got '" + listen + "'");
+  }
+  std::unique_ptr<HttpEndpoint> ep(new HttpEndpoint());
+  ep->host_ = listen.substr(0, colon);
+  int port = std::atoi(listen.c_str() + colon + 1);
+  ep->server_ = std::make_unique<httplib::Server>();
+  const Application* a = &app;
+  ep->server_->Get("/metrics", [a](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_prometheus(a->application_id(), a->task_metrics(),
+                                      resident_memory_bytes()),
+                    "text/plain; version=0.0.4");
+  });
+  ep->server_->Get("/health", [a](const httplib::Request&, httplib::Response& res) {
+    res.status = a->ready() ? 200 : 503;
+    res.set_content(render_health(*a), "application/json");
+  });
+  ep->server_->Get("/tasks", [a](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_tasks(a->task_metrics()), "application/json");
+  });
+  if (port == 0) {
+    ep->port_ = ep->server_->bind_to_any_port(ep->host_);
+    if (ep->port_ < 0) return Error::fatal("cannot listen on " + listen);
+  } else {
+    if (!ep->server_->bind_to_port(ep->host_, port)) {
+      return Error::fatal("cannot listen on " + listen);
+    }
+    ep->port_ = port;
+  }
+  auto* server = ep->server_.get();
+  ep->thread_ = std::thread([server] { server->listen_after_bind(); });
+  return ep;
+}
+
+HttpEndpoint::~HttpEndpoint() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace rivulet

@@ -1,0 +1,54 @@
+#pragma once
+// HttpEndpoint: a node's HTTP face for operators (cpp-httplib):
+//   GET /metrics  Prometheus text format: per task records in and out, lag,
+//                 processing latency histogram, checkpoint duration and size,
+//                 restores, data errors, dead-lettered records; per node
+//                 inbox (mailbox) sizes and resident memory.
+//   GET /health   JSON {"status": "ready"|"starting"|"failed", "tasks": N, ...};
+//                 HTTP 200 when ready, 503 otherwise.
+//   GET /tasks    JSON array of the tasks' figures.
+// Owned by whoever runs the Application; serves on its own thread until
+// destroyed. Binds to loopback unless told otherwise.
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "actors/application.hpp"
+#include "runtime/error.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace rivulet {
+
+class HttpEndpoint {
+ public:
+  // `listen` is "HOST:PORT" (port 0 picks a free one). The Application must
+  // outlive the endpoint.
+  static Expected<std::unique_ptr<HttpEndpoint>> start(const std::string& listen,
+                                                       const Application& app);
+  ~HttpEndpoint();
+  HttpEndpoint(const HttpEndpoint&) = delete;
+  HttpEndpoint& operator=(const HttpEndpoint&) = delete;
+
+  int port() const { return port_; }
+  const std::string& host() const { return host_; }
+
+ private:
+  HttpEndpoint() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string host_;
+  int port_ = 0;
+};
+
+// The renderings, exposed for tests.
+std::string render_prometheus(const std::string& application_id,
+                              const std::vector<TaskMetrics>& tasks, uint64_t resident_bytes);
+std::string render_health(const Application& app);
+std::string render_tasks(const std::vector<TaskMetrics>& tasks);
+// Resident memory of this process (from /proc/self/statm); 0 when unknown.
+uint64_t resident_memory_bytes();
+
+}  // namespace rivulet

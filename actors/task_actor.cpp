@@ -1,0 +1,349 @@
+#include "actors/task_actor.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+
+#include "actors/delivery_tracker.hpp"
+#include "checkpoint/recovery.hpp"
+#include "checkpoint/store.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "operators/input_merger.hpp"
+#include "runtime/log.hpp"
+
+namespace rivulet::actors {
+
+namespace {
+
+int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t epoch_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+struct TaskState {
+  static inline const char* name = "rivulet.task";
+
+  TaskEnvironment env;
+  std::unique_ptr<InputMerger> merger;
+  DeliveryTracker tracker;
+  TaskOutput output;
+  std::string task_name;
+  std::string state = "running";
+  std::string error;
+  bool wait_timer_armed = false;
+  std::map<TopicPartition, Offset> committed;  // last offsets handed to the consumer
+  // Input progress of the state: the next offset per input partition after
+  // the last record processed.
+  std::map<TopicPartition, Offset> processed;
+  // A snapshot taken but not yet written: it becomes durable only once the
+  // outputs of everything it reflects are acknowledged (otherwise a restore
+  // from it would skip input whose output was lost).
+  std::optional<checkpoint::Snapshot> pending;
+  // The offsets of the newest durable checkpoint: commits never pass them.
+  std::map<TopicPartition, Offset> durable;
+  CheckpointId next_checkpoint{1};
+};
+
+using task_pointer = task_actor::stateful_pointer<TaskState>;
+
+Header make_header(const char* name, std::string value) {
+  return Header{name, std::optional<std::string>(std::move(value))};
+}
+
+void fail(task_pointer self, std::string why) {
+  auto& st = self->state;
+  if (st.state == "failed") return;
+  st.state = "failed";
+  st.error = std::move(why);
+  st.env.counters->failure = st.error;
+  st.env.counters->failed.store(true, std::memory_order_release);
+  logger()->error("task {} failed: {}", st.task_name, st.error);
+}
+
+// Sends one run's outputs and data errors to the producer, registering them
+// with the tracker before the first produce so no acknowledgement is missed.
+void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
+  auto& st = self->state;
+  auto& out = st.output;
+  const bool dead_letter = !st.env.dead_letter_topic.empty();
+  if (!out.data_errors.empty() && !dead_letter) {
+    fail(self, "data error (errors.tolerance=none): " + out.data_errors.front().to_string());
+    return;
+  }
+  int64_t total = static_cast<int64_t>(out.records.size()) +
+                  (dead_letter ? static_cast<int64_t>(out.data_errors.size()) : 0);
+  PendingRun* run = st.tracker.begin_run(input, next_offset, total);
+  std::string task_header = st.task_name;
+  std::string epoch_header = std::to_string(st.env.epoch.value());
+  for (auto& rec : out.records) {
+    rec.headers.push_back(make_header("rivulet.task", task_header));
+    rec.headers.push_back(make_header("rivulet.epoch", epoch_header));
+    auto r = st.env.producer->produce(rec, run);
+    if (!r) {
+      std::string msg = r.error().to_string();
+      run->acknowledge(&msg);
+    }
+  }
+  if (dead_letter) {
+    for (auto& err : out.data_errors) {
+      OutputRecord dlq;
+      dlq.topic = st.env.dead_letter_topic;
+      dlq.key = err.raw_key;
+      dlq.value = err.raw_value;
+      dlq.headers = {make_header("rivulet.error", err.error.message),
+                     make_header("rivulet.error.kind", "data"),
+                     make_header("rivulet.error.operation", err.error.context.operation),
+                     make_header("rivulet.source.topic", err.error.context.topic),
+                     make_header("rivulet.source.partition",
+                                 std::to_string(err.error.context.partition)),
+                     make_header("rivulet.source.offset", std::to_string(err.error.context.offset)),
+                     make_header("rivulet.task", task_header)};
+      auto r = st.env.producer->produce(dlq, run);
+      if (!r) {
+        std::string msg = r.error().to_string();
+        run->acknowledge(&msg);
+      }
+    }
+    st.env.counters->dead_lettered.fetch_add(out.data_errors.size(), std::memory_order_relaxed);
+  }
+  st.env.counters->data_errors.fetch_add(out.data_errors.size(), std::memory_order_relaxed);
+  st.env.counters->records_out.fetch_add(out.records.size(), std::memory_order_relaxed);
+}
+
+void take_inbox(task_pointer self);
+
+// Processes buffered input in timestamp order until the merger has nothing
+// ready or this turn's budget is spent. `flush` ignores waits for inputs
+// that may still have data (shutdown).
+void process(task_pointer self, bool flush) {
+  auto& st = self->state;
+  if (st.state == "failed") return;
+  size_t budget = st.env.records_per_turn;
+  while (budget > 0) {
+    auto run = flush ? st.merger->next_run_flushing() : st.merger->next_run(wall_clock_ms());
+    if (!run) {
+      // Room may have been made for batches left waiting in an inbox.
+      size_t before = st.merger->buffered_records();
+      take_inbox(self);
+      if (st.merger->buffered_records() == before) break;
+      continue;
+    }
+    auto run_started = std::chrono::steady_clock::now();
+    st.output.records.clear();
+    st.output.data_errors.clear();
+    const auto& tp = st.merger->input_partition(run->input);
+    st.env.graph->process(run->input, run->begin, run->end, st.output);
+    auto count = static_cast<size_t>(run->end - run->begin);
+    Offset next{(run->end - 1)->offset + 1};
+    st.env.counters->records_in.fetch_add(count, std::memory_order_relaxed);
+    emit(self, tp, next);
+    st.processed[tp] = next;
+    st.merger->consume(*run);
+    st.env.counters->record_latency(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              run_started)
+            .count()));
+    budget = count >= budget ? 0 : budget - count;
+    if (st.state == "failed") return;
+  }
+  st.env.counters->stream_time.store(st.merger->stream_time(), std::memory_order_relaxed);
+  if (budget == 0) {
+    // More may be ready: continue after other actors had their turn.
+    self->send(self, wake_atom::value);
+  } else if (!flush && st.merger->waiting() && !st.wait_timer_armed) {
+    // An input that may still have data holds the others back; look again
+    // soon (its batch or max.task.idle.ms, whichever comes first).
+    st.wait_timer_armed = true;
+    self->delayed_send(self, std::chrono::milliseconds(5), wake_atom::value);
+  }
+}
+
+// Moves fetched batches from the inboxes into the merger, for each input
+// only while it holds fewer than max_buffered_per_input records: an input
+// with enough buffered stays in its inbox, which fills up and makes the
+// consumer pause that partition (backpressure, bounded memory).
+void take_inbox(task_pointer self) {
+  auto& st = self->state;
+  int64_t now = wall_clock_ms();
+  for (size_t i = 0; i < st.env.inboxes.size(); ++i) {
+    if (st.merger->buffered_records(i) >= st.env.max_buffered_per_input) continue;
+    st.env.inboxes[i]->drain([&](RawBatch&& batch) { st.merger->add(std::move(batch), now); });
+  }
+}
+
+bool checkpoints_enabled(const TaskState& st) {
+  return st.env.checkpoint_store != nullptr && st.env.checkpoint_interval_ms > 0;
+}
+
+// Snapshots the task's state and the input offsets it reflects. The pause
+// this costs the task is measured (serialization happens on the task).
+void take_snapshot(task_pointer self) {
+  auto& st = self->state;
+  auto begin = std::chrono::steady_clock::now();
+  checkpoint::Snapshot snap;
+  snap.task = checkpoint::TaskId{st.env.application_id, st.env.partition};
+  snap.id = st.next_checkpoint;
+  snap.epoch = st.env.epoch;
+  snap.stream_time = st.merger->stream_time();
+  snap.created_at = epoch_ms();
+  snap.input_offsets = st.processed;
+  for (auto* store : st.env.graph->stores()) {
+    snap.sections.emplace_back(store->name(), store->serialize());
+  }
+  auto pause = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - begin)
+                   .count();
+  auto* c = st.env.counters;
+  c->checkpoint_pause_us.store(static_cast<uint64_t>(pause));
+  if (static_cast<uint64_t>(pause) > c->checkpoint_pause_max_us.load()) {
+    c->checkpoint_pause_max_us.store(static_cast<uint64_t>(pause));
+  }
+  st.pending = std::move(snap);
+}
+
+// Writes the pending snapshot once every output of the input it reflects
+// was acknowledged.
+void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, Offset>& acked) {
+  auto& st = self->state;
+  if (!st.pending) return;
+  for (const auto& [tp, offset] : st.pending->input_offsets) {
+    auto it = acked.find(tp);
+    if (it == acked.end() || it->second < offset) return;  // not yet
+  }
+  auto written = st.env.checkpoint_store->write(*st.pending);
+  if (!written) {
+    // The store may recover (a full disk, a slow mount): keep processing,
+    // try the next interval; commits stay behind the last durable one.
+    logger()->warn("task {}: checkpoint {} not written: {}", st.task_name,
+                   st.pending->id.value(), written.error().to_string());
+    st.pending.reset();
+    return;
+  }
+  st.durable = st.pending->input_offsets;
+  st.next_checkpoint = CheckpointId{st.pending->id.value() + 1};
+  auto* c = st.env.counters;
+  c->checkpoints.fetch_add(1);
+  c->checkpoint_bytes.store(*written);
+  c->last_checkpoint_ms.store(epoch_ms());
+  auto retained = st.env.checkpoint_store->retain(st.pending->task, st.env.checkpoint_retain);
+  if (!retained) {
+    logger()->warn("task {}: removing old checkpoints failed: {}", st.task_name,
+                   retained.error().to_string());
+  }
+  st.pending.reset();
+}
+
+// Commits the input progress whose outputs were all acknowledged and, with
+// checkpoints, that a durable checkpoint covers. The final commit at
+// shutdown waits for the broker's answer.
+bool commit(task_pointer self, bool wait) {
+  auto& st = self->state;
+  auto acked = st.tracker.committable();
+  if (st.tracker.failure()) {
+    fail(self, "output not delivered: " + *st.tracker.failure());
+    return false;
+  }
+  std::map<TopicPartition, Offset> offsets = acked;
+  if (checkpoints_enabled(st)) {
+    write_pending_if_durable(self, acked);
+    offsets = checkpoint::committable_offsets(st.durable, acked);
+  }
+  if (offsets.empty() || offsets == st.committed) return true;
+  std::vector<std::pair<TopicPartition, Offset>> list(offsets.begin(), offsets.end());
+  if (!wait) {
+    st.env.consumer->commit(list);
+    st.committed = std::move(offsets);
+    return true;
+  }
+  auto r = st.env.consumer->commit_sync(list);
+  if (!r) {
+    logger()->error("task {}: final commit failed: {}", st.task_name, r.error().to_string());
+    return false;
+  }
+  st.committed = std::move(offsets);
+  return true;
+}
+
+task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) {
+  auto& st = self->state;
+  st.task_name = env.application_id + "-" + std::to_string(env.partition.value());
+  st.merger = std::make_unique<InputMerger>(env.graph->inputs(), env.partition,
+                                            env.max_task_idle_ms);
+  st.processed = env.restored_offsets;
+  st.durable = env.restored_offsets;
+  st.next_checkpoint = env.next_checkpoint_id;
+  st.env = std::move(env);
+  self->delayed_send(self, std::chrono::milliseconds(st.env.commit_interval_ms), tick_atom::value);
+  if (checkpoints_enabled(st)) {
+    self->delayed_send(self, std::chrono::milliseconds(st.env.checkpoint_interval_ms),
+                       checkpoint_atom::value);
+  }
+  return {
+      [=](wake_atom) {
+        self->state.wait_timer_armed = false;
+        take_inbox(self);
+        process(self, false);
+      },
+      [=](tick_atom) {
+        commit(self, false);
+        take_inbox(self);
+        process(self, false);
+        self->delayed_send(self, std::chrono::milliseconds(self->state.env.commit_interval_ms),
+                           tick_atom::value);
+      },
+      [=](checkpoint_atom) {
+        auto& s = self->state;
+        if (s.state == "running" && !s.pending) take_snapshot(self);
+        self->delayed_send(self, std::chrono::milliseconds(s.env.checkpoint_interval_ms),
+                           checkpoint_atom::value);
+      },
+      [=](drain_atom) {
+        auto& s = self->state;
+        take_inbox(self);
+        process(self, true);
+        while (s.state != "failed" && s.merger->has_buffered()) process(self, true);
+        if (s.state != "failed") s.state = "draining";
+        return s.state != "failed";
+      },
+      [=](commit_atom) {
+        auto& st = self->state;
+        // Shutdown: everything was processed and the producer flushed, so a
+        // final checkpoint is durable at once.
+        if (checkpoints_enabled(st) && st.state != "failed") {
+          st.pending.reset();
+          take_snapshot(self);
+        }
+        bool committed = commit(self, true);
+        auto& s = self->state;
+        if (s.state != "failed") s.state = "stopped";
+        return committed && s.state != "failed" && s.tracker.runs_in_flight() == 0;
+      },
+      [=](status_atom) {
+        auto& s = self->state;
+        TaskStatus status;
+        status.task = s.task_name;
+        status.state = s.state;
+        status.error = s.error;
+        status.records_in = s.env.counters->records_in.load();
+        status.records_out = s.env.counters->records_out.load();
+        status.data_errors = s.env.counters->data_errors.load();
+        status.stream_time = s.merger->stream_time();
+        status.runs_in_flight = s.tracker.runs_in_flight();
+        return status;
+      },
+  };
+}
+
+}  // namespace
+
+task_actor spawn_task_actor(caf::actor_system& system, TaskEnvironment env) {
+  return system.spawn(task_behavior, std::move(env));
+}
+
+}  // namespace rivulet::actors

@@ -1,0 +1,101 @@
+#pragma once
+// The task actor: one per partition task (partition i of every
+// co-partitioned input). It owns the task's TaskGraph (KTables, operator
+// chain, aggregation state), pulls input batches from its TaskInbox, orders
+// them across inputs by timestamp (InputMerger: table updates before stream
+// records of the same or later time), hands outputs to the producer, and
+// commits input offsets once the outputs they produced are acknowledged.
+//
+// Spawned and owned by the Application; runs on CAF's scheduler.
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/task_inbox.hpp"
+#include "operators/topology.hpp"
+
+namespace rivulet::connectors {
+class KafkaConsumer;
+class KafkaProducer;
+}  // namespace rivulet::connectors
+
+namespace rivulet::checkpoint {
+class CheckpointStore;
+}  // namespace rivulet::checkpoint
+
+namespace rivulet::actors {
+
+// Counters of one task, readable from any thread (metrics, status).
+struct TaskCounters {
+  std::atomic<uint64_t> records_in{0};
+  std::atomic<uint64_t> records_out{0};
+  std::atomic<uint64_t> data_errors{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<int64_t> stream_time{-1};
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> checkpoints{0};
+  std::atomic<uint64_t> checkpoint_bytes{0};        // size of the last one
+  std::atomic<uint64_t> checkpoint_pause_us{0};     // task paused taking the last one
+  std::atomic<uint64_t> checkpoint_pause_max_us{0};
+  std::atomic<int64_t> last_checkpoint_ms{0};       // wall clock of the last durable one
+  std::atomic<uint64_t> restores{0};
+  // Processing time per run (decode, operators, hand-off to the producer),
+  // as a cumulative histogram over kLatencyBucketsUs, Prometheus-style.
+  static constexpr std::array<uint64_t, 8> kLatencyBucketsUs = {100,   500,    1000,   5000,
+                                                                10000, 50000, 100000, 1000000};
+  std::array<std::atomic<uint64_t>, kLatencyBucketsUs.size() + 1> latency_buckets{};
+  std::atomic<uint64_t> latency_sum_us{0};
+  std::atomic<uint64_t> latency_count{0};
+  void record_latency(uint64_t us) {
+    size_t i = 0;
+    while (i < kLatencyBucketsUs.size() && us > kLatencyBucketsUs[i]) ++i;
+    latency_buckets[i].fetch_add(1, std::memory_order_relaxed);
+    latency_sum_us.fetch_add(us, std::memory_order_relaxed);
+    latency_count.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Why the task failed (set once, before `failed` is published).
+  std::string failure;
+};
+
+// Everything a task needs from its Application. The Application outlives
+// the actor, so the raw pointers stay valid for the actor's whole life.
+struct TaskEnvironment {
+  std::string application_id;
+  PartitionId partition;
+  std::shared_ptr<TaskGraph> graph;  // shared with TableHandle readers
+  // One inbox per input partition, indexed like graph->inputs(): a full
+  // inbox pauses only its own partition, so a task waiting for one input
+  // (a table catching up) never blocks that input behind another's batches.
+  std::vector<TaskInbox*> inboxes;
+  // Records buffered per input before its inbox is left to fill up (and the
+  // consumer pauses that partition): bounds the task's memory.
+  size_t max_buffered_per_input = 8000;
+  connectors::KafkaConsumer* consumer = nullptr;
+  connectors::KafkaProducer* producer = nullptr;
+  TaskCounters* counters = nullptr;
+  int64_t commit_interval_ms = 1000;
+  int64_t max_task_idle_ms = 0;
+  std::string dead_letter_topic;  // empty: data errors stop the task (errors.tolerance=none)
+  size_t records_per_turn = 20000;  // fairness: yield to other actors after this many
+  // This incarnation of the task: grows with every start or restore, and is
+  // written into every output's `rivulet.epoch` header (provenance).
+  Epoch epoch{0};
+  // Checkpoints (null store or interval 0: none). The store is shared by the
+  // application's tasks and outlives them.
+  checkpoint::CheckpointStore* checkpoint_store = nullptr;
+  int64_t checkpoint_interval_ms = 0;
+  size_t checkpoint_retain = 2;
+  CheckpointId next_checkpoint_id{1};
+  // The input offsets the restored state reflects (empty without a restore).
+  std::map<TopicPartition, Offset> restored_offsets;
+};
+
+task_actor spawn_task_actor(caf::actor_system& system, TaskEnvironment env);
+
+}  // namespace rivulet::actors

@@ -1,0 +1,335 @@
+// Integration tests of the Application (task actors over Kafka) against an
+// embedded broker started in the test process.
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "actors/application.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "examples/orders_enrichment.hpp"
+#include "runtime/codec.hpp"
+
+using namespace rivulet;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct ReadRecord {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  Headers headers;
+  TopicPartition tp;
+  int64_t offset;
+};
+
+// Collects every record of some topics on the consumer's poll thread.
+class Collector : public connectors::BatchSink {
+ public:
+  bool offer(RawBatch&& batch) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& r : batch.records) {
+      records_.push_back({r.key, r.value, r.headers, batch.tp, r.offset});
+    }
+    return true;
+  }
+  std::vector<ReadRecord> records() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return records_;
+  }
+  size_t count(const std::string& topic) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t n = 0;
+    for (auto& r : records_) n += r.tp.topic == topic ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<ReadRecord> records_;
+};
+
+// Reads `topics` (all partitions from the beginning) until `done` holds or
+// the timeout passes.
+std::vector<ReadRecord> read_until(const std::string& bootstrap,
+                                   const std::vector<std::string>& topics, int32_t partitions,
+                                   const std::function<bool(const Collector&)>& done,
+                                   std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  Collector collector;
+  auto consumer = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "test-reader"}});
+  REQUIRE(consumer.ok());
+  std::vector<connectors::StartPosition> positions;
+  for (const auto& t : topics) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      positions.push_back({TopicPartition{t, PartitionId{p}},
+                           connectors::StartPosition::kBeginning});
+    }
+  }
+  REQUIRE((*consumer)->assign(positions).ok());
+  (*consumer)->start(&collector);
+  auto deadline = Clock::now() + timeout;
+  while (!done(collector) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (*consumer)->stop();
+  return collector.records();
+}
+
+std::string fresh_state_dir() {
+  std::string templ = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
+  REQUIRE(::mkdtemp(templ.data()) != nullptr);
+  return templ;
+}
+
+std::unique_ptr<connectors::EmbeddedBroker> start_broker(const examples::OrdersWorkload& w,
+                                                         int32_t partitions) {
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+    REQUIRE((*broker)->create_topic(t, partitions).ok());
+  }
+  return std::move(*broker);
+}
+
+Config app_config(const std::string& bootstrap, const std::string& state_dir,
+                  std::map<std::string, std::string> extra = {}) {
+  std::map<std::string, std::string> values = {{"application.id", "test-app"},
+                                               {"bootstrap.servers", bootstrap},
+                                               {"commit.interval.ms", "100"},
+                                               {"checkpoint.interval.ms", "200"},
+                                               {"state.dir", state_dir}};
+  for (auto& [k, v] : extra) values[k] = v;
+  auto c = Config::from_map(values);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+// Last count per user in order-counts, and per order id the enriched copies.
+struct Outputs {
+  std::map<std::string, int64_t> counts;
+  std::map<int64_t, int> order_copies;
+  int64_t matched = 0;
+};
+
+Outputs summarize(const std::vector<ReadRecord>& records, const examples::OrdersWorkload& w) {
+  Outputs out;
+  auto json = make_json_codec();
+  std::map<TopicPartition, int64_t> last_offset;
+  for (const auto& r : records) {
+    if (!r.value) continue;
+    auto v = json->decode(*r.value);
+    REQUIRE(v.ok());
+    if (r.tp.topic == w.enriched_topic) {
+      int64_t id = v->field("order_id")->to_int64();
+      if (out.order_copies[id]++ == 0 && !v->field("name")->is_null()) ++out.matched;
+    } else if (r.tp.topic == w.counts_topic) {
+      out.counts[v->field("user_id")->as_string()] = v->field("orders")->to_int64();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts exact",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  w.users = 2000;
+  w.user_space = 2200;
+  w.orders = 20000;
+  auto broker = start_broker(w, 4);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+
+  Application app(examples::make_orders_topology(w),
+                  app_config(broker->bootstrap(), fresh_state_dir()));
+  auto started = app.start();
+  INFO((started.ok() ? std::string() : started.error().to_string()));
+  REQUIRE(started.ok());
+  CHECK(app.partitions() == 4);
+
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 4,
+                            [&](const Collector& c) {
+                              return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders) &&
+                                     c.count(w.counts_topic) >= static_cast<size_t>(w.orders);
+                            });
+  // The users table answers queries from this thread while tasks run.
+  auto users = app.table("users");
+  CHECK(users.size() == static_cast<size_t>(w.users));
+  auto user = users.get(Value::string(w.user_id(42)));
+  REQUIRE(user.has_value());
+  CHECK(*user->field("name") == Value::string("User 42"));
+  CHECK_FALSE(users.get(Value::string(w.user_id(w.users + 1))).has_value());
+  REQUIRE(app.stop());
+
+  auto out = summarize(records, w);
+  CHECK(out.order_copies.size() == static_cast<size_t>(w.orders));
+  for (const auto& [id, copies] : out.order_copies) {
+    INFO("order " << id);
+    CHECK(copies == 1);
+  }
+  CHECK(out.matched == w.expected_matched());
+  CHECK(out.counts == w.expected_counts());
+  // Provenance: each output names its task, epoch and input record.
+  for (const auto& r : records) {
+    bool input = false, task = false, epoch = false;
+    for (const auto& h : r.headers) {
+      input = input || h.name == "rivulet.input";
+      task = task || h.name == "rivulet.task";
+      epoch = epoch || h.name == "rivulet.epoch";
+    }
+    REQUIRE((input && task && epoch));
+  }
+}
+
+TEST_CASE("a restarted application restores its checkpoints and continues exactly",
+          "[integration][application][checkpoint]") {
+  examples::OrdersWorkload w;
+  w.users = 500;
+  w.user_space = 550;
+  w.orders = 5000;
+  auto broker = start_broker(w, 4);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  const std::string state = fresh_state_dir();
+  {
+    Application app(examples::make_orders_topology(w), app_config(broker->bootstrap(), state));
+    REQUIRE(app.start().ok());
+    read_until(broker->bootstrap(), {w.enriched_topic}, 4, [&](const Collector& c) {
+      return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
+    });
+    REQUIRE(app.stop());  // writes a final checkpoint per task
+  }
+  // More orders arrive while the application is down.
+  examples::OrdersWorkload more = w;
+  more.orders = 7000;
+  {
+    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", broker->bootstrap()}},
+                                                      nullptr);
+    REQUIRE(producer.ok());
+    for (int64_t o = w.orders; o < more.orders; ++o) {
+      OutputRecord rec;
+      rec.topic = w.orders_topic;
+      rec.key = w.user_id(w.user_of_order(o));
+      rec.value = R"({"order_id":)" + std::to_string(o) + R"(,"user_id":")" + *rec.key +
+                  R"(","amount":1.00})";
+      REQUIRE((*producer)->produce(rec, nullptr).ok());
+    }
+    (*producer)->flush(std::chrono::seconds(30));
+  }
+  Application again(examples::make_orders_topology(more), app_config(broker->bootstrap(), state));
+  REQUIRE(again.start().ok());
+  // The users table is back from the checkpoint before any user record is
+  // read again: the table topic resumes at the checkpoint's offsets.
+  CHECK(again.table("users").size() == static_cast<size_t>(w.users));
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 4,
+                            [&](const Collector& c) {
+                              return c.count(w.enriched_topic) >=
+                                     static_cast<size_t>(more.orders);
+                            });
+  REQUIRE(again.stop());
+  auto out = summarize(records, more);
+  CHECK(out.order_copies.size() == static_cast<size_t>(more.orders));
+  int64_t duplicated = 0;
+  for (const auto& [id, copies] : out.order_copies) duplicated += copies > 1 ? 1 : 0;
+  CHECK(duplicated == 0);  // the final checkpoint and commit covered everything
+  CHECK(out.counts == more.expected_counts());  // counts continued from restored state
+}
+
+TEST_CASE("inputs that are not co-partitioned are rejected at start",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic(w.users_topic, 4).ok());
+  REQUIRE((*broker)->create_topic(w.orders_topic, 3).ok());
+  Application app(examples::make_orders_topology(w),
+                  app_config((*broker)->bootstrap(), fresh_state_dir()));
+  auto started = app.start();
+  REQUIRE_FALSE(started.ok());
+  CHECK_THAT(started.error().message, Catch::Contains("users partitions = 4") &&
+                                          Catch::Contains("orders partitions = 3"));
+}
+
+TEST_CASE("poison records go to the dead-letter topic and good records are not lost",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  w.users = 10;
+  w.user_space = 10;
+  w.orders = 0;
+  auto broker = start_broker(w, 2);
+  REQUIRE((*broker).create_topic("test-app-dlq", 1).ok());
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  std::vector<std::string> poison = {R"({"order_id": 1, "user_id": )",  // truncated
+                                     "\xff\xfe not utf-8", std::string(100, '{')};
+  int good = 0;
+  {
+    auto producer = connectors::KafkaProducer::create(
+        {{"bootstrap.servers", broker->bootstrap()}, {"message.max.bytes", "20000000"}}, nullptr);
+    REQUIRE(producer.ok());
+    for (int i = 0; i < 300; ++i) {
+      OutputRecord rec;
+      rec.topic = w.orders_topic;
+      rec.key = w.user_id(i % 10);
+      if (i % 100 == 50) {
+        rec.value = poison[static_cast<size_t>(i / 100)];
+      } else {
+        rec.value = R"({"order_id":)" + std::to_string(i) + R"(,"user_id":")" + *rec.key + "\"}";
+        ++good;
+      }
+      REQUIRE((*producer)->produce(rec, nullptr).ok());
+    }
+    (*producer)->flush(std::chrono::seconds(30));
+  }
+  Application app(examples::make_orders_topology(w),
+                  app_config(broker->bootstrap(), fresh_state_dir()));
+  REQUIRE(app.start().ok());
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic}, 2, [&](const Collector& c) {
+    return c.count(w.enriched_topic) >= static_cast<size_t>(good);
+  });
+  auto dlq = read_until(broker->bootstrap(), {"test-app-dlq"}, 1, [&](const Collector& c) {
+    return c.count("test-app-dlq") >= poison.size();
+  });
+  auto stats = app.stats();
+  REQUIRE(app.stop());
+  CHECK(records.size() == static_cast<size_t>(good));
+  REQUIRE(dlq.size() == poison.size());
+  CHECK(stats.dead_lettered == poison.size());
+  for (const auto& r : dlq) {
+    std::map<std::string, std::string> h;
+    for (const auto& x : r.headers) h[x.name] = x.value.value_or("");
+    CHECK(h["rivulet.source.topic"] == w.orders_topic);
+    CHECK_FALSE(h["rivulet.source.offset"].empty());
+    CHECK_FALSE(h["rivulet.error"].empty());
+    bool original = false;
+    for (const auto& p : poison) original = original || (r.value && *r.value == p);
+    CHECK(original);  // the original bytes, untouched
+  }
+}
+
+TEST_CASE("a tiny inbox applies backpressure without losing or duplicating records",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  w.users = 100;
+  w.user_space = 110;
+  w.orders = 10000;
+  auto broker = start_broker(w, 2);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  Application app(examples::make_orders_topology(w),
+                  app_config(broker->bootstrap(), fresh_state_dir(),
+                             {{"task.inbox.batches", "1"}, {"consumer.batch.max.records", "7"}}));
+  REQUIRE(app.start().ok());
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic}, 2, [&](const Collector& c) {
+    return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
+  });
+  REQUIRE(app.stop());
+  auto out = summarize(records, w);
+  CHECK(out.order_copies.size() == static_cast<size_t>(w.orders));
+  CHECK(records.size() == static_cast<size_t>(w.orders));
+}
