@@ -48,7 +48,8 @@ void walk(const Expr& e, std::vector<std::string>& lambda_params,
     if (a) walk(*a, lambda_params, visit);
 }
 
-void walk(const Expr& e, const std::function<bool(const Expr&, const std::vector<std::string>&)>& visit) {
+void walk(const Expr& e,
+          const std::function<bool(const Expr&, const std::vector<std::string>&)>& visit) {
   std::vector<std::string> params;
   walk(e, params, visit);
 }
@@ -94,10 +95,14 @@ const Expr* first_aggregate(const Expr& e, const FunctionRegistry& fns) {
 
 std::string join_text(JoinType t) {
   switch (t) {
-    case JoinType::Inner: return "[INNER] JOIN";
-    case JoinType::Left: return "LEFT [OUTER] JOIN";
-    case JoinType::Right: return "RIGHT [OUTER] JOIN";
-    case JoinType::Full: return "[FULL] OUTER JOIN";
+    case JoinType::Inner:
+      return "[INNER] JOIN";
+    case JoinType::Left:
+      return "LEFT [OUTER] JOIN";
+    case JoinType::Right:
+      return "RIGHT [OUTER] JOIN";
+    case JoinType::Full:
+      return "[FULL] OUTER JOIN";
   }
   return "JOIN";
 }
@@ -145,8 +150,9 @@ class Analyzer {
     src.loc = r.loc;
     for (const auto& existing : a_.sources) {
       if (existing.qualifier == src.qualifier)
-        fail(r.loc, "N-way joins do not support multiple occurrences of the same source. Source: '" +
-                        src.qualifier + "'. Use a distinct alias for each occurrence.");
+        fail(r.loc,
+             "N-way joins do not support multiple occurrences of the same source. Source: '" +
+                 src.qualifier + "'. Use a distinct alias for each occurrence.");
     }
     a_.sources.push_back(src);
   }
@@ -217,18 +223,22 @@ class Analyzer {
       const AnalyzedSource& rs = a_.sources[right];
       const std::string left_name = a_.sources[i].qualifier;
       const bool right_is_stream = rs.info->is_stream();
-      const std::string got = "Got " + left_name + " " + join_text(j.type) + " " + rs.qualifier + ".";
+      const std::string got =
+          "Got " + left_name + " " + join_text(j.type) + " " + rs.qualifier + ".";
       AnalyzedJoin aj;
       aj.type = j.type;
       aj.right = right;
       aj.within = j.within;
       if (!left_is_stream && right_is_stream)
-        fail(j.loc, "Invalid join order: table-stream joins are not supported; only stream-table "
-                    "joins. " + got);
+        fail(j.loc,
+             "Invalid join order: table-stream joins are not supported; only stream-table "
+             "joins. " +
+                 got);
       if (left_is_stream && right_is_stream) {
         aj.kind = AnalyzedJoin::Kind::StreamStream;
         if (!j.within)
-          fail(j.loc, "Stream-Stream joins must have a WITHIN clause specified. None was provided.");
+          fail(j.loc,
+               "Stream-Stream joins must have a WITHIN clause specified. None was provided.");
       } else if (left_is_stream) {
         aj.kind = AnalyzedJoin::Kind::StreamTable;
         if (j.type == JoinType::Full || j.type == JoinType::Right)
@@ -279,7 +289,8 @@ class Analyzer {
     if ((lsrc == right) == (rsrc == right))
       fail(on->loc, "Invalid join criteria " + to_sql(*on) +
                         ". Each side of the join comparison must refer to a different source, one "
-                        "of them " + a_.sources[right].qualifier + ".");
+                        "of them " +
+                        a_.sources[right].qualifier + ".");
     aj.left_key = lsrc == right ? r : l;
     aj.right_key = lsrc == right ? l : r;
     const AnalyzedSource& rsrc_info = a_.sources[right];
@@ -293,10 +304,14 @@ class Analyzer {
       if (!on_key) {
         std::string got = "Got " + qualified(*l) + " = " + qualified(*r) + ".";
         if (aj.kind == AnalyzedJoin::Kind::StreamTable)
-          fail(on->loc, "Invalid join condition: stream-table joins require to join on the "
-                        "table's primary key. " + got);
-        fail(on->loc, "Invalid join condition: table-table joins require to join on the primary "
-                      "key of the right input table. " + got);
+          fail(on->loc,
+               "Invalid join condition: stream-table joins require to join on the "
+               "table's primary key. " +
+                   got);
+        fail(on->loc,
+             "Invalid join condition: table-table joins require to join on the primary "
+             "key of the right input table. " +
+                 got);
       }
     }
   }
@@ -355,7 +370,8 @@ class Analyzer {
     std::set<std::string> used;
     for (const SelectItem& item : q_.select) {
       if (item.kind != SelectItem::Kind::Expression) continue;
-      if (!item.alias.empty()) used.insert(item.alias);
+      if (!item.alias.empty())
+        used.insert(item.alias);
       else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference)
         used.insert(item.expr->name);
     }
@@ -402,7 +418,8 @@ class Analyzer {
           out.loc = item.loc;
           if (!item.alias.empty()) {
             out.name = item.alias;
-          } else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference) {
+          } else if (item.expr->kind == ExprKind::Column ||
+                     item.expr->kind == ExprKind::Dereference) {
             out.name = item.expr->name;
           } else {
             out.name = generated_name(used);
@@ -416,9 +433,9 @@ class Analyzer {
     for (size_t i = 0; i < a_.projection.size(); ++i)
       for (size_t k = 0; k < i; ++k)
         if (a_.projection[k].name == a_.projection[i].name)
-          fail(a_.projection[i].loc,
-               "Duplicate column name in the projection: " +
-                   quote_identifier(a_.projection[i].name) + " " + type_name(a_.projection[i].type));
+          fail(a_.projection[i].loc, "Duplicate column name in the projection: " +
+                                         quote_identifier(a_.projection[i].name) + " " +
+                                         type_name(a_.projection[i].type));
   }
 
   void check_having() {
@@ -455,6 +472,16 @@ class Analyzer {
 
   void check_aggregation() {
     a_.aggregate = !q_.group_by.empty() || !a_.aggregate_calls.empty();
+    if (q_.window) {
+      const WindowSpec& w = *q_.window;
+      if (w.size_ms <= 0)
+        fail(w.loc, w.type == WindowType::Session ? "Session window gap must be greater than zero."
+                                                  : "Window size must be greater than zero.");
+      if (w.type == WindowType::Hopping && (w.advance_ms <= 0 || w.advance_ms > w.size_ms))
+        fail(w.loc,
+             "Window advancement interval should be more than zero and less than window "
+             "duration.");
+    }
     if (q_.window && q_.group_by.empty())
       fail(q_.window->loc, "WINDOW clause requires a GROUP BY clause.");
     if (q_.emit == EmitMode::Final && !(q_.window && a_.aggregate))
@@ -530,11 +557,13 @@ Expected<QueryAnalysis> analyze_query(const Query& q, const Catalog& catalog,
 Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnalysis& a,
                                         const std::string& statement) {
   if (c.type == SourceType::Stream && a.result_type == SourceType::Table)
-    return sql_error(c.name_loc, "Invalid result type. Your SELECT query produces a TABLE. Please "
-                                 "use CREATE TABLE AS SELECT statement instead.");
+    return sql_error(c.name_loc,
+                     "Invalid result type. Your SELECT query produces a TABLE. Please "
+                     "use CREATE TABLE AS SELECT statement instead.");
   if (c.type == SourceType::Table && a.result_type == SourceType::Stream)
-    return sql_error(c.name_loc, "Invalid result type. Your SELECT query produces a STREAM. Please "
-                                 "use CREATE STREAM AS SELECT statement instead.");
+    return sql_error(c.name_loc,
+                     "Invalid result type. Your SELECT query produces a STREAM. Please "
+                     "use CREATE STREAM AS SELECT statement instead.");
   SourceInfo info;
   info.name = c.name;
   info.type = c.type;
@@ -544,8 +573,9 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
   for (const OutputColumn& col : a.projection) {
     if (is_reserved_column_name(col.name))
       return sql_error(col.loc.known() ? col.loc : c.name_loc,
-                       quote_identifier(col.name) + " is a reserved column name. You cannot use it "
-                       "as an alias for a column.");
+                       quote_identifier(col.name) +
+                           " is a reserved column name. You cannot use it "
+                           "as an alias for a column.");
     info.schema.columns.push_back(Column{col.name, col.type, col.is_key});
     any_value = any_value || !col.is_key;
   }
@@ -569,9 +599,10 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
   if (auto ts = p.text("TIMESTAMP")) {
     auto idx = info.schema.index_of(to_upper(*ts));
     if (!idx)
-      return sql_error(p.find("TIMESTAMP")->loc,
-                       "The TIMESTAMP column set in the WITH clause does not exist in the schema: '" +
-                           to_upper(*ts) + "'");
+      return sql_error(
+          p.find("TIMESTAMP")->loc,
+          "The TIMESTAMP column set in the WITH clause does not exist in the schema: '" +
+              to_upper(*ts) + "'");
     info.timestamp_column = info.schema.columns[*idx].name;
     info.timestamp_format = p.text("TIMESTAMP_FORMAT");
   }
@@ -596,7 +627,8 @@ Expected<const SourceInfo*> check_insert_into(const InsertInto& i, const QueryAn
   if (same) {
     for (const Column& rc : result) {
       auto idx = t->schema.index_of(rc.name);
-      if (!idx || t->schema.columns[*idx].name != rc.name || !(*t->schema.columns[*idx].type == *rc.type) ||
+      if (!idx || t->schema.columns[*idx].name != rc.name ||
+          !(*t->schema.columns[*idx].type == *rc.type) ||
           t->schema.columns[*idx].is_key != rc.is_key) {
         same = false;
         break;
@@ -604,9 +636,9 @@ Expected<const SourceInfo*> check_insert_into(const InsertInto& i, const QueryAn
     }
   }
   if (!same)
-    return sql_error(i.target_loc, "Incompatible schema between results and sink. Result schema is " +
-                                       schema_text(result) + " Sink schema is " +
-                                       schema_text(t->schema.columns));
+    return sql_error(i.target_loc,
+                     "Incompatible schema between results and sink. Result schema is " +
+                         schema_text(result) + " Sink schema is " + schema_text(t->schema.columns));
   return t;
 }
 

@@ -72,8 +72,9 @@ struct QueryAnalysis {
   SourceType result_type = SourceType::Stream;
 };
 
-Expected<QueryAnalysis> analyze_query(const Query& q, const Catalog& catalog,
-                                      const FunctionRegistry& functions = FunctionRegistry::builtin());
+Expected<QueryAnalysis> analyze_query(
+    const Query& q, const Catalog& catalog,
+    const FunctionRegistry& functions = FunctionRegistry::builtin());
 
 // CREATE STREAM/TABLE ... AS SELECT: checks the result type matches the
 // statement and describes the new source (schema from the projection;

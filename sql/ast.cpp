@@ -8,62 +8,98 @@
 
 namespace rivulet::sql {
 
-bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Gte; }
-bool is_arithmetic(BinaryOp op) { return op <= BinaryOp::Modulo; }
-bool is_logical(BinaryOp op) { return op == BinaryOp::And || op == BinaryOp::Or; }
+bool is_comparison(BinaryOp op) {
+  return op >= BinaryOp::Eq && op <= BinaryOp::Gte;
+}
+bool is_arithmetic(BinaryOp op) {
+  return op <= BinaryOp::Modulo;
+}
+bool is_logical(BinaryOp op) {
+  return op == BinaryOp::And || op == BinaryOp::Or;
+}
 
 const char* binary_op_symbol(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Subtract: return "-";
-    case BinaryOp::Multiply: return "*";
-    case BinaryOp::Divide: return "/";
-    case BinaryOp::Modulo: return "%";
-    case BinaryOp::Concat: return "||";
-    case BinaryOp::Eq: return "=";
-    case BinaryOp::Neq: return "<>";
-    case BinaryOp::Lt: return "<";
-    case BinaryOp::Lte: return "<=";
-    case BinaryOp::Gt: return ">";
-    case BinaryOp::Gte: return ">=";
-    case BinaryOp::And: return "AND";
-    case BinaryOp::Or: return "OR";
+    case BinaryOp::Add:
+      return "+";
+    case BinaryOp::Subtract:
+      return "-";
+    case BinaryOp::Multiply:
+      return "*";
+    case BinaryOp::Divide:
+      return "/";
+    case BinaryOp::Modulo:
+      return "%";
+    case BinaryOp::Concat:
+      return "||";
+    case BinaryOp::Eq:
+      return "=";
+    case BinaryOp::Neq:
+      return "<>";
+    case BinaryOp::Lt:
+      return "<";
+    case BinaryOp::Lte:
+      return "<=";
+    case BinaryOp::Gt:
+      return ">";
+    case BinaryOp::Gte:
+      return ">=";
+    case BinaryOp::And:
+      return "AND";
+    case BinaryOp::Or:
+      return "OR";
   }
   return "?";
 }
 
 const char* comparison_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Eq: return "EQUAL";
-    case BinaryOp::Neq: return "NOT_EQUAL";
-    case BinaryOp::Lt: return "LESS_THAN";
-    case BinaryOp::Lte: return "LESS_THAN_OR_EQUAL";
-    case BinaryOp::Gt: return "GREATER_THAN";
-    case BinaryOp::Gte: return "GREATER_THAN_OR_EQUAL";
-    default: return binary_op_symbol(op);
+    case BinaryOp::Eq:
+      return "EQUAL";
+    case BinaryOp::Neq:
+      return "NOT_EQUAL";
+    case BinaryOp::Lt:
+      return "LESS_THAN";
+    case BinaryOp::Lte:
+      return "LESS_THAN_OR_EQUAL";
+    case BinaryOp::Gt:
+      return "GREATER_THAN";
+    case BinaryOp::Gte:
+      return "GREATER_THAN_OR_EQUAL";
+    default:
+      return binary_op_symbol(op);
   }
 }
 
 const char* join_type_name(JoinType t) {
   switch (t) {
-    case JoinType::Inner: return "INNER";
-    case JoinType::Left: return "LEFT";
-    case JoinType::Right: return "RIGHT";
-    case JoinType::Full: return "FULL";
+    case JoinType::Inner:
+      return "INNER";
+    case JoinType::Left:
+      return "LEFT";
+    case JoinType::Right:
+      return "RIGHT";
+    case JoinType::Full:
+      return "FULL";
   }
   return "?";
 }
 
 const char* window_type_name(WindowType t) {
   switch (t) {
-    case WindowType::Tumbling: return "TUMBLING";
-    case WindowType::Hopping: return "HOPPING";
-    case WindowType::Session: return "SESSION";
+    case WindowType::Tumbling:
+      return "TUMBLING";
+    case WindowType::Hopping:
+      return "HOPPING";
+    case WindowType::Session:
+      return "SESSION";
   }
   return "?";
 }
 
-const char* source_type_name(SourceType t) { return t == SourceType::Stream ? "STREAM" : "TABLE"; }
+const char* source_type_name(SourceType t) {
+  return t == SourceType::Stream ? "STREAM" : "TABLE";
+}
 
 namespace ast {
 
@@ -200,21 +236,21 @@ bool same_expr(const Expr& a, const Expr& b) {
 
 bool is_reserved_word(std::string_view upper) {
   static const std::unordered_set<std::string_view> kReserved = {
-      "SELECT",    "FROM",      "AS",         "ALL",        "DISTINCT",     "WHERE",
-      "WITHIN",    "WINDOW",    "GROUP",      "BY",         "HAVING",       "LIMIT",
-      "AT",        "OR",        "AND",        "IN",         "NOT",          "EXISTS",
-      "BETWEEN",   "LIKE",      "IS",         "NULL",       "TRUE",         "FALSE",
-      "MILLISECOND", "YEARS",   "MONTHS",     "DAYS",       "HOURS",        "MINUTES",
-      "SECONDS",   "MILLISECONDS", "TUMBLING", "HOPPING",   "SIZE",         "ADVANCE",
-      "RETENTION", "CASE",      "WHEN",       "THEN",       "ELSE",         "END",
-      "JOIN",      "FULL",      "OUTER",      "INNER",      "LEFT",         "RIGHT",
-      "ON",        "WITH",      "VALUES",     "CREATE",     "TABLE",        "TOPIC",
-      "STREAM",    "STREAMS",   "INSERT",     "DELETE",     "INTO",         "DESCRIBE",
-      "EXTENDED",  "PRINT",     "CAST",       "LIST",       "TOPICS",       "QUERY",
-      "QUERIES",   "TERMINATE", "LOAD",       "DROP",       "TO",           "RENAME",
-      "UNSET",     "RUN",       "SCRIPT",     "DECIMAL",    "CONNECTOR",    "CONNECTORS",
-      "NAMESPACE", "MATERIALIZED", "VIEW",    "SAMPLE",     "EXPORT",       "CATALOG",
-      "PROPERTIES", "BEGINNING",
+      "SELECT",      "FROM",         "AS",       "ALL",     "DISTINCT",  "WHERE",
+      "WITHIN",      "WINDOW",       "GROUP",    "BY",      "HAVING",    "LIMIT",
+      "AT",          "OR",           "AND",      "IN",      "NOT",       "EXISTS",
+      "BETWEEN",     "LIKE",         "IS",       "NULL",    "TRUE",      "FALSE",
+      "MILLISECOND", "YEARS",        "MONTHS",   "DAYS",    "HOURS",     "MINUTES",
+      "SECONDS",     "MILLISECONDS", "TUMBLING", "HOPPING", "SIZE",      "ADVANCE",
+      "RETENTION",   "CASE",         "WHEN",     "THEN",    "ELSE",      "END",
+      "JOIN",        "FULL",         "OUTER",    "INNER",   "LEFT",      "RIGHT",
+      "ON",          "WITH",         "VALUES",   "CREATE",  "TABLE",     "TOPIC",
+      "STREAM",      "STREAMS",      "INSERT",   "DELETE",  "INTO",      "DESCRIBE",
+      "EXTENDED",    "PRINT",        "CAST",     "LIST",    "TOPICS",    "QUERY",
+      "QUERIES",     "TERMINATE",    "LOAD",     "DROP",    "TO",        "RENAME",
+      "UNSET",       "RUN",          "SCRIPT",   "DECIMAL", "CONNECTOR", "CONNECTORS",
+      "NAMESPACE",   "MATERIALIZED", "VIEW",     "SAMPLE",  "EXPORT",    "CATALOG",
+      "PROPERTIES",  "BEGINNING",
   };
   return kReserved.count(upper) > 0;
 }
@@ -251,10 +287,14 @@ std::string quote_string(const std::string& s) {
 
 std::string literal_sql(const Value& v) {
   switch (v.kind()) {
-    case TypeKind::Null: return "null";
-    case TypeKind::Boolean: return v.as_bool() ? "true" : "false";
-    case TypeKind::Int: return std::to_string(v.as_int32());
-    case TypeKind::BigInt: return std::to_string(v.as_int64());
+    case TypeKind::Null:
+      return "null";
+    case TypeKind::Boolean:
+      return v.as_bool() ? "true" : "false";
+    case TypeKind::Int:
+      return std::to_string(v.as_int32());
+    case TypeKind::BigInt:
+      return std::to_string(v.as_int64());
     case TypeKind::Double: {
       // With an exponent, so the text reads back as a DOUBLE, not a DECIMAL.
       std::string s = java_double_string(v.as_double());
@@ -267,8 +307,10 @@ std::string literal_sql(const Value& v) {
       if (s.find('.') == std::string::npos) s += ".";
       return s;
     }
-    case TypeKind::String: return quote_string(v.as_string());
-    default: return v.to_string();
+    case TypeKind::String:
+      return quote_string(v.as_string());
+    default:
+      return v.to_string();
   }
 }
 
@@ -294,7 +336,8 @@ std::string to_sql(const Expr& e) {
       return to_sql(*e.args[0]) + "[" + to_sql(*e.args[1]) + "]";
     case ExprKind::Unary:
       switch (e.unary_op) {
-        case UnaryOp::Not: return "(NOT " + to_sql(*e.args[0]) + ")";
+        case UnaryOp::Not:
+          return "(NOT " + to_sql(*e.args[0]) + ")";
         case UnaryOp::Minus:
         case UnaryOp::Plus: {
           // A space keeps "- -x" from reading back as a "--" comment.
@@ -323,8 +366,8 @@ std::string to_sql(const Expr& e) {
     case ExprKind::ScalarSubquery:
       return "(" + (e.subquery ? to_sql(*e.subquery) : std::string()) + ")";
     case ExprKind::Like: {
-      std::string out = "(" + to_sql(*e.args[0]) + (e.negated ? " NOT LIKE " : " LIKE ") +
-                        to_sql(*e.args[1]);
+      std::string out =
+          "(" + to_sql(*e.args[0]) + (e.negated ? " NOT LIKE " : " LIKE ") + to_sql(*e.args[1]);
       if (e.escape) out += " ESCAPE " + quote_string(std::string(1, *e.escape));
       return out + ")";
     }
@@ -509,11 +552,20 @@ struct StatementPrinter {
         if (i > 0) out += ", ";
         out += quote_identifier(el.name) + " " + type_name(el.type);
         switch (el.constraint) {
-          case ColumnConstraint::Key: out += " KEY"; break;
-          case ColumnConstraint::PrimaryKey: out += " PRIMARY KEY"; break;
-          case ColumnConstraint::Headers: out += " HEADERS"; break;
-          case ColumnConstraint::Header: out += " HEADER(" + quote_string(el.header_key) + ")"; break;
-          case ColumnConstraint::None: break;
+          case ColumnConstraint::Key:
+            out += " KEY";
+            break;
+          case ColumnConstraint::PrimaryKey:
+            out += " PRIMARY KEY";
+            break;
+          case ColumnConstraint::Headers:
+            out += " HEADERS";
+            break;
+          case ColumnConstraint::Header:
+            out += " HEADER(" + quote_string(el.header_key) + ")";
+            break;
+          case ColumnConstraint::None:
+            break;
         }
       }
       out += ")";
@@ -537,7 +589,8 @@ struct StatementPrinter {
     std::string out = "INSERT INTO " + quote_identifier(v.target);
     if (!v.columns.empty()) {
       out += " (";
-      for (size_t i = 0; i < v.columns.size(); ++i) out += (i ? ", " : "") + quote_identifier(v.columns[i]);
+      for (size_t i = 0; i < v.columns.size(); ++i)
+        out += (i ? ", " : "") + quote_identifier(v.columns[i]);
       out += ")";
     }
     out += " VALUES (";
@@ -549,15 +602,18 @@ struct StatementPrinter {
            quote_identifier(d.name) + (d.delete_topic ? " DELETE TOPIC" : "");
   }
   std::string operator()(const ShowList& s) const {
-    static const char* const kWhat[] = {"STREAMS", "TABLES", "QUERIES", "TOPICS", "PROPERTIES",
-                                        "FUNCTIONS"};
+    static const char* const kWhat[] = {"STREAMS", "TABLES",     "QUERIES",
+                                        "TOPICS",  "PROPERTIES", "FUNCTIONS"};
     return std::string("SHOW ") + kWhat[static_cast<int>(s.what)] + (s.extended ? " EXTENDED" : "");
   }
   std::string operator()(const Describe& d) const {
     switch (d.what) {
-      case Describe::What::AllStreams: return std::string("DESCRIBE STREAMS") + (d.extended ? " EXTENDED" : "");
-      case Describe::What::Function: return "DESCRIBE FUNCTION " + quote_identifier(d.name);
-      case Describe::What::Source: break;
+      case Describe::What::AllStreams:
+        return std::string("DESCRIBE STREAMS") + (d.extended ? " EXTENDED" : "");
+      case Describe::What::Function:
+        return "DESCRIBE FUNCTION " + quote_identifier(d.name);
+      case Describe::What::Source:
+        break;
     }
     return "DESCRIBE " + quote_identifier(d.name) + (d.extended ? " EXTENDED" : "");
   }
@@ -573,6 +629,8 @@ struct StatementPrinter {
 
 }  // namespace
 
-std::string to_sql(const Statement& s) { return std::visit(StatementPrinter{}, s.body); }
+std::string to_sql(const Statement& s) {
+  return std::visit(StatementPrinter{}, s.body);
+}
 
 }  // namespace rivulet::sql

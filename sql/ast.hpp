@@ -61,10 +61,20 @@ enum class ExprKind : uint8_t {
 enum class UnaryOp : uint8_t { Minus, Plus, Not };
 
 enum class BinaryOp : uint8_t {
-  Add, Subtract, Multiply, Divide, Modulo,  // arithmetic (+ also concatenates strings)
-  Concat,                                   // ||
-  Eq, Neq, Lt, Lte, Gt, Gte,                // comparison
-  And, Or,                                  // logical
+  Add,
+  Subtract,
+  Multiply,
+  Divide,
+  Modulo,  // arithmetic (+ also concatenates strings)
+  Concat,  // ||
+  Eq,
+  Neq,
+  Lt,
+  Lte,
+  Gt,
+  Gte,  // comparison
+  And,
+  Or,  // logical
 };
 
 bool is_comparison(BinaryOp op);
@@ -78,9 +88,9 @@ const char* comparison_name(BinaryOp op);
 struct Expr {
   ExprKind kind = ExprKind::Literal;
   SourceLocation loc;
-  Value value;                     // Literal
-  std::string name;                // Column, Dereference, FunctionCall, TimeUnit
-  std::string qualifier;           // Column
+  Value value;            // Literal
+  std::string name;       // Column, Dereference, FunctionCall, TimeUnit
+  std::string qualifier;  // Column
   UnaryOp unary_op = UnaryOp::Minus;
   BinaryOp binary_op = BinaryOp::Add;
   bool negated = false;            // Between, InList, InSubquery, Like, IsNull, IsDistinctFrom
@@ -91,8 +101,8 @@ struct Expr {
   DataTypePtr type;                // Cast target
   std::vector<std::string> names;  // StructConstructor fields, Lambda parameters
   std::vector<ExprPtr> args;
-  QueryPtr subquery;               // InSubquery, Exists, ScalarSubquery
-  int height = 1;                  // 1 + the greatest height of args (bounded by the parser)
+  QueryPtr subquery;  // InSubquery, Exists, ScalarSubquery
+  int height = 1;     // 1 + the greatest height of args (bounded by the parser)
 
   // Case layout helpers.
   const Expr* case_operand() const { return has_operand ? args[0].get() : nullptr; }
@@ -319,9 +329,9 @@ struct SelectStatement {
   QueryPtr query;
 };
 
-using StatementBody = std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues,
-                                   DropSource, ShowList, Describe, SetProperty, UnsetProperty,
-                                   Terminate, SelectStatement>;
+using StatementBody =
+    std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
+                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement>;
 
 struct Statement {
   StatementBody body;

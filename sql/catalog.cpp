@@ -48,14 +48,14 @@ Expected<bool> Catalog::add(SourceInfo info, bool or_replace, bool if_not_exists
   if (it != sources_.end()) {
     if (if_not_exists) return false;
     if (!or_replace)
-      return sql_error(loc, std::string("Cannot add ") +
-                                (info.is_stream() ? "stream" : "table") + " '" + info.name +
-                                "': A " + (it->second.is_stream() ? "stream" : "table") +
+      return sql_error(loc, std::string("Cannot add ") + (info.is_stream() ? "stream" : "table") +
+                                " '" + info.name + "': A " +
+                                (it->second.is_stream() ? "stream" : "table") +
                                 " with the same name already exists");
     if (it->second.type != info.type)
-      return sql_error(loc, "Cannot replace " + std::string(it->second.is_stream() ? "stream" : "table") +
-                                " '" + info.name + "' with a " +
-                                (info.is_stream() ? "stream" : "table"));
+      return sql_error(loc, "Cannot replace " +
+                                std::string(it->second.is_stream() ? "stream" : "table") + " '" +
+                                info.name + "' with a " + (info.is_stream() ? "stream" : "table"));
     it->second = std::move(info);
     return true;
   }
@@ -138,7 +138,9 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
 
   const Properties& p = c.properties;
   auto topic = string_property(p, "KAFKA_TOPIC");
-  if (!topic) return sql_error(c.name_loc, "Missing required property \"KAFKA_TOPIC\" which has no default value.");
+  if (!topic)
+    return sql_error(c.name_loc,
+                     "Missing required property \"KAFKA_TOPIC\" which has no default value.");
   info.topic = *topic;
   auto format = string_property(p, "FORMAT");
   auto value_format = string_property(p, "VALUE_FORMAT");
@@ -164,9 +166,10 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
     std::string name = to_upper(*ts);
     auto idx = info.schema.index_of(name);
     if (!idx)
-      return sql_error(p.find("TIMESTAMP")->loc,
-                       "The TIMESTAMP column set in the WITH clause does not exist in the schema: '" +
-                           name + "'");
+      return sql_error(
+          p.find("TIMESTAMP")->loc,
+          "The TIMESTAMP column set in the WITH clause does not exist in the schema: '" + name +
+              "'");
     info.timestamp_column = info.schema.columns[*idx].name;
     info.timestamp_format = string_property(p, "TIMESTAMP_FORMAT");
     const DataTypePtr& t = info.schema.columns[*idx].type;

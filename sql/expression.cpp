@@ -98,9 +98,9 @@ Expected<const ScopeColumn*> Scope::find(std::string_view qualifier, std::string
       std::string options;
       for (size_t i = 0; i < hits.size(); ++i) {
         if (i > 0) options += i + 1 == hits.size() ? " or " : ", ";
-        options += hits[i]->qualifier.empty()
-                       ? quote_identifier(hits[i]->name)
-                       : quote_identifier(hits[i]->qualifier) + "." + quote_identifier(hits[i]->name);
+        options += hits[i]->qualifier.empty() ? quote_identifier(hits[i]->name)
+                                              : quote_identifier(hits[i]->qualifier) + "." +
+                                                    quote_identifier(hits[i]->name);
       }
       return Error::fatal("Column '" + shown + "' is ambiguous. Could be " + options + ".");
     }
@@ -164,11 +164,20 @@ class SlotNode final : public EvalNode {
       case Slot::Origin::Row:
         v = s_.index < row.column_count ? &row.columns[s_.index] : nullptr;
         break;
-      case Slot::Origin::Key: v = row.key; break;
-      case Slot::Origin::KeyField: v = struct_field(row.key, s_.index); break;
-      case Slot::Origin::ValueField: v = struct_field(row.value, s_.index); break;
-      case Slot::Origin::Lambda: v = row.lambda_args ? &row.lambda_args[s_.index] : nullptr; break;
-      default: return nullptr;  // computed from the row's metadata
+      case Slot::Origin::Key:
+        v = row.key;
+        break;
+      case Slot::Origin::KeyField:
+        v = struct_field(row.key, s_.index);
+        break;
+      case Slot::Origin::ValueField:
+        v = struct_field(row.value, s_.index);
+        break;
+      case Slot::Origin::Lambda:
+        v = row.lambda_args ? &row.lambda_args[s_.index] : nullptr;
+        break;
+      default:
+        return nullptr;  // computed from the row's metadata
     }
     return v ? v : &kNull;
   }
@@ -186,13 +195,20 @@ class SlotNode final : public EvalNode {
         const Value* v = struct_field(row.value, s_.index);
         return v ? *v : Value();
       }
-      case Slot::Origin::RowTime: return Value::int64(row.rowtime);
-      case Slot::Origin::RowPartition: return Value::int32(row.partition);
-      case Slot::Origin::RowOffset: return Value::int64(row.offset);
-      case Slot::Origin::WindowStart: return Value::int64(row.window_start);
-      case Slot::Origin::WindowEnd: return Value::int64(row.window_end);
-      case Slot::Origin::Lambda: return row.lambda_args ? row.lambda_args[s_.index] : Value();
-      case Slot::Origin::External: return Value();  // compiled to ExternalNode instead
+      case Slot::Origin::RowTime:
+        return Value::int64(row.rowtime);
+      case Slot::Origin::RowPartition:
+        return Value::int32(row.partition);
+      case Slot::Origin::RowOffset:
+        return Value::int64(row.offset);
+      case Slot::Origin::WindowStart:
+        return Value::int64(row.window_start);
+      case Slot::Origin::WindowEnd:
+        return Value::int64(row.window_end);
+      case Slot::Origin::Lambda:
+        return row.lambda_args ? row.lambda_args[s_.index] : Value();
+      case Slot::Origin::External:
+        return Value();  // compiled to ExternalNode instead
     }
     return Value();
   }
@@ -294,11 +310,15 @@ bool is_integral_value(const Value& v) {
 
 std::optional<Decimal> to_decimal(const Value& v) {
   switch (v.kind()) {
-    case TypeKind::Decimal: return v.as_decimal();
+    case TypeKind::Decimal:
+      return v.as_decimal();
     case TypeKind::Int:
-    case TypeKind::BigInt: return Decimal::from_int(v.to_int64());
-    case TypeKind::Double: return Decimal::from_double(v.as_double(), 38, 16);
-    default: return std::nullopt;
+    case TypeKind::BigInt:
+      return Decimal::from_int(v.to_int64());
+    case TypeKind::Double:
+      return Decimal::from_double(v.as_double(), 38, 16);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -319,9 +339,12 @@ class NegateNode final : public EvalNode {
         return Value::int32(static_cast<int32_t>(0u - static_cast<uint32_t>(v.as_int32())));
       case TypeKind::BigInt:
         return Value::int64(static_cast<int64_t>(0ull - static_cast<uint64_t>(v.as_int64())));
-      case TypeKind::Double: return Value::float64(-v.as_double());
-      case TypeKind::Decimal: return Value::decimal(v.as_decimal().negate());
-      default: return Value();
+      case TypeKind::Double:
+        return Value::float64(-v.as_double());
+      case TypeKind::Decimal:
+        return Value::decimal(v.as_decimal().negate());
+      default:
+        return Value();
     }
   }
 
@@ -343,10 +366,14 @@ class ArithNode final : public EvalNode {
     const Value& b = operand(*r_, row, sb);
     if (b.is_null()) return Value();
     switch (mode_) {
-      case ArithMode::Int: return int_op(row, a, b, true);
-      case ArithMode::BigInt: return int_op(row, a, b, false);
-      case ArithMode::Double: return double_op(a, b);
-      case ArithMode::Decimal: return decimal_op(row, a, b);
+      case ArithMode::Int:
+        return int_op(row, a, b, true);
+      case ArithMode::BigInt:
+        return int_op(row, a, b, false);
+      case ArithMode::Double:
+        return double_op(a, b);
+      case ArithMode::Decimal:
+        return decimal_op(row, a, b);
       case ArithMode::Concat:
         if (a.kind() != TypeKind::String || b.kind() != TypeKind::String) return Value();
         return Value::string(a.as_string() + b.as_string());
@@ -361,17 +388,23 @@ class ArithNode final : public EvalNode {
     const int64_t x = a.to_int64(), y = b.to_int64();
     uint64_t r = 0;
     switch (op_) {
-      case BinaryOp::Add: r = static_cast<uint64_t>(x) + static_cast<uint64_t>(y); break;
-      case BinaryOp::Subtract: r = static_cast<uint64_t>(x) - static_cast<uint64_t>(y); break;
-      case BinaryOp::Multiply: r = static_cast<uint64_t>(x) * static_cast<uint64_t>(y); break;
+      case BinaryOp::Add:
+        r = static_cast<uint64_t>(x) + static_cast<uint64_t>(y);
+        break;
+      case BinaryOp::Subtract:
+        r = static_cast<uint64_t>(x) - static_cast<uint64_t>(y);
+        break;
+      case BinaryOp::Multiply:
+        r = static_cast<uint64_t>(x) * static_cast<uint64_t>(y);
+        break;
       case BinaryOp::Divide:
       case BinaryOp::Modulo: {
         if (y == 0) {
           note(row, op_ == BinaryOp::Divide ? "division by zero" : "modulo by zero");
           return Value();
         }
-        const int64_t min = narrow ? std::numeric_limits<int32_t>::min()
-                                   : std::numeric_limits<int64_t>::min();
+        const int64_t min =
+            narrow ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
         if (x == min && y == -1) {  // overflows in hardware; Java gives MIN and 0
           r = op_ == BinaryOp::Divide ? static_cast<uint64_t>(x) : 0;
         } else {
@@ -379,7 +412,8 @@ class ArithNode final : public EvalNode {
         }
         break;
       }
-      default: return Value();
+      default:
+        return Value();
     }
     if (narrow) return Value::int32(static_cast<int32_t>(static_cast<uint32_t>(r)));
     return Value::int64(static_cast<int64_t>(r));
@@ -388,12 +422,18 @@ class ArithNode final : public EvalNode {
   Value double_op(const Value& a, const Value& b) const {
     double x = to_double(a), y = to_double(b);
     switch (op_) {
-      case BinaryOp::Add: return Value::float64(x + y);
-      case BinaryOp::Subtract: return Value::float64(x - y);
-      case BinaryOp::Multiply: return Value::float64(x * y);
-      case BinaryOp::Divide: return Value::float64(x / y);
-      case BinaryOp::Modulo: return Value::float64(std::fmod(x, y));
-      default: return Value();
+      case BinaryOp::Add:
+        return Value::float64(x + y);
+      case BinaryOp::Subtract:
+        return Value::float64(x - y);
+      case BinaryOp::Multiply:
+        return Value::float64(x * y);
+      case BinaryOp::Divide:
+        return Value::float64(x / y);
+      case BinaryOp::Modulo:
+        return Value::float64(std::fmod(x, y));
+      default:
+        return Value();
     }
   }
 
@@ -402,12 +442,23 @@ class ArithNode final : public EvalNode {
     if (!x || !y) return Value();
     std::optional<Decimal> r;
     switch (op_) {
-      case BinaryOp::Add: r = Decimal::add(*x, *y); break;
-      case BinaryOp::Subtract: r = Decimal::subtract(*x, *y); break;
-      case BinaryOp::Multiply: r = Decimal::multiply(*x, *y); break;
-      case BinaryOp::Divide: r = Decimal::divide(*x, *y); break;
-      case BinaryOp::Modulo: r = Decimal::modulo(*x, *y); break;
-      default: break;
+      case BinaryOp::Add:
+        r = Decimal::add(*x, *y);
+        break;
+      case BinaryOp::Subtract:
+        r = Decimal::subtract(*x, *y);
+        break;
+      case BinaryOp::Multiply:
+        r = Decimal::multiply(*x, *y);
+        break;
+      case BinaryOp::Divide:
+        r = Decimal::divide(*x, *y);
+        break;
+      case BinaryOp::Modulo:
+        r = Decimal::modulo(*x, *y);
+        break;
+      default:
+        break;
     }
     if (r) r = r->rescale(result_->precision, result_->scale);
     if (!r) {
@@ -479,11 +530,16 @@ bool apply_comparison(BinaryOp op, const Value& a, const Value& b) {
   auto o = order(a, b);
   if (!o) return false;
   switch (op) {
-    case BinaryOp::Lt: return *o < 0;
-    case BinaryOp::Lte: return *o <= 0;
-    case BinaryOp::Gt: return *o > 0;
-    case BinaryOp::Gte: return *o >= 0;
-    default: return false;
+    case BinaryOp::Lt:
+      return *o < 0;
+    case BinaryOp::Lte:
+      return *o <= 0;
+    case BinaryOp::Gt:
+      return *o > 0;
+    case BinaryOp::Gte:
+      return *o >= 0;
+    default:
+      return false;
   }
 }
 
@@ -713,7 +769,8 @@ class LikeNode final : public EvalNode {
     // (Children are null when the compiler only infers types.)
     if (const auto* k = dynamic_cast<const ConstNode*>(p_.get())) {
       const Value* c = k->peek(EvalRow{});
-      if (c->kind() == TypeKind::String) fixed_ = std::make_unique<LikePattern>(c->as_string(), escape_);
+      if (c->kind() == TypeKind::String)
+        fixed_ = std::make_unique<LikePattern>(c->as_string(), escape_);
     }
   }
   Value eval(const EvalRow& row) const override {
@@ -726,7 +783,8 @@ class LikeNode final : public EvalNode {
       } else {
         Value sp;
         const Value& p = operand(*p_, row, sp);
-        if (p.kind() == TypeKind::String) m = LikePattern(p.as_string(), escape_).matches(v.as_string());
+        if (p.kind() == TypeKind::String)
+          m = LikePattern(p.as_string(), escape_).matches(v.as_string());
       }
     }
     return Value::boolean(negated_ ? !m : m);
@@ -743,8 +801,11 @@ class CaseNode final : public EvalNode {
  public:
   CaseNode(NodePtr operand, std::vector<NodePtr> whens, std::vector<NodePtr> thens, NodePtr els,
            DataTypePtr type)
-      : operand_(std::move(operand)), whens_(std::move(whens)), thens_(std::move(thens)),
-        else_(std::move(els)), type_(std::move(type)) {}
+      : operand_(std::move(operand)),
+        whens_(std::move(whens)),
+        thens_(std::move(thens)),
+        else_(std::move(els)),
+        type_(std::move(type)) {}
   Value eval(const EvalRow& row) const override {
     Value op;
     if (operand_) op = operand_->eval(row);
@@ -771,15 +832,24 @@ class CaseNode final : public EvalNode {
 // Java's rendering of a value as text (CAST(x AS STRING)).
 std::string java_string(const Value& v) {
   switch (v.kind()) {
-    case TypeKind::Null: return "null";
-    case TypeKind::Boolean: return v.as_bool() ? "true" : "false";
-    case TypeKind::Int: return std::to_string(v.as_int32());
-    case TypeKind::BigInt: return std::to_string(v.as_int64());
-    case TypeKind::Double: return java_double_string(v.as_double());
-    case TypeKind::Decimal: return v.as_decimal().to_string();
-    case TypeKind::String: return v.as_string();
-    case TypeKind::Bytes: return v.as_bytes();
-    case TypeKind::Timestamp: return format_timestamp(v.as_timestamp());
+    case TypeKind::Null:
+      return "null";
+    case TypeKind::Boolean:
+      return v.as_bool() ? "true" : "false";
+    case TypeKind::Int:
+      return std::to_string(v.as_int32());
+    case TypeKind::BigInt:
+      return std::to_string(v.as_int64());
+    case TypeKind::Double:
+      return java_double_string(v.as_double());
+    case TypeKind::Decimal:
+      return v.as_decimal().to_string();
+    case TypeKind::String:
+      return v.as_string();
+    case TypeKind::Bytes:
+      return v.as_bytes();
+    case TypeKind::Timestamp:
+      return format_timestamp(v.as_timestamp());
     case TypeKind::Array: {
       std::string out = "[";
       bool first = true;
@@ -923,7 +993,8 @@ class StructNode final : public EvalNode {
   Value eval(const EvalRow& row) const override {
     StructFields out;
     out.reserve(items_.size());
-    for (size_t i = 0; i < items_.size(); ++i) out.push_back(Field{names_[i], items_[i]->eval(row)});
+    for (size_t i = 0; i < items_.size(); ++i)
+      out.push_back(Field{names_[i], items_[i]->eval(row)});
     return Value::structure(std::move(out));
   }
 
@@ -938,7 +1009,8 @@ class LambdaFrame {
  public:
   LambdaFrame(const EvalRow& row, size_t outer, size_t own) : row_(row) {
     args_.reserve(outer + own);
-    for (size_t i = 0; i < outer; ++i) args_.push_back(row.lambda_args ? row.lambda_args[i] : Value());
+    for (size_t i = 0; i < outer; ++i)
+      args_.push_back(row.lambda_args ? row.lambda_args[i] : Value());
     args_.resize(outer + own);
     outer_ = outer;
   }
@@ -987,7 +1059,9 @@ class FilterNode final : public EvalNode {
 class TransformNode final : public EvalNode {
  public:
   TransformNode(NodePtr coll, NodePtr body, NodePtr value_body, size_t outer)
-      : coll_(std::move(coll)), body_(std::move(body)), value_body_(std::move(value_body)),
+      : coll_(std::move(coll)),
+        body_(std::move(body)),
+        value_body_(std::move(value_body)),
         outer_(outer) {}
   Value eval(const EvalRow& row) const override {
     Value c = coll_->eval(row);
@@ -1050,27 +1124,41 @@ struct Typed {
   bool constant = false;
 };
 
-DataTypePtr T(TypeKind k) { return DataType::of(k); }
+DataTypePtr T(TypeKind k) {
+  return DataType::of(k);
+}
 
 class Compiler {
  public:
   Compiler(const Scope& scope, const FunctionRegistry& fns, bool typing_only,
            const CompileOptions& options)
-      : scope_(scope), fns_(fns), typing_only_(typing_only),
-        allow_aggregates_(options.allow_aggregates), clause_(options.clause) {}
+      : scope_(scope),
+        fns_(fns),
+        typing_only_(typing_only),
+        allow_aggregates_(options.allow_aggregates),
+        clause_(options.clause) {}
 
   Typed compile(const Expr& e) {
     if (auto bound = bound_slot(e)) return *bound;
     switch (e.kind) {
-      case ExprKind::Literal: return constant(e.value, literal_type(e.value));
-      case ExprKind::Column: return column(e);
-      case ExprKind::Dereference: return dereference(e);
-      case ExprKind::Subscript: return subscript(e);
-      case ExprKind::Unary: return unary(e);
-      case ExprKind::Binary: return binary(e);
-      case ExprKind::Between: return between(e);
-      case ExprKind::InList: return in_list(e);
-      case ExprKind::Like: return like(e);
+      case ExprKind::Literal:
+        return constant(e.value, literal_type(e.value));
+      case ExprKind::Column:
+        return column(e);
+      case ExprKind::Dereference:
+        return dereference(e);
+      case ExprKind::Subscript:
+        return subscript(e);
+      case ExprKind::Unary:
+        return unary(e);
+      case ExprKind::Binary:
+        return binary(e);
+      case ExprKind::Between:
+        return between(e);
+      case ExprKind::InList:
+        return in_list(e);
+      case ExprKind::Like:
+        return like(e);
       case ExprKind::IsNull: {
         Typed v = compile(*e.args[0]);
         return fold(make(std::make_shared<IsNullNode>(v.node, e.negated)), T(TypeKind::Boolean),
@@ -1085,12 +1173,18 @@ class Compiler {
         return fold(make(std::make_shared<DistinctNode>(l.node, r.node, e.negated)),
                     T(TypeKind::Boolean), l.constant && r.constant);
       }
-      case ExprKind::Case: return case_expr(e);
-      case ExprKind::Cast: return cast(e);
-      case ExprKind::FunctionCall: return function(e);
-      case ExprKind::ArrayConstructor: return array_ctor(e);
-      case ExprKind::MapConstructor: return map_ctor(e);
-      case ExprKind::StructConstructor: return struct_ctor(e);
+      case ExprKind::Case:
+        return case_expr(e);
+      case ExprKind::Cast:
+        return cast(e);
+      case ExprKind::FunctionCall:
+        return function(e);
+      case ExprKind::ArrayConstructor:
+        return array_ctor(e);
+      case ExprKind::MapConstructor:
+        return map_ctor(e);
+      case ExprKind::StructConstructor:
+        return struct_ctor(e);
       case ExprKind::Lambda:
         fail(e.loc, "A lambda is only allowed as an argument of FILTER, TRANSFORM or REDUCE");
       case ExprKind::TimeUnit:
@@ -1152,14 +1246,16 @@ class Compiler {
     if (e.qualifier.empty()) {
       for (size_t i = lambda_vars_.size(); i-- > 0;) {
         if (lambda_vars_[i].name == e.name || iequals(lambda_vars_[i].name, e.name))
-          return Typed{make(std::make_shared<SlotNode>(Slot{Slot::Origin::Lambda, static_cast<uint32_t>(i)})),
+          return Typed{make(std::make_shared<SlotNode>(
+                           Slot{Slot::Origin::Lambda, static_cast<uint32_t>(i)})),
                        lambda_vars_[i].type, false};
       }
     }
     auto c = scope_.find(e.qualifier, e.name);
     if (!c.ok()) {
       std::string msg = c.error().message;
-      if (!clause_.empty() && msg.compare(0, 8, "Column '") == 0) msg = clause_ + " column" + msg.substr(6);
+      if (!clause_.empty() && msg.compare(0, 8, "Column '") == 0)
+        msg = clause_ + " column" + msg.substr(6);
       fail(e.loc, msg);
     }
     const ScopeColumn* col = c.value();
@@ -1174,8 +1270,8 @@ class Compiler {
   Typed dereference(const Expr& e) {
     Typed base = compile(*e.args[0]);
     if (is_null_type(base.type) || base.type->kind != TypeKind::Struct)
-      fail(e.loc, "Expected STRUCT type for field access " + to_sql(e) + ", got " +
-                      type_name(base.type));
+      fail(e.loc,
+           "Expected STRUCT type for field access " + to_sql(e) + ", got " + type_name(base.type));
     const auto& fields = base.type->fields;
     size_t index = fields.size();
     for (size_t i = 0; i < fields.size(); ++i)
@@ -1231,9 +1327,8 @@ class Compiler {
                              " expects BOOLEAN operands, got " + operand(side, t->type));
         }
       }
-      NodePtr n = e.binary_op == BinaryOp::And
-                      ? make(std::make_shared<AndNode>(l.node, r.node))
-                      : make(std::make_shared<OrNode>(l.node, r.node));
+      NodePtr n = e.binary_op == BinaryOp::And ? make(std::make_shared<AndNode>(l.node, r.node))
+                                               : make(std::make_shared<OrNode>(l.node, r.node));
       return fold(n, T(TypeKind::Boolean), l.constant && r.constant);
     }
     Typed l = compile(*e.args[0]), r = compile(*e.args[1]);
@@ -1243,15 +1338,17 @@ class Compiler {
                         binary_op_symbol(e.binary_op) + " " + to_sql(*e.args[1]));
       if (!comparable(l.type, r.type, e.binary_op))
         fail(e.loc, "Cannot compare " + operand(*e.args[0], l.type) + " to " +
-                        operand(*e.args[1], r.type) + " with " + comparison_name(e.binary_op) + ".");
+                        operand(*e.args[1], r.type) + " with " + comparison_name(e.binary_op) +
+                        ".");
       return fold(make(std::make_shared<CompareNode>(e.binary_op, l.node, r.node)),
                   T(TypeKind::Boolean), l.constant && r.constant);
     }
     if (e.binary_op == BinaryOp::Concat) {
       if ((!is_null_type(l.type) && l.type->kind != TypeKind::String) ||
           (!is_null_type(r.type) && r.type->kind != TypeKind::String))
-        fail(e.loc, "Error processing expression: " + to_sql(e) + ". || expects STRING operands, got " +
-                        type_name(l.type) + " " + type_name(r.type));
+        fail(e.loc, "Error processing expression: " + to_sql(e) +
+                        ". || expects STRING operands, got " + type_name(l.type) + " " +
+                        type_name(r.type));
       return fold(make(std::make_shared<ArithNode>(BinaryOp::Add, ArithMode::Concat, l.node, r.node,
                                                    T(TypeKind::String))),
                   T(TypeKind::String), l.constant && r.constant);
@@ -1262,11 +1359,21 @@ class Compiler {
                       type_name(l.type) + " " + type_name(r.type));
     ArithMode mode;
     switch ((*result)->kind) {
-      case TypeKind::Int: mode = ArithMode::Int; break;
-      case TypeKind::BigInt: mode = ArithMode::BigInt; break;
-      case TypeKind::Double: mode = ArithMode::Double; break;
-      case TypeKind::Decimal: mode = ArithMode::Decimal; break;
-      default: mode = ArithMode::Concat; break;
+      case TypeKind::Int:
+        mode = ArithMode::Int;
+        break;
+      case TypeKind::BigInt:
+        mode = ArithMode::BigInt;
+        break;
+      case TypeKind::Double:
+        mode = ArithMode::Double;
+        break;
+      case TypeKind::Decimal:
+        mode = ArithMode::Decimal;
+        break;
+      default:
+        mode = ArithMode::Concat;
+        break;
     }
     return fold(make(std::make_shared<ArithNode>(e.binary_op, mode, l.node, r.node, *result)),
                 *result, l.constant && r.constant);
@@ -1336,7 +1443,8 @@ class Compiler {
         auto c = common_type(value_type, v.type);
         if (!c)
           fail(e.args[i + 1]->loc, "MAP values must have a common type: " + to_sql(*e.args[i + 1]) +
-                                       " is " + type_name(v.type) + ", others are " + type_name(value_type));
+                                       " is " + type_name(v.type) + ", others are " +
+                                       type_name(value_type));
         value_type = *c;
         keys.push_back(k.node);
         values.push_back(v.node);
@@ -1451,12 +1559,14 @@ class Compiler {
       if (!c)
         fail(result_exprs[i]->loc,
              "Invalid Case expression. Type for all 'THEN' clauses should be the same. "
-             "Result expression '" + to_sql(*result_exprs[i]) + "' has type " +
-                 type_name(results[i].type) + ", expected " + type_name(type) + ".");
+             "Result expression '" +
+                 to_sql(*result_exprs[i]) + "' has type " + type_name(results[i].type) +
+                 ", expected " + type_name(type) + ".");
       type = *c;
       all_constant = all_constant && results[i].constant;
     }
-    if (is_null_type(type)) fail(e.loc, "Invalid Case expression. All case branches have NULL type");
+    if (is_null_type(type))
+      fail(e.loc, "Invalid Case expression. All case branches have NULL type");
     for (size_t i = 0; i < e.case_when_count(); ++i) thens.push_back(results[i].node);
     NodePtr els = e.has_else ? results.back().node : nullptr;
     return fold(make(std::make_shared<CaseNode>(operand_t.node, std::move(whens), std::move(thens),
@@ -1467,7 +1577,8 @@ class Compiler {
   Typed cast(const Expr& e) {
     Typed v = compile(*e.args[0]);
     if (!castable(*(v.type ? v.type : T(TypeKind::Null)), *e.type))
-      fail(e.loc, "Cast of " + type_name(v.type) + " to " + type_name(e.type) + " is not supported");
+      fail(e.loc,
+           "Cast of " + type_name(v.type) + " to " + type_name(e.type) + " is not supported");
     if (!is_null_type(v.type) && *v.type == *e.type) return Typed{v.node, e.type, v.constant};
     return fold(make(std::make_shared<CastNode>(v.node, e.type)), e.type, v.constant);
   }
@@ -1481,7 +1592,8 @@ class Compiler {
         fail(e.loc, "Aggregate function " + to_sql(e) +
                         " cannot be evaluated here (aggregates are computed by GROUP BY)");
       if (!allow_aggregates_) fail(e.loc, "Aggregate functions are not allowed here: " + to_sql(e));
-      if (in_aggregate_) fail(e.loc, "Aggregate functions can not be nested: " + in_aggregate_text_);
+      if (in_aggregate_)
+        fail(e.loc, "Aggregate functions can not be nested: " + in_aggregate_text_);
       in_aggregate_ = true;
       in_aggregate_text_ = to_sql(e);
       std::vector<DataTypePtr> types;
@@ -1523,7 +1635,8 @@ class Compiler {
     if (lambda.names.size() != params.size())
       fail(lambda.loc, "Lambda " + to_sql(lambda) + " must take " + std::to_string(params.size()) +
                            " parameter(s)");
-    for (size_t i = 0; i < params.size(); ++i) lambda_vars_.push_back(LambdaVar{lambda.names[i], params[i]});
+    for (size_t i = 0; i < params.size(); ++i)
+      lambda_vars_.push_back(LambdaVar{lambda.names[i], params[i]});
     Typed body = compile(*lambda.args[0]);
     lambda_vars_.resize(lambda_vars_.size() - params.size());
     body.constant = false;
@@ -1539,7 +1652,8 @@ class Compiler {
     auto mismatch = [&]() {
       std::vector<DataTypePtr> types{coll.type};
       for (size_t i = 1; i < e.args.size(); ++i)
-        types.push_back(e.args[i]->kind == ExprKind::Lambda ? T(TypeKind::Null) : compile(*e.args[i]).type);
+        types.push_back(e.args[i]->kind == ExprKind::Lambda ? T(TypeKind::Null)
+                                                            : compile(*e.args[i]).type);
       fail(e.loc, no_matching_overload(e.name, types).message);
     };
     const DataTypePtr key_t = T(TypeKind::String);
@@ -1550,8 +1664,8 @@ class Compiler {
       Typed body = lambda_body(*e.args[1], params);
       if (!is_null_type(body.type) && body.type->kind != TypeKind::Boolean)
         fail(e.args[1]->loc, "FILTER's lambda must return BOOLEAN, got " + type_name(body.type));
-      return Typed{make(std::make_shared<FilterNode>(coll.node, body.node, outer, is_map)), coll.type,
-                   false};
+      return Typed{make(std::make_shared<FilterNode>(coll.node, body.node, outer, is_map)),
+                   coll.type, false};
     }
     if (e.name == "TRANSFORM") {
       if (is_array && e.args.size() == 2) {
@@ -1563,7 +1677,8 @@ class Compiler {
         Typed kb = lambda_body(*e.args[1], {key_t, coll.type->element});
         Typed vb = lambda_body(*e.args[2], {key_t, coll.type->element});
         if (!is_null_type(kb.type) && kb.type->kind != TypeKind::String)
-          fail(e.args[1]->loc, "TRANSFORM's key lambda must return STRING, got " + type_name(kb.type));
+          fail(e.args[1]->loc,
+               "TRANSFORM's key lambda must return STRING, got " + type_name(kb.type));
         return Typed{make(std::make_shared<TransformNode>(coll.node, kb.node, vb.node, outer)),
                      DataType::map(vb.type), false};
       }
@@ -1574,7 +1689,9 @@ class Compiler {
       Typed init = compile(*e.args[1]);
       Typed body = lambda_body(*e.args[2], {init.type, coll.type->element});
       auto t = common_type(init.type, body.type);
-      if (!t) fail(e.args[2]->loc, "REDUCE's lambda must return " + type_name(init.type) + ", got " + type_name(body.type));
+      if (!t)
+        fail(e.args[2]->loc, "REDUCE's lambda must return " + type_name(init.type) + ", got " +
+                                 type_name(body.type));
       return Typed{make(std::make_shared<ReduceNode>(coll.node, init.node, body.node, outer)), *t,
                    false};
     }
@@ -1606,9 +1723,9 @@ class Compiler {
       out[i] = *t;
       auto c = common_type(type, out[i].type);
       if (!c)
-        fail(items[i]->loc, std::string(what) + " elements must have a common type: " +
-                                to_sql(*items[i]) + " is " + type_name(out[i].type) +
-                                ", others are " + type_name(type));
+        fail(items[i]->loc, std::string(what) +
+                                " elements must have a common type: " + to_sql(*items[i]) + " is " +
+                                type_name(out[i].type) + ", others are " + type_name(type));
       type = *c;
     }
     return out;
@@ -1620,9 +1737,11 @@ class Compiler {
     DataTypePtr element;
     auto typed = unify(items, element, "ARRAY");
     if (is_null_type(element) && !items.empty())
-      fail(e.loc, "Can't infer a type of null. Please explicitly cast it to a required type, e.g. "
-                  "CAST(null AS VARCHAR).");
-    if (items.empty()) fail(e.loc, "Array constructor cannot be empty: its element type is unknown");
+      fail(e.loc,
+           "Can't infer a type of null. Please explicitly cast it to a required type, e.g. "
+           "CAST(null AS VARCHAR).");
+    if (items.empty())
+      fail(e.loc, "Array constructor cannot be empty: its element type is unknown");
     std::vector<NodePtr> nodes;
     bool all_constant = true;
     for (auto& t : typed) {
@@ -1652,15 +1771,17 @@ class Compiler {
     DataTypePtr value_type;
     auto typed = unify(values, value_type, "MAP");
     if (is_null_type(value_type))
-      fail(e.loc, "Can't infer a type of null. Please explicitly cast it to a required type, e.g. "
-                  "CAST(null AS VARCHAR).");
+      fail(e.loc,
+           "Can't infer a type of null. Please explicitly cast it to a required type, e.g. "
+           "CAST(null AS VARCHAR).");
     std::vector<NodePtr> value_nodes;
     for (auto& t : typed) {
       value_nodes.push_back(t.node);
       all_constant = all_constant && t.constant;
     }
-    return fold(make(std::make_shared<MapNode>(std::move(key_nodes), std::move(value_nodes), value_type)),
-                DataType::map(value_type), all_constant);
+    return fold(
+        make(std::make_shared<MapNode>(std::move(key_nodes), std::move(value_nodes), value_type)),
+        DataType::map(value_type), all_constant);
   }
 
   Typed struct_ctor(const Expr& e) {

@@ -16,11 +16,19 @@ namespace {
 
 using Types = std::vector<DataTypePtr>;
 
-DataTypePtr T(TypeKind k) { return DataType::of(k); }
+DataTypePtr T(TypeKind k) {
+  return DataType::of(k);
+}
 
-bool is_null_arg(const DataTypePtr& t) { return !t || t->kind == TypeKind::Null; }
-bool fits(const DataTypePtr& t, TypeKind k) { return is_null_arg(t) || t->kind == k; }
-bool fits_numeric(const DataTypePtr& t) { return is_null_arg(t) || is_numeric(*t); }
+bool is_null_arg(const DataTypePtr& t) {
+  return !t || t->kind == TypeKind::Null;
+}
+bool fits(const DataTypePtr& t, TypeKind k) {
+  return is_null_arg(t) || t->kind == k;
+}
+bool fits_numeric(const DataTypePtr& t) {
+  return is_null_arg(t) || is_numeric(*t);
+}
 bool all_fit(const Types& args, TypeKind k) {
   for (const auto& a : args)
     if (!fits(a, k)) return false;
@@ -29,7 +37,9 @@ bool all_fit(const Types& args, TypeKind k) {
 
 // The kind a generic numeric parameter takes: the argument's, or INT for a
 // bare NULL.
-TypeKind numeric_kind(const DataTypePtr& t) { return is_null_arg(t) ? TypeKind::Int : t->kind; }
+TypeKind numeric_kind(const DataTypePtr& t) {
+  return is_null_arg(t) ? TypeKind::Int : t->kind;
+}
 
 ScalarCall call(DataTypePtr ret, ScalarBody body, bool null_on_null = true) {
   ScalarCall c;
@@ -41,7 +51,9 @@ ScalarCall call(DataTypePtr ret, ScalarBody body, bool null_on_null = true) {
 
 // ---- UTF-8 ----------------------------------------------------------------
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 size_t utf8_length(std::string_view s) {
   size_t n = 0;
@@ -88,7 +100,9 @@ Value substring(const ArgValues& a) {
   return Value::string(str.substr(bs, be - bs));
 }
 
-bool java_whitespace(char c) { return static_cast<unsigned char>(c) <= ' '; }
+bool java_whitespace(char c) {
+  return static_cast<unsigned char>(c) <= ' ';
+}
 bool regex_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -158,7 +172,8 @@ Value instr(const ArgValues& a) {
     for (;;) {
       size_t j = s.find(sub, from);
       if (j == std::string::npos) return Value::int32(0);
-      if (--occurrence == 0) return Value::int32(static_cast<int32_t>(utf8_length(s.substr(0, j)) + 1));
+      if (--occurrence == 0)
+        return Value::int32(static_cast<int32_t>(utf8_length(s.substr(0, j)) + 1));
       from = j + 1;
     }
   }
@@ -169,7 +184,8 @@ Value instr(const ArgValues& a) {
   for (;;) {
     size_t j = s.rfind(sub, from);
     if (j == std::string::npos) return Value::int32(0);
-    if (--occurrence == 0) return Value::int32(static_cast<int32_t>(utf8_length(s.substr(0, j)) + 1));
+    if (--occurrence == 0)
+      return Value::int32(static_cast<int32_t>(utf8_length(s.substr(0, j)) + 1));
     if (j == 0) return Value::int32(0);
     from = j - 1;
   }
@@ -304,7 +320,8 @@ double double_round(double d, int64_t places, bool round) {
   int64_t keep = static_cast<int64_t>(digits.size()) - (frac_digits - places);
   std::string kept = keep > 0 ? digits.substr(0, static_cast<size_t>(keep)) : "";
   bool up = false;
-  if (round && keep >= 0 && static_cast<size_t>(keep) < digits.size()) up = digits[static_cast<size_t>(keep)] >= '5';
+  if (round && keep >= 0 && static_cast<size_t>(keep) < digits.size())
+    up = digits[static_cast<size_t>(keep)] >= '5';
   // Increment `kept` when rounding up.
   if (up) {
     int i = static_cast<int>(kept.size()) - 1;
@@ -324,11 +341,13 @@ double double_round(double d, int64_t places, bool round) {
 Value abs_value(const Value& v) {
   switch (v.kind()) {
     case TypeKind::Int:
-      return Value::int32(static_cast<int32_t>(v.as_int32() < 0 ? 0u - static_cast<uint32_t>(v.as_int32())
-                                                              : static_cast<uint32_t>(v.as_int32())));
+      return Value::int32(static_cast<int32_t>(v.as_int32() < 0
+                                                   ? 0u - static_cast<uint32_t>(v.as_int32())
+                                                   : static_cast<uint32_t>(v.as_int32())));
     case TypeKind::BigInt:
-      return Value::int64(static_cast<int64_t>(v.as_int64() < 0 ? 0ull - static_cast<uint64_t>(v.as_int64())
-                                                               : static_cast<uint64_t>(v.as_int64())));
+      return Value::int64(static_cast<int64_t>(v.as_int64() < 0
+                                                   ? 0ull - static_cast<uint64_t>(v.as_int64())
+                                                   : static_cast<uint64_t>(v.as_int64())));
     case TypeKind::Double:
       return Value::float64(std::fabs(v.as_double()));
     case TypeKind::Decimal: {
@@ -371,9 +390,15 @@ ScalarResolver unary_double(double (*fn)(double)) {
   };
 }
 
-double cot(double x) { return 1.0 / std::tan(x); }
-double degrees(double x) { return x * 180.0 / M_PI; }
-double radians(double x) { return x * M_PI / 180.0; }
+double cot(double x) {
+  return 1.0 / std::tan(x);
+}
+double degrees(double x) {
+  return x * 180.0 / M_PI;
+}
+double radians(double x) {
+  return x * M_PI / 180.0;
+}
 
 // ---- date and time ----------------------------------------------------------
 
@@ -406,9 +431,10 @@ void civil_from_days(int64_t z, int64_t& y, int64_t& m, int64_t& d) {
   y += m <= 2;
 }
 
-const char* const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                               "July",    "August",   "September", "October", "November", "December"};
-const char* const kDays[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+const char* const kMonths[] = {"January",   "February", "March",    "April",
+                               "May",       "June",     "July",     "August",
+                               "September", "October",  "November", "December"};
+const char* const kDays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                              "Friday", "Saturday", "Sunday"};
 
 // Offset in milliseconds of a zone we support; nullopt otherwise.
@@ -451,7 +477,7 @@ std::optional<int64_t> zone_offset(std::string_view zone) {
 }
 
 struct PatternToken {
-  char letter = 0;    // 0: literal
+  char letter = 0;  // 0: literal
   int count = 0;
   std::string literal;
 };
@@ -537,7 +563,9 @@ std::optional<std::string> format_time(int64_t millis, std::string_view pattern,
   std::string out;
   for (const auto& t : *tokens) {
     switch (t.letter) {
-      case 0: out += t.literal; break;
+      case 0:
+        out += t.literal;
+        break;
       case 'y':
       case 'u':
         out += t.count == 2 ? pad_number(((y % 100) + 100) % 100, 2) : pad_number(y, t.count);
@@ -552,11 +580,21 @@ std::optional<std::string> format_time(int64_t millis, std::string_view pattern,
           out += pad_number(m, t.count);
         }
         break;
-      case 'd': out += pad_number(d, t.count); break;
-      case 'H': out += pad_number(hour, t.count); break;
-      case 'h': out += pad_number(hour % 12 == 0 ? 12 : hour % 12, t.count); break;
-      case 'm': out += pad_number(minute, t.count); break;
-      case 's': out += pad_number(second, t.count); break;
+      case 'd':
+        out += pad_number(d, t.count);
+        break;
+      case 'H':
+        out += pad_number(hour, t.count);
+        break;
+      case 'h':
+        out += pad_number(hour % 12 == 0 ? 12 : hour % 12, t.count);
+        break;
+      case 'm':
+        out += pad_number(minute, t.count);
+        break;
+      case 's':
+        out += pad_number(second, t.count);
+        break;
       case 'S': {
         std::string frac = pad_number(ms, 3);
         if (t.count <= 3) {
@@ -566,15 +604,22 @@ std::optional<std::string> format_time(int64_t millis, std::string_view pattern,
         }
         break;
       }
-      case 'a': out += hour < 12 ? "AM" : "PM"; break;
+      case 'a':
+        out += hour < 12 ? "AM" : "PM";
+        break;
       case 'E':
         out += t.count >= 4 ? kDays[weekday] : std::string(kDays[weekday]).substr(0, 3);
         break;
       case 'X':
       case 'x':
-      case 'Z': out += offset_text(*offset, t.letter, t.count); break;
-      case 'z': out += *offset == 0 ? "UTC" : offset_text(*offset, 'X', 3); break;
-      default: return std::nullopt;
+      case 'Z':
+        out += offset_text(*offset, t.letter, t.count);
+        break;
+      case 'z':
+        out += *offset == 0 ? "UTC" : offset_text(*offset, 'X', 3);
+        break;
+      default:
+        return std::nullopt;
     }
   }
   return out;
@@ -635,11 +680,31 @@ std::optional<int64_t> parse_time(std::string_view text, std::string_view patter
         if (!v) return std::nullopt;
         mo = *v;
         continue;
-      case 'd': v = digits(t.count, 2); if (!v) return std::nullopt; d = *v; continue;
-      case 'H': v = digits(t.count, 2); if (!v) return std::nullopt; hour = *v; continue;
-      case 'h': v = digits(t.count, 2); if (!v) return std::nullopt; hour = *v; continue;
-      case 'm': v = digits(t.count, 2); if (!v) return std::nullopt; minute = *v; continue;
-      case 's': v = digits(t.count, 2); if (!v) return std::nullopt; second = *v; continue;
+      case 'd':
+        v = digits(t.count, 2);
+        if (!v) return std::nullopt;
+        d = *v;
+        continue;
+      case 'H':
+        v = digits(t.count, 2);
+        if (!v) return std::nullopt;
+        hour = *v;
+        continue;
+      case 'h':
+        v = digits(t.count, 2);
+        if (!v) return std::nullopt;
+        hour = *v;
+        continue;
+      case 'm':
+        v = digits(t.count, 2);
+        if (!v) return std::nullopt;
+        minute = *v;
+        continue;
+      case 's':
+        v = digits(t.count, 2);
+        if (!v) return std::nullopt;
+        second = *v;
+        continue;
       case 'S': {
         size_t start = i;
         v = digits(t.count, t.count);
@@ -700,8 +765,8 @@ std::optional<int64_t> parse_time(std::string_view text, std::string_view patter
   static const int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (d > kDaysIn[mo - 1] || (mo == 2 && !leap && d > 28)) return std::nullopt;
-  int64_t local = days_from_civil(y, mo, d) * 86400000 + hour * 3600000 + minute * 60000 +
-                  second * 1000 + ms;
+  int64_t local =
+      days_from_civil(y, mo, d) * 86400000 + hour * 3600000 + minute * 60000 + second * 1000 + ms;
   return local - (offset ? *offset : *zone_ms);
 }
 
@@ -742,7 +807,9 @@ void aggregate(FunctionRegistry& r, std::string name, std::string signature,
 }
 
 // An error whose text the registry replaces by no_matching_overload.
-Error mismatch() { return Error::fatal(""); }
+Error mismatch() {
+  return Error::fatal("");
+}
 
 // (STRING) -> STRING
 ScalarResolver string_to_string(std::string (*fn)(const std::string&)) {
@@ -753,12 +820,24 @@ ScalarResolver string_to_string(std::string (*fn)(const std::string&)) {
   };
 }
 
-std::string lower_fn(const std::string& s) { return to_lower(s); }
-std::string upper_fn(const std::string& s) { return to_upper(s); }
-std::string trim_fn(const std::string& s) { return trim_right(trim_left(s, java_whitespace), java_whitespace); }
-std::string ltrim_fn(const std::string& s) { return trim_left(s, regex_space); }
-std::string rtrim_fn(const std::string& s) { return trim_right(s, regex_space); }
-std::string initcap_fn(const std::string& s) { return initcap(s); }
+std::string lower_fn(const std::string& s) {
+  return to_lower(s);
+}
+std::string upper_fn(const std::string& s) {
+  return to_upper(s);
+}
+std::string trim_fn(const std::string& s) {
+  return trim_right(trim_left(s, java_whitespace), java_whitespace);
+}
+std::string ltrim_fn(const std::string& s) {
+  return trim_left(s, regex_space);
+}
+std::string rtrim_fn(const std::string& s) {
+  return trim_right(s, regex_space);
+}
+std::string initcap_fn(const std::string& s) {
+  return initcap(s);
+}
 
 void register_string_functions(FunctionRegistry& r) {
   scalar(r, "LCASE", "LCASE(STRING) -> STRING", "lower case", string_to_string(lower_fn));
@@ -793,16 +872,17 @@ void register_string_functions(FunctionRegistry& r) {
            if (args.empty()) return mismatch();
            bool bytes = all_fit(args, TypeKind::Bytes) && !all_fit(args, TypeKind::String);
            if (!bytes && !all_fit(args, TypeKind::String)) return mismatch();
-           return call(T(bytes ? TypeKind::Bytes : TypeKind::String),
-                       [bytes](const ArgValues& a) {
-                         std::string out;
-                         for (const auto& v : a) {
-                           if (v.is_null()) continue;
-                           out += bytes ? v.as_bytes() : v.as_string();
-                         }
-                         return bytes ? Value::bytes(std::move(out)) : Value::string(std::move(out));
-                       },
-                       false);
+           return call(
+               T(bytes ? TypeKind::Bytes : TypeKind::String),
+               [bytes](const ArgValues& a) {
+                 std::string out;
+                 for (const auto& v : a) {
+                   if (v.is_null()) continue;
+                   out += bytes ? v.as_bytes() : v.as_string();
+                 }
+                 return bytes ? Value::bytes(std::move(out)) : Value::string(std::move(out));
+               },
+               false);
          });
 
   scalar(r, "CONCAT_WS", "CONCAT_WS(STRING sep, STRING, ...) -> STRING",
@@ -811,21 +891,22 @@ void register_string_functions(FunctionRegistry& r) {
            if (args.size() < 2) return mismatch();
            bool bytes = all_fit(args, TypeKind::Bytes) && !all_fit(args, TypeKind::String);
            if (!bytes && !all_fit(args, TypeKind::String)) return mismatch();
-           return call(T(bytes ? TypeKind::Bytes : TypeKind::String),
-                       [bytes](const ArgValues& a) {
-                         if (a[0].is_null()) return Value();
-                         const std::string& sep = bytes ? a[0].as_bytes() : a[0].as_string();
-                         std::string out;
-                         bool first = true;
-                         for (size_t i = 1; i < a.size(); ++i) {
-                           if (a[i].is_null()) continue;
-                           if (!first) out += sep;
-                           out += bytes ? a[i].as_bytes() : a[i].as_string();
-                           first = false;
-                         }
-                         return bytes ? Value::bytes(std::move(out)) : Value::string(std::move(out));
-                       },
-                       false);
+           return call(
+               T(bytes ? TypeKind::Bytes : TypeKind::String),
+               [bytes](const ArgValues& a) {
+                 if (a[0].is_null()) return Value();
+                 const std::string& sep = bytes ? a[0].as_bytes() : a[0].as_string();
+                 std::string out;
+                 bool first = true;
+                 for (size_t i = 1; i < a.size(); ++i) {
+                   if (a[i].is_null()) continue;
+                   if (!first) out += sep;
+                   out += bytes ? a[i].as_bytes() : a[i].as_string();
+                   first = false;
+                 }
+                 return bytes ? Value::bytes(std::move(out)) : Value::string(std::move(out));
+               },
+               false);
          });
 
   scalar(r, "SUBSTRING", "SUBSTRING(STRING | BYTES, INT pos [, INT len]) -> same",
@@ -839,20 +920,20 @@ void register_string_functions(FunctionRegistry& r) {
            return mismatch();
          });
 
-  scalar(r, "REPLACE", "REPLACE(STRING, STRING old, STRING new) -> STRING",
-         "replaces every occurrence of old by new",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 3 || !all_fit(args, TypeKind::String)) return mismatch();
-           return call(T(TypeKind::String), [](const ArgValues& a) {
-             return Value::string(replace_all(a[0].as_string(), a[1].as_string(), a[2].as_string()));
-           });
-         });
+  scalar(
+      r, "REPLACE", "REPLACE(STRING, STRING old, STRING new) -> STRING",
+      "replaces every occurrence of old by new", [](const Types& args) -> Expected<ScalarCall> {
+        if (args.size() != 3 || !all_fit(args, TypeKind::String)) return mismatch();
+        return call(T(TypeKind::String), [](const ArgValues& a) {
+          return Value::string(replace_all(a[0].as_string(), a[1].as_string(), a[2].as_string()));
+        });
+      });
 
   scalar(r, "INSTR", "INSTR(STRING, STRING sub [, INT position [, INT occurrence]]) -> INT",
-         "1-based position of sub, 0 when absent",
-         [](const Types& args) -> Expected<ScalarCall> {
+         "1-based position of sub, 0 when absent", [](const Types& args) -> Expected<ScalarCall> {
            if (args.size() < 2 || args.size() > 4) return mismatch();
-           if (!fits(args[0], TypeKind::String) || !fits(args[1], TypeKind::String)) return mismatch();
+           if (!fits(args[0], TypeKind::String) || !fits(args[1], TypeKind::String))
+             return mismatch();
            for (size_t i = 2; i < args.size(); ++i)
              if (!fits(args[i], TypeKind::Int)) return mismatch();
            return call(T(TypeKind::Int), instr);
@@ -898,8 +979,7 @@ void register_math_functions(FunctionRegistry& r) {
   for (bool round : {true, false}) {
     const char* name = round ? "ROUND" : "TRUNC";
     scalar(r, name,
-           std::string(name) +
-               "(number [, INT places]) -> INT | BIGINT | DOUBLE | DECIMAL",
+           std::string(name) + "(number [, INT places]) -> INT | BIGINT | DOUBLE | DECIMAL",
            round ? "rounds half up to places digits after the point (0 by default)"
                  : "truncates toward zero to places digits after the point (0 by default)",
            [round](const Types& args) -> Expected<ScalarCall> {
@@ -972,8 +1052,9 @@ void register_math_functions(FunctionRegistry& r) {
            for (const auto& a : args)
              if (!fits_numeric(a)) return mismatch();
            if (args.size() == 1)
-             return call(T(TypeKind::Double),
-                         [](const ArgValues& a) { return Value::float64(std::log(a[0].to_double())); });
+             return call(T(TypeKind::Double), [](const ArgValues& a) {
+               return Value::float64(std::log(a[0].to_double()));
+             });
            return call(T(TypeKind::Double), [](const ArgValues& a) {
              return Value::float64(std::log(a[1].to_double()) / std::log(a[0].to_double()));
            });
@@ -1040,13 +1121,14 @@ void register_null_functions(FunctionRegistry& r) {
            auto t = common_of(args);
            if (!t.ok()) return t.error();
            DataTypePtr rt = *t;
-           return call(rt,
-                       [rt](const ArgValues& a) {
-                         for (const auto& v : a)
-                           if (!v.is_null()) return coerce(v, *rt).value_or(v);
-                         return Value();
-                       },
-                       false);
+           return call(
+               rt,
+               [rt](const ArgValues& a) {
+                 for (const auto& v : a)
+                   if (!v.is_null()) return coerce(v, *rt).value_or(v);
+                 return Value();
+               },
+               false);
          });
   scalar(r, "IFNULL", "IFNULL(T, T) -> T", "the first argument, or the second when it is NULL",
          [](const Types& args) -> Expected<ScalarCall> {
@@ -1054,30 +1136,33 @@ void register_null_functions(FunctionRegistry& r) {
            auto t = common_of(args);
            if (!t.ok()) return t.error();
            DataTypePtr rt = *t;
-           return call(rt,
-                       [rt](const ArgValues& a) {
-                         const Value& v = a[0].is_null() ? a[1] : a[0];
-                         if (v.is_null()) return Value();
-                         return coerce(v, *rt).value_or(v);
-                       },
-                       false);
+           return call(
+               rt,
+               [rt](const ArgValues& a) {
+                 const Value& v = a[0].is_null() ? a[1] : a[0];
+                 if (v.is_null()) return Value();
+                 return coerce(v, *rt).value_or(v);
+               },
+               false);
          });
   scalar(r, "NULLIF", "NULLIF(T, T) -> T", "NULL when both are equal, else the first",
          [](const Types& args) -> Expected<ScalarCall> {
            if (args.size() != 2 || !common_type(args[0], args[1])) return mismatch();
-           return call(is_null_arg(args[0]) ? args[1] : args[0],
-                       [](const ArgValues& a) {
-                         if (a[0].is_null()) return Value();
-                         if (!a[1].is_null() && a[0] == a[1]) return Value();
-                         return a[0];
-                       },
-                       false);
+           return call(
+               is_null_arg(args[0]) ? args[1] : args[0],
+               [](const ArgValues& a) {
+                 if (a[0].is_null()) return Value();
+                 if (!a[1].is_null() && a[0] == a[1]) return Value();
+                 return a[0];
+               },
+               false);
          });
   scalar(r, "AS_VALUE", "AS_VALUE(T) -> T",
          "copies a key column into the value (identity on values)",
          [](const Types& args) -> Expected<ScalarCall> {
            if (args.size() != 1) return mismatch();
-           return call(args[0], [](const ArgValues& a) { return a[0]; }, false);
+           return call(
+               args[0], [](const ArgValues& a) { return a[0]; }, false);
          });
 }
 
@@ -1090,8 +1175,7 @@ void register_collection_functions(FunctionRegistry& r) {
            });
          });
   scalar(r, "ARRAY_CONTAINS", "ARRAY_CONTAINS(ARRAY<T>, T) -> BOOLEAN",
-         "whether the array holds the value",
-         [](const Types& args) -> Expected<ScalarCall> {
+         "whether the array holds the value", [](const Types& args) -> Expected<ScalarCall> {
            if (args.size() != 2 || !fits(args[0], TypeKind::Array)) return mismatch();
            if (!is_null_arg(args[0]) && !common_type(args[0]->element, args[1])) return mismatch();
            ScalarCall c = call(T(TypeKind::Boolean), [](const ArgValues& a) {
@@ -1123,7 +1207,8 @@ void register_collection_functions(FunctionRegistry& r) {
   }
   for (bool keys : {true, false}) {
     scalar(r, keys ? "MAP_KEYS" : "MAP_VALUES",
-           keys ? "MAP_KEYS(MAP<STRING, T>) -> ARRAY<STRING>" : "MAP_VALUES(MAP<STRING, T>) -> ARRAY<T>",
+           keys ? "MAP_KEYS(MAP<STRING, T>) -> ARRAY<STRING>"
+                : "MAP_VALUES(MAP<STRING, T>) -> ARRAY<T>",
            keys ? "the keys of a map" : "the values of a map",
            [keys](const Types& args) -> Expected<ScalarCall> {
              if (args.size() != 1 || is_null_arg(args[0]) || args[0]->kind != TypeKind::Map)
@@ -1163,19 +1248,21 @@ void register_time_functions(FunctionRegistry& r) {
            return call(T(TypeKind::BigInt),
                        [](const ArgValues& a) { return Value::int64(a[0].as_timestamp()); });
          });
-  scalar(r, "FROM_UNIXTIME", "FROM_UNIXTIME(BIGINT) -> TIMESTAMP",
-         "the TIMESTAMP of milliseconds since the epoch",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 1 || !(fits(args[0], TypeKind::BigInt) || fits(args[0], TypeKind::Int)))
-             return mismatch();
-           return call(T(TypeKind::Timestamp),
-                       [](const ArgValues& a) { return Value::timestamp(a[0].to_int64()); });
-         });
+  scalar(
+      r, "FROM_UNIXTIME", "FROM_UNIXTIME(BIGINT) -> TIMESTAMP",
+      "the TIMESTAMP of milliseconds since the epoch",
+      [](const Types& args) -> Expected<ScalarCall> {
+        if (args.size() != 1 || !(fits(args[0], TypeKind::BigInt) || fits(args[0], TypeKind::Int)))
+          return mismatch();
+        return call(T(TypeKind::Timestamp),
+                    [](const ArgValues& a) { return Value::timestamp(a[0].to_int64()); });
+      });
 
   auto formatter = [](TypeKind input) {
     return [input](const Types& args) -> Expected<ScalarCall> {
       if (args.size() < 2 || args.size() > 3) return mismatch();
-      bool ok_input = fits(args[0], input) || (input == TypeKind::BigInt && fits(args[0], TypeKind::Int));
+      bool ok_input =
+          fits(args[0], input) || (input == TypeKind::BigInt && fits(args[0], TypeKind::Int));
       if (!ok_input || !fits(args[1], TypeKind::String)) return mismatch();
       if (args.size() == 3 && !fits(args[2], TypeKind::String)) return mismatch();
       return call(T(TypeKind::String), [](const ArgValues& a) {
@@ -1185,9 +1272,11 @@ void register_time_functions(FunctionRegistry& r) {
       });
     };
   };
-  scalar(r, "TIMESTAMPTOSTRING", "TIMESTAMPTOSTRING(BIGINT millis, STRING pattern [, STRING zone]) -> STRING",
+  scalar(r, "TIMESTAMPTOSTRING",
+         "TIMESTAMPTOSTRING(BIGINT millis, STRING pattern [, STRING zone]) -> STRING",
          "formats epoch milliseconds with a Java date pattern", formatter(TypeKind::BigInt));
-  scalar(r, "FORMAT_TIMESTAMP", "FORMAT_TIMESTAMP(TIMESTAMP, STRING pattern [, STRING zone]) -> STRING",
+  scalar(r, "FORMAT_TIMESTAMP",
+         "FORMAT_TIMESTAMP(TIMESTAMP, STRING pattern [, STRING zone]) -> STRING",
          "formats a TIMESTAMP with a Java date pattern", formatter(TypeKind::Timestamp));
 
   auto parser = [](TypeKind output) {
@@ -1200,9 +1289,11 @@ void register_time_functions(FunctionRegistry& r) {
       });
     };
   };
-  scalar(r, "STRINGTOTIMESTAMP", "STRINGTOTIMESTAMP(STRING, STRING pattern [, STRING zone]) -> BIGINT",
+  scalar(r, "STRINGTOTIMESTAMP",
+         "STRINGTOTIMESTAMP(STRING, STRING pattern [, STRING zone]) -> BIGINT",
          "parses text with a Java date pattern into epoch milliseconds", parser(TypeKind::BigInt));
-  scalar(r, "PARSE_TIMESTAMP", "PARSE_TIMESTAMP(STRING, STRING pattern [, STRING zone]) -> TIMESTAMP",
+  scalar(r, "PARSE_TIMESTAMP",
+         "PARSE_TIMESTAMP(STRING, STRING pattern [, STRING zone]) -> TIMESTAMP",
          "parses text with a Java date pattern into a TIMESTAMP", parser(TypeKind::Timestamp));
 }
 
@@ -1227,7 +1318,8 @@ void register_aggregates(FunctionRegistry& r) {
               return T(TypeKind::Double);
             });
   for (const char* name : {"MIN", "MAX"}) {
-    aggregate(r, name, std::string(name) + "(T) -> T", std::string(name == std::string("MIN") ? "smallest" : "largest") + " non-NULL value",
+    aggregate(r, name, std::string(name) + "(T) -> T",
+              std::string(name == std::string("MIN") ? "smallest" : "largest") + " non-NULL value",
               [name](const Types& args) -> Expected<DataTypePtr> {
                 if (args.size() != 1 || is_null_arg(args[0])) return agg_mismatch(name, args);
                 TypeKind k = args[0]->kind;
@@ -1237,8 +1329,8 @@ void register_aggregates(FunctionRegistry& r) {
                 return args[0];
               });
   }
-  aggregate(r, "COUNT_DISTINCT", "COUNT_DISTINCT(T) -> BIGINT", "number of distinct non-NULL values",
-            [](const Types& args) -> Expected<DataTypePtr> {
+  aggregate(r, "COUNT_DISTINCT", "COUNT_DISTINCT(T) -> BIGINT",
+            "number of distinct non-NULL values", [](const Types& args) -> Expected<DataTypePtr> {
               if (args.size() != 1) return agg_mismatch("COUNT_DISTINCT", args);
               return T(TypeKind::BigInt);
             });
@@ -1270,8 +1362,7 @@ void register_aggregates(FunctionRegistry& r) {
               });
   }
   aggregate(r, "HISTOGRAM", "HISTOGRAM(STRING) -> MAP<STRING, BIGINT>",
-            "how many times each value occurs",
-            [](const Types& args) -> Expected<DataTypePtr> {
+            "how many times each value occurs", [](const Types& args) -> Expected<DataTypePtr> {
               if (args.size() != 1 || !fits(args[0], TypeKind::String))
                 return agg_mismatch("HISTOGRAM", args);
               return DataType::map(T(TypeKind::BigInt));
@@ -1289,8 +1380,7 @@ void register_lambda_functions(FunctionRegistry& r) {
   };
   lambda("FILTER", "FILTER(ARRAY<T>, x => BOOLEAN) | FILTER(MAP, (k, v) => BOOLEAN)",
          "the elements (entries) for which the lambda is true");
-  lambda("TRANSFORM",
-         "TRANSFORM(ARRAY<T>, x => U) | TRANSFORM(MAP, (k, v) => STRING, (k, v) => U)",
+  lambda("TRANSFORM", "TRANSFORM(ARRAY<T>, x => U) | TRANSFORM(MAP, (k, v) => STRING, (k, v) => U)",
          "applies the lambda to every element (every key and value)");
   lambda("REDUCE", "REDUCE(ARRAY<T>, S init, (s, x) => S) -> S",
          "folds the elements into one value");
@@ -1339,7 +1429,8 @@ std::vector<const FunctionDef*> FunctionRegistry::all() const {
 Expected<ScalarCall> FunctionRegistry::resolve_scalar(std::string_view upper_name,
                                                       const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d) return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d)
+    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
   if (d->kind != FunctionDef::Kind::Scalar || !d->resolve)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not a scalar function");
   auto r = d->resolve(args);
@@ -1353,7 +1444,8 @@ Expected<ScalarCall> FunctionRegistry::resolve_scalar(std::string_view upper_nam
 Expected<DataTypePtr> FunctionRegistry::aggregate_result_type(
     std::string_view upper_name, const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d) return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d)
+    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
   if (d->kind != FunctionDef::Kind::Aggregate || !d->aggregate_type)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not an aggregate function");
   return d->aggregate_type(args);

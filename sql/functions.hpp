@@ -58,10 +58,10 @@ struct FunctionDef {
   };
   std::string name;  // upper case
   Kind kind = Kind::Scalar;
-  std::string signature;    // for docs: "SUBSTRING(STRING, INT [, INT]) -> STRING"
-  std::string description;  // one line
-  ScalarResolver resolve;            // Scalar
-  AggregateTyper aggregate_type;     // Aggregate
+  std::string signature;          // for docs: "SUBSTRING(STRING, INT [, INT]) -> STRING"
+  std::string description;        // one line
+  ScalarResolver resolve;         // Scalar
+  AggregateTyper aggregate_type;  // Aggregate
 };
 
 class FunctionRegistry {

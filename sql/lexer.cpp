@@ -7,9 +7,15 @@ namespace rivulet::sql {
 
 namespace {
 
-bool is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_word_char(char c) { return is_letter(c) || is_digit(c) || c == '_' || c == '@'; }
+bool is_letter(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_word_char(char c) {
+  return is_letter(c) || is_digit(c) || c == '_' || c == '@';
+}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -46,11 +52,11 @@ class Lexer {
   }
 
  private:
-  SourceLocation here() const { return SourceLocation{line_, static_cast<int>(pos_ - line_start_) + 1}; }
-
-  char peek(size_t ahead = 0) const {
-    return pos_ + ahead < in_.size() ? in_[pos_ + ahead] : '\0';
+  SourceLocation here() const {
+    return SourceLocation{line_, static_cast<int>(pos_ - line_start_) + 1};
   }
+
+  char peek(size_t ahead = 0) const { return pos_ + ahead < in_.size() ? in_[pos_ + ahead] : '\0'; }
 
   // Advances over n bytes, keeping line/column right.
   void advance(size_t n = 1) {
@@ -241,35 +247,64 @@ class Lexer {
 
 const char* token_kind_name(TokenKind k) {
   switch (k) {
-    case TokenKind::End: return "<EOF>";
-    case TokenKind::Word: return "identifier";
-    case TokenKind::QuotedIdentifier: return "quoted identifier";
-    case TokenKind::String: return "string";
-    case TokenKind::Integer: return "integer";
-    case TokenKind::Decimal: return "decimal";
-    case TokenKind::Float: return "floating point number";
-    case TokenKind::Eq: return "'='";
-    case TokenKind::Neq: return "'<>'";
-    case TokenKind::Lt: return "'<'";
-    case TokenKind::Lte: return "'<='";
-    case TokenKind::Gt: return "'>'";
-    case TokenKind::Gte: return "'>='";
-    case TokenKind::Plus: return "'+'";
-    case TokenKind::Minus: return "'-'";
-    case TokenKind::Star: return "'*'";
-    case TokenKind::Slash: return "'/'";
-    case TokenKind::Percent: return "'%'";
-    case TokenKind::Concat: return "'||'";
-    case TokenKind::Assign: return "':='";
-    case TokenKind::Arrow: return "'->'";
-    case TokenKind::LambdaArrow: return "'=>'";
-    case TokenKind::LParen: return "'('";
-    case TokenKind::RParen: return "')'";
-    case TokenKind::LBracket: return "'['";
-    case TokenKind::RBracket: return "']'";
-    case TokenKind::Comma: return "','";
-    case TokenKind::Semicolon: return "';'";
-    case TokenKind::Dot: return "'.'";
+    case TokenKind::End:
+      return "<EOF>";
+    case TokenKind::Word:
+      return "identifier";
+    case TokenKind::QuotedIdentifier:
+      return "quoted identifier";
+    case TokenKind::String:
+      return "string";
+    case TokenKind::Integer:
+      return "integer";
+    case TokenKind::Decimal:
+      return "decimal";
+    case TokenKind::Float:
+      return "floating point number";
+    case TokenKind::Eq:
+      return "'='";
+    case TokenKind::Neq:
+      return "'<>'";
+    case TokenKind::Lt:
+      return "'<'";
+    case TokenKind::Lte:
+      return "'<='";
+    case TokenKind::Gt:
+      return "'>'";
+    case TokenKind::Gte:
+      return "'>='";
+    case TokenKind::Plus:
+      return "'+'";
+    case TokenKind::Minus:
+      return "'-'";
+    case TokenKind::Star:
+      return "'*'";
+    case TokenKind::Slash:
+      return "'/'";
+    case TokenKind::Percent:
+      return "'%'";
+    case TokenKind::Concat:
+      return "'||'";
+    case TokenKind::Assign:
+      return "':='";
+    case TokenKind::Arrow:
+      return "'->'";
+    case TokenKind::LambdaArrow:
+      return "'=>'";
+    case TokenKind::LParen:
+      return "'('";
+    case TokenKind::RParen:
+      return "')'";
+    case TokenKind::LBracket:
+      return "'['";
+    case TokenKind::RBracket:
+      return "']'";
+    case TokenKind::Comma:
+      return "','";
+    case TokenKind::Semicolon:
+      return "';'";
+    case TokenKind::Dot:
+      return "'.'";
   }
   return "?";
 }
@@ -281,6 +316,8 @@ std::string Token::display() const {
   return "'" + shown + "'";
 }
 
-Expected<std::vector<Token>> tokenize(std::string_view sql) { return Lexer(sql).run(); }
+Expected<std::vector<Token>> tokenize(std::string_view sql) {
+  return Lexer(sql).run();
+}
 
 }  // namespace rivulet::sql

@@ -37,28 +37,28 @@ enum class TokenKind : uint8_t {
   Decimal,           // 1.5  .5  1.
   Float,             // 1E5  1.5e-3
   // Symbols.
-  Eq,         // =
-  Neq,        // <> or !=
-  Lt,         // <
-  Lte,        // <=
-  Gt,         // >
-  Gte,        // >=
-  Plus,       // +
-  Minus,      // -
-  Star,       // *
-  Slash,      // /
-  Percent,    // %
-  Concat,     // ||
-  Assign,     // :=
-  Arrow,      // ->
+  Eq,           // =
+  Neq,          // <> or !=
+  Lt,           // <
+  Lte,          // <=
+  Gt,           // >
+  Gte,          // >=
+  Plus,         // +
+  Minus,        // -
+  Star,         // *
+  Slash,        // /
+  Percent,      // %
+  Concat,       // ||
+  Assign,       // :=
+  Arrow,        // ->
   LambdaArrow,  // =>
-  LParen,     // (
-  RParen,     // )
-  LBracket,   // [
-  RBracket,   // ]
-  Comma,      // ,
-  Semicolon,  // ;
-  Dot,        // .
+  LParen,       // (
+  RParen,       // )
+  LBracket,     // [
+  RBracket,     // ]
+  Comma,        // ,
+  Semicolon,    // ;
+  Dot,          // .
 };
 
 // Name of a token kind for messages: "identifier", "string", "'('".

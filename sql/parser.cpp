@@ -53,19 +53,22 @@ class Parser {
     Statement s = statement_with_end();
     while (accept(TokenKind::Semicolon)) {
     }
-    if (!at(TokenKind::End)) fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
+    if (!at(TokenKind::End))
+      fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
     return s;
   }
 
   ExprPtr single_expression() {
     ExprPtr e = expression();
-    if (!at(TokenKind::End)) fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
+    if (!at(TokenKind::End))
+      fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
     return e;
   }
 
   DataTypePtr single_type() {
     DataTypePtr t = type();
-    if (!at(TokenKind::End)) fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
+    if (!at(TokenKind::End))
+      fail(cur().loc, "extraneous input " + cur().display() + " expecting <EOF>");
     return t;
   }
 
@@ -165,7 +168,8 @@ class Parser {
     s.body = statement();
     const Token& last = toks_[pos_ > 0 ? pos_ - 1 : 0];
     size_t end_offset = last.offset + last.length;
-    if (end_offset > start_offset) s.text = std::string(src_.substr(start_offset, end_offset - start_offset));
+    if (end_offset > start_offset)
+      s.text = std::string(src_.substr(start_offset, end_offset - start_offset));
     if (!accept(TokenKind::Semicolon) && !at(TokenKind::End)) fail_expecting("';'");
     return s;
   }
@@ -450,9 +454,9 @@ class Parser {
     do {
       q->select.push_back(select_item());
     } while (accept(TokenKind::Comma));
-    if (!at_word("FROM")) fail_expecting(q->select.back().kind == SelectItem::Kind::Expression
-                                             ? "{',', FROM, AS}"
-                                             : "{',', FROM}");
+    if (!at_word("FROM"))
+      fail_expecting(q->select.back().kind == SelectItem::Kind::Expression ? "{',', FROM, AS}"
+                                                                           : "{',', FROM}");
     advance();
     q->from = relation();
     while (at_join()) q->joins.push_back(join());
@@ -588,7 +592,8 @@ class Parser {
     if (!is_time_unit_word(cur()))
       fail_expecting("a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS)");
     int64_t unit = time_unit_millis(cur().text);
-    if (n > std::numeric_limits<int64_t>::max() / unit) fail(num.loc, "duration too large: " + num.text + " " + cur().text);
+    if (n > std::numeric_limits<int64_t>::max() / unit)
+      fail(num.loc, "duration too large: " + num.text + " " + cur().text);
     advance();
     return n * unit;
   }
@@ -623,7 +628,8 @@ class Parser {
     }
     while (accept(TokenKind::Comma)) {
       if (accept_word("RETENTION")) {
-        if (w.retention_ms || w.grace_ms) fail(toks_[pos_ - 1].loc, "RETENTION must come once, before GRACE PERIOD");
+        if (w.retention_ms || w.grace_ms)
+          fail(toks_[pos_ - 1].loc, "RETENTION must come once, before GRACE PERIOD");
         w.retention_ms = duration();
       } else if (accept_word("GRACE")) {
         consume_word("PERIOD");
@@ -740,13 +746,20 @@ class Parser {
 
   std::optional<BinaryOp> comparison_op() const {
     switch (cur().kind) {
-      case TokenKind::Eq: return BinaryOp::Eq;
-      case TokenKind::Neq: return BinaryOp::Neq;
-      case TokenKind::Lt: return BinaryOp::Lt;
-      case TokenKind::Lte: return BinaryOp::Lte;
-      case TokenKind::Gt: return BinaryOp::Gt;
-      case TokenKind::Gte: return BinaryOp::Gte;
-      default: return std::nullopt;
+      case TokenKind::Eq:
+        return BinaryOp::Eq;
+      case TokenKind::Neq:
+        return BinaryOp::Neq;
+      case TokenKind::Lt:
+        return BinaryOp::Lt;
+      case TokenKind::Lte:
+        return BinaryOp::Lte;
+      case TokenKind::Gt:
+        return BinaryOp::Gt;
+      case TokenKind::Gte:
+        return BinaryOp::Gte;
+      default:
+        return std::nullopt;
     }
   }
 
@@ -804,7 +817,8 @@ class Parser {
       if (accept_word("ESCAPE")) {
         const Token& t = cur();
         if (!at(TokenKind::String)) fail_expecting("a string");
-        if (t.text.size() != 1) fail(t.loc, "ESCAPE must be a single character, got " + t.display());
+        if (t.text.size() != 1)
+          fail(t.loc, "ESCAPE must be a single character, got " + t.display());
         e.escape = t.text[0];
         advance();
       }

@@ -13,14 +13,20 @@ bool is_integral(const DataType& t) {
   return t.kind == TypeKind::Int || t.kind == TypeKind::BigInt;
 }
 
-bool is_null_type(const DataTypePtr& t) { return !t || t->kind == TypeKind::Null; }
+bool is_null_type(const DataTypePtr& t) {
+  return !t || t->kind == TypeKind::Null;
+}
 
 DataTypePtr as_decimal_type(const DataType& t) {
   switch (t.kind) {
-    case TypeKind::Int: return DataType::decimal(10, 0);
-    case TypeKind::BigInt: return DataType::decimal(19, 0);
-    case TypeKind::Decimal: return DataType::decimal(t.precision, t.scale);
-    default: return nullptr;
+    case TypeKind::Int:
+      return DataType::decimal(10, 0);
+    case TypeKind::BigInt:
+      return DataType::decimal(19, 0);
+    case TypeKind::Decimal:
+      return DataType::decimal(t.precision, t.scale);
+    default:
+      return nullptr;
   }
 }
 
@@ -136,11 +142,16 @@ namespace {
 
 int numeric_rank(TypeKind k) {
   switch (k) {
-    case TypeKind::Int: return 1;
-    case TypeKind::BigInt: return 2;
-    case TypeKind::Decimal: return 3;
-    case TypeKind::Double: return 4;
-    default: return 0;
+    case TypeKind::Int:
+      return 1;
+    case TypeKind::BigInt:
+      return 2;
+    case TypeKind::Decimal:
+      return 3;
+    case TypeKind::Double:
+      return 4;
+    default:
+      return 0;
   }
 }
 

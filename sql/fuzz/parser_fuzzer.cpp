@@ -24,7 +24,8 @@ const char* kSetup =
     "  TAGS ARRAY<STRING>, M MAP<STRING, INT>, ST STRUCT<A INT, B STRING>, TS TIMESTAMP) "
     "  WITH (kafka_topic='s', value_format='JSON');"
     "CREATE STREAM S2 (ID INT KEY, V BIGINT) WITH (kafka_topic='s2', value_format='JSON');"
-    "CREATE TABLE T (ID INT PRIMARY KEY, V BIGINT, NAME STRING) WITH (kafka_topic='t', format='JSON');";
+    "CREATE TABLE T (ID INT PRIMARY KEY, V BIGINT, NAME STRING) WITH (kafka_topic='t', "
+    "format='JSON');";
 
 Catalog make_catalog() {
   Catalog c;
@@ -84,10 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = parse_statement(canonical);
     if (!again.ok() || to_sql(again.value()) != canonical) {
       fprintf(stderr, "round trip failed:\n  input: %s\n  canonical: %s\n  %s\n", s.text.c_str(),
-              canonical.c_str(), again.ok() ? to_sql(again.value()).c_str() : again.error().message.c_str());
+              canonical.c_str(),
+              again.ok() ? to_sql(again.value()).c_str() : again.error().message.c_str());
       abort();
     }
-    if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body)) {
+    if (std::holds_alternative<CreateSource>(s.body) ||
+        std::holds_alternative<DropSource>(s.body)) {
       (void)catalog.apply(s);
     } else if (const auto* q = std::get_if<SelectStatement>(&s.body)) {
       run_query(*q->query, catalog);

@@ -1,6 +1,7 @@
+#include "sql/analyzer.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "sql/analyzer.hpp"
 #include "sql/parser.hpp"
 #include "sql/types.hpp"
 
@@ -21,9 +22,12 @@ Catalog catalog_with(const std::string& script) {
 const char* kSources =
     "CREATE STREAM orders (id BIGINT KEY, user_id INT, amount DECIMAL(10, 2)) "
     "  WITH (kafka_topic='orders', value_format='JSON', partitions=4);"
-    "CREATE STREAM clicks (user_id INT KEY, url STRING) WITH (kafka_topic='clicks', value_format='JSON');"
-    "CREATE TABLE users (id INT PRIMARY KEY, name STRING) WITH (kafka_topic='users', format='JSON');"
-    "CREATE TABLE regions (code STRING PRIMARY KEY, id INT) WITH (kafka_topic='regions', format='JSON');";
+    "CREATE STREAM clicks (user_id INT KEY, url STRING) WITH (kafka_topic='clicks', "
+    "value_format='JSON');"
+    "CREATE TABLE users (id INT PRIMARY KEY, name STRING) WITH (kafka_topic='users', "
+    "format='JSON');"
+    "CREATE TABLE regions (code STRING PRIMARY KEY, id INT) WITH (kafka_topic='regions', "
+    "format='JSON');";
 
 QueryAnalysis analyze(const Catalog& c, const std::string& sql) {
   auto s = parse_statement(sql);
@@ -93,7 +97,9 @@ TEST_CASE("analyzer: aggregation records its calls and keys", "[sql][analyzer]")
 
 TEST_CASE("analyzer: CREATE ... AS SELECT describes the new source", "[sql][analyzer]") {
   Catalog c = catalog_with(kSources);
-  auto s = parse_statement("CREATE TABLE per_user WITH (value_format='DELIMITED') AS SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id");
+  auto s = parse_statement(
+      "CREATE TABLE per_user WITH (value_format='DELIMITED') AS SELECT user_id, COUNT(*) AS n FROM "
+      "orders GROUP BY user_id");
   REQUIRE(s.ok());
   const auto& ctas = std::get<CreateAsSelect>(s->body);
   auto a = analyze_query(*ctas.query, c);
@@ -109,7 +115,8 @@ TEST_CASE("analyzer: CREATE ... AS SELECT describes the new source", "[sql][anal
   CHECK(info->schema.columns[0].is_key);
   CHECK(info->schema.columns[1].name == "N");
 
-  auto csas = parse_statement("CREATE STREAM x AS SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id");
+  auto csas = parse_statement(
+      "CREATE STREAM x AS SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id");
   auto a2 = analyze_query(*std::get<CreateAsSelect>(csas->body).query, c);
   REQUIRE(a2.ok());
   auto wrong = describe_create_as(std::get<CreateAsSelect>(csas->body), a2.value(), csas->text);
@@ -125,16 +132,20 @@ TEST_CASE("catalog: create, replace, drop", "[sql][analyzer]") {
   REQUIRE(users);
   CHECK(users->key_format == "JSON");
   CHECK(users->value_format == "JSON");
-  auto again = parse_statement("CREATE TABLE users (id INT PRIMARY KEY, x INT) WITH (kafka_topic='u', format='JSON')");
+  auto again = parse_statement(
+      "CREATE TABLE users (id INT PRIMARY KEY, x INT) WITH (kafka_topic='u', format='JSON')");
   auto dup = c.apply(again.value());
   REQUIRE_FALSE(dup.ok());
   CHECK(dup.error().message.find("already exists") != std::string::npos);
-  auto replace = parse_statement("CREATE OR REPLACE TABLE users (id INT PRIMARY KEY, x INT) WITH (kafka_topic='u', format='JSON')");
+  auto replace = parse_statement(
+      "CREATE OR REPLACE TABLE users (id INT PRIMARY KEY, x INT) WITH (kafka_topic='u', "
+      "format='JSON')");
   REQUIRE(c.apply(replace.value()).ok());
   CHECK(c.find("USERS")->schema.columns[1].name == "X");
   auto drop_wrong = c.apply(parse_statement("DROP STREAM users").value());
   REQUIRE_FALSE(drop_wrong.ok());
-  CHECK(drop_wrong.error().message.find("Incompatible data source type is TABLE") != std::string::npos);
+  CHECK(drop_wrong.error().message.find("Incompatible data source type is TABLE") !=
+        std::string::npos);
   REQUIRE(c.apply(parse_statement("DROP TABLE users").value()).ok());
   CHECK(c.find("USERS") == nullptr);
   CHECK(c.apply(parse_statement("DROP TABLE IF EXISTS users").value()).ok());

@@ -3,11 +3,10 @@
 // parse results, parse errors with line:column, expression values and types
 // against a schema and a row, and statements run through the catalog and
 // the analyzer.
-#include <catch2/catch.hpp>
-
 #include <dirent.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "sql/analyzer.hpp"
@@ -21,7 +20,9 @@
 namespace rivulet::sql::testing {
 namespace {
 
-std::string where(const Record& r) { return r.file + ":" + std::to_string(r.line); }
+std::string where(const Record& r) {
+  return r.file + ":" + std::to_string(r.line);
+}
 
 // "error 1:15" / "error" -> location text ("1:15" or "").
 std::string location_text(const std::string& message) {
@@ -60,10 +61,12 @@ class Session {
   // Runs one statement through the catalog / analyzer. On success returns
   // the schema text of what it produced (created source or projection).
   Expected<std::string> run(const Statement& s) {
-    if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body)) {
+    if (std::holds_alternative<CreateSource>(s.body) ||
+        std::holds_alternative<DropSource>(s.body)) {
       auto r = catalog_.apply(s);
       if (!r.ok()) return r.error();
-      if (const auto* c = std::get_if<CreateSource>(&s.body)) return schema_text(catalog_.find(c->name)->schema);
+      if (const auto* c = std::get_if<CreateSource>(&s.body))
+        return schema_text(catalog_.find(c->name)->schema);
       return r.value();
     }
     if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) {
@@ -72,7 +75,8 @@ class Session {
       auto info = describe_create_as(*c, a.value(), s.text);
       if (!info.ok()) return info.error();
       std::string text = schema_text(info->schema);
-      auto added = catalog_.add(std::move(info.value()), c->or_replace, c->if_not_exists, c->name_loc);
+      auto added =
+          catalog_.add(std::move(info.value()), c->or_replace, c->if_not_exists, c->name_loc);
       if (!added.ok()) return added.error();
       return text;
     }
@@ -124,8 +128,8 @@ void run_eval_line(const Record& r, const std::string& line, const EvalState& st
   Scope scope = Scope::of_row(st.schema);
   scope.add_pseudo_columns(true);
   auto e = parse_expression(expr_text);
-  Expected<CompiledExpr> c = e.ok() ? ExpressionCompiler(scope).compile(e.value())
-                                    : Expected<CompiledExpr>(e.error());
+  Expected<CompiledExpr> c =
+      e.ok() ? ExpressionCompiler(scope).compile(e.value()) : Expected<CompiledExpr>(e.error());
   if (expected.compare(0, 5, "error") == 0) {
     if (c.ok()) {
       FAIL_CHECK("compiled, but an error was expected");
@@ -253,15 +257,33 @@ TEST_CASE("sql data: every file in tests/sql/data is run", "[sql][data]") {
   CHECK(on_disk == listed);
 }
 
-TEST_CASE("sql data: parse_statements.txt", "[sql][data]") { run_file("parse_statements.txt"); }
-TEST_CASE("sql data: parse_expressions.txt", "[sql][data]") { run_file("parse_expressions.txt"); }
-TEST_CASE("sql data: parse_errors.txt", "[sql][data]") { run_file("parse_errors.txt"); }
-TEST_CASE("sql data: lexer.txt", "[sql][data]") { run_file("lexer.txt"); }
-TEST_CASE("sql data: expressions.txt", "[sql][data]") { run_file("expressions.txt"); }
-TEST_CASE("sql data: null_logic.txt", "[sql][data]") { run_file("null_logic.txt"); }
-TEST_CASE("sql data: decimals.txt", "[sql][data]") { run_file("decimals.txt"); }
-TEST_CASE("sql data: functions.txt", "[sql][data]") { run_file("functions.txt"); }
-TEST_CASE("sql data: analyzer.txt", "[sql][data]") { run_file("analyzer.txt"); }
+TEST_CASE("sql data: parse_statements.txt", "[sql][data]") {
+  run_file("parse_statements.txt");
+}
+TEST_CASE("sql data: parse_expressions.txt", "[sql][data]") {
+  run_file("parse_expressions.txt");
+}
+TEST_CASE("sql data: parse_errors.txt", "[sql][data]") {
+  run_file("parse_errors.txt");
+}
+TEST_CASE("sql data: lexer.txt", "[sql][data]") {
+  run_file("lexer.txt");
+}
+TEST_CASE("sql data: expressions.txt", "[sql][data]") {
+  run_file("expressions.txt");
+}
+TEST_CASE("sql data: null_logic.txt", "[sql][data]") {
+  run_file("null_logic.txt");
+}
+TEST_CASE("sql data: decimals.txt", "[sql][data]") {
+  run_file("decimals.txt");
+}
+TEST_CASE("sql data: functions.txt", "[sql][data]") {
+  run_file("functions.txt");
+}
+TEST_CASE("sql data: analyzer.txt", "[sql][data]") {
+  run_file("analyzer.txt");
+}
 
 // Every scalar function in the registry is exercised by functions.txt.
 TEST_CASE("sql data: functions.txt covers every scalar function", "[sql][data]") {

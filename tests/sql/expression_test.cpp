@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "sql/expression.hpp"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <stdexcept>
 #include <thread>
 
-#include "sql/expression.hpp"
 #include "sql/parser.hpp"
 #include "sql/types.hpp"
 #include "sql_test_util.hpp"
@@ -48,9 +48,12 @@ TEST_CASE("expression: records read key and value struct by position", "[sql][ex
   Schema schema = schema_of("ID INT KEY, NAME STRING, AGE INT");
   Scope scope = Scope::of_record(schema, "P");
   scope.add_pseudo_columns(false);
-  auto c = compile(scope, "CAST(p.id AS STRING) + ':' + name + ':' + CAST(age + 1 AS STRING) + '@' + CAST(ROWTIME AS STRING)");
+  auto c = compile(scope,
+                   "CAST(p.id AS STRING) + ':' + name + ':' + CAST(age + 1 AS STRING) + '@' + "
+                   "CAST(ROWTIME AS STRING)");
   Value key = Value::int32(7);
-  Value value = Value::structure({Field{"NAME", Value::string("ann")}, Field{"AGE", Value::int32(40)}});
+  Value value =
+      Value::structure({Field{"NAME", Value::string("ann")}, Field{"AGE", Value::int32(40)}});
   EvalRow row;
   row.key = &key;
   row.value = &value;
@@ -93,8 +96,10 @@ TEST_CASE("expression: names resolve exactly, then case-insensitively; ambiguity
 TEST_CASE("expression: bound expressions read their slot", "[sql][expression]") {
   Scope scope = Scope::of_row(schema_of("A INT, B INT"));
   // As the planner binds GROUP BY keys and aggregate results.
-  scope.bind(parse_expression("SUM(a)").value(), DataType::of(TypeKind::Int), Slot{Slot::Origin::Row, 2});
-  scope.bind(parse_expression("a + b").value(), DataType::of(TypeKind::Int), Slot{Slot::Origin::Row, 3});
+  scope.bind(parse_expression("SUM(a)").value(), DataType::of(TypeKind::Int),
+             Slot{Slot::Origin::Row, 2});
+  scope.bind(parse_expression("a + b").value(), DataType::of(TypeKind::Int),
+             Slot{Slot::Origin::Row, 3});
   auto c = compile(scope, "(A + B) * 10 + sum(a)");
   std::vector<Value> row{Value::int32(1), Value::int32(1), Value::int32(5), Value::int32(7)};
   CHECK(render(c.evaluate(row)) == "75");
@@ -111,7 +116,8 @@ TEST_CASE("expression: external bindings call back (subqueries, lookups)", "[sql
   CHECK(c.test(EvalRow::of(dear)));
   // Unbound subqueries are the planner's business.
   Scope bare = Scope::of_row(schema_of("PRICE INT"));
-  CHECK(compile_error(bare, "price > (SELECT m FROM t)").message.find("Subquery") != std::string::npos);
+  CHECK(compile_error(bare, "price > (SELECT m FROM t)").message.find("Subquery") !=
+        std::string::npos);
   // A throwing callback yields NULL and a diagnostic, never an exception.
   Scope throwing = Scope::of_row(schema_of("PRICE INT"));
   throwing.bind_external(sub, DataType::of(TypeKind::Int),
@@ -169,7 +175,8 @@ TEST_CASE("expression: aggregates type-check but do not evaluate unbound", "[sql
 
 TEST_CASE("expression: a compiled expression is shared by threads", "[sql][expression]") {
   Scope scope = Scope::of_row(schema_of("A INT, S STRING"));
-  auto c = compile(scope, "CASE WHEN a % 2 = 0 THEN UCASE(s) ELSE CONCAT(s, CAST(a AS STRING)) END");
+  auto c =
+      compile(scope, "CASE WHEN a % 2 = 0 THEN UCASE(s) ELSE CONCAT(s, CAST(a AS STRING)) END");
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
   for (int t = 0; t < 4; ++t) {

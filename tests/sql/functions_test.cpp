@@ -1,12 +1,15 @@
+#include "sql/functions.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "sql/functions.hpp"
 #include "sql/types.hpp"
 
 namespace rivulet::sql {
 namespace {
 
-DataTypePtr T(TypeKind k) { return DataType::of(k); }
+DataTypePtr T(TypeKind k) {
+  return DataType::of(k);
+}
 
 }  // namespace
 
@@ -37,7 +40,8 @@ TEST_CASE("functions: resolution errors read as ksqlDB's", "[sql][functions]") {
   CHECK(coalesce.error().message == "Function 'COALESCE' does not accept parameters ().");
   auto sub = r.resolve_scalar("SUBSTRING", {T(TypeKind::Int), T(TypeKind::Int)});
   REQUIRE_FALSE(sub.ok());
-  CHECK(sub.error().message == "Function 'SUBSTRING' does not accept parameters (INTEGER, INTEGER).");
+  CHECK(sub.error().message ==
+        "Function 'SUBSTRING' does not accept parameters (INTEGER, INTEGER).");
 }
 
 TEST_CASE("functions: aggregate result types", "[sql][functions]") {
@@ -90,7 +94,8 @@ TEST_CASE("functions: a registry copy takes user functions", "[sql][functions]")
 TEST_CASE("functions: Java date patterns format and parse", "[sql][functions]") {
   // 2021-03-04T05:06:07.089Z
   const int64_t t = 1614834367089;
-  CHECK(format_time(t, "yyyy-MM-dd'T'HH:mm:ss.SSS") == std::optional<std::string>("2021-03-04T05:06:07.089"));
+  CHECK(format_time(t, "yyyy-MM-dd'T'HH:mm:ss.SSS") ==
+        std::optional<std::string>("2021-03-04T05:06:07.089"));
   CHECK(format_time(t, "yy/M/d h:mm a") == std::optional<std::string>("21/3/4 5:06 AM"));
   CHECK(format_time(t, "EEE, dd MMM yyyy") == std::optional<std::string>("Thu, 04 Mar 2021"));
   CHECK(format_time(t, "EEEE MMMM") == std::optional<std::string>("Thursday March"));
@@ -102,10 +107,14 @@ TEST_CASE("functions: Java date patterns format and parse", "[sql][functions]") 
   CHECK_FALSE(format_time(t, "yyyy 'open").has_value());
   CHECK_FALSE(format_time(t, "qqq").has_value());
 
-  CHECK(parse_time("2021-03-04T05:06:07.089", "yyyy-MM-dd'T'HH:mm:ss.SSS") == std::optional<int64_t>(t));
-  CHECK(parse_time("2021-03-04 07:06:07.089+0200", "yyyy-MM-dd HH:mm:ss.SSSZ") == std::optional<int64_t>(t));
-  CHECK(parse_time("2021-03-04 05:06:07.089", "yyyy-MM-dd HH:mm:ss.SSS", "UTC") == std::optional<int64_t>(t));
-  CHECK(parse_time("2021-03-04 06:06:07.089", "yyyy-MM-dd HH:mm:ss.SSS", "GMT+1") == std::optional<int64_t>(t));
+  CHECK(parse_time("2021-03-04T05:06:07.089", "yyyy-MM-dd'T'HH:mm:ss.SSS") ==
+        std::optional<int64_t>(t));
+  CHECK(parse_time("2021-03-04 07:06:07.089+0200", "yyyy-MM-dd HH:mm:ss.SSSZ") ==
+        std::optional<int64_t>(t));
+  CHECK(parse_time("2021-03-04 05:06:07.089", "yyyy-MM-dd HH:mm:ss.SSS", "UTC") ==
+        std::optional<int64_t>(t));
+  CHECK(parse_time("2021-03-04 06:06:07.089", "yyyy-MM-dd HH:mm:ss.SSS", "GMT+1") ==
+        std::optional<int64_t>(t));
   CHECK(parse_time("21-03-04 05:06:07Z", "yy-MM-dd HH:mm:ssX") == std::optional<int64_t>(t - 89));
   CHECK(parse_time("04 Mar 2021", "dd MMM yyyy") == std::optional<int64_t>(1614816000000));
   CHECK(parse_time("1970-01-01", "yyyy-MM-dd") == std::optional<int64_t>(0));

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "sql/lexer.hpp"
+
+#include <catch2/catch.hpp>
 
 namespace rivulet::sql {
 namespace {
@@ -58,11 +58,11 @@ TEST_CASE("lexer: numbers keep their spelling and kind", "[sql][lexer]") {
 TEST_CASE("lexer: operators", "[sql][lexer]") {
   auto t = lex("= <> != < <= > >= + - * / % || := -> => ( ) [ ] , ; .");
   std::vector<TokenKind> want = {
-      TokenKind::Eq,     TokenKind::Neq,    TokenKind::Neq,         TokenKind::Lt,
-      TokenKind::Lte,    TokenKind::Gt,     TokenKind::Gte,         TokenKind::Plus,
-      TokenKind::Minus,  TokenKind::Star,   TokenKind::Slash,       TokenKind::Percent,
-      TokenKind::Concat, TokenKind::Assign, TokenKind::Arrow,       TokenKind::LambdaArrow,
-      TokenKind::LParen, TokenKind::RParen, TokenKind::LBracket,    TokenKind::RBracket,
+      TokenKind::Eq,     TokenKind::Neq,       TokenKind::Neq,      TokenKind::Lt,
+      TokenKind::Lte,    TokenKind::Gt,        TokenKind::Gte,      TokenKind::Plus,
+      TokenKind::Minus,  TokenKind::Star,      TokenKind::Slash,    TokenKind::Percent,
+      TokenKind::Concat, TokenKind::Assign,    TokenKind::Arrow,    TokenKind::LambdaArrow,
+      TokenKind::LParen, TokenKind::RParen,    TokenKind::LBracket, TokenKind::RBracket,
       TokenKind::Comma,  TokenKind::Semicolon, TokenKind::Dot,      TokenKind::End};
   REQUIRE(t.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) CHECK(t[i].kind == want[i]);

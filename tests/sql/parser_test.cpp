@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "sql/parser.hpp"
+
+#include <catch2/catch.hpp>
 
 namespace rivulet::sql {
 namespace {
@@ -109,7 +109,8 @@ TEST_CASE("parser: subqueries", "[sql][parser]") {
 }
 
 TEST_CASE("parser: statements carry their text and location", "[sql][parser]") {
-  auto all = parse_statements("  SHOW STREAMS ;\n\nCREATE STREAM s (a INT) WITH (kafka_topic='s', value_format='JSON');");
+  auto all = parse_statements(
+      "  SHOW STREAMS ;\n\nCREATE STREAM s (a INT) WITH (kafka_topic='s', value_format='JSON');");
   REQUIRE(all.ok());
   REQUIRE(all->size() == 2);
   CHECK((*all)[0].text == "SHOW STREAMS");
@@ -127,7 +128,8 @@ TEST_CASE("parser: statements carry their text and location", "[sql][parser]") {
 TEST_CASE("parser: queries record every clause", "[sql][parser]") {
   auto s = stmt(
       "SELECT a, COUNT(*) AS n FROM s x JOIN t ON x.a = t.a "
-      "WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 10 SECONDS, RETENTION 1 DAY, GRACE PERIOD 5 SECONDS) "
+      "WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 10 SECONDS, RETENTION 1 DAY, GRACE PERIOD 5 "
+      "SECONDS) "
       "WHERE a > 0 GROUP BY a HAVING COUNT(*) > 1 EMIT CHANGES LIMIT 5");
   const Query& q = *std::get<SelectStatement>(s.body).query;
   CHECK(q.select.size() == 2);

@@ -2,11 +2,10 @@
 // (../shared/qtt/*.json, when that folder exists) and reports how many
 // parse. Statements of cases that expect a rejection may fail to parse;
 // statements of cases that must run all have to parse, above a floor.
-#include <catch2/catch.hpp>
-
 #include <dirent.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -16,7 +15,9 @@
 namespace rivulet::sql {
 namespace {
 
-std::string qtt_dir() { return std::string(RIVULET_SOURCE_DIR) + "/../shared/qtt"; }
+std::string qtt_dir() {
+  return std::string(RIVULET_SOURCE_DIR) + "/../shared/qtt";
+}
 
 std::vector<std::string> qtt_files() {
   std::vector<std::string> out;
@@ -60,8 +61,8 @@ TEST_CASE("qtt: statements of ksqlDB's query-validation tests parse", "[sql][qtt
         (expects_error ? may : must) += 1;
         (expects_error ? may_ok : must_ok) += ok ? 1 : 0;
         if (!ok && !expects_error)
-          failures.push_back(f + " :: " + test["name"].get<std::string>() + " :: " + text + "\n    " +
-                             parse_statements(text).error().message);
+          failures.push_back(f + " :: " + test["name"].get<std::string>() + " :: " + text +
+                             "\n    " + parse_statements(text).error().message);
       }
     }
   }

@@ -4,7 +4,6 @@
 // with coverage guidance; this is the deterministic smoke version that runs
 // in every build.)
 #include <catch2/catch.hpp>
-
 #include <random>
 
 #include "sql/analyzer.hpp"
@@ -28,13 +27,15 @@ const char* kSeeds[] = {
     "SELECT CAST(st AS STRING), -id, NOT (id = 1), 1.5e3, 0.05, 'it''s' FROM s;",
 };
 
-const char* kTokens[] = {"SELECT", "FROM", "WHERE", "(", ")", "[", "]", ",", "'x'", "1", "1.5",
-                         "1e3", "a", "s", "t", "+", "-", "*", "/", "=", "<", "AND", "OR", "NOT",
-                         "CASE", "WHEN", "THEN", "END", "CAST", "AS", "INT", "ARRAY", "<", ">",
-                         "MAP", "STRUCT", ":=", "->", "=>", "IN", "EXISTS", "JOIN", "ON", "GROUP",
-                         "BY", "WINDOW", "TUMBLING", "SIZE", "SECONDS", ";", "NULL", "IS", "LIKE",
-                         "BETWEEN", "COUNT", "*", "CREATE", "STREAM", "TABLE", "WITH", "`q`", "--",
-                         "/*", "*/", "\n", "DECIMAL", "EMIT", "CHANGES", "PARTITION", "HAVING"};
+const char* kTokens[] = {
+    "SELECT", "FROM",     "WHERE",   "(",       ")",       "[",         "]",     ",",     "'x'",
+    "1",      "1.5",      "1e3",     "a",       "s",       "t",         "+",     "-",     "*",
+    "/",      "=",        "<",       "AND",     "OR",      "NOT",       "CASE",  "WHEN",  "THEN",
+    "END",    "CAST",     "AS",      "INT",     "ARRAY",   "<",         ">",     "MAP",   "STRUCT",
+    ":=",     "->",       "=>",      "IN",      "EXISTS",  "JOIN",      "ON",    "GROUP", "BY",
+    "WINDOW", "TUMBLING", "SIZE",    "SECONDS", ";",       "NULL",      "IS",    "LIKE",  "BETWEEN",
+    "COUNT",  "*",        "CREATE",  "STREAM",  "TABLE",   "WITH",      "`q`",   "--",    "/*",
+    "*/",     "\n",       "DECIMAL", "EMIT",    "CHANGES", "PARTITION", "HAVING"};
 
 // Parses, then runs what parsed through the catalog, the analyzer and the
 // expression compiler; everything must return.
@@ -49,7 +50,8 @@ void exercise(const std::string& input) {
   (void)catalog.apply(parse_statement(kSeeds[1]).value());
   for (const auto& s : stmts.value()) {
     (void)to_sql(s);
-    if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body)) {
+    if (std::holds_alternative<CreateSource>(s.body) ||
+        std::holds_alternative<DropSource>(s.body)) {
       (void)catalog.apply(s);
     } else if (const auto* q = std::get_if<SelectStatement>(&s.body)) {
       auto a = analyze_query(*q->query, catalog);
@@ -98,10 +100,18 @@ TEST_CASE("robustness: mutated statements", "[sql][robustness]") {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       size_t at = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s.erase(at, 1 + rng() % 8); break;
-        case 1: s.insert(at, kTokens[rng() % (sizeof(kTokens) / sizeof(kTokens[0]))]); break;
-        case 2: s[at] = static_cast<char>(rng() % 128); break;
-        case 3: s.insert(at, s.substr(rng() % s.size(), rng() % 16)); break;
+        case 0:
+          s.erase(at, 1 + rng() % 8);
+          break;
+        case 1:
+          s.insert(at, kTokens[rng() % (sizeof(kTokens) / sizeof(kTokens[0]))]);
+          break;
+        case 2:
+          s[at] = static_cast<char>(rng() % 128);
+          break;
+        case 3:
+          s.insert(at, s.substr(rng() % s.size(), rng() % 16));
+          break;
       }
     }
     exercise(s);

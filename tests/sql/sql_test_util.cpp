@@ -12,12 +12,18 @@ namespace rivulet::sql::testing {
 
 std::string render(const Value& v) {
   switch (v.kind()) {
-    case TypeKind::Null: return "NULL";
-    case TypeKind::Boolean: return v.as_bool() ? "TRUE" : "FALSE";
-    case TypeKind::Int: return std::to_string(v.as_int32());
-    case TypeKind::BigInt: return std::to_string(v.as_int64());
-    case TypeKind::Double: return java_double_string(v.as_double());
-    case TypeKind::Decimal: return v.as_decimal().to_string();
+    case TypeKind::Null:
+      return "NULL";
+    case TypeKind::Boolean:
+      return v.as_bool() ? "TRUE" : "FALSE";
+    case TypeKind::Int:
+      return std::to_string(v.as_int32());
+    case TypeKind::BigInt:
+      return std::to_string(v.as_int64());
+    case TypeKind::Double:
+      return java_double_string(v.as_double());
+    case TypeKind::Decimal:
+      return v.as_decimal().to_string();
     case TypeKind::String: {
       std::string out = "'";
       for (char c : v.as_string()) {
@@ -35,7 +41,8 @@ std::string render(const Value& v) {
       }
       return out + "'";
     }
-    case TypeKind::Timestamp: return "TIMESTAMP '" + format_timestamp(v.as_timestamp()) + "'";
+    case TypeKind::Timestamp:
+      return "TIMESTAMP '" + format_timestamp(v.as_timestamp()) + "'";
     case TypeKind::Array: {
       std::string out = "[";
       for (size_t i = 0; i < v.as_array().size(); ++i)
@@ -65,7 +72,8 @@ std::string render(const Value& v) {
 }
 
 Schema schema_of(const std::string& columns) {
-  auto s = parse_statement("CREATE STREAM T (" + columns + ") WITH (kafka_topic='t', value_format='JSON')");
+  auto s = parse_statement("CREATE STREAM T (" + columns +
+                           ") WITH (kafka_topic='t', value_format='JSON')");
   if (!s.ok()) throw std::runtime_error("bad schema '" + columns + "': " + s.error().message);
   const auto& c = std::get<CreateSource>(s->body);
   Schema schema;
@@ -151,7 +159,9 @@ std::vector<Record> read_records(const std::string& path) {
   return out;
 }
 
-std::string data_dir() { return std::string(RIVULET_SOURCE_DIR) + "/tests/sql/data"; }
+std::string data_dir() {
+  return std::string(RIVULET_SOURCE_DIR) + "/tests/sql/data";
+}
 
 std::string join(const std::vector<std::string>& lines, const std::string& sep) {
   std::string out;
