@@ -155,7 +155,8 @@ int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
                                   {"bootstrap.servers", bootstrap},
                                   {"commit.interval.ms", "500"},
                                   {"checkpoint.interval.ms", "2000"},
-                                  {"state.dir", state_dir}});
+                                  {"state.dir", state_dir},
+                                  {"kafka.producer.linger.ms", "50"}});
   if (!config) {
     std::cerr << "demo: " << config.error().message << "\n";
     return 1;
@@ -175,7 +176,10 @@ int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
   while (checker.distinct() < w.orders && Clock::now() < deadline && !app.failure()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (Clock::now() >= next_report) {
-      std::cerr << "demo: " << checker.distinct() << "/" << w.orders << " orders enriched\n";
+      auto stats = app.stats();
+      std::cerr << "demo: " << checker.distinct() << "/" << w.orders
+                << " orders enriched (tasks read " << stats.records_in << ", wrote "
+                << stats.records_out << ")\n";
       next_report += std::chrono::seconds(2);
     }
   }

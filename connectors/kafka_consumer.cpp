@@ -223,9 +223,16 @@ void KafkaConsumer::poll_once() {
       break;
     }
   }
-  const int timeout_ms = std::max<int>(1, static_cast<int>(timeout.count()));
-  const ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, message_buffer_.data(),
-                                                 message_buffer_.size());
+  // rd_kafka_consume_batch_queue waits until the buffer is full or the
+  // timeout expires (PLATFORM.md): take what is already there without
+  // waiting, and block only when nothing is.
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data(),
+                                           message_buffer_.size());
+  if (n == 0) {
+    const int timeout_ms = std::max<int>(1, static_cast<int>(timeout.count()));
+    n = rd_kafka_consume_batch_queue(queue_, timeout_ms, message_buffer_.data(),
+                                     message_buffer_.size());
+  }
   if (n < 0) {
     report_error(Error::retriable("consume failed: " + kafka_error_text(rd_kafka_last_error())),
                  nullptr);

@@ -103,7 +103,11 @@ Topology make_orders_topology(const OrdersWorkload& w) {
 Expected<bool> produce_orders_workload(const std::string& bootstrap, const OrdersWorkload& w,
                                        const std::function<void(int64_t, int64_t)>& progress) {
   AckCounter acks;
-  auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, &acks);
+  // Large batches: the embedded broker returns one batch per partition per
+  // fetch, so the batch size the data was written with bounds read speed.
+  auto producer = connectors::KafkaProducer::create(
+      {{"bootstrap.servers", bootstrap}, {"linger.ms", "100"}, {"batch.num.messages", "10000"}},
+      &acks);
   if (!producer) return producer.error();
   const int64_t total = w.users + w.orders;
   int64_t sent = 0;
