@@ -103,8 +103,27 @@ const char* source_type_name(SourceType t) {
 
 namespace ast {
 
-ExprPtr make(Expr e) {
+namespace {
+
+// The height of the tallest expression in a query (0 for none).
+int query_height(const Query& q) {
   int h = 0;
+  auto add = [&h](const ExprPtr& e) {
+    if (e) h = std::max(h, e->height);
+  };
+  for (const auto& item : q.select) add(item.expr);
+  for (const auto& j : q.joins) add(j.on);
+  add(q.where);
+  for (const auto& g : q.group_by) add(g);
+  for (const auto& p : q.partition_by) add(p);
+  add(q.having);
+  return h;
+}
+
+}  // namespace
+
+ExprPtr make(Expr e) {
+  int h = e.subquery ? query_height(*e.subquery) : 0;
   for (const auto& a : e.args)
     if (a) h = std::max(h, a->height);
   e.height = h + 1;

@@ -25,11 +25,14 @@
 
 namespace rivulet::sql {
 
-// Parenthesised expressions, nested types and subqueries deeper than this
-// are rejected.
-inline constexpr int kMaxNesting = 100;
-// Expression trees taller than this (long operator chains) are rejected.
-inline constexpr int kMaxExpressionHeight = 400;
+// Expression trees taller than this (long operator chains, deep nesting)
+// are rejected. A subquery counts as tall as the tallest expression in it.
+inline constexpr int kMaxExpressionHeight = 200;
+// Recursion of the parser itself (parentheses, NOT, unary signs, calls,
+// types, subqueries) is bounded too. The bound leaves room for the canonical
+// text (to_sql) of any accepted tree, which adds at most four levels per
+// tree level, so whatever parses prints as text that parses again.
+inline constexpr int kMaxNesting = 4 * kMaxExpressionHeight + 16;
 
 // Every statement of a script, each closed by ';' (the last one may omit it).
 // Stops at the first error.

@@ -207,8 +207,13 @@ TEST_CASE("parser: nesting is bounded, not a stack overflow", "[sql][parser]") {
   ok += std::string(50, ')');
   CHECK(parse_expression(ok).ok());
   std::string long_chain = "a";
-  for (int i = 0; i < 300; ++i) long_chain += " + a";
+  for (int i = 0; i < 150; ++i) long_chain += " + a";
   CHECK(parse_expression(long_chain).ok());
+  // Subqueries count with the height of what they contain.
+  std::string sub = "x IN (SELECT a FROM t WHERE " + long_chain + " > 1)";
+  auto in = parse_expression(sub);
+  REQUIRE(in.ok());
+  CHECK(in.value()->height > 150);
 }
 
 TEST_CASE("parser: same_expr ignores locations and spots differences", "[sql][parser]") {
@@ -231,7 +236,20 @@ TEST_CASE("parser: canonical text reads back (fuzzer regressions)", "[sql][parse
       "SELECT -214748364HOUR8, 9223Qu8`dq\"3oted`, \"\"\"\"\"\"\"\"\"\"\"(c OR dND "
       "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"(c OR d)\"dq\" FROM S;",
   };
-  for (const char* in : inputs) {
+  std::vector<std::string> all(std::begin(inputs), std::end(inputs));
+  // Tall trees print with a parenthesis per level; that text must parse too.
+  std::string chain = "SELECT -2";
+  for (int i = 0; i < 190; ++i) chain += " + +NULL";
+  all.push_back(chain + " FROM S");
+  std::string nots = "SELECT ";
+  for (int i = 0; i < 190; ++i) nots += "NOT ";
+  all.push_back(nots + "a FROM S");
+  std::string cases = "SELECT ";
+  for (int i = 0; i < 60; ++i) cases += "CASE WHEN a IN (1, ";
+  cases += "2";
+  for (int i = 0; i < 60; ++i) cases += ") THEN 1 END";
+  all.push_back(cases + " FROM S");
+  for (const std::string& in : all) {
     INFO(in);
     auto s = parse_statement(in);
     REQUIRE(s.ok());
