@@ -1,0 +1,190 @@
+// The Kafka connectors against an embedded broker in the test process.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "partitioning/murmur2.hpp"
+
+using namespace rivulet;
+using namespace rivulet::connectors;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class CountingHandler : public DeliveryHandler {
+ public:
+  void on_delivery(void*, const std::optional<Error>& error, int32_t partition,
+                   int64_t) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (error) ++failed;
+    else ++partitions[partition];
+  }
+  std::mutex mutex;
+  std::map<int32_t, int> partitions;
+  int failed = 0;
+};
+
+// Takes records; refuses while `refuse` is set (backpressure).
+class Sink : public BatchSink {
+ public:
+  bool offer(RawBatch&& batch) override {
+    if (refuse.load()) {
+      ++refusals;
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& r : batch.records) got[batch.tp].push_back(r);
+    if (batch.records.empty()) ++caught_up_signals;
+    return true;
+  }
+  size_t total() {
+    std::lock_guard<std::mutex> lock(mutex);
+    size_t n = 0;
+    for (auto& [tp, v] : got) n += v.size();
+    return n;
+  }
+  std::atomic<bool> refuse{false};
+  std::atomic<int> refusals{0};
+  std::atomic<int> caught_up_signals{0};
+  std::mutex mutex;
+  std::map<TopicPartition, std::vector<RawRecord>> got;
+};
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::seconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!cond()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("keyed records land where the Java partitioner puts them, and read back in order",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  const int32_t n = 6;
+  REQUIRE((*broker)->create_topic("t", n).ok());
+  CountingHandler acks;
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, &acks);
+  REQUIRE(producer.ok());
+  const int records = 3000;
+  for (int i = 0; i < records; ++i) {
+    OutputRecord r;
+    r.topic = "t";
+    r.key = "key-" + std::to_string(i % 97);
+    r.value = std::to_string(i);
+    r.headers = {Header{"h", std::string("v")}};
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  CHECK(acks.failed == 0);
+
+  auto consumer = KafkaConsumer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "g1"}});
+  REQUIRE(consumer.ok());
+  std::vector<StartPosition> positions;
+  for (int32_t p = 0; p < n; ++p) {
+    positions.push_back({TopicPartition{"t", PartitionId{p}}, StartPosition::kBeginning});
+  }
+  REQUIRE((*consumer)->assign(positions).ok());
+  Sink sink;
+  (*consumer)->start(&sink);
+  REQUIRE(wait_for([&] { return sink.total() == records; }, std::chrono::seconds(30)));
+  // Every partition eventually reports it is caught up (an empty batch).
+  CHECK(wait_for([&] { return sink.caught_up_signals.load() >= n; }, std::chrono::seconds(10)));
+  (*consumer)->stop();
+  std::lock_guard<std::mutex> lock(sink.mutex);
+  for (const auto& [tp, recs] : sink.got) {
+    std::map<std::string, int64_t> last_value_per_key;
+    for (const auto& r : recs) {
+      REQUIRE(r.key.has_value());
+      CHECK(java_partition(*r.key, n) == tp.partition.value());
+      // One key's values keep the order they were produced in.
+      int64_t v = std::stoll(*r.value);
+      auto [it, fresh] = last_value_per_key.emplace(*r.key, v);
+      if (!fresh) {
+        CHECK(v > it->second);
+        it->second = v;
+      }
+      REQUIRE(r.headers.size() == 1);
+      CHECK(r.headers[0].name == "h");
+    }
+    for (size_t i = 1; i < recs.size(); ++i) CHECK(recs[i].offset == recs[i - 1].offset + 1);
+  }
+}
+
+TEST_CASE("a refusing sink pauses the partition; nothing is lost or duplicated",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("bp", 1).ok());
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, nullptr);
+  REQUIRE(producer.ok());
+  for (int i = 0; i < 2000; ++i) {
+    OutputRecord r;
+    r.topic = "bp";
+    r.key = "k";
+    r.value = std::to_string(i);
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  ConsumerOptions options;
+  options.max_batch_records = 50;
+  auto consumer = KafkaConsumer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "g2"}}, options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->assign({{TopicPartition{"bp", PartitionId{0}}, StartPosition::kBeginning}})
+              .ok());
+  Sink sink;
+  sink.refuse = true;
+  (*consumer)->start(&sink);
+  REQUIRE(wait_for([&] { return sink.refusals.load() > 20; }, std::chrono::seconds(10)));
+  CHECK((*consumer)->stats(TopicPartition{"bp", PartitionId{0}}).paused);
+  sink.refuse = false;
+  REQUIRE(wait_for([&] { return sink.total() == 2000; }, std::chrono::seconds(30)));
+  (*consumer)->stop();
+  const auto& recs = sink.got[TopicPartition{"bp", PartitionId{0}}];
+  for (size_t i = 0; i < recs.size(); ++i) REQUIRE(*recs[i].value == std::to_string(i));
+}
+
+TEST_CASE("explicit commits are read back", "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("c", 2).ok());
+  auto consumer = KafkaConsumer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "g3"}});
+  REQUIRE(consumer.ok());
+  TopicPartition p0{"c", PartitionId{0}}, p1{"c", PartitionId{1}};
+  REQUIRE((*consumer)->assign({{p0, StartPosition::kBeginning}, {p1, StartPosition::kBeginning}})
+              .ok());
+  REQUIRE((*consumer)->commit_sync({{p0, Offset{7}}, {p1, Offset{3}}}).ok());
+  auto committed = (*consumer)->committed({p0, p1}, std::chrono::seconds(10));
+  REQUIRE(committed.ok());
+  CHECK(committed->at(p0) == Offset{7});
+  CHECK(committed->at(p1) == Offset{3});
+}
+
+TEST_CASE("ensure_topic creates through the control channel and reports mismatches",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  auto admin = TopicAdmin::create({{"bootstrap.servers", (*broker)->bootstrap()}});
+  REQUIRE(admin.ok());
+  CHECK((*admin)->is_embedded_broker().value());
+  CHECK_FALSE((*admin)->partition_count("fresh").value().has_value());
+  REQUIRE((*admin)->ensure_topic("fresh", 8).ok());
+  CHECK((*admin)->partition_count("fresh").value() == std::optional<int32_t>(8));
+  CHECK((*admin)->ensure_topic("fresh", 8).ok());  // idempotent
+  auto mismatch = (*admin)->ensure_topic("fresh", 4);
+  REQUIRE_FALSE(mismatch.ok());
+  CHECK_THAT(mismatch.error().message, Catch::Contains("8") && Catch::Contains("4"));
+}
