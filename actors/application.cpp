@@ -182,6 +182,13 @@ Expected<bool> Application::start() {
     return Error::fatal("bootstrap.servers is not set (use --bootstrap or the config file)");
   }
   const std::string app_id = im.config.get("application.id");
+  set_log_level(im.config.get("log.level"));
+  if (im.config.get("processing.guarantee") == "exactly_once_v2") {
+    // Refused rather than silently run with weaker guarantees.
+    return Error::fatal(
+        "processing.guarantee=exactly_once_v2 is not available yet in this build; use "
+        "at_least_once (the default)");
+  }
 
   auto valid = im.topology.validate();
   if (!valid) return valid.error();

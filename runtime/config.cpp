@@ -83,8 +83,8 @@ const std::vector<ConfigKey>& config_keys() {
        "Kafka bootstrap list (host:port,...). `--bootstrap` sets it on the command line."},
       {"processing.guarantee", ConfigType::Enum, "at_least_once",
        {"at_least_once", "exactly_once_v2"}, 0, INT64_MAX,
-       "Delivery guarantee. at_least_once never loses a record; exactly_once_v2 uses Kafka "
-       "transactions."},
+       "Delivery guarantee. at_least_once never loses a record; exactly_once_v2 (Kafka "
+       "transactions) is refused at start until it lands."},
       {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
        "How often input offsets whose outputs the broker acknowledged are committed."},
       {"checkpoint.interval.ms", ConfigType::Int, "5000", {}, 0, INT64_MAX,
@@ -112,9 +112,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
        0, INT64_MAX, "Log level."},
       {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
-       "Shared secret nodes present to the coordinator."},
+       "Shared secret nodes present to the coordinator (used by the cluster commands)."},
       {"cluster.failure.timeout.ms", ConfigType::Int, "3000", {}, 100, INT64_MAX,
-       "How long a silent node is given before its tasks are reassigned."},
+       "How long a silent node is given before its tasks are reassigned (used by the "
+       "cluster commands)."},
   };
   return keys;
 }
