@@ -1,0 +1,113 @@
+// The HTTP endpoint of a running Application: /metrics scraped and parsed as
+// Prometheus text, /health and /tasks as JSON.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <httplib.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "actors/http_endpoint.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "examples/orders_enrichment.hpp"
+
+using namespace rivulet;
+
+namespace {
+
+// "name{labels} value" lines -> value by "name{labels}"; checks the format.
+std::map<std::string, double> parse_prometheus(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') {
+      if (!line.empty()) {
+        CHECK((line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0));
+      }
+      continue;
+    }
+    auto space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running application",
+          "[integration][http]") {
+  examples::OrdersWorkload w;
+  w.users = 100;
+  w.user_space = 110;
+  w.orders = 2000;
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+    REQUIRE((*broker)->create_topic(t, 2).ok());
+  }
+  REQUIRE(examples::produce_orders_workload((*broker)->bootstrap(), w, nullptr).ok());
+  std::string state = (std::filesystem::temp_directory_path() / "rivulet-http-XXXXXX").string();
+  REQUIRE(::mkdtemp(state.data()) != nullptr);
+  auto config = Config::from_map({{"application.id", "http-test"},
+                                  {"bootstrap.servers", (*broker)->bootstrap()},
+                                  {"checkpoint.interval.ms", "100"},
+                                  {"state.dir", state}});
+  REQUIRE(config.ok());
+  Application app(examples::make_orders_topology(w), *config);
+  REQUIRE(app.start().ok());
+  auto endpoint = HttpEndpoint::start("127.0.0.1:0", app);
+  REQUIRE(endpoint.ok());
+  httplib::Client client("127.0.0.1", (*endpoint)->port());
+
+  // Wait until every order went through and a checkpoint was written.
+  std::map<std::string, double> metrics;
+  for (int i = 0; i < 300; ++i) {
+    auto res = client.Get("/metrics");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    metrics = parse_prometheus(res->body);
+    double in = metrics["rivulet_task_records_in_total{task=\"http-test-0\"}"] +
+                metrics["rivulet_task_records_in_total{task=\"http-test-1\"}"];
+    double ckpt = metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"];
+    if (in >= static_cast<double>(w.users + w.orders) && ckpt >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(metrics["rivulet_task_records_in_total{task=\"http-test-0\"}"] +
+            metrics["rivulet_task_records_in_total{task=\"http-test-1\"}"] ==
+        static_cast<double>(w.users + w.orders));
+  // Two outputs per order: the enriched order and the updated count.
+  CHECK(metrics["rivulet_task_records_out_total{task=\"http-test-0\"}"] +
+            metrics["rivulet_task_records_out_total{task=\"http-test-1\"}"] ==
+        static_cast<double>(2 * w.orders));
+  CHECK(metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"] >= 1);
+  CHECK(metrics["rivulet_task_checkpoint_bytes{task=\"http-test-0\"}"] > 0);
+  CHECK(metrics["rivulet_task_processing_seconds_count{task=\"http-test-0\"}"] > 0);
+  CHECK(metrics["rivulet_task_processing_seconds_bucket{task=\"http-test-0\",le=\"+Inf\"}"] ==
+        metrics["rivulet_task_processing_seconds_count{task=\"http-test-0\"}"]);
+  CHECK(metrics["rivulet_node_resident_memory_bytes{application=\"http-test\"}"] > 0);
+  CHECK(metrics.count("rivulet_task_data_errors_total{task=\"http-test-1\"}") == 1);
+
+  auto health = client.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto h = nlohmann::json::parse(health->body);
+  CHECK(h["status"] == "ready");
+  CHECK(h["tasks"] == 2);
+
+  auto tasks = client.Get("/tasks");
+  REQUIRE(tasks);
+  auto t = nlohmann::json::parse(tasks->body);
+  REQUIRE(t.size() == 2);
+  CHECK(t[0]["state"] == "running");
+
+  REQUIRE(app.stop());
+  auto after = client.Get("/health");
+  REQUIRE(after);
+  CHECK(after->status == 503);  // stopped: not ready
+  std::filesystem::remove_all(state);
+}
