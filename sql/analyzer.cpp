@@ -171,7 +171,10 @@ class Analyzer {
                                  c.is_key, false});
       if (s.info->window) a_.windowed = true;
     }
-    if (q_.window) a_.windowed = true;
+    if (q_.window) {
+      a_.windowed = true;
+      a_.window = q_.window;
+    }
     a_.scope.add_pseudo_columns(a_.windowed);
   }
 
@@ -376,6 +379,8 @@ class Analyzer {
         used.insert(item.expr->name);
     }
     const bool join = a_.sources.size() > 1;
+    std::set<size_t> named_by_column;  // projection entries named after a column reference
+    std::vector<std::pair<size_t, std::string>> renamed;
     auto add_source_columns = [&](const AnalyzedSource& s, SourceLocation loc) {
       std::vector<const Column*> ordered;
       for (const Column& c : s.info->schema.columns)
@@ -421,6 +426,7 @@ class Analyzer {
           } else if (item.expr->kind == ExprKind::Column ||
                      item.expr->kind == ExprKind::Dereference) {
             out.name = item.expr->name;
+            if (item.expr->kind == ExprKind::Column) named_by_column.insert(a_.projection.size());
           } else {
             out.name = generated_name(used);
           }
@@ -429,6 +435,18 @@ class Analyzer {
           break;
         }
       }
+    }
+    // In a join, columns named after a column that two sources share (L.K,
+    // R.K) are told apart by their source: L_K, R_K.
+    if (join) {
+      for (size_t i : named_by_column) {
+        size_t same = 0;
+        for (const auto& c : a_.projection) same += c.name == a_.projection[i].name ? 1 : 0;
+        if (same < 2) continue;
+        if (auto src = source_of(*a_.projection[i].expr))
+          renamed.emplace_back(i, a_.sources[*src].qualifier + "_" + a_.projection[i].expr->name);
+      }
+      for (const auto& [i, name] : renamed) a_.projection[i].name = name;
     }
     for (size_t i = 0; i < a_.projection.size(); ++i)
       for (size_t k = 0; k < i; ++k)
@@ -606,9 +624,13 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
     info.timestamp_column = info.schema.columns[*idx].name;
     info.timestamp_format = p.text("TIMESTAMP_FORMAT");
   }
-  if (a.windowed && a.aggregate) {
-    for (const auto& s : a.sources)
-      if (s.info->window) info.window = s.info->window;
+  if (a.window && a.aggregate) {
+    info.window = a.window->type;
+    if (a.window->type != WindowType::Session) info.window_size_ms = a.window->size_ms;
+  } else if (a.sources.size() == 1 && a.sources[0].info->window) {
+    // A stream or table read from a windowed source stays windowed.
+    info.window = a.sources[0].info->window;
+    info.window_size_ms = a.sources[0].info->window_size_ms;
   }
   return info;
 }
@@ -623,12 +645,32 @@ Expected<const SourceInfo*> check_insert_into(const InsertInto& i, const QueryAn
                                        t->name + " is a table.");
   std::vector<Column> result;
   for (const OutputColumn& c : a.projection) result.push_back(Column{c.name, c.type, c.is_key});
+  // Column types must match, except that a number may widen into the sink's
+  // type (INT into BIGINT or DECIMAL, ...): ksqlDB casts those implicitly.
+  auto assignable = [](const DataTypePtr& from, const DataTypePtr& to) {
+    if (*from == *to) return true;
+    auto rank = [](TypeKind k) {
+      switch (k) {
+        case TypeKind::Int:
+          return 1;
+        case TypeKind::BigInt:
+          return 2;
+        case TypeKind::Decimal:
+          return 3;
+        case TypeKind::Double:
+          return 4;
+        default:
+          return 0;
+      }
+    };
+    return is_numeric(*from) && is_numeric(*to) && rank(to->kind) >= rank(from->kind);
+  };
   bool same = result.size() == t->schema.columns.size();
   if (same) {
     for (const Column& rc : result) {
       auto idx = t->schema.index_of(rc.name);
       if (!idx || t->schema.columns[*idx].name != rc.name ||
-          !(*t->schema.columns[*idx].type == *rc.type) ||
+          !assignable(rc.type, t->schema.columns[*idx].type) ||
           t->schema.columns[*idx].is_key != rc.is_key) {
         same = false;
         break;

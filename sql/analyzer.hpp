@@ -69,6 +69,7 @@ struct QueryAnalysis {
   bool aggregate = false;                // GROUP BY or aggregate calls
   std::vector<ExprPtr> aggregate_calls;  // distinct calls in SELECT and HAVING
   bool windowed = false;                 // a WINDOW clause or a windowed source
+  std::optional<WindowSpec> window;      // the query's WINDOW clause
   SourceType result_type = SourceType::Stream;
 };
 

@@ -1,5 +1,6 @@
 #include "sql/catalog.hpp"
 
+#include "sql/parser.hpp"
 #include "sql/sql_error.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
@@ -181,6 +182,48 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
                            ", should be LONG(INT64), TIMESTAMP, or a String with a "
                            "timestamp_format specified.");
   }
+  if (const Property* wt = p.find("WINDOW_TYPE")) {
+    std::string type = to_upper(p.text("WINDOW_TYPE").value_or(""));
+    if (type == "SESSION") {
+      info.window = WindowType::Session;
+    } else if (type == "TUMBLING") {
+      info.window = WindowType::Tumbling;
+    } else if (type == "HOPPING") {
+      info.window = WindowType::Hopping;
+    } else {
+      return sql_error(wt->loc, "Invalid value for WINDOW_TYPE: '" + type +
+                                    "'. Expected one of SESSION, TUMBLING, HOPPING.");
+    }
+  }
+  if (const Property* ws = p.find("WINDOW_SIZE")) {
+    std::string text = p.text("WINDOW_SIZE").value_or("");
+    auto invalid = [&](const std::string& why) {
+      return sql_error(ws->loc, "Configuration WINDOW_SIZE is invalid: Invalid duration: '" + text +
+                                    "'. " + why);
+    };
+    size_t space = text.find(' ');
+    if (space == std::string::npos) return invalid("Expected a number and a time unit.");
+    std::string number = text.substr(0, space), unit = to_upper(text.substr(space + 1));
+    while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+    int64_t n = 0;
+    for (char ch : number) {
+      if (ch < '0' || ch > '9' || n > 1000000000000LL)
+        return invalid("Not a number: '" + number + "'.");
+      n = n * 10 + (ch - '0');
+    }
+    int64_t unit_ms = time_unit_millis(unit);
+    if (unit_ms == 0) return invalid("Unknown time unit: '" + unit + "'");
+    info.window_size_ms = n * unit_ms;
+  }
+  if (info.window_size_ms && !info.window)
+    return sql_error(p.find("WINDOW_SIZE")->loc, "WINDOW_SIZE requires WINDOW_TYPE.");
+  if (info.window == WindowType::Session && info.window_size_ms)
+    return sql_error(p.find("WINDOW_SIZE")->loc,
+                     "'WINDOW_SIZE' should not be set for SESSION windows.");
+  if (info.window && info.window != WindowType::Session && !info.window_size_ms)
+    return sql_error(
+        p.find("WINDOW_TYPE")->loc,
+        "Tumbling and Hopping window types should set WINDOW_SIZE in the WITH clause.");
   return info;
 }
 

@@ -30,11 +30,14 @@ struct SourceInfo {
   int partitions = 0;  // 0: not given (the topic's own count)
   std::optional<std::string> timestamp_column;
   std::optional<std::string> timestamp_format;
-  std::optional<WindowType> window;  // a windowed table (its key carries the window)
-  bool read_only = false;            // CREATE SOURCE ...
-  Properties properties;             // every WITH property as written
-  std::string statement;             // the statement that created it
-  std::string query_id;              // the persistent query writing it ("" for none)
+  // Windowed sources (their key carries the window): from WINDOW_TYPE and
+  // WINDOW_SIZE, or from a windowed aggregation.
+  std::optional<WindowType> window;
+  std::optional<int64_t> window_size_ms;
+  bool read_only = false;  // CREATE SOURCE ...
+  Properties properties;   // every WITH property as written
+  std::string statement;   // the statement that created it
+  std::string query_id;    // the persistent query writing it ("" for none)
 
   bool is_stream() const { return type == SourceType::Stream; }
   bool is_table() const { return type == SourceType::Table; }

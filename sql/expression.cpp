@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <limits>
 #include <optional>
@@ -665,6 +666,28 @@ class BetweenNode final : public EvalNode {
   bool negated_;
 };
 
+// Structs in an IN list match by field name, whatever the field order; a
+// field the item lacks counts as NULL, a field only the item has never
+// matches (ksqlDB's rule).
+bool struct_equal_by_name(const Value& v, const Value& item) {
+  for (const Field& f : item.as_struct()) {
+    bool known = false;
+    for (const Field& g : v.as_struct()) known = known || g.name == f.name;
+    if (!known) return false;
+  }
+  for (const Field& f : v.as_struct()) {
+    const Value* other = nullptr;
+    for (const Field& g : item.as_struct())
+      if (g.name == f.name) other = &g.value;
+    if (!other || other->is_null() || f.value.is_null()) {
+      if ((other && !other->is_null()) != !f.value.is_null()) return false;
+      continue;
+    }
+    if (!sql_equal(f.value, *other)) return false;
+  }
+  return true;
+}
+
 class InListNode final : public EvalNode {
  public:
   InListNode(NodePtr v, std::vector<NodePtr> items, bool negated)
@@ -675,7 +698,11 @@ class InListNode final : public EvalNode {
     if (!v.is_null()) {
       for (const auto& item : items_) {
         Value x = item->eval(row);
-        if (!x.is_null() && sql_equal(v, x)) {
+        if (x.is_null()) continue;
+        bool equal = v.kind() == TypeKind::Struct && x.kind() == TypeKind::Struct
+                         ? struct_equal_by_name(v, x)
+                         : sql_equal(v, x);
+        if (equal) {
           in = true;
           break;
         }
@@ -1473,13 +1500,57 @@ class Compiler {
     return compile(e);
   }
 
+  // A literal IN-list item next to a value of type `t`, as ksqlDB coerces
+  // them: a string is read as a number (by value: '4.000' matches 4) or a
+  // boolean (any prefix of true/yes/false/no) for such values, and a number
+  // or boolean literal is read as its text for a STRING value.
+  std::optional<Typed> in_list_literal(const Expr& item, const DataTypePtr& t) {
+    if (item.kind != ExprKind::Literal || item.value.is_null() || is_null_type(t))
+      return std::nullopt;
+    const Value& lit = item.value;
+    auto invalid = [&]() {
+      fail(item.loc,
+           "invalid input syntax for type " + type_name(t) + ": \"" + lit.as_string() + "\".");
+    };
+    if (lit.kind() == TypeKind::String && is_numeric(*t)) {
+      std::string text = lit.as_string();
+      while (!text.empty() && text.front() == ' ') text.erase(text.begin());
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      if (auto d = Decimal::parse(text))
+        return constant(Value::decimal(*d), literal_type(Value::decimal(*d)));
+      char* end = nullptr;
+      double x = text.empty() ? 0 : std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size()) invalid();
+      return constant(Value::float64(x), T(TypeKind::Double));
+    }
+    if (lit.kind() == TypeKind::String && t->kind == TypeKind::Boolean) {
+      auto prefix_of = [&](const char* word) {
+        std::string_view w(word);
+        const std::string& s = lit.as_string();
+        return !s.empty() && s.size() <= w.size() && iequals(w.substr(0, s.size()), s);
+      };
+      if (prefix_of("true") || prefix_of("yes")) return constant(Value::boolean(true), t);
+      if (prefix_of("false") || prefix_of("no")) return constant(Value::boolean(false), t);
+      invalid();
+    }
+    if (t->kind == TypeKind::String && lit.kind() != TypeKind::String) {
+      std::string text = lit.kind() == TypeKind::Boolean   ? (lit.as_bool() ? "true" : "false")
+                         : lit.kind() == TypeKind::Double  ? java_double_string(lit.as_double())
+                         : lit.kind() == TypeKind::Decimal ? lit.as_decimal().to_string()
+                                                           : lit.to_string();
+      return constant(Value::string(std::move(text)), t);
+    }
+    return coerce_string_literal(item, t);
+  }
+
   Typed in_list(const Expr& e) {
     Typed v = compile(*e.args[0]);
     std::vector<NodePtr> items;
     bool all_constant = v.constant;
     for (size_t i = 1; i < e.args.size(); ++i) {
       const Expr& item = *e.args[i];
-      std::optional<Typed> t = compile_with_hint(item, v.type);
+      std::optional<Typed> t = in_list_literal(item, v.type);
+      if (!t) t = compile_with_hint(item, v.type);
       if (!is_null_type(v.type) && !is_null_type(t->type) && !in_compatible(v.type, t->type))
         fail(item.loc, "operator does not exist: " + type_name(v.type) + " = " +
                            type_name(t->type) + " (" + to_sql(item) + ")");
@@ -1497,16 +1568,12 @@ class Compiler {
       return is_null_type(a->element) || is_null_type(b->element) ||
              in_compatible(a->element, b->element);
     if (a->kind == TypeKind::Struct) {
-      for (const auto& fb : b->fields) {
-        bool found = false;
-        for (const auto& fa : a->fields) {
-          if (fa.name != fb.name) continue;
-          found = true;
-          if (!is_null_type(fa.type) && !is_null_type(fb.type) && !in_compatible(fa.type, fb.type))
+      // Fields present on both sides must be comparable; others just never match.
+      for (const auto& fb : b->fields)
+        for (const auto& fa : a->fields)
+          if (fa.name == fb.name && !is_null_type(fa.type) && !is_null_type(fb.type) &&
+              !in_compatible(fa.type, fb.type))
             return false;
-        }
-        if (!found) return false;
-      }
       return true;
     }
     return true;
