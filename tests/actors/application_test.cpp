@@ -228,10 +228,12 @@ TEST_CASE("a restarted application restores its checkpoints and continues exactl
   // The users table is back from the checkpoint before any user record is
   // read again: the table topic resumes at the checkpoint's offsets.
   CHECK(again.table("users").size() == static_cast<size_t>(w.users));
+  // Each order yields one enriched record and one count update.
   auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 4,
                             [&](const Collector& c) {
                               return c.count(w.enriched_topic) >=
-                                     static_cast<size_t>(more.orders);
+                                         static_cast<size_t>(more.orders) &&
+                                     c.count(w.counts_topic) >= static_cast<size_t>(more.orders);
                             });
   REQUIRE(again.stop());
   auto out = summarize(records, more);
@@ -318,12 +320,14 @@ TEST_CASE("a tiny inbox applies backpressure without losing or duplicating recor
   examples::OrdersWorkload w;
   w.users = 100;
   w.user_space = 110;
-  w.orders = 10000;
+  w.orders = 6000;
   auto broker = start_broker(w, 2);
   REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  // Inboxes of one batch of 50 records: the consumer pauses the partitions
+  // again and again.
   Application app(examples::make_orders_topology(w),
                   app_config(broker->bootstrap(), fresh_state_dir(),
-                             {{"task.inbox.batches", "1"}, {"consumer.batch.max.records", "7"}}));
+                             {{"task.inbox.batches", "1"}, {"consumer.batch.max.records", "50"}}));
   REQUIRE(app.start().ok());
   auto records = read_until(broker->bootstrap(), {w.enriched_topic}, 2, [&](const Collector& c) {
     return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
