@@ -1884,7 +1884,18 @@ class Compiler {
 // CompiledExpr / ExpressionCompiler
 
 Value CompiledExpr::evaluate(const EvalRow& row) const {
-  return root_ ? root_->eval(row) : Value();
+  if (!root_) return Value();
+  // Nodes check kinds before reading values; this only catches what slips
+  // through (a value of another kind than its column's type, memory
+  // exhaustion), so a bad record yields NULL instead of an exception.
+  try {
+    return root_->eval(row);
+  } catch (const std::exception& e) {
+    note(row, e.what());
+  } catch (...) {
+    note(row, "unknown exception");
+  }
+  return Value();
 }
 
 bool CompiledExpr::test(const EvalRow& row) const {

@@ -194,3 +194,44 @@ TEST_CASE("expression: a compiled expression is shared by threads", "[sql][expre
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+
+// A decoder may hand over a value of another kind than the column's type;
+// evaluation then gives NULL (or FALSE for predicates), never an exception.
+TEST_CASE("expression: values of the wrong kind do not throw", "[sql][expression]") {
+  Scope scope = Scope::of_row(testing::schema_of(
+      "S STRING, I INT, D DECIMAL(4, 2), ARR ARRAY<INT>, M MAP<STRING, INT>, ST STRUCT<A INT>"));
+  std::vector<Value> wrong{Value::int32(1),      Value::string("x"), Value::float64(1.5),
+                           Value::string("arr"), Value::int32(2),    Value::boolean(true)};
+  const char* exprs[] = {"UCASE(s)",
+                         "s || 'x'",
+                         "s < 'b'",
+                         "i + 1",
+                         "-i",
+                         "d * 2",
+                         "arr[1]",
+                         "m['k']",
+                         "st->a",
+                         "LEN(s)",
+                         "SUBSTRING(s, 1)",
+                         "CAST(i AS STRING)",
+                         "FILTER(arr, x => x > 1)",
+                         "ARRAY_LENGTH(arr)",
+                         "s LIKE 'x%'",
+                         "CASE WHEN i > 0 THEN s END",
+                         "ABS(i)",
+                         "ROUND(d, 1)"};
+  for (const char* text : exprs) {
+    INFO(text);
+    auto c = ExpressionCompiler(scope).compile(parse_expression(text).value());
+    REQUIRE(c.ok());
+    EvalDiagnostics diag;
+    EvalRow row = EvalRow::of(wrong);
+    row.diagnostics = &diag;
+    Value v;
+    REQUIRE_NOTHROW(v = c->evaluate(row));
+  }
+}
+
+}  // namespace rivulet::sql
