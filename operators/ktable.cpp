@@ -1,6 +1,5 @@
 #include "operators/ktable.hpp"
 
-#include <cstring>
 #include <msgpack.hpp>
 
 #include "runtime/msgpack_value.hpp"
