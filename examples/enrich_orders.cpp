@@ -3,9 +3,14 @@
 //
 //   build/bin/enrich_orders BOOTSTRAP            (topics users and orders must exist)
 //
+// Configuration comes from the environment (RIVULET_STATE_DIR,
+// RIVULET_CHECKPOINT_INTERVAL_MS, ...: see docs/configuration.md); the crash
+// tests run it this way and kill it with SIGKILL.
+//
 // While it runs it prints, every few seconds, the records processed and the
 // current value of one user in the users table (a query from another thread).
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -25,8 +30,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every thread started below inherits this
 
   rivulet::examples::OrdersWorkload workload;
-  auto config = rivulet::Config::from_map(
-      {{"application.id", "enrich-orders"}, {"bootstrap.servers", argv[1]}});
+  auto config = rivulet::Config::load(
+      "", {"bootstrap.servers=" + std::string(argv[1])}, /*use_environment=*/true);
+  if (config && std::getenv("RIVULET_APPLICATION_ID") == nullptr) {
+    (void)config->set("application.id", "enrich-orders");
+  }
   if (!config) {
     std::cerr << config.error().message << "\n";
     return 2;
