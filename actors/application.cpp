@@ -462,6 +462,46 @@ std::vector<std::pair<Value, Value>> TableHandle::snapshot() const {
   return out;
 }
 
+std::vector<Value> TableHandle::keys() const {
+  std::vector<Value> out;
+  for (const auto& g : graphs_) {
+    if (const KTable* t = g->table(name_)) {
+      auto k = t->keys();
+      out.insert(out.end(), k.begin(), k.end());
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<Value, Value>> TableHandle::filter(
+    const std::function<bool(const Value&, const Value&)>& pred) const {
+  std::vector<std::pair<Value, Value>> out;
+  for (auto& kv : snapshot()) {
+    if (pred(kv.first, kv.second)) out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+std::vector<std::pair<Value, Value>> TableHandle::map_values(
+    const std::function<Value(const Value&)>& fn) const {
+  std::vector<std::pair<Value, Value>> out;
+  for (auto& kv : snapshot()) out.emplace_back(std::move(kv.first), fn(kv.second));
+  return out;
+}
+
+KTableStats TableHandle::stats() const {
+  KTableStats total{};
+  for (const auto& g : graphs_) {
+    if (const KTable* t = g->table(name_)) {
+      KTableStats s = t->stats();
+      total.size += s.size;
+      total.updates_applied += s.updates_applied;
+      if (s.last_update > total.last_update) total.last_update = s.last_update;
+    }
+  }
+  return total;
+}
+
 bool TableHandle::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (size() < n) {

@@ -16,6 +16,7 @@
 // idempotent producer (its delivery thread acknowledges runs), and one CAF
 // actor per partition task.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,7 +39,15 @@ class TableHandle {
   std::optional<Value> get(const Value& key) const;
   bool contains(const Value& key) const;
   size_t size() const;  // sum over partitions
+  std::vector<Value> keys() const;
   std::vector<std::pair<Value, Value>> snapshot() const;
+  // New plain collections (not live views), over all partitions.
+  std::vector<std::pair<Value, Value>> filter(
+      const std::function<bool(const Value& key, const Value& value)>& pred) const;
+  std::vector<std::pair<Value, Value>> map_values(
+      const std::function<Value(const Value& value)>& fn) const;
+  // Summed over partitions; last_update is the newest of them.
+  KTableStats stats() const;
   // Waits until the table holds at least n keys in total.
   bool wait_for_keys(size_t n, std::chrono::milliseconds timeout) const;
 

@@ -110,6 +110,16 @@ TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts
   REQUIRE(user.has_value());
   CHECK(*user->field("name") == Value::string("User 42"));
   CHECK_FALSE(users.get(Value::string(w.user_id(w.users + 1))).has_value());
+  CHECK(users.keys().size() == static_cast<size_t>(w.users));
+  CHECK(users.stats().size == static_cast<size_t>(w.users));
+  CHECK(users.stats().updates_applied == static_cast<uint64_t>(w.users));
+  CHECK(users.stats().last_update.has_value());
+  auto german = users.filter(
+      [](const Value&, const Value& v) { return *v.field("country") == Value::string("DE"); });
+  CHECK(german.size() == static_cast<size_t>(w.users / 8));  // every eighth user
+  auto names = users.map_values([](const Value& v) { return *v.field("name"); });
+  CHECK(names.size() == static_cast<size_t>(w.users));
+  CHECK(users.wait_for_keys(static_cast<size_t>(w.users), std::chrono::milliseconds(10)));
   REQUIRE(app.stop());
 
   auto out = summarize(records, w);
