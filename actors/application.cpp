@@ -233,6 +233,12 @@ Expected<bool> Application::start() {
 
   // Checkpoints: restore each task's newest valid snapshot.
   const int64_t checkpoint_interval = im.config.get_int("checkpoint.interval.ms");
+  if (checkpoint_interval <= 0) {
+    logger()->warn(
+        "application {}: checkpoint.interval.ms=0: tables are re-read on restart, but "
+        "aggregation state is not durable and restarts empty",
+        app_id);
+  }
   if (checkpoint_interval > 0) {
     auto store = checkpoint::DirectoryStore::open(im.config.get("state.dir"));
     if (!store) return store.error();

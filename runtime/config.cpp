@@ -88,7 +88,8 @@ const std::vector<ConfigKey>& config_keys() {
       {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
        "How often input offsets whose outputs the broker acknowledged are committed."},
       {"checkpoint.interval.ms", ConfigType::Int, "5000", {}, 0, INT64_MAX,
-       "How often each task snapshots its state (0 disables checkpoints)."},
+       "How often each task snapshots its state. 0 disables checkpoints: tables are then "
+       "re-read from the beginning on restart, but aggregation state restarts empty."},
       {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
        "How many checkpoints per task are kept."},
       {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
