@@ -11,5 +11,6 @@ extern int exit_code;
 void add_broker_command(CLI::App& app);  // broker_command.cpp: the embedded Kafka broker
 void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN users demo
 void add_config_command(CLI::App& app);  // config_command.cpp: configuration keys and checks
+void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplicated records
 
 }  // namespace rivulet::cli

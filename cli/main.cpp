@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   rivulet::cli::add_broker_command(app);
   rivulet::cli::add_demo_command(app);
   rivulet::cli::add_config_command(app);
+  rivulet::cli::add_verify_command(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

@@ -42,6 +42,13 @@ class Collector : public connectors::BatchSink {
     std::lock_guard<std::mutex> lock(mutex_);
     return records_;
   }
+  // Calls fn for each record received since the last call with the same
+  // cursor (incremental checks over large outputs).
+  template <typename Fn>
+  void for_each_new(size_t& cursor, Fn fn) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (; cursor < records_.size(); ++cursor) fn(records_[cursor]);
+  }
   size_t count(const std::string& topic) const {
     std::lock_guard<std::mutex> lock(mutex_);
     size_t n = 0;
