@@ -2,206 +2,237 @@
 //   [--table TOPIC --expect FILE] [--json] [--exactly-once] [--read-committed]
 //   [--timeout SECONDS]`
 // Reads the input and output topics and reports what was lost and what was
-// duplicated, and why. Exit status: 0 when nothing is missing and every
-// duplicate is explained (none at all with --exactly-once), 1 otherwise,
-// 2 when the topics could not be read or the arguments are wrong.
+// duplicated, and why (chaos/topic_verifier.hpp). Exit status: 0 when the
+// verdict is ok, 1 when it is not, 2 for usage errors and topics that could
+// not be read. The report is a table on a terminal, plain `name: value`
+// lines otherwise, and one JSON object with --json.
 #include <unistd.h>
 
+#include <cctype>
+#include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
+#include <memory>
+#include <sstream>
 
-#include "chaos/topic_reader.hpp"
-#include "chaos/verifier.hpp"
+#include "chaos/topic_verifier.hpp"
 #include "cli/commands.hpp"
-#include "runtime/codec.hpp"
 
 namespace rivulet::cli {
 
 namespace {
 
-struct VerifyOptions {
+constexpr int kNotOk = 1;
+constexpr int kUsageOrConnection = 2;
+constexpr size_t kListed = 20;  // ids and examples shown per category
+
+struct VerifyArgs {
   std::string bootstrap, input, output, id_field, table, expect;
+  std::string timeout = "60";
   bool json = false, exactly_once = false, read_committed = false;
-  int timeout = 60;
 };
 
-constexpr size_t kListed = 20;  // ids printed per category
-
-// The id field of a JSON value, as text; nullopt when absent.
-std::optional<std::string> id_of(const Codec& json, const std::optional<std::string>& value,
-                                 const std::string& field) {
-  if (!value) return std::nullopt;
-  auto v = json.decode(*value);
-  if (!v) return std::nullopt;
-  const Value* f = v->field(field);
-  if (!f || f->is_null()) return std::nullopt;
-  return f->kind() == TypeKind::String ? f->as_string() : f->to_string();
+int usage_error(const std::string& message) {
+  std::cerr << "rivulet verify: " << message << " (see rivulet verify --help)\n";
+  return kUsageOrConnection;
 }
 
-int run_verify(const VerifyOptions& o) {
-  chaos::ReadOptions read;
-  read.read_committed = o.read_committed;
-  read.timeout = std::chrono::seconds(o.timeout);
-  auto in = chaos::read_topic(o.bootstrap, o.input, read);
-  if (!in) {
-    std::cerr << "rivulet verify: " << in.error().to_string() << "\n";
-    return 2;
-  }
-  auto out = chaos::read_topic(o.bootstrap, o.output, read);
-  if (!out) {
-    std::cerr << "rivulet verify: " << out.error().to_string() << "\n";
-    return 2;
-  }
-  auto json = make_json_codec();
-  std::vector<chaos::InputRecord> inputs;
-  std::vector<chaos::OutputRecordInfo> outputs;
-  int64_t input_without_id = 0, output_without_id = 0;
-  for (const auto& r : *in) {
-    auto id = id_of(*json, r.record.value, o.id_field);
-    if (!id) {
-      ++input_without_id;
-      continue;
-    }
-    inputs.push_back({*id, r.tp, r.record.offset});
-  }
-  for (const auto& r : *out) {
-    auto id = id_of(*json, r.record.value, o.id_field);
-    if (!id) {
-      ++output_without_id;
-      continue;
-    }
-    outputs.push_back({*id, r.tp, r.record.offset, r.header("rivulet.input"),
-                       r.header("rivulet.task"), r.header("rivulet.epoch")});
-  }
-  auto report = chaos::verify(inputs, outputs);
-  if (!o.table.empty()) {
-    std::ifstream f(o.expect);
-    auto expected_json = nlohmann::json::parse(f, nullptr, false);
-    if (!f || expected_json.is_discarded() || !expected_json.is_object()) {
-      std::cerr << "rivulet verify: --expect " << o.expect
-                << " must be a JSON object {\"key\": value, ...}\n";
-      return 2;
-    }
-    std::map<std::string, std::string> expected;
-    for (auto& [k, v] : expected_json.items()) expected[k] = v.dump();
-    auto table = chaos::read_topic(o.bootstrap, o.table, read);
-    if (!table) {
-      std::cerr << "rivulet verify: " << table.error().to_string() << "\n";
-      return 2;
-    }
-    std::vector<chaos::TableRecord> records;
-    for (const auto& r : *table) {
-      if (r.record.key) records.push_back({*r.record.key, r.record.value});
-    }
-    report.table = chaos::check_table(records, expected);
-  }
-  const bool ok = report.ok(o.exactly_once) && output_without_id == 0;
-  int64_t explained = static_cast<int64_t>(report.duplicates.size()) -
-                      report.unexplained_duplicates;
+std::string at(const TopicPartition& tp, int64_t offset) {
+  return tp.to_string() + "@" + std::to_string(offset);
+}
 
-  if (o.json) {
-    auto first = [](const std::vector<std::string>& v) {
-      return std::vector<std::string>(v.begin(), v.begin() + std::min(v.size(), kListed));
-    };
-    nlohmann::json examples = nlohmann::json::array();
-    for (const auto& d : report.duplicates) {
-      if (examples.size() >= kListed) break;
-      examples.push_back({{"id", d.id},
-                          {"copies", d.copies.size()},
-                          {"explained", d.explained},
-                          {"explanation", d.explanation}});
-    }
-    nlohmann::json j = {
-        {"input_records", report.input_records},
-        {"input_records_without_id", input_without_id},
-        {"output_records", report.output_records},
-        {"output_records_without_id", output_without_id},
-        {"distinct_output_ids", report.distinct_output_ids},
-        {"missing", {{"count", report.missing_ids.size()}, {"ids", first(report.missing_ids)}}},
-        {"unexpected",
-         {{"count", report.unexpected_ids.size()}, {"ids", first(report.unexpected_ids)}}},
-        {"duplicates",
-         {{"count", report.duplicates.size()},
-          {"explained", explained},
-          {"unexplained", report.unexplained_duplicates},
-          {"examples", examples}}},
-        {"exactly_once", o.exactly_once},
-        {"ok", ok}};
-    if (report.table.requested) {
-      j["table"] = {{"ok", report.table.ok()},
-                    {"mismatched", first(report.table.mismatched)},
-                    {"missing", first(report.table.missing)},
-                    {"extra", first(report.table.extra)}};
-    }
-    std::cout << j.dump() << std::endl;
-    return ok ? 0 : 1;
-  }
+// Terminal: an aligned table with headings. Elsewhere: `name: value` lines
+// and one line per listed item, easy to grep.
+class TextReport {
+ public:
+  explicit TextReport(bool tty) : tty_(tty) {}
 
-  const bool tty = ::isatty(STDOUT_FILENO);
-  auto row = [&](const std::string& what, int64_t n) {
-    if (tty) {
-      std::printf("  %-34s %12lld\n", what.c_str(), static_cast<long long>(n));
+  void heading(const std::string& title) {
+    if (tty_) std::printf("\n%s\n", title.c_str());
+  }
+  void count(const std::string& name, int64_t n) {
+    if (tty_) {
+      std::printf("  %-36s %12lld\n", name.c_str(), static_cast<long long>(n));
     } else {
-      std::printf("%s: %lld\n", what.c_str(), static_cast<long long>(n));
-    }
-  };
-  if (tty) std::printf("rivulet verify: %s -> %s (id %s)\n", o.input.c_str(), o.output.c_str(),
-                       o.id_field.c_str());
-  row("input records", report.input_records);
-  if (input_without_id) row("input records without the id field", input_without_id);
-  row("output records", report.output_records);
-  if (output_without_id) row("output records without the id field", output_without_id);
-  row("distinct ids in the output", report.distinct_output_ids);
-  row("missing (lost)", static_cast<int64_t>(report.missing_ids.size()));
-  row("unexpected", static_cast<int64_t>(report.unexpected_ids.size()));
-  row("duplicated ids", static_cast<int64_t>(report.duplicates.size()));
-  row("  explained as replays", explained);
-  row("  unexplained", report.unexplained_duplicates);
-  size_t shown = 0;
-  for (const auto& id : report.missing_ids) {
-    if (shown++ == kListed) break;
-    std::printf("missing %s\n", id.c_str());
-  }
-  shown = 0;
-  for (const auto& d : report.duplicates) {
-    if (d.explained && !o.exactly_once) continue;
-    if (shown++ == kListed) break;
-    std::printf("duplicate %s (%zu copies): %s\n", d.id.c_str(), d.copies.size(),
-                d.explanation.c_str());
-  }
-  if (report.table.requested) {
-    row("table keys mismatched", static_cast<int64_t>(report.table.mismatched.size()));
-    row("table keys missing", static_cast<int64_t>(report.table.missing.size()));
-    row("table keys extra", static_cast<int64_t>(report.table.extra.size()));
-    for (size_t i = 0; i < report.table.mismatched.size() && i < kListed; ++i) {
-      std::printf("table %s\n", report.table.mismatched[i].c_str());
+      std::printf("%s: %lld\n", key(name).c_str(), static_cast<long long>(n));
     }
   }
-  std::printf("%s\n", ok ? "OK" : "NOT OK");
-  return ok ? 0 : 1;
+  void item(const std::string& kind, const std::string& text) {
+    if (tty_) {
+      std::printf("    %s\n", text.c_str());
+    } else {
+      std::printf("%s: %s\n", kind.c_str(), text.c_str());
+    }
+  }
+  template <typename T, typename Render>
+  void items(const std::string& kind, const std::vector<T>& list, Render render) {
+    for (size_t i = 0; i < list.size() && i < kListed; ++i) item(kind, render(list[i]));
+    if (list.size() > kListed) {
+      item(kind, "... and " + std::to_string(list.size() - kListed) + " more");
+    }
+  }
+
+ private:
+  // "missing (lost)" -> "missing_lost"
+  static std::string key(const std::string& name) {
+    std::string k;
+    for (char c : name) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        k += c;
+      } else if (!k.empty() && k.back() != '_') {
+        k += '_';
+      }
+    }
+    while (!k.empty() && k.back() == '_') k.pop_back();
+    return k;
+  }
+  bool tty_;
+};
+
+void print_text(const VerifyArgs& args, const chaos::TopicVerifyResult& result) {
+  const chaos::VerifyReport& r = result.report;
+  TextReport out(::isatty(STDOUT_FILENO) != 0);
+  auto self = [](const std::string& s) { return s; };
+  auto unidentified = [](const chaos::Unidentified& u) { return at(u.tp, u.offset) + ": " + u.reason; };
+  out.heading("rivulet verify: " + args.input + " -> " + args.output + " (id: " + args.id_field +
+              ")");
+  out.count("input records", r.input_records);
+  out.count("output records", r.output_records);
+  out.count("distinct ids in the output", r.distinct_output_ids);
+  out.count("missing (lost)", static_cast<int64_t>(r.missing_ids.size()));
+  out.items("missing", r.missing_ids, self);
+  out.count("unexpected", static_cast<int64_t>(r.unexpected_ids.size()));
+  out.items("unexpected", r.unexpected_ids, self);
+  out.count("duplicated ids", static_cast<int64_t>(r.duplicates.size()));
+  out.count("explained (replays)", r.explained_duplicates);
+  out.count("unexplained", r.unexplained_duplicates);
+  std::vector<const chaos::DuplicateReport*> shown;
+  for (const auto& d : r.duplicates) {
+    if (!d.explained || args.exactly_once) shown.push_back(&d);
+  }
+  out.items("duplicate", shown, [](const chaos::DuplicateReport* d) {
+    return d->id + " (" + std::to_string(d->copies.size()) + " copies, " +
+           (d->explained ? "explained" : "unexplained") + "): " + d->explanation;
+  });
+  if (!r.repeated_input_ids.empty()) {
+    out.count("ids the input holds twice or more", static_cast<int64_t>(r.repeated_input_ids.size()));
+    out.items("repeated_input_id", r.repeated_input_ids, self);
+  }
+  if (!r.inputs_without_id.empty() || !r.outputs_without_id.empty()) {
+    out.count("input records without an id", static_cast<int64_t>(r.inputs_without_id.size()));
+    out.items("input_without_id", r.inputs_without_id, unidentified);
+    out.count("output records without an id", static_cast<int64_t>(r.outputs_without_id.size()));
+    out.items("output_without_id", r.outputs_without_id, unidentified);
+  }
+  if (r.table) {
+    const chaos::TableCheck& t = *r.table;
+    out.heading("table " + args.table + " against " + args.expect);
+    out.count("table records", t.records);
+    out.count("table live keys", t.live_keys);
+    out.count("table keys mismatched", static_cast<int64_t>(t.mismatched.size()));
+    out.items("table_mismatched", t.mismatched, self);
+    out.count("table keys missing", static_cast<int64_t>(t.missing.size()));
+    out.items("table_missing", t.missing, self);
+    out.count("table keys extra", static_cast<int64_t>(t.extra.size()));
+    out.items("table_extra", t.extra, self);
+    if (!t.split_keys.empty()) {
+      out.count("table keys in several partitions", static_cast<int64_t>(t.split_keys.size()));
+      out.items("table_split_key", t.split_keys, self);
+    }
+    if (!t.without_key.empty()) {
+      out.count("table records without a key", static_cast<int64_t>(t.without_key.size()));
+      out.items("table_without_key", t.without_key, unidentified);
+    }
+  }
+  if (!result.notes.empty()) {
+    out.heading("notes");
+    out.items("note", result.notes, self);
+  }
+  const auto failures = r.failures(args.exactly_once);
+  out.heading("verdict");
+  out.items("failure", failures, self);
+  out.item("result", failures.empty() ? "OK" : "NOT OK");
+}
+
+int run_verify(const VerifyArgs& args, const std::vector<std::string>& extras) {
+  if (!extras.empty()) return usage_error("unexpected argument '" + extras.front() + "'");
+  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"--bootstrap", &args.bootstrap},
+                                    {"--input", &args.input},
+                                    {"--output", &args.output},
+                                    {"--id", &args.id_field}}) {
+    if (value->empty()) return usage_error(std::string(name) + " is required");
+  }
+  if (args.table.empty() != args.expect.empty()) {
+    return usage_error("--table and --expect go together");
+  }
+  int64_t timeout_s = 0;
+  auto [ptr, ec] =
+      std::from_chars(args.timeout.data(), args.timeout.data() + args.timeout.size(), timeout_s);
+  if (ec != std::errc() || ptr != args.timeout.data() + args.timeout.size() || timeout_s <= 0 ||
+      timeout_s > 24 * 3600) {
+    return usage_error("--timeout wants whole seconds between 1 and 86400, got '" + args.timeout +
+                       "'");
+  }
+
+  chaos::TopicVerifyRequest request;
+  request.bootstrap = args.bootstrap;
+  request.input_topic = args.input;
+  request.output_topic = args.output;
+  request.id_field = args.id_field;
+  request.read.read_committed = args.read_committed;
+  request.read.timeout = std::chrono::seconds(timeout_s);
+  if (!args.table.empty()) {
+    std::ifstream file(args.expect);
+    if (!file) return usage_error("cannot read --expect file '" + args.expect + "'");
+    std::stringstream text;
+    text << file.rdbuf();
+    auto expected = chaos::parse_expected_table(text.str());
+    if (!expected) return usage_error("--expect " + args.expect + ": " + expected.error().message);
+    request.table_topic = args.table;
+    request.expected_table = std::move(*expected);
+  }
+
+  auto result = chaos::verify_topics(request);
+  if (!result) {
+    std::cerr << "rivulet verify: " << result.error().to_string() << "\n";
+    return kUsageOrConnection;
+  }
+  if (args.json) {
+    auto j = chaos::report_json(result->report, args.exactly_once, kListed);
+    j["notes"] = result->notes;
+    std::cout << j.dump() << std::endl;
+  } else {
+    print_text(args, *result);
+  }
+  return result->report.ok(args.exactly_once) ? 0 : kNotOk;
 }
 
 }  // namespace
 
 void add_verify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "verify", "Report records lost or duplicated between an input and an output topic");
-  auto o = std::make_shared<VerifyOptions>();
-  cmd->add_option("--bootstrap", o->bootstrap, "Kafka bootstrap list")->required();
-  cmd->add_option("--input", o->input, "Input topic")->required();
-  cmd->add_option("--output", o->output, "Output topic")->required();
-  cmd->add_option("--id", o->id_field, "JSON field identifying a record in both")->required();
-  auto* table = cmd->add_option("--table", o->table, "Table (changelog) topic to check");
-  auto* expect =
-      cmd->add_option("--expect", o->expect, "JSON object of expected final values per key");
-  table->needs(expect);
-  expect->needs(table);
-  cmd->add_flag("--json", o->json, "Print one JSON object");
-  cmd->add_flag("--exactly-once", o->exactly_once, "Fail on any duplicate");
-  cmd->add_flag("--read-committed", o->read_committed, "Read with isolation.level=read_committed");
-  cmd->add_option("--timeout", o->timeout, "Seconds allowed to read each topic");
-  cmd->callback([o] { exit_code = run_verify(*o); });
+      "verify",
+      "Report the records lost or duplicated between an input and an output topic, and why");
+  auto args = std::make_shared<VerifyArgs>();
+  // Required options are checked in run_verify rather than by CLI11, so
+  // that every usage error exits with status 2 (CLI11 has its own codes).
+  cmd->add_option("--bootstrap", args->bootstrap, "Kafka bootstrap servers (required)");
+  cmd->add_option("--input", args->input, "Input topic (required)");
+  cmd->add_option("--output", args->output, "Output topic (required)");
+  cmd->add_option("--id", args->id_field,
+                  "Field of the JSON values identifying a record in both topics (required)");
+  cmd->add_option("--table", args->table, "Table (changelog) topic whose final values to check");
+  cmd->add_option("--expect", args->expect,
+                  "JSON file {\"key\": value, ...}: every live key of --table and its final value");
+  cmd->add_flag("--json", args->json, "Print the report as one JSON object");
+  cmd->add_flag("--exactly-once", args->exactly_once,
+                "Fail on any duplicate, even a replay explained by provenance");
+  cmd->add_flag("--read-committed", args->read_committed,
+                "Read with isolation.level=read_committed (default: read_uncommitted)");
+  cmd->add_option("--timeout", args->timeout, "Seconds allowed to read each topic (default 60)");
+  cmd->allow_extras();
+  cmd->callback([cmd, args] { exit_code = run_verify(*args, cmd->remaining()); });
 }
 
 }  // namespace rivulet::cli
