@@ -102,11 +102,11 @@ void print_text(const VerifyArgs& args, const chaos::TopicVerifyResult& result) 
   out.count("distinct ids in the output", r.distinct_output_ids);
   out.count("missing (lost)", static_cast<int64_t>(r.missing_ids.size()));
   out.items("missing", r.missing_ids, self);
-  out.count("unexpected", static_cast<int64_t>(r.unexpected_ids.size()));
+  out.count("unexpected ids", static_cast<int64_t>(r.unexpected_ids.size()));
   out.items("unexpected", r.unexpected_ids, self);
   out.count("duplicated ids", static_cast<int64_t>(r.duplicates.size()));
-  out.count("explained (replays)", r.explained_duplicates);
-  out.count("unexplained", r.unexplained_duplicates);
+  out.count("duplicates explained (replays)", r.explained_duplicates);
+  out.count("duplicates unexplained", r.unexplained_duplicates);
   std::vector<const chaos::DuplicateReport*> shown;
   for (const auto& d : r.duplicates) {
     if (!d.explained || args.exactly_once) shown.push_back(&d);
@@ -231,6 +231,10 @@ void add_verify_command(CLI::App& app) {
   cmd->add_flag("--read-committed", args->read_committed,
                 "Read with isolation.level=read_committed (default: read_uncommitted)");
   cmd->add_option("--timeout", args->timeout, "Seconds allowed to read each topic (default 60)");
+  // Repeated options: the last one wins (scripts append overrides).
+  for (auto* option : cmd->get_options()) {
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
   cmd->allow_extras();
   cmd->callback([cmd, args] { exit_code = run_verify(*args, cmd->remaining()); });
 }
