@@ -66,15 +66,20 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
 
   // Wait until every order went through and a checkpoint was written.
   std::map<std::string, double> metrics;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 1200; ++i) {  // up to a minute (sanitizer builds are slow)
     auto res = client.Get("/metrics");
     REQUIRE(res);
     REQUIRE(res->status == 200);
     metrics = parse_prometheus(res->body);
     double in = metrics["rivulet_task_records_in_total{task=\"http-test-0\"}"] +
                 metrics["rivulet_task_records_in_total{task=\"http-test-1\"}"];
+    double out = metrics["rivulet_task_records_out_total{task=\"http-test-0\"}"] +
+                 metrics["rivulet_task_records_out_total{task=\"http-test-1\"}"];
     double ckpt = metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"];
-    if (in >= static_cast<double>(w.users + w.orders) && ckpt >= 1) break;
+    if (in >= static_cast<double>(w.users + w.orders) && out >= static_cast<double>(2 * w.orders) &&
+        ckpt >= 1) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(metrics["rivulet_task_records_in_total{task=\"http-test-0\"}"] +
