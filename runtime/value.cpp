@@ -1,5 +1,7 @@
 #include "runtime/value.hpp"
 
+#include "runtime/codec.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -22,93 +24,6 @@ bool iequals(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-void append_json_string(std::string& out, const std::string& s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-std::string double_to_string(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-
-void render(std::string& out, const Value& v) {
-  switch (v.kind()) {
-    case TypeKind::Null: out += "null"; break;
-    case TypeKind::Boolean: out += v.as_bool() ? "true" : "false"; break;
-    case TypeKind::Int: out += std::to_string(v.as_int32()); break;
-    case TypeKind::BigInt: out += std::to_string(v.as_int64()); break;
-    case TypeKind::Double: out += double_to_string(v.as_double()); break;
-    case TypeKind::Decimal: out += v.as_decimal().to_string(); break;
-    case TypeKind::String: append_json_string(out, v.as_string()); break;
-    case TypeKind::Bytes: {
-      out += "b";
-      append_json_string(out, v.as_bytes());
-      break;
-    }
-    case TypeKind::Timestamp: out += std::to_string(v.as_timestamp()); break;
-    case TypeKind::Array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& e : v.as_array()) {
-        if (!first) out.push_back(',');
-        first = false;
-        render(out, e);
-      }
-      out.push_back(']');
-      break;
-    }
-    case TypeKind::Map: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [k, e] : v.as_map()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json_string(out, k);
-        out.push_back(':');
-        render(out, e);
-      }
-      out.push_back('}');
-      break;
-    }
-    case TypeKind::Struct: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& f : v.as_struct()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json_string(out, f.name);
-        out.push_back(':');
-        render(out, f.value);
-      }
-      out.push_back('}');
-      break;
-    }
-  }
 }
 
 // Numeric comparison across int, bigint, double and decimal.
@@ -372,10 +287,8 @@ size_t Value::hash() const {
   return 0;
 }
 
-std::string Value::to_string() const {
-  std::string out;
-  render(out, *this);
-  return out;
-}
+// The JSON codec's writer: one rendering of values for logs, errors and
+// output (bytes in base64, doubles in shortest round-trip form).
+std::string Value::to_string() const { return to_json(*this); }
 
 }  // namespace rivulet
