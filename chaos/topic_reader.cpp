@@ -93,14 +93,18 @@ Expected<TopicContents> read_topic(const std::string& bootstrap, const std::stri
   if (!count) return count.error();
   if (!*count) return Error::fatal("topic '" + topic + "' does not exist");
 
+  // Pipelines bound their prefetch (consumer_defaults); a reader that keeps
+  // everything anyway gains nothing from that, and librdkafka's default
+  // prefetch reads 200k records about five times faster here.
+  auto reader_defaults =
+      connectors::merge_properties(connectors::consumer_defaults(), {{"queued.min.messages", "100000"}});
+  connectors::KafkaProperties consumer_props = connectors::merge_properties(reader_defaults, props);
   // group.id only satisfies librdkafka's consumer; nothing is committed.
-  connectors::KafkaProperties consumer_props = props;
   consumer_props["group.id"] = "rivulet-verify";
   consumer_props["enable.partition.eof"] = "true";
   consumer_props["isolation.level"] =
       options.read_committed ? "read_committed" : "read_uncommitted";
-  auto conf = connectors::make_conf(
-      connectors::merge_properties(connectors::consumer_defaults(), consumer_props));
+  auto conf = connectors::make_conf(consumer_props);
   if (!conf) return conf.error();
   char errstr[512];
   ConsumerHandle consumer;

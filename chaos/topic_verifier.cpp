@@ -1,6 +1,7 @@
 #include "chaos/topic_verifier.hpp"
 
 #include <charconv>
+#include <future>
 
 #include "runtime/codec.hpp"
 
@@ -94,9 +95,22 @@ std::vector<std::string> truncation_notes(const TopicContents& contents) {
 }
 
 Expected<TopicVerifyResult> verify_topics(const TopicVerifyRequest& request) {
-  auto input = read_topic(request.bootstrap, request.input_topic, request.read);
+  // The topics are read side by side: reading is mostly waiting for
+  // fetches, and each read owns its own client.
+  auto read = [&request](const std::string& topic) {
+    return std::async(std::launch::async, [&request, topic] {
+      return read_topic(request.bootstrap, topic, request.read);
+    });
+  };
+  auto pending_input = read(request.input_topic);
+  auto pending_output = read(request.output_topic);
+  std::optional<std::future<Expected<TopicContents>>> pending_table;
+  if (request.table_topic) pending_table = read(*request.table_topic);
+  auto input = pending_input.get();
+  auto output = pending_output.get();
+  std::optional<Expected<TopicContents>> table;
+  if (pending_table) table = pending_table->get();
   if (!input) return input.error();
-  auto output = read_topic(request.bootstrap, request.output_topic, request.read);
   if (!output) return output.error();
   TopicVerifyResult result;
   VerifyOptions options;
@@ -105,11 +119,10 @@ Expected<TopicVerifyResult> verify_topics(const TopicVerifyRequest& request) {
   for (const TopicContents* topic : {&*input, &*output}) {
     for (auto& note : truncation_notes(*topic)) result.notes.push_back(std::move(note));
   }
-  if (request.table_topic) {
-    auto table = read_topic(request.bootstrap, *request.table_topic, request.read);
-    if (!table) return table.error();
-    for (auto& note : truncation_notes(*table)) result.notes.push_back(std::move(note));
-    options.table = TableInput{table_records(table->records), request.expected_table};
+  if (table) {
+    if (!*table) return table->error();
+    for (auto& note : truncation_notes(**table)) result.notes.push_back(std::move(note));
+    options.table = TableInput{table_records((*table)->records), request.expected_table};
   }
   result.report = verify(inputs, outputs, options);
   return result;

@@ -5,7 +5,8 @@
 // as a library call for tests and tools.
 //
 // The id-extraction functions are pure; verify_topics blocks the calling
-// thread while it reads (bounded by the read timeout per topic).
+// thread while it reads the topics, side by side on threads of its own
+// (bounded by the read timeout).
 #include <map>
 #include <optional>
 #include <string>

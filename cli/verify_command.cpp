@@ -60,7 +60,7 @@ class TextReport {
   }
   void item(const std::string& kind, const std::string& text) {
     if (tty_) {
-      std::printf("    %s\n", text.c_str());
+      std::printf("    - %s\n", text.c_str());
     } else {
       std::printf("%s: %s\n", kind.c_str(), text.c_str());
     }
