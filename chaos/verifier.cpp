@@ -50,10 +50,11 @@ bool values_match(const std::string& actual, const std::string& expected) {
   return got == want;
 }
 
-nlohmann::json listed(const std::vector<std::string>& items, size_t max_listed) {
-  nlohmann::json ids = nlohmann::json::array();
-  for (size_t i = 0; i < items.size() && i < max_listed; ++i) ids.push_back(items[i]);
-  return {{"count", items.size()}, {"ids", ids}};
+nlohmann::json listed(const std::vector<std::string>& items, size_t max_listed,
+                      const char* name = "ids") {
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = 0; i < items.size() && i < max_listed; ++i) list.push_back(items[i]);
+  return {{"count", items.size()}, {name, list}};
 }
 
 nlohmann::json listed(const std::vector<Unidentified>& items, size_t max_listed) {
@@ -315,10 +316,10 @@ nlohmann::json report_json(const VerifyReport& report, bool exactly_once, size_t
     j["table"] = {{"ok", t.ok()},
                   {"records", t.records},
                   {"live_keys", t.live_keys},
-                  {"mismatched", listed(t.mismatched, max_listed)},
-                  {"missing", listed(t.missing, max_listed)},
-                  {"extra", listed(t.extra, max_listed)},
-                  {"split_keys", listed(t.split_keys, max_listed)},
+                  {"mismatched", listed(t.mismatched, max_listed, "items")},
+                  {"missing", listed(t.missing, max_listed, "keys")},
+                  {"extra", listed(t.extra, max_listed, "keys")},
+                  {"split_keys", listed(t.split_keys, max_listed, "items")},
                   {"without_key", listed(t.without_key, max_listed)}};
   }
   return j;

@@ -222,8 +222,9 @@ TEST_CASE("rivulet verify: exit status and report for a clean output, a planted 
   REQUIRE(bj.is_object());
   CHECK(bj["table"]["ok"] == false);
   CHECK(bj["table"]["mismatched"]["count"] == 1);
-  CHECK(bj["table"]["missing"]["ids"] == nlohmann::json::array({"u3"}));
-  CHECK(bj["table"]["extra"]["ids"] == nlohmann::json::array({"u2"}));
+  CHECK(bj["table"]["mismatched"]["items"][0] == R"(u1: expected {"orders":4}, got {"orders":3})");
+  CHECK(bj["table"]["missing"]["keys"] == nlohmann::json::array({"u3"}));
+  CHECK(bj["table"]["extra"]["keys"] == nlohmann::json::array({"u2"}));
   auto not_json = write_file("verify_expect_broken.json", "{\"u1\": ");
   CHECK(run_command(topics.command(base + "--output clean --table counts --expect " + not_json), "")
             .first == 2);
