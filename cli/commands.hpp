@@ -12,5 +12,6 @@ void add_broker_command(CLI::App& app);  // broker_command.cpp: the embedded Kaf
 void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN users demo
 void add_config_command(CLI::App& app);  // config_command.cpp: configuration keys and checks
 void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplicated records
+void add_qtt_command(CLI::App& app);     // qtt_command.cpp: ksqlDB query-validation tests
 
 }  // namespace rivulet::cli

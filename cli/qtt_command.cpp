@@ -1,0 +1,354 @@
+// `rivulet qtt FILE.json...`: runs ksqlDB query-validation test files
+// (format and output contract in ../shared/qtt/README.md) through the SQL
+// engine and the in-process test driver. One line per case (PASS, FAIL or
+// SKIP), then "N passed, N failed, N skipped"; --json prints one object.
+//
+// SKIP categories (out of scope, documented in sql/README.md):
+//  - schema-registry: a CREATE STREAM/TABLE in AVRO, PROTOBUF or JSON_SR
+//    without inline columns needs a schema registry to know its columns.
+// Everything else passes or fails.
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "runtime/codec.hpp"
+#include "sql/parser.hpp"
+#include "sql/planner.hpp"
+#include "sql/test_driver.hpp"
+
+namespace rivulet::cli {
+namespace {
+
+using nlohmann::json;
+
+struct CaseResult {
+  std::string file;
+  std::string name;
+  std::string status;  // PASS, FAIL, SKIP
+  std::string detail;
+};
+
+bool logical_json(const std::string& f) {
+  return f == "JSON" || f == "JSON_SR" || f == "AVRO" || f == "PROTOBUF";
+}
+
+std::string base_name(const std::string& path) {
+  auto at = path.find_last_of('/');
+  return at == std::string::npos ? path : path.substr(at + 1);
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+// A JSON scalar as a Value (objects and arrays through the JSON codec).
+Value from_json(const json& j) {
+  if (j.is_null()) return Value();
+  if (j.is_boolean()) return Value::boolean(j.get<bool>());
+  if (j.is_number_integer()) return Value::int64(j.get<int64_t>());
+  if (j.is_number_float()) return Value::float64(j.get<double>());
+  if (j.is_string()) return Value::string(j.get<std::string>());
+  auto v = make_json_codec()->decode(j.dump());
+  return v ? *v : Value();
+}
+
+// Encodes a logical key or value the way `format` writes it; `type` is the
+// column type for KAFKA.
+Expected<std::optional<std::string>> encode(const json& j, const std::string& format,
+                                            const DataTypePtr& type) {
+  if (j.is_null()) return std::optional<std::string>();
+  if (logical_json(format) || !type) return std::optional<std::string>(j.dump());
+  if (format == "DELIMITED")
+    return std::optional<std::string>(j.is_string() ? j.get<std::string>() : j.dump());
+  if (format == "KAFKA") {
+    auto v = coerce(from_json(j), *type);
+    if (!v) return Error::data("cannot write " + j.dump() + " as " + type->to_string());
+    auto bytes = make_kafka_codec(type)->encode(*v);
+    if (!bytes) return bytes.error();
+    return std::optional<std::string>(*bytes);
+  }
+  return Error::data("unknown format " + format);
+}
+
+// Decodes written bytes into the logical JSON the files use.
+json decode(const std::optional<std::string>& bytes, const std::string& format,
+            const DataTypePtr& type) {
+  if (!bytes) return json();
+  if (logical_json(format) || !type) {
+    json j = json::parse(*bytes, nullptr, false);
+    return j.is_discarded() ? json(*bytes) : j;
+  }
+  if (format == "DELIMITED") return json(*bytes);
+  auto v = make_kafka_codec(type)->decode(*bytes);
+  if (!v) return json("<undecodable: " + v.error().message + ">");
+  json j = json::parse(to_json(*v), nullptr, false);
+  return j.is_discarded() ? json() : j;
+}
+
+DataTypePtr key_type(const sql::SourceInfo& s) {
+  auto keys = s.schema.key_columns();
+  return keys.size() == 1 ? keys[0].type : nullptr;
+}
+
+DataTypePtr value_type(const sql::SourceInfo& s) {
+  auto values = s.schema.value_columns();
+  return values.size() == 1 && s.value_format == "KAFKA" ? values[0].type : nullptr;
+}
+
+// Numbers compare by value (1 == 1.0); objects field by field.
+bool same_json(const json& a, const json& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_number_float() || b.is_number_float()) {
+      double x = a.get<double>(), y = b.get<double>();
+      return x == y;
+    }
+    return a == b;
+  }
+  if (a.is_object() && b.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      auto other = b.find(it.key());
+      if (other == b.end() || !same_json(*it, *other)) return false;
+    }
+    return true;
+  }
+  if (a.is_array() && b.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_json(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
+std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statements) {
+  for (const auto& s : statements) {
+    const auto* c = std::get_if<sql::CreateSource>(&s.body);
+    if (!c || !c->elements.empty()) continue;
+    for (const char* p : {"VALUE_FORMAT", "FORMAT", "KEY_FORMAT"}) {
+      auto f = c->properties.text(p);
+      if (!f) continue;
+      std::string u;
+      for (char ch : *f) u += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (u == "AVRO" || u == "PROTOBUF" || u == "JSON_SR")
+        return "schema-registry: " + c->name + " in " + u + " declares no columns";
+    }
+  }
+  return std::nullopt;
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n') c = ' ';
+  return s;
+}
+
+// Runs one case with `format` substituted; returns "" on success, else why.
+CaseResult run_case(const json& test, const std::string& format) {
+  CaseResult r;
+  r.status = "FAIL";
+  bool expects_error = test.contains("expectedException");
+  std::vector<sql::Statement> statements;
+  if (!test.contains("statements") || !test["statements"].is_array()) {
+    r.detail = "no statements";
+    return r;
+  }
+  for (const auto& st : test["statements"]) {
+    if (!st.is_string()) continue;
+    std::string text = st.get<std::string>();
+    replace_all(text, "{FORMAT}", format.empty() ? "JSON" : format);
+    auto parsed = sql::parse_statements(text);
+    if (!parsed) {
+      if (expects_error) {
+        r.status = "PASS";
+      } else {
+        r.detail = "statement rejected: " + one_line(parsed.error().message);
+      }
+      return r;
+    }
+    for (auto& s : *parsed) statements.push_back(std::move(s));
+  }
+  if (auto why = skip_reason(statements)) {
+    r.status = "SKIP";
+    r.detail = *why;
+    return r;
+  }
+  sql::SqlEngine engine;
+  for (const auto& s : statements) {
+    auto done = engine.execute(s);
+    if (!done) {
+      if (expects_error) {
+        r.status = "PASS";
+      } else {
+        r.detail = "statement rejected: " + one_line(done.error().message);
+      }
+      return r;
+    }
+  }
+  if (expects_error) {
+    std::string msg;
+    if (test["expectedException"].is_object() && test["expectedException"].contains("message"))
+      msg = test["expectedException"]["message"].dump();
+    r.detail = "expected an error " + msg + ", got none";
+    return r;
+  }
+  auto driver = sql::TestDriver::create(engine.topology());
+  if (!driver) {
+    r.detail = "topology: " + one_line(driver.error().message);
+    return r;
+  }
+  // Sources by topic (the last one created wins, like a fresh ksqlDB).
+  std::map<std::string, const sql::SourceInfo*> by_topic;
+  for (auto type : {sql::SourceType::Stream, sql::SourceType::Table})
+    for (const auto* s : engine.catalog().list(type)) by_topic[s->topic] = s;
+
+  if (test.contains("inputs")) {
+    for (const auto& in : test["inputs"]) {
+      std::string topic = in.value("topic", "");
+      auto src = by_topic.find(topic);
+      if (src == by_topic.end()) {
+        r.detail = "no source reads topic " + topic;
+        return r;
+      }
+      if (in.contains("window")) {
+        r.detail = "not supported yet: windowed input records";
+        return r;
+      }
+      const sql::SourceInfo& s = *src->second;
+      json key = in.contains("key") ? in["key"] : json();
+      json value = in.contains("value") ? in["value"] : json();
+      auto k = encode(key, s.key_format, key_type(s));
+      auto v = encode(value, s.value_format, value_type(s));
+      if (!k || !v) {
+        r.detail = "input: " + (!k ? k.error().message : v.error().message);
+        return r;
+      }
+      int64_t ts = in.contains("timestamp") && in["timestamp"].is_number_integer()
+                       ? in["timestamp"].get<int64_t>()
+                       : 0;
+      (*driver)->pipe(topic, *k, *v, ts);
+    }
+  }
+  std::map<std::string, std::vector<json>> expected;
+  std::vector<std::string> order;
+  if (test.contains("outputs")) {
+    for (const auto& out : test["outputs"]) {
+      std::string topic = out.value("topic", "");
+      if (!expected.count(topic)) order.push_back(topic);
+      expected[topic].push_back(out);
+    }
+  }
+  for (const auto& s : engine.catalog().list(sql::SourceType::Stream))
+    if (!s->query_id.empty() && !expected.count(s->topic)) order.push_back(s->topic), expected[s->topic];
+  for (const auto& s : engine.catalog().list(sql::SourceType::Table))
+    if (!s->query_id.empty() && !expected.count(s->topic)) order.push_back(s->topic), expected[s->topic];
+
+  for (const auto& topic : order) {
+    const auto& want = expected[topic];
+    auto got = (*driver)->outputs(topic);
+    auto sink = by_topic.find(topic);
+    for (size_t i = 0; i < std::max(want.size(), got.size()); ++i) {
+      std::string where = topic + " #" + std::to_string(i + 1);
+      if (i >= got.size()) {
+        r.detail = "expected " + where + " " + want[i].dump() + ", got nothing";
+        return r;
+      }
+      json gk, gv;
+      if (sink != by_topic.end()) {
+        gk = decode(got[i].key, sink->second->key_format, key_type(*sink->second));
+        gv = decode(got[i].value, sink->second->value_format, value_type(*sink->second));
+      } else {
+        gk = decode(got[i].key, "JSON", nullptr);
+        gv = decode(got[i].value, "JSON", nullptr);
+      }
+      json actual{{"key", gk}, {"value", gv}, {"timestamp", got[i].timestamp}};
+      if (i >= want.size()) {
+        r.detail = "expected no " + where + ", got " + actual.dump();
+        return r;
+      }
+      const json& w = want[i];
+      json wk = w.contains("key") ? w["key"] : json();
+      json wv = w.contains("value") ? w["value"] : json();
+      bool ok = same_json(wk, gk) && same_json(wv, gv);
+      if (w.contains("timestamp") && w["timestamp"].is_number_integer() &&
+          w["timestamp"].get<int64_t>() != got[i].timestamp)
+        ok = false;
+      if (w.contains("window")) ok = false;
+      if (!ok) {
+        json exp{{"key", wk}, {"value", wv}};
+        if (w.contains("timestamp")) exp["timestamp"] = w["timestamp"];
+        if (w.contains("window")) exp["window"] = w["window"];
+        r.detail = "expected " + where + " " + exp.dump() + ", got " + actual.dump();
+        return r;
+      }
+    }
+  }
+  r.status = "PASS";
+  return r;
+}
+
+int run(const std::vector<std::string>& files, bool as_json) {
+  std::vector<CaseResult> results;
+  size_t passed = 0, failed = 0, skipped = 0;
+  auto report = [&](CaseResult r) {
+    (r.status == "PASS" ? passed : r.status == "SKIP" ? skipped : failed) += 1;
+    if (!as_json) {
+      std::cout << r.status << "  " << r.file << " :: " << r.name;
+      if (!r.detail.empty() && r.status != "PASS") std::cout << "  -- " << r.detail;
+      std::cout << "\n" << std::flush;
+    }
+    results.push_back(std::move(r));
+  };
+  for (const auto& path : files) {
+    std::string file = base_name(path);
+    std::ifstream in(path);
+    json doc = in ? json::parse(in, nullptr, false) : json();
+    if (!in || doc.is_discarded() || !doc.contains("tests") || !doc["tests"].is_array()) {
+      report(CaseResult{file, "(file)", "FAIL", "cannot read a test file at " + path});
+      continue;
+    }
+    for (const auto& test : doc["tests"]) {
+      std::string name = test.value("name", "(unnamed)");
+      std::vector<std::string> formats{""};
+      if (test.contains("format") && test["format"].is_array() && !test["format"].empty()) {
+        formats.clear();
+        for (const auto& f : test["format"]) formats.push_back(f.is_string() ? f.get<std::string>() : "");
+      }
+      for (const auto& f : formats) {
+        CaseResult r = run_case(test, f);
+        r.file = file;
+        r.name = formats.size() > 1 || !f.empty() ? name + " - " + f : name;
+        report(std::move(r));
+      }
+    }
+  }
+  if (as_json) {
+    json out{{"passed", passed}, {"failed", failed}, {"skipped", skipped}, {"cases", json::array()}};
+    for (const auto& r : results)
+      out["cases"].push_back(
+          json{{"file", r.file}, {"name", r.name}, {"status", r.status}, {"detail", r.detail}});
+    std::cout << out.dump() << "\n";
+  } else {
+    std::cout << passed << " passed, " << failed << " failed, " << skipped << " skipped\n";
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_qtt_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("qtt", "Run ksqlDB query-validation test files (qtt JSON)");
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("files", *files, "Test files (*.json)")->required();
+  cmd->add_flag("--json", *as_json, "Print one JSON object instead of lines");
+  cmd->callback([files, as_json] { exit_code = run(*files, *as_json); });
+}
+
+}  // namespace rivulet::cli

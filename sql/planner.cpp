@@ -1,0 +1,527 @@
+#include "sql/planner.hpp"
+
+#include <utility>
+
+#include "operators/stateless_nodes.hpp"
+#include "sql/analyzer.hpp"
+#include "sql/expression.hpp"
+#include "sql/parser.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+using RowFn = std::function<void(const Record&, Batch&)>;
+
+bool is_logical_json(const std::string& format) {
+  return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF";
+}
+
+std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
+  auto out = std::make_shared<Schema>();
+  for (const Column& c : s.schema.columns)
+    if (!c.is_key) out->columns.push_back(c);
+  return out;
+}
+
+Error unsupported(SourceLocation at, const std::string& what) {
+  return sql_error(at, "not supported yet: " + what);
+}
+
+Value coerce_or_null(const Value& v, const DataTypePtr& t) {
+  if (v.is_null() || !t) return v;
+  auto c = coerce(v, *t);
+  return c ? *c : Value();
+}
+
+// The analyser's input row of one source from a decoded record: its
+// columns in schema order, key columns from the key.
+class RowLayout {
+ public:
+  explicit RowLayout(const SourceInfo& s)
+      : schema_(s.schema), kafka_value_(s.value_format == "KAFKA") {
+    for (const Column& c : schema_.columns) keys_ += c.is_key ? 1 : 0;
+  }
+  size_t width() const { return schema_.columns.size(); }
+
+  // Appends the columns to `row`; `value` may be nullptr (no table row).
+  void append(const Value& key, const Value* value, Array& row) const {
+    for (const Column& c : schema_.columns) {
+      if (c.is_key) {
+        const Value* k = keys_ == 1 ? &key : key.field(c.name);
+        row.push_back(k ? coerce_or_null(*k, c.type) : Value());
+      } else if (!value || value->is_null()) {
+        row.emplace_back();
+      } else if (kafka_value_) {
+        row.push_back(coerce_or_null(*value, c.type));
+      } else {
+        const Value* f = value->kind() == TypeKind::Struct ? value->field(c.name) : nullptr;
+        row.push_back(f ? coerce_or_null(*f, c.type) : Value());
+      }
+    }
+  }
+
+ private:
+  Schema schema_;
+  bool kafka_value_;
+  int keys_ = 0;
+};
+
+EvalRow eval_row(const Record& r) {
+  EvalRow e;
+  if (r.value.kind() == TypeKind::Array) {
+    const Array& a = r.value.as_array();
+    e.columns = a.data();
+    e.column_count = a.size();
+  }
+  e.rowtime = r.timestamp;
+  e.partition = r.source.partition.value();
+  e.offset = r.source.offset.value();
+  return e;
+}
+
+ProcessorFactory flat_map(RowFn fn) {
+  return [fn](BuildContext& c) -> std::unique_ptr<Processor> {
+    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), fn);
+  };
+}
+
+}  // namespace
+
+Expected<Serdes> serdes_for(const SourceInfo& s) {
+  Serdes out;
+  auto keys = s.schema.key_columns();
+  if (keys.empty()) {
+    out.key = codecs::kafka_string();
+  } else if (s.key_format == "KAFKA") {
+    if (keys.size() > 1)
+      return Error::fatal("not supported yet: several key columns in the KAFKA key format");
+    out.key = codecs::kafka(keys[0].type);
+  } else if (is_logical_json(s.key_format)) {
+    out.key = codecs::json();
+  } else if (s.key_format == "DELIMITED") {
+    auto schema = std::make_shared<Schema>();
+    schema->columns = keys;
+    out.key = codecs::delimited(schema);
+  } else {
+    return Error::fatal("not supported yet: key format " + s.key_format);
+  }
+  auto values = value_schema(s);
+  if (is_logical_json(s.value_format)) {
+    out.value = codecs::json(values);
+  } else if (s.value_format == "DELIMITED") {
+    out.value = codecs::delimited(values);
+  } else if (s.value_format == "KAFKA") {
+    if (values->columns.size() != 1)
+      return Error::fatal("the KAFKA value format needs exactly one value column");
+    out.value = codecs::kafka(values->columns[0].type);
+  } else {
+    return Error::fatal("not supported yet: value format " + s.value_format);
+  }
+  return out;
+}
+
+// Plans one persistent query into the engine's topology. Lives for one
+// statement.
+class QueryPlanner {
+ public:
+  QueryPlanner(SqlEngine& engine, const Query& q, const QueryAnalysis& a, const SourceInfo& sink,
+               std::string id)
+      : e_(engine), q_(q), a_(a), sink_(sink), id_(std::move(id)) {}
+
+  Expected<bool> plan() {
+    if (q_.window) return unsupported(q_.window->loc, "WINDOW");
+    if (a_.windowed) return unsupported(q_.from.loc, "windowed sources");
+    if (q_.limit) return unsupported(q_.loc, "LIMIT");
+    if (q_.emit == EmitMode::Final) return unsupported(q_.loc, "EMIT FINAL");
+    if (q_.joins.size() > 1) return unsupported(q_.joins[1].loc, "multi-way joins");
+    if (q_.partition_by.size() > 1)
+      return unsupported(q_.partition_by[1]->loc, "PARTITION BY several expressions");
+
+    const SourceInfo& from = *a_.sources[0].info;
+    if (from.timestamp_format)
+      return unsupported(q_.from.loc, "TIMESTAMP_FORMAT");
+    auto src = e_.source_node(from);
+    if (!src) return src.error();
+    auto node = to_rows(*src, from);
+    if (!node) return node.error();
+    if (!q_.joins.empty()) {
+      node = join(*node);
+      if (!node) return node.error();
+    }
+    if (q_.where) {
+      node = where(*node);
+      if (!node) return node.error();
+    }
+    node = a_.aggregate ? aggregate(*node) : project(*node);
+    if (!node) return node.error();
+    auto serdes = serdes_for(sink_);
+    if (!serdes) return sql_error(q_.loc, serdes.error().message);
+    e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes));
+    return true;
+  }
+
+ private:
+  std::string name(const std::string& what) const { return id_ + "-" + what; }
+
+  Expected<Topology::NodeId> to_rows(Topology::NodeId src, const SourceInfo& s) {
+    auto layout = std::make_shared<RowLayout>(s);
+    std::optional<size_t> ts_column;
+    if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
+    bool table = s.is_table();
+    RowFn fn = [layout, ts_column, table](const Record& r, Batch& out) {
+      if (r.value.is_null() && !table) return;  // a stream drops tombstones
+      Record o = r;
+      if (r.value.is_null()) {
+        o.value = Value();
+      } else {
+        Array row;
+        row.reserve(layout->width());
+        layout->append(r.key, &r.value, row);
+        if (ts_column) {
+          const Value& t = row[*ts_column];
+          if (t.kind() == TypeKind::Timestamp) {
+            o.timestamp = t.as_timestamp();
+          } else if (t.kind() == TypeKind::BigInt || t.kind() == TypeKind::Int) {
+            o.timestamp = t.to_int64();
+          } else {
+            return;  // ksqlDB drops records without a usable timestamp
+          }
+        }
+        o.value = Value::array(std::move(row));
+      }
+      out.push_back(std::move(o));
+    };
+    return e_.topology_.add_processor(name("rows"), {src}, flat_map(std::move(fn)));
+  }
+
+  Expected<CompiledExpr> compile(const Scope& scope, const ExprPtr& e, const char* clause) const {
+    CompileOptions o;
+    o.clause = clause;
+    return ExpressionCompiler(scope, FunctionRegistry::builtin(), o).compile(e);
+  }
+
+  Expected<Topology::NodeId> join(Topology::NodeId node) {
+    const Join& j = q_.joins[0];
+    const AnalyzedJoin& aj = a_.joins[0];
+    if (aj.kind != AnalyzedJoin::Kind::StreamTable)
+      return unsupported(j.loc, aj.kind == AnalyzedJoin::Kind::StreamStream
+                                    ? "stream-stream joins"
+                                    : "table-table joins");
+    if (j.type != JoinType::Inner && j.type != JoinType::Left)
+      return unsupported(j.loc, std::string(join_type_name(j.type)) + " stream-table joins");
+    if (!aj.right_key_is_primary_key)
+      return unsupported(j.loc, "a join on a non-key table column");
+    const SourceInfo& table = *a_.sources[aj.right].info;
+    if (table.timestamp_format) return unsupported(j.right.loc, "TIMESTAMP_FORMAT");
+
+    // The stream must be keyed by the join expression.
+    const SourceInfo& stream = *a_.sources[0].info;
+    bool keyed = false;
+    if (aj.left_key->kind == ExprKind::Column && stream.schema.key_columns().size() == 1) {
+      auto c = a_.scope.find(aj.left_key->qualifier, aj.left_key->name);
+      keyed = c.ok() && (*c)->is_key;
+    }
+    if (!keyed) {
+      auto key = compile(a_.scope, aj.left_key, "JOIN");
+      if (!key) return key.error();
+      auto k = std::make_shared<CompiledExpr>(std::move(*key));
+      RowFn fn = [k](const Record& r, Batch& out) {
+        Record o = r;
+        o.key = k->evaluate(eval_row(r));
+        out.push_back(std::move(o));
+      };
+      node = e_.topology_.add_processor(name("join-key"), {node}, flat_map(std::move(fn)));
+      node = e_.topology_.add_repartition(node, name("join"));
+    }
+
+    auto tsrc = e_.source_node(table, true);
+    if (!tsrc) return tsrc.error();
+    std::string store = table.name;
+    if (!has_table(store)) {
+      e_.topology_.add_table(*tsrc, store);
+      e_.tables_.push_back(store);
+    }
+    auto layout = std::make_shared<RowLayout>(table);
+    Joiner joiner = [layout](const Record& r, const Value* tv) {
+      Array row = r.value.kind() == TypeKind::Array ? r.value.as_array() : Array{};
+      layout->append(r.key, tv, row);
+      return Value::array(std::move(row));
+    };
+    return e_.topology_.add_stream_table_join(
+        node, store, j.type == JoinType::Left ? rivulet::JoinType::Left : rivulet::JoinType::Inner,
+        std::move(joiner));
+  }
+
+  bool has_table(const std::string& store) const {
+    for (const auto& t : e_.tables_)
+      if (t == store) return true;
+    return false;
+  }
+
+  Expected<Topology::NodeId> where(Topology::NodeId node) {
+    auto c = compile(a_.scope, q_.where, "WHERE");
+    if (!c) return c.error();
+    auto w = std::make_shared<CompiledExpr>(std::move(*c));
+    bool table = a_.sources[0].info->is_table();
+    RowFn fn = [w, table](const Record& r, Batch& out) {
+      if (r.value.is_null() || w->test(eval_row(r))) {
+        out.push_back(r);
+      } else if (table) {
+        Record o = r;  // a table row that no longer matches is deleted
+        o.value = Value();
+        out.push_back(std::move(o));
+      }
+    };
+    return e_.topology_.add_processor(name("where"), {node}, flat_map(std::move(fn)));
+  }
+
+  // The projection: key and value columns of the result.
+  struct Projection {
+    std::vector<std::shared_ptr<CompiledExpr>> key;  // output key columns
+    std::vector<DataTypePtr> key_types;
+    std::vector<std::pair<std::string, std::shared_ptr<CompiledExpr>>> values;
+    std::vector<DataTypePtr> value_types;
+    std::shared_ptr<CompiledExpr> partition_by;
+    std::shared_ptr<CompiledExpr> having;
+    bool kafka_value = false;
+    bool key_from_record = false;  // aggregation: the group key is the record key
+  };
+
+  Expected<bool> build_projection(const Scope& scope, Projection& p) {
+    for (const OutputColumn& c : a_.projection) {
+      auto e = compile(scope, c.expr, "SELECT");
+      if (!e) return e.error();
+      auto ce = std::make_shared<CompiledExpr>(std::move(*e));
+      const Column* col = nullptr;
+      for (const Column& sc : sink_.schema.columns)
+        if (sc.name == c.name) col = &sc;
+      if (!col) return sql_error(c.loc, "column " + c.name + " is not in the result's schema");
+      if (col->is_key) {
+        p.key.push_back(ce);
+        p.key_types.push_back(col->type);
+      } else {
+        p.values.emplace_back(c.name, ce);
+        p.value_types.push_back(col->type);
+      }
+    }
+    if (p.key.size() > 1 && sink_.key_format == "KAFKA")
+      return unsupported(q_.loc, "several key columns in the KAFKA key format");
+    p.kafka_value = sink_.value_format == "KAFKA";
+    return true;
+  }
+
+  RowFn projector(std::shared_ptr<const Projection> p) {
+    bool table_source = a_.sources[0].info->is_table();
+    std::vector<std::string> key_names;
+    for (const Column& c : sink_.schema.key_columns()) key_names.push_back(c.name);
+    return [p, table_source, key_names](const Record& r, Batch& out) {
+      Record o;
+      o.timestamp = r.timestamp;
+      o.headers = r.headers;
+      o.source = r.source;
+      EvalRow row = eval_row(r);
+      if (p->key_from_record) row.key = &r.key;
+      if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
+      // Key.
+      if (p->partition_by) {
+        o.key = r.value.is_null() ? Value() : p->partition_by->evaluate(row);
+      } else if (p->key_from_record && p->key.empty()) {
+        o.key = r.key;
+      } else if (p->key.size() == 1) {
+        o.key = r.value.is_null() ? r.key : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
+      } else if (p->key.size() > 1) {
+        StructFields f;
+        for (size_t i = 0; i < p->key.size(); ++i)
+          f.push_back(Field{key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
+        o.key = Value::structure(std::move(f));
+      }
+      if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
+      // Value.
+      bool keep = !r.value.is_null() && (!p->having || p->having->test(row));
+      if (!keep) {
+        if (!table_source && !p->key_from_record && !p->having) return;
+        out.push_back(std::move(o));  // tombstone
+        return;
+      }
+      if (p->kafka_value && p->values.size() == 1) {
+        o.value = coerce_or_null(p->values[0].second->evaluate(row), p->value_types[0]);
+      } else {
+        StructFields f;
+        f.reserve(p->values.size());
+        for (size_t i = 0; i < p->values.size(); ++i)
+          f.push_back(Field{p->values[i].first,
+                            coerce_or_null(p->values[i].second->evaluate(row), p->value_types[i])});
+        o.value = Value::structure(std::move(f));
+      }
+      out.push_back(std::move(o));
+    };
+  }
+
+  Expected<Topology::NodeId> project(Topology::NodeId node) {
+    auto p = std::make_shared<Projection>();
+    auto ok = build_projection(a_.scope, *p);
+    if (!ok) return ok.error();
+    if (!q_.partition_by.empty()) {
+      auto e = compile(a_.scope, q_.partition_by[0], "PARTITION BY");
+      if (!e) return e.error();
+      p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
+    }
+    return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+  }
+
+  Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
+    if (a_.sources[0].info->is_table()) return unsupported(q_.from.loc, "aggregations of tables");
+    if (q_.group_by.size() != 1)
+      return unsupported(q_.group_by.empty() ? q_.loc : q_.group_by[1]->loc,
+                         q_.group_by.empty() ? "aggregation without GROUP BY"
+                                             : "GROUP BY several expressions");
+    const ExprPtr& group = q_.group_by[0];
+    auto g = compile(a_.scope, group, "GROUP BY");
+    if (!g) return g.error();
+    DataTypePtr group_type = g->type();
+    auto gk = std::make_shared<CompiledExpr>(std::move(*g));
+    RowFn rekey = [gk](const Record& r, Batch& out) {
+      Record o = r;
+      o.key = gk->evaluate(eval_row(r));
+      out.push_back(std::move(o));
+    };
+    node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
+    node = e_.topology_.add_repartition(node, name("groupby"));
+
+    // One function per distinct aggregate call; results as struct fields.
+    AggregateSpec spec;
+    spec.as_struct = true;
+    Scope out_scope;
+    out_scope.bind(group, group_type, Slot{Slot::Origin::Key, 0});
+    if (group->kind == ExprKind::Column) {
+      auto c = a_.scope.find(group->qualifier, group->name);
+      if (c.ok())
+        out_scope.add(ScopeColumn{(*c)->qualifier, (*c)->name, (*c)->type,
+                                  Slot{Slot::Origin::Key, 0}, true, false});
+    }
+    for (size_t i = 0; i < a_.aggregate_calls.size(); ++i) {
+      const ExprPtr& call = a_.aggregate_calls[i];
+      std::string field = "A" + std::to_string(i);
+      auto type = ExpressionCompiler(a_.scope).infer_type(call);
+      if (!type) return type.error();
+      ValueFn input;
+      if (!call->star && !call->args.empty()) {
+        if (call->args.size() > 1) return unsupported(call->loc, call->name + " with several arguments");
+        auto arg = compile(a_.scope, call->args[0], call->name.c_str());
+        if (!arg) return arg.error();
+        auto ae = std::make_shared<CompiledExpr>(std::move(*arg));
+        input = [ae](const Record& r) { return ae->evaluate(eval_row(r)); };
+      }
+      if (call->name == "COUNT") {
+        spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
+                                       : AggregateFn::count(field));
+      } else if (!input) {
+        return sql_error(call->loc, call->name + " needs an argument");
+      } else if (call->name == "SUM") {
+        spec.functions.push_back(AggregateFn::sum(input, field));
+      } else if (call->name == "MIN") {
+        spec.functions.push_back(AggregateFn::min(input, field));
+      } else if (call->name == "MAX") {
+        spec.functions.push_back(AggregateFn::max(input, field));
+      } else if (call->name == "AVG") {
+        spec.functions.push_back(AggregateFn::avg(input, field));
+      } else {
+        return unsupported(call->loc, "aggregate function " + call->name);
+      }
+      out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
+    }
+    out_scope.add_pseudo_columns(false);
+    node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
+
+    auto p = std::make_shared<Projection>();
+    p->key_from_record = true;
+    auto ok = build_projection(out_scope, *p);
+    if (!ok) return ok.error();
+    if (q_.having) {
+      auto h = compile(out_scope, q_.having, "HAVING");
+      if (!h) return h.error();
+      p->having = std::make_shared<CompiledExpr>(std::move(*h));
+    }
+    return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+  }
+
+  SqlEngine& e_;
+  const Query& q_;
+  const QueryAnalysis& a_;
+  const SourceInfo& sink_;
+  std::string id_;
+};
+
+SqlEngine::SqlEngine() = default;
+
+Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_table) {
+  for (const auto& [topic, node] : sources_)
+    if (topic == s.topic) return node;
+  auto serdes = serdes_for(s);
+  if (!serdes) return serdes.error();
+  Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
+  sources_.emplace_back(s.topic, node);
+  return node;
+}
+
+Expected<bool> SqlEngine::execute_script(std::string_view sql) {
+  auto statements = parse_statements(sql);
+  if (!statements) return statements.error();
+  for (const Statement& s : *statements) {
+    auto r = execute(s);
+    if (!r) return r.error();
+  }
+  return true;
+}
+
+Expected<std::string> SqlEngine::execute(const Statement& s) {
+  if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body))
+    return catalog_.apply(s);
+  if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) return create_as(*c, s.text);
+  if (const auto* i = std::get_if<InsertInto>(&s.body)) return insert_into(*i);
+  if (std::holds_alternative<SetProperty>(s.body) || std::holds_alternative<UnsetProperty>(s.body))
+    return std::string("Property changed");
+  if (std::holds_alternative<InsertValues>(s.body))
+    return unsupported(s.loc, "INSERT INTO ... VALUES");
+  if (std::holds_alternative<SelectStatement>(s.body))
+    return unsupported(s.loc, "push and pull queries");
+  return unsupported(s.loc, "this statement");
+}
+
+Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::string& text) {
+  auto analysis = analyze_query(*c.query, catalog_);
+  if (!analysis) return analysis.error();
+  auto info = describe_create_as(c, *analysis, text);
+  if (!info) return info.error();
+  std::string id = std::string(c.type == SourceType::Stream ? "CSAS_" : "CTAS_") + info->name +
+                   "_" + std::to_string(queries_);
+  info->query_id = id;
+  if (catalog_.find(info->name) && !c.or_replace && c.if_not_exists)
+    return std::string("Source already exists");
+  // Checked before anything is added to the topology.
+  auto sink_serdes = serdes_for(*info);
+  if (!sink_serdes) return sql_error(c.name_loc, sink_serdes.error().message);
+  QueryPlanner planner(*this, *c.query, *analysis, *info, id);
+  auto planned = planner.plan();
+  if (!planned) return planned.error();
+  auto added = catalog_.add(*info, c.or_replace, c.if_not_exists, c.name_loc);
+  if (!added) return added.error();
+  ++queries_;
+  return std::string(source_type_name(c.type)) + " created and running";
+}
+
+Expected<std::string> SqlEngine::insert_into(const InsertInto& i) {
+  auto analysis = analyze_query(*i.query, catalog_);
+  if (!analysis) return analysis.error();
+  auto target = check_insert_into(i, *analysis, catalog_);
+  if (!target) return target.error();
+  SourceInfo sink = **target;
+  std::string id = "INSERTQUERY_" + std::to_string(queries_);
+  QueryPlanner planner(*this, *i.query, *analysis, sink, id);
+  auto planned = planner.plan();
+  if (!planned) return planned.error();
+  ++queries_;
+  return std::string("Insert query running");
+}
+
+}  // namespace rivulet::sql

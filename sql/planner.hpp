@@ -1,0 +1,77 @@
+#pragma once
+// The planner: turns statements into operator chains of a rivulet::Topology
+// through its low-level add_* API, the same nodes the C++ API builds.
+//
+// A SqlEngine owns a catalog and one Topology that grows as persistent
+// queries are added (CREATE STREAM/TABLE ... AS SELECT, INSERT INTO ...
+// SELECT). Every topic is read by one source node, shared by all queries
+// reading it.
+//
+// How a query runs (records between the nodes):
+//  1. the source decodes key and value with the source's formats
+//     (serdes_for); a "row" node turns each record's value into the
+//     analyser's input row (an ARRAY value: the source's columns in schema
+//     order, key columns taken from the key), applying TIMESTAMP columns;
+//  2. a stream-table join looks the table up by the stream's key (the stream
+//     is re-keyed and repartitioned first when the ON expression is not its
+//     key) and appends the table's columns to the row;
+//  3. WHERE filters rows; compiled expressions read Row slots;
+//  4. without aggregation, the projection writes the output key (the key
+//     columns, or the PARTITION BY expression) and value (a struct of the
+//     value columns); with GROUP BY, the row is re-keyed by the grouping
+//     expression, repartitioned, aggregated (COUNT, SUM, MIN, MAX, AVG), and
+//     the projection and HAVING read the group key and the aggregates;
+//  5. the sink encodes with the new source's formats.
+// Anything else is rejected with "line L:C: not supported yet: <construct>".
+//
+// Formats: JSON, DELIMITED and KAFKA use their codecs. AVRO, PROTOBUF and
+// JSON_SR with declared columns are run as JSON (logical values): there is
+// no schema registry in-process.
+//
+// Ownership: one SqlEngine per session, used from one thread. The Topology
+// it builds may be instantiated from any thread once built.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operators/serdes.hpp"
+#include "operators/topology.hpp"
+#include "runtime/error.hpp"
+#include "sql/ast.hpp"
+#include "sql/catalog.hpp"
+
+namespace rivulet::sql {
+
+// The codecs of a source's key and value (see the header comment).
+Expected<Serdes> serdes_for(const SourceInfo& source);
+
+class SqlEngine {
+ public:
+  SqlEngine();
+
+  // Parses and executes every statement of `sql` in order; stops at the
+  // first error.
+  Expected<bool> execute_script(std::string_view sql);
+  // Executes one statement: catalog changes, persistent queries. Returns a
+  // one-line message ("Stream created and running").
+  Expected<std::string> execute(const Statement& s);
+
+  const Catalog& catalog() const { return catalog_; }
+  const Topology& topology() const { return topology_; }
+  int query_count() const { return queries_; }
+
+ private:
+  Expected<std::string> create_as(const CreateAsSelect& c, const std::string& text);
+  Expected<std::string> insert_into(const InsertInto& i);
+  Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false);
+
+  Catalog catalog_;
+  Topology topology_;
+  std::vector<std::pair<std::string, Topology::NodeId>> sources_;  // topic -> source node
+  std::vector<std::string> tables_;                                // materialized KTables
+  int queries_ = 0;
+
+  friend class QueryPlanner;
+};
+
+}  // namespace rivulet::sql

@@ -1,0 +1,60 @@
+#pragma once
+// TestDriver: a deterministic, in-process executor of a Topology, like
+// Kafka Streams' TopologyTestDriver. No broker, no actors, no threads: each
+// record piped in is processed at once by the task of its partition, and
+// the records the task writes are collected per topic. A record written to
+// a topic the topology also reads (a repartition topic, the output of one
+// query read by another) is fed back in before pipe() returns, in the order
+// written.
+//
+//   rivulet::sql::SqlEngine engine;
+//   engine.execute_script("CREATE STREAM S (ID INT KEY, X INT) WITH (...); ...");
+//   auto driver = rivulet::sql::TestDriver::create(engine.topology());
+//   (*driver)->pipe("input", key_bytes, value_bytes, 1000);
+//   for (const auto& r : (*driver)->outputs("output")) ...
+//
+// One partition task (partition 0): every record goes to it, so results do
+// not depend on a partitioner.
+//
+// Ownership: owned by the test; used from one thread.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "operators/topology.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet::sql {
+
+class TestDriver {
+ public:
+  // Fails when the topology is invalid.
+  static Expected<std::unique_ptr<TestDriver>> create(const Topology& topology);
+
+  // Processes one record of `topic` (encoded bytes; nullopt: null). False
+  // when no node reads `topic`.
+  bool pipe(const std::string& topic, std::optional<std::string> key,
+            std::optional<std::string> value, TimestampMs timestamp);
+
+  // Everything written, in order, repartition topics included.
+  const std::vector<OutputRecord>& outputs() const { return outputs_; }
+  // The records written to `topic`, in order.
+  std::vector<OutputRecord> outputs(const std::string& topic) const;
+  // Records that failed (decoding, evaluation, encoding), in order.
+  const std::vector<DataError>& data_errors() const { return errors_; }
+  TaskGraph& graph() { return *graph_; }
+
+ private:
+  explicit TestDriver(std::unique_ptr<TaskGraph> graph) : graph_(std::move(graph)) {}
+  void process(const std::string& topic, RawRecord record);
+
+  std::unique_ptr<TaskGraph> graph_;
+  std::map<std::string, int64_t> next_offset_;
+  std::vector<OutputRecord> outputs_;
+  std::vector<DataError> errors_;
+};
+
+}  // namespace rivulet::sql
