@@ -63,9 +63,9 @@ Value from_json(const json& j) {
 Expected<std::optional<std::string>> encode(const json& j, const std::string& format,
                                             const DataTypePtr& type) {
   if (j.is_null()) return std::optional<std::string>();
-  if (logical_json(format) || !type) return std::optional<std::string>(j.dump());
   if (format == "DELIMITED")
     return std::optional<std::string>(j.is_string() ? j.get<std::string>() : j.dump());
+  if (logical_json(format) || !type) return std::optional<std::string>(j.dump());
   if (format == "KAFKA") {
     auto v = coerce(from_json(j), *type);
     if (!v) return Error::data("cannot write " + j.dump() + " as " + type->to_string());
@@ -80,11 +80,11 @@ Expected<std::optional<std::string>> encode(const json& j, const std::string& fo
 json decode(const std::optional<std::string>& bytes, const std::string& format,
             const DataTypePtr& type) {
   if (!bytes) return json();
+  if (format == "DELIMITED") return json(*bytes);
   if (logical_json(format) || !type) {
     json j = json::parse(*bytes, nullptr, false);
     return j.is_discarded() ? json(*bytes) : j;
   }
-  if (format == "DELIMITED") return json(*bytes);
   auto v = make_kafka_codec(type)->decode(*bytes);
   if (!v) return json("<undecodable: " + v.error().message + ">");
   json j = json::parse(to_json(*v), nullptr, false);
@@ -257,6 +257,8 @@ CaseResult run_case(const json& test, const std::string& format) {
       std::string where = topic + " #" + std::to_string(i + 1);
       if (i >= got.size()) {
         r.detail = "expected " + where + " " + want[i].dump() + ", got nothing";
+        if (!(*driver)->data_errors().empty())
+          r.detail += " (first data error: " + one_line((*driver)->data_errors()[0].to_string()) + ")";
         return r;
       }
       json gk, gv;
