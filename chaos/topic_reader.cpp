@@ -35,8 +35,7 @@ int remaining_ms(Clock::time_point deadline) {
 
 void copy_headers(const rd_kafka_message_t* msg, Headers& out) {
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      headers == nullptr) {
+  if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR || headers == nullptr) {
     return;
   }
   const char* name = nullptr;
@@ -96,8 +95,8 @@ Expected<TopicContents> read_topic(const std::string& bootstrap, const std::stri
   // Pipelines bound their prefetch (consumer_defaults); a reader that keeps
   // everything anyway gains nothing from that, and librdkafka's default
   // prefetch reads 200k records about five times faster here.
-  auto reader_defaults =
-      connectors::merge_properties(connectors::consumer_defaults(), {{"queued.min.messages", "100000"}});
+  auto reader_defaults = connectors::merge_properties(connectors::consumer_defaults(),
+                                                      {{"queued.min.messages", "100000"}});
   connectors::KafkaProperties consumer_props = connectors::merge_properties(reader_defaults, props);
   // group.id only satisfies librdkafka's consumer; nothing is committed.
   consumer_props["group.id"] = "rivulet-verify";
@@ -160,12 +159,11 @@ Expected<TopicContents> read_topic(const std::string& bootstrap, const std::stri
         if (progress[p].done) continue;
         behind += (behind.empty() ? "" : ", ") + std::to_string(p);
       }
-      return Error::fatal(what + ": the end was not reached within " +
-                          std::to_string(options.timeout.count()) + " ms (partitions " + behind +
-                          " unfinished" +
-                          (last_error.empty() ? "" : "; last error: " + last_error) +
-                          (options.read_committed ? "; a transaction may still be open" : "") +
-                          ")");
+      return Error::fatal(
+          what + ": the end was not reached within " + std::to_string(options.timeout.count()) +
+          " ms (partitions " + behind + " unfinished" +
+          (last_error.empty() ? "" : "; last error: " + last_error) +
+          (options.read_committed ? "; a transaction may still be open" : "") + ")");
     }
     std::unique_ptr<rd_kafka_message_t, MessageDeleter> msg(
         rd_kafka_consumer_poll(consumer.rk, std::min(100, remaining_ms(deadline))));

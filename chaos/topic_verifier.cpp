@@ -80,7 +80,8 @@ std::vector<OutputRecordInfo> output_records(const std::vector<TopicRecord>& rec
 std::vector<TableRecord> table_records(const std::vector<TopicRecord>& records) {
   std::vector<TableRecord> out;
   out.reserve(records.size());
-  for (const auto& r : records) out.push_back({r.record.key, r.record.value, r.tp, r.record.offset});
+  for (const auto& r : records)
+    out.push_back({r.record.key, r.record.value, r.tp, r.record.offset});
   return out;
 }
 

@@ -14,7 +14,9 @@ std::string at_text(const TopicPartition& tp, int64_t offset) {
   return tp.to_string() + "@" + std::to_string(offset);
 }
 
-std::string at_text(const OutputRecordInfo& c) { return at_text(c.tp, c.offset); }
+std::string at_text(const OutputRecordInfo& c) {
+  return at_text(c.tp, c.offset);
+}
 
 // Long values would drown a report line.
 std::string clip(const std::string& s, size_t limit = 120) {
@@ -95,8 +97,8 @@ DuplicateReport judge_duplicate(const std::string& id, std::vector<OutputRecordI
   const OutputRecordInfo& first = d.copies.front();
   for (const auto& c : d.copies) {
     if (*c.input != *first.input) {
-      return unexplained("the copies come from different input records (" + *first.input +
-                         " at " + at_text(first) + ", " + *c.input + " at " + at_text(c) +
+      return unexplained("the copies come from different input records (" + *first.input + " at " +
+                         at_text(first) + ", " + *c.input + " at " + at_text(c) +
                          "): not a replay of one record");
     }
     if (*c.task != *first.task) {
@@ -170,8 +172,8 @@ VerifyReport verify(const std::vector<InputRecord>& inputs,
     if (!d.explained) {
       auto repeated = input_count.find(id);
       if (repeated != input_count.end() && repeated->second > 1) {
-        d.explanation += "; the input itself holds this id " + std::to_string(repeated->second) +
-                         " times";
+        d.explanation +=
+            "; the input itself holds this id " + std::to_string(repeated->second) + " times";
       }
     }
     ++(d.explained ? r.explained_duplicates : r.unexplained_duplicates);
@@ -205,7 +207,9 @@ std::vector<std::string> VerifyReport::failures(bool exactly_once) const {
   return why;
 }
 
-bool VerifyReport::ok(bool exactly_once) const { return failures(exactly_once).empty(); }
+bool VerifyReport::ok(bool exactly_once) const {
+  return failures(exactly_once).empty();
+}
 
 TableCheck check_table(const TableInput& table) {
   TableCheck t;
@@ -242,8 +246,7 @@ TableCheck check_table(const TableInput& table) {
     if (it == finals.end() || !it->second.value) {
       t.missing.push_back(key);
     } else if (!values_match(*it->second.value, want)) {
-      t.mismatched.push_back(key + ": expected " + clip(want) + ", got " +
-                             clip(*it->second.value));
+      t.mismatched.push_back(key + ": expected " + clip(want) + ", got " + clip(*it->second.value));
     }
   }
   for (const auto& [key, final_value] : finals) {
@@ -293,24 +296,23 @@ nlohmann::json report_json(const VerifyReport& report, bool exactly_once, size_t
                             {"explained", d->explained},
                             {"explanation", d->explanation}});
   }
-  nlohmann::json j = {
-      {"input_records", report.input_records},
-      {"output_records", report.output_records},
-      {"distinct_output_ids", report.distinct_output_ids},
-      {"missing", listed(report.missing_ids, max_listed)},
-      {"unexpected", listed(report.unexpected_ids, max_listed)},
-      {"repeated_input_ids", listed(report.repeated_input_ids, max_listed)},
-      {"without_id",
-       {{"input", listed(report.inputs_without_id, max_listed)},
-        {"output", listed(report.outputs_without_id, max_listed)}}},
-      {"duplicates",
-       {{"count", report.duplicates.size()},
-        {"explained", report.explained_duplicates},
-        {"unexplained", report.unexplained_duplicates},
-        {"examples", example_list}}},
-      {"exactly_once", exactly_once},
-      {"failures", report.failures(exactly_once)},
-      {"ok", report.ok(exactly_once)}};
+  nlohmann::json j = {{"input_records", report.input_records},
+                      {"output_records", report.output_records},
+                      {"distinct_output_ids", report.distinct_output_ids},
+                      {"missing", listed(report.missing_ids, max_listed)},
+                      {"unexpected", listed(report.unexpected_ids, max_listed)},
+                      {"repeated_input_ids", listed(report.repeated_input_ids, max_listed)},
+                      {"without_id",
+                       {{"input", listed(report.inputs_without_id, max_listed)},
+                        {"output", listed(report.outputs_without_id, max_listed)}}},
+                      {"duplicates",
+                       {{"count", report.duplicates.size()},
+                        {"explained", report.explained_duplicates},
+                        {"unexplained", report.unexplained_duplicates},
+                        {"examples", example_list}}},
+                      {"exactly_once", exactly_once},
+                      {"failures", report.failures(exactly_once)},
+                      {"ok", report.ok(exactly_once)}};
   if (report.table) {
     const TableCheck& t = *report.table;
     j["table"] = {{"ok", t.ok()},

@@ -103,8 +103,8 @@ struct VerifyReport {
   int64_t input_records = 0;   // all input records, identified or not
   int64_t output_records = 0;  // all output records, identified or not
   int64_t distinct_output_ids = 0;
-  std::vector<std::string> missing_ids;     // in the input, not in the output (input order)
-  std::vector<std::string> unexpected_ids;  // in the output, not in the input (output order)
+  std::vector<std::string> missing_ids;         // in the input, not in the output (input order)
+  std::vector<std::string> unexpected_ids;      // in the output, not in the input (output order)
   std::vector<std::string> repeated_input_ids;  // ids the input itself holds more than once
   std::vector<DuplicateReport> duplicates;      // ids the output holds more than once
   int64_t explained_duplicates = 0;
@@ -122,7 +122,8 @@ struct VerifyReport {
 };
 
 VerifyReport verify(const std::vector<InputRecord>& inputs,
-                    const std::vector<OutputRecordInfo>& outputs, const VerifyOptions& options = {});
+                    const std::vector<OutputRecordInfo>& outputs,
+                    const VerifyOptions& options = {});
 
 // Why a duplicated id's copies are (or are not) a replay; see above.
 DuplicateReport judge_duplicate(const std::string& id, std::vector<OutputRecordInfo> copies);

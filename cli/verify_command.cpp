@@ -94,7 +94,9 @@ void print_text(const VerifyArgs& args, const chaos::TopicVerifyResult& result) 
   const chaos::VerifyReport& r = result.report;
   TextReport out(::isatty(STDOUT_FILENO) != 0);
   auto self = [](const std::string& s) { return s; };
-  auto unidentified = [](const chaos::Unidentified& u) { return at(u.tp, u.offset) + ": " + u.reason; };
+  auto unidentified = [](const chaos::Unidentified& u) {
+    return at(u.tp, u.offset) + ": " + u.reason;
+  };
   out.heading("rivulet verify: " + args.input + " -> " + args.output + " (id: " + args.id_field +
               ")");
   out.count("input records", r.input_records);
@@ -116,7 +118,8 @@ void print_text(const VerifyArgs& args, const chaos::TopicVerifyResult& result) 
            (d->explained ? "explained" : "unexplained") + "): " + d->explanation;
   });
   if (!r.repeated_input_ids.empty()) {
-    out.count("ids the input holds twice or more", static_cast<int64_t>(r.repeated_input_ids.size()));
+    out.count("ids the input holds twice or more",
+              static_cast<int64_t>(r.repeated_input_ids.size()));
     out.items("repeated_input_id", r.repeated_input_ids, self);
   }
   if (!r.inputs_without_id.empty() || !r.outputs_without_id.empty()) {
@@ -157,10 +160,11 @@ void print_text(const VerifyArgs& args, const chaos::TopicVerifyResult& result) 
 
 int run_verify(const VerifyArgs& args, const std::vector<std::string>& extras) {
   if (!extras.empty()) return usage_error("unexpected argument '" + extras.front() + "'");
-  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"--bootstrap", &args.bootstrap},
-                                    {"--input", &args.input},
-                                    {"--output", &args.output},
-                                    {"--id", &args.id_field}}) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"--bootstrap", &args.bootstrap},
+        {"--input", &args.input},
+        {"--output", &args.output},
+        {"--id", &args.id_field}}) {
     if (value->empty()) return usage_error(std::string(name) + " is required");
   }
   if (args.table.empty() != args.expect.empty()) {

@@ -1,8 +1,8 @@
 // Turning topic records into verifier inputs, without a broker: ids from
 // JSON values, provenance headers, records without an id.
-#include <catch2/catch.hpp>
-
 #include "chaos/topic_verifier.hpp"
+
+#include <catch2/catch.hpp>
 
 using rivulet::Epoch;
 using rivulet::Header;
@@ -59,10 +59,9 @@ TEST_CASE("rivulet.epoch is an integer or unknown", "[chaos]") {
 TEST_CASE("records without an id are listed with the reason, never skipped", "[chaos]") {
   std::vector<TopicRecord> records = {
       rec(0, std::string(R"({"id":1})"),
-          {Header{"rivulet.input", std::string("in:0:0")}, Header{"rivulet.task", std::string("a-0")},
-           Header{"rivulet.epoch", std::string("3")}}),
-      rec(1, std::string(R"({"name":"x"})")),
-      rec(2, std::nullopt),
+          {Header{"rivulet.input", std::string("in:0:0")},
+           Header{"rivulet.task", std::string("a-0")}, Header{"rivulet.epoch", std::string("3")}}),
+      rec(1, std::string(R"({"name":"x"})")), rec(2, std::nullopt),
       rec(3, std::string(R"({"id":2})"), {Header{"rivulet.epoch", std::string("three")}})};
   std::vector<Unidentified> without_id;
   auto outs = output_records(records, "id", without_id);

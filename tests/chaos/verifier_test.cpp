@@ -1,9 +1,9 @@
 // The verifier's analysis, without a broker: losses, unexpected ids,
 // duplicates and their explanations, the table check, the verdict rules and
 // the JSON report.
-#include <catch2/catch.hpp>
-
 #include "chaos/verifier.hpp"
+
+#include <catch2/catch.hpp>
 
 using rivulet::Epoch;
 using rivulet::PartitionId;
@@ -270,9 +270,9 @@ TEST_CASE("the expected-values file is one JSON object", "[chaos]") {
 
 TEST_CASE("the JSON report names counts, ids and explanations", "[chaos]") {
   auto outs = clean_outputs(30);
-  outs.erase(outs.begin() + 13);           // loss
-  outs.push_back(out("5", 30, 1));         // same epoch: unexplained
-  outs.push_back(out("6", 31, 2));         // replay: explained
+  outs.erase(outs.begin() + 13);    // loss
+  outs.push_back(out("5", 30, 1));  // same epoch: unexplained
+  outs.push_back(out("6", 31, 2));  // replay: explained
   auto r = verify(inputs(30), outs);
   auto j = report_json(r, false, 20);
   CHECK(j["input_records"] == 30);

@@ -32,8 +32,8 @@ void produce(connectors::KafkaProducer& p, const std::string& topic, int id,
   r.key = "k" + std::to_string(id);
   r.value = R"({"order_id":)" + std::to_string(id) + R"(,"amount":3})";
   if (epoch) {
-    r.headers = {Header{"rivulet.input", input}, Header{"rivulet.task", std::string("app-") +
-                                                            std::to_string(id % 2)},
+    r.headers = {Header{"rivulet.input", input},
+                 Header{"rivulet.task", std::string("app-") + std::to_string(id % 2)},
                  Header{"rivulet.epoch", epoch}};
   }
   REQUIRE(p.produce(r, nullptr).ok());
@@ -110,9 +110,10 @@ std::string write_file(const std::string& name, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("verify_topics judges real topics: a replay is explained, a planted loss and duplicate "
-          "are reported",
-          "[integration][chaos]") {
+TEST_CASE(
+    "verify_topics judges real topics: a replay is explained, a planted loss and duplicate "
+    "are reported",
+    "[integration][chaos]") {
   Topics topics;
 
   auto clean = chaos::verify_topics(topics.request("clean"));
@@ -166,9 +167,10 @@ TEST_CASE("verify_topics judges real topics: a replay is explained, a planted lo
   CHECK_THAT(absent.error().message, Catch::Contains("does not exist"));
 }
 
-TEST_CASE("rivulet verify: exit status and report for a clean output, a planted loss and a planted "
-          "unexplained duplicate",
-          "[integration][chaos]") {
+TEST_CASE(
+    "rivulet verify: exit status and report for a clean output, a planted loss and a planted "
+    "unexplained duplicate",
+    "[integration][chaos]") {
   Topics topics;
   const std::string base = "--input orders --id order_id --timeout 30 ";
 
@@ -203,7 +205,8 @@ TEST_CASE("rivulet verify: exit status and report for a clean output, a planted 
   INFO(text);
   CHECK(text_rc == 1);
   CHECK_THAT(text, Catch::Contains("missing_lost: 2\n") && Catch::Contains("missing: 13\n") &&
-                       Catch::Contains("missing: 77\n") && Catch::Contains("duplicate: 5 (2 copies") &&
+                       Catch::Contains("missing: 77\n") &&
+                       Catch::Contains("duplicate: 5 (2 copies") &&
                        Catch::Contains("result: NOT OK"));
 
   // --exactly-once turns even the explained replay into a failure.
@@ -211,7 +214,8 @@ TEST_CASE("rivulet verify: exit status and report for a clean output, a planted 
   CHECK(run_command(topics.command(base + "--output clean --read-committed"), "").first == 0);
 
   // The table check.
-  auto good = write_file("verify_expect_good.json", R"({"u1": {"orders": 3}, "u2": {"orders": 1}})");
+  auto good =
+      write_file("verify_expect_good.json", R"({"u1": {"orders": 3}, "u2": {"orders": 1}})");
   CHECK(run_command(topics.command(base + "--output clean --table counts --expect " + good), "")
             .first == 0);
   auto bad = write_file("verify_expect_bad.json", R"({"u1": {"orders": 4}, "u3": {"orders": 1}})");
