@@ -47,7 +47,15 @@ class RowLayout {
   void append(const Value& key, const Value* value, Array& row) const {
     for (const Column& c : schema_.columns) {
       if (c.is_key) {
-        const Value* k = keys_ == 1 ? &key : key.field(c.name);
+        const Value* k = &key;
+        bool wrapped = key.kind() == TypeKind::Struct &&
+                       (keys_ != 1 || !c.type || c.type->kind != TypeKind::Struct);
+        if (wrapped) {  // several key columns, or a DELIMITED key
+          k = key.field(c.name);
+          if (!k && keys_ == 1 && !key.as_struct().empty()) k = &key.as_struct()[0].value;
+        } else if (keys_ != 1) {
+          k = nullptr;
+        }
         row.push_back(k ? coerce_or_null(*k, c.type) : Value());
       } else if (!value || value->is_null()) {
         row.emplace_back();
@@ -65,6 +73,16 @@ class RowLayout {
   bool kafka_value_;
   int keys_ = 0;
 };
+
+// A stream record with a null value travels as a row whose columns are its
+// key (values NULL) and whose extra last element is TRUE; other rows end in
+// FALSE. Row slots never reach that element.
+bool is_tombstone(const Record& r) {
+  if (r.value.is_null()) return true;
+  if (r.value.kind() != TypeKind::Array || r.value.as_array().empty()) return false;
+  const Value& last = r.value.as_array().back();
+  return last.kind() == TypeKind::Boolean && last.as_bool();
+}
 
 EvalRow eval_row(const Record& r) {
   EvalRow e;
@@ -142,7 +160,7 @@ class QueryPlanner {
       return unsupported(q_.from.loc, "TIMESTAMP_FORMAT");
     auto src = e_.source_node(from);
     if (!src) return src.error();
-    auto node = to_rows(*src, from);
+    auto node = to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
     if (!node) return node.error();
     if (!q_.joins.empty()) {
       node = join(*node);
@@ -163,16 +181,24 @@ class QueryPlanner {
  private:
   std::string name(const std::string& what) const { return id_ + "-" + what; }
 
-  Expected<Topology::NodeId> to_rows(Topology::NodeId src, const SourceInfo& s) {
+  Expected<Topology::NodeId> to_rows(Topology::NodeId src, const SourceInfo& s,
+                                     bool keep_tombstones) {
     auto layout = std::make_shared<RowLayout>(s);
     std::optional<size_t> ts_column;
     if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
     bool table = s.is_table();
-    RowFn fn = [layout, ts_column, table](const Record& r, Batch& out) {
-      if (r.value.is_null() && !table) return;  // a stream drops tombstones
+    RowFn fn = [layout, ts_column, table, keep_tombstones](const Record& r, Batch& out) {
       Record o = r;
-      if (r.value.is_null()) {
+      if (r.value.is_null() && table) {
         o.value = Value();
+      } else if (r.value.is_null()) {
+        // ksqlDB passes a stream's null values through a projection (joins
+        // and aggregations drop them).
+        if (!keep_tombstones) return;
+        Array row;
+        layout->append(r.key, nullptr, row);
+        row.push_back(Value::boolean(true));
+        o.value = Value::array(std::move(row));
       } else {
         Array row;
         row.reserve(layout->width());
@@ -187,6 +213,7 @@ class QueryPlanner {
             return;  // ksqlDB drops records without a usable timestamp
           }
         }
+        if (!table) row.push_back(Value::boolean(false));
         o.value = Value::array(std::move(row));
       }
       out.push_back(std::move(o));
@@ -244,7 +271,9 @@ class QueryPlanner {
     auto layout = std::make_shared<RowLayout>(table);
     Joiner joiner = [layout](const Record& r, const Value* tv) {
       Array row = r.value.kind() == TypeKind::Array ? r.value.as_array() : Array{};
+      if (!row.empty()) row.pop_back();  // the tombstone flag stays last
       layout->append(r.key, tv, row);
+      row.push_back(Value::boolean(false));
       return Value::array(std::move(row));
     };
     return e_.topology_.add_stream_table_join(
@@ -264,7 +293,9 @@ class QueryPlanner {
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
     bool table = a_.sources[0].info->is_table();
     RowFn fn = [w, table](const Record& r, Batch& out) {
-      if (r.value.is_null() || w->test(eval_row(r))) {
+      if (is_tombstone(r)) {
+        if (table) out.push_back(r);
+      } else if (w->test(eval_row(r))) {
         out.push_back(r);
       } else if (table) {
         Record o = r;  // a table row that no longer matches is deleted
@@ -285,6 +316,7 @@ class QueryPlanner {
     std::shared_ptr<CompiledExpr> having;
     bool kafka_value = false;
     bool key_from_record = false;  // aggregation: the group key is the record key
+    bool struct_key = false;       // the key format wraps even one column (DELIMITED)
   };
 
   Expected<bool> build_projection(const Scope& scope, Projection& p) {
@@ -307,28 +339,31 @@ class QueryPlanner {
     if (p.key.size() > 1 && sink_.key_format == "KAFKA")
       return unsupported(q_.loc, "several key columns in the KAFKA key format");
     p.kafka_value = sink_.value_format == "KAFKA";
+    p.struct_key = sink_.key_format == "DELIMITED";
     return true;
   }
 
   RowFn projector(std::shared_ptr<const Projection> p) {
-    bool table_source = a_.sources[0].info->is_table();
     std::vector<std::string> key_names;
     for (const Column& c : sink_.schema.key_columns()) key_names.push_back(c.name);
-    return [p, table_source, key_names](const Record& r, Batch& out) {
+    return [p, key_names](const Record& r, Batch& out) {
       Record o;
       o.timestamp = r.timestamp;
       o.headers = r.headers;
       o.source = r.source;
       EvalRow row = eval_row(r);
+      bool tombstone = !p->key_from_record && is_tombstone(r);
+      bool keyless_tombstone = r.value.is_null();
       if (p->key_from_record) row.key = &r.key;
       if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
       // Key.
       if (p->partition_by) {
-        o.key = r.value.is_null() ? Value() : p->partition_by->evaluate(row);
+        o.key = keyless_tombstone ? Value() : p->partition_by->evaluate(row);
       } else if (p->key_from_record && p->key.empty()) {
         o.key = r.key;
       } else if (p->key.size() == 1) {
-        o.key = r.value.is_null() ? r.key : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
+        o.key = keyless_tombstone ? r.key
+                                  : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
       } else if (p->key.size() > 1) {
         StructFields f;
         for (size_t i = 0; i < p->key.size(); ++i)
@@ -336,11 +371,12 @@ class QueryPlanner {
         o.key = Value::structure(std::move(f));
       }
       if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
+      if (p->struct_key && p->key.size() == 1)
+        o.key = Value::structure(StructFields{Field{key_names[0], o.key}});
       // Value.
-      bool keep = !r.value.is_null() && (!p->having || p->having->test(row));
+      bool keep = !tombstone && (!p->having || p->having->test(row));
       if (!keep) {
-        if (!table_source && !p->key_from_record && !p->having) return;
-        out.push_back(std::move(o));  // tombstone
+        out.push_back(std::move(o));  // a tombstone, or a group HAVING no longer keeps
         return;
       }
       if (p->kafka_value && p->values.size() == 1) {
@@ -381,6 +417,7 @@ class QueryPlanner {
     DataTypePtr group_type = g->type();
     auto gk = std::make_shared<CompiledExpr>(std::move(*g));
     RowFn rekey = [gk](const Record& r, Batch& out) {
+      if (is_tombstone(r)) return;
       Record o = r;
       o.key = gk->evaluate(eval_row(r));
       out.push_back(std::move(o));
