@@ -152,8 +152,6 @@ class QueryPlanner {
     if (q_.limit) return unsupported(q_.loc, "LIMIT");
     if (q_.emit == EmitMode::Final) return unsupported(q_.loc, "EMIT FINAL");
     if (q_.joins.size() > 1) return unsupported(q_.joins[1].loc, "multi-way joins");
-    if (q_.partition_by.size() > 1)
-      return unsupported(q_.partition_by[1]->loc, "PARTITION BY several expressions");
 
     const SourceInfo& from = *a_.sources[0].info;
     if (from.timestamp_format)
@@ -310,6 +308,7 @@ class QueryPlanner {
   struct Projection {
     std::vector<std::shared_ptr<CompiledExpr>> key;  // output key columns
     std::vector<DataTypePtr> key_types;
+    std::vector<std::string> key_names;
     std::vector<std::pair<std::string, std::shared_ptr<CompiledExpr>>> values;
     std::vector<DataTypePtr> value_types;
     std::shared_ptr<CompiledExpr> partition_by;
@@ -331,11 +330,16 @@ class QueryPlanner {
       if (col->is_key) {
         p.key.push_back(ce);
         p.key_types.push_back(col->type);
+        p.key_names.push_back(c.name);
       } else {
         p.values.emplace_back(c.name, ce);
         p.value_types.push_back(col->type);
       }
     }
+    for (size_t i = 0; i < p.key.size(); ++i)
+      if (p.key_types[i] && p.key_types[i]->kind == TypeKind::Map)
+        return sql_error(q_.loc, "Map keys, including types that contain maps, are not supported. "
+                                 "Key column name: `" + p.key_names[i] + "`.");
     if (p.key.size() > 1 && sink_.key_format == "KAFKA")
       return unsupported(q_.loc, "several key columns in the KAFKA key format");
     p.kafka_value = sink_.value_format == "KAFKA";
@@ -344,9 +348,7 @@ class QueryPlanner {
   }
 
   RowFn projector(std::shared_ptr<const Projection> p) {
-    std::vector<std::string> key_names;
-    for (const Column& c : sink_.schema.key_columns()) key_names.push_back(c.name);
-    return [p, key_names](const Record& r, Batch& out) {
+    return [p](const Record& r, Batch& out) {
       Record o;
       o.timestamp = r.timestamp;
       o.headers = r.headers;
@@ -367,12 +369,12 @@ class QueryPlanner {
       } else if (p->key.size() > 1) {
         StructFields f;
         for (size_t i = 0; i < p->key.size(); ++i)
-          f.push_back(Field{key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
+          f.push_back(Field{p->key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
         o.key = Value::structure(std::move(f));
       }
       if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
       if (p->struct_key && p->key.size() == 1)
-        o.key = Value::structure(StructFields{Field{key_names[0], o.key}});
+        o.key = Value::structure(StructFields{Field{p->key_names[0], o.key}});
       // Value.
       bool keep = !tombstone && (!p->having || p->having->test(row));
       if (!keep) {
@@ -397,7 +399,10 @@ class QueryPlanner {
     auto p = std::make_shared<Projection>();
     auto ok = build_projection(a_.scope, *p);
     if (!ok) return ok.error();
-    if (!q_.partition_by.empty()) {
+    if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
+      return unsupported(q_.partition_by[0]->loc,
+                         "PARTITION BY several expressions not all in the projection");
+    if (q_.partition_by.size() == 1) {
       auto e = compile(a_.scope, q_.partition_by[0], "PARTITION BY");
       if (!e) return e.error();
       p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
@@ -407,19 +412,37 @@ class QueryPlanner {
 
   Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
     if (a_.sources[0].info->is_table()) return unsupported(q_.from.loc, "aggregations of tables");
-    if (q_.group_by.size() != 1)
-      return unsupported(q_.group_by.empty() ? q_.loc : q_.group_by[1]->loc,
-                         q_.group_by.empty() ? "aggregation without GROUP BY"
-                                             : "GROUP BY several expressions");
-    const ExprPtr& group = q_.group_by[0];
-    auto g = compile(a_.scope, group, "GROUP BY");
-    if (!g) return g.error();
-    DataTypePtr group_type = g->type();
-    auto gk = std::make_shared<CompiledExpr>(std::move(*g));
-    RowFn rekey = [gk](const Record& r, Batch& out) {
+    if (q_.group_by.empty()) return unsupported(q_.loc, "aggregation without GROUP BY");
+    for (size_t i = 0; i < q_.group_by.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (same_expr(*q_.group_by[i], *q_.group_by[j]))
+          return sql_error(q_.group_by[i]->loc,
+                           "Duplicate GROUP BY expression: " + to_sql(*q_.group_by[i]));
+    // One expression: the key is its value; several: a struct of them
+    // (G0, G1, ...), the projection naming the output key's fields.
+    std::vector<std::shared_ptr<CompiledExpr>> groups;
+    std::vector<DataTypePtr> group_types;
+    for (const ExprPtr& e : q_.group_by) {
+      auto g = compile(a_.scope, e, "GROUP BY");
+      if (!g) return g.error();
+      group_types.push_back(g->type());
+      groups.push_back(std::make_shared<CompiledExpr>(std::move(*g)));
+    }
+    RowFn rekey = [groups](const Record& r, Batch& out) {
       if (is_tombstone(r)) return;
       Record o = r;
-      o.key = gk->evaluate(eval_row(r));
+      EvalRow row = eval_row(r);
+      if (groups.size() == 1) {
+        o.key = groups[0]->evaluate(row);
+      } else {
+        StructFields f;
+        for (size_t i = 0; i < groups.size(); ++i) {
+          Value v = groups[i]->evaluate(row);
+          if (v.is_null()) return;  // ksqlDB drops rows with a NULL grouping value
+          f.push_back(Field{"G" + std::to_string(i), std::move(v)});
+        }
+        o.key = Value::structure(std::move(f));
+      }
       out.push_back(std::move(o));
     };
     node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
@@ -429,12 +452,16 @@ class QueryPlanner {
     AggregateSpec spec;
     spec.as_struct = true;
     Scope out_scope;
-    out_scope.bind(group, group_type, Slot{Slot::Origin::Key, 0});
-    if (group->kind == ExprKind::Column) {
-      auto c = a_.scope.find(group->qualifier, group->name);
-      if (c.ok())
-        out_scope.add(ScopeColumn{(*c)->qualifier, (*c)->name, (*c)->type,
-                                  Slot{Slot::Origin::Key, 0}, true, false});
+    for (size_t i = 0; i < q_.group_by.size(); ++i) {
+      const ExprPtr& group = q_.group_by[i];
+      Slot slot = q_.group_by.size() == 1 ? Slot{Slot::Origin::Key, 0}
+                                          : Slot{Slot::Origin::KeyField, static_cast<uint32_t>(i)};
+      out_scope.bind(group, group_types[i], slot);
+      if (group->kind == ExprKind::Column) {
+        auto c = a_.scope.find(group->qualifier, group->name);
+        if (c.ok())
+          out_scope.add(ScopeColumn{(*c)->qualifier, (*c)->name, (*c)->type, slot, true, false});
+      }
     }
     for (size_t i = 0; i < a_.aggregate_calls.size(); ++i) {
       const ExprPtr& call = a_.aggregate_calls[i];
@@ -474,6 +501,9 @@ class QueryPlanner {
     p->key_from_record = true;
     auto ok = build_projection(out_scope, *p);
     if (!ok) return ok.error();
+    if (p->key.size() < q_.group_by.size())
+      return sql_error(q_.loc, "The query used to build `" + sink_.name +
+                                   "` must include the grouping expressions in its projection.");
     if (q_.having) {
       auto h = compile(out_scope, q_.having, "HAVING");
       if (!h) return h.error();
