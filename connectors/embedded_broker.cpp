@@ -7,6 +7,11 @@
 
 namespace rivulet::connectors {
 
+namespace {
+// librdkafka needs a group for assign(); the control consumer never commits.
+constexpr const char* kControlConsumerGroup = "__rivulet_broker_control";
+}  // namespace
+
 Expected<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::start(EmbeddedBrokerOptions options) {
   if (options.brokers < 1 || options.brokers > 64) {
     return Error::fatal("embedded broker: broker count must be within [1, 64], got " +
@@ -29,14 +34,28 @@ Expected<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::start(EmbeddedBrokerOp
   }
   std::unique_ptr<EmbeddedBroker> broker(new EmbeddedBroker(options, owner, cluster));
 
-  const rd_kafka_resp_err_t err =
-      rd_kafka_mock_topic_create(cluster, kBrokerControlTopic, 1, 1);
+  const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster, kBrokerControlTopic, 1, 1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Error::fatal("embedded broker: creating the control topic failed: " +
                         kafka_error_text(err));
   }
-  auto admin = TopicAdmin::create({{"bootstrap.servers", broker->bootstrap_},
-                                   {"client.id", "rivulet-embedded-broker-admin"}});
+  // The mock picks leaders and coordinators at random; pin the control
+  // channel's to one broker so that fault injection knows which broker it
+  // must not take down.
+  if (auto leader = rd_kafka_mock_partition_set_leader(cluster, kBrokerControlTopic, 0,
+                                                       kControlChannelBroker);
+      leader != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Error::fatal("embedded broker: placing the control topic failed: " +
+                        kafka_error_text(leader));
+  }
+  if (auto coordinator = rd_kafka_mock_coordinator_set(cluster, "group", kControlConsumerGroup,
+                                                       kControlChannelBroker);
+      coordinator != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Error::fatal("embedded broker: placing the control group failed: " +
+                        kafka_error_text(coordinator));
+  }
+  auto admin = TopicAdmin::create(
+      {{"bootstrap.servers", broker->bootstrap_}, {"client.id", "rivulet-embedded-broker-admin"}});
   if (!admin) return admin.error();
   broker->admin_ = std::move(*admin);
   if (auto started = broker->start_control_thread(); !started) return started.error();
@@ -65,12 +84,12 @@ EmbeddedBroker::~EmbeddedBroker() {
 }
 
 Expected<bool> EmbeddedBroker::start_control_thread() {
-  auto conf = make_conf(merge_properties(common_defaults(),
-                                         {{"bootstrap.servers", bootstrap_},
-                                          {"client.id", "rivulet-embedded-broker-control"},
-                                          {"group.id", "__rivulet_broker_control"},
-                                          {"enable.auto.commit", "false"},
-                                          {"fetch.wait.max.ms", "10"}}));
+  auto conf = make_conf(
+      merge_properties(common_defaults(), {{"bootstrap.servers", bootstrap_},
+                                           {"client.id", "rivulet-embedded-broker-control"},
+                                           {"group.id", kControlConsumerGroup},
+                                           {"enable.auto.commit", "false"},
+                                           {"fetch.wait.max.ms", "10"}}));
   if (!conf) return conf.error();
   char errstr[512];
   control_consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof errstr);
@@ -164,12 +183,21 @@ Expected<bool> EmbeddedBroker::apply(const ControlRequest& request) {
     case ControlOp::CreateTopic:
       return create_topic(request.topic, request.partitions);
     case ControlOp::BrokerDown:
+      if (request.broker == kControlChannelBroker) {
+        // Its own reply could not travel, and no later request either.
+        return Error::data("broker " + std::to_string(kControlChannelBroker) +
+                           " carries the control channel and cannot be taken down through it");
+      }
       err = rd_kafka_mock_broker_set_down(cluster_, request.broker);
       break;
     case ControlOp::BrokerUp:
       err = rd_kafka_mock_broker_set_up(cluster_, request.broker);
       break;
     case ControlOp::SetLeader:
+      if (request.topic == kBrokerControlTopic) {
+        return Error::data("the control topic's leader stays on broker " +
+                           std::to_string(kControlChannelBroker));
+      }
       // The mock would auto-create an unknown topic here; refuse instead.
       if (auto count = admin_->partition_count(request.topic); !count) {
         return count.error();
@@ -197,8 +225,8 @@ Expected<bool> EmbeddedBroker::apply(const ControlRequest& request) {
       return Error::data("a reply is not a request");
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Error::fatal(std::string(control_op_name(request.op)) + " failed: " +
-                        kafka_error_text(err));
+    return Error::fatal(std::string(control_op_name(request.op)) +
+                        " failed: " + kafka_error_text(err));
   }
   return true;
 }

@@ -24,6 +24,10 @@
 
 namespace rivulet::connectors {
 
+// The broker that leads the control topic. Broker ids run from 1 to N; a
+// broker_down request for this one is refused (the channel would go with it).
+inline constexpr int32_t kControlChannelBroker = 1;
+
 struct EmbeddedBrokerOptions {
   int brokers = 3;
   // Replication factor of created topics; capped at the broker count.
