@@ -9,6 +9,10 @@ KafkaProducer::KafkaProducer(rd_kafka_t* rk, DeliveryHandler* handler)
 
 Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProperties& config,
                                                                 DeliveryHandler* handler) {
+  // Without it the producer would queue records that can never be delivered.
+  if (property_or(config, "bootstrap.servers", "").empty()) {
+    return Error::fatal("kafka producer: missing property 'bootstrap.servers'");
+  }
   auto conf = make_conf(merge_properties(producer_defaults(), config));
   if (!conf) return conf.error();
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer(nullptr, handler));
@@ -27,9 +31,16 @@ Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProper
 }
 
 KafkaProducer::~KafkaProducer() {
-  if (rk_ != nullptr) {
-    // Give queued records a bounded chance to be delivered, then stop.
-    rd_kafka_flush(rk_, 10000);
+  if (rk_ != nullptr && !flush(std::chrono::seconds(10)).ok()) {
+    // Purged records still get a (failed) report, so every opaque handed to
+    // produce() comes back to the handler exactly once.
+    kafka_log().warn("kafka producer: {} record(s) undelivered at close; purging them",
+                     rd_kafka_outq_len(rk_));
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    if (!flush(std::chrono::seconds(2)).ok()) {
+      kafka_log().error("kafka producer: {} delivery report(s) never arrived",
+                        rd_kafka_outq_len(rk_));
+    }
   }
   stopping_.store(true, std::memory_order_release);
   if (delivery_thread_.joinable()) delivery_thread_.join();
@@ -107,11 +118,19 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
 }
 
 Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
-  rd_kafka_resp_err_t err = rd_kafka_flush(rk_, static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Error::retriable("flush: " + std::to_string(rd_kafka_outq_len(rk_)) +
-                            " records still unacknowledged after " +
-                            std::to_string(timeout.count()) + " ms");
+  // Not rd_kafka_flush: it serves delivery reports on the calling thread,
+  // and the handler is promised the delivery thread only. The outq length
+  // counts queued, in-flight and not yet reported records alike.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (rd_kafka_outq_len(rk_) > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      Error e = Error::retriable("flush: " + std::to_string(rd_kafka_outq_len(rk_)) +
+                                 " records still unacknowledged after " +
+                                 std::to_string(timeout.count()) + " ms");
+      e.context.operation = "flush";
+      return e;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }
