@@ -122,7 +122,7 @@ TEST_CASE("keyed records land where the Java partitioner puts them, and read bac
   }
 }
 
-TEST_CASE("a refusing sink pauses the partition; nothing is lost or duplicated",
+TEST_CASE("a refusing sink pauses the partition, and nothing is lost or duplicated",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();
   REQUIRE(broker.ok());
