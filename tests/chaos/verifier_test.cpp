@@ -83,7 +83,7 @@ TEST_CASE("a replay by a later epoch of the same task is an explained duplicate"
   CHECK_THAT(r.failures(true)[0], Catch::Contains("--exactly-once"));
 }
 
-TEST_CASE("three incarnations replaying one record are explained; a repeat epoch is not",
+TEST_CASE("three incarnations replaying one record are explained, a repeat epoch is not",
           "[chaos]") {
   auto three = judge_duplicate("9", {out("9", 1, 1), out("9", 5, 3), out("9", 8, 4)});
   CHECK(three.explained);

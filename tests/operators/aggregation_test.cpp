@@ -108,7 +108,7 @@ TEST_CASE("a record of the wrong type is a data error and changes nothing", "[ag
   CHECK(h.collect.records[2].value == I(12));
 }
 
-TEST_CASE("min, max, avg and count(col) ignore nulls; avg of decimals is exact", "[aggregate]") {
+TEST_CASE("min, max, avg and count(col) ignore nulls, avg of decimals is exact", "[aggregate]") {
   AggregateSpec spec;
   spec.functions = {AggregateFn::count(),         AggregateFn::count_non_null(field("x"), "N"),
                     AggregateFn::min(field("x")), AggregateFn::max(field("x")),

@@ -141,7 +141,7 @@ TEST_CASE("merger: an input known to be caught up does not block", "[merger]") {
   CHECK_FALSE(m2.waiting());
 }
 
-TEST_CASE("merger: -1 never waits, 0 waits for lagging inputs only; flushing ignores waits",
+TEST_CASE("merger: -1 never waits, 0 waits for lagging inputs only, flushing ignores waits",
           "[merger]") {
   InputMerger never(table_and_stream(), PartitionId{0}, -1);
   never.add(batch("orders", 0, {1}, 10), 0);
@@ -161,7 +161,7 @@ TEST_CASE("merger: -1 never waits, 0 waits for lagging inputs only; flushing ign
   CHECK(run->size() == 1);
 }
 
-TEST_CASE("merger: runs never cross a batch; batches of other partitions are refused", "[merger]") {
+TEST_CASE("merger: runs never cross a batch, batches of other partitions are refused", "[merger]") {
   InputMerger m({{"orders", false}}, PartitionId{0}, kNoIdle);
   m.add(batch("orders", 0, {1, 2}, 4), 0);
   m.add(batch("orders", 2, {3, 4}, 4), 0);

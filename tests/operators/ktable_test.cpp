@@ -139,7 +139,7 @@ TEST_CASE("ktable: concurrent readers see only whole updates", "[ktable][concurr
   CHECK(t.stats().updates_applied == uint64_t(kKeys) * kRounds);
 }
 
-TEST_CASE("ktable: serialize and restore round-trip; bad bytes are refused", "[ktable]") {
+TEST_CASE("ktable: serialize and restore round-trip, bad bytes are refused", "[ktable]") {
   const TableStorage from = ANY_STORAGE;
   const TableStorage to = ANY_STORAGE;  // snapshots move between storages
   KTable t("t", from);

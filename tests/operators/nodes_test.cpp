@@ -60,7 +60,7 @@ TEST_CASE("source decodes raw records and reports undecodable ones", "[nodes]") 
   CHECK(out.data_errors[1].error.context.offset == 13);
 }
 
-TEST_CASE("filter keeps matching records in order; a throwing predicate drops one", "[nodes]") {
+TEST_CASE("filter keeps matching records in order, a throwing predicate drops one", "[nodes]") {
   FilterNode<FilterFn> f("f", [](const Record& r) {
     if (r.key.as_int64() == 3) throw std::runtime_error("boom");
     return r.key.as_int64() % 2 == 1;
@@ -107,7 +107,7 @@ TEST_CASE("map, map_values and select_key rewrite records", "[nodes]") {
   CHECK(out.data_errors[0].error.context.operation == "map values");
 }
 
-TEST_CASE("flat_map expands records; a throwing call contributes nothing", "[nodes]") {
+TEST_CASE("flat_map expands records, a throwing call contributes nothing", "[nodes]") {
   auto fm = FlatMapNode<FlatMapFn>("fm", [](const Record& r, Batch& out) {
     for (int64_t i = 0; i < r.key.as_int64(); ++i) {
       if (r.key.as_int64() == 3 && i == 1) throw std::runtime_error("half way");
@@ -213,7 +213,7 @@ TEST_CASE("stream-table join, inner and left, follows tombstones", "[nodes]") {
   CHECK(out.data_errors.empty());
 }
 
-TEST_CASE("sink encodes records with provenance; encode failures are data errors", "[nodes]") {
+TEST_CASE("sink encodes records with provenance, encode failures are data errors", "[nodes]") {
   SinkNode sink("sink", "out", std::make_unique<test::TextCodec>(),
                 std::make_unique<test::TextCodec>());
   TaskOutput out;

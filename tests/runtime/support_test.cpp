@@ -95,7 +95,7 @@ TEST_CASE("backoff jitter stays within its fraction below the cap", "[runtime][r
   CHECK(backoff_delay(2, base, cap, 7.0, UINT64_MAX).count() >= 0);  // fraction clamped to 1
 }
 
-TEST_CASE("log level follows set_log_level; unknown names leave it", "[runtime][log]") {
+TEST_CASE("log level follows set_log_level, unknown names leave it", "[runtime][log]") {
   auto log = rivulet::logger();
   REQUIRE(log);
   CHECK(log->name() == "rivulet");

@@ -64,7 +64,7 @@ TEST_CASE("compare is a total order: null first, NaN last among numbers", "[runt
                        Value::array({Value::int32(1), Value::int32(0)})) < 0);
 }
 
-TEST_CASE("maps are equal regardless of entry order; structs are not", "[runtime][value]") {
+TEST_CASE("maps are equal regardless of entry order, structs are not", "[runtime][value]") {
   Value m1 = Value::map({{"a", Value::int32(1)}, {"b", Value::int32(2)}});
   Value m2 = Value::map({{"b", Value::int64(2)}, {"a", Value::int64(1)}});
   CHECK(m1 == m2);
@@ -147,7 +147,7 @@ TEST_CASE("coerce to boolean, string, timestamp, decimal", "[runtime][coerce]") 
   CHECK_FALSE(coerce(Value::string("abc"), *d).has_value());
 }
 
-TEST_CASE("coerce containers element-wise; structs match names case-insensitively",
+TEST_CASE("coerce containers element-wise, structs match names case-insensitively",
           "[runtime][coerce]") {
   auto row_type = DataType::structure({{"ID", DataType::of(TypeKind::BigInt)},
                                        {"TAGS", DataType::map(DataType::of(TypeKind::Int))},

@@ -77,7 +77,7 @@ TEST_CASE("expression: several key columns come from a struct key", "[sql][expre
   CHECK(scope.columns()[2].slot.origin == Slot::Origin::ValueField);
 }
 
-TEST_CASE("expression: names resolve exactly, then case-insensitively; ambiguity is an error",
+TEST_CASE("expression: names resolve exactly, then case-insensitively, ambiguity is an error",
           "[sql][expression]") {
   Scope scope;
   scope.add(ScopeColumn{"L", "ID", DataType::of(TypeKind::Int), Slot{Slot::Origin::Row, 0}});
