@@ -649,21 +649,8 @@ Expected<const SourceInfo*> check_insert_into(const InsertInto& i, const QueryAn
   // type (INT into BIGINT or DECIMAL, ...): ksqlDB casts those implicitly.
   auto assignable = [](const DataTypePtr& from, const DataTypePtr& to) {
     if (*from == *to) return true;
-    auto rank = [](TypeKind k) {
-      switch (k) {
-        case TypeKind::Int:
-          return 1;
-        case TypeKind::BigInt:
-          return 2;
-        case TypeKind::Decimal:
-          return 3;
-        case TypeKind::Double:
-          return 4;
-        default:
-          return 0;
-      }
-    };
-    return is_numeric(*from) && is_numeric(*to) && rank(to->kind) >= rank(from->kind);
+    return is_numeric(*from) && is_numeric(*to) &&
+           numeric_rank(to->kind) >= numeric_rank(from->kind);
   };
   bool same = result.size() == t->schema.columns.size();
   if (same) {

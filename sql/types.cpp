@@ -138,8 +138,6 @@ bool castable(const DataType& from, const DataType& to) {
   return false;
 }
 
-namespace {
-
 int numeric_rank(TypeKind k) {
   switch (k) {
     case TypeKind::Int:
@@ -154,8 +152,6 @@ int numeric_rank(TypeKind k) {
       return 0;
   }
 }
-
-}  // namespace
 
 std::optional<DataTypePtr> common_type(const DataTypePtr& a, const DataTypePtr& b) {
   if (is_null_type(a)) return b ? b : DataType::of(TypeKind::Null);
