@@ -2,6 +2,7 @@
 #   make            build (Release, warnings are errors) into build/
 #   make demo       install missing packages, build, run the demo on the embedded broker
 #   make test       install missing packages, build, run the whole suite through ctest
+#   make test-crash the SIGKILL crash drill (kept out of make test for now)
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  the suite under ThreadSanitizer (build-tsan/)
 #   make bench      build and run the benchmarks, writing bench/results/latest.json
@@ -11,7 +12,7 @@ PREFIX  ?= /usr/local
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: all build deps demo test unit test-asan test-tsan bench install format clean
+.PHONY: all build deps demo test test-crash unit test-asan test-tsan bench install format clean
 
 all: build
 
@@ -30,7 +31,11 @@ demo: deps
 
 test: deps
 	@$(MAKE) --no-print-directory build
-	cd build && ctest $(CTEST_FLAGS) -j $(JOBS)
+	cd build && ctest $(CTEST_FLAGS) -j $(JOBS) -LE crash
+
+test-crash: deps
+	@$(MAKE) --no-print-directory build
+	cd build && ctest $(CTEST_FLAGS) -L crash
 
 unit: build
 	cd build && ctest $(CTEST_FLAGS) -L unit
