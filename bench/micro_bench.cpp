@@ -40,12 +40,10 @@ std::string order_json_100(int64_t o) {
 
 std::shared_ptr<const Schema> order_schema() {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"order_id", DataType::of(TypeKind::BigInt)},
-                {"user_id", DataType::of(TypeKind::String)},
-                {"amount", DataType::decimal(10, 2)},
-                {"currency", DataType::of(TypeKind::String)},
-                {"status", DataType::of(TypeKind::String)},
-                {"items", DataType::of(TypeKind::Int)}};
+  s->columns = {
+      {"order_id", DataType::of(TypeKind::BigInt)}, {"user_id", DataType::of(TypeKind::String)},
+      {"amount", DataType::decimal(10, 2)},         {"currency", DataType::of(TypeKind::String)},
+      {"status", DataType::of(TypeKind::String)},   {"items", DataType::of(TypeKind::Int)}};
   return s;
 }
 
@@ -195,7 +193,8 @@ void BM_CheckpointEncode(benchmark::State& state) {
   for (auto _ : state) {
     checkpoint::Snapshot snap;
     snap.task = checkpoint::TaskId{"bench", PartitionId{0}};
-    for (auto* store : g.graph->stores()) snap.sections.emplace_back(store->name(), store->serialize());
+    for (auto* store : g.graph->stores())
+      snap.sections.emplace_back(store->name(), store->serialize());
     benchmark::DoNotOptimize(checkpoint::encode(snap));
   }
   state.SetItemsProcessed(state.iterations() * kWork.users);
@@ -206,7 +205,8 @@ void BM_CheckpointDecodeRestore(benchmark::State& state) {
   static LoadedGraph g;
   checkpoint::Snapshot snap;
   snap.task = checkpoint::TaskId{"bench", PartitionId{0}};
-  for (auto* store : g.graph->stores()) snap.sections.emplace_back(store->name(), store->serialize());
+  for (auto* store : g.graph->stores())
+    snap.sections.emplace_back(store->name(), store->serialize());
   std::string bytes = checkpoint::encode(snap);
   auto fresh = examples::make_orders_topology(kWork).instantiate(PartitionId{0});
   for (auto _ : state) {

@@ -1,0 +1,532 @@
+// bench_pipeline: end-to-end figures of the demo's orders-join-users
+// workload next to the limit of the broker path, in one run:
+//
+//   driver    the topology through TaskGraph::process in this thread, no
+//             broker (records/s per core; also gives the output count);
+//   baseline  our KafkaConsumer + KafkaProducer: read users and orders,
+//             write as many records as the pipeline writes, no processing;
+//   pipeline  examples::make_orders_topology run by rivulet::Application.
+//
+// Broker phases are timed from start until an independent consumer has read
+// every expected output record back (the same measure for both), so the
+// ratio pipeline/baseline compares like with like. CPU seconds come from
+// getrusage(RUSAGE_SELF) and include everything in this process: with the
+// embedded broker that is the broker, the read-back consumer and the
+// workload's clients too. Peak RSS is per phase (VmHWM, reset through
+// /proc/self/clear_refs) when the kernel allows, else the process peak.
+//
+// Prints progress on stderr and one JSON object on stdout. Threads: main
+// drives the phases; consumers and producers run their own threads.
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/application.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "examples/orders_enrichment.hpp"
+
+namespace rivulet::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct Options {
+  int64_t users = 10000;
+  int64_t orders = 200000;
+  int partitions = 8;
+  int brokers = 3;
+  int batch = 1000;
+  int timeout_s = 120;
+  std::string bootstrap;  // empty: start the embedded broker
+  bool driver_only = false;
+};
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Writing 5 to clear_refs resets the kernel's peak RSS (VmHWM) of this
+// process, so that each phase reports its own peak.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+int64_t peak_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+// One phase's figures.
+struct Phase {
+  explicit Phase(std::string n) : name(std::move(n)) {}
+  std::string name;
+  int64_t input_records = 0;
+  int64_t output_records = 0;
+  double seconds = 0;
+  double cpu = 0;
+  int64_t rss_kb = 0;
+  bool rss_per_phase = false;
+  bool ok = false;
+  std::string error;
+
+  json to_json() const {
+    json j{{"ok", ok},
+           {"input_records", input_records},
+           {"output_records", output_records},
+           {"seconds", seconds},
+           {"cpu_seconds", cpu},
+           {"peak_rss_kb", rss_kb},
+           {"peak_rss_scope", rss_per_phase ? "phase" : "process"}};
+    if (seconds > 0) j["input_records_per_second"] = static_cast<double>(input_records) / seconds;
+    if (input_records > 0) {
+      j["cpu_seconds_per_million_input_records"] = cpu * 1e6 / static_cast<double>(input_records);
+    }
+    if (!error.empty()) j["error"] = error;
+    return j;
+  }
+};
+
+// Measures CPU, wall time and peak RSS between begin() and end().
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(Phase& p) : phase_(p) {
+    phase_.rss_per_phase = reset_peak_rss();
+    cpu0_ = cpu_seconds();
+    t0_ = Clock::now();
+  }
+  Clock::time_point start() const { return t0_; }
+  void end(Clock::time_point last) {
+    phase_.seconds = std::chrono::duration<double>(last - t0_).count();
+    phase_.cpu = cpu_seconds() - cpu0_;
+    phase_.rss_kb = peak_rss_kb();
+  }
+
+ private:
+  Phase& phase_;
+  double cpu0_ = 0;
+  Clock::time_point t0_;
+};
+
+// The records examples::produce_orders_workload writes (same text), for the
+// driver phase, which has no broker to read them from.
+std::string user_json(int64_t n, const std::string& user) {
+  static const char* const kCountries[] = {"DE", "FR", "US", "JP", "BR", "IN", "NG", "SE"};
+  char buf[160];
+  std::snprintf(buf, sizeof buf, R"({"user_id":"%s","name":"User %lld","country":"%s"})",
+                user.c_str(), static_cast<long long>(n), kCountries[n % 8]);
+  return buf;
+}
+
+std::string order_json(int64_t order, const std::string& user) {
+  int64_t cents = 100 + (order * 104729) % 50000;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, R"({"order_id":%lld,"user_id":"%s","amount":%lld.%02lld})",
+                static_cast<long long>(order), user.c_str(), static_cast<long long>(cents / 100),
+                static_cast<long long>(cents % 100));
+  return buf;
+}
+
+RawRecord raw(int64_t offset, std::string key, std::string value) {
+  RawRecord r;
+  r.offset = offset;
+  r.timestamp = offset;
+  r.key = std::move(key);
+  r.value = std::move(value);
+  return r;
+}
+
+// (c) The topology in this thread, no broker: users first (not timed), then
+// the orders in batches of `batch`, as the consumer would cut them.
+Phase run_driver(const examples::OrdersWorkload& w, int batch_size) {
+  Phase p{"driver"};
+  auto graph = examples::make_orders_topology(w).instantiate(PartitionId{0});
+  if (!graph) {
+    p.error = "the orders topology does not instantiate";
+    return p;
+  }
+  std::vector<RawRecord> users, orders;
+  users.reserve(static_cast<size_t>(w.users));
+  for (int64_t u = 0; u < w.users; ++u)
+    users.push_back(raw(u, w.user_id(u), user_json(u, w.user_id(u))));
+  orders.reserve(static_cast<size_t>(w.orders));
+  for (int64_t o = 0; o < w.orders; ++o) {
+    auto id = w.user_id(w.user_of_order(o));
+    orders.push_back(raw(o, id, order_json(o, id)));
+  }
+  TaskOutput out;
+  graph->process(*graph->input_index(w.users_topic), users.data(), users.data() + users.size(),
+                 out);
+  const size_t input = *graph->input_index(w.orders_topic);
+  int64_t outputs = 0;
+  PhaseTimer timer(p);
+  for (size_t i = 0; i < orders.size(); i += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(orders.size(), i + static_cast<size_t>(batch_size));
+    out.clear();
+    graph->process(input, orders.data() + i, orders.data() + end, out);
+    outputs += static_cast<int64_t>(out.records.size());
+  }
+  timer.end(Clock::now());
+  p.input_records = w.orders;
+  p.output_records = outputs;
+  p.ok = outputs > 0;
+  if (!p.ok) p.error = "the topology wrote nothing";
+  return p;
+}
+
+// Counts records read back from output topics. Runs on the reader's poll
+// thread; main reads the atomics.
+class ReadBack : public connectors::BatchSink {
+ public:
+  bool offer(RawBatch&& batch) override {
+    if (batch.records.empty()) return true;
+    last_ = Clock::now();
+    read_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
+    return true;
+  }
+  int64_t read() const { return read_.load(std::memory_order_relaxed); }
+  Clock::time_point last() const { return last_.load(); }
+
+ private:
+  std::atomic<int64_t> read_{0};
+  std::atomic<Clock::time_point> last_{Clock::now()};
+};
+
+// The baseline's data path: every order batch the consumer offers becomes
+// output records, handed straight to the producer. Runs on the baseline
+// consumer's poll thread. The outputs are spread evenly over the orders so
+// that the total equals the pipeline's output count.
+class Forwarder : public connectors::BatchSink {
+ public:
+  Forwarder(connectors::KafkaProducer& producer, std::string orders_topic,
+            std::vector<std::string> out_topics, int64_t orders, int64_t target)
+      : producer_(producer),
+        orders_topic_(std::move(orders_topic)),
+        out_topics_(std::move(out_topics)),
+        orders_(orders),
+        target_(target) {}
+
+  bool offer(RawBatch&& batch) override {
+    consumed_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
+    if (batch.tp.topic != orders_topic_) return true;  // the table input: read, not written
+    for (const auto& rec : batch.records) {
+      const int64_t due = (seen_ + 1) * target_ / orders_ - seen_ * target_ / orders_;
+      ++seen_;
+      for (int64_t k = 0; k < due; ++k) {
+        OutputRecord out;
+        out.topic = out_topics_[static_cast<size_t>(produced_++ % out_topics_.size())];
+        out.key = rec.key;
+        out.value = rec.value;
+        if (auto r = producer_.produce(out, nullptr); !r) {
+          if (!failed_.exchange(true)) error_ = r.error().to_string();
+        }
+      }
+    }
+    return true;
+  }
+  int64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
+  bool failed() const { return failed_.load(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  connectors::KafkaProducer& producer_;
+  std::string orders_topic_;
+  std::vector<std::string> out_topics_;
+  int64_t orders_, target_;
+  int64_t seen_ = 0, produced_ = 0;  // poll thread only
+  std::atomic<int64_t> consumed_{0};
+  std::atomic<bool> failed_{false};
+  std::string error_;  // written once, before failed_ is read as true
+};
+
+std::vector<connectors::StartPosition> from_beginning(const std::vector<std::string>& topics,
+                                                      int partitions) {
+  std::vector<connectors::StartPosition> positions;
+  for (const auto& t : topics) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      positions.push_back(
+          {TopicPartition{t, PartitionId{p}}, connectors::StartPosition::kBeginning});
+    }
+  }
+  return positions;
+}
+
+// Starts a consumer reading `topics` from the beginning into `sink`.
+Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
+    const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
+    int partitions, connectors::BatchSink* sink) {
+  auto reader =
+      connectors::KafkaConsumer::create({{"bootstrap.servers", bootstrap}, {"group.id", group}});
+  if (!reader) return reader.error();
+  if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
+  (*reader)->start(sink);
+  return reader;
+}
+
+// Waits until `done()` or the deadline; true when done.
+template <typename Done, typename Failed>
+bool wait_until(Done done, Failed failed, int timeout_s, const char* what) {
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  auto next_report = Clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (Clock::now() >= deadline || failed()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (Clock::now() >= next_report) {
+      std::cerr << "bench_pipeline: " << what << " still running\n";
+      next_report += std::chrono::seconds(5);
+    }
+  }
+  return true;
+}
+
+// (a) The limit of the broker path.
+Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload& w,
+                   const std::vector<std::string>& out_topics, int partitions, int64_t target,
+                   const std::string& tag, int timeout_s) {
+  Phase p{"baseline"};
+  ReadBack back;
+  auto reader =
+      start_reader(bootstrap, "bench-baseline-reader-" + tag, out_topics, partitions, &back);
+  if (!reader) {
+    p.error = reader.error().to_string();
+    return p;
+  }
+  // The Application's producer settings, as the demo gives them.
+  auto producer = connectors::KafkaProducer::create(
+      {{"bootstrap.servers", bootstrap}, {"linger.ms", "50"}}, nullptr);
+  if (!producer) {
+    p.error = producer.error().to_string();
+    return p;
+  }
+  Forwarder forward(**producer, w.orders_topic, out_topics, w.orders, target);
+  auto consumer = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-baseline-" + tag}});
+  if (!consumer) {
+    p.error = consumer.error().to_string();
+    return p;
+  }
+  PhaseTimer timer(p);
+  if (auto r = (*consumer)->assign(from_beginning({w.users_topic, w.orders_topic}, partitions));
+      !r) {
+    p.error = r.error().to_string();
+    return p;
+  }
+  (*consumer)->start(&forward);
+  const bool done = wait_until([&] { return back.read() >= target; },
+                               [&] { return forward.failed(); }, timeout_s, "baseline");
+  timer.end(back.last());
+  (*consumer)->stop();
+  (*producer)->flush(std::chrono::seconds(10));
+  (*reader)->stop();
+  p.input_records = forward.consumed();
+  p.output_records = back.read();
+  p.ok = done && !forward.failed();
+  if (forward.failed()) p.error = forward.error();
+  if (!done && p.error.empty()) {
+    p.error = "timed out: " + std::to_string(back.read()) + " of " + std::to_string(target) +
+              " outputs read back";
+  }
+  return p;
+}
+
+// (b) The demo's pipeline run by the Application.
+Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload& w, int partitions,
+                   int64_t target, const std::string& tag, int timeout_s) {
+  Phase p{"pipeline"};
+  ReadBack back;
+  auto reader = start_reader(bootstrap, "bench-pipeline-reader-" + tag,
+                             {w.enriched_topic, w.counts_topic}, partitions, &back);
+  if (!reader) {
+    p.error = reader.error().to_string();
+    return p;
+  }
+  std::string state_dir =
+      (std::filesystem::temp_directory_path() / "rivulet-bench-XXXXXX").string();
+  if (::mkdtemp(state_dir.data()) == nullptr) {
+    p.error = "cannot create a state directory under /tmp";
+    return p;
+  }
+  // The demo's settings (cli/demo_command.cpp).
+  auto config = Config::from_map({{"application.id", "bench-" + tag},
+                                  {"bootstrap.servers", bootstrap},
+                                  {"commit.interval.ms", "500"},
+                                  {"checkpoint.interval.ms", "2000"},
+                                  {"state.dir", state_dir},
+                                  {"kafka.producer.linger.ms", "50"}});
+  if (!config) {
+    p.error = config.error().message;
+    return p;
+  }
+  {
+    Application app(examples::make_orders_topology(w), *config);
+    PhaseTimer timer(p);
+    if (auto r = app.start(); !r) {
+      p.error = r.error().to_string();
+    } else {
+      const bool done =
+          wait_until([&] { return back.read() >= target; },
+                     [&] { return app.failure().has_value(); }, timeout_s, "pipeline");
+      timer.end(back.last());
+      p.input_records = static_cast<int64_t>(app.stats().records_in);
+      p.output_records = back.read();
+      p.ok = done;
+      if (auto f = app.failure()) p.error = *f;
+      if (!done && p.error.empty()) {
+        p.error = "timed out: " + std::to_string(back.read()) + " of " + std::to_string(target) +
+                  " outputs read back";
+      }
+    }
+    app.stop();
+  }
+  (*reader)->stop();
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir, ignored);
+  return p;
+}
+
+int run(const Options& o) {
+  examples::OrdersWorkload w;
+  w.users = o.users;
+  w.user_space = o.users + o.users / 10;
+  w.orders = o.orders;
+  // Fresh topic names per run: a real Kafka keeps earlier runs' data.
+  const std::string tag =
+      std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
+  if (!o.bootstrap.empty()) {
+    for (auto* t : {&w.users_topic, &w.orders_topic, &w.enriched_topic, &w.counts_topic}) {
+      *t = "bench-" + tag + "-" + *t;
+    }
+  }
+  json result{{"workload",
+               {{"users", w.users},
+                {"orders", w.orders},
+                {"partitions", o.partitions},
+                {"batch", o.batch},
+                {"broker", o.bootstrap.empty() ? "embedded" : o.bootstrap}}}};
+  bool ok = true;
+
+  std::cerr << "bench_pipeline: driver (TaskGraph::process, one thread, no broker)\n";
+  Phase driver = run_driver(w, o.batch);
+  result["driver"] = driver.to_json();
+  ok = ok && driver.ok;
+  const int64_t target = driver.output_records;
+  if (o.driver_only || !driver.ok) {
+    std::cout << result.dump() << std::endl;
+    return ok ? 0 : 1;
+  }
+
+  std::unique_ptr<connectors::EmbeddedBroker> broker;
+  std::string bootstrap = o.bootstrap;
+  if (bootstrap.empty()) {
+    auto b = connectors::EmbeddedBroker::start({o.brokers, o.brokers});
+    if (!b) {
+      std::cerr << "bench_pipeline: " << b.error().to_string() << "\n";
+      return 1;
+    }
+    broker = std::move(*b);
+    bootstrap = broker->bootstrap();
+  }
+  const std::vector<std::string> baseline_out = {"bench-" + tag + "-baseline-out-a",
+                                                 "bench-" + tag + "-baseline-out-b"};
+  {
+    auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+    if (!admin) {
+      std::cerr << "bench_pipeline: " << admin.error().to_string() << "\n";
+      return 1;
+    }
+    std::vector<std::string> topics = {w.users_topic, w.orders_topic, w.enriched_topic,
+                                       w.counts_topic};
+    topics.insert(topics.end(), baseline_out.begin(), baseline_out.end());
+    for (const auto& t : topics) {
+      if (auto r = (*admin)->ensure_topic(t, o.partitions); !r) {
+        std::cerr << "bench_pipeline: " << r.error().to_string() << "\n";
+        return 1;
+      }
+    }
+  }
+
+  std::cerr << "bench_pipeline: loading " << w.users << " users and " << w.orders << " orders\n";
+  Phase load{"load"};
+  {
+    PhaseTimer timer(load);
+    auto loaded = examples::produce_orders_workload(bootstrap, w, nullptr);
+    timer.end(Clock::now());
+    load.input_records = w.users + w.orders;
+    load.output_records = w.users + w.orders;
+    load.ok = static_cast<bool>(loaded);
+    if (!loaded) load.error = loaded.error().to_string();
+  }
+  result["load"] = load.to_json();
+  if (!load.ok) {
+    std::cerr << "bench_pipeline: " << load.error << "\n";
+    std::cout << result.dump() << std::endl;
+    return 1;
+  }
+
+  std::cerr << "bench_pipeline: baseline (KafkaConsumer -> KafkaProducer, no processing)\n";
+  Phase baseline = run_baseline(bootstrap, w, baseline_out, o.partitions, target, tag, o.timeout_s);
+  result["baseline"] = baseline.to_json();
+  ok = ok && baseline.ok;
+
+  std::cerr << "bench_pipeline: pipeline (Application, orders LEFT JOIN users + counts)\n";
+  Phase pipeline = run_pipeline(bootstrap, w, o.partitions, target, tag, o.timeout_s);
+  result["pipeline"] = pipeline.to_json();
+  ok = ok && pipeline.ok;
+  if (baseline.ok && pipeline.ok && baseline.seconds > 0) {
+    result["pipeline"]["ratio_to_baseline"] = baseline.seconds / pipeline.seconds;
+  }
+  for (const Phase* p : {&baseline, &pipeline}) {
+    if (!p->ok) std::cerr << "bench_pipeline: " << p->name << " FAILED: " << p->error << "\n";
+  }
+  std::cout << result.dump() << std::endl;
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace rivulet::bench
+
+int main(int argc, char** argv) {
+  rivulet::bench::Options o;
+  CLI::App app{"Rivulet end-to-end benchmark: driver, raw-librdkafka baseline, Application"};
+  app.add_option("--users", o.users, "Users in the table")->check(CLI::Range(1, 10000000));
+  app.add_option("--orders", o.orders, "Orders in the stream")->check(CLI::Range(1, 10000000));
+  app.add_option("--partitions", o.partitions, "Partitions per topic")->check(CLI::Range(1, 64));
+  app.add_option("--brokers", o.brokers, "Embedded brokers")->check(CLI::Range(1, 9));
+  app.add_option("--batch", o.batch, "Driver batch size (records)")->check(CLI::Range(1, 100000));
+  app.add_option("--timeout", o.timeout_s, "Seconds each broker phase may take")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
+  app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phase, no broker");
+  CLI11_PARSE(app, argc, argv);
+  return rivulet::bench::run(o);
+}
