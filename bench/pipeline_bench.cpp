@@ -265,7 +265,7 @@ class Forwarder : public connectors::BatchSink {
   int64_t seen_ = 0, produced_ = 0;  // poll thread only
   std::atomic<int64_t> consumed_{0};
   std::atomic<bool> failed_{false};
-  std::string error_;  // written once, before failed_ is read as true
+  std::string error_;  // written once on the poll thread; read after the consumer stopped
 };
 
 std::vector<connectors::StartPosition> from_beginning(const std::vector<std::string>& topics,
@@ -343,16 +343,18 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
   (*consumer)->start(&forward);
   const bool done = wait_until([&] { return back.read() >= target; },
                                [&] { return forward.failed(); }, timeout_s, "baseline");
-  timer.end(back.last());
+  const int64_t read = back.read();
+  // Timed out: the phase lasted until now, whatever was read.
+  timer.end(done ? back.last() : Clock::now());
   (*consumer)->stop();
   (*producer)->flush(std::chrono::seconds(10));
   (*reader)->stop();
   p.input_records = forward.consumed();
-  p.output_records = back.read();
+  p.output_records = read;
   p.ok = done && !forward.failed();
   if (forward.failed()) p.error = forward.error();
   if (!done && p.error.empty()) {
-    p.error = "timed out: " + std::to_string(back.read()) + " of " + std::to_string(target) +
+    p.error = "timed out: " + std::to_string(read) + " of " + std::to_string(target) +
               " outputs read back";
   }
   return p;
@@ -395,13 +397,15 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
       const bool done =
           wait_until([&] { return back.read() >= target; },
                      [&] { return app.failure().has_value(); }, timeout_s, "pipeline");
-      timer.end(back.last());
+      const int64_t read = back.read();
+      // Timed out: the phase lasted until now, whatever was read.
+      timer.end(done ? back.last() : Clock::now());
       p.input_records = static_cast<int64_t>(app.stats().records_in);
-      p.output_records = back.read();
+      p.output_records = read;
       p.ok = done;
       if (auto f = app.failure()) p.error = *f;
       if (!done && p.error.empty()) {
-        p.error = "timed out: " + std::to_string(back.read()) + " of " + std::to_string(target) +
+        p.error = "timed out: " + std::to_string(read) + " of " + std::to_string(target) +
                   " outputs read back";
       }
     }
