@@ -13,5 +13,6 @@ void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN u
 void add_config_command(CLI::App& app);  // config_command.cpp: configuration keys and checks
 void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplicated records
 void add_qtt_command(CLI::App& app);     // qtt_command.cpp: ksqlDB query-validation tests
+void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's queries
 
 }  // namespace rivulet::cli

@@ -1,4 +1,5 @@
 #include "sql/analyzer.hpp"
+#include "sql/subquery.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -334,7 +335,20 @@ class Analyzer {
     if (!q_.where) return;
     if (const Expr* agg = first_aggregate(*q_.where, fns_))
       fail(agg->loc, "WHERE clause can not contain aggregate functions: " + to_sql(*agg));
-    require_boolean(q_.where, "WHERE", false);
+    if (find_subqueries(q_.where).empty()) {
+      require_boolean(q_.where, "WHERE", false);
+      return;
+    }
+    // Subqueries: typed by their plans (sql/subquery.hpp).
+    auto scope = scope_with_subquery_types(q_.where, a_.scope, catalog_, fns_);
+    if (!scope.ok()) throw AnalysisFailure{scope.error()};
+    CompileOptions o;
+    o.allow_aggregates = false;
+    auto t = ExpressionCompiler(scope.value(), fns_, o).infer_type(q_.where);
+    if (!t.ok()) fail_in(t.error(), "Error in WHERE expression: ");
+    if (!is_null_type(t.value()) && t.value()->kind != TypeKind::Boolean)
+      fail(q_.where->loc, "Type error in WHERE expression: Should evaluate to boolean but is " +
+                              to_sql(*q_.where) + " (" + type_name(t.value()) + ") instead.");
   }
 
   void check_grouping() {

@@ -1219,7 +1219,7 @@ class Compiler {
       case ExprKind::InSubquery:
       case ExprKind::Exists:
       case ExprKind::ScalarSubquery:
-        fail(e.loc, "Subquery " + to_sql(e) + " must be planned against a table first");
+        fail(e.loc, "not supported yet: subqueries outside WHERE: " + to_sql(e));
     }
     fail(e.loc, "unsupported expression");
   }

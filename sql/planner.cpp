@@ -6,6 +6,8 @@
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
 #include "sql/parser.hpp"
+#include "sql/plan_subquery.hpp"
+#include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -25,76 +27,6 @@ std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
 
 Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);
-}
-
-Value coerce_or_null(const Value& v, const DataTypePtr& t) {
-  if (v.is_null() || !t) return v;
-  auto c = coerce(v, *t);
-  return c ? *c : Value();
-}
-
-// The analyser's input row of one source from a decoded record: its
-// columns in schema order, key columns from the key.
-class RowLayout {
- public:
-  explicit RowLayout(const SourceInfo& s)
-      : schema_(s.schema), kafka_value_(s.value_format == "KAFKA") {
-    for (const Column& c : schema_.columns) keys_ += c.is_key ? 1 : 0;
-  }
-  size_t width() const { return schema_.columns.size(); }
-
-  // Appends the columns to `row`; `value` may be nullptr (no table row).
-  void append(const Value& key, const Value* value, Array& row) const {
-    for (const Column& c : schema_.columns) {
-      if (c.is_key) {
-        const Value* k = &key;
-        bool wrapped = key.kind() == TypeKind::Struct &&
-                       (keys_ != 1 || !c.type || c.type->kind != TypeKind::Struct);
-        if (wrapped) {  // several key columns, or a DELIMITED key
-          k = key.field(c.name);
-          if (!k && keys_ == 1 && !key.as_struct().empty()) k = &key.as_struct()[0].value;
-        } else if (keys_ != 1) {
-          k = nullptr;
-        }
-        row.push_back(k ? coerce_or_null(*k, c.type) : Value());
-      } else if (!value || value->is_null()) {
-        row.emplace_back();
-      } else if (kafka_value_) {
-        row.push_back(coerce_or_null(*value, c.type));
-      } else {
-        const Value* f = value->kind() == TypeKind::Struct ? value->field(c.name) : nullptr;
-        row.push_back(f ? coerce_or_null(*f, c.type) : Value());
-      }
-    }
-  }
-
- private:
-  Schema schema_;
-  bool kafka_value_;
-  int keys_ = 0;
-};
-
-// A stream record with a null value travels as a row whose columns are its
-// key (values NULL) and whose extra last element is TRUE; other rows end in
-// FALSE. Row slots never reach that element.
-bool is_tombstone(const Record& r) {
-  if (r.value.is_null()) return true;
-  if (r.value.kind() != TypeKind::Array || r.value.as_array().empty()) return false;
-  const Value& last = r.value.as_array().back();
-  return last.kind() == TypeKind::Boolean && last.as_bool();
-}
-
-EvalRow eval_row(const Record& r) {
-  EvalRow e;
-  if (r.value.kind() == TypeKind::Array) {
-    const Array& a = r.value.as_array();
-    e.columns = a.data();
-    e.column_count = a.size();
-  }
-  e.rowtime = r.timestamp;
-  e.partition = r.source.partition.value();
-  e.offset = r.source.offset.value();
-  return e;
 }
 
 ProcessorFactory flat_map(RowFn fn) {
@@ -259,13 +191,8 @@ class QueryPlanner {
       node = e_.topology_.add_repartition(node, name("join"));
     }
 
-    auto tsrc = e_.source_node(table, true);
-    if (!tsrc) return tsrc.error();
-    std::string store = table.name;
-    if (!has_table(store)) {
-      e_.topology_.add_table(*tsrc, store);
-      e_.tables_.push_back(store);
-    }
+    auto store = materialize(table);
+    if (!store) return store.error();
     auto layout = std::make_shared<RowLayout>(table);
     Joiner joiner = [layout](const Record& r, const Value* tv) {
       Array row = r.value.kind() == TypeKind::Array ? r.value.as_array() : Array{};
@@ -275,8 +202,19 @@ class QueryPlanner {
       return Value::array(std::move(row));
     };
     return e_.topology_.add_stream_table_join(
-        node, store, j.type == JoinType::Left ? rivulet::JoinType::Left : rivulet::JoinType::Inner,
+        node, *store, j.type == JoinType::Left ? rivulet::JoinType::Left : rivulet::JoinType::Inner,
         std::move(joiner));
+  }
+
+  // The table as a KTable of the task (once per engine); its name.
+  Expected<std::string> materialize(const SourceInfo& table) {
+    auto tsrc = e_.source_node(table, true);
+    if (!tsrc) return tsrc.error();
+    if (!has_table(table.name)) {
+      e_.topology_.add_table(*tsrc, table.name);
+      e_.tables_.push_back(table.name);
+    }
+    return table.name;
   }
 
   bool has_table(const std::string& store) const {
@@ -286,6 +224,12 @@ class QueryPlanner {
   }
 
   Expected<Topology::NodeId> where(Topology::NodeId node) {
+    if (has_subqueries(q_.where)) {
+      SubqueryWhereContext c{e_.topology_, e_.catalog_, q_, a_,
+                             [this](const std::string& what) { return name(what); },
+                             [this](const SourceInfo& t) { return materialize(t); }};
+      return plan_subquery_where(c, node);
+    }
     auto c = compile(a_.scope, q_.where, "WHERE");
     if (!c) return c.error();
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
@@ -546,13 +490,38 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     return catalog_.apply(s);
   if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) return create_as(*c, s.text);
   if (const auto* i = std::get_if<InsertInto>(&s.body)) return insert_into(*i);
-  if (std::holds_alternative<SetProperty>(s.body) || std::holds_alternative<UnsetProperty>(s.body))
+  if (const auto* set = std::get_if<SetProperty>(&s.body)) {
+    set_property(set->name, set->value);
     return std::string("Property changed");
+  }
+  if (const auto* unset = std::get_if<UnsetProperty>(&s.body)) {
+    unset_property(unset->name);
+    return std::string("Property changed");
+  }
   if (std::holds_alternative<InsertValues>(s.body))
     return unsupported(s.loc, "INSERT INTO ... VALUES");
   if (std::holds_alternative<SelectStatement>(s.body))
     return unsupported(s.loc, "push and pull queries");
   return unsupported(s.loc, "this statement");
+}
+
+void SqlEngine::set_property(const std::string& name, const std::string& value) {
+  for (auto& [k, v] : properties_) {
+    if (k == name) {
+      v = value;
+      return;
+    }
+  }
+  properties_.emplace_back(name, value);
+}
+
+void SqlEngine::unset_property(const std::string& name) {
+  for (auto it = properties_.begin(); it != properties_.end(); ++it) {
+    if (it->first == name) {
+      properties_.erase(it);
+      return;
+    }
+  }
 }
 
 Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::string& text) {

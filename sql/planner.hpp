@@ -59,16 +59,22 @@ class SqlEngine {
   const Catalog& catalog() const { return catalog_; }
   const Topology& topology() const { return topology_; }
   int query_count() const { return queries_; }
+  // SET 'key' = 'value' statements executed so far (UNSET removes), in
+  // order of first setting.
+  const std::vector<std::pair<std::string, std::string>>& properties() const { return properties_; }
 
  private:
   Expected<std::string> create_as(const CreateAsSelect& c, const std::string& text);
   Expected<std::string> insert_into(const InsertInto& i);
+  void set_property(const std::string& name, const std::string& value);
+  void unset_property(const std::string& name);
   Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false);
 
   Catalog catalog_;
   Topology topology_;
   std::vector<std::pair<std::string, Topology::NodeId>> sources_;  // topic -> source node
   std::vector<std::string> tables_;                                // materialized KTables
+  std::vector<std::pair<std::string, std::string>> properties_;
   int queries_ = 0;
 
   friend class QueryPlanner;

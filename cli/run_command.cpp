@@ -1,0 +1,118 @@
+// `rivulet run APP.sql [--bootstrap LIST] [--config FILE] [--set key=value]...
+// [--http HOST:PORT]`: plans the SQL file (sql::plan_file) and runs its
+// persistent queries with rivulet::Application on this node until SIGINT or
+// SIGTERM, then stops gracefully (drain, flush, final commit and
+// checkpoint) and exits 0. A bad file exits 2 with "FILE: line L:C: ...";
+// a failed start or a failed task exits 1.
+//
+// stdout: one line once running: "running N queries from FILE
+// (application.id=ID, P partitions)"; then, with --http, "http HOST:PORT".
+// Everything else goes to stderr.
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "actors/application.hpp"
+#include "actors/http_endpoint.hpp"
+#include "cli/commands.hpp"
+#include "sql/app_file.hpp"
+
+namespace rivulet::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string file;
+  std::string bootstrap;
+  std::string config;
+  std::vector<std::string> sets;
+  std::string http;
+};
+
+int run_sql(const RunOptions& o) {
+  // Signals are taken synchronously (sigtimedwait below); block them before
+  // any thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto app = sql::plan_file(o.file);
+  if (!app) {
+    std::cerr << "rivulet run: " << app.error().message << "\n";
+    return 2;
+  }
+  for (const auto& k : app->ignored)
+    std::cerr << "rivulet run: SET '" << k << "' is not a Rivulet configuration key; ignored\n";
+  std::vector<std::string> sets;
+  if (!o.bootstrap.empty()) sets.push_back("bootstrap.servers=" + o.bootstrap);
+  sets.insert(sets.end(), o.sets.begin(), o.sets.end());
+  auto config = sql::app_config(*app, o.config, sets);
+  if (!config) {
+    std::cerr << "rivulet run: " << config.error().message << "\n";
+    return 2;
+  }
+  if (config->get("bootstrap.servers").empty()) {
+    std::cerr << "rivulet run: no bootstrap.servers: pass --bootstrap LIST, --set "
+                 "bootstrap.servers=LIST, a --config file or RIVULET_BOOTSTRAP_SERVERS\n";
+    return 2;
+  }
+  Application running(app->topology, *config);
+  auto started = running.start();
+  if (!started) {
+    std::cerr << "rivulet run: " << started.error().to_string() << "\n";
+    return 1;
+  }
+  std::unique_ptr<HttpEndpoint> http;
+  if (!o.http.empty()) {
+    auto endpoint = HttpEndpoint::start(o.http, running);
+    if (!endpoint) {
+      std::cerr << "rivulet run: --http " << o.http << ": " << endpoint.error().to_string() << "\n";
+      running.stop();
+      return 1;
+    }
+    http = std::move(*endpoint);
+  }
+  std::cout << "running " << app->queries << (app->queries == 1 ? " query" : " queries")
+            << " from " << o.file << " (application.id=" << running.application_id() << ", "
+            << running.partitions() << " partitions)" << std::endl;
+  if (http) std::cout << "http " << http->host() << ":" << http->port() << std::endl;
+
+  int exit = 0;
+  while (true) {
+    timespec wait{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGINT || sig == SIGTERM) {
+      std::cerr << "rivulet run: stopping on signal " << sig << "\n";
+      break;
+    }
+    if (auto failure = running.failure()) {
+      std::cerr << "rivulet run: a task failed: " << *failure << "\n";
+      exit = 1;
+      break;
+    }
+  }
+  http.reset();
+  if (!running.stop()) exit = 1;
+  auto stats = running.stats();
+  std::cerr << "rivulet run: stopped; records in " << stats.records_in << ", out "
+            << stats.records_out << ", data errors " << stats.data_errors << "\n";
+  return exit;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "Run the persistent queries of a SQL file until SIGINT/SIGTERM");
+  auto o = std::make_shared<RunOptions>();
+  cmd->add_option("file", o->file, "The SQL file (CREATE STREAM/TABLE, ... AS SELECT, INSERT INTO)")
+      ->required();
+  cmd->add_option("--bootstrap", o->bootstrap, "Kafka bootstrap list (sets bootstrap.servers)");
+  cmd->add_option("--config", o->config, "A properties file (see `rivulet config`)");
+  cmd->add_option("--set", o->sets, "Override a configuration key: --set key=value");
+  cmd->add_option("--http", o->http, "Serve /metrics, /health and /tasks on HOST:PORT");
+  cmd->callback([o] { exit_code = run_sql(*o); });
+}
+
+}  // namespace rivulet::cli

@@ -1,0 +1,70 @@
+#include "sql/app_file.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "sql/planner.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+bool is_config_key(const std::string& key) {
+  return find_config_key(key) != nullptr || key.rfind("kafka.consumer.", 0) == 0 ||
+         key.rfind("kafka.producer.", 0) == 0;
+}
+
+}  // namespace
+
+Expected<PlannedApp> plan_script(std::string_view sql) {
+  SqlEngine engine;
+  auto ran = engine.execute_script(sql);
+  if (!ran) return ran.error();
+  if (engine.query_count() == 0)
+    return Error::fatal(
+        "no persistent query to run: the file needs a CREATE STREAM|TABLE ... AS SELECT or an "
+        "INSERT INTO ... SELECT");
+  auto valid = engine.topology().validate();
+  if (!valid) return valid.error();
+  PlannedApp app;
+  app.topology = engine.topology();
+  app.queries = engine.query_count();
+  app.properties = engine.properties();
+  for (const auto& [k, v] : app.properties)
+    if (!is_config_key(k)) app.ignored.push_back(k);
+  app.sinks = app.topology.sink_topics();
+  return app;
+}
+
+Expected<PlannedApp> plan_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::fatal(path + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto app = plan_script(text.str());
+  if (!app) return Error::fatal(path + ": " + app.error().message);
+  app->source = path;
+  return app;
+}
+
+Expected<Config> app_config(const PlannedApp& app, const std::string& properties_file,
+                            const std::vector<std::string>& set_overrides) {
+  auto config = Config::load(properties_file, {}, true);
+  if (!config) return config.error();
+  for (const auto& [k, v] : app.properties) {
+    if (!is_config_key(k)) continue;
+    auto ok = config->set(k, v);
+    if (!ok)
+      return Error::fatal((app.source.empty() ? std::string() : app.source + ": ") + "SET '" + k +
+                          "': " + ok.error().message);
+  }
+  for (const auto& s : set_overrides) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error::fatal("--set expects key=value, got '" + s + "'");
+    auto ok = config->set(s.substr(0, eq), s.substr(eq + 1));
+    if (!ok) return ok.error();
+  }
+  return config;
+}
+
+}  // namespace rivulet::sql

@@ -1,0 +1,49 @@
+#pragma once
+// A SQL application file planned for running: the step `rivulet run` and
+// `rivulet node` share. The file's statements are executed in order by a
+// SqlEngine (sql/planner.hpp); its persistent queries (CREATE ... AS SELECT,
+// INSERT INTO ... SELECT) form one Topology, run by rivulet::Application.
+//
+//   auto app = rivulet::sql::plan_file("shop.sql");
+//   if (!app) { std::cerr << app.error().message; ... }   // "shop.sql: line 3:14: ..."
+//   auto config = rivulet::sql::app_config(*app, "node.properties", {"state.dir=/tmp/x"});
+//   rivulet::Application running(app->topology, *config);
+//
+// Configuration, lowest precedence first: defaults, the properties file,
+// the environment (RIVULET_*), the file's `SET 'key' = 'value'` statements
+// for Rivulet's keys (`rivulet config`) and kafka.consumer.* /
+// kafka.producer.* keys, then --set overrides. Other SET keys (ksqlDB's
+// own, such as 'auto.offset.reset') are accepted and listed in `ignored`.
+//
+// Pure functions; any thread.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "operators/topology.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet::sql {
+
+struct PlannedApp {
+  std::string source;  // the file's path ("" for a script)
+  Topology topology;
+  int queries = 0;
+  std::vector<std::pair<std::string, std::string>> properties;  // SET statements
+  std::vector<std::string> ignored;  // SET keys that are not configuration keys
+  std::vector<std::string> sinks;    // topics written (repartition topics included)
+};
+
+// Plans a script. Errors are the statement's ("line L:C: ..."); a script
+// without a persistent query is an error too.
+Expected<PlannedApp> plan_script(std::string_view sql);
+// Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
+Expected<PlannedApp> plan_file(const std::string& path);
+
+// The configuration to run `app` with (see the header comment).
+Expected<Config> app_config(const PlannedApp& app, const std::string& properties_file,
+                            const std::vector<std::string>& set_overrides);
+
+}  // namespace rivulet::sql

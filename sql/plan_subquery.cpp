@@ -1,0 +1,171 @@
+#include "sql/plan_subquery.hpp"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "operators/stateless_nodes.hpp"
+#include "sql/expression.hpp"
+#include "sql/planner.hpp"
+#include "sql/row_layout.hpp"
+#include "sql/subquery.hpp"
+#include "sql/types.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+using RowFn = std::function<void(const Record&, Batch&)>;
+
+using Plans = std::vector<std::shared_ptr<const SubqueryPlan>>;
+
+Error unsupported(SourceLocation at, const std::string& what) {
+  return sql_error(at, "not supported yet: " + what);
+}
+
+// The key the plan looks up for an outer row (coerced, wrapped as stored).
+Value lookup_key(const SubqueryPlan& p, const EvalRow& outer) {
+  const size_t width = p.layout->width();
+  Array row(width);
+  for (size_t i = 0; i < outer.column_count; ++i) row.push_back(outer.columns[i]);
+  EvalRow e = outer;
+  e.columns = row.data();
+  e.column_count = row.size();
+  Value key = coerce_or_null(p.key->evaluate(e), p.key_type);
+  if (!key.is_null() && p.key_wrapped)
+    key = Value::structure(StructFields{Field{p.key_name, key}});
+  return key;
+}
+
+// The lookup reads the outer source's own key: no repartition needed.
+bool is_local(const SubqueryPlan& p, const QueryAnalysis& a, const Query& q) {
+  if (!q.joins.empty() || p.key_expr->kind != ExprKind::Column) return false;
+  const SourceInfo& outer = *a.sources[0].info;
+  auto keys = outer.schema.key_columns();
+  if (keys.size() != 1) return false;
+  auto c = a.scope.find(p.key_expr->qualifier, p.key_expr->name);
+  if (!c.ok() || !(*c)->is_key || (*c)->qualifier != a.sources[0].qualifier) return false;
+  return outer.key_format == p.table->key_format &&
+         type_name(keys[0].type) == type_name(p.key_type);
+}
+
+}  // namespace
+
+bool has_subqueries(const ExprPtr& where) {
+  return !find_subqueries(where).empty();
+}
+
+Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
+                                               Topology::NodeId node) {
+  const QueryAnalysis& a = c.analysis;
+  const ExprPtr& where = c.query.where;
+  Plans plans;
+  std::vector<std::string> stores;
+  for (const ExprPtr& s : find_subqueries(where)) {
+    auto p = analyze_subquery(s, a.scope, c.catalog);
+    if (!p) return p.error();
+    auto store = c.materialize(*(*p)->table);
+    if (!store) return sql_error(s->loc, store.error().message);
+    plans.push_back(*p);
+    stores.push_back(*store);
+  }
+  // Type errors surface now, not when a task is built.
+  {
+    auto scope = scope_with_subquery_types(where, a.scope, c.catalog);
+    if (!scope) return scope.error();
+    CompileOptions o;
+    o.clause = "WHERE";
+    auto compiled = ExpressionCompiler(*scope, FunctionRegistry::builtin(), o).compile(where);
+    if (!compiled) return compiled.error();
+  }
+
+  // Co-location: local lookups, or one re-key shared by every subquery.
+  std::shared_ptr<const SubqueryPlan> rekey;
+  for (const auto& p : plans) {
+    if (is_local(*p, a, c.query)) continue;
+    if (!rekey) {
+      rekey = p;
+      continue;
+    }
+    if (!same_expr(*rekey->key_expr, *p->key_expr) ||
+        rekey->table->key_format != p->table->key_format ||
+        type_name(rekey->key_type) != type_name(p->key_type))
+      return unsupported(p->expr->loc,
+                         "subqueries that look up different keys in one query (" +
+                             to_sql(*rekey->key_expr) + " and " + to_sql(*p->key_expr) + ")");
+  }
+  const bool table = a.sources[0].info->is_table();
+  if (rekey && table)
+    return unsupported(rekey->expr->loc,
+                       "a subquery in a query over TABLE " + a.sources[0].info->name +
+                           " must look up by that table's own key (with the same key type and "
+                           "format), not by " + to_sql(*rekey->key_expr));
+  if (rekey) {
+    // Re-key by the lookup key; the original key rides in the row, just
+    // before the tombstone flag.
+    auto plan = rekey;
+    RowFn fn = [plan](const Record& r, Batch& out) {
+      if (is_tombstone(r)) return;  // WHERE drops a stream's null values
+      Record o = r;
+      o.key = lookup_key(*plan, eval_row(r));
+      Array row = r.value.as_array();
+      row.insert(row.end() - 1, r.key);
+      o.value = Value::array(std::move(row));
+      out.push_back(std::move(o));
+    };
+    node = c.topology.add_processor(c.name("subquery-key"), {node},
+                                    [fn](BuildContext& b) -> std::unique_ptr<Processor> {
+                                      return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), fn);
+                                    });
+    auto serdes = serdes_for(*plan->table);
+    if (!serdes) return sql_error(plan->expr->loc, serdes.error().message);
+    node = c.topology.add_repartition(node, c.name("subquery"),
+                                      Serdes{serdes->key, codecs::internal().value});
+  }
+
+  const bool restore = rekey != nullptr;
+  Scope scope = a.scope;
+  ProcessorFactory factory = [plans, stores, scope, where, table,
+                              restore](BuildContext& b) -> std::unique_ptr<Processor> {
+    Scope s = scope;
+    for (size_t i = 0; i < plans.size(); ++i) {
+      std::shared_ptr<KTable> t = b.table(stores[i]);
+      if (!t) return nullptr;
+      auto plan = plans[i];
+      TableLookup lookup = [t](const Value& k) { return t->find_local(k); };
+      s.bind_external(plan->expr, plan->type, [plan, lookup](const EvalRow& row) {
+        return evaluate_subquery(*plan, lookup, row);
+      });
+    }
+    CompileOptions o;
+    o.clause = "WHERE";
+    auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(where);
+    if (!compiled) return nullptr;
+    auto w = std::make_shared<CompiledExpr>(std::move(*compiled));
+    RowFn fn = [w, table, restore](const Record& r, Batch& out) {
+      if (is_tombstone(r)) {
+        if (table) out.push_back(r);
+        return;
+      }
+      if (w->test(eval_row(r))) {
+        if (!restore) {
+          out.push_back(r);
+          return;
+        }
+        Record o = r;
+        Array row = r.value.as_array();
+        o.key = row[row.size() - 2];
+        row.erase(row.end() - 2);
+        o.value = Value::array(std::move(row));
+        out.push_back(std::move(o));
+      } else if (table) {
+        Record o = r;  // a table row that no longer matches is deleted
+        o.value = Value();
+        out.push_back(std::move(o));
+      }
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+  };
+  return c.topology.add_processor(c.name("where"), {node}, std::move(factory), stores);
+}
+
+}  // namespace rivulet::sql

@@ -1,0 +1,46 @@
+#pragma once
+// Planning a WHERE that contains subqueries against tables (subquery.hpp
+// says what a subquery may be). Called by the planner for the WHERE step.
+//
+// Each subquery's table is materialized as a KTable the task owns, and the
+// WHERE node reads it (Topology::add_processor's reads_tables), so the
+// table's topic is co-partitioned with the node's input:
+//  - when every subquery looks its table up by the outer source's own key
+//    column (same key type and key format as the table's key, no join), the
+//    lookup is local: no repartition;
+//  - otherwise the outer stream is re-keyed by the lookup key (encoded with
+//    the table's key format, so it lands in the partition holding that key),
+//    repartitioned, filtered, and its original key restored. Every subquery
+//    of such a query must then look up the same key expression. A query over
+//    a TABLE cannot be re-keyed: its subqueries must use its own key.
+// The WHERE is compiled once per task with each subquery bound to a lookup
+// in that task's KTable.
+#include <functional>
+#include <string>
+
+#include "operators/topology.hpp"
+#include "runtime/error.hpp"
+#include "sql/analyzer.hpp"
+#include "sql/ast.hpp"
+#include "sql/catalog.hpp"
+
+namespace rivulet::sql {
+
+struct SubqueryWhereContext {
+  Topology& topology;
+  const Catalog& catalog;
+  const Query& query;
+  const QueryAnalysis& analysis;
+  // A node name for `what` ("<query id>-<what>").
+  std::function<std::string(const std::string& what)> name;
+  // Materializes a table source as a KTable of the task; returns its name.
+  std::function<Expected<std::string>(const SourceInfo& table)> materialize;
+};
+
+// True when `where` contains a subquery.
+bool has_subqueries(const ExprPtr& where);
+
+// Adds the WHERE step (with any re-key and repartition) after `node`.
+Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c, Topology::NodeId node);
+
+}  // namespace rivulet::sql

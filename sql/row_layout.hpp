@@ -1,0 +1,86 @@
+#pragma once
+// RowLayout: the analyser's input row of one source from a decoded record:
+// its columns in schema order, key columns taken from the key. Shared by the
+// planner (source rows, stream-table joins) and subqueries (table rows).
+//
+// Immutable after construction; any thread.
+#include <cstddef>
+
+#include "runtime/data_type.hpp"
+#include "runtime/record.hpp"
+#include "runtime/value.hpp"
+#include "sql/catalog.hpp"
+#include "sql/expression.hpp"
+
+namespace rivulet::sql {
+
+// `v` coerced to `t`; NULL when it cannot be (or `v` is NULL, or no type).
+inline Value coerce_or_null(const Value& v, const DataTypePtr& t) {
+  if (v.is_null() || !t) return v;
+  auto c = coerce(v, *t);
+  return c ? *c : Value();
+}
+
+class RowLayout {
+ public:
+  explicit RowLayout(const SourceInfo& s)
+      : schema_(s.schema), kafka_value_(s.value_format == "KAFKA") {
+    for (const Column& c : schema_.columns) keys_ += c.is_key ? 1 : 0;
+  }
+  size_t width() const { return schema_.columns.size(); }
+
+  // Appends the columns to `row`; `value` may be nullptr (no table row).
+  void append(const Value& key, const Value* value, Array& row) const {
+    for (const Column& c : schema_.columns) {
+      if (c.is_key) {
+        const Value* k = &key;
+        bool wrapped = key.kind() == TypeKind::Struct &&
+                       (keys_ != 1 || !c.type || c.type->kind != TypeKind::Struct);
+        if (wrapped) {  // several key columns, or a DELIMITED key
+          k = key.field(c.name);
+          if (!k && keys_ == 1 && !key.as_struct().empty()) k = &key.as_struct()[0].value;
+        } else if (keys_ != 1) {
+          k = nullptr;
+        }
+        row.push_back(k ? coerce_or_null(*k, c.type) : Value());
+      } else if (!value || value->is_null()) {
+        row.emplace_back();
+      } else if (kafka_value_) {
+        row.push_back(coerce_or_null(*value, c.type));
+      } else {
+        const Value* f = value->kind() == TypeKind::Struct ? value->field(c.name) : nullptr;
+        row.push_back(f ? coerce_or_null(*f, c.type) : Value());
+      }
+    }
+  }
+
+ private:
+  Schema schema_;
+  bool kafka_value_;
+  int keys_ = 0;
+};
+
+// A stream record with a null value travels as a row whose columns are its
+// key (values NULL) and whose extra last element is TRUE; other rows end in
+// FALSE. Row slots never reach that element.
+inline bool is_tombstone(const Record& r) {
+  if (r.value.is_null()) return true;
+  if (r.value.kind() != TypeKind::Array || r.value.as_array().empty()) return false;
+  const Value& last = r.value.as_array().back();
+  return last.kind() == TypeKind::Boolean && last.as_bool();
+}
+
+inline EvalRow eval_row(const Record& r) {
+  EvalRow e;
+  if (r.value.kind() == TypeKind::Array) {
+    const Array& a = r.value.as_array();
+    e.columns = a.data();
+    e.column_count = a.size();
+  }
+  e.rowtime = r.timestamp;
+  e.partition = r.source.partition.value();
+  e.offset = r.source.offset.value();
+  return e;
+}
+
+}  // namespace rivulet::sql

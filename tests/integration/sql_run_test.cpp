@@ -1,0 +1,148 @@
+// `rivulet run APP.sql` on the embedded broker (`rivulet broker` in its own
+// process), kcat as the independent producer and consumer: a correlated
+// scalar subquery against a table (re-keyed through a repartition topic),
+// a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "support/child_process.hpp"
+
+using rivulet::testing::ChildProcess;
+using rivulet::testing::run_command;
+
+namespace {
+
+std::string temp_dir(const char* name) {
+  std::string dir = (std::filesystem::temp_directory_path() / name).string() + "-XXXXXX";
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  return dir;
+}
+
+std::vector<std::pair<std::string, std::string>> read_topic(const std::string& bootstrap,
+                                                            const std::string& topic) {
+  auto [rc, out] = run_command(
+      "kcat -b " + bootstrap + " -C -t " + topic + " -o beginning -e -q -f '%k|%s\\n'", "", 60);
+  std::vector<std::pair<std::string, std::string>> records;
+  if (rc != 0) return records;  // the topic may not exist yet
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto bar = line.find('|');
+    if (bar != std::string::npos) records.emplace_back(line.substr(0, bar), line.substr(bar + 1));
+  }
+  return records;
+}
+
+template <typename Pred>
+bool eventually(Pred pred, int tries = 120) {
+  for (int i = 0; i < tries; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
+          "[integration][sql]") {
+  auto broker = ChildProcess::spawn(
+      {rivulet::testing::rivulet_binary(), "broker", "--topic", "limits:2", "--topic", "trades:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string produce =
+      "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t ";
+
+  std::string limits;
+  for (int s = 0; s < 10; ++s)
+    limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) + "}\n";
+  REQUIRE(run_command(produce + "limits", limits).first == 0);
+
+  std::string dir = temp_dir("rivulet-sql-run");
+  std::string app = dir + "/alerts.sql";
+  {
+    std::ofstream out(app);
+    out << "-- Trades above their symbol's limit.\n"
+           "SET 'application.id' = 'sql-run-test';\n"
+           "SET 'commit.interval.ms' = '100';\n"
+           "SET 'auto.offset.reset' = 'earliest';\n"
+           "CREATE TABLE LIMITS (SYMBOL STRING PRIMARY KEY, MAX_PRICE DOUBLE)\n"
+           "  WITH (kafka_topic='limits', value_format='JSON');\n"
+           "CREATE STREAM TRADES (ID STRING KEY, SYMBOL STRING, PRICE DOUBLE)\n"
+           "  WITH (kafka_topic='trades', value_format='JSON');\n"
+           "CREATE TABLE LIMITS_SEEN WITH (kafka_topic='limits-seen') AS\n"
+           "  SELECT SYMBOL, MAX_PRICE FROM LIMITS;\n"
+           "CREATE STREAM ALERTS WITH (kafka_topic='alerts') AS\n"
+           "  SELECT ID, SYMBOL, PRICE FROM TRADES\n"
+           "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n";
+  }
+  auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
+                                  *bootstrap, "--set", "state.dir=" + dir + "/state"});
+  REQUIRE(run.has_value());
+  auto line = run->read_line();
+  REQUIRE(line.has_value());
+  CHECK(line->rfind("running 2 queries from " + app, 0) == 0);
+  CHECK(line->find("application.id=sql-run-test") != std::string::npos);
+  // Every limit is in the table before a trade arrives.
+  REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 10; }));
+
+  std::string trades;
+  std::set<std::string> expected;
+  for (int i = 0; i < 60; ++i) {
+    int symbol = i % 12;  // S10 and S11 have no limit: never an alert
+    double price = 90 + (i * 7) % 25;
+    std::string id = "t" + std::to_string(i);
+    trades += id + R"(|{"SYMBOL": "S)" + std::to_string(symbol) + R"(", "PRICE": )" +
+              std::to_string(price) + "}\n";
+    if (symbol < 10 && price > 100 + symbol) expected.insert(id);
+  }
+  REQUIRE(expected.size() > 5);
+  REQUIRE(run_command(produce + "trades", trades).first == 0);
+
+  std::vector<std::pair<std::string, std::string>> alerts;
+  eventually([&] {
+    alerts = read_topic(*bootstrap, "alerts");
+    return alerts.size() >= expected.size();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing more arrives
+  alerts = read_topic(*bootstrap, "alerts");
+  std::set<std::string> got;
+  for (const auto& [key, value] : alerts) {
+    got.insert(key);
+    auto v = nlohmann::json::parse(value);
+    int symbol = std::stoi(v["SYMBOL"].get<std::string>().substr(1));
+    CHECK(v["PRICE"].get<double>() > 100 + symbol);
+  }
+  CHECK(alerts.size() == expected.size());
+  CHECK(got == expected);
+
+  CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("rivulet run: a bad file names line:column and exits 2", "[integration][sql]") {
+  std::string dir = temp_dir("rivulet-sql-bad");
+  std::string app = dir + "/bad.sql";
+  {
+    std::ofstream out(app);
+    out << "CREATE STREAM S (ID INT KEY, V INT) WITH (kafka_topic='s', value_format='JSON');\n"
+           "CREATE STREAM T AS SELECT ID, W FROM S;\n";
+  }
+  auto [rc, out] = run_command(rivulet::testing::rivulet_binary() + " run " + app +
+                                   " --bootstrap 127.0.0.1:1 2>&1",
+                               "", 30);
+  CHECK(rc == 2);
+  CHECK(out.find(app + ": line 2:") != std::string::npos);
+  auto [rc2, out2] = run_command(
+      rivulet::testing::rivulet_binary() + " run " + dir + "/missing.sql 2>&1", "", 30);
+  CHECK(rc2 == 2);
+  CHECK(out2.find("cannot read") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
