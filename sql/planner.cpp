@@ -5,6 +5,7 @@
 #include "operators/stateless_nodes.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
+#include "sql/format_checks.hpp"
 #include "sql/parser.hpp"
 #include "sql/plan_subquery.hpp"
 #include "sql/row_layout.hpp"
@@ -38,6 +39,8 @@ ProcessorFactory flat_map(RowFn fn) {
 }  // namespace
 
 Expected<Serdes> serdes_for(const SourceInfo& s) {
+  auto formats = check_formats(s);
+  if (!formats) return formats.error();
   Serdes out;
   auto keys = s.schema.key_columns();
   if (keys.empty()) {
@@ -339,10 +342,44 @@ class QueryPlanner {
     };
   }
 
+  // ksqlDB requires the result's key in the projection: the source's key
+  // columns, or the PARTITION BY expression.
+  Expected<bool> check_key_in_projection(const Projection& p) const {
+    const std::string head = "The query used to build `" + sink_.name + "` must include the ";
+    for (const SelectItem& item : q_.select)
+      if (item.kind != SelectItem::Kind::Expression) return true;  // SELECT * keeps the key
+    if (q_.partition_by.size() == 1) {
+      const Expr& e = *q_.partition_by[0];
+      bool null_key = e.kind == ExprKind::Literal && e.value.is_null();
+      if (!null_key && p.key.empty())
+        return sql_error(e.loc, head + "partitioning expression " + to_sql(e) +
+                                    " in its projection (eg, SELECT " + to_sql(e) + "...).");
+      return true;
+    }
+    if (!q_.partition_by.empty() || !q_.joins.empty()) return true;
+    std::vector<std::string> missing;
+    for (const Column& k : a_.sources[0].info->schema.key_columns()) {
+      bool found = false;
+      for (const OutputColumn& c : a_.projection)
+        if (c.is_key && c.expr->kind == ExprKind::Column && c.expr->name == k.name) found = true;
+      if (!found) missing.push_back(k.name);
+    }
+    if (missing.empty()) return true;
+    std::string names, list;
+    for (size_t i = 0; i < missing.size(); ++i) {
+      names += (i == 0 ? "" : i + 1 == missing.size() ? " and " : ", ") + missing[i];
+      list += (i == 0 ? "" : ", ") + missing[i];
+    }
+    return sql_error(q_.loc, head + (missing.size() == 1 ? "key column " : "key columns ") + names +
+                                 " in its projection (eg, SELECT " + list + "...).");
+  }
+
   Expected<Topology::NodeId> project(Topology::NodeId node) {
     auto p = std::make_shared<Projection>();
     auto ok = build_projection(a_.scope, *p);
     if (!ok) return ok.error();
+    auto missing = check_key_in_projection(*p);
+    if (!missing) return missing.error();
     if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
       return unsupported(q_.partition_by[0]->loc,
                          "PARTITION BY several expressions not all in the projection");
@@ -486,6 +523,12 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
 }
 
 Expected<std::string> SqlEngine::execute(const Statement& s) {
+  if (const auto* c = std::get_if<CreateSource>(&s.body)) {
+    auto info = Catalog::describe_create(*c, s.text);
+    if (!info) return info.error();
+    auto formats = check_formats(*info);
+    if (!formats) return sql_error(c->name_loc, formats.error().message);
+  }
   if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body))
     return catalog_.apply(s);
   if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) return create_as(*c, s.text);

@@ -1,0 +1,52 @@
+#include "sql/format_checks.hpp"
+
+#include "sql/types.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+bool contains_map(const DataTypePtr& t) {
+  if (!t) return false;
+  if (t->kind == TypeKind::Map) return true;
+  if (t->element && contains_map(t->element)) return true;
+  for (const auto& f : t->fields)
+    if (contains_map(f.type)) return true;
+  return false;
+}
+
+bool is_nested(const DataTypePtr& t) {
+  return t && (t->kind == TypeKind::Array || t->kind == TypeKind::Map ||
+               t->kind == TypeKind::Struct);
+}
+
+const char* nested_name(TypeKind k) {
+  return k == TypeKind::Array ? "ARRAY" : k == TypeKind::Map ? "MAP" : "STRUCT";
+}
+
+}  // namespace
+
+Expected<bool> check_formats(const SourceInfo& s) {
+  for (const Column& c : s.schema.columns) {
+    if (c.is_key && contains_map(c.type))
+      return Error::fatal(
+          "Map keys, including types that contain maps, are not supported as they may lead to "
+          "unexpected behavior due to inconsistent serialization. Key column name: `" +
+          c.name + "`. Column type: " + type_name(c.type) +
+          ". See https://github.com/confluentinc/ksql/issues/6621 for more.");
+  }
+  for (const Column& c : s.schema.columns) {
+    const std::string& format = c.is_key ? s.key_format : s.value_format;
+    if ((format == "KAFKA" || format == "DELIMITED") && is_nested(c.type))
+      return Error::fatal("The '" + format + "' format does not support type '" +
+                          nested_name(c.type->kind) + "', column: `" + c.name + "`");
+  }
+  if (auto wrap = s.properties.text("WRAP_SINGLE_VALUE")) {
+    bool on = *wrap == "true" || *wrap == "TRUE" || *wrap == "True";
+    if (on && (s.value_format == "KAFKA" || s.value_format == "DELIMITED"))
+      return Error::fatal("Format '" + s.value_format +
+                          "' does not support 'WRAP_SINGLE_VALUE' set to 'true'.");
+  }
+  return true;
+}
+
+}  // namespace rivulet::sql

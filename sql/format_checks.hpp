@@ -1,0 +1,19 @@
+#pragma once
+// What each serialization format can hold, checked when a source is created
+// (CREATE STREAM|TABLE with columns, and the result of ... AS SELECT), with
+// ksqlDB's messages:
+//  - KAFKA and DELIMITED hold no ARRAY, MAP or STRUCT column
+//    ("The 'KAFKA' format does not support type 'STRUCT'");
+//  - no key column may be or contain a MAP ("Map keys, including types that
+//    contain maps, are not supported ...");
+//  - WRAP_SINGLE_VALUE=true is refused by KAFKA and DELIMITED
+//    ("Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'.").
+// Errors carry no location; callers add the statement's.
+#include "runtime/error.hpp"
+#include "sql/catalog.hpp"
+
+namespace rivulet::sql {
+
+Expected<bool> check_formats(const SourceInfo& source);
+
+}  // namespace rivulet::sql
