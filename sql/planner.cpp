@@ -8,6 +8,7 @@
 #include "sql/format_checks.hpp"
 #include "sql/parser.hpp"
 #include "sql/plan_subquery.hpp"
+#include "sql/plan_table_aggregate.hpp"
 #include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
@@ -392,7 +393,7 @@ class QueryPlanner {
   }
 
   Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
-    if (a_.sources[0].info->is_table()) return unsupported(q_.from.loc, "aggregations of tables");
+    const bool table = a_.sources[0].info->is_table();
     if (q_.group_by.empty()) return unsupported(q_.loc, "aggregation without GROUP BY");
     for (size_t i = 0; i < q_.group_by.size(); ++i)
       for (size_t j = 0; j < i; ++j)
@@ -426,8 +427,11 @@ class QueryPlanner {
       }
       out.push_back(std::move(o));
     };
-    node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
-    node = e_.topology_.add_repartition(node, name("groupby"));
+    if (!table) {  // a table's rows are re-keyed by plan_table_aggregate
+      node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
+      node = e_.topology_.add_repartition(node, name("groupby"));
+    }
+    std::vector<TableAggregateCall> table_calls;
 
     // One function per distinct aggregate call; results as struct fields.
     AggregateSpec spec;
@@ -450,13 +454,15 @@ class QueryPlanner {
       auto type = ExpressionCompiler(a_.scope).infer_type(call);
       if (!type) return type.error();
       ValueFn input;
+      std::shared_ptr<CompiledExpr> ae;
       if (!call->star && !call->args.empty()) {
         if (call->args.size() > 1) return unsupported(call->loc, call->name + " with several arguments");
         auto arg = compile(a_.scope, call->args[0], call->name.c_str());
         if (!arg) return arg.error();
-        auto ae = std::make_shared<CompiledExpr>(std::move(*arg));
+        ae = std::make_shared<CompiledExpr>(std::move(*arg));
         input = [ae](const Record& r) { return ae->evaluate(eval_row(r)); };
       }
+      table_calls.push_back(TableAggregateCall{call->name, ae, call->loc});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));
@@ -476,7 +482,15 @@ class QueryPlanner {
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
     }
     out_scope.add_pseudo_columns(false);
-    node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
+    if (table) {
+      std::vector<std::shared_ptr<const CompiledExpr>> const_groups(groups.begin(), groups.end());
+      auto planned = plan_table_aggregate(e_.topology_, node, id_, std::move(const_groups),
+                                          std::move(table_calls));
+      if (!planned) return planned.error();
+      node = *planned;
+    } else {
+      node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
+    }
 
     auto p = std::make_shared<Projection>();
     p->key_from_record = true;

@@ -1,0 +1,187 @@
+#include "sql/plan_table_aggregate.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#include "operators/aggregation.hpp"
+#include "operators/stateless_nodes.hpp"
+#include "runtime/decimal.hpp"
+#include "sql/row_layout.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+using RowFn = std::function<void(const Record&, Batch&)>;
+
+ProcessorFactory flat_map(RowFn fn) {
+  return [fn](BuildContext& c) -> std::unique_ptr<Processor> {
+    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), fn);
+  };
+}
+
+Value negate(const Value& v) {
+  switch (v.kind()) {
+    case TypeKind::Int:
+      return Value::int32(static_cast<int32_t>(0u - static_cast<uint32_t>(v.as_int32())));
+    case TypeKind::BigInt:
+      return Value::int64(static_cast<int64_t>(0ull - static_cast<uint64_t>(v.as_int64())));
+    case TypeKind::Decimal:
+      return Value::decimal(v.as_decimal().negate());
+    case TypeKind::Double:
+      return Value::float64(-v.as_double());
+    default:
+      throw std::runtime_error(std::string("cannot aggregate ") + type_kind_name(v.kind()));
+  }
+}
+
+Value plus(const Value& acc, const Value& x, bool subtract) {
+  Value d = subtract ? negate(x) : x;
+  if (acc.is_null()) return d;
+  auto r = add_numbers(acc, d);
+  if (!r) throw std::runtime_error(r.error().message);
+  return *r;
+}
+
+EvalRow row_of(const Array& row, const Record& r) {
+  EvalRow e;
+  e.columns = row.data();
+  e.column_count = row.size();
+  e.rowtime = r.timestamp;
+  e.partition = r.source.partition.value();
+  e.offset = r.source.offset.value();
+  return e;
+}
+
+}  // namespace
+
+Expected<Topology::NodeId> plan_table_aggregate(
+    Topology& topology, Topology::NodeId rows, const std::string& id,
+    std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls) {
+  for (const auto& c : calls)
+    if (c.name != "COUNT" && c.name != "SUM" && c.name != "AVG")
+      return sql_error(c.loc, "The aggregation function(s) (" + c.name +
+                                  ") cannot be applied to a table source, only to a stream "
+                                  "source.");
+  // 1. Old row out, new row in, keyed by their groups.
+  const std::string prior = id + "-prior";
+  auto group_key = [groups](const Array& row, const Record& r) -> Value {
+    EvalRow e = row_of(row, r);
+    if (groups.size() == 1) return groups[0]->evaluate(e);
+    StructFields f;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      Value v = groups[i]->evaluate(e);
+      if (v.is_null()) return Value();
+      f.push_back(Field{"G" + std::to_string(i), std::move(v)});
+    }
+    return Value::structure(std::move(f));
+  };
+  ProcessorFactory split = [prior, group_key](BuildContext& c) -> std::unique_ptr<Processor> {
+    std::shared_ptr<KTable> store = c.table(prior);
+    if (!store) return nullptr;
+    RowFn fn = [store, group_key](const Record& r, Batch& out) {
+      if (r.key.is_null()) return;
+      Value old;
+      if (const Value* p = store->find_local(r.key)) old = *p;
+      Value now = r.value.kind() == TypeKind::Array ? r.value : Value();
+      store->apply(r.key, now);
+      // Values: the row, then [the old row,] the mode (0 add, 1 subtract,
+      // 2 replace: the old row and the new one are in the same group).
+      auto emit = [&](Value key, const Value& row, int32_t mode, const Value* replaced) {
+        if (key.is_null()) return;  // ksqlDB skips rows whose group is NULL
+        Record o = r;
+        o.key = std::move(key);
+        Array flagged = row.as_array();
+        if (replaced) flagged.push_back(*replaced);
+        flagged.push_back(Value::int32(mode));
+        o.value = Value::array(std::move(flagged));
+        out.push_back(std::move(o));
+      };
+      Value old_key = old.kind() == TypeKind::Array ? group_key(old.as_array(), r) : Value();
+      Value new_key = now.is_null() ? Value() : group_key(now.as_array(), r);
+      if (!old_key.is_null() && !new_key.is_null() && old_key == new_key) {
+        emit(std::move(new_key), now, 2, &old);
+        return;
+      }
+      if (old.kind() == TypeKind::Array) emit(std::move(old_key), old, 1, nullptr);
+      if (!now.is_null()) emit(std::move(new_key), now, 0, nullptr);
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), std::move(fn));
+  };
+  Topology::NodeId node = topology.add_processor(id + "-table-group", {rows}, split);
+  // The store is registered through a materialization that never receives
+  // a record (the node above writes it itself, record by record).
+  auto none = topology.add_processor(id + "-prior-store", {node},
+                                     flat_map([](const Record&, Batch&) {}));
+  topology.add_table(none, prior);
+  node = topology.add_repartition(node, id + "-groupby");
+
+  // 2. Accumulators per group: [COUNT: n | SUM: sum | AVG: [sum, n]].
+  const std::string aggregates = id + "-aggregates";
+  ProcessorFactory aggregate = [aggregates, calls](BuildContext& c) -> std::unique_ptr<Processor> {
+    std::shared_ptr<KTable> store = c.table(aggregates);
+    if (!store) return nullptr;
+    RowFn fn = [store, calls](const Record& r, Batch& out) {
+      if (r.key.is_null() || r.value.kind() != TypeKind::Array || r.value.as_array().empty())
+        return;
+      const Array& row = r.value.as_array();
+      const int32_t mode = row.back().as_int32();
+      Array acc;
+      if (const Value* p = store->find_local(r.key)) acc = p->as_array();
+      if (acc.size() != calls.size()) {
+        acc.clear();
+        for (const auto& call : calls)
+          acc.push_back(call.name == "COUNT" ? Value::int64(0)
+                        : call.name == "AVG"
+                            ? Value::array(Array{Value(), Value::int64(0)})
+                            : Value());
+      }
+      auto apply = [&](const EvalRow& e, bool subtract) {
+        const int64_t step = subtract ? -1 : 1;
+        for (size_t i = 0; i < calls.size(); ++i) {
+          const auto& call = calls[i];
+          Value in = call.input ? call.input->evaluate(e) : Value::boolean(true);
+          if (in.is_null()) continue;
+          if (call.name == "COUNT") {
+            acc[i] = Value::int64(acc[i].as_int64() + step);
+          } else if (call.name == "SUM") {
+            acc[i] = plus(acc[i], in, subtract);
+          } else {
+            Array avg = acc[i].as_array();
+            avg[0] = plus(avg[0], in, subtract);
+            avg[1] = Value::int64(avg[1].as_int64() + step);
+            acc[i] = Value::array(std::move(avg));
+          }
+        }
+      };
+      if (mode == 2) {
+        const Value& old = row[row.size() - 2];
+        if (old.kind() == TypeKind::Array) apply(row_of(old.as_array(), r), true);
+      }
+      EvalRow e = row_of(row, r);
+      apply(e, mode == 1);
+      StructFields results;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        Value v = acc[i];
+        if (calls[i].name == "AVG") {
+          const Array& avg = acc[i].as_array();
+          int64_t n = avg[1].as_int64();
+          v = n == 0 || avg[0].is_null() ? Value()
+                                         : Value::float64(avg[0].to_double() / static_cast<double>(n));
+        }
+        results.push_back(Field{"A" + std::to_string(i), std::move(v)});
+      }
+      store->apply(r.key, Value::array(std::move(acc)));
+      Record o = r;
+      o.value = Value::structure(std::move(results));
+      out.push_back(std::move(o));
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), std::move(fn));
+  };
+  node = topology.add_processor(id + "-table-aggregate", {node}, aggregate);
+  auto none2 = topology.add_processor(id + "-aggregates-store", {node},
+                                      flat_map([](const Record&, Batch&) {}));
+  topology.add_table(none2, aggregates);
+  return node;
+}
+
+}  // namespace rivulet::sql

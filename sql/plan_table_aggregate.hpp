@@ -1,0 +1,38 @@
+#pragma once
+// GROUP BY over a TABLE: the aggregation of a changelog, with retraction.
+//
+// Each update of the source table's key k replaces k's old row: the old row
+// is subtracted from its group and the new row added to its group: two
+// results when the groups differ, one when both rows are in the same group
+// (ksqlDB's behaviour). A group whose rows are all gone keeps its results
+// (COUNT 0, SUM 0) and HAVING decides whether it is written or deleted.
+//
+//   rows (key k, value: row or null) -> "<id>-table-group": looks up k's old
+//   row in the store "<id>-prior", replaces it, emits (group(old), row,
+//   subtract) and (group(new), row, add), or one (group, new row, old row,
+//   replace); rows whose group key is NULL are skipped -> repartition "<id>-groupby" -> "<id>-table-aggregate": keeps
+//   the accumulators per group in the store "<id>-aggregates" and emits
+//   (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
+// Functions: COUNT(*), COUNT(x), SUM(x), AVG(x). Others (MIN, MAX, ...)
+// cannot be undone and are rejected with ksqlDB's message.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operators/topology.hpp"
+#include "runtime/error.hpp"
+#include "sql/expression.hpp"
+
+namespace rivulet::sql {
+
+struct TableAggregateCall {
+  std::string name;                           // COUNT, SUM, AVG
+  std::shared_ptr<const CompiledExpr> input;  // nullptr: COUNT(*) / COUNT()
+  SourceLocation loc;
+};
+
+Expected<Topology::NodeId> plan_table_aggregate(
+    Topology& topology, Topology::NodeId rows, const std::string& query_id,
+    std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls);
+
+}  // namespace rivulet::sql
