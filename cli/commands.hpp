@@ -14,5 +14,6 @@ void add_config_command(CLI::App& app);  // config_command.cpp: configuration ke
 void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplicated records
 void add_qtt_command(CLI::App& app);     // qtt_command.cpp: ksqlDB query-validation tests
 void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's queries
+void add_chaos_command(CLI::App& app);   // chaos_command.cpp: fault injection
 
 }  // namespace rivulet::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   rivulet::cli::add_verify_command(app);
   rivulet::cli::add_qtt_command(app);
   rivulet::cli::add_run_command(app);
+  rivulet::cli::add_chaos_command(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

@@ -133,6 +133,19 @@ void EmbeddedBroker::handle_control_record(std::string_view payload, int64_t off
     return;
   }
   if (request->op == ControlOp::Reply) return;  // our own answers
+  if (request->op == ControlOp::PushRequestErrors && !request->id.empty()) {
+    // Injected Produce errors would fail this very reply: answer first (its
+    // delivery is awaited), then inject. Pushing errors cannot fail.
+    if (auto sent = admin_->send_control_record(ControlRequest::reply(request->id, true, ""));
+        !sent) {
+      kafka_log().error("embedded broker: reply to {} not sent: {}", request->id,
+                        sent.error().message);
+    }
+    (void)apply(*request);
+    ++handled_;
+    kafka_log().info("embedded broker: applied {}", encode_control_request(*request));
+    return;
+  }
   auto applied = apply(*request);
   ++handled_;
   if (applied) {

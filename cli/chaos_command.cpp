@@ -1,0 +1,130 @@
+// `rivulet chaos`: fault injection for failover drills (chaos/README.md).
+//   rivulet chaos --broker BOOTSTRAP down|up BROKER_ID
+//   rivulet chaos --broker BOOTSTRAP leader TOPIC PARTITION BROKER_ID
+//   rivulet chaos --broker BOOTSTRAP errors API COUNT ERROR   (or: errors API clear)
+//   rivulet chaos --coordinator HOST:PORT kill|pause|resume NODE
+//   rivulet chaos [--broker BOOTSTRAP] [--coordinator HOST:PORT] run SCENARIO.yaml
+// Exit status: 0 done, 1 the fault could not be applied (refused, no such
+// node, broker did not answer; in a scenario: an action failed or the run
+// was interrupted), 2 usage errors.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chaos/broker_faults.hpp"
+#include "chaos/node_control.hpp"
+#include "chaos/scenario.hpp"
+#include "cli/commands.hpp"
+#include "connectors/kafka_log.hpp"
+
+namespace rivulet::cli {
+
+namespace {
+
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+
+struct ChaosArgs {
+  std::string broker, coordinator;
+  std::vector<std::string> words;
+  int timeout_s = 10;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "rivulet chaos: " << message << " (see rivulet chaos --help)\n";
+  return kUsage;
+}
+
+int failed(const Error& e) {
+  std::cerr << "rivulet chaos: " << e.message << "\n";
+  return kFailed;
+}
+
+int run_node_fault(const ChaosArgs& a) {
+  if (a.words.size() != 2) {
+    return usage_error(a.words[0] + " takes one argument, the node's name (" + a.words[0] +
+                       " NODE)");
+  }
+  auto fault = chaos::parse_node_fault(a.words[0]);
+  if (!fault) return usage_error(fault.error().message);
+  if (a.coordinator.empty()) {
+    return usage_error(a.words[0] + " needs --coordinator HOST:PORT to find node " + a.words[1]);
+  }
+  auto status = chaos::fetch_status_json(a.coordinator, std::chrono::seconds(a.timeout_s));
+  if (!status) return failed(status.error());
+  auto nodes = chaos::parse_status_nodes(*status);
+  if (!nodes) return failed(nodes.error());
+  auto node = chaos::find_node(*nodes, a.words[1]);
+  if (!node) return failed(node.error());
+  auto done = chaos::signal_node(*node, *fault);
+  if (!done) return failed(done.error());
+  std::cout << chaos::node_fault_name(*fault) << " node " << node->name << " (pid " << node->pid
+            << ", signal " << chaos::node_fault_signal(*fault) << ")" << std::endl;
+  return 0;
+}
+
+int run_broker_fault(const ChaosArgs& a) {
+  auto request = chaos::parse_broker_fault(a.words);
+  if (!request) return usage_error(request.error().message);
+  if (a.broker.empty()) {
+    return usage_error(a.words[0] + " is a broker fault: give --broker BOOTSTRAP");
+  }
+  auto done = chaos::apply_broker_fault(a.broker, *request, std::chrono::seconds(a.timeout_s));
+  if (!done) return failed(done.error());
+  std::cout << chaos::describe_broker_fault(*request) << std::endl;
+  return 0;
+}
+
+int run_scenario_command(const ChaosArgs& a) {
+  if (a.words.size() != 2) return usage_error("run takes one argument, the scenario file");
+  auto scenario = chaos::load_scenario(a.words[1]);
+  if (!scenario) return usage_error(scenario.error().message);
+  chaos::ScenarioTargets targets;
+  targets.broker = a.broker;
+  targets.coordinator = a.coordinator;
+  auto result = chaos::run_scenario(*scenario, targets, std::cout);
+  if (!result) return failed(result.error());
+  return result->failed == 0 && !result->interrupted ? 0 : kFailed;
+}
+
+int run_chaos(const ChaosArgs& a) {
+  if (a.words.empty()) {
+    return usage_error("no fault given: down, up, leader, errors (--broker), kill, pause, resume "
+                       "(--coordinator) or run SCENARIO.yaml");
+  }
+  // Our own control-channel clients report every refused connection to a
+  // broker we took down; that is the fault working, not news. Failures
+  // reach the user as the command's own errors.
+  connectors::kafka_log().set_level(spdlog::level::critical);
+  const std::string& verb = a.words[0];
+  if (verb == "run") return run_scenario_command(a);
+  if (verb == "kill" || verb == "pause" || verb == "resume") return run_node_fault(a);
+  return run_broker_fault(a);
+}
+
+}  // namespace
+
+void add_chaos_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "chaos", "Inject faults into a local cluster: broker faults, node kill/pause/resume, scenarios");
+  auto args = std::make_shared<ChaosArgs>();
+  cmd->add_option("--broker", args->broker, "Bootstrap list of the embedded broker (rivulet broker)");
+  cmd->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT (to find node pids)");
+  cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for the broker or the coordinator")
+      ->check(CLI::Range(1, 600));
+  cmd->add_option("fault", args->words, "The fault and its arguments (see below)");
+  cmd->positionals_at_end();
+  cmd->footer(
+      "Faults:\n"
+      "  --broker BOOTSTRAP down|up BROKER_ID\n"
+      "  --broker BOOTSTRAP leader TOPIC PARTITION BROKER_ID   (BROKER_ID -1: no leader)\n"
+      "  --broker BOOTSTRAP errors API COUNT ERROR   e.g. errors Produce 5 NOT_LEADER_FOR_PARTITION\n"
+      "  --broker BOOTSTRAP errors API clear\n"
+      "  --coordinator HOST:PORT kill|pause|resume NODE   (SIGKILL/SIGSTOP/SIGCONT, local nodes only)\n"
+      "  run SCENARIO.yaml   a timeline of faults (docs/failover-testing.md)\n"
+      "Only the embedded broker and processes on this machine are targets.");
+  cmd->callback([args] { exit_code = run_chaos(*args); });
+}
+
+}  // namespace rivulet::cli
