@@ -4,6 +4,9 @@
 // per partition, reads enriched-orders and order-counts back with an
 // independent consumer, checks every order appears exactly once and every
 // count is exact, and prints one JSON summary as the last line of stdout.
+// With --http HOST:PORT it serves /metrics, /health and /tasks while it
+// runs. SIGINT/SIGTERM stop it early (gracefully: a final checkpoint; exit
+// status 130/143); a second signal exits at once.
 #include <stdlib.h>
 
 #include <atomic>
@@ -15,12 +18,15 @@
 #include <thread>
 
 #include "actors/application.hpp"
+#include "actors/http_endpoint.hpp"
 #include "cli/commands.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/log.hpp"
+#include "runtime/progress.hpp"
+#include "runtime/shutdown_signals.hpp"
 
 namespace rivulet::cli {
 
@@ -93,7 +99,9 @@ class OutputChecker : public connectors::BatchSink {
   std::map<std::string, int64_t> counts_;
 };
 
-int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
+int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s,
+             const std::string& http) {
+  ShutdownSignals signals("rivulet demo");  // before any thread starts
   examples::OrdersWorkload w;
   w.users = users;
   w.user_space = users + users / 10;
@@ -116,9 +124,11 @@ int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
 
   std::cerr << "demo: loading " << w.users << " users and " << w.orders << " orders into "
             << partitions << " partitions\n";
-  auto loaded = examples::produce_orders_workload(bootstrap, w, [](int64_t done, int64_t total) {
-    std::cerr << "demo: loaded " << done << "/" << total << "\n";
-  });
+  Progress progress("demo: records loaded", w.users + w.orders);
+  auto loaded = examples::produce_orders_workload(
+      bootstrap, w, [&progress](int64_t done, int64_t) { progress.update(done); });
+  if (loaded) progress.finish();
+  if (signals.poll() != 0) return 128 + signals.received();
   if (!loaded) {
     std::cerr << "demo: " << loaded.error().to_string() << "\n";
     return 1;
@@ -167,13 +177,26 @@ int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
     std::cerr << "demo: " << r.error().to_string() << "\n";
     return 1;
   }
+  std::unique_ptr<HttpEndpoint> endpoint;
+  if (!http.empty()) {
+    auto e = HttpEndpoint::start(http, app);
+    if (!e) {
+      std::cerr << "demo: cannot serve http on " << http << ": " << e.error().to_string() << "\n";
+      (void)app.stop();
+      return 1;
+    }
+    endpoint = std::move(*e);
+    std::cerr << "demo: http on " << endpoint->host() << ":" << endpoint->port()
+              << " (/metrics /health /tasks)\n";
+  }
   std::cerr << "demo: running orders LEFT JOIN users and per-user counts, one actor per "
                "partition ("
             << app.partitions() << " tasks)\n";
 
   const auto deadline = started + std::chrono::seconds(timeout_s);
   auto next_report = started + std::chrono::seconds(2);
-  while (checker.distinct() < w.orders && Clock::now() < deadline && !app.failure()) {
+  while (checker.distinct() < w.orders && Clock::now() < deadline && !app.failure() &&
+         signals.poll() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (Clock::now() >= next_report) {
       auto stats = app.stats();
@@ -187,6 +210,16 @@ int run_demo(int partitions, int64_t users, int64_t orders, int timeout_s) {
       std::chrono::duration<double>(checker.last_output() - started).count();
   auto failure = app.failure();
   bool stopped_cleanly = app.stop();
+  endpoint.reset();
+  if (signals.received() != 0) {
+    (*reader)->stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(state_dir, ignored);
+    std::cerr << "demo: stopped on signal " << signals.received() << " after "
+              << checker.distinct() << "/" << w.orders << " orders ("
+              << (stopped_cleanly ? "final checkpoint written" : "stop failed") << ")\n";
+    return 128 + signals.received();
+  }
 
   // Counts: the last count per user must equal the orders each user placed.
   auto expected = w.expected_counts();
@@ -243,14 +276,18 @@ void add_demo_command(CLI::App& app) {
     int64_t users = 10000;
     int64_t orders = 200000;
     int timeout = 120;
+    std::string http;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("--partitions", opts->partitions, "Partitions per topic")->check(CLI::Range(1, 64));
   cmd->add_option("--users", opts->users, "Users in the table")->check(CLI::Range(1, 10000000));
   cmd->add_option("--orders", opts->orders, "Orders in the stream")->check(CLI::Range(1, 10000000));
   cmd->add_option("--timeout", opts->timeout, "Seconds to wait for the output");
+  cmd->add_option("--http", opts->http,
+                  "Serve /metrics /health /tasks on HOST:PORT while running (port 0: any)");
   cmd->callback([opts] {
-    exit_code = run_demo(opts->partitions, opts->users, opts->orders, opts->timeout);
+    exit_code = run_demo(opts->partitions, opts->users, opts->orders, opts->timeout,
+                         opts->http);
   });
 }
 

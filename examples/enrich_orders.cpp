@@ -1,7 +1,8 @@
 // A stand-alone Rivulet application written with the C++ API: orders LEFT
 // JOIN users, plus a per-user order count, until SIGINT or SIGTERM.
 //
-//   build/bin/enrich_orders BOOTSTRAP            (topics users and orders must exist)
+//   build/bin/enrich_orders BOOTSTRAP [--http HOST:PORT]
+//                                   (topics users and orders must exist)
 //
 // Configuration comes from the environment (RIVULET_STATE_DIR,
 // RIVULET_CHECKPOINT_INTERVAL_MS, ...: see docs/configuration.md); the crash
@@ -9,6 +10,9 @@
 //
 // While it runs it prints, every few seconds, the records processed and the
 // current value of one user in the users table (a query from another thread).
+// With --http it serves /metrics, /health and /tasks (actors/http_endpoint.hpp).
+// SIGINT/SIGTERM stop it gracefully (final checkpoint, exit 0); a second
+// signal exits at once.
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -16,18 +20,18 @@
 #include <thread>
 
 #include "actors/application.hpp"
+#include "actors/http_endpoint.hpp"
 #include "examples/orders_enrichment.hpp"
+#include "runtime/shutdown_signals.hpp"
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: enrich_orders BOOTSTRAP\n";
+  std::string http;
+  if (argc == 4 && std::string(argv[2]) == "--http") http = argv[3];
+  if (argc != 2 && http.empty()) {
+    std::cerr << "usage: enrich_orders BOOTSTRAP [--http HOST:PORT]\n";
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every thread started below inherits this
+  rivulet::ShutdownSignals signals("enrich_orders");  // before any thread starts
 
   rivulet::examples::OrdersWorkload workload;
   auto config = rivulet::Config::load(
@@ -44,6 +48,17 @@ int main(int argc, char** argv) {
     std::cerr << "cannot start: " << started.error().to_string() << "\n";
     return 1;
   }
+  std::unique_ptr<rivulet::HttpEndpoint> endpoint;
+  if (!http.empty()) {
+    auto e = rivulet::HttpEndpoint::start(http, app);
+    if (!e) {
+      std::cerr << "cannot serve http on " << http << ": " << e.error().to_string() << "\n";
+      (void)app.stop();
+      return 1;
+    }
+    endpoint = std::move(*e);
+    std::cerr << "enrich_orders: http on " << endpoint->host() << ":" << endpoint->port() << "\n";
+  }
   std::thread reporter([&app, &workload] {
     auto users = app.table("users");
     for (;;) {
@@ -58,7 +73,8 @@ int main(int argc, char** argv) {
     }
   });
   reporter.detach();
-  int sig = 0;
-  sigwait(&signals, &sig);
-  return app.stop() ? 0 : 1;
+  signals.wait();
+  const bool stopped = app.stop();
+  endpoint.reset();
+  return stopped ? 0 : 1;
 }
