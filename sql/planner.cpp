@@ -9,6 +9,7 @@
 #include "sql/parser.hpp"
 #include "sql/plan_subquery.hpp"
 #include "sql/plan_table_aggregate.hpp"
+#include "sql/plan_table_join.hpp"
 #include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
@@ -26,6 +27,19 @@ std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
     if (!c.is_key) out->columns.push_back(c);
   return out;
 }
+
+}  // namespace
+
+// ksqlDB's message for inputs of a join with different partition counts.
+std::string partition_mismatch(const SourceInfo& left, const SourceInfo& right) {
+  return "Can't join `" + left.name + "` with `" + right.name +
+         "` since the number of partitions don't match. `" + left.name +
+         "` partitions = " + std::to_string(left.partitions) + "; `" + right.name +
+         "` partitions = " + std::to_string(right.partitions) +
+         ". Please repartition either one so that the number of partitions match.";
+}
+
+namespace {
 
 Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);
@@ -55,6 +69,7 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   } else if (s.key_format == "DELIMITED") {
     auto schema = std::make_shared<Schema>();
     schema->columns = keys;
+    for (Column& c : schema->columns) c.is_key = false;  // the codec reads value columns
     out.key = codecs::delimited(schema);
   } else {
     return Error::fatal("not supported yet: key format " + s.key_format);
@@ -92,11 +107,21 @@ class QueryPlanner {
     const SourceInfo& from = *a_.sources[0].info;
     if (from.timestamp_format)
       return unsupported(q_.from.loc, "TIMESTAMP_FORMAT");
-    auto src = e_.source_node(from);
-    if (!src) return src.error();
-    auto node = to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
+    const bool table_join =
+        !a_.joins.empty() && a_.joins[0].kind == AnalyzedJoin::Kind::TableTable;
+    Expected<Topology::NodeId> node = Topology::NodeId{0};
+    if (table_join) {
+      TableJoinContext c{e_.topology_, q_, a_,
+                         [this](const std::string& what) { return name(what); },
+                         [this](const SourceInfo& t) { return materialize_node(t); }};
+      node = plan_table_join(c);
+    } else {
+      auto src = e_.source_node(from);
+      if (!src) return src.error();
+      node = to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
+    }
     if (!node) return node.error();
-    if (!q_.joins.empty()) {
+    if (!q_.joins.empty() && !table_join) {
       node = join(*node);
       if (!node) return node.error();
     }
@@ -182,6 +207,9 @@ class QueryPlanner {
       auto c = a_.scope.find(aj.left_key->qualifier, aj.left_key->name);
       keyed = c.ok() && (*c)->is_key;
     }
+    if (keyed && stream.partitions > 0 && table.partitions > 0 &&
+        stream.partitions != table.partitions)
+      return sql_error(j.loc, partition_mismatch(stream, table));
     if (!keyed) {
       auto key = compile(a_.scope, aj.left_key, "JOIN");
       if (!key) return key.error();
@@ -212,19 +240,19 @@ class QueryPlanner {
 
   // The table as a KTable of the task (once per engine); its name.
   Expected<std::string> materialize(const SourceInfo& table) {
+    auto m = materialize_node(table);
+    if (!m) return m.error();
+    return m->first;
+  }
+  // ... and the node emitting its changelog once the KTable is updated.
+  Expected<std::pair<std::string, Topology::NodeId>> materialize_node(const SourceInfo& table) {
+    for (const auto& t : e_.tables_)
+      if (t.first == table.name) return t;
     auto tsrc = e_.source_node(table, true);
     if (!tsrc) return tsrc.error();
-    if (!has_table(table.name)) {
-      e_.topology_.add_table(*tsrc, table.name);
-      e_.tables_.push_back(table.name);
-    }
-    return table.name;
-  }
-
-  bool has_table(const std::string& store) const {
-    for (const auto& t : e_.tables_)
-      if (t == store) return true;
-    return false;
+    auto node = e_.topology_.add_table(*tsrc, table.name);
+    e_.tables_.emplace_back(table.name, node);
+    return e_.tables_.back();
   }
 
   Expected<Topology::NodeId> where(Topology::NodeId node) {

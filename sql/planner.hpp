@@ -73,7 +73,8 @@ class SqlEngine {
   Catalog catalog_;
   Topology topology_;
   std::vector<std::pair<std::string, Topology::NodeId>> sources_;  // topic -> source node
-  std::vector<std::string> tables_;                                // materialized KTables
+  // Materialized KTables: store name -> the node emitting its changelog.
+  std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
   int queries_ = 0;
 

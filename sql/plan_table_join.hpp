@@ -1,0 +1,44 @@
+#pragma once
+// Table-table joins on primary keys: `FROM l [LEFT | FULL OUTER] JOIN r ON
+// l.k = r.k`, where both tables are materialized as the task's KTables
+// (co-partitioned: same partition count, same key type and format).
+//
+// Each side's changelog, after its table is updated, looks the other table
+// up by the same key and emits the joined row (l's columns, then r's), or a
+// tombstone when the key no longer has a result:
+//   INNER: a row when both sides hold k; a tombstone when one side deletes
+//          k while the other holds it;
+//   LEFT:  a row whenever l holds k (r's columns NULL when r does not); a
+//          tombstone when l deletes k;
+//   FULL:  a row whenever either side holds k; a tombstone when the last
+//          side holding k deletes it.
+// Rows reach WHERE and the projection keyed by k, with table semantics. An
+// absent side's value columns are NULL and its key column holds k (so the
+// result of a FULL OUTER join is always keyed).
+// Multi-way joins and foreign-key joins (l's key not in ON) are rejected.
+#include <functional>
+#include <string>
+
+#include "operators/topology.hpp"
+#include "runtime/error.hpp"
+#include "sql/analyzer.hpp"
+#include "sql/ast.hpp"
+
+namespace rivulet::sql {
+
+struct TableJoinContext {
+  Topology& topology;
+  const Query& query;
+  const QueryAnalysis& analysis;
+  std::function<std::string(const std::string& what)> name;
+  // Materializes a table source; returns (store name, node emitting its
+  // changelog after each update).
+  std::function<Expected<std::pair<std::string, Topology::NodeId>>(const SourceInfo&)> materialize;
+};
+
+Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c);
+
+// ksqlDB's message for join inputs whose partition counts differ (planner.cpp).
+std::string partition_mismatch(const SourceInfo& left, const SourceInfo& right);
+
+}  // namespace rivulet::sql
