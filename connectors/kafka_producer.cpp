@@ -109,7 +109,13 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
     Error e = err == RD_KAFKA_RESP_ERR__QUEUE_FULL
                   ? Error::retriable("producer queue full for " +
                                      std::to_string(queue_full_timeout.count()) + " ms")
-                  : Error::fatal("produce failed: " + kafka_error_text(err));
+                  : err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+                        ? Error::fatal("produce failed: a record of " +
+                                       std::to_string(key_size + value_size) +
+                                       " bytes (key and value) exceeds the producer's "
+                                       "message.max.bytes; raise kafka.producer.message.max.bytes "
+                                       "(the topic's max.message.bytes must allow it too)")
+                        : Error::fatal("produce failed: " + kafka_error_text(err));
     e.context.operation = "produce";
     e.context.topic = record.topic;
     e.context.attempt = attempt + 1;
