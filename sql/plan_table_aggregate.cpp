@@ -184,4 +184,28 @@ Expected<Topology::NodeId> plan_table_aggregate(
   return node;
 }
 
+Topology::NodeId add_having_filter(Topology& topology, Topology::NodeId projected,
+                                   const std::string& id) {
+  const std::string written = id + "-having";
+  ProcessorFactory filter = [written](BuildContext& c) -> std::unique_ptr<Processor> {
+    std::shared_ptr<KTable> store = c.table(written);
+    if (!store) return nullptr;
+    RowFn fn = [store](const Record& r, Batch& out) {
+      if (r.value.is_null()) {
+        if (r.key.is_null() || !store->find_local(r.key)) return;  // never written
+        store->apply(r.key, Value());
+      } else if (!r.key.is_null() && !store->find_local(r.key)) {
+        store->apply(r.key, Value::boolean(true));
+      }
+      out.push_back(r);
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), std::move(fn));
+  };
+  auto node = topology.add_processor(id + "-having", {projected}, filter);
+  auto none = topology.add_processor(id + "-having-store", {node},
+                                     flat_map([](const Record&, Batch&) {}));
+  topology.add_table(none, written);
+  return node;
+}
+
 }  // namespace rivulet::sql

@@ -35,4 +35,10 @@ Expected<Topology::NodeId> plan_table_aggregate(
     Topology& topology, Topology::NodeId rows, const std::string& query_id,
     std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls);
 
+// After an aggregation's projection with HAVING: a group failing HAVING is
+// written as a tombstone only when its previous result passed (ksqlDB);
+// the groups currently written are kept in the store "<id>-having".
+Topology::NodeId add_having_filter(Topology& topology, Topology::NodeId projected,
+                                   const std::string& query_id);
+
 }  // namespace rivulet::sql

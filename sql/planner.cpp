@@ -415,6 +415,12 @@ class QueryPlanner {
     if (q_.partition_by.size() == 1) {
       auto e = compile(a_.scope, q_.partition_by[0], "PARTITION BY");
       if (!e) return e.error();
+      if (p->key.empty()) {  // SELECT *: the key is the expression's value
+        SourceInfo keyed = sink_;
+        keyed.schema.columns.push_back(Column{"KSQL_COL_0", e->type(), true});
+        auto formats = check_formats(keyed);
+        if (!formats) return sql_error(q_.partition_by[0]->loc, formats.error().message);
+      }
       p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
     }
     return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
@@ -422,6 +428,10 @@ class QueryPlanner {
 
   Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
     const bool table = a_.sources[0].info->is_table();
+    if (a_.sources[0].info->value_format == "KAFKA")
+      return sql_error(q_.from.loc, "Source(s) " + a_.sources[0].info->name +
+                                        " are using the 'KAFKA' value format. This format does "
+                                        "not yet support GROUP BY.");
     if (q_.group_by.empty()) return unsupported(q_.loc, "aggregation without GROUP BY");
     for (size_t i = 0; i < q_.group_by.size(); ++i)
       for (size_t j = 0; j < i; ++j)
@@ -532,7 +542,8 @@ class QueryPlanner {
       if (!h) return h.error();
       p->having = std::make_shared<CompiledExpr>(std::move(*h));
     }
-    return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+    node = e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+    return p->having ? add_having_filter(e_.topology_, node, id_) : node;
   }
 
   SqlEngine& e_;
