@@ -49,4 +49,15 @@ Expected<bool> check_formats(const SourceInfo& s) {
   return true;
 }
 
+bool unwrapped_single_value(const SourceInfo& s) {
+  if (s.value_format == "KAFKA") return true;
+  const std::string& f = s.value_format;
+  if (f != "JSON" && f != "JSON_SR" && f != "AVRO" && f != "PROTOBUF") return false;
+  auto wrap = s.properties.text("WRAP_SINGLE_VALUE");
+  if (!wrap || (*wrap != "false" && *wrap != "FALSE" && *wrap != "False")) return false;
+  int values = 0;
+  for (const Column& c : s.schema.columns) values += c.is_key ? 0 : 1;
+  return values == 1;
+}
+
 }  // namespace rivulet::sql

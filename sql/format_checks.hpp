@@ -16,4 +16,9 @@ namespace rivulet::sql {
 
 Expected<bool> check_formats(const SourceInfo& source);
 
+// True when the value is one column written bare (not in a struct): the
+// KAFKA format, or JSON-like formats with WRAP_SINGLE_VALUE=false and one
+// value column.
+bool unwrapped_single_value(const SourceInfo& source);
+
 }  // namespace rivulet::sql

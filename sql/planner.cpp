@@ -75,7 +75,9 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     return Error::fatal("not supported yet: key format " + s.key_format);
   }
   auto values = value_schema(s);
-  if (is_logical_json(s.value_format)) {
+  if (is_logical_json(s.value_format) && unwrapped_single_value(s)) {
+    out.value = codecs::json();  // one bare value
+  } else if (is_logical_json(s.value_format)) {
     out.value = codecs::json(values);
   } else if (s.value_format == "DELIMITED") {
     out.value = codecs::delimited(values);
@@ -318,7 +320,7 @@ class QueryPlanner {
                                  "Key column name: `" + p.key_names[i] + "`.");
     if (p.key.size() > 1 && sink_.key_format == "KAFKA")
       return unsupported(q_.loc, "several key columns in the KAFKA key format");
-    p.kafka_value = sink_.value_format == "KAFKA";
+    p.kafka_value = unwrapped_single_value(sink_);
     p.struct_key = sink_.key_format == "DELIMITED";
     return true;
   }

@@ -11,6 +11,7 @@
 #include "runtime/value.hpp"
 #include "sql/catalog.hpp"
 #include "sql/expression.hpp"
+#include "sql/format_checks.hpp"
 
 namespace rivulet::sql {
 
@@ -24,7 +25,7 @@ inline Value coerce_or_null(const Value& v, const DataTypePtr& t) {
 class RowLayout {
  public:
   explicit RowLayout(const SourceInfo& s)
-      : schema_(s.schema), kafka_value_(s.value_format == "KAFKA") {
+      : schema_(s.schema), kafka_value_(unwrapped_single_value(s)) {
     for (const Column& c : schema_.columns) keys_ += c.is_key ? 1 : 0;
   }
   size_t width() const { return schema_.columns.size(); }
