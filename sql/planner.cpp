@@ -294,6 +294,7 @@ class QueryPlanner {
     bool kafka_value = false;
     bool key_from_record = false;  // aggregation: the group key is the record key
     bool struct_key = false;       // the key format wraps even one column (DELIMITED)
+    bool keyless_stays_keyless = false;  // key columns copied from the source's key
   };
 
   Expected<bool> build_projection(const Scope& scope, Projection& p) {
@@ -346,12 +347,18 @@ class QueryPlanner {
                                   : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
       } else if (p->key.size() > 1) {
         StructFields f;
-        for (size_t i = 0; i < p->key.size(); ++i)
+        bool all_null = true;
+        for (size_t i = 0; i < p->key.size(); ++i) {
           f.push_back(Field{p->key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
-        o.key = Value::structure(std::move(f));
+          all_null = all_null && f.back().value.is_null();
+        }
+        // A record without a key keeps no key (ksqlDB), not a struct of NULLs.
+        o.key = all_null && p->keyless_stays_keyless && r.key.is_null()
+                    ? Value()
+                    : Value::structure(std::move(f));
       }
       if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
-      if (p->struct_key && p->key.size() == 1)
+      if (p->struct_key && p->key.size() == 1 && !o.key.is_null())
         o.key = Value::structure(StructFields{Field{p->key_names[0], o.key}});
       // Value.
       bool keep = !tombstone && (!p->having || p->having->test(row));
@@ -409,6 +416,7 @@ class QueryPlanner {
     auto p = std::make_shared<Projection>();
     auto ok = build_projection(a_.scope, *p);
     if (!ok) return ok.error();
+    p->keyless_stays_keyless = q_.partition_by.empty() && q_.joins.empty();
     auto missing = check_key_in_projection(*p);
     if (!missing) return missing.error();
     if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
