@@ -3,6 +3,7 @@
 // process, as users run it), kcat (an independent Kafka client), and the
 // rivulet binary. Everything is bounded in time; a child still running when
 // its handle goes away is killed.
+#include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -72,6 +73,16 @@ class ChildProcess {
     return s;
   }
 
+  // One line, waiting at most `timeout` for it to begin; nullopt at EOF or
+  // when nothing came in time. Only while nothing of the child's output is
+  // buffered yet (poll sees the pipe, not stdio's buffer): use it for a
+  // child's first line.
+  std::optional<std::string> read_first_line(std::chrono::milliseconds timeout) {
+    pollfd pfd{::fileno(out_), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    return read_line();
+  }
+
   // Sends `sig` and waits up to `timeout` for the exit status (-1: still
   // running, then killed).
   int stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
@@ -98,7 +109,9 @@ class ChildProcess {
 };
 
 // Runs a command to completion, feeding `input` to its stdin, and returns
-// its exit status and stdout (bounded by `timeout` seconds via timeout(1)).
+// its exit status and stdout (bounded by `timeout` seconds via timeout(1),
+// which follows its SIGTERM with a SIGKILL 10 s later: a command that
+// ignores or mishandles SIGTERM cannot hold the test forever).
 inline std::pair<int, std::string> run_command(const std::string& command,
                                                const std::string& input, int timeout_s = 60) {
   char path[] = "/tmp/rivulet-test-input-XXXXXX";
@@ -107,7 +120,7 @@ inline std::pair<int, std::string> run_command(const std::string& command,
   FILE* f = ::fdopen(fd, "w");
   std::fwrite(input.data(), 1, input.size(), f);
   std::fclose(f);
-  std::string full = "timeout " + std::to_string(timeout_s) + " " + command + " < " + path;
+  std::string full = "timeout -k 10 " + std::to_string(timeout_s) + " " + command + " < " + path;
   FILE* p = ::popen(full.c_str(), "r");
   std::string out;
   char buf[65536];
