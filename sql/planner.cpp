@@ -53,6 +53,15 @@ ProcessorFactory flat_map(RowFn fn) {
 
 }  // namespace
 
+// VALUE_DELIMITER / KEY_DELIMITER: one character, or TAB / SPACE.
+char delimiter_of(const SourceInfo& s, const char* property) {
+  auto d = s.properties.text(property);
+  if (!d || d->empty()) return ',';
+  if (*d == "TAB") return '\t';
+  if (*d == "SPACE") return ' ';
+  return (*d)[0];
+}
+
 Expected<Serdes> serdes_for(const SourceInfo& s) {
   auto formats = check_formats(s);
   if (!formats) return formats.error();
@@ -70,7 +79,7 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     auto schema = std::make_shared<Schema>();
     schema->columns = keys;
     for (Column& c : schema->columns) c.is_key = false;  // the codec reads value columns
-    out.key = codecs::delimited(schema);
+    out.key = codecs::delimited(schema, delimiter_of(s, "KEY_DELIMITER"));
   } else {
     return Error::fatal("not supported yet: key format " + s.key_format);
   }
@@ -80,7 +89,7 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   } else if (is_logical_json(s.value_format)) {
     out.value = codecs::json(values);
   } else if (s.value_format == "DELIMITED") {
-    out.value = codecs::delimited(values);
+    out.value = codecs::delimited(values, delimiter_of(s, "VALUE_DELIMITER"));
   } else if (s.value_format == "KAFKA") {
     if (values->columns.size() != 1)
       return Error::fatal("the KAFKA value format needs exactly one value column");
@@ -635,6 +644,13 @@ Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::s
   if (!analysis) return analysis.error();
   auto info = describe_create_as(c, *analysis, text);
   if (!info) return info.error();
+  // A DELIMITED result takes its source's delimiter unless it sets one.
+  const SourceInfo& first = *analysis->sources[0].info;
+  if (info->value_format == "DELIMITED" && first.value_format == "DELIMITED" &&
+      !info->properties.find("VALUE_DELIMITER")) {
+    if (const Property* d = first.properties.find("VALUE_DELIMITER"))
+      info->properties.items.push_back(*d);
+  }
   std::string id = std::string(c.type == SourceType::Stream ? "CSAS_" : "CTAS_") + info->name +
                    "_" + std::to_string(queries_);
   info->query_id = id;
