@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/checkpoint_restore.hpp"
 #include "actors/delivery_tracker.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
@@ -90,7 +91,8 @@ struct Application::Impl {
 
   Impl(Topology t, Config c) : topology(std::move(t)), config(std::move(c)) {}
 
-  // Loads the task's newest valid checkpoint into its stores. A snapshot
+  // Loads the task's newest restorable checkpoint (its chain: a full
+  // snapshot and the deltas on top of it) into its stores. A snapshot
   // that does not fit the topology (a store it does not have, bytes a store
   // rejects) is an error: running on would silently lose state.
   Expected<bool> restore(TaskGraph& graph, actors::TaskCounters& counters, PartitionId p,
@@ -99,35 +101,21 @@ struct Application::Impl {
     auto ids = checkpoints->list(id);
     if (!ids) return ids.error();
     env.next_checkpoint_id = checkpoint::next_checkpoint_id(*ids);
-    auto snap = checkpoints->load_latest_valid(id);
-    if (!snap) return snap.error();
-    if (!*snap) return true;
+    auto chain = checkpoints->load_latest_chain(id);
+    if (!chain) return chain.error();
+    if (!*chain) return true;
     auto begin = std::chrono::steady_clock::now();
-    for (const auto& [name, bytes] : (*snap)->sections) {
-      StateStore* target = nullptr;
-      for (auto* s : graph.stores()) {
-        if (s->name() == name) target = s;
-      }
-      if (!target) {
-        return Error::fatal("checkpoint " + std::to_string((*snap)->id.value()) + " of task " +
-                            id.to_string() + " has state '" + name +
-                            "' that this topology does not have");
-      }
-      auto r = target->restore(bytes);
-      if (!r) {
-        return Error::fatal("restoring '" + name + "' of task " + id.to_string() +
-                            " from checkpoint " + std::to_string((*snap)->id.value()) + ": " +
-                            r.error().message);
-      }
-    }
-    env.restored_offsets = (*snap)->input_offsets;
+    auto applied = actors::apply_checkpoint_chain(graph, **chain);
+    if (!applied) return applied.error();
+    const checkpoint::Snapshot& newest = (*chain)->back();  // its offsets and id count
+    env.restored_offsets = newest.input_offsets;
     counters.restores.fetch_add(1);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - begin)
                   .count();
-    logger()->info("task {} restored checkpoint {} ({} state sections, {} input partitions) in {} ms",
-                   id.to_string(), (*snap)->id.value(), (*snap)->sections.size(),
-                   (*snap)->input_offsets.size(), ms);
+    logger()->info("task {} restored checkpoint {} ({} link(s), {} input partitions) in {} ms",
+                   id.to_string(), newest.id.value(), (*chain)->size(),
+                   newest.input_offsets.size(), ms);
     return true;
   }
 
@@ -279,6 +267,10 @@ Expected<bool> Application::start() {
     env.epoch = Epoch{start_epoch};
     env.checkpoint_interval_ms = checkpoint_interval;
     env.checkpoint_retain = static_cast<size_t>(im.config.get_int("checkpoint.retain"));
+    env.checkpoint_max_deltas =
+        static_cast<size_t>(im.config.get_int("checkpoint.incremental.max.deltas"));
+    env.checkpoint_max_delta_percent =
+        static_cast<size_t>(im.config.get_int("checkpoint.incremental.max.delta.percent"));
     if (im.checkpoints) {
       env.checkpoint_store = im.checkpoints.get();
       auto restored = im.restore(*task.graph, *task.counters, PartitionId{p}, env);

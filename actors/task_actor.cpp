@@ -48,6 +48,8 @@ struct TaskState {
   // The offsets of the newest durable checkpoint: commits never pass them.
   std::map<TopicPartition, Offset> durable;
   CheckpointId next_checkpoint{1};
+  // The chain of incremental snapshots being written.
+  checkpoint::ChainState chain;
 };
 
 using task_pointer = task_actor::stateful_pointer<TaskState>;
@@ -181,12 +183,16 @@ bool checkpoints_enabled(const TaskState& st) {
   return st.env.checkpoint_store != nullptr && st.env.checkpoint_interval_ms > 0;
 }
 
-// Snapshots the task's state and the input offsets it reflects. The pause
+// Snapshots the task's state and the input offsets it reflects: a full base,
+// or only what changed since the previous checkpoint of the chain. The pause
 // this costs the task is measured (serialization happens on the task).
 void take_snapshot(task_pointer self) {
   auto& st = self->state;
   auto begin = std::chrono::steady_clock::now();
   checkpoint::Snapshot snap;
+  const bool full = st.chain.next_is_full();
+  snap.incremental = !full;
+  if (!full) snap.base = st.chain.parent();
   snap.task = checkpoint::TaskId{st.env.application_id, st.env.partition};
   snap.id = st.next_checkpoint;
   snap.epoch = st.env.epoch;
@@ -194,7 +200,11 @@ void take_snapshot(task_pointer self) {
   snap.created_at = epoch_ms();
   snap.input_offsets = st.processed;
   for (auto* store : st.env.graph->stores()) {
-    snap.sections.emplace_back(store->name(), store->serialize());
+    // A store without incremental snapshots writes its whole content into
+    // every delta too.
+    snap.sections.emplace_back(store->name(), !full && store->supports_incremental()
+                                                  ? store->serialize_changes()
+                                                  : store->serialize());
   }
   auto pause = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - begin)
@@ -223,8 +233,10 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     logger()->warn("task {}: checkpoint {} not written: {}", st.task_name,
                    st.pending->id.value(), written.error().to_string());
     st.pending.reset();
+    st.chain.broken();  // its changes are not in the store: the next one is full
     return;
   }
+  st.chain.written(st.pending->id, st.pending->incremental, *written);
   st.durable = st.pending->input_offsets;
   st.next_checkpoint = CheckpointId{st.pending->id.value() + 1};
   auto* c = st.env.counters;
@@ -278,7 +290,15 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
   st.processed = env.restored_offsets;
   st.durable = env.restored_offsets;
   st.next_checkpoint = env.next_checkpoint_id;
+  st.chain = checkpoint::ChainState(
+      checkpoint::ChainPolicy{env.checkpoint_max_deltas, env.checkpoint_max_delta_percent});
   st.env = std::move(env);
+  if (checkpoints_enabled(st) && st.env.checkpoint_max_deltas > 0) {
+    // The first snapshot is a full base (serialize() starts the change set).
+    for (auto* store : st.env.graph->stores()) {
+      if (store->supports_incremental()) store->set_change_tracking(true);
+    }
+  }
   self->delayed_send(self, std::chrono::milliseconds(st.env.commit_interval_ms), tick_atom::value);
   if (checkpoints_enabled(st)) {
     self->delayed_send(self, std::chrono::milliseconds(st.env.checkpoint_interval_ms),
@@ -316,6 +336,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         // Shutdown: everything was processed and the producer flushed, so a
         // final checkpoint is durable at once.
         if (checkpoints_enabled(st) && st.state != "failed") {
+          if (st.pending) st.chain.broken();  // dropped: the final one is full
           st.pending.reset();
           take_snapshot(self);
         }

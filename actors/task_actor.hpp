@@ -91,6 +91,11 @@ struct TaskEnvironment {
   checkpoint::CheckpointStore* checkpoint_store = nullptr;
   int64_t checkpoint_interval_ms = 0;
   size_t checkpoint_retain = 2;
+  // Incremental snapshots: deltas after each full base (0: full snapshots
+  // only) and the size of the deltas, in percent of the base's, that starts
+  // a new base.
+  size_t checkpoint_max_deltas = 10;
+  size_t checkpoint_max_delta_percent = 50;
   CheckpointId next_checkpoint_id{1};
   // The input offsets the restored state reflects (empty without a restore).
   std::map<TopicPartition, Offset> restored_offsets;

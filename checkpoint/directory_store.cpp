@@ -25,6 +25,7 @@ namespace {
 constexpr std::string_view kSuffix = ".ckpt";
 constexpr std::string_view kTempMarker = ".ckpt.tmp.";
 constexpr std::size_t kIdDigits = 20;
+constexpr std::string_view kDeltaMarker = ".delta-";
 
 Error io_error(const std::string& what, const std::string& path, int err) {
   return Error::retriable(what + " " + path + ": " + std::generic_category().message(err));
@@ -153,6 +154,25 @@ std::optional<CheckpointId> parse_checkpoint_file_name(const std::string& name) 
   return CheckpointId(id);
 }
 
+std::string checkpoint_file_name(const ChainLink& link) {
+  if (!link.parent) return checkpoint_file_name(link.id);
+  std::string id = checkpoint_file_name(link.id);
+  id.resize(kIdDigits);
+  return id + std::string(kDeltaMarker) + checkpoint_file_name(*link.parent);
+}
+
+std::optional<ChainLink> parse_checkpoint_link_name(const std::string& name) {
+  if (auto id = parse_checkpoint_file_name(name)) return ChainLink{*id, std::nullopt};
+  if (name.size() != kIdDigits + kDeltaMarker.size() + kIdDigits + kSuffix.size() ||
+      name.compare(kIdDigits, kDeltaMarker.size(), kDeltaMarker) != 0) {
+    return std::nullopt;
+  }
+  auto id = parse_checkpoint_file_name(name.substr(0, kIdDigits) + std::string(kSuffix));
+  auto parent = parse_checkpoint_file_name(name.substr(kIdDigits + kDeltaMarker.size()));
+  if (!id || !parent) return std::nullopt;
+  return ChainLink{*id, *parent};
+}
+
 Expected<std::unique_ptr<DirectoryStore>> DirectoryStore::open(const std::string& root) {
   if (root.empty()) return Error::fatal("state.dir is empty");
   auto created = ensure_dir(root);
@@ -198,6 +218,23 @@ std::string DirectoryStore::file_path(const TaskId& task, CheckpointId id) const
   return (fs::path(root_) / task.to_string() / checkpoint_file_name(id)).string();
 }
 
+std::string DirectoryStore::file_path(const TaskId& task, const ChainLink& link) const {
+  return (fs::path(root_) / task.to_string() / checkpoint_file_name(link)).string();
+}
+
+Expected<std::optional<ChainLink>> DirectoryStore::find_link(const TaskId& task,
+                                                             CheckpointId id) {
+  // A full snapshot is the common case: one stat instead of a listing.
+  struct stat st {};
+  if (::stat(file_path(task, id).c_str(), &st) == 0) return std::optional<ChainLink>(ChainLink{id, std::nullopt});
+  auto links = list_links(task);
+  if (!links) return links.error();
+  for (const auto& link : *links) {
+    if (link.id == id) return std::optional<ChainLink>(link);
+  }
+  return std::optional<ChainLink>();
+}
+
 Expected<uint64_t> DirectoryStore::write(const Snapshot& snapshot) {
   auto valid = check_task(snapshot.task);
   if (!valid) return valid.error();
@@ -212,7 +249,10 @@ Expected<uint64_t> DirectoryStore::write(const Snapshot& snapshot) {
   if (!dir_ok) return dir_ok.error();
 
   const std::string bytes = encode(snapshot);
-  const std::string final_path = file_path(snapshot.task, snapshot.id);
+  const std::string final_path =
+      snapshot.incremental
+          ? file_path(snapshot.task, ChainLink{snapshot.id, snapshot.base})
+          : file_path(snapshot.task, snapshot.id);
   const std::string temp_path = final_path + ".tmp." + std::to_string(::getpid());
   auto written = write_file_durably(temp_path, bytes);
   if (!written) {
@@ -232,25 +272,41 @@ Expected<uint64_t> DirectoryStore::write(const Snapshot& snapshot) {
 }
 
 Expected<std::vector<CheckpointId>> DirectoryStore::list(const TaskId& task) {
+  auto links = list_links(task);
+  if (!links) return links.error();
+  std::vector<CheckpointId> ids;
+  for (const auto& link : *links) ids.push_back(link.id);
+  return ids;
+}
+
+Expected<std::vector<ChainLink>> DirectoryStore::list_links(const TaskId& task) {
   auto valid = check_task(task);
   if (!valid) return valid.error();
   const std::string dir = task_dir(task);
-  std::vector<CheckpointId> ids;
+  std::vector<ChainLink> links;
   std::error_code ec;
   fs::directory_iterator it(dir, ec), end;
-  if (ec == std::errc::no_such_file_or_directory) return ids;
+  if (ec == std::errc::no_such_file_or_directory) return links;
   for (; !ec && it != end; it.increment(ec)) {
-    if (auto id = parse_checkpoint_file_name(it->path().filename().string())) ids.push_back(*id);
+    if (auto link = parse_checkpoint_link_name(it->path().filename().string())) {
+      links.push_back(*link);
+    }
   }
   if (ec) return io_error("listing", dir, ec.value());
-  std::sort(ids.rbegin(), ids.rend());
-  return ids;
+  // Newest first; two files claiming one id (a full one and a delta) both
+  // stay listed, the full one first.
+  std::sort(links.begin(), links.end(), [](const ChainLink& a, const ChainLink& b) {
+    return b.id < a.id || (a.id == b.id && !a.parent && b.parent);
+  });
+  return links;
 }
 
 Expected<Snapshot> DirectoryStore::read(const TaskId& task, CheckpointId id) {
   auto valid = check_task(task);
   if (!valid) return valid.error();
-  const std::string path = file_path(task, id);
+  auto link = find_link(task, id);
+  if (!link) return link.error();
+  const std::string path = *link ? file_path(task, **link) : file_path(task, id);
   bool missing = false;
   auto bytes = read_file(path, missing);
   if (!bytes) {
@@ -271,7 +327,10 @@ Expected<Snapshot> DirectoryStore::read(const TaskId& task, CheckpointId id) {
 Expected<bool> DirectoryStore::remove(const TaskId& task, CheckpointId id) {
   auto valid = check_task(task);
   if (!valid) return valid.error();
-  const std::string path = file_path(task, id);
+  auto link = find_link(task, id);
+  if (!link) return link.error();
+  if (!*link) return true;
+  const std::string path = file_path(task, **link);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("removing", path, errno);
   return true;
 }

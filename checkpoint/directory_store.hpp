@@ -1,8 +1,10 @@
 #pragma once
 // Checkpoints as files under `state.dir`:
 //
-//   <state.dir>/<task>/<checkpoint id, 20 digits>.ckpt
+//   <state.dir>/<task>/<checkpoint id, 20 digits>.ckpt              a full snapshot
+//   <state.dir>/<task>/<id, 20 digits>.delta-<parent, 20 digits>.ckpt  an incremental one
 //   e.g. state/q1-3/00000000000000000042.ckpt
+//        state/q1-3/00000000000000000043.delta-00000000000000000042.ckpt
 //
 // A write goes to a temporary file in the same directory
 // (`<id>.ckpt.tmp.<pid>`), which is fsynced, renamed over the final name, and
@@ -40,16 +42,21 @@ class DirectoryStore final : public CheckpointStore {
   Expected<std::vector<CheckpointId>> list(const TaskId& task) override;
   Expected<Snapshot> read(const TaskId& task, CheckpointId id) override;
   Expected<bool> remove(const TaskId& task, CheckpointId id) override;
+  Expected<std::vector<ChainLink>> list_links(const TaskId& task) override;
 
   const std::string& root() const { return root_; }
   std::string task_dir(const TaskId& task) const;
+  // The path of a full snapshot (file_path) or of any listed link.
   std::string file_path(const TaskId& task, CheckpointId id) const;
+  std::string file_path(const TaskId& task, const ChainLink& link) const;
   // Temporary files deleted by open(), for its log line and tests.
   std::size_t cleaned_temp_files() const { return cleaned_temp_files_; }
 
  private:
   explicit DirectoryStore(std::string root) : root_(std::move(root)) {}
   Expected<bool> clean_temp_files();
+  // The listed link with this id (its file name says whether it is a delta).
+  Expected<std::optional<ChainLink>> find_link(const TaskId& task, CheckpointId id);
 
   const std::string root_;
   std::size_t cleaned_temp_files_ = 0;
@@ -57,8 +64,12 @@ class DirectoryStore final : public CheckpointStore {
 
 // "00000000000000000042.ckpt"
 std::string checkpoint_file_name(CheckpointId id);
-// The id in a checkpoint file name, or nothing for any other name (temporary
-// files included).
+// "00000000000000000043.delta-00000000000000000042.ckpt" for a delta.
+std::string checkpoint_file_name(const ChainLink& link);
+// The id in a full checkpoint's file name, or nothing for any other name
+// (temporary files and deltas included).
 std::optional<CheckpointId> parse_checkpoint_file_name(const std::string& name);
+// The link a checkpoint file name (full or delta) stands for, or nothing.
+std::optional<ChainLink> parse_checkpoint_link_name(const std::string& name);
 
 }  // namespace rivulet::checkpoint

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint/recovery.hpp"
 #include "checkpoint/snapshot.hpp"
 #include "runtime/error.hpp"
 
@@ -48,6 +49,20 @@ class CheckpointStore {
   // Deletes one checkpoint; deleting a missing one succeeds.
   virtual Expected<bool> remove(const TaskId& task, CheckpointId id) = 0;
 
+  // The task's checkpoints with the parent of each incremental one, newest
+  // first, without reading their content. A store that keeps only full
+  // snapshots need not override it.
+  virtual Expected<std::vector<ChainLink>> list_links(const TaskId& task);
+
+  // The newest checkpoint that restores completely: the links of its chain,
+  // base first (one element for a full snapshot), each read back intact and
+  // matching the listing. A damaged or missing link is skipped with a warning
+  // naming it, and the next older checkpoint is tried: the newest intact
+  // prefix of the chain, or else the previous chain. std::nullopt: nothing
+  // restorable. A Retriable read failure is returned, as in
+  // load_latest_valid.
+  Expected<std::optional<std::vector<Snapshot>>> load_latest_chain(const TaskId& task);
+
   // The newest checkpoint that reads back intact, or std::nullopt if the task
   // has none. Corrupt or truncated ones are skipped with a warning naming the
   // checkpoint and the reason, and remembered so that retain() does not count
@@ -57,8 +72,8 @@ class CheckpointStore {
   Expected<std::optional<Snapshot>> load_latest_valid(const TaskId& task);
 
   // Deletes all but the newest `keep` checkpoints of the task that are not
-  // known to be corrupt (see retention_victims). Returns how many were
-  // deleted.
+  // known to be corrupt; with incremental snapshots, `keep` counts chains
+  // (see chain_retention_victims). Returns how many were deleted.
   Expected<std::size_t> retain(const TaskId& task, std::size_t keep = 2);
 
  private:

@@ -91,7 +91,15 @@ const std::vector<ConfigKey>& config_keys() {
        "How often each task snapshots its state. 0 disables checkpoints: tables are then "
        "re-read from the beginning on restart, but aggregation state restarts empty."},
       {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
-       "How many checkpoints per task are kept."},
+       "How many checkpoints per task are kept; with incremental snapshots, how many chains "
+       "(a full snapshot and the deltas on top of it)."},
+      {"checkpoint.incremental.max.deltas", ConfigType::Int, "10", {}, 0, 100000,
+       "Incremental checkpoints: after a full snapshot, this many checkpoints hold only the "
+       "state changed since the previous one, then the next is full again. 0: every "
+       "checkpoint is full."},
+      {"checkpoint.incremental.max.delta.percent", ConfigType::Int, "50", {}, 1, 100000,
+       "A full checkpoint is taken early once the deltas since the last full one add up to "
+       "more than this percentage of its size."},
       {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
        "Directory of the checkpoint store."},
       {"max.task.idle.ms", ConfigType::Int, "0", {}, -1, INT64_MAX,

@@ -1,0 +1,231 @@
+// bench_checkpoint: what a checkpoint costs a task holding a large KTable,
+// full snapshots against incremental ones (a chain of deltas), in one run.
+//
+//   build/bin/bench_checkpoint [--keys N] [--changed-percent P] [--rounds R]
+//                              [--storage decoded|encoded] [--dir PATH]
+//
+// Fills a KTable with N keys (a ~40-byte struct each), then R times: changes
+// P% of the keys (upserts of random keys), takes a checkpoint as the task
+// does and writes it through a DirectoryStore (fsync included). Each round
+// is measured twice on the same table state: as a full snapshot
+// (serialize) and as a delta (serialize_changes), so the ratio compares
+// like with like. Reported per kind, median and max over the rounds:
+//   pause  serialization on the task (rivulet_task_checkpoint_pause_seconds)
+//   write  encode + write + fsync + rename (also on the task, once the
+//          outputs are acknowledged)
+//   bytes  size of the checkpoint file
+// and the restore of a base + R deltas against a restore of one full
+// snapshot. The last line is one JSON object with every figure.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/directory_store.hpp"
+#include "operators/ktable.hpp"
+
+using namespace rivulet;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+Value user_value(int64_t n, int64_t version) {
+  return Value::structure({Field{"name", Value::string("user-" + std::to_string(n))},
+                           Field{"country", Value::string(n % 2 ? "DE" : "FR")},
+                           Field{"version", Value::int64(version)}});
+}
+
+Value user_key(int64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "u%08lld", static_cast<long long>(n));
+  return Value::string(buf);
+}
+
+struct Series {
+  std::vector<double> values;
+  double median() const {
+    auto v = values;
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+  }
+  double max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("bench_checkpoint: full against incremental checkpoints of a large KTable");
+  int64_t keys = 1000000;
+  double changed_percent = 1.0;
+  int rounds = 5;
+  std::string storage = "decoded";
+  std::string dir;
+  app.add_option("--keys", keys, "Keys in the table");
+  app.add_option("--changed-percent", changed_percent, "Keys changed between checkpoints (%)");
+  app.add_option("--rounds", rounds, "Checkpoints measured of each kind");
+  app.add_option("--storage", storage, "KTable storage: decoded or encoded")
+      ->check(CLI::IsMember({"decoded", "encoded"}));
+  app.add_option("--dir", dir, "Directory for the checkpoint files (default: a temporary one)");
+  CLI11_PARSE(app, argc, argv);
+
+  bool own_dir = dir.empty();
+  if (own_dir) {
+    dir = (std::filesystem::temp_directory_path() / "rivulet-bench-ckpt-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+      std::perror("mkdtemp");
+      return 1;
+    }
+  }
+  auto store = checkpoint::DirectoryStore::open(dir);
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.error().to_string().c_str());
+    return 1;
+  }
+  const checkpoint::TaskId task{"bench", PartitionId{0}};
+  const checkpoint::TaskId full_task{"bench-full", PartitionId{0}};
+
+  const TableStorage kind = storage == "encoded" ? TableStorage::Encoded : TableStorage::Decoded;
+  KTable table("users", kind);
+  auto fill_start = Clock::now();
+  {
+    auto w = table.writer();
+    for (int64_t n = 0; n < keys; ++n) w.put(user_key(n), user_value(n, 0));
+  }
+  std::fprintf(stderr, "bench_checkpoint: %lld keys (%s) filled in %.0f ms\n",
+               static_cast<long long>(keys), storage.c_str(), ms_since(fill_start));
+  table.set_change_tracking(true);
+
+  auto write = [&](const checkpoint::TaskId& t, int64_t id, std::optional<int64_t> parent,
+                   std::string bytes, Series& write_ms, Series& sizes) {
+    checkpoint::Snapshot snap;
+    snap.task = t;
+    snap.id = CheckpointId(id);
+    snap.epoch = Epoch(1);
+    snap.incremental = parent.has_value();
+    if (parent) snap.base = CheckpointId(*parent);
+    snap.input_offsets[TopicPartition{"users", PartitionId{0}}] = Offset(id);
+    snap.sections.emplace_back("users", std::move(bytes));
+    auto begin = Clock::now();
+    auto written = (*store)->write(snap);
+    write_ms.values.push_back(ms_since(begin));
+    if (!written) {
+      std::fprintf(stderr, "write failed: %s\n", written.error().to_string().c_str());
+      std::exit(1);
+    }
+    sizes.values.push_back(static_cast<double>(*written));
+  };
+
+  Series full_pause, full_write, full_bytes, delta_pause, delta_write, delta_bytes;
+  // The chain's base.
+  {
+    auto begin = Clock::now();
+    std::string bytes = table.serialize();
+    full_pause.values.push_back(ms_since(begin));
+    write(task, 1, std::nullopt, std::move(bytes), full_write, full_bytes);
+  }
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<int64_t> pick(0, keys - 1);
+  const auto changes = static_cast<int64_t>(static_cast<double>(keys) * changed_percent / 100.0);
+  for (int r = 1; r <= rounds; ++r) {
+    {
+      auto w = table.writer();
+      for (int64_t i = 0; i < changes; ++i) {
+        const int64_t n = pick(rng);
+        w.put(user_key(n), user_value(n, r));
+      }
+    }
+    // The delta first (it takes the change set), then a full snapshot of
+    // the same state for comparison (no change happens in between, so the
+    // new change set it starts loses nothing).
+    auto begin = Clock::now();
+    std::string changed = table.serialize_changes();
+    delta_pause.values.push_back(ms_since(begin));
+    write(task, 1 + r, r, std::move(changed), delta_write, delta_bytes);
+    begin = Clock::now();
+    std::string whole = table.serialize();
+    full_pause.values.push_back(ms_since(begin));
+    write(full_task, r, std::nullopt, std::move(whole), full_write, full_bytes);
+  }
+
+  // Restore: base + every delta against the newest full snapshot.
+  double chain_restore_ms = 0, full_restore_ms = 0;
+  size_t restored_keys = 0;
+  bool same = false;
+  {
+    auto begin = Clock::now();
+    auto chain = (*store)->load_latest_chain(task);
+    KTable target("users", kind);
+    if (!chain || !*chain) {
+      std::fprintf(stderr, "chain restore failed\n");
+      return 1;
+    }
+    for (const auto& link : **chain) {
+      auto r = link.incremental ? target.apply_changes(link.sections.front().second)
+                                : target.restore(link.sections.front().second);
+      if (!r) {
+        std::fprintf(stderr, "chain restore failed: %s\n", r.error().to_string().c_str());
+        return 1;
+      }
+    }
+    chain_restore_ms = ms_since(begin);
+    restored_keys = target.size();
+    begin = Clock::now();
+    auto newest = (*store)->load_latest_chain(full_task);
+    KTable full_target("users", kind);
+    if (!newest || !*newest || !full_target.restore((**newest).back().sections.front().second)) {
+      std::fprintf(stderr, "full restore failed\n");
+      return 1;
+    }
+    full_restore_ms = ms_since(begin);
+    same = target.snapshot() == full_target.snapshot() && target.snapshot() == table.snapshot();
+  }
+  if (own_dir) std::filesystem::remove_all(dir);
+
+  std::printf("checkpoint of a %lld-key KTable (%s storage), %.2f%% keys changed between "
+              "checkpoints, %d rounds (median / max)\n",
+              static_cast<long long>(keys), storage.c_str(), changed_percent, rounds);
+  std::printf("  %-12s %10s %10s %10s %10s %12s\n", "kind", "pause ms", "max", "write ms", "max",
+              "bytes");
+  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %12.0f\n", "full", full_pause.median(),
+              full_pause.max(), full_write.median(), full_write.max(), full_bytes.median());
+  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %12.0f\n", "incremental", delta_pause.median(),
+              delta_pause.max(), delta_write.median(), delta_write.max(), delta_bytes.median());
+  const double pause_ratio = delta_pause.median() > 0 ? full_pause.median() / delta_pause.median() : 0;
+  const double total_ratio = (delta_pause.median() + delta_write.median()) > 0
+                                 ? (full_pause.median() + full_write.median()) /
+                                       (delta_pause.median() + delta_write.median())
+                                 : 0;
+  std::printf("  pause: incremental %.1fx shorter; pause + write: %.1fx shorter\n", pause_ratio,
+              total_ratio);
+  std::printf("  restore: base + %d deltas %.0f ms, one full snapshot %.0f ms (%zu keys, %s)\n",
+              rounds, chain_restore_ms, full_restore_ms, restored_keys,
+              same ? "same content" : "CONTENT DIFFERS");
+  nlohmann::json j = {
+      {"keys", keys},
+      {"storage", storage},
+      {"changed_percent", changed_percent},
+      {"rounds", rounds},
+      {"full", {{"pause_ms_median", full_pause.median()}, {"pause_ms_max", full_pause.max()},
+                {"write_ms_median", full_write.median()}, {"bytes", full_bytes.median()}}},
+      {"incremental", {{"pause_ms_median", delta_pause.median()}, {"pause_ms_max", delta_pause.max()},
+                       {"write_ms_median", delta_write.median()}, {"bytes", delta_bytes.median()}}},
+      {"pause_ratio", pause_ratio},
+      {"pause_plus_write_ratio", total_ratio},
+      {"restore_chain_ms", chain_restore_ms},
+      {"restore_full_ms", full_restore_ms},
+      {"restore_same_content", same},
+  };
+  std::printf("%s\n", j.dump().c_str());
+  return same ? 0 : 1;
+}
