@@ -386,6 +386,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.records_out = c.records_out.load();
     m.data_errors = c.data_errors.load();
     m.dead_lettered = c.dead_lettered.load();
+    m.late_records_dropped = c.late_records_dropped.load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() == static_cast<int32_t>(p) && ps.lag > 0) m.lag += ps.lag;

@@ -64,6 +64,7 @@ struct TaskMetrics {
   std::string state;  // "running", "failed", "stopped"
   std::string error;
   uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
+  uint64_t late_records_dropped = 0;  // records for windows that had closed
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,

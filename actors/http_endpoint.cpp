@@ -48,7 +48,7 @@ std::string render_prometheus(const std::string& application_id,
            [](const TaskMetrics& t) { return t.dead_lettered; });
   per_task(os, "rivulet_task_late_records_dropped_total", "counter",
            "Records for windows that had closed.", tasks,
-           [](const TaskMetrics&) { return 0; });
+           [](const TaskMetrics& t) { return t.late_records_dropped; });
   per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints; });
   per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
@@ -102,6 +102,7 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"lag", t.lag},
                    {"data_errors", t.data_errors},
                    {"dead_lettered", t.dead_lettered},
+                   {"late_records_dropped", t.late_records_dropped},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
                    {"checkpoint_bytes", t.checkpoint_bytes},

@@ -116,6 +116,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
   }
   st.env.counters->data_errors.fetch_add(out.data_errors.size(), std::memory_order_relaxed);
   st.env.counters->records_out.fetch_add(out.records.size(), std::memory_order_relaxed);
+  st.env.counters->late_records_dropped.store(out.late_records_dropped, std::memory_order_relaxed);
 }
 
 void take_inbox(task_pointer self);

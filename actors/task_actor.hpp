@@ -37,6 +37,7 @@ struct TaskCounters {
   std::atomic<uint64_t> records_out{0};
   std::atomic<uint64_t> data_errors{0};
   std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> late_records_dropped{0};  // records for closed windows
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};

@@ -156,6 +156,56 @@ Expected<Value> add_numbers(const Value& a, const Value& b) {
   }
 }
 
+void aggregate_step(const AggregateFn& fn, const Accumulator* prev, const Record& r,
+                    Accumulator& next) {
+  update(fn, prev, r, next);
+}
+
+Value aggregate_result(const AggregateSpec& spec, const AccumulatorRow& row) {
+  const auto& fns = spec.functions;
+  if (fns.size() == 1 && !spec.as_struct) return finalize(fns[0], row[0]);
+  StructFields fields;
+  fields.reserve(fns.size());
+  for (size_t i = 0; i < fns.size(); ++i)
+    fields.push_back(Field{fns[i].name, finalize(fns[i], row[i])});
+  return Value::structure(std::move(fields));
+}
+
+Accumulator aggregate_merge(const AggregateFn& fn, const Accumulator& a, const Accumulator& b) {
+  Accumulator out;
+  out.count = a.count + b.count;
+  switch (fn.kind) {
+    case AggregateKind::Count:
+      return out;
+    case AggregateKind::Sum:
+    case AggregateKind::Avg: {
+      if (a.value.is_null() || b.value.is_null()) {
+        out.value = a.value.is_null() ? b.value : a.value;
+        return out;
+      }
+      auto sum = add_numbers(a.value, b.value);
+      if (!sum) throw AggregateError(sum.error().message);
+      out.value = std::move(*sum);
+      return out;
+    }
+    case AggregateKind::Min:
+    case AggregateKind::Max: {
+      if (a.value.is_null() || b.value.is_null()) {
+        out.value = a.value.is_null() ? b.value : a.value;
+        return out;
+      }
+      int c = Value::compare(a.value, b.value);
+      out.value = (fn.kind == AggregateKind::Min ? c <= 0 : c >= 0) ? a.value : b.value;
+      return out;
+    }
+    case AggregateKind::Custom:
+      if (!fn.merger) throw AggregateError("custom aggregate " + fn.name + " has no merger");
+      out.value = fn.merger(a.value, b.value);
+      return out;
+  }
+  return out;
+}
+
 AggregateFn AggregateFn::count(std::string name) {
   AggregateFn f;
   f.kind = AggregateKind::Count;

@@ -48,6 +48,9 @@ struct AggregateFn {
   // new aggregate.
   std::function<Value()> initializer;
   std::function<Value(const Record&, const Value&)> adder;
+  // Custom only, optional: combines two aggregates (session windows merge
+  // sessions with it; a custom function without one cannot be sessioned).
+  std::function<Value(const Value&, const Value&)> merger;
 
   static AggregateFn count(std::string name = "COUNT");
   static AggregateFn count_non_null(ValueFn input, std::string name = "COUNT");
@@ -134,6 +137,19 @@ class AggregateNode final : public Processor {
   AccumulatorRow scratch_;  // the candidate row, committed only if every function succeeded
   uint64_t skipped_ = 0;
 };
+
+// The steps AggregateNode takes, for other aggregating nodes (windows):
+// one function's next accumulator after record `r` (`prev` null: the
+// group's first record); throws std::exception when the record is a data
+// error for this function (wrong type, overflow).
+void aggregate_step(const AggregateFn& fn, const Accumulator* prev, const Record& r,
+                    Accumulator& next);
+// The result value of a row (scalar or struct, per the spec).
+Value aggregate_result(const AggregateSpec& spec, const AccumulatorRow& row);
+// Two accumulators of `fn` combined into one (session windows merging two
+// sessions); throws std::exception for a custom function without a merger
+// or a decimal overflow.
+Accumulator aggregate_merge(const AggregateFn& fn, const Accumulator& a, const Accumulator& b);
 
 // Exposed for tests and the SQL planner: SUM's addition of two non-null
 // numbers (kinds widen as documented above); an error for non-numbers or

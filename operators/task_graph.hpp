@@ -20,6 +20,7 @@
 #include "operators/source_node.hpp"
 #include "operators/state_store.hpp"
 #include "operators/task_output.hpp"
+#include "operators/window.hpp"
 
 namespace rivulet {
 
@@ -48,8 +49,9 @@ class TaskGraph {
   std::shared_ptr<KTable> table_handle(std::string_view name) const;
   std::vector<std::string> table_names() const;
   AggregateStore* aggregate_store(std::string_view name) const;
-  // Every piece of state a checkpoint must save: table stores and
-  // aggregation stores (not the derived result tables), in a stable order.
+  WindowStore* window_store(std::string_view name) const;
+  // Every piece of state a checkpoint must save: table stores,
+  // aggregation stores and window stores (not the derived result tables), in a stable order.
   std::vector<StateStore*> stores() const;
 
  private:
@@ -63,6 +65,7 @@ class TaskGraph {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::pair<std::string, std::shared_ptr<KTable>>> tables_;
   std::vector<std::shared_ptr<AggregateStore>> aggregates_;
+  std::vector<std::shared_ptr<WindowStore>> windows_;
   std::vector<StateStore*> stores_;
 };
 

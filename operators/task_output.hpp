@@ -32,6 +32,8 @@ struct TaskOutput {
   std::vector<DataError> data_errors;
   uint64_t records_in = 0;   // input records handed to process(), cumulative
   uint64_t records_out = 0;  // output records appended, cumulative
+  // Records dropped because their window had closed (per window), cumulative.
+  uint64_t late_records_dropped = 0;
 
   // Empties the buffers; keeps the counters and the buffers' capacity.
   void clear() {

@@ -36,6 +36,7 @@ struct Topology::State {
     bool is_aggregate = false;
     bool queryable = true;  // aggregates: results kept in a KTable
     std::shared_ptr<const AggregateSpec> spec;
+    std::shared_ptr<const WindowSpec> window;  // windowed aggregates
     TableStorage storage = TableStorage::Decoded;  // tables
     NodeId node = 0;                               // the node that writes it
   };
@@ -200,6 +201,29 @@ Topology::NodeId Topology::add_aggregate(NodeId parent, std::string store_name, 
   return id;
 }
 
+Topology::NodeId Topology::add_windowed_aggregate(NodeId parent, std::string store_name,
+                                                  AggregateSpec spec, WindowSpec window) {
+  auto& st = *state_;
+  auto ok = window.validate();
+  if (!ok) st.fail("windowed aggregation " + store_name + ": " + ok.error().message);
+  if (window.kind == WindowKind::Session) {
+    for (const auto& f : spec.functions)
+      if (f.kind == AggregateKind::Custom && !f.merger)
+        st.fail("windowed aggregation " + store_name + ": custom function " + f.name +
+                " needs a merger for session windows");
+  }
+  NodeId id = add_aggregate(parent, store_name, std::move(spec), false);
+  if (st.stores.empty() || st.stores.back().name != store_name) return id;
+  st.stores.back().window = std::make_shared<const WindowSpec>(window);
+  st.nodes[id].label = "windowed-aggregate " + store_name;
+  st.nodes[id].factory = [store_name](BuildContext& c) -> std::unique_ptr<Processor> {
+    auto s = c.window_store(store_name);
+    if (!s) return nullptr;
+    return std::make_unique<WindowedAggregateNode>(c.node_name(), std::move(s));
+  };
+  return id;
+}
+
 Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes serdes) {
   auto& st = *state_;
   st.valid_parent(parent, "sink");
@@ -332,6 +356,13 @@ std::shared_ptr<KTable> BuildContext::table(const std::string& name) const {
   return nullptr;
 }
 
+std::shared_ptr<WindowStore> BuildContext::window_store(const std::string& name) const {
+  for (const auto& w : graph_.windows_) {
+    if (w->name() == name) return w;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<AggregateStore> BuildContext::aggregate_store(const std::string& name) const {
   for (const auto& a : graph_.aggregates_) {
     if (a->name() == name) return a;
@@ -349,6 +380,12 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
       auto t = std::make_shared<KTable>(s.name, s.storage);
       g->tables_.emplace_back(s.name, t);
       g->stores_.push_back(t.get());
+      continue;
+    }
+    if (s.window) {
+      auto store = std::make_shared<WindowStore>(s.name, s.spec, s.window);
+      g->windows_.push_back(store);
+      g->stores_.push_back(store.get());
       continue;
     }
     std::shared_ptr<KTable> results;
@@ -453,6 +490,13 @@ AggregateStore* TaskGraph::aggregate_store(std::string_view name) const {
   return nullptr;
 }
 
+WindowStore* TaskGraph::window_store(std::string_view name) const {
+  for (const auto& w : windows_) {
+    if (w->name() == name) return w.get();
+  }
+  return nullptr;
+}
+
 std::vector<StateStore*> TaskGraph::stores() const {
   return stores_;
 }
@@ -523,6 +567,19 @@ KTableRef KGroupedStream::avg(ValueFn input, std::string name) const {
   AggregateSpec spec;
   spec.functions.push_back(AggregateFn::avg(std::move(input)));
   return aggregate(std::move(spec), name.empty() ? topo_.next_name("avg") : std::move(name));
+}
+
+KStream KGroupedStream::windowed_aggregate(WindowSpec window, AggregateSpec spec,
+                                           std::string name) const {
+  Topology t = topo_;
+  if (name.empty()) name = t.next_name("windowed-aggregate");
+  return KStream(t, t.add_windowed_aggregate(node_, std::move(name), std::move(spec), window));
+}
+
+KStream KGroupedStream::windowed_count(WindowSpec window, std::string name) const {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::count());
+  return windowed_aggregate(window, std::move(spec), std::move(name));
 }
 
 KTableRef KGroupedStream::aggregate(std::function<Value()> initializer,

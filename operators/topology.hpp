@@ -25,7 +25,8 @@
 //  - grouped aggregations of streams (count/sum/min/max/avg/custom, several
 //    at once), by the record key or, through a repartition topic, by a new
 //    key; results are a queryable table and a changelog stream.
-// Not (yet): table-table joins, stream-stream joins, windows, aggregations
+//  - windowed aggregations (tumbling, hopping, session; window.hpp).
+// Not (yet): table-table joins, stream-stream joins, aggregations
 // of tables (with subtractors), merge.
 //
 // A Topology is a cheap handle: copies share one description. Build it on
@@ -46,6 +47,7 @@
 #include "operators/stateless_nodes.hpp"
 #include "operators/table_nodes.hpp"
 #include "operators/task_graph.hpp"
+#include "operators/window.hpp"
 #include "runtime/error.hpp"
 
 namespace rivulet {
@@ -62,6 +64,7 @@ class BuildContext {
   // The task's KTable / aggregation store by name; nullptr when absent.
   std::shared_ptr<KTable> table(const std::string& name) const;
   std::shared_ptr<AggregateStore> aggregate_store(const std::string& name) const;
+  std::shared_ptr<WindowStore> window_store(const std::string& name) const;
 
  private:
   friend class Topology;
@@ -104,6 +107,11 @@ class Topology {
   // `queryable`: also keep the results in a KTable of that name.
   NodeId add_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
                        bool queryable = true);
+  // Aggregates the parent's records by key and window (window.hpp) into the
+  // window store `store_name`; the node's records are the results, keyed by
+  // windowed keys (encode them with codecs::windowed).
+  NodeId add_windowed_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
+                                WindowSpec window);
   NodeId add_sink(NodeId parent, std::string topic, Serdes serdes);
   // Writes the parent's records to the topic "<name>-repartition" (keyed by
   // their current key, so they land in the partition of that key) and
@@ -250,6 +258,11 @@ class KGroupedStream {
   KTableRef avg(ValueFn input, std::string name = "") const;
   // Several functions at once, or custom ones.
   KTableRef aggregate(AggregateSpec spec, std::string name = "") const;
+  // Per key and window (window.hpp): the results as a stream of windowed
+  // keys (EMIT CHANGES: one per record and window; EMIT FINAL: one per
+  // window when it closes).
+  KStream windowed_aggregate(WindowSpec window, AggregateSpec spec, std::string name = "") const;
+  KStream windowed_count(WindowSpec window, std::string name = "") const;
   // initializer() -> Value; adder(const Record&, const Value& aggregate) -> Value.
   KTableRef aggregate(std::function<Value()> initializer,
                       std::function<Value(const Record&, const Value&)> adder,

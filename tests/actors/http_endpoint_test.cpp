@@ -116,3 +116,12 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   CHECK(after->status == 503);  // stopped: not ready
   std::filesystem::remove_all(state);
 }
+
+TEST_CASE("the metrics text carries each task's late records dropped", "[http]") {
+  TaskMetrics m;
+  m.task = "app-3";
+  m.partition = 3;
+  m.late_records_dropped = 7;
+  auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
+  CHECK(metrics["rivulet_task_late_records_dropped_total{task=\"app-3\"}"] == 7);
+}

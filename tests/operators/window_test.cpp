@@ -1,0 +1,340 @@
+// Windowed aggregations: tumbling, hopping and session windows, grace and
+// late records, EMIT CHANGES and EMIT FINAL, snapshots, and windows closing
+// while one co-partitioned input is idle.
+#include "operators/window.hpp"
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operators/input_merger.hpp"
+#include "operators/topology.hpp"
+#include "test_support.hpp"
+
+namespace rivulet {
+namespace {
+
+using test::I;
+using test::S;
+
+// "key[start,end)=value@timestamp" (sessions: "[start,end]"), "=null" for
+// tombstones.
+std::string show(const Record& r, bool session = false) {
+  WindowBounds w = window_of(r.key);
+  const Value& k = window_inner_key(r.key);
+  std::string s = (k.kind() == TypeKind::String ? k.as_string() : k.to_string()) + "[" + std::to_string(w.start) + "," +
+                  std::to_string(w.end) + (session ? "]" : ")") + "=" +
+                  (r.value.is_null() ? "null" : r.value.to_string()) + "@" +
+                  std::to_string(r.timestamp);
+  return s;
+}
+
+AggregateSpec count_spec() {
+  AggregateSpec spec;
+  spec.functions.push_back(AggregateFn::count());
+  return spec;
+}
+
+// A stream "in" (decoded records fed directly), its windowed aggregation
+// "win", and everything the aggregation emits.
+struct Harness {
+  explicit Harness(WindowSpec w, AggregateSpec spec = count_spec())
+      : session(w.kind == WindowKind::Session) {
+    auto sink = seen;
+    topo.stream("in", codecs::internal())
+        .group_by_key()
+        .windowed_aggregate(w, std::move(spec), "win")
+        .peek([sink](const Record& r) { sink->push_back(r); });
+    graph = topo.instantiate(PartitionId{0});
+    REQUIRE(graph);
+  }
+  void feed(const std::string& key, int64_t value, TimestampMs ts) {
+    Batch b{test::record(S(key), I(value), ts, offset++)};
+    graph->process(0, b, out);
+  }
+  std::vector<std::string> take() {
+    std::vector<std::string> v;
+    for (const auto& r : *seen) v.push_back(show(r, session));
+    seen->clear();
+    return v;
+  }
+  WindowStore& store() { return *graph->window_store("win"); }
+
+  Topology topo;
+  std::shared_ptr<std::vector<Record>> seen = std::make_shared<std::vector<Record>>();
+  std::unique_ptr<TaskGraph> graph;
+  TaskOutput out;
+  bool session;
+  int64_t offset = 0;
+};
+
+using Lines = std::vector<std::string>;
+
+TEST_CASE("windows: tumbling count, EMIT CHANGES, late records dropped and counted",
+          "[window]") {
+  Harness h(WindowSpec::tumbling(30000, 60000));
+  h.feed("a", 1, 0);
+  h.feed("a", 1, 89999);
+  h.feed("a", 1, 10009);
+  CHECK(h.take() == Lines{"a[0,30000)=1@0", "a[60000,90000)=1@89999", "a[0,30000)=2@10009"});
+  h.feed("a", 1, 90000);  // stream time 90000 = 30000 + grace: [0,30000) closes
+  h.feed("a", 1, 10010);  // late
+  h.feed("b", 1, 10010);  // late for every key
+  CHECK(h.take() == Lines{"a[90000,120000)=1@90000"});
+  CHECK(h.out.late_records_dropped == 2);
+  CHECK(h.graph->window_store("win")->stream_time() == 90000);
+}
+
+TEST_CASE("windows: the result's timestamp is the window's largest record time", "[window]") {
+  Harness h(WindowSpec::tumbling(100, 1000));
+  h.feed("a", 1, 50);
+  h.feed("a", 1, 10);
+  CHECK(h.take() == Lines{"a[0,100)=1@50", "a[0,100)=2@50"});
+}
+
+TEST_CASE("windows: hopping windows, each record in every window that holds it", "[window]") {
+  Harness h(WindowSpec::hopping(5000, 1000));
+  h.feed("k", 1, 10345);
+  CHECK(h.take() == Lines{"k[6000,11000)=1@10345", "k[7000,12000)=1@10345",
+                          "k[8000,13000)=1@10345", "k[9000,14000)=1@10345",
+                          "k[10000,15000)=1@10345"});
+  h.feed("k", 1, 13251);
+  CHECK(h.take() == Lines{"k[9000,14000)=2@13251", "k[10000,15000)=2@13251",
+                          "k[11000,16000)=1@13251", "k[12000,17000)=1@13251",
+                          "k[13000,18000)=1@13251"});
+  // Windows never start below 0.
+  h.feed("z", 1, 1500);
+  CHECK(h.take() == Lines{"z[0,5000)=1@1500", "z[1000,6000)=1@1500"});
+}
+
+TEST_CASE("windows: sessions grow, merge when a record bridges two, tombstone the old ones",
+          "[window]") {
+  AggregateSpec sum;
+  sum.functions.push_back(AggregateFn::sum({}));
+  Harness h(WindowSpec::session(5000), sum);
+  h.feed("u", 1, 0);
+  h.feed("u", 2, 20000);
+  CHECK(h.take() == Lines{"u[0,0]=1@0", "u[20000,20000]=2@20000"});
+  h.feed("u", 4, 3000);  // extends [0,0]
+  CHECK(h.take() == Lines{"u[0,0]=null@0", "u[0,3000]=5@3000"});
+  h.feed("u", 8, 16000);  // extends [20000,20000] backwards
+  CHECK(h.take() == Lines{"u[20000,20000]=null@20000", "u[16000,20000]=10@20000"});
+  h.feed("u", 16, 8000);  // within gap of neither (3000 + 5000 = 8000 is, 16000 - 5000 not)
+  CHECK(h.take() == Lines{"u[0,3000]=null@3000", "u[0,8000]=21@8000"});
+  h.feed("u", 32, 12000);  // bridges [0,8000] and [16000,20000]
+  CHECK(h.take() ==
+        Lines{"u[0,8000]=null@8000", "u[16000,20000]=null@20000", "u[0,20000]=63@20000"});
+  CHECK(h.store().size() == 1);
+  h.feed("v", 1, 12000);  // another key: its own session
+  CHECK(h.take() == Lines{"v[12000,12000]=1@12000"});
+}
+
+TEST_CASE("windows: a session closes at end + gap + grace; records for it are dropped",
+          "[window]") {
+  Harness h(WindowSpec::session(30000, 60000));
+  h.feed("k", 1, 0);
+  h.feed("k", 1, 100010);  // close time 100010 - 90000 = 10010
+  h.feed("k", 1, 10009);   // would make [0,10009]: ends before the close time, late
+  h.feed("k", 1, 10010);   // [0,0] is gone (retention): a new session
+  CHECK(h.take() == Lines{"k[0,0]=1@0", "k[100010,100010]=1@100010", "k[10010,10010]=1@10010"});
+  CHECK(h.out.late_records_dropped == 1);
+}
+
+TEST_CASE("windows: EMIT FINAL emits each window once when it closes, keeps only open ones",
+          "[window]") {
+  WindowSpec w = WindowSpec::tumbling(2, 1);
+  w.emit = WindowEmit::Final;
+  Harness h(w);
+  h.feed("k1", 1, 0);
+  h.feed("k2", 1, 1);
+  h.feed("k1", 1, 2);
+  h.feed("k1", 1, 1);
+  CHECK(h.take().empty());
+  CHECK(h.store().size() == 3);
+  h.feed("k1", 1, 3);  // stream time 3 = 2 + grace: [0,2) closes
+  CHECK(h.take() == Lines{"k1[0,2)=2@1", "k2[0,2)=1@1"});
+  CHECK(h.store().size() == 1);
+  h.feed("k2", 1, 1);  // late
+  CHECK(h.out.late_records_dropped == 1);
+  h.feed("k1", 1, 1000);  // a jump closes [2,4); every closed window is emitted once
+  CHECK(h.take() == Lines{"k1[2,4)=2@3"});
+  CHECK(h.store().size() == 1);
+
+  // ksqlDB's behaviour: a window whose retention passed before a record
+  // landed on its close time is dropped unemitted.
+  w.expire_unemitted = true;
+  Harness k(w);
+  k.feed("k1", 1, 0);
+  k.feed("k1", 1, 2);
+  k.feed("k1", 1, 5);  // [0,2) is past retention (0 + 3 < 5); [2,4) closes exactly
+  CHECK(k.take() == Lines{"k1[2,4)=1@2"});
+}
+
+TEST_CASE("windows: EMIT FINAL for hopping and session windows", "[window]") {
+  WindowSpec hop = WindowSpec::hopping(5, 2, 1);
+  hop.emit = WindowEmit::Final;
+  Harness h(hop);
+  for (int64_t t : {0, 1, 2, 1, 6, 5, 10}) h.feed("k", 1, t);
+  CHECK(h.take() == Lines{"k[0,5)=4@2", "k[2,7)=3@6", "k[4,9)=2@6"});
+
+  WindowSpec ses = WindowSpec::session(5, 6);
+  ses.emit = WindowEmit::Final;
+  Harness s(ses);
+  for (int64_t t : {0, 4, 8, 12, 14, 30, 29, 17, 42}) s.feed("k", 1, t);
+  CHECK(s.take() == Lines{"k[0,14]=5@14", "k[29,30]=2@30"});
+  CHECK(s.out.late_records_dropped == 1);  // 17
+}
+
+TEST_CASE("windows: SUM, MIN, MAX, AVG per window, several at once", "[window]") {
+  AggregateSpec spec;
+  spec.as_struct = true;
+  spec.functions.push_back(AggregateFn::sum({}, "S"));
+  spec.functions.push_back(AggregateFn::min({}, "MN"));
+  spec.functions.push_back(AggregateFn::max({}, "MX"));
+  spec.functions.push_back(AggregateFn::avg({}, "A"));
+  Harness h2(WindowSpec::tumbling(10), spec);
+  h2.feed("k", 4, 1);
+  h2.feed("k", 2, 2);
+  const Value& v = (*h2.seen)[1].value;
+  CHECK(v.field("S")->to_int64() == 6);
+  CHECK(v.field("MN")->to_int64() == 2);
+  CHECK(v.field("MX")->to_int64() == 4);
+  CHECK(v.field("A")->to_double() == 3.0);
+}
+
+TEST_CASE("windows: a snapshot restores into a new task that continues as if never stopped",
+          "[window]") {
+  for (WindowSpec w : {WindowSpec::tumbling(10, 5), WindowSpec::hopping(10, 5, 5),
+                       WindowSpec::session(4, 5)}) {
+    for (WindowEmit emit : {WindowEmit::Changes, WindowEmit::Final}) {
+      w.emit = emit;
+      std::vector<std::pair<std::string, int64_t>> input;
+      for (int i = 0; i < 200; ++i)
+        input.emplace_back("k" + std::to_string(i % 7), (i * 37) % 61 + i / 3);
+      Harness whole(w);
+      for (const auto& [k, t] : input) whole.feed(k, 1, t);
+      Lines expected = whole.take();
+
+      Harness first(w);
+      for (size_t i = 0; i < 100; ++i) first.feed(input[i].first, 1, input[i].second);
+      Lines got = first.take();
+      auto stores = first.graph->stores();
+      REQUIRE(stores.size() == 1);
+      std::string bytes = stores[0]->serialize();
+
+      Harness second(w);
+      REQUIRE(second.graph->stores()[0]->restore(bytes));
+      CHECK(second.store().stream_time() == first.store().stream_time());
+      CHECK(second.store().size() == first.store().size());
+      for (size_t i = 100; i < input.size(); ++i) second.feed(input[i].first, 1, input[i].second);
+      for (auto& l : second.take()) got.push_back(l);
+      CHECK(got == expected);
+      CHECK(first.out.late_records_dropped + second.out.late_records_dropped ==
+            whole.out.late_records_dropped);
+    }
+  }
+}
+
+TEST_CASE("windows: a corrupt snapshot is an error and leaves the store empty", "[window]") {
+  Harness h(WindowSpec::tumbling(10));
+  h.feed("k", 1, 1);
+  CHECK_FALSE(h.store().restore("not msgpack"));
+  CHECK(h.store().size() == 0);
+  CHECK(h.store().stream_time() == -1);
+}
+
+TEST_CASE("windows: windowed keys round-trip through Kafka's windowed key formats",
+          "[window]") {
+  auto time = codecs::windowed(codecs::kafka_string(), WindowKind::Tumbling, 30000)();
+  Value k = windowed_key(S("abc"), {60000, 90000});
+  auto bytes = time->encode(k);
+  REQUIRE(bytes);
+  CHECK(*bytes == std::string("abc") + std::string("\0\0\0\0\0\0\xea\x60", 8));
+  auto back = time->decode(*bytes);
+  REQUIRE(back);
+  CHECK(*back == k);
+  CHECK_FALSE(time->decode("abc"));  // shorter than the window
+
+  auto ses = codecs::windowed(codecs::kafka_string(), WindowKind::Session, 0)();
+  Value s = windowed_key(S("u"), {5, 7});
+  bytes = ses->encode(s);
+  REQUIRE(bytes);
+  CHECK(bytes->size() == 17);
+  back = ses->decode(*bytes);
+  REQUIRE(back);
+  CHECK(*back == s);
+}
+
+TEST_CASE("windows: bad specs are builder errors", "[window]") {
+  Topology topo;
+  topo.stream("in", codecs::internal()).group_by_key().windowed_count(WindowSpec::hopping(5, 6));
+  CHECK_FALSE(topo.validate());
+  Topology t2;
+  AggregateSpec custom;
+  custom.functions.push_back(AggregateFn::custom([] { return I(0); },
+                                                 [](const Record&, const Value& a) { return a; }));
+  t2.stream("in", codecs::internal()).group_by_key().windowed_aggregate(WindowSpec::session(5), custom);
+  CHECK_FALSE(t2.validate());  // sessions need a merger
+}
+
+// Two co-partitioned inputs: "clicks" is counted per 10 ms window (EMIT
+// FINAL), "users" is a table that has gone quiet. Stream time may advance
+// past the idle input only after max.task.idle.ms of wall-clock time; then
+// the window closes and its result is emitted.
+TEST_CASE("windows: an idle input holds a window open only for max.task.idle.ms", "[window]") {
+  Topology topo;
+  auto seen = std::make_shared<std::vector<Record>>();
+  topo.table("users", codecs::internal());
+  WindowSpec w = WindowSpec::tumbling(10, 0);
+  w.emit = WindowEmit::Final;
+  topo.stream("clicks", codecs::internal())
+      .group_by_key()
+      .windowed_count(w, "clicks-per-10ms")
+      .peek([seen](const Record& r) { seen->push_back(r); });
+  auto graph = topo.instantiate(PartitionId{0});
+  REQUIRE(graph);
+  const int64_t idle_ms = 500;
+  InputMerger merger(graph->inputs(), PartitionId{0}, idle_ms);
+  auto users = *graph->input_index("users");
+  auto clicks = *graph->input_index("clicks");
+
+  auto raw_batch = [&](const std::string& topic, std::vector<TimestampMs> ts, int64_t first,
+                       int64_t hwm) {
+    RawBatch b;
+    b.tp = TopicPartition{topic, PartitionId{0}};
+    auto key = codecs::internal().key();
+    for (size_t i = 0; i < ts.size(); ++i)
+      b.records.push_back(test::raw(first + int64_t(i), *key->encode(S("page")),
+                                    *key->encode(I(1)), ts[i]));
+    b.high_watermark = hwm;
+    return b;
+  };
+  TaskOutput out;
+  auto run_all = [&](TimestampMs now) {
+    while (auto run = merger.next_run(now)) {
+      graph->process(run->input, run->begin, run->end, out);
+      merger.consume(*run);
+    }
+  };
+  // users: caught up and quiet since t=1000 (wall clock).
+  REQUIRE(merger.add(raw_batch("users", {}, 0, 0), 1000));
+  REQUIRE(merger.add(raw_batch("clicks", {1, 2, 3}, 0, 3), 1000));
+  run_all(1000);
+  CHECK(merger.waiting());  // users might still send something older
+  CHECK(seen->empty());
+  REQUIRE(merger.add(raw_batch("clicks", {25}, 3, 4), 1200));
+  run_all(1200);
+  CHECK(seen->empty());      // still waiting: the window [0,10) stays open
+  run_all(1000 + idle_ms);   // users idle for max.task.idle.ms: go on without it
+  CHECK_FALSE(merger.waiting());
+  REQUIRE(seen->size() == 1);
+  CHECK(show((*seen)[0]) == "page[0,10)=3@3");
+  CHECK(merger.stream_time() == 25);
+  CHECK(out.data_errors.empty());
+  (void)users;
+  (void)clicks;
+}
+
+}  // namespace
+}  // namespace rivulet
