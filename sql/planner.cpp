@@ -10,6 +10,7 @@
 #include "sql/plan_subquery.hpp"
 #include "sql/plan_table_aggregate.hpp"
 #include "sql/plan_table_join.hpp"
+#include "sql/plan_window.hpp"
 #include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
@@ -97,6 +98,7 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   } else {
     return Error::fatal("not supported yet: value format " + s.value_format);
   }
+  out.key = windowed_key_codec(std::move(out.key), s);
   return out;
 }
 
@@ -109,15 +111,11 @@ class QueryPlanner {
       : e_(engine), q_(q), a_(a), sink_(sink), id_(std::move(id)) {}
 
   Expected<bool> plan() {
-    if (q_.window) return unsupported(q_.window->loc, "WINDOW");
-    if (a_.windowed) return unsupported(q_.from.loc, "windowed sources");
     if (q_.limit) return unsupported(q_.loc, "LIMIT");
-    if (q_.emit == EmitMode::Final) return unsupported(q_.loc, "EMIT FINAL");
     if (q_.joins.size() > 1) return unsupported(q_.joins[1].loc, "multi-way joins");
+    if (auto bad = check_window_bounds(q_, a_.aggregate_calls)) return *bad;
 
     const SourceInfo& from = *a_.sources[0].info;
-    if (from.timestamp_format)
-      return unsupported(q_.from.loc, "TIMESTAMP_FORMAT");
     const bool table_join =
         !a_.joins.empty() && a_.joins[0].kind == AnalyzedJoin::Kind::TableTable;
     Expected<Topology::NodeId> node = Topology::NodeId{0};
@@ -142,6 +140,8 @@ class QueryPlanner {
     }
     node = a_.aggregate ? aggregate(*node) : project(*node);
     if (!node) return node.error();
+    if (sink_.timestamp_column)
+      node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
     e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes));
@@ -157,7 +157,8 @@ class QueryPlanner {
     std::optional<size_t> ts_column;
     if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
     bool table = s.is_table();
-    RowFn fn = [layout, ts_column, table, keep_tombstones](const Record& r, Batch& out) {
+    auto ts_format = s.timestamp_format;
+    RowFn fn = [layout, ts_column, ts_format, table, keep_tombstones](const Record& r, Batch& out) {
       Record o = r;
       if (r.value.is_null() && table) {
         o.value = Value();
@@ -166,22 +167,17 @@ class QueryPlanner {
         // and aggregations drop them).
         if (!keep_tombstones) return;
         Array row;
-        layout->append(r.key, nullptr, row);
+        layout->append(window_inner_key(r.key), nullptr, row);
         row.push_back(Value::boolean(true));
         o.value = Value::array(std::move(row));
       } else {
         Array row;
         row.reserve(layout->width());
-        layout->append(r.key, &r.value, row);
+        layout->append(window_inner_key(r.key), &r.value, row);
         if (ts_column) {
-          const Value& t = row[*ts_column];
-          if (t.kind() == TypeKind::Timestamp) {
-            o.timestamp = t.as_timestamp();
-          } else if (t.kind() == TypeKind::BigInt || t.kind() == TypeKind::Int) {
-            o.timestamp = t.to_int64();
-          } else {
-            return;  // ksqlDB drops records without a usable timestamp
-          }
+          auto ts = column_timestamp(row[*ts_column], ts_format);
+          if (!ts) throw_no_timestamp(row[*ts_column]);  // a data error: skipped and counted
+          o.timestamp = *ts;
         }
         if (!table) row.push_back(Value::boolean(false));
         o.value = Value::array(std::move(row));
@@ -342,9 +338,9 @@ class QueryPlanner {
       o.headers = r.headers;
       o.source = r.source;
       EvalRow row = eval_row(r);
-      bool tombstone = !p->key_from_record && is_tombstone(r);
+      bool tombstone = is_tombstone(r);  // aggregates: a merged session's tombstone
       bool keyless_tombstone = r.value.is_null();
-      if (p->key_from_record) row.key = &r.key;
+      if (p->key_from_record) bind_window(r.key, row);
       if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
       // Key.
       if (p->partition_by) {
@@ -369,6 +365,7 @@ class QueryPlanner {
       if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
       if (p->struct_key && p->key.size() == 1 && !o.key.is_null())
         o.key = Value::structure(StructFields{Field{p->key_names[0], o.key}});
+      o.key = with_window_of(r.key, std::move(o.key));
       // Value.
       bool keep = !tombstone && (!p->having || p->having->test(row));
       if (!keep) {
@@ -538,13 +535,16 @@ class QueryPlanner {
       }
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
     }
-    out_scope.add_pseudo_columns(false);
+    out_scope.add_pseudo_columns(q_.window.has_value());
     if (table) {
       std::vector<std::shared_ptr<const CompiledExpr>> const_groups(groups.begin(), groups.end());
       auto planned = plan_table_aggregate(e_.topology_, node, id_, std::move(const_groups),
                                           std::move(table_calls));
       if (!planned) return planned.error();
       node = *planned;
+    } else if (q_.window) {
+      node = e_.topology_.add_windowed_aggregate(node, name("aggregate"), std::move(spec),
+                                                 window_spec(*q_.window, q_.emit));
     } else {
       node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
     }

@@ -6,6 +6,7 @@
 // Immutable after construction; any thread.
 #include <cstddef>
 
+#include "operators/window.hpp"
 #include "runtime/data_type.hpp"
 #include "runtime/record.hpp"
 #include "runtime/value.hpp"
@@ -79,6 +80,11 @@ inline EvalRow eval_row(const Record& r) {
     e.column_count = a.size();
   }
   e.rowtime = r.timestamp;
+  if (is_windowed_key(r.key)) {  // WINDOWSTART / WINDOWEND of a windowed key
+    WindowBounds w = window_of(r.key);
+    e.window_start = w.start;
+    e.window_end = w.end;
+  }
   e.partition = r.source.partition.value();
   e.offset = r.source.offset.value();
   return e;
