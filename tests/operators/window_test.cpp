@@ -131,7 +131,7 @@ TEST_CASE("windows: sessions grow, merge when a record bridges two, tombstone th
   CHECK(h.take() == Lines{"v[12000,12000]=1@12000"});
 }
 
-TEST_CASE("windows: a session closes at end + gap + grace; records for it are dropped",
+TEST_CASE("windows: a session closes at end + gap + grace, records for it are dropped",
           "[window]") {
   Harness h(WindowSpec::session(30000, 60000));
   h.feed("k", 1, 0);

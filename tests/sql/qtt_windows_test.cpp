@@ -1,7 +1,7 @@
 // Runs the built `rivulet qtt` over the window files of ../shared/qtt
 // (tumbling-windows, hopping-windows, session-windows, window-bounds,
 // suppress, timestamp-extractor) when that folder exists. Every case must
-// pass except those named in data/qtt_windows_known_failures.txt, and a
+// pass except those named in qtt_windows_known_failures.txt, and a
 // case named there that passes fails this test too, so the list can only
 // shrink.
 #include <sys/stat.h>
@@ -23,7 +23,7 @@ const char* const kFiles[] = {"tumbling-windows.json", "hopping-windows.json",
 std::set<std::string> known_failures() {
   std::set<std::string> out;
   std::ifstream in(std::string(RIVULET_SOURCE_DIR) +
-                   "/tests/sql/data/qtt_windows_known_failures.txt");
+                   "/tests/sql/qtt_windows_known_failures.txt");
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -66,7 +66,7 @@ TEST_CASE("qtt: the window files pass but for the known failures", "[sql][qtt][w
   REQUIRE(std::regex_match(last, std::regex(R"(\d+ passed, \d+ failed, \d+ skipped\n)")));
   auto known = known_failures();
   for (const auto& f : failed) {
-    INFO("failing case not in tests/sql/data/qtt_windows_known_failures.txt: " << f);
+    INFO("failing case not in tests/sql/qtt_windows_known_failures.txt: " << f);
     CHECK(known.count(f) == 1);
   }
   for (const auto& k : known) {
