@@ -1,6 +1,8 @@
 #include "actors/application.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <map>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -30,9 +32,9 @@ class InboxRouter : public connectors::BatchSink {
     actors::TaskInbox* inbox;
     actors::task_actor actor;
   };
-  explicit InboxRouter(std::map<TopicPartition, Slot> slots) : slots_(std::move(slots)) {}
 
   bool offer(RawBatch&& batch) override {
+    std::lock_guard<std::mutex> lock(mutex_);
     auto it = slots_.find(batch.tp);
     if (it == slots_.end()) {
       // Never dropped: refusing pauses the partition, and the error says why.
@@ -45,8 +47,22 @@ class InboxRouter : public connectors::BatchSink {
     return accepted;
   }
 
+  // Any thread. A task's slots are added before its partitions are assigned
+  // and removed after they were unassigned, so the poll thread never offers
+  // a batch of a task that is not here.
+  void add(const TopicPartition& tp, Slot slot) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_.insert_or_assign(tp, slot);
+  }
+  void remove(const TopicPartition& tp) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_.erase(tp);
+  }
+
  private:
-  const std::map<TopicPartition, Slot> slots_;  // read-only after construction
+  // Uncontended but for task moves: the poll thread is the only frequent user.
+  std::mutex mutex_;
+  std::map<TopicPartition, Slot> slots_;
 };
 
 // Hands the producer's acknowledgements to the run that produced them.
@@ -84,12 +100,29 @@ struct Application::Impl {
     std::unique_ptr<actors::TaskCounters> counters;
     std::shared_ptr<TaskGraph> graph;
     actors::task_actor actor;
+    std::vector<TopicPartition> inputs;  // indexed like graph->inputs()
+    int64_t epoch = 0;
+    // The write lease (steady ms), when leases are used.
+    std::unique_ptr<std::atomic<int64_t>> lease;
   };
-  std::vector<Task> tasks;
-  bool started = false;
-  bool stopped = false;
+  // Guards `tasks` (changed by add_task/remove_task on the controlling
+  // thread, read by metrics and table handles from any thread).
+  mutable std::mutex tasks_mutex;
+  std::map<int32_t, Task> tasks;  // by partition
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopped{false};
+  bool leases = false;  // use_leases()
+  // Set up by start() for add_task().
+  std::string dead_letter;
+  int64_t checkpoint_interval = 0;
+  int64_t start_epoch = 0;
+  bool all_partitions = false;  // start() without a subset
 
   Impl(Topology t, Config c) : topology(std::move(t)), config(std::move(c)) {}
+
+  // Builds, restores and spawns the task of partition p, and registers its
+  // inboxes with the router; returns where its inputs start.
+  Expected<std::vector<connectors::StartPosition>> spawn_task(int32_t p, int64_t epoch);
 
   // Loads the task's newest restorable checkpoint (its chain: a full
   // snapshot and the deltas on top of it) into its stores. A snapshot
@@ -163,7 +196,92 @@ Application::~Application() { stop(); }
 
 int32_t Application::partitions() const { return impl_->partitions; }
 
+void Application::use_leases() { impl_->leases = true; }
+
+bool Application::extend_lease(int32_t partition, int64_t epoch, int64_t deadline_ms) {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  auto it = impl_->tasks.find(partition);
+  if (it == impl_->tasks.end() || !it->second.lease || it->second.epoch != epoch) return false;
+  auto& lease = *it->second.lease;
+  int64_t current = lease.load();
+  while (current < deadline_ms && !lease.compare_exchange_weak(current, deadline_ms)) {
+  }
+  return true;
+}
+
 Expected<bool> Application::start() {
+  impl_->all_partitions = true;
+  return start({}, 0);
+}
+
+Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(int32_t p,
+                                                                              int64_t epoch) {
+  const std::string app_id = config.get("application.id");
+  Task task;
+  task.epoch = epoch > 0 ? epoch : start_epoch;
+  task.counters = std::make_unique<actors::TaskCounters>();
+  task.graph = topology.instantiate(PartitionId{p});
+  actors::TaskEnvironment env;
+  env.application_id = app_id;
+  env.partition = PartitionId{p};
+  env.graph = task.graph;
+  const auto inbox_batches = static_cast<size_t>(config.get_int("task.inbox.batches"));
+  for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
+    task.inboxes.push_back(std::make_unique<actors::TaskInbox>(inbox_batches));
+    env.inboxes.push_back(task.inboxes.back().get());
+  }
+  env.max_buffered_per_input =
+      inbox_batches * static_cast<size_t>(config.get_int("consumer.batch.max.records"));
+  env.consumer = consumer.get();
+  env.producer = producer.get();
+  env.counters = task.counters.get();
+  env.commit_interval_ms = config.get_int("commit.interval.ms");
+  env.max_task_idle_ms = config.get_int("max.task.idle.ms");
+  env.dead_letter_topic = dead_letter;
+  env.epoch = Epoch{task.epoch};
+  if (leases) {
+    task.lease = std::make_unique<std::atomic<int64_t>>(0);
+    env.lease_deadline_ms = task.lease.get();
+  }
+  env.checkpoint_interval_ms = checkpoint_interval;
+  env.checkpoint_retain = static_cast<size_t>(config.get_int("checkpoint.retain"));
+  env.checkpoint_max_deltas =
+      static_cast<size_t>(config.get_int("checkpoint.incremental.max.deltas"));
+  env.checkpoint_max_delta_percent =
+      static_cast<size_t>(config.get_int("checkpoint.incremental.max.delta.percent"));
+  if (checkpoints) {
+    env.checkpoint_store = checkpoints.get();
+    auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
+    if (!restored) return restored.error();
+  }
+  // Tables are rebuilt from the beginning of their topics (their state
+  // lives in memory); streams resume where the restored state ends, or at
+  // the committed offsets without a checkpoint.
+  std::vector<connectors::StartPosition> positions;
+  auto tables = topology.table_topics();
+  for (const auto& input : task.graph->inputs()) {
+    TopicPartition tp{input.topic, PartitionId{p}};
+    bool is_table = std::find(tables.begin(), tables.end(), input.topic) != tables.end();
+    int64_t offset = connectors::StartPosition::kCommitted;
+    if (is_table) {
+      offset = connectors::StartPosition::kBeginning;
+    } else if (auto it = env.restored_offsets.find(tp); it != env.restored_offsets.end()) {
+      offset = it->second.value();
+    }
+    positions.push_back(connectors::StartPosition{tp, offset});
+  }
+  task.actor = actors::spawn_task_actor(*system, std::move(env));
+  for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
+    TopicPartition tp{task.graph->inputs()[i].topic, PartitionId{p}};
+    task.inputs.push_back(tp);
+    router->add(tp, InboxRouter::Slot{task.inboxes[i].get(), task.actor});
+  }
+  std::lock_guard<std::mutex> lock(tasks_mutex);
+  tasks[p] = std::move(task);
+  return positions;
+}
+
+Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoch) {
   auto& im = *impl_;
   if (im.started) return Error::fatal("application already started");
   if (im.config.get("bootstrap.servers").empty()) {
@@ -189,12 +307,21 @@ Expected<bool> Application::start() {
     auto r = admin.ensure_topic(topic, im.partitions);
     if (!r) return r.error();
   }
-  std::string dead_letter;
   if (im.config.get("errors.tolerance") == "all") {
-    dead_letter = im.config.get("errors.deadletterqueue.topic.name");
-    if (dead_letter.empty()) dead_letter = app_id + "-dlq";
-    auto r = admin.ensure_topic(dead_letter, 1);
+    im.dead_letter = im.config.get("errors.deadletterqueue.topic.name");
+    if (im.dead_letter.empty()) im.dead_letter = app_id + "-dlq";
+    auto r = admin.ensure_topic(im.dead_letter, 1);
     if (!r) return r.error();
+  }
+  std::vector<int32_t> partitions = only;
+  if (im.all_partitions) {
+    for (int32_t p = 0; p < im.partitions; ++p) partitions.push_back(p);
+  }
+  for (int32_t p : partitions) {
+    if (p < 0 || p >= im.partitions) {
+      return Error::fatal("application " + app_id + ": no partition " + std::to_string(p) +
+                          " (its inputs have " + std::to_string(im.partitions) + ")");
+    }
   }
 
   // Kafka clients.
@@ -220,90 +347,187 @@ Expected<bool> Application::start() {
   im.producer = std::move(*producer);
 
   // Checkpoints: restore each task's newest valid snapshot.
-  const int64_t checkpoint_interval = im.config.get_int("checkpoint.interval.ms");
-  if (checkpoint_interval <= 0) {
+  im.checkpoint_interval = im.config.get_int("checkpoint.interval.ms");
+  if (im.checkpoint_interval <= 0) {
     logger()->warn(
         "application {}: checkpoint.interval.ms=0: tables are re-read on restart, but "
         "aggregation state is not durable and restarts empty",
         app_id);
   }
-  if (checkpoint_interval > 0) {
+  if (im.checkpoint_interval > 0) {
     auto store = checkpoint::DirectoryStore::open(im.config.get("state.dir"));
     if (!store) return store.error();
     im.checkpoints = std::move(*store);
   }
-  const int64_t start_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+  im.start_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
 
   // Actors: one per partition task.
   im.actor_config = std::make_unique<caf::actor_system_config>();
   im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
   im.actor_config->set("logger.verbosity", caf::atom("quiet"));
   im.system = std::make_unique<caf::actor_system>(*im.actor_config);
-  std::map<TopicPartition, InboxRouter::Slot> slots;
-  std::map<TopicPartition, Offset> restored_offsets;
-  const auto inbox_batches = static_cast<size_t>(im.config.get_int("task.inbox.batches"));
-  for (int32_t p = 0; p < im.partitions; ++p) {
-    Impl::Task task;
-    task.counters = std::make_unique<actors::TaskCounters>();
-    task.graph = im.topology.instantiate(PartitionId{p});
-    actors::TaskEnvironment env;
-    env.application_id = app_id;
-    env.partition = PartitionId{p};
-    env.graph = task.graph;
-    for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
-      task.inboxes.push_back(std::make_unique<actors::TaskInbox>(inbox_batches));
-      env.inboxes.push_back(task.inboxes.back().get());
-    }
-    env.max_buffered_per_input =
-        inbox_batches * static_cast<size_t>(im.config.get_int("consumer.batch.max.records"));
-    env.consumer = im.consumer.get();
-    env.producer = im.producer.get();
-    env.counters = task.counters.get();
-    env.commit_interval_ms = im.config.get_int("commit.interval.ms");
-    env.max_task_idle_ms = im.config.get_int("max.task.idle.ms");
-    env.dead_letter_topic = dead_letter;
-    env.epoch = Epoch{start_epoch};
-    env.checkpoint_interval_ms = checkpoint_interval;
-    env.checkpoint_retain = static_cast<size_t>(im.config.get_int("checkpoint.retain"));
-    env.checkpoint_max_deltas =
-        static_cast<size_t>(im.config.get_int("checkpoint.incremental.max.deltas"));
-    env.checkpoint_max_delta_percent =
-        static_cast<size_t>(im.config.get_int("checkpoint.incremental.max.delta.percent"));
-    if (im.checkpoints) {
-      env.checkpoint_store = im.checkpoints.get();
-      auto restored = im.restore(*task.graph, *task.counters, PartitionId{p}, env);
-      if (!restored) return restored.error();
-    }
-    restored_offsets.insert(env.restored_offsets.begin(), env.restored_offsets.end());
-    task.actor = actors::spawn_task_actor(*im.system, std::move(env));
-    for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
-      TopicPartition tp{task.graph->inputs()[i].topic, PartitionId{p}};
-      slots.emplace(tp, InboxRouter::Slot{task.inboxes[i].get(), task.actor});
-    }
-    im.tasks.push_back(std::move(task));
-  }
-  im.router = std::make_unique<InboxRouter>(std::move(slots));
-
-  // Tables are rebuilt from the beginning of their topics (their state
-  // lives in memory); streams resume at the committed offsets.
+  im.router = std::make_unique<InboxRouter>();
   std::vector<connectors::StartPosition> positions;
-  auto tables = im.topology.table_topics();
-  for (const auto& topic : im.topology.source_topics()) {
-    bool is_table = std::find(tables.begin(), tables.end(), topic) != tables.end();
-    for (int32_t p = 0; p < im.partitions; ++p) {
-      positions.push_back(connectors::StartPosition{TopicPartition{topic, PartitionId{p}},
-                                               is_table ? connectors::StartPosition::kBeginning
-                                                        : connectors::StartPosition::kCommitted});
-    }
+  for (int32_t p : partitions) {
+    auto task_positions = im.spawn_task(p, epoch);
+    if (!task_positions) return task_positions.error();
+    positions.insert(positions.end(), task_positions->begin(), task_positions->end());
   }
   auto assigned = im.consumer->assign(positions);
   if (!assigned) return assigned.error();
   im.consumer->start(im.router.get());
   im.started = true;
-  logger()->info("application {} started: {} tasks over {} input topics", app_id, im.partitions,
-                 im.topology.source_topics().size());
+  logger()->info("application {} started: {} of {} tasks over {} input topics", app_id,
+                 partitions.size(), im.partitions, im.topology.source_topics().size());
+  return true;
+}
+
+Expected<bool> Application::add_task(int32_t p, int64_t epoch) {
+  auto& im = *impl_;
+  if (!im.started || im.stopped) return Error::fatal("application is not running");
+  if (p < 0 || p >= im.partitions) {
+    return Error::fatal("application " + im.config.get("application.id") + ": no partition " +
+                        std::to_string(p));
+  }
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    if (im.tasks.count(p)) {
+      return Error::fatal("task " + im.config.get("application.id") + "-" + std::to_string(p) +
+                          " already runs here");
+    }
+  }
+  auto positions = im.spawn_task(p, epoch);
+  if (!positions) return positions.error();
+  auto added = im.consumer->add_partitions(*positions);
+  if (!added) {
+    abandon_task(p);
+    return added.error();
+  }
+  logger()->info("task {}-{} started (epoch {})", im.config.get("application.id"), p,
+                 epoch > 0 ? epoch : im.start_epoch);
+  return true;
+}
+
+std::vector<int32_t> Application::task_partitions() const {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  std::vector<int32_t> out;
+  for (const auto& [p, t] : impl_->tasks) out.push_back(p);
+  return out;
+}
+
+namespace {
+
+// Stops the actor and waits until it finished (its last message handled).
+void stop_actor(caf::actor_system& system, const actors::task_actor& actor) {
+  caf::scoped_actor self{system};
+  self->monitor(actor);
+  self->send_exit(actor, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {});
+}
+
+}  // namespace
+
+void Application::abandon_task(int32_t p) {
+  auto& im = *impl_;
+  if (!im.started || im.stopped) return;
+  Impl::Task task;
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    auto it = im.tasks.find(p);
+    if (it == im.tasks.end()) return;
+    task = std::move(it->second);
+    im.tasks.erase(it);
+  }
+  if (auto r = im.consumer->remove_partitions(task.inputs); !r) {
+    logger()->error("task {}-{}: {}", im.config.get("application.id"), p, r.error().to_string());
+  }
+  for (const auto& tp : task.inputs) im.router->remove(tp);
+  stop_actor(*im.system, task.actor);
+  logger()->info("task {}-{} abandoned (it runs elsewhere now)", im.config.get("application.id"),
+                 p);
+}
+
+Expected<bool> Application::remove_task(int32_t p) {
+  auto& im = *impl_;
+  if (!im.started || im.stopped) return Error::fatal("application is not running");
+  std::vector<TopicPartition> inputs;
+  actors::task_actor actor;
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    auto it = im.tasks.find(p);
+    if (it == im.tasks.end()) return true;
+    inputs = it->second.inputs;
+    actor = it->second.actor;
+  }
+  const std::string name = im.config.get("application.id") + "-" + std::to_string(p);
+  auto begin = std::chrono::steady_clock::now();
+  // 1. Stop fetching its partitions (the others keep going).
+  auto removed = im.consumer->remove_partitions(inputs);
+  if (!removed) return removed.error();
+  for (const auto& tp : inputs) im.router->remove(tp);
+  bool ok = true;
+  std::string why;
+  {
+    caf::scoped_actor self{*im.system};
+    // 2. Process what was fetched.
+    self->request(actor, caf::infinite, actors::drain_atom::value)
+        .receive([&](bool task_ok) { ok = ok && task_ok; },
+                 [&](caf::error& err) {
+                   why = im.system->render(err);
+                   ok = false;
+                 });
+    // 3. Wait for its outputs to be acknowledged (not a producer flush:
+    //    other tasks keep producing meanwhile).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (ok) {
+      uint64_t in_flight = 0;
+      self->request(actor, caf::infinite, actors::status_atom::value)
+          .receive([&](const actors::TaskStatus& s) { in_flight = s.runs_in_flight; },
+                   [&](caf::error& err) {
+                     why = im.system->render(err);
+                     ok = false;
+                   });
+      if (in_flight == 0) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        why = "outputs not acknowledged within 30 s";
+        ok = false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // 4. Final checkpoint and commit.
+    if (ok) {
+      self->request(actor, caf::infinite, actors::commit_atom::value)
+          .receive([&](bool task_ok) { ok = ok && task_ok; },
+                   [&](caf::error& err) {
+                     why = im.system->render(err);
+                     ok = false;
+                   });
+    }
+  }
+  // 5. Stop the actor.
+  Impl::Task task;
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    auto it = im.tasks.find(p);
+    if (it != im.tasks.end()) {
+      task = std::move(it->second);
+      im.tasks.erase(it);
+    }
+  }
+  stop_actor(*im.system, actor);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - begin)
+                .count();
+  if (!ok) {
+    logger()->error("task {} handed over with errors after {} ms: {}", name, ms,
+                    why.empty() ? "the task failed" : why);
+    return Error::fatal("task " + name + " did not stop cleanly: " +
+                        (why.empty() ? std::string("the task failed") : why));
+  }
+  logger()->info("task {} checkpointed, committed and stopped in {} ms", name, ms);
   return true;
 }
 
@@ -312,13 +536,18 @@ bool Application::stop() {
   if (!im.started || im.stopped) return true;
   im.stopped = true;
   bool ok = true;
+  std::vector<actors::task_actor> actors;
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    for (auto& [p, t] : im.tasks) actors.push_back(t.actor);
+  }
   // 1. Stop fetching.
   im.consumer->stop();
   // 2. Process everything already fetched.
   {
     caf::scoped_actor self{*im.system};
-    for (auto& t : im.tasks) {
-      self->request(t.actor, caf::infinite, actors::drain_atom::value)
+    for (auto& actor : actors) {
+      self->request(actor, caf::infinite, actors::drain_atom::value)
           .receive([&](bool task_ok) { ok = ok && task_ok; },
                    [&](caf::error& err) {
                      logger()->error("drain failed: {}", im.system->render(err));
@@ -330,8 +559,8 @@ bool Application::stop() {
   im.producer->flush(std::chrono::seconds(30));
   {
     caf::scoped_actor self{*im.system};
-    for (auto& t : im.tasks) {
-      self->request(t.actor, caf::infinite, actors::commit_atom::value)
+    for (auto& actor : actors) {
+      self->request(actor, caf::infinite, actors::commit_atom::value)
           .receive([&](bool task_ok) { ok = ok && task_ok; },
                    [&](caf::error& err) {
                      logger()->error("final commit failed: {}", im.system->render(err));
@@ -339,7 +568,8 @@ bool Application::stop() {
                    });
     }
   }
-  for (auto& t : im.tasks) caf::anon_send_exit(t.actor, caf::exit_reason::user_shutdown);
+  for (auto& actor : actors) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  actors.clear();
   im.system.reset();  // waits for the actors to finish
   im.producer.reset();
   im.consumer.reset();
@@ -348,8 +578,9 @@ bool Application::stop() {
 }
 
 std::optional<std::string> Application::failure() const {
-  for (size_t p = 0; p < impl_->tasks.size(); ++p) {
-    const auto& c = *impl_->tasks[p].counters;
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (const auto& [p, t] : impl_->tasks) {
+    const auto& c = *t.counters;
     if (c.failed.load(std::memory_order_acquire)) {
       return impl_->config.get("application.id") + "-" + std::to_string(p) + ": " + c.failure;
     }
@@ -359,7 +590,8 @@ std::optional<std::string> Application::failure() const {
 
 ApplicationStats Application::stats() const {
   ApplicationStats s;
-  for (auto& t : impl_->tasks) {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (auto& [p, t] : impl_->tasks) {
     s.records_in += t.counters->records_in.load();
     s.records_out += t.counters->records_out.load();
     s.data_errors += t.counters->data_errors.load();
@@ -372,15 +604,20 @@ std::vector<TaskMetrics> Application::task_metrics() const {
   std::vector<TaskMetrics> out;
   const auto& im = *impl_;
   std::vector<connectors::PartitionStats> partitions;
-  if (im.consumer) partitions = im.consumer->all_stats();
-  for (size_t p = 0; p < im.tasks.size(); ++p) {
-    const auto& t = im.tasks[p];
+  if (im.consumer && !im.stopped) partitions = im.consumer->all_stats();
+  std::lock_guard<std::mutex> lock(im.tasks_mutex);
+  for (const auto& [p, t] : im.tasks) {
     const auto& c = *t.counters;
     TaskMetrics m;
-    m.partition = static_cast<int32_t>(p);
+    m.partition = p;
+    m.epoch = t.epoch;
     m.task = im.config.get("application.id") + "-" + std::to_string(p);
     bool failed = c.failed.load(std::memory_order_acquire);
-    m.state = failed ? "failed" : (im.stopped ? "stopped" : "running");
+    const bool fenced =
+        t.lease && t.lease->load() <= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count();
+    m.state = failed ? "failed" : (im.stopped ? "stopped" : (fenced ? "fenced" : "running"));
     if (failed) m.error = c.failure;
     m.records_in = c.records_in.load();
     m.records_out = c.records_out.load();
@@ -389,7 +626,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.late_records_dropped = c.late_records_dropped.load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
-      if (ps.tp.partition.value() == static_cast<int32_t>(p) && ps.lag > 0) m.lag += ps.lag;
+      if (ps.tp.partition.value() == p && ps.lag > 0) m.lag += ps.lag;
     }
     m.checkpoints = c.checkpoints.load();
     m.checkpoint_bytes = c.checkpoint_bytes.load();
@@ -410,7 +647,8 @@ std::vector<TaskMetrics> Application::task_metrics() const {
 
 bool Application::ready() const {
   if (!impl_->started || impl_->stopped) return false;
-  for (const auto& t : impl_->tasks) {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (const auto& [p, t] : impl_->tasks) {
     if (t.counters->failed.load()) return false;
   }
   return true;
@@ -425,7 +663,8 @@ const std::string& Application::application_id() const {
 TableHandle Application::table(const std::string& name) const {
   TableHandle h;
   h.name_ = name;
-  for (auto& t : impl_->tasks) h.graphs_.push_back(t.graph);
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (auto& [p, t] : impl_->tasks) h.graphs_.push_back(t.graph);
   return h;
 }
 

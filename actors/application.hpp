@@ -15,6 +15,7 @@
 // librdkafka consumer (its poll thread feeds the task inboxes), one
 // idempotent producer (its delivery thread acknowledges runs), and one CAF
 // actor per partition task.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -54,14 +55,15 @@ class TableHandle {
  private:
   friend class Application;
   std::string name_;
-  std::vector<std::shared_ptr<TaskGraph>> graphs_;  // index = partition
+  std::vector<std::shared_ptr<TaskGraph>> graphs_;  // the tasks running when it was made
 };
 
 // One task's figures, read from atomics without disturbing the task.
 struct TaskMetrics {
   std::string task;  // "<application.id>-<partition>"
   int32_t partition = 0;
-  std::string state;  // "running", "failed", "stopped"
+  int64_t epoch = 0;  // the incarnation running it (rivulet.epoch of its outputs)
+  std::string state;  // "running", "fenced" (lease run out), "failed", "stopped"
   std::string error;
   uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
   uint64_t late_records_dropped = 0;  // records for windows that had closed
@@ -97,6 +99,36 @@ class Application {
   // consuming. Tables are read from the beginning of their topics, streams
   // from the committed offsets (earliest when none).
   Expected<bool> start();
+  // The same for a subset of the partitions (a cluster node runs the tasks
+  // assigned to it; add_task and remove_task change the set while running).
+  // `epoch` tags every started task's outputs (0: the wall clock in ms).
+  Expected<bool> start(const std::vector<int32_t>& partitions, int64_t epoch = 0);
+  // Starts the task of `partition` while the others run: restores its newest
+  // checkpoint from the store, seeks its stream inputs to the checkpoint's
+  // offsets (the committed ones without a checkpoint), reads its tables from
+  // the beginning and resumes. Other tasks do not pause. `epoch` as in
+  // start(); it must grow with every incarnation of the task.
+  Expected<bool> add_task(int32_t partition, int64_t epoch = 0);
+  // Hands the task of `partition` over: stops fetching its partitions,
+  // processes what was fetched, waits for its outputs to be acknowledged,
+  // writes a final checkpoint, commits, and stops its actor. Other tasks do
+  // not pause. Returns false when the task failed or its output was not
+  // delivered.
+  Expected<bool> remove_task(int32_t partition);
+  // Stops the task of `partition` at once, writing and committing nothing
+  // (its partition was given to another node: this copy is stale).
+  void abandon_task(int32_t partition);
+  // The partitions whose tasks run here, ascending.
+  std::vector<int32_t> task_partitions() const;
+  // Write leases (cluster nodes; call before start): every task then holds
+  // its own lease, a deadline on the steady clock in ms, and produces,
+  // commits and writes checkpoints only before it. A task starts with an
+  // expired lease and holds still until extend_lease(); without
+  // use_leases() tasks always write.
+  void use_leases();
+  // Extends the lease of the task of `partition` to `deadline_ms` when it
+  // runs here as incarnation `epoch`; false otherwise. Any thread.
+  bool extend_lease(int32_t partition, int64_t epoch, int64_t deadline_ms);
   // Stops fetching, processes everything fetched, flushes the producer and
   // commits. Idempotent. Returns false when a task failed.
   bool stop();

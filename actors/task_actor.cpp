@@ -54,6 +54,12 @@ struct TaskState {
 
 using task_pointer = task_actor::stateful_pointer<TaskState>;
 
+// False once the task's write lease has run out (see TaskEnvironment).
+bool may_write(const TaskState& st) {
+  if (st.env.lease_deadline_ms == nullptr) return true;
+  return wall_clock_ms() < st.env.lease_deadline_ms->load(std::memory_order_acquire);
+}
+
 Header make_header(const char* name, std::string value) {
   return Header{name, std::optional<std::string>(std::move(value))};
 }
@@ -129,6 +135,14 @@ void process(task_pointer self, bool flush) {
   if (st.state == "failed") return;
   size_t budget = st.env.records_per_turn;
   while (budget > 0) {
+    if (!may_write(st)) {
+      // Fenced: hold still and look again when the lease may be back.
+      if (!st.wait_timer_armed) {
+        st.wait_timer_armed = true;
+        self->delayed_send(self, std::chrono::milliseconds(50), wake_atom::value);
+      }
+      return;
+    }
     auto run = flush ? st.merger->next_run_flushing() : st.merger->next_run(wall_clock_ms());
     if (!run) {
       // Room may have been made for batches left waiting in an inbox.
@@ -257,6 +271,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
 // shutdown waits for the broker's answer.
 bool commit(task_pointer self, bool wait) {
   auto& st = self->state;
+  if (!may_write(st)) return true;  // fenced: nothing becomes durable
   auto acked = st.tracker.committable();
   if (st.tracker.failure()) {
     fail(self, "output not delivered: " + *st.tracker.failure());
@@ -328,7 +343,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         auto& s = self->state;
         take_inbox(self);
         process(self, true);
-        while (s.state != "failed" && s.merger->has_buffered()) process(self, true);
+        while (s.state != "failed" && may_write(s) && s.merger->has_buffered()) process(self, true);
         if (s.state != "failed") s.state = "draining";
         return s.state != "failed";
       },

@@ -87,6 +87,11 @@ struct TaskEnvironment {
   // This incarnation of the task: grows with every start or restore, and is
   // written into every output's `rivulet.epoch` header (provenance).
   Epoch epoch{0};
+  // A write lease (cluster nodes): while the steady clock, in ms since its
+  // epoch, is at or past *lease_deadline_ms the task neither processes,
+  // produces, commits nor writes checkpoints; it holds still until the
+  // lease is extended (or the task is abandoned). Null: no lease.
+  const std::atomic<int64_t>* lease_deadline_ms = nullptr;
   // Checkpoints (null store or interval 0: none). The store is shared by the
   // application's tasks and outlives them.
   checkpoint::CheckpointStore* checkpoint_store = nullptr;

@@ -131,7 +131,7 @@ void KafkaConsumer::drain_commands() {
   for (auto& command : commands) command();
 }
 
-Expected<bool> KafkaConsumer::assign(std::vector<StartPosition> positions) {
+Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& positions) {
   if (std::this_thread::get_id() == poll_thread_.get_id()) {
     // The poll loop is iterating over the assignment right now.
     return Error::fatal("kafka consumer: assign() called from BatchSink::offer");
@@ -163,9 +163,91 @@ Expected<bool> KafkaConsumer::assign(std::vector<StartPosition> positions) {
       pos.offset = it == committed_offsets->end() ? StartPosition::kBeginning : it->second.value();
     }
   }
+  return true;
+}
+
+Expected<bool> KafkaConsumer::assign(std::vector<StartPosition> positions) {
+  auto resolved = resolve_positions(positions);
+  if (!resolved) return resolved.error();
   Expected<bool> result = true;
   run_on_poll_thread([&] { result = apply_assignment(positions); });
   return result;
+}
+
+Expected<bool> KafkaConsumer::add_partitions(std::vector<StartPosition> positions) {
+  if (positions.empty()) return true;
+  auto resolved = resolve_positions(positions);
+  if (!resolved) return resolved.error();
+  Expected<bool> result = true;
+  run_on_poll_thread([&] { result = apply_added(positions); });
+  return result;
+}
+
+Expected<bool> KafkaConsumer::remove_partitions(const std::vector<TopicPartition>& tps) {
+  if (std::this_thread::get_id() == poll_thread_.get_id()) {
+    return Error::fatal("kafka consumer: remove_partitions() called from BatchSink::offer");
+  }
+  if (tps.empty()) return true;
+  Expected<bool> result = true;
+  run_on_poll_thread([&] { result = apply_removed(tps); });
+  return result;
+}
+
+Expected<bool> KafkaConsumer::apply_added(const std::vector<StartPosition>& positions) {
+  for (const auto& pos : positions) {
+    if (partitions_.count(pos.tp)) {
+      return Error::fatal("kafka consumer: partition " + pos.tp.to_string() +
+                          " is already assigned");
+    }
+  }
+  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  for (const auto& pos : positions) {
+    rd_kafka_topic_partition_list_add(list.get(), pos.tp.topic.c_str(), pos.tp.partition.value())
+        ->offset = pos.offset;
+  }
+  if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_, list.get())) {
+    std::string text = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return Error::fatal("kafka consumer: adding partitions failed: " + text);
+  }
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  for (const auto& pos : positions) {
+    auto state = std::make_unique<PartitionState>();
+    if (pos.offset >= 0) state->next_offset = pos.offset;
+    partitions_.emplace(pos.tp, std::move(state));
+    PartitionStats s;
+    s.tp = pos.tp;
+    s.position = pos.offset >= 0 ? pos.offset : -1;
+    stats_[pos.tp] = s;
+  }
+  return true;
+}
+
+Expected<bool> KafkaConsumer::apply_removed(const std::vector<TopicPartition>& tps) {
+  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+  TopicPartitionListPtr paused(rd_kafka_topic_partition_list_new(0));
+  for (const auto& tp : tps) {
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) continue;
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value());
+    // An application pause outlives the assignment in librdkafka.
+    if (it->second->paused) {
+      rd_kafka_topic_partition_list_add(paused.get(), tp.topic.c_str(), tp.partition.value());
+    }
+  }
+  if (list->cnt == 0) return true;
+  if (paused->cnt > 0) rd_kafka_resume_partitions(rk_, paused.get());
+  if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, list.get())) {
+    std::string text = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return Error::fatal("kafka consumer: removing partitions failed: " + text);
+  }
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  for (const auto& tp : tps) {
+    partitions_.erase(tp);
+    stats_.erase(tp);
+  }
+  return true;
 }
 
 Expected<bool> KafkaConsumer::apply_assignment(const std::vector<StartPosition>& positions) {

@@ -98,6 +98,16 @@ class KafkaConsumer {
   // partitions that were reassigned and not yet accepted by the sink are
   // dropped: the new position decides.
   Expected<bool> assign(std::vector<StartPosition> positions);
+  // Adds partitions to the assignment without touching the others (their
+  // fetch positions and buffered records stay): librdkafka's incremental
+  // assign. kCommitted positions are resolved as in assign(). A partition
+  // already assigned is an error.
+  Expected<bool> add_partitions(std::vector<StartPosition> positions);
+  // Removes partitions from the assignment without touching the others.
+  // When this returns, the sink is offered nothing more of them; records
+  // fetched and not yet accepted are dropped (their next owner decides where
+  // to continue). Partitions not assigned are ignored.
+  Expected<bool> remove_partitions(const std::vector<TopicPartition>& tps);
 
   // Starts the poll thread; batches go to `sink`, which must outlive stop().
   void start(BatchSink* sink);
@@ -135,6 +145,9 @@ class KafkaConsumer {
   void signal_caught_up();
   void report_error(Error error, const TopicPartition* tp);
   Expected<bool> apply_assignment(const std::vector<StartPosition>& positions);
+  Expected<bool> resolve_positions(std::vector<StartPosition>& positions);
+  Expected<bool> apply_added(const std::vector<StartPosition>& positions);
+  Expected<bool> apply_removed(const std::vector<TopicPartition>& tps);
   void record_commit_results(rd_kafka_resp_err_t err,
                              const rd_kafka_topic_partition_list_t* offsets,
                              std::vector<Error>* failures);
