@@ -15,5 +15,6 @@ void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplica
 void add_qtt_command(CLI::App& app);     // qtt_command.cpp: ksqlDB query-validation tests
 void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's queries
 void add_chaos_command(CLI::App& app);   // chaos_command.cpp: fault injection
+void add_cluster_commands(CLI::App& app);  // cluster_command.cpp: coordinator, node, submit, status
 
 }  // namespace rivulet::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   rivulet::cli::add_qtt_command(app);
   rivulet::cli::add_run_command(app);
   rivulet::cli::add_chaos_command(app);
+  rivulet::cli::add_cluster_commands(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

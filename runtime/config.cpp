@@ -121,10 +121,16 @@ const std::vector<ConfigKey>& config_keys() {
       {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
        0, INT64_MAX, "Log level."},
       {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
-       "Shared secret nodes present to the coordinator (used by the cluster commands)."},
-      {"cluster.failure.timeout.ms", ConfigType::Int, "3000", {}, 100, INT64_MAX,
-       "How long a silent node is given before its tasks are reassigned (used by the "
-       "cluster commands)."},
+       "Shared secret every node (and `rivulet submit`) presents to the coordinator; a "
+       "mismatch is refused. Same value on every process."},
+      {"cluster.failure.timeout.ms", ConfigType::Int, "3000", {}, 600, INT64_MAX,
+       "A node silent this long (killed, hung, cut off) is declared dead and its tasks are "
+       "restored elsewhere from their checkpoints. A node's write lease is half of it: a node "
+       "that has not heard from the coordinator for that long stops writing first. Same value "
+       "on every process."},
+      {"cluster.heartbeat.interval.ms", ConfigType::Int, "250", {}, 10, INT64_MAX,
+       "How often a node reports to the coordinator (and renews its write leases); at most a "
+       "sixth of cluster.failure.timeout.ms."},
   };
   return keys;
 }

@@ -1,0 +1,165 @@
+// The cluster commands:
+//   rivulet coordinator --listen HOST:PORT [--config FILE]
+//   rivulet node --coordinator HOST:PORT --name NAME [--config FILE] [--http HOST:PORT]
+//   rivulet submit APP.sql --coordinator HOST:PORT [--name NAME] [--config FILE]
+//   rivulet status --coordinator HOST:PORT [--json]
+// (cluster/README.md and docs/cluster.md describe them.)
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cluster/client.hpp"
+#include "cluster/coordinator.hpp"
+#include "cluster/node.hpp"
+#include "cluster/query_plan.hpp"
+#include "runtime/config.hpp"
+
+namespace rivulet::cli {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void on_signal(int) { stop_requested.store(true); }
+
+void install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
+std::optional<Config> load_config(const std::string& file) {
+  auto config = Config::load(file, {});
+  if (!config) {
+    std::cerr << "rivulet: " << config.error().message << "\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  return *config;
+}
+
+}  // namespace
+
+void add_cluster_commands(CLI::App& app) {
+  {
+    auto* cmd = app.add_subcommand("coordinator", "Run the cluster coordinator");
+    auto listen = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    cmd->add_option("--listen", *listen, "HOST:PORT to accept nodes and clients on")->required();
+    cmd->add_option("--config", *file, "Properties file (cluster.*, state.dir, bootstrap.servers)");
+    cmd->callback([listen, file] {
+      auto config = load_config(*file);
+      if (!config) return;
+      install_stop_signals();
+      exit_code = cluster::run_coordinator(*listen, *config, stop_requested);
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("node", "Run a cluster node");
+    auto opts = std::make_shared<cluster::NodeOptions>();
+    auto file = std::make_shared<std::string>();
+    cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_option("--name", opts->name, "Unique name of this node")->required();
+    cmd->add_option("--config", *file, "Properties file (bootstrap.servers, state.dir, cluster.*)");
+    cmd->add_option("--http", opts->http, "HOST:PORT for /metrics, /health and /tasks");
+    cmd->callback([opts, file] {
+      auto config = load_config(*file);
+      if (!config) return;
+      install_stop_signals();
+      exit_code = cluster::run_node(*opts, *config, stop_requested);
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("submit", "Register a SQL file's persistent queries with the cluster");
+    struct Options {
+      std::string file, coordinator, name, config;
+    };
+    auto opts = std::make_shared<Options>();
+    cmd->add_option("file", opts->file, "SQL file")->required();
+    cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_option("--name", opts->name, "Query name (default: the file name without .sql)");
+    cmd->add_option("--config", opts->config, "Properties file (cluster.secret)");
+    cmd->callback([opts] {
+      auto config = load_config(opts->config);
+      if (!config) return;
+      std::ifstream in(opts->file);
+      if (!in) {
+        std::cerr << "rivulet submit: cannot read " << opts->file << "\n";
+        exit_code = 2;
+        return;
+      }
+      std::stringstream text;
+      text << in.rdbuf();
+      cluster::QueryDef def;
+      def.sql = text.str();
+      def.name = opts->name.empty() ? std::filesystem::path(opts->file).stem().string() : opts->name;
+      // Planned here first: a SQL error is reported with line:column before
+      // anything reaches the cluster.
+      auto topology = cluster::plan_query(def.sql);
+      if (!topology) {
+        std::cerr << "rivulet submit: " << opts->file << ": " << topology.error().to_string()
+                  << "\n";
+        exit_code = 2;
+        return;
+      }
+      auto status = cluster::fetch_status(opts->coordinator);
+      if (!status) {
+        std::cerr << "rivulet submit: " << status.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      Config broker = *config;
+      auto j = nlohmann::json::parse(*status, nullptr, false);
+      if (broker.get("bootstrap.servers").empty() && !j.is_discarded()) {
+        (void)broker.set("bootstrap.servers", j["coordinator"].value("bootstrap", ""));
+      }
+      if (broker.get("bootstrap.servers").empty()) {
+        std::cerr << "rivulet submit: bootstrap.servers is set neither here nor on the coordinator\n";
+        exit_code = 2;
+        return;
+      }
+      auto partitions = cluster::query_partitions(*topology, broker);
+      if (!partitions) {
+        std::cerr << "rivulet submit: " << partitions.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      def.partitions = *partitions;
+      auto r = cluster::submit_query(opts->coordinator, def, config->get("cluster.secret"));
+      if (!r) {
+        std::cerr << "rivulet submit: " << r.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      std::cout << "query " << def.name << " submitted: " << def.partitions << " tasks\n";
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("status", "Show the cluster's nodes and tasks");
+    auto coordinator = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("--coordinator", *coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_flag("--json", *json, "One JSON object instead of tables");
+    cmd->callback([coordinator, json] {
+      auto status = cluster::fetch_status(*coordinator);
+      if (!status) {
+        std::cerr << "rivulet status: " << status.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      if (*json) {
+        std::cout << *status << "\n";
+      } else {
+        std::cout << cluster::render_status_table(*status);
+      }
+    });
+  }
+}
+
+}  // namespace rivulet::cli

@@ -1,0 +1,101 @@
+#include "cluster/client.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <caf/io/all.hpp>
+
+namespace rivulet::cluster {
+
+namespace {
+
+// Connects, runs `ask` with a scoped actor, and shuts the system down
+// (the scoped actor lives in an inner scope: PLATFORM.md).
+template <typename Result, typename Ask>
+Expected<Result> with_coordinator(const std::string& address, Ask ask) {
+  std::string host, error;
+  uint16_t port = 0;
+  if (!parse_host_port(address, host, port, error)) return Error::fatal("--coordinator: " + error);
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg, 3000);
+  caf::actor_system system{cfg};
+  auto handle = system.middleman().remote_actor<coordinator_actor>(host, port);
+  if (!handle) {
+    return Error::fatal("cannot reach the coordinator at " + address + ": " +
+                        system.render(handle.error()));
+  }
+  Expected<Result> result = Error::fatal("no answer from the coordinator at " + address);
+  {
+    caf::scoped_actor self{system};
+    ask(self, *handle, result, system);
+  }
+  return result;
+}
+
+}  // namespace
+
+Expected<std::string> fetch_status(const std::string& coordinator) {
+  return with_coordinator<std::string>(
+      coordinator, [&](caf::scoped_actor& self, const coordinator_actor& c,
+                       Expected<std::string>& result, caf::actor_system& system) {
+        self->request(c, std::chrono::seconds(5), status_atom::value)
+            .receive([&](const std::string& json) { result = json; },
+                     [&](caf::error& err) {
+                       result = Error::fatal("status request failed: " + system.render(err));
+                     });
+      });
+}
+
+Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
+                            const std::string& secret) {
+  return with_coordinator<bool>(
+      coordinator, [&](caf::scoped_actor& self, const coordinator_actor& c,
+                       Expected<bool>& result, caf::actor_system& system) {
+        self->request(c, std::chrono::seconds(10), submit_atom::value, query, secret)
+            .receive(
+                [&](const std::string& refusal) {
+                  if (refusal.empty()) {
+                    result = true;
+                  } else {
+                    result = Error::fatal("the coordinator refused the query: " + refusal);
+                  }
+                },
+                [&](caf::error& err) {
+                  result = Error::fatal("submit failed: " + system.render(err));
+                });
+      });
+}
+
+std::string render_status_table(const std::string& status_json) {
+  auto j = nlohmann::json::parse(status_json, nullptr, false);
+  if (j.is_discarded()) return status_json + "\n";
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-16s %-8s %-16s %-8s %s\n", "NODE", "PID", "HOST", "STATE",
+                "TASKS");
+  out << line;
+  for (const auto& n : j["nodes"]) {
+    std::snprintf(line, sizeof line, "%-16s %-8lld %-16s %-8s %d\n",
+                  n["name"].get<std::string>().c_str(), n["pid"].get<long long>(),
+                  n["host"].get<std::string>().c_str(), n["state"].get<std::string>().c_str(),
+                  n["tasks"].get<int>());
+    out << line;
+  }
+  out << "\n";
+  std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8s %-10s %s\n", "TASK", "OWNER", "STATE",
+                "EPOCH", "LAG", "CHECKPOINT AGE");
+  out << line;
+  for (const auto& t : j["tasks"]) {
+    long long age = t["checkpoint_age_ms"].get<long long>();
+    std::string age_text = age < 0 ? "-" : std::to_string(age) + " ms";
+    std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8lld %-10lld %s\n",
+                  t["task"].get<std::string>().c_str(), t["owner"].get<std::string>().c_str(),
+                  t["state"].get<std::string>().c_str(), t["epoch"].get<long long>(),
+                  t["lag"].get<long long>(), age_text.c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace rivulet::cluster

@@ -1,0 +1,22 @@
+#pragma once
+// What the command-line clients (`rivulet submit`, `rivulet status`) ask
+// the coordinator. Each call connects, asks once and disconnects.
+#include <string>
+
+#include "cluster/protocol.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet::cluster {
+
+// The coordinator's status as JSON text (see CoordinatorState::status_json).
+Expected<std::string> fetch_status(const std::string& coordinator);
+
+// Registers `query` (name, SQL text, task count); the coordinator's refusal
+// is an error.
+Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
+                            const std::string& secret);
+
+// The status JSON as tables for people.
+std::string render_status_table(const std::string& status_json);
+
+}  // namespace rivulet::cluster

@@ -1,0 +1,216 @@
+#include "cluster/coordinator.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include <caf/io/all.hpp>
+
+#include "cluster/coordinator_state.hpp"
+#include "cluster/protocol.hpp"
+#include "runtime/log.hpp"
+
+namespace rivulet::cluster {
+
+ClusterTimes cluster_times(const Config& config) {
+  ClusterTimes t;
+  t.failure_timeout_ms = config.get_int("cluster.failure.timeout.ms");
+  t.heartbeat_ms = config.get_int("cluster.heartbeat.interval.ms");
+  t.lease_ms = t.failure_timeout_ms / 2;
+  return t;
+}
+
+namespace {
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// <state.dir>/cluster/coordinator.json: the submitted queries and the epoch
+// counter, so that a restarted coordinator neither forgets a query nor
+// hands out an epoch twice.
+class StateFile {
+ public:
+  explicit StateFile(const std::string& state_dir)
+      : path_(std::filesystem::path(state_dir) / "cluster" / "coordinator.json") {}
+
+  bool load(std::vector<QueryDef>& queries, int64_t& epoch, std::string& error) {
+    std::ifstream in(path_);
+    if (!in) return true;  // first start
+    try {
+      auto j = nlohmann::json::parse(in);
+      epoch = j.value("epoch", int64_t{0});
+      for (const auto& q : j.at("queries")) {
+        queries.push_back(QueryDef{q.at("name").get<std::string>(), q.at("sql").get<std::string>(),
+                                   q.at("partitions").get<int32_t>()});
+      }
+    } catch (const std::exception& e) {
+      error = "cannot read " + path_.string() + ": " + e.what();
+      return false;
+    }
+    return true;
+  }
+
+  void save(const std::vector<QueryDef>& queries, int64_t epoch) {
+    nlohmann::json j;
+    j["epoch"] = epoch;
+    j["queries"] = nlohmann::json::array();
+    for (const auto& q : queries) {
+      j["queries"].push_back({{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}});
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(path_.parent_path(), ec);
+    auto tmp = path_;
+    tmp += ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << j.dump(2) << "\n";
+      out.flush();
+      if (!out) {
+        logger()->error("coordinator: cannot write {}", tmp.string());
+        return;
+      }
+    }
+    std::filesystem::rename(tmp, path_, ec);
+    if (ec) logger()->error("coordinator: cannot replace {}: {}", path_.string(), ec.message());
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CoordinatorActorState {
+  static inline const char* name = "rivulet.coordinator";
+  std::shared_ptr<CoordinatorState> core;
+  std::unique_ptr<StateFile> file;
+  std::string secret;
+  int64_t saved_epoch = -1;
+  size_t saved_queries = 0;
+  // Connections of nodes (the proxies of their heartbeat senders).
+  std::map<caf::actor_addr, std::string> node_of;
+
+  void after_change() {
+    for (const auto& e : core->take_events()) logger()->info("coordinator: {}", e);
+    auto queries = core->queries();
+    if (core->epoch() != saved_epoch || queries.size() != saved_queries) {
+      file->save(queries, core->epoch());
+      saved_epoch = core->epoch();
+      saved_queries = queries.size();
+    }
+  }
+};
+
+using coordinator_pointer = coordinator_actor::stateful_pointer<CoordinatorActorState>;
+
+coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
+                                                      std::shared_ptr<CoordinatorState> seed,
+                                                      std::string state_dir, std::string secret) {
+  self->state.core = std::move(seed);
+  self->state.secret = std::move(secret);
+  self->state.file = std::make_unique<StateFile>(state_dir);
+  self->set_down_handler([=](const caf::down_msg& msg) {
+    auto& st = self->state;
+    auto it = st.node_of.find(msg.source);
+    if (it == st.node_of.end()) return;
+    st.core->connection_lost(it->second, now_ms());
+    st.node_of.erase(it);
+    st.after_change();
+  });
+  self->send(self, tick_atom::value);
+  return {
+      [=](hello_atom, uint32_t version, const std::vector<std::string>& types,
+          const std::string& secret) -> std::string {
+        auto why = check_hello(version, types, secret, self->state.secret);
+        if (!why.empty()) logger()->warn("coordinator: refused a node: {}", why);
+        return why;
+      },
+      [=](heartbeat_atom, const NodeReport& report) -> NodeOrders {
+        auto& st = self->state;
+        auto orders = st.core->heartbeat(report, now_ms());
+        if (orders.error.empty()) {
+          auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+          if (sender && !st.node_of.count(sender.address())) {
+            self->monitor(sender);
+            st.node_of[sender.address()] = report.name;
+          }
+        }
+        st.after_change();
+        return orders;
+      },
+      [=](leave_atom, const std::string& name) -> bool {
+        self->state.core->left(name, now_ms());
+        self->state.after_change();
+        return true;
+      },
+      [=](submit_atom, const QueryDef& query, const std::string& secret) -> std::string {
+        auto r = self->state.core->submit(query, secret, now_ms());
+        self->state.after_change();
+        return r;
+      },
+      [=](status_atom) -> std::string { return self->state.core->status_json(now_ms()); },
+      [=](tick_atom) {
+        auto& st = self->state;
+        st.core->tick(now_ms());
+        st.after_change();
+        // Only our own timer re-arms itself (a tick from elsewhere adds no timer).
+        if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(self)) return;
+        self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+int run_coordinator(const std::string& listen, const Config& config, std::atomic<bool>& stop) {
+  std::string host, error;
+  uint16_t port = 0;
+  if (!parse_host_port(listen, host, port, error)) {
+    std::cerr << "rivulet coordinator: --listen: " << error << "\n";
+    return 2;
+  }
+  set_log_level(config.get("log.level"));
+  auto times = cluster_times(config);
+  if (times.heartbeat_ms * 3 > times.lease_ms) {
+    std::cerr << "rivulet coordinator: cluster.heartbeat.interval.ms (" << times.heartbeat_ms
+              << ") must be at most a sixth of cluster.failure.timeout.ms ("
+              << times.failure_timeout_ms << ")\n";
+    return 2;
+  }
+  StateFile file(config.get("state.dir"));
+  std::vector<QueryDef> queries;
+  int64_t epoch = 0;
+  if (!file.load(queries, epoch, error)) {
+    std::cerr << "rivulet coordinator: " << error << "\n";
+    return 1;
+  }
+
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg, times.failure_timeout_ms);
+  caf::actor_system system{cfg};
+  CoordinatorTimes ct{times.failure_timeout_ms, times.lease_ms, 100};
+  auto core = std::make_shared<CoordinatorState>(ct, config.get("cluster.secret"), now_ms());
+  core->restore(queries, epoch, now_ms());
+  core->set_bootstrap(config.get("bootstrap.servers"));
+  auto coordinator =
+      system.spawn(coordinator_behavior, core, config.get("state.dir"), config.get("cluster.secret"));
+  auto bound = system.middleman().publish(coordinator, port, host.c_str(), true);
+  if (!bound) {
+    std::cerr << "rivulet coordinator: cannot listen on " << listen << ": "
+              << system.render(bound.error()) << "\n";
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  std::cout << "coordinator listening on " << host << ":" << *bound << std::endl;
+  logger()->info("coordinator: listening on {}:{} (failure timeout {} ms, lease {} ms, heartbeat {} ms)",
+                 host, *bound, times.failure_timeout_ms, times.lease_ms, times.heartbeat_ms);
+  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  logger()->info("coordinator: stopping");
+  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+}  // namespace rivulet::cluster

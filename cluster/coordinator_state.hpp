@@ -1,0 +1,114 @@
+#pragma once
+// The coordinator's decisions, without actors or I/O: membership, task
+// ownership with epochs, hand-overs and failover. The coordinator actor
+// feeds it heartbeats, connection losses and clock ticks; tests drive it
+// directly with a fake clock.
+//
+// Safety rule (fencing; docs/cluster.md has the argument): a task is given
+// to a new owner only when its previous owner cannot write any more, i.e.
+//  - the owner released it (reported it gone after a release order: final
+//    checkpoint and commit done), or
+//  - the owner's write lease has certainly run out. A node's lease for a
+//    task is extended by each heartbeat answer that lists the task, up to
+//    (the time the node *sent* that heartbeat) + lease_ms, and that send
+//    time is before this state's last_heard of the node. So after
+//    last_heard + lease_ms + margin_ms nothing the node holds is valid.
+//    A node silent for failure_timeout_ms (> lease_ms + margin_ms) is
+//    declared dead; a lost connection (process killed) lets it be declared
+//    dead as soon as its leases ran out.
+// Every new owner gets a new epoch (strictly growing, persisted by the
+// caller), written into the task's outputs and checkpoints.
+//
+// After a restart (restored queries and epoch) the state adopts the tasks
+// nodes report, with their epochs, and assigns nothing else for
+// failure_timeout_ms, so every live node has reported before anything moves.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/assignment.hpp"
+#include "cluster/protocol.hpp"
+
+namespace rivulet::cluster {
+
+struct CoordinatorTimes {
+  int64_t failure_timeout_ms = 3000;
+  int64_t lease_ms = 1500;
+  int64_t margin_ms = 100;
+};
+
+class CoordinatorState {
+ public:
+  CoordinatorState(CoordinatorTimes times, std::string secret, int64_t now_ms);
+
+  // After a restart: the persisted queries and epoch counter. Starts the
+  // rebuild window when there are queries.
+  void restore(std::vector<QueryDef> queries, int64_t epoch, int64_t now_ms);
+
+  // A node's heartbeat; the answer lists every task it may run.
+  NodeOrders heartbeat(const NodeReport& report, int64_t now_ms);
+  // The node's connection was lost (its process probably died).
+  void connection_lost(const std::string& node, int64_t now_ms);
+  // The node has handed everything over and exits.
+  void left(const std::string& node, int64_t now_ms);
+  // Registers (or replaces) a query; "" or an error.
+  std::string submit(const QueryDef& query, const std::string& secret, int64_t now_ms);
+  // Liveness checks and re-planning; call every ~100 ms.
+  void tick(int64_t now_ms);
+
+  // The Kafka bootstrap list clients may use (shown in the status).
+  void set_bootstrap(std::string bootstrap) { bootstrap_ = std::move(bootstrap); }
+  // `rivulet status --json`.
+  std::string status_json(int64_t now_ms) const;
+
+  // For persistence and tests.
+  int64_t epoch() const { return epoch_; }
+  std::vector<QueryDef> queries() const;
+  bool rebuilding(int64_t now_ms) const { return now_ms < rebuild_until_; }
+  // Current owner of a task ("" when none).
+  std::string owner(const TaskKey& task) const;
+  int64_t task_epoch(const TaskKey& task) const;
+  std::string node_state(const std::string& node) const;
+  // Events since the last call (for the log).
+  std::vector<std::string> take_events();
+
+ private:
+  struct Node {
+    std::string name;
+    int64_t pid = 0;
+    std::string host, http;
+    std::string state = "alive";  // alive, suspect, dead, left
+    bool leaving = false;
+    int64_t last_heard = 0;
+    int64_t dead_after = 0;  // suspect: declared dead from then on
+    std::vector<TaskReport> tasks;
+  };
+  struct Task {
+    std::string owner;
+    int64_t epoch = 0;
+    bool releasing = false;
+    std::string next;
+    int64_t owned_since = 0;
+  };
+
+  void replan(int64_t now_ms);
+  void give(const TaskKey& key, Task& task, std::string node, int64_t now_ms);
+  void declare_dead(Node& node, int64_t now_ms, const std::string& why);
+  const TaskReport* reported(const std::string& node, const TaskKey& key) const;
+  std::vector<TaskKey> all_tasks() const;
+
+  CoordinatorTimes times_;
+  std::string secret_;
+  std::string bootstrap_;
+  int64_t started_ = 0;
+  int64_t rebuild_until_ = 0;
+  int64_t epoch_ = 0;
+  std::map<std::string, Node> nodes_;
+  std::map<std::string, QueryDef> queries_;
+  std::map<TaskKey, Task> tasks_;
+  std::vector<std::string> events_;
+};
+
+}  // namespace rivulet::cluster

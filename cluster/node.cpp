@@ -1,0 +1,509 @@
+#include "cluster/node.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <caf/io/all.hpp>
+
+#include "actors/application.hpp"
+#include "actors/http_endpoint.hpp"
+#include "cluster/coordinator.hpp"
+#include "cluster/node_http.hpp"
+#include "cluster/protocol.hpp"
+#include "cluster/query_plan.hpp"
+#include "runtime/log.hpp"
+
+namespace rivulet::cluster {
+
+namespace {
+
+int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+enum class Probe { Listening, Refused, Unknown };
+
+// Is anything listening at host:port? A refused connection proves that no
+// coordinator runs there right now (so none can be reassigning tasks).
+Probe probe(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
+    return Probe::Unknown;
+  }
+  Probe result = Probe::Unknown;
+  int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+  if (fd >= 0) {
+    timeval tv{0, 300000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+      result = Probe::Listening;
+    } else if (errno == ECONNREFUSED) {
+      result = Probe::Refused;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return result;
+}
+
+struct Query {
+  QueryDef def;
+  std::shared_ptr<Application> app;  // null when it could not start
+  std::string error;
+};
+
+struct TaskId {
+  std::string query;
+  int32_t partition;
+  bool operator<(const TaskId& o) const {
+    return query < o.query || (query == o.query && partition < o.partition);
+  }
+};
+
+class Node {
+ public:
+  Node(NodeOptions options, Config config)
+      : options_(std::move(options)), config_(std::move(config)), times_(cluster_times(config_)) {}
+
+  int run(std::atomic<bool>& stop);
+
+ private:
+  // Heartbeat thread.
+  void heartbeat_loop(caf::actor_system& system, std::atomic<bool>& stop);
+  NodeReport build_report(bool leaving);
+  void apply_orders(const NodeOrders& orders, int64_t granted_until);
+  void extend_valid_leases(int64_t until);
+  // Controller thread.
+  void controller_loop();
+  void reconcile();
+  std::shared_ptr<Application> app_for(const QueryDef& def);
+
+  std::vector<std::shared_ptr<Application>> apps() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::shared_ptr<Application>> out;
+    for (auto& [name, q] : queries_) {
+      if (q.app) out.push_back(q.app);
+    }
+    return out;
+  }
+
+  NodeOptions options_;
+  Config config_;
+  ClusterTimes times_;
+  std::string host_;
+  uint16_t port_ = 0;
+  std::string report_host_;
+  std::string fatal_;  // set when the coordinator refused us
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Query> queries_;
+  NodeOrders desired_;
+  int64_t granted_until_ = 0;
+  uint64_t desired_version_ = 0;
+  std::set<TaskId> releasing_;
+  bool controller_stop_ = false;
+  std::atomic<int64_t> last_orders_ms_{0};
+};
+
+NodeReport Node::build_report(bool leaving) {
+  NodeReport r;
+  r.name = options_.name;
+  r.secret = config_.get("cluster.secret");
+  r.pid = ::getpid();
+  r.host = report_host_;
+  r.http = options_.http;
+  r.leaving = leaving;
+  std::set<TaskId> releasing;
+  std::vector<std::pair<std::string, std::shared_ptr<Application>>> running;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    releasing = releasing_;
+    for (auto& [name, q] : queries_) {
+      if (q.app) running.emplace_back(name, q.app);
+    }
+  }
+  const int64_t now = wall_ms();
+  for (auto& [name, app] : running) {
+    for (const auto& m : app->task_metrics()) {
+      TaskReport t;
+      t.query = name;
+      t.partition = m.partition;
+      t.epoch = m.epoch;
+      t.state = m.state;
+      if (releasing.count(TaskId{name, m.partition}) && m.state == "running") t.state = "releasing";
+      t.lag = m.lag;
+      t.checkpoint_age_ms = m.last_checkpoint_ms > 0 ? now - m.last_checkpoint_ms : -1;
+      t.records_in = m.records_in;
+      t.records_out = m.records_out;
+      t.error = m.error;
+      r.tasks.push_back(std::move(t));
+    }
+  }
+  return r;
+}
+
+void Node::apply_orders(const NodeOrders& orders, int64_t granted_until) {
+  // Leases first (fast, on this thread): only tasks listed with the epoch
+  // they run as. Anything else stays fenced and is abandoned below.
+  std::map<std::string, std::shared_ptr<Application>> running;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [name, q] : queries_) {
+      if (q.app) running[name] = q.app;
+    }
+  }
+  for (const auto& o : orders.tasks) {
+    auto it = running.find(o.query);
+    if (it != running.end()) it->second->extend_lease(o.partition, o.epoch, granted_until);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  desired_ = orders;
+  granted_until_ = granted_until;
+  ++desired_version_;
+  changed_.notify_all();
+}
+
+void Node::extend_valid_leases(int64_t until) {
+  // Only leases still running: a node that was stopped (SIGSTOP) past its
+  // leases does not revive them on its own.
+  const int64_t now = steady_ms();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (granted_until_ <= now) return;
+  for (const auto& o : desired_.tasks) {
+    auto it = queries_.find(o.query);
+    if (it != queries_.end() && it->second.app) {
+      it->second.app->extend_lease(o.partition, o.epoch, until);
+    }
+  }
+  granted_until_ = std::max(granted_until_, until);
+}
+
+void Node::heartbeat_loop(caf::actor_system& system, std::atomic<bool>& stop) {
+  caf::scoped_actor self{system};
+  coordinator_actor coordinator;
+  bool told_unreachable = false;
+  int64_t leave_started = 0;
+  bool left = false;
+  while (!left) {
+    const int64_t sent = steady_ms();
+    const bool leaving = stop.load();
+    if (leaving && leave_started == 0) {
+      leave_started = sent;
+      logger()->info("node {}: leaving: handing every task over", options_.name);
+    }
+    if (!coordinator) {
+      Probe p = probe(host_, port_);
+      if (p == Probe::Refused) {
+        extend_valid_leases(sent + times_.lease_ms);
+        if (!told_unreachable) {
+          logger()->warn("node {}: coordinator {} is down; tasks keep running", options_.name,
+                         options_.coordinator);
+          told_unreachable = true;
+        }
+      } else if (p == Probe::Listening) {
+        auto handle = system.middleman().remote_actor<coordinator_actor>(host_, port_);
+        if (!handle) {
+          std::string why = system.render(handle.error());
+          if (why.find("interface") != std::string::npos) {
+            fatal_ = "protocol mismatch with the coordinator at " + options_.coordinator + ": " +
+                     why + " (run the same rivulet release on every process)";
+            break;
+          }
+          logger()->warn("node {}: cannot reach the coordinator at {}: {}", options_.name,
+                         options_.coordinator, why);
+        } else {
+          std::string refusal;
+          bool answered = false;
+          self->request(*handle, std::chrono::milliseconds(times_.lease_ms), hello_atom::value,
+                        kProtocolVersion, protocol_type_names(), config_.get("cluster.secret"))
+              .receive(
+                  [&](const std::string& why) {
+                    refusal = why;
+                    answered = true;
+                  },
+                  [&](caf::error& err) {
+                    logger()->warn("node {}: hello failed: {}", options_.name, system.render(err));
+                  });
+          if (answered && !refusal.empty()) {
+            fatal_ = "the coordinator at " + options_.coordinator + " refused this node: " + refusal;
+            break;
+          }
+          if (answered) {
+            coordinator = *handle;
+            told_unreachable = false;
+            logger()->info("node {}: joined the coordinator at {}", options_.name,
+                           options_.coordinator);
+          }
+        }
+      }
+    }
+    if (coordinator) {
+      auto report = build_report(leaving);
+      bool ok = false;
+      NodeOrders orders;
+      self->request(coordinator, std::chrono::milliseconds(std::max<int64_t>(times_.heartbeat_ms * 2, 500)),
+                    heartbeat_atom::value, report)
+          .receive(
+              [&](NodeOrders& o) {
+                orders = std::move(o);
+                ok = true;
+              },
+              [&](caf::error& err) {
+                logger()->warn("node {}: heartbeat failed: {}", options_.name, system.render(err));
+              });
+      if (ok && !orders.error.empty()) {
+        fatal_ = orders.error;
+        break;
+      }
+      if (ok) {
+        last_orders_ms_ = steady_ms();
+        apply_orders(orders, sent + times_.lease_ms);
+        if (leaving && orders.tasks.empty() && report.tasks.empty()) {
+          self->request(coordinator, std::chrono::seconds(2), leave_atom::value, options_.name)
+              .receive([](bool) {}, [](caf::error&) {});
+          left = true;
+        }
+      } else {
+        coordinator = nullptr;
+      }
+    }
+    if (leaving && !left && (sent - leave_started > 60000 || (!coordinator && sent - leave_started > 2000))) {
+      logger()->warn("node {}: leaving without the coordinator's hand-over", options_.name);
+      break;
+    }
+    auto wake = sent + times_.heartbeat_ms;
+    while (!left && steady_ms() < wake && (stop.load() == leaving)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = queries_.find(def.name);
+    if (it != queries_.end()) return it->second.app;
+  }
+  Query q;
+  q.def = def;
+  auto topology = plan_query(def.sql);
+  if (!topology) {
+    q.error = topology.error().to_string();
+    logger()->error("node {}: query {} cannot be planned: {}", options_.name, def.name, q.error);
+  } else {
+    Config c = config_;
+    (void)c.set("application.id", def.name);
+    auto app = std::make_shared<Application>(std::move(*topology), c);
+    app->use_leases();
+    auto started = app->start({}, 1);
+    if (!started) {
+      q.error = started.error().to_string();
+      logger()->error("node {}: query {} cannot start: {}", options_.name, def.name, q.error);
+    } else {
+      q.app = std::move(app);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = queries_[def.name];
+  slot = std::move(q);
+  return slot.app;
+}
+
+void Node::reconcile() {
+  NodeOrders desired;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    desired = desired_;
+  }
+  std::map<TaskId, const TaskOrder*> wanted;
+  for (const auto& o : desired.tasks) wanted[TaskId{o.query, o.partition}] = &o;
+  // 1. Stale tasks (not ours any more, or another incarnation): stop them
+  //    without writing. Their leases were not extended, so they are fenced.
+  std::vector<std::pair<std::string, std::shared_ptr<Application>>> running;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [name, q] : queries_) {
+      if (q.app) running.emplace_back(name, q.app);
+    }
+  }
+  for (auto& [name, app] : running) {
+    for (const auto& m : app->task_metrics()) {
+      auto it = wanted.find(TaskId{name, m.partition});
+      if (it == wanted.end() || it->second->epoch != m.epoch) {
+        logger()->warn("node {}: task {}-{} (epoch {}) is no longer ours: stopping it unwritten",
+                       options_.name, name, m.partition, m.epoch);
+        app->abandon_task(m.partition);
+      }
+    }
+  }
+  // 2. Hand-overs: checkpoint, commit, stop.
+  for (const auto& o : desired.tasks) {
+    if (!o.release) continue;
+    std::shared_ptr<Application> app;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = queries_.find(o.query);
+      if (it != queries_.end()) app = it->second.app;
+    }
+    if (!app) continue;
+    auto parts = app->task_partitions();
+    if (std::find(parts.begin(), parts.end(), o.partition) == parts.end()) continue;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      releasing_.insert(TaskId{o.query, o.partition});
+    }
+    auto begin = steady_ms();
+    auto r = app->remove_task(o.partition);
+    if (!r) {
+      logger()->error("node {}: hand-over of {}-{}: {}", options_.name, o.query, o.partition,
+                      r.error().to_string());
+    } else {
+      logger()->info("node {}: handed {}-{} over in {} ms", options_.name, o.query, o.partition,
+                     steady_ms() - begin);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    releasing_.erase(TaskId{o.query, o.partition});
+  }
+  // 3. New tasks: restore from the shared checkpoint store and run.
+  for (const auto& o : desired.tasks) {
+    if (o.release) continue;
+    const QueryDef* def = nullptr;
+    for (const auto& q : desired.queries) {
+      if (q.name == o.query) def = &q;
+    }
+    if (!def) continue;
+    auto app = app_for(*def);
+    if (!app) continue;
+    auto parts = app->task_partitions();
+    if (std::find(parts.begin(), parts.end(), o.partition) != parts.end()) continue;
+    auto begin = steady_ms();
+    auto r = app->add_task(o.partition, o.epoch);
+    if (!r) {
+      logger()->error("node {}: starting {}-{}: {}", options_.name, o.query, o.partition,
+                      r.error().to_string());
+      continue;
+    }
+    // The lease granted with these orders (unless newer orders dropped it).
+    int64_t until = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& now_wanted : desired_.tasks) {
+        if (now_wanted.query == o.query && now_wanted.partition == o.partition &&
+            now_wanted.epoch == o.epoch && !now_wanted.release) {
+          until = granted_until_;
+        }
+      }
+    }
+    if (until > 0) app->extend_lease(o.partition, o.epoch, until);
+    logger()->info("node {}: task {}-{} started (epoch {}) in {} ms", options_.name, o.query,
+                   o.partition, o.epoch, steady_ms() - begin);
+  }
+}
+
+void Node::controller_loop() {
+  uint64_t seen = 0;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait_for(lock, std::chrono::milliseconds(200),
+                        [&] { return controller_stop_ || desired_version_ != seen; });
+      if (controller_stop_) return;
+      seen = desired_version_;
+    }
+    reconcile();
+  }
+}
+
+int Node::run(std::atomic<bool>& stop) {
+  std::string error;
+  if (!parse_host_port(options_.coordinator, host_, port_, error)) {
+    std::cerr << "rivulet node: --coordinator: " << error << "\n";
+    return 2;
+  }
+  if (options_.name.empty()) {
+    std::cerr << "rivulet node: --name must not be empty\n";
+    return 2;
+  }
+  if (config_.get("bootstrap.servers").empty()) {
+    std::cerr << "rivulet node: bootstrap.servers is not set (--config FILE or "
+                 "RIVULET_BOOTSTRAP_SERVERS)\n";
+    return 2;
+  }
+  set_log_level(config_.get("log.level"));
+  report_host_ = (host_ == "127.0.0.1" || host_ == "localhost" || host_ == "::1") ? "127.0.0.1" : host_;
+  if (report_host_ != "127.0.0.1") {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof name - 1) == 0) report_host_ = name;
+  }
+  std::unique_ptr<NodeHttp> http;
+  if (!options_.http.empty()) {
+    auto started = NodeHttp::start(options_.http, options_.name, [this] { return apps(); });
+    if (!started) {
+      std::cerr << "rivulet node: --http: " << started.error().to_string() << "\n";
+      return 2;
+    }
+    http = std::move(*started);
+    options_.http = http->address();
+  }
+  std::thread controller([this] { controller_loop(); });
+  {
+    caf::actor_system_config cfg;
+    configure_actor_system(cfg, times_.failure_timeout_ms);
+    caf::actor_system system{cfg};
+    std::cout << "node " << options_.name << " started (pid " << ::getpid() << ")"
+              << (options_.http.empty() ? "" : ", http " + options_.http) << std::endl;
+    heartbeat_loop(system, stop);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    controller_stop_ = true;
+    changed_.notify_all();
+  }
+  controller.join();
+  http.reset();
+  bool ok = true;
+  for (auto& app : apps()) ok = app->stop() && ok;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queries_.clear();
+  }
+  if (!fatal_.empty()) {
+    std::cerr << "rivulet node " << options_.name << ": " << fatal_ << "\n";
+    logger()->error("node {}: {}", options_.name, fatal_);
+    return 3;
+  }
+  logger()->info("node {}: stopped", options_.name);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int run_node(const NodeOptions& options, const Config& config, std::atomic<bool>& stop) {
+  Node node(options, config);
+  return node.run(stop);
+}
+
+}  // namespace rivulet::cluster

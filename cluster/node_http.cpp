@@ -1,0 +1,69 @@
+#include "cluster/node_http.hpp"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/http_endpoint.hpp"
+
+namespace rivulet::cluster {
+
+Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
+                                                    const std::string& node, Apps apps) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Error::fatal("expected HOST:PORT, got '" + listen + "'");
+  std::unique_ptr<NodeHttp> ep(new NodeHttp());
+  ep->host_ = listen.substr(0, colon);
+  int port = std::atoi(listen.c_str() + colon + 1);
+  ep->server_ = std::make_unique<httplib::Server>();
+  ep->server_->Get("/metrics", [apps](const httplib::Request&, httplib::Response& res) {
+    std::string text;
+    for (const auto& app : apps()) {
+      text += render_prometheus(app->application_id(), app->task_metrics(),
+                                resident_memory_bytes());
+    }
+    res.set_content(text, "text/plain; version=0.0.4");
+  });
+  ep->server_->Get("/health", [apps, node](const httplib::Request&, httplib::Response& res) {
+    size_t tasks = 0;
+    nlohmann::json failures = nlohmann::json::array();
+    for (const auto& app : apps()) {
+      for (const auto& t : app->task_metrics()) {
+        ++tasks;
+        if (t.state == "failed") failures.push_back({{"task", t.task}, {"error", t.error}});
+      }
+    }
+    std::string status = failures.empty() ? "ready" : "failed";
+    res.status = failures.empty() ? 200 : 503;
+    nlohmann::json out = {
+        {"status", status}, {"node", node}, {"tasks", tasks}, {"failed_tasks", failures}};
+    res.set_content(out.dump(), "application/json");
+  });
+  ep->server_->Get("/tasks", [apps](const httplib::Request&, httplib::Response& res) {
+    std::vector<TaskMetrics> all;
+    for (const auto& app : apps()) {
+      auto m = app->task_metrics();
+      all.insert(all.end(), m.begin(), m.end());
+    }
+    res.set_content(render_tasks(all), "application/json");
+  });
+  if (port == 0) {
+    ep->port_ = ep->server_->bind_to_any_port(ep->host_);
+    if (ep->port_ < 0) return Error::fatal("cannot listen on " + listen);
+  } else {
+    if (!ep->server_->bind_to_port(ep->host_, port)) {
+      return Error::fatal("cannot listen on " + listen);
+    }
+    ep->port_ = port;
+  }
+  auto* server = ep->server_.get();
+  ep->thread_ = std::thread([server] { server->listen_after_bind(); });
+  return ep;
+}
+
+NodeHttp::~NodeHttp() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace rivulet::cluster

@@ -1,0 +1,42 @@
+#pragma once
+// A node's HTTP endpoint: the renderings of actors/http_endpoint.* over
+// every query (Application) the node runs.
+//   GET /metrics  Prometheus text, per query
+//   GET /health   {"status": "ready"|"starting"|"failed", "node": ..., "tasks": N}
+//   GET /tasks    JSON array of the node's tasks
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/application.hpp"
+#include "runtime/error.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace rivulet::cluster {
+
+class NodeHttp {
+ public:
+  using Apps = std::function<std::vector<std::shared_ptr<Application>>()>;
+  // `listen` is HOST:PORT (port 0: any free port).
+  static Expected<std::unique_ptr<NodeHttp>> start(const std::string& listen,
+                                                   const std::string& node, Apps apps);
+  ~NodeHttp();
+  NodeHttp(const NodeHttp&) = delete;
+  NodeHttp& operator=(const NodeHttp&) = delete;
+  // HOST:PORT it listens on.
+  std::string address() const { return host_ + ":" + std::to_string(port_); }
+
+ private:
+  NodeHttp() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string host_;
+  int port_ = 0;
+};
+
+}  // namespace rivulet::cluster

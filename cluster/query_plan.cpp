@@ -1,0 +1,44 @@
+#include "cluster/query_plan.hpp"
+
+#include <algorithm>
+
+#include "connectors/topic_admin.hpp"
+#include "sql/planner.hpp"
+
+namespace rivulet::cluster {
+
+Expected<Topology> plan_query(const std::string& sql) {
+  sql::SqlEngine engine;
+  auto r = engine.execute_script(sql);
+  if (!r) return r.error();
+  if (engine.query_count() == 0) {
+    return Error::fatal("the SQL text has no persistent query (CREATE ... AS SELECT or INSERT INTO)");
+  }
+  return engine.topology();
+}
+
+Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
+  if (!admin) return admin.error();
+  auto repartition = topology.repartition_topics();
+  int32_t common = 0;
+  std::string first;
+  for (const auto& topic : topology.source_topics()) {
+    if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
+    auto n = (*admin)->partition_count(topic);
+    if (!n) return n.error();
+    if (!*n) return Error::fatal("input topic '" + topic + "' does not exist");
+    if (common == 0) {
+      common = **n;
+      first = topic;
+    } else if (**n != common) {
+      return Error::fatal("input topics are not co-partitioned: '" + first + "' has " +
+                          std::to_string(common) + " partitions, '" + topic + "' has " +
+                          std::to_string(**n));
+    }
+  }
+  if (common == 0) return Error::fatal("the query reads no topic");
+  return common;
+}
+
+}  // namespace rivulet::cluster

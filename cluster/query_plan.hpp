@@ -1,0 +1,20 @@
+#pragma once
+// A submitted query's SQL text -> the Topology every node runs, and its task
+// count (the partition count of its inputs, which must agree).
+#include <string>
+
+#include "operators/topology.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet::cluster {
+
+// Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries)
+// into one Topology. Errors carry line:column.
+Expected<Topology> plan_query(const std::string& sql);
+
+// The number of tasks: the common partition count of the topology's input
+// topics (repartition topics excluded), read from the broker.
+Expected<int32_t> query_partitions(const Topology& topology, const Config& config);
+
+}  // namespace rivulet::cluster

@@ -1,0 +1,222 @@
+// The coordinator's decisions with a fake clock: assignment with epochs,
+// hand-overs only after release, failover only after the dead node's leases
+// ran out, stale nodes fenced, and a restart that adopts without moving.
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+
+#include "cluster/coordinator_state.hpp"
+#include "cluster/protocol.hpp"
+
+using namespace rivulet::cluster;
+
+namespace {
+
+const CoordinatorTimes kTimes{3000, 1500, 100};
+
+QueryDef query(const std::string& name, int32_t partitions) {
+  return QueryDef{name, "CREATE STREAM ...", partitions};
+}
+
+// A node that runs exactly what it was told (hand-overs complete at once).
+struct FakeNode {
+  explicit FakeNode(std::string n) : name(std::move(n)) {}
+  std::string name;
+  std::map<std::pair<std::string, int32_t>, int64_t> running;  // task -> epoch
+  bool fenced = false;
+
+  NodeReport report() const {
+    NodeReport r;
+    r.name = name;
+    r.pid = 100;
+    for (const auto& [t, e] : running) {
+      TaskReport tr;
+      tr.query = t.first;
+      tr.partition = t.second;
+      tr.epoch = e;
+      tr.state = fenced ? "fenced" : "running";
+      r.tasks.push_back(tr);
+    }
+    return r;
+  }
+  // Follows the orders like a node: drops what is not listed (or listed for
+  // release), starts what is new.
+  NodeOrders beat(CoordinatorState& c, int64_t now) {
+    auto orders = c.heartbeat(report(), now);
+    std::map<std::pair<std::string, int32_t>, int64_t> next;
+    for (const auto& o : orders.tasks) {
+      if (!o.release) next[{o.query, o.partition}] = o.epoch;
+    }
+    running = next;
+    fenced = false;
+    return orders;
+  }
+};
+
+std::map<std::string, int> counts(const CoordinatorState& c, const std::string& q, int n) {
+  std::map<std::string, int> out;
+  for (int p = 0; p < n; ++p) ++out[c.owner(TaskKey{q, p})];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("hello: protocol version, message types and secret are checked", "[cluster]") {
+  auto types = protocol_type_names();
+  REQUIRE(types.size() == 8);
+  CHECK(types.front() == "rivulet::cluster::TaskReport");
+  CHECK(check_hello(kProtocolVersion, types, "s", "s").empty());
+  CHECK(check_hello(kProtocolVersion + 1, types, "s", "s").find("protocol version mismatch") !=
+        std::string::npos);
+  auto fewer = types;
+  fewer.pop_back();
+  auto why = check_hello(kProtocolVersion, fewer, "s", "s");
+  CHECK(why.find("the node lacks: rivulet::cluster::NodeOrders") != std::string::npos);
+  auto more = types;
+  more.push_back("rivulet::cluster::Gossip");
+  CHECK(check_hello(kProtocolVersion, more, "s", "s").find("the coordinator lacks: rivulet::cluster::Gossip") !=
+        std::string::npos);
+  CHECK(check_hello(kProtocolVersion, types, "x", "s").find("cluster.secret") != std::string::npos);
+}
+
+TEST_CASE("nodes get balanced tasks with distinct epochs, and a wrong secret is refused",
+          "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 8), "", 0).empty());
+  CHECK_FALSE(c.submit(query("q", 8), "wrong", 0).empty());
+  FakeNode a("a"), b("b"), d("c");
+  a.beat(c, 10);
+  b.beat(c, 10);
+  d.beat(c, 10);
+  // The first node took everything; the others get theirs by hand-over.
+  for (int round = 0; round < 4; ++round) {
+    for (auto* n : {&a, &b, &d}) n->beat(c, 20 + round * 10);
+  }
+  auto per_node = counts(c, "q", 8);
+  CHECK(per_node["a"] + per_node["b"] + per_node["c"] == 8);
+  for (auto& [n, k] : per_node) CHECK((k == 2 || k == 3));
+  std::set<int64_t> epochs;
+  for (int p = 0; p < 8; ++p) epochs.insert(c.task_epoch(TaskKey{"q", p}));
+  CHECK(epochs.size() == 8);
+  NodeReport bad = a.report();
+  bad.secret = "guess";
+  CHECK(c.heartbeat(bad, 100).error.find("cluster.secret") != std::string::npos);
+}
+
+TEST_CASE("a new node gets only its share, each task after its owner released it",
+          "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 8), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 4; ++i) {
+    a.beat(c, i);
+    b.beat(c, i);
+  }
+  std::map<int, std::string> before;
+  for (int p = 0; p < 8; ++p) before[p] = c.owner(TaskKey{"q", p});
+  FakeNode n("n");
+  auto first = n.beat(c, 100);
+  CHECK(first.tasks.empty());  // nothing until released
+  // a and b are told to release; until they report the task gone, it stays theirs.
+  auto orders_a = c.heartbeat(a.report(), 110);
+  int releases = 0;
+  for (const auto& o : orders_a.tasks) releases += o.release ? 1 : 0;
+  for (int i = 0; i < 3; ++i) {
+    a.beat(c, 120 + i);
+    b.beat(c, 120 + i);
+    n.beat(c, 120 + i);
+  }
+  int moved = 0;
+  for (int p = 0; p < 8; ++p) {
+    auto now = c.owner(TaskKey{"q", p});
+    if (now != before[p]) {
+      ++moved;
+      CHECK(now == "n");
+    }
+  }
+  CHECK(moved == 2);  // 8 tasks over 3 nodes: the newcomer takes 2, nothing else moves
+  CHECK(releases <= 1);
+}
+
+TEST_CASE("a silent node's tasks move after the failure timeout, not before", "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 4), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 4; ++i) {
+    a.beat(c, i);
+    b.beat(c, i);
+  }
+  REQUIRE(counts(c, "q", 4)["b"] == 2);
+  std::map<int, int64_t> epochs;
+  for (int p = 0; p < 4; ++p) epochs[p] = c.task_epoch(TaskKey{"q", p});
+  // b falls silent at t=3; a keeps reporting.
+  for (int64_t t = 250; t < 3003; t += 250) {
+    a.beat(c, t);
+    c.tick(t);
+  }
+  CHECK(c.node_state("b") == "alive");
+  CHECK(counts(c, "q", 4)["b"] == 2);
+  c.tick(3003);
+  CHECK(c.node_state("b") == "dead");
+  a.beat(c, 3010);
+  CHECK(counts(c, "q", 4)["a"] == 4);
+  for (int p = 0; p < 4; ++p) CHECK(c.task_epoch(TaskKey{"q", p}) >= epochs[p]);
+
+  // b wakes up (SIGCONT) still holding its old, fenced tasks: they are not
+  // adopted, and its orders do not list them.
+  b.fenced = true;
+  auto orders = c.heartbeat(b.report(), 3500);
+  CHECK(orders.tasks.empty());  // nothing to run until a hands tasks back
+  CHECK(counts(c, "q", 4)["a"] == 4);
+}
+
+TEST_CASE("a lost connection moves tasks once the node's leases ran out", "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 2), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 4; ++i) {
+    a.beat(c, 1000 + i);
+    b.beat(c, 1000 + i);
+  }
+  c.connection_lost("b", 1100);
+  CHECK(c.node_state("b") == "suspect");
+  a.beat(c, 2500);
+  c.tick(2500);
+  CHECK(counts(c, "q", 2)["b"] == 1);  // lease (1500) + margin not over yet
+  c.tick(1003 + 1500 + 100);
+  CHECK(c.node_state("b") == "dead");
+  CHECK(counts(c, "q", 2)["a"] == 2);
+}
+
+TEST_CASE("a restarted coordinator adopts what nodes report and moves nothing", "[cluster]") {
+  CoordinatorState first(kTimes, "", 0);
+  REQUIRE(first.submit(query("q", 6), "", 0).empty());
+  FakeNode a("a"), b("b"), d("c");
+  for (int i = 0; i < 5; ++i) {
+    for (auto* n : {&a, &b, &d}) n->beat(first, i);
+  }
+  std::map<int, std::pair<std::string, int64_t>> before;
+  for (int p = 0; p < 6; ++p) before[p] = {first.owner(TaskKey{"q", p}), first.task_epoch(TaskKey{"q", p})};
+
+  CoordinatorState second(kTimes, "", 10000);
+  second.restore(first.queries(), first.epoch(), 10000);
+  CHECK(second.rebuilding(10000));
+  // Only a reports at first: nothing of b's or c's is given away meanwhile.
+  a.beat(second, 10100);
+  second.tick(10200);
+  for (int p = 0; p < 6; ++p) {
+    if (before[p].first != "a") CHECK(second.owner(TaskKey{"q", p}).empty());
+  }
+  b.beat(second, 10300);
+  d.beat(second, 10400);
+  for (int64_t t = 10500; t < 14000; t += 250) {
+    for (auto* n : {&a, &b, &d}) n->beat(second, t);
+    second.tick(t);
+  }
+  CHECK_FALSE(second.rebuilding(14000));
+  for (int p = 0; p < 6; ++p) {
+    CHECK(second.owner(TaskKey{"q", p}) == before[p].first);
+    CHECK(second.task_epoch(TaskKey{"q", p}) == before[p].second);
+  }
+  CHECK(second.epoch() >= first.epoch());
+}
