@@ -124,7 +124,7 @@ void add_cluster_commands(CLI::App& app) {
         exit_code = 2;
         return;
       }
-      auto partitions = cluster::query_partitions(*topology, broker);
+      auto partitions = cluster::query_partitions(topology->topology, broker);
       if (!partitions) {
         std::cerr << "rivulet submit: " << partitions.error().to_string() << "\n";
         exit_code = 1;

@@ -309,14 +309,21 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
   }
   Query q;
   q.def = def;
-  auto topology = plan_query(def.sql);
-  if (!topology) {
-    q.error = topology.error().to_string();
+  auto planned = plan_query(def.sql);
+  if (!planned) {
+    q.error = planned.error().to_string();
     logger()->error("node {}: query {} cannot be planned: {}", options_.name, def.name, q.error);
   } else {
     Config c = config_;
+    // The file's SET statements, then the query's name as its application.id.
+    for (const auto& [k, v] : planned->properties) {
+      if (auto r = c.set(k, v); !r) {
+        logger()->warn("node {}: query {}: SET '{}': {}", options_.name, def.name, k,
+                       r.error().to_string());
+      }
+    }
     (void)c.set("application.id", def.name);
-    auto app = std::make_shared<Application>(std::move(*topology), c);
+    auto app = std::make_shared<Application>(std::move(planned->topology), c);
     app->use_leases();
     auto started = app->start({}, 1);
     if (!started) {

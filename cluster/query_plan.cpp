@@ -3,19 +3,11 @@
 #include <algorithm>
 
 #include "connectors/topic_admin.hpp"
-#include "sql/planner.hpp"
+#include "sql/app_file.hpp"
 
 namespace rivulet::cluster {
 
-Expected<Topology> plan_query(const std::string& sql) {
-  sql::SqlEngine engine;
-  auto r = engine.execute_script(sql);
-  if (!r) return r.error();
-  if (engine.query_count() == 0) {
-    return Error::fatal("the SQL text has no persistent query (CREATE ... AS SELECT or INSERT INTO)");
-  }
-  return engine.topology();
-}
+Expected<sql::PlannedApp> plan_query(const std::string& sql) { return sql::plan_script(sql); }
 
 Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});

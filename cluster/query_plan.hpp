@@ -6,12 +6,13 @@
 #include "operators/topology.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "sql/app_file.hpp"
 
 namespace rivulet::cluster {
 
-// Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries)
-// into one Topology. Errors carry line:column.
-Expected<Topology> plan_query(const std::string& sql);
+// Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries,
+// SET) into one Topology, as `rivulet run` does. Errors carry line:column.
+Expected<sql::PlannedApp> plan_query(const std::string& sql);
 
 // The number of tasks: the common partition count of the topology's input
 // topics (repartition topics excluded), read from the broker.
