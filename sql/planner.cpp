@@ -227,7 +227,13 @@ class QueryPlanner {
         out.push_back(std::move(o));
       };
       node = e_.topology_.add_processor(name("join-key"), {node}, flat_map(std::move(fn)));
-      node = e_.topology_.add_repartition(node, name("join"));
+      // The repartition topic's key is written in the table's key format, so
+      // that Java's partitioner puts each record in the partition that holds
+      // its table row (the table's topic was partitioned over those bytes).
+      auto serdes = serdes_for(table);
+      if (!serdes) return sql_error(j.loc, serdes.error().message);
+      node = e_.topology_.add_repartition(node, name("join"),
+                                          Serdes{serdes->key, codecs::internal().value});
     }
 
     auto store = materialize(table);
