@@ -31,8 +31,8 @@ uint64_t resident_memory_bytes() {
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-std::string render_prometheus(const std::string& application_id,
-                              const std::vector<TaskMetrics>& tasks, uint64_t resident_bytes) {
+std::string render_prometheus(const std::string& scope, const std::vector<TaskMetrics>& tasks,
+                              uint64_t resident_bytes, const std::string& scope_label) {
   std::ostringstream os;
   per_task(os, "rivulet_task_records_in_total", "counter", "Input records processed.", tasks,
            [](const TaskMetrics& t) { return t.records_in; });
@@ -83,10 +83,10 @@ std::string render_prometheus(const std::string& application_id,
     os << hist << "_count{task=\"" << t.task << "\"} " << t.latency_count << '\n';
   }
   metric_header(os, "rivulet_node_resident_memory_bytes", "gauge", "Resident memory of the node.");
-  os << "rivulet_node_resident_memory_bytes{application=\"" << application_id << "\"} "
+  os << "rivulet_node_resident_memory_bytes{" << scope_label << "=\"" << scope << "\"} "
      << resident_bytes << '\n';
   metric_header(os, "rivulet_node_tasks", "gauge", "Tasks running on the node.");
-  os << "rivulet_node_tasks{application=\"" << application_id << "\"} " << tasks.size() << '\n';
+  os << "rivulet_node_tasks{" << scope_label << "=\"" << scope << "\"} " << tasks.size() << '\n';
   return os.str();
 }
 

@@ -44,8 +44,12 @@ class HttpEndpoint {
 };
 
 // The renderings, exposed for tests.
-std::string render_prometheus(const std::string& application_id,
-                              const std::vector<TaskMetrics>& tasks, uint64_t resident_bytes);
+// Node-level gauges carry the label `scope_label="scope"` (the application
+// id for one Application; a cluster node passes every query's tasks at once
+// with its name and "node", so each metric family appears once).
+std::string render_prometheus(const std::string& scope, const std::vector<TaskMetrics>& tasks,
+                              uint64_t resident_bytes,
+                              const std::string& scope_label = "application");
 std::string render_health(const Application& app);
 std::string render_tasks(const std::vector<TaskMetrics>& tasks);
 // Resident memory of this process (from /proc/self/statm); 0 when unknown.

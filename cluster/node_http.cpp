@@ -16,13 +16,16 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
   ep->host_ = listen.substr(0, colon);
   int port = std::atoi(listen.c_str() + colon + 1);
   ep->server_ = std::make_unique<httplib::Server>();
-  ep->server_->Get("/metrics", [apps](const httplib::Request&, httplib::Response& res) {
-    std::string text;
+  ep->server_->Get("/metrics", [apps, node](const httplib::Request&, httplib::Response& res) {
+    // One rendering over every query's tasks: a metric family's HELP and
+    // TYPE lines may appear only once in Prometheus' text format.
+    std::vector<TaskMetrics> all;
     for (const auto& app : apps()) {
-      text += render_prometheus(app->application_id(), app->task_metrics(),
-                                resident_memory_bytes());
+      auto m = app->task_metrics();
+      all.insert(all.end(), m.begin(), m.end());
     }
-    res.set_content(text, "text/plain; version=0.0.4");
+    res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node"),
+                    "text/plain; version=0.0.4");
   });
   ep->server_->Get("/health", [apps, node](const httplib::Request&, httplib::Response& res) {
     size_t tasks = 0;

@@ -125,3 +125,27 @@ TEST_CASE("the metrics text carries each task's late records dropped", "[http]")
   auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
   CHECK(metrics["rivulet_task_late_records_dropped_total{task=\"app-3\"}"] == 7);
 }
+
+TEST_CASE("a cluster node's metrics text holds each family once over several queries", "[http]") {
+  // A node runs tasks of several queries; Prometheus rejects a text format
+  // that repeats a family's HELP or TYPE line.
+  TaskMetrics a, b;
+  a.task = "orders-0";
+  a.records_in = 5;
+  b.task = "alerts-1";
+  b.partition = 1;
+  b.records_in = 9;
+  const std::string text = render_prometheus("n1", {a, b}, 4096, "node");
+  std::istringstream lines(text);
+  std::string line;
+  std::map<std::string, int> types;
+  while (std::getline(lines, line))
+    if (line.rfind("# TYPE ", 0) == 0) ++types[line.substr(7, line.find(' ', 7) - 7)];
+  REQUIRE(!types.empty());
+  for (const auto& [family, count] : types) CHECK(count == 1);
+  auto metrics = parse_prometheus(text);
+  CHECK(metrics["rivulet_task_records_in_total{task=\"orders-0\"}"] == 5);
+  CHECK(metrics["rivulet_task_records_in_total{task=\"alerts-1\"}"] == 9);
+  CHECK(metrics["rivulet_node_resident_memory_bytes{node=\"n1\"}"] == 4096);
+  CHECK(metrics["rivulet_node_tasks{node=\"n1\"}"] == 2);
+}
