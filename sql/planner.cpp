@@ -221,9 +221,14 @@ class QueryPlanner {
       auto key = compile(a_.scope, aj.left_key, "JOIN");
       if (!key) return key.error();
       auto k = std::make_shared<CompiledExpr>(std::move(*key));
-      RowFn fn = [k](const Record& r, Batch& out) {
+      // The key takes the table key's type (INT = BIGINT is a valid ON), so
+      // that it serializes, partitions and compares like the table's keys.
+      DataTypePtr key_type = table.schema.key_columns().front().type;
+      RowFn fn = [k, key_type](const Record& r, Batch& out) {
         Record o = r;
         o.key = k->evaluate(eval_row(r));
+        if (!o.key.is_null())
+          if (auto c = coerce(o.key, *key_type)) o.key = std::move(*c);
         out.push_back(std::move(o));
       };
       node = e_.topology_.add_processor(name("join-key"), {node}, flat_map(std::move(fn)));
