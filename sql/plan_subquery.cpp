@@ -142,7 +142,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     if (!compiled) return nullptr;
     auto w = std::make_shared<CompiledExpr>(std::move(*compiled));
     RowFn fn = [w, table, restore](const Record& r, Batch& out) {
-      if (is_tombstone(r)) {
+      if (is_row_tombstone(r, table)) {
         if (table) out.push_back(r);
         return;
       }

@@ -285,7 +285,7 @@ class QueryPlanner {
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
     bool table = a_.sources[0].info->is_table();
     RowFn fn = [w, table](const Record& r, Batch& out) {
-      if (is_tombstone(r)) {
+      if (is_row_tombstone(r, table)) {
         if (table) out.push_back(r);
       } else if (w->test(eval_row(r))) {
         out.push_back(r);
@@ -311,6 +311,7 @@ class QueryPlanner {
     bool key_from_record = false;  // aggregation: the group key is the record key
     bool struct_key = false;       // the key format wraps even one column (DELIMITED)
     bool keyless_stays_keyless = false;  // key columns copied from the source's key
+    bool table_rows = false;  // input rows of a table: no tombstone flag, null deletes
   };
 
   Expected<bool> build_projection(const Scope& scope, Projection& p) {
@@ -349,7 +350,8 @@ class QueryPlanner {
       o.headers = r.headers;
       o.source = r.source;
       EvalRow row = eval_row(r);
-      bool tombstone = is_tombstone(r);  // aggregates: a merged session's tombstone
+      // Aggregates flag a merged session's tombstone like a stream's rows.
+      bool tombstone = is_row_tombstone(r, p->table_rows);
       bool keyless_tombstone = r.value.is_null();
       if (p->key_from_record) bind_window(r.key, row);
       if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
@@ -450,6 +452,7 @@ class QueryPlanner {
       }
       p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
     }
+    p->table_rows = a_.sources[0].info->is_table();
     return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
   }
 

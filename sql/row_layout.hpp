@@ -72,6 +72,14 @@ inline bool is_tombstone(const Record& r) {
   return last.kind() == TypeKind::Boolean && last.as_bool();
 }
 
+// A row from a table source (or a table-table join) carries no flag: only
+// a null value deletes. Its last column may well be a BOOLEAN TRUE.
+inline bool is_table_tombstone(const Record& r) { return r.value.is_null(); }
+
+inline bool is_row_tombstone(const Record& r, bool table_rows) {
+  return table_rows ? is_table_tombstone(r) : is_tombstone(r);
+}
+
 inline EvalRow eval_row(const Record& r) {
   EvalRow e;
   if (r.value.kind() == TypeKind::Array) {
