@@ -2,19 +2,21 @@
 // [--http HOST:PORT]`: plans the SQL file (sql::plan_file) and runs its
 // persistent queries with rivulet::Application on this node until SIGINT or
 // SIGTERM, then stops gracefully (drain, flush, final commit and
-// checkpoint) and exits 0. A bad file exits 2 with "FILE: line L:C: ...";
-// a failed start or a failed task exits 1.
+// checkpoint) and exits 0; a second signal exits at once (130 or 143). A
+// bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed
+// task exits 1.
 //
 // stdout: one line once running: "running N queries from FILE
 // (application.id=ID, P partitions)"; then, with --http, "http HOST:PORT".
 // Everything else goes to stderr.
-#include <csignal>
+#include <chrono>
 #include <iostream>
 #include <memory>
 
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
 #include "cli/commands.hpp"
+#include "runtime/shutdown_signals.hpp"
 #include "sql/app_file.hpp"
 
 namespace rivulet::cli {
@@ -30,13 +32,9 @@ struct RunOptions {
 };
 
 int run_sql(const RunOptions& o) {
-  // Signals are taken synchronously (sigtimedwait below); block them before
-  // any thread starts so that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts: SIGINT/SIGTERM stop gracefully, a second one
+  // exits at once (a slow final checkpoint does not keep an operator waiting).
+  ShutdownSignals signals("rivulet run");
 
   auto app = sql::plan_file(o.file);
   if (!app) {
@@ -81,12 +79,7 @@ int run_sql(const RunOptions& o) {
 
   int exit = 0;
   while (true) {
-    timespec wait{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
-      std::cerr << "rivulet run: stopping on signal " << sig << "\n";
-      break;
-    }
+    if (signals.wait(std::chrono::milliseconds(200)) != 0) break;  // logs the signal
     if (auto failure = running.failure()) {
       std::cerr << "rivulet run: a task failed: " << *failure << "\n";
       exit = 1;
