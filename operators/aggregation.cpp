@@ -295,7 +295,7 @@ size_t AggregateStore::bytes_estimate() const {
   return n;
 }
 
-Value AggregateStore::encode_row(const AccumulatorRow& row) const {
+Value encode_accumulators(const AccumulatorRow& row) {
   Array items;
   items.reserve(row.size() * 2);
   for (const auto& a : row) {
@@ -305,21 +305,19 @@ Value AggregateStore::encode_row(const AccumulatorRow& row) const {
   return Value::array(std::move(items));
 }
 
-Expected<AccumulatorRow> AggregateStore::decode_row(const Value& v) const {
-  const size_t n = spec_->functions.size();
+Expected<AccumulatorRow> decode_accumulators(const std::string& store, size_t n, const Value& v) {
   if (v.kind() != TypeKind::Array || v.as_array().size() != 2 * n) {
-    return Error::fatal("aggregate store " + name_ + ": a row does not match the " +
-                        std::to_string(n) + " aggregate functions");
+    return Error::fatal("store " + store + ": a row does not match the " + std::to_string(n) +
+                        " aggregate functions");
   }
   const Array& items = v.as_array();
   AccumulatorRow row(n);
   for (size_t i = 0; i < n; ++i) {
-    if (!(items[2 * i + 1].kind() == TypeKind::BigInt ||
-          items[2 * i + 1].kind() == TypeKind::Int)) {
-      return Error::fatal("aggregate store " + name_ + ": a row's count is not an integer");
-    }
+    const Value& count = items[2 * i + 1];
+    if (count.kind() != TypeKind::BigInt && count.kind() != TypeKind::Int)
+      return Error::fatal("store " + store + ": a row's count is not an integer");
     row[i].value = items[2 * i];
-    row[i].count = items[2 * i + 1].to_int64();
+    row[i].count = count.to_int64();
   }
   return row;
 }
@@ -329,7 +327,7 @@ std::string AggregateStore::serialize() const {
   rows.reserve(groups_.size());
   std::vector<std::pair<const Value*, const Value*>> entries;
   entries.reserve(groups_.size());
-  for (const auto& [k, row] : groups_) rows.push_back(encode_row(row));
+  for (const auto& [k, row] : groups_) rows.push_back(encode_accumulators(row));
   size_t i = 0;
   for (const auto& kv : groups_) entries.emplace_back(&kv.first, &rows[i++]);
   changed_.clear();
@@ -344,7 +342,7 @@ std::string AggregateStore::serialize_changes() const {
   entries.reserve(changed_.size());
   for (const Value& k : changed_) {
     const AccumulatorRow* row = find(k);
-    rows.push_back(row ? encode_row(*row) : kDeleted);
+    rows.push_back(row ? encode_accumulators(*row) : kDeleted);
   }
   size_t i = 0;
   for (const Value& k : changed_) entries.emplace_back(&k, &rows[i++]);
@@ -376,7 +374,7 @@ Expected<bool> AggregateStore::apply_entries(std::string_view bytes, bool replac
       if (w) w->erase(k);
       continue;
     }
-    auto row = decode_row(v);
+    auto row = decode_accumulators(name_, spec_->functions.size(), v);
     if (!row) {
       if (replace) groups_.clear();
       return row.error();

@@ -77,6 +77,12 @@ struct Accumulator {
 };
 using AccumulatorRow = std::vector<Accumulator>;
 
+// A row of accumulators in snapshots (aggregate and window stores): an array
+// of value, count pairs. Decoding checks the shape against the `n` aggregate
+// functions of the store named `store`.
+Value encode_accumulators(const AccumulatorRow& row);
+Expected<AccumulatorRow> decode_accumulators(const std::string& store, size_t n, const Value& v);
+
 // The accumulators of one aggregation, per group key: the aggregation's
 // checkpointed state. Results, when materialized for queries, are derived
 // from it (and rebuilt by restore()).
@@ -110,8 +116,6 @@ class AggregateStore final : public StateStore {
   Expected<bool> apply_changes(std::string_view bytes) override;
 
  private:
-  Value encode_row(const AccumulatorRow& row) const;
-  Expected<AccumulatorRow> decode_row(const Value& v) const;
   Expected<bool> apply_entries(std::string_view bytes, bool replace);
 
   std::string name_;

@@ -13,34 +13,8 @@ const char* const kKeyField = "\x01window.key";
 const char* const kStartField = "\x01window.start";
 const char* const kEndField = "\x01window.end";
 
-Value encode_row(const AccumulatorRow& row) {
-  Array items;
-  items.reserve(row.size() * 2);
-  for (const auto& a : row) {
-    items.push_back(a.value);
-    items.push_back(Value::int64(a.count));
-  }
-  return Value::array(std::move(items));
-}
-
 bool is_integer(const Value& v) {
   return v.kind() == TypeKind::BigInt || v.kind() == TypeKind::Int;
-}
-
-Expected<AccumulatorRow> decode_row(const std::string& store, size_t n, const Value& v) {
-  if (v.kind() != TypeKind::Array || v.as_array().size() != 2 * n) {
-    return Error::fatal("window store " + store + ": a row does not match the " +
-                        std::to_string(n) + " aggregate functions");
-  }
-  const Array& items = v.as_array();
-  AccumulatorRow row(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!is_integer(items[2 * i + 1]))
-      return Error::fatal("window store " + store + ": a row's count is not an integer");
-    row[i].value = items[2 * i];
-    row[i].count = items[2 * i + 1].to_int64();
-  }
-  return row;
 }
 
 void put_be64(std::string& out, int64_t v) {
@@ -200,7 +174,7 @@ std::string WindowStore::serialize() const {
   Array entries;
   auto entry = [&](const Value& key, int64_t start, int64_t end, const Entry& e) {
     entries.push_back(Value::array(Array{key, Value::int64(start), Value::int64(end),
-                                         Value::int64(e.max_timestamp), encode_row(e.row)}));
+                                         Value::int64(e.max_timestamp), encode_accumulators(e.row)}));
   };
   for (const auto& [start, keys] : windows_)
     for (const auto& [key, e] : keys) entry(key, start, start + window_->size_ms, e);
@@ -239,7 +213,7 @@ Expected<bool> WindowStore::restore(std::string_view bytes) {
     const Array& a = item.as_array();
     if (!is_integer(a[1]) || !is_integer(a[2]) || !is_integer(a[3]))
       return fail("an entry's window is not integers");
-    auto row = decode_row(name_, n, a[4]);
+    auto row = decode_accumulators(name_, n, a[4]);
     if (!row) return fail(row.error().message);
     Entry e{std::move(*row), a[3].to_int64()};
     int64_t start = a[1].to_int64(), end = a[2].to_int64();
