@@ -11,7 +11,7 @@
 #include "actors/delivery_tracker.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
-#include "checkpoint/directory_store.hpp"
+#include "checkpoint/configured_store.hpp"
 #include "checkpoint/recovery.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -254,19 +254,19 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
     if (!restored) return restored.error();
   }
-  // Tables are rebuilt from the beginning of their topics (their state
-  // lives in memory); streams resume where the restored state ends, or at
-  // the committed offsets without a checkpoint.
+  // Every input resumes where the restored state ends. Without a
+  // checkpoint, tables are rebuilt from the beginning of their topics (their
+  // state lives in memory) and streams start at the committed offsets.
   std::vector<connectors::StartPosition> positions;
   auto tables = topology.table_topics();
   for (const auto& input : task.graph->inputs()) {
     TopicPartition tp{input.topic, PartitionId{p}};
     bool is_table = std::find(tables.begin(), tables.end(), input.topic) != tables.end();
     int64_t offset = connectors::StartPosition::kCommitted;
-    if (is_table) {
-      offset = connectors::StartPosition::kBeginning;
-    } else if (auto it = env.restored_offsets.find(tp); it != env.restored_offsets.end()) {
+    if (auto it = env.restored_offsets.find(tp); it != env.restored_offsets.end()) {
       offset = it->second.value();
+    } else if (is_table) {
+      offset = connectors::StartPosition::kBeginning;
     }
     positions.push_back(connectors::StartPosition{tp, offset});
   }
@@ -355,7 +355,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
         app_id);
   }
   if (im.checkpoint_interval > 0) {
-    auto store = checkpoint::DirectoryStore::open(im.config.get("state.dir"));
+    auto store = checkpoint::open_checkpoint_store(im.config);
     if (!store) return store.error();
     im.checkpoints = std::move(*store);
   }

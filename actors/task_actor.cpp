@@ -238,6 +238,11 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
   auto& st = self->state;
   if (!st.pending) return;
   for (const auto& [tp, offset] : st.pending->input_offsets) {
+    // Input below the newest durable (or restored) checkpoint's offset had
+    // its outputs acknowledged before: a partition with nothing processed
+    // since the restore (a table with no new rows) holds nothing back.
+    auto d = st.durable.find(tp);
+    if (d != st.durable.end() && d->second >= offset) continue;
     auto it = acked.find(tp);
     if (it == acked.end() || it->second < offset) return;  // not yet
   }

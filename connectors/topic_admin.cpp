@@ -163,7 +163,8 @@ Expected<bool> TopicAdmin::is_embedded_broker() {
   return count->has_value();
 }
 
-Expected<bool> TopicAdmin::ensure_topic(const std::string& topic, int32_t partitions) {
+Expected<bool> TopicAdmin::ensure_topic(const std::string& topic, int32_t partitions,
+                                        const std::map<std::string, std::string>& configs) {
   if (auto valid = validate_topic_name(topic); !valid) return valid.error();
   if (partitions < 1) {
     return with_operation(Error::data("partition count must be at least 1, got " +
@@ -183,7 +184,7 @@ Expected<bool> TopicAdmin::ensure_topic(const std::string& topic, int32_t partit
     auto created = control(ControlRequest::create_topic(topic, partitions));
     if (!created) return with_operation(created.error(), "create topic", topic);
   } else {
-    auto created = create_with_admin_api(topic, partitions);
+    auto created = create_with_admin_api(topic, partitions, configs);
     if (!created) return with_operation(created.error(), "create topic", topic);
   }
   return wait_for_topic(topic, partitions);
@@ -210,11 +211,19 @@ Expected<bool> TopicAdmin::wait_for_topic(const std::string& topic, int32_t part
   }
 }
 
-Expected<bool> TopicAdmin::create_with_admin_api(const std::string& topic, int32_t partitions) {
+Expected<bool> TopicAdmin::create_with_admin_api(const std::string& topic, int32_t partitions,
+                                                 const std::map<std::string, std::string>& configs) {
   char errstr[512];
   rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(
       topic.c_str(), partitions, options_.replication_factor, errstr, sizeof errstr);
   if (new_topic == nullptr) return Error::fatal(std::string("CreateTopics: ") + errstr);
+  for (const auto& [name, value] : configs) {
+    if (rd_kafka_NewTopic_set_config(new_topic, name.c_str(), value.c_str()) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_NewTopic_destroy(new_topic);
+      return Error::fatal("CreateTopics: invalid topic config " + name + "=" + value);
+    }
+  }
   rd_kafka_AdminOptions_t* admin_options =
       rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   const int timeout_ms = static_cast<int>(options_.request_timeout.count());

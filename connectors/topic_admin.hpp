@@ -54,8 +54,10 @@ class TopicAdmin {
   // The topic exists with `partitions` partitions when this returns true.
   // Exists with another count: an error naming both. Absent: created, through
   // the embedded broker's control channel when there is one, else with the
-  // Admin API; then waits (bounded) until metadata shows it.
-  Expected<bool> ensure_topic(const std::string& topic, int32_t partitions);
+  // Admin API (with the topic `configs`, e.g. cleanup.policy=compact; the
+  // embedded broker ignores them); then waits (bounded) until metadata shows it.
+  Expected<bool> ensure_topic(const std::string& topic, int32_t partitions,
+                              const std::map<std::string, std::string>& configs = {});
 
   // Low and high watermark of a partition, asked of the broker.
   Expected<std::pair<int64_t, int64_t>> watermarks(const TopicPartition& tp);
@@ -73,7 +75,8 @@ class TopicAdmin {
 
  private:
   TopicAdmin(rd_kafka_t* rk, KafkaProperties config, TopicAdminOptions options);
-  Expected<bool> create_with_admin_api(const std::string& topic, int32_t partitions);
+  Expected<bool> create_with_admin_api(const std::string& topic, int32_t partitions,
+                                      const std::map<std::string, std::string>& configs);
   Expected<bool> wait_for_topic(const std::string& topic, int32_t partitions);
   Expected<bool> await_reply(const std::string& id, int64_t after_offset);
 

@@ -100,8 +100,21 @@ const std::vector<ConfigKey>& config_keys() {
       {"checkpoint.incremental.max.delta.percent", ConfigType::Int, "50", {}, 1, 100000,
        "A full checkpoint is taken early once the deltas since the last full one add up to "
        "more than this percentage of its size."},
+      {"checkpoint.store", ConfigType::Enum, "directory", {"directory", "kafka"}, 0, INT64_MAX,
+       "Where checkpoints are kept: directory (files under state.dir) or kafka (the topic "
+       "checkpoint.topic, so that any node of a cluster can restore any task without a shared "
+       "file system)."},
+      {"checkpoint.topic", ConfigType::String, "", {}, 0, INT64_MAX,
+       "Topic of checkpoint.store=kafka; empty means <application.id>-checkpoints. Created "
+       "when missing (compacted, on a real cluster)."},
+      {"checkpoint.topic.partitions", ConfigType::Int, "8", {}, 1, 10000,
+       "Partitions of the checkpoint topic when Rivulet creates it. A checkpoint's chunks "
+       "spread over the partitions (the embedded broker keeps only 5 MiB per partition)."},
+      {"checkpoint.chunk.bytes", ConfigType::Int, "262144", {}, 1024, 900000,
+       "Largest piece of a checkpoint in one Kafka record (checkpoint.store=kafka); must stay "
+       "under the broker's message.max.bytes."},
       {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
-       "Directory of the checkpoint store."},
+       "Directory of the checkpoint store (checkpoint.store=directory)."},
       {"max.task.idle.ms", ConfigType::Int, "0", {}, -1, INT64_MAX,
        "How long a task waits for new data on an input partition that is caught up before "
        "processing its other inputs without it (0: not at all). An input with data still on "

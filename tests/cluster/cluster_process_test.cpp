@@ -98,9 +98,21 @@ struct Cluster {
     address = line->substr(prefix.size());
   }
 
+  // When set (before start_node), each node gets its own configuration file:
+  // the common one plus its own state.dir and these lines (for example
+  // checkpoint.store=kafka), so that the nodes share no file system.
+  std::string node_extra;
+
   void start_node(const std::string& name) {
+    std::string file = config_file;
+    if (!node_extra.empty()) {
+      file = dir + "/" + name + ".properties";
+      std::ifstream common(config_file);
+      std::ofstream(file) << common.rdbuf() << "state.dir=" << dir << "/" << name << "-state\n"
+                          << node_extra;
+    }
     nodes[name] = spawn({testing::rivulet_binary(), "node", "--coordinator", address,
-                                       "--name", name, "--config", config_file});
+                                       "--name", name, "--config", file});
     REQUIRE(nodes[name]);
     auto line = nodes[name]->read_line();
     REQUIRE(line.has_value());
@@ -436,4 +448,43 @@ TEST_CASE("the coordinator killed and restarted: nodes keep processing and no ta
   c.produce_orders(2000, 5000);
   c.wait_outputs(std::chrono::seconds(30));
   c.verify();
+}
+
+TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand over and fail over through the checkpoint topic",
+          "[integration][cluster][checkpoint]") {
+  Cluster c;
+  c.node_extra = "checkpoint.store=kafka\ncheckpoint.topic.partitions=4\n";
+  c.produce_users();
+  c.start_coordinator();
+  c.start_node("n1");
+  c.start_node("n2");
+  c.submit();
+  c.wait_all_running(std::chrono::seconds(30));
+  std::thread producer([&] { c.produce_orders(6000, 4000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // Hand-over: the newcomer restores the moved tasks from the topic (it
+  // cannot see the others' state directories); counts continue exactly.
+  c.start_node("n3");
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  int on_n3 = 0;
+  while (Clock::now() < deadline && on_n3 < 2) {
+    on_n3 = 0;
+    const auto status = c.wait_all_running(std::chrono::seconds(20));
+    for (const auto& t : status["tasks"]) on_n3 += t["owner"] == "n3" ? 1 : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(on_n3 == 2);
+  producer.join();
+  c.wait_outputs(std::chrono::seconds(40));
+  // Fail-over: n1 dies; its tasks restore on n2 and n3 from the topic.
+  c.chaos("kill", "n1");
+  REQUIRE(c.nodes["n1"]->stop(SIGKILL) == 128 + SIGKILL);
+  c.wait_all_running(std::chrono::seconds(30), {"n2", "n3"});
+  c.produce_orders(3000, 6000);
+  c.wait_outputs(std::chrono::seconds(40), false);
+  c.verify();
+  // Nothing was checkpointed into the nodes' directories.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir)) {
+    CHECK(entry.path().extension() != ".ckpt");
+  }
 }
