@@ -3,14 +3,19 @@
 //
 //   build/bin/bench_checkpoint [--keys N] [--changed-percent P] [--rounds R]
 //                              [--storage decoded|encoded] [--dir PATH]
+//                              [--store directory|kafka] [--partitions P]
 //
 // Fills a KTable with N keys (a ~40-byte struct each), then R times: changes
 // P% of the keys (upserts of random keys), takes a checkpoint as the task
 // does and writes it through a DirectoryStore (fsync included). Each round
+// (or, with --store kafka, a KafkaStore on an embedded broker started in
+// this process: chunks, manifest, acknowledgements). Each round
 // is measured twice on the same table state: as a full snapshot
 // (serialize) and as a delta (serialize_changes), so the ratio compares
 // like with like. Reported per kind, median and max over the rounds:
-//   pause  serialization on the task (rivulet_task_checkpoint_pause_seconds)
+//   pause  serialization on the task (rivulet_task_checkpoint_pause_seconds),
+//          wall time and the thread's CPU time (the wall time of a loaded
+//          machine includes waiting for a core)
 //   write  encode + write + fsync + rename (also on the task, once the
 //          outputs are acknowledged)
 //   bytes  size of the checkpoint file
@@ -28,7 +33,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <time.h>
+
 #include "checkpoint/directory_store.hpp"
+#include "checkpoint/kafka_store.hpp"
+#include "connectors/embedded_broker.hpp"
 #include "operators/ktable.hpp"
 
 using namespace rivulet;
@@ -38,6 +47,12 @@ namespace {
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 Value user_value(int64_t n, int64_t version) {
@@ -77,6 +92,11 @@ int main(int argc, char** argv) {
   app.add_option("--storage", storage, "KTable storage: decoded or encoded")
       ->check(CLI::IsMember({"decoded", "encoded"}));
   app.add_option("--dir", dir, "Directory for the checkpoint files (default: a temporary one)");
+  std::string store_kind = "directory";
+  int partitions = 128;
+  app.add_option("--store", store_kind, "Checkpoint store: directory, or kafka (embedded broker)")
+      ->check(CLI::IsMember({"directory", "kafka"}));
+  app.add_option("--partitions", partitions, "Partitions of the checkpoint topic (--store kafka)");
   CLI11_PARSE(app, argc, argv);
 
   bool own_dir = dir.empty();
@@ -87,7 +107,29 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto store = checkpoint::DirectoryStore::open(dir);
+  std::unique_ptr<connectors::EmbeddedBroker> broker;
+  Expected<std::unique_ptr<checkpoint::CheckpointStore>> store = Error::fatal("no store");
+  if (store_kind == "kafka") {
+    auto b = connectors::EmbeddedBroker::start({1, 1});
+    if (!b) {
+      std::fprintf(stderr, "%s\n", b.error().to_string().c_str());
+      return 1;
+    }
+    broker = std::move(*b);
+    checkpoint::KafkaStoreOptions options;
+    options.topic = "bench-checkpoints";
+    options.partitions = partitions;
+    options.timeout = std::chrono::seconds(300);
+    options.producer["bootstrap.servers"] = broker->bootstrap();
+    options.consumer["bootstrap.servers"] = broker->bootstrap();
+    auto k = checkpoint::KafkaStore::open(options);
+    if (k) store = std::unique_ptr<checkpoint::CheckpointStore>(std::move(*k));
+    else store = k.error();
+  } else {
+    auto d = checkpoint::DirectoryStore::open(dir);
+    if (d) store = std::unique_ptr<checkpoint::CheckpointStore>(std::move(*d));
+    else store = d.error();
+  }
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().to_string().c_str());
     return 1;
@@ -127,11 +169,14 @@ int main(int argc, char** argv) {
   };
 
   Series full_pause, full_write, full_bytes, delta_pause, delta_write, delta_bytes;
+  Series full_cpu, delta_cpu;
   // The chain's base.
   {
     auto begin = Clock::now();
+    double cpu0 = thread_cpu_ms();
     std::string bytes = table.serialize();
     full_pause.values.push_back(ms_since(begin));
+    full_cpu.values.push_back(thread_cpu_ms() - cpu0);
     write(task, 1, std::nullopt, std::move(bytes), full_write, full_bytes);
   }
   std::mt19937_64 rng(42);
@@ -149,12 +194,16 @@ int main(int argc, char** argv) {
     // the same state for comparison (no change happens in between, so the
     // new change set it starts loses nothing).
     auto begin = Clock::now();
+    double cpu0 = thread_cpu_ms();
     std::string changed = table.serialize_changes();
     delta_pause.values.push_back(ms_since(begin));
+    delta_cpu.values.push_back(thread_cpu_ms() - cpu0);
     write(task, 1 + r, r, std::move(changed), delta_write, delta_bytes);
     begin = Clock::now();
+    cpu0 = thread_cpu_ms();
     std::string whole = table.serialize();
     full_pause.values.push_back(ms_since(begin));
+    full_cpu.values.push_back(thread_cpu_ms() - cpu0);
     write(full_task, r, std::nullopt, std::move(whole), full_write, full_bytes);
   }
 
@@ -192,15 +241,18 @@ int main(int argc, char** argv) {
   }
   if (own_dir) std::filesystem::remove_all(dir);
 
-  std::printf("checkpoint of a %lld-key KTable (%s storage), %.2f%% keys changed between "
-              "checkpoints, %d rounds (median / max)\n",
-              static_cast<long long>(keys), storage.c_str(), changed_percent, rounds);
-  std::printf("  %-12s %10s %10s %10s %10s %12s\n", "kind", "pause ms", "max", "write ms", "max",
-              "bytes");
-  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %12.0f\n", "full", full_pause.median(),
-              full_pause.max(), full_write.median(), full_write.max(), full_bytes.median());
-  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %12.0f\n", "incremental", delta_pause.median(),
-              delta_pause.max(), delta_write.median(), delta_write.max(), delta_bytes.median());
+  std::printf("checkpoint of a %lld-key KTable (%s storage) into a %s store, %.2f%% keys changed "
+              "between checkpoints, %d rounds (median / max)\n",
+              static_cast<long long>(keys), storage.c_str(), store_kind.c_str(), changed_percent,
+              rounds);
+  std::printf("  %-12s %10s %10s %10s %10s %10s %12s\n", "kind", "pause ms", "max", "cpu ms",
+              "write ms", "max", "bytes");
+  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %10.1f %12.0f\n", "full", full_pause.median(),
+              full_pause.max(), full_cpu.median(), full_write.median(), full_write.max(),
+              full_bytes.median());
+  std::printf("  %-12s %10.1f %10.1f %10.1f %10.1f %10.1f %12.0f\n", "incremental",
+              delta_pause.median(), delta_pause.max(), delta_cpu.median(), delta_write.median(),
+              delta_write.max(), delta_bytes.median());
   const double pause_ratio = delta_pause.median() > 0 ? full_pause.median() / delta_pause.median() : 0;
   const double total_ratio = (delta_pause.median() + delta_write.median()) > 0
                                  ? (full_pause.median() + full_write.median()) /
@@ -214,11 +266,14 @@ int main(int argc, char** argv) {
   nlohmann::json j = {
       {"keys", keys},
       {"storage", storage},
+      {"store", store_kind},
       {"changed_percent", changed_percent},
       {"rounds", rounds},
       {"full", {{"pause_ms_median", full_pause.median()}, {"pause_ms_max", full_pause.max()},
+                {"pause_cpu_ms_median", full_cpu.median()},
                 {"write_ms_median", full_write.median()}, {"bytes", full_bytes.median()}}},
       {"incremental", {{"pause_ms_median", delta_pause.median()}, {"pause_ms_max", delta_pause.max()},
+                       {"pause_cpu_ms_median", delta_cpu.median()},
                        {"write_ms_median", delta_write.median()}, {"bytes", delta_bytes.median()}}},
       {"pause_ratio", pause_ratio},
       {"pause_plus_write_ratio", total_ratio},

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -57,6 +58,9 @@ struct Options {
   int timeout_s = 120;
   std::string bootstrap;  // empty: start the embedded broker
   bool driver_only = false;
+  // > 0: instead of the baseline and pipeline phases, this many rounds of the
+  // pipeline with checkpoint.interval.ms=1000 against checkpoints disabled.
+  int checkpoint_compare = 0;
 };
 
 double cpu_seconds() {
@@ -362,7 +366,8 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
 
 // (b) The demo's pipeline run by the Application.
 Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload& w, int partitions,
-                   int64_t target, const std::string& tag, int timeout_s) {
+                   int64_t target, const std::string& tag, int timeout_s,
+                   int64_t checkpoint_interval_ms = 2000) {
   Phase p{"pipeline"};
   ReadBack back;
   auto reader = start_reader(bootstrap, "bench-pipeline-reader-" + tag,
@@ -381,7 +386,7 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
   auto config = Config::from_map({{"application.id", "bench-" + tag},
                                   {"bootstrap.servers", bootstrap},
                                   {"commit.interval.ms", "500"},
-                                  {"checkpoint.interval.ms", "2000"},
+                                  {"checkpoint.interval.ms", std::to_string(checkpoint_interval_ms)},
                                   {"state.dir", state_dir},
                                   {"kafka.producer.linger.ms", "50"}});
   if (!config) {
@@ -497,6 +502,62 @@ int run(const Options& o) {
     return 1;
   }
 
+  if (o.checkpoint_compare > 0) {
+    // The same pipeline with checkpoints every second and without, in
+    // alternating order, each run into fresh output topics.
+    json rounds = json::array();
+    std::vector<double> with_rps, without_rps, ratios;
+    for (int i = 0; i < o.checkpoint_compare; ++i) {
+      double rps[2] = {0, 0};  // [0] with checkpoints, [1] without
+      for (int k = 0; k < 2; ++k) {
+        const int which = (i + k) % 2;
+        examples::OrdersWorkload wi = w;
+        const std::string suffix = std::to_string(i) + (which == 0 ? "-ckpt" : "-nockpt");
+        wi.enriched_topic = "bench-" + tag + "-enriched-" + suffix;
+        wi.counts_topic = "bench-" + tag + "-counts-" + suffix;
+        auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+        if (!admin) return 1;
+        for (const auto& t : {wi.enriched_topic, wi.counts_topic}) {
+          if (auto r = (*admin)->ensure_topic(t, o.partitions); !r) {
+            std::cerr << "bench_pipeline: " << r.error().to_string() << "\n";
+            return 1;
+          }
+        }
+        std::cerr << "bench_pipeline: checkpoint compare round " << i + 1 << ": "
+                  << (which == 0 ? "checkpoint.interval.ms=1000" : "no checkpoints") << "\n";
+        Phase ph = run_pipeline(bootstrap, wi, o.partitions, target, tag + "-" + suffix,
+                                o.timeout_s, which == 0 ? 1000 : 0);
+        if (!ph.ok) {
+          std::cerr << "bench_pipeline: " << ph.error << "\n";
+          ok = false;
+          continue;
+        }
+        rps[which] = static_cast<double>(ph.input_records) / ph.seconds;
+      }
+      rounds.push_back({{"with_checkpoints_rps", rps[0]}, {"without_checkpoints_rps", rps[1]}});
+      if (rps[0] > 0 && rps[1] > 0) {
+        with_rps.push_back(rps[0]);
+        without_rps.push_back(rps[1]);
+        ratios.push_back(rps[0] / rps[1]);
+      }
+    }
+    json cmp{{"rounds", rounds}, {"checkpoint_interval_ms", 1000}};
+    if (!ratios.empty()) {
+      auto best = [](std::vector<double> v) { return *std::max_element(v.begin(), v.end()); };
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      cmp["with_best_rps"] = best(with_rps);
+      cmp["without_best_rps"] = best(without_rps);
+      cmp["ratio_of_best"] = best(with_rps) / best(without_rps);
+      cmp["ratio_median"] = median(ratios);
+    }
+    result["checkpoint_compare"] = cmp;
+    std::cout << result.dump() << std::endl;
+    return ok && !ratios.empty() ? 0 : 1;
+  }
+
   std::cerr << "bench_pipeline: baseline (KafkaConsumer -> KafkaProducer, no processing)\n";
   Phase baseline = run_baseline(bootstrap, w, baseline_out, o.partitions, target, tag, o.timeout_s);
   result["baseline"] = baseline.to_json();
@@ -531,6 +592,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phase, no broker");
+  app.add_option("--checkpoint-compare", o.checkpoint_compare,
+                 "Rounds of the pipeline with checkpoint.interval.ms=1000 against no checkpoints "
+                 "(instead of the baseline and pipeline phases)")
+      ->check(CLI::Range(0, 100));
   CLI11_PARSE(app, argc, argv);
   return rivulet::bench::run(o);
 }

@@ -4,7 +4,12 @@
 #
 #   bench_micro     Google Benchmark, one core, no broker;
 #   bench_pipeline  RUNS times (default 3; the embedded broker stalls now and
-#                   then, so the best run is quoted with the spread of all).
+#                   then, so the best run is quoted with the spread of all);
+#   checkpoints     (CHECKPOINTS=0 skips them, about 6 minutes here)
+#                   bench_checkpoint for 100k and 1M keys, bench_restore
+#                   (1M keys: restore from checkpoints against replaying
+#                   the table topic) and bench_pipeline --checkpoint-compare 3
+#                   (checkpoint.interval.ms=1000 against none, same run).
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -15,7 +20,8 @@ pipeline_args=${PIPELINE_ARGS:-}
 here=$(cd "$(dirname "$0")" && pwd)
 results="$here/results"
 mkdir -p "$results"
-for exe in bench_micro bench_pipeline; do
+checkpoints=${CHECKPOINTS:-1}
+for exe in bench_micro bench_pipeline bench_checkpoint bench_restore; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -37,9 +43,31 @@ for i in $(seq 1 "$runs"); do
     echo "run.sh: pipeline run $i failed; see $results/pipeline-$i.log" >&2
 done
 
-python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" <<'PY'
+rm -f "$results"/checkpoint-*.json "$results"/restore-*.json "$results/checkpoint-compare.json"
+if [[ "$checkpoints" != 0 ]]; then
+  for keys in 100000 1000000; do
+    cmd="$build/bin/bench_checkpoint --keys $keys --changed-percent 1 --rounds 5"
+    echo "run.sh: $cmd" >&2
+    $cmd 2> "$results/checkpoint-$keys.log" | tail -n 1 | \
+      python3 -c 'import json,sys; d=json.load(sys.stdin); d["command"]=sys.argv[1]; print(json.dumps(d))' "$cmd" \
+      > "$results/checkpoint-$keys.json" || echo "run.sh: $cmd failed" >&2
+  done
+  for storage in decoded encoded; do
+    cmd="$build/bin/bench_restore --keys 1000000 --partitions 32 --store both --storage $storage"
+    echo "run.sh: $cmd" >&2
+    $cmd 2> "$results/restore-$storage.log" | tail -n 1 > "$results/restore-$storage.json" || \
+      echo "run.sh: $cmd failed" >&2
+  done
+  cmd="$build/bin/bench_pipeline $pipeline_args --checkpoint-compare 3"
+  echo "run.sh: $cmd" >&2
+  # shellcheck disable=SC2086
+  $cmd 2> "$results/checkpoint-compare.log" | tail -n 1 > "$results/checkpoint-compare.json" || \
+    echo "run.sh: $cmd failed" >&2
+fi
+
+python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" <<'PY'
 import datetime, json, os, sys
-results, micro_cmd, pipeline_cmd, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -94,6 +122,49 @@ failed = [r for r in pruns if r not in good]
 if failed or len(pruns) < runs:
     out["pipeline_failures"] = [{k: v.get("error") for k, v in r.items() if isinstance(v, dict) and v.get("error")}
                                 for r in failed]
+
+def load(name):
+    try:
+        return json.load(open(os.path.join(results, name)))
+    except (OSError, ValueError):
+        return None
+
+for keys, label in ((100000, "100k"), (1000000, "1m")):
+    c = load(f"checkpoint-{keys}.json")
+    if not c:
+        continue
+    cmd = c.get("command", "")
+    fig[f"checkpoint_full_{label}_ms"] = {
+        "value": round(c["full"]["pause_ms_median"] + c["full"]["write_ms_median"], 1),
+        "unit": "ms, full checkpoint: serialize on the task + encode, write, fsync (median)",
+        "bytes": c["full"]["bytes"], "command": cmd}
+    fig[f"checkpoint_incremental_{label}_pause_ms"] = {
+        "value": round(c["incremental"]["pause_ms_median"], 1),
+        "unit": "ms, incremental (1% keys changed) pause on the task (median wall time)",
+        "cpu_ms": round(c["incremental"]["pause_cpu_ms_median"], 1),
+        "max_ms": round(c["incremental"]["pause_ms_max"], 1),
+        "bytes": c["incremental"]["bytes"], "command": cmd}
+for storage in ("decoded", "encoded"):
+    r = load(f"restore-{storage}.json")
+    if not r:
+        continue
+    for store in ("directory", "kafka"):
+        if store in r and r[store]["restore"].get("ok"):
+            fig[f"restore_1m_keys_{storage}_{store}_ms"] = {
+                "value": round(r[store]["restore"]["table_ms"]),
+                "unit": f"ms, start() until 1M table keys ({storage}) are back from checkpoints ({store} store)",
+                "replay_ms": round(r[store]["replay"]["table_ms"]),
+                "replay_over_restore": round(r[store].get("replay_over_restore", 0), 2),
+                "command": f"{build}/bin/{r['command']}"}
+cc = load("checkpoint-compare.json")
+if cc and "checkpoint_compare" in cc and "ratio_of_best" in cc["checkpoint_compare"]:
+    k = cc["checkpoint_compare"]
+    fig["pipeline_checkpoint_1s_throughput_ratio"] = {
+        "value": round(k["ratio_of_best"], 3),
+        "unit": "pipeline records/s with checkpoint.interval.ms=1000 / without checkpoints (best of each)",
+        "all_runs": [round(x["with_checkpoints_rps"] / x["without_checkpoints_rps"], 3)
+                     for x in k["rounds"] if x["with_checkpoints_rps"] and x["without_checkpoints_rps"]],
+        "command": f"{build}/bin/bench_pipeline --checkpoint-compare 3"}
 
 json.dump(out, open(os.path.join(results, "latest.json"), "w"), indent=2)
 
