@@ -253,6 +253,38 @@ AggregateFn AggregateFn::custom(std::function<Value()> initializer,
   return f;
 }
 
+namespace {
+// Inserts `v` into `top` (largest first, at most k entries).
+void top_k_insert(Array& top, const Value& v, size_t k, bool distinct) {
+  auto it = top.begin();
+  while (it != top.end() && Value::compare(*it, v) > 0) ++it;
+  if (distinct && it != top.end() && Value::compare(*it, v) == 0) return;
+  if (static_cast<size_t>(it - top.begin()) >= k) return;
+  top.insert(it, v);
+  if (top.size() > k) top.pop_back();
+}
+}  // namespace
+
+AggregateFn AggregateFn::top_k(ValueFn input, size_t k, bool distinct, std::string name) {
+  AggregateFn f = custom([] { return Value::array(Array{}); },
+                         [input, k, distinct](const Record& r, const Value& agg) {
+                           Value v = input ? input(r) : r.value;
+                           if (v.is_null()) return agg;
+                           Array top = agg.kind() == TypeKind::Array ? agg.as_array() : Array{};
+                           top_k_insert(top, v, k, distinct);
+                           return Value::array(std::move(top));
+                         },
+                         std::move(name));
+  f.input = input;
+  f.merger = [k, distinct](const Value& a, const Value& b) {
+    Array top = a.kind() == TypeKind::Array ? a.as_array() : Array{};
+    if (b.kind() == TypeKind::Array)
+      for (const Value& v : b.as_array()) top_k_insert(top, v, k, distinct);
+    return Value::array(std::move(top));
+  };
+  return f;
+}
+
 // ---- AggregateStore ----------------------------------------------------------
 
 AggregateStore::AggregateStore(std::string name, std::shared_ptr<const AggregateSpec> spec,

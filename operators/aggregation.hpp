@@ -61,6 +61,10 @@ struct AggregateFn {
   static AggregateFn custom(std::function<Value()> initializer,
                             std::function<Value(const Record&, const Value&)> adder,
                             std::string name = "AGG");
+  // ksqlDB's TOPK / TOPKDISTINCT: the k largest non-null inputs (distinct
+  // ones), largest first, as an array (empty until the first non-null
+  // input). A custom function with a merger, so sessions merge it.
+  static AggregateFn top_k(ValueFn input, size_t k, bool distinct, std::string name = "TOPK");
 };
 
 struct AggregateSpec {

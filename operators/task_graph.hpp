@@ -66,6 +66,7 @@ class TaskGraph {
   std::vector<std::pair<std::string, std::shared_ptr<KTable>>> tables_;
   std::vector<std::shared_ptr<AggregateStore>> aggregates_;
   std::vector<std::shared_ptr<WindowStore>> windows_;
+  std::vector<std::shared_ptr<StateStore>> other_stores_;  // Topology::add_state_store
   std::vector<StateStore*> stores_;
 };
 

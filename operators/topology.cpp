@@ -38,6 +38,7 @@ struct Topology::State {
     std::shared_ptr<const AggregateSpec> spec;
     std::shared_ptr<const WindowSpec> window;  // windowed aggregates
     TableStorage storage = TableStorage::Decoded;  // tables
+    std::function<std::shared_ptr<StateStore>()> make;  // add_state_store
     NodeId node = 0;                               // the node that writes it
   };
 
@@ -224,6 +225,19 @@ Topology::NodeId Topology::add_windowed_aggregate(NodeId parent, std::string sto
   return id;
 }
 
+void Topology::add_state_store(std::string name,
+                               std::function<std::shared_ptr<StateStore>()> make) {
+  auto& st = *state_;
+  if (st.store(name)) st.fail("store name " + name + " is used twice");
+  if (!make) st.fail("state store " + name + " has no factory");
+  State::StoreDesc s;
+  s.name = std::move(name);
+  s.is_aggregate = true;
+  s.queryable = false;
+  s.make = std::move(make);
+  st.stores.push_back(std::move(s));
+}
+
 Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes serdes) {
   auto& st = *state_;
   st.valid_parent(parent, "sink");
@@ -363,6 +377,13 @@ std::shared_ptr<WindowStore> BuildContext::window_store(const std::string& name)
   return nullptr;
 }
 
+std::shared_ptr<StateStore> BuildContext::state_store(const std::string& name) const {
+  for (const auto& s : graph_.other_stores_) {
+    if (s->name() == name) return s;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<AggregateStore> BuildContext::aggregate_store(const std::string& name) const {
   for (const auto& a : graph_.aggregates_) {
     if (a->name() == name) return a;
@@ -380,6 +401,13 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
       auto t = std::make_shared<KTable>(s.name, s.storage);
       g->tables_.emplace_back(s.name, t);
       g->stores_.push_back(t.get());
+      continue;
+    }
+    if (s.make) {
+      auto store = s.make();
+      if (!store) return nullptr;
+      g->other_stores_.push_back(store);
+      g->stores_.push_back(store.get());
       continue;
     }
     if (s.window) {

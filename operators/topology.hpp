@@ -25,9 +25,11 @@
 //  - grouped aggregations of streams (count/sum/min/max/avg/custom, several
 //    at once), by the record key or, through a repartition topic, by a new
 //    key; results are a queryable table and a changelog stream.
-//  - windowed aggregations (tumbling, hopping, session; window.hpp).
-// Not (yet): table-table joins, stream-stream joins, aggregations
-// of tables (with subtractors), merge.
+//  - windowed aggregations (tumbling, hopping, session; window.hpp);
+//  - stream-stream joins over a join window (stream_join.hpp,
+//    add_stream_join).
+// Not (yet) in this API: table-table joins (the SQL planner builds them
+// from processors), aggregations of tables (with subtractors), merge.
 //
 // A Topology is a cheap handle: copies share one description. Build it on
 // one thread; once built, instantiate() may be called from any thread.
@@ -65,6 +67,8 @@ class BuildContext {
   std::shared_ptr<KTable> table(const std::string& name) const;
   std::shared_ptr<AggregateStore> aggregate_store(const std::string& name) const;
   std::shared_ptr<WindowStore> window_store(const std::string& name) const;
+  // A store added with Topology::add_state_store; nullptr when absent.
+  std::shared_ptr<StateStore> state_store(const std::string& name) const;
 
  private:
   friend class Topology;
@@ -112,6 +116,10 @@ class Topology {
   // windowed keys (encode them with codecs::windowed).
   NodeId add_windowed_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
                                 WindowSpec window);
+  // A task-local state store of another kind (stream-stream join windows):
+  // `make()` builds it per task; processors find it with
+  // BuildContext::state_store(name); it is checkpointed with the others.
+  void add_state_store(std::string name, std::function<std::shared_ptr<StateStore>()> make);
   NodeId add_sink(NodeId parent, std::string topic, Serdes serdes);
   // Writes the parent's records to the topic "<name>-repartition" (keyed by
   // their current key, so they land in the partition of that key) and

@@ -452,11 +452,16 @@ class Analyzer {
     }
     // In a join, columns named after a column that two sources share (L.K,
     // R.K) are told apart by their source: L_K, R_K.
+    // So are columns named after a column that several joined sources
+    // have, even when only one is selected (ksqlDB: `SELECT R.K` is R_K).
     if (join) {
       for (size_t i : named_by_column) {
         size_t same = 0;
         for (const auto& c : a_.projection) same += c.name == a_.projection[i].name ? 1 : 0;
-        if (same < 2) continue;
+        size_t sources_with = 0;
+        for (const AnalyzedSource& s : a_.sources)
+          sources_with += s.info->schema.index_of(a_.projection[i].expr->name) ? 1 : 0;
+        if (same < 2 && sources_with < 2) continue;
         if (auto src = source_of(*a_.projection[i].expr))
           renamed.emplace_back(i, a_.sources[*src].qualifier + "_" + a_.projection[i].expr->name);
       }
@@ -562,8 +567,11 @@ class Analyzer {
         auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
         c.is_key = col.ok() && col.value()->is_key;
       } else if (!a_.joins.empty()) {
-        for (const auto& j : a_.joins)
-          if (same_expr(*j.left_key, *c.expr)) c.is_key = true;
+        // Keyed by the last join's ON expression (rows are re-keyed join
+        // by join); a RIGHT join by its right side's.
+        const AnalyzedJoin& j = a_.joins.back();
+        if (same_expr(j.type == JoinType::Right ? *j.right_key : *j.left_key, *c.expr))
+          c.is_key = true;
       }
     }
   }

@@ -22,8 +22,7 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
   const QueryAnalysis& a = c.analysis;
   const Join& j = c.query.joins[0];
   const AnalyzedJoin& aj = a.joins[0];
-  if (c.query.joins.size() > 1) return unsupported(c.query.joins[1].loc, "multi-way joins");
-  if (j.type == JoinType::Right) return unsupported(j.loc, "RIGHT table-table joins");
+  if (c.query.joins.size() > 1) return unsupported(c.query.joins[1].loc, "multi-way table-table joins");
   const SourceInfo& left = *a.sources[0].info;
   const SourceInfo& right = *a.sources[aj.right].info;
   // The left side must be joined on its primary key too.
@@ -77,6 +76,10 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
           case JoinType::Left:
             row = lv != nullptr;
             tombstone = is_left ? !mine : false;
+            break;
+          case JoinType::Right:
+            row = rv != nullptr;
+            tombstone = is_left ? false : !mine;
             break;
           default:  // FULL
             row = lv || rv;

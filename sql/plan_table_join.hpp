@@ -1,5 +1,5 @@
 #pragma once
-// Table-table joins on primary keys: `FROM l [LEFT | FULL OUTER] JOIN r ON
+// Table-table joins on primary keys: `FROM l [LEFT | RIGHT | FULL OUTER] JOIN r ON
 // l.k = r.k`, where both tables are materialized as the task's KTables
 // (co-partitioned: same partition count, same key type and format).
 //
@@ -10,6 +10,8 @@
 //          k while the other holds it;
 //   LEFT:  a row whenever l holds k (r's columns NULL when r does not); a
 //          tombstone when l deletes k;
+//   RIGHT: LEFT with the sides' roles swapped (the row keeps l's columns
+//          first);
 //   FULL:  a row whenever either side holds k; a tombstone when the last
 //          side holding k deletes it.
 // Rows reach WHERE and the projection keyed by k, with table semantics. An

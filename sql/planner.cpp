@@ -7,6 +7,7 @@
 #include "sql/expression.hpp"
 #include "sql/format_checks.hpp"
 #include "sql/parser.hpp"
+#include "sql/plan_stream_join.hpp"
 #include "sql/plan_subquery.hpp"
 #include "sql/plan_table_aggregate.hpp"
 #include "sql/plan_table_join.hpp"
@@ -44,6 +45,17 @@ namespace {
 
 Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);
+}
+
+// TOPK(col, k): k is a positive INT literal (ksqlDB evaluates it once).
+Expected<size_t> top_k_size(const Expr& call) {
+  const Expr* k = call.args.size() == 2 ? call.args[1].get() : nullptr;
+  if (!k || k->kind != ExprKind::Literal ||
+      (k->value.kind() != TypeKind::Int && k->value.kind() != TypeKind::BigInt) ||
+      k->value.to_int64() <= 0 || k->value.to_int64() > 1000000)
+    return sql_error(k ? k->loc : call.loc,
+                     call.name + " needs a positive integer literal as its second argument");
+  return static_cast<size_t>(k->value.to_int64());
 }
 
 ProcessorFactory flat_map(RowFn fn) {
@@ -112,7 +124,6 @@ class QueryPlanner {
 
   Expected<bool> plan() {
     if (q_.limit) return unsupported(q_.loc, "LIMIT");
-    if (q_.joins.size() > 1) return unsupported(q_.joins[1].loc, "multi-way joins");
     if (auto bad = check_window_bounds(q_, a_.aggregate_calls)) return *bad;
 
     const SourceInfo& from = *a_.sources[0].info;
@@ -130,8 +141,9 @@ class QueryPlanner {
       node = to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
     }
     if (!node) return node.error();
-    if (!q_.joins.empty() && !table_join) {
-      node = join(*node);
+    key_info_ = &from;
+    for (size_t i = table_join ? 1 : 0; i < q_.joins.size(); ++i) {
+      node = join(i, *node);
       if (!node) return node.error();
     }
     if (q_.where) {
@@ -193,13 +205,45 @@ class QueryPlanner {
     return ExpressionCompiler(scope, FunctionRegistry::builtin(), o).compile(e);
   }
 
-  Expected<Topology::NodeId> join(Topology::NodeId node) {
-    const Join& j = q_.joins[0];
-    const AnalyzedJoin& aj = a_.joins[0];
+  // Whether the rows before join `i` are keyed by its left ON expression:
+  // the first source's key column, or the previous join's key.
+  bool keyed_for(size_t i) const {
+    const AnalyzedJoin& aj = a_.joins[i];
+    if (i > 0)
+      return key_info_ && (same_expr(*aj.left_key, *a_.joins[i - 1].left_key) ||
+                           same_expr(*aj.left_key, *a_.joins[i - 1].right_key));
+    const SourceInfo& left = *a_.sources[0].info;
+    if (aj.left_key->kind != ExprKind::Column || left.schema.key_columns().size() != 1)
+      return false;
+    auto c = a_.scope.find(aj.left_key->qualifier, aj.left_key->name);
+    return c.ok() && (*c)->is_key;
+  }
+
+  Expected<Topology::NodeId> join(size_t i, Topology::NodeId node) {
+    const Join& j = q_.joins[i];
+    const AnalyzedJoin& aj = a_.joins[i];
+    if (aj.kind == AnalyzedJoin::Kind::TableTable)
+      return unsupported(j.loc, "multi-way table-table joins");
+    if (aj.kind == AnalyzedJoin::Kind::StreamStream) {
+      const bool keyed = keyed_for(i);
+      const SourceInfo* left = keyed ? key_info_ : nullptr;
+      const SourceInfo& right = *a_.sources[aj.right].info;
+      bool right_keyed = false;
+      if (aj.right_key->kind == ExprKind::Column && right.schema.key_columns().size() == 1) {
+        auto c = a_.scope.find(aj.right_key->qualifier, aj.right_key->name);
+        right_keyed = c.ok() && (*c)->is_key;
+      }
+      key_info_ = right_keyed ? &right : left;
+      StreamJoinContext ctx{e_.topology_, q_, a_, [this](const std::string& what) { return name(what); },
+                            [this](const SourceInfo& s) -> Expected<Topology::NodeId> {
+                              auto src = e_.source_node(s);
+                              if (!src) return src.error();
+                              return to_rows(*src, s, false);
+                            }};
+      return plan_stream_join(ctx, i, node, keyed, left);
+    }
     if (aj.kind != AnalyzedJoin::Kind::StreamTable)
-      return unsupported(j.loc, aj.kind == AnalyzedJoin::Kind::StreamStream
-                                    ? "stream-stream joins"
-                                    : "table-table joins");
+      return unsupported(j.loc, "table-table joins");
     if (j.type != JoinType::Inner && j.type != JoinType::Left)
       return unsupported(j.loc, std::string(join_type_name(j.type)) + " stream-table joins");
     if (!aj.right_key_is_primary_key)
@@ -208,12 +252,9 @@ class QueryPlanner {
     if (table.timestamp_format) return unsupported(j.right.loc, "TIMESTAMP_FORMAT");
 
     // The stream must be keyed by the join expression.
-    const SourceInfo& stream = *a_.sources[0].info;
-    bool keyed = false;
-    if (aj.left_key->kind == ExprKind::Column && stream.schema.key_columns().size() == 1) {
-      auto c = a_.scope.find(aj.left_key->qualifier, aj.left_key->name);
-      keyed = c.ok() && (*c)->is_key;
-    }
+    const bool keyed = keyed_for(i);
+    const SourceInfo& stream = key_info_ ? *key_info_ : table;
+    key_info_ = keyed ? key_info_ : &table;
     if (keyed && stream.partitions > 0 && table.partitions > 0 &&
         stream.partitions != table.partitions)
       return sql_error(j.loc, partition_mismatch(stream, table));
@@ -231,13 +272,14 @@ class QueryPlanner {
           if (auto c = coerce(o.key, *key_type)) o.key = std::move(*c);
         out.push_back(std::move(o));
       };
-      node = e_.topology_.add_processor(name("join-key"), {node}, flat_map(std::move(fn)));
+      node = e_.topology_.add_processor(name("join-key" + std::to_string(i)), {node},
+                                        flat_map(std::move(fn)));
       // The repartition topic's key is written in the table's key format, so
       // that Java's partitioner puts each record in the partition that holds
       // its table row (the table's topic was partitioned over those bytes).
       auto serdes = serdes_for(table);
       if (!serdes) return sql_error(j.loc, serdes.error().message);
-      node = e_.topology_.add_repartition(node, name("join"),
+      node = e_.topology_.add_repartition(node, name(i == 0 ? "join" : "join" + std::to_string(i)),
                                           Serdes{serdes->key, codecs::internal().value});
     }
 
@@ -524,7 +566,9 @@ class QueryPlanner {
       ValueFn input;
       std::shared_ptr<CompiledExpr> ae;
       if (!call->star && !call->args.empty()) {
-        if (call->args.size() > 1) return unsupported(call->loc, call->name + " with several arguments");
+        const bool top_k = call->name == "TOPK" || call->name == "TOPKDISTINCT";
+        if (call->args.size() > 1 && !top_k)
+          return unsupported(call->loc, call->name + " with several arguments");
         auto arg = compile(a_.scope, call->args[0], call->name.c_str());
         if (!arg) return arg.error();
         ae = std::make_shared<CompiledExpr>(std::move(*arg));
@@ -544,6 +588,11 @@ class QueryPlanner {
         spec.functions.push_back(AggregateFn::max(input, field));
       } else if (call->name == "AVG") {
         spec.functions.push_back(AggregateFn::avg(input, field));
+      } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
+        auto k = top_k_size(*call);
+        if (!k) return k.error();
+        spec.functions.push_back(
+            AggregateFn::top_k(input, *k, call->name == "TOPKDISTINCT", field));
       } else {
         return unsupported(call->loc, "aggregate function " + call->name);
       }
@@ -579,6 +628,9 @@ class QueryPlanner {
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
   }
 
+  // The source whose key format and partitioning the rows' keys have
+  // during join planning (nullptr: an internal repartition topic).
+  const SourceInfo* key_info_ = nullptr;
   SqlEngine& e_;
   const Query& q_;
   const QueryAnalysis& a_;
