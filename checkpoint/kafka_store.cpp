@@ -553,20 +553,28 @@ Expected<bool> KafkaStore::catch_up(int32_t partition) {
 }
 
 Expected<std::vector<ChainLink>> KafkaStore::list_links(const TaskId& task) {
+  return links_of(task, false);
+}
+
+Expected<std::vector<ChainLink>> KafkaStore::links_of(const TaskId& task, bool refresh) {
   auto valid = check_task(task);
   if (!valid) return valid.error();
   std::lock_guard<std::mutex> lock(read_mutex_);
-  auto caught = catch_up(home_partition(task, partitions_));
-  if (!caught) return caught.error();
+  const std::string name = task.to_string();
+  if (refresh || current_.count(name) == 0) {
+    auto caught = catch_up(home_partition(task, partitions_));
+    if (!caught) return caught.error();
+    current_.insert(name);
+  }
   std::vector<ChainLink> links;
-  auto it = index_.find(task.to_string());
+  auto it = index_.find(name);
   if (it == index_.end()) return links;
   for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) links.push_back(e->second.link);
   return links;
 }
 
 Expected<std::vector<CheckpointId>> KafkaStore::list(const TaskId& task) {
-  auto links = list_links(task);
+  auto links = links_of(task, true);
   if (!links) return links.error();
   std::vector<CheckpointId> ids;
   for (const auto& link : *links) ids.push_back(link.id);

@@ -42,6 +42,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -140,6 +141,10 @@ class KafkaStore final : public CheckpointStore {
   Expected<std::vector<CheckpointId>> list(const TaskId& task) override;
   Expected<Snapshot> read(const TaskId& task, CheckpointId id) override;
   Expected<bool> remove(const TaskId& task, CheckpointId id) override;
+  // Reads the task's home partition up to its end first, unless this store
+  // read it since list() last did (its own writes keep the index current:
+  // one writer per task). list() always reads it: restoring a task that may
+  // have run elsewhere starts with list().
   Expected<std::vector<ChainLink>> list_links(const TaskId& task) override;
 
   const std::string& topic() const { return options_.topic; }
@@ -156,6 +161,7 @@ class KafkaStore final : public CheckpointStore {
   // Reads partition p from where this store left off to its end, updating
   // the index. Caller holds read_mutex_.
   Expected<bool> catch_up(int32_t partition);
+  Expected<std::vector<ChainLink>> links_of(const TaskId& task, bool refresh);
   // Produces records and waits for their acknowledgements; fills offsets.
   struct Outgoing {
     int32_t partition = 0;
@@ -184,6 +190,7 @@ class KafkaStore final : public CheckpointStore {
   // task name -> id -> newest manifest written for it
   std::map<std::string, std::map<CheckpointId, Entry>> index_;
   std::vector<int64_t> scanned_;  // per partition: next offset to read (-2: beginning)
+  std::set<std::string> current_;  // tasks whose home partition was read since list()
   uint64_t skipped_ = 0;
 };
 
