@@ -1,12 +1,14 @@
 // `rivulet broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]`:
 // runs the embedded Kafka broker (librdkafka's mock cluster) on 127.0.0.1
-// until SIGINT or SIGTERM. The first line of stdout is its bootstrap list.
-#include <csignal>
+// until SIGINT or SIGTERM (exit 0; a second signal while it stops exits at
+// once with 128+signal, as every long-running command does through
+// ShutdownSignals). The first line of stdout is its bootstrap list.
 #include <fstream>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "connectors/embedded_broker.hpp"
+#include "runtime/shutdown_signals.hpp"
 
 namespace rivulet::cli {
 
@@ -14,13 +16,8 @@ namespace {
 
 int run_broker(int brokers, const std::vector<std::string>& topics,
                const std::string& bootstrap_file) {
-  // Signals are taken synchronously by sigwait below; block them before
-  // any thread starts so that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // First, before any thread starts: every thread inherits its signal mask.
+  ShutdownSignals signals("rivulet broker");
 
   std::vector<std::pair<std::string, int32_t>> wanted;
   for (const auto& spec : topics) {
@@ -61,9 +58,9 @@ int run_broker(int brokers, const std::vector<std::string>& topics,
     }
     std::rename(tmp.c_str(), bootstrap_file.c_str());  // readers never see a partial line
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  std::cerr << "rivulet broker: stopping on signal " << sig << "\n";
+  signals.wait();  // logs "stopping on signal N"; a second signal exits at once
+  broker->reset();  // stops the brokers (closes their listeners)
+  std::cerr << "rivulet broker: stopped\n";
   return 0;
 }
 

@@ -2,14 +2,15 @@
 //   rivulet coordinator --listen HOST:PORT [--config FILE]
 //   rivulet node --coordinator HOST:PORT --name NAME [--config FILE] [--http HOST:PORT]
 //   rivulet submit APP.sql --coordinator HOST:PORT [--name NAME] [--config FILE]
-//   rivulet status --coordinator HOST:PORT [--json]
+//   rivulet status --coordinator HOST:PORT [--json] [--watch [--interval SECONDS]] (status_command.cpp)
 // (cluster/README.md and docs/cluster.md describe them.)
-#include <csignal>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cluster/client.hpp"
@@ -17,6 +18,7 @@
 #include "cluster/node.hpp"
 #include "cluster/query_plan.hpp"
 #include "runtime/config.hpp"
+#include "runtime/shutdown_signals.hpp"
 
 namespace rivulet::cli {
 
@@ -24,15 +26,32 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-void on_signal(int) { stop_requested.store(true); }
+// SIGINT/SIGTERM through ShutdownSignals: the first sets stop_requested (a
+// node hands its tasks over and leaves, the coordinator stops), a second
+// exits at once with 128+signal. Construct before any thread starts.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(const char* name)
+      : signals_(name), waiter_([this] {
+          while (!done_.load()) {
+            if (signals_.wait(std::chrono::milliseconds(200)) != 0) {
+              stop_requested.store(true);
+              return;
+            }
+          }
+        }) {}
+  ~StopOnSignal() {
+    done_.store(true);
+    waiter_.join();
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
 
-void install_stop_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
-}
+ private:
+  ShutdownSignals signals_;
+  std::atomic<bool> done_{false};
+  std::thread waiter_;
+};
 
 std::optional<Config> load_config(const std::string& file) {
   auto config = Config::load(file, {});
@@ -56,7 +75,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->callback([listen, file] {
       auto config = load_config(*file);
       if (!config) return;
-      install_stop_signals();
+      StopOnSignal signals("rivulet coordinator");
       exit_code = cluster::run_coordinator(*listen, *config, stop_requested);
     });
   }
@@ -71,7 +90,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->callback([opts, file] {
       auto config = load_config(*file);
       if (!config) return;
-      install_stop_signals();
+      StopOnSignal signals("rivulet node");
       exit_code = cluster::run_node(*opts, *config, stop_requested);
     });
   }
@@ -142,23 +161,13 @@ void add_cluster_commands(CLI::App& app) {
   }
   {
     auto* cmd = app.add_subcommand("status", "Show the cluster's nodes and tasks");
-    auto coordinator = std::make_shared<std::string>();
-    auto json = std::make_shared<bool>(false);
-    cmd->add_option("--coordinator", *coordinator, "HOST:PORT of the coordinator")->required();
-    cmd->add_flag("--json", *json, "One JSON object instead of tables");
-    cmd->callback([coordinator, json] {
-      auto status = cluster::fetch_status(*coordinator);
-      if (!status) {
-        std::cerr << "rivulet status: " << status.error().to_string() << "\n";
-        exit_code = 1;
-        return;
-      }
-      if (*json) {
-        std::cout << *status << "\n";
-      } else {
-        std::cout << cluster::render_status_table(*status);
-      }
-    });
+    auto opts = std::make_shared<StatusOptions>();
+    cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_flag("--json", opts->json, "One JSON object instead of tables (with --watch: one per line)");
+    cmd->add_flag("--watch", opts->watch, "Refresh until SIGINT/SIGTERM (in place on a terminal)");
+    cmd->add_option("--interval", opts->interval_s, "Seconds between refreshes with --watch")
+        ->capture_default_str();
+    cmd->callback([opts] { exit_code = run_status(*opts); });
   }
 }
 

@@ -17,4 +17,14 @@ void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's qu
 void add_chaos_command(CLI::App& app);   // chaos_command.cpp: fault injection
 void add_cluster_commands(CLI::App& app);  // cluster_command.cpp: coordinator, node, submit, status
 
+// status_command.cpp: `rivulet status` once or, with watch, until SIGINT/SIGTERM;
+// returns the exit status.
+struct StatusOptions {
+  std::string coordinator;
+  bool json = false;
+  bool watch = false;
+  double interval_s = 2.0;
+};
+int run_status(const StatusOptions& options);
+
 }  // namespace rivulet::cli

@@ -83,17 +83,27 @@ std::string render_status_table(const std::string& status_json) {
     out << line;
   }
   out << "\n";
-  std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8s %-10s %s\n", "TASK", "OWNER", "STATE",
-                "EPOCH", "LAG", "CHECKPOINT AGE");
+  std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8s %-10s %-10s %-10s %s\n", "TASK",
+                "OWNER", "STATE", "EPOCH", "LAG", "IN/S", "OUT/S", "CHECKPOINT AGE");
   out << line;
+  // A rate is -1 until two reports a second apart measured it.
+  auto rate = [](const nlohmann::json& t, const char* field) {
+    double r = t.value(field, -1.0);
+    if (r < 0) return std::string("-");
+    char text[32];
+    std::snprintf(text, sizeof text, r < 10 ? "%.1f" : "%.0f", r);
+    return std::string(text);
+  };
   for (const auto& t : j["tasks"]) {
     long long age = t["checkpoint_age_ms"].get<long long>();
     std::string age_text = age < 0 ? "-" : std::to_string(age) + " ms";
-    std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8lld %-10lld %s\n",
+    std::snprintf(line, sizeof line, "%-24s %-16s %-10s %-8lld %-10lld %-10s %-10s %s\n",
                   t["task"].get<std::string>().c_str(), t["owner"].get<std::string>().c_str(),
                   t["state"].get<std::string>().c_str(), t["epoch"].get<long long>(),
-                  t["lag"].get<long long>(), age_text.c_str());
+                  t["lag"].get<long long>(), rate(t, "records_in_per_s").c_str(),
+                  rate(t, "records_out_per_s").c_str(), age_text.c_str());
     out << line;
+    if (t.contains("error")) out << "    error: " << t["error"].get<std::string>() << "\n";
   }
   return out.str();
 }

@@ -120,6 +120,7 @@ NodeOrders CoordinatorState::heartbeat(const NodeReport& report, int64_t now_ms)
   if (report.leaving && !node.leaving) events_.push_back("node " + report.name + " is leaving");
   node.leaving = report.leaving;
   node.tasks = report.tasks;
+  for (const auto& r : report.tasks) note_rate(report.name, r, now_ms);
 
   // Adopt what nobody owns (after a coordinator restart): the highest epoch
   // reported wins; anything older than what this state gave out is stale.
@@ -158,6 +159,23 @@ NodeOrders CoordinatorState::heartbeat(const NodeReport& report, int64_t now_ms)
   }
   orders.queries = queries();
   return orders;
+}
+
+void CoordinatorState::note_rate(const std::string& node, const TaskReport& r, int64_t now_ms) {
+  Rate& rate = rates_[TaskKey{r.query, r.partition}];
+  // Counters start again with every incarnation: a new window, rates unknown.
+  if (rate.node != node || rate.epoch != r.epoch || r.records_in < rate.in ||
+      r.records_out < rate.out) {
+    rate = Rate{node, r.epoch, now_ms, r.records_in, r.records_out, -1, -1};
+    return;
+  }
+  if (now_ms - rate.since < kRateWindowMs) return;
+  const double seconds = static_cast<double>(now_ms - rate.since) / 1000.0;
+  rate.in_per_s = static_cast<double>(r.records_in - rate.in) / seconds;
+  rate.out_per_s = static_cast<double>(r.records_out - rate.out) / seconds;
+  rate.since = now_ms;
+  rate.in = r.records_in;
+  rate.out = r.records_out;
 }
 
 void CoordinatorState::connection_lost(const std::string& name, int64_t now_ms) {
@@ -311,6 +329,15 @@ std::string CoordinatorState::status_json(int64_t now_ms) const {
                  {"checkpoint_age_ms", r ? r->checkpoint_age_ms : -1},
                  {"records_in", r ? r->records_in : 0},
                  {"records_out", r ? r->records_out : 0}};
+    double in_per_s = -1, out_per_s = -1;
+    auto rate = rates_.find(key);
+    if (r && rate != rates_.end() && rate->second.node == t.owner &&
+        rate->second.epoch == t.epoch) {
+      in_per_s = rate->second.in_per_s;
+      out_per_s = rate->second.out_per_s;
+    }
+    task["records_in_per_s"] = in_per_s;
+    task["records_out_per_s"] = out_per_s;
     if (t.releasing) task["next_owner"] = t.next;
     if (r && !r->error.empty()) task["error"] = r->error;
     out["tasks"].push_back(std::move(task));

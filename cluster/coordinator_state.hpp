@@ -93,6 +93,18 @@ class CoordinatorState {
     int64_t owned_since = 0;
   };
 
+  // Rates for the status: records/s in and out per task, from two of its
+  // owner's reports at least kRateWindowMs apart (-1: not known yet).
+  struct Rate {
+    std::string node;
+    int64_t epoch = 0;
+    int64_t since = 0;
+    uint64_t in = 0, out = 0;
+    double in_per_s = -1, out_per_s = -1;
+  };
+  static constexpr int64_t kRateWindowMs = 1000;
+  void note_rate(const std::string& node, const TaskReport& r, int64_t now_ms);
+
   void replan(int64_t now_ms);
   void give(const TaskKey& key, Task& task, std::string node, int64_t now_ms);
   void declare_dead(Node& node, int64_t now_ms, const std::string& why);
@@ -109,6 +121,7 @@ class CoordinatorState {
   std::map<std::string, QueryDef> queries_;
   std::map<TaskKey, Task> tasks_;
   std::vector<std::string> events_;
+  std::map<TaskKey, Rate> rates_;
 };
 
 }  // namespace rivulet::cluster

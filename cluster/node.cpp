@@ -100,6 +100,29 @@ class Node {
   void reconcile();
   std::shared_ptr<Application> app_for(const QueryDef& def);
 
+  // Tasks assigned here (not being released) that do not run yet.
+  size_t starting_tasks() {
+    std::vector<std::pair<std::shared_ptr<Application>, int32_t>> assigned;
+    size_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& o : desired_.tasks) {
+        if (o.release) continue;
+        auto it = queries_.find(o.query);
+        if (it == queries_.end() || !it->second.app) {
+          ++n;
+        } else {
+          assigned.emplace_back(it->second.app, o.partition);
+        }
+      }
+    }
+    for (const auto& [app, partition] : assigned) {
+      auto parts = app->task_partitions();
+      if (std::find(parts.begin(), parts.end(), partition) == parts.end()) ++n;
+    }
+    return n;
+  }
+
   std::vector<std::shared_ptr<Application>> apps() {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<std::shared_ptr<Application>> out;
@@ -467,7 +490,9 @@ int Node::run(std::atomic<bool>& stop) {
   }
   std::unique_ptr<NodeHttp> http;
   if (!options_.http.empty()) {
-    auto started = NodeHttp::start(options_.http, options_.name, [this] { return apps(); });
+    auto started = NodeHttp::start(
+        options_.http, options_.name, [this] { return apps(); },
+        [this] { return starting_tasks(); });
     if (!started) {
       std::cerr << "rivulet node: --http: " << started.error().to_string() << "\n";
       return 2;

@@ -9,7 +9,8 @@
 namespace rivulet::cluster {
 
 Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
-                                                    const std::string& node, Apps apps) {
+                                                    const std::string& node, Apps apps,
+                                                    Starting starting) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return Error::fatal("expected HOST:PORT, got '" + listen + "'");
   std::unique_ptr<NodeHttp> ep(new NodeHttp());
@@ -27,7 +28,8 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node"),
                     "text/plain; version=0.0.4");
   });
-  ep->server_->Get("/health", [apps, node](const httplib::Request&, httplib::Response& res) {
+  ep->server_->Get("/health", [apps, node, starting](const httplib::Request&,
+                                                      httplib::Response& res) {
     size_t tasks = 0;
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& app : apps()) {
@@ -36,10 +38,12 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
         if (t.state == "failed") failures.push_back({{"task", t.task}, {"error", t.error}});
       }
     }
-    std::string status = failures.empty() ? "ready" : "failed";
-    res.status = failures.empty() ? 200 : 503;
-    nlohmann::json out = {
-        {"status", status}, {"node", node}, {"tasks", tasks}, {"failed_tasks", failures}};
+    const size_t pending = starting ? starting() : 0;
+    std::string status = !failures.empty() ? "failed" : pending > 0 ? "starting" : "ready";
+    res.status = status == "ready" ? 200 : 503;
+    nlohmann::json out = {{"status", status},          {"node", node},
+                          {"tasks", tasks},            {"starting_tasks", pending},
+                          {"failed_tasks", failures}};
     res.set_content(out.dump(), "application/json");
   });
   ep->server_->Get("/tasks", [apps](const httplib::Request&, httplib::Response& res) {

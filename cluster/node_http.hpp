@@ -2,7 +2,10 @@
 // A node's HTTP endpoint: the renderings of actors/http_endpoint.* over
 // every query (Application) the node runs.
 //   GET /metrics  Prometheus text, per query
-//   GET /health   {"status": "ready"|"starting"|"failed", "node": ..., "tasks": N}
+//   GET /health   {"status": "ready"|"starting"|"failed", "node": ..., "tasks": N,
+//                  "starting_tasks": M, "failed_tasks": [...]}: ready (HTTP 200)
+//                 once every task assigned to the node is restored and
+//                 running and none failed; 503 otherwise
 //   GET /tasks    JSON array of the node's tasks
 #include <functional>
 #include <memory>
@@ -22,9 +25,12 @@ namespace rivulet::cluster {
 class NodeHttp {
  public:
   using Apps = std::function<std::vector<std::shared_ptr<Application>>()>;
+  // Tasks assigned to the node that do not run yet (being restored).
+  using Starting = std::function<size_t()>;
   // `listen` is HOST:PORT (port 0: any free port).
   static Expected<std::unique_ptr<NodeHttp>> start(const std::string& listen,
-                                                   const std::string& node, Apps apps);
+                                                   const std::string& node, Apps apps,
+                                                   Starting starting = {});
   ~NodeHttp();
   NodeHttp(const NodeHttp&) = delete;
   NodeHttp& operator=(const NodeHttp&) = delete;

@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "connectors/kafka_producer.hpp"
@@ -487,4 +488,73 @@ TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand ov
   for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir)) {
     CHECK(entry.path().extension() != ".ckpt");
   }
+}
+
+TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until SIGINT",
+          "[integration][cluster]") {
+  Cluster c;
+  c.produce_users();
+  c.start_coordinator();
+  c.start_node("n1");
+  c.submit();
+  c.wait_all_running(std::chrono::seconds(30));
+  std::thread producer([&] { c.produce_orders(32000, 4000); });  // about 8 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+  // --watch on a pipe: one block per refresh after a "== rivulet status" line,
+  // no terminal escapes; SIGINT ends it with status 0.
+  auto [rc, out] = testing::run_command(
+      "timeout --preserve-status -s INT 3.5 " + testing::rivulet_binary() +
+          " status --watch --interval 1 --coordinator " + c.address,
+      "", 30);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find('\033') == std::string::npos);
+  size_t refreshes = 0;
+  double best_in = 0;
+  std::istringstream lines(out);
+  bool in_tasks = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("== rivulet status " + c.address, 0) == 0) ++refreshes;
+    if (line.rfind("TASK ", 0) == 0) {
+      in_tasks = true;
+      CHECK(line.find("IN/S") != std::string::npos);
+      CHECK(line.find("OUT/S") != std::string::npos);
+      continue;
+    }
+    if (line.empty()) in_tasks = false;
+    if (!in_tasks || line.rfind("    ", 0) == 0) continue;
+    // TASK OWNER STATE EPOCH LAG IN/S OUT/S CHECKPOINT-AGE...
+    std::istringstream cols(line);
+    std::string task, owner, state, epoch, lag, in_rate, out_rate;
+    cols >> task >> owner >> state >> epoch >> lag >> in_rate >> out_rate;
+    CHECK(owner == "n1");
+    if (in_rate != "-") best_in = std::max(best_in, std::stod(in_rate));
+  }
+  CHECK(refreshes >= 2);  // 3.5 s at one refresh a second (each takes a connection)
+  CHECK(best_in > 0);     // orders flow in at about 4000/s over 8 tasks
+
+  // --json --watch: one JSON object per line, with the rates.
+  auto [rc2, out2] = testing::run_command(
+      "timeout --preserve-status -s INT 2.5 " + testing::rivulet_binary() +
+          " status --watch --json --interval 1 --coordinator " + c.address,
+      "", 30);
+  CHECK(rc2 == 0);
+  std::istringstream json_lines(out2);
+  size_t objects = 0;
+  double json_in = 0, json_out = 0;
+  for (std::string line; std::getline(json_lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    ++objects;
+    for (const auto& t : j["tasks"]) {
+      json_in = std::max(json_in, t["records_in_per_s"].get<double>());
+      json_out = std::max(json_out, t["records_out_per_s"].get<double>());
+    }
+  }
+  CHECK(objects >= 2);
+  CHECK(json_in > 0);
+  CHECK(json_out > 0);
+  producer.join();
+  c.wait_outputs(std::chrono::seconds(40));
 }
