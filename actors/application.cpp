@@ -624,6 +624,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.data_errors = c.data_errors.load();
     m.dead_lettered = c.dead_lettered.load();
     m.late_records_dropped = c.late_records_dropped.load();
+    m.records_skipped = c.records_skipped.load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() == p && ps.lag > 0) m.lag += ps.lag;
@@ -632,6 +633,8 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.checkpoint_bytes = c.checkpoint_bytes.load();
     m.checkpoint_pause_us = c.checkpoint_pause_us.load();
     m.checkpoint_pause_max_us = c.checkpoint_pause_max_us.load();
+    m.checkpoint_duration_us = c.checkpoint_duration_us.load();
+    m.mailbox_messages = c.mailbox_messages.load();
     m.last_checkpoint_ms = c.last_checkpoint_ms.load();
     m.restores = c.restores.load();
     for (const auto& inbox : t.inboxes) m.inbox_batches += inbox->size_approx();

@@ -67,10 +67,13 @@ struct TaskMetrics {
   std::string error;
   uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
   uint64_t late_records_dropped = 0;  // records for windows that had closed
+  uint64_t records_skipped = 0;       // skipped by design: null value in an aggregation, ...
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
            checkpoint_pause_max_us = 0, restores = 0;
+  uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable
+  uint64_t mailbox_messages = 0;        // the task actor's mailbox (control messages)
   int64_t last_checkpoint_ms = 0;  // wall clock; 0: none yet
   size_t inbox_batches = 0;        // batches waiting in the task's inboxes
   std::vector<uint64_t> latency_bucket_bounds_us;  // upper bounds

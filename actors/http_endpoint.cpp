@@ -49,6 +49,10 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_late_records_dropped_total", "counter",
            "Records for windows that had closed.", tasks,
            [](const TaskMetrics& t) { return t.late_records_dropped; });
+  per_task(os, "rivulet_task_records_skipped_total", "counter",
+           "Records skipped by design (a null value in a stream aggregation, a negative "
+           "timestamp in a windowed one).",
+           tasks, [](const TaskMetrics& t) { return t.records_skipped; });
   per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints; });
   per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
@@ -56,6 +60,9 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_checkpoint_pause_seconds", "gauge",
            "How long taking the last checkpoint paused the task.", tasks,
            [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_pause_us) / 1e6; });
+  per_task(os, "rivulet_task_checkpoint_duration_seconds", "gauge",
+           "How long the last checkpoint took from its snapshot to being durable.", tasks,
+           [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_duration_us) / 1e6; });
   per_task(os, "rivulet_task_restores_total", "counter", "Restores from a checkpoint.", tasks,
            [](const TaskMetrics& t) { return t.restores; });
   per_task(os, "rivulet_task_failed", "gauge", "1 when the task stopped with an error.", tasks,
@@ -63,6 +70,9 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_inbox_batches", "gauge",
            "Batches waiting in the task's inboxes (its mailbox of input).", tasks,
            [](const TaskMetrics& t) { return t.inbox_batches; });
+  per_task(os, "rivulet_task_mailbox_messages", "gauge",
+           "Messages waiting in the task actor's mailbox (sampled every commit interval).", tasks,
+           [](const TaskMetrics& t) { return t.mailbox_messages; });
 
   const char* hist = "rivulet_task_processing_seconds";
   metric_header(os, hist, "histogram", "Time to process one run of input records.");
@@ -103,12 +113,15 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"data_errors", t.data_errors},
                    {"dead_lettered", t.dead_lettered},
                    {"late_records_dropped", t.late_records_dropped},
+                   {"records_skipped", t.records_skipped},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
                    {"checkpoint_bytes", t.checkpoint_bytes},
+                   {"checkpoint_duration_ms", static_cast<double>(t.checkpoint_duration_us) / 1e3},
                    {"last_checkpoint_ms", t.last_checkpoint_ms},
                    {"restores", t.restores},
-                   {"inbox_batches", t.inbox_batches}});
+                   {"inbox_batches", t.inbox_batches},
+                   {"mailbox_messages", t.mailbox_messages}});
   }
   return out.dump();
 }

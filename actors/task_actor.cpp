@@ -3,12 +3,14 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "actors/delivery_tracker.hpp"
 #include "checkpoint/recovery.hpp"
 #include "checkpoint/store.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
+#include "connectors/retry_delay.hpp"
 #include "operators/input_merger.hpp"
 #include "runtime/log.hpp"
 
@@ -45,6 +47,8 @@ struct TaskState {
   // outputs of everything it reflects are acknowledged (otherwise a restore
   // from it would skip input whose output was lost).
   std::optional<checkpoint::Snapshot> pending;
+  std::chrono::steady_clock::time_point pending_since;  // when `pending` was taken
+  uint64_t data_errors_seen = 0;                        // for the log's rate limit
   // The offsets of the newest durable checkpoint: commits never pass them.
   std::map<TopicPartition, Offset> durable;
   CheckpointId next_checkpoint{1};
@@ -86,6 +90,22 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
   }
   int64_t total = static_cast<int64_t>(out.records.size()) +
                   (dead_letter ? static_cast<int64_t>(out.data_errors.size()) : 0);
+  // One log line per data error, with its context (task, operation, topic,
+  // partition, offset, key); past the first 100 of a task only every
+  // 1000th, so a flood of poison cannot flood the log (the counters count
+  // them all). The correlation id "<task>/<epoch>/<n>" ties the log line to
+  // the dead letter (header rivulet.error.id).
+  for (auto& err : out.data_errors) {
+    ++st.data_errors_seen;
+    err.error.context.correlation_id = st.task_name + "/" +
+                                       std::to_string(st.env.epoch.value()) + "/" +
+                                       std::to_string(st.data_errors_seen);
+    if (st.data_errors_seen <= 100 || st.data_errors_seen % 1000 == 0) {
+      logger()->warn("task {}: data error #{}{}: {}", st.task_name, st.data_errors_seen,
+                     dead_letter ? " (dead-lettered to " + st.env.dead_letter_topic + ")" : "",
+                     err.to_string());
+    }
+  }
   PendingRun* run = st.tracker.begin_run(input, next_offset, total);
   std::string task_header = st.task_name;
   std::string epoch_header = std::to_string(st.env.epoch.value());
@@ -107,6 +127,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
       dlq.headers = {make_header("rivulet.error", err.error.message),
                      make_header("rivulet.error.kind", "data"),
                      make_header("rivulet.error.operation", err.error.context.operation),
+                     make_header("rivulet.error.id", err.error.context.correlation_id),
                      make_header("rivulet.source.topic", err.error.context.topic),
                      make_header("rivulet.source.partition",
                                  std::to_string(err.error.context.partition)),
@@ -123,6 +144,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
   st.env.counters->data_errors.fetch_add(out.data_errors.size(), std::memory_order_relaxed);
   st.env.counters->records_out.fetch_add(out.records.size(), std::memory_order_relaxed);
   st.env.counters->late_records_dropped.store(out.late_records_dropped, std::memory_order_relaxed);
+  st.env.counters->records_skipped.store(out.records_skipped, std::memory_order_relaxed);
 }
 
 void take_inbox(task_pointer self);
@@ -230,6 +252,7 @@ void take_snapshot(task_pointer self) {
     c->checkpoint_pause_max_us.store(static_cast<uint64_t>(pause));
   }
   st.pending = std::move(snap);
+  st.pending_since = begin;
 }
 
 // Writes the pending snapshot once every output of the input it reflects
@@ -262,6 +285,10 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
   auto* c = st.env.counters;
   c->checkpoints.fetch_add(1);
   c->checkpoint_bytes.store(*written);
+  c->checkpoint_duration_us.store(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            st.pending_since)
+          .count()));
   c->last_checkpoint_ms.store(epoch_ms());
   auto retained = st.env.checkpoint_store->retain(st.pending->task, st.env.checkpoint_retain);
   if (!retained) {
@@ -294,7 +321,17 @@ bool commit(task_pointer self, bool wait) {
     st.committed = std::move(offsets);
     return true;
   }
+  // The final commit: a retriable failure (coordinator moving, request
+  // timed out) is tried again with exponential backoff and jitter, 5 times.
   auto r = st.env.consumer->commit_sync(list);
+  for (int attempt = 0; !r && r.error().kind == ErrorKind::Retriable && attempt < 4; ++attempt) {
+    auto delay = connectors::retry_delay(attempt, std::chrono::milliseconds(100),
+                                         std::chrono::milliseconds(2000));
+    logger()->warn("task {}: final commit failed (attempt {}), retrying in {} ms: {}",
+                   st.task_name, attempt + 1, delay.count(), r.error().to_string());
+    std::this_thread::sleep_for(delay);
+    r = st.env.consumer->commit_sync(list);
+  }
   if (!r) {
     logger()->error("task {}: final commit failed: {}", st.task_name, r.error().to_string());
     return false;
@@ -332,6 +369,9 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         process(self, false);
       },
       [=](tick_atom) {
+        // Only the actor itself may look into its mailbox.
+        self->state.env.counters->mailbox_messages.store(self->mailbox().size(),
+                                                         std::memory_order_relaxed);
         commit(self, false);
         take_inbox(self);
         process(self, false);

@@ -38,12 +38,15 @@ struct TaskCounters {
   std::atomic<uint64_t> data_errors{0};
   std::atomic<uint64_t> dead_lettered{0};
   std::atomic<uint64_t> late_records_dropped{0};  // records for closed windows
+  std::atomic<uint64_t> records_skipped{0};       // skipped by design (TaskOutput)
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};
   std::atomic<uint64_t> checkpoint_bytes{0};        // size of the last one
   std::atomic<uint64_t> checkpoint_pause_us{0};     // task paused taking the last one
   std::atomic<uint64_t> checkpoint_pause_max_us{0};
+  std::atomic<uint64_t> checkpoint_duration_us{0};  // last one: snapshot taken -> durable
+  std::atomic<uint64_t> mailbox_messages{0};        // the actor's CAF mailbox, sampled per tick
   std::atomic<int64_t> last_checkpoint_ms{0};       // wall clock of the last durable one
   std::atomic<uint64_t> restores{0};
   // Processing time per run (decode, operators, hand-off to the producer),

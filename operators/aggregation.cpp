@@ -439,8 +439,15 @@ void AggregateNode::process(Batch& batch, ProcessContext& ctx) {
   size_t kept = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     Record& r = batch[i];
-    if (r.key.is_null() || r.value.is_null()) {
+    if (r.key.is_null()) {
+      // No group to count it in: a data error (dead-lettered and counted),
+      // not a silent skip.
+      ctx.data_error(r, "aggregate", "the group key (GROUP BY) is null");
+      continue;
+    }
+    if (r.value.is_null()) {
       ++skipped_;
+      ++ctx.output().records_skipped;
       continue;
     }
     AccumulatorRow* old = store_->find(r.key);

@@ -5,8 +5,10 @@
 // group key (ksqlDB's EMIT CHANGES on a stream aggregation).
 //
 // Semantics:
-//  - records with a null key (no group) or a null value are skipped and
-//    counted (skipped_records()), as Kafka Streams and ksqlDB do;
+//  - a record with a null key (no group) is a data error (dead-lettered and
+//    counted; ksqlDB drops it with a processing-log entry); one with a null
+//    value is skipped and counted (skipped_records(), and the task's
+//    records_skipped), as Kafka Streams and ksqlDB do;
 //  - COUNT with no input counts records; with an input (COUNT(col)) counts
 //    non-null inputs; SUM/MIN/MAX/AVG ignore null inputs and are null until
 //    the first non-null input;

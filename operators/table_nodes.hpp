@@ -57,7 +57,8 @@ using Joiner = std::function<Value(const Record& stream, const Value* table_valu
 // key; the output keeps the stream record's key, timestamp, headers and
 // source, with the joiner's result as value. Inner: records without a match
 // are dropped. Left: they are joined with nullptr. Records with a null key
-// never match. Time: correctness "as of the stream record's time" comes from
+// never match: an inner join reports them as data errors (dead-lettered),
+// a left join emits them unmatched. Time: correctness "as of the stream record's time" comes from
 // the InputMerger applying table updates in timestamp order first.
 template <typename Fn = Joiner>
 class StreamTableJoinNode final : public Processor {
@@ -73,6 +74,12 @@ class StreamTableJoinNode final : public Processor {
     size_t kept = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       Record& r = batch[i];
+      if (r.key.is_null() && type_ == JoinType::Inner) {
+        // An inner join needs the key: a data error (dead-lettered and
+        // counted), not a silent drop. A left join emits it unmatched.
+        ctx.data_error(r, "join", "the join key is null");
+        continue;
+      }
       const Value* match = r.key.is_null() ? nullptr : table_->find_local(r.key);
       if (match == nullptr && type_ == JoinType::Inner) continue;
       if (!guarded(ctx, r, "join", [&] { r.value = joiner_(r, match); })) continue;

@@ -34,6 +34,9 @@ struct TaskOutput {
   uint64_t records_out = 0;  // output records appended, cumulative
   // Records dropped because their window had closed (per window), cumulative.
   uint64_t late_records_dropped = 0;
+  // Records skipped by design (a null value in a stream aggregation, a
+  // negative timestamp in a windowed one), cumulative.
+  uint64_t records_skipped = 0;
 
   // Empties the buffers; keeps the counters and the buffers' capacity.
   void clear() {

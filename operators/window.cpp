@@ -253,8 +253,13 @@ void WindowedAggregateNode::process(Batch& batch, ProcessContext& ctx) {
   out.reserve(batch.size());
   const bool session = store_->window().kind == WindowKind::Session;
   for (Record& r : batch) {
-    if (r.key.is_null() || r.value.is_null() || r.timestamp < 0) {
+    if (r.key.is_null()) {
+      ctx.data_error(r, "windowed aggregate", "the group key (GROUP BY) is null");
+      continue;
+    }
+    if (r.value.is_null() || r.timestamp < 0) {
       ++skipped_;
+      ++ctx.output().records_skipped;
       continue;
     }
     store_->stream_time_ = std::max(store_->stream_time_, r.timestamp);

@@ -91,6 +91,15 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
         static_cast<double>(2 * w.orders));
   CHECK(metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"] >= 1);
   CHECK(metrics["rivulet_task_checkpoint_bytes{task=\"http-test-0\"}"] > 0);
+  // From the snapshot until it was durable: more than nothing.
+  CHECK(metrics["rivulet_task_checkpoint_duration_seconds{task=\"http-test-0\"}"] > 0);
+  CHECK(metrics.count("rivulet_task_mailbox_messages{task=\"http-test-0\"}") == 1);
+  CHECK(metrics.count("rivulet_task_inbox_batches{task=\"http-test-0\"}") == 1);
+  CHECK(metrics["rivulet_task_records_skipped_total{task=\"http-test-0\"}"] == 0);
+  CHECK(metrics["rivulet_task_restores_total{task=\"http-test-0\"}"] == 0);
+  CHECK(metrics["rivulet_task_lag_records{task=\"http-test-0\"}"] >= 0);
+  CHECK(metrics["rivulet_task_dead_lettered_total{task=\"http-test-0\"}"] == 0);
+  CHECK(metrics["rivulet_task_late_records_dropped_total{task=\"http-test-0\"}"] == 0);
   CHECK(metrics["rivulet_task_processing_seconds_count{task=\"http-test-0\"}"] > 0);
   CHECK(metrics["rivulet_task_processing_seconds_bucket{task=\"http-test-0\",le=\"+Inf\"}"] ==
         metrics["rivulet_task_processing_seconds_count{task=\"http-test-0\"}"]);

@@ -57,7 +57,10 @@ TEST_CASE("count emits the updated count per input record, keyed by group", "[ag
   CHECK(h.collect.records[2].value == I(2));
   CHECK(h.collect.records[2].timestamp == 12);
   CHECK(h.collect.records[2].source.offset == Offset{2});
-  CHECK(h.node.skipped_records() == 2);  // null key, null value
+  CHECK(h.node.skipped_records() == 1);  // null value
+  CHECK(h.out.records_skipped == 1);
+  REQUIRE(h.out.data_errors.size() == 1);  // null key: no group, a data error
+  CHECK(h.out.data_errors[0].error.context.operation == "aggregate");
   CHECK(h.results->get(S("a")) == std::optional<Value>(I(2)));
   CHECK(h.results->get(S("b")) == std::optional<Value>(I(1)));
 }
