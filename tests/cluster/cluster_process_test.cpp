@@ -502,9 +502,11 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,
-  // no terminal escapes; SIGINT ends it with status 0.
+  // no terminal escapes; SIGINT ends it with status 0. (--foreground: without
+  // it timeout(1) signals the child and then its whole process group, and a
+  // second SIGINT rightly exits at once with 130.)
   auto [rc, out] = testing::run_command(
-      "timeout --preserve-status -s INT 3.5 " + testing::rivulet_binary() +
+      "timeout --foreground --preserve-status -s INT 3.5 " + testing::rivulet_binary() +
           " status --watch --interval 1 --coordinator " + c.address,
       "", 30);
   INFO(out);
@@ -536,7 +538,7 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
 
   // --json --watch: one JSON object per line, with the rates.
   auto [rc2, out2] = testing::run_command(
-      "timeout --preserve-status -s INT 2.5 " + testing::rivulet_binary() +
+      "timeout --foreground --preserve-status -s INT 2.5 " + testing::rivulet_binary() +
           " status --watch --json --interval 1 --coordinator " + c.address,
       "", 30);
   CHECK(rc2 == 0);
