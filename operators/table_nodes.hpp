@@ -11,16 +11,25 @@
 
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
+#include "operators/versioned_table.hpp"
 
 namespace rivulet {
 
 // Applies each record to a KTable (upsert; a null value deletes the key)
 // and forwards the batch unchanged as the table's changelog. A record with a
 // null key cannot be stored: it is a data error and is dropped.
+//
+// With a VersionedTable (a table keeping history for temporal joins), each
+// record is first put into the history at its timestamp. Only a record that
+// becomes its key's newest version updates the KTable and is forwarded; an
+// out-of-order update (older than the key's newest version) only enters the
+// history, and one older than the history retention is dropped and counted
+// as a late record (Kafka Streams' versioned-table semantics).
 class MaterializeNode final : public Processor {
  public:
-  MaterializeNode(std::string name, std::shared_ptr<KTable> table)
-      : Processor(std::move(name)), table_(std::move(table)) {}
+  MaterializeNode(std::string name, std::shared_ptr<KTable> table,
+                  std::shared_ptr<VersionedTable> versions = nullptr)
+      : Processor(std::move(name)), table_(std::move(table)), versions_(std::move(versions)) {}
 
   const std::shared_ptr<KTable>& table() const { return table_; }
 
@@ -34,6 +43,11 @@ class MaterializeNode final : public Processor {
           ctx.data_error(r, "materialize", "table record with a null key");
           continue;
         }
+        if (versions_) {
+          auto put = versions_->put(r.key, r.timestamp, r.value);
+          if (put == VersionedTable::PutResult::TooOld) ++ctx.output().late_records_dropped;
+          if (put != VersionedTable::PutResult::Latest) continue;
+        }
         w.apply(r.key, r.value);
         if (kept != i) batch[kept] = std::move(r);
         ++kept;
@@ -45,6 +59,7 @@ class MaterializeNode final : public Processor {
 
  private:
   std::shared_ptr<KTable> table_;
+  std::shared_ptr<VersionedTable> versions_;
 };
 
 enum class JoinType { Inner, Left };
@@ -59,14 +74,17 @@ using Joiner = std::function<Value(const Record& stream, const Value* table_valu
 // are dropped. Left: they are joined with nullptr. Records with a null key
 // never match: an inner join reports them as data errors (dead-lettered),
 // a left join emits them unmatched. Time: correctness "as of the stream record's time" comes from
-// the InputMerger applying table updates in timestamp order first.
+// the InputMerger applying table updates in timestamp order first; with a
+// VersionedTable (a temporal join) the record is joined with the version
+// valid at its timestamp even when it is late or the table ran ahead.
 template <typename Fn = Joiner>
 class StreamTableJoinNode final : public Processor {
  public:
   StreamTableJoinNode(std::string name, std::shared_ptr<const KTable> table, JoinType type,
-                      Fn joiner)
+                      Fn joiner, std::shared_ptr<const VersionedTable> versions = nullptr)
       : Processor(std::move(name)),
         table_(std::move(table)),
+        versions_(std::move(versions)),
         type_(type),
         joiner_(std::move(joiner)) {}
 
@@ -80,7 +98,9 @@ class StreamTableJoinNode final : public Processor {
         ctx.data_error(r, "join", "the join key is null");
         continue;
       }
-      const Value* match = r.key.is_null() ? nullptr : table_->find_local(r.key);
+      const Value* match = r.key.is_null() ? nullptr
+                           : versions_    ? versions_->find_as_of(r.key, r.timestamp)
+                                          : table_->find_local(r.key);
       if (match == nullptr && type_ == JoinType::Inner) continue;
       if (!guarded(ctx, r, "join", [&] { r.value = joiner_(r, match); })) continue;
       if (kept != i) batch[kept] = std::move(r);
@@ -92,6 +112,7 @@ class StreamTableJoinNode final : public Processor {
 
  private:
   std::shared_ptr<const KTable> table_;
+  std::shared_ptr<const VersionedTable> versions_;
   JoinType type_;
   Fn joiner_;
 };

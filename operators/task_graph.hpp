@@ -20,6 +20,7 @@
 #include "operators/source_node.hpp"
 #include "operators/state_store.hpp"
 #include "operators/task_output.hpp"
+#include "operators/versioned_table.hpp"
 #include "operators/window.hpp"
 
 namespace rivulet {
@@ -50,6 +51,8 @@ class TaskGraph {
   std::vector<std::string> table_names() const;
   AggregateStore* aggregate_store(std::string_view name) const;
   WindowStore* window_store(std::string_view name) const;
+  // The history of a versioned table by the table's name; nullptr otherwise.
+  VersionedTable* versions(std::string_view table) const;
   // Every piece of state a checkpoint must save: table stores,
   // aggregation stores and window stores (not the derived result tables), in a stable order.
   std::vector<StateStore*> stores() const;
@@ -67,6 +70,8 @@ class TaskGraph {
   std::vector<std::shared_ptr<AggregateStore>> aggregates_;
   std::vector<std::shared_ptr<WindowStore>> windows_;
   std::vector<std::shared_ptr<StateStore>> other_stores_;  // Topology::add_state_store
+  // Histories of versioned tables, by table name.
+  std::vector<std::pair<std::string, std::shared_ptr<VersionedTable>>> versions_;
   std::vector<StateStore*> stores_;
 };
 

@@ -39,6 +39,7 @@ struct Topology::State {
     std::shared_ptr<const WindowSpec> window;  // windowed aggregates
     TableStorage storage = TableStorage::Decoded;  // tables
     std::function<std::shared_ptr<StateStore>()> make;  // add_state_store
+    int64_t history_ms = -1;                       // tables: >= 0 keeps versions
     NodeId node = 0;                               // the node that writes it
   };
 
@@ -113,23 +114,27 @@ Topology::NodeId Topology::add_source(std::string topic, Serdes serdes, bool is_
   return st.push(std::move(d));
 }
 
-Topology::NodeId Topology::add_table(NodeId parent, std::string store_name, TableStorage storage) {
+Topology::NodeId Topology::add_table(NodeId parent, std::string store_name, TableStorage storage,
+                                    int64_t history_retention_ms) {
   auto& st = *state_;
   st.valid_parent(parent, "table");
   if (st.store(store_name)) st.fail("store name " + store_name + " is used twice");
   State::NodeDesc d;
   d.name = next_name("materialize");
   d.label = "table " + store_name;
+  if (history_retention_ms >= 0) d.label += " (versioned)";
   d.parents = {parent};
   d.factory = [store_name](BuildContext& c) -> std::unique_ptr<Processor> {
     auto t = c.table(store_name);
     if (!t) return nullptr;
-    return std::make_unique<MaterializeNode>(c.node_name(), std::move(t));
+    return std::make_unique<MaterializeNode>(c.node_name(), std::move(t),
+                                             c.versions(store_name));
   };
   NodeId id = st.push(std::move(d));
   State::StoreDesc s;
   s.name = std::move(store_name);
   s.storage = storage;
+  s.history_ms = history_retention_ms;
   s.node = id;
   st.stores.push_back(std::move(s));
   return id;
@@ -163,7 +168,7 @@ Topology::NodeId Topology::add_stream_table_join(NodeId stream, const std::strin
         auto t = c.table(table);
         if (!t) return nullptr;
         return std::make_unique<StreamTableJoinNode<Joiner>>(c.node_name(), std::move(t), type,
-                                                             joiner);
+                                                             joiner, c.versions(table));
       },
       {table});
   state_->nodes[id].label = label + " " + table;
@@ -370,6 +375,13 @@ std::shared_ptr<KTable> BuildContext::table(const std::string& name) const {
   return nullptr;
 }
 
+std::shared_ptr<VersionedTable> BuildContext::versions(const std::string& table) const {
+  for (const auto& [n, v] : graph_.versions_) {
+    if (n == table) return v;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<WindowStore> BuildContext::window_store(const std::string& name) const {
   for (const auto& w : graph_.windows_) {
     if (w->name() == name) return w;
@@ -401,6 +413,11 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
       auto t = std::make_shared<KTable>(s.name, s.storage);
       g->tables_.emplace_back(s.name, t);
       g->stores_.push_back(t.get());
+      if (s.history_ms >= 0) {
+        auto v = std::make_shared<VersionedTable>(s.name + ".versions", s.history_ms);
+        g->versions_.emplace_back(s.name, v);
+        g->stores_.push_back(v.get());
+      }
       continue;
     }
     if (s.make) {
@@ -525,6 +542,13 @@ WindowStore* TaskGraph::window_store(std::string_view name) const {
   return nullptr;
 }
 
+VersionedTable* TaskGraph::versions(std::string_view table) const {
+  for (const auto& [n, v] : versions_) {
+    if (n == table) return v.get();
+  }
+  return nullptr;
+}
+
 std::vector<StateStore*> TaskGraph::stores() const {
   return stores_;
 }
@@ -540,6 +564,15 @@ KTableRef Topology::table(std::string topic, Serdes serdes, std::string name,
   if (name.empty()) name = topic;
   NodeId src = add_source(std::move(topic), std::move(serdes), true);
   NodeId t = add_table(src, name, storage);
+  return KTableRef(*this, t, std::move(name));
+}
+
+KTableRef Topology::versioned_table(std::string topic, Serdes serdes, int64_t history_retention_ms,
+                                    std::string name) {
+  if (name.empty()) name = topic;
+  if (history_retention_ms < 0) state_->fail("table " + name + ": negative history retention");
+  NodeId src = add_source(std::move(topic), std::move(serdes), true);
+  NodeId t = add_table(src, name, TableStorage::Decoded, std::max<int64_t>(0, history_retention_ms));
   return KTableRef(*this, t, std::move(name));
 }
 

@@ -69,6 +69,8 @@ class BuildContext {
   std::shared_ptr<WindowStore> window_store(const std::string& name) const;
   // A store added with Topology::add_state_store; nullptr when absent.
   std::shared_ptr<StateStore> state_store(const std::string& name) const;
+  // The history of table `table` when it keeps versions; nullptr otherwise.
+  std::shared_ptr<VersionedTable> versions(const std::string& table) const;
 
  private:
   friend class Topology;
@@ -94,13 +96,20 @@ class Topology {
   // fastest to join against, Encoded the smallest and fastest to snapshot).
   KTableRef table(std::string topic, Serdes serdes, std::string name = "",
                   TableStorage storage = TableStorage::Decoded);
+  // A table that also keeps `history_retention_ms` of history
+  // (versioned_table.hpp): stream-table joins against it are temporal, each
+  // stream record joining the value valid at its own timestamp.
+  KTableRef versioned_table(std::string topic, Serdes serdes, int64_t history_retention_ms,
+                            std::string name = "");
 
   // ---- Low-level API -------------------------------------------------------
 
   NodeId add_source(std::string topic, Serdes serdes, bool is_table = false);
   // Materializes the parent's records into the KTable `store_name`.
+  // history_retention_ms >= 0: the table also keeps versions (temporal
+  // joins, versioned_table.hpp).
   NodeId add_table(NodeId parent, std::string store_name,
-                   TableStorage storage = TableStorage::Decoded);
+                   TableStorage storage = TableStorage::Decoded, int64_t history_retention_ms = -1);
   // A processor made per task by `factory`. `reads_tables`: the KTables it
   // reads (they must exist; their inputs must be co-partitioned with its).
   NodeId add_processor(std::string name, std::vector<NodeId> parents, ProcessorFactory factory,
@@ -300,7 +309,7 @@ KStream KStream::join_impl(const KTableRef& table, JoinType type, J joiner,
                auto t = c.table(table_name);
                if (!t) return nullptr;
                return std::make_unique<StreamTableJoinNode<J>>(c.node_name(), std::move(t), type,
-                                                               joiner);
+                                                               joiner, c.versions(table_name));
              },
              {table.name()});
 }

@@ -95,6 +95,34 @@ std::optional<std::string> string_property(const Properties& p, std::string_view
 
 }  // namespace
 
+namespace {
+
+// A duration property such as '2 HOURS'; nullopt when absent.
+Expected<std::optional<int64_t>> duration_property(const Properties& p, const char* name) {
+  const Property* prop = p.find(name);
+  if (!prop) return std::optional<int64_t>{};
+  std::string text = p.text(name).value_or("");
+  auto invalid = [&](const std::string& why) {
+    return sql_error(prop->loc, std::string("Configuration ") + name +
+                                    " is invalid: Invalid duration: '" + text + "'. " + why);
+  };
+  size_t space = text.find(' ');
+  if (space == std::string::npos) return invalid("Expected a number and a time unit.");
+  std::string number = text.substr(0, space), unit = to_upper(text.substr(space + 1));
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  int64_t n = 0;
+  for (char ch : number) {
+    if (ch < '0' || ch > '9' || n > 1000000000000LL)
+      return invalid("Not a number: '" + number + "'.");
+    n = n * 10 + (ch - '0');
+  }
+  int64_t unit_ms = time_unit_millis(unit);
+  if (unit_ms == 0) return invalid("Unknown time unit: '" + unit + "'");
+  return std::optional<int64_t>{n * unit_ms};
+}
+
+}  // namespace
+
 Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::string& statement) {
   SourceInfo info;
   info.name = c.name;
@@ -195,26 +223,15 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
                                     "'. Expected one of SESSION, TUMBLING, HOPPING.");
     }
   }
-  if (const Property* ws = p.find("WINDOW_SIZE")) {
-    std::string text = p.text("WINDOW_SIZE").value_or("");
-    auto invalid = [&](const std::string& why) {
-      return sql_error(ws->loc, "Configuration WINDOW_SIZE is invalid: Invalid duration: '" + text +
-                                    "'. " + why);
-    };
-    size_t space = text.find(' ');
-    if (space == std::string::npos) return invalid("Expected a number and a time unit.");
-    std::string number = text.substr(0, space), unit = to_upper(text.substr(space + 1));
-    while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
-    int64_t n = 0;
-    for (char ch : number) {
-      if (ch < '0' || ch > '9' || n > 1000000000000LL)
-        return invalid("Not a number: '" + number + "'.");
-      n = n * 10 + (ch - '0');
-    }
-    int64_t unit_ms = time_unit_millis(unit);
-    if (unit_ms == 0) return invalid("Unknown time unit: '" + unit + "'");
-    info.window_size_ms = n * unit_ms;
-  }
+  auto window_size = duration_property(p, "WINDOW_SIZE");
+  if (!window_size) return window_size.error();
+  info.window_size_ms = *window_size;
+  auto history = duration_property(p, "HISTORY_RETENTION");
+  if (!history) return history.error();
+  if (*history && c.type != SourceType::Table)
+    return sql_error(p.find("HISTORY_RETENTION")->loc,
+                     "HISTORY_RETENTION is a property of tables (a stream keeps no versions).");
+  info.history_retention_ms = *history;
   if (info.window_size_ms && !info.window)
     return sql_error(p.find("WINDOW_SIZE")->loc, "WINDOW_SIZE requires WINDOW_TYPE.");
   if (info.window == WindowType::Session && info.window_size_ms)

@@ -34,6 +34,10 @@ struct SourceInfo {
   // WINDOW_SIZE, or from a windowed aggregation.
   std::optional<WindowType> window;
   std::optional<int64_t> window_size_ms;
+  // Tables only: HISTORY_RETENTION keeps this much history so that
+  // stream-table joins against the table are temporal (the value valid at
+  // each stream record's timestamp).
+  std::optional<int64_t> history_retention_ms;
   bool read_only = false;  // CREATE SOURCE ...
   Properties properties;   // every WITH property as written
   std::string statement;   // the statement that created it
