@@ -9,7 +9,11 @@
 #                   bench_checkpoint for 100k and 1M keys, bench_restore
 #                   (1M keys: restore from checkpoints against replaying
 #                   the table topic) and bench_pipeline --checkpoint-compare 3
-#                   (checkpoint.interval.ms=1000 against none, same run).
+#                   (checkpoint.interval.ms=1000 against none, same run);
+#   bench_windows   windowed counts of WINDOW_EVENTS events (default 10M)
+#                   over 100k keys, tumbling and hopping, EMIT CHANGES and
+#                   EMIT FINAL, each in its own process (WINDOW_EVENTS=0
+#                   skips them; about 3 minutes here).
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -21,7 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 results="$here/results"
 mkdir -p "$results"
 checkpoints=${CHECKPOINTS:-1}
-for exe in bench_micro bench_pipeline bench_checkpoint bench_restore; do
+window_events=${WINDOW_EVENTS:-10000000}
+for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -65,9 +70,18 @@ if [[ "$checkpoints" != 0 ]]; then
     echo "run.sh: $cmd failed" >&2
 fi
 
-python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" <<'PY'
+rm -f "$results/windows.jsonl"
+windows_cmd="$build/bin/bench_windows --events $window_events --keys 100000"
+if [[ "$window_events" != 0 ]]; then
+  echo "run.sh: $windows_cmd" >&2
+  $windows_cmd 2> "$results/windows.log" > "$results/windows.jsonl" || \
+    echo "run.sh: $windows_cmd failed; see $results/windows.log" >&2
+fi
+
+python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+windows_cmd = sys.argv[6]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -165,6 +179,17 @@ if cc and "checkpoint_compare" in cc and "ratio_of_best" in cc["checkpoint_compa
         "all_runs": [round(x["with_checkpoints_rps"] / x["without_checkpoints_rps"], 3)
                      for x in k["rounds"] if x["with_checkpoints_rps"] and x["without_checkpoints_rps"]],
         "command": f"{build}/bin/bench_pipeline --checkpoint-compare 3"}
+
+try:
+    wlines = [json.loads(l) for l in open(os.path.join(results, "windows.jsonl")) if l.strip().startswith("{")]
+except OSError:
+    wlines = []
+for w in wlines:
+    fig[f"windows_{w['case'].replace('-', '_')}_records_per_second"] = {
+        "value": w["records_per_second"],
+        "unit": f"records/s, windowed count of {w['events']} events over {w['keys']} keys, one thread",
+        "records_per_cpu_second": w.get("records_per_cpu_second"),
+        "peak_rss_mb": w["peak_rss_mb"], "command": windows_cmd}
 
 json.dump(out, open(os.path.join(results, "latest.json"), "w"), indent=2)
 
