@@ -254,9 +254,12 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
     if (!restored) return restored.error();
   }
-  // Every input resumes where the restored state ends. Without a
-  // checkpoint, tables are rebuilt from the beginning of their topics (their
-  // state lives in memory) and streams start at the committed offsets.
+  // Every input resumes where the restored state ends (tables included:
+  // their stores are in the checkpoint). Without a checkpoint, tables are
+  // rebuilt from the beginning of their topics (their state lives in
+  // memory) and streams start at the committed offsets. Re-reading a table
+  // under restored state would not only cost time: a table GROUP BY would
+  // re-emit retractions computed against the restored (later) rows.
   std::vector<connectors::StartPosition> positions;
   auto tables = topology.table_topics();
   for (const auto& input : task.graph->inputs()) {
@@ -625,6 +628,8 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.dead_lettered = c.dead_lettered.load();
     m.late_records_dropped = c.late_records_dropped.load();
     m.records_skipped = c.records_skipped.load();
+    m.replay_duplicates_skipped = c.replay_duplicates_skipped.load();
+    m.repartition_unsequenced = c.repartition_unsequenced.load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() == p && ps.lag > 0) m.lag += ps.lag;

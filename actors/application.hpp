@@ -68,6 +68,8 @@ struct TaskMetrics {
   uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
   uint64_t late_records_dropped = 0;  // records for windows that had closed
   uint64_t records_skipped = 0;       // skipped by design: null value in an aggregation, ...
+  uint64_t replay_duplicates_skipped = 0;  // repartition records applied before (replays)
+  uint64_t repartition_unsequenced = 0;    // repartition outputs without rivulet.seq
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
@@ -99,17 +101,19 @@ class Application {
   // Checks co-partitioning of every join's inputs (a mismatch names the
   // topics and counts), creates missing output topics with the inputs'
   // partition count, spawns one task actor per partition and starts
-  // consuming. Tables are read from the beginning of their topics, streams
-  // from the committed offsets (earliest when none).
+  // consuming. A task restored from a checkpoint resumes every input
+  // (tables too) at the checkpoint's offsets; without one, tables are read
+  // from the beginning of their topics, streams from the committed offsets
+  // (earliest when none).
   Expected<bool> start();
   // The same for a subset of the partitions (a cluster node runs the tasks
   // assigned to it; add_task and remove_task change the set while running).
   // `epoch` tags every started task's outputs (0: the wall clock in ms).
   Expected<bool> start(const std::vector<int32_t>& partitions, int64_t epoch = 0);
   // Starts the task of `partition` while the others run: restores its newest
-  // checkpoint from the store, seeks its stream inputs to the checkpoint's
-  // offsets (the committed ones without a checkpoint), reads its tables from
-  // the beginning and resumes. Other tasks do not pause. `epoch` as in
+  // checkpoint from the store, seeks its inputs to the checkpoint's offsets
+  // (without one: streams at the committed offsets, tables from the
+  // beginning) and resumes. Other tasks do not pause. `epoch` as in
   // start(); it must grow with every incarnation of the task.
   Expected<bool> add_task(int32_t partition, int64_t epoch = 0);
   // Hands the task of `partition` over: stops fetching its partitions,

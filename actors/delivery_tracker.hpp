@@ -84,6 +84,10 @@ class DeliveryTracker {
   const std::optional<std::string>& failure() const { return failure_; }
   size_t runs_in_flight() const { return runs_.size(); }
 
+  // The runs not yet collected, handed over when the task ends (their
+  // records may still be in the producer: actors/orphan_runs.hpp).
+  std::deque<std::unique_ptr<PendingRun>> take_runs() { return std::move(runs_); }
+
  private:
   std::deque<std::unique_ptr<PendingRun>> runs_;
   std::map<TopicPartition, Offset> progress_;

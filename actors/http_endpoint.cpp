@@ -53,6 +53,12 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
            "Records skipped by design (a null value in a stream aggregation, a negative "
            "timestamp in a windowed one).",
            tasks, [](const TaskMetrics& t) { return t.records_skipped; });
+  per_task(os, "rivulet_task_replay_duplicates_skipped_total", "counter",
+           "Repartition records skipped as replay duplicates (applied before a restore).", tasks,
+           [](const TaskMetrics& t) { return t.replay_duplicates_skipped; });
+  per_task(os, "rivulet_task_repartition_unsequenced_total", "counter",
+           "Repartition records written without rivulet.seq (not checked for replays).", tasks,
+           [](const TaskMetrics& t) { return t.repartition_unsequenced; });
   per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints; });
   per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
@@ -114,6 +120,7 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"dead_lettered", t.dead_lettered},
                    {"late_records_dropped", t.late_records_dropped},
                    {"records_skipped", t.records_skipped},
+                   {"replay_duplicates_skipped", t.replay_duplicates_skipped},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
                    {"checkpoint_bytes", t.checkpoint_bytes},

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "actors/delivery_tracker.hpp"
+#include "actors/orphan_runs.hpp"
 #include "checkpoint/recovery.hpp"
 #include "checkpoint/store.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -54,6 +55,10 @@ struct TaskState {
   CheckpointId next_checkpoint{1};
   // The chain of incremental snapshots being written.
   checkpoint::ChainState chain;
+
+  // Stopped with records still in the producer (abandoned): their reports
+  // must not reach freed runs.
+  ~TaskState() { adopt_orphan_runs(tracker.take_runs()); }
 };
 
 using task_pointer = task_actor::stateful_pointer<TaskState>;
@@ -145,6 +150,10 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
   st.env.counters->records_out.fetch_add(out.records.size(), std::memory_order_relaxed);
   st.env.counters->late_records_dropped.store(out.late_records_dropped, std::memory_order_relaxed);
   st.env.counters->records_skipped.store(out.records_skipped, std::memory_order_relaxed);
+  st.env.counters->replay_duplicates_skipped.store(out.replay_duplicates_skipped,
+                                                   std::memory_order_relaxed);
+  st.env.counters->repartition_unsequenced.store(out.repartition_unsequenced,
+                                                 std::memory_order_relaxed);
 }
 
 void take_inbox(task_pointer self);

@@ -39,6 +39,10 @@ struct TaskCounters {
   std::atomic<uint64_t> dead_lettered{0};
   std::atomic<uint64_t> late_records_dropped{0};  // records for closed windows
   std::atomic<uint64_t> records_skipped{0};       // skipped by design (TaskOutput)
+  // Repartition input records skipped as replay duplicates, and repartition
+  // outputs written without a sequence number (operators/replay_marks.hpp).
+  std::atomic<uint64_t> replay_duplicates_skipped{0};
+  std::atomic<uint64_t> repartition_unsequenced{0};
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};

@@ -20,11 +20,12 @@ std::string provenance(const SourcePosition& s) {
 }  // namespace
 
 SinkNode::SinkNode(std::string name, std::string topic, std::unique_ptr<Codec> key_codec,
-                   std::unique_ptr<Codec> value_codec)
+                   std::unique_ptr<Codec> value_codec, bool sequenced)
     : Processor(std::move(name)),
       topic_(std::move(topic)),
       key_codec_(std::move(key_codec)),
-      value_codec_(std::move(value_codec)) {}
+      value_codec_(std::move(value_codec)),
+      sequenced_(sequenced) {}
 
 void SinkNode::process(Batch& batch, ProcessContext& ctx) {
   auto& out = ctx.output();
@@ -55,13 +56,25 @@ void SinkNode::process(Batch& batch, ProcessContext& ctx) {
     o.timestamp = r.timestamp;
     o.headers = std::move(r.headers);
     bool replaced = false;
-    for (Header& h : o.headers) {
-      if (h.name == kProvenanceHeader) {
-        h.value = provenance(r.source);
+    for (auto h = o.headers.begin(); h != o.headers.end();) {
+      if (h->name == kSequenceHeader) {  // an earlier hop's: not ours to keep
+        h = o.headers.erase(h);
+        continue;
+      }
+      if (h->name == kProvenanceHeader) {
+        h->value = provenance(r.source);
         replaced = true;
       }
+      ++h;
     }
     if (!replaced) o.headers.push_back(Header{kProvenanceHeader, provenance(r.source)});
+    if (sequenced_) {
+      if (auto seq = sequencer_.next(r.source)) {
+        o.headers.push_back(Header{kSequenceHeader, std::to_string(*seq)});
+      } else {
+        ++out.repartition_unsequenced;
+      }
+    }
     ++out.records_out;
   }
 }

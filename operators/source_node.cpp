@@ -5,17 +5,23 @@
 namespace rivulet {
 
 SourceNode::SourceNode(std::string name, std::string topic, std::unique_ptr<Codec> key_codec,
-                       std::unique_ptr<Codec> value_codec)
+                       std::unique_ptr<Codec> value_codec,
+                       std::shared_ptr<ReplayMarks> replay_marks)
     : Node(std::move(name)),
       topic_(std::move(topic)),
       key_codec_(std::move(key_codec)),
-      value_codec_(std::move(value_codec)) {}
+      value_codec_(std::move(value_codec)),
+      marks_(std::move(replay_marks)) {}
 
 void SourceNode::process(const RawRecord* begin, const RawRecord* end, ProcessContext& ctx) {
   batch_.clear();
   batch_.reserve(static_cast<size_t>(end - begin));
   const PartitionId partition = ctx.partition();
   for (const RawRecord* raw = begin; raw != end; ++raw) {
+    if (marks_ && marks_->admit(raw->headers) == ReplayMarks::Verdict::Duplicate) {
+      ++ctx.output().replay_duplicates_skipped;
+      continue;
+    }
     Value key;
     if (raw->key) {
       auto k = key_codec_->decode(*raw->key);

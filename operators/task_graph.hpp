@@ -17,6 +17,7 @@
 #include "operators/input_merger.hpp"
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
+#include "operators/replay_marks.hpp"
 #include "operators/source_node.hpp"
 #include "operators/state_store.hpp"
 #include "operators/task_output.hpp"
@@ -54,7 +55,8 @@ class TaskGraph {
   // The history of a versioned table by the table's name; nullptr otherwise.
   VersionedTable* versions(std::string_view table) const;
   // Every piece of state a checkpoint must save: table stores,
-  // aggregation stores and window stores (not the derived result tables), in a stable order.
+  // aggregation stores and window stores (not the derived result tables),
+  // then the replay marks of each repartition input, in a stable order.
   std::vector<StateStore*> stores() const;
 
  private:
@@ -72,6 +74,7 @@ class TaskGraph {
   std::vector<std::shared_ptr<StateStore>> other_stores_;  // Topology::add_state_store
   // Histories of versioned tables, by table name.
   std::vector<std::pair<std::string, std::shared_ptr<VersionedTable>>> versions_;
+  std::vector<std::shared_ptr<ReplayMarks>> replay_marks_;  // one per repartition input
   std::vector<StateStore*> stores_;
 };
 

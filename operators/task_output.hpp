@@ -37,6 +37,12 @@ struct TaskOutput {
   // Records skipped by design (a null value in a stream aggregation, a
   // negative timestamp in a windowed one), cumulative.
   uint64_t records_skipped = 0;
+  // Records read from a repartition topic and skipped as replay duplicates
+  // (operators/replay_marks.hpp), cumulative.
+  uint64_t replay_duplicates_skipped = 0;
+  // Records written to a repartition topic without `rivulet.seq` (no origin,
+  // or out of input order): not checked for duplicates downstream.
+  uint64_t repartition_unsequenced = 0;
 
   // Empties the buffers; keeps the counters and the buffers' capacity.
   void clear() {

@@ -450,7 +450,14 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
         auto key = n.serdes.key();
         auto value = n.serdes.value();
         if (!key || !value) return nullptr;
-        auto src = std::make_unique<SourceNode>(n.name, n.topic, std::move(key), std::move(value));
+        std::shared_ptr<ReplayMarks> marks;
+        if (n.internal) {  // a repartition topic: skip replay duplicates
+          marks = std::make_shared<ReplayMarks>(n.topic);
+          g->replay_marks_.push_back(marks);
+          g->stores_.push_back(marks.get());
+        }
+        auto src = std::make_unique<SourceNode>(n.name, n.topic, std::move(key), std::move(value),
+                                                std::move(marks));
         g->sources_.push_back(src.get());
         g->inputs_.push_back(InputSpec{n.topic, n.is_table});
         node = std::move(src);
@@ -460,7 +467,8 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
         auto key = n.serdes.key();
         auto value = n.serdes.value();
         if (!key || !value) return nullptr;
-        node = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value));
+        node = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value),
+                                          n.internal);
         break;
       }
       case State::Kind::Processor: {

@@ -1,0 +1,25 @@
+#pragma once
+// Runs whose outputs are still in the producer when their task goes away.
+//
+// The producer hands every acknowledgement to the PendingRun its record was
+// produced for (the record's opaque pointer). A task stopped at once
+// (Application::abandon_task: a stale copy, a crash drill) drops its
+// DeliveryTracker while some of its records are still queued or in flight:
+// their reports would then write into freed memory. So a task's tracker
+// hands its unfinished runs over here when the task ends; they are freed
+// once finished (checked whenever more arrive). Nothing is committed for
+// them: their task is gone.
+//
+// Thread-safe (task actors end on any CAF worker).
+#include <deque>
+#include <memory>
+
+#include "actors/delivery_tracker.hpp"
+
+namespace rivulet::actors {
+
+// Keeps `runs` alive until every one of them was acknowledged; frees the
+// finished ones kept so far. Returns how many are kept.
+size_t adopt_orphan_runs(std::deque<std::unique_ptr<PendingRun>> runs);
+
+}  // namespace rivulet::actors
