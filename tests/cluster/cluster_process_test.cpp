@@ -481,7 +481,7 @@ TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand ov
   REQUIRE(c.nodes["n1"]->stop(SIGKILL) == 128 + SIGKILL);
   c.wait_all_running(std::chrono::seconds(30), {"n2", "n3"});
   c.produce_orders(3000, 6000);
-  c.wait_outputs(std::chrono::seconds(40), false);
+  c.wait_outputs(std::chrono::seconds(40), std::chrono::seconds(2));
   c.verify();
   // Nothing was checkpointed into the nodes' directories.
   for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir)) {
