@@ -13,7 +13,15 @@
 #   bench_windows   windowed counts of WINDOW_EVENTS events (default 10M)
 #                   over 100k keys, tumbling and hopping, EMIT CHANGES and
 #                   EMIT FINAL, each in its own process (WINDOW_EVENTS=0
-#                   skips them; about 3 minutes here).
+#                   skips them; about 3 minutes here);
+#   bench_sql       the Yahoo Streaming Benchmark and Nexmark Q1, Q2, Q3, Q5,
+#                   Q7 in Rivulet SQL, each through the TestDriver, the
+#                   Application and the KafkaConsumer -> KafkaProducer
+#                   baseline, plus Yahoo's p50/p99 latency at half its
+#                   measured throughput (SQL_WORKLOADS=none skips them,
+#                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
+#                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
+#                   about 1.5 minutes here with the defaults).
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -26,7 +34,8 @@ results="$here/results"
 mkdir -p "$results"
 checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
-for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows; do
+sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
+for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows bench_sql; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -78,10 +87,21 @@ if [[ "$window_events" != 0 ]]; then
     echo "run.sh: $windows_cmd failed; see $results/windows.log" >&2
 fi
 
-python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" <<'PY'
+rm -f "$results/sql.json"
+sql_cmd="$build/bin/bench_sql --workloads $sql_workloads --yahoo-events ${YAHOO_EVENTS:-100000}"
+sql_cmd+=" --nexmark-events ${NEXMARK_EVENTS:-150000} --q3-events ${Q3_EVENTS:-1000000}"
+sql_cmd+=" --latency --latency-seconds ${LATENCY_SECONDS:-15} $pipeline_args"
+if [[ "$sql_workloads" != none ]]; then
+  echo "run.sh: $sql_cmd" >&2
+  # shellcheck disable=SC2086
+  $sql_cmd 2> "$results/sql.log" | tail -n 1 > "$results/sql.json" || \
+    echo "run.sh: $sql_cmd failed; see $results/sql.log" >&2
+fi
+
+python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-windows_cmd = sys.argv[6]
+windows_cmd, sql_cmd = sys.argv[6], sys.argv[7]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -191,6 +211,54 @@ for w in wlines:
         "records_per_cpu_second": w.get("records_per_cpu_second"),
         "peak_rss_mb": w["peak_rss_mb"], "command": windows_cmd}
 
+sql = load("sql.json") or {}
+for name, w in sql.get("workloads", {}).items():
+    d, p, b = w.get("driver", {}), w.get("pipeline", {}), w.get("baseline", {})
+    label = "yahoo" if name == "yahoo" else f"nexmark_{name}"
+    if not d.get("ok"):
+        fig[f"{label}_driver_records_per_cpu_second"] = {
+            "error": d.get("error", "failed"), "command": sql_cmd}
+    else:
+        f = {"value": round(d["records_per_cpu_second"]),
+             "unit": "records/s per core: SQL through the TestDriver, one thread, no broker",
+             "command": sql_cmd}
+        if "flink_1_13_per_core_other_hardware" in w:
+            f["flink_1_13_per_core_other_hardware"] = w["flink_1_13_per_core_other_hardware"]
+        fig[f"{label}_driver_records_per_cpu_second"] = f
+    if not p.get("ok") or not b.get("ok"):
+        fig[f"{label}_pipeline_records_per_second"] = {
+            "error": p.get("error") or b.get("error") or "failed", "command": sql_cmd}
+        continue
+    fig[f"{label}_pipeline_records_per_second"] = {
+        "value": round(p["records_per_second"]),
+        "unit": "input records/s: SQL run by the Application, embedded broker in-process",
+        "records_per_cpu_second": round(p["records_per_cpu_second"]),
+        "cpu_seconds_per_million_records": round(p["cpu_seconds_per_million_records"], 2),
+        "peak_rss_mib": round(p["peak_rss_kb"] / 1024, 1),
+        "late_records_dropped": p.get("late_records_dropped", 0),
+        "outputs": p["output_records"], "command": sql_cmd}
+    fig[f"{label}_baseline_records_per_second"] = {
+        "value": round(b["records_per_second"]),
+        "unit": "input records/s: KafkaConsumer -> KafkaProducer, same inputs and output count",
+        "records_per_cpu_second": round(b["records_per_cpu_second"]),
+        "cpu_seconds_per_million_records": round(b["cpu_seconds_per_million_records"], 2),
+        "peak_rss_mib": round(b["peak_rss_kb"] / 1024, 1), "command": sql_cmd}
+    fig[f"{label}_ratio_to_baseline"] = {
+        "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
+        "command": sql_cmd}
+lat = sql.get("latency")
+if lat:
+    if lat.get("ok"):
+        fig["yahoo_latency_p50_ms"] = {
+            "value": lat["p50_ms"],
+            "unit": f"ms, event time -> update read by a consumer, at {round(lat['rate_records_per_second'])} records/s (half the measured maximum)",
+            "command": sql_cmd}
+        fig["yahoo_latency_p99_ms"] = {
+            "value": lat["p99_ms"], "unit": "ms, same run", "max_ms": lat.get("max_ms"),
+            "command": sql_cmd}
+    else:
+        fig["yahoo_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": sql_cmd}
+
 json.dump(out, open(os.path.join(results, "latest.json"), "w"), indent=2)
 
 def human(v):
@@ -208,6 +276,10 @@ for name, f in fig.items():
         extra = "  runs: " + ", ".join(human(x) if "records/s" in f["unit"] else f"{x:g}" for x in f["all_runs"])
     if "ratio_to_decode_only" in f:
         extra = f"  (x{f['ratio_to_decode_only']} of decode-only)"
+    if "flink_1_13_per_core_other_hardware" in f:
+        extra = f"  (Flink 1.13, other hardware: {human(f['flink_1_13_per_core_other_hardware'])}/s per core)"
+    if "cpu_seconds_per_million_records" in f and "peak_rss_mib" in f:
+        extra = f"  ({human(f['records_per_cpu_second'])} per CPU s, {f['cpu_seconds_per_million_records']} CPU s/1M, {f['peak_rss_mib']} MiB)"
     print(f"{name:42} {shown:>12}  {f['unit']}{extra}")
 print(f"pipeline runs completed: {len(good)}/{runs}")
 print(f"written: {os.path.join(results, 'latest.json')}")

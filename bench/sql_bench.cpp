@@ -1,0 +1,998 @@
+// bench_sql: the Yahoo Streaming Benchmark and Nexmark Q1, Q2, Q3, Q5, Q7
+// written in Rivulet SQL (bench/sql_workloads.hpp), each next to the limit
+// of the broker path, in one process:
+//
+//   driver    the planned SQL topology through sql::TestDriver in this
+//             thread, no broker: records per CPU second of the operators
+//             (with --check, the results are compared with what the
+//             generator says they must be; exit 1 when they differ);
+//   pipeline  the same SQL planned by sql::plan_script and run by
+//             rivulet::Application, as `rivulet run` does, on the embedded
+//             broker (or --bootstrap): from start until every input record
+//             was processed and the last output was read back;
+//   baseline  our KafkaConsumer -> KafkaProducer (librdkafka, no
+//             processing): reads the same inputs and writes as many output
+//             records as the pipeline wrote;
+//   latency   (Yahoo, --latency) a rate-limited generator (event time = the
+//             wall clock) at half of the pipeline's measured throughput;
+//             p50/p99 of (time an output is read by a consumer - the output
+//             record's timestamp, which is the time of the view that caused
+//             it).
+//
+// Input is produced before the phases (sized to stay under the embedded
+// broker's 5 MiB per partition); outputs are read back while they are
+// written. Prints progress on stderr and one JSON object on stdout.
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/application.hpp"
+#include "bench/sql_workloads.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "sql/app_file.hpp"
+#include "sql/test_driver.hpp"
+
+namespace rivulet::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct Options {
+  std::vector<std::string> workloads = {"yahoo", "q1", "q2", "q3", "q5", "q7"};
+  int64_t yahoo_events = 100000;
+  int64_t nexmark_events = 150000;
+  // Q3 reads persons and auctions only (8% of the events): its own, longer
+  // run of the generator, bids left out.
+  int64_t q3_events = 1000000;
+  double events_per_second = 5000;  // event time density of the generated input
+  int partitions = 8;
+  int brokers = 3;
+  int timeout_s = 60;
+  std::string bootstrap;
+  bool driver_only = false;
+  bool check = false;
+  bool latency = false;
+  double latency_rate = 0;  // 0: half of the pipeline's measured records/s
+  int latency_seconds = 15;
+};
+
+// Published Flink 1.13 Nexmark figures per core (nexmark/nexmark README):
+// other hardware, other generator, no broker in the loop.
+const std::map<std::string, double> kFlinkPerCore = {
+    {"q1", 158000}, {"q2", 175000}, {"q3", 152000}, {"q5", 22000}, {"q7", 12000}};
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+int64_t peak_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Phase {
+  int64_t input_records = 0;
+  int64_t output_records = 0;
+  double seconds = 0;
+  double cpu = 0;
+  int64_t rss_kb = 0;
+  bool rss_per_phase = false;
+  bool ok = false;
+  std::string error;
+  int64_t read_back_missed = 0;
+
+  json to_json() const {
+    json j{{"ok", ok},
+           {"input_records", input_records},
+           {"output_records", output_records},
+           {"seconds", seconds},
+           {"cpu_seconds", cpu},
+           {"peak_rss_kb", rss_kb},
+           {"peak_rss_scope", rss_per_phase ? "phase" : "process"}};
+    if (seconds > 0) j["records_per_second"] = static_cast<double>(input_records) / seconds;
+    if (cpu > 0) j["records_per_cpu_second"] = static_cast<double>(input_records) / cpu;
+    if (input_records > 0)
+      j["cpu_seconds_per_million_records"] = cpu * 1e6 / static_cast<double>(input_records);
+    if (!error.empty()) j["error"] = error;
+    if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
+    return j;
+  }
+};
+
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(Phase& p) : phase_(p) {
+    phase_.rss_per_phase = reset_peak_rss();
+    cpu0_ = process_cpu_seconds();
+    t0_ = Clock::now();
+  }
+  // Starts the phase over from now (after a set-up that is not timed).
+  void restart() {
+    cpu0_ = process_cpu_seconds();
+    t0_ = Clock::now();
+  }
+  void end(Clock::time_point last) {
+    phase_.seconds = std::chrono::duration<double>(last - t0_).count();
+    phase_.cpu = process_cpu_seconds() - cpu0_;
+    phase_.rss_kb = peak_rss_kb();
+  }
+
+ private:
+  Phase& phase_;
+  double cpu0_ = 0;
+  Clock::time_point t0_;
+};
+
+// The generated input of a workload family: every record in production order.
+struct Input {
+  std::vector<std::string> topics;  // the generator's topic names, by GenRecord::topic
+  std::vector<GenRecord> records;
+  int64_t bytes = 0;
+};
+
+Input generate_yahoo(const Options& o, const std::string& prefix, int64_t base_ms) {
+  YahooGenerator g;
+  Input in;
+  in.topics = {prefix + "ad-events", prefix + "ads"};
+  in.records = g.table();
+  // Tables before the events in time too: a task takes its inputs' records
+  // in timestamp order, so a table newer than the events would join nothing.
+  for (auto& r : in.records) r.timestamp = base_ms - 1000;
+  for (int64_t i = 0; i < o.yahoo_events; ++i) {
+    in.records.push_back(g.event(
+        base_ms + static_cast<int64_t>(static_cast<double>(i) * 1000.0 / o.events_per_second)));
+  }
+  for (const auto& r : in.records) in.bytes += static_cast<int64_t>(r.value.size());
+  return in;
+}
+
+Input generate_nexmark(const Options& o, const std::string& prefix, int64_t base_ms,
+                       int64_t events, bool without_bids) {
+  NexmarkGenerator g(base_ms, o.events_per_second);
+  Input in;
+  in.topics = {prefix + "nexmark-person", prefix + "nexmark-auction", prefix + "nexmark-bid"};
+  if (without_bids) in.topics.pop_back();
+  for (int64_t i = 0; i < events; ++i) {
+    auto r = g.next_event();
+    if (!without_bids || r.topic != 2) in.records.push_back(std::move(r));
+  }
+  for (const auto& r : in.records) in.bytes += static_cast<int64_t>(r.value.size());
+  return in;
+}
+
+// The expectation of `w` over the same generator run as `generate_*` made.
+Expectation expect(const Options& o, const Workload& w, int64_t base_ms) {
+  Expectation e(w.name);
+  if (w.name == "yahoo") {
+    YahooGenerator g;
+    for (int64_t i = 0; i < o.yahoo_events; ++i) {
+      int ad = 0;
+      bool view = false;
+      const int64_t t =
+          base_ms + static_cast<int64_t>(static_cast<double>(i) * 1000.0 / o.events_per_second);
+      g.event(t, &ad, &view);
+      e.on_yahoo(t, ad, view, g);
+    }
+  } else {
+    NexmarkGenerator g(base_ms, o.events_per_second);
+    const int64_t events = w.name == "q3" ? o.q3_events : o.nexmark_events;
+    for (int64_t i = 0; i < events; ++i) {
+      auto r = g.next_event();
+      e.on_nexmark(r.timestamp, g);
+    }
+  }
+  return e;
+}
+
+bool reads(const Workload& w, const std::string& topic) {
+  return std::find(w.topics.begin(), w.topics.end(), topic) != w.topics.end();
+}
+
+int64_t input_count(const Workload& w, const Input& in) {
+  int64_t n = 0;
+  for (const auto& r : in.records)
+    if (reads(w, in.topics[static_cast<size_t>(r.topic)])) ++n;
+  return n;
+}
+
+// (1) The planned topology in this thread, through the TestDriver.
+Phase run_driver(const Workload& w, const Input& in, const Expectation* check, json& out) {
+  Phase p;
+  auto planned = sql::plan_script(w.sql);
+  if (!planned) {
+    p.error = "the SQL does not plan: " + planned.error().message;
+    return p;
+  }
+  auto driver = sql::TestDriver::create(planned->topology);
+  if (!driver) {
+    p.error = driver.error().to_string();
+    return p;
+  }
+  // Tables first, untimed (as a preloaded table in the broker phases).
+  for (const auto& r : in.records) {
+    const auto& topic = in.topics[static_cast<size_t>(r.topic)];
+    if (!reads(w, topic)) continue;
+    const size_t idx = static_cast<size_t>(
+        std::find(w.topics.begin(), w.topics.end(), topic) - w.topics.begin());
+    if (w.table_topic[idx] && w.name == "yahoo") (*driver)->pipe(topic, r.key, r.value, r.timestamp);
+  }
+  const double cpu0 = thread_cpu_seconds();
+  const auto t0 = Clock::now();
+  int64_t n = 0;
+  for (const auto& r : in.records) {
+    const auto& topic = in.topics[static_cast<size_t>(r.topic)];
+    if (!reads(w, topic)) continue;
+    if (w.name == "yahoo" && r.topic == 1) continue;  // loaded above
+    (*driver)->pipe(topic, r.key, r.value, r.timestamp);
+    ++n;
+  }
+  p.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  p.cpu = thread_cpu_seconds() - cpu0;
+  p.rss_kb = peak_rss_kb();
+  p.input_records = n;
+  std::vector<OutputRecord> outputs;
+  for (const auto& t : w.output_topics) {
+    auto o = (*driver)->outputs(t);
+    outputs.insert(outputs.end(), o.begin(), o.end());
+  }
+  p.output_records = static_cast<int64_t>(outputs.size());
+  out["data_errors"] = (*driver)->data_errors().size();
+  if (!(*driver)->data_errors().empty())
+    out["first_data_error"] = (*driver)->data_errors().front().to_string();
+  p.ok = true;
+  if (check != nullptr) {
+    const std::string diff = check->check(outputs);
+    out["check"] = diff.empty() ? "ok" : diff;
+    if (!diff.empty()) {
+      p.ok = false;
+      p.error = "wrong results: " + diff;
+    }
+  }
+  if (!outputs.empty()) {
+    out["first_output"] = {{"key_bytes", outputs.front().key ? outputs.front().key->size() : 0},
+                           {"value", outputs.front().value.value_or("null")},
+                           {"timestamp", outputs.front().timestamp}};
+  }
+  return p;
+}
+
+// Counts records read back; with `latencies`, also wall ms - record time of
+// each record whose time is >= from_ms.
+class ReadBack : public connectors::BatchSink {
+ public:
+  bool offer(RawBatch&& batch) override {
+    if (batch.records.empty()) return true;
+    if (collect_) {
+      const int64_t now = wall_ms();
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& r : batch.records)
+        if (r.timestamp >= from_ms_) latencies_.push_back(now - r.timestamp);
+    }
+    last_ = Clock::now();
+    read_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
+    return true;
+  }
+  void collect_latencies(int64_t from_ms) {
+    from_ms_ = from_ms;
+    collect_ = true;
+  }
+  std::vector<int64_t> latencies() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return latencies_;
+  }
+  int64_t read() const { return read_.load(std::memory_order_relaxed); }
+  Clock::time_point last() const { return last_.load(); }
+
+ private:
+  std::atomic<int64_t> read_{0};
+  std::atomic<Clock::time_point> last_{Clock::now()};
+  bool collect_ = false;
+  int64_t from_ms_ = 0;
+  std::mutex mutex_;
+  std::vector<int64_t> latencies_;
+};
+
+std::vector<connectors::StartPosition> from_beginning(const std::vector<std::string>& topics,
+                                                      int partitions) {
+  std::vector<connectors::StartPosition> positions;
+  for (const auto& t : topics)
+    for (int32_t p = 0; p < partitions; ++p)
+      positions.push_back(
+          {TopicPartition{t, PartitionId{p}}, connectors::StartPosition::kBeginning});
+  return positions;
+}
+
+Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
+    const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
+    int partitions, connectors::BatchSink* sink) {
+  auto reader =
+      connectors::KafkaConsumer::create({{"bootstrap.servers", bootstrap}, {"group.id", group}});
+  if (!reader) return reader.error();
+  if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
+  (*reader)->start(sink);
+  return reader;
+}
+
+Expected<bool> ensure_topics(const std::string& bootstrap, const std::vector<std::string>& topics,
+                             int partitions) {
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  if (!admin) return admin.error();
+  for (const auto& t : topics)
+    if (auto r = (*admin)->ensure_topic(t, partitions); !r) return r.error();
+  return true;
+}
+
+// Records written to `topics` (sum of high watermarks) and records the
+// broker dropped from them (sum of low watermarks; fresh topics start at 0).
+Expected<std::pair<int64_t, int64_t>> written_and_dropped(const std::string& bootstrap,
+                                                          const std::vector<std::string>& topics,
+                                                          int partitions) {
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  if (!admin) return admin.error();
+  int64_t written = 0, dropped = 0;
+  for (const auto& t : topics) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      auto w = (*admin)->watermarks(TopicPartition{t, PartitionId{p}});
+      if (!w) return w.error();
+      dropped += w->first;
+      written += w->second;
+    }
+  }
+  return std::make_pair(written, dropped);
+}
+
+// Produces `in` (all of it) and waits until every record was acknowledged.
+Expected<bool> load(const std::string& bootstrap, const Input& in, int partitions) {
+  auto producer = connectors::KafkaProducer::create(
+      {{"bootstrap.servers", bootstrap}, {"linger.ms", "20"}}, nullptr);
+  if (!producer) return producer.error();
+  // Records without a key go round robin over the partitions: librdkafka's
+  // sticky partitioner would fill some partitions far beyond the average
+  // (and the embedded broker keeps only 5 MiB of each).
+  std::vector<int32_t> next(in.topics.size(), 0);
+  for (const auto& r : in.records) {
+    OutputRecord out;
+    out.topic = in.topics[static_cast<size_t>(r.topic)];
+    out.key = r.key;
+    if (!r.key) {
+      int32_t& n = next[static_cast<size_t>(r.topic)];
+      out.partition = n;
+      n = (n + 1) % partitions;
+    }
+    out.value = r.value;
+    out.timestamp = r.timestamp;
+    if (auto ok = (*producer)->produce(out, nullptr); !ok) return ok.error();
+  }
+  if (auto ok = (*producer)->flush(std::chrono::seconds(60)); !ok) return ok.error();
+  for (const auto& [topic, s] : (*producer)->stats())
+    if (s.failed > 0)
+      return Error::fatal(topic + ": " + std::to_string(s.failed) + " records not acknowledged");
+  return true;
+}
+
+// (2) The SQL run by the Application, as `rivulet run` runs it.
+Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inputs,
+                   int partitions, const std::string& app_id, int timeout_s, json& out) {
+  Phase p;
+  auto planned = sql::plan_script(w.sql);
+  if (!planned) {
+    p.error = planned.error().message;
+    return p;
+  }
+  std::string state_dir =
+      (std::filesystem::temp_directory_path() / "rivulet-bench-sql-XXXXXX").string();
+  if (::mkdtemp(state_dir.data()) == nullptr) {
+    p.error = "cannot create a state directory under /tmp";
+    return p;
+  }
+  auto config = sql::app_config(
+      *planned, "",
+      {"application.id=" + app_id, "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir});
+  if (!config) {
+    p.error = config.error().message;
+    return p;
+  }
+  // Topics the queries read that nobody wrote yet (one query's output read
+  // by the next): the Application wants its inputs to exist.
+  if (auto r = ensure_topics(bootstrap, planned->topology.source_topics(), partitions); !r) {
+    p.error = r.error().to_string();
+    return p;
+  }
+  ReadBack back;
+  {
+    Application app(planned->topology, *config);
+    PhaseTimer timer(p);
+    const auto t_start = Clock::now();
+    auto started = app.start();
+    // Timed from here: start() (topic checks, spawning the tasks) is set-up.
+    out["start_seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+    timer.restart();
+    std::unique_ptr<connectors::KafkaConsumer> reader;
+    if (started) {
+      // The Application created the output topics; read them from the start.
+      auto r = start_reader(bootstrap, app_id + "-reader", w.output_topics, app.partitions(), &back);
+      if (!r) {
+        p.error = r.error().to_string();
+      } else {
+        reader = std::move(*r);
+      }
+    } else {
+      p.error = started.error().to_string();
+    }
+    if (reader) {
+      // Done when every task has read all of its inputs (the stream inputs
+      // and the repartition topics), its inboxes are empty, and no output
+      // arrived for a second. The phase ends at the later of the last output
+      // read and the moment processing was seen finished.
+      const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+      auto next_report = Clock::now() + std::chrono::seconds(5);
+      std::optional<Clock::time_point> drained;
+      bool done = false;
+      while (!done) {
+        if (Clock::now() >= deadline) break;
+        if (auto f = app.failure()) {
+          p.error = *f;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        uint64_t in = 0;
+        bool idle = true;
+        for (const auto& t : app.task_metrics()) {
+          in += t.records_in;
+          if (t.lag != 0 || t.inbox_batches != 0) idle = false;
+        }
+        if (idle && static_cast<int64_t>(in) >= inputs) {
+          if (!drained) drained = Clock::now();
+          const auto quiet = std::max(*drained, back.last());
+          done = Clock::now() - quiet >= std::chrono::seconds(1);
+        } else {
+          drained.reset();
+        }
+        if (Clock::now() >= next_report) {
+          std::cerr << "bench_sql: " << w.name << " pipeline: " << in << " records in, "
+                    << back.read() << " outputs read\n";
+          next_report += std::chrono::seconds(5);
+        }
+      }
+      timer.end(done ? std::max(*drained, back.last()) : Clock::now());
+      auto stats = app.stats();
+      p.input_records = inputs;
+      p.output_records = back.read();
+      // What the read-back consumer missed (the embedded broker dropped it
+      // before it was read: 5 MiB per partition) still counts as written.
+      if (auto wd = written_and_dropped(bootstrap, w.output_topics, app.partitions()); wd) {
+        if (wd->first > back.read()) {
+          out["read_back_missed"] = wd->first - back.read();
+          p.output_records = wd->first;
+        }
+      }
+      out["records_in_all_topics"] = stats.records_in;  // repartition topics included
+      out["records_out_all_topics"] = stats.records_out;
+      out["data_errors"] = stats.data_errors;
+      uint64_t late = 0;
+      for (const auto& t : app.task_metrics()) late += t.late_records_dropped;
+      out["late_records_dropped"] = late;
+      p.ok = done && p.error.empty();
+      if (!done && p.error.empty())
+        p.error = "timed out after " + std::to_string(timeout_s) + " s: " +
+                  std::to_string(stats.records_in) + " records in, " +
+                  std::to_string(back.read()) + " outputs read";
+    }
+    app.stop();
+    if (reader) reader->stop();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir, ignored);
+  return p;
+}
+
+// The baseline's data path: every stream input record may become output
+// records, handed straight to the producer, spread evenly so that the total
+// equals the pipeline's output count. Runs on the consumer's poll thread.
+class Forwarder : public connectors::BatchSink {
+ public:
+  Forwarder(connectors::KafkaProducer& producer, std::vector<std::string> streams,
+            std::string out_topic, int64_t stream_records, int64_t inputs, int64_t target)
+      : producer_(producer),
+        streams_(std::move(streams)),
+        out_topic_(std::move(out_topic)),
+        stream_records_(std::max<int64_t>(1, stream_records)),
+        inputs_(inputs),
+        target_(target) {}
+
+  bool offer(RawBatch&& batch) override {
+    const int64_t consumed =
+        consumed_.fetch_add(static_cast<int64_t>(batch.records.size())) +
+        static_cast<int64_t>(batch.records.size());
+    if (consumed >= inputs_ && !all_read_) {
+      all_read_at_ = Clock::now();
+      all_read_ = true;
+    }
+    if (std::find(streams_.begin(), streams_.end(), batch.tp.topic) == streams_.end()) return true;
+    for (const auto& rec : batch.records) {
+      const int64_t due =
+          (seen_ + 1) * target_ / stream_records_ - seen_ * target_ / stream_records_;
+      ++seen_;
+      for (int64_t k = 0; k < due; ++k) {
+        OutputRecord out;
+        out.topic = out_topic_;
+        out.key = rec.key;
+        out.value = rec.value;
+        if (auto r = producer_.produce(out, nullptr); !r) {
+          if (!failed_.exchange(true)) error_ = r.error().to_string();
+        }
+      }
+    }
+    return true;
+  }
+  int64_t consumed() const { return consumed_.load(); }
+  bool all_read() const { return all_read_.load(); }
+  Clock::time_point all_read_at() const { return all_read_at_; }
+  bool failed() const { return failed_.load(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  connectors::KafkaProducer& producer_;
+  std::vector<std::string> streams_;
+  std::string out_topic_;
+  int64_t stream_records_, inputs_, target_;
+  int64_t seen_ = 0;  // poll thread only
+  std::atomic<int64_t> consumed_{0};
+  std::atomic<bool> all_read_{false};
+  Clock::time_point all_read_at_;  // written before all_read_ is set
+  std::atomic<bool> failed_{false};
+  std::string error_;
+};
+
+// (3) The limit of the broker path for this workload's inputs.
+Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inputs,
+                   int64_t stream_records, int64_t target, int partitions,
+                   const std::string& out_topic, const std::string& tag, int timeout_s) {
+  Phase p;
+  ReadBack back;
+  auto reader = start_reader(bootstrap, tag + "-baseline-reader", {out_topic}, partitions, &back);
+  if (!reader) {
+    p.error = reader.error().to_string();
+    return p;
+  }
+  // The Application's producer defaults (idempotent, acks=all, linger 5 ms).
+  auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  if (!producer) {
+    p.error = producer.error().to_string();
+    return p;
+  }
+  std::vector<std::string> streams;
+  for (size_t i = 0; i < w.topics.size(); ++i)
+    if (!w.table_topic[i]) streams.push_back(w.topics[i]);
+  Forwarder forward(**producer, streams, out_topic, stream_records, inputs, target);
+  auto consumer = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", tag + "-baseline"}});
+  if (!consumer) {
+    p.error = consumer.error().to_string();
+    return p;
+  }
+  int64_t missed = 0;
+  PhaseTimer timer(p);
+  if (auto r = (*consumer)->assign(from_beginning(w.topics, partitions)); !r) {
+    p.error = r.error().to_string();
+    return p;
+  }
+  (*consumer)->start(&forward);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  bool done = false;
+  while (!done && Clock::now() < deadline && !forward.failed()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    done = forward.all_read() && back.read() >= target;
+    if (!done && forward.all_read() && Clock::now() - back.last() > std::chrono::seconds(2)) {
+      // Everything acknowledged but not all read back: the read-back
+      // consumer fell more than 5 MiB behind on a partition of the embedded
+      // broker. Counted, not waited for.
+      uint64_t acked = 0;
+      for (const auto& [topic, st] : (*producer)->stats()) acked += st.produced;
+      if (static_cast<int64_t>(acked) >= target) {
+        done = true;
+        p.error = "";  // not an error of the baseline
+        missed = target - back.read();
+      }
+    }
+  }
+  timer.end(done ? std::max(back.last(), forward.all_read_at()) : Clock::now());
+  (*consumer)->stop();
+  (*producer)->flush(std::chrono::seconds(10));
+  (*reader)->stop();
+  p.input_records = forward.consumed();
+  p.output_records = back.read() + missed;
+  p.read_back_missed = missed;
+  p.ok = done && !forward.failed();
+  if (forward.failed()) p.error = forward.error();
+  if (!done && p.error.empty())
+    p.error = "timed out: " + std::to_string(forward.consumed()) + " of " +
+              std::to_string(inputs) + " inputs read, " + std::to_string(back.read()) + " of " +
+              std::to_string(target) + " outputs read back";
+  return p;
+}
+
+int64_t percentile(std::vector<int64_t>& v, double q) {
+  if (v.empty()) return -1;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// (4) Yahoo at a fixed rate: latency from each view's event time to its
+// count update being read by a consumer.
+json run_latency(const std::string& bootstrap, const Options& o, double rate,
+                 const std::string& prefix, const std::string& tag) {
+  json j{{"rate_records_per_second", rate}, {"seconds", o.latency_seconds}};
+  const Workload w = yahoo_workload(prefix);
+  if (auto r = ensure_topics(bootstrap, w.topics, o.partitions); !r) {
+    j["error"] = r.error().to_string();
+    return j;
+  }
+  YahooGenerator g;
+  {
+    Input table;
+    table.topics = w.topics;
+    table.records = g.table();
+    for (auto& r : table.records) r.timestamp = wall_ms() - 1000;
+    if (auto r = load(bootstrap, table, o.partitions); !r) {
+      j["error"] = r.error().to_string();
+      return j;
+    }
+  }
+  auto planned = sql::plan_script(w.sql);
+  if (!planned) {
+    j["error"] = planned.error().message;
+    return j;
+  }
+  std::string state_dir =
+      (std::filesystem::temp_directory_path() / "rivulet-bench-lat-XXXXXX").string();
+  if (::mkdtemp(state_dir.data()) == nullptr) {
+    j["error"] = "cannot create a state directory";
+    return j;
+  }
+  auto config = sql::app_config(*planned, "",
+                                {"application.id=" + tag + "-latency",
+                                 "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir});
+  if (!config) {
+    j["error"] = config.error().message;
+    return j;
+  }
+  ReadBack back;
+  int64_t views = 0, sent = 0;
+  {
+    Application app(planned->topology, *config);
+    if (auto r = app.start(); !r) {
+      j["error"] = r.error().to_string();
+      return j;
+    }
+    auto reader =
+        start_reader(bootstrap, tag + "-latency-reader", w.output_topics, app.partitions(), &back);
+    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+    if (!reader || !producer) {
+      j["error"] = !reader ? reader.error().to_string() : producer.error().to_string();
+      app.stop();
+      return j;
+    }
+    for (int i = 0; i < 500 && !app.ready(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The first 2 s warm up (connections, first fetches) and are not counted.
+    const int64_t start_ms = wall_ms();
+    back.collect_latencies(start_ms + 2000);
+    const auto t0 = Clock::now();
+    const auto end = t0 + std::chrono::seconds(o.latency_seconds);
+    while (Clock::now() < end && !app.failure()) {
+      const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+      const auto due = static_cast<int64_t>(elapsed * rate);
+      while (sent < due) {
+        bool view = false;
+        auto rec = g.event(wall_ms(), nullptr, &view);
+        OutputRecord out;
+        out.topic = w.topics[0];
+        out.key = rec.key;
+        out.value = std::move(rec.value);
+        out.timestamp = rec.timestamp;
+        if (auto r = (*producer)->produce(out, nullptr); !r) {
+          j["error"] = r.error().to_string();
+          break;
+        }
+        ++sent;
+        if (view) ++views;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    (*producer)->flush(std::chrono::seconds(10));
+    // Wait (bounded) for the last updates.
+    for (int i = 0; i < 1000 && back.read() < views; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (auto f = app.failure()) j["error"] = *f;
+    app.stop();
+    (*reader)->stop();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir, ignored);
+  auto lat = back.latencies();
+  j["events_sent"] = sent;
+  j["views_sent"] = views;
+  j["outputs_read"] = back.read();
+  j["latencies_counted"] = lat.size();
+  if (!lat.empty()) {
+    j["p50_ms"] = percentile(lat, 0.50);
+    j["p99_ms"] = percentile(lat, 0.99);
+    j["max_ms"] = *std::max_element(lat.begin(), lat.end());
+  }
+  j["ok"] = !j.contains("error") && !lat.empty() && back.read() >= views;
+  if (!j.contains("error") && back.read() < views)
+    j["error"] = std::to_string(views - back.read()) + " updates not read back";
+  return j;
+}
+
+int run(const Options& o) {
+  const std::string tag =
+      "bench-sql-" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
+  // Fresh topic names on a real Kafka (it keeps earlier runs' data).
+  const std::string prefix = o.bootstrap.empty() ? "" : tag + "-";
+  const int64_t base_ms = 1700000000000LL;
+  bool want_yahoo = false, want_nexmark = false, want_q3 = false;
+  for (const auto& w : o.workloads) {
+    if (w == "yahoo") {
+      want_yahoo = true;
+    } else if (w == "q3") {
+      want_q3 = true;
+    } else if (is_nexmark(w)) {
+      want_nexmark = true;
+    } else {
+      std::cerr << "bench_sql: unknown workload " << w << " (yahoo, q1, q2, q3, q5, q7)\n";
+      return 2;
+    }
+  }
+  json result{{"settings",
+               {{"yahoo_events", o.yahoo_events},
+                {"nexmark_events", o.nexmark_events},
+                {"q3_events", o.q3_events},
+                {"event_time_per_second", o.events_per_second},
+                {"partitions", o.partitions},
+                {"broker", o.bootstrap.empty() ? "embedded" : o.bootstrap}}},
+              {"workloads", json::object()}};
+  Input yahoo_in, nexmark_in, q3_in;
+  if (want_yahoo) yahoo_in = generate_yahoo(o, prefix, base_ms);
+  if (want_nexmark) nexmark_in = generate_nexmark(o, prefix, base_ms, o.nexmark_events, false);
+  if (want_q3) q3_in = generate_nexmark(o, prefix + "q3-", base_ms, o.q3_events, true);
+  auto input_of = [&](const std::string& name) -> const Input& {
+    return name == "yahoo" ? yahoo_in : name == "q3" ? q3_in : nexmark_in;
+  };
+  auto workload_of = [&](const std::string& name) {
+    return name == "yahoo" ? yahoo_workload(prefix)
+           : name == "q3"  ? nexmark_workload(name, prefix + "q3-")
+                           : nexmark_workload(name, prefix);
+  };
+  bool ok = true;
+
+  // Driver phases (and checks) first: no broker.
+  std::map<std::string, Workload> workloads;
+  for (const auto& name : o.workloads) {
+    Workload w = workload_of(name);
+    const Input& in = input_of(name);
+    json& wj = result["workloads"][name];
+    wj["description"] = w.description;
+    wj["sql"] = w.sql;
+    std::cerr << "bench_sql: " << name << " driver (TestDriver, one thread, no broker)\n";
+    std::optional<Expectation> e;
+    if (o.check) e = expect(o, w, base_ms);
+    json dj = json::object();
+    Phase d = run_driver(w, in, e ? &*e : nullptr, dj);
+    json dphase = d.to_json();
+    dphase.update(dj);
+    wj["driver"] = dphase;
+    if (kFlinkPerCore.count(name))
+      wj["flink_1_13_per_core_other_hardware"] = kFlinkPerCore.at(name);
+    if (!d.ok) {
+      std::cerr << "bench_sql: " << name << " driver FAILED: " << d.error << "\n";
+      ok = false;
+    }
+    workloads.emplace(name, std::move(w));
+  }
+  if (o.driver_only) {
+    std::cout << result.dump() << std::endl;
+    return ok ? 0 : 1;
+  }
+
+  std::unique_ptr<connectors::EmbeddedBroker> broker;
+  std::string bootstrap = o.bootstrap;
+  if (bootstrap.empty()) {
+    auto b = connectors::EmbeddedBroker::start({o.brokers, o.brokers});
+    if (!b) {
+      std::cerr << "bench_sql: " << b.error().to_string() << "\n";
+      return 1;
+    }
+    broker = std::move(*b);
+    bootstrap = broker->bootstrap();
+  }
+  for (Input* in : {&yahoo_in, &nexmark_in, &q3_in}) {
+    if (in->records.empty()) continue;
+    // The embedded broker keeps 5 MiB per partition: refuse, loudly, input
+    // that would not fit (the largest topic, with 20% for uneven keys).
+    std::map<int, int64_t> per_topic;
+    for (const auto& r : in->records) per_topic[r.topic] += static_cast<int64_t>(r.value.size() + 30 + (r.key ? r.key->size() : 0));
+    for (const auto& [t, bytes] : per_topic) {
+      if (o.bootstrap.empty() && bytes * 11 / 10 / o.partitions > 5 * 1024 * 1024) {
+        std::cerr << "bench_sql: " << in->topics[static_cast<size_t>(t)] << ": " << bytes
+                  << " bytes do not fit the embedded broker's 5 MiB per partition in "
+                  << o.partitions << " partitions: fewer events or more --partitions\n";
+        return 2;
+      }
+    }
+    if (auto r = ensure_topics(bootstrap, in->topics, o.partitions); !r) {
+      std::cerr << "bench_sql: " << r.error().to_string() << "\n";
+      return 1;
+    }
+    std::cerr << "bench_sql: loading " << in->records.size() << " records (" << in->bytes
+              << " bytes of values)\n";
+    const auto t0 = Clock::now();
+    if (auto r = load(bootstrap, *in, o.partitions); !r) {
+      std::cerr << "bench_sql: loading failed: " << r.error().to_string() << "\n";
+      return 1;
+    }
+    result["load_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+    auto wd = written_and_dropped(bootstrap, in->topics, o.partitions);
+    if (!wd || wd->second > 0) {
+      std::cerr << "bench_sql: the broker dropped "
+                << (wd ? std::to_string(wd->second) : wd.error().to_string())
+                << " input records (the embedded broker keeps 5 MiB per partition): fewer events "
+                   "or more --partitions\n";
+      return 1;
+    }
+  }
+
+  double yahoo_rps = 0;
+  for (const auto& name : o.workloads) {
+    const Workload& w = workloads.at(name);
+    const Input& in = input_of(name);
+    json& wj = result["workloads"][name];
+    const int64_t inputs = input_count(w, in);
+    int64_t stream_records = 0;
+    for (const auto& r : in.records) {
+      const auto& topic = in.topics[static_cast<size_t>(r.topic)];
+      const size_t idx = static_cast<size_t>(
+          std::find(w.topics.begin(), w.topics.end(), topic) - w.topics.begin());
+      if (idx < w.topics.size() && !w.table_topic[idx]) ++stream_records;
+    }
+    std::cerr << "bench_sql: " << name << " pipeline (Application, " << inputs << " records)\n";
+    json pj = json::object();
+    Phase p = run_pipeline(bootstrap, w, inputs, o.partitions, tag + "-" + name, o.timeout_s, pj);
+    json pphase = p.to_json();
+    pphase.update(pj);
+    wj["pipeline"] = pphase;
+    if (!p.ok) {
+      std::cerr << "bench_sql: " << name << " pipeline FAILED: " << p.error << "\n";
+      ok = false;
+      continue;
+    }
+    const std::string out_topic = prefix + tag + "-" + name + "-baseline-out";
+    if (auto r = ensure_topics(bootstrap, {out_topic}, o.partitions); !r) {
+      std::cerr << "bench_sql: " << r.error().to_string() << "\n";
+      return 1;
+    }
+    std::cerr << "bench_sql: " << name << " baseline (KafkaConsumer -> KafkaProducer, "
+              << p.output_records << " outputs)\n";
+    Phase b = run_baseline(bootstrap, w, inputs, stream_records, p.output_records, o.partitions,
+                           out_topic, tag + "-" + name, o.timeout_s);
+    wj["baseline"] = b.to_json();
+    if (!b.ok) {
+      std::cerr << "bench_sql: " << name << " baseline FAILED: " << b.error << "\n";
+      ok = false;
+      continue;
+    }
+    wj["ratio_to_baseline"] = b.seconds / p.seconds;
+    if (name == "yahoo") yahoo_rps = static_cast<double>(p.input_records) / p.seconds;
+  }
+
+  if (o.latency && want_yahoo) {
+    const double rate = o.latency_rate > 0 ? o.latency_rate : yahoo_rps / 2;
+    if (rate <= 0) {
+      result["latency"] = {{"ok", false}, {"error", "no measured Yahoo throughput to halve"}};
+      ok = false;
+    } else {
+      std::cerr << "bench_sql: yahoo latency at " << rate << " records/s for " << o.latency_seconds
+                << " s\n";
+      result["latency"] = run_latency(bootstrap, o, rate, prefix + "lat-", tag);
+      result["latency"]["max_throughput_records_per_second"] = yahoo_rps;
+      if (!result["latency"].value("ok", false)) ok = false;
+    }
+  }
+  std::cout << result.dump() << std::endl;
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace rivulet::bench
+
+int main(int argc, char** argv) {
+  rivulet::bench::Options o;
+  std::string workloads;
+  CLI::App app{"Yahoo Streaming Benchmark and Nexmark in Rivulet SQL against a librdkafka baseline"};
+  app.add_option("--workloads", workloads,
+                 "Comma-separated: yahoo,q1,q2,q3,q5,q7 (default: all)");
+  app.add_option("--yahoo-events", o.yahoo_events, "Yahoo ad events")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  app.add_option("--nexmark-events", o.nexmark_events, "Nexmark events (persons, auctions, bids)")
+      ->check(CLI::Range(int64_t{50}, int64_t{100000000}));
+  app.add_option("--q3-events", o.q3_events,
+                 "Nexmark events generated for Q3 (only its persons and auctions are written)")
+      ->check(CLI::Range(int64_t{50}, int64_t{100000000}));
+  app.add_option("--event-rate", o.events_per_second,
+                 "Generated events per second of event time (windows fill with this many)")
+      ->check(CLI::Range(1.0, 1e9));
+  app.add_option("--partitions", o.partitions, "Partitions per input topic")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--brokers", o.brokers, "Embedded brokers")->check(CLI::Range(1, 9));
+  app.add_option("--timeout", o.timeout_s, "Seconds each broker phase may take")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
+  app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phases, no broker");
+  app.add_flag("--check", o.check,
+               "Check the driver phases' results against the generator (exit 1 when wrong)");
+  app.add_flag("--latency", o.latency, "Also measure Yahoo's latency at half the throughput");
+  app.add_option("--latency-rate", o.latency_rate,
+                 "Records/s for the latency run (default: half of the measured Yahoo pipeline)");
+  app.add_option("--latency-seconds", o.latency_seconds, "Length of the latency run")
+      ->check(CLI::Range(3, 3600));
+  CLI11_PARSE(app, argc, argv);
+  if (!workloads.empty()) {
+    o.workloads.clear();
+    std::stringstream s(workloads);
+    for (std::string w; std::getline(s, w, ',');)
+      if (!w.empty()) o.workloads.push_back(w);
+  }
+  return rivulet::bench::run(o);
+}
