@@ -60,6 +60,9 @@ class KafkaProducer {
 
   std::map<std::string, ProducerTopicStats> stats() const;
   uint64_t in_flight() const;
+  // The librdkafka handle, for the transactional API (TransactionalProducer);
+  // owned by this object.
+  rd_kafka_t* native_handle() const { return rk_; }
 
  private:
   KafkaProducer(rd_kafka_t* rk, DeliveryHandler* handler);
