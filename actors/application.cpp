@@ -11,11 +11,13 @@
 #include "actors/delivery_tracker.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
+#include "actors/transaction_coordinator.hpp"
 #include "checkpoint/configured_store.hpp"
 #include "checkpoint/recovery.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
+#include "connectors/transactional_producer.hpp"
 #include "partitioning/copartition.hpp"
 #include "partitioning/murmur2.hpp"
 #include "runtime/log.hpp"
@@ -104,6 +106,17 @@ struct Application::Impl {
     int64_t epoch = 0;
     // The write lease (steady ms), when leases are used.
     std::unique_ptr<std::atomic<int64_t>> lease;
+    // exactly_once_v2: the task's own transactional producer (destroyed
+    // before the gate, which is disabled before the producer goes).
+    std::unique_ptr<actors::GatedDeliveryHandler> gate;
+    std::unique_ptr<actors::ExactlyOnce> eos;
+    std::unique_ptr<connectors::TransactionalProducer> txn;
+    // Stops the task's transactional producer; its reports reach nothing
+    // afterwards. Call once the actor is done with it.
+    void close_transactions() {
+      if (gate) gate->disable();
+      txn.reset();
+    }
   };
   // Guards `tasks` (changed by add_task/remove_task on the controlling
   // thread, read by metrics and table handles from any thread).
@@ -117,6 +130,16 @@ struct Application::Impl {
   int64_t checkpoint_interval = 0;
   int64_t start_epoch = 0;
   bool all_partitions = false;  // start() without a subset
+  // processing.guarantee=exactly_once_v2 (docs/exactly-once.md).
+  bool exactly_once = false;
+  bool mirror_commits = false;  // the embedded broker drops transactional offsets
+  connectors::KafkaProperties producer_props;
+
+  // exactly_once_v2: the task's transactional producer (its init fences
+  // older owners and aborts what they left open), then the checkpoints
+  // whose transaction never committed are dropped, so that the restore
+  // below finds the state at the last committed boundary.
+  Expected<bool> prepare_exactly_once(Task& task, int32_t p, actors::TaskEnvironment& env);
 
   Impl(Topology t, Config c) : topology(std::move(t)), config(std::move(c)) {}
 
@@ -249,6 +272,10 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
       static_cast<size_t>(config.get_int("checkpoint.incremental.max.deltas"));
   env.checkpoint_max_delta_percent =
       static_cast<size_t>(config.get_int("checkpoint.incremental.max.delta.percent"));
+  if (exactly_once) {
+    auto prepared = prepare_exactly_once(task, p, env);
+    if (!prepared) return prepared.error();
+  }
   if (checkpoints) {
     env.checkpoint_store = checkpoints.get();
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
@@ -284,6 +311,55 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
   return positions;
 }
 
+Expected<bool> Application::Impl::prepare_exactly_once(Task& task, int32_t p,
+                                                      actors::TaskEnvironment& env) {
+  const std::string app_id = config.get("application.id");
+  const std::string name = app_id + "-" + std::to_string(p);
+  task.gate = std::make_unique<actors::GatedDeliveryHandler>(&acknowledger);
+  auto txn = connectors::TransactionalProducer::create(producer_props, name, task.gate.get());
+  if (!txn) return txn.error();
+  task.txn = std::move(*txn);
+  // Only after init_transactions: the previous owner's open transaction
+  // is aborted, so the committed offsets read now are settled.
+  std::vector<TopicPartition> inputs;
+  std::vector<bool> tables_flags;
+  auto tables = topology.table_topics();
+  for (const auto& input : task.graph->inputs()) {
+    inputs.push_back(TopicPartition{input.topic, PartitionId{p}});
+    tables_flags.push_back(std::find(tables.begin(), tables.end(), input.topic) != tables.end());
+  }
+  auto committed = consumer->committed(inputs, std::chrono::seconds(30));
+  if (!committed) return committed.error();
+  checkpoint::TaskId id{app_id, PartitionId{p}};
+  auto dropped = actors::drop_uncommitted_checkpoints(*checkpoints, id, *committed);
+  if (!dropped) return dropped.error();
+  // Every store's empty content, for a rewind before any checkpoint.
+  std::map<std::string, std::string> baseline;
+  for (auto* store : task.graph->stores()) baseline.emplace(store->name(), store->serialize());
+  task.eos = std::make_unique<actors::ExactlyOnce>();
+  auto& x = *task.eos;
+  x.producer = task.txn.get();
+  x.group_id = app_id;
+  x.mirror_commits = mirror_commits;
+  x.table_inputs = tables_flags;
+  TaskGraph* graph = task.graph.get();
+  x.restore_committed = [this, p, graph, baseline]() -> Expected<actors::RewindPoint> {
+    for (auto* store : graph->stores()) {
+      auto it = baseline.find(store->name());
+      if (it == baseline.end()) continue;
+      if (auto r = store->restore(it->second); !r) return r.error();
+    }
+    actors::TaskEnvironment scratch;
+    actors::TaskCounters counters;
+    auto restored = restore(*graph, counters, PartitionId{p}, scratch);
+    if (!restored) return restored.error();
+    return actors::RewindPoint{scratch.restored_offsets, scratch.next_checkpoint_id};
+  };
+  env.exactly_once = task.eos.get();
+  env.producer = &task.txn->producer();
+  return true;
+}
+
 Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoch) {
   auto& im = *impl_;
   if (im.started) return Error::fatal("application already started");
@@ -292,11 +368,14 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   }
   const std::string app_id = im.config.get("application.id");
   set_log_level(im.config.get("log.level"));
-  if (im.config.get("processing.guarantee") == "exactly_once_v2") {
-    // Refused rather than silently run with weaker guarantees.
+  im.exactly_once = im.config.get("processing.guarantee") == "exactly_once_v2";
+  if (im.exactly_once && im.config.get_int("checkpoint.interval.ms") <= 0) {
     return Error::fatal(
-        "processing.guarantee=exactly_once_v2 is not available yet in this build; use "
-        "at_least_once (the default)");
+        "processing.guarantee=exactly_once_v2 needs checkpoints (checkpoint.interval.ms > 0): "
+        "each transaction commits together with a checkpoint of the state it produced");
+  }
+  if (im.exactly_once && !im.config.is_set("commit.interval.ms")) {
+    (void)im.config.set("commit.interval.ms", "100");  // Kafka Streams' EOS default
   }
 
   auto valid = im.topology.validate();
@@ -332,6 +411,20 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   consumer_props["group.id"] = app_id;
   consumer_props["fetch.wait.max.ms"] = im.config.get("fetch.wait.max.ms");
   consumer_props["auto.offset.reset"] = "earliest";
+  if (im.exactly_once) {
+    // Only committed output of upstream transactions; and committed offsets
+    // are read as stable (pending transactional offsets settled first).
+    consumer_props["isolation.level"] = "read_committed";
+    auto embedded = admin.is_embedded_broker();
+    if (!embedded) return embedded.error();
+    im.mirror_commits = *embedded;
+    if (*embedded) {
+      logger()->warn(
+          "application {}: exactly_once_v2 on the embedded broker: transactions run, but it "
+          "neither hides aborted records nor fences (docs/exactly-once.md); state stays exact",
+          app_id);
+    }
+  }
   for (const auto& [k, v] : im.config.kafka_properties("consumer")) consumer_props[k] = v;
   connectors::ConsumerOptions consumer_options;
   consumer_options.max_batch_records =
@@ -345,6 +438,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
 
   auto producer_props = im.kafka_base();
   for (const auto& [k, v] : im.config.kafka_properties("producer")) producer_props[k] = v;
+  im.producer_props = producer_props;
   auto producer = connectors::KafkaProducer::create(producer_props, &im.acknowledger);
   if (!producer) return producer.error();
   im.producer = std::move(*producer);
@@ -447,7 +541,9 @@ void Application::abandon_task(int32_t p) {
     logger()->error("task {}-{}: {}", im.config.get("application.id"), p, r.error().to_string());
   }
   for (const auto& tp : task.inputs) im.router->remove(tp);
+  if (task.gate) task.gate->disable();  // its runs go with the actor
   stop_actor(*im.system, task.actor);
+  task.close_transactions();  // an open transaction is aborted (the new owner's init would too)
   logger()->info("task {}-{} abandoned (it runs elsewhere now)", im.config.get("application.id"),
                  p);
 }
@@ -520,6 +616,7 @@ Expected<bool> Application::remove_task(int32_t p) {
       im.tasks.erase(it);
     }
   }
+  task.close_transactions();  // the actor committed its last transaction
   stop_actor(*im.system, actor);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - begin)
@@ -571,8 +668,20 @@ bool Application::stop() {
                    });
     }
   }
+  {
+    // exactly_once_v2: every task ended its last transaction (or failed).
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    for (auto& [p, t] : im.tasks) t.close_transactions();
+  }
   for (auto& actor : actors) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   actors.clear();
+  {
+    // The system waits for detached actors (exactly_once_v2 tasks) until
+    // their last handle is gone.
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    for (auto& [p, t] : im.tasks) t.actor = actors::task_actor{};
+  }
+  im.router.reset();  // its slots hold actor handles; the consumer stopped
   im.system.reset();  // waits for the actors to finish
   im.producer.reset();
   im.consumer.reset();
@@ -642,6 +751,8 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.mailbox_messages = c.mailbox_messages.load();
     m.last_checkpoint_ms = c.last_checkpoint_ms.load();
     m.restores = c.restores.load();
+    m.transactions_committed = c.transactions_committed.load();
+    m.transactions_aborted = c.transactions_aborted.load();
     for (const auto& inbox : t.inboxes) m.inbox_batches += inbox->size_approx();
     m.latency_bucket_bounds_us.assign(actors::TaskCounters::kLatencyBucketsUs.begin(),
                                       actors::TaskCounters::kLatencyBucketsUs.end());

@@ -77,6 +77,8 @@ struct TaskMetrics {
   uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable
   uint64_t mailbox_messages = 0;        // the task actor's mailbox (control messages)
   int64_t last_checkpoint_ms = 0;  // wall clock; 0: none yet
+  // exactly_once_v2: transactions committed, and aborted (each rewound the task).
+  uint64_t transactions_committed = 0, transactions_aborted = 0;
   size_t inbox_batches = 0;        // batches waiting in the task's inboxes
   std::vector<uint64_t> latency_bucket_bounds_us;  // upper bounds
   std::vector<uint64_t> latency_buckets;           // counts per bucket, last is +Inf

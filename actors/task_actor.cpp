@@ -7,6 +7,7 @@
 
 #include "actors/delivery_tracker.hpp"
 #include "actors/orphan_runs.hpp"
+#include "actors/transaction_coordinator.hpp"
 #include "checkpoint/recovery.hpp"
 #include "checkpoint/store.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -59,6 +60,8 @@ struct TaskState {
   // Stopped with records still in the producer (abandoned): their reports
   // must not reach freed runs.
   ~TaskState() { adopt_orphan_runs(tracker.take_runs()); }
+  // exactly_once_v2: transactions aborted in a row.
+  int consecutive_aborts = 0;
 };
 
 using task_pointer = task_actor::stateful_pointer<TaskState>;
@@ -157,6 +160,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
 }
 
 void take_inbox(task_pointer self);
+bool ensure_transaction(task_pointer self);
 
 // Processes buffered input in timestamp order until the merger has nothing
 // ready or this turn's budget is spent. `flush` ignores waits for inputs
@@ -164,6 +168,9 @@ void take_inbox(task_pointer self);
 void process(task_pointer self, bool flush) {
   auto& st = self->state;
   if (st.state == "failed") return;
+  // exactly_once_v2: nothing is processed outside a transaction, and none
+  // is begun once the task drained for its final commit.
+  if (st.env.exactly_once != nullptr && st.state != "running") return;
   size_t budget = st.env.records_per_turn;
   while (budget > 0) {
     if (!may_write(st)) {
@@ -182,6 +189,7 @@ void process(task_pointer self, bool flush) {
       if (st.merger->buffered_records() == before) break;
       continue;
     }
+    if (!ensure_transaction(self)) return;
     auto run_started = std::chrono::steady_clock::now();
     st.output.records.clear();
     st.output.data_errors.clear();
@@ -349,6 +357,158 @@ bool commit(task_pointer self, bool wait) {
   return true;
 }
 
+// exactly_once_v2 (docs/exactly-once.md) -------------------------------------
+
+// Rewinds the task to its last committed transaction boundary after an
+// abortable error: aborts the open transaction (its output is discarded on
+// a real cluster), drops the checkpoint written for it, restores the state
+// of the newest committed checkpoint and re-reads the inputs from its
+// offsets. Other tasks are not disturbed.
+void rewind(task_pointer self, const std::string& why,
+            std::optional<CheckpointId> uncommitted_checkpoint) {
+  auto& st = self->state;
+  auto& x = *st.env.exactly_once;
+  st.env.counters->transactions_aborted.fetch_add(1);
+  if (++st.consecutive_aborts > x.max_consecutive_aborts) {
+    fail(self, "exactly_once_v2: " + std::to_string(st.consecutive_aborts) +
+                   " transactions aborted in a row; last: " + why);
+    return;
+  }
+  logger()->warn("task {}: aborting transaction and rewinding to the last committed checkpoint: {}",
+                 st.task_name, why);
+  if (auto err = abort_and_settle(x)) {
+    fail(self, "exactly_once_v2: abort failed: " + *err + " (after: " + why + ")");
+    return;
+  }
+  checkpoint::TaskId id{st.env.application_id, st.env.partition};
+  if (uncommitted_checkpoint && st.env.checkpoint_store != nullptr) {
+    if (auto r = st.env.checkpoint_store->remove(id, *uncommitted_checkpoint); !r) {
+      // A restart drops it anyway: its offsets are ahead of the committed ones.
+      logger()->warn("task {}: removing aborted checkpoint {}: {}", st.task_name,
+                     uncommitted_checkpoint->value(), r.error().to_string());
+    }
+  }
+  // Stop the inputs, forget what was fetched, restore, and read again.
+  std::vector<TopicPartition> inputs;
+  for (const auto& input : st.env.graph->inputs()) {
+    inputs.push_back(TopicPartition{input.topic, st.env.partition});
+  }
+  if (auto r = st.env.consumer->remove_partitions(inputs); !r) {
+    fail(self, "exactly_once_v2 rewind: " + r.error().to_string());
+    return;
+  }
+  for (auto* inbox : st.env.inboxes) inbox->drain([](RawBatch&&) {});
+  auto point = x.restore_committed();
+  if (!point) {
+    fail(self, "exactly_once_v2 rewind: restoring the last committed checkpoint failed: " +
+                   point.error().to_string());
+    return;
+  }
+  st.merger = std::make_unique<InputMerger>(st.env.graph->inputs(), st.env.partition,
+                                            st.env.max_task_idle_ms);
+  st.tracker = DeliveryTracker();
+  st.processed = point->offsets;
+  st.durable = point->offsets;
+  st.pending.reset();
+  st.next_checkpoint = point->next_checkpoint;
+  st.chain = checkpoint::ChainState(checkpoint::ChainPolicy{
+      st.env.checkpoint_max_deltas, st.env.checkpoint_max_delta_percent});
+  std::vector<connectors::StartPosition> positions;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    int64_t offset = connectors::StartPosition::kCommitted;
+    if (i < x.table_inputs.size() && x.table_inputs[i]) {
+      offset = connectors::StartPosition::kBeginning;
+    } else if (auto it = point->offsets.find(inputs[i]); it != point->offsets.end()) {
+      offset = it->second.value();
+    }
+    positions.push_back(connectors::StartPosition{inputs[i], offset});
+  }
+  if (auto r = st.env.consumer->add_partitions(positions); !r) {
+    fail(self, "exactly_once_v2 rewind: " + r.error().to_string());
+    return;
+  }
+  st.env.counters->restores.fetch_add(1);
+}
+
+// Begins a transaction before the first run after a boundary. False when
+// the task cannot go on this turn (it rewound or failed).
+bool ensure_transaction(task_pointer self) {
+  auto& st = self->state;
+  if (st.env.exactly_once == nullptr) return true;
+  auto& x = *st.env.exactly_once;
+  if (x.producer->in_transaction()) return true;
+  auto err = x.producer->begin();
+  if (!err) return true;
+  if (err->kind == connectors::TxnFailure::Fatal) {
+    fail(self, "exactly_once_v2: " + err->to_string());
+  } else {
+    rewind(self, err->to_string(), std::nullopt);
+  }
+  return false;
+}
+
+// Ends the open transaction at this boundary: checkpoint, offsets, commit
+// (transaction_coordinator.hpp). Nothing processed since the last boundary:
+// nothing to do. False when the task failed.
+bool end_transaction(task_pointer self) {
+  auto& st = self->state;
+  if (st.state == "failed") return false;
+  auto& x = *st.env.exactly_once;
+  if (!x.producer->in_transaction()) return true;
+  if (!may_write(st)) return true;  // fenced: hold the transaction open
+  // Every record of the transaction must have been handed over and
+  // acknowledged: a record that failed (and would be missing from the
+  // committed output) aborts the transaction instead.
+  if (auto flushed = x.producer->producer().flush(x.timeout); !flushed) {
+    rewind(self, flushed.error().to_string(), std::nullopt);
+    return st.state != "failed";
+  }
+  (void)st.tracker.committable();
+  if (st.tracker.failure()) {
+    rewind(self, "output not delivered: " + *st.tracker.failure(), std::nullopt);
+    return st.state != "failed";
+  }
+  take_snapshot(self);
+  checkpoint::Snapshot snapshot = std::move(*st.pending);
+  st.pending.reset();
+  auto outcome = commit_boundary(x, *st.env.checkpoint_store, snapshot);
+  if (outcome.kind == BoundaryOutcome::Fatal) {
+    fail(self, "exactly_once_v2: " + outcome.error);
+    return false;
+  }
+  if (outcome.kind == BoundaryOutcome::Rewind) {
+    rewind(self, outcome.error,
+           outcome.checkpoint_written ? std::optional<CheckpointId>(snapshot.id) : std::nullopt);
+    return st.state != "failed";
+  }
+  // Committed: state, offsets and output agree at this boundary.
+  st.consecutive_aborts = 0;
+  st.chain.written(snapshot.id, snapshot.incremental, outcome.bytes);
+  st.durable = snapshot.input_offsets;
+  st.next_checkpoint = CheckpointId{snapshot.id.value() + 1};
+  auto* c = st.env.counters;
+  c->transactions_committed.fetch_add(1);
+  c->checkpoints.fetch_add(1);
+  c->checkpoint_bytes.store(outcome.bytes);
+  c->last_checkpoint_ms.store(epoch_ms());
+  if (x.mirror_commits) {
+    std::vector<std::pair<TopicPartition, Offset>> list(snapshot.input_offsets.begin(),
+                                                        snapshot.input_offsets.end());
+    if (auto r = st.env.consumer->commit_sync(list); !r) {
+      logger()->warn("task {}: committing offsets after transaction: {}", st.task_name,
+                     r.error().to_string());
+    } else {
+      st.committed = snapshot.input_offsets;
+    }
+  }
+  auto retained = st.env.checkpoint_store->retain(snapshot.task, st.env.checkpoint_retain);
+  if (!retained) {
+    logger()->warn("task {}: removing old checkpoints failed: {}", st.task_name,
+                   retained.error().to_string());
+  }
+  return true;
+}
+
 task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) {
   auto& st = self->state;
   st.task_name = env.application_id + "-" + std::to_string(env.partition.value());
@@ -367,7 +527,8 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
     }
   }
   self->delayed_send(self, std::chrono::milliseconds(st.env.commit_interval_ms), tick_atom::value);
-  if (checkpoints_enabled(st)) {
+  if (checkpoints_enabled(st) && st.env.exactly_once == nullptr) {
+    // (exactly_once_v2 checkpoints at every transaction boundary instead.)
     self->delayed_send(self, std::chrono::milliseconds(st.env.checkpoint_interval_ms),
                        checkpoint_atom::value);
   }
@@ -381,7 +542,11 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         // Only the actor itself may look into its mailbox.
         self->state.env.counters->mailbox_messages.store(self->mailbox().size(),
                                                          std::memory_order_relaxed);
-        commit(self, false);
+        if (self->state.env.exactly_once == nullptr) {
+          commit(self, false);
+        } else if (self->state.state == "running") {
+          end_transaction(self);
+        }
         take_inbox(self);
         process(self, false);
         self->delayed_send(self, std::chrono::milliseconds(self->state.env.commit_interval_ms),
@@ -403,6 +568,16 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
       },
       [=](commit_atom) {
         auto& st = self->state;
+        if (st.env.exactly_once != nullptr) {
+          // Shutdown: the last transaction ends with a final checkpoint. An
+          // abort here is reported: the input after the last committed
+          // boundary is processed again at the next start.
+          const auto aborted = st.env.counters->transactions_aborted.load();
+          bool ok = st.state != "failed" && end_transaction(self) &&
+                    st.env.counters->transactions_aborted.load() == aborted;
+          if (st.state != "failed") st.state = "stopped";
+          return ok && st.state != "failed";
+        }
         // Shutdown: everything was processed and the producer flushed, so a
         // final checkpoint is durable at once.
         if (checkpoints_enabled(st) && st.state != "failed") {
@@ -425,6 +600,9 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         status.records_out = s.env.counters->records_out.load();
         status.data_errors = s.env.counters->data_errors.load();
         status.stream_time = s.merger->stream_time();
+        // exactly_once_v2 collects acknowledged runs only at transaction
+        // boundaries: count what is still unacknowledged.
+        if (s.env.exactly_once != nullptr) (void)s.tracker.committable();
         status.runs_in_flight = s.tracker.runs_in_flight();
         return status;
       },
@@ -434,6 +612,10 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
 }  // namespace
 
 task_actor spawn_task_actor(caf::actor_system& system, TaskEnvironment env) {
+  // exactly_once_v2 blocks in transactional calls (commit waits for the
+  // broker): such a task gets a thread of its own instead of stalling CAF's
+  // shared workers.
+  if (env.exactly_once != nullptr) return system.spawn<caf::detached>(task_behavior, std::move(env));
   return system.spawn(task_behavior, std::move(env));
 }
 

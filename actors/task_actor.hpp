@@ -31,6 +31,8 @@ class CheckpointStore;
 
 namespace rivulet::actors {
 
+struct ExactlyOnce;
+
 // Counters of one task, readable from any thread (metrics, status).
 struct TaskCounters {
   std::atomic<uint64_t> records_in{0};
@@ -53,6 +55,9 @@ struct TaskCounters {
   std::atomic<uint64_t> mailbox_messages{0};        // the actor's CAF mailbox, sampled per tick
   std::atomic<int64_t> last_checkpoint_ms{0};       // wall clock of the last durable one
   std::atomic<uint64_t> restores{0};
+  // exactly_once_v2: transactions committed and aborted (each abort rewinds).
+  std::atomic<uint64_t> transactions_committed{0};
+  std::atomic<uint64_t> transactions_aborted{0};
   // Processing time per run (decode, operators, hand-off to the producer),
   // as a cumulative histogram over kLatencyBucketsUs, Prometheus-style.
   static constexpr std::array<uint64_t, 8> kLatencyBucketsUs = {100,   500,    1000,   5000,
@@ -112,6 +117,11 @@ struct TaskEnvironment {
   CheckpointId next_checkpoint_id{1};
   // The input offsets the restored state reflects (empty without a restore).
   std::map<TopicPartition, Offset> restored_offsets;
+  // processing.guarantee=exactly_once_v2 (null: at_least_once): the task
+  // produces through its own transactional producer and ends a transaction
+  // with a checkpoint every commit_interval_ms (transaction_coordinator.hpp).
+  // Owned by the Application.
+  ExactlyOnce* exactly_once = nullptr;
 };
 
 task_actor spawn_task_actor(caf::actor_system& system, TaskEnvironment env);

@@ -70,7 +70,11 @@ void KafkaProducer::on_report(const rd_kafka_message_t* msg) {
     auto& s = stats_[topic];
     (error ? s.failed : s.produced) += 1;
   }
-  if (error) kafka_log().warn("{}", error->to_string());
+  // Purged records (an aborted transaction, a close) are expected by whoever
+  // purged them and are counted: one line each would flood the log.
+  const bool purged = msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                      msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  if (error && !purged) kafka_log().warn("{}", error->to_string());
   if (handler_ != nullptr) handler_->on_delivery(msg->_private, error, msg->partition, msg->offset);
 }
 

@@ -83,10 +83,13 @@ const std::vector<ConfigKey>& config_keys() {
        "Kafka bootstrap list (host:port,...). `--bootstrap` sets it on the command line."},
       {"processing.guarantee", ConfigType::Enum, "at_least_once",
        {"at_least_once", "exactly_once_v2"}, 0, INT64_MAX,
-       "Delivery guarantee. at_least_once never loses a record; exactly_once_v2 (Kafka "
-       "transactions) is refused at start until it lands."},
+       "Delivery guarantee. at_least_once never loses a record (a crash may repeat output); "
+       "exactly_once_v2 runs each task's output, input offsets and state checkpoint as one "
+       "Kafka transaction per commit.interval.ms (docs/exactly-once.md)."},
       {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
-       "How often input offsets whose outputs the broker acknowledged are committed."},
+       "How often input offsets whose outputs the broker acknowledged are committed. With "
+       "exactly_once_v2: how often each task commits its transaction (and writes a checkpoint); "
+       "when not set, 100 ms there, as in Kafka Streams and ksqlDB."},
       {"checkpoint.interval.ms", ConfigType::Int, "5000", {}, 0, INT64_MAX,
        "How often each task snapshots its state. 0 disables checkpoints: tables are then "
        "re-read from the beginning on restart, but aggregation state restarts empty."},
@@ -210,6 +213,7 @@ Expected<bool> Config::set(const std::string& key, const std::string& value) {
   auto ok = validate(*def, value);
   if (!ok) return ok.error();
   values_[key] = value;
+  explicit_.insert(key);
   return true;
 }
 

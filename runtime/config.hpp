@@ -10,6 +10,7 @@
 // through to librdkafka unchecked here (librdkafka validates them).
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,12 +64,16 @@ class Config {
   // role is "consumer" or "producer".
   std::map<std::string, std::string> kafka_properties(const std::string& role) const;
   const std::map<std::string, std::string>& values() const { return values_; }
+  // True when `key` was set (file, environment, override, set()), not
+  // only defaulted.
+  bool is_set(const std::string& key) const { return explicit_.count(key) != 0; }
 
   // The table rendered for --help (plain text) or docs (markdown).
   static std::string describe_keys(bool markdown);
 
  private:
   std::map<std::string, std::string> values_;
+  std::set<std::string> explicit_;
 };
 
 }  // namespace rivulet
