@@ -49,3 +49,13 @@ TEST_CASE("file, environment and --set apply in order", "[runtime][config]") {
   CHECK_THAT(broken.error().message, Catch::Contains(":1:"));
   CHECK_FALSE(Config::load("", {"novalue"}).ok());
 }
+
+TEST_CASE("is_set tells a key that was set from one that is only defaulted", "[config]") {
+  Config c;
+  CHECK_FALSE(c.is_set("commit.interval.ms"));
+  CHECK(c.get("commit.interval.ms") == "1000");
+  auto set = Config::from_map({{"commit.interval.ms", "1000"}});
+  REQUIRE(set.ok());
+  CHECK(set->is_set("commit.interval.ms"));  // set to the default value: still set
+  CHECK_FALSE(set->is_set("processing.guarantee"));
+}
