@@ -71,6 +71,13 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
            [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_duration_us) / 1e6; });
   per_task(os, "rivulet_task_restores_total", "counter", "Restores from a checkpoint.", tasks,
            [](const TaskMetrics& t) { return t.restores; });
+  per_task(os, "rivulet_task_transactions_committed_total", "counter",
+           "exactly_once_v2: transactions committed.", tasks,
+           [](const TaskMetrics& t) { return t.transactions_committed; });
+  per_task(os, "rivulet_task_transactions_aborted_total", "counter",
+           "exactly_once_v2: transactions aborted (each rewound the task to its last committed "
+           "checkpoint).",
+           tasks, [](const TaskMetrics& t) { return t.transactions_aborted; });
   per_task(os, "rivulet_task_failed", "gauge", "1 when the task stopped with an error.", tasks,
            [](const TaskMetrics& t) { return t.state == "failed" ? 1 : 0; });
   per_task(os, "rivulet_task_inbox_batches", "gauge",
@@ -128,7 +135,9 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"last_checkpoint_ms", t.last_checkpoint_ms},
                    {"restores", t.restores},
                    {"inbox_batches", t.inbox_batches},
-                   {"mailbox_messages", t.mailbox_messages}});
+                   {"mailbox_messages", t.mailbox_messages},
+                   {"transactions_committed", t.transactions_committed},
+                   {"transactions_aborted", t.transactions_aborted}});
   }
   return out.dump();
 }

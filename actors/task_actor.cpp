@@ -388,6 +388,10 @@ void rewind(task_pointer self, const std::string& why,
                      uncommitted_checkpoint->value(), r.error().to_string());
     }
   }
+  // A task that is stopping (its final transaction aborted) does not read
+  // again: its inputs were handed back, and the next start restores the
+  // last committed checkpoint.
+  if (st.state != "running") return;
   // Stop the inputs, forget what was fetched, restore, and read again.
   std::vector<TopicPartition> inputs;
   for (const auto& input : st.env.graph->inputs()) {
