@@ -410,6 +410,8 @@ void rewind(task_pointer self, const std::string& why,
   }
   st.merger = std::make_unique<InputMerger>(st.env.graph->inputs(), st.env.partition,
                                             st.env.max_task_idle_ms);
+  // Records of the aborted transaction may still await their reports.
+  adopt_orphan_runs(st.tracker.take_runs());
   st.tracker = DeliveryTracker();
   st.processed = point->offsets;
   st.durable = point->offsets;
