@@ -311,19 +311,21 @@ class ReadBack : public connectors::BatchSink {
  public:
   bool offer(RawBatch&& batch) override {
     if (batch.records.empty()) return true;
-    if (collect_) {
+    if (collect_.load()) {
       const int64_t now = wall_ms();
+      const int64_t from = from_ms_.load();
       std::lock_guard<std::mutex> lock(mutex_);
       for (const auto& r : batch.records)
-        if (r.timestamp >= from_ms_) latencies_.push_back(now - r.timestamp);
+        if (r.timestamp >= from) latencies_.push_back(now - r.timestamp);
     }
     last_ = Clock::now();
     read_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
     return true;
   }
+  // Any thread (the consumer's poll thread reads the flags).
   void collect_latencies(int64_t from_ms) {
-    from_ms_ = from_ms;
-    collect_ = true;
+    from_ms_.store(from_ms);
+    collect_.store(true);
   }
   std::vector<int64_t> latencies() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -335,8 +337,8 @@ class ReadBack : public connectors::BatchSink {
  private:
   std::atomic<int64_t> read_{0};
   std::atomic<Clock::time_point> last_{Clock::now()};
-  bool collect_ = false;
-  int64_t from_ms_ = 0;
+  std::atomic<bool> collect_{false};
+  std::atomic<int64_t> from_ms_{0};
   std::mutex mutex_;
   std::vector<int64_t> latencies_;
 };
