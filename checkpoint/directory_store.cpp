@@ -14,6 +14,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "checkpoint/store_checks.hpp"
 #include "runtime/log.hpp"
 
 namespace rivulet::checkpoint {
@@ -29,13 +30,6 @@ constexpr std::string_view kDeltaMarker = ".delta-";
 
 Error io_error(const std::string& what, const std::string& path, int err) {
   return Error::retriable(what + " " + path + ": " + std::generic_category().message(err));
-}
-
-// The crash-test hook: dies the way a power cut or OOM kill would, with no
-// chance to clean up.
-void fault_point(const char* name) {
-  const char* fault = std::getenv("RIVULET_FAULT");
-  if (fault != nullptr && std::strcmp(fault, name) == 0) std::raise(SIGKILL);
 }
 
 Expected<bool> fsync_dir(const std::string& dir) {
@@ -111,17 +105,6 @@ Expected<std::string> read_file(const std::string& path, bool& missing) {
   }
   ::close(fd);
   return bytes;
-}
-
-// A task's directory name is TaskId::to_string(); refuse names that would
-// escape the state directory or cannot be a file name.
-Expected<bool> check_task(const TaskId& task) {
-  const std::string name = task.to_string();
-  if (task.query.empty() || task.query.find_first_of(std::string("/\0", 2)) != std::string::npos ||
-      name.size() > 200) {
-    return Error::fatal("task name '" + name + "' cannot be used as a checkpoint directory name");
-  }
-  return true;
 }
 
 bool writer_is_gone(std::string_view pid_text) {
@@ -236,7 +219,7 @@ Expected<std::optional<ChainLink>> DirectoryStore::find_link(const TaskId& task,
 }
 
 Expected<uint64_t> DirectoryStore::write(const Snapshot& snapshot) {
-  auto valid = check_task(snapshot.task);
+  auto valid = check_task(snapshot.task, "a checkpoint directory name");
   if (!valid) return valid.error();
   if (snapshot.id.value() < 0) {
     return Error::fatal("checkpoint id " + std::to_string(snapshot.id.value()) +
@@ -280,7 +263,7 @@ Expected<std::vector<CheckpointId>> DirectoryStore::list(const TaskId& task) {
 }
 
 Expected<std::vector<ChainLink>> DirectoryStore::list_links(const TaskId& task) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint directory name");
   if (!valid) return valid.error();
   const std::string dir = task_dir(task);
   std::vector<ChainLink> links;
@@ -302,7 +285,7 @@ Expected<std::vector<ChainLink>> DirectoryStore::list_links(const TaskId& task) 
 }
 
 Expected<Snapshot> DirectoryStore::read(const TaskId& task, CheckpointId id) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint directory name");
   if (!valid) return valid.error();
   auto link = find_link(task, id);
   if (!link) return link.error();
@@ -325,7 +308,7 @@ Expected<Snapshot> DirectoryStore::read(const TaskId& task, CheckpointId id) {
 }
 
 Expected<bool> DirectoryStore::remove(const TaskId& task, CheckpointId id) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint directory name");
   if (!valid) return valid.error();
   auto link = find_link(task, id);
   if (!link) return link.error();

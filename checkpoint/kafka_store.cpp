@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "checkpoint/store_checks.hpp"
 #include "connectors/topic_admin.hpp"
 #include "runtime/log.hpp"
 
@@ -51,20 +52,6 @@ bool all_digits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-void fault_point(const char* name) {
-  const char* fault = std::getenv("RIVULET_FAULT");
-  if (fault != nullptr && std::strcmp(fault, name) == 0) std::raise(SIGKILL);
-}
-
-Expected<bool> check_task(const TaskId& task) {
-  const std::string name = task.to_string();
-  if (task.query.empty() || task.query.find_first_of(std::string("/\0", 2)) != std::string::npos ||
-      name.size() > 200) {
-    return Error::fatal("task name '" + name + "' cannot be used as a checkpoint key");
   }
   return true;
 }
@@ -417,7 +404,7 @@ Expected<bool> KafkaStore::produce_all(std::vector<Outgoing>& records, const std
 }
 
 Expected<uint64_t> KafkaStore::write(const Snapshot& snapshot) {
-  auto valid = check_task(snapshot.task);
+  auto valid = check_task(snapshot.task, "a checkpoint key");
   if (!valid) return valid.error();
   if (snapshot.id.value() < 0) {
     return Error::fatal("checkpoint id " + std::to_string(snapshot.id.value()) +
@@ -557,7 +544,7 @@ Expected<std::vector<ChainLink>> KafkaStore::list_links(const TaskId& task) {
 }
 
 Expected<std::vector<ChainLink>> KafkaStore::links_of(const TaskId& task, bool refresh) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint key");
   if (!valid) return valid.error();
   std::lock_guard<std::mutex> lock(read_mutex_);
   const std::string name = task.to_string();
@@ -686,7 +673,7 @@ Expected<std::vector<std::string>> KafkaStore::fetch_chunks(const Manifest& mani
 }
 
 Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint key");
   if (!valid) return valid.error();
   std::lock_guard<std::mutex> lock(read_mutex_);
   const std::string name = task.to_string();
@@ -730,7 +717,7 @@ Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
 }
 
 Expected<bool> KafkaStore::remove(const TaskId& task, CheckpointId id) {
-  auto valid = check_task(task);
+  auto valid = check_task(task, "a checkpoint key");
   if (!valid) return valid.error();
   std::lock_guard<std::mutex> lock(read_mutex_);
   auto it = index_.find(task.to_string());
