@@ -739,6 +739,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     m.records_skipped = c.records_skipped.load();
     m.replay_duplicates_skipped = c.replay_duplicates_skipped.load();
     m.repartition_unsequenced = c.repartition_unsequenced.load();
+    for (size_t i = 0; i < kSkipReasons; ++i) m.skipped_by_reason[i] = c.skipped_by_reason[i].load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() == p && ps.lag > 0) m.lag += ps.lag;

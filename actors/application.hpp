@@ -15,6 +15,7 @@
 // librdkafka consumer (its poll thread feeds the task inboxes), one
 // idempotent producer (its delivery thread acknowledges runs), and one CAF
 // actor per partition task.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "operators/task_output.hpp"
 #include "operators/topology.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
@@ -70,6 +72,7 @@ struct TaskMetrics {
   uint64_t records_skipped = 0;       // skipped by design: null value in an aggregation, ...
   uint64_t replay_duplicates_skipped = 0;  // repartition records applied before (replays)
   uint64_t repartition_unsequenced = 0;    // repartition outputs without rivulet.seq
+  std::array<uint64_t, kSkipReasons> skipped_by_reason{};  // the same by SkipReason
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,

@@ -22,6 +22,13 @@ void per_task(std::ostringstream& os, const char* name, const char* type, const 
   for (const auto& t : tasks) os << name << "{task=\"" << t.task << "\"} " << value(t) << '\n';
 }
 
+nlohmann::json skipped_by_reason(const TaskMetrics& t) {
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t i = 0; i < kSkipReasons; ++i)
+    out[skip_reason_name(static_cast<SkipReason>(i))] = t.skipped_by_reason[i];
+  return out;
+}
+
 }  // namespace
 
 uint64_t resident_memory_bytes() {
@@ -49,10 +56,15 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_late_records_dropped_total", "counter",
            "Records for windows that had closed.", tasks,
            [](const TaskMetrics& t) { return t.late_records_dropped; });
-  per_task(os, "rivulet_task_records_skipped_total", "counter",
-           "Records skipped by design (a null value in a stream aggregation, a negative "
-           "timestamp in a windowed one).",
-           tasks, [](const TaskMetrics& t) { return t.records_skipped; });
+  metric_header(os, "rivulet_task_records_skipped_total", "counter",
+                "Records skipped by design, by reason (tombstone: a stream's null value in an "
+                "aggregation or join; negative_timestamp; null_key: a table record without key; "
+                "null_group_key and null_join_key, also dead-lettered).");
+  for (const auto& t : tasks)
+    for (size_t i = 0; i < kSkipReasons; ++i)
+      os << "rivulet_task_records_skipped_total{task=\"" << t.task << "\",reason=\""
+         << skip_reason_name(static_cast<SkipReason>(i)) << "\"} " << t.skipped_by_reason[i]
+         << '\n';
   per_task(os, "rivulet_task_replay_duplicates_skipped_total", "counter",
            "Repartition records skipped as replay duplicates (applied before a restore).", tasks,
            [](const TaskMetrics& t) { return t.replay_duplicates_skipped; });
@@ -128,6 +140,7 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"late_records_dropped", t.late_records_dropped},
                    {"records_skipped", t.records_skipped},
                    {"replay_duplicates_skipped", t.replay_duplicates_skipped},
+                   {"records_skipped_by_reason", skipped_by_reason(t)},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
                    {"checkpoint_bytes", t.checkpoint_bytes},

@@ -140,7 +140,8 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
                      make_header("rivulet.source.partition",
                                  std::to_string(err.error.context.partition)),
                      make_header("rivulet.source.offset", std::to_string(err.error.context.offset)),
-                     make_header("rivulet.task", task_header)};
+                     make_header("rivulet.task", task_header),
+                     make_header("rivulet.error.payload", err.rendered ? "rendered" : "original")};
       auto r = st.env.producer->produce(dlq, run);
       if (!r) {
         std::string msg = r.error().to_string();
@@ -157,6 +158,9 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
                                                    std::memory_order_relaxed);
   st.env.counters->repartition_unsequenced.store(out.repartition_unsequenced,
                                                  std::memory_order_relaxed);
+  for (size_t i = 0; i < kSkipReasons; ++i)
+    st.env.counters->skipped_by_reason[i].store(out.skipped_by_reason[i], std::memory_order_relaxed);
+  for (const auto& line : out.first_skips) logger()->info("task {}: {}", st.task_name, line);
 }
 
 void take_inbox(task_pointer self);
@@ -191,8 +195,7 @@ void process(task_pointer self, bool flush) {
     }
     if (!ensure_transaction(self)) return;
     auto run_started = std::chrono::steady_clock::now();
-    st.output.records.clear();
-    st.output.data_errors.clear();
+    st.output.clear();
     const auto& tp = st.merger->input_partition(run->input);
     st.env.graph->process(run->input, run->begin, run->end, st.output);
     auto count = static_cast<size_t>(run->end - run->begin);

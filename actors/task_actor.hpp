@@ -19,6 +19,7 @@
 #include "actors/messages.hpp"
 #include "actors/task_inbox.hpp"
 #include "operators/topology.hpp"
+#include "operators/task_output.hpp"
 
 namespace rivulet::connectors {
 class KafkaConsumer;
@@ -45,6 +46,7 @@ struct TaskCounters {
   // outputs written without a sequence number (operators/replay_marks.hpp).
   std::atomic<uint64_t> replay_duplicates_skipped{0};
   std::atomic<uint64_t> repartition_unsequenced{0};
+  std::array<std::atomic<uint64_t>, kSkipReasons> skipped_by_reason{};  // by SkipReason
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};

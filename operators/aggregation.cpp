@@ -442,12 +442,12 @@ void AggregateNode::process(Batch& batch, ProcessContext& ctx) {
     if (r.key.is_null()) {
       // No group to count it in: a data error (dead-lettered and counted),
       // not a silent skip.
-      ctx.data_error(r, "aggregate", "the group key (GROUP BY) is null");
+      ctx.null_key(r, SkipReason::NullGroupKey, "aggregate", "the group key (GROUP BY) is null");
       continue;
     }
     if (r.value.is_null()) {
       ++skipped_;
-      ++ctx.output().records_skipped;
+      ctx.skipped(r, SkipReason::Tombstone, "aggregate");
       continue;
     }
     AccumulatorRow* old = store_->find(r.key);

@@ -1,6 +1,18 @@
 #include "operators/processor.hpp"
 
+#include <algorithm>
+
 namespace rivulet {
+
+const RawRecord* ProcessContext::find_raw(const SourcePosition& source) const {
+  if (raw_topic_ == nullptr || raw_begin_ == raw_end_ || source.topic != *raw_topic_ ||
+      source.partition != partition_)
+    return nullptr;
+  const int64_t offset = source.offset.value();
+  const RawRecord* it = std::lower_bound(
+      raw_begin_, raw_end_, offset, [](const RawRecord& r, int64_t o) { return r.offset < o; });
+  return it != raw_end_ && it->offset == offset ? it : nullptr;
+}
 
 void ProcessContext::data_error(const Record& record, std::string_view operation,
                                 std::string reason) {
@@ -9,13 +21,30 @@ void ProcessContext::data_error(const Record& record, std::string_view operation
       Error::data(std::move(reason))
           .at(record.source.topic, record.source.partition.value(), record.source.offset.value());
   e.error.context.operation = std::string(operation);
-  if (!record.key.is_null()) {
-    e.raw_key = record.key.to_string();
-    e.error.context.key = e.raw_key;
+  if (!record.key.is_null()) e.error.context.key = record.key.to_string();
+  if (const RawRecord* raw = find_raw(record.source)) {
+    e.raw_key = raw->key;
+    e.raw_value = raw->value;
+  } else {
+    e.rendered = true;
+    e.raw_key = e.error.context.key;
+    if (!record.value.is_null()) e.raw_value = record.value.to_string();
   }
-  if (!record.value.is_null()) e.raw_value = record.value.to_string();
   e.timestamp = record.timestamp;
   out_.data_errors.push_back(std::move(e));
+}
+
+void ProcessContext::skipped(const Record& record, SkipReason reason, std::string_view operation) {
+  ++out_.records_skipped;
+  if (++out_.skipped_by_reason[static_cast<size_t>(reason)] == 1) {
+    std::string where = record.source.topic.empty()
+                            ? std::string("a record made by the task")
+                            : record.source.topic + "[" +
+                                  std::to_string(record.source.partition.value()) + "]@" +
+                                  std::to_string(record.source.offset.value());
+    out_.first_skips.push_back(std::string("first record skipped (") + skip_reason_name(reason) +
+                               ") in " + std::string(operation) + ": " + where);
+  }
 }
 
 void ProcessContext::raw_data_error(const std::string& topic, const RawRecord& raw,

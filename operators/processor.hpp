@@ -41,16 +41,39 @@ class ProcessContext {
   PartitionId partition() const { return partition_; }
 
   // Reports that `record` failed in `operation` ("filter", "join", ...) and
-  // was dropped. The record's key and value are kept as their text rendering
-  // (its raw bytes are gone once decoded) so a dead-letter topic shows them.
+  // was dropped. When the record was read in this run (its source is the
+  // raw range being processed), the error keeps the input's original key
+  // and value bytes, so a dead-letter topic shows exactly what was read;
+  // otherwise (a record made from state) their text rendering.
   void data_error(const Record& record, std::string_view operation, std::string reason);
+  // Counts `record` as skipped for `reason` (records_skipped, by reason);
+  // `operation` names the step for the log line of the reason's first skip.
+  void skipped(const Record& record, SkipReason reason, std::string_view operation);
+  // Both: a record dropped for a null key is a data error and a skip.
+  void null_key(const Record& record, SkipReason reason, std::string_view operation,
+                std::string message) {
+    data_error(record, operation, std::move(message));
+    skipped(record, reason, operation);
+  }
   // Reports a record that failed before decoding, with its raw bytes.
   void raw_data_error(const std::string& topic, const RawRecord& raw, std::string_view operation,
                       std::string reason);
+  // The raw records being processed (one run of `topic`, in offset order):
+  // data_error finds a record's original bytes there.
+  void set_raw(const std::string* topic, const RawRecord* begin, const RawRecord* end) {
+    raw_topic_ = topic;
+    raw_begin_ = begin;
+    raw_end_ = end;
+  }
 
  private:
+  const RawRecord* find_raw(const SourcePosition& source) const;
+
   TaskOutput& out_;
   PartitionId partition_;
+  const std::string* raw_topic_ = nullptr;
+  const RawRecord* raw_begin_ = nullptr;
+  const RawRecord* raw_end_ = nullptr;
 };
 
 class Processor;

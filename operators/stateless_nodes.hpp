@@ -10,6 +10,7 @@
 // Owned by a TaskGraph; runs on the task's thread.
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "operators/processor.hpp"
@@ -20,6 +21,8 @@ using FilterFn = std::function<bool(const Record&)>;
 using MapFn = std::function<void(Record&)>;                        // rewrites a record in place
 using ValueFn = std::function<Value(const Record&)>;               // new value, or new key
 using FlatMapFn = std::function<void(const Record&, Batch& out)>;  // appends 0..n records
+// The same with the batch's context, to report data errors and skipped records.
+using ReportingFlatMapFn = std::function<void(const Record&, Batch& out, ProcessContext&)>;
 using PeekFn = std::function<void(const Record&)>;
 
 // Keeps the records for which `pred` is true, in order.
@@ -118,7 +121,16 @@ class FlatMapNode final : public Processor {
     out_.clear();
     for (const Record& r : batch) {
       size_t before = out_.size();
-      if (!guarded(ctx, r, "flat map", [&] { fn_(r, out_); })) out_.resize(before);
+      if (!guarded(ctx, r, "flat map", [&] {
+            // A callable may take the context too (to report data errors
+            // and skipped records).
+            if constexpr (std::is_invocable_v<Fn&, const Record&, Batch&, ProcessContext&>) {
+              fn_(r, out_, ctx);
+            } else {
+              fn_(r, out_);
+            }
+          }))
+        out_.resize(before);
     }
     batch.swap(out_);
     forward(batch, ctx);

@@ -40,7 +40,7 @@ class MaterializeNode final : public Processor {
       for (size_t i = 0; i < batch.size(); ++i) {
         Record& r = batch[i];
         if (r.key.is_null()) {
-          ctx.data_error(r, "materialize", "table record with a null key");
+          ctx.null_key(r, SkipReason::NullKey, "materialize", "table record with a null key");
           continue;
         }
         if (versions_) {
@@ -95,7 +95,7 @@ class StreamTableJoinNode final : public Processor {
       if (r.key.is_null() && type_ == JoinType::Inner) {
         // An inner join needs the key: a data error (dead-lettered and
         // counted), not a silent drop. A left join emits it unmatched.
-        ctx.data_error(r, "join", "the join key is null");
+        ctx.null_key(r, SkipReason::NullJoinKey, "join", "the join key is null");
         continue;
       }
       const Value* match = r.key.is_null() ? nullptr

@@ -499,6 +499,7 @@ void TaskGraph::process(size_t input, const RawRecord* begin, const RawRecord* e
                         TaskOutput& out) {
   out.records_in += static_cast<uint64_t>(end - begin);
   ProcessContext ctx(out, partition_);
+  ctx.set_raw(&inputs_[input].topic, begin, end);
   sources_[input]->process(begin, end, ctx);
 }
 

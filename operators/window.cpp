@@ -254,12 +254,14 @@ void WindowedAggregateNode::process(Batch& batch, ProcessContext& ctx) {
   const bool session = store_->window().kind == WindowKind::Session;
   for (Record& r : batch) {
     if (r.key.is_null()) {
-      ctx.data_error(r, "windowed aggregate", "the group key (GROUP BY) is null");
+      ctx.null_key(r, SkipReason::NullGroupKey, "windowed aggregate",
+                   "the group key (GROUP BY) is null");
       continue;
     }
     if (r.value.is_null() || r.timestamp < 0) {
       ++skipped_;
-      ++ctx.output().records_skipped;
+      ctx.skipped(r, r.value.is_null() ? SkipReason::Tombstone : SkipReason::NegativeTimestamp,
+                  "windowed aggregate");
       continue;
     }
     store_->stream_time_ = std::max(store_->stream_time_, r.timestamp);

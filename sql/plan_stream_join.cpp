@@ -9,17 +9,10 @@
 #include "sql/planner.hpp"
 #include "sql/row_layout.hpp"
 #include "sql/types.hpp"
+#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
-
-using RowFn = std::function<void(const Record&, Batch&)>;
-
-ProcessorFactory flat_map(RowFn fn) {
-  return [fn](BuildContext& c) -> std::unique_ptr<Processor> {
-    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), fn);
-  };
-}
 
 // The key column of a single-key source `s` that `e` names, if any.
 const Column* key_column_named(const QueryAnalysis& a, const SourceInfo& s, const Expr& e) {
@@ -107,11 +100,17 @@ Expected<Topology::NodeId> plan_stream_join(const StreamJoinContext& c, size_t i
   auto rekey = [&](Topology::NodeId node, std::shared_ptr<CompiledExpr> k,
                    const std::string& what) {
     DataTypePtr t = key_type;
-    RowFn fn = [k, t](const Record& r, Batch& out) {
-      if (is_tombstone(r)) return;
+    ReportingRowFn fn = [k, t](const Record& r, Batch& out, ProcessContext& ctx) {
+      if (is_tombstone(r)) {
+        ctx.skipped(r, SkipReason::Tombstone, "join");
+        return;
+      }
       Record o = r;
       o.key = k->evaluate(eval_row(r));
-      if (o.key.is_null()) return;  // a NULL join key joins nothing (ksqlDB drops it)
+      if (o.key.is_null()) {  // a NULL join key joins nothing (ksqlDB drops it): counted
+        ctx.skipped(r, SkipReason::NullJoinKey, "join");
+        return;
+      }
       if (t)
         if (auto v = coerce(o.key, *t)) o.key = std::move(*v);
       out.push_back(std::move(o));

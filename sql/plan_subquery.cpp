@@ -10,11 +10,10 @@
 #include "sql/row_layout.hpp"
 #include "sql/subquery.hpp"
 #include "sql/types.hpp"
+#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
-
-using RowFn = std::function<void(const Record&, Batch&)>;
 
 using Plans = std::vector<std::shared_ptr<const SubqueryPlan>>;
 

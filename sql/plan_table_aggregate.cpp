@@ -7,17 +7,10 @@
 #include "operators/stateless_nodes.hpp"
 #include "runtime/decimal.hpp"
 #include "sql/row_layout.hpp"
+#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
-
-using RowFn = std::function<void(const Record&, Batch&)>;
-
-ProcessorFactory flat_map(RowFn fn) {
-  return [fn](BuildContext& c) -> std::unique_ptr<Processor> {
-    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), fn);
-  };
-}
 
 Value negate(const Value& v) {
   switch (v.kind()) {
@@ -64,22 +57,32 @@ Expected<Topology::NodeId> plan_table_aggregate(
                                   "source.");
   // 1. Old row out, new row in, keyed by their groups.
   const std::string prior = id + "-prior";
-  auto group_key = [groups](const Array& row, const Record& r) -> Value {
+  // The row's group; null when a grouping value is NULL (`*null_at`: which).
+  auto group_key = [groups](const Array& row, const Record& r, size_t* null_at) -> Value {
     EvalRow e = row_of(row, r);
-    if (groups.size() == 1) return groups[0]->evaluate(e);
     StructFields f;
     for (size_t i = 0; i < groups.size(); ++i) {
       Value v = groups[i]->evaluate(e);
-      if (v.is_null()) return Value();
+      if (v.is_null()) {
+        if (null_at) *null_at = i;
+        return Value();
+      }
+      if (groups.size() == 1) return v;
       f.push_back(Field{"G" + std::to_string(i), std::move(v)});
     }
     return Value::structure(std::move(f));
   };
-  ProcessorFactory split = [prior, group_key](BuildContext& c) -> std::unique_ptr<Processor> {
+  std::vector<std::string> group_sql;
+  for (const auto& g : groups) group_sql.push_back(to_sql(*g->expr()));
+  ProcessorFactory split = [prior, group_key, group_sql](BuildContext& c) -> std::unique_ptr<Processor> {
     std::shared_ptr<KTable> store = c.table(prior);
     if (!store) return nullptr;
-    RowFn fn = [store, group_key](const Record& r, Batch& out) {
-      if (r.key.is_null()) return;
+    ReportingRowFn fn = [store, group_key, group_sql](const Record& r, Batch& out,
+                                                      ProcessContext& ctx) {
+      if (r.key.is_null()) {
+        ctx.null_key(r, SkipReason::NullKey, "table GROUP BY", "table record with a null key");
+        return;
+      }
       Value old;
       if (const Value* p = store->find_local(r.key)) old = *p;
       Value now = r.value.kind() == TypeKind::Array ? r.value : Value();
@@ -87,7 +90,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
       // Values: the row, then [the old row,] the mode (0 add, 1 subtract,
       // 2 replace: the old row and the new one are in the same group).
       auto emit = [&](Value key, const Value& row, int32_t mode, const Value* replaced) {
-        if (key.is_null()) return;  // ksqlDB skips rows whose group is NULL
+        if (key.is_null()) return;  // an old row whose group was NULL was never counted
         Record o = r;
         o.key = std::move(key);
         Array flagged = row.as_array();
@@ -96,16 +99,31 @@ Expected<Topology::NodeId> plan_table_aggregate(
         o.value = Value::array(std::move(flagged));
         out.push_back(std::move(o));
       };
-      Value old_key = old.kind() == TypeKind::Array ? group_key(old.as_array(), r) : Value();
-      Value new_key = now.is_null() ? Value() : group_key(now.as_array(), r);
+      Value old_key =
+          old.kind() == TypeKind::Array ? group_key(old.as_array(), r, nullptr) : Value();
+      size_t null_at = 0;
+      Value new_key = now.is_null() ? Value() : group_key(now.as_array(), r, &null_at);
       if (!old_key.is_null() && !new_key.is_null() && old_key == new_key) {
         emit(std::move(new_key), now, 2, &old);
         return;
       }
       if (old.kind() == TypeKind::Array) emit(std::move(old_key), old, 1, nullptr);
-      if (!now.is_null()) emit(std::move(new_key), now, 0, nullptr);
+      if (now.is_null()) return;
+      if (new_key.is_null()) {
+        // ksqlDB excludes the row from the table ("Group-by column with
+        // index N resolved to null"): a data error (dead-lettered) and a skip.
+        std::string which = group_sql.size() == 1
+                                ? group_sql[0]
+                                : "expression " + std::to_string(null_at + 1) + " of " +
+                                      std::to_string(group_sql.size()) + ", " +
+                                      group_sql[null_at] + ",";
+        ctx.null_key(r, SkipReason::NullGroupKey, "table GROUP BY",
+                     "the group key (GROUP BY) is null: " + which + " is NULL");
+        return;
+      }
+      emit(std::move(new_key), now, 0, nullptr);
     };
-    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), std::move(fn));
+    return std::make_unique<FlatMapNode<ReportingRowFn>>(c.node_name(), std::move(fn));
   };
   Topology::NodeId node = topology.add_processor(id + "-table-group", {rows}, split);
   // The store is registered through a materialization that never receives

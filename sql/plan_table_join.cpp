@@ -6,11 +6,10 @@
 #include "operators/stateless_nodes.hpp"
 #include "sql/row_layout.hpp"
 #include "sql/types.hpp"
+#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
-
-using RowFn = std::function<void(const Record&, Batch&)>;
 
 Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);

@@ -13,11 +13,10 @@
 #include "sql/plan_table_join.hpp"
 #include "sql/plan_window.hpp"
 #include "sql/row_layout.hpp"
+#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
-
-using RowFn = std::function<void(const Record&, Batch&)>;
 
 bool is_logical_json(const std::string& format) {
   return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF";
@@ -56,12 +55,6 @@ Expected<size_t> top_k_size(const Expr& call) {
     return sql_error(k ? k->loc : call.loc,
                      call.name + " needs a positive integer literal as its second argument");
   return static_cast<size_t>(k->value.to_int64());
-}
-
-ProcessorFactory flat_map(RowFn fn) {
-  return [fn](BuildContext& c) -> std::unique_ptr<Processor> {
-    return std::make_unique<FlatMapNode<RowFn>>(c.node_name(), fn);
-  };
 }
 
 }  // namespace
@@ -170,14 +163,18 @@ class QueryPlanner {
     if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
     bool table = s.is_table();
     auto ts_format = s.timestamp_format;
-    RowFn fn = [layout, ts_column, ts_format, table, keep_tombstones](const Record& r, Batch& out) {
+    ReportingRowFn fn = [layout, ts_column, ts_format, table, keep_tombstones](
+                            const Record& r, Batch& out, ProcessContext& ctx) {
       Record o = r;
       if (r.value.is_null() && table) {
         o.value = Value();
       } else if (r.value.is_null()) {
-        // ksqlDB passes a stream's null values through a projection (joins
-        // and aggregations drop them).
-        if (!keep_tombstones) return;
+        // ksqlDB passes a stream's null values through a projection; joins
+        // and aggregations drop them (counted).
+        if (!keep_tombstones) {
+          ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
+          return;
+        }
         Array row;
         layout->append(window_inner_key(r.key), nullptr, row);
         row.push_back(Value::boolean(true));
@@ -521,21 +518,38 @@ class QueryPlanner {
       group_types.push_back(g->type());
       groups.push_back(std::make_shared<CompiledExpr>(std::move(*g)));
     }
-    RowFn rekey = [groups](const Record& r, Batch& out) {
-      if (is_tombstone(r)) return;
+    // A NULL grouping value: ksqlDB drops the row ("Group-by column with
+    // index N resolved to null"); here a data error (dead-lettered with the
+    // input's bytes) and a skip (null_group_key), found before the
+    // repartition topic so the dead letter names the input's topic.
+    std::vector<std::string> group_sql;
+    for (const ExprPtr& e : q_.group_by) group_sql.push_back(to_sql(*e));
+    ReportingRowFn rekey = [groups, group_sql](const Record& r, Batch& out, ProcessContext& ctx) {
+      if (is_tombstone(r)) {
+        ctx.skipped(r, SkipReason::Tombstone, "GROUP BY");
+        return;
+      }
       Record o = r;
       EvalRow row = eval_row(r);
-      if (groups.size() == 1) {
-        o.key = groups[0]->evaluate(row);
-      } else {
-        StructFields f;
-        for (size_t i = 0; i < groups.size(); ++i) {
-          Value v = groups[i]->evaluate(row);
-          if (v.is_null()) return;  // ksqlDB drops rows with a NULL grouping value
+      StructFields f;
+      for (size_t i = 0; i < groups.size(); ++i) {
+        Value v = groups[i]->evaluate(row);
+        if (v.is_null()) {
+          std::string which = groups.size() == 1
+                                  ? group_sql[0]
+                                  : "expression " + std::to_string(i + 1) + " of " +
+                                        std::to_string(groups.size()) + ", " + group_sql[i] + ",";
+          ctx.null_key(r, SkipReason::NullGroupKey, "GROUP BY",
+                       "the group key (GROUP BY) is null: " + which + " is NULL");
+          return;
+        }
+        if (groups.size() == 1) {
+          o.key = std::move(v);
+        } else {
           f.push_back(Field{"G" + std::to_string(i), std::move(v)});
         }
-        o.key = Value::structure(std::move(f));
       }
+      if (groups.size() > 1) o.key = Value::structure(std::move(f));
       out.push_back(std::move(o));
     };
     if (!table) {  // a table's rows are re-keyed by plan_table_aggregate

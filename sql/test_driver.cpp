@@ -51,6 +51,7 @@ void TestDriver::process(const std::string& topic, RawRecord first) {
       outputs_.push_back(std::move(o));
     }
   }
+  for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
 }
 
 std::vector<OutputRecord> TestDriver::outputs(const std::string& topic) const {

@@ -17,6 +17,7 @@
 // not depend on a partitioner.
 //
 // Ownership: owned by the test; used from one thread.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,6 +46,8 @@ class TestDriver {
   std::vector<OutputRecord> outputs(const std::string& topic) const;
   // Records that failed (decoding, evaluation, encoding), in order.
   const std::vector<DataError>& data_errors() const { return errors_; }
+  // Records skipped (counted, not processed) for `reason`.
+  uint64_t skipped(SkipReason reason) const { return skipped_[static_cast<size_t>(reason)]; }
   TaskGraph& graph() { return *graph_; }
 
  private:
@@ -55,6 +58,7 @@ class TestDriver {
   std::map<std::string, int64_t> next_offset_;
   std::vector<OutputRecord> outputs_;
   std::vector<DataError> errors_;
+  std::array<uint64_t, kSkipReasons> skipped_{};
 };
 
 }  // namespace rivulet::sql

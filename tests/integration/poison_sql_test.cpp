@@ -207,8 +207,15 @@ TEST_CASE("rivulet run: poison records are dead-lettered with context, good ones
       kinds.insert("null join key");
       CHECK(r.header("rivulet.source.topic") == std::optional<std::string>("orders"));
       CHECK_FALSE(r.key.has_value());
+      CHECK(r.value == std::optional<std::string>(null_key_value));  // the bytes read
+      CHECK(r.header("rivulet.error.payload") == std::optional<std::string>("original"));
     }
-    if (error.find("group key (GROUP BY) is null") != std::string::npos) kinds.insert("null group key");
+    if (error.find("group key (GROUP BY) is null") != std::string::npos) {
+      kinds.insert("null group key");
+      // Found at the GROUP BY's re-keying, before the repartition topic.
+      CHECK(r.header("rivulet.source.topic") == std::optional<std::string>("orders"));
+      CHECK(r.value == std::optional<std::string>(null_key_value));
+    }
   }
   CHECK(kinds == std::set<std::string>{"truncated", "wrong type", "invalid utf-8", "null join key",
                                        "null group key"});

@@ -58,7 +58,9 @@ TEST_CASE("count emits the updated count per input record, keyed by group", "[ag
   CHECK(h.collect.records[2].timestamp == 12);
   CHECK(h.collect.records[2].source.offset == Offset{2});
   CHECK(h.node.skipped_records() == 1);  // null value
-  CHECK(h.out.records_skipped == 1);
+  CHECK(h.out.records_skipped == 2);  // the null value, and the null key (also a data error)
+  CHECK(h.out.skipped_by_reason[static_cast<size_t>(SkipReason::Tombstone)] == 1);
+  CHECK(h.out.skipped_by_reason[static_cast<size_t>(SkipReason::NullGroupKey)] == 1);
   REQUIRE(h.out.data_errors.size() == 1);  // null key: no group, a data error
   CHECK(h.out.data_errors[0].error.context.operation == "aggregate");
   CHECK(h.results->get(S("a")) == std::optional<Value>(I(2)));

@@ -80,6 +80,13 @@ TEST_CASE("planner: SQL cases run through the test driver", "[sql][planner]") {
     }
     // Records a case expects to be refused (dead-lettered): "data_errors": N.
     CHECK((*driver)->data_errors().size() == c.value("data_errors", size_t{0}));
+    // Records a case expects to be skipped and counted: "skipped": {"reason": N}.
+    for (size_t i = 0; i < kSkipReasons; ++i) {
+      auto reason = static_cast<SkipReason>(i);
+      INFO("records skipped, reason " << skip_reason_name(reason));
+      CHECK((*driver)->skipped(reason) ==
+            c.value("skipped", json::object()).value(skip_reason_name(reason), uint64_t{0}));
+    }
     std::map<std::string, size_t> seen;
     for (const auto& want : c["outputs"]) {
       std::string topic = want["topic"].get<std::string>();
