@@ -100,14 +100,43 @@ class Node {
   void reconcile();
   std::shared_ptr<Application> app_for(const QueryDef& def);
 
-  // Tasks assigned here (not being released) that do not run yet.
+  // Tasks assigned here (not being released) that cannot run: their query
+  // did not plan or start here, or the task did not start. Each is
+  // reported as failed (in /health and to the coordinator) until it runs.
+  std::vector<NodeHttp::Failure> failed_tasks() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failed_tasks_locked();
+  }
+  std::vector<NodeHttp::Failure> failed_tasks_locked() {
+    std::vector<NodeHttp::Failure> out;
+    for (const auto& o : desired_.tasks) {
+      if (o.release) continue;
+      auto q = queries_.find(o.query);
+      auto s = start_errors_.find(TaskId{o.query, o.partition});
+      std::string error;
+      if (q != queries_.end() && !q->second.app && !q->second.error.empty()) {
+        error = "query " + o.query + ": " + q->second.error;
+      } else if (s != start_errors_.end()) {
+        error = s->second;
+      } else {
+        continue;
+      }
+      out.push_back(NodeHttp::Failure{o.query, o.partition, o.epoch, std::move(error)});
+    }
+    return out;
+  }
+
+  // Tasks assigned here (not being released) that do not run yet and have
+  // not failed.
   size_t starting_tasks() {
     std::vector<std::pair<std::shared_ptr<Application>, int32_t>> assigned;
     size_t n = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      std::set<TaskId> failed;
+      for (const auto& f : failed_tasks_locked()) failed.insert(TaskId{f.query, f.partition});
       for (const auto& o : desired_.tasks) {
-        if (o.release) continue;
+        if (o.release || failed.count(TaskId{o.query, o.partition})) continue;
         auto it = queries_.find(o.query);
         if (it == queries_.end() || !it->second.app) {
           ++n;
@@ -147,6 +176,7 @@ class Node {
   int64_t granted_until_ = 0;
   uint64_t desired_version_ = 0;
   std::set<TaskId> releasing_;
+  std::map<TaskId, std::string> start_errors_;  // tasks whose add_task failed, why
   bool controller_stop_ = false;
   std::atomic<int64_t> last_orders_ms_{0};
 };
@@ -163,6 +193,16 @@ NodeReport Node::build_report(bool leaving) {
   std::vector<std::pair<std::string, std::shared_ptr<Application>>> running;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // Tasks that cannot run here: failed, with the reason (rivulet status).
+    for (auto& f : failed_tasks_locked()) {
+      TaskReport t;
+      t.query = f.query;
+      t.partition = f.partition;
+      t.epoch = f.epoch;
+      t.state = "failed";
+      t.error = std::move(f.error);
+      r.tasks.push_back(std::move(t));
+    }
     releasing = releasing_;
     for (auto& [name, q] : queries_) {
       if (q.app) running.emplace_back(name, q.app);
@@ -434,7 +474,13 @@ void Node::reconcile() {
     if (!r) {
       logger()->error("node {}: starting {}-{}: {}", options_.name, o.query, o.partition,
                       r.error().to_string());
+      std::lock_guard<std::mutex> lock(mutex_);
+      start_errors_[TaskId{o.query, o.partition}] = "starting the task: " + r.error().to_string();
       continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      start_errors_.erase(TaskId{o.query, o.partition});
     }
     // The lease granted with these orders (unless newer orders dropped it).
     int64_t until = 0;
@@ -492,7 +538,7 @@ int Node::run(std::atomic<bool>& stop) {
   if (!options_.http.empty()) {
     auto started = NodeHttp::start(
         options_.http, options_.name, [this] { return apps(); },
-        [this] { return starting_tasks(); });
+        [this] { return starting_tasks(); }, [this] { return failed_tasks(); });
     if (!started) {
       std::cerr << "rivulet node: --http: " << started.error().to_string() << "\n";
       return 2;

@@ -10,7 +10,7 @@ namespace rivulet::cluster {
 
 Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
                                                     const std::string& node, Apps apps,
-                                                    Starting starting) {
+                                                    Starting starting, Failed failed) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return Error::fatal("expected HOST:PORT, got '" + listen + "'");
   std::unique_ptr<NodeHttp> ep(new NodeHttp());
@@ -28,14 +28,21 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node"),
                     "text/plain; version=0.0.4");
   });
-  ep->server_->Get("/health", [apps, node, starting](const httplib::Request&,
-                                                      httplib::Response& res) {
+  ep->server_->Get("/health", [apps, node, starting, failed](const httplib::Request&,
+                                                              httplib::Response& res) {
     size_t tasks = 0;
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& app : apps()) {
       for (const auto& t : app->task_metrics()) {
         ++tasks;
         if (t.state == "failed") failures.push_back({{"task", t.task}, {"error", t.error}});
+      }
+    }
+    if (failed) {
+      for (const auto& f : failed()) {
+        ++tasks;
+        failures.push_back(
+            {{"task", f.query + "-" + std::to_string(f.partition)}, {"error", f.error}});
       }
     }
     const size_t pending = starting ? starting() : 0;

@@ -559,3 +559,71 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   producer.join();
   c.wait_outputs(std::chrono::seconds(40));
 }
+
+TEST_CASE("a node whose query cannot start reports failed with the reason in /health and rivulet status, "
+          "not starting forever",
+          "[cluster][process][health]") {
+  Cluster c;
+  c.start_coordinator();
+  // The node's state.dir lies under a regular file: the query's
+  // Application cannot open its checkpoint store on this node.
+  std::ofstream(c.dir + "/not-a-directory") << "x";
+  const std::string file = c.dir + "/bad.properties";
+  {
+    std::ifstream common(c.config_file);
+    std::ofstream out(file);
+    for (std::string line; std::getline(common, line);)
+      if (line.rfind("state.dir=", 0) != 0) out << line << "\n";
+    out << "state.dir=" << c.dir << "/not-a-directory/state\n";
+  }
+  c.nodes["bad"] = spawn({testing::rivulet_binary(), "node", "--coordinator", c.address, "--name",
+                          "bad", "--config", file, "--http", "127.0.0.1:0"});
+  REQUIRE(c.nodes["bad"]);
+  auto line = c.nodes["bad"]->read_line();
+  REQUIRE(line.has_value());
+  REQUIRE(line->find(", http ") != std::string::npos);
+  const std::string http = line->substr(line->find(", http ") + 7);
+  c.submit();
+
+  nlohmann::json health;
+  std::string code;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    auto [rc, out] = testing::run_command(
+        "curl -s -w '\\n%{http_code}' http://" + http + "/health", "", 10);
+    auto nl = out.rfind('\n');
+    if (rc == 0 && nl != std::string::npos) {
+      health = nlohmann::json::parse(out.substr(0, nl), nullptr, false);
+      code = out.substr(nl + 1);
+      if (!health.is_discarded() && health["status"] == "failed" &&
+          health["failed_tasks"].size() == static_cast<size_t>(kPartitions))
+        break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(health.dump());
+  CHECK(code == "503");
+  REQUIRE(health["status"] == "failed");
+  CHECK(health["starting_tasks"] == 0);
+  REQUIRE(health["failed_tasks"].size() == static_cast<size_t>(kPartitions));
+  CHECK_THAT(health["failed_tasks"][0]["error"].get<std::string>(),
+             Catch::Contains("not-a-directory"));
+
+  // rivulet status: each task failed, with the reason.
+  nlohmann::json status;
+  deadline = Clock::now() + std::chrono::seconds(20);
+  size_t failed = 0;
+  while (Clock::now() < deadline) {
+    status = c.status();
+    failed = 0;
+    if (!status.is_null())
+      for (const auto& t : status["tasks"])
+        if (t["state"] == "failed" &&
+            t.value("error", std::string()).find("not-a-directory") != std::string::npos)
+          ++failed;
+    if (failed == static_cast<size_t>(kPartitions)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(status.dump());
+  CHECK(failed == static_cast<size_t>(kPartitions));
+}
