@@ -81,6 +81,18 @@ class DeliveryTracker {
     return progress_;
   }
 
+  // Input before `offsets` had all its outputs acknowledged earlier: the
+  // offsets of a restored checkpoint, which was written only after that.
+  // They are committable from the start, so that a task restored at the end
+  // of its input (nothing left to process, so no run ever completes)
+  // still commits them.
+  void start_at(const std::map<TopicPartition, Offset>& offsets) {
+    for (const auto& [tp, offset] : offsets) {
+      auto& slot = progress_[tp];
+      if (offset > slot) slot = offset;
+    }
+  }
+
   const std::optional<std::string>& failure() const { return failure_; }
   size_t runs_in_flight() const { return runs_.size(); }
 

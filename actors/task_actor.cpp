@@ -525,6 +525,10 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
                                             env.max_task_idle_ms);
   st.processed = env.restored_offsets;
   st.durable = env.restored_offsets;
+  // The restored checkpoint's input had its outputs acknowledged before the
+  // checkpoint was written: its offsets are committed at the first commit,
+  // even when nothing is left to process.
+  st.tracker.start_at(env.restored_offsets);
   st.next_checkpoint = env.next_checkpoint_id;
   st.chain = checkpoint::ChainState(
       checkpoint::ChainPolicy{env.checkpoint_max_deltas, env.checkpoint_max_delta_percent});

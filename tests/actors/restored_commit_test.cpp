@@ -1,0 +1,89 @@
+// A node killed after a checkpoint became durable and before the offsets it
+// covers were committed: the next start restores that checkpoint and, when
+// no input is left after it, processes nothing. Its committed offsets must
+// still reach the checkpoint's (the crash drill waited on them forever:
+// tests/integration/crash_recovery_test.cpp).
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "actors/application.hpp"
+#include "checkpoint/directory_store.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "examples/orders_enrichment.hpp"
+
+using namespace rivulet;
+
+TEST_CASE("a task restored at the end of its input commits the checkpoint's offsets",
+          "[integration][application][checkpoint]") {
+  examples::OrdersWorkload w;
+  w.users = 20;
+  w.user_space = 22;
+  w.orders = 200;
+  const int32_t partitions = 2;
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+    REQUIRE((*broker)->create_topic(t, partitions).ok());
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+
+  // The checkpoint a killed node left behind: all input processed, nothing
+  // committed.
+  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
+  REQUIRE(::mkdtemp(state.data()) != nullptr);
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  REQUIRE(admin.ok());
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store.ok());
+  std::vector<TopicPartition> orders;
+  std::map<TopicPartition, Offset> ends;
+  for (int32_t p = 0; p < partitions; ++p) {
+    checkpoint::Snapshot snap;
+    snap.task = checkpoint::TaskId{"test-app", PartitionId{p}};
+    snap.id = CheckpointId{1};
+    snap.epoch = Epoch{1};
+    for (const auto& topic : {w.users_topic, w.orders_topic}) {
+      TopicPartition tp{topic, PartitionId{p}};
+      auto marks = (*admin)->watermarks(tp);
+      REQUIRE(marks.ok());
+      REQUIRE(marks->second > 0);
+      snap.input_offsets[tp] = Offset{marks->second};
+      if (topic == w.orders_topic) {
+        orders.push_back(tp);
+        ends[tp] = Offset{marks->second};
+      }
+    }
+    REQUIRE((*store)->write(snap).ok());
+  }
+
+  auto config = Config::from_map({{"application.id", "test-app"},
+                                  {"bootstrap.servers", bootstrap},
+                                  {"commit.interval.ms", "100"},
+                                  {"checkpoint.interval.ms", "200"},
+                                  {"state.dir", state}});
+  REQUIRE(config.ok());
+  Application app(examples::make_orders_topology(w), *config);
+  REQUIRE(app.start().ok());
+  auto group = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "test-app"}});
+  REQUIRE(group.ok());
+  std::map<TopicPartition, Offset> committed;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto c = (*group)->committed(orders, std::chrono::seconds(5));
+    if (c.ok()) committed = *c;
+    if (committed == ends) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(committed == ends);  // without a single record processed
+  CHECK(app.stats().records_in == 0);
+  REQUIRE(app.stop());
+  std::filesystem::remove_all(state);
+}
