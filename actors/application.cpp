@@ -150,7 +150,8 @@ struct Application::Impl {
   // Loads the task's newest restorable checkpoint (its chain: a full
   // snapshot and the deltas on top of it) into its stores. A snapshot
   // that does not fit the topology (a store it does not have, bytes a store
-  // rejects) is an error: running on would silently lose state.
+  // rejects) is an error: running on would silently lose state. False when
+  // the task has checkpoints but none of them restores (all damaged).
   Expected<bool> restore(TaskGraph& graph, actors::TaskCounters& counters, PartitionId p,
                          actors::TaskEnvironment& env) {
     checkpoint::TaskId id{config.get("application.id"), p};
@@ -159,7 +160,10 @@ struct Application::Impl {
     env.next_checkpoint_id = checkpoint::next_checkpoint_id(*ids);
     auto chain = checkpoints->load_latest_chain(id);
     if (!chain) return chain.error();
-    if (!*chain) return true;
+    // Checkpoints exist but none restores: the state they held is gone, and
+    // the committed offsets (which only a durable checkpoint allowed) must
+    // not be where the rebuild starts.
+    if (!*chain) return ids->empty();
     auto begin = std::chrono::steady_clock::now();
     auto applied = actors::apply_checkpoint_chain(graph, **chain);
     if (!applied) return applied.error();
@@ -276,10 +280,12 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
     auto prepared = prepare_exactly_once(task, p, env);
     if (!prepared) return prepared.error();
   }
+  bool state_lost = false;  // checkpoints existed, none restored
   if (checkpoints) {
     env.checkpoint_store = checkpoints.get();
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
     if (!restored) return restored.error();
+    state_lost = !*restored;
   }
   // Every input resumes where the restored state ends (tables included:
   // their stores are in the checkpoint). Without a checkpoint, tables are
@@ -295,10 +301,14 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
     int64_t offset = connectors::StartPosition::kCommitted;
     if (auto it = env.restored_offsets.find(tp); it != env.restored_offsets.end()) {
       offset = it->second.value();
-    } else if (is_table) {
+    } else if (is_table || state_lost) {
       offset = connectors::StartPosition::kBeginning;
     }
     positions.push_back(connectors::StartPosition{tp, offset});
+  }
+  if (state_lost) {
+    logger()->warn("task {}-{}: no checkpoint restores: every input is read again from its beginning",
+                   app_id, p);
   }
   task.actor = actors::spawn_task_actor(*system, std::move(env));
   for (size_t i = 0; i < task.graph->inputs().size(); ++i) {

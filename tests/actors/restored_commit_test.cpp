@@ -87,3 +87,69 @@ TEST_CASE("a task restored at the end of its input commits the checkpoint's offs
   REQUIRE(app.stop());
   std::filesystem::remove_all(state);
 }
+
+// Every checkpoint of the tasks is damaged while the group has committed
+// offsets (which only a durable checkpoint allowed): the state those
+// checkpoints held is gone, so the tasks must rebuild it from the beginning
+// of their inputs, not resume at the committed offsets with empty state
+// (per-user counts would restart from zero).
+TEST_CASE("tasks whose checkpoints are all damaged rebuild from the beginning, not the committed offsets",
+          "[integration][application][checkpoint]") {
+  examples::OrdersWorkload w;
+  w.users = 20;
+  w.user_space = 22;
+  w.orders = 200;
+  const int32_t partitions = 2;
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+    REQUIRE((*broker)->create_topic(t, partitions).ok());
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+
+  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
+  REQUIRE(::mkdtemp(state.data()) != nullptr);
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  REQUIRE(admin.ok());
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store.ok());
+  auto group = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", "test-app"}});
+  REQUIRE(group.ok());
+  std::vector<std::pair<TopicPartition, Offset>> ends;
+  for (int32_t p = 0; p < partitions; ++p) {
+    checkpoint::TaskId task{"test-app", PartitionId{p}};
+    checkpoint::Snapshot snap;
+    snap.task = task;
+    snap.id = CheckpointId{1};
+    snap.epoch = Epoch{1};
+    TopicPartition tp{w.orders_topic, PartitionId{p}};
+    auto marks = (*admin)->watermarks(tp);
+    REQUIRE(marks.ok());
+    snap.input_offsets[tp] = Offset{marks->second};
+    ends.emplace_back(tp, Offset{marks->second});
+    REQUIRE((*store)->write(snap).ok());
+    // Damaged on disk: its last bytes are gone.
+    const std::string path = (*store)->file_path(task, CheckpointId{1});
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
+  }
+  REQUIRE((*group)->commit_sync(ends).ok());
+
+  auto config = Config::from_map({{"application.id", "test-app"},
+                                  {"bootstrap.servers", bootstrap},
+                                  {"commit.interval.ms", "100"},
+                                  {"checkpoint.interval.ms", "200"},
+                                  {"state.dir", state}});
+  REQUIRE(config.ok());
+  Application app(examples::make_orders_topology(w), *config);
+  REQUIRE(app.start().ok());
+  const auto everything = static_cast<uint64_t>(w.users + w.orders);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (app.stats().records_in < everything && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(app.stats().records_in == everything);  // every order counted again, none skipped
+  REQUIRE(app.stop());
+  std::filesystem::remove_all(state);
+}
