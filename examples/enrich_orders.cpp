@@ -13,10 +13,12 @@
 // With --http it serves /metrics, /health and /tasks (actors/http_endpoint.hpp).
 // SIGINT/SIGTERM stop it gracefully (final checkpoint, exit 0); a second
 // signal exits at once.
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "actors/application.hpp"
@@ -59,10 +61,16 @@ int main(int argc, char** argv) {
     endpoint = std::move(*e);
     std::cerr << "enrich_orders: http on " << endpoint->host() << ":" << endpoint->port() << "\n";
   }
-  std::thread reporter([&app, &workload] {
+  // The reporter stops and is joined before the application stops: a
+  // detached one could wake while `app` is being destroyed and use it.
+  std::mutex reporter_mutex;
+  std::condition_variable reporter_wake;
+  bool reporter_stop = false;
+  std::thread reporter([&] {
     auto users = app.table("users");
-    for (;;) {
-      std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::unique_lock<std::mutex> lock(reporter_mutex);
+    while (!reporter_wake.wait_for(lock, std::chrono::seconds(3), [&] { return reporter_stop; })) {
+      lock.unlock();
       auto stats = app.stats();
       auto user = users.get(rivulet::Value::string(workload.user_id(42)));
       std::printf("in=%llu out=%llu users=%zu user 42=%s\n",
@@ -70,10 +78,16 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(stats.records_out), users.size(),
                   user ? user->to_string().c_str() : "(not loaded)");
       std::fflush(stdout);
+      lock.lock();
     }
   });
-  reporter.detach();
   signals.wait();
+  {
+    std::lock_guard<std::mutex> lock(reporter_mutex);
+    reporter_stop = true;
+  }
+  reporter_wake.notify_all();
+  reporter.join();
   const bool stopped = app.stop();
   endpoint.reset();
   return stopped ? 0 : 1;
