@@ -200,6 +200,7 @@ TEST_CASE("SIGKILLed again and again, a node loses nothing and its counts stay e
   auto json = make_json_codec();
   std::map<std::string, std::vector<const ReadRecord*>> copies;  // order id -> outputs
   std::map<std::string, int64_t> counts;
+  std::map<std::string, std::vector<const ReadRecord*>> count_history;  // user -> its counts
   for (const auto& r : records) {
     REQUIRE(r.value);
     auto v = json->decode(*r.value);
@@ -208,6 +209,7 @@ TEST_CASE("SIGKILLed again and again, a node loses nothing and its counts stay e
       copies[v->field("order_id")->to_string()].push_back(&r);
     } else {
       counts[v->field("user_id")->as_string()] = v->field("orders")->to_int64();
+      count_history[v->field("user_id")->as_string()].push_back(&r);
     }
   }
   INFO("kills: " << kills << ", output records: " << records.size());
@@ -219,6 +221,18 @@ TEST_CASE("SIGKILLed again and again, a node loses nothing and its counts stay e
     const int64_t got = it == counts.end() ? -1 : it->second;
     if (got != n && shown++ < 10) {
       mismatched += " " + user + ": " + std::to_string(got) + " (expected " + std::to_string(n) + ")";
+      if (shown <= 3) {
+        // Its count records in the order read: value, where, which input and incarnation.
+        mismatched += " [";
+        for (const auto* c : count_history[user]) {
+          auto cv = json->decode(*c->value);
+          mismatched += " " + std::to_string(cv->field("orders")->to_int64()) + "@" +
+                        c->tp.to_string() + "/" + std::to_string(c->offset) + " in=" +
+                        c->header("rivulet.input").value_or("?") +
+                        " ep=" + c->header("rivulet.epoch").value_or("?") + ";";
+        }
+        mismatched += " ]";
+      }
     }
   }
   INFO("final counts off:" << mismatched);
