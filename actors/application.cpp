@@ -236,6 +236,58 @@ bool Application::extend_lease(int32_t partition, int64_t epoch, int64_t deadlin
   return true;
 }
 
+void Application::revoke_leases() {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (auto& [p, task] : impl_->tasks) {
+    if (task.lease) task.lease->store(0);
+  }
+}
+
+void Application::lookup(int32_t partition, int64_t epoch, const std::string& table,
+                         const std::string& key_bytes, std::chrono::milliseconds timeout,
+                         LookupDone done) {
+  auto& im = *impl_;
+  const std::string task_name = im.config.get("application.id") + "-" + std::to_string(partition);
+  actors::task_actor actor;
+  {
+    std::lock_guard<std::mutex> lock(im.tasks_mutex);
+    auto it = im.tasks.find(partition);
+    if (!im.started || im.stopped || it == im.tasks.end()) {
+      done(Error::retriable("task " + task_name + " does not run on this node"));
+      return;
+    }
+    if (epoch >= 0 && it->second.epoch != epoch) {
+      done(Error::retriable("task " + task_name + " runs here as epoch " +
+                            std::to_string(it->second.epoch) + ", not " + std::to_string(epoch)));
+      return;
+    }
+    if (!it->second.graph->table(table)) {
+      done(Error::data("task " + task_name + " has no table " + table));
+      return;
+    }
+    actor = it->second.actor;
+  }
+  // A short-lived asker in this application's actor system: the task
+  // answers between two runs of records.
+  im.system->spawn([actor, table, key_bytes, timeout, done, task_name](caf::event_based_actor* self) {
+    self->request(actor, timeout, actors::lookup_atom::value, table, key_bytes)
+        .then(
+            [done, self](bool found, std::string& payload) {
+              if (!found && !payload.empty()) {
+                done(Error::data(std::move(payload)));
+              } else {
+                done(std::make_pair(found, std::move(payload)));
+              }
+              self->quit();
+            },
+            [done, self, task_name](caf::error& err) {
+              done(Error::retriable("task " + task_name + " did not answer the lookup: " +
+                                    self->system().render(err)));
+              self->quit();
+            });
+  });
+}
+
 Expected<bool> Application::start() {
   impl_->all_partitions = true;
   return start({}, 0);

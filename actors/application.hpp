@@ -141,6 +141,18 @@ class Application {
   // Extends the lease of the task of `partition` to `deadline_ms` when it
   // runs here as incarnation `epoch`; false otherwise. Any thread.
   bool extend_lease(int32_t partition, int64_t epoch, int64_t deadline_ms);
+  // Expires every task's lease at once (a paused cluster node): tasks hold
+  // still until extend_lease() gives them a new one. Any thread.
+  void revoke_leases();
+  // Interactive query: looks `key_bytes` (a key as codecs::msgpack bytes)
+  // up in the KTable `table` of the task of `partition`, on the task's actor
+  // between two runs of records (never racing its updates). `epoch` >= 0:
+  // only the incarnation `epoch` answers. `done` runs once, on a CAF thread
+  // of this application, with (found, value as msgpack bytes) or an error
+  // (no such task here, other epoch, no such table, no answer in time).
+  using LookupDone = std::function<void(Expected<std::pair<bool, std::string>>)>;
+  void lookup(int32_t partition, int64_t epoch, const std::string& table,
+              const std::string& key_bytes, std::chrono::milliseconds timeout, LookupDone done);
   // Stops fetching, processes everything fetched, flushes the producer and
   // commits. Idempotent. Returns false when a task failed.
   bool stop();

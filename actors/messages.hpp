@@ -16,6 +16,7 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("ckpt")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 // A task's state as reported to status and health queries.
 struct TaskStatus {
@@ -51,6 +52,11 @@ using task_actor = caf::typed_actor<
     // acknowledged; replies false when a delivery failed.
     caf::replies_to<commit_atom>::with<bool>,
     // Current status.
-    caf::replies_to<status_atom>::with<TaskStatus>>;
+    caf::replies_to<status_atom>::with<TaskStatus>,
+    // Interactive query (rivulet query): the value of a key (msgpack bytes,
+    // codecs::msgpack) in one of the task's KTables, read between two runs
+    // of records. Replies (found, value as msgpack bytes); an unknown table
+    // is (false, "no table NAME").
+    caf::replies_to<lookup_atom, std::string, std::string>::with<bool, std::string>>;
 
 }  // namespace rivulet::actors

@@ -518,6 +518,21 @@ bool end_transaction(task_pointer self) {
   return true;
 }
 
+// An interactive query on the task's own thread: no run is half applied.
+std::tuple<bool, std::string> lookup_key(const TaskState& st, const std::string& table,
+                                         const std::string& key_bytes) {
+  const KTable* t = st.env.graph->table(table);
+  if (t == nullptr) return {false, "no table " + table};
+  auto codec = codecs::msgpack()();
+  auto key = codec->decode(key_bytes);
+  if (!key) return {false, "undecodable key: " + key.error().message};
+  const Value* v = t->find_local(*key);
+  if (v == nullptr) return {false, ""};
+  auto bytes = codec->encode(*v);
+  if (!bytes) return {false, "unencodable value: " + bytes.error().message};
+  return {true, std::move(*bytes)};
+}
+
 task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) {
   auto& st = self->state;
   st.task_name = env.application_id + "-" + std::to_string(env.partition.value());
@@ -618,6 +633,11 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         if (s.env.exactly_once != nullptr) (void)s.tracker.committable();
         status.runs_in_flight = s.tracker.runs_in_flight();
         return status;
+      },
+      [=](lookup_atom, const std::string& table, const std::string& key_bytes)
+          -> caf::result<bool, std::string> {
+        auto [found, payload] = lookup_key(self->state, table, key_bytes);
+        return caf::result<bool, std::string>(found, std::move(payload));
       },
   };
 }

@@ -205,4 +205,40 @@ Expected<bool> signal_node(const NodeInfo& node, NodeFault fault) {
   return true;
 }
 
+bool is_remote_node(const NodeInfo& node, const NodeFaultRoute& route) {
+  return route.force_remote || !is_loopback_host(node.host);
+}
+
+Expected<bool> apply_node_fault(const NodeInfo& node, NodeFault fault, const NodeFaultRoute& route,
+                                std::string* how) {
+  if (!is_remote_node(node, route)) {
+    auto done = signal_node(node, fault);
+    if (done && how) {
+      *how = "pid " + std::to_string(node.pid) + ", signal " + std::to_string(node_fault_signal(fault));
+    }
+    return done;
+  }
+  std::string binary = route.rivulet_binary.empty() ? exe_of(::getpid()) : route.rivulet_binary;
+  if (binary.empty()) return Error::fatal("cannot find the rivulet binary (/proc/self/exe)");
+  std::string command = "timeout 30 " + quote(binary) + " chaos --coordinator " +
+                        quote(route.coordinator) + " --remote --max-pause " +
+                        std::to_string(route.max_pause_ms) + "ms";
+  if (!route.config_file.empty()) command += " --config " + quote(route.config_file);
+  command += std::string(" ") + node_fault_name(fault) + " " + quote(node.name) + " 2>&1";
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return Error::fatal(std::string("cannot run rivulet chaos: ") + std::strerror(errno));
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Error::data(std::string(node_fault_name(fault)) + " node " + node.name +
+                       " through the coordinator failed: " + out);
+  }
+  if (how) *how = "remote request through the coordinator";
+  return true;
+}
+
 }  // namespace rivulet::chaos

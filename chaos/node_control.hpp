@@ -50,6 +50,25 @@ Expected<std::string> fetch_status_json(const std::string& coordinator,
                                         std::chrono::seconds timeout = std::chrono::seconds(15),
                                         std::string rivulet_binary = "");
 
+// How node faults reach a node: a signal for a node process on this machine,
+// or (remote: forced, or the node's host is not a loopback address) an
+// orderly request through the coordinator, made by running `RIVULET chaos
+// --coordinator C --remote [--config F] [--max-pause MS] FAULT NODE`.
+struct NodeFaultRoute {
+  std::string coordinator;
+  std::string rivulet_binary;  // default: this binary
+  std::string config_file;     // cluster.secret (and cluster.tls.*) for remote requests
+  bool force_remote = false;
+  int64_t max_pause_ms = 600000;  // a remote pause ends by itself after this
+};
+
+// True when the node is to be reached through the coordinator.
+bool is_remote_node(const NodeInfo& node, const NodeFaultRoute& route);
+// Applies the fault by the route above; `how` says what was done
+// ("pid 1234, signal 9" or "remote request through the coordinator").
+Expected<bool> apply_node_fault(const NodeInfo& node, NodeFault fault, const NodeFaultRoute& route,
+                                std::string* how = nullptr);
+
 // Signals the node's process: refuses non-loopback hosts, pids <= 1, our own
 // process group, and processes that are not the rivulet binary (by
 // /proc/PID/exe and /proc/PID/cmdline).

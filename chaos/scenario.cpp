@@ -262,6 +262,14 @@ class Runner {
   void act(const ScenarioStep& step);
   bool broker_fault(const ControlRequest& request, const std::string& note = "");
   bool node_fault(const std::string& node, NodeFault fault, const std::optional<Millis>& duration);
+  NodeFaultRoute node_route() const {
+    NodeFaultRoute r;
+    r.coordinator = targets_.coordinator;
+    r.rivulet_binary = targets_.rivulet_binary;
+    r.config_file = targets_.config_file;
+    r.force_remote = targets_.remote_nodes;
+    return r;
+  }
   bool start(const ScenarioStep& step);
   bool stop_child(const std::string& name, Millis timeout, bool terminate);
   void poll_children();
@@ -450,7 +458,10 @@ bool Runner::node_fault(const std::string& name, NodeFault fault, const std::opt
     }
     node = *found;
   }
-  auto done = signal_node(node, fault);
+  NodeFaultRoute route = node_route();
+  if (fault == NodeFault::Pause && duration) route.max_pause_ms = duration->count() + 30000;
+  std::string how;
+  auto done = apply_node_fault(node, fault, route, &how);
   if (!done) {
     ++result_.failed;
     event(what + " FAILED: " + done.error().message);
@@ -458,8 +469,7 @@ bool Runner::node_fault(const std::string& name, NodeFault fault, const std::opt
   }
   if (fault == NodeFault::Pause) paused_[name] = node;
   if (fault == NodeFault::Resume) paused_.erase(name);
-  event(what + " (pid " + std::to_string(node.pid) + ")" +
-        (duration ? " for " + format_duration(*duration) : ""));
+  event(what + " (" + how + ")" + (duration ? " for " + format_duration(*duration) : ""));
   if (duration) undos_.push_back({Clock::now() + *duration, false, -1, node});
   return true;
 }
@@ -593,7 +603,7 @@ void Runner::cleanup() {
     broker_fault(ControlRequest::clear_request_errors(api), " (end of scenario)");
   }
   for (const auto& [name, node] : std::map<std::string, NodeInfo>(paused_)) {
-    if (signal_node(node, NodeFault::Resume)) {
+    if (apply_node_fault(node, NodeFault::Resume, node_route())) {
       event("resume node " + name + " (pid " + std::to_string(node.pid) + ", end of scenario)");
     }
   }

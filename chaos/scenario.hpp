@@ -80,6 +80,8 @@ struct ScenarioTargets {
   std::string broker;       // bootstrap of the embedded broker (broker faults)
   std::string coordinator;  // HOST:PORT (node faults; also watched: node state changes)
   std::string rivulet_binary;  // for `rivulet status`; default: this binary
+  std::string config_file;     // remote node faults: cluster.secret (rivulet chaos --config)
+  bool remote_nodes = false;   // every node fault through the coordinator (--remote)
 };
 
 struct ScenarioResult {

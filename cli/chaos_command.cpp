@@ -2,7 +2,7 @@
 //   rivulet chaos --broker BOOTSTRAP down|up BROKER_ID
 //   rivulet chaos --broker BOOTSTRAP leader TOPIC PARTITION BROKER_ID
 //   rivulet chaos --broker BOOTSTRAP errors API COUNT ERROR   (or: errors API clear)
-//   rivulet chaos --coordinator HOST:PORT kill|pause|resume NODE
+//   rivulet chaos --coordinator HOST:PORT [--remote] [--config FILE] kill|pause|resume NODE
 //   rivulet chaos [--broker BOOTSTRAP] [--coordinator HOST:PORT] run SCENARIO.yaml
 // Exit status: 0 done, 1 the fault could not be applied (refused, no such
 // node, broker did not answer; in a scenario: an action failed or the run
@@ -16,6 +16,7 @@
 #include "chaos/node_control.hpp"
 #include "chaos/scenario.hpp"
 #include "cli/commands.hpp"
+#include "cluster/remote_fault.hpp"
 #include "connectors/kafka_log.hpp"
 
 namespace rivulet::cli {
@@ -29,6 +30,9 @@ struct ChaosArgs {
   std::string broker, coordinator;
   std::vector<std::string> words;
   int timeout_s = 10;
+  bool remote = false;
+  std::string config;
+  std::string max_pause = "10m";
 };
 
 int usage_error(const std::string& message) {
@@ -57,10 +61,27 @@ int run_node_fault(const ChaosArgs& a) {
   if (!nodes) return failed(nodes.error());
   auto node = chaos::find_node(*nodes, a.words[1]);
   if (!node) return failed(node.error());
-  auto done = chaos::signal_node(*node, *fault);
+  chaos::NodeFaultRoute route;
+  route.coordinator = a.coordinator;
+  route.force_remote = a.remote;
+  if (!chaos::is_remote_node(*node, route)) {
+    auto done = chaos::signal_node(*node, *fault);
+    if (!done) return failed(done.error());
+    std::cout << chaos::node_fault_name(*fault) << " node " << node->name << " (pid " << node->pid
+              << ", signal " << chaos::node_fault_signal(*fault) << ")" << std::endl;
+    return 0;
+  }
+  // Not a process here: an orderly request through the coordinator.
+  auto bound = chaos::parse_duration(a.max_pause);
+  if (!bound || bound->count() <= 0) return usage_error("--max-pause: not a duration: " + a.max_pause);
+  auto config = Config::load(a.config, {});
+  if (!config) return usage_error(config.error().message);
+  auto done = cluster::request_node_fault(a.coordinator, *config, node->name,
+                                          chaos::node_fault_name(*fault), bound->count());
   if (!done) return failed(done.error());
-  std::cout << chaos::node_fault_name(*fault) << " node " << node->name << " (pid " << node->pid
-            << ", signal " << chaos::node_fault_signal(*fault) << ")" << std::endl;
+  std::cout << chaos::node_fault_name(*fault) << " node " << node->name
+            << " (remote request through the coordinator" << (node->host.empty() ? "" : ", host " + node->host)
+            << ")" << std::endl;
   return 0;
 }
 
@@ -83,6 +104,8 @@ int run_scenario_command(const ChaosArgs& a) {
   chaos::ScenarioTargets targets;
   targets.broker = a.broker;
   targets.coordinator = a.coordinator;
+  targets.config_file = a.config;
+  targets.remote_nodes = a.remote;
   auto result = chaos::run_scenario(*scenario, targets, std::cout);
   if (!result) return failed(result.error());
   return result->failed == 0 && !result->interrupted ? 0 : kFailed;
@@ -113,6 +136,13 @@ void add_chaos_command(CLI::App& app) {
   cmd->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT (to find node pids)");
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for the broker or the coordinator")
       ->check(CLI::Range(1, 600));
+  cmd->add_flag("--remote", args->remote,
+                "Node faults as an orderly request through the coordinator, also for a node on "
+                "this machine (automatic for nodes on other hosts)");
+  cmd->add_option("--config", args->config,
+                  "Properties file with cluster.secret (and cluster.tls.*) for remote node faults");
+  cmd->add_option("--max-pause", args->max_pause,
+                  "A remote pause ends by itself after this long (default 10m)");
   cmd->add_option("fault", args->words, "The fault and its arguments (see below)");
   cmd->positionals_at_end();
   cmd->footer(
@@ -121,9 +151,12 @@ void add_chaos_command(CLI::App& app) {
       "  --broker BOOTSTRAP leader TOPIC PARTITION BROKER_ID   (BROKER_ID -1: no leader)\n"
       "  --broker BOOTSTRAP errors API COUNT ERROR   e.g. errors Produce 5 NOT_LEADER_FOR_PARTITION\n"
       "  --broker BOOTSTRAP errors API clear\n"
-      "  --coordinator HOST:PORT kill|pause|resume NODE   (SIGKILL/SIGSTOP/SIGCONT, local nodes only)\n"
+      "  --coordinator HOST:PORT kill|pause|resume NODE   SIGKILL/SIGSTOP/SIGCONT of a local node;\n"
+      "      a node on another host (or any with --remote) gets an orderly request through the\n"
+      "      coordinator: kill = it dies at once as in a crash, pause = it stops processing and\n"
+      "      heartbeating (declared dead, fenced) until resume or --max-pause\n"
       "  run SCENARIO.yaml   a timeline of faults (docs/failover-testing.md)\n"
-      "Only the embedded broker and processes on this machine are targets.");
+      "Broker faults target only the embedded broker on this machine.");
   cmd->callback([args] { exit_code = run_chaos(*args); });
 }
 

@@ -16,6 +16,7 @@ void add_qtt_command(CLI::App& app);     // qtt_command.cpp: ksqlDB query-valida
 void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's queries
 void add_chaos_command(CLI::App& app);   // chaos_command.cpp: fault injection
 void add_cluster_commands(CLI::App& app);  // cluster_command.cpp: coordinator, node, submit, status
+void add_query_command(CLI::App& app);     // query_command.cpp: a key's value from the cluster
 
 // status_command.cpp: `rivulet status` once or, with watch, until SIGINT/SIGTERM;
 // returns the exit status.

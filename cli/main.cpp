@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   rivulet::cli::add_run_command(app);
   rivulet::cli::add_chaos_command(app);
   rivulet::cli::add_cluster_commands(app);
+  rivulet::cli::add_query_command(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

@@ -1,5 +1,7 @@
 #include "cluster/client.hpp"
 
+#include "cluster/transport.hpp"
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -10,27 +12,12 @@ namespace rivulet::cluster {
 
 namespace {
 
-// Connects, runs `ask` with a scoped actor, and shuts the system down
-// (the scoped actor lives in an inner scope: PLATFORM.md).
+// With the TLS settings of the environment (RIVULET_CLUSTER_TLS_*).
 template <typename Result, typename Ask>
 Expected<Result> with_coordinator(const std::string& address, Ask ask) {
-  std::string host, error;
-  uint16_t port = 0;
-  if (!parse_host_port(address, host, port, error)) return Error::fatal("--coordinator: " + error);
-  caf::actor_system_config cfg;
-  configure_actor_system(cfg, 3000);
-  caf::actor_system system{cfg};
-  auto handle = system.middleman().remote_actor<coordinator_actor>(host, port);
-  if (!handle) {
-    return Error::fatal("cannot reach the coordinator at " + address + ": " +
-                        system.render(handle.error()));
-  }
-  Expected<Result> result = Error::fatal("no answer from the coordinator at " + address);
-  {
-    caf::scoped_actor self{system};
-    ask(self, *handle, result, system);
-  }
-  return result;
+  auto config = Config::load("", {});
+  if (!config) return config.error();
+  return ask_coordinator<Result>(address, *config, ask);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "cluster/coordinator_state.hpp"
 #include "cluster/protocol.hpp"
+#include "cluster/transport.hpp"
 #include "runtime/log.hpp"
 
 namespace rivulet::cluster {
@@ -92,6 +93,8 @@ struct CoordinatorActorState {
   size_t saved_queries = 0;
   // Connections of nodes (the proxies of their heartbeat senders).
   std::map<caf::actor_addr, std::string> node_of;
+  // The nodes' control actors (interactive queries, remote faults), by name.
+  std::map<std::string, caf::actor> control_of;
 
   void after_change() {
     for (const auto& e : core->take_events()) logger()->info("coordinator: {}", e);
@@ -106,6 +109,69 @@ struct CoordinatorActorState {
 
 using coordinator_pointer = coordinator_actor::stateful_pointer<CoordinatorActorState>;
 
+// rivulet query: the owner of (query, partition) looks the key up in its
+// task, as the incarnation the coordinator knows (a stale copy does not answer).
+caf::result<std::string, int32_t, std::string> forward_lookup(coordinator_pointer self,
+                                                              const std::string& query,
+                                                              int32_t partition,
+                                                              const std::string& store,
+                                                              const std::string& key) {
+  auto& st = self->state;
+  const TaskKey task{query, partition};
+  const std::string owner = st.core->owner(task);
+  if (owner.empty()) {
+    return caf::result<std::string, int32_t, std::string>(
+        std::string(), int32_t{kLookupError},
+        "task " + task.to_string() + " has no owner right now (no live node, or not submitted)");
+  }
+  auto it = st.control_of.find(owner);
+  if (it == st.control_of.end()) {
+    return caf::result<std::string, int32_t, std::string>(
+        owner, int32_t{kLookupError},
+        "node " + owner + " (owner of task " + task.to_string() +
+            ") has no control connection to the coordinator");
+  }
+  const int64_t epoch = st.core->task_epoch(task);
+  auto rp = self->make_response_promise<std::string, int32_t, std::string>();
+  self->request(it->second, std::chrono::seconds(5), lookup_atom::value, query, partition, epoch,
+                store, key)
+      .then(
+          [=](int32_t status, std::string& payload) mutable {
+            rp.deliver(owner, status, std::move(payload));
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(owner, int32_t{kLookupError},
+                       "node " + owner + " did not answer: " + self->system().render(err));
+          });
+  return rp;
+}
+
+// rivulet chaos on a node that is not on the chaos tool's machine.
+caf::result<std::string> forward_fault(coordinator_pointer self, const std::string& node,
+                                       const std::string& kind, int64_t max_ms,
+                                       const std::string& secret) {
+  auto& st = self->state;
+  if (secret != st.secret) {
+    return std::string("cluster.secret mismatch: a fault request needs the cluster's secret");
+  }
+  auto it = st.control_of.find(node);
+  if (it == st.control_of.end()) {
+    std::string known;
+    for (const auto& [name, actor] : st.control_of) known += (known.empty() ? "" : ", ") + name;
+    return "node " + node + " is not connected to the coordinator (connected: " +
+           (known.empty() ? std::string("none") : known) + ")";
+  }
+  logger()->warn("coordinator: fault request: {} node {}", kind, node);
+  auto rp = self->make_response_promise<std::string>();
+  self->request(it->second, std::chrono::seconds(5), fault_atom::value, kind, max_ms)
+      .then([=](std::string& answer) mutable { rp.deliver(std::move(answer)); },
+            [=](caf::error& err) mutable {
+              rp.deliver("node " + node + " did not answer the fault request: " +
+                         self->system().render(err));
+            });
+  return rp;
+}
+
 coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
                                                       std::shared_ptr<CoordinatorState> seed,
                                                       std::string state_dir, std::string secret) {
@@ -114,6 +180,12 @@ coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
   self->state.file = std::make_unique<StateFile>(state_dir);
   self->set_down_handler([=](const caf::down_msg& msg) {
     auto& st = self->state;
+    for (auto c = st.control_of.begin(); c != st.control_of.end(); ++c) {
+      if (c->second.address() == msg.source) {
+        st.control_of.erase(c);
+        break;
+      }
+    }
     auto it = st.node_of.find(msg.source);
     if (it == st.node_of.end()) return;
     st.core->connection_lost(it->second, now_ms());
@@ -152,6 +224,27 @@ coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
         return r;
       },
       [=](status_atom) -> std::string { return self->state.core->status_json(now_ms()); },
+      [=](attach_atom, const std::string& name, const std::string& secret,
+          const caf::actor& control) -> std::string {
+        auto& st = self->state;
+        if (secret != st.secret) return "cluster.secret mismatch";
+        if (!control) return "no control actor";
+        auto& slot = st.control_of[name];
+        if (slot != control) {
+          slot = control;
+          self->monitor(control);
+        }
+        return "";
+      },
+      [=](queries_atom) -> std::vector<QueryDef> { return self->state.core->queries(); },
+      [=](lookup_atom, const std::string& query, int32_t partition, const std::string& store,
+          const std::string& key) -> caf::result<std::string, int32_t, std::string> {
+        return forward_lookup(self, query, partition, store, key);
+      },
+      [=](fault_atom, const std::string& node, const std::string& kind, int64_t max_ms,
+          const std::string& secret) -> caf::result<std::string> {
+        return forward_fault(self, node, kind, max_ms, secret);
+      },
       [=](tick_atom) {
         auto& st = self->state;
         st.core->tick(now_ms());
@@ -188,8 +281,13 @@ int run_coordinator(const std::string& listen, const Config& config, std::atomic
     return 1;
   }
 
+  auto tls = tls_settings(config);
+  if (auto why = check_tls(tls); !why.empty()) {
+    std::cerr << "rivulet coordinator: " << why << "\n";
+    return 2;
+  }
   caf::actor_system_config cfg;
-  configure_actor_system(cfg, times.failure_timeout_ms);
+  configure_cluster_system(cfg, times.failure_timeout_ms, tls);
   caf::actor_system system{cfg};
   CoordinatorTimes ct{times.failure_timeout_ms, times.lease_ms, 100};
   auto core = std::make_shared<CoordinatorState>(ct, config.get("cluster.secret"), now_ms());
@@ -197,14 +295,15 @@ int run_coordinator(const std::string& listen, const Config& config, std::atomic
   core->set_bootstrap(config.get("bootstrap.servers"));
   auto coordinator =
       system.spawn(coordinator_behavior, core, config.get("state.dir"), config.get("cluster.secret"));
-  auto bound = system.middleman().publish(coordinator, port, host.c_str(), true);
+  auto bound = publish_coordinator(system, coordinator, port, host);
   if (!bound) {
     std::cerr << "rivulet coordinator: cannot listen on " << listen << ": "
               << system.render(bound.error()) << "\n";
     caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
     return 1;
   }
-  std::cout << "coordinator listening on " << host << ":" << *bound << std::endl;
+  std::cout << "coordinator listening on " << host << ":" << *bound << (tls.enabled() ? " (TLS)" : "")
+            << std::endl;
   logger()->info("coordinator: listening on {}:{} (failure timeout {} ms, lease {} ms, heartbeat {} ms)",
                  host, *bound, times.failure_timeout_ms, times.lease_ms, times.heartbeat_ms);
   while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -21,9 +21,11 @@
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
 #include "cluster/coordinator.hpp"
+#include "cluster/node_control.hpp"
 #include "cluster/node_http.hpp"
 #include "cluster/protocol.hpp"
 #include "cluster/query_plan.hpp"
+#include "cluster/transport.hpp"
 #include "runtime/log.hpp"
 
 namespace rivulet::cluster {
@@ -88,6 +90,10 @@ class Node {
       : options_(std::move(options)), config_(std::move(config)), times_(cluster_times(config_)) {}
 
   int run(std::atomic<bool>& stop);
+
+  // Remote faults (node_control.hpp).
+  void pause(int64_t max_ms);
+  void resume();
 
  private:
   // Heartbeat thread.
@@ -179,7 +185,20 @@ class Node {
   std::map<TaskId, std::string> start_errors_;  // tasks whose add_task failed, why
   bool controller_stop_ = false;
   std::atomic<int64_t> last_orders_ms_{0};
+  caf::actor control_;  // our control actor, handed to every coordinator we join
+  std::atomic<bool> paused_{false};
+  std::atomic<int64_t> paused_until_{0};
 };
+
+void Node::pause(int64_t max_ms) {
+  paused_until_ = steady_ms() + max_ms;
+  paused_ = true;
+  // Hold still at once, as a stopped process would: no task writes until a
+  // coordinator grants new leases after the resume.
+  for (auto& app : apps()) app->revoke_leases();
+}
+
+void Node::resume() { paused_ = false; }
 
 NodeReport Node::build_report(bool leaving) {
   NodeReport r;
@@ -271,6 +290,15 @@ void Node::heartbeat_loop(caf::actor_system& system, std::atomic<bool>& stop) {
   int64_t leave_started = 0;
   bool left = false;
   while (!left) {
+    if (paused_.load()) {
+      // A remote "pause": no heartbeat, no lease, until resumed (bounded).
+      if (steady_ms() < paused_until_.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      paused_ = false;
+      logger()->warn("node {}: pause bound reached: resuming", options_.name);
+    }
     const int64_t sent = steady_ms();
     const bool leaving = stop.load();
     if (leaving && leave_started == 0) {
@@ -287,7 +315,7 @@ void Node::heartbeat_loop(caf::actor_system& system, std::atomic<bool>& stop) {
           told_unreachable = true;
         }
       } else if (p == Probe::Listening) {
-        auto handle = system.middleman().remote_actor<coordinator_actor>(host_, port_);
+        auto handle = connect_coordinator(system, host_, port_);
         if (!handle) {
           std::string why = system.render(handle.error());
           if (why.find("interface") != std::string::npos) {
@@ -313,6 +341,21 @@ void Node::heartbeat_loop(caf::actor_system& system, std::atomic<bool>& stop) {
           if (answered && !refusal.empty()) {
             fatal_ = "the coordinator at " + options_.coordinator + " refused this node: " + refusal;
             break;
+          }
+          if (answered && control_) {
+            // Our control channel (interactive queries, remote faults).
+            self->request(*handle, std::chrono::milliseconds(times_.lease_ms), attach_atom::value,
+                          options_.name, config_.get("cluster.secret"), control_)
+                .receive(
+                    [&](const std::string& why) {
+                      if (!why.empty()) {
+                        logger()->warn("node {}: control channel refused: {}", options_.name, why);
+                      }
+                    },
+                    [&](caf::error& err) {
+                      logger()->warn("node {}: attach failed: {}", options_.name,
+                                     system.render(err));
+                    });
           }
           if (answered) {
             coordinator = *handle;
@@ -493,7 +536,7 @@ void Node::reconcile() {
         }
       }
     }
-    if (until > 0) app->extend_lease(o.partition, o.epoch, until);
+    if (until > 0 && !paused_.load()) app->extend_lease(o.partition, o.epoch, until);
     logger()->info("node {}: task {}-{} started (epoch {}) in {} ms", options_.name, o.query,
                    o.partition, o.epoch, steady_ms() - begin);
   }
@@ -534,6 +577,11 @@ int Node::run(std::atomic<bool>& stop) {
     char name[256] = {0};
     if (::gethostname(name, sizeof name - 1) == 0) report_host_ = name;
   }
+  auto tls = tls_settings(config_);
+  if (auto why = check_tls(tls); !why.empty()) {
+    std::cerr << "rivulet node: " << why << "\n";
+    return 2;
+  }
   std::unique_ptr<NodeHttp> http;
   if (!options_.http.empty()) {
     auto started = NodeHttp::start(
@@ -549,11 +597,23 @@ int Node::run(std::atomic<bool>& stop) {
   std::thread controller([this] { controller_loop(); });
   {
     caf::actor_system_config cfg;
-    configure_actor_system(cfg, times_.failure_timeout_ms);
+    configure_cluster_system(cfg, times_.failure_timeout_ms, tls);
     caf::actor_system system{cfg};
+    NodeControlHooks hooks;
+    hooks.name = options_.name;
+    hooks.app = [this](const std::string& query) -> std::shared_ptr<Application> {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = queries_.find(query);
+      return it == queries_.end() ? nullptr : it->second.app;
+    };
+    hooks.pause = [this](int64_t max_ms) { pause(max_ms); };
+    hooks.resume = [this] { resume(); };
+    control_ = spawn_node_control(system, std::move(hooks));
     std::cout << "node " << options_.name << " started (pid " << ::getpid() << ")"
               << (options_.http.empty() ? "" : ", http " + options_.http) << std::endl;
     heartbeat_loop(system, stop);
+    caf::anon_send_exit(control_, caf::exit_reason::user_shutdown);
+    control_ = nullptr;
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

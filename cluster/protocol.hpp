@@ -15,7 +15,17 @@
 //   hello(version, type names, secret)      -> "" (welcome) or the reason for refusal
 //   heartbeat(NodeReport), every heartbeat interval -> NodeOrders
 //   leave(name)                              -> true (its tasks are then released)
-// Clients: submit(QueryDef, secret) -> "" or an error; status() -> JSON text.
+//   attach(name, secret, control actor)      -> "" or the reason for refusal (after
+//                                              every hello: the node's control channel)
+// Clients: submit(QueryDef, secret) -> "" or an error; status() -> JSON text;
+//   queries() -> every QueryDef; lookup(query, partition, store, key) -> the
+//   owning node's answer (rivulet query); fault(node, kind, max_ms, secret)
+//   -> "" or an error (rivulet chaos on a remote node).
+//
+// A node's control actor (a dynamically typed caf::actor, built-in types
+// only; the coordinator forwards to it):
+//   lookup(query, partition, epoch, store, key) -> (LookupStatus, payload)
+//   fault("kill"|"pause"|"resume", max_ms)     -> "" or an error
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,7 +35,7 @@
 namespace rivulet::cluster {
 
 // Grows with every incompatible change to the messages below.
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;
 
 // A task as a node reports it.
 struct TaskReport {
@@ -124,6 +134,14 @@ using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using queries_atom = caf::atom_constant<caf::atom("queries")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using fault_atom = caf::atom_constant<caf::atom("fault")>;
+
+// The status of an interactive query's answer; the payload is the value as
+// msgpack bytes (Found), empty (Absent) or an error message (Error).
+enum LookupStatus : int32_t { kLookupFound = 0, kLookupAbsent = 1, kLookupError = 2 };
 
 using coordinator_actor = caf::typed_actor<
     caf::replies_to<hello_atom, uint32_t, std::vector<std::string>, std::string>::with<std::string>,
@@ -131,6 +149,13 @@ using coordinator_actor = caf::typed_actor<
     caf::replies_to<leave_atom, std::string>::with<bool>,
     caf::replies_to<submit_atom, QueryDef, std::string>::with<std::string>,
     caf::replies_to<status_atom>::with<std::string>,
+    caf::replies_to<attach_atom, std::string, std::string, caf::actor>::with<std::string>,
+    caf::replies_to<queries_atom>::with<std::vector<QueryDef>>,
+    // (query, partition, KTable store, key as msgpack) -> (node, LookupStatus, payload)
+    caf::replies_to<lookup_atom, std::string, int32_t, std::string, std::string>::with<
+        std::string, int32_t, std::string>,
+    // (node, "kill"|"pause"|"resume", pause bound in ms, secret) -> "" or an error
+    caf::replies_to<fault_atom, std::string, std::string, int64_t, std::string>::with<std::string>,
     // The coordinator's own timer (liveness checks); ignored from others.
     caf::reacts_to<tick_atom>>;
 

@@ -351,6 +351,18 @@ std::vector<std::vector<std::string>> Topology::copartition_groups() const {
   return out;
 }
 
+std::optional<Topology::StoreOrigin> Topology::store_origin(const std::string& store) const {
+  const auto& st = *state_;
+  const State::StoreDesc* s = st.store(store);
+  if (!s || s->is_aggregate || s->node >= st.nodes.size()) return std::nullopt;
+  NodeId id = s->node;
+  while (st.nodes[id].kind != State::Kind::Source) {
+    if (st.nodes[id].parents.empty()) return std::nullopt;
+    id = st.nodes[id].parents.front();
+  }
+  return StoreOrigin{st.nodes[id].topic, st.nodes[id].serdes.key};
+}
+
 std::string Topology::describe() const {
   std::ostringstream os;
   const auto& st = *state_;

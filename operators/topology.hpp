@@ -160,6 +160,15 @@ class Topology {
   std::vector<std::vector<std::string>> copartition_groups() const;
   // One line per node: "name kind [topic] <- parents".
   std::string describe() const;
+  // Which task holds a key of the KTable `store` (interactive queries): the
+  // nearest source upstream of the store's writer, through first parents,
+  // whose partition of a key's bytes (its key codec) is the task. nullopt
+  // when there is no such table store.
+  struct StoreOrigin {
+    std::string topic;
+    CodecFactory key;
+  };
+  std::optional<StoreOrigin> store_origin(const std::string& store) const;
 
  private:
   struct State;

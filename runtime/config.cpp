@@ -147,6 +147,18 @@ const std::vector<ConfigKey>& config_keys() {
       {"cluster.heartbeat.interval.ms", ConfigType::Int, "250", {}, 10, INT64_MAX,
        "How often a node reports to the coordinator (and renews its write leases); at most a "
        "sixth of cluster.failure.timeout.ms."},
+      {"cluster.tls.certificate", ConfigType::String, "", {}, 0, INT64_MAX,
+       "PEM certificate (chain) of this process for the control plane's TLS (caf_openssl). "
+       "Set cluster.tls.certificate, cluster.tls.key and cluster.tls.ca on the coordinator, every "
+       "node and every client (rivulet submit, status, query, chaos), or on none: a TLS "
+       "coordinator refuses plain connections."},
+      {"cluster.tls.key", ConfigType::String, "", {}, 0, INT64_MAX,
+       "PEM private key of cluster.tls.certificate."},
+      {"cluster.tls.key.passphrase", ConfigType::String, "", {}, 0, INT64_MAX,
+       "Passphrase of cluster.tls.key, if it is encrypted."},
+      {"cluster.tls.ca", ConfigType::String, "", {}, 0, INT64_MAX,
+       "PEM file of the certificate authority that signed every process's certificate: peers "
+       "must present a certificate it signed (both directions)."},
   };
   return keys;
 }

@@ -149,6 +149,8 @@ class QueryPlanner {
       node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
+    if (sink_.is_table() && !sink_.window && id_.rfind("CTAS_", 0) == 0)
+      e_.topology_.add_table(*node, queryable_store_name(sink_.name), TableStorage::Encoded);
     e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes));
     return true;
   }
@@ -652,6 +654,8 @@ class QueryPlanner {
   const SourceInfo& sink_;
   std::string id_;
 };
+
+std::string queryable_store_name(const std::string& table) { return "pull-" + table; }
 
 SqlEngine::SqlEngine() = default;
 

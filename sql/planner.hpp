@@ -45,6 +45,12 @@ namespace rivulet::sql {
 // The codecs of a source's key and value (see the header comment).
 Expected<Serdes> serdes_for(const SourceInfo& source);
 
+// The KTable in which a CREATE TABLE AS SELECT keeps its current rows for
+// interactive queries (`rivulet query`): every task holds the rows of the
+// keys it produces, keyed and valued as written to the table's topic (before
+// encoding). Not for windowed tables.
+std::string queryable_store_name(const std::string& table);
+
 class SqlEngine {
  public:
   SqlEngine();

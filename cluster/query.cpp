@@ -1,0 +1,267 @@
+#include "cluster/query.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <caf/io/all.hpp>
+
+#include "cluster/transport.hpp"
+#include "partitioning/murmur2.hpp"
+#include "runtime/codec.hpp"
+#include "sql/planner.hpp"
+
+namespace rivulet::cluster {
+
+namespace {
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Candidate {
+  TableTarget target;
+  bool queryable = false;
+  std::string why_not;
+};
+
+// Every table of every query, queryable or not.
+std::vector<Candidate> all_tables(const std::vector<QueryDef>& queries) {
+  std::vector<Candidate> out;
+  for (const auto& q : queries) {
+    sql::SqlEngine engine;
+    if (!engine.execute_script(q.sql)) continue;  // the nodes cannot run it either
+    const Topology& topo = engine.topology();
+    auto repartition = topo.repartition_topics();
+    for (const sql::SourceInfo* t : engine.catalog().list(sql::SourceType::Table)) {
+      Candidate c;
+      c.target.table = t->name;
+      c.target.query = q.name;
+      c.target.partitions = q.partitions;
+      c.target.key_columns = t->schema.key_columns();
+      c.target.value_columns = t->schema.value_columns();
+      c.target.struct_key = t->key_format == "DELIMITED";
+      const bool derived = t->query_id.rfind("CTAS_", 0) == 0;
+      c.target.store = derived ? sql::queryable_store_name(t->name) : t->name;
+      auto origin = topo.store_origin(c.target.store);
+      if (t->window) {
+        c.why_not = "table " + t->name + " is windowed; rivulet query reads unwindowed tables only";
+      } else if (!origin) {
+        c.why_not = "table " + t->name + " of query " + q.name +
+                    " is not materialized: no persistent query reads it (to query it, "
+                    "submit CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name +
+                    ";)";
+      } else if (c.target.key_columns.size() != 1) {
+        c.why_not = "table " + t->name + " has " + std::to_string(c.target.key_columns.size()) +
+                    " key columns; rivulet query supports one";
+      } else {
+        c.queryable = true;
+        c.target.origin_topic = origin->topic;
+        c.target.origin_key = origin->key;
+        c.target.origin_repartition =
+            std::find(repartition.begin(), repartition.end(), origin->topic) != repartition.end();
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool resolve_table(const std::vector<QueryDef>& queries, const std::string& table,
+                   TableTarget& target, TableLookupError& error) {
+  auto tables = all_tables(queries);
+  for (const auto& c : tables) {
+    if (c.queryable) error.queryable.push_back(c.target.table + " (query " + c.target.query + ")");
+  }
+  std::sort(error.queryable.begin(), error.queryable.end());
+  error.queryable.erase(std::unique(error.queryable.begin(), error.queryable.end()),
+                        error.queryable.end());
+  const Candidate* known = nullptr;
+  for (const auto& name : {table, upper(table)}) {
+    // A queryable copy first (a source table may appear in several queries).
+    for (const auto& c : tables) {
+      if (c.target.table == name && c.queryable) {
+        target = c.target;
+        return true;
+      }
+    }
+    for (const auto& c : tables) {
+      if (c.target.table == name && !known) known = &c;
+    }
+  }
+  if (known) {
+    error.message = known->why_not;
+  } else if (queries.empty()) {
+    error.message = "unknown table " + table + ": no query is submitted to the cluster";
+  } else {
+    error.message = "unknown table " + table;
+  }
+  return false;
+}
+
+Expected<KeyTarget> locate_key(const TableTarget& target, const std::string& key_text) {
+  const Column& column = target.key_columns.front();
+  Value bare;
+  if (column.type->kind == TypeKind::String) {
+    bare = Value::string(key_text);
+  } else {
+    auto v = coerce(Value::string(key_text), *column.type);
+    if (!v || v->is_null()) {
+      return Error::data("key '" + key_text + "' is not a " + column.type->to_string() +
+                         " (the type of " + target.table + "." + column.name + ")");
+    }
+    bare = std::move(*v);
+  }
+  KeyTarget out;
+  out.key = target.struct_key ? Value::structure(StructFields{Field{column.name, bare}}) : bare;
+  const Value& placed = target.origin_repartition ? bare : out.key;
+  auto codec = target.origin_key();
+  auto bytes = codec->encode(placed);
+  if (!bytes) {
+    return Error::data("key '" + key_text + "' cannot be written in the key format of " +
+                       target.origin_topic + ": " + bytes.error().message);
+  }
+  if (target.partitions <= 0) return Error::fatal("query " + target.query + " has no tasks");
+  out.partition = java_partition(*bytes, target.partitions);
+  auto packed = codecs::msgpack()()->encode(out.key);
+  if (!packed) return packed.error();
+  out.key_bytes = std::move(*packed);
+  return out;
+}
+
+Expected<std::vector<QueryDef>> fetch_queries(const std::string& coordinator, const Config& config) {
+  return ask_coordinator<std::vector<QueryDef>>(
+      coordinator, config,
+      [&](caf::scoped_actor& self, const coordinator_actor& c,
+          Expected<std::vector<QueryDef>>& result, caf::actor_system& system) {
+        self->request(c, std::chrono::seconds(5), queries_atom::value)
+            .receive([&](std::vector<QueryDef>& qs) { result = std::move(qs); },
+                     [&](caf::error& err) {
+                       result = Error::fatal("queries request failed: " + system.render(err));
+                     });
+      });
+}
+
+Expected<QueryAnswer> lookup_key(const std::string& coordinator, const Config& config,
+                                 const TableTarget& target, const KeyTarget& key) {
+  return ask_coordinator<QueryAnswer>(
+      coordinator, config,
+      [&](caf::scoped_actor& self, const coordinator_actor& c, Expected<QueryAnswer>& result,
+          caf::actor_system& system) {
+        self->request(c, std::chrono::seconds(10), lookup_atom::value, target.query,
+                      key.partition, target.store, key.key_bytes)
+            .receive(
+                [&](std::string& node, int32_t status, std::string& payload) {
+                  QueryAnswer a;
+                  a.node = std::move(node);
+                  a.status = status;
+                  if (status == kLookupFound) {
+                    auto v = codecs::msgpack()()->decode(payload);
+                    if (!v) {
+                      a.status = kLookupError;
+                      a.error = "undecodable answer: " + v.error().message;
+                    } else {
+                      a.value = std::move(*v);
+                    }
+                  } else if (status == kLookupError) {
+                    a.error = std::move(payload);
+                  }
+                  result = std::move(a);
+                },
+                [&](caf::error& err) {
+                  result = Error::fatal("lookup failed: " + system.render(err));
+                });
+      });
+}
+
+namespace {
+
+// The row: key column(s) then the value columns, in the table's order.
+std::vector<std::pair<std::string, Value>> row_of(const TableTarget& target, const KeyTarget& key,
+                                                  const QueryAnswer& answer) {
+  std::vector<std::pair<std::string, Value>> row;
+  const Value bare = target.struct_key && key.key.kind() == TypeKind::Struct &&
+                             !key.key.as_struct().empty()
+                         ? key.key.as_struct().front().value
+                         : key.key;
+  row.emplace_back(target.key_columns.front().name, bare);
+  const Value& v = answer.value;
+  if (v.kind() == TypeKind::Struct) {
+    for (const auto& c : target.value_columns) {
+      const Value* f = v.field(c.name);
+      row.emplace_back(c.name, f ? *f : Value());
+    }
+  } else if (target.value_columns.size() == 1) {
+    row.emplace_back(target.value_columns.front().name, v);
+  } else {
+    row.emplace_back("VALUE", v);
+  }
+  return row;
+}
+
+std::string task_name(const TableTarget& t, const KeyTarget& k) {
+  return t.query + "-" + std::to_string(k.partition);
+}
+
+}  // namespace
+
+std::string render_answer_json(const TableTarget& target, const KeyTarget& key,
+                               const QueryAnswer& answer) {
+  std::string out = "{\"table\": " + nlohmann::json(target.table).dump() +
+                    ", \"key\": " + to_json(key.key) +
+                    ", \"found\": " + (answer.status == kLookupFound ? "true" : "false");
+  if (answer.status == kLookupFound) {
+    out += ", \"row\": {";
+    bool first = true;
+    for (const auto& [name, value] : row_of(target, key, answer)) {
+      out += (first ? "" : ", ") + nlohmann::json(name).dump() + ": " + to_json(value);
+      first = false;
+    }
+    out += "}";
+  }
+  if (answer.status == kLookupError) out += ", \"error\": " + nlohmann::json(answer.error).dump();
+  out += ", \"query\": " + nlohmann::json(target.query).dump() +
+         ", \"task\": " + nlohmann::json(task_name(target, key)).dump() +
+         ", \"partition\": " + std::to_string(key.partition) +
+         ", \"node\": " + nlohmann::json(answer.node).dump() + "}";
+  return out;
+}
+
+std::string render_answer_table(const TableTarget& target, const KeyTarget& key,
+                                const QueryAnswer& answer) {
+  std::ostringstream out;
+  auto row = row_of(target, key, answer);
+  std::vector<std::string> names, cells;
+  for (const auto& [name, value] : row) {
+    names.push_back(name);
+    cells.push_back(value.kind() == TypeKind::String ? value.as_string() : to_json(value));
+  }
+  std::vector<size_t> width;
+  for (size_t i = 0; i < names.size(); ++i) width.push_back(std::max(names[i].size(), cells[i].size()));
+  auto rule = [&] {
+    out << "+";
+    for (size_t w : width) out << std::string(w + 2, '-') << "+";
+    out << "\n";
+  };
+  auto line = [&](const std::vector<std::string>& items) {
+    out << "|";
+    for (size_t i = 0; i < items.size(); ++i) {
+      out << " " << items[i] << std::string(width[i] - items[i].size(), ' ') << " |";
+    }
+    out << "\n";
+  };
+  rule();
+  line(names);
+  rule();
+  line(cells);
+  rule();
+  out << "(task " << task_name(target, key) << " on node " << answer.node << ")\n";
+  return out.str();
+}
+
+}  // namespace rivulet::cluster

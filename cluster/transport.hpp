@@ -1,0 +1,71 @@
+#pragma once
+// How cluster processes connect over CAF's middleman: plain TCP, or TLS
+// through caf_openssl when `cluster.tls.*` is configured (every process of a
+// cluster must agree: a TLS coordinator refuses plain connections and a
+// plain one cannot speak TLS).
+//
+// TLS (caf_openssl 0.17): each process presents cluster.tls.certificate /
+// cluster.tls.key and requires the peer's certificate to be signed by
+// cluster.tls.ca (mutual authentication), so a node without a certificate of
+// the cluster's CA is refused before it can say hello. The secret is still
+// checked by hello.
+#include <chrono>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "cluster/protocol.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+
+namespace rivulet::cluster {
+
+struct TlsSettings {
+  std::string certificate, key, passphrase, ca;
+  bool enabled() const { return !certificate.empty() || !key.empty() || !ca.empty(); }
+};
+
+TlsSettings tls_settings(const Config& config);
+// "" when usable; otherwise what is missing or unreadable.
+std::string check_tls(const TlsSettings& tls);
+
+// configure_actor_system() plus, with TLS, caf_openssl's manager and its
+// certificate, key and CA.
+void configure_cluster_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
+                              const TlsSettings& tls);
+
+caf::expected<coordinator_actor> connect_coordinator(caf::actor_system& system,
+                                                     const std::string& host, uint16_t port);
+caf::expected<uint16_t> publish_coordinator(caf::actor_system& system,
+                                            const coordinator_actor& coordinator, uint16_t port,
+                                            const std::string& host);
+
+// Connects (with `config`'s TLS settings), runs `ask(self, coordinator,
+// result, system)` with a scoped actor, and shuts the system down (the
+// scoped actor lives in an inner scope: PLATFORM.md).
+template <typename Result, typename Ask>
+Expected<Result> ask_coordinator(const std::string& address, const Config& config, Ask ask) {
+  std::string host, error;
+  uint16_t port = 0;
+  if (!parse_host_port(address, host, port, error)) return Error::fatal("--coordinator: " + error);
+  auto tls = tls_settings(config);
+  if (auto why = check_tls(tls); !why.empty()) return Error::fatal(why);
+  caf::actor_system_config cfg;
+  configure_cluster_system(cfg, 3000, tls);
+  caf::actor_system system{cfg};
+  auto handle = connect_coordinator(system, host, port);
+  if (!handle) {
+    return Error::fatal("cannot reach the coordinator at " + address + ": " +
+                        system.render(handle.error()) +
+                        (tls.enabled() ? " (with TLS)" : ""));
+  }
+  Expected<Result> result = Error::fatal("no answer from the coordinator at " + address);
+  {
+    caf::scoped_actor self{system};
+    ask(self, *handle, result, system);
+  }
+  return result;
+}
+
+}  // namespace rivulet::cluster

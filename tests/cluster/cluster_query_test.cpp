@@ -1,0 +1,162 @@
+// `rivulet query --coordinator HOST:PORT TABLE KEY [--json]` against real
+// processes: a broker, a coordinator and two nodes running one query on 8
+// partitions; kcat (an independent client, with the Java partitioner)
+// writes the input. The answers must be the current values, come from the
+// task's owner, and cover keys on both nodes.
+#include <catch2/catch.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "local_cluster.hpp"
+
+using rivulet::testing::LocalCluster;
+using rivulet::testing::run_command;
+
+namespace {
+
+const char* kSql = R"sql(
+CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH (kafka_topic='users', value_format='JSON');
+CREATE STREAM ORDERS (UID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE) WITH (kafka_topic='orders', value_format='JSON');
+CREATE STREAM ENRICHED AS SELECT O.UID AS UID, ORDER_ID, AMOUNT, NAME FROM ORDERS O LEFT JOIN USERS U ON O.UID = U.UID;
+CREATE TABLE COUNTS AS SELECT UID, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM ORDERS GROUP BY UID;
+)sql";
+
+constexpr int kUsers = 20;
+
+nlohmann::json query_json(LocalCluster& c, const std::string& table, const std::string& key,
+                          int* rc = nullptr) {
+  auto [status, out] = run_command(rivulet::testing::rivulet_binary() + " query --coordinator " +
+                                       c.address + " " + table + " " + key + " --json",
+                                   "", 30);
+  if (rc) *rc = status;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+
+}  // namespace
+
+TEST_CASE("rivulet query answers a key's current value from the node owning its task",
+          "[integration][cluster]") {
+  LocalCluster c({"users:8", "orders:8"});
+  c.start_coordinator();
+  c.start_node("n1");
+  c.start_node("n2");
+  c.submit(kSql);
+  auto status = c.wait_all_running(8, std::chrono::seconds(40));
+  std::map<std::string, std::string> owner;  // task -> node
+  for (const auto& t : status["tasks"]) owner[t["task"]] = t["owner"];
+
+  std::ostringstream users, orders;
+  for (int u = 0; u < kUsers; ++u) users << "u" << u << "|{\"NAME\": \"User " << u << "\"}\n";
+  std::map<std::string, int> expected;
+  for (int i = 0; i < 200; ++i) {
+    std::string uid = "u" + std::to_string(i % kUsers);
+    ++expected[uid];
+    orders << uid << "|{\"ORDER_ID\": " << i << ", \"AMOUNT\": 2.5}\n";
+  }
+  c.kcat_produce("users", users.str());
+  c.kcat_produce("orders", orders.str());
+
+  // Where kcat put each user (its murmur2 partitioner): the query must agree.
+  auto [krc, placed] = run_command("kcat -b " + c.bootstrap + " -C -t users -e -q -f '%k %p\\n'", "", 30);
+  REQUIRE(krc == 0);
+  std::map<std::string, int> user_partition;
+  std::istringstream lines(placed);
+  std::string k;
+  int p;
+  while (lines >> k >> p) user_partition[k] = p;
+  REQUIRE(user_partition.size() == static_cast<size_t>(kUsers));
+
+  SECTION("CREATE TABLE AS SELECT: exact counts, from the owner of the task, on both nodes") {
+    std::set<std::string> answering;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string uid = "u" + std::to_string(u);
+      nlohmann::json j;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < deadline) {
+        j = query_json(c, "COUNTS", uid);
+        if (j.is_object() && j["found"] == true && j["row"]["N"] == expected[uid]) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      INFO(uid << ": " << j.dump());
+      REQUIRE(j["found"] == true);
+      CHECK(j["table"] == "COUNTS");
+      CHECK(j["key"] == uid);
+      CHECK(j["row"]["UID"] == uid);
+      CHECK(j["row"]["N"] == expected[uid]);
+      CHECK(j["row"]["TOTAL"].get<double>() == Approx(2.5 * expected[uid]));
+      CHECK(j["node"] == owner[j["task"].get<std::string>()]);
+      answering.insert(j["node"].get<std::string>());
+    }
+    CHECK(answering == std::set<std::string>{"n1", "n2"});
+  }
+
+  SECTION("a CREATE TABLE source read by a join: the partition kcat chose, and its row") {
+    std::set<std::string> answering;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string uid = "u" + std::to_string(u);
+      nlohmann::json j;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < deadline) {
+        j = query_json(c, "USERS", uid);
+        if (j.is_object() && j["found"] == true) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      INFO(uid << ": " << j.dump());
+      REQUIRE(j["found"] == true);
+      CHECK(j["partition"] == user_partition[uid]);
+      CHECK(j["row"]["NAME"] == "User " + std::to_string(u));
+      CHECK(j["node"] == owner["shop-" + std::to_string(user_partition[uid])]);
+      answering.insert(j["node"].get<std::string>());
+    }
+    CHECK(answering == std::set<std::string>{"n1", "n2"});
+    // An update is seen: the current value, not the first.
+    c.kcat_produce("users", "u3|{\"NAME\": \"Renamed\"}\n");
+    nlohmann::json j;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      j = query_json(c, "users", "u3");  // lower case: SQL names are upper-cased
+      if (j.is_object() && j["row"]["NAME"] == "Renamed") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CHECK(j["row"]["NAME"] == "Renamed");
+  }
+
+  SECTION("a table on a terminal, a missing key, an unknown table") {
+    // Wait until u1 is counted, then the human form.
+    for (int i = 0; i < 150; ++i) {
+      auto j = query_json(c, "COUNTS", "u1");
+      if (j.is_object() && j["found"] == true && j["row"]["N"] == expected["u1"]) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    auto [rc, out] = c.rivulet("query --coordinator " + c.address + " COUNTS u1");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("| UID ") != std::string::npos);
+    CHECK(out.find("| N ") != std::string::npos);
+    CHECK(out.find("| u1 ") != std::string::npos);
+    CHECK(out.find("| " + std::to_string(expected["u1"]) + " ") != std::string::npos);
+
+    auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
+    INFO(missing);
+    CHECK(missing_rc == 1);
+    CHECK(missing.find("key 'nobody' not found in COUNTS") != std::string::npos);
+    int json_rc = 0;
+    auto j = query_json(c, "COUNTS", "nobody", &json_rc);
+    CHECK(json_rc == 1);
+    CHECK(j["found"] == false);
+
+    auto [unknown_rc, unknown] = c.rivulet("query --coordinator " + c.address + " NOPE u1");
+    INFO(unknown);
+    CHECK(unknown_rc == 2);
+    CHECK(unknown.find("unknown table NOPE") != std::string::npos);
+    CHECK(unknown.find("COUNTS (query shop)") != std::string::npos);
+    CHECK(unknown.find("USERS (query shop)") != std::string::npos);
+    // A stream is not a table.
+    auto [stream_rc, stream] = c.rivulet("query --coordinator " + c.address + " ORDERS u1");
+    CHECK(stream_rc == 2);
+  }
+}

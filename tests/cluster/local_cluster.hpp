@@ -1,0 +1,158 @@
+#pragma once
+// A small cluster of real processes for the query, remote-fault, scenario
+// and TLS tests: a `rivulet broker` child, a `rivulet coordinator` child and
+// `rivulet node` children on loopback, configured by one properties file.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+
+namespace rivulet::testing {
+
+class LocalCluster {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `topics`: "name:partitions" for the broker; `extra_config`: more lines
+  // for the properties file.
+  explicit LocalCluster(const std::vector<std::string>& topics, const std::string& extra_config = "") {
+    std::vector<std::string> argv{rivulet_binary(), "broker"};
+    for (const auto& t : topics) {
+      argv.push_back("--topic");
+      argv.push_back(t);
+    }
+    broker = spawn(argv);
+    REQUIRE(broker);
+    auto line = broker->read_line();
+    REQUIRE(line.has_value());
+    bootstrap = *line;
+    dir = (std::filesystem::temp_directory_path() / "rivulet-lc-XXXXXX").string();
+    REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    config_file = dir + "/cluster.properties";
+    std::ofstream(config_file) << "bootstrap.servers=" << bootstrap << "\n"
+                               << "state.dir=" << dir << "/state\n"
+                               << "checkpoint.interval.ms=300\n"
+                               << "commit.interval.ms=100\n"
+                               << "cluster.secret=s3cret\n"
+                               << "cluster.failure.timeout.ms=3000\n"
+                               << "log.level=info\n"
+                               << extra_config;
+  }
+
+  ~LocalCluster() {
+    for (auto& [name, node] : nodes) {
+      if (node) {
+        ::kill(node->pid(), SIGCONT);
+        node->stop(SIGKILL, std::chrono::seconds(5));
+      }
+    }
+    if (coordinator) coordinator->stop(SIGKILL, std::chrono::seconds(5));
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  static std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv) {
+    auto child = ChildProcess::spawn(argv);
+    if (!child) return nullptr;
+    return std::make_unique<ChildProcess>(std::move(*child));
+  }
+
+  void start_coordinator(const std::string& config = "") {
+    coordinator = spawn({rivulet_binary(), "coordinator", "--listen", "127.0.0.1:0", "--config",
+                         config.empty() ? config_file : config});
+    REQUIRE(coordinator);
+    auto line = coordinator->read_line();
+    REQUIRE(line.has_value());
+    const std::string prefix = "coordinator listening on ";
+    REQUIRE(line->rfind(prefix, 0) == 0);
+    address = line->substr(prefix.size());
+    address = address.substr(0, address.find(' '));
+  }
+
+  void start_node(const std::string& name, const std::string& config = "") {
+    nodes[name] = spawn({rivulet_binary(), "node", "--coordinator", address, "--name", name,
+                         "--config", config.empty() ? config_file : config});
+    REQUIRE(nodes[name]);
+    auto line = nodes[name]->read_line();
+    REQUIRE(line.has_value());
+  }
+
+  // `rivulet ARGS` with the cluster's config in the environment; (exit status, stdout+stderr).
+  std::pair<int, std::string> rivulet(const std::string& args, int timeout_s = 60) {
+    return run_command(rivulet_binary() + " " + args + " 2>&1", "", timeout_s);
+  }
+
+  void submit(const std::string& sql, const std::string& name = "shop") {
+    std::ofstream(dir + "/" + name + ".sql") << sql;
+    auto [status, out] = rivulet("submit " + dir + "/" + name + ".sql --coordinator " + address +
+                                 " --config " + config_file);
+    INFO(out);
+    REQUIRE(status == 0);
+  }
+
+  nlohmann::json status() {
+    auto [rc, out] = run_command(rivulet_binary() + " status --json --coordinator " + address, "", 20);
+    if (rc != 0) return nlohmann::json();
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json() : j;
+  }
+
+  // Every task of `tasks` running, on a node of `owners` (any when empty).
+  nlohmann::json wait_all_running(size_t tasks, std::chrono::seconds timeout,
+                                  const std::set<std::string>& owners = {}) {
+    auto deadline = Clock::now() + timeout;
+    nlohmann::json last;
+    while (Clock::now() < deadline) {
+      last = status();
+      if (!last.is_null() && last["tasks"].size() == tasks) {
+        bool all = true;
+        for (const auto& t : last["tasks"]) {
+          if (t["state"] != "running") all = false;
+          if (!owners.empty() && !owners.count(t["owner"].get<std::string>())) all = false;
+        }
+        if (all) return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("tasks not all running within the timeout; last status: " << last.dump());
+    return last;
+  }
+
+  std::string node_state(const std::string& name) {
+    auto s = status();
+    if (s.is_null()) return "";
+    for (const auto& n : s["nodes"]) {
+      if (n["name"] == name) return n["state"].get<std::string>();
+    }
+    return "";
+  }
+
+  // kcat with the Java partitioner (as Rivulet's producers): "key|value" lines.
+  void kcat_produce(const std::string& topic, const std::string& lines) {
+    auto [rc, out] = run_command("kcat -b " + bootstrap +
+                                     " -X partitioner=murmur2_random -P -t " + topic + " -K '|'",
+                                 lines, 30);
+    INFO(out);
+    REQUIRE(rc == 0);
+  }
+
+  std::unique_ptr<ChildProcess> broker;
+  std::string bootstrap, dir, config_file;
+  std::unique_ptr<ChildProcess> coordinator;
+  std::string address;  // 127.0.0.1:PORT
+  std::map<std::string, std::unique_ptr<ChildProcess>> nodes;
+};
+
+}  // namespace rivulet::testing
