@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka_producer.hpp"
 #include "support/child_process.hpp"
 
 namespace rivulet::testing {
@@ -148,8 +149,51 @@ class LocalCluster {
     REQUIRE(rc == 0);
   }
 
+  // Orders [produced, produced + n) keyed by user "u<id % users>", JSON
+  // values {"ORDER_ID": id, "AMOUNT": 1.5}, at about `per_second`.
+  void produce_orders(int64_t n, int per_second, int users = 50) {
+    struct Handler : connectors::DeliveryHandler {
+      void on_delivery(void*, const std::optional<Error>& e, int32_t, int64_t) override {
+        if (e) failures.fetch_add(1);
+      }
+      std::atomic<int> failures{0};
+    } handler;
+    auto p = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, &handler);
+    REQUIRE(p.ok());
+    auto start = Clock::now();
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t id = produced + i;
+      OutputRecord r;
+      r.topic = "orders";
+      r.key = "u" + std::to_string(id % users);
+      r.value = R"({"ORDER_ID": )" + std::to_string(id) + R"(, "AMOUNT": 1.5})";
+      REQUIRE((*p)->produce(r, nullptr).ok());
+      if (i % 100 == 99) {
+        std::this_thread::sleep_until(start + std::chrono::microseconds((i + 1) * 1000000 / per_second));
+      }
+    }
+    REQUIRE((*p)->flush(std::chrono::seconds(30)).ok());
+    REQUIRE(handler.failures == 0);
+    produced += n;
+  }
+
+  // `rivulet verify` of orders -> ENRICHED by ORDER_ID, retried until it
+  // passes or the timeout (the pipeline may still be catching up).
+  bool verify_orders(std::chrono::seconds timeout, std::string* report = nullptr) {
+    auto deadline = Clock::now() + timeout;
+    std::pair<int, std::string> r;
+    do {
+      r = rivulet("verify --bootstrap " + bootstrap + " --input orders --output ENRICHED --id ORDER_ID", 90);
+      if (r.first == 0) break;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    } while (Clock::now() < deadline);
+    if (report) *report = r.second;
+    return r.first == 0;
+  }
+
   std::unique_ptr<ChildProcess> broker;
   std::string bootstrap, dir, config_file;
+  int64_t produced = 0;
   std::unique_ptr<ChildProcess> coordinator;
   std::string address;  // 127.0.0.1:PORT
   std::map<std::string, std::unique_ptr<ChildProcess>> nodes;
