@@ -103,7 +103,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->add_option("file", opts->file, "SQL file")->required();
     cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
     cmd->add_option("--name", opts->name, "Query name (default: the file name without .sql)");
-    cmd->add_option("--config", opts->config, "Properties file (cluster.secret)");
+    cmd->add_option("--config", opts->config, "Properties file (cluster.secret, cluster.tls.*)");
     cmd->callback([opts] {
       auto config = load_config(opts->config);
       if (!config) return;
@@ -127,7 +127,7 @@ void add_cluster_commands(CLI::App& app) {
         exit_code = 2;
         return;
       }
-      auto status = cluster::fetch_status(opts->coordinator);
+      auto status = cluster::fetch_status(opts->coordinator, &*config);
       if (!status) {
         std::cerr << "rivulet submit: " << status.error().to_string() << "\n";
         exit_code = 1;
@@ -150,7 +150,7 @@ void add_cluster_commands(CLI::App& app) {
         return;
       }
       def.partitions = *partitions;
-      auto r = cluster::submit_query(opts->coordinator, def, config->get("cluster.secret"));
+      auto r = cluster::submit_query(opts->coordinator, def, config->get("cluster.secret"), &*config);
       if (!r) {
         std::cerr << "rivulet submit: " << r.error().to_string() << "\n";
         exit_code = 1;

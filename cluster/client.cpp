@@ -12,9 +12,11 @@ namespace rivulet::cluster {
 
 namespace {
 
-// With the TLS settings of the environment (RIVULET_CLUSTER_TLS_*).
+// With the TLS settings of `given`, or else of the environment
+// (RIVULET_CLUSTER_TLS_*).
 template <typename Result, typename Ask>
-Expected<Result> with_coordinator(const std::string& address, Ask ask) {
+Expected<Result> with_coordinator(const std::string& address, const Config* given, Ask ask) {
+  if (given != nullptr) return ask_coordinator<Result>(address, *given, ask);
   auto config = Config::load("", {});
   if (!config) return config.error();
   return ask_coordinator<Result>(address, *config, ask);
@@ -22,9 +24,9 @@ Expected<Result> with_coordinator(const std::string& address, Ask ask) {
 
 }  // namespace
 
-Expected<std::string> fetch_status(const std::string& coordinator) {
+Expected<std::string> fetch_status(const std::string& coordinator, const Config* config) {
   return with_coordinator<std::string>(
-      coordinator, [&](caf::scoped_actor& self, const coordinator_actor& c,
+      coordinator, config, [&](caf::scoped_actor& self, const coordinator_actor& c,
                        Expected<std::string>& result, caf::actor_system& system) {
         self->request(c, std::chrono::seconds(5), status_atom::value)
             .receive([&](const std::string& json) { result = json; },
@@ -35,9 +37,9 @@ Expected<std::string> fetch_status(const std::string& coordinator) {
 }
 
 Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
-                            const std::string& secret) {
+                            const std::string& secret, const Config* config) {
   return with_coordinator<bool>(
-      coordinator, [&](caf::scoped_actor& self, const coordinator_actor& c,
+      coordinator, config, [&](caf::scoped_actor& self, const coordinator_actor& c,
                        Expected<bool>& result, caf::actor_system& system) {
         self->request(c, std::chrono::seconds(10), submit_atom::value, query, secret)
             .receive(

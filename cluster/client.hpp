@@ -4,17 +4,21 @@
 #include <string>
 
 #include "cluster/protocol.hpp"
+#include "runtime/config.hpp"
 #include "runtime/error.hpp"
 
 namespace rivulet::cluster {
 
 // The coordinator's status as JSON text (see CoordinatorState::status_json).
-Expected<std::string> fetch_status(const std::string& coordinator);
+// `config`: the cluster.tls.* settings to connect with; nullptr: those of
+// the environment (RIVULET_CLUSTER_TLS_*).
+Expected<std::string> fetch_status(const std::string& coordinator,
+                                   const Config* config = nullptr);
 
 // Registers `query` (name, SQL text, task count); the coordinator's refusal
 // is an error.
 Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
-                            const std::string& secret);
+                            const std::string& secret, const Config* config = nullptr);
 
 // The status JSON as tables for people.
 std::string render_status_table(const std::string& status_json);

@@ -34,6 +34,7 @@ void configure_cluster_system(caf::actor_system_config& cfg, int64_t failure_tim
                               const TlsSettings& tls) {
   configure_actor_system(cfg, failure_timeout_ms);
   if (!tls.enabled()) return;
+  if (!openssl_error_queue_guard()) return;
   cfg.load<caf::openssl::manager>();
   cfg.openssl_certificate = tls.certificate;
   cfg.openssl_key = tls.key;

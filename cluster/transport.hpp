@@ -31,9 +31,13 @@ TlsSettings tls_settings(const Config& config);
 std::string check_tls(const TlsSettings& tls);
 
 // configure_actor_system() plus, with TLS, caf_openssl's manager and its
-// certificate, key and CA.
+// certificate, key and CA (and the error-queue guard of openssl_errors.cpp).
 void configure_cluster_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
                               const TlsSettings& tls);
+
+// Defined beside the TLS I/O wrappers of openssl_errors.cpp: calling it
+// keeps them in every program that can use TLS.
+bool openssl_error_queue_guard();
 
 caf::expected<coordinator_actor> connect_coordinator(caf::actor_system& system,
                                                      const std::string& host, uint16_t port);
