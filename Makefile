@@ -1,6 +1,6 @@
 # Rivulet: a thin Makefile over CMake.
 #   make            build (Release, warnings are errors) into build/
-#   make demo       install missing packages, build, run the demo on the embedded broker
+#   make demo       install missing packages, build, run the cluster demo (rivulet demo --cluster)
 #   make test       install missing packages, build, run the whole suite through ctest
 #   make test-crash the SIGKILL crash drill (kept out of make test: see tests/integration/CMakeLists.txt)
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
@@ -27,7 +27,7 @@ build: build/CMakeCache.txt
 
 demo: deps
 	@$(MAKE) --no-print-directory build
-	build/bin/rivulet demo
+	build/bin/rivulet demo --cluster
 
 test: deps
 	@$(MAKE) --no-print-directory build

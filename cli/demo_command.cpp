@@ -9,6 +9,7 @@
 // status 130/143); a second signal exits at once.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
 #include "cli/commands.hpp"
+#include "cli/demo_cluster.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "examples/orders_enrichment.hpp"
@@ -277,6 +279,9 @@ void add_demo_command(CLI::App& app) {
     int64_t orders = 200000;
     int timeout = 120;
     std::string http;
+    bool cluster = false;
+    int nodes = 3;
+    int stream_seconds = 20;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("--partitions", opts->partitions, "Partitions per topic")->check(CLI::Range(1, 64));
@@ -285,7 +290,26 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--timeout", opts->timeout, "Seconds to wait for the output");
   cmd->add_option("--http", opts->http,
                   "Serve /metrics /health /tasks on HOST:PORT while running (port 0: any)");
+  cmd->add_flag("--cluster", opts->cluster,
+                "The cluster story: broker, coordinator and --nodes nodes as processes; one more "
+                "node joins and one is killed while the orders stream in");
+  cmd->add_option("--nodes", opts->nodes, "With --cluster: nodes at the start")
+      ->check(CLI::Range(2, 8));
+  cmd->add_option("--stream-seconds", opts->stream_seconds,
+                  "With --cluster: seconds over which the last three quarters of the orders arrive")
+      ->check(CLI::Range(4, 600));
   cmd->callback([opts] {
+    if (opts->cluster) {
+      ClusterDemoOptions o;
+      o.partitions = opts->partitions;
+      o.users = opts->users;
+      o.orders = opts->orders;
+      o.timeout_s = std::max(opts->timeout, opts->stream_seconds + 60);
+      o.nodes = opts->nodes;
+      o.stream_seconds = opts->stream_seconds;
+      exit_code = run_cluster_demo(o);
+      return;
+    }
     exit_code = run_demo(opts->partitions, opts->users, opts->orders, opts->timeout,
                          opts->http);
   });

@@ -1,5 +1,6 @@
 #include "examples/orders_enrichment.hpp"
 
+#include <chrono>
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -101,7 +102,8 @@ Topology make_orders_topology(const OrdersWorkload& w) {
 }
 
 Expected<bool> produce_orders_workload(const std::string& bootstrap, const OrdersWorkload& w,
-                                       const std::function<void(int64_t, int64_t)>& progress) {
+                                       const std::function<void(int64_t, int64_t)>& progress,
+                                       const LoadOptions& load) {
   AckCounter acks;
   // Large batches: the embedded broker returns one batch per partition per
   // fetch, so the batch size the data was written with bounds read speed.
@@ -109,7 +111,9 @@ Expected<bool> produce_orders_workload(const std::string& bootstrap, const Order
       {{"bootstrap.servers", bootstrap}, {"linger.ms", "100"}, {"batch.num.messages", "10000"}},
       &acks);
   if (!producer) return producer.error();
-  const int64_t total = w.users + w.orders;
+  const int64_t first = load.first_order;
+  const int64_t last = load.last_order < 0 ? w.orders : load.last_order;
+  const int64_t total = (load.users ? w.users : 0) + (last - first);
   int64_t sent = 0;
   auto send = [&](const std::string& topic, const std::string& key,
                   std::string value) -> Expected<bool> {
@@ -123,14 +127,25 @@ Expected<bool> produce_orders_workload(const std::string& bootstrap, const Order
     return true;
   };
   // Users first, and only then orders, so the users carry earlier timestamps.
-  for (int64_t u = 0; u < w.users; ++u) {
-    auto id = w.user_id(u);
-    auto r = send(w.users_topic, id, user_json(u, id));
-    if (!r) return r.error();
+  if (load.users) {
+    for (int64_t u = 0; u < w.users; ++u) {
+      auto id = w.user_id(u);
+      auto r = send(w.users_topic, id, user_json(u, id));
+      if (!r) return r.error();
+    }
+    (*producer)->flush(std::chrono::seconds(60));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  (*producer)->flush(std::chrono::seconds(60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  for (int64_t o = 0; o < w.orders; ++o) {
+  const auto started = std::chrono::steady_clock::now();
+  for (int64_t o = first; o < last; ++o) {
+    if (load.stop != nullptr && load.stop->load()) return Error::fatal("loading the workload: stopped");
+    if (load.orders_per_second > 0 && (o - first) % 100 == 0) {
+      // Paced: order o is due (o - first) / rate seconds after the start.
+      auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(static_cast<double>(o - first) /
+                                                             load.orders_per_second));
+      std::this_thread::sleep_until(due);
+    }
     auto id = w.user_id(w.user_of_order(o));
     auto r = send(w.orders_topic, id, order_json(o, id));
     if (!r) return r.error();

@@ -12,6 +12,7 @@
 // Orders are keyed by user id, so both inputs are co-partitioned on the join
 // key. Order n goes to user (n * 7919) mod user_space; user ids at or above
 // `users` have no profile, so their orders stay unmatched.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,9 +42,20 @@ struct OrdersWorkload {
 // The C++ API topology of the pipeline.
 Topology make_orders_topology(const OrdersWorkload& w);
 
+// Which part of the workload to write, and how fast (`rivulet demo
+// --cluster` streams the orders while nodes join and die).
+struct LoadOptions {
+  bool users = true;         // write the users first
+  int64_t first_order = 0;   // orders [first_order, last_order)
+  int64_t last_order = -1;   // -1: w.orders
+  double orders_per_second = 0;  // 0: as fast as the producer takes them
+  const std::atomic<bool>* stop = nullptr;  // set: stop early (an error)
+};
+
 // Writes the users, then the orders, through an idempotent, Java-compatible
 // producer. `progress(done, total)` is called now and then.
 Expected<bool> produce_orders_workload(const std::string& bootstrap, const OrdersWorkload& w,
-                                       const std::function<void(int64_t, int64_t)>& progress);
+                                       const std::function<void(int64_t, int64_t)>& progress,
+                                       const LoadOptions& load = {});
 
 }  // namespace rivulet::examples

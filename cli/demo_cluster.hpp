@@ -1,0 +1,20 @@
+#pragma once
+// `rivulet demo --cluster` (demo_cluster.cpp).
+#include <cstdint>
+
+namespace rivulet::cli {
+
+struct ClusterDemoOptions {
+  int partitions = 8;
+  int64_t users = 10000;
+  int64_t orders = 200000;
+  int timeout_s = 180;
+  int nodes = 3;                    // a fourth joins, one of these is killed
+  int stream_seconds = 20;          // the orders after the first quarter arrive over this long
+  int64_t failure_timeout_ms = 3000;  // cluster.failure.timeout.ms
+};
+
+// Runs the story; prints one JSON summary on stdout; the exit status.
+int run_cluster_demo(const ClusterDemoOptions& options);
+
+}  // namespace rivulet::cli
