@@ -497,7 +497,7 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   c.start_node("n1");
   c.submit();
   c.wait_all_running(std::chrono::seconds(30));
-  std::thread producer([&] { c.produce_orders(32000, 4000); });  // about 8 s
+  std::thread producer([&] { c.produce_orders(48000, 4000); });  // about 12 s
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,
@@ -505,7 +505,7 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   // it timeout(1) signals the child and then its whole process group, and a
   // second SIGINT rightly exits at once with 130.)
   auto [rc, out] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT 3.5 " + testing::rivulet_binary() +
+      "timeout --foreground --preserve-status -s INT 5.5 " + testing::rivulet_binary() +
           " status --watch --interval 1 --coordinator " + c.address,
       "", 30);
   INFO(out);
@@ -532,12 +532,14 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
     CHECK(owner == "n1");
     if (in_rate != "-") best_in = std::max(best_in, std::stod(in_rate));
   }
-  CHECK(refreshes >= 2);  // 3.5 s at one refresh a second (each takes a connection)
+  // 5.5 s at one refresh a second; each refresh connects anew, which takes
+  // well over a second on a loaded machine now and then.
+  CHECK(refreshes >= 2);
   CHECK(best_in > 0);     // orders flow in at about 4000/s over 8 tasks
 
   // --json --watch: one JSON object per line, with the rates.
   auto [rc2, out2] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT 2.5 " + testing::rivulet_binary() +
+      "timeout --foreground --preserve-status -s INT 4.5 " + testing::rivulet_binary() +
           " status --watch --json --interval 1 --coordinator " + c.address,
       "", 30);
   CHECK(rc2 == 0);
