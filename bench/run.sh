@@ -22,6 +22,13 @@
 #                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
 #                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
 #                   about 1.5 minutes here with the defaults).
+#   cluster         `rivulet demo --cluster --nodes K` for each K of
+#                   CLUSTER_NODES (default "3 4": scaling 3 -> 4 and
+#                   4 -> 5 nodes; CLUSTER_NODES=none skips it): tasks moved
+#                   when one node joins, the longest hand-over pause, and
+#                   after a SIGKILL the time until the dead node's tasks run
+#                   elsewhere and until each wrote output again (failover);
+#                   about one minute per K.
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -96,6 +103,21 @@ if [[ "$sql_workloads" != none ]]; then
   # shellcheck disable=SC2086
   $sql_cmd 2> "$results/sql.log" | tail -n 1 > "$results/sql.json" || \
     echo "run.sh: $sql_cmd failed; see $results/sql.log" >&2
+fi
+
+cluster_nodes=${CLUSTER_NODES:-3 4}
+rm -f "$results/cluster.jsonl"
+if [[ "$cluster_nodes" != none ]]; then
+  for k in $cluster_nodes; do
+    cluster_cmd="$build/bin/rivulet demo --cluster --nodes $k"
+    echo "run.sh: $cluster_cmd" >&2
+    # shellcheck disable=SC2086
+    if out=$($cluster_cmd 2>> "$results/cluster.log" | tail -n 1); then
+      echo "$out" >> "$results/cluster.jsonl"
+    else
+      echo "run.sh: $cluster_cmd failed; see $results/cluster.log" >&2
+    fi
+  done
 fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" <<'PY'
@@ -258,6 +280,31 @@ if lat:
             "command": sql_cmd}
     else:
         fig["yahoo_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": sql_cmd}
+
+try:
+    clines = [json.loads(l) for l in open(os.path.join(results, "cluster.jsonl")) if l.strip()]
+except OSError:
+    clines = []
+for c in clines:
+    k = c["nodes"] - 1
+    cmd = f"{build}/bin/rivulet demo --cluster --nodes {k}"
+    fig[f"cluster_{k}_to_{k + 1}_tasks_moved"] = {
+        "value": c["tasks_moved_on_join"],
+        "unit": f"of {c['tasks']} tasks moved when node {k + 1} joined (its share: about {c['tasks'] / (k + 1):.1f})",
+        "command": cmd}
+    fig[f"cluster_{k}_to_{k + 1}_handover_pause_ms_max"] = {
+        "value": c["handover_pause_ms_max"],
+        "unit": "ms, longest pause of a moved task (drain, acks, checkpoint, commit, stop)",
+        "command": cmd}
+    fig[f"cluster_{k + 1}_nodes_reassigned_seconds"] = {
+        "value": c["reassigned_seconds"],
+        "unit": "s, SIGKILL of a node -> all its tasks running elsewhere (failure timeout 3 s)",
+        "command": cmd}
+    if c.get("failover_seconds") is not None:
+        fig[f"cluster_{k + 1}_nodes_failover_seconds"] = {
+            "value": c["failover_seconds"],
+            "unit": "s, SIGKILL of a node -> every one of its tasks wrote output again",
+            "command": cmd}
 
 json.dump(out, open(os.path.join(results, "latest.json"), "w"), indent=2)
 
