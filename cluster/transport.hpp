@@ -45,6 +45,10 @@ caf::expected<uint16_t> publish_coordinator(caf::actor_system& system,
                                             const coordinator_actor& coordinator, uint16_t port,
                                             const std::string& host);
 
+// The failure timeout a client's connection is configured with (its
+// connection timeout is a third of it: configure_actor_system()).
+constexpr int64_t kClientFailureTimeoutMs = 15000;
+
 // Connects (with `config`'s TLS settings), runs `ask(self, coordinator,
 // result, system)` with a scoped actor, and shuts the system down (the
 // scoped actor lives in an inner scope: PLATFORM.md).
@@ -56,7 +60,9 @@ Expected<Result> ask_coordinator(const std::string& address, const Config& confi
   auto tls = tls_settings(config);
   if (auto why = check_tls(tls); !why.empty()) return Error::fatal(why);
   caf::actor_system_config cfg;
-  configure_cluster_system(cfg, 3000, tls);
+  // A one-shot client: a lenient connection timeout (5 s), since a TLS
+  // handshake on a loaded machine took longer than a node's 1 s.
+  configure_cluster_system(cfg, kClientFailureTimeoutMs, tls);
   caf::actor_system system{cfg};
   auto handle = connect_coordinator(system, host, port);
   if (!handle) {
