@@ -22,6 +22,10 @@
 #                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
 #                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
 #                   about 1.5 minutes here with the defaults).
+#   bench_sql_api   SQL against the same queries written with the C++ API
+#                   (orders LEFT JOIN users; per-user count), both through
+#                   the TestDriver in one process, alternating, 3 rounds
+#                   (SQL_API_ORDERS, default 500000; 0 skips; ~1 minute);
 #   cluster         `rivulet demo --cluster --nodes K` for each K of
 #                   CLUSTER_NODES (default "3 4": scaling 3 -> 4 and
 #                   4 -> 5 nodes; CLUSTER_NODES=none skips it): tasks moved
@@ -42,7 +46,8 @@ mkdir -p "$results"
 checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
 sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
-for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows bench_sql; do
+for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows bench_sql \
+    bench_sql_api; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -105,6 +110,14 @@ if [[ "$sql_workloads" != none ]]; then
     echo "run.sh: $sql_cmd failed; see $results/sql.log" >&2
 fi
 
+rm -f "$results/sql_api.json"
+sql_api_cmd="$build/bin/bench_sql_api --orders ${SQL_API_ORDERS:-500000} --rounds 3"
+if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
+  echo "run.sh: $sql_api_cmd" >&2
+  $sql_api_cmd 2> "$results/sql_api.log" > "$results/sql_api.json" || \
+    echo "run.sh: $sql_api_cmd failed; see $results/sql_api.log" >&2
+fi
+
 cluster_nodes=${CLUSTER_NODES:-3 4}
 rm -f "$results/cluster.jsonl"
 if [[ "$cluster_nodes" != none ]]; then
@@ -120,10 +133,11 @@ if [[ "$cluster_nodes" != none ]]; then
   done
 fi
 
-python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" <<'PY'
+python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
+  "$sql_api_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-windows_cmd, sql_cmd = sys.argv[6], sys.argv[7]
+windows_cmd, sql_cmd, sql_api_cmd = sys.argv[6], sys.argv[7], sys.argv[8]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -280,6 +294,21 @@ if lat:
             "command": sql_cmd}
     else:
         fig["yahoo_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": sql_cmd}
+
+sa = load("sql_api.json")
+if sa:
+    for w, what in (("join", "orders LEFT JOIN users"), ("aggregate", "per-user COUNT(*)")):
+        if w not in sa:
+            continue
+        d = sa[w]
+        fig[f"sql_api_{w}_sql_records_per_second"] = {
+            "value": round(d["sql"]["records_per_second"]),
+            "unit": f"records/s, {what} in SQL through the TestDriver, one thread (median)",
+            "api": round(d["api"]["records_per_second"]), "command": sql_api_cmd}
+        fig[f"sql_api_{w}_ratio"] = {
+            "value": round(d["ratio_sql_to_api"], 3),
+            "unit": "SQL / hand-written C++ API, same run (goal >= 0.8)",
+            "per_core": round(d["ratio_sql_to_api_per_core"], 3), "command": sql_api_cmd}
 
 try:
     clines = [json.loads(l) for l in open(os.path.join(results, "cluster.jsonl")) if l.strip()]

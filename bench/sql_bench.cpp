@@ -76,6 +76,7 @@ struct Options {
   bool latency = false;
   double latency_rate = 0;  // 0: half of the pipeline's measured records/s
   int latency_seconds = 15;
+  std::vector<std::string> sets;  // --set key=value for the pipeline phases
 };
 
 // Published Flink 1.13 Nexmark figures per core (nexmark/nexmark README):
@@ -423,7 +424,8 @@ Expected<bool> load(const std::string& bootstrap, const Input& in, int partition
 
 // (2) The SQL run by the Application, as `rivulet run` runs it.
 Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inputs,
-                   int partitions, const std::string& app_id, int timeout_s, json& out) {
+                   int partitions, const std::string& app_id, int timeout_s,
+                   const std::vector<std::string>& extra_sets, json& out) {
   Phase p;
   auto planned = sql::plan_script(w.sql);
   if (!planned) {
@@ -436,9 +438,10 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
     p.error = "cannot create a state directory under /tmp";
     return p;
   }
-  auto config = sql::app_config(
-      *planned, "",
-      {"application.id=" + app_id, "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir});
+  std::vector<std::string> sets{"application.id=" + app_id, "bootstrap.servers=" + bootstrap,
+                                "state.dir=" + state_dir};
+  sets.insert(sets.end(), extra_sets.begin(), extra_sets.end());
+  auto config = sql::app_config(*planned, "", sets);
   if (!config) {
     p.error = config.error().message;
     return p;
@@ -702,9 +705,10 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
     j["error"] = "cannot create a state directory";
     return j;
   }
-  auto config = sql::app_config(*planned, "",
-                                {"application.id=" + tag + "-latency",
-                                 "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir});
+  std::vector<std::string> sets{"application.id=" + tag + "-latency",
+                                "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir};
+  sets.insert(sets.end(), o.sets.begin(), o.sets.end());
+  auto config = sql::app_config(*planned, "", sets);
   if (!config) {
     j["error"] = config.error().message;
     return j;
@@ -911,7 +915,8 @@ int run(const Options& o) {
     }
     std::cerr << "bench_sql: " << name << " pipeline (Application, " << inputs << " records)\n";
     json pj = json::object();
-    Phase p = run_pipeline(bootstrap, w, inputs, o.partitions, tag + "-" + name, o.timeout_s, pj);
+    Phase p = run_pipeline(bootstrap, w, inputs, o.partitions, tag + "-" + name, o.timeout_s, o.sets,
+                           pj);
     json pphase = p.to_json();
     pphase.update(pj);
     wj["pipeline"] = pphase;
@@ -984,6 +989,8 @@ int main(int argc, char** argv) {
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phases, no broker");
   app.add_flag("--check", o.check,
                "Check the driver phases' results against the generator (exit 1 when wrong)");
+  app.add_option("--set", o.sets,
+                 "Configuration of the pipeline and latency phases: --set key=value (repeatable)");
   app.add_flag("--latency", o.latency, "Also measure Yahoo's latency at half the throughput");
   app.add_option("--latency-rate", o.latency_rate,
                  "Records/s for the latency run (default: half of the measured Yahoo pipeline)");

@@ -100,11 +100,14 @@ void append_double(std::string& out, double d) {
   if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
 }
 
+// Per-record field-name matching: ASCII only (what std::toupper does in the
+// "C" locale), without a libc call per character.
+inline char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
+    if (ascii_upper(a[i]) != ascii_upper(b[i])) {
       return false;
     }
   }

@@ -218,6 +218,16 @@ class QueryPlanner {
     return c.ok() && (*c)->is_key;
   }
 
+  // Whether GROUP BY is exactly the key column of the query's only source.
+  bool grouped_by_source_key() const {
+    if (!q_.joins.empty() || q_.group_by.size() != 1) return false;
+    const Expr& g = *q_.group_by[0];
+    if (g.kind != ExprKind::Column || a_.sources[0].info->schema.key_columns().size() != 1)
+      return false;
+    auto c = a_.scope.find(g.qualifier, g.name);
+    return c.ok() && (*c)->is_key;
+  }
+
   Expected<Topology::NodeId> join(size_t i, Topology::NodeId node) {
     const Join& j = q_.joins[i];
     const AnalyzedJoin& aj = a_.joins[i];
@@ -556,7 +566,10 @@ class QueryPlanner {
     };
     if (!table) {  // a table's rows are re-keyed by plan_table_aggregate
       node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
-      node = e_.topology_.add_repartition(node, name("groupby"));
+      // Grouped by the stream's own key column: its records already sit in
+      // the partition of their group, so no repartition topic (as ksqlDB's
+      // groupByKey).
+      if (!grouped_by_source_key()) node = e_.topology_.add_repartition(node, name("groupby"));
     }
     std::vector<TableAggregateCall> table_calls;
 

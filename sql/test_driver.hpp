@@ -44,6 +44,9 @@ class TestDriver {
   const std::vector<OutputRecord>& outputs() const { return outputs_; }
   // The records written to `topic`, in order.
   std::vector<OutputRecord> outputs(const std::string& topic) const;
+  // Forgets the records collected so far (a long run reads them in pieces
+  // and keeps memory flat); data errors and skip counters stay.
+  void clear_outputs() { outputs_.clear(); }
   // Records that failed (decoding, evaluation, encoding), in order.
   const std::vector<DataError>& data_errors() const { return errors_; }
   // Records skipped (counted, not processed) for `reason`.
