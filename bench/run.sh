@@ -18,7 +18,9 @@
 #                   Q7 in Rivulet SQL, each through the TestDriver, the
 #                   Application and the KafkaConsumer -> KafkaProducer
 #                   baseline, plus Yahoo's p50/p99 latency at half its
-#                   measured throughput (SQL_WORKLOADS=none skips them,
+#                   measured throughput next to the broker path's own
+#                   (the same events through two forwarding hops)
+#                   (SQL_WORKLOADS=none skips them,
 #                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
 #                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
 #                   about 1.5 minutes here with the defaults).
@@ -294,6 +296,16 @@ if lat:
             "command": sql_cmd}
     else:
         fig["yahoo_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": sql_cmd}
+base = sql.get("latency_baseline")
+if base:
+    if base.get("ok"):
+        for q in ("p50", "p99"):
+            fig[f"broker_path_latency_{q}_ms"] = {
+                "value": base[f"{q}_ms"],
+                "unit": "ms, the same events through two KafkaConsumer -> KafkaProducer hops (no Rivulet), same rate, same run",
+                "command": sql_cmd}
+    else:
+        fig["broker_path_latency_p99_ms"] = {"error": base.get("error", "failed"), "command": sql_cmd}
 
 sa = load("sql_api.json")
 if sa:

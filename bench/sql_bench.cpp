@@ -782,6 +782,113 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
   return j;
 }
 
+// Copies the records of one topic to another, keeping their timestamps;
+// with `views_only`, only Yahoo's view events (a cheap text match: the
+// pipeline's WHERE does the same selection). One hop of the broker path.
+class HopForwarder : public connectors::BatchSink {
+ public:
+  HopForwarder(connectors::KafkaProducer& producer, std::string out_topic, bool views_only)
+      : producer_(producer), out_topic_(std::move(out_topic)), views_only_(views_only) {}
+  bool offer(RawBatch&& batch) override {
+    for (auto& rec : batch.records) {
+      if (views_only_ && (!rec.value || rec.value->find("\"view\"") == std::string::npos))
+        continue;
+      OutputRecord out;
+      out.topic = out_topic_;
+      out.key = std::move(rec.key);
+      out.value = std::move(rec.value);
+      out.timestamp = rec.timestamp;
+      if (auto r = producer_.produce(out, nullptr); !r) failed_.store(true);
+    }
+    return true;
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  connectors::KafkaProducer& producer_;
+  std::string out_topic_;
+  bool views_only_;
+  std::atomic<bool> failed_{false};
+};
+
+// (5) The broker path's own latency at the same rate, for the latency run to
+// be read against: the generator writes the same events, a first
+// KafkaConsumer -> KafkaProducer hop keeps the views (the pipeline's task
+// reading the input), a second hop copies them on (the task reading the
+// GROUP BY's repartition topic), and the reader measures event time -> read,
+// as for the pipeline: three consumer hops and three producer hops each.
+json run_baseline_latency(const std::string& bootstrap, const Options& o, double rate,
+                          const std::string& prefix, const std::string& tag) {
+  json j{{"rate_records_per_second", rate}, {"seconds", o.latency_seconds}, {"hops", 2}};
+  const std::string in = prefix + "in", mid = prefix + "mid", out = prefix + "out";
+  if (auto r = ensure_topics(bootstrap, {in, mid, out}, o.partitions); !r) {
+    j["error"] = r.error().to_string();
+    return j;
+  }
+  auto gen = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  auto p1 = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  auto p2 = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  if (!gen || !p1 || !p2) {
+    j["error"] = "cannot create the producers";
+    return j;
+  }
+  HopForwarder hop1(**p1, mid, true), hop2(**p2, out, false);
+  ReadBack back;
+  auto reader = start_reader(bootstrap, tag + "-lat-base-reader", {out}, o.partitions, &back);
+  auto c2 = start_reader(bootstrap, tag + "-lat-base-hop2", {mid}, o.partitions, &hop2);
+  auto c1 = start_reader(bootstrap, tag + "-lat-base-hop1", {in}, o.partitions, &hop1);
+  if (!reader || !c1 || !c2) {
+    j["error"] = "cannot start the consumers";
+    return j;
+  }
+  YahooGenerator g;
+  int64_t views = 0, sent = 0;
+  back.collect_latencies(wall_ms() + 2000);
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::seconds(o.latency_seconds);
+  while (Clock::now() < end) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto due = static_cast<int64_t>(elapsed * rate);
+    while (sent < due) {
+      bool view = false;
+      auto rec = g.event(wall_ms(), nullptr, &view);
+      OutputRecord r;
+      r.topic = in;
+      r.key = rec.key;
+      r.value = std::move(rec.value);
+      r.timestamp = rec.timestamp;
+      if (auto e = (*gen)->produce(r, nullptr); !e) {
+        j["error"] = e.error().to_string();
+        break;
+      }
+      ++sent;
+      if (view) ++views;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  (*gen)->flush(std::chrono::seconds(10));
+  for (int i = 0; i < 1000 && back.read() < views; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  (*c1)->stop();
+  (*p1)->flush(std::chrono::seconds(10));
+  (*c2)->stop();
+  (*p2)->flush(std::chrono::seconds(10));
+  (*reader)->stop();
+  auto lat = back.latencies();
+  j["events_sent"] = sent;
+  j["views_sent"] = views;
+  j["outputs_read"] = back.read();
+  j["latencies_counted"] = lat.size();
+  if (!lat.empty()) {
+    j["p50_ms"] = percentile(lat, 0.50);
+    j["p99_ms"] = percentile(lat, 0.99);
+    j["max_ms"] = *std::max_element(lat.begin(), lat.end());
+  }
+  if (hop1.failed() || hop2.failed()) j["error"] = "a forwarder failed to produce";
+  j["ok"] = !j.contains("error") && !lat.empty();
+  return j;
+}
+
 int run(const Options& o) {
   const std::string tag =
       "bench-sql-" + std::to_string(::getpid()) + "-" +
@@ -955,6 +1062,10 @@ int run(const Options& o) {
       result["latency"] = run_latency(bootstrap, o, rate, prefix + "lat-", tag);
       result["latency"]["max_throughput_records_per_second"] = yahoo_rps;
       if (!result["latency"].value("ok", false)) ok = false;
+      std::cerr << "bench_sql: broker-path latency (two forwarding hops) at " << rate
+                << " records/s for " << o.latency_seconds << " s\n";
+      result["latency_baseline"] = run_baseline_latency(bootstrap, o, rate, prefix + "lat-base-", tag);
+      if (!result["latency_baseline"].value("ok", false)) ok = false;
     }
   }
   std::cout << result.dump() << std::endl;
