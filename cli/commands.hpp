@@ -17,6 +17,7 @@ void add_run_command(CLI::App& app);     // run_command.cpp: run a SQL file's qu
 void add_chaos_command(CLI::App& app);   // chaos_command.cpp: fault injection
 void add_cluster_commands(CLI::App& app);  // cluster_command.cpp: coordinator, node, submit, status
 void add_query_command(CLI::App& app);     // query_command.cpp: a key's value from the cluster
+void add_sql_command(CLI::App& app);       // sql_command.cpp: the interactive SQL shell
 
 // status_command.cpp: `rivulet status` once or, with watch, until SIGINT/SIGTERM;
 // returns the exit status.

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   rivulet::cli::add_chaos_command(app);
   rivulet::cli::add_cluster_commands(app);
   rivulet::cli::add_query_command(app);
+  rivulet::cli::add_sql_command(app);
   CLI11_PARSE(app, argc, argv);
   return rivulet::cli::exit_code;
 }

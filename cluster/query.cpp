@@ -22,55 +22,56 @@ std::string upper(std::string s) {
   return s;
 }
 
-struct Candidate {
-  TableTarget target;
-  bool queryable = false;
-  std::string why_not;
-};
-
 // Every table of every query, queryable or not.
-std::vector<Candidate> all_tables(const std::vector<QueryDef>& queries) {
-  std::vector<Candidate> out;
+std::vector<TableCandidate> all_tables(const std::vector<QueryDef>& queries) {
+  std::vector<TableCandidate> out;
   for (const auto& q : queries) {
     sql::SqlEngine engine;
     if (!engine.execute_script(q.sql)) continue;  // the nodes cannot run it either
-    const Topology& topo = engine.topology();
-    auto repartition = topo.repartition_topics();
-    for (const sql::SourceInfo* t : engine.catalog().list(sql::SourceType::Table)) {
-      Candidate c;
-      c.target.table = t->name;
-      c.target.query = q.name;
-      c.target.partitions = q.partitions;
-      c.target.key_columns = t->schema.key_columns();
-      c.target.value_columns = t->schema.value_columns();
-      c.target.struct_key = t->key_format == "DELIMITED";
-      const bool derived = t->query_id.rfind("CTAS_", 0) == 0;
-      c.target.store = derived ? sql::queryable_store_name(t->name) : t->name;
-      auto origin = topo.store_origin(c.target.store);
-      if (t->window) {
-        c.why_not = "table " + t->name + " is windowed; rivulet query reads unwindowed tables only";
-      } else if (!origin) {
-        c.why_not = "table " + t->name + " of query " + q.name +
-                    " is not materialized: no persistent query reads it (to query it, "
-                    "submit CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name +
-                    ";)";
-      } else if (c.target.key_columns.size() != 1) {
-        c.why_not = "table " + t->name + " has " + std::to_string(c.target.key_columns.size()) +
-                    " key columns; rivulet query supports one";
-      } else {
-        c.queryable = true;
-        c.target.origin_topic = origin->topic;
-        c.target.origin_key = origin->key;
-        c.target.origin_repartition =
-            std::find(repartition.begin(), repartition.end(), origin->topic) != repartition.end();
-      }
-      out.push_back(std::move(c));
-    }
+    auto tables = table_candidates(engine, q.name, q.partitions);
+    for (auto& t : tables) out.push_back(std::move(t));
   }
   return out;
 }
 
 }  // namespace
+
+std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const std::string& query,
+                                             int32_t partitions) {
+  std::vector<TableCandidate> out;
+  const Topology& topo = engine.topology();
+  auto repartition = topo.repartition_topics();
+  for (const sql::SourceInfo* t : engine.catalog().list(sql::SourceType::Table)) {
+    TableCandidate c;
+    c.target.table = t->name;
+    c.target.query = query;
+    c.target.partitions = partitions;
+    c.target.key_columns = t->schema.key_columns();
+    c.target.value_columns = t->schema.value_columns();
+    c.target.struct_key = t->key_format == "DELIMITED";
+    const bool derived = t->query_id.rfind("CTAS_", 0) == 0;
+    c.target.store = derived ? sql::queryable_store_name(t->name) : t->name;
+    auto origin = topo.store_origin(c.target.store);
+    if (t->window) {
+      c.why_not = "table " + t->name + " is windowed; key lookups read unwindowed tables only";
+    } else if (!origin) {
+      c.why_not = "table " + t->name + " is not materialized: no persistent query reads it (to "
+                  "query it, run CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " +
+                  t->name + ";)";
+    } else if (c.target.key_columns.size() != 1) {
+      c.why_not = "table " + t->name + " has " + std::to_string(c.target.key_columns.size()) +
+                  " key columns; key lookups support one";
+    } else {
+      c.queryable = true;
+      c.target.origin_topic = origin->topic;
+      c.target.origin_key = origin->key;
+      c.target.origin_repartition =
+          std::find(repartition.begin(), repartition.end(), origin->topic) != repartition.end();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 bool resolve_table(const std::vector<QueryDef>& queries, const std::string& table,
                    TableTarget& target, TableLookupError& error) {
@@ -81,7 +82,7 @@ bool resolve_table(const std::vector<QueryDef>& queries, const std::string& tabl
   std::sort(error.queryable.begin(), error.queryable.end());
   error.queryable.erase(std::unique(error.queryable.begin(), error.queryable.end()),
                         error.queryable.end());
-  const Candidate* known = nullptr;
+  const TableCandidate* known = nullptr;
   for (const auto& name : {table, upper(table)}) {
     // A queryable copy first (a source table may appear in several queries).
     for (const auto& c : tables) {
@@ -179,11 +180,9 @@ Expected<QueryAnswer> lookup_key(const std::string& coordinator, const Config& c
       });
 }
 
-namespace {
-
-// The row: key column(s) then the value columns, in the table's order.
-std::vector<std::pair<std::string, Value>> row_of(const TableTarget& target, const KeyTarget& key,
-                                                  const QueryAnswer& answer) {
+std::vector<std::pair<std::string, Value>> answer_row(const TableTarget& target,
+                                                      const KeyTarget& key,
+                                                      const QueryAnswer& answer) {
   std::vector<std::pair<std::string, Value>> row;
   const Value bare = target.struct_key && key.key.kind() == TypeKind::Struct &&
                              !key.key.as_struct().empty()
@@ -204,6 +203,8 @@ std::vector<std::pair<std::string, Value>> row_of(const TableTarget& target, con
   return row;
 }
 
+namespace {
+
 std::string task_name(const TableTarget& t, const KeyTarget& k) {
   return t.query + "-" + std::to_string(k.partition);
 }
@@ -218,7 +219,7 @@ std::string render_answer_json(const TableTarget& target, const KeyTarget& key,
   if (answer.status == kLookupFound) {
     out += ", \"row\": {";
     bool first = true;
-    for (const auto& [name, value] : row_of(target, key, answer)) {
+    for (const auto& [name, value] : answer_row(target, key, answer)) {
       out += (first ? "" : ", ") + nlohmann::json(name).dump() + ": " + to_json(value);
       first = false;
     }
@@ -235,7 +236,7 @@ std::string render_answer_json(const TableTarget& target, const KeyTarget& key,
 std::string render_answer_table(const TableTarget& target, const KeyTarget& key,
                                 const QueryAnswer& answer) {
   std::ostringstream out;
-  auto row = row_of(target, key, answer);
+  auto row = answer_row(target, key, answer);
   std::vector<std::string> names, cells;
   for (const auto& [name, value] : row) {
     names.push_back(name);

@@ -23,6 +23,7 @@
 #include "runtime/data_type.hpp"
 #include "runtime/error.hpp"
 #include "runtime/value.hpp"
+#include "sql/planner.hpp"
 
 namespace rivulet::cluster {
 
@@ -39,6 +40,19 @@ struct TableTarget {
   CodecFactory origin_key;       // that input's key format
   bool origin_repartition = false;  // a GROUP BY's repartition topic (bare group key)
 };
+
+// A table of one query's engine: queryable (materialized by its topology,
+// unwindowed, one key column) or not, and why not.
+struct TableCandidate {
+  TableTarget target;
+  bool queryable = false;
+  std::string why_not;
+};
+// Every table in `engine`'s catalog as a target of `query` (planned by
+// `engine`, run as `partitions` tasks). The SQL shell asks its own running
+// queries this way.
+std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const std::string& query,
+                                             int32_t partitions);
 
 // Why a table cannot be asked: unknown (exit 2) or known but not queryable.
 struct TableLookupError {
@@ -65,6 +79,11 @@ struct QueryAnswer {
   Value value;            // Found: the row's value columns (a struct)
   std::string error;      // Error: why
 };
+
+// The found row: the key column, then the value columns in the table's order.
+std::vector<std::pair<std::string, Value>> answer_row(const TableTarget& target,
+                                                      const KeyTarget& key,
+                                                      const QueryAnswer& answer);
 
 // The coordinator's queries (their SQL and task counts).
 Expected<std::vector<QueryDef>> fetch_queries(const std::string& coordinator, const Config& config);

@@ -24,16 +24,26 @@ namespace rivulet {
 class ChildProcess {
  public:
   // `stderr_file`: where the child's stderr goes (appended); empty: ours.
+  // `with_stdin`: the child's stdin is a pipe fed by write_stdin() (else
+  // it inherits ours).
   static std::optional<ChildProcess> spawn(const std::vector<std::string>& argv,
-                                           const std::string& stderr_file = "") {
+                                           const std::string& stderr_file = "",
+                                           bool with_stdin = false) {
     int out[2];
+    int in[2] = {-1, -1};
     if (::pipe(out) != 0) return std::nullopt;
+    if (with_stdin && ::pipe(in) != 0) return std::nullopt;
     pid_t pid = ::fork();
     if (pid < 0) return std::nullopt;
     if (pid == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
+      if (with_stdin) {
+        ::dup2(in[0], STDIN_FILENO);
+        ::close(in[0]);
+        ::close(in[1]);
+      }
       if (!stderr_file.empty()) {
         int fd = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -51,15 +61,21 @@ class ChildProcess {
     ChildProcess c;
     c.pid_ = pid;
     c.out_ = ::fdopen(out[0], "r");
+    if (with_stdin) {
+      ::close(in[0]);
+      c.in_ = in[1];
+    }
     return c;
   }
 
-  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), out_(o.out_) {
+  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), out_(o.out_), in_(o.in_) {
     o.pid_ = -1;
     o.out_ = nullptr;
+    o.in_ = -1;
   }
   ChildProcess& operator=(ChildProcess&&) = delete;
   ~ChildProcess() {
+    close_stdin();
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
@@ -115,10 +131,27 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }
 
+  // Writes to the child's stdin (spawned with_stdin); false when it failed.
+  bool write_stdin(const std::string& text) {
+    size_t done = 0;
+    while (in_ >= 0 && done < text.size()) {
+      ssize_t n = ::write(in_, text.data() + done, text.size() - done);
+      if (n < 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return in_ >= 0;
+  }
+  // Closes the child's stdin: it reads EOF.
+  void close_stdin() {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
+  }
+
  private:
   ChildProcess() = default;
   pid_t pid_ = -1;
   FILE* out_ = nullptr;
+  int in_ = -1;
 };
 
 }  // namespace rivulet

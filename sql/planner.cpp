@@ -112,11 +112,11 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
 class QueryPlanner {
  public:
   QueryPlanner(SqlEngine& engine, const Query& q, const QueryAnalysis& a, const SourceInfo& sink,
-               std::string id)
-      : e_(engine), q_(q), a_(a), sink_(sink), id_(std::move(id)) {}
+               std::string id, PeekFn deliver = {})
+      : e_(engine), q_(q), a_(a), sink_(sink), id_(std::move(id)), deliver_(std::move(deliver)) {}
 
   Expected<bool> plan() {
-    if (q_.limit) return unsupported(q_.loc, "LIMIT");
+    if (q_.limit && !deliver_) return unsupported(q_.loc, "LIMIT");
     if (auto bad = check_window_bounds(q_, a_.aggregate_calls)) return *bad;
 
     const SourceInfo& from = *a_.sources[0].info;
@@ -145,6 +145,13 @@ class QueryPlanner {
     }
     node = a_.aggregate ? aggregate(*node) : project(*node);
     if (!node) return node.error();
+    if (deliver_) {  // a push query: the rows go to the caller, not to a topic
+      PeekFn deliver = deliver_;
+      e_.topology_.add_processor(name("push"), {*node}, [deliver](BuildContext& b) {
+        return std::unique_ptr<Processor>(new PeekNode<>(b.node_name(), deliver));
+      });
+      return true;
+    }
     if (sink_.timestamp_column)
       node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
@@ -666,6 +673,7 @@ class QueryPlanner {
   const QueryAnalysis& a_;
   const SourceInfo& sink_;
   std::string id_;
+  PeekFn deliver_;
 };
 
 std::string queryable_store_name(const std::string& table) { return "pull-" + table; }
@@ -764,6 +772,30 @@ Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::s
   if (!added) return added.error();
   ++queries_;
   return std::string(source_type_name(c.type)) + " created and running";
+}
+
+SqlEngine SqlEngine::fork() const {
+  SqlEngine e;
+  e.catalog_ = catalog_;
+  e.properties_ = properties_;
+  e.queries_ = queries_;
+  return e;
+}
+
+Expected<SourceInfo> SqlEngine::plan_push(const Query& q, PeekFn deliver) {
+  auto analysis = analyze_query(q, catalog_);
+  if (!analysis) return analysis.error();
+  CreateAsSelect c;
+  c.type = analysis->result_type;
+  c.name = "TRANSIENT";
+  c.name_loc = q.loc;
+  auto info = describe_create_as(c, *analysis, to_sql(q));
+  if (!info) return info.error();
+  QueryPlanner planner(*this, q, *analysis, *info, "TRANSIENT_" + std::to_string(queries_),
+                       std::move(deliver));
+  auto planned = planner.plan();
+  if (!planned) return planned.error();
+  return info;
 }
 
 Expected<std::string> SqlEngine::insert_into(const InsertInto& i) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "operators/serdes.hpp"
+#include "operators/stateless_nodes.hpp"
 #include "operators/topology.hpp"
 #include "runtime/error.hpp"
 #include "sql/ast.hpp"
@@ -61,6 +62,18 @@ class SqlEngine {
   // Executes one statement: catalog changes, persistent queries. Returns a
   // one-line message ("Stream created and running").
   Expected<std::string> execute(const Statement& s);
+
+  // A new engine with a copy of this one's catalog, SETs and query count
+  // and an empty topology: the SQL shell plans each persistent query into a
+  // Topology of its own (one Application per query).
+  SqlEngine fork() const;
+  // A push query (SELECT ... EMIT CHANGES [LIMIT n]): planned into this
+  // engine's topology like CREATE STREAM|TABLE AS SELECT, but every result
+  // record (key: the key columns as the sink would get them; value: a
+  // struct of the value columns, null for a table's deletion) goes to
+  // `deliver`, called on the task threads, instead of a topic. Returns the
+  // result's schema and type. The catalog is not changed.
+  Expected<SourceInfo> plan_push(const Query& q, PeekFn deliver);
 
   const Catalog& catalog() const { return catalog_; }
   const Topology& topology() const { return topology_; }

@@ -140,6 +140,35 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(out.find("| u1 ") != std::string::npos);
     CHECK(out.find("| " + std::to_string(expected["u1"]) + " ") != std::string::npos);
 
+    // The SQL shell's pull queries take the same path: the same row as
+    // rivulet query, and the same answer for a missing key.
+    auto answer = query_json(c, "COUNTS", "u1");
+    auto [shell_rc, shell_out] =
+        run_command(rivulet::testing::rivulet_binary() + " sql --output json --coordinator " +
+                        c.address,
+                    "SELECT * FROM COUNTS\n  WHERE UID = 'u1';\nSELECT N FROM COUNTS WHERE UID = "
+                    "'nobody';\n",
+                    30);
+    INFO(shell_out);
+    CHECK(shell_rc == 0);
+    std::istringstream shell_lines(shell_out);
+    std::string found_line, missing_line;
+    std::getline(shell_lines, found_line);
+    std::getline(shell_lines, missing_line);
+    auto found = nlohmann::json::parse(found_line, nullptr, false);
+    REQUIRE(found.is_array());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0] == answer["row"]);
+    CHECK(found[0]["N"] == expected["u1"]);
+    CHECK(missing_line == "[]");
+    auto [table_rc, table_out] = run_command(
+        rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address,
+        "SELECT UID, N FROM COUNTS WHERE UID = 'u1';\nSELECT * FROM ORDERS WHERE UID = 'u1';\n", 30);
+    INFO(table_out);
+    CHECK(table_rc == 1);  // the second statement failed
+    CHECK(table_out.find("| u1  | " + std::to_string(expected["u1"]) + " ") != std::string::npos);
+    CHECK(table_out.find("(1 row)") != std::string::npos);
+
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);
     CHECK(missing_rc == 1);

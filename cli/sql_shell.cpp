@@ -1,0 +1,844 @@
+#include "cli/sql_shell.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <variant>
+
+#include "actors/application.hpp"
+#include "cluster/protocol.hpp"
+#include "cluster/query.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/topic_admin.hpp"
+#include "runtime/codec.hpp"
+#include "sql/app_file.hpp"
+#include "sql/parser.hpp"
+#include "sql/planner.hpp"
+
+namespace rivulet::cli {
+
+std::atomic<bool> SqlShell::interrupted{false};
+
+// ---------------------------------------------------------------------------
+// StatementSplitter
+
+std::vector<StatementSplitter::Chunk> StatementSplitter::add_line(const std::string& line) {
+  std::vector<Chunk> out;
+  ++line_;
+  if (!text_.empty()) text_ += '\n';
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (text_.empty() || (!has_content_ && !quote_ && !block_comment_ &&
+                          text_.find_first_not_of(" \t\r\n") == std::string::npos)) {
+      if (text_.empty()) {
+        start_line_ = line_;
+        start_column_ = static_cast<int>(i) + 1;
+      }
+    }
+    text_ += c;
+    if (quote_) {
+      if (c == quote_) {
+        if (i + 1 < line.size() && line[i + 1] == quote_) {
+          text_ += line[++i];  // '' inside a string
+        } else {
+          quote_ = 0;
+        }
+      }
+      continue;
+    }
+    if (block_comment_) {
+      if (c == '*' && i + 1 < line.size() && line[i + 1] == '/') {
+        text_ += line[++i];
+        block_comment_ = false;
+      }
+      continue;
+    }
+    if (c == '-' && i + 1 < line.size() && line[i + 1] == '-') {
+      text_ += line.substr(i + 1);  // a comment to the end of the line
+      break;
+    }
+    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') {
+      text_ += line[++i];
+      block_comment_ = true;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '`') {
+      quote_ = c;
+      has_content_ = true;
+      continue;
+    }
+    if (c == ';') {
+      if (has_content_) out.push_back(Chunk{text_, start_line_, start_column_});
+      text_.clear();
+      has_content_ = false;
+      continue;
+    }
+    if (!std::isspace(static_cast<unsigned char>(c))) has_content_ = true;
+  }
+  if (!has_content_ && !quote_ && !block_comment_) text_.clear();  // blanks, comments
+  return out;
+}
+
+StatementSplitter::Chunk StatementSplitter::take_rest() {
+  Chunk c;
+  if (has_content_) c = Chunk{text_, start_line_, start_column_};
+  text_.clear();
+  has_content_ = false;
+  quote_ = 0;
+  block_comment_ = false;
+  return c;
+}
+
+void StatementSplitter::clear(bool restart_lines) {
+  text_.clear();
+  has_content_ = false;
+  quote_ = 0;
+  block_comment_ = false;
+  if (restart_lines) line_ = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+namespace {
+
+using sql::Statement;
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string cell(const Value& v) {
+  if (v.kind() == TypeKind::String) return v.as_string();
+  if (v.is_null()) return "null";
+  std::string s = to_json(v);
+  // A DOUBLE reads as one (7.0, not 7), as ksqlDB prints it.
+  if (v.kind() == TypeKind::Double && s.find_first_of(".eEnN") == std::string::npos) s += ".0";
+  return s;
+}
+
+// Blocks SIGINT and SIGTERM in this thread while threads are started, so
+// that they inherit the mask and signals reach the main thread only.
+class SignalBlock {
+ public:
+  SignalBlock() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalBlock(const SignalBlock&) = delete;
+  SignalBlock& operator=(const SignalBlock&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<Value>> rows;
+};
+
+// Rows delivered by a push query's tasks, bounded: a full queue holds the
+// task back until the shell has printed (backpressure).
+class RowQueue {
+ public:
+  static constexpr size_t kCapacity = 1000;
+  void push(const Record& r) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    space_.wait(lock, [&] { return closed_ || rows_.size() < kCapacity; });
+    if (closed_) return;  // the query ended; its task is being stopped
+    rows_.push_back(r);
+    ready_.notify_one();
+  }
+  std::deque<Record> take(std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait_for(lock, wait, [&] { return !rows_.empty(); });
+    std::deque<Record> out;
+    out.swap(rows_);
+    space_.notify_all();
+    return out;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    rows_.clear();
+    space_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<Record> rows_;
+  bool closed_ = false;
+};
+
+struct RunningQuery {
+  std::string id;
+  std::string sink;  // the stream or table written
+  std::string text;
+  std::unique_ptr<sql::SqlEngine> engine;  // planned this query alone
+  std::unique_ptr<Application> app;
+};
+
+}  // namespace
+
+struct SqlShell::Impl {
+  ShellOptions options;
+  std::ostream& out;
+  std::ostream& err;
+  sql::SqlEngine session;
+  std::vector<RunningQuery> queries;
+  std::string id_base;  // application.id prefix when none is configured
+  int transient_count = 0;
+
+  Impl(ShellOptions o, std::ostream& out_, std::ostream& err_)
+      : options(std::move(o)), out(out_), err(err_) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    id_base = "rivulet-sql-" + std::to_string(now);
+  }
+
+  // ---- printing -------------------------------------------------------------
+
+  void print_table(const Table& t, bool footer) {
+    if (options.json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& r : t.rows) {
+        std::string obj = "{";
+        for (size_t i = 0; i < t.header.size() && i < r.size(); ++i)
+          obj += (i ? ", " : "") + nlohmann::json(t.header[i]).dump() + ": " + to_json(r[i]);
+        rows.push_back(nlohmann::json::parse(obj + "}"));
+      }
+      out << rows.dump() << std::endl;
+      return;
+    }
+    std::vector<size_t> width;
+    for (const auto& h : t.header) width.push_back(h.size());
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& r : t.rows) {
+      std::vector<std::string> line;
+      for (size_t i = 0; i < t.header.size(); ++i) {
+        line.push_back(i < r.size() ? cell(r[i]) : "");
+        width[i] = std::max(width[i], line.back().size());
+      }
+      cells.push_back(std::move(line));
+    }
+    std::string rule = "+";
+    for (size_t w : width) rule += std::string(w + 2, '-') + "+";
+    auto line = [&](const std::vector<std::string>& items) {
+      std::string s = "|";
+      for (size_t i = 0; i < items.size(); ++i)
+        s += " " + items[i] + std::string(width[i] - items[i].size(), ' ') + " |";
+      return s;
+    };
+    out << rule << "\n" << line(t.header) << "\n" << rule << "\n";
+    for (const auto& c : cells) out << line(c) << "\n";
+    if (!cells.empty()) out << rule << "\n";
+    if (footer) out << "(" << cells.size() << (cells.size() == 1 ? " row)" : " rows)") << "\n";
+    out << std::flush;
+  }
+
+  void message(const std::string& text) {
+    if (options.json) {
+      out << nlohmann::json{{"message", text}}.dump() << std::endl;
+    } else {
+      out << text << std::endl;
+    }
+  }
+
+  // ---- configuration --------------------------------------------------------
+
+  // The configuration of a query started now: defaults, --config, the
+  // environment, the session's SETs of configuration keys, --set, then
+  // --bootstrap.
+  Expected<Config> query_config(const std::string& query_id) {
+    sql::PlannedApp app;
+    app.properties = session.properties();
+    std::vector<std::string> sets = options.sets;
+    if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
+    auto config = sql::app_config(app, options.config, sets);
+    if (!config) return config.error();
+    if (config->get("bootstrap.servers").empty())
+      return Error::fatal(
+          "no bootstrap.servers to run queries against: start the shell with --bootstrap LIST "
+          "(or --set bootstrap.servers=LIST, a --config file, RIVULET_BOOTSTRAP_SERVERS)");
+    std::string base = config->is_set("application.id") ? config->get("application.id") : id_base;
+    auto ok = config->set("application.id", base + "-" + lower(query_id));
+    if (!ok) return ok.error();
+    if (!config->is_set("log.level")) (void)config->set("log.level", "warn");
+    return config;
+  }
+
+  std::string property(const std::string& name) const {
+    for (const auto& [k, v] : session.properties())
+      if (k == name) return v;
+    return "";
+  }
+
+  // ---- statements -----------------------------------------------------------
+
+  Expected<bool> run(const Statement& s) {
+    using namespace sql;
+    if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
+    if (std::holds_alternative<CreateSource>(s.body)) return catalog_change(s);
+    if (std::holds_alternative<CreateAsSelect>(s.body) || std::holds_alternative<InsertInto>(s.body))
+      return persistent(s);
+    if (const auto* set = std::get_if<SetProperty>(&s.body)) return set_property(s, *set);
+    if (const auto* unset = std::get_if<UnsetProperty>(&s.body)) {
+      auto r = session.execute(s);
+      if (!r) return r.error();
+      message("Successfully unset local property '" + unset->name + "'.");
+      return true;
+    }
+    if (const auto* show = std::get_if<ShowList>(&s.body)) return show_list(s, *show);
+    if (const auto* d = std::get_if<Describe>(&s.body)) return describe(s, *d);
+    if (const auto* t = std::get_if<Terminate>(&s.body)) return terminate(*t);
+    if (const auto* sel = std::get_if<SelectStatement>(&s.body)) {
+      if (sel->query->emit == EmitMode::Unspecified) return pull(*sel->query);
+      return push(*sel->query);
+    }
+    if (std::holds_alternative<InsertValues>(s.body))
+      return sql_error(s.loc, "not supported yet: INSERT INTO ... VALUES (produce to the topic)");
+    return sql_error(s.loc, "not supported yet: this statement");
+  }
+
+  Expected<bool> catalog_change(const Statement& s) {
+    auto r = session.execute(s);
+    if (!r) return r.error();
+    message(*r);
+    return true;
+  }
+
+  Expected<bool> drop(const Statement& s, const sql::DropSource& d) {
+    if (const sql::SourceInfo* src = session.catalog().find(d.name)) {
+      std::vector<std::string> readers, writers;
+      for (const auto& q : queries) {
+        if (q.sink == src->name) writers.push_back(q.id);
+        auto topics = q.engine->topology().source_topics();
+        if (std::find(topics.begin(), topics.end(), src->topic) != topics.end())
+          readers.push_back(q.id);
+      }
+      if (!readers.empty() || !writers.empty()) {
+        auto list = [](const std::vector<std::string>& ids) {
+          std::string s;
+          for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
+          return "[" + s + "]";
+        };
+        return sql_error(d.name_loc, "Cannot drop " + src->name +
+                                         ".\nThe following queries read from this source: " +
+                                         list(readers) +
+                                         ".\nThe following queries write into this source: " +
+                                         list(writers) +
+                                         ".\nYou need to terminate them before dropping " +
+                                         src->name + ".");
+      }
+    }
+    return catalog_change(s);
+  }
+
+  Expected<bool> set_property(const Statement& s, const sql::SetProperty& set) {
+    std::string before = property(set.name);
+    auto r = session.execute(s);
+    if (!r) return r.error();
+    sql::PlannedApp app;
+    app.properties = session.properties();
+    auto check = sql::app_config(app, options.config, options.sets);
+    if (!check) {  // undo
+      sql::Statement undo;
+      if (before.empty()) {
+        undo.body = sql::UnsetProperty{set.name};
+      } else {
+        undo.body = sql::SetProperty{set.name, before};
+      }
+      (void)session.execute(undo);
+      return sql_error(s.loc, check.error().message);
+    }
+    message("Successfully changed local property '" + set.name + "' to '" + set.value + "'.");
+    return true;
+  }
+
+  Expected<bool> persistent(const Statement& s) {
+    auto engine = std::make_unique<sql::SqlEngine>(session.fork());
+    const int before = engine->query_count();
+    auto r = engine->execute(s);
+    if (!r) return r.error();
+    if (engine->query_count() == before) {  // IF NOT EXISTS on an existing source
+      message(*r);
+      return true;
+    }
+    std::string id, sink;
+    if (const auto* c = std::get_if<sql::CreateAsSelect>(&s.body)) {
+      const sql::SourceInfo* info = engine->catalog().find(c->name);
+      id = info ? info->query_id : "QUERY_" + std::to_string(before);
+      sink = c->name;
+    } else {
+      id = "INSERTQUERY_" + std::to_string(before);
+      sink = std::get<sql::InsertInto>(s.body).target;
+    }
+    auto valid = engine->topology().validate();
+    if (!valid) return valid.error();
+    auto config = query_config(id);
+    if (!config) return config.error();
+    std::unique_ptr<Application> app;
+    {
+      SignalBlock block;
+      app = std::make_unique<Application>(engine->topology(), *config);
+      auto started = app->start();
+      if (!started) {
+        app->stop();
+        return Error::fatal("query " + id + " did not start: " + started.error().to_string());
+      }
+    }
+    session = engine->fork();
+    std::string what = "Insert query";
+    if (const auto* c = std::get_if<sql::CreateAsSelect>(&s.body))
+      what = c->type == sql::SourceType::Table ? "Table created" : "Stream created";
+    message(what + " and running (query " + id + ", application.id=" + app->application_id() +
+            ", " + std::to_string(app->partitions()) + " partitions)");
+    queries.push_back(RunningQuery{id, sink, s.text, std::move(engine), std::move(app)});
+    return true;
+  }
+
+  Expected<bool> terminate(const sql::Terminate& t) {
+    std::vector<RunningQuery> stopping;
+    if (t.all) {
+      stopping.swap(queries);
+    } else {
+      auto it = std::find_if(queries.begin(), queries.end(), [&](const RunningQuery& q) {
+        return q.id == t.query_id || q.id == upper(t.query_id);
+      });
+      if (it == queries.end())
+        return Error::fatal("Unknown queryId: " + t.query_id + " (SHOW QUERIES lists them)");
+      stopping.push_back(std::move(*it));
+      queries.erase(it);
+    }
+    for (auto& q : stopping) {
+      SignalBlock block;
+      q.app->stop();
+    }
+    message(stopping.size() == 1 ? "Query terminated." : std::to_string(stopping.size()) +
+                                                             " queries terminated.");
+    return true;
+  }
+
+  Expected<bool> show_list(const Statement& s, const sql::ShowList& show) {
+    using What = sql::ShowList::What;
+    Table t;
+    if (show.what == What::Streams || show.what == What::Tables) {
+      bool streams = show.what == What::Streams;
+      t.header = {streams ? "Stream Name" : "Table Name", "Kafka Topic", "Key Format",
+                  "Value Format", "Windowed"};
+      for (const sql::SourceInfo* src :
+           session.catalog().list(streams ? sql::SourceType::Stream : sql::SourceType::Table)) {
+        t.rows.push_back({Value::string(src->name), Value::string(src->topic),
+                          Value::string(src->key_format), Value::string(src->value_format),
+                          Value::boolean(src->window.has_value())});
+      }
+    } else if (show.what == What::Queries) {
+      t.header = {"Query ID", "Status", "Sink Name", "Query String"};
+      for (const auto& q : queries) {
+        std::string status = "RUNNING";
+        if (auto f = q.app->failure()) status = "ERROR: " + *f;
+        t.rows.push_back({Value::string(q.id), Value::string(status), Value::string(q.sink),
+                          Value::string(q.text)});
+      }
+    } else if (show.what == What::Properties) {
+      t.header = {"Property", "Value"};
+      for (const auto& [k, v] : session.properties())
+        t.rows.push_back({Value::string(k), Value::string(v)});
+    } else if (show.what == What::Topics) {
+      auto config = query_config("topics");
+      if (!config) return config.error();
+      SignalBlock block;
+      auto admin = connectors::TopicAdmin::create(
+          {{"bootstrap.servers", config->get("bootstrap.servers")}});
+      if (!admin) return admin.error();
+      auto topics = (*admin)->topics();
+      if (!topics) return topics.error();
+      t.header = {"Kafka Topic", "Partitions"};
+      for (const auto& [name, n] : *topics)
+        t.rows.push_back({Value::string(name), Value::int32(n)});
+    } else {
+      return sql_error(s.loc, "not supported yet: SHOW FUNCTIONS");
+    }
+    print_table(t, false);
+    return true;
+  }
+
+  Expected<bool> describe(const Statement& s, const sql::Describe& d) {
+    if (d.what != sql::Describe::What::Source)
+      return sql_error(s.loc, "not supported yet: DESCRIBE FUNCTION / DESCRIBE STREAMS");
+    auto src = session.catalog().resolve(d.name, d.name_loc);
+    if (!src) return src.error();
+    const sql::SourceInfo& info = **src;
+    if (!options.json) {
+      out << "Name                 : " << info.name << "\n"
+          << "Type                 : " << sql::source_type_name(info.type) << "\n"
+          << "Kafka topic          : " << info.topic << " (key " << info.key_format
+          << ", value " << info.value_format << ")\n";
+      if (!info.query_id.empty()) out << "Written by query     : " << info.query_id << "\n";
+    }
+    Table t;
+    t.header = {"Field", "Type"};
+    for (const Column& c : info.schema.columns) {
+      std::string type = c.type->to_string();
+      if (c.is_key) type += info.is_table() ? "  (primary key)" : "  (key)";
+      t.rows.push_back({Value::string(c.name), Value::string(type)});
+    }
+    print_table(t, false);
+    return true;
+  }
+
+  // ---- pull queries ---------------------------------------------------------
+
+  Expected<bool> pull(const sql::Query& q) {
+    using namespace sql;
+    if (!q.joins.empty())
+      return sql_error(q.joins[0].loc, "Pull queries don't support JOIN clauses.");
+    if (q.window) return sql_error(q.window->loc, "Pull queries don't support WINDOW clauses.");
+    if (!q.group_by.empty())
+      return sql_error(q.group_by[0]->loc, "Pull queries don't support GROUP BY clauses.");
+    if (!q.partition_by.empty())
+      return sql_error(q.partition_by[0]->loc, "Pull queries don't support PARTITION BY clauses.");
+    if (q.having) return sql_error(q.having->loc, "Pull queries don't support HAVING clauses.");
+    const bool remote = !options.coordinator.empty();
+    const SourceInfo* local = session.catalog().find(q.from.name);
+    if (!remote) {
+      auto src = session.catalog().resolve(q.from.name, q.from.loc);
+      if (!src) return src.error();
+      if ((*src)->is_stream())
+        return sql_error(q.from.loc,
+                         "Pull queries are not supported on streams: " + (*src)->name +
+                             " is a stream (add EMIT CHANGES for a push query).");
+    } else if (local && local->is_stream()) {
+      return sql_error(q.from.loc, "Pull queries are not supported on streams: " + local->name +
+                                       " is a stream (add EMIT CHANGES for a push query).");
+    }
+    // The target: a table of a running query (local), or of the cluster.
+    cluster::TableTarget target;
+    Application* app = nullptr;
+    std::optional<Config> cluster_config;
+    if (remote) {
+      SignalBlock block;
+      auto config = Config::load(options.config, options.sets);
+      if (!config) return config.error();
+      cluster_config = std::move(*config);
+      auto defs = cluster::fetch_queries(options.coordinator, *cluster_config);
+      if (!defs) return defs.error();
+      cluster::TableLookupError why;
+      if (!cluster::resolve_table(*defs, q.from.name, target, why)) {
+        std::string list;
+        for (const auto& t : why.queryable) list += (list.empty() ? "" : ", ") + t;
+        return sql_error(q.from.loc, why.message + " (queryable tables in the cluster: " +
+                                         (list.empty() ? "none" : list) + ")");
+      }
+    } else {
+      std::string why;
+      for (auto& rq : queries) {
+        for (auto& c : cluster::table_candidates(*rq.engine, rq.id, rq.app->partitions())) {
+          if (c.target.table != (*session.catalog().find(q.from.name)).name) continue;
+          if (c.queryable && !app) {
+            target = c.target;
+            app = rq.app.get();
+          } else if (!c.queryable && why.empty()) {
+            why = c.why_not;
+          }
+        }
+      }
+      if (!app) {
+        const SourceInfo* t = session.catalog().find(q.from.name);
+        if (why.empty() || (t->window && why.find("windowed") == std::string::npos)) {
+          why = t->window ? "table " + t->name + " is windowed; key lookups read unwindowed tables only"
+                          : "table " + t->name +
+                                " is not materialized by a running query (to query it, run CREATE "
+                                "TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name + ";)";
+        }
+        return sql_error(q.from.loc, why);
+      }
+    }
+    const std::string key_column = target.key_columns.front().name;
+    // WHERE KEY = literal.
+    const Expr* w = q.where.get();
+    auto key_condition_error = [&](SourceLocation at) {
+      return sql_error(at, "a pull query needs WHERE " + key_column + " = <literal> on the key "
+                           "column of " + target.table + " (table scans are not supported)");
+    };
+    if (!w) return key_condition_error(q.loc);
+    const Expr* literal = nullptr;
+    if (w->kind == ExprKind::Binary && w->binary_op == BinaryOp::Eq) {
+      auto is_key = [&](const Expr& e) {
+        return e.kind == ExprKind::Column && e.name == key_column &&
+               (e.qualifier.empty() || e.qualifier == q.from.qualifier());
+      };
+      if (is_key(*w->args[0]) && w->args[1]->kind == ExprKind::Literal) literal = w->args[1].get();
+      if (is_key(*w->args[1]) && w->args[0]->kind == ExprKind::Literal) literal = w->args[0].get();
+    }
+    if (!literal) {
+      SourceLocation at = w->kind == ExprKind::Binary ? w->args[0]->loc : w->loc;
+      return key_condition_error(at.known() ? at : q.loc);
+    }
+    if (literal->value.is_null()) return sql_error(literal->loc, "the key cannot be NULL");
+    const std::string key_text = literal->value.kind() == TypeKind::String
+                                     ? literal->value.as_string()
+                                     : to_json(literal->value);
+    // The projection: * or columns of the table.
+    std::vector<std::string> all;
+    for (const auto& c : target.key_columns) all.push_back(c.name);
+    for (const auto& c : target.value_columns) all.push_back(c.name);
+    std::vector<std::string> header;
+    for (const auto& item : q.select) {
+      if (item.kind != SelectItem::Kind::Expression) {
+        header.insert(header.end(), all.begin(), all.end());
+        continue;
+      }
+      if (item.expr->kind != ExprKind::Column ||
+          std::find(all.begin(), all.end(), item.expr->name) == all.end()) {
+        if (item.expr->kind == ExprKind::Column)
+          return sql_error(item.expr->loc, "Column '" + item.expr->name + "' cannot be resolved: " +
+                                               target.table + " has no such column");
+        return sql_error(item.loc, "not supported yet: expressions in a pull query (select "
+                                   "columns or *)");
+      }
+      header.push_back(item.expr->name);
+    }
+    auto key = cluster::locate_key(target, key_text);
+    if (!key) return sql_error(literal->loc, key.error().message);
+    cluster::QueryAnswer answer;
+    if (remote) {
+      SignalBlock block;
+      auto a = cluster::lookup_key(options.coordinator, *cluster_config, target, *key);
+      if (!a) return a.error();
+      answer = std::move(*a);
+    } else {
+      auto promise = std::make_shared<std::promise<Expected<std::pair<bool, std::string>>>>();
+      auto future = promise->get_future();
+      app->lookup(key->partition, -1, target.store, key->key_bytes, std::chrono::seconds(5),
+                  [promise](Expected<std::pair<bool, std::string>> r) {
+                    promise->set_value(std::move(r));
+                  });
+      auto r = future.get();
+      if (!r) return Error::fatal(target.table + ": lookup failed: " + r.error().message);
+      answer.node = "local";
+      answer.status = r->first ? cluster::kLookupFound : cluster::kLookupAbsent;
+      if (r->first) {
+        auto v = codecs::msgpack()()->decode(r->second);
+        if (!v) return Error::fatal("undecodable answer: " + v.error().message);
+        answer.value = std::move(*v);
+      }
+    }
+    if (answer.status == cluster::kLookupError)
+      return Error::fatal(target.table + " at key '" + key_text + "' (task " + target.query + "-" +
+                          std::to_string(key->partition) + "): " + answer.error);
+    Table t;
+    t.header = header;
+    if (answer.status == cluster::kLookupFound) {
+      auto row = cluster::answer_row(target, *key, answer);
+      std::vector<Value> values;
+      for (const auto& h : header) {
+        Value v;
+        for (const auto& [name, value] : row)
+          if (name == h) v = value;
+        // As the column's type (a stored DOUBLE 7.0 may come back as 7).
+        for (const auto* cols : {&target.key_columns, &target.value_columns}) {
+          for (const auto& c : *cols) {
+            if (c.name != h || !c.type || v.is_null()) continue;
+            if (auto typed = coerce(v, *c.type); typed && !typed->is_null()) v = std::move(*typed);
+          }
+        }
+        values.push_back(std::move(v));
+      }
+      t.rows.push_back(std::move(values));
+    }
+    print_table(t, true);
+    return true;
+  }
+
+  // ---- push queries ---------------------------------------------------------
+
+  // Commits the current end of every stream input partition for the
+  // transient query's group: it then starts at the records produced from
+  // now on ('auto.offset.reset' = 'latest', ksqlDB's default).
+  Expected<bool> start_at_latest(const Topology& topology, const Config& config) {
+    auto tables = topology.table_topics();
+    auto repartition = topology.repartition_topics();
+    std::map<std::string, std::string> base{
+        {"bootstrap.servers", config.get("bootstrap.servers")}};
+    auto admin = connectors::TopicAdmin::create(base);
+    if (!admin) return admin.error();
+    std::vector<std::pair<TopicPartition, Offset>> ends;
+    for (const auto& topic : topology.source_topics()) {
+      if (std::find(tables.begin(), tables.end(), topic) != tables.end()) continue;
+      if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
+      auto n = (*admin)->partition_count(topic);
+      if (!n) return n.error();
+      if (!*n) return Error::fatal("input topic '" + topic + "' does not exist");
+      for (int32_t p = 0; p < **n; ++p) {
+        TopicPartition tp{topic, PartitionId{p}};
+        auto marks = (*admin)->watermarks(tp);
+        if (!marks) return marks.error();
+        ends.emplace_back(tp, Offset{marks->second});
+      }
+    }
+    if (ends.empty()) return true;
+    auto props = base;
+    for (const auto& [k, v] : config.kafka_properties("consumer")) props[k] = v;
+    props["group.id"] = config.get("application.id");
+    auto consumer = connectors::KafkaConsumer::create(props);
+    if (!consumer) return consumer.error();
+    return (*consumer)->commit_sync(ends);
+  }
+
+  Expected<bool> push(const sql::Query& q) {
+    auto engine = session.fork();
+    auto rows = std::make_shared<RowQueue>();
+    auto info = engine.plan_push(q, [rows](const Record& r) { rows->push(r); });
+    if (!info) return info.error();
+    auto valid = engine.topology().validate();
+    if (!valid) return valid.error();
+    auto config = query_config("transient-" + std::to_string(++transient_count));
+    if (!config) return config.error();
+    (void)config->set("checkpoint.interval.ms", "0");  // nothing of it outlives the query
+    if (!config->is_set("errors.deadletterqueue.topic.name"))  // one for every push query
+      (void)config->set("errors.deadletterqueue.topic.name", "rivulet-sql-transient-dlq");
+    if (!config->is_set("log.level") || config->get("log.level") == "warn")
+      (void)config->set("log.level", "error");
+    const bool earliest = lower(property("auto.offset.reset")) == "earliest";
+    std::unique_ptr<Application> app;
+    {
+      SignalBlock block;
+      if (!earliest) {
+        auto at_end = start_at_latest(engine.topology(), *config);
+        if (!at_end) return Error::fatal("push query: " + at_end.error().to_string());
+      }
+      app = std::make_unique<Application>(engine.topology(), *config);
+      auto started = app->start();
+      if (!started) {
+        app->stop();
+        return Error::fatal("push query did not start: " + started.error().to_string());
+      }
+    }
+    // Columns: key columns, then value columns.
+    const Schema& schema = info->schema;
+    auto keys = schema.key_columns();
+    auto values = schema.value_columns();
+    std::vector<std::string> header;
+    for (const auto& c : keys) header.push_back(c.name);
+    for (const auto& c : values) header.push_back(c.name);
+    std::vector<size_t> width;
+    for (const auto& h : header) width.push_back(std::max<size_t>(h.size(), 12));
+    std::string rule = "+";
+    for (size_t w : width) rule += std::string(w + 2, '-') + "+";
+    auto line = [&](const std::vector<std::string>& items) {
+      std::string s = "|";
+      for (size_t i = 0; i < items.size(); ++i)
+        s += " " + items[i] +
+             std::string(items[i].size() < width[i] ? width[i] - items[i].size() : 0, ' ') + " |";
+      return s;
+    };
+    if (!options.json) out << rule << "\n" << line(header) << "\n" << rule << std::endl;
+    interrupted = false;
+    int64_t printed = 0;
+    std::string end = "Query terminated";
+    bool failed = false;
+    std::string failure;
+    while (!q.limit || printed < *q.limit) {
+      if (interrupted.exchange(false)) break;
+      if (auto f = app->failure()) {
+        failed = true;
+        failure = *f;
+        break;
+      }
+      for (const Record& r : rows->take(std::chrono::milliseconds(100))) {
+        if (q.limit && printed >= *q.limit) break;
+        std::vector<Value> row;
+        for (const auto& c : keys) {
+          const Value* f = r.key.kind() == TypeKind::Struct ? r.key.field(c.name) : nullptr;
+          row.push_back(f ? *f : (keys.size() == 1 ? r.key : Value()));
+        }
+        for (const auto& c : values) {
+          const Value* f = r.value.kind() == TypeKind::Struct ? r.value.field(c.name) : nullptr;
+          row.push_back(f ? *f : (values.size() == 1 && r.value.kind() != TypeKind::Struct ? r.value
+                                                                                           : Value()));
+        }
+        if (options.json) {
+          std::string obj = "{";
+          for (size_t i = 0; i < header.size(); ++i)
+            obj += (i ? ", " : "") + nlohmann::json(header[i]).dump() + ": " + to_json(row[i]);
+          out << obj << "}\n";
+        } else {
+          std::vector<std::string> cells;
+          for (const auto& v : row) cells.push_back(cell(v));
+          if (r.value.is_null() && info->is_table() && !cells.empty())
+            cells.back() += " (deleted)";
+          out << line(cells) << "\n";
+        }
+        ++printed;
+      }
+      out << std::flush;
+    }
+    if (q.limit && printed >= *q.limit) end = "Limit Reached";
+    rows->close();
+    {
+      SignalBlock block;
+      app->stop();
+    }
+    if (!options.json) out << rule << "\n" << end << std::endl;
+    if (failed) return Error::fatal("push query failed: " + failure);
+    return true;
+  }
+};
+
+SqlShell::SqlShell(ShellOptions options, std::ostream& out, std::ostream& err)
+    : impl_(std::make_unique<Impl>(std::move(options), out, err)) {}
+
+SqlShell::~SqlShell() { stop_all(); }
+
+void SqlShell::stop_all() {
+  for (auto& q : impl_->queries) {
+    SignalBlock block;
+    q.app->stop();
+  }
+  impl_->queries.clear();
+}
+
+bool SqlShell::execute(const StatementSplitter::Chunk& chunk) {
+  // Padding keeps the parser's line:column those of the input.
+  std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
+  text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
+  text += chunk.text;
+  auto statements = sql::parse_statements(text);
+  if (!statements) {
+    impl_->err << statements.error().message << std::endl;
+    return false;
+  }
+  for (const auto& s : *statements) {
+    auto r = impl_->run(s);
+    if (!r) {
+      impl_->err << r.error().message << std::endl;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace rivulet::cli

@@ -1,0 +1,92 @@
+#pragma once
+// The session behind `rivulet sql` (cli/sql_command.cpp): statements in,
+// tables and messages out.
+//
+//  - DDL (CREATE STREAM/TABLE, DROP, SET/UNSET) changes the session's
+//    catalog (a sql::SqlEngine, the one `rivulet run` uses);
+//  - a persistent query (CREATE ... AS SELECT, INSERT INTO ... SELECT) is
+//    planned by a fork of that engine into a Topology of its own and run by
+//    its own rivulet::Application in this process (application.id
+//    "<base>-<query id>"), until TERMINATE or the end of the session;
+//  - a pull query (SELECT ... FROM table WHERE key = literal) finds the
+//    task owning the key with the partitioner (cluster::locate_key) and asks
+//    it: a local Application's task (Application::lookup), or with a
+//    coordinator the cluster node running it (cluster::lookup_key);
+//  - a push query (SELECT ... EMIT CHANGES [LIMIT n]) runs as a transient
+//    Application whose rows come back through a bounded queue and are
+//    printed as they arrive, until LIMIT rows, an interrupt (Ctrl-C) or a
+//    failure.
+//
+// Ownership: one SqlShell per process, used from the main thread; the
+// interrupt flag may be set from a signal handler.
+#include <atomic>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/config.hpp"
+
+namespace rivulet::cli {
+
+struct ShellOptions {
+  std::string bootstrap;
+  std::string coordinator;
+  std::string config;  // properties file
+  std::vector<std::string> sets;
+  bool json = false;  // --output json
+};
+
+// Splits input lines into statements closed by ';' outside quotes and
+// comments. Each statement keeps where it began, so that parser positions
+// are those of the input.
+class StatementSplitter {
+ public:
+  struct Chunk {
+    std::string text;  // up to and including ';'
+    int line = 1;      // of its first character
+    int column = 1;
+  };
+  // Adds one line (without its newline) and returns the statements it
+  // completed.
+  std::vector<Chunk> add_line(const std::string& line);
+  // The unfinished statement at the end of the input (nullptr-like: empty
+  // text when nothing but blanks and comments is pending).
+  Chunk take_rest();
+  // True while a statement has begun (continuation prompt).
+  bool pending() const { return has_content_; }
+  // Forgets the unfinished statement; with `restart_lines`, the next line
+  // is line 1 again (interactive input counts lines per statement).
+  void clear(bool restart_lines);
+
+ private:
+  std::string text_;
+  int line_ = 0;  // lines added so far
+  int start_line_ = 1, start_column_ = 1;
+  char quote_ = 0;  // inside '...', "..." or `...`
+  bool block_comment_ = false;
+  bool has_content_ = false;
+};
+
+class SqlShell {
+ public:
+  SqlShell(ShellOptions options, std::ostream& out, std::ostream& err);
+  ~SqlShell();
+  SqlShell(const SqlShell&) = delete;
+  SqlShell& operator=(const SqlShell&) = delete;
+
+  // Executes the statements of one chunk (positions as in the input).
+  // False when one failed (its error was printed; the rest of the chunk is
+  // skipped, as a script stops at its first error).
+  bool execute(const StatementSplitter::Chunk& chunk);
+  // Stops every running query (graceful: drain, flush, commit).
+  void stop_all();
+  // Set (from a signal handler) to end the running push query.
+  static std::atomic<bool> interrupted;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rivulet::cli

@@ -1,0 +1,164 @@
+// `rivulet sql --bootstrap B` as a child process on the embedded broker
+// (`rivulet broker`), statements written to its stdin one at a time, kcat
+// as the independent producer: a CREATE TABLE AS SELECT started from the
+// shell, pull queries (a key's current count, a missing key), a push query
+// with LIMIT that prints only rows produced after it started, and SQL
+// errors with line:column that do not end the session.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/child_process.hpp"
+
+using rivulet::testing::ChildProcess;
+using rivulet::testing::run_command;
+
+namespace {
+
+// Reads the shell's stdout up to and including a line that starts with
+// `last` (a result's closing line).
+std::vector<std::string> read_until(ChildProcess& shell, const std::string& last) {
+  std::vector<std::string> lines;
+  while (auto line = shell.read_line()) {
+    lines.push_back(*line);
+    if (line->rfind(last, 0) == 0) break;
+  }
+  return lines;
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& part) {
+  for (const auto& l : lines)
+    if (l.find(part) != std::string::npos) return true;
+  return false;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end the session",
+          "[integration][sql]") {
+  ::signal(SIGPIPE, SIG_IGN);  // a shell that died fails the checks, not the test binary
+  auto broker =
+      ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "sh_orders:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string produce =
+      "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t sh_orders";
+  REQUIRE(run_command(produce,
+                      "u1|{\"AMOUNT\": 1.5}\nu2|{\"AMOUNT\": 2}\nu1|{\"AMOUNT\": 3}\n"
+                      "u1|{\"AMOUNT\": 4}\nu2|{\"AMOUNT\": 5}\n")
+              .first == 0);
+
+  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-sql-shell-XXXXXX").string();
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  const std::string errors = dir + "/stderr.log";
+  auto shell = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "sql", "--bootstrap",
+                                    *bootstrap, "--set", "state.dir=" + dir + "/state", "--set",
+                                    "commit.interval.ms=100"},
+                                   errors, true);
+  REQUIRE(shell.has_value());
+  int line = 0;  // lines written: the shell reports positions in its input
+  auto send = [&](const std::string& text) {
+    line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    REQUIRE(shell->write_stdin(text));
+  };
+
+  send("CREATE STREAM ORDERS (UID STRING KEY, AMOUNT DOUBLE)\n"
+       "  WITH (kafka_topic='sh_orders', value_format='JSON');\n");
+  auto created = shell->read_line();
+  REQUIRE(created.has_value());
+  CHECK(*created == "Stream created");
+  send("CREATE TABLE COUNTS AS\n  SELECT UID, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL\n"
+       "  FROM ORDERS GROUP BY UID;\n");
+  auto running = shell->read_line();
+  REQUIRE(running.has_value());
+  INFO(slurp(errors));
+  CHECK(running->rfind("Table created and running (query CTAS_COUNTS_", 0) == 0);
+
+  // Pull: the key's current row, from the task that owns it.
+  std::vector<std::string> result;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT * FROM COUNTS WHERE UID = 'u1';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| u1  | 3 | 8.5   |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(slurp(errors));
+  REQUIRE(has_line(result, "| UID | N | TOTAL |"));
+  REQUIRE(has_line(result, "| u1  | 3 | 8.5   |"));
+  CHECK(result.back() == "(1 row)");
+  send("SELECT TOTAL, N FROM COUNTS WHERE 'u2' = UID;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| TOTAL | N |"));
+  CHECK(has_line(result, "| 7.0   | 2 |"));
+  // A missing key: no row.
+  send("SELECT N FROM COUNTS WHERE UID = 'nobody';\n");
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(0 rows)");
+
+  // Errors name line:column of the input and the session goes on.
+  send("SELECT * FROM\n   NOPE WHERE UID = 'u1';\n");
+  const int nope_line = line;
+  send("SELECT * FROM ORDERS WHERE UID = 'u1';\n");
+  const int stream_line = line;
+  send("SELECT * FROM COUNTS WHERE N = 3;\n");
+  const int scan_line = line;
+  send("SHOW TABLES;\n");
+  result = read_until(*shell, "+--");  // top rule
+  auto rest = read_until(*shell, "+--");  // under the header
+  rest = read_until(*shell, "+--");       // closing rule
+  CHECK(has_line(rest, "| COUNTS "));
+
+  // Push: only rows produced after it started, LIMIT 2.
+  send("SELECT UID, AMOUNT FROM ORDERS WHERE AMOUNT > 5 EMIT CHANGES LIMIT 2;\n");
+  auto header = read_until(*shell, "+--");
+  header = read_until(*shell, "+--");
+  CHECK(has_line(header, "| UID "));
+  CHECK(has_line(header, "| AMOUNT "));
+  REQUIRE(run_command(produce, "u7|{\"AMOUNT\": 6.5}\nu8|{\"AMOUNT\": 1}\nu9|{\"AMOUNT\": 9}\n")
+              .first == 0);
+  auto rows = read_until(*shell, "+--");
+  auto end = shell->read_line();
+  INFO(slurp(errors));
+  REQUIRE(rows.size() == 3);
+  // Two partitions: the rows may come in either order.
+  const bool u7_first = rows[0].find("| u7 ") == 0;
+  const std::string& u7 = u7_first ? rows[0] : rows[1];
+  const std::string& u9 = u7_first ? rows[1] : rows[0];
+  CHECK(u7.find("| u7 ") == 0);
+  CHECK(u7.find("| 6.5 ") != std::string::npos);
+  CHECK(u9.find("| u9 ") == 0);
+  CHECK(u9.find("| 9") != std::string::npos);
+  REQUIRE(end.has_value());
+  CHECK(*end == "Limit Reached");
+
+  // Still alive after the push query; EOF ends it, non-zero: statements failed.
+  send("TERMINATE CTAS_COUNTS_0;\n");
+  auto terminated = shell->read_line();
+  CHECK(terminated == std::optional<std::string>("Query terminated."));
+  shell->close_stdin();
+  CHECK(shell->wait(std::chrono::seconds(30)) == 1);
+
+  const std::string err = slurp(errors);
+  INFO(err);
+  CHECK(err.find("line " + std::to_string(nope_line) + ":4: Source `NOPE` does not exist") !=
+        std::string::npos);
+  CHECK(err.find("line " + std::to_string(stream_line) +
+                 ":15: Pull queries are not supported on streams") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(scan_line) + ":28: a pull query needs WHERE UID = ") !=
+        std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
