@@ -9,7 +9,9 @@
 // prompts until EOF (`rivulet sql --bootstrap B < script.sql`), or from
 // --execute. Results go to stdout, errors ("line L:C: ...") to stderr; an
 // error never ends the session. Exit status: 0; without a terminal, 1 when
-// any statement failed; 2 for usage errors.
+// any statement failed, 130/143 when SIGINT/SIGTERM ended it while it
+// waited for input (a SIGINT during a push query ends only that query); 2
+// for usage errors.
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <signal.h>
@@ -135,22 +137,20 @@ int script(SqlShell& shell, std::istream& in) {
   bool failed = false;
   std::string line;
   while (!g_terminate) {
-    if (!std::getline(in, line)) {
-      if (g_interrupt && !g_terminate && errno == EINTR && !in.eof()) {
-        in.clear();  // SIGINT while reading: it was meant for a push query
-        g_interrupt = 0;
-        continue;
-      }
-      break;
-    }
+    // A signal taken while a statement ran was its own (Ctrl-C stops a push
+    // query); one taken while waiting for input ends the session.
+    g_interrupt = 0;
+    if (!std::getline(in, line)) break;
     for (const auto& chunk : splitter.add_line(line)) {
       if (!shell.execute(chunk)) failed = true;
       if (g_terminate) break;
     }
   }
+  const bool signalled = g_terminate || g_interrupt;
   auto rest = splitter.take_rest();  // a last statement may omit its ';'
-  if (!g_terminate && !rest.text.empty() && !shell.execute(rest)) failed = true;
+  if (!signalled && !rest.text.empty() && !shell.execute(rest)) failed = true;
   shell.stop_all();
+  if (signalled) return g_terminate ? 143 : 130;
   return failed ? 1 : 0;
 }
 
@@ -194,8 +194,8 @@ void add_sql_command(CLI::App& app) {
       "(rivulet sql --bootstrap B < script.sql) until EOF. Persistent queries run until\n"
       "TERMINATE or the end of the session. Errors (line L:C: ...) never end the session.\n"
       "\n"
-      "Exit status: 0; when not reading a terminal, 1 if any statement failed; 2 for usage\n"
-      "errors.");
+      "Exit status: 0; when not reading a terminal, 1 if any statement failed (130/143 when\n"
+      "SIGINT/SIGTERM ended it while it waited for input); 2 for usage errors.");
   cmd->callback([a] { exit_code = run_sql_shell(*a); });
 }
 
