@@ -56,12 +56,27 @@ void install_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// Readline calls this after a signal arrived while it reads: Ctrl-C drops
-// the line being typed, SIGTERM ends the session.
+SqlShell* g_shell = nullptr;               // the interactive session
+StatementSplitter* g_splitter = nullptr;  // its unfinished statement
+
+// Readline calls this (outside the signal handler) after a signal arrived
+// while it waits for a key: Ctrl-C drops the statement being typed and
+// shows a fresh prompt; SIGTERM ends the session.
 int on_readline_signal() {
-  if (g_terminate || g_interrupt) {
+  if (g_terminate) {
+    rl_cleanup_after_signal();
+    if (g_shell) g_shell->stop_all();
+    std::exit(143);
+  }
+  if (g_interrupt) {
+    g_interrupt = 0;
+    SqlShell::interrupted = false;
+    if (g_splitter) g_splitter->clear(true);
     rl_replace_line("", 0);
-    rl_done = 1;
+    rl_crlf();
+    rl_set_prompt("rivulet> ");
+    rl_on_new_line();
+    rl_redisplay();
   }
   return 0;
 }
@@ -100,6 +115,8 @@ int interactive(SqlShell& shell, const SqlArgs& a) {
     std::cout << "Pull queries go to the cluster of " << a.shell.coordinator << "\n";
   std::cout << "Exit with EXIT or Ctrl-D.\n" << std::endl;
   StatementSplitter splitter;
+  g_shell = &shell;
+  g_splitter = &splitter;
   while (!g_terminate) {
     g_interrupt = 0;
     SqlShell::interrupted = false;
@@ -111,11 +128,6 @@ int interactive(SqlShell& shell, const SqlArgs& a) {
     std::string line(raw);
     std::free(raw);
     if (g_terminate) break;
-    if (g_interrupt) {  // Ctrl-C: start over
-      splitter.clear(true);
-      std::cout << std::endl;
-      continue;
-    }
     if (!trim(line).empty() && !history.empty()) {
       add_history(line.c_str());
       append_history(1, history.c_str());
@@ -127,9 +139,11 @@ int interactive(SqlShell& shell, const SqlArgs& a) {
     }
     if (!splitter.pending()) splitter.clear(true);
   }
+  g_shell = nullptr;
+  g_splitter = nullptr;
   if (!history.empty()) history_truncate_file(history.c_str(), 1000);
   shell.stop_all();
-  return 0;
+  return g_terminate ? 143 : 0;
 }
 
 int script(SqlShell& shell, std::istream& in) {

@@ -20,6 +20,7 @@
 #include "cluster/query.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/topic_admin.hpp"
+#include "operators/window.hpp"
 #include "runtime/codec.hpp"
 #include "sql/app_file.hpp"
 #include "sql/parser.hpp"
@@ -743,6 +744,14 @@ struct SqlShell::Impl {
     auto values = schema.value_columns();
     std::vector<std::string> header;
     for (const auto& c : keys) header.push_back(c.name);
+    // A windowed result's key carries its window: shown as WINDOWSTART and
+    // WINDOWEND (epoch ms) unless the projection has them.
+    const bool window_columns = info->window.has_value() && !schema.index_of("WINDOWSTART") &&
+                                !schema.index_of("WINDOWEND");
+    if (window_columns) {
+      header.push_back("WINDOWSTART");
+      header.push_back("WINDOWEND");
+    }
     for (const auto& c : values) header.push_back(c.name);
     std::vector<size_t> width;
     for (const auto& h : header) width.push_back(std::max<size_t>(h.size(), 12));
@@ -771,9 +780,15 @@ struct SqlShell::Impl {
       for (const Record& r : rows->take(std::chrono::milliseconds(100))) {
         if (q.limit && printed >= *q.limit) break;
         std::vector<Value> row;
+        const Value& key = window_inner_key(r.key);
         for (const auto& c : keys) {
-          const Value* f = r.key.kind() == TypeKind::Struct ? r.key.field(c.name) : nullptr;
-          row.push_back(f ? *f : (keys.size() == 1 ? r.key : Value()));
+          const Value* f = key.kind() == TypeKind::Struct ? key.field(c.name) : nullptr;
+          row.push_back(f ? *f : (keys.size() == 1 ? key : Value()));
+        }
+        if (window_columns) {
+          WindowBounds w = window_of(r.key);
+          row.push_back(Value::int64(w.start));
+          row.push_back(Value::int64(w.end));
         }
         for (const auto& c : values) {
           const Value* f = r.value.kind() == TypeKind::Struct ? r.value.field(c.name) : nullptr;
