@@ -162,3 +162,32 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:column, exit status",
+          "[integration][sql]") {
+  const std::string bin = rivulet::testing::rivulet_binary();
+  // DDL and SHOW need no broker; two statements on one line, one over two.
+  auto [ok_rc, ok_out] = run_command(
+      bin + " sql -e \"CREATE STREAM S (K STRING KEY, V INT) WITH (kafka_topic='s', "
+            "value_format='JSON'); SHOW STREAMS;\"",
+      "", 30);
+  INFO(ok_out);
+  CHECK(ok_rc == 0);
+  CHECK(ok_out.find("Stream created") != std::string::npos);
+  CHECK(ok_out.find("| S           | s           | KAFKA      | JSON ") != std::string::npos);
+  // A script on stdin: the error's position is the input's; the statements
+  // after it still run; the exit status says something failed.
+  auto [bad_rc, bad_out] = run_command(
+      bin + " sql 2>&1",
+      "CREATE TABLE T (K STRING PRIMARY KEY, V INT)\n  WITH (kafka_topic='t', value_format='JSON');\n"
+      "DESCRIBE T; SELECT *\n  FROM; SELECT V FROM T WHERE K = 'a';\nDESCRIBE NOPE;\nSHOW TABLES",
+      30);
+  INFO(bad_out);
+  CHECK(bad_rc == 1);
+  CHECK(bad_out.find("line 4:7: mismatched input ';' expecting a source name") != std::string::npos);
+  CHECK(bad_out.find("line 4:23: table T is not materialized by a running query") !=
+        std::string::npos);
+  CHECK(bad_out.find("line 5:10: Source `NOPE` does not exist") != std::string::npos);
+  CHECK(bad_out.find("| V     | INTEGER ") != std::string::npos);
+  CHECK(bad_out.find("| T          | t ") != std::string::npos);  // the last statement, without ';'
+}
