@@ -548,6 +548,15 @@ struct SqlShell::Impl {
       if (!defs) return defs.error();
       cluster::TableLookupError why;
       if (!cluster::resolve_table(*defs, q.from.name, target, why)) {
+        for (const auto& def : *defs) {  // a stream of a submitted query?
+          sql::SqlEngine e;
+          if (!e.execute_script(def.sql)) continue;
+          const SourceInfo* src = e.catalog().find(q.from.name);
+          if (src && src->is_stream())
+            return sql_error(q.from.loc, "Pull queries are not supported on streams: " +
+                                             src->name + " is a stream of query " + def.name +
+                                             " (add EMIT CHANGES for a push query).");
+        }
         std::string list;
         for (const auto& t : why.queryable) list += (list.empty() ? "" : ", ") + t;
         return sql_error(q.from.loc, why.message + " (queryable tables in the cluster: " +

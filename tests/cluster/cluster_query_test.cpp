@@ -168,6 +168,15 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(table_rc == 1);  // the second statement failed
     CHECK(table_out.find("| u1  | " + std::to_string(expected["u1"]) + " ") != std::string::npos);
     CHECK(table_out.find("(1 row)") != std::string::npos);
+    auto [err_rc, err_out] =
+        run_command(rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address + " 2>&1",
+                    "SELECT * FROM ORDERS WHERE UID = 'u1';\nSELECT * FROM NOPE WHERE K = 1;\n", 30);
+    INFO(err_out);
+    CHECK(err_rc == 1);
+    CHECK(err_out.find("line 1:15: Pull queries are not supported on streams: ORDERS is a stream "
+                       "of query shop") != std::string::npos);
+    CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
+                       "(query shop), USERS (query shop))") != std::string::npos);
 
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);
