@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/orders_enrichment.hpp"
 #include "operators/topology.hpp"
 #include "sql/app_file.hpp"
 #include "sql/test_driver.hpp"
@@ -105,25 +106,12 @@ CREATE TABLE ORDER_COUNTS WITH (kafka_topic='order-counts') AS
   SELECT USER_ID, COUNT(*) AS ORDERS FROM ORDERS GROUP BY USER_ID;
 )sql";
 
-Value field_or_null(const Value* row, const char* name) {
-  if (row == nullptr || row->kind() != TypeKind::Struct) return Value::null();
-  for (const auto& f : row->as_struct())
-    if (f.name == name) return f.value;
-  return Value::null();
-}
-
 // The same two queries written with the C++ API, as the demo writes them.
 Topology api_join() {
   Topology topo;
   auto users = topo.table("users", codecs::string_json(), "users");
   topo.stream("orders", codecs::string_json())
-      .left_join(users,
-                 [](const Record& order, const Value* user) {
-                   StructFields fields = order.value.as_struct();
-                   fields.push_back(Field{"name", field_or_null(user, "name")});
-                   fields.push_back(Field{"country", field_or_null(user, "country")});
-                   return Value::structure(std::move(fields));
-                 })
+      .left_join(users, examples::enrich_order)
       .to("enriched-orders", codecs::string_json());
   return topo;
 }
@@ -134,9 +122,7 @@ Topology api_aggregate() {
       .group_by_key()
       .count("order-counts")
       .to_stream()
-      .map_values([](const Record& r) {
-        return Value::structure({Field{"user_id", r.key}, Field{"orders", r.value}});
-      })
+      .map_values(examples::order_count_row)
       .to("order-counts", codecs::string_json());
   return topo;
 }

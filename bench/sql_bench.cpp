@@ -673,6 +673,59 @@ int64_t percentile(std::vector<int64_t>& v, double q) {
   return v[k];
 }
 
+// Writes Yahoo ad events to `topic` at `rate` records/s with event time =
+// the wall clock, for `seconds` or until `stop()` says so. Counts what it
+// sent; the first produce error goes into j["error"].
+struct RateRun {
+  int64_t sent = 0, views = 0;
+};
+RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::string& topic, double rate,
+                        int seconds, const std::function<bool()>& stop, json& j) {
+  YahooGenerator g;
+  RateRun run;
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::seconds(seconds);
+  while (Clock::now() < end && !stop() && !j.contains("error")) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto due = static_cast<int64_t>(elapsed * rate);
+    while (run.sent < due) {
+      bool view = false;
+      auto rec = g.event(wall_ms(), nullptr, &view);
+      OutputRecord out;
+      out.topic = topic;
+      out.key = rec.key;
+      out.value = std::move(rec.value);
+      out.timestamp = rec.timestamp;
+      if (auto r = producer.produce(out, nullptr); !r) {
+        j["error"] = r.error().to_string();
+        break;
+      }
+      ++run.sent;
+      if (view) ++run.views;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  producer.flush(std::chrono::seconds(10));
+  return run;
+}
+
+// What a latency run reports: counts and percentiles of `back`'s latencies.
+void summarize_latencies(const RateRun& run, ReadBack& back, json& j) {
+  auto lat = back.latencies();
+  j["events_sent"] = run.sent;
+  j["views_sent"] = run.views;
+  j["outputs_read"] = back.read();
+  j["latencies_counted"] = lat.size();
+  if (!lat.empty()) {
+    j["p50_ms"] = percentile(lat, 0.50);
+    j["p99_ms"] = percentile(lat, 0.99);
+    j["max_ms"] = *std::max_element(lat.begin(), lat.end());
+  }
+  j["ok"] = !j.contains("error") && !lat.empty() && back.read() >= run.views;
+  if (!j.contains("error") && back.read() < run.views)
+    j["error"] = std::to_string(run.views - back.read()) + " updates not read back";
+}
+
 // (4) Yahoo at a fixed rate: latency from each view's event time to its
 // count update being read by a consumer.
 json run_latency(const std::string& bootstrap, const Options& o, double rate,
@@ -714,7 +767,7 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
     return j;
   }
   ReadBack back;
-  int64_t views = 0, sent = 0;
+  RateRun run;
   {
     Application app(planned->topology, *config);
     if (auto r = app.start(); !r) {
@@ -734,31 +787,10 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
     // The first 2 s warm up (connections, first fetches) and are not counted.
     const int64_t start_ms = wall_ms();
     back.collect_latencies(start_ms + 2000);
-    const auto t0 = Clock::now();
-    const auto end = t0 + std::chrono::seconds(o.latency_seconds);
-    while (Clock::now() < end && !app.failure()) {
-      const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-      const auto due = static_cast<int64_t>(elapsed * rate);
-      while (sent < due) {
-        bool view = false;
-        auto rec = g.event(wall_ms(), nullptr, &view);
-        OutputRecord out;
-        out.topic = w.topics[0];
-        out.key = rec.key;
-        out.value = std::move(rec.value);
-        out.timestamp = rec.timestamp;
-        if (auto r = (*producer)->produce(out, nullptr); !r) {
-          j["error"] = r.error().to_string();
-          break;
-        }
-        ++sent;
-        if (view) ++views;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
-    (*producer)->flush(std::chrono::seconds(10));
+    run = produce_at_rate(**producer, w.topics[0], rate, o.latency_seconds,
+                          [&] { return app.failure().has_value(); }, j);
     // Wait (bounded) for the last updates.
-    for (int i = 0; i < 1000 && back.read() < views; ++i)
+    for (int i = 0; i < 1000 && back.read() < run.views; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (auto f = app.failure()) j["error"] = *f;
     app.stop();
@@ -766,19 +798,7 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
   }
   std::error_code ignored;
   std::filesystem::remove_all(state_dir, ignored);
-  auto lat = back.latencies();
-  j["events_sent"] = sent;
-  j["views_sent"] = views;
-  j["outputs_read"] = back.read();
-  j["latencies_counted"] = lat.size();
-  if (!lat.empty()) {
-    j["p50_ms"] = percentile(lat, 0.50);
-    j["p99_ms"] = percentile(lat, 0.99);
-    j["max_ms"] = *std::max_element(lat.begin(), lat.end());
-  }
-  j["ok"] = !j.contains("error") && !lat.empty() && back.read() >= views;
-  if (!j.contains("error") && back.read() < views)
-    j["error"] = std::to_string(views - back.read()) + " updates not read back";
+  summarize_latencies(run, back, j);
   return j;
 }
 
@@ -841,51 +861,17 @@ json run_baseline_latency(const std::string& bootstrap, const Options& o, double
     j["error"] = "cannot start the consumers";
     return j;
   }
-  YahooGenerator g;
-  int64_t views = 0, sent = 0;
   back.collect_latencies(wall_ms() + 2000);
-  const auto t0 = Clock::now();
-  const auto end = t0 + std::chrono::seconds(o.latency_seconds);
-  while (Clock::now() < end) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-    const auto due = static_cast<int64_t>(elapsed * rate);
-    while (sent < due) {
-      bool view = false;
-      auto rec = g.event(wall_ms(), nullptr, &view);
-      OutputRecord r;
-      r.topic = in;
-      r.key = rec.key;
-      r.value = std::move(rec.value);
-      r.timestamp = rec.timestamp;
-      if (auto e = (*gen)->produce(r, nullptr); !e) {
-        j["error"] = e.error().to_string();
-        break;
-      }
-      ++sent;
-      if (view) ++views;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  (*gen)->flush(std::chrono::seconds(10));
-  for (int i = 0; i < 1000 && back.read() < views; ++i)
+  RateRun run = produce_at_rate(**gen, in, rate, o.latency_seconds, [] { return false; }, j);
+  for (int i = 0; i < 1000 && back.read() < run.views; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   (*c1)->stop();
   (*p1)->flush(std::chrono::seconds(10));
   (*c2)->stop();
   (*p2)->flush(std::chrono::seconds(10));
   (*reader)->stop();
-  auto lat = back.latencies();
-  j["events_sent"] = sent;
-  j["views_sent"] = views;
-  j["outputs_read"] = back.read();
-  j["latencies_counted"] = lat.size();
-  if (!lat.empty()) {
-    j["p50_ms"] = percentile(lat, 0.50);
-    j["p99_ms"] = percentile(lat, 0.99);
-    j["max_ms"] = *std::max_element(lat.begin(), lat.end());
-  }
   if (hop1.failed() || hop2.failed()) j["error"] = "a forwarder failed to produce";
-  j["ok"] = !j.contains("error") && !lat.empty();
+  summarize_latencies(run, back, j);
   return j;
 }
 

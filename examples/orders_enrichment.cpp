@@ -59,6 +59,17 @@ Value field_or_null(const Value* row, const char* name) {
 
 }  // namespace
 
+Value enrich_order(const Record& order, const Value* user) {
+  StructFields fields = order.value.as_struct();
+  fields.push_back(Field{"name", field_or_null(user, "name")});
+  fields.push_back(Field{"country", field_or_null(user, "country")});
+  return Value::structure(std::move(fields));
+}
+
+Value order_count_row(const Record& count) {
+  return Value::structure({Field{"user_id", count.key}, Field{"orders", count.value}});
+}
+
 std::string OrdersWorkload::user_id(int64_t n) const {
   char buf[32];
   std::snprintf(buf, sizeof buf, "u%06lld", static_cast<long long>(n));
@@ -82,21 +93,11 @@ Topology make_orders_topology(const OrdersWorkload& w) {
   auto users = topo.table(w.users_topic, codecs::string_json(), "users");
   auto orders = topo.stream(w.orders_topic, codecs::string_json())
                     .filter([](const Record& r) { return r.value.kind() == TypeKind::Struct; });
-  orders
-      .left_join(users,
-                 [](const Record& order, const Value* user) {
-                   StructFields fields = order.value.as_struct();
-                   fields.push_back(Field{"name", field_or_null(user, "name")});
-                   fields.push_back(Field{"country", field_or_null(user, "country")});
-                   return Value::structure(std::move(fields));
-                 })
-      .to(w.enriched_topic, codecs::string_json());
+  orders.left_join(users, enrich_order).to(w.enriched_topic, codecs::string_json());
   orders.group_by_key()
       .count("order-counts")
       .to_stream()
-      .map_values([](const Record& r) {
-        return Value::structure({Field{"user_id", r.key}, Field{"orders", r.value}});
-      })
+      .map_values(order_count_row)
       .to(w.counts_topic, codecs::string_json());
   return topo;
 }

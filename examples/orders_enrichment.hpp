@@ -41,6 +41,10 @@ struct OrdersWorkload {
 
 // The C++ API topology of the pipeline.
 Topology make_orders_topology(const OrdersWorkload& w);
+// Its two functions: the order with the user's name and country added (null
+// when `user` is null), and a count record as {"user_id", "orders"}.
+Value enrich_order(const Record& order, const Value* user);
+Value order_count_row(const Record& count);
 
 // Which part of the workload to write, and how fast (`rivulet demo
 // --cluster` streams the orders while nodes join and die).
