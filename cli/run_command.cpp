@@ -15,6 +15,7 @@
 
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
+#include "cluster/source_loading.hpp"
 #include "cli/commands.hpp"
 #include "runtime/shutdown_signals.hpp"
 #include "sql/app_file.hpp"
@@ -56,6 +57,12 @@ int run_sql(const RunOptions& o) {
                  "bootstrap.servers=LIST, a --config file or RIVULET_BOOTSTRAP_SERVERS\n";
     return 2;
   }
+  // File and memory sources: their topics are created and loaded first.
+  auto loading = cluster::SourceLoading::start(*app, *config);
+  if (!loading) {
+    std::cerr << "rivulet run: " << loading.error().to_string() << "\n";
+    return 1;
+  }
   Application running(app->topology, *config);
   auto started = running.start();
   if (!started) {
@@ -85,12 +92,24 @@ int run_sql(const RunOptions& o) {
       exit = 1;
       break;
     }
+    if (*loading) {
+      if (auto failure = (*loading)->failure()) {
+        std::cerr << "rivulet run: a file source failed: " << *failure << "\n";
+        exit = 1;
+        break;
+      }
+    }
   }
+  if (*loading) (*loading)->stop();
   http.reset();
   if (!running.stop()) exit = 1;
   auto stats = running.stats();
   std::cerr << "rivulet run: stopped; records in " << stats.records_in << ", out "
-            << stats.records_out << ", data errors " << stats.data_errors << "\n";
+            << stats.records_out << ", data errors " << stats.data_errors;
+  if (*loading)
+    std::cerr << "; file sources: records written " << (*loading)->records_written()
+              << ", bad lines " << (*loading)->bad_lines();
+  std::cerr << "\n";
   return exit;
 }
 

@@ -128,6 +128,13 @@ const std::vector<ConfigKey>& config_keys() {
        "processing continues; none: the task stops with the error."},
       {"errors.deadletterqueue.topic.name", ConfigType::String, "", {}, 0, INT64_MAX,
        "Dead-letter topic; empty means <application.id>-dlq."},
+      {"source.file.poll.ms", ConfigType::Int, "1000", {}, 10, 3600000,
+       "How often the files of file sources (WITH (SOURCE='file://...')) are checked: a stream "
+       "file's new lines are appended to its topic, a changed table file's differences are "
+       "written (upserts and tombstones)."},
+      {"source.file.chunk.records", ConfigType::Int, "1000", {}, 1, 1000000,
+       "Records a file source's loader writes before waiting for the broker's acknowledgement; "
+       "after a crash the last chunk of each partition is read back so no line is written twice."},
       {"consumer.batch.max.records", ConfigType::Int, "2000", {}, 1, 1000000,
        "Largest batch of records of one partition handed to a task at once."},
       {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,

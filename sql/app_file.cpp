@@ -1,5 +1,6 @@
 #include "sql/app_file.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -32,6 +33,12 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
   for (const auto& [k, v] : app.properties)
     if (!is_config_key(k)) app.ignored.push_back(k);
   app.sinks = app.topology.sink_topics();
+  auto read = app.topology.source_topics();
+  for (SourceType type : {SourceType::Table, SourceType::Stream})
+    for (const SourceInfo* s : engine.catalog().list(type))
+      if (s->source_kind != SourceKind::Kafka &&
+          std::find(read.begin(), read.end(), s->topic) != read.end())
+        app.external_sources.push_back(*s);
   return app;
 }
 

@@ -24,6 +24,7 @@
 #include "operators/topology.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "sql/catalog.hpp"
 
 namespace rivulet::sql {
 
@@ -34,6 +35,9 @@ struct PlannedApp {
   std::vector<std::pair<std::string, std::string>> properties;  // SET statements
   std::vector<std::string> ignored;  // SET keys that are not configuration keys
   std::vector<std::string> sinks;    // topics written (repartition topics included)
+  // The file and memory sources the queries read (WITH (SOURCE='file://...'));
+  // a loader writes them into their topics (cluster/source_loading.hpp).
+  std::vector<SourceInfo> external_sources;
 };
 
 // Plans a script. Errors are the statement's ("line L:C: ..."); a script

@@ -1,6 +1,7 @@
 #include "sql/catalog.hpp"
 
 #include "sql/parser.hpp"
+#include "sql/plan_source.hpp"
 #include "sql/sql_error.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
@@ -166,7 +167,11 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
     return sql_error(c.name_loc, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.");
 
   const Properties& p = c.properties;
+  auto source = parse_source(p, info);  // sql/plan_source.hpp
+  if (!source) return source.error();
   auto topic = string_property(p, "KAFKA_TOPIC");
+  if (!topic && info.source_kind != SourceKind::Kafka) topic = info.name;
+  if (!topic && !info.topic.empty()) topic = info.topic;  // SOURCE='kafka://TOPIC'
   if (!topic)
     return sql_error(c.name_loc,
                      "Missing required property \"KAFKA_TOPIC\" which has no default value.");
@@ -191,6 +196,7 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
       return sql_error(parts->loc, "Invalid value for PARTITIONS: must be a positive integer");
     info.partitions = parts->value.as_int32();
   }
+  if (auto checked = check_source(p, info); !checked) return checked.error();
   if (auto ts = string_property(p, "TIMESTAMP")) {
     std::string name = to_upper(*ts);
     auto idx = info.schema.index_of(name);

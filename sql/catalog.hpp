@@ -20,11 +20,18 @@
 
 namespace rivulet::sql {
 
+// Where a source's records come from (WITH (SOURCE='...'), sql/plan_source.hpp):
+// a Kafka topic (the default), a file loaded into the topic, or rows given
+// through the API (memory). All of them are read through `topic`.
+enum class SourceKind { Kafka, File, Memory };
+
 struct SourceInfo {
   std::string name;
   SourceType type = SourceType::Stream;
   Schema schema;  // in declaration order; key columns flagged
   std::string topic;
+  SourceKind source_kind = SourceKind::Kafka;
+  std::string source_path;  // File: the absolute path; Memory: the name
   std::string key_format = "KAFKA";
   std::string value_format;
   int partitions = 0;  // 0: not given (the topic's own count)

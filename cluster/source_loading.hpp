@@ -1,0 +1,62 @@
+#pragma once
+// SourceLoading: runs the loader of a planned SQL application's file and
+// memory sources (WITH (SOURCE='file://...' | 'memory://...')): the
+// sql::SourceFeeder reads the files, the connectors::SourceLoader writes
+// their records into the sources' topics, where the application's tasks
+// read them like any Kafka input. Start it before Application::start (it
+// creates the topics with their PARTITIONS and writes the first load).
+//
+//   auto loading = SourceLoading::start(app, config);   // app: sql::PlannedApp
+//   Application running(app.topology, config); running.start();
+//   (*loading)->feeder().insert("ORDERS", row);          // memory sources
+//   ...; running.stop(); (*loading)->stop();
+//
+// Bad lines are logged as "path:line: reason" and, with
+// errors.tolerance=all, written to the dead-letter topic (value: the line;
+// headers rivulet.error, rivulet.source.file, rivulet.source.line).
+//
+// Who runs it: `rivulet run`; a cluster node runs it for a query when it
+// owns the query's task of partition 0 (cluster/node.cpp).
+//
+// Threads: start() and stop() from one thread; feeder().insert from any.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "connectors/source_loader.hpp"
+#include "runtime/config.hpp"
+#include "runtime/error.hpp"
+#include "sql/app_file.hpp"
+#include "sql/source_feeder.hpp"
+
+namespace rivulet::cluster {
+
+class SourceLoading {
+ public:
+  // nullptr when `app` reads no file or memory source.
+  static Expected<std::unique_ptr<SourceLoading>> start(const sql::PlannedApp& app,
+                                                        const Config& config);
+  ~SourceLoading();
+
+  sql::SourceFeeder& feeder() { return *feeder_; }
+  // Polls now instead of at the next source.file.poll.ms.
+  void wake() { loader_->wake(); }
+  void stop();
+
+  uint64_t records_written() const { return loader_->records_written(); }
+  uint64_t bad_lines() const { return bad_lines_; }
+  std::optional<std::string> failure() const { return loader_->failure(); }
+
+ private:
+  SourceLoading() = default;
+  bool poll(const std::function<void(connectors::LoaderRecord&&)>& emit, size_t max);
+
+  std::unique_ptr<sql::SourceFeeder> feeder_;
+  std::unique_ptr<connectors::SourceLoader> loader_;
+  std::string dead_letter_;  // "" when bad lines are only logged
+  uint64_t bad_lines_ = 0;   // reported so far
+  size_t warnings_ = 0;
+};
+
+}  // namespace rivulet::cluster
