@@ -7,7 +7,14 @@
 
 namespace rivulet::cluster {
 
-Expected<sql::PlannedApp> plan_query(const std::string& sql) { return sql::plan_script(sql); }
+Expected<sql::PlannedApp> plan_query(const std::string& sql) {
+  auto app = sql::plan_script(sql);
+  if (app && !app->external_sources.empty())
+    return Error::fatal("source " + app->external_sources[0].name +
+                        ": file and memory sources (WITH (SOURCE='file://...')) run under "
+                        "`rivulet run` only, not in a cluster yet");
+  return app;
+}
 
 Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});

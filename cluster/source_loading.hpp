@@ -15,8 +15,9 @@
 // errors.tolerance=all, written to the dead-letter topic (value: the line;
 // headers rivulet.error, rivulet.source.file, rivulet.source.line).
 //
-// Who runs it: `rivulet run`; a cluster node runs it for a query when it
-// owns the query's task of partition 0 (cluster/node.cpp).
+// Who runs it: `rivulet run` (and C++ programs). A cluster does not run file
+// or memory sources yet: `rivulet submit` rejects such a query
+// (cluster/query_plan.cpp).
 //
 // Threads: start() and stop() from one thread; feeder().insert from any.
 #include <cstdint>
