@@ -168,6 +168,7 @@ std::string render_health(const Application& app) {
   std::string status = failed ? "failed" : (app.ready() ? "ready" : "starting");
   nlohmann::json out = {{"status", status},
                         {"application", app.application_id()},
+                        {"pid", static_cast<int64_t>(::getpid())},
                         {"tasks", tasks.size()},
                         {"failed_tasks", failures}};
   return out.dump();

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chaos/broker_faults.hpp"
+#include "chaos/process_control.hpp"
 
 namespace rivulet::chaos {
 
@@ -22,25 +23,6 @@ using json = nlohmann::json;
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string base_name(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// The executable of `pid` (" (deleted)" stripped: a rebuilt binary still counts).
-std::string exe_of(pid_t pid) {
-  char buf[4096];
-  std::string link = "/proc/" + std::to_string(pid) + "/exe";
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string exe(buf, static_cast<size_t>(n));
-  const std::string deleted = " (deleted)";
-  if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0) {
-    exe.resize(exe.size() - deleted.size());
-  }
-  return exe;
 }
 
 std::string quote(const std::string& s) {
@@ -135,7 +117,7 @@ Expected<NodeInfo> find_node(const std::vector<NodeInfo>& nodes, const std::stri
 
 Expected<std::string> fetch_status_json(const std::string& coordinator, std::chrono::seconds timeout,
                                         std::string binary) {
-  if (binary.empty()) binary = exe_of(::getpid());
+  if (binary.empty()) binary = executable_of(::getpid());
   if (binary.empty()) return Error::fatal("cannot find the rivulet binary (/proc/self/exe)");
   char err_path[] = "/tmp/rivulet-chaos-status-XXXXXX";
   int fd = ::mkstemp(err_path);
@@ -178,31 +160,7 @@ Expected<bool> signal_node(const NodeInfo& node, NodeFault fault) {
     return Error::data(what + ": the coordinator reports no usable pid (" +
                        std::to_string(node.pid) + ")");
   }
-  const auto pid = static_cast<pid_t>(node.pid);
-  if (pid == ::getpid() || pid == ::getppid()) {
-    return Error::data(what + ": pid " + std::to_string(pid) + " is rivulet chaos itself or its parent");
-  }
-  const std::string exe = exe_of(pid);
-  if (exe.empty()) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH) {
-      return Error::data(what + ": no process " + std::to_string(pid) + " (already gone?)");
-    }
-    return Error::data(what + ": cannot inspect process " + std::to_string(pid) +
-                       " (another user's?)");
-  }
-  const std::string mine = exe_of(::getpid());
-  std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-  const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
-  const bool is_rivulet = exe == mine || base_name(exe).find("rivulet") != std::string::npos ||
-                          base_name(argv0).find("rivulet") != std::string::npos;
-  if (!is_rivulet) {
-    return Error::data(what + ": process " + std::to_string(pid) + " runs " + exe +
-                       ", not rivulet; refusing (a stale status?)");
-  }
-  if (::kill(pid, node_fault_signal(fault)) != 0) {
-    return Error::fatal(what + ": kill(" + std::to_string(pid) + "): " + std::strerror(errno));
-  }
-  return true;
+  return signal_process(static_cast<pid_t>(node.pid), fault, what, /*require_rivulet=*/true);
 }
 
 bool is_remote_node(const NodeInfo& node, const NodeFaultRoute& route) {
@@ -218,7 +176,7 @@ Expected<bool> apply_node_fault(const NodeInfo& node, NodeFault fault, const Nod
     }
     return done;
   }
-  std::string binary = route.rivulet_binary.empty() ? exe_of(::getpid()) : route.rivulet_binary;
+  std::string binary = route.rivulet_binary.empty() ? executable_of(::getpid()) : route.rivulet_binary;
   if (binary.empty()) return Error::fatal("cannot find the rivulet binary (/proc/self/exe)");
   std::string command = "timeout 30 " + quote(binary) + " chaos --coordinator " +
                         quote(route.coordinator) + " --remote --max-pause " +

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "chaos/broker_faults.hpp"
+#include "chaos/process_control.hpp"
 
 namespace rivulet::chaos {
 
@@ -262,6 +263,12 @@ class Runner {
   void act(const ScenarioStep& step);
   bool broker_fault(const ControlRequest& request, const std::string& note = "");
   bool node_fault(const std::string& node, NodeFault fault, const std::optional<Millis>& duration);
+  // The coordinator is always signalled here: it has no one to forward a request.
+  NodeFaultRoute route_for(const NodeInfo& node) const {
+    NodeFaultRoute r = node_route();
+    if (node.name == kCoordinatorTarget) r.force_remote = false;
+    return r;
+  }
   NodeFaultRoute node_route() const {
     NodeFaultRoute r;
     r.coordinator = targets_.coordinator;
@@ -443,10 +450,20 @@ bool Runner::broker_fault(const ControlRequest& request, const std::string& note
 
 bool Runner::node_fault(const std::string& name, NodeFault fault, const std::optional<Millis>& duration) {
   ++result_.actions;
-  const std::string what = std::string(node_fault_name(fault)) + " node " + name;
+  const std::string what = std::string(node_fault_name(fault)) +
+                           (name == kCoordinatorTarget ? " the coordinator" : " node " + name);
   NodeInfo node;
   if (fault == NodeFault::Resume && paused_.count(name)) {
     node = paused_[name];  // the process we paused, even if the coordinator moved on
+  } else if (name == kCoordinatorTarget) {
+    // The coordinator itself: the process listening on its address.
+    auto pid = find_listener(targets_.coordinator);
+    if (!pid) {
+      ++result_.failed;
+      event(what + " FAILED: " + pid.error().message);
+      return false;
+    }
+    node = NodeInfo{kCoordinatorTarget, *pid, "127.0.0.1", "running"};
   } else {
     auto status = fetch_status_json(targets_.coordinator, std::chrono::seconds(10), targets_.rivulet_binary);
     auto nodes = status ? parse_status_nodes(*status) : Expected<std::vector<NodeInfo>>(status.error());
@@ -458,7 +475,7 @@ bool Runner::node_fault(const std::string& name, NodeFault fault, const std::opt
     }
     node = *found;
   }
-  NodeFaultRoute route = node_route();
+  NodeFaultRoute route = route_for(node);
   if (fault == NodeFault::Pause && duration) route.max_pause_ms = duration->count() + 30000;
   std::string how;
   auto done = apply_node_fault(node, fault, route, &how);
@@ -603,7 +620,7 @@ void Runner::cleanup() {
     broker_fault(ControlRequest::clear_request_errors(api), " (end of scenario)");
   }
   for (const auto& [name, node] : std::map<std::string, NodeInfo>(paused_)) {
-    if (apply_node_fault(node, NodeFault::Resume, node_route())) {
+    if (apply_node_fault(node, NodeFault::Resume, route_for(node))) {
       event("resume node " + name + " (pid " + std::to_string(node.pid) + ", end of scenario)");
     }
   }

@@ -3,6 +3,9 @@
 //   rivulet chaos --broker BOOTSTRAP leader TOPIC PARTITION BROKER_ID
 //   rivulet chaos --broker BOOTSTRAP errors API COUNT ERROR   (or: errors API clear)
 //   rivulet chaos --coordinator HOST:PORT [--remote] [--config FILE] kill|pause|resume NODE
+//   rivulet chaos --coordinator HOST:PORT kill|pause|resume coordinator
+//   rivulet chaos --http HOST:PORT kill|pause|resume     (a single application's process)
+//   rivulet chaos --pid PID kill|pause|resume
 //   rivulet chaos [--broker BOOTSTRAP] [--coordinator HOST:PORT] run SCENARIO.yaml
 // Exit status: 0 done, 1 the fault could not be applied (refused, no such
 // node, broker did not answer; in a scenario: an action failed or the run
@@ -14,6 +17,7 @@
 
 #include "chaos/broker_faults.hpp"
 #include "chaos/node_control.hpp"
+#include "chaos/process_control.hpp"
 #include "chaos/scenario.hpp"
 #include "cli/commands.hpp"
 #include "cluster/remote_fault.hpp"
@@ -27,7 +31,8 @@ constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 
 struct ChaosArgs {
-  std::string broker, coordinator;
+  std::string broker, coordinator, http;
+  int64_t pid = 0;
   std::vector<std::string> words;
   int timeout_s = 10;
   bool remote = false;
@@ -45,7 +50,42 @@ int failed(const Error& e) {
   return kFailed;
 }
 
+// --http HOST:PORT or --pid PID: one process, not a cluster node.
+int run_process_fault(const ChaosArgs& a) {
+  const std::string target = !a.http.empty() ? "--http" : "--pid";
+  if (!a.http.empty() && a.pid != 0) return usage_error("give --http or --pid, not both");
+  if (!a.coordinator.empty()) return usage_error(target + " and --coordinator name different targets");
+  if (a.remote) return usage_error("--remote applies to cluster nodes (--coordinator), not to " + target);
+  if (a.words.size() != 1) {
+    return usage_error(a.words[0] + " with " + target + " takes no node name (" + target + " " +
+                       (a.http.empty() ? "PID " : "HOST:PORT ") + a.words[0] + ")");
+  }
+  auto fault = chaos::parse_node_fault(a.words[0]);
+  if (!fault) return usage_error(fault.error().message);
+  Expected<std::string> done = !a.http.empty()
+                                   ? chaos::http_process_fault(a.http, *fault, std::chrono::seconds(a.timeout_s))
+                                   : chaos::pid_fault(a.pid, *fault);
+  if (!done) return failed(done.error());
+  std::cout << chaos::node_fault_name(*fault) << " "
+            << (!a.http.empty() ? "the process serving " + a.http : "pid " + std::to_string(a.pid))
+            << " (" << *done << ")" << std::endl;
+  return 0;
+}
+
+int run_coordinator_fault(const ChaosArgs& a, chaos::NodeFault fault) {
+  if (a.remote) {
+    return usage_error("--remote: the coordinator cannot forward a fault to itself; it is "
+                       "signalled on this machine only");
+  }
+  auto done = chaos::coordinator_fault(a.coordinator, fault);
+  if (!done) return failed(done.error());
+  std::cout << chaos::node_fault_name(fault) << " the coordinator on " << a.coordinator << " ("
+            << *done << ")" << std::endl;
+  return 0;
+}
+
 int run_node_fault(const ChaosArgs& a) {
+  if (!a.http.empty() || a.pid != 0) return run_process_fault(a);
   if (a.words.size() != 2) {
     return usage_error(a.words[0] + " takes one argument, the node's name (" + a.words[0] +
                        " NODE)");
@@ -53,8 +93,10 @@ int run_node_fault(const ChaosArgs& a) {
   auto fault = chaos::parse_node_fault(a.words[0]);
   if (!fault) return usage_error(fault.error().message);
   if (a.coordinator.empty()) {
-    return usage_error(a.words[0] + " needs --coordinator HOST:PORT to find node " + a.words[1]);
+    return usage_error(a.words[0] + " needs --coordinator HOST:PORT to find node " + a.words[1] +
+                       " (or --http HOST:PORT, --pid PID for a process outside a cluster)");
   }
+  if (a.words[1] == chaos::kCoordinatorTarget) return run_coordinator_fault(a, *fault);
   auto status = chaos::fetch_status_json(a.coordinator, std::chrono::seconds(a.timeout_s));
   if (!status) return failed(status.error());
   auto nodes = chaos::parse_status_nodes(*status);
@@ -114,7 +156,7 @@ int run_scenario_command(const ChaosArgs& a) {
 int run_chaos(const ChaosArgs& a) {
   if (a.words.empty()) {
     return usage_error("no fault given: down, up, leader, errors (--broker), kill, pause, resume "
-                       "(--coordinator) or run SCENARIO.yaml");
+                       "(--coordinator, --http or --pid) or run SCENARIO.yaml");
   }
   // Our own control-channel clients report every refused connection to a
   // broker we took down; that is the fault working, not news. Failures
@@ -123,6 +165,9 @@ int run_chaos(const ChaosArgs& a) {
   const std::string& verb = a.words[0];
   if (verb == "run") return run_scenario_command(a);
   if (verb == "kill" || verb == "pause" || verb == "resume") return run_node_fault(a);
+  if (!a.http.empty() || a.pid != 0) {
+    return usage_error("--http and --pid take kill, pause or resume, not '" + verb + "'");
+  }
   return run_broker_fault(a);
 }
 
@@ -134,6 +179,11 @@ void add_chaos_command(CLI::App& app) {
   auto args = std::make_shared<ChaosArgs>();
   cmd->add_option("--broker", args->broker, "Bootstrap list of the embedded broker (rivulet broker)");
   cmd->add_option("--coordinator", args->coordinator, "Coordinator HOST:PORT (to find node pids)");
+  cmd->add_option("--http", args->http,
+                  "HOST:PORT of a Rivulet process's HTTP endpoint (rivulet run --http, an "
+                  "application's /health): kill|pause|resume that process");
+  cmd->add_option("--pid", args->pid, "kill|pause|resume the process with this pid")
+      ->check(CLI::Range(int64_t{2}, int64_t{INT32_MAX}));
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for the broker or the coordinator")
       ->check(CLI::Range(1, 600));
   cmd->add_flag("--remote", args->remote,
@@ -155,6 +205,11 @@ void add_chaos_command(CLI::App& app) {
       "      a node on another host (or any with --remote) gets an orderly request through the\n"
       "      coordinator: kill = it dies at once as in a crash, pause = it stops processing and\n"
       "      heartbeating (declared dead, fenced) until resume or --max-pause\n"
+      "  --coordinator HOST:PORT kill|pause|resume coordinator   the coordinator process (found\n"
+      "      by the socket it listens on; on this machine only)\n"
+      "  --http HOST:PORT kill|pause|resume   the process serving Rivulet's HTTP endpoint there\n"
+      "      (a single rivulet run or application; kill and pause check its /health first)\n"
+      "  --pid PID kill|pause|resume   any process of yours, by pid\n"
       "  run SCENARIO.yaml   a timeline of faults (docs/failover-testing.md)\n"
       "Broker faults target only the embedded broker on this machine.");
   cmd->callback([args] { exit_code = run_chaos(*args); });

@@ -1,5 +1,7 @@
 #include "cluster/node_http.hpp"
 
+#include <unistd.h>
+
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +51,7 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     std::string status = !failures.empty() ? "failed" : pending > 0 ? "starting" : "ready";
     res.status = status == "ready" ? 200 : 503;
     nlohmann::json out = {{"status", status},          {"node", node},
+                          {"pid", static_cast<int64_t>(::getpid())},
                           {"tasks", tasks},            {"starting_tasks", pending},
                           {"failed_tasks", failures}};
     res.set_content(out.dump(), "application/json");

@@ -1,6 +1,7 @@
 // The HTTP endpoint of a running Application: /metrics scraped and parsed as
 // Prometheus text, /health and /tasks as JSON.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -116,6 +117,7 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   auto h = nlohmann::json::parse(health->body);
   CHECK(h["status"] == "ready");
   CHECK(h["tasks"] == 2);
+  CHECK(h["pid"] == static_cast<int64_t>(::getpid()));  // rivulet chaos --http checks it
 
   auto tasks = client.Get("/tasks");
   REQUIRE(tasks);

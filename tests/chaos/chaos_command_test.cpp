@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "chaos/node_control.hpp"
+#include "chaos/process_control.hpp"
 #include "connectors/broker_fixture.hpp"
 #include "support/child_process.hpp"
 
@@ -178,4 +180,130 @@ TEST_CASE("node faults signal a real local rivulet process and nothing else", "[
   INFO(out);
   CHECK(rc == 1);
   CHECK_THAT(out, Catch::Contains("rivulet status --coordinator 127.0.0.1:1"));
+}
+
+TEST_CASE("rivulet chaos kills, pauses and resumes the coordinator found by its listening address",
+          "[integration][chaos]") {
+  char dir[] = "/tmp/rivulet-chaos-coord-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string config = std::string(dir) + "/cluster.properties";
+  std::ofstream(config) << "bootstrap.servers=127.0.0.1:1\ncluster.secret=s3cret\n";
+  auto coordinator = testing::ChildProcess::spawn(
+      {testing::rivulet_binary(), "coordinator", "--listen", "127.0.0.1:0", "--config", config});
+  REQUIRE(coordinator.has_value());
+  auto line = coordinator->read_line();
+  REQUIRE(line.has_value());
+  const std::string prefix = "coordinator listening on ";
+  REQUIRE(line->rfind(prefix, 0) == 0);
+  std::string address = line->substr(prefix.size());
+  address = address.substr(0, address.find(' '));
+  const pid_t pid = coordinator->pid();
+
+  // The pid comes from the socket, so a paused coordinator (which answers
+  // nothing) can be resumed.
+  auto [prc, pout] = run_chaos("--coordinator " + address + " pause coordinator");
+  INFO(pout);
+  CHECK(prc == 0);
+  CHECK_THAT(pout, Catch::Contains("pid " + std::to_string(pid)));
+  CHECK(eventually([&] { return process_state(pid) == 'T'; }, std::chrono::seconds(5)));
+  auto [rrc, rout] = run_chaos("--coordinator " + address + " resume coordinator");
+  INFO(rout);
+  CHECK(rrc == 0);
+  CHECK(eventually([&] { return process_state(pid) != 'T'; }, std::chrono::seconds(5)));
+
+  // The coordinator cannot forward a fault to itself.
+  auto [mrc, mout] = run_chaos("--coordinator " + address + " --remote kill coordinator");
+  INFO(mout);
+  CHECK(mrc == 2);
+  CHECK(process_state(pid) != 'Z');
+
+  auto [krc, kout] = run_chaos("--coordinator " + address + " kill coordinator");
+  INFO(kout);
+  CHECK(krc == 0);
+  CHECK_THAT(kout, Catch::Contains("kill the coordinator on " + address));
+  CHECK(coordinator->stop(0, std::chrono::seconds(10)) == 128 + SIGKILL);
+
+  // Nobody listens there any more: a clear failure, exit 1.
+  auto [grc, gout] = run_chaos("--coordinator " + address + " kill coordinator");
+  INFO(gout);
+  CHECK(grc == 1);
+  CHECK_THAT(gout, Catch::Contains("no process listens on " + address));
+  // Off this machine: refused before anything is looked up.
+  auto [frc, fout] = run_chaos("--coordinator 10.1.2.3:7400 kill coordinator");
+  INFO(fout);
+  CHECK(frc == 1);
+  CHECK_THAT(fout, Catch::Contains("not a loopback address"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("rivulet chaos --http and --pid fault a single Rivulet process outside a cluster",
+          "[integration][chaos]") {
+  auto broker = BrokerProcess::start({"--topic", "events:1"});
+  char dir[] = "/tmp/rivulet-chaos-http-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string sql = std::string(dir) + "/app.sql";
+  std::ofstream(sql) << "CREATE STREAM events (id INT) WITH (kafka_topic='events', value_format='JSON');\n"
+                        "CREATE STREAM copies AS SELECT id FROM events;\n";
+  auto run = testing::ChildProcess::spawn(
+      {testing::rivulet_binary(), "run", sql, "--bootstrap", broker->bootstrap(), "--http",
+       "127.0.0.1:0", "--set", "state.dir=" + std::string(dir) + "/state"});
+  REQUIRE(run.has_value());
+  std::string http;
+  for (int i = 0; i < 3 && http.empty(); ++i) {
+    auto line = run->read_line();
+    REQUIRE(line.has_value());
+    if (line->rfind("http ", 0) == 0) http = line->substr(5);
+  }
+  REQUIRE_FALSE(http.empty());
+  const pid_t pid = run->pid();
+
+  auto [prc, pout] = run_chaos("--http " + http + " pause");
+  INFO(pout);
+  CHECK(prc == 0);
+  CHECK_THAT(pout, Catch::Contains("pid " + std::to_string(pid)));
+  CHECK(eventually([&] { return process_state(pid) == 'T'; }, std::chrono::seconds(5)));
+  // Paused, it cannot answer /health; resume needs only its socket.
+  auto [rrc, rout] = run_chaos("--http " + http + " resume");
+  INFO(rout);
+  CHECK(rrc == 0);
+  CHECK(eventually([&] { return process_state(pid) != 'T'; }, std::chrono::seconds(5)));
+
+  // A listener that is not a Rivulet HTTP endpoint (the broker's Kafka port)
+  // is refused and left alone.
+  const std::string broker_address = broker->bootstrap().substr(0, broker->bootstrap().find(','));
+  auto [brc, bout] = run_chaos("--http " + broker_address + " --timeout 3 kill");
+  INFO(bout);
+  CHECK(brc == 1);
+  CHECK_THAT(bout, Catch::Contains("refusing"));
+  CHECK(broker_answers(broker_address));
+
+  // Usage errors: a node name, both targets, a broker verb.
+  CHECK(run_chaos("--http " + http + " kill n1").first == 2);
+  CHECK(run_chaos("--http " + http + " --pid " + std::to_string(pid) + " kill").first == 2);
+  CHECK(run_chaos("--pid " + std::to_string(pid) + " down 1").first == 2);
+  CHECK(process_state(pid) != 'Z');
+
+  auto [krc, kout] = run_chaos("--http " + http + " kill");
+  INFO(kout);
+  CHECK(krc == 0);
+  CHECK(run->stop(0, std::chrono::seconds(10)) == 128 + SIGKILL);
+
+  // --pid: any process of ours, here one that is not rivulet.
+  auto other = testing::ChildProcess::spawn({"sleep", "30"});
+  REQUIRE(other.has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string p = std::to_string(other->pid());
+  CHECK(run_chaos("--pid " + p + " pause").first == 0);
+  CHECK(eventually([&] { return process_state(other->pid()) == 'T'; }, std::chrono::seconds(5)));
+  CHECK(run_chaos("--pid " + p + " resume").first == 0);
+  CHECK(eventually([&] { return process_state(other->pid()) != 'T'; }, std::chrono::seconds(5)));
+  auto [orc, oout] = run_chaos("--pid " + p + " kill");
+  INFO(oout);
+  CHECK(orc == 0);
+  CHECK_THAT(oout, Catch::Contains("kill pid " + p + " (sleep, signal 9)"));
+  CHECK(other->stop(0, std::chrono::seconds(10)) == 128 + SIGKILL);
+  auto [nrc, nout] = run_chaos("--pid 1 kill");
+  INFO(nout);
+  CHECK(nrc != 0);
+  std::filesystem::remove_all(dir);
 }

@@ -6,6 +6,7 @@
 
 #include "chaos/broker_faults.hpp"
 #include "chaos/node_control.hpp"
+#include "chaos/process_control.hpp"
 #include "chaos/scenario.hpp"
 
 using namespace rivulet;
@@ -189,4 +190,41 @@ steps:
              Catch::Contains("more than max_faults (1)"));
   CHECK_THAT(scenario_error("steps: [{at: 1s, kill: [unclosed}]"), Catch::Contains("s.yaml:1:"));
   CHECK_THAT(scenario_error("stepz: []"), Catch::Contains("unknown key 'stepz'"));
+}
+
+TEST_CASE("a listening socket is found in /proc/net/tcp by loopback address and port", "[chaos]") {
+  using chaos::listening_inodes;
+  // Little-endian words, as Linux prints them on x86 and arm64.
+  const std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1\n"
+      "   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 222 1\n"
+      "   2: 0100007F:1F90 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000  1000        0 333 1\n"
+      "   3: 0200007F:1F92 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 444 1\n"
+      "   4: 0101A8C0:1F93 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 555 1\n";
+  using V = std::vector<unsigned long>;
+  CHECK(listening_inodes(tcp, "127.0.0.1", 8080, false) == V{111});  // not the connection (333)
+  CHECK(listening_inodes(tcp, "127.0.0.1", 8081, false) == V{222});  // the wildcard address
+  CHECK(listening_inodes(tcp, "127.0.0.1", 8082, false).empty());     // another loopback address
+  CHECK(listening_inodes(tcp, "127.0.0.2", 8082, false) == V{444});
+  CHECK(listening_inodes(tcp, "localhost", 8082, false) == V{444});
+  CHECK(listening_inodes(tcp, "127.0.0.1", 8083, false).empty());     // 192.168.1.1
+  CHECK(listening_inodes(tcp, "127.0.0.1", 9999, false).empty());
+  const std::string tcp6 =
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 666 1\n"
+      "   1: 0000000000000000FFFF00000100007F:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777 1\n";
+  CHECK(listening_inodes(tcp6, "::1", 8080, true) == V{666});
+  CHECK(listening_inodes(tcp6, "[::1]", 8080, true) == V{666});
+  CHECK(listening_inodes(tcp6, "localhost", 8080, true) == V{666});
+  CHECK(listening_inodes(tcp6, "127.0.0.1", 8080, true).empty());
+  CHECK(listening_inodes(tcp6, "127.0.0.1", 8081, true) == V{777});  // ::ffff:127.0.0.1
+
+  CHECK_FALSE(chaos::split_host_port("nohost").ok());
+  CHECK_FALSE(chaos::split_host_port("127.0.0.1:0").ok());
+  CHECK_FALSE(chaos::split_host_port("127.0.0.1:99999").ok());
+  CHECK(chaos::split_host_port("[::1]:7400")->first == "::1");
+  auto remote = chaos::find_listener("10.1.2.3:7400");
+  REQUIRE_FALSE(remote.ok());
+  CHECK_THAT(remote.error().message, Catch::Contains("not a loopback address"));
 }
