@@ -2,7 +2,7 @@
 #   make            build (Release, warnings are errors) into build/
 #   make demo       install missing packages, build, run the cluster demo (rivulet demo --cluster)
 #   make test       install missing packages, build, run the whole suite through ctest
-#   make test-crash the SIGKILL crash drill (kept out of make test: see tests/integration/CMakeLists.txt)
+#   make test-crash the long SIGKILL crash drill (make test runs a short one: see tests/integration/CMakeLists.txt)
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  the suite under ThreadSanitizer (build-tsan/)
 #   make bench      build and run the benchmarks, writing bench/results/latest.json

@@ -2,23 +2,22 @@
 // LEFT JOIN users plus per-user counts) runs with
 // processing.guarantee=exactly_once_v2, is killed with SIGKILL at random
 // points (mid-transaction, between a checkpoint and its commit, ...) and
-// restarted until its input is consumed. Then: the per-user counts are
-// exact, every order is in the output, every duplicate is a replay by a
-// later incarnation (on the embedded broker aborted records stay visible,
+// restarted until its input is consumed; the kills are `rivulet chaos --pid
+// PID kill`. Then `rivulet verify` judges: the per-user counts are exact,
+// every order is in the output, every duplicate is a replay by a later
+// incarnation (on the embedded broker aborted records stay visible,
 // PLATFORM.md; a real cluster hides them: tests/integration/
-// real_kafka_eos_test.cpp), and each task's newest checkpoint describes
+// real_kafka_eos_test.cpp); and each task's newest checkpoint describes
 // exactly the offsets its group committed.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 
-#include "chaos/topic_reader.hpp"
 #include "connectors/kafka_consumer.hpp"
-#include "connectors/topic_admin.hpp"
 #include "examples/orders_enrichment.hpp"
-#include "runtime/codec.hpp"
 #include "support/child_process.hpp"
 #include "support/eos_checks.hpp"
 
@@ -63,7 +62,8 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   // kills follow the node's progress, not the clock: a kill comes once the
   // node has committed progress beyond the previous incarnation's while at
   // least kLead orders written are not committed yet. It lands before the
-  // node's next commit: commit.interval.ms is 1 s here. (Writing all the
+  // node's next commit: commit.interval.ms is 1 s here, and `rivulet chaos`
+  // takes about 0.5 s to start on a loaded machine. (Writing all the
   // orders up front let a fast, idle machine consume them before any kill
   // landed: "orders committed before the last incarnation: 24000".)
   constexpr int64_t kLead = 2000;
@@ -112,7 +112,12 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms(rng)));
-    CHECK(node->stop(SIGKILL) == 128 + SIGKILL);
+    // SIGKILL through the product's tool, by pid: a process outside a cluster.
+    auto [krc, kout] = testing::run_command(
+        testing::rivulet_binary() + " chaos --pid " + std::to_string(node->pid()) + " kill 2>&1", "", 30);
+    INFO("rivulet chaos --pid " << node->pid() << " kill: " << kout);
+    CHECK(krc == 0);
+    CHECK(node->stop(0, std::chrono::seconds(30)) == 128 + SIGKILL);  // signal 0: reap it
     const int64_t after = committed_total();
     if (after < end) ++mid_stream;
     rounds += " " + std::to_string(after) + "/" + std::to_string(end);
@@ -136,36 +141,38 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   CHECK(last->read_first_line(std::chrono::seconds(30)).has_value());
   CHECK(last->stop(SIGTERM) == 0);
 
-  std::map<std::string, std::vector<chaos::TopicRecord>> copies;  // order id -> outputs
-  std::map<std::string, int64_t> counts;
-  auto json = make_json_codec();
-  for (const auto& topic : {w.enriched_topic, w.counts_topic}) {
-    auto contents = chaos::read_topic(*bootstrap, topic, {true, std::chrono::seconds(60), {}});
-    if (!contents) FAIL("reading " << topic << ": " << contents.error().to_string());
-    for (const auto& r : contents->records) {
-      REQUIRE(r.record.value);
-      auto v = json->decode(*r.record.value);
-      REQUIRE(v.ok());
-      if (topic == w.enriched_topic) {
-        copies[v->field("order_id")->to_string()].push_back(r);
-      } else {
-        counts[v->field("user_id")->as_string()] = v->field("orders")->to_int64();
-      }
-    }
+  // The verdict is rivulet verify's, reading read_committed: every order in
+  // the output, every duplicate a replay by another incarnation of its task
+  // (same input record, pairwise different epochs), and the final per-user
+  // counts exact. Not --exactly-once: the embedded broker keeps aborted
+  // records visible to read_committed readers (PLATFORM.md), so replays of
+  // aborted transactions show as explained duplicates here;
+  // real_kafka_eos_test.cpp proves --exactly-once on a real cluster.
+  nlohmann::json expected = nlohmann::json::object();
+  for (const auto& [user, n] : w.expected_counts()) {
+    expected[user] = {{"user_id", user}, {"orders", n}};
   }
-  CHECK(copies.size() == static_cast<size_t>(w.orders));  // every input in the output
-  CHECK(counts == w.expected_counts());                   // exact state
-  size_t duplicated = 0;
-  for (const auto& [id, outs] : copies) {
-    if (outs.size() < 2) continue;
-    ++duplicated;
-    std::set<std::string> epochs;
-    for (const auto& r : outs) epochs.insert(r.header("rivulet.epoch").value_or(""));
-    CHECK(epochs.size() == outs.size());  // each copy from another incarnation
-  }
+  const std::string expect_file = state + ".expected-counts.json";  // beside the state dir
+  std::ofstream(expect_file) << expected.dump();
+  auto [rc, out] = testing::run_command(
+      testing::rivulet_binary() + " verify --bootstrap " + *bootstrap +
+          " --input orders --output enriched-orders --id order_id --read-committed" +
+          " --table order-counts --expect " + expect_file + " --json",
+      "", 180);
+  INFO(out);
+  CHECK(rc == 0);
+  auto report = nlohmann::json::parse(out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["input_records"] == w.orders);
+  CHECK(report["missing"]["count"] == 0);
+  CHECK(report["duplicates"]["unexplained"] == 0);
+  CHECK(report["table"]["ok"] == true);
   WARN("orders output more than once (aborted transactions stay visible on the embedded broker): "
-       << duplicated);
+       << report["duplicates"]["count"]);
+  // Not expressible in rivulet verify (it reads topics, not checkpoints): each
+  // task's newest checkpoint describes exactly the offsets its group committed.
   testing::check_checkpoints_match_committed(*bootstrap, state, "enrich-orders", w.orders_topic,
                                              partitions);
   std::filesystem::remove_all(state);
+  std::filesystem::remove(expect_file);
 }
