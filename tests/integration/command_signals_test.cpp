@@ -13,24 +13,12 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/loopback.hpp"
 
 using namespace rivulet;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// A loopback port nobody listens on (bound, then released).
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 bool accepts(const std::string& host_port) {
   auto colon = host_port.rfind(':');
@@ -52,7 +40,7 @@ std::unique_ptr<testing::ChildProcess> node_without_coordinator() {
   ::setenv("RIVULET_BOOTSTRAP_SERVERS", "127.0.0.1:9", 1);  // never contacted: no tasks
   auto node = testing::ChildProcess::spawn(
       {testing::rivulet_binary(), "node", "--coordinator",
-       "127.0.0.1:" + std::to_string(closed_port()), "--name", "lonely"});
+       "127.0.0.1:" + std::to_string(testing::free_loopback_port()), "--name", "lonely"});
   ::unsetenv("RIVULET_BOOTSTRAP_SERVERS");
   REQUIRE(node.has_value());
   auto line = node->read_first_line(std::chrono::seconds(20));

@@ -12,8 +12,6 @@
 //
 // Used by crash_recovery_test.cpp (the long drill, label `crash`, `make
 // test-crash`) and crash_short_test.cpp (a short one in `make test`).
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -28,6 +26,8 @@
 #include "connectors/topic_admin.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "support/child_process.hpp"
+#include "support/committed_progress.hpp"
+#include "support/loopback.hpp"
 
 namespace rivulet::testing {
 
@@ -37,18 +37,6 @@ struct CrashDrill {
   int64_t users = 2000;
   int rounds = 5;  // incarnations killed; the first dies inside a checkpoint write
 };
-
-inline int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 inline void run_crash_drill(const CrashDrill& d) {
   INFO("checkpoint.store=" << d.store);
@@ -88,7 +76,7 @@ inline void run_crash_drill(const CrashDrill& d) {
   // Each incarnation serves /health on its own port: the drill finds the
   // process to kill by it, as `rivulet chaos --http` does for a user.
   auto start_node = [&](const std::string& fault, std::string* http) {
-    *http = "127.0.0.1:" + std::to_string(free_loopback_port());
+    *http = "127.0.0.1:" + std::to_string(testing::free_loopback_port());
     std::vector<std::string> argv = {"env",
                                      "RIVULET_STATE_DIR=" + state_for_next(),
                                      "RIVULET_CHECKPOINT_STORE=" + d.store,
@@ -105,20 +93,9 @@ inline void run_crash_drill(const CrashDrill& d) {
 
   // The application's committed progress on the orders, read as any Kafka
   // client would (the group is the application id).
-  auto group = connectors::KafkaConsumer::create(
-      {{"bootstrap.servers", *bootstrap}, {"group.id", "enrich-orders"}});
-  REQUIRE(group.ok());
-  std::vector<TopicPartition> order_partitions;
-  for (int32_t p = 0; p < partitions; ++p) {
-    order_partitions.push_back(TopicPartition{w.orders_topic, PartitionId{p}});
-  }
-  auto committed_total = [&]() -> int64_t {
-    auto committed = (*group)->committed(order_partitions, std::chrono::seconds(5));
-    if (!committed) return -1;
-    int64_t total = 0;
-    for (const auto& [tp, offset] : *committed) total += offset.value();
-    return total;
-  };
+  testing::CommittedProgress progress_of_group(*bootstrap, "enrich-orders", w.orders_topic,
+                                               partitions);
+  auto committed_total = [&] { return progress_of_group.total(); };
 
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> extra_ms(0, 150);
@@ -188,7 +165,7 @@ inline void run_crash_drill(const CrashDrill& d) {
   const auto catch_up_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   std::string behind;
   for (;;) {
-    auto committed = (*group)->committed(order_partitions, std::chrono::seconds(5));
+    auto committed = progress_of_group.offsets();
     behind.clear();
     if (!committed) {
       behind = committed.error().to_string();

@@ -1,34 +1,19 @@
 // `rivulet demo --http HOST:PORT` as users run it: /health, /metrics and
 // /tasks answer while the pipeline runs (read with curl, an independent
 // client), and SIGINT stops it early and gracefully (exit 128+SIGINT).
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/loopback.hpp"
 
 using namespace rivulet;
 
-namespace {
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-}  // namespace
-
 TEST_CASE("rivulet demo serves metrics while it runs and stops gracefully on SIGINT",
           "[integration][demo]") {
-  const std::string listen = "127.0.0.1:" + std::to_string(free_port());
+  const std::string listen = "127.0.0.1:" + std::to_string(testing::free_loopback_port());
   auto demo = testing::ChildProcess::spawn({testing::rivulet_binary(), "demo", "--partitions", "16",
                                             "--users", "2000", "--orders", "400000", "--http",
                                             listen, "--timeout", "120"});

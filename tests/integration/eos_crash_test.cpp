@@ -19,6 +19,7 @@
 #include "connectors/kafka_consumer.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "support/child_process.hpp"
+#include "support/committed_progress.hpp"
 #include "support/eos_checks.hpp"
 
 using namespace rivulet;
@@ -78,20 +79,9 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   std::string state = (std::filesystem::temp_directory_path() / "rivulet-eos-crash-XXXXXX").string();
   REQUIRE(::mkdtemp(state.data()) != nullptr);
 
-  auto group = connectors::KafkaConsumer::create(
-      {{"bootstrap.servers", *bootstrap}, {"group.id", "enrich-orders"}});
-  REQUIRE(group.ok());
-  std::vector<TopicPartition> order_partitions;
-  for (int32_t p = 0; p < partitions; ++p) {
-    order_partitions.push_back(TopicPartition{w.orders_topic, PartitionId{p}});
-  }
-  auto committed_total = [&]() -> int64_t {
-    auto committed = (*group)->committed(order_partitions, std::chrono::seconds(5));
-    if (!committed) return -1;
-    int64_t total = 0;
-    for (const auto& [tp, offset] : *committed) total += offset.value();
-    return total;
-  };
+  testing::CommittedProgress progress_of_group(*bootstrap, "enrich-orders", w.orders_topic,
+                                               partitions);
+  auto committed_total = [&] { return progress_of_group.total(); };
 
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> extra_ms(0, 50);
