@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "connectors/kafka_producer.hpp"
+#include "local_cluster.hpp"
 #include "runtime/codec.hpp"
 #include "support/child_process.hpp"
 #include "support/topic_reader.hpp"
@@ -59,45 +60,13 @@ std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv) {
   return std::make_unique<ChildProcess>(std::move(*child));
 }
 
-struct Cluster {
-  std::unique_ptr<ChildProcess> broker;
-  std::string bootstrap;
-  std::string dir;
-  std::string config_file;
-  std::unique_ptr<ChildProcess> coordinator;
-  std::string address;  // 127.0.0.1:PORT
-  std::map<std::string, std::unique_ptr<ChildProcess>> nodes;
-  int64_t produced = 0;
-
-  Cluster() {
-    broker = spawn({testing::rivulet_binary(), "broker", "--topic", "users:8",
-                                  "--topic", "orders:8"});
-    REQUIRE(broker);
-    auto line = broker->read_line();
-    REQUIRE(line.has_value());
-    bootstrap = *line;
-    dir = (std::filesystem::temp_directory_path() / "rivulet-cluster-XXXXXX").string();
-    REQUIRE(::mkdtemp(dir.data()) != nullptr);
-    config_file = dir + "/cluster.properties";
-    std::ofstream(config_file) << "bootstrap.servers=" << bootstrap << "\n"
-                               << "state.dir=" << dir << "/state\n"
-                               << "checkpoint.interval.ms=300\n"
-                               << "commit.interval.ms=100\n"
-                               << "cluster.secret=s3cret\n"
-                               << "cluster.failure.timeout.ms=3000\n"
-                               << "log.level=info\n";
-    std::ofstream(dir + "/shop.sql") << kSql;
-  }
+// The shop pipeline on a LocalCluster (tests/cluster/local_cluster.hpp):
+// users and orders with 8 partitions each, the cluster's common settings.
+struct Cluster : testing::LocalCluster {
+  Cluster() : LocalCluster({"users:8", "orders:8"}) {}
 
   void start_coordinator(const std::string& listen = "127.0.0.1:0") {
-    coordinator = spawn({testing::rivulet_binary(), "coordinator", "--listen", listen,
-                                       "--config", config_file});
-    REQUIRE(coordinator);
-    auto line = coordinator->read_line();
-    REQUIRE(line.has_value());
-    const std::string prefix = "coordinator listening on ";
-    REQUIRE(line->rfind(prefix, 0) == 0);
-    address = line->substr(prefix.size());
+    LocalCluster::start_coordinator("", listen);
   }
 
   // When set (before start_node), each node gets its own configuration file:
@@ -113,50 +82,16 @@ struct Cluster {
       std::ofstream(file) << common.rdbuf() << "state.dir=" << dir << "/" << name << "-state\n"
                           << node_extra;
     }
-    nodes[name] = spawn({testing::rivulet_binary(), "node", "--coordinator", address,
-                                       "--name", name, "--config", file});
-    REQUIRE(nodes[name]);
-    auto line = nodes[name]->read_line();
-    REQUIRE(line.has_value());
+    LocalCluster::start_node(name, file);
   }
 
-  void submit() {
-    auto [status, out] = testing::run_command(testing::rivulet_binary() + " submit " + dir +
-                                                  "/shop.sql --coordinator " + address +
-                                                  " --config " + config_file,
-                                              "", 60);
-    INFO(out);
-    REQUIRE(status == 0);
-  }
-
-  nlohmann::json status() {
-    auto [rc, out] = testing::run_command(
-        testing::rivulet_binary() + " status --json --coordinator " + address, "", 20);
-    if (rc != 0) return nlohmann::json();
-    auto j = nlohmann::json::parse(out, nullptr, false);
-    return j.is_discarded() ? nlohmann::json() : j;
-  }
+  void submit() { LocalCluster::submit(kSql); }
 
   // Waits until every task runs (reported with its current epoch) on a
   // node in `owners` (any live node when empty); returns the status.
   nlohmann::json wait_all_running(std::chrono::seconds timeout,
                                   const std::set<std::string>& owners = {}) {
-    auto deadline = Clock::now() + timeout;
-    nlohmann::json last;
-    while (Clock::now() < deadline) {
-      last = status();
-      if (!last.is_null() && last["tasks"].size() == static_cast<size_t>(kPartitions)) {
-        bool all = true;
-        for (const auto& t : last["tasks"]) {
-          if (t["state"] != "running") all = false;
-          if (!owners.empty() && !owners.count(t["owner"].get<std::string>())) all = false;
-        }
-        if (all) return last;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL("tasks not all running within the timeout; last status: " << last.dump());
-    return last;
+    return LocalCluster::wait_all_running(kPartitions, timeout, owners);
   }
 
   void produce_users() {
@@ -274,18 +209,6 @@ struct Cluster {
                                           "", 90);
     INFO(out);
     CHECK(rc == 0);
-  }
-
-  ~Cluster() {
-    for (auto& [name, node] : nodes) {
-      if (node) {
-        ::kill(node->pid(), SIGCONT);
-        node->stop(SIGKILL, std::chrono::seconds(5));
-      }
-    }
-    if (coordinator) coordinator->stop(SIGKILL, std::chrono::seconds(5));
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 };
 

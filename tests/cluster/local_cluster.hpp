@@ -70,8 +70,10 @@ class LocalCluster {
     return std::make_unique<ChildProcess>(std::move(*child));
   }
 
-  void start_coordinator(const std::string& config = "") {
-    coordinator = spawn({rivulet_binary(), "coordinator", "--listen", "127.0.0.1:0", "--config",
+  // `listen`: a fixed address to restart a coordinator where it was.
+  void start_coordinator(const std::string& config = "",
+                         const std::string& listen = "127.0.0.1:0") {
+    coordinator = spawn({rivulet_binary(), "coordinator", "--listen", listen, "--config",
                          config.empty() ? config_file : config});
     REQUIRE(coordinator);
     auto line = coordinator->read_line();

@@ -28,6 +28,7 @@
 #include "support/child_process.hpp"
 #include "support/committed_progress.hpp"
 #include "support/loopback.hpp"
+#include "support/verify_orders.hpp"
 
 namespace rivulet::testing {
 
@@ -193,27 +194,9 @@ inline void run_crash_drill(const CrashDrill& d) {
   // The verdict is rivulet verify's: every order in enriched-orders, each
   // duplicate explained as a replay, and order-counts' final value per user
   // equal to a run without kills.
-  nlohmann::json expected = nlohmann::json::object();
-  for (const auto& [user, n] : w.expected_counts()) {
-    expected[user] = {{"user_id", user}, {"orders", n}};
-  }
-  const std::string expect_file = state + ".expected-counts.json";  // beside the state dir
-  std::ofstream(expect_file) << expected.dump();
-  auto [rc, out] = run_command(rivulet_binary() + " verify --bootstrap " + *bootstrap +
-                                   " --input orders --output enriched-orders --id order_id" +
-                                   " --table order-counts --expect " + expect_file + " --json",
-                               "", 180);
-  INFO(out);
-  CHECK(rc == 0);
-  auto report = nlohmann::json::parse(out, nullptr, false);
-  REQUIRE(report.is_object());
-  CHECK(report["input_records"] == w.orders);
-  CHECK(report["missing"]["count"] == 0);
-  CHECK(report["duplicates"]["unexplained"] == 0);
-  CHECK(report["table"]["ok"] == true);
+  auto report = verify_orders_output(*bootstrap, w, state);
   WARN("orders duplicated by replays after the kills: " << report["duplicates"]["count"]);
   std::filesystem::remove_all(state);
-  std::filesystem::remove(expect_file);
 }
 
 }  // namespace rivulet::testing

@@ -21,6 +21,7 @@
 #include "support/child_process.hpp"
 #include "support/committed_progress.hpp"
 #include "support/eos_checks.hpp"
+#include "support/verify_orders.hpp"
 
 using namespace rivulet;
 using rivulet::testing::ChildProcess;
@@ -138,25 +139,7 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   // records visible to read_committed readers (PLATFORM.md), so replays of
   // aborted transactions show as explained duplicates here;
   // real_kafka_eos_test.cpp proves --exactly-once on a real cluster.
-  nlohmann::json expected = nlohmann::json::object();
-  for (const auto& [user, n] : w.expected_counts()) {
-    expected[user] = {{"user_id", user}, {"orders", n}};
-  }
-  const std::string expect_file = state + ".expected-counts.json";  // beside the state dir
-  std::ofstream(expect_file) << expected.dump();
-  auto [rc, out] = testing::run_command(
-      testing::rivulet_binary() + " verify --bootstrap " + *bootstrap +
-          " --input orders --output enriched-orders --id order_id --read-committed" +
-          " --table order-counts --expect " + expect_file + " --json",
-      "", 180);
-  INFO(out);
-  CHECK(rc == 0);
-  auto report = nlohmann::json::parse(out, nullptr, false);
-  REQUIRE(report.is_object());
-  CHECK(report["input_records"] == w.orders);
-  CHECK(report["missing"]["count"] == 0);
-  CHECK(report["duplicates"]["unexplained"] == 0);
-  CHECK(report["table"]["ok"] == true);
+  auto report = testing::verify_orders_output(*bootstrap, w, state, "--read-committed");
   WARN("orders output more than once (aborted transactions stay visible on the embedded broker): "
        << report["duplicates"]["count"]);
   // Not expressible in rivulet verify (it reads topics, not checkpoints): each
@@ -164,5 +147,4 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   testing::check_checkpoints_match_committed(*bootstrap, state, "enrich-orders", w.orders_topic,
                                              partitions);
   std::filesystem::remove_all(state);
-  std::filesystem::remove(expect_file);
 }

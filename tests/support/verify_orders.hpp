@@ -1,0 +1,48 @@
+#pragma once
+// The verdict of `rivulet verify` on the orders pipeline of
+// examples/orders_enrichment.hpp (every order in enriched-orders, duplicates
+// only replays, order-counts' final value per user exact), as the crash
+// tests ask for it.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "examples/orders_enrichment.hpp"
+#include "support/child_process.hpp"
+
+namespace rivulet::testing {
+
+// Runs `rivulet verify ... --json` (plus `extra_flags`, e.g.
+// "--read-committed") with the expected per-user counts written to
+// `scratch_prefix`.expected-counts.json, checks its verdict and returns the
+// report (duplicates["count"] for the test's log).
+inline nlohmann::json verify_orders_output(const std::string& bootstrap,
+                                           const examples::OrdersWorkload& w,
+                                           const std::string& scratch_prefix,
+                                           const std::string& extra_flags = "") {
+  nlohmann::json expected = nlohmann::json::object();
+  for (const auto& [user, n] : w.expected_counts()) {
+    expected[user] = {{"user_id", user}, {"orders", n}};
+  }
+  const std::string expect_file = scratch_prefix + ".expected-counts.json";
+  std::ofstream(expect_file) << expected.dump();
+  auto [rc, out] = run_command(rivulet_binary() + " verify --bootstrap " + bootstrap +
+                                   " --input " + w.orders_topic + " --output " + w.enriched_topic +
+                                   " --id order_id " + extra_flags + " --table " +
+                                   w.counts_topic + " --expect " + expect_file + " --json",
+                               "", 180);
+  std::filesystem::remove(expect_file);
+  INFO(out);
+  CHECK(rc == 0);
+  auto report = nlohmann::json::parse(out, nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["input_records"] == w.orders);
+  CHECK(report["missing"]["count"] == 0);
+  CHECK(report["duplicates"]["unexplained"] == 0);
+  CHECK(report["table"]["ok"] == true);
+  return report;
+}
+
+}  // namespace rivulet::testing
