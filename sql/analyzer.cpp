@@ -574,6 +574,19 @@ class Analyzer {
           c.is_key = true;
       }
     }
+    // A multi-way table-table join: every ON compares primary keys, so each
+    // of them is the result's key; the first one selected is its column.
+    bool tables_only = a_.joins.size() > 1 && q_.group_by.empty() && q_.partition_by.empty();
+    for (const AnalyzedJoin& j : a_.joins)
+      tables_only = tables_only && j.kind == AnalyzedJoin::Kind::TableTable;
+    if (!tables_only) return;
+    for (const OutputColumn& c : a_.projection)
+      if (c.is_key) return;
+    for (OutputColumn& c : a_.projection) {
+      for (const AnalyzedJoin& j : a_.joins)
+        if (same_expr(*j.left_key, *c.expr) || same_expr(*j.right_key, *c.expr)) c.is_key = true;
+      if (c.is_key) return;
+    }
   }
 
   const Query& q_;

@@ -17,7 +17,15 @@
 // Rows reach WHERE and the projection keyed by k, with table semantics. An
 // absent side's value columns are NULL and its key column holds k (so the
 // result of a FULL OUTER join is always keyed).
-// Multi-way joins and foreign-key joins (l's key not in ON) are rejected.
+//
+// Multi-way joins (`FROM a JOIN b ON a.k = b.k [LEFT | FULL OUTER] JOIN c ON
+// b.k = c.k ...`) run left to right: the result of the steps so far is
+// materialized as a KTable keyed by the join key (`<query>-join-stateN`) and
+// joined with the next table like a table, by the rules above; tombstones and
+// updates of any input propagate through every later step. Every ON must
+// name a key column of an earlier source and the next table's key (same key
+// type and format, same partition count as every earlier input).
+// Foreign-key joins (the left key not a primary key) are rejected.
 #include <functional>
 #include <string>
 

@@ -135,7 +135,7 @@ class QueryPlanner {
     }
     if (!node) return node.error();
     key_info_ = &from;
-    for (size_t i = table_join ? 1 : 0; i < q_.joins.size(); ++i) {
+    for (size_t i = table_join ? q_.joins.size() : 0; i < q_.joins.size(); ++i) {
       node = join(i, *node);
       if (!node) return node.error();
     }
@@ -238,8 +238,6 @@ class QueryPlanner {
   Expected<Topology::NodeId> join(size_t i, Topology::NodeId node) {
     const Join& j = q_.joins[i];
     const AnalyzedJoin& aj = a_.joins[i];
-    if (aj.kind == AnalyzedJoin::Kind::TableTable)
-      return unsupported(j.loc, "multi-way table-table joins");
     if (aj.kind == AnalyzedJoin::Kind::StreamStream) {
       const bool keyed = keyed_for(i);
       const SourceInfo* left = keyed ? key_info_ : nullptr;
