@@ -1,8 +1,9 @@
 // `rivulet run APP.sql [--bootstrap LIST] [--config FILE] [--set key=value]...
 // [--http HOST:PORT]`: plans the SQL file (sql::plan_file) and runs its
-// persistent queries with rivulet::Application on this node until SIGINT or
-// SIGTERM, then stops gracefully (drain, flush, final commit and
-// checkpoint) and exits 0; a second signal exits at once (130 or 143). A
+// persistent queries with rivulet::Application on this node (after loading
+// its file and memory sources and writing its INSERT INTO ... VALUES rows)
+// until SIGINT or SIGTERM, then stops gracefully (drain, flush, final
+// commit and checkpoint) and exits 0; a second signal exits at once (130 or 143). A
 // bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed
 // task exits 1.
 //
@@ -15,6 +16,7 @@
 
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
+#include "cluster/insert_values.hpp"
 #include "cluster/source_loading.hpp"
 #include "cli/commands.hpp"
 #include "runtime/shutdown_signals.hpp"
@@ -61,6 +63,13 @@ int run_sql(const RunOptions& o) {
   auto loading = cluster::SourceLoading::start(*app, *config);
   if (!loading) {
     std::cerr << "rivulet run: " << loading.error().to_string() << "\n";
+    return 1;
+  }
+  // INSERT INTO ... VALUES rows: written before the queries start.
+  auto inserted = cluster::write_inserts(app->inserts, *config);
+  if (!inserted) {
+    std::cerr << "rivulet run: " << inserted.error().to_string() << "\n";
+    if (*loading) (*loading)->stop();
     return 1;
   }
   Application running(app->topology, *config);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -17,7 +18,9 @@
 
 #include "actors/application.hpp"
 #include "cluster/protocol.hpp"
+#include "cluster/insert_values.hpp"
 #include "cluster/query.hpp"
+#include "cluster/source_loading.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
@@ -208,6 +211,11 @@ struct SqlShell::Impl {
   std::ostream& err;
   sql::SqlEngine session;
   std::vector<RunningQuery> queries;
+  // The loaders of the file and memory sources queries read (as `rivulet
+  // run`): one per source for the rest of the session, started before the
+  // first query that reads it; stopped after every query.
+  std::vector<std::unique_ptr<cluster::SourceLoading>> loaders;
+  std::set<std::string> loaded;  // "NAME topic uri" of the sources loading
   std::string id_base;  // application.id prefix when none is configured
   int transient_count = 0;
 
@@ -318,9 +326,21 @@ struct SqlShell::Impl {
       if (sel->query->emit == EmitMode::Unspecified) return pull(*sel->query);
       return push(*sel->query);
     }
-    if (std::holds_alternative<InsertValues>(s.body))
-      return sql_error(s.loc, "not supported yet: INSERT INTO ... VALUES (produce to the topic)");
+    if (const auto* v = std::get_if<InsertValues>(&s.body)) return insert_values(*v);
     return sql_error(s.loc, "not supported yet: this statement");
+  }
+
+  // INSERT INTO s [(cols)] VALUES (...): one record to s's topic, at once.
+  Expected<bool> insert_values(const sql::InsertValues& v) {
+    auto record = sql::encode_insert_values(session.catalog(), v);
+    if (!record) return record.error();
+    auto config = query_config("insert");
+    if (!config) return config.error();
+    SignalBlock block;
+    auto written = cluster::write_inserts({*record}, *config);
+    if (!written) return written.error();
+    message("Row inserted into " + record->target + ".");
+    return true;
   }
 
   Expected<bool> catalog_change(const Statement& s) {
@@ -378,6 +398,27 @@ struct SqlShell::Impl {
     return true;
   }
 
+  // Starts the loaders of the file and memory sources `topology` reads that
+  // no earlier query of the session loads (their topics are created and
+  // hold the first load when it returns).
+  Expected<bool> load_sources(const sql::Catalog& catalog, const Topology& topology,
+                              const Config& config) {
+    sql::PlannedApp app;
+    std::vector<std::string> names;
+    for (auto& src : sql::external_sources(catalog, topology)) {
+      std::string id = src.name + " " + src.topic + " " + src.source_path;
+      if (loaded.count(id)) continue;
+      names.push_back(std::move(id));
+      app.external_sources.push_back(std::move(src));
+    }
+    if (app.external_sources.empty()) return true;
+    auto loading = cluster::SourceLoading::start(app, config);
+    if (!loading) return Error::fatal("file/memory sources: " + loading.error().to_string());
+    loaded.insert(names.begin(), names.end());
+    loaders.push_back(std::move(*loading));
+    return true;
+  }
+
   Expected<bool> persistent(const Statement& s) {
     auto engine = std::make_unique<sql::SqlEngine>(session.fork());
     const int before = engine->query_count();
@@ -403,6 +444,8 @@ struct SqlShell::Impl {
     std::unique_ptr<Application> app;
     {
       SignalBlock block;
+      auto loading = load_sources(engine->catalog(), engine->topology(), *config);
+      if (!loading) return loading.error();
       app = std::make_unique<Application>(engine->topology(), *config);
       auto started = app->start();
       if (!started) {
@@ -736,6 +779,8 @@ struct SqlShell::Impl {
     std::unique_ptr<Application> app;
     {
       SignalBlock block;
+      auto loading = load_sources(engine.catalog(), engine.topology(), *config);
+      if (!loading) return loading.error();
       if (!earliest) {
         auto at_end = start_at_latest(engine.topology(), *config);
         if (!at_end) return Error::fatal("push query: " + at_end.error().to_string());
@@ -843,6 +888,9 @@ void SqlShell::stop_all() {
     q.app->stop();
   }
   impl_->queries.clear();
+  for (auto& l : impl_->loaders) l->stop();
+  impl_->loaders.clear();
+  impl_->loaded.clear();
 }
 
 bool SqlShell::execute(const StatementSplitter::Chunk& chunk) {

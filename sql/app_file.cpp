@@ -33,13 +33,20 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
   for (const auto& [k, v] : app.properties)
     if (!is_config_key(k)) app.ignored.push_back(k);
   app.sinks = app.topology.sink_topics();
-  auto read = app.topology.source_topics();
+  app.external_sources = external_sources(engine.catalog(), app.topology);
+  app.inserts = engine.inserts();
+  return app;
+}
+
+std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology& topology) {
+  std::vector<SourceInfo> out;
+  auto read = topology.source_topics();
   for (SourceType type : {SourceType::Table, SourceType::Stream})
-    for (const SourceInfo* s : engine.catalog().list(type))
+    for (const SourceInfo* s : catalog.list(type))
       if (s->source_kind != SourceKind::Kafka &&
           std::find(read.begin(), read.end(), s->topic) != read.end())
-        app.external_sources.push_back(*s);
-  return app;
+        out.push_back(*s);
+  return out;
 }
 
 Expected<PlannedApp> plan_file(const std::string& path) {

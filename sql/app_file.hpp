@@ -25,6 +25,7 @@
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
 #include "sql/catalog.hpp"
+#include "sql/insert_values.hpp"
 
 namespace rivulet::sql {
 
@@ -38,11 +39,18 @@ struct PlannedApp {
   // The file and memory sources the queries read (WITH (SOURCE='file://...'));
   // a loader writes them into their topics (cluster/source_loading.hpp).
   std::vector<SourceInfo> external_sources;
+  // INSERT INTO ... VALUES rows, in order: written before the queries start
+  // (cluster/insert_values.hpp).
+  std::vector<InsertedRecord> inserts;
 };
 
 // Plans a script. Errors are the statement's ("line L:C: ..."); a script
 // without a persistent query is an error too.
 Expected<PlannedApp> plan_script(std::string_view sql);
+// The file and memory sources of `catalog` whose topics `topology` reads
+// (PlannedApp::external_sources; the `rivulet sql` shell per query).
+std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology& topology);
+
 // Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
 Expected<PlannedApp> plan_file(const std::string& path);
 

@@ -717,8 +717,12 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     unset_property(unset->name);
     return std::string("Property changed");
   }
-  if (std::holds_alternative<InsertValues>(s.body))
-    return unsupported(s.loc, "INSERT INTO ... VALUES");
+  if (const auto* v = std::get_if<InsertValues>(&s.body)) {
+    auto r = encode_insert_values(catalog_, *v);
+    if (!r) return r.error();
+    inserts_.push_back(std::move(*r));
+    return std::string("Row inserted");
+  }
   if (std::holds_alternative<SelectStatement>(s.body))
     return unsupported(s.loc, "push and pull queries");
   return unsupported(s.loc, "this statement");

@@ -40,6 +40,7 @@
 #include "runtime/error.hpp"
 #include "sql/ast.hpp"
 #include "sql/catalog.hpp"
+#include "sql/insert_values.hpp"
 
 namespace rivulet::sql {
 
@@ -81,6 +82,9 @@ class SqlEngine {
   // SET 'key' = 'value' statements executed so far (UNSET removes), in
   // order of first setting.
   const std::vector<std::pair<std::string, std::string>>& properties() const { return properties_; }
+  // INSERT INTO ... VALUES statements executed so far, checked and encoded
+  // (sql/insert_values.hpp): `rivulet run` writes them before its queries start.
+  const std::vector<InsertedRecord>& inserts() const { return inserts_; }
 
  private:
   Expected<std::string> create_as(const CreateAsSelect& c, const std::string& text);
@@ -95,6 +99,7 @@ class SqlEngine {
   // Materialized KTables: store name -> the node emitting its changelog.
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
+  std::vector<InsertedRecord> inserts_;
   int queries_ = 0;
 
   friend class QueryPlanner;

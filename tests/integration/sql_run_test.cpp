@@ -1,7 +1,7 @@
 // `rivulet run APP.sql` on the embedded broker (`rivulet broker` in its own
 // process), kcat as the independent producer and consumer: a correlated
-// scalar subquery against a table (re-keyed through a repartition topic),
-// a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+// scalar subquery against a table (re-keyed through a repartition topic;
+// one table row comes from the file's INSERT INTO ... VALUES), a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -80,7 +80,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT SYMBOL, MAX_PRICE FROM LIMITS;\n"
            "CREATE STREAM ALERTS WITH (kafka_topic='alerts') AS\n"
            "  SELECT ID, SYMBOL, PRICE FROM TRADES\n"
-           "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n";
+           "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n"
+           "-- Written to the topic 'limits' before the queries start.\n"
+           "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
   }
   auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
                                   *bootstrap, "--set", "state.dir=" + dir + "/state"});
@@ -90,17 +92,18 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   CHECK(line->rfind("running 2 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
-  REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 10; }));
+  REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
 
   std::string trades;
   std::set<std::string> expected;
   for (int i = 0; i < 60; ++i) {
-    int symbol = i % 12;  // S10 and S11 have no limit: never an alert
+    int symbol = i % 12;  // S11 has no limit: never an alert
     double price = 90 + (i * 7) % 25;
     std::string id = "t" + std::to_string(i);
     trades += id + R"(|{"SYMBOL": "S)" + std::to_string(symbol) + R"(", "PRICE": )" +
               std::to_string(price) + "}\n";
-    if (symbol < 10 && price > 100 + symbol) expected.insert(id);
+    // S10's limit (50) comes from the file's INSERT INTO ... VALUES.
+    if ((symbol < 10 && price > 100 + symbol) || symbol == 10) expected.insert(id);
   }
   REQUIRE(expected.size() > 5);
   REQUIRE(run_command(produce + "trades", trades).first == 0);
@@ -117,7 +120,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
     got.insert(key);
     auto v = nlohmann::json::parse(value);
     int symbol = std::stoi(v["SYMBOL"].get<std::string>().substr(1));
-    CHECK(v["PRICE"].get<double>() > 100 + symbol);
+    CHECK(v["PRICE"].get<double>() > (symbol == 10 ? 50 : 100 + symbol));
   }
   CHECK(alerts.size() == expected.size());
   CHECK(got == expected);

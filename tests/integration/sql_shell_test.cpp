@@ -2,8 +2,9 @@
 // (`rivulet broker`), statements written to its stdin one at a time, kcat
 // as the independent producer: a CREATE TABLE AS SELECT started from the
 // shell, pull queries (a key's current count, a missing key), a push query
-// with LIMIT that prints only rows produced after it started, and SQL
-// errors with line:column that do not end the session.
+// with LIMIT that prints only rows produced after it started, a file-backed
+// table joined with the CTAS's table, INSERT INTO ... VALUES, and SQL errors with line:column that
+// do not end the session.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -144,6 +145,51 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(end.has_value());
   CHECK(*end == "Limit Reached");
 
+  // A file-backed table, loaded by the shell as `rivulet run` loads it,
+  // joined table-table with COUNTS by a query started from the shell.
+  {
+    std::ofstream users(dir + "/users.csv");
+    users << "UID,NAME\nu1,Ann\nu2,Bob\n";
+  }
+  send("CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING)\n  WITH (source='file://" + dir +
+       "/users.csv', value_format='DELIMITED', partitions=2);\n");
+  created = shell->read_line();
+  REQUIRE(created.has_value());
+  CHECK(*created == "Table created");
+  send("CREATE TABLE NAMED AS SELECT COUNTS.UID AS UID, NAME, N\n"
+       "  FROM COUNTS JOIN USERS ON COUNTS.UID = USERS.UID;\n");
+  running = shell->read_line();
+  REQUIRE(running.has_value());
+  INFO(slurp(errors));
+  CHECK(running->rfind("Table created and running (query CTAS_NAMED_", 0) == 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| Bob  | 2 |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(slurp(errors));
+  CHECK(has_line(result, "| Bob  | 2 |"));
+
+  // INSERT INTO ... VALUES writes one record to ORDERS' topic: COUNTS and
+  // the join after it see it. A bad column names line:column.
+  send("INSERT INTO ORDERS (UID, NOPE) VALUES ('u2', 1);\n");
+  const int insert_line = line;
+  send("INSERT INTO ORDERS (AMOUNT, UID, ROWTIME) VALUES (10, 'u2', 1000);\n");
+  auto inserted = shell->read_line();
+  REQUIRE(inserted.has_value());
+  CHECK(*inserted == "Row inserted into ORDERS.");
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| Bob  | 3 |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(slurp(errors));
+  CHECK(has_line(result, "| Bob  | 3 |"));
+
   // Still alive after the push query; EOF ends it, non-zero: statements failed.
   send("TERMINATE CTAS_COUNTS_0;\n");
   auto terminated = shell->read_line();
@@ -159,6 +205,8 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
                  ":15: Pull queries are not supported on streams") != std::string::npos);
   CHECK(err.find("line " + std::to_string(scan_line) + ":28: a pull query needs WHERE UID = ") !=
         std::string::npos);
+  CHECK(err.find("line " + std::to_string(insert_line) +
+                 ":46: Column name `NOPE` does not exist in `ORDERS`.") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }

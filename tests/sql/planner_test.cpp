@@ -186,3 +186,80 @@ TEST_CASE("planner: a stream-stream join's state survives a restart through its 
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+
+// INSERT INTO ... VALUES: the record SqlEngine encodes (what `rivulet run`
+// and the shell write) read back by queries through the test driver: key
+// columns in the key, value columns in the value, ROWTIME as the time.
+TEST_CASE("planner: INSERT INTO ... VALUES encodes one record in the source's formats",
+          "[sql][planner]") {
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE TABLE USERS (ID BIGINT PRIMARY KEY, NAME STRING, AGE INT)\n"
+      "  WITH (kafka_topic='users', value_format='DELIMITED', partitions=2);\n"
+      "CREATE STREAM CLICKS (UID BIGINT KEY, URL STRING) WITH (kafka_topic='clicks', "
+      "value_format='JSON');\n"
+      "CREATE STREAM NAMED WITH (kafka_topic='named', value_format='JSON') AS SELECT C.UID AS "
+      "UID, URL, NAME, AGE, C.ROWTIME AS T FROM CLICKS C JOIN USERS U ON C.UID = U.ID;\n"
+      "INSERT INTO USERS VALUES (7, 'ann', 30 + 1);\n"
+      "INSERT INTO USERS (NAME, ID) VALUES ('bob', 8);\n"
+      "INSERT INTO CLICKS (URL, UID, ROWTIME) VALUES ('/a', 7, 1234);\n"
+      "INSERT INTO CLICKS (UID, URL) VALUES (8, '/b');\n");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  const auto& inserts = engine.inserts();
+  REQUIRE(inserts.size() == 4);
+  CHECK(inserts[0].topic == "users");
+  CHECK(inserts[0].partitions == 2);
+  CHECK(inserts[0].key == make_kafka_codec(DataType::of(TypeKind::BigInt))->encode(Value::int64(7)).value());
+  CHECK(inserts[0].value == std::optional<std::string>("ann,31"));
+  CHECK(inserts[1].value == std::optional<std::string>("bob,"));  // AGE not given: NULL
+  CHECK_FALSE(inserts[0].timestamp);
+  CHECK(inserts[2].timestamp == std::optional<int64_t>(1234));
+  REQUIRE(inserts[2].value);
+  CHECK(nlohmann::json::parse(*inserts[2].value) == nlohmann::json::parse(R"({"URL":"/a"})"));
+
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  for (const auto& r : inserts)
+    REQUIRE((*driver)->pipe(r.topic, r.key, r.value, r.timestamp.value_or(5000)));
+  auto out = (*driver)->outputs("named");
+  REQUIRE(out.size() == 2);
+  CHECK(nlohmann::json::parse(*out[0].value) ==
+        nlohmann::json::parse(R"({"URL":"/a","NAME":"ann","AGE":31,"T":1234})"));
+  CHECK(nlohmann::json::parse(*out[1].value) ==
+        nlohmann::json::parse(R"({"URL":"/b","NAME":"bob","AGE":null,"T":5000})"));
+}
+
+TEST_CASE("planner: INSERT INTO ... VALUES errors name line:column", "[sql][planner]") {
+  const std::string ddl =
+      "CREATE TABLE T (ID INT PRIMARY KEY, V INT) WITH (kafka_topic='t', value_format='JSON');\n";
+  struct Bad {
+    std::string sql;
+    std::string where;
+    std::string message;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"INSERT INTO NOPE VALUES (1);", "2:13", "Cannot insert values into an unknown stream/table: `NOPE`"},
+           {"INSERT INTO T (ID, V) VALUES (1);", "2:31", "Expected number columns and values to match: [ID, V], [1]"},
+           {"INSERT INTO T VALUES (1, 2, 3);", "2:23", "Expected number columns and values to match: [ID, V], [1, 2, 3]"},
+           {"INSERT INTO T (ID, W) VALUES (1, 2);", "2:34", "Column name `W` does not exist in `T`."},
+           {"INSERT INTO T (ID, V) VALUES (1,\n 'x');", "3:2", "Expected type INTEGER for field `V` but got 'x'(STRING)"},
+           {"INSERT INTO T (V) VALUES (1);", "2:13", "Failed to insert values into 'T'. Value for primary key column(s) `ID` is required for tables"},
+           {"INSERT INTO T (ID, ID) VALUES (1, 2);", "2:35", "Duplicate column name `ID`"},
+           {"INSERT INTO T (ID, V) VALUES (1, X);", "2:34", "X"},
+           {"INSERT INTO T (ID, V) VALUES (1 2);", "2:33", ""},
+       }) {
+    INFO(b.sql);
+    SqlEngine engine;
+    auto ran = engine.execute_script(ddl + b.sql);
+    REQUIRE_FALSE(ran);
+    INFO(ran.error().message);
+    CHECK(ran.error().message.rfind("line " + b.where + ": ", 0) == 0);
+    CHECK(ran.error().message.find(b.message) != std::string::npos);
+    CHECK(engine.inserts().empty());
+  }
+}
+
+}  // namespace rivulet::sql
