@@ -13,6 +13,11 @@ Expected<sql::PlannedApp> plan_query(const std::string& sql) {
     return Error::fatal("source " + app->external_sources[0].name +
                         ": file and memory sources (WITH (SOURCE='file://...')) run under "
                         "`rivulet run` only, not in a cluster yet");
+  // Every node plans the query: a row written by each would be written N times.
+  if (app && !app->inserts.empty())
+    return Error::fatal("INSERT INTO " + app->inserts[0].target +
+                        " ... VALUES runs under `rivulet run` and `rivulet sql` only, not in a "
+                        "submitted query: write the rows with `rivulet sql` or any producer");
   return app;
 }
 
