@@ -566,6 +566,13 @@ class Analyzer {
       } else if (a_.sources.size() == 1 && c.expr->kind == ExprKind::Column) {
         auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
         c.is_key = col.ok() && col.value()->is_key;
+      } else if (foreign_key_join()) {
+        // A foreign-key table-table join: keyed by the left table's key.
+        if (c.expr->kind == ExprKind::Column) {
+          auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
+          c.is_key = col.ok() && col.value()->is_key &&
+                     col.value()->qualifier == a_.sources[0].qualifier;
+        }
       } else if (!a_.joins.empty()) {
         // Keyed by the last join's ON expression (rows are re-keyed join
         // by join); a RIGHT join by its right side's.
@@ -587,6 +594,15 @@ class Analyzer {
         if (same_expr(*j.left_key, *c.expr) || same_expr(*j.right_key, *c.expr)) c.is_key = true;
       if (c.is_key) return;
     }
+  }
+
+  // One table-table join whose left side is not the left table's key.
+  bool foreign_key_join() const {
+    if (a_.joins.size() != 1 || a_.joins[0].kind != AnalyzedJoin::Kind::TableTable) return false;
+    const Expr& k = *a_.joins[0].left_key;
+    if (k.kind != ExprKind::Column) return true;
+    auto col = a_.scope.find(k.qualifier, k.name);
+    return !(col.ok() && col.value()->is_key);
   }
 
   const Query& q_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "operators/stateless_nodes.hpp"
+#include "sql/plan_fk_join.hpp"
 #include "sql/row_layout.hpp"
 #include "sql/types.hpp"
 #include "sql/plan_rows.hpp"
@@ -129,6 +130,8 @@ Topology::NodeId join_step(const TableJoinContext& c, size_t i, const JoinInput&
 Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
   const QueryAnalysis& a = c.analysis;
   const SourceInfo& first = *a.sources[0].info;
+  // a.fk = b.id with a.fk not a's key: a foreign-key join.
+  if (!key_source(a, *a.joins[0].left_key, 1)) return plan_fk_join(c);
   // Check every step before building anything.
   for (size_t i = 0; i < c.query.joins.size(); ++i) {
     const Join& j = c.query.joins[i];

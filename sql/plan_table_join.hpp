@@ -25,7 +25,9 @@
 // updates of any input propagate through every later step. Every ON must
 // name a key column of an earlier source and the next table's key (same key
 // type and format, same partition count as every earlier input).
-// Foreign-key joins (the left key not a primary key) are rejected.
+// A single join whose left side is not the left table's key is a
+// foreign-key join (sql/plan_fk_join.hpp); in a multi-way join it is
+// rejected.
 #include <functional>
 #include <string>
 

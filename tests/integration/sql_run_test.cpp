@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -130,14 +131,15 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("rivulet run: a stream-table join on a non-key column finds every table row across partitions",
+TEST_CASE("rivulet run: a stream-table join on a non-key column finds every table row across partitions, and a foreign-key table join",
           "[integration][sql]") {
   // The stream is re-keyed by SYMBOL through a repartition topic; the
   // repartitioned record must land in the partition that holds its table
   // row, so the repartition topic's key must be written in the table's key
   // format (here KAFKA strings) before Java's partitioner hashes it.
   auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic",
-                                     "jlimits:4", "--topic", "jtrades:4"});
+                                     "jlimits:4", "--topic", "jtrades:4", "--topic",
+                                     "jaccounts:4"});
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
@@ -163,7 +165,12 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
            "  SELECT SYMBOL, MAX_PRICE FROM LIMITS;\n"
            "CREATE STREAM ENRICHED WITH (kafka_topic='jenriched') AS\n"
            "  SELECT T.SYMBOL AS SYMBOL, T.ID AS ID, L.MAX_PRICE AS MAX_PRICE\n"
-           "  FROM TRADES T JOIN LIMITS L ON T.SYMBOL = L.SYMBOL;\n";
+           "  FROM TRADES T JOIN LIMITS L ON T.SYMBOL = L.SYMBOL;\n"
+           "CREATE TABLE ACCOUNTS (AID STRING PRIMARY KEY, SYMBOL STRING)\n"
+           "  WITH (kafka_topic='jaccounts', value_format='JSON');\n"
+           "CREATE TABLE ACCOUNT_LIMITS WITH (kafka_topic='jaccount-limits') AS\n"
+           "  SELECT A.AID AS AID, A.SYMBOL AS SYMBOL, L.MAX_PRICE AS MAX_PRICE\n"
+           "  FROM ACCOUNTS A JOIN LIMITS L ON A.SYMBOL = L.SYMBOL;\n";
   }
   auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
                                   *bootstrap, "--set", "state.dir=" + dir + "/state"});
@@ -194,6 +201,51 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
   }
   CHECK(enriched.size() == expected.size());
   CHECK(got == expected);
+
+  // A foreign-key table-table join (ACCOUNTS.SYMBOL -> LIMITS' key): the
+  // account's and the limit's rows live in different partitions; the
+  // result (keyed by AID) follows changes of either side.
+  std::map<std::string, int> symbol_of;
+  std::string accounts;
+  for (int a = 0; a < 40; ++a) {
+    symbol_of["a" + std::to_string(a)] = a % 20;
+    accounts += "a" + std::to_string(a) + R"(|{"SYMBOL": "S)" + std::to_string(a % 20) + "\"}\n";
+  }
+  REQUIRE(run_command(produce + "jaccounts", accounts).first == 0);
+  std::map<int, double> limit_of;
+  for (int s = 0; s < 20; ++s) limit_of[s] = 100 + s;
+  auto latest = [&] {  // AID -> MAX_PRICE, the last record of each key
+    std::map<std::string, double> out;
+    for (const auto& [key, value] : read_topic(*bootstrap, "jaccount-limits")) {
+      if (value.empty()) {
+        out.erase(key);
+      } else {
+        out[key] = nlohmann::json::parse(value)["MAX_PRICE"].get<double>();
+      }
+    }
+    return out;
+  };
+  auto wanted = [&] {
+    std::map<std::string, double> out;
+    for (const auto& [aid, s] : symbol_of) out[aid] = limit_of[s];
+    return out;
+  };
+  std::map<std::string, double> joined;
+  CHECK(eventually([&] { return (joined = latest()) == wanted(); }));
+  CHECK(joined.size() == 40);
+  // Ten accounts move to another symbol, one limit changes, one account goes.
+  accounts.clear();
+  for (int a = 0; a < 10; ++a) {
+    symbol_of["a" + std::to_string(a)] = (a + 5) % 20;
+    accounts += "a" + std::to_string(a) + R"(|{"SYMBOL": "S)" + std::to_string((a + 5) % 20) + "\"}\n";
+  }
+  accounts += "a39|\n";
+  symbol_of.erase("a39");
+  REQUIRE(run_command(produce + "jaccounts -Z", accounts).first == 0);
+  REQUIRE(run_command(produce + "jlimits", R"(S7|{"MAX_PRICE": 500})" "\n").first == 0);
+  limit_of[7] = 500;
+  CHECK(eventually([&] { return (joined = latest()) == wanted(); }));
+  CHECK(joined.size() == 39);
 
   CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
   CHECK(broker->stop(SIGTERM) == 0);

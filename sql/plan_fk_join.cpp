@@ -1,0 +1,245 @@
+#include "sql/plan_fk_join.hpp"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "operators/ktable.hpp"
+#include "operators/stateless_nodes.hpp"
+#include "sql/expression.hpp"
+#include "sql/functions.hpp"
+#include "sql/plan_rows.hpp"
+#include "sql/planner.hpp"
+#include "sql/row_layout.hpp"
+#include "sql/types.hpp"
+
+namespace rivulet::sql {
+namespace {
+
+// Subscription values: [a's key, subscribe?].
+Value subscription(const Value& akey, bool subscribe) {
+  return Value::array(Array{akey, Value::boolean(subscribe)});
+}
+
+}  // namespace
+
+Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
+  const QueryAnalysis& a = c.analysis;
+  const Join& j = c.query.joins[0];
+  const AnalyzedJoin& aj = a.joins[0];
+  const SourceInfo& left = *a.sources[0].info;
+  const SourceInfo& right = *a.sources[aj.right].info;
+  if (c.query.joins.size() > 1)
+    return sql_error(j.on->loc, "not supported yet: a foreign-key table-table join in a "
+                                "multi-way join");
+  if (j.type != JoinType::Inner && j.type != JoinType::Left)
+    return sql_error(j.loc, std::string("Invalid join type: ") +
+                                (j.type == JoinType::Full ? "full-outer" : "right") +
+                                " join not supported for foreign-key table-table join. Got " +
+                                a.sources[0].qualifier + " " +
+                                (j.type == JoinType::Full ? "FULL OUTER" : "RIGHT OUTER") +
+                                " JOIN " + a.sources[aj.right].qualifier + ".");
+  if (left.timestamp_format || right.timestamp_format) return sql_error(j.loc, "not supported yet: TIMESTAMP_FORMAT");
+  // The fk: an expression of a's columns only (its slots come first in the
+  // query's row, so it evaluates on a's row alone).
+  CompileOptions o;
+  o.clause = "JOIN";
+  auto fk = ExpressionCompiler(a.scope, FunctionRegistry::builtin(), o).compile(aj.left_key);
+  if (!fk) return fk.error();
+  auto fk_expr = std::make_shared<CompiledExpr>(std::move(*fk));
+  DataTypePtr bkey_type = right.schema.key_columns().front().type;
+  auto lserdes = serdes_for(left);
+  if (!lserdes) return sql_error(j.loc, lserdes.error().message);
+  auto rserdes = serdes_for(right);
+  if (!rserdes) return sql_error(j.loc, rserdes.error().message);
+
+  auto l = c.materialize(left);
+  if (!l) return l.error();
+  auto r = c.materialize(right);
+  if (!r) return r.error();
+  const std::string lstore = l->first, rstore = r->first;
+  const std::string prev_store = c.name("fk-prev"), subs_store = c.name("fk-subscriptions");
+  c.topology.add_state_store(prev_store, [prev_store] {
+    return std::make_shared<KTable>(prev_store, TableStorage::Decoded);
+  });
+  c.topology.add_state_store(subs_store, [subs_store] {
+    return std::make_shared<KTable>(subs_store, TableStorage::Decoded);
+  });
+  auto lrow = std::make_shared<RowLayout>(left);
+  auto rrow = std::make_shared<RowLayout>(right);
+  const bool left_join = j.type == JoinType::Left;
+
+  // a's row's fk, in b's key type (NULL when it has none).
+  auto fk_of = [fk_expr, lrow, bkey_type](const Value& akey, const Value& avalue) {
+    Array row;
+    row.reserve(lrow->width());
+    lrow->append(akey, &avalue, row);
+    EvalRow e;
+    e.columns = row.data();
+    e.column_count = row.size();
+    Value k = fk_expr->evaluate(e);
+    if (!k.is_null())
+      if (auto typed = coerce(k, *bkey_type)) return *typed;
+    return k.is_null() ? Value() : k;
+  };
+  // The result row for a's row and b's row (nullptr: none, LEFT).
+  auto joined = [lrow, rrow](const Value& akey, const Value& avalue, const Value& fkey,
+                             const Value* bvalue) {
+    Array row;
+    row.reserve(lrow->width() + rrow->width());
+    lrow->append(akey, &avalue, row);
+    rrow->append(bvalue ? fkey : Value(), bvalue, row);
+    return Value::array(std::move(row));
+  };
+
+  // 1. a's changes: subscriptions (branch 0) and immediate results (branch 1),
+  // told apart by a marker: subscriptions are re-keyed by fk.
+  const std::string marker = "rivulet.fk.subscription";
+  auto a_side = [=](BuildContext& b) -> std::unique_ptr<Processor> {
+    auto prev = std::dynamic_pointer_cast<KTable>(b.state_store(prev_store));
+    if (!prev) return nullptr;
+    RowFn fn = [=](const Record& rec, Batch& out) {
+      if (rec.key.is_null()) return;
+      const bool deleted = rec.value.is_null();
+      Value new_fk = deleted ? Value() : fk_of(rec.key, rec.value);
+      const Value* old = prev->find_local(rec.key);
+      Value old_fk = old ? *old : Value();
+      if (new_fk.is_null()) {
+        if (old) prev->apply(rec.key, Value());
+      } else if (!(old && old_fk == new_fk)) {
+        prev->apply(rec.key, new_fk);
+      }
+      auto sub = [&](const Value& fkey, bool on) {
+        Record s = rec;
+        s.key = fkey;
+        s.value = subscription(rec.key, on);
+        s.headers.push_back(Header{marker, "1"});
+        out.push_back(std::move(s));
+      };
+      if (!old_fk.is_null() && !(old_fk == new_fk)) sub(old_fk, false);
+      if (!new_fk.is_null()) {
+        sub(new_fk, true);
+        return;
+      }
+      Record o = rec;
+      o.value = deleted || !left_join ? Value() : joined(rec.key, rec.value, Value(), nullptr);
+      out.push_back(std::move(o));
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+  };
+  auto a_changes = c.topology.add_processor(c.name("fk-left"), {l->second}, a_side, {});
+  auto is_sub = [marker](const Record& rec) {
+    for (const Header& h : rec.headers)
+      if (h.name == marker) return true;
+    return false;
+  };
+  auto pick = [is_sub, marker](bool subs) -> ProcessorFactory {
+    return [=](BuildContext& b) -> std::unique_ptr<Processor> {
+      RowFn fn = [=](const Record& rec, Batch& out) {
+        if (is_sub(rec) != subs) return;
+        Record o = rec;
+        if (subs) {
+          Headers kept;
+          for (auto& h : o.headers)
+            if (h.name != marker) kept.push_back(std::move(h));
+          o.headers = std::move(kept);
+        }
+        out.push_back(std::move(o));
+      };
+      return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+    };
+  };
+  auto subs_out = c.topology.add_processor(c.name("fk-subscribe"), {a_changes}, pick(true));
+  auto direct = c.topology.add_processor(c.name("fk-direct"), {a_changes}, pick(false));
+  auto subs_in = c.topology.add_repartition(subs_out, c.name("fk-subscribe"),
+                                            Serdes{rserdes->key, codecs::internal().value});
+
+  // 2. b's partition: subscriptions and b's changes answered to each a key.
+  auto response = [](const Value& akey, const Value& fkey, const Value* bvalue, const Record& from) {
+    Record o = from;
+    o.key = akey;
+    o.value = Value::array(Array{fkey, bvalue ? *bvalue : Value()});
+    return o;
+  };
+  auto on_subscription = [=](BuildContext& b) -> std::unique_ptr<Processor> {
+    auto subs = std::dynamic_pointer_cast<KTable>(b.state_store(subs_store));
+    std::shared_ptr<KTable> btable = b.table(rstore);
+    if (!subs || !btable) return nullptr;
+    RowFn fn = [=](const Record& rec, Batch& out) {
+      if (rec.key.is_null() || rec.value.kind() != TypeKind::Array) return;
+      const Array& v = rec.value.as_array();
+      if (v.size() != 2) return;
+      const Value& akey = v[0];
+      const bool on = v[1].kind() == TypeKind::Boolean && v[1].as_bool();
+      Array keys;
+      if (const Value* cur = subs->find_local(rec.key))
+        if (cur->kind() == TypeKind::Array) keys = cur->as_array();
+      bool present = false;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (!(keys[i] == akey)) continue;
+        present = true;
+        if (!on) keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+      if (on && !present) keys.push_back(akey);
+      if (on != present) subs->apply(rec.key, keys.empty() ? Value() : Value::array(keys));
+      if (!on) return;
+      const Value* bv = btable->find_local(rec.key);
+      if (bv && bv->is_null()) bv = nullptr;
+      out.push_back(response(akey, rec.key, bv, rec));
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+  };
+  auto on_b_change = [=](BuildContext& b) -> std::unique_ptr<Processor> {
+    auto subs = std::dynamic_pointer_cast<KTable>(b.state_store(subs_store));
+    if (!subs) return nullptr;
+    RowFn fn = [=](const Record& rec, Batch& out) {
+      if (rec.key.is_null()) return;
+      const Value* keys = subs->find_local(rec.key);
+      if (!keys || keys->kind() != TypeKind::Array) return;
+      const Value* bv = rec.value.is_null() ? nullptr : &rec.value;
+      for (const Value& akey : keys->as_array()) out.push_back(response(akey, rec.key, bv, rec));
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+  };
+  auto answers = c.topology.add_processor(c.name("fk-answer"), {subs_in}, on_subscription, {rstore});
+  auto b_changes = c.topology.add_processor(c.name("fk-right"), {r->second}, on_b_change, {});
+  RowFn same = [](const Record& rec, Batch& out) { out.push_back(rec); };
+  auto responses = c.topology.add_processor(
+      c.name("fk-responses"), {answers, b_changes},
+      [same](BuildContext& b) -> std::unique_ptr<Processor> {
+        return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), same);
+      });
+  auto back = c.topology.add_repartition(responses, c.name("fk-response"),
+                                         Serdes{lserdes->key, codecs::internal().value});
+
+  // 3. a's partition: join the response with a's current row.
+  auto on_response = [=](BuildContext& b) -> std::unique_ptr<Processor> {
+    std::shared_ptr<KTable> atable = b.table(lstore);
+    if (!atable) return nullptr;
+    RowFn fn = [=](const Record& rec, Batch& out) {
+      if (rec.key.is_null() || rec.value.kind() != TypeKind::Array) return;
+      const Array& v = rec.value.as_array();
+      if (v.size() != 2) return;
+      const Value* av = atable->find_local(rec.key);
+      if (!av || av->is_null()) return;               // a's row is gone: stale
+      if (!(fk_of(rec.key, *av) == v[0])) return;     // a's row moved to another fk: stale
+      const Value* bv = v[1].is_null() ? nullptr : &v[1];
+      Record o = rec;
+      if (bv || left_join) {
+        o.value = joined(rec.key, *av, v[0], bv);
+      } else {
+        o.value = Value();
+      }
+      out.push_back(std::move(o));
+    };
+    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+  };
+  auto results = c.topology.add_processor(c.name("fk-join"), {back}, on_response, {lstore});
+  return c.topology.add_processor(
+      c.name("join"), {direct, results}, [same](BuildContext& b) -> std::unique_ptr<Processor> {
+        return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), same);
+      });
+}
+
+}  // namespace rivulet::sql
