@@ -9,6 +9,7 @@
 
 #include "actors/checkpoint_restore.hpp"
 #include "actors/delivery_tracker.hpp"
+#include "actors/global_table_feeder.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
 #include "actors/transaction_coordinator.hpp"
@@ -96,6 +97,9 @@ struct Application::Impl {
   RunAcknowledger acknowledger;
   std::unique_ptr<checkpoint::CheckpointStore> checkpoints;
   std::unique_ptr<InboxRouter> router;
+  // Global table replicas (subqueries that scan a table): one per node,
+  // shared by its tasks, bootstrapped before any task starts.
+  std::unique_ptr<actors::GlobalTableFeeder> globals;
   int32_t partitions = 0;
   struct Task {
     std::vector<std::unique_ptr<actors::TaskInbox>> inboxes;  // per input
@@ -299,7 +303,9 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
   Task task;
   task.epoch = epoch > 0 ? epoch : start_epoch;
   task.counters = std::make_unique<actors::TaskCounters>();
-  task.graph = topology.instantiate(PartitionId{p});
+  task.graph = topology.instantiate(PartitionId{p}, globals ? globals->tables() : nullptr);
+  if (!task.graph) return Error::fatal("task " + app_id + "-" + std::to_string(p) +
+                                       ": the topology could not be instantiated");
   actors::TaskEnvironment env;
   env.application_id = app_id;
   env.partition = PartitionId{p};
@@ -521,6 +527,17 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.start_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+
+  if (!im.topology.global_tables().empty()) {
+    actors::GlobalTableFeederOptions g;
+    g.name = app_id + "-global";
+    g.consumer_props = consumer_props;
+    g.consumer_props.erase("group.id");
+    g.max_batch_records = consumer_options.max_batch_records;
+    auto feeder = actors::GlobalTableFeeder::start(im.topology.global_tables(), std::move(g));
+    if (!feeder) return feeder.error();
+    im.globals = std::move(*feeder);
+  }
 
   // Actors: one per partition task.
   im.actor_config = std::make_unique<caf::actor_system_config>();
@@ -747,6 +764,7 @@ bool Application::stop() {
   im.system.reset();  // waits for the actors to finish
   im.producer.reset();
   im.consumer.reset();
+  im.globals.reset();  // the tasks are gone; their graphs may still hold the replicas
   logger()->info("application {} stopped", im.config.get("application.id"));
   return ok;
 }

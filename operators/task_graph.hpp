@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "operators/aggregation.hpp"
+#include "operators/global_tables.hpp"
 #include "operators/input_merger.hpp"
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
@@ -75,6 +76,7 @@ class TaskGraph {
   // Histories of versioned tables, by table name.
   std::vector<std::pair<std::string, std::shared_ptr<VersionedTable>>> versions_;
   std::vector<std::shared_ptr<ReplayMarks>> replay_marks_;  // one per repartition input
+  std::shared_ptr<GlobalTables> globals_;  // the node's, shared (read-only here)
   std::vector<StateStore*> stores_;
 };
 

@@ -45,6 +45,7 @@ struct Topology::State {
 
   std::vector<NodeDesc> nodes;
   std::vector<StoreDesc> stores;
+  std::vector<GlobalTableSpec> globals;
   std::optional<Error> error;
   size_t name_counter = 0;
 
@@ -375,6 +376,7 @@ std::string Topology::describe() const {
     }
     os << '\n';
   }
+  for (const auto& g : st.globals) os << g.name << " global-table " << g.topic << '\n';
   return os.str();
 }
 
@@ -415,11 +417,34 @@ std::shared_ptr<AggregateStore> BuildContext::aggregate_store(const std::string&
   return nullptr;
 }
 
+std::shared_ptr<const KTable> BuildContext::global_table(const std::string& name) const {
+  return graph_.globals_ ? graph_.globals_->table(name) : nullptr;
+}
+
+void Topology::add_global_table(std::string name, std::string topic, Serdes serdes) {
+  auto& st = *state_;
+  for (const auto& g : st.globals) {
+    if (g.name != name) continue;
+    if (g.topic != topic)
+      st.fail("global table " + name + " reads topic " + g.topic + ", not " + topic);
+    return;
+  }
+  st.globals.push_back(GlobalTableSpec{std::move(name), std::move(topic), std::move(serdes)});
+}
+
+const std::vector<GlobalTableSpec>& Topology::global_tables() const { return state_->globals; }
+
 std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
+  return instantiate(partition, nullptr);
+}
+
+std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
+                                                 std::shared_ptr<GlobalTables> globals) const {
   if (!validate()) return nullptr;
   const auto& st = *state_;
   std::unique_ptr<TaskGraph> g(new TaskGraph());
   g->partition_ = partition;
+  g->globals_ = std::move(globals);
   for (const auto& s : st.stores) {
     if (!s.is_aggregate) {
       auto t = std::make_shared<KTable>(s.name, s.storage);

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "operators/aggregation.hpp"
+#include "operators/global_tables.hpp"
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
 #include "operators/serdes.hpp"
@@ -71,6 +72,9 @@ class BuildContext {
   std::shared_ptr<StateStore> state_store(const std::string& name) const;
   // The history of table `table` when it keeps versions; nullptr otherwise.
   std::shared_ptr<VersionedTable> versions(const std::string& table) const;
+  // A global table (Topology::add_global_table) of the GlobalTables given
+  // to instantiate(); nullptr when absent or none was given.
+  std::shared_ptr<const KTable> global_table(const std::string& name) const;
 
  private:
   friend class Topology;
@@ -136,6 +140,14 @@ class Topology {
   NodeId add_repartition(NodeId parent, const std::string& name,
                          Serdes serdes = codecs::internal());
 
+  // A global table (global_tables.hpp): `topic` materialized in full, from
+  // every partition, as the read-only KTable `name` shared by the tasks of
+  // a node. Not a task input: no co-partitioning, not in source_topics(),
+  // not checkpointed. Adding the same name again is a no-op (a different
+  // topic under that name is a builder error).
+  void add_global_table(std::string name, std::string topic, Serdes serdes);
+  const std::vector<GlobalTableSpec>& global_tables() const;
+
   // A fresh node name: "<kind>-<number>".
   std::string next_name(const std::string& kind) const;
 
@@ -145,6 +157,10 @@ class Topology {
   Expected<bool> validate() const;
   // A TaskGraph for one partition task; nullptr when validate() fails.
   std::unique_ptr<TaskGraph> instantiate(PartitionId partition) const;
+  // The same with the node's global tables (required when the topology
+  // declares any: a processor reading a missing one fails the build).
+  std::unique_ptr<TaskGraph> instantiate(PartitionId partition,
+                                         std::shared_ptr<GlobalTables> globals) const;
 
   // Every topic read (tables, streams, repartition topics), in input order.
   std::vector<std::string> source_topics() const;

@@ -49,6 +49,8 @@ bool is_local(const SubqueryPlan& p, const QueryAnalysis& a, const Query& q) {
 
 }  // namespace
 
+std::string global_table_name(const SourceInfo& table) { return table.name; }
+
 bool has_subqueries(const ExprPtr& where) {
   return !find_subqueries(where).empty();
 }
@@ -57,11 +59,22 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
                                                Topology::NodeId node) {
   const QueryAnalysis& a = c.analysis;
   const ExprPtr& where = c.query.where;
-  Plans plans;
-  std::vector<std::string> stores;
+  Plans plans;                // key lookups
+  std::vector<std::string> stores;  // their task KTables
+  Plans scans;                // scans of global tables
+  std::vector<std::shared_ptr<ScanCache>> caches;
   for (const ExprPtr& s : find_subqueries(where)) {
     auto p = analyze_subquery(s, a.scope, c.catalog);
     if (!p) return p.error();
+    if ((*p)->scan) {
+      const SourceInfo& t = *(*p)->table;
+      auto serdes = serdes_for(t);
+      if (!serdes) return sql_error(s->loc, serdes.error().message);
+      c.topology.add_global_table(global_table_name(t), t.topic, std::move(*serdes));
+      scans.push_back(*p);
+      caches.push_back(std::make_shared<ScanCache>());
+      continue;
+    }
     auto store = c.materialize(*(*p)->table);
     if (!store) return sql_error(s->loc, store.error().message);
     plans.push_back(*p);
@@ -123,9 +136,32 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
 
   const bool restore = rekey != nullptr;
   Scope scope = a.scope;
-  ProcessorFactory factory = [plans, stores, scope, where, table,
+  ProcessorFactory factory = [plans, stores, scans, caches, scope, where, table,
                               restore](BuildContext& b) -> std::unique_ptr<Processor> {
     Scope s = scope;
+    // A scalar scan matching several rows fails the record: the error is
+    // parked here by the subquery and reported by the WHERE step.
+    auto failed = std::make_shared<std::optional<ScanError>>();
+    for (size_t i = 0; i < scans.size(); ++i) {
+      std::shared_ptr<const KTable> t = b.global_table(global_table_name(*scans[i]->table));
+      if (!t) return nullptr;
+      auto plan = scans[i];
+      TableScan scan;
+      scan.id = t.get();
+      scan.version = [t] { return t->stats().updates_applied; };
+      scan.scan = [t](const std::function<void(const Value&, const Value&)>& visit) {
+        // Under the table's shared lock: the feeder waits, the view is consistent.
+        (void)t->filter([&](const Value& k, const Value& v) {
+          visit(k, v);
+          return false;
+        });
+      };
+      auto handle = std::make_shared<ScanCacheHandle>();
+      handle->cache = caches[i];
+      s.bind_external(plan->expr, plan->type, [plan, scan, handle, failed](const EvalRow& row) {
+        return evaluate_scan(*plan, scan, row, handle.get(), *failed);
+      });
+    }
     for (size_t i = 0; i < plans.size(); ++i) {
       std::shared_ptr<KTable> t = b.table(stores[i]);
       if (!t) return nullptr;
@@ -140,12 +176,21 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(where);
     if (!compiled) return nullptr;
     auto w = std::make_shared<CompiledExpr>(std::move(*compiled));
-    RowFn fn = [w, table, restore](const Record& r, Batch& out) {
+    ReportingRowFn fn = [w, table, restore, failed](const Record& r, Batch& out,
+                                                    ProcessContext& ctx) {
       if (is_row_tombstone(r, table)) {
         if (table) out.push_back(r);
         return;
       }
-      if (w->test(eval_row(r))) {
+      const bool kept = w->test(eval_row(r));
+      if (*failed) {
+        // Dead-lettered and counted as a data error (the task logs it with
+        // topic/partition/offset); the record goes no further.
+        ctx.data_error(r, "subquery", std::move((*failed)->message));
+        failed->reset();
+        return;
+      }
+      if (kept) {
         if (!restore) {
           out.push_back(r);
           return;
@@ -162,7 +207,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
         out.push_back(std::move(o));
       }
     };
-    return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
+    return std::make_unique<FlatMapNode<ReportingRowFn>>(b.node_name(), std::move(fn));
   };
   return c.topology.add_processor(c.name("where"), {node}, std::move(factory), stores);
 }

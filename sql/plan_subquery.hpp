@@ -13,8 +13,15 @@
 //    repartitioned, filtered, and its original key restored. Every subquery
 //    of such a query must then look up the same key expression. A query over
 //    a TABLE cannot be re-keyed: its subqueries must use its own key.
+// A subquery that does not fix the key scans the table: the table is
+// declared a global table of the topology (Topology::add_global_table, named
+// like the table), a replica of all its partitions shared by the node's
+// tasks, so scans need no co-partitioning and no repartition.
 // The WHERE is compiled once per task with each subquery bound to a lookup
-// in that task's KTable.
+// in that task's KTable or a scan of the node's replica. A scalar scan
+// matching more than one row drops the outer record as a data error
+// (dead-lettered, counted in data_errors, logged with topic/partition/offset
+// and the subquery's line:column).
 #include <functional>
 #include <string>
 
@@ -36,6 +43,9 @@ struct SubqueryWhereContext {
   // Materializes a table source as a KTable of the task; returns its name.
   std::function<Expected<std::string>(const SourceInfo& table)> materialize;
 };
+
+// The global table a scan of `table` reads.
+std::string global_table_name(const SourceInfo& table);
 
 // True when `where` contains a subquery.
 bool has_subqueries(const ExprPtr& where);

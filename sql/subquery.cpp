@@ -118,6 +118,31 @@ Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);
 }
 
+// Functions whose result changes between calls: a condition calling one is
+// evaluated per outer record, never cached.
+bool is_volatile(const std::string& name) {
+  static const char* names[] = {"RANDOM", "UNIX_TIMESTAMP", "UNIX_DATE", "NOW",
+                                "CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME",
+                                "UUID"};
+  for (const char* n : names)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+// True when `e` reads the outer row (a column that is not t's, a pseudo
+// column) or calls a volatile function; lambdas count as correlated.
+bool reads_outer(const Expr& e, const Scope& scope, const std::string& inner) {
+  if (e.kind == ExprKind::Column) {
+    auto c = scope.find(e.qualifier, e.name);
+    return !c.ok() || (*c)->is_pseudo || (*c)->qualifier != inner;
+  }
+  if (e.kind == ExprKind::Lambda) return true;
+  if (e.kind == ExprKind::FunctionCall && is_volatile(e.name)) return true;
+  for (const ExprPtr& a : e.args)
+    if (a && reads_outer(*a, scope, inner)) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<ExprPtr> find_subqueries(const ExprPtr& e) {
@@ -210,12 +235,17 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
         compiled->type()->kind != TypeKind::Null)
       return sql_error(c->loc, "Type error in subquery WHERE expression: Should evaluate to "
                                "boolean but is " + to_sql(*c) + " instead.");
-    plan->conditions.push_back(std::make_shared<CompiledExpr>(std::move(*compiled)));
+    auto shared = std::make_shared<CompiledExpr>(std::move(*compiled));
+    plan->conditions.push_back(shared);
+    (reads_outer(*c, scope, inner) ? plan->correlated_conditions : plan->table_conditions)
+        .push_back(shared);
   }
   if (selected) {
     auto compiled = compiler.compile(selected);
     if (!compiled) return compiled.error();
     plan->selected = std::make_shared<CompiledExpr>(std::move(*compiled));
+    plan->selected_correlated =
+        e->kind == ExprKind::ScalarSubquery && reads_outer(*selected, scope, inner);
   }
   plan->type = e->kind == ExprKind::ScalarSubquery ? plan->selected->type()
                                                    : DataType::of(TypeKind::Boolean);
@@ -238,16 +268,8 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     }
     if (plan->key) break;
   }
-  if (!plan->key) {
-    std::string fix = "its WHERE must fix the primary key: " + inner + "." + key.name +
-                      " = <an expression of the outer row>";
-    if (e->kind == ExprKind::ScalarSubquery)
-      return sql_error(e->loc, "A scalar subquery must return at most one row: " + fix +
-                                   " (table " + t.name + ")");
-    return unsupported(e->loc, "a subquery that scans table " + t.name + ": " + fix +
-                                   " (a scan would need every partition of " + t.name +
-                                   " in every task)");
-  }
+  // No key conjunct: a scan of a global replica of t.
+  plan->scan = !plan->key;
   plan->key_type = key.type;
   plan->key_name = key.name;
   plan->key_wrapped = t.key_format == "DELIMITED";
@@ -290,6 +312,121 @@ Value evaluate_subquery(const SubqueryPlan& plan, const TableLookup& lookup,
     default:
       return found ? plan.selected->evaluate(e) : Value();
   }
+}
+
+namespace {
+
+// Copies the table row (key, stored value) into the first `width` slots.
+void load_inner(const SubqueryPlan& plan, const Value& key, const Value& value, Array& scratch,
+                Array& row) {
+  scratch.clear();
+  plan.layout->append(key, &value, scratch);
+  for (size_t i = 0; i < scratch.size() && i < row.size(); ++i) row[i] = std::move(scratch[i]);
+}
+
+bool all_true(const std::vector<std::shared_ptr<const CompiledExpr>>& conds, const EvalRow& e) {
+  for (const auto& c : conds)
+    if (!c->test(e)) return false;
+  return true;
+}
+
+Value result_of(const SubqueryPlan& plan, size_t matches, Value first,
+                std::optional<ScanError>& error) {
+  switch (plan.expr->kind) {
+    case ExprKind::Exists:
+      return Value::boolean(matches > 0);
+    case ExprKind::InSubquery:
+      return Value::boolean(plan.expr->negated ? matches == 0 : matches > 0);
+    default:
+      if (matches > 1) {
+        if (!error) {
+          error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
+                            std::to_string(plan.expr->loc.column) +
+                            ": the scalar subquery returned more than one row (table " +
+                            plan.table->name + "): the record is dropped"};
+        }
+        return Value();
+      }
+      return matches == 1 ? std::move(first) : Value();
+  }
+}
+
+}  // namespace
+
+Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
+                    ScanCacheHandle* cache, std::optional<ScanError>& error) {
+  const size_t width = plan.layout->width();
+  const bool scalar = plan.expr->kind == ExprKind::ScalarSubquery;
+  // A scalar stops at its second match; EXISTS and IN at their first.
+  const size_t enough = scalar ? 2 : 1;
+  Array row(width);
+  row.reserve(width + outer.column_count);
+  for (size_t i = 0; i < outer.column_count; ++i) row.push_back(outer.columns[i]);
+  EvalRow e = outer;
+  e.columns = row.data();
+  e.column_count = row.size();
+  Array scratch;
+  scratch.reserve(width);
+
+  // Worth caching: a result of t alone, or t's rows narrowed by table-only
+  // conditions (IN with an outer operand and a filter on t).
+  const bool cacheable =
+      cache && (plan.uncorrelated() ||
+                (!plan.selected_correlated && !plan.table_conditions.empty()));
+  if (cacheable) {
+    const uint64_t version = table.version();
+    auto fresh = [&](const std::shared_ptr<const ScanSnapshot>& s) {
+      return s && s->table == table.id && s->version == version;
+    };
+    if (!fresh(cache->local)) {
+      {
+        std::lock_guard<std::mutex> lock(cache->cache->mutex);
+        cache->local = cache->cache->shared;
+      }
+      if (!fresh(cache->local)) {
+        auto snap = std::make_shared<ScanSnapshot>();
+        snap->table = table.id;
+        snap->version = version;  // read before the scan: a later change rebuilds
+        const bool keep_rows = !plan.uncorrelated();
+        table.scan([&](const Value& k, const Value& v) {
+          if (!keep_rows && snap->matches >= enough) return;
+          load_inner(plan, k, v, scratch, row);
+          if (!all_true(plan.table_conditions, e)) return;
+          if (keep_rows) {
+            snap->rows.emplace_back(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(width));
+            return;
+          }
+          if (++snap->matches == 1 && scalar) snap->first = plan.selected->evaluate(e);
+        });
+        cache->local = snap;
+        std::lock_guard<std::mutex> lock(cache->cache->mutex);
+        if (!cache->cache->shared || cache->cache->shared->table != table.id ||
+            cache->cache->shared->version < version)
+          cache->cache->shared = snap;
+      }
+    }
+    const ScanSnapshot& snap = *cache->local;
+    if (plan.uncorrelated()) return result_of(plan, snap.matches, snap.first, error);
+    size_t matches = 0;
+    Value first;
+    for (const Array& cached : snap.rows) {
+      for (size_t i = 0; i < width; ++i) row[i] = cached[i];
+      if (!all_true(plan.correlated_conditions, e)) continue;
+      if (++matches == 1 && scalar) first = plan.selected->evaluate(e);
+      if (matches >= enough) break;
+    }
+    return result_of(plan, matches, std::move(first), error);
+  }
+
+  size_t matches = 0;
+  Value first;
+  table.scan([&](const Value& k, const Value& v) {
+    if (matches >= enough) return;
+    load_inner(plan, k, v, scratch, row);
+    if (!all_true(plan.conditions, e)) return;
+    if (++matches == 1 && scalar) first = plan.selected->evaluate(e);
+  });
+  return result_of(plan, matches, std::move(first), error);
 }
 
 Expected<Scope> scope_with_subquery_types(const ExprPtr& e, const Scope& scope,

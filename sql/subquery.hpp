@@ -4,15 +4,21 @@
 // `(SELECT c FROM t WHERE ...)`, possibly correlated (referring to columns
 // of the outer row), evaluated against the live state of table t.
 //
-// Every subquery is a key lookup: its WHERE (for IN, together with
-// `c = x`) must contain a conjunct `K = e` where K is t's primary key and e
-// an expression of the outer row only (a literal, an outer column, ...).
-// At run time e is evaluated on the outer row, t is looked up by that key
-// (at most one row), and the remaining conditions are tested on that row.
-// A subquery that does not fix t's key would scan t; that is rejected
-// (a scan needs every partition of t in every task; see
-// docs/sql-reference.md), so a scalar subquery never returns more than one
-// row.
+// Two ways to evaluate one:
+//  - a key lookup, when its WHERE (for IN, together with `c = x`) contains
+//    a conjunct `K = e` where K is t's primary key and e an expression of
+//    the outer row only (a literal, an outer column, ...). At run time e is
+//    evaluated on the outer row, t is looked up by that key (at most one
+//    row), and the remaining conditions are tested on that row. t is a
+//    KTable of the task, co-partitioned with the outer record;
+//  - a scan otherwise: every row of t (a global table replica holding all
+//    of t's partitions, operators/global_tables.hpp) is tested against the
+//    conditions. A scalar subquery then yields NULL for no row, the selected
+//    value for one row, and a runtime error for more (ScanError: the outer
+//    record is dropped as a data error). A scan whose conditions and
+//    selected expression do not read the outer row (uncorrelated, and free
+//    of volatile functions) is computed once per change of t (ScanCache);
+//    a correlated scan costs O(|t|) per outer record.
 //
 // Names inside a subquery resolve to t's columns first (unqualified names
 // that t has are t's), then to the outer query's columns.
@@ -24,6 +30,8 @@
 // any thread.
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,10 +58,59 @@ struct SubqueryPlan {
   std::string key_name;
   bool key_wrapped = false;  // DELIMITED key format: a struct of one field
   std::shared_ptr<const RowLayout> layout;
+  // Scans (no key conjunct): `key` is null.
+  bool scan = false;
+  // The conditions that read the outer row (or call volatile functions);
+  // the others (`conditions` minus these) depend on t alone.
+  std::vector<std::shared_ptr<const CompiledExpr>> correlated_conditions;
+  std::vector<std::shared_ptr<const CompiledExpr>> table_conditions;
+  bool selected_correlated = false;  // scalar: the selected expression reads the outer row
+  // True when the whole result depends on t alone (cacheable per version of t).
+  bool uncorrelated() const { return correlated_conditions.empty() && !selected_correlated; }
 };
 
 // The table's stored value for `key`, or nullptr.
 using TableLookup = std::function<const Value*(const Value& key)>;
+
+// A scan over a table: calls `visit` for every (key, stored value) of one
+// consistent view of the table; `version` changes whenever the table does;
+// `id` identifies the table (a cache is only valid for the table it read).
+struct TableScan {
+  std::function<void(const std::function<void(const Value& key, const Value& value)>& visit)> scan;
+  std::function<uint64_t()> version;
+  const void* id = nullptr;
+};
+
+// What an uncorrelated part of a scan computed for one version of a table.
+// Immutable once built.
+struct ScanSnapshot {
+  const void* table = nullptr;
+  uint64_t version = 0;
+  // When correlated conditions remain (IN with an outer operand): the rows
+  // (t's columns) passing the table-only conditions, tested per record.
+  std::vector<Array> rows;
+  size_t matches = 0;  // fully uncorrelated: rows matching (counted up to 2)
+  Value first;         // ... and the first one's selected value (scalar)
+};
+
+// The cache of one subquery, shared by the tasks of a node (any thread):
+// one snapshot per version of the table, built by the first task that
+// needs it. Each task keeps its own reference (`local`), so the mutex is
+// only taken when the table changed.
+struct ScanCache {
+  std::mutex mutex;
+  std::shared_ptr<const ScanSnapshot> shared;
+};
+struct ScanCacheHandle {
+  std::shared_ptr<ScanCache> cache;
+  std::shared_ptr<const ScanSnapshot> local;
+};
+
+// A scan's failure for one outer record (a scalar subquery matched more
+// than one row); `message` starts with the subquery's line:column.
+struct ScanError {
+  std::string message;
+};
 
 // Every subquery node in `e` (outermost ones; nested ones are rejected by
 // analyze_subquery).
@@ -68,6 +125,13 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(
 // The subquery's value for the outer row `outer` (evaluated against the
 // outer scope given to analyze_subquery).
 Value evaluate_subquery(const SubqueryPlan& plan, const TableLookup& lookup, const EvalRow& outer);
+
+// The same for a scan (plan.scan). `cache`: used and refreshed when the
+// table-only part of the plan is worth caching (nullptr: no caching). On a scalar subquery
+// matching more than one row, sets `error` (when it is still empty) and
+// returns NULL.
+Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
+                    ScanCacheHandle* cache, std::optional<ScanError>& error);
 
 // A copy of `scope` with every subquery of `e` bound to a callback that
 // returns NULL (typing and plan-time checks; nothing is looked up).

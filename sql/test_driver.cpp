@@ -8,14 +8,22 @@ namespace rivulet::sql {
 Expected<std::unique_ptr<TestDriver>> TestDriver::create(const Topology& topology) {
   auto valid = topology.validate();
   if (!valid) return valid.error();
-  auto graph = topology.instantiate(PartitionId{0});
+  std::shared_ptr<GlobalTables> globals;
+  if (!topology.global_tables().empty()) {
+    auto g = GlobalTables::create(topology.global_tables());
+    if (!g) return g.error();
+    globals = std::move(*g);
+  }
+  auto graph = topology.instantiate(PartitionId{0}, globals);
   if (!graph) return Error::fatal("the topology could not be instantiated");
-  return std::unique_ptr<TestDriver>(new TestDriver(std::move(graph)));
+  auto driver = std::unique_ptr<TestDriver>(new TestDriver(std::move(graph)));
+  driver->globals_ = std::move(globals);
+  return driver;
 }
 
 bool TestDriver::pipe(const std::string& topic, std::optional<std::string> key,
                       std::optional<std::string> value, TimestampMs timestamp) {
-  if (!graph_->input_index(topic)) return false;
+  if (!reads(topic)) return false;
   RawRecord r;
   r.timestamp = timestamp;
   r.key = std::move(key);
@@ -34,13 +42,18 @@ void TestDriver::process(const std::string& topic, RawRecord first) {
     auto [t, record] = std::move(pending.front());
     pending.pop_front();
     auto input = graph_->input_index(t);
-    if (!input) continue;
+    const bool global = globals_ && globals_->reads(t);
+    if (!input && !global) continue;
     record.offset = next_offset_[t]++;
     out.clear();
+    // A global table's replica first: the task reads the table as of this
+    // record (records are applied in the order piped).
+    if (global) globals_->apply(t, PartitionId{0}, &record, &record + 1, errors_);
+    if (!input) continue;
     graph_->process(*input, &record, &record + 1, out);
     for (auto& e : out.data_errors) errors_.push_back(std::move(e));
     for (auto& o : out.records) {
-      if (graph_->input_index(o.topic)) {
+      if (reads(o.topic)) {
         RawRecord again;
         again.timestamp = o.timestamp;
         again.key = o.key;
@@ -52,6 +65,10 @@ void TestDriver::process(const std::string& topic, RawRecord first) {
     }
   }
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
+}
+
+bool TestDriver::reads(const std::string& topic) const {
+  return graph_->input_index(topic) || (globals_ && globals_->reads(topic));
 }
 
 std::vector<OutputRecord> TestDriver::outputs(const std::string& topic) const {

@@ -14,7 +14,9 @@
 //   for (const auto& r : (*driver)->outputs("output")) ...
 //
 // One partition task (partition 0): every record goes to it, so results do
-// not depend on a partitioner.
+// not depend on a partitioner. Global tables (operators/global_tables.hpp,
+// subqueries that scan a table) are fed by pipe() in record order, before
+// the task sees the record when the topic is also a task input.
 //
 // Ownership: owned by the test; used from one thread.
 #include <array>
@@ -36,7 +38,7 @@ class TestDriver {
   static Expected<std::unique_ptr<TestDriver>> create(const Topology& topology);
 
   // Processes one record of `topic` (encoded bytes; nullopt: null). False
-  // when no node reads `topic`.
+  // when neither a node nor a global table reads `topic`.
   bool pipe(const std::string& topic, std::optional<std::string> key,
             std::optional<std::string> value, TimestampMs timestamp);
 
@@ -52,12 +54,16 @@ class TestDriver {
   // Records skipped (counted, not processed) for `reason`.
   uint64_t skipped(SkipReason reason) const { return skipped_[static_cast<size_t>(reason)]; }
   TaskGraph& graph() { return *graph_; }
+  // The global tables' replicas; nullptr when the topology has none.
+  const GlobalTables* globals() const { return globals_.get(); }
 
  private:
   explicit TestDriver(std::unique_ptr<TaskGraph> graph) : graph_(std::move(graph)) {}
   void process(const std::string& topic, RawRecord record);
+  bool reads(const std::string& topic) const;
 
   std::unique_ptr<TaskGraph> graph_;
+  std::shared_ptr<GlobalTables> globals_;
   std::map<std::string, int64_t> next_offset_;
   std::vector<OutputRecord> outputs_;
   std::vector<DataError> errors_;

@@ -1,12 +1,18 @@
 // `rivulet run APP.sql` on the embedded broker (`rivulet broker` in its own
 // process), kcat as the independent producer and consumer: a correlated
 // scalar subquery against a table (re-keyed through a repartition topic;
-// one table row comes from the file's INSERT INTO ... VALUES), a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+// one table row comes from the file's INSERT INTO ... VALUES),
+// subqueries that scan a table whose rows live in other partitions (and a
+// topic with another partition count: a global table replica), an update of
+// that table seen by later records, a scalar scan matching two rows
+// dead-lettered,
+// a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -53,7 +59,8 @@ bool eventually(Pred pred, int tries = 120) {
 TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
           "[integration][sql]") {
   auto broker = ChildProcess::spawn(
-      {rivulet::testing::rivulet_binary(), "broker", "--topic", "limits:2", "--topic", "trades:2"});
+      {rivulet::testing::rivulet_binary(), "broker", "--topic", "limits:2", "--topic", "trades:2",
+       "--topic", "watch:3"});
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
@@ -64,6 +71,15 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   for (int s = 0; s < 10; ++s)
     limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) + "}\n";
   REQUIRE(run_command(produce + "limits", limits).first == 0);
+  // The watch list, spread over watch's 3 partitions (trades has 2): S9 is
+  // watched twice, S2 is listed but inactive.
+  std::map<std::string, std::string> watch_rows = {
+      {"w1", "S1"}, {"w3", "S3"}, {"w5", "S5"}, {"w8", "S9"}, {"w9", "S9"}};
+  std::string watch;
+  for (const auto& [id, symbol] : watch_rows)
+    watch += id + R"(|{"SYMBOL": ")" + symbol + R"(", "ACTIVE": true})" + "\n";
+  watch += R"(w2|{"SYMBOL": "S2", "ACTIVE": false})" "\n";
+  REQUIRE(run_command(produce + "watch", watch).first == 0);
 
   std::string dir = temp_dir("rivulet-sql-run");
   std::string app = dir + "/alerts.sql";
@@ -82,6 +98,14 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE STREAM ALERTS WITH (kafka_topic='alerts') AS\n"
            "  SELECT ID, SYMBOL, PRICE FROM TRADES\n"
            "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n"
+           "CREATE TABLE WATCH (WID STRING PRIMARY KEY, SYMBOL STRING, ACTIVE BOOLEAN)\n"
+           "  WITH (kafka_topic='watch', value_format='JSON');\n"
+           "CREATE STREAM WATCHED WITH (kafka_topic='watched') AS\n"
+           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  WHERE SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE);\n"
+           "CREATE STREAM WATCH_IDS WITH (kafka_topic='watch-ids') AS\n"
+           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  WHERE (SELECT WID FROM WATCH W WHERE W.SYMBOL = TRADES.SYMBOL) IS NOT NULL;\n"
            "-- Written to the topic 'limits' before the queries start.\n"
            "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
   }
@@ -90,7 +114,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 2 queries from " + app, 0) == 0);
+  CHECK(line->rfind("running 4 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
   REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
@@ -125,6 +149,51 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   }
   CHECK(alerts.size() == expected.size());
   CHECK(got == expected);
+
+  // Scans: IN over the watch list (every node holds all of it, whatever
+  // partition a trade is in), and a scalar scan that fails for S9.
+  std::set<std::string> want_watched, want_ids, want_dead;
+  for (int i = 0; i < 60; ++i) {
+    int symbol = i % 12;
+    std::string id = "t" + std::to_string(i);
+    if (symbol == 1 || symbol == 3 || symbol == 5 || symbol == 9) want_watched.insert(id);
+    if (symbol == 1 || symbol == 3 || symbol == 5 || symbol == 2) want_ids.insert(id);
+    if (symbol == 9) want_dead.insert(id);
+  }
+  auto keys_of = [&](const std::string& topic) {
+    std::multiset<std::string> keys;
+    for (const auto& [key, value] : read_topic(*bootstrap, topic)) keys.insert(key);
+    return keys;
+  };
+  std::multiset<std::string> watched, ids;
+  eventually([&] {
+    watched = keys_of("watched");
+    ids = keys_of("watch-ids");
+    return watched.size() >= want_watched.size() && ids.size() >= want_ids.size();
+  });
+  CHECK(std::set<std::string>(watched.begin(), watched.end()) == want_watched);
+  CHECK(watched.size() == want_watched.size());
+  CHECK(std::set<std::string>(ids.begin(), ids.end()) == want_ids);
+  CHECK(ids.size() == want_ids.size());
+  // The S9 trades of WATCH_IDS are data errors: dead-lettered, not lost.
+  std::multiset<std::string> dead;
+  eventually([&] {
+    dead = keys_of("sql-run-test-dlq");
+    return dead.size() >= want_dead.size();
+  });
+  CHECK(std::set<std::string>(dead.begin(), dead.end()) == want_dead);
+
+  // A table update is seen by later records: S7 becomes watched.
+  REQUIRE(run_command(produce + "watch", R"(w7|{"SYMBOL": "S7", "ACTIVE": true})" "\n").first ==
+          0);
+  bool seen = false;
+  for (int i = 0; i < 40 && !seen; ++i) {
+    std::string id = "u" + std::to_string(i);
+    REQUIRE(run_command(produce + "trades", id + R"(|{"SYMBOL": "S7", "PRICE": 1.0})" "\n")
+                .first == 0);
+    seen = eventually([&] { return keys_of("watched").count(id) > 0; }, 4);
+  }
+  CHECK(seen);
 
   CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
   CHECK(broker->stop(SIGTERM) == 0);

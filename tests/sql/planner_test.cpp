@@ -48,7 +48,7 @@ const SourceInfo* by_topic(const Catalog& c, const std::string& topic) {
 }  // namespace
 
 TEST_CASE("planner: SQL cases run through the test driver", "[sql][planner]") {
-  for (const char* file : {"planner_cases.json", "subquery_cases.json"}) {
+  for (const char* file : {"planner_cases.json", "subquery_cases.json", "subquery_scan_cases.json"}) {
   std::ifstream in(std::string(RIVULET_SOURCE_DIR) + "/tests/sql/data/" + file);
   REQUIRE(in);
   json doc = json::parse(in);

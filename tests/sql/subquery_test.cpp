@@ -44,17 +44,6 @@ TEST_CASE("subquery: plan-time errors name line:column", "[sql][subquery]") {
     CHECK(e.find("line 1:") == 0);
     CHECK(e.find("is a STREAM") != std::string::npos);
   }
-  SECTION("a scalar subquery that could return several rows") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
-                      "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS WHERE KIND = 'x');");
-    CHECK(e.rfind("line 2:17: A scalar subquery must return at most one row", 0) == 0);
-    CHECK(e.find("LIMITS.SYMBOL = <an expression of the outer row>") != std::string::npos);
-  }
-  SECTION("a scan (the key is not fixed) is rejected") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS "
-                      "(SELECT 1 FROM LIMITS WHERE MAX_PRICE > TRADES.PRICE);");
-    CHECK(e.find("not supported yet: a subquery that scans table LIMITS") != std::string::npos);
-  }
   SECTION("IN needs exactly one selected expression") {
     auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
                       "(SELECT SYMBOL, KIND FROM LIMITS);");
@@ -117,6 +106,71 @@ TEST_CASE("subquery: other lookups re-key through a repartition topic", "[sql][s
   REQUIRE(out.size() == 1);
   CHECK(out[0].key == std::optional<std::string>("t1"));
   CHECK(out[0].timestamp == 5);
+}
+
+TEST_CASE("subquery: a scan reads a global table: no co-partitioning, no repartition",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS "
+                 "(SELECT 1 FROM LIMITS WHERE MAX_PRICE > TRADES.PRICE);",
+                 &engine) == "");
+  const Topology& topo = engine.topology();
+  CHECK(topo.repartition_topics().empty());
+  CHECK(topo.copartition_groups().empty());
+  REQUIRE(topo.global_tables().size() == 1);
+  CHECK(topo.global_tables()[0].topic == "limits");
+  // The table is not a task input: its topic's partition count is free.
+  for (const auto& t : topo.source_topics()) CHECK(t != "limits");
+}
+
+TEST_CASE("subquery: a scalar scan matching several rows fails only that record",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                   "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS WHERE KIND = 'x');",
+                   &engine) == "");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  d.pipe("limits", std::string("A"), std::string(R"({"MAX_PRICE": 1.0, "KIND": "x"})"), 0);
+  d.pipe("trades", std::string("t1"), std::string(R"({"SYMBOL": "S", "PRICE": 2.0})"), 1);
+  d.pipe("limits", std::string("B"), std::string(R"({"MAX_PRICE": 3.0, "KIND": "x"})"), 2);
+  d.pipe("trades", std::string("t2"), std::string(R"({"SYMBOL": "S", "PRICE": 4.0})"), 3);
+  d.pipe("limits", std::string("B"), std::nullopt, 4);
+  d.pipe("trades", std::string("t3"), std::string(R"({"SYMBOL": "S", "PRICE": 5.0})"), 5);
+  auto out = d.outputs("A");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].key == std::optional<std::string>("t1"));
+  CHECK(out[1].key == std::optional<std::string>("t3"));
+  REQUIRE(d.data_errors().size() == 1);
+  const auto& e = d.data_errors()[0];
+  const std::string text = e.to_string();
+  INFO(text);
+  CHECK(text.find("line 2:17: the scalar subquery returned more than one row (table LIMITS)") !=
+        std::string::npos);
+  CHECK(e.error.context.topic == "trades");
+  CHECK(e.error.context.offset == 1);  // t2, the second record of trades
+  CHECK(e.raw_key == std::optional<std::string>("t2"));
+  REQUIRE(d.globals() != nullptr);
+  CHECK(d.globals()->table("LIMITS")->size() == 1);
+}
+
+TEST_CASE("subquery: an uncorrelated (cached) scan sees every change of the table",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS "
+                   "(SELECT 1 FROM LIMITS WHERE KIND = 'halt');",
+                   &engine) == "");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  d.pipe("limits", std::string("H"), std::string(R"({"MAX_PRICE": 1.0, "KIND": "halt"})"), 0);
+  for (int i = 0; i < 50; ++i)
+    d.pipe("trades", "t" + std::to_string(i), std::string(R"({"SYMBOL": "S", "PRICE": 2.0})"), i);
+  CHECK(d.outputs("A").size() == 50);
+  d.pipe("limits", std::string("H"), std::nullopt, 60);
+  d.pipe("trades", std::string("x"), std::string(R"({"SYMBOL": "S", "PRICE": 2.0})"), 61);
+  CHECK(d.outputs("A").size() == 50);  // the delete was seen: the cache was rebuilt
 }
 
 }  // namespace rivulet::sql
