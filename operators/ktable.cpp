@@ -1,5 +1,7 @@
 #include "operators/ktable.hpp"
 
+#include <cmath>
+#include <cstring>
 #include <msgpack.hpp>
 
 #include "runtime/msgpack_value.hpp"
@@ -97,6 +99,134 @@ size_t get_varint(const char* p, size_t& pos) {
   }
 }
 
+// ---- Key identity of a lazily restored decoded table ---------------------------
+// A decoded table matches keys as Values do: INT 1, BIGINT 1 and DOUBLE 1.0
+// are one key. Its restored entries that are not decoded yet are matched by
+// an identity derived from the key's msgpack bytes that keeps that rule:
+//  - strings, binaries, null, booleans, timestamps: their bytes (pack_value
+//    writes one encoding per value);
+//  - numbers (any msgpack integer width, the INT ext, float, double): 'i' and
+//    the int64 of an integral value in range, else 'd' and the double's
+//    bits, or 'n' for NaN. The tags are positive fixints, so an identity
+//    never equals a string's or a boolean's bytes;
+//  - anything else (arrays, structs, maps, decimals): none; such keys are
+//    decoded at restore.
+// (A BIGINT beyond 2^53 equal to a DOUBLE only after rounding is the one
+// equality of Value that this misses.)
+
+std::string_view int_identity(int64_t v, std::string& out) {
+  out.assign(1, 'i');
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::string_view double_identity(double d, std::string& out) {
+  if (std::isnan(d)) {
+    out.assign(1, 'n');
+    return out;
+  }
+  if (d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+    return int_identity(static_cast<int64_t>(d), out);
+  }
+  uint64_t bits = 0;
+  std::memcpy(&bits, &d, sizeof bits);
+  out.assign(1, 'd');
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  return out;
+}
+
+uint64_t read_be(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+// The identity of a key's msgpack bytes (a whole element), written to `out`
+// when it is not the bytes themselves; empty when the key has none.
+std::string_view key_identity(std::string_view kb, std::string& out) {
+  if (kb.empty()) return {};
+  const auto b = static_cast<uint8_t>(kb[0]);
+  const char* p = kb.data() + 1;
+  const size_t n = kb.size() - 1;
+  if (b <= 0x7f) return int_identity(b, out);
+  if (b >= 0xe0) return int_identity(static_cast<int8_t>(b), out);
+  if ((b >= 0xa0 && b <= 0xbf) || b == 0xc0 || b == 0xc2 || b == 0xc3 || (b >= 0xc4 && b <= 0xc6) ||
+      (b >= 0xd9 && b <= 0xdb)) {
+    return kb;  // str, nil, bool, bin
+  }
+  switch (b) {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: {
+      size_t w = size_t{1} << (b - 0xcc);
+      if (n != w) return {};
+      uint64_t u = read_be(p, w);
+      if (u > static_cast<uint64_t>(INT64_MAX)) return {};
+      return int_identity(static_cast<int64_t>(u), out);
+    }
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+      size_t w = size_t{1} << (b - 0xd0);
+      if (n != w) return {};
+      uint64_t u = read_be(p, w);
+      int64_t v = w == 1   ? static_cast<int8_t>(u)
+                  : w == 2 ? static_cast<int16_t>(u)
+                  : w == 4 ? static_cast<int32_t>(u)
+                           : static_cast<int64_t>(u);
+      return int_identity(v, out);
+    }
+    case 0xca: {
+      if (n != 4) return {};
+      auto u = static_cast<uint32_t>(read_be(p, 4));
+      float f = 0;
+      std::memcpy(&f, &u, sizeof f);
+      return double_identity(f, out);
+    }
+    case 0xcb: {
+      if (n != 8) return {};
+      uint64_t u = read_be(p, 8);
+      double d = 0;
+      std::memcpy(&d, &u, sizeof d);
+      return double_identity(d, out);
+    }
+    case 0xd6:  // fixext 4: INT
+      if (n == 5 && p[0] == 4) return int_identity(static_cast<int32_t>(read_be(p + 1, 4)), out);
+      return {};
+    case 0xd7:  // fixext 8: TIMESTAMP
+      if (n == 9 && p[0] == 2) return kb;
+      return {};
+    default:
+      return {};
+  }
+}
+
+// The identity of a key Value, as key_identity gives for its bytes; empty
+// for composite keys (never kept undecoded).
+std::string_view value_identity(const Value& key, msgpack::sbuffer& buf, std::string& out) {
+  switch (key.kind()) {
+    case TypeKind::Int:
+      return int_identity(key.as_int32(), out);
+    case TypeKind::BigInt:
+      return int_identity(key.as_int64(), out);
+    case TypeKind::Double:
+      return double_identity(key.as_double(), out);
+    case TypeKind::Decimal:
+      return double_identity(key.as_decimal().to_double(), out);
+    case TypeKind::Null:
+    case TypeKind::Boolean:
+    case TypeKind::String:
+    case TypeKind::Bytes:
+    case TypeKind::Timestamp:
+      return encode_into(buf, key);
+    default:
+      return {};
+  }
+}
+
 }  // namespace
 
 // ---- Encoded storage ------------------------------------------------------------
@@ -109,6 +239,11 @@ size_t get_varint(const char* p, size_t& pos) {
 // are more than half of it. Owned by its KTable, under the KTable's lock.
 class KTable::Encoded {
  public:
+  // `by_identity`: keys are indexed and matched by key_identity() (a lazily
+  // restored decoded table, whose keys must match as Values do) instead of
+  // their bytes.
+  explicit Encoded(bool by_identity = false) : by_identity_(by_identity) {}
+
   struct Entry {
     std::string_view key;
     std::string_view value;
@@ -133,7 +268,8 @@ class KTable::Encoded {
     return e;
   }
 
-  // The live entry of `key` (msgpack bytes), if any.
+  // The live entry of `key` (msgpack bytes; by_identity: its identity), if
+  // any.
   std::optional<Entry> find(std::string_view key) const {
     if (slots_.empty()) return std::nullopt;
     const uint64_t h = hash(key);
@@ -143,14 +279,17 @@ class KTable::Encoded {
       if (s == kEmpty) return std::nullopt;
       if (s != kDeleted && tag_of(s) == tag(h)) {
         Entry e = entry(offset_of(s));
-        if (e.key == key) return e;
+        if (same_key(e.key, key)) return e;
       }
     }
   }
 
-  void put(std::string_view key, std::string_view value) {
+  // Stores `key` (msgpack bytes) with `value`. by_identity: `id` is the
+  // key's identity, `key` the bytes kept (and snapshotted).
+  void put(std::string_view key, std::string_view value) { put(key, value, key); }
+  void put(std::string_view key, std::string_view value, std::string_view id) {
     if ((live_ + deleted_ + 1) * 4 > slots_.size() * 3) rehash();
-    const uint64_t h = hash(key);
+    const uint64_t h = hash(id);
     const size_t mask = slots_.size() - 1;
     std::optional<size_t> free_slot;
     size_t i = h & mask;
@@ -164,7 +303,7 @@ class KTable::Encoded {
       if (tag_of(s) == tag(h)) {
         size_t old = offset_of(s);
         Entry e = entry(old);
-        if (e.key == key) {
+        if (same_key(e.key, id)) {
           arena_[old] = 0;
           garbage_ += e.size;
           slots_[i] = slot(h, append(key, value));
@@ -191,7 +330,7 @@ class KTable::Encoded {
       if (s == kDeleted || tag_of(s) != tag(h)) continue;
       size_t off = offset_of(s);
       Entry e = entry(off);
-      if (e.key != key) continue;
+      if (!same_key(e.key, key)) continue;
       arena_[off] = 0;
       garbage_ += e.size;
       slots_[i] = kDeleted;
@@ -228,6 +367,7 @@ class KTable::Encoded {
   msgpack::sbuffer value_buf{256};
   msgpack::zone zone;
   Value local;
+  std::string id_buf;
 
  private:
   static constexpr uint64_t kEmpty = 0;
@@ -236,6 +376,20 @@ class KTable::Encoded {
   static constexpr uint64_t kOffsetMask = (uint64_t{1} << kOffsetBits) - 1;
 
   static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  // The hash of a stored key's bytes: of its identity when by_identity.
+  uint64_t stored_hash(std::string_view key) const {
+    return hash(by_identity_ ? stored_identity(key) : key);
+  }
+  bool same_key(std::string_view stored, std::string_view probe) const {
+    if (!by_identity_) return stored == probe;
+    return stored_identity(stored) == probe;
+  }
+  // A stored key's identity, in a buffer of the calling thread (readers on
+  // other threads search under the shared lock).
+  static std::string_view stored_identity(std::string_view key) {
+    thread_local std::string buf;
+    return key_identity(key, buf);
+  }
   static uint64_t tag(uint64_t h) { return h >> kOffsetBits; }
   static uint64_t tag_of(uint64_t s) { return s >> kOffsetBits; }
   static size_t offset_of(uint64_t s) { return static_cast<size_t>((s & kOffsetMask) - 2); }
@@ -265,7 +419,7 @@ class KTable::Encoded {
     for (size_t off = 0; off < arena_.size();) {
       Entry e = entry(off);
       if (e.live) {
-        uint64_t h = hash(e.key);
+        uint64_t h = stored_hash(e.key);
         size_t i = h & mask;
         while (slots_[i] != kEmpty) i = (i + 1) & mask;
         slots_[i] = slot(h, off);
@@ -290,6 +444,7 @@ class KTable::Encoded {
     rebuild_index(cap);
   }
 
+  const bool by_identity_;
   std::string arena_;
   std::vector<uint64_t> slots_;
   size_t live_ = 0;
@@ -433,20 +588,33 @@ KTable::KTable(std::string name, TableStorage storage)
 KTable::~KTable() = default;
 
 size_t KTable::count_unlocked() const {
-  return enc_ ? enc_->size() : map_.size();
+  if (enc_) return enc_->size();
+  return map_.size() + (lazy_ ? lazy_->size() : 0);
 }
 
 void KTable::scan(const std::function<void(const Value&, const Value&)>& fn) const {
   if (!enc_) {
     for (const auto& [k, v] : map_) fn(k, v);
-    return;
+    if (!lazy_) return;
   }
   msgpack::zone zone;
-  enc_->scan([&](std::string_view kb, std::string_view vb) {
+  (enc_ ? enc_ : lazy_)->scan([&](std::string_view kb, std::string_view vb) {
     auto k = decode_element(zone, kb);
     auto v = decode_element(zone, vb);
     if (k && v) fn(*k, *v);  // validated when stored
   });
+}
+
+std::optional<std::string_view> KTable::lazy_value(const Value& key) const {
+  // Caller holds the lock (shared or exclusive) or is the owner.
+  if (!lazy_) return std::nullopt;
+  msgpack::sbuffer buf(64);
+  std::string id;
+  std::string_view kid = value_identity(key, buf, id);
+  if (kid.empty()) return std::nullopt;
+  auto e = lazy_->find(kid);
+  if (!e) return std::nullopt;
+  return e->value;
 }
 
 std::optional<Value> KTable::get(const Value& key) const {
@@ -462,8 +630,13 @@ std::optional<Value> KTable::get(const Value& key) const {
   }
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
-  return it->second;
+  if (it != map_.end()) return it->second;
+  // Not decoded yet: decode a copy, leaving promotion to the owner.
+  auto vb = lazy_value(key);
+  if (!vb) return std::nullopt;
+  auto v = from_msgpack(*vb);
+  if (!v) return std::nullopt;  // checked by the checkpoint's checksum
+  return std::move(*v);
 }
 
 bool KTable::contains(const Value& key) const {
@@ -474,13 +647,15 @@ bool KTable::contains(const Value& key) const {
     return enc_->find(kb).has_value();
   }
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return map_.find(key) != map_.end();
+  return map_.find(key) != map_.end() || lazy_value(key).has_value();
 }
 
 const Value* KTable::find_local(const Value& key) const {
   if (!enc_) {
     auto it = map_.find(key);
-    return it == map_.end() ? nullptr : &it->second;
+    if (it != map_.end()) return &it->second;
+    if (!lazy_) return nullptr;
+    return promote(key, nullptr);
   }
   auto e = enc_->find(encode_into(enc_->key_buf, key));
   if (!e) return nullptr;
@@ -488,6 +663,41 @@ const Value* KTable::find_local(const Value& key) const {
   if (!v) return nullptr;  // validated when stored
   enc_->local = std::move(*v);
   return &enc_->local;
+}
+
+Value* KTable::promote(const Value& key, Value* replacement) const {
+  // The owner only; lazy_ is set. Decodes the key's undecoded entry (the
+  // stored key, so that its kind is the one written) and moves it into
+  // map_, with `replacement` as its value when given (an overwrite decodes
+  // no value). Readers on other threads hold the shared lock while they
+  // search: the move takes the exclusive one, unless a Writer of this
+  // thread holds it already.
+  std::string_view kid = value_identity(key, lazy_->key_buf, lazy_->id_buf);
+  if (kid.empty()) return nullptr;
+  auto e = lazy_->find(kid);
+  if (!e) return nullptr;
+  auto k = decode_element(lazy_->zone, e->key);
+  std::optional<Value> v;
+  if (replacement == nullptr) {
+    auto decoded = decode_element(lazy_->zone, e->value);
+    if (decoded) v = std::move(*decoded);
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_, std::defer_lock);
+  if (!writing_) lock.lock();
+  lazy_->erase(kid);
+  Value* out = nullptr;
+  if (k && (replacement != nullptr || v)) {
+    auto [it, inserted] = map_.emplace(
+        std::move(*k), replacement != nullptr ? std::move(*replacement) : std::move(*v));
+    (void)inserted;
+    out = &it->second;
+  } else {
+    // Undecodable bytes (the checkpoint's checksum vouched for them): the
+    // key reads as absent, and is counted.
+    ++undecodable_;
+  }
+  if (lazy_->size() == 0) lazy_.reset();
+  return out;
 }
 
 std::vector<Value> KTable::keys() const {
@@ -500,9 +710,9 @@ std::vector<Value> KTable::keys() const {
 
 KTable::Map KTable::snapshot() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  if (!enc_) return map_;
+  if (!enc_ && !lazy_) return map_;
   Map out;
-  out.reserve(enc_->size());
+  out.reserve(count_unlocked());
   scan([&](const Value& k, const Value& v) { out.emplace(k, v); });
   return out;
 }
@@ -514,6 +724,11 @@ KTableStats KTable::stats() const {
   int64_t last = last_update_.load(std::memory_order_relaxed);
   if (last >= 0) s.last_update = last;
   return s;
+}
+
+size_t KTable::undecoded() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return lazy_ ? lazy_->size() : 0;
 }
 
 bool KTable::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
@@ -530,12 +745,16 @@ size_t KTable::bytes_estimate() const {
   if (enc_) return enc_->bytes();
   size_t n = map_.bucket_count() * sizeof(void*) + map_.size() * malloc_chunk(kNodeBytes);
   for (const auto& [k, v] : map_) n += value_heap_bytes(k) + value_heap_bytes(v);
+  if (lazy_) n += lazy_->bytes();
   return n;
 }
 
-KTable::Writer::Writer(KTable& table) : table_(table), lock_(table.mu_) {}
+KTable::Writer::Writer(KTable& table) : table_(table), lock_(table.mu_) {
+  table_.writing_ = true;
+}
 
 KTable::Writer::~Writer() {
+  table_.writing_ = false;
   table_.size_.store(table_.count_unlocked(), std::memory_order_release);
   lock_.unlock();
   table_.publish(applied_);
@@ -554,10 +773,10 @@ void KTable::Writer::put(const Value& key, Value value) {
     enc->put(encode_into(enc->key_buf, key), encode_into(enc->value_buf, value));
   } else {
     auto it = table_.map_.find(key);
-    if (it == table_.map_.end()) {
-      table_.map_.emplace(key, std::move(value));
-    } else {
+    if (it != table_.map_.end()) {
       it->second = std::move(value);
+    } else if (!table_.lazy_ || table_.promote(key, &value) == nullptr) {
+      table_.map_.emplace(key, std::move(value));
     }
   }
   table_.note_change(key);
@@ -567,8 +786,11 @@ void KTable::Writer::put(const Value& key, Value value) {
 void KTable::Writer::erase(const Value& key) {
   if (auto* enc = table_.enc_.get()) {
     enc->erase(encode_into(enc->key_buf, key));
-  } else {
-    table_.map_.erase(key);
+  } else if (table_.map_.erase(key) == 0 && table_.lazy_) {
+    auto& lazy = *table_.lazy_;
+    std::string_view kid = value_identity(key, lazy.key_buf, lazy.id_buf);
+    if (!kid.empty()) lazy.erase(kid);
+    if (lazy.size() == 0) table_.lazy_.reset();
   }
   table_.note_change(key);
   ++applied_;
@@ -590,6 +812,7 @@ void KTable::clear() {
   Writer w(*this);
   if (track_changes_) scan([&](const Value& k, const Value&) { note_change(k); });
   map_.clear();
+  lazy_.reset();
   if (enc_) enc_->clear();
 }
 
@@ -602,19 +825,22 @@ std::string KTable::serialize() const {
   // The owning thread is the only writer, so reading without the lock is
   // safe here; readers on other threads only share.
   changed_.clear();
+  const Encoded* arena = enc_ ? enc_.get() : lazy_.get();
+  msgpack::sbuffer buf(arena ? 16 : 1024);
+  write_entries_header(buf, count_unlocked());
   if (!enc_) {
-    std::vector<std::pair<const Value*, const Value*>> entries;
-    entries.reserve(map_.size());
-    for (const auto& [k, v] : map_) entries.emplace_back(&k, &v);
-    return encode_entries(entries);
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    for (const auto& [k, v] : map_) {
+      pack_value(pk, k);
+      pack_value(pk, v);
+    }
+    if (!arena) return std::string(buf.data(), buf.size());
   }
-  // The arena holds the entries' bytes already: copy the live ones.
-  msgpack::sbuffer header(16);
-  write_entries_header(header, enc_->size());
+  // An arena holds its entries' bytes already: copy the live ones.
   std::string out;
-  out.reserve(header.size() + enc_->arena_bytes());
-  out.append(header.data(), header.size());
-  enc_->scan([&](std::string_view k, std::string_view v) {
+  out.reserve(buf.size() + arena->arena_bytes());
+  out.append(buf.data(), buf.size());
+  arena->scan([&](std::string_view k, std::string_view v) {
     out.append(k.data(), k.size());
     out.append(v.data(), v.size());
   });
@@ -638,10 +864,12 @@ std::string KTable::serialize_changes() const {
       continue;
     }
     auto it = map_.find(k);
-    if (it == map_.end()) {
-      pk.pack_nil();
-    } else {
+    if (it != map_.end()) {
       pack_value(pk, it->second);
+    } else if (auto vb = lazy_value(k)) {
+      buf.write(vb->data(), vb->size());
+    } else {
+      pk.pack_nil();
     }
   }
   changed_.clear();
@@ -651,20 +879,35 @@ std::string KTable::serialize_changes() const {
 Expected<bool> KTable::restore(std::string_view bytes) {
   Writer w(*this);
   map_.clear();
+  lazy_.reset();
   changed_.clear();
-  if (enc_) {
-    enc_->clear();
-    enc_->reserve_arena(bytes.size());
+  // Both storages keep the snapshot's bytes in an arena: the Encoded
+  // storage for good, the Decoded one until the owner first reads or
+  // overwrites a key (promote); decoding a million values here would
+  // dominate the restore. Keys without a byte identity (composite,
+  // decimal) are decoded now.
+  Encoded* arena = enc_.get();
+  if (arena) {
+    arena->clear();
+  } else {
+    lazy_ = std::make_unique<Encoded>(true);
+    arena = lazy_.get();
   }
+  arena->reserve_arena(bytes.size());
   msgpack::zone zone;
+  std::string id;
   auto r = walk_entries(bytes, [&](std::string_view kb, std::string_view vb) -> Expected<bool> {
     if (vb.size() == 1 && vb[0] == kMsgpackNil) return true;  // a deletion
     if (enc_) {
       // walk_entries checked the msgpack structure; the bytes are stored as
-      // they are (decoding a million values only to check them would
-      // dominate the restore). The checkpoint's checksum vouches for them;
-      // a value runtime could still not decode would read as absent.
+      // they are. The checkpoint's checksum vouches for them; a value
+      // runtime could still not decode would read as absent.
       enc_->put(kb, vb);
+      return true;
+    }
+    std::string_view kid = key_identity(kb, id);
+    if (!kid.empty()) {
+      lazy_->put(kb, vb, kid);
       return true;
     }
     auto k = decode_element(zone, kb);
@@ -676,9 +919,11 @@ Expected<bool> KTable::restore(std::string_view bytes) {
   });
   if (!r) {
     map_.clear();
+    lazy_.reset();
     if (enc_) enc_->clear();
     return Error::fatal("restore of table " + name_ + ": " + r.error().message);
   }
+  if (lazy_ && lazy_->size() == 0) lazy_.reset();
   return true;
 }
 

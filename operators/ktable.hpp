@@ -25,6 +25,16 @@
 //    by their encoded bytes (an INT key and a DOUBLE key of equal value do
 //    not). The arena is compacted when more than half of it is superseded
 //    entries (a pause proportional to the live data, amortized).
+//
+// Restore of Decoded storage is lazy: the snapshot's entries go into an
+// arena like the Encoded storage's (its bytes, undecoded), and the owning
+// task decodes a key on its first read (find_local) or overwrite, moving it
+// into the map ("promotion", under the exclusive lock unless a Writer holds
+// it already); readers on other threads decode a copy without promoting.
+// Undecoded keys match as Values do (INT 1 = BIGINT 1 = DOUBLE 1.0): see
+// key_identity in ktable.cpp; composite and DECIMAL keys are decoded at
+// restore. Snapshots write both parts in the same format, so checkpoints
+// are unchanged; the arena is freed when its last key is promoted.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -83,6 +93,11 @@ class KTable final : public StateStore {
   template <typename Pred>
   Map filter(Pred pred) const;  // pred(const Value& key, const Value& value) -> bool
   KTableStats stats() const;
+  // Restored keys of a Decoded table not decoded yet (0 for Encoded).
+  size_t undecoded() const;
+  // Restored entries whose bytes did not decode when promoted: they read as
+  // absent (the checkpoint's checksum makes this a bug or a format change).
+  uint64_t undecodable() const { return undecodable_.load(std::memory_order_relaxed); }
   // Blocks until size() >= n (true) or the timeout passes (false).
   bool wait_for_keys(size_t n, std::chrono::milliseconds timeout) const;
   // Heap bytes held by the table (Decoded: nodes, buckets, keys, values as
@@ -135,13 +150,23 @@ class KTable final : public StateStore {
   void scan(const std::function<void(const Value&, const Value&)>& fn) const;
   size_t count_unlocked() const;
   void publish(uint64_t applied);
+  // The undecoded value bytes of `key` (caller holds the lock or owns).
+  std::optional<std::string_view> lazy_value(const Value& key) const;
+  // Owner only: moves `key`'s undecoded entry into map_ (with `replacement`
+  // as its value when given); nullptr when it has none.
+  Value* promote(const Value& key, Value* replacement) const;
   void note_change(const Value& key) {
     if (track_changes_) changed_.insert(key);
   }
 
   const std::string name_;
   mutable std::shared_mutex mu_;
-  Map map_;                       // Decoded storage
+  // Decoded storage: map_, and lazy_ for restored keys not decoded yet
+  // (mutable: find_local promotes).
+  mutable Map map_;
+  mutable std::unique_ptr<Encoded> lazy_;
+  bool writing_ = false;  // a Writer of the owning thread holds mu_
+  mutable std::atomic<uint64_t> undecodable_{0};
   std::unique_ptr<Encoded> enc_;  // Encoded storage
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> updates_{0};

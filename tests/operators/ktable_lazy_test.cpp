@@ -1,0 +1,249 @@
+// The lazy restore of a Decoded KTable (operators/ktable.hpp): restored
+// entries stay undecoded bytes until the owning task reads or overwrites
+// them; these tests check that it behaves exactly as an eagerly decoded
+// table would, and that snapshots cover both parts.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "operators/ktable.hpp"
+#include "test_support.hpp"
+
+namespace rivulet {
+namespace {
+
+using test::I;
+using test::S;
+
+Value user(int64_t i) {
+  return test::row({{"id", I(i)}, {"name", S("user " + std::to_string(i))}});
+}
+
+// A table of n string keys, n BIGINT keys, a few INT, DOUBLE, struct and
+// DECIMAL keys (the last two are decoded at restore), serialized.
+std::string mixed_snapshot(int n, KTable::Map* model) {
+  KTable t("t");
+  auto put = [&](const Value& k, const Value& v) {
+    t.apply(k, v);
+    (*model)[k] = v;
+  };
+  for (int i = 0; i < n; ++i) {
+    put(S("k" + std::to_string(i)), user(i));
+    put(I(1000000 + i), user(i));
+  }
+  put(Value::int32(7), S("int seven"));
+  put(Value::float64(2.5), S("two and a half"));
+  put(Value::float64(-0.0), S("zero"));
+  put(Value::timestamp(123456), S("a timestamp"));
+  put(Value::boolean(true), S("true"));
+  put(test::row({{"a", I(1)}, {"b", S("x")}}), S("struct key"));
+  put(test::D("3.25"), S("decimal key"));
+  return t.serialize();
+}
+
+TEST_CASE("ktable lazy restore: reads and writes as the decoded table would", "[ktable][lazy]") {
+  KTable::Map model;
+  const std::string bytes = mixed_snapshot(500, &model);
+  KTable t("t", TableStorage::Decoded);
+  REQUIRE(t.restore(bytes));
+  CHECK(t.size() == model.size());
+  CHECK(t.undecoded() == model.size() - 2);  // the struct and the decimal key are decoded
+  CHECK(t.snapshot() == model);
+  {
+    // A snapshot of a table nobody read has the same content; with no key
+    // decoded at restore, it is the restored bytes, unchanged.
+    KTable r("r");
+    REQUIRE(r.restore(t.serialize()));
+    CHECK(r.snapshot() == model);
+    KTable src("src");
+    for (int i = 0; i < 300; ++i) src.apply(S("k" + std::to_string(i)), user(i));
+    const std::string plain = src.serialize();
+    REQUIRE(r.restore(plain));
+    CHECK(r.undecoded() == 300);
+    CHECK(r.serialize() == plain);
+  }
+
+  // Other threads' reads decode copies and promote nothing.
+  CHECK(*t.get(S("k3")) == user(3));
+  CHECK(t.contains(I(1000004)));
+  CHECK_FALSE(t.get(S("absent")));
+  CHECK(t.undecoded() == model.size() - 2);
+
+  // The owner's first read promotes; pointers stay valid across later
+  // promotions (the map's nodes do not move).
+  const Value* p3 = t.find_local(S("k3"));
+  REQUIRE(p3 != nullptr);
+  CHECK(*p3 == user(3));
+  CHECK(t.undecoded() == model.size() - 3);
+  for (int i = 0; i < 100; ++i) REQUIRE(t.find_local(I(1000000 + i)) != nullptr);
+  CHECK(*p3 == user(3));
+  CHECK(t.find_local(S("absent")) == nullptr);
+  CHECK(t.size() == model.size());
+
+  // Keys match as Values do, whatever kind the probe has.
+  REQUIRE(t.find_local(Value::int32(1000200)) != nullptr);  // stored as BIGINT
+  CHECK(*t.find_local(Value::float64(1000201.0)) == user(201));
+  CHECK(*t.get(Value::int32(1000202)) == user(202));
+  CHECK(*t.get(I(7)) == S("int seven"));  // stored as INT
+  CHECK(*t.get(Value::float64(0.0)) == S("zero"));
+  CHECK(*t.get(test::D("2.5")) == S("two and a half"));
+  CHECK(*t.get(Value::timestamp(123456)) == S("a timestamp"));
+  CHECK(*t.get(Value::boolean(true)) == S("true"));
+  CHECK(*t.get(test::D("3.25")) == S("decimal key"));
+  CHECK(*t.get(test::row({{"a", I(1)}, {"b", S("x")}})) == S("struct key"));
+
+  // Overwrites and deletes of undecoded keys, through any kind of equal key.
+  {
+    auto w = t.writer();
+    w.put(I(7), S("seven, again"));  // the INT key 7, overwritten by a BIGINT 7
+    w.put(S("k10"), user(-10));
+    w.erase(S("k11"));
+    w.erase(Value::float64(1000300.0));
+    w.put(S("new"), user(-1));
+  }
+  model[I(7)] = S("seven, again");
+  model[S("k10")] = user(-10);
+  model.erase(S("k11"));
+  model.erase(I(1000300));
+  model[S("new")] = user(-1);
+  CHECK(t.size() == model.size());
+  CHECK(t.snapshot() == model);
+  // The overwritten key kept the kind it was written with (as an update of a
+  // decoded map keeps its key).
+  bool int_key = false;
+  for (const Value& k : t.keys()) int_key |= k.kind() == TypeKind::Int;
+  CHECK(int_key);
+
+  // A snapshot of the half-promoted table restores, into either storage, the
+  // same content; and again lazily.
+  const std::string again = t.serialize();
+  for (TableStorage to : {TableStorage::Decoded, TableStorage::Encoded}) {
+    KTable r("r", to);
+    REQUIRE(r.restore(again));
+    CHECK(r.snapshot() == model);
+  }
+
+  // Promoting everything frees the arena.
+  for (const auto& [k, v] : model) REQUIRE(*t.find_local(k) == v);
+  CHECK(t.undecoded() == 0);
+  CHECK(t.serialize().size() == again.size());
+  KTable r("r");
+  REQUIRE(r.restore(t.serialize()));
+  CHECK(r.snapshot() == model);
+}
+
+TEST_CASE("ktable lazy restore: incremental snapshots cover undecoded keys", "[ktable][lazy]") {
+  KTable::Map model;
+  const std::string base = mixed_snapshot(300, &model);
+  KTable t("t");
+  REQUIRE(t.restore(base));
+  t.set_change_tracking(true);
+  // Reads promote but change nothing.
+  for (int i = 0; i < 50; ++i) REQUIRE(t.find_local(S("k" + std::to_string(i))) != nullptr);
+  CHECK(t.serialize_changes().size() < 16);
+  {
+    auto w = t.writer();
+    w.put(S("k1"), user(-1));          // promoted already
+    w.put(S("k200"), user(-200));      // undecoded
+    w.erase(S("k201"));                // undecoded
+    w.erase(S("k2"));                  // promoted
+    w.erase(S("never there"));         // absent
+    w.put(I(5), S("new BIGINT key"));  // new
+  }
+  const std::string delta = t.serialize_changes();
+  KTable r("r");
+  REQUIRE(r.restore(base));
+  REQUIRE(r.apply_changes(delta));
+  CHECK(r.snapshot() == t.snapshot());
+  CHECK(r.size() == model.size() - 1);
+  // clear() records every key, promoted or not, as a change.
+  t.clear();
+  CHECK(t.empty());
+  REQUIRE(r.apply_changes(t.serialize_changes()));
+  CHECK(r.empty());
+}
+
+TEST_CASE("ktable lazy restore: a model under random reads, writes and snapshots",
+          "[ktable][lazy]") {
+  std::mt19937 rng(11);
+  std::map<int64_t, std::string> model;
+  KTable t("t");
+  for (int64_t k = 0; k < 2000; ++k) {
+    model[k] = std::string(k % 40, 'a');
+    t.apply(I(k), S(model[k]));
+  }
+  for (int round = 0; round < 8; ++round) {
+    REQUIRE(t.restore(t.serialize()));  // lazily restored, every round
+    auto w = t.writer();
+    for (int i = 0; i < 1500; ++i) {
+      int64_t k = rng() % 2500;
+      switch (rng() % 3) {
+        case 0: {
+          const Value* v = t.find_local(I(k));  // inside a Writer: no second lock
+          auto it = model.find(k);
+          REQUIRE((v != nullptr) == (it != model.end()));
+          if (v) REQUIRE(*v == S(it->second));
+          break;
+        }
+        case 1:
+          w.erase(I(k));
+          model.erase(k);
+          break;
+        default:
+          model[k] = std::string(rng() % 50, char('a' + round));
+          w.put(I(k), S(model[k]));
+      }
+    }
+  }
+  REQUIRE(t.size() == model.size());
+  for (int64_t k = 0; k < 2500; ++k) {
+    auto it = model.find(k);
+    auto v = t.get(I(k));
+    REQUIRE(v.has_value() == (it != model.end()));
+    if (v) REQUIRE(*v == S(it->second));
+  }
+}
+
+// Readers on other threads while the owner promotes (run under
+// RIVULET_SANITIZE=thread too): every read sees the one value of its key.
+TEST_CASE("ktable lazy restore: readers on other threads during promotion", "[ktable][lazy]") {
+  const int kKeys = 20000;
+  KTable src("t");
+  for (int i = 0; i < kKeys; ++i) src.apply(I(i), user(i));
+  KTable t("t");
+  REQUIRE(t.restore(src.serialize()));
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0};
+  std::atomic<int64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937 rng(r);
+      while (!done.load()) {
+        int i = static_cast<int>(rng() % kKeys);
+        auto v = t.get(I(i));
+        // Promoted or not, overwritten or not: the key's value is one of the two.
+        if (!v || (*v != user(i) && *v != user(-i))) ++wrong;
+        if (t.size() != size_t(kKeys)) ++wrong;
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < kKeys; ++i) {
+    if (i % 2 == 0) {
+      REQUIRE(t.find_local(I(i)) != nullptr);
+    } else {
+      t.apply(I(i), user(-i));
+    }
+  }
+  done = true;
+  for (auto& th : readers) th.join();
+  CHECK(wrong.load() == 0);
+  CHECK(reads.load() > 0);
+  CHECK(t.undecoded() == 0);
+}
+
+}  // namespace
+}  // namespace rivulet
