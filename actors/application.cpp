@@ -150,6 +150,13 @@ struct Application::Impl {
   // Builds, restores and spawns the task of partition p, and registers its
   // inboxes with the router; returns where its inputs start.
   Expected<std::vector<connectors::StartPosition>> spawn_task(int32_t p, int64_t epoch);
+  // Every topic the tasks write: sinks (repartition topics included) and
+  // the dead-letter topic.
+  std::vector<std::string> output_topics() const {
+    auto topics = topology.sink_topics();
+    if (!dead_letter.empty()) topics.push_back(dead_letter);
+    return topics;
+  }
 
   // Loads the task's newest restorable checkpoint (its chain: a full
   // snapshot and the deltas on top of it) into its stores. A snapshot
@@ -387,6 +394,7 @@ Expected<bool> Application::Impl::prepare_exactly_once(Task& task, int32_t p,
   auto txn = connectors::TransactionalProducer::create(producer_props, name, task.gate.get());
   if (!txn) return txn.error();
   task.txn = std::move(*txn);
+  task.txn->producer().prepare_topics(output_topics());
   // Only after init_transactions: the previous owner's open transaction
   // is aborted, so the committed offsets read now are settled.
   std::vector<TopicPartition> inputs;
@@ -510,6 +518,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   auto producer = connectors::KafkaProducer::create(producer_props, &im.acknowledger);
   if (!producer) return producer.error();
   im.producer = std::move(*producer);
+  im.producer->prepare_topics(im.output_topics());
 
   // Checkpoints: restore each task's newest valid snapshot.
   im.checkpoint_interval = im.config.get_int("checkpoint.interval.ms");

@@ -422,6 +422,9 @@ Expected<bool> load(const std::string& bootstrap, const Input& in, int partition
   return true;
 }
 
+// --trace: the pipeline's progress every 10 ms on stderr.
+bool g_trace = false;
+
 // (2) The SQL run by the Application, as `rivulet run` runs it.
 Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inputs,
                    int partitions, const std::string& app_id, int timeout_s,
@@ -501,6 +504,17 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
           done = Clock::now() - quiet >= std::chrono::seconds(1);
         } else {
           drained.reset();
+        }
+        if (g_trace) {
+          int64_t lag = 0;
+          size_t inbox = 0;
+          for (const auto& t : app.task_metrics()) {
+            lag += t.lag;
+            inbox += t.inbox_batches;
+          }
+          std::cerr << "trace " << std::chrono::duration<double>(Clock::now() - t_start).count()
+                    << " in=" << in << " lag=" << lag << " inbox=" << inbox
+                    << " out=" << back.read() << "\n";
         }
         if (Clock::now() >= next_report) {
           std::cerr << "bench_sql: " << w.name << " pipeline: " << in << " records in, "
@@ -615,6 +629,8 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
     p.error = producer.error().to_string();
     return p;
   }
+  // Set-up, as the Application's start(): the output topic's leaders known.
+  (*producer)->prepare_topics({out_topic});
   std::vector<std::string> streams;
   for (size_t i = 0; i < w.topics.size(); ++i)
     if (!w.table_topic[i]) streams.push_back(w.topics[i]);
@@ -1084,6 +1100,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phases, no broker");
+  app.add_flag("--trace", rivulet::bench::g_trace,
+               "Print the pipeline phase's progress every 10 ms to stderr (seconds since start, "
+               "records read, lag, inbox batches, outputs read back): shows stalls");
   app.add_flag("--check", o.check,
                "Check the driver phases' results against the generator (exit 1 when wrong)");
   app.add_option("--set", o.sets,

@@ -4,9 +4,11 @@
 // handles. Every failure names the offending key.
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/error.hpp"
 
@@ -53,6 +55,17 @@ Expected<ConfPtr> make_conf(const KafkaProperties& properties);
 
 // "BROKER_NOT_AVAILABLE (Broker: Broker not available)"
 std::string kafka_error_text(rd_kafka_resp_err_t err);
+
+// Asks the broker for the metadata of `topics` on the client `rk`, so that
+// its cache knows their partitions' leaders. librdkafka otherwise learns
+// the leaders of a topic it has not used yet from its periodic refresh
+// (every second): a consumer assigned such a topic fetches nothing, and a
+// producer sends nothing to it, for up to a second. Returns the topics
+// whose metadata arrived; failures are logged, not fatal (the periodic
+// refresh still finds them). Blocks for about one round trip per topic.
+std::vector<std::string> request_topic_metadata(rd_kafka_t* rk,
+                                                const std::vector<std::string>& topics,
+                                                std::chrono::milliseconds timeout);
 
 // Errors librdkafka reports for the same request that may succeed when tried
 // again (timeouts, transport, leader moves).

@@ -131,6 +131,22 @@ void KafkaConsumer::drain_commands() {
   for (auto& command : commands) command();
 }
 
+void KafkaConsumer::warm_metadata(const std::vector<StartPosition>& positions) {
+  // Leaders of topics new to this client are otherwise learnt from the
+  // periodic refresh: up to a second before the first fetch of every
+  // start, hand-over and failover (kafka_config.hpp).
+  std::lock_guard<std::mutex> lock(metadata_mutex_);
+  std::set<std::string> topics;
+  for (const auto& pos : positions) {
+    if (!metadata_known_.count(pos.tp.topic)) topics.insert(pos.tp.topic);
+  }
+  if (topics.empty()) return;
+  for (auto& topic : request_topic_metadata(
+           rk_, std::vector<std::string>(topics.begin(), topics.end()), options_.request_timeout)) {
+    metadata_known_.insert(std::move(topic));
+  }
+}
+
 Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& positions) {
   if (std::this_thread::get_id() == poll_thread_.get_id()) {
     // The poll loop is iterating over the assignment right now.
@@ -154,6 +170,7 @@ Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& posi
                           " for " + pos.tp.to_string());
     }
   }
+  warm_metadata(positions);
   if (!to_resolve.empty()) {
     auto committed_offsets = committed(to_resolve, options_.request_timeout);
     if (!committed_offsets) return committed_offsets.error();

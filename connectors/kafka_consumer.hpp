@@ -20,6 +20,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -146,6 +148,7 @@ class KafkaConsumer {
   void report_error(Error error, const TopicPartition* tp);
   Expected<bool> apply_assignment(const std::vector<StartPosition>& positions);
   Expected<bool> resolve_positions(std::vector<StartPosition>& positions);
+  void warm_metadata(const std::vector<StartPosition>& positions);
   Expected<bool> apply_added(const std::vector<StartPosition>& positions);
   Expected<bool> apply_removed(const std::vector<TopicPartition>& tps);
   void record_commit_results(rd_kafka_resp_err_t err,
@@ -156,6 +159,10 @@ class KafkaConsumer {
   static void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   rd_kafka_t* rk_;
+  // Topics whose metadata this client asked for before assigning them
+  // (warm_metadata), under metadata_mutex_.
+  std::mutex metadata_mutex_;
+  std::set<std::string> metadata_known_;
   rd_kafka_queue_t* queue_;  // the consumer queue
   ConsumerOptions options_;
   BatchSink* sink_ = nullptr;  // set by start(), used on the poll thread

@@ -127,6 +127,11 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
   }
 }
 
+void KafkaProducer::prepare_topics(const std::vector<std::string>& topics,
+                                   std::chrono::milliseconds timeout) {
+  (void)request_topic_metadata(rk_, topics, timeout);
+}
+
 Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
   // Not rd_kafka_flush: it serves delivery reports on the calling thread,
   // and the handler is promised the delivery thread only. The outq length

@@ -55,6 +55,11 @@ class KafkaProducer {
   // record that cannot be enqueued is an Error (and no report follows).
   Expected<bool> produce(const OutputRecord& record, void* opaque,
                          std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30));
+  // Fetches the metadata of topics this producer is about to write, so the
+  // first records to each are not held until librdkafka's periodic refresh
+  // (up to a second: kafka_config.hpp). Optional; failures are logged.
+  void prepare_topics(const std::vector<std::string>& topics,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Waits until every record produced so far was reported.
   Expected<bool> flush(std::chrono::milliseconds timeout);
 

@@ -188,3 +188,23 @@ TEST_CASE("ensure_topic creates through the control channel and reports mismatch
   REQUIRE_FALSE(mismatch.ok());
   CHECK_THAT(mismatch.error().message, Catch::Contains("8") && Catch::Contains("4"));
 }
+
+TEST_CASE("request_topic_metadata returns the topics whose metadata arrived",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("known", 3).ok());
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, nullptr);
+  REQUIRE(producer.ok());
+  auto known = request_topic_metadata((*producer)->native_handle(), {"known"},
+                                      std::chrono::seconds(10));
+  CHECK(known == std::vector<std::string>{"known"});
+  // prepare_topics is the same request; records then go out as usual.
+  (*producer)->prepare_topics({"known"});
+  OutputRecord r;
+  r.topic = "known";
+  r.value = std::string("v");
+  REQUIRE((*producer)->produce(r, nullptr).ok());
+  REQUIRE((*producer)->flush(std::chrono::seconds(10)).ok());
+  CHECK((*producer)->stats().at("known").produced == 1);
+}
