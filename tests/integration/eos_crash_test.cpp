@@ -9,12 +9,14 @@
 // PLATFORM.md; a real cluster hides them: tests/integration/
 // real_kafka_eos_test.cpp); and each task's newest checkpoint describes
 // exactly the offsets its group committed.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "connectors/kafka_consumer.hpp"
 #include "examples/orders_enrichment.hpp"
@@ -59,22 +61,27 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
   // The input is fed while the node is killed: the users and the first
-  // orders now, then more orders whenever the node's committed offsets get
-  // within 2 * kLead of the end, and the rest only after the kills. The
-  // kills follow the node's progress, not the clock: a kill comes once the
-  // node has committed progress beyond the previous incarnation's while at
-  // least kLead orders written are not committed yet. It lands before the
-  // node's next commit: commit.interval.ms is 1 s here, and `rivulet chaos`
-  // takes about 0.5 s to start on a loaded machine. (Writing all the
-  // orders up front let a fast, idle machine consume them before any kill
-  // landed: "orders committed before the last incarnation: 24000".)
-  constexpr int64_t kLead = 2000;
-  int64_t end = 3000;  // orders [0, end) are written
-  REQUIRE(examples::produce_orders_workload(*bootstrap, w, nullptr, {true, 0, end}).ok());
+  // orders now, then a steady stream of orders (kChunk every kEvery) from a
+  // feeder thread while each incarnation runs. A kill comes once the node
+  // has committed progress beyond the previous incarnation's; since orders
+  // keep arriving and commit.interval.ms is 1 s here, the node always has
+  // uncommitted input when the kill lands, however fast it is. (Feeding in
+  // fixed steps let a fast node commit all it had before `rivulet chaos`,
+  // about 0.5 s to start, killed it: "committed/written orders at each
+  // kill: 6000/6000 12000/12000 18000/18000".)
+  constexpr int64_t kChunk = 200;
+  constexpr auto kEvery = std::chrono::milliseconds(100);
+  std::atomic<int64_t> end{3000};  // orders [0, end) are written
+  REQUIRE(examples::produce_orders_workload(*bootstrap, w, nullptr, {true, 0, end.load()}).ok());
+  std::atomic<bool> feed_failed{false};
   auto feed = [&](int64_t to) {
     to = std::min(to, w.orders);
-    if (to <= end) return;
-    REQUIRE(examples::produce_orders_workload(*bootstrap, w, nullptr, {false, end, to}).ok());
+    const int64_t from = end.load();
+    if (to <= from) return;
+    if (!examples::produce_orders_workload(*bootstrap, w, nullptr, {false, from, to}).ok()) {
+      feed_failed = true;  // checked on the test's thread
+      return;
+    }
     end = to;
   };
   std::string state = (std::filesystem::temp_directory_path() / "rivulet-eos-crash-XXXXXX").string();
@@ -85,22 +92,23 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
   auto committed_total = [&] { return progress_of_group.total(); };
 
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> extra_ms(0, 50);
+  std::uniform_int_distribution<int> extra_ms(0, 300);
   int64_t progress = 0;
   int mid_stream = 0;  // kills while the node had input left to process
   std::string rounds;
   for (int round = 0; round < 3; ++round) {
     auto node = start_node(*bootstrap, state);
     REQUIRE(node.has_value());
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      const int64_t committed = committed_total();
-      if (committed > progress && end - committed >= kLead) break;  // progressed, input left
-      if (committed >= 0 && end - committed < 2 * kLead && end < w.orders) {
-        feed(committed + 3 * kLead);  // keep the input well ahead of the node
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::atomic<bool> stop_feeding{false};
+    std::thread feeder([&] {
+      while (!stop_feeding.load() && !feed_failed.load()) {
+        feed(end.load() + kChunk);
+        std::this_thread::sleep_for(kEvery);
       }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline && committed_total() <= progress) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms(rng)));
     // SIGKILL through the product's tool, by pid: a process outside a cluster.
@@ -109,16 +117,18 @@ TEST_CASE("exactly_once_v2: SIGKILLed and restarted, counts are exact and every 
     INFO("rivulet chaos --pid " << node->pid() << " kill: " << kout);
     CHECK(krc == 0);
     CHECK(node->stop(0, std::chrono::seconds(30)) == 128 + SIGKILL);  // signal 0: reap it
+    stop_feeding = true;
+    feeder.join();
     const int64_t after = committed_total();
-    if (after < end) ++mid_stream;
-    rounds += " " + std::to_string(after) + "/" + std::to_string(end);
+    if (after < end.load()) ++mid_stream;
+    rounds += " " + std::to_string(after) + "/" + std::to_string(end.load());
     progress = std::max(progress, after);
   }
+  REQUIRE_FALSE(feed_failed.load());
   WARN("committed/written orders at each kill:" << rounds);
-  // Each kill is decided with input left, but may still land after the node
-  // committed all the input written so far (rivulet chaos takes about 0.5 s
-  // to start on a loaded machine: in 26 runs, 1 to 3 kills of 3 landed with
-  // input left). At least one must.
+  // Orders keep arriving until the node is dead, so each kill should find
+  // input left; unless the feeder ran out of orders (24,000) first. At
+  // least one must.
   CHECK(mid_stream >= 1);
   feed(w.orders);
 
