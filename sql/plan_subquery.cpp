@@ -49,7 +49,7 @@ bool is_local(const SubqueryPlan& p, const QueryAnalysis& a, const Query& q) {
 
 }  // namespace
 
-std::string global_table_name(const SourceInfo& table) { return table.name; }
+std::string global_table_name(const std::string& table) { return table; }
 
 bool has_subqueries(const ExprPtr& where) {
   return !find_subqueries(where).empty();
@@ -70,7 +70,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
       const SourceInfo& t = *(*p)->table;
       auto serdes = serdes_for(t);
       if (!serdes) return sql_error(s->loc, serdes.error().message);
-      c.topology.add_global_table(global_table_name(t), t.topic, std::move(*serdes));
+      c.topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
       scans.push_back(*p);
       caches.push_back(std::make_shared<ScanCache>());
       continue;
@@ -143,7 +143,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     // parked here by the subquery and reported by the WHERE step.
     auto failed = std::make_shared<std::optional<ScanError>>();
     for (size_t i = 0; i < scans.size(); ++i) {
-      std::shared_ptr<const KTable> t = b.global_table(global_table_name(*scans[i]->table));
+      std::shared_ptr<const KTable> t = b.global_table(global_table_name(scans[i]->table_name));
       if (!t) return nullptr;
       auto plan = scans[i];
       TableScan scan;

@@ -45,7 +45,7 @@ struct SubqueryWhereContext {
 };
 
 // The global table a scan of `table` reads.
-std::string global_table_name(const SourceInfo& table);
+std::string global_table_name(const std::string& table);
 
 // True when `where` contains a subquery.
 bool has_subqueries(const ExprPtr& where);

@@ -199,6 +199,7 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   auto plan = std::make_shared<SubqueryPlan>();
   plan->expr = e;
   plan->table = &t;
+  plan->table_name = t.name;
   plan->layout = std::make_shared<RowLayout>(t);
   const uint32_t width = static_cast<uint32_t>(t.schema.columns.size());
   Scope scope;
@@ -343,7 +344,7 @@ Value result_of(const SubqueryPlan& plan, size_t matches, Value first,
           error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
                             std::to_string(plan.expr->loc.column) +
                             ": the scalar subquery returned more than one row (table " +
-                            plan.table->name + "): the record is dropped"};
+                            plan.table_name + "): the record is dropped"};
         }
         return Value();
       }

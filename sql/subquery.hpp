@@ -47,7 +47,10 @@ class RowLayout;
 
 struct SubqueryPlan {
   ExprPtr expr;                      // the InSubquery / Exists / ScalarSubquery node
-  const SourceInfo* table = nullptr;  // borrowed from the catalog
+  // Borrowed from the catalog: valid only while the script is planned.
+  // What runs later (task factories, record evaluation) uses table_name.
+  const SourceInfo* table = nullptr;
+  std::string table_name;
   DataTypePtr type;                  // BOOLEAN for IN / EXISTS; the scalar's type
   ExprPtr key_expr;                  // over the outer scope: the key looked up
   // Compiled against the subquery's scope (t's columns, then the outer row).
