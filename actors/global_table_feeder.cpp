@@ -1,5 +1,6 @@
 #include "actors/global_table_feeder.hpp"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
@@ -100,7 +101,15 @@ bool GlobalTableFeeder::caught_up(const std::map<TopicPartition, int64_t>& ends)
 }
 
 bool GlobalTableFeeder::offer(RawBatch&& batch) {
-  if (batch.records.empty()) return true;
+  if (batch.records.empty()) {
+    // The consumer's caught-up signal: everything below the high watermark
+    // was read, transaction markers included (they are never delivered, so
+    // the last record + 1 can stay below the end of a transactional topic).
+    std::lock_guard<std::mutex> lock(mutex_);
+    int64_t& next = next_[batch.tp];
+    next = std::max(next, batch.high_watermark);
+    return true;
+  }
   std::vector<DataError> errors;
   const RawRecord* begin = batch.records.data();
   tables_->apply(batch.tp.topic, batch.tp.partition, begin, begin + batch.records.size(), errors);

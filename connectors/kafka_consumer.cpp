@@ -493,11 +493,15 @@ void KafkaConsumer::signal_caught_up() {
       continue;
     }
     int64_t position = state->next_offset;
-    if (position < 0) {
+    if (position < high) {
+      // librdkafka's position also steps over transaction markers, which are
+      // never delivered: a partition whose log ends in a commit marker (a
+      // transactional producer wrote it) is caught up at the marker + 1,
+      // not at the last record delivered + 1.
       TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value());
       if (rd_kafka_position(rk_, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-      position = list->elems[0].offset;
+      position = std::max(position, list->elems[0].offset);
       // Nothing read yet and the partition holds nothing from where we start.
       if (position < 0 && high == low) position = high;
     }
