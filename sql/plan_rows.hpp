@@ -8,6 +8,7 @@
 // Pure functions; the nodes run on their task's thread.
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "operators/stateless_nodes.hpp"
@@ -17,6 +18,39 @@ namespace rivulet::sql {
 
 using RowFn = std::function<void(const Record&, Batch&)>;
 using ReportingRowFn = std::function<void(const Record&, Batch&, ProcessContext&)>;
+// One record in, at most one out, rewritten in place (its key, headers and
+// source are not copied): false drops it, after reporting or counting it.
+// A function that throws must leave the record as it was (the data error
+// reports it).
+using RewriteRowFn = std::function<bool(Record&, ProcessContext&)>;
+
+// The node running a RewriteRowFn over each record of a batch, in order.
+class RewriteNode final : public Processor {
+ public:
+  RewriteNode(std::string name, RewriteRowFn fn) : Processor(std::move(name)), fn_(std::move(fn)) {}
+
+  void process(Batch& batch, ProcessContext& ctx) override {
+    size_t kept = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      bool keep = false;
+      if (!guarded(ctx, batch[i], "flat map", [&] { keep = fn_(batch[i], ctx); }) || !keep)
+        continue;
+      if (kept != i) batch[kept] = std::move(batch[i]);
+      ++kept;
+    }
+    batch.resize(kept);
+    forward(batch, ctx);
+  }
+
+ private:
+  RewriteRowFn fn_;
+};
+
+inline ProcessorFactory rewrite(RewriteRowFn fn) {
+  return [fn = std::move(fn)](BuildContext& c) -> std::unique_ptr<Processor> {
+    return std::make_unique<RewriteNode>(c.node_name(), fn);
+  };
+}
 
 // A FlatMapNode over `fn`, one per task.
 inline ProcessorFactory flat_map(RowFn fn) {

@@ -131,7 +131,8 @@ class QueryPlanner {
     } else {
       auto src = e_.source_node(from);
       if (!src) return src.error();
-      node = to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
+      node = rows_in_first_join(from) ? drop_tombstones(*src)
+                                      : to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
     }
     if (!node) return node.error();
     key_info_ = &from;
@@ -172,37 +173,54 @@ class QueryPlanner {
     if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
     bool table = s.is_table();
     auto ts_format = s.timestamp_format;
-    ReportingRowFn fn = [layout, ts_column, ts_format, table, keep_tombstones](
-                            const Record& r, Batch& out, ProcessContext& ctx) {
-      Record o = r;
-      if (r.value.is_null() && table) {
-        o.value = Value();
-      } else if (r.value.is_null()) {
+    RewriteRowFn fn = [layout, ts_column, ts_format, table, keep_tombstones](
+                          Record& r, ProcessContext& ctx) {
+      if (r.value.is_null() && table) return true;
+      Array row;
+      if (r.value.is_null()) {
         // ksqlDB passes a stream's null values through a projection; joins
         // and aggregations drop them (counted).
         if (!keep_tombstones) {
           ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
-          return;
+          return false;
         }
-        Array row;
+        row.reserve(layout->width() + 1);
         layout->append(window_inner_key(r.key), nullptr, row);
         row.push_back(Value::boolean(true));
-        o.value = Value::array(std::move(row));
       } else {
-        Array row;
-        row.reserve(layout->width());
+        row.reserve(layout->width() + 1);
         layout->append(window_inner_key(r.key), &r.value, row);
         if (ts_column) {
           auto ts = column_timestamp(row[*ts_column], ts_format);
           if (!ts) throw_no_timestamp(row[*ts_column]);  // a data error: skipped and counted
-          o.timestamp = *ts;
+          r.timestamp = *ts;
         }
         if (!table) row.push_back(Value::boolean(false));
-        o.value = Value::array(std::move(row));
       }
-      out.push_back(std::move(o));
+      r.value = Value::array(std::move(row));
+      return true;
     };
-    return e_.topology_.add_processor(name("rows"), {src}, flat_map(std::move(fn)));
+    return e_.topology_.add_processor(name("rows"), {src}, rewrite(std::move(fn)));
+  }
+
+  // A stream keyed by its first join's key, joined with a table: the join
+  // builds the stream's columns and the table's into one row (one row
+  // built and copied per record instead of two). Its null values are
+  // dropped before, as to_rows drops them.
+  bool rows_in_first_join(const SourceInfo& s) {
+    if (s.is_table() || s.timestamp_column || s.window || a_.joins.empty() ||
+        a_.joins[0].kind != AnalyzedJoin::Kind::StreamTable || !keyed_for(0))
+      return false;
+    first_join_rows_ = std::make_shared<RowLayout>(s);
+    return true;
+  }
+  Expected<Topology::NodeId> drop_tombstones(Topology::NodeId src) {
+    RewriteRowFn fn = [](Record& r, ProcessContext& ctx) {
+      if (!r.value.is_null()) return true;
+      ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
+      return false;
+    };
+    return e_.topology_.add_processor(name("rows"), {src}, rewrite(std::move(fn)));
   }
 
   Expected<CompiledExpr> compile(const Scope& scope, const ExprPtr& e, const char* clause) const {
@@ -300,9 +318,18 @@ class QueryPlanner {
     auto store = materialize(table);
     if (!store) return store.error();
     auto layout = std::make_shared<RowLayout>(table);
-    Joiner joiner = [layout](const Record& r, const Value* tv) {
-      Array row = r.value.kind() == TypeKind::Array ? r.value.as_array() : Array{};
-      if (!row.empty()) row.pop_back();  // the tombstone flag stays last
+    std::shared_ptr<const RowLayout> stream_rows = i == 0 ? first_join_rows_ : nullptr;
+    Joiner joiner = [layout, stream_rows](const Record& r, const Value* tv) {
+      Array row;
+      if (stream_rows) {  // the stream record as decoded (rows_in_first_join)
+        row.reserve(stream_rows->width() + layout->width() + 1);
+        stream_rows->append(window_inner_key(r.key), &r.value, row);
+      } else if (r.value.kind() == TypeKind::Array) {
+        const Array& in = r.value.as_array();
+        row.reserve(in.size() + layout->width());
+        if (!in.empty())  // the tombstone flag stays last
+          row.insert(row.end(), in.begin(), in.end() - 1);
+      }
       layout->append(r.key, tv, row);
       row.push_back(Value::boolean(false));
       return Value::array(std::move(row));
@@ -400,12 +427,11 @@ class QueryPlanner {
     return true;
   }
 
-  RowFn projector(std::shared_ptr<const Projection> p) {
-    return [p](const Record& r, Batch& out) {
-      Record o;
-      o.timestamp = r.timestamp;
-      o.headers = r.headers;
-      o.source = r.source;
+  // Rewrites each row into the result's key and value, in place (time,
+  // headers and source stay).
+  RewriteRowFn projector(std::shared_ptr<const Projection> p) {
+    return [p](Record& r, ProcessContext&) {
+      Value key;
       EvalRow row = eval_row(r);
       // Aggregates flag a merged session's tombstone like a stream's rows.
       bool tombstone = is_row_tombstone(r, p->table_rows);
@@ -414,45 +440,47 @@ class QueryPlanner {
       if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
       // Key.
       if (p->partition_by) {
-        o.key = keyless_tombstone ? Value() : p->partition_by->evaluate(row);
+        key = keyless_tombstone ? Value() : p->partition_by->evaluate(row);
       } else if (p->key_from_record && p->key.empty()) {
-        o.key = r.key;
+        key = r.key;
       } else if (p->key.size() == 1) {
-        o.key = keyless_tombstone ? r.key
-                                  : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
+        key = keyless_tombstone ? r.key
+                                : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
       } else if (p->key.size() > 1) {
         StructFields f;
+        f.reserve(p->key.size());
         bool all_null = true;
         for (size_t i = 0; i < p->key.size(); ++i) {
           f.push_back(Field{p->key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
           all_null = all_null && f.back().value.is_null();
         }
         // A record without a key keeps no key (ksqlDB), not a struct of NULLs.
-        o.key = all_null && p->keyless_stays_keyless && r.key.is_null()
-                    ? Value()
-                    : Value::structure(std::move(f));
+        key = all_null && p->keyless_stays_keyless && r.key.is_null()
+                  ? Value()
+                  : Value::structure(std::move(f));
       }
-      if (p->partition_by && !p->key.empty()) o.key = coerce_or_null(o.key, p->key_types[0]);
-      if (p->struct_key && p->key.size() == 1 && !o.key.is_null())
-        o.key = Value::structure(StructFields{Field{p->key_names[0], o.key}});
-      o.key = with_window_of(r.key, std::move(o.key));
+      if (p->partition_by && !p->key.empty()) key = coerce_or_null(std::move(key), p->key_types[0]);
+      if (p->struct_key && p->key.size() == 1 && !key.is_null())
+        key = Value::structure(StructFields{Field{p->key_names[0], std::move(key)}});
+      key = with_window_of(r.key, std::move(key));
       // Value.
+      Value value;
       bool keep = !tombstone && (!p->having || p->having->test(row));
       if (!keep) {
-        out.push_back(std::move(o));  // a tombstone, or a group HAVING no longer keeps
-        return;
-      }
-      if (p->kafka_value && p->values.size() == 1) {
-        o.value = coerce_or_null(p->values[0].second->evaluate(row), p->value_types[0]);
+        // a tombstone, or a group HAVING no longer keeps
+      } else if (p->kafka_value && p->values.size() == 1) {
+        value = coerce_or_null(p->values[0].second->evaluate(row), p->value_types[0]);
       } else {
         StructFields f;
         f.reserve(p->values.size());
         for (size_t i = 0; i < p->values.size(); ++i)
           f.push_back(Field{p->values[i].first,
                             coerce_or_null(p->values[i].second->evaluate(row), p->value_types[i])});
-        o.value = Value::structure(std::move(f));
+        value = Value::structure(std::move(f));
       }
-      out.push_back(std::move(o));
+      r.key = std::move(key);
+      r.value = std::move(value);  // `row` pointed into the old value: no longer read
+      return true;
     };
   }
 
@@ -510,7 +538,7 @@ class QueryPlanner {
       p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
     }
     p->table_rows = a_.sources[0].info->is_table();
-    return e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+    return e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
   }
 
   Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
@@ -659,13 +687,14 @@ class QueryPlanner {
       if (!h) return h.error();
       p->having = std::make_shared<CompiledExpr>(std::move(*h));
     }
-    node = e_.topology_.add_processor(name("project"), {node}, flat_map(projector(p)));
+    node = e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
   }
 
   // The source whose key format and partitioning the rows' keys have
   // during join planning (nullptr: an internal repartition topic).
   const SourceInfo* key_info_ = nullptr;
+  std::shared_ptr<const RowLayout> first_join_rows_;  // see rows_in_first_join
   SqlEngine& e_;
   const Query& q_;
   const QueryAnalysis& a_;

@@ -5,6 +5,8 @@
 //
 // Immutable after construction; any thread.
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "operators/window.hpp"
 #include "runtime/data_type.hpp"
@@ -16,24 +18,51 @@
 
 namespace rivulet::sql {
 
+// Whether coerce(v, t) is `v` itself: a scalar already of its column's
+// kind (the common case on the hot path: no conversion, no second copy).
+inline bool coerces_to_itself(const Value& v, const DataType& t) {
+  switch (t.kind) {
+    case TypeKind::Boolean:
+    case TypeKind::Int:
+    case TypeKind::BigInt:
+    case TypeKind::Double:
+    case TypeKind::String:
+    case TypeKind::Bytes:
+    case TypeKind::Timestamp:
+      return v.kind() == t.kind;
+    default:
+      return false;
+  }
+}
+
 // `v` coerced to `t`; NULL when it cannot be (or `v` is NULL, or no type).
 inline Value coerce_or_null(const Value& v, const DataTypePtr& t) {
-  if (v.is_null() || !t) return v;
+  if (v.is_null() || !t || coerces_to_itself(v, *t)) return v;
   auto c = coerce(v, *t);
-  return c ? *c : Value();
+  return c ? std::move(*c) : Value();
+}
+inline Value coerce_or_null(Value&& v, const DataTypePtr& t) {
+  if (v.is_null() || !t || coerces_to_itself(v, *t)) return std::move(v);
+  auto c = coerce(v, *t);
+  return c ? std::move(*c) : Value();
 }
 
 class RowLayout {
  public:
   explicit RowLayout(const SourceInfo& s)
       : schema_(s.schema), kafka_value_(unwrapped_single_value(s)) {
-    for (const Column& c : schema_.columns) keys_ += c.is_key ? 1 : 0;
+    size_t values = 0;
+    for (const Column& c : schema_.columns) {
+      keys_ += c.is_key ? 1 : 0;
+      value_index_.push_back(c.is_key ? 0 : values++);
+    }
   }
   size_t width() const { return schema_.columns.size(); }
 
   // Appends the columns to `row`; `value` may be nullptr (no table row).
   void append(const Value& key, const Value* value, Array& row) const {
-    for (const Column& c : schema_.columns) {
+    for (size_t i = 0; i < schema_.columns.size(); ++i) {
+      const Column& c = schema_.columns[i];
       if (c.is_key) {
         const Value* k = &key;
         bool wrapped = key.kind() == TypeKind::Struct &&
@@ -50,16 +79,27 @@ class RowLayout {
       } else if (kafka_value_) {
         row.push_back(coerce_or_null(*value, c.type));
       } else {
-        const Value* f = value->kind() == TypeKind::Struct ? value->field(c.name) : nullptr;
+        const Value* f = value->kind() == TypeKind::Struct ? field(*value, i) : nullptr;
         row.push_back(f ? coerce_or_null(*f, c.type) : Value());
       }
     }
   }
 
  private:
+  // Value column `i` of a struct value: where the source's value codec put
+  // it (the value columns in declaration order, under their names), else
+  // by name as Value::field finds it.
+  const Value* field(const Value& value, size_t i) const {
+    const StructFields& fields = value.as_struct();
+    const size_t at = value_index_[i];
+    if (at < fields.size() && fields[at].name == schema_.columns[i].name) return &fields[at].value;
+    return value.field(schema_.columns[i].name);
+  }
+
   Schema schema_;
   bool kafka_value_;
   int keys_ = 0;
+  std::vector<size_t> value_index_;  // per column: its position among the value columns
 };
 
 // A stream record with a null value travels as a row whose columns are its
