@@ -2,7 +2,11 @@
 // processes: a broker, a coordinator and two nodes running one query on 8
 // partitions; kcat (an independent client, with the Java partitioner)
 // writes the input. The answers must be the current values, come from the
-// task's owner, and cover keys on both nodes.
+// task's owner, and cover keys on both nodes. A subquery scanning a table
+// (a global table: a replica per node) sees the table's changes on both
+// nodes, and on the survivor after a node is killed.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -22,6 +26,8 @@ CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH (kafka_topic='user
 CREATE STREAM ORDERS (UID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE) WITH (kafka_topic='orders', value_format='JSON');
 CREATE STREAM ENRICHED AS SELECT O.UID AS UID, ORDER_ID, AMOUNT, NAME FROM ORDERS O LEFT JOIN USERS U ON O.UID = U.UID;
 CREATE TABLE COUNTS AS SELECT UID, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM ORDERS GROUP BY UID;
+CREATE STREAM VIP AS SELECT O.UID AS UID, ORDER_ID FROM ORDERS O
+  WHERE EXISTS (SELECT 1 FROM USERS U WHERE U.NAME = CONCAT('VIP ', O.UID));
 )sql";
 
 constexpr int kUsers = 20;
@@ -123,6 +129,91 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     CHECK(j["row"]["NAME"] == "Renamed");
+
+    // A subquery that scans USERS (VIP: NAME is no key) reads each node's
+    // replica of the whole table (a global table): an order passes when a
+    // user row of any partition is named "VIP <its user>". The table
+    // changes while the query runs; orders after a change see it, on the
+    // tasks of both nodes, and after n2 is killed on its survivor.
+    auto topic_lines = [&](const std::string& topic) {
+      auto [rc, out] = run_command(
+          "kcat -b " + c.bootstrap + " -C -t " + topic + " -e -q -f '%p %k %s\n'", "", 30);
+      REQUIRE(rc == 0);
+      return out;
+    };
+    // One order per user, ids [first, first + kUsers); the VIP rows of
+    // those orders (user -> partition) once ENRICHED, written by the same
+    // task for the same record, has all of them.
+    auto vip_round = [&](int first) {
+      std::ostringstream round;
+      for (int u = 0; u < kUsers; ++u)
+        round << "u" << u << "|{\"ORDER_ID\": " << first + u << ", \"AMOUNT\": 1}\n";
+      c.kcat_produce("orders", round.str());
+      auto ids_in = [&](const std::string& topic) {
+        std::map<int, std::pair<std::string, int>> ids;  // order id -> (user, partition)
+        std::istringstream in(topic_lines(topic));
+        std::string uid, value;
+        int partition;
+        while (in >> partition >> uid && std::getline(in, value)) {
+          auto v = nlohmann::json::parse(value, nullptr, false);
+          if (v.is_object() && v["ORDER_ID"].is_number()) ids[v["ORDER_ID"]] = {uid, partition};
+        }
+        return ids;
+      };
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (std::chrono::steady_clock::now() < deadline &&
+             ids_in("ENRICHED").count(first + kUsers - 1) == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      std::map<std::string, int> users;
+      for (const auto& [id, where] : ids_in("VIP")) {
+        CHECK(id >= 1000);  // no VIP name existed when the first orders ran
+        if (id >= first && id < first + kUsers) users[where.first] = where.second;
+      }
+      return users;
+    };
+    // A table change reaches a replica a moment after it reaches the
+    // broker, as with a Kafka Streams GlobalKTable: rounds until one shows it.
+    auto rounds_until = [&](int first, const std::set<std::string>& want) {
+      std::map<std::string, int> got;
+      for (int r = 0; r < 8; ++r) {
+        got = vip_round(first + r * 100);
+        std::set<std::string> users;
+        for (const auto& [uid, partition] : got) users.insert(uid);
+        if (users == want) break;
+      }
+      return got;
+    };
+    std::ostringstream vip_rows;
+    std::set<std::string> even, odd;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string uid = "u" + std::to_string(u);
+      (u % 2 ? odd : even).insert(uid);
+      if (u % 2 == 0) vip_rows << "vip-" << uid << "|{\"NAME\": \"VIP " << uid << "\"}\n";
+    }
+    c.kcat_produce("users", vip_rows.str());
+    auto got = rounds_until(1000, even);
+    std::set<std::string> users, nodes;
+    for (const auto& [uid, partition] : got) {
+      users.insert(uid);
+      nodes.insert(owner["shop-" + std::to_string(partition)]);
+    }
+    CHECK(users == even);
+    CHECK(nodes == std::set<std::string>{"n1", "n2"});
+
+    REQUIRE(c.nodes["n2"]->stop(SIGKILL) == 128 + SIGKILL);
+    c.wait_all_running(8, std::chrono::seconds(30), {"n1"});
+    std::ostringstream changed;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string uid = "u" + std::to_string(u);
+      changed << "vip-" << uid << "|{\"NAME\": \"" << (u % 2 ? "VIP " + uid : "former VIP")
+              << "\"}\n";
+    }
+    c.kcat_produce("users", changed.str());
+    got = rounds_until(2000, odd);
+    users.clear();
+    for (const auto& [uid, partition] : got) users.insert(uid);
+    CHECK(users == odd);
   }
 
   SECTION("a table on a terminal, a missing key, an unknown table") {
