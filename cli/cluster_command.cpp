@@ -143,6 +143,11 @@ void add_cluster_commands(CLI::App& app) {
         exit_code = 2;
         return;
       }
+      if (auto created = cluster::create_source_topics(*topology, broker); !created) {
+        std::cerr << "rivulet submit: " << created.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
       auto partitions = cluster::query_partitions(topology->topology, broker);
       if (!partitions) {
         std::cerr << "rivulet submit: " << partitions.error().to_string() << "\n";

@@ -25,6 +25,7 @@
 #include "cluster/node_http.hpp"
 #include "cluster/protocol.hpp"
 #include "cluster/query_plan.hpp"
+#include "cluster/source_loading.hpp"
 #include "cluster/transport.hpp"
 #include "runtime/log.hpp"
 
@@ -72,6 +73,9 @@ Probe probe(const std::string& host, uint16_t port) {
 
 struct Query {
   QueryDef def;
+  // Loads the query's file TABLEs into their topics (each node does, from
+  // the same path; query_plan.cpp); stopped with the query.
+  std::shared_ptr<SourceLoading> loading;
   std::shared_ptr<Application> app;  // null when it could not start
   std::string error;
 };
@@ -429,14 +433,23 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
       }
     }
     (void)c.set("application.id", def.name);
-    auto app = std::make_shared<Application>(std::move(planned->topology), c);
-    app->use_leases();
-    auto started = app->start({}, 1);
-    if (!started) {
-      q.error = started.error().to_string();
-      logger()->error("node {}: query {} cannot start: {}", options_.name, def.name, q.error);
+    auto loading = SourceLoading::start(*planned, c);
+    if (!loading) {
+      q.error = loading.error().to_string();
+      logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,
+                      def.name, q.error);
     } else {
-      q.app = std::move(app);
+      q.loading = std::move(*loading);
+      auto app = std::make_shared<Application>(std::move(planned->topology), c);
+      app->use_leases();
+      auto started = app->start({}, 1);
+      if (!started) {
+        q.error = started.error().to_string();
+        logger()->error("node {}: query {} cannot start: {}", options_.name, def.name, q.error);
+        q.loading.reset();
+      } else {
+        q.app = std::move(app);
+      }
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);

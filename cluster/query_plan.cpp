@@ -4,21 +4,49 @@
 
 #include "connectors/topic_admin.hpp"
 #include "sql/app_file.hpp"
+#include "sql/plan_source.hpp"
+#include "sql/sql_error.hpp"
 
 namespace rivulet::cluster {
 
 Expected<sql::PlannedApp> plan_query(const std::string& sql) {
   auto app = sql::plan_script(sql);
-  if (app && !app->external_sources.empty())
-    return Error::fatal("source " + app->external_sources[0].name +
-                        ": file and memory sources (WITH (SOURCE='file://...')) run under "
-                        "`rivulet run` only, not in a cluster yet");
+  // Every node loads a file TABLE into its topic (node.cpp): the same rows
+  // written by each leave the table as the file says. A file STREAM would
+  // be written once per node, and nothing inserts into a memory source.
+  for (const sql::SourceInfo& s : app ? app->external_sources : std::vector<sql::SourceInfo>{}) {
+    const sql::Property* at = s.properties.find("SOURCE");
+    const sql::SourceLocation loc = at ? at->loc : sql::SourceLocation{};
+    const std::string uri = sql::source_uri(s);
+    if (s.source_kind == sql::SourceKind::Memory)
+      return sql::sql_error(loc, "SOURCE '" + uri + "' of " + s.name +
+                                     ": memory sources run under `rivulet run` and `rivulet sql` "
+                                     "only; a submitted query has no process that inserts their "
+                                     "rows (use a topic, or a file TABLE)");
+    if (!s.is_table())
+      return sql::sql_error(loc, "SOURCE '" + uri + "' of stream " + s.name +
+                                     ": a file STREAM runs under `rivulet run` only; in a cluster "
+                                     "every node loads a submitted query's files, and each line "
+                                     "would be written once per node (load it into its topic "
+                                     "with `rivulet run`, or declare a TABLE)");
+  }
   // Every node plans the query: a row written by each would be written N times.
   if (app && !app->inserts.empty())
     return Error::fatal("INSERT INTO " + app->inserts[0].target +
                         " ... VALUES runs under `rivulet run` and `rivulet sql` only, not in a "
                         "submitted query: write the rows with `rivulet sql` or any producer");
   return app;
+}
+
+Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& config) {
+  if (app.external_sources.empty()) return true;
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
+  if (!admin) return admin.error();
+  for (const sql::SourceInfo& s : app.external_sources) {
+    auto ok = (*admin)->ensure_topic(s.topic, s.partitions > 0 ? s.partitions : 1);
+    if (!ok) return ok.error();
+  }
+  return true;
 }
 
 Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {

@@ -12,7 +12,15 @@ namespace rivulet::cluster {
 
 // Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries,
 // SET) into one Topology, as `rivulet run` does. Errors carry line:column.
+// File TABLEs are accepted (every node loads the file, at the same path,
+// into the table's topic: node.cpp); file STREAMs, memory sources and
+// INSERT INTO ... VALUES are rejected.
 Expected<sql::PlannedApp> plan_query(const std::string& sql);
+
+// Creates the topics of the file tables (PlannedApp::external_sources)
+// with their PARTITIONS, so that query_partitions counts them before any
+// node has loaded them.
+Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& config);
 
 // The number of tasks: the common partition count of the topology's input
 // topics (repartition topics excluded), read from the broker.

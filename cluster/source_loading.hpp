@@ -15,9 +15,10 @@
 // errors.tolerance=all, written to the dead-letter topic (value: the line;
 // headers rivulet.error, rivulet.source.file, rivulet.source.line).
 //
-// Who runs it: `rivulet run` (and C++ programs). A cluster does not run file
-// or memory sources yet: `rivulet submit` rejects such a query
-// (cluster/query_plan.cpp).
+// Who runs it: `rivulet run`, the `rivulet sql` shell (and C++ programs);
+// in a cluster every node, for a submitted query's file TABLEs (node.cpp;
+// file STREAMs and memory sources are rejected at submit,
+// cluster/query_plan.cpp).
 //
 // Threads: start() and stop() from one thread; feeder().insert from any.
 #include <cstdint>

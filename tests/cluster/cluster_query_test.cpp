@@ -8,6 +8,8 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -46,11 +48,16 @@ nlohmann::json query_json(LocalCluster& c, const std::string& table, const std::
 
 TEST_CASE("rivulet query answers a key's current value from the node owning its task",
           "[integration][cluster]") {
-  LocalCluster c({"users:8", "orders:8"});
+  LocalCluster c({"users:8", "orders:8"}, "source.file.poll.ms=200\n");
   c.start_coordinator();
   c.start_node("n1");
   c.start_node("n2");
-  c.submit(kSql);
+  // A file TABLE: every node loads the file into the table's topic.
+  std::ofstream(c.dir + "/tiers.csv") << "u1,gold\nu2,silver\n";
+  c.submit(std::string(kSql) + "CREATE TABLE TIERS (UID STRING PRIMARY KEY, TIER STRING) WITH (SOURCE='file://" +
+           c.dir + "/tiers.csv', value_format='DELIMITED', partitions=8);\n" +
+           "CREATE STREAM TIERED AS SELECT O.UID AS UID, ORDER_ID, TIER FROM ORDERS O JOIN TIERS T "
+           "ON O.UID = T.UID;\n");
   auto status = c.wait_all_running(8, std::chrono::seconds(40));
   std::map<std::string, std::string> owner;  // task -> node
   for (const auto& t : status["tasks"]) owner[t["task"]] = t["owner"];
@@ -267,7 +274,7 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(err_out.find("line 1:15: Pull queries are not supported on streams: ORDERS is a stream "
                        "of query shop") != std::string::npos);
     CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
-                       "(query shop), USERS (query shop))") != std::string::npos);
+                       "(query shop), TIERS (query shop), USERS (query shop))") != std::string::npos);
 
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);
@@ -287,5 +294,43 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     // A stream is not a table.
     auto [stream_rc, stream] = c.rivulet("query --coordinator " + c.address + " ORDERS u1");
     CHECK(stream_rc == 2);
+
+    // The file TABLE of the submitted query, loaded by the nodes, read by
+    // a join, and loaded again when the file changes.
+    auto tier_of = [&](const std::string& uid, const std::string& want) {
+      nlohmann::json t;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (std::chrono::steady_clock::now() < deadline) {
+        t = query_json(c, "TIERS", uid);
+        if (t.is_object() && t["found"] == true && t["row"]["TIER"] == want) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      return t;
+    };
+    CHECK(tier_of("u1", "gold")["row"]["TIER"] == "gold");
+    std::ofstream(c.dir + "/tiers.new") << "u1,platinum\nu2,silver\n";
+    std::filesystem::rename(c.dir + "/tiers.new", c.dir + "/tiers.csv");
+    CHECK(tier_of("u1", "platinum")["row"]["TIER"] == "platinum");
+    // What submit refuses, with the SOURCE's line:column: a memory source
+    // (nothing inserts into it) and a file STREAM (each node would write
+    // every line).
+    std::ofstream(c.dir + "/bad.sql")
+        << "CREATE TABLE M (K STRING PRIMARY KEY, V INT) WITH (SOURCE='memory://m', "
+           "value_format='JSON');\nCREATE TABLE M2 AS SELECT * FROM M;\n";
+    auto [memory_rc, memory] = c.rivulet("submit " + c.dir + "/bad.sql --coordinator " +
+                                         c.address + " --config " + c.config_file);
+    INFO(memory);
+    CHECK(memory_rc == 2);
+    CHECK(memory.find("line 1:52: SOURCE 'memory://m' of M: memory sources run under") !=
+          std::string::npos);
+    std::ofstream(c.dir + "/bad.sql")
+        << "CREATE STREAM F (K STRING KEY, V STRING)\n  WITH (SOURCE='file://" << c.dir
+        << "/tiers.csv', value_format='DELIMITED');\nCREATE STREAM F2 AS SELECT * FROM F;\n";
+    auto [file_rc, file] = c.rivulet("submit " + c.dir + "/bad.sql --coordinator " + c.address +
+                                     " --config " + c.config_file);
+    INFO(file);
+    CHECK(file_rc == 2);
+    CHECK(file.find("line 2:9: SOURCE 'file://" + c.dir + "/tiers.csv' of stream F: a file STREAM "
+                    "runs under `rivulet run` only") != std::string::npos);
   }
 }
