@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "local_cluster.hpp"
+#include "support/topic_reader.hpp"
 
 using rivulet::testing::LocalCluster;
 using rivulet::testing::run_command;
@@ -142,40 +144,39 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     // user row of any partition is named "VIP <its user>". The table
     // changes while the query runs; orders after a change see it, on the
     // tasks of both nodes, and after n2 is killed on its survivor.
-    auto topic_lines = [&](const std::string& topic) {
-      auto [rc, out] = run_command(
-          "kcat -b " + c.bootstrap + " -C -t " + topic + " -e -q -f '%p %k %s\n'", "", 30);
-      REQUIRE(rc == 0);
-      return out;
-    };
     // One order per user, ids [first, first + kUsers); the VIP rows of
-    // those orders (user -> partition) once ENRICHED, written by the same
-    // task for the same record, has all of them.
+    // those orders (user -> partition), read once ENRICHED, written by the
+    // same tasks for the same records, has all of them.
     auto vip_round = [&](int first) {
       std::ostringstream round;
       for (int u = 0; u < kUsers; ++u)
         round << "u" << u << "|{\"ORDER_ID\": " << first + u << ", \"AMOUNT\": 1}\n";
       c.kcat_produce("orders", round.str());
-      auto ids_in = [&](const std::string& topic) {
-        std::map<int, std::pair<std::string, int>> ids;  // order id -> (user, partition)
-        std::istringstream in(topic_lines(topic));
-        std::string uid, value;
-        int partition;
-        while (in >> partition >> uid && std::getline(in, value)) {
-          auto v = nlohmann::json::parse(value, nullptr, false);
-          if (v.is_object() && v["ORDER_ID"].is_number()) ids[v["ORDER_ID"]] = {uid, partition};
-        }
-        return ids;
+      auto id_of = [](const rivulet::testing::ReadRecord& r) {
+        auto v = nlohmann::json::parse(r.value.value_or(""), nullptr, false);
+        return v.is_object() && v["ORDER_ID"].is_number() ? v["ORDER_ID"].get<int>() : -1;
       };
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (std::chrono::steady_clock::now() < deadline &&
-             ids_in("ENRICHED").count(first + kUsers - 1) == 0)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      std::optional<std::chrono::steady_clock::time_point> enriched;
+      auto records = rivulet::testing::read_until(
+          c.bootstrap, {"ENRICHED", "VIP"}, 8,
+          [&](const rivulet::testing::Collector& collected) {
+            if (enriched) return std::chrono::steady_clock::now() > *enriched + std::chrono::milliseconds(200);
+            std::set<int> ids;
+            for (const auto& r : collected.records()) {
+              int id = id_of(r);
+              if (r.tp.topic == "ENRICHED" && id >= first && id < first + kUsers) ids.insert(id);
+            }
+            if (ids.size() == static_cast<size_t>(kUsers)) enriched = std::chrono::steady_clock::now();
+            return false;
+          },
+          std::chrono::seconds(20));
+      REQUIRE(enriched);
       std::map<std::string, int> users;
-      for (const auto& [id, where] : ids_in("VIP")) {
+      for (const auto& r : records) {
+        if (r.tp.topic != "VIP") continue;
+        const int id = id_of(r);
         CHECK(id >= 1000);  // no VIP name existed when the first orders ran
-        if (id >= first && id < first + kUsers) users[where.first] = where.second;
+        if (id >= first && id < first + kUsers) users[r.key.value_or("")] = r.tp.partition.value();
       }
       return users;
     };
