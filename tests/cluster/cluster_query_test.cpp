@@ -160,7 +160,8 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
       auto records = rivulet::testing::read_until(
           c.bootstrap, {"ENRICHED", "VIP"}, 8,
           [&](const rivulet::testing::Collector& collected) {
-            if (enriched) return std::chrono::steady_clock::now() > *enriched + std::chrono::milliseconds(200);
+            if (enriched)  // and 200 ms more for VIP's records of the same batches
+              return std::chrono::steady_clock::now() > *enriched + std::chrono::milliseconds(200);
             std::set<int> ids;
             for (const auto& r : collected.records()) {
               int id = id_of(r);
