@@ -284,6 +284,17 @@ for name, w in sql.get("workloads", {}).items():
     fig[f"{label}_ratio_to_baseline"] = {
         "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
         "command": sql_cmd}
+    wl = w.get("latency")
+    if wl and wl.get("ok"):
+        fig[f"{label}_latency_p50_ms"] = {
+            "value": wl["p50_ms"],
+            "unit": f"ms, {wl.get('measured_from', 'event time to read')}, at {round(wl['rate_records_per_second'])} records/s (half the measured maximum)",
+            "command": sql_cmd}
+        fig[f"{label}_latency_p99_ms"] = {
+            "value": wl["p99_ms"], "unit": "ms, same run", "max_ms": wl.get("max_ms"),
+            "samples": wl.get("latencies_counted"), "command": sql_cmd}
+    elif wl:
+        fig[f"{label}_latency_p99_ms"] = {"error": wl.get("error", "failed"), "command": sql_cmd}
 lat = sql.get("latency")
 if lat:
     if lat.get("ok"):

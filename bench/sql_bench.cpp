@@ -34,7 +34,9 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -316,13 +318,18 @@ class ReadBack : public connectors::BatchSink {
       const int64_t now = wall_ms();
       const int64_t from = from_ms_.load();
       std::lock_guard<std::mutex> lock(mutex_);
-      for (const auto& r : batch.records)
-        if (r.timestamp >= from) latencies_.push_back(now - r.timestamp);
+      for (const auto& r : batch.records) {
+        const int64_t base = base_ ? base_(r) : r.timestamp;
+        if (base >= from) latencies_.push_back(now - base);
+      }
     }
     last_ = Clock::now();
     read_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
     return true;
   }
+  // Where a record's latency is counted from (default: its timestamp);
+  // set before the reader starts.
+  void latency_base(std::function<int64_t(const RawRecord&)> base) { base_ = std::move(base); }
   // Any thread (the consumer's poll thread reads the flags).
   void collect_latencies(int64_t from_ms) {
     from_ms_.store(from_ms);
@@ -340,6 +347,7 @@ class ReadBack : public connectors::BatchSink {
   std::atomic<Clock::time_point> last_{Clock::now()};
   std::atomic<bool> collect_{false};
   std::atomic<int64_t> from_ms_{0};
+  std::function<int64_t(const RawRecord&)> base_;
   std::mutex mutex_;
   std::vector<int64_t> latencies_;
 };
@@ -695,9 +703,15 @@ int64_t percentile(std::vector<int64_t>& v, double q) {
 struct RateRun {
   int64_t sent = 0, views = 0;
 };
-RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::string& topic, double rate,
-                        int seconds, const std::function<bool()>& stop, json& j) {
-  YahooGenerator g;
+// Makes the next record for wall time `now_ms`; `counted` says whether it
+// must cause an output that is read back (Yahoo's views).
+using RateSource = std::function<GenRecord(int64_t now_ms, bool* counted)>;
+
+// Produces `next`'s records to `topics` (indexed by GenRecord::topic) at
+// `rate` records/s for `seconds`.
+RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::vector<std::string>& topics,
+                        double rate, int seconds, const std::function<bool()>& stop, json& j,
+                        const RateSource& next) {
   RateRun run;
   const auto t0 = Clock::now();
   const auto end = t0 + std::chrono::seconds(seconds);
@@ -705,11 +719,11 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::string& 
     const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     const auto due = static_cast<int64_t>(elapsed * rate);
     while (run.sent < due) {
-      bool view = false;
-      auto rec = g.event(wall_ms(), nullptr, &view);
+      bool counted = false;
+      GenRecord rec = next(wall_ms(), &counted);
       OutputRecord out;
-      out.topic = topic;
-      out.key = rec.key;
+      out.topic = topics.at(static_cast<size_t>(rec.topic));
+      out.key = std::move(rec.key);
       out.value = std::move(rec.value);
       out.timestamp = rec.timestamp;
       if (auto r = producer.produce(out, nullptr); !r) {
@@ -717,7 +731,7 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::string& 
         break;
       }
       ++run.sent;
-      if (view) ++run.views;
+      if (counted) ++run.views;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
@@ -742,30 +756,84 @@ void summarize_latencies(const RateRun& run, ReadBack& back, json& j) {
     j["error"] = std::to_string(run.views - back.read()) + " updates not read back";
 }
 
-// (4) Yahoo at a fixed rate: latency from each view's event time to its
-// count update being read by a consumer.
-json run_latency(const std::string& bootstrap, const Options& o, double rate,
-                 const std::string& prefix, const std::string& tag) {
-  json j{{"rate_records_per_second", rate}, {"seconds", o.latency_seconds}};
-  const Workload w = yahoo_workload(prefix);
+// The window start in a Nexmark Q5/Q7 result's key (GROUP BY starttime: a
+// BIGINT key, 8 bytes big-endian, or its text); -1 when it has none.
+int64_t window_start_of(const RawRecord& r) {
+  if (!r.key) return -1;
+  const std::string& k = *r.key;
+  if (k.size() == 8) {
+    uint64_t v = 0;
+    for (char c : k) v = (v << 8) | static_cast<unsigned char>(c);
+    return static_cast<int64_t>(v);
+  }
+  try {
+    return std::stoll(k);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// (4) One workload at a fixed rate, event time = the wall clock. Yahoo, Q1,
+// Q2 and Q3: latency from the event time of the input record that caused
+// each output (the output's timestamp) to the output being read by a
+// consumer. Q5 and Q7 emit a window's result once it closes (EMIT FINAL,
+// 10 s windows with a 10 s grace period): latency from the window's close
+// (start + 20 s of event time) to the result being read.
+json run_latency(const std::string& bootstrap, const Options& o, const std::string& name,
+                 double rate, const std::string& prefix, const std::string& tag) {
+  const Workload w = name == "yahoo" ? yahoo_workload(prefix) : nexmark_workload(name, prefix);
+  const bool windowed = name == "q5" || name == "q7";
+  // A window closes 20 s of event time after it starts: long enough for
+  // several to close after the warm-up.
+  const int seconds = windowed ? std::max(o.latency_seconds, 40) : o.latency_seconds;
+  json j{{"rate_records_per_second", rate}, {"seconds", seconds}};
+  j["measured_from"] = windowed ? "window close (start + size + grace) to read"
+                                : "event time of the causing input to read";
   if (auto r = ensure_topics(bootstrap, w.topics, o.partitions); !r) {
     j["error"] = r.error().to_string();
     return j;
   }
-  YahooGenerator g;
-  {
+  YahooGenerator yahoo;
+  if (name == "yahoo") {
     Input table;
     table.topics = w.topics;
-    table.records = g.table();
+    table.records = yahoo.table();
     for (auto& r : table.records) r.timestamp = wall_ms() - 1000;
     if (auto r = load(bootstrap, table, o.partitions); !r) {
       j["error"] = r.error().to_string();
       return j;
     }
   }
+  // Nexmark: only the event kinds the query reads are written, and the
+  // generator's event time runs at the wall clock's pace for them.
+  const bool q3 = name == "q3";
+  const double share = q3 ? 4.0 / 50 : 46.0 / 50;
+  std::unique_ptr<NexmarkGenerator> nexmark;
+  if (name != "yahoo") nexmark = std::make_unique<NexmarkGenerator>(wall_ms(), rate / share);
+  // Nexmark topics (person, auction, bid) to the workload's topics.
+  std::vector<std::string> topics = w.topics;
+  if (name != "yahoo") {
+    const std::string p = prefix + "nexmark-";
+    topics = {p + "person", p + "auction", p + "bid"};
+  }
+  const RateSource next = [&](int64_t now, bool* counted) -> GenRecord {
+    if (name == "yahoo") return yahoo.event(now, nullptr, counted);
+    for (;;) {
+      GenRecord r = nexmark->next_event();
+      const bool bid = nexmark->last_kind == 2;
+      if (q3 == bid) continue;
+      *counted = name == "q1" || (name == "q2" && nexmark->bid.auction % 123 == 0);
+      return r;
+    }
+  };
   auto planned = sql::plan_script(w.sql);
   if (!planned) {
     j["error"] = planned.error().message;
+    return j;
+  }
+  // Q5 and Q7 read their first stage's results back as a stream.
+  if (auto r = ensure_topics(bootstrap, planned->topology.source_topics(), o.partitions); !r) {
+    j["error"] = r.error().to_string();
     return j;
   }
   std::string state_dir =
@@ -774,7 +842,7 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
     j["error"] = "cannot create a state directory";
     return j;
   }
-  std::vector<std::string> sets{"application.id=" + tag + "-latency",
+  std::vector<std::string> sets{"application.id=" + tag + "-" + name + "-latency",
                                 "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir};
   sets.insert(sets.end(), o.sets.begin(), o.sets.end());
   auto config = sql::app_config(*planned, "", sets);
@@ -783,6 +851,12 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
     return j;
   }
   ReadBack back;
+  if (windowed) {
+    back.latency_base([](const RawRecord& r) {
+      const int64_t start = window_start_of(r);
+      return start < 0 ? std::numeric_limits<int64_t>::min() : start + 20000;
+    });
+  }
   RateRun run;
   {
     Application app(planned->topology, *config);
@@ -790,8 +864,8 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
       j["error"] = r.error().to_string();
       return j;
     }
-    auto reader =
-        start_reader(bootstrap, tag + "-latency-reader", w.output_topics, app.partitions(), &back);
+    auto reader = start_reader(bootstrap, tag + "-" + name + "-latency-reader", w.output_topics,
+                               app.partitions(), &back);
     auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
     if (!reader || !producer) {
       j["error"] = !reader ? reader.error().to_string() : producer.error().to_string();
@@ -802,12 +876,18 @@ json run_latency(const std::string& bootstrap, const Options& o, double rate,
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     // The first 2 s warm up (connections, first fetches) and are not counted.
     const int64_t start_ms = wall_ms();
+    if (nexmark) nexmark = std::make_unique<NexmarkGenerator>(start_ms, rate / share);
     back.collect_latencies(start_ms + 2000);
-    run = produce_at_rate(**producer, w.topics[0], rate, o.latency_seconds,
-                          [&] { return app.failure().has_value(); }, j);
-    // Wait (bounded) for the last updates.
-    for (int i = 0; i < 1000 && back.read() < run.views; ++i)
+    run = produce_at_rate(**producer, topics, rate, seconds,
+                          [&] { return app.failure().has_value(); }, j, next);
+    // Wait (bounded) for the last outputs: all counted ones, or 2 s without
+    // a new one.
+    for (int i = 0; i < 1000; ++i) {
+      if (run.views > 0 ? back.read() >= run.views
+                        : Clock::now() - back.last() > std::chrono::seconds(2))
+        break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     if (auto f = app.failure()) j["error"] = *f;
     app.stop();
     (*reader)->stop();
@@ -878,7 +958,10 @@ json run_baseline_latency(const std::string& bootstrap, const Options& o, double
     return j;
   }
   back.collect_latencies(wall_ms() + 2000);
-  RateRun run = produce_at_rate(**gen, in, rate, o.latency_seconds, [] { return false; }, j);
+  YahooGenerator g;
+  RateRun run = produce_at_rate(
+      **gen, {in}, rate, o.latency_seconds, [] { return false; }, j,
+      [&](int64_t now, bool* counted) { return g.event(now, nullptr, counted); });
   for (int i = 0; i < 1000 && back.read() < run.views; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   (*c1)->stop();
@@ -1010,6 +1093,7 @@ int run(const Options& o) {
   }
 
   double yahoo_rps = 0;
+  std::map<std::string, double> pipeline_rps;  // per workload: input records/s
   for (const auto& name : o.workloads) {
     const Workload& w = workloads.at(name);
     const Input& in = input_of(name);
@@ -1051,6 +1135,7 @@ int run(const Options& o) {
     }
     wj["ratio_to_baseline"] = b.seconds / p.seconds;
     if (name == "yahoo") yahoo_rps = static_cast<double>(p.input_records) / p.seconds;
+    pipeline_rps[name] = static_cast<double>(p.input_records) / p.seconds;
   }
 
   if (o.latency && want_yahoo) {
@@ -1061,13 +1146,32 @@ int run(const Options& o) {
     } else {
       std::cerr << "bench_sql: yahoo latency at " << rate << " records/s for " << o.latency_seconds
                 << " s\n";
-      result["latency"] = run_latency(bootstrap, o, rate, prefix + "lat-", tag);
+      result["latency"] = run_latency(bootstrap, o, "yahoo", rate, prefix + "lat-", tag);
       result["latency"]["max_throughput_records_per_second"] = yahoo_rps;
       if (!result["latency"].value("ok", false)) ok = false;
       std::cerr << "bench_sql: broker-path latency (two forwarding hops) at " << rate
                 << " records/s for " << o.latency_seconds << " s\n";
       result["latency_baseline"] = run_baseline_latency(bootstrap, o, rate, prefix + "lat-base-", tag);
       if (!result["latency_baseline"].value("ok", false)) ok = false;
+    }
+  }
+  // Nexmark: each query at half of its own pipeline's measured throughput.
+  if (o.latency) {
+    for (const auto& name : o.workloads) {
+      if (!is_nexmark(name)) continue;
+      json& wj = result["workloads"][name];
+      const double max_rps = pipeline_rps.count(name) ? pipeline_rps.at(name) : 0;
+      const double rate = o.latency_rate > 0 ? o.latency_rate : max_rps / 2;
+      if (rate <= 0) {
+        wj["latency"] = {{"ok", false}, {"error", "no measured throughput to halve"}};
+        ok = false;
+        continue;
+      }
+      std::cerr << "bench_sql: " << name << " latency at " << rate << " records/s for "
+                << o.latency_seconds << " s\n";
+      wj["latency"] = run_latency(bootstrap, o, name, rate, prefix + "lat-" + name + "-", tag);
+      wj["latency"]["max_throughput_records_per_second"] = max_rps;
+      if (!wj["latency"].value("ok", false)) ok = false;
     }
   }
   std::cout << result.dump() << std::endl;
@@ -1107,9 +1211,11 @@ int main(int argc, char** argv) {
                "Check the driver phases' results against the generator (exit 1 when wrong)");
   app.add_option("--set", o.sets,
                  "Configuration of the pipeline and latency phases: --set key=value (repeatable)");
-  app.add_flag("--latency", o.latency, "Also measure Yahoo's latency at half the throughput");
+  app.add_flag("--latency", o.latency,
+               "Also measure each workload's latency at half its measured throughput (Yahoo "
+               "also the broker path's)");
   app.add_option("--latency-rate", o.latency_rate,
-                 "Records/s for the latency run (default: half of the measured Yahoo pipeline)");
+                 "Records/s for the latency runs (default: half of each measured pipeline)");
   app.add_option("--latency-seconds", o.latency_seconds, "Length of the latency run")
       ->check(CLI::Range(3, 3600));
   CLI11_PARSE(app, argc, argv);
