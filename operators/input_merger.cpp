@@ -25,6 +25,8 @@ InputMerger::InputMerger(std::vector<InputSpec> inputs, PartitionId partition,
     Input in;
     in.tp = TopicPartition{std::move(spec.topic), partition};
     in.is_table = spec.is_table;
+    in.group = spec.group;
+    if (spec.group + 1 > groups_) groups_ = spec.group + 1;
     inputs_.push_back(std::move(in));
   }
 }
@@ -76,34 +78,37 @@ std::optional<InputMerger::Run> InputMerger::next_run_flushing() {
 std::optional<InputMerger::Run> InputMerger::pick(std::optional<TimestampMs> now_ms) {
   waiting_ = false;
   if (buffered_total_ == 0) return std::nullopt;
+  // Groups held back by one of their empty inputs (every empty input is
+  // looked at, so each one's wait starts now).
+  std::vector<bool> blocked(groups_, false);
   if (now_ms) {
-    bool blocked = false;
     for (Input& in : inputs_) {
-      // Every empty input is looked at, so each one's wait starts now.
-      if (in.buffered == 0 && blocks(in, *now_ms)) blocked = true;
-    }
-    if (blocked) {
-      waiting_ = true;
-      return std::nullopt;
+      if (in.buffered == 0 && blocks(in, *now_ms)) blocked[in.group] = true;
     }
   }
+  // The earliest head among the groups free to go.
   size_t best = inputs_.size();
   OrderKey best_key;
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const Input& in = inputs_[i];
-    if (in.buffered == 0) continue;
+    if (in.buffered == 0 || blocked[in.group]) continue;
     OrderKey k = order_key(in.head().timestamp, in.is_table, i);
     if (best == inputs_.size() || k < best_key) {
       best = i;
       best_key = k;
     }
   }
+  if (best == inputs_.size()) {
+    waiting_ = true;  // data is buffered, but only in groups that wait
+    return std::nullopt;
+  }
   // The run ends before the first record that no longer precedes every
-  // other input's head.
+  // other head of its group.
+  const size_t group = inputs_[best].group;
   std::optional<OrderKey> limit;
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const Input& in = inputs_[i];
-    if (i == best || in.buffered == 0) continue;
+    if (i == best || in.buffered == 0 || in.group != group) continue;
     OrderKey k = order_key(in.head().timestamp, in.is_table, i);
     if (!limit || k < *limit) limit = k;
   }

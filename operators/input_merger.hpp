@@ -17,6 +17,14 @@
 // input's head. Within an input, offset order is kept whatever the
 // timestamps (out-of-order records are not reordered).
 //
+// Groups: the ordering and waiting below apply among the inputs of one
+// group (InputSpec::group, a sub-topology as Kafka Streams splits a
+// topology at its repartition topics). Inputs of different groups share no
+// operator or state, so a run of one group is never held back by another;
+// in particular a task's own repartition topic, which fills only as the
+// task's other inputs are processed, does not gate them (which would tie
+// their pace to the round trip through the broker).
+//
 // Waiting (Kafka Streams' KIP-695 rules): an input with nothing buffered
 // that may have more data (its position is below its high watermark, or
 // either is unknown) blocks the others, because its next record is already
@@ -27,9 +35,9 @@
 // batch with records, the offset after its last record; an *empty* batch
 // means "the consumer is at the high watermark" (a caught-up signal).
 //
-// Determinism: with no idle timeouts, the order of processed records
-// depends only on each input's records, not on batch sizes or arrival
-// order (tested).
+// Determinism: with no idle timeouts, the order of processed records of
+// each group depends only on its inputs' records, not on batch sizes or
+// arrival order (tested).
 //
 // A pure class: no clocks (the caller passes wall-clock time in), no
 // threads. Owned by a task; used on the task's thread.
@@ -49,6 +57,10 @@ namespace rivulet {
 struct InputSpec {
   std::string topic;
   bool is_table = false;
+  // The input's sub-topology: inputs of different groups feed disjoint
+  // operators and state (a repartition topic starts a new one), so they are
+  // not ordered against each other and never wait for each other.
+  size_t group = 0;
 };
 
 // Records [begin, end) of buffered input `input`, to process next. The
@@ -102,6 +114,7 @@ class InputMerger {
   struct Input {
     TopicPartition tp;
     bool is_table = false;
+    size_t group = 0;
     std::deque<RawBatch> batches;  // non-empty batches only
     size_t cursor = 0;             // next record in batches.front()
     size_t buffered = 0;
@@ -118,6 +131,7 @@ class InputMerger {
   bool blocks(Input& input, TimestampMs now_ms);
 
   std::vector<Input> inputs_;
+  size_t groups_ = 1;
   int64_t max_task_idle_ms_;
   size_t buffered_total_ = 0;
   TimestampMs stream_time_ = -1;

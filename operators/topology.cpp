@@ -1,6 +1,7 @@
 #include "operators/topology.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -383,6 +384,7 @@ std::string Topology::describe() const {
 // ---- Instantiation ----------------------------------------------------------------
 
 std::shared_ptr<KTable> BuildContext::table(const std::string& name) const {
+  use(name);
   for (const auto& [n, t] : graph_.tables_) {
     if (n == name) return t;
   }
@@ -390,6 +392,7 @@ std::shared_ptr<KTable> BuildContext::table(const std::string& name) const {
 }
 
 std::shared_ptr<VersionedTable> BuildContext::versions(const std::string& table) const {
+  use(table);
   for (const auto& [n, v] : graph_.versions_) {
     if (n == table) return v;
   }
@@ -397,6 +400,7 @@ std::shared_ptr<VersionedTable> BuildContext::versions(const std::string& table)
 }
 
 std::shared_ptr<WindowStore> BuildContext::window_store(const std::string& name) const {
+  use(name);
   for (const auto& w : graph_.windows_) {
     if (w->name() == name) return w;
   }
@@ -404,6 +408,7 @@ std::shared_ptr<WindowStore> BuildContext::window_store(const std::string& name)
 }
 
 std::shared_ptr<StateStore> BuildContext::state_store(const std::string& name) const {
+  use(name);
   for (const auto& s : graph_.other_stores_) {
     if (s->name() == name) return s;
   }
@@ -411,6 +416,7 @@ std::shared_ptr<StateStore> BuildContext::state_store(const std::string& name) c
 }
 
 std::shared_ptr<AggregateStore> BuildContext::aggregate_store(const std::string& name) const {
+  use(name);
   for (const auto& a : graph_.aggregates_) {
     if (a->name() == name) return a;
   }
@@ -433,6 +439,40 @@ void Topology::add_global_table(std::string name, std::string topic, Serdes serd
 }
 
 const std::vector<GlobalTableSpec>& Topology::global_tables() const { return state_->globals; }
+
+namespace {
+
+// Kafka Streams' sub-topologies: the connected components of the graph
+// whose edges are parent -> child and "uses the same store". Repartition
+// topics (a sink, then a source of the same topic) do not connect. Each
+// input gets its component's number (in order of first appearance), so
+// the InputMerger orders records by time only among the inputs that feed
+// the same operators and state.
+template <typename State, typename Users>
+std::vector<size_t> input_groups(const State& st, const Users& users_of) {
+  std::vector<size_t> root(st.nodes.size());
+  for (size_t i = 0; i < root.size(); ++i) root[i] = i;
+  std::function<size_t(size_t)> find = [&](size_t x) {
+    while (root[x] != x) x = root[x] = root[root[x]];
+    return x;
+  };
+  auto join = [&](size_t a, size_t b) { root[find(a)] = find(b); };
+  for (size_t id = 0; id < st.nodes.size(); ++id) {
+    for (size_t p : st.nodes[id].parents) join(id, p);
+  }
+  for (const auto& [store, nodes] : users_of) {
+    for (size_t id : nodes) join(id, nodes.front());
+  }
+  std::map<size_t, size_t> number;  // component root -> group
+  std::vector<size_t> groups;        // per source, in input order
+  for (size_t id = 0; id < st.nodes.size(); ++id) {
+    if (st.nodes[id].kind != State::Kind::Source) continue;
+    groups.push_back(number.emplace(find(id), number.size()).first->second);
+  }
+  return groups;
+}
+
+}  // namespace
 
 std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition) const {
   return instantiate(partition, nullptr);
@@ -480,6 +520,9 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
     g->stores_.push_back(store.get());
   }
   g->nodes_.reserve(st.nodes.size());
+  // Store name -> the nodes whose factories took it: they share state, so
+  // they are in one sub-topology (input_groups).
+  std::map<std::string, std::vector<NodeId>> users_of;
   for (const auto& n : st.nodes) {
     std::unique_ptr<Node> node;
     switch (n.kind) {
@@ -509,9 +552,11 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
         break;
       }
       case State::Kind::Processor: {
-        BuildContext ctx(*g, n.name);
+        std::vector<std::string> used;
+        BuildContext ctx(*g, n.name, &used);
         node = n.factory(ctx);
         if (!node) return nullptr;
+        for (auto& store : used) users_of[std::move(store)].push_back(g->nodes_.size());
         break;
       }
     }
@@ -520,6 +565,8 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
     for (NodeId p : n.parents) g->nodes_[p]->add_child(as_child);
     g->nodes_.push_back(std::move(node));
   }
+  const std::vector<size_t> groups = input_groups(st, users_of);
+  for (size_t i = 0; i < g->inputs_.size() && i < groups.size(); ++i) g->inputs_[i].group = groups[i];
   return g;
 }
 

@@ -78,10 +78,15 @@ class BuildContext {
 
  private:
   friend class Topology;
-  BuildContext(TaskGraph& graph, std::string node_name)
-      : graph_(graph), node_name_(std::move(node_name)) {}
+  BuildContext(TaskGraph& graph, std::string node_name, std::vector<std::string>* used = nullptr)
+      : graph_(graph), node_name_(std::move(node_name)), used_(used) {}
+  // Notes that the node being built uses store `name` (its sub-topology).
+  void use(const std::string& name) const {
+    if (used_ != nullptr) used_->push_back(name);
+  }
   TaskGraph& graph_;
   std::string node_name_;
+  std::vector<std::string>* used_;
 };
 
 using ProcessorFactory = std::function<std::unique_ptr<Processor>(BuildContext&)>;

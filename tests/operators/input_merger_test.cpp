@@ -107,6 +107,36 @@ TEST_CASE("merger: an empty input with data on the broker is waited for", "[merg
   CHECK(m.waiting());
 }
 
+TEST_CASE("merger: inputs of different groups never wait for each other", "[merger]") {
+  // Group 0: a table and a stream joined; group 1: the task's repartition
+  // topic, filled only as group 0 is processed.
+  InputMerger m({{"users", true, 0}, {"orders", false, 0}, {"by-user-repartition", false, 1}},
+                PartitionId{0}, kNoIdle);
+  m.add(batch("users", 0, {1}, 1), 1000);
+  m.add(batch("orders", 0, {2, 3}, 5), 1000);
+  // The repartition input's position is unknown: it would block a group of
+  // its own inputs, but not group 0.
+  auto order = drain(m, 1000);
+  CHECK(order == Processed{{0, 0}, {1, 0}, {1, 1}});
+  CHECK_FALSE(m.waiting());
+
+  // Repartition records older than what group 0 processed still go: the
+  // order is kept within a group, not across groups.
+  m.add(batch("by-user-repartition", 0, {2, 3}, 2), 1000);
+  // orders is behind its high watermark (5): group 0 waits, group 1 goes.
+  order = drain(m, 1000);
+  CHECK(order == Processed{{2, 0}, {2, 1}});
+  CHECK_FALSE(m.waiting());
+
+  // Group 0 holds data but users lags: group 0 waits, nothing else to do.
+  m.add(batch("users", 1, {9}, 4), 1000);
+  m.add(batch("orders", 2, {4}, 5), 1000);
+  order = drain(m, 1000);
+  CHECK(order == Processed{{1, 2}});  // orders' 4 precedes users' 9
+  CHECK_FALSE(m.next_run(1000));  // orders lags (3 < 5): its next record may precede 9
+  CHECK(m.waiting());
+}
+
 TEST_CASE("merger: a caught-up input is waited for max.task.idle.ms only", "[merger]") {
   InputMerger m(table_and_stream(), PartitionId{0}, 100);
   m.add(batch("users", 0, {}, 0), 1000);  // caught up at 0

@@ -212,6 +212,45 @@ TEST_CASE("topology: joins after a repartition are co-partitioned with the table
         std::vector<std::vector<std::string>>{{"by-user-repartition", "users"}});
 }
 
+TEST_CASE("topology: inputs are grouped by sub-topology, split at repartition topics",
+          "[topology]") {
+  auto groups = [](const Topology& topo) {
+    auto g = topo.instantiate(PartitionId{0});
+    REQUIRE(g);
+    std::vector<std::pair<std::string, size_t>> out;
+    for (const auto& in : g->inputs()) out.emplace_back(in.topic, in.group);
+    return out;
+  };
+  using Groups = std::vector<std::pair<std::string, size_t>>;
+  // A stream-table join: the table's store is used by the join, one group.
+  CHECK(groups(orders_topology()) == Groups{{"users", 0}, {"orders", 0}});
+
+  // Joined after a repartition: the repartition topic's source joins the
+  // table (their store), the stream that feeds the repartition is apart.
+  {
+    Topology topo;
+    auto users = topo.table("users", test::text_serdes());
+    auto clicks = topo.stream("clicks", test::text_serdes());
+    auto by_user = topo.add_repartition(
+        clicks.select_key([](const Record& r) { return r.value; }).node(), "by-user");
+    KStream(topo, by_user)
+        .join(users, [](const Record&, const Value* u) { return *u; })
+        .to("out", test::text_serdes());
+    CHECK(groups(topo) == Groups{{"users", 0}, {"clicks", 1}, {"by-user-repartition", 0}});
+  }
+  // Re-keyed and counted (Yahoo's shape): the count reads the repartition
+  // topic alone; an unused table is a group of its own.
+  {
+    Topology topo;
+    auto clicks = topo.stream("clicks", test::text_serdes());
+    topo.table("pages", test::text_serdes());
+    clicks.group_by([](const Record& r) { return r.value; }, "by-page")
+        .count("page-counts")
+        .to("page-counts", test::text_serdes());
+    CHECK(groups(topo) == Groups{{"clicks", 0}, {"pages", 1}, {"by-page-repartition", 2}});
+  }
+}
+
 TEST_CASE("topology: builder mistakes are reported, not thrown", "[topology]") {
   {
     Topology other;

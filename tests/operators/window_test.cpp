@@ -286,10 +286,13 @@ TEST_CASE("windows: bad specs are builder errors", "[window]") {
 TEST_CASE("windows: an idle input holds a window open only for max.task.idle.ms", "[window]") {
   Topology topo;
   auto seen = std::make_shared<std::vector<Record>>();
-  topo.table("users", codecs::internal());
+  // The clicks are joined with users, so both inputs feed the window (one
+  // sub-topology): an idle users input holds it.
+  auto users_table = topo.table("users", codecs::internal());
   WindowSpec w = WindowSpec::tumbling(10, 0);
   w.emit = WindowEmit::Final;
   topo.stream("clicks", codecs::internal())
+      .left_join(users_table, [](const Record& s, const Value*) { return s.value; })
       .group_by_key()
       .windowed_count(w, "clicks-per-10ms")
       .peek([seen](const Record& r) { seen->push_back(r); });
