@@ -58,6 +58,8 @@ struct Options {
   int timeout_s = 120;
   std::string bootstrap;  // empty: start the embedded broker
   bool driver_only = false;
+  std::string users_storage = "decoded";  // the users KTable in the driver and pipeline phases
+  bool table_bytes = true;  // measure the users table's bytes per entry in both storages
   // > 0: instead of the baseline and pipeline phases, this many rounds of the
   // pipeline with checkpoint.interval.ms=1000 against checkpoints disabled.
   int checkpoint_compare = 0;
@@ -169,6 +171,49 @@ RawRecord raw(int64_t offset, std::string key, std::string value) {
   return r;
 }
 
+// The users KTable's memory: every user applied to one task's graph (one
+// table holding all users) in `storage`; KTable::bytes_estimate() per entry
+// against the raw bytes of the keys and JSON values as they arrive.
+json measure_users_table(examples::OrdersWorkload w, TableStorage storage) {
+  w.users_storage = storage;
+  json j{{"storage", storage == TableStorage::Encoded ? "encoded" : "decoded"}};
+  auto graph = examples::make_orders_topology(w).instantiate(PartitionId{0});
+  if (!graph) {
+    j["error"] = "the orders topology does not instantiate";
+    return j;
+  }
+  const size_t input = *graph->input_index(w.users_topic);
+  double raw_bytes = 0;
+  std::vector<RawRecord> batch;
+  TaskOutput out;
+  const auto t0 = Clock::now();
+  for (int64_t u = 0; u < w.users; ++u) {
+    auto id = w.user_id(u);
+    auto value = user_json(u, id);
+    raw_bytes += static_cast<double>(id.size() + value.size());
+    batch.push_back(raw(u, id, std::move(value)));
+    if (batch.size() == 1000 || u + 1 == w.users) {
+      out.clear();
+      graph->process(input, batch.data(), batch.data() + batch.size(), out);
+      batch.clear();
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const KTable* users = graph->table("users");
+  if (users == nullptr || users->size() == 0) {
+    j["error"] = "the users table is empty";
+    return j;
+  }
+  const double entries = static_cast<double>(users->size());
+  j["entries"] = users->size();
+  j["bytes"] = users->bytes_estimate();
+  j["bytes_per_entry"] = static_cast<double>(users->bytes_estimate()) / entries;
+  j["raw_bytes_per_entry"] = raw_bytes / static_cast<double>(w.users);
+  j["ratio_to_raw"] = static_cast<double>(users->bytes_estimate()) / raw_bytes;
+  j["load_seconds"] = seconds;
+  return j;
+}
+
 // (c) The topology in this thread, no broker: users first (not timed), then
 // the orders in batches of `batch`, as the consumer would cut them.
 Phase run_driver(const examples::OrdersWorkload& w, int batch_size) {
@@ -240,6 +285,7 @@ class Forwarder : public connectors::BatchSink {
         target_(target) {}
 
   bool offer(RawBatch&& batch) override {
+    if (!batch.records.empty()) last_ = Clock::now();
     consumed_.fetch_add(static_cast<int64_t>(batch.records.size()), std::memory_order_relaxed);
     if (batch.tp.topic != orders_topic_) return true;  // the table input: read, not written
     for (const auto& rec : batch.records) {
@@ -258,6 +304,7 @@ class Forwarder : public connectors::BatchSink {
     return true;
   }
   int64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
+  Clock::time_point last() const { return last_.load(); }
   bool failed() const { return failed_.load(); }
   const std::string& error() const { return error_; }
 
@@ -268,6 +315,7 @@ class Forwarder : public connectors::BatchSink {
   int64_t orders_, target_;
   int64_t seen_ = 0, produced_ = 0;  // poll thread only
   std::atomic<int64_t> consumed_{0};
+  std::atomic<Clock::time_point> last_{Clock::now()};
   std::atomic<bool> failed_{false};
   std::string error_;  // written once on the poll thread; read after the consumer stopped
 };
@@ -345,11 +393,16 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
     return p;
   }
   (*consumer)->start(&forward);
-  const bool done = wait_until([&] { return back.read() >= target; },
-                               [&] { return forward.failed(); }, timeout_s, "baseline");
+  // Done when every input record was read (with many users the outputs,
+  // which only the orders make, can all be back before the last user is
+  // read) and every output was read back.
+  const int64_t inputs = w.users + w.orders;
+  const bool done =
+      wait_until([&] { return back.read() >= target && forward.consumed() >= inputs; },
+                 [&] { return forward.failed(); }, timeout_s, "baseline");
   const int64_t read = back.read();
   // Timed out: the phase lasted until now, whatever was read.
-  timer.end(done ? back.last() : Clock::now());
+  timer.end(done ? std::max(back.last(), forward.last()) : Clock::now());
   (*consumer)->stop();
   (*producer)->flush(std::chrono::seconds(10));
   (*reader)->stop();
@@ -436,8 +489,11 @@ int run(const Options& o) {
       *t = "bench-" + tag + "-" + *t;
     }
   }
+  w.users_storage =
+      o.users_storage == "encoded" ? TableStorage::Encoded : TableStorage::Decoded;
   json result{{"workload",
                {{"users", w.users},
+                {"users_storage", o.users_storage},
                 {"orders", w.orders},
                 {"partitions", o.partitions},
                 {"batch", o.batch},
@@ -449,6 +505,11 @@ int run(const Options& o) {
   result["driver"] = driver.to_json();
   ok = ok && driver.ok;
   const int64_t target = driver.output_records;
+  if (o.table_bytes) {
+    std::cerr << "bench_pipeline: users table bytes per entry, decoded and encoded storage\n";
+    result["users_table"] = json::array({measure_users_table(w, TableStorage::Decoded),
+                                         measure_users_table(w, TableStorage::Encoded)});
+  }
   if (o.driver_only || !driver.ok) {
     std::cout << result.dump() << std::endl;
     return ok ? 0 : 1;
@@ -592,6 +653,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phase, no broker");
+  app.add_option("--users-storage", o.users_storage,
+                 "Storage of the users KTable in the driver and pipeline phases")
+      ->check(CLI::IsMember({"decoded", "encoded"}));
+  app.add_flag("!--no-table-bytes", o.table_bytes,
+               "Skip measuring the users table's bytes per entry (both storages)");
   app.add_option("--checkpoint-compare", o.checkpoint_compare,
                  "Rounds of the pipeline with checkpoint.interval.ms=1000 against no checkpoints "
                  "(instead of the baseline and pipeline phases)")

@@ -34,7 +34,20 @@
 #                   when one node joins, the longest hand-over pause, and
 #                   after a SIGKILL the time until the dead node's tasks run
 #                   elsewhere and until each wrote output again (failover);
-#                   about one minute per K.
+#                   about one minute per K;
+#   demo, 1M users  bench_pipeline --users DEMO_USERS (default 1000000; 0
+#                   skips) --partitions 32, once with the users table in
+#                   decoded storage (also measuring the table's bytes per
+#                   entry in both storages) and once in encoded storage;
+#                   about 1.5 minutes;
+#   scaling         bench_scaling: the demo's SQL on 1, 2 and 3 `rivulet
+#                   node`s (SCALING_NODES, default "1 2 3"; none skips),
+#                   each node in its own cgroup with SCALING_QUOTA CPUs
+#                   (default 0.4), SCALING_ORDERS orders (default 300000)
+#                   preloaded in 12 partitions; skipped with a message when
+#                   the cgroup v1 cpu controller is not writable (not
+#                   root); SCALING_ROUNDS rounds (default 2), the best run
+#                   per node count quoted; about 4 minutes.
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -49,7 +62,7 @@ checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
 sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
 for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows bench_sql \
-    bench_sql_api; do
+    bench_sql_api bench_scaling; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -135,11 +148,40 @@ if [[ "$cluster_nodes" != none ]]; then
   done
 fi
 
+demo_users=${DEMO_USERS:-1000000}
+rm -f "$results"/pipeline-users-*.json
+demo_users_cmd="$build/bin/bench_pipeline --users $demo_users --partitions 32 $pipeline_args"
+if [[ "$demo_users" != 0 ]]; then
+  for storage in decoded encoded; do
+    cmd="$demo_users_cmd --users-storage $storage"
+    [[ "$storage" == encoded ]] && cmd+=" --no-table-bytes"
+    echo "run.sh: $cmd" >&2
+    # shellcheck disable=SC2086
+    $cmd 2> "$results/pipeline-users-$storage.log" | tail -n 1 | \
+      python3 -c 'import json,sys; d=json.load(sys.stdin); d["command"]=sys.argv[1]; print(json.dumps(d))' "$cmd" \
+      > "$results/pipeline-users-$storage.json" || echo "run.sh: $cmd failed; see $results/pipeline-users-$storage.log" >&2
+  done
+fi
+
+scaling_nodes=${SCALING_NODES:-1 2 3}
+rm -f "$results/scaling.json"
+scaling_cmd="$build/bin/bench_scaling --nodes ${scaling_nodes// /,} --cpu-quota ${SCALING_QUOTA:-0.4}"
+scaling_cmd+=" --rounds ${SCALING_ROUNDS:-2}"
+scaling_cmd+=" --orders ${SCALING_ORDERS:-300000} --partitions 12"
+if [[ "$scaling_nodes" != none ]]; then
+  echo "run.sh: $scaling_cmd" >&2
+  $scaling_cmd 2> "$results/scaling.log" | tail -n 1 > "$results/scaling.json" || \
+    echo "run.sh: $scaling_cmd failed; see $results/scaling.log" >&2
+  if grep -q '"skipped"' "$results/scaling.json" 2>/dev/null; then
+    echo "run.sh: scaling skipped: $(tail -n 1 "$results/scaling.log")" >&2
+  fi
+fi
+
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
-  "$sql_api_cmd" <<'PY'
+  "$sql_api_cmd" "$scaling_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-windows_cmd, sql_cmd, sql_api_cmd = sys.argv[6], sys.argv[7], sys.argv[8]
+windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -358,6 +400,58 @@ for c in clines:
             "unit": "s, SIGKILL of a node -> every one of its tasks wrote output again",
             "command": cmd}
 
+for storage in ("decoded", "encoded"):
+    d = load(f"pipeline-users-{storage}.json")
+    if not d:
+        continue
+    cmd = d.get("command", "")
+    users = d.get("workload", {}).get("users", 0)
+    label = f"demo_{users // 1000000}m_users" if users >= 1000000 else f"demo_{users}_users"
+    p, b = d.get("pipeline", {}), d.get("baseline", {})
+    if not p.get("ok") or not b.get("ok"):
+        fig[f"{label}_{storage}_pipeline_records_per_second"] = {
+            "error": p.get("error") or b.get("error") or "failed", "command": cmd}
+    else:
+        fig[f"{label}_{storage}_pipeline_records_per_second"] = {
+            "value": round(p["input_records_per_second"]),
+            "unit": f"input records/s, orders LEFT JOIN {users} users ({storage} table) + counts, Application",
+            "cpu_seconds_per_million_records": round(p["cpu_seconds_per_million_input_records"], 2),
+            "peak_rss_mib": round(p["peak_rss_kb"] / 1024, 1),
+            "records_per_cpu_second": round(p["input_records"] / p["cpu_seconds"]) if p["cpu_seconds"] else 0,
+            "command": cmd}
+        fig[f"{label}_{storage}_ratio_to_baseline"] = {
+            "value": round(p["ratio_to_baseline"], 3), "unit": "pipeline/baseline, same run",
+            "baseline_records_per_second": round(b["input_records_per_second"]), "command": cmd}
+    for t in d.get("users_table", []):
+        if "bytes_per_entry" in t:
+            fig[f"{label}_table_{t['storage']}_bytes_per_entry"] = {
+                "value": round(t["bytes_per_entry"], 1),
+                "unit": f"bytes per entry, users KTable of {t['entries']} keys ({t['storage']}), KTable::bytes_estimate",
+                "raw_bytes_per_entry": round(t["raw_bytes_per_entry"], 1),
+                "ratio_to_raw": round(t["ratio_to_raw"], 2), "command": cmd}
+
+sc = load("scaling.json")
+if sc and "skipped" in sc:
+    fig["scaling_skipped"] = {"error": "skipped: " + sc["skipped"], "command": scaling_cmd}
+elif sc:
+    for k in sorted({r["nodes"] for r in sc.get("runs", [])}):
+        good = [r for r in sc["runs"] if r["nodes"] == k and r.get("ok")]
+        if not good:
+            bad = [r for r in sc["runs"] if r["nodes"] == k]
+            fig[f"scaling_{k}_nodes_orders_per_second"] = {
+                "error": bad[0].get("error", "failed") if bad else "failed", "command": scaling_cmd}
+            continue
+        r = max(good, key=lambda x: x["orders_per_second"])
+        s = next((x for x in sc.get("summary", []) if x["nodes"] == k), {})
+        fig[f"scaling_{k}_nodes_orders_per_second"] = {
+            "value": round(r["orders_per_second"]),
+            "unit": f"orders/s (best run), first to last output, {k} node(s) at {sc.get('cpu_quota_per_node')} CPU each",
+            "all_runs": [round(x["orders_per_second"]) for x in good],
+            "ratio_to_one_node": round(s.get("ratio_of_best_to_one_node", 0), 2),
+            "node_cpu_seconds": [round(n["cpu_seconds"], 2) for n in r["node_cpu"]],
+            "cpus_used_per_node": [round(n.get("cpus_used_first_to_last_output", 0), 2) for n in r["node_cpu"]],
+            "loadavg_at_submit": r.get("loadavg_at_submit"), "command": scaling_cmd}
+
 json.dump(out, open(os.path.join(results, "latest.json"), "w"), indent=2)
 
 def human(v):
@@ -369,14 +463,21 @@ for name, f in fig.items():
         print(f"{name:42} {'ERROR':>12}  {f['error']}")
         continue
     v = f["value"]
-    shown = human(v) if "records/s" in f["unit"] else f"{v:g}"
+    rate = "records/s" in f["unit"] or "orders/s" in f["unit"]
+    shown = human(v) if rate else f"{v:g}"
     extra = ""
     if "all_runs" in f:
-        extra = "  runs: " + ", ".join(human(x) if "records/s" in f["unit"] else f"{x:g}" for x in f["all_runs"])
+        extra = "  runs: " + ", ".join(human(x) if rate else f"{x:g}" for x in f["all_runs"])
     if "ratio_to_decode_only" in f:
         extra = f"  (x{f['ratio_to_decode_only']} of decode-only)"
     if "flink_1_13_per_core_other_hardware" in f:
         extra = f"  (Flink 1.13, other hardware: {human(f['flink_1_13_per_core_other_hardware'])}/s per core)"
+    if "ratio_to_one_node" in f:
+        extra += f"  (x{f['ratio_to_one_node']} of 1 node; node CPU s {f['node_cpu_seconds']}, CPUs used {f['cpus_used_per_node']})"
+    if "ratio_to_raw" in f:
+        extra = f"  (raw {f['raw_bytes_per_entry']} bytes: x{f['ratio_to_raw']})"
+    if "baseline_records_per_second" in f:
+        extra = f"  (baseline {human(f['baseline_records_per_second'])}/s)"
     if "cpu_seconds_per_million_records" in f and "peak_rss_mib" in f:
         extra = f"  ({human(f['records_per_cpu_second'])} per CPU s, {f['cpu_seconds_per_million_records']} CPU s/1M, {f['peak_rss_mib']} MiB)"
     print(f"{name:42} {shown:>12}  {f['unit']}{extra}")

@@ -90,7 +90,7 @@ std::map<std::string, int64_t> OrdersWorkload::expected_counts() const {
 
 Topology make_orders_topology(const OrdersWorkload& w) {
   Topology topo;
-  auto users = topo.table(w.users_topic, codecs::string_json(), "users");
+  auto users = topo.table(w.users_topic, codecs::string_json(), "users", w.users_storage);
   auto orders = topo.stream(w.orders_topic, codecs::string_json())
                     .filter([](const Record& r) { return r.value.kind() == TypeKind::Struct; });
   orders.left_join(users, enrich_order).to(w.enriched_topic, codecs::string_json());

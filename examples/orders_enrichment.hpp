@@ -18,6 +18,7 @@
 #include <map>
 #include <string>
 
+#include "operators/ktable.hpp"
 #include "operators/topology.hpp"
 #include "runtime/error.hpp"
 
@@ -31,6 +32,8 @@ struct OrdersWorkload {
   std::string orders_topic = "orders";
   std::string enriched_topic = "enriched-orders";
   std::string counts_topic = "order-counts";
+  // Storage of the users KTable (operators/ktable.hpp).
+  TableStorage users_storage = TableStorage::Decoded;
 
   std::string user_id(int64_t n) const;
   int64_t user_of_order(int64_t order) const { return (order * 7919) % user_space; }
