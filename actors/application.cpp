@@ -461,7 +461,18 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   auto& admin = **admin_or;
   auto inputs_ok = im.check_inputs(admin);
   if (!inputs_ok) return inputs_ok.error();
+  const auto sources = im.topology.source_topics();
   for (const auto& topic : im.topology.sink_topics()) {
+    // An output topic this application does not read back (not a
+    // repartition topic, not an input) is made with the task count when
+    // missing, and taken as it is when it exists: the producer partitions
+    // its records by key over however many partitions it has, as a Kafka
+    // Streams sink does. A topic the tasks read must have their count.
+    if (std::find(sources.begin(), sources.end(), topic) == sources.end()) {
+      auto n = admin.partition_count(topic);
+      if (!n) return n.error();
+      if (n->has_value()) continue;
+    }
     auto r = admin.ensure_topic(topic, im.partitions);
     if (!r) return r.error();
   }
