@@ -15,13 +15,14 @@
 namespace rivulet::testing {
 
 // Runs `rivulet verify ... --json` (plus `extra_flags`, e.g.
-// "--read-committed") with the expected per-user counts written to
+// "--read-committed"; bounded by `timeout_s`) with the expected per-user counts written to
 // `scratch_prefix`.expected-counts.json, checks its verdict and returns the
 // report (duplicates["count"] for the test's log).
 inline nlohmann::json verify_orders_output(const std::string& bootstrap,
                                            const examples::OrdersWorkload& w,
                                            const std::string& scratch_prefix,
-                                           const std::string& extra_flags = "") {
+                                           const std::string& extra_flags = "",
+                                           int timeout_s = 180) {
   nlohmann::json expected = nlohmann::json::object();
   for (const auto& [user, n] : w.expected_counts()) {
     expected[user] = {{"user_id", user}, {"orders", n}};
@@ -32,7 +33,7 @@ inline nlohmann::json verify_orders_output(const std::string& bootstrap,
                                    " --input " + w.orders_topic + " --output " + w.enriched_topic +
                                    " --id order_id " + extra_flags + " --table " +
                                    w.counts_topic + " --expect " + expect_file + " --json",
-                               "", 180);
+                               "", timeout_s);
   std::filesystem::remove(expect_file);
   INFO(out);
   CHECK(rc == 0);
