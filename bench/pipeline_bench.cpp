@@ -31,6 +31,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -63,6 +64,12 @@ struct Options {
   // > 0: instead of the baseline and pipeline phases, this many rounds of the
   // pipeline with checkpoint.interval.ms=1000 against checkpoints disabled.
   int checkpoint_compare = 0;
+  // > 0: after the pipeline phase, orders at this rate (records/s; 0 with
+  // latency_seconds > 0: half the pipeline's measured records/s) into fresh
+  // topics, the users table already loaded: p50/p99 of order -> enriched
+  // order read back.
+  double latency_rate = 0;
+  int latency_seconds = 0;
 };
 
 double cpu_seconds() {
@@ -475,6 +482,156 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
   return p;
 }
 
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Latency of the enriched orders: wall clock when read back - the record's
+// timestamp (the order's, which the pipeline keeps), for records stamped at
+// or after `from_ms`. Runs on the reader's poll thread.
+class LatencyBack : public connectors::BatchSink {
+ public:
+  explicit LatencyBack(int64_t from_ms) : from_ms_(from_ms) {}
+  bool offer(RawBatch&& batch) override {
+    if (batch.records.empty()) return true;
+    const int64_t now = wall_ms();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& r : batch.records) {
+      if (r.timestamp >= from_ms_) latencies_.push_back(now - r.timestamp);
+    }
+    read_.fetch_add(static_cast<int64_t>(batch.records.size()));
+    return true;
+  }
+  int64_t read() const { return read_.load(); }
+  std::vector<int64_t> latencies() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return latencies_;
+  }
+
+ private:
+  const int64_t from_ms_;
+  std::atomic<int64_t> read_{0};
+  std::mutex mutex_;
+  std::vector<int64_t> latencies_;
+};
+
+// (d) Latency at a fixed rate: the users table (already in the broker) is
+// loaded by a new Application on fresh order and output topics, then orders
+// are written at `rate` per second for `seconds`, stamped with the wall
+// clock; the first 2 s are not counted.
+json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& base,
+                 int partitions, const std::string& tag, double rate, int seconds,
+                 int timeout_s) {
+  json j{{"rate_records_per_second", rate}, {"seconds", seconds}};
+  examples::OrdersWorkload w = base;
+  w.orders_topic = "bench-" + tag + "-orders-lat";
+  w.enriched_topic = "bench-" + tag + "-enriched-lat";
+  w.counts_topic = "bench-" + tag + "-counts-lat";
+  {
+    auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+    if (!admin) {
+      j["error"] = admin.error().to_string();
+      return j;
+    }
+    for (const auto& t : {w.orders_topic, w.enriched_topic, w.counts_topic}) {
+      if (auto r = (*admin)->ensure_topic(t, partitions); !r) {
+        j["error"] = r.error().to_string();
+        return j;
+      }
+    }
+  }
+  std::string state_dir =
+      (std::filesystem::temp_directory_path() / "rivulet-bench-lat-XXXXXX").string();
+  if (::mkdtemp(state_dir.data()) == nullptr) {
+    j["error"] = "cannot create a state directory under /tmp";
+    return j;
+  }
+  auto config = Config::from_map({{"application.id", "bench-lat-" + tag},
+                                  {"bootstrap.servers", bootstrap},
+                                  {"commit.interval.ms", "500"},
+                                  {"checkpoint.interval.ms", "2000"},
+                                  {"state.dir", state_dir},
+                                  {"kafka.producer.linger.ms", "50"}});
+  if (!config) {
+    j["error"] = config.error().message;
+    return j;
+  }
+  int64_t sent = 0;
+  std::unique_ptr<LatencyBack> back;
+  {
+    Application app(examples::make_orders_topology(w), *config);
+    if (auto r = app.start(); !r) {
+      j["error"] = r.error().to_string();
+      return j;
+    }
+    // The users table first: the orders are stamped later, so the
+    // time-ordered merge would hold them until it is loaded anyway.
+    const auto t0 = Clock::now();
+    const bool loaded = wait_until(
+        [&] { return static_cast<int64_t>(app.stats().records_in) >= w.users; },
+        [&] { return app.failure().has_value(); }, timeout_s, "latency: loading the users table");
+    j["table_load_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+    back = std::make_unique<LatencyBack>(wall_ms() + 2000);
+    auto reader = start_reader(bootstrap, "bench-lat-reader-" + tag, {w.enriched_topic},
+                               partitions, back.get());
+    if (!loaded || !producer || !reader) {
+      j["error"] = !loaded     ? std::string("the users table did not load in time")
+                   : !producer ? producer.error().to_string()
+                               : reader.error().to_string();
+      app.stop();
+      return j;
+    }
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::seconds(seconds);
+    while (Clock::now() < end && !app.failure() && !j.contains("error")) {
+      const auto due = static_cast<int64_t>(
+          std::chrono::duration<double>(Clock::now() - start).count() * rate);
+      for (; sent < due; ++sent) {
+        OutputRecord out;
+        out.topic = w.orders_topic;
+        out.key = w.user_id(w.user_of_order(sent));
+        out.value = order_json(sent, *out.key);
+        out.timestamp = wall_ms();
+        if (auto r = (*producer)->produce(out, nullptr); !r) {
+          j["error"] = r.error().to_string();
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    (*producer)->flush(std::chrono::seconds(10));
+    for (int i = 0; i < 1000 && back->read() < sent; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (auto f = app.failure()) j["error"] = *f;
+    app.stop();
+    (*reader)->stop();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir, ignored);
+  auto lat = back->latencies();
+  std::sort(lat.begin(), lat.end());
+  j["orders_sent"] = sent;
+  j["outputs_read"] = back->read();
+  j["latencies_counted"] = lat.size();
+  if (!lat.empty()) {
+    auto at = [&](double q) {
+      return lat[std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())))];
+    };
+    j["p50_ms"] = at(0.50);
+    j["p99_ms"] = at(0.99);
+    j["max_ms"] = lat.back();
+  }
+  if (!j.contains("error") && back->read() < sent) {
+    j["error"] = std::to_string(sent - back->read()) + " enriched orders not read back";
+  }
+  j["ok"] = !j.contains("error") && !lat.empty();
+  return j;
+}
+
 int run(const Options& o) {
   examples::OrdersWorkload w;
   w.users = o.users;
@@ -634,6 +791,16 @@ int run(const Options& o) {
   for (const Phase* p : {&baseline, &pipeline}) {
     if (!p->ok) std::cerr << "bench_pipeline: " << p->name << " FAILED: " << p->error << "\n";
   }
+  if (o.latency_seconds > 0 && pipeline.ok) {
+    const double rate = o.latency_rate > 0
+                            ? o.latency_rate
+                            : static_cast<double>(pipeline.input_records) / pipeline.seconds / 2;
+    std::cerr << "bench_pipeline: latency at " << rate << " orders/s for " << o.latency_seconds
+              << " s\n";
+    result["latency"] =
+        run_latency(bootstrap, w, o.partitions, tag, rate, o.latency_seconds, o.timeout_s);
+    if (!result["latency"].value("ok", false)) ok = false;
+  }
   std::cout << result.dump() << std::endl;
   return ok ? 0 : 1;
 }
@@ -662,6 +829,13 @@ int main(int argc, char** argv) {
                  "Rounds of the pipeline with checkpoint.interval.ms=1000 against no checkpoints "
                  "(instead of the baseline and pipeline phases)")
       ->check(CLI::Range(0, 100));
+  app.add_option("--latency-seconds", o.latency_seconds,
+                 "After the pipeline phase: orders at a fixed rate for this long, p50/p99 of order "
+                 "-> enriched order read back (0: no latency phase)")
+      ->check(CLI::Range(0, 600));
+  app.add_option("--latency-rate", o.latency_rate,
+                 "Orders/s of the latency phase (default: half the pipeline's records/s)")
+      ->check(CLI::Range(0.0, 10000000.0));
   CLI11_PARSE(app, argc, argv);
   return rivulet::bench::run(o);
 }

@@ -38,8 +38,9 @@
 #   demo, 1M users  bench_pipeline --users DEMO_USERS (default 1000000; 0
 #                   skips) --partitions 32, once with the users table in
 #                   decoded storage (also measuring the table's bytes per
-#                   entry in both storages) and once in encoded storage;
-#                   about 1.5 minutes;
+#                   entry in both storages, and p50/p99 latency at
+#                   DEMO_LATENCY_RATE orders/s, default 5000, for 10 s)
+#                   and once in encoded storage; about 2 minutes;
 #   scaling         bench_scaling: the demo's SQL on 1, 2 and 3 `rivulet
 #                   node`s (SCALING_NODES, default "1 2 3"; none skips),
 #                   each node in its own cgroup with SCALING_QUOTA CPUs
@@ -47,7 +48,11 @@
 #                   preloaded in 12 partitions; skipped with a message when
 #                   the cgroup v1 cpu controller is not writable (not
 #                   root); SCALING_ROUNDS rounds (default 2), the best run
-#                   per node count quoted; about 4 minutes.
+#                   per node count quoted; each node cgroup's cpu.shares
+#                   SCALING_SHARES (default 8192: eight ordinary processes'
+#                   weight, so that a node reaches its quota while others
+#                   load the machine; the quota still caps it); about 4
+#                   minutes.
 #
 # Extra arguments for bench_pipeline go in PIPELINE_ARGS (for example
 # PIPELINE_ARGS="--bootstrap host:9092" for a real Kafka).
@@ -155,6 +160,7 @@ if [[ "$demo_users" != 0 ]]; then
   for storage in decoded encoded; do
     cmd="$demo_users_cmd --users-storage $storage"
     [[ "$storage" == encoded ]] && cmd+=" --no-table-bytes"
+    [[ "$storage" == decoded ]] && cmd+=" --latency-seconds 10 --latency-rate ${DEMO_LATENCY_RATE:-5000}"
     echo "run.sh: $cmd" >&2
     # shellcheck disable=SC2086
     $cmd 2> "$results/pipeline-users-$storage.log" | tail -n 1 | \
@@ -166,7 +172,7 @@ fi
 scaling_nodes=${SCALING_NODES:-1 2 3}
 rm -f "$results/scaling.json"
 scaling_cmd="$build/bin/bench_scaling --nodes ${scaling_nodes// /,} --cpu-quota ${SCALING_QUOTA:-0.4}"
-scaling_cmd+=" --rounds ${SCALING_ROUNDS:-2}"
+scaling_cmd+=" --rounds ${SCALING_ROUNDS:-2} --cpu-shares ${SCALING_SHARES:-8192}"
 scaling_cmd+=" --orders ${SCALING_ORDERS:-300000} --partitions 12"
 if [[ "$scaling_nodes" != none ]]; then
   echo "run.sh: $scaling_cmd" >&2
@@ -422,6 +428,17 @@ for storage in ("decoded", "encoded"):
         fig[f"{label}_{storage}_ratio_to_baseline"] = {
             "value": round(p["ratio_to_baseline"], 3), "unit": "pipeline/baseline, same run",
             "baseline_records_per_second": round(b["input_records_per_second"]), "command": cmd}
+    lat = d.get("latency")
+    if lat:
+        if lat.get("ok"):
+            fig[f"{label}_latency_p50_ms"] = {
+                "value": lat["p50_ms"],
+                "unit": f"ms, order written -> enriched order read back, {round(lat['rate_records_per_second'])} orders/s ({storage} table)",
+                "command": cmd}
+            fig[f"{label}_latency_p99_ms"] = {
+                "value": lat["p99_ms"], "unit": "ms, same run", "max_ms": lat.get("max_ms"), "command": cmd}
+        else:
+            fig[f"{label}_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": cmd}
     for t in d.get("users_table", []):
         if "bytes_per_entry" in t:
             fig[f"{label}_table_{t['storage']}_bytes_per_entry"] = {
