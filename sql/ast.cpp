@@ -1,6 +1,7 @@
 #include "sql/ast.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <unordered_set>
 
 #include "sql/text.hpp"
@@ -362,6 +363,13 @@ std::string to_sql(const Expr& e) {
           // A space keeps "- -x" from reading back as a "--" comment.
           std::string operand = to_sql(*e.args[0]);
           const char* sign = e.unary_op == UnaryOp::Minus ? "-" : "+";
+          // A minus before an unsigned number literal would read back as one
+          // negative literal ("- -0" parses as minus applied to the literal
+          // 0): parentheses keep it an operator.
+          if (e.unary_op == UnaryOp::Minus && e.args[0]->kind == ExprKind::Literal &&
+              !operand.empty() && (std::isdigit(static_cast<unsigned char>(operand[0])) != 0 ||
+                                   operand[0] == '.'))
+            return "-(" + operand + ")";
           return sign + std::string(operand[0] == '-' || operand[0] == '+' ? " " : "") + operand;
         }
       }

@@ -235,6 +235,10 @@ TEST_CASE("parser: canonical text reads back (fuzzer regressions)", "[sql][parse
       // A quoted function name that is not a plain identifier.
       "SELECT -214748364HOUR8, 9223Qu8`dq\"3oted`, \"\"\"\"\"\"\"\"\"\"\"(c OR dND "
       "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"(c OR d)\"dq\" FROM S;",
+      // A minus before a number literal that is not folded into it ("- -0":
+      // minus applied to the literal 0) printed as "-0", which reads back as
+      // the literal 0.
+      "SELECT NAME ||- -0, - -1.5, -(2), - - 3 FROM S;",
   };
   std::vector<std::string> all(std::begin(inputs), std::end(inputs));
   // Tall trees print with a parenthesis per level; that text must parse too.
