@@ -80,10 +80,11 @@ std::optional<InputMerger::Run> InputMerger::pick(std::optional<TimestampMs> now
   if (buffered_total_ == 0) return std::nullopt;
   // Groups held back by one of their empty inputs (every empty input is
   // looked at, so each one's wait starts now).
-  std::vector<bool> blocked(groups_, false);
+  std::vector<char>& blocked = blocked_;
+  blocked.assign(groups_, 0);
   if (now_ms) {
     for (Input& in : inputs_) {
-      if (in.buffered == 0 && blocks(in, *now_ms)) blocked[in.group] = true;
+      if (in.buffered == 0 && blocks(in, *now_ms)) blocked[in.group] = 1;
     }
   }
   // The earliest head among the groups free to go.

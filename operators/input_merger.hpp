@@ -132,6 +132,7 @@ class InputMerger {
 
   std::vector<Input> inputs_;
   size_t groups_ = 1;
+  std::vector<char> blocked_;  // pick()'s per-group flags, kept to reuse their memory
   int64_t max_task_idle_ms_;
   size_t buffered_total_ = 0;
   TimestampMs stream_time_ = -1;
