@@ -1,5 +1,8 @@
 #include "sql/planner.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <optional>
 #include <utility>
 
 #include "operators/stateless_nodes.hpp"
@@ -55,6 +58,44 @@ Expected<size_t> top_k_size(const Expr& call) {
     return sql_error(k ? k->loc : call.loc,
                      call.name + " needs a positive integer literal as its second argument");
   return static_cast<size_t>(k->value.to_int64());
+}
+
+// The Row slots of `scope` that the expressions `exprs` may read, or
+// nullopt when that cannot be told from their columns alone (a subquery, or
+// a scope with external bindings that read the row their own way). A
+// superset is fine: a lambda parameter named like a column keeps that
+// column.
+std::optional<std::vector<uint32_t>> row_slots_read(const Scope& scope,
+                                                    const std::vector<ExprPtr>& exprs) {
+  for (const auto& b : scope.bindings())
+    if (b.slot.origin == Slot::Origin::External) return std::nullopt;
+  std::vector<uint32_t> slots;
+  for (const auto& b : scope.bindings())
+    if (b.slot.origin == Slot::Origin::Row) slots.push_back(b.slot.index);
+  bool opaque = false;
+  std::function<void(const ExprPtr&)> walk = [&](const ExprPtr& e) {
+    if (!e || opaque) return;
+    if (e->subquery) {
+      opaque = true;
+      return;
+    }
+    if (e->kind == ExprKind::Column) {
+      auto c = scope.find(e->qualifier, e->name);
+      if (c.ok() && (*c)->slot.origin == Slot::Origin::Row) slots.push_back((*c)->slot.index);
+      if (!c.ok() && e->qualifier.empty()) {
+        // Ambiguous or unknown (a lambda parameter): keep every column of that name.
+        for (const auto& col : scope.columns())
+          if (col.slot.origin == Slot::Origin::Row && col.name == e->name)
+            slots.push_back(col.slot.index);
+      }
+    }
+    for (const auto& a : e->args) walk(a);
+  };
+  for (const auto& e : exprs) walk(e);
+  if (opaque) return std::nullopt;
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return slots;
 }
 
 }  // namespace
@@ -569,7 +610,18 @@ class QueryPlanner {
     // repartition topic so the dead letter names the input's topic.
     std::vector<std::string> group_sql;
     for (const ExprPtr& e : q_.group_by) group_sql.push_back(to_sql(*e));
-    ReportingRowFn rekey = [groups, group_sql](const Record& r, Batch& out, ProcessContext& ctx) {
+    // Before a repartition topic, the row keeps only the columns the
+    // aggregate functions read; the others travel as NULL (ksqlDB's
+    // Aggregate-Prepare step: fewer bytes to encode, send and decode). After
+    // the aggregation nothing reads the row: the projection reads the group
+    // key and the aggregates.
+    std::shared_ptr<const std::vector<uint32_t>> kept;
+    if (!table && !grouped_by_source_key()) {
+      auto slots = row_slots_read(a_.scope, a_.aggregate_calls);
+      if (slots) kept = std::make_shared<const std::vector<uint32_t>>(std::move(*slots));
+    }
+    ReportingRowFn rekey = [groups, group_sql, kept](const Record& r, Batch& out,
+                                                     ProcessContext& ctx) {
       if (is_tombstone(r)) {
         ctx.skipped(r, SkipReason::Tombstone, "GROUP BY");
         return;
@@ -595,6 +647,16 @@ class QueryPlanner {
         }
       }
       if (groups.size() > 1) o.key = Value::structure(std::move(f));
+      if (kept && o.value.kind() == TypeKind::Array) {
+        const Array& full = o.value.as_array();
+        if (kept->size() + 1 < full.size()) {
+          Array row(full.size());
+          for (uint32_t i : *kept)
+            if (i + 1 < full.size()) row[i] = full[i];
+          row.back() = full.back();  // the tombstone flag
+          o.value = Value::array(std::move(row));
+        }
+      }
       out.push_back(std::move(o));
     };
     if (!table) {  // a table's rows are re-keyed by plan_table_aggregate

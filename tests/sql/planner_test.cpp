@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/codec.hpp"
+#include "runtime/msgpack_value.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
@@ -305,6 +306,47 @@ TEST_CASE("planner: a foreign-key table join's subscriptions survive a restart t
   CHECK(rows((*second)->outputs("OUT")) ==
         std::vector<std::string>{R"(o1={"NAME":"ann2"})", R"(o1={"NAME":"bob"})",
                                  R"(o1={"NAME":"bobby"})"});
+}
+
+TEST_CASE("planner: a GROUP BY repartition carries only the columns the aggregates read",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM S (ID INT KEY, K STRING, V INT, PAD STRING, W INT) "
+      "WITH (kafka_topic='s', value_format='JSON');"
+      "CREATE TABLE T AS SELECT K, SUM(V) AS TOTAL, COUNT(*) AS N FROM S GROUP BY K;"));
+  auto topics = engine.topology().repartition_topics();
+  REQUIRE(topics.size() == 1);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto key = make_kafka_codec(DataType::of(TypeKind::Int))->encode(Value::int32(7));
+  REQUIRE(key);
+  const std::string pad(200, 'x');
+  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":2,"PAD":")" + pad + R"(","W":9})", 0));
+  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":5,"PAD":")" + pad + R"(","W":9})", 0));
+  auto moved = (*driver)->outputs(*topics.begin());
+  REQUIRE(moved.size() == 2);
+  for (const auto& r : moved) {
+    REQUIRE(r.value);
+    auto row = from_msgpack(*r.value);
+    REQUIRE(row);
+    INFO(to_json(*row));
+    // ID, K, V, PAD, W and the tombstone flag: only V (read by SUM) is kept.
+    REQUIRE(row->kind() == TypeKind::Array);
+    const Array& a = row->as_array();
+    REQUIRE(a.size() == 6);
+    CHECK(a[0].is_null());
+    CHECK(a[1].is_null());
+    CHECK_FALSE(a[2].is_null());
+    CHECK(a[3].is_null());
+    CHECK(a[4].is_null());
+    CHECK(a[5] == Value::boolean(false));
+    CHECK(r.value->size() < 20);  // not the 200-byte PAD
+  }
+  auto out = (*driver)->outputs("T");
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[1].value);
+  CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"TOTAL":7,"N":2})"));
 }
 
 }  // namespace rivulet::sql
