@@ -566,6 +566,13 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.system = std::make_unique<caf::actor_system>(*im.actor_config);
   im.router = std::make_unique<InboxRouter>();
   std::vector<connectors::StartPosition> positions;
+  // Every task restores next: the store may read all their checkpoints in
+  // one pass (not under exactly_once_v2, whose restores follow fencing).
+  if (im.checkpoints && !im.exactly_once) {
+    std::vector<checkpoint::TaskId> ids;
+    for (int32_t p : partitions) ids.push_back(checkpoint::TaskId{app_id, PartitionId{p}});
+    im.checkpoints->prefetch(ids);
+  }
   for (int32_t p : partitions) {
     auto task_positions = im.spawn_task(p, epoch);
     if (!task_positions) return task_positions.error();

@@ -149,6 +149,8 @@ int main(int argc, char** argv) {
   cli.add_option("--store", store, "Checkpoint store(s) to measure")
       ->check(CLI::IsMember({"directory", "kafka", "both"}));
   cli.add_option("--timeout", timeout_s, "Seconds each phase may take");
+  std::string log_level = "warn";
+  cli.add_option("--log-level", log_level, "log.level of the applications (info shows each task's restore)");
   std::string storage_name = "decoded";
   cli.add_option("--storage", storage_name, "Storage of the users table")
       ->check(CLI::IsMember({"decoded", "encoded"}));
@@ -204,7 +206,7 @@ int main(int argc, char** argv) {
                                  {"checkpoint.topic.partitions", "64"},
                                  {"commit.interval.ms", "1000"},
                                  {"state.dir", state_dir},
-                                 {"log.level", "warn"}});
+                                 {"log.level", log_level}});
       if (!c) {
         std::cerr << "bench_restore: " << c.error().message << "\n";
         std::exit(1);

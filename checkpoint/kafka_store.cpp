@@ -88,6 +88,29 @@ void delivery_callback(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   delete token;
 }
 
+// Why the record at chunk `index`'s place is not that chunk (nullopt: it
+// is; `payload` then views its payload).
+std::optional<std::string> check_chunk(const Manifest& manifest, std::size_t index,
+                                       const rd_kafka_message_t* msg, std::string_view& payload) {
+  const std::string_view key(static_cast<const char*>(msg->key), msg->key_len);
+  const std::string expected_key =
+      chunk_key(manifest.task, manifest.id, static_cast<uint32_t>(index));
+  const auto& loc = manifest.chunks[index];
+  if (key != expected_key) {
+    return "holds '" + std::string(key) + "', not '" + expected_key + "'";
+  }
+  if (msg->payload == nullptr) return std::string("is a tombstone");
+  auto chunk = decode_chunk(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  if (!chunk) return chunk.error().message;
+  if (chunk->id != manifest.id || chunk->index != index ||
+      chunk->count != manifest.chunks.size() || chunk->payload.size() != loc.size ||
+      chunk->checksum != loc.checksum) {
+    return std::string("does not match the manifest (another write of this id?)");
+  }
+  payload = chunk->payload;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string manifest_key(const TaskId& task, CheckpointId id) {
@@ -316,6 +339,9 @@ Expected<std::unique_ptr<KafkaStore>> KafkaStore::open(KafkaStoreOptions options
   }
   cconf->release();
   rd_kafka_poll_set_consumer(consumer);
+  // The topic's leaders known before the first read: a partition assigned
+  // without them waits for a metadata refresh first.
+  (void)connectors::request_topic_metadata(consumer, {options.topic}, options.timeout);
   logger()->info("checkpoint store: Kafka topic {} ({} partitions, chunks of at most {} bytes)",
                  options.topic, partitions, options.chunk_bytes);
   return std::unique_ptr<KafkaStore>(
@@ -457,6 +483,7 @@ Expected<uint64_t> KafkaStore::write(const Snapshot& snapshot) {
   if (!committed) return committed.error();
 
   std::lock_guard<std::mutex> lock(read_mutex_);
+  prefetched_.erase({snapshot.task.to_string(), snapshot.id});
   Entry entry;
   entry.link = ChainLink{snapshot.id, snapshot.incremental
                                           ? std::optional<CheckpointId>(snapshot.base)
@@ -469,27 +496,41 @@ Expected<uint64_t> KafkaStore::write(const Snapshot& snapshot) {
 }
 
 Expected<bool> KafkaStore::catch_up(int32_t partition) {
-  connectors::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), partition)->offset =
-      scanned_[static_cast<std::size_t>(partition)];
+  return catch_up(std::set<int32_t>{partition});
+}
+
+Expected<bool> KafkaStore::catch_up(const std::set<int32_t>& partitions) {
+  if (partitions.empty()) return true;
+  connectors::TopicPartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (int32_t p : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset =
+        scanned_[static_cast<std::size_t>(p)];
+  }
+  auto names = [&] {
+    std::string out;
+    for (int32_t p : partitions) out += (out.empty() ? "" : ",") + std::to_string(p);
+    return options_.topic + "[" + out + "]";
+  };
   if (auto err = rd_kafka_assign(consumer_, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Error::retriable("checkpoint store: assigning " + options_.topic + "[" +
-                            std::to_string(partition) + "]: " + connectors::kafka_error_text(err));
+    return Error::retriable("checkpoint store: assigning " + names() + ": " +
+                            connectors::kafka_error_text(err));
   }
   const auto deadline = Clock::now() + options_.timeout;
-  bool done = false;
-  while (!done && Clock::now() < deadline) {
+  std::set<int32_t> pending = partitions;
+  while (!pending.empty() && Clock::now() < deadline) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 100);
     if (msg == nullptr) continue;
-    if (msg->rkt == nullptr || msg->partition != partition ||
+    if (msg->rkt == nullptr || pending.count(msg->partition) == 0 ||
         options_.topic != rd_kafka_topic_name(msg->rkt)) {
       rd_kafka_message_destroy(msg);
       continue;
     }
+    const int32_t partition = msg->partition;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       auto& pos = scanned_[static_cast<std::size_t>(partition)];
       pos = std::max<int64_t>(pos, msg->offset);
-      done = true;
+      pending.erase(partition);
     } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       logger()->warn("checkpoint store: reading {}: {}", options_.topic,
                      connectors::kafka_error_text(msg->err));
@@ -531,10 +572,15 @@ Expected<bool> KafkaStore::catch_up(int32_t partition) {
     rd_kafka_message_destroy(msg);
   }
   rd_kafka_assign(consumer_, nullptr);
-  if (!done) {
-    return Error::retriable("checkpoint store: reading " + options_.topic + "[" +
-                            std::to_string(partition) + "] did not reach its end within " +
-                            std::to_string(options_.timeout.count()) + " ms");
+  if (!pending.empty()) {
+    return Error::retriable("checkpoint store: reading " + names() +
+                            " did not reach the end of partition(s) " +
+                            [&] {
+                              std::string out;
+                              for (int32_t p : pending) out += (out.empty() ? "" : ",") + std::to_string(p);
+                              return out;
+                            }() +
+                            " within " + std::to_string(options_.timeout.count()) + " ms");
   }
   return true;
 }
@@ -561,7 +607,12 @@ Expected<std::vector<ChainLink>> KafkaStore::links_of(const TaskId& task, bool r
 }
 
 Expected<std::vector<CheckpointId>> KafkaStore::list(const TaskId& task) {
-  auto links = links_of(task, true);
+  bool refresh = true;
+  {
+    std::lock_guard<std::mutex> lock(read_mutex_);
+    refresh = fresh_.erase(task.to_string()) == 0;
+  }
+  auto links = links_of(task, refresh);
   if (!links) return links.error();
   std::vector<CheckpointId> ids;
   for (const auto& link : *links) ids.push_back(link.id);
@@ -634,29 +685,15 @@ Expected<std::vector<std::string>> KafkaStore::fetch_chunks(const Manifest& mani
       failure = Error::data(where + ": " + chunk_where +
                             " is gone (the log now starts after it: retention or compaction)");
     } else if (msg->offset == next.first) {
-      const std::string_view key(static_cast<const char*>(msg->key), msg->key_len);
-      const std::string expected_key =
-          chunk_key(manifest.task, manifest.id, static_cast<uint32_t>(next.second));
-      const auto& loc = manifest.chunks[next.second];
-      if (key != expected_key) {
-        failure = Error::data(where + ": " + chunk_where + " holds '" + std::string(key) +
-                              "', not '" + expected_key + "'");
-      } else if (msg->payload == nullptr) {
-        failure = Error::data(where + ": " + chunk_where + " is a tombstone");
+      std::string_view payload;
+      if (auto why = check_chunk(manifest, next.second, msg, payload)) {
+        // decode_chunk's reasons read as sentences of their own.
+        const bool own = why->rfind("invalid checkpoint chunk", 0) == 0;
+        failure = Error::data(where + ": " + chunk_where + (own ? ": " : " ") + *why);
       } else {
-        auto chunk = decode_chunk(std::string_view(static_cast<const char*>(msg->payload), msg->len));
-        if (!chunk) {
-          failure = Error::data(where + ": " + chunk_where + ": " + chunk.error().message);
-        } else if (chunk->id != manifest.id || chunk->index != next.second ||
-                   chunk->count != manifest.chunks.size() || chunk->payload.size() != loc.size ||
-                   chunk->checksum != loc.checksum) {
-          failure = Error::data(where + ": " + chunk_where +
-                                " does not match the manifest (another write of this id?)");
-        } else {
-          payloads[next.second] = std::string(chunk->payload);
-          it->second.erase(it->second.begin());
-          --left;
-        }
+        payloads[next.second] = std::string(payload);
+        it->second.erase(it->second.begin());
+        --left;
       }
     }
     rd_kafka_message_destroy(msg);
@@ -670,6 +707,205 @@ Expected<std::vector<std::string>> KafkaStore::fetch_chunks(const Manifest& mani
                             " ms");
   }
   return payloads;
+}
+
+std::size_t KafkaStore::prefetched() const {
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  return prefetched_.size();
+}
+
+std::vector<std::optional<std::string>> KafkaStore::fetch_many(
+    const std::vector<Manifest>& manifests) {
+  std::vector<std::optional<std::string>> images(manifests.size());
+  std::vector<std::size_t> left(manifests.size(), 0);
+  std::vector<bool> failed(manifests.size(), false);
+  // partition -> offset -> (manifest, chunk index)
+  std::map<int32_t, std::map<int64_t, std::pair<std::size_t, std::size_t>>> wanted;
+  for (std::size_t m = 0; m < manifests.size(); ++m) {
+    const auto& chunks = manifests[m].chunks;
+    bool ok = true;
+    for (std::size_t i = 0; i < chunks.size() && ok; ++i) {
+      ok = chunks[i].partition < partitions_ &&
+           wanted[chunks[i].partition].emplace(chunks[i].offset, std::make_pair(m, i)).second;
+    }
+    if (!ok) {
+      // A chunk outside the topic or where another chunk is: read() reports it.
+      failed[m] = true;
+      for (auto& [p, offsets] : wanted) {
+        for (auto it = offsets.begin(); it != offsets.end();) {
+          it = it->second.first == m ? offsets.erase(it) : std::next(it);
+        }
+      }
+      continue;
+    }
+    left[m] = chunks.size();
+    images[m].emplace(static_cast<std::size_t>(manifests[m].total_bytes), '\0');
+  }
+  std::vector<std::vector<std::size_t>> starts(manifests.size());  // of each chunk in the image
+  for (std::size_t m = 0; m < manifests.size(); ++m) {
+    std::size_t at = 0;
+    for (const auto& c : manifests[m].chunks) {
+      starts[m].push_back(at);
+      at += c.size;
+    }
+    if (!failed[m] && manifests[m].chunks.empty()) left[m] = 0;
+  }
+  for (auto it = wanted.begin(); it != wanted.end();) {
+    it = it->second.empty() ? wanted.erase(it) : std::next(it);
+  }
+  auto fail = [&](std::size_t m) {
+    failed[m] = true;
+    images[m].reset();
+  };
+  if (!wanted.empty()) {
+    connectors::TopicPartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(wanted.size())));
+    for (const auto& [p, offsets] : wanted) {
+      rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset =
+          offsets.begin()->first;
+    }
+    if (auto err = rd_kafka_assign(consumer_, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      logger()->debug("checkpoint store: prefetch: assigning {}: {}", options_.topic,
+                      connectors::kafka_error_text(err));
+      return std::vector<std::optional<std::string>>(manifests.size());
+    }
+    std::size_t pending = 0;
+    for (const auto& [p, offsets] : wanted) pending += offsets.size();
+    const auto deadline = Clock::now() + options_.timeout;
+    // Partitions paused once read (pausing outlives the assignment: they
+    // are resumed before it ends).
+    connectors::TopicPartitionListPtr paused(rd_kafka_topic_partition_list_new(
+        static_cast<int>(wanted.size())));
+    while (pending > 0 && Clock::now() < deadline) {
+      rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 100);
+      if (msg == nullptr) continue;
+      auto it = wanted.end();
+      if (msg->rkt != nullptr && options_.topic == rd_kafka_topic_name(msg->rkt)) {
+        it = wanted.find(msg->partition);
+      }
+      if (it == wanted.end() || it->second.empty()) {
+        rd_kafka_message_destroy(msg);
+        continue;
+      }
+      auto& offsets = it->second;
+      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // Every chunk still wanted here is at or past the end: missing.
+        if (msg->offset <= offsets.begin()->first) {
+          for (const auto& [offset, where] : offsets) fail(where.first);
+          pending -= offsets.size();
+          offsets.clear();
+        }
+      } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        logger()->warn("checkpoint store: prefetching from {}: {}", options_.topic,
+                       connectors::kafka_error_text(msg->err));
+      } else {
+        // Chunks before this record's offset are gone (retention).
+        while (!offsets.empty() && offsets.begin()->first < msg->offset) {
+          fail(offsets.begin()->second.first);
+          offsets.erase(offsets.begin());
+          --pending;
+        }
+        if (!offsets.empty() && offsets.begin()->first == msg->offset) {
+          const auto [m, index] = offsets.begin()->second;
+          offsets.erase(offsets.begin());
+          --pending;
+          std::string_view payload;
+          if (!failed[m]) {
+            if (check_chunk(manifests[m], index, msg, payload)) {
+              fail(m);
+            } else {
+              std::memcpy(images[m]->data() + starts[m][index], payload.data(), payload.size());
+              --left[m];
+            }
+          }
+        }
+      }
+      if (offsets.empty()) {
+        // Done with this partition: stop fetching it.
+        connectors::TopicPartitionListPtr done(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(done.get(), options_.topic.c_str(), msg->partition);
+        rd_kafka_pause_partitions(consumer_, done.get());
+        rd_kafka_topic_partition_list_add(paused.get(), options_.topic.c_str(), msg->partition);
+      }
+      rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_resume_partitions(consumer_, paused.get());
+    rd_kafka_assign(consumer_, nullptr);
+  }
+  for (std::size_t m = 0; m < manifests.size(); ++m) {
+    if (left[m] > 0) images[m].reset();  // not read in time
+  }
+  return images;
+}
+
+void KafkaStore::prefetch(const std::vector<TaskId>& tasks) {
+  const auto begin = Clock::now();
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  std::set<int32_t> homes;
+  std::vector<std::string> names;
+  for (const auto& task : tasks) {
+    if (!check_task(task, "a checkpoint key")) continue;
+    homes.insert(home_partition(task, partitions_));
+    names.push_back(task.to_string());
+  }
+  if (names.empty()) return;
+  if (auto caught = catch_up(homes); !caught) {
+    logger()->debug("checkpoint store: prefetch: {}", caught.error().message);
+    return;
+  }
+  const auto listed = Clock::now();
+  std::vector<Manifest> manifests;
+  std::size_t bytes = 0;
+  for (const auto& name : names) {
+    current_.insert(name);
+    fresh_.insert(name);
+    for (auto it = prefetched_.begin(); it != prefetched_.end();) {
+      it = it->first.first == name ? prefetched_.erase(it) : std::next(it);
+    }
+    auto index = index_.find(name);
+    if (index == index_.end()) continue;
+    std::vector<ChainLink> links;
+    for (auto e = index->second.rbegin(); e != index->second.rend(); ++e) {
+      links.push_back(e->second.link);
+    }
+    // The newest checkpoint whose chain is complete and whose manifests
+    // decoded: what load_latest_chain will read first.
+    for (const auto& candidate : links) {
+      const auto chain = resolve_chain(links, candidate.id);
+      if (chain.missing) continue;
+      std::vector<const Manifest*> found;
+      std::size_t chain_bytes = 0;
+      for (const auto& id : chain.ids) {
+        const auto& entry = index->second.at(id);
+        if (!entry.manifest) break;
+        found.push_back(&*entry.manifest);
+        chain_bytes += entry.manifest->total_bytes;
+      }
+      if (found.size() != chain.ids.size()) continue;
+      if (bytes + chain_bytes <= options_.prefetch_bytes) {
+        bytes += chain_bytes;
+        for (const auto* m : found) manifests.push_back(*m);
+      }
+      break;
+    }
+  }
+  auto images = fetch_many(manifests);
+  std::size_t kept = 0;
+  for (std::size_t m = 0; m < manifests.size(); ++m) {
+    if (!images[m]) continue;
+    ++kept;
+    const std::string name = manifests[m].task.to_string();
+    const CheckpointId id = manifests[m].id;
+    prefetched_[{name, id}] = Prefetched{std::move(manifests[m]), std::move(*images[m])};
+  }
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  logger()->info(
+      "checkpoint store: prefetched {} of {} checkpoint(s) of {} task(s), {} bytes, in {} ms "
+      "({} ms listing {} home partition(s), {} ms fetching chunks)",
+      kept, manifests.size(), names.size(), bytes, ms(Clock::now() - begin), ms(listed - begin),
+      homes.size(), ms(Clock::now() - listed));
 }
 
 Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
@@ -698,13 +934,22 @@ Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
                             where_in(options_.topic, entry->partition, entry->offset) + ")";
   if (!entry->manifest) return Error::data(where + ": " + entry->damaged);
   const Manifest manifest = *entry->manifest;
-  auto payloads = fetch_chunks(manifest, where);
-  if (!payloads) return payloads.error();
   std::string bytes;
-  bytes.reserve(manifest.total_bytes);
-  for (auto& p : *payloads) {
-    bytes += p;
-    std::string().swap(p);
+  if (auto pre = prefetched_.find({name, id}); pre != prefetched_.end()) {
+    // Verified by prefetch() against this very manifest (a rewrite of the
+    // id since then is read afresh).
+    if (pre->second.manifest == manifest) bytes = std::move(pre->second.image);
+    prefetched_.erase(pre);
+  }
+  if (bytes.empty() || bytes.size() != manifest.total_bytes) {
+    auto payloads = fetch_chunks(manifest, where);
+    if (!payloads) return payloads.error();
+    bytes.clear();
+    bytes.reserve(manifest.total_bytes);
+    for (auto& p : *payloads) {
+      bytes += p;
+      std::string().swap(p);
+    }
   }
   auto snapshot = decode(bytes);
   if (!snapshot) return Error::data(where + ": " + snapshot.error().message);
@@ -742,6 +987,7 @@ Expected<bool> KafkaStore::remove(const TaskId& task, CheckpointId id) {
                                               options_.topic);
   if (!produced) return produced.error();
   it->second.erase(e);
+  prefetched_.erase({task.to_string(), id});
   return true;
 }
 

@@ -30,6 +30,13 @@
 // Crash tests: with RIVULET_FAULT=checkpoint-after-chunks the process
 // SIGKILLs itself after the chunks were acknowledged, before the manifest.
 //
+// Restoring many tasks at once (a node starting): prefetch() reads the home
+// partitions of all of them in one pass, then the chunks of every task's
+// newest chain from all partitions together, verifies them as read() does
+// and keeps the assembled images (at most `prefetch_bytes`) until each
+// task's read() takes its own; anything that did not verify is left to
+// read(), which reads it again and reports why.
+//
 // Ownership and threads: as CheckpointStore. One producer and one reading
 // consumer per store; reads (listing, restoring) are serialized on a mutex,
 // writes of different tasks run concurrently.
@@ -62,6 +69,9 @@ struct KafkaStoreOptions {
   std::size_t chunk_bytes = 256 * 1024;
   // Bound on one write (all acknowledgements) and on one read (all fetches).
   std::chrono::milliseconds timeout{30000};
+  // Bound on the checkpoint images prefetch() holds (the tasks' restores
+  // take them); past it, tasks are read one by one.
+  std::size_t prefetch_bytes = std::size_t{512} << 20;
   // Client properties: bootstrap.servers plus anything to pass through
   // (security, client.id); the store adds its own defaults.
   connectors::KafkaProperties producer;
@@ -146,6 +156,10 @@ class KafkaStore final : public CheckpointStore {
   // one writer per task). list() always reads it: restoring a task that may
   // have run elsewhere starts with list().
   Expected<std::vector<ChainLink>> list_links(const TaskId& task) override;
+  // Reads, in one pass over the topic, the newest restorable chain of every
+  // task (see the class comment). The next list() of each of these tasks
+  // uses what this read instead of reading its home partition again.
+  void prefetch(const std::vector<TaskId>& tasks) override;
 
   const std::string& topic() const { return options_.topic; }
   int32_t partitions() const { return partitions_; }
@@ -154,6 +168,8 @@ class KafkaStore final : public CheckpointStore {
   std::optional<Manifest> manifest(const TaskId& task, CheckpointId id);
   // Records read while listing whose key or manifest was not understood.
   uint64_t skipped_records() const;
+  // Checkpoints prefetch() verified whose read() has not taken them yet.
+  std::size_t prefetched() const;
 
  private:
   KafkaStore(KafkaStoreOptions options, rd_kafka_t* producer, rd_kafka_t* consumer,
@@ -161,6 +177,7 @@ class KafkaStore final : public CheckpointStore {
   // Reads partition p from where this store left off to its end, updating
   // the index. Caller holds read_mutex_.
   Expected<bool> catch_up(int32_t partition);
+  Expected<bool> catch_up(const std::set<int32_t>& partitions);
   Expected<std::vector<ChainLink>> links_of(const TaskId& task, bool refresh);
   // Produces records and waits for their acknowledgements; fills offsets.
   struct Outgoing {
@@ -173,6 +190,10 @@ class KafkaStore final : public CheckpointStore {
   // Fetches the records at the given offsets of one checkpoint's chunks.
   Expected<std::vector<std::string>> fetch_chunks(const Manifest& manifest,
                                                   const std::string& where);
+  // Fetches the chunks of many checkpoints together, from all their
+  // partitions at once; per manifest its assembled image, or nullopt when a
+  // chunk was missing, damaged or not read in time (read() then tells why).
+  std::vector<std::optional<std::string>> fetch_many(const std::vector<Manifest>& manifests);
 
   struct Entry {
     ChainLink link;
@@ -191,6 +212,12 @@ class KafkaStore final : public CheckpointStore {
   std::map<std::string, std::map<CheckpointId, Entry>> index_;
   std::vector<int64_t> scanned_;  // per partition: next offset to read (-2: beginning)
   std::set<std::string> current_;  // tasks whose home partition was read since list()
+  std::set<std::string> fresh_;    // tasks whose next list() uses prefetch()'s reading
+  struct Prefetched {
+    Manifest manifest;
+    std::string image;  // the verified chunks, assembled
+  };
+  std::map<std::pair<std::string, CheckpointId>, Prefetched> prefetched_;
   uint64_t skipped_ = 0;
 };
 

@@ -54,6 +54,13 @@ class CheckpointStore {
   // snapshots need not override it.
   virtual Expected<std::vector<ChainLink>> list_links(const TaskId& task);
 
+  // A hint that these tasks are about to be restored (a node starting its
+  // tasks): a store may read what their restores will need in bulk now.
+  // The restores that follow (list, load_latest_chain) return exactly what
+  // they would have without the hint. Never fails: whatever a store could
+  // not prepare is read as usual. The default does nothing.
+  virtual void prefetch(const std::vector<TaskId>& tasks) { (void)tasks; }
+
   // The newest checkpoint that restores completely: the links of its chain,
   // base first (one element for a full snapshot), each read back intact and
   // matching the listing. A damaged or missing link is skipped with a warning

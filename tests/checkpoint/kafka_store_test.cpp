@@ -340,3 +340,94 @@ TEST_CASE("kafka store: incremental chains restore base and deltas, and keep K c
   auto c = open_store(broker->bootstrap(), topic, 1024, 4);
   CHECK(*c->list(kTask) == ids({5, 4}));
 }
+
+TEST_CASE("kafka store: prefetch reads many tasks' chains in one pass, each task gets its own, damaged ones are left to read()",
+          "[integration][checkpoint][kafka]") {
+  auto broker = testing::start_in_process_broker(1);
+  const std::string topic = testing::unique_topic("ckpt");
+  auto a = open_store(broker->bootstrap(), topic, 1024, 4);
+  std::vector<TaskId> tasks;
+  for (int32_t p = 0; p < 6; ++p) tasks.push_back(TaskId{"shop", PartitionId(p)});
+  // Chunks of all tasks interleave in every partition.
+  for (int64_t id = 1; id <= 2; ++id) {
+    for (int32_t p = 0; p < 6; ++p) {
+      const bool delta = id == 2 && p % 2 == 0;
+      const std::size_t size = 2000 + 700 * static_cast<std::size_t>(p);
+      REQUIRE(a->write(snapshot_for(tasks[static_cast<std::size_t>(p)], id + 10 * p,
+                                    delta ? 300 : size,
+                                    delta ? std::optional<int64_t>(1 + 10 * p) : std::nullopt))
+                  .ok());
+    }
+  }
+  RawWriter raw(broker->bootstrap());
+  // shop-4, checkpoint 43: a truncated chunk set (the manifest names only
+  // the first of the two chunks written, so the image stops half way).
+  // shop-5, checkpoint 53: a manifest whose second chunk was never written.
+  for (int32_t p : {4, 5}) {
+    const TaskId& task = tasks[static_cast<std::size_t>(p)];
+    const CheckpointId id(3 + 10 * p);
+    const std::string image = encode(snapshot_for(task, id.value(), 1500));
+    REQUIRE(image.size() > 1024);
+    REQUIRE(image.size() <= 2048);
+    const int32_t home = home_partition(task, 4);
+    Manifest m;
+    m.task = task;
+    m.id = id;
+    m.epoch = Epoch(7);
+    for (uint32_t i = 0; i < 2; ++i) {
+      const auto piece = std::string_view(image).substr(i * 1024, 1024);
+      const std::string value = encode_chunk(id, i, 2, piece);
+      ChunkLocation loc;
+      loc.partition = (home + static_cast<int32_t>(i)) % 4;
+      loc.size = static_cast<uint32_t>(piece.size());
+      loc.checksum = decode_chunk(value)->checksum;
+      loc.offset = p == 5 && i == 1 ? 1000000 : raw.put(topic, loc.partition, chunk_key(task, id, i), value);
+      if (p == 4 && i == 1) break;  // left out of the manifest
+      m.chunks.push_back(loc);
+      m.total_bytes += loc.size;
+    }
+    raw.put(topic, home, manifest_key(task, id), encode_manifest(m));
+  }
+
+  // Another node restores all six, and a task that has no checkpoint.
+  auto b = open_store(broker->bootstrap(), topic, 1024, 4);
+  auto with_new = tasks;
+  with_new.push_back(TaskId{"shop", PartitionId(9)});
+  b->prefetch(with_new);
+  // Chains: 0 and 2 base + delta, 1 and 3 one full snapshot each; 4 and 5
+  // are damaged, so nothing of theirs is kept.
+  CHECK(b->prefetched() == 6);
+  CHECK(b->list(with_new.back())->empty());
+  for (int32_t p = 0; p < 6; ++p) {
+    const TaskId& task = tasks[static_cast<std::size_t>(p)];
+    const int64_t base = 10 * p;
+    INFO("task " << task.to_string());
+    CHECK(*b->list(task) == (p >= 4 ? ids({base + 3, base + 2, base + 1}) : ids({base + 2, base + 1})));
+    auto chain = b->load_latest_chain(task);
+    INFO((chain.ok() ? std::string() : chain.error().to_string()));
+    REQUIRE(chain.ok());
+    REQUIRE(chain->has_value());
+    const std::size_t size = 2000 + 700 * static_cast<std::size_t>(p);
+    if (p % 2 == 0) {
+      REQUIRE((*chain)->size() == 2);
+      CHECK((*chain)->at(0) == snapshot_for(task, base + 1, size));
+      CHECK((*chain)->at(1) == snapshot_for(task, base + 2, 300, base + 1));
+    } else {
+      REQUIRE((*chain)->size() == 1);
+      CHECK((*chain)->front() == snapshot_for(task, base + 2, size));
+    }
+  }
+  // The damaged ones were read again and rejected, with their reason.
+  auto r4 = b->read(tasks[4], CheckpointId(43));
+  REQUIRE_FALSE(r4.ok());
+  CHECK(r4.error().kind == ErrorKind::Data);
+  CHECK(r4.error().message.find("does not match the manifest") != std::string::npos);
+  auto r5 = b->read(tasks[5], CheckpointId(53));
+  REQUIRE_FALSE(r5.ok());
+  CHECK(r5.error().message.find("missing") != std::string::npos);
+  CHECK(b->prefetched() == 0);
+  // After its one prefetched listing, list() reads the topic again: a
+  // checkpoint written meanwhile by another node is found.
+  REQUIRE(a->write(snapshot_for(tasks[1], 14, 2000)).ok());
+  CHECK(b->list(tasks[1])->front() == CheckpointId(14));
+}
