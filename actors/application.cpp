@@ -149,7 +149,22 @@ struct Application::Impl {
 
   // Builds, restores and spawns the task of partition p, and registers its
   // inboxes with the router; returns where its inputs start.
-  Expected<std::vector<connectors::StartPosition>> spawn_task(int32_t p, int64_t epoch);
+  Expected<std::vector<connectors::StartPosition>> spawn_task(int32_t p, int64_t epoch) {
+    auto prepared = prepare_task(p, epoch);
+    if (!prepared) return prepared.error();
+    return launch_task(std::move(*prepared));
+  }
+  // spawn_task in two steps: start() builds and restores every task before
+  // the actor system exists (its idle workers poll, which slows restores
+  // sharing a small machine), then spawns them.
+  struct Prepared {
+    int32_t partition = 0;
+    Task task;
+    actors::TaskEnvironment env;
+    std::vector<connectors::StartPosition> positions;
+  };
+  Expected<Prepared> prepare_task(int32_t p, int64_t epoch);
+  std::vector<connectors::StartPosition> launch_task(Prepared prepared);
   // Every topic the tasks write: sinks (repartition topics included) and
   // the dead-letter topic.
   std::vector<std::string> output_topics() const {
@@ -304,16 +319,17 @@ Expected<bool> Application::start() {
   return start({}, 0);
 }
 
-Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(int32_t p,
-                                                                              int64_t epoch) {
+Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p, int64_t epoch) {
   const std::string app_id = config.get("application.id");
-  Task task;
+  Prepared prepared;
+  prepared.partition = p;
+  Task& task = prepared.task;
+  actors::TaskEnvironment& env = prepared.env;
   task.epoch = epoch > 0 ? epoch : start_epoch;
   task.counters = std::make_unique<actors::TaskCounters>();
   task.graph = topology.instantiate(PartitionId{p}, globals ? globals->tables() : nullptr);
   if (!task.graph) return Error::fatal("task " + app_id + "-" + std::to_string(p) +
                                        ": the topology could not be instantiated");
-  actors::TaskEnvironment env;
   env.application_id = app_id;
   env.partition = PartitionId{p};
   env.graph = task.graph;
@@ -358,7 +374,7 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
   // memory) and streams start at the committed offsets. Re-reading a table
   // under restored state would not only cost time: a table GROUP BY would
   // re-emit retractions computed against the restored (later) rows.
-  std::vector<connectors::StartPosition> positions;
+  std::vector<connectors::StartPosition>& positions = prepared.positions;
   auto tables = topology.table_topics();
   for (const auto& input : task.graph->inputs()) {
     TopicPartition tp{input.topic, PartitionId{p}};
@@ -375,7 +391,13 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
     logger()->warn("task {}-{}: no checkpoint restores: every input is read again from its beginning",
                    app_id, p);
   }
-  task.actor = actors::spawn_task_actor(*system, std::move(env));
+  return prepared;
+}
+
+std::vector<connectors::StartPosition> Application::Impl::launch_task(Prepared prepared) {
+  const int32_t p = prepared.partition;
+  Task& task = prepared.task;
+  task.actor = actors::spawn_task_actor(*system, std::move(prepared.env));
   for (size_t i = 0; i < task.graph->inputs().size(); ++i) {
     TopicPartition tp{task.graph->inputs()[i].topic, PartitionId{p}};
     task.inputs.push_back(tp);
@@ -383,7 +405,7 @@ Expected<std::vector<connectors::StartPosition>> Application::Impl::spawn_task(i
   }
   std::lock_guard<std::mutex> lock(tasks_mutex);
   tasks[p] = std::move(task);
-  return positions;
+  return std::move(prepared.positions);
 }
 
 Expected<bool> Application::Impl::prepare_exactly_once(Task& task, int32_t p,
@@ -559,13 +581,6 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     im.globals = std::move(*feeder);
   }
 
-  // Actors: one per partition task.
-  im.actor_config = std::make_unique<caf::actor_system_config>();
-  im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
-  im.actor_config->set("logger.verbosity", caf::atom("quiet"));
-  im.system = std::make_unique<caf::actor_system>(*im.actor_config);
-  im.router = std::make_unique<InboxRouter>();
-  std::vector<connectors::StartPosition> positions;
   // Every task restores next: the store may read all their checkpoints in
   // one pass (not under exactly_once_v2, whose restores follow fencing).
   if (im.checkpoints && !im.exactly_once) {
@@ -573,10 +588,23 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     for (int32_t p : partitions) ids.push_back(checkpoint::TaskId{app_id, PartitionId{p}});
     im.checkpoints->prefetch(ids);
   }
+  std::vector<Impl::Prepared> prepared;
   for (int32_t p : partitions) {
-    auto task_positions = im.spawn_task(p, epoch);
-    if (!task_positions) return task_positions.error();
-    positions.insert(positions.end(), task_positions->begin(), task_positions->end());
+    auto task = im.prepare_task(p, epoch);
+    if (!task) return task.error();
+    prepared.push_back(std::move(*task));
+  }
+
+  // Actors: one per partition task.
+  im.actor_config = std::make_unique<caf::actor_system_config>();
+  im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
+  im.actor_config->set("logger.verbosity", caf::atom("quiet"));
+  im.system = std::make_unique<caf::actor_system>(*im.actor_config);
+  im.router = std::make_unique<InboxRouter>();
+  std::vector<connectors::StartPosition> positions;
+  for (auto& task : prepared) {
+    auto task_positions = im.launch_task(std::move(task));
+    positions.insert(positions.end(), task_positions.begin(), task_positions.end());
   }
   auto assigned = im.consumer->assign(positions);
   if (!assigned) return assigned.error();
