@@ -546,6 +546,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.consumer = std::move(*consumer);
 
   auto producer_props = im.kafka_base();
+  producer_props["linger.ms"] = im.config.get("producer.linger.ms");
   for (const auto& [k, v] : im.config.kafka_properties("producer")) producer_props[k] = v;
   im.producer_props = producer_props;
   auto producer = connectors::KafkaProducer::create(producer_props, &im.acknowledger);

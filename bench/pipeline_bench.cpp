@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "actors/application.hpp"
+#include "bench/latency_profile.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -70,6 +72,10 @@ struct Options {
   // order read back.
   double latency_rate = 0;
   int latency_seconds = 0;
+  // Configuration of the latency phase's Application (and its clients'
+  // librdkafka properties): what a latency-minded user sets.
+  std::vector<std::string> latency_sets = latency_profile();
+  int64_t latency_max_orders = 100000;  // the burst that measures the maximum
 };
 
 double cpu_seconds() {
@@ -342,9 +348,10 @@ std::vector<connectors::StartPosition> from_beginning(const std::vector<std::str
 // Starts a consumer reading `topics` from the beginning into `sink`.
 Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
     const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
-    int partitions, connectors::BatchSink* sink) {
-  auto reader =
-      connectors::KafkaConsumer::create({{"bootstrap.servers", bootstrap}, {"group.id", group}});
+    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {}) {
+  props["bootstrap.servers"] = bootstrap;
+  props["group.id"] = group;
+  auto reader = connectors::KafkaConsumer::create(props);
   if (!reader) return reader.error();
   if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
   (*reader)->start(sink);
@@ -488,6 +495,15 @@ int64_t wall_ms() {
       .count();
 }
 
+// The 1-minute load average (/proc/loadavg), -1 when unknown: latency on
+// this shared machine depends on it, so each latency phase records it.
+double loadavg_1m() {
+  std::ifstream f("/proc/loadavg");
+  double v = -1;
+  if (!(f >> v)) return -1;
+  return v;
+}
+
 // Latency of the enriched orders: wall clock when read back - the record's
 // timestamp (the order's, which the pipeline keeps), for records stamped at
 // or after `from_ms`. Runs on the reader's poll thread.
@@ -497,34 +513,65 @@ class LatencyBack : public connectors::BatchSink {
   bool offer(RawBatch&& batch) override {
     if (batch.records.empty()) return true;
     const int64_t now = wall_ms();
+    const int64_t from = from_ms_.load();
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& r : batch.records) {
-      if (r.timestamp >= from_ms_) latencies_.push_back(now - r.timestamp);
+      if (r.timestamp >= from) latencies_.push_back(now - r.timestamp);
     }
     read_.fetch_add(static_cast<int64_t>(batch.records.size()));
+    last_read_.store(Clock::now());
     return true;
   }
   int64_t read() const { return read_.load(); }
+  Clock::time_point last_read() const { return last_read_.load(); }
+  // Counts latencies of records stamped at or after `from_ms` from now on.
+  void count_from(int64_t from_ms) { from_ms_.store(from_ms); }
   std::vector<int64_t> latencies() {
     std::lock_guard<std::mutex> lock(mutex_);
     return latencies_;
   }
 
  private:
-  const int64_t from_ms_;
+  std::atomic<int64_t> from_ms_;
   std::atomic<int64_t> read_{0};
+  std::atomic<Clock::time_point> last_read_{Clock::now()};
   std::mutex mutex_;
   std::vector<int64_t> latencies_;
 };
 
-// (d) Latency at a fixed rate: the users table (already in the broker) is
-// loaded by a new Application on fresh order and output topics, then orders
-// are written at `rate` per second for `seconds`, stamped with the wall
-// clock; the first 2 s are not counted.
+// The librdkafka properties of the bench's own clients (order generator,
+// reader) in the latency phase: the kafka.producer.* / kafka.consumer.* /
+// fetch.wait.max.ms / producer.linger.ms values the Application gets, so
+// that both run with the same client settings.
+connectors::KafkaProperties client_props(const std::vector<std::string>& sets,
+                                         const std::string& bootstrap, bool producer) {
+  connectors::KafkaProperties props{{"bootstrap.servers", bootstrap}};
+  const std::string prefix = producer ? "kafka.producer." : "kafka.consumer.";
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key.rfind(prefix, 0) == 0) props[key.substr(prefix.size())] = value;
+    if (!producer && key == "fetch.wait.max.ms") props[key] = value;
+    if (producer && key == "producer.linger.ms" && !props.count("linger.ms"))
+      props["linger.ms"] = value;
+  }
+  return props;
+}
+
+// (d) Latency at half of a measured maximum: a new Application on fresh
+// order and output topics loads the users table (already in the broker);
+// then `max_orders` orders are written as fast as the producer takes them
+// and the rate from the first written to the last enriched order read back
+// is this run's maximum (the table warm, the same Application, reader and
+// settings); then orders are written at `rate` (0: half that maximum) per
+// second for `seconds`, stamped with the wall clock, the first 2 s not
+// counted. `sets` configure the Application (and the clients' librdkafka
+// properties: client_props).
 json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& base,
-                 int partitions, const std::string& tag, double rate, int seconds,
-                 int timeout_s) {
-  json j{{"rate_records_per_second", rate}, {"seconds", seconds}};
+                 int partitions, const std::string& tag, double rate, int seconds, int timeout_s,
+                 const std::vector<std::string>& sets, int64_t max_orders) {
+  json j{{"seconds", seconds}, {"settings", sets}};
   examples::OrdersWorkload w = base;
   w.orders_topic = "bench-" + tag + "-orders-lat";
   w.enriched_topic = "bench-" + tag + "-enriched-lat";
@@ -548,17 +595,25 @@ json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& b
     j["error"] = "cannot create a state directory under /tmp";
     return j;
   }
-  auto config = Config::from_map({{"application.id", "bench-lat-" + tag},
-                                  {"bootstrap.servers", bootstrap},
-                                  {"commit.interval.ms", "500"},
-                                  {"checkpoint.interval.ms", "2000"},
-                                  {"state.dir", state_dir},
-                                  {"kafka.producer.linger.ms", "50"}});
+  std::map<std::string, std::string> values{{"application.id", "bench-lat-" + tag},
+                                            {"bootstrap.servers", bootstrap},
+                                            {"commit.interval.ms", "500"},
+                                            {"checkpoint.interval.ms", "2000"},
+                                            {"state.dir", state_dir}};
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      j["error"] = "--latency-set wants key=value, got " + kv;
+      return j;
+    }
+    values[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto config = Config::from_map(values);
   if (!config) {
     j["error"] = config.error().message;
     return j;
   }
-  int64_t sent = 0;
+  int64_t sent = 0, burst = 0;
   std::unique_ptr<LatencyBack> back;
   {
     Application app(examples::make_orders_topology(w), *config);
@@ -573,10 +628,11 @@ json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& b
         [&] { return static_cast<int64_t>(app.stats().records_in) >= w.users; },
         [&] { return app.failure().has_value(); }, timeout_s, "latency: loading the users table");
     j["table_load_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
-    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
-    back = std::make_unique<LatencyBack>(wall_ms() + 2000);
+    auto producer =
+        connectors::KafkaProducer::create(client_props(sets, bootstrap, true), nullptr);
+    back = std::make_unique<LatencyBack>(std::numeric_limits<int64_t>::max());
     auto reader = start_reader(bootstrap, "bench-lat-reader-" + tag, {w.enriched_topic},
-                               partitions, back.get());
+                               partitions, back.get(), client_props(sets, bootstrap, false));
     if (!loaded || !producer || !reader) {
       j["error"] = !loaded     ? std::string("the users table did not load in time")
                    : !producer ? producer.error().to_string()
@@ -584,26 +640,56 @@ json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& b
       app.stop();
       return j;
     }
+    (*producer)->prepare_topics({w.orders_topic});
+    auto write_order = [&](int64_t n) -> bool {
+      OutputRecord out;
+      out.topic = w.orders_topic;
+      out.key = w.user_id(w.user_of_order(n));
+      out.value = order_json(n, *out.key);
+      out.timestamp = wall_ms();
+      if (auto r = (*producer)->produce(out, nullptr); !r) {
+        j["error"] = r.error().to_string();
+        return false;
+      }
+      return true;
+    };
+    if (rate <= 0) {
+      // The maximum: a burst of max_orders, first written -> last read back.
+      const auto b0 = Clock::now();
+      for (; burst < max_orders && write_order(burst); ++burst) {
+      }
+      const bool drained =
+          wait_until([&] { return back->read() >= burst; },
+                     [&] { return app.failure().has_value() || j.contains("error"); }, timeout_s,
+                     "latency: the maximum's burst");
+      const double s = std::chrono::duration<double>(back->last_read() - b0).count();
+      if (!drained || s <= 0) {
+        if (!j.contains("error")) j["error"] = "the maximum's burst was not read back in time";
+        app.stop();
+        return j;
+      }
+      const double max_rps = static_cast<double>(burst) / s;
+      j["max_throughput_records_per_second"] = max_rps;
+      j["max_burst_orders"] = burst;
+      j["max_burst_seconds"] = s;
+      rate = max_rps / 2;
+      std::cerr << "bench_pipeline: latency: maximum " << max_rps << " orders/s (" << burst
+                << " orders in " << s << " s); latency at " << rate << " orders/s\n";
+    }
+    j["rate_records_per_second"] = rate;
+    j["loadavg_1m_start"] = loadavg_1m();
+    back->count_from(wall_ms() + 2000);
     const auto start = Clock::now();
     const auto end = start + std::chrono::seconds(seconds);
     while (Clock::now() < end && !app.failure() && !j.contains("error")) {
       const auto due = static_cast<int64_t>(
           std::chrono::duration<double>(Clock::now() - start).count() * rate);
-      for (; sent < due; ++sent) {
-        OutputRecord out;
-        out.topic = w.orders_topic;
-        out.key = w.user_id(w.user_of_order(sent));
-        out.value = order_json(sent, *out.key);
-        out.timestamp = wall_ms();
-        if (auto r = (*producer)->produce(out, nullptr); !r) {
-          j["error"] = r.error().to_string();
-          break;
-        }
-      }
+      for (; sent < due; ++sent)
+        if (!write_order(burst + sent)) break;
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     (*producer)->flush(std::chrono::seconds(10));
-    for (int i = 0; i < 1000 && back->read() < sent; ++i) {
+    for (int i = 0; i < 1000 && back->read() < burst + sent; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (auto f = app.failure()) j["error"] = *f;
@@ -614,8 +700,9 @@ json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& b
   std::filesystem::remove_all(state_dir, ignored);
   auto lat = back->latencies();
   std::sort(lat.begin(), lat.end());
+  j["loadavg_1m_end"] = loadavg_1m();
   j["orders_sent"] = sent;
-  j["outputs_read"] = back->read();
+  j["outputs_read"] = back->read() - burst;
   j["latencies_counted"] = lat.size();
   if (!lat.empty()) {
     auto at = [&](double q) {
@@ -625,8 +712,8 @@ json run_latency(const std::string& bootstrap, const examples::OrdersWorkload& b
     j["p99_ms"] = at(0.99);
     j["max_ms"] = lat.back();
   }
-  if (!j.contains("error") && back->read() < sent) {
-    j["error"] = std::to_string(sent - back->read()) + " enriched orders not read back";
+  if (!j.contains("error") && back->read() < burst + sent) {
+    j["error"] = std::to_string(burst + sent - back->read()) + " enriched orders not read back";
   }
   j["ok"] = !j.contains("error") && !lat.empty();
   return j;
@@ -792,13 +879,13 @@ int run(const Options& o) {
     if (!p->ok) std::cerr << "bench_pipeline: " << p->name << " FAILED: " << p->error << "\n";
   }
   if (o.latency_seconds > 0 && pipeline.ok) {
-    const double rate = o.latency_rate > 0
-                            ? o.latency_rate
-                            : static_cast<double>(pipeline.input_records) / pipeline.seconds / 2;
-    std::cerr << "bench_pipeline: latency at " << rate << " orders/s for " << o.latency_seconds
-              << " s\n";
-    result["latency"] =
-        run_latency(bootstrap, w, o.partitions, tag, rate, o.latency_seconds, o.timeout_s);
+    std::cerr << "bench_pipeline: latency for " << o.latency_seconds << " s at "
+              << (o.latency_rate > 0 ? std::to_string(o.latency_rate) + " orders/s"
+                                     : std::string("half of the measured maximum"))
+              << "\n";
+    result["latency"] = run_latency(bootstrap, w, o.partitions, tag, o.latency_rate,
+                                    o.latency_seconds, o.timeout_s, o.latency_sets,
+                                    o.latency_max_orders);
     if (!result["latency"].value("ok", false)) ok = false;
   }
   std::cout << result.dump() << std::endl;
@@ -834,8 +921,15 @@ int main(int argc, char** argv) {
                  "-> enriched order read back (0: no latency phase)")
       ->check(CLI::Range(0, 600));
   app.add_option("--latency-rate", o.latency_rate,
-                 "Orders/s of the latency phase (default: half the pipeline's records/s)")
+                 "Orders/s of the latency phase (default: half of the maximum measured by a burst "
+                 "of --latency-max-orders just before, in the same Application)")
       ->check(CLI::Range(0.0, 10000000.0));
+  app.add_option("--latency-max-orders", o.latency_max_orders,
+                 "Orders of the burst that measures the latency phase's maximum")
+      ->check(CLI::Range(int64_t{1000}, int64_t{10000000}));
+  app.add_option("--latency-set", o.latency_sets,
+                 "Configuration of the latency phase (key=value, repeatable; replaces the "
+                 "default latency profile)");
   CLI11_PARSE(app, argc, argv);
   return rivulet::bench::run(o);
 }

@@ -17,9 +17,10 @@
 #   bench_sql       the Yahoo Streaming Benchmark and Nexmark Q1, Q2, Q3, Q5,
 #                   Q7 in Rivulet SQL, each through the TestDriver, the
 #                   Application and the KafkaConsumer -> KafkaProducer
-#                   baseline, plus Yahoo's p50/p99 latency at half its
-#                   measured throughput next to the broker path's own
-#                   (the same events through two forwarding hops)
+#                   baseline, plus each workload's p50/p99 latency at
+#                   half its measured throughput next to the broker
+#                   path's own (the same events at the same rate through
+#                   as many forwarding hops), with the load average
 #                   (SQL_WORKLOADS=none skips them,
 #                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
 #                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
@@ -38,8 +39,9 @@
 #   demo, 1M users  bench_pipeline --users DEMO_USERS (default 1000000; 0
 #                   skips) --partitions 32, once with the users table in
 #                   decoded storage (also measuring the table's bytes per
-#                   entry in both storages, and p50/p99 latency at
-#                   DEMO_LATENCY_RATE orders/s, default 5000, for 10 s)
+#                   entry in both storages, and p50/p99 latency for 10 s
+#                   at half of the maximum a burst measured just before,
+#                   or at DEMO_LATENCY_RATE orders/s when set)
 #                   and once in encoded storage; about 2 minutes;
 #   scaling         bench_scaling: the demo's SQL on 1, 2 and 3 `rivulet
 #                   node`s (SCALING_NODES, default "1 2 3"; none skips),
@@ -160,7 +162,10 @@ if [[ "$demo_users" != 0 ]]; then
   for storage in decoded encoded; do
     cmd="$demo_users_cmd --users-storage $storage"
     [[ "$storage" == encoded ]] && cmd+=" --no-table-bytes"
-    [[ "$storage" == decoded ]] && cmd+=" --latency-seconds 10 --latency-rate ${DEMO_LATENCY_RATE:-5000}"
+    if [[ "$storage" == decoded ]]; then
+      cmd+=" --latency-seconds 10"
+      [[ -n "${DEMO_LATENCY_RATE:-}" ]] && cmd+=" --latency-rate $DEMO_LATENCY_RATE"
+    fi
     echo "run.sh: $cmd" >&2
     # shellcheck disable=SC2086
     $cmd 2> "$results/pipeline-users-$storage.log" | tail -n 1 | \
@@ -297,6 +302,33 @@ for w in wlines:
         "records_per_cpu_second": w.get("records_per_cpu_second"),
         "peak_rss_mb": w["peak_rss_mb"], "command": windows_cmd}
 
+def latency_figures(label, wl, base, cmd):
+    """p50/p99 of a latency run at half the measured maximum, with the rate,
+    the maximum, the load average and the broker path's own p50/p99 (the
+    same events at the same rate through as many forwarding hops)."""
+    if not wl:
+        return
+    if not wl.get("ok"):
+        fig[f"{label}_latency_p99_ms"] = {"error": wl.get("error", "failed"), "command": cmd}
+        return
+    common = {"rate_records_per_second": round(wl["rate_records_per_second"]),
+              "max_throughput_records_per_second": round(wl.get("max_throughput_records_per_second", 0)),
+              "loadavg_1m": [wl.get("loadavg_1m_start"), wl.get("loadavg_1m_end")],
+              "settings": wl.get("settings", []), "command": cmd}
+    if base and base.get("ok"):
+        common["broker_path_p50_ms"] = base["p50_ms"]
+        common["broker_path_p99_ms"] = base["p99_ms"]
+        common["broker_path_hops"] = base.get("hops")
+    elif base:
+        common["broker_path_error"] = base.get("error", "failed")
+    fig[f"{label}_latency_p50_ms"] = dict(
+        value=wl["p50_ms"],
+        unit=f"ms, {wl.get('measured_from', 'event time to read')}, at {round(wl['rate_records_per_second'])} records/s (half the measured maximum)",
+        **common)
+    fig[f"{label}_latency_p99_ms"] = dict(
+        value=wl["p99_ms"], unit="ms, same run (goal <= 20)", max_ms=wl.get("max_ms"),
+        samples=wl.get("latencies_counted"), **common)
+
 sql = load("sql.json") or {}
 for name, w in sql.get("workloads", {}).items():
     d, p, b = w.get("driver", {}), w.get("pipeline", {}), w.get("baseline", {})
@@ -332,39 +364,9 @@ for name, w in sql.get("workloads", {}).items():
     fig[f"{label}_ratio_to_baseline"] = {
         "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
         "command": sql_cmd}
-    wl = w.get("latency")
-    if wl and wl.get("ok"):
-        fig[f"{label}_latency_p50_ms"] = {
-            "value": wl["p50_ms"],
-            "unit": f"ms, {wl.get('measured_from', 'event time to read')}, at {round(wl['rate_records_per_second'])} records/s (half the measured maximum)",
-            "command": sql_cmd}
-        fig[f"{label}_latency_p99_ms"] = {
-            "value": wl["p99_ms"], "unit": "ms, same run", "max_ms": wl.get("max_ms"),
-            "samples": wl.get("latencies_counted"), "command": sql_cmd}
-    elif wl:
-        fig[f"{label}_latency_p99_ms"] = {"error": wl.get("error", "failed"), "command": sql_cmd}
-lat = sql.get("latency")
-if lat:
-    if lat.get("ok"):
-        fig["yahoo_latency_p50_ms"] = {
-            "value": lat["p50_ms"],
-            "unit": f"ms, event time -> update read by a consumer, at {round(lat['rate_records_per_second'])} records/s (half the measured maximum)",
-            "command": sql_cmd}
-        fig["yahoo_latency_p99_ms"] = {
-            "value": lat["p99_ms"], "unit": "ms, same run", "max_ms": lat.get("max_ms"),
-            "command": sql_cmd}
-    else:
-        fig["yahoo_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": sql_cmd}
-base = sql.get("latency_baseline")
-if base:
-    if base.get("ok"):
-        for q in ("p50", "p99"):
-            fig[f"broker_path_latency_{q}_ms"] = {
-                "value": base[f"{q}_ms"],
-                "unit": "ms, the same events through two KafkaConsumer -> KafkaProducer hops (no Rivulet), same rate, same run",
-                "command": sql_cmd}
-    else:
-        fig["broker_path_latency_p99_ms"] = {"error": base.get("error", "failed"), "command": sql_cmd}
+    latency_figures(label, w.get("latency") or (sql.get("latency") if name == "yahoo" else None),
+                    w.get("latency_baseline") or (sql.get("latency_baseline") if name == "yahoo" else None),
+                    sql_cmd)
 
 sa = load("sql_api.json")
 if sa:
@@ -430,15 +432,8 @@ for storage in ("decoded", "encoded"):
             "baseline_records_per_second": round(b["input_records_per_second"]), "command": cmd}
     lat = d.get("latency")
     if lat:
-        if lat.get("ok"):
-            fig[f"{label}_latency_p50_ms"] = {
-                "value": lat["p50_ms"],
-                "unit": f"ms, order written -> enriched order read back, {round(lat['rate_records_per_second'])} orders/s ({storage} table)",
-                "command": cmd}
-            fig[f"{label}_latency_p99_ms"] = {
-                "value": lat["p99_ms"], "unit": "ms, same run", "max_ms": lat.get("max_ms"), "command": cmd}
-        else:
-            fig[f"{label}_latency_p99_ms"] = {"error": lat.get("error", "failed"), "command": cmd}
+        latency_figures(label, dict(lat, measured_from=f"order written -> enriched order read back ({storage} table)"),
+                        None, cmd)
     for t in d.get("users_table", []):
         if "bytes_per_entry" in t:
             fig[f"{label}_table_{t['storage']}_bytes_per_entry"] = {

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "actors/application.hpp"
+#include "bench/latency_profile.hpp"
 #include "bench/sql_workloads.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -79,6 +80,15 @@ struct Options {
   double latency_rate = 0;  // 0: half of the pipeline's measured records/s
   int latency_seconds = 15;
   std::vector<std::string> sets;  // --set key=value for the pipeline phases
+  // The latency phases' configuration (--latency-set replaces it); --set
+  // values apply on top of it.
+  std::vector<std::string> latency_sets = latency_profile();
+  // Both, in that order: what the latency phases run with.
+  std::vector<std::string> latency_config() const {
+    std::vector<std::string> all = latency_sets;
+    all.insert(all.end(), sets.begin(), sets.end());
+    return all;
+  }
 };
 
 // Published Flink 1.13 Nexmark figures per core (nexmark/nexmark README):
@@ -120,6 +130,36 @@ int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The 1-minute load average (/proc/loadavg), -1 when unknown: latency on
+// this shared machine depends on it, so each latency phase records it.
+double loadavg_1m() {
+  std::ifstream f("/proc/loadavg");
+  double v = -1;
+  if (!(f >> v)) return -1;
+  return v;
+}
+
+// The librdkafka properties of the bench's own clients in the latency
+// phases (generator, reader, the broker path's hops): the same --set values
+// the Application gets (kafka.producer.*, kafka.consumer.*, fetch.wait.max.ms,
+// producer.linger.ms),
+// so that both sides of a comparison run with the same client settings.
+connectors::KafkaProperties client_props(const std::vector<std::string>& sets,
+                                         const std::string& bootstrap, bool producer) {
+  connectors::KafkaProperties props{{"bootstrap.servers", bootstrap}};
+  const std::string prefix = producer ? "kafka.producer." : "kafka.consumer.";
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key.rfind(prefix, 0) == 0) props[key.substr(prefix.size())] = value;
+    if (!producer && key == "fetch.wait.max.ms") props[key] = value;
+    if (producer && key == "producer.linger.ms" && !props.count("linger.ms"))
+      props["linger.ms"] = value;
+  }
+  return props;
 }
 
 struct Phase {
@@ -308,6 +348,13 @@ Phase run_driver(const Workload& w, const Input& in, const Expectation* check, j
   return p;
 }
 
+// RIVULET_BENCH_LATENCY_DUMP=file: every counted latency as a line
+// "topic partition base_ms latency_ms" (to see when and where time goes).
+FILE* const g_dump = [] {
+  const char* path = std::getenv("RIVULET_BENCH_LATENCY_DUMP");
+  return path != nullptr ? std::fopen(path, "w") : nullptr;
+}();
+
 // Counts records read back; with `latencies`, also wall ms - record time of
 // each record whose time is >= from_ms.
 class ReadBack : public connectors::BatchSink {
@@ -321,6 +368,10 @@ class ReadBack : public connectors::BatchSink {
       for (const auto& r : batch.records) {
         const int64_t base = base_ ? base_(r) : r.timestamp;
         if (base >= from) latencies_.push_back(now - base);
+        if (g_dump != nullptr && base >= from)
+          std::fprintf(g_dump, "%s %d %lld %lld\n", batch.tp.topic.c_str(),
+                       batch.tp.partition.value(), static_cast<long long>(base),
+                       static_cast<long long>(now - base));
       }
     }
     last_ = Clock::now();
@@ -364,9 +415,10 @@ std::vector<connectors::StartPosition> from_beginning(const std::vector<std::str
 
 Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
     const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
-    int partitions, connectors::BatchSink* sink) {
-  auto reader =
-      connectors::KafkaConsumer::create({{"bootstrap.servers", bootstrap}, {"group.id", group}});
+    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {}) {
+  props["bootstrap.servers"] = bootstrap;
+  props["group.id"] = group;
+  auto reader = connectors::KafkaConsumer::create(props);
   if (!reader) return reader.error();
   if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
   (*reader)->start(sink);
@@ -713,6 +765,7 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::vector<s
                         double rate, int seconds, const std::function<bool()>& stop, json& j,
                         const RateSource& next) {
   RateRun run;
+  j["loadavg_1m_start"] = loadavg_1m();
   const auto t0 = Clock::now();
   const auto end = t0 + std::chrono::seconds(seconds);
   while (Clock::now() < end && !stop() && !j.contains("error")) {
@@ -741,6 +794,7 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::vector<s
 
 // What a latency run reports: counts and percentiles of `back`'s latencies.
 void summarize_latencies(const RateRun& run, ReadBack& back, json& j) {
+  j["loadavg_1m_end"] = loadavg_1m();
   auto lat = back.latencies();
   j["events_sent"] = run.sent;
   j["views_sent"] = run.views;
@@ -844,7 +898,9 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
   }
   std::vector<std::string> sets{"application.id=" + tag + "-" + name + "-latency",
                                 "bootstrap.servers=" + bootstrap, "state.dir=" + state_dir};
-  sets.insert(sets.end(), o.sets.begin(), o.sets.end());
+  const auto lat_sets = o.latency_config();
+  sets.insert(sets.end(), lat_sets.begin(), lat_sets.end());
+  j["settings"] = lat_sets;
   auto config = sql::app_config(*planned, "", sets);
   if (!config) {
     j["error"] = config.error().message;
@@ -865,13 +921,15 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
       return j;
     }
     auto reader = start_reader(bootstrap, tag + "-" + name + "-latency-reader", w.output_topics,
-                               app.partitions(), &back);
-    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+                               app.partitions(), &back, client_props(lat_sets, bootstrap, false));
+    auto producer =
+        connectors::KafkaProducer::create(client_props(lat_sets, bootstrap, true), nullptr);
     if (!reader || !producer) {
       j["error"] = !reader ? reader.error().to_string() : producer.error().to_string();
       app.stop();
       return j;
     }
+    (*producer)->prepare_topics(w.topics);
     for (int i = 0; i < 500 && !app.ready(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     // The first 2 s warm up (connections, first fetches) and are not counted.
@@ -927,49 +985,123 @@ class HopForwarder : public connectors::BatchSink {
   std::atomic<bool> failed_{false};
 };
 
-// (5) The broker path's own latency at the same rate, for the latency run to
-// be read against: the generator writes the same events, a first
-// KafkaConsumer -> KafkaProducer hop keeps the views (the pipeline's task
-// reading the input), a second hop copies them on (the task reading the
-// GROUP BY's repartition topic), and the reader measures event time -> read,
-// as for the pipeline: three consumer hops and three producer hops each.
-json run_baseline_latency(const std::string& bootstrap, const Options& o, double rate,
-                          const std::string& prefix, const std::string& tag) {
-  json j{{"rate_records_per_second", rate}, {"seconds", o.latency_seconds}, {"hops", 2}};
-  const std::string in = prefix + "in", mid = prefix + "mid", out = prefix + "out";
-  if (auto r = ensure_topics(bootstrap, {in, mid, out}, o.partitions); !r) {
+// The number of consumer -> producer hops on the longest path of a planned
+// workload: one per topic the topology both writes and reads (repartition
+// topics, a first stage's results read by a second), plus the first.
+int hops_of(const Workload& w) {
+  auto planned = sql::plan_script(w.sql);
+  if (!planned) return 1;
+  const auto sources = planned->topology.source_topics();
+  int hops = 1;
+  for (const auto& t : planned->topology.sink_topics())
+    if (std::find(sources.begin(), sources.end(), t) != sources.end()) ++hops;
+  return hops;
+}
+
+// (5) The broker path's own latency at the same rate, for a workload's
+// latency run to be read against: the same generator writes the same events
+// at the same rate with the same client settings (--set kafka.producer.*,
+// kafka.consumer.*, fetch.wait.max.ms) to a fresh topic; a chain of `hops`
+// KafkaConsumer -> KafkaProducer forwarders copies them on (as many hops as
+// the pipeline has tasks on its longest path), and a reader measures event
+// time -> read, as for the pipeline. Only the records whose output the
+// pipeline's latency counts are forwarded (Yahoo's views, Q1's bids, Q2's
+// matching bids; every record for Q3, Q5 and Q7); the others are written
+// to a second topic that nobody reads, so the broker takes the same input.
+json run_baseline_latency(const std::string& bootstrap, const Options& o, const std::string& name,
+                          double rate, int hops, const std::string& prefix,
+                          const std::string& tag) {
+  json j{{"rate_records_per_second", rate}, {"seconds", o.latency_seconds}, {"hops", hops}};
+  std::vector<std::string> chain;  // chain[0] is written by the generator, the last is read
+  for (int i = 0; i <= hops; ++i) chain.push_back(prefix + "hop" + std::to_string(i));
+  const std::string rest = prefix + "rest";
+  std::vector<std::string> all = chain;
+  all.push_back(rest);
+  if (auto r = ensure_topics(bootstrap, all, o.partitions); !r) {
     j["error"] = r.error().to_string();
     return j;
   }
-  auto gen = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
-  auto p1 = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
-  auto p2 = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
-  if (!gen || !p1 || !p2) {
-    j["error"] = "cannot create the producers";
+  j["settings"] = o.latency_config();
+  const auto pprops = client_props(o.latency_config(), bootstrap, true);
+  const auto cprops = client_props(o.latency_config(), bootstrap, false);
+  auto gen = connectors::KafkaProducer::create(pprops, nullptr);
+  if (!gen) {
+    j["error"] = gen.error().to_string();
     return j;
   }
-  HopForwarder hop1(**p1, mid, true), hop2(**p2, out, false);
+  std::vector<std::unique_ptr<connectors::KafkaProducer>> producers;
+  std::vector<std::unique_ptr<HopForwarder>> forwarders;
+  for (int i = 0; i < hops; ++i) {
+    auto p = connectors::KafkaProducer::create(pprops, nullptr);
+    if (!p) {
+      j["error"] = p.error().to_string();
+      return j;
+    }
+    // As the Application's producer: the leaders known before the first
+    // record, not after librdkafka's next periodic refresh (about 1 s).
+    (*p)->prepare_topics({chain[static_cast<size_t>(i) + 1]});
+    producers.push_back(std::move(*p));
+    forwarders.push_back(std::make_unique<HopForwarder>(*producers.back(),
+                                                        chain[static_cast<size_t>(i) + 1], false));
+  }
   ReadBack back;
-  auto reader = start_reader(bootstrap, tag + "-lat-base-reader", {out}, o.partitions, &back);
-  auto c2 = start_reader(bootstrap, tag + "-lat-base-hop2", {mid}, o.partitions, &hop2);
-  auto c1 = start_reader(bootstrap, tag + "-lat-base-hop1", {in}, o.partitions, &hop1);
-  if (!reader || !c1 || !c2) {
-    j["error"] = "cannot start the consumers";
+  std::vector<std::unique_ptr<connectors::KafkaConsumer>> consumers;
+  auto reader = start_reader(bootstrap, tag + "-" + name + "-lat-base-reader", {chain.back()},
+                             o.partitions, &back, cprops);
+  if (!reader) {
+    j["error"] = reader.error().to_string();
     return j;
   }
-  back.collect_latencies(wall_ms() + 2000);
-  YahooGenerator g;
+  // Last hop first, so that every hop reads before its input is written.
+  for (int i = hops - 1; i >= 0; --i) {
+    auto c = start_reader(bootstrap, tag + "-" + name + "-lat-base-hop" + std::to_string(i),
+                          {chain[static_cast<size_t>(i)]}, o.partitions,
+                          forwarders[static_cast<size_t>(i)].get(), cprops);
+    if (!c) {
+      j["error"] = c.error().to_string();
+      return j;
+    }
+    consumers.push_back(std::move(*c));
+  }
+  (*gen)->prepare_topics({chain.front(), rest});
+  const bool q3 = name == "q3";
+  const double share = q3 ? 4.0 / 50 : 46.0 / 50;
+  YahooGenerator yahoo;
+  std::unique_ptr<NexmarkGenerator> nexmark;
+  const int64_t start_ms = wall_ms();
+  if (name != "yahoo") nexmark = std::make_unique<NexmarkGenerator>(start_ms, rate / share);
+  const bool all_counted = name == "q3" || name == "q5" || name == "q7";
+  int64_t forwarded = 0;
+  back.collect_latencies(start_ms + 2000);
   RateRun run = produce_at_rate(
-      **gen, {in}, rate, o.latency_seconds, [] { return false; }, j,
-      [&](int64_t now, bool* counted) { return g.event(now, nullptr, counted); });
-  for (int i = 0; i < 1000 && back.read() < run.views; ++i)
+      **gen, {chain.front(), rest}, rate, o.latency_seconds, [] { return false; }, j,
+      [&](int64_t now, bool* counted) {
+        GenRecord r;
+        if (name == "yahoo") {
+          r = yahoo.event(now, nullptr, counted);
+        } else {
+          for (;;) {
+            r = nexmark->next_event();
+            if (q3 != (nexmark->last_kind == 2)) break;
+          }
+          *counted = all_counted || name == "q1" ||
+                     (name == "q2" && nexmark->bid.auction % 123 == 0);
+        }
+        r.topic = *counted ? 0 : 1;
+        if (*counted) ++forwarded;
+        return r;
+      });
+  for (int i = 0; i < 1000 && back.read() < forwarded; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  (*c1)->stop();
-  (*p1)->flush(std::chrono::seconds(10));
-  (*c2)->stop();
-  (*p2)->flush(std::chrono::seconds(10));
+  // consumers[i] is hop hops-1-i: stop the first hop first.
+  for (size_t i = consumers.size(); i-- > 0;) {
+    consumers[i]->stop();
+    producers[producers.size() - 1 - i]->flush(std::chrono::seconds(10));
+  }
   (*reader)->stop();
-  if (hop1.failed() || hop2.failed()) j["error"] = "a forwarder failed to produce";
+  for (const auto& f : forwarders)
+    if (f->failed()) j["error"] = "a forwarder failed to produce";
+  run.views = forwarded;
   summarize_latencies(run, back, j);
   return j;
 }
@@ -1149,9 +1281,11 @@ int run(const Options& o) {
       result["latency"] = run_latency(bootstrap, o, "yahoo", rate, prefix + "lat-", tag);
       result["latency"]["max_throughput_records_per_second"] = yahoo_rps;
       if (!result["latency"].value("ok", false)) ok = false;
-      std::cerr << "bench_sql: broker-path latency (two forwarding hops) at " << rate
+      const int hops = hops_of(workloads.at("yahoo"));
+      std::cerr << "bench_sql: broker-path latency (" << hops << " forwarding hops) at " << rate
                 << " records/s for " << o.latency_seconds << " s\n";
-      result["latency_baseline"] = run_baseline_latency(bootstrap, o, rate, prefix + "lat-base-", tag);
+      result["latency_baseline"] =
+          run_baseline_latency(bootstrap, o, "yahoo", rate, hops, prefix + "lat-base-", tag);
       if (!result["latency_baseline"].value("ok", false)) ok = false;
     }
   }
@@ -1172,6 +1306,13 @@ int run(const Options& o) {
       wj["latency"] = run_latency(bootstrap, o, name, rate, prefix + "lat-" + name + "-", tag);
       wj["latency"]["max_throughput_records_per_second"] = max_rps;
       if (!wj["latency"].value("ok", false)) ok = false;
+      const int hops = hops_of(workloads.at(name));
+      std::cerr << "bench_sql: " << name << " broker-path latency (" << hops
+                << " forwarding hops) at " << rate << " records/s for " << o.latency_seconds
+                << " s\n";
+      wj["latency_baseline"] = run_baseline_latency(bootstrap, o, name, rate, hops,
+                                                    prefix + "lat-base-" + name + "-", tag);
+      if (!wj["latency_baseline"].value("ok", false)) ok = false;
     }
   }
   std::cout << result.dump() << std::endl;
@@ -1216,6 +1357,9 @@ int main(int argc, char** argv) {
                "also the broker path's)");
   app.add_option("--latency-rate", o.latency_rate,
                  "Records/s for the latency runs (default: half of each measured pipeline)");
+  app.add_option("--latency-set", o.latency_sets,
+                 "Configuration of the latency phases (key=value, repeatable; replaces the "
+                 "default latency profile, bench/latency_profile.hpp; --set applies on top)");
   app.add_option("--latency-seconds", o.latency_seconds, "Length of the latency run")
       ->check(CLI::Range(3, 3600));
   CLI11_PARSE(app, argc, argv);
