@@ -1,4 +1,5 @@
 #include "actors/application.hpp"
+#include "actors/scheduler_config.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -600,6 +601,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.actor_config = std::make_unique<caf::actor_system_config>();
   im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
   im.actor_config->set("logger.verbosity", caf::atom("quiet"));
+  actors::configure_scheduler(*im.actor_config);
   im.system = std::make_unique<caf::actor_system>(*im.actor_config);
   im.router = std::make_unique<InboxRouter>();
   std::vector<connectors::StartPosition> positions;

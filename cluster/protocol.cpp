@@ -5,6 +5,8 @@
 
 #include <caf/io/all.hpp>
 
+#include "actors/scheduler_config.hpp"
+
 namespace rivulet::cluster {
 
 namespace {
@@ -59,6 +61,7 @@ void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeo
   cfg.add_message_types<caf::id_block::rivulet_cluster>();
   cfg.load<caf::io::middleman>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  actors::configure_scheduler(cfg);
   // Without both a hung peer is never noticed (PLATFORM.md). The connection
   // timeout stays below the failure timeout so that the transport gives up
   // on a silent peer before the coordinator declares it dead.
