@@ -133,6 +133,15 @@ class KTable final : public StateStore {
   // Lookup for the owning (writing) thread, without locking: nullptr when
   // absent. Valid until that thread's next write or find_local call.
   const Value* find_local(const Value& key) const;
+  // find_local for many keys at once (a stream-table join's batch):
+  // out[i] = find_local(*keys[i]), nullptr for a null `keys[i]`. The
+  // lookups of a batch overlap their cache misses (a 100k-key table does
+  // not fit in cache: one lookup at a time waits for three dependent misses,
+  // its bucket, the node before and the node). The results stay valid
+  // until the owning thread's next write. Returns false, having looked up
+  // nothing, for Encoded storage (whose find_local result lives only until
+  // the next call): call find_local per key there.
+  bool find_local_many(const Value* const* keys, size_t n, const Value** out) const;
 
   // ---- StateStore ----------------------------------------------------------
   std::string name() const override { return name_; }
@@ -178,6 +187,7 @@ class KTable final : public StateStore {
   // Change tracking for incremental snapshots (owning thread only).
   bool track_changes_ = false;
   mutable std::unordered_set<Value, ValueHash> changed_;
+  mutable std::vector<size_t> buckets_scratch_;  // find_local_many, owner only
 };
 
 // Heap bytes a Value holds beyond its own sizeof (long strings, containers),

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
@@ -89,6 +90,17 @@ class StreamTableJoinNode final : public Processor {
         joiner_(std::move(joiner)) {}
 
   void process(Batch& batch, ProcessContext& ctx) override {
+    // The whole batch's lookups first, when the table can (its cache misses
+    // overlap: KTable::find_local_many), then the joins.
+    bool looked_up = false;
+    if (!versions_ && batch.size() > 1) {
+      keys_.resize(batch.size());
+      matches_.resize(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        keys_[i] = batch[i].key.is_null() ? nullptr : &batch[i].key;
+      }
+      looked_up = table_->find_local_many(keys_.data(), batch.size(), matches_.data());
+    }
     size_t kept = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       Record& r = batch[i];
@@ -98,9 +110,10 @@ class StreamTableJoinNode final : public Processor {
         ctx.null_key(r, SkipReason::NullJoinKey, "join", "the join key is null");
         continue;
       }
-      const Value* match = r.key.is_null() ? nullptr
-                           : versions_    ? versions_->find_as_of(r.key, r.timestamp)
-                                          : table_->find_local(r.key);
+      const Value* match = looked_up       ? matches_[i]
+                           : r.key.is_null() ? nullptr
+                           : versions_       ? versions_->find_as_of(r.key, r.timestamp)
+                                             : table_->find_local(r.key);
       if (match == nullptr && type_ == JoinType::Inner) continue;
       if (!guarded(ctx, r, "join", [&] { r.value = joiner_(r, match); })) continue;
       if (kept != i) batch[kept] = std::move(r);
@@ -115,6 +128,8 @@ class StreamTableJoinNode final : public Processor {
   std::shared_ptr<const VersionedTable> versions_;
   JoinType type_;
   Fn joiner_;
+  std::vector<const Value*> keys_;     // scratch: the batch's keys
+  std::vector<const Value*> matches_;  // scratch: their table values
 };
 
 }  // namespace rivulet

@@ -117,8 +117,14 @@ struct Field {
   bool operator==(const Field& o) const { return name == o.name && value == o.value; }
 };
 
+// Not noexcept on purpose: libstdc++'s unordered containers then keep each
+// node's hash code (std::__detail::__cache_default), so a lookup compares
+// cached hashes instead of calling operator== on every node of the bucket
+// and rehashing the next node's key to find the bucket's end. Value::hash
+// walks strings and containers; recomputing it is what costs, not the 8
+// bytes (a 88-byte KTable node is a 96-byte allocation either way).
 struct ValueHash {
-  size_t operator()(const Value& v) const noexcept { return v.hash(); }
+  size_t operator()(const Value& v) const { return v.hash(); }
 };
 
 }  // namespace rivulet
