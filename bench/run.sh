@@ -213,6 +213,11 @@ for name, b in rows.items():
     for k in ("record_bytes", "table_bytes_per_entry", "raw_bytes_per_entry", "bytes"):
         if k in b:
             f[k] = round(b[k], 1)
+    if name.startswith("BM_StreamTableJoin"):
+        # Issue 8's goal: a stream-table join in the test driver at 2M records/s per core.
+        f["goal"] = 2000000
+        f["serde"] = "KAFKA string keys and values" if "Kafka" in name else "KAFKA string keys, JSON values"
+        f["load_avg"] = micro.get("context", {}).get("load_avg")
     fig[name] = f
 if "BM_OrdersPipeline" in fig and "BM_DecodeOnlyBaseline" in rows:
     fig["BM_OrdersPipeline"]["ratio_to_decode_only"] = round(
@@ -482,6 +487,8 @@ for name, f in fig.items():
         extra = "  runs: " + ", ".join(human(x) if rate else f"{x:g}" for x in f["all_runs"])
     if "ratio_to_decode_only" in f:
         extra = f"  (x{f['ratio_to_decode_only']} of decode-only)"
+    if "goal" in f:
+        extra = f"  ({f['serde']}; goal {human(f['goal'])}/s)"
     if "flink_1_13_per_core_other_hardware" in f:
         extra = f"  (Flink 1.13, other hardware: {human(f['flink_1_13_per_core_other_hardware'])}/s per core)"
     if "ratio_to_one_node" in f:

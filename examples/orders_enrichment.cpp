@@ -60,7 +60,10 @@ Value field_or_null(const Value* row, const char* name) {
 }  // namespace
 
 Value enrich_order(const Record& order, const Value* user) {
-  StructFields fields = order.value.as_struct();
+  const StructFields& in = order.value.as_struct();
+  StructFields fields;
+  fields.reserve(in.size() + 2);  // one allocation, not a copy then a regrowth
+  fields.insert(fields.end(), in.begin(), in.end());
   fields.push_back(Field{"name", field_or_null(user, "name")});
   fields.push_back(Field{"country", field_or_null(user, "country")});
   return Value::structure(std::move(fields));

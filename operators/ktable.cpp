@@ -1,5 +1,6 @@
 #include "operators/ktable.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <msgpack.hpp>
@@ -667,23 +668,33 @@ const Value* KTable::find_local(const Value& key) const {
 
 bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** out) const {
   if (enc_) return false;
-  // Three passes over the keys: bucket numbers (hashes of the keys, which
-  // are in cache), then each bucket's first node, prefetched (the loads of
-  // one key do not wait for another's, so many misses are in flight at
-  // once), then the lookups proper, which find what they touch in cache.
-  // The first two passes are hints only: the third is find_local's.
-  if (map_.bucket_count() > 0 && n > 1) {
-    buckets_scratch_.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      buckets_scratch_[i] = keys[i] != nullptr ? map_.bucket(*keys[i]) : 0;
+  // In chunks of kChunk keys, three passes: bucket numbers (hashes of the
+  // keys, which are in cache), then each bucket's first node, prefetched
+  // (the loads of one key do not wait for another's, so many misses are in
+  // flight at once), then the lookups proper, which find what they touch in
+  // cache. Chunks keep what the first passes bring in within L1. The first
+  // two passes are hints only: the third is find_local's.
+  constexpr size_t kChunk = 32;
+  buckets_scratch_.resize(kChunk);
+  size_t* buckets = buckets_scratch_.data();
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t m = std::min(kChunk, n - start);
+    const Value* const* k = keys + start;
+    if (m > 1 && map_.bucket_count() > 0) {
+      for (size_t i = 0; i < m; ++i) buckets[i] = k[i] != nullptr ? map_.bucket(*k[i]) : 0;
+      for (size_t i = 0; i < m; ++i) {
+        if (k[i] == nullptr) continue;
+        auto it = map_.cbegin(buckets[i]);
+        if (it == map_.cend(buckets[i])) continue;
+        // The entry, and just past it, where libstdc++ keeps the node's
+        // cached hash code (the first thing find compares).
+        const char* entry = reinterpret_cast<const char*>(&*it);
+        __builtin_prefetch(entry);
+        __builtin_prefetch(entry + sizeof(Map::value_type));
+      }
     }
-    for (size_t i = 0; i < n; ++i) {
-      if (keys[i] == nullptr) continue;
-      auto it = map_.cbegin(buckets_scratch_[i]);
-      if (it != map_.cend(buckets_scratch_[i])) __builtin_prefetch(&*it);
-    }
+    for (size_t i = 0; i < m; ++i) out[start + i] = k[i] != nullptr ? find_local(*k[i]) : nullptr;
   }
-  for (size_t i = 0; i < n; ++i) out[i] = keys[i] != nullptr ? find_local(*keys[i]) : nullptr;
   return true;
 }
 

@@ -22,27 +22,27 @@ void SourceNode::process(const RawRecord* begin, const RawRecord* end, ProcessCo
       ++ctx.output().replay_duplicates_skipped;
       continue;
     }
-    Value key;
+    // Decoded straight into the batch's next record (popped again when a
+    // part does not decode).
+    Record& r = batch_.emplace_back();
     if (raw->key) {
       auto k = key_codec_->decode(*raw->key);
       if (!k) {
+        batch_.pop_back();
         ctx.raw_data_error(topic_, *raw, "decode key", std::move(k.error().message));
         continue;
       }
-      key = std::move(*k);
+      r.key = std::move(*k);
     }
-    Value value;
     if (raw->value) {
       auto v = value_codec_->decode(*raw->value);
       if (!v) {
+        batch_.pop_back();
         ctx.raw_data_error(topic_, *raw, "decode value", std::move(v.error().message));
         continue;
       }
-      value = std::move(*v);
+      r.value = std::move(*v);
     }
-    Record& r = batch_.emplace_back();
-    r.key = std::move(key);
-    r.value = std::move(value);
     r.timestamp = raw->timestamp;
     r.headers = raw->headers;
     r.source.topic = topic_;

@@ -218,8 +218,12 @@ class JsonCodec final : public Codec {
   }
 
   Expected<std::string> encode(const Value& v) const override {
+    // Sized like the last output, so that a record takes one allocation
+    // instead of the string's doublings (15, 30, 60, 120 bytes ...).
     std::string out;
+    out.reserve(last_size_);
     append_json(out, v);
+    last_size_ = out.size() + out.size() / 4;
     return out;
   }
 
@@ -430,6 +434,7 @@ class JsonCodec final : public Codec {
   mutable simdjson::ondemand::parser ondemand_parser_;
   mutable std::string padded_;
   mutable std::string rewritten_;
+  mutable size_t last_size_ = 0;  // encode's size hint
 };
 
 }  // namespace

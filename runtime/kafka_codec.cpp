@@ -71,6 +71,15 @@ class KafkaCodec final : public Codec {
       // carries (std::nullopt), not something a codec can write.
       return Error::data("the KAFKA format cannot write null as bytes");
     }
+    // A value already of the column's type is written as is (no coerced
+    // copy first): the common case.
+    if (v.kind() == type_->kind) {
+      switch (type_->kind) {
+        case TypeKind::String: return v.as_string();
+        case TypeKind::Bytes: return v.as_bytes();
+        default: break;
+      }
+    }
     std::string out;
     switch (type_->kind) {
       case TypeKind::Int:
