@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "connectors/kafka_config.hpp"
+
 namespace rivulet::bench {
 
 inline std::vector<std::string> latency_profile() {
@@ -23,6 +25,27 @@ inline std::vector<std::string> latency_profile() {
       // p99 worse (docs/benchmarks.md).
       "producer.linger.ms=5",
   };
+}
+
+// The librdkafka properties of a benchmark's own clients (generator, reader,
+// the broker path's hops): the same --set values the Application gets
+// (kafka.producer.*, kafka.consumer.*, fetch.wait.max.ms,
+// producer.linger.ms), so that both sides of a comparison run with the same
+// client settings.
+inline connectors::KafkaProperties client_props(const std::vector<std::string>& sets,
+                                                const std::string& bootstrap, bool producer) {
+  connectors::KafkaProperties props{{"bootstrap.servers", bootstrap}};
+  const std::string prefix = producer ? "kafka.producer." : "kafka.consumer.";
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key.rfind(prefix, 0) == 0) props[key.substr(prefix.size())] = value;
+    if (!producer && key == "fetch.wait.max.ms") props[key] = value;
+    if (producer && key == "producer.linger.ms" && !props.count("linger.ms"))
+      props["linger.ms"] = value;
+  }
+  return props;
 }
 
 }  // namespace rivulet::bench

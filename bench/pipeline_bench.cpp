@@ -539,26 +539,6 @@ class LatencyBack : public connectors::BatchSink {
   std::vector<int64_t> latencies_;
 };
 
-// The librdkafka properties of the bench's own clients (order generator,
-// reader) in the latency phase: the kafka.producer.* / kafka.consumer.* /
-// fetch.wait.max.ms / producer.linger.ms values the Application gets, so
-// that both run with the same client settings.
-connectors::KafkaProperties client_props(const std::vector<std::string>& sets,
-                                         const std::string& bootstrap, bool producer) {
-  connectors::KafkaProperties props{{"bootstrap.servers", bootstrap}};
-  const std::string prefix = producer ? "kafka.producer." : "kafka.consumer.";
-  for (const auto& kv : sets) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    if (key.rfind(prefix, 0) == 0) props[key.substr(prefix.size())] = value;
-    if (!producer && key == "fetch.wait.max.ms") props[key] = value;
-    if (producer && key == "producer.linger.ms" && !props.count("linger.ms"))
-      props["linger.ms"] = value;
-  }
-  return props;
-}
-
 // (d) Latency at half of a measured maximum: a new Application on fresh
 // order and output topics loads the users table (already in the broker);
 // then `max_orders` orders are written as fast as the producer takes them
