@@ -111,6 +111,38 @@ std::optional<std::string> check_chunk(const Manifest& manifest, std::size_t ind
   return std::nullopt;
 }
 
+// Assigns every partition of `wanted` (partition -> chunk offsets, in
+// order) at its first wanted offset.
+template <class Wanted>
+rd_kafka_resp_err_t assign_at_first_wanted(rd_kafka_t* consumer, const std::string& topic,
+                                           const Wanted& wanted) {
+  connectors::TopicPartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(wanted.size())));
+  for (const auto& [p, offsets] : wanted) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        offsets.begin()->first;
+  }
+  return rd_kafka_assign(consumer, list.get());
+}
+
+// One poll (100 ms): a message of `topic` from a partition of `wanted` that
+// still has chunks to read, with that partition's entry. Anything else is
+// destroyed and {nullptr, end} returned.
+template <class Wanted>
+std::pair<rd_kafka_message_t*, typename Wanted::iterator> poll_wanted(rd_kafka_t* consumer,
+                                                                      const std::string& topic,
+                                                                      Wanted& wanted) {
+  rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer, 100);
+  if (msg == nullptr) return {nullptr, wanted.end()};
+  auto it = wanted.end();
+  if (msg->rkt != nullptr && topic == rd_kafka_topic_name(msg->rkt)) it = wanted.find(msg->partition);
+  if (it == wanted.end() || it->second.empty()) {
+    rd_kafka_message_destroy(msg);
+    return {nullptr, wanted.end()};
+  }
+  return {msg, it};
+}
+
 }  // namespace
 
 std::string manifest_key(const TaskId& task, CheckpointId id) {
@@ -646,29 +678,16 @@ Expected<std::vector<std::string>> KafkaStore::fetch_chunks(const Manifest& mani
   }
   std::vector<std::string> payloads(manifest.chunks.size());
   if (manifest.chunks.empty()) return payloads;
-  connectors::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(
-      static_cast<int>(wanted.size())));
-  for (const auto& [p, offsets] : wanted) {
-    rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset =
-        offsets.begin()->first;
-  }
-  if (auto err = rd_kafka_assign(consumer_, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (auto err = assign_at_first_wanted(consumer_, options_.topic, wanted);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Error::retriable(where + ": assigning: " + connectors::kafka_error_text(err));
   }
   std::size_t left = manifest.chunks.size();
   const auto deadline = Clock::now() + options_.timeout;
   std::optional<Error> failure;
   while (left > 0 && !failure && Clock::now() < deadline) {
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 100);
+    auto [msg, it] = poll_wanted(consumer_, options_.topic, wanted);
     if (msg == nullptr) continue;
-    auto it = wanted.end();
-    if (msg->rkt != nullptr && options_.topic == rd_kafka_topic_name(msg->rkt)) {
-      it = wanted.find(msg->partition);
-    }
-    if (it == wanted.end() || it->second.empty()) {
-      rd_kafka_message_destroy(msg);
-      continue;
-    }
     const auto next = *it->second.begin();  // (offset, chunk index)
     const std::string chunk_where =
         "chunk " + std::to_string(next.second) + " at " +
@@ -758,13 +777,8 @@ std::vector<std::optional<std::string>> KafkaStore::fetch_many(
     images[m].reset();
   };
   if (!wanted.empty()) {
-    connectors::TopicPartitionListPtr list(
-        rd_kafka_topic_partition_list_new(static_cast<int>(wanted.size())));
-    for (const auto& [p, offsets] : wanted) {
-      rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), p)->offset =
-          offsets.begin()->first;
-    }
-    if (auto err = rd_kafka_assign(consumer_, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (auto err = assign_at_first_wanted(consumer_, options_.topic, wanted);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       logger()->debug("checkpoint store: prefetch: assigning {}: {}", options_.topic,
                       connectors::kafka_error_text(err));
       return std::vector<std::optional<std::string>>(manifests.size());
@@ -777,16 +791,8 @@ std::vector<std::optional<std::string>> KafkaStore::fetch_many(
     connectors::TopicPartitionListPtr paused(rd_kafka_topic_partition_list_new(
         static_cast<int>(wanted.size())));
     while (pending > 0 && Clock::now() < deadline) {
-      rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_, 100);
+      auto [msg, it] = poll_wanted(consumer_, options_.topic, wanted);
       if (msg == nullptr) continue;
-      auto it = wanted.end();
-      if (msg->rkt != nullptr && options_.topic == rd_kafka_topic_name(msg->rkt)) {
-        it = wanted.find(msg->partition);
-      }
-      if (it == wanted.end() || it->second.empty()) {
-        rd_kafka_message_destroy(msg);
-        continue;
-      }
       auto& offsets = it->second;
       if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         // Every chunk still wanted here is at or past the end: missing.
