@@ -117,6 +117,9 @@ struct Phase {
   bool rss_per_phase = false;
   bool ok = false;
   std::string error;
+  // Records the embedded broker dropped from the phase's output topics
+  // (low watermarks; 5 MiB per partition), when known.
+  int64_t dropped_by_broker = 0;
 
   json to_json() const {
     json j{{"ok", ok},
@@ -131,6 +134,7 @@ struct Phase {
       j["cpu_seconds_per_million_input_records"] = cpu * 1e6 / static_cast<double>(input_records);
     }
     if (!error.empty()) j["error"] = error;
+    if (dropped_by_broker > 0) j["output_dropped_by_broker"] = dropped_by_broker;
     return j;
   }
 };
@@ -277,10 +281,22 @@ class ReadBack : public connectors::BatchSink {
   }
   int64_t read() const { return read_.load(std::memory_order_relaxed); }
   Clock::time_point last() const { return last_.load(); }
+  // The reader's first fatal error (records lost: offset out of range, with
+  // topic, partition and offset), "" when none. Any thread.
+  void lost(const Error& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lost_.empty()) lost_ = e.to_string();
+  }
+  std::string lost_error() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lost_;
+  }
 
  private:
   std::atomic<int64_t> read_{0};
   std::atomic<Clock::time_point> last_{Clock::now()};
+  std::mutex mutex_;
+  std::string lost_;
 };
 
 // The baseline's data path: every order batch the consumer offers becomes
@@ -345,17 +361,57 @@ std::vector<connectors::StartPosition> from_beginning(const std::vector<std::str
   return positions;
 }
 
-// Starts a consumer reading `topics` from the beginning into `sink`.
+// Starts a consumer reading `topics` from their first record (offset 0)
+// into `sink`; fatal consumer errors (records lost) go to `lost`. Every
+// topic a reader here reads was created empty for this run (fresh names per
+// round and phase; on a real Kafka prefixed with the run's tag), so offset
+// 0 is its first record. Not kBeginning: that is resolved by a ListOffsets
+// round trip per partition before the first fetch, which librdkafka
+// retries 500 ms later when it fails and, with auto.offset.reset=error,
+// ends in a consumer error when it fails for good; meanwhile the
+// Application writes, and a partition first fetched late can lose its
+// start to the embedded broker's 5 MiB per partition (one round of
+// `--checkpoint-compare 10` with 200k orders did: a partition of enriched
+// orders takes about 25,000 records, 4.6-4.9 MB of keys, values and headers
+// and more with the rounds' longer application ids in the headers, so the
+// broker drops its oldest batches near the end of a phase: harmless for a
+// reader that keeps up, fatal for one whose first fetch of that partition
+// came late). With offset 0 the reader fetches
+// as soon as it knows the leaders (assign() fetches the metadata first),
+// and a start that is gone anyway is reported at once, not as a timeout.
 Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
     const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
-    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {}) {
+    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {},
+    ReadBack* lost = nullptr) {
   props["bootstrap.servers"] = bootstrap;
   props["group.id"] = group;
-  auto reader = connectors::KafkaConsumer::create(props);
+  connectors::ConsumerOptions options;
+  if (lost != nullptr) {
+    options.on_error = [lost](const Error& e) {
+      if (e.kind == ErrorKind::Fatal) lost->lost(e);
+    };
+  }
+  auto reader = connectors::KafkaConsumer::create(props, std::move(options));
   if (!reader) return reader.error();
-  if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
+  std::vector<connectors::StartPosition> positions;
+  for (const auto& t : topics)
+    for (int32_t p = 0; p < partitions; ++p) positions.push_back({TopicPartition{t, PartitionId{p}}, 0});
+  if (auto r = (*reader)->assign(std::move(positions)); !r) return r.error();
   (*reader)->start(sink);
   return reader;
+}
+
+// Records the broker no longer holds at the start of `topics` (the sum of
+// their partitions' low watermarks: fresh topics start at 0).
+int64_t dropped_records(const std::string& bootstrap, const std::vector<std::string>& topics,
+                        int partitions) {
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  if (!admin) return 0;
+  int64_t dropped = 0;
+  for (const auto& t : topics)
+    for (int32_t p = 0; p < partitions; ++p)
+      if (auto w = (*admin)->watermarks(TopicPartition{t, PartitionId{p}}); w) dropped += w->first;
+  return dropped;
 }
 
 // Waits until `done()` or the deadline; true when done.
@@ -381,7 +437,8 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
   Phase p{"baseline"};
   ReadBack back;
   auto reader =
-      start_reader(bootstrap, "bench-baseline-reader-" + tag, out_topics, partitions, &back);
+      start_reader(bootstrap, "bench-baseline-reader-" + tag, out_topics, partitions, &back, {},
+                   &back);
   if (!reader) {
     p.error = reader.error().to_string();
     return p;
@@ -413,7 +470,8 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
   const int64_t inputs = w.users + w.orders;
   const bool done =
       wait_until([&] { return back.read() >= target && forward.consumed() >= inputs; },
-                 [&] { return forward.failed(); }, timeout_s, "baseline");
+                 [&] { return forward.failed() || !back.lost_error().empty(); }, timeout_s,
+                 "baseline");
   const int64_t read = back.read();
   // Timed out: the phase lasted until now, whatever was read.
   timer.end(done ? std::max(back.last(), forward.last()) : Clock::now());
@@ -424,6 +482,10 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
   p.output_records = read;
   p.ok = done && !forward.failed();
   if (forward.failed()) p.error = forward.error();
+  if (!done && p.error.empty() && !back.lost_error().empty()) {
+    p.error = "the read-back consumer lost records: " + back.lost_error();
+  }
+  p.dropped_by_broker = dropped_records(bootstrap, out_topics, partitions);
   if (!done && p.error.empty()) {
     p.error = "timed out: " + std::to_string(read) + " of " + std::to_string(target) +
               " outputs read back";
@@ -438,7 +500,7 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
   Phase p{"pipeline"};
   ReadBack back;
   auto reader = start_reader(bootstrap, "bench-pipeline-reader-" + tag,
-                             {w.enriched_topic, w.counts_topic}, partitions, &back);
+                             {w.enriched_topic, w.counts_topic}, partitions, &back, {}, &back);
   if (!reader) {
     p.error = reader.error().to_string();
     return p;
@@ -468,7 +530,8 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
     } else {
       const bool done =
           wait_until([&] { return back.read() >= target; },
-                     [&] { return app.failure().has_value(); }, timeout_s, "pipeline");
+                     [&] { return app.failure().has_value() || !back.lost_error().empty(); },
+                     timeout_s, "pipeline");
       const int64_t read = back.read();
       // Timed out: the phase lasted until now, whatever was read.
       timer.end(done ? back.last() : Clock::now());
@@ -476,6 +539,11 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
       p.output_records = read;
       p.ok = done;
       if (auto f = app.failure()) p.error = *f;
+      if (!done && p.error.empty() && !back.lost_error().empty()) {
+        p.error = "the read-back consumer lost records: " + back.lost_error();
+      }
+      p.dropped_by_broker =
+          dropped_records(bootstrap, {w.enriched_topic, w.counts_topic}, partitions);
       if (!done && p.error.empty()) {
         p.error = "timed out: " + std::to_string(read) + " of " + std::to_string(target) +
                   " outputs read back";

@@ -13,11 +13,17 @@
 //   baseline  our KafkaConsumer -> KafkaProducer (librdkafka, no
 //             processing): reads the same inputs and writes as many output
 //             records as the pipeline wrote;
-//   latency   (Yahoo, --latency) a rate-limited generator (event time = the
-//             wall clock) at half of the pipeline's measured throughput;
+//   baseline_hops (workloads whose pipeline writes topics it reads back,
+//             such as Yahoo's repartition topic) the same through as many
+//             KafkaConsumer -> KafkaProducer hops as the pipeline has, each
+//             writing as many records as the pipeline wrote at that hop;
+//   latency   (--latency) the latency phase's Application first takes a
+//             burst of --latency-max-records input records as fast as the
+//             producer accepts them (the live maximum), then a rate-limited
+//             generator (event time = the wall clock) writes at half of it;
 //             p50/p99 of (time an output is read by a consumer - the output
-//             record's timestamp, which is the time of the view that caused
-//             it).
+//             record's timestamp, which is the time of the input that caused
+//             it); then the broker path alone at the same rate.
 //
 // Input is produced before the phases (sized to stay under the embedded
 // broker's 5 MiB per partition); outputs are read back while they are
@@ -77,8 +83,11 @@ struct Options {
   bool driver_only = false;
   bool check = false;
   bool latency = false;
-  double latency_rate = 0;  // 0: half of the pipeline's measured records/s
+  double latency_rate = 0;  // 0: half of the live maximum measured by a burst
   int latency_seconds = 15;
+  // Input records of the burst that measures each latency phase's live
+  // maximum; 0: min(100,000, the workload's pipeline input records).
+  int64_t latency_max_records = 0;
   std::vector<std::string> sets;  // --set key=value for the pipeline phases
   // The latency phases' configuration (--latency-set replaces it); --set
   // values apply on top of it.
@@ -371,8 +380,23 @@ class ReadBack : public connectors::BatchSink {
   }
   int64_t read() const { return read_.load(std::memory_order_relaxed); }
   Clock::time_point last() const { return last_.load(); }
+  // The reader's first fatal error (records lost: offset out of range), ""
+  // when none; the reader's poll thread writes it.
+  void lost(const Error& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lost_.empty()) lost_ = e.to_string();
+  }
+  std::string lost_error() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lost_;
+  }
+  // For start_reader: reports into this ReadBack.
+  std::function<void(const Error&)> on_lost() {
+    return [this](const Error& e) { lost(e); };
+  }
 
  private:
+  std::string lost_;
   std::atomic<int64_t> read_{0};
   std::atomic<Clock::time_point> last_{Clock::now()};
   std::atomic<bool> collect_{false};
@@ -392,14 +416,40 @@ std::vector<connectors::StartPosition> from_beginning(const std::vector<std::str
   return positions;
 }
 
+// Every topic a reader or hop of this bench reads was created for this run
+// (fresh names on a real Kafka): its first record is offset 0. Assigning
+// offset 0, not kBeginning, starts fetching at once: kBeginning is resolved
+// by a ListOffsets round trip per partition first, which librdkafka retries
+// after 500 ms when it fails and, with auto.offset.reset=error, turns into a
+// consumer error when it fails for good; a partition whose first fetch
+// comes late can lose its start to the embedded broker's 5 MiB per
+// partition. A start that is gone anyway fails loudly (offset out of range).
+std::vector<connectors::StartPosition> from_first(const std::vector<std::string>& topics,
+                                                  int partitions) {
+  std::vector<connectors::StartPosition> positions;
+  for (const auto& t : topics)
+    for (int32_t p = 0; p < partitions; ++p)
+      positions.push_back({TopicPartition{t, PartitionId{p}}, 0});
+  return positions;
+}
+
+// Starts a consumer of `topics` (created for this run) from their first
+// records into `sink`; fatal consumer errors (records lost) go to `lost`.
 Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
     const std::string& bootstrap, const std::string& group, const std::vector<std::string>& topics,
-    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {}) {
+    int partitions, connectors::BatchSink* sink, connectors::KafkaProperties props = {},
+    std::function<void(const Error&)> lost = nullptr) {
   props["bootstrap.servers"] = bootstrap;
   props["group.id"] = group;
-  auto reader = connectors::KafkaConsumer::create(props);
+  connectors::ConsumerOptions options;
+  if (lost) {
+    options.on_error = [lost = std::move(lost)](const Error& e) {
+      if (e.kind == ErrorKind::Fatal) lost(e);
+    };
+  }
+  auto reader = connectors::KafkaConsumer::create(props, std::move(options));
   if (!reader) return reader.error();
-  if (auto r = (*reader)->assign(from_beginning(topics, partitions)); !r) return r.error();
+  if (auto r = (*reader)->assign(from_first(topics, partitions)); !r) return r.error();
   (*reader)->start(sink);
   return reader;
 }
@@ -430,6 +480,32 @@ Expected<std::pair<int64_t, int64_t>> written_and_dropped(const std::string& boo
     }
   }
   return std::make_pair(written, dropped);
+}
+
+// Records written to `topic` (the sum of its partitions' high watermarks).
+Expected<int64_t> records_written(const std::string& bootstrap, const std::string& topic) {
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  if (!admin) return admin.error();
+  auto n = (*admin)->partition_count(topic);
+  if (!n) return n.error();
+  if (!*n) return Error::fatal("topic '" + topic + "' does not exist");
+  auto wd = written_and_dropped(bootstrap, {topic}, **n);
+  if (!wd) return wd.error();
+  return wd->first;
+}
+
+// The topics a planned topology both writes and reads (repartition topics,
+// a first stage's results read by a second), in the order the topology
+// reads them: along its path for the workloads here, where each such topic
+// is written by the stage before the one that reads it.
+std::vector<std::string> intermediate_topics(const Topology& t) {
+  const auto sinks = t.sink_topics();
+  std::vector<std::string> out;
+  for (const auto& s : t.source_topics())
+    if (std::find(sinks.begin(), sinks.end(), s) != sinks.end() &&
+        std::find(out.begin(), out.end(), s) == out.end())
+      out.push_back(s);
+  return out;
 }
 
 // Produces `in` (all of it) and waits until every record was acknowledged.
@@ -506,7 +582,8 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
     std::unique_ptr<connectors::KafkaConsumer> reader;
     if (started) {
       // The Application created the output topics; read them from the start.
-      auto r = start_reader(bootstrap, app_id + "-reader", w.output_topics, app.partitions(), &back);
+      auto r = start_reader(bootstrap, app_id + "-reader", w.output_topics, app.partitions(), &back,
+                            {}, back.on_lost());
       if (!r) {
         p.error = r.error().to_string();
       } else {
@@ -573,8 +650,17 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
           p.output_records = wd->first;
         }
       }
+      if (auto lost = back.lost_error(); !lost.empty()) out["read_back_error"] = lost;
       out["records_in_all_topics"] = stats.records_in;  // repartition topics included
       out["records_out_all_topics"] = stats.records_out;
+      // What the pipeline wrote to each topic it also reads (repartition
+      // topics, a first stage's results), for the multi-hop baseline.
+      json inter = json::array();
+      for (const auto& t : intermediate_topics(planned->topology)) {
+        auto n = records_written(bootstrap, t);
+        inter.push_back({{"topic", t}, {"records", n ? *n : -1}});
+      }
+      out["intermediate_topics"] = inter;
       out["data_errors"] = stats.data_errors;
       uint64_t late = 0;
       for (const auto& t : app.task_metrics()) late += t.late_records_dropped;
@@ -721,6 +807,178 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   return p;
 }
 
+// The first fatal error of any of several consumers (records lost).
+class Losses {
+ public:
+  std::function<void(const Error&)> sink() {
+    return [this](const Error& e) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (first_.empty()) first_ = e.to_string();
+    };
+  }
+  std::string first() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return first_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string first_;
+};
+
+// (3b) The broker path with as many hops as the pipeline makes (for
+// workloads whose pipeline writes to topics it reads back: Yahoo's
+// repartition topic between the join task and the count task). Hop 1 reads
+// the same inputs as run_baseline and writes writes[0] records (as many as
+// the pipeline wrote to its first intermediate topic) to a fresh topic; hop
+// k reads hop k-1's topic and writes writes[k-1] records; the last hop
+// writes the pipeline's output count, read back as in run_baseline. Each
+// hop is one KafkaConsumer -> KafkaProducer pair with the Application's
+// client defaults; hops 2.. and the reader are assigned before the timer
+// starts, hop 1 is timed from its assign to the last output read back.
+// Forwarded records are the input records (key and value); a hop topic
+// gets more partitions than the pipeline's when that many of them would
+// not fit the embedded broker's 5 MiB per partition (hop_topic_partitions).
+Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t inputs,
+                        int64_t stream_records, const std::vector<int64_t>& writes,
+                        int partitions, double record_bytes, bool embedded,
+                        const std::string& topic_prefix, const std::string& tag, int timeout_s,
+                        json& out) {
+  Phase p;
+  const size_t hops = writes.size();
+  std::vector<std::string> topics;
+  std::vector<int> parts;
+  for (size_t i = 0; i < hops; ++i) {
+    topics.push_back(topic_prefix + "hop" + std::to_string(i + 1));
+    int n = partitions;
+    if (embedded) {
+      const double per_partition = 5.0 * 1024 * 1024 / 1.2;  // 20% for uneven keys
+      n = std::max(n, static_cast<int>(static_cast<double>(writes[i]) * record_bytes /
+                                       per_partition) + 1);
+    }
+    parts.push_back(n);
+    if (auto r = ensure_topics(bootstrap, {topics.back()}, n); !r) {
+      p.error = r.error().to_string();
+      return p;
+    }
+  }
+  out["hops"] = hops;
+  out["records_written_per_hop"] = writes;
+  out["hop_topic_partitions"] = parts;
+  Losses losses;
+  ReadBack back;
+  auto reader = start_reader(bootstrap, tag + "-hops-reader", {topics.back()}, parts.back(), &back,
+                             {}, back.on_lost());
+  if (!reader) {
+    p.error = reader.error().to_string();
+    return p;
+  }
+  std::vector<std::string> streams;
+  for (size_t i = 0; i < w.topics.size(); ++i)
+    if (!w.table_topic[i]) streams.push_back(w.topics[i]);
+  std::vector<std::unique_ptr<connectors::KafkaProducer>> producers;
+  std::vector<std::unique_ptr<Forwarder>> forwarders;
+  for (size_t i = 0; i < hops; ++i) {
+    // The Application's producer defaults (idempotent, acks=all, linger 5 ms).
+    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+    if (!producer) {
+      p.error = producer.error().to_string();
+      return p;
+    }
+    (*producer)->prepare_topics({topics[i]});
+    producers.push_back(std::move(*producer));
+    if (i == 0) {
+      forwarders.push_back(std::make_unique<Forwarder>(*producers.back(), streams, topics[0],
+                                                       stream_records, inputs, writes[0]));
+    } else {
+      forwarders.push_back(std::make_unique<Forwarder>(
+          *producers.back(), std::vector<std::string>{topics[i - 1]}, topics[i], writes[i - 1],
+          writes[i - 1], writes[i]));
+    }
+  }
+  // Hops 2.. read their (empty, fresh) topics before hop 1 starts.
+  std::vector<std::unique_ptr<connectors::KafkaConsumer>> consumers;
+  for (size_t i = 1; i < hops; ++i) {
+    auto c = start_reader(bootstrap, tag + "-hop" + std::to_string(i + 1), {topics[i - 1]},
+                          parts[i - 1], forwarders[i].get(), {}, losses.sink());
+    if (!c) {
+      p.error = c.error().to_string();
+      return p;
+    }
+    consumers.push_back(std::move(*c));
+  }
+  connectors::ConsumerOptions first_options;
+  first_options.on_error = [sink = losses.sink()](const Error& e) {
+    if (e.kind == ErrorKind::Fatal) sink(e);
+  };
+  auto first = connectors::KafkaConsumer::create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", tag + "-hop1"}}, std::move(first_options));
+  if (!first) {
+    p.error = first.error().to_string();
+    return p;
+  }
+  int64_t missed = 0;
+  PhaseTimer timer(p);
+  if (auto r = (*first)->assign(from_beginning(w.topics, partitions)); !r) {
+    p.error = r.error().to_string();
+    return p;
+  }
+  (*first)->start(forwarders[0].get());
+  const auto all_read = [&] {
+    if (!forwarders[0]->all_read()) return false;
+    for (size_t i = 1; i < hops; ++i)
+      if (forwarders[i]->consumed() < writes[i - 1]) return false;
+    return true;
+  };
+  const auto failed = [&] {
+    for (const auto& f : forwarders)
+      if (f->failed()) return true;
+    return !losses.first().empty();
+  };
+  const int64_t target = writes.back();
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  bool done = false;
+  while (!done && Clock::now() < deadline && !failed()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    done = all_read() && back.read() >= target;
+    if (!done && all_read() && Clock::now() - back.last() > std::chrono::seconds(2)) {
+      // As in run_baseline: the read-back consumer fell more than 5 MiB
+      // behind on a partition of the last topic. Counted, not waited for.
+      uint64_t acked = 0;
+      for (const auto& [topic, st] : producers.back()->stats()) acked += st.produced;
+      if (static_cast<int64_t>(acked) >= target) {
+        done = true;
+        missed = target - back.read();
+      }
+    }
+  }
+  timer.end(done ? std::max(back.last(), forwarders[0]->all_read_at()) : Clock::now());
+  (*first)->stop();
+  producers[0]->flush(std::chrono::seconds(10));
+  for (size_t i = 0; i < consumers.size(); ++i) {
+    consumers[i]->stop();
+    producers[i + 1]->flush(std::chrono::seconds(10));
+  }
+  (*reader)->stop();
+  p.input_records = forwarders[0]->consumed();
+  p.output_records = back.read() + missed;
+  p.read_back_missed = missed;
+  p.ok = done && !failed();
+  for (const auto& f : forwarders)
+    if (f->failed() && p.error.empty()) p.error = f->error();
+  if (p.error.empty() && !losses.first().empty()) p.error = "a hop lost records: " + losses.first();
+  if (!done && p.error.empty()) {
+    std::string read = std::to_string(forwarders[0]->consumed()) + " of " +
+                       std::to_string(inputs) + " inputs read";
+    for (size_t i = 1; i < hops; ++i)
+      read += ", hop " + std::to_string(i + 1) + " read " +
+              std::to_string(forwarders[i]->consumed()) + " of " + std::to_string(writes[i - 1]);
+    p.error = "timed out: " + read + ", " + std::to_string(back.read()) + " of " +
+              std::to_string(target) + " outputs read back";
+  }
+  return p;
+}
+
 int64_t percentile(std::vector<int64_t>& v, double q) {
   if (v.empty()) return -1;
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
@@ -771,22 +1029,24 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::vector<s
   return run;
 }
 
-// What a latency run reports: counts and percentiles of `back`'s latencies.
-void summarize_latencies(const RateRun& run, ReadBack& back, json& j) {
+// What a latency run reports: counts and percentiles of `back`'s latencies;
+// `before` outputs were read before the run (the maximum's burst).
+void summarize_latencies(const RateRun& run, ReadBack& back, json& j, int64_t before = 0) {
   j["loadavg_1m_end"] = loadavg_1m();
   auto lat = back.latencies();
+  const int64_t read = back.read() - before;
   j["events_sent"] = run.sent;
   j["views_sent"] = run.views;
-  j["outputs_read"] = back.read();
+  j["outputs_read"] = read;
   j["latencies_counted"] = lat.size();
   if (!lat.empty()) {
     j["p50_ms"] = percentile(lat, 0.50);
     j["p99_ms"] = percentile(lat, 0.99);
     j["max_ms"] = *std::max_element(lat.begin(), lat.end());
   }
-  j["ok"] = !j.contains("error") && !lat.empty() && back.read() >= run.views;
-  if (!j.contains("error") && back.read() < run.views)
-    j["error"] = std::to_string(run.views - back.read()) + " updates not read back";
+  j["ok"] = !j.contains("error") && !lat.empty() && read >= run.views;
+  if (!j.contains("error") && read < run.views)
+    j["error"] = std::to_string(run.views - read) + " updates not read back";
 }
 
 // The window start in a Nexmark Q5/Q7 result's key (GROUP BY starttime: a
@@ -806,20 +1066,46 @@ int64_t window_start_of(const RawRecord& r) {
   }
 }
 
+// Sum of the Application's tasks' records_in, and whether every task is
+// idle (nothing on the broker left to read, no batch waiting in an inbox).
+std::pair<uint64_t, bool> records_in_and_idle(Application& app) {
+  uint64_t in = 0;
+  bool idle = true;
+  for (const auto& t : app.task_metrics()) {
+    in += t.records_in;
+    if (t.lag != 0 || t.inbox_batches != 0) idle = false;
+  }
+  return {in, idle};
+}
+
 // (4) One workload at a fixed rate, event time = the wall clock. Yahoo, Q1,
 // Q2 and Q3: latency from the event time of the input record that caused
 // each output (the output's timestamp) to the output being read by a
 // consumer. Q5 and Q7 emit a window's result once it closes (EMIT FINAL,
 // 10 s windows with a 10 s grace period): latency from the window's close
 // (start + 20 s of event time) to the result being read.
+//
+// `rate` 0: the rate is half of this run's live maximum, measured first in
+// the same Application, with the same reader, producer and settings: a
+// burst of `burst` input records written as fast as the producer accepts
+// them (event time = the wall clock; Nexmark's generator 1 ms of event time
+// per 1,000 events), from the first written to the end of the burst. Where
+// the generator knows how many outputs the burst must cause (Yahoo: one
+// count update per view; Q1: one per bid; Q2: one per bid whose auction %
+// 123 = 0), the end is the last of them read back. Where it does not (Q3's
+// join, Q5's and Q7's EMIT FINAL windows, which close only later), the end
+// is the later of the last output read and the moment every input was seen
+// processed (the tasks' records_in grew by at least the burst, no lag, no
+// inbox), once that held and no output arrived for 1 s. The rate and the
+// maximum are in the JSON with the burst's size and seconds.
 json run_latency(const std::string& bootstrap, const Options& o, const std::string& name,
-                 double rate, const std::string& prefix, const std::string& tag) {
+                 double rate, int64_t burst, const std::string& prefix, const std::string& tag) {
   const Workload w = name == "yahoo" ? yahoo_workload(prefix) : nexmark_workload(name, prefix);
   const bool windowed = name == "q5" || name == "q7";
   // A window closes 20 s of event time after it starts: long enough for
   // several to close after the warm-up.
   const int seconds = windowed ? std::max(o.latency_seconds, 40) : o.latency_seconds;
-  json j{{"rate_records_per_second", rate}, {"seconds", seconds}};
+  json j{{"seconds", seconds}};
   j["measured_from"] = windowed ? "window close (start + size + grace) to read"
                                 : "event time of the causing input to read";
   if (auto r = ensure_topics(bootstrap, w.topics, o.partitions); !r) {
@@ -842,7 +1128,6 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
   const bool q3 = name == "q3";
   const double share = q3 ? 4.0 / 50 : 46.0 / 50;
   std::unique_ptr<NexmarkGenerator> nexmark;
-  if (name != "yahoo") nexmark = std::make_unique<NexmarkGenerator>(wall_ms(), rate / share);
   // Nexmark topics (person, auction, bid) to the workload's topics.
   std::vector<std::string> topics = w.topics;
   if (name != "yahoo") {
@@ -859,6 +1144,8 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
       return r;
     }
   };
+  // Whether `counted` says exactly which records cause an output.
+  const bool outputs_known = name == "yahoo" || name == "q1" || name == "q2";
   auto planned = sql::plan_script(w.sql);
   if (!planned) {
     j["error"] = planned.error().message;
@@ -893,6 +1180,7 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
     });
   }
   RateRun run;
+  int64_t burst_read = 0;  // outputs read before the latency run
   {
     Application app(planned->topology, *config);
     if (auto r = app.start(); !r) {
@@ -900,7 +1188,8 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
       return j;
     }
     auto reader = start_reader(bootstrap, tag + "-" + name + "-latency-reader", w.output_topics,
-                               app.partitions(), &back, client_props(lat_sets, bootstrap, false));
+                               app.partitions(), &back, client_props(lat_sets, bootstrap, false),
+                               back.on_lost());
     auto producer =
         connectors::KafkaProducer::create(client_props(lat_sets, bootstrap, true), nullptr);
     if (!reader || !producer) {
@@ -911,27 +1200,101 @@ json run_latency(const std::string& bootstrap, const Options& o, const std::stri
     (*producer)->prepare_topics(w.topics);
     for (int i = 0; i < 500 && !app.ready(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (rate <= 0) {
+      // The live maximum: `burst` records as fast as the producer takes them.
+      if (nexmark == nullptr && name != "yahoo")
+        nexmark = std::make_unique<NexmarkGenerator>(wall_ms(), 1e6);
+      const uint64_t in0 = records_in_and_idle(app).first;
+      int64_t sent = 0, expected = 0;
+      const auto b0 = Clock::now();
+      for (; sent < burst; ++sent) {
+        bool counted = false;
+        GenRecord rec = next(wall_ms(), &counted);
+        OutputRecord out;
+        out.topic = topics.at(static_cast<size_t>(rec.topic));
+        out.key = std::move(rec.key);
+        out.value = std::move(rec.value);
+        out.timestamp = rec.timestamp;
+        if (auto r = (*producer)->produce(out, nullptr); !r) {
+          j["error"] = r.error().to_string();
+          break;
+        }
+        if (counted) ++expected;
+      }
+      const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+      std::optional<Clock::time_point> drained, end;
+      while (!end && !j.contains("error") && Clock::now() < deadline) {
+        if (auto f = app.failure()) {
+          j["error"] = *f;
+          break;
+        }
+        if (auto lost = back.lost_error(); !lost.empty()) {
+          j["error"] = "the burst's outputs were not all read back: " + lost;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (outputs_known) {
+          if (back.read() >= expected) end = back.last();
+          continue;
+        }
+        const auto [in, idle] = records_in_and_idle(app);
+        if (idle && static_cast<int64_t>(in - in0) >= sent) {
+          if (!drained) drained = Clock::now();
+          const auto last = std::max(*drained, back.last());
+          if (Clock::now() - last >= std::chrono::seconds(1)) end = last;
+        } else {
+          drained.reset();
+        }
+      }
+      const double s = end ? std::chrono::duration<double>(*end - b0).count() : 0;
+      if (!end || s <= 0) {
+        if (!j.contains("error"))
+          j["error"] = "the maximum's burst was not processed in " + std::to_string(o.timeout_s) +
+                       " s (" + std::to_string(back.read()) + " outputs read)";
+        app.stop();
+        (*reader)->stop();
+        std::error_code ignored;
+        std::filesystem::remove_all(state_dir, ignored);
+        return j;
+      }
+      const double max_rps = static_cast<double>(sent) / s;
+      j["max_measured"] = "live burst";
+      j["max_throughput_records_per_second"] = max_rps;
+      j["max_burst_records"] = sent;
+      j["max_burst_seconds"] = s;
+      j["max_burst_outputs"] = back.read();
+      j["max_burst_end"] = outputs_known ? "every output it causes read back"
+                                         : "all inputs processed, outputs quiet for 1 s";
+      rate = max_rps / 2;
+      std::cerr << "bench_sql: " << name << " latency: live maximum " << max_rps
+                << " records/s (" << sent << " records in " << s << " s); latency at " << rate
+                << " records/s\n";
+    }
+    j["rate_records_per_second"] = rate;
+    burst_read = back.read();
     // The first 2 s warm up (connections, first fetches) and are not counted.
     const int64_t start_ms = wall_ms();
-    if (nexmark) nexmark = std::make_unique<NexmarkGenerator>(start_ms, rate / share);
+    if (name != "yahoo") nexmark = std::make_unique<NexmarkGenerator>(start_ms, rate / share);
     back.collect_latencies(start_ms + 2000);
     run = produce_at_rate(**producer, topics, rate, seconds,
                           [&] { return app.failure().has_value(); }, j, next);
     // Wait (bounded) for the last outputs: all counted ones, or 2 s without
     // a new one.
     for (int i = 0; i < 1000; ++i) {
-      if (run.views > 0 ? back.read() >= run.views
+      if (run.views > 0 ? back.read() - burst_read >= run.views
                         : Clock::now() - back.last() > std::chrono::seconds(2))
         break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (auto f = app.failure()) j["error"] = *f;
+    if (auto lost = back.lost_error(); !lost.empty() && !j.contains("error"))
+      j["error"] = "the reader lost records: " + lost;
     app.stop();
     (*reader)->stop();
   }
   std::error_code ignored;
   std::filesystem::remove_all(state_dir, ignored);
-  summarize_latencies(run, back, j);
+  summarize_latencies(run, back, j, burst_read);
   return j;
 }
 
@@ -1203,7 +1566,6 @@ int run(const Options& o) {
     }
   }
 
-  double yahoo_rps = 0;
   std::map<std::string, double> pipeline_rps;  // per workload: input records/s
   for (const auto& name : o.workloads) {
     const Workload& w = workloads.at(name);
@@ -1229,6 +1591,7 @@ int run(const Options& o) {
       ok = false;
       continue;
     }
+    pipeline_rps[name] = static_cast<double>(p.input_records) / p.seconds;
     const std::string out_topic = prefix + tag + "-" + name + "-baseline-out";
     if (auto r = ensure_topics(bootstrap, {out_topic}, o.partitions); !r) {
       std::cerr << "bench_sql: " << r.error().to_string() << "\n";
@@ -1245,53 +1608,93 @@ int run(const Options& o) {
       continue;
     }
     wj["ratio_to_baseline"] = b.seconds / p.seconds;
-    if (name == "yahoo") yahoo_rps = static_cast<double>(p.input_records) / p.seconds;
-    pipeline_rps[name] = static_cast<double>(p.input_records) / p.seconds;
-  }
-
-  if (o.latency && want_yahoo) {
-    const double rate = o.latency_rate > 0 ? o.latency_rate : yahoo_rps / 2;
-    if (rate <= 0) {
-      result["latency"] = {{"ok", false}, {"error", "no measured Yahoo throughput to halve"}};
-      ok = false;
-    } else {
-      std::cerr << "bench_sql: yahoo latency at " << rate << " records/s for " << o.latency_seconds
-                << " s\n";
-      result["latency"] = run_latency(bootstrap, o, "yahoo", rate, prefix + "lat-", tag);
-      result["latency"]["max_throughput_records_per_second"] = yahoo_rps;
-      if (!result["latency"].value("ok", false)) ok = false;
-      const int hops = hops_of(workloads.at("yahoo"));
-      std::cerr << "bench_sql: broker-path latency (" << hops << " forwarding hops) at " << rate
-                << " records/s for " << o.latency_seconds << " s\n";
-      result["latency_baseline"] =
-          run_baseline_latency(bootstrap, o, "yahoo", rate, hops, prefix + "lat-base-", tag);
-      if (!result["latency_baseline"].value("ok", false)) ok = false;
+    // Workloads whose pipeline makes more than one broker round trip: the
+    // broker path through as many hops.
+    if (pj.contains("intermediate_topics") && !pj["intermediate_topics"].empty()) {
+      std::vector<int64_t> writes;
+      for (const auto& t : pj["intermediate_topics"]) writes.push_back(t["records"].get<int64_t>());
+      writes.push_back(p.output_records);
+      double bytes = 0;
+      for (const auto& r : in.records) {
+        const auto& topic = in.topics[static_cast<size_t>(r.topic)];
+        const size_t idx = static_cast<size_t>(
+            std::find(w.topics.begin(), w.topics.end(), topic) - w.topics.begin());
+        if (idx < w.topics.size() && !w.table_topic[idx])
+          bytes += static_cast<double>(r.value.size() + (r.key ? r.key->size() : 0) + 30);
+      }
+      const double record_bytes = bytes / static_cast<double>(std::max<int64_t>(1, stream_records));
+      json hj = json::object();
+      Phase bh;
+      if (*std::min_element(writes.begin(), writes.end()) < 0) {
+        bh.error = "unknown: the records the pipeline wrote to a topic between its hops";
+      } else {
+        std::cerr << "bench_sql: " << name << " baseline through " << writes.size()
+                  << " hops (KafkaConsumer -> KafkaProducer each)\n";
+        bh = run_baseline_hops(bootstrap, w, inputs, stream_records, writes, o.partitions,
+                               record_bytes, o.bootstrap.empty(),
+                               prefix + tag + "-" + name + "-baseline-", tag + "-" + name,
+                               o.timeout_s, hj);
+      }
+      json bj = bh.to_json();
+      bj.update(hj);
+      if (writes.size() == 2 && pj.contains("records_out_all_topics")) {
+        // The same count from the Application's own statistics.
+        bj["repartition_records_from_stats"] =
+            pj["records_out_all_topics"].get<int64_t>() - p.output_records;
+      }
+      wj["baseline_hops"] = bj;
+      if (bh.ok) {
+        wj["ratio_to_baseline_hops"] = bh.seconds / p.seconds;
+      } else {
+        std::cerr << "bench_sql: " << name << " baseline through hops FAILED: " << bh.error << "\n";
+        ok = false;
+      }
     }
   }
-  // Nexmark: each query at half of its own pipeline's measured throughput.
+
+  // Latency: each workload at half of its live maximum, measured by a burst
+  // through the latency phase's own Application (run_latency), or at
+  // --latency-rate; then the broker path alone at the same rate. Yahoo's
+  // results go to the top level ("latency", "latency_baseline"), the
+  // others' into their workload.
   if (o.latency) {
     for (const auto& name : o.workloads) {
-      if (!is_nexmark(name)) continue;
+      if (name != "yahoo" && !is_nexmark(name)) continue;
       json& wj = result["workloads"][name];
-      const double max_rps = pipeline_rps.count(name) ? pipeline_rps.at(name) : 0;
-      const double rate = o.latency_rate > 0 ? o.latency_rate : max_rps / 2;
-      if (rate <= 0) {
-        wj["latency"] = {{"ok", false}, {"error", "no measured throughput to halve"}};
-        ok = false;
-        continue;
+      json& lj = name == "yahoo" ? result["latency"] : wj["latency"];
+      json& bj = name == "yahoo" ? result["latency_baseline"] : wj["latency_baseline"];
+      const std::string lat_prefix = name == "yahoo" ? prefix + "lat-" : prefix + "lat-" + name + "-";
+      const std::string base_prefix =
+          name == "yahoo" ? prefix + "lat-base-" : prefix + "lat-base-" + name + "-";
+      const double pipeline_max = pipeline_rps.count(name) ? pipeline_rps.at(name) : 0;
+      const int64_t burst =
+          o.latency_max_records > 0
+              ? o.latency_max_records
+              : std::min<int64_t>(100000, input_count(workloads.at(name), input_of(name)));
+      if (o.latency_rate > 0) {
+        std::cerr << "bench_sql: " << name << " latency at " << o.latency_rate
+                  << " records/s (--latency-rate) for " << o.latency_seconds << " s\n";
+      } else {
+        std::cerr << "bench_sql: " << name << " latency: the live maximum from a burst of "
+                  << burst << " records, then half of it for " << o.latency_seconds << " s\n";
       }
-      std::cerr << "bench_sql: " << name << " latency at " << rate << " records/s for "
-                << o.latency_seconds << " s\n";
-      wj["latency"] = run_latency(bootstrap, o, name, rate, prefix + "lat-" + name + "-", tag);
-      wj["latency"]["max_throughput_records_per_second"] = max_rps;
-      if (!wj["latency"].value("ok", false)) ok = false;
+      lj = run_latency(bootstrap, o, name, o.latency_rate, burst, lat_prefix, tag);
+      // The pipeline phase's records/s (preloaded input, nothing else
+      // running): what the rate was half of before the live burst.
+      if (pipeline_max > 0) lj["pipeline_phase_records_per_second"] = pipeline_max;
+      if (o.latency_rate > 0) {
+        lj["max_measured"] = "none: --latency-rate";
+        if (pipeline_max > 0) lj["max_throughput_records_per_second"] = pipeline_max;
+      }
+      if (!lj.value("ok", false)) ok = false;
+      const double rate = lj.value("rate_records_per_second", 0.0);
+      if (rate <= 0) continue;  // the burst failed: no rate for the broker path either
       const int hops = hops_of(workloads.at(name));
       std::cerr << "bench_sql: " << name << " broker-path latency (" << hops
                 << " forwarding hops) at " << rate << " records/s for " << o.latency_seconds
                 << " s\n";
-      wj["latency_baseline"] = run_baseline_latency(bootstrap, o, name, rate, hops,
-                                                    prefix + "lat-base-" + name + "-", tag);
-      if (!wj["latency_baseline"].value("ok", false)) ok = false;
+      bj = run_baseline_latency(bootstrap, o, name, rate, hops, base_prefix, tag);
+      if (!bj.value("ok", false)) ok = false;
     }
   }
   std::cout << result.dump() << std::endl;
@@ -1332,10 +1735,15 @@ int main(int argc, char** argv) {
   app.add_option("--set", o.sets,
                  "Configuration of the pipeline and latency phases: --set key=value (repeatable)");
   app.add_flag("--latency", o.latency,
-               "Also measure each workload's latency at half its measured throughput (Yahoo "
-               "also the broker path's)");
+               "Also measure each workload's latency at half its live maximum (a burst of "
+               "--latency-max-records through the latency phase's Application), then the broker "
+               "path's at the same rate");
   app.add_option("--latency-rate", o.latency_rate,
-                 "Records/s for the latency runs (default: half of each measured pipeline)");
+                 "Records/s for the latency runs (default: half of each workload's live maximum)");
+  app.add_option("--latency-max-records", o.latency_max_records,
+                 "Input records of the burst that measures each latency phase's live maximum "
+                 "(default: 100,000, or the workload's input records when fewer)")
+      ->check(CLI::Range(int64_t{1000}, int64_t{10000000}));
   app.add_option("--latency-set", o.latency_sets,
                  "Configuration of the latency phases (key=value, repeatable; replaces the "
                  "default latency profile, bench/latency_profile.hpp; --set applies on top)");
