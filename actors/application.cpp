@@ -6,6 +6,7 @@
 #include <map>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "actors/checkpoint_restore.hpp"
@@ -165,6 +166,13 @@ struct Application::Impl {
     std::vector<connectors::StartPosition> positions;
   };
   Expected<Prepared> prepare_task(int32_t p, int64_t epoch);
+  // prepare_task for every partition of `partitions`, in that order. The
+  // tasks are built and restored on up to one thread per core (restoring
+  // is mostly decoding snapshots, and each task's is its own): the first
+  // error is returned once every thread stopped. Under exactly_once_v2 one
+  // at a time, as each restore follows its producer's fencing.
+  Expected<std::vector<Prepared>> prepare_tasks(const std::vector<int32_t>& partitions,
+                                                int64_t epoch);
   std::vector<connectors::StartPosition> launch_task(Prepared prepared);
   // Every topic the tasks write: sinks (repartition topics included) and
   // the dead-letter topic.
@@ -395,6 +403,43 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   return prepared;
 }
 
+Expected<std::vector<Application::Impl::Prepared>> Application::Impl::prepare_tasks(
+    const std::vector<int32_t>& partitions, int64_t epoch) {
+  size_t threads = 1;
+  if (!exactly_once) {
+    threads = std::min<size_t>(partitions.size(),
+                               std::max<size_t>(1, std::thread::hardware_concurrency()));
+  }
+  std::vector<std::optional<Expected<Prepared>>> results(partitions.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < partitions.size() && !failed.load();
+         i = next.fetch_add(1)) {
+      try {
+        results[i] = prepare_task(partitions[i], epoch);
+      } catch (const std::exception& e) {
+        results[i] = Expected<Prepared>(Error::fatal(
+            "task " + config.get("application.id") + "-" + std::to_string(partitions[i]) +
+            ": " + e.what()));
+      }
+      if (!*results[i]) failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  std::vector<Prepared> prepared;
+  prepared.reserve(partitions.size());
+  for (auto& r : results) {
+    if (!r) continue;  // not begun: another task failed first
+    if (!*r) return r->error();
+    prepared.push_back(std::move(**r));
+  }
+  return prepared;
+}
+
 std::vector<connectors::StartPosition> Application::Impl::launch_task(Prepared prepared) {
   const int32_t p = prepared.partition;
   Task& task = prepared.task;
@@ -590,12 +635,8 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     for (int32_t p : partitions) ids.push_back(checkpoint::TaskId{app_id, PartitionId{p}});
     im.checkpoints->prefetch(ids);
   }
-  std::vector<Impl::Prepared> prepared;
-  for (int32_t p : partitions) {
-    auto task = im.prepare_task(p, epoch);
-    if (!task) return task.error();
-    prepared.push_back(std::move(*task));
-  }
+  auto prepared = im.prepare_tasks(partitions, epoch);
+  if (!prepared) return prepared.error();
 
   // Actors: one per partition task.
   im.actor_config = std::make_unique<caf::actor_system_config>();
@@ -605,7 +646,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.system = std::make_unique<caf::actor_system>(*im.actor_config);
   im.router = std::make_unique<InboxRouter>();
   std::vector<connectors::StartPosition> positions;
-  for (auto& task : prepared) {
+  for (auto& task : *prepared) {
     auto task_positions = im.launch_task(std::move(task));
     positions.insert(positions.end(), task_positions.begin(), task_positions.end());
   }

@@ -917,8 +917,11 @@ void KafkaStore::prefetch(const std::vector<TaskId>& tasks) {
 Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
   auto valid = check_task(task, "a checkpoint key");
   if (!valid) return valid.error();
-  std::lock_guard<std::mutex> lock(read_mutex_);
   const std::string name = task.to_string();
+  // The image is found or fetched under the lock; decoding it (most of a
+  // restore's time) is not, so that tasks restoring on several threads
+  // decode at the same time.
+  std::unique_lock<std::mutex> lock(read_mutex_);
   auto find = [&]() -> const Entry* {
     auto it = index_.find(name);
     if (it == index_.end()) return nullptr;
@@ -957,6 +960,7 @@ Expected<Snapshot> KafkaStore::read(const TaskId& task, CheckpointId id) {
       std::string().swap(p);
     }
   }
+  lock.unlock();
   auto snapshot = decode(bytes);
   if (!snapshot) return Error::data(where + ": " + snapshot.error().message);
   if (snapshot->task != task || snapshot->id != id || snapshot->incremental != manifest.incremental ||
