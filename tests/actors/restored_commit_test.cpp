@@ -153,3 +153,77 @@ TEST_CASE("tasks whose checkpoints are all damaged rebuild from the beginning, n
   REQUIRE(app.stop());
   std::filesystem::remove_all(state);
 }
+
+// Application::start restores its tasks on several threads: a checkpoint
+// that does not fit the topology, whichever task and thread it falls to,
+// stops the start with the error naming that task and store, and a second
+// start with the checkpoint repaired restores every task.
+TEST_CASE("a checkpoint that does not fit the topology stops a start that restores on several threads",
+          "[integration][application][checkpoint]") {
+  examples::OrdersWorkload w;
+  w.users = 40;
+  w.user_space = 40;
+  w.orders = 100;
+  const int32_t partitions = 8;
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+    REQUIRE((*broker)->create_topic(t, partitions).ok());
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+
+  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
+  REQUIRE(::mkdtemp(state.data()) != nullptr);
+  auto config = Config::from_map({{"application.id", "test-app"},
+                                  {"bootstrap.servers", bootstrap},
+                                  {"commit.interval.ms", "100"},
+                                  {"checkpoint.interval.ms", "200"},
+                                  {"state.dir", state}});
+  REQUIRE(config.ok());
+  const auto everything = static_cast<uint64_t>(w.users + w.orders);
+  {
+    // A first run leaves a checkpoint per task (written again at stop).
+    Application app(examples::make_orders_topology(w), *config);
+    REQUIRE(app.start().ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (app.stats().records_in < everything && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(app.stats().records_in == everything);
+    REQUIRE(app.stop());
+  }
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store.ok());
+  const checkpoint::TaskId bad{"test-app", PartitionId{5}};
+  auto newest = (*store)->load_latest_chain(bad);
+  REQUIRE(newest.ok());
+  REQUIRE(newest->has_value());
+  checkpoint::Snapshot foreign = (*newest)->back();
+  auto ids = (*store)->list(bad);
+  REQUIRE(ids.ok());
+  foreign.id = CheckpointId{ids->back().value() + 1};
+  foreign.incremental = false;
+  foreign.sections.emplace_back("no-such-store", std::string("\x90", 1));
+  REQUIRE((*store)->write(foreign).ok());
+  {
+    Application app(examples::make_orders_topology(w), *config);
+    auto started = app.start();
+    REQUIRE_FALSE(started.ok());
+    CHECK_THAT(started.error().message,
+               Catch::Contains("of task test-app-5") && Catch::Contains("'no-such-store'"));
+  }
+  // Without it, the start restores all eight tasks and reads nothing again.
+  REQUIRE((*store)->remove(bad, foreign.id).ok());
+  {
+    Application app(examples::make_orders_topology(w), *config);
+    REQUIRE(app.start().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    uint64_t restores = 0;
+    for (const auto& t : app.task_metrics()) restores += t.restores;
+    CHECK(restores == static_cast<uint64_t>(partitions));
+    CHECK(app.stats().records_in == 0);
+    REQUIRE(app.stop());
+  }
+  std::filesystem::remove_all(state);
+}
