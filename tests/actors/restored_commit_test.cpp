@@ -5,6 +5,7 @@
 // tests/integration/crash_recovery_test.cpp).
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -202,7 +203,8 @@ TEST_CASE("a checkpoint that does not fit the topology stops a start that restor
   checkpoint::Snapshot foreign = (*newest)->back();
   auto ids = (*store)->list(bad);
   REQUIRE(ids.ok());
-  foreign.id = CheckpointId{ids->back().value() + 1};
+  REQUIRE_FALSE(ids->empty());
+  foreign.id = CheckpointId{std::max_element(ids->begin(), ids->end())->value() + 1};
   foreign.incremental = false;
   foreign.sections.emplace_back("no-such-store", std::string("\x90", 1));
   REQUIRE((*store)->write(foreign).ok());
