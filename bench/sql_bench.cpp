@@ -54,6 +54,7 @@
 
 #include "actors/application.hpp"
 #include "bench/latency_profile.hpp"
+#include "bench/thread_cpu.hpp"
 #include "bench/sql_workloads.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -155,6 +156,7 @@ struct Phase {
   int64_t output_records = 0;
   double seconds = 0;
   double cpu = 0;
+  double broker_cpu = -1;  // of it, the embedded broker's thread (-1: not measured)
   int64_t rss_kb = 0;
   bool rss_per_phase = false;
   bool ok = false;
@@ -173,6 +175,15 @@ struct Phase {
     if (cpu > 0) j["records_per_cpu_second"] = static_cast<double>(input_records) / cpu;
     if (input_records > 0)
       j["cpu_seconds_per_million_records"] = cpu * 1e6 / static_cast<double>(input_records);
+    if (broker_cpu >= 0) {
+      // What the process spent besides the embedded broker: the Application
+      // (or the baseline) with its Kafka clients, and the bench's readers.
+      j["embedded_broker_cpu_seconds"] = broker_cpu;
+      j["cpu_seconds_without_broker"] = cpu - broker_cpu;
+      if (input_records > 0)
+        j["cpu_seconds_per_million_records_without_broker"] =
+            (cpu - broker_cpu) * 1e6 / static_cast<double>(input_records);
+    }
     if (!error.empty()) j["error"] = error;
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
     return j;
@@ -183,23 +194,27 @@ class PhaseTimer {
  public:
   explicit PhaseTimer(Phase& p) : phase_(p) {
     phase_.rss_per_phase = reset_peak_rss();
-    cpu0_ = process_cpu_seconds();
-    t0_ = Clock::now();
+    restart();
   }
   // Starts the phase over from now (after a set-up that is not timed).
   void restart() {
     cpu0_ = process_cpu_seconds();
+    broker_cpu0_ = threads_cpu_seconds();
     t0_ = Clock::now();
   }
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
     phase_.cpu = process_cpu_seconds() - cpu0_;
+    // Only with the embedded broker in this process (not with --bootstrap).
+    if (const double broker = threads_cpu_seconds(); broker > 0)
+      phase_.broker_cpu = broker - broker_cpu0_;
     phase_.rss_kb = peak_rss_kb();
   }
 
  private:
   Phase& phase_;
   double cpu0_ = 0;
+  double broker_cpu0_ = 0;
   Clock::time_point t0_;
 };
 
