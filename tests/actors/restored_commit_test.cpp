@@ -20,25 +20,49 @@
 
 using namespace rivulet;
 
+namespace {
+
+// The demo's orders workload written to a new embedded broker (every topic
+// with `partitions` partitions), and a new state directory, removed at the end.
+struct OrdersRun {
+  examples::OrdersWorkload w;
+  std::unique_ptr<connectors::EmbeddedBroker> broker;
+  std::string bootstrap;
+  std::string state;
+
+  OrdersRun(int64_t users, int64_t user_space, int64_t orders, int32_t partitions) {
+    w.users = users;
+    w.user_space = user_space;
+    w.orders = orders;
+    auto started = connectors::EmbeddedBroker::start();
+    REQUIRE(started.ok());
+    broker = std::move(*started);
+    for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
+      REQUIRE(broker->create_topic(t, partitions).ok());
+    }
+    bootstrap = broker->bootstrap();
+    REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+    state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(state.data()) != nullptr);
+  }
+  ~OrdersRun() {
+    std::error_code ignored;
+    std::filesystem::remove_all(state, ignored);
+  }
+};
+
+}  // namespace
+
 TEST_CASE("a task restored at the end of its input commits the checkpoint's offsets",
           "[integration][application][checkpoint]") {
-  examples::OrdersWorkload w;
-  w.users = 20;
-  w.user_space = 22;
-  w.orders = 200;
   const int32_t partitions = 2;
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
-    REQUIRE((*broker)->create_topic(t, partitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
-  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+  OrdersRun run(20, 22, 200, partitions);
+  const auto& w = run.w;
+  const std::string& bootstrap = run.bootstrap;
+  const std::string& state = run.state;
 
   // The checkpoint a killed node left behind: all input processed, nothing
   // committed.
-  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
-  REQUIRE(::mkdtemp(state.data()) != nullptr);
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
   REQUIRE(admin.ok());
   auto store = checkpoint::DirectoryStore::open(state);
@@ -86,7 +110,6 @@ TEST_CASE("a task restored at the end of its input commits the checkpoint's offs
   CHECK(committed == ends);  // without a single record processed
   CHECK(app.stats().records_in == 0);
   REQUIRE(app.stop());
-  std::filesystem::remove_all(state);
 }
 
 // Every checkpoint of the tasks is damaged while the group has committed
@@ -96,21 +119,12 @@ TEST_CASE("a task restored at the end of its input commits the checkpoint's offs
 // (per-user counts would restart from zero).
 TEST_CASE("tasks whose checkpoints are all damaged rebuild from the beginning, not the committed offsets",
           "[integration][application][checkpoint]") {
-  examples::OrdersWorkload w;
-  w.users = 20;
-  w.user_space = 22;
-  w.orders = 200;
   const int32_t partitions = 2;
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
-    REQUIRE((*broker)->create_topic(t, partitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
-  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+  OrdersRun run(20, 22, 200, partitions);
+  const auto& w = run.w;
+  const std::string& bootstrap = run.bootstrap;
+  const std::string& state = run.state;
 
-  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
-  REQUIRE(::mkdtemp(state.data()) != nullptr);
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
   REQUIRE(admin.ok());
   auto store = checkpoint::DirectoryStore::open(state);
@@ -152,7 +166,6 @@ TEST_CASE("tasks whose checkpoints are all damaged rebuild from the beginning, n
   }
   CHECK(app.stats().records_in == everything);  // every order counted again, none skipped
   REQUIRE(app.stop());
-  std::filesystem::remove_all(state);
 }
 
 // Application::start restores its tasks on several threads: a checkpoint
@@ -161,21 +174,12 @@ TEST_CASE("tasks whose checkpoints are all damaged rebuild from the beginning, n
 // start with the checkpoint repaired restores every task.
 TEST_CASE("a checkpoint that does not fit the topology stops a start that restores on several threads",
           "[integration][application][checkpoint]") {
-  examples::OrdersWorkload w;
-  w.users = 40;
-  w.user_space = 40;
-  w.orders = 100;
   const int32_t partitions = 8;
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {w.users_topic, w.orders_topic, w.enriched_topic, w.counts_topic}) {
-    REQUIRE((*broker)->create_topic(t, partitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
-  REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
+  OrdersRun run(40, 40, 100, partitions);
+  const auto& w = run.w;
+  const std::string& bootstrap = run.bootstrap;
+  const std::string& state = run.state;
 
-  std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
-  REQUIRE(::mkdtemp(state.data()) != nullptr);
   auto config = Config::from_map({{"application.id", "test-app"},
                                   {"bootstrap.servers", bootstrap},
                                   {"commit.interval.ms", "100"},
@@ -227,5 +231,4 @@ TEST_CASE("a checkpoint that does not fit the topology stops a start that restor
     CHECK(app.stats().records_in == 0);
     REQUIRE(app.stop());
   }
-  std::filesystem::remove_all(state);
 }
