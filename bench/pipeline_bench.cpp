@@ -40,6 +40,7 @@
 
 #include "actors/application.hpp"
 #include "bench/latency_profile.hpp"
+#include "bench/read_back_watchdog.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -416,64 +417,6 @@ int64_t dropped_records(const std::string& bootstrap, const std::vector<std::str
   return dropped;
 }
 
-// Keeps a read-back consumer fetching: every 250 ms it compares each
-// partition's position with the broker's high watermark, and a partition
-// that is behind and has not moved for 750 ms is assigned again at its
-// position (librdkafka's fetch state for it starts over). The read-back
-// consumer (librdkafka 2.0.2, embedded broker) at times stops fetching one
-// partition while the Application keeps writing it: seen in 3 of 11 runs
-// of `--checkpoint-compare 2`, stuck at offset 0 with 14,000 to 24,000
-// records on the broker, once again at 10,168; assigning it again made it
-// read on (docs/benchmarks.md). Such a stall lengthens the phase (it ends at the last
-// output read back), and when it lasts until the partition passes 5 MiB
-// the embedded broker drops the partition's start and the read-back loses
-// it (once in 60 rounds of `--checkpoint-compare 10`: offset 0 read, then
-// offset 1 out of range). Restarts are counted (`read_back_restarts`); one
-// that comes too late still fails loudly (offset out of range).
-class ReadBackWatchdog {
- public:
-  ReadBackWatchdog(const std::string& bootstrap, connectors::KafkaConsumer& reader)
-      : reader_(reader) {
-    if (auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}}); admin)
-      admin_ = std::move(*admin);
-  }
-  // Called from the waiting loop; does work every 250 ms.
-  void tick() {
-    const auto now = Clock::now();
-    if (admin_ == nullptr || now < next_) return;
-    next_ = now + std::chrono::milliseconds(250);
-    for (const auto& s : reader_.all_stats()) {
-      auto w = admin_->watermarks(s.tp);
-      if (!w) continue;
-      const int64_t position = std::max<int64_t>(0, s.position);
-      Progress& p = progress_[s.tp];
-      if (position >= w->second || position != p.position) {
-        p = {position, now};
-        continue;
-      }
-      if (now - p.since < std::chrono::milliseconds(750)) continue;
-      if (reader_.remove_partitions({s.tp}) && reader_.add_partitions({{s.tp, position}})) {
-        ++restarts_;
-        std::cerr << "bench_pipeline: read-back of " << s.tp.to_string() << " stalled at "
-                  << position << " (broker at " << w->second << "): assigned again\n";
-      }
-      p = {position, now};
-    }
-  }
-  int restarts() const { return restarts_; }
-
- private:
-  struct Progress {
-    int64_t position = -1;
-    Clock::time_point since;
-  };
-  connectors::KafkaConsumer& reader_;
-  std::unique_ptr<connectors::TopicAdmin> admin_;
-  std::map<TopicPartition, Progress> progress_;
-  Clock::time_point next_{};
-  int restarts_ = 0;
-};
-
 // Waits until `done()` or the deadline; true when done.
 template <typename Done, typename Failed>
 bool wait_until(Done done, Failed failed, int timeout_s, const char* what) {
@@ -528,7 +471,7 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
   // which only the orders make, can all be back before the last user is
   // read) and every output was read back.
   const int64_t inputs = w.users + w.orders;
-  ReadBackWatchdog watchdog(bootstrap, **reader);
+  ReadBackWatchdog watchdog(bootstrap, **reader, "bench_pipeline");
   const bool done = wait_until(
       [&] {
         watchdog.tick();
@@ -593,7 +536,7 @@ Phase run_pipeline(const std::string& bootstrap, const examples::OrdersWorkload&
     if (auto r = app.start(); !r) {
       p.error = r.error().to_string();
     } else {
-      ReadBackWatchdog watchdog(bootstrap, **reader);
+      ReadBackWatchdog watchdog(bootstrap, **reader, "bench_pipeline");
       const bool done = wait_until(
           [&] {
             watchdog.tick();

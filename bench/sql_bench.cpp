@@ -54,6 +54,7 @@
 
 #include "actors/application.hpp"
 #include "bench/latency_profile.hpp"
+#include "bench/read_back_watchdog.hpp"
 #include "bench/thread_cpu.hpp"
 #include "bench/sql_workloads.hpp"
 #include "connectors/embedded_broker.hpp"
@@ -162,6 +163,7 @@ struct Phase {
   bool ok = false;
   std::string error;
   int64_t read_back_missed = 0;
+  int read_back_restarts = 0;  // ReadBackWatchdog: stalled partitions assigned again
 
   json to_json() const {
     json j{{"ok", ok},
@@ -186,6 +188,7 @@ struct Phase {
     }
     if (!error.empty()) j["error"] = error;
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
+    if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
     return j;
   }
 };
@@ -616,8 +619,10 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       auto next_report = Clock::now() + std::chrono::seconds(5);
       std::optional<Clock::time_point> drained;
       bool done = false;
+      ReadBackWatchdog watchdog(bootstrap, *reader, "bench_sql");
       while (!done) {
         if (Clock::now() >= deadline) break;
+        watchdog.tick();
         if (auto f = app.failure()) {
           p.error = *f;
           break;
@@ -666,6 +671,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
         }
       }
       if (auto lost = back.lost_error(); !lost.empty()) out["read_back_error"] = lost;
+      p.read_back_restarts = watchdog.restarts();
       out["records_in_all_topics"] = stats.records_in;  // repartition topics included
       out["records_out_all_topics"] = stats.records_out;
       // What the pipeline wrote to each topic it also reads (repartition
@@ -790,8 +796,12 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   (*consumer)->start(&forward);
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   bool done = false;
+  ReadBackWatchdog watch_in(bootstrap, **consumer, "bench_sql"),
+      watch_out(bootstrap, **reader, "bench_sql");
   while (!done && Clock::now() < deadline && !forward.failed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    watch_in.tick();
+    watch_out.tick();
     done = forward.all_read() && back.read() >= target;
     if (!done && forward.all_read() && Clock::now() - back.last() > std::chrono::seconds(2)) {
       // Everything acknowledged but not all read back: the read-back
@@ -813,6 +823,7 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   p.input_records = forward.consumed();
   p.output_records = back.read() + missed;
   p.read_back_missed = missed;
+  p.read_back_restarts = watch_in.restarts() + watch_out.restarts();
   p.ok = done && !forward.failed();
   if (forward.failed()) p.error = forward.error();
   if (!done && p.error.empty())
@@ -953,8 +964,14 @@ Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t
   const int64_t target = writes.back();
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   bool done = false;
+  std::vector<std::unique_ptr<ReadBackWatchdog>> watchdogs;
+  watchdogs.push_back(std::make_unique<ReadBackWatchdog>(bootstrap, **first, "bench_sql"));
+  watchdogs.push_back(std::make_unique<ReadBackWatchdog>(bootstrap, **reader, "bench_sql"));
+  for (auto& c : consumers)
+    watchdogs.push_back(std::make_unique<ReadBackWatchdog>(bootstrap, *c, "bench_sql"));
   while (!done && Clock::now() < deadline && !failed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& wd : watchdogs) wd->tick();
     done = all_read() && back.read() >= target;
     if (!done && all_read() && Clock::now() - back.last() > std::chrono::seconds(2)) {
       // As in run_baseline: the read-back consumer fell more than 5 MiB
@@ -978,6 +995,7 @@ Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t
   p.input_records = forwarders[0]->consumed();
   p.output_records = back.read() + missed;
   p.read_back_missed = missed;
+  for (const auto& wd : watchdogs) p.read_back_restarts += wd->restarts();
   p.ok = done && !failed();
   for (const auto& f : forwarders)
     if (f->failed() && p.error.empty()) p.error = f->error();
