@@ -286,20 +286,13 @@ class ReadBack : public connectors::BatchSink {
   Clock::time_point last() const { return last_.load(); }
   // The reader's first fatal error (records lost: offset out of range, with
   // topic, partition and offset), "" when none. Any thread.
-  void lost(const Error& e) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (lost_.empty()) lost_ = e.to_string();
-  }
-  std::string lost_error() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lost_;
-  }
+  void lost(const Error& e) { lost_.report(e); }
+  std::string lost_error() const { return lost_.first(); }
 
  private:
   std::atomic<int64_t> read_{0};
   std::atomic<Clock::time_point> last_{Clock::now()};
-  std::mutex mutex_;
-  std::string lost_;
+  FirstLoss lost_;
 };
 
 // The baseline's data path: every order batch the consumer offers becomes

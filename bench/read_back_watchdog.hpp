@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <iostream>
 #include <map>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -15,6 +17,28 @@
 #include "connectors/topic_admin.hpp"
 
 namespace rivulet::bench {
+
+// The first error any of a benchmark's consumers reported through sink()
+// (their fatal errors: records lost, offset out of range, with topic,
+// partition and offset); "" when none. Any thread.
+class FirstLoss {
+ public:
+  void report(const Error& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (first_.empty()) first_ = e.to_string();
+  }
+  std::string first() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return first_;
+  }
+  std::function<void(const Error&)> sink() {
+    return [this](const Error& e) { report(e); };
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::string first_;
+};
 
 // Keeps a read-back consumer fetching: every 250 ms it compares each
 // partition's position with the broker's high watermark, and a partition

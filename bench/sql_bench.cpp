@@ -399,22 +399,12 @@ class ReadBack : public connectors::BatchSink {
   int64_t read() const { return read_.load(std::memory_order_relaxed); }
   Clock::time_point last() const { return last_.load(); }
   // The reader's first fatal error (records lost: offset out of range), ""
-  // when none; the reader's poll thread writes it.
-  void lost(const Error& e) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (lost_.empty()) lost_ = e.to_string();
-  }
-  std::string lost_error() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lost_;
-  }
-  // For start_reader: reports into this ReadBack.
-  std::function<void(const Error&)> on_lost() {
-    return [this](const Error& e) { lost(e); };
-  }
+  // when none; start_reader reports into on_lost().
+  std::string lost_error() const { return lost_.first(); }
+  std::function<void(const Error&)> on_lost() { return lost_.sink(); }
 
  private:
-  std::string lost_;
+  FirstLoss lost_;
   std::atomic<int64_t> read_{0};
   std::atomic<Clock::time_point> last_{Clock::now()};
   std::atomic<bool> collect_{false};
@@ -758,6 +748,15 @@ class Forwarder : public connectors::BatchSink {
   std::string error_;
 };
 
+// The workload's input topics that are streams (not tables): what a
+// baseline forwards.
+std::vector<std::string> stream_topics(const Workload& w) {
+  std::vector<std::string> streams;
+  for (size_t i = 0; i < w.topics.size(); ++i)
+    if (!w.table_topic[i]) streams.push_back(w.topics[i]);
+  return streams;
+}
+
 // (3) The limit of the broker path for this workload's inputs.
 Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inputs,
                    int64_t stream_records, int64_t target, int partitions,
@@ -777,9 +776,7 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   }
   // Set-up, as the Application's start(): the output topic's leaders known.
   (*producer)->prepare_topics({out_topic});
-  std::vector<std::string> streams;
-  for (size_t i = 0; i < w.topics.size(); ++i)
-    if (!w.table_topic[i]) streams.push_back(w.topics[i]);
+  const std::vector<std::string> streams = stream_topics(w);
   Forwarder forward(**producer, streams, out_topic, stream_records, inputs, target);
   auto consumer = connectors::KafkaConsumer::create(
       {{"bootstrap.servers", bootstrap}, {"group.id", tag + "-baseline"}});
@@ -833,25 +830,6 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   return p;
 }
 
-// The first fatal error of any of several consumers (records lost).
-class Losses {
- public:
-  std::function<void(const Error&)> sink() {
-    return [this](const Error& e) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (first_.empty()) first_ = e.to_string();
-    };
-  }
-  std::string first() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return first_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::string first_;
-};
-
 // (3b) The broker path with as many hops as the pipeline makes (for
 // workloads whose pipeline writes to topics it reads back: Yahoo's
 // repartition topic between the join task and the count task). Hop 1 reads
@@ -891,7 +869,7 @@ Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t
   out["hops"] = hops;
   out["records_written_per_hop"] = writes;
   out["hop_topic_partitions"] = parts;
-  Losses losses;
+  FirstLoss losses;
   ReadBack back;
   auto reader = start_reader(bootstrap, tag + "-hops-reader", {topics.back()}, parts.back(), &back,
                              {}, back.on_lost());
@@ -899,9 +877,7 @@ Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t
     p.error = reader.error().to_string();
     return p;
   }
-  std::vector<std::string> streams;
-  for (size_t i = 0; i < w.topics.size(); ++i)
-    if (!w.table_topic[i]) streams.push_back(w.topics[i]);
+  const std::vector<std::string> streams = stream_topics(w);
   std::vector<std::unique_ptr<connectors::KafkaProducer>> producers;
   std::vector<std::unique_ptr<Forwarder>> forwarders;
   for (size_t i = 0; i < hops; ++i) {
