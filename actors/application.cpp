@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "actors/checkpoint_restore.hpp"
@@ -427,7 +428,16 @@ Expected<std::vector<Application::Impl::Prepared>> Application::Impl::prepare_ta
     }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error& e) {
+      // No thread to be had: the ones running (and this one) do the rest.
+      logger()->warn("application {}: restoring on {} thread(s): {}", config.get("application.id"),
+                     pool.size() + 1, e.what());
+      break;
+    }
+  }
   work();
   for (auto& t : pool) t.join();
   std::vector<Prepared> prepared;
