@@ -60,13 +60,19 @@ KafkaProperties consumer_defaults() {
       {"auto.offset.reset", "error"},
       // Bounded prefetch per consumer: backpressure must bound memory.
       // Both bounds count the whole consumer queue (the partitions' queues
-      // are forwarded into it). A partition stops fetching while either is
-      // exceeded, and its broker thread looks again only on its next wakeup:
+      // are forwarded into it). Every partition stops fetching while either
+      // is exceeded, and its broker thread looks again only on its next
+      // wakeup, about a second later (librdkafka 2.0; later versions call
+      // this wait fetch.queue.backoff.ms). A bound this consumer's poll
+      // thread empties in less than that second leaves it idle for the rest:
       // at 20,000 messages a consumer of 24 partitions stalled for 0.2-0.9 s
-      // several times a run (bench_sql yahoo), so use librdkafka's default
-      // count and let the byte bound hold memory.
+      // several times a run (bench_sql yahoo), and at 100,000 one run in
+      // four of bench_sql q2 (184,000 preloaded records) stalled for 0.85 s.
+      // So the count allows a second's worth of records or more, and the
+      // 64 MiB of values hold memory; what the count bounds is librdkafka's
+      // per-message overhead (a few hundred bytes each) for tiny records.
       {"queued.max.messages.kbytes", "65536"},
-      {"queued.min.messages", "100000"},
+      {"queued.min.messages", "1000000"},
   });
   return props;
 }
