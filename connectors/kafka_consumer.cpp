@@ -260,6 +260,7 @@ Expected<bool> KafkaConsumer::apply_removed(const std::vector<TopicPartition>& t
     return Error::fatal("kafka consumer: removing partitions failed: " + text);
   }
   std::lock_guard<std::mutex> lock(stats_mutex_);
+  last_partition_ = {};
   for (const auto& tp : tps) {
     partitions_.erase(tp);
     stats_.erase(tp);
@@ -290,6 +291,7 @@ Expected<bool> KafkaConsumer::apply_assignment(const std::vector<StartPosition>&
   // Records received under the old assignment are not delivered: the new
   // start positions decide where each partition continues.
   partitions_.clear();
+  last_partition_ = {};
   std::lock_guard<std::mutex> lock(stats_mutex_);
   std::map<TopicPartition, PartitionStats> stats;
   for (const auto& pos : positions) {
@@ -355,10 +357,12 @@ void KafkaConsumer::poll_once() {
 }
 
 void KafkaConsumer::handle_message(rd_kafka_message_t* msg) {
-  TopicPartition tp;
-  if (msg->rkt != nullptr) tp = TopicPartition{rd_kafka_topic_name(msg->rkt), PartitionId(msg->partition)};
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    TopicPartition tp;
+    if (msg->rkt != nullptr) {
+      tp = TopicPartition{rd_kafka_topic_name(msg->rkt), PartitionId(msg->partition)};
+    }
     const bool has_tp = msg->rkt != nullptr;
     Error e = is_data_loss(msg->err) || msg->err == RD_KAFKA_RESP_ERR__FATAL
                   ? Error::fatal("")
@@ -374,9 +378,15 @@ void KafkaConsumer::handle_message(rd_kafka_message_t* msg) {
     report_error(std::move(e), has_tp ? &tp : nullptr);
     return;
   }
-  auto it = partitions_.find(tp);
-  if (it == partitions_.end()) return;  // from a partition no longer assigned
-  PartitionState& state = *it->second;
+  if (msg->rkt == nullptr) return;
+  if (last_partition_.rkt != msg->rkt || last_partition_.partition != msg->partition) {
+    auto it = partitions_.find(
+        TopicPartition{rd_kafka_topic_name(msg->rkt), PartitionId(msg->partition)});
+    if (it == partitions_.end()) return;  // from a partition no longer assigned
+    last_partition_ = LastPartition{msg->rkt, msg->partition, &it->first, it->second.get()};
+  }
+  const TopicPartition& tp = *last_partition_.tp;
+  PartitionState& state = *last_partition_.state;
   if (state.next_offset >= 0 && msg->offset < state.next_offset) {
     kafka_log().warn("kafka consumer: dropped duplicate {}@{} (expected >= {})", tp.to_string(),
                      msg->offset, state.next_offset);

@@ -170,6 +170,15 @@ class KafkaConsumer {
   // Poll-thread state (also touched by run_on_poll_thread's callers while the
   // thread is not running).
   std::map<TopicPartition, std::unique_ptr<PartitionState>> partitions_;
+  // The partition of the last record handled: records come in runs of one
+  // partition, and a hit saves building the topic's name and a map lookup
+  // per record. Cleared whenever partitions_ loses an entry.
+  struct LastPartition {
+    const rd_kafka_topic_t* rkt = nullptr;
+    int32_t partition = -1;
+    const TopicPartition* tp = nullptr;
+    PartitionState* state = nullptr;
+  } last_partition_;
   std::vector<rd_kafka_message_t*> message_buffer_;
   std::chrono::steady_clock::time_point next_watermark_refresh_{};
 

@@ -1,5 +1,7 @@
 #include "connectors/kafka_producer.hpp"
 
+#include <optional>
+
 #include "connectors/kafka_log.hpp"
 
 namespace rivulet::connectors {
@@ -96,7 +98,8 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
   void* value = record.value ? const_cast<char*>(record.value->data()) : nullptr;
   const size_t value_size = record.value ? record.value->size() : 0;
   const int64_t timestamp = record.timestamp;
-  const auto deadline = std::chrono::steady_clock::now() + queue_full_timeout;
+  // Read the clock only once the queue is full: not once per record.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
@@ -104,7 +107,10 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
         RD_KAFKA_V_VALUE(value, value_size), RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !deadline) {
+      deadline = std::chrono::steady_clock::now() + queue_full_timeout;
+    }
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < *deadline) {
       // Backpressure: the delivery thread drains the queue as the broker acknowledges.
       std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 5));
       continue;
