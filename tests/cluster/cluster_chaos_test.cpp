@@ -150,7 +150,8 @@ TEST_CASE("examples/chaos/node-faults.yaml against a real cluster, judged by riv
   for (const auto* n : {"n1", "n2", "n3"}) c.start_node(n);
   c.submit(kSql);
   c.wait_all_running(8, std::chrono::seconds(40));
-  std::thread producer([&] { c.produce_orders(6000, 300); });
+  std::string produce_failed;
+  std::thread producer([&] { produce_failed = c.try_produce_orders(6000, 300); });
   // The scenario's n4 is `${RIVULET_BIN}/rivulet node ...`; its configuration
   // comes from the environment (RIVULET_<KEY>).
   const std::string env = "env RIVULET_BIN=" + std::string(RIVULET_BINARY_DIR) + "/bin" +
@@ -165,6 +166,8 @@ TEST_CASE("examples/chaos/node-faults.yaml against a real cluster, judged by riv
                                "", 120);
   const double took = std::chrono::duration<double>(Clock::now() - started).count();
   producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
   INFO(log);
   WARN("scenario took " << took << " s");
   CHECK(rc == 0);

@@ -110,26 +110,14 @@ struct Cluster : testing::LocalCluster {
     REQUIRE(handler.failures == 0);
   }
 
-  // Produces orders [produced, produced + n) at about `per_second`.
+  // Orders [produced, produced + n) at about `per_second`, keyed by user_of.
+  std::string try_produce_orders(int64_t n, int per_second = 4000) {
+    return try_produce_orders_keyed(n, per_second, user_of);
+  }
   void produce_orders(int64_t n, int per_second = 4000) {
-    NullHandler handler;
-    auto p = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, &handler);
-    REQUIRE(p.ok());
-    auto start = Clock::now();
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t id = produced + i;
-      OutputRecord r;
-      r.topic = "orders";
-      r.key = user_of(id);
-      r.value = R"({"ORDER_ID": )" + std::to_string(id) + R"(, "AMOUNT": 1.5})";
-      REQUIRE((*p)->produce(r, nullptr).ok());
-      if (i % 200 == 199) {
-        std::this_thread::sleep_until(start + std::chrono::microseconds((i + 1) * 1000000 / per_second));
-      }
-    }
-    REQUIRE((*p)->flush(std::chrono::seconds(30)).ok());
-    REQUIRE(handler.failures == 0);
-    produced += n;
+    const std::string failed = try_produce_orders(n, per_second);
+    INFO(failed);
+    REQUIRE(failed.empty());
   }
 
   std::map<std::string, int64_t> expected_counts() const {
@@ -233,7 +221,7 @@ TEST_CASE("a node killed with SIGKILL mid-stream: its tasks resume elsewhere, no
   c.start_coordinator();
   for (const auto* n : {"n1", "n2", "n3"}) c.start_node(n);
   c.submit();
-  auto before = c.wait_all_running(std::chrono::seconds(30));
+  auto before = c.wait_balanced(kPartitions, {"n1", "n2", "n3"}, std::chrono::seconds(30));
   auto status_json = before.dump();
   INFO(status_json);
   CHECK(before["nodes"].size() == 3);
@@ -244,7 +232,8 @@ TEST_CASE("a node killed with SIGKILL mid-stream: its tasks resume elsewhere, no
     CHECK((n["tasks"] == 2 || n["tasks"] == 3));
   }
 
-  std::thread producer([&] { c.produce_orders(12000, 4000); });
+  std::string produce_failed;
+  std::thread producer([&] { produce_failed = c.try_produce_orders(12000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto killed = Clock::now();
   c.chaos("kill", "n2");
@@ -268,6 +257,8 @@ TEST_CASE("a node killed with SIGKILL mid-stream: its tasks resume elsewhere, no
   // an assertion: under load the detector's timers run late.
   CHECK(detected >= 0);
   producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
   c.wait_outputs(std::chrono::seconds(40), std::chrono::seconds(2));
   c.verify();
 }
@@ -281,7 +272,8 @@ TEST_CASE("a node joining takes only its share, and the moved tasks continue exa
   c.start_node("n2");
   c.submit();
   auto before = owners_of(c.wait_all_running(std::chrono::seconds(30)));
-  std::thread producer([&] { c.produce_orders(10000, 4000); });
+  std::string produce_failed;
+  std::thread producer([&] { produce_failed = c.try_produce_orders(10000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   c.start_node("n3");
   auto after_status = c.wait_all_running(std::chrono::seconds(20));
@@ -307,6 +299,8 @@ TEST_CASE("a node joining takes only its share, and the moved tasks continue exa
   }
   CHECK(moved == 2);  // 8 tasks, 3 nodes: the newcomer takes 2
   producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
   c.wait_outputs(std::chrono::seconds(40));
   c.verify();
 }
@@ -395,7 +389,8 @@ TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand ov
   c.start_node("n2");
   c.submit();
   c.wait_all_running(std::chrono::seconds(30));
-  std::thread producer([&] { c.produce_orders(6000, 4000); });
+  std::string produce_failed;
+  std::thread producer([&] { produce_failed = c.try_produce_orders(6000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   // Hand-over: the newcomer restores the moved tasks from the topic (it
   // cannot see the others' state directories); counts continue exactly.
@@ -410,6 +405,8 @@ TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand ov
   }
   CHECK(on_n3 == 2);
   producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
   c.wait_outputs(std::chrono::seconds(40));
   // Fail-over: n1 dies; its tasks restore on n2 and n3 from the topic.
   c.chaos("kill", "n1");
@@ -432,7 +429,8 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   c.start_node("n1");
   c.submit();
   c.wait_all_running(std::chrono::seconds(30));
-  std::thread producer([&] { c.produce_orders(48000, 4000); });  // about 12 s
+  std::string produce_failed;
+  std::thread producer([&] { produce_failed = c.try_produce_orders(48000, 4000); });  // about 12 s
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,
@@ -494,6 +492,8 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   CHECK(json_in > 0);
   CHECK(json_out > 0);
   producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
   c.wait_outputs(std::chrono::seconds(40));
 }
 

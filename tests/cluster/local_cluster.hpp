@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -133,6 +134,36 @@ class LocalCluster {
     return last;
   }
 
+  // As wait_all_running, and every node of `nodes` joined and owns its
+  // share of the tasks (tasks / nodes, rounded either way): a node whose
+  // first hello timed out (a slow machine, a sanitizer build) joins later,
+  // and the tasks are balanced only then.
+  nlohmann::json wait_balanced(size_t tasks, const std::set<std::string>& nodes,
+                               std::chrono::seconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    nlohmann::json last;
+    const size_t low = tasks / nodes.size();
+    const size_t high = (tasks + nodes.size() - 1) / nodes.size();
+    while (Clock::now() < deadline) {
+      last = status();
+      if (!last.is_null() && last["tasks"].size() == tasks) {
+        std::map<std::string, size_t> owned;
+        bool all = true;
+        for (const auto& t : last["tasks"]) {
+          if (t["state"] != "running") all = false;
+          ++owned[t["owner"].get<std::string>()];
+        }
+        for (const auto& n : nodes) {
+          if (owned[n] < low || owned[n] > high) all = false;
+        }
+        if (all && owned.size() == nodes.size()) return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("tasks not all running and balanced within the timeout; last status: " << last.dump());
+    return last;
+  }
+
   std::string node_state(const std::string& name) {
     auto s = status();
     if (s.is_null()) return "";
@@ -151,9 +182,13 @@ class LocalCluster {
     REQUIRE(rc == 0);
   }
 
-  // Orders [produced, produced + n) keyed by user "u<id % users>", JSON
-  // values {"ORDER_ID": id, "AMOUNT": 1.5}, at about `per_second`.
-  void produce_orders(int64_t n, int per_second, int users = 50) {
+  // Orders [produced, produced + n) keyed by `key_of(id)`, JSON values
+  // {"ORDER_ID": id, "AMOUNT": 1.5}, at about `per_second`. Returns what
+  // failed, or "". Safe on a helper thread: it makes no Catch assertion
+  // (Catch is not thread-safe: ThreadSanitizer reported the race); the
+  // caller checks the result once it has joined the thread.
+  std::string try_produce_orders_keyed(int64_t n, int per_second,
+                                       const std::function<std::string(int64_t)>& key_of) {
     struct Handler : connectors::DeliveryHandler {
       void on_delivery(void*, const std::optional<Error>& e, int32_t, int64_t) override {
         if (e) failures.fetch_add(1);
@@ -161,22 +196,35 @@ class LocalCluster {
       std::atomic<int> failures{0};
     } handler;
     auto p = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, &handler);
-    REQUIRE(p.ok());
+    if (!p.ok()) return "producer: " + p.error().to_string();
     auto start = Clock::now();
     for (int64_t i = 0; i < n; ++i) {
       int64_t id = produced + i;
       OutputRecord r;
       r.topic = "orders";
-      r.key = "u" + std::to_string(id % users);
+      r.key = key_of(id);
       r.value = R"({"ORDER_ID": )" + std::to_string(id) + R"(, "AMOUNT": 1.5})";
-      REQUIRE((*p)->produce(r, nullptr).ok());
+      auto sent = (*p)->produce(r, nullptr);
+      if (!sent.ok()) return "produce order " + std::to_string(id) + ": " + sent.error().to_string();
       if (i % 100 == 99) {
         std::this_thread::sleep_until(start + std::chrono::microseconds((i + 1) * 1000000 / per_second));
       }
     }
-    REQUIRE((*p)->flush(std::chrono::seconds(30)).ok());
-    REQUIRE(handler.failures == 0);
+    auto flushed = (*p)->flush(std::chrono::seconds(30));
+    if (!flushed.ok()) return "flush: " + flushed.error().to_string();
+    if (handler.failures > 0) return std::to_string(handler.failures.load()) + " orders not delivered";
     produced += n;
+    return "";
+  }
+  // ... keyed by user "u<id % users>".
+  std::string try_produce_orders(int64_t n, int per_second, int users = 50) {
+    return try_produce_orders_keyed(n, per_second,
+                                    [users](int64_t id) { return "u" + std::to_string(id % users); });
+  }
+  void produce_orders(int64_t n, int per_second, int users = 50) {
+    const std::string failed = try_produce_orders(n, per_second, users);
+    INFO(failed);
+    REQUIRE(failed.empty());
   }
 
   // `rivulet verify` of orders -> ENRICHED by ORDER_ID, retried until it
