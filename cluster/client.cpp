@@ -28,7 +28,7 @@ Expected<std::string> fetch_status(const std::string& coordinator, const Config*
   return with_coordinator<std::string>(
       coordinator, config, [&](caf::scoped_actor& self, const coordinator_actor& c,
                        Expected<std::string>& result, caf::actor_system& system) {
-        self->request(c, std::chrono::seconds(5), status_atom::value)
+        self->request(c, std::chrono::seconds(5 * kClientSlowdown), status_atom::value)
             .receive([&](const std::string& json) { result = json; },
                      [&](caf::error& err) {
                        result = Error::fatal("status request failed: " + system.render(err));
@@ -41,7 +41,8 @@ Expected<bool> submit_query(const std::string& coordinator, const QueryDef& quer
   return with_coordinator<bool>(
       coordinator, config, [&](caf::scoped_actor& self, const coordinator_actor& c,
                        Expected<bool>& result, caf::actor_system& system) {
-        self->request(c, std::chrono::seconds(10), submit_atom::value, query, secret)
+        self->request(c, std::chrono::seconds(10 * kClientSlowdown), submit_atom::value, query,
+                      secret)
             .receive(
                 [&](const std::string& refusal) {
                   if (refusal.empty()) {

@@ -429,8 +429,15 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   c.start_node("n1");
   c.submit();
   c.wait_all_running(std::chrono::seconds(30));
+  // A sanitizer build starts each `rivulet status` several times slower:
+  // the watches last longer, and the orders flow for as long.
+#ifdef RIVULET_SANITIZED
+  const int slow = 4;
+#else
+  const int slow = 1;
+#endif
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(48000, 4000); });  // about 12 s
+  std::thread producer([&] { produce_failed = c.try_produce_orders(48000 * slow, 4000); });  // 12 s
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,
@@ -438,9 +445,9 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   // it timeout(1) signals the child and then its whole process group, and a
   // second SIGINT rightly exits at once with 130.)
   auto [rc, out] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT 5.5 " + testing::rivulet_binary() +
-          " status --watch --interval 1 --coordinator " + c.address,
-      "", 30);
+      "timeout --foreground --preserve-status -s INT " + std::to_string(5.5 * slow) + " " +
+          testing::rivulet_binary() + " status --watch --interval 1 --coordinator " + c.address,
+      "", 30 * slow);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find('\033') == std::string::npos);
@@ -472,9 +479,10 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
 
   // --json --watch: one JSON object per line, with the rates.
   auto [rc2, out2] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT 4.5 " + testing::rivulet_binary() +
-          " status --watch --json --interval 1 --coordinator " + c.address,
-      "", 30);
+      "timeout --foreground --preserve-status -s INT " + std::to_string(4.5 * slow) + " " +
+          testing::rivulet_binary() + " status --watch --json --interval 1 --coordinator " +
+          c.address,
+      "", 30 * slow);
   CHECK(rc2 == 0);
   std::istringstream json_lines(out2);
   size_t objects = 0;
@@ -494,7 +502,7 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   producer.join();
   INFO(produce_failed);
   REQUIRE(produce_failed.empty());
-  c.wait_outputs(std::chrono::seconds(40));
+  c.wait_outputs(std::chrono::seconds(40 * slow));
 }
 
 TEST_CASE("a node whose query cannot start reports failed with the reason in /health and rivulet status, "
