@@ -63,7 +63,7 @@ TEST_CASE("rivulet chaos --remote kill: the node dies at once as in a crash and 
   c.start_node("n1");
   c.start_node("n2");
   c.submit(kSql);
-  c.wait_all_running(8, std::chrono::seconds(40));
+  c.wait_balanced(8, {"n1", "n2"}, std::chrono::seconds(40));  // n2 has tasks to lose
   c.produce_orders(1000, 5000);
   auto [rc, out] = c.rivulet("chaos --coordinator " + c.address + " --remote --config " +
                              c.config_file + " kill n2");
@@ -94,7 +94,7 @@ TEST_CASE("rivulet chaos --remote pause: the node stops and is fenced like SIGST
   c.start_node("n1");
   c.start_node("n2");
   c.submit(kSql);
-  auto before = c.wait_all_running(8, std::chrono::seconds(40));
+  auto before = c.wait_balanced(8, {"n1", "n2"}, std::chrono::seconds(40));
   std::set<std::string> lost;  // "task epoch" pairs n2 ran
   for (const auto& t : before["tasks"]) {
     if (t["owner"] == "n2") lost.insert(t["task"].get<std::string>() + " " + std::to_string(t["epoch"].get<int64_t>()));
