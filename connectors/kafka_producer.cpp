@@ -107,13 +107,14 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
         RD_KAFKA_V_VALUE(value, value_size), RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !deadline) {
-      deadline = std::chrono::steady_clock::now() + queue_full_timeout;
-    }
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < *deadline) {
-      // Backpressure: the delivery thread drains the queue as the broker acknowledges.
-      std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 5));
-      continue;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!deadline) deadline = now + queue_full_timeout;
+      if (now < *deadline) {
+        // Backpressure: the delivery thread drains the queue as the broker acknowledges.
+        std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 5));
+        continue;
+      }
     }
     if (headers) rd_kafka_headers_destroy(headers);
     Error e = err == RD_KAFKA_RESP_ERR__QUEUE_FULL

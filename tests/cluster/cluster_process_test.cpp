@@ -63,7 +63,7 @@ std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv) {
 // The shop pipeline on a LocalCluster (tests/cluster/local_cluster.hpp):
 // users and orders with 8 partitions each, the cluster's common settings.
 struct Cluster : testing::LocalCluster {
-  Cluster() : LocalCluster({"users:8", "orders:8"}) {}
+  Cluster() : LocalCluster({"users:8", "orders:8"}) { order_key = user_of; }
 
   void start_coordinator(const std::string& listen = "127.0.0.1:0") {
     LocalCluster::start_coordinator("", listen);
@@ -108,16 +108,6 @@ struct Cluster : testing::LocalCluster {
     }
     REQUIRE((*p)->flush(std::chrono::seconds(30)).ok());
     REQUIRE(handler.failures == 0);
-  }
-
-  // Orders [produced, produced + n) at about `per_second`, keyed by user_of.
-  std::string try_produce_orders(int64_t n, int per_second = 4000) {
-    return try_produce_orders_keyed(n, per_second, user_of);
-  }
-  void produce_orders(int64_t n, int per_second = 4000) {
-    const std::string failed = try_produce_orders(n, per_second);
-    INFO(failed);
-    REQUIRE(failed.empty());
   }
 
   std::map<std::string, int64_t> expected_counts() const {

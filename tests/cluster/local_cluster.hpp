@@ -182,13 +182,17 @@ class LocalCluster {
     REQUIRE(rc == 0);
   }
 
-  // Orders [produced, produced + n) keyed by `key_of(id)`, JSON values
+  // The key of order `id`: its user.
+  std::function<std::string(int64_t)> order_key = [](int64_t id) {
+    return "u" + std::to_string(id % 50);
+  };
+
+  // Orders [produced, produced + n) keyed by order_key, JSON values
   // {"ORDER_ID": id, "AMOUNT": 1.5}, at about `per_second`. Returns what
   // failed, or "". Safe on a helper thread: it makes no Catch assertion
   // (Catch is not thread-safe: ThreadSanitizer reported the race); the
   // caller checks the result once it has joined the thread.
-  std::string try_produce_orders_keyed(int64_t n, int per_second,
-                                       const std::function<std::string(int64_t)>& key_of) {
+  std::string try_produce_orders(int64_t n, int per_second) {
     struct Handler : connectors::DeliveryHandler {
       void on_delivery(void*, const std::optional<Error>& e, int32_t, int64_t) override {
         if (e) failures.fetch_add(1);
@@ -202,7 +206,7 @@ class LocalCluster {
       int64_t id = produced + i;
       OutputRecord r;
       r.topic = "orders";
-      r.key = key_of(id);
+      r.key = order_key(id);
       r.value = R"({"ORDER_ID": )" + std::to_string(id) + R"(, "AMOUNT": 1.5})";
       auto sent = (*p)->produce(r, nullptr);
       if (!sent.ok()) return "produce order " + std::to_string(id) + ": " + sent.error().to_string();
@@ -216,13 +220,8 @@ class LocalCluster {
     produced += n;
     return "";
   }
-  // ... keyed by user "u<id % users>".
-  std::string try_produce_orders(int64_t n, int per_second, int users = 50) {
-    return try_produce_orders_keyed(n, per_second,
-                                    [users](int64_t id) { return "u" + std::to_string(id % users); });
-  }
-  void produce_orders(int64_t n, int per_second, int users = 50) {
-    const std::string failed = try_produce_orders(n, per_second, users);
+  void produce_orders(int64_t n, int per_second) {
+    const std::string failed = try_produce_orders(n, per_second);
     INFO(failed);
     REQUIRE(failed.empty());
   }
