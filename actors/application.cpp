@@ -354,6 +354,12 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   env.producer = producer.get();
   env.counters = task.counters.get();
   env.commit_interval_ms = config.get_int("commit.interval.ms");
+  if (const int64_t cache = config.get_int("statestore.cache.max.bytes"); cache > 0) {
+    // Each task's equal share: no node holds more than the budget, whatever
+    // the assignment.
+    env.output_cache_max_bytes =
+        std::max<size_t>(1, static_cast<size_t>(cache) / static_cast<size_t>(std::max(1, partitions)));
+  }
   env.max_task_idle_ms = config.get_int("max.task.idle.ms");
   env.dead_letter_topic = dead_letter;
   env.epoch = Epoch{task.epoch};

@@ -57,9 +57,19 @@ struct TaskState {
   // The chain of incremental snapshots being written.
   checkpoint::ChainState chain;
 
+  // The output cache (statestore.cache.max.bytes): the run that first put a
+  // record into it since the last flush, holding one extra output until the
+  // flush (emit); null while the cache is empty. `cached_seen`: the
+  // output's records_cached when last looked at.
+  PendingRun* cache_anchor = nullptr;
+  uint64_t cached_seen = 0;
+
   // Stopped with records still in the producer (abandoned): their reports
   // must not reach freed runs.
-  ~TaskState() { adopt_orphan_runs(tracker.take_runs()); }
+  ~TaskState() {
+    if (cache_anchor != nullptr) cache_anchor->acknowledge(nullptr);
+    adopt_orphan_runs(tracker.take_runs());
+  }
   // exactly_once_v2: transactions aborted in a row.
   int consecutive_aborts = 0;
 };
@@ -86,18 +96,63 @@ void fail(task_pointer self, std::string why) {
   logger()->error("task {} failed: {}", st.task_name, st.error);
 }
 
+// Sends the outputs and data errors in st.output to the producer as outputs
+// of `run`, counting them into it first. False when a data error stopped
+// the task (errors.tolerance=none).
+bool send_output(task_pointer self, PendingRun* run);
+
 // Sends one run's outputs and data errors to the producer, registering them
 // with the tracker before the first produce so no acknowledgement is missed.
+// A run that put records into the output cache while it was empty also
+// holds one more "output", released when the cache is flushed: it and every
+// later run stay uncommitted until the cached records were written and
+// acknowledged.
 void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
+  auto& st = self->state;
+  bool hold = false;
+  if (st.output.records_cached != st.cached_seen) {
+    st.cached_seen = st.output.records_cached;
+    hold = st.cache_anchor == nullptr;
+  }
+  PendingRun* run = st.tracker.begin_run(input, next_offset, hold ? 1 : 0);
+  if (hold) st.cache_anchor = run;
+  send_output(self, run);
+}
+
+// Writes what the table sinks cached. Its records become outputs of the run
+// that first cached (the anchor): that run, and with it every later one,
+// becomes committable only when they are acknowledged; then its hold is
+// released.
+void flush_output_cache(task_pointer self) {
+  auto& st = self->state;
+  if (st.cache_anchor == nullptr) return;  // nothing cached since the last flush
+  PendingRun* anchor = st.cache_anchor;
+  st.cache_anchor = nullptr;
+  st.output.clear();
+  st.env.graph->flush_output_cache(st.output);
+  send_output(self, anchor);
+  anchor->acknowledge(nullptr);  // the hold
+}
+
+// A rewind or an abandoned task: the cache is dropped with what it held,
+// and the anchor's hold released so the run can be collected.
+void drop_output_cache(TaskState& st) {
+  st.env.graph->drop_output_cache();
+  if (st.cache_anchor != nullptr) st.cache_anchor->acknowledge(nullptr);
+  st.cache_anchor = nullptr;
+}
+
+bool send_output(task_pointer self, PendingRun* run) {
   auto& st = self->state;
   auto& out = st.output;
   const bool dead_letter = !st.env.dead_letter_topic.empty();
   if (!out.data_errors.empty() && !dead_letter) {
     fail(self, "data error (errors.tolerance=none): " + out.data_errors.front().to_string());
-    return;
+    return false;
   }
-  int64_t total = static_cast<int64_t>(out.records.size()) +
-                  (dead_letter ? static_cast<int64_t>(out.data_errors.size()) : 0);
+  const int64_t total = static_cast<int64_t>(out.records.size()) +
+                        (dead_letter ? static_cast<int64_t>(out.data_errors.size()) : 0);
+  run->add_outputs(total);
   // One log line per data error, with its context (task, operation, topic,
   // partition, offset, key); past the first 100 of a task only every
   // 1000th, so a flood of poison cannot flood the log (the counters count
@@ -114,7 +169,6 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
                      err.to_string());
     }
   }
-  PendingRun* run = st.tracker.begin_run(input, next_offset, total);
   std::string task_header = st.task_name;
   std::string epoch_header = std::to_string(st.env.epoch.value());
   for (auto& rec : out.records) {
@@ -161,6 +215,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
   for (size_t i = 0; i < kSkipReasons; ++i)
     st.env.counters->skipped_by_reason[i].store(out.skipped_by_reason[i], std::memory_order_relaxed);
   for (const auto& line : out.first_skips) logger()->info("task {}: {}", st.task_name, line);
+  return true;
 }
 
 void take_inbox(task_pointer self);
@@ -202,6 +257,10 @@ void process(task_pointer self, bool flush) {
     Offset next{(run->end - 1)->offset + 1};
     st.env.counters->records_in.fetch_add(count, std::memory_order_relaxed);
     emit(self, tp, next);
+    if (st.cache_anchor != nullptr &&
+        st.env.graph->output_cache_bytes() > st.env.output_cache_max_bytes) {
+      flush_output_cache(self);
+    }
     st.processed[tp] = next;
     st.merger->consume(*run);
     st.env.counters->record_latency(static_cast<uint64_t>(
@@ -212,6 +271,13 @@ void process(task_pointer self, bool flush) {
     if (st.state == "failed") return;
   }
   st.env.counters->stream_time.store(st.merger->stream_time(), std::memory_order_relaxed);
+  // Caught up: nothing buffered is left to update the cached rows, so they
+  // go out now rather than at the next commit. A task behind its input
+  // keeps caching (and writes each key once per commit); one that keeps up
+  // adds no latency.
+  if (budget > 0 && st.cache_anchor != nullptr && !st.merger->has_buffered()) {
+    flush_output_cache(self);
+  }
   if (budget == 0) {
     // More may be ready: continue after other actors had their turn.
     self->send(self, wake_atom::value);
@@ -324,6 +390,10 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
 bool commit(task_pointer self, bool wait) {
   auto& st = self->state;
   if (!may_write(st)) return true;  // fenced: nothing becomes durable
+  // What the table sinks cached goes out now; the runs it came from are
+  // committable once it is acknowledged (at the next commit, or at once
+  // for the final one: the task was drained and its cache flushed).
+  flush_output_cache(self);
   auto acked = st.tracker.committable();
   if (st.tracker.failure()) {
     fail(self, "output not delivered: " + *st.tracker.failure());
@@ -379,6 +449,8 @@ void rewind(task_pointer self, const std::string& why,
   }
   logger()->warn("task {}: aborting transaction and rewinding to the last committed checkpoint: {}",
                  st.task_name, why);
+  // The cache holds updates of the aborted transaction's input.
+  drop_output_cache(st);
   if (auto err = abort_and_settle(x)) {
     fail(self, "exactly_once_v2: abort failed: " + *err + " (after: " + why + ")");
     return;
@@ -465,6 +537,9 @@ bool end_transaction(task_pointer self) {
   auto& x = *st.env.exactly_once;
   if (!x.producer->in_transaction()) return true;
   if (!may_write(st)) return true;  // fenced: hold the transaction open
+  // The cached table updates belong to this transaction.
+  flush_output_cache(self);
+  if (st.state == "failed") return false;
   // Every record of the transaction must have been handed over and
   // acknowledged: a record that failed (and would be missing from the
   // committed output) aborts the transaction instead.
@@ -548,6 +623,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
   st.chain = checkpoint::ChainState(
       checkpoint::ChainPolicy{env.checkpoint_max_deltas, env.checkpoint_max_delta_percent});
   st.env = std::move(env);
+  if (st.env.output_cache_max_bytes > 0) st.env.graph->set_output_cache(true);
   if (checkpoints_enabled(st) && st.env.checkpoint_max_deltas > 0) {
     // The first snapshot is a full base (serialize() starts the change set).
     for (auto* store : st.env.graph->stores()) {
@@ -591,6 +667,11 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         take_inbox(self);
         process(self, true);
         while (s.state != "failed" && may_write(s) && s.merger->has_buffered()) process(self, true);
+        // The cached table updates go out with the rest, before the final
+        // commit waits for their acknowledgements.
+        if (s.state != "failed" && may_write(s) && s.env.exactly_once == nullptr) {
+          flush_output_cache(self);
+        }
         if (s.state != "failed") s.state = "draining";
         return s.state != "failed";
       },

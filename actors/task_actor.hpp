@@ -95,6 +95,9 @@ struct TaskEnvironment {
   connectors::KafkaProducer* producer = nullptr;
   TaskCounters* counters = nullptr;
   int64_t commit_interval_ms = 1000;
+  // The output cache of the task's table sinks (statestore.cache.max.bytes,
+  // TaskGraph::set_output_cache): its budget in bytes; 0: off.
+  size_t output_cache_max_bytes = 0;
   int64_t max_task_idle_ms = 0;
   std::string dead_letter_topic;  // empty: data errors stop the task (errors.tolerance=none)
   size_t records_per_turn = 20000;  // fairness: yield to other actors after this many

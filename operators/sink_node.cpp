@@ -17,66 +17,138 @@ std::string provenance(const SourcePosition& s) {
   return out;
 }
 
+// A rough count of the heap and inline bytes a value holds: the cache's
+// budget, not an exact figure.
+size_t approx_bytes(const Value& v) {
+  size_t n = sizeof(Value);
+  switch (v.kind()) {
+    case TypeKind::String:
+      n += v.as_string().size();
+      break;
+    case TypeKind::Bytes:
+      n += v.as_bytes().size();
+      break;
+    case TypeKind::Array:
+      for (const auto& item : v.as_array()) n += approx_bytes(item);
+      break;
+    case TypeKind::Map:
+      for (const auto& [k, item] : v.as_map()) n += sizeof(std::string) + k.size() + approx_bytes(item);
+      break;
+    case TypeKind::Struct:
+      for (const auto& f : v.as_struct()) n += sizeof(std::string) + approx_bytes(f.value);
+      break;
+    default:
+      break;
+  }
+  return n;
+}
+
+size_t approx_bytes(const Record& r) {
+  size_t n = sizeof(Record) + approx_bytes(r.key) + approx_bytes(r.value) + r.source.topic.size();
+  for (const auto& h : r.headers) n += sizeof(Header) + h.name.size() + (h.value ? h.value->size() : 0);
+  return n;
+}
+
 }  // namespace
 
 SinkNode::SinkNode(std::string name, std::string topic, std::unique_ptr<Codec> key_codec,
-                   std::unique_ptr<Codec> value_codec, bool sequenced)
+                   std::unique_ptr<Codec> value_codec, bool sequenced, bool table)
     : Processor(std::move(name)),
       topic_(std::move(topic)),
       key_codec_(std::move(key_codec)),
       value_codec_(std::move(value_codec)),
-      sequenced_(sequenced) {}
+      sequenced_(sequenced),
+      table_(table) {}
 
 void SinkNode::process(Batch& batch, ProcessContext& ctx) {
   auto& out = ctx.output();
-  out.records.reserve(out.records.size() + batch.size());
-  for (Record& r : batch) {
-    std::optional<std::string> key;
-    if (!r.key.is_null()) {
-      auto k = key_codec_->encode(r.key);
-      if (!k) {
-        ctx.data_error(r, "encode key", std::move(k.error().message));
+  if (caching_) {
+    for (Record& r : batch) {
+      if (r.key.is_null()) {
+        write(r, ctx);
         continue;
       }
-      key = std::move(*k);
-    }
-    std::optional<std::string> value;
-    if (!r.value.is_null()) {
-      auto v = value_codec_->encode(r.value);
-      if (!v) {
-        ctx.data_error(r, "encode value", std::move(v.error().message));
-        continue;
-      }
-      value = std::move(*v);
-    }
-    OutputRecord& o = out.records.emplace_back();
-    o.topic = topic_;
-    o.key = std::move(key);
-    o.value = std::move(value);
-    o.timestamp = r.timestamp;
-    o.headers = std::move(r.headers);
-    bool replaced = false;
-    for (auto h = o.headers.begin(); h != o.headers.end();) {
-      if (h->name == kSequenceHeader) {  // an earlier hop's: not ours to keep
-        h = o.headers.erase(h);
-        continue;
-      }
-      if (h->name == kProvenanceHeader) {
-        h->value = provenance(r.source);
-        replaced = true;
-      }
-      ++h;
-    }
-    if (!replaced) o.headers.push_back(Header{kProvenanceHeader, provenance(r.source)});
-    if (sequenced_) {
-      if (auto seq = sequencer_.next(r.source)) {
-        o.headers.push_back(Header{kSequenceHeader, std::to_string(*seq)});
+      ++out.records_cached;
+      const size_t bytes = approx_bytes(r);
+      auto [at, inserted] = cache_at_.try_emplace(r.key, cache_.size());
+      if (inserted) {
+        // The index holds a copy of the key: count it too.
+        cache_bytes_ += bytes + approx_bytes(r.key) + 32;
+        cache_.push_back(Cached{std::move(r), bytes});
       } else {
-        ++out.repartition_unsequenced;
+        Cached& c = cache_[at->second];
+        cache_bytes_ = cache_bytes_ - c.bytes + bytes;
+        c.record = std::move(r);
+        c.bytes = bytes;
       }
     }
-    ++out.records_out;
+    return;
   }
+  out.records.reserve(out.records.size() + batch.size());
+  for (Record& r : batch) write(r, ctx);
+}
+
+void SinkNode::flush(ProcessContext& ctx) {
+  if (cache_.empty()) return;
+  auto& out = ctx.output();
+  out.records.reserve(out.records.size() + cache_.size());
+  for (Cached& c : cache_) write(c.record, ctx);
+  drop_cache();
+}
+
+void SinkNode::drop_cache() {
+  cache_.clear();
+  cache_at_.clear();
+  cache_bytes_ = 0;
+}
+
+void SinkNode::write(Record& r, ProcessContext& ctx) {
+  auto& out = ctx.output();
+  std::optional<std::string> key;
+  if (!r.key.is_null()) {
+    auto k = key_codec_->encode(r.key);
+    if (!k) {
+      ctx.data_error(r, "encode key", std::move(k.error().message));
+      return;
+    }
+    key = std::move(*k);
+  }
+  std::optional<std::string> value;
+  if (!r.value.is_null()) {
+    auto v = value_codec_->encode(r.value);
+    if (!v) {
+      ctx.data_error(r, "encode value", std::move(v.error().message));
+      return;
+    }
+    value = std::move(*v);
+  }
+  OutputRecord& o = out.records.emplace_back();
+  o.topic = topic_;
+  o.key = std::move(key);
+  o.value = std::move(value);
+  o.timestamp = r.timestamp;
+  o.headers = std::move(r.headers);
+  bool replaced = false;
+  for (auto h = o.headers.begin(); h != o.headers.end();) {
+    if (h->name == kSequenceHeader) {  // an earlier hop's: not ours to keep
+      h = o.headers.erase(h);
+      continue;
+    }
+    if (h->name == kProvenanceHeader) {
+      h->value = provenance(r.source);
+      replaced = true;
+    }
+    ++h;
+  }
+  if (!replaced) o.headers.push_back(Header{kProvenanceHeader, provenance(r.source)});
+  if (sequenced_) {
+    if (auto seq = sequencer_.next(r.source)) {
+      o.headers.push_back(Header{kSequenceHeader, std::to_string(*seq)});
+    } else {
+      ++out.repartition_unsequenced;
+    }
+  }
+  ++out.records_out;
 }
 
 }  // namespace rivulet

@@ -19,6 +19,7 @@
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
 #include "operators/replay_marks.hpp"
+#include "operators/sink_node.hpp"
 #include "operators/source_node.hpp"
 #include "operators/state_store.hpp"
 #include "operators/task_output.hpp"
@@ -60,6 +61,22 @@ class TaskGraph {
   // then the replay marks of each repartition input, in a stable order.
   std::vector<StateStore*> stores() const;
 
+  // ---- Output cache (statestore.cache.max.bytes) ----------------------------
+  // With the cache on, the sinks of tables (Topology::add_sink with `table`)
+  // keep only the latest record of each key instead of writing every update;
+  // flush_output_cache writes what they hold (encoded, in the order each key
+  // was first cached). The task flushes before anything it processed becomes
+  // durable (commit, checkpoint, transaction), so no update is lost, and
+  // when output_cache_bytes() passes its share of the budget. Off by default:
+  // every update is written (ksqlDB's query tests expect that).
+  void set_output_cache(bool on);
+  bool has_table_sinks() const { return !table_sinks_.empty(); }
+  size_t output_cache_bytes() const;
+  size_t output_cache_records() const;
+  void flush_output_cache(TaskOutput& out);
+  // Forgets what is cached (the task rewinds to a checkpoint).
+  void drop_output_cache();
+
  private:
   friend class Topology;
   friend class BuildContext;
@@ -78,6 +95,7 @@ class TaskGraph {
   std::vector<std::shared_ptr<ReplayMarks>> replay_marks_;  // one per repartition input
   std::shared_ptr<GlobalTables> globals_;  // the node's, shared (read-only here)
   std::vector<StateStore*> stores_;
+  std::vector<SinkNode*> table_sinks_;  // among nodes_
 };
 
 }  // namespace rivulet

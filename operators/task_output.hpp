@@ -68,6 +68,9 @@ struct TaskOutput {
   // Records written to a repartition topic without `rivulet.seq` (no origin,
   // or out of input order): not checked for duplicates downstream.
   uint64_t repartition_unsequenced = 0;
+  // Records a table's sink took into the output cache instead of writing
+  // them (TaskGraph::set_output_cache), cumulative.
+  uint64_t records_cached = 0;
   std::array<uint64_t, kSkipReasons> skipped_by_reason{};
   // The first skip of each reason, as a line for the log ("tombstone at
   // orders[2]@17 in aggregate"); drained by the task after each run.

@@ -245,7 +245,7 @@ void Topology::add_state_store(std::string name,
   st.stores.push_back(std::move(s));
 }
 
-Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes serdes) {
+Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes serdes, bool table) {
   auto& st = *state_;
   st.valid_parent(parent, "sink");
   if (topic.empty()) st.fail("a sink needs a topic");
@@ -257,6 +257,7 @@ Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes ser
   d.parents = {parent};
   d.topic = std::move(topic);
   d.serdes = std::move(serdes);
+  d.is_table = table;
   return st.push(std::move(d));
 }
 
@@ -547,8 +548,10 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
         auto key = n.serdes.key();
         auto value = n.serdes.value();
         if (!key || !value) return nullptr;
-        node = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value),
-                                          n.internal);
+        auto sink = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value),
+                                               n.internal, n.is_table);
+        if (n.is_table) g->table_sinks_.push_back(sink.get());
+        node = std::move(sink);
         break;
       }
       case State::Kind::Processor: {
@@ -599,6 +602,31 @@ bool TaskGraph::process(std::string_view topic, const RawRecord* begin, const Ra
   if (!i) return false;
   process(*i, begin, end, out);
   return true;
+}
+
+void TaskGraph::set_output_cache(bool on) {
+  for (auto* sink : table_sinks_) sink->set_caching(on);
+}
+
+size_t TaskGraph::output_cache_bytes() const {
+  size_t n = 0;
+  for (const auto* sink : table_sinks_) n += sink->cached_bytes();
+  return n;
+}
+
+size_t TaskGraph::output_cache_records() const {
+  size_t n = 0;
+  for (const auto* sink : table_sinks_) n += sink->cached_records();
+  return n;
+}
+
+void TaskGraph::flush_output_cache(TaskOutput& out) {
+  ProcessContext ctx(out, partition_);
+  for (auto* sink : table_sinks_) sink->flush(ctx);
+}
+
+void TaskGraph::drop_output_cache() {
+  for (auto* sink : table_sinks_) sink->drop_cache();
 }
 
 KTable* TaskGraph::table(std::string_view name) const {
@@ -684,6 +712,11 @@ KGroupedStream KStream::group_by_key() const {
 void KStream::to(std::string topic, Serdes serdes) const {
   Topology t = topo_;
   t.add_sink(node_, std::move(topic), std::move(serdes));
+}
+
+void KTableRef::to(std::string topic, Serdes serdes) const {
+  Topology t = topo_;
+  t.add_sink(node_, std::move(topic), std::move(serdes), true);
 }
 
 KTableRef KGroupedStream::aggregate(AggregateSpec spec, std::string name) const {

@@ -138,7 +138,11 @@ class Topology {
   // `make()` builds it per task; processors find it with
   // BuildContext::state_store(name); it is checkpointed with the others.
   void add_state_store(std::string name, std::function<std::shared_ptr<StateStore>()> make);
-  NodeId add_sink(NodeId parent, std::string topic, Serdes serdes);
+  // A sink of a table's changelog (`table`: only the latest record per key
+  // matters) may hold its records in the task's output cache
+  // (TaskGraph::set_output_cache, statestore.cache.max.bytes); a stream's
+  // sink writes every record.
+  NodeId add_sink(NodeId parent, std::string topic, Serdes serdes, bool table = false);
   // Writes the parent's records to the topic "<name>-repartition" (keyed by
   // their current key, so they land in the partition of that key) and
   // returns the source that reads them back, a new input of every task.
@@ -281,9 +285,18 @@ class KTableRef {
   Topology::NodeId node() const { return node_; }
   // The table's changelog: one record per update (null value: deleted).
   KStream to_stream() const { return KStream(topo_, node_); }
-  void to(std::string topic, Serdes serdes) const {
-    to_stream().to(std::move(topic), std::move(serdes));
+  // The table with fn(const Record&) -> Value as each row's value (a null
+  // value, a deletion, stays null). Not materialized: its name finds no
+  // KTable, so join against the table it maps instead.
+  template <typename Fn>
+  KTableRef map_values(Fn fn, std::string name = "") const {
+    if (name.empty()) name = topo_.next_name("map-values");
+    KStream mapped = to_stream().map_values(
+        [fn](const Record& r) { return r.value.is_null() ? Value() : fn(r); }, name);
+    return KTableRef(topo_, mapped.node(), std::move(name));
   }
+  // Writes the changelog to `topic` as a table's sink (see add_sink).
+  void to(std::string topic, Serdes serdes) const;
 
  private:
   Topology topo_;

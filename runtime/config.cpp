@@ -139,6 +139,11 @@ const std::vector<ConfigKey>& config_keys() {
        "Largest batch of records of one partition handed to a task at once."},
       {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,
        "Batches buffered per task before its partitions are paused (backpressure)."},
+      {"statestore.cache.max.bytes", ConfigType::Int, "0", {}, 0, INT64_MAX,
+       "Output cache of table results (Kafka Streams' statestore.cache.max.bytes, the former "
+       "cache.max.bytes.buffering): a table's sink keeps only the latest update of each key "
+       "and writes it at the next commit (commit.interval.ms), or when the task's share of "
+       "this budget (bytes / partitions) is full. 0: every update is written at once."},
       {"fetch.wait.max.ms", ConfigType::Int, "5", {}, 0, 60000,
        "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms). Each "
        "consumer hop (input, repartition topic) may add up to this much latency; lower "

@@ -200,7 +200,7 @@ class QueryPlanner {
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
     if (sink_.is_table() && !sink_.window && id_.rfind("CTAS_", 0) == 0)
       e_.topology_.add_table(*node, queryable_store_name(sink_.name), TableStorage::Encoded);
-    e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes));
+    e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes), sink_.is_table());
     return true;
   }
 

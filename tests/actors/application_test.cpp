@@ -16,6 +16,7 @@
 #include "connectors/kafka_producer.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
+#include "support/committed_progress.hpp"
 #include "support/topic_reader.hpp"
 
 using namespace rivulet;
@@ -140,6 +141,59 @@ TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts
     }
     REQUIRE((input && task && epoch));
   }
+}
+
+TEST_CASE("with the output cache, counts leave once per user and commit, and end exact",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  w.users = 200;
+  w.user_space = 220;
+  w.orders = 20000;
+  auto broker = start_broker(w, 4);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  // A budget this large is flushed by the commits only; one of a byte
+  // (per task: under any record) after every run.
+  const std::string budget = GENERATE(as<std::string>(), "67108864", "1");
+  INFO("statestore.cache.max.bytes=" << budget);
+  Application app(examples::make_orders_topology(w),
+                  app_config(broker->bootstrap(), fresh_state_dir(),
+                             {{"statestore.cache.max.bytes", budget}}));
+  REQUIRE(app.start().ok());
+  const auto want = w.expected_counts();
+  std::map<std::string, int64_t> latest;
+  size_t cursor = 0;
+  auto json = make_json_codec();
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 4,
+                            [&](const Collector& c) {
+                              c.for_each_new(cursor, [&](const ReadRecord& r) {
+                                if (r.tp.topic != w.counts_topic || !r.value) return;
+                                auto v = json->decode(*r.value);
+                                if (v.ok()) {
+                                  latest[v->field("user_id")->as_string()] =
+                                      v->field("orders")->to_int64();
+                                }
+                              });
+                              return c.count(w.enriched_topic) >=
+                                         static_cast<size_t>(w.orders) &&
+                                     latest == want;
+                            });
+  // The counts are out before the application stops: the commits flushed
+  // them (nothing waits for shutdown).
+  CHECK(latest == want);
+  REQUIRE(app.stop());
+  auto out = summarize(records, w);
+  CHECK(out.order_copies.size() == static_cast<size_t>(w.orders));
+  CHECK(out.counts == want);
+  size_t counts_written = 0;
+  for (const auto& r : records) counts_written += r.tp.topic == w.counts_topic ? 1 : 0;
+  if (budget != "1") {
+    // 20,000 orders over 200 users, read in batches: far fewer than one
+    // count per order.
+    CHECK(counts_written < static_cast<size_t>(w.orders) / 2);
+  }
+  // Every order's offset was committed, the cached counts' included.
+  testing::CommittedProgress committed(broker->bootstrap(), "test-app", w.orders_topic, 4);
+  CHECK(committed.total() == w.orders);
 }
 
 TEST_CASE("a restarted application restores its checkpoints and continues exactly",

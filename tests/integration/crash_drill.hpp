@@ -51,6 +51,11 @@ struct CrashDrill {
   // > 0: the orders are written while the nodes run and die, at this rate,
   // so that the kills land all along the input; 0: all written up front.
   double orders_per_second = 0;
+  // More configuration for every incarnation (RIVULET_<KEY>=value).
+  std::vector<std::string> env;
+  // >= 0: order-counts must hold fewer records than this (the output cache
+  // wrote one per user and commit, not one per order).
+  int64_t max_count_records = -1;
 };
 
 // Joins a thread when the scope ends, also when a REQUIRE fails.
@@ -127,6 +132,7 @@ inline void run_crash_drill(const CrashDrill& d) {
         "RIVULET_CHECKPOINT_INTERVAL_MS=" + std::to_string(d.checkpoint_interval_ms),
         "RIVULET_COMMIT_INTERVAL_MS=100",
         "RIVULET_LOG_LEVEL=warn"};
+    argv.insert(argv.end(), d.env.begin(), d.env.end());
     if (!fault.empty()) argv.push_back("RIVULET_FAULT=" + fault);
     argv.push_back(std::string(RIVULET_BINARY_DIR) + "/bin/enrich_orders");
     argv.push_back(*bootstrap);
@@ -301,6 +307,10 @@ inline void run_crash_drill(const CrashDrill& d) {
   auto report = verify_orders_output(*bootstrap, w, state, "--timeout " + std::to_string(read_s),
                                      read_s + 60, /*retry_copies_tolerated=*/true);
   WARN("orders duplicated by replays after the kills: " << report["duplicates"]["count"]);
+  if (d.max_count_records >= 0) {
+    INFO("order-counts records: " << report["table"]["records"]);
+    CHECK(report["table"]["records"].get<int64_t>() < d.max_count_records);
+  }
   std::filesystem::remove_all(state);
 }
 

@@ -149,6 +149,89 @@ TEST_CASE("topology end to end: orders LEFT JOIN users and per-user counts on ra
   CHECK(stores[1]->name() == "order-counts");
 }
 
+TEST_CASE("topology: with the output cache on, a table's sink writes each key's latest record once",
+          "[topology]") {
+  Topology topo = orders_topology();
+  std::unique_ptr<TaskGraph> g = topo.instantiate(PartitionId{0});
+  REQUIRE(g);
+  CHECK(g->has_table_sinks());  // order-counts; enriched-orders is a stream's
+  auto counts_of = [](const TaskOutput& out) {
+    auto codec = make_json_codec();
+    std::vector<std::pair<std::string, Value>> counts;
+    for (const auto& o : out.records) {
+      if (o.topic != "order-counts") continue;
+      auto v = codec->decode(*o.value);
+      REQUIRE(v);
+      counts.emplace_back(*o.key, *v);
+    }
+    return counts;
+  };
+  auto enriched_in = [](const TaskOutput& out) {
+    size_t n = 0;
+    for (const auto& o : out.records) n += o.topic == "enriched-orders";
+    return n;
+  };
+  std::vector<RawRecord> orders = {
+      json(0, 10, "u1", R"({"order_id": 1})"), json(1, 20, "u2", R"({"order_id": 2})"),
+      json(2, 30, "u1", R"({"order_id": 3})"), json(3, 40, "u1", R"({"order_id": 4})")};
+
+  SECTION("off (the default): every update is written") {
+    TaskOutput out;
+    g->process("orders", orders.data(), orders.data() + orders.size(), out);
+    CHECK(counts_of(out).size() == 4);
+    CHECK(out.records_cached == 0);
+    CHECK(g->output_cache_records() == 0);
+  }
+
+  SECTION("on: the stream's records at once, the counts at the flush") {
+    g->set_output_cache(true);
+    TaskOutput out;
+    g->process("orders", orders.data(), orders.data() + orders.size(), out);
+    CHECK(enriched_in(out) == 4);
+    CHECK(counts_of(out).empty());
+    CHECK(out.records_cached == 4);
+    CHECK(out.records_out == 4);
+    CHECK(g->output_cache_records() == 2);
+    const size_t bytes = g->output_cache_bytes();
+    CHECK(bytes > 0);
+    // The state is current: only its writing waits.
+    CHECK(g->table("order-counts")->get(S("u1")) == std::optional<Value>(I(3)));
+
+    // Another run: u2 again, u3 new; the cache keeps u1 and u2 in place.
+    std::vector<RawRecord> more = {json(4, 50, "u2", R"({"order_id": 5})"),
+                                   json(5, 60, "u3", R"({"order_id": 6})")};
+    out.clear();
+    g->process("orders", more.data(), more.data() + more.size(), out);
+    CHECK(counts_of(out).empty());
+    CHECK(g->output_cache_records() == 3);
+    CHECK(g->output_cache_bytes() > bytes);
+
+    out.clear();
+    g->flush_output_cache(out);
+    std::vector<std::pair<std::string, Value>> want = {{"u1", I(3)}, {"u2", I(2)}, {"u3", I(1)}};
+    CHECK(counts_of(out) == want);
+    CHECK(enriched_in(out) == 0);
+    REQUIRE(out.records.size() == 3);
+    // Each carries the provenance of the input that made its latest value.
+    CHECK(out.records[0].headers.back().value == std::optional<std::string>("orders:0:3"));
+    CHECK(out.records[1].headers.back().value == std::optional<std::string>("orders:0:4"));
+    CHECK(out.records_out == 9);
+    CHECK(g->output_cache_records() == 0);
+    CHECK(g->output_cache_bytes() == 0);
+    out.clear();
+    g->flush_output_cache(out);
+    CHECK(out.records.empty());
+
+    // Dropped (a rewind): nothing of it is written.
+    g->process("orders", more.data(), more.data() + more.size(), out);
+    CHECK(g->output_cache_records() == 2);
+    g->drop_output_cache();
+    out.clear();
+    g->flush_output_cache(out);
+    CHECK(out.records.empty());
+  }
+}
+
 TEST_CASE("topology: topics, co-partition groups, describe", "[topology]") {
   Topology topo = orders_topology();
   CHECK(topo.source_topics() == std::vector<std::string>{"users", "orders"});

@@ -145,6 +145,43 @@ TEST_CASE("planner: a query's output read by another query is fed back", "[sql][
   CHECK_FALSE((*driver)->pipe("nobody-reads-this", std::nullopt, std::nullopt, 0));
 }
 
+TEST_CASE("planner: a table's results go to a table's sink, which the output cache may hold",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM S (ID INT KEY, V INT) WITH (kafka_topic='s', value_format='JSON');"
+      "CREATE STREAM S2 AS SELECT ID, V + 1 AS V FROM S;"));
+  auto streams_only = engine.topology().instantiate(PartitionId{0});
+  REQUIRE(streams_only);
+  CHECK_FALSE(streams_only->has_table_sinks());
+  REQUIRE(engine.execute_script("CREATE TABLE T AS SELECT ID, COUNT(*) AS N FROM S GROUP BY ID;"));
+  auto g = engine.topology().instantiate(PartitionId{0});
+  REQUIRE(g);
+  CHECK(g->has_table_sinks());
+  g->set_output_cache(true);
+  auto key = make_kafka_codec(DataType::of(TypeKind::Int))->encode(Value::int32(7));
+  REQUIRE(key);
+  std::vector<RawRecord> in;
+  for (int64_t i = 0; i < 3; ++i) {
+    RawRecord r;
+    r.offset = i;
+    r.key = *key;
+    r.value = std::string(R"({"V": 1})");
+    in.push_back(std::move(r));
+  }
+  TaskOutput out;
+  REQUIRE(g->process("s", in.data(), in.data() + in.size(), out));
+  size_t s2 = 0, t = 0;
+  for (const auto& o : out.records) (o.topic == "T" ? t : s2) += 1;
+  CHECK(s2 == 3);  // a stream's sink writes every record
+  CHECK(t == 0);   // the table's waits for the flush
+  out.clear();
+  g->flush_output_cache(out);
+  REQUIRE(out.records.size() == 1);
+  CHECK(out.records[0].topic == "T");
+  CHECK(json::parse(*out.records[0].value) == json::parse(R"({"N": 3})"));
+}
+
 }  // namespace rivulet::sql
 
 namespace rivulet::sql {
