@@ -126,6 +126,7 @@ void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
 void flush_output_cache(task_pointer self) {
   auto& st = self->state;
   if (st.cache_anchor == nullptr) return;  // nothing cached since the last flush
+  if (st.state == "failed") return;         // its work is not written (the anchor holds it)
   PendingRun* anchor = st.cache_anchor;
   st.cache_anchor = nullptr;
   st.output.clear();
