@@ -151,8 +151,8 @@ TEST_CASE("with the output cache, counts leave once per user and commit, and end
   w.orders = 20000;
   auto broker = start_broker(w, 4);
   REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
-  // A budget this large is flushed by the commits only; one of a byte
-  // (per task: under any record) after every run.
+  // A budget this large is flushed by the commits and when a task catches
+  // up; one of a byte (per task: under any record) after every run.
   const std::string budget = GENERATE(as<std::string>(), "67108864", "1");
   INFO("statestore.cache.max.bytes=" << budget);
   Application app(examples::make_orders_topology(w),

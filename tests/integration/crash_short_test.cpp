@@ -33,7 +33,8 @@ TEST_CASE("a short crash drill with the output cache: killed while counts are ca
   drill.output_partitions = 16;
   // Written while the nodes run, so the kills land while counts are cached.
   drill.orders_per_second = 1000;
-  // Large enough that only the commits (every 300 ms) flush it.
+  // Large enough that only the commits (every 300 ms) and the tasks
+  // catching up flush it.
   drill.env = {"RIVULET_STATESTORE_CACHE_MAX_BYTES=16777216", "RIVULET_COMMIT_INTERVAL_MS=300"};
   // Without the cache every order writes a count (4,000 and the replays');
   // with it, about one per user and commit.
