@@ -189,6 +189,7 @@ TEST_CASE("with the output cache, counts leave once per user and commit, and end
   if (budget != "1") {
     // 20,000 orders over 200 users, read in batches: far fewer than one
     // count per order.
+    INFO("counts written: " << counts_written);
     CHECK(counts_written < static_cast<size_t>(w.orders) / 2);
   }
   // Every order's offset was committed, the cached counts' included.
