@@ -57,7 +57,8 @@ std::string check_hello(uint32_t version, const std::vector<std::string>& types,
   return "";
 }
 
-void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms) {
+void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
+                            int64_t peer_failure_timeout_ms) {
   cfg.add_message_types<caf::id_block::rivulet_cluster>();
   cfg.load<caf::io::middleman>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
@@ -65,7 +66,10 @@ void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeo
   // Without both a hung peer is never noticed (PLATFORM.md). The connection
   // timeout stays below the failure timeout so that the transport gives up
   // on a silent peer before the coordinator declares it dead.
-  int64_t heartbeat = std::max<int64_t>(50, failure_timeout_ms / 15);
+  const int64_t shortest = peer_failure_timeout_ms > 0
+                               ? std::min(failure_timeout_ms, peer_failure_timeout_ms)
+                               : failure_timeout_ms;
+  int64_t heartbeat = std::max<int64_t>(50, shortest / 15);
   int64_t timeout = std::max<int64_t>(heartbeat * 4, failure_timeout_ms / 3);
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(heartbeat)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(timeout)});

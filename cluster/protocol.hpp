@@ -168,9 +168,12 @@ std::string check_hello(uint32_t version, const std::vector<std::string>& types,
                         const std::string& secret, const std::string& expected_secret);
 
 // Registers the protocol's types and the middleman settings every cluster
-// process needs: heartbeats every heartbeat_ms and a connection timeout, so
-// that a hung peer (SIGSTOP: no TCP close) is noticed.
-void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms);
+// process needs: heartbeats and a connection timeout, so that a hung peer
+// (SIGSTOP: no TCP close) is noticed. Both follow failure_timeout_ms; a peer
+// with a shorter one (`peer_failure_timeout_ms`, > 0) closes a connection
+// silent for a third of it, so the heartbeats follow the shorter of the two.
+void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
+                            int64_t peer_failure_timeout_ms = 0);
 
 // "HOST:PORT" -> (host, port); an error message on bad input.
 bool parse_host_port(const std::string& text, std::string& host, uint16_t& port,

@@ -31,8 +31,8 @@ std::string check_tls(const TlsSettings& tls) {
 }
 
 void configure_cluster_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
-                              const TlsSettings& tls) {
-  configure_actor_system(cfg, failure_timeout_ms);
+                              const TlsSettings& tls, int64_t peer_failure_timeout_ms) {
+  configure_actor_system(cfg, failure_timeout_ms, peer_failure_timeout_ms);
   if (!tls.enabled()) return;
   if (!openssl_error_queue_guard()) return;
   cfg.load<caf::openssl::manager>();

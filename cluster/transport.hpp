@@ -33,7 +33,7 @@ std::string check_tls(const TlsSettings& tls);
 // configure_actor_system() plus, with TLS, caf_openssl's manager and its
 // certificate, key and CA (and the error-queue guard of openssl_errors.cpp).
 void configure_cluster_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
-                              const TlsSettings& tls);
+                              const TlsSettings& tls, int64_t peer_failure_timeout_ms = 0);
 
 // Defined beside the TLS I/O wrappers of openssl_errors.cpp: calling it
 // keeps them in every program that can use TLS.
@@ -71,8 +71,14 @@ Expected<Result> ask_coordinator(const std::string& address, const Config& confi
   if (auto why = check_tls(tls); !why.empty()) return Error::fatal(why);
   caf::actor_system_config cfg;
   // A one-shot client: a lenient connection timeout (5 s), since a TLS
-  // handshake on a loaded machine took longer than a node's 1 s.
-  configure_cluster_system(cfg, kClientFailureTimeoutMs, tls);
+  // handshake on a loaded machine took longer than a node's 1 s. Its
+  // heartbeats follow the coordinator's timeout (cluster.failure.timeout.ms,
+  // the same on every process): the coordinator closes a connection silent
+  // for a third of it, and a request sent after that is lost (a client
+  // that took over a second between connecting and asking, under a
+  // sanitizer, waited out its whole request timeout).
+  configure_cluster_system(cfg, kClientFailureTimeoutMs, tls,
+                           config.get_int("cluster.failure.timeout.ms"));
   caf::actor_system system{cfg};
   auto handle = connect_coordinator(system, host, port);
   if (!handle) {
