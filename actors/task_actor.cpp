@@ -669,10 +669,11 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         process(self, true);
         while (s.state != "failed" && may_write(s) && s.merger->has_buffered()) process(self, true);
         // The cached table updates go out with the rest, before the final
-        // commit waits for their acknowledgements.
-        if (s.state != "failed" && may_write(s) && s.env.exactly_once == nullptr) {
-          flush_output_cache(self);
-        }
+        // commit waits for their acknowledgements (a task handed over waits
+        // for no run in flight). With exactly_once_v2 a non-empty cache
+        // means the transaction that cached is still open (every boundary
+        // flushes first), so they go into it.
+        if (s.state != "failed" && may_write(s)) flush_output_cache(self);
         if (s.state != "failed") s.state = "draining";
         return s.state != "failed";
       },

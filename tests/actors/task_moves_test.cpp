@@ -31,14 +31,17 @@ std::string fresh_dir() {
   return templ;
 }
 
-Config config_for(const std::string& bootstrap, const std::string& state_dir) {
-  auto c = Config::from_map({{"application.id", "moves"},
-                             {"bootstrap.servers", bootstrap},
-                             {"commit.interval.ms", "50"},
-                             {"checkpoint.interval.ms", "100"},
-                             {"consumer.batch.max.records", "200"},
-                             {"log.level", "warn"},
-                             {"state.dir", state_dir}});
+Config config_for(const std::string& bootstrap, const std::string& state_dir,
+                  std::map<std::string, std::string> extra = {}) {
+  std::map<std::string, std::string> values = {{"application.id", "moves"},
+                                               {"bootstrap.servers", bootstrap},
+                                               {"commit.interval.ms", "50"},
+                                               {"checkpoint.interval.ms", "100"},
+                                               {"consumer.batch.max.records", "200"},
+                                               {"log.level", "warn"},
+                                               {"state.dir", state_dir}};
+  for (auto& [k, v] : extra) values[k] = v;
+  auto c = Config::from_map(values);
   REQUIRE(c.ok());
   return *c;
 }
@@ -53,6 +56,13 @@ int64_t steady_ms() {
 
 TEST_CASE("tasks move between running applications: every order out, counts exact",
           "[integration][application][moves]") {
+  // Also with the output cache, under both guarantees: a task handed over
+  // writes what it cached before its final commit.
+  const auto [guarantee, cache] = GENERATE(table<std::string, std::string>(
+      {{"at_least_once", "0"}, {"at_least_once", "16777216"}, {"exactly_once_v2", "16777216"}}));
+  INFO("processing.guarantee=" << guarantee << " statestore.cache.max.bytes=" << cache);
+  const std::map<std::string, std::string> settings = {
+      {"processing.guarantee", guarantee}, {"statestore.cache.max.bytes", cache}};
   examples::OrdersWorkload w;
   w.users = 500;
   w.user_space = 550;
@@ -66,8 +76,8 @@ TEST_CASE("tasks move between running applications: every order out, counts exac
   REQUIRE(examples::produce_orders_workload(bootstrap, w, nullptr).ok());
   const std::string state = fresh_dir();
 
-  Application a(examples::make_orders_topology(w), config_for(bootstrap, state));
-  Application b(examples::make_orders_topology(w), config_for(bootstrap, state));
+  Application a(examples::make_orders_topology(w), config_for(bootstrap, state, settings));
+  Application b(examples::make_orders_topology(w), config_for(bootstrap, state, settings));
   REQUIRE(a.start({0, 1}, 10).ok());
   REQUIRE(b.start({2, 3}, 10).ok());
   CHECK(a.task_partitions() == std::vector<int32_t>{0, 1});
