@@ -11,6 +11,7 @@
 // checked by hello.
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -81,6 +82,14 @@ Expected<Result> ask_coordinator(const std::string& address, const Config& confi
                            config.get_int("cluster.failure.timeout.ms"));
   caf::actor_system system{cfg};
   auto handle = connect_coordinator(system, host, port);
+  // A connection the coordinator dropped mid-handshake (connection_timeout,
+  // seen within a fraction of a second under ThreadSanitizer, for nodes as
+  // well) is tried again, as a node does: nothing was asked yet.
+  for (int attempt = 1;
+       attempt < 5 && !handle && handle.error() == caf::sec::connection_timeout; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    handle = connect_coordinator(system, host, port);
+  }
   if (!handle) {
     return Error::fatal("cannot reach the coordinator at " + address + ": " +
                         system.render(handle.error()) +
