@@ -59,10 +59,8 @@ struct TaskState {
 
   // The output cache (statestore.cache.max.bytes): the run that first put a
   // record into it since the last flush, holding one extra output until the
-  // flush (emit); null while the cache is empty. `cached_seen`: the
-  // output's records_cached when last looked at.
+  // flush (emit); null while the cache is empty.
   PendingRun* cache_anchor = nullptr;
-  uint64_t cached_seen = 0;
 
   // Stopped with records still in the producer (abandoned): their reports
   // must not reach freed runs.
@@ -103,17 +101,13 @@ bool send_output(task_pointer self, PendingRun* run);
 
 // Sends one run's outputs and data errors to the producer, registering them
 // with the tracker before the first produce so no acknowledgement is missed.
-// A run that put records into the output cache while it was empty also
-// holds one more "output", released when the cache is flushed: it and every
-// later run stay uncommitted until the cached records were written and
-// acknowledged.
-void emit(task_pointer self, const TopicPartition& input, Offset next_offset) {
+// A run that put records into the output cache (`cached`) while it was
+// empty also holds one more "output", released when the cache is flushed:
+// it and every later run stay uncommitted until the cached records were
+// written and acknowledged.
+void emit(task_pointer self, const TopicPartition& input, Offset next_offset, bool cached) {
   auto& st = self->state;
-  bool hold = false;
-  if (st.output.records_cached != st.cached_seen) {
-    st.cached_seen = st.output.records_cached;
-    hold = st.cache_anchor == nullptr;
-  }
+  const bool hold = cached && st.cache_anchor == nullptr;
   PendingRun* run = st.tracker.begin_run(input, next_offset, hold ? 1 : 0);
   if (hold) st.cache_anchor = run;
   send_output(self, run);
@@ -253,11 +247,12 @@ void process(task_pointer self, bool flush) {
     auto run_started = std::chrono::steady_clock::now();
     st.output.clear();
     const auto& tp = st.merger->input_partition(run->input);
+    const uint64_t cached_before = st.output.records_cached;
     st.env.graph->process(run->input, run->begin, run->end, st.output);
     auto count = static_cast<size_t>(run->end - run->begin);
     Offset next{(run->end - 1)->offset + 1};
     st.env.counters->records_in.fetch_add(count, std::memory_order_relaxed);
-    emit(self, tp, next);
+    emit(self, tp, next, st.output.records_cached != cached_before);
     if (st.cache_anchor != nullptr &&
         st.env.graph->output_cache_bytes() > st.env.output_cache_max_bytes) {
       flush_output_cache(self);

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "operators/ktable.hpp"
+
 namespace rivulet {
 
 namespace {
@@ -17,36 +19,17 @@ std::string provenance(const SourcePosition& s) {
   return out;
 }
 
-// A rough count of the heap and inline bytes a value holds: the cache's
-// budget, not an exact figure.
-size_t approx_bytes(const Value& v) {
-  size_t n = sizeof(Value);
-  switch (v.kind()) {
-    case TypeKind::String:
-      n += v.as_string().size();
-      break;
-    case TypeKind::Bytes:
-      n += v.as_bytes().size();
-      break;
-    case TypeKind::Array:
-      for (const auto& item : v.as_array()) n += approx_bytes(item);
-      break;
-    case TypeKind::Map:
-      for (const auto& [k, item] : v.as_map()) n += sizeof(std::string) + k.size() + approx_bytes(item);
-      break;
-    case TypeKind::Struct:
-      for (const auto& f : v.as_struct()) n += sizeof(std::string) + approx_bytes(f.value);
-      break;
-    default:
-      break;
-  }
+// The memory a cached record holds, for the cache's budget: an estimate.
+size_t record_bytes(const Record& r) {
+  size_t n = sizeof(Record) + value_heap_bytes(r.key) + value_heap_bytes(r.value) +
+             r.source.topic.size();
+  for (const auto& h : r.headers) n += sizeof(Header) + h.name.size() + (h.value ? h.value->size() : 0);
   return n;
 }
 
-size_t approx_bytes(const Record& r) {
-  size_t n = sizeof(Record) + approx_bytes(r.key) + approx_bytes(r.value) + r.source.topic.size();
-  for (const auto& h : r.headers) n += sizeof(Header) + h.name.size() + (h.value ? h.value->size() : 0);
-  return n;
+// A key's entry in the cache's index: its copy of the key and the hash node.
+size_t index_entry_bytes(const Value& key) {
+  return sizeof(Value) + value_heap_bytes(key) + 2 * sizeof(void*) + sizeof(size_t);
 }
 
 }  // namespace
@@ -69,11 +52,10 @@ void SinkNode::process(Batch& batch, ProcessContext& ctx) {
         continue;
       }
       ++out.records_cached;
-      const size_t bytes = approx_bytes(r);
+      const size_t bytes = record_bytes(r);
       auto [at, inserted] = cache_at_.try_emplace(r.key, cache_.size());
       if (inserted) {
-        // The index holds a copy of the key: count it too.
-        cache_bytes_ += bytes + approx_bytes(r.key) + 32;
+        cache_bytes_ += bytes + index_entry_bytes(r.key);
         cache_.push_back(Cached{std::move(r), bytes});
       } else {
         Cached& c = cache_[at->second];
