@@ -284,14 +284,21 @@ class QueryPlanner {
     return c.ok() && (*c)->is_key;
   }
 
-  // Whether GROUP BY is exactly the key column of the query's only source.
+  // Whether GROUP BY is exactly the key column of the query's first source
+  // and the records still sit in that key's partition: no join, or only
+  // stream-table joins on that key (a join on another expression goes
+  // through a repartition topic, a stream-stream join may rekey).
   bool grouped_by_source_key() const {
-    if (!q_.joins.empty() || q_.group_by.size() != 1) return false;
+    if (q_.group_by.size() != 1) return false;
+    for (const AnalyzedJoin& aj : a_.joins)
+      if (aj.kind != AnalyzedJoin::Kind::StreamTable) return false;
+    if (!q_.joins.empty() && key_info_ != a_.sources[0].info) return false;
     const Expr& g = *q_.group_by[0];
     if (g.kind != ExprKind::Column || a_.sources[0].info->schema.key_columns().size() != 1)
       return false;
     auto c = a_.scope.find(g.qualifier, g.name);
-    return c.ok() && (*c)->is_key;
+    return c.ok() && (*c)->is_key &&
+           (q_.joins.empty() || (*c)->qualifier == a_.sources[0].qualifier);
   }
 
   Expected<Topology::NodeId> join(size_t i, Topology::NodeId node) {

@@ -386,4 +386,53 @@ TEST_CASE("planner: a GROUP BY repartition carries only the columns the aggregat
   CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"TOTAL":7,"N":2})"));
 }
 
+TEST_CASE("planner: GROUP BY the stream's key after a join on that key needs no repartition",
+          "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM E (AD STRING KEY, KIND STRING) WITH (kafka_topic='e', value_format='JSON');"
+      "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
+      "WITH (kafka_topic='ads', value_format='JSON');";
+  auto key = [](const std::string& k) {
+    auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
+    REQUIRE(bytes);
+    return *bytes;
+  };
+  SECTION("grouped by the stream's key: counted in the input's task") {
+    SqlEngine engine;
+    REQUIRE(engine.execute_script(
+        ddl +
+        "CREATE TABLE T AS SELECT E.AD AS AD, COUNT(*) AS N FROM E JOIN ADS A ON E.AD = A.AD "
+        "WHERE KIND = 'view' GROUP BY E.AD;"));
+    CHECK(engine.topology().repartition_topics().empty());
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    REQUIRE((*driver)->pipe("ads", key("a1"), std::string(R"({"CAMPAIGN":"c1"})"), 0));
+    REQUIRE((*driver)->pipe("e", key("a1"), std::string(R"({"KIND":"view"})"), 1));
+    REQUIRE((*driver)->pipe("e", key("a2"), std::string(R"({"KIND":"view"})"), 2));  // no ad
+    REQUIRE((*driver)->pipe("e", key("a1"), std::string(R"({"KIND":"click"})"), 3));
+    REQUIRE((*driver)->pipe("e", key("a1"), std::string(R"({"KIND":"view"})"), 4));
+    auto out = (*driver)->outputs("T");
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].key == key("a1"));
+    REQUIRE(out[1].value);
+    CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"N":2})"));
+  }
+  SECTION("grouped by the table's column, or after a join on another column: repartitioned") {
+    for (const char* query :
+         {"CREATE TABLE T AS SELECT A.CAMPAIGN AS C, COUNT(*) AS N FROM E JOIN ADS A "
+          "ON E.AD = A.AD GROUP BY A.CAMPAIGN;",
+          "CREATE TABLE T AS SELECT E.AD AS AD, COUNT(*) AS N FROM E JOIN ADS A "
+          "ON E.KIND = A.AD GROUP BY E.AD;"}) {
+      INFO(query);
+      SqlEngine engine;
+      REQUIRE(engine.execute_script(ddl + query));
+      CHECK(engine.topology().repartition_topics().size() >= 1);
+      bool groupby = false;
+      for (const auto& t : engine.topology().repartition_topics())
+        groupby = groupby || t.find("groupby") != std::string::npos;
+      CHECK(groupby);
+    }
+  }
+}
+
 }  // namespace rivulet::sql
