@@ -139,6 +139,9 @@ struct Application::Impl {
   bool all_partitions = false;  // start() without a subset
   // processing.guarantee=exactly_once_v2 (docs/exactly-once.md).
   bool exactly_once = false;
+  // Every repartition topic was created by this start(): the tasks it starts
+  // are the first to write to them (cleared once they are prepared).
+  bool new_repartition_topics = false;
   bool mirror_commits = false;  // the embedded broker drops transactional offsets
   connectors::KafkaProperties producer_props;
 
@@ -360,6 +363,10 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
     env.output_cache_max_bytes =
         std::max<size_t>(1, static_cast<size_t>(cache) / static_cast<size_t>(std::max(1, partitions)));
   }
+  env.task_count = partitions;
+  // Under exactly_once_v2 a replay's earlier copies were aborted, and a
+  // Kafka broker hides them; the embedded broker does not (mirror_commits).
+  env.no_replay = (exactly_once && !mirror_commits) || new_repartition_topics;
   env.max_task_idle_ms = config.get_int("max.task.idle.ms");
   env.dead_letter_topic = dead_letter;
   env.epoch = Epoch{task.epoch};
@@ -546,6 +553,13 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   auto inputs_ok = im.check_inputs(admin);
   if (!inputs_ok) return inputs_ok.error();
   const auto sources = im.topology.source_topics();
+  const auto repartition = im.topology.repartition_topics();
+  im.new_repartition_topics = !repartition.empty();
+  for (const auto& topic : repartition) {
+    auto n = admin.partition_count(topic);
+    if (!n) return n.error();
+    if (n->has_value()) im.new_repartition_topics = false;
+  }
   for (const auto& topic : im.topology.sink_topics()) {
     // An output topic this application does not read back (not a
     // repartition topic, not an input) is made with the task count when
@@ -652,6 +666,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     im.checkpoints->prefetch(ids);
   }
   auto prepared = im.prepare_tasks(partitions, epoch);
+  im.new_repartition_topics = false;  // tasks added later may follow a lost run
   if (!prepared) return prepared.error();
 
   // Actors: one per partition task.

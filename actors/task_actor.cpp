@@ -248,6 +248,7 @@ void process(task_pointer self, bool flush) {
     st.output.clear();
     const auto& tp = st.merger->input_partition(run->input);
     const uint64_t cached_before = st.output.records_cached;
+    st.env.graph->note_high_watermark(run->input, st.merger->high_watermark(run->input));
     st.env.graph->process(run->input, run->begin, run->end, st.output);
     auto count = static_cast<size_t>(run->end - run->begin);
     Offset next{(run->end - 1)->offset + 1};
@@ -619,7 +620,10 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
   st.chain = checkpoint::ChainState(
       checkpoint::ChainPolicy{env.checkpoint_max_deltas, env.checkpoint_max_delta_percent});
   st.env = std::move(env);
-  if (st.env.output_cache_max_bytes > 0) st.env.graph->set_output_cache(true);
+  if (st.env.output_cache_max_bytes > 0) {
+    st.env.graph->set_output_cache(true, st.env.task_count);
+    st.env.graph->set_combine_from_start(st.env.no_replay);
+  }
   if (checkpoints_enabled(st) && st.env.checkpoint_max_deltas > 0) {
     // The first snapshot is a full base (serialize() starts the change set).
     for (auto* store : st.env.graph->stores()) {

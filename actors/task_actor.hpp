@@ -98,6 +98,14 @@ struct TaskEnvironment {
   // The output cache of the task's table sinks (statestore.cache.max.bytes,
   // TaskGraph::set_output_cache): its budget in bytes; 0: off.
   size_t output_cache_max_bytes = 0;
+  // The application's task count, which is the partition count of its
+  // repartition topics (two-phase GROUP BYs combine per destination).
+  int32_t task_count = 0;
+  // No earlier run of this task can have written records to the
+  // repartition topics that a replay would write again differently
+  // (exactly_once_v2, or the first start over new repartition topics):
+  // two-phase GROUP BYs combine from the first record.
+  bool no_replay = false;
   int64_t max_task_idle_ms = 0;
   std::string dead_letter_topic;  // empty: data errors stop the task (errors.tolerance=none)
   size_t records_per_turn = 20000;  // fairness: yield to other actors after this many

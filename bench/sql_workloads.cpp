@@ -441,6 +441,28 @@ void Expectation::on_nexmark(int64_t time_ms, const NexmarkGenerator& g) {
   }
 }
 
+std::optional<std::string> Expectation::check_final(
+    const std::vector<OutputRecord>& outputs) const {
+  if (workload_ != "yahoo") return std::nullopt;
+  auto parse = [](const OutputRecord& r) {
+    return r.value ? nlohmann::json::parse(*r.value, nullptr, false) : nlohmann::json();
+  };
+  std::map<std::pair<std::string, int64_t>, int64_t> last;
+  for (const auto& r : outputs) {
+    if (!r.key || r.key->size() < 8) return "an output without a windowed key";
+    const auto v = parse(r);
+    const auto* views = field(v, "VIEWS");
+    if (!views) return "an output without VIEWS: " + v.dump();
+    const int64_t ws = window_of_key(*r.key);
+    last[{r.key->substr(0, r.key->size() - 8), ws}] = views->get<int64_t>();
+  }
+  if (last != yahoo_) {
+    return "final counts per campaign and window differ: " + std::to_string(last.size()) +
+           " groups against " + std::to_string(yahoo_.size()) + " expected";
+  }
+  return "";
+}
+
 std::string Expectation::check(const std::vector<OutputRecord>& outputs) const {
   auto parse = [](const OutputRecord& r) {
     return r.value ? nlohmann::json::parse(*r.value, nullptr, false) : nlohmann::json();
@@ -452,20 +474,7 @@ std::string Expectation::check(const std::vector<OutputRecord>& outputs) const {
     if (static_cast<int64_t>(outputs.size()) != expected_outputs_)
       return mismatch("outputs (one per view)", expected_outputs_,
                       static_cast<int64_t>(outputs.size()));
-    std::map<std::pair<std::string, int64_t>, int64_t> last;
-    for (const auto& r : outputs) {
-      if (!r.key || r.key->size() < 8) return "an output without a windowed key";
-      const auto v = parse(r);
-      const auto* views = field(v, "VIEWS");
-      if (!views) return "an output without VIEWS: " + v.dump();
-      const int64_t ws = window_of_key(*r.key);
-      last[{r.key->substr(0, r.key->size() - 8), ws}] = views->get<int64_t>();
-    }
-    if (last != yahoo_) {
-      return "final counts per campaign and window differ: " + std::to_string(last.size()) +
-             " groups against " + std::to_string(yahoo_.size()) + " expected";
-    }
-    return "";
+    return *check_final(outputs);
   }
   if (workload_ == "q1" || workload_ == "q2") {
     if (outputs.size() != bids_.size())

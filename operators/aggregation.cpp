@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "operators/partial_aggregate.hpp"
+
 namespace rivulet {
 
 namespace {
@@ -427,8 +429,9 @@ Expected<bool> AggregateStore::apply_changes(std::string_view bytes) {
 
 // ---- AggregateNode -----------------------------------------------------------
 
-AggregateNode::AggregateNode(std::string name, std::shared_ptr<AggregateStore> store)
-    : Processor(std::move(name)), store_(std::move(store)) {}
+AggregateNode::AggregateNode(std::string name, std::shared_ptr<AggregateStore> store,
+                             bool merges_partials)
+    : Processor(std::move(name)), store_(std::move(store)), merges_partials_(merges_partials) {}
 
 void AggregateNode::process(Batch& batch, ProcessContext& ctx) {
   const auto& fns = store_->spec().functions;
@@ -451,9 +454,23 @@ void AggregateNode::process(Batch& batch, ProcessContext& ctx) {
       continue;
     }
     AccumulatorRow* old = store_->find(r.key);
-    bool ok = guarded(ctx, r, "aggregate", [&] {
-      for (size_t f = 0; f < n; ++f) update(fns[f], old ? &(*old)[f] : nullptr, r, scratch_[f]);
-    });
+    bool ok;
+    if (merges_partials_) {
+      auto part = decode_partial(store_->name(), n, r.value);
+      if (!part) {
+        ctx.data_error(r, "aggregate", std::move(part.error().message));
+        continue;
+      }
+      ok = guarded(ctx, r, "aggregate", [&] {
+        for (size_t f = 0; f < n; ++f)
+          scratch_[f] =
+              old ? aggregate_merge(fns[f], (*old)[f], part->row[f]) : std::move(part->row[f]);
+      });
+    } else {
+      ok = guarded(ctx, r, "aggregate", [&] {
+        for (size_t f = 0; f < n; ++f) update(fns[f], old ? &(*old)[f] : nullptr, r, scratch_[f]);
+      });
+    }
     if (!ok) continue;
     AccumulatorRow& row = old ? *old : store_->row(r.key);
     for (size_t f = 0; f < n; ++f) row[f] = std::move(scratch_[f]);

@@ -134,9 +134,13 @@ class AggregateStore final : public StateStore {
 
 // Updates the store with each record (grouped by the record's key) and
 // rewrites the record's value into the group's updated result.
+// `merges_partials`: the records are partial aggregates of its functions
+// (operators/partial_aggregate.hpp), merged into the group's row instead
+// of stepped.
 class AggregateNode final : public Processor {
  public:
-  AggregateNode(std::string name, std::shared_ptr<AggregateStore> store);
+  AggregateNode(std::string name, std::shared_ptr<AggregateStore> store,
+                bool merges_partials = false);
 
   void process(Batch& batch, ProcessContext& ctx) override;
   uint64_t skipped_records() const { return skipped_; }
@@ -144,6 +148,7 @@ class AggregateNode final : public Processor {
 
  private:
   std::shared_ptr<AggregateStore> store_;
+  bool merges_partials_;
   AccumulatorRow scratch_;  // the candidate row, committed only if every function succeeded
   uint64_t skipped_ = 0;
 };

@@ -17,6 +17,7 @@
 #include "operators/global_tables.hpp"
 #include "operators/input_merger.hpp"
 #include "operators/ktable.hpp"
+#include "operators/partial_aggregate.hpp"
 #include "operators/processor.hpp"
 #include "operators/replay_marks.hpp"
 #include "operators/sink_node.hpp"
@@ -69,8 +70,21 @@ class TaskGraph {
   // durable (commit, checkpoint, transaction), so no update is lost, and
   // when output_cache_bytes() passes its share of the budget. Off by default:
   // every update is written (ksqlDB's query tests expect that).
-  void set_output_cache(bool on);
+  // `repartition_partitions` (the task count): with the cache on, the
+  // pre-aggregations of two-phase GROUP BYs (Topology::add_two_phase_aggregate)
+  // combine their records until the flush, per destination partition of
+  // their repartition topics; 0: they pass each record's partial on.
+  void set_output_cache(bool on, int32_t repartition_partitions = 0);
+  // The high watermark of input `input` as the task last saw it: the first
+  // one known becomes the input's horizon, below which the pre-aggregations
+  // pass each record's partial on (a replay after a restore).
+  void note_high_watermark(size_t input, int64_t high_watermark);
+  // No replay of a lost run can reach the repartition topics (exactly-once,
+  // or the first run over new repartition topics): pre-aggregations combine
+  // from the first record.
+  void set_combine_from_start(bool on);
   bool has_table_sinks() const { return !table_sinks_.empty(); }
+  bool has_pre_aggregates() const { return !pre_aggregates_.empty(); }
   size_t output_cache_bytes() const;
   size_t output_cache_records() const;
   void flush_output_cache(TaskOutput& out);
@@ -95,7 +109,8 @@ class TaskGraph {
   std::vector<std::shared_ptr<ReplayMarks>> replay_marks_;  // one per repartition input
   std::shared_ptr<GlobalTables> globals_;  // the node's, shared (read-only here)
   std::vector<StateStore*> stores_;
-  std::vector<SinkNode*> table_sinks_;  // among nodes_
+  std::vector<SinkNode*> table_sinks_;                 // among nodes_
+  std::vector<PartialAggregateNode*> pre_aggregates_;  // among nodes_
 };
 
 }  // namespace rivulet

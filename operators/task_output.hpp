@@ -69,7 +69,8 @@ struct TaskOutput {
   // or out of input order): not checked for duplicates downstream.
   uint64_t repartition_unsequenced = 0;
   // Records a table's sink took into the output cache instead of writing
-  // them (TaskGraph::set_output_cache), cumulative.
+  // them, or a pre-aggregation combined into a held partial
+  // (TaskGraph::set_output_cache), cumulative.
   uint64_t records_cached = 0;
   std::array<uint64_t, kSkipReasons> skipped_by_reason{};
   // The first skip of each reason, as a line for the log ("tombstone at

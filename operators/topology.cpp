@@ -232,6 +232,64 @@ Topology::NodeId Topology::add_windowed_aggregate(NodeId parent, std::string sto
   return id;
 }
 
+Topology::NodeId Topology::add_two_phase_aggregate(NodeId parent,
+                                                   const std::string& repartition_name,
+                                                   std::string store_name, AggregateSpec spec,
+                                                   std::optional<WindowSpec> window,
+                                                   bool queryable) {
+  auto& st = *state_;
+  st.valid_parent(parent, "two-phase aggregate");
+  for (const auto& f : spec.functions) {
+    if (f.kind == AggregateKind::Custom && !f.merger)
+      st.fail("two-phase aggregation " + store_name + ": custom function " + f.name +
+              " has no merger");
+  }
+  int64_t pane = 0;
+  if (window) {
+    if (window->kind == WindowKind::Session)
+      st.fail("two-phase aggregation " + store_name + ": session windows");
+    const int64_t advance = window->advance_ms > 0 ? window->advance_ms : window->size_ms;
+    pane = std::gcd(window->size_ms, advance);
+  }
+  if (pane < 0) pane = 0;
+  auto shared = std::make_shared<const AggregateSpec>(spec);
+  const Serdes serdes = codecs::internal();
+  State::NodeDesc d;
+  d.name = next_name("pre-aggregate");
+  d.label = "pre-aggregate " + store_name;
+  d.parents = {parent};
+  d.factory = [shared, pane, key = serdes.key](BuildContext& c) -> std::unique_ptr<Processor> {
+    auto codec = key();
+    if (!codec) return nullptr;
+    return std::make_unique<PartialAggregateNode>(c.node_name(), shared, pane, std::move(codec));
+  };
+  NodeId pre = st.push(std::move(d));
+  NodeId source = add_repartition(pre, repartition_name, serdes);
+  State::NodeDesc u;
+  u.name = next_name("unpack-partials");
+  u.label = "unpack-partials " + store_name;
+  u.parents = {source};
+  u.factory = [](BuildContext& c) -> std::unique_ptr<Processor> {
+    return std::make_unique<UnpackPartialsNode>(c.node_name());
+  };
+  NodeId unpack = st.push(std::move(u));
+  NodeId agg = window ? add_windowed_aggregate(unpack, store_name, std::move(spec), *window)
+                      : add_aggregate(unpack, store_name, std::move(spec), queryable);
+  if (st.stores.empty() || st.stores.back().name != store_name) return agg;
+  st.nodes[agg].factory =
+      [store_name, windowed = window.has_value()](BuildContext& c) -> std::unique_ptr<Processor> {
+    if (windowed) {
+      auto s = c.window_store(store_name);
+      if (!s) return nullptr;
+      return std::make_unique<WindowedAggregateNode>(c.node_name(), std::move(s), true);
+    }
+    auto s = c.aggregate_store(store_name);
+    if (!s) return nullptr;
+    return std::make_unique<AggregateNode>(c.node_name(), std::move(s), true);
+  };
+  return agg;
+}
+
 void Topology::add_state_store(std::string name,
                                std::function<std::shared_ptr<StateStore>()> make) {
   auto& st = *state_;
@@ -559,6 +617,8 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
         BuildContext ctx(*g, n.name, &used);
         node = n.factory(ctx);
         if (!node) return nullptr;
+        if (auto* pre = dynamic_cast<PartialAggregateNode*>(node.get()))
+          g->pre_aggregates_.push_back(pre);
         for (auto& store : used) users_of[std::move(store)].push_back(g->nodes_.size());
         break;
       }
@@ -604,28 +664,45 @@ bool TaskGraph::process(std::string_view topic, const RawRecord* begin, const Ra
   return true;
 }
 
-void TaskGraph::set_output_cache(bool on) {
+void TaskGraph::set_output_cache(bool on, int32_t repartition_partitions) {
   for (auto* sink : table_sinks_) sink->set_caching(on);
+  for (auto* pre : pre_aggregates_) pre->set_combining(on ? repartition_partitions : 0);
+}
+
+void TaskGraph::note_high_watermark(size_t input, int64_t high_watermark) {
+  if (pre_aggregates_.empty() || input >= inputs_.size()) return;
+  const TopicPartition tp{inputs_[input].topic, partition_};
+  for (auto* pre : pre_aggregates_) pre->note_high_watermark(tp, high_watermark);
+}
+
+void TaskGraph::set_combine_from_start(bool on) {
+  for (auto* pre : pre_aggregates_) pre->set_combine_from_start(on);
 }
 
 size_t TaskGraph::output_cache_bytes() const {
   size_t n = 0;
   for (const auto* sink : table_sinks_) n += sink->cached_bytes();
+  for (const auto* pre : pre_aggregates_) n += pre->held_bytes();
   return n;
 }
 
 size_t TaskGraph::output_cache_records() const {
   size_t n = 0;
   for (const auto* sink : table_sinks_) n += sink->cached_records();
+  for (const auto* pre : pre_aggregates_) n += pre->held_partials();
   return n;
 }
 
 void TaskGraph::flush_output_cache(TaskOutput& out) {
   ProcessContext ctx(out, partition_);
+  // Partials first: in a task that also reads their repartition topic, what
+  // it reads back comes later anyway; their packs are written, not cached.
+  for (auto* pre : pre_aggregates_) pre->flush(ctx);
   for (auto* sink : table_sinks_) sink->flush(ctx);
 }
 
 void TaskGraph::drop_output_cache() {
+  for (auto* pre : pre_aggregates_) pre->drop();
   for (auto* sink : table_sinks_) sink->drop_cache();
 }
 

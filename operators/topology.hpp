@@ -134,6 +134,19 @@ class Topology {
   // windowed keys (encode them with codecs::windowed).
   NodeId add_windowed_aggregate(NodeId parent, std::string store_name, AggregateSpec spec,
                                 WindowSpec window);
+  // A GROUP BY through a repartition topic in two phases
+  // (operators/partial_aggregate.hpp): the parent's records (keyed by their
+  // group) become partial aggregates, go through the topic
+  // "<repartition_name>-repartition" and are merged into the store
+  // `store_name` (windowed when `window` is given; not session windows).
+  // Every function must merge: built-in, or custom with a merger. Returns
+  // the aggregation node (its records are the results, as add_aggregate's
+  // and add_windowed_aggregate's). Results equal the one-phase plan's;
+  // with the output cache on, a task combines each group's records between
+  // flushes and the topic carries one partial per group and flush.
+  NodeId add_two_phase_aggregate(NodeId parent, const std::string& repartition_name,
+                                 std::string store_name, AggregateSpec spec,
+                                 std::optional<WindowSpec> window, bool queryable = false);
   // A task-local state store of another kind (stream-stream join windows):
   // `make()` builds it per task; processors find it with
   // BuildContext::state_store(name); it is checkpointed with the others.

@@ -1,8 +1,10 @@
 #include "operators/window.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "operators/partial_aggregate.hpp"
 #include "runtime/msgpack_value.hpp"
 
 namespace rivulet {
@@ -230,12 +232,13 @@ Expected<bool> WindowStore::restore(std::string_view bytes) {
 
 // ---- WindowedAggregateNode ----------------------------------------------------------
 
-WindowedAggregateNode::WindowedAggregateNode(std::string name, std::shared_ptr<WindowStore> store)
-    : Processor(std::move(name)), store_(std::move(store)) {}
+WindowedAggregateNode::WindowedAggregateNode(std::string name, std::shared_ptr<WindowStore> store,
+                                             bool merges_partials)
+    : Processor(std::move(name)), store_(std::move(store)), merges_partials_(merges_partials) {}
 
-void WindowedAggregateNode::late(ProcessContext& ctx) {
-  ++late_;
-  ++ctx.output().late_records_dropped;
+void WindowedAggregateNode::late(ProcessContext& ctx, int64_t records) {
+  late_ += static_cast<uint64_t>(records);
+  ctx.output().late_records_dropped += static_cast<uint64_t>(records);
 }
 
 Record WindowedAggregateNode::result_record(const Value& key, WindowBounds w,
@@ -315,19 +318,33 @@ void WindowedAggregateNode::process_time(Record& r, Batch& out, ProcessContext& 
   const size_t n = fns.size();
   scratch_.resize(n);
   const int64_t t = r.timestamp;
+  std::optional<PartialAggregate> part;
+  if (merges_partials_) {
+    auto p = decode_partial(s.name(), n, r.value);
+    if (!p) {
+      ctx.data_error(r, "windowed aggregate", std::move(p.error().message));
+      return;
+    }
+    part = std::move(*p);
+  }
   int64_t start = std::max<int64_t>(0, t - w.size_ms + w.advance_ms) / w.advance_ms * w.advance_ms;
   for (; start <= t; start += w.advance_ms) {
     const int64_t end = start + w.size_ms;
     if (end + w.grace_ms <= s.stream_time_) {
-      late(ctx);
+      late(ctx, part ? part->records : 1);
       continue;
     }
     auto& keys = s.windows_[start];
     auto it = keys.find(r.key);
     WindowStore::Entry* old = it == keys.end() ? nullptr : &it->second;
     bool ok = guarded(ctx, r, "windowed aggregate", [&] {
-      for (size_t f = 0; f < n; ++f)
-        aggregate_step(fns[f], old ? &old->row[f] : nullptr, r, scratch_[f]);
+      for (size_t f = 0; f < n; ++f) {
+        if (!part) {
+          aggregate_step(fns[f], old ? &old->row[f] : nullptr, r, scratch_[f]);
+        } else {
+          scratch_[f] = old ? aggregate_merge(fns[f], old->row[f], part->row[f]) : part->row[f];
+        }
+      }
     });
     if (!ok) {
       if (keys.empty()) s.windows_.erase(start);

@@ -155,7 +155,11 @@ class WindowStore final : public StateStore {
 // Aggregates each record into its windows and emits per the spec's mode.
 class WindowedAggregateNode final : public Processor {
  public:
-  WindowedAggregateNode(std::string name, std::shared_ptr<WindowStore> store);
+  // `merges_partials`: the records are partial aggregates of its functions
+  // (operators/partial_aggregate.hpp), merged instead of stepped; each
+  // counts as its records (late ones included).
+  WindowedAggregateNode(std::string name, std::shared_ptr<WindowStore> store,
+                        bool merges_partials = false);
 
   void process(Batch& batch, ProcessContext& ctx) override;
   uint64_t late_records_dropped() const { return late_; }
@@ -170,9 +174,10 @@ class WindowedAggregateNode final : public Processor {
   void erase_session(const Value& key, int64_t start, int64_t end);
   Record result_record(const Value& key, WindowBounds w, const WindowStore::Entry& e,
                        int64_t timestamp) const;
-  void late(ProcessContext& ctx);
+  void late(ProcessContext& ctx, int64_t records = 1);
 
   std::shared_ptr<WindowStore> store_;
+  bool merges_partials_;
   AccumulatorRow scratch_;
   uint64_t late_ = 0;
   uint64_t skipped_ = 0;

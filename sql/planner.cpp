@@ -622,8 +622,13 @@ class QueryPlanner {
     // Aggregate-Prepare step: fewer bytes to encode, send and decode). After
     // the aggregation nothing reads the row: the projection reads the group
     // key and the aggregates.
+    // Through a repartition topic, a GROUP BY over a stream aggregates in
+    // two phases (operators/partial_aggregate.hpp): partials travel, not
+    // rows. Session windows merge sessions, not partials: one phase.
+    const bool repartitioned = !table && !grouped_by_source_key();
+    const bool two_phase = repartitioned && !(q_.window && q_.window->type == WindowType::Session);
     std::shared_ptr<const std::vector<uint32_t>> kept;
-    if (!table && !grouped_by_source_key()) {
+    if (repartitioned && !two_phase) {
       auto slots = row_slots_read(a_.scope, a_.aggregate_calls);
       if (slots) kept = std::make_shared<const std::vector<uint32_t>>(std::move(*slots));
     }
@@ -671,7 +676,7 @@ class QueryPlanner {
       // Grouped by the stream's own key column: its records already sit in
       // the partition of their group, so no repartition topic (as ksqlDB's
       // groupByKey).
-      if (!grouped_by_source_key()) node = e_.topology_.add_repartition(node, name("groupby"));
+      if (repartitioned && !two_phase) node = e_.topology_.add_repartition(node, name("groupby"));
     }
     std::vector<TableAggregateCall> table_calls;
 
@@ -737,6 +742,11 @@ class QueryPlanner {
                                           std::move(table_calls));
       if (!planned) return planned.error();
       node = *planned;
+    } else if (two_phase) {
+      std::optional<rivulet::WindowSpec> window;
+      if (q_.window) window = window_spec(*q_.window, q_.emit);
+      node = e_.topology_.add_two_phase_aggregate(node, name("groupby"), name("aggregate"),
+                                                  std::move(spec), window);
     } else if (q_.window) {
       node = e_.topology_.add_windowed_aggregate(node, name("aggregate"), std::move(spec),
                                                  window_spec(*q_.window, q_.emit));

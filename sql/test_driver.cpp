@@ -67,6 +67,25 @@ void TestDriver::process(const std::string& topic, RawRecord first) {
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
 }
 
+void TestDriver::flush_output_cache() {
+  TaskOutput out;
+  graph_->flush_output_cache(out);
+  for (auto& e : out.data_errors) errors_.push_back(std::move(e));
+  std::vector<std::pair<std::string, RawRecord>> again;
+  for (auto& o : out.records) {
+    if (reads(o.topic)) {
+      RawRecord r;
+      r.timestamp = o.timestamp;
+      r.key = o.key;
+      r.value = o.value;
+      r.headers = o.headers;
+      again.emplace_back(o.topic, std::move(r));
+    }
+    outputs_.push_back(std::move(o));
+  }
+  for (auto& [topic, r] : again) process(topic, std::move(r));
+}
+
 bool TestDriver::reads(const std::string& topic) const {
   return graph_->input_index(topic) || (globals_ && globals_->reads(topic));
 }

@@ -42,6 +42,11 @@ class TestDriver {
   bool pipe(const std::string& topic, std::optional<std::string> key,
             std::optional<std::string> value, TimestampMs timestamp);
 
+  // Writes what the output cache holds (TaskGraph::set_output_cache: table
+  // sinks, two-phase pre-aggregations) and processes what of it is read
+  // again (repartition topics).
+  void flush_output_cache();
+
   // Everything written, in order, repartition topics included.
   const std::vector<OutputRecord>& outputs() const { return outputs_; }
   // The records written to `topic`, in order.

@@ -345,7 +345,7 @@ TEST_CASE("planner: a foreign-key table join's subscriptions survive a restart t
                                  R"(o1={"NAME":"bobby"})"});
 }
 
-TEST_CASE("planner: a GROUP BY repartition carries only the columns the aggregates read",
+TEST_CASE("planner: a GROUP BY repartition carries partial aggregates instead of rows",
           "[sql][planner]") {
   SqlEngine engine;
   REQUIRE(engine.execute_script(
@@ -359,31 +359,86 @@ TEST_CASE("planner: a GROUP BY repartition carries only the columns the aggregat
   auto key = make_kafka_codec(DataType::of(TypeKind::Int))->encode(Value::int32(7));
   REQUIRE(key);
   const std::string pad(200, 'x');
-  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":2,"PAD":")" + pad + R"(","W":9})", 0));
-  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":5,"PAD":")" + pad + R"(","W":9})", 0));
+  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":2,"PAD":")" + pad + R"(","W":9})", 10));
+  REQUIRE((*driver)->pipe("s", *key, R"({"K":"a","V":5,"PAD":")" + pad + R"(","W":9})", 20));
   auto moved = (*driver)->outputs(*topics.begin());
-  REQUIRE(moved.size() == 2);
+  REQUIRE(moved.size() == 2);  // no output cache: one pack per record
+  int64_t v = 2;
+  int64_t ts = 10;
   for (const auto& r : moved) {
     REQUIRE(r.value);
-    auto row = from_msgpack(*r.value);
-    REQUIRE(row);
-    INFO(to_json(*row));
-    // ID, K, V, PAD, W and the tombstone flag: only V (read by SUM) is kept.
-    REQUIRE(row->kind() == TypeKind::Array);
-    const Array& a = row->as_array();
-    REQUIRE(a.size() == 6);
-    CHECK(a[0].is_null());
-    CHECK(a[1].is_null());
-    CHECK_FALSE(a[2].is_null());
-    CHECK(a[3].is_null());
-    CHECK(a[4].is_null());
-    CHECK(a[5] == Value::boolean(false));
-    CHECK(r.value->size() < 20);  // not the 200-byte PAD
+    auto pack = from_msgpack(*r.value);
+    REQUIRE(pack);
+    INFO(to_json(*pack));
+    // [records, [SUM's value, count, COUNT's value, count]], keyed by the
+    // group, at the record's time.
+    REQUIRE(pack->kind() == TypeKind::Array);
+    const Array& p = pack->as_array();
+    REQUIRE(p.size() == 2);
+    CHECK(p[0].to_int64() == 1);
+    const Array& acc = p[1].as_array();
+    REQUIRE(acc.size() == 4);
+    CHECK(acc[0].to_int64() == v);
+    CHECK(acc[3].to_int64() == 1);
+    CHECK(r.timestamp == ts);
+    REQUIRE(r.key);
+    auto k = from_msgpack(*r.key);
+    REQUIRE(k);
+    CHECK(*k == Value::string("a"));
+    CHECK(r.value->size() <= 16);  // not the 200-byte PAD, nor the key again
+    v = 5;
+    ts = 20;
   }
   auto out = (*driver)->outputs("T");
   REQUIRE(out.size() == 2);
   REQUIRE(out[1].value);
   CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"TOTAL":7,"N":2})"));
+}
+
+TEST_CASE("planner: with the output cache a GROUP BY sends combined partials",
+          "[sql][planner][two-phase]") {
+  const std::string script =
+      "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"
+      "CREATE TABLE T AS SELECT K, COUNT(*) AS N, SUM(V) AS TOTAL, MAX(V) AS TOP FROM S "
+      "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY K;";
+  SqlEngine plain_engine, cached_engine;
+  REQUIRE(plain_engine.execute_script(script));
+  REQUIRE(cached_engine.execute_script(script));
+  auto plain = TestDriver::create(plain_engine.topology());
+  auto cached = TestDriver::create(cached_engine.topology());
+  REQUIRE(plain);
+  REQUIRE(cached);
+  auto& g = (*cached)->graph();
+  REQUIRE(g.has_pre_aggregates());
+  g.set_output_cache(true, 1);
+  auto input = g.input_index("s");
+  REQUIRE(input);
+  g.note_high_watermark(*input, 0);  // no replay: combine from the start
+  auto key = make_kafka_codec(DataType::of(TypeKind::Int))->encode(Value::int32(1));
+  REQUIRE(key);
+  for (int i = 0; i < 1000; ++i) {
+    const std::string value =
+        R"({"K":"k)" + std::to_string(i % 9) + R"(","V":)" + std::to_string((i * 37) % 101) + "}";
+    const TimestampMs ts = 1000 * static_cast<TimestampMs>(i / 20);  // 50 s of events
+    REQUIRE((*plain)->pipe("s", *key, value, ts));
+    REQUIRE((*cached)->pipe("s", *key, value, ts));
+    if (i % 100 == 99) (*cached)->flush_output_cache();
+  }
+  (*cached)->flush_output_cache();
+  const std::string topic = *cached_engine.topology().repartition_topics().begin();
+  CHECK((*plain)->outputs(topic).size() == 1000);
+  const size_t moved = (*cached)->outputs(topic).size();
+  INFO("packs through the repartition topic: " << moved);
+  CHECK(moved <= 10);  // one pack per flush (one destination, one origin)
+  auto last = [](const std::vector<OutputRecord>& records) {
+    std::map<std::string, std::string> m;
+    for (const auto& r : records) m[r.key.value_or("")] = r.value.value_or("");
+    return m;
+  };
+  const auto expected = last((*plain)->outputs("T"));
+  CHECK(expected.size() == 9 * 5);  // 9 groups, 5 windows
+  CHECK(last((*cached)->outputs("T")) == expected);
+  CHECK((*cached)->data_errors().empty());
 }
 
 TEST_CASE("planner: GROUP BY the stream's key after a join on that key needs no repartition",
