@@ -24,7 +24,9 @@
 #                   (SQL_WORKLOADS=none skips them,
 #                   SQL_WORKLOADS=yahoo,q1 picks; YAHOO_EVENTS,
 #                   NEXMARK_EVENTS, Q3_EVENTS, LATENCY_SECONDS size them;
-#                   about 1.5 minutes here with the defaults).
+#                   about 1.5 minutes here with the defaults); then Yahoo
+#                   again with the output cache on, final counts checked
+#                   (yahoo_cached_*; YAHOO_CACHED_EVENTS, 0 skips it).
 #   bench_sql_api   SQL against the same queries written with the C++ API
 #                   (orders LEFT JOIN users; per-user count), both through
 #                   the TestDriver in one process, alternating, 3 rounds
@@ -132,6 +134,20 @@ if [[ "$sql_workloads" != none ]]; then
     echo "run.sh: $sql_cmd failed; see $results/sql.log" >&2
 fi
 
+# Yahoo again with the output cache (ksqlDB's default outside its query
+# tests): table updates merged per key and flush, partial counts combined
+# before the repartition topic; the final counts checked.
+rm -f "$results/sql_cached.json"
+sql_cached_cmd="$build/bin/bench_sql --workloads yahoo --yahoo-events ${YAHOO_CACHED_EVENTS:-400000}"
+sql_cached_cmd+=" --partitions 32 --check --set statestore.cache.max.bytes=10485760"
+sql_cached_cmd+=" --latency --latency-seconds ${LATENCY_SECONDS:-15} $pipeline_args"
+if [[ ",$sql_workloads," == *,yahoo,* && "${YAHOO_CACHED_EVENTS:-400000}" != 0 ]]; then
+  echo "run.sh: $sql_cached_cmd" >&2
+  # shellcheck disable=SC2086
+  $sql_cached_cmd 2> "$results/sql_cached.log" | tail -n 1 > "$results/sql_cached.json" || \
+    echo "run.sh: $sql_cached_cmd failed; see $results/sql_cached.log" >&2
+fi
+
 rm -f "$results/sql_api.json"
 sql_api_cmd="$build/bin/bench_sql_api --orders ${SQL_API_ORDERS:-500000} --rounds 3"
 if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
@@ -189,10 +205,11 @@ if [[ "$scaling_nodes" != none ]]; then
 fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
-  "$sql_api_cmd" "$scaling_cmd" <<'PY'
+  "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
+sql_cached_cmd = sys.argv[10]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -342,62 +359,67 @@ def latency_figures(label, wl, base, cmd):
         value=wl["p99_ms"], unit="ms, same run (goal <= 20)", max_ms=wl.get("max_ms"),
         samples=wl.get("latencies_counted"), **common)
 
-sql = load("sql.json") or {}
-for name, w in sql.get("workloads", {}).items():
-    d, p, b = w.get("driver", {}), w.get("pipeline", {}), w.get("baseline", {})
-    label = "yahoo" if name == "yahoo" else f"nexmark_{name}"
-    if not d.get("ok"):
-        fig[f"{label}_driver_records_per_cpu_second"] = {
-            "error": d.get("error", "failed"), "command": sql_cmd}
-    else:
-        f = {"value": round(d["records_per_cpu_second"]),
-             "unit": "records/s per core: SQL through the TestDriver, one thread, no broker",
-             "command": sql_cmd}
-        if "flink_1_13_per_core_other_hardware" in w:
-            f["flink_1_13_per_core_other_hardware"] = w["flink_1_13_per_core_other_hardware"]
-        fig[f"{label}_driver_records_per_cpu_second"] = f
-    if not p.get("ok") or not b.get("ok"):
+def sql_figures(sql, suffix, sql_cmd):
+    for name, w in sql.get("workloads", {}).items():
+        d, p, b = w.get("driver", {}), w.get("pipeline", {}), w.get("baseline", {})
+        label = ("yahoo" if name == "yahoo" else f"nexmark_{name}") + suffix
+        if not d.get("ok"):
+            fig[f"{label}_driver_records_per_cpu_second"] = {
+                "error": d.get("error", "failed"), "command": sql_cmd}
+        else:
+            f = {"value": round(d["records_per_cpu_second"]),
+                 "unit": "records/s per core: SQL through the TestDriver, one thread, no broker",
+                 "command": sql_cmd}
+            if "flink_1_13_per_core_other_hardware" in w:
+                f["flink_1_13_per_core_other_hardware"] = w["flink_1_13_per_core_other_hardware"]
+            fig[f"{label}_driver_records_per_cpu_second"] = f
+        if not p.get("ok") or not b.get("ok"):
+            fig[f"{label}_pipeline_records_per_second"] = {
+                "error": p.get("error") or b.get("error") or "failed", "command": sql_cmd}
+            continue
         fig[f"{label}_pipeline_records_per_second"] = {
-            "error": p.get("error") or b.get("error") or "failed", "command": sql_cmd}
-        continue
-    fig[f"{label}_pipeline_records_per_second"] = {
-        "value": round(p["records_per_second"]),
-        "unit": "input records/s: SQL run by the Application, embedded broker in-process",
-        "records_per_cpu_second": round(p["records_per_cpu_second"]),
-        "cpu_seconds_per_million_records": round(p["cpu_seconds_per_million_records"], 2),
-        "peak_rss_mib": round(p["peak_rss_kb"] / 1024, 1),
-        "late_records_dropped": p.get("late_records_dropped", 0),
-        "outputs": p["output_records"], "command": sql_cmd}
-    fig[f"{label}_baseline_records_per_second"] = {
-        "value": round(b["records_per_second"]),
-        "unit": "input records/s: KafkaConsumer -> KafkaProducer, same inputs and output count",
-        "records_per_cpu_second": round(b["records_per_cpu_second"]),
-        "cpu_seconds_per_million_records": round(b["cpu_seconds_per_million_records"], 2),
-        "peak_rss_mib": round(b["peak_rss_kb"] / 1024, 1), "command": sql_cmd}
-    fig[f"{label}_ratio_to_baseline"] = {
-        "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
-        "command": sql_cmd}
-    # Workloads with more than one broker round trip (Yahoo: input -> join
-    # task -> repartition topic -> count task -> output): the broker path
-    # through as many hops.
-    bh = w.get("baseline_hops")
-    if bh and not bh.get("ok"):
-        fig[f"{label}_baseline_hops_records_per_second"] = {
-            "error": bh.get("error", "failed"), "command": sql_cmd}
-    elif bh:
-        fig[f"{label}_baseline_hops_records_per_second"] = {
-            "value": round(bh["records_per_second"]),
-            "unit": f"input records/s: {bh['hops']} KafkaConsumer -> KafkaProducer hops, as many records per hop as the pipeline",
-            "records_per_cpu_second": round(bh["records_per_cpu_second"]),
-            "cpu_seconds_per_million_records": round(bh["cpu_seconds_per_million_records"], 2),
-            "peak_rss_mib": round(bh["peak_rss_kb"] / 1024, 1),
-            "records_written_per_hop": bh.get("records_written_per_hop"), "command": sql_cmd}
-        fig[f"{label}_ratio_to_baseline_hops"] = {
-            "value": round(w["ratio_to_baseline_hops"], 3),
-            "unit": f"pipeline/{bh['hops']}-hop baseline records/s, same run", "command": sql_cmd}
-    latency_figures(label, w.get("latency") or (sql.get("latency") if name == "yahoo" else None),
-                    w.get("latency_baseline") or (sql.get("latency_baseline") if name == "yahoo" else None),
-                    sql_cmd)
+            "value": round(p["records_per_second"]),
+            "unit": "input records/s: SQL run by the Application, embedded broker in-process",
+            "records_per_cpu_second": round(p["records_per_cpu_second"]),
+            "cpu_seconds_per_million_records": round(p["cpu_seconds_per_million_records"], 2),
+            "peak_rss_mib": round(p["peak_rss_kb"] / 1024, 1),
+            "late_records_dropped": p.get("late_records_dropped", 0),
+            "outputs": p["output_records"], "check": p.get("check"), "command": sql_cmd}
+        fig[f"{label}_baseline_records_per_second"] = {
+            "value": round(b["records_per_second"]),
+            "unit": "input records/s: KafkaConsumer -> KafkaProducer, same inputs and output count",
+            "records_per_cpu_second": round(b["records_per_cpu_second"]),
+            "cpu_seconds_per_million_records": round(b["cpu_seconds_per_million_records"], 2),
+            "peak_rss_mib": round(b["peak_rss_kb"] / 1024, 1), "command": sql_cmd}
+        fig[f"{label}_ratio_to_baseline"] = {
+            "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
+            "command": sql_cmd}
+        # Workloads with more than one broker round trip (Yahoo: input -> join
+        # task -> repartition topic -> count task -> output): the broker path
+        # through as many hops.
+        bh = w.get("baseline_hops")
+        if bh and not bh.get("ok"):
+            fig[f"{label}_baseline_hops_records_per_second"] = {
+                "error": bh.get("error", "failed"), "command": sql_cmd}
+        elif bh:
+            fig[f"{label}_baseline_hops_records_per_second"] = {
+                "value": round(bh["records_per_second"]),
+                "unit": f"input records/s: {bh['hops']} KafkaConsumer -> KafkaProducer hops, as many records per hop as the pipeline",
+                "records_per_cpu_second": round(bh["records_per_cpu_second"]),
+                "cpu_seconds_per_million_records": round(bh["cpu_seconds_per_million_records"], 2),
+                "peak_rss_mib": round(bh["peak_rss_kb"] / 1024, 1),
+                "records_written_per_hop": bh.get("records_written_per_hop"), "command": sql_cmd}
+            fig[f"{label}_ratio_to_baseline_hops"] = {
+                "value": round(w["ratio_to_baseline_hops"], 3),
+                "unit": f"pipeline/{bh['hops']}-hop baseline records/s, same run", "command": sql_cmd}
+        latency_figures(label, w.get("latency") or (sql.get("latency") if name == "yahoo" else None),
+                        w.get("latency_baseline") or (sql.get("latency_baseline") if name == "yahoo" else None),
+                        sql_cmd)
+
+
+sql_figures(load("sql.json") or {}, "", sql_cmd)
+# Yahoo with the output cache: table updates merged, partial counts combined.
+sql_figures(load("sql_cached.json") or {}, "_cached", sql_cached_cmd)
 
 sa = load("sql_api.json")
 if sa:
