@@ -33,10 +33,14 @@ bool TestDriver::pipe(const std::string& topic, std::optional<std::string> key,
 }
 
 void TestDriver::process(const std::string& topic, RawRecord first) {
+  Pending pending;
+  pending.emplace_back(topic, std::move(first));
+  run(std::move(pending));
+}
+
+void TestDriver::run(Pending pending) {
   // Breadth-first: a record's outputs that are inputs again are processed
   // after the record, in the order they were written.
-  std::deque<std::pair<std::string, RawRecord>> pending;
-  pending.emplace_back(topic, std::move(first));
   TaskOutput out;
   while (!pending.empty()) {
     auto [t, record] = std::move(pending.front());
@@ -51,39 +55,32 @@ void TestDriver::process(const std::string& topic, RawRecord first) {
     if (global) globals_->apply(t, PartitionId{0}, &record, &record + 1, errors_);
     if (!input) continue;
     graph_->process(*input, &record, &record + 1, out);
-    for (auto& e : out.data_errors) errors_.push_back(std::move(e));
-    for (auto& o : out.records) {
-      if (reads(o.topic)) {
-        RawRecord again;
-        again.timestamp = o.timestamp;
-        again.key = o.key;
-        again.value = o.value;
-        again.headers = o.headers;
-        pending.emplace_back(o.topic, std::move(again));
-      }
-      outputs_.push_back(std::move(o));
-    }
+    take(out, pending);
   }
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
+}
+
+void TestDriver::take(TaskOutput& out, Pending& pending) {
+  for (auto& e : out.data_errors) errors_.push_back(std::move(e));
+  for (auto& o : out.records) {
+    if (reads(o.topic)) {
+      RawRecord again;
+      again.timestamp = o.timestamp;
+      again.key = o.key;
+      again.value = o.value;
+      again.headers = o.headers;
+      pending.emplace_back(o.topic, std::move(again));
+    }
+    outputs_.push_back(std::move(o));
+  }
 }
 
 void TestDriver::flush_output_cache() {
   TaskOutput out;
   graph_->flush_output_cache(out);
-  for (auto& e : out.data_errors) errors_.push_back(std::move(e));
-  std::vector<std::pair<std::string, RawRecord>> again;
-  for (auto& o : out.records) {
-    if (reads(o.topic)) {
-      RawRecord r;
-      r.timestamp = o.timestamp;
-      r.key = o.key;
-      r.value = o.value;
-      r.headers = o.headers;
-      again.emplace_back(o.topic, std::move(r));
-    }
-    outputs_.push_back(std::move(o));
-  }
-  for (auto& [topic, r] : again) process(topic, std::move(r));
+  Pending pending;
+  take(out, pending);
+  run(std::move(pending));
 }
 
 bool TestDriver::reads(const std::string& topic) const {

@@ -21,10 +21,12 @@
 // Ownership: owned by the test; used from one thread.
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "operators/topology.hpp"
@@ -64,7 +66,13 @@ class TestDriver {
 
  private:
   explicit TestDriver(std::unique_ptr<TaskGraph> graph) : graph_(std::move(graph)) {}
+  using Pending = std::deque<std::pair<std::string, RawRecord>>;
   void process(const std::string& topic, RawRecord record);
+  // Processes the queued records and what they make that is read again.
+  void run(Pending pending);
+  // Moves one step's data errors and outputs into the driver's, queueing
+  // the outputs that are read again.
+  void take(TaskOutput& out, Pending& pending);
   bool reads(const std::string& topic) const;
 
   std::unique_ptr<TaskGraph> graph_;
