@@ -13,6 +13,7 @@
 
 #include "chaos/broker_faults.hpp"
 #include "chaos/process_control.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace rivulet::chaos {
 
@@ -123,7 +124,9 @@ Expected<std::string> fetch_status_json(const std::string& coordinator, std::chr
   int fd = ::mkstemp(err_path);
   if (fd < 0) return Error::fatal(std::string("mkstemp: ") + std::strerror(errno));
   ::close(fd);
-  const std::string command = "timeout " + std::to_string(timeout.count()) + " " + quote(binary) +
+  // `rivulet status` asks up to three times; a sanitizer build waits longer.
+  const std::string command = "timeout " + std::to_string(timeout.count() * kSanitizerSlowdown) +
+                              " " + quote(binary) +
                               " status --coordinator " + quote(coordinator) + " --json 2>" +
                               quote(err_path);
   FILE* p = ::popen(command.c_str(), "r");

@@ -19,6 +19,7 @@
 #include "cluster/protocol.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace rivulet::cluster {
 
@@ -46,15 +47,9 @@ caf::expected<uint16_t> publish_coordinator(caf::actor_system& system,
                                             const coordinator_actor& coordinator, uint16_t port,
                                             const std::string& host);
 
-// How much longer a one-shot client (rivulet status, submit, chaos) waits
-// for the coordinator in a sanitizer build: with every process of a
-// cluster instrumented on a small machine, a status request took longer
-// than 5 s under ThreadSanitizer.
-#ifdef RIVULET_SANITIZED
-constexpr int kClientSlowdown = 6;
-#else
-constexpr int kClientSlowdown = 1;
-#endif
+// How much longer a one-shot client waits for the coordinator in a
+// sanitizer build (runtime/sanitizer.hpp).
+constexpr int kClientSlowdown = kSanitizerSlowdown;
 
 // The failure timeout a client's connection is configured with (its
 // connection timeout is a third of it: configure_actor_system()).

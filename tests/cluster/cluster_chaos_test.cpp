@@ -151,7 +151,7 @@ TEST_CASE("examples/chaos/node-faults.yaml against a real cluster, judged by riv
   c.submit(kSql);
   c.wait_all_running(8, std::chrono::seconds(40));
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(6000, 300); });
+  rivulet::testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(6000, 300); });
   // The scenario's n4 is `${RIVULET_BIN}/rivulet node ...`; its configuration
   // comes from the environment (RIVULET_<KEY>).
   const std::string env = "env RIVULET_BIN=" + std::string(RIVULET_BINARY_DIR) + "/bin" +

@@ -223,7 +223,7 @@ TEST_CASE("a node killed with SIGKILL mid-stream: its tasks resume elsewhere, no
   }
 
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(12000, 4000); });
+  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(12000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto killed = Clock::now();
   c.chaos("kill", "n2");
@@ -263,7 +263,7 @@ TEST_CASE("a node joining takes only its share, and the moved tasks continue exa
   c.submit();
   auto before = owners_of(c.wait_all_running(std::chrono::seconds(30)));
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(10000, 4000); });
+  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(10000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   c.start_node("n3");
   auto after_status = c.wait_all_running(std::chrono::seconds(20));
@@ -380,7 +380,7 @@ TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand ov
   c.submit();
   c.wait_all_running(std::chrono::seconds(30));
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(6000, 4000); });
+  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(6000, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   // Hand-over: the newcomer restores the moved tasks from the topic (it
   // cannot see the others' state directories); counts continue exactly.
@@ -427,7 +427,7 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   const int slow = 1;
 #endif
   std::string produce_failed;
-  std::thread producer([&] { produce_failed = c.try_produce_orders(48000 * slow, 4000); });  // 12 s
+  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(48000 * slow, 4000); });  // 12 s
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,

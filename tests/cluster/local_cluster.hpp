@@ -16,12 +16,32 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "connectors/kafka_producer.hpp"
 #include "support/child_process.hpp"
 
 namespace rivulet::testing {
+
+// A helper thread (an order producer) that is joined when the test leaves
+// its scope, also when a REQUIRE fails first: a joinable std::thread's
+// destructor would call std::terminate, skip the cluster's destructor and
+// leave its processes running (holding ctest's output pipe open).
+class JoiningThread {
+ public:
+  template <typename Fn>
+  explicit JoiningThread(Fn&& fn) : thread_(std::forward<Fn>(fn)) {}
+  JoiningThread(const JoiningThread&) = delete;
+  JoiningThread& operator=(const JoiningThread&) = delete;
+  ~JoiningThread() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
 
 class LocalCluster {
  public:
