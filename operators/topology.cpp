@@ -251,7 +251,6 @@ Topology::NodeId Topology::add_two_phase_aggregate(NodeId parent,
     const int64_t advance = window->advance_ms > 0 ? window->advance_ms : window->size_ms;
     pane = std::gcd(window->size_ms, advance);
   }
-  if (pane < 0) pane = 0;
   auto shared = std::make_shared<const AggregateSpec>(spec);
   const Serdes serdes = codecs::internal();
   State::NodeDesc d;
