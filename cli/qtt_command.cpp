@@ -8,6 +8,7 @@
 //    without inline columns needs a schema registry to know its columns.
 // Everything else passes or fails.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -385,6 +386,11 @@ int run(const std::vector<std::string>& files, bool as_json) {
   };
   for (const auto& path : files) {
     std::string file = base_name(path);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {  // a directory would throw in parse
+      report(CaseResult{file, "(file)", "FAIL", "not a test file (*.json): " + path});
+      continue;
+    }
     std::ifstream in(path);
     json doc = in ? json::parse(in, nullptr, false) : json();
     if (!in || doc.is_discarded() || !doc.contains("tests") || !doc["tests"].is_array()) {

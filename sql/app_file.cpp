@@ -1,6 +1,7 @@
 #include "sql/app_file.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -50,6 +51,9 @@ std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology&
 }
 
 Expected<PlannedApp> plan_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Error::fatal(path + ": is a directory, not a SQL file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error::fatal(path + ": cannot read the file");
   std::ostringstream text;

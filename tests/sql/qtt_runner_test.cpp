@@ -36,6 +36,26 @@ TEST_CASE("qtt: the runner completes over select.json", "[sql][qtt]") {
   CHECK(out.find("select.json :: ") != std::string::npos);
 }
 
+// A directory or a missing file is a failed case with its reason, not a
+// crash (a directory used to throw out of the JSON parser).
+TEST_CASE("qtt: a directory or a missing file is reported and the run goes on", "[sql][qtt]") {
+  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " +
+                    std::string(RIVULET_BINARY_DIR) + " /nonexistent/x.json 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int status = pclose(p);
+  INFO(out);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(out.find("not a test file (*.json): " + std::string(RIVULET_BINARY_DIR)) !=
+        std::string::npos);
+  CHECK(out.find("not a test file (*.json): /nonexistent/x.json") != std::string::npos);
+  CHECK(out.find("0 passed, 2 failed, 0 skipped") != std::string::npos);
+}
+
 // Every case of ../shared/qtt passes unless it is listed in
 // tests/sql/qtt_known_failures.txt: a case that passed before and fails now
 // fails `make test`.
