@@ -363,6 +363,20 @@ FILE* const g_dump = [] {
   return path != nullptr ? std::fopen(path, "w") : nullptr;
 }();
 
+// RIVULET_BENCH_PERF_CTL=fifo: perf's control FIFO (`perf record
+// --control=fifo:FIFO -D -1 -- bench_sql ...`). Each pipeline phase writes
+// "enable" when its timed part starts and "disable" when it ends, so that
+// a profile holds the pipeline alone (not the generator, the driver or
+// the baselines).
+void perf_control(const char* command) {
+  static const char* path = std::getenv("RIVULET_BENCH_PERF_CTL");
+  if (path == nullptr) return;
+  if (FILE* f = std::fopen(path, "w")) {
+    std::fprintf(f, "%s\n", command);
+    std::fclose(f);
+  }
+}
+
 // Counts records read back; with `latencies`, also wall ms - record time of
 // each record whose time is >= from_ms.
 class ReadBack : public connectors::BatchSink {
@@ -604,6 +618,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
     // Timed from here: start() (topic checks, spawning the tasks) is set-up.
     out["start_seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
     timer.restart();
+    perf_control("enable");
     std::unique_ptr<connectors::KafkaConsumer> reader;
     if (started) {
       // The Application created the output topics; read them from the start.
@@ -666,6 +681,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
         }
       }
       timer.end(done ? std::max(*drained, back.last()) : Clock::now());
+      perf_control("disable");
       auto stats = app.stats();
       p.input_records = inputs;
       p.output_records = back.read();
