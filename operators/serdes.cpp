@@ -22,6 +22,13 @@ CodecFactory json(std::shared_ptr<const Schema> schema) {
   return [schema = std::move(schema)] { return make_json_codec(schema); };
 }
 
+CodecFactory json(std::shared_ptr<const Schema> schema,
+                  std::shared_ptr<const std::vector<bool>> decoded) {
+  return [schema = std::move(schema), decoded = std::move(decoded)] {
+    return make_json_codec(schema, decoded ? *decoded : std::vector<bool>{});
+  };
+}
+
 CodecFactory delimited(std::shared_ptr<const Schema> schema, char delimiter) {
   return
       [schema = std::move(schema), delimiter] { return make_delimited_codec(schema, delimiter); };

@@ -155,10 +155,14 @@ std::string excerpt(const Value& v) {
 
 class JsonCodec final : public Codec {
  public:
-  explicit JsonCodec(std::shared_ptr<const Schema> schema) : schema_(std::move(schema)) {
+  JsonCodec(std::shared_ptr<const Schema> schema, std::vector<bool> decoded)
+      : schema_(std::move(schema)) {
     if (schema_) {
       for (const auto& c : schema_->columns) {
-        if (!c.is_key) value_columns_.push_back(c);
+        if (c.is_key) continue;
+        const size_t i = value_columns_.size();
+        value_columns_.push_back(c);
+        decoded_.push_back(i >= decoded.size() || decoded[i]);
       }
     }
   }
@@ -193,10 +197,12 @@ class JsonCodec final : public Codec {
       return Error::data("expected a JSON object for the value columns, got " +
                          std::string(type_kind_name(from_element(doc).kind())));
     }
+    const size_t n = value_columns_.size();
     StructFields fields;
-    fields.reserve(value_columns_.size());
+    fields.reserve(n);
     simdjson::dom::object obj = doc.get_object();
-    for (const auto& col : value_columns_) {
+    for (size_t i = 0; i < n; ++i) {
+      const Column& col = value_columns_[i];
       simdjson::dom::element found;
       bool present = false;
       for (auto field : obj) {
@@ -210,9 +216,14 @@ class JsonCodec final : public Codec {
         fields.push_back(Field{col.name, Value()});
         continue;
       }
+      if (!decoded_[i] && reads_as_itself(*col.type, found.type())) {
+        // Not read by anyone, and of its column's type: nothing to check.
+        fields.push_back(Field{col.name, Value()});
+        continue;
+      }
       auto v = convert(col, found, [&] { return raw_field_text(bytes, col.name); });
       if (!v) return v.error();
-      fields.push_back(Field{col.name, std::move(*v)});
+      fields.push_back(Field{col.name, decoded_[i] ? std::move(*v) : Value()});
     }
     return Value::structure(std::move(fields));
   }
@@ -228,6 +239,26 @@ class JsonCodec final : public Codec {
   }
 
  private:
+  // Whether convert() takes one of its fast paths for this JSON type: the
+  // value reads as the column's type without a conversion that could fail.
+  static bool reads_as_itself(const DataType& type, simdjson::dom::element_type json_type) {
+    using simdjson::dom::element_type;
+    if (json_type == element_type::NULL_VALUE) return true;
+    switch (type.kind) {
+      case TypeKind::String:
+        return json_type == element_type::STRING;
+      case TypeKind::BigInt:
+      case TypeKind::Timestamp:
+        return json_type == element_type::INT64;
+      case TypeKind::Double:
+        return json_type == element_type::DOUBLE;
+      case TypeKind::Boolean:
+        return json_type == element_type::BOOL;
+      default:  // INT (range), DECIMAL, BYTES, nested types: convert and see
+        return false;
+    }
+  }
+
   // One column's JSON value to the column's type. `raw_text` gives the
   // number as written, for DECIMAL columns: the DOM holds only a double,
   // and a decimal must come from the digits, not from a rounded binary
@@ -429,6 +460,7 @@ class JsonCodec final : public Codec {
 
   std::shared_ptr<const Schema> schema_;
   std::vector<Column> value_columns_;
+  std::vector<bool> decoded_;  // per value column: materialized (else NULL, still checked)
   // Parser state and scratch buffers: one thread at a time (see codec.hpp).
   mutable simdjson::dom::parser dom_parser_;
   mutable simdjson::ondemand::parser ondemand_parser_;
@@ -516,7 +548,12 @@ std::string to_json(const Value& v) {
 }
 
 std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema) {
-  return std::make_unique<JsonCodec>(std::move(schema));
+  return std::make_unique<JsonCodec>(std::move(schema), std::vector<bool>{});
+}
+
+std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema,
+                                       std::vector<bool> decoded) {
+  return std::make_unique<JsonCodec>(std::move(schema), std::move(decoded));
 }
 
 Expected<Format> parse_format(std::string_view name) {

@@ -154,7 +154,13 @@ class QueryPlanner {
  public:
   QueryPlanner(SqlEngine& engine, const Query& q, const QueryAnalysis& a, const SourceInfo& sink,
                std::string id, PeekFn deliver = {})
-      : e_(engine), q_(q), a_(a), sink_(sink), id_(std::move(id)), deliver_(std::move(deliver)) {}
+      : e_(engine),
+        q_(q),
+        a_(a),
+        sink_(sink),
+        id_(std::move(id)),
+        deliver_(std::move(deliver)),
+        reads_(column_names(q, a)) {}
 
   Expected<bool> plan() {
     if (q_.limit && !deliver_) return unsupported(q_.loc, "LIMIT");
@@ -170,7 +176,7 @@ class QueryPlanner {
                          [this](const SourceInfo& t) { return materialize_node(t); }};
       node = plan_table_join(c);
     } else {
-      auto src = e_.source_node(from);
+      auto src = e_.source_node(from, false, &reads_);
       if (!src) return src.error();
       node = rows_in_first_join(from) ? drop_tombstones(*src)
                                       : to_rows(*src, from, q_.joins.empty() && !a_.aggregate);
@@ -316,7 +322,7 @@ class QueryPlanner {
       key_info_ = right_keyed ? &right : left;
       StreamJoinContext ctx{e_.topology_, q_, a_, [this](const std::string& what) { return name(what); },
                             [this](const SourceInfo& s) -> Expected<Topology::NodeId> {
-                              auto src = e_.source_node(s);
+                              auto src = e_.source_node(s, false, &reads_);
                               if (!src) return src.error();
                               return to_rows(*src, s, false);
                             }};
@@ -780,19 +786,37 @@ class QueryPlanner {
   const SourceInfo& sink_;
   std::string id_;
   PeekFn deliver_;
+  ColumnNames reads_;  // the column names the query mentions (sql/column_use.hpp)
 };
 
 std::string queryable_store_name(const std::string& table) { return "pull-" + table; }
 
 SqlEngine::SqlEngine() = default;
 
-Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_table) {
-  for (const auto& [topic, node] : sources_)
-    if (topic == s.topic) return node;
+Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_table,
+                                                  const ColumnNames* reads) {
+  const bool stream_read = reads && !as_table && !s.is_table();
+  for (SourceNode& e : sources_) {
+    if (e.topic != s.topic) continue;
+    if (e.decoded) {
+      // Another query over it: decode what this one reads too (all of it
+      // when it reads the topic as a table or under another schema).
+      std::vector<bool> more = stream_read && e.source == s.name ? value_columns_read(*reads, s)
+                                                                 : std::vector<bool>{};
+      for (size_t i = 0; i < e.decoded->size(); ++i)
+        (*e.decoded)[i] = (*e.decoded)[i] || i >= more.size() || more[i];
+    }
+    return e.node;
+  }
   auto serdes = serdes_for(s);
   if (!serdes) return serdes.error();
+  std::shared_ptr<std::vector<bool>> decoded;
+  if (stream_read && is_logical_json(s.value_format) && !unwrapped_single_value(s)) {
+    decoded = std::make_shared<std::vector<bool>>(value_columns_read(*reads, s));
+    serdes->value = codecs::json(value_schema(s), decoded);
+  }
   Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
-  sources_.emplace_back(s.topic, node);
+  sources_.push_back(SourceNode{s.topic, node, s.name, std::move(decoded)});
   return node;
 }
 

@@ -40,6 +40,7 @@
 #include "runtime/error.hpp"
 #include "sql/ast.hpp"
 #include "sql/catalog.hpp"
+#include "sql/column_use.hpp"
 #include "sql/insert_values.hpp"
 
 namespace rivulet::sql {
@@ -91,11 +92,23 @@ class SqlEngine {
   Expected<std::string> insert_into(const InsertInto& i);
   void set_property(const std::string& name, const std::string& value);
   void unset_property(const std::string& name);
-  Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false);
+  // The topic's source node (one per topic). `reads`: the columns the
+  // query reading it as a stream mentions; a JSON stream source decodes
+  // only the value columns some query reads (sql/column_use.hpp).
+  Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false,
+                                         const ColumnNames* reads = nullptr);
 
   Catalog catalog_;
   Topology topology_;
-  std::vector<std::pair<std::string, Topology::NodeId>> sources_;  // topic -> source node
+  struct SourceNode {
+    std::string topic;
+    Topology::NodeId node = 0;
+    std::string source;  // the stream or table it was made for
+    // Its JSON codec's decoded value columns, widened by each query until
+    // the topology is built; null when it decodes them all.
+    std::shared_ptr<std::vector<bool>> decoded;
+  };
+  std::vector<SourceNode> sources_;
   // Materialized KTables: store name -> the node emitting its changelog.
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;

@@ -390,3 +390,61 @@ TEST_CASE("msgpack round-trips random nested values and rejects random bytes",
   REQUIRE(b.ok());
   CHECK(b->as_bytes() == big);
 }
+
+// Columns a query does not read (make_json_codec's `decoded`): NULL in the
+// result, but checked like decoded ones, so that a record is refused for
+// the same reasons whether or not a query reads the bad column. The same
+// random documents go through a codec decoding everything.
+TEST_CASE("json: columns not decoded come out NULL and are still checked", "[codec][json]") {
+  auto schema = schema_of({{"A", DataType::of(TypeKind::String)},
+                           {"N", DataType::of(TypeKind::Int)},
+                           {"D", DataType::decimal(6, 2)},
+                           {"L", DataType::array(DataType::of(TypeKind::BigInt))},
+                           {"S", DataType::of(TypeKind::String)}});
+  auto all = make_json_codec(schema);
+  auto some = make_json_codec(schema, {true, false, false, false});  // S: missing entry, decoded
+  auto r = some->decode(R"({"a":"x","n":7,"d":1.25,"l":[1,2],"s":"y","extra":1})");
+  REQUIRE(r);
+  const auto& f = r->as_struct();
+  REQUIRE(f.size() == 5);
+  CHECK(f[0].value == Value::string("x"));
+  CHECK(f[1].value.is_null());
+  CHECK(f[2].value.is_null());
+  CHECK(f[3].value.is_null());
+  CHECK(f[4].value == Value::string("y"));
+  for (const char* bad : {R"({"a":"x","n":"seven"})", R"({"a":"x","n":4294967296})",
+                          R"({"a":"x","d":12345.678})", R"({"a":"x","l":{"k":1}})",
+                          R"({"a":"x","l":["z"]})"}) {
+    INFO(bad);
+    auto full = all->decode(bad);
+    auto pruned = some->decode(bad);
+    REQUIRE_FALSE(full);
+    REQUIRE_FALSE(pruned);
+    CHECK(pruned.error().kind == ErrorKind::Data);
+    CHECK(pruned.error().message == full.error().message);
+  }
+  std::mt19937 rng(7);
+  const std::vector<std::string> values = {"1", "-3", "2.5", "1e3", "\"t\"", "\"12\"", "true",
+                                           "null", "[1,2]", "[\"q\"]", "{}", "99999999999"};
+  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+  for (int i = 0; i < 2000; ++i) {
+    std::string doc = "{";
+    for (const char* name : {"a", "n", "d", "l", "s"}) {
+      if (rng() % 4 == 0) continue;
+      if (doc.size() > 1) doc += ",";
+      doc += std::string("\"") + name + "\":" + values[pick(rng)];
+    }
+    doc += "}";
+    INFO(doc);
+    auto full = all->decode(doc);
+    auto pruned = some->decode(doc);
+    REQUIRE(full.ok() == pruned.ok());
+    if (!full) continue;
+    const auto& a = full->as_struct();
+    const auto& b = pruned->as_struct();
+    REQUIRE(a.size() == b.size());
+    CHECK(a[0].value == b[0].value);
+    CHECK(a[4].value == b[4].value);
+    for (size_t c = 1; c <= 3; ++c) CHECK(b[c].value.is_null());
+  }
+}

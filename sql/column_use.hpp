@@ -1,0 +1,38 @@
+#pragma once
+// Column use: which value columns of a stream source the queries over it
+// read, so that its JSON codec materializes only those (projection
+// pushdown into the deserializer). A column no query reads is still
+// checked as it would be decoded (a record whose unread column cannot be
+// read as its type is the same data error as before), but comes out NULL:
+// no string copied, no Value built, nothing copied into the row.
+//
+// The answer errs on the side of reading: every column name an expression
+// of the query mentions counts, in any clause, in subqueries and lambdas
+// (a lambda parameter named like a column keeps that column), matched
+// case-insensitively; SELECT * and source.* read everything; so does the
+// source's TIMESTAMP column.
+//
+// Pure functions; any thread.
+#include <string>
+#include <vector>
+
+#include "sql/analyzer.hpp"
+#include "sql/ast.hpp"
+#include "sql/catalog.hpp"
+
+namespace rivulet::sql {
+
+struct ColumnNames {
+  bool all = false;                // SELECT * or source.*, here or in a subquery
+  std::vector<std::string> names;  // every column reference's name
+};
+
+// The column names `q` refers to (with its analysis' projection, where
+// SELECT * is expanded).
+ColumnNames column_names(const Query& q, const QueryAnalysis& a);
+
+// Per value column of `s` (schema order, key columns skipped): whether a
+// query mentioning `n` may read it.
+std::vector<bool> value_columns_read(const ColumnNames& n, const SourceInfo& s);
+
+}  // namespace rivulet::sql
