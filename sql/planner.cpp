@@ -183,11 +183,15 @@ class QueryPlanner {
     }
     if (!node) return node.error();
     key_info_ = &from;
+    if (!table_join) {
+      node = push_down_where(*node, first_join_rows_ != nullptr);
+      if (!node) return node.error();
+    }
     for (size_t i = table_join ? q_.joins.size() : 0; i < q_.joins.size(); ++i) {
       node = join(i, *node);
       if (!node) return node.error();
     }
-    if (q_.where) {
+    if (where_) {
       node = where(*node);
       if (!node) return node.error();
     }
@@ -411,6 +415,95 @@ class QueryPlanner {
     return e_.tables_.back();
   }
 
+  // Predicate pushdown. Before an inner stream-table join on the stream's
+  // key, the conjuncts of WHERE that read only the stream's own columns
+  // and cannot fail at run time (comparisons, AND / OR / NOT, IS [NOT]
+  // NULL, BETWEEN, IN lists, LIKE, IS [NOT] DISTINCT FROM over columns and
+  // literals) drop the records they reject, so that those never reach the
+  // table lookup or the joined row. The same records come out: the joined
+  // row carries the stream's columns unchanged, and a condition that cannot
+  // fail logs nothing wherever it runs. Records with a null key pass (the
+  // join dead-letters them, as before). The rest of WHERE (`where_`) runs
+  // after the join. `struct_records`: the records are still as decoded (a
+  // key and a struct of value columns: rows_in_first_join), else rows.
+  Expected<Topology::NodeId> push_down_where(Topology::NodeId node, bool struct_records) {
+    const SourceInfo& s = *a_.sources[0].info;
+    if (!where_ || a_.joins.empty() || a_.joins[0].kind != AnalyzedJoin::Kind::StreamTable ||
+        q_.joins[0].type != JoinType::Inner || s.is_table() || !keyed_for(0) ||
+        has_subqueries(where_))
+      return node;
+    // Decoded records are read by field position: only where the value
+    // codec builds a struct of the value columns in schema order.
+    if (struct_records && (!is_logical_json(s.value_format) || unwrapped_single_value(s)))
+      return node;
+    std::vector<ExprPtr> conjuncts, pushed, rest;
+    std::function<void(const ExprPtr&)> split = [&](const ExprPtr& e) {
+      if (e->kind == ExprKind::Binary && e->binary_op == BinaryOp::And) {
+        split(e->args[0]);
+        split(e->args[1]);
+      } else {
+        conjuncts.push_back(e);
+      }
+    };
+    split(where_);
+    const std::string& qualifier = a_.sources[0].qualifier;
+    std::function<bool(const Expr&)> safe = [&](const Expr& e) {
+      switch (e.kind) {
+        case ExprKind::Literal:
+          return true;
+        case ExprKind::Column: {
+          // Decoded keys are not coerced to the column's type yet (a JSON
+          // key may be any number): only value columns when decoded.
+          auto c = a_.scope.find(e.qualifier, e.name);
+          return c.ok() && !(*c)->is_pseudo && (*c)->qualifier == qualifier &&
+                 !(struct_records && (*c)->is_key);
+        }
+        case ExprKind::Unary:
+          if (e.unary_op != UnaryOp::Not) return false;
+          break;
+        case ExprKind::Binary:
+          if (!is_comparison(e.binary_op) && !is_logical(e.binary_op)) return false;
+          break;
+        case ExprKind::Between:
+        case ExprKind::InList:
+        case ExprKind::IsNull:
+        case ExprKind::IsDistinctFrom:
+        case ExprKind::Like:
+          break;
+        default:
+          return false;
+      }
+      for (const auto& a : e.args)
+        if (!safe(*a)) return false;
+      return true;
+    };
+    for (const auto& c : conjuncts) (safe(*c) ? pushed : rest).push_back(c);
+    if (pushed.empty()) return node;
+    auto all = [](const std::vector<ExprPtr>& v) {
+      ExprPtr e;
+      for (const auto& c : v) e = e ? ast::binary(BinaryOp::And, e, c, c->loc) : c;
+      return e;
+    };
+    const Scope scope = struct_records ? Scope::of_record(s.schema, qualifier) : a_.scope;
+    auto c = compile(scope, all(pushed), "WHERE");
+    if (!c) return c.error();
+    where_ = all(rest);
+    auto w = std::make_shared<CompiledExpr>(std::move(*c));
+    RowFn fn = [w, struct_records](const Record& r, Batch& out) {
+      if (r.key.is_null()) {
+        out.push_back(r);
+        return;
+      }
+      EvalRow e = eval_row(r);
+      if (struct_records) {
+        e.key = &r.key;
+        e.value = &r.value;
+      }
+      if (w->test(e)) out.push_back(r);
+    };
+    return e_.topology_.add_processor(name("where-before-join"), {node}, flat_map(std::move(fn)));
+  }
+
   Expected<Topology::NodeId> where(Topology::NodeId node) {
     if (has_subqueries(q_.where)) {
       SubqueryWhereContext c{e_.topology_, e_.catalog_, q_, a_,
@@ -418,7 +511,7 @@ class QueryPlanner {
                              [this](const SourceInfo& t) { return materialize(t); }};
       return plan_subquery_where(c, node);
     }
-    auto c = compile(a_.scope, q_.where, "WHERE");
+    auto c = compile(a_.scope, where_, "WHERE");
     if (!c) return c.error();
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
     bool table = a_.sources[0].info->is_table();
@@ -787,6 +880,7 @@ class QueryPlanner {
   std::string id_;
   PeekFn deliver_;
   ColumnNames reads_;  // the column names the query mentions (sql/column_use.hpp)
+  ExprPtr where_ = q_.where;  // what of WHERE runs after the joins (push_down_where)
 };
 
 std::string queryable_store_name(const std::string& table) { return "pull-" + table; }
