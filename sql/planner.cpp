@@ -489,19 +489,16 @@ class QueryPlanner {
     if (!c) return c.error();
     where_ = all(rest);
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
-    RowFn fn = [w, struct_records](const Record& r, Batch& out) {
-      if (r.key.is_null()) {
-        out.push_back(r);
-        return;
-      }
+    RewriteRowFn fn = [w, struct_records](Record& r, ProcessContext&) {
+      if (r.key.is_null()) return true;
       EvalRow e = eval_row(r);
       if (struct_records) {
         e.key = &r.key;
         e.value = &r.value;
       }
-      if (w->test(e)) out.push_back(r);
+      return w->test(e);
     };
-    return e_.topology_.add_processor(name("where-before-join"), {node}, flat_map(std::move(fn)));
+    return e_.topology_.add_processor(name("where-before-join"), {node}, rewrite(std::move(fn)));
   }
 
   Expected<Topology::NodeId> where(Topology::NodeId node) {
@@ -515,18 +512,13 @@ class QueryPlanner {
     if (!c) return c.error();
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
     bool table = a_.sources[0].info->is_table();
-    RowFn fn = [w, table](const Record& r, Batch& out) {
-      if (is_row_tombstone(r, table)) {
-        if (table) out.push_back(r);
-      } else if (w->test(eval_row(r))) {
-        out.push_back(r);
-      } else if (table) {
-        Record o = r;  // a table row that no longer matches is deleted
-        o.value = Value();
-        out.push_back(std::move(o));
-      }
+    RewriteRowFn fn = [w, table](Record& r, ProcessContext&) {
+      if (is_row_tombstone(r, table)) return table;
+      if (w->test(eval_row(r))) return true;
+      if (table) r.value = Value();  // a table row that no longer matches is deleted
+      return table;
     };
-    return e_.topology_.add_processor(name("where"), {node}, flat_map(std::move(fn)));
+    return e_.topology_.add_processor(name("where"), {node}, rewrite(std::move(fn)));
   }
 
   // The projection: key and value columns of the result.
@@ -731,14 +723,15 @@ class QueryPlanner {
       auto slots = row_slots_read(a_.scope, a_.aggregate_calls);
       if (slots) kept = std::make_shared<const std::vector<uint32_t>>(std::move(*slots));
     }
-    ReportingRowFn rekey = [groups, group_sql, kept](const Record& r, Batch& out,
-                                                     ProcessContext& ctx) {
+    // In place: the key is replaced once every group value is known (the
+    // record goes to null_key as it came otherwise).
+    RewriteRowFn rekey = [groups, group_sql, kept](Record& r, ProcessContext& ctx) {
       if (is_tombstone(r)) {
         ctx.skipped(r, SkipReason::Tombstone, "GROUP BY");
-        return;
+        return false;
       }
-      Record o = r;
       EvalRow row = eval_row(r);
+      Value key;
       StructFields f;
       for (size_t i = 0; i < groups.size(); ++i) {
         Value v = groups[i]->evaluate(row);
@@ -749,29 +742,29 @@ class QueryPlanner {
                                         std::to_string(groups.size()) + ", " + group_sql[i] + ",";
           ctx.null_key(r, SkipReason::NullGroupKey, "GROUP BY",
                        "the group key (GROUP BY) is null: " + which + " is NULL");
-          return;
+          return false;
         }
         if (groups.size() == 1) {
-          o.key = std::move(v);
+          key = std::move(v);
         } else {
           f.push_back(Field{"G" + std::to_string(i), std::move(v)});
         }
       }
-      if (groups.size() > 1) o.key = Value::structure(std::move(f));
-      if (kept && o.value.kind() == TypeKind::Array) {
-        const Array& full = o.value.as_array();
+      r.key = groups.size() > 1 ? Value::structure(std::move(f)) : std::move(key);
+      if (kept && r.value.kind() == TypeKind::Array) {
+        const Array& full = r.value.as_array();
         if (kept->size() + 1 < full.size()) {
-          Array row(full.size());
+          Array slim(full.size());
           for (uint32_t i : *kept)
-            if (i + 1 < full.size()) row[i] = full[i];
-          row.back() = full.back();  // the tombstone flag
-          o.value = Value::array(std::move(row));
+            if (i + 1 < full.size()) slim[i] = full[i];
+          slim.back() = full.back();  // the tombstone flag
+          r.value = Value::array(std::move(slim));
         }
       }
-      out.push_back(std::move(o));
+      return true;
     };
     if (!table) {  // a table's rows are re-keyed by plan_table_aggregate
-      node = e_.topology_.add_processor(name("group-key"), {node}, flat_map(std::move(rekey)));
+      node = e_.topology_.add_processor(name("group-key"), {node}, rewrite(std::move(rekey)));
       // Grouped by the stream's own key column: its records already sit in
       // the partition of their group, so no repartition topic (as ksqlDB's
       // groupByKey).
