@@ -432,6 +432,10 @@ class QueryPlanner {
         q_.joins[0].type != JoinType::Inner || s.is_table() || !keyed_for(0) ||
         has_subqueries(where_))
       return node;
+    // A later RIGHT or FULL join would emit the other side's records with
+    // these columns NULL where a rejected record would have matched them.
+    for (const Join& j : q_.joins)
+      if (j.type != JoinType::Inner && j.type != JoinType::Left) return node;
     // Decoded records are read by field position: only where the value
     // codec builds a struct of the value columns in schema order.
     if (struct_records && (!is_logical_json(s.value_format) || unwrapped_single_value(s)))
