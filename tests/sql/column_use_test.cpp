@@ -7,20 +7,12 @@
 #include <catch2/catch.hpp>
 
 #include "sql/parser.hpp"
+#include "sql_test_util.hpp"
 
 namespace rivulet::sql {
 namespace {
 
-Catalog catalog_with(const std::string& script) {
-  Catalog c;
-  auto stmts = parse_statements(script);
-  if (!stmts.ok()) FAIL(stmts.error().message);
-  for (const auto& s : stmts.value()) {
-    auto r = c.apply(s);
-    if (!r.ok()) FAIL(r.error().message);
-  }
-  return c;
-}
+using testing::catalog_with;
 
 const char* kSources =
     "CREATE STREAM orders (id BIGINT KEY, user_id INT, amount DECIMAL(10, 2), note STRING) "

@@ -40,6 +40,13 @@ json decode_key(const std::optional<std::string>& bytes, const SourceInfo& s) {
   return json::parse(to_json(*v));
 }
 
+// A STRING key in the KAFKA format.
+std::string string_key(const std::string& k) {
+  auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
+  REQUIRE(bytes);
+  return *bytes;
+}
+
 const SourceInfo* by_topic(const Catalog& c, const std::string& topic) {
   for (auto type : {SourceType::Stream, SourceType::Table})
     for (const auto* s : c.list(type))
@@ -448,11 +455,7 @@ TEST_CASE("planner: GROUP BY the stream's key after a join on that key needs no 
       "CREATE STREAM E (AD STRING KEY, KIND STRING) WITH (kafka_topic='e', value_format='JSON');"
       "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
       "WITH (kafka_topic='ads', value_format='JSON');";
-  auto key = [](const std::string& k) {
-    auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-    REQUIRE(bytes);
-    return *bytes;
-  };
+  auto key = string_key;
   SECTION("grouped by the stream's key: counted in the input's task") {
     SqlEngine engine;
     REQUIRE(engine.execute_script(
@@ -505,11 +508,7 @@ TEST_CASE("planner: WHERE conditions on the stream's columns run before an inner
       "WITH (kafka_topic='e2', value_format='JSON');"
       "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
       "WITH (kafka_topic='ads', value_format='JSON');";
-  auto key = [](const std::string& k) {
-    auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-    REQUIRE(bytes);
-    return *bytes;
-  };
+  auto key = string_key;
   auto pushed = [](const SqlEngine& e) {
     return e.topology().describe().find("where-before-join") != std::string::npos;
   };

@@ -71,6 +71,17 @@ std::string render(const Value& v) {
   return "?";
 }
 
+Catalog catalog_with(const std::string& script) {
+  Catalog c;
+  auto stmts = parse_statements(script);
+  if (!stmts.ok()) throw std::runtime_error(stmts.error().message);
+  for (const auto& s : stmts.value()) {
+    auto r = c.apply(s);
+    if (!r.ok()) throw std::runtime_error(r.error().message);
+  }
+  return c;
+}
+
 Schema schema_of(const std::string& columns) {
   auto s = parse_statement("CREATE STREAM T (" + columns +
                            ") WITH (kafka_topic='t', value_format='JSON')");

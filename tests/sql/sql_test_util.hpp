@@ -7,6 +7,7 @@
 
 #include "runtime/value.hpp"
 #include "sql/ast.hpp"
+#include "sql/catalog.hpp"
 #include "sql/expression.hpp"
 
 namespace rivulet::sql::testing {
@@ -18,6 +19,10 @@ std::string render(const Value& v);
 // Columns written as in CREATE STREAM: "A INT, B STRING KEY". Throws
 // std::runtime_error on a bad list (test setup error).
 Schema schema_of(const std::string& columns);
+
+// A catalog after the CREATE statements of `script`. Throws
+// std::runtime_error with the parser's or catalog's message.
+Catalog catalog_with(const std::string& script);
 
 // Evaluates a constant SQL expression ("1.5", "ARRAY[1, 2]").
 Value constant(const std::string& sql);
