@@ -238,6 +238,16 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
     return sql_error(p.find("HISTORY_RETENTION")->loc,
                      "HISTORY_RETENTION is a property of tables (a stream keeps no versions).");
   info.history_retention_ms = *history;
+  if (const Property* storage = p.find("TABLE_STORAGE")) {
+    std::string v = to_upper(p.text("TABLE_STORAGE").value_or(""));
+    if (c.type != SourceType::Table)
+      return sql_error(storage->loc,
+                       "TABLE_STORAGE is a property of tables (a stream keeps no rows).");
+    if (v != "ENCODED" && v != "DECODED")
+      return sql_error(storage->loc, "Invalid value for TABLE_STORAGE: '" + v +
+                                         "'. Expected one of DECODED, ENCODED.");
+    info.encoded_storage = v == "ENCODED";
+  }
   if (info.window_size_ms && !info.window)
     return sql_error(p.find("WINDOW_SIZE")->loc, "WINDOW_SIZE requires WINDOW_TYPE.");
   if (info.window == WindowType::Session && info.window_size_ms)
