@@ -44,6 +44,7 @@ struct Options {
   int rounds = 3;
   std::string workload = "both";  // join | aggregate | both
   std::string side = "both";      // sql | api | both (one side: for a profiler)
+  std::string table_storage = "decoded";  // the SQL USERS table: decoded | encoded
 };
 
 double thread_cpu_seconds() {
@@ -90,7 +91,7 @@ Input make_input(const Options& o) {
 
 const char* kSqlSources = R"sql(
 CREATE TABLE USERS (USER_ID STRING PRIMARY KEY, NAME STRING, COUNTRY STRING)
-  WITH (kafka_topic='users', value_format='JSON', partitions=1);
+  WITH (kafka_topic='users', value_format='JSON', partitions=1, table_storage='%s');
 CREATE STREAM ORDERS (USER_ID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE)
   WITH (kafka_topic='orders', value_format='JSON', partitions=1);
 )sql";
@@ -132,11 +133,12 @@ struct Run {
   double cpu = 0;
   int64_t outputs = 0;
   size_t data_errors = 0;
+  double table_bytes_per_entry = 0;  // the users table (KTable::bytes_estimate), when it has one
 };
 
 // Users first (not timed), then the orders through the driver; outputs are
 // counted and dropped every 4096 orders so memory stays flat.
-Expected<Run> run_once(const Topology& topology, const Input& in) {
+Expected<Run> run_once(const Topology& topology, const Input& in, const char* users_store) {
   auto driver = sql::TestDriver::create(topology);
   if (!driver) return driver.error();
   auto& d = **driver;
@@ -144,6 +146,9 @@ Expected<Run> run_once(const Topology& topology, const Input& in) {
   for (const auto& u : in.users) d.pipe("users", u.key, u.value, t);
   d.clear_outputs();
   Run r;
+  if (const KTable* users = d.graph().table(users_store); users && users->size() > 0)
+    r.table_bytes_per_entry =
+        static_cast<double>(users->bytes_estimate()) / static_cast<double>(users->size());
   const auto start = Clock::now();
   const double cpu0 = thread_cpu_seconds();
   for (size_t i = 0; i < in.orders.size(); ++i) {
@@ -176,11 +181,19 @@ int run(const Options& o) {
   };
   const Workload workloads[] = {{"join", kSqlJoin, api_join},
                                 {"aggregate", kSqlAggregate, api_aggregate}};
-  json result{{"users", o.users}, {"orders", o.orders}, {"rounds", o.rounds}};
+  double raw = 0;
+  for (const auto& u : in.users) raw += static_cast<double>(u.key.size() + u.value.size());
+  json result{{"users", o.users},
+              {"orders", o.orders},
+              {"rounds", o.rounds},
+              {"table_storage", o.table_storage},
+              {"users_raw_bytes_per_entry", in.users.empty() ? 0 : raw / in.users.size()}};
   bool ok = true;
   for (const auto& w : workloads) {
     if (o.workload != "both" && o.workload != w.name) continue;
-    auto planned = sql::plan_script(std::string(kSqlSources) + w.sql);
+    char sources[512];
+    std::snprintf(sources, sizeof sources, kSqlSources, o.table_storage.c_str());
+    auto planned = sql::plan_script(std::string(sources) + w.sql);
     if (!planned) {
       std::cerr << "bench_sql_api: " << w.name << ": " << planned.error().to_string() << "\n";
       return 1;
@@ -188,10 +201,11 @@ int run(const Options& o) {
     const Topology api = w.api();
     std::vector<double> sql_rate, sql_core, api_rate, api_core;
     int64_t sql_outputs = -1, api_outputs = -1;
+    double sql_table_bytes = 0, api_table_bytes = 0;
     for (int round = 0; round < o.rounds; ++round) {
       for (int which = 0; which < 2; ++which) {
         if (o.side != "both" && o.side != (which == 0 ? "sql" : "api")) continue;
-        auto r = run_once(which == 0 ? planned->topology : api, in);
+        auto r = run_once(which == 0 ? planned->topology : api, in, which == 0 ? "USERS" : "users");
         if (!r) {
           std::cerr << "bench_sql_api: " << w.name << ": " << r.error().to_string() << "\n";
           return 1;
@@ -200,6 +214,7 @@ int run(const Options& o) {
         (which == 0 ? sql_rate : api_rate).push_back(n / r->seconds);
         (which == 0 ? sql_core : api_core).push_back(n / r->cpu);
         (which == 0 ? sql_outputs : api_outputs) = r->outputs;
+        (which == 0 ? sql_table_bytes : api_table_bytes) = r->table_bytes_per_entry;
         if (r->data_errors != 0) {
           std::cerr << "bench_sql_api: " << w.name << (which == 0 ? " sql" : " api") << ": "
                     << r->data_errors << " data errors\n";
@@ -227,6 +242,8 @@ int run(const Options& o) {
     result[w.name] = json{{"sql", {{"records_per_second", s}, {"records_per_cpu_second", sc}}},
                           {"api", {{"records_per_second", a}, {"records_per_cpu_second", ac}}},
                           {"output_records", sql_outputs},
+                          {"users_table_bytes_per_entry",
+                           {{"sql", sql_table_bytes}, {"api", api_table_bytes}}},
                           {"ratio_sql_to_api", s / a},
                           {"ratio_sql_to_api_per_core", sc / ac}};
   }
@@ -249,6 +266,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"join", "aggregate", "both"}));
   app.add_option("--side", o.side, "sql, api or both (one side: to profile it)")
       ->check(CLI::IsMember({"sql", "api", "both"}));
+  app.add_option("--table-storage", o.table_storage,
+                 "The SQL USERS table's TABLE_STORAGE: decoded (the default) or encoded")
+      ->check(CLI::IsMember({"decoded", "encoded"}));
   CLI11_PARSE(app, argc, argv);
   return rivulet::bench::run(o);
 }
