@@ -82,7 +82,7 @@ void BM_JsonDecodeSchema(benchmark::State& state) {
 }
 BENCHMARK(BM_JsonDecodeSchema);
 
-// A Yahoo ad event (bench/sql_workloads.cpp's shape, 230 bytes) with its
+// A Yahoo ad event (bench/sql_workloads.cpp's shape, 245 bytes) with its
 // stream's value schema. Arg 0 decodes all six value columns; arg 1 only
 // the two the Yahoo query reads (event_type, and event_time for the
 // timestamp), as the SQL planner's column pruning does: the other four are

@@ -89,12 +89,15 @@ Input make_input(const Options& o) {
   return in;
 }
 
-const char* kSqlSources = R"sql(
-CREATE TABLE USERS (USER_ID STRING PRIMARY KEY, NAME STRING, COUNTRY STRING)
-  WITH (kafka_topic='users', value_format='JSON', partitions=1, table_storage='%s');
-CREATE STREAM ORDERS (USER_ID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE)
-  WITH (kafka_topic='orders', value_format='JSON', partitions=1);
-)sql";
+// The sources, the USERS table kept with `table_storage` (decoded | encoded).
+std::string sql_sources(const std::string& table_storage) {
+  return "CREATE TABLE USERS (USER_ID STRING PRIMARY KEY, NAME STRING, COUNTRY STRING)\n"
+         "  WITH (kafka_topic='users', value_format='JSON', partitions=1, table_storage='" +
+         table_storage +
+         "');\n"
+         "CREATE STREAM ORDERS (USER_ID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE)\n"
+         "  WITH (kafka_topic='orders', value_format='JSON', partitions=1);\n";
+}
 
 const char* kSqlJoin = R"sql(
 CREATE STREAM ENRICHED_ORDERS WITH (kafka_topic='enriched-orders') AS
@@ -191,9 +194,7 @@ int run(const Options& o) {
   bool ok = true;
   for (const auto& w : workloads) {
     if (o.workload != "both" && o.workload != w.name) continue;
-    char sources[512];
-    std::snprintf(sources, sizeof sources, kSqlSources, o.table_storage.c_str());
-    auto planned = sql::plan_script(std::string(sources) + w.sql);
+    auto planned = sql::plan_script(sql_sources(o.table_storage) + w.sql);
     if (!planned) {
       std::cerr << "bench_sql_api: " << w.name << ": " << planned.error().to_string() << "\n";
       return 1;

@@ -18,10 +18,6 @@ class MsgpackCodec final : public Codec {
 
 }  // namespace
 
-CodecFactory json(std::shared_ptr<const Schema> schema) {
-  return [schema = std::move(schema)] { return make_json_codec(schema); };
-}
-
 CodecFactory json(std::shared_ptr<const Schema> schema,
                   std::shared_ptr<const std::vector<bool>> decoded) {
   return [schema = std::move(schema), decoded = std::move(decoded)] {

@@ -24,13 +24,12 @@ struct Serdes {
 namespace codecs {
 
 // JSON (with a schema: the value's columns, coerced to their types).
-CodecFactory json(std::shared_ptr<const Schema> schema = nullptr);
-// JSON that materializes only the value columns `decoded` marks (see
-// make_json_codec). The vector is read when the factory makes a codec (a
-// TaskGraph being built), so its owner may widen it until then: the SQL
-// engine does, query by query.
-CodecFactory json(std::shared_ptr<const Schema> schema,
-                  std::shared_ptr<const std::vector<bool>> decoded);
+// `decoded`, when given, marks the value columns to materialize (see
+// make_json_codec). It is read when the factory makes a codec (a TaskGraph
+// being built), so its owner may widen it until then: the SQL engine does,
+// query by query.
+CodecFactory json(std::shared_ptr<const Schema> schema = nullptr,
+                  std::shared_ptr<const std::vector<bool>> decoded = nullptr);
 // DELIMITED (CSV) with the schema's columns.
 CodecFactory delimited(std::shared_ptr<const Schema> schema, char delimiter = ',');
 // ksqlDB's KAFKA format for keys: INT/BIGINT/DOUBLE big-endian, STRING UTF-8.

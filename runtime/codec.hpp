@@ -31,15 +31,15 @@ class Codec {
   virtual Expected<std::string> encode(const Value& v) const = 0;
 };
 
-std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema = nullptr);
-// A JSON codec that materializes only some of the schema's value columns:
-// `decoded[i]` for the i-th value column (schema order, key columns
-// skipped; missing entries count as true). A column that is not decoded is
+// JSON; with a schema, objects read as the schema's value columns.
+// `decoded` materializes only some of them: `decoded[i]` for the i-th
+// value column (schema order, key columns skipped; missing entries, and
+// an empty vector, count as true). A column that is not decoded is
 // still checked as if it were (a value that cannot read as its type is the
 // same data error), but comes out NULL: no string copied, no value built.
 // The SQL planner uses it for the columns of a stream no query reads.
-std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema,
-                                       std::vector<bool> decoded);
+std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema = nullptr,
+                                       std::vector<bool> decoded = {});
 std::unique_ptr<Codec> make_delimited_codec(std::shared_ptr<const Schema> schema,
                                             char delimiter = ',');
 std::unique_ptr<Codec> make_kafka_codec(DataTypePtr type);

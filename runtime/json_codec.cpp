@@ -547,10 +547,6 @@ std::string to_json(const Value& v) {
   return out;
 }
 
-std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema) {
-  return std::make_unique<JsonCodec>(std::move(schema), std::vector<bool>{});
-}
-
 std::unique_ptr<Codec> make_json_codec(std::shared_ptr<const Schema> schema,
                                        std::vector<bool> decoded) {
   return std::make_unique<JsonCodec>(std::move(schema), std::move(decoded));

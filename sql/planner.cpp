@@ -889,7 +889,7 @@ SqlEngine::SqlEngine() = default;
 Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_table,
                                                   const ColumnNames* reads) {
   const bool stream_read = reads && !as_table && !s.is_table();
-  for (SourceNode& e : sources_) {
+  for (SourceEntry& e : sources_) {
     if (e.topic != s.topic) continue;
     if (e.decoded) {
       // Another query over it: decode what this one reads too (all of it
@@ -909,7 +909,7 @@ Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_t
     serdes->value = codecs::json(value_schema(s), decoded);
   }
   Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
-  sources_.push_back(SourceNode{s.topic, node, s.name, std::move(decoded)});
+  sources_.push_back(SourceEntry{s.topic, node, s.name, std::move(decoded)});
   return node;
 }
 

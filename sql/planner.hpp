@@ -100,7 +100,7 @@ class SqlEngine {
 
   Catalog catalog_;
   Topology topology_;
-  struct SourceNode {
+  struct SourceEntry {
     std::string topic;
     Topology::NodeId node = 0;
     std::string source;  // the stream or table it was made for
@@ -108,7 +108,7 @@ class SqlEngine {
     // the topology is built; null when it decodes them all.
     std::shared_ptr<std::vector<bool>> decoded;
   };
-  std::vector<SourceNode> sources_;
+  std::vector<SourceEntry> sources_;
   // Materialized KTables: store name -> the node emitting its changelog.
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
