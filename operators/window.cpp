@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "operators/partial_aggregate.hpp"
@@ -11,9 +12,11 @@ namespace rivulet {
 
 namespace {
 
-const char* const kKeyField = "\x01window.key";
-const char* const kStartField = "\x01window.start";
-const char* const kEndField = "\x01window.end";
+// string_views: comparing against them checks the length first (every
+// windowed record's key is checked, per operator).
+constexpr std::string_view kKeyField = "\x01window.key";
+constexpr std::string_view kStartField = "\x01window.start";
+constexpr std::string_view kEndField = "\x01window.end";
 
 bool is_integer(const Value& v) {
   return v.kind() == TypeKind::BigInt || v.kind() == TypeKind::Int;
@@ -126,9 +129,9 @@ Expected<bool> WindowSpec::validate() const {
 Value windowed_key(Value key, WindowBounds w) {
   StructFields f;
   f.reserve(3);
-  f.push_back(Field{kKeyField, std::move(key)});
-  f.push_back(Field{kStartField, Value::int64(w.start)});
-  f.push_back(Field{kEndField, Value::int64(w.end)});
+  f.push_back(Field{std::string(kKeyField), std::move(key)});
+  f.push_back(Field{std::string(kStartField), Value::int64(w.start)});
+  f.push_back(Field{std::string(kEndField), Value::int64(w.end)});
   return Value::structure(std::move(f));
 }
 

@@ -164,6 +164,9 @@ class JsonCodec final : public Codec {
         value_columns_.push_back(c);
         decoded_.push_back(i >= decoded.size() || decoded[i]);
       }
+      for (size_t i = 0; i < value_columns_.size(); ++i)
+        for (size_t j = i + 1; j < value_columns_.size(); ++j)
+          if (iequals(value_columns_[i].name, value_columns_[j].name)) case_twins_ = true;
     }
   }
 
@@ -198,24 +201,16 @@ class JsonCodec final : public Codec {
                          std::string(type_kind_name(from_element(doc).kind())));
     }
     const size_t n = value_columns_.size();
+    match_fields(doc.get_object());
     StructFields fields;
     fields.reserve(n);
-    simdjson::dom::object obj = doc.get_object();
     for (size_t i = 0; i < n; ++i) {
       const Column& col = value_columns_[i];
-      simdjson::dom::element found;
-      bool present = false;
-      for (auto field : obj) {
-        if (iequals(field.key, col.name)) {
-          found = field.value;
-          present = true;
-          break;
-        }
-      }
-      if (!present) {
+      if (!present_[i]) {
         fields.push_back(Field{col.name, Value()});
         continue;
       }
+      const simdjson::dom::element found = found_[i];
       if (!decoded_[i] && reads_as_itself(*col.type, found.type())) {
         // Not read by anyone, and of its column's type: nothing to check.
         fields.push_back(Field{col.name, Value()});
@@ -239,6 +234,48 @@ class JsonCodec final : public Codec {
   }
 
  private:
+  // Finds each value column's field in one pass over the object (names
+  // match case-insensitively; the first of duplicate keys wins). Writers
+  // keep one key order, so the column after the last one matched is tried
+  // first: one comparison per field instead of a scan of the object per
+  // column.
+  void match_fields(simdjson::dom::object obj) const {
+    const size_t n = value_columns_.size();
+    present_.assign(n, 0);
+    found_.resize(n);
+    if (case_twins_) {  // quoted names equal but for case: each takes the first match
+      for (size_t j = 0; j < n; ++j) {
+        for (auto field : obj) {
+          if (iequals(field.key, value_columns_[j].name)) {
+            present_[j] = 1;
+            found_[j] = field.value;
+            break;
+          }
+        }
+      }
+      return;
+    }
+    size_t left = n, next = 0;
+    for (auto field : obj) {
+      size_t c = n;
+      if (next < n && iequals(field.key, value_columns_[next].name)) {
+        c = next;
+      } else {
+        for (size_t j = 0; j < n; ++j) {
+          if (iequals(field.key, value_columns_[j].name)) {
+            c = j;
+            break;
+          }
+        }
+      }
+      if (c == n || present_[c]) continue;
+      present_[c] = 1;
+      found_[c] = field.value;
+      next = c + 1;
+      if (--left == 0) break;
+    }
+  }
+
   // Whether convert() takes one of its fast paths for this JSON type: the
   // value reads as the column's type without a conversion that could fail.
   static bool reads_as_itself(const DataType& type, simdjson::dom::element_type json_type) {
@@ -467,6 +504,10 @@ class JsonCodec final : public Codec {
   mutable std::string padded_;
   mutable std::string rewritten_;
   mutable size_t last_size_ = 0;  // encode's size hint
+  // match_fields: whether each value column's field was found, and where.
+  bool case_twins_ = false;  // two value columns' names differ only in case
+  mutable std::vector<char> present_;
+  mutable std::vector<simdjson::dom::element> found_;
 };
 
 }  // namespace
