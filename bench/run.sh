@@ -31,6 +31,9 @@
 #                   (orders LEFT JOIN users; per-user count), both through
 #                   the TestDriver in one process, alternating, 3 rounds
 #                   (SQL_API_ORDERS, default 500000; 0 skips; ~1 minute);
+#                   then the SQL join once more with the users table kept
+#                   encoded (TABLE_STORAGE='ENCODED'), for its bytes per
+#                   entry beside the decoded table's (seconds);
 #   cluster         `rivulet demo --cluster --nodes K` for each K of
 #                   CLUSTER_NODES (default "3 4": scaling 3 -> 4 and
 #                   4 -> 5 nodes; CLUSTER_NODES=none skips it): tasks moved
@@ -156,6 +159,14 @@ if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
     echo "run.sh: $sql_api_cmd failed; see $results/sql_api.log" >&2
 fi
 
+rm -f "$results/sql_api_encoded.json"
+sql_api_encoded_cmd="$build/bin/bench_sql_api --orders 100000 --rounds 1 --workload join --side sql --table-storage encoded"
+if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
+  echo "run.sh: $sql_api_encoded_cmd" >&2
+  $sql_api_encoded_cmd 2> "$results/sql_api_encoded.log" > "$results/sql_api_encoded.json" || \
+    echo "run.sh: $sql_api_encoded_cmd failed; see $results/sql_api_encoded.log" >&2
+fi
+
 cluster_nodes=${CLUSTER_NODES:-3 4}
 rm -f "$results/cluster.jsonl"
 if [[ "$cluster_nodes" != none ]]; then
@@ -205,11 +216,11 @@ if [[ "$scaling_nodes" != none ]]; then
 fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
-  "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" <<'PY'
+  "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" "$sql_api_encoded_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
-sql_cached_cmd = sys.argv[10]
+sql_cached_cmd, sql_api_encoded_cmd = sys.argv[10], sys.argv[11]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -435,6 +446,20 @@ if sa:
             "value": round(d["ratio_sql_to_api"], 3),
             "unit": "SQL / hand-written C++ API, same run (goal >= 0.8)",
             "per_core": round(d["ratio_sql_to_api_per_core"], 3), "command": sql_api_cmd}
+
+# The SQL users table's bytes per entry (KTable::bytes_estimate), decoded (the
+# default) and encoded (TABLE_STORAGE='ENCODED'), against the raw key and
+# value bytes (goal: at most twice).
+for storage, doc, cmd in (("decoded", sa, sql_api_cmd),
+                          ("encoded", load("sql_api_encoded.json"), sql_api_encoded_cmd)):
+    per_entry = ((doc or {}).get("join") or {}).get("users_table_bytes_per_entry", {}).get("sql")
+    raw = (doc or {}).get("users_raw_bytes_per_entry")
+    if per_entry and raw:
+        fig[f"sql_api_users_table_{storage}_bytes_per_entry"] = {
+            "value": round(per_entry, 1),
+            "unit": f"bytes per entry, the SQL users table of {doc['users']} keys ({storage}), KTable::bytes_estimate",
+            "raw_bytes_per_entry": round(raw, 1), "ratio_to_raw": round(per_entry / raw, 2),
+            "command": cmd}
 
 try:
     clines = [json.loads(l) for l in open(os.path.join(results, "cluster.jsonl")) if l.strip()]
