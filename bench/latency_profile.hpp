@@ -13,17 +13,22 @@
 
 namespace rivulet::bench {
 
-inline std::vector<std::string> latency_profile() {
+// `hops`: the consumer -> producer hops of the query's longest path (1: a
+// filter or projection; 2: through a repartition topic).
+inline std::vector<std::string> latency_profile(int hops = 2) {
   return {
       // An empty fetch is held this long by the broker (the embedded one
       // holds it even when data arrives meanwhile): 1 ms instead of 5 per
       // consumer hop, for more fetch requests while idle.
       "fetch.wait.max.ms=1",
-      // The producer's linger stays at its default (5 ms): lower lingers
-      // cut the median, but on the embedded broker, which returns one batch
-      // per partition per fetch, smaller batches made the Yahoo pipeline's
-      // p99 worse (docs/benchmarks.md).
-      "producer.linger.ms=5",
+      // One hop: 1 ms, which cut Nexmark Q1's and Q2's median from 18-20
+      // to 11-13 ms and their p99 to 17-20 ms in most runs. More hops keep
+      // the producer's default (5 ms): on the embedded broker, which
+      // returns one batch per partition per fetch, smaller batches made
+      // Yahoo's broker path itself, and so its pipeline, slower at the
+      // median and the p99 (docs/benchmarks.md, "p99 at half load with a
+      // 1 ms linger").
+      hops <= 1 ? "producer.linger.ms=1" : "producer.linger.ms=5",
   };
 }
 

@@ -94,8 +94,10 @@ struct Options {
   int64_t latency_max_records = 0;
   std::vector<std::string> sets;  // --set key=value for the pipeline phases
   // The latency phases' configuration (--latency-set replaces it); --set
-  // values apply on top of it.
+  // values apply on top of it. Without --latency-set each workload runs
+  // with the profile for its number of hops (bench/latency_profile.hpp).
   std::vector<std::string> latency_sets = latency_profile();
+  bool latency_sets_given = false;
   // Both, in that order: what the latency phases run with.
   std::vector<std::string> latency_config() const {
     std::vector<std::string> all = latency_sets;
@@ -1762,7 +1764,10 @@ int run(const Options& o) {
         std::cerr << "bench_sql: " << name << " latency: the live maximum from a burst of "
                   << burst << " records, then half of it for " << o.latency_seconds << " s\n";
       }
-      lj = run_latency(bootstrap, o, name, o.latency_rate, burst, lat_prefix, tag);
+      const int hops = hops_of(workloads.at(name));
+      Options lo = o;
+      if (!o.latency_sets_given) lo.latency_sets = latency_profile(hops);
+      lj = run_latency(bootstrap, lo, name, o.latency_rate, burst, lat_prefix, tag);
       // The pipeline phase's records/s (preloaded input, nothing else
       // running): what the rate was half of before the live burst.
       if (pipeline_max > 0) lj["pipeline_phase_records_per_second"] = pipeline_max;
@@ -1773,11 +1778,10 @@ int run(const Options& o) {
       if (!lj.value("ok", false)) ok = false;
       const double rate = lj.value("rate_records_per_second", 0.0);
       if (rate <= 0) continue;  // the burst failed: no rate for the broker path either
-      const int hops = hops_of(workloads.at(name));
       std::cerr << "bench_sql: " << name << " broker-path latency (" << hops
                 << " forwarding hops) at " << rate << " records/s for " << o.latency_seconds
                 << " s\n";
-      bj = run_baseline_latency(bootstrap, o, name, rate, hops, base_prefix, tag);
+      bj = run_baseline_latency(bootstrap, lo, name, rate, hops, base_prefix, tag);
       if (!bj.value("ok", false)) ok = false;
     }
   }
@@ -1829,12 +1833,15 @@ int main(int argc, char** argv) {
                  "Input records of the burst that measures each latency phase's live maximum "
                  "(default: 100,000, or the workload's input records when fewer)")
       ->check(CLI::Range(int64_t{1000}, int64_t{10000000}));
-  app.add_option("--latency-set", o.latency_sets,
-                 "Configuration of the latency phases (key=value, repeatable; replaces the "
-                 "default latency profile, bench/latency_profile.hpp; --set applies on top)");
+  auto* latency_set =
+      app.add_option("--latency-set", o.latency_sets,
+                     "Configuration of the latency phases (key=value, repeatable; replaces the "
+                     "default latency profile, bench/latency_profile.hpp: a 1 ms linger for "
+                     "queries of one hop, 5 ms for more; --set applies on top)");
   app.add_option("--latency-seconds", o.latency_seconds, "Length of the latency run")
       ->check(CLI::Range(3, 3600));
   CLI11_PARSE(app, argc, argv);
+  o.latency_sets_given = latency_set->count() > 0;
   if (!workloads.empty()) {
     o.workloads.clear();
     std::stringstream s(workloads);
