@@ -1,5 +1,5 @@
 // `rivulet run APP.sql [--bootstrap LIST] [--config FILE] [--set key=value]...
-// [--http HOST:PORT]`: plans the SQL file (sql::plan_file) and runs its
+// [--http HOST:PORT] [--explain]`: plans the SQL file (sql::plan_file) and runs its
 // persistent queries with rivulet::Application on this node (after loading
 // its file and memory sources and writing its INSERT INTO ... VALUES rows)
 // until SIGINT or SIGTERM, then stops gracefully (drain, flush, final
@@ -7,7 +7,8 @@
 // bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed
 // task exits 1.
 //
-// stdout: one line once running: "running N queries from FILE
+// --explain prints the plan (sql::SqlEngine::explain) to stdout and exits 0
+// without a broker. stdout: one line once running: "running N queries from FILE
 // (application.id=ID, P partitions)"; then, with --http, "http HOST:PORT".
 // Everything else goes to stderr.
 #include <chrono>
@@ -32,6 +33,7 @@ struct RunOptions {
   std::string config;
   std::vector<std::string> sets;
   std::string http;
+  bool explain = false;
 };
 
 int run_sql(const RunOptions& o) {
@@ -46,6 +48,12 @@ int run_sql(const RunOptions& o) {
   }
   for (const auto& k : app->ignored)
     std::cerr << "rivulet run: SET '" << k << "' is not a Rivulet configuration key; ignored\n";
+  if (o.explain) {  // the plan only: no broker needed, nothing started
+    std::cout << app->queries << (app->queries == 1 ? " query" : " queries") << " from " << o.file
+              << "\n"
+              << app->explanation << std::flush;
+    return 0;
+  }
   std::vector<std::string> sets;
   if (!o.bootstrap.empty()) sets.push_back("bootstrap.servers=" + o.bootstrap);
   sets.insert(sets.end(), o.sets.begin(), o.sets.end());
@@ -133,6 +141,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--config", o->config, "A properties file (see `rivulet config`)");
   cmd->add_option("--set", o->sets, "Override a configuration key: --set key=value");
   cmd->add_option("--http", o->http, "Serve /metrics, /health and /tasks on HOST:PORT");
+  cmd->add_flag("--explain", o->explain,
+                "Print the queries' plan (sources and the columns decoded, sink, repartition and "
+                "co-partitioned topics, topology) and exit without running them");
   cmd->callback([o] { exit_code = run_sql(*o); });
 }
 

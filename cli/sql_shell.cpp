@@ -322,6 +322,7 @@ struct SqlShell::Impl {
     if (const auto* show = std::get_if<ShowList>(&s.body)) return show_list(s, *show);
     if (const auto* d = std::get_if<Describe>(&s.body)) return describe(s, *d);
     if (const auto* t = std::get_if<Terminate>(&s.body)) return terminate(*t);
+    if (const auto* e = std::get_if<Explain>(&s.body)) return explain(*e);
     if (const auto* sel = std::get_if<SelectStatement>(&s.body)) {
       if (sel->query->emit == EmitMode::Unspecified) return pull(*sel->query);
       return push(*sel->query);
@@ -460,6 +461,63 @@ struct SqlShell::Impl {
     message(what + " and running (query " + id + ", application.id=" + app->application_id() +
             ", " + std::to_string(app->partitions()) + " partitions)");
     queries.push_back(RunningQuery{id, sink, s.text, std::move(engine), std::move(app)});
+    return true;
+  }
+
+  // EXPLAIN statement: planned as the statement would be, not started, the
+  // session unchanged. EXPLAIN query_id: a running query's plan.
+  Expected<bool> explain(const sql::Explain& e) {
+    std::string id, text, plan, running;
+    if (e.statement) {
+      const Statement& inner = *e.statement;
+      if (!std::holds_alternative<sql::CreateAsSelect>(inner.body) &&
+          !std::holds_alternative<sql::InsertInto>(inner.body))
+        return sql_error(inner.loc,
+                         "EXPLAIN takes CREATE STREAM|TABLE ... AS SELECT, INSERT INTO ... SELECT "
+                         "or a running query's id (SHOW QUERIES)");
+      sql::SqlEngine engine = session.fork();
+      const int before = engine.query_count();
+      auto r = engine.execute(inner);
+      if (!r) return r.error();
+      if (engine.query_count() == before) {  // IF NOT EXISTS on an existing source
+        message(*r);
+        return true;
+      }
+      if (const auto* c = std::get_if<sql::CreateAsSelect>(&inner.body)) {
+        const sql::SourceInfo* info = engine.catalog().find(c->name);
+        id = info ? info->query_id : "QUERY_" + std::to_string(before);
+      } else {
+        id = "INSERTQUERY_" + std::to_string(before);
+      }
+      auto valid = engine.topology().validate();
+      if (!valid) return valid.error();
+      text = inner.text;
+      plan = engine.explain();
+      running = "no (EXPLAIN does not start it)";
+    } else {
+      auto it = std::find_if(queries.begin(), queries.end(), [&](const RunningQuery& q) {
+        return q.id == e.query_id || q.id == upper(e.query_id);
+      });
+      if (it == queries.end())
+        return sql_error(e.query_loc,
+                         "Unknown queryId: " + e.query_id + " (SHOW QUERIES lists them)");
+      id = it->id;
+      text = it->text;
+      plan = it->engine->explain();
+      running = "yes (application.id=" + it->app->application_id() + ", " +
+                std::to_string(it->app->partitions()) + " partitions)";
+    }
+    if (options.json) {
+      out << nlohmann::json{{"queryId", id}, {"statement", text}, {"running", running},
+                            {"plan", plan}}
+                 .dump()
+          << std::endl;
+      return true;
+    }
+    out << "Query ID             : " << id << "\n"
+        << "Statement            : " << text << "\n"
+        << "Running              : " << running << "\n"
+        << plan << std::flush;
     return true;
   }
 

@@ -36,6 +36,7 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
   app.inserts = engine.inserts();
+  app.explanation = engine.explain();
   return app;
 }
 

@@ -36,6 +36,7 @@ struct PlannedApp {
   std::vector<std::pair<std::string, std::string>> properties;  // SET statements
   std::vector<std::string> ignored;  // SET keys that are not configuration keys
   std::vector<std::string> sinks;    // topics written (repartition topics included)
+  std::string explanation;           // SqlEngine::explain() of its queries
   // The file and memory sources the queries read (WITH (SOURCE='file://...'));
   // a loader writes them into their topics (cluster/source_loading.hpp).
   std::vector<SourceInfo> external_sources;

@@ -652,6 +652,9 @@ struct StatementPrinter {
     return t.all ? "TERMINATE ALL" : "TERMINATE " + quote_identifier(t.query_id);
   }
   std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
+  std::string operator()(const Explain& e) const {
+    return "EXPLAIN " + (e.statement ? to_sql(*e.statement) : quote_identifier(e.query_id));
+  }
 };
 
 }  // namespace

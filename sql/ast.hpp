@@ -329,9 +329,18 @@ struct SelectStatement {
   QueryPtr query;
 };
 
+struct Statement;
+
+// EXPLAIN statement (CREATE ... AS SELECT, INSERT INTO ... SELECT) | EXPLAIN query_id
+struct Explain {
+  std::shared_ptr<const Statement> statement;  // null: a running query's id
+  std::string query_id;
+  SourceLocation query_loc;
+};
+
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
-                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement>;
+                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain>;
 
 struct Statement {
   StatementBody body;

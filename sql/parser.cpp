@@ -184,8 +184,35 @@ class Parser {
     if (at_word("UNSET")) return unset();
     if (at_word("TERMINATE")) return terminate();
     if (at_word("SELECT")) return SelectStatement{query()};
+    if (at_word("EXPLAIN")) return explain();
     fail_expecting(
-        "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE)");
+        "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE, "
+        "EXPLAIN)");
+  }
+
+  // EXPLAIN CREATE ... AS SELECT | EXPLAIN INSERT INTO ... | EXPLAIN query_id
+  StatementBody explain() {
+    consume_word("EXPLAIN");
+    Explain e;
+    // Any statement is parsed, so that one EXPLAIN cannot take (DROP, SHOW,
+    // ...) is refused at its position by whoever runs it.
+    bool statement_next = false;
+    for (const char* w : {"CREATE", "INSERT", "SELECT", "DROP", "SHOW", "LIST", "DESCRIBE", "SET",
+                          "UNSET", "TERMINATE", "EXPLAIN"})
+      statement_next = statement_next || at_word(w);
+    if (statement_next) {
+      auto inner = std::make_shared<Statement>();
+      const Token& first = cur();
+      inner->loc = first.loc;
+      inner->body = statement();
+      const Token& last = toks_[pos_ - 1];
+      inner->text = std::string(src_.substr(first.offset, last.offset + last.length - first.offset));
+      e.statement = std::move(inner);
+      return e;
+    }
+    e.query_loc = cur().loc;
+    e.query_id = identifier("a statement to explain (CREATE ... AS SELECT, INSERT INTO) or a query id");
+    return e;
   }
 
   SourceType source_type() {

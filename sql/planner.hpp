@@ -79,6 +79,11 @@ class SqlEngine {
 
   const Catalog& catalog() const { return catalog_; }
   const Topology& topology() const { return topology_; }
+  // What the queries planned so far read and write, and how (EXPLAIN,
+  // `rivulet run --explain`): each source with its topic, formats and the
+  // value columns its codec builds; the sink, repartition and
+  // co-partitioned topics; one line per topology node. Multi-line text.
+  std::string explain() const;
   int query_count() const { return queries_; }
   // SET 'key' = 'value' statements executed so far (UNSET removes), in
   // order of first setting.

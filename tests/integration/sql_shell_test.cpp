@@ -6,6 +6,7 @@
 // table joined with the CTAS's table, INSERT INTO ... VALUES, and SQL errors with line:column that
 // do not end the session.
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -86,6 +87,19 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(running.has_value());
   INFO(slurp(errors));
   CHECK(running->rfind("Table created and running (query CTAS_COUNTS_", 0) == 0);
+
+  // EXPLAIN of the running query: its application and plan (the sink's
+  // node is the last line).
+  send("EXPLAIN ctas_counts_0;\n");
+  auto plan = read_until(*shell, "  sink-");
+  INFO(slurp(errors));
+  REQUIRE(!plan.empty());
+  CHECK(plan[0] == "Query ID             : CTAS_COUNTS_0");
+  CHECK(has_line(plan, "Running              : yes (application.id="));
+  CHECK(has_line(plan, "  ORDERS  stream  topic sh_orders  key KAFKA  value JSON  decodes every "
+                       "value column (1)"));
+  CHECK(has_line(plan, "Sink topics:"));
+  CHECK(plan.back().find(" sink COUNTS <- ") != std::string::npos);
 
   // Pull: the key's current row, from the task that owns it.
   std::vector<std::string> result;
@@ -238,4 +252,47 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(bad_out.find("line 5:10: Source `NOPE` does not exist") != std::string::npos);
   CHECK(bad_out.find("| V     | INTEGER ") != std::string::npos);
   CHECK(bad_out.find("| T          | t ") != std::string::npos);  // the last statement, without ';'
+
+  // EXPLAIN plans a persistent query without a broker and without starting
+  // it: the session's catalog is unchanged afterwards.
+  const std::string ddl =
+      "CREATE STREAM EV (AD STRING KEY, KIND STRING, N INT) WITH (kafka_topic='ev', "
+      "value_format='JSON');\n"
+      "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) WITH (kafka_topic='ads', "
+      "value_format='JSON');\n";
+  const std::string query =
+      "CREATE STREAM VIEWS AS SELECT E.AD AS AD, CAMPAIGN FROM EV E JOIN ADS A ON E.AD = A.AD "
+      "WHERE KIND = 'view';";
+  auto [ex_rc, ex_out] =
+      run_command(bin + " sql 2>&1", ddl + "EXPLAIN " + query + "\nSHOW STREAMS;\nEXPLAIN NOPE;\n"
+                  "EXPLAIN DROP STREAM EV;\n", 30);
+  INFO(ex_out);
+  CHECK(ex_rc == 1);  // the unknown query id
+  CHECK(ex_out.find("Query ID             : CSAS_VIEWS_0\n") != std::string::npos);
+  CHECK(ex_out.find("Running              : no (EXPLAIN does not start it)\n") !=
+        std::string::npos);
+  CHECK(ex_out.find("  EV  stream  topic ev  key KAFKA  value JSON  decodes KIND (1 of 2 value "
+                    "columns checked, not decoded: N)\n") != std::string::npos);
+  CHECK(ex_out.find("CSAS_VIEWS_0-where-before-join") != std::string::npos);
+  CHECK(ex_out.find("| VIEWS") == std::string::npos);  // not created
+  CHECK(ex_out.find("line 5:9: Unknown queryId: NOPE") != std::string::npos);
+  CHECK(ex_out.find("line 6:9: EXPLAIN takes CREATE STREAM|TABLE ... AS SELECT, INSERT INTO ... "
+                    "SELECT or a running query's id") != std::string::npos);
+
+  // rivulet run --explain: the same plan for a file, no broker, exit 0.
+  const std::string file = std::filesystem::temp_directory_path() /
+                           ("rivulet-explain-" + std::to_string(::getpid()) + ".sql");
+  {
+    std::ofstream f(file);
+    f << ddl << query << "\n";
+  }
+  auto [run_rc, run_out] = run_command(bin + " run --explain " + file + " 2>&1", "", 30);
+  INFO(run_out);
+  CHECK(run_rc == 0);
+  CHECK(run_out.rfind("1 query from " + file + "\nSources:\n", 0) == 0);
+  CHECK(run_out.find("decodes KIND (1 of 2 value columns checked, not decoded: N)") !=
+        std::string::npos);
+  CHECK(run_out.find("Co-partitioned topics (same partition count, checked before the query "
+                     "starts):\n  ads, ev\n") != std::string::npos);
+  std::filesystem::remove(file);
 }

@@ -1,6 +1,7 @@
 // The planner and the test driver: SQL cases from data/planner_cases.json run
 // end to end (codecs included), and unsupported constructs rejected with
 // line:column.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -635,6 +636,45 @@ TEST_CASE("planner: TABLE_STORAGE='ENCODED' keeps a table's rows as bytes", "[sq
     CHECK(location_of(r.error().message).line == 1);
     CHECK(r.error().message.find("TABLE_STORAGE") != std::string::npos);
   }
+}
+
+// EXPLAIN (SqlEngine::explain): the columns each stream source decodes,
+// the filter placed before the join, the repartition, sink and
+// co-partitioned topics, and one line per node.
+TEST_CASE("planner: explain names the decoded columns, the pushed filter and the topics",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM EV (AD STRING KEY, USER_ID STRING, KIND STRING, TS BIGINT, IP STRING) "
+      "WITH (kafka_topic='ev', value_format='JSON', timestamp='TS');"
+      "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
+      "WITH (kafka_topic='ads', value_format='JSON', table_storage='ENCODED');"
+      "CREATE TABLE C AS SELECT A.CAMPAIGN AS CAMPAIGN, COUNT(*) AS N "
+      "FROM EV E JOIN ADS A ON E.AD = A.AD WINDOW TUMBLING (SIZE 10 SECONDS) "
+      "WHERE E.KIND = 'view' GROUP BY A.CAMPAIGN;"));
+  const std::string plan = engine.explain();
+  INFO(plan);
+  CHECK(plan.find("  EV  stream  topic ev  key KAFKA  value JSON  decodes KIND, TS (2 of 4 value "
+                  "columns checked, not decoded: USER_ID, IP)\n") != std::string::npos);
+  CHECK(plan.find("  ADS  table  topic ads  key KAFKA  value JSON  storage encoded  decodes every "
+                  "value column (1)\n") != std::string::npos);
+  CHECK(plan.find("Sink topics:\n  C\n") != std::string::npos);
+  CHECK(plan.find("Repartition topics (created with the task count when missing):\n  "
+                  "CTAS_C_0-groupby-repartition\n") != std::string::npos);
+  CHECK(plan.find("Co-partitioned topics (same partition count, checked before the query "
+                  "starts):\n  ads, ev\n") != std::string::npos);
+  CHECK(plan.find("CTAS_C_0-where-before-join processor <- CTAS_C_0-rows\n") !=
+        std::string::npos);
+  // One line per node after the heading.
+  const auto topology = plan.substr(plan.find("Topology (node kind [topic] <- inputs):\n"));
+  const std::string nodes = engine.topology().describe();
+  CHECK(std::count(topology.begin(), topology.end(), '\n') ==
+        1 + std::count(nodes.begin(), nodes.end(), '\n'));
+
+  // A second query reading every column of EV widens what its source decodes.
+  REQUIRE(engine.execute_script("CREATE STREAM ALL_EV AS SELECT * FROM EV;"));
+  CHECK(engine.explain().find("  EV  stream  topic ev  key KAFKA  value JSON  decodes every value "
+                              "column (4)\n") != std::string::npos);
 }
 
 }  // namespace rivulet::sql

@@ -1,0 +1,80 @@
+// SqlEngine::explain: what EXPLAIN, `rivulet run --explain` and the shell
+// print about the queries an engine planned (docs/sql-reference.md,
+// "EXPLAIN").
+#include <algorithm>
+#include <sstream>
+
+#include "sql/planner.hpp"
+
+namespace rivulet::sql {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SqlEngine::explain() const {
+  std::ostringstream os;
+  os << "Sources:\n";
+  for (const SourceEntry& e : sources_) {
+    const SourceInfo* s = catalog_.find(e.source);
+    os << "  " << e.source;
+    if (s) {
+      os << "  " << (s->is_table() ? "table" : "stream") << "  topic " << e.topic << "  key "
+         << s->key_format << "  value " << s->value_format;
+      if (s->is_table()) os << "  storage " << (s->encoded_storage ? "encoded" : "decoded");
+      // Which value columns the source's codec builds (the others are
+      // checked and left NULL: sql/column_use.hpp).
+      std::vector<std::string> decoded, skipped;
+      size_t v = 0;
+      for (const Column& c : s->schema.columns) {
+        if (c.is_key) continue;
+        const bool built = !e.decoded || v >= e.decoded->size() || (*e.decoded)[v];
+        (built ? decoded : skipped).push_back(c.name);
+        ++v;
+      }
+      if (skipped.empty()) {
+        os << "  decodes every value column (" << v << ")";
+      } else {
+        os << "  decodes " << (decoded.empty() ? "none" : join(decoded)) << " (" << skipped.size()
+           << " of " << v << " value columns checked, not decoded: " << join(skipped) << ")";
+      }
+    } else {
+      os << "  topic " << e.topic;
+    }
+    os << "\n";
+  }
+  for (const auto& g : topology_.global_tables())
+    os << "  " << g.name << "  global table  topic " << g.topic << "\n";
+  const auto sinks = topology_.sink_topics();
+  const auto repartition = topology_.repartition_topics();
+  std::vector<std::string> outputs;
+  for (const auto& t : sinks)
+    if (std::find(repartition.begin(), repartition.end(), t) == repartition.end())
+      outputs.push_back(t);
+  os << "Sink topics:\n";
+  for (const auto& t : outputs) os << "  " << t << "\n";
+  if (!repartition.empty()) {
+    os << "Repartition topics (created with the task count when missing):\n";
+    for (const auto& t : repartition) os << "  " << t << "\n";
+  }
+  const auto groups = topology_.copartition_groups();
+  if (!groups.empty()) {
+    os << "Co-partitioned topics (same partition count, checked before the query starts):\n";
+    for (const auto& g : groups) os << "  " << join(g) << "\n";
+  }
+  os << "Topology (node kind [topic] <- inputs):\n";
+  std::istringstream lines(topology_.describe());
+  for (std::string line; std::getline(lines, line);) os << "  " << line << "\n";
+  return os.str();
+}
+
+}  // namespace rivulet::sql
