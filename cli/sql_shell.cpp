@@ -470,11 +470,22 @@ struct SqlShell::Impl {
     std::string id, text, plan, running;
     if (e.statement) {
       const Statement& inner = *e.statement;
+      const auto* select = std::get_if<sql::SelectStatement>(&inner.body);
+      if (select && select->query->emit != sql::EmitMode::Unspecified) {  // a push query
+        sql::SqlEngine engine = session.fork();
+        auto info = engine.plan_push(*select->query, [](const Record&) {});
+        if (!info) return info.error();
+        auto valid = engine.topology().validate();
+        if (!valid) return valid.error();
+        return print_plan("(push query)", inner.text, "no (EXPLAIN does not start it)",
+                          engine.explain());
+      }
       if (!std::holds_alternative<sql::CreateAsSelect>(inner.body) &&
           !std::holds_alternative<sql::InsertInto>(inner.body))
         return sql_error(inner.loc,
-                         "EXPLAIN takes CREATE STREAM|TABLE ... AS SELECT, INSERT INTO ... SELECT "
-                         "or a running query's id (SHOW QUERIES)");
+                         "EXPLAIN takes CREATE STREAM|TABLE ... AS SELECT, INSERT INTO ... SELECT, "
+                         "a push query (SELECT ... EMIT CHANGES) or a running query's id "
+                         "(SHOW QUERIES)");
       sql::SqlEngine engine = session.fork();
       const int before = engine.query_count();
       auto r = engine.execute(inner);
@@ -507,6 +518,11 @@ struct SqlShell::Impl {
       running = "yes (application.id=" + it->app->application_id() + ", " +
                 std::to_string(it->app->partitions()) + " partitions)";
     }
+    return print_plan(id, text, running, plan);
+  }
+
+  bool print_plan(const std::string& id, const std::string& text, const std::string& running,
+                  const std::string& plan) {
     if (options.json) {
       out << nlohmann::json{{"queryId", id}, {"statement", text}, {"running", running},
                             {"plan", plan}}

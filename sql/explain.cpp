@@ -60,8 +60,10 @@ std::string SqlEngine::explain() const {
   for (const auto& t : sinks)
     if (std::find(repartition.begin(), repartition.end(), t) == repartition.end())
       outputs.push_back(t);
-  os << "Sink topics:\n";
-  for (const auto& t : outputs) os << "  " << t << "\n";
+  if (!outputs.empty()) {  // a push query has none
+    os << "Sink topics:\n";
+    for (const auto& t : outputs) os << "  " << t << "\n";
+  }
   if (!repartition.empty()) {
     os << "Repartition topics (created with the task count when missing):\n";
     for (const auto& t : repartition) os << "  " << t << "\n";

@@ -666,8 +666,12 @@ class QueryPlanner {
     auto ok = build_projection(a_.scope, *p);
     if (!ok) return ok.error();
     p->keyless_stays_keyless = q_.partition_by.empty() && q_.joins.empty();
-    auto missing = check_key_in_projection(*p);
-    if (!missing) return missing.error();
+    // A push query's rows go to the caller, not to a topic: as in ksqlDB its
+    // projection need not hold the key.
+    if (!deliver_) {
+      auto missing = check_key_in_projection(*p);
+      if (!missing) return missing.error();
+    }
     if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
       return unsupported(q_.partition_by[0]->loc,
                          "PARTITION BY several expressions not all in the projection");
@@ -856,7 +860,7 @@ class QueryPlanner {
     p->key_from_record = true;
     auto ok = build_projection(out_scope, *p);
     if (!ok) return ok.error();
-    if (p->key.size() < q_.group_by.size())
+    if (p->key.size() < q_.group_by.size() && !(deliver_ && p->key.empty()))
       return sql_error(q_.loc, "The query used to build `" + sink_.name +
                                    "` must include the grouping expressions in its projection.");
     if (q_.having) {

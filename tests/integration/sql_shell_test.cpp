@@ -265,7 +265,8 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
       "WHERE KIND = 'view';";
   auto [ex_rc, ex_out] =
       run_command(bin + " sql 2>&1", ddl + "EXPLAIN " + query + "\nSHOW STREAMS;\nEXPLAIN NOPE;\n"
-                  "EXPLAIN DROP STREAM EV;\n", 30);
+                  "EXPLAIN DROP STREAM EV;\nEXPLAIN SELECT N FROM EV WHERE N > 1 EMIT CHANGES;\n"
+                  "EXPLAIN SELECT * FROM ADS WHERE AD = 'a';\n", 30);
   INFO(ex_out);
   CHECK(ex_rc == 1);  // the unknown query id
   CHECK(ex_out.find("Query ID             : CSAS_VIEWS_0\n") != std::string::npos);
@@ -277,7 +278,12 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(ex_out.find("| VIEWS") == std::string::npos);  // not created
   CHECK(ex_out.find("line 5:9: Unknown queryId: NOPE") != std::string::npos);
   CHECK(ex_out.find("line 6:9: EXPLAIN takes CREATE STREAM|TABLE ... AS SELECT, INSERT INTO ... "
-                    "SELECT or a running query's id") != std::string::npos);
+                    "SELECT, a push query") != std::string::npos);
+  // A push query is planned too (not started); a pull query has no plan.
+  CHECK(ex_out.find("Query ID             : (push query)\n") != std::string::npos);
+  CHECK(ex_out.find("  EV  stream  topic ev  key KAFKA  value JSON  decodes N (1 of 2 value "
+                    "columns checked, not decoded: KIND)\n") != std::string::npos);
+  CHECK(ex_out.find("line 8:9: EXPLAIN takes") != std::string::npos);
 
   // rivulet run --explain: the same plan for a file, no broker, exit 0.
   const std::string file = std::filesystem::temp_directory_path() /

@@ -677,4 +677,41 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
                               "column (4)\n") != std::string::npos);
 }
 
+// ksqlDB requires a persistent query's key in its projection, not a push
+// query's: its rows go to the client.
+TEST_CASE("planner: a push query's projection need not hold the key", "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM EV (AD STRING KEY, KIND STRING, N INT) "
+      "WITH (kafka_topic='ev', value_format='JSON');";
+  for (const char* query : {"SELECT N FROM EV WHERE N > 1 EMIT CHANGES;",
+                            "SELECT COUNT(*) AS C FROM EV GROUP BY KIND EMIT CHANGES;"}) {
+    INFO(query);
+    SqlEngine engine;
+    REQUIRE(engine.execute_script(ddl));
+    auto q = parse_statement(query);
+    REQUIRE(q);
+    auto rows = std::make_shared<std::vector<Record>>();
+    auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query,
+                                    [rows](const Record& r) { rows->push_back(r); });
+    INFO((planned ? std::string() : planned.error().message));
+    REQUIRE(planned);
+    CHECK(planned->schema.key_columns().empty());
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 1));
+    REQUIRE((*driver)->pipe("ev", string_key("a2"), std::string(R"({"KIND":"x","N":7})"), 2));
+    REQUIRE(rows->size() == 2);
+    const bool count = std::string(query).find("COUNT") != std::string::npos;
+    const Value* last = rows->back().value.field(count ? "C" : "N");
+    REQUIRE(last);
+    CHECK(*last == (count ? Value::int64(2) : Value::int32(7)));
+  }
+  // The same projection in a persistent query is refused, as in ksqlDB.
+  SqlEngine engine;
+  auto r = engine.execute_script(ddl + "CREATE STREAM OUT AS SELECT N FROM EV;");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("must include the key column AD in its projection") !=
+        std::string::npos);
+}
+
 }  // namespace rivulet::sql
