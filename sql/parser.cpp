@@ -194,11 +194,12 @@ class Parser {
   StatementBody explain() {
     consume_word("EXPLAIN");
     Explain e;
-    // Any statement is parsed, so that one EXPLAIN cannot take (DROP, SHOW,
-    // ...) is refused at its position by whoever runs it.
+    // Any statement but EXPLAIN (no nesting, so no unbounded recursion) is
+    // parsed, so that one EXPLAIN cannot take (DROP, SHOW, ...) is refused
+    // at its position by whoever runs it.
     bool statement_next = false;
     for (const char* w : {"CREATE", "INSERT", "SELECT", "DROP", "SHOW", "LIST", "DESCRIBE", "SET",
-                          "UNSET", "TERMINATE", "EXPLAIN"})
+                          "UNSET", "TERMINATE"})
       statement_next = statement_next || at_word(w);
     if (statement_next) {
       auto inner = std::make_shared<Statement>();
