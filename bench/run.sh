@@ -81,6 +81,14 @@ for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windo
   fi
 done
 
+# Runs one benchmark command (its words split), stdout to $results/OUT and
+# stderr to $results/LOG; a failure is reported and does not stop the rest.
+run_bench() {  # run_bench CMD OUT LOG
+  echo "run.sh: $1" >&2
+  # shellcheck disable=SC2086
+  $1 2> "$results/$3" > "$results/$2" || echo "run.sh: $1 failed; see $results/$3" >&2
+}
+
 micro_cmd="$build/bin/bench_micro --benchmark_format=json --benchmark_min_time=0.5"
 echo "run.sh: $micro_cmd" >&2
 $micro_cmd > "$results/micro.json"
@@ -121,9 +129,7 @@ fi
 rm -f "$results/windows.jsonl"
 windows_cmd="$build/bin/bench_windows --events $window_events --keys 100000"
 if [[ "$window_events" != 0 ]]; then
-  echo "run.sh: $windows_cmd" >&2
-  $windows_cmd 2> "$results/windows.log" > "$results/windows.jsonl" || \
-    echo "run.sh: $windows_cmd failed; see $results/windows.log" >&2
+  run_bench "$windows_cmd" windows.jsonl windows.log
 fi
 
 rm -f "$results/sql.json"
@@ -153,18 +159,11 @@ fi
 
 rm -f "$results/sql_api.json"
 sql_api_cmd="$build/bin/bench_sql_api --orders ${SQL_API_ORDERS:-500000} --rounds 3"
-if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
-  echo "run.sh: $sql_api_cmd" >&2
-  $sql_api_cmd 2> "$results/sql_api.log" > "$results/sql_api.json" || \
-    echo "run.sh: $sql_api_cmd failed; see $results/sql_api.log" >&2
-fi
-
 rm -f "$results/sql_api_encoded.json"
 sql_api_encoded_cmd="$build/bin/bench_sql_api --orders 100000 --rounds 1 --workload join --side sql --table-storage encoded"
 if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
-  echo "run.sh: $sql_api_encoded_cmd" >&2
-  $sql_api_encoded_cmd 2> "$results/sql_api_encoded.log" > "$results/sql_api_encoded.json" || \
-    echo "run.sh: $sql_api_encoded_cmd failed; see $results/sql_api_encoded.log" >&2
+  run_bench "$sql_api_cmd" sql_api.json sql_api.log
+  run_bench "$sql_api_encoded_cmd" sql_api_encoded.json sql_api_encoded.log
 fi
 
 cluster_nodes=${CLUSTER_NODES:-3 4}
