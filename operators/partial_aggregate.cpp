@@ -127,18 +127,21 @@ void PartialAggregateNode::process(Batch& batch, ProcessContext& ctx) {
       continue;
     }
     const int64_t pane = pane_ms_ > 0 ? r.timestamp / pane_ms_ : 0;
-    Slot slot{oi, pane, r.key};
+    // The key moves into the probe and back: a held group (the common
+    // case) costs no copy of it.
+    Slot slot{oi, pane, std::move(r.key)};
     auto it = index_.find(slot);
     if (it == index_.end()) {
-      auto k = key_codec_->encode(r.key);
+      auto k = key_codec_->encode(slot.key);
       if (!k) {
+        r.key = std::move(slot.key);
         ctx.data_error(r, "encode key", std::move(k.error().message));
         continue;
       }
       Partial p;
       p.origin = oi;
       p.destination = java_partition(*k, partitions_);
-      p.key = r.key;
+      p.key = slot.key;
       p.pane = pane;
       p.timestamp = r.timestamp;
       p.records = 1;
@@ -147,6 +150,7 @@ void PartialAggregateNode::process(Batch& batch, ProcessContext& ctx) {
       index_.emplace(std::move(slot), partials_.size());
       partials_.push_back(std::move(p));
     } else {
+      r.key = std::move(slot.key);
       Partial& p = partials_[it->second];
       scratch_.resize(n);
       if (!guarded(ctx, r, operation, [&] {
