@@ -255,8 +255,9 @@ int64_t saturating_trunc(double d) {
   return static_cast<int64_t>(r);
 }
 
-// Drops `digits` decimal digits from u, rounding half away from zero
-// (round) or toward zero (trunc).
+// Drops `digits` decimal digits from u, rounding (ksqlDB's ROUND: half up
+// for a positive value, half down for a negative one, so ties go toward
+// positive infinity as Math.round does) or toward zero (trunc).
 Int128 drop_digits(Int128 u, int digits, bool round) {
   if (digits <= 0) return u;
   if (digits > 38) return 0;
@@ -265,7 +266,7 @@ Int128 drop_digits(Int128 u, int digits, bool round) {
   Int128 r = u % p;
   if (round) {
     Int128 twice = (r < 0 ? -r : r) * 2;
-    if (twice >= p) q += (u < 0 ? -1 : 1);
+    if (u < 0 ? twice > p : twice >= p) q += (u < 0 ? -1 : 1);
   }
   return q;
 }
@@ -296,7 +297,9 @@ std::optional<Decimal> decimal_round(const Decimal& d, int64_t places, int out_p
   return Decimal(u, out_precision, out_scale);
 }
 
-// BigDecimal.valueOf(d).setScale(places, HALF_UP or DOWN).doubleValue().
+// BigDecimal.valueOf(d).setScale(places, mode).doubleValue(), the mode
+// HALF_UP for a positive d and HALF_DOWN otherwise (ksqlDB's ROUND), or
+// DOWN (TRUNC).
 double double_round(double d, int64_t places, bool round) {
   if (!std::isfinite(d)) return d;
   places = std::max<int64_t>(std::min<int64_t>(places, 300), -300);
@@ -320,8 +323,14 @@ double double_round(double d, int64_t places, bool round) {
   int64_t keep = static_cast<int64_t>(digits.size()) - (frac_digits - places);
   std::string kept = keep > 0 ? digits.substr(0, static_cast<size_t>(keep)) : "";
   bool up = false;
-  if (round && keep >= 0 && static_cast<size_t>(keep) < digits.size())
-    up = digits[static_cast<size_t>(keep)] >= '5';
+  if (round && keep >= 0 && static_cast<size_t>(keep) < digits.size()) {
+    const size_t first = static_cast<size_t>(keep);
+    // A tie (5 then only zeros) rounds up in magnitude for a positive value only.
+    const bool above_half = digits[first] > '5' ||
+                            (digits[first] == '5' &&
+                             digits.find_first_not_of('0', first + 1) != std::string::npos);
+    up = negative ? above_half : digits[first] >= '5';
+  }
   // Increment `kept` when rounding up.
   if (up) {
     int i = static_cast<int>(kept.size()) - 1;
@@ -334,6 +343,8 @@ double double_round(double d, int64_t places, bool round) {
     }
   }
   if (kept.empty()) kept = "0";
+  // A BigDecimal zero has no sign: -0.4 rounds to 0.0, not -0.0.
+  if (kept.find_first_not_of('0') == std::string::npos) negative = false;
   std::string text = (negative ? "-" : "") + kept + "e" + std::to_string(-places);
   return std::strtod(text.c_str(), nullptr);
 }
@@ -980,7 +991,8 @@ void register_math_functions(FunctionRegistry& r) {
     const char* name = round ? "ROUND" : "TRUNC";
     scalar(r, name,
            std::string(name) + "(number [, INT places]) -> INT | BIGINT | DOUBLE | DECIMAL",
-           round ? "rounds half up to places digits after the point (0 by default)"
+           round ? "rounds to places digits after the point (0 by default), ties toward "
+                   "positive infinity (2.5 -> 3, -2.5 -> -2)"
                  : "truncates toward zero to places digits after the point (0 by default)",
            [round](const Types& args) -> Expected<ScalarCall> {
              if (args.empty() || args.size() > 2 || !fits_numeric(args[0])) return mismatch();
@@ -1056,7 +1068,11 @@ void register_math_functions(FunctionRegistry& r) {
                return Value::float64(std::log(a[0].to_double()));
              });
            return call(T(TypeKind::Double), [](const ArgValues& a) {
-             return Value::float64(std::log(a[1].to_double()) / std::log(a[0].to_double()));
+             // As ksqlDB: no logarithm in a base <= 0 or 1 (NaN, not the
+             // -0.0 or infinity the quotient gives).
+             const double base = a[0].to_double();
+             if (base <= 0 || base == 1) return Value::float64(std::nan(""));
+             return Value::float64(std::log(a[1].to_double()) / std::log(base));
            });
          });
   scalar(r, "POWER", "POWER(number base, number exponent) -> DOUBLE", "base to the power",
