@@ -496,7 +496,9 @@ class Parser {
     }
     if (accept_word("PARTITION")) {
       consume_word("BY");
+      const SourceLocation list_loc = cur().loc;
       q->partition_by = grouping_list();
+      if (q->partition_by.empty()) fail(list_loc, "PARTITION BY requires at least one expression");
     }
     if (accept_word("HAVING")) q->having = expression();
     if (accept_word("EMIT")) {
