@@ -395,12 +395,14 @@ class Analyzer {
     const bool join = a_.sources.size() > 1;
     std::set<size_t> named_by_column;  // projection entries named after a column reference
     std::vector<std::pair<size_t, std::string>> renamed;
+    // `*` lists the key columns first; re-keyed by PARTITION BY, the old key
+    // columns move into the value, after the value columns (as in ksqlDB).
+    const bool keys_last = !join && !q_.partition_by.empty();
     auto add_source_columns = [&](const AnalyzedSource& s, SourceLocation loc) {
       std::vector<const Column*> ordered;
-      for (const Column& c : s.info->schema.columns)
-        if (c.is_key) ordered.push_back(&c);
-      for (const Column& c : s.info->schema.columns)
-        if (!c.is_key) ordered.push_back(&c);
+      for (bool keys : {!keys_last, keys_last})
+        for (const Column& c : s.info->schema.columns)
+          if (c.is_key == keys) ordered.push_back(&c);
       for (const Column* c : ordered) {
         OutputColumn out;
         out.name = join ? s.qualifier + "_" + c->name : c->name;
