@@ -535,6 +535,9 @@ class QueryPlanner {
     std::vector<std::pair<std::string, std::shared_ptr<CompiledExpr>>> values;
     std::vector<DataTypePtr> value_types;
     std::shared_ptr<CompiledExpr> partition_by;
+    // Whether it reads a value column: a stream's null value then gets a
+    // null key; an expression of the key columns alone is still evaluated.
+    bool partition_by_reads_values = false;
     std::shared_ptr<CompiledExpr> having;
     bool kafka_value = false;
     bool key_from_record = false;  // aggregation: the group key is the record key
@@ -585,7 +588,11 @@ class QueryPlanner {
       if (r.value.kind() == TypeKind::Struct) row.value = &r.value;
       // Key.
       if (p->partition_by) {
-        key = keyless_tombstone ? Value() : p->partition_by->evaluate(row);
+        // A stream's null value has no value columns to partition by: a null
+        // key, unless the expression reads key columns only (ksqlDB).
+        key = keyless_tombstone || (tombstone && p->partition_by_reads_values)
+                  ? Value()
+                  : p->partition_by->evaluate(row);
       } else if (p->key_from_record && p->key.empty()) {
         key = r.key;
       } else if (p->key.size() == 1) {
@@ -627,6 +634,18 @@ class QueryPlanner {
       r.value = std::move(value);  // `row` pointed into the old value: no longer read
       return true;
     };
+  }
+
+  // Whether `e` reads a value column (or a subquery) of the query's scope.
+  bool reads_value_column(const Expr& e) const {
+    if (e.subquery) return true;
+    if (e.kind == ExprKind::Column) {
+      auto c = a_.scope.find(e.qualifier, e.name);
+      if (c.ok() && !(*c)->is_key) return true;
+    }
+    for (const ExprPtr& arg : e.args)
+      if (arg && reads_value_column(*arg)) return true;
+    return false;
   }
 
   // ksqlDB requires the result's key in the projection: the source's key
@@ -685,6 +704,7 @@ class QueryPlanner {
         if (!formats) return sql_error(q_.partition_by[0]->loc, formats.error().message);
       }
       p->partition_by = std::make_shared<CompiledExpr>(std::move(*e));
+      p->partition_by_reads_values = reads_value_column(*q_.partition_by[0]);
     }
     p->table_rows = a_.sources[0].info->is_table();
     return e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
