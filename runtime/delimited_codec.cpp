@@ -114,7 +114,10 @@ class DelimitedCodec final : public Codec {
 
   Expected<std::string> encode(const Value& v) const override {
     std::string out;
+    bool first_field = true;
     auto write_field = [&](const Value& f) {
+      const bool record_start = first_field;
+      first_field = false;
       if (f.is_null()) return;  // an empty field
       std::string text;
       if (f.kind() == TypeKind::String) {
@@ -126,9 +129,21 @@ class DelimitedCodec final : public Codec {
       } else {
         text = to_json(f);
       }
-      // An empty string is quoted so that it does not read back as null.
-      bool quote = text.empty() ||
-                   text.find_first_of(std::string("\"\r\n") + delimiter_) != std::string::npos;
+      // Quoted as ksqlDB's writer (Apache Commons CSV, minimal quoting)
+      // quotes: a delimiter, quote or line break inside; a first character
+      // up to '#' (space, tab, '!', '"', '#'), or anything but a letter or
+      // digit at the start of a record; a last character up to ' '. An
+      // empty string only at the start of a record (elsewhere it is an empty
+      // field, as a NULL is).
+      bool quote;
+      if (text.empty()) {
+        quote = record_start;
+      } else {
+        const auto first = static_cast<unsigned char>(text.front());
+        const auto last = static_cast<unsigned char>(text.back());
+        quote = first <= '#' || last <= ' ' || (record_start && !std::isalnum(first)) ||
+                text.find_first_of(std::string("\"\r\n") + delimiter_) != std::string::npos;
+      }
       if (!quote) {
         out += text;
         return;

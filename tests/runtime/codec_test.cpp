@@ -130,6 +130,34 @@ TEST_CASE("DELIMITED reads and writes CSV with quoting and nulls", "[runtime][co
   CHECK_FALSE(c->decode("1,\"open,2").ok());
 }
 
+// ksqlDB writes DELIMITED with Apache Commons CSV's minimal quoting; the
+// same bytes come out here (ksqlDB's query tests compare them).
+TEST_CASE("DELIMITED quotes what ksqlDB's CSV writer quotes", "[runtime][codec]") {
+  auto schema = schema_of({{"A", DataType::of(TypeKind::String)},
+                           {"B", DataType::of(TypeKind::String)},
+                           {"N", DataType::of(TypeKind::Int)}});
+  auto c = make_delimited_codec(schema);
+  auto row = [](std::string a, std::string b, int n) {
+    return Value::structure({{"A", Value::string(std::move(a))},
+                             {"B", Value::string(std::move(b))},
+                             {"N", Value::int32(n)}});
+  };
+  // At the start of a record anything but a letter or digit is quoted.
+  CHECK(c->encode(row("-1", "-1", -1)).value() == R"("-1",-1,-1)");
+  CHECK(c->encode(row("a b", "x", 1)).value() == "a b,x,1");
+  CHECK(c->encode(row(".5", "é", 1)).value() == "\".5\",é,1");
+  // Anywhere: a first character up to '#', a last one up to ' '.
+  CHECK(c->encode(row("a", " x", 1)).value() == R"(a," x",1)");
+  CHECK(c->encode(row("a", "x\t", 1)).value() == "a,\"x\t\",1");
+  CHECK(c->encode(row("a", "#x", 1)).value() == R"(a,"#x",1)");
+  CHECK(c->encode(row("a", "$x", 1)).value() == "a,$x,1");
+  // An empty string is quoted at the start of a record only.
+  CHECK(c->encode(row("", "", 1)).value() == R"("",,1)");
+  // Whatever is quoted reads back the same.
+  for (const auto& r : {row("-1", " x", -1), row(".5", "#x", 2), row("a", "x\t", 3)})
+    CHECK(c->decode(c->encode(r).value()).value() == r);
+}
+
 TEST_CASE("KAFKA format is big-endian primitives and UTF-8 strings", "[runtime][codec]") {
   auto ints = make_kafka_codec(DataType::of(TypeKind::Int));
   CHECK(ints->encode(Value::int32(258)).value() == std::string("\0\0\x01\x02", 4));
