@@ -1001,6 +1001,9 @@ Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::s
   if (!analysis) return analysis.error();
   auto info = describe_create_as(c, *analysis, text);
   if (!info) return info.error();
+  // The result's columns in its formats, as a CREATE's are checked.
+  if (auto formats = check_formats(*info); !formats)
+    return sql_error(c.name_loc, formats.error().message);
   // A DELIMITED result takes its source's delimiter unless it sets one.
   const SourceInfo& first = *analysis->sources[0].info;
   if (info->value_format == "DELIMITED" && first.value_format == "DELIMITED" &&
