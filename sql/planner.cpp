@@ -817,6 +817,7 @@ class QueryPlanner {
           out_scope.add(ScopeColumn{(*c)->qualifier, (*c)->name, (*c)->type, slot, true, false});
       }
     }
+    std::vector<std::pair<std::string, Value>> sum_zeros;  // SUM results: field, zero
     for (size_t i = 0; i < a_.aggregate_calls.size(); ++i) {
       const ExprPtr& call = a_.aggregate_calls[i];
       std::string field = "A" + std::to_string(i);
@@ -856,6 +857,8 @@ class QueryPlanner {
         return unsupported(call->loc, "aggregate function " + call->name);
       }
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
+      // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
+      if (call->name == "SUM") sum_zeros.emplace_back(field, coerce_or_null(Value::int32(0), *type));
     }
     out_scope.add_pseudo_columns(q_.window.has_value());
     if (table) {
@@ -874,6 +877,25 @@ class QueryPlanner {
                                                  window_spec(*q_.window, q_.emit));
     } else {
       node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
+    }
+
+    if (!sum_zeros.empty()) {
+      RewriteRowFn zero = [sum_zeros](Record& r, ProcessContext&) {
+        if (r.value.kind() != TypeKind::Struct) return true;  // a deletion
+        bool any = false;
+        for (const auto& [field, z] : sum_zeros) {
+          const Value* v = r.value.field(field);
+          any = any || (v && v->is_null());
+        }
+        if (!any) return true;
+        StructFields fields = r.value.as_struct();
+        for (Field& f : fields)
+          for (const auto& [field, z] : sum_zeros)
+            if (f.name == field && f.value.is_null()) f.value = z;
+        r.value = Value::structure(std::move(fields));
+        return true;
+      };
+      node = e_.topology_.add_processor(name("sum-from-zero"), {node}, rewrite(std::move(zero)));
     }
 
     auto p = std::make_shared<Projection>();
