@@ -912,17 +912,43 @@ std::string java_string(const Value& v) {
   return "";
 }
 
+// CAST of one value, elements of arrays and map values included (ksqlDB
+// casts them one by one): nullopt when a value cannot be cast.
+std::optional<Value> cast_value(const Value& v, const DataType& to) {
+  if (v.is_null()) return v;
+  if (to.kind == TypeKind::String) return Value::string(java_string(v));
+  if (to.kind == TypeKind::Int && v.kind() == TypeKind::BigInt)  // Java narrowing
+    return Value::int32(static_cast<int32_t>(static_cast<uint32_t>(v.as_int64())));
+  if (to.kind == TypeKind::Array && to.element && v.kind() == TypeKind::Array) {
+    Array out;
+    out.reserve(v.as_array().size());
+    for (const Value& item : v.as_array()) {
+      auto c = cast_value(item, *to.element);
+      if (!c) return std::nullopt;
+      out.push_back(std::move(*c));
+    }
+    return Value::array(std::move(out));
+  }
+  if (to.kind == TypeKind::Map && to.element && v.kind() == TypeKind::Map) {
+    MapEntries out;
+    out.reserve(v.as_map().size());
+    for (const auto& [k, item] : v.as_map()) {
+      auto c = cast_value(item, *to.element);
+      if (!c) return std::nullopt;
+      out.emplace_back(k, std::move(*c));
+    }
+    return Value::map(std::move(out));
+  }
+  return coerce(v, to);
+}
+
 class CastNode final : public EvalNode {
  public:
   CastNode(NodePtr c, DataTypePtr to) : c_(std::move(c)), to_(std::move(to)) {}
   Value eval(const EvalRow& row) const override {
     Value v = c_->eval(row);
     if (v.is_null()) return v;
-    if (to_->kind == TypeKind::String) return Value::string(java_string(v));
-    if (to_->kind == TypeKind::Int && v.kind() == TypeKind::BigInt) {  // Java narrowing
-      return Value::int32(static_cast<int32_t>(static_cast<uint32_t>(v.as_int64())));
-    }
-    auto c = coerce(v, *to_);
+    auto c = cast_value(v, *to_);
     if (!c) {
       note(row, "cannot cast " + java_string(v) + " to " + type_name(to_));
       return Value();
