@@ -1351,8 +1351,8 @@ void register_aggregates(FunctionRegistry& r) {
               return T(TypeKind::BigInt);
             });
   for (const char* name : {"LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"}) {
-    aggregate(r, name, std::string(name) + "(T [, INT n]) -> T | ARRAY<T>",
-              "the value of the latest (earliest) record; the last n as an array",
+    aggregate(r, name, std::string(name) + "(T) -> T",
+              "the value of the latest (earliest) record whose value is not NULL",
               [name](const Types& args) -> Expected<DataTypePtr> {
                 if (args.empty() || args.size() > 3 || is_null_arg(args[0]))
                   return agg_mismatch(name, args);

@@ -848,6 +848,22 @@ class QueryPlanner {
         spec.functions.push_back(AggregateFn::max(input, field));
       } else if (call->name == "AVG") {
         spec.functions.push_back(AggregateFn::avg(input, field));
+      } else if (call->name == "LATEST_BY_OFFSET" || call->name == "EARLIEST_BY_OFFSET") {
+        // The value of the latest (earliest) record whose value is not NULL
+        // (ksqlDB's default, ignoreNulls). Partials merge in arrival order.
+        const bool latest = call->name == "LATEST_BY_OFFSET";
+        AggregateFn fn = AggregateFn::custom(
+            [] { return Value(); },
+            [input, latest](const Record& r, const Value& base) {
+              Value v = input(r);
+              return v.is_null() || (!latest && !base.is_null()) ? base : v;
+            },
+            field);
+        fn.merger = [latest](const Value& earlier, const Value& later) {
+          if (latest) return later.is_null() ? earlier : later;
+          return earlier.is_null() ? later : earlier;
+        };
+        spec.functions.push_back(std::move(fn));
       } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
         auto k = top_k_size(*call);
         if (!k) return k.error();
