@@ -37,7 +37,7 @@ struct CaseResult {
 };
 
 bool logical_json(const std::string& f) {
-  return f == "JSON" || f == "JSON_SR" || f == "AVRO" || f == "PROTOBUF";
+  return f == "JSON" || f == "JSON_SR" || f == "AVRO" || f == "PROTOBUF" || f == "PROTOBUF_NOSR";
 }
 
 std::string base_name(const std::string& path) {

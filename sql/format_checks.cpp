@@ -55,7 +55,8 @@ Expected<bool> check_formats(const SourceInfo& s) {
 bool unwrapped_single_value(const SourceInfo& s) {
   if (s.value_format == "KAFKA") return true;
   const std::string& f = s.value_format;
-  if (f != "JSON" && f != "JSON_SR" && f != "AVRO" && f != "PROTOBUF") return false;
+  if (f != "JSON" && f != "JSON_SR" && f != "AVRO" && f != "PROTOBUF" && f != "PROTOBUF_NOSR")
+    return false;
   auto wrap = s.properties.text("WRAP_SINGLE_VALUE");
   if (!wrap || (*wrap != "false" && *wrap != "FALSE" && *wrap != "False")) return false;
   int values = 0;

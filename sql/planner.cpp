@@ -22,7 +22,8 @@ namespace rivulet::sql {
 namespace {
 
 bool is_logical_json(const std::string& format) {
-  return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF";
+  return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
+         format == "PROTOBUF_NOSR";
 }
 
 std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
