@@ -583,6 +583,27 @@ class Analyzer {
           c.is_key = true;
       }
     }
+    // Several GROUP BY expressions: the key's columns come in GROUP BY order
+    // (ksqlDB), whatever their order in the projection; the value columns
+    // keep their places.
+    if (q_.group_by.size() > 1) {
+      auto group_index = [&](const Expr& e) {
+        for (size_t g = 0; g < q_.group_by.size(); ++g)
+          if (same_expr(*q_.group_by[g], e)) return g;
+        return q_.group_by.size();
+      };
+      std::vector<size_t> slots;
+      std::vector<OutputColumn> keys;
+      for (size_t i = 0; i < a_.projection.size(); ++i)
+        if (a_.projection[i].is_key) {
+          slots.push_back(i);
+          keys.push_back(a_.projection[i]);
+        }
+      std::stable_sort(keys.begin(), keys.end(), [&](const OutputColumn& x, const OutputColumn& y) {
+        return group_index(*x.expr) < group_index(*y.expr);
+      });
+      for (size_t k = 0; k < slots.size(); ++k) a_.projection[slots[k]] = std::move(keys[k]);
+    }
     // A multi-way table-table join: every ON compares primary keys, so each
     // of them is the result's key; the first one selected is its column.
     bool tables_only = a_.joins.size() > 1 && q_.group_by.empty() && q_.partition_by.empty();
