@@ -5,6 +5,7 @@
 
 #include "runtime/base64.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/java_text.hpp"
 
 namespace rivulet {
 
@@ -126,6 +127,8 @@ class DelimitedCodec final : public Codec {
         text = f.as_decimal().to_string();
       } else if (f.kind() == TypeKind::Bytes) {
         text = encode_base64(f.as_bytes());
+      } else if (f.kind() == TypeKind::Double) {
+        text = java_double_string(f.as_double());  // as ksqlDB writes it: 1.0E10, 4.9E-324
       } else {
         text = to_json(f);
       }

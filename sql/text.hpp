@@ -5,14 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/java_text.hpp"
+
 namespace rivulet::sql {
 
 std::string to_upper(std::string_view s);
 std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 
-// Java's Double.toString: "1.5", "100.0", "1.0E10", "4.9E-324", "NaN",
-// "Infinity", "-0.0". Shortest digits that read back as the same double.
-std::string java_double_string(double d);
+// Java's Double.toString (runtime/java_text.hpp).
+using rivulet::java_double_string;
 
 }  // namespace rivulet::sql

@@ -153,6 +153,15 @@ TEST_CASE("DELIMITED quotes what ksqlDB's CSV writer quotes", "[runtime][codec]"
   CHECK(c->encode(row("a", "$x", 1)).value() == "a,$x,1");
   // An empty string is quoted at the start of a record only.
   CHECK(c->encode(row("", "", 1)).value() == R"("",,1)");
+  // Doubles as Java writes them, and read back.
+  auto doubles = make_delimited_codec(schema_of({{"D", DataType::of(TypeKind::Double)},
+                                                 {"E", DataType::of(TypeKind::Double)},
+                                                 {"F", DataType::of(TypeKind::Double)}}));
+  Value ds = Value::structure({{"D", Value::float64(1e10)},
+                               {"E", Value::float64(4.9e-324)},
+                               {"F", Value::float64(100.0)}});
+  CHECK(doubles->encode(ds).value() == "1.0E10,4.9E-324,100.0");
+  CHECK(doubles->decode("1.0E10,4.9E-324,100.0").value() == ds);
   // Whatever is quoted reads back the same.
   for (const auto& r : {row("-1", " x", -1), row(".5", "#x", 2), row("a", "x\t", 3)})
     CHECK(c->decode(c->encode(r).value()).value() == r);
