@@ -6,28 +6,34 @@
 
 namespace rivulet {
 
-std::string java_double_string(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
-  // Shortest decimal digits that round-trip, as "d.ddddde[+-]x".
+DecimalDigits shortest_digits(double d) {
   char buf[64];
   // At least two significant digits, as Java's Double.toString (4.9E-324,
   // not 5.0E-324).
-  int precision = 2;
-  for (; precision <= 17; ++precision) {
+  for (int precision = 2; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*e", precision - 1, d);
     if (std::strtod(buf, nullptr) == d) break;
   }
   std::string sci(buf);
-  bool negative = sci[0] == '-';
-  if (negative) sci.erase(0, 1);
-  size_t e = sci.find('e');
-  int exponent = std::atoi(sci.c_str() + e + 1);
-  std::string digits;
+  DecimalDigits out;
+  out.negative = sci[0] == '-';
+  if (out.negative) sci.erase(0, 1);
+  const size_t e = sci.find('e');
+  out.exponent = std::atoi(sci.c_str() + e + 1);
   for (size_t i = 0; i < e; ++i)
-    if (sci[i] != '.') digits.push_back(sci[i]);
-  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    if (sci[i] != '.') out.digits.push_back(sci[i]);
+  while (out.digits.size() > 1 && out.digits.back() == '0') out.digits.pop_back();
+  return out;
+}
+
+std::string java_double_string(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
+  const DecimalDigits dd = shortest_digits(d);
+  const std::string& digits = dd.digits;
+  const int exponent = dd.exponent;
+  const bool negative = dd.negative;
 
   std::string out = negative ? "-" : "";
   double magnitude = std::fabs(d);

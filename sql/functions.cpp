@@ -303,20 +303,12 @@ std::optional<Decimal> decimal_round(const Decimal& d, int64_t places, int out_p
 double double_round(double d, int64_t places, bool round) {
   if (!std::isfinite(d)) return d;
   places = std::max<int64_t>(std::min<int64_t>(places, 300), -300);
+  if (d == 0) return 0.0;  // a BigDecimal zero has no sign
   // The shortest decimal digits of d, as ksqlDB's BigDecimal.valueOf sees them.
-  char buf[64];
-  for (int precision = 2; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*e", precision - 1, d);
-    if (std::strtod(buf, nullptr) == d) break;
-  }
-  std::string sci(buf);
-  bool negative = sci[0] == '-';
-  if (negative) sci.erase(0, 1);
-  size_t e = sci.find('e');
-  int exponent = std::atoi(sci.c_str() + e + 1);
-  std::string digits;
-  for (size_t i = 0; i < e; ++i)
-    if (sci[i] != '.') digits.push_back(sci[i]);
+  DecimalDigits dd = shortest_digits(d);
+  const std::string& digits = dd.digits;
+  int exponent = dd.exponent;
+  bool negative = dd.negative;
   // value = 0.digits * 10^(exponent + 1); digits after the point:
   int64_t frac_digits = static_cast<int64_t>(digits.size()) - (exponent + 1);
   if (frac_digits <= places) return d;  // nothing to drop
