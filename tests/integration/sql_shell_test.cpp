@@ -285,6 +285,14 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
                     "columns checked, not decoded: KIND)\n") != std::string::npos);
   CHECK(ex_out.find("line 8:9: EXPLAIN takes") != std::string::npos);
 
+  // --output json: one object per EXPLAIN.
+  auto [json_rc, json_out] =
+      run_command(bin + " sql --output json 2>&1", ddl + "EXPLAIN " + query + "\n", 30);
+  INFO(json_out);
+  CHECK(json_rc == 0);
+  CHECK(json_out.find("{\"plan\":\"Sources:\\n  EV  stream  topic ev") != std::string::npos);
+  CHECK(json_out.find("\"queryId\":\"CSAS_VIEWS_0\"") != std::string::npos);
+
   // rivulet run --explain: the same plan for a file, no broker, exit 0.
   const std::string file = std::filesystem::temp_directory_path() /
                            ("rivulet-explain-" + std::to_string(::getpid()) + ".sql");
