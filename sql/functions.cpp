@@ -1320,6 +1320,16 @@ void register_aggregates(FunctionRegistry& r) {
               if (args.size() != 1 || !fits_numeric(args[0])) return agg_mismatch("SUM", args);
               return is_null_arg(args[0]) ? T(TypeKind::Int) : args[0];
             });
+  aggregate(r, "SUM_LIST", "SUM_LIST(ARRAY<INT | BIGINT | DOUBLE>) -> same as the elements",
+            "sum of the non-NULL elements of every array, starting at 0",
+            [](const Types& args) -> Expected<DataTypePtr> {
+              if (args.size() != 1 || args[0]->kind != TypeKind::Array || !args[0]->element)
+                return agg_mismatch("SUM_LIST", args);
+              const TypeKind k = args[0]->element->kind;
+              if (k != TypeKind::Int && k != TypeKind::BigInt && k != TypeKind::Double)
+                return agg_mismatch("SUM_LIST", args);
+              return args[0]->element;
+            });
   aggregate(r, "AVG", "AVG(number) -> DOUBLE", "average of non-NULL values",
             [](const Types& args) -> Expected<DataTypePtr> {
               if (args.size() != 1 || !fits_numeric(args[0])) return agg_mismatch("AVG", args);

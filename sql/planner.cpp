@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "operators/stateless_nodes.hpp"
@@ -864,6 +865,27 @@ class QueryPlanner {
           if (latest) return later.is_null() ? earlier : later;
           return earlier.is_null() ? later : earlier;
         };
+        spec.functions.push_back(std::move(fn));
+      } else if (call->name == "SUM_LIST") {
+        // ksqlDB's SUM_LIST: the sum of every array's non-NULL elements, from 0.
+        const Value zero = coerce_or_null(Value::int32(0), *type);
+        auto add = [zero](const Value& a, const Value& b) {
+          auto sum = add_numbers(a.is_null() ? zero : a, b.is_null() ? zero : b);
+          if (!sum) throw std::runtime_error(sum.error().message);  // a data error (guarded)
+          return std::move(*sum);
+        };
+        AggregateFn fn = AggregateFn::custom(
+            [zero] { return zero; },
+            [input, add](const Record& r, const Value& base) {
+              Value list = input(r);
+              Value sum = base;
+              if (list.kind() == TypeKind::Array)
+                for (const Value& e : list.as_array())
+                  if (!e.is_null()) sum = add(sum, e);
+              return sum;
+            },
+            field);
+        fn.merger = add;
         spec.functions.push_back(std::move(fn));
       } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
         auto k = top_k_size(*call);
