@@ -1380,7 +1380,8 @@ void register_aggregates(FunctionRegistry& r) {
               });
   }
   aggregate(r, "HISTOGRAM", "HISTOGRAM(STRING) -> MAP<STRING, BIGINT>",
-            "how many times each value occurs", [](const Types& args) -> Expected<DataTypePtr> {
+            "how many times each non-NULL value occurs (at most 1000 distinct values)",
+            [](const Types& args) -> Expected<DataTypePtr> {
               if (args.size() != 1 || !fits(args[0], TypeKind::String))
                 return agg_mismatch("HISTOGRAM", args);
               return DataType::map(T(TypeKind::BigInt));

@@ -866,6 +866,36 @@ class QueryPlanner {
           return earlier.is_null() ? later : earlier;
         };
         spec.functions.push_back(std::move(fn));
+      } else if (call->name == "HISTOGRAM") {
+        // ksqlDB's HISTOGRAM: how many times each non-NULL string occurs, at
+        // most 1000 distinct ones (later new values are ignored, counted
+        // ones still count).
+        static constexpr size_t kHistogramLimit = 1000;
+        auto add = [](const Value& base, const std::string& key, int64_t n) {
+          MapEntries entries = base.kind() == TypeKind::Map ? base.as_map() : MapEntries{};
+          for (auto& [k, count] : entries) {
+            if (k != key) continue;
+            count = Value::int64(count.as_int64() + n);
+            return Value::map(std::move(entries));
+          }
+          if (entries.size() < kHistogramLimit) entries.emplace_back(key, Value::int64(n));
+          return Value::map(std::move(entries));
+        };
+        AggregateFn fn = AggregateFn::custom(
+            [] { return Value::map(MapEntries{}); },
+            [input, add](const Record& r, const Value& base) {
+              Value v = input(r);
+              if (v.is_null()) return base;
+              return add(base, v.kind() == TypeKind::String ? v.as_string() : v.to_string(), 1);
+            },
+            field);
+        fn.merger = [add](const Value& a, const Value& b) {
+          Value out = a;
+          if (b.kind() == TypeKind::Map)
+            for (const auto& [k, count] : b.as_map()) out = add(out, k, count.as_int64());
+          return out;
+        };
+        spec.functions.push_back(std::move(fn));
       } else if (call->name == "SUM_LIST") {
         // ksqlDB's SUM_LIST: the sum of every array's non-NULL elements, from 0.
         const Value zero = coerce_or_null(Value::int32(0), *type);

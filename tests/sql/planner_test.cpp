@@ -136,12 +136,13 @@ TEST_CASE("planner: unsupported constructs name line:column", "[sql][planner]") 
   REQUIRE(engine.execute_script(
       "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"));
   auto s = parse_statement(
-      "CREATE TABLE T AS SELECT K,\n  HISTOGRAM(K) AS H FROM S WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;");
+      "CREATE TABLE T AS SELECT K,\n  COLLECT_LIST(K) AS H FROM S WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;");
   REQUIRE(s);
   auto r = engine.execute(*s);
   REQUIRE_FALSE(r);
   CHECK(location_of(r.error().message).line == 2);
-  CHECK(r.error().message.find("not supported yet: aggregate function HISTOGRAM") != std::string::npos);
+  CHECK(r.error().message.find("not supported yet: aggregate function COLLECT_LIST") !=
+        std::string::npos);
   CHECK(engine.catalog().find("T") == nullptr);
   CHECK(engine.query_count() == 0);
 }
@@ -420,7 +421,8 @@ TEST_CASE("planner: with the output cache a GROUP BY sends combined partials",
   const std::string script =
       "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"
       "CREATE TABLE T AS SELECT K, COUNT(*) AS N, SUM(V) AS TOTAL, MAX(V) AS TOP, "
-      "LATEST_BY_OFFSET(V) AS LAST, EARLIEST_BY_OFFSET(V) AS FIRST FROM S "
+      "LATEST_BY_OFFSET(V) AS LAST, EARLIEST_BY_OFFSET(V) AS FIRST, "
+      "HISTOGRAM(CAST(V % 3 AS STRING)) AS H FROM S "
       "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY K;";
   SqlEngine plain_engine, cached_engine;
   REQUIRE(plain_engine.execute_script(script));
@@ -715,6 +717,28 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("must include the key column AD in its projection") !=
         std::string::npos);
+}
+
+// HISTOGRAM keeps at most 1000 distinct values, as ksqlDB's: a new one past
+// the limit is ignored, one already counted still counts.
+TEST_CASE("planner: HISTOGRAM stops adding values at 1000 distinct", "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM S (K STRING KEY, V STRING) WITH (kafka_topic='s', value_format='JSON');"
+      "CREATE TABLE T AS SELECT K, HISTOGRAM(V) AS H FROM S GROUP BY K;"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto send = [&](const std::string& v) {
+    REQUIRE((*driver)->pipe("s", string_key("k"), R"({"V":")" + v + R"("})", 0));
+  };
+  for (int i = 0; i < 1001; ++i) send("v" + std::to_string(i));
+  send("v0");
+  auto out = (*driver)->outputs("T");
+  REQUIRE(out.size() == 1002);
+  auto h = json::parse(*out.back().value)["H"];
+  CHECK(h.size() == 1000);
+  CHECK(h["v0"] == 2);
+  CHECK_FALSE(h.contains("v1000"));
 }
 
 }  // namespace rivulet::sql
