@@ -234,10 +234,11 @@ int run(const Options& o) {
     if (o.side != "both") {
       auto& rate = o.side == "sql" ? sql_rate : api_rate;
       auto& core = o.side == "sql" ? sql_core : api_core;
-      result[w.name] = json{{o.side, {{"records_per_second", median(rate)},
-                                      {"records_per_cpu_second", median(core)}}},
-                            {"users_table_bytes_per_entry",
-                             {{o.side, o.side == "sql" ? sql_table_bytes : api_table_bytes}}}};
+      result[w.name] =
+          json{{o.side,
+                {{"records_per_second", median(rate)}, {"records_per_cpu_second", median(core)}}},
+               {"users_table_bytes_per_entry",
+                {{o.side, o.side == "sql" ? sql_table_bytes : api_table_bytes}}}};
       continue;
     }
     const double s = median(sql_rate), a = median(api_rate);

@@ -524,7 +524,9 @@ struct SqlShell::Impl {
   bool print_plan(const std::string& id, const std::string& text, const std::string& running,
                   const std::string& plan) {
     if (options.json) {
-      out << nlohmann::json{{"queryId", id}, {"statement", text}, {"running", running},
+      out << nlohmann::json{{"queryId", id},
+                            {"statement", text},
+                            {"running", running},
                             {"plan", plan}}
                  .dump()
           << std::endl;

@@ -683,8 +683,8 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
   if (auto f = p.text("FORMAT")) info.key_format = info.value_format = to_upper(*f);
   if (auto f = p.text("VALUE_FORMAT")) info.value_format = to_upper(*f);
   if (auto f = p.text("KEY_FORMAT")) info.key_format = to_upper(*f);
-  if (const Property* kf = p.find("KEY_FORMAT"); kf && c.type == SourceType::Stream &&
-                                                  info.schema.key_columns().empty())
+  if (const Property* kf = p.find("KEY_FORMAT");
+      kf && c.type == SourceType::Stream && info.schema.key_columns().empty())
     return sql_error(kf->loc, "Key format specified for stream without key columns.");
   if (const Property* parts = p.find("PARTITIONS")) {
     if (parts->value.kind() != TypeKind::Int || parts->value.as_int32() <= 0)

@@ -40,8 +40,8 @@ Expected<bool> check_formats(const SourceInfo& s) {
       return Error::fatal("The '" + format + "' format does not support type '" +
                           nested_name(c.type->kind) + "', column: `" + c.name + "`");
     if (format == "KAFKA" && c.type && c.type->kind == TypeKind::Decimal)
-      return Error::fatal("The 'KAFKA' format does not support type 'DECIMAL', column: `" +
-                          c.name + "`");
+      return Error::fatal("The 'KAFKA' format does not support type 'DECIMAL', column: `" + c.name +
+                          "`");
   }
   if (auto wrap = s.properties.text("WRAP_SINGLE_VALUE")) {
     bool on = *wrap == "true" || *wrap == "TRUE" || *wrap == "True";

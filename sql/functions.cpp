@@ -318,9 +318,9 @@ double double_round(double d, int64_t places, bool round) {
   if (round && keep >= 0 && static_cast<size_t>(keep) < digits.size()) {
     const size_t first = static_cast<size_t>(keep);
     // A tie (5 then only zeros) rounds up in magnitude for a positive value only.
-    const bool above_half = digits[first] > '5' ||
-                            (digits[first] == '5' &&
-                             digits.find_first_not_of('0', first + 1) != std::string::npos);
+    const bool above_half =
+        digits[first] > '5' ||
+        (digits[first] == '5' && digits.find_first_not_of('0', first + 1) != std::string::npos);
     up = negative ? above_half : digits[first] >= '5';
   }
   // Increment `kept` when rounding up.

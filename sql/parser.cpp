@@ -207,12 +207,14 @@ class Parser {
       inner->loc = first.loc;
       inner->body = statement();
       const Token& last = toks_[pos_ - 1];
-      inner->text = std::string(src_.substr(first.offset, last.offset + last.length - first.offset));
+      inner->text =
+          std::string(src_.substr(first.offset, last.offset + last.length - first.offset));
       e.statement = std::move(inner);
       return e;
     }
     e.query_loc = cur().loc;
-    e.query_id = identifier("a statement to explain (CREATE ... AS SELECT, INSERT INTO) or a query id");
+    e.query_id =
+        identifier("a statement to explain (CREATE ... AS SELECT, INSERT INTO) or a query id");
     return e;
   }
 

@@ -11,13 +11,13 @@
 #include "sql/expression.hpp"
 #include "sql/format_checks.hpp"
 #include "sql/parser.hpp"
+#include "sql/plan_rows.hpp"
 #include "sql/plan_stream_join.hpp"
 #include "sql/plan_subquery.hpp"
 #include "sql/plan_table_aggregate.hpp"
 #include "sql/plan_table_join.hpp"
 #include "sql/plan_window.hpp"
 #include "sql/row_layout.hpp"
-#include "sql/plan_rows.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -854,13 +854,13 @@ class QueryPlanner {
         // The value of the latest (earliest) record whose value is not NULL
         // (ksqlDB's default, ignoreNulls). Partials merge in arrival order.
         const bool latest = call->name == "LATEST_BY_OFFSET";
-        AggregateFn fn = AggregateFn::custom(
-            [] { return Value(); },
-            [input, latest](const Record& r, const Value& base) {
-              Value v = input(r);
-              return v.is_null() || (!latest && !base.is_null()) ? base : v;
-            },
-            field);
+        AggregateFn fn =
+            AggregateFn::custom([] { return Value(); },
+                                [input, latest](const Record& r, const Value& base) {
+                                  Value v = input(r);
+                                  return v.is_null() || (!latest && !base.is_null()) ? base : v;
+                                },
+                                field);
         fn.merger = [latest](const Value& earlier, const Value& later) {
           if (latest) return later.is_null() ? earlier : later;
           return earlier.is_null() ? later : earlier;
@@ -904,17 +904,16 @@ class QueryPlanner {
           if (!sum) throw std::runtime_error(sum.error().message);  // a data error (guarded)
           return std::move(*sum);
         };
-        AggregateFn fn = AggregateFn::custom(
-            [zero] { return zero; },
-            [input, add](const Record& r, const Value& base) {
-              Value list = input(r);
-              Value sum = base;
-              if (list.kind() == TypeKind::Array)
-                for (const Value& e : list.as_array())
-                  if (!e.is_null()) sum = add(sum, e);
-              return sum;
-            },
-            field);
+        AggregateFn fn = AggregateFn::custom([zero] { return zero; },
+                                             [input, add](const Record& r, const Value& base) {
+                                               Value list = input(r);
+                                               Value sum = base;
+                                               if (list.kind() == TypeKind::Array)
+                                                 for (const Value& e : list.as_array())
+                                                   if (!e.is_null()) sum = add(sum, e);
+                                               return sum;
+                                             },
+                                             field);
         fn.merger = add;
         spec.functions.push_back(std::move(fn));
       } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
@@ -927,7 +926,8 @@ class QueryPlanner {
       }
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
       // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
-      if (call->name == "SUM") sum_zeros.emplace_back(field, coerce_or_null(Value::int32(0), *type));
+      if (call->name == "SUM")
+        sum_zeros.emplace_back(field, coerce_or_null(Value::int32(0), *type));
     }
     out_scope.add_pseudo_columns(q_.window.has_value());
     if (table) {

@@ -96,8 +96,9 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(!plan.empty());
   CHECK(plan[0] == "Query ID             : CTAS_COUNTS_0");
   CHECK(has_line(plan, "Running              : yes (application.id="));
-  CHECK(has_line(plan, "  ORDERS  stream  topic sh_orders  key KAFKA  value JSON  decodes every "
-                       "value column (1)"));
+  CHECK(has_line(plan,
+                 "  ORDERS  stream  topic sh_orders  key KAFKA  value JSON  decodes every "
+                 "value column (1)"));
   CHECK(has_line(plan, "Sink topics:"));
   CHECK(plan.back().find(" sink COUNTS <- ") != std::string::npos);
 
@@ -263,10 +264,13 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   const std::string query =
       "CREATE STREAM VIEWS AS SELECT E.AD AS AD, CAMPAIGN FROM EV E JOIN ADS A ON E.AD = A.AD "
       "WHERE KIND = 'view';";
-  auto [ex_rc, ex_out] =
-      run_command(bin + " sql 2>&1", ddl + "EXPLAIN " + query + "\nSHOW STREAMS;\nEXPLAIN NOPE;\n"
-                  "EXPLAIN DROP STREAM EV;\nEXPLAIN SELECT N FROM EV WHERE N > 1 EMIT CHANGES;\n"
-                  "EXPLAIN SELECT * FROM ADS WHERE AD = 'a';\n", 30);
+  auto [ex_rc, ex_out] = run_command(
+      bin + " sql 2>&1",
+      ddl + "EXPLAIN " + query +
+          "\nSHOW STREAMS;\nEXPLAIN NOPE;\n"
+          "EXPLAIN DROP STREAM EV;\nEXPLAIN SELECT N FROM EV WHERE N > 1 EMIT CHANGES;\n"
+          "EXPLAIN SELECT * FROM ADS WHERE AD = 'a';\n",
+      30);
   INFO(ex_out);
   CHECK(ex_rc == 1);  // the unknown query id
   CHECK(ex_out.find("Query ID             : CSAS_VIEWS_0\n") != std::string::npos);

@@ -73,8 +73,8 @@ TEST_CASE("JSON with a schema finds fields in any order and the first of duplica
 
   // Quoted names equal but for case each read the first field matching
   // either (the fields' names match case-insensitively).
-  auto twins = make_json_codec(schema_of(
-      {{"v", DataType::of(TypeKind::BigInt)}, {"V", DataType::of(TypeKind::BigInt)}}));
+  auto twins = make_json_codec(
+      schema_of({{"v", DataType::of(TypeKind::BigInt)}, {"V", DataType::of(TypeKind::BigInt)}}));
   auto t = twins->decode(R"({"V":2,"v":1})");
   REQUIRE(t.ok());
   CHECK(t->as_struct()[0].value == Value::int64(2));
@@ -157,9 +157,8 @@ TEST_CASE("DELIMITED quotes what ksqlDB's CSV writer quotes", "[runtime][codec]"
   auto doubles = make_delimited_codec(schema_of({{"D", DataType::of(TypeKind::Double)},
                                                  {"E", DataType::of(TypeKind::Double)},
                                                  {"F", DataType::of(TypeKind::Double)}}));
-  Value ds = Value::structure({{"D", Value::float64(1e10)},
-                               {"E", Value::float64(4.9e-324)},
-                               {"F", Value::float64(100.0)}});
+  Value ds = Value::structure(
+      {{"D", Value::float64(1e10)}, {"E", Value::float64(4.9e-324)}, {"F", Value::float64(100.0)}});
   CHECK(doubles->encode(ds).value() == "1.0E10,4.9E-324,100.0");
   CHECK(doubles->decode("1.0E10,4.9E-324,100.0").value() == ds);
   // Whatever is quoted reads back the same.

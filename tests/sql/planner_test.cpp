@@ -1,17 +1,18 @@
 // The planner and the test driver: SQL cases from data/planner_cases.json run
 // end to end (codecs included), and unsupported constructs rejected with
 // line:column.
+#include "sql/planner.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "runtime/codec.hpp"
 #include "runtime/msgpack_value.hpp"
 #include "sql/parser.hpp"
-#include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
 
 namespace rivulet::sql {
@@ -136,7 +137,8 @@ TEST_CASE("planner: unsupported constructs name line:column", "[sql][planner]") 
   REQUIRE(engine.execute_script(
       "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"));
   auto s = parse_statement(
-      "CREATE TABLE T AS SELECT K,\n  COLLECT_LIST(K) AS H FROM S WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;");
+      "CREATE TABLE T AS SELECT K,\n  COLLECT_LIST(K) AS H FROM S WINDOW TUMBLING (SIZE 1 SECOND) "
+      "GROUP BY K;");
   REQUIRE(s);
   auto r = engine.execute(*s);
   REQUIRE_FALSE(r);
@@ -668,8 +670,7 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
                   "CTAS_C_0-groupby-repartition\n") != std::string::npos);
   CHECK(plan.find("Co-partitioned topics (same partition count, checked before the query "
                   "starts):\n  ads, ev\n") != std::string::npos);
-  CHECK(plan.find("CTAS_C_0-where-before-join processor <- CTAS_C_0-rows\n") !=
-        std::string::npos);
+  CHECK(plan.find("CTAS_C_0-where-before-join processor <- CTAS_C_0-rows\n") != std::string::npos);
   // One line per node after the heading.
   const auto topology = plan.substr(plan.find("Topology (node kind [topic] <- inputs):\n"));
   const std::string nodes = engine.topology().describe();
