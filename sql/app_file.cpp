@@ -32,7 +32,7 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
   app.queries = engine.query_count();
   app.properties = engine.properties();
   for (const auto& [k, v] : app.properties)
-    if (!is_config_key(k)) app.ignored.push_back(k);
+    if (!is_config_key(k) && !is_planner_property(k)) app.ignored.push_back(k);
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
   app.inserts = engine.inserts();

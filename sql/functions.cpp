@@ -1364,7 +1364,7 @@ void register_aggregates(FunctionRegistry& r) {
   }
   for (const char* name : {"COLLECT_LIST", "COLLECT_SET"}) {
     aggregate(r, name, std::string(name) + "(T) -> ARRAY<T>",
-              "all values (distinct values) as an array",
+              "every value (distinct value), NULLs included, in arrival order, at most 1000",
               [name](const Types& args) -> Expected<DataTypePtr> {
                 if (args.size() != 1 || is_null_arg(args[0])) return agg_mismatch(name, args);
                 return DataType::array(args[0]);

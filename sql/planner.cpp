@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "sql/plan_table_join.hpp"
 #include "sql/plan_window.hpp"
 #include "sql/row_layout.hpp"
+#include "sql/text.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -638,6 +640,21 @@ class QueryPlanner {
     };
   }
 
+  // COLLECT_LIST's and COLLECT_SET's limit: the SET of `key` (a negative
+  // value: none), else 1000 values per group, so that memory stays bounded.
+  size_t collect_limit(const char* key) const {
+    for (const auto& [k, v] : e_.properties()) {
+      if (!iequals(k, key)) continue;
+      try {
+        const long long n = std::stoll(v);
+        return n < 0 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(n);
+      } catch (const std::exception&) {
+        break;  // not a number: the default
+      }
+    }
+    return 1000;
+  }
+
   // Whether `e` reads a value column (or a subquery) of the query's scope.
   bool reads_value_column(const Expr& e) const {
     if (e.subquery) return true;
@@ -866,6 +883,33 @@ class QueryPlanner {
           return earlier.is_null() ? later : earlier;
         };
         spec.functions.push_back(std::move(fn));
+      } else if (call->name == "COLLECT_LIST" || call->name == "COLLECT_SET") {
+        // Every value (COLLECT_SET: every distinct value), NULLs included,
+        // in arrival order, up to a limit past which values are ignored:
+        // SET 'ksql.functions.collect_list.limit' (collect_set) = 'N'.
+        const bool set = call->name == "COLLECT_SET";
+        const size_t limit = collect_limit(set ? "ksql.functions.collect_set.limit"
+                                               : "ksql.functions.collect_list.limit");
+        auto add = [set, limit](Array& items, const Value& v) {
+          if (items.size() >= limit) return;
+          if (set && std::find(items.begin(), items.end(), v) != items.end()) return;
+          items.push_back(v);
+        };
+        AggregateFn fn = AggregateFn::custom(
+            [] { return Value::array(Array{}); },
+            [input, add](const Record& r, const Value& base) {
+              Array items = base.kind() == TypeKind::Array ? base.as_array() : Array{};
+              add(items, input(r));
+              return Value::array(std::move(items));
+            },
+            field);
+        fn.merger = [add](const Value& a, const Value& b) {
+          Array items = a.kind() == TypeKind::Array ? a.as_array() : Array{};
+          if (b.kind() == TypeKind::Array)
+            for (const Value& v : b.as_array()) add(items, v);
+          return Value::array(std::move(items));
+        };
+        spec.functions.push_back(std::move(fn));
       } else if (call->name == "HISTOGRAM") {
         // ksqlDB's HISTOGRAM: how many times each non-NULL string occurs, at
         // most 1000 distinct ones (later new values are ignored, counted
@@ -1036,6 +1080,11 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
     if (!r) return r.error();
   }
   return true;
+}
+
+bool is_planner_property(std::string_view key) {
+  return iequals(key, "ksql.functions.collect_list.limit") ||
+         iequals(key, "ksql.functions.collect_set.limit");
 }
 
 Expected<std::string> SqlEngine::execute(const Statement& s) {

@@ -32,6 +32,7 @@
 // it builds may be instantiated from any thread once built.
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "operators/serdes.hpp"
@@ -53,6 +54,10 @@ Expected<Serdes> serdes_for(const SourceInfo& source);
 // keys it produces, keyed and valued as written to the table's topic (before
 // encoding). Not for windowed tables.
 std::string queryable_store_name(const std::string& table);
+
+// SET keys the planner itself reads (not configuration keys, not ignored):
+// ksql.functions.collect_list.limit, ksql.functions.collect_set.limit.
+bool is_planner_property(std::string_view key);
 
 class SqlEngine {
  public:

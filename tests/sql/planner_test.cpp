@@ -137,13 +137,13 @@ TEST_CASE("planner: unsupported constructs name line:column", "[sql][planner]") 
   REQUIRE(engine.execute_script(
       "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"));
   auto s = parse_statement(
-      "CREATE TABLE T AS SELECT K,\n  COLLECT_LIST(K) AS H FROM S WINDOW TUMBLING (SIZE 1 SECOND) "
-      "GROUP BY K;");
+      "CREATE TABLE T AS SELECT K,\n  COUNT_DISTINCT(K) AS H FROM S "
+      "WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;");
   REQUIRE(s);
   auto r = engine.execute(*s);
   REQUIRE_FALSE(r);
   CHECK(location_of(r.error().message).line == 2);
-  CHECK(r.error().message.find("not supported yet: aggregate function COLLECT_LIST") !=
+  CHECK(r.error().message.find("not supported yet: aggregate function COUNT_DISTINCT") !=
         std::string::npos);
   CHECK(engine.catalog().find("T") == nullptr);
   CHECK(engine.query_count() == 0);
@@ -424,7 +424,8 @@ TEST_CASE("planner: with the output cache a GROUP BY sends combined partials",
       "CREATE STREAM S (ID INT KEY, K STRING, V INT) WITH (kafka_topic='s', value_format='JSON');"
       "CREATE TABLE T AS SELECT K, COUNT(*) AS N, SUM(V) AS TOTAL, MAX(V) AS TOP, "
       "LATEST_BY_OFFSET(V) AS LAST, EARLIEST_BY_OFFSET(V) AS FIRST, "
-      "HISTOGRAM(CAST(V % 3 AS STRING)) AS H FROM S "
+      "HISTOGRAM(CAST(V % 3 AS STRING)) AS H, COLLECT_LIST(V % 2) AS L, "
+      "COLLECT_SET(V % 4) AS DISTINCT_V FROM S "
       "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY K;";
   SqlEngine plain_engine, cached_engine;
   REQUIRE(plain_engine.execute_script(script));
