@@ -125,6 +125,8 @@ Value finalize(const AggregateFn& fn, const Accumulator& a) {
       }
       return Value::float64(a.value.to_double() / static_cast<double>(a.count));
     }
+    case AggregateKind::Sum:
+      return a.value.is_null() ? fn.empty_sum : a.value;
     default:
       return a.value;
   }

@@ -53,6 +53,9 @@ struct AggregateFn {
   // Custom only, optional: combines two aggregates (session windows merge
   // sessions with it; a custom function without one cannot be sessioned).
   std::function<Value(const Value&, const Value&)> merger;
+  // SUM only: the result of a group without a non-NULL input (NULL unless
+  // set; SQL sets the type's zero, as ksqlDB's SUM starts at 0).
+  Value empty_sum;
 
   static AggregateFn count(std::string name = "COUNT");
   static AggregateFn count_non_null(ValueFn input, std::string name = "COUNT");

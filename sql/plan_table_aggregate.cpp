@@ -180,6 +180,9 @@ Expected<Topology::NodeId> plan_table_aggregate(
       StructFields results;
       for (size_t i = 0; i < calls.size(); ++i) {
         Value v = acc[i];
+        // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
+        if (calls[i].name == "SUM" && v.is_null())
+          v = coerce_or_null(Value::int32(0), calls[i].input->type());
         if (calls[i].name == "AVG") {
           const Array& avg = acc[i].as_array();
           int64_t n = avg[1].as_int64();

@@ -24,6 +24,11 @@
 namespace rivulet::sql {
 namespace {
 
+// The SET keys the planner reads (is_planner_property): COLLECT_LIST's and
+// COLLECT_SET's limits.
+constexpr const char* kCollectListLimit = "ksql.functions.collect_list.limit";
+constexpr const char* kCollectSetLimit = "ksql.functions.collect_set.limit";
+
 bool is_logical_json(const std::string& format) {
   return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
          format == "PROTOBUF_NOSR";
@@ -836,7 +841,6 @@ class QueryPlanner {
           out_scope.add(ScopeColumn{(*c)->qualifier, (*c)->name, (*c)->type, slot, true, false});
       }
     }
-    std::vector<std::pair<std::string, Value>> sum_zeros;  // SUM results: field, zero
     for (size_t i = 0; i < a_.aggregate_calls.size(); ++i) {
       const ExprPtr& call = a_.aggregate_calls[i];
       std::string field = "A" + std::to_string(i);
@@ -860,7 +864,10 @@ class QueryPlanner {
       } else if (!input) {
         return sql_error(call->loc, call->name + " needs an argument");
       } else if (call->name == "SUM") {
-        spec.functions.push_back(AggregateFn::sum(input, field));
+        // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
+        AggregateFn fn = AggregateFn::sum(input, field);
+        fn.empty_sum = coerce_or_null(Value::int32(0), *type);
+        spec.functions.push_back(std::move(fn));
       } else if (call->name == "MIN") {
         spec.functions.push_back(AggregateFn::min(input, field));
       } else if (call->name == "MAX") {
@@ -888,25 +895,28 @@ class QueryPlanner {
         // in arrival order, up to a limit past which values are ignored:
         // SET 'ksql.functions.collect_list.limit' (collect_set) = 'N'.
         const bool set = call->name == "COLLECT_SET";
-        const size_t limit = collect_limit(set ? "ksql.functions.collect_set.limit"
-                                               : "ksql.functions.collect_list.limit");
-        auto add = [set, limit](Array& items, const Value& v) {
-          if (items.size() >= limit) return;
-          if (set && std::find(items.begin(), items.end(), v) != items.end()) return;
-          items.push_back(v);
+        const size_t limit = collect_limit(set ? kCollectSetLimit : kCollectListLimit);
+        auto admits = [set, limit](const Array& items, const Value& v) {
+          return items.size() < limit &&
+                 (!set || std::find(items.begin(), items.end(), v) == items.end());
         };
         AggregateFn fn = AggregateFn::custom(
             [] { return Value::array(Array{}); },
-            [input, add](const Record& r, const Value& base) {
-              Array items = base.kind() == TypeKind::Array ? base.as_array() : Array{};
-              add(items, input(r));
-              return Value::array(std::move(items));
+            [input, admits](const Record& r, const Value& base) {
+              Value v = input(r);
+              static const Array kNone;
+              const Array& items = base.kind() == TypeKind::Array ? base.as_array() : kNone;
+              if (!admits(items, v)) return base;  // full (or already in the set): no copy
+              Array next = items;
+              next.push_back(std::move(v));
+              return Value::array(std::move(next));
             },
             field);
-        fn.merger = [add](const Value& a, const Value& b) {
+        fn.merger = [admits](const Value& a, const Value& b) {
           Array items = a.kind() == TypeKind::Array ? a.as_array() : Array{};
           if (b.kind() == TypeKind::Array)
-            for (const Value& v : b.as_array()) add(items, v);
+            for (const Value& v : b.as_array())
+              if (admits(items, v)) items.push_back(v);
           return Value::array(std::move(items));
         };
         spec.functions.push_back(std::move(fn));
@@ -969,9 +979,6 @@ class QueryPlanner {
         return unsupported(call->loc, "aggregate function " + call->name);
       }
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
-      // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
-      if (call->name == "SUM")
-        sum_zeros.emplace_back(field, coerce_or_null(Value::int32(0), *type));
     }
     out_scope.add_pseudo_columns(q_.window.has_value());
     if (table) {
@@ -990,25 +997,6 @@ class QueryPlanner {
                                                  window_spec(*q_.window, q_.emit));
     } else {
       node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
-    }
-
-    if (!sum_zeros.empty()) {
-      RewriteRowFn zero = [sum_zeros](Record& r, ProcessContext&) {
-        if (r.value.kind() != TypeKind::Struct) return true;  // a deletion
-        bool any = false;
-        for (const auto& [field, z] : sum_zeros) {
-          const Value* v = r.value.field(field);
-          any = any || (v && v->is_null());
-        }
-        if (!any) return true;
-        StructFields fields = r.value.as_struct();
-        for (Field& f : fields)
-          for (const auto& [field, z] : sum_zeros)
-            if (f.name == field && f.value.is_null()) f.value = z;
-        r.value = Value::structure(std::move(fields));
-        return true;
-      };
-      node = e_.topology_.add_processor(name("sum-from-zero"), {node}, rewrite(std::move(zero)));
     }
 
     auto p = std::make_shared<Projection>();
@@ -1083,8 +1071,7 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
 }
 
 bool is_planner_property(std::string_view key) {
-  return iequals(key, "ksql.functions.collect_list.limit") ||
-         iequals(key, "ksql.functions.collect_set.limit");
+  return iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit);
 }
 
 Expected<std::string> SqlEngine::execute(const Statement& s) {
