@@ -262,6 +262,10 @@ Application::~Application() { stop(); }
 
 int32_t Application::partitions() const { return impl_->partitions; }
 
+size_t Application::task_threads() const {
+  return impl_->system ? impl_->system->scheduler().num_workers() : 0;
+}
+
 void Application::use_leases() { impl_->leases = true; }
 
 bool Application::extend_lease(int32_t partition, int64_t epoch, int64_t deadline_ms) {
@@ -673,7 +677,8 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   im.actor_config = std::make_unique<caf::actor_system_config>();
   im.actor_config->add_message_type<actors::TaskStatus>("rivulet::actors::TaskStatus");
   im.actor_config->set("logger.verbosity", caf::atom("quiet"));
-  actors::configure_scheduler(*im.actor_config);
+  const size_t task_threads = actors::task_threads(im.config.get_int("task.threads"));
+  actors::configure_scheduler(*im.actor_config, task_threads);
   im.system = std::make_unique<caf::actor_system>(*im.actor_config);
   im.router = std::make_unique<InboxRouter>();
   std::vector<connectors::StartPosition> positions;
@@ -685,8 +690,9 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   if (!assigned) return assigned.error();
   im.consumer->start(im.router.get());
   im.started = true;
-  logger()->info("application {} started: {} of {} tasks over {} input topics", app_id,
-                 partitions.size(), im.partitions, im.topology.source_topics().size());
+  logger()->info("application {} started: {} of {} tasks over {} input topics, {} task threads",
+                 app_id, partitions.size(), im.partitions, im.topology.source_topics().size(),
+                 task_threads);
   return true;
 }
 
@@ -952,7 +958,9 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     for (size_t i = 0; i < kSkipReasons; ++i) m.skipped_by_reason[i] = c.skipped_by_reason[i].load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
-      if (ps.tp.partition.value() == p && ps.lag > 0) m.lag += ps.lag;
+      if (ps.tp.partition.value() != p) continue;
+      if (ps.lag > 0) m.lag += ps.lag;
+      m.consumer_pauses += ps.pauses;
     }
     m.checkpoints = c.checkpoints.load();
     m.checkpoint_bytes = c.checkpoint_bytes.load();

@@ -341,7 +341,7 @@ void KafkaConsumer::poll_once() {
     return;
   }
   for (ssize_t i = 0; i < n; ++i) {
-    handle_message(message_buffer_[i]);
+    handle_message(message_buffer_[i], message_buffer_.data() + i + 1, message_buffer_.data() + n);
     rd_kafka_message_destroy(message_buffer_[i]);
   }
   const auto now = Clock::now();
@@ -356,7 +356,8 @@ void KafkaConsumer::poll_once() {
   }
 }
 
-void KafkaConsumer::handle_message(rd_kafka_message_t* msg) {
+void KafkaConsumer::handle_message(rd_kafka_message_t* msg, rd_kafka_message_t* const* next,
+                                   rd_kafka_message_t* const* end) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     TopicPartition tp;
@@ -397,7 +398,13 @@ void KafkaConsumer::handle_message(rd_kafka_message_t* msg) {
   if (state.pending.empty() || state.pending.back().records.size() >= options_.max_batch_records) {
     RawBatch batch;
     batch.tp = tp;
-    batch.records.reserve(std::min<size_t>(options_.max_batch_records, 256));
+    size_t run = 1;
+    for (auto m = next; m != end && run < options_.max_batch_records; ++m, ++run) {
+      if ((*m)->err != RD_KAFKA_RESP_ERR_NO_ERROR || (*m)->rkt != msg->rkt ||
+          (*m)->partition != msg->partition)
+        break;
+    }
+    batch.records.reserve(run);
     state.pending.push_back(std::move(batch));
   }
   RawRecord& record = state.pending.back().records.emplace_back();
@@ -469,6 +476,7 @@ void KafkaConsumer::set_paused(const TopicPartition& tp, PartitionState& state, 
   state.paused = paused;
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_[tp].paused = paused;
+  if (paused) ++stats_[tp].pauses;
 }
 
 void KafkaConsumer::refresh_watermarks() {

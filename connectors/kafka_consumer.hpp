@@ -67,6 +67,7 @@ struct PartitionStats {
   int64_t last_committed = -1;  // last offset the broker confirmed for our commits
   uint64_t commit_failures = 0;
   bool paused = false;          // held back because the sink refused a batch
+  uint64_t pauses = 0;          // times it was paused so
 };
 
 struct ConsumerOptions {
@@ -140,7 +141,11 @@ class KafkaConsumer {
   void poll_loop();
   void poll_once();
   void drain_commands();
-  void handle_message(rd_kafka_message_t* msg);
+  // `next`, `end`: the messages of this poll after `msg`; a new batch
+  // reserves room for the run of them from the same partition at once
+  // instead of growing record by record.
+  void handle_message(rd_kafka_message_t* msg, rd_kafka_message_t* const* next,
+                      rd_kafka_message_t* const* end);
   void deliver(const TopicPartition& tp, PartitionState& state);
   void set_paused(const TopicPartition& tp, PartitionState& state, bool paused);
   void refresh_watermarks();

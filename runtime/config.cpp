@@ -139,6 +139,9 @@ const std::vector<ConfigKey>& config_keys() {
        "Largest batch of records of one partition handed to a task at once."},
       {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,
        "Batches buffered per task before its partitions are paused (backpressure)."},
+      {"task.threads", ConfigType::Int, "0", {}, 0, 1024,
+       "Worker threads that run the task actors (exactly_once_v2 tasks run on threads of "
+       "their own). 0: as many as the machine's cores, at least 2."},
       {"statestore.cache.max.bytes", ConfigType::Int, "0", {}, 0, INT64_MAX,
        "Output cache of table results (Kafka Streams' statestore.cache.max.bytes, the former "
        "cache.max.bytes.buffering): a table's sink keeps only the latest update of each key "

@@ -2,6 +2,7 @@
 // embedded broker started in the test process.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -98,6 +99,8 @@ TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts
   INFO((started.ok() ? std::string() : started.error().to_string()));
   REQUIRE(started.ok());
   CHECK(app.partitions() == 4);
+  // task.threads 0: a worker per core, at least 2 (not CAF's at least 4).
+  CHECK(app.task_threads() == std::max<size_t>(2, std::thread::hardware_concurrency()));
 
   auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 4,
                             [&](const Collector& c) {
@@ -342,11 +345,17 @@ TEST_CASE("a tiny inbox applies backpressure without losing or duplicating recor
   // again and again.
   Application app(examples::make_orders_topology(w),
                   app_config(broker->bootstrap(), fresh_state_dir(),
-                             {{"task.inbox.batches", "1"}, {"consumer.batch.max.records", "50"}}));
+                             {{"task.inbox.batches", "1"},
+                              {"consumer.batch.max.records", "50"},
+                              {"task.threads", "3"}}));
   REQUIRE(app.start().ok());
+  CHECK(app.task_threads() == 3);
   auto records = read_until(broker->bootstrap(), {w.enriched_topic}, 2, [&](const Collector& c) {
     return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
   });
+  uint64_t pauses = 0;
+  for (const auto& t : app.task_metrics()) pauses += t.consumer_pauses;
+  CHECK(pauses > 0);  // rivulet_task_input_pauses_total
   REQUIRE(app.stop());
   auto out = summarize(records, w);
   CHECK(out.order_copies.size() == static_cast<size_t>(w.orders));

@@ -96,6 +96,7 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   CHECK(metrics["rivulet_task_checkpoint_duration_seconds{task=\"http-test-0\"}"] > 0);
   CHECK(metrics.count("rivulet_task_mailbox_messages{task=\"http-test-0\"}") == 1);
   CHECK(metrics.count("rivulet_task_inbox_batches{task=\"http-test-0\"}") == 1);
+  CHECK(metrics.count("rivulet_task_input_pauses_total{task=\"http-test-0\"}") == 1);
   // One series per reason, every reason present.
   for (const char* reason :
        {"tombstone", "negative_timestamp", "null_key", "null_group_key", "null_join_key"})
