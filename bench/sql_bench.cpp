@@ -168,6 +168,7 @@ struct Phase {
   std::string error;
   int64_t read_back_missed = 0;
   int read_back_restarts = 0;  // ReadBackWatchdog: stalled partitions assigned again
+  std::map<std::string, double> cpu_by_thread;  // by thread family (threads_cpu_delta)
 
   json to_json() const {
     json j{{"ok", ok},
@@ -193,6 +194,7 @@ struct Phase {
     if (!error.empty()) j["error"] = error;
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
+    if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
     return j;
   }
 };
@@ -206,6 +208,7 @@ class PhaseTimer {
   // Starts the phase over from now (after a set-up that is not timed).
   void restart() {
     cpu0_ = process_cpu_seconds();
+    threads0_ = threads_cpu();
     broker_cpu0_ = threads_cpu_seconds();
     t0_ = Clock::now();
   }
@@ -215,6 +218,7 @@ class PhaseTimer {
     // Only with the embedded broker in this process (not with --bootstrap).
     if (const double broker = threads_cpu_seconds(); broker > 0)
       phase_.broker_cpu = broker - broker_cpu0_;
+    phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
     phase_.rss_kb = peak_rss_kb();
   }
 
@@ -222,6 +226,7 @@ class PhaseTimer {
   Phase& phase_;
   double cpu0_ = 0;
   double broker_cpu0_ = 0;
+  std::map<std::string, ThreadCpu> threads0_;
   Clock::time_point t0_;
 };
 
@@ -709,7 +714,12 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       out["intermediate_topics"] = inter;
       out["data_errors"] = stats.data_errors;
       uint64_t late = 0;
-      for (const auto& t : app.task_metrics()) late += t.late_records_dropped;
+      uint64_t pauses = 0;
+      for (const auto& t : app.task_metrics()) {
+        late += t.late_records_dropped;
+        pauses += t.consumer_pauses;
+      }
+      out["consumer_pauses"] = pauses;
       out["late_records_dropped"] = late;
       p.ok = done && p.error.empty();
       if (!done && p.error.empty())

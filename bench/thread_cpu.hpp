@@ -4,29 +4,39 @@
 // process CPU minus what these threads used in it is the CPU of
 // everything else in the process: the Application or the baseline, their
 // Kafka clients, and the benchmark's own generator and readers.
+// threads_cpu_delta splits a phase's CPU by thread family: rdk:mock (the
+// broker), rdk:broker (the Kafka clients' broker threads), caf.multiplexer
+// (CAF's workers: the task actors), bench_sql (the main thread and the
+// threads it started: the consumers' poll threads).
 #pragma once
 
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
 namespace rivulet::bench {
 
-// Summed user + system CPU seconds of this process's threads whose name
-// is `comm` (0 when there are none).
-inline double threads_cpu_seconds(const std::string& comm = "rdk:mock") {
+// User + system CPU seconds of each live thread of this process, by thread
+// id, with its name.
+struct ThreadCpu {
+  std::string comm;
+  double seconds = 0;
+};
+inline std::map<std::string, ThreadCpu> threads_cpu() {
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  double total = 0;
+  std::map<std::string, ThreadCpu> out;
   DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return 0;
+  if (dir == nullptr) return out;
   while (dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
     const std::string base = std::string("/proc/self/task/") + entry->d_name;
     std::string name;
-    if (!std::getline(std::ifstream(base + "/comm"), name) || name != comm) continue;
+    if (!std::getline(std::ifstream(base + "/comm"), name)) continue;
     std::string stat;
     if (!std::getline(std::ifstream(base + "/stat"), stat)) continue;
     // Fields after the parenthesized name: state is field 3, utime 14, stime 15.
@@ -39,10 +49,38 @@ inline double threads_cpu_seconds(const std::string& comm = "rdk:mock") {
       if (i == 14) utime = std::stoull(field);
       if (i == 15) stime = std::stoull(field);
     }
-    total += static_cast<double>(utime + stime) / ticks;
+    out[entry->d_name] = ThreadCpu{name, static_cast<double>(utime + stime) / ticks};
   }
   ::closedir(dir);
+  return out;
+}
+
+// Summed CPU seconds of the threads whose name is `comm` (0 when there are
+// none).
+inline double threads_cpu_seconds(const std::string& comm = "rdk:mock") {
+  double total = 0;
+  for (const auto& [tid, t] : threads_cpu())
+    if (t.comm == comm) total += t.seconds;
   return total;
+}
+
+// CPU seconds each family of threads used between two threads_cpu() readings
+// (a family: the name without trailing digits, "rdk:broker1" and
+// "rdk:broker2" are "rdk:broker"); threads started in between count from
+// zero, threads that ended in between are missing.
+inline std::map<std::string, double> threads_cpu_delta(
+    const std::map<std::string, ThreadCpu>& before, const std::map<std::string, ThreadCpu>& after) {
+  std::map<std::string, double> out;
+  for (const auto& [tid, t] : after) {
+    auto it = before.find(tid);
+    const double d = t.seconds - (it != before.end() ? it->second.seconds : 0.0);
+    std::string family = t.comm;
+    while (!family.empty() &&
+           (std::isdigit(static_cast<unsigned char>(family.back())) != 0 || family.back() == '-'))
+      family.pop_back();
+    out[family] += d;
+  }
+  return out;
 }
 
 }  // namespace rivulet::bench
