@@ -164,12 +164,13 @@ bool send_output(task_pointer self, PendingRun* run) {
                      err.to_string());
     }
   }
-  std::string task_header = st.task_name;
-  std::string epoch_header = std::to_string(st.env.epoch.value());
+  const std::string& task_header = st.task_name;
+  const std::string epoch_header = std::to_string(st.env.epoch.value());
+  // After each record's own headers, without copying them into it.
+  const std::vector<connectors::HeaderRef> run_headers = {{"rivulet.task", task_header},
+                                                          {"rivulet.epoch", epoch_header}};
   for (auto& rec : out.records) {
-    rec.headers.push_back(make_header("rivulet.task", task_header));
-    rec.headers.push_back(make_header("rivulet.epoch", epoch_header));
-    auto r = st.env.producer->produce(rec, run);
+    auto r = st.env.producer->produce(rec, run, run_headers);
     if (!r) {
       std::string msg = r.error().to_string();
       run->acknowledge(&msg);

@@ -81,14 +81,19 @@ void KafkaProducer::on_report(const rd_kafka_message_t* msg) {
 }
 
 Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
+                                      const std::vector<HeaderRef>& extra,
                                       std::chrono::milliseconds queue_full_timeout) {
   rd_kafka_headers_t* headers = nullptr;
-  if (!record.headers.empty()) {
-    headers = rd_kafka_headers_new(record.headers.size());
+  if (!record.headers.empty() || !extra.empty()) {
+    headers = rd_kafka_headers_new(record.headers.size() + extra.size());
     for (const auto& h : record.headers) {
       rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
                           h.value ? h.value->data() : nullptr,
                           h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+    }
+    for (const auto& h : extra) {
+      rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                          h.value.data(), static_cast<ssize_t>(h.value.size()));
     }
   }
   // librdkafka's RD_KAFKA_V_* macros cast their arguments: pass plain values.

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "connectors/kafka_config.hpp"
@@ -34,6 +35,13 @@ class DeliveryHandler {
   // produce(); `error` is set when the record could not be written.
   virtual void on_delivery(void* opaque, const std::optional<Error>& error, int32_t partition,
                            int64_t offset) = 0;
+};
+
+// A header written after a record's own, by reference: the same for every
+// record of a run (rivulet.task, rivulet.epoch), so no record copies it.
+struct HeaderRef {
+  std::string_view name;
+  std::string_view value;
 };
 
 struct ProducerTopicStats {
@@ -54,6 +62,12 @@ class KafkaProducer {
   // (backpressure) until there is room, at most `queue_full_timeout`; a
   // record that cannot be enqueued is an Error (and no report follows).
   Expected<bool> produce(const OutputRecord& record, void* opaque,
+                         std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30)) {
+    return produce(record, opaque, {}, queue_full_timeout);
+  }
+  // The same with `extra` headers after the record's own.
+  Expected<bool> produce(const OutputRecord& record, void* opaque,
+                         const std::vector<HeaderRef>& extra,
                          std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30));
   // Fetches the metadata of topics this producer is about to write, so the
   // first records to each are not held until librdkafka's periodic refresh
