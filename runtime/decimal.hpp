@@ -10,6 +10,10 @@
 namespace rivulet {
 
 __extension__ using Int128 = __int128;
+// The same held at 8-byte alignment (GCC lowers a typedef's alignment): a
+// Decimal takes 24 bytes instead of 32, so a Value (whose largest scalar it
+// is) takes 40 instead of 48, in every row, record and table entry.
+__extension__ typedef __int128 Int128Align8 __attribute__((aligned(8)));
 
 class Decimal {
  public:
@@ -61,7 +65,7 @@ class Decimal {
   bool operator<(const Decimal& o) const { return compare(*this, o) < 0; }
 
  private:
-  Int128 unscaled_ = 0;
+  Int128Align8 unscaled_ = 0;
   uint8_t precision_ = 1;
   uint8_t scale_ = 0;
 };
