@@ -39,7 +39,7 @@ void ProcessContext::skipped(const Record& record, SkipReason reason, std::strin
   if (++out_.skipped_by_reason[static_cast<size_t>(reason)] == 1) {
     std::string where = record.source.topic.empty()
                             ? std::string("a record made by the task")
-                            : record.source.topic + "[" +
+                            : record.source.topic.str() + "[" +
                                   std::to_string(record.source.partition.value()) + "]@" +
                                   std::to_string(record.source.offset.value());
     out_.first_skips.push_back(std::string("first record skipped (") + skip_reason_name(reason) +

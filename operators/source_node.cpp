@@ -9,6 +9,7 @@ SourceNode::SourceNode(std::string name, std::string topic, std::unique_ptr<Code
                        std::shared_ptr<ReplayMarks> replay_marks)
     : Node(std::move(name)),
       topic_(std::move(topic)),
+      topic_name_(topic_),
       key_codec_(std::move(key_codec)),
       value_codec_(std::move(value_codec)),
       marks_(std::move(replay_marks)) {}
@@ -45,7 +46,7 @@ void SourceNode::process(const RawRecord* begin, const RawRecord* end, ProcessCo
     }
     r.timestamp = raw->timestamp;
     r.headers = raw->headers;
-    r.source.topic = topic_;
+    r.source.topic = topic_name_;
     r.source.partition = partition;
     r.source.offset = Offset{raw->offset};
   }

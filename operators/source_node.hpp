@@ -37,6 +37,7 @@ class SourceNode final : public Node {
 
  private:
   std::string topic_;
+  TopicName topic_name_;  // interned: what each record's source carries
   std::unique_ptr<Codec> key_codec_;
   std::unique_ptr<Codec> value_codec_;
   std::shared_ptr<ReplayMarks> marks_;  // repartition topics only

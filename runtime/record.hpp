@@ -6,7 +6,9 @@
 //  - Record: decoded key and value, timestamp, headers, and where it came from.
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,10 +40,44 @@ struct RawBatch {
   int64_t high_watermark = -1;
 };
 
+// A topic's name, interned: one copy of each distinct name per process,
+// kept for its life (a process reads few topics), so that each record
+// carries a pointer to it instead of a copy of it (most names are longer
+// than the 15 characters a std::string holds without allocating). Reads
+// and compares like a std::string; equal names are the same pointer.
+class TopicName {
+ public:
+  TopicName() : name_(&empty_name()) {}
+  TopicName(const std::string& name) : name_(intern(name)) {}  // NOLINT: a string
+  TopicName(const char* name) : name_(intern(name)) {}         // NOLINT: a string
+
+  const std::string& str() const { return *name_; }
+  operator const std::string&() const { return *name_; }  // NOLINT: a string
+  bool empty() const { return name_->empty(); }
+  size_t size() const { return name_->size(); }
+  const char* c_str() const { return name_->c_str(); }
+
+  friend bool operator==(const TopicName& a, const TopicName& b) { return a.name_ == b.name_; }
+  friend bool operator!=(const TopicName& a, const TopicName& b) { return a.name_ != b.name_; }
+  friend bool operator==(const TopicName& a, const std::string& b) { return *a.name_ == b; }
+  friend bool operator==(const std::string& a, const TopicName& b) { return a == *b.name_; }
+  friend bool operator!=(const TopicName& a, const std::string& b) { return *a.name_ != b; }
+  friend bool operator!=(const std::string& a, const TopicName& b) { return a != *b.name_; }
+  friend bool operator==(const TopicName& a, const char* b) { return *a.name_ == b; }
+  friend bool operator!=(const TopicName& a, const char* b) { return *a.name_ != b; }
+  friend std::ostream& operator<<(std::ostream& os, const TopicName& t) { return os << *t.name_; }
+
+ private:
+  static const std::string& empty_name();
+  static const std::string* intern(std::string_view name);
+
+  const std::string* name_;
+};
+
 // Where a record was read from; topic is empty for records that were made
 // inside a task (for example by an aggregation).
 struct SourcePosition {
-  std::string topic;
+  TopicName topic;
   PartitionId partition{-1};
   Offset offset{-1};
 };
