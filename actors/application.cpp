@@ -960,7 +960,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() != p) continue;
       if (ps.lag > 0) m.lag += ps.lag;
-      m.consumer_pauses += ps.pauses;
+      m.input_pauses += ps.pauses;
     }
     m.checkpoints = c.checkpoints.load();
     m.checkpoint_bytes = c.checkpoint_bytes.load();

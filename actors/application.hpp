@@ -75,7 +75,7 @@ struct TaskMetrics {
   std::array<uint64_t, kSkipReasons> skipped_by_reason{};  // the same by SkipReason
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
-  uint64_t consumer_pauses = 0;  // times its input partitions were paused (inbox full)
+  uint64_t input_pauses = 0;  // times its input partitions were paused (inbox full)
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
            checkpoint_pause_max_us = 0, restores = 0;
   uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable

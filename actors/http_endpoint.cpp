@@ -98,7 +98,7 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_input_pauses_total", "counter",
            "Times the task's input partitions were paused because its inboxes were full "
            "(backpressure).",
-           tasks, [](const TaskMetrics& t) { return t.consumer_pauses; });
+           tasks, [](const TaskMetrics& t) { return t.input_pauses; });
   per_task(os, "rivulet_task_mailbox_messages", "gauge",
            "Messages waiting in the task actor's mailbox (sampled every commit interval).", tasks,
            [](const TaskMetrics& t) { return t.mailbox_messages; });

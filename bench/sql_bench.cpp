@@ -209,23 +209,21 @@ class PhaseTimer {
   void restart() {
     cpu0_ = process_cpu_seconds();
     threads0_ = threads_cpu();
-    broker_cpu0_ = threads_cpu_seconds();
     t0_ = Clock::now();
   }
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
     phase_.cpu = process_cpu_seconds() - cpu0_;
-    // Only with the embedded broker in this process (not with --bootstrap).
-    if (const double broker = threads_cpu_seconds(); broker > 0)
-      phase_.broker_cpu = broker - broker_cpu0_;
     phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
+    // Only with the embedded broker in this process (not with --bootstrap).
+    if (auto broker = phase_.cpu_by_thread.find("rdk:mock"); broker != phase_.cpu_by_thread.end())
+      phase_.broker_cpu = broker->second;
     phase_.rss_kb = peak_rss_kb();
   }
 
  private:
   Phase& phase_;
   double cpu0_ = 0;
-  double broker_cpu0_ = 0;
   std::map<std::string, ThreadCpu> threads0_;
   Clock::time_point t0_;
 };
@@ -717,9 +715,9 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       uint64_t pauses = 0;
       for (const auto& t : app.task_metrics()) {
         late += t.late_records_dropped;
-        pauses += t.consumer_pauses;
+        pauses += t.input_pauses;
       }
-      out["consumer_pauses"] = pauses;
+      out["input_pauses"] = pauses;
       out["late_records_dropped"] = late;
       p.ok = done && p.error.empty();
       if (!done && p.error.empty())

@@ -1,13 +1,12 @@
-// CPU time of the embedded broker inside a benchmark process: the mock
-// cluster of librdkafka runs every broker on one thread named "rdk:mock"
-// (per embedded cluster), which lives as long as the cluster. A phase's
-// process CPU minus what these threads used in it is the CPU of
-// everything else in the process: the Application or the baseline, their
-// Kafka clients, and the benchmark's own generator and readers.
-// threads_cpu_delta splits a phase's CPU by thread family: rdk:mock (the
-// broker), rdk:broker (the Kafka clients' broker threads), caf.multiplexer
-// (CAF's workers: the task actors), bench_sql (the main thread and the
-// threads it started: the consumers' poll threads).
+// CPU time by thread inside a benchmark process. threads_cpu_delta splits
+// a phase's CPU by thread family: rdk:mock (the embedded broker: the mock
+// cluster of librdkafka runs every broker on one thread of that name, which
+// lives as long as the cluster; a phase's process CPU minus it is the CPU
+// of everything else, the Application or the baseline, their Kafka clients
+// and the benchmark's readers), rdk:broker (the Kafka clients' broker
+// threads), caf.multiplexer (CAF's workers: the task actors), bench_sql
+// (the main thread and the threads it started: the consumers' poll
+// threads).
 #pragma once
 
 #include <dirent.h>
@@ -53,15 +52,6 @@ inline std::map<std::string, ThreadCpu> threads_cpu() {
   }
   ::closedir(dir);
   return out;
-}
-
-// Summed CPU seconds of the threads whose name is `comm` (0 when there are
-// none).
-inline double threads_cpu_seconds(const std::string& comm = "rdk:mock") {
-  double total = 0;
-  for (const auto& [tid, t] : threads_cpu())
-    if (t.comm == comm) total += t.seconds;
-  return total;
 }
 
 // CPU seconds each family of threads used between two threads_cpu() readings

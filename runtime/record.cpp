@@ -1,7 +1,8 @@
 #include "runtime/record.hpp"
 
+#include <memory>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace rivulet {
 
@@ -9,8 +10,9 @@ namespace {
 
 struct Interned {
   std::mutex mutex;
-  // Node-based: the strings never move, and are never erased.
-  std::unordered_set<std::string> names;
+  // Each name owned once and never erased; the key views the owned copy,
+  // so looking a known name up allocates nothing.
+  std::unordered_map<std::string_view, std::unique_ptr<const std::string>> names;
 };
 
 Interned& interned() {
@@ -29,7 +31,13 @@ const std::string* TopicName::intern(std::string_view name) {
   if (name.empty()) return &empty_name();
   Interned& pool = interned();
   std::lock_guard<std::mutex> lock(pool.mutex);
-  return &*pool.names.emplace(name).first;
+  auto it = pool.names.find(name);
+  if (it == pool.names.end()) {
+    auto owned = std::make_unique<const std::string>(name);
+    const std::string_view key = *owned;
+    it = pool.names.emplace(key, std::move(owned)).first;
+  }
+  return it->second.get();
 }
 
 }  // namespace rivulet

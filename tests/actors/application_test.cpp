@@ -354,7 +354,7 @@ TEST_CASE("a tiny inbox applies backpressure without losing or duplicating recor
     return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
   });
   uint64_t pauses = 0;
-  for (const auto& t : app.task_metrics()) pauses += t.consumer_pauses;
+  for (const auto& t : app.task_metrics()) pauses += t.input_pauses;
   CHECK(pauses > 0);  // rivulet_task_input_pauses_total
   REQUIRE(app.stop());
   auto out = summarize(records, w);
