@@ -81,7 +81,8 @@ Expected<Value> decode_element(msgpack::zone& zone, std::string_view bytes) {
   }
 }
 
-void put_varint(std::string& out, size_t v) {
+template <typename Bytes>
+void put_varint(Bytes& out, size_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
@@ -232,6 +233,13 @@ std::string_view value_identity(const Value& key, msgpack::sbuffer& buf, std::st
 
 // ---- Encoded storage ------------------------------------------------------------
 
+// What a probe of the arena points into: the key's msgpack bytes, or its
+// identity.
+struct KTable::Scratch {
+  msgpack::sbuffer buf{64};
+  std::string id;
+};
+
 // An append-only arena of entries [live flag][varint key length][varint
 // value length][key msgpack][value msgpack] and an open-addressing index of
 // 8-byte slots (linear probing): 0 empty, 1 deleted, otherwise a 24-bit hash
@@ -253,6 +261,7 @@ class KTable::Encoded {
   };
 
   size_t size() const { return live_; }
+  bool by_identity() const { return by_identity_; }
   size_t bytes() const { return arena_.capacity() + slots_.capacity() * sizeof(uint64_t); }
   size_t arena_bytes() const { return arena_.size(); }
 
@@ -307,7 +316,15 @@ class KTable::Encoded {
         if (same_key(e.key, id)) {
           arena_[old] = 0;
           garbage_ += e.size;
-          slots_[i] = slot(h, append(key, value));
+          if (by_identity_ && e.key != key) {
+            // An equal key of another kind (INT 1 for BIGINT 1): the stored
+            // key stays, as a decoded map keeps its first key. A copy, since
+            // appending may move the arena.
+            const std::string kept(e.key);
+            slots_[i] = slot(h, append(kept, value));
+          } else {
+            slots_[i] = slot(h, append(key, value));
+          }
           maybe_compact();
           return;
         }
@@ -369,6 +386,7 @@ class KTable::Encoded {
   msgpack::zone zone;
   Value local;
   std::string id_buf;
+  KTable::Scratch probe;
 
  private:
   static constexpr uint64_t kEmpty = 0;
@@ -398,11 +416,17 @@ class KTable::Encoded {
 
   size_t append(std::string_view key, std::string_view value) {
     size_t off = arena_.size();
+    // Grows by a quarter, not twice over as std::string and push_back do:
+    // a grown arena holds at most a fifth of spare bytes. Each byte is
+    // copied about four times over the arena's growth.
+    const size_t need = off + 21 + key.size() + value.size();
+    if (need > arena_.capacity())
+      arena_.reserve(std::max(need, arena_.capacity() + arena_.capacity() / 4 + 4096));
     arena_.push_back(1);
     put_varint(arena_, key.size());
     put_varint(arena_, value.size());
-    arena_.append(key.data(), key.size());
-    arena_.append(value.data(), value.size());
+    arena_.insert(arena_.end(), key.begin(), key.end());
+    arena_.insert(arena_.end(), value.begin(), value.end());
     return off;
   }
 
@@ -431,11 +455,11 @@ class KTable::Encoded {
 
   void maybe_compact() {
     if (garbage_ < (size_t{1} << 16) || garbage_ * 2 < arena_.size()) return;
-    std::string fresh;
+    std::vector<char> fresh;
     fresh.reserve(arena_.size() - garbage_ + 64);
     for (size_t off = 0; off < arena_.size();) {
       Entry e = entry(off);
-      if (e.live) fresh.append(arena_.data() + off, e.size);
+      if (e.live) fresh.insert(fresh.end(), arena_.data() + off, arena_.data() + off + e.size);
       off += e.size;
     }
     arena_.swap(fresh);
@@ -446,7 +470,7 @@ class KTable::Encoded {
   }
 
   const bool by_identity_;
-  std::string arena_;
+  std::vector<char> arena_;  // exact reserve(), unlike std::string's
   std::vector<uint64_t> slots_;
   size_t live_ = 0;
   size_t deleted_ = 0;
@@ -582,24 +606,25 @@ Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view b
 
 // ---- KTable -----------------------------------------------------------------------
 
-KTable::KTable(std::string name, TableStorage storage)
+KTable::KTable(std::string name, TableStorage storage, size_t encode_at)
     : name_(std::move(name)),
+      storage_(storage),
+      encode_at_(std::max<size_t>(encode_at, 1)),
+      encoded_(storage == TableStorage::Encoded),
       enc_(storage == TableStorage::Encoded ? std::make_unique<Encoded>() : nullptr) {}
 
 KTable::~KTable() = default;
 
 size_t KTable::count_unlocked() const {
-  if (enc_) return enc_->size();
-  return map_.size() + (lazy_ ? lazy_->size() : 0);
+  return map_.size() + (enc_ ? enc_->size() : 0) + (lazy_ ? lazy_->size() : 0);
 }
 
 void KTable::scan(const std::function<void(const Value&, const Value&)>& fn) const {
-  if (!enc_) {
-    for (const auto& [k, v] : map_) fn(k, v);
-    if (!lazy_) return;
-  }
+  for (const auto& [k, v] : map_) fn(k, v);
+  const Encoded* arena = enc_ ? enc_.get() : lazy_.get();
+  if (!arena) return;
   msgpack::zone zone;
-  (enc_ ? enc_ : lazy_)->scan([&](std::string_view kb, std::string_view vb) {
+  arena->scan([&](std::string_view kb, std::string_view vb) {
     auto k = decode_element(zone, kb);
     auto v = decode_element(zone, vb);
     if (k && v) fn(*k, *v);  // validated when stored
@@ -618,37 +643,40 @@ std::optional<std::string_view> KTable::lazy_value(const Value& key) const {
   return e->value;
 }
 
+std::string_view KTable::enc_probe(const Value& key, Scratch& scratch) const {
+  return enc_->by_identity() ? value_identity(key, scratch.buf, scratch.id)
+                             : encode_into(scratch.buf, key);
+}
+
+std::optional<std::string_view> KTable::enc_value(const Value& key) const {
+  Scratch scratch;
+  std::string_view probe = enc_probe(key, scratch);
+  if (probe.empty()) return std::nullopt;
+  auto e = enc_->find(probe);
+  if (!e) return std::nullopt;
+  return e->value;
+}
+
 std::optional<Value> KTable::get(const Value& key) const {
-  if (enc_) {
-    msgpack::sbuffer buf(64);
-    std::string_view kb = encode_into(buf, key);
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto e = enc_->find(kb);
-    if (!e) return std::nullopt;
-    auto v = from_msgpack(e->value);
-    if (!v) return std::nullopt;  // validated when stored
-    return std::move(*v);
-  }
+  // The shared lock first: an Auto table's storage changes under the
+  // exclusive one.
   std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = map_.find(key);
-  if (it != map_.end()) return it->second;
-  // Not decoded yet: decode a copy, leaving promotion to the owner.
-  auto vb = lazy_value(key);
+  if (!map_.empty()) {
+    auto it = map_.find(key);
+    if (it != map_.end()) return it->second;
+  }
+  // Encoded, or not decoded yet: decode a copy (promotion is the owner's).
+  auto vb = enc_ ? enc_value(key) : lazy_value(key);
   if (!vb) return std::nullopt;
   auto v = from_msgpack(*vb);
-  if (!v) return std::nullopt;  // checked by the checkpoint's checksum
+  if (!v) return std::nullopt;  // validated when stored, or by the checkpoint's checksum
   return std::move(*v);
 }
 
 bool KTable::contains(const Value& key) const {
-  if (enc_) {
-    msgpack::sbuffer buf(64);
-    std::string_view kb = encode_into(buf, key);
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return enc_->find(kb).has_value();
-  }
   std::shared_lock<std::shared_mutex> lock(mu_);
-  return map_.find(key) != map_.end() || lazy_value(key).has_value();
+  if (!map_.empty() && map_.find(key) != map_.end()) return true;
+  return (enc_ ? enc_value(key) : lazy_value(key)).has_value();
 }
 
 const Value* KTable::find_local(const Value& key) const {
@@ -658,7 +686,13 @@ const Value* KTable::find_local(const Value& key) const {
     if (!lazy_) return nullptr;
     return promote(key, nullptr);
   }
-  auto e = enc_->find(encode_into(enc_->key_buf, key));
+  if (!map_.empty()) {  // an Auto table's keys without an identity
+    auto it = map_.find(key);
+    if (it != map_.end()) return &it->second;
+  }
+  std::string_view probe = enc_probe(key, enc_->probe);
+  if (probe.empty()) return nullptr;
+  auto e = enc_->find(probe);
   if (!e) return nullptr;
   auto v = decode_element(enc_->zone, e->value);
   if (!v) return nullptr;  // validated when stored
@@ -775,11 +809,33 @@ bool KTable::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
 
 size_t KTable::bytes_estimate() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  if (enc_) return enc_->bytes();
+  if (enc_ && map_.empty()) return enc_->bytes();
   size_t n = map_.bucket_count() * sizeof(void*) + map_.size() * malloc_chunk(kNodeBytes);
   for (const auto& [k, v] : map_) n += value_heap_bytes(k) + value_heap_bytes(v);
   if (lazy_) n += lazy_->bytes();
+  if (enc_) n += enc_->bytes();
   return n;
+}
+
+void KTable::switch_to_encoded() {
+  // The restored arena is indexed by identity already: it becomes the
+  // storage, and the decoded rows join it.
+  std::unique_ptr<Encoded> enc = lazy_ ? std::move(lazy_) : std::make_unique<Encoded>(true);
+  Scratch key;
+  msgpack::sbuffer value(256);
+  for (auto it = map_.begin(); it != map_.end();) {
+    std::string_view kb = encode_into(key.buf, it->first);
+    std::string_view id = key_identity(kb, key.id);
+    if (id.empty()) {  // composite or DECIMAL: stays decoded
+      ++it;
+      continue;
+    }
+    enc->put(kb, encode_into(value, it->second), id);
+    it = map_.erase(it);
+  }
+  if (map_.empty()) Map().swap(map_);  // its buckets too
+  enc_ = std::move(enc);
+  encoded_.store(true, std::memory_order_release);
 }
 
 KTable::Writer::Writer(KTable& table) : table_(table), lock_(table.mu_) {
@@ -802,14 +858,37 @@ void KTable::Writer::apply(const Value& key, Value value) {
 }
 
 void KTable::Writer::put(const Value& key, Value value) {
+  Map& map = table_.map_;
   if (auto* enc = table_.enc_.get()) {
-    enc->put(encode_into(enc->key_buf, key), encode_into(enc->value_buf, value));
+    std::string_view kb = encode_into(enc->key_buf, key);
+    if (!enc->by_identity()) {
+      enc->put(kb, encode_into(enc->value_buf, value));
+    } else if (std::string_view id = key_identity(kb, enc->id_buf); !id.empty()) {
+      if (!map.empty()) map.erase(key);  // an equal DECIMAL key
+      enc->put(kb, encode_into(enc->value_buf, value), id);
+    } else {
+      // Without an identity (composite, DECIMAL): decoded, in map_. A
+      // DECIMAL key may equal an integer one in the arena.
+      std::string_view probe = value_identity(key, enc->probe.buf, enc->probe.id);
+      auto it = map.find(key);
+      std::optional<Encoded::Entry> e;
+      if (it == map.end() && !probe.empty()) e = enc->find(probe);
+      if (it != map.end()) {
+        it->second = std::move(value);
+      } else if (e) {
+        const std::string kept(e->key);  // the arena may move as it grows
+        enc->put(kept, encode_into(enc->value_buf, value), probe);
+      } else {
+        map.emplace(key, std::move(value));
+      }
+    }
   } else {
-    auto it = table_.map_.find(key);
-    if (it != table_.map_.end()) {
+    auto it = map.find(key);
+    if (it != map.end()) {
       it->second = std::move(value);
     } else if (!table_.lazy_ || table_.promote(key, &value) == nullptr) {
-      table_.map_.emplace(key, std::move(value));
+      map.emplace(key, std::move(value));
+      table_.maybe_switch();
     }
   }
   table_.note_change(key);
@@ -818,7 +897,9 @@ void KTable::Writer::put(const Value& key, Value value) {
 
 void KTable::Writer::erase(const Value& key) {
   if (auto* enc = table_.enc_.get()) {
-    enc->erase(encode_into(enc->key_buf, key));
+    if (!table_.map_.empty()) table_.map_.erase(key);
+    std::string_view probe = table_.enc_probe(key, enc->probe);
+    if (!probe.empty()) enc->erase(probe);
   } else if (table_.map_.erase(key) == 0 && table_.lazy_) {
     auto& lazy = *table_.lazy_;
     std::string_view kid = value_identity(key, lazy.key_buf, lazy.id_buf);
@@ -847,6 +928,10 @@ void KTable::clear() {
   map_.clear();
   lazy_.reset();
   if (enc_) enc_->clear();
+  if (storage_ == TableStorage::Auto) {  // small again: decoded until the switch
+    enc_.reset();
+    encoded_.store(false, std::memory_order_release);
+  }
 }
 
 void KTable::set_change_tracking(bool on) {
@@ -861,14 +946,12 @@ std::string KTable::serialize() const {
   const Encoded* arena = enc_ ? enc_.get() : lazy_.get();
   msgpack::sbuffer buf(arena ? 16 : 1024);
   write_entries_header(buf, count_unlocked());
-  if (!enc_) {
-    msgpack::packer<msgpack::sbuffer> pk(buf);
-    for (const auto& [k, v] : map_) {
-      pack_value(pk, k);
-      pack_value(pk, v);
-    }
-    if (!arena) return std::string(buf.data(), buf.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  for (const auto& [k, v] : map_) {
+    pack_value(pk, k);
+    pack_value(pk, v);
   }
+  if (!arena) return std::string(buf.data(), buf.size());
   // An arena holds its entries' bytes already: copy the live ones.
   std::string out;
   out.reserve(buf.size() + arena->arena_bytes());
@@ -886,20 +969,10 @@ std::string KTable::serialize_changes() const {
   msgpack::packer<msgpack::sbuffer> pk(buf);
   for (const Value& k : changed_) {
     pack_value(pk, k);
-    if (enc_) {
-      msgpack::sbuffer kb(64);
-      auto e = enc_->find(encode_into(kb, k));
-      if (e) {
-        buf.write(e->value.data(), e->value.size());
-      } else {
-        pk.pack_nil();
-      }
-      continue;
-    }
     auto it = map_.find(k);
     if (it != map_.end()) {
       pack_value(pk, it->second);
-    } else if (auto vb = lazy_value(k)) {
+    } else if (auto vb = enc_ ? enc_value(k) : lazy_value(k)) {
       buf.write(vb->data(), vb->size());
     } else {
       pk.pack_nil();
@@ -914,6 +987,10 @@ Expected<bool> KTable::restore(std::string_view bytes) {
   map_.clear();
   lazy_.reset();
   changed_.clear();
+  if (storage_ == TableStorage::Auto) {  // decides again once restored
+    enc_.reset();
+    encoded_.store(false, std::memory_order_release);
+  }
   // Both storages keep the snapshot's bytes in an arena: the Encoded
   // storage for good, the Decoded one until the owner first reads or
   // overwrites a key (promote); decoding a million values here would
@@ -957,6 +1034,7 @@ Expected<bool> KTable::restore(std::string_view bytes) {
     return Error::fatal("restore of table " + name_ + ": " + r.error().message);
   }
   if (lazy_ && lazy_->size() == 0) lazy_.reset();
+  maybe_switch();
   return true;
 }
 

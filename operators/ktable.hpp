@@ -25,6 +25,15 @@
 //    by their encoded bytes (an INT key and a DOUBLE key of equal value do
 //    not). The arena is compacted when more than half of it is superseded
 //    entries (a pause proportional to the live data, amortized).
+//  - Auto: Decoded while the table is small, Encoded once it holds
+//    `encode_at` entries (kAutoEncodeEntries by default): small tables keep
+//    the fastest lookups and stay in cache, large ones take about 1.5x their
+//    raw bytes instead of 5-8x (and no longer fit in cache either way). The
+//    switch is one pass under the exclusive lock; the table stays encoded
+//    after it (clear() and restore() decide again). Unlike Encoded, keys
+//    keep matching as Values do (INT 1 = BIGINT 1 = DOUBLE 1.0): the arena
+//    is indexed by key_identity, and the keys without one (composite,
+//    DECIMAL) stay decoded beside it.
 //
 // Restore of Decoded storage is lazy: the snapshot's entries go into an
 // arena like the Encoded storage's (its bytes, undecoded), and the owning
@@ -53,12 +62,11 @@
 #include <vector>
 
 #include "operators/state_store.hpp"
+#include "operators/table_storage.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/value.hpp"
 
 namespace rivulet {
-
-enum class TableStorage : uint8_t { Decoded, Encoded };
 
 struct KTableStats {
   size_t size = 0;
@@ -70,10 +78,17 @@ class KTable final : public StateStore {
  public:
   using Map = std::unordered_map<Value, Value, ValueHash>;
 
-  explicit KTable(std::string name, TableStorage storage = TableStorage::Decoded);
+  // `encode_at`: TableStorage::Auto's switch to the encoded storage, in
+  // entries (ignored by the other storages).
+  explicit KTable(std::string name, TableStorage storage = TableStorage::Decoded,
+                  size_t encode_at = kAutoEncodeEntries);
   ~KTable() override;
 
-  TableStorage storage() const { return enc_ ? TableStorage::Encoded : TableStorage::Decoded; }
+  // The storage asked for at construction.
+  TableStorage storage() const { return storage_; }
+  // Whether the rows are kept encoded now: always for Encoded, never for
+  // Decoded, from the switch on for Auto.
+  bool encoded() const { return encoded_.load(std::memory_order_acquire); }
 
   // ---- Queries: any thread -------------------------------------------------
 
@@ -167,8 +182,25 @@ class KTable final : public StateStore {
   void note_change(const Value& key) {
     if (track_changes_) changed_.insert(key);
   }
+  // The probe of `key` in enc_: its msgpack bytes, or its identity when enc_
+  // is indexed by identity (Auto); empty when the arena cannot hold it
+  // (the key lives in map_). `scratch` holds what the view points into.
+  struct Scratch;
+  std::string_view enc_probe(const Value& key, Scratch& scratch) const;
+  // The value bytes `key` has in enc_ (caller holds the lock or owns).
+  std::optional<std::string_view> enc_value(const Value& key) const;
+  // Auto: moves the rows into an arena indexed by identity (those of keys
+  // without one stay in map_). The owner, holding the exclusive lock.
+  void switch_to_encoded();
+  void maybe_switch() {
+    if (storage_ == TableStorage::Auto && !enc_ && count_unlocked() >= encode_at_)
+      switch_to_encoded();
+  }
 
   const std::string name_;
+  const TableStorage storage_;
+  const size_t encode_at_;
+  std::atomic<bool> encoded_{false};
   mutable std::shared_mutex mu_;
   // Decoded storage: map_, and lazy_ for restored keys not decoded yet
   // (mutable: find_local promotes).
@@ -176,7 +208,9 @@ class KTable final : public StateStore {
   mutable std::unique_ptr<Encoded> lazy_;
   bool writing_ = false;  // a Writer of the owning thread holds mu_
   mutable std::atomic<uint64_t> undecodable_{0};
-  std::unique_ptr<Encoded> enc_;  // Encoded storage
+  // Encoded storage, and Auto's past its switch (then map_ keeps the keys
+  // without an identity). Never set together with lazy_.
+  std::unique_ptr<Encoded> enc_;
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> updates_{0};
   std::atomic<int64_t> last_update_{-1};
