@@ -33,7 +33,7 @@ struct OrdersWorkload {
   std::string enriched_topic = "enriched-orders";
   std::string counts_topic = "order-counts";
   // Storage of the users KTable (operators/ktable.hpp).
-  TableStorage users_storage = TableStorage::Decoded;
+  TableStorage users_storage = TableStorage::Auto;
 
   std::string user_id(int64_t n) const;
   int64_t user_of_order(int64_t order) const { return (order * 7919) % user_space; }

@@ -38,7 +38,7 @@ struct Topology::State {
     bool queryable = true;  // aggregates: results kept in a KTable
     std::shared_ptr<const AggregateSpec> spec;
     std::shared_ptr<const WindowSpec> window;  // windowed aggregates
-    TableStorage storage = TableStorage::Decoded;  // tables
+    TableStorage storage = TableStorage::Auto;          // tables
     std::function<std::shared_ptr<StateStore>()> make;  // add_state_store
     int64_t history_ms = -1;                       // tables: >= 0 keeps versions
     NodeId node = 0;                               // the node that writes it

@@ -102,9 +102,10 @@ class Topology {
   KStream stream(std::string topic, Serdes serdes);
   // A table read from `topic`, materialized as the KTable `name` (default:
   // the topic's name) in the given storage (ktable.hpp: Decoded is the
-  // fastest to join against, Encoded the smallest and fastest to snapshot).
+  // fastest to join against while small, Encoded the smallest and fastest
+  // to snapshot, Auto decoded until kAutoEncodeEntries rows, then encoded).
   KTableRef table(std::string topic, Serdes serdes, std::string name = "",
-                  TableStorage storage = TableStorage::Decoded);
+                  TableStorage storage = TableStorage::Auto);
   // A table that also keeps `history_retention_ms` of history
   // (versioned_table.hpp): stream-table joins against it are temporal, each
   // stream record joining the value valid at its own timestamp.
@@ -117,8 +118,8 @@ class Topology {
   // Materializes the parent's records into the KTable `store_name`.
   // history_retention_ms >= 0: the table also keeps versions (temporal
   // joins, versioned_table.hpp).
-  NodeId add_table(NodeId parent, std::string store_name,
-                   TableStorage storage = TableStorage::Decoded, int64_t history_retention_ms = -1);
+  NodeId add_table(NodeId parent, std::string store_name, TableStorage storage = TableStorage::Auto,
+                   int64_t history_retention_ms = -1);
   // A processor made per task by `factory`. `reads_tables`: the KTables it
   // reads (they must exist; their inputs must be co-partitioned with its).
   NodeId add_processor(std::string name, std::vector<NodeId> parents, ProcessorFactory factory,

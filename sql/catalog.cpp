@@ -243,10 +243,16 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
     if (c.type != SourceType::Table)
       return sql_error(storage->loc,
                        "TABLE_STORAGE is a property of tables (a stream keeps no rows).");
-    if (v != "ENCODED" && v != "DECODED")
+    if (v == "AUTO") {
+      info.storage = TableStorage::Auto;
+    } else if (v == "DECODED") {
+      info.storage = TableStorage::Decoded;
+    } else if (v == "ENCODED") {
+      info.storage = TableStorage::Encoded;
+    } else {
       return sql_error(storage->loc, "Invalid value for TABLE_STORAGE: '" + v +
-                                         "'. Expected one of DECODED, ENCODED.");
-    info.encoded_storage = v == "ENCODED";
+                                         "'. Expected one of AUTO, DECODED, ENCODED.");
+    }
   }
   if (info.window_size_ms && !info.window)
     return sql_error(p.find("WINDOW_SIZE")->loc, "WINDOW_SIZE requires WINDOW_TYPE.");

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "operators/table_storage.hpp"
 #include "runtime/data_type.hpp"
 #include "runtime/error.hpp"
 #include "sql/ast.hpp"
@@ -45,11 +46,12 @@ struct SourceInfo {
   // stream-table joins against the table are temporal (the value valid at
   // each stream record's timestamp).
   std::optional<int64_t> history_retention_ms;
-  // Tables only: TABLE_STORAGE='ENCODED' keeps the table's rows in the
-  // task as msgpack bytes (operators/ktable.hpp, TableStorage::Encoded:
-  // about 1.4-1.9 times the raw bytes instead of about 8), decoded at each
-  // lookup. Default 'DECODED' (rows kept as values: faster lookups).
-  bool encoded_storage = false;
+  // Tables only: TABLE_STORAGE, how each task keeps the table's rows
+  // (operators/table_storage.hpp). 'DECODED' keeps them as values (the
+  // fastest lookups, 5-8 times the raw bytes), 'ENCODED' as msgpack bytes
+  // (about 1.2-1.9 times, decoded at each lookup), 'AUTO' (the default)
+  // decoded until a task's table holds 10,000 rows, then encoded.
+  TableStorage storage = TableStorage::Auto;
   bool read_only = false;  // CREATE SOURCE ...
   Properties properties;   // every WITH property as written
   std::string statement;   // the statement that created it

@@ -30,7 +30,7 @@ std::string SqlEngine::explain() const {
     if (s) {
       os << "  " << (s->is_table() ? "table" : "stream") << "  topic " << e.topic << "  key "
          << s->key_format << "  value " << s->value_format;
-      if (s->is_table()) os << "  storage " << (s->encoded_storage ? "encoded" : "decoded");
+      if (s->is_table()) os << "  storage " << table_storage_name(s->storage);
       // Which value columns the source's codec builds (the others are
       // checked and left NULL: sql/column_use.hpp).
       std::vector<std::string> decoded, skipped;

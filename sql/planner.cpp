@@ -418,9 +418,7 @@ class QueryPlanner {
       if (t.first == table.name) return t;
     auto tsrc = e_.source_node(table, true);
     if (!tsrc) return tsrc.error();
-    auto node = e_.topology_.add_table(*tsrc, table.name,
-                                       table.encoded_storage ? TableStorage::Encoded
-                                                             : TableStorage::Decoded,
+    auto node = e_.topology_.add_table(*tsrc, table.name, table.storage,
                                        table.history_retention_ms.value_or(-1));
     e_.tables_.emplace_back(table.name, node);
     return e_.tables_.back();

@@ -625,7 +625,7 @@ TEST_CASE("planner: TABLE_STORAGE='ENCODED' keeps a table's rows as bytes", "[sq
   REQUIRE(driver);
   REQUIRE((*driver)->graph().table("ADS"));
   CHECK((*driver)->graph().table("ADS")->storage() == TableStorage::Encoded);
-  CHECK((*driver)->graph().table("PLAIN")->storage() == TableStorage::Decoded);
+  CHECK((*driver)->graph().table("PLAIN")->storage() == TableStorage::Auto);  // the default
   REQUIRE((*driver)->pipe("ads", string_key("a1"), std::string(R"({"CAMPAIGN":"c1"})"), 0));
   REQUIRE((*driver)->pipe("e", string_key("a1"), std::string(R"({"KIND":"view"})"), 1));
   auto out = (*driver)->outputs("OUT");
@@ -644,6 +644,71 @@ TEST_CASE("planner: TABLE_STORAGE='ENCODED' keeps a table's rows as bytes", "[sq
     CHECK(location_of(r.error().message).line == 1);
     CHECK(r.error().message.find("TABLE_STORAGE") != std::string::npos);
   }
+}
+
+// The default TABLE_STORAGE, AUTO: a task's table is decoded until it
+// holds kAutoEncodeEntries rows, then encoded, at most twice the raw bytes
+// of its keys and values; joins answer the same on both sides of the
+// switch, updates and deletes included.
+TEST_CASE("planner: a table of the default storage is encoded once large, and joins as before",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE TABLE USERS (ID STRING PRIMARY KEY, NAME STRING, REGION STRING) "
+      "WITH (kafka_topic='users', value_format='JSON');"
+      "CREATE STREAM ORDERS (ID STRING KEY, AMOUNT INT) "
+      "WITH (kafka_topic='orders', value_format='JSON');"
+      "CREATE STREAM OUT AS SELECT O.ID AS ID, NAME, AMOUNT FROM ORDERS O "
+      "LEFT JOIN USERS U ON O.ID = U.ID;"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  const KTable* users = (*driver)->graph().table("USERS");
+  REQUIRE(users);
+  CHECK(users->storage() == TableStorage::Auto);
+  auto user = [](int i) {
+    return std::string(R"({"NAME":"user )") + std::to_string(i) + R"(","REGION":"region )" +
+           std::to_string(i % 50) + R"("})";
+  };
+  const int n = static_cast<int>(kAutoEncodeEntries) + 1000;
+  size_t raw = 0;
+  int64_t ts = 0;
+  auto order = [&](const std::string& id, int amount) {
+    REQUIRE((*driver)->pipe("orders", string_key(id),
+                            std::string(R"({"AMOUNT":)") + std::to_string(amount) + "}", ++ts));
+  };
+  for (int i = 0; i < n; ++i) {
+    const std::string id = "u" + std::to_string(i);
+    raw += id.size() + user(i).size();
+    REQUIRE((*driver)->pipe("users", string_key(id), user(i), ++ts));
+    if (i == 10) order("u3", 1);  // decoded
+    if (i + 1 == static_cast<int>(kAutoEncodeEntries) - 1) CHECK_FALSE(users->encoded());
+  }
+  CHECK(users->encoded());
+  CHECK(users->size() == static_cast<size_t>(n));
+  const double per_entry = static_cast<double>(users->bytes_estimate()) / n;
+  INFO("bytes per entry " << per_entry << ", raw " << static_cast<double>(raw) / n);
+  CHECK(per_entry <= 2.0 * static_cast<double>(raw) / n);
+  order("u3", 2);  // encoded from here on
+  order("u" + std::to_string(n - 1), 3);
+  order("nobody", 4);
+  REQUIRE((*driver)->pipe("users", string_key("u3"), std::string(R"({"NAME":"renamed"})"), ++ts));
+  order("u3", 5);
+  REQUIRE((*driver)->pipe("users", string_key("u3"), std::nullopt, ++ts));  // a tombstone
+  order("u3", 6);
+  auto out = (*driver)->outputs("OUT");
+  REQUIRE(out.size() == 6);
+  const std::string last = R"({"NAME":"user )" + std::to_string(n - 1) + R"(","AMOUNT":3})";
+  const std::string expected[] = {R"({"NAME":"user 3","AMOUNT":1})",
+                                  R"({"NAME":"user 3","AMOUNT":2})",
+                                  last,
+                                  R"({"NAME":null,"AMOUNT":4})",
+                                  R"({"NAME":"renamed","AMOUNT":5})",
+                                  R"({"NAME":null,"AMOUNT":6})"};
+  for (size_t i = 0; i < out.size(); ++i) {
+    INFO(i);
+    CHECK(json::parse(*out[i].value) == json::parse(expected[i]));
+  }
+  CHECK(users->size() == static_cast<size_t>(n - 1));
 }
 
 // EXPLAIN (SqlEngine::explain): the columns each stream source decodes,
