@@ -179,9 +179,12 @@ rm -f "$results/sql_api.json"
 sql_api_cmd="$build/bin/bench_sql_api --orders ${SQL_API_ORDERS:-500000} --rounds 3"
 rm -f "$results/sql_api_encoded.json"
 sql_api_encoded_cmd="$build/bin/bench_sql_api --orders 100000 --rounds 1 --workload join --side sql --table-storage encoded"
+rm -f "$results/sql_api_auto.json"
+sql_api_auto_cmd="$build/bin/bench_sql_api --users 100000 --orders 100000 --rounds 1 --workload join --side sql --table-storage auto"
 if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
   run_bench "$sql_api_cmd" sql_api.json sql_api.log
   run_bench "$sql_api_encoded_cmd" sql_api_encoded.json sql_api_encoded.log
+  run_bench "$sql_api_auto_cmd" sql_api_auto.json sql_api_auto.log
 fi
 
 cluster_nodes=${CLUSTER_NODES:-3 4}
@@ -233,11 +236,13 @@ if [[ "$scaling_nodes" != none ]]; then
 fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
-  "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" "$sql_api_encoded_cmd" "$sql_ratio_cmd" <<'PY'
+  "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" "$sql_api_encoded_cmd" "$sql_ratio_cmd" \
+  "$sql_api_auto_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
 sql_cached_cmd, sql_api_encoded_cmd, sql_ratio_cmd = sys.argv[10], sys.argv[11], sys.argv[12]
+sql_api_auto_cmd = sys.argv[13]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -487,11 +492,13 @@ if sa:
             "unit": "SQL / hand-written C++ API, same run (goal >= 0.8)",
             "per_core": round(d["ratio_sql_to_api_per_core"], 3), "command": sql_api_cmd}
 
-# The SQL users table's bytes per entry (KTable::bytes_estimate), decoded (the
-# default) and encoded (TABLE_STORAGE='ENCODED'), against the raw key and
-# value bytes (goal: at most twice).
+# The SQL users table's bytes per entry (KTable::bytes_estimate), decoded,
+# encoded (TABLE_STORAGE='ENCODED') and with SQL's default (AUTO: encoded
+# from 32,768 rows on; 100,000 users), against the raw key and value bytes
+# (goal: at most twice).
 for storage, doc, cmd in (("decoded", sa, sql_api_cmd),
-                          ("encoded", load("sql_api_encoded.json"), sql_api_encoded_cmd)):
+                          ("encoded", load("sql_api_encoded.json"), sql_api_encoded_cmd),
+                          ("auto", load("sql_api_auto.json"), sql_api_auto_cmd)):
     per_entry = ((doc or {}).get("join") or {}).get("users_table_bytes_per_entry", {}).get("sql")
     raw = (doc or {}).get("users_raw_bytes_per_entry")
     if per_entry and raw:

@@ -44,7 +44,7 @@ struct Options {
   int rounds = 3;
   std::string workload = "both";  // join | aggregate | both
   std::string side = "both";      // sql | api | both (one side: for a profiler)
-  std::string table_storage = "decoded";  // the SQL USERS table: decoded | encoded
+  std::string table_storage = "decoded";  // the SQL USERS table: decoded | encoded | auto
 };
 
 double thread_cpu_seconds() {
@@ -89,7 +89,7 @@ Input make_input(const Options& o) {
   return in;
 }
 
-// The sources, the USERS table kept with `table_storage` (decoded | encoded).
+// The sources, the USERS table kept with `table_storage` (decoded | encoded | auto).
 std::string sql_sources(const std::string& table_storage) {
   return "CREATE TABLE USERS (USER_ID STRING PRIMARY KEY, NAME STRING, COUNTRY STRING)\n"
          "  WITH (kafka_topic='users', value_format='JSON', partitions=1, table_storage='" +
@@ -271,8 +271,9 @@ int main(int argc, char** argv) {
   app.add_option("--side", o.side, "sql, api or both (one side: to profile it)")
       ->check(CLI::IsMember({"sql", "api", "both"}));
   app.add_option("--table-storage", o.table_storage,
-                 "The SQL USERS table's TABLE_STORAGE: decoded (the default) or encoded")
-      ->check(CLI::IsMember({"decoded", "encoded"}));
+                 "The SQL USERS table's TABLE_STORAGE: decoded (this program's default), "
+                 "encoded, or auto (SQL's default: encoded from 10,000 rows on)")
+      ->check(CLI::IsMember({"decoded", "encoded", "auto"}));
   CLI11_PARSE(app, argc, argv);
   return rivulet::bench::run(o);
 }
