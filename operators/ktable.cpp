@@ -280,9 +280,22 @@ class KTable::Encoded {
 
   // The live entry of `key` (msgpack bytes; by_identity: its identity), if
   // any.
-  std::optional<Entry> find(std::string_view key) const {
+  std::optional<Entry> find(std::string_view key) const { return find(key, hash(key)); }
+  // The same with `h`, hash_of(key), computed already.
+  static uint64_t hash_of(std::string_view key) { return hash(key); }
+  // Hints for a batch of lookups (KTable::find_local_many): the slot where
+  // the search for hash `h` starts, then the entry that slot points to.
+  void prefetch_slot(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
+  }
+  void prefetch_entry(uint64_t h) const {
+    if (slots_.empty()) return;
+    const uint64_t s = slots_[h & (slots_.size() - 1)];
+    if (s != kEmpty && s != kDeleted && tag_of(s) == tag(h))
+      __builtin_prefetch(arena_.data() + offset_of(s));
+  }
+  std::optional<Entry> find(std::string_view key, uint64_t h) const {
     if (slots_.empty()) return std::nullopt;
-    const uint64_t h = hash(key);
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       uint64_t s = slots_[i];
@@ -387,6 +400,12 @@ class KTable::Encoded {
   Value local;
   std::string id_buf;
   KTable::Scratch probe;
+  // find_local_many: the batch's probes (one after another), their ends and
+  // hashes, and the decoded values it returns.
+  std::string many_probes;
+  std::vector<size_t> many_ends;
+  std::vector<uint64_t> many_hashes;
+  std::vector<Value> many_values;
 
  private:
   static constexpr uint64_t kEmpty = 0;
@@ -700,8 +719,63 @@ const Value* KTable::find_local(const Value& key) const {
   return &enc_->local;
 }
 
+void KTable::find_encoded_many(const Value* const* keys, size_t n, const Value** out) const {
+  // As for the decoded map (below), in chunks and three passes: each key's
+  // probe and hash, its first slot prefetched; the entry that slot points
+  // to prefetched; then the lookups and decodes, which find both in cache.
+  Encoded& e = *enc_;
+  if (e.many_values.size() < n) e.many_values.resize(n);
+  constexpr size_t kChunk = 16;
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t m = std::min(kChunk, n - start);
+    const Value* const* k = keys + start;
+    e.many_probes.clear();
+    e.many_ends.clear();
+    e.many_hashes.clear();
+    for (size_t i = 0; i < m; ++i) {
+      uint64_t h = 0;
+      if (k[i] != nullptr) {
+        std::string_view p = enc_probe(*k[i], e.probe);
+        if (!p.empty()) {
+          e.many_probes.append(p.data(), p.size());
+          h = Encoded::hash_of(p);
+          e.prefetch_slot(h);
+        }
+      }
+      e.many_ends.push_back(e.many_probes.size());
+      e.many_hashes.push_back(h);
+    }
+    for (size_t i = 0; i < m; ++i) e.prefetch_entry(e.many_hashes[i]);
+    size_t begin = 0;
+    for (size_t i = 0; i < m; ++i) {
+      const size_t end = e.many_ends[i];
+      const std::string_view probe(e.many_probes.data() + begin, end - begin);
+      begin = end;
+      out[start + i] = nullptr;
+      if (k[i] == nullptr) continue;
+      if (!map_.empty()) {  // an Auto table's keys without an identity
+        auto it = map_.find(*k[i]);
+        if (it != map_.end()) {
+          out[start + i] = &it->second;
+          continue;
+        }
+      }
+      if (probe.empty()) continue;
+      auto entry = e.find(probe, e.many_hashes[i]);
+      if (!entry) continue;
+      auto v = decode_element(e.zone, entry->value);
+      if (!v) continue;  // validated when stored
+      e.many_values[start + i] = std::move(*v);
+      out[start + i] = &e.many_values[start + i];
+    }
+  }
+}
+
 bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** out) const {
-  if (enc_) return false;
+  if (enc_) {
+    find_encoded_many(keys, n, out);
+    return true;
+  }
   // In chunks of kChunk keys, three passes: bucket numbers (hashes of the
   // keys, which are in cache), then each bucket's first node, prefetched
   // (the loads of one key do not wait for another's, so many misses are in

@@ -153,9 +153,10 @@ class KTable final : public StateStore {
   // lookups of a batch overlap their cache misses (a 100k-key table does
   // not fit in cache: one lookup at a time waits for three dependent misses,
   // its bucket, the node before and the node). The results stay valid
-  // until the owning thread's next write. Returns false, having looked up
-  // nothing, for Encoded storage (whose find_local result lives only until
-  // the next call): call find_local per key there.
+  // until the owning thread's next write or find_local_many call (encoded
+  // rows are decoded into a buffer of the table's, one per key). Returns
+  // true (false is kept for a storage that cannot look up in batches: call
+  // find_local per key then).
   bool find_local_many(const Value* const* keys, size_t n, const Value** out) const;
 
   // ---- StateStore ----------------------------------------------------------
@@ -189,6 +190,8 @@ class KTable final : public StateStore {
   std::string_view enc_probe(const Value& key, Scratch& scratch) const;
   // The value bytes `key` has in enc_ (caller holds the lock or owns).
   std::optional<std::string_view> enc_value(const Value& key) const;
+  // find_local_many for the encoded storage.
+  void find_encoded_many(const Value* const* keys, size_t n, const Value** out) const;
   // Auto: moves the rows into an arena indexed by identity (those of keys
   // without one stay in map_). The owner, holding the exclusive lock.
   void switch_to_encoded();
