@@ -1,10 +1,9 @@
 #include "actors/application.hpp"
-#include "actors/scheduler_config.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -13,6 +12,7 @@
 #include "actors/checkpoint_restore.hpp"
 #include "actors/delivery_tracker.hpp"
 #include "actors/global_table_feeder.hpp"
+#include "actors/scheduler_config.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
 #include "actors/transaction_coordinator.hpp"
@@ -22,6 +22,7 @@
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "connectors/transactional_producer.hpp"
+#include "operators/ktable.hpp"
 #include "partitioning/copartition.hpp"
 #include "partitioning/murmur2.hpp"
 #include "runtime/log.hpp"
@@ -978,6 +979,14 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     for (const auto& b : c.latency_buckets) m.latency_buckets.push_back(b.load());
     m.latency_sum_us = c.latency_sum_us.load();
     m.latency_count = c.latency_count.load();
+    if (t.graph) {
+      for (const auto& name : t.graph->table_names()) {
+        const KTable* k = t.graph->table(name);
+        if (k == nullptr) continue;
+        // At most 1,024 decoded entries walked per table and scrape.
+        m.tables.push_back(TableMetrics{name, k->size(), k->bytes_estimate(1024), k->encoded()});
+      }
+    }
     out.push_back(std::move(m));
   }
   return out;

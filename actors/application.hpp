@@ -60,7 +60,17 @@ class TableHandle {
   std::vector<std::shared_ptr<TaskGraph>> graphs_;  // the tasks running when it was made
 };
 
-// One task's figures, read from atomics without disturbing the task.
+// One KTable of a task: its rows and heap bytes (KTable::bytes_estimate, a
+// large decoded table's from a sample), and whether it is kept encoded.
+struct TableMetrics {
+  std::string name;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  bool encoded = false;
+};
+
+// One task's figures, read from atomics without disturbing the task (the
+// tables' under their shared locks, briefly).
 struct TaskMetrics {
   std::string task;  // "<application.id>-<partition>"
   int32_t partition = 0;
@@ -87,6 +97,7 @@ struct TaskMetrics {
   std::vector<uint64_t> latency_bucket_bounds_us;  // upper bounds
   std::vector<uint64_t> latency_buckets;           // counts per bucket, last is +Inf
   uint64_t latency_sum_us = 0, latency_count = 0;
+  std::vector<TableMetrics> tables;  // the task's KTables, by name
 };
 
 struct ApplicationStats {

@@ -22,6 +22,14 @@ void per_task(std::ostringstream& os, const char* name, const char* type, const 
   for (const auto& t : tasks) os << name << "{task=\"" << t.task << "\"} " << value(t) << '\n';
 }
 
+nlohmann::json tables_json(const TaskMetrics& t) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& tb : t.tables)
+    out.push_back(
+        {{"name", tb.name}, {"rows", tb.rows}, {"bytes", tb.bytes}, {"encoded", tb.encoded}});
+  return out;
+}
+
 nlohmann::json skipped_by_reason(const TaskMetrics& t) {
   nlohmann::json out = nlohmann::json::object();
   for (size_t i = 0; i < kSkipReasons; ++i)
@@ -103,6 +111,25 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
            "Messages waiting in the task actor's mailbox (sampled every commit interval).", tasks,
            [](const TaskMetrics& t) { return t.mailbox_messages; });
 
+  // Per task and table; the table label is its store name.
+  auto per_table = [&](const char* name, const char* help, auto value) {
+    metric_header(os, name, "gauge", help);
+    for (const auto& t : tasks)
+      for (const auto& tb : t.tables)
+        os << name << "{task=\"" << t.task << "\",table=\"" << tb.name << "\"} " << value(tb)
+           << '\n';
+  };
+  per_table("rivulet_task_table_rows", "Rows in the task's part of a table.",
+            [](const TableMetrics& tb) { return tb.rows; });
+  per_table("rivulet_task_table_bytes",
+            "Heap bytes of the task's part of a table (estimated from 1,024 rows when larger and "
+            "decoded).",
+            [](const TableMetrics& tb) { return tb.bytes; });
+  per_table("rivulet_task_table_encoded",
+            "1 when the task keeps the table's rows encoded (table_storage ENCODED, or AUTO past "
+            "10,000 rows).",
+            [](const TableMetrics& tb) { return tb.encoded ? 1 : 0; });
+
   const char* hist = "rivulet_task_processing_seconds";
   metric_header(os, hist, "histogram", "Time to process one run of input records.");
   for (const auto& t : tasks) {
@@ -154,7 +181,8 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"inbox_batches", t.inbox_batches},
                    {"mailbox_messages", t.mailbox_messages},
                    {"transactions_committed", t.transactions_committed},
-                   {"transactions_aborted", t.transactions_aborted}});
+                   {"transactions_aborted", t.transactions_aborted},
+                   {"tables", tables_json(t)}});
   }
   return out.dump();
 }

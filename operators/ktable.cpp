@@ -881,11 +881,17 @@ bool KTable::wait_for_keys(size_t n, std::chrono::milliseconds timeout) const {
   return ok;
 }
 
-size_t KTable::bytes_estimate() const {
+size_t KTable::bytes_estimate(size_t max_walk) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (enc_ && map_.empty()) return enc_->bytes();
   size_t n = map_.bucket_count() * sizeof(void*) + map_.size() * malloc_chunk(kNodeBytes);
-  for (const auto& [k, v] : map_) n += value_heap_bytes(k) + value_heap_bytes(v);
+  size_t walked = 0, heap = 0;
+  for (auto it = map_.begin(); it != map_.end() && walked < max_walk; ++it, ++walked)
+    heap += value_heap_bytes(it->first) + value_heap_bytes(it->second);
+  // The entries not walked, at the walked ones' average.
+  n += walked == map_.size() ? heap
+                             : static_cast<size_t>(static_cast<double>(heap) / walked *
+                                                   static_cast<double>(map_.size()));
   if (lazy_) n += lazy_->bytes();
   if (enc_) n += enc_->bytes();
   return n;

@@ -116,8 +116,10 @@ class KTable final : public StateStore {
   // Blocks until size() >= n (true) or the timeout passes (false).
   bool wait_for_keys(size_t n, std::chrono::milliseconds timeout) const;
   // Heap bytes held by the table (Decoded: nodes, buckets, keys, values as
-  // glibc's allocator counts them; Encoded: arena and index).
-  size_t bytes_estimate() const;
+  // glibc's allocator counts them; Encoded: arena and index). A decoded
+  // map of more than `max_walk` entries is estimated from its first
+  // `max_walk` (metrics: a bounded pause for the writer).
+  size_t bytes_estimate(size_t max_walk = SIZE_MAX) const;
 
   // ---- Updates: the owning task's thread only -------------------------------
 

@@ -97,6 +97,15 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   CHECK(metrics.count("rivulet_task_mailbox_messages{task=\"http-test-0\"}") == 1);
   CHECK(metrics.count("rivulet_task_inbox_batches{task=\"http-test-0\"}") == 1);
   CHECK(metrics.count("rivulet_task_input_pauses_total{task=\"http-test-0\"}") == 1);
+  // The users table: every user in one of the two tasks' parts, decoded
+  // (100 rows, under the Auto storage's switch), bytes counted.
+  CHECK(metrics["rivulet_task_table_rows{task=\"http-test-0\",table=\"users\"}"] +
+            metrics["rivulet_task_table_rows{task=\"http-test-1\",table=\"users\"}"] ==
+        static_cast<double>(w.users));
+  CHECK(metrics["rivulet_task_table_bytes{task=\"http-test-0\",table=\"users\"}"] >
+        metrics["rivulet_task_table_rows{task=\"http-test-0\",table=\"users\"}"] * 60);
+  CHECK(metrics.count("rivulet_task_table_encoded{task=\"http-test-0\",table=\"users\"}") == 1);
+  CHECK(metrics["rivulet_task_table_encoded{task=\"http-test-0\",table=\"users\"}"] == 0);
   // One series per reason, every reason present.
   for (const char* reason :
        {"tombstone", "negative_timestamp", "null_key", "null_group_key", "null_join_key"})
@@ -125,6 +134,11 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   auto t = nlohmann::json::parse(tasks->body);
   REQUIRE(t.size() == 2);
   CHECK(t[0]["state"] == "running");
+  int64_t user_rows = 0;
+  for (const auto& task : t)
+    for (const auto& table : task["tables"])
+      if (table["name"] == "users") user_rows += table["rows"].get<int64_t>();
+  CHECK(user_rows == w.users);
 
   REQUIRE(app.stop());
   auto after = client.Get("/health");
@@ -140,6 +154,24 @@ TEST_CASE("the metrics text carries each task's late records dropped", "[http]")
   m.late_records_dropped = 7;
   auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
   CHECK(metrics["rivulet_task_late_records_dropped_total{task=\"app-3\"}"] == 7);
+}
+
+TEST_CASE("the metrics text and the tasks JSON carry each task's tables", "[http]") {
+  TaskMetrics m;
+  m.task = "app-2";
+  m.partition = 2;
+  m.tables = {TableMetrics{"USERS", 25000, 1600000, true}, TableMetrics{"ADS", 40, 9000, false}};
+  auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
+  CHECK(metrics["rivulet_task_table_rows{task=\"app-2\",table=\"USERS\"}"] == 25000);
+  CHECK(metrics["rivulet_task_table_bytes{task=\"app-2\",table=\"USERS\"}"] == 1600000);
+  CHECK(metrics["rivulet_task_table_encoded{task=\"app-2\",table=\"USERS\"}"] == 1);
+  CHECK(metrics["rivulet_task_table_rows{task=\"app-2\",table=\"ADS\"}"] == 40);
+  CHECK(metrics["rivulet_task_table_encoded{task=\"app-2\",table=\"ADS\"}"] == 0);
+  auto tasks = nlohmann::json::parse(render_tasks({m}));
+  REQUIRE(tasks.size() == 1);
+  REQUIRE(tasks[0]["tables"].size() == 2);
+  CHECK(tasks[0]["tables"][0] ==
+        nlohmann::json::parse(R"({"name":"USERS","rows":25000,"bytes":1600000,"encoded":true})"));
 }
 
 TEST_CASE("a cluster node's metrics text holds each family once over several queries", "[http]") {

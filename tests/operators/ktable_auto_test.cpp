@@ -183,6 +183,16 @@ TEST_CASE("ktable auto: a restore of at least encode_at entries is encoded at on
   for (int i = 0; i < 1000; i += 37) CHECK(*small.get(S("k" + std::to_string(i))) == user(i));
 }
 
+TEST_CASE("ktable: bytes_estimate of a large decoded table from a sample of its rows", "[ktable]") {
+  KTable t("t", TableStorage::Decoded);
+  for (int i = 0; i < 5000; ++i) t.apply(I(i), user(i));
+  const double exact = static_cast<double>(t.bytes_estimate());
+  const double sampled = static_cast<double>(t.bytes_estimate(256));
+  CHECK(sampled > 0.95 * exact);
+  CHECK(sampled < 1.05 * exact);
+  CHECK(t.bytes_estimate(5000) == t.bytes_estimate());  // all of it walked
+}
+
 // Readers on other threads while the owner writes across the switch (run
 // under RIVULET_SANITIZE=thread too): every read sees a whole value.
 TEST_CASE("ktable auto: readers on other threads during the switch", "[ktable][auto]") {
