@@ -5,13 +5,12 @@
 // (integers of three kinds and integral doubles that are equal as Values,
 // strings, DECIMAL and struct keys, which have no byte identity and stay
 // decoded beside the arena).
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "ktable_readers.hpp"
 #include "operators/ktable.hpp"
 #include "test_support.hpp"
 
@@ -198,27 +197,15 @@ TEST_CASE("ktable: bytes_estimate of a large decoded table from a sample of its 
 TEST_CASE("ktable auto: readers on other threads during the switch", "[ktable][auto]") {
   const int kKeys = 20000;
   KTable t("t", TableStorage::Auto, kKeys / 2);
-  std::atomic<bool> done{false};
-  std::atomic<int> wrong{0};
-  std::atomic<int64_t> reads{0};
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 2; ++r) {
-    readers.emplace_back([&, r] {
-      std::mt19937 rng(r);
-      while (!done.load()) {
-        int i = static_cast<int>(rng() % kKeys);
-        auto v = t.get(I(i));
-        // Absent (not written yet), or its one value.
-        if (v && *v != user(i)) ++wrong;
-        ++reads;
-      }
-    });
-  }
-  for (int i = 0; i < kKeys; ++i) t.apply(I(i), user(i));
-  done = true;
-  for (auto& th : readers) th.join();
-  CHECK(wrong.load() == 0);
-  CHECK(reads.load() > 0);
+  const auto counts = test::read_while_writing(
+      t, kKeys,
+      // Absent (not written yet), or its one value.
+      [](int i, const std::optional<Value>& v) { return !v || *v == user(i); },
+      [&] {
+        for (int i = 0; i < kKeys; ++i) t.apply(I(i), user(i));
+      });
+  CHECK(counts.wrong == 0);
+  CHECK(counts.reads > 0);
   CHECK(t.encoded());
   CHECK(t.size() == size_t(kKeys));
 }

@@ -2,13 +2,12 @@
 // entries stay undecoded bytes until the owning task reads or overwrites
 // them; these tests check that it behaves exactly as an eagerly decoded
 // table would, and that snapshots cover both parts.
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
-#include <thread>
 #include <vector>
 
+#include "ktable_readers.hpp"
 #include "operators/ktable.hpp"
 #include "test_support.hpp"
 
@@ -215,34 +214,23 @@ TEST_CASE("ktable lazy restore: readers on other threads during promotion", "[kt
   for (int i = 0; i < kKeys; ++i) src.apply(I(i), user(i));
   KTable t("t");
   REQUIRE(t.restore(src.serialize()));
-  std::atomic<bool> done{false};
-  std::atomic<int> wrong{0};
-  std::atomic<int64_t> reads{0};
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 2; ++r) {
-    readers.emplace_back([&, r] {
-      std::mt19937 rng(r);
-      while (!done.load()) {
-        int i = static_cast<int>(rng() % kKeys);
-        auto v = t.get(I(i));
+  const auto counts = test::read_while_writing(
+      t, kKeys,
+      [&](int i, const std::optional<Value>& v) {
         // Promoted or not, overwritten or not: the key's value is one of the two.
-        if (!v || (*v != user(i) && *v != user(-i))) ++wrong;
-        if (t.size() != size_t(kKeys)) ++wrong;
-        ++reads;
-      }
-    });
-  }
-  for (int i = 0; i < kKeys; ++i) {
-    if (i % 2 == 0) {
-      REQUIRE(t.find_local(I(i)) != nullptr);
-    } else {
-      t.apply(I(i), user(-i));
-    }
-  }
-  done = true;
-  for (auto& th : readers) th.join();
-  CHECK(wrong.load() == 0);
-  CHECK(reads.load() > 0);
+        return v && (*v == user(i) || *v == user(-i)) && t.size() == size_t(kKeys);
+      },
+      [&] {
+        for (int i = 0; i < kKeys; ++i) {
+          if (i % 2 == 0) {
+            REQUIRE(t.find_local(I(i)) != nullptr);
+          } else {
+            t.apply(I(i), user(-i));
+          }
+        }
+      });
+  CHECK(counts.wrong == 0);
+  CHECK(counts.reads > 0);
   CHECK(t.undecoded() == 0);
 }
 
