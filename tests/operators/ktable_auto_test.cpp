@@ -19,9 +19,8 @@ namespace {
 
 using test::I;
 using test::S;
-
 Value user(int64_t i) {
-  return test::row({{"id", I(i)}, {"name", S("user " + std::to_string(i))}});
+  return test::user_row(i);
 }
 
 // Key number k as one of several kinds; kinds 0-2 of the same k are equal

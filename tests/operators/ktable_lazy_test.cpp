@@ -16,9 +16,8 @@ namespace {
 
 using test::I;
 using test::S;
-
 Value user(int64_t i) {
-  return test::row({{"id", I(i)}, {"name", S("user " + std::to_string(i))}});
+  return test::user_row(i);
 }
 
 // A table of n string keys, n BIGINT keys, a few INT, DOUBLE, struct and

@@ -6,12 +6,21 @@
 #include <functional>
 #include <optional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "operators/ktable.hpp"
 
 namespace rivulet::test {
+
+// A small struct row, user i's (the ktable tests' values).
+inline Value user_row(int64_t i) {
+  StructFields f;
+  f.push_back(Field{"id", Value::int64(i)});
+  f.push_back(Field{"name", Value::string("user " + std::to_string(i))});
+  return Value::structure(std::move(f));
+}
 
 struct ReadCounts {
   int wrong = 0;
