@@ -929,7 +929,7 @@ ApplicationStats Application::stats() const {
   return s;
 }
 
-std::vector<TaskMetrics> Application::task_metrics() const {
+std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
   std::vector<TaskMetrics> out;
   const auto& im = *impl_;
   std::vector<connectors::PartitionStats> partitions;
@@ -979,7 +979,7 @@ std::vector<TaskMetrics> Application::task_metrics() const {
     for (const auto& b : c.latency_buckets) m.latency_buckets.push_back(b.load());
     m.latency_sum_us = c.latency_sum_us.load();
     m.latency_count = c.latency_count.load();
-    if (t.graph) {
+    if (with_tables && t.graph) {
       for (const auto& name : t.graph->table_names()) {
         const KTable* k = t.graph->table(name);
         if (k == nullptr) continue;

@@ -97,7 +97,7 @@ struct TaskMetrics {
   std::vector<uint64_t> latency_bucket_bounds_us;  // upper bounds
   std::vector<uint64_t> latency_buckets;           // counts per bucket, last is +Inf
   uint64_t latency_sum_us = 0, latency_count = 0;
-  std::vector<TableMetrics> tables;  // the task's KTables, by name
+  std::vector<TableMetrics> tables;  // the task's KTables, by name (when asked for)
 };
 
 struct ApplicationStats {
@@ -171,7 +171,10 @@ class Application {
 
   TableHandle table(const std::string& name) const;
   ApplicationStats stats() const;
-  std::vector<TaskMetrics> task_metrics() const;
+  // `with_tables`: also each task's tables (TaskMetrics::tables), which
+  // takes each table's shared lock and walks up to 1,024 decoded rows: for
+  // /metrics and /tasks, not for heartbeats and health checks.
+  std::vector<TaskMetrics> task_metrics(bool with_tables = false) const;
   // Started, every task restored and running, none failed.
   bool ready() const;
   const std::string& application_id() const;

@@ -218,16 +218,16 @@ Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& l
   ep->server_ = std::make_unique<httplib::Server>();
   const Application* a = &app;
   ep->server_->Get("/metrics", [a](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_prometheus(a->application_id(), a->task_metrics(),
-                                      resident_memory_bytes()),
-                    "text/plain; version=0.0.4");
+    res.set_content(
+        render_prometheus(a->application_id(), a->task_metrics(true), resident_memory_bytes()),
+        "text/plain; version=0.0.4");
   });
   ep->server_->Get("/health", [a](const httplib::Request&, httplib::Response& res) {
     res.status = a->ready() ? 200 : 503;
     res.set_content(render_health(*a), "application/json");
   });
   ep->server_->Get("/tasks", [a](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_tasks(a->task_metrics()), "application/json");
+    res.set_content(render_tasks(a->task_metrics(true)), "application/json");
   });
   if (port == 0) {
     ep->port_ = ep->server_->bind_to_any_port(ep->host_);

@@ -24,7 +24,7 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     // TYPE lines may appear only once in Prometheus' text format.
     std::vector<TaskMetrics> all;
     for (const auto& app : apps()) {
-      auto m = app->task_metrics();
+      auto m = app->task_metrics(true);
       all.insert(all.end(), m.begin(), m.end());
     }
     res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node"),
@@ -59,7 +59,7 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
   ep->server_->Get("/tasks", [apps](const httplib::Request&, httplib::Response& res) {
     std::vector<TaskMetrics> all;
     for (const auto& app : apps()) {
-      auto m = app->task_metrics();
+      auto m = app->task_metrics(true);
       all.insert(all.end(), m.begin(), m.end());
     }
     res.set_content(render_tasks(all), "application/json");

@@ -139,6 +139,9 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
     for (const auto& table : task["tables"])
       if (table["name"] == "users") user_rows += table["rows"].get<int64_t>();
   CHECK(user_rows == w.users);
+  // Tables only when asked for (heartbeats and /health do not walk them).
+  CHECK(app.task_metrics().front().tables.empty());
+  CHECK_FALSE(app.task_metrics(true).front().tables.empty());
 
   REQUIRE(app.stop());
   auto after = client.Get("/health");
