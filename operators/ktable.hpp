@@ -27,7 +27,7 @@
 //    entries (a pause proportional to the live data, amortized).
 //  - Auto: Decoded while the table is small, Encoded once it holds
 //    `encode_at` entries (kAutoEncodeEntries by default): small tables keep
-//    the fastest lookups and stay in cache, large ones take about 1.5x their
+//    the fastest lookups and stay in cache, large ones take 1.05-1.4x their
 //    raw bytes instead of 5-8x (and no longer fit in cache either way). The
 //    switch is one pass under the exclusive lock; the table stays encoded
 //    after it (clear() and restore() decide again). Unlike Encoded, keys
@@ -156,9 +156,9 @@ class KTable final : public StateStore {
   // not fit in cache: one lookup at a time waits for three dependent misses,
   // its bucket, the node before and the node). The results stay valid
   // until the owning thread's next write or find_local_many call (encoded
-  // rows are decoded into a buffer of the table's, one per key). Returns
-  // true (false is kept for a storage that cannot look up in batches: call
-  // find_local per key then).
+  // rows are decoded into a buffer of the table's, one per key). Every
+  // storage answers in batches today; a false return would mean "call
+  // find_local per key".
   bool find_local_many(const Value* const* keys, size_t n, const Value** out) const;
 
   // ---- StateStore ----------------------------------------------------------
