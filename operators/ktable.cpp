@@ -372,12 +372,16 @@ class KTable::Encoded {
     }
   }
 
-  // fn(key bytes, value bytes) for every live entry, in arena order.
+  // fn(key bytes, value bytes) for every live entry, in arena order (the
+  // first `max` of them).
   template <typename Fn>
-  void scan(Fn&& fn) const {
-    for (size_t off = 0; off < arena_.size();) {
+  void scan(Fn&& fn, size_t max = SIZE_MAX) const {
+    for (size_t off = 0, seen = 0; off < arena_.size() && seen < max;) {
       Entry e = entry(off);
-      if (e.live) fn(e.key, e.value);
+      if (e.live) {
+        fn(e.key, e.value);
+        ++seen;
+      }
       off += e.size;
     }
   }
@@ -897,6 +901,47 @@ size_t KTable::bytes_estimate(size_t max_walk) const {
   return n;
 }
 
+void KTable::set_auto_switch(size_t rows, size_t decoded_bytes) {
+  encode_at_ = std::max<size_t>(rows, 1);
+  encode_bytes_ = decoded_bytes;
+  next_sample_ = 0;
+}
+
+size_t KTable::decoded_estimate(size_t n) {
+  if (n >= next_sample_) {
+    // Up to 64 rows: the decoded ones first, then (a restore not read
+    // yet) the arena's, decoded here to be counted.
+    constexpr size_t kSample = 64;
+    size_t walked = 0, heap = 0;
+    for (auto it = map_.begin(); it != map_.end() && walked < kSample; ++it, ++walked)
+      heap += value_heap_bytes(it->first) + value_heap_bytes(it->second);
+    if (walked < kSample && lazy_) {
+      msgpack::zone zone;
+      lazy_->scan(
+          [&](std::string_view kb, std::string_view vb) {
+            auto k = decode_element(zone, kb);
+            auto v = decode_element(zone, vb);
+            if (!k || !v) return;
+            heap += value_heap_bytes(*k) + value_heap_bytes(*v);
+            ++walked;
+          },
+          kSample - walked);
+    }
+    if (walked > 0) entry_bytes_ = malloc_chunk(kNodeBytes) + heap / walked;
+    next_sample_ = std::max<size_t>(2 * n, kSample);
+  }
+  // The buckets a decoded map of n entries keeps (load factor 1).
+  return std::max(map_.bucket_count(), n) * sizeof(void*) + n * entry_bytes_;
+}
+
+void KTable::check_switch() {
+  const size_t n = count_unlocked();
+  if (n >= encode_at_ ||
+      (encode_bytes_ != SIZE_MAX && n > 0 && decoded_estimate(n) >= encode_bytes_)) {
+    switch_to_encoded();
+  }
+}
+
 void KTable::switch_to_encoded() {
   // The restored arena is indexed by identity already: it becomes the
   // storage, and the decoded rows join it.
@@ -1009,6 +1054,7 @@ void KTable::clear() {
   lazy_.reset();
   if (enc_) enc_->clear();
   if (storage_ == TableStorage::Auto) {  // small again: decoded until the switch
+    next_sample_ = 0;
     enc_.reset();
     encoded_.store(false, std::memory_order_release);
   }
@@ -1068,6 +1114,7 @@ Expected<bool> KTable::restore(std::string_view bytes) {
   lazy_.reset();
   changed_.clear();
   if (storage_ == TableStorage::Auto) {  // decides again once restored
+    next_sample_ = 0;
     enc_.reset();
     encoded_.store(false, std::memory_order_release);
   }

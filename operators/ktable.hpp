@@ -26,7 +26,9 @@
 //    not). The arena is compacted when more than half of it is superseded
 //    entries (a pause proportional to the live data, amortized).
 //  - Auto: Decoded while the table is small, Encoded once it holds
-//    `encode_at` entries (kAutoEncodeEntries by default): small tables keep
+//    `encode_at` entries (kAutoEncodeEntries by default) or its decoded
+//    rows pass a byte bound (set_auto_switch: the Application gives each
+//    task its share of table.decoded.max.bytes): small tables keep
 //    the fastest lookups and stay in cache, large ones take 1.05-1.4x their
 //    raw bytes instead of 5-8x (and no longer fit in cache either way). The
 //    switch is one pass under the exclusive lock; the table stays encoded
@@ -86,6 +88,16 @@ class KTable final : public StateStore {
 
   // The storage asked for at construction.
   TableStorage storage() const { return storage_; }
+  // TableStorage::Auto's switch: at `rows` entries, or once the decoded
+  // rows take an estimated `decoded_bytes` (SIZE_MAX: no byte bound; 0:
+  // encoded from the first row). The estimate samples the bytes of up to
+  // 64 rows each time the table doubles (bytes_estimate's accounting), so
+  // it follows the rows' size without walking the table. The owner, before
+  // the table is written or restored (a later call takes effect at the
+  // next new key, restore or clear).
+  void set_auto_switch(size_t rows, size_t decoded_bytes);
+  size_t auto_switch_rows() const { return encode_at_; }
+  size_t auto_switch_bytes() const { return encode_bytes_; }
   // Whether the rows are kept encoded now: always for Encoded, never for
   // Decoded, from the switch on for Auto.
   bool encoded() const { return encoded_.load(std::memory_order_acquire); }
@@ -198,13 +210,19 @@ class KTable final : public StateStore {
   // without one stay in map_). The owner, holding the exclusive lock.
   void switch_to_encoded();
   void maybe_switch() {
-    if (storage_ == TableStorage::Auto && !enc_ && count_unlocked() >= encode_at_)
-      switch_to_encoded();
+    if (storage_ == TableStorage::Auto && !enc_) check_switch();
   }
+  void check_switch();
+  // The decoded rows' bytes if all `n` entries were decoded, from the
+  // sampled bytes per entry (resampled when n reaches next_sample_).
+  size_t decoded_estimate(size_t n);
 
   const std::string name_;
   const TableStorage storage_;
-  const size_t encode_at_;
+  size_t encode_at_;
+  size_t encode_bytes_ = SIZE_MAX;
+  size_t entry_bytes_ = 0;  // sampled decoded bytes per entry (owner only)
+  size_t next_sample_ = 0;
   std::atomic<bool> encoded_{false};
   mutable std::shared_mutex mu_;
   // Decoded storage: map_, and lazy_ for restored keys not decoded yet

@@ -181,6 +181,73 @@ TEST_CASE("ktable auto: a restore of at least encode_at entries is encoded at on
   for (int i = 0; i < 1000; i += 37) CHECK(*small.get(S("k" + std::to_string(i))) == user(i));
 }
 
+TEST_CASE("ktable auto: encoded once its decoded rows pass a byte bound", "[ktable][auto]") {
+  // The model (Decoded, same updates) measures the bytes. Returns the rows
+  // the table held when it switched.
+  const size_t bound = 300000;
+  auto rows_at_switch = [&](size_t pad) {
+    INFO("pad " << pad);
+    KTable t("t", TableStorage::Auto);
+    t.set_auto_switch(1000000, bound);
+    KTable m("t", TableStorage::Decoded);
+    auto row = [&](int64_t i) {
+      return test::row(
+          {{"id", I(i)}, {"name", S("user " + std::to_string(i) + std::string(pad, 'x'))}});
+    };
+    int64_t i = 0;
+    size_t before = 0;
+    for (; !t.encoded(); ++i) {
+      REQUIRE(i < 100000);
+      before = m.bytes_estimate();
+      t.apply(I(i), row(i));
+      m.apply(I(i), row(i));
+    }
+    // Switched at the row that took the decoded rows past the bound: the
+    // estimate is within 10% of the bytes the model holds.
+    CHECK(before < bound * 11 / 10);
+    CHECK(m.bytes_estimate() > bound * 9 / 10);
+    CHECK(t.bytes_estimate() < m.bytes_estimate() / 2);
+    CHECK(t.snapshot() == m.snapshot());
+    for (int64_t k = 0; k < i; k += 13) CHECK(*t.get(I(k)) == row(k));
+    return i;
+  };
+  // Rows of two sizes (about 330 and 550 bytes decoded): the bound, not a
+  // row count, decides where the switch is.
+  const int64_t small = rows_at_switch(0);
+  const int64_t large = rows_at_switch(200);
+  CHECK(small > large * 3 / 2);
+}
+
+TEST_CASE("ktable auto: a byte bound of 0 encodes from the first row, restores follow the bound",
+          "[ktable][auto]") {
+  KTable zero("t", TableStorage::Auto);
+  zero.set_auto_switch(10000, 0);
+  zero.apply(I(1), user(1));
+  CHECK(zero.encoded());
+  CHECK(*zero.get(Value::float64(1.0)) == user(1));  // keys still match as Values
+
+  KTable src("t");
+  for (int i = 0; i < 500; ++i) src.apply(S("k" + std::to_string(i)), user(i));
+  const std::string bytes = src.serialize();
+  const size_t decoded = src.bytes_estimate();
+  KTable under("t", TableStorage::Auto);
+  under.set_auto_switch(10000, decoded / 2);
+  REQUIRE(under.restore(bytes));
+  CHECK(under.encoded());  // estimated from a sample of the undecoded rows
+  CHECK(under.snapshot() == src.snapshot());
+  KTable over("t", TableStorage::Auto);
+  over.set_auto_switch(10000, decoded * 2);
+  REQUIRE(over.restore(bytes));
+  CHECK_FALSE(over.encoded());
+  CHECK(over.undecoded() == 500);
+  // clear() decides again from nothing, the bound still holds.
+  under.clear();
+  CHECK_FALSE(under.encoded());
+  for (int i = 0; i < 500; ++i) under.apply(S("k" + std::to_string(i)), user(i));
+  CHECK(under.encoded());
+  CHECK(under.snapshot() == src.snapshot());
+}
+
 TEST_CASE("ktable: bytes_estimate of a large decoded table from a sample of its rows", "[ktable]") {
   KTable t("t", TableStorage::Decoded);
   for (int i = 0; i < 5000; ++i) t.apply(I(i), user(i));
