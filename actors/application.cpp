@@ -171,6 +171,20 @@ struct Application::Impl {
     std::vector<connectors::StartPosition> positions;
   };
   Expected<Prepared> prepare_task(int32_t p, int64_t epoch);
+  // table.decoded.max.bytes and table.auto.encode.rows on the task's AUTO
+  // tables: each task gets budget / partitions, split evenly among them.
+  void apply_table_budget(TaskGraph& graph) const {
+    std::vector<KTable*> autos;
+    for (const auto& name : graph.table_names()) {
+      KTable* t = graph.table(name);
+      if (t && t->storage() == TableStorage::Auto) autos.push_back(t);
+    }
+    if (autos.empty()) return;
+    const auto budget = static_cast<uint64_t>(config.get_int("table.decoded.max.bytes"));
+    const auto rows = static_cast<size_t>(config.get_int("table.auto.encode.rows"));
+    const uint64_t share = budget / static_cast<uint64_t>(std::max(1, partitions)) / autos.size();
+    for (KTable* t : autos) t->set_auto_switch(rows, static_cast<size_t>(share));
+  }
   // prepare_task for every partition of `partitions`, in that order. The
   // tasks are built and restored on up to one thread per core (restoring
   // is mostly decoding snapshots, and each task's is its own): the first
@@ -348,6 +362,7 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   task.graph = topology.instantiate(PartitionId{p}, globals ? globals->tables() : nullptr);
   if (!task.graph) return Error::fatal("task " + app_id + "-" + std::to_string(p) +
                                        ": the topology could not be instantiated");
+  apply_table_budget(*task.graph);
   env.application_id = app_id;
   env.partition = PartitionId{p};
   env.graph = task.graph;
@@ -984,7 +999,10 @@ std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
         const KTable* k = t.graph->table(name);
         if (k == nullptr) continue;
         // At most 1,024 decoded entries walked per table and scrape.
-        m.tables.push_back(TableMetrics{name, k->size(), k->bytes_estimate(1024), k->encoded()});
+        TableMetrics tm{name, k->size(), k->bytes_estimate(1024), k->encoded(), std::nullopt};
+        if (k->storage() == TableStorage::Auto && k->auto_switch_bytes() != SIZE_MAX)
+          tm.decoded_max_bytes = k->auto_switch_bytes();
+        m.tables.push_back(std::move(tm));
       }
     }
     out.push_back(std::move(m));

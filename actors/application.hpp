@@ -67,6 +67,8 @@ struct TableMetrics {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   bool encoded = false;
+  // An AUTO table's share of table.decoded.max.bytes: encoded past it.
+  std::optional<uint64_t> decoded_max_bytes;
 };
 
 // One task's figures, read from atomics without disturbing the task (the

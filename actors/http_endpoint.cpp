@@ -24,9 +24,12 @@ void per_task(std::ostringstream& os, const char* name, const char* type, const 
 
 nlohmann::json tables_json(const TaskMetrics& t) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& tb : t.tables)
-    out.push_back(
-        {{"name", tb.name}, {"rows", tb.rows}, {"bytes", tb.bytes}, {"encoded", tb.encoded}});
+  for (const auto& tb : t.tables) {
+    nlohmann::json j = {
+        {"name", tb.name}, {"rows", tb.rows}, {"bytes", tb.bytes}, {"encoded", tb.encoded}};
+    if (tb.decoded_max_bytes) j["decoded_max_bytes"] = *tb.decoded_max_bytes;
+    out.push_back(std::move(j));
+  }
   return out;
 }
 
@@ -127,7 +130,7 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
             [](const TableMetrics& tb) { return tb.bytes; });
   per_table("rivulet_task_table_encoded",
             "1 when the task keeps the table's rows encoded (table_storage ENCODED, or AUTO past "
-            "10,000 rows).",
+            "table.auto.encode.rows rows or its share of table.decoded.max.bytes).",
             [](const TableMetrics& tb) { return tb.encoded ? 1 : 0; });
 
   const char* hist = "rivulet_task_processing_seconds";

@@ -147,6 +147,17 @@ const std::vector<ConfigKey>& config_keys() {
        "cache.max.bytes.buffering): a table's sink keeps only the latest update of each key "
        "and writes it at the next commit (commit.interval.ms), or when the task's share of "
        "this budget (bytes / partitions) is full. 0: every update is written at once."},
+      {"table.decoded.max.bytes", ConfigType::Int, "268435456", {}, 0, INT64_MAX,
+       "Memory the rows of TABLE_STORAGE='AUTO' tables (the default) may take decoded, the "
+       "fastest storage for lookups: each task's share is bytes / partitions, split evenly "
+       "among its AUTO tables, and a table past its share (an estimate sampled as it grows) "
+       "is encoded, about 1.05-1.4x its raw bytes instead of 5-8x. No node holds more decoded "
+       "rows than this, whatever the assignment. 0: AUTO tables are encoded from their first "
+       "row."},
+      {"table.auto.encode.rows", ConfigType::Int, "10000", {}, 1, INT64_MAX,
+       "Rows at which an AUTO table is encoded, whatever its bytes: past about 10,000 rows "
+       "the encoded storage's lookups are as fast or faster (docs/benchmarks.md, \"Tables "
+       "encoded once large\")."},
       {"fetch.wait.max.ms", ConfigType::Int, "5", {}, 0, 60000,
        "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms). Each "
        "consumer hop (input, repartition topic) may add up to this much latency; lower "

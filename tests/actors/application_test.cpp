@@ -146,6 +146,50 @@ TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts
   }
 }
 
+TEST_CASE("table.decoded.max.bytes decides when AUTO tables are encoded, and answers do not change",
+          "[integration][application]") {
+  examples::OrdersWorkload w;
+  w.users = 2000;  // 1,000 per task, under table.auto.encode.rows
+  w.user_space = 2200;
+  w.orders = 5000;
+  // 0: encoded from the first row; 200,000 bytes: 100,000 per task, less
+  // than 1,000 decoded users take (about 300 bytes each); 100 MB: decoded.
+  const auto [budget, encoded] =
+      GENERATE(table<std::string, bool>({{"0", true}, {"200000", true}, {"100000000", false}}));
+  INFO("table.decoded.max.bytes " << budget);
+  auto broker = start_broker(w, 2);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  Application app(
+      examples::make_orders_topology(w),
+      app_config(broker->bootstrap(), fresh_state_dir(), {{"table.decoded.max.bytes", budget}}));
+  REQUIRE(app.start().ok());
+  auto records = read_until(broker->bootstrap(), {w.enriched_topic, w.counts_topic}, 2,
+                            [&](const Collector& c) {
+                              return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders) &&
+                                     c.count(w.counts_topic) >= static_cast<size_t>(w.orders);
+                            });
+  auto user = app.table("users").get(Value::string(w.user_id(42)));
+  REQUIRE(user.has_value());
+  CHECK(*user->field("name") == Value::string("User 42"));
+  size_t rows = 0;
+  for (const auto& task : app.task_metrics(true)) {
+    for (const auto& t : task.tables) {
+      if (t.name != "users") continue;
+      CHECK(t.encoded == encoded);
+      REQUIRE(t.decoded_max_bytes.has_value());
+      CHECK(*t.decoded_max_bytes == std::stoull(budget) / 2);
+      if (encoded) CHECK(t.bytes < t.rows * 150);  // not 300 decoded
+      rows += t.rows;
+    }
+  }
+  CHECK(rows == static_cast<size_t>(w.users));
+  REQUIRE(app.stop());
+  auto out = summarize(records, w);
+  CHECK(out.order_copies.size() == static_cast<size_t>(w.orders));
+  CHECK(out.matched == w.expected_matched());
+  CHECK(out.counts == w.expected_counts());
+}
+
 TEST_CASE("with the output cache, counts leave once per user and commit, and end exact",
           "[integration][application]") {
   examples::OrdersWorkload w;

@@ -139,6 +139,10 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
     for (const auto& table : task["tables"])
       if (table["name"] == "users") user_rows += table["rows"].get<int64_t>();
   CHECK(user_rows == w.users);
+  // Each task's share of table.decoded.max.bytes (256 MiB by default) over
+  // 2 partitions, its one AUTO table.
+  for (const auto& table : t[0]["tables"])
+    if (table["name"] == "users") CHECK(table["decoded_max_bytes"] == 134217728);
   // Tables only when asked for (heartbeats and /health do not walk them).
   CHECK(app.task_metrics().front().tables.empty());
   CHECK_FALSE(app.task_metrics(true).front().tables.empty());
@@ -163,7 +167,8 @@ TEST_CASE("the metrics text and the tasks JSON carry each task's tables", "[http
   TaskMetrics m;
   m.task = "app-2";
   m.partition = 2;
-  m.tables = {TableMetrics{"USERS", 25000, 1600000, true}, TableMetrics{"ADS", 40, 9000, false}};
+  m.tables = {TableMetrics{"USERS", 25000, 1600000, true, std::nullopt},
+              TableMetrics{"ADS", 40, 9000, false, uint64_t{4194304}}};
   auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
   CHECK(metrics["rivulet_task_table_rows{task=\"app-2\",table=\"USERS\"}"] == 25000);
   CHECK(metrics["rivulet_task_table_bytes{task=\"app-2\",table=\"USERS\"}"] == 1600000);
@@ -175,6 +180,11 @@ TEST_CASE("the metrics text and the tasks JSON carry each task's tables", "[http
   REQUIRE(tasks[0]["tables"].size() == 2);
   CHECK(tasks[0]["tables"][0] ==
         nlohmann::json::parse(R"({"name":"USERS","rows":25000,"bytes":1600000,"encoded":true})"));
+  // An AUTO table's share of table.decoded.max.bytes.
+  CHECK(
+      tasks[0]["tables"][1] ==
+      nlohmann::json::parse(
+          R"({"name":"ADS","rows":40,"bytes":9000,"encoded":false,"decoded_max_bytes":4194304})"));
 }
 
 TEST_CASE("a cluster node's metrics text holds each family once over several queries", "[http]") {
