@@ -235,6 +235,59 @@ json measure_users_table(examples::OrdersWorkload w, TableStorage storage) {
   return j;
 }
 
+// The users table spread over `partitions` tasks (user u in task u %
+// partitions), each task's Auto table given its share of a node budget
+// (table.decoded.max.bytes, as the Application splits it; SIZE_MAX: none):
+// the bytes all tasks' tables take together, and how many were encoded.
+json measure_users_tasks(examples::OrdersWorkload w, int partitions, size_t budget) {
+  w.users_storage = TableStorage::Auto;
+  json j{{"partitions", partitions}};
+  j["budget"] = budget == SIZE_MAX ? json(nullptr) : json(budget);
+  std::vector<std::unique_ptr<TaskGraph>> graphs;
+  const auto topology = examples::make_orders_topology(w);
+  for (int p = 0; p < partitions; ++p) {
+    graphs.push_back(topology.instantiate(PartitionId{p}));
+    KTable* users = graphs.back() ? graphs.back()->table("users") : nullptr;
+    if (users == nullptr) {
+      j["error"] = "the orders topology has no users table";
+      return j;
+    }
+    users->set_auto_switch(kAutoEncodeEntries, budget == SIZE_MAX
+                                                   ? SIZE_MAX
+                                                   : budget / static_cast<size_t>(partitions));
+  }
+  const size_t input = *graphs.front()->input_index(w.users_topic);
+  double raw_bytes = 0;
+  std::vector<std::vector<RawRecord>> batches(static_cast<size_t>(partitions));
+  TaskOutput out;
+  for (int64_t u = 0; u < w.users; ++u) {
+    auto id = w.user_id(u);
+    auto value = user_json(u, id);
+    raw_bytes += static_cast<double>(id.size() + value.size());
+    auto& batch = batches[static_cast<size_t>(u % partitions)];
+    batch.push_back(raw(u, id, std::move(value)));
+    if (batch.size() == 1000 || u + partitions >= w.users) {
+      out.clear();
+      graphs[static_cast<size_t>(u % partitions)]->process(input, batch.data(),
+                                                           batch.data() + batch.size(), out);
+      batch.clear();
+    }
+  }
+  size_t bytes = 0, rows = 0;
+  int encoded = 0;
+  for (const auto& g : graphs) {
+    const KTable* users = g->table("users");
+    bytes += users->bytes_estimate();
+    rows += users->size();
+    encoded += users->encoded() ? 1 : 0;
+  }
+  j["rows"] = rows;
+  j["bytes"] = bytes;
+  j["ratio_to_raw"] = static_cast<double>(bytes) / raw_bytes;
+  j["encoded_tasks"] = encoded;
+  return j;
+}
+
 // (c) The topology in this thread, no broker: users first (not timed), then
 // the orders in batches of `batch`, as the consumer would cut them.
 Phase run_driver(const examples::OrdersWorkload& w, int batch_size) {
@@ -810,6 +863,12 @@ int run(const Options& o) {
     result["users_table"] = json::array({measure_users_table(w, TableStorage::Decoded),
                                          measure_users_table(w, TableStorage::Encoded),
                                          measure_users_table(w, TableStorage::Auto)});
+    // A node of o.partitions tasks: no budget (the row switch alone), the
+    // default table.decoded.max.bytes (256 MiB), 32 MiB and 0.
+    json tasks = json::array();
+    for (size_t budget : {SIZE_MAX, size_t{268435456}, size_t{33554432}, size_t{0}})
+      tasks.push_back(measure_users_tasks(w, o.partitions, budget));
+    result["users_table_tasks"] = std::move(tasks);
   }
   if (o.driver_only || !driver.ok) {
     std::cout << result.dump() << std::endl;

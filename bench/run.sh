@@ -566,6 +566,15 @@ for storage in ("decoded", "encoded"):
                 "unit": f"bytes per entry, users KTable of {t['entries']} keys ({t['storage']}), KTable::bytes_estimate",
                 "raw_bytes_per_entry": round(t["raw_bytes_per_entry"], 1),
                 "ratio_to_raw": round(t["ratio_to_raw"], 2), "command": cmd}
+    for t in d.get("users_table_tasks", []):
+        if "bytes" in t:
+            b = t["budget"]
+            name = "unbounded" if b is None else str(b)
+            fig[f"{label}_table_tasks_budget_{name}_ratio_to_raw"] = {
+                "value": round(t["ratio_to_raw"], 2),
+                "unit": f"bytes / raw bytes, users over {t['partitions']} tasks' AUTO tables, "
+                        f"table.decoded.max.bytes {name} ({t['encoded_tasks']} encoded)",
+                "command": cmd}
 
 sc = load("scaling.json")
 if sc and "skipped" in sc:
