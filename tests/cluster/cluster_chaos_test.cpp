@@ -157,7 +157,7 @@ TEST_CASE("examples/chaos/node-faults.yaml against a real cluster, judged by riv
   const std::string env = "env RIVULET_BIN=" + std::string(RIVULET_BINARY_DIR) + "/bin" +
                           " RIVULET_BOOTSTRAP_SERVERS=" + c.bootstrap +
                           " RIVULET_STATE_DIR=" + c.dir + "/state" +
-                          " RIVULET_CLUSTER_SECRET=s3cret RIVULET_CHECKPOINT_INTERVAL_MS=300" +
+                          " RIVULET_CLUSTER_SECRET=" + c.secret + " RIVULET_CHECKPOINT_INTERVAL_MS=300" +
                           " RIVULET_COMMIT_INTERVAL_MS=100 ";
   auto started = Clock::now();
   auto [rc, log] = run_command(env + rivulet::testing::rivulet_binary() + " chaos --coordinator " +

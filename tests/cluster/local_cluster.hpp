@@ -63,11 +63,18 @@ class LocalCluster {
     dir = (std::filesystem::temp_directory_path() / "rivulet-lc-XXXXXX").string();
     REQUIRE(::mkdtemp(dir.data()) != nullptr);
     config_file = dir + "/cluster.properties";
+    // A secret of this cluster's own: ctest runs two clusters at once, and
+    // a node whose coordinator was killed keeps calling its address, which
+    // the other cluster's coordinator may have been given meanwhile (both
+    // listen on port 0). With one secret for all, such a node joined the
+    // other cluster under its name (n2 heard there after it was killed or
+    // stopped here); with its own, its hello is refused.
+    secret = "s3cret-" + std::filesystem::path(dir).filename().string();
     std::ofstream(config_file) << "bootstrap.servers=" << bootstrap << "\n"
                                << "state.dir=" << dir << "/state\n"
                                << "checkpoint.interval.ms=300\n"
                                << "commit.interval.ms=100\n"
-                               << "cluster.secret=s3cret\n"
+                               << "cluster.secret=" << secret << "\n"
                                << "cluster.failure.timeout.ms=3000\n"
                                << "log.level=info\n"
                                << extra_config;
@@ -261,7 +268,7 @@ class LocalCluster {
   }
 
   std::unique_ptr<ChildProcess> broker;
-  std::string bootstrap, dir, config_file;
+  std::string bootstrap, dir, config_file, secret;
   int64_t produced = 0;
   std::unique_ptr<ChildProcess> coordinator;
   std::string address;  // 127.0.0.1:PORT
