@@ -172,7 +172,7 @@ struct Application::Impl {
   };
   Expected<Prepared> prepare_task(int32_t p, int64_t epoch);
   // table.decoded.max.bytes and table.auto.encode.rows on the task's AUTO
-  // tables: each task gets budget / partitions, split evenly among them.
+  // tables (decoded_table_share).
   void apply_table_budget(TaskGraph& graph) const {
     std::vector<KTable*> autos;
     for (const auto& name : graph.table_names()) {
@@ -182,8 +182,8 @@ struct Application::Impl {
     if (autos.empty()) return;
     const auto budget = static_cast<uint64_t>(config.get_int("table.decoded.max.bytes"));
     const auto rows = static_cast<size_t>(config.get_int("table.auto.encode.rows"));
-    const uint64_t share = budget / static_cast<uint64_t>(std::max(1, partitions)) / autos.size();
-    for (KTable* t : autos) t->set_auto_switch(rows, static_cast<size_t>(share));
+    const size_t share = decoded_table_share(budget, partitions, autos.size());
+    for (KTable* t : autos) t->set_auto_switch(rows, share);
   }
   // prepare_task for every partition of `partitions`, in that order. The
   // tasks are built and restored on up to one thread per core (restoring

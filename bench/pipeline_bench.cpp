@@ -254,7 +254,7 @@ json measure_users_tasks(examples::OrdersWorkload w, int partitions, size_t budg
     }
     users->set_auto_switch(kAutoEncodeEntries, budget == SIZE_MAX
                                                    ? SIZE_MAX
-                                                   : budget / static_cast<size_t>(partitions));
+                                                   : decoded_table_share(budget, partitions, 1));
   }
   const size_t input = *graphs.front()->input_index(w.users_topic);
   double raw_bytes = 0;

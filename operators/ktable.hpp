@@ -96,7 +96,6 @@ class KTable final : public StateStore {
   // the table is written or restored (a later call takes effect at the
   // next new key, restore or clear).
   void set_auto_switch(size_t rows, size_t decoded_bytes);
-  size_t auto_switch_rows() const { return encode_at_; }
   size_t auto_switch_bytes() const { return encode_bytes_; }
   // Whether the rows are kept encoded now: always for Encoded, never for
   // Decoded, from the switch on for Auto.

@@ -17,6 +17,15 @@ enum class TableStorage : uint8_t { Decoded, Encoded, Auto };
 // and 30-40% at 100,000).
 inline constexpr size_t kAutoEncodeEntries = 10000;
 
+// A task's AUTO tables' share of a decoded-bytes budget
+// (table.decoded.max.bytes): budget / partitions, split evenly among the
+// task's `tables`. No node holds more than the budget, whatever the
+// assignment.
+inline size_t decoded_table_share(uint64_t budget, int32_t partitions, size_t tables) {
+  const uint64_t per_task = budget / static_cast<uint64_t>(partitions > 1 ? partitions : 1);
+  return static_cast<size_t>(per_task / (tables > 1 ? tables : 1));
+}
+
 inline const char* table_storage_name(TableStorage s) {
   switch (s) {
     case TableStorage::Decoded:
