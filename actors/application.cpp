@@ -16,6 +16,7 @@
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
 #include "actors/transaction_coordinator.hpp"
+#include "checkpoint/async_writer.hpp"
 #include "checkpoint/configured_store.hpp"
 #include "checkpoint/recovery.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -100,6 +101,10 @@ struct Application::Impl {
   std::unique_ptr<connectors::KafkaProducer> producer;
   RunAcknowledger acknowledger;
   std::unique_ptr<checkpoint::CheckpointStore> checkpoints;
+  // Writes the tasks' checkpoints off their threads (checkpoint.write.async,
+  // at_least_once). Declared after the store: it is destroyed first, once
+  // it wrote what was queued.
+  std::unique_ptr<checkpoint::AsyncWriter> checkpoint_writer;
   std::unique_ptr<InboxRouter> router;
   // Global table replicas (subqueries that scan a table): one per node,
   // shared by its tasks, bootstrapped before any task starts.
@@ -407,6 +412,13 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   bool state_lost = false;  // checkpoints existed, none restored
   if (checkpoints) {
     env.checkpoint_store = checkpoints.get();
+    if (checkpoint_writer) {
+      // An earlier incarnation's last write (a task abandoned here and
+      // assigned back) lands before the restore reads the store.
+      checkpoint_writer->wait_idle(
+          checkpoint::TaskId{config.get("application.id"), PartitionId{p}});
+      env.checkpoint_writer = checkpoint_writer.get();
+    }
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
     if (!restored) return restored.error();
     state_lost = !*restored;
@@ -662,6 +674,9 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     auto store = checkpoint::open_checkpoint_store(im.config);
     if (!store) return store.error();
     im.checkpoints = std::move(*store);
+    if (!im.exactly_once && im.config.get_bool("checkpoint.write.async")) {
+      im.checkpoint_writer = std::make_unique<checkpoint::AsyncWriter>();
+    }
   }
   im.start_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -913,6 +928,9 @@ bool Application::stop() {
     for (auto& [p, t] : im.tasks) t.actor = actors::task_actor{};
   }
   im.router.reset();  // its slots hold actor handles; the consumer stopped
+  // What the tasks handed over is written (an abandoned task's last one;
+  // the others waited for theirs), while the actors it wakes still exist.
+  im.checkpoint_writer.reset();
   im.system.reset();  // waits for the actors to finish
   im.producer.reset();
   im.consumer.reset();
@@ -983,6 +1001,7 @@ std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
     m.checkpoint_pause_us = c.checkpoint_pause_us.load();
     m.checkpoint_pause_max_us = c.checkpoint_pause_max_us.load();
     m.checkpoint_duration_us = c.checkpoint_duration_us.load();
+    m.checkpoint_write_us = c.checkpoint_write_us.load();
     m.mailbox_messages = c.mailbox_messages.load();
     m.last_checkpoint_ms = c.last_checkpoint_ms.load();
     m.restores = c.restores.load();

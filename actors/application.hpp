@@ -91,6 +91,9 @@ struct TaskMetrics {
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
            checkpoint_pause_max_us = 0, restores = 0;
   uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable
+  // The last one's encode, write, fsync, rename and retention (on the
+  // checkpoint writer's thread unless checkpoint.write.async=false).
+  uint64_t checkpoint_write_us = 0;
   uint64_t mailbox_messages = 0;        // the task actor's mailbox (control messages)
   int64_t last_checkpoint_ms = 0;  // wall clock; 0: none yet
   // exactly_once_v2: transactions committed, and aborted (each rewound the task).

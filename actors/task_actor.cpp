@@ -8,6 +8,7 @@
 #include "actors/delivery_tracker.hpp"
 #include "actors/orphan_runs.hpp"
 #include "actors/transaction_coordinator.hpp"
+#include "checkpoint/async_writer.hpp"
 #include "checkpoint/recovery.hpp"
 #include "checkpoint/store.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -30,6 +31,12 @@ int64_t epoch_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// Microseconds from `since` until now (steady clock).
+uint64_t micros_since(std::chrono::steady_clock::time_point since) {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(duration_cast<microseconds>(steady_clock::now() - since).count());
+}
+
 struct TaskState {
   static inline const char* name = "rivulet.task";
 
@@ -50,6 +57,17 @@ struct TaskState {
   // from it would skip input whose output was lost).
   std::optional<checkpoint::Snapshot> pending;
   std::chrono::steady_clock::time_point pending_since;  // when `pending` was taken
+  // A snapshot handed to the checkpoint writer (env.checkpoint_writer) and
+  // not yet known durable: what its outcome updates. No other snapshot is
+  // taken, and no call for this task goes to the store, until it is.
+  struct InFlightWrite {
+    std::shared_ptr<checkpoint::WriteTicket> ticket;
+    CheckpointId id;
+    bool incremental = false;
+    std::map<TopicPartition, Offset> input_offsets;
+    std::chrono::steady_clock::time_point since;  // when the snapshot was taken
+  };
+  std::optional<InFlightWrite> writing;
   uint64_t data_errors_seen = 0;                        // for the log's rate limit
   // The offsets of the newest durable checkpoint: commits never pass them.
   std::map<TopicPartition, Offset> durable;
@@ -327,22 +345,63 @@ void take_snapshot(task_pointer self) {
                                                   ? store->serialize_changes()
                                                   : store->serialize());
   }
-  auto pause = std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::steady_clock::now() - begin)
-                   .count();
+  const uint64_t pause = micros_since(begin);
   auto* c = st.env.counters;
-  c->checkpoint_pause_us.store(static_cast<uint64_t>(pause));
-  if (static_cast<uint64_t>(pause) > c->checkpoint_pause_max_us.load()) {
-    c->checkpoint_pause_max_us.store(static_cast<uint64_t>(pause));
-  }
+  c->checkpoint_pause_us.store(pause);
+  if (pause > c->checkpoint_pause_max_us.load()) c->checkpoint_pause_max_us.store(pause);
   st.pending = std::move(snap);
   st.pending_since = begin;
 }
 
+// Records a written checkpoint (or why it was not) as the newest durable
+// one: the chain, the offsets commits may reach, the counters.
+void record_write(TaskState& st, CheckpointId id, bool incremental,
+                  const std::map<TopicPartition, Offset>& input_offsets,
+                  std::chrono::steady_clock::time_point since, const Expected<uint64_t>& written,
+                  const std::optional<Error>& retain_error) {
+  if (!written) {
+    // The store may recover (a full disk, a slow mount): keep processing,
+    // try the next interval; commits stay behind the last durable one.
+    logger()->warn("task {}: checkpoint {} not written: {}", st.task_name, id.value(),
+                   written.error().to_string());
+    st.chain.broken();  // its changes are not in the store: the next one is full
+    return;
+  }
+  st.chain.written(id, incremental, *written);
+  st.durable = input_offsets;
+  st.next_checkpoint = CheckpointId{id.value() + 1};
+  auto* c = st.env.counters;
+  c->checkpoints.fetch_add(1);
+  c->checkpoint_bytes.store(*written);
+  c->checkpoint_duration_us.store(micros_since(since));
+  c->last_checkpoint_ms.store(epoch_ms());
+  if (retain_error) {
+    logger()->warn("task {}: removing old checkpoints failed: {}", st.task_name,
+                   retain_error->to_string());
+  }
+}
+
+// Takes the outcome of the write handed to the checkpoint writer, waiting
+// for it when `wait`. False while it is still running (not waiting).
+bool finish_write(TaskState& st, bool wait) {
+  if (!st.writing) return true;
+  if (!wait && !st.writing->ticket->done()) return false;
+  const checkpoint::WriteOutcome& outcome = st.writing->ticket->wait();
+  auto* c = st.env.counters;
+  c->checkpoint_write_us.store(outcome.write_us);
+  record_write(st, st.writing->id, st.writing->incremental, st.writing->input_offsets,
+               st.writing->since, outcome.written, outcome.retain_error);
+  st.writing.reset();
+  return true;
+}
+
 // Writes the pending snapshot once every output of the input it reflects
-// was acknowledged.
-void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, Offset>& acked) {
+// was acknowledged: through the checkpoint writer, unless `sync` (the final
+// checkpoint, which the task waits for) or there is none.
+void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, Offset>& acked,
+                              bool sync) {
   auto& st = self->state;
+  if (!finish_write(st, sync)) return;  // the previous one is still being written
   if (!st.pending) return;
   for (const auto& [tp, offset] : st.pending->input_offsets) {
     // Input below the newest durable (or restored) checkpoint's offset had
@@ -353,38 +412,50 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     auto it = acked.find(tp);
     if (it == acked.end() || it->second < offset) return;  // not yet
   }
-  auto written = st.env.checkpoint_store->write(*st.pending);
-  if (!written) {
-    // The store may recover (a full disk, a slow mount): keep processing,
-    // try the next interval; commits stay behind the last durable one.
-    logger()->warn("task {}: checkpoint {} not written: {}", st.task_name,
-                   st.pending->id.value(), written.error().to_string());
+  checkpoint::Snapshot& snap = *st.pending;
+  if (st.env.checkpoint_writer != nullptr && !sync) {
+    TaskState::InFlightWrite w;
+    w.id = snap.id;
+    w.incremental = snap.incremental;
+    w.input_offsets = snap.input_offsets;
+    w.since = st.pending_since;
+    checkpoint::AsyncWriter::Job job;
+    job.store = st.env.checkpoint_store;
+    job.snapshot = std::move(snap);
+    job.retain = st.env.checkpoint_retain;
+    if (const auto* lease = st.env.lease_deadline_ms; lease != nullptr) {
+      job.may_write = [lease] { return wall_clock_ms() < lease->load(std::memory_order_acquire); };
+    }
+    // The outcome wakes the task, which then commits what it covers.
+    caf::weak_actor_ptr weak{self->ctrl()};
+    job.on_done = [weak] {
+      if (auto strong = weak.lock()) {
+        caf::anon_send(caf::actor_cast<task_actor>(strong), wake_atom::value);
+      }
+    };
+    w.ticket = st.env.checkpoint_writer->submit(std::move(job));
+    st.writing = std::move(w);
     st.pending.reset();
-    st.chain.broken();  // its changes are not in the store: the next one is full
     return;
   }
-  st.chain.written(st.pending->id, st.pending->incremental, *written);
-  st.durable = st.pending->input_offsets;
-  st.next_checkpoint = CheckpointId{st.pending->id.value() + 1};
-  auto* c = st.env.counters;
-  c->checkpoints.fetch_add(1);
-  c->checkpoint_bytes.store(*written);
-  c->checkpoint_duration_us.store(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            st.pending_since)
-          .count()));
-  c->last_checkpoint_ms.store(epoch_ms());
-  auto retained = st.env.checkpoint_store->retain(st.pending->task, st.env.checkpoint_retain);
-  if (!retained) {
-    logger()->warn("task {}: removing old checkpoints failed: {}", st.task_name,
-                   retained.error().to_string());
+  const auto begin = std::chrono::steady_clock::now();
+  auto written = st.env.checkpoint_store->write(snap);
+  std::optional<Error> retain_error;
+  if (written) {
+    if (auto r = st.env.checkpoint_store->retain(snap.task, st.env.checkpoint_retain); !r) {
+      retain_error = r.error();
+    }
   }
+  st.env.counters->checkpoint_write_us.store(micros_since(begin));
+  record_write(st, snap.id, snap.incremental, snap.input_offsets, st.pending_since, written,
+               retain_error);
   st.pending.reset();
 }
 
 // Commits the input progress whose outputs were all acknowledged and, with
 // checkpoints, that a durable checkpoint covers. The final commit at
 // shutdown waits for the broker's answer.
+bool commit_offsets(task_pointer self, bool wait);
 bool commit(task_pointer self, bool wait) {
   auto& st = self->state;
   if (!may_write(st)) return true;  // fenced: nothing becomes durable
@@ -392,6 +463,13 @@ bool commit(task_pointer self, bool wait) {
   // committable once it is acknowledged (at the next commit, or at once
   // for the final one: the task was drained and its cache flushed).
   flush_output_cache(self);
+  return commit_offsets(self, wait);
+}
+
+// commit() without the flush of the output cache: also after a checkpoint
+// written off the task's thread became durable, between two commit ticks.
+bool commit_offsets(task_pointer self, bool wait) {
+  auto& st = self->state;
   auto acked = st.tracker.committable();
   if (st.tracker.failure()) {
     fail(self, "output not delivered: " + *st.tracker.failure());
@@ -399,7 +477,7 @@ bool commit(task_pointer self, bool wait) {
   }
   std::map<TopicPartition, Offset> offsets = acked;
   if (checkpoints_enabled(st)) {
-    write_pending_if_durable(self, acked);
+    write_pending_if_durable(self, acked, /*sync=*/wait);
     offsets = checkpoint::committable_offsets(st.durable, acked);
   }
   if (offsets.empty() || offsets == st.committed) return true;
@@ -639,7 +717,14 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
   }
   return {
       [=](wake_atom) {
-        self->state.wait_timer_armed = false;
+        auto& s = self->state;
+        // A checkpoint written off the task's thread may have become
+        // durable (the writer wakes the task): commit what it covers.
+        if (s.writing && s.writing->ticket->done()) {
+          finish_write(s, false);
+          if (s.state == "running" && may_write(s)) commit_offsets(self, false);
+        }
+        s.wait_timer_armed = false;
         take_inbox(self);
         process(self, false);
       },
@@ -659,7 +744,8 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
       },
       [=](checkpoint_atom) {
         auto& s = self->state;
-        if (s.state == "running" && !s.pending) take_snapshot(self);
+        finish_write(s, false);
+        if (s.state == "running" && !s.pending && !s.writing) take_snapshot(self);
         self->delayed_send(self, std::chrono::milliseconds(s.env.checkpoint_interval_ms),
                            checkpoint_atom::value);
       },
@@ -692,6 +778,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         // Shutdown: everything was processed and the producer flushed, so a
         // final checkpoint is durable at once.
         if (checkpoints_enabled(st) && st.state != "failed") {
+          finish_write(st, true);             // the writer's last one lands first
           if (st.pending) st.chain.broken();  // dropped: the final one is full
           st.pending.reset();
           take_snapshot(self);
@@ -717,8 +804,8 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         status.runs_in_flight = s.tracker.runs_in_flight();
         return status;
       },
-      [=](lookup_atom, const std::string& table, const std::string& key_bytes)
-          -> caf::result<bool, std::string> {
+      [=](lookup_atom, const std::string& table,
+          const std::string& key_bytes) -> caf::result<bool, std::string> {
         auto [found, payload] = lookup_key(self->state, table, key_bytes);
         return caf::result<bool, std::string>(found, std::move(payload));
       },

@@ -28,6 +28,7 @@ class KafkaProducer;
 
 namespace rivulet::checkpoint {
 class CheckpointStore;
+class AsyncWriter;
 }  // namespace rivulet::checkpoint
 
 namespace rivulet::actors {
@@ -54,6 +55,9 @@ struct TaskCounters {
   std::atomic<uint64_t> checkpoint_pause_us{0};     // task paused taking the last one
   std::atomic<uint64_t> checkpoint_pause_max_us{0};
   std::atomic<uint64_t> checkpoint_duration_us{0};  // last one: snapshot taken -> durable
+  // Last one: encode, write, fsync, rename and old ones removed (on the
+  // checkpoint writer's thread, or on the task's with checkpoint.write.async=false).
+  std::atomic<uint64_t> checkpoint_write_us{0};
   std::atomic<uint64_t> mailbox_messages{0};        // the actor's CAF mailbox, sampled per tick
   std::atomic<int64_t> last_checkpoint_ms{0};       // wall clock of the last durable one
   std::atomic<uint64_t> restores{0};
@@ -120,6 +124,11 @@ struct TaskEnvironment {
   // Checkpoints (null store or interval 0: none). The store is shared by the
   // application's tasks and outlives them.
   checkpoint::CheckpointStore* checkpoint_store = nullptr;
+  // Writes the task's checkpoints off its thread (checkpoint.write.async;
+  // owned by the Application, outlives the task). Null: the task writes
+  // them itself. Not used under exactly_once_v2, whose checkpoint is part
+  // of the transaction's boundary.
+  checkpoint::AsyncWriter* checkpoint_writer = nullptr;
   int64_t checkpoint_interval_ms = 0;
   size_t checkpoint_retain = 2;
   // Incremental snapshots: deltas after each full base (0: full snapshots

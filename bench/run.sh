@@ -324,6 +324,15 @@ for keys, label in ((100000, "100k"), (1000000, "1m")):
         "cpu_ms": round(c["incremental"]["pause_cpu_ms_median"], 1),
         "max_ms": round(c["incremental"]["pause_ms_max"], 1),
         "bytes": c["incremental"]["bytes"], "command": cmd}
+    held = c.get("task_held_ms")
+    if held:
+        for kind in ("full", "incremental"):
+            fig[f"checkpoint_{kind}_{label}_task_held_sync_over_async_ratio"] = {
+                "value": round(held[f"{kind}_sync_over_async"], 2),
+                "unit": f"ratio, {kind} checkpoint: task's thread held when it writes "
+                        "(pause + write) over when the checkpoint writer does (pause + hand-over)",
+                "sync_ms": round(held[f"{kind}_sync"], 1),
+                "async_ms": round(held[f"{kind}_async"], 1), "command": cmd}
 for storage in ("decoded", "encoded"):
     r = load(f"restore-{storage}.json")
     if not r:

@@ -1,5 +1,7 @@
 // Integration tests of the Application (task actors over Kafka) against an
 // embedded broker started in the test process.
+#include "actors/application.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +13,7 @@
 #include <mutex>
 #include <thread>
 
-#include "actors/application.hpp"
+#include "checkpoint/directory_store.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -304,6 +306,53 @@ TEST_CASE("a restarted application restores its checkpoints and continues exactl
   for (const auto& [id, copies] : out.order_copies) duplicated += copies > 1 ? 1 : 0;
   CHECK(duplicated == 0);  // the final checkpoint and commit covered everything
   CHECK(out.counts == more.expected_counts());  // counts continued from restored state
+}
+
+TEST_CASE(
+    "checkpoints written off the task threads, or on them, let commits reach the end while running",
+    "[integration][application][checkpoint]") {
+  const std::string async = GENERATE(as<std::string>(), "true", "false");
+  INFO("checkpoint.write.async=" << async);
+  examples::OrdersWorkload w;
+  w.users = 200;
+  w.user_space = 220;
+  w.orders = 3000;
+  auto broker = start_broker(w, 4);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  const std::string state = fresh_state_dir();
+  Application app(examples::make_orders_topology(w),
+                  app_config(broker->bootstrap(), state, {{"checkpoint.write.async", async}}));
+  REQUIRE(app.start().ok());
+  read_until(broker->bootstrap(), {w.enriched_topic}, 4, [&](const Collector& c) {
+    return c.count(w.enriched_topic) >= static_cast<size_t>(w.orders);
+  });
+  // No stop, so no final checkpoint: the periodic ones become durable (the
+  // writer's outcome wakes the task) and the commits follow them.
+  testing::CommittedProgress committed(broker->bootstrap(), "test-app", w.orders_topic, 4);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed.total() < w.orders && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(committed.total() == w.orders);
+  auto offsets = committed.offsets();
+  REQUIRE(offsets.ok());
+  // A commit never passes the task's newest durable checkpoint.
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store.ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    const TopicPartition tp{w.orders_topic, PartitionId{p}};
+    auto newest = (*store)->load_latest_valid(checkpoint::TaskId{"test-app", PartitionId{p}});
+    REQUIRE(newest.ok());
+    REQUIRE(newest->has_value());
+    auto covered = (*newest)->input_offsets.find(tp);
+    REQUIRE(covered != (*newest)->input_offsets.end());
+    CHECK(covered->second >= offsets->at(tp));
+  }
+  for (const auto& m : app.task_metrics(false)) {
+    CHECK(m.checkpoints >= 1);
+    CHECK(m.checkpoint_write_us > 0);
+  }
+  REQUIRE(app.stop());
 }
 
 TEST_CASE("inputs that are not co-partitioned are rejected at start",

@@ -94,6 +94,8 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   CHECK(metrics["rivulet_task_checkpoint_bytes{task=\"http-test-0\"}"] > 0);
   // From the snapshot until it was durable: more than nothing.
   CHECK(metrics["rivulet_task_checkpoint_duration_seconds{task=\"http-test-0\"}"] > 0);
+  // Writing it (a file and two fsyncs) takes more than nothing too.
+  CHECK(metrics["rivulet_task_checkpoint_write_seconds{task=\"http-test-0\"}"] > 0);
   CHECK(metrics.count("rivulet_task_mailbox_messages{task=\"http-test-0\"}") == 1);
   CHECK(metrics.count("rivulet_task_inbox_batches{task=\"http-test-0\"}") == 1);
   CHECK(metrics.count("rivulet_task_input_pauses_total{task=\"http-test-0\"}") == 1);

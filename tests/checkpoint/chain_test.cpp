@@ -11,6 +11,7 @@
 
 #include "checkpoint/directory_store.hpp"
 #include "checkpoint/recovery.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -31,22 +32,8 @@ std::vector<CheckpointId> ids(std::initializer_list<int64_t> values) {
 ChainLink full(int64_t id) { return ChainLink{CheckpointId(id), std::nullopt}; }
 ChainLink delta(int64_t id, int64_t parent) { return ChainLink{CheckpointId(id), CheckpointId(parent)}; }
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/rivulet-chain-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+struct TempDir : rivulet::testing::TempDir {
+  TempDir() : rivulet::testing::TempDir("rivulet-chain") {}
 };
 
 const TaskId kTask{"q1", PartitionId(3)};

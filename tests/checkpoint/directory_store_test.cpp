@@ -13,6 +13,8 @@
 #include <iterator>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -28,25 +30,8 @@ using rivulet::checkpoint::parse_checkpoint_file_name;
 using rivulet::checkpoint::Snapshot;
 using rivulet::checkpoint::TaskId;
 
-// A fresh directory under TMPDIR, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/rivulet-ckpt-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+struct TempDir : rivulet::testing::TempDir {
+  TempDir() : rivulet::testing::TempDir("rivulet-ckpt") {}
 };
 
 const TaskId kTask{"q1", PartitionId(3)};

@@ -1,0 +1,97 @@
+#include "checkpoint/async_writer.hpp"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <utility>
+
+namespace rivulet::checkpoint {
+
+const WriteOutcome& WriteTicket::wait() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [&] { return done_.load(std::memory_order_acquire); });
+  return outcome_;
+}
+
+AsyncWriter::AsyncWriter() : thread_([this] { run(); }) {}
+
+AsyncWriter::~AsyncWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+std::shared_ptr<WriteTicket> AsyncWriter::submit(Job job) {
+  auto ticket = std::make_shared<WriteTicket>();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++busy_[job.snapshot.task];
+    queue_.push_back(Entry{std::move(job), ticket});
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
+void AsyncWriter::wait_idle(const TaskId& task) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  idle_cv_.wait(lock, [&] { return busy_.find(task) == busy_.end(); });
+}
+
+size_t AsyncWriter::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t n = 0;
+  for (const auto& [task, count] : busy_) n += count;
+  return n;
+}
+
+void AsyncWriter::run() {
+  pthread_setname_np(pthread_self(), "rivulet.ckpt");
+  for (;;) {
+    Entry entry;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything was written
+      entry = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Job& job = entry.job;
+    WriteOutcome outcome;
+    const auto begin = std::chrono::steady_clock::now();
+    if (job.may_write && !job.may_write()) {
+      outcome.written = Error::retriable("checkpoint " + std::to_string(job.snapshot.id.value()) +
+                                         " of task " + job.snapshot.task.to_string() +
+                                         " not written: the task may no longer write");
+    } else {
+      outcome.written = job.store->write(job.snapshot);
+      if (outcome.written) {
+        if (auto retained = job.store->retain(job.snapshot.task, job.retain); !retained) {
+          outcome.retain_error = retained.error();
+        }
+      }
+    }
+    outcome.write_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - begin)
+                                                 .count());
+    const TaskId task = job.snapshot.task;
+    job.snapshot = Snapshot{};  // its bytes go now, not with the ticket
+    {
+      std::lock_guard<std::mutex> lock(entry.ticket->mutex_);
+      entry.ticket->outcome_ = std::move(outcome);
+      entry.ticket->done_.store(true, std::memory_order_release);
+    }
+    entry.ticket->cv_.notify_all();
+    if (job.on_done) job.on_done();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = busy_.find(task);
+      if (it != busy_.end() && --it->second == 0) busy_.erase(it);
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+}  // namespace rivulet::checkpoint
