@@ -143,7 +143,8 @@ TEST_CASE("checkpoint writer: a failed write is the outcome, and nothing is remo
   const auto kept = task_dir.string() + ".kept";
   std::filesystem::rename(task_dir, kept);
   { std::ofstream(task_dir.string()) << "not a directory"; }
-  const auto& outcome = writer.submit(job_for(*store, snapshot_of(kTask, 2), 1))->wait();
+  auto ticket = writer.submit(job_for(*store, snapshot_of(kTask, 2), 1));
+  const auto& outcome = ticket->wait();  // a reference into the ticket
   REQUIRE_FALSE(outcome.written.ok());
   CHECK(outcome.written.error().kind == ErrorKind::Retriable);
   CHECK_FALSE(outcome.retain_error.has_value());  // retention never ran
