@@ -12,6 +12,7 @@
 // phase does. The task goes on processing and learns the outcome from the
 // ticket; it commits no input offset past a checkpoint until the ticket says
 // the checkpoint is durable (actors/task_actor.cpp).
+// One per Application (actors/application.cpp), shared by its tasks.
 //
 // Memory: a task hands over at most one snapshot at a time (it takes the
 // next one only after the previous write's outcome), so the queue holds at

@@ -94,11 +94,11 @@ const std::vector<ConfigKey>& config_keys() {
        "How often each task snapshots its state. 0 disables checkpoints: tables are then "
        "re-read from the beginning on restart, but aggregation state restarts empty."},
       {"checkpoint.write.async", ConfigType::Bool, "true", {}, 0, INT64_MAX,
-       "Write checkpoints (encode, write, fsync, rename, remove old ones) on a writer thread "
-       "of the node instead of the task's: the task pauses only to serialize its state. "
-       "Input offsets are committed only once the checkpoint that covers them is durable, "
-       "either way. at_least_once only (exactly_once_v2 writes each checkpoint at its "
-       "transaction's boundary)."},
+       "Write checkpoints (encode, write, fsync, rename, remove old ones) on the "
+       "application's writer thread instead of the task's: the task pauses only to "
+       "serialize its state. Input offsets are committed only once the checkpoint that "
+       "covers them is durable, either way. at_least_once only (exactly_once_v2 writes each "
+       "checkpoint at its transaction's boundary)."},
       {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
        "How many checkpoints per task are kept; with incremental snapshots, how many chains "
        "(a full snapshot and the deltas on top of it)."},
