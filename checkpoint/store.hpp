@@ -8,7 +8,9 @@
 // Ownership and threads: a node creates one store and shares it among its
 // task actors. Every member function may be called from any thread; calls for
 // different tasks may run concurrently, calls for one task must come from the
-// actor that owns the task (one at a time), which the assignment guarantees.
+// actor that owns the task, or from the checkpoint writer it handed a write
+// to (async_writer.hpp), one at a time, which the assignment and the task's
+// wait for its write's outcome guarantee.
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
