@@ -5,8 +5,9 @@
 #   bench_micro     Google Benchmark, one core, no broker;
 #   bench_pipeline  RUNS times (default 3; the embedded broker stalls now and
 #                   then, so the best run is quoted with the spread of all);
-#   checkpoints     (CHECKPOINTS=0 skips them, about 6 minutes here)
-#                   bench_checkpoint for 100k and 1M keys, bench_restore
+#   checkpoints     (CHECKPOINTS=0 skips them, about 7 minutes here)
+#                   bench_checkpoint for 100k and 1M keys (decoded, and
+#                   encoded as AUTO tables of that size are), bench_restore
 #                   (1M keys: restore from checkpoints against replaying
 #                   the table topic) and bench_pipeline --checkpoint-compare 3
 #                   (checkpoint.interval.ms=1000 against none, same run);
@@ -111,11 +112,14 @@ done
 rm -f "$results"/checkpoint-*.json "$results"/restore-*.json "$results/checkpoint-compare.json"
 if [[ "$checkpoints" != 0 ]]; then
   for keys in 100000 1000000; do
-    cmd="$build/bin/bench_checkpoint --keys $keys --changed-percent 1 --rounds 5"
-    echo "run.sh: $cmd" >&2
-    $cmd 2> "$results/checkpoint-$keys.log" | tail -n 1 | \
-      python3 -c 'import json,sys; d=json.load(sys.stdin); d["command"]=sys.argv[1]; print(json.dumps(d))' "$cmd" \
-      > "$results/checkpoint-$keys.json" || echo "run.sh: $cmd failed" >&2
+    for storage in decoded encoded; do
+      suffix=$([[ $storage == encoded ]] && echo "-encoded" || true)
+      cmd="$build/bin/bench_checkpoint --keys $keys --changed-percent 1 --rounds 5 --storage $storage"
+      echo "run.sh: $cmd" >&2
+      $cmd 2> "$results/checkpoint-$keys$suffix.log" | tail -n 1 | \
+        python3 -c 'import json,sys; d=json.load(sys.stdin); d["command"]=sys.argv[1]; print(json.dumps(d))' "$cmd" \
+        > "$results/checkpoint-$keys$suffix.json" || echo "run.sh: $cmd failed" >&2
+    done
   done
   for storage in decoded encoded; do
     cmd="$build/bin/bench_restore --keys 1000000 --partitions 32 --store both --storage $storage"
@@ -324,13 +328,17 @@ for keys, label in ((100000, "100k"), (1000000, "1m")):
         "cpu_ms": round(c["incremental"]["pause_cpu_ms_median"], 1),
         "max_ms": round(c["incremental"]["pause_ms_max"], 1),
         "bytes": c["incremental"]["bytes"], "command": cmd}
-    held = c.get("task_held_ms")
-    if held:
+    for storage, c in (("decoded", c), ("encoded", load(f"checkpoint-{keys}-encoded.json"))):
+        held = c.get("task_held_ms") if c else None
+        if not held:
+            continue
+        cmd = c.get("command", "")
         for kind in ("full", "incremental"):
-            fig[f"checkpoint_{kind}_{label}_task_held_sync_over_async_ratio"] = {
+            fig[f"checkpoint_{kind}_{label}_{storage}_task_held_sync_over_async_ratio"] = {
                 "value": round(held[f"{kind}_sync_over_async"], 2),
-                "unit": f"ratio, {kind} checkpoint: task's thread held when it writes "
-                        "(pause + write) over when the checkpoint writer does (pause + hand-over)",
+                "unit": f"ratio, {kind} checkpoint ({storage} table): task's thread held when it "
+                        "writes (pause + write) over when the checkpoint writer does "
+                        "(pause + hand-over)",
                 "sync_ms": round(held[f"{kind}_sync"], 1),
                 "async_ms": round(held[f"{kind}_async"], 1), "command": cmd}
 for storage in ("decoded", "encoded"):
