@@ -76,21 +76,20 @@ void AsyncWriter::run() {
     outcome.write_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                  std::chrono::steady_clock::now() - begin)
                                                  .count());
-    const TaskId task = job.snapshot.task;
-    job.snapshot = Snapshot{};  // its bytes go now, not with the ticket
+    job.snapshot.sections.clear();  // its bytes go now, not with the job
     {
-      std::lock_guard<std::mutex> lock(entry.ticket->mutex_);
+      // The job stops counting as queued (queued(), wait_idle) as its ticket
+      // becomes done, under both locks: either observer sees both.
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = busy_.find(job.snapshot.task);
+      if (it != busy_.end() && --it->second == 0) busy_.erase(it);
+      std::lock_guard<std::mutex> ticket_lock(entry.ticket->mutex_);
       entry.ticket->outcome_ = std::move(outcome);
       entry.ticket->done_.store(true, std::memory_order_release);
     }
+    idle_cv_.notify_all();
     entry.ticket->cv_.notify_all();
     if (job.on_done) job.on_done();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = busy_.find(task);
-      if (it != busy_.end() && --it->second == 0) busy_.erase(it);
-    }
-    idle_cv_.notify_all();
   }
 }
 

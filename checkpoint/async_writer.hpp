@@ -89,7 +89,8 @@ class AsyncWriter {
   // Returns once no write of `task` is queued or running (a task handed to
   // another incarnation must not restore while its last write lands).
   void wait_idle(const TaskId& task);
-  // Writes queued or running.
+  // Writes queued or running. A job stops counting as its ticket becomes
+  // done: an observer of either sees both.
   size_t queued() const;
 
  private:
