@@ -357,8 +357,10 @@ void take_snapshot(task_pointer self) {
 // one: the chain, the offsets commits may reach, the counters.
 void record_write(TaskState& st, CheckpointId id, bool incremental,
                   const std::map<TopicPartition, Offset>& input_offsets,
-                  std::chrono::steady_clock::time_point since, const Expected<uint64_t>& written,
-                  const std::optional<Error>& retain_error) {
+                  std::chrono::steady_clock::time_point since,
+                  const checkpoint::WriteOutcome& outcome) {
+  st.env.counters->checkpoint_write_us.store(outcome.write_us);
+  const Expected<uint64_t>& written = outcome.written;
   if (!written) {
     // The store may recover (a full disk, a slow mount): keep processing,
     // try the next interval; commits stay behind the last durable one.
@@ -375,9 +377,9 @@ void record_write(TaskState& st, CheckpointId id, bool incremental,
   c->checkpoint_bytes.store(*written);
   c->checkpoint_duration_us.store(micros_since(since));
   c->last_checkpoint_ms.store(epoch_ms());
-  if (retain_error) {
+  if (outcome.retain_error) {
     logger()->warn("task {}: removing old checkpoints failed: {}", st.task_name,
-                   retain_error->to_string());
+                   outcome.retain_error->to_string());
   }
 }
 
@@ -386,11 +388,8 @@ void record_write(TaskState& st, CheckpointId id, bool incremental,
 bool finish_write(TaskState& st, bool wait) {
   if (!st.writing) return true;
   if (!wait && !st.writing->ticket->done()) return false;
-  const checkpoint::WriteOutcome& outcome = st.writing->ticket->wait();
-  auto* c = st.env.counters;
-  c->checkpoint_write_us.store(outcome.write_us);
   record_write(st, st.writing->id, st.writing->incremental, st.writing->input_offsets,
-               st.writing->since, outcome.written, outcome.retain_error);
+               st.writing->since, st.writing->ticket->wait());
   st.writing.reset();
   return true;
 }
@@ -438,17 +437,9 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     st.pending.reset();
     return;
   }
-  const auto begin = std::chrono::steady_clock::now();
-  auto written = st.env.checkpoint_store->write(snap);
-  std::optional<Error> retain_error;
-  if (written) {
-    if (auto r = st.env.checkpoint_store->retain(snap.task, st.env.checkpoint_retain); !r) {
-      retain_error = r.error();
-    }
-  }
-  st.env.counters->checkpoint_write_us.store(micros_since(begin));
-  record_write(st, snap.id, snap.incremental, snap.input_offsets, st.pending_since, written,
-               retain_error);
+  record_write(
+      st, snap.id, snap.incremental, snap.input_offsets, st.pending_since,
+      checkpoint::write_and_retain(*st.env.checkpoint_store, snap, st.env.checkpoint_retain));
   st.pending.reset();
 }
 

@@ -13,6 +13,21 @@ const WriteOutcome& WriteTicket::wait() {
   return outcome_;
 }
 
+WriteOutcome write_and_retain(CheckpointStore& store, const Snapshot& snapshot, size_t retain) {
+  WriteOutcome outcome;
+  const auto begin = std::chrono::steady_clock::now();
+  outcome.written = store.write(snapshot);
+  if (outcome.written) {
+    if (auto retained = store.retain(snapshot.task, retain); !retained) {
+      outcome.retain_error = retained.error();
+    }
+  }
+  outcome.write_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - begin)
+                                               .count());
+  return outcome;
+}
+
 AsyncWriter::AsyncWriter() : thread_([this] { run(); }) {}
 
 AsyncWriter::~AsyncWriter() {
@@ -60,22 +75,13 @@ void AsyncWriter::run() {
     }
     Job& job = entry.job;
     WriteOutcome outcome;
-    const auto begin = std::chrono::steady_clock::now();
     if (job.may_write && !job.may_write()) {
       outcome.written = Error::retriable("checkpoint " + std::to_string(job.snapshot.id.value()) +
                                          " of task " + job.snapshot.task.to_string() +
                                          " not written: the task may no longer write");
     } else {
-      outcome.written = job.store->write(job.snapshot);
-      if (outcome.written) {
-        if (auto retained = job.store->retain(job.snapshot.task, job.retain); !retained) {
-          outcome.retain_error = retained.error();
-        }
-      }
+      outcome = write_and_retain(*job.store, job.snapshot, job.retain);
     }
-    outcome.write_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                 std::chrono::steady_clock::now() - begin)
-                                                 .count());
     job.snapshot.sections.clear();  // its bytes go now, not with the job
     {
       // The job stops counting as queued (queued(), wait_idle) as its ticket

@@ -50,6 +50,11 @@ struct WriteOutcome {
   uint64_t write_us = 0;  // encode, write, fsync and rename, and the removals
 };
 
+// Writes `snapshot` to `store`, then keeps the task's newest `retain`
+// checkpoints (chains), timing both: the writer thread's step, and the
+// task's own when it writes synchronously.
+WriteOutcome write_and_retain(CheckpointStore& store, const Snapshot& snapshot, size_t retain);
+
 // One submitted write, shared by the writer and the task that submitted it.
 class WriteTicket {
  public:
