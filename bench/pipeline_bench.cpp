@@ -373,8 +373,8 @@ class Forwarder : public connectors::BatchSink {
       for (int64_t k = 0; k < due; ++k) {
         OutputRecord out;
         out.topic = out_topics_[static_cast<size_t>(produced_++ % out_topics_.size())];
-        out.key = rec.key;
-        out.value = rec.value;
+        out.key = rec.key.copy();
+        out.value = rec.value.copy();
         if (auto r = producer_.produce(out, nullptr); !r) {
           if (!failed_.exchange(true)) error_ = r.error().to_string();
         }

@@ -738,12 +738,8 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
         break;
       }
       for (auto& r : contents->records)
-        outputs.push_back(OutputRecord{t,
-                                       std::move(r.record.key),
-                                       std::move(r.record.value),
-                                       r.record.timestamp,
-                                       {},
-                                       std::nullopt});
+        outputs.push_back(OutputRecord{
+            t, r.record.key.copy(), r.record.value.copy(), r.record.timestamp, {}, std::nullopt});
     }
     if (p.ok) {
       const auto diff = check->check_final(outputs);
@@ -791,8 +787,8 @@ class Forwarder : public connectors::BatchSink {
       for (int64_t k = 0; k < due; ++k) {
         OutputRecord out;
         out.topic = out_topic_;
-        out.key = rec.key;
-        out.value = rec.value;
+        out.key = rec.key.copy();
+        out.value = rec.value.copy();
         if (auto r = producer_.produce(out, nullptr); !r) {
           if (!failed_.exchange(true)) error_ = r.error().to_string();
         }
@@ -1093,8 +1089,8 @@ RateRun produce_at_rate(connectors::KafkaProducer& producer, const std::vector<s
       GenRecord rec = next(wall_ms(), &counted);
       OutputRecord out;
       out.topic = topics.at(static_cast<size_t>(rec.topic));
-      out.key = std::move(rec.key);
-      out.value = std::move(rec.value);
+      out.key = rec.key;
+      out.value = rec.value;
       out.timestamp = rec.timestamp;
       if (auto r = producer.produce(out, nullptr); !r) {
         j["error"] = r.error().to_string();
@@ -1136,14 +1132,14 @@ void summarize_latencies(const RateRun& run, ReadBack& back, json& j, int64_t be
 // BIGINT key, 8 bytes big-endian, or its text); -1 when it has none.
 int64_t window_start_of(const RawRecord& r) {
   if (!r.key) return -1;
-  const std::string& k = *r.key;
+  const std::string_view k = *r.key;
   if (k.size() == 8) {
     uint64_t v = 0;
     for (char c : k) v = (v << 8) | static_cast<unsigned char>(c);
     return static_cast<int64_t>(v);
   }
   try {
-    return std::stoll(k);
+    return std::stoll(std::string(k));
   } catch (const std::exception&) {
     return -1;
   }
@@ -1401,8 +1397,8 @@ class HopForwarder : public connectors::BatchSink {
         continue;
       OutputRecord out;
       out.topic = out_topic_;
-      out.key = std::move(rec.key);
-      out.value = std::move(rec.value);
+      out.key = rec.key.copy();
+      out.value = rec.value.copy();
       out.timestamp = rec.timestamp;
       if (auto r = producer_.produce(out, nullptr); !r) failed_.store(true);
     }

@@ -49,7 +49,7 @@ std::vector<InputRecord> input_records(const std::vector<TopicRecord>& records,
   std::vector<InputRecord> out;
   out.reserve(records.size());
   for (const auto& r : records) {
-    auto id = id_with(*json, r.record.value, id_field);
+    auto id = id_with(*json, r.record.value.copy(), id_field);
     if (!id) {
       without_id.push_back({r.tp, r.record.offset, id.error().message});
       continue;
@@ -66,7 +66,7 @@ std::vector<OutputRecordInfo> output_records(const std::vector<TopicRecord>& rec
   std::vector<OutputRecordInfo> out;
   out.reserve(records.size());
   for (const auto& r : records) {
-    auto id = id_with(*json, r.record.value, id_field);
+    auto id = id_with(*json, r.record.value.copy(), id_field);
     if (!id) {
       without_id.push_back({r.tp, r.record.offset, id.error().message});
       continue;
@@ -81,7 +81,7 @@ std::vector<TableRecord> table_records(const std::vector<TopicRecord>& records) 
   std::vector<TableRecord> out;
   out.reserve(records.size());
   for (const auto& r : records)
-    out.push_back({r.record.key, r.record.value, r.tp, r.record.offset});
+    out.push_back({r.record.key.copy(), r.record.value.copy(), r.tp, r.record.offset});
   return out;
 }
 

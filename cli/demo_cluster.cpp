@@ -92,7 +92,7 @@ class ClusterChecker : public connectors::BatchSink {
         const Value* n = v->field("ORDERS");
         if (!rec.key || n == nullptr || !n->is_numeric()) continue;
         std::lock_guard<std::mutex> lock(mutex_);
-        counts_[*rec.key] = n->to_int64();
+        counts_[std::string(*rec.key)] = n->to_int64();
         continue;
       }
       const Value* id = v->field("ORDER_ID");

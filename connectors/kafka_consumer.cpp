@@ -398,23 +398,31 @@ void KafkaConsumer::handle_message(rd_kafka_message_t* msg, rd_kafka_message_t* 
   if (state.pending.empty() || state.pending.back().records.size() >= options_.max_batch_records) {
     RawBatch batch;
     batch.tp = tp;
+    // The run of this partition's messages in this poll: the batch's
+    // records, and the bytes its arena holds for them in one chunk.
     size_t run = 1;
+    size_t bytes = msg->key_len + msg->len;
     for (auto m = next; m != end && run < options_.max_batch_records; ++m, ++run) {
       if ((*m)->err != RD_KAFKA_RESP_ERR_NO_ERROR || (*m)->rkt != msg->rkt ||
           (*m)->partition != msg->partition)
         break;
+      bytes += (*m)->key_len + (*m)->len;
     }
     batch.records.reserve(run);
+    batch.arena = std::make_shared<ByteArena>();
+    batch.arena->reserve(bytes);
     state.pending.push_back(std::move(batch));
   }
-  RawRecord& record = state.pending.back().records.emplace_back();
+  RawBatch& batch = state.pending.back();
+  RawRecord& record = batch.records.emplace_back();
   record.offset = msg->offset;
   rd_kafka_timestamp_type_t ts_type;
   const int64_t ts = rd_kafka_message_timestamp(msg, &ts_type);
   record.timestamp = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? 0 : ts;
-  if (msg->key != nullptr) record.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
+  // Copied into the batch's arena: the message is destroyed after this call.
+  if (msg->key != nullptr) record.key = RawBytes::borrow(batch.arena->copy(msg->key, msg->key_len));
   if (msg->payload != nullptr) {
-    record.value.emplace(static_cast<const char*>(msg->payload), msg->len);
+    record.value = RawBytes::borrow(batch.arena->copy(msg->payload, msg->len));
   }
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {

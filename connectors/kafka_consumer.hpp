@@ -42,6 +42,8 @@ class BatchSink {
   // the receiver is full: the consumer then pauses that partition, keeps the
   // batch, re-offers it every few ms, and resumes the partition once accepted.
   // A refused batch must be left untouched (it is offered again as it is).
+  // Its records' keys and values borrow the batch's arena: keep the batch
+  // (or its arena) as long as they are read, or copy the records.
   virtual bool offer(RawBatch&& batch) = 0;
 };
 

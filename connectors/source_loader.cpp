@@ -151,9 +151,9 @@ Expected<std::unique_ptr<SourceLoader>> SourceLoader::start(const KafkaPropertie
       for (auto& r : *records) {
         if (!r.key) continue;
         if (r.value) {
-          rows[*r.key] = std::move(*r.value);
+          rows[std::string(*r.key)] = std::string(*r.value);
         } else {
-          rows.erase(*r.key);
+          rows.erase(std::string(*r.key));
         }
       }
       if (l->hooks_.restore_table) l->hooks_.restore_table(t.topic, std::move(rows));

@@ -112,6 +112,11 @@ class InputMerger {
 
  private:
   struct Input {
+    // Moved, never copied (its buffered batches are the task's input).
+    Input() = default;
+    Input(Input&&) = default;
+    Input& operator=(Input&&) = default;
+
     TopicPartition tp;
     bool is_table = false;
     size_t group = 0;

@@ -23,8 +23,8 @@ void ProcessContext::data_error(const Record& record, std::string_view operation
   e.error.context.operation = std::string(operation);
   if (!record.key.is_null()) e.error.context.key = record.key.to_string();
   if (const RawRecord* raw = find_raw(record.source)) {
-    e.raw_key = raw->key;
-    e.raw_value = raw->value;
+    e.raw_key = raw->key.copy();
+    e.raw_value = raw->value.copy();
   } else {
     e.rendered = true;
     e.raw_key = e.error.context.key;
@@ -52,9 +52,9 @@ void ProcessContext::raw_data_error(const std::string& topic, const RawRecord& r
   DataError e;
   e.error = Error::data(std::move(reason)).at(topic, partition_.value(), raw.offset);
   e.error.context.operation = std::string(operation);
-  e.error.context.key = raw.key;
-  e.raw_key = raw.key;
-  e.raw_value = raw.value;
+  e.error.context.key = raw.key.copy();
+  e.raw_key = raw.key.copy();
+  e.raw_value = raw.value.copy();
   e.timestamp = raw.timestamp;
   out_.data_errors.push_back(std::move(e));
 }

@@ -1,5 +1,7 @@
 #include "runtime/record.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -38,6 +40,26 @@ const std::string* TopicName::intern(std::string_view name) {
     it = pool.names.emplace(key, std::move(owned)).first;
   }
   return it->second.get();
+}
+
+void ByteArena::reserve(size_t bytes) {
+  if (bytes <= left_) return;
+  chunks_.emplace_back(new char[bytes]);  // not make_unique: no zeroing, every byte is copied over
+  next_ = chunks_.back().get();
+  left_ = bytes;
+  allocated_ += bytes;
+}
+
+std::string_view ByteArena::copy(const void* data, size_t size) {
+  if (size == 0) return std::string_view();
+  // Unreserved bytes get a chunk of their own kind: at least 4 KiB, so that
+  // a run of small copies still allocates rarely.
+  if (size > left_) reserve(std::max<size_t>(size, 4096));
+  char* at = next_;
+  std::memcpy(at, data, size);
+  next_ += size;
+  left_ -= size;
+  return std::string_view(at, size);
 }
 
 }  // namespace rivulet

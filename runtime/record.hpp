@@ -4,7 +4,9 @@
 //  - RawBatch: consecutive RawRecords of one topic partition, the unit a
 //    consumer hands to a task.
 //  - Record: decoded key and value, timestamp, headers, and where it came from.
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -24,11 +26,96 @@ struct Header {
 };
 using Headers = std::vector<Header>;
 
+// A record key's or value's bytes as read: null, owned, or borrowed from
+// the ByteArena of the batch the record came in (the Kafka consumer copies a
+// whole fetch's bytes into one arena instead of allocating two strings per
+// record on its poll thread and freeing them on a task's). Reads like a
+// std::optional<std::string_view>.
+// Lifetime: a copy of a RawBytes (and so of a RawRecord) owns its bytes and
+// may outlive the batch. A move keeps borrowing: a RawBytes moved out of its
+// batch is valid only while the batch's arena lives.
+class RawBytes {
+ public:
+  RawBytes() = default;
+  RawBytes(const RawBytes& o)
+      : state_(o.state_ == State::Null ? State::Null : State::Owned), owned_(o.view()) {}
+  RawBytes& operator=(const RawBytes& o) {
+    if (this != &o) *this = RawBytes(o);
+    return *this;
+  }
+  RawBytes(RawBytes&&) noexcept = default;
+  RawBytes& operator=(RawBytes&&) noexcept = default;
+  RawBytes(std::nullopt_t) {}                                                      // NOLINT: null
+  RawBytes(std::string owned) : state_(State::Owned), owned_(std::move(owned)) {}  // NOLINT
+  RawBytes(const char* owned) : RawBytes(std::string(owned)) {}  // NOLINT: a string
+  RawBytes(std::optional<std::string> owned) {                   // NOLINT: a string
+    if (owned) *this = RawBytes(std::move(*owned));
+  }
+  // Bytes that stay where they are, for as long as this RawBytes is read.
+  static RawBytes borrow(std::string_view bytes) {
+    RawBytes b;
+    b.state_ = State::Borrowed;
+    b.borrowed_ = bytes;
+    return b;
+  }
+
+  bool has_value() const { return state_ != State::Null; }
+  explicit operator bool() const { return has_value(); }
+  // The bytes (empty when null).
+  std::string_view view() const {
+    return state_ == State::Owned ? std::string_view(owned_) : borrowed_;
+  }
+  std::string_view operator*() const { return view(); }
+  struct Arrow {
+    std::string_view v;
+    const std::string_view* operator->() const { return &v; }
+  };
+  Arrow operator->() const { return Arrow{view()}; }
+  void emplace(const char* data, size_t size) { *this = RawBytes(std::string(data, size)); }
+  void reset() { *this = RawBytes(); }
+  // A copy that owns its bytes.
+  std::optional<std::string> copy() const {
+    if (!has_value()) return std::nullopt;
+    return std::string(view());
+  }
+
+  friend bool operator==(const RawBytes& a, const RawBytes& b) {
+    return a.has_value() == b.has_value() && a.view() == b.view();
+  }
+  friend bool operator!=(const RawBytes& a, const RawBytes& b) { return !(a == b); }
+  friend bool operator==(const RawBytes& a, std::nullopt_t) { return !a.has_value(); }
+  friend bool operator!=(const RawBytes& a, std::nullopt_t) { return a.has_value(); }
+
+ private:
+  enum class State : uint8_t { Null, Owned, Borrowed };
+  State state_ = State::Null;
+  std::string owned_;
+  std::string_view borrowed_;
+};
+
+// Memory that RawBytes of one batch borrow: chunks that never move, freed
+// together with the last batch that holds the arena.
+class ByteArena {
+ public:
+  // Makes room for `bytes` more in one chunk (a new one when the current one
+  // is too small), so that the next copies of that many bytes allocate once.
+  void reserve(size_t bytes);
+  // Copies `size` bytes into the arena.
+  std::string_view copy(const void* data, size_t size);
+  size_t allocated() const { return allocated_; }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* next_ = nullptr;
+  size_t left_ = 0;
+  size_t allocated_ = 0;
+};
+
 struct RawRecord {
   int64_t offset = -1;
   TimestampMs timestamp = 0;
-  std::optional<std::string> key;    // nullopt: null key
-  std::optional<std::string> value;  // nullopt: null value (tombstone)
+  RawBytes key;    // null: null key
+  RawBytes value;  // null: null value (tombstone)
   Headers headers;
 };
 
@@ -38,6 +125,9 @@ struct RawBatch {
   // The partition's high watermark as last seen by the consumer (-1 when
   // unknown): lets a task tell "no more data" from "data not fetched yet".
   int64_t high_watermark = -1;
+  // Holds the bytes its records borrow (null when they own theirs). Shared,
+  // so that a batch may be copied or split.
+  std::shared_ptr<ByteArena> arena;
 };
 
 // A topic's name, interned: one copy of each distinct name per process,

@@ -154,7 +154,7 @@ std::map<std::string, int64_t> final_counts(const std::string& bootstrap) {
       ++unreadable;
       continue;
     }
-    counts[*r.record.key] = v->to_int64();
+    counts[std::string(*r.record.key)] = v->to_int64();
   }
   CHECK(unreadable == 0);
   return counts;

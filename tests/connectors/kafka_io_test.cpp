@@ -109,7 +109,7 @@ TEST_CASE("keyed records land where the Java partitioner puts them, and read bac
       REQUIRE(r.key.has_value());
       CHECK(java_partition(*r.key, n) == tp.partition.value());
       // One key's values keep the order they were produced in.
-      int64_t v = std::stoll(*r.value);
+      int64_t v = std::stoll(std::string(*r.value));
       auto [it, fresh] = last_value_per_key.emplace(*r.key, v);
       if (!fresh) {
         CHECK(v > it->second);

@@ -34,7 +34,7 @@ class Collector : public connectors::BatchSink {
   bool offer(RawBatch&& batch) override {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& r : batch.records) {
-      records_.push_back({r.key, r.value, r.headers, batch.tp, r.offset});
+      records_.push_back({r.key.copy(), r.value.copy(), r.headers, batch.tp, r.offset});
     }
     return true;
   }
