@@ -52,8 +52,8 @@ void ByteArena::reserve(size_t bytes) {
 
 std::string_view ByteArena::copy(const void* data, size_t size) {
   if (size == 0) return std::string_view();
-  // Unreserved bytes get a chunk of their own kind: at least 4 KiB, so that
-  // a run of small copies still allocates rarely.
+  // Bytes past the reservation go to a new chunk of at least 4 KiB, so that
+  // a run of small unreserved copies still allocates rarely.
   if (size > left_) reserve(std::max<size_t>(size, 4096));
   char* at = next_;
   std::memcpy(at, data, size);
