@@ -11,8 +11,7 @@ namespace {
 
 // One codec per call chain: a codec keeps parser buffers and is not for
 // concurrent use (runtime/codec.hpp).
-Expected<std::string> id_with(const Codec& json, const std::optional<std::string>& value,
-                              const std::string& field) {
+Expected<std::string> id_with(const Codec& json, const RawBytes& value, const std::string& field) {
   if (!value) return Error::data("null value (tombstone)");
   auto decoded = json.decode(*value);
   if (!decoded) return Error::data("value is not JSON: " + decoded.error().message);
@@ -29,7 +28,7 @@ Expected<std::string> id_with(const Codec& json, const std::optional<std::string
 
 }  // namespace
 
-Expected<std::string> record_id(const std::optional<std::string>& value, const std::string& field) {
+Expected<std::string> record_id(const RawBytes& value, const std::string& field) {
   return id_with(*make_json_codec(), value, field);
 }
 
@@ -49,7 +48,7 @@ std::vector<InputRecord> input_records(const std::vector<TopicRecord>& records,
   std::vector<InputRecord> out;
   out.reserve(records.size());
   for (const auto& r : records) {
-    auto id = id_with(*json, r.record.value.copy(), id_field);
+    auto id = id_with(*json, r.record.value, id_field);
     if (!id) {
       without_id.push_back({r.tp, r.record.offset, id.error().message});
       continue;
@@ -66,7 +65,7 @@ std::vector<OutputRecordInfo> output_records(const std::vector<TopicRecord>& rec
   std::vector<OutputRecordInfo> out;
   out.reserve(records.size());
   for (const auto& r : records) {
-    auto id = id_with(*json, r.record.value.copy(), id_field);
+    auto id = id_with(*json, r.record.value, id_field);
     if (!id) {
       without_id.push_back({r.tp, r.record.offset, id.error().message});
       continue;

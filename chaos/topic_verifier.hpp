@@ -23,7 +23,7 @@ namespace rivulet::chaos {
 // field gives its text, any other value its JSON text (42 -> "42").
 // Records whose value is null, not a JSON object, or lacks the field (or
 // holds null there) yield an Error of kind Data saying which.
-Expected<std::string> record_id(const std::optional<std::string>& value, const std::string& field);
+Expected<std::string> record_id(const RawBytes& value, const std::string& field);
 
 // rivulet.epoch as an integer; nullopt when missing or not an integer.
 std::optional<Epoch> parse_epoch(const std::optional<std::string>& header);

@@ -151,7 +151,7 @@ Expected<std::unique_ptr<SourceLoader>> SourceLoader::start(const KafkaPropertie
       for (auto& r : *records) {
         if (!r.key) continue;
         if (r.value) {
-          rows[std::string(*r.key)] = std::string(*r.value);
+          rows[std::string(*r.key)] = *std::move(r.value).release();
         } else {
           rows.erase(std::string(*r.key));
         }

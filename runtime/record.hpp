@@ -78,6 +78,11 @@ class RawBytes {
     if (!has_value()) return std::nullopt;
     return std::string(view());
   }
+  // The same, moving the bytes out when this RawBytes owns them.
+  std::optional<std::string> release() && {
+    if (state_ == State::Owned) return std::move(owned_);
+    return copy();
+  }
 
   friend bool operator==(const RawBytes& a, const RawBytes& b) {
     return a.has_value() == b.has_value() && a.view() == b.view();

@@ -118,6 +118,11 @@ TEST_CASE("raw bytes are null, owned or borrowed, and read the same", "[runtime]
   CHECK(*own == "borrowed-bytes");
   CHECK(*b == backing);  // still a view
 
+  // release(): owned bytes move out, borrowed ones are copied.
+  CHECK(*RawBytes(std::string(40, 'o')).release() == std::string(40, 'o'));
+  CHECK(*RawBytes::borrow(backing).release() == backing);
+  CHECK(RawBytes().release() == std::nullopt);
+
   // An empty value is not a null one.
   RawBytes empty = RawBytes::borrow(std::string_view());
   CHECK(empty);
