@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "connectors/topic_admin.hpp"
 #include "runtime/log.hpp"
@@ -39,9 +40,13 @@ Expected<std::unique_ptr<GlobalTableFeeder>> GlobalTableFeeder::start(
     if (!*n)
       return Error::fatal("topic '" + s.topic + "' of global table " + s.name +
                           " (a subquery scans it) does not exist");
-    for (int32_t p = 0; p < **n; ++p) {
-      TopicPartition tp{s.topic, PartitionId{p}};
-      auto w = (*admin)->watermarks(tp);
+    std::vector<TopicPartition> tps;
+    for (int32_t p = 0; p < **n; ++p) tps.push_back(TopicPartition{s.topic, PartitionId{p}});
+    auto marks = (*admin)->watermarks(tps);
+    if (!marks) return marks.error();
+    for (size_t i = 0; i < tps.size(); ++i) {
+      const TopicPartition& tp = tps[i];
+      const auto& w = (*marks)[i];
       if (!w) return w.error();
       ends[tp] = w->second;
       positions.push_back(connectors::StartPosition{tp, connectors::StartPosition::kBeginning});

@@ -5,13 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/topic_admin.hpp"
@@ -68,8 +69,17 @@ class ReadBackWatchdog {
     const auto now = std::chrono::steady_clock::now();
     if (admin_ == nullptr || now < next_) return;
     next_ = now + std::chrono::milliseconds(250);
-    for (const auto& s : reader_.all_stats()) {
-      auto w = admin_->watermarks(s.tp);
+    const auto stats = reader_.all_stats();
+    std::vector<TopicPartition> tps;
+    tps.reserve(stats.size());
+    for (const auto& s : stats) tps.push_back(s.tp);
+    // One metadata request per tick, then one offsets query per partition:
+    // this runs beside the phase it watches.
+    auto marks = admin_->watermarks(tps);
+    if (!marks) return;
+    for (size_t i = 0; i < stats.size(); ++i) {
+      const auto& s = stats[i];
+      const auto& w = (*marks)[i];
       if (!w) continue;
       const int64_t position = std::max<int64_t>(0, s.position);
       Progress& p = progress_[s.tp];

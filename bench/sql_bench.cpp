@@ -510,14 +510,16 @@ Expected<std::pair<int64_t, int64_t>> written_and_dropped(const std::string& boo
                                                           int partitions) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
   if (!admin) return admin.error();
+  std::vector<TopicPartition> tps;
+  for (const auto& t : topics)
+    for (int32_t p = 0; p < partitions; ++p) tps.push_back(TopicPartition{t, PartitionId{p}});
+  auto marks = (*admin)->watermarks(tps);
+  if (!marks) return marks.error();
   int64_t written = 0, dropped = 0;
-  for (const auto& t : topics) {
-    for (int32_t p = 0; p < partitions; ++p) {
-      auto w = (*admin)->watermarks(TopicPartition{t, PartitionId{p}});
-      if (!w) return w.error();
-      dropped += w->first;
-      written += w->second;
-    }
+  for (const auto& w : *marks) {
+    if (!w) return w.error();
+    dropped += w->first;
+    written += w->second;
   }
   return std::make_pair(written, dropped);
 }

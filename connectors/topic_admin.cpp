@@ -268,13 +268,31 @@ Expected<bool> TopicAdmin::create_with_admin_api(const std::string& topic, int32
 }
 
 Expected<std::pair<int64_t, int64_t>> TopicAdmin::watermarks(const TopicPartition& tp) {
+  auto all = watermarks(std::vector<TopicPartition>{tp});
+  if (!all) return all.error();
+  return std::move(all->front());
+}
+
+Expected<std::vector<Expected<std::pair<int64_t, int64_t>>>> TopicAdmin::watermarks(
+    const std::vector<TopicPartition>& tps) {
   // Asking for an unknown topic would make the embedded broker auto-create it.
-  auto count = partition_count(tp.topic);
-  if (!count) return count.error();
-  if (!count->has_value() || tp.partition.value() < 0 || tp.partition.value() >= **count) {
-    return std::move(Error::fatal("no such topic partition " + tp.to_string()))
-        .at(tp.topic, tp.partition.value(), -1);
+  auto all = topics();
+  if (!all) return all.error();
+  std::vector<Expected<std::pair<int64_t, int64_t>>> out;
+  out.reserve(tps.size());
+  for (const auto& tp : tps) {
+    auto it = all->find(tp.topic);
+    if (it == all->end() || tp.partition.value() < 0 || tp.partition.value() >= it->second) {
+      out.emplace_back(std::move(Error::fatal("no such topic partition " + tp.to_string()))
+                           .at(tp.topic, tp.partition.value(), -1));
+      continue;
+    }
+    out.push_back(query_watermarks(tp));
   }
+  return out;
+}
+
+Expected<std::pair<int64_t, int64_t>> TopicAdmin::query_watermarks(const TopicPartition& tp) {
   const auto deadline = Clock::now() + options_.request_timeout;
   for (int attempt = 0;; ++attempt) {
     int64_t low = -1;

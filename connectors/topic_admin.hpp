@@ -61,6 +61,12 @@ class TopicAdmin {
 
   // Low and high watermark of a partition, asked of the broker.
   Expected<std::pair<int64_t, int64_t>> watermarks(const TopicPartition& tp);
+  // The same for each of `tps`, in order, checked against one metadata
+  // request for all of them (one each would ask for every topic's metadata
+  // per partition): an error in place of a partition that does not exist or
+  // whose query failed. Fails as a whole only when the metadata request does.
+  Expected<std::vector<Expected<std::pair<int64_t, int64_t>>>> watermarks(
+      const std::vector<TopicPartition>& tps);
 
   // True when the cluster is Rivulet's embedded broker (it has the control topic).
   Expected<bool> is_embedded_broker();
@@ -79,6 +85,9 @@ class TopicAdmin {
                                       const std::map<std::string, std::string>& configs);
   Expected<bool> wait_for_topic(const std::string& topic, int32_t partitions);
   Expected<bool> await_reply(const std::string& id, int64_t after_offset);
+  // The watermark query itself, retried within the request timeout; the
+  // partition is known to exist.
+  Expected<std::pair<int64_t, int64_t>> query_watermarks(const TopicPartition& tp);
 
   rd_kafka_t* rk_;  // producer handle: metadata, watermarks, admin API, control records
   KafkaProperties config_;

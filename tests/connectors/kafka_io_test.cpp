@@ -189,6 +189,52 @@ TEST_CASE("ensure_topic creates through the control channel and reports mismatch
   CHECK_THAT(mismatch.error().message, Catch::Contains("8") && Catch::Contains("4"));
 }
 
+TEST_CASE("watermarks of many partitions in one call: an error in place of a missing one",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("marks", 3).ok());
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, nullptr);
+  REQUIRE(producer.ok());
+  std::map<int32_t, int64_t> written;
+  for (int i = 0; i < 40; ++i) {
+    OutputRecord r;
+    r.topic = "marks";
+    r.key = "k" + std::to_string(i);
+    r.value = std::string("v");
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+    ++written[java_partition(*r.key, 3)];
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  REQUIRE(written.size() == 3);  // every partition holds some
+
+  auto admin = TopicAdmin::create({{"bootstrap.servers", (*broker)->bootstrap()}});
+  REQUIRE(admin.ok());
+  const std::vector<TopicPartition> asked = {
+      TopicPartition{"marks", PartitionId{2}}, TopicPartition{"marks", PartitionId{3}},
+      TopicPartition{"never-made", PartitionId{0}}, TopicPartition{"marks", PartitionId{0}},
+      TopicPartition{"marks", PartitionId{1}}};
+  auto marks = (*admin)->watermarks(asked);
+  REQUIRE(marks.ok());
+  REQUIRE(marks->size() == asked.size());
+  for (size_t i : {size_t{0}, size_t{3}, size_t{4}}) {
+    const auto& w = (*marks)[i];
+    INFO(asked[i].to_string());
+    REQUIRE(w.ok());
+    CHECK(w->first == 0);
+    CHECK(w->second == written.at(asked[i].partition.value()));
+    // The same as asking for the partition alone.
+    CHECK(*(*admin)->watermarks(asked[i]) == *w);
+  }
+  REQUIRE_FALSE((*marks)[1].ok());
+  CHECK_THAT((*marks)[1].error().message, Catch::Contains("no such topic partition"));
+  CHECK((*marks)[1].error().context.partition == 3);
+  REQUIRE_FALSE((*marks)[2].ok());
+  CHECK((*marks)[2].error().context.topic == "never-made");
+  // Asking did not create it.
+  CHECK_FALSE((*admin)->partition_count("never-made").value().has_value());
+}
+
 TEST_CASE("request_topic_metadata returns the topics whose metadata arrived",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();
