@@ -48,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -169,6 +170,9 @@ struct Phase {
   int64_t read_back_missed = 0;
   int read_back_restarts = 0;  // ReadBackWatchdog: stalled partitions assigned again
   std::map<std::string, double> cpu_by_thread;  // by thread family (threads_cpu_delta)
+  // CPU the process used between the phase's end and the moment it was
+  // declared done (the pipeline's quiet second); not in `cpu`. -1: none.
+  double cpu_after_end = -1;
 
   json to_json() const {
     json j{{"ok", ok},
@@ -195,6 +199,7 @@ struct Phase {
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
     if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
+    if (cpu_after_end >= 0) j["cpu_seconds_after_end"] = cpu_after_end;
     return j;
   }
 };
@@ -211,10 +216,29 @@ class PhaseTimer {
     threads0_ = threads_cpu();
     t0_ = Clock::now();
   }
+  // Reads the CPU counters now, as they stand at `at`: for a phase whose
+  // end is known only later. The pipeline phase ends at its last output
+  // (or when its tasks were seen drained) but is declared done a quiet
+  // second after it; the clients' idle fetches in that second are not the
+  // phase's CPU. Reading every thread's counters opens two files per
+  // thread, so the caller marks when progress stops, not on every poll.
+  void mark(Clock::time_point at) {
+    mark_at_ = at;
+    mark_cpu_ = process_cpu_seconds();
+    mark_threads_ = threads_cpu();
+  }
+  // Ends the phase at `last`: with the CPU of the mark taken for `last`,
+  // or of now when there is none.
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
-    phase_.cpu = process_cpu_seconds() - cpu0_;
-    phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
+    if (mark_at_ == last) {
+      phase_.cpu = mark_cpu_ - cpu0_;
+      phase_.cpu_by_thread = threads_cpu_delta(threads0_, mark_threads_);
+      phase_.cpu_after_end = process_cpu_seconds() - mark_cpu_;
+    } else {
+      phase_.cpu = process_cpu_seconds() - cpu0_;
+      phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
+    }
     // Only with the embedded broker in this process (not with --bootstrap).
     if (auto broker = phase_.cpu_by_thread.find("rdk:mock"); broker != phase_.cpu_by_thread.end())
       phase_.broker_cpu = broker->second;
@@ -226,6 +250,9 @@ class PhaseTimer {
   double cpu0_ = 0;
   std::map<std::string, ThreadCpu> threads0_;
   Clock::time_point t0_;
+  std::optional<Clock::time_point> mark_at_;
+  double mark_cpu_ = 0;
+  std::map<std::string, ThreadCpu> mark_threads_;
 };
 
 // The generated input of a workload family: every record in production order.
@@ -647,6 +674,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
       auto next_report = Clock::now() + std::chrono::seconds(5);
       std::optional<Clock::time_point> drained;
+      Clock::time_point marked{};
       bool done = false;
       ReadBackWatchdog watchdog(bootstrap, *reader, "bench_sql");
       while (!done) {
@@ -666,6 +694,12 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
         if (idle && static_cast<int64_t>(in) >= inputs) {
           if (!drained) drained = Clock::now();
           const auto quiet = std::max(*drained, back.last());
+          // The phase ends at `quiet` if nothing follows: its CPU is read
+          // now, once per candidate end, not after the quiet second.
+          if (quiet != marked) {
+            timer.mark(quiet);
+            marked = quiet;
+          }
           done = Clock::now() - quiet >= std::chrono::seconds(1);
         } else {
           drained.reset();
