@@ -146,35 +146,63 @@ const std::vector<ConfigKey>& config_keys() {
       {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,
        "Batches buffered per task before its partitions are paused (backpressure)."},
       {"task.threads", ConfigType::Int, "0", {}, 0, 1024,
-       "Worker threads that run the task actors (exactly_once_v2 tasks run on threads of "
-       "their own). 0: as many as the machine's cores, at least 2."},
+       "Worker threads that run the task actors (Kafka Streams' `num.stream.threads`; a task "
+       "is one actor, and a worker runs whichever task has input). exactly_once_v2 tasks run "
+       "on threads of their own. 0: as many as the machine's cores, at least 2. CAF's own "
+       "default (the cores, at least 4) made the Yahoo pipeline about 13% slower on 2 cores "
+       "(medians of 12 and 14 runs: 1.20 s against 1.06 s), where its 4 workers preempted each"
+       " other and the Kafka clients' threads (docs/benchmarks.md, \"Task threads: as many as "
+       "the cores\")."},
       {"statestore.cache.max.bytes", ConfigType::Int, "0", {}, 0, INT64_MAX,
-       "Output cache of table results (Kafka Streams' statestore.cache.max.bytes, the former "
-       "cache.max.bytes.buffering): a table's sink keeps only the latest update of each key "
-       "and writes it at the next commit (commit.interval.ms), or when the task's share of "
-       "this budget (bytes / partitions) is full. 0: every update is written at once."},
+       "Output cache of table results (Kafka Streams' `statestore.cache.max.bytes`, formerly "
+       "`cache.max.bytes.buffering`; ksqlDB's `ksql.streams.cache.max.bytes.buffering`): the "
+       "sink of a table (CREATE TABLE AS, `KTableRef::to`) keeps only the latest update of "
+       "each key and writes it at the next commit, as soon as its task has caught up with its "
+       "input, or when the task's share of the budget (bytes / partitions) is full. Streams "
+       "are never cached. The same budget holds the partial aggregates a GROUP BY through a "
+       "repartition topic combines per group between flushes, so the topic carries one record "
+       "per group and flush instead of one per input record (docs/architecture.md, \"Two-phase"
+       " aggregation\"). 0 (the default, as in ksqlDB's query tests): every update is written "
+       "at once, every record's partial goes through alone. Nothing is lost to a crash: "
+       "commits and checkpoints wait for the cached records (docs/architecture.md, \"The "
+       "output cache of table results\")."},
       {"table.decoded.max.bytes", ConfigType::Int, "268435456", {}, 0, INT64_MAX,
-       "Memory the rows of TABLE_STORAGE='AUTO' tables (the default) may take decoded, the "
-       "fastest storage for lookups: each task's share is bytes / partitions, split evenly "
-       "among its AUTO tables, and a table past its share (an estimate sampled as it grows) "
-       "is encoded, about 1.05-1.4x its raw bytes instead of 5-8x. No node holds more decoded "
-       "rows than this, whatever the assignment. 0: AUTO tables are encoded from their first "
-       "row."},
+       "Memory the rows of `TABLE_STORAGE='AUTO'` tables (the default of SQL tables and of "
+       "`Topology::table`) may take decoded, the storage with the fastest lookups: each task's"
+       " share is bytes / partitions, split evenly among its AUTO tables, and a table past its"
+       " share is encoded, about 1.05-1.4 times its raw bytes instead of 5-8 times. The "
+       "estimate samples the bytes of 64 rows each time a table doubles (and at a restore), so"
+       " it follows the rows' size without walking the table. No node holds more decoded rows "
+       "than this, whatever the assignment, as with `statestore.cache.max.bytes`. 0: AUTO "
+       "tables are encoded from their first row, which kept the demo's users tables within "
+       "1.41 times their raw bytes at 1,563 rows per task (docs/benchmarks.md, \"A node's "
+       "budget for decoded tables\"); an arena grows by at least 4 KiB, so a table of a few "
+       "dozen rows takes more encoded than decoded. `/tasks` shows each AUTO table's share "
+       "(`decoded_max_bytes`); `rivulet_task_table_encoded` says which tables switched "
+       "(docs/architecture.md, \"How a task keeps a table's rows\")."},
       {"table.auto.encode.rows", ConfigType::Int, "10000", {}, 1, INT64_MAX,
-       "Rows at which an AUTO table is encoded, whatever its bytes: past about 10,000 rows "
-       "the encoded storage's lookups are as fast or faster (docs/benchmarks.md, \"Tables "
-       "encoded once large\")."},
+       "Rows at which an AUTO table is encoded, whatever its bytes: past about 10,000 rows the"
+       " encoded storage's lookups are as fast or faster than the decoded one's "
+       "(docs/benchmarks.md, \"Tables encoded once large\")."},
       {"fetch.wait.max.ms", ConfigType::Int, "5", {}, 0, 60000,
-       "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms). Each "
-       "consumer hop (input, repartition topic) may add up to this much latency; lower "
-       "costs more fetch requests."},
+       "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms). The "
+       "embedded broker holds an empty fetch this long even when data arrives meanwhile, so "
+       "there each consumer hop (input, repartition topic) may add up to this much latency; "
+       "lower costs more fetch requests (a caught-up consumer sends one per broker every this "
+       "many ms). A real Kafka answers as soon as data arrives: there a larger value (Kafka's "
+       "default is 500) costs no latency and spares the brokers most idle requests, but a "
+       "partition assigned or resumed while a fetch waits is fetched only when that fetch "
+       "returns."},
       {"producer.linger.ms", ConfigType::Int, "5", {}, 0, 900000,
        "How long the Application's producer waits to fill a batch before sending it "
        "(librdkafka linger.ms; kafka.producer.linger.ms overrides it). Each producer hop "
        "(repartition topic, output) adds up to this much latency; lower means more, smaller "
        "requests. On the embedded broker, which returns one batch per partition per fetch, "
        "values under 5 cut the median but raised the p99 of multi-hop queries "
-       "(docs/benchmarks.md, latency)."},
+       "(docs/benchmarks.md, latency). For a query of one hop (filters, projections: Nexmark "
+       "Q1 and Q2) 1 ms cut p50 from 18-20 to 11-13 ms and kept p99 at or under 20 ms in 4 of "
+       "6 runs at half the live maximum, against 25-28 ms with 5 (docs/benchmarks.md, \"p99 at"
+       " half load with a 1 ms linger\")."},
       {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
        0, INT64_MAX, "Log level."},
       {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
@@ -184,7 +212,9 @@ const std::vector<ConfigKey>& config_keys() {
        "A node silent this long (killed, hung, cut off) is declared dead and its tasks are "
        "restored elsewhere from their checkpoints. A node's write lease is half of it: a node "
        "that has not heard from the coordinator for that long stops writing first. Same value "
-       "on every process."},
+       "on every process. The coordinator closes any connection silent for a third of it, so "
+       "clients (`rivulet status`, `submit`, `query`, `chaos`) send heartbeats at the pace "
+       "this value sets too."},
       {"cluster.heartbeat.interval.ms", ConfigType::Int, "250", {}, 10, INT64_MAX,
        "How often a node reports to the coordinator (and renews its write leases); at most a "
        "sixth of cluster.failure.timeout.ms."},
