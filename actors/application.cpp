@@ -962,6 +962,16 @@ ApplicationStats Application::stats() const {
   return s;
 }
 
+std::vector<std::pair<std::string, connectors::KafkaClientStats>> Application::kafka_client_stats()
+    const {
+  const auto& im = *impl_;
+  std::vector<std::pair<std::string, connectors::KafkaClientStats>> out;
+  if (!im.started || im.stopped) return out;
+  if (im.consumer) out.emplace_back("consumer", im.consumer->client_stats());
+  if (im.producer) out.emplace_back("producer", im.producer->client_stats());
+  return out;
+}
+
 std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
   std::vector<TaskMetrics> out;
   const auto& im = *impl_;

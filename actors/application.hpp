@@ -22,9 +22,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "connectors/client_stats.hpp"
 #include "operators/task_output.hpp"
 #include "operators/topology.hpp"
 #include "runtime/config.hpp"
@@ -180,6 +182,11 @@ class Application {
   // takes each table's shared lock and walks up to 1,024 decoded rows: for
   // /metrics and /tasks, not for heartbeats and health checks.
   std::vector<TaskMetrics> task_metrics(bool with_tables = false) const;
+  // The Kafka clients' requests and bytes ("consumer": the tasks' inputs;
+  // "producer": outputs, repartition topics, dead letters; not the
+  // exactly_once_v2 tasks' own producers) as of their last statistics
+  // report; empty unless running.
+  std::vector<std::pair<std::string, connectors::KafkaClientStats>> kafka_client_stats() const;
   // Started, every task restored and running, none failed.
   bool ready() const;
   const std::string& application_id() const;

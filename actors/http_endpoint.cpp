@@ -49,8 +49,16 @@ uint64_t resident_memory_bytes() {
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+std::vector<KafkaClientMetrics> kafka_client_metrics(const Application& app) {
+  std::vector<KafkaClientMetrics> out;
+  for (auto& [client, stats] : app.kafka_client_stats())
+    out.push_back(KafkaClientMetrics{app.application_id(), client, std::move(stats)});
+  return out;
+}
+
 std::string render_prometheus(const std::string& scope, const std::vector<TaskMetrics>& tasks,
-                              uint64_t resident_bytes, const std::string& scope_label) {
+                              uint64_t resident_bytes, const std::string& scope_label,
+                              const std::vector<KafkaClientMetrics>& clients) {
   std::ostringstream os;
   per_task(os, "rivulet_task_records_in_total", "counter", "Input records processed.", tasks,
            [](const TaskMetrics& t) { return t.records_in; });
@@ -161,6 +169,29 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
      << resident_bytes << '\n';
   metric_header(os, "rivulet_node_tasks", "gauge", "Tasks running on the node.");
   os << "rivulet_node_tasks{" << scope_label << "=\"" << scope << "\"} " << tasks.size() << '\n';
+
+  // The Kafka clients, as of their last statistics report. One application:
+  // labelled by it; a node: by the node and each client's application.
+  const auto client_labels = [&](const KafkaClientMetrics& c) {
+    std::string labels = scope_label + "=\"" + scope + "\",";
+    if (scope_label != "application") labels += "application=\"" + c.application + "\",";
+    return labels + "client=\"" + c.client + "\"";
+  };
+  metric_header(os, "rivulet_kafka_requests_total", "counter",
+                "Requests a Kafka client sent, by type (librdkafka's statistics, reported every "
+                "statistics.interval.ms).");
+  for (const auto& c : clients)
+    for (const auto& [type, n] : c.stats.requests)
+      os << "rivulet_kafka_requests_total{" << client_labels(c) << ",request=\"" << type << "\"} "
+         << n << '\n';
+  metric_header(os, "rivulet_kafka_bytes_total", "counter",
+                "Bytes a Kafka client sent to and received from its brokers.");
+  for (const auto& c : clients) {
+    os << "rivulet_kafka_bytes_total{" << client_labels(c) << ",direction=\"sent\"} "
+       << c.stats.tx_bytes << '\n';
+    os << "rivulet_kafka_bytes_total{" << client_labels(c) << ",direction=\"received\"} "
+       << c.stats.rx_bytes << '\n';
+  }
   return os.str();
 }
 
@@ -228,7 +259,8 @@ Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& l
   const Application* a = &app;
   ep->server_->Get("/metrics", [a](const httplib::Request&, httplib::Response& res) {
     res.set_content(
-        render_prometheus(a->application_id(), a->task_metrics(true), resident_memory_bytes()),
+        render_prometheus(a->application_id(), a->task_metrics(true), resident_memory_bytes(),
+                          "application", kafka_client_metrics(*a)),
         "text/plain; version=0.0.4");
   });
   ep->server_->Get("/health", [a](const httplib::Request&, httplib::Response& res) {

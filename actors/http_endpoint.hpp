@@ -3,7 +3,8 @@
 //   GET /metrics  Prometheus text format: per task records in and out, lag,
 //                 processing latency histogram, checkpoint duration and size,
 //                 restores, data errors, dead-lettered records; per node
-//                 inbox (mailbox) sizes and resident memory.
+//                 inbox (mailbox) sizes and resident memory; per Kafka
+//                 client requests by type and bytes.
 //   GET /health   JSON {"status": "ready"|"starting"|"failed", "tasks": N, ...};
 //                 HTTP 200 when ready, 503 otherwise.
 //   GET /tasks    JSON array of the tasks' figures.
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/application.hpp"
 #include "runtime/error.hpp"
@@ -47,9 +49,19 @@ class HttpEndpoint {
 // Node-level gauges carry the label `scope_label="scope"` (the application
 // id for one Application; a cluster node passes every query's tasks at once
 // with its name and "node", so each metric family appears once).
+// One Kafka client of an Application, for rivulet_kafka_requests_total and
+// rivulet_kafka_bytes_total.
+struct KafkaClientMetrics {
+  std::string application;
+  std::string client;  // "consumer", "producer"
+  connectors::KafkaClientStats stats;
+};
+std::vector<KafkaClientMetrics> kafka_client_metrics(const Application& app);
+
 std::string render_prometheus(const std::string& scope, const std::vector<TaskMetrics>& tasks,
                               uint64_t resident_bytes,
-                              const std::string& scope_label = "application");
+                              const std::string& scope_label = "application",
+                              const std::vector<KafkaClientMetrics>& clients = {});
 std::string render_health(const Application& app);
 std::string render_tasks(const std::vector<TaskMetrics>& tasks);
 // Resident memory of this process (from /proc/self/statm); 0 when unknown.

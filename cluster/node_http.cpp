@@ -23,11 +23,14 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     // One rendering over every query's tasks: a metric family's HELP and
     // TYPE lines may appear only once in Prometheus' text format.
     std::vector<TaskMetrics> all;
+    std::vector<KafkaClientMetrics> clients;
     for (const auto& app : apps()) {
       auto m = app->task_metrics(true);
       all.insert(all.end(), m.begin(), m.end());
+      auto c = kafka_client_metrics(*app);
+      clients.insert(clients.end(), c.begin(), c.end());
     }
-    res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node"),
+    res.set_content(render_prometheus(node, all, resident_memory_bytes(), "node", clients),
                     "text/plain; version=0.0.4");
   });
   ep->server_->Get("/health", [apps, node, starting, failed](const httplib::Request&,

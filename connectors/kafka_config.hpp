@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/client_stats.hpp"
 #include "runtime/error.hpp"
 
 namespace rivulet::connectors {

@@ -54,10 +54,13 @@ Expected<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(const KafkaProper
   if (options.max_batch_records == 0) {
     return Error::fatal("kafka consumer: max_batch_records must be at least 1");
   }
-  auto conf = make_conf(merge_properties(consumer_defaults(), config));
+  auto props = merge_properties(consumer_defaults(), config);
+  props.emplace("statistics.interval.ms", kClientStatsIntervalMs);
+  auto conf = make_conf(props);
   if (!conf) return conf.error();
   rd_kafka_conf_set_offset_commit_cb(conf->get(), &KafkaConsumer::commit_callback);
   rd_kafka_conf_set_error_cb(conf->get(), &KafkaConsumer::error_callback);
+  rd_kafka_conf_set_stats_cb(conf->get(), &KafkaConsumer::stats_callback);
   // The opaque is set before rd_kafka_new, so allocate the object first.
   std::unique_ptr<KafkaConsumer> consumer(new KafkaConsumer(nullptr, std::move(options)));
   rd_kafka_conf_set_opaque(conf->get(), consumer.get());
@@ -551,6 +554,11 @@ void KafkaConsumer::report_error(Error error, const TopicPartition* tp) {
     kafka_log().warn("kafka consumer: {}", error.to_string());
   }
   if (options_.on_error) options_.on_error(error);
+}
+
+int KafkaConsumer::stats_callback(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  static_cast<KafkaConsumer*>(opaque)->client_stats_.take(std::string_view(json, len));
+  return 0;  // librdkafka frees `json`
 }
 
 void KafkaConsumer::error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {

@@ -133,6 +133,10 @@ class KafkaConsumer {
   PartitionStats stats(const TopicPartition& tp) const;
   std::vector<PartitionStats> all_stats() const;
   uint64_t total_errors() const { return total_errors_.load(); }
+  // Requests and bytes from librdkafka's statistics, as of the last report
+  // (every statistics.interval.ms, 5 s unless set; only while started: the
+  // poll thread serves the reports).
+  KafkaClientStats client_stats() const { return client_stats_.get(); }
 
  private:
   struct PartitionState;
@@ -164,8 +168,10 @@ class KafkaConsumer {
   static void commit_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t* offsets, void* opaque);
   static void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static int stats_callback(rd_kafka_t* rk, char* json, size_t len, void* opaque);
 
   rd_kafka_t* rk_;
+  ClientStatsSink client_stats_;
   // Topics whose metadata this client asked for before assigning them
   // (warm_metadata), under metadata_mutex_.
   std::mutex metadata_mutex_;

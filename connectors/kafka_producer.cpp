@@ -15,10 +15,13 @@ Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProper
   if (property_or(config, "bootstrap.servers", "").empty()) {
     return Error::fatal("kafka producer: missing property 'bootstrap.servers'");
   }
-  auto conf = make_conf(merge_properties(producer_defaults(), config));
+  auto props = merge_properties(producer_defaults(), config);
+  props.emplace("statistics.interval.ms", kClientStatsIntervalMs);
+  auto conf = make_conf(props);
   if (!conf) return conf.error();
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer(nullptr, handler));
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaProducer::delivery_callback);
+  rd_kafka_conf_set_stats_cb(conf->get(), &KafkaProducer::stats_callback);
   rd_kafka_conf_set_opaque(conf->get(), producer.get());
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
@@ -50,6 +53,11 @@ KafkaProducer::~KafkaProducer() {
     rd_kafka_poll(rk_, 0);  // reports that arrived after the thread stopped
     rd_kafka_destroy(rk_);
   }
+}
+
+int KafkaProducer::stats_callback(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  static_cast<KafkaProducer*>(opaque)->client_stats_.take(std::string_view(json, len));
+  return 0;  // librdkafka frees `json`
 }
 
 void KafkaProducer::delivery_callback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg,

@@ -79,6 +79,9 @@ class KafkaProducer {
 
   std::map<std::string, ProducerTopicStats> stats() const;
   uint64_t in_flight() const;
+  // Requests and bytes from librdkafka's statistics, as of the last report
+  // (every statistics.interval.ms, 5 s unless set).
+  KafkaClientStats client_stats() const { return client_stats_.get(); }
   // The librdkafka handle, for the transactional API (TransactionalProducer);
   // owned by this object.
   rd_kafka_t* native_handle() const { return rk_; }
@@ -86,6 +89,7 @@ class KafkaProducer {
  private:
   KafkaProducer(rd_kafka_t* rk, DeliveryHandler* handler);
   static void delivery_callback(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  static int stats_callback(rd_kafka_t* rk, char* json, size_t len, void* opaque);
   void on_report(const rd_kafka_message_t* msg);
 
   rd_kafka_t* rk_;
@@ -94,6 +98,7 @@ class KafkaProducer {
   std::thread delivery_thread_;
   mutable std::mutex stats_mutex_;
   std::map<std::string, ProducerTopicStats> stats_;
+  ClientStatsSink client_stats_;
 };
 
 }  // namespace rivulet::connectors

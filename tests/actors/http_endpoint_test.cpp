@@ -57,6 +57,8 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
   auto config = Config::from_map({{"application.id", "http-test"},
                                   {"bootstrap.servers", (*broker)->bootstrap()},
                                   {"checkpoint.interval.ms", "100"},
+                                  {"kafka.consumer.statistics.interval.ms", "100"},
+                                  {"kafka.producer.statistics.interval.ms", "100"},
                                   {"state.dir", state}});
   REQUIRE(config.ok());
   Application app(examples::make_orders_topology(w), *config);
@@ -77,8 +79,12 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
     double out = metrics["rivulet_task_records_out_total{task=\"http-test-0\"}"] +
                  metrics["rivulet_task_records_out_total{task=\"http-test-1\"}"];
     double ckpt = metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"];
+    // The producer's statistics report after the outputs were sent.
+    double produced = metrics
+        ["rivulet_kafka_requests_total{application=\"http-test\",client=\"producer\","
+         "request=\"Produce\"}"];
     if (in >= static_cast<double>(w.users + w.orders) && out >= static_cast<double>(2 * w.orders) &&
-        ckpt >= 1) {
+        ckpt >= 1 && produced > 0) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -122,6 +128,17 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
         metrics["rivulet_task_processing_seconds_count{task=\"http-test-0\"}"]);
   CHECK(metrics["rivulet_node_resident_memory_bytes{application=\"http-test\"}"] > 0);
   CHECK(metrics.count("rivulet_task_data_errors_total{task=\"http-test-1\"}") == 1);
+  // The Kafka clients' statistics: the consumer fetched the inputs, the
+  // producer sent the outputs, and both moved bytes both ways.
+  const std::string consumer = "{application=\"http-test\",client=\"consumer\"";
+  const std::string producer = "{application=\"http-test\",client=\"producer\"";
+  CHECK(metrics["rivulet_kafka_requests_total" + consumer + ",request=\"Fetch\"}"] > 0);
+  CHECK(metrics["rivulet_kafka_requests_total" + producer + ",request=\"Produce\"}"] > 0);
+  CHECK(metrics.count("rivulet_kafka_requests_total" + consumer + ",request=\"Produce\"}") == 0);
+  // 2,100 input records of 40 bytes or more came in through the consumer.
+  CHECK(metrics["rivulet_kafka_bytes_total" + consumer + ",direction=\"received\"}"] >
+        40.0 * static_cast<double>(w.users + w.orders));
+  CHECK(metrics["rivulet_kafka_bytes_total" + producer + ",direction=\"sent\"}"] > 0);
 
   auto health = client.Get("/health");
   REQUIRE(health);
@@ -211,4 +228,40 @@ TEST_CASE("a cluster node's metrics text holds each family once over several que
   CHECK(metrics["rivulet_task_records_in_total{task=\"alerts-1\"}"] == 9);
   CHECK(metrics["rivulet_node_resident_memory_bytes{node=\"n1\"}"] == 4096);
   CHECK(metrics["rivulet_node_tasks{node=\"n1\"}"] == 2);
+}
+
+TEST_CASE("a node's metrics text carries each query's Kafka clients", "[http]") {
+  connectors::KafkaClientStats consumer;
+  consumer.requests = {{"Fetch", 120}, {"Metadata", 3}};
+  consumer.rx_bytes = 5000;
+  consumer.tx_bytes = 900;
+  connectors::KafkaClientStats producer;
+  producer.requests = {{"Produce", 40}};
+  producer.tx_bytes = 7000;
+  const std::vector<KafkaClientMetrics> clients = {{"orders", "consumer", consumer},
+                                                   {"orders", "producer", producer},
+                                                   {"alerts", "consumer", {}}};
+  const std::string text = render_prometheus("n1", {}, 0, "node", clients);
+  auto metrics = parse_prometheus(text);
+  CHECK(
+      metrics["rivulet_kafka_requests_total{node=\"n1\",application=\"orders\",client=\"consumer\","
+              "request=\"Fetch\"}"] == 120);
+  CHECK(
+      metrics["rivulet_kafka_requests_total{node=\"n1\",application=\"orders\",client=\"consumer\","
+              "request=\"Metadata\"}"] == 3);
+  CHECK(
+      metrics["rivulet_kafka_requests_total{node=\"n1\",application=\"orders\",client=\"producer\","
+              "request=\"Produce\"}"] == 40);
+  CHECK(metrics["rivulet_kafka_bytes_total{node=\"n1\",application=\"orders\",client=\"consumer\","
+                "direction=\"received\"}"] == 5000);
+  CHECK(metrics["rivulet_kafka_bytes_total{node=\"n1\",application=\"orders\",client=\"producer\","
+                "direction=\"sent\"}"] == 7000);
+  // A client before its first report: its bytes at zero, no request series.
+  CHECK(metrics.count("rivulet_kafka_bytes_total{node=\"n1\",application=\"alerts\","
+                      "client=\"consumer\",direction=\"sent\"}") == 1);
+  CHECK(text.find("application=\"alerts\",client=\"consumer\",request=") == std::string::npos);
+  // One application's endpoint labels by the application alone.
+  auto single = parse_prometheus(render_prometheus("orders", {}, 0, "application", {clients[0]}));
+  CHECK(single["rivulet_kafka_requests_total{application=\"orders\",client=\"consumer\","
+               "request=\"Fetch\"}"] == 120);
 }

@@ -3,7 +3,9 @@
 #include "connectors/broker_control.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
+#include <string>
 
 #include "connectors/kafka_config.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -234,4 +236,43 @@ TEST_CASE("retry delays grow exponentially with jitter and stay capped", "[unit]
   std::set<int64_t> seen;
   for (int i = 0; i < 50; ++i) seen.insert(retry_delay(10).count());
   CHECK(seen.size() > 5);
+}
+
+TEST_CASE("a client's statistics report gives its requests by type and its bytes",
+          "[unit][connectors]") {
+  // The shape of librdkafka's statistics (STATISTICS.md), trimmed: totals at
+  // the top, request counts per broker (the group coordinator's
+  // connection listed as one more).
+  const std::string report = R"({
+    "name": "rivulet#consumer-1", "type": "consumer", "ts": 123456,
+    "tx": 13, "tx_bytes": 1234, "rx": 12, "rx_bytes": 56789,
+    "brokers": {
+      "127.0.0.1:9092/1": {"nodeid": 1, "tx": 6,
+                           "req": {"Produce": 0, "Fetch": 5, "Metadata": 1}},
+      "127.0.0.1:9093/2": {"nodeid": 2, "tx": 6, "req": {"Fetch": 4, "OffsetCommit": 2}},
+      "GroupCoordinator": {"nodeid": -1, "req": {"FindCoordinator": 1}}
+    },
+    "topics": {"orders": {"partitions": {"0": {"rxmsgs": 40}}}}
+  })";
+  KafkaClientStats stats;
+  REQUIRE(parse_client_stats(report, stats));
+  CHECK(stats.requests ==
+        std::map<std::string, uint64_t>{
+            {"Fetch", 9}, {"FindCoordinator", 1}, {"Metadata", 1}, {"OffsetCommit", 2}});
+  CHECK(stats.tx_bytes == 1234);
+  CHECK(stats.rx_bytes == 56789);
+
+  // Not a report: false, and what was there stays.
+  CHECK_FALSE(parse_client_stats("{\"brokers\": ", stats));
+  CHECK_FALSE(parse_client_stats("{\"tx_bytes\": 5}", stats));
+  CHECK_FALSE(parse_client_stats("[]", stats));
+  CHECK(stats.requests.at("Fetch") == 9);
+
+  // The sink keeps the latest report and counts them.
+  ClientStatsSink sink;
+  CHECK(sink.get().reports == 0);
+  sink.take(report);
+  sink.take("not json");
+  CHECK(sink.get().reports == 1);
+  CHECK(sink.get().requests.at("OffsetCommit") == 2);
 }

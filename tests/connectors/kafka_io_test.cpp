@@ -235,6 +235,53 @@ TEST_CASE("watermarks of many partitions in one call: an error in place of a mis
   CHECK_FALSE((*admin)->partition_count("never-made").value().has_value());
 }
 
+TEST_CASE("a producer's and a consumer's statistics count their requests and bytes",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("counted", 2).ok());
+  auto producer = KafkaProducer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"statistics.interval.ms", "100"}}, nullptr);
+  REQUIRE(producer.ok());
+  const std::string value(200, 'v');
+  for (int i = 0; i < 100; ++i) {
+    OutputRecord r;
+    r.topic = "counted";
+    r.key = "k" + std::to_string(i);
+    r.value = value;
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  // Reports come every 100 ms from the producer's poll thread.
+  REQUIRE(wait_for([&] { return (*producer)->client_stats().requests.count("Produce") > 0; },
+                   std::chrono::seconds(10)));
+  const KafkaClientStats sent = (*producer)->client_stats();
+  CHECK(sent.reports >= 1);
+  CHECK(sent.tx_bytes > 100 * value.size());
+  CHECK(sent.requests.count("Fetch") == 0);
+
+  auto consumer = KafkaConsumer::create({{"bootstrap.servers", (*broker)->bootstrap()},
+                                         {"group.id", "stats"},
+                                         {"statistics.interval.ms", "100"}});
+  REQUIRE(consumer.ok());
+  CHECK((*consumer)->client_stats().reports == 0);  // nothing before it polls
+  REQUIRE((*consumer)
+              ->assign({{TopicPartition{"counted", PartitionId{0}}, StartPosition::kBeginning},
+                        {TopicPartition{"counted", PartitionId{1}}, StartPosition::kBeginning}})
+              .ok());
+  Sink sink;
+  (*consumer)->start(&sink);
+  REQUIRE(wait_for([&] { return sink.total() == 100; }, std::chrono::seconds(30)));
+  // The report after the last fetch counts all 100 values.
+  CHECK(wait_for([&] { return (*consumer)->client_stats().rx_bytes > 100 * value.size(); },
+                 std::chrono::seconds(10)));
+  (*consumer)->stop();
+  const KafkaClientStats got = (*consumer)->client_stats();
+  CHECK(got.requests.count("Fetch") == 1);
+  CHECK(got.requests.at("Fetch") >= 1);
+  CHECK(got.requests.count("Produce") == 0);
+}
+
 TEST_CASE("request_topic_metadata returns the topics whose metadata arrived",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();
