@@ -45,10 +45,6 @@ class HttpEndpoint {
   int port_ = 0;
 };
 
-// The renderings, exposed for tests.
-// Node-level gauges carry the label `scope_label="scope"` (the application
-// id for one Application; a cluster node passes every query's tasks at once
-// with its name and "node", so each metric family appears once).
 // One Kafka client of an Application, for rivulet_kafka_requests_total and
 // rivulet_kafka_bytes_total.
 struct KafkaClientMetrics {
@@ -58,6 +54,12 @@ struct KafkaClientMetrics {
 };
 std::vector<KafkaClientMetrics> kafka_client_metrics(const Application& app);
 
+// The renderings, exposed for tests.
+// Node-level gauges carry the label `scope_label="scope"` (the application
+// id for one Application; a cluster node passes every query's tasks at once
+// with its name and "node", so each metric family appears once), and so do
+// the Kafka clients' series (with `application=` too when the scope is a
+// node).
 std::string render_prometheus(const std::string& scope, const std::vector<TaskMetrics>& tasks,
                               uint64_t resident_bytes,
                               const std::string& scope_label = "application",
