@@ -173,6 +173,8 @@ struct Phase {
   // CPU the process used between the phase's end and the moment it was
   // declared done (the pipeline's quiet second); not in `cpu`. -1: none.
   double cpu_after_end = -1;
+  // With --kafka-stats-ms: per client, what it sent in the phase (kafka_delta).
+  json kafka = json::object();
 
   json to_json() const {
     json j{{"ok", ok},
@@ -200,6 +202,7 @@ struct Phase {
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
     if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
     if (cpu_after_end >= 0) j["cpu_seconds_after_end"] = cpu_after_end;
+    if (!kafka.empty()) j["kafka"] = kafka;
     return j;
   }
 };
@@ -609,6 +612,27 @@ Expected<bool> load(const std::string& bootstrap, const Input& in, int partition
 // --trace: the pipeline's progress every 10 ms on stderr.
 bool g_trace = false;
 
+// --kafka-stats-ms: the interval of the Kafka clients' statistics in the
+// pipeline and baseline phases (0: off, the clients' own 5 s, too coarse
+// for a phase). Each phase then reports what its clients sent, as of their
+// last report: up to this long before the phase's end.
+int g_kafka_stats_ms = 0;
+
+// What one client sent and received between two of its statistics reports.
+json kafka_delta(const connectors::KafkaClientStats& before,
+                 const connectors::KafkaClientStats& after) {
+  json requests = json::object();
+  for (const auto& [type, n] : after.requests) {
+    auto it = before.requests.find(type);
+    const uint64_t was = it != before.requests.end() ? it->second : 0;
+    if (n > was) requests[type] = n - was;
+  }
+  return {{"requests", requests},
+          {"bytes_sent", after.tx_bytes - before.tx_bytes},
+          {"bytes_received", after.rx_bytes - before.rx_bytes},
+          {"reports", after.reports - before.reports}};
+}
+
 // (2) The SQL run by the Application, as `rivulet run` runs it.
 // `check` (--check): the results read back from the output topics must be
 // what the generator says (the final value of every key; with the output
@@ -631,6 +655,11 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
   }
   std::vector<std::string> sets{"application.id=" + app_id, "bootstrap.servers=" + bootstrap,
                                 "state.dir=" + state_dir};
+  if (g_kafka_stats_ms > 0) {
+    for (const char* client : {"consumer", "producer"})
+      sets.push_back(std::string("kafka.") + client +
+                     ".statistics.interval.ms=" + std::to_string(g_kafka_stats_ms));
+  }
   sets.insert(sets.end(), extra_sets.begin(), extra_sets.end());
   auto config = sql::app_config(*planned, "", sets);
   if (!config) {
@@ -653,6 +682,8 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
     out["start_seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
     timer.restart();
     perf_control("enable");
+    const auto clients_at_start = app.kafka_client_stats();
+    auto clients_at_mark = clients_at_start;
     std::unique_ptr<connectors::KafkaConsumer> reader;
     if (started) {
       // The Application created the output topics; read them from the start.
@@ -698,6 +729,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
           // now, once per candidate end, not after the quiet second.
           if (quiet != marked) {
             timer.mark(quiet);
+            if (g_kafka_stats_ms > 0) clients_at_mark = app.kafka_client_stats();
             marked = quiet;
           }
           done = Clock::now() - quiet >= std::chrono::seconds(1);
@@ -721,8 +753,15 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
           next_report += std::chrono::seconds(5);
         }
       }
-      timer.end(done ? std::max(*drained, back.last()) : Clock::now());
+      const auto end_at = done ? std::max(*drained, back.last()) : Clock::now();
+      timer.end(end_at);
       perf_control("disable");
+      if (g_kafka_stats_ms > 0) {
+        const auto at_end = end_at == marked ? clients_at_mark : app.kafka_client_stats();
+        for (const auto& [client, after] : at_end)
+          for (const auto& [name, before] : clients_at_start)
+            if (name == client) p.kafka[client] = kafka_delta(before, after);
+      }
       auto stats = app.stats();
       p.input_records = inputs;
       p.output_records = back.read();
@@ -871,8 +910,12 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
     p.error = reader.error().to_string();
     return p;
   }
+  connectors::KafkaProperties stats;
+  if (g_kafka_stats_ms > 0) stats["statistics.interval.ms"] = std::to_string(g_kafka_stats_ms);
   // The Application's producer defaults (idempotent, acks=all, linger 5 ms).
-  auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  auto producer_props = stats;
+  producer_props["bootstrap.servers"] = bootstrap;
+  auto producer = connectors::KafkaProducer::create(producer_props, nullptr);
   if (!producer) {
     p.error = producer.error().to_string();
     return p;
@@ -881,14 +924,18 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   (*producer)->prepare_topics({out_topic});
   const std::vector<std::string> streams = stream_topics(w);
   Forwarder forward(**producer, streams, out_topic, stream_records, inputs, target);
-  auto consumer = connectors::KafkaConsumer::create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", tag + "-baseline"}});
+  auto consumer_props = stats;
+  consumer_props["bootstrap.servers"] = bootstrap;
+  consumer_props["group.id"] = tag + "-baseline";
+  auto consumer = connectors::KafkaConsumer::create(consumer_props);
   if (!consumer) {
     p.error = consumer.error().to_string();
     return p;
   }
   int64_t missed = 0;
   PhaseTimer timer(p);
+  // The consumer reports only once its poll thread runs: from zero.
+  const auto producer_at_start = (*producer)->client_stats();
   if (auto r = (*consumer)->assign(from_beginning(w.topics, partitions)); !r) {
     p.error = r.error().to_string();
     return p;
@@ -917,6 +964,10 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
     }
   }
   timer.end(done ? std::max(back.last(), forward.all_read_at()) : Clock::now());
+  if (g_kafka_stats_ms > 0) {
+    p.kafka["consumer"] = kafka_delta({}, (*consumer)->client_stats());
+    p.kafka["producer"] = kafka_delta(producer_at_start, (*producer)->client_stats());
+  }
   (*consumer)->stop();
   (*producer)->flush(std::chrono::seconds(10));
   (*reader)->stop();
@@ -1855,6 +1906,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phases, no broker");
+  app.add_option("--kafka-stats-ms", rivulet::bench::g_kafka_stats_ms,
+                 "Report each pipeline and baseline phase's Kafka requests by client and type "
+                 "and its bytes (\"kafka\" in the phase's JSON), from the clients' statistics "
+                 "every this many ms (0: off, the default; statistics cost CPU of their own)")
+      ->check(CLI::Range(0, 60000));
   app.add_flag("--trace", rivulet::bench::g_trace,
                "Print the pipeline phase's progress every 10 ms to stderr (seconds since start, "
                "records read, lag, inbox batches, outputs read back): shows stalls");
