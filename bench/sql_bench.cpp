@@ -1907,7 +1907,7 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap", o.bootstrap, "A real Kafka instead of the embedded broker");
   app.add_flag("--driver-only", o.driver_only, "Only the in-process driver phases, no broker");
   app.add_option("--kafka-stats-ms", rivulet::bench::g_kafka_stats_ms,
-                 "Report each pipeline and baseline phase's Kafka requests by client and type "
+                 "Report each pipeline and one-hop baseline phase's Kafka requests by client and type "
                  "and its bytes (\"kafka\" in the phase's JSON), from the clients' statistics "
                  "every this many ms (0: off, the default; statistics cost CPU of their own)")
       ->check(CLI::Range(0, 60000));
