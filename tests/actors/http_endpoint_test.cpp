@@ -79,12 +79,17 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
     double out = metrics["rivulet_task_records_out_total{task=\"http-test-0\"}"] +
                  metrics["rivulet_task_records_out_total{task=\"http-test-1\"}"];
     double ckpt = metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"];
-    // The producer's statistics report after the outputs were sent.
+    // The producer's statistics report after the outputs were sent, and the
+    // consumer's after the last input was fetched (a report may come between
+    // two fetches).
     double produced = metrics
         ["rivulet_kafka_requests_total{application=\"http-test\",client=\"producer\","
          "request=\"Produce\"}"];
+    double received = metrics
+        ["rivulet_kafka_bytes_total{application=\"http-test\",client=\"consumer\","
+         "direction=\"received\"}"];
     if (in >= static_cast<double>(w.users + w.orders) && out >= static_cast<double>(2 * w.orders) &&
-        ckpt >= 1 && produced > 0) {
+        ckpt >= 1 && produced > 0 && received > 40.0 * static_cast<double>(w.users + w.orders)) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
