@@ -1007,6 +1007,7 @@ std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
       m.input_pauses += ps.pauses;
     }
     m.checkpoints = c.checkpoints.load();
+    m.checkpoints_skipped = c.checkpoints_skipped.load();
     m.checkpoint_bytes = c.checkpoint_bytes.load();
     m.checkpoint_pause_us = c.checkpoint_pause_us.load();
     m.checkpoint_pause_max_us = c.checkpoint_pause_max_us.load();

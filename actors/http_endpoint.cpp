@@ -92,6 +92,9 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
            [](const TaskMetrics& t) { return t.repartition_unsequenced; });
   per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints; });
+  per_task(os, "rivulet_task_checkpoints_skipped_total", "counter",
+           "Checkpoints not taken: nothing processed since the newest durable one.", tasks,
+           [](const TaskMetrics& t) { return t.checkpoints_skipped; });
   per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
            [](const TaskMetrics& t) { return t.checkpoint_bytes; });
   per_task(os, "rivulet_task_checkpoint_pause_seconds", "gauge",
@@ -213,6 +216,7 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"records_skipped_by_reason", skipped_by_reason(t)},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
+                   {"checkpoints_skipped", t.checkpoints_skipped},
                    {"checkpoint_bytes", t.checkpoint_bytes},
                    {"checkpoint_duration_ms", static_cast<double>(t.checkpoint_duration_us) / 1e3},
                    {"checkpoint_write_ms", static_cast<double>(t.checkpoint_write_us) / 1e3},

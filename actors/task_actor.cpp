@@ -322,6 +322,16 @@ bool checkpoints_enabled(const TaskState& st) {
   return st.env.checkpoint_store != nullptr && st.env.checkpoint_interval_ms > 0;
 }
 
+// True when the newest durable (or restored) checkpoint already holds the
+// task's state: the state changes only by processing input (process()), and
+// processing moves an input offset past the one the checkpoint covers. An
+// idle task then writes nothing, as Kafka Streams writes no checkpoint for
+// an unchanged store. A restore needs nothing newer: it would load the same
+// state and resume at the same offsets.
+bool unchanged_since_durable(const TaskState& st) {
+  return st.processed == st.durable;
+}
+
 // Snapshots the task's state and the input offsets it reflects: a full base,
 // or only what changed since the previous checkpoint of the chain. The pause
 // this costs the task is measured (serialization happens on the task).
@@ -736,7 +746,13 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
       [=](checkpoint_atom) {
         auto& s = self->state;
         finish_write(s, false);
-        if (s.state == "running" && !s.pending && !s.writing) take_snapshot(self);
+        if (s.state == "running" && !s.pending && !s.writing) {
+          if (unchanged_since_durable(s)) {
+            s.env.counters->checkpoints_skipped.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            take_snapshot(self);
+          }
+        }
         self->delayed_send(self, std::chrono::milliseconds(s.env.checkpoint_interval_ms),
                            checkpoint_atom::value);
       },
@@ -772,7 +788,14 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
           finish_write(st, true);             // the writer's last one lands first
           if (st.pending) st.chain.broken();  // dropped: the final one is full
           st.pending.reset();
-          take_snapshot(self);
+          // A task that processed nothing since its newest durable
+          // checkpoint hands over without writing one (an idle task moves
+          // at once).
+          if (unchanged_since_durable(st)) {
+            st.env.counters->checkpoints_skipped.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            take_snapshot(self);
+          }
         }
         bool committed = commit(self, true);
         auto& s = self->state;

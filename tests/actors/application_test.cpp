@@ -355,6 +355,104 @@ TEST_CASE(
   REQUIRE(app.stop());
 }
 
+TEST_CASE("an idle task writes no checkpoint until it processes again and none at its stop",
+          "[integration][application][checkpoint]") {
+  examples::OrdersWorkload w;
+  w.users = 200;
+  w.user_space = 220;
+  w.orders = 2000;
+  auto broker = start_broker(w, 4);
+  REQUIRE(examples::produce_orders_workload(broker->bootstrap(), w, nullptr).ok());
+  const std::string state = fresh_state_dir();
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store.ok());
+  auto ids_of = [&](int32_t p) {
+    auto ids = (*store)->list(checkpoint::TaskId{"test-app", PartitionId{p}});
+    REQUIRE(ids.ok());
+    return *ids;
+  };
+  testing::CommittedProgress committed(broker->bootstrap(), "test-app", w.orders_topic, 4);
+  auto wait_committed = [&](int64_t total) {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (committed.total() < total && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(committed.total() == total);
+  };
+  // checkpoint.interval.ms is 200.
+  Application app(examples::make_orders_topology(w), app_config(broker->bootstrap(), state));
+  REQUIRE(app.start().ok());
+  // Commits follow durable checkpoints: all orders committed means each
+  // task's newest checkpoint covers everything it read.
+  wait_committed(w.orders);
+  auto all_skipped = [&] {
+    for (const auto& m : app.task_metrics(false))
+      if (m.checkpoints_skipped == 0) return false;
+    return true;
+  };
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (!all_skipped() && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(all_skipped());
+  const auto before = app.task_metrics(false);
+  std::map<int32_t, std::vector<CheckpointId>> ids_before;
+  for (int32_t p = 0; p < 4; ++p) ids_before[p] = ids_of(p);
+
+  // Five intervals with nothing to process: no checkpoint is taken.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const auto idle = app.task_metrics(false);
+  REQUIRE(idle.size() == before.size());
+  for (size_t i = 0; i < idle.size(); ++i) {
+    INFO("task " << idle[i].task);
+    CHECK(idle[i].checkpoints == before[i].checkpoints);
+    CHECK(idle[i].checkpoints_skipped >= before[i].checkpoints_skipped + 3);
+  }
+  for (int32_t p = 0; p < 4; ++p) CHECK(ids_of(p) == ids_before[p]);
+
+  // New orders: every task that reads some takes checkpoints again, and
+  // the commits reach the new end through them.
+  const int64_t more = 400;
+  {
+    auto producer =
+        connectors::KafkaProducer::create({{"bootstrap.servers", broker->bootstrap()}}, nullptr);
+    REQUIRE(producer.ok());
+    for (int64_t o = w.orders; o < w.orders + more; ++o) {
+      OutputRecord rec;
+      rec.topic = w.orders_topic;
+      rec.key = w.user_id(w.user_of_order(o));
+      rec.value = R"({"order_id":)" + std::to_string(o) + R"(,"user_id":")" + *rec.key +
+                  R"(","amount":1.00})";
+      REQUIRE((*producer)->produce(rec, nullptr).ok());
+    }
+    REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  }
+  wait_committed(w.orders + more);
+  const auto offsets = committed.offsets();
+  REQUIRE(offsets.ok());
+  const auto active = app.task_metrics(false);
+  for (size_t i = 0; i < active.size(); ++i) {
+    INFO("task " << active[i].task);
+    CHECK(active[i].checkpoints > idle[i].checkpoints);
+  }
+  const auto written = [&] {
+    std::map<int32_t, std::vector<CheckpointId>> ids;
+    for (int32_t p = 0; p < 4; ++p) ids[p] = ids_of(p);
+    return ids;
+  }();
+  // Idle again by the time the last commit landed: the stop takes no final
+  // checkpoint, and the newest one holds every order.
+  REQUIRE(app.stop());
+  for (int32_t p = 0; p < 4; ++p) {
+    INFO("partition " << p);
+    const TopicPartition tp{w.orders_topic, PartitionId{p}};
+    CHECK(ids_of(p) == written.at(p));
+    auto newest = (*store)->load_latest_valid(checkpoint::TaskId{"test-app", PartitionId{p}});
+    REQUIRE(newest.ok());
+    REQUIRE(newest->has_value());
+    CHECK((*newest)->input_offsets.at(tp) == offsets->at(tp));
+  }
+}
+
 TEST_CASE("inputs that are not co-partitioned are rejected at start",
           "[integration][application]") {
   examples::OrdersWorkload w;

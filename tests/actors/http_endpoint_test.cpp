@@ -102,6 +102,7 @@ TEST_CASE("the HTTP endpoint serves metrics, health and tasks of a running appli
             metrics["rivulet_task_records_out_total{task=\"http-test-1\"}"] ==
         static_cast<double>(2 * w.orders));
   CHECK(metrics["rivulet_task_checkpoints_total{task=\"http-test-0\"}"] >= 1);
+  CHECK(metrics.count("rivulet_task_checkpoints_skipped_total{task=\"http-test-0\"}") == 1);
   CHECK(metrics["rivulet_task_checkpoint_bytes{task=\"http-test-0\"}"] > 0);
   // From the snapshot until it was durable: more than nothing.
   CHECK(metrics["rivulet_task_checkpoint_duration_seconds{task=\"http-test-0\"}"] > 0);
