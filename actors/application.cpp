@@ -393,6 +393,7 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   // Kafka broker hides them; the embedded broker does not (mirror_commits).
   env.no_replay = (exactly_once && !mirror_commits) || new_repartition_topics;
   env.max_task_idle_ms = config.get_int("max.task.idle.ms");
+  env.stream_time_idle_advance_ms = config.get_int("stream.time.idle.advance.ms");
   env.dead_letter_topic = dead_letter;
   env.epoch = Epoch{task.epoch};
   if (leases) {

@@ -59,6 +59,7 @@ class DeliveryTracker {
   // `outputs` records to be acknowledged. The returned pointer stays valid
   // until the run is done and collected by `committable`.
   PendingRun* begin_run(const TopicPartition& tp, Offset next_offset, int64_t outputs) {
+    ++begun_;
     runs_.push_back(std::make_unique<PendingRun>(tp, next_offset, outputs));
     return runs_.back().get();
   }
@@ -77,6 +78,7 @@ class DeliveryTracker {
       auto& slot = progress_[run.tp()];
       if (run.next_offset() > slot) slot = run.next_offset();
       runs_.pop_front();
+      ++collected_;
     }
     return progress_;
   }
@@ -95,6 +97,11 @@ class DeliveryTracker {
 
   const std::optional<std::string>& failure() const { return failure_; }
   size_t runs_in_flight() const { return runs_.size(); }
+  // Runs begun, and runs collected done by `committable`, since the
+  // tracker was made: every run begun before a point is acknowledged once
+  // runs_collected() reaches runs_begun() as of that point.
+  uint64_t runs_begun() const { return begun_; }
+  uint64_t runs_collected() const { return collected_; }
 
   // The runs not yet collected, handed over when the task ends (their
   // records may still be in the producer: actors/orphan_runs.hpp).
@@ -104,6 +111,8 @@ class DeliveryTracker {
   std::deque<std::unique_ptr<PendingRun>> runs_;
   std::map<TopicPartition, Offset> progress_;
   std::optional<std::string> failure_;
+  uint64_t begun_ = 0;
+  uint64_t collected_ = 0;
 };
 
 }  // namespace rivulet::actors

@@ -57,6 +57,8 @@ struct TaskState {
   // from it would skip input whose output was lost).
   std::optional<checkpoint::Snapshot> pending;
   std::chrono::steady_clock::time_point pending_since;  // when `pending` was taken
+  uint64_t pending_changes = 0;                         // `changes` when `pending` was taken
+  uint64_t pending_runs = 0;  // runs begun before it (tracker.runs_begun())
   // A snapshot handed to the checkpoint writer (env.checkpoint_writer) and
   // not yet known durable: what its outcome updates. No other snapshot is
   // taken, and no call for this task goes to the store, until it is.
@@ -66,11 +68,20 @@ struct TaskState {
     bool incremental = false;
     std::map<TopicPartition, Offset> input_offsets;
     std::chrono::steady_clock::time_point since;  // when the snapshot was taken
+    uint64_t changes = 0;
   };
   std::optional<InFlightWrite> writing;
   uint64_t data_errors_seen = 0;                        // for the log's rate limit
   // The offsets of the newest durable checkpoint: commits never pass them.
   std::map<TopicPartition, Offset> durable;
+  // Changes to the state since the task started: runs processed and idle
+  // advances that changed something; and how many of them the newest
+  // durable (or the restored) checkpoint holds.
+  uint64_t changes = 0;
+  uint64_t durable_changes = 0;
+  // Wall clock of the last run processed (or of the start or a rewind):
+  // stream.time.idle.advance.ms counts from it.
+  int64_t last_input_ms = 0;
   CheckpointId next_checkpoint{1};
   // The chain of incremental snapshots being written.
   checkpoint::ChainState chain;
@@ -278,6 +289,8 @@ void process(task_pointer self, bool flush) {
       flush_output_cache(self);
     }
     st.processed[tp] = next;
+    ++st.changes;
+    st.last_input_ms = wall_clock_ms();
     st.merger->consume(*run);
     st.env.counters->record_latency(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -318,18 +331,45 @@ void take_inbox(task_pointer self) {
   }
 }
 
+// stream.time.idle.advance.ms: a task whose inputs are all caught up and
+// that has read nothing for longer than that moves the stream time of its
+// windows and stream-stream joins on with the wall clock, that far behind
+// (TaskGraph::advance_idle), so what an idle partition holds open closes.
+// What closes goes out as a run of its own at the task's current input
+// offsets: commits, and the checkpoint that holds the closed state, wait
+// for its acknowledgement as for any run. Under exactly_once_v2 it goes
+// into a transaction (begun only when there is output).
+void advance_idle_time(task_pointer self) {
+  auto& st = self->state;
+  const int64_t after = st.env.stream_time_idle_advance_ms;
+  if (after < 0 || st.state != "running" || st.processed.empty()) return;
+  if (!st.merger->all_caught_up() || !may_write(st)) return;
+  const int64_t idle_ms = wall_clock_ms() - st.last_input_ms - after;
+  if (idle_ms <= 0) return;
+  st.output.clear();
+  const uint64_t cached_before = st.output.records_cached;
+  if (!st.env.graph->advance_idle(idle_ms, st.output)) return;
+  ++st.changes;
+  const bool cached = st.output.records_cached != cached_before;
+  if (st.output.records.empty() && st.output.data_errors.empty() && !cached) return;
+  if (!ensure_transaction(self)) return;  // rewound: the advance is undone with the rest
+  const auto& [tp, next] = *st.processed.begin();
+  emit(self, tp, next, cached);
+  flush_output_cache(self);  // idle: nothing will update the cached rows soon
+}
+
 bool checkpoints_enabled(const TaskState& st) {
   return st.env.checkpoint_store != nullptr && st.env.checkpoint_interval_ms > 0;
 }
 
 // True when the newest durable (or restored) checkpoint already holds the
-// task's state: the state changes only by processing input (process()), and
-// processing moves an input offset past the one the checkpoint covers. An
-// idle task then writes nothing, as Kafka Streams writes no checkpoint for
-// an unchanged store. A restore needs nothing newer: it would load the same
-// state and resume at the same offsets.
+// task's state: the state changes only by processing input (process()) and
+// by idle advances of stream time (advance_idle_time), both counted in
+// `changes`. An idle task then writes nothing, as Kafka Streams writes no
+// checkpoint for an unchanged store. A restore needs nothing newer: it
+// would load the same state and resume at the same offsets.
 bool unchanged_since_durable(const TaskState& st) {
-  return st.processed == st.durable;
+  return st.changes == st.durable_changes;
 }
 
 // Snapshots the task's state and the input offsets it reflects: a full base,
@@ -361,12 +401,14 @@ void take_snapshot(task_pointer self) {
   if (pause > c->checkpoint_pause_max_us.load()) c->checkpoint_pause_max_us.store(pause);
   st.pending = std::move(snap);
   st.pending_since = begin;
+  st.pending_changes = st.changes;
+  st.pending_runs = st.tracker.runs_begun();
 }
 
 // Records a written checkpoint (or why it was not) as the newest durable
 // one: the chain, the offsets commits may reach, the counters.
 void record_write(TaskState& st, CheckpointId id, bool incremental,
-                  const std::map<TopicPartition, Offset>& input_offsets,
+                  const std::map<TopicPartition, Offset>& input_offsets, uint64_t changes,
                   std::chrono::steady_clock::time_point since,
                   const checkpoint::WriteOutcome& outcome) {
   st.env.counters->checkpoint_write_us.store(outcome.write_us);
@@ -381,6 +423,7 @@ void record_write(TaskState& st, CheckpointId id, bool incremental,
   }
   st.chain.written(id, incremental, *written);
   st.durable = input_offsets;
+  st.durable_changes = changes;
   st.next_checkpoint = CheckpointId{id.value() + 1};
   auto* c = st.env.counters;
   c->checkpoints.fetch_add(1);
@@ -399,7 +442,7 @@ bool finish_write(TaskState& st, bool wait) {
   if (!st.writing) return true;
   if (!wait && !st.writing->ticket->done()) return false;
   record_write(st, st.writing->id, st.writing->incremental, st.writing->input_offsets,
-               st.writing->since, st.writing->ticket->wait());
+               st.writing->changes, st.writing->since, st.writing->ticket->wait());
   st.writing.reset();
   return true;
 }
@@ -412,6 +455,9 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
   auto& st = self->state;
   if (!finish_write(st, sync)) return;  // the previous one is still being written
   if (!st.pending) return;
+  // Outputs not tied to input (an idle advance's) are waited for too:
+  // every run begun before the snapshot must have been acknowledged.
+  if (st.tracker.runs_collected() < st.pending_runs) return;
   for (const auto& [tp, offset] : st.pending->input_offsets) {
     // Input below the newest durable (or restored) checkpoint's offset had
     // its outputs acknowledged before: a partition with nothing processed
@@ -428,6 +474,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     w.incremental = snap.incremental;
     w.input_offsets = snap.input_offsets;
     w.since = st.pending_since;
+    w.changes = st.pending_changes;
     checkpoint::AsyncWriter::Job job;
     job.store = st.env.checkpoint_store;
     job.snapshot = std::move(snap);
@@ -448,7 +495,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     return;
   }
   record_write(
-      st, snap.id, snap.incremental, snap.input_offsets, st.pending_since,
+      st, snap.id, snap.incremental, snap.input_offsets, st.pending_changes, st.pending_since,
       checkpoint::write_and_retain(*st.env.checkpoint_store, snap, st.env.checkpoint_retain));
   st.pending.reset();
 }
@@ -567,6 +614,8 @@ void rewind(task_pointer self, const std::string& why,
   st.tracker = DeliveryTracker();
   st.processed = point->offsets;
   st.durable = point->offsets;
+  st.durable_changes = st.changes;  // the state is the committed checkpoint's again
+  st.last_input_ms = wall_clock_ms();
   st.pending.reset();
   st.next_checkpoint = point->next_checkpoint;
   st.chain = checkpoint::ChainState(checkpoint::ChainPolicy{
@@ -646,6 +695,7 @@ bool end_transaction(task_pointer self) {
   st.consecutive_aborts = 0;
   st.chain.written(snapshot.id, snapshot.incremental, outcome.bytes);
   st.durable = snapshot.input_offsets;
+  st.durable_changes = st.pending_changes;
   st.next_checkpoint = CheckpointId{snapshot.id.value() + 1};
   auto* c = st.env.counters;
   c->transactions_committed.fetch_add(1);
@@ -692,6 +742,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
                                             env.max_task_idle_ms);
   st.processed = env.restored_offsets;
   st.durable = env.restored_offsets;
+  st.last_input_ms = wall_clock_ms();
   // The restored checkpoint's input had its outputs acknowledged before the
   // checkpoint was written: its offsets are committed at the first commit,
   // even when nothing is left to process.
@@ -733,6 +784,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
         // Only the actor itself may look into its mailbox.
         self->state.env.counters->mailbox_messages.store(self->mailbox().size(),
                                                          std::memory_order_relaxed);
+        advance_idle_time(self);
         if (self->state.env.exactly_once == nullptr) {
           commit(self, false);
         } else if (self->state.state == "running") {

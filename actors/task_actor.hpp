@@ -113,6 +113,8 @@ struct TaskEnvironment {
   // two-phase GROUP BYs combine from the first record.
   bool no_replay = false;
   int64_t max_task_idle_ms = 0;
+  // stream.time.idle.advance.ms: -1 never (TaskGraph::advance_idle).
+  int64_t stream_time_idle_advance_ms = -1;
   std::string dead_letter_topic;  // empty: data errors stop the task (errors.tolerance=none)
   size_t records_per_turn = 20000;  // fairness: yield to other actors after this many
   // This incarnation of the task: grows with every start or restore, and is

@@ -98,6 +98,13 @@ class InputMerger {
   // input while others had data.
   bool waiting() const { return waiting_; }
   bool has_buffered() const { return buffered_total_ > 0; }
+  // Every input has had all the records on the broker (as its last batch
+  // or caught-up signal said) and holds none unprocessed.
+  bool all_caught_up() const {
+    for (const Input& in : inputs_)
+      if (in.buffered > 0 || !in.caught_up()) return false;
+    return true;
+  }
   size_t buffered_records() const { return buffered_total_; }
   size_t buffered_records(size_t input) const { return inputs_[input].buffered; }
   // Largest timestamp processed so far; -1 before the first record.

@@ -110,6 +110,16 @@ class Processor : public Node {
   // or drop) and forwards what results. `batch` is left in an unspecified
   // state.
   virtual void process(Batch& batch, ProcessContext& ctx) = 0;
+  // The task has read nothing for `idle_ms` more than
+  // stream.time.idle.advance.ms, its inputs caught up: a node that keeps
+  // stream time moves it to its time at the last record plus `idle_ms`,
+  // closes what that closes and forwards the results. True when its state
+  // changed. Nodes without time keep none (the default).
+  virtual bool advance_idle(int64_t idle_ms, ProcessContext& ctx) {
+    (void)idle_ms;
+    (void)ctx;
+    return false;
+  }
 };
 
 // Runs `fn()` for `record`; on an exception reports a data error for

@@ -38,6 +38,7 @@ void StreamJoinStore::clear() {
   }
   outer_.clear();
   stream_time_ = -1;
+  idle_base_.reset();
   next_seq_ = 0;
 }
 
@@ -162,6 +163,20 @@ void StreamJoinNode::emit_closed(const Record& current, Batch& out, ProcessConte
   }
 }
 
+bool StreamJoinNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
+  StreamJoinStore& s = *store_;
+  if (s.stream_time_ < 0 || idle_ms <= 0) return false;
+  if (!s.idle_base_) s.idle_base_ = s.stream_time_;
+  const int64_t to = *s.idle_base_ + idle_ms;
+  if (to <= s.stream_time_) return false;  // the other side's node moved it
+  s.stream_time_ = to;
+  Batch out;
+  if (!s.spec_.eager()) emit_closed(Record{}, out, ctx);
+  s.expire();
+  if (!out.empty()) forward(out, ctx);
+  return true;
+}
+
 void StreamJoinNode::process(Batch& batch, ProcessContext& ctx) {
   StreamJoinStore& s = *store_;
   const StreamJoinSpec& spec = s.spec_;
@@ -177,6 +192,7 @@ void StreamJoinNode::process(Batch& batch, ProcessContext& ctx) {
     }
     const int64_t t = r.timestamp;
     s.stream_time_ = std::max(s.stream_time_, t);
+    s.idle_base_.reset();
     if (t + after + spec.grace() < s.stream_time_) {  // its window has closed
       ++late_;
       ++ctx.output().late_records_dropped;

@@ -41,6 +41,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -107,6 +108,9 @@ class StreamJoinStore final : public StateStore {
   std::string name_;
   StreamJoinSpec spec_;
   int64_t stream_time_ = -1;
+  // Stream time at the last record while idle advances move it on (not
+  // saved; StreamJoinNode::advance_idle).
+  std::optional<int64_t> idle_base_;
   uint64_t next_seq_ = 0;
   Side sides_[2];
   std::map<std::pair<int64_t, uint64_t>, OuterRef> outer_;  // (time, seq) -> record
@@ -119,6 +123,9 @@ class StreamJoinNode final : public Processor {
                  StreamJoiner joiner);
 
   void process(Batch& batch, ProcessContext& ctx) override;
+  // Emits the pending outer records whose window the idle advance closes,
+  // and expires what it passes. Either side's node may do it for the store.
+  bool advance_idle(int64_t idle_ms, ProcessContext& ctx) override;
   uint64_t late_records_dropped() const { return late_; }
   uint64_t skipped_records() const { return skipped_; }
 

@@ -48,6 +48,14 @@ class TaskGraph {
   bool process(std::string_view topic, const RawRecord* begin, const RawRecord* end,
                TaskOutput& out);
 
+  // The task has read nothing for `idle_ms` past stream.time.idle.advance.ms
+  // with its inputs caught up: every node that keeps stream time (windowed
+  // aggregations, stream-stream joins) moves it to its time at its last
+  // record plus `idle_ms`, closing and emitting what that closes, as a
+  // record with that timestamp would. Outputs go to `out`. True when any
+  // state changed (the task's next checkpoint must hold it).
+  bool advance_idle(int64_t idle_ms, TaskOutput& out);
+
   // A KTable of this task by name: a table input's store, or a queryable
   // aggregation's results. nullptr when there is none.
   KTable* table(std::string_view name) const;

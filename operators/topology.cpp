@@ -663,6 +663,18 @@ bool TaskGraph::process(std::string_view topic, const RawRecord* begin, const Ra
   return true;
 }
 
+bool TaskGraph::advance_idle(int64_t idle_ms, TaskOutput& out) {
+  ProcessContext ctx(out, partition_);
+  bool changed = false;
+  // nodes_ is in topological order: a window's results reach a later
+  // window before that one advances.
+  for (auto& node : nodes_) {
+    if (auto* p = dynamic_cast<Processor*>(node.get()); p != nullptr)
+      changed = p->advance_idle(idle_ms, ctx) || changed;
+  }
+  return changed;
+}
+
 void TaskGraph::set_output_cache(bool on, int32_t repartition_partitions) {
   for (auto* sink : table_sinks_) sink->set_caching(on);
   for (auto* pre : pre_aggregates_) pre->set_combining(on ? repartition_partitions : 0);

@@ -194,6 +194,7 @@ Expected<bool> WindowStore::restore(std::string_view bytes) {
   sessions_.clear();
   session_ends_.clear();
   stream_time_ = -1;
+  idle_base_.reset();
   auto fail = [&](const std::string& why) -> Error {
     windows_.clear();
     sessions_.clear();
@@ -271,6 +272,7 @@ void WindowedAggregateNode::process(Batch& batch, ProcessContext& ctx) {
       continue;
     }
     store_->stream_time_ = std::max(store_->stream_time_, r.timestamp);
+    store_->idle_base_.reset();
     size_t first = out.size();
     if (session) {
       process_session(r, out, ctx);
@@ -284,6 +286,26 @@ void WindowedAggregateNode::process(Batch& batch, ProcessContext& ctx) {
   }
   batch.swap(out);
   forward(batch, ctx);
+}
+
+bool WindowedAggregateNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
+  WindowStore& s = *store_;
+  if (s.stream_time_ < 0 || idle_ms <= 0) return false;  // nothing seen yet
+  if (!s.idle_base_) s.idle_base_ = s.stream_time_;
+  const int64_t to = *s.idle_base_ + idle_ms;
+  if (to <= s.stream_time_) return false;
+  s.stream_time_ = to;
+  const bool final = s.window().emit == WindowEmit::Final;
+  Batch out;
+  if (s.window().kind == WindowKind::Session) {
+    expire_sessions(out, final);
+  } else {
+    expire_time(out, false);  // past retention (EMIT CHANGES)
+    if (final) expire_time(out, true);
+  }
+  // Results of closed windows carry no input record's position.
+  if (!out.empty()) forward(out, ctx);
+  return true;
 }
 
 void WindowedAggregateNode::expire_time(Batch& out, bool emit) {

@@ -48,6 +48,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -145,6 +146,10 @@ class WindowStore final : public StateStore {
   std::shared_ptr<const AggregateSpec> spec_;
   std::shared_ptr<const WindowSpec> window_;
   int64_t stream_time_ = -1;
+  // Stream time at the last record, while idle advances move it on
+  // (WindowedAggregateNode::advance_idle); not saved: after a restore the
+  // saved stream time is the base.
+  std::optional<int64_t> idle_base_;
   // Time windows: by start, then by key.
   std::map<int64_t, std::unordered_map<Value, Entry, ValueHash>> windows_;
   // Sessions: by key, then by start; and by end for closing.
@@ -162,6 +167,9 @@ class WindowedAggregateNode final : public Processor {
                         bool merges_partials = false);
 
   void process(Batch& batch, ProcessContext& ctx) override;
+  // Closes (EMIT FINAL: emits) the windows that stream time moved on by
+  // `idle_ms` closes; with EMIT CHANGES only frees those past retention.
+  bool advance_idle(int64_t idle_ms, ProcessContext& ctx) override;
   uint64_t late_records_dropped() const { return late_; }
   uint64_t skipped_records() const { return skipped_; }
   const std::shared_ptr<WindowStore>& store() const { return store_; }

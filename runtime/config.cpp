@@ -129,6 +129,14 @@ const std::vector<ConfigKey>& config_keys() {
        "processing its other inputs without it (0: not at all). An input with data still on "
        "the broker is always waited for, so tables are applied before later stream records; "
        "-1 disables all waiting (as in Kafka Streams)."},
+      {"stream.time.idle.advance.ms", ConfigType::Int, "-1", {}, -1, INT64_MAX,
+       "When every input of a task is caught up and it has read no record for this long (wall "
+       "clock), its stream time moves on with the wall clock, this far behind its time at the "
+       "last record, so windows close (EMIT FINAL results go out) and stream-stream joins emit "
+       "their unmatched outer records on an idle partition. A record that arrives later for a "
+       "window so closed is late: dropped and counted. Set it above the longest pause a live "
+       "input can have (a failover upstream included). -1: stream time moves only with records "
+       "(as in Kafka Streams and ksqlDB)."},
       {"errors.tolerance", ConfigType::Enum, "all", {"all", "none"}, 0, INT64_MAX,
        "all: records that fail to decode or evaluate go to the dead-letter topic and "
        "processing continues; none: the task stops with the error."},

@@ -118,6 +118,25 @@ TEST_CASE("stream join: left join with grace emits a non-match when its window c
   CHECK(h.take().empty());
 }
 
+TEST_CASE("stream join: an idle advance emits the non-matches whose window it closes",
+          "[stream-join][idle]") {
+  Harness h(within(10, 10, 5, true));
+  h.left("a", "1", 100);  // closes when stream time > 115
+  CHECK(h.store->pending_outer() == 1);
+  CHECK(h.graph->advance_idle(15, h.out));  // 115: not yet
+  CHECK(h.take().empty());
+  CHECK(h.graph->advance_idle(16, h.out));  // 116: emitted with its own time, once
+  CHECK(h.take() == V{"a:1+-@100"});
+  CHECK(h.store->pending_outer() == 0);
+  CHECK_FALSE(h.graph->advance_idle(16, h.out));
+  CHECK(h.store->stream_time() == 116);
+  // A right record whose own window (100 + 10 + 5) has closed is late.
+  const uint64_t late = h.out.late_records_dropped;
+  h.right("a", "x", 100);
+  CHECK(h.take().empty());
+  CHECK(h.out.late_records_dropped == late + 1);
+}
+
 TEST_CASE("stream join: an unmatched out-of-order record whose window ended is emitted at once",
           "[stream-join]") {
   Harness h(within(10, 10, 100, true));

@@ -279,6 +279,87 @@ TEST_CASE("windows: bad specs are builder errors", "[window]") {
   CHECK_FALSE(t2.validate());  // sessions need a merger
 }
 
+// stream.time.idle.advance.ms: with nothing read, stream time moves on from
+// its time at the last record by the idle time past the setting; what that
+// closes is emitted as a record at that time would have closed it.
+TEST_CASE("windows: an idle advance closes EMIT FINAL windows and later records for them are late",
+          "[window][idle]") {
+  WindowSpec w = WindowSpec::tumbling(10, 0);
+  w.emit = WindowEmit::Final;
+  Harness h(w);
+  TaskOutput& out = h.out;
+  CHECK_FALSE(h.graph->advance_idle(100, out));  // nothing seen: no time to move
+  h.feed("page", 1, 1);
+  h.feed("page", 1, 3);
+  h.feed("page", 1, 12);  // closes [0,10)
+  CHECK(h.take() == Lines{"page[0,10)=2@3"});
+  CHECK(h.graph->advance_idle(5, out));  // 12 + 5 = 17: [10,20) still open
+  CHECK(h.take().empty());
+  CHECK(h.store().stream_time() == 17);
+  CHECK(h.graph->advance_idle(8, out));  // 12 + 8 = 20: closed
+  CHECK(h.take() == Lines{"page[10,20)=1@12"});
+  CHECK(h.store().size() == 0);
+  CHECK_FALSE(h.graph->advance_idle(8, out));  // the same idle time again: nothing moves
+  CHECK_FALSE(h.graph->advance_idle(3, out));  // never backwards
+  CHECK(h.store().stream_time() == 20);
+  // A record for the closed window is late, as after a record at 20.
+  const uint64_t late = out.late_records_dropped;
+  h.feed("page", 1, 15);
+  CHECK(h.take().empty());
+  CHECK(out.late_records_dropped == late + 1);
+  // A new record is the new base: idle time counts from it.
+  h.feed("page", 1, 25);
+  CHECK(h.graph->advance_idle(4, out));  // 25 + 4 = 29
+  CHECK(h.take().empty());
+  CHECK(h.graph->advance_idle(5, out));  // 30
+  CHECK(h.take() == Lines{"page[20,30)=1@25"});
+}
+
+TEST_CASE("windows: an idle advance closes sessions and frees EMIT CHANGES windows past retention",
+          "[window][idle]") {
+  SECTION("sessions, EMIT FINAL") {
+    WindowSpec w = WindowSpec::session(5, 0);
+    w.emit = WindowEmit::Final;
+    Harness h(w);
+    h.feed("u", 1, 1);
+    h.feed("u", 1, 3);
+    // Closed once its end (3) < stream time - gap (5): from 9 on.
+    CHECK(h.graph->advance_idle(5, h.out));  // 8
+    CHECK(h.take().empty());
+    CHECK(h.graph->advance_idle(6, h.out));  // 9
+    CHECK(h.take() == Lines{"u[1,3]=2@3"});
+    CHECK(h.store().size() == 0);
+  }
+  SECTION("tumbling, EMIT CHANGES") {
+    Harness h(WindowSpec::tumbling(10, 5));  // retention 15
+    h.feed("a", 1, 2);
+    CHECK(h.take() == Lines{"a[0,10)=1@2"});
+    CHECK(h.graph->advance_idle(10, h.out));  // 12: [0,10) kept for its grace
+    CHECK(h.store().size() == 1);
+    CHECK(h.graph->advance_idle(14, h.out));  // 16 > 0 + 15: past retention, freed
+    CHECK(h.store().size() == 0);
+    CHECK(h.take().empty());  // EMIT CHANGES emitted it already
+  }
+}
+
+TEST_CASE(
+    "windows: the idle base is not saved: a restored store counts idle time from its saved time",
+    "[window][idle]") {
+  WindowSpec w = WindowSpec::tumbling(10, 0);
+  w.emit = WindowEmit::Final;
+  Harness a(w);
+  a.feed("k", 1, 4);
+  CHECK(a.graph->advance_idle(3, a.out));  // 7, saved with the store
+  const std::string bytes = a.store().serialize();
+  Harness b(w);
+  REQUIRE(b.store().restore(bytes).ok());
+  CHECK(b.store().stream_time() == 7);
+  CHECK(b.graph->advance_idle(2, b.out));  // 7 + 2 = 9: still open
+  CHECK(b.take().empty());
+  CHECK(b.graph->advance_idle(3, b.out));  // 10: closed
+  CHECK(b.take() == Lines{"k[0,10)=1@4"});
+}
+
 // Two co-partitioned inputs: "clicks" is counted per 10 ms window (EMIT
 // FINAL), "users" is a table that has gone quiet. Stream time may advance
 // past the idle input only after max.task.idle.ms of wall-clock time; then
