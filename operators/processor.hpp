@@ -113,8 +113,10 @@ class Processor : public Node {
   // The task has read nothing for `idle_ms` more than
   // stream.time.idle.advance.ms, its inputs caught up: a node that keeps
   // stream time moves it to its time at the last record plus `idle_ms`,
-  // closes what that closes and forwards the results. True when its state
-  // changed. Nodes without time keep none (the default).
+  // closes what that closes and forwards the results. True when that closed
+  // or dropped anything: a move of stream time alone need not be saved (a
+  // restored task advances again from the saved time). Nodes without time
+  // keep none (the default).
   virtual bool advance_idle(int64_t idle_ms, ProcessContext& ctx) {
     (void)idle_ms;
     (void)ctx;

@@ -170,11 +170,12 @@ bool StreamJoinNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
   const int64_t to = *s.idle_base_ + idle_ms;
   if (to <= s.stream_time_) return false;  // the other side's node moved it
   s.stream_time_ = to;
+  const size_t held = s.size(0) + s.size(1) + s.pending_outer();
   Batch out;
   if (!s.spec_.eager()) emit_closed(Record{}, out, ctx);
   s.expire();
   if (!out.empty()) forward(out, ctx);
-  return true;
+  return s.size(0) + s.size(1) + s.pending_outer() != held;
 }
 
 void StreamJoinNode::process(Batch& batch, ProcessContext& ctx) {

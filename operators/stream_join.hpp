@@ -125,6 +125,7 @@ class StreamJoinNode final : public Processor {
   void process(Batch& batch, ProcessContext& ctx) override;
   // Emits the pending outer records whose window the idle advance closes,
   // and expires what it passes. Either side's node may do it for the store.
+  // True when a record was emitted or expired.
   bool advance_idle(int64_t idle_ms, ProcessContext& ctx) override;
   uint64_t late_records_dropped() const { return late_; }
   uint64_t skipped_records() const { return skipped_; }

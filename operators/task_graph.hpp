@@ -52,8 +52,10 @@ class TaskGraph {
   // with its inputs caught up: every node that keeps stream time (windowed
   // aggregations, stream-stream joins) moves it to its time at its last
   // record plus `idle_ms`, closing and emitting what that closes, as a
-  // record with that timestamp would. Outputs go to `out`. True when any
-  // state changed (the task's next checkpoint must hold it).
+  // record with that timestamp would (EMIT FINAL results before retention
+  // drops anything). Outputs go to `out`. True when anything closed or was
+  // dropped (the task's next checkpoint must hold it); a move of stream
+  // time alone is not saved.
   bool advance_idle(int64_t idle_ms, TaskOutput& out);
 
   // A KTable of this task by name: a table input's store, or a queryable

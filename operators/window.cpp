@@ -295,30 +295,44 @@ bool WindowedAggregateNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
   const int64_t to = *s.idle_base_ + idle_ms;
   if (to <= s.stream_time_) return false;
   s.stream_time_ = to;
-  const bool final = s.window().emit == WindowEmit::Final;
+  const WindowSpec& w = s.window();
+  const bool final = w.emit == WindowEmit::Final;
+  const size_t held = s.size();
   Batch out;
-  if (s.window().kind == WindowKind::Session) {
+  if (w.kind == WindowKind::Session) {
     expire_sessions(out, final);
   } else {
-    expire_time(out, false);  // past retention (EMIT CHANGES)
-    if (final) expire_time(out, true);
+    // Closed windows are emitted before retention drops anything: an
+    // advance moves in steps of a commit interval, and `expire_unemitted`
+    // (ksqlDB's large jump) would otherwise drop every window the step
+    // passes both ends of.
+    if (final) emit_closed_time(out);
+    if (w.emit == WindowEmit::Changes || w.expire_unemitted) drop_past_retention();
   }
   // Results of closed windows carry no input record's position.
   if (!out.empty()) forward(out, ctx);
-  return true;
+  return s.size() != held;
+}
+
+void WindowedAggregateNode::drop_past_retention() {
+  WindowStore& s = *store_;
+  auto& windows = s.windows_;
+  while (!windows.empty() && windows.begin()->first + s.window().retention() < s.stream_time_)
+    windows.erase(windows.begin());
 }
 
 void WindowedAggregateNode::expire_time(Batch& out, bool emit) {
+  const WindowSpec& w = store_->window();
+  // Past retention: gone (with expire_unemitted, before they are emitted).
+  if (w.emit == WindowEmit::Changes || w.expire_unemitted) drop_past_retention();
+  if (emit) emit_closed_time(out);
+}
+
+// Closed: one final result each, in window order, keys in value order.
+void WindowedAggregateNode::emit_closed_time(Batch& out) {
   WindowStore& s = *store_;
   const WindowSpec& w = s.window();
   auto& windows = s.windows_;
-  // Past retention: gone (with expire_unemitted, before they are emitted).
-  if (w.emit == WindowEmit::Changes || w.expire_unemitted) {
-    while (!windows.empty() && windows.begin()->first + w.retention() < s.stream_time_)
-      windows.erase(windows.begin());
-  }
-  if (!emit) return;
-  // Closed: one final result each, in window order, keys in value order.
   while (!windows.empty() && windows.begin()->first + w.size_ms + w.grace_ms <= s.stream_time_) {
     auto& [start, keys] = *windows.begin();
     std::vector<const Value*> order;

@@ -169,6 +169,7 @@ class WindowedAggregateNode final : public Processor {
   void process(Batch& batch, ProcessContext& ctx) override;
   // Closes (EMIT FINAL: emits) the windows that stream time moved on by
   // `idle_ms` closes; with EMIT CHANGES only frees those past retention.
+  // True when a window closed or was dropped.
   bool advance_idle(int64_t idle_ms, ProcessContext& ctx) override;
   uint64_t late_records_dropped() const { return late_; }
   uint64_t skipped_records() const { return skipped_; }
@@ -178,6 +179,8 @@ class WindowedAggregateNode final : public Processor {
   void process_time(Record& r, Batch& out, ProcessContext& ctx);
   void process_session(Record& r, Batch& out, ProcessContext& ctx);
   void expire_time(Batch& out, bool emit);
+  void drop_past_retention();
+  void emit_closed_time(Batch& out);
   void expire_sessions(Batch& out, bool emit);
   void erase_session(const Value& key, int64_t start, int64_t end);
   Record result_record(const Value& key, WindowBounds w, const WindowStore::Entry& e,

@@ -293,7 +293,8 @@ TEST_CASE("windows: an idle advance closes EMIT FINAL windows and later records 
   h.feed("page", 1, 3);
   h.feed("page", 1, 12);  // closes [0,10)
   CHECK(h.take() == Lines{"page[0,10)=2@3"});
-  CHECK(h.graph->advance_idle(5, out));  // 12 + 5 = 17: [10,20) still open
+  // 12 + 5 = 17: [10,20) still open. Only stream time moved: nothing to save.
+  CHECK_FALSE(h.graph->advance_idle(5, out));
   CHECK(h.take().empty());
   CHECK(h.store().stream_time() == 17);
   CHECK(h.graph->advance_idle(8, out));  // 12 + 8 = 20: closed
@@ -309,7 +310,7 @@ TEST_CASE("windows: an idle advance closes EMIT FINAL windows and later records 
   CHECK(out.late_records_dropped == late + 1);
   // A new record is the new base: idle time counts from it.
   h.feed("page", 1, 25);
-  CHECK(h.graph->advance_idle(4, out));  // 25 + 4 = 29
+  CHECK_FALSE(h.graph->advance_idle(4, out));  // 25 + 4 = 29
   CHECK(h.take().empty());
   CHECK(h.graph->advance_idle(5, out));  // 30
   CHECK(h.take() == Lines{"page[20,30)=1@25"});
@@ -324,7 +325,7 @@ TEST_CASE("windows: an idle advance closes sessions and frees EMIT CHANGES windo
     h.feed("u", 1, 1);
     h.feed("u", 1, 3);
     // Closed once its end (3) < stream time - gap (5): from 9 on.
-    CHECK(h.graph->advance_idle(5, h.out));  // 8
+    CHECK_FALSE(h.graph->advance_idle(5, h.out));  // 8
     CHECK(h.take().empty());
     CHECK(h.graph->advance_idle(6, h.out));  // 9
     CHECK(h.take() == Lines{"u[1,3]=2@3"});
@@ -334,11 +335,23 @@ TEST_CASE("windows: an idle advance closes sessions and frees EMIT CHANGES windo
     Harness h(WindowSpec::tumbling(10, 5));  // retention 15
     h.feed("a", 1, 2);
     CHECK(h.take() == Lines{"a[0,10)=1@2"});
-    CHECK(h.graph->advance_idle(10, h.out));  // 12: [0,10) kept for its grace
+    CHECK_FALSE(h.graph->advance_idle(10, h.out));  // 12: [0,10) kept for its grace
     CHECK(h.store().size() == 1);
     CHECK(h.graph->advance_idle(14, h.out));  // 16 > 0 + 15: past retention, freed
     CHECK(h.store().size() == 0);
     CHECK(h.take().empty());  // EMIT CHANGES emitted it already
+  }
+  SECTION("EMIT FINAL with ksqlDB's expiry of unemitted windows, in one large step") {
+    WindowSpec w = WindowSpec::tumbling(10, 0);
+    w.emit = WindowEmit::Final;
+    w.expire_unemitted = true;  // as the SQL planner sets it
+    Harness h(w);
+    h.feed("k", 1, 3);
+    // 23 is past both the close (10) and the retention (10) of [0,10): a
+    // record at 23 would drop it unemitted, the advance emits it first.
+    CHECK(h.graph->advance_idle(20, h.out));
+    CHECK(h.take() == Lines{"k[0,10)=1@3"});
+    CHECK(h.store().size() == 0);
   }
 }
 
@@ -349,12 +362,12 @@ TEST_CASE(
   w.emit = WindowEmit::Final;
   Harness a(w);
   a.feed("k", 1, 4);
-  CHECK(a.graph->advance_idle(3, a.out));  // 7, saved with the store
+  CHECK_FALSE(a.graph->advance_idle(3, a.out));  // 7: nothing closed, but saved with the store
   const std::string bytes = a.store().serialize();
   Harness b(w);
   REQUIRE(b.store().restore(bytes).ok());
   CHECK(b.store().stream_time() == 7);
-  CHECK(b.graph->advance_idle(2, b.out));  // 7 + 2 = 9: still open
+  CHECK_FALSE(b.graph->advance_idle(2, b.out));  // 7 + 2 = 9: still open
   CHECK(b.take().empty());
   CHECK(b.graph->advance_idle(3, b.out));  // 10: closed
   CHECK(b.take() == Lines{"k[0,10)=1@4"});
