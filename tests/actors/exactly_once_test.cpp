@@ -24,6 +24,7 @@
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
 #include "support/eos_checks.hpp"
+#include "support/task_totals.hpp"
 #include "support/topic_reader.hpp"
 
 using namespace rivulet;
@@ -140,15 +141,11 @@ struct Run {
 };
 
 uint64_t committed_transactions(const Application& app) {
-  uint64_t n = 0;
-  for (const auto& m : app.task_metrics()) n += m.transactions_committed;
-  return n;
+  return testing::task_total(app, &TaskMetrics::transactions_committed);
 }
 
 uint64_t aborted_transactions(const Application& app) {
-  uint64_t n = 0;
-  for (const auto& m : app.task_metrics()) n += m.transactions_aborted;
-  return n;
+  return testing::task_total(app, &TaskMetrics::transactions_aborted);
 }
 
 }  // namespace

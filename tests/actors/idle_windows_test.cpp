@@ -15,6 +15,7 @@
 #include "operators/topology.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
+#include "support/task_totals.hpp"
 #include "support/topic_reader.hpp"
 
 using namespace rivulet;
@@ -61,15 +62,11 @@ Config config_for(const std::string& bootstrap, const std::string& state_dir,
 }
 
 uint64_t records_out(const Application& app) {
-  uint64_t n = 0;
-  for (const auto& t : app.task_metrics()) n += t.records_out;
-  return n;
+  return testing::task_total(app, &TaskMetrics::records_out);
 }
 
 uint64_t records_in(const Application& app) {
-  uint64_t n = 0;
-  for (const auto& t : app.task_metrics()) n += t.records_in;
-  return n;
+  return testing::task_total(app, &TaskMetrics::records_in);
 }
 
 template <typename Pred>
