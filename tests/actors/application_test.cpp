@@ -84,6 +84,32 @@ Outputs summarize(const std::vector<ReadRecord>& records, const examples::Orders
   return out;
 }
 
+// Orders [from, to) of the workload, written as produce_orders_workload
+// writes them (keyed by user).
+void produce_orders(const std::string& bootstrap, const examples::OrdersWorkload& w, int64_t from,
+                    int64_t to) {
+  auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  REQUIRE(producer.ok());
+  for (int64_t o = from; o < to; ++o) {
+    OutputRecord rec;
+    rec.topic = w.orders_topic;
+    rec.key = w.user_id(w.user_of_order(o));
+    rec.value = R"({"order_id":)" + std::to_string(o) + R"(,"user_id":")" + *rec.key +
+                R"(","amount":1.00})";
+    REQUIRE((*producer)->produce(rec, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+}
+
+// Waits (up to a minute) until the group committed `total` records.
+void wait_committed(const testing::CommittedProgress& committed, int64_t total) {
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (committed.total() < total && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(committed.total() == total);
+}
+
 }  // namespace
 
 TEST_CASE("orders LEFT JOIN users with per-user counts: every order once, counts exact",
@@ -271,20 +297,7 @@ TEST_CASE("a restarted application restores its checkpoints and continues exactl
   // More orders arrive while the application is down.
   examples::OrdersWorkload more = w;
   more.orders = 7000;
-  {
-    auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", broker->bootstrap()}},
-                                                      nullptr);
-    REQUIRE(producer.ok());
-    for (int64_t o = w.orders; o < more.orders; ++o) {
-      OutputRecord rec;
-      rec.topic = w.orders_topic;
-      rec.key = w.user_id(w.user_of_order(o));
-      rec.value = R"({"order_id":)" + std::to_string(o) + R"(,"user_id":")" + *rec.key +
-                  R"(","amount":1.00})";
-      REQUIRE((*producer)->produce(rec, nullptr).ok());
-    }
-    (*producer)->flush(std::chrono::seconds(30));
-  }
+  produce_orders(broker->bootstrap(), w, w.orders, more.orders);
   const std::string state_again = store == "kafka" ? fresh_state_dir() : state;
   Application again(examples::make_orders_topology(more),
                     app_config(broker->bootstrap(), state_again, {{"checkpoint.store", store}}));
@@ -329,11 +342,7 @@ TEST_CASE(
   // No stop, so no final checkpoint: the periodic ones become durable (the
   // writer's outcome wakes the task) and the commits follow them.
   testing::CommittedProgress committed(broker->bootstrap(), "test-app", w.orders_topic, 4);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (committed.total() < w.orders && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(committed.total() == w.orders);
+  wait_committed(committed, w.orders);
   auto offsets = committed.offsets();
   REQUIRE(offsets.ok());
   // A commit never passes the task's newest durable checkpoint.
@@ -372,19 +381,12 @@ TEST_CASE("an idle task writes no checkpoint until it processes again and none a
     return *ids;
   };
   testing::CommittedProgress committed(broker->bootstrap(), "test-app", w.orders_topic, 4);
-  auto wait_committed = [&](int64_t total) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (committed.total() < total && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    REQUIRE(committed.total() == total);
-  };
   // checkpoint.interval.ms is 200.
   Application app(examples::make_orders_topology(w), app_config(broker->bootstrap(), state));
   REQUIRE(app.start().ok());
   // Commits follow durable checkpoints: all orders committed means each
   // task's newest checkpoint covers everything it read.
-  wait_committed(w.orders);
+  wait_committed(committed, w.orders);
   auto all_skipped = [&] {
     for (const auto& m : app.task_metrics(false))
       if (m.checkpoints_skipped == 0) return false;
@@ -412,21 +414,8 @@ TEST_CASE("an idle task writes no checkpoint until it processes again and none a
   // New orders: every task that reads some takes checkpoints again, and
   // the commits reach the new end through them.
   const int64_t more = 400;
-  {
-    auto producer =
-        connectors::KafkaProducer::create({{"bootstrap.servers", broker->bootstrap()}}, nullptr);
-    REQUIRE(producer.ok());
-    for (int64_t o = w.orders; o < w.orders + more; ++o) {
-      OutputRecord rec;
-      rec.topic = w.orders_topic;
-      rec.key = w.user_id(w.user_of_order(o));
-      rec.value = R"({"order_id":)" + std::to_string(o) + R"(,"user_id":")" + *rec.key +
-                  R"(","amount":1.00})";
-      REQUIRE((*producer)->produce(rec, nullptr).ok());
-    }
-    REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
-  }
-  wait_committed(w.orders + more);
+  produce_orders(broker->bootstrap(), w, w.orders, w.orders + more);
+  wait_committed(committed, w.orders + more);
   const auto offsets = committed.offsets();
   REQUIRE(offsets.ok());
   const auto active = app.task_metrics(false);
