@@ -92,7 +92,7 @@ struct TaskMetrics {
   uint64_t input_pauses = 0;  // times its input partitions were paused (inbox full)
   uint64_t checkpoints = 0, checkpoint_bytes = 0, checkpoint_pause_us = 0,
            checkpoint_pause_max_us = 0, restores = 0;
-  // Checkpoints not taken because nothing was processed since the newest durable one.
+  // Checkpoints not taken because the state is unchanged since the newest durable one.
   uint64_t checkpoints_skipped = 0;
   uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable
   // The last one's encode, write, fsync, rename and retention (on the

@@ -93,7 +93,7 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
   per_task(os, "rivulet_task_checkpoints_total", "counter", "Durable checkpoints written.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints; });
   per_task(os, "rivulet_task_checkpoints_skipped_total", "counter",
-           "Checkpoints not taken: nothing processed since the newest durable one.", tasks,
+           "Checkpoints not taken: the task's state unchanged since the newest durable one.", tasks,
            [](const TaskMetrics& t) { return t.checkpoints_skipped; });
   per_task(os, "rivulet_task_checkpoint_bytes", "gauge", "Size of the last checkpoint.", tasks,
            [](const TaskMetrics& t) { return t.checkpoint_bytes; });

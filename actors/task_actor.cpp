@@ -840,7 +840,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
           finish_write(st, true);             // the writer's last one lands first
           if (st.pending) st.chain.broken();  // dropped: the final one is full
           st.pending.reset();
-          // A task that processed nothing since its newest durable
+          // A task whose state is unchanged since its newest durable
           // checkpoint hands over without writing one (an idle task moves
           // at once).
           if (unchanged_since_durable(st)) {

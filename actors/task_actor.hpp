@@ -51,7 +51,7 @@ struct TaskCounters {
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};
-  // Checkpoints not taken: nothing was processed since the newest durable one.
+  // Checkpoints not taken: the state is unchanged since the newest durable one.
   std::atomic<uint64_t> checkpoints_skipped{0};
   std::atomic<uint64_t> checkpoint_bytes{0};        // size of the last one
   std::atomic<uint64_t> checkpoint_pause_us{0};     // task paused taking the last one

@@ -16,7 +16,9 @@
 // and processing goes on. Nothing a record contains stops the task.
 //
 // Threads: all nodes of a DAG run on the owning task's thread.
+#include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -123,6 +125,20 @@ class Processor : public Node {
     return false;
   }
 };
+
+// The rule of Processor::advance_idle for a node that keeps `stream_time`:
+// `base` is its stream time at its last record (set here at the first
+// advance after it, reset by the node on every record); stream time moves
+// to base + `idle_ms` when that is later. True when it moved.
+inline bool advance_stream_time_idle(int64_t& stream_time, std::optional<int64_t>& base,
+                                     int64_t idle_ms) {
+  if (stream_time < 0 || idle_ms <= 0) return false;  // nothing seen yet
+  if (!base) base = stream_time;
+  const int64_t to = *base + idle_ms;
+  if (to <= stream_time) return false;
+  stream_time = to;
+  return true;
+}
 
 // Runs `fn()` for `record`; on an exception reports a data error for
 // `operation` and returns false. The try block costs nothing on the path

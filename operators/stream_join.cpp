@@ -165,11 +165,8 @@ void StreamJoinNode::emit_closed(const Record& current, Batch& out, ProcessConte
 
 bool StreamJoinNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
   StreamJoinStore& s = *store_;
-  if (s.stream_time_ < 0 || idle_ms <= 0) return false;
-  if (!s.idle_base_) s.idle_base_ = s.stream_time_;
-  const int64_t to = *s.idle_base_ + idle_ms;
-  if (to <= s.stream_time_) return false;  // the other side's node moved it
-  s.stream_time_ = to;
+  // False too when the other side's node moved the shared store already.
+  if (!advance_stream_time_idle(s.stream_time_, s.idle_base_, idle_ms)) return false;
   const size_t held = s.size(0) + s.size(1) + s.pending_outer();
   Batch out;
   if (!s.spec_.eager()) emit_closed(Record{}, out, ctx);

@@ -290,11 +290,7 @@ void WindowedAggregateNode::process(Batch& batch, ProcessContext& ctx) {
 
 bool WindowedAggregateNode::advance_idle(int64_t idle_ms, ProcessContext& ctx) {
   WindowStore& s = *store_;
-  if (s.stream_time_ < 0 || idle_ms <= 0) return false;  // nothing seen yet
-  if (!s.idle_base_) s.idle_base_ = s.stream_time_;
-  const int64_t to = *s.idle_base_ + idle_ms;
-  if (to <= s.stream_time_) return false;
-  s.stream_time_ = to;
+  if (!advance_stream_time_idle(s.stream_time_, s.idle_base_, idle_ms)) return false;
   const WindowSpec& w = s.window();
   const bool final = w.emit == WindowEmit::Final;
   const size_t held = s.size();

@@ -21,6 +21,7 @@
 #include "runtime/codec.hpp"
 #include "support/committed_progress.hpp"
 #include "support/topic_reader.hpp"
+#include "support/wait_for.hpp"
 
 using namespace rivulet;
 using Clock = std::chrono::steady_clock;
@@ -103,10 +104,7 @@ void produce_orders(const std::string& bootstrap, const examples::OrdersWorkload
 
 // Waits (up to a minute) until the group committed `total` records.
 void wait_committed(const testing::CommittedProgress& committed, int64_t total) {
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (committed.total() < total && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::wait_for([&] { return committed.total() >= total; }, std::chrono::seconds(60));
   REQUIRE(committed.total() == total);
 }
 
@@ -392,10 +390,7 @@ TEST_CASE("an idle task writes no checkpoint until it processes again and none a
       if (m.checkpoints_skipped == 0) return false;
     return true;
   };
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (!all_skipped() && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  REQUIRE(all_skipped());
+  REQUIRE(testing::wait_for(all_skipped, std::chrono::seconds(30)));
   const auto before = app.task_metrics(false);
   std::map<int32_t, std::vector<CheckpointId>> ids_before;
   for (int32_t p = 0; p < 4; ++p) ids_before[p] = ids_of(p);

@@ -17,6 +17,7 @@
 #include "runtime/codec.hpp"
 #include "support/task_totals.hpp"
 #include "support/topic_reader.hpp"
+#include "support/wait_for.hpp"
 
 using namespace rivulet;
 using Clock = std::chrono::steady_clock;
@@ -69,15 +70,7 @@ uint64_t records_in(const Application& app) {
   return testing::task_total(app, &TaskMetrics::records_in);
 }
 
-template <typename Pred>
-bool wait_for(Pred pred, std::chrono::seconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+using rivulet::testing::wait_for;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "partitioning/murmur2.hpp"
+#include "support/wait_for.hpp"
 
 using namespace rivulet;
 using namespace rivulet::connectors;
@@ -63,14 +64,7 @@ class CountingHandler : public DeliveryHandler {
   std::vector<std::string> errors;
 };
 
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using rivulet::testing::wait_for;
 
 std::unique_ptr<TopicAdmin> admin_for(const std::string& bootstrap) {
   auto admin = TopicAdmin::create({{"bootstrap.servers", bootstrap}});

@@ -10,6 +10,7 @@
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "partitioning/murmur2.hpp"
+#include "support/wait_for.hpp"
 
 using namespace rivulet;
 using namespace rivulet::connectors;
@@ -56,14 +57,7 @@ class Sink : public BatchSink {
   std::map<TopicPartition, std::vector<RawRecord>> got;
 };
 
-bool wait_for(const std::function<bool()>& cond, std::chrono::seconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using rivulet::testing::wait_for;
 
 }  // namespace
 
