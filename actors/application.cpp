@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -148,6 +149,9 @@ struct Application::Impl {
   // Every repartition topic was created by this start(): the tasks it starts
   // are the first to write to them (cleared once they are prepared).
   bool new_repartition_topics = false;
+  // The unscoped names of this application's repartition topics that exist
+  // (a version before scoped names wrote them): leave_unscoped_repartition.
+  std::set<std::string> unscoped_repartition_present;
   bool mirror_commits = false;  // the embedded broker drops transactional offsets
   connectors::KafkaProperties producer_props;
 
@@ -157,7 +161,10 @@ struct Application::Impl {
   // below finds the state at the last committed boundary.
   Expected<bool> prepare_exactly_once(Task& task, int32_t p, actors::TaskEnvironment& env);
 
-  Impl(Topology t, Config c) : topology(std::move(t)), config(std::move(c)) {}
+  // The topology as this application runs it: repartition topics named
+  // "<application.id>-<name>-repartition" (Topology::scoped_to).
+  Impl(const Topology& t, Config c)
+      : topology(t.scoped_to(c.get("application.id"))), config(std::move(c)) {}
 
   // Builds, restores and spawns the task of partition p, and registers its
   // inboxes with the router; returns where its inputs start.
@@ -235,6 +242,48 @@ struct Application::Impl {
     logger()->info("task {} restored checkpoint {} ({} link(s), {} input partitions) in {} ms",
                    id.to_string(), newest.id.value(), (*chain)->size(),
                    newest.input_offsets.size(), ms);
+    return true;
+  }
+
+  // A checkpoint written before repartition topics were named by
+  // application.id holds offsets of the unscoped topic ("<name>-repartition")
+  // that the task no longer reads. Its records past those offsets were
+  // never applied, and the scoped topic does not hold them: starting would
+  // lose them, so that is refused until the earlier version has read them
+  // (docs/operations.md, "Upgrading"). When nothing is left (or the topic
+  // is gone) the offsets are dropped and the task reads the scoped topic
+  // from its beginning.
+  Expected<bool> leave_unscoped_repartition(int32_t p, actors::TaskEnvironment& env) const {
+    for (const auto& [scoped, unscoped] : topology.unscoped_repartition_topics()) {
+      auto it = env.restored_offsets.find(TopicPartition{unscoped, PartitionId{p}});
+      if (it == env.restored_offsets.end()) continue;
+      const int64_t read = it->second.value();
+      if (unscoped_repartition_present.count(unscoped)) {
+        auto admin = connectors::TopicAdmin::create(kafka_base());
+        if (!admin) return admin.error();
+        auto marks = (*admin)->watermarks(TopicPartition{unscoped, PartitionId{p}});
+        if (!marks) return marks.error();
+        if (marks->second > read) {
+          return Error::fatal(
+              "task " + env.application_id + "-" + std::to_string(p) +
+              ": its checkpoint predates repartition topics named by application.id: it read " +
+              unscoped + " partition " + std::to_string(p) + " up to offset " +
+              std::to_string(read) + ", and " + std::to_string(marks->second - read) +
+              " records after it (to offset " + std::to_string(marks->second) +
+              ") were never applied. This version reads " + scoped +
+              " instead and would lose them: stop the producers of the inputs, run the "
+              "earlier version until it has read them, then start this one "
+              "(docs/operations.md, Upgrading)");
+        }
+      }
+      logger()->info(
+          "task {}-{}: {} (named before application.id scoped it) {}; the task now "
+          "reads {}",
+          env.application_id, p, unscoped,
+          unscoped_repartition_present.count(unscoped) ? "was read to its end" : "no longer exists",
+          scoped);
+      env.restored_offsets.erase(it);
+    }
     return true;
   }
 
@@ -423,6 +472,8 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
     auto restored = restore(*task.graph, *task.counters, PartitionId{p}, env);
     if (!restored) return restored.error();
     state_lost = !*restored;
+    auto left = leave_unscoped_repartition(p, env);
+    if (!left) return left.error();
   }
   // Every input resumes where the restored state ends (tables included:
   // their stores are in the checkpoint). Without a checkpoint, tables are
@@ -528,7 +579,13 @@ Expected<bool> Application::Impl::prepare_exactly_once(Task& task, int32_t p,
     inputs.push_back(TopicPartition{input.topic, PartitionId{p}});
     tables_flags.push_back(std::find(tables.begin(), tables.end(), input.topic) != tables.end());
   }
-  auto committed = consumer->committed(inputs, std::chrono::seconds(30));
+  // A checkpoint from before repartition topics were scoped names the
+  // unscoped topic (leave_unscoped_repartition): its committed offsets
+  // decide too, or every such checkpoint would look uncommitted.
+  std::vector<TopicPartition> asked = inputs;
+  for (const auto& topic : unscoped_repartition_present)
+    asked.push_back(TopicPartition{topic, PartitionId{p}});
+  auto committed = consumer->committed(asked, std::chrono::seconds(30));
   if (!committed) return committed.error();
   checkpoint::TaskId id{app_id, PartitionId{p}};
   auto dropped = actors::drop_uncommitted_checkpoints(*checkpoints, id, *committed);
@@ -550,9 +607,12 @@ Expected<bool> Application::Impl::prepare_exactly_once(Task& task, int32_t p,
       if (auto r = store->restore(it->second); !r) return r.error();
     }
     actors::TaskEnvironment scratch;
+    scratch.application_id = config.get("application.id");
     actors::TaskCounters counters;
     auto restored = restore(*graph, counters, PartitionId{p}, scratch);
     if (!restored) return restored.error();
+    auto left = leave_unscoped_repartition(p, scratch);
+    if (!left) return left.error();
     return actors::RewindPoint{scratch.restored_offsets, scratch.next_checkpoint_id};
   };
   env.exactly_once = task.eos.get();
@@ -593,6 +653,14 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     if (!n) return n.error();
     if (n->has_value()) im.new_repartition_topics = false;
   }
+  for (const auto& names : im.topology.unscoped_repartition_topics()) {
+    auto n = admin.partition_count(names.second);
+    if (!n) return n.error();
+    if (n->has_value()) im.unscoped_repartition_present.insert(names.second);
+  }
+  // An earlier version's run wrote them: what it left applied may be
+  // replayed into the scoped topics, so combining waits for the horizons.
+  if (!im.unscoped_repartition_present.empty()) im.new_repartition_topics = false;
   for (const auto& topic : im.topology.sink_topics()) {
     // An output topic this application does not read back (not a
     // repartition topic, not an input) is made with the task count when

@@ -7,7 +7,8 @@
 // bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed
 // task exits 1.
 //
-// --explain prints the plan (sql::SqlEngine::explain) to stdout and exits 0
+// --explain prints the plan (sql::SqlEngine::explain, with the repartition
+// topics named by the configured application.id) to stdout and exits 0
 // without a broker. stdout: one line once running: "running N queries from FILE
 // (application.id=ID, P partitions)"; then, with --http, "http HOST:PORT".
 // Everything else goes to stderr.
@@ -48,12 +49,6 @@ int run_sql(const RunOptions& o) {
   }
   for (const auto& k : app->ignored)
     std::cerr << "rivulet run: SET '" << k << "' is not a Rivulet configuration key; ignored\n";
-  if (o.explain) {  // the plan only: no broker needed, nothing started
-    std::cout << app->queries << (app->queries == 1 ? " query" : " queries") << " from " << o.file
-              << "\n"
-              << app->explanation << std::flush;
-    return 0;
-  }
   std::vector<std::string> sets;
   if (!o.bootstrap.empty()) sets.push_back("bootstrap.servers=" + o.bootstrap);
   sets.insert(sets.end(), o.sets.begin(), o.sets.end());
@@ -61,6 +56,12 @@ int run_sql(const RunOptions& o) {
   if (!config) {
     std::cerr << "rivulet run: " << config.error().message << "\n";
     return 2;
+  }
+  if (o.explain) {  // the plan only: no broker needed, nothing started
+    std::cout << app->queries << (app->queries == 1 ? " query" : " queries") << " from " << o.file
+              << "\n"
+              << app->explain(config->get("application.id")) << std::flush;
+    return 0;
   }
   if (config->get("bootstrap.servers").empty()) {
     std::cerr << "rivulet run: no bootstrap.servers: pass --bootstrap LIST, --set "

@@ -280,14 +280,15 @@ struct SqlShell::Impl {
   // The configuration of a query started now: defaults, --config, the
   // environment, the session's SETs of configuration keys, --set, then
   // --bootstrap.
-  Expected<Config> query_config(const std::string& query_id) {
+  // `need_bootstrap` false: the configuration EXPLAIN names topics with.
+  Expected<Config> query_config(const std::string& query_id, bool need_bootstrap = true) {
     sql::PlannedApp app;
     app.properties = session.properties();
     std::vector<std::string> sets = options.sets;
     if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
     auto config = sql::app_config(app, options.config, sets);
     if (!config) return config.error();
-    if (config->get("bootstrap.servers").empty())
+    if (need_bootstrap && config->get("bootstrap.servers").empty())
       return Error::fatal(
           "no bootstrap.servers to run queries against: start the shell with --bootstrap LIST "
           "(or --set bootstrap.servers=LIST, a --config file, RIVULET_BOOTSTRAP_SERVERS)");
@@ -477,8 +478,10 @@ struct SqlShell::Impl {
         if (!info) return info.error();
         auto valid = engine.topology().validate();
         if (!valid) return valid.error();
+        auto config = query_config("transient-" + std::to_string(transient_count + 1), false);
+        if (!config) return config.error();
         return print_plan("(push query)", inner.text, "no (EXPLAIN does not start it)",
-                          engine.explain());
+                          engine.explain(config->get("application.id")));
       }
       if (!std::holds_alternative<sql::CreateAsSelect>(inner.body) &&
           !std::holds_alternative<sql::InsertInto>(inner.body))
@@ -503,7 +506,9 @@ struct SqlShell::Impl {
       auto valid = engine.topology().validate();
       if (!valid) return valid.error();
       text = inner.text;
-      plan = engine.explain();
+      auto config = query_config(id, false);  // its repartition topics' names
+      if (!config) return config.error();
+      plan = engine.explain(config->get("application.id"));
       running = "no (EXPLAIN does not start it)";
     } else {
       auto it = std::find_if(queries.begin(), queries.end(), [&](const RunningQuery& q) {
@@ -514,7 +519,7 @@ struct SqlShell::Impl {
                          "Unknown queryId: " + e.query_id + " (SHOW QUERIES lists them)");
       id = it->id;
       text = it->text;
-      plan = it->engine->explain();
+      plan = it->engine->explain(it->app->application_id());
       running = "yes (application.id=" + it->app->application_id() + ", " +
                 std::to_string(it->app->partitions()) + " partitions)";
     }

@@ -27,6 +27,9 @@ struct Topology::State {
     std::string topic;  // Source, Sink
     bool is_table = false;
     bool internal = false;  // a repartition topic
+    // A repartition topic's name within the topology ("<name>-repartition"),
+    // which names its replay marks whatever prefix scoped_to() gave `topic`.
+    std::string internal_name;
     Serdes serdes;
     ProcessorFactory factory;
     std::vector<std::string> reads_tables;
@@ -49,6 +52,7 @@ struct Topology::State {
   std::vector<GlobalTableSpec> globals;
   std::optional<Error> error;
   size_t name_counter = 0;
+  std::string scope;  // scoped_to()'s application id ("" when unscoped)
 
   void fail(std::string message) {
     if (!error) error = Error::fatal("topology: " + std::move(message));
@@ -320,11 +324,35 @@ Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes ser
 
 Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& name, Serdes serdes) {
   std::string topic = name + kRepartitionSuffix;
+  if (!state_->scope.empty()) topic = state_->scope + "-" + topic;
   NodeId sink = add_sink(parent, topic, serdes);
-  state_->nodes[sink].internal = true;
   NodeId source = add_source(topic, std::move(serdes), false);
-  state_->nodes[source].internal = true;
+  for (NodeId id : {sink, source}) {
+    state_->nodes[id].internal = true;
+    state_->nodes[id].internal_name = name + kRepartitionSuffix;
+  }
   return source;
+}
+
+Topology Topology::scoped_to(const std::string& application_id) const {
+  Topology out;
+  *out.state_ = *state_;
+  auto& st = *out.state_;
+  st.scope = application_id;
+  for (auto& n : st.nodes) {
+    if (!n.internal) continue;
+    n.topic = application_id.empty() ? n.internal_name : application_id + "-" + n.internal_name;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Topology::unscoped_repartition_topics() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& n : state_->nodes) {
+    if (n.kind == State::Kind::Source && n.internal && n.topic != n.internal_name)
+      out.emplace_back(n.topic, n.internal_name);
+  }
+  return out;
 }
 
 // ---- Inspection -----------------------------------------------------------------
@@ -590,7 +618,7 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
         if (!key || !value) return nullptr;
         std::shared_ptr<ReplayMarks> marks;
         if (n.internal) {  // a repartition topic: skip replay duplicates
-          marks = std::make_shared<ReplayMarks>(n.topic);
+          marks = std::make_shared<ReplayMarks>(n.internal_name);
           g->replay_marks_.push_back(marks);
           g->stores_.push_back(marks.get());
         }

@@ -160,8 +160,22 @@ class Topology {
   // Writes the parent's records to the topic "<name>-repartition" (keyed by
   // their current key, so they land in the partition of that key) and
   // returns the source that reads them back, a new input of every task.
+  // In a scoped topology the topic is "<application id>-<name>-repartition".
   NodeId add_repartition(NodeId parent, const std::string& name,
                          Serdes serdes = codecs::internal());
+
+  // A copy whose repartition topics are "<application_id>-<name>-repartition"
+  // (Kafka Streams' naming): two applications that run queries of the same
+  // name then never share one. Application scopes its topology with its
+  // application.id; "" gives back the unscoped names. The replay marks of a
+  // repartition topic keep its unscoped name as their store's, so that
+  // checkpoints of either naming restore. The copy shares nothing mutable
+  // with this topology.
+  Topology scoped_to(const std::string& application_id) const;
+  // Each repartition topic of a scoped topology with the name it had before
+  // scoping ({scoped, unscoped}), for a restore that finds a checkpoint of
+  // the unscoped one (Application). Empty when unscoped.
+  std::vector<std::pair<std::string, std::string>> unscoped_repartition_topics() const;
 
   // A global table (global_tables.hpp): `topic` materialized in full, from
   // every partition, as the read-only KTable `name` shared by the tasks of

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "sql/planner.hpp"
@@ -18,7 +19,8 @@ bool is_config_key(const std::string& key) {
 }  // namespace
 
 Expected<PlannedApp> plan_script(std::string_view sql) {
-  SqlEngine engine;
+  auto planned = std::make_shared<SqlEngine>();
+  SqlEngine& engine = *planned;
   auto ran = engine.execute_script(sql);
   if (!ran) return ran.error();
   if (engine.query_count() == 0)
@@ -36,7 +38,9 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
   app.inserts = engine.inserts();
-  app.explanation = engine.explain();
+  app.explain = [planned](const std::string& application_id) {
+    return planned->explain(application_id);
+  };
   return app;
 }
 

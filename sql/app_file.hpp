@@ -16,6 +16,7 @@
 // own, such as 'auto.offset.reset') are accepted and listed in `ignored`.
 //
 // Pure functions; any thread.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,7 +37,8 @@ struct PlannedApp {
   std::vector<std::pair<std::string, std::string>> properties;  // SET statements
   std::vector<std::string> ignored;  // SET keys that are not configuration keys
   std::vector<std::string> sinks;    // topics written (repartition topics included)
-  std::string explanation;           // SqlEngine::explain() of its queries
+  // SqlEngine::explain() of its queries, run as application `application_id`.
+  std::function<std::string(const std::string& application_id)> explain;
   // The file and memory sources the queries read (WITH (SOURCE='file://...'));
   // a loader writes them into their topics (cluster/source_loading.hpp).
   std::vector<SourceInfo> external_sources;

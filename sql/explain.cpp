@@ -21,7 +21,8 @@ std::string join(const std::vector<std::string>& items, const char* sep = ", ") 
 
 }  // namespace
 
-std::string SqlEngine::explain() const {
+std::string SqlEngine::explain(const std::string& application_id) const {
+  const Topology topology = topology_.scoped_to(application_id);
   std::ostringstream os;
   os << "Sources:\n";
   for (const SourceEntry& e : sources_) {
@@ -52,10 +53,10 @@ std::string SqlEngine::explain() const {
     }
     os << "\n";
   }
-  for (const auto& g : topology_.global_tables())
+  for (const auto& g : topology.global_tables())
     os << "  " << g.name << "  global table  topic " << g.topic << "\n";
-  const auto sinks = topology_.sink_topics();
-  const auto repartition = topology_.repartition_topics();
+  const auto sinks = topology.sink_topics();
+  const auto repartition = topology.repartition_topics();
   std::vector<std::string> outputs;
   for (const auto& t : sinks)
     if (std::find(repartition.begin(), repartition.end(), t) == repartition.end())
@@ -68,13 +69,13 @@ std::string SqlEngine::explain() const {
     os << "Repartition topics (created with the task count when missing):\n";
     for (const auto& t : repartition) os << "  " << t << "\n";
   }
-  const auto groups = topology_.copartition_groups();
+  const auto groups = topology.copartition_groups();
   if (!groups.empty()) {
     os << "Co-partitioned topics (same partition count, checked before the query starts):\n";
     for (const auto& g : groups) os << "  " << join(g) << "\n";
   }
   os << "Topology (node kind [topic] <- inputs):\n";
-  std::istringstream lines(topology_.describe());
+  std::istringstream lines(topology.describe());
   for (std::string line; std::getline(lines, line);) os << "  " << line << "\n";
   return os.str();
 }

@@ -88,7 +88,9 @@ class SqlEngine {
   // `rivulet run --explain`): each source with its topic, formats and the
   // value columns its codec builds; the sink, repartition and
   // co-partitioned topics; one line per topology node. Multi-line text.
-  std::string explain() const;
+  // Repartition topics are named as the application `application_id` names
+  // them (Topology::scoped_to); "" gives the unscoped names.
+  std::string explain(const std::string& application_id = "") const;
   int query_count() const { return queries_; }
   // SET 'key' = 'value' statements executed so far (UNSET removes), in
   // order of first setting.

@@ -18,6 +18,7 @@
 
 #include "actors/application.hpp"
 #include "chaos/topic_reader.hpp"
+#include "checkpoint/directory_store.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "runtime/codec.hpp"
@@ -60,8 +61,9 @@ Topology page_count_topology(bool two_phase) {
 
 // `cache`: statestore.cache.max.bytes.
 Config config_for(const std::string& bootstrap, const std::string& state_dir,
-                  const std::string& checkpoint_interval_ms, const std::string& cache = "0") {
-  auto c = Config::from_map({{"application.id", "page-views"},
+                  const std::string& checkpoint_interval_ms, const std::string& cache = "0",
+                  const std::string& application_id = "page-views") {
+  auto c = Config::from_map({{"application.id", application_id},
                              {"bootstrap.servers", bootstrap},
                              {"commit.interval.ms", "50"},
                              {"checkpoint.interval.ms", checkpoint_interval_ms},
@@ -141,10 +143,11 @@ void wait_idle(const Application& app) {
   FAIL("the application did not become idle within 60 s");
 }
 
-// The last count of every page in page-counts, read to its end.
-std::map<std::string, int64_t> final_counts(const std::string& bootstrap) {
-  auto contents = chaos::read_topic(bootstrap, "page-counts", {false, std::chrono::seconds(60), {}});
-  if (!contents) FAIL("reading page-counts: " << contents.error().to_string());
+// The last count of every key in `topic` (page-counts), read to its end.
+std::map<std::string, int64_t> final_counts(const std::string& bootstrap,
+                                            const std::string& topic = "page-counts") {
+  auto contents = chaos::read_topic(bootstrap, topic, {false, std::chrono::seconds(60), {}});
+  if (!contents) FAIL("reading " << topic << ": " << contents.error().to_string());
   std::map<std::string, int64_t> counts;
   auto json = make_json_codec();
   size_t unreadable = 0;
@@ -204,8 +207,8 @@ TEST_CASE("a task replaying into a repartition topic: the GROUP BY downstream co
     REQUIRE(final_counts(bootstrap) == expected);
     REQUIRE(records_in(app, 0) > 0);
     // One record per click through the topic, unless combined.
-    auto moved =
-        chaos::read_topic(bootstrap, "by-page-repartition", {false, std::chrono::seconds(60), {}});
+    auto moved = chaos::read_topic(bootstrap, "page-views-by-page-repartition",
+                                   {false, std::chrono::seconds(60), {}});
     REQUIRE(moved);
     INFO("records in the repartition topic: " << moved->records.size());
     if (variant < 2) {
@@ -249,6 +252,168 @@ TEST_CASE("a task replaying into a repartition topic: the GROUP BY downstream co
     WARN("repartition records skipped as replay duplicates: " << duplicates_skipped(app));
     REQUIRE(app.stop());
     CHECK(final_counts(bootstrap) == expected);
+  }
+  std::filesystem::remove_all(state);
+}
+
+namespace {
+
+// Clicks counted per user under the same group name ("by-page") as the
+// per-page count: the same repartition topic name within a topology.
+Topology user_count_topology() {
+  Topology topo;
+  topo.stream("clicks", codecs::string_json())
+      .group_by([](const Record& r) { return r.key; }, "by-page")
+      .count("user-counts")
+      .to("user-counts", codecs::string_json());
+  return topo;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "two applications whose GROUP BYs have the same name each use their own repartition topic",
+    "[integration][application][replay]") {
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {"clicks", "page-counts", "user-counts"}) {
+    REQUIRE((*broker)->create_topic(t, kPartitions).ok());
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string state_a = fresh_dir(), state_b = fresh_dir();
+  std::map<std::string, int64_t> pages, users;
+  for (int64_t i = 0; i < 2000; ++i) {
+    ++pages[page_of(i)];
+    ++users[user_of(i)];
+  }
+  // Before repartition topics were named by application.id both read
+  // "by-page-repartition": each counted the other's records under keys of
+  // the other kind.
+  Application a(page_count_topology(false), config_for(bootstrap, state_a, "500", "0", "views-a"));
+  Application b(user_count_topology(), config_for(bootstrap, state_b, "500", "0", "views-b"));
+  REQUIRE(a.start({0, 1, 2, 3}, 1).ok());
+  REQUIRE(b.start({0, 1, 2, 3}, 1).ok());
+  REQUIRE(produce_clicks(bootstrap, 0, 2000, 20000));
+  wait_idle(a);
+  wait_idle(b);
+  REQUIRE(a.stop());
+  REQUIRE(b.stop());
+  CHECK(final_counts(bootstrap, "page-counts") == pages);
+  CHECK(final_counts(bootstrap, "user-counts") == users);
+  for (const auto* topic : {"views-a-by-page-repartition", "views-b-by-page-repartition"}) {
+    auto moved = chaos::read_topic(bootstrap, topic, {false, std::chrono::seconds(60), {}});
+    REQUIRE(moved);
+    CHECK(moved->records.size() == 2000);
+  }
+  std::filesystem::remove_all(state_a);
+  std::filesystem::remove_all(state_b);
+}
+
+namespace {
+
+// Turns application `from`'s checkpoints into `to`'s as a version before
+// scoped repartition topics wrote them: their offsets of
+// "<from>-by-page-repartition" name "by-page-repartition" instead, at
+// `unscoped_offset[p]`.
+void write_unscoped_checkpoints(const std::string& state_dir, const std::string& from,
+                                const std::string& to,
+                                const std::map<int32_t, int64_t>& unscoped_offset) {
+  auto store = checkpoint::DirectoryStore::open(state_dir);
+  REQUIRE(store);
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto ids = (*store)->list(checkpoint::TaskId{from, PartitionId{p}});
+    REQUIRE(ids);
+    REQUIRE(!ids->empty());
+    for (const auto& id : *ids) {
+      auto snap = (*store)->read(checkpoint::TaskId{from, PartitionId{p}}, id);
+      REQUIRE(snap);
+      snap->task = checkpoint::TaskId{to, PartitionId{p}};
+      const TopicPartition scoped{from + "-by-page-repartition", PartitionId{p}};
+      REQUIRE(snap->input_offsets.erase(scoped) == 1);
+      auto at = unscoped_offset.find(p);
+      snap->input_offsets[TopicPartition{"by-page-repartition", PartitionId{p}}] =
+          Offset{at == unscoped_offset.end() ? 0 : at->second};
+      REQUIRE((*store)->write(*snap));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "checkpoints from before scoped repartition topics: refused while the old topic holds unread "
+    "records, then continued",
+    "[integration][application][replay]") {
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const auto& t : {"clicks", "page-counts"}) {
+    REQUIRE((*broker)->create_topic(t, kPartitions).ok());
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string state = fresh_dir();
+  std::map<std::string, int64_t> expected;
+  for (int64_t i = 0; i < 3000; ++i) ++expected[page_of(i)];
+
+  // The state an earlier version left: counts of the first 2000 clicks,
+  // and offsets of the unscoped "by-page-repartition".
+  {
+    Application old(page_count_topology(false), config_for(bootstrap, state, "600000", "0", "old"));
+    REQUIRE(old.start({0, 1, 2, 3}, 1).ok());
+    REQUIRE(produce_clicks(bootstrap, 0, 2000, 20000));
+    wait_idle(old);
+    REQUIRE(old.stop());  // a final checkpoint per task
+  }
+  REQUIRE((*broker)->create_topic("by-page-repartition", kPartitions).ok());
+  write_unscoped_checkpoints(state, "old", "page-views", {});
+
+  // Two records the earlier version wrote to partition 1 and never read.
+  {
+    Acks acks;
+    auto p = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap}}, &acks);
+    REQUIRE(p);
+    for (int i = 0; i < 2; ++i) {
+      OutputRecord r;
+      r.topic = "by-page-repartition";
+      r.partition = 1;
+      r.key = "p1";
+      r.value = R"({"click": 0, "page": "p1"})";
+      REQUIRE((*p)->produce(r, nullptr));
+    }
+    REQUIRE((*p)->flush(std::chrono::seconds(30)).ok());
+    REQUIRE(acks.failures == 0);
+  }
+  {
+    Application refused(page_count_topology(false), config_for(bootstrap, state, "600000"));
+    auto started = refused.start({0, 1, 2, 3}, 2);
+    REQUIRE_FALSE(started.ok());
+    INFO(started.error().message);
+    CHECK_THAT(started.error().message,
+               Catch::Contains("by-page-repartition partition 1 up to offset 0, and 2 records") &&
+                   Catch::Contains("page-views-by-page-repartition"));
+  }
+
+  // The earlier version read them: the tasks restore and go on through
+  // "page-views-by-page-repartition", counting every click once.
+  write_unscoped_checkpoints(state, "old", "page-views", {{1, 2}});
+  Application app(page_count_topology(false), config_for(bootstrap, state, "600000"));
+  REQUIRE(app.start({0, 1, 2, 3}, 3).ok());
+  REQUIRE(produce_clicks(bootstrap, 2000, 1000, 20000));
+  wait_idle(app);
+  REQUIRE(app.stop());
+  CHECK(final_counts(bootstrap) == expected);
+  auto moved = chaos::read_topic(bootstrap, "page-views-by-page-repartition",
+                                 {false, std::chrono::seconds(60), {}});
+  REQUIRE(moved);
+  CHECK(moved->records.size() == 1000);
+  // The new checkpoints name only the topics the tasks read.
+  auto store = checkpoint::DirectoryStore::open(state);
+  REQUIRE(store);
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto newest = (*store)->load_latest_valid(checkpoint::TaskId{"page-views", PartitionId{p}});
+    REQUIRE(newest);
+    REQUIRE(newest->has_value());
+    for (const auto& [tp, offset] : (*newest)->input_offsets)
+      CHECK(tp.topic != "by-page-repartition");
   }
   std::filesystem::remove_all(state);
 }

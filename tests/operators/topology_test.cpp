@@ -295,6 +295,49 @@ TEST_CASE("topology: joins after a repartition are co-partitioned with the table
         std::vector<std::vector<std::string>>{{"by-user-repartition", "users"}});
 }
 
+TEST_CASE("topology: scoped_to names repartition topics by the application id", "[topology]") {
+  Topology topo;
+  auto users = topo.table("users", test::text_serdes());
+  auto clicks = topo.stream("clicks", test::text_serdes());
+  auto by_user = topo.add_repartition(
+      clicks.select_key([](const Record& r) { return r.value; }).node(), "by-user");
+  KStream(topo, by_user)
+      .join(users, [](const Record&, const Value* u) { return *u; })
+      .to("out", test::text_serdes());
+  REQUIRE(topo.validate());
+
+  const Topology scoped = topo.scoped_to("shop");
+  CHECK(scoped.repartition_topics() == std::vector<std::string>{"shop-by-user-repartition"});
+  CHECK(scoped.source_topics() ==
+        std::vector<std::string>{"users", "clicks", "shop-by-user-repartition"});
+  CHECK(scoped.sink_topics() == std::vector<std::string>{"shop-by-user-repartition", "out"});
+  CHECK(scoped.copartition_groups() ==
+        std::vector<std::vector<std::string>>{{"shop-by-user-repartition", "users"}});
+  CHECK(scoped.unscoped_repartition_topics() ==
+        std::vector<std::pair<std::string, std::string>>{
+            {"shop-by-user-repartition", "by-user-repartition"}});
+  // The original is untouched; scoping again starts from the unscoped names.
+  CHECK(topo.repartition_topics() == std::vector<std::string>{"by-user-repartition"});
+  CHECK(topo.unscoped_repartition_topics().empty());
+  CHECK(scoped.scoped_to("other").repartition_topics() ==
+        std::vector<std::string>{"other-by-user-repartition"});
+  CHECK(scoped.scoped_to("").repartition_topics() ==
+        std::vector<std::string>{"by-user-repartition"});
+
+  // The task writes and reads the scoped topic; its replay marks keep the
+  // unscoped name, which checkpoints of either naming hold.
+  auto g = scoped.instantiate(PartitionId{0});
+  REQUIRE(g);
+  bool marks = false;
+  for (auto* s : g->stores()) marks |= s->name() == "rivulet.replay-marks/by-user-repartition";
+  CHECK(marks);
+  TaskOutput out;
+  std::vector<RawRecord> in = {test::raw(0, "c1", "u1")};
+  g->process("clicks", in.data(), in.data() + in.size(), out);
+  REQUIRE(out.records.size() == 1);
+  CHECK(out.records[0].topic == "shop-by-user-repartition");
+}
+
 TEST_CASE("topology: inputs are grouped by sub-topology, split at repartition topics",
           "[topology]") {
   auto groups = [](const Topology& topo) {

@@ -742,6 +742,14 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
   const std::string nodes = engine.topology().describe();
   CHECK(std::count(topology.begin(), topology.end(), '\n') ==
         1 + std::count(nodes.begin(), nodes.end(), '\n'));
+  // As the application "shop" runs it: its repartition topic, written and
+  // read, carries the application id.
+  const std::string scoped = engine.explain("shop");
+  INFO(scoped);
+  CHECK(scoped.find("Repartition topics (created with the task count when missing):\n  "
+                    "shop-CTAS_C_0-groupby-repartition\n") != std::string::npos);
+  CHECK(scoped.find(" sink shop-CTAS_C_0-groupby-repartition <- ") != std::string::npos);
+  CHECK(scoped.find(" source shop-CTAS_C_0-groupby-repartition\n") != std::string::npos);
 
   // A second query reading every column of EV widens what its source decodes.
   REQUIRE(engine.execute_script("CREATE STREAM ALL_EV AS SELECT * FROM EV;"));
