@@ -342,7 +342,7 @@ void write_unscoped_checkpoints(const std::string& state_dir, const std::string&
 
 TEST_CASE(
     "checkpoints from before scoped repartition topics: refused while the old topic holds unread "
-    "records, then continued",
+    "records and then continued",
     "[integration][application][replay]") {
   auto broker = connectors::EmbeddedBroker::start();
   REQUIRE(broker.ok());
