@@ -36,7 +36,8 @@ struct PlannedApp {
   int queries = 0;
   std::vector<std::pair<std::string, std::string>> properties;  // SET statements
   std::vector<std::string> ignored;  // SET keys that are not configuration keys
-  std::vector<std::string> sinks;    // topics written (repartition topics included)
+  std::vector<std::string>
+      sinks;  // topics written (repartition topics unscoped: Topology::scoped_to)
   // SqlEngine::explain() of its queries, run as application `application_id`.
   std::function<std::string(const std::string& application_id)> explain;
   // The file and memory sources the queries read (WITH (SOURCE='file://...'));

@@ -20,6 +20,7 @@
 #include "chaos/topic_reader.hpp"
 #include "checkpoint/directory_store.hpp"
 #include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "runtime/codec.hpp"
 
@@ -62,8 +63,10 @@ Topology page_count_topology(bool two_phase) {
 // `cache`: statestore.cache.max.bytes.
 Config config_for(const std::string& bootstrap, const std::string& state_dir,
                   const std::string& checkpoint_interval_ms, const std::string& cache = "0",
-                  const std::string& application_id = "page-views") {
+                  const std::string& application_id = "page-views",
+                  const std::string& guarantee = "at_least_once") {
   auto c = Config::from_map({{"application.id", application_id},
+                             {"processing.guarantee", guarantee},
                              {"bootstrap.servers", bootstrap},
                              {"commit.interval.ms", "50"},
                              {"checkpoint.interval.ms", checkpoint_interval_ms},
@@ -314,12 +317,15 @@ namespace {
 // Turns application `from`'s checkpoints into `to`'s as a version before
 // scoped repartition topics wrote them: their offsets of
 // "<from>-by-page-repartition" name "by-page-repartition" instead, at
-// `unscoped_offset[p]`.
-void write_unscoped_checkpoints(const std::string& state_dir, const std::string& from,
-                                const std::string& to,
+// `unscoped_offset[p]`. The newest one's offsets are committed for `to`'s
+// group, as that version's last commit would have left them (under
+// exactly_once_v2 a checkpoint ahead of them is dropped as uncommitted).
+void write_unscoped_checkpoints(const std::string& bootstrap, const std::string& state_dir,
+                                const std::string& from, const std::string& to,
                                 const std::map<int32_t, int64_t>& unscoped_offset) {
   auto store = checkpoint::DirectoryStore::open(state_dir);
   REQUIRE(store);
+  std::vector<std::pair<TopicPartition, Offset>> commits;
   for (int32_t p = 0; p < kPartitions; ++p) {
     auto ids = (*store)->list(checkpoint::TaskId{from, PartitionId{p}});
     REQUIRE(ids);
@@ -334,8 +340,14 @@ void write_unscoped_checkpoints(const std::string& state_dir, const std::string&
       snap->input_offsets[TopicPartition{"by-page-repartition", PartitionId{p}}] =
           Offset{at == unscoped_offset.end() ? 0 : at->second};
       REQUIRE((*store)->write(*snap));
+      if (id == ids->front())  // newest first
+        commits.insert(commits.end(), snap->input_offsets.begin(), snap->input_offsets.end());
     }
   }
+  auto group =
+      connectors::KafkaConsumer::create({{"bootstrap.servers", bootstrap}, {"group.id", to}});
+  REQUIRE(group);
+  REQUIRE((*group)->commit_sync(commits));
 }
 
 }  // namespace
@@ -353,6 +365,10 @@ TEST_CASE(
   const std::string state = fresh_dir();
   std::map<std::string, int64_t> expected;
   for (int64_t i = 0; i < 3000; ++i) ++expected[page_of(i)];
+  // Under exactly_once_v2 the restore also checks the checkpoint's offsets
+  // of the old topic against the group's commits.
+  const std::string guarantee = GENERATE(as<std::string>(), "at_least_once", "exactly_once_v2");
+  INFO("processing.guarantee=" << guarantee);
 
   // The state an earlier version left: counts of the first 2000 clicks,
   // and offsets of the unscoped "by-page-repartition".
@@ -364,7 +380,7 @@ TEST_CASE(
     REQUIRE(old.stop());  // a final checkpoint per task
   }
   REQUIRE((*broker)->create_topic("by-page-repartition", kPartitions).ok());
-  write_unscoped_checkpoints(state, "old", "page-views", {});
+  write_unscoped_checkpoints(bootstrap, state, "old", "page-views", {});
 
   // Two records the earlier version wrote to partition 1 and never read.
   {
@@ -383,7 +399,8 @@ TEST_CASE(
     REQUIRE(acks.failures == 0);
   }
   {
-    Application refused(page_count_topology(false), config_for(bootstrap, state, "600000"));
+    Application refused(page_count_topology(false),
+                        config_for(bootstrap, state, "600000", "0", "page-views", guarantee));
     auto started = refused.start({0, 1, 2, 3}, 2);
     REQUIRE_FALSE(started.ok());
     INFO(started.error().message);
@@ -394,8 +411,9 @@ TEST_CASE(
 
   // The earlier version read them: the tasks restore and go on through
   // "page-views-by-page-repartition", counting every click once.
-  write_unscoped_checkpoints(state, "old", "page-views", {{1, 2}});
-  Application app(page_count_topology(false), config_for(bootstrap, state, "600000"));
+  write_unscoped_checkpoints(bootstrap, state, "old", "page-views", {{1, 2}});
+  Application app(page_count_topology(false),
+                  config_for(bootstrap, state, "600000", "0", "page-views", guarantee));
   REQUIRE(app.start({0, 1, 2, 3}, 3).ok());
   REQUIRE(produce_clicks(bootstrap, 2000, 1000, 20000));
   wait_idle(app);
