@@ -780,7 +780,8 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       // What the pipeline wrote to each topic it also reads (repartition
       // topics, a first stage's results), for the multi-hop baseline.
       json inter = json::array();
-      for (const auto& t : intermediate_topics(planned->topology)) {
+      // Named as the Application names them (Topology::scoped_to).
+      for (const auto& t : intermediate_topics(planned->topology.scoped_to(app.application_id()))) {
         auto n = records_written(bootstrap, t);
         inter.push_back({{"topic", t}, {"records", n ? *n : -1}});
       }
