@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "actors/application.hpp"
@@ -418,7 +419,15 @@ TEST_CASE(
   REQUIRE(produce_clicks(bootstrap, 2000, 1000, 20000));
   wait_idle(app);
   REQUIRE(app.stop());
-  CHECK(final_counts(bootstrap) == expected);
+  const auto counts = final_counts(bootstrap);
+  std::ostringstream differ;
+  for (const auto& [page, n] : expected) {
+    auto it = counts.find(page);
+    const int64_t got = it == counts.end() ? -1 : it->second;
+    if (got != n) differ << page << ": " << got << " (expected " << n << ") ";
+  }
+  INFO("pages counted wrong: " << differ.str());
+  CHECK(counts == expected);
   auto moved = chaos::read_topic(bootstrap, "page-views-by-page-repartition",
                                  {false, std::chrono::seconds(60), {}});
   REQUIRE(moved);
