@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "runtime/config.hpp"
+
 namespace rivulet::cluster {
 
 CoordinatorState::CoordinatorState(CoordinatorTimes times, std::string secret, int64_t now_ms)
@@ -68,6 +70,9 @@ std::string CoordinatorState::submit(const QueryDef& query, const std::string& s
                                      int64_t now_ms) {
   if (secret != secret_) return "cluster.secret mismatch: submit refused";
   if (query.name.empty()) return "a query needs a name";
+  // The name is its application.id on every node.
+  if (auto ok = check_application_id(query.name); !ok)
+    return "query name '" + query.name + "': " + ok.error().message;
   if (query.partitions <= 0) return "query " + query.name + " has no partitions";
   auto it = queries_.find(query.name);
   if (it != queries_.end()) {

@@ -432,8 +432,9 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
                        r.error().to_string());
       }
     }
-    (void)c.set("application.id", def.name);
-    auto loading = SourceLoading::start(*planned, c);
+    auto named = c.set("application.id", def.name);
+    auto loading = named ? SourceLoading::start(*planned, c)
+                         : Expected<std::unique_ptr<SourceLoading>>(named.error());
     if (!loading) {
       q.error = loading.error().to_string();
       logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,

@@ -45,6 +45,7 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
 Expected<bool> validate(const ConfigKey& key, const std::string& value) {
   switch (key.type) {
     case ConfigType::String:
+      if (key.name == "application.id") return check_application_id(value);
       return true;
     case ConfigType::Bool:
       if (value == "true" || value == "false") return true;
@@ -74,11 +75,23 @@ Expected<bool> validate(const ConfigKey& key, const std::string& value) {
 
 }  // namespace
 
+Expected<bool> check_application_id(const std::string& id) {
+  // Kafka's legal topic name characters: the id prefixes topic names.
+  const auto legal = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  };
+  if (!id.empty() && id.size() <= 200 && std::all_of(id.begin(), id.end(), legal)) return true;
+  return Error::fatal("invalid value '" + id +
+                      "' for application.id: 1 to 200 letters, digits, '.', '_' or '-' (it "
+                      "names the consumer group and prefixes topic names)");
+}
+
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
       {"application.id", ConfigType::String, "rivulet", {}, 0, INT64_MAX,
        "Identifies the application: consumer group id, prefix of internal topics "
-       "(<application.id>-dlq, repartition topics) and of checkpoint paths."},
+       "(<application.id>-dlq, <application.id>-<name>-repartition) and of checkpoint paths. "
+       "1 to 200 letters, digits, '.', '_' or '-'."},
       {"bootstrap.servers", ConfigType::String, "", {}, 0, INT64_MAX,
        "Kafka bootstrap list (host:port,...). `--bootstrap` sets it on the command line."},
       {"processing.guarantee", ConfigType::Enum, "at_least_once",

@@ -31,6 +31,10 @@ struct ConfigKey {
   std::string doc;
 };
 
+// application.id's rule (it prefixes topic names): 1 to 200 of Kafka's
+// topic name characters, letters, digits, '.', '_' and '-'.
+Expected<bool> check_application_id(const std::string& id);
+
 // Every key, in documentation order.
 const std::vector<ConfigKey>& config_keys();
 const ConfigKey* find_config_key(std::string_view name);

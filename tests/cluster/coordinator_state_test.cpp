@@ -84,6 +84,9 @@ TEST_CASE("nodes get balanced tasks with distinct epochs, and a wrong secret is 
   CoordinatorState c(kTimes, "", 0);
   REQUIRE(c.submit(query("q", 8), "", 0).empty());
   CHECK_FALSE(c.submit(query("q", 8), "wrong", 0).empty());
+  // A query's name is its application.id: it prefixes topic names.
+  CHECK_THAT(c.submit(query("my query", 8), "", 0),
+             Catch::Contains("query name 'my query'") && Catch::Contains("application.id"));
   FakeNode a("a"), b("b"), d("c");
   a.beat(c, 10);
   b.beat(c, 10);

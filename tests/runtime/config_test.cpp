@@ -31,6 +31,19 @@ TEST_CASE("unknown keys and bad values are rejected naming the key", "[runtime][
   CHECK(Config::from_map({{"kafka.consumer.fetch.min.bytes", "1"}}).ok());
 }
 
+TEST_CASE("application.id takes only what a topic name may hold", "[runtime][config]") {
+  // It prefixes the repartition topics and the dead-letter topic.
+  for (const char* good : {"shop", "shop.orders_v2-eu", "A1"})
+    CHECK(Config::from_map({{"application.id", good}}).ok());
+  for (const std::string& bad : std::vector<std::string>{"", "my app", "shop/orders", "caf\xc3\xa9",
+                                                         std::string(201, 'a')}) {
+    auto c = Config::from_map({{"application.id", bad}});
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.error().message, Catch::Contains("application.id") &&
+                                      Catch::Contains("letters, digits, '.', '_' or '-'"));
+  }
+}
+
 TEST_CASE("file, environment and --set apply in order", "[runtime][config]") {
   std::string path = std::string(RIVULET_BINARY_DIR) + "/config_test.properties";
   {
