@@ -167,6 +167,14 @@ std::map<std::string, int64_t> final_counts(const std::string& bootstrap,
   return counts;
 }
 
+// The embedded broker with `topics`, kPartitions each.
+std::unique_ptr<connectors::EmbeddedBroker> broker_with(std::initializer_list<const char*> topics) {
+  auto broker = connectors::EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  for (const char* t : topics) REQUIRE((*broker)->create_topic(t, kPartitions).ok());
+  return std::move(*broker);
+}
+
 std::string fresh_dir() {
   std::string templ = (std::filesystem::temp_directory_path() / "rivulet-replay-XXXXXX").string();
   REQUIRE(::mkdtemp(templ.data()) != nullptr);
@@ -177,12 +185,8 @@ std::string fresh_dir() {
 
 TEST_CASE("a task replaying into a repartition topic: the GROUP BY downstream counts exactly",
           "[integration][application][replay]") {
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {"clicks", "page-counts"}) {
-    REQUIRE((*broker)->create_topic(t, kPartitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
+  auto broker = broker_with({"clicks", "page-counts"});
+  const std::string bootstrap = broker->bootstrap();
   const std::string state = fresh_dir();
   std::map<std::string, int64_t> expected;
   int64_t produced = 0;
@@ -278,12 +282,8 @@ Topology user_count_topology() {
 TEST_CASE(
     "two applications whose GROUP BYs have the same name each use their own repartition topic",
     "[integration][application][replay]") {
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {"clicks", "page-counts", "user-counts"}) {
-    REQUIRE((*broker)->create_topic(t, kPartitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
+  auto broker = broker_with({"clicks", "page-counts", "user-counts"});
+  const std::string bootstrap = broker->bootstrap();
   const std::string state_a = fresh_dir(), state_b = fresh_dir();
   std::map<std::string, int64_t> pages, users;
   for (int64_t i = 0; i < 2000; ++i) {
@@ -357,12 +357,8 @@ TEST_CASE(
     "checkpoints from before scoped repartition topics: refused while the old topic holds unread "
     "records and then continued",
     "[integration][application][replay]") {
-  auto broker = connectors::EmbeddedBroker::start();
-  REQUIRE(broker.ok());
-  for (const auto& t : {"clicks", "page-counts"}) {
-    REQUIRE((*broker)->create_topic(t, kPartitions).ok());
-  }
-  const std::string bootstrap = (*broker)->bootstrap();
+  auto broker = broker_with({"clicks", "page-counts"});
+  const std::string bootstrap = broker->bootstrap();
   const std::string state = fresh_dir();
   std::map<std::string, int64_t> expected;
   for (int64_t i = 0; i < 3000; ++i) ++expected[page_of(i)];
@@ -380,7 +376,7 @@ TEST_CASE(
     wait_idle(old);
     REQUIRE(old.stop());  // a final checkpoint per task
   }
-  REQUIRE((*broker)->create_topic("by-page-repartition", kPartitions).ok());
+  REQUIRE(broker->create_topic("by-page-repartition", kPartitions).ok());
   write_unscoped_checkpoints(bootstrap, state, "old", "page-views", {});
 
   // Two records the earlier version wrote to partition 1 and never read.

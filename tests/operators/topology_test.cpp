@@ -281,21 +281,9 @@ TEST_CASE("topology: group_by a new key goes through a repartition topic", "[top
   CHECK(g->table("page-counts")->get(S("home")) == std::optional<Value>(I(2)));
 }
 
-TEST_CASE("topology: joins after a repartition are co-partitioned with the table", "[topology]") {
-  Topology topo;
-  auto users = topo.table("users", test::text_serdes());
-  auto clicks = topo.stream("clicks", test::text_serdes());
-  auto by_user = topo.add_repartition(
-      clicks.select_key([](const Record& r) { return r.value; }).node(), "by-user");
-  KStream(topo, by_user)
-      .join(users, [](const Record& s, const Value* u) { return *u; })
-      .to("out", test::text_serdes());
-  REQUIRE(topo.validate());
-  CHECK(topo.copartition_groups() ==
-        std::vector<std::vector<std::string>>{{"by-user-repartition", "users"}});
-}
-
-TEST_CASE("topology: scoped_to names repartition topics by the application id", "[topology]") {
+// Clicks re-keyed by user (their value) through "by-user-repartition",
+// joined with the users table, to "out".
+Topology clicks_by_user_join() {
   Topology topo;
   auto users = topo.table("users", test::text_serdes());
   auto clicks = topo.stream("clicks", test::text_serdes());
@@ -304,6 +292,18 @@ TEST_CASE("topology: scoped_to names repartition topics by the application id", 
   KStream(topo, by_user)
       .join(users, [](const Record&, const Value* u) { return *u; })
       .to("out", test::text_serdes());
+  return topo;
+}
+
+TEST_CASE("topology: joins after a repartition are co-partitioned with the table", "[topology]") {
+  Topology topo = clicks_by_user_join();
+  REQUIRE(topo.validate());
+  CHECK(topo.copartition_groups() ==
+        std::vector<std::vector<std::string>>{{"by-user-repartition", "users"}});
+}
+
+TEST_CASE("topology: scoped_to names repartition topics by the application id", "[topology]") {
+  Topology topo = clicks_by_user_join();
   REQUIRE(topo.validate());
 
   const Topology scoped = topo.scoped_to("shop");
@@ -354,15 +354,8 @@ TEST_CASE("topology: inputs are grouped by sub-topology, split at repartition to
   // Joined after a repartition: the repartition topic's source joins the
   // table (their store), the stream that feeds the repartition is apart.
   {
-    Topology topo;
-    auto users = topo.table("users", test::text_serdes());
-    auto clicks = topo.stream("clicks", test::text_serdes());
-    auto by_user = topo.add_repartition(
-        clicks.select_key([](const Record& r) { return r.value; }).node(), "by-user");
-    KStream(topo, by_user)
-        .join(users, [](const Record&, const Value* u) { return *u; })
-        .to("out", test::text_serdes());
-    CHECK(groups(topo) == Groups{{"users", 0}, {"clicks", 1}, {"by-user-repartition", 0}});
+    CHECK(groups(clicks_by_user_join()) ==
+          Groups{{"users", 0}, {"clicks", 1}, {"by-user-repartition", 0}});
   }
   // Re-keyed and counted (Yahoo's shape): the count reads the repartition
   // topic alone; an unused table is a group of its own.
