@@ -138,7 +138,8 @@ class Topology {
   // A GROUP BY through a repartition topic in two phases
   // (operators/partial_aggregate.hpp): the parent's records (keyed by their
   // group) become partial aggregates, go through the topic
-  // "<repartition_name>-repartition" and are merged into the store
+  // "<repartition_name>-repartition" (prefixed by the application id when
+  // an Application runs it: scoped_to) and are merged into the store
   // `store_name` (windowed when `window` is given; not session windows).
   // Every function must merge: built-in, or custom with a merger. Returns
   // the aggregation node (its records are the results, as add_aggregate's
@@ -285,7 +286,8 @@ class KStream {
 
   KGroupedStream group_by_key() const;
   // Groups by a new key: re-keys, then goes through the topic
-  // "<name>-repartition" (name defaults to a generated one).
+  // "<name>-repartition" (name defaults to a generated one), which an
+  // Application names "<application.id>-<name>-repartition".
   template <typename Fn>
   KGroupedStream group_by(Fn key_fn, std::string name = "",
                           Serdes serdes = codecs::internal()) const;

@@ -9,14 +9,16 @@
 // it, in three steps through two repartition topics:
 //   1. a's change (a's partition): the key's previous fk is kept in a
 //      task store (`<query>-fk-prev`); a change of fk unsubscribes the old
-//      one; a row with a fk subscribes it (topic `<query>-fk-subscribe`,
-//      keyed by fk in b's key format, so it meets b's row). A deleted row
-//      of a, or one with a NULL fk, is answered at once: a tombstone, or
-//      (LEFT) the row with b's columns NULL.
+//      one; a row with a fk subscribes it (topic
+//      `<application.id>-<query>-fk-subscribe-repartition`, keyed by fk in
+//      b's key format, so it meets b's row). A deleted row of a, or one
+//      with a NULL fk, is answered at once: a tombstone, or (LEFT) the row
+//      with b's columns NULL.
 //   2. b's partition: the subscriptions per fk (`<query>-fk-subscriptions`)
 //      answer each subscription and every change of b's row with b's
-//      current row, to each a key subscribed (topic `<query>-fk-response`,
-//      keyed by a's key in a's key format).
+//      current row, to each a key subscribed (topic
+//      `<application.id>-<query>-fk-response-repartition`, keyed by a's key
+//      in a's key format).
 //   3. a's partition: a response is joined with a's current row, unless a's
 //      row is gone or now has another fk (a stale response: dropped); a
 //      missing b row gives a tombstone (INNER) or b's columns NULL (LEFT).
