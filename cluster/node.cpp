@@ -420,8 +420,11 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
   Query q;
   q.def = def;
   auto planned = plan_query(def.sql);
-  if (!planned) {
-    q.error = planned.error().to_string();
+  // Its name is its application.id (a coordinator from before the rule may
+  // hold a name that cannot be one).
+  auto named = check_application_id(def.name);
+  if (!planned || !named) {
+    q.error = planned ? named.error().to_string() : planned.error().to_string();
     logger()->error("node {}: query {} cannot be planned: {}", options_.name, def.name, q.error);
   } else {
     Config c = config_;
@@ -432,9 +435,8 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
                        r.error().to_string());
       }
     }
-    auto named = c.set("application.id", def.name);
-    auto loading = named ? SourceLoading::start(*planned, c)
-                         : Expected<std::unique_ptr<SourceLoading>>(named.error());
+    (void)c.set("application.id", def.name);  // checked above
+    auto loading = SourceLoading::start(*planned, c);
     if (!loading) {
       q.error = loading.error().to_string();
       logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,

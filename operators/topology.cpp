@@ -54,6 +54,11 @@ struct Topology::State {
   size_t name_counter = 0;
   std::string scope;  // scoped_to()'s application id ("" when unscoped)
 
+  // A repartition topic's name in this scope.
+  std::string topic_of(const std::string& internal_name) const {
+    return scope.empty() ? internal_name : scope + "-" + internal_name;
+  }
+
   void fail(std::string message) {
     if (!error) error = Error::fatal("topology: " + std::move(message));
   }
@@ -323,13 +328,13 @@ Topology::NodeId Topology::add_sink(NodeId parent, std::string topic, Serdes ser
 }
 
 Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& name, Serdes serdes) {
-  std::string topic = name + kRepartitionSuffix;
-  if (!state_->scope.empty()) topic = state_->scope + "-" + topic;
+  const std::string internal_name = name + kRepartitionSuffix;
+  const std::string topic = state_->topic_of(internal_name);
   NodeId sink = add_sink(parent, topic, serdes);
   NodeId source = add_source(topic, std::move(serdes), false);
   for (NodeId id : {sink, source}) {
     state_->nodes[id].internal = true;
-    state_->nodes[id].internal_name = name + kRepartitionSuffix;
+    state_->nodes[id].internal_name = internal_name;
   }
   return source;
 }
@@ -340,8 +345,7 @@ Topology Topology::scoped_to(const std::string& application_id) const {
   auto& st = *out.state_;
   st.scope = application_id;
   for (auto& n : st.nodes) {
-    if (!n.internal) continue;
-    n.topic = application_id.empty() ? n.internal_name : application_id + "-" + n.internal_name;
+    if (n.internal) n.topic = st.topic_of(n.internal_name);
   }
   return out;
 }
