@@ -1,5 +1,6 @@
 #include "connectors/kafka_producer.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "connectors/kafka_log.hpp"
@@ -79,6 +80,12 @@ void KafkaProducer::on_report(const rd_kafka_message_t* msg) {
     std::lock_guard<std::mutex> lock(stats_mutex_);
     auto& s = stats_[topic];
     (error ? s.failed : s.produced) += 1;
+    if (!error && msg->partition >= 0 && msg->offset >= 0) {
+      auto& latest = acknowledged_[topic];
+      const auto p = static_cast<size_t>(msg->partition);
+      if (latest.size() <= p) latest.resize(p + 1, -1);
+      latest[p] = std::max(latest[p], msg->offset);
+    }
   }
   // Purged records (an aborted transaction, a close) are expected by whoever
   // purged them and are counted: one line each would flood the log.
@@ -173,6 +180,12 @@ Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
 std::map<std::string, ProducerTopicStats> KafkaProducer::stats() const {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   return stats_;
+}
+
+std::vector<int64_t> KafkaProducer::acknowledged_offsets(const std::string& topic) const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  auto it = acknowledged_.find(topic);
+  return it == acknowledged_.end() ? std::vector<int64_t>{} : it->second;
 }
 
 uint64_t KafkaProducer::in_flight() const {

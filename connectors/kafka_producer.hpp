@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "connectors/kafka_config.hpp"
 #include "runtime/error.hpp"
@@ -78,6 +79,11 @@ class KafkaProducer {
   Expected<bool> flush(std::chrono::milliseconds timeout);
 
   std::map<std::string, ProducerTopicStats> stats() const;
+  // Per partition of `topic`, the highest offset a record of this producer
+  // got there, as acknowledged so far (-1: none). Every record produced
+  // after this call lands above it: a safe place to start reading what
+  // this producer (or a later one) writes from now on.
+  std::vector<int64_t> acknowledged_offsets(const std::string& topic) const;
   uint64_t in_flight() const;
   // Requests and bytes from librdkafka's statistics, as of the last report
   // (every statistics.interval.ms, 5 s unless set).
@@ -98,6 +104,7 @@ class KafkaProducer {
   std::thread delivery_thread_;
   mutable std::mutex stats_mutex_;
   std::map<std::string, ProducerTopicStats> stats_;
+  std::map<std::string, std::vector<int64_t>> acknowledged_;  // under stats_mutex_
   ClientStatsSink client_stats_;
 };
 

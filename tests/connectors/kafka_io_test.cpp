@@ -1,11 +1,14 @@
 // The Kafka connectors against an embedded broker in the test process.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "connectors/embedded_broker.hpp"
+#include "connectors/header_scan.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
@@ -296,4 +299,57 @@ TEST_CASE("request_topic_metadata returns the topics whose metadata arrived",
   REQUIRE((*producer)->produce(r, nullptr).ok());
   REQUIRE((*producer)->flush(std::chrono::seconds(10)).ok());
   CHECK((*producer)->stats().at("known").produced == 1);
+}
+
+TEST_CASE(
+    "scan_header reads one header of ranges of partitions and a producer's acknowledged offsets",
+    "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("looked-at", 3).ok());
+  const std::string bootstrap = (*broker)->bootstrap();
+  auto producer = KafkaProducer::create({{"bootstrap.servers", bootstrap}}, nullptr);
+  REQUIRE(producer.ok());
+  CHECK((*producer)->acknowledged_offsets("looked-at").empty());
+  // Partition 0: 10 records, every other one with the header; partition 1:
+  // 5 with it; partition 2: none.
+  for (int i = 0; i < 15; ++i) {
+    OutputRecord r;
+    r.topic = "looked-at";
+    r.partition = i < 10 ? 0 : 1;
+    r.value = std::string("v");
+    if (i >= 10 || i % 2 == 0) r.headers.push_back(Header{"origin", "o" + std::to_string(i)});
+    r.headers.push_back(Header{"other", std::string("x")});
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  // The highest offset acknowledged per partition; none in partition 2.
+  CHECK((*producer)->acknowledged_offsets("looked-at") == std::vector<int64_t>{9, 4});
+
+  std::vector<std::tuple<int32_t, int64_t, std::string>> seen;
+  auto collect = [&](int32_t p, int64_t o, std::string_view v) { seen.emplace_back(p, o, v); };
+  // Partition 0 from offset 3 to its end; partition 1 up to offset 2; an
+  // empty range of partition 2; an end past the partition's end stops there.
+  auto read =
+      scan_header({{"bootstrap.servers", bootstrap}}, "looked-at",
+                  {{0, 3, 100}, {1, 0, 2}, {2, 0, 0}}, "origin", collect, std::chrono::seconds(30));
+  REQUIRE(read.ok());
+  CHECK(*read == 9);  // 7 of partition 0, 2 of partition 1
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<std::tuple<int32_t, int64_t, std::string>>{
+                    {0, 4, "o4"}, {0, 6, "o6"}, {0, 8, "o8"}, {1, 0, "o10"}, {1, 1, "o11"}});
+
+  // Nothing to read: no client is made.
+  seen.clear();
+  auto none = scan_header({{"bootstrap.servers", bootstrap}}, "looked-at", {{2, 0, 0}}, "origin",
+                          collect, std::chrono::seconds(30));
+  REQUIRE(none.ok());
+  CHECK(*none == 0);
+  // A range that cannot be read to its end in time (a partition the topic
+  // does not have) is an error.
+  auto missing = scan_header({{"bootstrap.servers", bootstrap}}, "looked-at", {{7, 0, 5}}, "origin",
+                             collect, std::chrono::milliseconds(1500));
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("looked-at") && Catch::Contains("7"));
+  CHECK(seen.empty());
 }
