@@ -6,6 +6,7 @@
 
 #include "operators/ktable.hpp"
 #include "partitioning/murmur2.hpp"
+#include "runtime/msgpack_value.hpp"
 
 namespace rivulet {
 
@@ -34,6 +35,70 @@ Expected<PartialAggregate> decode_partial(const std::string& store, size_t n, co
   auto row = decode_accumulators(store, n, v.as_array()[1]);
   if (!row) return Error::data(row.error().message);
   return PartialAggregate{v.as_array()[0].to_int64(), std::move(*row)};
+}
+
+LookBack::LookBack(const std::string& internal_name)
+    : name_("rivulet.look-back/" + internal_name) {}
+
+std::string LookBack::serialize() const {
+  Array starts;
+  starts.reserve(starts_.size());
+  for (int64_t s : starts_) starts.push_back(Value::int64(s));
+  Array horizons;
+  horizons.reserve(horizons_.size());
+  for (const auto& [tp, h] : horizons_) {
+    horizons.push_back(Value::array(
+        {Value::string(tp.topic), Value::int32(tp.partition.value()), Value::int64(h)}));
+  }
+  return to_msgpack(
+      Value::array({Value::array(std::move(starts)), Value::array(std::move(horizons))}));
+}
+
+Expected<bool> LookBack::restore(std::string_view bytes) {
+  starts_.clear();
+  horizons_.clear();
+  restored_ = false;
+  auto bad = [&]() -> Expected<bool> {
+    starts_.clear();
+    horizons_.clear();
+    return Error::data(name_ + ": expected [[offset, ...], [[topic, partition, horizon], ...]]");
+  };
+  auto decoded = from_msgpack(bytes);
+  if (!decoded) return decoded.error();
+  if (decoded->kind() != TypeKind::Array || decoded->as_array().size() != 2) return bad();
+  const Value& starts = decoded->as_array()[0];
+  const Value& horizons = decoded->as_array()[1];
+  if (starts.kind() != TypeKind::Array || horizons.kind() != TypeKind::Array) return bad();
+  for (const Value& v : starts.as_array()) {
+    if (!is_integer(v)) return bad();
+    starts_.push_back(std::max<int64_t>(-1, v.to_int64()));
+  }
+  for (const Value& h : horizons.as_array()) {
+    if (h.kind() != TypeKind::Array || h.as_array().size() != 3) return bad();
+    const Array& f = h.as_array();
+    if (f[0].kind() != TypeKind::String || !is_integer(f[1]) || !is_integer(f[2])) return bad();
+    horizons_[TopicPartition{f[0].as_string(),
+                             PartitionId{static_cast<int32_t>(f[1].to_int64())}}] =
+        std::max<int64_t>(0, f[2].to_int64());
+  }
+  restored_ = true;
+  return true;
+}
+
+void LookBack::advance(const std::vector<int64_t>& acknowledged) {
+  if (starts_.size() < acknowledged.size()) starts_.resize(acknowledged.size(), -1);
+  for (size_t p = 0; p < acknowledged.size(); ++p)
+    starts_[p] = std::max(starts_[p], acknowledged[p]);
+}
+
+std::map<TopicPartition, int64_t> PartialAggregateNode::known_horizons(
+    const std::vector<TopicPartition>& inputs) const {
+  std::map<TopicPartition, int64_t> out;
+  for (const auto& tp : inputs) {
+    const int64_t h = from_start_ ? 0 : horizon(tp);
+    if (h >= 0) out[tp] = h;
+  }
+  return out;
 }
 
 size_t PartialAggregateNode::SlotHash::operator()(const Slot& s) const {
@@ -69,6 +134,12 @@ void PartialAggregateNode::note_high_watermark(const TopicPartition& tp, int64_t
   size_t i = 0;
   Origin& o = origin_of(SourcePosition{tp.topic, tp.partition, Offset{-1}}, i);
   if (o.horizon < 0) o.horizon = high_watermark;
+}
+
+void PartialAggregateNode::set_horizon(const TopicPartition& tp, int64_t horizon) {
+  size_t i = 0;
+  origin_of(SourcePosition{tp.topic, tp.partition, Offset{-1}}, i).horizon =
+      std::max<int64_t>(0, horizon);
 }
 
 int64_t PartialAggregateNode::horizon(const TopicPartition& tp) const {

@@ -38,8 +38,19 @@
 // run can have read. Below it, every record travels alone, with the same
 // provenance as in the lost run, and the marks judge each one.
 //
+// A cheaper horizon, when the checkpoint says where to look (LookBack):
+// each checkpoint keeps, per partition of the repartition topic, the
+// highest offset the producer had seen acknowledged there, and everything
+// the task wrote after the checkpoint lies above it; and the task's horizon
+// then, below which every earlier run's records came from. A restore reads
+// the topic from there (Application) and finds the furthest origin offset
+// of anything the lost run wrote: records beyond it and beyond the kept
+// horizon combine, since no record of a lost run can meet them
+// (set_horizon).
+//
 // Owned by a TaskGraph; runs on the task's thread.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -47,6 +58,7 @@
 
 #include "operators/aggregation.hpp"
 #include "operators/processor.hpp"
+#include "operators/state_store.hpp"
 #include "runtime/codec.hpp"
 
 namespace rivulet {
@@ -59,6 +71,46 @@ struct PartialAggregate {
 };
 // Decodes a partial for the `n` functions of the store named `store`.
 Expected<PartialAggregate> decode_partial(const std::string& store, size_t n, const Value& v);
+
+// What a restore needs to look back at a repartition topic (saved with every
+// checkpoint, as "rivulet.look-back/<name>"; docs/checkpoints.md):
+//
+// - per partition of the topic, the highest offset the task's producer had
+//   seen acknowledged there when the checkpoint was taken (-1: none). A
+//   record the task writes after that lands above it, so a restore reads
+//   from there;
+// - per input partition, the task's horizon at the time (only the known
+//   ones): every record an earlier run wrote of that input came from below
+//   it. A restore combines from the larger of it and what it read.
+//
+// Runs on the task's thread.
+class LookBack final : public StateStore {
+ public:
+  // `internal_name`: the repartition topic's name before scoping (the
+  // checkpoint's name for this store does not depend on application.id).
+  explicit LookBack(const std::string& internal_name);
+  std::string name() const override { return name_; }
+  std::string serialize() const override;
+  Expected<bool> restore(std::string_view bytes) override;
+
+  // Takes the producer's acknowledged offsets (KafkaProducer::
+  // acknowledged_offsets); each partition's start only moves forward.
+  void advance(const std::vector<int64_t>& acknowledged);
+  // Per partition (shorter than the topic: the rest are -1).
+  const std::vector<int64_t>& starts() const { return starts_; }
+  // The horizons to keep (replacing those kept).
+  void set_horizons(std::map<TopicPartition, int64_t> horizons) { horizons_ = std::move(horizons); }
+  const std::map<TopicPartition, int64_t>& horizons() const { return horizons_; }
+  // True once restored from a checkpoint: a checkpoint from before these
+  // stores has none, and its restore cannot look back.
+  bool restored() const { return restored_; }
+
+ private:
+  std::string name_;
+  std::vector<int64_t> starts_;
+  std::map<TopicPartition, int64_t> horizons_;
+  bool restored_ = false;
+};
 
 class PartialAggregateNode final : public Processor {
  public:
@@ -87,6 +139,22 @@ class PartialAggregateNode final : public Processor {
   void set_combine_from_start(bool on) { from_start_ = on; }
   // -1 when not known yet.
   int64_t horizon(const TopicPartition& tp) const;
+  // A restore read what the lost run wrote: no record of origin `tp` from
+  // `horizon` on can meet one of its records downstream, so those combine.
+  // Overrides the high watermark's (a later note_high_watermark keeps it).
+  void set_horizon(const TopicPartition& tp, int64_t horizon);
+
+  // The repartition topic this node's packs go to (its sink's), and the
+  // store of what a restore needs to look back at it (Topology::instantiate).
+  void attach_repartition(std::string topic, std::shared_ptr<LookBack> look_back) {
+    topic_ = std::move(topic);
+    look_back_ = std::move(look_back);
+  }
+  const std::string& repartition_topic() const { return topic_; }
+  LookBack* look_back() const { return look_back_.get(); }
+  // The known horizons of `inputs` (0 for every one when combining from the
+  // start), for the look-back store.
+  std::map<TopicPartition, int64_t> known_horizons(const std::vector<TopicPartition>& inputs) const;
 
   size_t held_partials() const { return partials_.size(); }
   size_t held_bytes() const { return bytes_; }
@@ -131,6 +199,8 @@ class PartialAggregateNode final : public Processor {
   std::unique_ptr<Codec> key_codec_;
   int32_t partitions_ = 0;
   bool from_start_ = false;
+  std::string topic_;
+  std::shared_ptr<LookBack> look_back_;
   std::vector<Origin> origins_;
   std::vector<Partial> partials_;  // first-held order
   std::unordered_map<Slot, size_t, SlotHash> index_;

@@ -6,6 +6,8 @@
 // Ownership and threads: owned by the task (the task actor holds it through
 // a shared_ptr that query handles share). process() and stores() run on the
 // task's thread only; table(name)'s KTable may be read from any thread.
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,7 +71,9 @@ class TaskGraph {
   VersionedTable* versions(std::string_view table) const;
   // Every piece of state a checkpoint must save: table stores,
   // aggregation stores and window stores (not the derived result tables),
-  // then the replay marks of each repartition input, in a stable order.
+  // then the replay marks of each repartition input and the look-back
+  // store of each two-phase GROUP BY's repartition topic (LookBack), in a
+  // stable order.
   std::vector<StateStore*> stores() const;
 
   // ---- Output cache (statestore.cache.max.bytes) ----------------------------
@@ -93,6 +97,14 @@ class TaskGraph {
   // or the first run over new repartition topics): pre-aggregations combine
   // from the first record.
   void set_combine_from_start(bool on);
+  // The pre-aggregations of two-phase GROUP BYs (their repartition topics,
+  // where a restore may look back at them, their horizons).
+  const std::vector<PartialAggregateNode*>& pre_aggregates() const { return pre_aggregates_; }
+  // Before a snapshot: each pre-aggregation's LookBack takes the offsets
+  // `acknowledged(topic)` gives for its repartition topic, and the
+  // pre-aggregation's known horizons.
+  void note_acknowledged(
+      const std::function<std::vector<int64_t>(const std::string& topic)>& acknowledged);
   bool has_table_sinks() const { return !table_sinks_.empty(); }
   bool has_pre_aggregates() const { return !pre_aggregates_.empty(); }
   size_t output_cache_bytes() const;

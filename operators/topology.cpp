@@ -640,6 +640,17 @@ std::unique_ptr<TaskGraph> Topology::instantiate(PartitionId partition,
         auto sink = std::make_unique<SinkNode>(n.name, n.topic, std::move(key), std::move(value),
                                                n.internal, n.is_table);
         if (n.is_table) g->table_sinks_.push_back(sink.get());
+        for (NodeId p : n.parents) {
+          // A two-phase GROUP BY's repartition topic: its checkpoints keep
+          // what a restore needs to look back at it.
+          auto* pre =
+              n.internal ? dynamic_cast<PartialAggregateNode*>(g->nodes_[p].get()) : nullptr;
+          if (pre == nullptr) continue;
+          auto look_back = std::make_shared<LookBack>(n.internal_name);
+          g->other_stores_.push_back(look_back);
+          g->stores_.push_back(look_back.get());
+          pre->attach_repartition(n.topic, std::move(look_back));
+        }
         node = std::move(sink);
         break;
       }
@@ -716,6 +727,17 @@ void TaskGraph::note_high_watermark(size_t input, int64_t high_watermark) {
   if (pre_aggregates_.empty() || input >= inputs_.size()) return;
   const TopicPartition tp{inputs_[input].topic, partition_};
   for (auto* pre : pre_aggregates_) pre->note_high_watermark(tp, high_watermark);
+}
+
+void TaskGraph::note_acknowledged(
+    const std::function<std::vector<int64_t>(const std::string& topic)>& acknowledged) {
+  std::vector<TopicPartition> inputs;
+  for (const auto& in : inputs_) inputs.push_back(TopicPartition{in.topic, partition_});
+  for (auto* pre : pre_aggregates_) {
+    if (pre->look_back() == nullptr) continue;
+    pre->look_back()->advance(acknowledged(pre->repartition_topic()));
+    pre->look_back()->set_horizons(pre->known_horizons(inputs));
+  }
 }
 
 void TaskGraph::set_combine_from_start(bool on) {

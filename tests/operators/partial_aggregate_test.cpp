@@ -10,6 +10,7 @@
 #include "operators/serdes.hpp"
 #include "operators/window.hpp"
 #include "partitioning/murmur2.hpp"
+#include "runtime/msgpack_value.hpp"
 #include "test_support.hpp"
 
 namespace rivulet {
@@ -158,6 +159,87 @@ TEST_CASE("pre-aggregation: with no replay possible it combines from the first r
   pre.run({record(S("a"), v(1), 10, 0)});
   CHECK(pre.collect.records.size() == 1);
   CHECK(pre.node.held_partials() == 0);
+}
+
+TEST_CASE("pre-aggregation: a horizon from what the lost run wrote overrides the high watermark",
+          "[aggregate][two-phase]") {
+  Pre pre(count_and_sum());
+  pre.node.set_combining(4);
+  const TopicPartition in{"in", PartitionId{0}};
+  // The restore read the repartition topic back: the lost run's records
+  // reach offset 2 of this input, so combining starts at 3, far below the
+  // high watermark the task sees once it runs.
+  pre.node.set_horizon(in, 3);
+  pre.node.note_high_watermark(in, 100);
+  CHECK(pre.node.horizon(in) == 3);
+  Batch b;
+  for (int64_t o = 0; o < 8; ++o)
+    b.push_back(record(S("k" + std::to_string(o % 2)), v(o), 100 + o, o));
+  pre.run(std::move(b));
+  REQUIRE(pre.collect.records.size() == 3);  // 0, 1, 2 alone
+  for (int64_t o = 0; o < 3; ++o)
+    CHECK(pre.collect.records[static_cast<size_t>(o)].source.offset == Offset{o});
+  CHECK(pre.out.records_cached == 5);
+  CHECK(pre.node.held_partials() == 2);
+
+  // A negative horizon (nothing known) is taken as 0: everything combines.
+  pre.node.set_horizon({"other", PartitionId{0}}, -5);
+  CHECK(pre.node.horizon({"other", PartitionId{0}}) == 0);
+
+  // A rewind forgets it: the aborted copies of an exactly-once rewind are
+  // not in what the restore read.
+  pre.node.drop();
+  CHECK(pre.node.horizon(in) == -1);
+}
+
+TEST_CASE("look-back store: starts only move forward and survive a checkpoint with the horizons",
+          "[aggregate][two-phase]") {
+  LookBack look("by-page-repartition");
+  CHECK(look.name() == "rivulet.look-back/by-page-repartition");
+  CHECK_FALSE(look.restored());
+  CHECK(look.starts().empty());
+  look.advance({5, -1, 7});
+  look.advance({3, 4});  // partition 0 went back: another producer's view; kept at 5
+  CHECK(look.starts() == std::vector<int64_t>{5, 4, 7});
+
+  // The horizons a pre-aggregation knows: unknown ones are left out; all 0
+  // when it combines from the start.
+  Pre pre(count_and_sum());
+  pre.node.set_combining(4);
+  const TopicPartition in{"in", PartitionId{0}}, other{"other", PartitionId{0}};
+  pre.node.note_high_watermark(in, 40);
+  CHECK(pre.node.known_horizons({in, other}) == std::map<TopicPartition, int64_t>{{in, 40}});
+  look.set_horizons(pre.node.known_horizons({in, other}));
+  pre.node.set_combine_from_start(true);
+  CHECK(pre.node.known_horizons({in, other}) ==
+        std::map<TopicPartition, int64_t>{{in, 0}, {other, 0}});
+
+  LookBack copy("by-page-repartition");
+  REQUIRE(copy.restore(look.serialize()));
+  CHECK(copy.restored());
+  CHECK(copy.starts() == std::vector<int64_t>{5, 4, 7});
+  CHECK(copy.horizons() == std::map<TopicPartition, int64_t>{{in, 40}});
+
+  // Restored but empty (a checkpoint taken before anything was
+  // acknowledged): a restore reads every partition from its beginning.
+  LookBack none("x");
+  REQUIRE(none.restore(LookBack("x").serialize()));
+  CHECK(none.restored());
+  CHECK(none.starts().empty());
+  CHECK(none.horizons().empty());
+
+  // Anything else: an error naming the store, and nothing kept.
+  for (const Value& wrong :
+       {Value::array({Value::string("5")}),
+        Value::array({Value::array({Value::string("5")}), Value::array({})}),
+        Value::array({Value::array({}), Value::array({Value::array({Value::string("in")})})})}) {
+    auto bad = copy.restore(to_msgpack(wrong));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("rivulet.look-back/by-page-repartition") != std::string::npos);
+    CHECK_FALSE(copy.restored());
+    CHECK(copy.starts().empty());
+    CHECK(copy.horizons().empty());
+  }
 }
 
 TEST_CASE("pre-aggregation: windowed partials combine within a pane only",

@@ -336,6 +336,35 @@ TEST_CASE("topology: scoped_to names repartition topics by the application id", 
   g->process("clicks", in.data(), in.data() + in.size(), out);
   REQUIRE(out.records.size() == 1);
   CHECK(out.records[0].topic == "shop-by-user-repartition");
+
+  // A two-phase GROUP BY: its pre-aggregation writes the scoped topic, and
+  // the store of where a restore looks back at it keeps the unscoped name.
+  Topology counted;
+  auto keyed = counted.stream("clicks", test::text_serdes())
+                   .select_key([](const Record& r) { return r.value; }, "by-page-key");
+  AggregateSpec count;
+  count.functions.push_back(AggregateFn::count());
+  counted.add_two_phase_aggregate(keyed.node(), "by-page", "page-counts", count, std::nullopt,
+                                  false);
+  REQUIRE(counted.validate());
+  auto cg = counted.scoped_to("shop").instantiate(PartitionId{0});
+  REQUIRE(cg);
+  REQUIRE(cg->pre_aggregates().size() == 1);
+  CHECK(cg->pre_aggregates()[0]->repartition_topic() == "shop-by-page-repartition");
+  REQUIRE(cg->pre_aggregates()[0]->look_back() != nullptr);
+  bool look_back = false;
+  for (auto* s : cg->stores()) look_back |= s->name() == "rivulet.look-back/by-page-repartition";
+  CHECK(look_back);
+  // Before a snapshot the task hands it what its producer saw acknowledged,
+  // and the pre-aggregation's horizons.
+  cg->pre_aggregates()[0]->set_horizon({"clicks", PartitionId{0}}, 17);
+  cg->note_acknowledged([](const std::string& topic) {
+    return topic == "shop-by-page-repartition" ? std::vector<int64_t>{9, 4}
+                                               : std::vector<int64_t>{};
+  });
+  CHECK(cg->pre_aggregates()[0]->look_back()->starts() == std::vector<int64_t>{9, 4});
+  CHECK(cg->pre_aggregates()[0]->look_back()->horizons() ==
+        std::map<TopicPartition, int64_t>{{{"clicks", PartitionId{0}}, 17}});
 }
 
 TEST_CASE("topology: inputs are grouped by sub-topology, split at repartition topics",
