@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "actors/checkpoint_restore.hpp"
 #include "actors/delivery_tracker.hpp"
 #include "actors/global_table_feeder.hpp"
+#include "actors/orphan_runs.hpp"
 #include "actors/scheduler_config.hpp"
 #include "actors/task_actor.hpp"
 #include "actors/task_inbox.hpp"
@@ -20,11 +22,15 @@
 #include "checkpoint/async_writer.hpp"
 #include "checkpoint/configured_store.hpp"
 #include "checkpoint/recovery.hpp"
+#include "connectors/header_scan.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "connectors/transactional_producer.hpp"
 #include "operators/ktable.hpp"
+#include "operators/replay_marks.hpp"
+#include "operators/sink_node.hpp"
+#include "operators/task_graph.hpp"
 #include "partitioning/copartition.hpp"
 #include "partitioning/murmur2.hpp"
 #include "runtime/log.hpp"
@@ -171,6 +177,7 @@ struct Application::Impl {
   Expected<std::vector<connectors::StartPosition>> spawn_task(int32_t p, int64_t epoch) {
     auto prepared = prepare_task(p, epoch);
     if (!prepared) return prepared.error();
+    bound_replays(&*prepared, 1);
     return launch_task(std::move(*prepared));
   }
   // spawn_task in two steps: start() builds and restores every task before
@@ -205,6 +212,24 @@ struct Application::Impl {
   Expected<std::vector<Prepared>> prepare_tasks(const std::vector<int32_t>& partitions,
                                                 int64_t epoch);
   std::vector<connectors::StartPosition> launch_task(Prepared prepared);
+  // After the restores, before the tasks run: the pre-aggregations of
+  // restored tasks that combine (output cache on, a replay possible) get
+  // the horizon of what their lost runs wrote instead of waiting for their
+  // inputs' high watermarks (PartialAggregateNode::set_horizon). One read
+  // per repartition topic, from the lowest start the tasks' checkpoints
+  // keep (LookBack) to its end, of every record's provenance. Skipped
+  // (the high watermarks stay the horizons) when no checkpoint keeps
+  // starts, when there are more than repartition.lookback.max.records to
+  // read, or when the read fails.
+  void bound_replays(Prepared* tasks, size_t count);
+  // What the look back read of each repartition topic: offsets [from, to)
+  // per partition, and the furthest origin offset among their records.
+  struct LookBackRead {
+    std::vector<int64_t> from, to;
+    std::map<std::pair<std::string, int32_t>, int64_t> furthest;
+  };
+  std::mutex look_back_mutex;
+  std::map<std::string, LookBackRead> look_back_reads;  // under look_back_mutex
   // Every topic the tasks write: sinks (repartition topics included) and
   // the dead-letter topic.
   std::vector<std::string> output_topics() const {
@@ -547,6 +572,188 @@ Expected<std::vector<Application::Impl::Prepared>> Application::Impl::prepare_ta
   return prepared;
 }
 
+void Application::Impl::bound_replays(Prepared* tasks, size_t count) {
+  if (config.get_int("statestore.cache.max.bytes") <= 0) return;  // nothing combines
+  const int64_t max_records = config.get_int("repartition.lookback.max.records");
+  if (max_records <= 0) return;
+  const std::string app_id = config.get("application.id");
+  // Repartition topic -> the lowest offset to read from, per partition.
+  std::map<std::string, std::vector<int64_t>> begin_of;
+  for (size_t i = 0; i < count; ++i) {
+    const Prepared& t = tasks[i];
+    if (t.env.no_replay) continue;
+    for (const auto* pre : t.task.graph->pre_aggregates()) {
+      const LookBack* starts = pre->look_back();
+      if (starts == nullptr || !starts->restored()) continue;
+      auto [it, added] =
+          begin_of.emplace(pre->repartition_topic(),
+                           std::vector<int64_t>(static_cast<size_t>(std::max(1, partitions)),
+                                                std::numeric_limits<int64_t>::max()));
+      auto& begin = it->second;
+      for (size_t d = 0; d < begin.size(); ++d) {
+        const int64_t acked = d < starts->starts().size() ? starts->starts()[d] : -1;
+        begin[d] = std::min(begin[d], acked + 1);
+      }
+    }
+  }
+  if (begin_of.empty()) return;
+  // A task stopped at once here (abandon_task) may still have records in
+  // the producer: they must be in the topics before they are read back.
+  if (!actors::wait_orphan_runs(std::chrono::seconds(30))) {
+    logger()->info(
+        "application {}: outputs of stopped tasks are still unacknowledged: restored "
+        "tasks combine from their inputs' high watermarks on",
+        app_id);
+    return;
+  }
+  auto admin = connectors::TopicAdmin::create(kafka_base());
+  if (!admin) {
+    logger()->warn("application {}: not reading back the repartition topics: {}", app_id,
+                   admin.error().to_string());
+    return;
+  }
+  // Per repartition topic: origin partition ("topic", partition) -> the
+  // furthest offset anything written since the checkpoints came from.
+  std::map<std::string, std::map<std::pair<std::string, int32_t>, int64_t>> furthest_of;
+  auto scan_props = kafka_base();
+  for (const auto& [k, v] : config.kafka_properties("consumer")) scan_props[k] = v;
+  std::lock_guard<std::mutex> lock(look_back_mutex);
+  for (const auto& [topic, begin] : begin_of) {
+    std::vector<TopicPartition> tps;
+    for (size_t d = 0; d < begin.size(); ++d)
+      tps.push_back(TopicPartition{topic, PartitionId{static_cast<int32_t>(d)}});
+    auto marks = (*admin)->watermarks(tps);
+    if (!marks) {
+      logger()->warn("application {}: not reading back {}: {}", app_id, topic,
+                     marks.error().to_string());
+      continue;
+    }
+    std::vector<std::pair<int64_t, int64_t>> bounds;  // low, high per partition
+    for (const auto& m : *marks) {
+      if (!m) {
+        logger()->warn("application {}: not reading back {}: {}", app_id, topic,
+                       m.error().to_string());
+        break;
+      }
+      bounds.push_back(*m);
+    }
+    if (bounds.size() != begin.size()) continue;
+    // What an earlier look back read (tasks restored one at a time, as a
+    // cluster node adds them) is not read again: only what lies before it
+    // (from these tasks' starts) and after it (to the end), when that is
+    // less to read than these tasks' whole range.
+    LookBackRead& earlier = look_back_reads[topic];
+    bool extend = earlier.from.size() == begin.size();
+    std::vector<connectors::ScanRange> full, before, after;
+    int64_t full_total = 0, extend_total = 0;
+    for (size_t d = 0; d < begin.size(); ++d) {
+      const auto [low, high] = bounds[d];
+      const auto p = static_cast<int32_t>(d);
+      const int64_t from = std::max(begin[d], low);
+      if (from < high) {
+        full.push_back(connectors::ScanRange{p, from, high});
+        full_total += high - from;
+      }
+      if (!extend) continue;
+      if (high < earlier.to[d]) {  // the partition lost records: read it all again
+        extend = false;
+        continue;
+      }
+      const int64_t old_from = std::max(earlier.from[d], low);
+      const int64_t old_to = std::max(earlier.to[d], low);
+      if (from < old_from) {
+        before.push_back(connectors::ScanRange{p, from, old_from});
+        extend_total += old_from - from;
+      }
+      if (old_to < high) {
+        after.push_back(connectors::ScanRange{p, old_to, high});
+        extend_total += high - old_to;
+      }
+    }
+    if (extend && full_total <= extend_total) extend = false;
+    const int64_t total = extend ? extend_total : full_total;
+    if (total > max_records) {
+      logger()->info(
+          "application {}: {} holds {} records written since the restored checkpoints (more than "
+          "repartition.lookback.max.records, {}): restored tasks combine from their inputs' high "
+          "watermarks on",
+          app_id, topic, total, max_records);
+      continue;
+    }
+    std::map<std::pair<std::string, int32_t>, int64_t> furthest;
+    if (extend) furthest = earlier.furthest;
+    auto take = [&](int32_t, int64_t, std::string_view value) {
+      auto origin = parse_provenance(value);
+      if (!origin) return;
+      auto& f = furthest.try_emplace({origin->topic, origin->partition}, -1).first->second;
+      f = std::max(f, origin->offset);
+    };
+    const auto started = std::chrono::steady_clock::now();
+    Expected<uint64_t> read = uint64_t{0};
+    for (const auto* ranges :
+         extend ? std::vector<const std::vector<connectors::ScanRange>*>{&before, &after}
+                : std::vector<const std::vector<connectors::ScanRange>*>{&full}) {
+      auto n = connectors::scan_header(scan_props, topic, *ranges, kProvenanceHeader, take,
+                                       std::chrono::seconds(30));
+      if (!n) {
+        read = n.error();
+        break;
+      }
+      *read += *n;
+    }
+    if (!read) {
+      logger()->warn("application {}: not reading back {}: {}", app_id, topic,
+                     read.error().to_string());
+      continue;
+    }
+    logger()->info(
+        "application {}: read back {} records of {} written since the restored "
+        "checkpoints{} in {} ms",
+        app_id, *read, topic, extend ? " (around an earlier read)" : "",
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              started)
+            .count());
+    if (extend) {
+      for (size_t d = 0; d < begin.size(); ++d)
+        earlier.from[d] = std::min(earlier.from[d], std::max(begin[d], bounds[d].first));
+    } else {
+      earlier.from.clear();
+      for (size_t d = 0; d < begin.size(); ++d)
+        earlier.from.push_back(std::max(begin[d], bounds[d].first));
+    }
+    earlier.to.clear();
+    for (const auto& b : bounds) earlier.to.push_back(b.second);
+    earlier.furthest = furthest;
+    furthest_of[topic] = std::move(furthest);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    Prepared& t = tasks[i];
+    if (t.env.no_replay) continue;
+    for (auto* pre : t.task.graph->pre_aggregates()) {
+      const LookBack* look_back = pre->look_back();
+      auto read = furthest_of.find(pre->repartition_topic());
+      if (look_back == nullptr || !look_back->restored() || read == furthest_of.end()) continue;
+      const auto& furthest = read->second;
+      for (const auto& input : t.task.graph->inputs()) {
+        const TopicPartition tp{input.topic, PartitionId{t.partition}};
+        // What runs before the checkpoint wrote came from below the horizon
+        // it kept; what was written since came from at most the furthest
+        // offset read back. Past both, nothing can meet what the task
+        // sends: it combines from there. An input without a kept horizon
+        // waits for its high watermark.
+        auto kept = look_back->horizons().find(tp);
+        if (kept == look_back->horizons().end()) continue;
+        auto it = furthest.find({input.topic, t.partition});
+        const int64_t horizon =
+            std::max(kept->second, it == furthest.end() ? int64_t{0} : it->second + 1);
+        pre->set_horizon(tp, horizon);
+        logger()->debug("task {}-{}: {} combines from offset {} of {}", app_id, t.partition,
+                        pre->repartition_topic(), horizon, input.topic);
+      }
+    }
+  }
+}
+
 std::vector<connectors::StartPosition> Application::Impl::launch_task(Prepared prepared) {
   const int32_t p = prepared.partition;
   Task& task = prepared.task;
@@ -772,6 +979,7 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   auto prepared = im.prepare_tasks(partitions, epoch);
   im.new_repartition_topics = false;  // tasks added later may follow a lost run
   if (!prepared) return prepared.error();
+  im.bound_replays(prepared->data(), prepared->size());
 
   // Actors: one per partition task.
   im.actor_config = std::make_unique<caf::actor_system_config>();

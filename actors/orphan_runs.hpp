@@ -11,6 +11,7 @@
 // them: their task is gone.
 //
 // Thread-safe (task actors end on any CAF worker).
+#include <chrono>
 #include <deque>
 #include <memory>
 
@@ -21,5 +22,10 @@ namespace rivulet::actors {
 // Keeps `runs` alive until every one of them was acknowledged; frees the
 // finished ones kept so far. Returns how many are kept.
 size_t adopt_orphan_runs(std::deque<std::unique_ptr<PendingRun>> runs);
+
+// Waits until every run kept so far was acknowledged (each output written or
+// failed), at most `timeout`: true when none is left. What a task stopped
+// at once had handed to the producer is then in its topics, or never will be.
+bool wait_orphan_runs(std::chrono::milliseconds timeout);
 
 }  // namespace rivulet::actors

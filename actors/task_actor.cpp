@@ -388,6 +388,12 @@ void take_snapshot(task_pointer self) {
   snap.stream_time = st.merger->stream_time();
   snap.created_at = epoch_ms();
   snap.input_offsets = st.processed;
+  if (st.env.producer != nullptr && st.env.graph->has_pre_aggregates()) {
+    // Where a restore of this checkpoint may look back at the repartition
+    // topics: what the task writes from now on lands above these offsets.
+    st.env.graph->note_acknowledged(
+        [&](const std::string& topic) { return st.env.producer->acknowledged_offsets(topic); });
+  }
   for (auto* store : st.env.graph->stores()) {
     // A store without incremental snapshots writes its whole content into
     // every delta too.

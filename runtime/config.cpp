@@ -187,6 +187,15 @@ const std::vector<ConfigKey>& config_keys() {
        "at once, every record's partial goes through alone. Nothing is lost to a crash: "
        "commits and checkpoints wait for the cached records (docs/architecture.md, \"The "
        "output cache of table results\")."},
+      {"repartition.lookback.max.records", ConfigType::Int, "1000000", {}, 0, INT64_MAX,
+       "With the output cache on (`statestore.cache.max.bytes`), how many records of a GROUP "
+       "BY's repartition topic a restore may read back to find how far the lost run's partials "
+       "reached: the restored task combines its input past that point, instead of sending "
+       "each record alone up to its input's high watermark as first seen (a backlog after a "
+       "failover then travels combined). Read from where the restored checkpoints say the "
+       "task's later writes begin, once per topic for all tasks restored together. More "
+       "records than this to read, or 0: no look back, each record alone up to the high "
+       "watermark (docs/architecture.md, \"Two-phase aggregation\")."},
       {"table.decoded.max.bytes", ConfigType::Int, "268435456", {}, 0, INT64_MAX,
        "Memory the rows of `TABLE_STORAGE='AUTO'` tables (the default of SQL tables and of "
        "`Topology::table`) may take decoded, the storage with the fastest lookups: each task's"

@@ -23,6 +23,7 @@
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
+#include "connectors/topic_admin.hpp"
 #include "runtime/codec.hpp"
 
 using namespace rivulet;
@@ -437,6 +438,69 @@ TEST_CASE(
     REQUIRE(newest->has_value());
     for (const auto& [tp, offset] : (*newest)->input_offsets)
       CHECK(tp.topic != "by-page-repartition");
+  }
+  std::filesystem::remove_all(state);
+}
+
+TEST_CASE(
+    "a restored task combines past what its lost run wrote instead of waiting for its input's "
+    "high watermark",
+    "[integration][application][replay]") {
+  auto broker = broker_with({"clicks", "page-counts"});
+  const std::string bootstrap = broker->bootstrap();
+  const std::string state = fresh_dir();
+  // repartition.lookback.max.records=0 turns the look back off: each of
+  // the backlog's clicks then travels alone.
+  const auto [guarantee, lookback] = GENERATE(table<std::string, std::string>(
+      {{"at_least_once", "1000000"}, {"exactly_once_v2", "1000000"}, {"at_least_once", "0"}}));
+  INFO("processing.guarantee=" << guarantee << ", repartition.lookback.max.records=" << lookback);
+  std::map<std::string, int64_t> expected;
+  for (int64_t i = 0; i < 8000; ++i) ++expected[page_of(i)];
+  const std::string repartition = "page-views-by-page-repartition";
+
+  Config config = config_for(bootstrap, state, "150", "1048576", "page-views", guarantee);
+  REQUIRE(config.set("repartition.lookback.max.records", lookback));
+  Application app(page_count_topology(true), config);
+  REQUIRE(app.start({0, 1, 2, 3}, 10).ok());
+  REQUIRE(produce_clicks(bootstrap, 0, 4000, 20000));
+  wait_idle(app);
+  // Stopped at once, as a crash stops it: no final checkpoint; what it
+  // wrote past its last one stays in the repartition topic.
+  app.abandon_task(0);
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+  REQUIRE(admin);
+  auto before = (*admin)->watermarks(TopicPartition{"clicks", PartitionId{0}});
+  REQUIRE(before);
+  // The backlog the task finds when it comes back.
+  REQUIRE(produce_clicks(bootstrap, 4000, 4000, 20000));
+  auto after = (*admin)->watermarks(TopicPartition{"clicks", PartitionId{0}});
+  REQUIRE(after);
+  const int64_t backlog = after->second - before->second;
+  REQUIRE(backlog > 500);
+  REQUIRE(app.add_task(0, 11).ok());
+  wait_idle(app);
+  REQUIRE(app.stop());
+
+  // Exact counts: what the lost run wrote was not applied twice.
+  CHECK(final_counts(bootstrap) == expected);
+  // The backlog went through the repartition topic combined. Waiting for
+  // the high watermark, as before the look back, sends each of its clicks
+  // alone: `backlog` records.
+  auto moved = chaos::read_topic(bootstrap, repartition, {false, std::chrono::seconds(60), {}});
+  REQUIRE(moved);
+  int64_t from_backlog = 0;
+  for (const auto& r : moved->records) {
+    auto origin = r.header("rivulet.input");
+    if (!origin || origin->rfind("clicks:0:", 0) != 0) continue;
+    if (std::stoll(origin->substr(9)) >= before->second) ++from_backlog;
+  }
+  INFO("records of the backlog's " << backlog << " clicks in " << repartition << ": "
+                                   << from_backlog);
+  if (lookback == "0") {
+    CHECK(from_backlog == backlog);
+  } else {
+    CHECK(from_backlog > 0);
+    CHECK(from_backlog < backlog / 4);
   }
   std::filesystem::remove_all(state);
 }
