@@ -9,8 +9,11 @@
 #                   bench_checkpoint for 100k and 1M keys (decoded, and
 #                   encoded as AUTO tables of that size are), bench_restore
 #                   (1M keys: restore from checkpoints against replaying
-#                   the table topic) and bench_pipeline --checkpoint-compare 3
-#                   (checkpoint.interval.ms=1000 against none, same run);
+#                   the table topic), bench_pipeline --checkpoint-compare 3
+#                   (checkpoint.interval.ms=1000 against none, same run)
+#                   and bench_catchup (a restarted Yahoo pipeline's
+#                   backlog with the look back at its repartition topic
+#                   against without, 3 rounds, about 2.5 minutes);
 #   bench_windows   windowed counts of WINDOW_EVENTS events (default 10M)
 #                   over 100k keys, tumbling and hopping, EMIT CHANGES and
 #                   EMIT FINAL, each in its own process (WINDOW_EVENTS=0
@@ -78,8 +81,8 @@ mkdir -p "$results"
 checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
 sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
-for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_windows bench_sql \
-    bench_sql_api bench_scaling; do
+for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_catchup bench_windows \
+    bench_sql bench_sql_api bench_scaling; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -109,7 +112,8 @@ for i in $(seq 1 "$runs"); do
     echo "run.sh: pipeline run $i failed; see $results/pipeline-$i.log" >&2
 done
 
-rm -f "$results"/checkpoint-*.json "$results"/restore-*.json "$results/checkpoint-compare.json"
+rm -f "$results"/checkpoint-*.json "$results"/restore-*.json "$results/checkpoint-compare.json" \
+  "$results/catchup.json"
 if [[ "$checkpoints" != 0 ]]; then
   for keys in 100000 1000000; do
     for storage in decoded encoded; do
@@ -131,6 +135,10 @@ if [[ "$checkpoints" != 0 ]]; then
   echo "run.sh: $cmd" >&2
   # shellcheck disable=SC2086
   $cmd 2> "$results/checkpoint-compare.log" | tail -n 1 > "$results/checkpoint-compare.json" || \
+    echo "run.sh: $cmd failed" >&2
+  cmd="$build/bin/bench_catchup --before 100000 --backlog 400000 --rounds 3"
+  echo "run.sh: $cmd" >&2
+  $cmd 2> "$results/catchup.log" | tail -n 1 > "$results/catchup.json" || \
     echo "run.sh: $cmd failed" >&2
 fi
 
@@ -362,6 +370,26 @@ if cc and "checkpoint_compare" in cc and "ratio_of_best" in cc["checkpoint_compa
         "all_runs": [round(x["with_checkpoints_rps"] / x["without_checkpoints_rps"], 3)
                      for x in k["rounds"] if x["with_checkpoints_rps"] and x["without_checkpoints_rps"]],
         "command": f"{build}/bin/bench_pipeline --checkpoint-compare 3"}
+cu = load("catchup.json")
+if cu and cu.get("runs"):
+    runs_ok = [r for r in cu["runs"] if "error" not in r]
+    if len(runs_ok) != len(cu["runs"]):
+        fig["catchup_watermark_over_look_back_seconds"] = {
+            "error": next(r["error"] for r in cu["runs"] if "error" in r),
+            "command": f"{build}/bin/{cu['command']}"}
+    else:
+        def pick(look_back, key):
+            return [round(r[key], 3) for r in runs_ok if r["look_back"] == look_back]
+        fig["catchup_watermark_over_look_back_seconds"] = {
+            "value": round(cu["watermark_over_look_back_seconds_median"], 2),
+            "unit": f"ratio (median of rounds): seconds a restarted Yahoo pipeline takes for a backlog "
+                    f"of {cu['backlog']} events without the look back over with it",
+            "look_back_seconds": pick(True, "catchup_seconds"),
+            "watermark_seconds": pick(False, "catchup_seconds"),
+            "cpu_ratio": round(cu["watermark_over_look_back_cpu_median"], 2),
+            "repartition_records_look_back": pick(True, "repartition_records"),
+            "repartition_records_watermark": pick(False, "repartition_records"),
+            "command": f"{build}/bin/{cu['command']}"}
 
 try:
     wlines = [json.loads(l) for l in open(os.path.join(results, "windows.jsonl")) if l.strip().startswith("{")]
