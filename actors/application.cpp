@@ -599,7 +599,9 @@ void Application::Impl::bound_replays(Prepared* tasks, size_t count) {
   if (begin_of.empty()) return;
   // A task stopped at once here (abandon_task) may still have records in
   // the producer: they must be in the topics before they are read back.
-  if (!actors::wait_orphan_runs(std::chrono::seconds(30))) {
+  // Normally a matter of milliseconds; a broker that does not take them
+  // would fail the read back too.
+  if (!actors::wait_orphan_runs(std::chrono::seconds(5))) {
     logger()->info(
         "application {}: outputs of stopped tasks are still unacknowledged: restored "
         "tasks combine from their inputs' high watermarks on",
