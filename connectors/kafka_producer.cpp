@@ -68,23 +68,26 @@ void KafkaProducer::delivery_callback(rd_kafka_t* /*rk*/, const rd_kafka_message
 
 void KafkaProducer::on_report(const rd_kafka_message_t* msg) {
   std::optional<Error> error;
-  std::string topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
+  const std::string_view topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
   if (msg->err) {
     Error e = Error::retriable("delivery failed: " + kafka_error_text(msg->err));
     e.context.operation = "produce";
-    e.context.topic = topic;
+    e.context.topic = std::string(topic);
     e.context.partition = msg->partition;
     error = std::move(e);
   }
   {
+    // One lookup by the topic's name as librdkafka holds it: no string is
+    // made per report.
     std::lock_guard<std::mutex> lock(stats_mutex_);
-    auto& s = stats_[topic];
-    (error ? s.failed : s.produced) += 1;
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) it = topics_.emplace(std::string(topic), TopicReports{}).first;
+    TopicReports& t = it->second;
+    (error ? t.stats.failed : t.stats.produced) += 1;
     if (!error && msg->partition >= 0 && msg->offset >= 0) {
-      auto& latest = acknowledged_[topic];
       const auto p = static_cast<size_t>(msg->partition);
-      if (latest.size() <= p) latest.resize(p + 1, -1);
-      latest[p] = std::max(latest[p], msg->offset);
+      if (t.acknowledged.size() <= p) t.acknowledged.resize(p + 1, -1);
+      t.acknowledged[p] = std::max(t.acknowledged[p], msg->offset);
     }
   }
   // Purged records (an aborted transaction, a close) are expected by whoever
@@ -179,13 +182,15 @@ Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
 
 std::map<std::string, ProducerTopicStats> KafkaProducer::stats() const {
   std::lock_guard<std::mutex> lock(stats_mutex_);
-  return stats_;
+  std::map<std::string, ProducerTopicStats> out;
+  for (const auto& [topic, t] : topics_) out.emplace(topic, t.stats);
+  return out;
 }
 
 std::vector<int64_t> KafkaProducer::acknowledged_offsets(const std::string& topic) const {
   std::lock_guard<std::mutex> lock(stats_mutex_);
-  auto it = acknowledged_.find(topic);
-  return it == acknowledged_.end() ? std::vector<int64_t>{} : it->second;
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? std::vector<int64_t>{} : it->second.acknowledged;
 }
 
 uint64_t KafkaProducer::in_flight() const {

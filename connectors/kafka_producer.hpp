@@ -103,8 +103,11 @@ class KafkaProducer {
   std::atomic<bool> stopping_{false};
   std::thread delivery_thread_;
   mutable std::mutex stats_mutex_;
-  std::map<std::string, ProducerTopicStats> stats_;
-  std::map<std::string, std::vector<int64_t>> acknowledged_;  // under stats_mutex_
+  struct TopicReports {
+    ProducerTopicStats stats;
+    std::vector<int64_t> acknowledged;  // per partition, -1: none
+  };
+  std::map<std::string, TopicReports, std::less<>> topics_;  // under stats_mutex_
   ClientStatsSink client_stats_;
 };
 
