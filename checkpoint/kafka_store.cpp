@@ -350,15 +350,9 @@ Expected<std::unique_ptr<KafkaStore>> KafkaStore::open(KafkaStoreOptions options
   }
   pconf->release();
 
-  auto consumer_props = connectors::merge_properties(connectors::common_defaults(), options.consumer);
-  consumer_props["client.id"] = "rivulet-checkpoints";
+  auto consumer_props =
+      connectors::standalone_reader_properties(options.consumer, "rivulet-checkpoints");
   consumer_props["group.id"] = "rivulet-checkpoint-reader";  // never joins, never commits
-  consumer_props["enable.auto.commit"] = "false";
-  consumer_props["enable.auto.offset.store"] = "false";
-  consumer_props["enable.partition.eof"] = "true";
-  consumer_props["auto.offset.reset"] = "earliest";
-  consumer_props["fetch.wait.max.ms"] = "10";
-  consumer_props["fetch.error.backoff.ms"] = "50";
   auto cconf = connectors::make_conf(consumer_props);
   if (!cconf) {
     rd_kafka_destroy(producer);

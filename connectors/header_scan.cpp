@@ -28,16 +28,8 @@ Expected<uint64_t> scan_header(
     if (r.begin < r.end) pending[r.partition] = r.end;
   }
   if (pending.empty()) return uint64_t{0};
-  auto props = merge_properties(common_defaults(), base);
-  props["client.id"] = "rivulet-header-scan";
-  props["group.id"] = "rivulet-header-scan";  // never joins, never commits
-  props["enable.auto.commit"] = "false";
-  props["enable.auto.offset.store"] = "false";
-  props["enable.partition.eof"] = "true";
-  props["auto.offset.reset"] = "earliest";
+  auto props = standalone_reader_properties(base, "rivulet-header-scan");
   props["isolation.level"] = "read_uncommitted";
-  props["fetch.wait.max.ms"] = "10";
-  props["fetch.error.backoff.ms"] = "50";
   auto conf = make_conf(props);
   if (!conf) return conf.error();
   char errstr[512];

@@ -77,6 +77,20 @@ KafkaProperties consumer_defaults() {
   return props;
 }
 
+KafkaProperties standalone_reader_properties(const KafkaProperties& base,
+                                             const std::string& client_id) {
+  auto props = merge_properties(common_defaults(), base);
+  props["client.id"] = client_id;
+  props["group.id"] = client_id;  // never joins, never commits
+  props["enable.auto.commit"] = "false";
+  props["enable.auto.offset.store"] = "false";
+  props["enable.partition.eof"] = "true";
+  props["auto.offset.reset"] = "earliest";
+  props["fetch.wait.max.ms"] = "10";
+  props["fetch.error.backoff.ms"] = "50";
+  return props;
+}
+
 KafkaProperties producer_defaults() {
   auto props = common_defaults();
   props.insert({

@@ -41,6 +41,16 @@ KafkaProperties common_defaults();
 // that data lost to retention is reported instead of silently skipped.
 KafkaProperties consumer_defaults();
 
+// A consumer that reads partitions it assigns itself, start to end, and is
+// never part of a group: `base` over the common defaults, then its
+// `client_id` as client.id and group.id (never joined, nothing committed or
+// stored), partition-EOF events (the end of a partition is not always the
+// offset after its last record: transaction markers), auto.offset.reset=
+// earliest (records deleted by retention are not there to read) and short
+// fetch waits. Used to read checkpoints and to look back at a topic.
+KafkaProperties standalone_reader_properties(const KafkaProperties& base,
+                                             const std::string& client_id);
+
 // Producer defaults: idempotence, acks=all, Java-compatible partitioner
 // (murmur2_random), a bounded local queue and a small linger.
 KafkaProperties producer_defaults();
