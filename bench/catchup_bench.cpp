@@ -25,7 +25,6 @@
 // alternate between the two settings, R rounds of both. The last line is
 // one JSON object with every run and the median ratio of the catch-up
 // times (without the look back / with it).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -42,6 +41,7 @@
 
 #include "actors/application.hpp"
 #include "bench/sql_workloads.hpp"
+#include "bench/thread_cpu.hpp"
 #include "chaos/topic_reader.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -54,13 +54,6 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 namespace {
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -227,7 +220,7 @@ Run run_once(const std::string& bootstrap, connectors::TopicAdmin& admin, bool l
   if (!moved_before) return fail(moved_before.error().to_string());
   {
     Application second(planned->topology, *config);
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = process_cpu_seconds();
     const auto t0 = Clock::now();
     if (auto s = second.start(); !s) return fail(s.error().to_string());
     run.start_seconds = seconds_since(t0);
@@ -236,7 +229,7 @@ Run run_once(const std::string& bootstrap, connectors::TopicAdmin& admin, bool l
     run.seconds = std::chrono::duration<double>(*done - t0).count();
     // The quiet second after the end is the CPU of idle polling: not counted
     // (it is the same for both settings, and small).
-    run.cpu_seconds = cpu_seconds() - cpu0;
+    run.cpu_seconds = process_cpu_seconds() - cpu0;
     second.stop();
   }
   auto moved_after = records_in(admin, repartition, partitions);

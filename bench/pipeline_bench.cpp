@@ -41,6 +41,7 @@
 #include "actors/application.hpp"
 #include "bench/latency_profile.hpp"
 #include "bench/read_back_watchdog.hpp"
+#include "bench/thread_cpu.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
@@ -79,13 +80,6 @@ struct Options {
   std::vector<std::string> latency_sets = latency_profile();
   int64_t latency_max_orders = 100000;  // the burst that measures the maximum
 };
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 // Writing 5 to clear_refs resets the kernel's peak RSS (VmHWM) of this
 // process, so that each phase reports its own peak.
@@ -148,13 +142,13 @@ class PhaseTimer {
  public:
   explicit PhaseTimer(Phase& p) : phase_(p) {
     phase_.rss_per_phase = reset_peak_rss();
-    cpu0_ = cpu_seconds();
+    cpu0_ = process_cpu_seconds();
     t0_ = Clock::now();
   }
   Clock::time_point start() const { return t0_; }
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
-    phase_.cpu = cpu_seconds() - cpu0_;
+    phase_.cpu = process_cpu_seconds() - cpu0_;
     phase_.rss_kb = peak_rss_kb();
   }
 

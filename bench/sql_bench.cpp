@@ -112,13 +112,6 @@ struct Options {
 const std::map<std::string, double> kFlinkPerCore = {
     {"q1", 158000}, {"q2", 175000}, {"q3", 152000}, {"q5", 22000}, {"q7", 12000}};
 
-double process_cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -19,6 +20,14 @@
 #include <string>
 
 namespace rivulet::bench {
+
+// User + system CPU seconds of the whole process so far.
+inline double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 // User + system CPU seconds of each live thread of this process, by thread
 // id, with its name.
