@@ -34,6 +34,7 @@
 #include "partitioning/copartition.hpp"
 #include "partitioning/murmur2.hpp"
 #include "runtime/log.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet {
 
@@ -552,7 +553,10 @@ Expected<std::vector<Application::Impl::Prepared>> Application::Impl::prepare_ta
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) {
     try {
-      pool.emplace_back(work);
+      pool.emplace_back([&work] {
+        set_thread_name("rivulet.restore");
+        work();
+      });
     } catch (const std::system_error& e) {
       // No thread to be had: the ones running (and this one) do the rest.
       logger()->warn("application {}: restoring on {} thread(s): {}", config.get("application.id"),

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/thread_name.hpp"
+
 namespace rivulet {
 
 namespace {
@@ -284,7 +286,10 @@ Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& l
     ep->port_ = port;
   }
   auto* server = ep->server_.get();
-  ep->thread_ = std::thread([server] { server->listen_after_bind(); });
+  ep->thread_ = std::thread([server] {
+    set_thread_name("rivulet.http");
+    server->listen_after_bind();
+  });
   return ep;
 }
 

@@ -430,6 +430,7 @@ Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
   props["bootstrap.servers"] = bootstrap;
   props["group.id"] = group;
   connectors::ConsumerOptions options;
+  options.thread_name = "bench.read";
   if (lost != nullptr) {
     options.on_error = [lost](const Error& e) {
       if (e.kind == ErrorKind::Fatal) lost->lost(e);
@@ -495,8 +496,11 @@ Phase run_baseline(const std::string& bootstrap, const examples::OrdersWorkload&
     return p;
   }
   Forwarder forward(**producer, w.orders_topic, out_topics, w.orders, target);
+  connectors::ConsumerOptions consumer_options;
+  consumer_options.thread_name = "bench.baseline";
   auto consumer = connectors::KafkaConsumer::create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-baseline-" + tag}});
+      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-baseline-" + tag}},
+      std::move(consumer_options));
   if (!consumer) {
     p.error = consumer.error().to_string();
     return p;

@@ -368,8 +368,11 @@ json run_nodes(const Options& o, int k, const std::string& rivulet, bool quotas)
   }
 
   Outputs outputs(w.orders);
+  connectors::ConsumerOptions reader_options;
+  reader_options.thread_name = "bench.read";
   auto reader = connectors::KafkaConsumer::create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-scaling-reader"}});
+      {{"bootstrap.servers", bootstrap}, {"group.id", "bench-scaling-reader"}},
+      std::move(reader_options));
   if (!reader) return fail(reader.error().to_string());
   std::vector<connectors::StartPosition> positions;
   for (int32_t p = 0; p < o.partitions; ++p) {

@@ -494,6 +494,7 @@ Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
   props["bootstrap.servers"] = bootstrap;
   props["group.id"] = group;
   connectors::ConsumerOptions options;
+  options.thread_name = "bench.read";
   if (lost) {
     options.on_error = [lost = std::move(lost)](const Error& e) {
       if (e.kind == ErrorKind::Fatal) lost(e);
@@ -921,7 +922,9 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   auto consumer_props = stats;
   consumer_props["bootstrap.servers"] = bootstrap;
   consumer_props["group.id"] = tag + "-baseline";
-  auto consumer = connectors::KafkaConsumer::create(consumer_props);
+  connectors::ConsumerOptions consumer_options;
+  consumer_options.thread_name = "bench.baseline";
+  auto consumer = connectors::KafkaConsumer::create(consumer_props, std::move(consumer_options));
   if (!consumer) {
     p.error = consumer.error().to_string();
     return p;
@@ -1058,6 +1061,7 @@ Phase run_baseline_hops(const std::string& bootstrap, const Workload& w, int64_t
     consumers.push_back(std::move(*c));
   }
   connectors::ConsumerOptions first_options;
+  first_options.thread_name = "bench.baseline";
   first_options.on_error = [sink = losses.sink()](const Error& e) {
     if (e.kind == ErrorKind::Fatal) sink(e);
   };

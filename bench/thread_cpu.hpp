@@ -4,9 +4,11 @@
 // lives as long as the cluster; a phase's process CPU minus it is the CPU
 // of everything else, the Application or the baseline, their Kafka clients
 // and the benchmark's readers), rdk:broker (the Kafka clients' broker
-// threads), caf.multiplexer (CAF's workers: the task actors), bench_sql
-// (the main thread and the threads it started: the consumers' poll
-// threads).
+// threads), caf.multiplexer (CAF's workers: the task actors), rivulet.poll
+// (the Application's consumer's poll thread), rivulet.acks (every
+// producer's delivery thread), bench.baseline and bench.read (the
+// baseline's consumer and the benchmark's readers), and the program's own
+// name (its main thread). Rivulet's names: docs/operations.md, "Threads".
 #pragma once
 
 #include <dirent.h>

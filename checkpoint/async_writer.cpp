@@ -1,9 +1,9 @@
 #include "checkpoint/async_writer.hpp"
 
-#include <pthread.h>
-
 #include <chrono>
 #include <utility>
+
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::checkpoint {
 
@@ -63,7 +63,7 @@ size_t AsyncWriter::queued() const {
 }
 
 void AsyncWriter::run() {
-  pthread_setname_np(pthread_self(), "rivulet.ckpt");
+  set_thread_name("rivulet.ckpt");
   for (;;) {
     Entry entry;
     {

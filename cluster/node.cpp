@@ -28,6 +28,7 @@
 #include "cluster/source_loading.hpp"
 #include "cluster/transport.hpp"
 #include "runtime/log.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::cluster {
 
@@ -610,7 +611,10 @@ int Node::run(std::atomic<bool>& stop) {
     http = std::move(*started);
     options_.http = http->address();
   }
-  std::thread controller([this] { controller_loop(); });
+  std::thread controller([this] {
+    set_thread_name("rivulet.node");
+    controller_loop();
+  });
   {
     caf::actor_system_config cfg;
     configure_cluster_system(cfg, times_.failure_timeout_ms, tls);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/http_endpoint.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::cluster {
 
@@ -77,7 +78,10 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
     ep->port_ = port;
   }
   auto* server = ep->server_.get();
-  ep->thread_ = std::thread([server] { server->listen_after_bind(); });
+  ep->thread_ = std::thread([server] {
+    set_thread_name("rivulet.http");
+    server->listen_after_bind();
+  });
   return ep;
 }
 

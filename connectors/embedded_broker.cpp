@@ -4,6 +4,7 @@
 
 #include "connectors/kafka_config.hpp"
 #include "connectors/kafka_log.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::connectors {
 
@@ -105,7 +106,10 @@ Expected<bool> EmbeddedBroker::start_control_thread() {
       err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Error::fatal("embedded broker: control consumer assign: " + kafka_error_text(err));
   }
-  control_thread_ = std::thread([this] { control_loop(); });
+  control_thread_ = std::thread([this] {
+    set_thread_name("rivulet.broker");
+    control_loop();
+  });
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "connectors/kafka_log.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::connectors {
 
@@ -94,7 +95,10 @@ void KafkaConsumer::start(BatchSink* sink) {
   sink_ = sink;
   stop_requested_ = false;
   running_ = true;
-  poll_thread_ = std::thread([this] { poll_loop(); });
+  poll_thread_ = std::thread([this] {
+    set_thread_name(options_.thread_name);
+    poll_loop();
+  });
 }
 
 void KafkaConsumer::stop() {

@@ -86,6 +86,9 @@ struct ConsumerOptions {
   // unknown partition, broker trouble, commit failures). Data loss (offset out
   // of range) arrives as ErrorKind::Fatal with topic, partition and offset.
   std::function<void(const Error&)> on_error;
+  // The poll thread's name, as `top -H` and perf show it (15 characters at
+  // most; docs/operations.md, "Threads").
+  std::string thread_name = "rivulet.poll";
 };
 
 class KafkaConsumer {

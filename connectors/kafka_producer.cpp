@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "connectors/kafka_log.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::connectors {
 
@@ -31,6 +32,7 @@ Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProper
   producer->rk_ = rk;
   KafkaProducer* p = producer.get();
   producer->delivery_thread_ = std::thread([p] {
+    set_thread_name("rivulet.acks");
     while (!p->stopping_.load(std::memory_order_acquire)) rd_kafka_poll(p->rk_, 50);
   });
   return producer;

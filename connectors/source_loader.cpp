@@ -4,6 +4,7 @@
 
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
+#include "runtime/thread_name.hpp"
 
 namespace rivulet::connectors {
 namespace {
@@ -183,7 +184,10 @@ Expected<std::unique_ptr<SourceLoader>> SourceLoader::start(const KafkaPropertie
   // The first load is durable before the application starts reading.
   auto first = l->round();
   if (!first) return first.error();
-  l->thread_ = std::thread([p = l.get()] { p->run(); });
+  l->thread_ = std::thread([p = l.get()] {
+    set_thread_name("rivulet.load");
+    p->run();
+  });
   return l;
 }
 

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "runtime/thread_name.hpp"
+
 namespace rivulet {
 
 ShutdownSignals::ShutdownSignals(std::string name) : name_(std::move(name)) {
@@ -43,6 +45,7 @@ int ShutdownSignals::wait(std::chrono::milliseconds timeout) {
 void ShutdownSignals::arm() {
   // By value: the watcher may outlive this object (it ends with the process).
   watcher_ = std::thread([set = set_, name = name_] {
+    set_thread_name("rivulet.signal");
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }

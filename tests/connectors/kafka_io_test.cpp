@@ -3,6 +3,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -168,6 +170,53 @@ TEST_CASE("explicit commits are read back", "[integration][connectors]") {
   REQUIRE(committed.ok());
   CHECK(committed->at(p0) == Offset{7});
   CHECK(committed->at(p1) == Offset{3});
+}
+
+namespace {
+// How many of this process's threads carry `name` (/proc/self/task/*/comm).
+int threads_named(const std::string& name) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string got;
+    if (std::getline(comm, got) && got == name) ++n;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("the consumer's poll thread and the producer's delivery thread carry their names",
+          "[integration][connectors]") {
+  const int brokers = threads_named("rivulet.broker");
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  const auto soon = std::chrono::seconds(10);
+  // Each thread names itself once it runs.
+  CHECK(wait_for([&] { return threads_named("rivulet.broker") == brokers + 1; }, soon));
+  const int polls = threads_named("rivulet.poll");
+  const int acks = threads_named("rivulet.acks");
+  {
+    auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, nullptr);
+    REQUIRE(producer.ok());
+    CHECK(wait_for([&] { return threads_named("rivulet.acks") == acks + 1; }, soon));
+    auto consumer = KafkaConsumer::create(
+        {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "names"}});
+    REQUIRE(consumer.ok());
+    ConsumerOptions named;
+    named.thread_name = "a-name-longer-than-15";
+    auto other = KafkaConsumer::create(
+        {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "names"}}, named);
+    REQUIRE(other.ok());
+    Sink sink;
+    (*consumer)->start(&sink);
+    (*other)->start(&sink);
+    CHECK(wait_for([&] { return threads_named("rivulet.poll") == polls + 1; }, soon));
+    CHECK(wait_for([&] { return threads_named("a-name-longer-t") == 1; }, soon));  // cut to 15
+    (*consumer)->stop();
+    (*other)->stop();
+    CHECK(threads_named("rivulet.poll") == polls);
+  }
+  CHECK(threads_named("rivulet.acks") == acks);
 }
 
 TEST_CASE("ensure_topic creates through the control channel and reports mismatches",
