@@ -47,7 +47,7 @@ test-asan: deps build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
 	# ASan's frames are several times larger: give deep recursion (the SQL
 	# parser's bounded nesting) the stack it has in a normal build.
-	cd build-asan && ulimit -s 262144 && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/ubsan.supp ctest $(CTEST_FLAGS) -j $(JOBS)
+	cd build-asan && ulimit -s 262144 && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/ubsan.supp ctest $(CTEST_FLAGS) -j $(JOBS)
 
 build-tsan/CMakeCache.txt:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIVULET_WERROR=ON -DRIVULET_SANITIZE=thread $(CMAKE_FLAGS)

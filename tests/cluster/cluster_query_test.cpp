@@ -65,6 +65,16 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
   auto status = c.wait_balanced(8, {"n1", "n2"}, std::chrono::seconds(40));
   std::map<std::string, std::string> owner;  // task -> node
   for (const auto& t : status["tasks"]) owner[t["task"]] = t["owner"];
+  // Whether `node` owns `task`. Under a sanitizer on 2 cores a node may
+  // miss its heartbeats and lose its tasks for a while (seen under ASan on
+  // 2026-12-02: n2 declared dead, shop-6 handed from n1 to n2 in the
+  // rebalance after it came back), so an answer from another node than the
+  // first owner is checked against the owner now.
+  auto owns = [&](const std::string& task, const std::string& node) {
+    if (owner[task] == node) return true;
+    for (const auto& t : c.status()["tasks"]) owner[t["task"]] = t["owner"];
+    return owner[task] == node;
+  };
 
   std::ostringstream users, orders;
   for (int u = 0; u < kUsers; ++u) users << "u" << u << "|{\"NAME\": \"User " << u << "\"}\n";
@@ -105,7 +115,7 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
       CHECK(j["row"]["UID"] == uid);
       CHECK(j["row"]["N"] == expected[uid]);
       CHECK(j["row"]["TOTAL"].get<double>() == Approx(2.5 * expected[uid]));
-      CHECK(j["node"] == owner[j["task"].get<std::string>()]);
+      CHECK(owns(j["task"].get<std::string>(), j["node"].get<std::string>()));
       answering.insert(j["node"].get<std::string>());
     }
     CHECK(answering == std::set<std::string>{"n1", "n2"});
@@ -126,7 +136,7 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
       REQUIRE(j["found"] == true);
       CHECK(j["partition"] == user_partition[uid]);
       CHECK(j["row"]["NAME"] == "User " + std::to_string(u));
-      CHECK(j["node"] == owner["shop-" + std::to_string(user_partition[uid])]);
+      CHECK(owns("shop-" + std::to_string(user_partition[uid]), j["node"].get<std::string>()));
       answering.insert(j["node"].get<std::string>());
     }
     CHECK(answering == std::set<std::string>{"n1", "n2"});
