@@ -95,8 +95,9 @@ struct TaskMetrics {
   // Checkpoints not taken because the state is unchanged since the newest durable one.
   uint64_t checkpoints_skipped = 0;
   uint64_t checkpoint_duration_us = 0;  // the last one, from snapshot to durable
-  // The last one's encode, write, fsync, rename and retention (on the
-  // checkpoint writer's thread unless checkpoint.write.async=false).
+  // The last one's deferred sections, encode, write, fsync, rename and
+  // retention (on the checkpoint writer's thread unless
+  // checkpoint.write.async=false).
   uint64_t checkpoint_write_us = 0;
   uint64_t mailbox_messages = 0;        // the task actor's mailbox (control messages)
   int64_t last_checkpoint_ms = 0;  // wall clock; 0: none yet

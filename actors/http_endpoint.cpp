@@ -106,8 +106,9 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
            "How long the last checkpoint took from its snapshot to being durable.", tasks,
            [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_duration_us) / 1e6; });
   per_task(os, "rivulet_task_checkpoint_write_seconds", "gauge",
-           "How long writing the last checkpoint took: encode, write, fsync, rename, removing old "
-           "ones (on the checkpoint writer's thread unless checkpoint.write.async=false).",
+           "How long writing the last checkpoint took: serializing what the task left to the writer, "
+           "encode, write, fsync, rename, removing old ones (on the checkpoint writer's thread "
+           "unless checkpoint.write.async=false).",
            tasks,
            [](const TaskMetrics& t) { return static_cast<double>(t.checkpoint_write_us) / 1e6; });
   per_task(os, "rivulet_task_restores_total", "counter", "Restores from a checkpoint.", tasks,

@@ -57,8 +57,9 @@ struct TaskCounters {
   std::atomic<uint64_t> checkpoint_pause_us{0};     // task paused taking the last one
   std::atomic<uint64_t> checkpoint_pause_max_us{0};
   std::atomic<uint64_t> checkpoint_duration_us{0};  // last one: snapshot taken -> durable
-  // Last one: encode, write, fsync, rename and old ones removed (on the
-  // checkpoint writer's thread, or on the task's with checkpoint.write.async=false).
+  // Last one: the sections left to the writer serialized, encode, write,
+  // fsync, rename and old ones removed (on the checkpoint writer's thread, or
+  // on the task's with checkpoint.write.async=false).
   std::atomic<uint64_t> checkpoint_write_us{0};
   std::atomic<uint64_t> mailbox_messages{0};        // the actor's CAF mailbox, sampled per tick
   std::atomic<int64_t> last_checkpoint_ms{0};       // wall clock of the last durable one

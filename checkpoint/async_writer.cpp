@@ -1,6 +1,9 @@
 #include "checkpoint/async_writer.hpp"
 
 #include <chrono>
+#include <exception>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "runtime/thread_name.hpp"
@@ -80,8 +83,29 @@ void AsyncWriter::run() {
                                          " of task " + job.snapshot.task.to_string() +
                                          " not written: the task may no longer write");
     } else {
-      outcome = write_and_retain(*job.store, job.snapshot, job.retain);
+      // The task's sections that were left to this thread are serialized
+      // first; write_us counts them.
+      const auto begin = std::chrono::steady_clock::now();
+      std::optional<Error> failed;
+      try {
+        finish_sections(job.snapshot);
+      } catch (const std::exception& e) {
+        failed = Error::retriable("checkpoint " + std::to_string(job.snapshot.id.value()) +
+                                  " of task " + job.snapshot.task.to_string() +
+                                  " not serialized: " + e.what());
+      }
+      const auto serialize_us = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                begin)
+              .count());
+      if (failed) {
+        outcome.written = *failed;
+      } else {
+        outcome = write_and_retain(*job.store, job.snapshot, job.retain);
+      }
+      outcome.write_us += serialize_us;
     }
+    job.snapshot.deferred.clear();  // what the task's state held goes now
     job.snapshot.sections.clear();  // its bytes go now, not with the job
     {
       // The job stops counting as queued (queued(), wait_idle) as its ticket

@@ -1,9 +1,12 @@
 #pragma once
 // Writes checkpoints off the task threads.
 //
-// A task serializes its state on its own thread (the pause the
+// A task takes its snapshot on its own thread (the pause the
 // rivulet_task_checkpoint_pause_seconds metric reports: the snapshot must
-// see one consistent state). Writing the snapshot is another matter: the
+// see one consistent state). A store that can leaves the encoding of its
+// full snapshot to this thread (Snapshot::deferred,
+// StateStore::serialize_deferred): the task only copies what it must see.
+// Writing the snapshot is another matter: the
 // encoding, the write, the fsync and the rename take 1-3 ms for a small
 // delta and seconds for a full snapshot of a large table (docs/benchmarks.md),
 // and on the task's thread every record behind them waits that long. The
@@ -47,7 +50,9 @@ struct WriteOutcome {
   // Removing the task's old checkpoints after the write failed (the new one
   // is durable all the same).
   std::optional<Error> retain_error;
-  uint64_t write_us = 0;  // encode, write, fsync and rename, and the removals
+  // The deferred sections' serialization (on the writer), encode, write,
+  // fsync and rename, and the removals.
+  uint64_t write_us = 0;
 };
 
 // Writes `snapshot` to `store`, then keeps the task's newest `retain`

@@ -21,6 +21,11 @@ bool Snapshot::operator==(const Snapshot& o) const {
          incremental == o.incremental && base == o.base;
 }
 
+void finish_sections(Snapshot& s) {
+  for (auto& d : s.deferred) s.sections.at(d.index).second = d.produce();
+  s.deferred.clear();
+}
+
 namespace {
 
 // The body is one msgpack array with these fields, in this order. A new
@@ -200,6 +205,12 @@ Expected<bool> check_encodable(const Snapshot& s) {
     return Error::fatal("checkpoint too large to encode: " + what +
                         " exceeds msgpack's 4 GiB bound");
   };
+  if (!s.deferred.empty()) {
+    // A caller's mistake, refused rather than written with empty sections.
+    return Error::fatal("checkpoint " + std::to_string(s.id.value()) + " of task " +
+                        s.task.to_string() + ": " + std::to_string(s.deferred.size()) +
+                        " section(s) not serialized yet (finish_sections)");
+  }
   if (s.task.query.size() > kMax) return too_big("the query name");
   if (s.input_offsets.size() > kMax) return too_big("the number of input partitions");
   if (s.sections.size() > kMax) return too_big("the number of sections");

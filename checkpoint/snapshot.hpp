@@ -13,6 +13,7 @@
 //   16+N  8  XXH3-64 checksum of bytes [0, 16+N)
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -38,6 +39,13 @@ struct TaskId {
   }
 };
 
+// A section whose bytes are produced later (StateStore::serialize_deferred):
+// `produce` returns what sections[index].second must hold.
+struct DeferredSection {
+  std::size_t index = 0;
+  std::function<std::string()> produce;
+};
+
 struct Snapshot {
   TaskId task;
   CheckpointId id;
@@ -53,6 +61,12 @@ struct Snapshot {
   // `base`; restoring it needs `base` first.
   bool incremental = false;
   CheckpointId base;
+  // Sections whose bytes are not produced yet: finish_sections() produces
+  // them, on the thread that writes the snapshot (the checkpoint writer's),
+  // so that the task is held only for what must see its state as it was.
+  // Not part of the stored format, nor of ==; a snapshot with any left is
+  // not encodable (check_encodable).
+  std::vector<DeferredSection> deferred;
 
   bool operator==(const Snapshot& o) const;
   bool operator!=(const Snapshot& o) const { return !(*this == o); }
@@ -62,6 +76,10 @@ inline constexpr char kSnapshotMagic[4] = {'R', 'V', 'C', 'K'};
 inline constexpr uint16_t kSnapshotFormatVersion = 1;
 inline constexpr std::size_t kSnapshotHeaderSize = 16;
 inline constexpr std::size_t kSnapshotChecksumSize = 8;
+
+// Produces the deferred sections' bytes in place, in order, and empties
+// `deferred`. Any thread; once per snapshot.
+void finish_sections(Snapshot& snapshot);
 
 // The full file image of a snapshot: header, msgpack body, checksum.
 // Precondition: check_encodable(snapshot) holds.

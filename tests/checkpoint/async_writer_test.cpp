@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "checkpoint/directory_store.hpp"
@@ -187,4 +189,44 @@ TEST_CASE(
   auto ids = inner->list(kTask);
   REQUIRE(ids.ok());
   CHECK(*ids == std::vector<CheckpointId>{CheckpointId(2), CheckpointId(1)});
+}
+
+TEST_CASE("checkpoint writer: serializes the sections left to it, on its thread, then writes",
+          "[checkpoint][async]") {
+  TempDir dir("rivulet-async");
+  auto store = open_store(dir.path());
+  AsyncWriter writer;
+  const auto caller = std::this_thread::get_id();
+  Snapshot s = snapshot_of(kTask, 4);
+  s.sections.emplace_back("later", std::string());
+  std::thread::id produced_on;
+  s.deferred.push_back({1, [&produced_on] {
+                          produced_on = std::this_thread::get_id();
+                          return std::string(5000, 'z');
+                        }});
+  // The store refuses a snapshot whose deferred sections were not produced.
+  CHECK_FALSE(store->write(s).ok());
+  auto ticket = writer.submit(job_for(*store, s));
+  const auto& outcome = ticket->wait();
+  REQUIRE(outcome.written.ok());
+  CHECK(*outcome.written > 5000);
+  CHECK(produced_on != caller);
+  auto back = store->read(kTask, CheckpointId(4));
+  REQUIRE(back.ok());
+  REQUIRE(back->sections.size() == 2);
+  CHECK(back->sections[0] == snapshot_of(kTask, 4).sections[0]);
+  CHECK(back->sections[1].first == "later");
+  CHECK(back->sections[1].second == std::string(5000, 'z'));
+  CHECK(back->deferred.empty());
+
+  // A section that fails to serialize is the outcome; nothing is written.
+  Snapshot bad = snapshot_of(kTask, 5);
+  bad.deferred.push_back({0, []() -> std::string { throw std::runtime_error("out of memory"); }});
+  const auto& failed = writer.submit(job_for(*store, bad))->wait();
+  REQUIRE_FALSE(failed.written.ok());
+  CHECK(failed.written.error().kind == ErrorKind::Retriable);
+  CHECK_THAT(failed.written.error().message, Catch::Contains("not serialized: out of memory"));
+  auto ids = store->list(kTask);
+  REQUIRE(ids.ok());
+  CHECK(*ids == std::vector<CheckpointId>{CheckpointId(4)});
 }

@@ -225,3 +225,29 @@ TEST_CASE("snapshot: random bodies with valid checksums never crash the decoder"
   INFO(decoded_ok << " of 20000 damaged bodies were still well-formed");
   CHECK(decoded_ok < 20000);
 }
+
+TEST_CASE("snapshot: deferred sections are produced in place, and none may be left to encode",
+          "[checkpoint][snapshot]") {
+  Snapshot s = small_snapshot();
+  const Snapshot expected = s;
+  const std::string counts = s.sections[1].second;
+  s.sections[1].second.clear();
+  int calls = 0;
+  s.deferred.push_back({1, [&] {
+                          ++calls;
+                          return counts;
+                        }});
+  auto refused = rivulet::checkpoint::check_encodable(s);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::Fatal);
+  CHECK_THAT(refused.error().message, Catch::Contains("not serialized yet"));
+  CHECK_THAT(refused.error().message, Catch::Contains("q1-3"));
+  rivulet::checkpoint::finish_sections(s);
+  CHECK(calls == 1);
+  CHECK(s.deferred.empty());
+  REQUIRE(rivulet::checkpoint::check_encodable(s).ok());
+  CHECK(s == expected);
+  auto back = decode(encode(s));
+  REQUIRE(back.ok());
+  CHECK(*back == expected);
+}
