@@ -374,7 +374,10 @@ bool unchanged_since_durable(const TaskState& st) {
 
 // Snapshots the task's state and the input offsets it reflects: a full base,
 // or only what changed since the previous checkpoint of the chain. The pause
-// this costs the task is measured (serialization happens on the task).
+// this costs the task is measured. With the checkpoint writer, a full
+// section's encoding is left to its thread (StateStore::serialize_deferred:
+// the task copies what it must see, the writer packs it); a delta's is
+// small and done here.
 void take_snapshot(task_pointer self) {
   auto& st = self->state;
   auto begin = std::chrono::steady_clock::now();
@@ -394,12 +397,18 @@ void take_snapshot(task_pointer self) {
     st.env.graph->note_acknowledged(
         [&](const std::string& topic) { return st.env.producer->acknowledged_offsets(topic); });
   }
+  const bool defer = st.env.checkpoint_writer != nullptr;
   for (auto* store : st.env.graph->stores()) {
     // A store without incremental snapshots writes its whole content into
     // every delta too.
-    snap.sections.emplace_back(store->name(), !full && store->supports_incremental()
-                                                  ? store->serialize_changes()
-                                                  : store->serialize());
+    if (!full && store->supports_incremental()) {
+      snap.sections.emplace_back(store->name(), store->serialize_changes());
+    } else if (defer) {
+      snap.deferred.push_back({snap.sections.size(), store->serialize_deferred()});
+      snap.sections.emplace_back(store->name(), std::string());
+    } else {
+      snap.sections.emplace_back(store->name(), store->serialize());
+    }
   }
   const uint64_t pause = micros_since(begin);
   auto* c = st.env.counters;
@@ -500,6 +509,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     st.pending.reset();
     return;
   }
+  checkpoint::finish_sections(snap);  // written here: what was left to the writer too
   record_write(
       st, snap.id, snap.incremental, snap.input_offsets, st.pending_changes, st.pending_since,
       checkpoint::write_and_retain(*st.env.checkpoint_store, snap, st.env.checkpoint_retain));
@@ -687,6 +697,7 @@ bool end_transaction(task_pointer self) {
   take_snapshot(self);
   checkpoint::Snapshot snapshot = std::move(*st.pending);
   st.pending.reset();
+  checkpoint::finish_sections(snapshot);  // none without the writer; the boundary writes here
   auto outcome = commit_boundary(x, *st.env.checkpoint_store, snapshot);
   if (outcome.kind == BoundaryOutcome::Fatal) {
     fail(self, "exactly_once_v2: " + outcome.error);

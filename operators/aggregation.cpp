@@ -370,6 +370,18 @@ std::string AggregateStore::serialize() const {
   return encode_entries(entries);
 }
 
+std::function<std::string()> AggregateStore::serialize_deferred() const {
+  auto entries = std::make_shared<std::vector<std::pair<Value, Value>>>();
+  entries->reserve(groups_.size());
+  for (const auto& [k, row] : groups_) entries->emplace_back(k, encode_accumulators(row));
+  changed_.clear();
+  return [entries = std::move(entries)]() mutable {
+    std::string out = encode_entries(*entries);
+    entries.reset();
+    return out;
+  };
+}
+
 std::string AggregateStore::serialize_changes() const {
   static const Value kDeleted;
   std::vector<Value> rows;

@@ -118,6 +118,8 @@ class AggregateStore final : public StateStore {
 
   std::string name() const override { return name_; }
   std::string serialize() const override;
+  // Encodes each group's accumulators as a Value now; the function packs.
+  std::function<std::string()> serialize_deferred() const override;
   Expected<bool> restore(std::string_view bytes) override;
   bool supports_incremental() const override { return true; }
   void set_change_tracking(bool on) override;

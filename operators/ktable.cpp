@@ -542,6 +542,17 @@ std::string encode_entries(const std::vector<std::pair<const Value*, const Value
   return std::string(buf.data(), buf.size());
 }
 
+std::string encode_entries(const std::vector<std::pair<Value, Value>>& entries) {
+  msgpack::sbuffer buf;
+  write_entries_header(buf, entries.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  for (const auto& [k, v] : entries) {
+    pack_value(pk, k);
+    pack_value(pk, v);
+  }
+  return std::string(buf.data(), buf.size());
+}
+
 Expected<bool> walk_entries(
     std::string_view bytes,
     const std::function<Expected<bool>(std::string_view key, std::string_view value)>& fn) {
@@ -1087,6 +1098,41 @@ std::string KTable::serialize() const {
     out.append(v.data(), v.size());
   });
   return out;
+}
+
+std::function<std::string()> KTable::serialize_deferred() const {
+  // Only the decoded rows are worth deferring: an arena's bytes are copied
+  // as they are, at memcpy's speed, either way.
+  if (map_.empty()) return StateStore::serialize_deferred();
+  changed_.clear();
+  auto rows = std::make_shared<std::vector<std::pair<Value, Value>>>(map_.begin(), map_.end());
+  const size_t count = count_unlocked();
+  std::string arena_bytes;
+  if (const Encoded* arena = enc_ ? enc_.get() : lazy_.get()) {
+    arena_bytes.reserve(arena->arena_bytes());
+    arena->scan([&](std::string_view k, std::string_view v) {
+      arena_bytes.append(k.data(), k.size());
+      arena_bytes.append(v.data(), v.size());
+    });
+  }
+  // The same bytes as serialize(): the header counts every entry, the
+  // decoded rows come first, the arena's after them.
+  return [rows = std::move(rows), count, tail = std::move(arena_bytes)]() mutable {
+    msgpack::sbuffer buf(1024);
+    write_entries_header(buf, count);
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    for (const auto& [k, v] : *rows) {
+      pack_value(pk, k);
+      pack_value(pk, v);
+    }
+    rows.reset();  // the copies go as soon as they are packed
+    std::string out;
+    out.reserve(buf.size() + tail.size());
+    out.append(buf.data(), buf.size());
+    out.append(tail);
+    std::string().swap(tail);
+    return out;
+  };
 }
 
 std::string KTable::serialize_changes() const {

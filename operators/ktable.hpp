@@ -175,6 +175,10 @@ class KTable final : public StateStore {
   // ---- StateStore ----------------------------------------------------------
   std::string name() const override { return name_; }
   std::string serialize() const override;
+  // Copies the decoded rows (their Values share nested content, immutable,
+  // through atomic reference counts) and any arena's bytes now; the
+  // function packs them.
+  std::function<std::string()> serialize_deferred() const override;
   Expected<bool> restore(std::string_view bytes) override;
   bool supports_incremental() const override { return true; }
   void set_change_tracking(bool on) override;
@@ -254,6 +258,7 @@ size_t value_heap_bytes(const Value& v);
 // [format version, [key, value, key, value, ...]]; a null value marks a
 // deleted key in a change set.
 std::string encode_entries(const std::vector<std::pair<const Value*, const Value*>>& entries);
+std::string encode_entries(const std::vector<std::pair<Value, Value>>& entries);
 Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view bytes);
 // The same format element by element, undecoded: `fn` gets each key's and
 // value's msgpack bytes; an error from fn stops the walk.

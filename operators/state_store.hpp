@@ -6,6 +6,7 @@
 //
 // Called on the owning task's thread only (a checkpoint is taken between
 // two runs of the task), so serialize() sees a quiescent store.
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,16 @@ class StateStore {
   virtual std::string name() const = 0;
   // The whole content. Also starts a new change set (see below).
   virtual std::string serialize() const = 0;
+  // serialize() in two steps, for a snapshot written off the owning thread
+  // (checkpoint.write.async): this call, on the owning thread, takes what
+  // must see the store as it is now, and starts a new change set as
+  // serialize() does; the function it returns does the rest (the encoding)
+  // later, once, on any thread, while the store goes on changing, and
+  // returns exactly what serialize() would have returned at this call.
+  // The default serializes now.
+  virtual std::function<std::string()> serialize_deferred() const {
+    return [bytes = serialize()]() mutable { return std::move(bytes); };
+  }
   // Replaces the whole content with what `bytes` (from serialize()) holds.
   // On error the store is left empty and the error says why.
   virtual Expected<bool> restore(std::string_view bytes) = 0;

@@ -176,6 +176,18 @@ size_t WindowStore::size() const {
 }
 
 std::string WindowStore::serialize() const {
+  return to_msgpack(snapshot_value());
+}
+
+std::function<std::string()> WindowStore::serialize_deferred() const {
+  return [v = snapshot_value()]() mutable {
+    std::string out = to_msgpack(v);
+    v = Value();
+    return out;
+  };
+}
+
+Value WindowStore::snapshot_value() const {
   Array entries;
   auto entry = [&](const Value& key, int64_t start, int64_t end, const Entry& e) {
     entries.push_back(Value::array(Array{key, Value::int64(start), Value::int64(end),
@@ -185,8 +197,8 @@ std::string WindowStore::serialize() const {
     for (const auto& [key, e] : keys) entry(key, start, start + window_->size_ms, e);
   for (const auto& [key, sessions] : sessions_)
     for (const auto& [start, s] : sessions) entry(key, start, s.end, s.entry);
-  return to_msgpack(
-      Value::array(Array{Value::int64(1), Value::int64(stream_time_), Value::array(entries)}));
+  return Value::array(
+      Array{Value::int64(1), Value::int64(stream_time_), Value::array(std::move(entries))});
 }
 
 Expected<bool> WindowStore::restore(std::string_view bytes) {

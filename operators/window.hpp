@@ -47,6 +47,7 @@
 // Owned by a TaskGraph; runs on the task's thread.
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,9 +138,12 @@ class WindowStore final : public StateStore {
 
   std::string name() const override { return name_; }
   std::string serialize() const override;
+  // Builds the snapshot's Value now; the function packs it.
+  std::function<std::string()> serialize_deferred() const override;
   Expected<bool> restore(std::string_view bytes) override;
 
  private:
+  Value snapshot_value() const;
   friend class WindowedAggregateNode;
 
   std::string name_;

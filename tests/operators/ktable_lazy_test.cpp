@@ -3,8 +3,12 @@
 // them; these tests check that it behaves exactly as an eagerly decoded
 // table would, and that snapshots cover both parts.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <map>
+#include <memory>
 #include <random>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "ktable_readers.hpp"
@@ -297,6 +301,69 @@ TEST_CASE("ktable find_local_many: the answers of find_local, key by key", "[kta
   for (const auto& [k, v] : model) automatic.apply(k, v);
   REQUIRE(automatic.encoded());
   check(automatic, false, true);
+}
+
+// StateStore::serialize_deferred: the bytes serialize() gives at the call,
+// produced later (on the checkpoint writer's thread) while the owner goes
+// on changing the table; and the change set starts at the call.
+TEST_CASE("ktable deferred serialization: the call's content, packed later on another thread",
+          "[ktable][lazy][checkpoint]") {
+  KTable::Map model;
+  const std::string bytes = mixed_snapshot(300, &model);
+  auto decoded = std::make_unique<KTable>("decoded");
+  for (const auto& [k, v] : model) decoded->apply(k, v);
+  auto lazy = std::make_unique<KTable>("lazy");  // restored: part arena, part decoded
+  REQUIRE(lazy->restore(bytes));
+  for (int i = 0; i < 50; ++i) lazy->apply(S("k" + std::to_string(i)), user(i + 7));
+  auto encoded = std::make_unique<KTable>("encoded", TableStorage::Encoded);
+  for (const auto& [k, v] : model) encoded->apply(k, v);  // struct and decimal keys decoded
+  auto automatic = std::make_unique<KTable>("auto", TableStorage::Auto, 100);
+  for (const auto& [k, v] : model) automatic->apply(k, v);
+  REQUIRE(automatic->encoded());
+  std::vector<std::unique_ptr<KTable>> tables;
+  tables.push_back(std::move(decoded));
+  tables.push_back(std::move(lazy));
+  tables.push_back(std::move(encoded));
+  tables.push_back(std::move(automatic));
+  for (auto& table : tables) {
+    KTable& t = *table;
+    INFO("table " << t.name());
+    t.set_change_tracking(true);
+    t.apply(S("before"), user(1));
+    const std::string expected = t.serialize();
+    const KTable::Map at_call = t.snapshot();
+    std::function<std::string()> later = t.serialize_deferred();
+    // The owner overwrites, erases and adds while another thread packs.
+    std::string produced;
+    std::thread writer([&] { produced = later(); });
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 200; ++i) {
+        t.apply(S("k" + std::to_string(i)), user(1000 * round + i));
+        t.apply(I(1000000 + i), user(i + round));
+        if (i % 7 == 0) t.apply(S("k" + std::to_string(i + 1)), Value());  // a deletion
+        t.apply(S("new" + std::to_string(i)), user(i));
+      }
+    }
+    t.apply(test::row({{"a", I(1)}, {"b", S("x")}}), Value());
+    writer.join();
+    CHECK(produced == expected);
+    KTable r("r");
+    REQUIRE(r.restore(produced));
+    CHECK(r.snapshot() == at_call);
+    // The delta after the call holds exactly what changed since it.
+    REQUIRE(r.apply_changes(t.serialize_changes()));
+    CHECK(r.snapshot() == t.snapshot());
+    // A change just before the call is in its content, not in the next
+    // change set.
+    t.apply(S("between"), user(5));
+    std::function<std::string()> again = t.serialize_deferred();
+    auto none = decode_entries(t.serialize_changes());
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    KTable r2("r2");
+    REQUIRE(r2.restore(again()));
+    CHECK(r2.snapshot() == t.snapshot());
+  }
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include "operators/window.hpp"
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "operators/input_merger.hpp"
@@ -538,6 +540,20 @@ TEST_CASE("windows: same input, any batch sizes and interleaving, same join and 
   for (unsigned seed = 2; seed < 22; ++seed) {
     INFO("seed " << seed);
     CHECK(run_join_and_windows(users, clicks, seed) == expected);
+  }
+}
+
+TEST_CASE("windows: a deferred serialization is the call's content", "[window]") {
+  for (WindowSpec w : {WindowSpec::tumbling(10, 5), WindowSpec::session(4, 5)}) {
+    Harness h(w);
+    for (int i = 0; i < 200; ++i) h.feed("k" + std::to_string(i % 7), 1, (i * 37) % 61 + i / 3);
+    const std::string expected = h.store().serialize();
+    std::function<std::string()> later = h.store().serialize_deferred();
+    std::string produced;
+    std::thread writer([&] { produced = later(); });
+    for (int i = 200; i < 400; ++i) h.feed("k" + std::to_string(i % 9), 1, i / 2);
+    writer.join();
+    CHECK(produced == expected);
   }
 }
 
