@@ -1105,7 +1105,9 @@ std::function<std::string()> KTable::serialize_deferred() const {
   // as they are, at memcpy's speed, either way.
   if (map_.empty()) return StateStore::serialize_deferred();
   changed_.clear();
-  auto rows = std::make_shared<std::vector<std::pair<Value, Value>>>(map_.begin(), map_.end());
+  auto rows = std::make_shared<std::vector<std::pair<Value, Value>>>();
+  rows->reserve(map_.size());  // one walk of the nodes, not a count first
+  for (const auto& kv : map_) rows->emplace_back(kv.first, kv.second);
   const size_t count = count_unlocked();
   std::string arena_bytes;
   if (const Encoded* arena = enc_ ? enc_.get() : lazy_.get()) {
