@@ -108,8 +108,9 @@ const std::vector<ConfigKey>& config_keys() {
        "re-read from the beginning on restart, but aggregation state restarts empty."},
       {"checkpoint.write.async", ConfigType::Bool, "true", {}, 0, INT64_MAX,
        "Write checkpoints (encode, write, fsync, rename, remove old ones) on the "
-       "application's writer thread instead of the task's: the task pauses only to "
-       "serialize its state. Input offsets are committed only once the checkpoint that "
+       "application's writer thread instead of the task's: the task pauses only to take "
+       "its snapshot, and leaves the encoding of a full one's decoded rows, aggregates and "
+       "windows to the writer too. Input offsets are committed only once the checkpoint that "
        "covers them is durable, either way. at_least_once only (exactly_once_v2 writes each "
        "checkpoint at its transaction's boundary)."},
       {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
