@@ -4,7 +4,9 @@
 #include <stdexcept>
 #include <utility>
 
+#include "operators/accumulator_pack.hpp"
 #include "operators/partial_aggregate.hpp"
+#include "runtime/msgpack_value.hpp"
 
 namespace rivulet {
 
@@ -359,44 +361,33 @@ Expected<AccumulatorRow> decode_accumulators(const std::string& store, size_t n,
 }
 
 std::string AggregateStore::serialize() const {
-  std::vector<Value> rows;
-  rows.reserve(groups_.size());
-  std::vector<std::pair<const Value*, const Value*>> entries;
-  entries.reserve(groups_.size());
-  for (const auto& [k, row] : groups_) rows.push_back(encode_accumulators(row));
-  size_t i = 0;
-  for (const auto& kv : groups_) entries.emplace_back(&kv.first, &rows[i++]);
+  const std::string header = entries_header(groups_.size());
+  msgpack::sbuffer buf(header.size() + groups_.size() * 24);
+  buf.write(header.data(), header.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  for (const auto& [k, row] : groups_) {
+    pack_value(pk, k);
+    pack_accumulators(pk, row);
+  }
   changed_.clear();
-  return encode_entries(entries);
-}
-
-std::function<std::string()> AggregateStore::serialize_deferred() const {
-  auto entries = std::make_shared<std::vector<std::pair<Value, Value>>>();
-  entries->reserve(groups_.size());
-  for (const auto& [k, row] : groups_) entries->emplace_back(k, encode_accumulators(row));
-  changed_.clear();
-  return [entries = std::move(entries)]() mutable {
-    std::string out = encode_entries(*entries);
-    entries.reset();
-    return out;
-  };
+  return std::string(buf.data(), buf.size());
 }
 
 std::string AggregateStore::serialize_changes() const {
-  static const Value kDeleted;
-  std::vector<Value> rows;
-  rows.reserve(changed_.size());
-  std::vector<std::pair<const Value*, const Value*>> entries;
-  entries.reserve(changed_.size());
+  const std::string header = entries_header(changed_.size());
+  msgpack::sbuffer buf(header.size() + changed_.size() * 24);
+  buf.write(header.data(), header.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
   for (const Value& k : changed_) {
-    const AccumulatorRow* row = find(k);
-    rows.push_back(row ? encode_accumulators(*row) : kDeleted);
+    pack_value(pk, k);
+    if (const AccumulatorRow* row = find(k)) {
+      pack_accumulators(pk, *row);
+    } else {
+      pk.pack_nil();  // deleted
+    }
   }
-  size_t i = 0;
-  for (const Value& k : changed_) entries.emplace_back(&k, &rows[i++]);
-  std::string out = encode_entries(entries);  // entries point into changed_
   changed_.clear();
-  return out;
+  return std::string(buf.data(), buf.size());
 }
 
 void AggregateStore::set_change_tracking(bool on) {

@@ -117,9 +117,10 @@ class AggregateStore final : public StateStore {
   size_t bytes_estimate() const;
 
   std::string name() const override { return name_; }
+  // Packs each group's accumulators directly (no Value built per group);
+  // packing costs about what copying the groups would, so a deferred
+  // serialization (StateStore's default) packs on the task too.
   std::string serialize() const override;
-  // Encodes each group's accumulators as a Value now; the function packs.
-  std::function<std::string()> serialize_deferred() const override;
   Expected<bool> restore(std::string_view bytes) override;
   bool supports_incremental() const override { return true; }
   void set_change_tracking(bool on) override;

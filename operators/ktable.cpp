@@ -542,6 +542,12 @@ std::string encode_entries(const std::vector<std::pair<const Value*, const Value
   return std::string(buf.data(), buf.size());
 }
 
+std::string entries_header(size_t pairs) {
+  msgpack::sbuffer buf(16);
+  write_entries_header(buf, pairs);
+  return std::string(buf.data(), buf.size());
+}
+
 std::string encode_entries(const std::vector<std::pair<Value, Value>>& entries) {
   msgpack::sbuffer buf;
   write_entries_header(buf, entries.size());

@@ -259,6 +259,9 @@ size_t value_heap_bytes(const Value& v);
 // deleted key in a change set.
 std::string encode_entries(const std::vector<std::pair<const Value*, const Value*>>& entries);
 std::string encode_entries(const std::vector<std::pair<Value, Value>>& entries);
+// The format's header for `pairs` pairs, for a store that packs its pairs
+// itself after it.
+std::string entries_header(size_t pairs);
 Expected<std::vector<std::pair<Value, Value>>> decode_entries(std::string_view bytes);
 // The same format element by element, undecoded: `fn` gets each key's and
 // value's msgpack bytes; an error from fn stops the walk.

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "operators/accumulator_pack.hpp"
 #include "operators/partial_aggregate.hpp"
 #include "runtime/msgpack_value.hpp"
 
@@ -176,29 +177,27 @@ size_t WindowStore::size() const {
 }
 
 std::string WindowStore::serialize() const {
-  return to_msgpack(snapshot_value());
-}
-
-std::function<std::string()> WindowStore::serialize_deferred() const {
-  return [v = snapshot_value()]() mutable {
-    std::string out = to_msgpack(v);
-    v = Value();
-    return out;
-  };
-}
-
-Value WindowStore::snapshot_value() const {
-  Array entries;
+  // [1, stream time, [[key, start, end, max timestamp, accumulators], ...]],
+  // packed directly: no Value is built per entry.
+  msgpack::sbuffer buf(64 + size() * 32);
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(3);
+  pk.pack_int64(1);
+  pk.pack_int64(stream_time_);
+  pk.pack_array(static_cast<uint32_t>(size()));
   auto entry = [&](const Value& key, int64_t start, int64_t end, const Entry& e) {
-    entries.push_back(Value::array(Array{key, Value::int64(start), Value::int64(end),
-                                         Value::int64(e.max_timestamp), encode_accumulators(e.row)}));
+    pk.pack_array(5);
+    pack_value(pk, key);
+    pk.pack_int64(start);
+    pk.pack_int64(end);
+    pk.pack_int64(e.max_timestamp);
+    pack_accumulators(pk, e.row);
   };
   for (const auto& [start, keys] : windows_)
     for (const auto& [key, e] : keys) entry(key, start, start + window_->size_ms, e);
   for (const auto& [key, sessions] : sessions_)
     for (const auto& [start, s] : sessions) entry(key, start, s.end, s.entry);
-  return Value::array(
-      Array{Value::int64(1), Value::int64(stream_time_), Value::array(std::move(entries))});
+  return std::string(buf.data(), buf.size());
 }
 
 Expected<bool> WindowStore::restore(std::string_view bytes) {

@@ -47,7 +47,6 @@
 // Owned by a TaskGraph; runs on the task's thread.
 #include <cstdint>
 #include <map>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,13 +136,12 @@ class WindowStore final : public StateStore {
   };
 
   std::string name() const override { return name_; }
+  // Packs its entries directly; a deferred serialization (StateStore's
+  // default) packs on the task too, since copying them would cost as much.
   std::string serialize() const override;
-  // Builds the snapshot's Value now; the function packs it.
-  std::function<std::string()> serialize_deferred() const override;
   Expected<bool> restore(std::string_view bytes) override;
 
  private:
-  Value snapshot_value() const;
   friend class WindowedAggregateNode;
 
   std::string name_;
