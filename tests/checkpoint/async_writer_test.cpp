@@ -222,7 +222,8 @@ TEST_CASE("checkpoint writer: serializes the sections left to it, on its thread,
   // A section that fails to serialize is the outcome; nothing is written.
   Snapshot bad = snapshot_of(kTask, 5);
   bad.deferred.push_back({0, []() -> std::string { throw std::runtime_error("out of memory"); }});
-  const auto& failed = writer.submit(job_for(*store, bad))->wait();
+  auto bad_ticket = writer.submit(job_for(*store, bad));  // wait() answers into the ticket
+  const auto& failed = bad_ticket->wait();
   REQUIRE_FALSE(failed.written.ok());
   CHECK(failed.written.error().kind == ErrorKind::Retriable);
   CHECK_THAT(failed.written.error().message, Catch::Contains("not serialized: out of memory"));
