@@ -1,6 +1,7 @@
 #include "sql/test_driver.hpp"
 
 #include <deque>
+#include <exception>
 #include <utility>
 
 namespace rivulet::sql {
@@ -33,18 +34,29 @@ bool TestDriver::pipe(const std::string& topic, std::optional<std::string> key,
 }
 
 void TestDriver::process(const std::string& topic, RawRecord first) {
-  Pending pending;
-  pending.emplace_back(topic, std::move(first));
-  run(std::move(pending));
+  pending_.emplace_back(topic, std::move(first));
+  run();
 }
 
-void TestDriver::run(Pending pending) {
+void TestDriver::run() {
   // Breadth-first: a record's outputs that are inputs again are processed
-  // after the record, in the order they were written.
-  TaskOutput out;
-  while (!pending.empty()) {
-    auto [t, record] = std::move(pending.front());
-    pending.pop_front();
+  // after the record, in the order they were written. The queue and the
+  // step's output are the driver's, kept with their capacity from one
+  // record piped to the next.
+  TaskOutput& out = step_;
+  struct Reset {  // what a throw leaves queued is not for the next pipe()
+    TestDriver& d;
+    int throwing = std::uncaught_exceptions();
+    ~Reset() {
+      if (std::uncaught_exceptions() <= throwing) return;
+      d.pending_.clear();
+      d.step_.clear();
+      d.step_.skipped_by_reason.fill(0);
+    }
+  } reset{*this};
+  while (!pending_.empty()) {
+    auto [t, record] = std::move(pending_.front());
+    pending_.pop_front();
     auto input = graph_->input_index(t);
     const bool global = globals_ && globals_->reads(t);
     if (!input && !global) continue;
@@ -55,12 +67,15 @@ void TestDriver::run(Pending pending) {
     if (global) globals_->apply(t, PartitionId{0}, &record, &record + 1, errors_);
     if (!input) continue;
     graph_->process(*input, &record, &record + 1, out);
-    take(out, pending);
+    take(out);
   }
+  // The step's counters are cumulative: only the skips are read, and they
+  // start again from zero for the next record piped.
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
+  out.skipped_by_reason.fill(0);
 }
 
-void TestDriver::take(TaskOutput& out, Pending& pending) {
+void TestDriver::take(TaskOutput& out) {
   for (auto& e : out.data_errors) errors_.push_back(std::move(e));
   for (auto& o : out.records) {
     if (reads(o.topic)) {
@@ -69,7 +84,7 @@ void TestDriver::take(TaskOutput& out, Pending& pending) {
       again.key = o.key;
       again.value = o.value;
       again.headers = o.headers;
-      pending.emplace_back(o.topic, std::move(again));
+      pending_.emplace_back(o.topic, std::move(again));
     }
     outputs_.push_back(std::move(o));
   }
@@ -78,9 +93,8 @@ void TestDriver::take(TaskOutput& out, Pending& pending) {
 void TestDriver::flush_output_cache() {
   TaskOutput out;
   graph_->flush_output_cache(out);
-  Pending pending;
-  take(out, pending);
-  run(std::move(pending));
+  take(out);
+  run();
 }
 
 bool TestDriver::reads(const std::string& topic) const {
