@@ -16,6 +16,7 @@
 #include "connectors/retry_delay.hpp"
 #include "operators/input_merger.hpp"
 #include "runtime/log.hpp"
+#include "runtime/sanitizer.hpp"
 
 namespace rivulet::actors {
 
@@ -415,6 +416,9 @@ void take_snapshot(task_pointer self) {
   c->checkpoint_pause_us.store(pause);
   if (pause > c->checkpoint_pause_max_us.load()) c->checkpoint_pause_max_us.store(pause);
   st.pending = std::move(snap);
+  // Written, or its deferred sections serialized, by a later handler of
+  // this actor, perhaps on another worker: the edge TSan does not see.
+  tsan_release(&st.pending);
   st.pending_since = begin;
   st.pending_changes = st.changes;
   st.pending_runs = st.tracker.runs_begun();
@@ -482,6 +486,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     auto it = acked.find(tp);
     if (it == acked.end() || it->second < offset) return;  // not yet
   }
+  tsan_acquire(&st.pending);  // take_snapshot's release
   checkpoint::Snapshot& snap = *st.pending;
   if (st.env.checkpoint_writer != nullptr && !sync) {
     TaskState::InFlightWrite w;
