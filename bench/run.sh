@@ -626,18 +626,18 @@ if sc and "skipped" in sc:
     fig["scaling_skipped"] = {"error": "skipped: " + sc["skipped"], "command": scaling_cmd}
 elif sc:
     for k in sorted({r["nodes"] for r in sc.get("runs", [])}):
-        good = [r for r in sc["runs"] if r["nodes"] == k and r.get("ok")]
-        if not good:
+        ok_runs = [r for r in sc["runs"] if r["nodes"] == k and r.get("ok")]
+        if not ok_runs:
             bad = [r for r in sc["runs"] if r["nodes"] == k]
             fig[f"scaling_{k}_nodes_orders_per_second"] = {
                 "error": bad[0].get("error", "failed") if bad else "failed", "command": scaling_cmd}
             continue
-        r = max(good, key=lambda x: x["orders_per_second"])
+        r = max(ok_runs, key=lambda x: x["orders_per_second"])
         s = next((x for x in sc.get("summary", []) if x["nodes"] == k), {})
         fig[f"scaling_{k}_nodes_orders_per_second"] = {
             "value": round(r["orders_per_second"]),
             "unit": f"orders/s (best run), first to last output, {k} node(s) at {sc.get('cpu_quota_per_node')} CPU each",
-            "all_runs": [round(x["orders_per_second"]) for x in good],
+            "all_runs": [round(x["orders_per_second"]) for x in ok_runs],
             "ratio_to_one_node": round(s.get("ratio_of_best_to_one_node", 0), 2),
             "node_cpu_seconds": [round(n["cpu_seconds"], 2) for n in r["node_cpu"]],
             "cpus_used_per_node": [round(n.get("cpus_used_first_to_last_output", 0), 2) for n in r["node_cpu"]],
