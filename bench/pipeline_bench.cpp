@@ -117,6 +117,7 @@ struct Phase {
   // (low watermarks; 5 MiB per partition), when known.
   int64_t dropped_by_broker = 0;
   int read_back_restarts = 0;  // ReadBackWatchdog
+  std::map<std::string, double> cpu_by_thread;  // by thread family (threads_cpu_delta)
 
   json to_json() const {
     json j{{"ok", ok},
@@ -133,28 +134,33 @@ struct Phase {
     if (!error.empty()) j["error"] = error;
     if (dropped_by_broker > 0) j["output_dropped_by_broker"] = dropped_by_broker;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
+    if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
     return j;
   }
 };
 
-// Measures CPU, wall time and peak RSS between begin() and end().
+// Measures CPU (also by thread family), wall time and peak RSS between
+// begin() and end().
 class PhaseTimer {
  public:
   explicit PhaseTimer(Phase& p) : phase_(p) {
     phase_.rss_per_phase = reset_peak_rss();
     cpu0_ = process_cpu_seconds();
+    threads0_ = threads_cpu();
     t0_ = Clock::now();
   }
   Clock::time_point start() const { return t0_; }
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
     phase_.cpu = process_cpu_seconds() - cpu0_;
+    phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
     phase_.rss_kb = peak_rss_kb();
   }
 
  private:
   Phase& phase_;
   double cpu0_ = 0;
+  std::map<std::string, ThreadCpu> threads0_;
   Clock::time_point t0_;
 };
 
