@@ -324,7 +324,6 @@ int64_t input_count(const Workload& w, const Input& in) {
   return n;
 }
 
-// (1) The planned topology in this thread, through the TestDriver.
 // RIVULET_BENCH_PERF_CTL=fifo: perf's control FIFO (`perf record
 // --control=fifo:FIFO -D -1 -- bench_sql ...`). Each pipeline phase writes
 // "enable" when its timed part starts and "disable" when it ends, so that
@@ -339,6 +338,7 @@ void perf_control(const char* command) {
   }
 }
 
+// (1) The planned topology in this thread, through the TestDriver.
 Phase run_driver(const Workload& w, const Input& in, const Expectation* check, bool profile,
                  json& out) {
   Phase p;
@@ -362,7 +362,7 @@ Phase run_driver(const Workload& w, const Input& in, const Expectation* check, b
   }
   // The driver collects everything the task writes (repartition topics
   // included); left to grow, that vector's reallocations and fresh pages
-  // were a fifth or more of the phase's CPU, the harness's cost rather
+  // were more than a third of the phase's samples, the harness's cost rather
   // than the operators'. Every 1,024 records the outputs of the
   // workload's topics are taken out (copied only for --check, which needs
   // them) and the rest forgotten, as a sink that discards would.
