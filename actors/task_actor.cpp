@@ -474,6 +474,7 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
   auto& st = self->state;
   if (!finish_write(st, sync)) return;  // the previous one is still being written
   if (!st.pending) return;
+  tsan_acquire(&st.pending);  // take_snapshot's release
   // Outputs not tied to input (an idle advance's) are waited for too:
   // every run begun before the snapshot must have been acknowledged.
   if (st.tracker.runs_collected() < st.pending_runs) return;
@@ -486,7 +487,6 @@ void write_pending_if_durable(task_pointer self, const std::map<TopicPartition, 
     auto it = acked.find(tp);
     if (it == acked.end() || it->second < offset) return;  // not yet
   }
-  tsan_acquire(&st.pending);  // take_snapshot's release
   checkpoint::Snapshot& snap = *st.pending;
   if (st.env.checkpoint_writer != nullptr && !sync) {
     TaskState::InFlightWrite w;
