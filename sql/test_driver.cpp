@@ -1,7 +1,6 @@
 #include "sql/test_driver.hpp"
 
 #include <deque>
-#include <exception>
 #include <utility>
 
 namespace rivulet::sql {
@@ -34,29 +33,18 @@ bool TestDriver::pipe(const std::string& topic, std::optional<std::string> key,
 }
 
 void TestDriver::process(const std::string& topic, RawRecord first) {
-  pending_.emplace_back(topic, std::move(first));
-  run();
+  Pending pending;
+  pending.emplace_back(topic, std::move(first));
+  run(std::move(pending));
 }
 
-void TestDriver::run() {
+void TestDriver::run(Pending pending) {
   // Breadth-first: a record's outputs that are inputs again are processed
-  // after the record, in the order they were written. The queue and the
-  // step's output are the driver's, kept with their capacity from one
-  // record piped to the next.
-  TaskOutput& out = step_;
-  struct Reset {  // what a throw leaves queued is not for the next pipe()
-    TestDriver& d;
-    int throwing = std::uncaught_exceptions();
-    ~Reset() {
-      if (std::uncaught_exceptions() <= throwing) return;
-      d.pending_.clear();
-      d.step_.clear();
-      d.step_.skipped_by_reason.fill(0);
-    }
-  } reset{*this};
-  while (!pending_.empty()) {
-    auto [t, record] = std::move(pending_.front());
-    pending_.pop_front();
+  // after the record, in the order they were written.
+  TaskOutput out;
+  while (!pending.empty()) {
+    auto [t, record] = std::move(pending.front());
+    pending.pop_front();
     auto input = graph_->input_index(t);
     const bool global = globals_ && globals_->reads(t);
     if (!input && !global) continue;
@@ -67,15 +55,12 @@ void TestDriver::run() {
     if (global) globals_->apply(t, PartitionId{0}, &record, &record + 1, errors_);
     if (!input) continue;
     graph_->process(*input, &record, &record + 1, out);
-    take(out);
+    take(out, pending);
   }
-  // The step's counters are cumulative: only the skips are read, and they
-  // start again from zero for the next record piped.
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
-  out.skipped_by_reason.fill(0);
 }
 
-void TestDriver::take(TaskOutput& out) {
+void TestDriver::take(TaskOutput& out, Pending& pending) {
   for (auto& e : out.data_errors) errors_.push_back(std::move(e));
   for (auto& o : out.records) {
     if (reads(o.topic)) {
@@ -84,7 +69,7 @@ void TestDriver::take(TaskOutput& out) {
       again.key = o.key;
       again.value = o.value;
       again.headers = o.headers;
-      pending_.emplace_back(o.topic, std::move(again));
+      pending.emplace_back(o.topic, std::move(again));
     }
     outputs_.push_back(std::move(o));
   }
@@ -93,8 +78,9 @@ void TestDriver::take(TaskOutput& out) {
 void TestDriver::flush_output_cache() {
   TaskOutput out;
   graph_->flush_output_cache(out);
-  take(out);
-  run();
+  Pending pending;
+  take(out, pending);
+  run(std::move(pending));
 }
 
 bool TestDriver::reads(const std::string& topic) const {

@@ -66,22 +66,19 @@ class TestDriver {
 
  private:
   explicit TestDriver(std::unique_ptr<TaskGraph> graph) : graph_(std::move(graph)) {}
+  using Pending = std::deque<std::pair<std::string, RawRecord>>;
   void process(const std::string& topic, RawRecord record);
   // Processes the queued records and what they make that is read again.
-  void run();
+  void run(Pending pending);
   // Moves one step's data errors and outputs into the driver's, queueing
   // the outputs that are read again.
-  void take(TaskOutput& out);
+  void take(TaskOutput& out, Pending& pending);
   bool reads(const std::string& topic) const;
 
   std::unique_ptr<TaskGraph> graph_;
   std::shared_ptr<GlobalTables> globals_;
   std::map<std::string, int64_t> next_offset_;
   std::vector<OutputRecord> outputs_;
-  // Records waiting to be processed, and the output of one step: members
-  // so that their memory is kept from one record piped to the next.
-  std::deque<std::pair<std::string, RawRecord>> pending_;
-  TaskOutput step_;
   std::vector<DataError> errors_;
   std::array<uint64_t, kSkipReasons> skipped_{};
 };
