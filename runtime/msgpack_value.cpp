@@ -28,6 +28,21 @@ uint64_t get_be(const char* p, int bytes) {
   return v;
 }
 
+// A DOUBLE as msgpack's float 64 (0xcb and 8 bytes big-endian), always.
+// msgpack-c's pack_double writes a double with an integral value as an
+// integer (3.0 as the fixint 3, -0.0 as 0), which reads back as a BIGINT:
+// a DOUBLE column restored from a checkpoint or read from an internal
+// topic would change type (and lose the sign of zero). The header and
+// body go through pack_bin_body, msgpack-c's way to append raw bytes.
+void pack_float64(msgpack::packer<msgpack::sbuffer>& pk, double d) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &d, sizeof bits);
+  char buf[9];
+  buf[0] = static_cast<char>(0xcb);
+  for (int i = 0; i < 8; ++i) buf[1 + i] = static_cast<char>((bits >> (8 * (7 - i))) & 0xff);
+  pk.pack_bin_body(buf, sizeof buf);
+}
+
 // Limits for untrusted input: no container can hold more elements than the
 // buffer has bytes (each element takes at least one), so a forged length
 // cannot make msgpack allocate gigabytes before noticing the buffer is short.
@@ -142,7 +157,7 @@ void pack_value(msgpack::packer<msgpack::sbuffer>& pk, const Value& v) {
       break;
     }
     case TypeKind::BigInt: pk.pack_int64(v.as_int64()); break;
-    case TypeKind::Double: pk.pack_double(v.as_double()); break;
+    case TypeKind::Double: pack_float64(pk, v.as_double()); break;
     case TypeKind::Decimal: {
       const Decimal& d = v.as_decimal();
       auto u = static_cast<UInt128>(d.unscaled());

@@ -160,6 +160,13 @@ TEST_CASE("ktable: serialize and restore round-trip, bad bytes are refused", "[k
   CHECK(r.size() == 2);
   CHECK(r.snapshot() == t.snapshot());
   CHECK(r.get(S("a"))->field("d")->as_decimal() == *Decimal::parse("12.50"));
+  // An integral DOUBLE stays a DOUBLE in every storage and through a
+  // snapshot (msgpack-c once packed 10.0 as the integer 10).
+  t.apply(S("p"), test::row({{"price", Value::float64(10.0)}, {"z", Value::float64(-0.0)}}));
+  CHECK(t.get(S("p"))->field("price")->kind() == TypeKind::Double);
+  REQUIRE(r.restore(t.serialize()));
+  CHECK(r.get(S("p"))->field("price")->kind() == TypeKind::Double);
+  CHECK(to_json(*r.get(S("p"))) == R"({"price":10.0,"z":-0.0})");
 
   KTable bad("bad", to);
   bad.apply(S("x"), I(1));

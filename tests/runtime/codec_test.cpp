@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <random>
 
 #include "runtime/codec.hpp"
@@ -210,4 +211,29 @@ TEST_CASE("msgpack round-trips every value kind losslessly", "[runtime][codec]")
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     CHECK_FALSE(from_msgpack(std::string_view(bytes).substr(0, cut)).ok());
   }
+}
+
+// msgpack-c's pack_double writes a double with an integral value as an
+// integer, which read back as a BIGINT (found by runtime/fuzz/codec_fuzzer).
+TEST_CASE("msgpack keeps integral doubles DOUBLE and the sign of zero", "[runtime][codec]") {
+  for (double d : {3.0, 0.0, -7.0, 5496681529344.0, 1e300, -1e19, 18446744073709551616.0}) {
+    const std::string bytes = to_msgpack(Value::float64(d));
+    CHECK(bytes.size() == 9);
+    CHECK(static_cast<unsigned char>(bytes[0]) == 0xcb);
+    auto back = from_msgpack(bytes);
+    REQUIRE(back.ok());
+    CHECK(back->kind() == TypeKind::Double);
+    CHECK(back->as_double() == d);
+  }
+  auto negative_zero = from_msgpack(to_msgpack(Value::float64(-0.0)));
+  REQUIRE(negative_zero.ok());
+  REQUIRE(negative_zero->kind() == TypeKind::Double);
+  CHECK(std::signbit(negative_zero->as_double()));
+  // Inside containers too: a row's DOUBLE column restored from a checkpoint.
+  Value row = Value::structure({{"PRICE", Value::float64(10.0)}, {"N", Value::int64(10)}});
+  auto restored = from_msgpack(to_msgpack(row));
+  REQUIRE(restored.ok());
+  CHECK(restored->field("PRICE")->kind() == TypeKind::Double);
+  CHECK(restored->field("N")->kind() == TypeKind::BigInt);
+  CHECK(to_json(*restored) == R"({"PRICE":10.0,"N":10})");
 }
