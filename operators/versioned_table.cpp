@@ -128,7 +128,9 @@ Expected<bool> VersionedTable::restore(std::string_view bytes) {
     return Error::fatal("versioned table " + name_ + ": " + why);
   };
   try {
-    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    std::size_t off = 0;
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size(), off, nullptr,
+                                                nullptr, unpack_limits(bytes.size()));
     const msgpack::object& o = oh.get();
     if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) return fail("not a snapshot");
     const msgpack::object* f = o.via.array.ptr;

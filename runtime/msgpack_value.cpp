@@ -43,14 +43,6 @@ void pack_float64(msgpack::packer<msgpack::sbuffer>& pk, double d) {
   pk.pack_bin_body(buf, sizeof buf);
 }
 
-// Limits for untrusted input: no container can hold more elements than the
-// buffer has bytes (each element takes at least one), so a forged length
-// cannot make msgpack allocate gigabytes before noticing the buffer is short.
-msgpack::unpack_limit limits_for(size_t bytes) {
-  auto n = static_cast<std::size_t>(bytes);
-  return msgpack::unpack_limit(n, n, n, n, n, kMaxDepth + 2);
-}
-
 void pack_ext(msgpack::packer<msgpack::sbuffer>& pk, int8_t type, const std::string& payload) {
   pk.pack_ext(payload.size(), type);
   pk.pack_ext_body(payload.data(), payload.size());
@@ -118,7 +110,7 @@ Expected<Value> unpack(const msgpack::object& o, int depth) {
           msgpack::object_handle inner;
           try {
             std::size_t off = 0;
-            inner = msgpack::unpack(p, n, off, nullptr, nullptr, limits_for(n));
+            inner = msgpack::unpack(p, n, off, nullptr, nullptr, unpack_limits(n));
             if (off != n) return Error::data("msgpack map: trailing bytes");
           } catch (const std::exception& e) {
             return Error::data(std::string("msgpack map: ") + e.what());
@@ -223,12 +215,20 @@ std::string to_msgpack(const Value& v) {
   return std::string(buf.data(), buf.size());
 }
 
+// No container can hold more elements than the buffer has bytes, so a
+// forged length cannot make msgpack allocate gigabytes before noticing the
+// buffer is short.
+msgpack::unpack_limit unpack_limits(size_t bytes) {
+  auto n = static_cast<std::size_t>(bytes);
+  return msgpack::unpack_limit(n, n, n, n, n, kMaxDepth + 2);
+}
+
 Expected<Value> from_msgpack(std::string_view bytes) {
   msgpack::object_handle oh;
   try {
     std::size_t off = 0;
     oh = msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr,
-                         limits_for(bytes.size()));
+                         unpack_limits(bytes.size()));
     if (off != bytes.size()) return Error::data("msgpack: trailing bytes after value");
   } catch (const std::exception& e) {
     return Error::data(std::string("msgpack: ") + e.what());

@@ -16,6 +16,11 @@ void pack_value(msgpack::packer<msgpack::sbuffer>& pk, const Value& v);
 Expected<Value> unpack_value(const msgpack::object& o);
 
 std::string to_msgpack(const Value& v);
+// msgpack::unpack's limits for `bytes` bytes of untrusted input: no
+// container longer than the buffer (each element takes at least a byte),
+// so that a forged length is refused instead of allocated. Every unpack of
+// bytes read back (checkpoints, internal topics) passes them.
+msgpack::unpack_limit unpack_limits(size_t bytes);
 Expected<Value> from_msgpack(std::string_view bytes);
 
 }  // namespace rivulet

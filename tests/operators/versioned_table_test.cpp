@@ -90,6 +90,13 @@ TEST_CASE("versioned table: snapshot and restore keep every version", "[versione
     CHECK(bad.error().message.find("versioned table t") != std::string::npos);
     CHECK(r.keys() == 0);
   }
+  // A forged length (an array of 2^32-1 entries in a few bytes) is refused,
+  // not allocated: restore once asked for 64 GiB (operators/fuzz).
+  const std::string forged("\x94\x01\xcd\x27\x10\xc0\xdd\xff\xff\xff\xff", 11);
+  auto bad = r.restore(forged);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("versioned table t") != std::string::npos);
+  CHECK(r.keys() == 0);
 }
 
 // rates (a versioned table) and trades joined as of each trade's timestamp.
