@@ -6,13 +6,14 @@
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  the suite under ThreadSanitizer (build-tsan/)
 #   make bench      build and run the benchmarks, writing bench/results/latest.json
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS (600) each, with Clang (build-fuzz/)
 #   make install    install binary, headers and CMake package (PREFIX=/usr/local)
 JOBS    ?= $(shell nproc)
 PREFIX  ?= /usr/local
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: all build deps demo test test-crash unit test-asan test-tsan bench install format clean
+.PHONY: all build deps demo test test-crash unit test-asan test-tsan bench fuzz install format clean
 
 all: build
 
@@ -60,6 +61,10 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	bench/run.sh build
 
+fuzz:
+	@scripts/install-deps.sh clang libclang-rt-14-dev
+	scripts/fuzz.sh
+
 install: build
 	cmake --install build --prefix $(PREFIX)
 
@@ -67,4 +72,4 @@ format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Rivulet builds and tests with, if any is
-# missing. Idempotent and quiet when everything is present.
+# missing. Idempotent and quiet when everything is present. Arguments name
+# more packages to check the same way (make fuzz: clang, libclang-rt-14-dev).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
@@ -8,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcpp-httplib-dev libbenchmark-dev libreadline-dev
   libxxhash-dev libssl-dev openssl libjemalloc-dev
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do
