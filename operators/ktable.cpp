@@ -61,12 +61,13 @@ void write_entries_header(msgpack::sbuffer& buf, size_t pairs) {
 }
 
 // Decodes one msgpack element with a reused zone; limits keep a corrupt
-// length from allocating more than the element's bytes could hold.
+// length from allocating more than the element's bytes could hold, and
+// allow any depth a value may have (runtime's unpack_limits; a limit of 64
+// once refused values the JSON decoder had accepted).
 Expected<Value> decode_element(msgpack::zone& zone, std::string_view bytes) {
   try {
     size_t off = 0;
-    msgpack::unpack_limit limit(bytes.size(), bytes.size(), bytes.size(), bytes.size(),
-                                bytes.size(), 64);
+    const msgpack::unpack_limit limit = unpack_limits(bytes.size());
     // Strings and binaries are referenced in place, not copied into the
     // zone: unpack_value copies them into the Value anyway.
     auto by_reference = [](msgpack::type::object_type, std::size_t, void*) { return true; };

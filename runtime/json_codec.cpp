@@ -168,6 +168,14 @@ class JsonCodec final : public Codec {
         for (size_t j = i + 1; j < value_columns_.size(); ++j)
           if (iequals(value_columns_[i].name, value_columns_[j].name)) case_twins_ = true;
     }
+    // Documents nest at most kMaxValueDepth arrays and objects (simdjson
+    // counts an object with members one level more), so that every value
+    // decoded goes through msgpack and a checkpoint and back
+    // (runtime/value.hpp). The parser keeps this depth as it grows.
+    if (dom_parser_.allocate(simdjson::dom::MINIMAL_DOCUMENT_CAPACITY, kMaxValueDepth) !=
+        simdjson::SUCCESS) {
+      throw std::bad_alloc();
+    }
   }
 
   Expected<Value> decode(std::string_view bytes) const override {
@@ -184,6 +192,10 @@ class JsonCodec final : public Codec {
         bytes = rewritten_;
         err = dom_parser_.parse(bytes.data(), bytes.size(), true).get(doc);
       }
+    }
+    if (err == simdjson::DEPTH_ERROR) {
+      return Error::data("invalid JSON: arrays and objects nested deeper than " +
+                         std::to_string(kMaxValueDepth) + " levels");
     }
     if (err) {
       return Error::data(std::string("invalid JSON: ") + simdjson::error_message(err));

@@ -14,7 +14,10 @@ enum ExtType : int8_t {
   kExtInt32 = 4,      // 4 bytes big-endian (plain ints are BIGINT)
 };
 
+// Values nest at most kMaxValueDepth levels where they enter; what reads
+// them back here allows more, for the levels its framing adds.
 constexpr int kMaxDepth = 256;
+static_assert(kMaxDepth >= kMaxValueDepth + 32, "room for framing around the deepest value");
 
 __extension__ using UInt128 = unsigned __int128;
 

@@ -33,6 +33,14 @@ const char* type_kind_name(TypeKind k);  // "NULL", "BOOLEAN", "INTEGER", "BIGIN
 
 class Value;
 
+// How deep values nest, in containers (ARRAY, MAP, STRUCT; a scalar is 0):
+// the JSON decoder refuses a deeper document as a data error. Every reader
+// of Rivulet's own msgpack (internal topics, table arenas, checkpoints)
+// accepts more (runtime/msgpack_value.cpp), room for the levels its
+// framing adds (a joined row, an accumulator's arrays), so that a value
+// once accepted can always be written and read back.
+inline constexpr int kMaxValueDepth = 200;
+
 struct Bytes {
   std::string data;
   bool operator==(const Bytes& o) const { return data == o.data; }

@@ -182,6 +182,33 @@ TEST_CASE("aggregate store snapshots and restores, rebuilding the results table"
   CHECK(other.store->size() == 0);
 }
 
+// Whatever an aggregation accepts restores: TOPK of values as deeply nested
+// as a decoder lets in (kMaxValueDepth) went into snapshots and deltas that
+// restore then refused (a depth limit of 64 on each entry), leaving every
+// later checkpoint of the task unrestorable (found by
+// operators/fuzz/store_fuzzer).
+TEST_CASE("aggregate store: values nested as deep as a decoder accepts restore", "[aggregate]") {
+  Value deep = I(1);
+  for (int i = 1; i < kMaxValueDepth; ++i) deep = Value::array({deep});
+  AggregateSpec spec;
+  spec.functions = {AggregateFn::count(), AggregateFn::top_k(field("v"), 2, false)};
+  Harness h(spec);
+  h.store->set_change_tracking(true);
+  h.run({record(S("a"), test::row({{"v", deep}}))});
+  const std::string bytes = h.store->serialize();
+  h.run({record(S("b"), test::row({{"v", deep}}))});
+  const std::string delta = h.store->serialize_changes();
+
+  Harness r(spec);
+  auto restored = r.store->restore(bytes);
+  INFO((restored ? std::string() : restored.error().message));
+  REQUIRE(restored);
+  auto applied = r.store->apply_changes(delta);
+  INFO((applied ? std::string() : applied.error().message));
+  REQUIRE(applied);
+  CHECK(r.results->snapshot() == h.results->snapshot());
+}
+
 TEST_CASE("aggregate store: a deferred serialization is the call's content", "[aggregate]") {
   AggregateSpec spec;
   spec.functions = {AggregateFn::count(), AggregateFn::avg({})};
