@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <new>
 
 #include "runtime/base64.hpp"
 #include "runtime/codec.hpp"

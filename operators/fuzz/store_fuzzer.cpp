@@ -65,8 +65,19 @@ std::shared_ptr<const AggregateSpec> spec() {
 }
 
 constexpr int kStores = 11;
+constexpr int kAggregateStore = 3;
+constexpr int kWindowStore = 4;
 
-std::unique_ptr<StateStore> make_store(int which) {
+std::shared_ptr<AggregateStore> aggregate_store() {
+  return std::make_shared<AggregateStore>("agg", spec(), std::make_shared<KTable>("results"));
+}
+
+std::shared_ptr<WindowStore> window_store() {
+  return std::make_shared<WindowStore>(
+      "win", spec(), std::make_shared<const WindowSpec>(WindowSpec::hopping(3000, 1000)));
+}
+
+std::shared_ptr<StateStore> make_store(int which) {
   switch (which) {
     case 0:
       return std::make_unique<KTable>("t", TableStorage::Decoded);
@@ -74,11 +85,10 @@ std::unique_ptr<StateStore> make_store(int which) {
       return std::make_unique<KTable>("t", TableStorage::Encoded);
     case 2:
       return std::make_unique<KTable>("t", TableStorage::Auto, 4);
-    case 3:
-      return std::make_unique<AggregateStore>("agg", spec(), std::make_shared<KTable>("results"));
-    case 4:
-      return std::make_unique<WindowStore>(
-          "win", spec(), std::make_shared<const WindowSpec>(WindowSpec::hopping(3000, 1000)));
+    case kAggregateStore:
+      return aggregate_store();
+    case kWindowStore:
+      return window_store();
     case 5:
       return std::make_unique<WindowStore>(
           "ses", spec(), std::make_shared<const WindowSpec>(WindowSpec::session(500)));
@@ -109,9 +119,8 @@ std::unique_ptr<StateStore> make_store(int which) {
 void fuzz_partial(std::string_view input) {
   auto value = from_msgpack(input);
   if (!value.ok()) return;
-  auto store = std::make_shared<AggregateStore>("agg", spec(), std::make_shared<KTable>("results"));
-  auto windows = std::make_shared<WindowStore>(
-      "win", spec(), std::make_shared<const WindowSpec>(WindowSpec::hopping(3000, 1000)));
+  auto store = aggregate_store();
+  auto windows = window_store();
   UnpackPartialsNode unpack("unpack");
   UnpackPartialsNode unpack_windowed("unpack-windowed");
   AggregateNode merge("merge", store, true);
@@ -132,16 +141,13 @@ void fuzz_partial(std::string_view input) {
     unpack_windowed.process(windowed, ctx);
   }
   // What the merge kept must still checkpoint and restore.
-  AggregateStore again("agg", spec(), std::make_shared<KTable>("results"));
-  if (auto restored = again.restore(store->serialize()); !restored.ok()) {
+  if (auto restored = aggregate_store()->restore(store->serialize()); !restored.ok()) {
     std::fprintf(stderr, "partial: %s\nrefused: %s\n", value->to_string().c_str(),
                  restored.error().message.c_str());
-    fail("a merged row does not restore", 3, input);
+    fail("a merged row does not restore", kAggregateStore, input);
   }
-  WindowStore again_windows("win", spec(),
-                            std::make_shared<const WindowSpec>(WindowSpec::hopping(3000, 1000)));
-  if (!again_windows.restore(windows->serialize()).ok()) {
-    fail("a merged window does not restore", 4, input);
+  if (!window_store()->restore(windows->serialize()).ok()) {
+    fail("a merged window does not restore", kWindowStore, input);
   }
 }
 
