@@ -22,6 +22,14 @@ namespace rivulet::actors {
 
 namespace {
 
+// How far behind its inputs' high watermarks a task with nothing buffered
+// still counts as caught up and writes its cached outputs at once: a
+// consumer batch (KafkaConsumer::Options::max_batch_records). At the live
+// edge a task is behind by the batches fetched since its last one (the
+// embedded broker returns one per partition per fetch); in a backlog it is
+// behind by more, and combines until its commit.
+constexpr int64_t kCaughtUpLagRecords = 1000;
+
 int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
@@ -301,11 +309,14 @@ void process(task_pointer self, bool flush) {
     if (st.state == "failed") return;
   }
   st.env.counters->stream_time.store(st.merger->stream_time(), std::memory_order_relaxed);
-  // Caught up: nothing buffered is left to update the cached rows, so they
-  // go out now rather than at the next commit. A task behind its input
-  // keeps caching (and writes each key once per commit); one that keeps up
+  // Caught up: nothing buffered is left to update the cached rows and the
+  // broker holds at most a batch more of the inputs than the task has
+  // received, so they go out now rather than at the next commit. A task in
+  // a backlog (its inbox may run dry while the next batch is on its way)
+  // keeps caching and writes each key once per commit; one that keeps up
   // adds no latency.
-  if (budget > 0 && st.cache_anchor != nullptr && !st.merger->has_buffered()) {
+  if (budget > 0 && st.cache_anchor != nullptr && !st.merger->has_buffered() &&
+      st.merger->lag() <= kCaughtUpLagRecords) {
     flush_output_cache(self);
   }
   if (budget == 0) {

@@ -41,6 +41,7 @@
 //
 // A pure class: no clocks (the caller passes wall-clock time in), no
 // threads. Owned by a task; used on the task's thread.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -104,6 +105,15 @@ class InputMerger {
     for (const Input& in : inputs_)
       if (in.buffered > 0 || !in.caught_up()) return false;
     return true;
+  }
+  // The most records any input is known to have on the broker beyond what
+  // it received: its high watermark, as its last batch or caught-up signal
+  // carried it, less its position (0 while no watermark is known).
+  int64_t lag() const {
+    int64_t most = 0;
+    for (const Input& in : inputs_)
+      if (in.high_watermark >= 0) most = std::max(most, in.high_watermark - in.position);
+    return most;
   }
   size_t buffered_records() const { return buffered_total_; }
   size_t buffered_records(size_t input) const { return inputs_[input].buffered; }

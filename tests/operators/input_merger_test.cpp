@@ -171,6 +171,35 @@ TEST_CASE("merger: an input known to be caught up does not block", "[merger]") {
   CHECK_FALSE(m2.waiting());
 }
 
+// What the task asks before it writes its cached outputs early: how many
+// records the broker holds beyond what an input received (its next batches
+// may be on the way while none is buffered); an unknown high watermark is
+// no lag.
+TEST_CASE("merger: lag is the most a known high watermark is ahead of an input", "[merger]") {
+  InputMerger m(table_and_stream(), PartitionId{0}, kNoIdle);
+  CHECK(m.lag() == 0);  // nothing known yet
+  m.add(batch("orders", 0, {1, 2}, 10), 0);
+  CHECK(m.lag() == 8);                 // orders received up to 2 of 10 (buffered or not)
+  m.add(batch("users", 0, {}, 0), 0);  // users: empty so far
+  drain(m, 0);
+  CHECK_FALSE(m.has_buffered());
+  CHECK(m.lag() == 8);
+  m.add(batch("orders", 2, {3, 4, 5, 6, 7, 8, 9, 10}, 10), 0);
+  drain(m, 0);
+  CHECK(m.lag() == 0);  // orders at 10 of 10, users at 0 of 0
+  m.add(batch("users", 0, {1}, 3), 0);
+  drain(m, 0);
+  CHECK(m.lag() == 2);  // users at 1 of 3
+  // A caught-up signal past what was delivered (a transaction marker).
+  m.add(batch("users", 0, {}, 3), 0);
+  CHECK(m.lag() == 0);
+  // New data on the broker, seen by a later batch: the larger lag counts.
+  m.add(batch("orders", 10, {11}, 15), 0);
+  m.add(batch("users", 3, {12}, 5), 0);
+  drain(m, 0);
+  CHECK(m.lag() == 4);
+}
+
 TEST_CASE("merger: -1 never waits, 0 waits for lagging inputs only, flushing ignores waits",
           "[merger]") {
   InputMerger never(table_and_stream(), PartitionId{0}, -1);
