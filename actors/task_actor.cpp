@@ -23,11 +23,12 @@ namespace rivulet::actors {
 namespace {
 
 // How far behind its inputs' high watermarks a task with nothing buffered
-// still counts as caught up and writes its cached outputs at once: a
-// consumer batch (KafkaConsumer::Options::max_batch_records). At the live
-// edge a task is behind by the batches fetched since its last one (the
-// embedded broker returns one per partition per fetch); in a backlog it is
-// behind by more, and combines until its commit.
+// still counts as caught up and writes its cached outputs at once: less
+// than one of the consumer's batches (`consumer.batch.max.records`, 2,000
+// by default). At the live edge a task is behind by the few records
+// fetched since its last batch (the embedded broker returns one producer
+// batch per partition per fetch); in a backlog it is behind by more, and
+// combines until its commit.
 constexpr int64_t kCaughtUpLagRecords = 1000;
 
 int64_t wall_clock_ms() {
