@@ -311,8 +311,8 @@ void process(task_pointer self, bool flush) {
   }
   st.env.counters->stream_time.store(st.merger->stream_time(), std::memory_order_relaxed);
   // Caught up: nothing buffered is left to update the cached rows and the
-  // broker holds at most a batch more of the inputs than the task has
-  // received, so they go out now rather than at the next commit. A task in
+  // broker holds at most kCaughtUpLagRecords more of any input than the
+  // task has received, so they go out now rather than at the next commit. A task in
   // a backlog (its inbox may run dry while the next batch is on its way)
   // keeps caching and writes each key once per commit; one that keeps up
   // adds no latency.

@@ -232,9 +232,9 @@ TEST_CASE("table.decoded.max.bytes decides when AUTO tables are encoded, and ans
   CHECK(out.counts == w.expected_counts());
 }
 
-// A task whose inbox has run dry while the broker holds more than a batch
-// more of its input (its next batch is on the way) is behind, not caught
-// up: it keeps caching. With commits too rare to flush, a backlog read in
+// A task whose inbox has run dry while the broker holds more than 1,000
+// more records of its input (its next batch is on the way) is behind, not
+// caught up: it keeps caching. With commits too rare to flush, a backlog read in
 // many batches writes each user's count once, when the task reaches the
 // end of it.
 TEST_CASE("with the output cache a backlog writes each count once: when its task catches up",
