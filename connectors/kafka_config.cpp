@@ -1,10 +1,11 @@
 #include "connectors/kafka_config.hpp"
 
-#include <algorithm>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <algorithm>
+
 #include "connectors/kafka_log.hpp"
+#include "runtime/log.hpp"
 
 namespace rivulet::connectors {
 
@@ -12,7 +13,9 @@ spdlog::logger& kafka_log() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
     if (auto existing = spdlog::get("kafka")) return existing;
     try {
-      return spdlog::stderr_color_mt("kafka");
+      auto made = spdlog::stderr_color_mt("kafka");
+      made->set_level(rivulet::logger()->level());  // log.level, as set_log_level keeps it
+      return made;
     } catch (const spdlog::spdlog_ex&) {
       // Registered by another thread between get and create.
       return spdlog::get("kafka");

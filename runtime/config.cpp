@@ -235,7 +235,9 @@ const std::vector<ConfigKey>& config_keys() {
        "6 runs at half the live maximum, against 25-28 ms with 5 (docs/benchmarks.md, \"p99 at"
        " half load with a 1 ms linger\")."},
       {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
-       0, INT64_MAX, "Log level."},
+       0, INT64_MAX,
+       "Log level, of Rivulet's lines and of librdkafka's ([kafka]): the debug output that "
+       "kafka.consumer.debug or kafka.producer.debug asks for shows only at debug or trace."},
       {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
        "Shared secret every node (and `rivulet submit`) presents to the coordinator; a "
        "mismatch is refused. Same value on every process."},

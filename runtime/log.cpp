@@ -18,6 +18,10 @@ void set_log_level(std::string_view level) {
   auto l = spdlog::level::from_str(std::string(level));
   if (l == spdlog::level::off && level != "off") return;
   logger()->set_level(l);
+  // librdkafka's own messages (connectors/kafka_log.hpp) follow the same
+  // level, so that kafka.consumer.debug=... with log.level=debug shows them;
+  // a "kafka" logger made later takes this level when it is created.
+  if (auto kafka = spdlog::get("kafka")) kafka->set_level(l);
 }
 
 }  // namespace rivulet

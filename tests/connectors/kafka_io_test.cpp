@@ -1,10 +1,15 @@
 // The Kafka connectors against an embedded broker in the test process.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -12,9 +17,11 @@
 #include "connectors/embedded_broker.hpp"
 #include "connectors/header_scan.hpp"
 #include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_log.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "partitioning/murmur2.hpp"
+#include "runtime/log.hpp"
 #include "support/wait_for.hpp"
 
 using namespace rivulet;
@@ -63,6 +70,30 @@ class Sink : public BatchSink {
 };
 
 using rivulet::testing::wait_for;
+
+// What the process writes to stderr while `body` runs (fd 2 redirected to
+// a file: spdlog's stderr sinks, librdkafka's log callback among them).
+template <typename Body>
+std::string stderr_of(Body body) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("rivulet-stderr-" + std::to_string(::getpid()) + ".txt");
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+  REQUIRE(saved >= 0);
+  REQUIRE(file >= 0);
+  ::dup2(file, 2);
+  ::close(file);
+  body();
+  kafka_log().flush();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(path);
+  return text;
+}
 
 }  // namespace
 
@@ -217,6 +248,26 @@ TEST_CASE("the consumer's poll thread and the producer's delivery thread carry t
     CHECK(threads_named("rivulet.poll") == polls);
   }
   CHECK(threads_named("rivulet.acks") == acks);
+}
+
+TEST_CASE("log.level reaches librdkafka's messages: kafka.*.debug shows at debug only",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  // librdkafka logs its start at its debug level when a debug context is on.
+  const auto debug_client = [&] {
+    auto producer = KafkaProducer::create(
+        {{"bootstrap.servers", (*broker)->bootstrap()}, {"debug", "generic"}}, nullptr);
+    REQUIRE(producer.ok());
+  };
+  set_log_level("debug");
+  CHECK(kafka_log().level() == spdlog::level::debug);
+  const std::string shown = stderr_of(debug_client);
+  CHECK(shown.find("[kafka] [debug] rivulet#producer") != std::string::npos);
+  set_log_level("info");
+  CHECK(kafka_log().level() == spdlog::level::info);
+  const std::string hidden = stderr_of(debug_client);
+  CHECK(hidden.find("[debug]") == std::string::npos);
 }
 
 TEST_CASE("ensure_topic creates through the control channel and reports mismatches",
