@@ -488,6 +488,24 @@ void KafkaConsumer::set_paused(const TopicPartition& tp, PartitionState& state, 
                      .at(tp.topic, tp.partition.value(), -1),
                  &tp);
   }
+  if (!paused && state.next_offset >= 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      part_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // librdkafka 2.0's resume only clears the partition's pause flag: its
+    // broker thread, asleep for up to a second once every partition it
+    // fetches for us was paused, fetches it again at its next wakeup. An
+    // absolute seek wakes it at once, and restarts the fetch where this
+    // consumer stands (not at librdkafka's own position of the last message
+    // handed out, which its batch consume could misplace around a pause
+    // before 2.1.0).
+    list->elems[0].offset = state.next_offset;
+    if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.get(), 0)) {
+      report_error(std::move(Error::retriable(std::string("seek after resume failed: ") +
+                                              rd_kafka_error_string(error)))
+                       .at(tp.topic, tp.partition.value(), state.next_offset),
+                   &tp);
+      rd_kafka_error_destroy(error);
+    }
+  }
   state.paused = paused;
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_[tp].paused = paused;
