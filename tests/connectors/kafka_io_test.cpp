@@ -212,9 +212,9 @@ class ChurningSink : public BatchSink {
 // librdkafka 2.0 does not wake a broker thread on resume: once every
 // partition it fetched for the consumer was paused, it slept up to a second
 // before fetching the resumed one. Here each of the ~300 resumes per
-// partition then took about a second (1,900 of 60,000 records in 20 s with
-// twice as many); the consumer now seeks on resume, which wakes the thread,
-// and the whole run takes a few seconds.
+// partition then took about a second (6,560 of the 30,000 records in 60 s);
+// the consumer now seeks on resume, which wakes the thread, and the whole
+// run takes a few seconds.
 TEST_CASE("pauses and resumes on many partitions lose and repeat nothing and do not stall",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();
