@@ -74,6 +74,7 @@ using rivulet::testing::wait_for;
 
 // What the process writes to stderr while `body` runs (fd 2 redirected to
 // a file: spdlog's stderr sinks, librdkafka's log callback among them).
+// stderr is back in place when this returns or throws (a failed REQUIRE).
 template <typename Body>
 std::string stderr_of(Body body) {
   const auto path = std::filesystem::temp_directory_path() /
@@ -85,11 +86,19 @@ std::string stderr_of(Body body) {
   REQUIRE(file >= 0);
   ::dup2(file, 2);
   ::close(file);
-  body();
-  kafka_log().flush();
-  std::fflush(stderr);
-  ::dup2(saved, 2);
-  ::close(saved);
+  struct Restore {
+    int saved;
+    ~Restore() {
+      kafka_log().flush();
+      std::fflush(stderr);
+      ::dup2(saved, 2);
+      ::close(saved);
+    }
+  };
+  {
+    Restore restore{saved};
+    body();
+  }
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::filesystem::remove(path);
@@ -187,6 +196,8 @@ TEST_CASE("a refusing sink pauses the partition, and nothing is lost or duplicat
   for (size_t i = 0; i < recs.size(); ++i) REQUIRE(*recs[i].value == std::to_string(i));
 }
 
+namespace {
+
 // Refuses two offers in three (per partition), so that every partition is
 // paused and resumed many times, often all of them at once.
 class ChurningSink : public BatchSink {
@@ -208,6 +219,8 @@ class ChurningSink : public BatchSink {
   size_t total = 0;
   int refusals = 0;
 };
+
+}  // namespace
 
 // librdkafka 2.0 does not wake a broker thread on resume: once every
 // partition it fetched for the consumer was paused, it slept up to a second
