@@ -480,7 +480,8 @@ void KafkaConsumer::set_paused(const TopicPartition& tp, PartitionState& state, 
   const rd_kafka_resp_err_t err = paused ? rd_kafka_pause_partitions(rk_, list.get())
                                          : rd_kafka_resume_partitions(rk_, list.get());
   const rd_kafka_resp_err_t part_err = list->elems[0].err;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || part_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  const bool done = err == RD_KAFKA_RESP_ERR_NO_ERROR && part_err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!done) {
     // The batch stays pending either way; only the prefetch bound is at stake.
     report_error(std::move(Error::retriable(std::string(paused ? "pause" : "resume") +
                                             " failed: " +
@@ -488,8 +489,7 @@ void KafkaConsumer::set_paused(const TopicPartition& tp, PartitionState& state, 
                      .at(tp.topic, tp.partition.value(), -1),
                  &tp);
   }
-  if (!paused && state.next_offset >= 0 && err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      part_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (done && !paused && state.next_offset >= 0) {
     // librdkafka 2.0's resume only clears the partition's pause flag: its
     // broker thread, asleep for up to a second once every partition it
     // fetches for us was paused, fetches it again at its next wakeup. An
