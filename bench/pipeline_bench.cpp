@@ -118,6 +118,7 @@ struct Phase {
   int64_t dropped_by_broker = 0;
   int read_back_restarts = 0;  // ReadBackWatchdog
   std::map<std::string, double> cpu_by_thread;  // by thread family (threads_cpu_delta)
+  std::map<std::string, long long> faults_by_thread;  // minor page faults, the same families
 
   json to_json() const {
     json j{{"ok", ok},
@@ -135,6 +136,7 @@ struct Phase {
     if (dropped_by_broker > 0) j["output_dropped_by_broker"] = dropped_by_broker;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
     if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
+    if (!faults_by_thread.empty()) j["page_faults_by_thread"] = faults_by_thread;
     return j;
   }
 };
@@ -153,7 +155,9 @@ class PhaseTimer {
   void end(Clock::time_point last) {
     phase_.seconds = std::chrono::duration<double>(last - t0_).count();
     phase_.cpu = process_cpu_seconds() - cpu0_;
-    phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
+    const auto now = threads_cpu();
+    phase_.cpu_by_thread = threads_cpu_delta(threads0_, now);
+    phase_.faults_by_thread = threads_faults_delta(threads0_, now);
     phase_.rss_kb = peak_rss_kb();
   }
 

@@ -151,12 +151,66 @@ double loadavg_1m() {
   return v;
 }
 
+// Input records counted over a phase, sampled every 10 ms on a thread of
+// its own (the phases' waiting loops block for a fraction of a second at
+// times, in ReadBackWatchdog::tick): the rate in the phase's middle, from
+// the moment a fifth of the input was counted to the moment four fifths
+// were. It leaves out the start (fetches and caches warming, first-touch
+// page faults) and the drain, which in a run of about a second weigh as
+// much as the steady state the throughput goal is about.
+class ProgressSampler {
+ public:
+  ProgressSampler(std::function<int64_t()> count, int64_t total)
+      : count_(std::move(count)), total_(total), thread_([this] { run(); }) {}
+  ~ProgressSampler() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Records per second between the 20% and 80% crossings (interpolated
+  // between samples); -1 when the phase did not pass both.
+  double steady_rate() {
+    stop();
+    const double lo = 0.2 * static_cast<double>(total_), hi = 0.8 * static_cast<double>(total_);
+    auto a = crossing(lo), b = crossing(hi);
+    if (!a || !b || *b <= *a) return -1;
+    return (hi - lo) / (*b - *a);
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      samples_.emplace_back(std::chrono::duration<double>(Clock::now().time_since_epoch()).count(),
+                            count_());
+      if (samples_.back().second >= total_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  std::optional<double> crossing(double target) const {
+    for (size_t i = 1; i < samples_.size(); ++i) {
+      const auto& [t0, c0] = samples_[i - 1];
+      const auto& [t1, c1] = samples_[i];
+      if (static_cast<double>(c1) < target || c1 == c0) continue;
+      const double f = (target - static_cast<double>(c0)) / static_cast<double>(c1 - c0);
+      return t0 + std::max(0.0, f) * (t1 - t0);
+    }
+    return std::nullopt;
+  }
+
+  std::function<int64_t()> count_;
+  const int64_t total_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::pair<double, int64_t>> samples_;  // the thread's until stop()
+  std::thread thread_;
+};
+
 struct Phase {
   int64_t input_records = 0;
   int64_t output_records = 0;
   double seconds = 0;
   double cpu = 0;
   double broker_cpu = -1;  // of it, the embedded broker's thread (-1: not measured)
+  double steady_rps = -1;   // ProgressSampler::steady_rate (-1: not measured)
   int64_t rss_kb = 0;
   bool rss_per_phase = false;
   bool ok = false;
@@ -164,6 +218,7 @@ struct Phase {
   int64_t read_back_missed = 0;
   int read_back_restarts = 0;  // ReadBackWatchdog: stalled partitions assigned again
   std::map<std::string, double> cpu_by_thread;  // by thread family (threads_cpu_delta)
+  std::map<std::string, long long> faults_by_thread;  // minor page faults, the same families
   // CPU the process used between the phase's end and the moment it was
   // declared done (the pipeline's quiet second); not in `cpu`. -1: none.
   double cpu_after_end = -1;
@@ -179,6 +234,7 @@ struct Phase {
            {"peak_rss_kb", rss_kb},
            {"peak_rss_scope", rss_per_phase ? "phase" : "process"}};
     if (seconds > 0) j["records_per_second"] = static_cast<double>(input_records) / seconds;
+    if (steady_rps > 0) j["steady_records_per_second"] = steady_rps;
     if (cpu > 0) j["records_per_cpu_second"] = static_cast<double>(input_records) / cpu;
     if (input_records > 0)
       j["cpu_seconds_per_million_records"] = cpu * 1e6 / static_cast<double>(input_records);
@@ -195,6 +251,7 @@ struct Phase {
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
     if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
+    if (!faults_by_thread.empty()) j["page_faults_by_thread"] = faults_by_thread;
     if (cpu_after_end >= 0) j["cpu_seconds_after_end"] = cpu_after_end;
     if (!kafka.empty()) j["kafka"] = kafka;
     return j;
@@ -231,10 +288,13 @@ class PhaseTimer {
     if (mark_at_ == last) {
       phase_.cpu = mark_cpu_ - cpu0_;
       phase_.cpu_by_thread = threads_cpu_delta(threads0_, mark_threads_);
+      phase_.faults_by_thread = threads_faults_delta(threads0_, mark_threads_);
       phase_.cpu_after_end = process_cpu_seconds() - mark_cpu_;
     } else {
       phase_.cpu = process_cpu_seconds() - cpu0_;
-      phase_.cpu_by_thread = threads_cpu_delta(threads0_, threads_cpu());
+      const auto now = threads_cpu();
+      phase_.cpu_by_thread = threads_cpu_delta(threads0_, now);
+      phase_.faults_by_thread = threads_faults_delta(threads0_, now);
     }
     // Only with the embedded broker in this process (not with --bootstrap).
     if (auto broker = phase_.cpu_by_thread.find("rdk:mock"); broker != phase_.cpu_by_thread.end())
@@ -725,6 +785,13 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
       auto next_report = Clock::now() + std::chrono::seconds(5);
       std::optional<Clock::time_point> drained;
+      ProgressSampler progress(
+          [&app] {
+            uint64_t n = 0;
+            for (const auto& t : app.task_metrics()) n += t.records_in;
+            return static_cast<int64_t>(n);
+          },
+          inputs);
       Clock::time_point marked{};
       bool done = false;
       ReadBackWatchdog watchdog(bootstrap, *reader, "bench_sql");
@@ -784,6 +851,7 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
       }
       auto stats = app.stats();
       p.input_records = inputs;
+      p.steady_rps = progress.steady_rate();
       p.output_records = back.read();
       // What the read-back consumer missed (the embedded broker dropped it
       // before it was read: 5 MiB per partition) still counts as written.
@@ -968,6 +1036,7 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   bool done = false;
   ReadBackWatchdog watch_in(bootstrap, **consumer, "bench_sql"),
       watch_out(bootstrap, **reader, "bench_sql");
+  ProgressSampler progress([&forward] { return forward.consumed(); }, inputs);
   while (!done && Clock::now() < deadline && !forward.failed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     watch_in.tick();
@@ -995,6 +1064,7 @@ Phase run_baseline(const std::string& bootstrap, const Workload& w, int64_t inpu
   (*producer)->flush(std::chrono::seconds(10));
   (*reader)->stop();
   p.input_records = forward.consumed();
+  p.steady_rps = progress.steady_rate();
   p.output_records = back.read() + missed;
   p.read_back_missed = missed;
   p.read_back_restarts = watch_in.restarts() + watch_out.restarts();
@@ -1809,6 +1879,8 @@ int run(const Options& o) {
       continue;
     }
     wj["ratio_to_baseline"] = b.seconds / p.seconds;
+    if (p.steady_rps > 0 && b.steady_rps > 0)
+      wj["steady_ratio_to_baseline"] = p.steady_rps / b.steady_rps;
     // Workloads whose pipeline makes more than one broker round trip: the
     // broker path through as many hops.
     if (pj.contains("intermediate_topics") && !pj["intermediate_topics"].empty()) {
