@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 #include "runtime/base64.hpp"
@@ -104,6 +105,7 @@ void append_double(std::string& out, double d) {
 // Per-record field-name matching: ASCII only (what std::toupper does in the
 // "C" locale), without a libc call per character.
 inline char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -163,6 +165,9 @@ class JsonCodec final : public Codec {
         if (c.is_key) continue;
         const size_t i = value_columns_.size();
         value_columns_.push_back(c);
+        std::string lower = c.name;
+        for (char& ch : lower) ch = ascii_lower(ch);
+        lower_names_.push_back(std::move(lower));
         decoded_.push_back(i >= decoded.size() || decoded[i]);
       }
       for (size_t i = 0; i < value_columns_.size(); ++i)
@@ -215,23 +220,20 @@ class JsonCodec final : public Codec {
     }
     const size_t n = value_columns_.size();
     match_fields(doc.get_object());
+    // Each field is built in place (named, NULL), and given its value
+    // only when it has one: no temporary Field moved in and destroyed.
     StructFields fields;
     fields.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       const Column& col = value_columns_[i];
-      if (!present_[i]) {
-        fields.push_back(Field{col.name, Value()});
-        continue;
-      }
+      fields.emplace_back().name = col.name;
+      if (!present_[i]) continue;
       const simdjson::dom::element found = found_[i];
-      if (!decoded_[i] && reads_as_itself(*col.type, found.type())) {
-        // Not read by anyone, and of its column's type: nothing to check.
-        fields.push_back(Field{col.name, Value()});
-        continue;
-      }
+      // Not read by anyone, and of its column's type: nothing to check.
+      if (!decoded_[i] && reads_as_itself(*col.type, found.type())) continue;
       auto v = convert(col, found, [&] { return raw_field_text(bytes, col.name); });
       if (!v) return v.error();
-      fields.push_back(Field{col.name, decoded_[i] ? std::move(*v) : Value()});
+      if (decoded_[i] && !v->is_null()) fields.back().value = std::move(*v);
     }
     return Value::structure(std::move(fields));
   }
@@ -271,11 +273,11 @@ class JsonCodec final : public Codec {
     size_t left = n, next = 0;
     for (auto field : obj) {
       size_t c = n;
-      if (next < n && iequals(field.key, value_columns_[next].name)) {
+      if (next < n && names_column(field.key, next)) {
         c = next;
       } else {
         for (size_t j = 0; j < n; ++j) {
-          if (iequals(field.key, value_columns_[j].name)) {
+          if (names_column(field.key, j)) {
             c = j;
             break;
           }
@@ -287,6 +289,16 @@ class JsonCodec final : public Codec {
       next = c + 1;
       if (--left == 0) break;
     }
+  }
+
+  // Whether a JSON key names value column j: case-insensitively, with the
+  // lower-case spelling (what most writers use for ksqlDB's upper-case
+  // column names) compared as bytes first.
+  bool names_column(std::string_view key, size_t j) const {
+    const std::string& lower = lower_names_[j];
+    if (key.size() != lower.size()) return false;
+    return std::memcmp(key.data(), lower.data(), key.size()) == 0 ||
+           iequals(key, value_columns_[j].name);
   }
 
   // Whether convert() takes one of its fast paths for this JSON type: the
@@ -510,6 +522,7 @@ class JsonCodec final : public Codec {
 
   std::shared_ptr<const Schema> schema_;
   std::vector<Column> value_columns_;
+  std::vector<std::string> lower_names_;  // value_columns_' names in ASCII lower case
   std::vector<bool> decoded_;  // per value column: materialized (else NULL, still checked)
   // Parser state and scratch buffers: one thread at a time (see codec.hpp).
   mutable simdjson::dom::parser dom_parser_;

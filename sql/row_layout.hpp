@@ -73,19 +73,31 @@ class RowLayout {
         } else if (keys_ != 1) {
           k = nullptr;
         }
-        row.push_back(k ? coerce_or_null(*k, c.type) : Value());
+        push_coerced(k, c.type, row);
       } else if (!value || value->is_null()) {
         row.emplace_back();
       } else if (kafka_value_) {
-        row.push_back(coerce_or_null(*value, c.type));
+        push_coerced(value, c.type, row);
       } else {
-        const Value* f = value->kind() == TypeKind::Struct ? field(*value, i) : nullptr;
-        row.push_back(f ? coerce_or_null(*f, c.type) : Value());
+        push_coerced(value->kind() == TypeKind::Struct ? field(*value, i) : nullptr, c.type, row);
       }
     }
   }
 
  private:
+  // Appends coerce_or_null(*v, t) (NULL for nullptr), copying v straight
+  // into the row when it needs no coercion, as most columns do.
+  static void push_coerced(const Value* v, const DataTypePtr& t, Array& row) {
+    if (v == nullptr || v->is_null()) {
+      row.emplace_back();
+    } else if (!t || coerces_to_itself(*v, *t)) {
+      row.push_back(*v);
+    } else {
+      auto c = coerce(*v, *t);
+      row.push_back(c ? std::move(*c) : Value());
+    }
+  }
+
   // Value column `i` of a struct value: where the source's value codec put
   // it (the value columns in declaration order, under their names), else
   // by name as Value::field finds it.

@@ -82,6 +82,39 @@ TEST_CASE("JSON with a schema finds fields in any order and the first of duplica
   CHECK(t->as_struct()[1].value == Value::int64(2));
 }
 
+TEST_CASE("JSON with a schema matches names in any case and builds every column in order",
+          "[runtime][codec]") {
+  // Lower-case keys take the byte comparison; others fall back to the
+  // case-insensitive one; keys of a column's length that are not its name
+  // match nothing.
+  auto c = make_json_codec(schema_of({{"EVENT_TYPE", DataType::of(TypeKind::String)},
+                                      {"event_time", DataType::of(TypeKind::BigInt)},
+                                      {"Ip", DataType::of(TypeKind::String)}}));
+  for (const char* doc :
+       {R"({"event_type":"view","event_time":5,"ip":"a"})",
+        R"({"EVENT_TYPE":"view","EVENT_TIME":5,"IP":"a"})",
+        R"({"Event_Type":"view","event_timE":5,"iP":"a"})",
+        R"({"event_tipe":"click","event_type":"view","ip_":"b","event_time":5,"ip":"a"})"}) {
+    INFO(doc);
+    auto v = c->decode(doc);
+    REQUIRE(v.ok());
+    const StructFields& f = v->as_struct();
+    REQUIRE(f.size() == 3);
+    CHECK(f[0].name == "EVENT_TYPE");
+    CHECK(f[0].value == Value::string("view"));
+    CHECK(f[1].name == "event_time");
+    CHECK(f[1].value == Value::int64(5));
+    CHECK(f[2].name == "Ip");
+    CHECK(f[2].value == Value::string("a"));
+  }
+  // Absent and null fields are NULL columns, still named, still in order.
+  auto sparse = c->decode(R"({"ip":null,"other":1})");
+  REQUIRE(sparse.ok());
+  REQUIRE(sparse->as_struct().size() == 3);
+  for (const Field& f : sparse->as_struct()) CHECK(f.value.is_null());
+  CHECK(sparse->as_struct()[2].name == "Ip");
+}
+
 TEST_CASE("JSON encodes doubles, decimals, bytes and escapes exactly", "[runtime][codec]") {
   CHECK(to_json(Value::float64(100.5)) == "100.5");
   CHECK(to_json(Value::float64(3.0)) == "3.0");
