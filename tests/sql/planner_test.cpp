@@ -514,6 +514,56 @@ TEST_CASE("planner: GROUP BY the stream's key after a join on that key needs no 
   }
 }
 
+namespace {
+// Two event streams (E with a timestamp column) and an ads table.
+constexpr const char* kEventsAndAds =
+      "CREATE STREAM E (AD STRING KEY, KIND STRING, N INT, TS BIGINT) "
+      "WITH (kafka_topic='e', value_format='JSON', timestamp='TS');"
+      "CREATE STREAM E2 (AD STRING KEY, KIND STRING, N INT) "
+      "WITH (kafka_topic='e2', value_format='JSON');"
+    "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
+    "WITH (kafka_topic='ads', value_format='JSON');";
+
+struct PlanCase {
+  const char* query;
+  bool pushed;  // whether the plan has the node looked for
+};
+
+bool has_node(const SqlEngine& engine, const std::string& node) {
+  return engine.topology().describe().find(node) != std::string::npos;
+}
+
+// Plans `query` as a push query over the statements `ddl`: whether its
+// topology has a node whose name contains `node`.
+bool push_plan_has(const std::string& ddl, const std::string& query, const std::string& node) {
+  SqlEngine engine;
+  auto q = parse_statement(query);
+  REQUIRE(engine.execute_script(ddl));
+  REQUIRE(q);
+  auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query, [](const Record&) {});
+  INFO((planned ? std::string() : planned.error().message));
+  REQUIRE(planned);
+  return has_node(engine, node);
+}
+
+// Six ads, a0..a5, of the campaigns c0..c3, into the table topic "ads".
+void pipe_ads(TestDriver& driver) {
+  for (int i = 0; i < 6; ++i)
+    REQUIRE(driver.pipe("ads", string_key("a" + std::to_string(i)),
+                        std::string(R"({"CAMPAIGN":"c)") + std::to_string(i % 4) + "\"}", 0));
+}
+
+// What the driver wrote to OUT (key|value|timestamp) and how many records
+// it refused.
+std::pair<std::vector<std::string>, size_t> out_and_errors(TestDriver& driver) {
+  std::vector<std::string> out;
+  for (const auto& r : driver.outputs("OUT"))
+    out.push_back(r.key.value_or("-") + "|" + r.value.value_or("-") + "|" +
+                  std::to_string(r.timestamp));
+  return {out, driver.data_errors().size()};
+}
+}  // namespace
+
 // Predicate pushdown: the conditions of WHERE on the stream's own columns
 // that cannot fail run before an inner stream-table join on the stream's
 // key. The same query with its WHERE inside a CASE (which is never pushed)
@@ -521,51 +571,30 @@ TEST_CASE("planner: GROUP BY the stream's key after a join on that key needs no 
 // missing ads, null keys (dead-lettered by the join), null and other kinds.
 TEST_CASE("planner: WHERE conditions on the stream's columns run before an inner join on its key",
           "[sql][planner]") {
-  const std::string ddl =
-      "CREATE STREAM E (AD STRING KEY, KIND STRING, N INT, TS BIGINT) "
-      "WITH (kafka_topic='e', value_format='JSON', timestamp='TS');"
-      "CREATE STREAM E2 (AD STRING KEY, KIND STRING, N INT) "
-      "WITH (kafka_topic='e2', value_format='JSON');"
-      "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
-      "WITH (kafka_topic='ads', value_format='JSON');";
+  const std::string ddl = kEventsAndAds;
   auto key = string_key;
-  auto pushed = [](const SqlEngine& e) {
-    return e.topology().describe().find("where-before-join") != std::string::npos;
-  };
   SECTION("pushed only where it is safe") {
-    struct Case {
-      const char* query;
-      bool pushed;
-    };
-    for (const Case& c : {
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
+    for (const PlanCase& c : {
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
                   "WHERE KIND = 'view' AND N > 2 EMIT CHANGES;", true},
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E2 E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E2 E JOIN ADS A ON E.AD = A.AD "
                   "WHERE E.KIND IN ('view', 'click') EMIT CHANGES;", true},  // rows as decoded
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E LEFT JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E LEFT JOIN ADS A ON E.AD = A.AD "
                   "WHERE KIND = 'view' EMIT CHANGES;", false},  // a left join
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
                   "WHERE N / 2 > 1 EMIT CHANGES;", false},  // arithmetic may fail
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
                   "WHERE CAMPAIGN = 'c1' EMIT CHANGES;", false},  // the table's column
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.KIND = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.KIND = A.AD "
                   "WHERE N > 2 EMIT CHANGES;", false},  // not joined on the stream's key
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E2 E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E2 E JOIN ADS A ON E.AD = A.AD "
                   "WHERE E.AD = 'a1' EMIT CHANGES;", false},  // a decoded key
-             Case{"SELECT E.AD AS AD, CAMPAIGN, X.N AS XN FROM E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN, X.N AS XN FROM E JOIN ADS A ON E.AD = A.AD "
                   "RIGHT JOIN E2 X WITHIN 1 SECOND ON E.AD = X.AD "
                   "WHERE E.KIND = 'view' EMIT CHANGES;", false},  // a later RIGHT join
          }) {
       INFO(c.query);
-      SqlEngine engine;
-      auto q = parse_statement(c.query);
-      REQUIRE(engine.execute_script(ddl));
-      REQUIRE(q);
-      auto planned =
-          engine.plan_push(*std::get<SelectStatement>(q->body).query, [](const Record&) {});
-      INFO((planned ? std::string() : planned.error().message));
-      REQUIRE(planned);
-      CHECK(pushed(engine) == c.pushed);
+      CHECK(push_plan_has(ddl, c.query, "where-before-join") == c.pushed);
     }
   }
   SECTION("the same outputs and data errors as the WHERE after the join") {
@@ -576,14 +605,11 @@ TEST_CASE("planner: WHERE conditions on the stream's columns run before an inner
         REQUIRE(engine.execute_script(ddl + "CREATE STREAM OUT AS SELECT X.AD AS AD, CAMPAIGN, "
                                             "N FROM " + stream +
                                       " X JOIN ADS A ON X.AD = A.AD WHERE " + where + ";"));
-        CHECK(pushed(engine) == expect_pushed);
+        CHECK(has_node(engine, "where-before-join") == expect_pushed);
         auto driver = TestDriver::create(engine.topology());
         REQUIRE(driver);
         std::mt19937 rng(11);
-        for (int i = 0; i < 6; ++i)
-          REQUIRE((*driver)->pipe("ads", key("a" + std::to_string(i)),
-                                  std::string(R"({"CAMPAIGN":"c)") + std::to_string(i % 4) + "\"}",
-                                  0));
+        pipe_ads(**driver);
         const char* kinds[] = {"\"view\"", "\"click\"", "null", "\"VIEW\""};
         const std::string topic = std::string(stream) == "E" ? "e" : "e2";
         for (int i = 0; i < 400; ++i) {
@@ -594,11 +620,7 @@ TEST_CASE("planner: WHERE conditions on the stream's columns run before an inner
                           ",\"TS\":" + std::to_string(i) + "}";
           REQUIRE((*driver)->pipe(topic, k, v, i));
         }
-        std::vector<std::string> out;
-        for (const auto& r : (*driver)->outputs("OUT"))
-          out.push_back(r.key.value_or("-") + "|" + r.value.value_or("-") + "|" +
-                        std::to_string(r.timestamp));
-        return std::make_pair(out, (*driver)->data_errors().size());
+        return out_and_errors(**driver);
       };
       INFO(stream);
       auto with = run(cond, true);
@@ -618,50 +640,29 @@ TEST_CASE("planner: WHERE conditions on the stream's columns run before an inner
 // input, bad timestamps among the rejected records included.
 TEST_CASE("planner: WHERE on a stream's value columns runs before its rows are built",
           "[sql][planner]") {
-  const std::string ddl =
-      "CREATE STREAM E (AD STRING KEY, KIND STRING, N INT, TS BIGINT) "
-      "WITH (kafka_topic='e', value_format='JSON', timestamp='TS');"
-      "CREATE STREAM E2 (AD STRING KEY, KIND STRING, N INT) "
-      "WITH (kafka_topic='e2', value_format='JSON');"
-      "CREATE STREAM D (AD STRING KEY, KIND STRING, N INT) "
-      "WITH (kafka_topic='d', value_format='DELIMITED');"
-      "CREATE TABLE T (AD STRING PRIMARY KEY, KIND STRING) "
-      "WITH (kafka_topic='t', value_format='JSON');"
-      "CREATE TABLE ADS (AD STRING PRIMARY KEY, CAMPAIGN STRING) "
-      "WITH (kafka_topic='ads', value_format='JSON');";
-  auto on_decoded = [](const SqlEngine& e) {
-    return e.topology().describe().find("where-decoded") != std::string::npos;
-  };
+  const std::string ddl = std::string(kEventsAndAds) +
+                          "CREATE STREAM D (AD STRING KEY, KIND STRING, N INT) "
+                          "WITH (kafka_topic='d', value_format='DELIMITED');"
+                          "CREATE TABLE T (AD STRING PRIMARY KEY, KIND STRING) "
+                          "WITH (kafka_topic='t', value_format='JSON');";
   SECTION("where it is safe") {
-    struct Case {
-      const char* query;
-      bool pushed;
-    };
-    for (const Case& c : {
-             Case{"SELECT AD, N FROM E WHERE KIND = 'view' EMIT CHANGES;", true},
-             Case{"SELECT AD, N FROM E2 WHERE KIND = 'view' AND N / 2 > 1 EMIT CHANGES;",
+    for (const PlanCase& c : {
+             PlanCase{"SELECT AD, N FROM E WHERE KIND = 'view' EMIT CHANGES;", true},
+             PlanCase{"SELECT AD, N FROM E2 WHERE KIND = 'view' AND N / 2 > 1 EMIT CHANGES;",
                   true},  // the comparison alone
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.AD = A.AD "
                   "WHERE KIND = 'view' EMIT CHANGES;", true},  // then before the join too
-             Case{"SELECT E.AD AS AD, CAMPAIGN FROM E LEFT JOIN ADS A ON E.AD = A.AD "
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E LEFT JOIN ADS A ON E.AD = A.AD "
                   "WHERE KIND = 'view' EMIT CHANGES;", true},
-             Case{"SELECT AD, N FROM E WHERE N / 2 > 1 EMIT CHANGES;", false},  // may fail
-             Case{"SELECT AD, N FROM E WHERE AD = 'a1' EMIT CHANGES;", false},  // the key
-             Case{"SELECT AD, N FROM D WHERE KIND = 'view' EMIT CHANGES;", false},  // not JSON
-             Case{"SELECT AD, KIND FROM T WHERE KIND = 'view' EMIT CHANGES;", false},  // a table
-             Case{"SELECT E.AD AS AD, X.N AS XN FROM E JOIN E2 X WITHIN 1 SECOND "
+             PlanCase{"SELECT AD, N FROM E WHERE N / 2 > 1 EMIT CHANGES;", false},  // may fail
+             PlanCase{"SELECT AD, N FROM E WHERE AD = 'a1' EMIT CHANGES;", false},  // the key
+             PlanCase{"SELECT AD, N FROM D WHERE KIND = 'view' EMIT CHANGES;", false},  // not JSON
+             PlanCase{"SELECT AD, KIND FROM T WHERE KIND = 'view' EMIT CHANGES;", false},  // a table
+             PlanCase{"SELECT E.AD AS AD, X.N AS XN FROM E JOIN E2 X WITHIN 1 SECOND "
                   "ON E.AD = X.AD WHERE E.KIND = 'view' EMIT CHANGES;", false},  // windows
          }) {
       INFO(c.query);
-      SqlEngine engine;
-      auto q = parse_statement(c.query);
-      REQUIRE(engine.execute_script(ddl));
-      REQUIRE(q);
-      auto planned =
-          engine.plan_push(*std::get<SelectStatement>(q->body).query, [](const Record&) {});
-      INFO((planned ? std::string() : planned.error().message));
-      REQUIRE(planned);
-      CHECK(on_decoded(engine) == c.pushed);
+      CHECK(push_plan_has(ddl, c.query, "where-decoded") == c.pushed);
     }
   }
   SECTION("the same outputs and data errors as the WHERE on rows") {
@@ -676,14 +677,12 @@ TEST_CASE("planner: WHERE on a stream's value columns runs before its rows are b
         q.replace(q.find("{W}"), 3, where);
         SqlEngine engine;
         const bool table = q.find("GROUP BY") != std::string::npos;
-        REQUIRE(engine.execute_script(ddl + (table ? "CREATE TABLE OUT AS " : "CREATE STREAM OUT AS ") + q));
-        CHECK(on_decoded(engine) == expect_pushed);
+        const std::string create = table ? "CREATE TABLE OUT AS " : "CREATE STREAM OUT AS ";
+        REQUIRE(engine.execute_script(ddl + create + q));
+        CHECK(has_node(engine, "where-decoded") == expect_pushed);
         auto driver = TestDriver::create(engine.topology());
         REQUIRE(driver);
-        for (int i = 0; i < 6 && q.find("ADS") != std::string::npos; ++i)
-          REQUIRE((*driver)->pipe("ads", string_key("a" + std::to_string(i)),
-                                  std::string(R"({"CAMPAIGN":"c)") + std::to_string(i % 4) + "\"}",
-                                  0));
+        if (q.find("ADS") != std::string::npos) pipe_ads(**driver);
         std::mt19937 rng(5);
         const char* kinds[] = {"\"view\"", "\"click\"", "null", "\"VIEW\""};
         for (int i = 0; i < 400; ++i) {
@@ -697,11 +696,7 @@ TEST_CASE("planner: WHERE on a stream's value columns runs before its rows are b
           if (rng() % 25 == 0) v = "null";  // a tombstone
           REQUIRE((*driver)->pipe("e", k, v == "null" ? std::nullopt : std::optional(v), i));
         }
-        std::vector<std::string> out;
-        for (const auto& r : (*driver)->outputs("OUT"))
-          out.push_back(r.key.value_or("-") + "|" + r.value.value_or("-") + "|" +
-                        std::to_string(r.timestamp));
-        return std::make_pair(out, (*driver)->data_errors().size());
+        return out_and_errors(**driver);
       };
       INFO(query);
       auto with = run(cond, true);
