@@ -489,10 +489,12 @@ class QueryPlanner {
   // to_rows builds them into rows: a record it rejects is never built
   // (two thirds of the Yahoo benchmark's events). The whole WHERE still
   // runs later, where it did, so a record that passes is tested twice and
-  // a record rejected here is one the later WHERE drops. What to_rows
-  // would report for a rejected record is still reported: a timestamp
-  // column that is not a timestamp is a data error. Tombstones and null
-  // keys pass to to_rows and the joins, which count what they skip.
+  // a record rejected here is one the later WHERE drops. What the steps
+  // before that WHERE would report for a rejected record is still
+  // reported: to_rows' data error for a timestamp column that is not a
+  // timestamp is raised here; tombstones and null keys pass to to_rows and
+  // the join, which count what they skip; and no join that could refuse a
+  // record for its NULL join expression may follow.
   Expected<Topology::NodeId> where_on_decoded(Topology::NodeId src, const SourceInfo& s) {
     if (!where_ || s.is_table() || has_subqueries(where_) || !is_logical_json(s.value_format) ||
         unwrapped_single_value(s))
@@ -505,6 +507,10 @@ class QueryPlanner {
       if (j.type != JoinType::Inner && j.type != JoinType::Left) return src;
     for (const AnalyzedJoin& j : a_.joins)
       if (j.kind != AnalyzedJoin::Kind::StreamTable) return src;
+    // A join on anything but the stream's key refuses (dead-letters) the
+    // records whose join expression is NULL, rejected by WHERE or not: one
+    // join, on the key (whose NULL passes here), at most.
+    if (a_.joins.size() > 1 || (!a_.joins.empty() && !keyed_for(0))) return src;
     // The timestamp column's place among the value columns (the decoded
     // struct's fields, in schema order).
     std::optional<size_t> ts_field;

@@ -658,6 +658,8 @@ TEST_CASE("planner: WHERE on a stream's value columns runs before its rows are b
              PlanCase{"SELECT AD, N FROM E WHERE AD = 'a1' EMIT CHANGES;", false},  // the key
              PlanCase{"SELECT AD, N FROM D WHERE KIND = 'view' EMIT CHANGES;", false},  // not JSON
              PlanCase{"SELECT AD, KIND FROM T WHERE KIND = 'view' EMIT CHANGES;", false},  // a table
+             PlanCase{"SELECT E.AD AS AD, CAMPAIGN FROM E JOIN ADS A ON E.KIND = A.AD "
+                      "WHERE N > 2 EMIT CHANGES;", false},  // NULL KINDs are refused
              PlanCase{"SELECT E.AD AS AD, X.N AS XN FROM E JOIN E2 X WITHIN 1 SECOND "
                   "ON E.AD = X.AD WHERE E.KIND = 'view' EMIT CHANGES;", false},  // windows
          }) {
