@@ -71,16 +71,18 @@ inline std::map<std::string, ThreadCpu> threads_cpu() {
   return out;
 }
 
-// CPU seconds each family of threads used between two threads_cpu() readings
-// (a family: the name without trailing digits, "rdk:broker1" and
-// "rdk:broker2" are "rdk:broker"); threads started in between count from
-// zero, threads that ended in between are missing.
+// A thread's family: its name without trailing digits and dashes,
+// "rdk:broker1" and "rdk:broker2" are "rdk:broker".
 inline std::string thread_family(std::string comm) {
   while (!comm.empty() &&
          (std::isdigit(static_cast<unsigned char>(comm.back())) != 0 || comm.back() == '-'))
     comm.pop_back();
   return comm;
 }
+
+// CPU seconds each family of threads used between two threads_cpu()
+// readings; threads started in between count from zero, threads that ended
+// in between are missing.
 inline std::map<std::string, double> threads_cpu_delta(
     const std::map<std::string, ThreadCpu>& before, const std::map<std::string, ThreadCpu>& after) {
   std::map<std::string, double> out;

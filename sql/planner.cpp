@@ -511,19 +511,11 @@ class QueryPlanner {
     // records whose join expression is NULL, rejected by WHERE or not: one
     // join, on the key (whose NULL passes here), at most.
     if (a_.joins.size() > 1 || (!a_.joins.empty() && !keyed_for(0))) return src;
-    // The timestamp column's place among the value columns (the decoded
-    // struct's fields, in schema order).
-    std::optional<size_t> ts_field;
-    std::string ts_name;
-    DataTypePtr ts_type;
+    // The timestamp column, read from the decoded struct as to_rows reads it.
+    std::optional<size_t> ts_column;
     if (s.timestamp_column) {
-      const auto at = s.schema.index_of(*s.timestamp_column);
-      if (!at || s.schema.columns[*at].is_key) return src;
-      size_t values = 0;
-      for (size_t i = 0; i < *at; ++i) values += s.schema.columns[i].is_key ? 0 : 1;
-      ts_field = values;
-      ts_name = s.schema.columns[*at].name;
-      ts_type = s.schema.columns[*at].type;
+      ts_column = s.schema.index_of(*s.timestamp_column);
+      if (!ts_column || s.schema.columns[*ts_column].is_key) return src;
     }
     const std::vector<ExprPtr> pushed = split_pushable(true).first;
     if (pushed.empty()) return src;
@@ -531,18 +523,17 @@ class QueryPlanner {
                      "WHERE");
     if (!c) return src;  // the whole WHERE, compiled later, reports what is wrong
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
+    auto layout = std::make_shared<RowLayout>(s);
+    auto ts_type = ts_column ? s.schema.columns[*ts_column].type : DataTypePtr();
     auto ts_format = s.timestamp_format;
-    RewriteRowFn fn = [w, ts_field, ts_name, ts_type, ts_format](Record& r, ProcessContext&) {
+    RewriteRowFn fn = [w, layout, ts_column, ts_type, ts_format](Record& r, ProcessContext&) {
       if (r.key.is_null() || r.value.is_null()) return true;
       EvalRow e = eval_row(r);
       e.key = &r.key;
       e.value = &r.value;
       if (w->test(e)) return true;
-      if (ts_field && r.value.kind() == TypeKind::Struct) {
-        const StructFields& f = r.value.as_struct();
-        const Value* v = *ts_field < f.size() && f[*ts_field].name == ts_name
-                             ? &f[*ts_field].value
-                             : r.value.field(ts_name);
+      if (ts_column && r.value.kind() == TypeKind::Struct) {
+        const Value* v = layout->field(r.value, *ts_column);
         const Value ts = v ? coerce_or_null(*v, ts_type) : Value();
         if (!column_timestamp(ts, ts_format)) throw_no_timestamp(ts);  // as to_rows would
       }

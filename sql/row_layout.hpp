@@ -59,6 +59,17 @@ class RowLayout {
   }
   size_t width() const { return schema_.columns.size(); }
 
+  // Column `i` (a value column, by its place in the schema) of a struct
+  // value: where the source's value codec put it (the value columns in
+  // declaration order, under their names), else by name as Value::field
+  // finds it.
+  const Value* field(const Value& value, size_t i) const {
+    const StructFields& fields = value.as_struct();
+    const size_t at = value_index_[i];
+    if (at < fields.size() && fields[at].name == schema_.columns[i].name) return &fields[at].value;
+    return value.field(schema_.columns[i].name);
+  }
+
   // Appends the columns to `row`; `value` may be nullptr (no table row).
   void append(const Value& key, const Value* value, Array& row) const {
     for (size_t i = 0; i < schema_.columns.size(); ++i) {
@@ -96,16 +107,6 @@ class RowLayout {
       auto c = coerce(*v, *t);
       row.push_back(c ? std::move(*c) : Value());
     }
-  }
-
-  // Value column `i` of a struct value: where the source's value codec put
-  // it (the value columns in declaration order, under their names), else
-  // by name as Value::field finds it.
-  const Value* field(const Value& value, size_t i) const {
-    const StructFields& fields = value.as_struct();
-    const size_t at = value_index_[i];
-    if (at < fields.size() && fields[at].name == schema_.columns[i].name) return &fields[at].value;
-    return value.field(schema_.columns[i].name);
   }
 
   Schema schema_;
