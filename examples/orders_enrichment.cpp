@@ -112,9 +112,10 @@ Expected<bool> produce_orders_workload(const std::string& bootstrap, const Order
   AckCounter acks;
   // Large batches: the embedded broker returns one batch per partition per
   // fetch, so the batch size the data was written with bounds read speed.
-  auto producer = connectors::KafkaProducer::create(
-      {{"bootstrap.servers", bootstrap}, {"linger.ms", "100"}, {"batch.num.messages", "10000"}},
-      &acks);
+  auto producer = connectors::KafkaProducer::create({{"bootstrap.servers", bootstrap},
+                                                     {"linger.ms", std::to_string(load.linger_ms)},
+                                                     {"batch.num.messages", "10000"}},
+                                                    &acks);
   if (!producer) return producer.error();
   const int64_t first = load.first_order;
   const int64_t last = load.last_order < 0 ? w.orders : load.last_order;

@@ -57,6 +57,9 @@ struct LoadOptions {
   int64_t last_order = -1;   // -1: w.orders
   double orders_per_second = 0;  // 0: as fast as the producer takes them
   const std::atomic<bool>* stop = nullptr;  // set: stop early (an error)
+  // How long the producer fills a batch; one batch per partition as long
+  // as the orders are written within it.
+  int linger_ms = 100;
 };
 
 // Writes the users, then the orders, through an idempotent, Java-compatible
