@@ -30,10 +30,20 @@ Expected<std::unique_ptr<KafkaProducer>> KafkaProducer::create(const KafkaProper
   if (rk == nullptr) return Error::fatal(std::string("cannot create Kafka producer: ") + err);
   conf->release();  // rd_kafka_new took ownership
   producer->rk_ = rk;
+  producer->main_queue_ = rd_kafka_queue_get_main(rk);
   KafkaProducer* p = producer.get();
   producer->delivery_thread_ = std::thread([p] {
     set_thread_name("rivulet.acks");
-    while (!p->stopping_.load(std::memory_order_acquire)) rd_kafka_poll(p->rk_, 50);
+    while (!p->stopping_.load(std::memory_order_acquire)) {
+      if (p->flush_waiters_.load(std::memory_order_acquire) > 0 && rd_kafka_outq_len(p->rk_) > 0) {
+        // A caller waits in flush(). rd_kafka_flush sends what lingers at
+        // once (it overrides linger.ms while it runs) and serves the
+        // reports here, on the delivery thread.
+        rd_kafka_flush(p->rk_, 10);
+      } else {
+        rd_kafka_poll(p->rk_, 50);
+      }
+    }
   });
   return producer;
 }
@@ -52,6 +62,7 @@ KafkaProducer::~KafkaProducer() {
   }
   stopping_.store(true, std::memory_order_release);
   if (delivery_thread_.joinable()) delivery_thread_.join();
+  if (main_queue_ != nullptr) rd_kafka_queue_destroy(main_queue_);
   if (rk_ != nullptr) {
     rd_kafka_poll(rk_, 0);  // reports that arrived after the thread stopped
     rd_kafka_destroy(rk_);
@@ -165,9 +176,19 @@ void KafkaProducer::prepare_topics(const std::vector<std::string>& topics,
 }
 
 Expected<bool> KafkaProducer::flush(std::chrono::milliseconds timeout) {
-  // Not rd_kafka_flush: it serves delivery reports on the calling thread,
-  // and the handler is promised the delivery thread only. The outq length
-  // counts queued, in-flight and not yet reported records alike.
+  // Not rd_kafka_flush here: it serves delivery reports on the calling
+  // thread, and the handler is promised the delivery thread only. The
+  // delivery thread runs it for us instead (so what lingers leaves now, not
+  // linger.ms later); the yield ends the poll it may be waiting in. The
+  // outq length counts queued, in-flight and not yet reported records alike.
+  struct Waiting {
+    explicit Waiting(std::atomic<int>& w) : waiters(w) {
+      waiters.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ~Waiting() { waiters.fetch_sub(1, std::memory_order_acq_rel); }
+    std::atomic<int>& waiters;
+  } waiting(flush_waiters_);
+  if (main_queue_ != nullptr) rd_kafka_queue_yield(main_queue_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (rd_kafka_outq_len(rk_) > 0) {
     if (std::chrono::steady_clock::now() >= deadline) {

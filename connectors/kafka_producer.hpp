@@ -75,7 +75,10 @@ class KafkaProducer {
   // (up to a second: kafka_config.hpp). Optional; failures are logged.
   void prepare_topics(const std::vector<std::string>& topics,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Waits until every record produced so far was reported.
+  // Waits until every record produced so far was reported. What lingers
+  // in librdkafka's batches is sent at once, not after linger.ms (as the
+  // Java producer's flush does); the reports still reach the handler on
+  // the delivery thread.
   Expected<bool> flush(std::chrono::milliseconds timeout);
 
   std::map<std::string, ProducerTopicStats> stats() const;
@@ -100,7 +103,9 @@ class KafkaProducer {
 
   rd_kafka_t* rk_;
   DeliveryHandler* handler_;
+  rd_kafka_queue_t* main_queue_ = nullptr;  // served by rd_kafka_poll; yielded by flush()
   std::atomic<bool> stopping_{false};
+  std::atomic<int> flush_waiters_{0};  // callers in flush(): the delivery thread flushes
   std::thread delivery_thread_;
   mutable std::mutex stats_mutex_;
   struct TopicReports {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -423,6 +424,49 @@ TEST_CASE("watermarks of many partitions in one call: an error in place of a mis
   CHECK((*marks)[2].error().context.topic == "never-made");
   // Asking did not create it.
   CHECK_FALSE((*admin)->partition_count("never-made").value().has_value());
+}
+
+// With a linger of a minute, a flush that waited for the batches to fill
+// would time out: flush sends them at once, as the Java producer's does,
+// and the reports still come on the delivery thread, each once.
+TEST_CASE("flush sends what lingers at once and reports on the delivery thread",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("lingering", 2).ok());
+  struct ThreadHandler : CountingHandler {
+    void on_delivery(void* opaque, const std::optional<Error>& error, int32_t partition,
+                     int64_t offset) override {
+      CountingHandler::on_delivery(opaque, error, partition, offset);
+      std::lock_guard<std::mutex> lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    }
+    std::set<std::thread::id> threads;
+  } handler;
+  auto producer = KafkaProducer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()},
+       {"linger.ms", "60000"},
+       {"message.timeout.ms", "120000"}},  // librdkafka wants it above linger.ms
+      &handler);
+  INFO((producer.ok() ? std::string() : producer.error().to_string()));
+  REQUIRE(producer.ok());
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      OutputRecord r;
+      r.topic = "lingering";
+      r.key = "k" + std::to_string(i);
+      r.value = "v" + std::to_string(round);
+      REQUIRE((*producer)->produce(r, nullptr).ok());
+    }
+    INFO("round " << round);
+    REQUIRE((*producer)->flush(std::chrono::seconds(20)).ok());
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    CHECK(handler.failed == 0);
+    CHECK(handler.partitions[0] + handler.partitions[1] == 50 * (round + 1));
+  }
+  std::lock_guard<std::mutex> lock(handler.mutex);
+  REQUIRE(handler.threads.size() == 1);
+  CHECK(*handler.threads.begin() != std::this_thread::get_id());
 }
 
 TEST_CASE("a producer's and a consumer's statistics count their requests and bytes",
