@@ -34,6 +34,12 @@ bool is_logical_json(const std::string& format) {
          format == "PROTOBUF_NOSR";
 }
 
+// The value codec decodes a struct of the value columns, named and in
+// schema order (the JSON codec with a schema), not one bare value.
+bool values_decode_to_struct(const SourceInfo& s) {
+  return is_logical_json(s.value_format) && !unwrapped_single_value(s);
+}
+
 std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
   auto out = std::make_shared<Schema>();
   for (const Column& c : s.schema.columns)
@@ -478,6 +484,14 @@ class QueryPlanner {
     for (const auto& c : conjuncts) (safe(*c) ? pushed : rest).push_back(c);
     return {std::move(pushed), std::move(rest)};
   }
+  // No RIGHT or FULL join: one would emit the other side's records with the
+  // stream's columns NULL where a record that WHERE rejected early would
+  // have matched them.
+  bool joins_inner_or_left() const {
+    for (const Join& j : q_.joins)
+      if (j.type != JoinType::Inner && j.type != JoinType::Left) return false;
+    return true;
+  }
   static ExprPtr conjunction(const std::vector<ExprPtr>& v) {
     ExprPtr e;
     for (const auto& c : v) e = e ? ast::binary(BinaryOp::And, e, c, c->loc) : c;
@@ -496,15 +510,11 @@ class QueryPlanner {
   // the join, which count what they skip; and no join that could refuse a
   // record for its NULL join expression may follow.
   Expected<Topology::NodeId> where_on_decoded(Topology::NodeId src, const SourceInfo& s) {
-    if (!where_ || s.is_table() || has_subqueries(where_) || !is_logical_json(s.value_format) ||
-        unwrapped_single_value(s))
+    if (!where_ || s.is_table() || has_subqueries(where_) || !values_decode_to_struct(s) ||
+        !joins_inner_or_left())
       return src;
-    // A later RIGHT or FULL join would emit the other side's records with
-    // these columns NULL where a rejected record would have matched them;
-    // a stream-stream join's windows advance with every record they see,
+    // A stream-stream join's windows advance with every record they see,
     // rejected or not, and so decide what is late.
-    for (const Join& j : q_.joins)
-      if (j.type != JoinType::Inner && j.type != JoinType::Left) return src;
     for (const AnalyzedJoin& j : a_.joins)
       if (j.kind != AnalyzedJoin::Kind::StreamTable) return src;
     // A join on anything but the stream's key refuses (dead-letters) the
@@ -557,16 +567,10 @@ class QueryPlanner {
     const SourceInfo& s = *a_.sources[0].info;
     if (!where_ || a_.joins.empty() || a_.joins[0].kind != AnalyzedJoin::Kind::StreamTable ||
         q_.joins[0].type != JoinType::Inner || s.is_table() || !keyed_for(0) ||
-        has_subqueries(where_))
+        has_subqueries(where_) || !joins_inner_or_left())
       return node;
-    // A later RIGHT or FULL join would emit the other side's records with
-    // these columns NULL where a rejected record would have matched them.
-    for (const Join& j : q_.joins)
-      if (j.type != JoinType::Inner && j.type != JoinType::Left) return node;
-    // Decoded records are read by field position: only where the value
-    // codec builds a struct of the value columns in schema order.
-    if (struct_records && (!is_logical_json(s.value_format) || unwrapped_single_value(s)))
-      return node;
+    // Decoded records are read by field position.
+    if (struct_records && !values_decode_to_struct(s)) return node;
     auto [pushed, rest] = split_pushable(struct_records);
     if (pushed.empty()) return node;
     const Scope scope =
@@ -1122,7 +1126,7 @@ Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_t
   auto serdes = serdes_for(s);
   if (!serdes) return serdes.error();
   std::shared_ptr<std::vector<bool>> decoded;
-  if (stream_read && is_logical_json(s.value_format) && !unwrapped_single_value(s)) {
+  if (stream_read && values_decode_to_struct(s)) {
     decoded = std::make_shared<std::vector<bool>>(value_columns_read(*reads, s));
     serdes->value = codecs::json(value_schema(s), decoded);
   }
