@@ -530,7 +530,8 @@ if ratio_runs:
             "value": round(steady[m // 2] if m % 2 else (steady[m // 2 - 1] + steady[m // 2]) / 2, 3),
             "min": steady[0], "max": steady[-1],
             "unit": "median of the same runs' ratios over the middle three fifths of the input "
-                    "(steady_records_per_second: start and drain left out)",
+                    "(steady_records_per_second: start and drain left out; overstates the pipeline, whose "
+                    "first 300 ms go to the consumer parsing ahead: docs/benchmarks.md)",
             "command": sql_ratio_cmd}
 
 sa = load("sql_api.json")
