@@ -10,11 +10,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -58,6 +61,39 @@ std::unique_ptr<ChildProcess> spawn(const std::vector<std::string>& argv) {
   auto child = ChildProcess::spawn(argv);
   if (!child) return nullptr;
   return std::make_unique<ChildProcess>(std::move(*child));
+}
+
+// Runs `rivulet status --watch ...` until its output so far satisfies
+// `enough` (or `limit` passes), then sends it SIGINT; returns its exit
+// status (-1: it did not exit within 30 s of the signal) and its stdout.
+// Waiting for the refreshes rather than a fixed time: on a loaded machine a
+// refresh's connection can take seconds, and a fixed 5.5 s once ended a
+// watch before its first refresh.
+std::pair<int, std::string> watch_until(const std::vector<std::string>& argv,
+                                        const std::function<bool(const std::string&)>& enough,
+                                        std::chrono::seconds limit) {
+  auto child = spawn(argv);
+  if (!child) return {-1, ""};
+  std::mutex mutex;
+  std::string out;
+  // Reads until EOF: the child's exit (or its SIGKILL by stop) closes the pipe.
+  std::thread reader([&] {
+    while (auto line = child->read_line()) {
+      std::lock_guard<std::mutex> lock(mutex);
+      out += *line + "\n";
+    }
+  });
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (enough(out)) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const int rc = child->stop(SIGINT, std::chrono::seconds(30));
+  reader.join();
+  return {rc, out};
 }
 
 // The shop pipeline on a LocalCluster (tests/cluster/local_cluster.hpp):
@@ -427,68 +463,103 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
   const int slow = 1;
 #endif
   std::string produce_failed;
-  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(48000 * slow, 4000); });  // 12 s
+  // 12 s of orders: the watches below end once they have seen the rates.
+  testing::JoiningThread producer(
+      [&] { produce_failed = c.try_produce_orders(48000 * slow, 4000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
   // --watch on a pipe: one block per refresh after a "== rivulet status" line,
-  // no terminal escapes; SIGINT ends it with status 0. (--foreground: without
-  // it timeout(1) signals the child and then its whole process group, and a
-  // second SIGINT rightly exits at once with 130.)
-  auto [rc, out] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT " + std::to_string(5.5 * slow) + " " +
-          testing::rivulet_binary() + " status --watch --interval 1 --coordinator " + c.address,
-      "", 30 * slow);
+  // no terminal escapes; SIGINT ends it with status 0. Watched until three
+  // refreshes have begun (two whole blocks) and one shows a task's input
+  // rate; each refresh connects anew.
+  const std::string header = "== rivulet status " + c.address;
+  // Refreshes begun, the best input rate of a task row, and what is wrong
+  // in the text so far.
+  struct Seen {
+    size_t refreshes = 0;
+    double best_in = 0;
+    std::vector<std::string> wrong;
+  };
+  auto read_watch = [&header](const std::string& text) {
+    Seen seen;
+    std::istringstream lines(text);
+    bool in_tasks = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(header, 0) == 0) ++seen.refreshes;
+      if (line.rfind("TASK ", 0) == 0) {
+        in_tasks = true;
+        if (line.find("IN/S") == std::string::npos || line.find("OUT/S") == std::string::npos)
+          seen.wrong.push_back("no IN/S and OUT/S columns: " + line);
+        continue;
+      }
+      if (line.empty()) in_tasks = false;
+      if (!in_tasks || line.rfind("    ", 0) == 0) continue;
+      // TASK OWNER STATE EPOCH LAG IN/S OUT/S CHECKPOINT-AGE...
+      std::istringstream cols(line);
+      std::string task, owner, state, epoch, lag, in_rate, out_rate;
+      cols >> task >> owner >> state >> epoch >> lag >> in_rate >> out_rate;
+      if (owner != "n1") seen.wrong.push_back("owner is not n1: " + line);
+      if (in_rate != "-") seen.best_in = std::max(seen.best_in, std::stod(in_rate));
+    }
+    return seen;
+  };
+  // Watched until three refreshes have begun (two whole blocks) and a task
+  // shows an input rate.
+  auto [rc, out] = watch_until(
+      {testing::rivulet_binary(), "status", "--watch", "--interval", "1", "--coordinator",
+       c.address},
+      [&](const std::string& text) {
+        const Seen seen = read_watch(text);
+        return seen.refreshes >= 3 && seen.best_in > 0;
+      },
+      std::chrono::seconds(30 * slow));
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find('\033') == std::string::npos);
-  size_t refreshes = 0;
-  double best_in = 0;
-  std::istringstream lines(out);
-  bool in_tasks = false;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("== rivulet status " + c.address, 0) == 0) ++refreshes;
-    if (line.rfind("TASK ", 0) == 0) {
-      in_tasks = true;
-      CHECK(line.find("IN/S") != std::string::npos);
-      CHECK(line.find("OUT/S") != std::string::npos);
-      continue;
-    }
-    if (line.empty()) in_tasks = false;
-    if (!in_tasks || line.rfind("    ", 0) == 0) continue;
-    // TASK OWNER STATE EPOCH LAG IN/S OUT/S CHECKPOINT-AGE...
-    std::istringstream cols(line);
-    std::string task, owner, state, epoch, lag, in_rate, out_rate;
-    cols >> task >> owner >> state >> epoch >> lag >> in_rate >> out_rate;
-    CHECK(owner == "n1");
-    if (in_rate != "-") best_in = std::max(best_in, std::stod(in_rate));
-  }
-  // 5.5 s at one refresh a second; each refresh connects anew, which takes
-  // well over a second on a loaded machine now and then.
-  CHECK(refreshes >= 2);
-  CHECK(best_in > 0);     // orders flow in at about 4000/s over 8 tasks
+  const Seen seen = read_watch(out);
+  CHECK(seen.wrong.empty());
+  CHECK(seen.refreshes >= 3);
+  CHECK(seen.best_in > 0);  // orders flow in at about 4000/s over 8 tasks
 
-  // --json --watch: one JSON object per line, with the rates.
-  auto [rc2, out2] = testing::run_command(
-      "timeout --foreground --preserve-status -s INT " + std::to_string(4.5 * slow) + " " +
-          testing::rivulet_binary() + " status --watch --json --interval 1 --coordinator " +
-          c.address,
-      "", 30 * slow);
-  CHECK(rc2 == 0);
-  std::istringstream json_lines(out2);
-  size_t objects = 0;
-  double json_in = 0, json_out = 0;
-  for (std::string line; std::getline(json_lines, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    REQUIRE_FALSE(j.is_discarded());
-    ++objects;
-    for (const auto& t : j["tasks"]) {
-      json_in = std::max(json_in, t["records_in_per_s"].get<double>());
-      json_out = std::max(json_out, t["records_out_per_s"].get<double>());
+  // --json --watch: one JSON object per line, with the rates; watched until
+  // two objects have come and a task shows both rates.
+  struct Objects {
+    size_t count = 0;
+    double in = 0, out = 0;
+    std::vector<std::string> wrong;
+  };
+  auto read_objects = [](const std::string& text) {
+    Objects seen;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("tasks")) {
+        seen.wrong.push_back("not a status object: " + line);
+        continue;
+      }
+      ++seen.count;
+      for (const auto& t : j["tasks"]) {
+        seen.in = std::max(seen.in, t.value("records_in_per_s", 0.0));
+        seen.out = std::max(seen.out, t.value("records_out_per_s", 0.0));
+      }
     }
-  }
-  CHECK(objects >= 2);
-  CHECK(json_in > 0);
-  CHECK(json_out > 0);
+    return seen;
+  };
+  auto [rc2, out2] = watch_until(
+      {testing::rivulet_binary(), "status", "--watch", "--json", "--interval", "1", "--coordinator",
+       c.address},
+      [&](const std::string& text) {
+        const Objects seen = read_objects(text);
+        return seen.count >= 2 && seen.in > 0 && seen.out > 0;
+      },
+      std::chrono::seconds(30 * slow));
+  INFO(out2);
+  CHECK(rc2 == 0);
+  const Objects objects = read_objects(out2);
+  CHECK(objects.wrong.empty());
+  CHECK(objects.count >= 2);
+  CHECK(objects.in > 0);
+  CHECK(objects.out > 0);
   producer.join();
   INFO(produce_failed);
   REQUIRE(produce_failed.empty());
