@@ -505,12 +505,14 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
       std::string task, owner, state, epoch, lag, in_rate, out_rate;
       cols >> task >> owner >> state >> epoch >> lag >> in_rate >> out_rate;
       if (owner != "n1") seen.wrong.push_back("owner is not n1: " + line);
+      if (in_rate == "-") continue;  // no rate yet
       char* end = nullptr;
       const double rate = std::strtod(in_rate.c_str(), &end);
-      if (in_rate != "-" && (in_rate.empty() || *end != '\0'))
+      if (in_rate.empty() || *end != '\0') {
         seen.wrong.push_back("IN/S is not a number: " + line);
-      else if (in_rate != "-")
+      } else {
         seen.best_in = std::max(seen.best_in, rate);
+      }
     }
     return seen;
   };
@@ -550,8 +552,14 @@ TEST_CASE("rivulet status shows records/s per task, and --watch refreshes until 
       }
       ++seen.count;
       for (const auto& t : j["tasks"]) {
-        seen.in = std::max(seen.in, t.value("records_in_per_s", 0.0));
-        seen.out = std::max(seen.out, t.value("records_out_per_s", 0.0));
+        if (!t.is_object() || !t.contains("records_in_per_s") ||
+            !t["records_in_per_s"].is_number() || !t.contains("records_out_per_s") ||
+            !t["records_out_per_s"].is_number()) {
+          seen.wrong.push_back("a task without both rates: " + t.dump());
+          continue;
+        }
+        seen.in = std::max(seen.in, t["records_in_per_s"].get<double>());
+        seen.out = std::max(seen.out, t["records_out_per_s"].get<double>());
       }
     }
     return seen;
