@@ -2,9 +2,11 @@
 // structure), a hand-written writer to encode (the output hot path).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -117,6 +119,35 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Whether n bytes at a and b are equal: field names are short, and a call
+// to memcmp per field of every record cost more than the comparison.
+// Names up to 16 bytes compare as two overlapping words (both strings hold
+// at least n bytes).
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t x, y, u, v;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    std::memcpy(&u, a + n - 8, 8);
+    std::memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x, y, u, v;
+    std::memcpy(&x, a, 4);
+    std::memcpy(&y, b, 4);
+    std::memcpy(&u, a + n - 4, 4);
+    std::memcpy(&v, b + n - 4, 4);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 Value from_element(simdjson::dom::element e) {
   using simdjson::dom::element_type;
   switch (e.type()) {
@@ -168,8 +199,11 @@ class JsonCodec final : public Codec {
         std::string lower = c.name;
         for (char& ch : lower) ch = ascii_lower(ch);
         lower_names_.push_back(std::move(lower));
-        decoded_.push_back(i >= decoded.size() || decoded[i]);
+        decoded_.push_back(i >= decoded.size() || decoded[i] ? 1 : 0);
+        named_fields_.push_back(Field{c.name, Value()});
       }
+      present_.assign(value_columns_.size(), 0);
+      found_.resize(value_columns_.size());
       for (size_t i = 0; i < value_columns_.size(); ++i)
         for (size_t j = i + 1; j < value_columns_.size(); ++j)
           if (iequals(value_columns_[i].name, value_columns_[j].name)) case_twins_ = true;
@@ -220,20 +254,23 @@ class JsonCodec final : public Codec {
     }
     const size_t n = value_columns_.size();
     match_fields(doc.get_object());
-    // Each field is built in place (named, NULL), and given its value
-    // only when it has one: no temporary Field moved in and destroyed.
-    StructFields fields;
-    fields.reserve(n);
+    // A copy of the named, NULL fields; each is given its value only when
+    // it has one.
+    StructFields fields(named_fields_);
     for (size_t i = 0; i < n; ++i) {
-      const Column& col = value_columns_[i];
-      fields.emplace_back().name = col.name;
       if (!present_[i]) continue;
+      const Column& col = value_columns_[i];
       const simdjson::dom::element found = found_[i];
-      // Not read by anyone, and of its column's type: nothing to check.
-      if (!decoded_[i] && reads_as_itself(*col.type, found.type())) continue;
+      const simdjson::dom::element_type json_type = found.type();
+      if (!decoded_[i]) {
+        // Not read by anyone, and of its column's type: nothing to check.
+        if (reads_as_itself(*col.type, json_type)) continue;
+      } else if (read_exact(col.type->kind, found, json_type, fields[i].value)) {
+        continue;
+      }
       auto v = convert(col, found, [&] { return raw_field_text(bytes, col.name); });
       if (!v) return v.error();
-      if (decoded_[i] && !v->is_null()) fields.back().value = std::move(*v);
+      if (decoded_[i] && !v->is_null()) fields[i].value = std::move(*v);
     }
     return Value::structure(std::move(fields));
   }
@@ -256,8 +293,7 @@ class JsonCodec final : public Codec {
   // column.
   void match_fields(simdjson::dom::object obj) const {
     const size_t n = value_columns_.size();
-    present_.assign(n, 0);
-    found_.resize(n);
+    std::fill(present_.begin(), present_.end(), 0);
     if (case_twins_) {  // quoted names equal but for case: each takes the first match
       for (size_t j = 0; j < n; ++j) {
         for (auto field : obj) {
@@ -297,8 +333,7 @@ class JsonCodec final : public Codec {
   bool names_column(std::string_view key, size_t j) const {
     const std::string& lower = lower_names_[j];
     if (key.size() != lower.size()) return false;
-    return std::memcmp(key.data(), lower.data(), key.size()) == 0 ||
-           iequals(key, value_columns_[j].name);
+    return same_bytes(key.data(), lower.data(), key.size()) || iequals(key, value_columns_[j].name);
   }
 
   // Whether convert() takes one of its fast paths for this JSON type: the
@@ -321,6 +356,46 @@ class JsonCodec final : public Codec {
     }
   }
 
+  // convert()'s fast paths, written straight into the field: true when the
+  // JSON value reads as a column of `kind` without a conversion (NULL
+  // included, which leaves `out` NULL); false for convert() to decide.
+  static bool read_exact(TypeKind kind, simdjson::dom::element e,
+                         simdjson::dom::element_type json_type, Value& out) {
+    using simdjson::dom::element_type;
+    if (json_type == element_type::NULL_VALUE) return true;
+    switch (kind) {
+      case TypeKind::String:
+        if (json_type != element_type::STRING) return false;
+        out.assign_string(e.get_string().value_unsafe());
+        return true;
+      case TypeKind::BigInt:
+        if (json_type != element_type::INT64) return false;
+        out.assign_int64(e.get_int64().value_unsafe());
+        return true;
+      case TypeKind::Timestamp:
+        if (json_type != element_type::INT64) return false;
+        out.assign_timestamp(e.get_int64().value_unsafe());
+        return true;
+      case TypeKind::Int: {
+        if (json_type != element_type::INT64) return false;
+        const int64_t v = e.get_int64().value_unsafe();
+        if (v < INT32_MIN || v > INT32_MAX) return false;
+        out.assign_int32(static_cast<int32_t>(v));
+        return true;
+      }
+      case TypeKind::Double:
+        if (json_type != element_type::DOUBLE) return false;
+        out.assign_float64(e.get_double().value_unsafe());
+        return true;
+      case TypeKind::Boolean:
+        if (json_type != element_type::BOOL) return false;
+        out.assign_boolean(e.get_bool().value_unsafe());
+        return true;
+      default:
+        return false;
+    }
+  }
+
   // One column's JSON value to the column's type. `raw_text` gives the
   // number as written, for DECIMAL columns: the DOM holds only a double,
   // and a decimal must come from the digits, not from a rounded binary
@@ -330,36 +405,9 @@ class JsonCodec final : public Codec {
     using simdjson::dom::element_type;
     const DataType& type = *col.type;
     const element_type json_type = e.type();
-    if (json_type == element_type::NULL_VALUE) return Value();
-    // Fast paths for the common exact matches: no intermediate Value, no
-    // second copy of strings.
-    switch (type.kind) {
-      case TypeKind::String:
-        if (json_type == element_type::STRING) {
-          return Value::string(std::string(std::string_view(e.get_string())));
-        }
-        break;
-      case TypeKind::BigInt:
-        if (json_type == element_type::INT64) return Value::int64(int64_t(e.get_int64()));
-        break;
-      case TypeKind::Int:
-        if (json_type == element_type::INT64) {
-          int64_t v = int64_t(e.get_int64());
-          if (v >= INT32_MIN && v <= INT32_MAX) return Value::int32(static_cast<int32_t>(v));
-        }
-        break;
-      case TypeKind::Double:
-        if (json_type == element_type::DOUBLE) return Value::float64(double(e.get_double()));
-        break;
-      case TypeKind::Boolean:
-        if (json_type == element_type::BOOL) return Value::boolean(bool(e.get_bool()));
-        break;
-      case TypeKind::Timestamp:
-        if (json_type == element_type::INT64) return Value::timestamp(int64_t(e.get_int64()));
-        break;
-      default:
-        break;
-    }
+    // The common exact matches: no intermediate Value, no second copy of
+    // strings.
+    if (Value exact; read_exact(type.kind, e, json_type, exact)) return exact;
     std::optional<Value> converted;
     if (type.kind == TypeKind::Decimal &&
         (json_type == element_type::DOUBLE || json_type == element_type::UINT64)) {
@@ -523,7 +571,10 @@ class JsonCodec final : public Codec {
   std::shared_ptr<const Schema> schema_;
   std::vector<Column> value_columns_;
   std::vector<std::string> lower_names_;  // value_columns_' names in ASCII lower case
-  std::vector<bool> decoded_;  // per value column: materialized (else NULL, still checked)
+  // Per value column: materialized (else NULL, still checked). Bytes, not
+  // std::vector<bool>: decode reads it for every column of every record.
+  std::vector<char> decoded_;
+  StructFields named_fields_;  // per value column: its name and NULL, what decode fills
   // Parser state and scratch buffers: one thread at a time (see codec.hpp).
   mutable simdjson::dom::parser dom_parser_;
   mutable simdjson::ondemand::parser ondemand_parser_;

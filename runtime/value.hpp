@@ -70,6 +70,15 @@ class Value {
   static Value map(MapEntries entries);
   static Value structure(StructFields fields);
 
+  // Replace the value in place, without a temporary Value moved in and
+  // destroyed (decoders filling the fields of a record).
+  void assign_boolean(bool b) { rep_.emplace<bool>(b); }
+  void assign_int32(int32_t v) { rep_.emplace<int32_t>(v); }
+  void assign_int64(int64_t v) { rep_.emplace<int64_t>(v); }
+  void assign_float64(double v) { rep_.emplace<double>(v); }
+  void assign_string(std::string_view s) { rep_.emplace<std::string>(s); }
+  void assign_timestamp(int64_t millis) { rep_.emplace<Timestamp>(Timestamp{millis}); }
+
   TypeKind kind() const { return static_cast<TypeKind>(rep_.index()); }
   bool is_null() const { return rep_.index() == 0; }
   bool is_numeric() const;  // int, bigint, double, decimal

@@ -115,6 +115,75 @@ TEST_CASE("JSON with a schema matches names in any case and builds every column 
   CHECK(sparse->as_struct()[2].name == "Ip");
 }
 
+TEST_CASE("JSON with a schema compares names of every length byte for byte", "[runtime][codec]") {
+  // Names are compared in words: 1-3 bytes one by one, 4-7 and 8-16 as two
+  // overlapping words, longer ones whole. A key that differs from a
+  // column's name in its first, a middle or its last byte is another field.
+  for (size_t len : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 40}) {
+    std::string name;
+    for (size_t i = 0; i < len; ++i) name.push_back(static_cast<char>('a' + i % 26));
+    auto c = make_json_codec(schema_of({{name, DataType::of(TypeKind::BigInt)}}));
+    INFO("name " << name);
+    auto exact = c->decode(R"({")" + name + R"(":7})");
+    REQUIRE(exact.ok());
+    CHECK(exact->as_struct()[0].value == Value::int64(7));
+    for (size_t at : {size_t{0}, len / 2, len - 1}) {
+      std::string other = name;
+      other[at] = '_';
+      INFO("key " << other);
+      auto v = c->decode(R"({")" + other + R"(":7})");
+      REQUIRE(v.ok());
+      CHECK(v->as_struct()[0].value.is_null());
+    }
+  }
+}
+
+TEST_CASE("JSON with a schema reads exact matches directly and converts the rest",
+          "[runtime][codec]") {
+  auto c = make_json_codec(schema_of({{"S", DataType::of(TypeKind::String)},
+                                      {"B", DataType::of(TypeKind::BigInt)},
+                                      {"I", DataType::of(TypeKind::Int)},
+                                      {"D", DataType::of(TypeKind::Double)},
+                                      {"F", DataType::of(TypeKind::Boolean)},
+                                      {"T", DataType::of(TypeKind::Timestamp)}}));
+  auto v = c->decode(
+      R"({"s":"a string longer than fifteen bytes","b":-9007199254740993,"i":-2147483648,)"
+      R"("d":0.25,"f":false,"t":1700000000000})");
+  REQUIRE(v.ok());
+  const StructFields& f = v->as_struct();
+  CHECK(f[0].value == Value::string("a string longer than fifteen bytes"));
+  CHECK(f[1].value.kind() == TypeKind::BigInt);
+  CHECK(f[1].value.as_int64() == -9007199254740993LL);
+  CHECK(f[2].value.kind() == TypeKind::Int);
+  CHECK(f[2].value.as_int32() == INT32_MIN);
+  CHECK(f[3].value.kind() == TypeKind::Double);
+  CHECK(f[3].value.as_double() == 0.25);
+  CHECK(f[4].value.kind() == TypeKind::Boolean);
+  CHECK_FALSE(f[4].value.as_bool());
+  CHECK(f[5].value.kind() == TypeKind::Timestamp);
+  CHECK(f[5].value.as_timestamp() == 1700000000000);
+  // Nulls stay NULL; values of another JSON type go through the conversion.
+  auto nulls = c->decode(R"({"s":null,"b":null,"i":null,"d":null,"f":null,"t":null})");
+  REQUIRE(nulls.ok());
+  for (const Field& field : nulls->as_struct()) CHECK(field.value.is_null());
+  auto converted =
+      c->decode(R"({"s":12,"b":"34","i":5.0,"d":6,"f":"true","t":"2020-01-01T00:00:00.000"})");
+  REQUIRE(converted.ok());
+  const StructFields& g = converted->as_struct();
+  CHECK(g[0].value == Value::string("12"));
+  CHECK(g[1].value == Value::int64(34));
+  CHECK(g[2].value == Value::int32(5));
+  CHECK(g[3].value.kind() == TypeKind::Double);
+  CHECK(g[4].value == Value::boolean(true));
+  CHECK(g[5].value.kind() == TypeKind::Timestamp);
+  CHECK(g[5].value.as_timestamp() == 1577836800000);
+  // An INTEGER out of its range is a data error naming the column.
+  auto wide = c->decode(R"({"i":2147483648})");
+  REQUIRE_FALSE(wide.ok());
+  CHECK(wide.error().kind == ErrorKind::Data);
+  CHECK_THAT(wide.error().message, Catch::Contains("column I"));
+}
+
 TEST_CASE("JSON encodes doubles, decimals, bytes and escapes exactly", "[runtime][codec]") {
   CHECK(to_json(Value::float64(100.5)) == "100.5");
   CHECK(to_json(Value::float64(3.0)) == "3.0");
