@@ -199,7 +199,7 @@ class JsonCodec final : public Codec {
         std::string lower = c.name;
         for (char& ch : lower) ch = ascii_lower(ch);
         lower_names_.push_back(std::move(lower));
-        decoded_.push_back(i >= decoded.size() || decoded[i] ? 1 : 0);
+        decoded_.push_back((i >= decoded.size() || decoded[i]) ? 1 : 0);
         named_fields_.push_back(Field{c.name, Value()});
       }
       present_.assign(value_columns_.size(), 0);
