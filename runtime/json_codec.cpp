@@ -264,7 +264,7 @@ class JsonCodec final : public Codec {
       const simdjson::dom::element_type json_type = found.type();
       if (!decoded_[i]) {
         // Not read by anyone, and of its column's type: nothing to check.
-        if (reads_as_itself(*col.type, json_type)) continue;
+        if (reads_as_itself(col.type->kind, json_type)) continue;
       } else if (read_exact(col.type->kind, found, json_type, fields[i].value)) {
         continue;
       }
@@ -336,24 +336,33 @@ class JsonCodec final : public Codec {
     return same_bytes(key.data(), lower.data(), key.size()) || iequals(key, value_columns_[j].name);
   }
 
-  // Whether convert() takes one of its fast paths for this JSON type: the
-  // value reads as the column's type without a conversion that could fail.
-  static bool reads_as_itself(const DataType& type, simdjson::dom::element_type json_type) {
+  // The JSON type that reads as a column of `kind` without a conversion
+  // (an INT's value must also be in range); NULL_VALUE for the kinds that
+  // always convert (DECIMAL, BYTES, nested types).
+  static simdjson::dom::element_type exact_json_type(TypeKind kind) {
     using simdjson::dom::element_type;
-    if (json_type == element_type::NULL_VALUE) return true;
-    switch (type.kind) {
+    switch (kind) {
       case TypeKind::String:
-        return json_type == element_type::STRING;
+        return element_type::STRING;
+      case TypeKind::Int:
       case TypeKind::BigInt:
       case TypeKind::Timestamp:
-        return json_type == element_type::INT64;
+        return element_type::INT64;
       case TypeKind::Double:
-        return json_type == element_type::DOUBLE;
+        return element_type::DOUBLE;
       case TypeKind::Boolean:
-        return json_type == element_type::BOOL;
-      default:  // INT (range), DECIMAL, BYTES, nested types: convert and see
-        return false;
+        return element_type::BOOL;
+      default:
+        return element_type::NULL_VALUE;
     }
+  }
+
+  // Whether a value of this JSON type reads as a column of `kind` with no
+  // conversion that could fail (an INT's range is checked by converting).
+  static bool reads_as_itself(TypeKind kind, simdjson::dom::element_type json_type) {
+    using simdjson::dom::element_type;
+    return json_type == element_type::NULL_VALUE ||
+           (kind != TypeKind::Int && json_type == exact_json_type(kind));
   }
 
   // convert()'s fast paths, written straight into the field: true when the
@@ -363,32 +372,27 @@ class JsonCodec final : public Codec {
                          simdjson::dom::element_type json_type, Value& out) {
     using simdjson::dom::element_type;
     if (json_type == element_type::NULL_VALUE) return true;
+    if (json_type != exact_json_type(kind)) return false;
     switch (kind) {
       case TypeKind::String:
-        if (json_type != element_type::STRING) return false;
         out.assign_string(e.get_string().value_unsafe());
         return true;
       case TypeKind::BigInt:
-        if (json_type != element_type::INT64) return false;
         out.assign_int64(e.get_int64().value_unsafe());
         return true;
       case TypeKind::Timestamp:
-        if (json_type != element_type::INT64) return false;
         out.assign_timestamp(e.get_int64().value_unsafe());
         return true;
       case TypeKind::Int: {
-        if (json_type != element_type::INT64) return false;
         const int64_t v = e.get_int64().value_unsafe();
         if (v < INT32_MIN || v > INT32_MAX) return false;
         out.assign_int32(static_cast<int32_t>(v));
         return true;
       }
       case TypeKind::Double:
-        if (json_type != element_type::DOUBLE) return false;
         out.assign_float64(e.get_double().value_unsafe());
         return true;
       case TypeKind::Boolean:
-        if (json_type != element_type::BOOL) return false;
         out.assign_boolean(e.get_bool().value_unsafe());
         return true;
       default:
