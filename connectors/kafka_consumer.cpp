@@ -105,6 +105,7 @@ void KafkaConsumer::stop() {
   std::lock_guard<std::mutex> lock(lifecycle_mutex_);
   if (!running_.load()) return;
   stop_requested_ = true;
+  rd_kafka_queue_yield(queue_);  // out of a wait for records now
   poll_thread_.join();
   running_ = false;
 }
@@ -124,8 +125,10 @@ void KafkaConsumer::run_on_poll_thread(std::function<void()> fn) {
       done->set_value();
     });
   }
-  // The poll thread drains commands at least every poll_timeout, and before
-  // it exits; stop() cannot run meanwhile (lifecycle_mutex_ is held).
+  // The poll thread drains commands before each wait for records (the yield
+  // ends a wait in progress) and before it exits; stop() cannot run
+  // meanwhile (lifecycle_mutex_ is held).
+  rd_kafka_queue_yield(queue_);
   finished.wait();
 }
 
@@ -333,13 +336,19 @@ void KafkaConsumer::poll_once() {
   }
   // rd_kafka_consume_batch_queue waits until the buffer is full or the
   // timeout expires (PLATFORM.md): take what is already there without
-  // waiting, and block only when nothing is.
+  // waiting. When nothing is, wait for one message only, which returns as
+  // soon as it arrives, then take what came with it: a batch wait would
+  // hold a lone record for the whole timeout, on every consumer hop.
   ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data(),
                                            message_buffer_.size());
   if (n == 0) {
     const int timeout_ms = std::max<int>(1, static_cast<int>(timeout.count()));
-    n = rd_kafka_consume_batch_queue(queue_, timeout_ms, message_buffer_.data(),
-                                     message_buffer_.size());
+    if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_, timeout_ms)) {
+      message_buffer_[0] = first;
+      const ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data() + 1,
+                                                        message_buffer_.size() - 1);
+      n = more < 0 ? 1 : 1 + more;
+    }
   }
   if (n < 0) {
     report_error(Error::retriable("consume failed: " + kafka_error_text(rd_kafka_last_error())),

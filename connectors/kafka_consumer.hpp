@@ -75,8 +75,10 @@ struct PartitionStats {
 struct ConsumerOptions {
   // Records per batch at most (per partition per offer).
   size_t max_batch_records = 1000;
-  // How long one fetch from the local queue waits for more records; it
-  // waits until full or this timeout (PLATFORM.md), so keep it small.
+  // How long the poll thread waits when no record is queued locally. A
+  // record that arrives meanwhile ends the wait at once; so do commands and
+  // stop(). The timeout bounds how late it refreshes watermarks and sees
+  // caught-up partitions while idle.
   std::chrono::milliseconds poll_timeout{5};
   // How often a refused batch is offered again.
   std::chrono::milliseconds retry_offer_interval{2};

@@ -469,6 +469,62 @@ TEST_CASE("flush sends what lingers at once and reports on the delivery thread",
   CHECK(*handler.threads.begin() != std::this_thread::get_id());
 }
 
+// librdkafka's batch consume waits until its buffer is full or its timeout
+// expires (PLATFORM.md). The poll thread waited so whenever nothing was
+// queued, so a lone record waited out the whole poll_timeout on every
+// consumer hop (half of a one-hop query's median latency at the default
+// 5 ms), and so did commands and stop(). With a timeout of two minutes, each
+// step here would take it.
+TEST_CASE("a lone record, a command and stop() do not wait out the poll timeout",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("lone", 1).ok());
+  REQUIRE((*broker)->create_topic("lone-other", 1).ok());
+  ConsumerOptions options;
+  options.poll_timeout = std::chrono::minutes(2);
+  auto consumer = KafkaConsumer::create({{"bootstrap.servers", (*broker)->bootstrap()},
+                                         {"group.id", "lone"},
+                                         {"fetch.wait.max.ms", "10"}},
+                                        options);
+  REQUIRE(consumer.ok());
+  const TopicPartition lone{"lone", PartitionId{0}};
+  REQUIRE((*consumer)->assign({{lone, StartPosition::kBeginning}}).ok());
+  Sink sink;
+  (*consumer)->start(&sink);
+  auto producer = KafkaProducer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"linger.ms", "0"}}, nullptr);
+  REQUIRE(producer.ok());
+  const auto within = std::chrono::seconds(60);
+  for (int i = 0; i < 3; ++i) {
+    // Nothing queued: the poll thread is waiting for records.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    OutputRecord r;
+    r.topic = "lone";
+    r.key = "k";
+    r.value = "v" + std::to_string(i);
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+    REQUIRE((*producer)->flush(std::chrono::seconds(20)).ok());
+    INFO("record " << i);
+    REQUIRE(wait_for([&] { return sink.total() == static_cast<size_t>(i) + 1; }, within));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = Clock::now();
+  REQUIRE((*consumer)
+              ->add_partitions(
+                  {{TopicPartition{"lone-other", PartitionId{0}}, StartPosition::kBeginning}})
+              .ok());
+  CHECK(Clock::now() - t0 < within);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t0 = Clock::now();
+  (*consumer)->stop();
+  CHECK(Clock::now() - t0 < within);
+  std::lock_guard<std::mutex> lock(sink.mutex);
+  const auto& got = sink.got[lone];
+  REQUIRE(got.size() == 3);
+  for (size_t i = 0; i < got.size(); ++i) CHECK(*got[i].value == "v" + std::to_string(i));
+}
+
 TEST_CASE("a producer's and a consumer's statistics count their requests and bytes",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();
