@@ -928,6 +928,8 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
   connectors::ConsumerOptions consumer_options;
   consumer_options.max_batch_records =
       static_cast<size_t>(im.config.get_int("consumer.batch.max.records"));
+  consumer_options.batch_wait =
+      std::chrono::milliseconds(im.config.get_int("consumer.batch.wait.ms"));
   consumer_options.on_error = [](const Error& e) {
     logger()->error("consumer: {}", e.to_string());
   };

@@ -336,17 +336,21 @@ void KafkaConsumer::poll_once() {
   }
   // rd_kafka_consume_batch_queue waits until the buffer is full or the
   // timeout expires (PLATFORM.md): take what is already there without
-  // waiting. When nothing is, wait for one message only, which returns as
-  // soon as it arrives, then take what came with it: a batch wait would
-  // hold a lone record for the whole timeout, on every consumer hop.
+  // waiting. When nothing is, wait for one record only, which returns as
+  // soon as it arrives, then up to batch_wait for more to fill the batch:
+  // a lone record no longer waits out the whole poll timeout on every
+  // consumer hop, while a busy stream still goes to the tasks in batches
+  // (docs/benchmarks.md, "A consumer hop's wait").
   ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data(),
                                            message_buffer_.size());
   if (n == 0) {
     const int timeout_ms = std::max<int>(1, static_cast<int>(timeout.count()));
     if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_, timeout_ms)) {
       message_buffer_[0] = first;
-      const ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data() + 1,
-                                                        message_buffer_.size() - 1);
+      const int batch_wait_ms =
+          static_cast<int>(std::min(options_.batch_wait, timeout).count());
+      const ssize_t more = rd_kafka_consume_batch_queue(
+          queue_, batch_wait_ms, message_buffer_.data() + 1, message_buffer_.size() - 1);
       n = more < 0 ? 1 : 1 + more;
     }
   }

@@ -80,6 +80,11 @@ struct ConsumerOptions {
   // stop(). The timeout bounds how late it refreshes watermarks and sees
   // caught-up partitions while idle.
   std::chrono::milliseconds poll_timeout{5};
+  // Once a record arrives after such a wait, how long the poll thread waits
+  // for more before it hands them over (unless max_batch_records come
+  // first): each consumer hop adds up to this much latency, and a busy
+  // stream reaches the tasks in fewer, larger batches (0: hand over at once).
+  std::chrono::milliseconds batch_wait{2};
   // How often a refused batch is offered again.
   std::chrono::milliseconds retry_offer_interval{2};
   // Bound on resolving kCommitted start positions in assign().
