@@ -132,6 +132,11 @@ void KafkaConsumer::run_on_poll_thread(std::function<void()> fn) {
   finished.wait();
 }
 
+bool KafkaConsumer::commands_waiting() {
+  std::lock_guard<std::mutex> lock(command_mutex_);
+  return !commands_.empty();
+}
+
 void KafkaConsumer::drain_commands() {
   std::deque<std::function<void()>> commands;
   {
@@ -343,7 +348,10 @@ void KafkaConsumer::poll_once() {
   // (docs/benchmarks.md, "A consumer hop's wait").
   ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, message_buffer_.data(),
                                            message_buffer_.size());
-  if (n == 0) {
+  // That call clears a yield it finds, so a command or stop() that yielded
+  // since drain_commands() is looked for here; one after this look yields
+  // the wait below.
+  if (n == 0 && !stop_requested_.load() && !commands_waiting()) {
     const int timeout_ms = std::max<int>(1, static_cast<int>(timeout.count()));
     if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_, timeout_ms)) {
       message_buffer_[0] = first;
@@ -351,7 +359,7 @@ void KafkaConsumer::poll_once() {
           static_cast<int>(std::min(options_.batch_wait, timeout).count());
       const ssize_t more = rd_kafka_consume_batch_queue(
           queue_, batch_wait_ms, message_buffer_.data() + 1, message_buffer_.size() - 1);
-      n = more < 0 ? 1 : 1 + more;
+      n = more < 0 ? 1 : 1 + more;  // -1: nothing more taken this time
     }
   }
   if (n < 0) {

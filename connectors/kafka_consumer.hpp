@@ -156,6 +156,7 @@ class KafkaConsumer {
   void run_on_poll_thread(std::function<void()> fn);
   void poll_loop();
   void poll_once();
+  bool commands_waiting();
   void drain_commands();
   // `next`, `end`: the messages of this poll after `msg`; a new batch
   // reserves room for the run of them from the same partition at once
