@@ -199,4 +199,38 @@ std::vector<std::string> request_topic_metadata(rd_kafka_t* rk,
   return known;
 }
 
+int resolve_logical_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list,
+                            std::chrono::milliseconds timeout) {
+  auto logical = [](int64_t offset) {
+    return offset == RD_KAFKA_OFFSET_BEGINNING || offset == RD_KAFKA_OFFSET_END;
+  };
+  // ListOffsets takes a timestamp per partition, and the two logical
+  // offsets are also Kafka's timestamps for "earliest" and "latest".
+  TopicPartitionListPtr query(rd_kafka_topic_partition_list_new(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    if (logical(e.offset))
+      rd_kafka_topic_partition_list_add(query.get(), e.topic, e.partition)->offset = e.offset;
+  }
+  if (query->cnt == 0) return 0;
+  const int timeout_ms = static_cast<int>(std::max<int64_t>(1, timeout.count()));
+  if (const auto err = rd_kafka_offsets_for_times(rk, query.get(), timeout_ms);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    kafka_log().debug("{}: start offsets of {} partition(s) left to the consumer: {}",
+                      rd_kafka_name(rk), query->cnt, kafka_error_text(err));
+    return 0;
+  }
+  int resolved = 0;
+  for (int i = 0; i < query->cnt; ++i) {
+    const auto& q = query->elems[i];
+    if (q.err != RD_KAFKA_RESP_ERR_NO_ERROR || q.offset < 0) continue;
+    rd_kafka_topic_partition_t* e =
+        rd_kafka_topic_partition_list_find(list, q.topic, q.partition);
+    if (e == nullptr || !logical(e->offset)) continue;
+    e->offset = q.offset;
+    ++resolved;
+  }
+  return resolved;
+}
+
 }  // namespace rivulet::connectors

@@ -78,6 +78,20 @@ std::vector<std::string> request_topic_metadata(rd_kafka_t* rk,
                                                 const std::vector<std::string>& topics,
                                                 std::chrono::milliseconds timeout);
 
+// Replaces the logical offsets BEGINNING and END in `list` with the
+// partitions' current first and next offsets, asked of their leaders (one
+// ListOffsets request per broker). A consumer assigned a logical offset asks
+// for it itself once it starts fetching, and librdkafka 2.0 asks again only
+// 500 ms later when the partition has not yet joined its leader's broker
+// thread, as happens when the assignment follows the topic's metadata by
+// less than a moment: one fresh start in ten here idled for half a second
+// (docs/architecture.md, "Fetch"). Entries it cannot resolve keep their
+// logical offsets, as does the whole list when the request fails (logged at
+// debug level): librdkafka then resolves them itself. Returns how many it
+// resolved.
+int resolve_logical_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list,
+                            std::chrono::milliseconds timeout);
+
 // Errors librdkafka reports for the same request that may succeed when tried
 // again (timeouts, transport, leader moves).
 bool is_retriable(rd_kafka_resp_err_t err);

@@ -195,7 +195,25 @@ Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& posi
       pos.offset = it == committed_offsets->end() ? StartPosition::kBeginning : it->second.value();
     }
   }
+  resolve_logical(positions);
   return true;
+}
+
+void KafkaConsumer::resolve_logical(std::vector<StartPosition>& positions) {
+  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  for (const auto& pos : positions) {
+    if (pos.offset == StartPosition::kBeginning || pos.offset == StartPosition::kEnd)
+      rd_kafka_topic_partition_list_add(list.get(), pos.tp.topic.c_str(), pos.tp.partition.value())
+          ->offset = pos.offset;
+  }
+  if (list->cnt == 0 || resolve_logical_offsets(rk_, list.get(), options_.request_timeout) == 0)
+    return;
+  for (auto& pos : positions) {
+    if (pos.offset != StartPosition::kBeginning && pos.offset != StartPosition::kEnd) continue;
+    const rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(
+        list.get(), pos.tp.topic.c_str(), pos.tp.partition.value());
+    if (e != nullptr && e->offset >= 0) pos.offset = e->offset;
+  }
 }
 
 Expected<bool> KafkaConsumer::assign(std::vector<StartPosition> positions) {

@@ -171,6 +171,10 @@ class KafkaConsumer {
   Expected<bool> apply_assignment(const std::vector<StartPosition>& positions);
   Expected<bool> resolve_positions(std::vector<StartPosition>& positions);
   void warm_metadata(const std::vector<StartPosition>& positions);
+  // kBeginning and kEnd to the offsets they stand for now
+  // (resolve_logical_offsets): fetching starts at once, without the
+  // consumer's own offset query.
+  void resolve_logical(std::vector<StartPosition>& positions);
   Expected<bool> apply_added(const std::vector<StartPosition>& positions);
   Expected<bool> apply_removed(const std::vector<TopicPartition>& tps);
   void record_commit_results(rd_kafka_resp_err_t err,

@@ -646,3 +646,100 @@ TEST_CASE(
   CHECK_THAT(missing.error().message, Catch::Contains("looked-at") && Catch::Contains("7"));
   CHECK(seen.empty());
 }
+
+// kBeginning and kEnd are resolved to offsets when assigned (one
+// ListOffsets per broker) instead of by the consumer once it starts
+// fetching, which librdkafka 2.0 retries only after 500 ms when the
+// partition has not joined its leader's broker thread yet.
+TEST_CASE("logical start offsets become the offsets they stand for when assigned",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("logical", 4).ok());
+  REQUIRE((*broker)->create_topic("logical-late", 1).ok());
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, nullptr);
+  REQUIRE(producer.ok());
+  auto write = [&](const std::string& topic, const std::string& prefix, int n, int partitions) {
+    std::map<int32_t, int64_t> written;
+    for (int i = 0; i < n; ++i) {
+      OutputRecord r;
+      r.topic = topic;
+      r.key = "k" + std::to_string(i);
+      r.value = prefix + std::to_string(i);
+      REQUIRE((*producer)->produce(r, nullptr).ok());
+      ++written[java_partition(*r.key, partitions)];
+    }
+    REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+    return written;
+  };
+  auto old_records = write("logical", "old", 40, 4);
+  REQUIRE(old_records.size() == 4);
+  write("logical-late", "old", 3, 1);
+
+  SECTION("the consumer starts where BEGINNING and END stood, and reads from there") {
+    auto consumer = KafkaConsumer::create({{"bootstrap.servers", (*broker)->bootstrap()},
+                                           {"group.id", "logical"},
+                                           {"fetch.wait.max.ms", "10"}});
+    REQUIRE(consumer.ok());
+    auto tp = [](int32_t p) { return TopicPartition{"logical", PartitionId{p}}; };
+    REQUIRE((*consumer)
+                ->assign({{tp(0), StartPosition::kBeginning},
+                          {tp(1), StartPosition::kBeginning},
+                          {tp(2), StartPosition::kEnd},
+                          {tp(3), StartPosition::kEnd}})
+                .ok());
+    auto position = [&](const TopicPartition& t) {
+      for (const auto& s : (*consumer)->all_stats())
+        if (s.tp == t) return s.position;
+      return int64_t{-100};
+    };
+    CHECK(position(tp(0)) == 0);
+    CHECK(position(tp(1)) == 0);
+    CHECK(position(tp(2)) == old_records[2]);
+    CHECK(position(tp(3)) == old_records[3]);
+
+    auto new_records = write("logical", "new", 40, 4);
+    Sink sink;
+    (*consumer)->start(&sink);
+    const size_t expected = static_cast<size_t>(old_records[0] + old_records[1] + 40);
+    REQUIRE(wait_for([&] { return sink.total() >= expected; }, std::chrono::seconds(60)));
+    const TopicPartition late{"logical-late", PartitionId{0}};
+    REQUIRE((*consumer)->add_partitions({{late, StartPosition::kEnd}}).ok());
+    CHECK(position(late) == 3);
+    (*consumer)->stop();
+    std::lock_guard<std::mutex> lock(sink.mutex);
+    CHECK(sink.got.count(late) == 0);
+    for (int32_t p = 0; p < 4; ++p) {
+      INFO("partition " << p);
+      const auto& got = sink.got[tp(p)];
+      const bool from_beginning = p < 2;
+      REQUIRE(static_cast<int64_t>(got.size()) ==
+              (from_beginning ? old_records[p] : 0) + new_records[p]);
+      for (size_t i = 0; i < got.size(); ++i) {
+        const bool old_one = from_beginning && static_cast<int64_t>(i) < old_records[p];
+        CHECK(got[i].value->rfind(old_one ? "old" : "new", 0) == 0);
+      }
+    }
+  }
+
+  SECTION("resolve_logical_offsets leaves absolute offsets, and what it cannot resolve, alone") {
+    auto conf = make_conf({{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "raw"}});
+    REQUIRE(conf.ok());
+    char errstr[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof errstr);
+    REQUIRE(rk != nullptr);
+    conf->release();
+    TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+    rd_kafka_topic_partition_list_add(list.get(), "logical", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list.get(), "logical", 1)->offset = 1;
+    rd_kafka_topic_partition_list_add(list.get(), "logical", 2)->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_topic_partition_list_add(list.get(), "logical", 9)->offset = RD_KAFKA_OFFSET_END;
+    // A partition the topic does not have fails alone.
+    CHECK(resolve_logical_offsets(rk, list.get(), std::chrono::seconds(10)) == 2);
+    CHECK(list->elems[0].offset == 0);
+    CHECK(list->elems[1].offset == 1);
+    CHECK(list->elems[2].offset == old_records[2]);
+    CHECK(list->elems[3].offset == RD_KAFKA_OFFSET_END);
+    rd_kafka_destroy(rk);
+  }
+}
