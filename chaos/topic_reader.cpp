@@ -138,8 +138,11 @@ Expected<TopicContents> read_topic(const std::string& bootstrap, const std::stri
       progress[static_cast<size_t>(p)].done = true;
       continue;
     }
-    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    // From the low watermark just read, not BEGINNING: a logical offset is
+    // looked up again once fetching starts, which librdkafka 2.0 retries
+    // only after 500 ms when the partition has not joined its leader yet
+    // (connectors::resolve_logical_offsets).
+    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = low;
   }
   if (assignment->cnt > 0) {
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer.rk, assignment.get());
