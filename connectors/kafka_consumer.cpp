@@ -206,8 +206,11 @@ void KafkaConsumer::resolve_logical(std::vector<StartPosition>& positions) {
       rd_kafka_topic_partition_list_add(list.get(), pos.tp.topic.c_str(), pos.tp.partition.value())
           ->offset = pos.offset;
   }
-  if (list->cnt == 0 || resolve_logical_offsets(rk_, list.get(), options_.request_timeout) == 0)
-    return;
+  // At most a second: the lookup saves half of one, and what it does not
+  // resolve in time (a leader down) librdkafka still resolves itself.
+  const auto timeout = std::min<std::chrono::milliseconds>(options_.request_timeout,
+                                                           std::chrono::seconds(1));
+  if (list->cnt == 0 || resolve_logical_offsets(rk_, list.get(), timeout) == 0) return;
   for (auto& pos : positions) {
     if (pos.offset != StartPosition::kBeginning && pos.offset != StartPosition::kEnd) continue;
     const rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(

@@ -722,6 +722,27 @@ TEST_CASE("logical start offsets become the offsets they stand for when assigned
     }
   }
 
+  SECTION("a lookup that fails leaves the offset to librdkafka, which still reads from it") {
+    // The next ListOffsets (api key 2) answers with an error that is not
+    // retried: ours fails, the consumer's own lookup later succeeds.
+    REQUIRE((*broker)
+                ->apply(ControlRequest::push_request_errors(
+                    2, {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED}))
+                .ok());
+    auto consumer = KafkaConsumer::create({{"bootstrap.servers", (*broker)->bootstrap()},
+                                           {"group.id", "logical-fallback"},
+                                           {"fetch.wait.max.ms", "10"}});
+    REQUIRE(consumer.ok());
+    const TopicPartition late{"logical-late", PartitionId{0}};
+    REQUIRE((*consumer)->assign({{late, StartPosition::kBeginning}}).ok());
+    CHECK((*consumer)->all_stats().at(0).position == -1);  // left logical
+    Sink sink;
+    (*consumer)->start(&sink);
+    REQUIRE(wait_for([&] { return sink.total() >= 3; }, std::chrono::seconds(60)));
+    (*consumer)->stop();
+    CHECK(sink.total() == 3);
+  }
+
   SECTION("resolve_logical_offsets leaves absolute offsets, and what it cannot resolve, alone") {
     auto conf = make_conf({{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "raw"}});
     REQUIRE(conf.ok());
