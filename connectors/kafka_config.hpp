@@ -84,7 +84,7 @@ std::vector<std::string> request_topic_metadata(rd_kafka_t* rk,
 // for it itself once it starts fetching, and librdkafka 2.0 asks again only
 // 500 ms later when the partition has not yet joined its leader's broker
 // thread, as happens when the assignment follows the topic's metadata by
-// less than a moment: about one fresh start in twenty-five here idled for
+// less than a moment: about one fresh start in fifteen here idled for
 // half a second (docs/architecture.md, "Fetch"). Entries it cannot resolve keep their
 // logical offsets, as does the whole list when the request fails (logged at
 // debug level): librdkafka then resolves them itself. Returns how many it
