@@ -102,7 +102,7 @@ Expected<bool> EmbeddedBroker::start_control_thread() {
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), kBrokerControlTopic, 0)->offset =
       RD_KAFKA_OFFSET_BEGINNING;
-  resolve_logical_offsets(control_consumer_, list.get(), std::chrono::seconds(5));
+  resolve_logical_offsets(control_consumer_, list.get(), std::chrono::seconds(1));
   if (auto err = rd_kafka_assign(control_consumer_, list.get());
       err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Error::fatal("embedded broker: control consumer assign: " + kafka_error_text(err));

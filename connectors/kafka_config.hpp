@@ -85,9 +85,10 @@ std::vector<std::string> request_topic_metadata(rd_kafka_t* rk,
 // 500 ms later when the partition has not yet joined its leader's broker
 // thread, as happens when the assignment follows the topic's metadata by
 // less than a moment: about one fresh start in fifteen here idled for
-// half a second (docs/architecture.md, "Fetch"). Entries it cannot resolve keep their
-// logical offsets, as does the whole list when the request fails (logged at
-// debug level): librdkafka then resolves them itself. Returns how many it
+// half a second (docs/architecture.md, "Fetch"). Other entries are left
+// alone. Entries it cannot resolve keep their logical offsets, as does the
+// whole list when the request fails or `timeout` passes (logged at debug
+// level): librdkafka then resolves them itself. Returns how many it
 // resolved.
 int resolve_logical_offsets(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list,
                             std::chrono::milliseconds timeout);

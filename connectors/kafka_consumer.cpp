@@ -200,23 +200,20 @@ Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& posi
 }
 
 void KafkaConsumer::resolve_logical(std::vector<StartPosition>& positions) {
+  // librdkafka takes our start positions as they are (apply_assignment).
+  static_assert(StartPosition::kBeginning == RD_KAFKA_OFFSET_BEGINNING &&
+                StartPosition::kEnd == RD_KAFKA_OFFSET_END);
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
   for (const auto& pos : positions) {
-    if (pos.offset == StartPosition::kBeginning || pos.offset == StartPosition::kEnd)
-      rd_kafka_topic_partition_list_add(list.get(), pos.tp.topic.c_str(), pos.tp.partition.value())
-          ->offset = pos.offset;
+    rd_kafka_topic_partition_list_add(list.get(), pos.tp.topic.c_str(), pos.tp.partition.value())
+        ->offset = pos.offset;
   }
   // At most a second: the lookup saves half of one, and what it does not
   // resolve in time (a leader down) librdkafka still resolves itself.
   const auto timeout = std::min<std::chrono::milliseconds>(options_.request_timeout,
                                                            std::chrono::seconds(1));
-  if (list->cnt == 0 || resolve_logical_offsets(rk_, list.get(), timeout) == 0) return;
-  for (auto& pos : positions) {
-    if (pos.offset != StartPosition::kBeginning && pos.offset != StartPosition::kEnd) continue;
-    const rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(
-        list.get(), pos.tp.topic.c_str(), pos.tp.partition.value());
-    if (e != nullptr && e->offset >= 0) pos.offset = e->offset;
-  }
+  if (resolve_logical_offsets(rk_, list.get(), timeout) == 0) return;
+  for (size_t i = 0; i < positions.size(); ++i) positions[i].offset = list->elems[i].offset;
 }
 
 Expected<bool> KafkaConsumer::assign(std::vector<StartPosition> positions) {
