@@ -62,6 +62,11 @@ void check_numeric(const AggregateFn& fn, const Value& v) {
   }
 }
 
+void check_sum_fits(const AggregateFn& fn, const Value& sum) {
+  if (fn.kind != AggregateKind::Sum || fn.sum_precision <= 0) return;
+  if (auto why = decimal_overflow(sum, fn.sum_precision, fn.sum_scale)) throw AggregateError(*why);
+}
+
 void update(const AggregateFn& fn, const Accumulator* prev, const Record& r, Accumulator& next) {
   Value tmp;
   const Value* in = nullptr;
@@ -91,6 +96,7 @@ void update(const AggregateFn& fn, const Accumulator* prev, const Record& r, Acc
         if (!sum) throw AggregateError(sum.error().message);
         next.value = std::move(*sum);
       }
+      check_sum_fits(fn, next.value);
       ++next.count;
       return;
     }
@@ -135,6 +141,13 @@ Value finalize(const AggregateFn& fn, const Accumulator& a) {
 }
 
 }  // namespace
+
+std::optional<std::string> decimal_overflow(const Value& v, int precision, int scale) {
+  if (v.kind() != TypeKind::Decimal || precision <= 0) return std::nullopt;
+  if (v.as_decimal().rescale(precision, scale)) return std::nullopt;
+  return "Numeric field overflow: " + v.as_decimal().to_string() + " does not fit DECIMAL(" +
+         std::to_string(precision) + ", " + std::to_string(scale) + ")";
+}
 
 Expected<Value> add_numbers(const Value& a, const Value& b) {
   int ra = numeric_rank(a.kind());
@@ -192,6 +205,7 @@ Accumulator aggregate_merge(const AggregateFn& fn, const Accumulator& a, const A
       auto sum = add_numbers(a.value, b.value);
       if (!sum) throw AggregateError(sum.error().message);
       out.value = std::move(*sum);
+      check_sum_fits(fn, out.value);
       return out;
     }
     case AggregateKind::Min:

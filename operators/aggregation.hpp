@@ -26,6 +26,7 @@
 // materialized in a KTable that any thread may query.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,6 +57,11 @@ struct AggregateFn {
   // SUM only: the result of a group without a non-NULL input (NULL unless
   // set; SQL sets the type's zero, as ksqlDB's SUM starts at 0).
   Value empty_sum;
+  // SUM of a DECIMAL only (0: unbounded): the result's declared precision
+  // and scale. A sum that no longer fits fails the record that made it, and
+  // the group keeps its sum before it (ksqlDB: "Numeric field overflow").
+  int sum_precision = 0;
+  int sum_scale = 0;
 
   static AggregateFn count(std::string name = "COUNT");
   static AggregateFn count_non_null(ValueFn input, std::string name = "COUNT");
@@ -176,5 +182,8 @@ Accumulator aggregate_merge(const AggregateFn& fn, const Accumulator& a, const A
 // numbers (kinds widen as documented above); an error for non-numbers or
 // decimal overflow.
 Expected<Value> add_numbers(const Value& a, const Value& b);
+// Why the DECIMAL `v` does not fit DECIMAL(precision, scale) ("Numeric field
+// overflow: ..."); nullopt when it fits, or is not a DECIMAL, or precision is 0.
+std::optional<std::string> decimal_overflow(const Value& v, int precision, int scale);
 
 }  // namespace rivulet

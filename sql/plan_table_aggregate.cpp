@@ -177,6 +177,18 @@ Expected<Topology::NodeId> plan_table_aggregate(
       }
       EvalRow e = row_of(row, r);
       apply(e, mode == 1);
+      // A DECIMAL sum its type cannot hold fails the record's output (ksqlDB:
+      // "Numeric field overflow"), but the group keeps the exact sum: a
+      // later update or delete retracts what this row added, and the output
+      // is right again once the sum fits.
+      for (size_t i = 0; i < calls.size(); ++i) {
+        const DataTypePtr t = calls[i].name == "SUM" ? calls[i].input->type() : nullptr;
+        if (t && t->kind == TypeKind::Decimal)
+          if (auto why = decimal_overflow(acc[i], t->precision, t->scale)) {
+            store->apply(r.key, Value::array(std::move(acc)));
+            throw std::runtime_error(*why);
+          }
+      }
       StructFields results;
       for (size_t i = 0; i < calls.size(); ++i) {
         Value v = acc[i];

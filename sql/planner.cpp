@@ -942,6 +942,10 @@ class QueryPlanner {
         // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
         AggregateFn fn = AggregateFn::sum(input, field);
         fn.empty_sum = coerce_or_null(Value::int32(0), *type);
+        if (*type && (*type)->kind == TypeKind::Decimal) {
+          fn.sum_precision = (*type)->precision;
+          fn.sum_scale = (*type)->scale;
+        }
         spec.functions.push_back(std::move(fn));
       } else if (call->name == "MIN") {
         spec.functions.push_back(AggregateFn::min(input, field));

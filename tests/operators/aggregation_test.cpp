@@ -102,6 +102,43 @@ TEST_CASE("sum keeps its kind, widens across kinds, and wraps ints like Java", "
   CHECK_FALSE(add_numbers(D("99999999999999999999999999999999999999"), D("1")));
 }
 
+TEST_CASE("a DECIMAL sum past its declared precision fails its record and keeps the sum",
+          "[aggregate]") {
+  AggregateFn fn = AggregateFn::sum(field("amount"));
+  fn.sum_precision = 4;  // DECIMAL(4, 1): at most 999.9
+  fn.sum_scale = 1;
+  Harness h(one(fn));
+  h.run({record(S("k"), test::row({{"amount", D("500.9")}}), 0, 0),
+         record(S("k"), test::row({{"amount", D("300.8")}}), 0, 1),
+         record(S("k"), test::row({{"amount", D("400.8")}}), 0, 2),  // 1202.5: overflow
+         record(S("k"), test::row({{"amount", D("-0.7")}}), 0, 3),
+         record(S("j"), test::row({{"amount", D("-999.9")}}), 0, 4),
+         record(S("j"), test::row({{"amount", D("-0.1")}}), 0, 5)});  // -1000.0: overflow
+  REQUIRE(h.out.data_errors.size() == 2);
+  CHECK(h.out.data_errors[0].error.context.operation == "aggregate");
+  CHECK(h.out.data_errors[0].error.context.offset == 2);
+  CHECK_THAT(h.out.data_errors[0].error.message,
+             Catch::Contains("Numeric field overflow") && Catch::Contains("1202.5") &&
+                 Catch::Contains("DECIMAL(4, 1)"));
+  CHECK(h.out.data_errors[1].error.context.offset == 5);
+  REQUIRE(h.collect.records.size() == 4);
+  CHECK(h.collect.records[1].value == D("801.7"));
+  CHECK(h.collect.records[2].value == D("801.0"));  // 801.7 - 0.7: the failed record left no trace
+  CHECK(h.results->get(S("k")) == std::optional<Value>(D("801.0")));
+  CHECK(h.results->get(S("j")) == std::optional<Value>(D("-999.9")));
+
+  // Merging two sums (sessions, two-phase aggregation) checks the same bound.
+  Accumulator a;
+  a.value = D("600.0");
+  a.count = 1;
+  Accumulator b = a;
+  CHECK_THROWS_WITH(aggregate_merge(fn, a, b), Catch::Contains("Numeric field overflow"));
+  b.value = D("399.9");
+  CHECK(aggregate_merge(fn, a, b).value == D("999.9"));
+  // Without a declared type (the C++ API's default) sums grow to 38 digits.
+  CHECK(aggregate_merge(AggregateFn::sum({}), a, a).value == D("1200.0"));
+}
+
 TEST_CASE("a record of the wrong type is a data error and changes nothing", "[aggregate]") {
   Harness h(one(AggregateFn::sum(field("amount"))));
   h.run({record(S("k"), test::row({{"amount", I(5)}}), 0, 0),
