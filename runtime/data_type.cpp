@@ -252,6 +252,8 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
       if (from == TypeKind::Bytes) return std::nullopt;
       if (from == TypeKind::Decimal) return Value::string(v.as_decimal().to_string());
       if (from == TypeKind::Timestamp) return Value::string(format_timestamp(v.as_timestamp()));
+      if (from == TypeKind::Date) return Value::string(format_date(v.as_date()));
+      if (from == TypeKind::Time) return Value::string(format_time_of_day(v.as_time()));
       return Value::string(v.to_string());
     case TypeKind::Bytes:
       if (from == TypeKind::Bytes) return v;
@@ -259,10 +261,33 @@ std::optional<Value> coerce(const Value& v, const DataType& t) {
     case TypeKind::Timestamp:
       if (from == TypeKind::Timestamp) return v;
       if (from == TypeKind::Int || from == TypeKind::BigInt) return Value::timestamp(v.to_int64());
+      if (from == TypeKind::Date) return Value::timestamp(v.as_date() * kMillisPerDay);
       if (from == TypeKind::String) {
         if (auto ms = parse_timestamp(trim(v.as_string()))) return Value::timestamp(*ms);
       }
       return std::nullopt;
+    case TypeKind::Date: {
+      // Days since the epoch: a number of days (the JSON and Avro
+      // representation), the day of a TIMESTAMP, or "yyyy-MM-dd".
+      std::optional<int64_t> days;
+      if (from == TypeKind::Date) return v;
+      if (from == TypeKind::Int || from == TypeKind::BigInt) days = v.to_int64();
+      if (from == TypeKind::Timestamp) days = date_of_timestamp(v.as_timestamp());
+      if (from == TypeKind::String) days = parse_date(trim(v.as_string()));
+      if (!days || *days < INT32_MIN || *days > INT32_MAX) return std::nullopt;
+      return Value::date(static_cast<int32_t>(*days));
+    }
+    case TypeKind::Time: {
+      // Milliseconds since midnight: a number (the JSON and Avro
+      // representation, within a day), the time of a TIMESTAMP, or "HH:mm:ss".
+      std::optional<int64_t> ms;
+      if (from == TypeKind::Time) return v;
+      if (from == TypeKind::Int || from == TypeKind::BigInt) ms = v.to_int64();
+      if (from == TypeKind::Timestamp) ms = time_of_timestamp(v.as_timestamp());
+      if (from == TypeKind::String) ms = parse_time_of_day(trim(v.as_string()));
+      if (!ms || *ms < 0 || *ms >= kMillisPerDay) return std::nullopt;
+      return Value::time(static_cast<int32_t>(*ms));
+    }
     case TypeKind::Array: {
       if (from != TypeKind::Array || !t.element) return std::nullopt;
       Array out;

@@ -20,10 +20,13 @@ std::optional<Value> read_field(std::string text, const DataType& type) {
     if (!b) return std::nullopt;
     return Value::bytes(std::move(*b));
   }
-  if (type.kind == TypeKind::Timestamp) {
-    int64_t ms = 0;
-    auto r = std::from_chars(text.data(), text.data() + text.size(), ms);
-    if (r.ec == std::errc() && r.ptr == text.data() + text.size()) return Value::timestamp(ms);
+  if (type.kind == TypeKind::Timestamp || type.kind == TypeKind::Date ||
+      type.kind == TypeKind::Time) {
+    // A number is what ksqlDB writes: milliseconds, days, milliseconds of the day.
+    int64_t n = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (r.ec == std::errc() && r.ptr == text.data() + text.size())
+      return type.kind == TypeKind::Timestamp ? Value::timestamp(n) : coerce(Value::int64(n), type);
   }
   return coerce(Value::string(std::move(text)), type);
 }

@@ -623,6 +623,14 @@ void append_json(std::string& out, const Value& v) {
       out.append(buf, r.ptr);
       break;
     }
+    case TypeKind::Date:
+    case TypeKind::Time: {  // ksqlDB's JSON: days since the epoch, milliseconds since midnight
+      char buf[16];
+      auto r = std::to_chars(buf, buf + sizeof buf,
+                             v.kind() == TypeKind::Date ? v.as_date() : v.as_time());
+      out.append(buf, r.ptr);
+      break;
+    }
     case TypeKind::Array: {
       out.push_back('[');
       bool first = true;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "runtime/timestamp.hpp"
+
 namespace rivulet {
 
 namespace {
@@ -12,6 +14,8 @@ enum ExtType : int8_t {
   kExtTimestamp = 2,  // 8 bytes big-endian millis
   kExtMap = 3,        // a packed msgpack map (Value maps; plain maps are structs)
   kExtInt32 = 4,      // 4 bytes big-endian (plain ints are BIGINT)
+  kExtDate = 5,       // 4 bytes big-endian days since the epoch
+  kExtTime = 6,       // 4 bytes big-endian milliseconds since midnight
 };
 
 // Values nest at most kMaxValueDepth levels where they enter; what reads
@@ -109,6 +113,15 @@ Expected<Value> unpack(const msgpack::object& o, int depth) {
         case kExtInt32:
           if (n != 4) return Error::data("msgpack int: bad length");
           return Value::int32(static_cast<int32_t>(static_cast<uint32_t>(get_be(p, 4))));
+        case kExtDate:
+          if (n != 4) return Error::data("msgpack date: bad length");
+          return Value::date(static_cast<int32_t>(static_cast<uint32_t>(get_be(p, 4))));
+        case kExtTime: {
+          if (n != 4) return Error::data("msgpack time: bad length");
+          const auto ms = static_cast<int32_t>(static_cast<uint32_t>(get_be(p, 4)));
+          if (ms < 0 || ms >= kMillisPerDay) return Error::data("msgpack time: out of the day");
+          return Value::time(ms);
+        }
         case kExtMap: {
           msgpack::object_handle inner;
           try {
@@ -180,6 +193,14 @@ void pack_value(msgpack::packer<msgpack::sbuffer>& pk, const Value& v) {
       std::string payload;
       put_be(payload, static_cast<uint64_t>(v.as_timestamp()), 8);
       pack_ext(pk, kExtTimestamp, payload);
+      break;
+    }
+    case TypeKind::Date:
+    case TypeKind::Time: {
+      std::string payload;
+      const int32_t x = v.kind() == TypeKind::Date ? v.as_date() : v.as_time();
+      put_be(payload, static_cast<uint32_t>(x), 4);
+      pack_ext(pk, v.kind() == TypeKind::Date ? kExtDate : kExtTime, payload);
       break;
     }
     case TypeKind::Array:

@@ -131,4 +131,52 @@ std::optional<int64_t> parse_timestamp(std::string_view text) {
   return ms - offset_minutes * 60000;
 }
 
+int64_t date_of_timestamp(int64_t millis) {
+  int64_t days = millis / kMillisPerDay;
+  if (millis % kMillisPerDay < 0) --days;
+  return days;
+}
+
+int64_t time_of_timestamp(int64_t millis) {
+  const int64_t ms = millis % kMillisPerDay;
+  return ms < 0 ? ms + kMillisPerDay : ms;
+}
+
+std::string format_date(int64_t days) {
+  // The date part of the day's first millisecond ("yyyy-MM-dd", or a signed
+  // year outside 0-9999).
+  std::string ts = format_timestamp(days * kMillisPerDay);
+  return ts.substr(0, ts.find('T'));
+}
+
+std::string format_time_of_day(int64_t millis) {
+  millis = time_of_timestamp(millis);
+  char buf[16];
+  const int h = static_cast<int>(millis / 3600000);
+  const int m = static_cast<int>(millis / 60000 % 60);
+  const int sec = static_cast<int>(millis / 1000 % 60);
+  const int ms = static_cast<int>(millis % 1000);
+  if (ms == 0) {
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", h, m, sec);
+  } else {
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", h, m, sec, ms);
+  }
+  return buf;
+}
+
+std::optional<int64_t> parse_date(std::string_view text) {
+  if (text.size() != 10) return std::nullopt;  // no time, no zone
+  auto ms = parse_timestamp(text);
+  if (!ms) return std::nullopt;
+  return *ms / kMillisPerDay - (*ms % kMillisPerDay < 0 ? 1 : 0);
+}
+
+std::optional<int64_t> parse_time_of_day(std::string_view text) {
+  // The time of a timestamp on the epoch's day, without a zone.
+  if (text.empty() || text.find_first_of("Z+-") != std::string_view::npos) return std::nullopt;
+  std::string ts = "1970-01-01T";
+  ts.append(text);
+  return parse_timestamp(ts);
+}
+
 }  // namespace rivulet

@@ -18,4 +18,19 @@ std::string format_timestamp(int64_t millis);
 // on anything else, including invalid dates such as February 30.
 std::optional<int64_t> parse_timestamp(std::string_view text);
 
+// DATE and TIME (ksqlDB's): days since the epoch and milliseconds since
+// midnight, written as ISO-8601 ("2026-11-22"; "09:41:07", ".123" only
+// when the milliseconds are not 0, as java.time writes them).
+inline constexpr int64_t kMillisPerDay = 86400000;
+std::string format_date(int64_t days);
+std::string format_time_of_day(int64_t millis);
+// "yyyy-MM-dd" -> days; nullopt on anything else or an invalid date.
+std::optional<int64_t> parse_date(std::string_view text);
+// "HH:mm", ":ss", ".fraction" (1 to 9 digits, truncated to milliseconds)
+// -> milliseconds since midnight; nullopt on anything else.
+std::optional<int64_t> parse_time_of_day(std::string_view text);
+// The day of a TIMESTAMP (UTC, rounded down) and its time of day.
+int64_t date_of_timestamp(int64_t millis);
+int64_t time_of_timestamp(int64_t millis);
+
 }  // namespace rivulet

@@ -113,6 +113,8 @@ const char* type_kind_name(TypeKind k) {
     case TypeKind::Array: return "ARRAY";
     case TypeKind::Map: return "MAP";
     case TypeKind::Struct: return "STRUCT";
+    case TypeKind::Date: return "DATE";
+    case TypeKind::Time: return "TIME";
   }
   return "UNKNOWN";
 }
@@ -144,6 +146,8 @@ int64_t Value::to_int64() const {
     case TypeKind::Int: return as_int32();
     case TypeKind::BigInt: return as_int64();
     case TypeKind::Timestamp: return as_timestamp();
+    case TypeKind::Date: return as_date();
+    case TypeKind::Time: return as_time();
     case TypeKind::Double: return saturating_int64(as_double());
     case TypeKind::Decimal: return as_decimal().to_int64();
     case TypeKind::Boolean: return as_bool() ? 1 : 0;
@@ -156,6 +160,8 @@ double Value::to_double() const {
     case TypeKind::Int: return as_int32();
     case TypeKind::BigInt: return static_cast<double>(as_int64());
     case TypeKind::Timestamp: return static_cast<double>(as_timestamp());
+    case TypeKind::Date: return as_date();
+    case TypeKind::Time: return as_time();
     case TypeKind::Double: return as_double();
     case TypeKind::Decimal: return as_decimal().to_double();
     case TypeKind::Boolean: return as_bool() ? 1 : 0;
@@ -219,6 +225,14 @@ int Value::compare(const Value& a, const Value& b) {
       auto x = a.as_timestamp(), y = b.as_timestamp();
       return x < y ? -1 : (x > y ? 1 : 0);
     }
+    case TypeKind::Date: {
+      auto x = a.as_date(), y = b.as_date();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case TypeKind::Time: {
+      auto x = a.as_time(), y = b.as_time();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
     case TypeKind::Array: {
       const auto& x = a.as_array();
       const auto& y = b.as_array();
@@ -262,6 +276,8 @@ size_t Value::hash() const {
     case TypeKind::String: return std::hash<std::string>{}(as_string());
     case TypeKind::Bytes: return hash_combine(7, std::hash<std::string>{}(as_bytes()));
     case TypeKind::Timestamp: return hash_combine(11, std::hash<int64_t>{}(as_timestamp()));
+    case TypeKind::Date: return hash_combine(23, std::hash<int32_t>{}(as_date()));
+    case TypeKind::Time: return hash_combine(29, std::hash<int32_t>{}(as_time()));
     case TypeKind::Array: {
       size_t h = 13;
       for (const auto& e : as_array()) h = hash_combine(h, e.hash());

@@ -27,6 +27,8 @@ enum class TypeKind : uint8_t {
   Array,
   Map,        // string keys, as ksqlDB maps
   Struct,
+  Date,  // days since the epoch (ksqlDB's DATE)
+  Time,  // milliseconds since midnight (ksqlDB's TIME)
 };
 
 const char* type_kind_name(TypeKind k);  // "NULL", "BOOLEAN", "INTEGER", "BIGINT", ...
@@ -49,6 +51,14 @@ struct Timestamp {
   int64_t millis = 0;
   bool operator==(const Timestamp& o) const { return millis == o.millis; }
 };
+struct Date {
+  int32_t days = 0;
+  bool operator==(const Date& o) const { return days == o.days; }
+};
+struct Time {
+  int32_t millis = 0;
+  bool operator==(const Time& o) const { return millis == o.millis; }
+};
 struct Field;
 using Array = std::vector<Value>;
 using MapEntries = std::vector<std::pair<std::string, Value>>;  // insertion order kept
@@ -66,6 +76,8 @@ class Value {
   static Value string(std::string s) { return Value(Rep(std::move(s))); }
   static Value bytes(std::string b) { return Value(Rep(Bytes{std::move(b)})); }
   static Value timestamp(int64_t millis) { return Value(Rep(Timestamp{millis})); }
+  static Value date(int32_t days) { return Value(Rep(Date{days})); }
+  static Value time(int32_t millis) { return Value(Rep(Time{millis})); }
   static Value array(Array items);
   static Value map(MapEntries entries);
   static Value structure(StructFields fields);
@@ -92,13 +104,15 @@ class Value {
   const std::string& as_string() const { return std::get<std::string>(rep_); }
   const std::string& as_bytes() const { return std::get<Bytes>(rep_).data; }
   int64_t as_timestamp() const { return std::get<Timestamp>(rep_).millis; }
+  int32_t as_date() const { return std::get<Date>(rep_).days; }
+  int32_t as_time() const { return std::get<Time>(rep_).millis; }
   const Array& as_array() const { return *std::get<std::shared_ptr<const Array>>(rep_); }
   const MapEntries& as_map() const { return *std::get<std::shared_ptr<const MapEntries>>(rep_); }
   const StructFields& as_struct() const {
     return *std::get<std::shared_ptr<const StructFields>>(rep_);
   }
 
-  // Widening numeric views: int/bigint/timestamp -> int64; any numeric -> double.
+  // Widening numeric views: int/bigint/timestamp/date/time -> int64; any numeric -> double.
   int64_t to_int64() const;
   double to_double() const;
 
@@ -123,7 +137,8 @@ class Value {
  private:
   using Rep = std::variant<std::monostate, bool, int32_t, int64_t, double, Decimal, std::string,
                            Bytes, Timestamp, std::shared_ptr<const Array>,
-                           std::shared_ptr<const MapEntries>, std::shared_ptr<const StructFields>>;
+                           std::shared_ptr<const MapEntries>, std::shared_ptr<const StructFields>,
+                           Date, Time>;
   explicit Value(Rep r) : rep_(std::move(r)) {}
   Rep rep_;
 };

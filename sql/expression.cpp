@@ -513,6 +513,11 @@ std::optional<int> order(const Value& a, const Value& b) {
       int64_t x = a.as_timestamp(), y = b.as_timestamp();
       return x < y ? -1 : (x > y ? 1 : 0);
     }
+    case TypeKind::Date:
+    case TypeKind::Time: {
+      int64_t x = a.to_int64(), y = b.to_int64();
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
     case TypeKind::Boolean:
       return a.as_bool() == b.as_bool() ? 0 : (a.as_bool() ? 1 : -1);
     default:
@@ -881,6 +886,10 @@ std::string java_string(const Value& v) {
       return v.as_bytes();
     case TypeKind::Timestamp:
       return format_timestamp(v.as_timestamp());
+    case TypeKind::Date:
+      return format_date(v.as_date());
+    case TypeKind::Time:
+      return format_time_of_day(v.as_time());
     case TypeKind::Array: {
       std::string out = "[";
       bool first = true;
@@ -1390,6 +1399,17 @@ class Compiler {
     }
     Typed l = compile(*e.args[0]), r = compile(*e.args[1]);
     if (is_comparison(e.binary_op)) {
+      // A TIMESTAMP, DATE or TIME against a string literal: the literal is
+      // read as that type now (ksqlDB: WHERE D > '2026-01-01').
+      auto temporal = [](const DataTypePtr& t) {
+        return !is_null_type(t) && (t->kind == TypeKind::Timestamp ||
+                                    t->kind == TypeKind::Date || t->kind == TypeKind::Time);
+      };
+      if (temporal(l.type)) {
+        if (auto c = coerce_string_literal(*e.args[1], l.type)) r = std::move(*c);
+      } else if (temporal(r.type)) {
+        if (auto c = coerce_string_literal(*e.args[0], r.type)) l = std::move(*c);
+      }
       if (is_null_type(l.type) && is_null_type(r.type))
         fail(e.loc, "Comparison with NULL not supported: " + to_sql(*e.args[0]) + " " +
                         binary_op_symbol(e.binary_op) + " " + to_sql(*e.args[1]));
@@ -1438,6 +1458,12 @@ class Compiler {
 
   Typed between(const Expr& e) {
     Typed v = compile(*e.args[0]), lo = compile(*e.args[1]), hi = compile(*e.args[2]);
+    if (!is_null_type(v.type) && (v.type->kind == TypeKind::Timestamp ||
+                                  v.type->kind == TypeKind::Date || v.type->kind == TypeKind::Time)) {
+      // Bounds written as string literals read as the tested type.
+      if (auto c = coerce_string_literal(*e.args[1], v.type)) lo = std::move(*c);
+      if (auto c = coerce_string_literal(*e.args[2], v.type)) hi = std::move(*c);
+    }
     for (const auto& [side, t] : {std::pair<const Expr*, const Typed*>{e.args[1].get(), &lo},
                                   std::pair<const Expr*, const Typed*>{e.args[2].get(), &hi}}) {
       if (!comparable(v.type, t->type, BinaryOp::Gte))
@@ -1454,7 +1480,8 @@ class Compiler {
     if (item.kind != ExprKind::Literal || item.value.kind() != TypeKind::String || is_null_type(t))
       return std::nullopt;
     if (t->kind == TypeKind::String) return std::nullopt;
-    if (!is_numeric(*t) && t->kind != TypeKind::Boolean && t->kind != TypeKind::Timestamp)
+    if (!is_numeric(*t) && t->kind != TypeKind::Boolean && t->kind != TypeKind::Timestamp &&
+        t->kind != TypeKind::Date && t->kind != TypeKind::Time)
       return std::nullopt;
     auto c = coerce(item.value, *t);
     if (!c)

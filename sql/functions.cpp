@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "runtime/timestamp.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
 
@@ -1303,6 +1304,73 @@ void register_time_functions(FunctionRegistry& r) {
   scalar(r, "PARSE_TIMESTAMP",
          "PARSE_TIMESTAMP(STRING, STRING pattern [, STRING zone]) -> TIMESTAMP",
          "parses text with a Java date pattern into a TIMESTAMP", parser(TypeKind::Timestamp));
+
+  // DATE (days since the epoch) and TIME (milliseconds since midnight):
+  // the same patterns, read and written in UTC.
+  scalar(r, "PARSE_DATE", "PARSE_DATE(STRING, STRING pattern) -> DATE",
+         "parses text with a Java date pattern into a DATE (NULL when it does not match)",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 2 || !all_fit(args, TypeKind::String)) return mismatch();
+           return call(T(TypeKind::Date), [](const ArgValues& a) {
+             auto ms = parse_time(a[0].as_string(), a[1].as_string(), "UTC");
+             if (!ms) return Value();
+             const int64_t days = date_of_timestamp(*ms);
+             if (days < INT32_MIN || days > INT32_MAX) return Value();
+             return Value::date(static_cast<int32_t>(days));
+           });
+         });
+  scalar(r, "FORMAT_DATE", "FORMAT_DATE(DATE, STRING pattern) -> STRING",
+         "formats a DATE with a Java date pattern",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 2 || !fits(args[0], TypeKind::Date) ||
+               !fits(args[1], TypeKind::String))
+             return mismatch();
+           return call(T(TypeKind::String), [](const ArgValues& a) {
+             auto s = format_time(int64_t{a[0].as_date()} * kMillisPerDay, a[1].as_string(), "UTC");
+             return s ? Value::string(std::move(*s)) : Value();
+           });
+         });
+  scalar(r, "PARSE_TIME", "PARSE_TIME(STRING, STRING pattern) -> TIME",
+         "parses text with a Java time pattern into a TIME (NULL when it does not match)",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 2 || !all_fit(args, TypeKind::String)) return mismatch();
+           return call(T(TypeKind::Time), [](const ArgValues& a) {
+             auto ms = parse_time(a[0].as_string(), a[1].as_string(), "UTC");
+             if (!ms) return Value();
+             return Value::time(static_cast<int32_t>(time_of_timestamp(*ms)));
+           });
+         });
+  scalar(r, "FORMAT_TIME", "FORMAT_TIME(TIME, STRING pattern) -> STRING",
+         "formats a TIME with a Java time pattern",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 2 || !fits(args[0], TypeKind::Time) ||
+               !fits(args[1], TypeKind::String))
+             return mismatch();
+           return call(T(TypeKind::String), [](const ArgValues& a) {
+             auto s = format_time(a[0].as_time(), a[1].as_string(), "UTC");
+             return s ? Value::string(std::move(*s)) : Value();
+           });
+         });
+  scalar(r, "UNIX_DATE", "UNIX_DATE([DATE]) -> INT",
+         "days since the epoch, of the argument or of today (UTC)",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.empty()) {
+             ScalarCall c = call(T(TypeKind::Int), [](const ArgValues&) {
+               return Value::int32(static_cast<int32_t>(date_of_timestamp(now_millis())));
+             });
+             c.deterministic = false;
+             return c;
+           }
+           if (args.size() != 1 || !fits(args[0], TypeKind::Date)) return mismatch();
+           return call(T(TypeKind::Int),
+                       [](const ArgValues& a) { return Value::int32(a[0].as_date()); });
+         });
+  scalar(r, "FROM_DAYS", "FROM_DAYS(INT) -> DATE", "the DATE of a number of days since the epoch",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 1 || !fits(args[0], TypeKind::Int)) return mismatch();
+           return call(T(TypeKind::Date),
+                       [](const ArgValues& a) { return Value::date(a[0].as_int32()); });
+         });
 }
 
 Expected<DataTypePtr> agg_mismatch(std::string_view name, const Types& args) {
@@ -1342,7 +1410,8 @@ void register_aggregates(FunctionRegistry& r) {
                 if (args.size() != 1 || is_null_arg(args[0])) return agg_mismatch(name, args);
                 TypeKind k = args[0]->kind;
                 if (!is_numeric(*args[0]) && k != TypeKind::String && k != TypeKind::Timestamp &&
-                    k != TypeKind::Bytes && k != TypeKind::Boolean)
+                    k != TypeKind::Date && k != TypeKind::Time && k != TypeKind::Bytes &&
+                    k != TypeKind::Boolean)
                   return agg_mismatch(name, args);
                 return args[0];
               });

@@ -1390,7 +1390,8 @@ class Parser {
     if (name == "STRING" || name == "VARCHAR") return DataType::of(TypeKind::String);
     if (name == "BYTES") return DataType::of(TypeKind::Bytes);
     if (name == "TIMESTAMP") return DataType::of(TypeKind::Timestamp);
-    if (name == "DATE" || name == "TIME") fail(loc, "type " + name + " is not supported");
+    if (name == "DATE") return DataType::of(TypeKind::Date);
+    if (name == "TIME") return DataType::of(TypeKind::Time);
     fail(loc, "Unknown type: " + name);
   }
 

@@ -29,6 +29,8 @@ inline bool coerces_to_itself(const Value& v, const DataType& t) {
     case TypeKind::String:
     case TypeKind::Bytes:
     case TypeKind::Timestamp:
+    case TypeKind::Date:
+    case TypeKind::Time:
       return v.kind() == t.kind;
     default:
       return false;

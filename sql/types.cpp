@@ -86,6 +86,8 @@ bool comparable(const DataTypePtr& a, const DataTypePtr& b, BinaryOp op) {
   switch (a->kind) {
     case TypeKind::String:
     case TypeKind::Timestamp:
+    case TypeKind::Date:
+    case TypeKind::Time:
     case TypeKind::Bytes:
       return true;
     case TypeKind::Boolean:
@@ -112,8 +114,13 @@ bool castable(const DataType& from, const DataType& to) {
     case TypeKind::Double:
     case TypeKind::Decimal:
       return is_numeric(from) || from.kind == TypeKind::String;
-    case TypeKind::Timestamp:
-      return from.kind == TypeKind::String || from.kind == TypeKind::Timestamp;
+    case TypeKind::Timestamp:  // ksqlDB's casts between the temporal types
+      return from.kind == TypeKind::String || from.kind == TypeKind::Timestamp ||
+             from.kind == TypeKind::Date;
+    case TypeKind::Date:
+    case TypeKind::Time:
+      return from.kind == TypeKind::String || from.kind == TypeKind::Timestamp ||
+             from.kind == to.kind;
     case TypeKind::Bytes:
       return from.kind == TypeKind::Bytes;
     case TypeKind::Array:

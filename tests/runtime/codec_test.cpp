@@ -233,6 +233,35 @@ TEST_CASE("DELIMITED reads and writes CSV with quoting and nulls", "[runtime][co
   CHECK_FALSE(c->decode("1,\"open,2").ok());
 }
 
+TEST_CASE("DATE and TIME read from numbers or ISO text and write as ksqlDB's numbers",
+          "[runtime][codec]") {
+  auto schema = schema_of({{"D", DataType::of(TypeKind::Date)},
+                           {"T", DataType::of(TypeKind::Time)}});
+  auto json = make_json_codec(schema);
+  auto a = json->decode(R"({"D": 18690, "T": 18367089})");
+  REQUIRE(a.ok());
+  CHECK(*a->field("D") == Value::date(18690));
+  CHECK(*a->field("T") == Value::time(18367089));
+  auto b = json->decode(R"({"D": "2021-03-04", "T": "05:06:07.089"})");
+  REQUIRE(b.ok());
+  CHECK(*b == *a);
+  CHECK(json->encode(*a).value() == R"({"D":18690,"T":18367089})");
+  CHECK(json->decode(R"({"D": -1, "T": 0})")->field("D")->as_date() == -1);
+  // A time outside the day, a date that is no date, a date with a time: refused.
+  for (const char* bad : {R"({"D": 1, "T": 86400000})", R"({"D": 1, "T": -1})",
+                          R"({"D": "2021-02-30", "T": 0})", R"({"D": "2021-03-04T00:00", "T": 0})",
+                          R"({"D": 1, "T": "25:00"})", R"({"D": 1.5e12, "T": 0})"}) {
+    INFO(bad);
+    CHECK_FALSE(json->decode(bad).ok());
+  }
+  auto csv = make_delimited_codec(schema);
+  auto c = csv->decode("18690,18367089");
+  REQUIRE(c.ok());
+  CHECK(*c == *a);
+  CHECK(*csv->decode("2021-03-04,05:06:07.089") == *a);
+  CHECK(csv->encode(*a).value() == "18690,18367089");
+}
+
 // ksqlDB writes DELIMITED with Apache Commons CSV's minimal quoting; the
 // same bytes come out here (ksqlDB's query tests compare them).
 TEST_CASE("DELIMITED quotes what ksqlDB's CSV writer quotes", "[runtime][codec]") {
@@ -298,6 +327,8 @@ TEST_CASE("msgpack round-trips every value kind losslessly", "[runtime][codec]")
       {"str", Value::string("s")},
       {"bytes", Value::bytes(std::string("\0\1", 2))},
       {"ts", Value::timestamp(1700000000000)},
+      {"date", Value::date(-719162)},
+      {"time", Value::time(86399999)},
       {"arr", Value::array({Value::int32(1), Value::string("x")})},
       {"map", Value::map({{"k", Value::int64(2)}})},
   });
@@ -308,6 +339,11 @@ TEST_CASE("msgpack round-trips every value kind losslessly", "[runtime][codec]")
   CHECK(back->field("dec")->as_decimal().scale() == 3);
   CHECK(back->field("map")->kind() == TypeKind::Map);
   CHECK(back->field("ts")->kind() == TypeKind::Timestamp);
+  CHECK(back->field("date")->kind() == TypeKind::Date);
+  CHECK(back->field("time")->kind() == TypeKind::Time);
+  // A TIME outside the day is refused on the way back in: fixext 4, type 6.
+  CHECK_FALSE(from_msgpack(std::string("\xd6\x06\x05\x26\x5c\x00", 6)).ok());
+  CHECK(*from_msgpack(std::string("\xd6\x06\x05\x26\x5b\xff", 6)) == Value::time(86399999));
   CHECK_FALSE(from_msgpack("\xc1").ok());
   std::string bytes = to_msgpack(v);
   for (size_t cut = 0; cut < bytes.size(); ++cut) {

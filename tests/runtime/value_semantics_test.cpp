@@ -141,6 +141,35 @@ TEST_CASE("coerce to boolean, string, timestamp, decimal", "[runtime][coerce]") 
   CHECK(*coerce(Value::string("2023-11-14T22:13:20.123"), *TS) == Value::timestamp(1700000000123));
   CHECK(*coerce(Value::int64(5), *TS) == Value::timestamp(5));
   CHECK_FALSE(coerce(Value::string("yesterday"), *TS).has_value());
+  // DATE (days) and TIME (milliseconds of the day): from numbers, text,
+  // TIMESTAMPs (their day and time, UTC, before the epoch too), and back.
+  auto DATE = DataType::of(TypeKind::Date);
+  auto TIME = DataType::of(TypeKind::Time);
+  CHECK(*coerce(Value::string("2023-11-14"), *DATE) == Value::date(19675));
+  CHECK(*coerce(Value::timestamp(1700000000123), *DATE) == Value::date(19675));
+  CHECK(*coerce(Value::timestamp(-1), *DATE) == Value::date(-1));
+  CHECK(*coerce(Value::timestamp(-1), *TIME) == Value::time(86399999));
+  CHECK(*coerce(Value::timestamp(1700000000123), *TIME) == Value::time(80000123));
+  CHECK(*coerce(Value::string("22:13:20.123"), *TIME) == Value::time(80000123));
+  CHECK(*coerce(Value::string("22:13"), *TIME) == Value::time(79980000));
+  CHECK(*coerce(Value::date(19675), *TS) == Value::timestamp(1699920000000));
+  CHECK(*coerce(Value::date(19675), *STRING) == Value::string("2023-11-14"));
+  CHECK(*coerce(Value::date(-719529), *STRING) == Value::string("-0001-12-31"));
+  CHECK(*coerce(Value::time(80000123), *STRING) == Value::string("22:13:20.123"));
+  CHECK(*coerce(Value::time(80000000), *STRING) == Value::string("22:13:20"));
+  CHECK_FALSE(coerce(Value::string("22:13:20Z"), *TIME).has_value());
+  CHECK_FALSE(coerce(Value::string("24:00"), *TIME).has_value());
+  CHECK_FALSE(coerce(Value::int64(int64_t{1} << 40), *DATE).has_value());
+  CHECK_FALSE(coerce(Value::date(1), *TIME).has_value());
+  CHECK_FALSE(coerce(Value::time(1), *DATE).has_value());
+  // Ordered and hashed as their own kinds, not as the numbers they hold.
+  CHECK(Value::compare(Value::date(1), Value::date(2)) < 0);
+  CHECK(Value::date(1) != Value::int32(1));
+  CHECK(Value::date(1) != Value::time(1));
+  CHECK(Value::date(7).hash() == Value::date(7).hash());
+  CHECK(Value::date(7).to_string() == "7");
+  CHECK(DATE->to_string() == "DATE");
+  CHECK(TIME->to_string() == "TIME");
   auto d = DataType::decimal(3, 1);
   CHECK(coerce(Value::float64(2.25), *d)->as_decimal().to_string() == "2.3");
   CHECK_FALSE(coerce(Value::int32(100), *d).has_value());

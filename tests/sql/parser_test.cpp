@@ -163,7 +163,9 @@ TEST_CASE("parser: types", "[sql][parser]") {
   CHECK(map->element->precision == 4);
   CHECK(parse_type("VARCHAR")->get()->kind == TypeKind::String);
   CHECK(parse_type("INTEGER")->get()->kind == TypeKind::Int);
-  CHECK_FALSE(parse_type("DATE").ok());
+  CHECK(parse_type("DATE")->get()->kind == TypeKind::Date);
+  CHECK(parse_type("TIME")->get()->kind == TypeKind::Time);
+  CHECK_FALSE(parse_type("DATETIME").ok());
   CHECK_FALSE(parse_type("INT INT").ok());
 }
 

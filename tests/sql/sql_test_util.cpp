@@ -43,6 +43,10 @@ std::string render(const Value& v) {
     }
     case TypeKind::Timestamp:
       return "TIMESTAMP '" + format_timestamp(v.as_timestamp()) + "'";
+    case TypeKind::Date:
+      return "DATE '" + format_date(v.as_date()) + "'";
+    case TypeKind::Time:
+      return "TIME '" + format_time_of_day(v.as_time()) + "'";
     case TypeKind::Array: {
       std::string out = "[";
       for (size_t i = 0; i < v.as_array().size(); ++i)
