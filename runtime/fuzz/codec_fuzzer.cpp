@@ -49,6 +49,8 @@ std::shared_ptr<const Schema> full_schema() {
       {"S", DataType::of(TypeKind::String)},
       {"BY", DataType::of(TypeKind::Bytes)},
       {"TS", DataType::of(TypeKind::Timestamp)},
+      {"DT", DataType::of(TypeKind::Date)},
+      {"TM", DataType::of(TypeKind::Time)},
       {"A", DataType::array(DataType::of(TypeKind::BigInt))},
       {"M", DataType::map(DataType::of(TypeKind::String))},
       {"ST", DataType::structure({{"X", DataType::of(TypeKind::Int)},
@@ -64,6 +66,7 @@ std::shared_ptr<const Schema> scalar_schema() {
       {"L", DataType::of(TypeKind::BigInt)},  {"D", DataType::of(TypeKind::Double)},
       {"DEC", DataType::decimal(6, 3)},       {"S", DataType::of(TypeKind::String)},
       {"BY", DataType::of(TypeKind::Bytes)},  {"TS", DataType::of(TypeKind::Timestamp)},
+      {"DT", DataType::of(TypeKind::Date)},   {"TM", DataType::of(TypeKind::Time)},
   };
   return s;
 }
