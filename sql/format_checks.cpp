@@ -42,6 +42,14 @@ Expected<bool> check_formats(const SourceInfo& s) {
     if (format == "KAFKA" && c.type && c.type->kind == TypeKind::Decimal)
       return Error::fatal("The 'KAFKA' format does not support type 'DECIMAL', column: `" + c.name +
                           "`");
+    // KAFKA holds INT, BIGINT, DOUBLE, STRING and BYTES (ksqlDB's): a
+    // temporal column would refuse every record at run time.
+    if (format == "KAFKA" && c.type &&
+        (c.type->kind == TypeKind::Timestamp || c.type->kind == TypeKind::Date ||
+         c.type->kind == TypeKind::Time))
+      return Error::fatal("The 'KAFKA' format does not support type '" +
+                          std::string(type_kind_name(c.type->kind)) + "', column: `" + c.name +
+                          "`");
   }
   if (auto wrap = s.properties.text("WRAP_SINGLE_VALUE")) {
     bool on = *wrap == "true" || *wrap == "TRUE" || *wrap == "True";
