@@ -56,6 +56,43 @@ TEST_CASE("qtt: a directory or a missing file is reported and the run goes on", 
   CHECK(out.find("0 passed, 2 failed, 0 skipped") != std::string::npos);
 }
 
+// Outputs compare as ksqlDB's test tool compares them: an expected field is
+// looked up by its name, then in upper case; one not found reads as NULL;
+// both sides have as many fields.
+TEST_CASE("qtt: expected fields match by name, then in upper case, absent ones as NULL",
+          "[sql][qtt]") {
+  const std::string file = std::string(RIVULET_BINARY_DIR) + "/qtt-compare-test.json";
+  {
+    std::ofstream f(file);
+    const char* statements = R"(["CREATE STREAM I (K STRING KEY, A INT, B INT) WITH (kafka_topic='i', value_format='JSON');", "CREATE STREAM O AS SELECT K, A AS VAL, B AS NOTHING FROM I;"])";
+    auto test_case = [&](const char* name, const char* value) {
+      return std::string(R"({"name": ")") + name + R"(", "statements": )" + statements +
+             R"(, "inputs": [{"topic": "i", "key": "k", "value": {"A": 1, "B": null}}],)" +
+             R"( "outputs": [{"topic": "O", "key": "k", "value": )" + value + "}]}";
+    };
+    f << R"({"tests": [)" << test_case("lower case", R"({"val": 1, "NOTHING": null})") << ", "
+      << test_case("absent as null", R"({"VAL": 1, "OTHER": null})") << ", "
+      << test_case("absent but not null", R"({"VAL": 1, "OTHER": 2})") << ", "
+      << test_case("a field too many", R"({"VAL": 1, "NOTHING": null, "X": null})") << ", "
+      << test_case("wrong value", R"({"val": 2, "NOTHING": null})") << "]}";
+  }
+  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  pclose(p);
+  INFO(out);
+  CHECK(out.find("PASS  qtt-compare-test.json :: lower case") != std::string::npos);
+  CHECK(out.find("PASS  qtt-compare-test.json :: absent as null") != std::string::npos);
+  CHECK(out.find("FAIL  qtt-compare-test.json :: absent but not null") != std::string::npos);
+  CHECK(out.find("FAIL  qtt-compare-test.json :: a field too many") != std::string::npos);
+  CHECK(out.find("FAIL  qtt-compare-test.json :: wrong value") != std::string::npos);
+  CHECK(out.find("2 passed, 3 failed, 0 skipped") != std::string::npos);
+  std::remove(file.c_str());
+}
+
 // Every case of ../shared/qtt passes unless it is listed in
 // tests/sql/qtt_known_failures.txt: a case that passed before and fails now
 // fails `make test`.
