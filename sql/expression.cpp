@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "runtime/timestamp.hpp"
+#include "sql/parser.hpp"
 #include "sql/sql_error.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
@@ -1732,6 +1733,22 @@ class Compiler {
     std::vector<DataTypePtr> types;
     bool all_constant = true;
     for (const auto& a : e.args) {
+      if (a == e.args.front() && takes_time_unit(e.name)) {
+        // TIMESTAMPADD(SECONDS, n, ts) and its kin: the first argument is a
+        // time unit word, passed on as its milliseconds.
+        const bool word = a->kind == ExprKind::TimeUnit ||
+                          (a->kind == ExprKind::Column && a->qualifier.empty());
+        const int64_t ms = word ? time_unit_millis(a->name) : 0;
+        if (ms == 0)
+          fail(a->loc, e.name + " expects a time unit first (MILLISECONDS, SECONDS, MINUTES, " +
+                           "HOURS, DAYS), got " + to_sql(*a));
+        Expr unit;
+        unit.loc = a->loc;
+        unit.value = Value::int64(ms);
+        args.push_back(compile(unit));
+        types.push_back(args.back().type);
+        continue;
+      }
       args.push_back(compile(*a));
       types.push_back(args.back().type ? args.back().type : T(TypeKind::Null));
       all_constant = all_constant && args.back().constant;

@@ -1351,6 +1351,47 @@ void register_time_functions(FunctionRegistry& r) {
              return s ? Value::string(std::move(*s)) : Value();
            });
          });
+  // ksqlDB's TIMESTAMPADD(unit, n, x) and its kin. The unit arrives as its
+  // milliseconds (takes_time_unit). A DATE moves by whole days, rounded
+  // toward the epoch as ksqlDB's does; a TIME wraps around midnight.
+  auto shift = [](TypeKind kind, int sign) {
+    return [kind, sign](const Types& args) -> Expected<ScalarCall> {
+      if (args.size() != 3 || !fits(args[0], TypeKind::BigInt) || !fits(args[1], TypeKind::Int) ||
+          !fits(args[2], kind))
+        return mismatch();
+      return call(T(kind), [kind, sign](const ArgValues& a) {
+        // At most a day's milliseconds times an INT: no overflow in 64 bits.
+        const int64_t delta = sign * a[0].as_int64() * a[1].as_int32();
+        switch (kind) {
+          case TypeKind::Date: {
+            const int64_t days = (int64_t{a[2].as_date()} * kMillisPerDay + delta) / kMillisPerDay;
+            if (days < INT32_MIN || days > INT32_MAX) return Value();
+            return Value::date(static_cast<int32_t>(days));
+          }
+          case TypeKind::Time:
+            return Value::time(static_cast<int32_t>(time_of_timestamp(a[2].as_time() + delta)));
+          default: {
+            int64_t ms = 0;
+            if (__builtin_add_overflow(a[2].as_timestamp(), delta, &ms)) return Value();
+            return Value::timestamp(ms);
+          }
+        }
+      });
+    };
+  };
+  scalar(r, "TIMESTAMPADD", "TIMESTAMPADD(unit, INT n, TIMESTAMP) -> TIMESTAMP",
+         "the TIMESTAMP n units later (unit: MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS)",
+         shift(TypeKind::Timestamp, 1));
+  scalar(r, "TIMESTAMPSUB", "TIMESTAMPSUB(unit, INT n, TIMESTAMP) -> TIMESTAMP",
+         "the TIMESTAMP n units earlier", shift(TypeKind::Timestamp, -1));
+  scalar(r, "DATEADD", "DATEADD(unit, INT n, DATE) -> DATE",
+         "the DATE n units later, in whole days", shift(TypeKind::Date, 1));
+  scalar(r, "DATESUB", "DATESUB(unit, INT n, DATE) -> DATE", "the DATE n units earlier, in whole days",
+         shift(TypeKind::Date, -1));
+  scalar(r, "TIMEADD", "TIMEADD(unit, INT n, TIME) -> TIME",
+         "the TIME n units later, around midnight", shift(TypeKind::Time, 1));
+  scalar(r, "TIMESUB", "TIMESUB(unit, INT n, TIME) -> TIME",
+         "the TIME n units earlier, around midnight", shift(TypeKind::Time, -1));
   scalar(r, "UNIX_DATE", "UNIX_DATE([DATE]) -> INT",
          "days since the epoch, of the argument or of today (UTC)",
          [](const Types& args) -> Expected<ScalarCall> {
@@ -1537,6 +1578,11 @@ Expected<DataTypePtr> FunctionRegistry::aggregate_result_type(
   if (d->kind != FunctionDef::Kind::Aggregate || !d->aggregate_type)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not an aggregate function");
   return d->aggregate_type(args);
+}
+
+bool takes_time_unit(std::string_view function) {
+  return function == "TIMESTAMPADD" || function == "TIMESTAMPSUB" || function == "DATEADD" ||
+         function == "DATESUB" || function == "TIMEADD" || function == "TIMESUB";
 }
 
 }  // namespace rivulet::sql

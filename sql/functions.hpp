@@ -103,4 +103,9 @@ std::optional<std::string> format_time(int64_t millis, std::string_view pattern,
 std::optional<int64_t> parse_time(std::string_view text, std::string_view pattern,
                                   std::string_view zone = "UTC");
 
+// Whether the function's first argument is a time unit word (TIMESTAMPADD,
+// TIMESTAMPSUB, DATEADD, DATESUB, TIMEADD, TIMESUB): the expression compiler
+// passes it on as the unit's milliseconds, a BIGINT.
+bool takes_time_unit(std::string_view function);
+
 }  // namespace rivulet::sql
