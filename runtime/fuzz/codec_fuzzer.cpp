@@ -74,9 +74,10 @@ std::shared_ptr<const Schema> scalar_schema() {
 struct Codecs {
   std::unique_ptr<Codec> json = make_json_codec();
   std::unique_ptr<Codec> json_schema = make_json_codec(full_schema());
-  // Every other value column decoded: B, L, DEC, BY, A, ST.
-  std::unique_ptr<Codec> json_pruned = make_json_codec(
-      full_schema(), {true, false, true, false, true, false, true, false, true, false, true});
+  // Every other value column decoded: B, L, DEC, BY, DT, A, ST.
+  std::unique_ptr<Codec> json_pruned =
+      make_json_codec(full_schema(), {true, false, true, false, true, false, true, false, true,
+                                      false, true, false, true});
   std::unique_ptr<Codec> delimited = make_delimited_codec(scalar_schema());
   std::vector<std::unique_ptr<Codec>> kafka;
   Codecs() {
