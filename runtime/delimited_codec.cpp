@@ -26,7 +26,7 @@ std::optional<Value> read_field(std::string text, const DataType& type) {
     int64_t n = 0;
     auto r = std::from_chars(text.data(), text.data() + text.size(), n);
     if (r.ec == std::errc() && r.ptr == text.data() + text.size())
-      return type.kind == TypeKind::Timestamp ? Value::timestamp(n) : coerce(Value::int64(n), type);
+      return coerce(Value::int64(n), type);
   }
   return coerce(Value::string(std::move(text)), type);
 }

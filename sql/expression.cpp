@@ -1402,13 +1402,9 @@ class Compiler {
     if (is_comparison(e.binary_op)) {
       // A TIMESTAMP, DATE or TIME against a string literal: the literal is
       // read as that type now (ksqlDB: WHERE D > '2026-01-01').
-      auto temporal = [](const DataTypePtr& t) {
-        return !is_null_type(t) && (t->kind == TypeKind::Timestamp ||
-                                    t->kind == TypeKind::Date || t->kind == TypeKind::Time);
-      };
-      if (temporal(l.type)) {
+      if (!is_null_type(l.type) && is_temporal(*l.type)) {
         if (auto c = coerce_string_literal(*e.args[1], l.type)) r = std::move(*c);
-      } else if (temporal(r.type)) {
+      } else if (!is_null_type(r.type) && is_temporal(*r.type)) {
         if (auto c = coerce_string_literal(*e.args[0], r.type)) l = std::move(*c);
       }
       if (is_null_type(l.type) && is_null_type(r.type))
@@ -1459,8 +1455,7 @@ class Compiler {
 
   Typed between(const Expr& e) {
     Typed v = compile(*e.args[0]), lo = compile(*e.args[1]), hi = compile(*e.args[2]);
-    if (!is_null_type(v.type) && (v.type->kind == TypeKind::Timestamp ||
-                                  v.type->kind == TypeKind::Date || v.type->kind == TypeKind::Time)) {
+    if (!is_null_type(v.type) && is_temporal(*v.type)) {
       // Bounds written as string literals read as the tested type.
       if (auto c = coerce_string_literal(*e.args[1], v.type)) lo = std::move(*c);
       if (auto c = coerce_string_literal(*e.args[2], v.type)) hi = std::move(*c);
@@ -1481,9 +1476,7 @@ class Compiler {
     if (item.kind != ExprKind::Literal || item.value.kind() != TypeKind::String || is_null_type(t))
       return std::nullopt;
     if (t->kind == TypeKind::String) return std::nullopt;
-    if (!is_numeric(*t) && t->kind != TypeKind::Boolean && t->kind != TypeKind::Timestamp &&
-        t->kind != TypeKind::Date && t->kind != TypeKind::Time)
-      return std::nullopt;
+    if (!is_numeric(*t) && t->kind != TypeKind::Boolean && !is_temporal(*t)) return std::nullopt;
     auto c = coerce(item.value, *t);
     if (!c)
       fail(item.loc, "invalid input syntax for type " + type_name(t) + ": \"" +
@@ -1733,7 +1726,7 @@ class Compiler {
     std::vector<DataTypePtr> types;
     bool all_constant = true;
     for (const auto& a : e.args) {
-      if (a == e.args.front() && takes_time_unit(e.name)) {
+      if (args.empty() && takes_time_unit(e.name)) {
         // TIMESTAMPADD(SECONDS, n, ts) and its kin: the first argument is a
         // time unit word, passed on as its milliseconds.
         const bool word = a->kind == ExprKind::TimeUnit ||

@@ -1306,51 +1306,41 @@ void register_time_functions(FunctionRegistry& r) {
          "parses text with a Java date pattern into a TIMESTAMP", parser(TypeKind::Timestamp));
 
   // DATE (days since the epoch) and TIME (milliseconds since midnight):
-  // the same patterns, read and written in UTC.
+  // the same patterns, read and written in UTC, through the TIMESTAMP of the
+  // day's midnight or of the time on the epoch's day.
+  auto day_parser = [](TypeKind output) {
+    return [output](const Types& args) -> Expected<ScalarCall> {
+      if (args.size() != 2 || !all_fit(args, TypeKind::String)) return mismatch();
+      return call(T(output), [output](const ArgValues& a) {
+        auto ms = parse_time(a[0].as_string(), a[1].as_string(), "UTC");
+        if (!ms) return Value();
+        auto v = coerce(Value::timestamp(*ms), *T(output));  // its day, or its time of day
+        return v ? std::move(*v) : Value();
+      });
+    };
+  };
+  auto day_formatter = [](TypeKind input) {
+    return [input](const Types& args) -> Expected<ScalarCall> {
+      if (args.size() != 2 || !fits(args[0], input) || !fits(args[1], TypeKind::String))
+        return mismatch();
+      return call(T(TypeKind::String), [input](const ArgValues& a) {
+        const int64_t ms =
+            input == TypeKind::Date ? int64_t{a[0].as_date()} * kMillisPerDay : a[0].as_time();
+        auto s = format_time(ms, a[1].as_string(), "UTC");
+        return s ? Value::string(std::move(*s)) : Value();
+      });
+    };
+  };
   scalar(r, "PARSE_DATE", "PARSE_DATE(STRING, STRING pattern) -> DATE",
          "parses text with a Java date pattern into a DATE (NULL when it does not match)",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 2 || !all_fit(args, TypeKind::String)) return mismatch();
-           return call(T(TypeKind::Date), [](const ArgValues& a) {
-             auto ms = parse_time(a[0].as_string(), a[1].as_string(), "UTC");
-             if (!ms) return Value();
-             const int64_t days = date_of_timestamp(*ms);
-             if (days < INT32_MIN || days > INT32_MAX) return Value();
-             return Value::date(static_cast<int32_t>(days));
-           });
-         });
+         day_parser(TypeKind::Date));
   scalar(r, "FORMAT_DATE", "FORMAT_DATE(DATE, STRING pattern) -> STRING",
-         "formats a DATE with a Java date pattern",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 2 || !fits(args[0], TypeKind::Date) ||
-               !fits(args[1], TypeKind::String))
-             return mismatch();
-           return call(T(TypeKind::String), [](const ArgValues& a) {
-             auto s = format_time(int64_t{a[0].as_date()} * kMillisPerDay, a[1].as_string(), "UTC");
-             return s ? Value::string(std::move(*s)) : Value();
-           });
-         });
+         "formats a DATE with a Java date pattern", day_formatter(TypeKind::Date));
   scalar(r, "PARSE_TIME", "PARSE_TIME(STRING, STRING pattern) -> TIME",
          "parses text with a Java time pattern into a TIME (NULL when it does not match)",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 2 || !all_fit(args, TypeKind::String)) return mismatch();
-           return call(T(TypeKind::Time), [](const ArgValues& a) {
-             auto ms = parse_time(a[0].as_string(), a[1].as_string(), "UTC");
-             if (!ms) return Value();
-             return Value::time(static_cast<int32_t>(time_of_timestamp(*ms)));
-           });
-         });
+         day_parser(TypeKind::Time));
   scalar(r, "FORMAT_TIME", "FORMAT_TIME(TIME, STRING pattern) -> STRING",
-         "formats a TIME with a Java time pattern",
-         [](const Types& args) -> Expected<ScalarCall> {
-           if (args.size() != 2 || !fits(args[0], TypeKind::Time) ||
-               !fits(args[1], TypeKind::String))
-             return mismatch();
-           return call(T(TypeKind::String), [](const ArgValues& a) {
-             auto s = format_time(a[0].as_time(), a[1].as_string(), "UTC");
-             return s ? Value::string(std::move(*s)) : Value();
-           });
-         });
+         "formats a TIME with a Java time pattern", day_formatter(TypeKind::Time));
   // ksqlDB's TIMESTAMPADD(unit, n, x) and its kin. The unit arrives as its
   // milliseconds (takes_time_unit). A DATE moves by whole days, rounded
   // toward the epoch as ksqlDB's does; a TIME wraps around midnight.

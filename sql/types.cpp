@@ -13,6 +13,10 @@ bool is_integral(const DataType& t) {
   return t.kind == TypeKind::Int || t.kind == TypeKind::BigInt;
 }
 
+bool is_temporal(const DataType& t) {
+  return t.kind == TypeKind::Timestamp || t.kind == TypeKind::Date || t.kind == TypeKind::Time;
+}
+
 bool is_null_type(const DataTypePtr& t) {
   return !t || t->kind == TypeKind::Null;
 }

@@ -13,6 +13,7 @@ namespace rivulet::sql {
 
 bool is_numeric(const DataType& t);   // INT, BIGINT, DOUBLE, DECIMAL
 bool is_integral(const DataType& t);  // INT, BIGINT
+bool is_temporal(const DataType& t);  // TIMESTAMP, DATE, TIME
 // Widening order of numeric kinds: INT 1 < BIGINT 2 < DECIMAL 3 < DOUBLE 4; 0 otherwise.
 int numeric_rank(TypeKind k);
 bool is_null_type(const DataTypePtr& t);
