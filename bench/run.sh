@@ -438,6 +438,12 @@ def latency_figures(label, wl, base, cmd):
         value=wl["p99_ms"], unit="ms, same run (goal <= 20)", max_ms=wl.get("max_ms"),
         samples=wl.get("latencies_counted"), **common)
 
+def without_kafka(phase):
+    # CPU s per million input records besides librdkafka's own threads
+    # (bench_sql's cpu_seconds_per_million_records_without_kafka_threads).
+    v = phase.get("cpu_seconds_per_million_records_without_kafka_threads")
+    return round(v, 2) if v is not None else None
+
 def sql_figures(sql, suffix, sql_cmd):
     for name, w in sql.get("workloads", {}).items():
         d, p, b = w.get("driver", {}), w.get("pipeline", {}), w.get("baseline", {})
@@ -461,6 +467,7 @@ def sql_figures(sql, suffix, sql_cmd):
             "unit": "input records/s: SQL run by the Application, embedded broker in-process",
             "records_per_cpu_second": round(p["records_per_cpu_second"]),
             "cpu_seconds_per_million_records": round(p["cpu_seconds_per_million_records"], 2),
+            "cpu_seconds_per_million_records_without_kafka_threads": without_kafka(p),
             "peak_rss_mib": round(p["peak_rss_kb"] / 1024, 1),
             "late_records_dropped": p.get("late_records_dropped", 0),
             "outputs": p["output_records"], "check": p.get("check"), "command": sql_cmd}
@@ -469,6 +476,7 @@ def sql_figures(sql, suffix, sql_cmd):
             "unit": "input records/s: KafkaConsumer -> KafkaProducer, same inputs and output count",
             "records_per_cpu_second": round(b["records_per_cpu_second"]),
             "cpu_seconds_per_million_records": round(b["cpu_seconds_per_million_records"], 2),
+            "cpu_seconds_per_million_records_without_kafka_threads": without_kafka(b),
             "peak_rss_mib": round(b["peak_rss_kb"] / 1024, 1), "command": sql_cmd}
         fig[f"{label}_ratio_to_baseline"] = {
             "value": round(w["ratio_to_baseline"], 3), "unit": "pipeline/baseline records/s, same run",
@@ -684,7 +692,9 @@ for name, f in fig.items():
     if "baseline_records_per_second" in f:
         extra = f"  (baseline {human(f['baseline_records_per_second'])}/s)"
     if "cpu_seconds_per_million_records" in f and "peak_rss_mib" in f:
-        extra = f"  ({human(f['records_per_cpu_second'])} per CPU s, {f['cpu_seconds_per_million_records']} CPU s/1M, {f['peak_rss_mib']} MiB)"
+        own = f.get("cpu_seconds_per_million_records_without_kafka_threads")
+        own = f", {own} without librdkafka's threads" if own is not None else ""
+        extra = f"  ({human(f['records_per_cpu_second'])} per CPU s, {f['cpu_seconds_per_million_records']} CPU s/1M{own}, {f['peak_rss_mib']} MiB)"
     print(f"{name:42} {shown:>12}  {f['unit']}{extra}")
 print(f"pipeline runs completed: {len(good)}/{runs}")
 print(f"written: {os.path.join(results, 'latest.json')}")

@@ -250,7 +250,22 @@ struct Phase {
     if (!error.empty()) j["error"] = error;
     if (read_back_missed > 0) j["read_back_missed"] = read_back_missed;
     if (read_back_restarts > 0) j["read_back_restarts"] = read_back_restarts;
-    if (!cpu_by_thread.empty()) j["cpu_seconds_by_thread"] = cpu_by_thread;
+    if (!cpu_by_thread.empty()) {
+      j["cpu_seconds_by_thread"] = cpu_by_thread;
+      // librdkafka's own threads (rdk:*: the clients' broker and main
+      // threads, and the embedded broker's rdk:mock): the rest is what the
+      // Application or the baseline spent on their own threads, the calls
+      // they make into librdkafka there (polling, producing) included.
+      double kafka = 0;
+      for (const auto& [family, seconds] : cpu_by_thread) {
+        if (family.rfind("rdk:", 0) == 0) kafka += seconds;
+      }
+      j["kafka_threads_cpu_seconds"] = kafka;
+      j["cpu_seconds_without_kafka_threads"] = cpu - kafka;
+      if (input_records > 0)
+        j["cpu_seconds_per_million_records_without_kafka_threads"] =
+            (cpu - kafka) * 1e6 / static_cast<double>(input_records);
+    }
     if (!faults_by_thread.empty()) j["page_faults_by_thread"] = faults_by_thread;
     if (cpu_after_end >= 0) j["cpu_seconds_after_end"] = cpu_after_end;
     if (!kafka.empty()) j["kafka"] = kafka;
