@@ -255,7 +255,8 @@ struct Phase {
       // librdkafka's own threads (rdk:*: the clients' broker and main
       // threads, and the embedded broker's rdk:mock): the rest is what the
       // Application or the baseline spent on their own threads, the calls
-      // they make into librdkafka there (polling, producing) included.
+      // they make into librdkafka there (polling, producing) included, and
+      // the bench's read-back.
       double kafka = 0;
       for (const auto& [family, seconds] : cpu_by_thread) {
         if (family.rfind("rdk:", 0) == 0) kafka += seconds;
