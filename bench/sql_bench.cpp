@@ -257,15 +257,15 @@ struct Phase {
       // Application or the baseline spent on their own threads, the calls
       // they make into librdkafka there (polling, producing) included, and
       // the bench's read-back.
-      double kafka = 0;
+      double kafka_threads_cpu = 0;
       for (const auto& [family, seconds] : cpu_by_thread) {
-        if (family.rfind("rdk:", 0) == 0) kafka += seconds;
+        if (family.rfind("rdk:", 0) == 0) kafka_threads_cpu += seconds;
       }
-      j["kafka_threads_cpu_seconds"] = kafka;
-      j["cpu_seconds_without_kafka_threads"] = cpu - kafka;
+      j["kafka_threads_cpu_seconds"] = kafka_threads_cpu;
+      j["cpu_seconds_without_kafka_threads"] = cpu - kafka_threads_cpu;
       if (input_records > 0)
         j["cpu_seconds_per_million_records_without_kafka_threads"] =
-            (cpu - kafka) * 1e6 / static_cast<double>(input_records);
+            (cpu - kafka_threads_cpu) * 1e6 / static_cast<double>(input_records);
     }
     if (!faults_by_thread.empty()) j["page_faults_by_thread"] = faults_by_thread;
     if (cpu_after_end >= 0) j["cpu_seconds_after_end"] = cpu_after_end;
