@@ -172,6 +172,8 @@ class Application {
   // only the incarnation `epoch` answers. `done` runs once, on a CAF thread
   // of this application, with (found, value as msgpack bytes) or an error
   // (no such task here, other epoch, no such table, no answer in time).
+  // Empty `key_bytes`: a scan, (true, every row as a msgpack array of [key,
+  // value] arrays), or an error past actors::kScanMaxBytes of rows.
   using LookupDone = std::function<void(Expected<std::pair<bool, std::string>>)>;
   void lookup(int32_t partition, int64_t epoch, const std::string& table,
               const std::string& key_bytes, std::chrono::milliseconds timeout, LookupDone done);

@@ -18,6 +18,10 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("ckpt")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
+// The most bytes of rows one task's answer to a table scan holds (a bound on
+// the answer's memory and on the control plane's message).
+constexpr size_t kScanMaxBytes = size_t{16} << 20;
+
 // A task's state as reported to status and health queries.
 struct TaskStatus {
   std::string task;        // "<application.id>-<partition>"
@@ -56,7 +60,9 @@ using task_actor = caf::typed_actor<
     // Interactive query (rivulet query): the value of a key (msgpack bytes,
     // codecs::msgpack) in one of the task's KTables, read between two runs
     // of records. Replies (found, value as msgpack bytes); an unknown table
-    // is (false, "no table NAME").
+    // is (false, "no table NAME"). An empty key asks for the whole table (a
+    // pull query's scan): (true, a msgpack array of [key, value] arrays),
+    // or (false, why) past kScanMaxBytes.
     caf::replies_to<lookup_atom, std::string, std::string>::with<bool, std::string>>;
 
 }  // namespace rivulet::actors

@@ -7,6 +7,7 @@
 
 #include "actors/delivery_tracker.hpp"
 #include "actors/orphan_runs.hpp"
+#include "actors/table_scan.hpp"
 #include "actors/transaction_coordinator.hpp"
 #include "checkpoint/async_writer.hpp"
 #include "checkpoint/recovery.hpp"
@@ -755,10 +756,16 @@ bool end_transaction(task_pointer self) {
 }
 
 // An interactive query on the task's own thread: no run is half applied.
+// Empty `key_bytes`: the whole table (scan_table).
 std::tuple<bool, std::string> lookup_key(const TaskState& st, const std::string& table,
                                          const std::string& key_bytes) {
   const KTable* t = st.env.graph->table(table);
   if (t == nullptr) return {false, "no table " + table};
+  if (key_bytes.empty()) {
+    auto rows = encode_table_rows(*t, kScanMaxBytes, "table " + table + " in task " + st.task_name);
+    if (!rows) return {false, rows.error().message};
+    return {true, std::move(*rows)};
+  }
   auto codec = codecs::msgpack()();
   auto key = codec->decode(key_bytes);
   if (!key) return {false, "undecodable key: " + key.error().message};

@@ -710,101 +710,204 @@ struct SqlShell::Impl {
         return sql_error(q.from.loc, why);
       }
     }
+    // The table's columns as one row: the key column, then the value
+    // columns; WHERE and the projection are compiled against it.
+    Schema schema;
+    for (const auto& c : target.key_columns) schema.columns.push_back(c);
+    for (const auto& c : target.value_columns) schema.columns.push_back(c);
+    const Scope scope = Scope::of_row(schema, q.from.qualifier());
+    std::optional<CompiledExpr> where;
+    if (q.where) {
+      ExpressionCompiler compiler(scope, FunctionRegistry::builtin(),
+                                  CompileOptions{false, "WHERE"});
+      auto w = compiler.compile(q.where);
+      if (!w) return w.error();
+      if (w->type()->kind != TypeKind::Boolean)
+        return sql_error(q.where->loc, "Type error in WHERE expression: Should evaluate to "
+                                       "boolean but is " + to_sql(*q.where) + " (" +
+                                       w->type()->to_string() + ") instead.");
+      where = std::move(*w);
+    }
+    auto projection = pull_projection(q, schema, scope);
+    if (!projection) return projection.error();
+    // WHERE <key column> = <literal> (alone or ANDed with more): one lookup
+    // in the task that owns the key; otherwise every task's rows (a scan).
     const std::string key_column = target.key_columns.front().name;
-    // WHERE KEY = literal.
-    const Expr* w = q.where.get();
-    auto key_condition_error = [&](SourceLocation at) {
-      return sql_error(at, "a pull query needs WHERE " + key_column + " = <literal> on the key "
-                           "column of " + target.table + " (table scans are not supported)");
+    const Expr* literal = key_literal(q, key_column, q.where.get());
+    std::vector<std::vector<Value>> rows;  // in `schema`'s order
+    bool limited = false;
+    auto take = [&](const Value& key, const Value& value) {
+      std::vector<Value> row = table_row(target, key, value);
+      if (where && !where->test(EvalRow::of(row))) return;
+      if (q.limit && static_cast<int64_t>(rows.size()) >= *q.limit) {
+        limited = true;
+        return;
+      }
+      rows.push_back(std::move(row));
     };
-    if (!w) return key_condition_error(q.loc);
-    const Expr* literal = nullptr;
-    if (w->kind == ExprKind::Binary && w->binary_op == BinaryOp::Eq) {
-      auto is_key = [&](const Expr& e) {
-        return e.kind == ExprKind::Column && e.name == key_column &&
-               (e.qualifier.empty() || e.qualifier == q.from.qualifier());
-      };
-      if (is_key(*w->args[0]) && w->args[1]->kind == ExprKind::Literal) literal = w->args[1].get();
-      if (is_key(*w->args[1]) && w->args[0]->kind == ExprKind::Literal) literal = w->args[0].get();
-    }
-    if (!literal) {
-      SourceLocation at = w->kind == ExprKind::Binary ? w->args[0]->loc : w->loc;
-      return key_condition_error(at.known() ? at : q.loc);
-    }
-    if (literal->value.is_null()) return sql_error(literal->loc, "the key cannot be NULL");
-    const std::string key_text = literal->value.kind() == TypeKind::String
-                                     ? literal->value.as_string()
-                                     : to_json(literal->value);
-    // The projection: * or columns of the table.
-    std::vector<std::string> all;
-    for (const auto& c : target.key_columns) all.push_back(c.name);
-    for (const auto& c : target.value_columns) all.push_back(c.name);
-    std::vector<std::string> header;
-    for (const auto& item : q.select) {
-      if (item.kind != SelectItem::Kind::Expression) {
-        header.insert(header.end(), all.begin(), all.end());
-        continue;
-      }
-      if (item.expr->kind != ExprKind::Column ||
-          std::find(all.begin(), all.end(), item.expr->name) == all.end()) {
-        if (item.expr->kind == ExprKind::Column)
-          return sql_error(item.expr->loc, "Column '" + item.expr->name + "' cannot be resolved: " +
-                                               target.table + " has no such column");
-        return sql_error(item.loc, "not supported yet: expressions in a pull query (select "
-                                   "columns or *)");
-      }
-      header.push_back(item.expr->name);
-    }
-    auto key = cluster::locate_key(target, key_text);
-    if (!key) return sql_error(literal->loc, key.error().message);
-    cluster::QueryAnswer answer;
-    if (remote) {
-      SignalBlock block;
-      auto a = cluster::lookup_key(options.coordinator, *cluster_config, target, *key);
-      if (!a) return a.error();
-      answer = std::move(*a);
+    if (literal) {
+      if (literal->value.is_null()) return sql_error(literal->loc, "the key cannot be NULL");
+      const std::string key_text = literal->value.kind() == TypeKind::String
+                                       ? literal->value.as_string()
+                                       : to_json(literal->value);
+      auto key = cluster::locate_key(target, key_text);
+      if (!key) return sql_error(literal->loc, key.error().message);
+      auto answer = ask_task(target, *key, app, cluster_config);
+      if (!answer) return answer.error();
+      if (answer->status == cluster::kLookupError)
+        return Error::fatal(target.table + " at key '" + key_text + "' (task " + target.query +
+                            "-" + std::to_string(key->partition) + "): " + answer->error);
+      if (answer->status == cluster::kLookupFound) take(key->key, answer->value);
     } else {
-      auto promise = std::make_shared<std::promise<Expected<std::pair<bool, std::string>>>>();
-      auto future = promise->get_future();
-      app->lookup(key->partition, -1, target.store, key->key_bytes, std::chrono::seconds(5),
-                  [promise](Expected<std::pair<bool, std::string>> r) {
-                    promise->set_value(std::move(r));
-                  });
-      auto r = future.get();
-      if (!r) return Error::fatal(target.table + ": lookup failed: " + r.error().message);
-      answer.node = "local";
-      answer.status = r->first ? cluster::kLookupFound : cluster::kLookupAbsent;
-      if (r->first) {
-        auto v = codecs::msgpack()()->decode(r->second);
-        if (!v) return Error::fatal("undecodable answer: " + v.error().message);
-        answer.value = std::move(*v);
+      for (int32_t p = 0; p < target.partitions && !limited; ++p) {
+        cluster::KeyTarget all;  // no key: the task's whole table
+        all.partition = p;
+        auto answer = ask_task(target, all, app, cluster_config);
+        if (!answer) return answer.error();
+        if (answer->status != cluster::kLookupFound)
+          return Error::fatal(target.table + ": the scan of task " + target.query + "-" +
+                              std::to_string(p) + " failed: " +
+                              (answer->error.empty() ? "no answer" : answer->error));
+        if (answer->value.kind() != TypeKind::Array)
+          return Error::fatal(target.table + ": the scan of task " + target.query + "-" +
+                              std::to_string(p) + " answered no rows");
+        for (const Value& pair : answer->value.as_array()) {
+          if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
+          take(pair.as_array()[0], pair.as_array()[1]);
+          if (limited) break;
+        }
       }
     }
-    if (answer.status == cluster::kLookupError)
-      return Error::fatal(target.table + " at key '" + key_text + "' (task " + target.query + "-" +
-                          std::to_string(key->partition) + "): " + answer.error);
     Table t;
-    t.header = header;
-    if (answer.status == cluster::kLookupFound) {
-      auto row = cluster::answer_row(target, *key, answer);
+    for (const auto& [name, expr] : *projection) t.header.push_back(name);
+    for (const auto& row : rows) {
       std::vector<Value> values;
-      for (const auto& h : header) {
-        Value v;
-        for (const auto& [name, value] : row)
-          if (name == h) v = value;
-        // As the column's type (a stored DOUBLE 7.0 may come back as 7).
-        for (const auto* cols : {&target.key_columns, &target.value_columns}) {
-          for (const auto& c : *cols) {
-            if (c.name != h || !c.type || v.is_null()) continue;
-            if (auto typed = coerce(v, *c.type); typed && !typed->is_null()) v = std::move(*typed);
-          }
-        }
-        values.push_back(std::move(v));
-      }
+      values.reserve(projection->size());
+      for (const auto& [name, expr] : *projection) values.push_back(expr.evaluate(row));
       t.rows.push_back(std::move(values));
     }
     print_table(t, true);
+    if (limited && !options.json) out << "Limit Reached" << std::endl;
     return true;
+  }
+
+  // A pull query's projection over the table's row: `*` is every column;
+  // an expression is named by its alias, the column it reads, or
+  // KSQL_COL_<n> (ksqlDB's names).
+  Expected<std::vector<std::pair<std::string, sql::CompiledExpr>>> pull_projection(
+      const sql::Query& q, const Schema& schema, const sql::Scope& scope) {
+    using namespace sql;
+    ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "SELECT"});
+    std::set<std::string> used;
+    for (const SelectItem& item : q.select) {
+      if (item.kind != SelectItem::Kind::Expression) continue;
+      if (!item.alias.empty())
+        used.insert(item.alias);
+      else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference)
+        used.insert(item.expr->name);
+    }
+    int generated = 0;
+    std::vector<std::pair<std::string, CompiledExpr>> out;
+    for (const SelectItem& item : q.select) {
+      if (item.kind != SelectItem::Kind::Expression) {
+        for (const Column& c : schema.columns) {
+          auto ref = std::make_shared<Expr>();
+          ref->kind = ExprKind::Column;
+          ref->name = c.name;
+          ref->loc = item.loc;
+          auto e = compiler.compile(ref);
+          if (!e) return e.error();
+          out.emplace_back(c.name, std::move(*e));
+        }
+        continue;
+      }
+      auto e = compiler.compile(item.expr);
+      if (!e) return e.error();
+      std::string name = item.alias;
+      if (name.empty() &&
+          (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference))
+        name = item.expr->name;
+      if (name.empty()) {
+        do {
+          name = "KSQL_COL_" + std::to_string(generated++);
+        } while (used.count(name));
+      }
+      out.emplace_back(std::move(name), std::move(*e));
+    }
+    return out;
+  }
+
+  // The literal of a `key_column = literal` conjunct of `w` (either side of
+  // `=`, at the top of WHERE or of an AND), or nullptr.
+  static const sql::Expr* key_literal(const sql::Query& q, const std::string& key_column,
+                                      const sql::Expr* w) {
+    using namespace sql;
+    if (!w || w->kind != ExprKind::Binary) return nullptr;
+    if (w->binary_op == BinaryOp::And) {
+      if (const Expr* l = key_literal(q, key_column, w->args[0].get())) return l;
+      return key_literal(q, key_column, w->args[1].get());
+    }
+    if (w->binary_op != BinaryOp::Eq) return nullptr;
+    auto is_key = [&](const Expr& e) {
+      return e.kind == ExprKind::Column && e.name == key_column &&
+             (e.qualifier.empty() || e.qualifier == q.from.qualifier());
+    };
+    if (is_key(*w->args[0]) && w->args[1]->kind == ExprKind::Literal) return w->args[1].get();
+    if (is_key(*w->args[1]) && w->args[0]->kind == ExprKind::Literal) return w->args[0].get();
+    return nullptr;
+  }
+
+  // One stored row of `target` as the values of its columns (key column,
+  // then value columns), each as its column's type (a stored DOUBLE 7.0 may
+  // come back as 7).
+  static std::vector<Value> table_row(const cluster::TableTarget& target, const Value& key,
+                                      const Value& value) {
+    cluster::KeyTarget k;
+    k.key = key;
+    cluster::QueryAnswer a;
+    a.value = value;
+    std::vector<Value> row;
+    const auto named = cluster::answer_row(target, k, a);
+    for (const auto* cols : {&target.key_columns, &target.value_columns}) {
+      for (const Column& c : *cols) {
+        Value v;
+        for (const auto& [name, x] : named)
+          if (name == c.name) v = x;
+        if (c.type && !v.is_null())
+          if (auto typed = coerce(v, *c.type); typed && !typed->is_null()) v = std::move(*typed);
+        row.push_back(std::move(v));
+      }
+    }
+    return row;
+  }
+
+  // Asks the task of `key.partition` for its key (or, with empty key_bytes,
+  // its rows): through the coordinator with `cluster_config`, else of the
+  // local `app`.
+  Expected<cluster::QueryAnswer> ask_task(const cluster::TableTarget& target,
+                                          const cluster::KeyTarget& key, Application* app,
+                                          const std::optional<Config>& cluster_config) {
+    if (cluster_config) {
+      SignalBlock block;
+      return cluster::lookup_key(options.coordinator, *cluster_config, target, key);
+    }
+    auto promise = std::make_shared<std::promise<Expected<std::pair<bool, std::string>>>>();
+    auto future = promise->get_future();
+    app->lookup(key.partition, -1, target.store, key.key_bytes, std::chrono::seconds(5),
+                [promise](Expected<std::pair<bool, std::string>> r) {
+                  promise->set_value(std::move(r));
+                });
+    auto r = future.get();
+    if (!r) return Error::fatal(target.table + ": lookup failed: " + r.error().message);
+    cluster::QueryAnswer answer;
+    answer.node = "local";
+    answer.status = r->first ? cluster::kLookupFound : cluster::kLookupAbsent;
+    if (r->first) {
+      auto v = codecs::msgpack()()->decode(r->second);
+      if (!v) return Error::fatal("undecodable answer: " + v.error().message);
+      answer.value = std::move(*v);
+    }
+    return answer;
   }
 
   // ---- push queries ---------------------------------------------------------

@@ -3,7 +3,8 @@
 // the node's own connection (the node hands the actor over with `attach`
 // after every hello, so no extra port is opened):
 //  - lookup(query, partition, epoch, store, key) -> (LookupStatus, payload):
-//    `rivulet query`; the lookup runs on the task's actor (Application::lookup);
+//    `rivulet query` and the shell's pull queries; the lookup runs on the
+//    task's actor (Application::lookup; an empty key: the table's rows);
 //  - fault(kind, max_ms) -> "" or an error: `rivulet chaos` for a node on
 //    another machine. "kill": the process dies at once by SIGKILL (no
 //    checkpoint, no commit, no goodbye: a crash), shortly after the answer

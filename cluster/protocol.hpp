@@ -151,7 +151,8 @@ using coordinator_actor = caf::typed_actor<
     caf::replies_to<status_atom>::with<std::string>,
     caf::replies_to<attach_atom, std::string, std::string, caf::actor>::with<std::string>,
     caf::replies_to<queries_atom>::with<std::vector<QueryDef>>,
-    // (query, partition, KTable store, key as msgpack) -> (node, LookupStatus, payload)
+    // (query, partition, KTable store, key as msgpack) -> (node, LookupStatus, payload);
+    // an empty key scans the task's table (actors/messages.hpp, lookup_atom)
     caf::replies_to<lookup_atom, std::string, int32_t, std::string, std::string>::with<
         std::string, int32_t, std::string>,
     // (node, "kill"|"pause"|"resume", pause bound in ms, secret) -> "" or an error

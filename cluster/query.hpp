@@ -76,7 +76,8 @@ Expected<KeyTarget> locate_key(const TableTarget& target, const std::string& key
 struct QueryAnswer {
   std::string node;       // who answered (the task's owner)
   int32_t status = kLookupError;
-  Value value;            // Found: the row's value columns (a struct)
+  Value value;            // Found: the row's value columns (a struct); a scan's
+                          // array of [key, value] arrays
   std::string error;      // Error: why
 };
 
@@ -87,7 +88,8 @@ std::vector<std::pair<std::string, Value>> answer_row(const TableTarget& target,
 
 // The coordinator's queries (their SQL and task counts).
 Expected<std::vector<QueryDef>> fetch_queries(const std::string& coordinator, const Config& config);
-// Asks the owner of the key's task through the coordinator.
+// Asks the owner of the key's task through the coordinator. A KeyTarget
+// with empty key_bytes asks for every row of its partition's task (a scan).
 Expected<QueryAnswer> lookup_key(const std::string& coordinator, const Config& config,
                                  const TableTarget& target, const KeyTarget& key);
 

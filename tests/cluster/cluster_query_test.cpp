@@ -119,6 +119,31 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
       answering.insert(j["node"].get<std::string>());
     }
     CHECK(answering == std::set<std::string>{"n1", "n2"});
+
+    // A scan from the SQL shell: every task's rows, from both nodes through
+    // the coordinator, filtered and projected by the shell.
+    auto [scan_rc, scan_out] = run_command(
+        rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address,
+        "SELECT UID, N, TOTAL / N AS AVERAGE FROM COUNTS;\n"
+        "SELECT UID FROM COUNTS WHERE N > 10 OR UID = 'u3';\n",
+        30);
+    INFO(scan_out);
+    CHECK(scan_rc == 0);
+    std::istringstream scan_lines(scan_out);
+    std::string all_line, filtered_line;
+    std::getline(scan_lines, all_line);
+    std::getline(scan_lines, filtered_line);
+    auto all = nlohmann::json::parse(all_line, nullptr, false);
+    REQUIRE(all.is_array());
+    std::map<std::string, int> scanned;
+    for (const auto& row : all) {
+      scanned[row["UID"].get<std::string>()] = row["N"].get<int>();
+      CHECK(row["AVERAGE"].get<double>() == Approx(2.5));
+    }
+    CHECK(all.size() == static_cast<size_t>(kUsers));
+    CHECK(scanned == expected);
+    auto filtered = nlohmann::json::parse(filtered_line, nullptr, false);
+    CHECK(filtered == nlohmann::json::parse("[{\"UID\": \"u3\"}]"));
   }
 
   SECTION("a CREATE TABLE source read by a join: the partition kcat chose, and its row") {

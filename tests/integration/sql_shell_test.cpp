@@ -1,7 +1,8 @@
 // `rivulet sql --bootstrap B` as a child process on the embedded broker
 // (`rivulet broker`), statements written to its stdin one at a time, kcat
 // as the independent producer: a CREATE TABLE AS SELECT started from the
-// shell, pull queries (a key's current count, a missing key), a push query
+// shell, pull queries (a key's current count, a missing key, scans with
+// conditions, expressions and LIMIT), a push query
 // with LIMIT that prints only rows produced after it started, a file-backed
 // table joined with the CTAS's table, INSERT INTO ... VALUES, and SQL errors with line:column that
 // do not end the session.
@@ -123,14 +124,38 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   send("SELECT N FROM COUNTS WHERE UID = 'nobody';\n");
   result = read_until(*shell, "(");
   CHECK(result.back() == "(0 rows)");
+  // The key's row fails the rest of the condition: no row.
+  send("SELECT * FROM COUNTS WHERE UID = 'u1' AND N > 5;\n");
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(0 rows)");
+
+  // Scans: no key condition, every task's rows (two partitions), filtered
+  // and projected with expressions.
+  send("SELECT UID, N * 10 AS TENS, UCASE(UID) FROM COUNTS WHERE N >= 2 AND TOTAL < 100;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| UID | TENS | KSQL_COL_0 |"));
+  CHECK(has_line(result, "| u1  | 30   | U1         |"));
+  CHECK(has_line(result, "| u2  | 20   | U2         |"));
+  CHECK(result.back() == "(2 rows)");
+  send("SELECT * FROM COUNTS WHERE N = 3;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| u1  | 3 | 8.5   |"));
+  CHECK(result.back() == "(1 row)");
+  send("SELECT UID FROM COUNTS LIMIT 1;\n");
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(1 row)");
+  auto limit = shell->read_line();
+  CHECK(limit == std::optional<std::string>("Limit Reached"));
 
   // Errors name line:column of the input and the session goes on.
   send("SELECT * FROM\n   NOPE WHERE UID = 'u1';\n");
   const int nope_line = line;
   send("SELECT * FROM ORDERS WHERE UID = 'u1';\n");
   const int stream_line = line;
-  send("SELECT * FROM COUNTS WHERE N = 3;\n");
-  const int scan_line = line;
+  send("SELECT * FROM COUNTS WHERE NOPE = 3;\n");
+  const int unknown_line = line;
+  send("SELECT * FROM COUNTS WHERE TOTAL;\n");
+  const int boolean_line = line;
   send("SHOW TABLES;\n");
   result = read_until(*shell, "+--");  // top rule
   auto rest = read_until(*shell, "+--");  // under the header
@@ -218,8 +243,11 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
         std::string::npos);
   CHECK(err.find("line " + std::to_string(stream_line) +
                  ":15: Pull queries are not supported on streams") != std::string::npos);
-  CHECK(err.find("line " + std::to_string(scan_line) + ":28: a pull query needs WHERE UID = ") !=
-        std::string::npos);
+  CHECK(err.find("line " + std::to_string(unknown_line) +
+                 ":28: WHERE column 'NOPE' cannot be resolved") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(boolean_line) +
+                 ":28: Type error in WHERE expression: Should evaluate to boolean but is TOTAL "
+                 "(DOUBLE) instead.") != std::string::npos);
   CHECK(err.find("line " + std::to_string(insert_line) +
                  ":46: Column name `NOPE` does not exist in `ORDERS`.") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
