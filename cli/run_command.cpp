@@ -19,6 +19,7 @@
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
 #include "cluster/insert_values.hpp"
+#include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
 #include "cli/commands.hpp"
 #include "runtime/shutdown_signals.hpp"
@@ -67,6 +68,11 @@ int run_sql(const RunOptions& o) {
     std::cerr << "rivulet run: no bootstrap.servers: pass --bootstrap LIST, --set "
                  "bootstrap.servers=LIST, a --config file or RIVULET_BOOTSTRAP_SERVERS\n";
     return 2;
+  }
+  // Sources declared with PARTITIONS: their topics are created when missing.
+  if (auto declared = cluster::create_declared_topics(app->declared_topics, *config); !declared) {
+    std::cerr << "rivulet run: " << declared.error().to_string() << "\n";
+    return 1;
   }
   // File and memory sources: their topics are created and loaded first.
   auto loading = cluster::SourceLoading::start(*app, *config);

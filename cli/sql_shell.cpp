@@ -20,12 +20,14 @@
 #include "cluster/protocol.hpp"
 #include "cluster/insert_values.hpp"
 #include "cluster/query.hpp"
+#include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
 #include "sql/app_file.hpp"
+#include "sql/functions.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
 
@@ -310,7 +312,7 @@ struct SqlShell::Impl {
   Expected<bool> run(const Statement& s) {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
-    if (std::holds_alternative<CreateSource>(s.body)) return catalog_change(s);
+    if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
     if (std::holds_alternative<CreateAsSelect>(s.body) || std::holds_alternative<InsertInto>(s.body))
       return persistent(s);
     if (const auto* set = std::get_if<SetProperty>(&s.body)) return set_property(s, *set);
@@ -342,6 +344,28 @@ struct SqlShell::Impl {
     auto written = cluster::write_inserts({*record}, *config);
     if (!written) return written.error();
     message("Row inserted into " + record->target + ".");
+    return true;
+  }
+
+  // CREATE STREAM/TABLE: a Kafka source declared with PARTITIONS has its
+  // topic created when missing (as ksqlDB does), when the shell has a
+  // broker; the catalog changes only once the topic is there.
+  Expected<bool> create_source(const Statement& s, const sql::CreateSource& c) {
+    auto config = query_config("topics", false);
+    if (!config) return config.error();
+    if (config->get("bootstrap.servers").empty()) return catalog_change(s);
+    auto engine = session.fork();
+    auto r = engine.execute(s);
+    if (!r) return r.error();
+    const sql::SourceInfo* info = engine.catalog().find(c.name);
+    if (info && info->source_kind == sql::SourceKind::Kafka && info->partitions > 0 &&
+        info->query_id.empty()) {
+      SignalBlock block;
+      auto created = cluster::create_declared_topics({*info}, *config);
+      if (!created) return sql_error(c.name_loc, created.error().message);
+    }
+    session = engine.fork();
+    message(*r);
     return true;
   }
 
@@ -603,24 +627,66 @@ struct SqlShell::Impl {
       t.header = {"Kafka Topic", "Partitions"};
       for (const auto& [name, n] : *topics)
         t.rows.push_back({Value::string(name), Value::int32(n)});
-    } else {
-      return sql_error(s.loc, "not supported yet: SHOW FUNCTIONS");
+    } else {  // FUNCTIONS
+      t.header = {"Function Name", "Type"};
+      for (const sql::FunctionDef* f : sql::FunctionRegistry::builtin().all()) {
+        const bool aggregate = f->kind == sql::FunctionDef::Kind::Aggregate;
+        t.rows.push_back({Value::string(f->name), Value::string(aggregate ? "AGGREGATE" : "SCALAR")});
+      }
     }
     print_table(t, false);
     return true;
   }
 
+  // DESCRIBE FUNCTION name: its type, signature and description (ksqlDB's
+  // "Can't find any functions with the name" when unknown).
+  Expected<bool> describe_function(const sql::Describe& d) {
+    const sql::FunctionDef* f = sql::FunctionRegistry::builtin().find(d.name);
+    if (!f) return sql_error(d.name_loc, "Can't find any functions with the name '" + d.name + "'");
+    const char* type = f->kind == sql::FunctionDef::Kind::Aggregate ? "AGGREGATE" : "SCALAR";
+    if (options.json) {
+      nlohmann::json j{{"name", f->name},
+                       {"type", type},
+                       {"signature", f->signature},
+                       {"description", f->description}};
+      out << j.dump() << std::endl;
+      return true;
+    }
+    out << "Name                 : " << f->name << "\n"
+        << "Type                 : " << type << "\n"
+        << "Signature            : " << f->signature << "\n"
+        << "Description          : " << f->description << std::endl;
+    return true;
+  }
+
   Expected<bool> describe(const Statement& s, const sql::Describe& d) {
-    if (d.what != sql::Describe::What::Source)
-      return sql_error(s.loc, "not supported yet: DESCRIBE FUNCTION / DESCRIBE STREAMS");
+    (void)s;
+    if (d.what == sql::Describe::What::Function) return describe_function(d);
+    if (d.what == sql::Describe::What::AllStreams) {  // each stream, as DESCRIBE it
+      for (const sql::SourceInfo* src : session.catalog().list(sql::SourceType::Stream)) {
+        if (!options.json) out << "\n";
+        describe_source(*src);
+      }
+      return true;
+    }
     auto src = session.catalog().resolve(d.name, d.name_loc);
     if (!src) return src.error();
-    const sql::SourceInfo& info = **src;
+    describe_source(**src);
+    return true;
+  }
+
+  void describe_source(const sql::SourceInfo& info) {
     if (!options.json) {
       out << "Name                 : " << info.name << "\n"
           << "Type                 : " << sql::source_type_name(info.type) << "\n"
           << "Kafka topic          : " << info.topic << " (key " << info.key_format
           << ", value " << info.value_format << ")\n";
+      if (info.window) {
+        out << "Windowed             : " << sql::window_type_name(*info.window);
+        if (info.window_size_ms && *info.window != sql::WindowType::Session)
+          out << " (size " << *info.window_size_ms << " ms)";
+        out << "\n";
+      }
       if (!info.query_id.empty()) out << "Written by query     : " << info.query_id << "\n";
     }
     Table t;
@@ -631,7 +697,6 @@ struct SqlShell::Impl {
       t.rows.push_back({Value::string(c.name), Value::string(type)});
     }
     print_table(t, false);
-    return true;
   }
 
   // ---- pull queries ---------------------------------------------------------

@@ -38,7 +38,24 @@ Expected<sql::PlannedApp> plan_query(const std::string& sql) {
   return app;
 }
 
+Expected<bool> create_declared_topics(const std::vector<sql::SourceInfo>& sources,
+                                      const Config& config) {
+  if (sources.empty()) return true;
+  auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
+  if (!admin) return admin.error();
+  for (const sql::SourceInfo& s : sources) {
+    auto ok = (*admin)->ensure_topic(s.topic, s.partitions);
+    if (!ok)
+      return Error::fatal(std::string(s.is_table() ? "table " : "stream ") + s.name +
+                          " (PARTITIONS=" + std::to_string(s.partitions) +
+                          "): " + ok.error().message);
+  }
+  return true;
+}
+
 Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& config) {
+  if (auto declared = create_declared_topics(app.declared_topics, config); !declared)
+    return declared.error();
   if (app.external_sources.empty()) return true;
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
   if (!admin) return admin.error();

@@ -20,7 +20,14 @@ Expected<sql::PlannedApp> plan_query(const std::string& sql);
 // Creates the topics of the file tables (PlannedApp::external_sources)
 // with their PARTITIONS, so that query_partitions counts them before any
 // node has loaded them.
+// Creates the declared Kafka sources' topics too (create_declared_topics).
 Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& config);
+
+// Creates the topic of each source declared with WITH (PARTITIONS=n) when it
+// is missing, as ksqlDB's CREATE STREAM/TABLE does; a topic that exists with
+// another partition count is an error naming both counts and the source.
+Expected<bool> create_declared_topics(const std::vector<sql::SourceInfo>& sources,
+                                      const Config& config);
 
 // The number of tasks: the common partition count of the topology's input
 // topics (repartition topics excluded), read from the broker.

@@ -37,6 +37,7 @@ Expected<PlannedApp> plan_script(std::string_view sql) {
     if (!is_config_key(k) && !is_planner_property(k)) app.ignored.push_back(k);
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
+  app.declared_topics = declared_topics(engine.catalog(), app.topology);
   app.inserts = engine.inserts();
   app.explain = [planned](const std::string& application_id) {
     return planned->explain(application_id);
@@ -51,6 +52,19 @@ std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology&
     for (const SourceInfo* s : catalog.list(type))
       if (s->source_kind != SourceKind::Kafka &&
           std::find(read.begin(), read.end(), s->topic) != read.end())
+        out.push_back(*s);
+  return out;
+}
+
+std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& topology) {
+  std::vector<SourceInfo> out;
+  auto read = topology.source_topics();
+  auto written = topology.sink_topics();
+  for (SourceType type : {SourceType::Table, SourceType::Stream})
+    for (const SourceInfo* s : catalog.list(type))
+      if (s->source_kind == SourceKind::Kafka && s->partitions > 0 && s->query_id.empty() &&
+          std::find(read.begin(), read.end(), s->topic) != read.end() &&
+          std::find(written.begin(), written.end(), s->topic) == written.end())
         out.push_back(*s);
   return out;
 }

@@ -43,6 +43,10 @@ struct PlannedApp {
   // The file and memory sources the queries read (WITH (SOURCE='file://...'));
   // a loader writes them into their topics (cluster/source_loading.hpp).
   std::vector<SourceInfo> external_sources;
+  // The Kafka sources the queries read that were declared with
+  // WITH (PARTITIONS=n): their topics are created when missing, as ksqlDB's
+  // CREATE STREAM/TABLE does (cluster/query_plan.hpp, create_declared_topics).
+  std::vector<SourceInfo> declared_topics;
   // INSERT INTO ... VALUES rows, in order: written before the queries start
   // (cluster/insert_values.hpp).
   std::vector<InsertedRecord> inserts;
@@ -54,6 +58,10 @@ Expected<PlannedApp> plan_script(std::string_view sql);
 // The file and memory sources of `catalog` whose topics `topology` reads
 // (PlannedApp::external_sources; the `rivulet sql` shell per query).
 std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology& topology);
+// The Kafka sources of `catalog` declared with `partitions` (CREATE
+// STREAM/TABLE, not a query's result) whose topics `topology` reads and
+// does not write (PlannedApp::declared_topics).
+std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& topology);
 
 // Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
 Expected<PlannedApp> plan_file(const std::string& path);

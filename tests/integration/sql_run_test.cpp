@@ -340,3 +340,61 @@ TEST_CASE("rivulet run: a bad file names line:column and exits 2", "[integration
   CHECK(out2.find("cannot read") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("rivulet run: a source declared with PARTITIONS has its topic created, as in ksqlDB",
+          "[integration][sql]") {
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  std::string dir = temp_dir("rivulet-sql-declared");
+  auto write_app = [&](const std::string& path, int partitions) {
+    std::ofstream out(path);
+    out << "SET 'application.id' = 'sql-declared-" << partitions << "';\n"
+        << "SET 'commit.interval.ms' = '100';\n"
+        << "CREATE STREAM EV (K STRING KEY, V INT)\n"
+        << "  WITH (kafka_topic='declared_ev', value_format='JSON', partitions=" << partitions
+        << ");\n"
+        << "CREATE STREAM BIG WITH (kafka_topic='declared_big') AS SELECT K, V FROM EV WHERE V > 1;\n";
+  };
+  const std::string app = dir + "/declared.sql";
+  write_app(app, 3);
+  auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
+                                  *bootstrap, "--set", "state.dir=" + dir + "/state"});
+  REQUIRE(run.has_value());
+  auto line = run->read_line();
+  REQUIRE(line.has_value());
+  CHECK(line->rfind("running 1 query from " + app, 0) == 0);
+  CHECK(line->find(", 3 partitions)") != std::string::npos);
+  // kcat, an independent client, sees the topic with its 3 partitions.
+  auto [lrc, listing] = run_command("kcat -b " + *bootstrap + " -L -t declared_ev", "", 30);
+  CHECK(lrc == 0);
+  CHECK(listing.find("with 3 partitions") != std::string::npos);
+  REQUIRE(run_command("kcat -b " + *bootstrap + " -P -K '|' -t declared_ev",
+                      "a|{\"V\": 1}\nb|{\"V\": 2}\nc|{\"V\": 3}\n")
+              .first == 0);
+  std::vector<std::pair<std::string, std::string>> big;
+  eventually([&] {
+    big = read_topic(*bootstrap, "declared_big");
+    return big.size() >= 2;
+  });
+  std::set<std::string> keys;
+  for (const auto& [k, v] : big) keys.insert(k);
+  CHECK(keys == std::set<std::string>{"b", "c"});
+  CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+
+  // Declared with another count than the topic has: refused before any
+  // query starts, naming both counts.
+  const std::string other = dir + "/other.sql";
+  write_app(other, 5);
+  auto [rc, out] = run_command(rivulet::testing::rivulet_binary() + " run " + other +
+                                   " --bootstrap " + *bootstrap + " --set state.dir=" + dir +
+                                   "/state2 2>&1",
+                               "", 60);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("stream EV (PARTITIONS=5): topic 'declared_ev' exists with 3 partitions, but 5 "
+                 "were requested") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}

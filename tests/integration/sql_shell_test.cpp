@@ -156,6 +156,19 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   const int unknown_line = line;
   send("SELECT * FROM COUNTS WHERE TOTAL;\n");
   const int boolean_line = line;
+  // A stream declared with PARTITIONS on a missing topic: created (kcat
+  // sees its 3 partitions); on an existing topic with another count: refused.
+  send("CREATE STREAM FRESH (K STRING KEY, V INT)\n"
+       "  WITH (kafka_topic='sh_fresh', value_format='JSON', partitions=3);\n");
+  auto fresh = shell->read_line();
+  REQUIRE(fresh.has_value());
+  CHECK(*fresh == "Stream created");
+  auto [lrc, listing] = run_command("kcat -b " + *bootstrap + " -L -t sh_fresh", "", 30);
+  CHECK(lrc == 0);
+  CHECK(listing.find("with 3 partitions") != std::string::npos);
+  send("CREATE STREAM CLASH (UID STRING KEY, AMOUNT DOUBLE)\n"
+       "  WITH (kafka_topic='sh_orders', value_format='JSON', partitions=4);\n");
+  const int clash_line = line - 1;
   send("SHOW TABLES;\n");
   result = read_until(*shell, "+--");  // top rule
   auto rest = read_until(*shell, "+--");  // under the header
@@ -248,6 +261,9 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(err.find("line " + std::to_string(boolean_line) +
                  ":28: Type error in WHERE expression: Should evaluate to boolean but is TOTAL "
                  "(DOUBLE) instead.") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(clash_line) +
+                 ":15: stream CLASH (PARTITIONS=4): topic 'sh_orders' exists with 2 partitions, "
+                 "but 4 were requested") != std::string::npos);
   CHECK(err.find("line " + std::to_string(insert_line) +
                  ":46: Column name `NOPE` does not exist in `ORDERS`.") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
@@ -281,6 +297,34 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(bad_out.find("line 5:10: Source `NOPE` does not exist") != std::string::npos);
   CHECK(bad_out.find("| V     | INTEGER ") != std::string::npos);
   CHECK(bad_out.find("| T          | t ") != std::string::npos);  // the last statement, without ';'
+
+  // The catalog of functions, and DESCRIBE of every stream and of a
+  // windowed source, without a broker.
+  auto [fn_rc, fn_out] = run_command(
+      bin + " sql 2>&1",
+      "SHOW FUNCTIONS;\nDESCRIBE FUNCTION substring;\nDESCRIBE FUNCTION nope;\n"
+      "CREATE STREAM A1 (K STRING KEY, V INT) WITH (kafka_topic='a1', value_format='JSON');\n"
+      "CREATE STREAM B1 (K STRING KEY, W INT) WITH (kafka_topic='b1', value_format='JSON');\n"
+      "CREATE TABLE WIN (K STRING PRIMARY KEY, N BIGINT) WITH (kafka_topic='win', "
+      "value_format='JSON', window_type='TUMBLING', window_size='10 SECONDS');\n"
+      "DESCRIBE STREAMS;\nDESCRIBE WIN;\n",
+      30);
+  INFO(fn_out);
+  CHECK(fn_rc == 1);  // the unknown function
+  CHECK(fn_out.find("| Function Name ") != std::string::npos);
+  CHECK(fn_out.find("| SUBSTRING ") != std::string::npos);
+  CHECK(fn_out.find("| COUNT ") != std::string::npos);
+  CHECK(fn_out.find("| AGGREGATE ") != std::string::npos);
+  CHECK(fn_out.find("Name                 : SUBSTRING\nType                 : SCALAR\n"
+                    "Signature            : SUBSTRING(") != std::string::npos);
+  CHECK(fn_out.find("line 3:19: Can't find any functions with the name 'NOPE'") !=
+        std::string::npos);
+  CHECK(fn_out.find("Name                 : A1\n") != std::string::npos);
+  CHECK(fn_out.find("Name                 : B1\n") != std::string::npos);
+  CHECK(fn_out.find("| W     | INTEGER ") != std::string::npos);
+  CHECK(fn_out.find("Name                 : WIN\nType                 : TABLE\n"
+                    "Kafka topic          : win (key KAFKA, value JSON)\n"
+                    "Windowed             : TUMBLING (size 10000 ms)\n") != std::string::npos);
 
   // EXPLAIN plans a persistent query without a broker and without starting
   // it: the session's catalog is unchanged afterwards.
