@@ -824,6 +824,13 @@ struct SqlShell::Impl {
                             "-" + std::to_string(key->partition) + "): " + answer->error);
       if (answer->status == cluster::kLookupFound) take(key->key, answer->value);
     } else {
+      if (lower(property("ksql.query.pull.table.scan.enabled")) == "false")
+        return sql_error(!q.where ? q.loc
+                         : q.where->kind == ExprKind::Binary && q.where->args[0]->loc.known()
+                             ? q.where->args[0]->loc
+                             : q.where->loc,
+                         "table scans are off ('ksql.query.pull.table.scan.enabled' is "
+                         "'false'): ask for one key, WHERE " + key_column + " = <literal>");
       for (int32_t p = 0; p < target.partitions && !limited; ++p) {
         cluster::KeyTarget all;  // no key: the task's whole table
         all.partition = p;

@@ -146,6 +146,18 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(result.back() == "(1 row)");
   auto limit = shell->read_line();
   CHECK(limit == std::optional<std::string>("Limit Reached"));
+  // ksqlDB's switch turns scans off; key lookups still run.
+  send("SET 'ksql.query.pull.table.scan.enabled' = 'false';\n");
+  auto set = shell->read_line();
+  CHECK(set.has_value());
+  send("SELECT * FROM COUNTS WHERE N > 0;\n");
+  const int scans_off_line = line;
+  send("SELECT N FROM COUNTS WHERE UID = 'u1';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| 3 |"));
+  send("UNSET 'ksql.query.pull.table.scan.enabled';\n");
+  auto unset = shell->read_line();
+  CHECK(unset.has_value());
 
   // Errors name line:column of the input and the session goes on.
   send("SELECT * FROM\n   NOPE WHERE UID = 'u1';\n");
@@ -256,6 +268,9 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
         std::string::npos);
   CHECK(err.find("line " + std::to_string(stream_line) +
                  ":15: Pull queries are not supported on streams") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(scans_off_line) +
+                 ":28: table scans are off ('ksql.query.pull.table.scan.enabled' is 'false'): "
+                 "ask for one key, WHERE UID = <literal>") != std::string::npos);
   CHECK(err.find("line " + std::to_string(unknown_line) +
                  ":28: WHERE column 'NOPE' cannot be resolved") != std::string::npos);
   CHECK(err.find("line " + std::to_string(boolean_line) +
