@@ -42,6 +42,13 @@ int run_query(const QueryArgs& a) {
     std::cerr << "\n";
     return 2;
   }
+  if (target.windowed) {
+    std::cerr << "rivulet query: table " << target.table
+              << " is windowed (a row per key and window): ask with `rivulet sql --coordinator "
+              << a.coordinator << "`, e.g. SELECT * FROM " << target.table << " WHERE "
+              << target.key_columns.front().name << " = '" << a.key << "';\n";
+    return 2;
+  }
   auto key = cluster::locate_key(target, a.key);
   if (!key) {
     std::cerr << "rivulet query: " << key.error().message << "\n";

@@ -766,19 +766,24 @@ struct SqlShell::Impl {
       }
       if (!app) {
         const SourceInfo* t = session.catalog().find(q.from.name);
-        if (why.empty() || (t->window && why.find("windowed") == std::string::npos)) {
-          why = t->window ? "table " + t->name + " is windowed; key lookups read unwindowed tables only"
-                          : "table " + t->name +
-                                " is not materialized by a running query (to query it, run CREATE "
-                                "TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name + ";)";
+        if (why.empty()) {
+          why = "table " + t->name +
+                " is not materialized by a running query (to query it, run CREATE TABLE "
+                "QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name + ";)";
         }
         return sql_error(q.from.loc, why);
       }
     }
     // The table's columns as one row: the key column, then the value
     // columns; WHERE and the projection are compiled against it.
+    // A windowed table's rows carry their window after the key, as in
+    // ksqlDB: WINDOWSTART and WINDOWEND (BIGINT, epoch milliseconds).
     Schema schema;
     for (const auto& c : target.key_columns) schema.columns.push_back(c);
+    if (target.windowed) {
+      schema.columns.push_back(Column{"WINDOWSTART", DataType::of(TypeKind::BigInt), false});
+      schema.columns.push_back(Column{"WINDOWEND", DataType::of(TypeKind::BigInt), false});
+    }
     for (const auto& c : target.value_columns) schema.columns.push_back(c);
     const Scope scope = Scope::of_row(schema, q.from.qualifier());
     std::optional<CompiledExpr> where;
@@ -817,12 +822,23 @@ struct SqlShell::Impl {
                                        : to_json(literal->value);
       auto key = cluster::locate_key(target, key_text);
       if (!key) return sql_error(literal->loc, key.error().message);
-      auto answer = ask_task(target, *key, app, cluster_config);
-      if (!answer) return answer.error();
-      if (answer->status == cluster::kLookupError)
-        return Error::fatal(target.table + " at key '" + key_text + "' (task " + target.query +
-                            "-" + std::to_string(key->partition) + "): " + answer->error);
-      if (answer->status == cluster::kLookupFound) take(key->key, answer->value);
+      if (target.windowed) {  // a row per window: the rows of the key's task, of this key
+        auto rows_of = scan_task(target, key->partition, app, cluster_config);
+        if (!rows_of) return rows_of.error();
+        for (const Value& pair : rows_of->as_array()) {
+          if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
+          if (window_inner_key(pair.as_array()[0]) != key->key) continue;
+          take(pair.as_array()[0], pair.as_array()[1]);
+          if (limited) break;
+        }
+      } else {
+        auto answer = ask_task(target, *key, app, cluster_config);
+        if (!answer) return answer.error();
+        if (answer->status == cluster::kLookupError)
+          return Error::fatal(target.table + " at key '" + key_text + "' (task " + target.query +
+                              "-" + std::to_string(key->partition) + "): " + answer->error);
+        if (answer->status == cluster::kLookupFound) take(key->key, answer->value);
+      }
     } else {
       if (lower(property("ksql.query.pull.table.scan.enabled")) == "false")
         return sql_error(!q.where ? q.loc
@@ -832,18 +848,9 @@ struct SqlShell::Impl {
                          "table scans are off ('ksql.query.pull.table.scan.enabled' is "
                          "'false'): ask for one key, WHERE " + key_column + " = <literal>");
       for (int32_t p = 0; p < target.partitions && !limited; ++p) {
-        cluster::KeyTarget all;  // no key: the task's whole table
-        all.partition = p;
-        auto answer = ask_task(target, all, app, cluster_config);
-        if (!answer) return answer.error();
-        if (answer->status != cluster::kLookupFound)
-          return Error::fatal(target.table + ": the scan of task " + target.query + "-" +
-                              std::to_string(p) + " failed: " +
-                              (answer->error.empty() ? "no answer" : answer->error));
-        if (answer->value.kind() != TypeKind::Array)
-          return Error::fatal(target.table + ": the scan of task " + target.query + "-" +
-                              std::to_string(p) + " answered no rows");
-        for (const Value& pair : answer->value.as_array()) {
+        auto rows_of = scan_task(target, p, app, cluster_config);
+        if (!rows_of) return rows_of.error();
+        for (const Value& pair : rows_of->as_array()) {
           if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
           take(pair.as_array()[0], pair.as_array()[1]);
           if (limited) break;
@@ -930,17 +937,22 @@ struct SqlShell::Impl {
   }
 
   // One stored row of `target` as the values of its columns (key column,
-  // then value columns), each as its column's type (a stored DOUBLE 7.0 may
-  // come back as 7).
+  // the window's bounds when windowed, then value columns), each as its
+  // column's type (a stored DOUBLE 7.0 may come back as 7).
   static std::vector<Value> table_row(const cluster::TableTarget& target, const Value& key,
                                       const Value& value) {
     cluster::KeyTarget k;
-    k.key = key;
+    k.key = window_inner_key(key);
     cluster::QueryAnswer a;
     a.value = value;
     std::vector<Value> row;
     const auto named = cluster::answer_row(target, k, a);
     for (const auto* cols : {&target.key_columns, &target.value_columns}) {
+      if (cols == &target.value_columns && target.windowed) {
+        const WindowBounds w = window_of(key);
+        row.push_back(Value::int64(w.start));
+        row.push_back(Value::int64(w.end));
+      }
       for (const Column& c : *cols) {
         Value v;
         for (const auto& [name, x] : named)
@@ -951,6 +963,22 @@ struct SqlShell::Impl {
       }
     }
     return row;
+  }
+
+  // Every row of the task of `partition` (an Array of [key, value] Arrays).
+  Expected<Value> scan_task(const cluster::TableTarget& target, int32_t partition, Application* app,
+                            const std::optional<Config>& cluster_config) {
+    cluster::KeyTarget all;  // no key: the task's whole table
+    all.partition = partition;
+    auto answer = ask_task(target, all, app, cluster_config);
+    if (!answer) return answer.error();
+    const std::string task = target.query + "-" + std::to_string(partition);
+    if (answer->status != cluster::kLookupFound)
+      return Error::fatal(target.table + ": the scan of task " + task + " failed: " +
+                          (answer->error.empty() ? "no answer" : answer->error));
+    if (answer->value.kind() != TypeKind::Array)
+      return Error::fatal(target.table + ": the scan of task " + task + " answered no rows");
+    return std::move(answer->value);
   }
 
   // Asks the task of `key.partition` for its key (or, with empty key_bytes,

@@ -52,9 +52,8 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
     const bool derived = t->query_id.rfind("CTAS_", 0) == 0;
     c.target.store = derived ? sql::queryable_store_name(t->name) : t->name;
     auto origin = topo.store_origin(c.target.store);
-    if (t->window) {
-      c.why_not = "table " + t->name + " is windowed; key lookups read unwindowed tables only";
-    } else if (!origin) {
+    c.target.windowed = t->window.has_value();
+    if (!origin) {
       c.why_not = "table " + t->name + " is not materialized: no persistent query reads it (to "
                   "query it, run CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " +
                   t->name + ";)";

@@ -39,10 +39,13 @@ struct TableTarget {
   std::string origin_topic;      // the input whose partitioning places the key
   CodecFactory origin_key;       // that input's key format
   bool origin_repartition = false;  // a GROUP BY's repartition topic (bare group key)
+  // Its rows are keyed by windowed keys (operators/window.hpp): a key has a
+  // row per window, found by a scan of the key's task, not a lookup.
+  bool windowed = false;
 };
 
 // A table of one query's engine: queryable (materialized by its topology,
-// unwindowed, one key column) or not, and why not.
+// one key column) or not, and why not.
 struct TableCandidate {
   TableTarget target;
   bool queryable = false;

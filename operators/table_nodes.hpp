@@ -5,14 +5,18 @@
 // Owned by a TaskGraph; run on the task's thread, which is the only writer
 // of the task's KTables (so the join reads them without locks).
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "operators/ktable.hpp"
 #include "operators/processor.hpp"
 #include "operators/versioned_table.hpp"
+#include "operators/window.hpp"
 
 namespace rivulet {
 
@@ -26,6 +30,13 @@ namespace rivulet {
 // out-of-order update (older than the key's newest version) only enters the
 // history, and one older than the history retention is dropped and counted
 // as a late record (Kafka Streams' versioned-table semantics).
+//
+// keep_windows(ms): a table of windowed rows (a windowed aggregation's
+// results, keyed by windowed keys) deletes each window's row once the
+// newest record's timestamp passes the window's end by more than `ms`, so
+// that it holds what its windows' retention keeps, not every window ever.
+// The windows are indexed by end; after a restore the index is rebuilt from
+// the table's keys at the first batch.
 class MaterializeNode final : public Processor {
  public:
   MaterializeNode(std::string name, std::shared_ptr<KTable> table,
@@ -33,8 +44,12 @@ class MaterializeNode final : public Processor {
       : Processor(std::move(name)), table_(std::move(table)), versions_(std::move(versions)) {}
 
   const std::shared_ptr<KTable>& table() const { return table_; }
+  void keep_windows(int64_t ms) { keep_ms_ = ms; }
+  // Windows deleted for their age so far (keep_windows).
+  uint64_t windows_expired() const { return expired_; }
 
   void process(Batch& batch, ProcessContext& ctx) override {
+    if (keep_ms_ >= 0 && !indexed_) index_table();
     size_t kept = 0;
     {
       KTable::Writer w(*table_);
@@ -50,8 +65,25 @@ class MaterializeNode final : public Processor {
           if (put != VersionedTable::PutResult::Latest) continue;
         }
         w.apply(r.key, r.value);
+        if (keep_ms_ >= 0) {
+          if (!r.value.is_null() && is_windowed_key(r.key))
+            by_end_[window_of(r.key).end].insert(r.key);
+          if (r.timestamp > newest_) newest_ = r.timestamp;
+        }
         if (kept != i) batch[kept] = std::move(r);
         ++kept;
+      }
+      if (keep_ms_ >= 0) {
+        // Past their time: gone from the table (not forwarded; the sink
+        // reads the parent, and a windowed topic keeps its own retention).
+        while (!by_end_.empty() && by_end_.begin()->first + keep_ms_ < newest_) {
+          for (const Value& key : by_end_.begin()->second) {
+            if (table_->find_local(key) == nullptr) continue;  // deleted since
+            w.erase(key);
+            ++expired_;
+          }
+          by_end_.erase(by_end_.begin());
+        }
       }
     }
     batch.resize(kept);
@@ -59,8 +91,19 @@ class MaterializeNode final : public Processor {
   }
 
  private:
+  void index_table() {
+    for (const Value& key : table_->keys())
+      if (is_windowed_key(key)) by_end_[window_of(key).end].insert(key);
+    indexed_ = true;
+  }
+
   std::shared_ptr<KTable> table_;
   std::shared_ptr<VersionedTable> versions_;
+  int64_t keep_ms_ = -1;
+  bool indexed_ = false;
+  int64_t newest_ = std::numeric_limits<int64_t>::min();
+  std::map<int64_t, std::unordered_set<Value, ValueHash>> by_end_;
+  uint64_t expired_ = 0;
 };
 
 enum class JoinType { Inner, Left };

@@ -126,7 +126,7 @@ Topology::NodeId Topology::add_source(std::string topic, Serdes serdes, bool is_
 }
 
 Topology::NodeId Topology::add_table(NodeId parent, std::string store_name, TableStorage storage,
-                                    int64_t history_retention_ms) {
+                                    int64_t history_retention_ms, int64_t window_keep_ms) {
   auto& st = *state_;
   st.valid_parent(parent, "table");
   if (st.store(store_name)) st.fail("store name " + store_name + " is used twice");
@@ -134,12 +134,16 @@ Topology::NodeId Topology::add_table(NodeId parent, std::string store_name, Tabl
   d.name = next_name("materialize");
   d.label = "table " + store_name;
   if (history_retention_ms >= 0) d.label += " (versioned)";
+  if (window_keep_ms >= 0)
+    d.label += " (windows kept " + std::to_string(window_keep_ms) + " ms past their end)";
   d.parents = {parent};
-  d.factory = [store_name](BuildContext& c) -> std::unique_ptr<Processor> {
+  d.factory = [store_name, window_keep_ms](BuildContext& c) -> std::unique_ptr<Processor> {
     auto t = c.table(store_name);
     if (!t) return nullptr;
-    return std::make_unique<MaterializeNode>(c.node_name(), std::move(t),
-                                             c.versions(store_name));
+    auto node = std::make_unique<MaterializeNode>(c.node_name(), std::move(t),
+                                                  c.versions(store_name));
+    if (window_keep_ms >= 0) node->keep_windows(window_keep_ms);
+    return node;
   };
   NodeId id = st.push(std::move(d));
   State::StoreDesc s;

@@ -117,9 +117,11 @@ class Topology {
   NodeId add_source(std::string topic, Serdes serdes, bool is_table = false);
   // Materializes the parent's records into the KTable `store_name`.
   // history_retention_ms >= 0: the table also keeps versions (temporal
-  // joins, versioned_table.hpp).
+  // joins, versioned_table.hpp). window_keep_ms >= 0: the records are keyed
+  // by windowed keys, and a window's row is deleted once the records' time
+  // passes its end by more than that (MaterializeNode::keep_windows).
   NodeId add_table(NodeId parent, std::string store_name, TableStorage storage = TableStorage::Auto,
-                   int64_t history_retention_ms = -1);
+                   int64_t history_retention_ms = -1, int64_t window_keep_ms = -1);
   // A processor made per task by `factory`. `reads_tables`: the KTables it
   // reads (they must exist; their inputs must be co-partitioned with its).
   NodeId add_processor(std::string name, std::vector<NodeId> parents, ProcessorFactory factory,

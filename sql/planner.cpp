@@ -228,8 +228,19 @@ class QueryPlanner {
       node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
-    if (sink_.is_table() && !sink_.window && id_.rfind("CTAS_", 0) == 0)
-      e_.topology_.add_table(*node, queryable_store_name(sink_.name), TableStorage::Encoded);
+    // A CREATE TABLE AS SELECT keeps its rows for pull queries; a windowed
+    // one each window until the records' time passes its end by the
+    // window's retention (RETENTION, else size or gap + grace; a result of
+    // a windowed source without WINDOW: its size + ksqlDB's default grace).
+    if (sink_.is_table() && id_.rfind("CTAS_", 0) == 0) {
+      int64_t keep_ms = -1;
+      if (sink_.window) {
+        keep_ms = q_.window ? window_spec(*q_.window, q_.emit).retention()
+                            : sink_.window_size_ms.value_or(0) + rivulet::WindowSpec::kDefaultGraceMs;
+      }
+      e_.topology_.add_table(*node, queryable_store_name(sink_.name), TableStorage::Encoded, -1,
+                             keep_ms);
+    }
     e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes), sink_.is_table());
     return true;
   }

@@ -30,6 +30,7 @@ CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH (kafka_topic='user
 CREATE STREAM ORDERS (UID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE) WITH (kafka_topic='orders', value_format='JSON');
 CREATE STREAM ENRICHED AS SELECT O.UID AS UID, ORDER_ID, AMOUNT, NAME FROM ORDERS O LEFT JOIN USERS U ON O.UID = U.UID;
 CREATE TABLE COUNTS AS SELECT UID, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM ORDERS GROUP BY UID;
+CREATE TABLE PER_WINDOW AS SELECT UID, COUNT(*) AS N FROM ORDERS WINDOW TUMBLING (SIZE 1000 DAYS) GROUP BY UID;
 CREATE STREAM VIP AS SELECT O.UID AS UID, ORDER_ID FROM ORDERS O
   WHERE EXISTS (SELECT 1 FROM USERS U WHERE U.NAME = CONCAT('VIP ', O.UID));
 )sql";
@@ -144,6 +145,25 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(scanned == expected);
     auto filtered = nlohmann::json::parse(filtered_line, nullptr, false);
     CHECK(filtered == nlohmann::json::parse("[{\"UID\": \"u3\"}]"));
+
+    // A windowed table: the key's rows, a row per window (one window of
+    // 1000 days holds every order), from the task that owns the key.
+    auto [win_rc, win_out] = run_command(
+        rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address,
+        "SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = 'u3';\n", 30);
+    INFO(win_out);
+    CHECK(win_rc == 0);
+    CHECK(nlohmann::json::parse(win_out, nullptr, false) ==
+          nlohmann::json::parse("[{\"UID\": \"u3\", \"N\": " + std::to_string(expected["u3"]) +
+                                ", \"SPAN\": 86400000000}]"));
+    // rivulet query asks for one row: it sends windowed tables to the shell.
+    auto [q_rc, q_out] = run_command(rivulet::testing::rivulet_binary() + " query --coordinator " +
+                                         c.address + " PER_WINDOW u3 2>&1",
+                                     "", 30);
+    INFO(q_out);
+    CHECK(q_rc == 2);
+    CHECK(q_out.find("rivulet query: table PER_WINDOW is windowed (a row per key and window): "
+                     "ask with `rivulet sql --coordinator ") != std::string::npos);
   }
 
   SECTION("a CREATE TABLE source read by a join: the partition kcat chose, and its row") {
@@ -313,7 +333,8 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(err_out.find("line 1:15: Pull queries are not supported on streams: ORDERS is a stream "
                        "of query shop") != std::string::npos);
     CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
-                       "(query shop), TIERS (query shop), USERS (query shop))") != std::string::npos);
+                       "(query shop), PER_WINDOW (query shop), TIERS (query shop), USERS (query "
+                       "shop))") != std::string::npos);
 
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);

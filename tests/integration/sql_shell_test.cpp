@@ -2,7 +2,7 @@
 // (`rivulet broker`), statements written to its stdin one at a time, kcat
 // as the independent producer: a CREATE TABLE AS SELECT started from the
 // shell, pull queries (a key's current count, a missing key, scans with
-// conditions, expressions and LIMIT), a push query
+// conditions, expressions and LIMIT, a windowed table's rows), a push query
 // with LIMIT that prints only rows produced after it started, a file-backed
 // table joined with the CTAS's table, INSERT INTO ... VALUES, and SQL errors with line:column that
 // do not end the session.
@@ -146,6 +146,35 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(result.back() == "(1 row)");
   auto limit = shell->read_line();
   CHECK(limit == std::optional<std::string>("Limit Reached"));
+  // A windowed table: a row per key and window, WINDOWSTART and WINDOWEND
+  // after the key (windows of 1000 days: the orders' times, now, share one).
+  send("CREATE TABLE PER_WINDOW AS SELECT UID, COUNT(*) AS N FROM ORDERS\n"
+       "  WINDOW TUMBLING (SIZE 1000 DAYS) GROUP BY UID;\n");
+  auto windowed = shell->read_line();
+  REQUIRE(windowed.has_value());
+  CHECK(windowed->rfind("Table created and running (query CTAS_PER_WINDOW_", 0) == 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = 'u1';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| u1  | 3 | 86400000000 |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(slurp(errors));
+  CHECK(has_line(result, "| UID | N | SPAN        |"));
+  CHECK(has_line(result, "| u1  | 3 | 86400000000 |"));
+  CHECK(result.back() == "(1 row)");
+  send("SELECT * FROM PER_WINDOW WHERE WINDOWSTART >= 0 AND N = 2;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| UID | WINDOWSTART "));
+  CHECK(has_line(result, " | WINDOWEND "));
+  CHECK(has_line(result, " | N |"));
+  CHECK(has_line(result, "| u2  | "));
+  CHECK(result.back() == "(1 row)");
+  send("SELECT * FROM PER_WINDOW WHERE UID = 'u1' AND WINDOWSTART < 0;\n");
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(0 rows)");
+
   // ksqlDB's switch turns scans off; key lookups still run.
   send("SET 'ksql.query.pull.table.scan.enabled' = 'false';\n");
   auto set = shell->read_line();

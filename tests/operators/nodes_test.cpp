@@ -164,6 +164,50 @@ TEST_CASE("materialize upserts, deletes on tombstones and forwards the changelog
   CHECK(out.data_errors[0].error.context.offset == 9);
 }
 
+TEST_CASE("a table of windows deletes each window past its end plus the kept time, also after "
+          "a restore", "[nodes][window]") {
+  auto table = std::make_shared<KTable>("pull-counts", TableStorage::Encoded);
+  auto w = [](const char* k, int64_t start) {
+    return windowed_key(S(k), WindowBounds{start, start + 10});
+  };
+  {
+    MaterializeNode m("m", table);
+    m.keep_windows(5);  // a window ending at 10 stays while the records' time is at most 15
+    TaskOutput out;
+    ProcessContext ctx(out, PartitionId{0});
+    Batch b = {record(w("a", 0), I(1), 3), record(w("b", 0), I(1), 4),
+               record(w("a", 10), I(1), 12)};
+    m.process(b, ctx);
+    CHECK(table->size() == 3);
+    Batch at15 = {record(w("a", 10), I(2), 15)};
+    m.process(at15, ctx);
+    CHECK(table->size() == 3);  // end 10 + 5 is not before 15
+    Batch at16 = {record(w("b", 10), I(1), 16)};
+    m.process(at16, ctx);
+    CHECK(table->size() == 2);  // both windows ending at 10 are gone
+    CHECK_FALSE(table->contains(w("a", 0)));
+    CHECK_FALSE(table->contains(w("b", 0)));
+    CHECK(table->get(w("a", 10)) == std::optional<Value>(I(2)));
+    CHECK(m.windows_expired() == 2);
+    // A deleted window (a session merged away) is not deleted twice.
+    Batch gone = {record(w("b", 10), Value(), 17)};
+    m.process(gone, ctx);
+    CHECK(table->size() == 1);
+  }
+  // A new node over the restored table indexes its rows first: the old
+  // window goes once a later record comes.
+  MaterializeNode restored("m", table);
+  restored.keep_windows(5);
+  TaskOutput out;
+  ProcessContext ctx(out, PartitionId{0});
+  Batch later = {record(w("c", 30), I(1), 31)};
+  restored.process(later, ctx);
+  CHECK_FALSE(table->contains(w("a", 10)));
+  CHECK(table->contains(w("c", 30)));
+  CHECK(table->size() == 1);
+  CHECK(restored.windows_expired() == 1);
+}
+
 Value joiner(const Record& s, const Value* t) {
   return S(s.value.as_string() + "+" + (t ? t->as_string() : std::string("null")));
 }
