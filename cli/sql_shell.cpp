@@ -26,6 +26,7 @@
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
+#include "sql/analyzer.hpp"
 #include "sql/app_file.hpp"
 #include "sql/functions.hpp"
 #include "sql/parser.hpp"
@@ -877,14 +878,7 @@ struct SqlShell::Impl {
       const sql::Query& q, const Schema& schema, const sql::Scope& scope) {
     using namespace sql;
     ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "SELECT"});
-    std::set<std::string> used;
-    for (const SelectItem& item : q.select) {
-      if (item.kind != SelectItem::Kind::Expression) continue;
-      if (!item.alias.empty())
-        used.insert(item.alias);
-      else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference)
-        used.insert(item.expr->name);
-    }
+    const std::set<std::string> used = explicit_output_names(q.select);
     int generated = 0;
     std::vector<std::pair<std::string, CompiledExpr>> out;
     for (const SelectItem& item : q.select) {

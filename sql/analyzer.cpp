@@ -384,14 +384,7 @@ class Analyzer {
   void expand_projection() {
     // Names given explicitly or by a column come first, so generated names
     // skip them.
-    std::set<std::string> used;
-    for (const SelectItem& item : q_.select) {
-      if (item.kind != SelectItem::Kind::Expression) continue;
-      if (!item.alias.empty())
-        used.insert(item.alias);
-      else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference)
-        used.insert(item.expr->name);
-    }
+    std::set<std::string> used = explicit_output_names(q_.select);
     const bool join = a_.sources.size() > 1;
     std::set<size_t> named_by_column;  // projection entries named after a column reference
     std::vector<std::pair<size_t, std::string>> renamed;
@@ -636,6 +629,18 @@ class Analyzer {
 };
 
 }  // namespace
+
+std::set<std::string> explicit_output_names(const std::vector<SelectItem>& select) {
+  std::set<std::string> used;
+  for (const SelectItem& item : select) {
+    if (item.kind != SelectItem::Kind::Expression) continue;
+    if (!item.alias.empty())
+      used.insert(item.alias);
+    else if (item.expr->kind == ExprKind::Column || item.expr->kind == ExprKind::Dereference)
+      used.insert(item.expr->name);
+  }
+  return used;
+}
 
 Expected<QueryAnalysis> analyze_query(const Query& q, const Catalog& catalog,
                                       const FunctionRegistry& functions) {

@@ -19,6 +19,7 @@
 //
 // Pure functions over an immutable catalog; any thread.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,11 @@ struct QueryAnalysis {
   std::optional<WindowSpec> window;      // the query's WINDOW clause
   SourceType result_type = SourceType::Stream;
 };
+
+// The output names a projection gives explicitly (aliases) or by the
+// column or struct field an item reads: ksqlDB's generated names
+// (KSQL_COL_<n>) skip them.
+std::set<std::string> explicit_output_names(const std::vector<SelectItem>& select);
 
 Expected<QueryAnalysis> analyze_query(
     const Query& q, const Catalog& catalog,

@@ -47,6 +47,21 @@ nlohmann::json query_json(LocalCluster& c, const std::string& table, const std::
   return j.is_discarded() ? nlohmann::json() : j;
 }
 
+// `rivulet sql --output json --coordinator` over `statements`: its exit
+// status and each statement's rows (one JSON array per output line).
+std::pair<int, std::vector<nlohmann::json>> shell_json(LocalCluster& c,
+                                                        const std::string& statements) {
+  auto [rc, out] = run_command(
+      rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address,
+      statements, 30);
+  INFO(out);
+  std::vector<nlohmann::json> results;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) results.push_back(nlohmann::json::parse(line, nullptr, false));
+  return {rc, results};
+}
+
 }  // namespace
 
 TEST_CASE("rivulet query answers a key's current value from the node owning its task",
@@ -123,18 +138,12 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
 
     // A scan from the SQL shell: every task's rows, from both nodes through
     // the coordinator, filtered and projected by the shell.
-    auto [scan_rc, scan_out] = run_command(
-        rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address,
-        "SELECT UID, N, TOTAL / N AS AVERAGE FROM COUNTS;\n"
-        "SELECT UID FROM COUNTS WHERE N > 10 OR UID = 'u3';\n",
-        30);
-    INFO(scan_out);
+    auto [scan_rc, scans] = shell_json(c,
+                                       "SELECT UID, N, TOTAL / N AS AVERAGE FROM COUNTS;\n"
+                                       "SELECT UID FROM COUNTS WHERE N > 10 OR UID = 'u3';\n");
     CHECK(scan_rc == 0);
-    std::istringstream scan_lines(scan_out);
-    std::string all_line, filtered_line;
-    std::getline(scan_lines, all_line);
-    std::getline(scan_lines, filtered_line);
-    auto all = nlohmann::json::parse(all_line, nullptr, false);
+    REQUIRE(scans.size() == 2);
+    const nlohmann::json& all = scans[0];
     REQUIRE(all.is_array());
     std::map<std::string, int> scanned;
     for (const auto& row : all) {
@@ -143,17 +152,15 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     }
     CHECK(all.size() == static_cast<size_t>(kUsers));
     CHECK(scanned == expected);
-    auto filtered = nlohmann::json::parse(filtered_line, nullptr, false);
-    CHECK(filtered == nlohmann::json::parse("[{\"UID\": \"u3\"}]"));
+    CHECK(scans[1] == nlohmann::json::parse("[{\"UID\": \"u3\"}]"));
 
     // A windowed table: the key's rows, a row per window (one window of
     // 1000 days holds every order), from the task that owns the key.
-    auto [win_rc, win_out] = run_command(
-        rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address,
-        "SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = 'u3';\n", 30);
-    INFO(win_out);
+    auto [win_rc, windows] = shell_json(
+        c, "SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = 'u3';\n");
     CHECK(win_rc == 0);
-    CHECK(nlohmann::json::parse(win_out, nullptr, false) ==
+    REQUIRE(windows.size() == 1);
+    CHECK(windows[0] ==
           nlohmann::json::parse("[{\"UID\": \"u3\", \"N\": " + std::to_string(expected["u3"]) +
                                 ", \"SPAN\": 86400000000}]"));
     // rivulet query asks for one row: it sends windowed tables to the shell.
@@ -300,24 +307,16 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     // The SQL shell's pull queries take the same path: the same row as
     // rivulet query, and the same answer for a missing key.
     auto answer = query_json(c, "COUNTS", "u1");
-    auto [shell_rc, shell_out] =
-        run_command(rivulet::testing::rivulet_binary() + " sql --output json --coordinator " +
-                        c.address,
-                    "SELECT * FROM COUNTS\n  WHERE UID = 'u1';\nSELECT N FROM COUNTS WHERE UID = "
-                    "'nobody';\n",
-                    30);
-    INFO(shell_out);
+    auto [shell_rc, answers] = shell_json(
+        c, "SELECT * FROM COUNTS\n  WHERE UID = 'u1';\nSELECT N FROM COUNTS WHERE UID = 'nobody';\n");
     CHECK(shell_rc == 0);
-    std::istringstream shell_lines(shell_out);
-    std::string found_line, missing_line;
-    std::getline(shell_lines, found_line);
-    std::getline(shell_lines, missing_line);
-    auto found = nlohmann::json::parse(found_line, nullptr, false);
+    REQUIRE(answers.size() == 2);
+    const nlohmann::json& found = answers[0];
     REQUIRE(found.is_array());
     REQUIRE(found.size() == 1);
     CHECK(found[0] == answer["row"]);
     CHECK(found[0]["N"] == expected["u1"]);
-    CHECK(missing_line == "[]");
+    CHECK(answers[1] == nlohmann::json::array());
     auto [table_rc, table_out] = run_command(
         rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address,
         "SELECT UID, N FROM COUNTS WHERE UID = 'u1';\nSELECT * FROM ORDERS WHERE UID = 'u1';\n", 30);
