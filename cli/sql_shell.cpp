@@ -8,10 +8,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <variant>
@@ -324,7 +326,7 @@ struct SqlShell::Impl {
       return true;
     }
     if (const auto* show = std::get_if<ShowList>(&s.body)) return show_list(s, *show);
-    if (const auto* d = std::get_if<Describe>(&s.body)) return describe(s, *d);
+    if (const auto* d = std::get_if<Describe>(&s.body)) return describe(*d);
     if (const auto* t = std::get_if<Terminate>(&s.body)) return terminate(*t);
     if (const auto* e = std::get_if<Explain>(&s.body)) return explain(*e);
     if (const auto* sel = std::get_if<SelectStatement>(&s.body)) {
@@ -660,8 +662,7 @@ struct SqlShell::Impl {
     return true;
   }
 
-  Expected<bool> describe(const Statement& s, const sql::Describe& d) {
-    (void)s;
+  Expected<bool> describe(const sql::Describe& d) {
     if (d.what == sql::Describe::What::Function) return describe_function(d);
     if (d.what == sql::Describe::What::AllStreams) {  // each stream, as DESCRIBE it
       for (const sql::SourceInfo* src : session.catalog().list(sql::SourceType::Stream)) {
@@ -824,14 +825,17 @@ struct SqlShell::Impl {
       auto key = cluster::locate_key(target, key_text);
       if (!key) return sql_error(literal->loc, key.error().message);
       if (target.windowed) {  // a row per window: the rows of the key's task, of this key
-        auto rows_of = scan_task(target, key->partition, app, cluster_config);
-        if (!rows_of) return rows_of.error();
-        for (const Value& pair : rows_of->as_array()) {
-          if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
-          if (window_inner_key(pair.as_array()[0]) != key->key) continue;
-          take(pair.as_array()[0], pair.as_array()[1]);
-          if (limited) break;
-        }
+        auto scanned = scan_tasks(target, {key->partition}, app, cluster_config,
+                                  [&](const Value& rows_of) {
+          for (const Value& pair : rows_of.as_array()) {
+            if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
+            if (window_inner_key(pair.as_array()[0]) != key->key) continue;
+            take(pair.as_array()[0], pair.as_array()[1]);
+            if (limited) break;
+          }
+          return !limited;
+        });
+        if (!scanned) return scanned.error();
       } else {
         auto answer = ask_task(target, *key, app, cluster_config);
         if (!answer) return answer.error();
@@ -848,15 +852,17 @@ struct SqlShell::Impl {
                              : q.where->loc,
                          "table scans are off ('ksql.query.pull.table.scan.enabled' is "
                          "'false'): ask for one key, WHERE " + key_column + " = <literal>");
-      for (int32_t p = 0; p < target.partitions && !limited; ++p) {
-        auto rows_of = scan_task(target, p, app, cluster_config);
-        if (!rows_of) return rows_of.error();
-        for (const Value& pair : rows_of->as_array()) {
+      std::vector<int32_t> every;
+      for (int32_t p = 0; p < target.partitions; ++p) every.push_back(p);
+      auto scanned = scan_tasks(target, every, app, cluster_config, [&](const Value& rows_of) {
+        for (const Value& pair : rows_of.as_array()) {
           if (pair.kind() != TypeKind::Array || pair.as_array().size() != 2) continue;
           take(pair.as_array()[0], pair.as_array()[1]);
           if (limited) break;
         }
-      }
+        return !limited;
+      });
+      if (!scanned) return scanned.error();
     }
     Table t;
     for (const auto& [name, expr] : *projection) t.header.push_back(name);
@@ -959,20 +965,43 @@ struct SqlShell::Impl {
     return row;
   }
 
-  // Every row of the task of `partition` (an Array of [key, value] Arrays).
-  Expected<Value> scan_task(const cluster::TableTarget& target, int32_t partition, Application* app,
-                            const std::optional<Config>& cluster_config) {
-    cluster::KeyTarget all;  // no key: the task's whole table
-    all.partition = partition;
-    auto answer = ask_task(target, all, app, cluster_config);
-    if (!answer) return answer.error();
-    const std::string task = target.query + "-" + std::to_string(partition);
-    if (answer->status != cluster::kLookupFound)
-      return Error::fatal(target.table + ": the scan of task " + task + " failed: " +
-                          (answer->error.empty() ? "no answer" : answer->error));
-    if (answer->value.kind() != TypeKind::Array)
-      return Error::fatal(target.table + ": the scan of task " + task + " answered no rows");
-    return std::move(answer->value);
+  // Every row of the tasks of `partitions`, one task after another: each
+  // task's rows (an Array of [key, value] Arrays) go to `on_rows`, which
+  // returns false to stop. Through the coordinator, all the tasks are asked
+  // over one connection (cluster::lookup_keys).
+  Expected<bool> scan_tasks(const cluster::TableTarget& target,
+                            const std::vector<int32_t>& partitions, Application* app,
+                            const std::optional<Config>& cluster_config,
+                            const std::function<bool(const Value&)>& on_rows) {
+    std::vector<cluster::KeyTarget> all(partitions.size());  // no key: a task's whole table
+    for (size_t i = 0; i < partitions.size(); ++i) all[i].partition = partitions[i];
+    std::optional<Error> failed;
+    auto rows_of = [&](size_t i, const cluster::QueryAnswer& answer) {
+      const std::string task = target.query + "-" + std::to_string(partitions[i]);
+      if (answer.status != cluster::kLookupFound) {
+        failed = Error::fatal(target.table + ": the scan of task " + task + " failed: " +
+                              (answer.error.empty() ? "no answer" : answer.error));
+      } else if (answer.value.kind() != TypeKind::Array) {
+        failed = Error::fatal(target.table + ": the scan of task " + task + " answered no rows");
+      }
+      return !failed && on_rows(answer.value);
+    };
+    if (cluster_config) {
+      SignalBlock block;
+      auto asked = cluster::lookup_keys(options.coordinator, *cluster_config, target, all,
+                                        [&](size_t i, cluster::QueryAnswer& a) {
+                                          return rows_of(i, a);
+                                        });
+      if (!asked) return asked.error();
+    } else {
+      for (size_t i = 0; i < all.size(); ++i) {
+        auto answer = ask_task(target, all[i], app, cluster_config);
+        if (!answer) return answer.error();
+        if (!rows_of(i, *answer)) break;
+      }
+    }
+    if (failed) return *failed;
+    return true;
   }
 
   // Asks the task of `key.partition` for its key (or, with empty key_bytes,

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include <caf/io/all.hpp>
@@ -147,36 +148,56 @@ Expected<std::vector<QueryDef>> fetch_queries(const std::string& coordinator, co
       });
 }
 
+Expected<bool> lookup_keys(const std::string& coordinator, const Config& config,
+                           const TableTarget& target, const std::vector<KeyTarget>& keys,
+                           const std::function<bool(size_t, QueryAnswer&)>& on_answer) {
+  return ask_coordinator<bool>(
+      coordinator, config,
+      [&](caf::scoped_actor& self, const coordinator_actor& c, Expected<bool>& result,
+          caf::actor_system& system) {
+        for (size_t i = 0; i < keys.size(); ++i) {
+          const KeyTarget& key = keys[i];
+          std::optional<QueryAnswer> answer;
+          self->request(c, std::chrono::seconds(10), lookup_atom::value, target.query,
+                        key.partition, target.store, key.key_bytes)
+              .receive(
+                  [&](std::string& node, int32_t status, std::string& payload) {
+                    QueryAnswer a;
+                    a.node = std::move(node);
+                    a.status = status;
+                    if (status == kLookupFound) {
+                      auto v = codecs::msgpack()()->decode(payload);
+                      if (!v) {
+                        a.status = kLookupError;
+                        a.error = "undecodable answer: " + v.error().message;
+                      } else {
+                        a.value = std::move(*v);
+                      }
+                    } else if (status == kLookupError) {
+                      a.error = std::move(payload);
+                    }
+                    answer = std::move(a);
+                  },
+                  [&](caf::error& err) {
+                    result = Error::fatal("lookup failed: " + system.render(err));
+                  });
+          if (!answer) return;  // `result` holds why
+          if (!on_answer(i, *answer)) break;
+        }
+        result = true;
+      });
+}
+
 Expected<QueryAnswer> lookup_key(const std::string& coordinator, const Config& config,
                                  const TableTarget& target, const KeyTarget& key) {
-  return ask_coordinator<QueryAnswer>(
-      coordinator, config,
-      [&](caf::scoped_actor& self, const coordinator_actor& c, Expected<QueryAnswer>& result,
-          caf::actor_system& system) {
-        self->request(c, std::chrono::seconds(10), lookup_atom::value, target.query,
-                      key.partition, target.store, key.key_bytes)
-            .receive(
-                [&](std::string& node, int32_t status, std::string& payload) {
-                  QueryAnswer a;
-                  a.node = std::move(node);
-                  a.status = status;
-                  if (status == kLookupFound) {
-                    auto v = codecs::msgpack()()->decode(payload);
-                    if (!v) {
-                      a.status = kLookupError;
-                      a.error = "undecodable answer: " + v.error().message;
-                    } else {
-                      a.value = std::move(*v);
-                    }
-                  } else if (status == kLookupError) {
-                    a.error = std::move(payload);
-                  }
-                  result = std::move(a);
-                },
-                [&](caf::error& err) {
-                  result = Error::fatal("lookup failed: " + system.render(err));
-                });
-      });
+  std::optional<QueryAnswer> answer;
+  auto asked = lookup_keys(coordinator, config, target, {key}, [&](size_t, QueryAnswer& a) {
+    answer = std::move(a);
+    return true;
+  });
+  if (!asked) return asked.error();
+  if (!answer) return Error::fatal("no answer from the coordinator at " + coordinator);
+  return std::move(*answer);
 }
 
 std::vector<std::pair<std::string, Value>> answer_row(const TableTarget& target,

@@ -14,6 +14,7 @@
 //     repartition topic for a GROUP BY);
 //  3. the coordinator forwards (query, partition, store, key) to the task's
 //     owner, whose task actor looks the key up between two runs of records.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,14 @@ Expected<std::vector<QueryDef>> fetch_queries(const std::string& coordinator, co
 // with empty key_bytes asks for every row of its partition's task (a scan).
 Expected<QueryAnswer> lookup_key(const std::string& coordinator, const Config& config,
                                  const TableTarget& target, const KeyTarget& key);
+// Asks for each of `keys` in turn over one connection to the coordinator (a
+// scan of every task pays the client's set-up once, not once per task), and
+// hands each answer to `on_answer(index, answer)`; it returns false to stop
+// asking (a LIMIT that is reached). One answer at a time is held: a scan's
+// memory is one task's answer, not the table's.
+Expected<bool> lookup_keys(const std::string& coordinator, const Config& config,
+                           const TableTarget& target, const std::vector<KeyTarget>& keys,
+                           const std::function<bool(size_t, QueryAnswer&)>& on_answer);
 
 // The answer as one JSON object / as a row table for people:
 //   {"table": "COUNTS", "key": "u1", "found": true, "row": {"UID": "u1", "N": 5},
