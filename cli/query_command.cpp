@@ -42,6 +42,15 @@ int run_query(const QueryArgs& a) {
     std::cerr << "\n";
     return 2;
   }
+  if (target.key_columns.size() > 1) {
+    std::cerr << "rivulet query: table " << target.table << " has "
+              << target.key_columns.size() << " key columns: ask with `rivulet sql --coordinator "
+              << a.coordinator << "`, e.g. SELECT * FROM " << target.table << " WHERE ";
+    for (size_t i = 0; i < target.key_columns.size(); ++i)
+      std::cerr << (i ? " AND " : "") << target.key_columns[i].name << " = ...";
+    std::cerr << ";\n";
+    return 2;
+  }
   if (target.windowed) {
     std::cerr << "rivulet query: table " << target.table
               << " is windowed (a row per key and window): ask with `rivulet sql --coordinator "

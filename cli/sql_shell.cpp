@@ -802,10 +802,18 @@ struct SqlShell::Impl {
     }
     auto projection = pull_projection(q, schema, scope);
     if (!projection) return projection.error();
-    // WHERE <key column> = <literal> (alone or ANDed with more): one lookup
+    // WHERE <key column> = <literal> (alone or ANDed with more; for a table
+    // of several key columns, one such conjunct per key column): one lookup
     // in the task that owns the key; otherwise every task's rows (a scan).
-    const std::string key_column = target.key_columns.front().name;
-    const Expr* literal = key_literal(q, key_column, q.where.get());
+    std::vector<const Expr*> literals;
+    for (const Column& c : target.key_columns) {
+      const Expr* l = key_literal(q, c.name, q.where.get());
+      if (!l) {
+        literals.clear();
+        break;
+      }
+      literals.push_back(l);
+    }
     std::vector<std::vector<Value>> rows;  // in `schema`'s order
     bool limited = false;
     auto take = [&](const Value& key, const Value& value) {
@@ -817,13 +825,18 @@ struct SqlShell::Impl {
       }
       rows.push_back(std::move(row));
     };
-    if (literal) {
-      if (literal->value.is_null()) return sql_error(literal->loc, "the key cannot be NULL");
-      const std::string key_text = literal->value.kind() == TypeKind::String
-                                       ? literal->value.as_string()
-                                       : to_json(literal->value);
-      auto key = cluster::locate_key(target, key_text);
-      if (!key) return sql_error(literal->loc, key.error().message);
+    if (!literals.empty()) {
+      std::vector<std::string> key_texts;
+      for (const Expr* literal : literals) {
+        if (literal->value.is_null()) return sql_error(literal->loc, "the key cannot be NULL");
+        key_texts.push_back(literal->value.kind() == TypeKind::String
+                                ? literal->value.as_string()
+                                : to_json(literal->value));
+      }
+      std::string key_text;
+      for (const auto& t : key_texts) key_text += (key_text.empty() ? "" : ", ") + t;
+      auto key = cluster::locate_key(target, key_texts);
+      if (!key) return sql_error(literals.front()->loc, key.error().message);
       if (target.windowed) {  // a row per window: the rows of the key's task, of this key
         auto scanned = scan_tasks(target, {key->partition}, app, cluster_config,
                                   [&](const Value& rows_of) {
@@ -845,13 +858,17 @@ struct SqlShell::Impl {
         if (answer->status == cluster::kLookupFound) take(key->key, answer->value);
       }
     } else {
-      if (lower(property("ksql.query.pull.table.scan.enabled")) == "false")
+      if (lower(property("ksql.query.pull.table.scan.enabled")) == "false") {
+        std::string ask;
+        for (const Column& c : target.key_columns)
+          ask += (ask.empty() ? "WHERE " : " AND ") + c.name + " = <literal>";
         return sql_error(!q.where ? q.loc
                          : q.where->kind == ExprKind::Binary && q.where->args[0]->loc.known()
                              ? q.where->args[0]->loc
                              : q.where->loc,
                          "table scans are off ('ksql.query.pull.table.scan.enabled' is "
-                         "'false'): ask for one key, WHERE " + key_column + " = <literal>");
+                         "'false'): ask for one key, " + ask);
+      }
       std::vector<int32_t> every;
       for (int32_t p = 0; p < target.partitions; ++p) every.push_back(p);
       auto scanned = scan_tasks(target, every, app, cluster_config, [&](const Value& rows_of) {

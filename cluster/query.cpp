@@ -58,9 +58,8 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
       c.why_not = "table " + t->name + " is not materialized: no persistent query reads it (to "
                   "query it, run CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " +
                   t->name + ";)";
-    } else if (c.target.key_columns.size() != 1) {
-      c.why_not = "table " + t->name + " has " + std::to_string(c.target.key_columns.size()) +
-                  " key columns; key lookups support one";
+    } else if (c.target.key_columns.empty()) {
+      c.why_not = "table " + t->name + " has no key column";
     } else {
       c.queryable = true;
       c.target.origin_topic = origin->topic;
@@ -106,25 +105,63 @@ bool resolve_table(const std::vector<QueryDef>& queries, const std::string& tabl
 }
 
 Expected<KeyTarget> locate_key(const TableTarget& target, const std::string& key_text) {
-  const Column& column = target.key_columns.front();
-  Value bare;
-  if (column.type->kind == TypeKind::String) {
-    bare = Value::string(key_text);
-  } else {
+  if (target.key_columns.size() != 1) {
+    std::string names;
+    for (const Column& c : target.key_columns) names += (names.empty() ? "" : ", ") + c.name;
+    return Error::data("table " + target.table + " has " +
+                       std::to_string(target.key_columns.size()) + " key columns (" + names +
+                       "): one key cannot place a row; ask with a pull query (rivulet sql) "
+                       "naming every key column");
+  }
+  return locate_key(target, std::vector<std::string>{key_text});
+}
+
+Expected<KeyTarget> locate_key(const TableTarget& target, const std::vector<std::string>& key_texts) {
+  if (key_texts.size() != target.key_columns.size() || key_texts.empty())
+    return Error::data("table " + target.table + " has " +
+                       std::to_string(target.key_columns.size()) + " key columns, not " +
+                       std::to_string(key_texts.size()));
+  // Each key column's value as stored (SQL CAST rules from the text).
+  std::vector<Value> bare;
+  for (size_t i = 0; i < key_texts.size(); ++i) {
+    const Column& column = target.key_columns[i];
+    const std::string& key_text = key_texts[i];
+    if (column.type->kind == TypeKind::String) {
+      bare.push_back(Value::string(key_text));
+      continue;
+    }
     auto v = coerce(Value::string(key_text), *column.type);
     if (!v || v->is_null()) {
       return Error::data("key '" + key_text + "' is not a " + column.type->to_string() +
                          " (the type of " + target.table + "." + column.name + ")");
     }
-    bare = std::move(*v);
+    bare.push_back(std::move(*v));
   }
   KeyTarget out;
-  out.key = target.struct_key ? Value::structure(StructFields{Field{column.name, bare}}) : bare;
-  const Value& placed = target.origin_repartition ? bare : out.key;
+  Value placed;  // the key as its origin topic's records carry it
+  if (bare.size() == 1) {
+    const Column& column = target.key_columns.front();
+    out.key = target.struct_key ? Value::structure(StructFields{Field{column.name, bare[0]}})
+                                : bare[0];
+    placed = target.origin_repartition ? bare[0] : out.key;
+  } else {
+    // Several key columns: the table's key is a struct of them by name; a
+    // GROUP BY's repartition topic carries the group as a struct G0, G1, ...
+    // (sql/planner.cpp), in the order of the table's key columns.
+    StructFields named, grouped;
+    for (size_t i = 0; i < bare.size(); ++i) {
+      named.push_back(Field{target.key_columns[i].name, bare[i]});
+      grouped.push_back(Field{"G" + std::to_string(i), bare[i]});
+    }
+    out.key = Value::structure(std::move(named));
+    placed = target.origin_repartition ? Value::structure(std::move(grouped)) : out.key;
+  }
+  std::string shown;
+  for (const auto& t : key_texts) shown += (shown.empty() ? "" : ", ") + t;
   auto codec = target.origin_key();
   auto bytes = codec->encode(placed);
   if (!bytes) {
-    return Error::data("key '" + key_text + "' cannot be written in the key format of " +
+    return Error::data("key '" + shown + "' cannot be written in the key format of " +
                        target.origin_topic + ": " + bytes.error().message);
   }
   if (target.partitions <= 0) return Error::fatal("query " + target.query + " has no tasks");
@@ -204,11 +241,24 @@ std::vector<std::pair<std::string, Value>> answer_row(const TableTarget& target,
                                                       const KeyTarget& key,
                                                       const QueryAnswer& answer) {
   std::vector<std::pair<std::string, Value>> row;
-  const Value bare = target.struct_key && key.key.kind() == TypeKind::Struct &&
-                             !key.key.as_struct().empty()
-                         ? key.key.as_struct().front().value
-                         : key.key;
-  row.emplace_back(target.key_columns.front().name, bare);
+  if (target.key_columns.size() > 1) {
+    // Several key columns: the key is a struct of them, by name (or, if a
+    // name is missing, by position).
+    const StructFields* fields =
+        key.key.kind() == TypeKind::Struct ? &key.key.as_struct() : nullptr;
+    for (size_t i = 0; i < target.key_columns.size(); ++i) {
+      const Column& c = target.key_columns[i];
+      const Value* f = fields ? key.key.field(c.name) : nullptr;
+      if (!f && fields && i < fields->size()) f = &(*fields)[i].value;
+      row.emplace_back(c.name, f ? *f : Value());
+    }
+  } else {
+    const Value bare = target.struct_key && key.key.kind() == TypeKind::Struct &&
+                               !key.key.as_struct().empty()
+                           ? key.key.as_struct().front().value
+                           : key.key;
+    row.emplace_back(target.key_columns.front().name, bare);
+  }
   const Value& v = answer.value;
   if (v.kind() == TypeKind::Struct) {
     for (const auto& c : target.value_columns) {

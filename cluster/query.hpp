@@ -45,8 +45,9 @@ struct TableTarget {
   bool windowed = false;
 };
 
-// A table of one query's engine: queryable (materialized by its topology,
-// one key column) or not, and why not.
+// A table of one query's engine: queryable (materialized by its topology)
+// or not, and why not. A table of several key columns is asked by scans
+// only (locate_key places one key column).
 struct TableCandidate {
   TableTarget target;
   bool queryable = false;
@@ -76,6 +77,9 @@ struct KeyTarget {
   int32_t partition = 0;
 };
 Expected<KeyTarget> locate_key(const TableTarget& target, const std::string& key_text);
+// The same for a key of one text per key column, in the table's order (a
+// table of several key columns: a struct of them).
+Expected<KeyTarget> locate_key(const TableTarget& target, const std::vector<std::string>& key_texts);
 
 struct QueryAnswer {
   std::string node;       // who answered (the task's owner)

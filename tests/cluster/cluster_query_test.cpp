@@ -31,6 +31,7 @@ CREATE STREAM ORDERS (UID STRING KEY, ORDER_ID BIGINT, AMOUNT DOUBLE) WITH (kafk
 CREATE STREAM ENRICHED AS SELECT O.UID AS UID, ORDER_ID, AMOUNT, NAME FROM ORDERS O LEFT JOIN USERS U ON O.UID = U.UID;
 CREATE TABLE COUNTS AS SELECT UID, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM ORDERS GROUP BY UID;
 CREATE TABLE PER_WINDOW AS SELECT UID, COUNT(*) AS N FROM ORDERS WINDOW TUMBLING (SIZE 1000 DAYS) GROUP BY UID;
+CREATE TABLE PER_AMOUNT WITH (KEY_FORMAT='JSON') AS SELECT UID, AMOUNT, COUNT(*) AS N FROM ORDERS GROUP BY UID, AMOUNT;
 CREATE STREAM VIP AS SELECT O.UID AS UID, ORDER_ID FROM ORDERS O
   WHERE EXISTS (SELECT 1 FROM USERS U WHERE U.NAME = CONCAT('VIP ', O.UID));
 )sql";
@@ -163,6 +164,26 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(windows[0] ==
           nlohmann::json::parse("[{\"UID\": \"u3\", \"N\": " + std::to_string(expected["u3"]) +
                                 ", \"SPAN\": 86400000000}]"));
+    // A table of two key columns: the whole key is one lookup, in the task
+    // its group was sent to; `rivulet query` (one key) sends it to the shell.
+    auto [two_rc, two] = shell_json(
+        c, "SELECT * FROM PER_AMOUNT WHERE UID = 'u3' AND AMOUNT = 2.5;\n"
+           "SELECT N FROM PER_AMOUNT WHERE UID = 'u4' AND AMOUNT = 1;\n");
+    CHECK(two_rc == 0);
+    REQUIRE(two.size() == 2);
+    CHECK(two[0] == nlohmann::json::parse("[{\"UID\": \"u3\", \"AMOUNT\": 2.5, \"N\": " +
+                                          std::to_string(expected["u3"]) + "}]"));
+    CHECK(two[1] == nlohmann::json::array());
+    auto [two_q_rc, two_q_out] = run_command(rivulet::testing::rivulet_binary() +
+                                                 " query --coordinator " + c.address +
+                                                 " PER_AMOUNT u3 2>&1",
+                                             "", 30);
+    INFO(two_q_out);
+    CHECK(two_q_rc == 2);
+    CHECK(two_q_out.find("rivulet query: table PER_AMOUNT has 2 key columns: ask with `rivulet "
+                         "sql --coordinator ") != std::string::npos);
+    CHECK(two_q_out.find("WHERE UID = ... AND AMOUNT = ...;") != std::string::npos);
+
     // rivulet query asks for one row: it sends windowed tables to the shell.
     auto [q_rc, q_out] = run_command(rivulet::testing::rivulet_binary() + " query --coordinator " +
                                          c.address + " PER_WINDOW u3 2>&1",
@@ -332,8 +353,8 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     CHECK(err_out.find("line 1:15: Pull queries are not supported on streams: ORDERS is a stream "
                        "of query shop") != std::string::npos);
     CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
-                       "(query shop), PER_WINDOW (query shop), TIERS (query shop), USERS (query "
-                       "shop))") != std::string::npos);
+                       "(query shop), PER_AMOUNT (query shop), PER_WINDOW (query shop), TIERS "
+                       "(query shop), USERS (query shop))") != std::string::npos);
 
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);

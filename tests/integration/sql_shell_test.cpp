@@ -314,6 +314,148 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("rivulet sql: pull queries on tables of several key columns, scanned and looked up",
+          "[integration][sql]") {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto broker = ChildProcess::spawn(
+      {rivulet::testing::rivulet_binary(), "broker", "--topic", "mk_orders:4", "--topic", "mk_acc:4"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  // Nine (user, region) groups over four partitions, and a table keyed by
+  // (A, B) whose keys kcat writes as compact JSON.
+  std::string orders;
+  const std::vector<std::pair<std::string, std::string>> groups{
+      {"u1", "eu"}, {"u1", "us"}, {"u2", "us"}, {"u3", "eu"}, {"u4", "ap"},
+      {"u5", "eu"}, {"u6", "us"}, {"u7", "eu"}, {"u8", "ap"}};
+  for (const auto& [uid, region] : groups)
+    orders += uid + "|{\"REGION\": \"" + region + "\", \"AMOUNT\": 1}\n";
+  orders += "u1|{\"REGION\": \"eu\", \"AMOUNT\": 1}\n";  // (u1, eu) counts 2
+  REQUIRE(run_command("kcat -b " + *bootstrap +
+                          " -X partitioner=murmur2_random -P -K '|' -t mk_orders",
+                      orders)
+              .first == 0);
+  std::string acc;
+  for (int a = 1; a <= 8; ++a)
+    acc += "{\"A\":" + std::to_string(a) + ",\"B\":\"" + (a % 2 ? "x" : "y") + "\"}|{\"V\":" +
+           std::to_string(a * 10) + "}\n";
+  REQUIRE(run_command("kcat -b " + *bootstrap +
+                          " -X partitioner=murmur2_random -P -K '|' -t mk_acc",
+                      acc)
+              .first == 0);
+
+  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-sql-keys-XXXXXX").string();
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  const std::string errors = dir + "/stderr.log";
+  auto shell = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "sql", "--bootstrap",
+                                    *bootstrap, "--set", "state.dir=" + dir + "/state", "--set",
+                                    "commit.interval.ms=100"},
+                                   errors, true);
+  REQUIRE(shell.has_value());
+  int line = 0;  // lines written: the shell reports positions in its input
+  auto send = [&](const std::string& text) {
+    line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    REQUIRE(shell->write_stdin(text));
+  };
+  send("SET 'auto.offset.reset'='earliest';\n"
+       "CREATE STREAM ORDERS (UID STRING KEY, REGION STRING, AMOUNT DOUBLE)\n"
+       "  WITH (kafka_topic='mk_orders', value_format='JSON');\n"
+       "CREATE TABLE BYREG WITH (KEY_FORMAT='JSON') AS\n"
+       "  SELECT REGION, UID, COUNT(*) AS N FROM ORDERS GROUP BY UID, REGION;\n"
+       "CREATE TABLE HOURLY WITH (KEY_FORMAT='JSON') AS\n"
+       "  SELECT UID, REGION, COUNT(*) AS N FROM ORDERS WINDOW TUMBLING (SIZE 1 HOUR)\n"
+       "  GROUP BY UID, REGION;\n"
+       "CREATE TABLE ACC (A INT PRIMARY KEY, B STRING PRIMARY KEY, V INT)\n"
+       "  WITH (kafka_topic='mk_acc', key_format='JSON', value_format='JSON');\n"
+       "CREATE TABLE ACCQ AS SELECT * FROM ACC;\n");
+  auto started = read_until(*shell, "Table created and running (query CTAS_ACCQ");
+  INFO(slurp(errors));
+  REQUIRE(has_line(started, "Table created and running (query CTAS_ACCQ"));
+
+  // A scan: every group, its key columns in GROUP BY order (ksqlDB's).
+  std::vector<std::string> result;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT * FROM BYREG;\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "(9 rows)") && has_line(result, "| u1  | eu     | 2 |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(slurp(errors));
+  REQUIRE(has_line(result, "| UID | REGION | N |"));
+  REQUIRE(has_line(result, "(9 rows)"));
+  // Every group found by the lookup of its whole key (either order of the
+  // conjuncts): the key is placed in the task that holds it, or the
+  // lookup would answer no row.
+  for (const auto& [uid, region] : groups) {
+    send("SELECT UID, REGION, N FROM BYREG WHERE REGION = '" + region + "' AND UID = '" + uid +
+         "';\n");
+    result = read_until(*shell, "(");
+    INFO(uid << " " << region);
+    CHECK(has_line(result, "| " + uid + "  | " + region + "     | " +
+                               (uid == "u1" && region == "eu" ? "2" : "1") + " |"));
+    CHECK(result.back() == "(1 row)");
+  }
+  send("SELECT * FROM BYREG WHERE UID = 'u2' AND REGION = 'eu';\n");  // no such group
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(0 rows)");
+  // One key column of two: a scan, filtered.
+  send("SELECT REGION FROM BYREG WHERE UID = 'u1';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| eu     |"));
+  CHECK(has_line(result, "| us     |"));
+  CHECK(result.back() == "(2 rows)");
+
+  // A windowed table of two key columns: the key's window.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT UID, REGION, N, WINDOWEND - WINDOWSTART AS SPAN FROM HOURLY\n"
+         "  WHERE UID = 'u1' AND REGION = 'eu';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| u1  | eu     | 2 | 3600000 |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(has_line(result, "| u1  | eu     | 2 | 3600000 |"));
+  CHECK(result.back() == "(1 row)");
+
+  // A source table keyed by (A, B) through a CTAS: each key looked up.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT * FROM ACCQ;\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "(8 rows)")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(has_line(result, "(8 rows)"));
+  for (int a = 1; a <= 8; ++a) {
+    const std::string b = a % 2 ? "x" : "y";
+    send("SELECT * FROM ACCQ WHERE A = " + std::to_string(a) + " AND B = '" + b + "';\n");
+    result = read_until(*shell, "(");
+    INFO(a);
+    CHECK(has_line(result, "| " + std::to_string(a) + " | " + b + " | " + std::to_string(a * 10) +
+                               " |"));
+    CHECK(result.back() == "(1 row)");
+  }
+
+  // Scans off: the whole key is still one lookup; less is refused.
+  send("SET 'ksql.query.pull.table.scan.enabled'='false';\n");
+  CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
+  send("SELECT N FROM BYREG WHERE UID = 'u1' AND REGION = 'us';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| 1 |"));
+  send("SELECT N FROM BYREG WHERE UID = 'u1';\n");
+  const int refused_line = line;
+  shell->close_stdin();
+  CHECK(shell->wait(std::chrono::seconds(30)) == 1);
+  const std::string err = slurp(errors);
+  INFO(err);
+  CHECK(err.find("line " + std::to_string(refused_line) + ":27: table scans are off ('ksql.query.pull.table.scan.enabled' is "
+                 "'false'): ask for one key, WHERE UID = <literal> AND REGION = <literal>") !=
+        std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:column, exit status",
           "[integration][sql]") {
   const std::string bin = rivulet::testing::rivulet_binary();
