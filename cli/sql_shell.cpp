@@ -25,6 +25,7 @@
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
 #include "connectors/kafka_consumer.hpp"
+#include "connectors/record_formatter.hpp"
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
@@ -334,7 +335,123 @@ struct SqlShell::Impl {
       return push(*sel->query);
     }
     if (const auto* v = std::get_if<InsertValues>(&s.body)) return insert_values(*v);
+    if (const auto* p = std::get_if<PrintTopic>(&s.body)) return print_topic(*p);
     return sql_error(s.loc, "not supported yet: this statement");
+  }
+
+  // PRINT's consumer hands its batches to the shell's thread through a
+  // short queue: a full queue pauses the partition (memory stays bounded
+  // however fast the topic grows and however slow the terminal is).
+  struct PrintSink : connectors::BatchSink {
+    std::mutex m;
+    std::condition_variable ready;
+    std::deque<RawBatch> batches;
+    bool offer(RawBatch&& batch) override {
+      std::lock_guard<std::mutex> lock(m);
+      if (batches.size() >= 8) return false;
+      batches.push_back(std::move(batch));
+      ready.notify_one();
+      return true;
+    }
+    std::optional<RawBatch> take(std::chrono::milliseconds wait) {
+      std::unique_lock<std::mutex> lock(m);
+      ready.wait_for(lock, wait, [&] { return !batches.empty(); });
+      if (batches.empty()) return std::nullopt;
+      RawBatch b = std::move(batches.front());
+      batches.pop_front();
+      return b;
+    }
+  };
+
+  // PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]: the topic's records
+  // as ksqlDB prints them (connectors/record_formatter.hpp guesses their
+  // formats), from every partition, until LIMIT records or Ctrl-C.
+  Expected<bool> print_topic(const sql::PrintTopic& p) {
+    auto config = query_config("print");
+    if (!config) return config.error();
+    const std::string bootstrap = config->get("bootstrap.servers");
+    std::unique_ptr<connectors::KafkaConsumer> consumer;
+    PrintSink sink;
+    {
+      SignalBlock block;
+      auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+      if (!admin) return admin.error();
+      auto topics = (*admin)->topics();
+      if (!topics) return topics.error();
+      auto found = topics->find(p.topic);
+      if (found == topics->end()) {
+        std::string near;
+        for (const auto& [name, n] : *topics)
+          if (lower(name) == lower(p.topic)) near = name;
+        return sql_error(p.topic_loc,
+                         "Could not find topic '" + p.topic + "'. Topic names are case-sensitive" +
+                             (near.empty() ? "." : " (did you mean '" + near + "'?)."));
+      }
+      std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap}};
+      for (const auto& [k, v] : config->kafka_properties("consumer")) props[k] = v;
+      props["group.id"] = config->get("application.id");  // never committed
+      connectors::ConsumerOptions copts;
+      copts.thread_name = "rivulet.print";
+      auto c = connectors::KafkaConsumer::create(props, copts);
+      if (!c) return c.error();
+      consumer = std::move(*c);
+      std::vector<connectors::StartPosition> positions;
+      for (int32_t part = 0; part < found->second; ++part)
+        positions.push_back(connectors::StartPosition{
+            TopicPartition{p.topic, PartitionId{part}},
+            p.from_beginning ? connectors::StartPosition::kBeginning
+                             : connectors::StartPosition::kEnd});
+      auto assigned = consumer->assign(std::move(positions));
+      if (!assigned) return assigned.error();
+      consumer->start(&sink);
+    }
+    connectors::RecordFormatter keys(connectors::RecordFormatter::Part::Key);
+    connectors::RecordFormatter values(connectors::RecordFormatter::Part::Value);
+    interrupted = false;
+    int64_t read = 0, printed = 0;
+    bool header = false;
+    auto bytes_of = [](const RawBytes& b) {
+      return b.has_value() ? std::optional<std::string_view>(b.view()) : std::nullopt;
+    };
+    while (!p.limit || printed < *p.limit) {
+      if (interrupted.exchange(false)) break;
+      auto batch = sink.take(std::chrono::milliseconds(100));
+      if (!batch) continue;
+      std::vector<std::string> lines;
+      for (const RawRecord& r : batch->records) {
+        if (p.limit && printed >= *p.limit) break;
+        if (read++ % p.interval != 0) continue;
+        ++printed;
+        const std::string key = keys.format(bytes_of(r.key));
+        const std::string value = values.format(bytes_of(r.value));
+        if (options.json) {
+          lines.push_back(nlohmann::json{{"rowtime", r.timestamp},
+                                         {"partition", batch->tp.partition.value()},
+                                         {"offset", r.offset},
+                                         {"key", key},
+                                         {"value", value}}
+                              .dump());
+        } else {
+          lines.push_back("rowtime: " + connectors::format_rowtime(r.timestamp) + ", key: " + key +
+                          ", value: " + value +
+                          ", partition: " + std::to_string(batch->tp.partition.value()));
+        }
+      }
+      // The formats go first, as guessed from the first batch (ksqlDB's).
+      if (!header && !lines.empty() && !options.json) {
+        out << "Key format: " << keys.describe() << "\n"
+            << "Value format: " << values.describe() << "\n";
+        header = true;
+      }
+      for (const auto& l : lines) out << l << "\n";
+      out << std::flush;
+    }
+    {
+      SignalBlock block;
+      consumer->stop();
+    }
+    if (!options.json) out << "Topic printing ceased" << std::endl;
+    return true;
   }
 
   // INSERT INTO s [(cols)] VALUES (...): one record to s's topic, at once.

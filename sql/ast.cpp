@@ -652,6 +652,13 @@ struct StatementPrinter {
     return t.all ? "TERMINATE ALL" : "TERMINATE " + quote_identifier(t.query_id);
   }
   std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
+  std::string operator()(const PrintTopic& p) const {
+    std::string out = "PRINT " + quote_string(p.topic);
+    if (p.from_beginning) out += " FROM BEGINNING";
+    if (p.interval != 1) out += " INTERVAL " + std::to_string(p.interval);
+    if (p.limit) out += " LIMIT " + std::to_string(*p.limit);
+    return out;
+  }
   std::string operator()(const Explain& e) const {
     return "EXPLAIN " + (e.statement ? to_sql(*e.statement) : quote_identifier(e.query_id));
   }

@@ -329,6 +329,16 @@ struct SelectStatement {
   QueryPtr query;
 };
 
+// PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]: a topic's
+// records as text (the shell; the topic name keeps its case, as in ksqlDB).
+struct PrintTopic {
+  std::string topic;
+  SourceLocation topic_loc;
+  bool from_beginning = false;
+  int64_t interval = 1;  // every n-th record
+  std::optional<int64_t> limit;
+};
+
 struct Statement;
 
 // EXPLAIN statement (CREATE ... AS SELECT, INSERT INTO ... SELECT) | EXPLAIN query_id
@@ -340,7 +350,8 @@ struct Explain {
 
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
-                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain>;
+                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain,
+                 PrintTopic>;
 
 struct Statement {
   StatementBody body;

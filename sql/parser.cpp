@@ -185,9 +185,44 @@ class Parser {
     if (at_word("TERMINATE")) return terminate();
     if (at_word("SELECT")) return SelectStatement{query()};
     if (at_word("EXPLAIN")) return explain();
+    if (at_word("PRINT")) return print();
     fail_expecting(
         "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE, "
-        "EXPLAIN)");
+        "EXPLAIN, PRINT)");
+  }
+
+  // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
+  // name keeps its case (ksqlDB: topic names are case-sensitive).
+  StatementBody print() {
+    consume_word("PRINT");
+    PrintTopic p;
+    p.topic_loc = cur().loc;
+    if (at(TokenKind::String)) {
+      p.topic = cur().text;
+      advance();
+    } else {
+      if (!at_identifier()) fail_expecting("a topic name");
+      p.topic = cur().kind == TokenKind::Word ? cur().raw : cur().text;
+      advance();
+    }
+    if (accept_word("FROM")) {
+      consume_word("BEGINNING");
+      p.from_beginning = true;
+    }
+    if (accept_word("INTERVAL") || accept_word("SAMPLE")) {
+      const Token& t = cur();
+      if (!at(TokenKind::Integer)) fail_expecting("an integer");
+      p.interval = parse_small_integer(t, "INTERVAL");
+      if (p.interval < 1) fail(t.loc, "INTERVAL must be at least 1");
+      advance();
+    }
+    if (accept_word("LIMIT")) {
+      const Token& t = cur();
+      if (!at(TokenKind::Integer)) fail_expecting("an integer");
+      p.limit = parse_small_integer(t, "LIMIT");
+      advance();
+    }
+    return p;
   }
 
   // EXPLAIN CREATE ... AS SELECT | EXPLAIN INSERT INTO ... | EXPLAIN query_id

@@ -5,13 +5,17 @@
 // conditions, expressions and LIMIT, a windowed table's rows), a push query
 // with LIMIT that prints only rows produced after it started, a file-backed
 // table joined with the CTAS's table, INSERT INTO ... VALUES, and SQL errors with line:column that
-// do not end the session.
+// do not end the session; pull queries on tables of several key columns,
+// and PRINT (from the beginning, from now, INTERVAL, LIMIT, Ctrl-C).
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <atomic>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -314,7 +318,7 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("rivulet sql: pull queries on tables of several key columns, scanned and looked up",
+TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT of a topic",
           "[integration][sql]") {
   ::signal(SIGPIPE, SIG_IGN);
   auto broker = ChildProcess::spawn(
@@ -437,6 +441,71 @@ TEST_CASE("rivulet sql: pull queries on tables of several key columns, scanned a
     CHECK(result.back() == "(1 row)");
   }
 
+  // PRINT: the orders as kcat wrote them, their formats guessed first.
+  send("PRINT mk_orders FROM BEGINNING LIMIT 3;\n");
+  auto printed = read_until(*shell, "Topic printing ceased");
+  REQUIRE(printed.size() == 6);
+  CHECK(printed[0] == "Key format: KAFKA_STRING");
+  CHECK(printed[1] == "Value format: JSON or KAFKA_STRING");
+  const std::regex order_line(
+      R"(rowtime: \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3} Z, key: u\d, )"
+      R"(value: \{"REGION": "[a-z]+", "AMOUNT": 1\}, partition: [0-3])");
+  for (size_t i = 2; i < 5; ++i) {
+    INFO(printed[i]);
+    CHECK(std::regex_match(printed[i], order_line));
+  }
+  // A windowed sink: JSON keys in Kafka's time-windowed format; every
+  // second record.
+  send("PRINT 'HOURLY' FROM BEGINNING INTERVAL 2 LIMIT 2;\n");
+  printed = read_until(*shell, "Topic printing ceased");
+  REQUIRE(printed.size() == 5);
+  CHECK(printed[0].rfind("Key format: HOPPING(JSON) or TUMBLING(JSON)", 0) == 0);
+  CHECK(printed[1] == "Value format: JSON or KAFKA_STRING");
+  const std::regex window_line(
+      R"(rowtime: .* Z, key: \[\{"UID":"u\d","REGION":"[a-z]+"\}@\d{13}/-\], )"
+      R"(value: \{"N":\d\}, partition: [0-3])");
+  for (size_t i = 2; i < 4; ++i) {
+    INFO(printed[i]);
+    CHECK(std::regex_match(printed[i], window_line));
+  }
+  // --output json: one object per record.
+  auto [json_rc, json_out] = run_command(
+      rivulet::testing::rivulet_binary() + " sql --output json --bootstrap " + *bootstrap +
+          " -e \"PRINT mk_orders FROM BEGINNING LIMIT 1;\"",
+      "", 30);
+  CHECK(json_rc == 0);
+  auto record = nlohmann::json::parse(json_out, nullptr, false);
+  INFO(json_out);
+  REQUIRE(record.is_object());
+  CHECK(record["rowtime"].get<int64_t>() > 1700000000000);
+  CHECK(record["partition"].get<int>() < 4);
+  CHECK(record["offset"] == 0);
+  CHECK(record["key"].get<std::string>().rfind("u", 0) == 0);
+  CHECK(nlohmann::json::parse(record["value"].get<std::string>())["AMOUNT"] == 1);
+  // Without FROM BEGINNING: only records produced after it started.
+  send("PRINT mk_orders LIMIT 1;\n");
+  std::atomic<bool> seen{false};
+  std::thread late([&] {
+    while (!seen)  {
+      run_command("kcat -b " + *bootstrap + " -P -K '|' -t mk_orders", "late|{\"REGION\": \"zz\"}\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  printed = read_until(*shell, "Topic printing ceased");
+  seen = true;
+  late.join();
+  REQUIRE(printed.size() == 4);
+  INFO(printed[2]);
+  CHECK(printed[2].find(", key: late, value: {\"REGION\": \"zz\"}, partition: ") !=
+        std::string::npos);
+  // Ctrl-C ends a PRINT without LIMIT, not the session.
+  send("PRINT mk_orders;\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(shell->pid(), SIGINT);
+  CHECK(read_until(*shell, "Topic printing ceased").back() == "Topic printing ceased");
+  send("PRINT MK_ORDERS;\n");
+  const int missing_topic_line = line;
+
   // Scans off: the whole key is still one lookup; less is refused.
   send("SET 'ksql.query.pull.table.scan.enabled'='false';\n");
   CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
@@ -449,6 +518,9 @@ TEST_CASE("rivulet sql: pull queries on tables of several key columns, scanned a
   CHECK(shell->wait(std::chrono::seconds(30)) == 1);
   const std::string err = slurp(errors);
   INFO(err);
+  CHECK(err.find("line " + std::to_string(missing_topic_line) +
+                 ":7: Could not find topic 'MK_ORDERS'. Topic names are case-sensitive "
+                 "(did you mean 'mk_orders'?)") != std::string::npos);
   CHECK(err.find("line " + std::to_string(refused_line) + ":27: table scans are off ('ksql.query.pull.table.scan.enabled' is "
                  "'false'): ask for one key, WHERE UID = <literal> AND REGION = <literal>") !=
         std::string::npos);

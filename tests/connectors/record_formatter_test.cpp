@@ -1,0 +1,86 @@
+// PRINT's record formatter: which formats survive the bytes seen, and how a
+// record is shown in the first of them.
+#include "connectors/record_formatter.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+using rivulet::connectors::format_rowtime;
+using rivulet::connectors::RecordFormatter;
+
+namespace {
+
+std::string be64(int64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("PRINT: JSON values are JSON or text; text keys are text", "[connectors][print]") {
+  RecordFormatter values(RecordFormatter::Part::Value);
+  CHECK(values.describe() == "no data processed");
+  CHECK(values.possible_formats().empty());
+  CHECK(values.format(std::string_view("{\"AMOUNT\":1.5}")) == "{\"AMOUNT\":1.5}");
+  CHECK(values.describe() == "JSON or KAFKA_STRING");
+  CHECK(values.format(std::nullopt) == "<null>");
+  // Text that is not JSON strikes JSON out for the rest.
+  CHECK(values.format(std::string_view("plain, text")) == "plain, text");
+  CHECK(values.possible_formats() == std::vector<std::string>{"KAFKA_STRING"});
+  CHECK(values.format(std::string_view("{\"AMOUNT\":2}")) == "{\"AMOUNT\":2}");
+
+  RecordFormatter keys(RecordFormatter::Part::Key);
+  CHECK(keys.format(std::string_view("u1")) == "u1");
+  CHECK(keys.describe() == "KAFKA_STRING");
+  // A 17-byte text key is no session: its "times" are not plausible.
+  CHECK(keys.format(std::string_view("user_0123456789ab")) == "user_0123456789ab");
+  CHECK(keys.describe() == "KAFKA_STRING");
+}
+
+TEST_CASE("PRINT: fixed-width numbers, and bytes no format reads", "[connectors][print]") {
+  RecordFormatter keys(RecordFormatter::Part::Key);
+  const std::string four("\x00\x00\x01\x92", 4);  // not UTF-8: no text
+  CHECK(keys.format(std::string_view(four)) == "402");
+  CHECK(keys.possible_formats() == std::vector<std::string>{"KAFKA_INT"});
+  RecordFormatter longs(RecordFormatter::Part::Value);
+  CHECK(longs.format(std::string_view(be64(-5))) == "-5");
+  CHECK(longs.describe() == "KAFKA_BIGINT or KAFKA_DOUBLE");
+  // Invalid UTF-8 of 3 bytes: nothing reads it; shown escaped, nothing struck out.
+  RecordFormatter raw(RecordFormatter::Part::Value);
+  CHECK(raw.format(std::string_view("\xff\x01" "a", 3)) == "\\xFF\\x01a");
+  CHECK(raw.describe() == "JSON or KAFKA_STRING or KAFKA_INT or KAFKA_BIGINT or KAFKA_DOUBLE");
+  // Four letters are text first (ksqlDB shows them as an INT), the INT
+  // still possible; a control character is no text.
+  RecordFormatter words(RecordFormatter::Part::Key);
+  CHECK(words.format(std::string_view("late")) == "late");
+  CHECK(words.describe() == "KAFKA_STRING or KAFKA_INT");
+  CHECK(words.format(std::string_view("\x00\x00\x00\x07", 4)) == "7");
+  CHECK(words.describe() == "KAFKA_INT");
+}
+
+TEST_CASE("PRINT: windowed keys in Kafka's formats", "[connectors][print]") {
+  const int64_t start = 1700000000000;  // 2023-11-14
+  RecordFormatter time_keys(RecordFormatter::Part::Key);
+  const std::string tumbling = "u1" + be64(start);
+  CHECK(time_keys.format(std::string_view(tumbling)) == "[u1@1700000000000/-]");
+  CHECK(time_keys.describe() == "HOPPING(KAFKA_STRING) or TUMBLING(KAFKA_STRING)");
+
+  RecordFormatter session_keys(RecordFormatter::Part::Key);
+  const std::string session = "u1" + be64(start + 5000) + be64(start);
+  CHECK(session_keys.format(std::string_view(session)) == "[u1@1700000000000/1700000005000]");
+  CHECK(session_keys.possible_formats().front() == "SESSION(KAFKA_STRING)");
+  // An end before the start is no session.
+  RecordFormatter backwards(RecordFormatter::Part::Key);
+  (void)backwards.format(std::string_view("u1" + be64(start) + be64(start + 5000)));
+  CHECK(backwards.possible_formats().front() != "SESSION(KAFKA_STRING)");
+}
+
+TEST_CASE("PRINT: rowtime as ksqlDB writes it, in UTC", "[connectors][print]") {
+  CHECK(format_rowtime(1700000000123) == "2023/11/14 22:13:20.123 Z");
+  CHECK(format_rowtime(0) == "1970/01/01 00:00:00.000 Z");
+  CHECK(format_rowtime(-1) == "N/A");
+}
