@@ -835,13 +835,9 @@ struct SqlShell::Impl {
     if (!remote) {
       auto src = session.catalog().resolve(q.from.name, q.from.loc);
       if (!src) return src.error();
-      if ((*src)->is_stream())
-        return sql_error(q.from.loc,
-                         "Pull queries are not supported on streams: " + (*src)->name +
-                             " is a stream (add EMIT CHANGES for a push query).");
+      if ((*src)->is_stream()) return pull_stream(q, **src);
     } else if (local && local->is_stream()) {
-      return sql_error(q.from.loc, "Pull queries are not supported on streams: " + local->name +
-                                       " is a stream (add EMIT CHANGES for a push query).");
+      return pull_stream(q, *local);
     }
     // The target: a table of a running query (local), or of the cluster.
     cluster::TableTarget target;
@@ -861,9 +857,11 @@ struct SqlShell::Impl {
           if (!e.execute_script(def.sql)) continue;
           const SourceInfo* src = e.catalog().find(q.from.name);
           if (src && src->is_stream())
-            return sql_error(q.from.loc, "Pull queries are not supported on streams: " +
-                                             src->name + " is a stream of query " + def.name +
-                                             " (add EMIT CHANGES for a push query).");
+            return sql_error(q.from.loc,
+                             "a pull query on a stream reads its topic from this shell: " +
+                                 src->name + " is a stream of query " + def.name +
+                                 ", not declared in this session (declare it with CREATE "
+                                 "STREAM and start the shell with --bootstrap)");
         }
         std::string list;
         for (const auto& t : why.queryable) list += (list.empty() ? "" : ", ") + t;
@@ -1011,11 +1009,184 @@ struct SqlShell::Impl {
     return true;
   }
 
+  // A pull query on a stream (ksqlDB's since 0.23): the stream's records
+  // from the beginning of each partition to the end it had when the query
+  // started, decoded with the stream's formats, filtered and projected here
+  // (the same WHERE and projection as a table scan, plus the pseudo columns
+  // ROWTIME, ROWPARTITION and ROWOFFSET); then it ends. No persistent query
+  // needs to run: the shell reads the topic itself.
+  Expected<bool> pull_stream(const sql::Query& q, const sql::SourceInfo& info) {
+    using namespace sql;
+    if (info.window)
+      return sql_error(q.from.loc, "not supported yet: pull queries on windowed streams");
+    auto config = query_config("pull");
+    if (!config) return config.error();
+    auto serdes = serdes_for(info);
+    if (!serdes) return sql_error(q.from.loc, serdes.error().message);
+    const auto key_codec = serdes->key();
+    const auto value_codec = serdes->value();
+    const std::vector<Column> keys = info.schema.key_columns();
+    const std::vector<Column> values = info.schema.value_columns();
+    Schema schema;
+    for (const auto& c : keys) schema.columns.push_back(c);
+    for (const auto& c : values) schema.columns.push_back(c);
+    const size_t star = schema.columns.size();
+    schema.columns.push_back(Column{"ROWTIME", DataType::of(TypeKind::BigInt), false});
+    schema.columns.push_back(Column{"ROWPARTITION", DataType::of(TypeKind::Int), false});
+    schema.columns.push_back(Column{"ROWOFFSET", DataType::of(TypeKind::BigInt), false});
+    const Scope scope = Scope::of_row(schema, q.from.qualifier());
+    std::optional<CompiledExpr> where;
+    if (q.where) {
+      ExpressionCompiler compiler(scope, FunctionRegistry::builtin(),
+                                  CompileOptions{false, "WHERE"});
+      auto w = compiler.compile(q.where);
+      if (!w) return w.error();
+      if (w->type()->kind != TypeKind::Boolean)
+        return sql_error(q.where->loc, "Type error in WHERE expression: Should evaluate to "
+                                       "boolean but is " + to_sql(*q.where) + " (" +
+                                       w->type()->to_string() + ") instead.");
+      where = std::move(*w);
+    }
+    auto projection = pull_projection(q, schema, scope, star);
+    if (!projection) return projection.error();
+
+    // Where each partition ends now: the query reads up to there.
+    std::map<int32_t, int64_t> ends;  // partitions with records to read
+    std::unique_ptr<connectors::KafkaConsumer> consumer;
+    PrintSink sink;
+    {
+      SignalBlock block;
+      const std::string bootstrap = config->get("bootstrap.servers");
+      auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
+      if (!admin) return admin.error();
+      auto count = (*admin)->partition_count(info.topic);
+      if (!count) return count.error();
+      if (!*count)
+        return sql_error(q.from.loc, "topic '" + info.topic + "' of stream " + info.name +
+                                         " does not exist");
+      std::vector<TopicPartition> tps;
+      for (int32_t part = 0; part < **count; ++part)
+        tps.push_back(TopicPartition{info.topic, PartitionId{part}});
+      auto marks = (*admin)->watermarks(tps);
+      if (!marks) return marks.error();
+      for (size_t i = 0; i < tps.size(); ++i) {
+        if (!(*marks)[i]) return (*marks)[i].error();
+        if ((*marks)[i]->second > (*marks)[i]->first)
+          ends[tps[i].partition.value()] = (*marks)[i]->second;
+      }
+      if (!ends.empty()) {
+        std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap}};
+        for (const auto& [k, v] : config->kafka_properties("consumer")) props[k] = v;
+        props["group.id"] = config->get("application.id");  // never committed
+        connectors::ConsumerOptions copts;
+        copts.thread_name = "rivulet.pull";
+        auto c = connectors::KafkaConsumer::create(props, copts);
+        if (!c) return c.error();
+        consumer = std::move(*c);
+        std::vector<connectors::StartPosition> positions;
+        for (const auto& [part, end] : ends)
+          positions.push_back(connectors::StartPosition{TopicPartition{info.topic, PartitionId{part}},
+                                                        connectors::StartPosition::kBeginning});
+        auto assigned = consumer->assign(std::move(positions));
+        if (!assigned) return assigned.error();
+        consumer->start(&sink);
+      }
+    }
+    std::vector<std::vector<Value>> rows;
+    bool limited = false;
+    uint64_t unreadable = 0;
+    std::string first_unreadable;
+    std::set<int32_t> done;
+    interrupted = false;
+    while (done.size() < ends.size() && !limited) {
+      if (interrupted.exchange(false)) break;
+      auto batch = sink.take(std::chrono::milliseconds(100));
+      if (!batch) continue;
+      const int32_t part = batch->tp.partition.value();
+      const int64_t end = ends[part];
+      // An empty batch: the consumer has caught up with the partition's
+      // current end, past the one taken at the start.
+      if (batch->records.empty()) done.insert(part);
+      for (const RawRecord& r : batch->records) {
+        if (r.offset >= end) {
+          done.insert(part);
+          break;
+        }
+        if (r.offset == end - 1) done.insert(part);
+        if (!r.value.has_value()) continue;  // a stream's tombstone: no row
+        std::vector<Value> row;
+        std::string why;
+        Value key;
+        if (!keys.empty()) {
+          if (r.key.has_value()) {
+            auto k = key_codec->decode(r.key.view());
+            if (k) key = std::move(*k);
+            else why = "key: " + k.error().message;
+          }
+        }
+        Value value;
+        if (why.empty()) {
+          auto v = value_codec->decode(r.value.view());
+          if (v) value = std::move(*v);
+          else why = "value: " + v.error().message;
+        }
+        if (!why.empty()) {
+          if (unreadable++ == 0)
+            first_unreadable = info.topic + "/" + std::to_string(part) + "@" +
+                               std::to_string(r.offset) + ": " + why;
+          continue;
+        }
+        for (const Column& c : keys) {
+          const Value* f = keys.size() > 1 && key.kind() == TypeKind::Struct ? key.field(c.name)
+                                                                             : nullptr;
+          row.push_back(keys.size() > 1 ? (f ? *f : Value()) : key);
+        }
+        for (const Column& c : values) {
+          const Value* f = value.kind() == TypeKind::Struct ? value.field(c.name) : nullptr;
+          row.push_back(f ? *f
+                          : (values.size() == 1 && value.kind() != TypeKind::Struct ? value
+                                                                                     : Value()));
+        }
+        row.push_back(Value::int64(r.timestamp));
+        row.push_back(Value::int32(part));
+        row.push_back(Value::int64(r.offset));
+        if (where && !where->test(EvalRow::of(row))) continue;
+        if (q.limit && static_cast<int64_t>(rows.size()) >= *q.limit) {
+          limited = true;
+          break;
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+    if (consumer) {
+      SignalBlock block;
+      consumer->stop();
+    }
+    if (unreadable > 0)
+      err << "warning: " << unreadable << " record" << (unreadable == 1 ? "" : "s") << " of "
+          << info.name << " could not be read and were skipped (the first, "
+          << first_unreadable << ")" << std::endl;
+    Table t;
+    for (const auto& [name, expr] : *projection) t.header.push_back(name);
+    for (const auto& row : rows) {
+      std::vector<Value> cells;
+      cells.reserve(projection->size());
+      for (const auto& [name, expr] : *projection) cells.push_back(expr.evaluate(row));
+      t.rows.push_back(std::move(cells));
+    }
+    print_table(t, true);
+    if (limited && !options.json) out << "Limit Reached" << std::endl;
+    return true;
+  }
+
   // A pull query's projection over the table's row: `*` is every column;
   // an expression is named by its alias, the column it reads, or
   // KSQL_COL_<n> (ksqlDB's names).
+  // `star`: how many of the schema's first columns `*` stands for (all by
+  // default; a stream's pseudo columns ROWTIME, ... are named, not starred).
   Expected<std::vector<std::pair<std::string, sql::CompiledExpr>>> pull_projection(
-      const sql::Query& q, const Schema& schema, const sql::Scope& scope) {
+      const sql::Query& q, const Schema& schema, const sql::Scope& scope,
+      size_t star = static_cast<size_t>(-1)) {
     using namespace sql;
     ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "SELECT"});
     const std::set<std::string> used = explicit_output_names(q.select);
@@ -1024,6 +1195,7 @@ struct SqlShell::Impl {
     for (const SelectItem& item : q.select) {
       if (item.kind != SelectItem::Kind::Expression) {
         for (const Column& c : schema.columns) {
+          if (static_cast<size_t>(&c - schema.columns.data()) >= star) break;
           auto ref = std::make_shared<Expr>();
           ref->kind = ExprKind::Column;
           ref->name = c.name;

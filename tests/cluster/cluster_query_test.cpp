@@ -350,8 +350,9 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
                     "SELECT * FROM ORDERS WHERE UID = 'u1';\nSELECT * FROM NOPE WHERE K = 1;\n", 30);
     INFO(err_out);
     CHECK(err_rc == 1);
-    CHECK(err_out.find("line 1:15: Pull queries are not supported on streams: ORDERS is a stream "
-                       "of query shop") != std::string::npos);
+    CHECK(err_out.find("line 1:15: a pull query on a stream reads its topic from this shell: "
+                       "ORDERS is a stream of query shop, not declared in this session") !=
+          std::string::npos);
     CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
                        "(query shop), PER_AMOUNT (query shop), PER_WINDOW (query shop), TIERS "
                        "(query shop), USERS (query shop))") != std::string::npos);

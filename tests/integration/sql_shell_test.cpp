@@ -195,8 +195,19 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   // Errors name line:column of the input and the session goes on.
   send("SELECT * FROM\n   NOPE WHERE UID = 'u1';\n");
   const int nope_line = line;
-  send("SELECT * FROM ORDERS WHERE UID = 'u1';\n");
-  const int stream_line = line;
+  // A pull query on a stream: its records up to the end at the start,
+  // filtered and projected, pseudo columns included.
+  send("SELECT UID, AMOUNT, ROWOFFSET < 5 AS EARLY FROM ORDERS WHERE UID = 'u1';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| UID | AMOUNT | EARLY |"));
+  CHECK(has_line(result, "| u1  | 1.5    | true  |"));
+  CHECK(has_line(result, "| u1  | 3.0    | true  |"));
+  CHECK(has_line(result, "| u1  | 4.0    | true  |"));
+  CHECK(result.back() == "(3 rows)");
+  send("SELECT * FROM ORDERS WHERE AMOUNT > 100;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| UID | AMOUNT |"));
+  CHECK(result.back() == "(0 rows)");
   send("SELECT * FROM COUNTS WHERE NOPE = 3;\n");
   const int unknown_line = line;
   send("SELECT * FROM COUNTS WHERE TOTAL;\n");
@@ -299,8 +310,6 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   INFO(err);
   CHECK(err.find("line " + std::to_string(nope_line) + ":4: Source `NOPE` does not exist") !=
         std::string::npos);
-  CHECK(err.find("line " + std::to_string(stream_line) +
-                 ":15: Pull queries are not supported on streams") != std::string::npos);
   CHECK(err.find("line " + std::to_string(scans_off_line) +
                  ":28: table scans are off ('ksql.query.pull.table.scan.enabled' is 'false'): "
                  "ask for one key, WHERE UID = <literal>") != std::string::npos);
@@ -498,6 +507,17 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   INFO(printed[2]);
   CHECK(printed[2].find(", key: late, value: {\"REGION\": \"zz\"}, partition: ") !=
         std::string::npos);
+  // A pull query on the stream: a record it cannot read is skipped, counted
+  // and named on stderr (topic/partition@offset); LIMIT ends it.
+  REQUIRE(run_command("kcat -b " + *bootstrap + " -P -K '|' -t mk_orders -p 2",
+                      "bad|not json\n").first == 0);
+  send("SELECT UID, REGION FROM ORDERS WHERE UID = 'late';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| late | zz     |"));
+  send("SELECT UID FROM ORDERS WHERE UID = 'u1' LIMIT 2;\n");  // u1 has 3
+  result = read_until(*shell, "(");
+  CHECK(result.back() == "(2 rows)");
+  CHECK(shell->read_line() == std::optional<std::string>("Limit Reached"));
   // Ctrl-C ends a PRINT without LIMIT, not the session.
   send("PRINT mk_orders;\n");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -518,6 +538,8 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   CHECK(shell->wait(std::chrono::seconds(30)) == 1);
   const std::string err = slurp(errors);
   INFO(err);
+  CHECK(err.find("warning: 1 record of ORDERS could not be read and were skipped (the first, "
+                 "mk_orders/2@") != std::string::npos);
   CHECK(err.find("line " + std::to_string(missing_topic_line) +
                  ":7: Could not find topic 'MK_ORDERS'. Topic names are case-sensitive "
                  "(did you mean 'mk_orders'?)") != std::string::npos);
