@@ -791,7 +791,66 @@ struct SqlShell::Impl {
     auto src = session.catalog().resolve(d.name, d.name_loc);
     if (!src) return src.error();
     describe_source(**src);
+    if (d.extended && !options.json) describe_extended(**src);
     return true;
+  }
+
+  // DESCRIBE name EXTENDED: after the columns, as ksqlDB's, the statement,
+  // the timestamp column, the topic's partitions, the shell's running
+  // queries that read or write the source, and their figures.
+  void describe_extended(const sql::SourceInfo& info) {
+    out << "Statement            : " << info.statement << "\n"
+        << "Timestamp field      : "
+        << (info.timestamp_column ? *info.timestamp_column : "Not set - using <ROWTIME>") << "\n";
+    if (auto config = query_config("describe"); config) {
+      SignalBlock block;
+      auto admin = connectors::TopicAdmin::create(
+          {{"bootstrap.servers", config->get("bootstrap.servers")}});
+      if (admin) {
+        auto n = (*admin)->partition_count(info.topic);
+        out << "Partitions           : "
+            << (!n ? "unknown (" + n.error().message + ")"
+                   : *n ? std::to_string(**n) : "none (the topic does not exist)")
+            << "\n";
+      }
+    }
+    const std::string kind = info.is_table() ? "TABLE" : "STREAM";
+    std::vector<const RunningQuery*> readers, writers;
+    for (const auto& rq : queries) {
+      if (rq.sink == info.name) writers.push_back(&rq);
+      const auto topics = rq.engine->topology().source_topics();
+      if (std::find(topics.begin(), topics.end(), info.topic) != topics.end())
+        readers.push_back(&rq);
+    }
+    auto list = [&](const std::string& title, const std::vector<const RunningQuery*>& qs) {
+      out << "\n" << title << "\n" << std::string(title.size(), '-') << "\n";
+      for (const RunningQuery* rq : qs) out << rq->id << " (RUNNING) : " << rq->text << "\n";
+    };
+    list("Queries that read from this " + kind, readers);
+    list("Queries that write from this " + kind, writers);
+    out << "\nFor query topology and execution plan please run: EXPLAIN <QueryId>\n";
+    const std::string title = "Runtime statistics";
+    out << "\n" << title << "\n" << std::string(title.size(), '-') << "\n";
+    std::set<const RunningQuery*> seen;
+    for (const auto* group : {&readers, &writers}) {
+      for (const RunningQuery* rq : *group) {
+        if (!seen.insert(rq).second) continue;
+        uint64_t in = 0, out_records = 0, errors = 0, dead = 0, skipped = 0;
+        int64_t lag = 0;
+        for (const TaskMetrics& m : rq->app->task_metrics()) {
+          in += m.records_in;
+          out_records += m.records_out;
+          errors += m.data_errors;
+          dead += m.dead_lettered;
+          skipped += m.records_skipped;
+          lag += m.lag;
+        }
+        out << rq->id << ": records-in " << in << "  records-out " << out_records
+            << "  data-errors " << errors << "  dead-lettered " << dead << "  skipped "
+            << skipped << "  lag " << lag << "\n";
+      }
+    }
+    out << "(Statistics of this shell's queries on topic " << info.topic << ")" << std::endl;
   }
 
   void describe_source(const sql::SourceInfo& info) {

@@ -120,6 +120,16 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(has_line(result, "| UID | N | TOTAL |"));
   REQUIRE(has_line(result, "| u1  | 3 | 8.5   |"));
   CHECK(result.back() == "(1 row)");
+  // DESCRIBE ... EXTENDED: the statement, the topic's partitions, the
+  // running query that reads the stream and its figures.
+  send("DESCRIBE ORDERS EXTENDED;\n");
+  auto described = read_until(*shell, "(Statistics");
+  CHECK(has_line(described, "Statement            : CREATE STREAM ORDERS (UID STRING KEY"));
+  CHECK(has_line(described, "Timestamp field      : Not set - using <ROWTIME>"));
+  CHECK(has_line(described, "Partitions           : 2"));
+  CHECK(has_line(described, "CTAS_COUNTS_0 (RUNNING) : CREATE TABLE COUNTS AS"));
+  CHECK(has_line(described, "CTAS_COUNTS_0: records-in "));
+  CHECK(described.back() == "(Statistics of this shell's queries on topic sh_orders)");
   send("SELECT TOTAL, N FROM COUNTS WHERE 'u2' = UID;\n");
   result = read_until(*shell, "(");
   CHECK(has_line(result, "| TOTAL | N |"));
