@@ -339,10 +339,11 @@ struct SqlShell::Impl {
     return sql_error(s.loc, "not supported yet: this statement");
   }
 
-  // PRINT's consumer hands its batches to the shell's thread through a
-  // short queue: a full queue pauses the partition (memory stays bounded
-  // however fast the topic grows and however slow the terminal is).
-  struct PrintSink : connectors::BatchSink {
+  // The shell's own readers (PRINT, pull queries on streams) hand their
+  // batches to the shell's thread through a short queue: a full queue
+  // pauses the partition (memory stays bounded however fast the topic
+  // grows and however slow the terminal is).
+  struct ReaderSink : connectors::BatchSink {
     std::mutex m;
     std::condition_variable ready;
     std::deque<RawBatch> batches;
@@ -363,6 +364,26 @@ struct SqlShell::Impl {
     }
   };
 
+  // A consumer of `positions` (the shell's own reads: PRINT, pull queries
+  // on streams) handing its batches to `sink`; its group id is the
+  // statement's application.id, never committed.
+  Expected<std::unique_ptr<connectors::KafkaConsumer>> start_reader(
+      const Config& config, const std::string& thread,
+      std::vector<connectors::StartPosition> positions, ReaderSink& sink) {
+    std::map<std::string, std::string> props{
+        {"bootstrap.servers", config.get("bootstrap.servers")}};
+    for (const auto& [k, v] : config.kafka_properties("consumer")) props[k] = v;
+    props["group.id"] = config.get("application.id");
+    connectors::ConsumerOptions copts;
+    copts.thread_name = thread;
+    auto consumer = connectors::KafkaConsumer::create(props, copts);
+    if (!consumer) return consumer.error();
+    auto assigned = (*consumer)->assign(std::move(positions));
+    if (!assigned) return assigned.error();
+    (*consumer)->start(&sink);
+    return std::move(*consumer);
+  }
+
   // PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]: the topic's records
   // as ksqlDB prints them (connectors/record_formatter.hpp guesses their
   // formats), from every partition, until LIMIT records or Ctrl-C.
@@ -371,7 +392,7 @@ struct SqlShell::Impl {
     if (!config) return config.error();
     const std::string bootstrap = config->get("bootstrap.servers");
     std::unique_ptr<connectors::KafkaConsumer> consumer;
-    PrintSink sink;
+    ReaderSink sink;
     {
       SignalBlock block;
       auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
@@ -387,23 +408,15 @@ struct SqlShell::Impl {
                          "Could not find topic '" + p.topic + "'. Topic names are case-sensitive" +
                              (near.empty() ? "." : " (did you mean '" + near + "'?)."));
       }
-      std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap}};
-      for (const auto& [k, v] : config->kafka_properties("consumer")) props[k] = v;
-      props["group.id"] = config->get("application.id");  // never committed
-      connectors::ConsumerOptions copts;
-      copts.thread_name = "rivulet.print";
-      auto c = connectors::KafkaConsumer::create(props, copts);
-      if (!c) return c.error();
-      consumer = std::move(*c);
       std::vector<connectors::StartPosition> positions;
       for (int32_t part = 0; part < found->second; ++part)
         positions.push_back(connectors::StartPosition{
             TopicPartition{p.topic, PartitionId{part}},
             p.from_beginning ? connectors::StartPosition::kBeginning
                              : connectors::StartPosition::kEnd});
-      auto assigned = consumer->assign(std::move(positions));
-      if (!assigned) return assigned.error();
-      consumer->start(&sink);
+      auto c = start_reader(*config, "rivulet.print", std::move(positions), sink);
+      if (!c) return c.error();
+      consumer = std::move(*c);
     }
     connectors::RecordFormatter keys(connectors::RecordFormatter::Part::Key);
     connectors::RecordFormatter values(connectors::RecordFormatter::Part::Value);
@@ -962,18 +975,9 @@ struct SqlShell::Impl {
     }
     for (const auto& c : target.value_columns) schema.columns.push_back(c);
     const Scope scope = Scope::of_row(schema, q.from.qualifier());
-    std::optional<CompiledExpr> where;
-    if (q.where) {
-      ExpressionCompiler compiler(scope, FunctionRegistry::builtin(),
-                                  CompileOptions{false, "WHERE"});
-      auto w = compiler.compile(q.where);
-      if (!w) return w.error();
-      if (w->type()->kind != TypeKind::Boolean)
-        return sql_error(q.where->loc, "Type error in WHERE expression: Should evaluate to "
-                                       "boolean but is " + to_sql(*q.where) + " (" +
-                                       w->type()->to_string() + ") instead.");
-      where = std::move(*w);
-    }
+    auto compiled_where = pull_where(q, scope);
+    if (!compiled_where) return compiled_where.error();
+    const std::optional<CompiledExpr>& where = *compiled_where;
     auto projection = pull_projection(q, schema, scope);
     if (!projection) return projection.error();
     // WHERE <key column> = <literal> (alone or ANDed with more; for a table
@@ -1055,16 +1059,7 @@ struct SqlShell::Impl {
       });
       if (!scanned) return scanned.error();
     }
-    Table t;
-    for (const auto& [name, expr] : *projection) t.header.push_back(name);
-    for (const auto& row : rows) {
-      std::vector<Value> values;
-      values.reserve(projection->size());
-      for (const auto& [name, expr] : *projection) values.push_back(expr.evaluate(row));
-      t.rows.push_back(std::move(values));
-    }
-    print_table(t, true);
-    if (limited && !options.json) out << "Limit Reached" << std::endl;
+    print_pull_rows(*projection, rows, limited);
     return true;
   }
 
@@ -1094,25 +1089,16 @@ struct SqlShell::Impl {
     schema.columns.push_back(Column{"ROWPARTITION", DataType::of(TypeKind::Int), false});
     schema.columns.push_back(Column{"ROWOFFSET", DataType::of(TypeKind::BigInt), false});
     const Scope scope = Scope::of_row(schema, q.from.qualifier());
-    std::optional<CompiledExpr> where;
-    if (q.where) {
-      ExpressionCompiler compiler(scope, FunctionRegistry::builtin(),
-                                  CompileOptions{false, "WHERE"});
-      auto w = compiler.compile(q.where);
-      if (!w) return w.error();
-      if (w->type()->kind != TypeKind::Boolean)
-        return sql_error(q.where->loc, "Type error in WHERE expression: Should evaluate to "
-                                       "boolean but is " + to_sql(*q.where) + " (" +
-                                       w->type()->to_string() + ") instead.");
-      where = std::move(*w);
-    }
+    auto compiled_where = pull_where(q, scope);
+    if (!compiled_where) return compiled_where.error();
+    const std::optional<CompiledExpr>& where = *compiled_where;
     auto projection = pull_projection(q, schema, scope, star);
     if (!projection) return projection.error();
 
     // Where each partition ends now: the query reads up to there.
     std::map<int32_t, int64_t> ends;  // partitions with records to read
     std::unique_ptr<connectors::KafkaConsumer> consumer;
-    PrintSink sink;
+    ReaderSink sink;
     {
       SignalBlock block;
       const std::string bootstrap = config->get("bootstrap.servers");
@@ -1134,21 +1120,13 @@ struct SqlShell::Impl {
           ends[tps[i].partition.value()] = (*marks)[i]->second;
       }
       if (!ends.empty()) {
-        std::map<std::string, std::string> props{{"bootstrap.servers", bootstrap}};
-        for (const auto& [k, v] : config->kafka_properties("consumer")) props[k] = v;
-        props["group.id"] = config->get("application.id");  // never committed
-        connectors::ConsumerOptions copts;
-        copts.thread_name = "rivulet.pull";
-        auto c = connectors::KafkaConsumer::create(props, copts);
-        if (!c) return c.error();
-        consumer = std::move(*c);
         std::vector<connectors::StartPosition> positions;
         for (const auto& [part, end] : ends)
           positions.push_back(connectors::StartPosition{TopicPartition{info.topic, PartitionId{part}},
                                                         connectors::StartPosition::kBeginning});
-        auto assigned = consumer->assign(std::move(positions));
-        if (!assigned) return assigned.error();
-        consumer->start(&sink);
+        auto c = start_reader(*config, "rivulet.pull", std::move(positions), sink);
+        if (!c) return c.error();
+        consumer = std::move(*c);
       }
     }
     std::vector<std::vector<Value>> rows;
@@ -1225,17 +1203,39 @@ struct SqlShell::Impl {
       err << "warning: " << unreadable << " record" << (unreadable == 1 ? "" : "s") << " of "
           << info.name << " could not be read and were skipped (the first, "
           << first_unreadable << ")" << std::endl;
+    print_pull_rows(*projection, rows, limited);
+    return true;
+  }
+
+  // A pull query's WHERE compiled against its row (none without WHERE).
+  Expected<std::optional<sql::CompiledExpr>> pull_where(const sql::Query& q,
+                                                        const sql::Scope& scope) {
+    using namespace sql;
+    if (!q.where) return std::optional<CompiledExpr>();
+    ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "WHERE"});
+    auto w = compiler.compile(q.where);
+    if (!w) return w.error();
+    if (w->type()->kind != TypeKind::Boolean)
+      return sql_error(q.where->loc, "Type error in WHERE expression: Should evaluate to "
+                                     "boolean but is " + to_sql(*q.where) + " (" +
+                                     w->type()->to_string() + ") instead.");
+    return std::optional<CompiledExpr>(std::move(*w));
+  }
+
+  // A pull query's result: the projection of each row, then "Limit
+  // Reached" when LIMIT cut it short.
+  void print_pull_rows(const std::vector<std::pair<std::string, sql::CompiledExpr>>& projection,
+                       const std::vector<std::vector<Value>>& rows, bool limited) {
     Table t;
-    for (const auto& [name, expr] : *projection) t.header.push_back(name);
+    for (const auto& [name, expr] : projection) t.header.push_back(name);
     for (const auto& row : rows) {
       std::vector<Value> cells;
-      cells.reserve(projection->size());
-      for (const auto& [name, expr] : *projection) cells.push_back(expr.evaluate(row));
+      cells.reserve(projection.size());
+      for (const auto& [name, expr] : projection) cells.push_back(expr.evaluate(row));
       t.rows.push_back(std::move(cells));
     }
     print_table(t, true);
     if (limited && !options.json) out << "Limit Reached" << std::endl;
-    return true;
   }
 
   // A pull query's projection over the table's row: `*` is every column;

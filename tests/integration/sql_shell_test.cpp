@@ -50,6 +50,34 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// `rivulet sql --bootstrap B` as a child, its state and stderr in a fresh
+// directory (`pattern`: mkdtemp's), statements written to its stdin; `line`
+// counts the lines written (the shell reports positions in its input).
+struct ShellSession {
+  std::string dir, errors;
+  std::optional<ChildProcess> shell;
+  int line = 0;
+
+  ShellSession(const std::string& bootstrap, const std::string& pattern)
+      : dir(make_dir(pattern)),
+        errors(dir + "/stderr.log"),
+        shell(ChildProcess::spawn({rivulet::testing::rivulet_binary(), "sql", "--bootstrap",
+                                   bootstrap, "--set", "state.dir=" + dir + "/state", "--set",
+                                   "commit.interval.ms=100"},
+                                  errors, true)) {
+    REQUIRE(shell.has_value());
+  }
+  static std::string make_dir(const std::string& pattern) {
+    std::string dir = (std::filesystem::temp_directory_path() / pattern).string();
+    REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    return dir;
+  }
+  void send(const std::string& text) {
+    line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    REQUIRE(shell->write_stdin(text));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end the session",
@@ -67,19 +95,12 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
                       "u1|{\"AMOUNT\": 4}\nu2|{\"AMOUNT\": 5}\n")
               .first == 0);
 
-  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-sql-shell-XXXXXX").string();
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
-  const std::string errors = dir + "/stderr.log";
-  auto shell = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "sql", "--bootstrap",
-                                    *bootstrap, "--set", "state.dir=" + dir + "/state", "--set",
-                                    "commit.interval.ms=100"},
-                                   errors, true);
-  REQUIRE(shell.has_value());
-  int line = 0;  // lines written: the shell reports positions in its input
-  auto send = [&](const std::string& text) {
-    line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    REQUIRE(shell->write_stdin(text));
-  };
+  ShellSession session(*bootstrap, "rivulet-sql-shell-XXXXXX");
+  auto& shell = session.shell;
+  const std::string& dir = session.dir;
+  const std::string& errors = session.errors;
+  const int& line = session.line;
+  auto send = [&](const std::string& text) { session.send(text); };
 
   send("CREATE STREAM ORDERS (UID STRING KEY, AMOUNT DOUBLE)\n"
        "  WITH (kafka_topic='sh_orders', value_format='JSON');\n");
@@ -367,19 +388,12 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
                       acc)
               .first == 0);
 
-  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-sql-keys-XXXXXX").string();
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
-  const std::string errors = dir + "/stderr.log";
-  auto shell = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "sql", "--bootstrap",
-                                    *bootstrap, "--set", "state.dir=" + dir + "/state", "--set",
-                                    "commit.interval.ms=100"},
-                                   errors, true);
-  REQUIRE(shell.has_value());
-  int line = 0;  // lines written: the shell reports positions in its input
-  auto send = [&](const std::string& text) {
-    line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    REQUIRE(shell->write_stdin(text));
-  };
+  ShellSession session(*bootstrap, "rivulet-sql-keys-XXXXXX");
+  auto& shell = session.shell;
+  const std::string& dir = session.dir;
+  const std::string& errors = session.errors;
+  const int& line = session.line;
+  auto send = [&](const std::string& text) { session.send(text); };
   send("SET 'auto.offset.reset'='earliest';\n"
        "CREATE STREAM ORDERS (UID STRING KEY, REGION STRING, AMOUNT DOUBLE)\n"
        "  WITH (kafka_topic='mk_orders', value_format='JSON');\n"
