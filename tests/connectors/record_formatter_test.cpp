@@ -21,7 +21,7 @@ std::string be64(int64_t v) {
 
 }  // namespace
 
-TEST_CASE("PRINT: JSON values are JSON or text; text keys are text", "[connectors][print]") {
+TEST_CASE("PRINT: JSON values are JSON or text, and text keys are text", "[connectors][print]") {
   RecordFormatter values(RecordFormatter::Part::Value);
   CHECK(values.describe() == "no data processed");
   CHECK(values.possible_formats().empty());
