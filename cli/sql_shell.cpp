@@ -758,8 +758,10 @@ struct SqlShell::Impl {
       auto topics = (*admin)->topics();
       if (!topics) return topics.error();
       t.header = {"Kafka Topic", "Partitions"};
-      for (const auto& [name, n] : *topics)
+      for (const auto& [name, n] : *topics) {
+        if (!show.all && internal_topic(name)) continue;
         t.rows.push_back({Value::string(name), Value::int32(n)});
+      }
     } else {  // FUNCTIONS
       t.header = {"Function Name", "Type"};
       for (const sql::FunctionDef* f : sql::FunctionRegistry::builtin().all()) {
@@ -769,6 +771,18 @@ struct SqlShell::Impl {
     }
     print_table(t, false);
     return true;
+  }
+
+  // A topic SHOW TOPICS leaves out (SHOW ALL TOPICS lists it), as ksqlDB
+  // hides its own: names starting with '_' (Kafka's __consumer_offsets, the
+  // embedded broker's control topic), repartition topics and the topics of
+  // checkpoint.store=kafka.
+  static bool internal_topic(const std::string& name) {
+    auto ends_with = [&](const std::string& suffix) {
+      return name.size() >= suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return name.rfind('_', 0) == 0 || ends_with("-repartition") || ends_with("-checkpoints");
   }
 
   // DESCRIBE FUNCTION name: its type, signature and description (ksqlDB's

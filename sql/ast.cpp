@@ -631,7 +631,8 @@ struct StatementPrinter {
   std::string operator()(const ShowList& s) const {
     static const char* const kWhat[] = {"STREAMS", "TABLES",     "QUERIES",
                                         "TOPICS",  "PROPERTIES", "FUNCTIONS"};
-    return std::string("SHOW ") + kWhat[static_cast<int>(s.what)] + (s.extended ? " EXTENDED" : "");
+    return std::string("SHOW ") + (s.all ? "ALL " : "") + kWhat[static_cast<int>(s.what)] +
+           (s.extended ? " EXTENDED" : "");
   }
   std::string operator()(const Describe& d) const {
     switch (d.what) {

@@ -291,10 +291,11 @@ struct DropSource {
   bool delete_topic = false;
 };
 
-// SHOW|LIST STREAMS|TABLES|QUERIES|TOPICS|PROPERTIES|FUNCTIONS [EXTENDED]
+// SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS [EXTENDED]
 struct ShowList {
   enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions };
   What what = What::Streams;
+  bool all = false;  // SHOW ALL TOPICS: internal topics too
   bool extended = false;
 };
 

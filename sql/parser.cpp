@@ -451,7 +451,7 @@ class Parser {
     } else if (accept_word("FUNCTIONS")) {
       s.what = ShowList::What::Functions;
     } else {
-      accept_word("ALL");
+      s.all = accept_word("ALL");
       if (!accept_word("TOPICS"))
         fail_expecting("{STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES, FUNCTIONS}");
       s.what = ShowList::What::Topics;

@@ -474,6 +474,30 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
     CHECK(result.back() == "(1 row)");
   }
 
+  // SHOW TOPICS leaves out internal topics (the GROUP BY's repartition
+  // topic, the embedded broker's control topic); SHOW ALL TOPICS lists them.
+  auto topics_listed = [&](const std::string& statement) {
+    send(statement);
+    std::vector<std::string> lines;
+    int rules = 0;
+    while (rules < 3) {
+      auto l = shell->read_line();
+      if (!l) break;
+      lines.push_back(*l);
+      if (l->rfind("+", 0) == 0) ++rules;
+    }
+    return lines;
+  };
+  auto listed = topics_listed("SHOW TOPICS;\n");
+  CHECK(has_line(listed, "| mk_orders "));
+  CHECK(has_line(listed, "| BYREG "));
+  CHECK_FALSE(has_line(listed, "-repartition "));
+  CHECK_FALSE(has_line(listed, "| __rivulet_broker_control "));
+  listed = topics_listed("SHOW ALL TOPICS;\n");
+  CHECK(has_line(listed, "| mk_orders "));
+  CHECK(has_line(listed, "-repartition "));
+  CHECK(has_line(listed, "| __rivulet_broker_control "));
+
   // PRINT: the orders as kcat wrote them, their formats guessed first.
   send("PRINT mk_orders FROM BEGINNING LIMIT 3;\n");
   auto printed = read_until(*shell, "Topic printing ceased");
