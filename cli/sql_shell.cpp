@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <map>
@@ -313,6 +314,52 @@ struct SqlShell::Impl {
 
   // ---- statements -----------------------------------------------------------
 
+  // Runs the statements of one chunk; an error is printed (after `prefix`,
+  // a script's path) and ends the chunk.
+  bool execute_chunk(const StatementSplitter::Chunk& chunk, const std::string& prefix) {
+    // Padding keeps the parser's line:column those of the input.
+    std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
+    text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
+    text += chunk.text;
+    auto statements = sql::parse_statements(text);
+    if (!statements) {
+      err << prefix << statements.error().message << std::endl;
+      return false;
+    }
+    for (const auto& s : *statements) {
+      auto r = run(s);
+      if (!r) {
+        err << prefix << r.error().message << std::endl;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // RUN SCRIPT 'path': the file's statements in this session, as if typed;
+  // it stops at the first that fails (its error names the file's
+  // line:column). Scripts may run scripts, 16 deep at most.
+  int script_depth = 0;
+  Expected<bool> run_script(const sql::RunScript& r) {
+    if (script_depth >= 16)
+      return sql_error(r.path_loc, "RUN SCRIPT nested more than 16 deep (a script runs itself?)");
+    std::ifstream in(r.path);
+    if (!in) return sql_error(r.path_loc, "cannot read script '" + r.path + "'");
+    ++script_depth;
+    StatementSplitter splitter;
+    std::string line;
+    bool ok = true;
+    auto run_chunk = [&](const StatementSplitter::Chunk& chunk) {
+      if (ok && !chunk.text.empty()) ok = execute_chunk(chunk, r.path + ": ");
+    };
+    while (ok && std::getline(in, line))
+      for (const auto& chunk : splitter.add_line(line)) run_chunk(chunk);
+    run_chunk(splitter.take_rest());  // a last statement may omit its ';'
+    --script_depth;
+    if (!ok) return sql_error(r.path_loc, "script '" + r.path + "' stopped at its first error");
+    return true;
+  }
+
   Expected<bool> run(const Statement& s) {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
@@ -336,6 +383,7 @@ struct SqlShell::Impl {
     }
     if (const auto* v = std::get_if<InsertValues>(&s.body)) return insert_values(*v);
     if (const auto* p = std::get_if<PrintTopic>(&s.body)) return print_topic(*p);
+    if (const auto* r = std::get_if<RunScript>(&s.body)) return run_script(*r);
     return sql_error(s.loc, "not supported yet: this statement");
   }
 
@@ -1580,23 +1628,7 @@ void SqlShell::stop_all() {
 }
 
 bool SqlShell::execute(const StatementSplitter::Chunk& chunk) {
-  // Padding keeps the parser's line:column those of the input.
-  std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
-  text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
-  text += chunk.text;
-  auto statements = sql::parse_statements(text);
-  if (!statements) {
-    impl_->err << statements.error().message << std::endl;
-    return false;
-  }
-  for (const auto& s : *statements) {
-    auto r = impl_->run(s);
-    if (!r) {
-      impl_->err << r.error().message << std::endl;
-      return false;
-    }
-  }
-  return true;
+  return impl_->execute_chunk(chunk, "");
 }
 
 }  // namespace rivulet::cli

@@ -653,6 +653,7 @@ struct StatementPrinter {
     return t.all ? "TERMINATE ALL" : "TERMINATE " + quote_identifier(t.query_id);
   }
   std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
+  std::string operator()(const RunScript& r) const { return "RUN SCRIPT " + quote_string(r.path); }
   std::string operator()(const PrintTopic& p) const {
     std::string out = "PRINT " + quote_string(p.topic);
     if (p.from_beginning) out += " FROM BEGINNING";

@@ -340,6 +340,12 @@ struct PrintTopic {
   std::optional<int64_t> limit;
 };
 
+// RUN SCRIPT 'path': the statements of a file, in this session (the shell).
+struct RunScript {
+  std::string path;
+  SourceLocation path_loc;
+};
+
 struct Statement;
 
 // EXPLAIN statement (CREATE ... AS SELECT, INSERT INTO ... SELECT) | EXPLAIN query_id
@@ -352,7 +358,7 @@ struct Explain {
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
                  Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain,
-                 PrintTopic>;
+                 PrintTopic, RunScript>;
 
 struct Statement {
   StatementBody body;

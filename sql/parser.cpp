@@ -186,9 +186,17 @@ class Parser {
     if (at_word("SELECT")) return SelectStatement{query()};
     if (at_word("EXPLAIN")) return explain();
     if (at_word("PRINT")) return print();
+    if (at_word("RUN")) {
+      advance();
+      consume_word("SCRIPT");
+      RunScript r;
+      r.path_loc = cur().loc;
+      r.path = expect(TokenKind::String).text;
+      return r;
+    }
     fail_expecting(
         "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE, "
-        "EXPLAIN, PRINT)");
+        "EXPLAIN, PRINT, RUN SCRIPT)");
   }
 
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted

@@ -626,6 +626,40 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(bad_out.find("| V     | INTEGER ") != std::string::npos);
   CHECK(bad_out.find("| T          | t ") != std::string::npos);  // the last statement, without ';'
 
+  // RUN SCRIPT: a file's statements in the session (the last without ';'),
+  // a script that runs another; the first error names the file's
+  // line:column and stops that script only.
+  const auto scripts = std::filesystem::temp_directory_path() /
+                       ("rivulet-run-script-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(scripts);
+  const std::string inner = (scripts / "inner.sql").string();
+  const std::string outer = (scripts / "outer.sql").string();
+  const std::string broken = (scripts / "broken.sql").string();
+  std::ofstream(inner) << "-- the table\nCREATE TABLE INNER_T (K STRING PRIMARY KEY, V INT)\n"
+                          "  WITH (kafka_topic='it', value_format='JSON')";
+  std::ofstream(outer) << "CREATE STREAM OUTER_S (K STRING KEY, V INT) WITH (kafka_topic='os', "
+                          "value_format='JSON');\nRUN SCRIPT '" << inner << "';\n";
+  std::ofstream(broken) << "CREATE STREAM B2 (K STRING KEY) WITH (kafka_topic='b2', "
+                           "value_format='JSON');\n\n  DESCRIBE NOPE;\nCREATE STREAM NEVER (K "
+                           "STRING KEY) WITH (kafka_topic='n', value_format='JSON');\n";
+  auto [script_rc, script_out] = run_command(
+      bin + " sql 2>&1",
+      "RUN SCRIPT '" + outer + "';\nSHOW TABLES;\nSHOW STREAMS;\n  RUN SCRIPT '" + broken +
+          "';\nDESCRIBE NEVER;\nRUN SCRIPT '/nonexistent/x.sql';\n",
+      30);
+  INFO(script_out);
+  CHECK(script_rc == 1);
+  CHECK(script_out.find("| INNER_T ") != std::string::npos);
+  CHECK(script_out.find("| OUTER_S ") != std::string::npos);
+  CHECK(script_out.find(broken + ": line 3:12: Source `NOPE` does not exist") !=
+        std::string::npos);
+  CHECK(script_out.find("line 4:14: script '" + broken + "' stopped at its first error") !=
+        std::string::npos);
+  CHECK(script_out.find("line 5:10: Source `NEVER` does not exist") != std::string::npos);
+  CHECK(script_out.find("line 6:12: cannot read script '/nonexistent/x.sql'") !=
+        std::string::npos);
+  std::filesystem::remove_all(scripts);
+
   // The catalog of functions, and DESCRIBE of every stream and of a
   // windowed source, without a broker.
   auto [fn_rc, fn_out] = run_command(
