@@ -8,10 +8,17 @@
 //    planned by a fork of that engine into a Topology of its own and run by
 //    its own rivulet::Application in this process (application.id
 //    "<base>-<query id>"), until TERMINATE or the end of the session;
-//  - a pull query (SELECT ... FROM table WHERE key = literal) finds the
-//    task owning the key with the partitioner (cluster::locate_key) and asks
-//    it: a local Application's task (Application::lookup), or with a
-//    coordinator the cluster node running it (cluster::lookup_key);
+//  - a pull query on a table (SELECT ... FROM table WHERE key = literal)
+//    finds the task owning the key with the partitioner
+//    (cluster::locate_key) and asks it: a local Application's task
+//    (Application::lookup), or with a coordinator the cluster node running
+//    it (cluster::lookup_key); without a whole key it scans every task
+//    (cluster::lookup_keys through a coordinator);
+//  - a pull query on a stream, and PRINT, read the topic with a consumer of
+//    the shell's own, up to the end it had at the start (a pull query) or
+//    until LIMIT or Ctrl-C (PRINT; connectors::RecordFormatter guesses the
+//    formats);
+//  - RUN SCRIPT runs a file's statements as if typed;
 //  - a push query (SELECT ... EMIT CHANGES [LIMIT n]) runs as a transient
 //    Application whose rows come back through a bounded queue and are
 //    printed as they arrive, until LIMIT rows, an interrupt (Ctrl-C) or a
