@@ -89,7 +89,8 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
   // first owner is checked against the owner now.
   auto owns = [&](const std::string& task, const std::string& node) {
     if (owner[task] == node) return true;
-    for (const auto& t : c.status()["tasks"]) owner[t["task"]] = t["owner"];
+    const nlohmann::json now = c.status();  // kept: a range over a temporary's member dangles
+    for (const auto& t : now["tasks"]) owner[t["task"]] = t["owner"];
     return owner[task] == node;
   };
 
