@@ -439,8 +439,8 @@ struct SqlShell::Impl {
     auto config = query_config("print");
     if (!config) return config.error();
     const std::string bootstrap = config->get("bootstrap.servers");
+    ReaderSink sink;  // outlives the consumer, whose poll thread offers to it
     std::unique_ptr<connectors::KafkaConsumer> consumer;
-    ReaderSink sink;
     {
       SignalBlock block;
       auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", bootstrap}});
@@ -1159,8 +1159,8 @@ struct SqlShell::Impl {
 
     // Where each partition ends now: the query reads up to there.
     std::map<int32_t, int64_t> ends;  // partitions with records to read
+    ReaderSink sink;  // outlives the consumer, whose poll thread offers to it
     std::unique_ptr<connectors::KafkaConsumer> consumer;
-    ReaderSink sink;
     {
       SignalBlock block;
       const std::string bootstrap = config->get("bootstrap.servers");
