@@ -1133,8 +1133,6 @@ struct SqlShell::Impl {
   // needs to run: the shell reads the topic itself.
   Expected<bool> pull_stream(const sql::Query& q, const sql::SourceInfo& info) {
     using namespace sql;
-    if (info.window)
-      return sql_error(q.from.loc, "not supported yet: pull queries on windowed streams");
     auto config = query_config("pull");
     if (!config) return config.error();
     auto serdes = serdes_for(info);
@@ -1145,6 +1143,13 @@ struct SqlShell::Impl {
     const std::vector<Column> values = info.schema.value_columns();
     Schema schema;
     for (const auto& c : keys) schema.columns.push_back(c);
+    // A windowed stream's records carry their window in the key: its rows
+    // have WINDOWSTART and WINDOWEND after the key, as a windowed table's.
+    const bool windowed = info.window.has_value();
+    if (windowed) {
+      schema.columns.push_back(Column{"WINDOWSTART", DataType::of(TypeKind::BigInt), false});
+      schema.columns.push_back(Column{"WINDOWEND", DataType::of(TypeKind::BigInt), false});
+    }
     for (const auto& c : values) schema.columns.push_back(c);
     const size_t star = schema.columns.size();
     schema.columns.push_back(Column{"ROWTIME", DataType::of(TypeKind::BigInt), false});
@@ -1235,10 +1240,22 @@ struct SqlShell::Impl {
                                std::to_string(r.offset) + ": " + why;
           continue;
         }
+        const Value& inner = window_inner_key(key);  // the key itself when not windowed
         for (const Column& c : keys) {
-          const Value* f = keys.size() > 1 && key.kind() == TypeKind::Struct ? key.field(c.name)
-                                                                             : nullptr;
-          row.push_back(keys.size() > 1 ? (f ? *f : Value()) : key);
+          const Value* f = keys.size() > 1 && inner.kind() == TypeKind::Struct
+                               ? inner.field(c.name)
+                               : nullptr;
+          row.push_back(keys.size() > 1 ? (f ? *f : Value()) : inner);
+        }
+        if (windowed) {
+          if (is_windowed_key(key)) {
+            const WindowBounds w = window_of(key);
+            row.push_back(Value::int64(w.start));
+            row.push_back(Value::int64(w.end));
+          } else {  // no key bytes: no window either
+            row.push_back(Value());
+            row.push_back(Value());
+          }
         }
         for (const Column& c : values) {
           const Value* f = value.kind() == TypeKind::Struct ? value.field(c.name) : nullptr;

@@ -454,6 +454,22 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   }
   CHECK(has_line(result, "| u1  | eu     | 2 | 3600000 |"));
   CHECK(result.back() == "(1 row)");
+  // The same topic read as a windowed stream: every update, each with the
+  // window its key carries.
+  send("CREATE STREAM HOURLY_CHANGES (UID STRING KEY, REGION STRING KEY, N BIGINT)\n"
+       "  WITH (kafka_topic='HOURLY', key_format='JSON', value_format='JSON',\n"
+       "  window_type='TUMBLING', window_size='1 HOUR');\n");
+  CHECK(has_line(read_until(*shell, "Stream created"), "Stream created"));
+  send("SELECT UID, REGION, N, WINDOWEND - WINDOWSTART AS SPAN FROM HOURLY_CHANGES\n"
+       "  WHERE UID = 'u1' AND REGION = 'eu' AND N = 2;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| u1  | eu     | 2 | 3600000 |"));
+  CHECK(result.back() == "(1 row)");
+  send("SELECT * FROM HOURLY_CHANGES WHERE WINDOWSTART > 0 LIMIT 1;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| UID | REGION | WINDOWSTART "));
+  CHECK(result.back() == "(1 row)");
+  CHECK(shell->read_line() == std::optional<std::string>("Limit Reached"));
 
   // A source table keyed by (A, B) through a CTAS: each key looked up.
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
