@@ -990,12 +990,15 @@ struct SqlShell::Impl {
           sql::SqlEngine e;
           if (!e.execute_script(def.sql)) continue;
           const SourceInfo* src = e.catalog().find(q.from.name);
-          if (src && src->is_stream())
-            return sql_error(q.from.loc,
-                             "a pull query on a stream reads its topic from this shell: " +
-                                 src->name + " is a stream of query " + def.name +
-                                 ", not declared in this session (declare it with CREATE "
-                                 "STREAM and start the shell with --bootstrap)");
+          if (!src || !src->is_stream()) continue;
+          // The stream as the submitted query declares it, read from this
+          // shell when it knows the cluster's Kafka.
+          if (auto config = query_config("pull"); config) return pull_stream(q, SourceInfo(*src));
+          return sql_error(q.from.loc,
+                           "a pull query on a stream reads its topic from this shell: " +
+                               src->name + " is a stream of query " + def.name +
+                               ", and the shell has no bootstrap.servers (start it with "
+                               "--bootstrap LIST as well)");
         }
         std::string list;
         for (const auto& t : why.queryable) list += (list.empty() ? "" : ", ") + t;

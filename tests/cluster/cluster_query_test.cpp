@@ -352,11 +352,25 @@ TEST_CASE("rivulet query answers a key's current value from the node owning its 
     INFO(err_out);
     CHECK(err_rc == 1);
     CHECK(err_out.find("line 1:15: a pull query on a stream reads its topic from this shell: "
-                       "ORDERS is a stream of query shop, not declared in this session") !=
+                       "ORDERS is a stream of query shop, and the shell has no "
+                       "bootstrap.servers (start it with --bootstrap LIST as well)") !=
           std::string::npos);
     CHECK(err_out.find("line 2:15: unknown table NOPE (queryable tables in the cluster: COUNTS "
                        "(query shop), PER_AMOUNT (query shop), PER_WINDOW (query shop), TIERS "
                        "(query shop), USERS (query shop))") != std::string::npos);
+
+    // With the cluster's Kafka as well, the shell reads the stream as the
+    // submitted query declares it: every order of u1, as many as counted.
+    auto [stream_pull_rc, stream_pull] = run_command(
+        rivulet::testing::rivulet_binary() + " sql --output json --coordinator " + c.address +
+            " --bootstrap " + c.bootstrap,
+        "SELECT UID, ORDER_ID FROM ORDERS WHERE UID = 'u1';\n", 30);
+    INFO(stream_pull);
+    CHECK(stream_pull_rc == 0);
+    auto pulled = nlohmann::json::parse(stream_pull, nullptr, false);
+    REQUIRE(pulled.is_array());
+    CHECK(static_cast<int>(pulled.size()) == expected["u1"]);
+    for (const auto& row : pulled) CHECK(row["UID"] == "u1");
 
     auto [missing_rc, missing] = c.rivulet("query --coordinator " + c.address + " COUNTS nobody");
     INFO(missing);
