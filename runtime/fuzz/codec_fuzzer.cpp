@@ -9,6 +9,9 @@
 //   3  DELIMITED with that schema's scalar columns
 //   4  KAFKA, one primitive type per input (the second byte picks it)
 //   5  msgpack (internal topics and checkpoints)
+//   6  PRINT's format guesses (connectors/record_formatter.hpp): records
+//      of a topic, each a length byte (255: null) then its bytes, shown as
+//      keys and as values
 //
 // Besides never crashing, it checks what the codecs promise once a decode
 // succeeds: the value goes through msgpack unchanged, it encodes, and that
@@ -20,11 +23,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connectors/record_formatter.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/msgpack_value.hpp"
 
@@ -153,13 +159,58 @@ void fuzz_json_pruned(const Codecs& c, std::string_view input) {
   }
 }
 
+// PRINT shows a topic's records in the formats every record so far could
+// have been written in: whatever the bytes, each is shown (as nothing
+// only when empty), and the formats still possible only ever
+// lose members, in their order.
+void fuzz_print(std::string_view input) {
+  using connectors::RecordFormatter;
+  RecordFormatter keys(RecordFormatter::Part::Key);
+  RecordFormatter values(RecordFormatter::Part::Value);
+  std::vector<std::string> key_formats;
+  std::vector<std::string> value_formats;
+  auto still_possible = [&](const RecordFormatter& f, std::vector<std::string>& before) {
+    std::vector<std::string> now = f.possible_formats();
+    if (!before.empty()) {
+      size_t i = 0;  // `now` must be a subsequence of `before`
+      for (const auto& name : now) {
+        while (i < before.size() && before[i] != name) ++i;
+        if (i == before.size()) fail("a format struck out came back", input);
+        ++i;
+      }
+    }
+    if (f.describe().empty()) fail("no description of the formats", input);
+    if (!now.empty()) before = std::move(now);
+  };
+  size_t at = 0;
+  while (at < input.size()) {
+    const auto length = static_cast<uint8_t>(input[at++]);
+    std::optional<std::string_view> bytes;
+    if (length != 255) {
+      bytes = input.substr(at, length);
+      at += bytes->size();
+    }
+    const std::string as_key = keys.format(bytes);
+    const std::string as_value = values.format(bytes);
+    if ((as_key.empty() || as_value.empty()) && (!bytes || !bytes->empty()))
+      fail("a record shown as nothing", input);
+    still_possible(keys, key_formats);
+    still_possible(values, value_formats);
+    if (bytes && bytes->size() >= 8) {
+      int64_t t = 0;
+      std::memcpy(&t, bytes->data(), sizeof t);
+      if (connectors::format_rowtime(t).empty()) fail("an empty rowtime", input);
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const Codecs& c = codecs();
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0: {
       auto r = c.json->decode(input);
       if (decoded(r, input)) round_trip(*c.json, *r, input);
@@ -189,6 +240,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (decoded(r, bytes)) round_trip(k, *r, bytes);
       break;
     }
+    case 6:
+      fuzz_print(input);
+      break;
     default: {
       auto r = from_msgpack(input);
       if (decoded(r, input)) {
