@@ -36,6 +36,7 @@
 #include "operators/processor.hpp"
 #include "operators/state_store.hpp"
 #include "operators/stateless_nodes.hpp"
+#include "runtime/numbers.hpp"
 
 namespace rivulet {
 
@@ -178,10 +179,6 @@ Value aggregate_result(const AggregateSpec& spec, const AccumulatorRow& row);
 // or a decimal overflow.
 Accumulator aggregate_merge(const AggregateFn& fn, const Accumulator& a, const Accumulator& b);
 
-// Exposed for tests and the SQL planner: SUM's addition of two non-null
-// numbers (kinds widen as documented above); an error for non-numbers or
-// decimal overflow.
-Expected<Value> add_numbers(const Value& a, const Value& b);
 // Why the DECIMAL `v` does not fit DECIMAL(precision, scale) ("Numeric field
 // overflow: ..."); nullopt when it fits, or is not a DECIMAL, or precision is 0.
 std::optional<std::string> decimal_overflow(const Value& v, int precision, int scale);
