@@ -1,6 +1,10 @@
 #include "sql/subquery.hpp"
 
+#include <cstdint>
+#include <unordered_set>
 #include <utility>
+
+#include "runtime/numbers.hpp"
 
 #include "sql/row_layout.hpp"
 #include "sql/text.hpp"
@@ -143,6 +147,90 @@ bool reads_outer(const Expr& e, const Scope& scope, const std::string& inner) {
   return false;
 }
 
+// The outermost aggregate calls in `e`, each once (same_expr).
+void aggregate_calls(const ExprPtr& e, const FunctionRegistry& fns, std::vector<ExprPtr>& out) {
+  if (!e) return;
+  if (e->kind == ExprKind::FunctionCall && fns.is_aggregate(e->name)) {
+    for (const ExprPtr& seen : out)
+      if (same_expr(*seen, *e)) return;
+    out.push_back(e);
+    return;
+  }
+  if (e->kind == ExprKind::Lambda) return;
+  for (const ExprPtr& a : e->args) aggregate_calls(a, fns, out);
+}
+
+// A column of the table outside every aggregate call, or nullptr.
+const Expr* inner_outside_aggregates(const Expr& e, const Scope& scope, const std::string& inner,
+                                     const FunctionRegistry& fns) {
+  if (e.kind == ExprKind::FunctionCall && fns.is_aggregate(e.name)) return nullptr;
+  if (e.kind == ExprKind::Column) return reads_inner(e, scope, inner) ? &e : nullptr;
+  for (const ExprPtr& a : e.args)
+    if (a)
+      if (const Expr* c = inner_outside_aggregates(*a, scope, inner, fns)) return c;
+  return nullptr;
+}
+
+// A scalar subquery selecting aggregates: compiles each call's argument
+// against the subquery's scope and the selected expression against their
+// results followed by the outer row.
+std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected,
+                                     const Scope& scope, const Scope& outer,
+                                     const std::string& inner, const FunctionRegistry& fns) {
+  using Kind = SubqueryPlan::Aggregate::Kind;
+  if (const Expr* c = inner_outside_aggregates(*selected, scope, inner, fns))
+    return sql_error(c->loc, "The subquery selects aggregates: its column " + to_sql(*c) +
+                                 " must be inside an aggregate function");
+  std::vector<ExprPtr> calls;
+  aggregate_calls(selected, fns, calls);
+  CompileOptions options;
+  options.allow_aggregates = false;
+  options.clause = "subquery";
+  ExpressionCompiler compiler(scope, fns, options);
+  Scope results;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Expr& call = *calls[i];
+    static const std::pair<const char*, Kind> kinds[] = {
+        {"COUNT", Kind::Count}, {"COUNT_DISTINCT", Kind::CountDistinct}, {"SUM", Kind::Sum},
+        {"AVG", Kind::Avg},     {"MIN", Kind::Min},                      {"MAX", Kind::Max}};
+    SubqueryPlan::Aggregate a;
+    bool known = false;
+    for (const auto& [name, kind] : kinds) {
+      if (!iequals(call.name, name)) continue;
+      a.kind = kind;
+      known = true;
+    }
+    if (!known) return unsupported(call.loc, "aggregate function " + call.name + " in subqueries");
+    a.name = to_sql(call);
+    if (!call.star) {
+      if (call.args.size() != 1)
+        return sql_error(call.loc, "Function '" + call.name + "' takes one argument: " + a.name);
+      if (has_aggregate(*call.args[0], fns))
+        return sql_error(call.args[0]->loc, "Aggregate functions can not be nested: " + a.name);
+      auto arg = compiler.compile(call.args[0]);
+      if (!arg) return arg.error();
+      a.arg = std::make_shared<CompiledExpr>(std::move(*arg));
+      plan.selected_correlated = plan.selected_correlated || reads_outer(*call.args[0], scope, inner);
+    } else if (a.kind != Kind::Count) {
+      return sql_error(call.loc, call.name + "(*) is not supported: " + call.name +
+                                     " needs an argument");
+    }
+    auto type = ExpressionCompiler(scope, fns).infer_type(calls[i]);
+    if (!type) return type.error();
+    a.type = *type;
+    results.bind(calls[i], a.type, Slot{Slot::Origin::Row, static_cast<uint32_t>(i)});
+    plan.aggregates.push_back(std::move(a));
+  }
+  for (ScopeColumn c : outer.columns()) {
+    if (c.slot.origin == Slot::Origin::Row) c.slot.index += static_cast<uint32_t>(calls.size());
+    results.add(std::move(c));
+  }
+  auto compiled = ExpressionCompiler(results, fns, options).compile(selected);
+  if (!compiled) return compiled.error();
+  plan.selected = std::make_shared<CompiledExpr>(std::move(*compiled));
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<ExprPtr> find_subqueries(const ExprPtr& e) {
@@ -183,6 +271,10 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
                            "sources: `" + inner + "` is both");
 
   bool needs_value = e->kind != ExprKind::Exists;
+  if (!needs_value)
+    for (const SelectItem& s : q.select)
+      if (s.expr && has_aggregate(*s.expr, functions))
+        return unsupported(s.expr->loc, "aggregate functions in EXISTS subqueries");
   const SelectItem* item = nullptr;
   if (needs_value) {
     if (q.select.size() != 1 || q.select[0].kind != SelectItem::Kind::Expression)
@@ -219,17 +311,22 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   std::vector<ExprPtr> conds;
   conjuncts(qualify_inner(q.where, t.schema, inner), conds);
   ExprPtr selected;
+  bool aggregated = false;
   if (item) {
-    if (has_aggregate(*item->expr, functions))
-      return unsupported(item->expr->loc, "aggregate functions in subqueries");
+    aggregated = has_aggregate(*item->expr, functions);
+    if (aggregated && e->kind != ExprKind::ScalarSubquery)
+      return unsupported(item->expr->loc, "aggregate functions in IN subqueries");
     selected = qualify_inner(item->expr, t.schema, inner);
     if (e->kind == ExprKind::InSubquery)
       conds.push_back(ast::binary(BinaryOp::Eq, selected, qualify_outer(e->args[0], outer),
                                   e->args[0]->loc));
   }
   for (const ExprPtr& c : conds) {
-    if (has_aggregate(*c, functions))
-      return unsupported(c->loc, "aggregate functions in subqueries");
+    std::vector<ExprPtr> calls;
+    aggregate_calls(c, functions, calls);
+    if (!calls.empty())
+      return sql_error(calls[0]->loc, "Aggregate functions are not allowed in a subquery's WHERE: " +
+                                          to_sql(*c));
     auto compiled = compiler.compile(c);
     if (!compiled) return compiled.error();
     if (compiled->type() && compiled->type()->kind != TypeKind::Boolean &&
@@ -241,7 +338,9 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     (reads_outer(*c, scope, inner) ? plan->correlated_conditions : plan->table_conditions)
         .push_back(shared);
   }
-  if (selected) {
+  if (aggregated) {
+    if (auto bad = plan_aggregates(*plan, selected, scope, outer, inner, functions)) return *bad;
+  } else if (selected) {
     auto compiled = compiler.compile(selected);
     if (!compiled) return compiled.error();
     plan->selected = std::make_shared<CompiledExpr>(std::move(*compiled));
@@ -269,7 +368,12 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     }
     if (plan->key) break;
   }
-  // No key conjunct: a scan of a global replica of t.
+  // No key conjunct, or aggregates (folded over every matching row): a
+  // scan of a global replica of t.
+  if (aggregated) {
+    plan->key = nullptr;
+    plan->key_expr = nullptr;
+  }
   plan->scan = !plan->key;
   plan->key_type = key.type;
   plan->key_name = key.name;
@@ -354,12 +458,156 @@ Value result_of(const SubqueryPlan& plan, size_t matches, Value first,
 
 }  // namespace
 
+namespace {
+
+// The aggregates of an aggregated scalar subquery, folded over the rows it
+// matches (`add` with t's columns then the outer row).
+class Folds {
+ public:
+  explicit Folds(const SubqueryPlan& plan) : plan_(plan), acc_(plan.aggregates.size()) {}
+
+  void add(const EvalRow& e) {
+    using Kind = SubqueryPlan::Aggregate::Kind;
+    ++rows_;
+    for (size_t i = 0; i < acc_.size(); ++i) {
+      const SubqueryPlan::Aggregate& a = plan_.aggregates[i];
+      if (!a.arg) continue;  // COUNT(*): the rows
+      Value v = a.arg->evaluate(e);
+      if (v.is_null()) continue;
+      Acc& acc = acc_[i];
+      ++acc.count;
+      switch (a.kind) {
+        case Kind::Count:
+          break;
+        case Kind::CountDistinct:
+          acc.distinct.insert(std::move(v));
+          break;
+        case Kind::Sum:
+        case Kind::Avg: {
+          if (acc.value.is_null()) {
+            acc.value = std::move(v);
+            break;
+          }
+          auto sum = add_numbers(acc.value, v);
+          if (sum) acc.value = std::move(*sum);
+          else if (failure_.empty()) failure_ = a.name + ": " + sum.error().message;
+          break;
+        }
+        case Kind::Min:
+        case Kind::Max: {
+          const int c = acc.value.is_null() ? 0 : Value::compare(v, acc.value);
+          if (acc.value.is_null() || (a.kind == Kind::Min ? c < 0 : c > 0)) acc.value = std::move(v);
+          break;
+        }
+      }
+    }
+  }
+
+  // Each aggregate's result: COUNT of no row 0, the others NULL; SUM of
+  // rows whose inputs are all NULL 0 (ksqlDB's SUM starts at 0).
+  Array results() const {
+    using Kind = SubqueryPlan::Aggregate::Kind;
+    Array out;
+    out.reserve(acc_.size());
+    for (size_t i = 0; i < acc_.size(); ++i) {
+      const SubqueryPlan::Aggregate& a = plan_.aggregates[i];
+      const Acc& acc = acc_[i];
+      switch (a.kind) {
+        case Kind::Count:
+          out.push_back(Value::int64(a.arg ? acc.count : rows_));
+          break;
+        case Kind::CountDistinct:
+          out.push_back(Value::int64(static_cast<int64_t>(acc.distinct.size())));
+          break;
+        case Kind::Sum:
+          out.push_back(rows_ == 0 ? Value()
+                        : acc.value.is_null() ? coerce_or_null(Value::int32(0), a.type)
+                                              : acc.value);
+          break;
+        case Kind::Avg:
+          out.push_back(acc.count == 0 ? Value()
+                                       : Value::float64(acc.value.to_double() /
+                                                        static_cast<double>(acc.count)));
+          break;
+        default:
+          out.push_back(acc.value);
+      }
+    }
+    return out;
+  }
+  const std::string& failure() const { return failure_; }
+
+ private:
+  struct Acc {
+    Value value;
+    int64_t count = 0;  // non-NULL inputs
+    std::unordered_set<Value, ValueHash> distinct;
+  };
+  const SubqueryPlan& plan_;
+  std::vector<Acc> acc_;
+  int64_t rows_ = 0;
+  std::string failure_;
+};
+
+// The selected expression of an aggregated subquery for the outer row, from
+// the aggregates' results (or the error that drops the outer record).
+Value finish(const SubqueryPlan& plan, const Array& folded, const std::string& failure,
+             const EvalRow& outer, std::optional<ScanError>& error) {
+  if (!failure.empty()) {
+    if (!error) {
+      error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
+                        std::to_string(plan.expr->loc.column) +
+                        ": the scalar subquery's aggregate failed (table " + plan.table_name +
+                        "): " + failure + ": the record is dropped"};
+    }
+    return Value();
+  }
+  Array row = folded;
+  row.reserve(folded.size() + outer.column_count);
+  for (size_t i = 0; i < outer.column_count; ++i) row.push_back(outer.columns[i]);
+  EvalRow e = outer;
+  e.columns = row.data();
+  e.column_count = row.size();
+  return plan.selected->evaluate(e);
+}
+
+// The cache's snapshot for the table's current version: the task's own if
+// fresh, else the node's shared one if fresh, else one built now by
+// `build` (and shared).
+template <class Build>
+const ScanSnapshot& fresh_snapshot(const TableScan& table, ScanCacheHandle& cache, Build&& build) {
+  const uint64_t version = table.version();
+  auto fresh = [&](const std::shared_ptr<const ScanSnapshot>& s) {
+    return s && s->table == table.id && s->version == version;
+  };
+  if (fresh(cache.local)) return *cache.local;
+  {
+    std::lock_guard<std::mutex> lock(cache.cache->mutex);
+    cache.local = cache.cache->shared;
+  }
+  if (fresh(cache.local)) return *cache.local;
+  auto snap = std::make_shared<ScanSnapshot>();
+  snap->table = table.id;
+  snap->version = version;  // read before the scan: a later change rebuilds
+  build(*snap);
+  cache.local = snap;
+  std::lock_guard<std::mutex> lock(cache.cache->mutex);
+  if (!cache.cache->shared || cache.cache->shared->table != table.id ||
+      cache.cache->shared->version < version)
+    cache.cache->shared = snap;
+  return *cache.local;
+}
+
+}  // namespace
+
 Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
                     ScanCacheHandle* cache, std::optional<ScanError>& error) {
   const size_t width = plan.layout->width();
   const bool scalar = plan.expr->kind == ExprKind::ScalarSubquery;
-  // A scalar stops at its second match; EXISTS and IN at their first.
-  const size_t enough = scalar ? 2 : 1;
+  const bool aggregated = plan.aggregated();
+  // A scalar stops at its second match; EXISTS and IN at their first; an
+  // aggregated scalar folds every match.
+  const size_t enough = aggregated ? SIZE_MAX : scalar ? 2 : 1;
   Array row(width);
   row.reserve(width + outer.column_count);
   for (size_t i = 0; i < outer.column_count; ++i) row.push_back(outer.columns[i]);
@@ -368,6 +616,13 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
   e.column_count = row.size();
   Array scratch;
   scratch.reserve(width);
+  size_t matches = 0;
+  Value first;
+  Folds folds(plan);
+  auto matched = [&] {
+    if (aggregated) folds.add(e);
+    else if (++matches == 1 && scalar) first = plan.selected->evaluate(e);
+  };
 
   // Worth caching: a result of t alone, or t's rows narrowed by table-only
   // conditions (IN with an outer operand and a filter on t).
@@ -375,58 +630,43 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
       cache && (plan.uncorrelated() ||
                 (!plan.selected_correlated && !plan.table_conditions.empty()));
   if (cacheable) {
-    const uint64_t version = table.version();
-    auto fresh = [&](const std::shared_ptr<const ScanSnapshot>& s) {
-      return s && s->table == table.id && s->version == version;
-    };
-    if (!fresh(cache->local)) {
-      {
-        std::lock_guard<std::mutex> lock(cache->cache->mutex);
-        cache->local = cache->cache->shared;
+    const ScanSnapshot& snap = fresh_snapshot(table, *cache, [&](ScanSnapshot& built) {
+      const bool keep_rows = !plan.uncorrelated();
+      table.scan([&](const Value& k, const Value& v) {
+        if (!keep_rows && built.matches >= enough) return;
+        load_inner(plan, k, v, scratch, row);
+        if (!all_true(plan.table_conditions, e)) return;
+        if (keep_rows) {
+          built.rows.emplace_back(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(width));
+          return;
+        }
+        if (aggregated) folds.add(e);
+        else if (++built.matches == 1 && scalar) built.first = plan.selected->evaluate(e);
+      });
+      if (aggregated && !keep_rows) {
+        built.folded = folds.results();
+        built.fold_error = folds.failure();
       }
-      if (!fresh(cache->local)) {
-        auto snap = std::make_shared<ScanSnapshot>();
-        snap->table = table.id;
-        snap->version = version;  // read before the scan: a later change rebuilds
-        const bool keep_rows = !plan.uncorrelated();
-        table.scan([&](const Value& k, const Value& v) {
-          if (!keep_rows && snap->matches >= enough) return;
-          load_inner(plan, k, v, scratch, row);
-          if (!all_true(plan.table_conditions, e)) return;
-          if (keep_rows) {
-            snap->rows.emplace_back(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(width));
-            return;
-          }
-          if (++snap->matches == 1 && scalar) snap->first = plan.selected->evaluate(e);
-        });
-        cache->local = snap;
-        std::lock_guard<std::mutex> lock(cache->cache->mutex);
-        if (!cache->cache->shared || cache->cache->shared->table != table.id ||
-            cache->cache->shared->version < version)
-          cache->cache->shared = snap;
-      }
+    });
+    if (plan.uncorrelated()) {
+      if (aggregated) return finish(plan, snap.folded, snap.fold_error, outer, error);
+      return result_of(plan, snap.matches, snap.first, error);
     }
-    const ScanSnapshot& snap = *cache->local;
-    if (plan.uncorrelated()) return result_of(plan, snap.matches, snap.first, error);
-    size_t matches = 0;
-    Value first;
     for (const Array& cached : snap.rows) {
       for (size_t i = 0; i < width; ++i) row[i] = cached[i];
       if (!all_true(plan.correlated_conditions, e)) continue;
-      if (++matches == 1 && scalar) first = plan.selected->evaluate(e);
+      matched();
       if (matches >= enough) break;
     }
-    return result_of(plan, matches, std::move(first), error);
+  } else {
+    table.scan([&](const Value& k, const Value& v) {
+      if (matches >= enough) return;
+      load_inner(plan, k, v, scratch, row);
+      if (!all_true(plan.conditions, e)) return;
+      matched();
+    });
   }
-
-  size_t matches = 0;
-  Value first;
-  table.scan([&](const Value& k, const Value& v) {
-    if (matches >= enough) return;
-    load_inner(plan, k, v, scratch, row);
-    if (!all_true(plan.conditions, e)) return;
-    if (++matches == 1 && scalar) first = plan.selected->evaluate(e);
-  });
+  if (aggregated) return finish(plan, folds.results(), folds.failure(), outer, error);
   return result_of(plan, matches, std::move(first), error);
 }
 

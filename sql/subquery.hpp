@@ -20,6 +20,13 @@
 //    of volatile functions) is computed once per change of t (ScanCache);
 //    a correlated scan costs O(|t|) per outer record.
 //
+// A scalar subquery may select aggregates of t's rows instead of one row's
+// value: `(SELECT MAX(P) * 2 FROM t WHERE ...)` with COUNT, COUNT_DISTINCT,
+// SUM, AVG, MIN and MAX. It always scans: every matching row is folded (no
+// row: COUNT 0, the others NULL), then the selected expression is computed
+// from the results (and the outer row). Cached per version of t like any
+// scan when its conditions and the aggregates' arguments read t alone.
+//
 // Names inside a subquery resolve to t's columns first (unqualified names
 // that t has are t's), then to the outer query's columns.
 //
@@ -28,6 +35,7 @@
 //
 // A SubqueryPlan is immutable after analyze_subquery; evaluate() may run on
 // any thread.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -68,6 +76,20 @@ struct SubqueryPlan {
   std::vector<std::shared_ptr<const CompiledExpr>> correlated_conditions;
   std::vector<std::shared_ptr<const CompiledExpr>> table_conditions;
   bool selected_correlated = false;  // scalar: the selected expression reads the outer row
+  // A scalar subquery selecting aggregates: one per distinct call, folded
+  // over the matching rows. `selected` is then compiled against their
+  // results (Row slots 0..n-1) followed by the outer row, and
+  // `selected_correlated` says whether an aggregate's argument reads the
+  // outer row.
+  struct Aggregate {
+    enum class Kind : uint8_t { Count, CountDistinct, Sum, Avg, Min, Max };
+    Kind kind = Kind::Count;
+    std::string name;                         // as written, for messages
+    std::shared_ptr<const CompiledExpr> arg;  // null: COUNT(*)
+    DataTypePtr type;                         // the result's
+  };
+  std::vector<Aggregate> aggregates;
+  bool aggregated() const { return !aggregates.empty(); }
   // True when the whole result depends on t alone (cacheable per version of t).
   bool uncorrelated() const { return correlated_conditions.empty() && !selected_correlated; }
 };
@@ -94,6 +116,8 @@ struct ScanSnapshot {
   std::vector<Array> rows;
   size_t matches = 0;  // fully uncorrelated: rows matching (counted up to 2)
   Value first;         // ... and the first one's selected value (scalar)
+  Array folded;        // ... or the aggregates' results (aggregated)
+  std::string fold_error;  // ... or why they could not be computed
 };
 
 // The cache of one subquery, shared by the tasks of a node (any thread):
@@ -110,7 +134,8 @@ struct ScanCacheHandle {
 };
 
 // A scan's failure for one outer record (a scalar subquery matched more
-// than one row); `message` starts with the subquery's line:column.
+// than one row, or its SUM overflowed a DECIMAL); `message` starts with
+// the subquery's line:column.
 struct ScanError {
   std::string message;
 };

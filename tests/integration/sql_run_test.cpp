@@ -106,6 +106,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE STREAM WATCH_IDS WITH (kafka_topic='watch-ids') AS\n"
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE (SELECT WID FROM WATCH W WHERE W.SYMBOL = TRADES.SYMBOL) IS NOT NULL;\n"
+           "CREATE STREAM TWICE WITH (kafka_topic='twice') AS\n"
+           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = 2;\n"
            "-- Written to the topic 'limits' before the queries start.\n"
            "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
   }
@@ -114,7 +117,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 4 queries from " + app, 0) == 0);
+  CHECK(line->rfind("running 5 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
   REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
@@ -175,6 +178,15 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   CHECK(watched.size() == want_watched.size());
   CHECK(std::set<std::string>(ids.begin(), ids.end()) == want_ids);
   CHECK(ids.size() == want_ids.size());
+  // An aggregate over the watch list: only S9 is watched twice (the whole
+  // list, whatever partitions of watch hold it, is in the node's replica).
+  std::multiset<std::string> twice;
+  eventually([&] {
+    twice = keys_of("twice");
+    return twice.size() >= want_dead.size();
+  });
+  CHECK(std::set<std::string>(twice.begin(), twice.end()) == want_dead);
+  CHECK(twice.size() == want_dead.size());
   // The S9 trades of WATCH_IDS are data errors: dead-lettered, not lost.
   std::multiset<std::string> dead;
   eventually([&] {

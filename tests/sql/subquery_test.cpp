@@ -174,3 +174,144 @@ TEST_CASE("subquery: an uncorrelated (cached) scan sees every change of the tabl
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+namespace {
+
+// Pipes trades keyed t<i> with `price` and returns the keys A has written.
+std::vector<std::string> kept(TestDriver& d) {
+  std::vector<std::string> out;
+  for (const auto& r : d.outputs("A")) out.push_back(r.key.value_or("<null>"));
+  return out;
+}
+
+void trade(TestDriver& d, const std::string& id, double price, const std::string& symbol = "S") {
+  d.pipe("trades", id,
+         std::string(R"({"SYMBOL": ")") + symbol + R"(", "PRICE": )" + std::to_string(price) + "}",
+         0);
+}
+
+void limit(TestDriver& d, const std::string& symbol, std::optional<std::string> value) {
+  d.pipe("limits", symbol, std::move(value), 0);
+}
+
+}  // namespace
+
+TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql][subquery]") {
+  SECTION("uncorrelated AVG, recomputed on every change of the table") {
+    SqlEngine engine;
+    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                     "  WHERE PRICE > (SELECT AVG(MAX_PRICE) FROM LIMITS WHERE KIND = 'cap');",
+                     &engine) == "");
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    auto& d = **driver;
+    trade(d, "t0", 1.0);  // no row: AVG is NULL, the comparison is not true
+    limit(d, "A", R"({"MAX_PRICE": 1.0, "KIND": "cap"})");
+    limit(d, "B", R"({"MAX_PRICE": 3.0, "KIND": "cap"})");
+    limit(d, "C", R"({"MAX_PRICE": 100.0, "KIND": "other"})");
+    trade(d, "t1", 2.5);  // > 2.0
+    trade(d, "t2", 1.5);
+    limit(d, "B", R"({"MAX_PRICE": 5.0, "KIND": "cap"})");
+    trade(d, "t3", 2.5);  // not > 3.0
+    limit(d, "A", std::nullopt);
+    trade(d, "t4", 4.0);  // not > 5.0
+    trade(d, "t5", 6.0);
+    CHECK(kept(d) == std::vector<std::string>{"t1", "t5"});
+  }
+  SECTION("correlated COUNT(*), and an expression of several aggregates") {
+    SqlEngine engine;
+    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES T\n"
+                     "  WHERE (SELECT COUNT(*) FROM LIMITS L WHERE L.KIND = T.SYMBOL) >= 2\n"
+                     "    AND PRICE < (SELECT MAX(MAX_PRICE) - MIN(MAX_PRICE) FROM LIMITS);",
+                     &engine) == "");
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    auto& d = **driver;
+    limit(d, "A", R"({"MAX_PRICE": 1.0, "KIND": "x"})");
+    limit(d, "B", R"({"MAX_PRICE": 11.0, "KIND": "x"})");
+    limit(d, "C", R"({"MAX_PRICE": 5.0, "KIND": "y"})");
+    trade(d, "t1", 9.0, "x");   // 2 rows of kind x, 9 < 11 - 1
+    trade(d, "t2", 9.0, "y");   // one row of kind y
+    trade(d, "t3", 10.0, "x");  // not < 10
+    limit(d, "D", R"({"MAX_PRICE": 0.0, "KIND": "y"})");
+    trade(d, "t4", 10.5, "y");  // 2 rows of kind y now, 10.5 < 11 - 0
+    CHECK(kept(d) == std::vector<std::string>{"t1", "t4"});
+  }
+  SECTION("SUM and COUNT_DISTINCT: exact values, 0 and NULL for no row") {
+    SqlEngine engine;
+    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                     "  WHERE PRICE = (SELECT SUM(MAX_PRICE) FROM LIMITS WHERE KIND = TRADES.SYMBOL)\n"
+                     "     OR PRICE = (SELECT COUNT_DISTINCT(KIND) * 100 FROM LIMITS);",
+                     &engine) == "");
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    auto& d = **driver;
+    trade(d, "t0", 0.0);  // SUM of no row is NULL, COUNT_DISTINCT 0
+    limit(d, "A", R"({"MAX_PRICE": 1.5, "KIND": "x"})");
+    limit(d, "B", R"({"MAX_PRICE": 2.0, "KIND": "x"})");
+    limit(d, "C", R"({"MAX_PRICE": null, "KIND": "y"})");
+    limit(d, "D", R"({"MAX_PRICE": 7.0, "KIND": "x"})");
+    trade(d, "t1", 10.5, "x");  // 1.5 + 2 + 7
+    trade(d, "t2", 0.0, "y");   // rows whose inputs are all NULL sum to 0
+    trade(d, "t3", 200.0, "z");  // two kinds
+    trade(d, "t4", 10.0, "x");
+    CHECK(kept(d) == std::vector<std::string>{"t0", "t1", "t2", "t3"});
+  }
+}
+
+TEST_CASE("subquery: aggregate errors name line:column", "[sql][subquery]") {
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                 "  WHERE PRICE > (SELECT MAX_PRICE + MAX(MAX_PRICE) FROM LIMITS);") ==
+        "line 2:25: The subquery selects aggregates: its column LIMITS.MAX_PRICE must be inside "
+        "an aggregate function");
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                 "  WHERE SYMBOL IN (SELECT MAX(SYMBOL) FROM LIMITS);") ==
+        "line 2:27: not supported yet: aggregate functions in IN subqueries");
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                 "  WHERE PRICE = (SELECT COLLECT_LIST(MAX_PRICE)[1] FROM LIMITS);") ==
+        "line 2:25: not supported yet: aggregate function COLLECT_LIST in subqueries");
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                 "  WHERE EXISTS (SELECT COUNT(*) FROM LIMITS);") ==
+        "line 2:24: not supported yet: aggregate functions in EXISTS subqueries");
+  CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                 "  WHERE EXISTS (SELECT 1 FROM LIMITS WHERE COUNT(*) > 1);") ==
+        "line 2:44: Aggregate functions are not allowed in a subquery's WHERE: (COUNT(*) > 1)");
+  const std::string sum_text = error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
+                                        "  WHERE PRICE > (SELECT SUM(KIND) FROM LIMITS);");
+  INFO(sum_text);
+  CHECK(sum_text.rfind("line 2:25: ", 0) == 0);
+  CHECK(sum_text.find("SUM") != std::string::npos);
+}
+
+TEST_CASE("subquery: an aggregate that overflows drops only that record", "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE TABLE BIG (ID STRING PRIMARY KEY, D DECIMAL(38, 0))"
+      " WITH (kafka_topic='big', value_format='JSON');\n"
+      "CREATE STREAM N (ID STRING KEY, V DECIMAL(38, 0))"
+      " WITH (kafka_topic='n', value_format='JSON');\n"
+      "CREATE STREAM A AS SELECT * FROM N WHERE V < (SELECT SUM(D) FROM BIG);"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  const std::string nines(38, '9');
+  d.pipe("big", std::string("a"), std::string(R"({"D": 1})"), 0);
+  d.pipe("n", std::string("n1"), std::string(R"({"V": 0})"), 1);
+  d.pipe("big", std::string("b"), R"({"D": )" + nines + "}", 2);
+  d.pipe("n", std::string("n2"), std::string(R"({"V": 0})"), 3);
+  d.pipe("big", std::string("a"), std::nullopt, 4);
+  d.pipe("n", std::string("n3"), std::string(R"({"V": 0})"), 5);
+  auto out = d.outputs("A");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].key == std::optional<std::string>("n1"));
+  CHECK(out[1].key == std::optional<std::string>("n3"));
+  REQUIRE(d.data_errors().size() == 1);
+  const std::string text = d.data_errors()[0].to_string();
+  INFO(text);
+  CHECK(text.find("line 3:46: the scalar subquery's aggregate failed (table BIG): SUM(BIG.D): "
+                  "decimal overflow adding") != std::string::npos);
+  CHECK(d.data_errors()[0].error.context.offset == 1);  // n2
+}
+
+}  // namespace rivulet::sql
