@@ -263,7 +263,6 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
                              "of a TABLE)");
   if (t.window) return unsupported(at, "subqueries against windowed tables");
   auto keys = t.schema.key_columns();
-  if (keys.size() != 1) return unsupported(at, "subqueries against tables with several key columns");
   const std::string inner = q.from.qualifier();
   for (const ScopeColumn& c : outer.columns())
     if (!c.is_pseudo && c.qualifier == inner)
@@ -350,9 +349,11 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   plan->type = e->kind == ExprKind::ScalarSubquery ? plan->selected->type()
                                                    : DataType::of(TypeKind::Boolean);
 
-  // The key conjunct: `K = e` (or `e = K`) with e free of t's columns.
-  const Column& key = keys[0];
-  for (const ExprPtr& c : conds) {
+  // The key conjunct: `K = e` (or `e = K`) with e free of t's columns. A
+  // table of several key columns (a struct key) and an aggregated subquery
+  // always scan.
+  const bool lookups = keys.size() == 1 && !aggregated;
+  for (const ExprPtr& c : lookups ? conds : std::vector<ExprPtr>{}) {
     if (c->kind != ExprKind::Binary || c->binary_op != BinaryOp::Eq) continue;
     for (int side = 0; side < 2 && !plan->key; ++side) {
       const Expr& k = *c->args[side];
@@ -368,16 +369,13 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     }
     if (plan->key) break;
   }
-  // No key conjunct, or aggregates (folded over every matching row): a
-  // scan of a global replica of t.
-  if (aggregated) {
-    plan->key = nullptr;
-    plan->key_expr = nullptr;
-  }
+  // No key conjunct: a scan of a global replica of t.
   plan->scan = !plan->key;
-  plan->key_type = key.type;
-  plan->key_name = key.name;
-  plan->key_wrapped = t.key_format == "DELIMITED";
+  if (plan->key) {
+    plan->key_type = keys[0].type;
+    plan->key_name = keys[0].name;
+    plan->key_wrapped = t.key_format == "DELIMITED";
+  }
   return std::shared_ptr<const SubqueryPlan>(std::move(plan));
 }
 

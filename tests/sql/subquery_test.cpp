@@ -260,6 +260,30 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
   }
 }
 
+TEST_CASE("subquery: a table of several key columns is scanned", "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE TABLE PAIRS (A STRING PRIMARY KEY, B STRING PRIMARY KEY, N INT)\n"
+                   "  WITH (kafka_topic='pairs', key_format='JSON', value_format='JSON');\n"
+                   "CREATE STREAM A AS SELECT * FROM TRADES T\n"
+                   "  WHERE EXISTS (SELECT 1 FROM PAIRS P WHERE P.A = T.SYMBOL AND P.B = T.ID)\n"
+                   "    AND PRICE < (SELECT SUM(N) FROM PAIRS P2 WHERE P2.A = T.SYMBOL);",
+                   &engine) == "");
+  CHECK(engine.topology().repartition_topics().empty());
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  d.pipe("pairs", std::string(R"({"A": "x", "B": "t1"})"), std::string(R"({"N": 5})"), 0);
+  d.pipe("pairs", std::string(R"({"A": "x", "B": "t2"})"), std::string(R"({"N": 1})"), 0);
+  d.pipe("pairs", std::string(R"({"A": "y", "B": "t3"})"), std::string(R"({"N": 1})"), 0);
+  trade(d, "t1", 5.5, "x");  // (x, t1) is there, 5.5 < 5 + 1
+  trade(d, "t2", 6.5, "x");  // not < 6
+  trade(d, "t3", 0.5, "x");  // (x, t3) is not there
+  trade(d, "t4", 0.5, "y");  // nor (y, t4)
+  d.pipe("pairs", std::string(R"({"A": "y", "B": "t4"})"), std::string(R"({"N": 1})"), 0);
+  trade(d, "t4", 0.5, "y");  // now it is
+  CHECK(kept(d) == std::vector<std::string>{"t1", "t4"});
+}
+
 TEST_CASE("subquery: aggregate errors name line:column", "[sql][subquery]") {
   CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
                  "  WHERE PRICE > (SELECT MAX_PRICE + MAX(MAX_PRICE) FROM LIMITS);") ==
