@@ -331,6 +331,14 @@ class Analyzer {
                        type_name(t.value()) + ") instead.");
   }
 
+  Expected<DataTypePtr> subquery_typed(const ExprPtr& e) {
+    auto scope = scope_with_subquery_types(e, a_.scope, catalog_, fns_);
+    if (!scope.ok()) return scope.error();
+    CompileOptions o;
+    o.clause = "SELECT";
+    return ExpressionCompiler(scope.value(), fns_, o).infer_type(e);
+  }
+
   void check_where() {
     if (!q_.where) return;
     if (const Expr* agg = first_aggregate(*q_.where, fns_))
@@ -420,7 +428,9 @@ class Analyzer {
           break;
         }
         case SelectItem::Kind::Expression: {
-          auto t = type_of(item.expr, true, "SELECT");
+          // Subqueries in the SELECT are typed by their plans, as in WHERE.
+          auto t = find_subqueries(item.expr).empty() ? type_of(item.expr, true, "SELECT")
+                                                       : subquery_typed(item.expr);
           if (!t.ok()) throw AnalysisFailure{t.error()};
           if (is_null_type(t.value()))
             fail(item.expr->loc,

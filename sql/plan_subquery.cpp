@@ -1,5 +1,7 @@
 #include "sql/plan_subquery.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -51,21 +53,48 @@ bool is_local(const SubqueryPlan& p, const QueryAnalysis& a, const Query& q) {
 
 std::string global_table_name(const std::string& table) { return table; }
 
+std::vector<ExprPtr> select_subqueries(const QueryAnalysis& a) {
+  std::vector<ExprPtr> out;
+  for (const OutputColumn& c : a.projection) {
+    for (const ExprPtr& s : find_subqueries(c.expr)) {
+      bool seen = false;
+      for (const ExprPtr& o : out) seen = seen || same_expr(*o, *s);
+      if (!seen) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+uint32_t row_width(const Scope& scope) {
+  uint32_t width = 0;
+  for (const ScopeColumn& c : scope.columns())
+    if (c.slot.origin == Slot::Origin::Row && c.slot.index + 1 > width) width = c.slot.index + 1;
+  return width;
+}
+
 bool has_subqueries(const ExprPtr& where) {
   return !find_subqueries(where).empty();
 }
 
 Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
-                                               Topology::NodeId node) {
+                                               Topology::NodeId node,
+                                               std::vector<DataTypePtr>& selected_types) {
   const QueryAnalysis& a = c.analysis;
-  const ExprPtr& where = c.query.where;
+  const ExprPtr& where = c.where;
   Plans plans;                // key lookups
   std::vector<std::string> stores;  // their task KTables
   Plans scans;                // scans of global tables
   std::vector<std::shared_ptr<ScanCache>> caches;
-  for (const ExprPtr& s : find_subqueries(where)) {
+  // The WHERE's subqueries, then the SELECT's.
+  std::vector<ExprPtr> subqueries = find_subqueries(where);
+  const size_t in_where = subqueries.size();
+  subqueries.insert(subqueries.end(), c.selected.begin(), c.selected.end());
+  selected_types.clear();
+  for (size_t i = 0; i < subqueries.size(); ++i) {
+    const ExprPtr& s = subqueries[i];
     auto p = analyze_subquery(s, a.scope, c.catalog);
     if (!p) return p.error();
+    if (i >= in_where) selected_types.push_back((*p)->type);
     if ((*p)->scan) {
       const SourceInfo& t = *(*p)->table;
       auto serdes = serdes_for(t);
@@ -81,7 +110,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     stores.push_back(*store);
   }
   // Type errors surface now, not when a task is built.
-  {
+  if (where) {
     auto scope = scope_with_subquery_types(where, a.scope, c.catalog);
     if (!scope) return scope.error();
     CompileOptions o;
@@ -136,7 +165,9 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
 
   const bool restore = rekey != nullptr;
   Scope scope = a.scope;
-  ProcessorFactory factory = [plans, stores, scans, caches, scope, where, table,
+  const std::vector<ExprPtr> selected = c.selected;
+  const uint32_t width = c.row_width;
+  ProcessorFactory factory = [plans, stores, scans, caches, scope, where, selected, width, table,
                               restore](BuildContext& b) -> std::unique_ptr<Processor> {
     Scope s = scope;
     // A scalar scan matching several rows fails the record: the error is
@@ -173,16 +204,33 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     }
     CompileOptions o;
     o.clause = "WHERE";
-    auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(where);
-    if (!compiled) return nullptr;
-    auto w = std::make_shared<CompiledExpr>(std::move(*compiled));
-    ReportingRowFn fn = [w, table, restore, failed](const Record& r, Batch& out,
-                                                    ProcessContext& ctx) {
+    std::shared_ptr<CompiledExpr> w;
+    if (where) {
+      auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(where);
+      if (!compiled) return nullptr;
+      w = std::make_shared<CompiledExpr>(std::move(*compiled));
+    }
+    // The SELECT's subqueries: each compiles to its bound evaluation.
+    o.clause = "SELECT";
+    auto values = std::make_shared<std::vector<CompiledExpr>>();
+    for (const ExprPtr& e : selected) {
+      auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(e);
+      if (!compiled) return nullptr;
+      values->push_back(std::move(*compiled));
+    }
+    ReportingRowFn fn = [w, values, width, table, restore, failed](const Record& r, Batch& out,
+                                                                   ProcessContext& ctx) {
       if (is_row_tombstone(r, table)) {
         if (table) out.push_back(r);
         return;
       }
-      const bool kept = w->test(eval_row(r));
+      const EvalRow row_in = eval_row(r);
+      const bool kept = !w || w->test(row_in);
+      Array extra;
+      if (kept) {
+        extra.reserve(values->size());
+        for (const CompiledExpr& v : *values) extra.push_back(v.evaluate(row_in));
+      }
       if (*failed) {
         // Dead-lettered and counted as a data error (the task logs it with
         // topic/partition/offset); the record goes no further.
@@ -191,14 +239,21 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
         return;
       }
       if (kept) {
-        if (!restore) {
+        if (!restore && extra.empty()) {
           out.push_back(r);
           return;
         }
         Record o = r;
         Array row = r.value.as_array();
-        o.key = row[row.size() - 2];
-        row.erase(row.end() - 2);
+        if (restore) {
+          o.key = row[row.size() - 2];
+          row.erase(row.end() - 2);
+        }
+        if (!extra.empty()) {  // the SELECT's subquery values, from Row slot `width` on
+          const auto at = static_cast<std::ptrdiff_t>(std::min<size_t>(width, row.size()));
+          row.insert(row.begin() + at, std::make_move_iterator(extra.begin()),
+                     std::make_move_iterator(extra.end()));
+        }
         o.value = Value::array(std::move(row));
         out.push_back(std::move(o));
       } else if (table) {

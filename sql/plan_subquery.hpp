@@ -1,6 +1,8 @@
 #pragma once
-// Planning a WHERE that contains subqueries against tables (subquery.hpp
-// says what a subquery may be). Called by the planner for the WHERE step.
+// Planning a WHERE or a SELECT that contains subqueries against tables
+// (subquery.hpp says what a subquery may be). Called by the planner for the
+// WHERE step, which also computes the SELECT's subqueries: their values are
+// appended to each row it keeps, and the projection reads them there.
 //
 // Each subquery's table is materialized as a KTable the task owns, and the
 // WHERE node reads it (Topology::add_processor's reads_tables), so the
@@ -22,8 +24,10 @@
 // matching more than one row drops the outer record as a data error
 // (dead-lettered, counted in data_errors, logged with topic/partition/offset
 // and the subquery's line:column).
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "operators/topology.hpp"
 #include "runtime/error.hpp"
@@ -42,7 +46,21 @@ struct SubqueryWhereContext {
   std::function<std::string(const std::string& what)> name;
   // Materializes a table source as a KTable of the task; returns its name.
   std::function<Expected<std::string>(const SourceInfo& table)> materialize;
+  // The WHERE still to apply (null: none; the query's own may have been
+  // applied earlier, without its subqueries).
+  ExprPtr where;
+  // The subqueries of the SELECT (select_subqueries()): their values go
+  // into each kept row at Row slots `row_width`, `row_width + 1`, ...
+  std::vector<ExprPtr> selected;
+  uint32_t row_width = 0;
 };
+
+// The subqueries in the SELECT of `a` (outermost ones, each once).
+std::vector<ExprPtr> select_subqueries(const QueryAnalysis& a);
+
+// The number of Row slots of the rows `scope` reads (its largest Row slot
+// plus one): where the SELECT's subquery values go.
+uint32_t row_width(const Scope& scope);
 
 // The global table a scan of `table` reads.
 std::string global_table_name(const std::string& table);
@@ -50,7 +68,10 @@ std::string global_table_name(const std::string& table);
 // True when `where` contains a subquery.
 bool has_subqueries(const ExprPtr& where);
 
-// Adds the WHERE step (with any re-key and repartition) after `node`.
-Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c, Topology::NodeId node);
+// Adds the WHERE step (with any re-key and repartition) after `node`; the
+// types of the SELECT's subqueries, in `c.selected`'s order, go to
+// `selected_types`.
+Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c, Topology::NodeId node,
+                                               std::vector<DataTypePtr>& selected_types);
 
 }  // namespace rivulet::sql

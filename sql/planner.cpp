@@ -179,6 +179,8 @@ class QueryPlanner {
 
   Expected<bool> plan() {
     if (q_.limit && !deliver_) return unsupported(q_.loc, "LIMIT");
+    if (a_.aggregate && !select_subqueries_.empty())
+      return unsupported(select_subqueries_[0]->loc, "subqueries in the SELECT of an aggregation");
     if (auto bad = check_window_bounds(q_, a_.aggregate_calls)) return *bad;
 
     const SourceInfo& from = *a_.sources[0].info;
@@ -211,7 +213,7 @@ class QueryPlanner {
       node = join(i, *node);
       if (!node) return node.error();
     }
-    if (where_) {
+    if (where_ || !select_subqueries_.empty()) {
       node = where(*node);
       if (!node) return node.error();
     }
@@ -603,11 +605,18 @@ class QueryPlanner {
   }
 
   Expected<Topology::NodeId> where(Topology::NodeId node) {
-    if (has_subqueries(q_.where)) {
+    if (has_subqueries(where_) || !select_subqueries_.empty()) {
       SubqueryWhereContext c{e_.topology_, e_.catalog_, q_, a_,
                              [this](const std::string& what) { return name(what); },
-                             [this](const SourceInfo& t) { return materialize(t); }};
-      return plan_subquery_where(c, node);
+                             [this](const SourceInfo& t) { return materialize(t); },
+                             where_, select_subqueries_, row_width(a_.scope)};
+      std::vector<DataTypePtr> types;
+      auto planned = plan_subquery_where(c, node, types);
+      if (!planned) return planned.error();
+      for (size_t i = 0; i < select_subqueries_.size(); ++i)
+        projection_scope_.bind(select_subqueries_[i], types[i],
+                               Slot{Slot::Origin::Row, c.row_width + static_cast<uint32_t>(i)});
+      return planned;
     }
     auto c = compile(a_.scope, where_, "WHERE");
     if (!c) return c.error();
@@ -792,7 +801,7 @@ class QueryPlanner {
 
   Expected<Topology::NodeId> project(Topology::NodeId node) {
     auto p = std::make_shared<Projection>();
-    auto ok = build_projection(a_.scope, *p);
+    auto ok = build_projection(projection_scope_, *p);
     if (!ok) return ok.error();
     p->keyless_stays_keyless = q_.partition_by.empty() && q_.joins.empty();
     // A push query's rows go to the caller, not to a topic: as in ksqlDB its
@@ -1117,6 +1126,10 @@ class QueryPlanner {
   PeekFn deliver_;
   ColumnNames reads_;  // the column names the query mentions (sql/column_use.hpp)
   ExprPtr where_ = q_.where;  // what of WHERE runs after the joins (push_down_where)
+  // The SELECT's subqueries: the WHERE step appends their values to each
+  // row, and the projection reads them there (`projection_scope_`).
+  std::vector<ExprPtr> select_subqueries_ = select_subqueries(a_);
+  Scope projection_scope_ = a_.scope;
 };
 
 std::string queryable_store_name(const std::string& table) { return "pull-" + table; }

@@ -2,12 +2,14 @@
 // Subqueries against tables: `x [NOT] IN (SELECT c FROM t WHERE ...)`,
 // `[NOT] EXISTS (SELECT ... FROM t WHERE ...)` and scalar subqueries
 // `(SELECT c FROM t WHERE ...)`, possibly correlated (referring to columns
-// of the outer row), evaluated against the live state of table t.
+// of the outer row), evaluated against the live state of table t; in a
+// query's WHERE or SELECT (plan_subquery.hpp).
 //
 // Two ways to evaluate one:
 //  - a key lookup, when its WHERE (for IN, together with `c = x`) contains
-//    a conjunct `K = e` where K is t's primary key and e an expression of
-//    the outer row only (a literal, an outer column, ...). At run time e is
+//    a conjunct `K = e` where K is t's primary key (of one column) and e an
+//    expression of the outer row only (a literal, an outer column, ...). At
+//    run time e is
 //    evaluated on the outer row, t is looked up by that key (at most one
 //    row), and the remaining conditions are tested on that row. t is a
 //    KTable of the task, co-partitioned with the outer record;

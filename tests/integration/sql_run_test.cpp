@@ -96,7 +96,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE TABLE LIMITS_SEEN WITH (kafka_topic='limits-seen') AS\n"
            "  SELECT SYMBOL, MAX_PRICE FROM LIMITS;\n"
            "CREATE STREAM ALERTS WITH (kafka_topic='alerts') AS\n"
-           "  SELECT ID, SYMBOL, PRICE FROM TRADES\n"
+           "  SELECT ID, SYMBOL, PRICE,\n"
+           "    PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS OVER_BY\n"
+           "  FROM TRADES\n"
            "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n"
            "CREATE TABLE WATCH (WID STRING PRIMARY KEY, SYMBOL STRING, ACTIVE BOOLEAN)\n"
            "  WITH (kafka_topic='watch', value_format='JSON');\n"
@@ -148,7 +150,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
     got.insert(key);
     auto v = nlohmann::json::parse(value);
     int symbol = std::stoi(v["SYMBOL"].get<std::string>().substr(1));
-    CHECK(v["PRICE"].get<double>() > (symbol == 10 ? 50 : 100 + symbol));
+    const double limit = symbol == 10 ? 50 : 100 + symbol;
+    CHECK(v["PRICE"].get<double>() > limit);
+    CHECK(v["OVER_BY"].get<double>() == Approx(v["PRICE"].get<double>() - limit));
   }
   CHECK(alerts.size() == expected.size());
   CHECK(got == expected);

@@ -3,10 +3,12 @@
 // with the table's key format). Behaviour end to end is in
 // data/subquery_cases.json (planner_test.cpp runs it).
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
+#include "sql/types.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -60,10 +62,16 @@ TEST_CASE("subquery: plan-time errors name line:column", "[sql][subquery]") {
                       "WHERE L2.SYMBOL = 'AAPL');");
     CHECK(e.find("look up different keys") != std::string::npos);
   }
-  SECTION("subqueries outside WHERE") {
-    auto e = error_of("CREATE STREAM A AS SELECT ID, (SELECT MAX_PRICE FROM LIMITS WHERE "
-                      "SYMBOL = 'X') AS M FROM TRADES;");
-    CHECK(e.find("not supported yet: subqueries outside WHERE") != std::string::npos);
+  SECTION("subqueries outside WHERE and SELECT") {
+    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES PARTITION BY (SELECT KIND FROM "
+                      "LIMITS WHERE SYMBOL = 'X');");
+    CHECK(e.find("not supported yet: subqueries outside WHERE and SELECT") != std::string::npos);
+  }
+  SECTION("subqueries in the SELECT of an aggregation") {
+    auto e = error_of("CREATE TABLE A AS SELECT SYMBOL, COUNT(*) AS N,\n"
+                      "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS M\n"
+                      "  FROM TRADES GROUP BY SYMBOL;");
+    CHECK(e == "line 2:3: not supported yet: subqueries in the SELECT of an aggregation");
   }
   SECTION("nothing is added on error") {
     SqlEngine engine;
@@ -258,6 +266,64 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
     trade(d, "t4", 10.0, "x");
     CHECK(kept(d) == std::vector<std::string>{"t0", "t1", "t2", "t3"});
   }
+}
+
+TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggregated",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE STREAM A AS SELECT ID, PRICE,\n"
+                   "  PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS OVER_BY,\n"
+                   "  (SELECT COUNT(*) FROM LIMITS WHERE KIND = 'cap') AS CAPS,\n"
+                   "  EXISTS (SELECT 1 FROM LIMITS L2 WHERE L2.KIND = T.SYMBOL) AS IS_KIND\n"
+                   "  FROM TRADES T\n"
+                   "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL);",
+                   &engine) == "");
+  const SourceInfo* sink = engine.catalog().find("A");
+  REQUIRE(sink != nullptr);
+  REQUIRE(sink->schema.columns.size() == 5);
+  CHECK(sink->schema.columns[2].name == "OVER_BY");
+  CHECK(type_name(sink->schema.columns[2].type) == "DOUBLE");
+  CHECK(type_name(sink->schema.columns[3].type) == "BIGINT");
+  CHECK(type_name(sink->schema.columns[4].type) == "BOOLEAN");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  limit(d, "S", R"({"MAX_PRICE": 10.0, "KIND": "cap"})");
+  limit(d, "x", R"({"MAX_PRICE": 1.0, "KIND": "S"})");
+  trade(d, "t1", 12.5, "S");
+  trade(d, "t2", 9.0, "S");  // not above its limit: no row
+  trade(d, "t3", 2.0, "x");
+  auto out = d.outputs("A");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].key == std::optional<std::string>("t1"));
+  CHECK(nlohmann::json::parse(*out[0].value) ==
+        nlohmann::json::parse(R"({"PRICE": 12.5, "OVER_BY": 2.5, "CAPS": 1, "IS_KIND": true})"));
+  CHECK(nlohmann::json::parse(*out[1].value) ==
+        nlohmann::json::parse(R"({"PRICE": 2.0, "OVER_BY": 1.0, "CAPS": 1, "IS_KIND": false})"));
+}
+
+TEST_CASE("subquery: a SELECT subquery without WHERE, over a TABLE", "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE TABLE PRICES (SYMBOL STRING PRIMARY KEY, PRICE DOUBLE)\n"
+                   "  WITH (kafka_topic='prices', value_format='JSON');\n"
+                   "CREATE TABLE HEADROOM AS SELECT SYMBOL,\n"
+                   "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = PRICES.SYMBOL) - PRICE AS ROOM\n"
+                   "  FROM PRICES;",
+                   &engine) == "");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  limit(d, "S", R"({"MAX_PRICE": 10.0, "KIND": "cap"})");
+  d.pipe("prices", std::string("S"), std::string(R"({"PRICE": 4.0})"), 0);
+  d.pipe("prices", std::string("U"), std::string(R"({"PRICE": 4.0})"), 0);
+  d.pipe("prices", std::string("S"), std::nullopt, 0);
+  auto out = d.outputs("HEADROOM");
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].key == std::optional<std::string>("S"));
+  CHECK(nlohmann::json::parse(*out[0].value) == nlohmann::json::parse(R"({"ROOM": 6.0})"));
+  CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"ROOM": null})"));
+  CHECK(out[2].key == std::optional<std::string>("S"));
+  CHECK(!out[2].value.has_value());
 }
 
 TEST_CASE("subquery: a table of several key columns is scanned", "[sql][subquery]") {
