@@ -35,6 +35,7 @@
 #include "sql/functions.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
+#include "sql/subquery.hpp"
 
 namespace rivulet::cli {
 
@@ -964,6 +965,15 @@ struct SqlShell::Impl {
     if (!q.partition_by.empty())
       return sql_error(q.partition_by[0]->loc, "Pull queries don't support PARTITION BY clauses.");
     if (q.having) return sql_error(q.having->loc, "Pull queries don't support HAVING clauses.");
+    {  // subqueries read a running query's tables, in its tasks
+      std::vector<ExprPtr> subqueries = find_subqueries(q.where);
+      for (const SelectItem& item : q.select)
+        for (const ExprPtr& s : find_subqueries(item.expr)) subqueries.push_back(s);
+      if (!subqueries.empty())
+        return sql_error(subqueries[0]->loc,
+                         "Pull queries don't support subqueries (a persistent query may use "
+                         "them: CREATE STREAM ... AS SELECT ... WHERE x IN (SELECT ...))");
+    }
     const bool remote = !options.coordinator.empty();
     const SourceInfo* local = session.catalog().find(q.from.name);
     if (!remote) {

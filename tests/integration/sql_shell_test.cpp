@@ -243,6 +243,8 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   const int unknown_line = line;
   send("SELECT * FROM COUNTS WHERE TOTAL;\n");
   const int boolean_line = line;
+  send("SELECT UID FROM COUNTS WHERE UID IN (SELECT UID FROM COUNTS);\n");
+  const int subquery_line = line;
   // A stream declared with PARTITIONS on a missing topic: created (kcat
   // sees its 3 partitions); on an existing topic with another count: refused.
   send("CREATE STREAM FRESH (K STRING KEY, V INT)\n"
@@ -349,6 +351,9 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(err.find("line " + std::to_string(boolean_line) +
                  ":28: Type error in WHERE expression: Should evaluate to boolean but is TOTAL "
                  "(DOUBLE) instead.") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(subquery_line) +
+                 ":34: Pull queries don't support subqueries (a persistent query may use them: "
+                 "CREATE STREAM ... AS SELECT ... WHERE x IN (SELECT ...))") != std::string::npos);
   CHECK(err.find("line " + std::to_string(clash_line) +
                  ":15: stream CLASH (PARTITIONS=4): topic 'sh_orders' exists with 2 partitions, "
                  "but 4 were requested") != std::string::npos);

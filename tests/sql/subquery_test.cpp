@@ -302,6 +302,32 @@ TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggrega
         nlohmann::json::parse(R"({"PRICE": 2.0, "OVER_BY": 1.0, "CAPS": 1, "IS_KIND": false})"));
 }
 
+TEST_CASE("subquery: a SELECT subquery after a join, reading a column nothing else reads",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE TABLE NAMES (ID STRING PRIMARY KEY, NAME STRING)\n"
+                   "  WITH (kafka_topic='names', value_format='JSON');\n"
+                   "CREATE STREAM A AS SELECT T.ID AS ID, NAME,\n"
+                   "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS LIMIT_PRICE\n"
+                   "  FROM TRADES T LEFT JOIN NAMES N ON T.ID = N.ID;",
+                   &engine) == "");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  limit(d, "S", R"({"MAX_PRICE": 10.0, "KIND": "cap"})");
+  d.pipe("names", std::string("t1"), std::string(R"({"NAME": "first"})"), 0);
+  trade(d, "t1", 1.0, "S");
+  trade(d, "t2", 1.0, "U");
+  auto out = d.outputs("A");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].key == std::optional<std::string>("t1"));
+  CHECK(nlohmann::json::parse(*out[0].value) ==
+        nlohmann::json::parse(R"({"NAME": "first", "LIMIT_PRICE": 10.0})"));
+  CHECK(out[1].key == std::optional<std::string>("t2"));
+  CHECK(nlohmann::json::parse(*out[1].value) ==
+        nlohmann::json::parse(R"({"NAME": null, "LIMIT_PRICE": null})"));
+}
+
 TEST_CASE("subquery: a SELECT subquery without WHERE, over a TABLE", "[sql][subquery]") {
   SqlEngine engine;
   REQUIRE(error_of("CREATE TABLE PRICES (SYMBOL STRING PRIMARY KEY, PRICE DOUBLE)\n"
