@@ -43,6 +43,11 @@
 #                   then the SQL join once more with the users table kept
 #                   encoded (TABLE_STORAGE='ENCODED'), for its bytes per
 #                   entry beside the decoded table's (seconds);
+#   bench_subquery  subqueries against a 100-row table (a key lookup, a
+#                   cached aggregate scan, a SELECT value, a correlated
+#                   scan) against a plain filter, TestDriver, one thread,
+#                   3 rounds (SUBQUERY_TRADES, default 100000; 0 skips;
+#                   seconds);
 #   cluster         `rivulet demo --cluster --nodes K` for each K of
 #                   CLUSTER_NODES (default "3 4": scaling 3 -> 4 and
 #                   4 -> 5 nodes; CLUSTER_NODES=none skips it): tasks moved
@@ -83,7 +88,7 @@ checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
 sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
 for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_catchup bench_windows \
-    bench_sql bench_sql_api bench_scaling; do
+    bench_sql bench_sql_api bench_subquery bench_scaling; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -200,6 +205,12 @@ if [[ "${SQL_API_ORDERS:-500000}" != 0 ]]; then
   run_bench "$sql_api_auto_cmd" sql_api_auto.json sql_api_auto.log
 fi
 
+rm -f "$results/subquery.json"
+subquery_cmd="$build/bin/bench_subquery --trades ${SUBQUERY_TRADES:-100000} --rounds 3"
+if [[ "${SUBQUERY_TRADES:-100000}" != 0 ]]; then
+  run_bench "$subquery_cmd" subquery.json subquery.log
+fi
+
 cluster_nodes=${CLUSTER_NODES:-3 4}
 rm -f "$results/cluster.jsonl"
 if [[ "$cluster_nodes" != none ]]; then
@@ -250,12 +261,12 @@ fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
   "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" "$sql_api_encoded_cmd" "$sql_ratio_cmd" \
-  "$sql_api_auto_cmd" <<'PY'
+  "$sql_api_auto_cmd" "$subquery_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
 sql_cached_cmd, sql_api_encoded_cmd, sql_ratio_cmd = sys.argv[10], sys.argv[11], sys.argv[12]
-sql_api_auto_cmd = sys.argv[13]
+sql_api_auto_cmd, subquery_cmd = sys.argv[13], sys.argv[14]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -572,6 +583,20 @@ for storage, doc, cmd in (("decoded", sa, sql_api_cmd),
             "unit": f"bytes per entry, the SQL users table of {doc['users']} keys ({storage}), KTable::bytes_estimate",
             "raw_bytes_per_entry": round(raw, 1), "ratio_to_raw": round(per_entry / raw, 2),
             "command": cmd}
+
+# Subqueries against a table: trades per CPU second against a plain filter's.
+sq = load("subquery.json")
+if sq:
+    for q, what in (("lookup", "a key lookup"), ("cached_avg", "a cached AVG scan"),
+                    ("select", "a lookup in SELECT (every trade written)"),
+                    ("correlated", f"a correlated MAX scan of {sq['limits']} rows")):
+        if q in sq:
+            fig[f"subquery_{q}_ratio_to_filter"] = {
+                "value": round(sq[q]["ratio_to_filter"], 3),
+                "unit": f"trades per CPU second with {what} / with a plain filter, TestDriver",
+                "trades_per_cpu_second": sq[q]["trades_per_cpu_second"],
+                "filter_trades_per_cpu_second": sq["filter"]["trades_per_cpu_second"],
+                "command": subquery_cmd}
 
 try:
     clines = [json.loads(l) for l in open(os.path.join(results, "cluster.jsonl")) if l.strip()]

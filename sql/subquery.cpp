@@ -171,6 +171,18 @@ const Expr* inner_outside_aggregates(const Expr& e, const Scope& scope, const st
   return nullptr;
 }
 
+// True when `e` reads anything but aggregate calls' results: a column (of
+// the outer row: the table's are refused outside aggregates), a pseudo
+// column, a lambda or a volatile function.
+bool reads_outside_aggregates(const Expr& e, const FunctionRegistry& fns) {
+  if (e.kind == ExprKind::FunctionCall && fns.is_aggregate(e.name)) return false;
+  if (e.kind == ExprKind::Column || e.kind == ExprKind::Lambda) return true;
+  if (e.kind == ExprKind::FunctionCall && is_volatile(e.name)) return true;
+  for (const ExprPtr& a : e.args)
+    if (a && reads_outside_aggregates(*a, fns)) return true;
+  return false;
+}
+
 // A scalar subquery selecting aggregates: compiles each call's argument
 // against the subquery's scope and the selected expression against their
 // results followed by the outer row.
@@ -228,6 +240,7 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
   auto compiled = ExpressionCompiler(results, fns, options).compile(selected);
   if (!compiled) return compiled.error();
   plan.selected = std::make_shared<CompiledExpr>(std::move(*compiled));
+  plan.result_reads_outer = reads_outside_aggregates(*selected, fns);
   return std::nullopt;
 }
 
@@ -560,10 +573,15 @@ Value finish(const SubqueryPlan& plan, const Array& folded, const std::string& f
     }
     return Value();
   }
+  EvalRow e = outer;
+  if (!plan.result_reads_outer) {  // the results alone: no copy of the outer row
+    e.columns = folded.data();
+    e.column_count = folded.size();
+    return plan.selected->evaluate(e);
+  }
   Array row = folded;
   row.reserve(folded.size() + outer.column_count);
   for (size_t i = 0; i < outer.column_count; ++i) row.push_back(outer.columns[i]);
-  EvalRow e = outer;
   e.columns = row.data();
   e.column_count = row.size();
   return plan.selected->evaluate(e);

@@ -92,6 +92,9 @@ struct SubqueryPlan {
   };
   std::vector<Aggregate> aggregates;
   bool aggregated() const { return !aggregates.empty(); }
+  // Aggregated: the selected expression reads the outer row outside its
+  // aggregates (`(SELECT MAX(P) FROM t) - T.X`); else only the results.
+  bool result_reads_outer = false;
   // True when the whole result depends on t alone (cacheable per version of t).
   bool uncorrelated() const { return correlated_conditions.empty() && !selected_correlated; }
 };

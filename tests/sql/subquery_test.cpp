@@ -246,6 +246,20 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
     trade(d, "t4", 10.5, "y");  // 2 rows of kind y now, 10.5 < 11 - 0
     CHECK(kept(d) == std::vector<std::string>{"t1", "t4"});
   }
+  SECTION("the outer row outside the aggregates, over a cached result") {
+    SqlEngine engine;
+    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES T\n"
+                     "  WHERE 0 < (SELECT MAX(MAX_PRICE) - T.PRICE FROM LIMITS);",
+                     &engine) == "");
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    auto& d = **driver;
+    limit(d, "A", R"({"MAX_PRICE": 4.0, "KIND": "x"})");
+    trade(d, "t1", 3.0);
+    trade(d, "t2", 5.0);
+    trade(d, "t3", 1.0);
+    CHECK(kept(d) == std::vector<std::string>{"t1", "t3"});
+  }
   SECTION("SUM and COUNT_DISTINCT: exact values, 0 and NULL for no row") {
     SqlEngine engine;
     REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
