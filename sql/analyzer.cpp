@@ -483,7 +483,17 @@ class Analyzer {
   void check_having() {
     if (!q_.having) return;
     if (q_.group_by.empty()) fail(q_.having->loc, "HAVING clause requires a GROUP BY clause.");
-    require_boolean(q_.having, "HAVING", true);
+    if (find_subqueries(q_.having).empty()) {
+      require_boolean(q_.having, "HAVING", true);
+    } else {  // typed by their plans, as in WHERE
+      auto scope = scope_with_subquery_types(q_.having, a_.scope, catalog_, fns_);
+      if (!scope.ok()) throw AnalysisFailure{scope.error()};
+      auto t = ExpressionCompiler(scope.value(), fns_).infer_type(q_.having);
+      if (!t.ok()) fail_in(t.error(), "Error in HAVING expression: ");
+      if (!is_null_type(t.value()) && t.value()->kind != TypeKind::Boolean)
+        fail(q_.having->loc, "Type error in HAVING expression: Should evaluate to boolean but is " +
+                                 to_sql(*q_.having) + " (" + type_name(t.value()) + ") instead.");
+    }
     collect_aggregates(q_.having, fns_, a_.aggregate_calls);
   }
 

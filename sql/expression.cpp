@@ -1259,7 +1259,7 @@ class Compiler {
       case ExprKind::InSubquery:
       case ExprKind::Exists:
       case ExprKind::ScalarSubquery:
-        fail(e.loc, "not supported yet: subqueries outside WHERE and SELECT: " + to_sql(e));
+        fail(e.loc, "not supported yet: subqueries outside WHERE, SELECT and HAVING: " + to_sql(e));
     }
     fail(e.loc, "unsupported expression");
   }

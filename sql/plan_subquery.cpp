@@ -76,6 +76,47 @@ bool has_subqueries(const ExprPtr& where) {
   return !find_subqueries(where).empty();
 }
 
+Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
+                                            const ExprPtr& e, const Scope& outer) {
+  SubqueryScans out;
+  for (const ExprPtr& s : find_subqueries(e)) {
+    auto p = analyze_subquery(s, outer, catalog);
+    if (!p) return p.error();
+    const SourceInfo& t = *(*p)->table;
+    auto serdes = serdes_for(t);
+    if (!serdes) return sql_error(s->loc, serdes.error().message);
+    topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
+    out.plans.push_back(*p);
+    out.caches.push_back(std::make_shared<ScanCache>());
+  }
+  return out;
+}
+
+bool bind_subquery_scans(BuildContext& b, const SubqueryScans& scans, Scope& scope,
+                         const std::shared_ptr<std::optional<ScanError>>& failed) {
+  for (size_t i = 0; i < scans.plans.size(); ++i) {
+    auto plan = scans.plans[i];
+    std::shared_ptr<const KTable> t = b.global_table(global_table_name(plan->table_name));
+    if (!t) return false;
+    TableScan scan;
+    scan.id = t.get();
+    scan.version = [t] { return t->stats().updates_applied; };
+    scan.scan = [t](const std::function<void(const Value&, const Value&)>& visit) {
+      // Under the table's shared lock: the feeder waits, the view is consistent.
+      (void)t->filter([&](const Value& k, const Value& v) {
+        visit(k, v);
+        return false;
+      });
+    };
+    auto handle = std::make_shared<ScanCacheHandle>();
+    handle->cache = scans.caches[i];
+    scope.bind_external(plan->expr, plan->type, [plan, scan, handle, failed](const EvalRow& row) {
+      return evaluate_scan(*plan, scan, row, handle.get(), *failed);
+    });
+  }
+  return true;
+}
+
 Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
                                                Topology::NodeId node,
                                                std::vector<DataTypePtr>& selected_types) {
@@ -83,8 +124,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
   const ExprPtr& where = c.where;
   Plans plans;                // key lookups
   std::vector<std::string> stores;  // their task KTables
-  Plans scans;                // scans of global tables
-  std::vector<std::shared_ptr<ScanCache>> caches;
+  SubqueryScans scans;        // scans of global tables
   // The WHERE's subqueries, then the SELECT's.
   std::vector<ExprPtr> subqueries = find_subqueries(where);
   const size_t in_where = subqueries.size();
@@ -100,8 +140,8 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
       auto serdes = serdes_for(t);
       if (!serdes) return sql_error(s->loc, serdes.error().message);
       c.topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
-      scans.push_back(*p);
-      caches.push_back(std::make_shared<ScanCache>());
+      scans.plans.push_back(*p);
+      scans.caches.push_back(std::make_shared<ScanCache>());
       continue;
     }
     auto store = c.materialize(*(*p)->table);
@@ -167,32 +207,13 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
   Scope scope = a.scope;
   const std::vector<ExprPtr> selected = c.selected;
   const uint32_t width = c.row_width;
-  ProcessorFactory factory = [plans, stores, scans, caches, scope, where, selected, width, table,
+  ProcessorFactory factory = [plans, stores, scans, scope, where, selected, width, table,
                               restore](BuildContext& b) -> std::unique_ptr<Processor> {
     Scope s = scope;
     // A scalar scan matching several rows fails the record: the error is
     // parked here by the subquery and reported by the WHERE step.
     auto failed = std::make_shared<std::optional<ScanError>>();
-    for (size_t i = 0; i < scans.size(); ++i) {
-      std::shared_ptr<const KTable> t = b.global_table(global_table_name(scans[i]->table_name));
-      if (!t) return nullptr;
-      auto plan = scans[i];
-      TableScan scan;
-      scan.id = t.get();
-      scan.version = [t] { return t->stats().updates_applied; };
-      scan.scan = [t](const std::function<void(const Value&, const Value&)>& visit) {
-        // Under the table's shared lock: the feeder waits, the view is consistent.
-        (void)t->filter([&](const Value& k, const Value& v) {
-          visit(k, v);
-          return false;
-        });
-      };
-      auto handle = std::make_shared<ScanCacheHandle>();
-      handle->cache = caches[i];
-      s.bind_external(plan->expr, plan->type, [plan, scan, handle, failed](const EvalRow& row) {
-        return evaluate_scan(*plan, scan, row, handle.get(), *failed);
-      });
-    }
+    if (!bind_subquery_scans(b, scans, s, failed)) return nullptr;
     for (size_t i = 0; i < plans.size(); ++i) {
       std::shared_ptr<KTable> t = b.table(stores[i]);
       if (!t) return nullptr;

@@ -26,6 +26,8 @@
 // and the subquery's line:column).
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@
 #include "sql/analyzer.hpp"
 #include "sql/ast.hpp"
 #include "sql/catalog.hpp"
+#include "sql/subquery.hpp"
 
 namespace rivulet::sql {
 
@@ -67,6 +70,25 @@ std::string global_table_name(const std::string& table);
 
 // True when `where` contains a subquery.
 bool has_subqueries(const ExprPtr& where);
+
+// The subqueries of an expression evaluated as scans of global tables
+// (HAVING: its rows are groups, keyed by no table's key, so even a
+// subquery that fixes a table's key scans), each with its node-wide cache.
+struct SubqueryScans {
+  std::vector<std::shared_ptr<const SubqueryPlan>> plans;
+  std::vector<std::shared_ptr<ScanCache>> caches;
+};
+
+// Plans the subqueries of `e` against `outer` as scans and declares their
+// tables global tables of `topology`. Errors carry line:column.
+Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
+                                            const ExprPtr& e, const Scope& outer);
+
+// Binds each scan into `scope` for one task (its node's replicas); a scalar
+// scan matching several rows parks its error in `failed`. False when a
+// global table is missing.
+bool bind_subquery_scans(BuildContext& b, const SubqueryScans& scans, Scope& scope,
+                         const std::shared_ptr<std::optional<ScanError>>& failed);
 
 // Adds the WHERE step (with any re-key and repartition) after `node`; the
 // types of the SELECT's subqueries, in `c.selected`'s order, go to

@@ -681,7 +681,7 @@ class QueryPlanner {
 
   // Rewrites each row into the result's key and value, in place (time,
   // headers and source stay).
-  RewriteRowFn projector(std::shared_ptr<const Projection> p) {
+  static RewriteRowFn projector(std::shared_ptr<const Projection> p) {
     return [p](Record& r, ProcessContext&) {
       Value key;
       EvalRow row = eval_row(r);
@@ -1105,6 +1105,12 @@ class QueryPlanner {
     if (p->key.size() < q_.group_by.size() && !(deliver_ && p->key.empty()))
       return sql_error(q_.loc, "The query used to build `" + sink_.name +
                                    "` must include the grouping expressions in its projection.");
+    if (q_.having && has_subqueries(q_.having)) {
+      auto factory = having_with_subqueries(out_scope, p);
+      if (!factory) return factory.error();
+      node = e_.topology_.add_processor(name("project"), {node}, std::move(*factory));
+      return add_having_filter(e_.topology_, node, id_);
+    }
     if (q_.having) {
       auto h = compile(out_scope, q_.having, "HAVING");
       if (!h) return h.error();
@@ -1112,6 +1118,44 @@ class QueryPlanner {
     }
     node = e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
+  }
+
+  // The projection step of an aggregation whose HAVING has subqueries: they
+  // scan global tables (plan_subquery_scans), bound per task, and HAVING is
+  // compiled then; an update whose scalar scan matched several rows is
+  // dropped as a data error.
+  Expected<ProcessorFactory> having_with_subqueries(const Scope& out_scope,
+                                                    std::shared_ptr<const Projection> p) {
+    auto scans = plan_subquery_scans(e_.topology_, e_.catalog_, q_.having, out_scope);
+    if (!scans) return scans.error();
+    {  // type errors now, not when a task is built
+      auto typed = scope_with_subquery_types(q_.having, out_scope, e_.catalog_);
+      if (!typed) return typed.error();
+      auto h = compile(*typed, q_.having, "HAVING");
+      if (!h) return h.error();
+    }
+    return ProcessorFactory([scans = std::move(*scans), out_scope, p,
+                             having = q_.having](BuildContext& b) -> std::unique_ptr<Processor> {
+      Scope s = out_scope;
+      auto failed = std::make_shared<std::optional<ScanError>>();
+      if (!bind_subquery_scans(b, scans, s, failed)) return nullptr;
+      CompileOptions o;
+      o.clause = "HAVING";
+      auto h = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(having);
+      if (!h) return nullptr;
+      auto with_having = std::make_shared<Projection>(*p);
+      with_having->having = std::make_shared<CompiledExpr>(std::move(*h));
+      RewriteRowFn project = projector(with_having);
+      RewriteRowFn fn = [project, failed](Record& r, ProcessContext& ctx) {
+        const Record in = r;
+        const bool kept = project(r, ctx);
+        if (!*failed) return kept;
+        ctx.data_error(in, "subquery", std::move((*failed)->message));
+        failed->reset();
+        return false;
+      };
+      return rewrite(std::move(fn))(b);
+    });
   }
 
   // The source whose key format and partitioning the rows' keys have

@@ -62,10 +62,10 @@ TEST_CASE("subquery: plan-time errors name line:column", "[sql][subquery]") {
                       "WHERE L2.SYMBOL = 'AAPL');");
     CHECK(e.find("look up different keys") != std::string::npos);
   }
-  SECTION("subqueries outside WHERE and SELECT") {
+  SECTION("subqueries outside WHERE, SELECT and HAVING") {
     auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES PARTITION BY (SELECT KIND FROM "
                       "LIMITS WHERE SYMBOL = 'X');");
-    CHECK(e.find("not supported yet: subqueries outside WHERE and SELECT") != std::string::npos);
+    CHECK(e.find("not supported yet: subqueries outside WHERE, SELECT and HAVING") != std::string::npos);
   }
   SECTION("subqueries in the SELECT of an aggregation") {
     auto e = error_of("CREATE TABLE A AS SELECT SYMBOL, COUNT(*) AS N,\n"
@@ -364,6 +364,58 @@ TEST_CASE("subquery: a SELECT subquery without WHERE, over a TABLE", "[sql][subq
   CHECK(nlohmann::json::parse(*out[1].value) == nlohmann::json::parse(R"({"ROOM": null})"));
   CHECK(out[2].key == std::optional<std::string>("S"));
   CHECK(!out[2].value.has_value());
+}
+
+TEST_CASE("subquery: HAVING reads a threshold from a table", "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE TABLE THRESHOLDS (NAME STRING PRIMARY KEY, N BIGINT)\n"
+                   "  WITH (kafka_topic='thresholds', value_format='JSON');\n"
+                   "CREATE TABLE BUSY AS SELECT SYMBOL, COUNT(*) AS TRADES FROM TRADES\n"
+                   "  GROUP BY SYMBOL\n"
+                   "  HAVING COUNT(*) >= (SELECT N FROM THRESHOLDS WHERE NAME = 'busy')\n"
+                   "     AND NOT EXISTS (SELECT 1 FROM THRESHOLDS T WHERE T.NAME = TRADES.SYMBOL);",
+                   &engine) == "");
+  CHECK(engine.topology().global_tables().size() == 1);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  d.pipe("thresholds", std::string("busy"), std::string(R"({"N": 3})"), 0);
+  d.pipe("thresholds", std::string("S3"), std::string(R"({"N": 0})"), 0);  // S3 is exempt
+  for (int i = 0; i < 3; ++i) trade(d, "a" + std::to_string(i), 1.0, "S1");
+  trade(d, "b0", 1.0, "S2");
+  d.pipe("thresholds", std::string("busy"), std::string(R"({"N": 2})"), 0);
+  trade(d, "b1", 1.0, "S2");
+  for (int i = 0; i < 3; ++i) trade(d, "c" + std::to_string(i), 1.0, "S3");
+  std::vector<std::string> rows;
+  for (const auto& r : d.outputs("BUSY"))
+    rows.push_back(r.key.value_or("?") + "=" + r.value.value_or("<null>"));
+  CHECK(rows == std::vector<std::string>{R"(S1={"TRADES":3})", R"(S2={"TRADES":2})"});
+}
+
+TEST_CASE("subquery: a windowed HAVING subquery, and its data error", "[sql][subquery]") {
+  SqlEngine engine;
+  REQUIRE(error_of("CREATE TABLE THRESHOLDS (NAME STRING PRIMARY KEY, N BIGINT)\n"
+                   "  WITH (kafka_topic='thresholds', value_format='JSON');\n"
+                   "CREATE TABLE BURSTS AS SELECT SYMBOL, COUNT(*) AS TRADES FROM TRADES\n"
+                   "  WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY SYMBOL\n"
+                   "  HAVING COUNT(*) > (SELECT N FROM THRESHOLDS WHERE N >= 0);",
+                   &engine) == "");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  d.pipe("thresholds", std::string("x"), std::string(R"({"N": 1})"), 0);
+  trade(d, "a0", 1.0, "S1");
+  trade(d, "a1", 1.0, "S1");  // 2 > 1
+  d.pipe("thresholds", std::string("y"), std::string(R"({"N": 5})"), 0);
+  trade(d, "a2", 1.0, "S1");  // two thresholds: the update is a data error
+  auto out = d.outputs("BURSTS");
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].value == std::optional<std::string>(R"({"TRADES":2})"));
+  REQUIRE(d.data_errors().size() == 1);
+  const std::string text = d.data_errors()[0].to_string();
+  INFO(text);
+  CHECK(text.find("line 5:21: the scalar subquery returned more than one row (table THRESHOLDS)") !=
+        std::string::npos);
 }
 
 TEST_CASE("subquery: a table of several key columns is scanned", "[sql][subquery]") {
