@@ -108,6 +108,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE STREAM WATCH_IDS WITH (kafka_topic='watch-ids') AS\n"
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE (SELECT WID FROM WATCH W WHERE W.SYMBOL = TRADES.SYMBOL) IS NOT NULL;\n"
+           "CREATE TABLE HOT WITH (kafka_topic='hot') AS\n"
+           "  SELECT SYMBOL, COUNT(*) AS N FROM TRADES GROUP BY SYMBOL\n"
+           "  HAVING COUNT(*) >= (SELECT COUNT(*) FROM WATCH WHERE ACTIVE);\n"
            "CREATE STREAM TWICE WITH (kafka_topic='twice') AS\n"
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = 2;\n"
@@ -119,7 +122,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 5 queries from " + app, 0) == 0);
+  CHECK(line->rfind("running 6 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
   REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
@@ -191,6 +194,20 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   });
   CHECK(std::set<std::string>(twice.begin(), twice.end()) == want_dead);
   CHECK(twice.size() == want_dead.size());
+  // HAVING against the watch list's size (5 active rows): each symbol's
+  // count passes it at its fifth trade, and only then.
+  std::map<std::string, std::vector<int>> hot;
+  eventually([&] {
+    hot.clear();
+    for (const auto& [key, value] : read_topic(*bootstrap, "hot"))
+      hot[key].push_back(nlohmann::json::parse(value)["N"].get<int>());
+    return hot.size() >= 12;
+  });
+  CHECK(hot.size() == 12);
+  for (const auto& [symbol, counts] : hot) {
+    INFO(symbol);
+    CHECK(counts == std::vector<int>{5});
+  }
   // The S9 trades of WATCH_IDS are data errors: dead-lettered, not lost.
   std::multiset<std::string> dead;
   eventually([&] {
