@@ -74,6 +74,10 @@ std::string SqlEngine::explain(const std::string& application_id) const {
     os << "Co-partitioned topics (same partition count, checked before the query starts):\n";
     for (const auto& g : groups) os << "  " << join(g) << "\n";
   }
+  if (!subquery_notes_.empty()) {
+    os << "Subqueries (docs/sql-reference.md, \"Subqueries against tables\"):\n";
+    for (const auto& n : subquery_notes_) os << "  " << n << "\n";
+  }
   os << "Topology (node kind [topic] <- inputs):\n";
   std::istringstream lines(topology.describe());
   for (std::string line; std::getline(lines, line);) os << "  " << line << "\n";

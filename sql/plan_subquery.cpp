@@ -76,12 +76,35 @@ bool has_subqueries(const ExprPtr& where) {
   return !find_subqueries(where).empty();
 }
 
+std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool scan,
+                          const std::string& lookup) {
+  std::string out = "line " + std::to_string(p.expr->loc.line) + ":" +
+                    std::to_string(p.expr->loc.column) + "  " + clause + "  " + p.table_name +
+                    ": ";
+  if (!scan) return out + lookup;
+  out += "scan of the global table";
+  if (p.aggregated()) {
+    std::string names;
+    for (const auto& a : p.aggregates) names += (names.empty() ? "" : ", ") + a.name;
+    out += " folding " + names;
+  }
+  if (p.uncorrelated())
+    return out + ", computed once per change of the table";
+  if (!p.selected_correlated && !p.table_conditions.empty())
+    return out + ", the rows its conditions on the table keep cached per change of the table, "
+                 "then tested per record";
+  return out + ", every row tested per record (correlated)";
+}
+
 Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
-                                            const ExprPtr& e, const Scope& outer) {
+                                            const ExprPtr& e, const Scope& outer,
+                                            const std::string& clause,
+                                            std::vector<std::string>* notes) {
   SubqueryScans out;
   for (const ExprPtr& s : find_subqueries(e)) {
     auto p = analyze_subquery(s, outer, catalog);
     if (!p) return p.error();
+    if (notes) notes->push_back(subquery_note(**p, clause, true));
     const SourceInfo& t = *(*p)->table;
     auto serdes = serdes_for(t);
     if (!serdes) return sql_error(s->loc, serdes.error().message);
@@ -173,6 +196,23 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
       return unsupported(p->expr->loc,
                          "subqueries that look up different keys in one query (" +
                              to_sql(*rekey->key_expr) + " and " + to_sql(*p->key_expr) + ")");
+  }
+  if (c.notes) {
+    for (size_t i = 0; i < subqueries.size(); ++i) {
+      const ExprPtr& e = subqueries[i];
+      const char* clause = i < in_where ? "WHERE" : "SELECT";
+      for (const auto& p : scans.plans)
+        if (p->expr == e) c.notes->push_back(subquery_note(*p, clause, true));
+      for (const auto& p : plans) {
+        if (p->expr != e) continue;
+        const std::string by = "key lookup by " + to_sql(*p->key_expr) + " in the task's table";
+        c.notes->push_back(subquery_note(
+            *p, clause, false,
+            is_local(*p, a, c.query)
+                ? by + " (the input's own key: no repartition)"
+                : by + ", the input re-keyed by it through a repartition topic"));
+      }
+    }
   }
   const bool table = a.sources[0].info->is_table();
   if (rekey && table)

@@ -56,6 +56,8 @@ struct SubqueryWhereContext {
   // into each kept row at Row slots `row_width`, `row_width + 1`, ...
   std::vector<ExprPtr> selected;
   uint32_t row_width = 0;
+  // EXPLAIN's line per subquery (how it is evaluated) goes here.
+  std::vector<std::string>* notes = nullptr;
 };
 
 // The subqueries in the SELECT of `a` (outermost ones, each once).
@@ -82,7 +84,15 @@ struct SubqueryScans {
 // Plans the subqueries of `e` against `outer` as scans and declares their
 // tables global tables of `topology`. Errors carry line:column.
 Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
-                                            const ExprPtr& e, const Scope& outer);
+                                            const ExprPtr& e, const Scope& outer,
+                                            const std::string& clause,
+                                            std::vector<std::string>* notes = nullptr);
+
+// EXPLAIN's line for one subquery: where it is (`clause`) and how it is
+// evaluated: "line 2:17  WHERE  LIMITS: scan of the global table, ...".
+// `lookup`: how a key lookup reaches its table (ignored for a scan).
+std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool scan,
+                          const std::string& lookup = "");
 
 // Binds each scan into `scope` for one task (its node's replicas); a scalar
 // scan matching several rows parks its error in `failed`. False when a

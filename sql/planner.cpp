@@ -177,7 +177,16 @@ class QueryPlanner {
         deliver_(std::move(deliver)),
         reads_(column_names(q, a)) {}
 
+  // Plans the query into the engine's topology; EXPLAIN's subquery lines
+  // are kept only when it succeeds.
   Expected<bool> plan() {
+    auto planned = plan_query();
+    if (planned)
+      for (std::string& n : notes_) e_.subquery_notes_.push_back(id_ + "  " + std::move(n));
+    return planned;
+  }
+
+  Expected<bool> plan_query() {
     if (q_.limit && !deliver_) return unsupported(q_.loc, "LIMIT");
     if (a_.aggregate && !select_subqueries_.empty())
       return unsupported(select_subqueries_[0]->loc, "subqueries in the SELECT of an aggregation");
@@ -609,7 +618,7 @@ class QueryPlanner {
       SubqueryWhereContext c{e_.topology_, e_.catalog_, q_, a_,
                              [this](const std::string& what) { return name(what); },
                              [this](const SourceInfo& t) { return materialize(t); },
-                             where_, select_subqueries_, row_width(a_.scope)};
+                             where_, select_subqueries_, row_width(a_.scope), &notes_};
       std::vector<DataTypePtr> types;
       auto planned = plan_subquery_where(c, node, types);
       if (!planned) return planned.error();
@@ -1126,7 +1135,8 @@ class QueryPlanner {
   // dropped as a data error.
   Expected<ProcessorFactory> having_with_subqueries(const Scope& out_scope,
                                                     std::shared_ptr<const Projection> p) {
-    auto scans = plan_subquery_scans(e_.topology_, e_.catalog_, q_.having, out_scope);
+    auto scans = plan_subquery_scans(e_.topology_, e_.catalog_, q_.having, out_scope, "HAVING",
+                                     &notes_);
     if (!scans) return scans.error();
     {  // type errors now, not when a task is built
       auto typed = scope_with_subquery_types(q_.having, out_scope, e_.catalog_);
@@ -1173,6 +1183,7 @@ class QueryPlanner {
   // The SELECT's subqueries: the WHERE step appends their values to each
   // row, and the projection reads them there (`projection_scope_`).
   std::vector<ExprPtr> select_subqueries_ = select_subqueries(a_);
+  std::vector<std::string> notes_;  // EXPLAIN's line per subquery
   Scope projection_scope_ = a_.scope;
 };
 

@@ -125,6 +125,9 @@ class SqlEngine {
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
   std::vector<InsertedRecord> inserts_;
+  // EXPLAIN's "Subqueries": per subquery of a planned query, how it is
+  // evaluated ("<query id>  line L:C  WHERE  T: key lookup ...").
+  std::vector<std::string> subquery_notes_;
   int queries_ = 0;
 
   friend class QueryPlanner;

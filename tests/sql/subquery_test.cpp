@@ -292,6 +292,18 @@ TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggrega
                    "  FROM TRADES T\n"
                    "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL);",
                    &engine) == "");
+  // EXPLAIN says how each is evaluated.
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("CSAS_A_0  line 2:11  SELECT  LIMITS: key lookup by T.SYMBOL in the task's "
+                       "table, the input re-keyed by it through a repartition topic\n") !=
+        std::string::npos);
+  CHECK(explained.find("CSAS_A_0  line 3:3  SELECT  LIMITS: scan of the global table folding "
+                       "COUNT(*), computed once per change of the table\n") != std::string::npos);
+  CHECK(explained.find("CSAS_A_0  line 4:3  SELECT  LIMITS: scan of the global table, every row "
+                       "tested per record (correlated)\n") != std::string::npos);
+  CHECK(explained.find("CSAS_A_0  line 6:17  WHERE  LIMITS: key lookup by T.SYMBOL") !=
+        std::string::npos);
   const SourceInfo* sink = engine.catalog().find("A");
   REQUIRE(sink != nullptr);
   REQUIRE(sink->schema.columns.size() == 5);
@@ -376,6 +388,10 @@ TEST_CASE("subquery: HAVING reads a threshold from a table", "[sql][subquery]") 
                    "     AND NOT EXISTS (SELECT 1 FROM THRESHOLDS T WHERE T.NAME = TRADES.SYMBOL);",
                    &engine) == "");
   CHECK(engine.topology().global_tables().size() == 1);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("  HAVING  THRESHOLDS: scan of the global table, computed once per change "
+                       "of the table\n") != std::string::npos);
   auto driver = TestDriver::create(engine.topology());
   REQUIRE(driver);
   auto& d = **driver;
