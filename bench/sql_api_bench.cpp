@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/driver_feed.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "operators/topology.hpp"
 #include "sql/app_file.hpp"
@@ -46,12 +47,6 @@ struct Options {
   std::string side = "both";      // sql | api | both (one side: for a profiler)
   std::string table_storage = "decoded";  // the SQL USERS table: decoded | encoded | auto
 };
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 // The demo's records (examples/orders_enrichment.hpp), encoded once.
 struct Input {
@@ -154,23 +149,11 @@ Expected<Run> run_once(const Topology& topology, const Input& in, const char* us
         static_cast<double>(users->bytes_estimate()) / static_cast<double>(users->size());
   const auto start = Clock::now();
   const double cpu0 = thread_cpu_seconds();
-  for (size_t i = 0; i < in.orders.size(); ++i) {
-    d.pipe("orders", in.orders[i].key, in.orders[i].value, ++t);
-    if ((i & 4095) == 4095) {
-      r.outputs += static_cast<int64_t>(d.outputs().size());
-      d.clear_outputs();
-    }
-  }
-  r.outputs += static_cast<int64_t>(d.outputs().size());
+  r.outputs = pipe_counted(d, "orders", in.orders, t);
   r.cpu = thread_cpu_seconds() - cpu0;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.data_errors = d.data_errors().size();
   return r;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 int run(const Options& o) {

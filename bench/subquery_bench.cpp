@@ -20,8 +20,6 @@
 // The queries alternate for `--rounds` rounds; the median of each is
 // reported as trades per CPU second of this thread, and as its ratio to the
 // filter's. One JSON object on stdout; progress on stderr.
-#include <time.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -31,8 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/driver_feed.hpp"
 #include "sql/app_file.hpp"
-#include "sql/test_driver.hpp"
 
 namespace rivulet::bench {
 namespace {
@@ -44,12 +42,6 @@ struct Options {
   int64_t limits = 100;
   int rounds = 3;
 };
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 struct Rec {
   std::string key, value;
@@ -67,8 +59,7 @@ struct Query {
 };
 
 const Query kQueries[] = {
-    {"filter",
-     "CREATE STREAM OUT AS SELECT * FROM TRADES T WHERE PRICE > 50;"},
+    {"filter", "CREATE STREAM OUT AS SELECT * FROM TRADES T WHERE PRICE > 50;"},
     {"lookup",
      "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
      "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL);"},
@@ -84,7 +75,9 @@ const Query kQueries[] = {
      "  WHERE PRICE > (SELECT MAX(MAX_PRICE) FROM LIMITS L WHERE L.KIND = T.CLASS);"},
 };
 
-std::string symbol(int64_t n) { return "s" + std::to_string(n); }
+std::string symbol(int64_t n) {
+  return "s" + std::to_string(n);
+}
 
 struct Run {
   double cpu = 0;
@@ -92,39 +85,25 @@ struct Run {
   size_t data_errors = 0;
 };
 
-// The limits first (not timed), then the trades; outputs are counted and
-// dropped every 4096 trades so memory stays flat.
+// The limits first (not timed), then the trades.
 Expected<Run> run_once(const Topology& topology, const std::vector<Rec>& limits,
                        const std::vector<Rec>& trades) {
   auto driver = sql::TestDriver::create(topology);
   if (!driver) return driver.error();
   auto& d = **driver;
   TimestampMs t = 1;
-  for (const auto& l : limits) d.pipe("limits", l.key, l.value, t);
-  d.clear_outputs();
+  pipe_counted(d, "limits", limits, t);
   Run r;
   const double cpu0 = thread_cpu_seconds();
-  for (size_t i = 0; i < trades.size(); ++i) {
-    d.pipe("trades", trades[i].key, trades[i].value, ++t);
-    if ((i & 4095) == 4095) {
-      r.outputs += static_cast<int64_t>(d.outputs().size());
-      d.clear_outputs();
-    }
-  }
-  r.outputs += static_cast<int64_t>(d.outputs().size());
+  r.outputs = pipe_counted(d, "trades", trades, t);
   r.cpu = thread_cpu_seconds() - cpu0;
   r.data_errors = d.data_errors().size();
   return r;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 int run(const Options& o) {
-  std::cerr << "bench_subquery: " << o.trades << " trades, " << o.limits << " limits, "
-            << o.rounds << " rounds\n";
+  std::cerr << "bench_subquery: " << o.trades << " trades, " << o.limits << " limits, " << o.rounds
+            << " rounds\n";
   std::vector<Rec> limits, trades;
   char buf[160];
   for (int64_t s = 0; s < o.limits; ++s) {
@@ -184,8 +163,9 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   rivulet::bench::Options o;
-  CLI::App app{"bench_subquery: the per-record cost of subqueries against a table, next to a "
-               "plain filter (TestDriver, one thread)"};
+  CLI::App app{
+      "bench_subquery: the per-record cost of subqueries against a table, next to a "
+      "plain filter (TestDriver, one thread)"};
   app.add_option("--trades", o.trades, "trades per query and round")->check(CLI::PositiveNumber);
   app.add_option("--limits", o.limits, "rows of the LIMITS table")->check(CLI::PositiveNumber);
   app.add_option("--rounds", o.rounds, "rounds (each query once per round)")

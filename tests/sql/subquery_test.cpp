@@ -34,43 +34,51 @@ std::string error_of(const std::string& query, SqlEngine* out = nullptr) {
 
 TEST_CASE("subquery: plan-time errors name line:column", "[sql][subquery]") {
   SECTION("a missing table") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
-                      "WHERE SYMBOL IN (SELECT SYMBOL FROM NOPE);");
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES\n"
+        "WHERE SYMBOL IN (SELECT SYMBOL FROM NOPE);");
     CHECK(e.rfind("line 2:", 0) == 0);
     CHECK(e.find("NOPE") != std::string::npos);
     CHECK(e.find("does not exist") != std::string::npos);
   }
   SECTION("a stream is not a table") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
-                      "(SELECT SYMBOL FROM TICKS);");
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
+        "(SELECT SYMBOL FROM TICKS);");
     CHECK(e.find("line 1:") == 0);
     CHECK(e.find("is a STREAM") != std::string::npos);
   }
   SECTION("IN needs exactly one selected expression") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
-                      "(SELECT SYMBOL, KIND FROM LIMITS);");
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
+        "(SELECT SYMBOL, KIND FROM LIMITS);");
     CHECK(e.find("must select exactly one expression") != std::string::npos);
   }
   SECTION("types are checked") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE PRICE IN "
-                      "(SELECT KIND FROM LIMITS WHERE SYMBOL = TRADES.SYMBOL);");
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES WHERE PRICE IN "
+        "(SELECT KIND FROM LIMITS WHERE SYMBOL = TRADES.SYMBOL);");
     CHECK(e.find("Cannot compare") != std::string::npos);
   }
   SECTION("different lookup keys in one query") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
-                      "(SELECT SYMBOL FROM LIMITS) AND EXISTS (SELECT 1 FROM LIMITS L2 "
-                      "WHERE L2.SYMBOL = 'AAPL');");
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN "
+        "(SELECT SYMBOL FROM LIMITS) AND EXISTS (SELECT 1 FROM LIMITS L2 "
+        "WHERE L2.SYMBOL = 'AAPL');");
     CHECK(e.find("look up different keys") != std::string::npos);
   }
   SECTION("subqueries outside WHERE, SELECT and HAVING") {
-    auto e = error_of("CREATE STREAM A AS SELECT * FROM TRADES PARTITION BY (SELECT KIND FROM "
-                      "LIMITS WHERE SYMBOL = 'X');");
-    CHECK(e.find("not supported yet: subqueries outside WHERE, SELECT and HAVING") != std::string::npos);
+    auto e = error_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES PARTITION BY (SELECT KIND FROM "
+        "LIMITS WHERE SYMBOL = 'X');");
+    CHECK(e.find("not supported yet: subqueries outside WHERE, SELECT and HAVING") !=
+          std::string::npos);
   }
   SECTION("subqueries in the SELECT of an aggregation") {
-    auto e = error_of("CREATE TABLE A AS SELECT SYMBOL, COUNT(*) AS N,\n"
-                      "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS M\n"
-                      "  FROM TRADES GROUP BY SYMBOL;");
+    auto e = error_of(
+        "CREATE TABLE A AS SELECT SYMBOL, COUNT(*) AS N,\n"
+        "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS M\n"
+        "  FROM TRADES GROUP BY SYMBOL;");
     CHECK(e == "line 2:3: not supported yet: subqueries in the SELECT of an aggregation");
   }
   SECTION("nothing is added on error") {
@@ -203,17 +211,27 @@ void limit(TestDriver& d, const std::string& symbol, std::optional<std::string> 
   d.pipe("limits", symbol, std::move(value), 0);
 }
 
+// The driver of `query` planned after kSchema into `engine` (the test stops
+// when it does not plan).
+std::unique_ptr<TestDriver> driver_of(const std::string& query, SqlEngine& engine) {
+  const std::string error = error_of(query, &engine);
+  INFO(error);
+  REQUIRE(error.empty());
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  return std::move(*driver);
+}
+
 }  // namespace
 
 TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql][subquery]") {
   SECTION("uncorrelated AVG, recomputed on every change of the table") {
     SqlEngine engine;
-    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
-                     "  WHERE PRICE > (SELECT AVG(MAX_PRICE) FROM LIMITS WHERE KIND = 'cap');",
-                     &engine) == "");
-    auto driver = TestDriver::create(engine.topology());
-    REQUIRE(driver);
-    auto& d = **driver;
+    auto driver = driver_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES\n"
+        "  WHERE PRICE > (SELECT AVG(MAX_PRICE) FROM LIMITS WHERE KIND = 'cap');",
+        engine);
+    auto& d = *driver;
     trade(d, "t0", 1.0);  // no row: AVG is NULL, the comparison is not true
     limit(d, "A", R"({"MAX_PRICE": 1.0, "KIND": "cap"})");
     limit(d, "B", R"({"MAX_PRICE": 3.0, "KIND": "cap"})");
@@ -229,13 +247,12 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
   }
   SECTION("correlated COUNT(*), and an expression of several aggregates") {
     SqlEngine engine;
-    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES T\n"
-                     "  WHERE (SELECT COUNT(*) FROM LIMITS L WHERE L.KIND = T.SYMBOL) >= 2\n"
-                     "    AND PRICE < (SELECT MAX(MAX_PRICE) - MIN(MAX_PRICE) FROM LIMITS);",
-                     &engine) == "");
-    auto driver = TestDriver::create(engine.topology());
-    REQUIRE(driver);
-    auto& d = **driver;
+    auto driver = driver_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES T\n"
+        "  WHERE (SELECT COUNT(*) FROM LIMITS L WHERE L.KIND = T.SYMBOL) >= 2\n"
+        "    AND PRICE < (SELECT MAX(MAX_PRICE) - MIN(MAX_PRICE) FROM LIMITS);",
+        engine);
+    auto& d = *driver;
     limit(d, "A", R"({"MAX_PRICE": 1.0, "KIND": "x"})");
     limit(d, "B", R"({"MAX_PRICE": 11.0, "KIND": "x"})");
     limit(d, "C", R"({"MAX_PRICE": 5.0, "KIND": "y"})");
@@ -248,12 +265,11 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
   }
   SECTION("the outer row outside the aggregates, over a cached result") {
     SqlEngine engine;
-    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES T\n"
-                     "  WHERE 0 < (SELECT MAX(MAX_PRICE) - T.PRICE FROM LIMITS);",
-                     &engine) == "");
-    auto driver = TestDriver::create(engine.topology());
-    REQUIRE(driver);
-    auto& d = **driver;
+    auto driver = driver_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES T\n"
+        "  WHERE 0 < (SELECT MAX(MAX_PRICE) - T.PRICE FROM LIMITS);",
+        engine);
+    auto& d = *driver;
     limit(d, "A", R"({"MAX_PRICE": 4.0, "KIND": "x"})");
     trade(d, "t1", 3.0);
     trade(d, "t2", 5.0);
@@ -262,20 +278,19 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
   }
   SECTION("SUM and COUNT_DISTINCT: exact values, 0 and NULL for no row") {
     SqlEngine engine;
-    REQUIRE(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
-                     "  WHERE PRICE = (SELECT SUM(MAX_PRICE) FROM LIMITS WHERE KIND = TRADES.SYMBOL)\n"
-                     "     OR PRICE = (SELECT COUNT_DISTINCT(KIND) * 100 FROM LIMITS);",
-                     &engine) == "");
-    auto driver = TestDriver::create(engine.topology());
-    REQUIRE(driver);
-    auto& d = **driver;
+    auto driver = driver_of(
+        "CREATE STREAM A AS SELECT * FROM TRADES\n"
+        "  WHERE PRICE = (SELECT SUM(MAX_PRICE) FROM LIMITS WHERE KIND = TRADES.SYMBOL)\n"
+        "     OR PRICE = (SELECT COUNT_DISTINCT(KIND) * 100 FROM LIMITS);",
+        engine);
+    auto& d = *driver;
     trade(d, "t0", 0.0);  // SUM of no row is NULL, COUNT_DISTINCT 0
     limit(d, "A", R"({"MAX_PRICE": 1.5, "KIND": "x"})");
     limit(d, "B", R"({"MAX_PRICE": 2.0, "KIND": "x"})");
     limit(d, "C", R"({"MAX_PRICE": null, "KIND": "y"})");
     limit(d, "D", R"({"MAX_PRICE": 7.0, "KIND": "x"})");
-    trade(d, "t1", 10.5, "x");  // 1.5 + 2 + 7
-    trade(d, "t2", 0.0, "y");   // rows whose inputs are all NULL sum to 0
+    trade(d, "t1", 10.5, "x");   // 1.5 + 2 + 7
+    trade(d, "t2", 0.0, "y");    // rows whose inputs are all NULL sum to 0
     trade(d, "t3", 200.0, "z");  // two kinds
     trade(d, "t4", 10.0, "x");
     CHECK(kept(d) == std::vector<std::string>{"t0", "t1", "t2", "t3"});
@@ -285,13 +300,14 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
 TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggregated",
           "[sql][subquery]") {
   SqlEngine engine;
-  REQUIRE(error_of("CREATE STREAM A AS SELECT ID, PRICE,\n"
-                   "  PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS OVER_BY,\n"
-                   "  (SELECT COUNT(*) FROM LIMITS WHERE KIND = 'cap') AS CAPS,\n"
-                   "  EXISTS (SELECT 1 FROM LIMITS L2 WHERE L2.KIND = T.SYMBOL) AS IS_KIND\n"
-                   "  FROM TRADES T\n"
-                   "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL);",
-                   &engine) == "");
+  REQUIRE(
+      error_of("CREATE STREAM A AS SELECT ID, PRICE,\n"
+               "  PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS OVER_BY,\n"
+               "  (SELECT COUNT(*) FROM LIMITS WHERE KIND = 'cap') AS CAPS,\n"
+               "  EXISTS (SELECT 1 FROM LIMITS L2 WHERE L2.KIND = T.SYMBOL) AS IS_KIND\n"
+               "  FROM TRADES T\n"
+               "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL);",
+               &engine) == "");
   // EXPLAIN says how each is evaluated.
   const std::string explained = engine.explain("app");
   INFO(explained);
@@ -331,15 +347,14 @@ TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggrega
 TEST_CASE("subquery: a SELECT subquery after a join, reading a column nothing else reads",
           "[sql][subquery]") {
   SqlEngine engine;
-  REQUIRE(error_of("CREATE TABLE NAMES (ID STRING PRIMARY KEY, NAME STRING)\n"
-                   "  WITH (kafka_topic='names', value_format='JSON');\n"
-                   "CREATE STREAM A AS SELECT T.ID AS ID, NAME,\n"
-                   "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS LIMIT_PRICE\n"
-                   "  FROM TRADES T LEFT JOIN NAMES N ON T.ID = N.ID;",
-                   &engine) == "");
-  auto driver = TestDriver::create(engine.topology());
-  REQUIRE(driver);
-  auto& d = **driver;
+  auto driver = driver_of(
+      "CREATE TABLE NAMES (ID STRING PRIMARY KEY, NAME STRING)\n"
+      "  WITH (kafka_topic='names', value_format='JSON');\n"
+      "CREATE STREAM A AS SELECT T.ID AS ID, NAME,\n"
+      "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL) AS LIMIT_PRICE\n"
+      "  FROM TRADES T LEFT JOIN NAMES N ON T.ID = N.ID;",
+      engine);
+  auto& d = *driver;
   limit(d, "S", R"({"MAX_PRICE": 10.0, "KIND": "cap"})");
   d.pipe("names", std::string("t1"), std::string(R"({"NAME": "first"})"), 0);
   trade(d, "t1", 1.0, "S");
@@ -356,15 +371,14 @@ TEST_CASE("subquery: a SELECT subquery after a join, reading a column nothing el
 
 TEST_CASE("subquery: a SELECT subquery without WHERE, over a TABLE", "[sql][subquery]") {
   SqlEngine engine;
-  REQUIRE(error_of("CREATE TABLE PRICES (SYMBOL STRING PRIMARY KEY, PRICE DOUBLE)\n"
-                   "  WITH (kafka_topic='prices', value_format='JSON');\n"
-                   "CREATE TABLE HEADROOM AS SELECT SYMBOL,\n"
-                   "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = PRICES.SYMBOL) - PRICE AS ROOM\n"
-                   "  FROM PRICES;",
-                   &engine) == "");
-  auto driver = TestDriver::create(engine.topology());
-  REQUIRE(driver);
-  auto& d = **driver;
+  auto driver = driver_of(
+      "CREATE TABLE PRICES (SYMBOL STRING PRIMARY KEY, PRICE DOUBLE)\n"
+      "  WITH (kafka_topic='prices', value_format='JSON');\n"
+      "CREATE TABLE HEADROOM AS SELECT SYMBOL,\n"
+      "  (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = PRICES.SYMBOL) - PRICE AS ROOM\n"
+      "  FROM PRICES;",
+      engine);
+  auto& d = *driver;
   limit(d, "S", R"({"MAX_PRICE": 10.0, "KIND": "cap"})");
   d.pipe("prices", std::string("S"), std::string(R"({"PRICE": 4.0})"), 0);
   d.pipe("prices", std::string("U"), std::string(R"({"PRICE": 4.0})"), 0);
@@ -410,15 +424,14 @@ TEST_CASE("subquery: HAVING reads a threshold from a table", "[sql][subquery]") 
 
 TEST_CASE("subquery: a windowed HAVING subquery, and its data error", "[sql][subquery]") {
   SqlEngine engine;
-  REQUIRE(error_of("CREATE TABLE THRESHOLDS (NAME STRING PRIMARY KEY, N BIGINT)\n"
-                   "  WITH (kafka_topic='thresholds', value_format='JSON');\n"
-                   "CREATE TABLE BURSTS AS SELECT SYMBOL, COUNT(*) AS TRADES FROM TRADES\n"
-                   "  WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY SYMBOL\n"
-                   "  HAVING COUNT(*) > (SELECT N FROM THRESHOLDS WHERE N >= 0);",
-                   &engine) == "");
-  auto driver = TestDriver::create(engine.topology());
-  REQUIRE(driver);
-  auto& d = **driver;
+  auto driver = driver_of(
+      "CREATE TABLE THRESHOLDS (NAME STRING PRIMARY KEY, N BIGINT)\n"
+      "  WITH (kafka_topic='thresholds', value_format='JSON');\n"
+      "CREATE TABLE BURSTS AS SELECT SYMBOL, COUNT(*) AS TRADES FROM TRADES\n"
+      "  WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY SYMBOL\n"
+      "  HAVING COUNT(*) > (SELECT N FROM THRESHOLDS WHERE N >= 0);",
+      engine);
+  auto& d = *driver;
   d.pipe("thresholds", std::string("x"), std::string(R"({"N": 1})"), 0);
   trade(d, "a0", 1.0, "S1");
   trade(d, "a1", 1.0, "S1");  // 2 > 1
@@ -475,8 +488,9 @@ TEST_CASE("subquery: aggregate errors name line:column", "[sql][subquery]") {
   CHECK(error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
                  "  WHERE EXISTS (SELECT 1 FROM LIMITS WHERE COUNT(*) > 1);") ==
         "line 2:44: Aggregate functions are not allowed in a subquery's WHERE: (COUNT(*) > 1)");
-  const std::string sum_text = error_of("CREATE STREAM A AS SELECT * FROM TRADES\n"
-                                        "  WHERE PRICE > (SELECT SUM(KIND) FROM LIMITS);");
+  const std::string sum_text = error_of(
+      "CREATE STREAM A AS SELECT * FROM TRADES\n"
+      "  WHERE PRICE > (SELECT SUM(KIND) FROM LIMITS);");
   INFO(sum_text);
   CHECK(sum_text.rfind("line 2:25: ", 0) == 0);
   CHECK(sum_text.find("SUM") != std::string::npos);
