@@ -866,28 +866,33 @@ struct SqlShell::Impl {
     }
     auto src = session.catalog().resolve(d.name, d.name_loc);
     if (!src) return src.error();
+    if (d.extended && options.json) {  // one object with the columns
+      describe_extended(**src);
+      return true;
+    }
     describe_source(**src);
-    if (d.extended && !options.json) describe_extended(**src);
+    if (d.extended) describe_extended(**src);
     return true;
   }
 
   // DESCRIBE name EXTENDED: after the columns, as ksqlDB's, the statement,
   // the timestamp column, the topic's partitions, the shell's running
-  // queries that read or write the source, and their figures.
+  // queries that read or write the source, and their figures. With
+  // --output json, one object: the columns and all of that.
   void describe_extended(const sql::SourceInfo& info) {
-    out << "Statement            : " << info.statement << "\n"
-        << "Timestamp field      : "
-        << (info.timestamp_column ? *info.timestamp_column : "Not set - using <ROWTIME>") << "\n";
+    const std::string timestamp =
+        info.timestamp_column ? *info.timestamp_column : "Not set - using <ROWTIME>";
+    std::string partitions;  // "" when there is no Kafka to ask
+    std::optional<int32_t> partition_count;
     if (auto config = query_config("describe"); config) {
       SignalBlock block;
       auto admin = connectors::TopicAdmin::create(
           {{"bootstrap.servers", config->get("bootstrap.servers")}});
       if (admin) {
         auto n = (*admin)->partition_count(info.topic);
-        out << "Partitions           : "
-            << (!n ? "unknown (" + n.error().message + ")"
-                   : *n ? std::to_string(**n) : "none (the topic does not exist)")
-            << "\n";
+        if (n && *n) partition_count = **n;
+        partitions = !n ? "unknown (" + n.error().message + ")"
+                     : *n ? std::to_string(**n) : "none (the topic does not exist)";
       }
     }
     const std::string kind = info.is_table() ? "TABLE" : "STREAM";
@@ -898,6 +903,62 @@ struct SqlShell::Impl {
       if (std::find(topics.begin(), topics.end(), info.topic) != topics.end())
         readers.push_back(&rq);
     }
+    struct Figures {
+      std::string id;
+      uint64_t in = 0, out = 0, errors = 0, dead = 0, skipped = 0;
+      int64_t lag = 0;
+    };
+    std::vector<Figures> figures;
+    std::set<const RunningQuery*> seen;
+    for (const auto* group : {&readers, &writers}) {
+      for (const RunningQuery* rq : *group) {
+        if (!seen.insert(rq).second) continue;
+        Figures f{rq->id};
+        for (const TaskMetrics& m : rq->app->task_metrics()) {
+          f.in += m.records_in;
+          f.out += m.records_out;
+          f.errors += m.data_errors;
+          f.dead += m.dead_lettered;
+          f.skipped += m.records_skipped;
+          f.lag += m.lag;
+        }
+        figures.push_back(std::move(f));
+      }
+    }
+    if (options.json) {
+      nlohmann::json fields = nlohmann::json::array();
+      for (const Column& c : info.schema.columns)
+        fields.push_back({{"name", c.name}, {"type", c.type->to_string()}, {"key", c.is_key}});
+      auto list = [](const std::vector<const RunningQuery*>& qs) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const RunningQuery* rq : qs) a.push_back({{"id", rq->id}, {"statement", rq->text}});
+        return a;
+      };
+      nlohmann::json stats = nlohmann::json::object();
+      for (const Figures& f : figures)
+        stats[f.id] = {{"records-in", f.in},      {"records-out", f.out},
+                       {"data-errors", f.errors}, {"dead-lettered", f.dead},
+                       {"skipped", f.skipped},    {"lag", f.lag}};
+      nlohmann::json j{{"name", info.name},
+                       {"type", sql::source_type_name(info.type)},
+                       {"topic", info.topic},
+                       {"keyFormat", info.key_format},
+                       {"valueFormat", info.value_format},
+                       {"fields", fields},
+                       {"statement", info.statement},
+                       {"timestamp", timestamp},
+                       {"partitions", partition_count ? nlohmann::json(*partition_count)
+                                                      : nlohmann::json()},
+                       {"readQueries", list(readers)},
+                       {"writeQueries", list(writers)},
+                       {"statistics", stats}};
+      if (info.window) j["windowType"] = sql::window_type_name(*info.window);
+      out << j.dump() << std::endl;
+      return;
+    }
+    out << "Statement            : " << info.statement << "\n"
+        << "Timestamp field      : " << timestamp << "\n";
+    if (!partitions.empty()) out << "Partitions           : " << partitions << "\n";
     auto list = [&](const std::string& title, const std::vector<const RunningQuery*>& qs) {
       out << "\n" << title << "\n" << std::string(title.size(), '-') << "\n";
       for (const RunningQuery* rq : qs) out << rq->id << " (RUNNING) : " << rq->text << "\n";
@@ -907,25 +968,10 @@ struct SqlShell::Impl {
     out << "\nFor query topology and execution plan please run: EXPLAIN <QueryId>\n";
     const std::string title = "Runtime statistics";
     out << "\n" << title << "\n" << std::string(title.size(), '-') << "\n";
-    std::set<const RunningQuery*> seen;
-    for (const auto* group : {&readers, &writers}) {
-      for (const RunningQuery* rq : *group) {
-        if (!seen.insert(rq).second) continue;
-        uint64_t in = 0, out_records = 0, errors = 0, dead = 0, skipped = 0;
-        int64_t lag = 0;
-        for (const TaskMetrics& m : rq->app->task_metrics()) {
-          in += m.records_in;
-          out_records += m.records_out;
-          errors += m.data_errors;
-          dead += m.dead_lettered;
-          skipped += m.records_skipped;
-          lag += m.lag;
-        }
-        out << rq->id << ": records-in " << in << "  records-out " << out_records
-            << "  data-errors " << errors << "  dead-lettered " << dead << "  skipped "
-            << skipped << "  lag " << lag << "\n";
-      }
-    }
+    for (const Figures& f : figures)
+      out << f.id << ": records-in " << f.in << "  records-out " << f.out << "  data-errors "
+          << f.errors << "  dead-lettered " << f.dead << "  skipped " << f.skipped << "  lag "
+          << f.lag << "\n";
     out << "(Statistics of this shell's queries on topic " << info.topic << ")" << std::endl;
   }
 

@@ -751,6 +751,28 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(json_rc == 0);
   CHECK(json_out.find("{\"plan\":\"Sources:\\n  EV  stream  topic ev") != std::string::npos);
   CHECK(json_out.find("\"queryId\":\"CSAS_VIEWS_0\"") != std::string::npos);
+  // DESCRIBE ... EXTENDED with --output json: one object, columns included
+  // (no Kafka here: no partitions, no running query).
+  auto [described_rc, described_out] =
+      run_command(bin + " sql --output json", ddl + "DESCRIBE EV EXTENDED;\n", 30);
+  INFO(described_out);
+  CHECK(described_rc == 0);
+  // After the DDL's {"message": ...} lines, the description.
+  const size_t last_line = described_out.rfind('\n', described_out.size() - 2);
+  auto described = nlohmann::json::parse(
+      described_out.substr(last_line == std::string::npos ? 0 : last_line + 1), nullptr, false);
+  REQUIRE(described.is_object());
+  CHECK(described["name"] == "EV");
+  CHECK(described["type"] == "STREAM");
+  CHECK(described["fields"] ==
+        nlohmann::json::parse(R"([{"name": "AD", "type": "STRING", "key": true},
+                                  {"name": "KIND", "type": "STRING", "key": false},
+                                  {"name": "N", "type": "INTEGER", "key": false}])"));
+  CHECK(described["statement"].get<std::string>().rfind("CREATE STREAM EV (AD STRING KEY", 0) == 0);
+  CHECK(described["timestamp"] == "Not set - using <ROWTIME>");
+  CHECK(described["partitions"].is_null());
+  CHECK(described["readQueries"] == nlohmann::json::array());
+  CHECK(described["statistics"] == nlohmann::json::object());
 
   // rivulet run --explain: the same plan for a file, no broker, exit 0.
   const std::string file = std::filesystem::temp_directory_path() /
