@@ -19,10 +19,6 @@ namespace {
 
 using Plans = std::vector<std::shared_ptr<const SubqueryPlan>>;
 
-Error unsupported(SourceLocation at, const std::string& what) {
-  return sql_error(at, "not supported yet: " + what);
-}
-
 // The key the plan looks up for an outer row (coerced, wrapped as stored).
 Value lookup_key(const SubqueryPlan& p, const EvalRow& outer) {
   const size_t width = p.layout->width();
@@ -96,31 +92,59 @@ std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool
   return out + ", every row tested per record (correlated)";
 }
 
-Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
-                                            const ExprPtr& e, const Scope& outer,
-                                            const std::string& clause,
-                                            std::vector<std::string>* notes) {
-  SubqueryScans out;
+// Declares `p`'s table a global table of `topology` (one per table name).
+std::optional<Error> add_global(Topology& topology, const SubqueryPlan& p) {
+  const SourceInfo& t = *p.table;
+  auto serdes = serdes_for(t);
+  if (!serdes) return sql_error(p.expr->loc, serdes.error().message);
+  topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
+  return std::nullopt;
+}
+
+std::string global_lookup_note(const SubqueryPlan& p) {
+  return "key lookup by " + to_sql(*p.key_expr) +
+         " in the node's global replica of the table (no repartition)";
+}
+
+Expected<GlobalSubqueries> plan_global_subqueries(Topology& topology, const Catalog& catalog,
+                                                  const ExprPtr& e, const Scope& outer,
+                                                  const std::string& clause,
+                                                  std::vector<std::string>* notes) {
+  GlobalSubqueries out;
   for (const ExprPtr& s : find_subqueries(e)) {
     auto p = analyze_subquery(s, outer, catalog);
     if (!p) return p.error();
-    if (notes) notes->push_back(subquery_note(**p, clause, true));
-    const SourceInfo& t = *(*p)->table;
-    auto serdes = serdes_for(t);
-    if (!serdes) return sql_error(s->loc, serdes.error().message);
-    topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
+    if (notes)
+      notes->push_back(subquery_note(**p, clause, (*p)->scan,
+                                     (*p)->scan ? "" : global_lookup_note(**p)));
+    if (auto bad = add_global(topology, **p)) return *bad;
     out.plans.push_back(*p);
     out.caches.push_back(std::make_shared<ScanCache>());
   }
   return out;
 }
 
-bool bind_subquery_scans(BuildContext& b, const SubqueryScans& scans, Scope& scope,
-                         const std::shared_ptr<std::optional<ScanError>>& failed) {
-  for (size_t i = 0; i < scans.plans.size(); ++i) {
-    auto plan = scans.plans[i];
+bool bind_global_subqueries(BuildContext& b, const GlobalSubqueries& global, Scope& scope,
+                            const std::shared_ptr<std::optional<ScanError>>& failed) {
+  for (size_t i = 0; i < global.plans.size(); ++i) {
+    auto plan = global.plans[i];
     std::shared_ptr<const KTable> t = b.global_table(global_table_name(plan->table_name));
     if (!t) return false;
+    if (!plan->scan) {
+      // A key lookup in the replica, under its shared lock; the value is
+      // copied into this task's slot (a task evaluates one row at a time).
+      auto found = std::make_shared<Value>();
+      TableLookup lookup = [t, found](const Value& k) -> const Value* {
+        auto v = t->get(k);
+        if (!v) return nullptr;
+        *found = std::move(*v);
+        return found.get();
+      };
+      scope.bind_external(plan->expr, plan->type, [plan, lookup](const EvalRow& row) {
+        return evaluate_subquery(*plan, lookup, row);
+      });
+      continue;
+    }
     TableScan scan;
     scan.id = t.get();
     scan.version = [t] { return t->stats().updates_applied; };
@@ -132,7 +156,7 @@ bool bind_subquery_scans(BuildContext& b, const SubqueryScans& scans, Scope& sco
       });
     };
     auto handle = std::make_shared<ScanCacheHandle>();
-    handle->cache = scans.caches[i];
+    handle->cache = global.caches[i];
     scope.bind_external(plan->expr, plan->type, [plan, scan, handle, failed](const EvalRow& row) {
       return evaluate_scan(*plan, scan, row, handle.get(), *failed);
     });
@@ -145,32 +169,17 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
                                                std::vector<DataTypePtr>& selected_types) {
   const QueryAnalysis& a = c.analysis;
   const ExprPtr& where = c.where;
-  Plans plans;                // key lookups
-  std::vector<std::string> stores;  // their task KTables
-  SubqueryScans scans;        // scans of global tables
   // The WHERE's subqueries, then the SELECT's.
   std::vector<ExprPtr> subqueries = find_subqueries(where);
   const size_t in_where = subqueries.size();
   subqueries.insert(subqueries.end(), c.selected.begin(), c.selected.end());
   selected_types.clear();
+  Plans analyzed;
   for (size_t i = 0; i < subqueries.size(); ++i) {
-    const ExprPtr& s = subqueries[i];
-    auto p = analyze_subquery(s, a.scope, c.catalog);
+    auto p = analyze_subquery(subqueries[i], a.scope, c.catalog);
     if (!p) return p.error();
     if (i >= in_where) selected_types.push_back((*p)->type);
-    if ((*p)->scan) {
-      const SourceInfo& t = *(*p)->table;
-      auto serdes = serdes_for(t);
-      if (!serdes) return sql_error(s->loc, serdes.error().message);
-      c.topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));
-      scans.plans.push_back(*p);
-      scans.caches.push_back(std::make_shared<ScanCache>());
-      continue;
-    }
-    auto store = c.materialize(*(*p)->table);
-    if (!store) return sql_error(s->loc, store.error().message);
-    plans.push_back(*p);
-    stores.push_back(*store);
+    analyzed.push_back(*p);
   }
   // Type errors surface now, not when a task is built.
   if (where) {
@@ -182,44 +191,53 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     if (!compiled) return compiled.error();
   }
 
-  // Co-location: local lookups, or one re-key shared by every subquery.
+  // Where each key lookup reads: the task's own KTable when the lookup key
+  // is the input's own key (local), or after one re-key of the input
+  // through a repartition topic shared by every lookup of the same key; a
+  // lookup by a constant, by another key, or in a query over a TABLE (which
+  // cannot be re-keyed) reads the node's global replica of the table
+  // instead. Scans read the global replica too.
+  const bool table = a.sources[0].info->is_table();
   std::shared_ptr<const SubqueryPlan> rekey;
-  for (const auto& p : plans) {
-    if (is_local(*p, a, c.query)) continue;
-    if (!rekey) {
-      rekey = p;
-      continue;
-    }
-    if (!same_expr(*rekey->key_expr, *p->key_expr) ||
-        rekey->table->key_format != p->table->key_format ||
-        type_name(rekey->key_type) != type_name(p->key_type))
-      return unsupported(p->expr->loc,
-                         "subqueries that look up different keys in one query (" +
-                             to_sql(*rekey->key_expr) + " and " + to_sql(*p->key_expr) + ")");
-  }
-  if (c.notes) {
-    for (size_t i = 0; i < subqueries.size(); ++i) {
-      const ExprPtr& e = subqueries[i];
-      const char* clause = i < in_where ? "WHERE" : "SELECT";
-      for (const auto& p : scans.plans)
-        if (p->expr == e) c.notes->push_back(subquery_note(*p, clause, true));
-      for (const auto& p : plans) {
-        if (p->expr != e) continue;
-        const std::string by = "key lookup by " + to_sql(*p->key_expr) + " in the task's table";
-        c.notes->push_back(subquery_note(
-            *p, clause, false,
-            is_local(*p, a, c.query)
-                ? by + " (the input's own key: no repartition)"
-                : by + ", the input re-keyed by it through a repartition topic"));
+  Plans plans;                      // lookups in the task's KTables
+  std::vector<std::string> stores;  // those KTables
+  GlobalSubqueries global;          // scans and lookups of global tables
+  std::vector<std::string> how(analyzed.size());
+  for (size_t i = 0; i < analyzed.size(); ++i) {
+    const auto& p = analyzed[i];
+    bool in_task = false;
+    if (!p->scan) {
+      const std::string by = "key lookup by " + to_sql(*p->key_expr) + " in the task's table";
+      if (is_local(*p, a, c.query)) {
+        in_task = true;
+        how[i] = by + " (the input's own key: no repartition)";
+      } else if (p->key->is_constant()) {
+        // One key for every record: a re-key would send them all to one
+        // partition; the replica answers it on every node.
+        how[i] = global_lookup_note(*p);
+      } else if (!table && (!rekey || (same_expr(*rekey->key_expr, *p->key_expr) &&
+                                       rekey->table->key_format == p->table->key_format &&
+                                       type_name(rekey->key_type) == type_name(p->key_type)))) {
+        if (!rekey) rekey = p;
+        in_task = true;
+        how[i] = by + ", the input re-keyed by it through a repartition topic";
+      } else {
+        how[i] = global_lookup_note(*p);
       }
     }
+    if (in_task) {
+      auto store = c.materialize(*p->table);
+      if (!store) return sql_error(p->expr->loc, store.error().message);
+      plans.push_back(p);
+      stores.push_back(*store);
+    } else {
+      if (auto bad = add_global(c.topology, *p)) return *bad;
+      global.plans.push_back(p);
+      global.caches.push_back(std::make_shared<ScanCache>());
+    }
+    if (c.notes)
+      c.notes->push_back(subquery_note(*p, i < in_where ? "WHERE" : "SELECT", p->scan, how[i]));
   }
-  const bool table = a.sources[0].info->is_table();
-  if (rekey && table)
-    return unsupported(rekey->expr->loc,
-                       "a subquery in a query over TABLE " + a.sources[0].info->name +
-                           " must look up by that table's own key (with the same key type and "
-                           "format), not by " + to_sql(*rekey->key_expr));
   if (rekey) {
     // Re-key by the lookup key; the original key rides in the row, just
     // before the tombstone flag.
@@ -247,13 +265,13 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
   Scope scope = a.scope;
   const std::vector<ExprPtr> selected = c.selected;
   const uint32_t width = c.row_width;
-  ProcessorFactory factory = [plans, stores, scans, scope, where, selected, width, table,
+  ProcessorFactory factory = [plans, stores, global, scope, where, selected, width, table,
                               restore](BuildContext& b) -> std::unique_ptr<Processor> {
     Scope s = scope;
     // A scalar scan matching several rows fails the record: the error is
     // parked here by the subquery and reported by the WHERE step.
     auto failed = std::make_shared<std::optional<ScanError>>();
-    if (!bind_subquery_scans(b, scans, s, failed)) return nullptr;
+    if (!bind_global_subqueries(b, global, s, failed)) return nullptr;
     for (size_t i = 0; i < plans.size(); ++i) {
       std::shared_ptr<KTable> t = b.table(stores[i]);
       if (!t) return nullptr;

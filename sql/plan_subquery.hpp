@@ -4,23 +4,25 @@
 // WHERE step, which also computes the SELECT's subqueries: their values are
 // appended to each row it keeps, and the projection reads them there.
 //
-// Each subquery's table is materialized as a KTable the task owns, and the
+// A key lookup's table is materialized as a KTable the task owns, and the
 // WHERE node reads it (Topology::add_processor's reads_tables), so the
 // table's topic is co-partitioned with the node's input:
-//  - when every subquery looks its table up by the outer source's own key
+//  - when the subquery looks its table up by the outer source's own key
 //    column (same key type and key format as the table's key, no join), the
 //    lookup is local: no repartition;
 //  - otherwise the outer stream is re-keyed by the lookup key (encoded with
 //    the table's key format, so it lands in the partition holding that key),
-//    repartitioned, filtered, and its original key restored. Every subquery
-//    of such a query must then look up the same key expression. A query over
-//    a TABLE cannot be re-keyed: its subqueries must use its own key.
-// A subquery that does not fix the key scans the table: the table is
-// declared a global table of the topology (Topology::add_global_table, named
-// like the table), a replica of all its partitions shared by the node's
-// tasks, so scans need no co-partitioning and no repartition.
+//    repartitioned, filtered, and its original key restored. One re-key per
+//    query: the lookups by that same key expression share it.
+// A lookup by yet another key, and any lookup of a query over a TABLE
+// (which cannot be re-keyed), reads the node's global replica of the table
+// instead (KTable::get under its shared lock), as a subquery that does not
+// fix the key scans it: the table is declared a global table of the
+// topology (Topology::add_global_table, named like the table), a replica of
+// all its partitions shared by the node's tasks, so neither needs
+// co-partitioning nor a repartition.
 // The WHERE is compiled once per task with each subquery bound to a lookup
-// in that task's KTable or a scan of the node's replica. A scalar scan
+// in that task's KTable, or a lookup or scan of the node's replica. A scalar scan
 // matching more than one row drops the outer record as a data error
 // (dead-lettered, counted in data_errors, logged with topic/partition/offset
 // and the subquery's line:column).
@@ -73,32 +75,33 @@ std::string global_table_name(const std::string& table);
 // True when `where` contains a subquery.
 bool has_subqueries(const ExprPtr& where);
 
-// The subqueries of an expression evaluated as scans of global tables
-// (HAVING: its rows are groups, keyed by no table's key, so even a
-// subquery that fixes a table's key scans), each with its node-wide cache.
-struct SubqueryScans {
-  std::vector<std::shared_ptr<const SubqueryPlan>> plans;
-  std::vector<std::shared_ptr<ScanCache>> caches;
+// Subqueries that read global tables (a replica of the whole table per
+// node): scans, and key lookups that are neither local nor reachable by the
+// query's one re-key. In HAVING every subquery reads them: its rows are
+// groups, keyed by no table's key.
+struct GlobalSubqueries {
+  std::vector<std::shared_ptr<const SubqueryPlan>> plans;  // scan or key lookup
+  std::vector<std::shared_ptr<ScanCache>> caches;         // per plan (scans use theirs)
 };
 
-// Plans the subqueries of `e` against `outer` as scans and declares their
-// tables global tables of `topology`. Errors carry line:column.
-Expected<SubqueryScans> plan_subquery_scans(Topology& topology, const Catalog& catalog,
-                                            const ExprPtr& e, const Scope& outer,
-                                            const std::string& clause,
-                                            std::vector<std::string>* notes = nullptr);
+// Plans the subqueries of `e` against `outer` as readers of global tables,
+// and declares those tables in `topology`. Errors carry line:column.
+Expected<GlobalSubqueries> plan_global_subqueries(Topology& topology, const Catalog& catalog,
+                                                  const ExprPtr& e, const Scope& outer,
+                                                  const std::string& clause,
+                                                  std::vector<std::string>* notes = nullptr);
+
+// Binds each subquery into `scope` for one task (its node's replicas); a
+// scalar scan matching several rows parks its error in `failed`. False when
+// a global table is missing.
+bool bind_global_subqueries(BuildContext& b, const GlobalSubqueries& global, Scope& scope,
+                            const std::shared_ptr<std::optional<ScanError>>& failed);
 
 // EXPLAIN's line for one subquery: where it is (`clause`) and how it is
 // evaluated: "line 2:17  WHERE  LIMITS: scan of the global table, ...".
 // `lookup`: how a key lookup reaches its table (ignored for a scan).
 std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool scan,
                           const std::string& lookup = "");
-
-// Binds each scan into `scope` for one task (its node's replicas); a scalar
-// scan matching several rows parks its error in `failed`. False when a
-// global table is missing.
-bool bind_subquery_scans(BuildContext& b, const SubqueryScans& scans, Scope& scope,
-                         const std::shared_ptr<std::optional<ScanError>>& failed);
 
 // Adds the WHERE step (with any re-key and repartition) after `node`; the
 // types of the SELECT's subqueries, in `c.selected`'s order, go to

@@ -1130,25 +1130,25 @@ class QueryPlanner {
   }
 
   // The projection step of an aggregation whose HAVING has subqueries: they
-  // scan global tables (plan_subquery_scans), bound per task, and HAVING is
+  // read global tables (plan_global_subqueries), bound per task, and HAVING is
   // compiled then; an update whose scalar scan matched several rows is
   // dropped as a data error.
   Expected<ProcessorFactory> having_with_subqueries(const Scope& out_scope,
                                                     std::shared_ptr<const Projection> p) {
-    auto scans = plan_subquery_scans(e_.topology_, e_.catalog_, q_.having, out_scope, "HAVING",
-                                     &notes_);
-    if (!scans) return scans.error();
+    auto global = plan_global_subqueries(e_.topology_, e_.catalog_, q_.having, out_scope,
+                                         "HAVING", &notes_);
+    if (!global) return global.error();
     {  // type errors now, not when a task is built
       auto typed = scope_with_subquery_types(q_.having, out_scope, e_.catalog_);
       if (!typed) return typed.error();
       auto h = compile(*typed, q_.having, "HAVING");
       if (!h) return h.error();
     }
-    return ProcessorFactory([scans = std::move(*scans), out_scope, p,
+    return ProcessorFactory([global = std::move(*global), out_scope, p,
                              having = q_.having](BuildContext& b) -> std::unique_ptr<Processor> {
       Scope s = out_scope;
       auto failed = std::make_shared<std::optional<ScanError>>();
-      if (!bind_subquery_scans(b, scans, s, failed)) return nullptr;
+      if (!bind_global_subqueries(b, global, s, failed)) return nullptr;
       CompileOptions o;
       o.clause = "HAVING";
       auto h = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(having);

@@ -103,7 +103,8 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE TABLE WATCH (WID STRING PRIMARY KEY, SYMBOL STRING, ACTIVE BOOLEAN)\n"
            "  WITH (kafka_topic='watch', value_format='JSON');\n"
            "CREATE STREAM WATCHED WITH (kafka_topic='watched') AS\n"
-           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  SELECT ID, SYMBOL, (SELECT SYMBOL FROM WATCH W WHERE W.WID = 'w1') AS W1_SYMBOL\n"
+           "  FROM TRADES\n"
            "  WHERE SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE);\n"
            "CREATE STREAM WATCH_IDS WITH (kafka_topic='watch-ids') AS\n"
            "  SELECT ID, SYMBOL FROM TRADES\n"
@@ -182,6 +183,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
     return watched.size() >= want_watched.size() && ids.size() >= want_ids.size();
   });
   CHECK(std::set<std::string>(watched.begin(), watched.end()) == want_watched);
+  // A lookup by a constant key reads WATCH's global replica (no re-key).
+  for (const auto& [key, value] : read_topic(*bootstrap, "watched"))
+    CHECK(nlohmann::json::parse(value)["W1_SYMBOL"] == "S1");
   CHECK(watched.size() == want_watched.size());
   CHECK(std::set<std::string>(ids.begin(), ids.end()) == want_ids);
   CHECK(ids.size() == want_ids.size());
