@@ -44,8 +44,9 @@
 #                   encoded (TABLE_STORAGE='ENCODED'), for its bytes per
 #                   entry beside the decoded table's (seconds);
 #   bench_subquery  subqueries against a 100-row table (a key lookup, a
-#                   cached aggregate scan, a SELECT value, a correlated
-#                   scan) against a plain filter, TestDriver, one thread,
+#                   cached aggregate scan, a SELECT value, correlated scans
+#                   by an equality and by a range) against a plain filter,
+#                   TestDriver, one thread,
 #                   3 rounds (SUBQUERY_TRADES, default 100000; 0 skips;
 #                   seconds);
 #   cluster         `rivulet demo --cluster --nodes K` for each K of
@@ -589,7 +590,8 @@ sq = load("subquery.json")
 if sq:
     for q, what in (("lookup", "a key lookup"), ("cached_avg", "a cached AVG scan"),
                     ("select", "a lookup in SELECT (every trade written)"),
-                    ("correlated", f"a correlated MAX scan of {sq['limits']} rows")):
+                    ("correlated", f"a correlated MAX scan of {sq['limits']} rows by an equality (indexed)"),
+                    ("correlated_range", f"a correlated COUNT scan of {sq['limits']} rows by a range")):
         if q in sq:
             fig[f"subquery_{q}_ratio_to_filter"] = {
                 "value": round(sq[q]["ratio_to_filter"], 3),

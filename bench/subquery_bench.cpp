@@ -14,8 +14,13 @@
 //                WHERE L.SYMBOL = T.SYMBOL) AS OVER_BY: the lookup as a
 //                value of the SELECT, every trade written
 //   correlated   WHERE PRICE > (SELECT MAX(MAX_PRICE) FROM LIMITS L
-//                               WHERE L.KIND = T.CLASS): a correlated scan,
-//                every row of LIMITS tested for every trade (O(--limits))
+//                               WHERE L.KIND = T.CLASS): a correlated scan
+//                by an equality: LIMITS' rows cached and indexed by KIND,
+//                each trade folds the rows of its CLASS (a tenth of them)
+//   correlated_range  WHERE PRICE > (SELECT COUNT(*) FROM LIMITS L
+//                               WHERE L.MAX_PRICE > T.PRICE): a correlated
+//                scan without an equality, every row of LIMITS tested for
+//                every trade (O(--limits))
 //
 // The queries alternate for `--rounds` rounds; the median of each is
 // reported as trades per CPU second of this thread, and as its ratio to the
@@ -73,6 +78,9 @@ const Query kQueries[] = {
     {"correlated",
      "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
      "  WHERE PRICE > (SELECT MAX(MAX_PRICE) FROM LIMITS L WHERE L.KIND = T.CLASS);"},
+    {"correlated_range",
+     "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
+     "  WHERE PRICE > (SELECT COUNT(*) FROM LIMITS L WHERE L.MAX_PRICE > T.PRICE);"},
 };
 
 std::string symbol(int64_t n) {

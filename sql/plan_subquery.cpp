@@ -86,6 +86,9 @@ std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool
   }
   if (p.uncorrelated())
     return out + ", computed once per change of the table";
+  if (!p.selected_correlated && p.index_key)
+    return out + ", its rows cached per change of the table and indexed by " + p.index_text +
+           ": each record tests the rows of its value only";
   if (!p.selected_correlated && !p.table_conditions.empty())
     return out + ", the rows its conditions on the table keep cached per change of the table, "
                  "then tested per record";

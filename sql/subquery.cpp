@@ -147,6 +147,29 @@ bool reads_outer(const Expr& e, const Scope& scope, const std::string& inner) {
   return false;
 }
 
+// Whether SQL's `=` between values of these types is Value equality, so a
+// hash index finds exactly the rows the condition accepts: the same scalar
+// kind, or two integer kinds. Not DOUBLE or DECIMAL (0.0 = -0.0, scales),
+// not containers, not kinds the comparison coerces across (a STRING
+// against a TIMESTAMP).
+bool indexable(const DataTypePtr& a, const DataTypePtr& b) {
+  if (!a || !b) return false;
+  auto integer = [](TypeKind k) { return k == TypeKind::Int || k == TypeKind::BigInt; };
+  if (integer(a->kind) && integer(b->kind)) return true;
+  if (a->kind != b->kind) return false;
+  switch (a->kind) {
+    case TypeKind::String:
+    case TypeKind::Boolean:
+    case TypeKind::Date:
+    case TypeKind::Time:
+    case TypeKind::Timestamp:
+    case TypeKind::Bytes:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The outermost aggregate calls in `e`, each once (same_expr).
 void aggregate_calls(const ExprPtr& e, const FunctionRegistry& fns, std::vector<ExprPtr>& out) {
   if (!e) return;
@@ -347,8 +370,26 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
                                "boolean but is " + to_sql(*c) + " instead.");
     auto shared = std::make_shared<CompiledExpr>(std::move(*compiled));
     plan->conditions.push_back(shared);
-    (reads_outer(*c, scope, inner) ? plan->correlated_conditions : plan->table_conditions)
-        .push_back(shared);
+    const bool correlated = reads_outer(*c, scope, inner);
+    (correlated ? plan->correlated_conditions : plan->table_conditions).push_back(shared);
+    // The first `C = e` between t alone and the outer row alone indexes a
+    // scan's cached rows.
+    if (correlated && !plan->index_key && c->kind == ExprKind::Binary &&
+        c->binary_op == BinaryOp::Eq) {
+      for (int side = 0; side < 2 && !plan->index_key; ++side) {
+        const ExprPtr& key = c->args[side];
+        const ExprPtr& probe = c->args[1 - side];
+        if (!reads_inner(*key, scope, inner) || reads_outer(*key, scope, inner) ||
+            reads_inner(*probe, scope, inner))
+          continue;
+        auto k = compiler.compile(key);
+        auto p = compiler.compile(probe);
+        if (!k || !p || !indexable(k->type(), p->type())) continue;
+        plan->index_key = std::make_shared<CompiledExpr>(std::move(*k));
+        plan->index_probe = std::make_shared<CompiledExpr>(std::move(*p));
+        plan->index_text = to_sql(*key) + " = " + to_sql(*probe);
+      }
+    }
   }
   if (aggregated) {
     if (auto bad = plan_aggregates(*plan, selected, scope, outer, inner, functions)) return *bad;
@@ -641,10 +682,12 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
   };
 
   // Worth caching: a result of t alone, or t's rows narrowed by table-only
-  // conditions (IN with an outer operand and a filter on t).
+  // conditions (IN with an outer operand and a filter on t), or indexed by
+  // a correlated equality.
   const bool cacheable =
       cache && (plan.uncorrelated() ||
-                (!plan.selected_correlated && !plan.table_conditions.empty()));
+                (!plan.selected_correlated &&
+                 (!plan.table_conditions.empty() || plan.index_key)));
   if (cacheable) {
     const ScanSnapshot& snap = fresh_snapshot(table, *cache, [&](ScanSnapshot& built) {
       const bool keep_rows = !plan.uncorrelated();
@@ -653,6 +696,11 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
         load_inner(plan, k, v, scratch, row);
         if (!all_true(plan.table_conditions, e)) return;
         if (keep_rows) {
+          if (plan.index_key) {
+            Value key = plan.index_key->evaluate(e);
+            if (key.is_null()) return;  // `C = e` is never true for it
+            built.index.emplace(std::move(key), built.rows.size());
+          }
           built.rows.emplace_back(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(width));
           return;
         }
@@ -668,11 +716,22 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
       if (aggregated) return finish(plan, snap.folded, snap.fold_error, outer, error);
       return result_of(plan, snap.matches, snap.first, error);
     }
-    for (const Array& cached : snap.rows) {
+    auto test = [&](const Array& cached) {
       for (size_t i = 0; i < width; ++i) row[i] = cached[i];
-      if (!all_true(plan.correlated_conditions, e)) continue;
+      if (!all_true(plan.correlated_conditions, e)) return true;
       matched();
-      if (matches >= enough) break;
+      return matches < enough;
+    };
+    if (plan.index_key) {  // the rows whose C equals the record's e
+      const Value probe = plan.index_probe->evaluate(e);
+      if (!probe.is_null()) {
+        auto [from, to] = snap.index.equal_range(probe);
+        for (auto it = from; it != to; ++it)
+          if (!test(snap.rows[it->second])) break;
+      }
+    } else {
+      for (const Array& cached : snap.rows)
+        if (!test(cached)) break;
     }
   } else {
     table.scan([&](const Value& k, const Value& v) {

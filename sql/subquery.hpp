@@ -20,7 +20,9 @@
 //    record is dropped as a data error). A scan whose conditions and
 //    selected expression do not read the outer row (uncorrelated, and free
 //    of volatile functions) is computed once per change of t (ScanCache);
-//    a correlated scan costs O(|t|) per outer record.
+//    a correlated scan with an equality between t and the outer row caches
+//    t's rows indexed by it (index_key) and tests the rows of the record's
+//    value; any other correlated scan costs O(|t|) per outer record.
 //
 // A scalar subquery may select aggregates of t's rows instead of one row's
 // value: `(SELECT MAX(P) * 2 FROM t WHERE ...)` with COUNT, COUNT_DISTINCT,
@@ -43,6 +45,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/error.hpp"
@@ -78,6 +81,13 @@ struct SubqueryPlan {
   std::vector<std::shared_ptr<const CompiledExpr>> correlated_conditions;
   std::vector<std::shared_ptr<const CompiledExpr>> table_conditions;
   bool selected_correlated = false;  // scalar: the selected expression reads the outer row
+  // A correlated conjunct `C = e` with C of t's columns alone and e of the
+  // outer row alone: a scan's cached rows are indexed by C once per version
+  // of t, and each outer record probes that index with e instead of testing
+  // every row (the other conditions are still tested on the rows found).
+  std::shared_ptr<const CompiledExpr> index_key;    // C
+  std::shared_ptr<const CompiledExpr> index_probe;  // e
+  std::string index_text;                           // "L.KIND = T.CLASS", for EXPLAIN
   // A scalar subquery selecting aggregates: one per distinct call, folded
   // over the matching rows. `selected` is then compiled against their
   // results (Row slots 0..n-1) followed by the outer row, and
@@ -119,6 +129,8 @@ struct ScanSnapshot {
   // When correlated conditions remain (IN with an outer operand): the rows
   // (t's columns) passing the table-only conditions, tested per record.
   std::vector<Array> rows;
+  // With the plan's index_key: the rows by its value (NULLs left out).
+  std::unordered_multimap<Value, size_t, ValueHash> index;
   size_t matches = 0;  // fully uncorrelated: rows matching (counted up to 2)
   Value first;         // ... and the first one's selected value (scalar)
   Array folded;        // ... or the aggregates' results (aggregated)

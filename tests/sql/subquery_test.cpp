@@ -309,8 +309,9 @@ TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggrega
         std::string::npos);
   CHECK(explained.find("CSAS_A_0  line 3:3  SELECT  LIMITS: scan of the global table folding "
                        "COUNT(*), computed once per change of the table\n") != std::string::npos);
-  CHECK(explained.find("CSAS_A_0  line 4:3  SELECT  LIMITS: scan of the global table, every row "
-                       "tested per record (correlated)\n") != std::string::npos);
+  CHECK(explained.find("CSAS_A_0  line 4:3  SELECT  LIMITS: scan of the global table, its rows "
+                       "cached per change of the table and indexed by L2.KIND = T.SYMBOL: each "
+                       "record tests the rows of its value only\n") != std::string::npos);
   CHECK(explained.find("CSAS_A_0  line 6:17  WHERE  LIMITS: key lookup by T.SYMBOL") !=
         std::string::npos);
   const SourceInfo* sink = engine.catalog().find("A");
@@ -490,6 +491,41 @@ TEST_CASE("subquery: a query over a TABLE looks up other keys in the global repl
   for (const auto& r : d.outputs("EXPOSURE"))
     rows.push_back(r.key.value_or("?") + "=" + r.value.value_or("<null>"));
   CHECK(rows == std::vector<std::string>{R"(h1={"CAP":10.0})", R"(h2={"CAP":null})"});
+}
+
+TEST_CASE("subquery: a correlated equality indexes the scan's cached rows", "[sql][subquery]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      "CREATE TABLE TIERS (ID STRING PRIMARY KEY, LEVEL INT, MIN_PRICE DOUBLE)\n"
+      "  WITH (kafka_topic='tiers', value_format='JSON');\n"
+      "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES T\n"
+      "  WHERE EXISTS (SELECT 1 FROM TIERS X WHERE X.LEVEL = LEN(T.SYMBOL)\n"
+      "                  AND X.MIN_PRICE <= T.PRICE)\n"
+      "    AND NOT EXISTS (SELECT 1 FROM TIERS Y WHERE Y.MIN_PRICE > T.PRICE * 100);",
+      engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("line 4:9  WHERE  TIERS: scan of the global table, its rows cached per "
+                       "change of the table and indexed by X.LEVEL = LEN(T.SYMBOL): each record "
+                       "tests the rows of its value only\n") != std::string::npos);
+  CHECK(explained.find("line 6:13  WHERE  TIERS: scan of the global table, every row tested per "
+                       "record (correlated)\n") != std::string::npos);
+  auto& d = *driver;
+  auto tier = [&](const std::string& id, const std::string& value) {
+    d.pipe("tiers", id, value, 0);
+  };
+  tier("a", R"({"LEVEL": 1, "MIN_PRICE": 5.0})");
+  tier("b", R"({"LEVEL": 2, "MIN_PRICE": 1.0})");
+  tier("c", R"({"LEVEL": 2, "MIN_PRICE": 9.0})");
+  tier("n", R"({"LEVEL": null, "MIN_PRICE": 0.0})");  // never equal to anything
+  trade(d, "t1", 6.0, "x");    // level 1: 5 <= 6
+  trade(d, "t2", 4.0, "x");    // level 1: not 5 <= 4
+  trade(d, "t3", 2.0, "xy");   // level 2: b
+  trade(d, "t4", 2.0, "xyz");  // level 3: no tier
+  tier("a", R"({"LEVEL": 3, "MIN_PRICE": 1.0})");  // moves to level 3: the index is rebuilt
+  trade(d, "t5", 6.0, "x");    // level 1: none now
+  trade(d, "t6", 2.0, "xyz");  // level 3: a
+  CHECK(kept(d) == std::vector<std::string>{"t1", "t3", "t6"});
 }
 
 TEST_CASE("subquery: a table of several key columns is scanned", "[sql][subquery]") {
