@@ -79,6 +79,7 @@ std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool
                     ": ";
   if (!scan) return out + lookup;
   out += "scan of the global table";
+  if (p.grouped()) out += " grouped by " + p.group_text;
   if (p.aggregated()) {
     std::string names;
     for (const auto& a : p.aggregates) names += (names.empty() ? "" : ", ") + a.name;

@@ -1,6 +1,7 @@
 #include "sql/subquery.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <unordered_set>
 #include <utility>
 
@@ -267,6 +268,122 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
   return std::nullopt;
 }
 
+// A subquery with GROUP BY: uncorrelated only. Compiles its WHERE and
+// grouping against t's columns, its aggregates' arguments likewise, and its
+// selected expression and HAVING against the group's values then its
+// aggregates.
+std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Query& q,
+                                  const SourceInfo& t, const SelectItem* item, const Scope& scope,
+                                  const Scope& outer, const std::string& inner,
+                                  const FunctionRegistry& fns) {
+  auto correlated = [&](const ExprPtr& x) -> std::optional<Error> {
+    if (x && reads_outer(*x, scope, inner))
+      return unsupported(x->loc, "correlated subqueries with GROUP BY: " + to_sql(*x));
+    return std::nullopt;
+  };
+  CompileOptions options;
+  options.allow_aggregates = false;
+  options.clause = "subquery";
+  ExpressionCompiler compiler(scope, fns, options);
+  std::vector<ExprPtr> conds;
+  conjuncts(qualify_inner(q.where, t.schema, inner), conds);
+  for (const ExprPtr& c : conds) {
+    if (auto bad = correlated(c)) return bad;
+    std::vector<ExprPtr> calls;
+    aggregate_calls(c, fns, calls);
+    if (!calls.empty())
+      return sql_error(calls[0]->loc, "Aggregate functions are not allowed in a subquery's WHERE: " +
+                                          to_sql(*c));
+    auto compiled = compiler.compile(c);
+    if (!compiled) return compiled.error();
+    auto shared = std::make_shared<CompiledExpr>(std::move(*compiled));
+    plan.conditions.push_back(shared);
+    plan.table_conditions.push_back(shared);
+  }
+  Scope results;  // the group's values, then its aggregates
+  std::vector<ExprPtr> groups;
+  for (const ExprPtr& g : q.group_by) {
+    ExprPtr qualified = qualify_inner(g, t.schema, inner);
+    if (auto bad = correlated(qualified)) return bad;
+    if (has_aggregate(*qualified, fns))
+      return sql_error(g->loc, "GROUP BY does not support aggregate functions: " + to_sql(*g));
+    auto compiled = compiler.compile(qualified);
+    if (!compiled) return compiled.error();
+    results.bind(qualified, compiled->type(),
+                 Slot{Slot::Origin::Row, static_cast<uint32_t>(groups.size())});
+    plan.group_text += (plan.group_text.empty() ? "" : ", ") + to_sql(*qualified);
+    plan.group_by.push_back(std::make_shared<CompiledExpr>(std::move(*compiled)));
+    groups.push_back(std::move(qualified));
+  }
+  ExprPtr selected = item ? qualify_inner(item->expr, t.schema, inner) : nullptr;
+  ExprPtr having = qualify_inner(q.having, t.schema, inner);
+  if (auto bad = correlated(selected)) return bad;
+  if (auto bad = correlated(having)) return bad;
+  // The aggregates of the selected expression and HAVING, folded per group.
+  std::vector<ExprPtr> calls;
+  aggregate_calls(selected, fns, calls);
+  aggregate_calls(having, fns, calls);
+  for (const ExprPtr& call : calls) {  // each planned as a scalar of that call alone
+    SubqueryPlan one;
+    if (auto bad = plan_aggregates(one, call, scope, Scope(), inner, fns)) return bad;
+    plan.aggregates.push_back(one.aggregates[0]);
+    results.bind(call, one.aggregates[0].type,
+                 Slot{Slot::Origin::Row,
+                      static_cast<uint32_t>(groups.size() + plan.aggregates.size() - 1)});
+  }
+  // t's columns outside the groups and the aggregates cannot be read.
+  std::function<const Expr*(const Expr&)> ungrouped = [&](const Expr& x) -> const Expr* {
+    if (x.kind == ExprKind::FunctionCall && fns.is_aggregate(x.name)) return nullptr;
+    for (const ExprPtr& g : groups)
+      if (same_expr(*g, x)) return nullptr;
+    if (x.kind == ExprKind::Column) return reads_inner(x, scope, inner) ? &x : nullptr;
+    for (const ExprPtr& a : x.args)
+      if (a)
+        if (const Expr* c = ungrouped(*a)) return c;
+    return nullptr;
+  };
+  for (const ExprPtr& x : {selected, having})
+    if (x)
+      if (const Expr* c = ungrouped(*x))
+        return sql_error(c->loc, "The subquery's column " + to_sql(*c) +
+                                     " must be in its GROUP BY or inside an aggregate function");
+  CompileOptions after;
+  after.clause = "subquery";
+  if (selected) {
+    auto compiled = ExpressionCompiler(results, fns, after).compile(selected);
+    if (!compiled) return compiled.error();
+    plan.selected = std::make_shared<CompiledExpr>(std::move(*compiled));
+  }
+  if (having) {
+    auto compiled = ExpressionCompiler(results, fns, after).compile(having);
+    if (!compiled) return compiled.error();
+    if (compiled->type() && compiled->type()->kind != TypeKind::Boolean &&
+        compiled->type()->kind != TypeKind::Null)
+      return sql_error(having->loc, "Type error in subquery HAVING expression: Should evaluate "
+                                    "to boolean but is " + to_sql(*having) + " instead.");
+    plan.having = std::make_shared<CompiledExpr>(std::move(*compiled));
+  }
+  if (e->kind == ExprKind::InSubquery) {
+    auto operand = ExpressionCompiler(outer, fns, after).compile(e->args[0]);
+    if (!operand) return operand.error();
+    // SQL's `=` between a group's value and the operand, typed as they are.
+    Scope pair;
+    pair.add(ScopeColumn{"", "V", plan.selected->type(), Slot{Slot::Origin::Row, 0}, false, false});
+    pair.add(ScopeColumn{"", "X", operand->type(), Slot{Slot::Origin::Row, 1}, false, false});
+    auto equal = ExpressionCompiler(pair, fns, after)
+                     .compile(ast::binary(BinaryOp::Eq, ast::column("V", "", e->args[0]->loc),
+                                          ast::column("X", "", e->args[0]->loc), e->args[0]->loc));
+    if (!equal) return sql_error(e->args[0]->loc, equal.error().message);
+    plan.in_hashed = indexable(plan.selected->type(), operand->type());
+    plan.in_operand = std::make_shared<CompiledExpr>(std::move(*operand));
+    plan.in_equal = std::make_shared<CompiledExpr>(std::move(*equal));
+  }
+  plan.type = e->kind == ExprKind::ScalarSubquery ? plan.selected->type()
+                                                  : DataType::of(TypeKind::Boolean);
+  plan.scan = true;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<ExprPtr> find_subqueries(const ExprPtr& e) {
@@ -283,8 +400,8 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   const SourceLocation at = q.from.loc;
   if (!q.joins.empty()) return unsupported(q.joins[0].loc, "joins in subqueries");
   if (q.window) return unsupported(q.window->loc, "WINDOW in subqueries");
-  if (!q.group_by.empty()) return unsupported(q.group_by[0]->loc, "GROUP BY in subqueries");
-  if (q.having) return unsupported(q.having->loc, "HAVING in subqueries");
+  if (q.having && q.group_by.empty())
+    return sql_error(q.having->loc, "HAVING clause requires a GROUP BY clause.");
   if (!q.partition_by.empty())
     return unsupported(q.partition_by[0]->loc, "PARTITION BY in subqueries");
   if (q.limit) return unsupported(q.loc, "LIMIT in subqueries");
@@ -306,7 +423,7 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
                            "sources: `" + inner + "` is both");
 
   bool needs_value = e->kind != ExprKind::Exists;
-  if (!needs_value)
+  if (!needs_value && q.group_by.empty())
     for (const SelectItem& s : q.select)
       if (s.expr && has_aggregate(*s.expr, functions))
         return unsupported(s.expr->loc, "aggregate functions in EXISTS subqueries");
@@ -321,6 +438,7 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   for (const SelectItem& s : q.select)
     if (const Expr* nested = first_subquery(s.expr)) return unsupported(nested->loc, "nested subqueries");
   if (const Expr* nested = first_subquery(q.where)) return unsupported(nested->loc, "nested subqueries");
+  if (const Expr* nested = first_subquery(q.having)) return unsupported(nested->loc, "nested subqueries");
 
   // The subquery's scope: t's columns at Row 0..n-1, then the outer row.
   auto plan = std::make_shared<SubqueryPlan>();
@@ -342,6 +460,11 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
   options.allow_aggregates = false;
   options.clause = "subquery";
   ExpressionCompiler compiler(scope, functions, options);
+
+  if (!q.group_by.empty()) {
+    if (auto bad = plan_grouped(*plan, e, q, t, item, scope, outer, inner, functions)) return *bad;
+    return std::shared_ptr<const SubqueryPlan>(std::move(plan));
+  }
 
   std::vector<ExprPtr> conds;
   conjuncts(qualify_inner(q.where, t.schema, inner), conds);
@@ -655,10 +778,97 @@ const ScanSnapshot& fresh_snapshot(const TableScan& table, ScanCacheHandle& cach
   return *cache.local;
 }
 
+// A grouped subquery's groups for the table's current rows: folded, kept
+// by HAVING, and (IN) their values.
+void build_groups(const SubqueryPlan& plan, const TableScan& table, ScanSnapshot& built) {
+  const size_t width = plan.layout->width();
+  Array row(width);
+  Array scratch;
+  EvalRow e;
+  e.columns = row.data();
+  e.column_count = row.size();
+  std::unordered_map<Value, size_t, ValueHash> index;  // group values -> its slot
+  std::vector<std::pair<Array, Folds>> groups;
+  table.scan([&](const Value& k, const Value& v) {
+    load_inner(plan, k, v, scratch, row);
+    if (!all_true(plan.table_conditions, e)) return;
+    Array values;
+    values.reserve(plan.group_by.size());
+    for (const auto& g : plan.group_by) values.push_back(g->evaluate(e));
+    Value key = Value::array(values);
+    auto [at, fresh] = index.emplace(std::move(key), groups.size());
+    if (fresh) groups.emplace_back(std::move(values), Folds(plan));
+    groups[at->second].second.add(e);
+  });
+  for (auto& [values, folds] : groups) {
+    if (!folds.failure().empty()) {
+      if (built.fold_error.empty()) built.fold_error = folds.failure();
+      continue;
+    }
+    Array result = values;
+    for (Value& r : folds.results()) result.push_back(std::move(r));
+    EvalRow g;
+    g.columns = result.data();
+    g.column_count = result.size();
+    if (plan.having && !plan.having->test(g)) continue;
+    ++built.matches;
+    if (plan.expr->kind == ExprKind::InSubquery) {
+      Value member = plan.selected->evaluate(g);
+      if (member.is_null()) continue;  // `x = NULL` is never true
+      if (plan.in_hashed) built.member_set.insert(member);
+      built.members.push_back(std::move(member));
+    } else if (plan.expr->kind == ExprKind::ScalarSubquery && built.matches == 1) {
+      built.first = plan.selected->evaluate(g);
+    }
+  }
+}
+
+// A grouped (uncorrelated) subquery for the outer row: from the groups of
+// the table's current version.
+Value evaluate_grouped(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
+                       ScanCacheHandle* cache, std::optional<ScanError>& error) {
+  ScanSnapshot local;
+  const ScanSnapshot* snap = &local;
+  if (cache) {
+    snap = &fresh_snapshot(table, *cache, [&](ScanSnapshot& built) { build_groups(plan, table, built); });
+  } else {
+    build_groups(plan, table, local);
+  }
+  if (!snap->fold_error.empty()) {
+    if (!error) {
+      error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
+                        std::to_string(plan.expr->loc.column) +
+                        ": the subquery's aggregate failed (table " + plan.table_name + "): " +
+                        snap->fold_error + ": the record is dropped"};
+    }
+    return Value();
+  }
+  if (plan.expr->kind != ExprKind::InSubquery) return result_of(plan, snap->matches, snap->first, error);
+  const Value x = plan.in_operand->evaluate(outer);
+  bool found = false;
+  if (!x.is_null()) {
+    if (plan.in_hashed) {
+      found = snap->member_set.count(x) > 0;
+    } else {
+      Array pair(2);
+      EvalRow p;
+      p.columns = pair.data();
+      p.column_count = pair.size();
+      pair[1] = x;
+      for (const Value& m : snap->members) {
+        pair[0] = m;
+        if ((found = plan.in_equal->test(p))) break;
+      }
+    }
+  }
+  return Value::boolean(plan.expr->negated ? !found : found);
+}
+
 }  // namespace
 
 Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
                     ScanCacheHandle* cache, std::optional<ScanError>& error) {
+  if (plan.grouped()) return evaluate_grouped(plan, table, outer, cache, error);
   const size_t width = plan.layout->width();
   const bool scalar = plan.expr->kind == ExprKind::ScalarSubquery;
   const bool aggregated = plan.aggregated();

@@ -31,6 +31,12 @@
 // from the results (and the outer row). Cached per version of t like any
 // scan when its conditions and the aggregates' arguments read t alone.
 //
+// An uncorrelated subquery may also GROUP BY t's columns, with HAVING:
+// `x IN (SELECT CUSTOMER FROM TICKETS WHERE OPEN GROUP BY CUSTOMER HAVING
+// COUNT(*) > 3)`. Its groups are folded once per change of t; IN tests the
+// record's value against the kept groups' values, EXISTS whether any group
+// is kept, a scalar takes the one kept group's value.
+//
 // Names inside a subquery resolve to t's columns first (unqualified names
 // that t has are t's), then to the outer query's columns.
 //
@@ -46,6 +52,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "runtime/error.hpp"
@@ -102,6 +109,19 @@ struct SubqueryPlan {
   };
   std::vector<Aggregate> aggregates;
   bool aggregated() const { return !aggregates.empty(); }
+  // GROUP BY (uncorrelated subqueries only): the matching rows folded per
+  // group, once per version of t; `selected` and `having` then read the
+  // group's values (Row slots 0..g-1) and its aggregates (g..g+k-1).
+  std::vector<std::shared_ptr<const CompiledExpr>> group_by;
+  std::shared_ptr<const CompiledExpr> having;
+  std::string group_text;  // "T.CUSTOMER", for EXPLAIN
+  // A grouped IN: its operand over the outer row, and SQL's `=` between a
+  // group's value (Row 0) and the operand (Row 1); `in_hashed` when that is
+  // Value equality, so the groups' values are a hash set.
+  std::shared_ptr<const CompiledExpr> in_operand;
+  std::shared_ptr<const CompiledExpr> in_equal;
+  bool in_hashed = false;
+  bool grouped() const { return !group_by.empty(); }
   // Aggregated: the selected expression reads the outer row outside its
   // aggregates (`(SELECT MAX(P) FROM t) - T.X`); else only the results.
   bool result_reads_outer = false;
@@ -135,6 +155,10 @@ struct ScanSnapshot {
   Value first;         // ... and the first one's selected value (scalar)
   Array folded;        // ... or the aggregates' results (aggregated)
   std::string fold_error;  // ... or why they could not be computed
+  // Grouped: the groups HAVING keeps are `matches`; for IN their values
+  // (non-NULL), as a list and, with in_hashed, a set.
+  std::vector<Value> members;
+  std::unordered_set<Value, ValueHash> member_set;
 };
 
 // The cache of one subquery, shared by the tasks of a node (any thread):

@@ -528,6 +528,100 @@ TEST_CASE("subquery: a correlated equality indexes the scan's cached rows", "[sq
   CHECK(kept(d) == std::vector<std::string>{"t1", "t3", "t6"});
 }
 
+const char* kTickets =
+    "CREATE TABLE TICKETS (ID STRING PRIMARY KEY, CUSTOMER STRING, OPEN BOOLEAN, SPENT INT)\n"
+    "  WITH (kafka_topic='tickets', value_format='JSON');\n";
+
+TEST_CASE("subquery: IN over the groups an uncorrelated GROUP BY ... HAVING keeps",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  auto driver = driver_of(std::string(kTickets) +
+                              "CREATE STREAM A AS SELECT ID, SYMBOL FROM TRADES\n"
+                              "  WHERE SYMBOL IN (SELECT CUSTOMER FROM TICKETS WHERE OPEN\n"
+                              "                   GROUP BY CUSTOMER HAVING COUNT(*) >= 2);",
+                          engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("line 4:16  WHERE  TICKETS: scan of the global table grouped by "
+                       "TICKETS.CUSTOMER folding COUNT(*), computed once per change of the "
+                       "table\n") != std::string::npos);
+  auto& d = *driver;
+  auto ticket = [&](const std::string& id, const std::optional<std::string>& value) {
+    d.pipe("tickets", id, value, 0);
+  };
+  ticket("k1", R"({"CUSTOMER": "c1", "OPEN": true, "SPENT": 1})");
+  ticket("k2", R"({"CUSTOMER": "c1", "OPEN": true, "SPENT": 2})");
+  ticket("k3", R"({"CUSTOMER": "c2", "OPEN": true, "SPENT": 3})");
+  ticket("k4", R"({"CUSTOMER": "c2", "OPEN": false, "SPENT": 4})");
+  ticket("k5", R"({"CUSTOMER": null, "OPEN": true, "SPENT": 5})");
+  ticket("k6", R"({"CUSTOMER": null, "OPEN": true, "SPENT": 6})");  // a NULL group: no member
+  trade(d, "t1", 1.0, "c1");
+  trade(d, "t2", 1.0, "c2");  // one open ticket
+  ticket("k7", R"({"CUSTOMER": "c2", "OPEN": true, "SPENT": 7})");
+  trade(d, "t3", 1.0, "c2");
+  ticket("k1", std::nullopt);
+  trade(d, "t4", 1.0, "c1");  // one left
+  CHECK(kept(d) == std::vector<std::string>{"t1", "t3"});
+}
+
+TEST_CASE("subquery: grouped scalars, EXISTS and IN over DOUBLE values", "[sql][subquery]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      std::string(kTickets) +
+          "CREATE STREAM A AS SELECT ID, PRICE,\n"
+          "  (SELECT SUM(SPENT) FROM TICKETS WHERE OPEN GROUP BY OPEN) AS OPEN_SPENT,\n"
+          "  EXISTS (SELECT CUSTOMER FROM TICKETS GROUP BY CUSTOMER HAVING SUM(SPENT) > 10)\n"
+          "    AS HEAVY,\n"
+          "  PRICE IN (SELECT AVG(SPENT) FROM TICKETS GROUP BY CUSTOMER) AS AVERAGE\n"
+          "  FROM TRADES;\n"
+          "CREATE STREAM B AS SELECT ID, PRICE FROM TRADES\n"
+          "  WHERE PRICE > (SELECT COUNT(*) FROM TICKETS GROUP BY CUSTOMER);",
+      engine);
+  auto& d = *driver;
+  auto ticket = [&](const std::string& id, const std::string& value) {
+    d.pipe("tickets", id, value, 0);
+  };
+  ticket("k1", R"({"CUSTOMER": "c1", "OPEN": true, "SPENT": 1})");
+  ticket("k2", R"({"CUSTOMER": "c1", "OPEN": false, "SPENT": 2})");
+  trade(d, "t1", 1.5);  // c1's average: 1.5
+  ticket("k3", R"({"CUSTOMER": "c2", "OPEN": true, "SPENT": 11})");
+  trade(d, "t2", 2.0);
+  std::vector<nlohmann::json> rows;
+  for (const auto& r : d.outputs("A")) rows.push_back(nlohmann::json::parse(*r.value));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == nlohmann::json::parse(
+                       R"({"PRICE": 1.5, "OPEN_SPENT": 1, "HEAVY": false, "AVERAGE": true})"));
+  CHECK(rows[1] == nlohmann::json::parse(
+                       R"({"PRICE": 2.0, "OPEN_SPENT": 12, "HEAVY": true, "AVERAGE": false})"));
+  // B's scalar: one group at t1 (c1's 2 tickets: 1.5 > 2 is false), two at
+  // t2: a data error.
+  CHECK(d.outputs("B").empty());
+  REQUIRE(d.data_errors().size() == 1);
+  INFO(d.data_errors()[0].to_string());
+  CHECK(d.data_errors()[0].to_string().find(
+            "line 10:17: the scalar subquery returned more than one row (table TICKETS)") !=
+        std::string::npos);
+}
+
+TEST_CASE("subquery: GROUP BY errors name line:column", "[sql][subquery]") {
+  const std::string tickets = kTickets;
+  CHECK(error_of(tickets +
+                 "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN\n"
+                 "  (SELECT CUSTOMER FROM TICKETS T WHERE T.SPENT > TRADES.PRICE GROUP BY "
+                 "CUSTOMER);") ==
+        "line 4:49: not supported yet: correlated subqueries with GROUP BY: (T.SPENT > "
+        "TRADES.PRICE)");
+  CHECK(error_of(tickets +
+                 "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN\n"
+                 "  (SELECT ID FROM TICKETS GROUP BY CUSTOMER);") ==
+        "line 4:11: The subquery's column TICKETS.ID must be in its GROUP BY or inside an "
+        "aggregate function");
+  CHECK(error_of(tickets +
+                 "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN\n"
+                 "  (SELECT CUSTOMER FROM TICKETS HAVING COUNT(*) > 1);") ==
+        "line 4:49: HAVING clause requires a GROUP BY clause.");
+}
+
 TEST_CASE("subquery: a table of several key columns is scanned", "[sql][subquery]") {
   SqlEngine engine;
   REQUIRE(error_of("CREATE TABLE PAIRS (A STRING PRIMARY KEY, B STRING PRIMARY KEY, N INT)\n"
