@@ -113,7 +113,8 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT SYMBOL, COUNT(*) AS N FROM TRADES GROUP BY SYMBOL\n"
            "  HAVING COUNT(*) >= (SELECT COUNT(*) FROM WATCH WHERE ACTIVE);\n"
            "CREATE STREAM TWICE WITH (kafka_topic='twice') AS\n"
-           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  SELECT ID, SYMBOL, SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE\n"
+           "    GROUP BY SYMBOL HAVING COUNT(*) >= 2) AS GROUPED FROM TRADES\n"
            "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = 2;\n"
            "-- Written to the topic 'limits' before the queries start.\n"
            "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
@@ -198,6 +199,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   });
   CHECK(std::set<std::string>(twice.begin(), twice.end()) == want_dead);
   CHECK(twice.size() == want_dead.size());
+  // The same through a grouped subquery: S9 is the one group of two.
+  for (const auto& [key, value] : read_topic(*bootstrap, "twice"))
+    CHECK(nlohmann::json::parse(value)["GROUPED"] == true);
   // HAVING against the watch list's size (5 active rows): each symbol's
   // count passes it at its fifth trade, and only then.
   std::map<std::string, std::vector<int>> hot;
