@@ -201,8 +201,18 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
   // lookup by a constant, by another key, or in a query over a TABLE (which
   // cannot be re-keyed) reads the node's global replica of the table
   // instead. Scans read the global replica too.
+  // Once re-keyed, the input is no longer partitioned by its own key: a
+  // lookup by that key is then not local either.
   const bool table = a.sources[0].info->is_table();
   std::shared_ptr<const SubqueryPlan> rekey;
+  for (const auto& p : analyzed)
+    if (!table && !rekey && !p->scan && !is_local(*p, a, c.query) && !p->key->is_constant())
+      rekey = p;
+  auto same_key = [&](const SubqueryPlan& p) {
+    return same_expr(*rekey->key_expr, *p.key_expr) &&
+           rekey->table->key_format == p.table->key_format &&
+           type_name(rekey->key_type) == type_name(p.key_type);
+  };
   Plans plans;                      // lookups in the task's KTables
   std::vector<std::string> stores;  // those KTables
   GlobalSubqueries global;          // scans and lookups of global tables
@@ -212,20 +222,16 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     bool in_task = false;
     if (!p->scan) {
       const std::string by = "key lookup by " + to_sql(*p->key_expr) + " in the task's table";
-      if (is_local(*p, a, c.query)) {
+      if (!rekey && is_local(*p, a, c.query)) {
         in_task = true;
         how[i] = by + " (the input's own key: no repartition)";
-      } else if (p->key->is_constant()) {
-        // One key for every record: a re-key would send them all to one
-        // partition; the replica answers it on every node.
-        how[i] = global_lookup_note(*p);
-      } else if (!table && (!rekey || (same_expr(*rekey->key_expr, *p->key_expr) &&
-                                       rekey->table->key_format == p->table->key_format &&
-                                       type_name(rekey->key_type) == type_name(p->key_type)))) {
-        if (!rekey) rekey = p;
+      } else if (rekey && same_key(*p)) {
         in_task = true;
         how[i] = by + ", the input re-keyed by it through a repartition topic";
       } else {
+        // A constant (a re-key would send every record to one partition),
+        // another key than the re-key's, or a query over a TABLE: the
+        // replica answers it on every node.
         how[i] = global_lookup_note(*p);
       }
     }

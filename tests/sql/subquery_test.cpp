@@ -471,6 +471,31 @@ TEST_CASE("subquery: lookups by another key than the re-key's read the global re
   CHECK(kept(d) == std::vector<std::string>{"t2"});
 }
 
+TEST_CASE("subquery: once re-keyed, a lookup by the input's own key reads the replica",
+          "[sql][subquery]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      "CREATE STREAM A AS SELECT * FROM TRADES T\n"
+      "  WHERE EXISTS (SELECT 1 FROM LIMITS L WHERE L.SYMBOL = T.ID)\n"
+      "    AND PRICE > (SELECT MAX_PRICE FROM LIMITS L2 WHERE L2.SYMBOL = T.SYMBOL);",
+      engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  // After the re-key by SYMBOL a task holds the LIMITS rows of its symbols,
+  // not of its trades' ids.
+  CHECK(explained.find("line 2:9  WHERE  LIMITS: key lookup by T.ID in the node's global replica "
+                       "of the table (no repartition)\n") != std::string::npos);
+  CHECK(explained.find("line 3:17  WHERE  LIMITS: key lookup by T.SYMBOL in the task's table, "
+                       "the input re-keyed by it through a repartition topic\n") !=
+        std::string::npos);
+  auto& d = *driver;
+  limit(d, "t1", R"({"MAX_PRICE": 0.0, "KIND": "id"})");
+  limit(d, "S", R"({"MAX_PRICE": 1.0, "KIND": "x"})");
+  trade(d, "t1", 2.0, "S");
+  trade(d, "t2", 2.0, "S");  // no LIMITS row keyed t2
+  CHECK(kept(d) == std::vector<std::string>{"t1"});
+}
+
 TEST_CASE("subquery: a query over a TABLE looks up other keys in the global replica",
           "[sql][subquery]") {
   SqlEngine engine;
