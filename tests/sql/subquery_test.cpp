@@ -194,6 +194,14 @@ std::vector<std::string> kept(TestDriver& d) {
   return out;
 }
 
+// What `topic` got, as "key=value" ("<null>" for a tombstone).
+std::vector<std::string> rows_of(TestDriver& d, const std::string& topic) {
+  std::vector<std::string> rows;
+  for (const auto& r : d.outputs(topic))
+    rows.push_back(r.key.value_or("?") + "=" + r.value.value_or("<null>"));
+  return rows;
+}
+
 void trade(TestDriver& d, const std::string& id, double price, const std::string& symbol = "S") {
   d.pipe("trades", id,
          std::string(R"({"SYMBOL": ")") + symbol + R"(", "PRICE": )" + std::to_string(price) + "}",
@@ -412,10 +420,7 @@ TEST_CASE("subquery: HAVING reads a threshold from a table", "[sql][subquery]") 
   d.pipe("thresholds", std::string("busy"), std::string(R"({"N": 2})"), 0);
   trade(d, "b1", 1.0, "S2");
   for (int i = 0; i < 3; ++i) trade(d, "c" + std::to_string(i), 1.0, "S3");
-  std::vector<std::string> rows;
-  for (const auto& r : d.outputs("BUSY"))
-    rows.push_back(r.key.value_or("?") + "=" + r.value.value_or("<null>"));
-  CHECK(rows == std::vector<std::string>{R"(S1={"TRADES":3})", R"(S2={"TRADES":2})"});
+  CHECK(rows_of(d, "BUSY") == std::vector<std::string>{R"(S1={"TRADES":3})", R"(S2={"TRADES":2})"});
 }
 
 TEST_CASE("subquery: a windowed HAVING subquery, and its data error", "[sql][subquery]") {
@@ -512,10 +517,7 @@ TEST_CASE("subquery: a query over a TABLE looks up other keys in the global repl
   limit(d, "AAPL", R"({"MAX_PRICE": 2.5, "KIND": "x"})");
   d.pipe("holdings", std::string("h1"), std::string(R"({"SYMBOL": "AAPL", "QTY": 4})"), 0);
   d.pipe("holdings", std::string("h2"), std::string(R"({"SYMBOL": "IBM", "QTY": 4})"), 0);
-  std::vector<std::string> rows;
-  for (const auto& r : d.outputs("EXPOSURE"))
-    rows.push_back(r.key.value_or("?") + "=" + r.value.value_or("<null>"));
-  CHECK(rows == std::vector<std::string>{R"(h1={"CAP":10.0})", R"(h2={"CAP":null})"});
+  CHECK(rows_of(d, "EXPOSURE") == std::vector<std::string>{R"(h1={"CAP":10.0})", R"(h2={"CAP":null})"});
 }
 
 TEST_CASE("subquery: a correlated equality indexes the scan's cached rows", "[sql][subquery]") {
