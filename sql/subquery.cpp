@@ -9,6 +9,7 @@
 
 #include "sql/row_layout.hpp"
 #include "sql/text.hpp"
+#include "sql/types.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -373,7 +374,11 @@ std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Qu
     auto equal = ExpressionCompiler(pair, fns, after)
                      .compile(ast::binary(BinaryOp::Eq, ast::column("V", "", e->args[0]->loc),
                                           ast::column("X", "", e->args[0]->loc), e->args[0]->loc));
-    if (!equal) return sql_error(e->args[0]->loc, equal.error().message);
+    if (!equal)
+      return sql_error(e->args[0]->loc, "Cannot compare " + to_sql(*e->args[0]) + " (" +
+                                            type_name(operand->type()) +
+                                            ") to the values of the subquery's groups (" +
+                                            type_name(plan.selected->type()) + ")");
     plan.in_hashed = indexable(plan.selected->type(), operand->type());
     plan.in_operand = std::make_shared<CompiledExpr>(std::move(*operand));
     plan.in_equal = std::make_shared<CompiledExpr>(std::move(*equal));

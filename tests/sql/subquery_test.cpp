@@ -644,6 +644,11 @@ TEST_CASE("subquery: GROUP BY errors name line:column", "[sql][subquery]") {
         "line 4:11: The subquery's column TICKETS.ID must be in its GROUP BY or inside an "
         "aggregate function");
   CHECK(error_of(tickets +
+                 "CREATE STREAM A AS SELECT * FROM TRADES WHERE PRICE IN\n"
+                 "  (SELECT CUSTOMER FROM TICKETS GROUP BY CUSTOMER);") ==
+        "line 3:47: Cannot compare PRICE (DOUBLE) to the values of the subquery's groups "
+        "(STRING)");
+  CHECK(error_of(tickets +
                  "CREATE STREAM A AS SELECT * FROM TRADES WHERE SYMBOL IN\n"
                  "  (SELECT CUSTOMER FROM TICKETS HAVING COUNT(*) > 1);") ==
         "line 4:49: HAVING clause requires a GROUP BY clause.");
