@@ -1,26 +1,18 @@
 // Helpers of the benchmarks that run queries through sql::TestDriver in one
-// thread (bench_sql_api, bench_subquery): the calling thread's CPU time,
-// feeding a topic's records with the outputs counted and dropped as they
-// come (memory stays flat), and the median of rounds.
+// thread (bench_sql_api, bench_subquery): feeding a topic's records with the
+// outputs counted and dropped as they come (memory stays flat), and the
+// median of rounds. Their CPU clock is bench/thread_cpu.hpp's.
 #pragma once
-
-#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "bench/thread_cpu.hpp"
 #include "sql/test_driver.hpp"
 
 namespace rivulet::bench {
-
-// User + system CPU seconds of the calling thread so far.
-inline double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 // Pipes each of `records` (with `key` and `value` strings) into `topic`,
 // at times after `t` (which it advances); the outputs are counted and

@@ -113,12 +113,6 @@ struct Options {
 const std::map<std::string, double> kFlinkPerCore = {
     {"q1", 158000}, {"q2", 175000}, {"q3", 152000}, {"q5", 22000}, {"q7", 12000}};
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 bool reset_peak_rss() {
   std::ofstream f("/proc/self/clear_refs");
   f << "5";

@@ -615,6 +615,17 @@ bool all_true(const std::vector<std::shared_ptr<const CompiledExpr>>& conds, con
   return true;
 }
 
+// Fails the outer record for `plan` (the first failure of the record is
+// the one reported): "line L:C: <what> (table T)<detail>: the record is
+// dropped".
+void fail_record(const SubqueryPlan& plan, const std::string& what, const std::string& detail,
+                 std::optional<ScanError>& error) {
+  if (error) return;
+  error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
+                    std::to_string(plan.expr->loc.column) + ": " + what + " (table " +
+                    plan.table_name + ")" + detail + ": the record is dropped"};
+}
+
 Value result_of(const SubqueryPlan& plan, size_t matches, Value first,
                 std::optional<ScanError>& error) {
   switch (plan.expr->kind) {
@@ -624,12 +635,7 @@ Value result_of(const SubqueryPlan& plan, size_t matches, Value first,
       return Value::boolean(plan.expr->negated ? matches == 0 : matches > 0);
     default:
       if (matches > 1) {
-        if (!error) {
-          error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
-                            std::to_string(plan.expr->loc.column) +
-                            ": the scalar subquery returned more than one row (table " +
-                            plan.table_name + "): the record is dropped"};
-        }
+        fail_record(plan, "the scalar subquery returned more than one row", "", error);
         return Value();
       }
       return matches == 1 ? std::move(first) : Value();
@@ -734,12 +740,7 @@ class Folds {
 Value finish(const SubqueryPlan& plan, const Array& folded, const std::string& failure,
              const EvalRow& outer, std::optional<ScanError>& error) {
   if (!failure.empty()) {
-    if (!error) {
-      error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
-                        std::to_string(plan.expr->loc.column) +
-                        ": the scalar subquery's aggregate failed (table " + plan.table_name +
-                        "): " + failure + ": the record is dropped"};
-    }
+    fail_record(plan, "the scalar subquery's aggregate failed", ": " + failure, error);
     return Value();
   }
   EvalRow e = outer;
@@ -840,12 +841,7 @@ Value evaluate_grouped(const SubqueryPlan& plan, const TableScan& table, const E
     build_groups(plan, table, local);
   }
   if (!snap->fold_error.empty()) {
-    if (!error) {
-      error = ScanError{"line " + std::to_string(plan.expr->loc.line) + ":" +
-                        std::to_string(plan.expr->loc.column) +
-                        ": the subquery's aggregate failed (table " + plan.table_name + "): " +
-                        snap->fold_error + ": the record is dropped"};
-    }
+    fail_record(plan, "the subquery's aggregate failed", ": " + snap->fold_error, error);
     return Value();
   }
   if (plan.expr->kind != ExprKind::InSubquery) return result_of(plan, snap->matches, snap->first, error);
