@@ -84,6 +84,8 @@ struct EvalDiagnostics {
 
 // One row as the evaluator sees it. Fill what the Scope's slots refer to;
 // pointers are borrowed for the duration of the call.
+struct NestedSubqueries;  // sql/subquery.hpp
+
 struct EvalRow {
   const Value* columns = nullptr;  // Row slots
   size_t column_count = 0;
@@ -96,6 +98,9 @@ struct EvalRow {
   int64_t window_end = 0;
   EvalDiagnostics* diagnostics = nullptr;  // optional
   const Value* lambda_args = nullptr;      // set by the evaluator for lambda bodies
+  // Set while a subquery with subqueries in its WHERE is evaluated: how its
+  // task reads their tables (sql/subquery.hpp).
+  const NestedSubqueries* nested = nullptr;
 
   static EvalRow of(const std::vector<Value>& row) {
     EvalRow r;

@@ -96,6 +96,11 @@ std::string subquery_note(const SubqueryPlan& p, const std::string& clause, bool
   return out + ", every row tested per record (correlated)";
 }
 
+std::string global_lookup_note(const SubqueryPlan& p) {
+  return "key lookup by " + to_sql(*p.key_expr) +
+         " in the node's global replica of the table (no repartition)";
+}
+
 // Declares `p`'s table a global table of `topology` (one per table name).
 std::optional<Error> add_global(Topology& topology, const SubqueryPlan& p) {
   const SourceInfo& t = *p.table;
@@ -105,9 +110,103 @@ std::optional<Error> add_global(Topology& topology, const SubqueryPlan& p) {
   return std::nullopt;
 }
 
-std::string global_lookup_note(const SubqueryPlan& p) {
-  return "key lookup by " + to_sql(*p.key_expr) +
-         " in the node's global replica of the table (no repartition)";
+// Declares the tables of `p`'s nested subqueries global tables, and adds
+// their EXPLAIN lines.
+std::optional<Error> add_nested(Topology& topology, const SubqueryPlan& p,
+                                std::vector<std::string>* notes) {
+  for (const auto& n : p.nested) {
+    if (auto bad = add_global(topology, *n)) return bad;
+    if (notes)
+      notes->push_back(subquery_note(*n, "nested in line " + std::to_string(p.expr->loc.line) +
+                                             ":" + std::to_string(p.expr->loc.column),
+                                     n->scan, n->scan ? "" : global_lookup_note(*n)));
+  }
+  return std::nullopt;
+}
+
+// A scan of the replica `t`; its version also moves with `also` (the
+// versions of the tables its nested subqueries read), so a cached result
+// is recomputed when any of them changes.
+TableScan replica_scan(const std::shared_ptr<const KTable>& t, std::function<uint64_t()> also) {
+  TableScan scan;
+  scan.id = t.get();
+  if (also) scan.version = [t, also] { return t->stats().updates_applied + also(); };
+  else scan.version = [t] { return t->stats().updates_applied; };
+  scan.scan = [t](const std::function<void(const Value&, const Value&)>& visit) {
+    // Under the table's shared lock: the feeder waits, the view is consistent.
+    (void)t->filter([&](const Value& k, const Value& v) {
+      visit(k, v);
+      return false;
+    });
+  };
+  return scan;
+}
+
+// `plan` evaluated against the replica `t` for one task: a key lookup under
+// its shared lock (the value copied into this task's slot: a task
+// evaluates one row at a time) or a scan.
+ExternalEval replica_eval(std::shared_ptr<const SubqueryPlan> plan,
+                          const std::shared_ptr<const KTable>& t, std::function<uint64_t()> also,
+                          std::shared_ptr<ScanCache> cache,
+                          const std::shared_ptr<std::optional<ScanError>>& failed) {
+  if (!plan->scan) {
+    auto found = std::make_shared<Value>();
+    TableLookup lookup = [t, found](const Value& k) -> const Value* {
+      auto v = t->get(k);
+      if (!v) return nullptr;
+      *found = std::move(*v);
+      return found.get();
+    };
+    return [plan, lookup](const EvalRow& row) { return evaluate_subquery(*plan, lookup, row); };
+  }
+  TableScan scan = replica_scan(t, std::move(also));
+  auto handle = std::make_shared<ScanCacheHandle>();
+  handle->cache = std::move(cache);
+  return [plan, scan, handle, failed](const EvalRow& row) {
+    return evaluate_scan(*plan, scan, row, handle.get(), *failed);
+  };
+}
+
+// One task's readers of the subqueries nested in `root` (each reads its
+// table's global replica), and the sum of those tables' versions.
+struct NestedBinding {
+  std::shared_ptr<const NestedSubqueries> readers;  // null: none nested
+  std::function<uint64_t()> versions;               // null: none nested
+};
+
+std::optional<NestedBinding> bind_nested(BuildContext& b, const SubqueryPlan& root,
+                                         const std::shared_ptr<std::optional<ScanError>>& failed) {
+  NestedBinding out;
+  if (root.nested.empty()) return out;
+  std::vector<std::shared_ptr<const KTable>> tables;
+  for (const auto& n : root.nested) {
+    auto t = b.global_table(global_table_name(n->table_name));
+    if (!t) return std::nullopt;
+    tables.push_back(std::move(t));
+  }
+  out.versions = [tables] {
+    uint64_t sum = 0;
+    for (const auto& t : tables) sum += t->stats().updates_applied;
+    return sum;
+  };
+  auto readers = std::make_shared<NestedSubqueries>();
+  for (size_t i = 0; i < root.nested.size(); ++i) {
+    const auto& n = root.nested[i];
+    readers->evals.push_back(replica_eval(n, tables[i], out.versions, n->nested_cache, failed));
+  }
+  out.readers = std::move(readers);
+  return out;
+}
+
+// `eval` with the EvalRow's `nested` set to the task's readers of the
+// nested subqueries.
+ExternalEval with_nested(ExternalEval eval, std::shared_ptr<const NestedSubqueries> readers) {
+  if (!readers) return eval;
+  return [eval = std::move(eval), readers](const EvalRow& row) {
+    EvalRow r = row;
+    r.nested = readers.get();
+    return eval(r);
+  };
 }
 
 Expected<GlobalSubqueries> plan_global_subqueries(Topology& topology, const Catalog& catalog,
@@ -122,6 +221,7 @@ Expected<GlobalSubqueries> plan_global_subqueries(Topology& topology, const Cata
       notes->push_back(subquery_note(**p, clause, (*p)->scan,
                                      (*p)->scan ? "" : global_lookup_note(**p)));
     if (auto bad = add_global(topology, **p)) return *bad;
+    if (auto bad = add_nested(topology, **p, notes)) return *bad;
     out.plans.push_back(*p);
     out.caches.push_back(std::make_shared<ScanCache>());
   }
@@ -134,36 +234,11 @@ bool bind_global_subqueries(BuildContext& b, const GlobalSubqueries& global, Sco
     auto plan = global.plans[i];
     std::shared_ptr<const KTable> t = b.global_table(global_table_name(plan->table_name));
     if (!t) return false;
-    if (!plan->scan) {
-      // A key lookup in the replica, under its shared lock; the value is
-      // copied into this task's slot (a task evaluates one row at a time).
-      auto found = std::make_shared<Value>();
-      TableLookup lookup = [t, found](const Value& k) -> const Value* {
-        auto v = t->get(k);
-        if (!v) return nullptr;
-        *found = std::move(*v);
-        return found.get();
-      };
-      scope.bind_external(plan->expr, plan->type, [plan, lookup](const EvalRow& row) {
-        return evaluate_subquery(*plan, lookup, row);
-      });
-      continue;
-    }
-    TableScan scan;
-    scan.id = t.get();
-    scan.version = [t] { return t->stats().updates_applied; };
-    scan.scan = [t](const std::function<void(const Value&, const Value&)>& visit) {
-      // Under the table's shared lock: the feeder waits, the view is consistent.
-      (void)t->filter([&](const Value& k, const Value& v) {
-        visit(k, v);
-        return false;
-      });
-    };
-    auto handle = std::make_shared<ScanCacheHandle>();
-    handle->cache = global.caches[i];
-    scope.bind_external(plan->expr, plan->type, [plan, scan, handle, failed](const EvalRow& row) {
-      return evaluate_scan(*plan, scan, row, handle.get(), *failed);
-    });
+    auto nested = bind_nested(b, *plan, failed);
+    if (!nested) return false;
+    scope.bind_external(plan->expr, plan->type,
+                        with_nested(replica_eval(plan, t, nested->versions, global.caches[i], failed),
+                                    nested->readers));
   }
   return true;
 }
@@ -220,6 +295,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
   for (size_t i = 0; i < analyzed.size(); ++i) {
     const auto& p = analyzed[i];
     bool in_task = false;
+    const std::string clause = i < in_where ? "WHERE" : "SELECT";
     if (!p->scan) {
       const std::string by = "key lookup by " + to_sql(*p->key_expr) + " in the task's table";
       if (!rekey && is_local(*p, a, c.query)) {
@@ -235,6 +311,8 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
         how[i] = global_lookup_note(*p);
       }
     }
+    if (c.notes) c.notes->push_back(subquery_note(*p, clause, p->scan, how[i]));
+    if (auto bad = add_nested(c.topology, *p, c.notes)) return *bad;
     if (in_task) {
       auto store = c.materialize(*p->table);
       if (!store) return sql_error(p->expr->loc, store.error().message);
@@ -245,8 +323,6 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
       global.plans.push_back(p);
       global.caches.push_back(std::make_shared<ScanCache>());
     }
-    if (c.notes)
-      c.notes->push_back(subquery_note(*p, i < in_where ? "WHERE" : "SELECT", p->scan, how[i]));
   }
   if (rekey) {
     // Re-key by the lookup key; the original key rides in the row, just
@@ -286,10 +362,13 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
       std::shared_ptr<KTable> t = b.table(stores[i]);
       if (!t) return nullptr;
       auto plan = plans[i];
+      auto nested = bind_nested(b, *plan, failed);
+      if (!nested) return nullptr;
       TableLookup lookup = [t](const Value& k) { return t->find_local(k); };
-      s.bind_external(plan->expr, plan->type, [plan, lookup](const EvalRow& row) {
-        return evaluate_subquery(*plan, lookup, row);
-      });
+      s.bind_external(plan->expr, plan->type,
+                      with_nested([plan, lookup](const EvalRow& row) {
+                        return evaluate_subquery(*plan, lookup, row);
+                      }, nested->readers));
     }
     CompileOptions o;
     o.clause = "WHERE";

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <stdexcept>
 #include <unordered_set>
 #include <utility>
 
@@ -102,14 +104,42 @@ void conjuncts(const ExprPtr& e, std::vector<ExprPtr>& out) {
   out.push_back(e);
 }
 
-// True when `e` reads a column of the table (qualifier `inner`).
-bool reads_inner(const Expr& e, const Scope& scope, const std::string& inner) {
+// The subqueries nested in one subquery's WHERE, with their plans.
+struct NestedPlan {
+  ExprPtr node;
+  std::shared_ptr<const SubqueryPlan> plan;
+};
+using NestedPlans = std::vector<NestedPlan>;
+
+const SubqueryPlan* nested_plan(const Expr& e, const NestedPlans* nested) {
+  if (!nested) return nullptr;
+  for (const NestedPlan& n : *nested)
+    if (same_expr(*n.node, e)) return n.plan.get();
+  return nullptr;
+}
+
+// Whether the nested subquery `e` reads the table (qualifier `inner`) of
+// the subquery it is nested in (`table`), or anything else of its outer
+// scope (`!table`).
+bool nested_reads(const Expr& e, const NestedPlans* nested, const std::string& inner, bool table) {
+  const SubqueryPlan* p = nested_plan(e, nested);
+  if (!p) return false;
+  for (const std::string& q : p->outer_reads)
+    if ((q == inner) == table) return true;
+  return false;
+}
+
+// True when `e` reads a column of the table (qualifier `inner`), itself or
+// through a nested subquery.
+bool reads_inner(const Expr& e, const Scope& scope, const std::string& inner,
+                 const NestedPlans* nested = nullptr) {
   if (e.kind == ExprKind::Column) {
     auto c = scope.find(e.qualifier, e.name);
     return c.ok() && !(*c)->is_pseudo && (*c)->qualifier == inner;
   }
+  if (is_subquery(e) && nested_reads(e, nested, inner, true)) return true;
   for (const ExprPtr& a : e.args)
-    if (a && reads_inner(*a, scope, inner)) return true;
+    if (a && reads_inner(*a, scope, inner, nested)) return true;
   return false;
 }
 
@@ -136,17 +166,45 @@ bool is_volatile(const std::string& name) {
 }
 
 // True when `e` reads the outer row (a column that is not t's, a pseudo
-// column) or calls a volatile function; lambdas count as correlated.
-bool reads_outer(const Expr& e, const Scope& scope, const std::string& inner) {
+// column), itself or through a nested subquery, or calls a volatile
+// function; lambdas count as correlated.
+bool reads_outer(const Expr& e, const Scope& scope, const std::string& inner,
+                 const NestedPlans* nested = nullptr) {
   if (e.kind == ExprKind::Column) {
     auto c = scope.find(e.qualifier, e.name);
     return !c.ok() || (*c)->is_pseudo || (*c)->qualifier != inner;
   }
   if (e.kind == ExprKind::Lambda) return true;
   if (e.kind == ExprKind::FunctionCall && is_volatile(e.name)) return true;
+  if (is_subquery(e) && nested_reads(e, nested, inner, false)) return true;
   for (const ExprPtr& a : e.args)
-    if (a && reads_outer(*a, scope, inner)) return true;
+    if (a && reads_outer(*a, scope, inner, nested)) return true;
   return false;
+}
+
+// Adds to `out` the qualifiers of the outer scope's columns `e` reads ("" for
+// pseudo columns, volatile functions and lambdas), its nested subqueries'
+// included.
+void collect_outer_reads(const Expr& e, const Scope& scope, const std::string& inner,
+                         const NestedPlans& nested, std::vector<std::string>& out) {
+  auto add = [&](const std::string& q) {
+    if (q == inner) return;
+    for (const std::string& seen : out)
+      if (seen == q) return;
+    out.push_back(q);
+  };
+  if (e.kind == ExprKind::Column) {
+    auto c = scope.find(e.qualifier, e.name);
+    add(!c.ok() || (*c)->is_pseudo ? "" : (*c)->qualifier);
+    return;
+  }
+  if (e.kind == ExprKind::Lambda || (e.kind == ExprKind::FunctionCall && is_volatile(e.name)))
+    add("");
+  if (is_subquery(e))
+    if (const SubqueryPlan* p = nested_plan(e, &nested))
+      for (const std::string& q : p->outer_reads) add(q);
+  for (const ExprPtr& a : e.args)
+    if (a && e.kind != ExprKind::Lambda) collect_outer_reads(*a, scope, inner, nested, out);
 }
 
 // Whether SQL's `=` between values of these types is Value equality, so a
@@ -273,12 +331,14 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
 // grouping against t's columns, its aggregates' arguments likewise, and its
 // selected expression and HAVING against the group's values then its
 // aggregates.
+using Qualify = std::function<ExprPtr(const ExprPtr&)>;
+
 std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Query& q,
-                                  const SourceInfo& t, const SelectItem* item, const Scope& scope,
-                                  const Scope& outer, const std::string& inner,
-                                  const FunctionRegistry& fns) {
+                                  const Qualify& qualify, const SelectItem* item,
+                                  const Scope& scope, const Scope& outer, const std::string& inner,
+                                  const NestedPlans& nested, const FunctionRegistry& fns) {
   auto correlated = [&](const ExprPtr& x) -> std::optional<Error> {
-    if (x && reads_outer(*x, scope, inner))
+    if (x && reads_outer(*x, scope, inner, &nested))
       return unsupported(x->loc, "correlated subqueries with GROUP BY: " + to_sql(*x));
     return std::nullopt;
   };
@@ -287,7 +347,7 @@ std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Qu
   options.clause = "subquery";
   ExpressionCompiler compiler(scope, fns, options);
   std::vector<ExprPtr> conds;
-  conjuncts(qualify_inner(q.where, t.schema, inner), conds);
+  conjuncts(qualify(q.where), conds);
   for (const ExprPtr& c : conds) {
     if (auto bad = correlated(c)) return bad;
     std::vector<ExprPtr> calls;
@@ -304,7 +364,7 @@ std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Qu
   Scope results;  // the group's values, then its aggregates
   std::vector<ExprPtr> groups;
   for (const ExprPtr& g : q.group_by) {
-    ExprPtr qualified = qualify_inner(g, t.schema, inner);
+    ExprPtr qualified = qualify(g);
     if (auto bad = correlated(qualified)) return bad;
     if (has_aggregate(*qualified, fns))
       return sql_error(g->loc, "GROUP BY does not support aggregate functions: " + to_sql(*g));
@@ -316,8 +376,8 @@ std::optional<Error> plan_grouped(SubqueryPlan& plan, const ExprPtr& e, const Qu
     plan.group_by.push_back(std::make_shared<CompiledExpr>(std::move(*compiled)));
     groups.push_back(std::move(qualified));
   }
-  ExprPtr selected = item ? qualify_inner(item->expr, t.schema, inner) : nullptr;
-  ExprPtr having = qualify_inner(q.having, t.schema, inner);
+  ExprPtr selected = item ? qualify(item->expr) : nullptr;
+  ExprPtr having = qualify(q.having);
   if (auto bad = correlated(selected)) return bad;
   if (auto bad = correlated(having)) return bad;
   // The aggregates of the selected expression and HAVING, folded per group.
@@ -397,10 +457,21 @@ std::vector<ExprPtr> find_subqueries(const ExprPtr& e) {
   return out;
 }
 
-Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
-                                                               const Scope& outer,
-                                                               const Catalog& catalog,
-                                                               const FunctionRegistry& functions) {
+namespace {
+
+// What a nested subquery's analysis needs of the subqueries enclosing it.
+struct Enclosing {
+  // Their tables, nearest first: an unqualified name resolves to the
+  // nearest table that has the column, then to the outermost query.
+  std::vector<std::pair<const Schema*, std::string>> tables;
+  // The outermost subquery's list of every nested subquery.
+  std::vector<std::shared_ptr<const SubqueryPlan>>* flat = nullptr;
+};
+
+Expected<std::shared_ptr<const SubqueryPlan>> analyze(const ExprPtr& e, const Scope& outer,
+                                                      const Catalog& catalog,
+                                                      const FunctionRegistry& functions,
+                                                      const Enclosing& enclosing) {
   const Query& q = *e->subquery;
   const SourceLocation at = q.from.loc;
   if (!q.joins.empty()) return unsupported(q.joins[0].loc, "joins in subqueries");
@@ -441,9 +512,21 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     item = &q.select[0];
   }
   for (const SelectItem& s : q.select)
-    if (const Expr* nested = first_subquery(s.expr)) return unsupported(nested->loc, "nested subqueries");
-  if (const Expr* nested = first_subquery(q.where)) return unsupported(nested->loc, "nested subqueries");
-  if (const Expr* nested = first_subquery(q.having)) return unsupported(nested->loc, "nested subqueries");
+    if (const Expr* nested = first_subquery(s.expr))
+      return unsupported(nested->loc, "subqueries in a subquery's SELECT");
+  if (const Expr* nested = first_subquery(q.having))
+    return unsupported(nested->loc, "subqueries in a subquery's HAVING");
+  for (const ExprPtr& g : q.group_by)
+    if (const Expr* nested = first_subquery(g))
+      return unsupported(nested->loc, "subqueries in a subquery's GROUP BY");
+
+  // Unqualified names: t's columns, then the enclosing subqueries' tables'
+  // (nearest first), then the outermost query's.
+  const Qualify qualify = [&](const ExprPtr& x) {
+    ExprPtr out = qualify_inner(x, t.schema, inner);
+    for (const auto& [schema, qualifier] : enclosing.tables) out = qualify_inner(out, *schema, qualifier);
+    return out;
+  };
 
   // The subquery's scope: t's columns at Row 0..n-1, then the outer row.
   auto plan = std::make_shared<SubqueryPlan>();
@@ -461,29 +544,78 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     if (c.slot.origin == Slot::Origin::Row) c.slot.index += width;
     scope.add(std::move(c));
   }
+
+  // Subqueries nested in the WHERE: analyzed against this scope, read from
+  // global replicas through the EvalRow's NestedSubqueries.
+  std::vector<std::shared_ptr<const SubqueryPlan>> own_flat;
+  Enclosing deeper;
+  deeper.flat = enclosing.flat ? enclosing.flat : &own_flat;
+  deeper.tables.emplace_back(&t.schema, inner);
+  deeper.tables.insert(deeper.tables.end(), enclosing.tables.begin(), enclosing.tables.end());
+  NestedPlans nested;
+  const ExprPtr where = qualify(q.where);
+  for (const ExprPtr& n : find_subqueries(where)) {
+    bool seen = false;
+    for (const NestedPlan& o : nested) seen = seen || same_expr(*o.node, *n);
+    if (seen) continue;
+    const auto id = static_cast<uint32_t>(deeper.flat->size());
+    deeper.flat->push_back(nullptr);
+    auto analyzed = analyze(n, scope, catalog, functions, deeper);
+    if (!analyzed) return analyzed.error();
+    auto p = std::const_pointer_cast<SubqueryPlan>(*analyzed);
+    p->nested_id = id;
+    p->nested_cache = std::make_shared<ScanCache>();
+    (*deeper.flat)[id] = p;
+    nested.push_back(NestedPlan{n, p});
+    scope.bind_external(n, p->type, [id](const EvalRow& row) -> Value {
+      if (!row.nested || id >= row.nested->evals.size())
+        throw std::logic_error("a nested subquery was evaluated without its tables");
+      return row.nested->evals[id](row);
+    });
+  }
+  plan->has_nested = !nested.empty();
+
   CompileOptions options;
   options.allow_aggregates = false;
   options.clause = "subquery";
   ExpressionCompiler compiler(scope, functions, options);
 
+  // What this subquery reads of its outer scope, for an enclosing one's
+  // classification of its conditions.
+  auto outer_reads = [&](std::initializer_list<ExprPtr> exprs) {
+    for (const ExprPtr& x : exprs)
+      if (x) collect_outer_reads(*x, scope, inner, nested, plan->outer_reads);
+    if (e->kind == ExprKind::InSubquery)
+      collect_outer_reads(*qualify_outer(e->args[0], outer), scope, inner, nested,
+                          plan->outer_reads);
+  };
+  auto finished = [&]() -> std::shared_ptr<const SubqueryPlan> {
+    if (!enclosing.flat) plan->nested = std::move(own_flat);
+    return plan;
+  };
+
   if (!q.group_by.empty()) {
-    if (auto bad = plan_grouped(*plan, e, q, t, item, scope, outer, inner, functions)) return *bad;
-    return std::shared_ptr<const SubqueryPlan>(std::move(plan));
+    if (auto bad = plan_grouped(*plan, e, q, qualify, item, scope, outer, inner, nested, functions))
+      return *bad;
+    outer_reads({where, item ? qualify(item->expr) : nullptr, qualify(q.having)});
+    for (const ExprPtr& g : q.group_by) outer_reads({qualify(g)});
+    return finished();
   }
 
   std::vector<ExprPtr> conds;
-  conjuncts(qualify_inner(q.where, t.schema, inner), conds);
+  conjuncts(where, conds);
   ExprPtr selected;
   bool aggregated = false;
   if (item) {
     aggregated = has_aggregate(*item->expr, functions);
     if (aggregated && e->kind != ExprKind::ScalarSubquery)
       return unsupported(item->expr->loc, "aggregate functions in IN subqueries");
-    selected = qualify_inner(item->expr, t.schema, inner);
+    selected = qualify(item->expr);
     if (e->kind == ExprKind::InSubquery)
       conds.push_back(ast::binary(BinaryOp::Eq, selected, qualify_outer(e->args[0], outer),
                                   e->args[0]->loc));
   }
+  outer_reads({where, selected});
   for (const ExprPtr& c : conds) {
     std::vector<ExprPtr> calls;
     aggregate_calls(c, functions, calls);
@@ -498,7 +630,7 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
                                "boolean but is " + to_sql(*c) + " instead.");
     auto shared = std::make_shared<CompiledExpr>(std::move(*compiled));
     plan->conditions.push_back(shared);
-    const bool correlated = reads_outer(*c, scope, inner);
+    const bool correlated = reads_outer(*c, scope, inner, &nested);
     (correlated ? plan->correlated_conditions : plan->table_conditions).push_back(shared);
     // The first `C = e` between t alone and the outer row alone indexes a
     // scan's cached rows.
@@ -507,8 +639,8 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
       for (int side = 0; side < 2 && !plan->index_key; ++side) {
         const ExprPtr& key = c->args[side];
         const ExprPtr& probe = c->args[1 - side];
-        if (!reads_inner(*key, scope, inner) || reads_outer(*key, scope, inner) ||
-            reads_inner(*probe, scope, inner))
+        if (!reads_inner(*key, scope, inner, &nested) || reads_outer(*key, scope, inner, &nested) ||
+            reads_inner(*probe, scope, inner, &nested))
           continue;
         auto k = compiler.compile(key);
         auto p = compiler.compile(probe);
@@ -526,7 +658,7 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     if (!compiled) return compiled.error();
     plan->selected = std::make_shared<CompiledExpr>(std::move(*compiled));
     plan->selected_correlated =
-        e->kind == ExprKind::ScalarSubquery && reads_outer(*selected, scope, inner);
+        e->kind == ExprKind::ScalarSubquery && reads_outer(*selected, scope, inner, &nested);
   }
   plan->type = e->kind == ExprKind::ScalarSubquery ? plan->selected->type()
                                                    : DataType::of(TypeKind::Boolean);
@@ -543,7 +675,9 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
       if (k.kind != ExprKind::Column) continue;
       auto col = scope.find(k.qualifier, k.name);
       if (!col.ok() || (*col)->qualifier != inner || !(*col)->is_key) continue;
-      if (reads_inner(*other, scope, inner)) continue;
+      // A key computed by a subquery is not looked up (a re-key evaluates
+      // the key where no table is bound): the condition is scanned.
+      if (reads_inner(*other, scope, inner, &nested) || first_subquery(other)) continue;
       auto compiled = compiler.compile(other);
       if (!compiled) return compiled.error();
       plan->key = std::make_shared<CompiledExpr>(std::move(*compiled));
@@ -558,7 +692,16 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
     plan->key_name = keys[0].name;
     plan->key_wrapped = t.key_format == "DELIMITED";
   }
-  return std::shared_ptr<const SubqueryPlan>(std::move(plan));
+  return finished();
+}
+
+}  // namespace
+
+Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(const ExprPtr& e,
+                                                               const Scope& outer,
+                                                               const Catalog& catalog,
+                                                               const FunctionRegistry& functions) {
+  return analyze(e, outer, catalog, functions, Enclosing{});
 }
 
 Value evaluate_subquery(const SubqueryPlan& plan, const TableLookup& lookup,
@@ -784,6 +927,22 @@ const ScanSnapshot& fresh_snapshot(const TableScan& table, ScanCacheHandle& cach
   return *cache.local;
 }
 
+// The scan a plan's conditions are tested in: `table` itself, or, when
+// they contain nested subqueries, a copy of its rows taken first, so no
+// table's lock is held while a nested subquery reads another table (or
+// the same one).
+const TableScan& scan_for(const SubqueryPlan& plan, const TableScan& table, TableScan& copied) {
+  if (!plan.has_nested) return table;
+  copied.id = table.id;
+  copied.version = table.version;
+  copied.scan = [&table](const std::function<void(const Value&, const Value&)>& visit) {
+    std::vector<std::pair<Value, Value>> rows;
+    table.scan([&](const Value& k, const Value& v) { rows.emplace_back(k, v); });
+    for (const auto& [k, v] : rows) visit(k, v);
+  };
+  return copied;
+}
+
 // A grouped subquery's groups for the table's current rows: folded, kept
 // by HAVING, and (IN) their values.
 void build_groups(const SubqueryPlan& plan, const TableScan& table, ScanSnapshot& built) {
@@ -831,8 +990,10 @@ void build_groups(const SubqueryPlan& plan, const TableScan& table, ScanSnapshot
 
 // A grouped (uncorrelated) subquery for the outer row: from the groups of
 // the table's current version.
-Value evaluate_grouped(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
+Value evaluate_grouped(const SubqueryPlan& plan, const TableScan& rows, const EvalRow& outer,
                        ScanCacheHandle* cache, std::optional<ScanError>& error) {
+  TableScan copied;
+  const TableScan& table = scan_for(plan, rows, copied);
   ScanSnapshot local;
   const ScanSnapshot* snap = &local;
   if (cache) {
@@ -867,9 +1028,11 @@ Value evaluate_grouped(const SubqueryPlan& plan, const TableScan& table, const E
 
 }  // namespace
 
-Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const EvalRow& outer,
+Value evaluate_scan(const SubqueryPlan& plan, const TableScan& rows, const EvalRow& outer,
                     ScanCacheHandle* cache, std::optional<ScanError>& error) {
-  if (plan.grouped()) return evaluate_grouped(plan, table, outer, cache, error);
+  if (plan.grouped()) return evaluate_grouped(plan, rows, outer, cache, error);
+  TableScan copied;
+  const TableScan& table = scan_for(plan, rows, copied);
   const size_t width = plan.layout->width();
   const bool scalar = plan.expr->kind == ExprKind::ScalarSubquery;
   const bool aggregated = plan.aggregated();

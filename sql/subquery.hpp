@@ -40,6 +40,10 @@
 // Names inside a subquery resolve to t's columns first (unqualified names
 // that t has are t's), then to the outer query's columns.
 //
+// A subquery's WHERE may hold nested subqueries, at any depth: each reads
+// its table's global replica, through the task's NestedSubqueries that the
+// EvalRow carries (SubqueryPlan::nested below).
+//
 // This file is part of the front-end (no operators): the planner
 // (plan_subquery.cpp) materializes t and feeds lookups through `Lookup`.
 //
@@ -64,6 +68,7 @@
 namespace rivulet::sql {
 
 class RowLayout;
+struct ScanCache;
 
 struct SubqueryPlan {
   ExprPtr expr;                      // the InSubquery / Exists / ScalarSubquery node
@@ -127,6 +132,35 @@ struct SubqueryPlan {
   bool result_reads_outer = false;
   // True when the whole result depends on t alone (cacheable per version of t).
   bool uncorrelated() const { return correlated_conditions.empty() && !selected_correlated; }
+
+  // Nested subqueries: subqueries in this subquery's WHERE, analyzed
+  // against its scope (t's columns, then the outer row). They read global
+  // replicas (lookups or scans), evaluated through the EvalRow's `nested`
+  // (NestedSubqueries), which the task sets before it evaluates the
+  // outermost subquery.
+  //  - `nested`: on an outermost subquery, every subquery nested in it at
+  //    any depth; `nested_id` is a nested one's index there;
+  //  - `has_nested`: this subquery's own conditions contain subqueries (its
+  //    scan then copies t's rows out before testing them, so no table's
+  //    lock is held while another table is read);
+  //  - `outer_reads`: the qualifiers of its outer scope's columns this
+  //    subquery reads, its own nested ones' included ("" for a pseudo
+  //    column or a volatile function): it is correlated with its enclosing
+  //    subquery's outer row when one of them is not that subquery's table.
+  //  - `nested_cache`: a nested subquery's ScanCache, shared by whatever
+  //    evaluates it (snapshots are keyed by table and version).
+  std::vector<std::shared_ptr<const SubqueryPlan>> nested;
+  uint32_t nested_id = 0;
+  std::shared_ptr<ScanCache> nested_cache;
+  bool has_nested = false;
+  std::vector<std::string> outer_reads;
+};
+
+// How one task evaluates the subqueries nested in one outermost subquery:
+// `evals[i]` evaluates SubqueryPlan::nested[i] against the row of the
+// subquery that encloses it.
+struct NestedSubqueries {
+  std::vector<std::function<Value(const EvalRow&)>> evals;
 };
 
 // The table's stored value for `key`, or nullptr.
@@ -181,8 +215,8 @@ struct ScanError {
   std::string message;
 };
 
-// Every subquery node in `e` (outermost ones; nested ones are rejected by
-// analyze_subquery).
+// Every subquery node in `e` (outermost ones; the subqueries nested in
+// their WHERE are analyzed with them: SubqueryPlan::nested).
 std::vector<ExprPtr> find_subqueries(const ExprPtr& e);
 
 // Checks one subquery node against the catalog and the outer query's scope

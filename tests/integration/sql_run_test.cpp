@@ -6,7 +6,7 @@
 // topic with another partition count: a global table replica), an update of
 // that table seen by later records, a scalar scan matching two rows
 // dead-lettered,
-// a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+// a subquery nested in a key lookup's WHERE, a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -116,6 +116,10 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT ID, SYMBOL, SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE\n"
            "    GROUP BY SYMBOL HAVING COUNT(*) >= 2) AS GROUPED FROM TRADES\n"
            "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = 2;\n"
+           "CREATE STREAM WATCHED_LOW WITH (kafka_topic='watched-low') AS\n"
+           "  SELECT ID, SYMBOL FROM TRADES\n"
+           "  WHERE SYMBOL IN (SELECT SYMBOL FROM LIMITS L WHERE L.MAX_PRICE < 104\n"
+           "                   AND L.SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE));\n"
            "-- Written to the topic 'limits' before the queries start.\n"
            "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
   }
@@ -124,7 +128,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 6 queries from " + app, 0) == 0);
+  CHECK(line->rfind("running 7 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
   REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
@@ -190,6 +194,18 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   CHECK(watched.size() == want_watched.size());
   CHECK(std::set<std::string>(ids.begin(), ids.end()) == want_ids);
   CHECK(ids.size() == want_ids.size());
+  // A subquery nested in a key lookup: the limits under 104 (S0 to S3, and
+  // S10) whose symbol is on the active watch list (S1, S3, S5, S9).
+  std::set<std::string> want_low;
+  for (int i = 0; i < 60; ++i)
+    if (i % 12 == 1 || i % 12 == 3) want_low.insert("t" + std::to_string(i));
+  std::multiset<std::string> low;
+  eventually([&] {
+    low = keys_of("watched-low");
+    return low.size() >= want_low.size();
+  });
+  CHECK(std::set<std::string>(low.begin(), low.end()) == want_low);
+  CHECK(low.size() == want_low.size());
   // An aggregate over the watch list: only S9 is watched twice (the whole
   // list, whatever partitions of watch hold it, is in the node's replica).
   std::multiset<std::string> twice;

@@ -733,4 +733,235 @@ TEST_CASE("subquery: an aggregate that overflows drops only that record", "[sql]
   CHECK(d.data_errors()[0].error.context.offset == 1);  // n2
 }
 
+
+namespace {
+
+const char* kKinds =
+    "CREATE TABLE KINDS (KIND STRING PRIMARY KEY, ACTIVE BOOLEAN, OWNER STRING)\n"
+    "  WITH (kafka_topic='kinds', value_format='JSON');\n";
+
+void kind(TestDriver& d, const std::string& k, std::optional<std::string> value) {
+  d.pipe("kinds", k, std::move(value), 0);
+}
+
+}  // namespace
+
+TEST_CASE("subquery: a lookup nested in a lookup reads the nested table's replica",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(std::string(kKinds) +
+                              "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES\n"
+                              "  WHERE SYMBOL IN (SELECT SYMBOL FROM LIMITS\n"
+                              "                   WHERE KIND IN (SELECT KIND FROM KINDS WHERE ACTIVE));",
+                          engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("line 4:16  WHERE  LIMITS: key lookup by TRADES.SYMBOL in the task's "
+                       "table, the input re-keyed by it") != std::string::npos);
+  CHECK(explained.find("line 5:31  nested in line 4:16  KINDS: key lookup by LIMITS.KIND in the "
+                       "node's global replica of the table (no repartition)\n") !=
+        std::string::npos);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 1.0, "KIND": "tech"})");
+  limit(d, "XOM", R"({"MAX_PRICE": 1.0, "KIND": "oil"})");
+  limit(d, "GME", R"({"MAX_PRICE": 1.0, "KIND": null})");
+  kind(d, "tech", R"({"ACTIVE": true})");
+  kind(d, "oil", R"({"ACTIVE": false})");
+  trade(d, "t1", 1.0, "AAPL");
+  trade(d, "t2", 1.0, "XOM");  // its kind is not active
+  trade(d, "t3", 1.0, "GME");  // no kind
+  trade(d, "t4", 1.0, "IBM");  // no limit
+  kind(d, "oil", R"({"ACTIVE": true})");
+  trade(d, "t5", 1.0, "XOM");  // now it is
+  kind(d, "tech", std::nullopt);
+  trade(d, "t6", 1.0, "AAPL");  // its kind is gone
+  CHECK(kept(d) == std::vector<std::string>{"t1", "t5"});
+}
+
+TEST_CASE("subquery: an uncorrelated scan with a nested subquery is cached until either table "
+          "changes",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(std::string(kKinds) +
+                              "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES\n"
+                              "  WHERE EXISTS (SELECT 1 FROM LIMITS WHERE MAX_PRICE > 100\n"
+                              "                AND KIND IN (SELECT KIND FROM KINDS WHERE NOT ACTIVE));",
+                          engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("line 4:9  WHERE  LIMITS: scan of the global table, computed once per "
+                       "change of the table\n") != std::string::npos);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 500.0, "KIND": "tech"})");
+  limit(d, "XOM", R"({"MAX_PRICE": 50.0, "KIND": "oil"})");
+  trade(d, "t1", 1.0);  // no kind is inactive
+  kind(d, "oil", R"({"ACTIVE": false})");
+  trade(d, "t2", 1.0);  // oil is, but XOM's limit is 50
+  kind(d, "tech", R"({"ACTIVE": false})");
+  trade(d, "t3", 1.0);  // a change of KINDS alone: AAPL matches now
+  trade(d, "t4", 1.0);  // from the cache
+  kind(d, "tech", R"({"ACTIVE": true})");
+  trade(d, "t5", 1.0);
+  limit(d, "XOM", R"({"MAX_PRICE": 150.0, "KIND": "oil"})");
+  trade(d, "t6", 1.0);  // a change of LIMITS alone
+  CHECK(kept(d) == std::vector<std::string>{"t3", "t4", "t6"});
+}
+
+TEST_CASE("subquery: a nested subquery may read the outermost row, and names resolve to the "
+          "nearest table",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  // KIND in the nested WHERE is the KINDS' own; SYMBOL is LIMITS' (TRADES
+  // has one too); ID is only TRADES'.
+  auto driver = driver_of(std::string(kKinds) +
+                              "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES T\n"
+                              "  WHERE EXISTS (SELECT 1 FROM LIMITS L\n"
+                              "                WHERE L.KIND IN (SELECT KIND FROM KINDS\n"
+                              "                                 WHERE OWNER = ID AND ACTIVE\n"
+                              "                                   AND KIND <> SYMBOL));",
+                          engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  CHECK(explained.find("line 4:9  WHERE  LIMITS: scan of the global table, every row tested "
+                       "per record (correlated)\n") != std::string::npos);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 1.0, "KIND": "tech"})");
+  limit(d, "oil", R"({"MAX_PRICE": 1.0, "KIND": "oil"})");  // its symbol is its kind
+  kind(d, "tech", R"({"ACTIVE": true, "OWNER": "t1"})");
+  kind(d, "oil", R"({"ACTIVE": true, "OWNER": "t2"})");
+  trade(d, "t1", 1.0, "oil");  // owns tech, AAPL's kind; TRADES' SYMBOL is not read
+  trade(d, "t2", 1.0, "x");    // owns oil: only the limit whose symbol is oil has it
+  trade(d, "t3", 1.0, "x");    // owns nothing
+  CHECK(kept(d) == std::vector<std::string>{"t1"});
+}
+
+TEST_CASE("subquery: nested subqueries at three levels, aggregated, against the same table",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      std::string(kKinds) +
+          "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES T\n"
+          "  WHERE PRICE > (SELECT MAX(L.MAX_PRICE) FROM LIMITS L\n"
+          "                 WHERE L.KIND IN (SELECT KIND FROM KINDS K WHERE K.ACTIVE\n"
+          "                                    AND EXISTS (SELECT 1 FROM LIMITS M\n"
+          "                                                WHERE M.KIND = K.KIND\n"
+          "                                                  AND M.SYMBOL = T.SYMBOL)));",
+      engine);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 10.0, "KIND": "tech"})");
+  limit(d, "MSFT", R"({"MAX_PRICE": 20.0, "KIND": "tech"})");
+  limit(d, "XOM", R"({"MAX_PRICE": 5.0, "KIND": "oil"})");
+  kind(d, "tech", R"({"ACTIVE": true})");
+  kind(d, "oil", R"({"ACTIVE": true})");
+  // A trade's symbol picks its kind; the cap is that kind's highest limit.
+  trade(d, "t1", 15.0, "AAPL");  // tech: 20
+  trade(d, "t2", 25.0, "AAPL");
+  trade(d, "t3", 6.0, "XOM");    // oil: 5
+  trade(d, "t4", 6.0, "IBM");    // no kind: MAX of no row is NULL
+  kind(d, "oil", R"({"ACTIVE": false})");
+  trade(d, "t5", 6.0, "XOM");
+  CHECK(kept(d) == std::vector<std::string>{"t2", "t3"});
+}
+
+TEST_CASE("subquery: a nested scalar lookup by the outermost row (sql-reference's example)",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES T\n"
+      "  WHERE PRICE > (SELECT MAX(L.MAX_PRICE) FROM LIMITS L\n"
+      "                 WHERE L.KIND = (SELECT M.KIND FROM LIMITS M WHERE M.SYMBOL = T.SYMBOL));",
+      engine);
+  const std::string explained = engine.explain("app");
+  INFO(explained);
+  // The nested lookup reads the trade alone: it probes the index of L.KIND.
+  CHECK(explained.find("line 2:17  WHERE  LIMITS: scan of the global table folding "
+                       "MAX(L.MAX_PRICE), its rows cached per change of the table and indexed by "
+                       "L.KIND = (SELECT M.KIND FROM LIMITS M WHERE (M.SYMBOL = T.SYMBOL)): each "
+                       "record tests the rows of its value only\n") != std::string::npos);
+  CHECK(explained.find("line 3:33  nested in line 2:17  LIMITS: key lookup by T.SYMBOL in the "
+                       "node's global replica of the table (no repartition)\n") !=
+        std::string::npos);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 10.0, "KIND": "tech"})");
+  limit(d, "MSFT", R"({"MAX_PRICE": 20.0, "KIND": "tech"})");
+  limit(d, "XOM", R"({"MAX_PRICE": 5.0, "KIND": "oil"})");
+  trade(d, "t1", 15.0, "AAPL");  // tech: 20
+  trade(d, "t2", 25.0, "AAPL");
+  trade(d, "t3", 6.0, "XOM");   // oil: 5
+  trade(d, "t4", 6.0, "IBM");   // no limit: NULL
+  CHECK(kept(d) == std::vector<std::string>{"t2", "t3"});
+}
+
+TEST_CASE("subquery: a nested scalar matching several rows drops the outer record",
+          "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(std::string(kKinds) +
+                              "CREATE STREAM A AS SELECT ID, PRICE FROM TRADES\n"
+                              "  WHERE EXISTS (SELECT 1 FROM LIMITS\n"
+                              "    WHERE KIND = (SELECT KIND FROM KINDS WHERE ACTIVE));",
+                          engine);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 1.0, "KIND": "tech"})");
+  kind(d, "tech", R"({"ACTIVE": true})");
+  trade(d, "t1", 1.0);
+  kind(d, "oil", R"({"ACTIVE": true})");
+  trade(d, "t2", 1.0);  // two active kinds
+  kind(d, "oil", std::nullopt);
+  trade(d, "t3", 1.0);
+  CHECK(kept(d) == std::vector<std::string>{"t1", "t3"});
+  REQUIRE(d.data_errors().size() == 1);
+  const std::string text = d.data_errors()[0].to_string();
+  INFO(text);
+  CHECK(text.find("line 5:18: the scalar subquery returned more than one row (table KINDS)") !=
+        std::string::npos);
+  CHECK(d.data_errors()[0].error.context.offset == 1);  // t2
+}
+
+TEST_CASE("subquery: nested subqueries in HAVING and in SELECT", "[sql][subquery][nested]") {
+  SqlEngine engine;
+  auto driver = driver_of(
+      std::string(kKinds) +
+          "CREATE STREAM A AS SELECT ID,\n"
+          "  EXISTS (SELECT 1 FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL\n"
+          "            AND L.KIND IN (SELECT KIND FROM KINDS WHERE ACTIVE)) AS LIVE\n"
+          "  FROM TRADES T;\n"
+          "CREATE TABLE B AS SELECT SYMBOL, COUNT(*) AS N FROM TRADES GROUP BY SYMBOL\n"
+          "  HAVING COUNT(*) >= (SELECT COUNT(*) FROM LIMITS L\n"
+          "                       WHERE L.KIND IN (SELECT KIND FROM KINDS WHERE ACTIVE));",
+      engine);
+  auto& d = *driver;
+  limit(d, "AAPL", R"({"MAX_PRICE": 1.0, "KIND": "tech"})");
+  limit(d, "MSFT", R"({"MAX_PRICE": 1.0, "KIND": "tech"})");
+  kind(d, "tech", R"({"ACTIVE": true})");
+  trade(d, "t1", 1.0, "AAPL");  // 2 live limits: a count of 1 is not enough
+  trade(d, "t2", 1.0, "AAPL");
+  kind(d, "tech", R"({"ACTIVE": false})");
+  trade(d, "t3", 1.0, "XOM");  // none live: any count
+  CHECK(rows_of(d, "A") == std::vector<std::string>{R"(t1={"LIVE":true})", R"(t2={"LIVE":true})",
+                                                    R"(t3={"LIVE":false})"});
+  CHECK(rows_of(d, "B") == std::vector<std::string>{R"(AAPL={"N":2})", R"(XOM={"N":1})"});
+}
+
+TEST_CASE("subquery: nested subqueries' errors name line:column", "[sql][subquery][nested]") {
+  const std::string schema = kKinds;
+  auto e = error_of(schema +
+                    "CREATE STREAM A AS SELECT * FROM TRADES WHERE PRICE > (SELECT\n"
+                    "  (SELECT 1 FROM KINDS) FROM LIMITS);");
+  CHECK(e == "line 4:3: not supported yet: subqueries in a subquery's SELECT");
+  e = error_of(schema +
+               "CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS (SELECT 1 FROM LIMITS\n"
+               "  WHERE KIND IN (SELECT KIND FROM TICKS));");
+  CHECK(e.rfind("line 4:", 0) == 0);
+  CHECK(e.find("is a STREAM") != std::string::npos);
+  e = error_of(schema +
+               "CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS (SELECT 1 FROM LIMITS\n"
+               "  WHERE KIND IN (SELECT ACTIVE FROM KINDS));");
+  CHECK(e.rfind("line 4:", 0) == 0);
+  CHECK(e.find("Cannot compare") != std::string::npos);
+  e = error_of(schema +
+               "CREATE STREAM A AS SELECT * FROM TRADES WHERE EXISTS (SELECT 1 FROM LIMITS\n"
+               "  WHERE KIND IN (SELECT KIND FROM LIMITS));");
+  CHECK(e.find("needs an alias distinct") != std::string::npos);
+}
+
 }  // namespace rivulet::sql
