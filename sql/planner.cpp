@@ -188,8 +188,6 @@ class QueryPlanner {
 
   Expected<bool> plan_query() {
     if (q_.limit && !deliver_) return unsupported(q_.loc, "LIMIT");
-    if (a_.aggregate && !select_subqueries_.empty())
-      return unsupported(select_subqueries_[0]->loc, "subqueries in the SELECT of an aggregation");
     if (auto bad = check_window_bounds(q_, a_.aggregate_calls)) return *bad;
 
     const SourceInfo& from = *a_.sources[0].info;
@@ -1109,16 +1107,25 @@ class QueryPlanner {
 
     auto p = std::make_shared<Projection>();
     p->key_from_record = true;
-    auto ok = build_projection(out_scope, *p);
+    // SELECT's subqueries are typed now and bound per task
+    // (subqueries_after_aggregate).
+    Scope typed = out_scope;
+    for (const OutputColumn& c : a_.projection) {
+      if (!has_subqueries(c.expr)) continue;
+      auto t = scope_with_subquery_types(c.expr, typed, e_.catalog_);
+      if (!t) return t.error();
+      typed = std::move(*t);
+    }
+    auto ok = build_projection(typed, *p);
     if (!ok) return ok.error();
     if (p->key.size() < q_.group_by.size() && !(deliver_ && p->key.empty()))
       return sql_error(q_.loc, "The query used to build `" + sink_.name +
                                    "` must include the grouping expressions in its projection.");
-    if (q_.having && has_subqueries(q_.having)) {
-      auto factory = having_with_subqueries(out_scope, p);
+    if ((q_.having && has_subqueries(q_.having)) || !aggregate_select_subqueries_.empty()) {
+      auto factory = subqueries_after_aggregate(out_scope, p);
       if (!factory) return factory.error();
       node = e_.topology_.add_processor(name("project"), {node}, std::move(*factory));
-      return add_having_filter(e_.topology_, node, id_);
+      return q_.having ? add_having_filter(e_.topology_, node, id_) : node;
     }
     if (q_.having) {
       auto h = compile(out_scope, q_.having, "HAVING");
@@ -1129,33 +1136,70 @@ class QueryPlanner {
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
   }
 
-  // The projection step of an aggregation whose HAVING has subqueries: they
-  // read global tables (plan_global_subqueries), bound per task, and HAVING is
-  // compiled then; an update whose scalar scan matched several rows is
-  // dropped as a data error.
-  Expected<ProcessorFactory> having_with_subqueries(const Scope& out_scope,
-                                                    std::shared_ptr<const Projection> p) {
-    auto global = plan_global_subqueries(e_.topology_, e_.catalog_, q_.having, out_scope,
-                                         "HAVING", &notes_);
-    if (!global) return global.error();
-    {  // type errors now, not when a task is built
-      auto typed = scope_with_subquery_types(q_.having, out_scope, e_.catalog_);
-      if (!typed) return typed.error();
-      auto h = compile(*typed, q_.having, "HAVING");
-      if (!h) return h.error();
+  // The projection step of an aggregation whose SELECT or HAVING has
+  // subqueries: they read global tables (plan_global_subqueries), bound per
+  // task, and the value columns that hold them and HAVING are compiled then;
+  // an update whose scalar scan matched several rows is dropped as a data
+  // error.
+  Expected<ProcessorFactory> subqueries_after_aggregate(const Scope& out_scope,
+                                                        std::shared_ptr<const Projection> p) {
+    GlobalSubqueries global;
+    auto add = [&](const ExprPtr& e, const char* clause) -> std::optional<Error> {
+      auto planned = plan_global_subqueries(e_.topology_, e_.catalog_, e, out_scope, clause,
+                                            &notes_);
+      if (!planned) return planned.error();
+      global.plans.insert(global.plans.end(), planned->plans.begin(), planned->plans.end());
+      global.caches.insert(global.caches.end(), planned->caches.begin(), planned->caches.end());
+      return std::nullopt;
+    };
+    // The value columns holding subqueries: (index in p->values, expression).
+    std::vector<std::pair<size_t, ExprPtr>> values;
+    for (const ExprPtr& s : aggregate_select_subqueries_)
+      if (auto bad = add(s, "SELECT")) return *bad;
+    for (const OutputColumn& c : a_.projection) {
+      if (!has_subqueries(c.expr)) continue;
+      size_t at = p->values.size();
+      for (size_t i = 0; i < p->values.size(); ++i)
+        if (p->values[i].first == c.name) at = i;
+      if (at == p->values.size())  // a grouping column: GROUP BY holds no subquery
+        return unsupported(c.loc, "subqueries in the key columns of an aggregation");
+      values.emplace_back(at, c.expr);
     }
-    return ProcessorFactory([global = std::move(*global), out_scope, p,
-                             having = q_.having](BuildContext& b) -> std::unique_ptr<Processor> {
+    const ExprPtr having = q_.having && has_subqueries(q_.having) ? q_.having : nullptr;
+    if (having) {
+      if (auto bad = add(having, "HAVING")) return *bad;
+      // Type errors now, not when a task is built.
+      auto typed = scope_with_subquery_types(having, out_scope, e_.catalog_);
+      if (!typed) return typed.error();
+      auto h = compile(*typed, having, "HAVING");
+      if (!h) return h.error();
+    } else if (q_.having) {
+      auto h = compile(out_scope, q_.having, "HAVING");
+      if (!h) return h.error();
+      auto with_having = std::make_shared<Projection>(*p);
+      with_having->having = std::make_shared<CompiledExpr>(std::move(*h));
+      p = with_having;
+    }
+    return ProcessorFactory([global = std::move(global), out_scope, p, having,
+                             values](BuildContext& b) -> std::unique_ptr<Processor> {
       Scope s = out_scope;
       auto failed = std::make_shared<std::optional<ScanError>>();
       if (!bind_global_subqueries(b, global, s, failed)) return nullptr;
+      auto bound = std::make_shared<Projection>(*p);
       CompileOptions o;
-      o.clause = "HAVING";
-      auto h = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(having);
-      if (!h) return nullptr;
-      auto with_having = std::make_shared<Projection>(*p);
-      with_having->having = std::make_shared<CompiledExpr>(std::move(*h));
-      RewriteRowFn project = projector(with_having);
+      o.clause = "SELECT";
+      for (const auto& [at, expr] : values) {
+        auto v = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(expr);
+        if (!v) return nullptr;
+        bound->values[at].second = std::make_shared<CompiledExpr>(std::move(*v));
+      }
+      if (having) {
+        o.clause = "HAVING";
+        auto h = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(having);
+        if (!h) return nullptr;
+        bound->having = std::make_shared<CompiledExpr>(std::move(*h));
+      }
+      RewriteRowFn project = projector(bound);
       RewriteRowFn fn = [project, failed](Record& r, ProcessContext& ctx) {
         const Record in = r;
         const bool kept = project(r, ctx);
@@ -1182,7 +1226,12 @@ class QueryPlanner {
   ExprPtr where_ = q_.where;  // what of WHERE runs after the joins (push_down_where)
   // The SELECT's subqueries: the WHERE step appends their values to each
   // row, and the projection reads them there (`projection_scope_`).
-  std::vector<ExprPtr> select_subqueries_ = select_subqueries(a_);
+  std::vector<ExprPtr> select_subqueries_ =
+      a_.aggregate ? std::vector<ExprPtr>{} : select_subqueries(a_);
+  // An aggregation's SELECT subqueries: evaluated on each group update,
+  // after the aggregate (subqueries_after_aggregate), not in the WHERE step.
+  std::vector<ExprPtr> aggregate_select_subqueries_ =
+      a_.aggregate ? select_subqueries(a_) : std::vector<ExprPtr>{};
   std::vector<std::string> notes_;  // EXPLAIN's line per subquery
   Scope projection_scope_ = a_.scope;
 };
