@@ -6,7 +6,8 @@
 // topic with another partition count: a global table replica), an update of
 // that table seen by later records, a scalar scan matching two rows
 // dead-lettered,
-// a subquery nested in a key lookup's WHERE, a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+// a subquery nested in a key lookup's WHERE, a lookup in an aggregation's
+// SELECT, a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -110,7 +111,9 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE (SELECT WID FROM WATCH W WHERE W.SYMBOL = TRADES.SYMBOL) IS NOT NULL;\n"
            "CREATE TABLE HOT WITH (kafka_topic='hot') AS\n"
-           "  SELECT SYMBOL, COUNT(*) AS N FROM TRADES GROUP BY SYMBOL\n"
+           "  SELECT SYMBOL, COUNT(*) AS N,\n"
+           "    (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS CAP\n"
+           "  FROM TRADES GROUP BY SYMBOL\n"
            "  HAVING COUNT(*) >= (SELECT COUNT(*) FROM WATCH WHERE ACTIVE);\n"
            "CREATE STREAM TWICE WITH (kafka_topic='twice') AS\n"
            "  SELECT ID, SYMBOL, SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE\n"
@@ -220,17 +223,25 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
     CHECK(nlohmann::json::parse(value)["GROUPED"] == true);
   // HAVING against the watch list's size (5 active rows): each symbol's
   // count passes it at its fifth trade, and only then.
+  // Its SELECT looks each group's limit up in LIMITS' replica.
   std::map<std::string, std::vector<int>> hot;
+  std::map<std::string, nlohmann::json> caps;
   eventually([&] {
     hot.clear();
-    for (const auto& [key, value] : read_topic(*bootstrap, "hot"))
-      hot[key].push_back(nlohmann::json::parse(value)["N"].get<int>());
+    for (const auto& [key, value] : read_topic(*bootstrap, "hot")) {
+      auto v = nlohmann::json::parse(value);
+      hot[key].push_back(v["N"].get<int>());
+      caps[key] = v["CAP"];
+    }
     return hot.size() >= 12;
   });
   CHECK(hot.size() == 12);
   for (const auto& [symbol, counts] : hot) {
     INFO(symbol);
     CHECK(counts == std::vector<int>{5});
+    const int s = std::stoi(symbol.substr(1));
+    if (s == 11) CHECK(caps[symbol].is_null());
+    else CHECK(caps[symbol] == (s == 10 ? 50.0 : 100.0 + s));
   }
   // The S9 trades of WATCH_IDS are data errors: dead-lettered, not lost.
   std::multiset<std::string> dead;
