@@ -45,7 +45,8 @@
 #                   entry beside the decoded table's (seconds);
 #   bench_subquery  subqueries against a 100-row table (a key lookup, a
 #                   cached aggregate scan, a SELECT value, correlated scans
-#                   by an equality and by a range) against a plain filter,
+#                   by an equality and by a range, a nested subquery)
+#                   against a plain filter,
 #                   TestDriver, one thread,
 #                   3 rounds (SUBQUERY_TRADES, default 100000; 0 skips;
 #                   seconds);
@@ -591,6 +592,7 @@ if sq:
     for q, what in (("lookup", "a key lookup"), ("cached_avg", "a cached AVG scan"),
                     ("select", "a lookup in SELECT (every trade written)"),
                     ("correlated", f"a correlated MAX scan of {sq['limits']} rows by an equality (indexed)"),
+                    ("nested", "a key lookup whose WHERE holds a nested IN (an indexed probe)"),
                     ("correlated_range", f"a correlated COUNT scan of {sq['limits']} rows by a range")):
         if q in sq:
             fig[f"subquery_{q}_ratio_to_filter"] = {

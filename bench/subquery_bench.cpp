@@ -17,6 +17,10 @@
 //                               WHERE L.KIND = T.CLASS): a correlated scan
 //                by an equality: LIMITS' rows cached and indexed by KIND,
 //                each trade folds the rows of its CLASS (a tenth of them)
+//   nested       the lookup, AND L.KIND IN (SELECT M.KIND FROM LIMITS M
+//                WHERE M.MAX_PRICE > 55): a subquery nested in the
+//                lookup's WHERE, an indexed probe of the replica's cached
+//                rows by L.KIND per trade
 //   correlated_range  WHERE PRICE > (SELECT COUNT(*) FROM LIMITS L
 //                               WHERE L.MAX_PRICE > T.PRICE): a correlated
 //                scan without an equality, every row of LIMITS tested for
@@ -78,6 +82,10 @@ const Query kQueries[] = {
     {"correlated",
      "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
      "  WHERE PRICE > (SELECT MAX(MAX_PRICE) FROM LIMITS L WHERE L.KIND = T.CLASS);"},
+    {"nested",
+     "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
+     "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = T.SYMBOL\n"
+     "                   AND L.KIND IN (SELECT M.KIND FROM LIMITS M WHERE M.MAX_PRICE > 55));"},
     {"correlated_range",
      "CREATE STREAM OUT AS SELECT * FROM TRADES T\n"
      "  WHERE PRICE > (SELECT COUNT(*) FROM LIMITS L WHERE L.MAX_PRICE > T.PRICE);"},
