@@ -511,9 +511,13 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze(const ExprPtr& e, const Sc
                                   " must select exactly one expression");
     item = &q.select[0];
   }
+  // The selected value may hold subqueries (a chain of lookups), unless it
+  // aggregates or groups (its value is then computed from folded results).
   for (const SelectItem& s : q.select)
     if (const Expr* nested = first_subquery(s.expr))
-      return unsupported(nested->loc, "subqueries in a subquery's SELECT");
+      if (!q.group_by.empty() || has_aggregate(*s.expr, functions))
+        return unsupported(nested->loc,
+                           "subqueries in the SELECT of a subquery with aggregates or GROUP BY");
   if (const Expr* nested = first_subquery(q.having))
     return unsupported(nested->loc, "subqueries in a subquery's HAVING");
   for (const ExprPtr& g : q.group_by)
@@ -554,7 +558,10 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze(const ExprPtr& e, const Sc
   deeper.tables.insert(deeper.tables.end(), enclosing.tables.begin(), enclosing.tables.end());
   NestedPlans nested;
   const ExprPtr where = qualify(q.where);
-  for (const ExprPtr& n : find_subqueries(where)) {
+  std::vector<ExprPtr> found = find_subqueries(where);
+  if (item)
+    for (const ExprPtr& n : find_subqueries(qualify(item->expr))) found.push_back(n);
+  for (const ExprPtr& n : found) {
     bool seen = false;
     for (const NestedPlan& o : nested) seen = seen || same_expr(*o.node, *n);
     if (seen) continue;

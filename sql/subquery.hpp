@@ -40,7 +40,8 @@
 // Names inside a subquery resolve to t's columns first (unqualified names
 // that t has are t's), then to the outer query's columns.
 //
-// A subquery's WHERE may hold nested subqueries, at any depth: each reads
+// A subquery's WHERE and selected value may hold nested subqueries, at any
+// depth: each reads
 // its table's global replica, through the task's NestedSubqueries that the
 // EvalRow carries (SubqueryPlan::nested below).
 //
@@ -133,14 +134,16 @@ struct SubqueryPlan {
   // True when the whole result depends on t alone (cacheable per version of t).
   bool uncorrelated() const { return correlated_conditions.empty() && !selected_correlated; }
 
-  // Nested subqueries: subqueries in this subquery's WHERE, analyzed
+  // Nested subqueries: subqueries in this subquery's WHERE or selected
+  // value (not an aggregated or grouped one's), analyzed
   // against its scope (t's columns, then the outer row). They read global
   // replicas (lookups or scans), evaluated through the EvalRow's `nested`
   // (NestedSubqueries), which the task sets before it evaluates the
   // outermost subquery.
   //  - `nested`: on an outermost subquery, every subquery nested in it at
   //    any depth; `nested_id` is a nested one's index there;
-  //  - `has_nested`: this subquery's own conditions contain subqueries (its
+  //  - `has_nested`: this subquery's own conditions or selected value
+  //    contain subqueries (its
   //    scan then copies t's rows out before testing them, so no table's
   //    lock is held while another table is read);
   //  - `outer_reads`: the qualifiers of its outer scope's columns this
