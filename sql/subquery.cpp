@@ -549,8 +549,9 @@ Expected<std::shared_ptr<const SubqueryPlan>> analyze(const ExprPtr& e, const Sc
     scope.add(std::move(c));
   }
 
-  // Subqueries nested in the WHERE: analyzed against this scope, read from
-  // global replicas through the EvalRow's NestedSubqueries.
+  // Subqueries nested in the WHERE and the selected value: analyzed against
+  // this scope, read from global replicas through the EvalRow's
+  // NestedSubqueries.
   std::vector<std::shared_ptr<const SubqueryPlan>> own_flat;
   Enclosing deeper;
   deeper.flat = enclosing.flat ? enclosing.flat : &own_flat;
