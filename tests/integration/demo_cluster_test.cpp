@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/sanitizer.hpp"
 #include "support/child_process.hpp"
 
 using rivulet::testing::rivulet_binary;
@@ -15,9 +16,16 @@ using rivulet::testing::run_command;
 
 TEST_CASE("rivulet demo --cluster: a node joins, one is killed, every order once in the counts",
           "[integration][demo][cluster]") {
+  // The node is killed half-way through the stream, and its tasks must
+  // write again before the stream ends. A sanitizer build scales the
+  // failure timeout and the leases by kSanitizerSlowdown (9 s of lease
+  // instead of 1.5 s): its stream lasts long enough for that (under a
+  // loaded `make test-asan` a 12 s stream ended 3 s before the failover).
+  const int stream_seconds = rivulet::kSanitizerSlowdown > 1 ? 36 : 12;
   auto [rc, out] = run_command(rivulet_binary() +
                                    " demo --cluster --orders 40000 --users 2000"
-                                   " --stream-seconds 12 2>&1",
+                                   " --stream-seconds " + std::to_string(stream_seconds) +
+                                   " 2>&1",
                                "", 240);
   INFO(out);
   REQUIRE(rc == 0);
