@@ -107,6 +107,8 @@ Value finalize(const AggregateFn& fn, const Accumulator& a) {
     }
     case AggregateKind::Sum:
       return a.value.is_null() ? fn.empty_sum : a.value;
+    case AggregateKind::Custom:
+      return fn.finisher ? fn.finisher(a.value) : a.value;
     default:
       return a.value;
   }

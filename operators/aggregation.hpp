@@ -55,6 +55,9 @@ struct AggregateFn {
   // Custom only, optional: combines two aggregates (session windows merge
   // sessions with it; a custom function without one cannot be sessioned).
   std::function<Value(const Value&, const Value&)> merger;
+  // Custom only, optional: the result from the aggregate (unset: the
+  // aggregate itself), e.g. COUNT_DISTINCT's estimate from its sketch.
+  std::function<Value(const Value&)> finisher;
   // SUM only: the result of a group without a non-NULL input (NULL unless
   // set; SQL sets the type's zero, as ksqlDB's SUM starts at 0).
   Value empty_sum;
@@ -77,6 +80,22 @@ struct AggregateFn {
   // ones), largest first, as an array (empty until the first non-null
   // input). A custom function with a merger, so sessions merge it.
   static AggregateFn top_k(ValueFn input, size_t k, bool distinct, std::string name = "TOPK");
+  // ksqlDB's statistical and distinct aggregates (operators/aggregate_functions.hpp
+  // has their accumulators):
+  //  - COUNT_DISTINCT: the number of distinct non-null inputs, exact up to
+  //    1,024 of them, then HyperLogLog's estimate (standard error 0.81%),
+  //    in at most 16.1 KiB per group (operators/distinct_sketch.hpp);
+  //  - STDDEV_SAMPLE: the sample standard deviation of the non-null inputs
+  //    (numbers), 0.0 below two of them (as ksqlDB);
+  //  - CORRELATION: Pearson's coefficient of the pairs where neither input
+  //    is null; NULL while undefined (fewer than two pairs, or either
+  //    input constant), where ksqlDB gives NaN;
+  //  - ATTR: the input when every input of the group had the same value
+  //    (NULL counting as a value), NULL otherwise.
+  static AggregateFn count_distinct(ValueFn input, std::string name = "COUNT_DISTINCT");
+  static AggregateFn stddev_sample(ValueFn input, std::string name = "STDDEV_SAMPLE");
+  static AggregateFn correlation(ValueFn x, ValueFn y, std::string name = "CORRELATION");
+  static AggregateFn attr(ValueFn input, std::string name = "ATTR");
 };
 
 struct AggregateSpec {

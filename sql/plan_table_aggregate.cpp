@@ -3,11 +3,12 @@
 #include <stdexcept>
 #include <utility>
 
+#include "operators/aggregate_functions.hpp"
 #include "operators/aggregation.hpp"
 #include "operators/stateless_nodes.hpp"
 #include "runtime/decimal.hpp"
-#include "sql/row_layout.hpp"
 #include "sql/plan_rows.hpp"
+#include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -35,6 +36,19 @@ Value plus(const Value& acc, const Value& x, bool subtract) {
   return *r;
 }
 
+bool is_statistic(const std::string& name) {
+  return name == "STDDEV_SAMPLE" || name == "STDDEV_SAMP" || name == "CORRELATION";
+}
+
+Value initial_accumulator(const std::string& name) {
+  if (name == "COUNT") return Value::int64(0);
+  if (name == "AVG") return Value::array(Array{Value(), Value::int64(0)});
+  if (name == "CORRELATION") return aggregates::covariance_empty();
+  if (is_statistic(name)) return aggregates::variance_empty();
+  if (name == "ATTR") return Value::array(Array{});
+  return Value();  // SUM
+}
+
 EvalRow row_of(const Array& row, const Record& r) {
   EvalRow e;
   e.columns = row.data();
@@ -51,7 +65,8 @@ Expected<Topology::NodeId> plan_table_aggregate(
     Topology& topology, Topology::NodeId rows, const std::string& id,
     std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls) {
   for (const auto& c : calls)
-    if (c.name != "COUNT" && c.name != "SUM" && c.name != "AVG")
+    if (c.name != "COUNT" && c.name != "SUM" && c.name != "AVG" && !is_statistic(c.name) &&
+        c.name != "ATTR")
       return sql_error(c.loc, "The aggregation function(s) (" + c.name +
                                   ") cannot be applied to a table source, only to a stream "
                                   "source.");
@@ -133,7 +148,9 @@ Expected<Topology::NodeId> plan_table_aggregate(
   topology.add_table(none, prior);
   node = topology.add_repartition(node, id + "-groupby");
 
-  // 2. Accumulators per group: [COUNT: n | SUM: sum | AVG: [sum, n]].
+  // 2. Accumulators per group: [COUNT: n | SUM: sum | AVG: [sum, n] |
+  // STDDEV_SAMPLE: variance | CORRELATION: covariance | ATTR: value counts]
+  // (operators/aggregate_functions.hpp; each can take a row back out).
   const std::string aggregates = id + "-aggregates";
   ProcessorFactory aggregate = [aggregates, calls](BuildContext& c) -> std::unique_ptr<Processor> {
     std::shared_ptr<KTable> store = c.table(aggregates);
@@ -147,19 +164,25 @@ Expected<Topology::NodeId> plan_table_aggregate(
       if (const Value* p = store->find_local(r.key)) acc = p->as_array();
       if (acc.size() != calls.size()) {
         acc.clear();
-        for (const auto& call : calls)
-          acc.push_back(call.name == "COUNT" ? Value::int64(0)
-                        : call.name == "AVG"
-                            ? Value::array(Array{Value(), Value::int64(0)})
-                            : Value());
+        for (const auto& call : calls) acc.push_back(initial_accumulator(call.name));
       }
       auto apply = [&](const EvalRow& e, bool subtract) {
         const int64_t step = subtract ? -1 : 1;
         for (size_t i = 0; i < calls.size(); ++i) {
           const auto& call = calls[i];
           Value in = call.input ? call.input->evaluate(e) : Value::boolean(true);
+          if (call.name == "ATTR") {  // NULL is a value too
+            acc[i] = aggregates::attr_counts_step(acc[i], in, step);
+            continue;
+          }
           if (in.is_null()) continue;
-          if (call.name == "COUNT") {
+          if (call.name == "CORRELATION") {
+            Value y = call.input2->evaluate(e);
+            if (y.is_null()) continue;
+            acc[i] = aggregates::covariance_step(acc[i], in.to_double(), y.to_double(), subtract);
+          } else if (is_statistic(call.name)) {
+            acc[i] = aggregates::variance_step(acc[i], in.to_double(), subtract);
+          } else if (call.name == "COUNT") {
             acc[i] = Value::int64(acc[i].as_int64() + step);
           } else if (call.name == "SUM") {
             acc[i] = plus(acc[i], in, subtract);
@@ -200,6 +223,12 @@ Expected<Topology::NodeId> plan_table_aggregate(
           int64_t n = avg[1].as_int64();
           v = n == 0 || avg[0].is_null() ? Value()
                                          : Value::float64(avg[0].to_double() / static_cast<double>(n));
+        } else if (calls[i].name == "CORRELATION") {
+          v = aggregates::correlation_of(acc[i]);
+        } else if (is_statistic(calls[i].name)) {
+          v = aggregates::stddev_sample_of(acc[i]);
+        } else if (calls[i].name == "ATTR") {
+          v = aggregates::attr_counts_result(acc[i]);
         }
         results.push_back(Field{"A" + std::to_string(i), std::move(v)});
       }

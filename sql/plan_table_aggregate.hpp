@@ -10,11 +10,12 @@
 //   rows (key k, value: row or null) -> "<id>-table-group": looks up k's old
 //   row in the store "<id>-prior", replaces it, emits (group(old), row,
 //   subtract) and (group(new), row, add), or one (group, new row, old row,
-//   replace); rows whose group key is NULL are skipped -> repartition "<id>-groupby" -> "<id>-table-aggregate": keeps
-//   the accumulators per group in the store "<id>-aggregates" and emits
-//   (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
-// Functions: COUNT(*), COUNT(x), SUM(x), AVG(x). Others (MIN, MAX, ...)
-// cannot be undone and are rejected with ksqlDB's message.
+//   replace); rows whose group key is NULL are skipped -> repartition "<id>-groupby" ->
+//   "<id>-table-aggregate": keeps the accumulators per group in the store "<id>-aggregates" and
+//   emits (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
+// Functions: COUNT(*), COUNT(x), SUM(x), AVG(x), STDDEV_SAMPLE(x),
+// CORRELATION(x, y), ATTR(x). Others (MIN, MAX, COUNT_DISTINCT, ...) cannot
+// be undone and are rejected with ksqlDB's message.
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,8 +27,9 @@
 namespace rivulet::sql {
 
 struct TableAggregateCall {
-  std::string name;                           // COUNT, SUM, AVG
-  std::shared_ptr<const CompiledExpr> input;  // nullptr: COUNT(*) / COUNT()
+  std::string name;                            // COUNT, SUM, AVG, STDDEV_SAMPLE, ...
+  std::shared_ptr<const CompiledExpr> input;   // nullptr: COUNT(*) / COUNT()
+  std::shared_ptr<const CompiledExpr> input2;  // CORRELATION's second argument
   SourceLocation loc;
 };
 

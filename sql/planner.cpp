@@ -948,18 +948,25 @@ class QueryPlanner {
       std::string field = "A" + std::to_string(i);
       auto type = ExpressionCompiler(a_.scope).infer_type(call);
       if (!type) return type.error();
-      ValueFn input;
-      std::shared_ptr<CompiledExpr> ae;
+      ValueFn input, input2;
+      std::shared_ptr<CompiledExpr> ae, ae2;
       if (!call->star && !call->args.empty()) {
         const bool top_k = call->name == "TOPK" || call->name == "TOPKDISTINCT";
-        if (call->args.size() > 1 && !top_k)
+        const bool pairs = call->name == "CORRELATION";
+        if (call->args.size() > 1 && !top_k && !pairs)
           return unsupported(call->loc, call->name + " with several arguments");
         auto arg = compile(a_.scope, call->args[0], call->name.c_str());
         if (!arg) return arg.error();
         ae = std::make_shared<CompiledExpr>(std::move(*arg));
         input = [ae](const Record& r) { return ae->evaluate(eval_row(r)); };
+        if (pairs && call->args.size() == 2) {
+          auto second = compile(a_.scope, call->args[1], call->name.c_str());
+          if (!second) return second.error();
+          ae2 = std::make_shared<CompiledExpr>(std::move(*second));
+          input2 = [ae2](const Record& r) { return ae2->evaluate(eval_row(r)); };
+        }
       }
-      table_calls.push_back(TableAggregateCall{call->name, ae, call->loc});
+      table_calls.push_back(TableAggregateCall{call->name, ae, ae2, call->loc});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));
@@ -1076,6 +1083,14 @@ class QueryPlanner {
                                              field);
         fn.merger = add;
         spec.functions.push_back(std::move(fn));
+      } else if (call->name == "COUNT_DISTINCT") {
+        spec.functions.push_back(AggregateFn::count_distinct(input, field));
+      } else if (call->name == "STDDEV_SAMPLE" || call->name == "STDDEV_SAMP") {
+        spec.functions.push_back(AggregateFn::stddev_sample(input, field));
+      } else if (call->name == "CORRELATION" && input2) {
+        spec.functions.push_back(AggregateFn::correlation(input, input2, field));
+      } else if (call->name == "ATTR") {
+        spec.functions.push_back(AggregateFn::attr(input, field));
       } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
         auto k = top_k_size(*call);
         if (!k) return k.error();

@@ -7,13 +7,14 @@
 // that table seen by later records, a scalar scan matching two rows
 // dead-lettered,
 // a subquery nested in a key lookup's WHERE, a lookup in an aggregation's
-// SELECT, a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
+// SELECT, COUNT_DISTINCT, STDDEV_SAMPLE and ATTR grouped over both tasks,
+// a graceful stop on SIGTERM (exit 0), and a bad file (exit 2, line:column).
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -123,6 +124,10 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE SYMBOL IN (SELECT SYMBOL FROM LIMITS L WHERE L.MAX_PRICE < 104\n"
            "                   AND L.SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE));\n"
+           "CREATE TABLE PRICE_STATS WITH (kafka_topic='price-stats') AS\n"
+           "  SELECT SYMBOL, COUNT(*) AS N, COUNT_DISTINCT(PRICE) AS PRICES,\n"
+           "    STDDEV_SAMPLE(PRICE) AS SD, ATTR(ID) AS ONLY_ID\n"
+           "  FROM TRADES GROUP BY SYMBOL;\n"
            "-- Written to the topic 'limits' before the queries start.\n"
            "INSERT INTO LIMITS (MAX_PRICE, SYMBOL) VALUES (CAST(50 AS DOUBLE) / 2 * 2, 'S10');\n";
   }
@@ -131,7 +136,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 7 queries from " + app, 0) == 0);
+  CHECK(line->rfind("running 8 queries from " + app, 0) == 0);
   CHECK(line->find("application.id=sql-run-test") != std::string::npos);
   // Every limit is in the table before a trade arrives.
   REQUIRE(eventually([&] { return read_topic(*bootstrap, "limits-seen").size() >= 11; }));
@@ -242,6 +247,32 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
     const int s = std::stoi(symbol.substr(1));
     if (s == 11) CHECK(caps[symbol].is_null());
     else CHECK(caps[symbol] == (s == 10 ? 50.0 : 100.0 + s));
+  }
+  // Statistics per symbol, re-keyed by SYMBOL over both tasks (two phases
+  // through the repartition topic): each symbol's five trades.
+  std::map<std::string, std::vector<double>> prices;
+  for (int i = 0; i < 60; ++i) prices["S" + std::to_string(i % 12)].push_back(90 + (i * 7) % 25);
+  std::map<std::string, nlohmann::json> stats;
+  eventually([&] {
+    stats.clear();
+    for (const auto& [key, value] : read_topic(*bootstrap, "price-stats"))
+      stats[key] = nlohmann::json::parse(value);
+    if (stats.size() < 12) return false;
+    for (const auto& [symbol, v] : stats)
+      if (v["N"] != 5) return false;
+    return true;
+  });
+  REQUIRE(stats.size() == 12);
+  for (const auto& [symbol, v] : stats) {
+    INFO(symbol << ": " << v.dump());
+    const std::vector<double>& ps = prices[symbol];
+    CHECK(v["N"] == 5);
+    CHECK(v["PRICES"] == std::set<double>(ps.begin(), ps.end()).size());
+    double mean = 0, ss = 0;
+    for (double p : ps) mean += p / 5;
+    for (double p : ps) ss += (p - mean) * (p - mean);
+    CHECK(v["SD"].get<double>() == Approx(std::sqrt(ss / 4)));
+    CHECK(v["ONLY_ID"].is_null());  // five trades, five IDs
   }
   // The S9 trades of WATCH_IDS are data errors: dead-lettered, not lost.
   std::multiset<std::string> dead;
