@@ -1,5 +1,6 @@
 #include "sql/plan_table_aggregate.hpp"
 
+#include <cstddef>
 #include <stdexcept>
 #include <utility>
 
@@ -45,8 +46,46 @@ Value initial_accumulator(const std::string& name) {
   if (name == "AVG") return Value::array(Array{Value(), Value::int64(0)});
   if (name == "CORRELATION") return aggregates::covariance_empty();
   if (is_statistic(name)) return aggregates::variance_empty();
-  if (name == "ATTR") return Value::array(Array{});
+  if (name == "ATTR" || name == "COLLECT_LIST") return Value::array(Array{});
+  if (name == "HISTOGRAM") return Value::map(MapEntries{});
   return Value();  // SUM
+}
+
+// COLLECT_LIST over a table: `v` appended while the list is under `limit`;
+// taken out, its last occurrence removed (ksqlDB's undo; a value the limit
+// kept out is not there to remove).
+Value collect_step(const Value& acc, const Value& v, bool remove, size_t limit) {
+  Array items = acc.kind() == TypeKind::Array ? acc.as_array() : Array{};
+  if (!remove) {
+    if (items.size() < limit) items.push_back(v);
+  } else {
+    for (size_t i = items.size(); i-- > 0;)
+      if (items[i] == v) {
+        items.erase(items.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+  }
+  return Value::array(std::move(items));
+}
+
+// HISTOGRAM over a table: the count of `key` moved by `n`; an entry whose
+// count reaches 0 is dropped; a new key past 1000 distinct ones is ignored,
+// as on a stream.
+Value histogram_step(const Value& acc, const std::string& key, int64_t n) {
+  static constexpr size_t kHistogramLimit = 1000;
+  MapEntries entries = acc.kind() == TypeKind::Map ? acc.as_map() : MapEntries{};
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (it->first != key) continue;
+    const int64_t count = (it->second.kind() == TypeKind::BigInt ? it->second.as_int64() : 0) + n;
+    if (count <= 0) {
+      entries.erase(it);
+    } else {
+      it->second = Value::int64(count);
+    }
+    return Value::map(std::move(entries));
+  }
+  if (n > 0 && entries.size() < kHistogramLimit) entries.emplace_back(key, Value::int64(n));
+  return Value::map(std::move(entries));
 }
 
 EvalRow row_of(const Array& row, const Record& r) {
@@ -66,7 +105,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
     std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls) {
   for (const auto& c : calls)
     if (c.name != "COUNT" && c.name != "SUM" && c.name != "AVG" && !is_statistic(c.name) &&
-        c.name != "ATTR")
+        c.name != "ATTR" && c.name != "COLLECT_LIST" && c.name != "HISTOGRAM")
       return sql_error(c.loc, "The aggregation function(s) (" + c.name +
                                   ") cannot be applied to a table source, only to a stream "
                                   "source.");
@@ -149,7 +188,8 @@ Expected<Topology::NodeId> plan_table_aggregate(
   node = topology.add_repartition(node, id + "-groupby");
 
   // 2. Accumulators per group: [COUNT: n | SUM: sum | AVG: [sum, n] |
-  // STDDEV_SAMPLE: variance | CORRELATION: covariance | ATTR: value counts]
+  // STDDEV_SAMPLE: variance | CORRELATION: covariance | ATTR: value counts |
+  // COLLECT_LIST: the values | HISTOGRAM: counts per value]
   // (operators/aggregate_functions.hpp; each can take a row back out).
   const std::string aggregates = id + "-aggregates";
   ProcessorFactory aggregate = [aggregates, calls](BuildContext& c) -> std::unique_ptr<Processor> {
@@ -175,7 +215,16 @@ Expected<Topology::NodeId> plan_table_aggregate(
             acc[i] = aggregates::attr_counts_step(acc[i], in, step);
             continue;
           }
+          if (call.name == "COLLECT_LIST") {  // NULLs included, as on a stream
+            acc[i] = collect_step(acc[i], in, subtract, call.limit);
+            continue;
+          }
           if (in.is_null()) continue;
+          if (call.name == "HISTOGRAM") {
+            acc[i] = histogram_step(
+                acc[i], in.kind() == TypeKind::String ? in.as_string() : in.to_string(), step);
+            continue;
+          }
           if (call.name == "CORRELATION") {
             Value y = call.input2->evaluate(e);
             if (y.is_null()) continue;
@@ -229,7 +278,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
           v = aggregates::stddev_sample_of(acc[i]);
         } else if (calls[i].name == "ATTR") {
           v = aggregates::attr_counts_result(acc[i]);
-        }
+        }  // COLLECT_LIST, HISTOGRAM: the accumulator is the result
         results.push_back(Field{"A" + std::to_string(i), std::move(v)});
       }
       store->apply(r.key, Value::array(std::move(acc)));

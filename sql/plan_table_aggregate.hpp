@@ -14,8 +14,9 @@
 //   "<id>-table-aggregate": keeps the accumulators per group in the store "<id>-aggregates" and
 //   emits (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
 // Functions: COUNT(*), COUNT(x), SUM(x), AVG(x), STDDEV_SAMPLE(x),
-// CORRELATION(x, y), ATTR(x). Others (MIN, MAX, COUNT_DISTINCT, ...) cannot
-// be undone and are rejected with ksqlDB's message.
+// CORRELATION(x, y), ATTR(x), COLLECT_LIST(x), HISTOGRAM(x) (ksqlDB's table
+// aggregates). Others (MIN, MAX, COUNT_DISTINCT, COLLECT_SET, ...) cannot be
+// undone and are rejected with ksqlDB's message.
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct TableAggregateCall {
   std::shared_ptr<const CompiledExpr> input;   // nullptr: COUNT(*) / COUNT()
   std::shared_ptr<const CompiledExpr> input2;  // CORRELATION's second argument
   SourceLocation loc;
+  size_t limit = 0;  // COLLECT_LIST: the most values a group keeps
 };
 
 Expected<Topology::NodeId> plan_table_aggregate(

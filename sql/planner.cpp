@@ -966,7 +966,8 @@ class QueryPlanner {
           input2 = [ae2](const Record& r) { return ae2->evaluate(eval_row(r)); };
         }
       }
-      table_calls.push_back(TableAggregateCall{call->name, ae, ae2, call->loc});
+      table_calls.push_back(TableAggregateCall{call->name, ae, ae2, call->loc,
+                                               collect_limit(kCollectListLimit)});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));

@@ -302,6 +302,48 @@ TEST_CASE("sql aggregates: over a table, rows taken back out", "[sql][aggregate]
   CHECK((*driver)->data_errors().empty());
 }
 
+TEST_CASE("sql aggregates: COLLECT_LIST and HISTOGRAM over a table, rows taken back out",
+          "[sql][aggregate][table]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "SET 'ksql.functions.collect_list.limit' = '4';"
+      "CREATE TABLE USERS (ID STRING PRIMARY KEY, TEAM STRING, CITY STRING) "
+      "WITH (kafka_topic='users', value_format='JSON');"
+      "CREATE TABLE TEAMS AS SELECT TEAM, COLLECT_LIST(CITY) AS CITIES, "
+      "HISTOGRAM(CITY) AS BY_CITY FROM USERS GROUP BY TEAM;"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto put = [&](const std::string& id, const std::string& team, const json& city) {
+    json v = {{"TEAM", team}, {"CITY", city}};
+    REQUIRE((*driver)->pipe("users", key_of(Value::string(id)), v.dump(), 0));
+  };
+  auto last = [&] { return json::parse(*(*driver)->outputs("TEAMS").back().value); };
+  put("u1", "red", "Oslo");
+  put("u2", "red", "Rome");
+  put("u3", "red", "Oslo");
+  CHECK(last()["CITIES"] == json({"Oslo", "Rome", "Oslo"}));
+  CHECK(last()["BY_CITY"] == json({{"Oslo", 2}, {"Rome", 1}}));
+  put("u4", "red", nullptr);  // NULL is listed, not counted
+  CHECK(last()["CITIES"] == json({"Oslo", "Rome", "Oslo", nullptr}));
+  CHECK(last()["BY_CITY"] == json({{"Oslo", 2}, {"Rome", 1}}));
+  put("u5", "red", "Lima");  // past the limit of 4: not listed, still counted
+  CHECK(last()["CITIES"] == json({"Oslo", "Rome", "Oslo", nullptr}));
+  CHECK(last()["BY_CITY"] == json({{"Oslo", 2}, {"Rome", 1}, {"Lima", 1}}));
+  REQUIRE((*driver)->pipe("users", key_of(Value::string("u2")), std::nullopt, 0));
+  CHECK(last()["CITIES"] == json({"Oslo", "Oslo", nullptr}));  // Rome's row deleted
+  CHECK(last()["BY_CITY"] == json({{"Oslo", 2}, {"Lima", 1}}));
+  put("u1", "red", "Bern");  // an update within the group: the last Oslo out, Bern in
+  CHECK(last()["CITIES"] == json({"Oslo", nullptr, "Bern"}));
+  CHECK(last()["BY_CITY"] == json({{"Oslo", 1}, {"Lima", 1}, {"Bern", 1}}));
+  put("u3", "blue", "Oslo");  // moves team
+  CHECK(last()["CITIES"] == json({"Oslo"}));
+  auto outputs = (*driver)->outputs("TEAMS");
+  const json red = json::parse(*outputs[outputs.size() - 2].value);
+  CHECK(red["CITIES"] == json({nullptr, "Bern"}));
+  CHECK(red["BY_CITY"] == json({{"Lima", 1}, {"Bern", 1}}));
+  CHECK((*driver)->data_errors().empty());
+}
+
 TEST_CASE("sql aggregates: errors name the call", "[sql][aggregate]") {
   SqlEngine engine;
   REQUIRE(
@@ -321,6 +363,8 @@ TEST_CASE("sql aggregates: errors name the call", "[sql][aggregate]") {
   fails("CREATE TABLE A AS SELECT U, COUNT_DISTINCT(K) AS X FROM TT GROUP BY U;",
         "The aggregation function(s) (COUNT_DISTINCT) cannot be applied to a table source, "
         "only to a stream source.");
+  fails("CREATE TABLE A AS SELECT U, COLLECT_SET(K) AS X FROM TT GROUP BY U;",
+        "The aggregation function(s) (COLLECT_SET) cannot be applied to a table source");
   CHECK(engine.catalog().find("A") == nullptr);
 }
 
