@@ -1476,11 +1476,16 @@ void register_aggregates(FunctionRegistry& r) {
               return args[0];
             });
   for (const char* name : {"LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"}) {
-    aggregate(r, name, std::string(name) + "(T) -> T",
-              "the value of the latest (earliest) record whose value is not NULL",
+    aggregate(r, name,
+              std::string(name) + "(T [, BOOLEAN ignoreNulls]) -> T | " + name +
+                  "(T, INT n [, BOOLEAN ignoreNulls]) -> ARRAY<T>",
+              "the value of the latest (earliest) record whose value is not NULL (with "
+              "ignoreNulls false: of the latest record); with n, the latest (earliest) n values",
               [name](const Types& args) -> Expected<DataTypePtr> {
                 if (args.empty() || args.size() > 3 || is_null_arg(args[0]))
                   return agg_mismatch(name, args);
+                if (args.size() == 2 && args[1] && args[1]->kind == TypeKind::Boolean)
+                  return args[0];
                 if (args.size() >= 2) return DataType::array(args[0]);
                 return args[0];
               });

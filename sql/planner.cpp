@@ -75,6 +75,43 @@ Expected<size_t> top_k_size(const Expr& call) {
   return static_cast<size_t>(k->value.to_int64());
 }
 
+// LATEST_BY_OFFSET's and EARLIEST_BY_OFFSET's literal arguments after the
+// column: (x), (x, ignoreNulls), (x, n) or (x, n, ignoreNulls), as ksqlDB's.
+// n = 0: no n (one value, not an array).
+struct ByOffsetArgs {
+  size_t n = 0;
+  bool ignore_nulls = true;
+};
+
+Expected<ByOffsetArgs> by_offset_args(const Expr& call) {
+  ByOffsetArgs out;
+  auto literal = [](const ExprPtr& e, TypeKind kind) {
+    if (e->kind != ExprKind::Literal) return false;
+    if (kind == TypeKind::Boolean) return e->value.kind() == TypeKind::Boolean;
+    return e->value.kind() == TypeKind::Int || e->value.kind() == TypeKind::BigInt;
+  };
+  const std::string usage = call.name + " takes (column [, ignoreNulls]) or (column, n [, " +
+                            "ignoreNulls]), n a positive integer literal and ignoreNulls a " +
+                            "BOOLEAN literal";
+  size_t next = 1;
+  if (call.args.size() > next && !literal(call.args[next], TypeKind::Boolean)) {
+    if (!literal(call.args[next], TypeKind::Int)) return sql_error(call.args[next]->loc, usage);
+    const int64_t n = call.args[next]->value.to_int64();
+    if (n <= 0 || n > 1000000)
+      return sql_error(call.args[next]->loc, call.name + "'s n must be 1 or greater (at most " +
+                                                 "1000000), got " + std::to_string(n));
+    out.n = static_cast<size_t>(n);
+    ++next;
+  }
+  if (call.args.size() > next) {
+    if (!literal(call.args[next], TypeKind::Boolean)) return sql_error(call.args[next]->loc, usage);
+    out.ignore_nulls = call.args[next]->value.as_bool();
+    ++next;
+  }
+  if (call.args.size() > next) return sql_error(call.args[next]->loc, usage);
+  return out;
+}
+
 // The Row slots of `scope` that the expressions `exprs` may read, or
 // nullopt when that cannot be told from their columns alone (a subquery, or
 // a scope with external bindings that read the row their own way). A
@@ -953,7 +990,9 @@ class QueryPlanner {
       if (!call->star && !call->args.empty()) {
         const bool top_k = call->name == "TOPK" || call->name == "TOPKDISTINCT";
         const bool pairs = call->name == "CORRELATION";
-        if (call->args.size() > 1 && !top_k && !pairs)
+        const bool by_offset =
+            call->name == "LATEST_BY_OFFSET" || call->name == "EARLIEST_BY_OFFSET";
+        if (call->args.size() > 1 && !top_k && !pairs && !by_offset)
           return unsupported(call->loc, call->name + " with several arguments");
         auto arg = compile(a_.scope, call->args[0], call->name.c_str());
         if (!arg) return arg.error();
@@ -989,21 +1028,66 @@ class QueryPlanner {
       } else if (call->name == "AVG") {
         spec.functions.push_back(AggregateFn::avg(input, field));
       } else if (call->name == "LATEST_BY_OFFSET" || call->name == "EARLIEST_BY_OFFSET") {
-        // The value of the latest (earliest) record whose value is not NULL
-        // (ksqlDB's default, ignoreNulls). Partials merge in arrival order.
+        auto args = by_offset_args(*call);
+        if (!args) return args.error();
         const bool latest = call->name == "LATEST_BY_OFFSET";
-        AggregateFn fn =
-            AggregateFn::custom([] { return Value(); },
-                                [input, latest](const Record& r, const Value& base) {
-                                  Value v = input(r);
-                                  return v.is_null() || (!latest && !base.is_null()) ? base : v;
-                                },
-                                field);
-        fn.merger = [latest](const Value& earlier, const Value& later) {
-          if (latest) return later.is_null() ? earlier : later;
-          return earlier.is_null() ? later : earlier;
-        };
-        spec.functions.push_back(std::move(fn));
+        if (args->n == 0 && args->ignore_nulls) {
+          // The value of the latest (earliest) record whose value is not
+          // NULL (ksqlDB's default). Partials merge in arrival order.
+          AggregateFn fn =
+              AggregateFn::custom([] { return Value(); },
+                                  [input, latest](const Record& r, const Value& base) {
+                                    Value v = input(r);
+                                    return v.is_null() || (!latest && !base.is_null()) ? base : v;
+                                  },
+                                  field);
+          fn.merger = [latest](const Value& earlier, const Value& later) {
+            if (latest) return later.is_null() ? earlier : later;
+            return earlier.is_null() ? later : earlier;
+          };
+          spec.functions.push_back(std::move(fn));
+        } else {
+          // The latest (earliest) n values in arrival order, NULLs kept
+          // unless ignored; without n, the one value unwrapped (an array
+          // tells a NULL seen from none seen). Partials merge in order.
+          const size_t n = args->n == 0 ? 1 : args->n;
+          const bool ignore_nulls = args->ignore_nulls;
+          auto keep = [n, latest](Array items) {
+            if (items.size() > n) {
+              if (latest) {
+                items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(n));
+              } else {
+                items.resize(n);
+              }
+            }
+            return Value::array(std::move(items));
+          };
+          AggregateFn fn = AggregateFn::custom(
+              [] { return Value::array(Array{}); },
+              [input, keep, n, latest, ignore_nulls](const Record& r, const Value& base) {
+                Value v = input(r);
+                if (v.is_null() && ignore_nulls) return base;
+                const Array* items = base.kind() == TypeKind::Array ? &base.as_array() : nullptr;
+                if (!latest && items && items->size() >= n) return base;
+                Array next = items ? *items : Array{};
+                next.push_back(std::move(v));
+                return keep(std::move(next));
+              },
+              field);
+          fn.merger = [keep](const Value& earlier, const Value& later) {
+            Array items = earlier.kind() == TypeKind::Array ? earlier.as_array() : Array{};
+            if (later.kind() == TypeKind::Array)
+              items.insert(items.end(), later.as_array().begin(), later.as_array().end());
+            return keep(std::move(items));
+          };
+          if (args->n == 0)
+            fn.finisher = [](const Value& items) {
+              return items.kind() == TypeKind::Array && !items.as_array().empty()
+                         ? items.as_array().back()
+                         : Value();
+            };
+          spec.functions.push_back(std::move(fn));
+        }
       } else if (call->name == "COLLECT_LIST" || call->name == "COLLECT_SET") {
         // Every value (COLLECT_SET: every distinct value), NULLs included,
         // in arrival order, up to a limit past which values are ignored:

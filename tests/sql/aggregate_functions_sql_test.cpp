@@ -150,7 +150,8 @@ TEST_CASE("sql aggregates: two phases with the output cache give the plain resul
       "CREATE STREAM S (ID INT KEY, K STRING, U INT, X DOUBLE, Y DOUBLE, C STRING) "
       "WITH (kafka_topic='s', value_format='JSON');"
       "CREATE TABLE T AS SELECT K, COUNT_DISTINCT(U) AS D, STDDEV_SAMPLE(X) AS SD, "
-      "CORRELATION(X, Y) AS R, ATTR(C) AS A FROM S "
+      "CORRELATION(X, Y) AS R, ATTR(C) AS A, LATEST_BY_OFFSET(X, 3, FALSE) AS L3, "
+      "EARLIEST_BY_OFFSET(X, FALSE) AS E FROM S "
       "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY K;";
   SqlEngine plain_engine, cached_engine;
   REQUIRE(plain_engine.execute_script(script));
@@ -195,6 +196,8 @@ TEST_CASE("sql aggregates: two phases with the output cache give the plain resul
     CHECK(o["SD"].get<double>() == Approx(e["SD"].get<double>()).epsilon(1e-9));
     CHECK(o["R"].get<double>() == Approx(e["R"].get<double>()).epsilon(1e-9));
     CHECK(o["A"] == e["A"]);
+    CHECK(o["L3"] == e["L3"]);  // partials merge in arrival order
+    CHECK(o["E"] == e["E"]);
   }
   CHECK((*cached)->data_errors().empty());
 }
@@ -344,6 +347,43 @@ TEST_CASE("sql aggregates: COLLECT_LIST and HISTOGRAM over a table, rows taken b
   CHECK((*driver)->data_errors().empty());
 }
 
+TEST_CASE("sql aggregates: LATEST_BY_OFFSET and EARLIEST_BY_OFFSET with n and ignoreNulls",
+          "[sql][aggregate]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM S (K STRING KEY, V INT) WITH (kafka_topic='s', value_format='JSON');"
+      "CREATE TABLE T AS SELECT K, LATEST_BY_OFFSET(V, 3) AS L3, EARLIEST_BY_OFFSET(V, 2) AS E2, "
+      "LATEST_BY_OFFSET(V, FALSE) AS L_NULLS, EARLIEST_BY_OFFSET(V, FALSE) AS E_NULLS, "
+      "LATEST_BY_OFFSET(V, 2, FALSE) AS L2_NULLS, LATEST_BY_OFFSET(V, TRUE) AS L "
+      "FROM S GROUP BY K;"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto send = [&](const json& v) {
+    REQUIRE((*driver)->pipe("s", key_of(Value::string("k")), json{{"V", v}}.dump(), 0));
+    return json::parse(*(*driver)->outputs("T").back().value);
+  };
+  json out = send(nullptr);  // a NULL first
+  CHECK(out["L3"] == json::array());
+  CHECK(out["E2"] == json::array());
+  CHECK(out["L_NULLS"].is_null());
+  CHECK(out["E_NULLS"].is_null());
+  CHECK(out["L2_NULLS"] == json({nullptr}));
+  CHECK(out["L"].is_null());
+  out = send(1);
+  CHECK(out["E_NULLS"].is_null());  // the earliest record's value was NULL
+  CHECK(out["L_NULLS"] == 1);
+  for (int v : {2, 3, 4}) out = send(v);
+  CHECK(out["L3"] == json({2, 3, 4}));  // oldest first
+  CHECK(out["E2"] == json({1, 2}));
+  out = send(nullptr);
+  CHECK(out["L3"] == json({2, 3, 4}));  // NULLs ignored by default
+  CHECK(out["L"] == 4);
+  CHECK(out["L_NULLS"].is_null());  // the latest record's value
+  CHECK(out["L2_NULLS"] == json({4, nullptr}));
+  CHECK(out["E_NULLS"].is_null());
+  CHECK((*driver)->data_errors().empty());
+}
+
 TEST_CASE("sql aggregates: errors name the call", "[sql][aggregate]") {
   SqlEngine engine;
   REQUIRE(
@@ -363,6 +403,10 @@ TEST_CASE("sql aggregates: errors name the call", "[sql][aggregate]") {
   fails("CREATE TABLE A AS SELECT U, COUNT_DISTINCT(K) AS X FROM TT GROUP BY U;",
         "The aggregation function(s) (COUNT_DISTINCT) cannot be applied to a table source, "
         "only to a stream source.");
+  fails("CREATE TABLE A AS SELECT K, LATEST_BY_OFFSET(X, 0) AS L FROM S GROUP BY K;",
+        "line 1:49: LATEST_BY_OFFSET's n must be 1 or greater");
+  fails("CREATE TABLE A AS SELECT K, EARLIEST_BY_OFFSET(X, 2, 3) AS L FROM S GROUP BY K;",
+        "EARLIEST_BY_OFFSET takes (column [, ignoreNulls]) or (column, n [, ignoreNulls])");
   fails("CREATE TABLE A AS SELECT U, COLLECT_SET(K) AS X FROM TT GROUP BY U;",
         "The aggregation function(s) (COLLECT_SET) cannot be applied to a table source");
   CHECK(engine.catalog().find("A") == nullptr);
