@@ -7,8 +7,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "operators/aggregate_functions.hpp"
 #include "runtime/numbers.hpp"
-
 #include "sql/row_layout.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
@@ -285,9 +285,16 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
   Scope results;
   for (size_t i = 0; i < calls.size(); ++i) {
     const Expr& call = *calls[i];
-    static const std::pair<const char*, Kind> kinds[] = {
-        {"COUNT", Kind::Count}, {"COUNT_DISTINCT", Kind::CountDistinct}, {"SUM", Kind::Sum},
-        {"AVG", Kind::Avg},     {"MIN", Kind::Min},                      {"MAX", Kind::Max}};
+    static const std::pair<const char*, Kind> kinds[] = {{"COUNT", Kind::Count},
+                                                         {"COUNT_DISTINCT", Kind::CountDistinct},
+                                                         {"SUM", Kind::Sum},
+                                                         {"AVG", Kind::Avg},
+                                                         {"MIN", Kind::Min},
+                                                         {"MAX", Kind::Max},
+                                                         {"STDDEV_SAMPLE", Kind::StddevSample},
+                                                         {"STDDEV_SAMP", Kind::StddevSample},
+                                                         {"CORRELATION", Kind::Correlation},
+                                                         {"ATTR", Kind::Attr}};
     SubqueryPlan::Aggregate a;
     bool known = false;
     for (const auto& [name, kind] : kinds) {
@@ -298,14 +305,20 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
     if (!known) return unsupported(call.loc, "aggregate function " + call.name + " in subqueries");
     a.name = to_sql(call);
     if (!call.star) {
-      if (call.args.size() != 1)
-        return sql_error(call.loc, "Function '" + call.name + "' takes one argument: " + a.name);
-      if (has_aggregate(*call.args[0], fns))
-        return sql_error(call.args[0]->loc, "Aggregate functions can not be nested: " + a.name);
-      auto arg = compiler.compile(call.args[0]);
-      if (!arg) return arg.error();
-      a.arg = std::make_shared<CompiledExpr>(std::move(*arg));
-      plan.selected_correlated = plan.selected_correlated || reads_outer(*call.args[0], scope, inner);
+      const size_t arity = a.kind == Kind::Correlation ? 2 : 1;
+      if (call.args.size() != arity)
+        return sql_error(call.loc, "Function '" + call.name + "' takes " +
+                                       (arity == 1 ? "one argument: " : "two arguments: ") +
+                                       a.name);
+      for (size_t j = 0; j < arity; ++j) {
+        if (has_aggregate(*call.args[j], fns))
+          return sql_error(call.args[j]->loc, "Aggregate functions can not be nested: " + a.name);
+        auto arg = compiler.compile(call.args[j]);
+        if (!arg) return arg.error();
+        (j == 0 ? a.arg : a.arg2) = std::make_shared<CompiledExpr>(std::move(*arg));
+        plan.selected_correlated =
+            plan.selected_correlated || reads_outer(*call.args[j], scope, inner);
+      }
     } else if (a.kind != Kind::Count) {
       return sql_error(call.loc, call.name + "(*) is not supported: " + call.name +
                                      " needs an argument");
@@ -810,11 +823,33 @@ class Folds {
       const SubqueryPlan::Aggregate& a = plan_.aggregates[i];
       if (!a.arg) continue;  // COUNT(*): the rows
       Value v = a.arg->evaluate(e);
-      if (v.is_null()) continue;
       Acc& acc = acc_[i];
+      if (a.kind == Kind::Attr) {  // NULL is a value too
+        if (!acc.seen) {
+          acc.value = std::move(v);
+          acc.seen = true;
+        } else if (!(acc.value == v)) {
+          acc.several = true;
+        }
+        continue;
+      }
+      if (v.is_null()) continue;
+      if (a.kind == Kind::Correlation) {
+        Value y = a.arg2->evaluate(e);
+        if (y.is_null()) continue;
+        if (!v.is_numeric() || !y.is_numeric()) continue;  // typed numeric at plan time
+        acc.value = aggregates::covariance_step(acc.value, v.to_double(), y.to_double(), false);
+        continue;
+      }
       ++acc.count;
       switch (a.kind) {
+        case Kind::StddevSample:
+          if (v.is_numeric())
+            acc.value = aggregates::variance_step(acc.value, v.to_double(), false);
+          break;
         case Kind::Count:
+        case Kind::Correlation:
+        case Kind::Attr:
           break;
         case Kind::CountDistinct:
           acc.distinct.insert(std::move(v));
@@ -866,6 +901,17 @@ class Folds {
                                        : Value::float64(acc.value.to_double() /
                                                         static_cast<double>(acc.count)));
           break;
+        // No row: NULL, as every aggregate but COUNT (one row: 0.0, as a
+        // GROUP BY's STDDEV_SAMPLE).
+        case Kind::StddevSample:
+          out.push_back(rows_ == 0 ? Value() : aggregates::stddev_sample_of(acc.value));
+          break;
+        case Kind::Correlation:
+          out.push_back(aggregates::correlation_of(acc.value));
+          break;
+        case Kind::Attr:
+          out.push_back(acc.several ? Value() : acc.value);
+          break;
         default:
           out.push_back(acc.value);
       }
@@ -876,8 +922,10 @@ class Folds {
 
  private:
   struct Acc {
-    Value value;
+    Value value;        // SUM, AVG: the sum; MIN, MAX, ATTR: the value; moments
     int64_t count = 0;  // non-NULL inputs
+    bool seen = false;  // ATTR: a row was folded
+    bool several = false;  // ATTR: rows differ
     std::unordered_set<Value, ValueHash> distinct;
   };
   const SubqueryPlan& plan_;

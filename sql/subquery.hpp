@@ -26,10 +26,10 @@
 //
 // A scalar subquery may select aggregates of t's rows instead of one row's
 // value: `(SELECT MAX(P) * 2 FROM t WHERE ...)` with COUNT, COUNT_DISTINCT,
-// SUM, AVG, MIN and MAX. It always scans: every matching row is folded (no
-// row: COUNT 0, the others NULL), then the selected expression is computed
-// from the results (and the outer row). Cached per version of t like any
-// scan when its conditions and the aggregates' arguments read t alone.
+// SUM, AVG, MIN, MAX, STDDEV_SAMPLE, CORRELATION and ATTR. It always scans: every matching row is
+// folded (no row: COUNT 0, the others NULL), then the selected expression is computed from the
+// results (and the outer row). Cached per version of t like any scan when its conditions and the
+// aggregates' arguments read t alone.
 //
 // An uncorrelated subquery may also GROUP BY t's columns, with HAVING:
 // `x IN (SELECT CUSTOMER FROM TICKETS WHERE OPEN GROUP BY CUSTOMER HAVING
@@ -107,10 +107,21 @@ struct SubqueryPlan {
   // `selected_correlated` says whether an aggregate's argument reads the
   // outer row.
   struct Aggregate {
-    enum class Kind : uint8_t { Count, CountDistinct, Sum, Avg, Min, Max };
+    enum class Kind : uint8_t {
+      Count,
+      CountDistinct,
+      Sum,
+      Avg,
+      Min,
+      Max,
+      StddevSample,
+      Correlation,
+      Attr
+    };
     Kind kind = Kind::Count;
-    std::string name;                         // as written, for messages
-    std::shared_ptr<const CompiledExpr> arg;  // null: COUNT(*)
+    std::string name;                          // as written, for messages
+    std::shared_ptr<const CompiledExpr> arg;   // null: COUNT(*)
+    std::shared_ptr<const CompiledExpr> arg2;  // CORRELATION's second
     DataTypePtr type;                         // the result's
   };
   std::vector<Aggregate> aggregates;

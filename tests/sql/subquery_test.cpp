@@ -298,6 +298,36 @@ TEST_CASE("subquery: a scalar subquery may aggregate the rows it matches", "[sql
     trade(d, "t4", 10.0, "x");
     CHECK(kept(d) == std::vector<std::string>{"t0", "t1", "t2", "t3"});
   }
+  SECTION("STDDEV_SAMPLE, CORRELATION and ATTR over the rows matched") {
+    SqlEngine engine;
+    auto driver = driver_of(
+        "CREATE STREAM A AS SELECT ID,\n"
+        "  (SELECT STDDEV_SAMPLE(MAX_PRICE) FROM LIMITS WHERE KIND = TRADES.SYMBOL) AS SD,\n"
+        "  (SELECT CORRELATION(MAX_PRICE, LEN(KIND)) FROM LIMITS) AS R,\n"
+        "  (SELECT ATTR(KIND) FROM LIMITS WHERE MAX_PRICE > TRADES.PRICE) AS ONLY_KIND\n"
+        "  FROM TRADES;",
+        engine);
+    auto& d = *driver;
+    auto row = [&](const std::string& id, double price, const std::string& symbol) {
+      trade(d, id, price, symbol);
+      REQUIRE(d.outputs("A").back().value);
+      return *d.outputs("A").back().value;
+    };
+    // No row: NULL for all three.
+    CHECK(row("t0", 1.0, "x") == R"({"SD":null,"R":null,"ONLY_KIND":null})");
+    limit(d, "A", R"({"MAX_PRICE": 2.0, "KIND": "x"})");
+    limit(d, "B", R"({"MAX_PRICE": 4.0, "KIND": "x"})");
+    limit(d, "C", R"({"MAX_PRICE": 9.0, "KIND": "yyy"})");
+    // x's prices 2 and 4: sqrt(2); prices against kind lengths (1, 1, 3):
+    // correlated; above 3.0, kinds x and yyy: NULL; above 5.0, only yyy.
+    const std::string both = row("t1", 3.0, "x");
+    CHECK(both.find(R"("SD":1.4142135623)") != std::string::npos);
+    CHECK(both.find(R"("R":0.9)") != std::string::npos);
+    CHECK(both.find(R"("ONLY_KIND":null)") != std::string::npos);
+    CHECK(row("t2", 5.0, "yyy").find(R"("SD":0.0,)") != std::string::npos);  // one row
+    CHECK(row("t3", 5.0, "x").find(R"("ONLY_KIND":"yyy")") != std::string::npos);
+    CHECK(d.data_errors().empty());
+  }
 }
 
 TEST_CASE("subquery: scalar subqueries in SELECT, looked up, scanned and aggregated",
