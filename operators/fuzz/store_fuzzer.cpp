@@ -64,12 +64,31 @@ std::shared_ptr<const AggregateSpec> spec() {
   return s;
 }
 
+// COUNT_DISTINCT, STDDEV_SAMPLE, CORRELATION and ATTR, whose accumulators
+// (a sketch's bytes, moments, values seen) come from the input as well.
+std::shared_ptr<const AggregateSpec> stats_spec() {
+  static const auto s = [] {
+    AggregateSpec a;
+    a.as_struct = true;
+    a.functions.push_back(AggregateFn::count_distinct(field("v"), "D"));
+    a.functions.push_back(AggregateFn::stddev_sample(field("v"), "SD"));
+    a.functions.push_back(AggregateFn::correlation(field("v"), field("w"), "R"));
+    a.functions.push_back(AggregateFn::attr(field("v"), "A"));
+    return std::make_shared<const AggregateSpec>(std::move(a));
+  }();
+  return s;
+}
+
 constexpr int kStores = 11;
 constexpr int kAggregateStore = 3;
 constexpr int kWindowStore = 4;
 
 std::shared_ptr<AggregateStore> aggregate_store() {
   return std::make_shared<AggregateStore>("agg", spec(), std::make_shared<KTable>("results"));
+}
+
+std::shared_ptr<AggregateStore> stats_store() {
+  return std::make_shared<AggregateStore>("stats", stats_spec(), std::make_shared<KTable>("r"));
 }
 
 std::shared_ptr<WindowStore> window_store() {
@@ -121,12 +140,16 @@ void fuzz_partial(std::string_view input) {
   if (!value.ok()) return;
   auto store = aggregate_store();
   auto windows = window_store();
+  auto stats = stats_store();
   UnpackPartialsNode unpack("unpack");
   UnpackPartialsNode unpack_windowed("unpack-windowed");
+  UnpackPartialsNode unpack_stats("unpack-stats");
   AggregateNode merge("merge", store, true);
   WindowedAggregateNode merge_windowed("merge-windowed", windows, true);
+  AggregateNode merge_stats("merge-stats", stats, true);
   unpack.add_child(&merge);
   unpack_windowed.add_child(&merge_windowed);
+  unpack_stats.add_child(&merge_stats);
   TaskOutput out;
   ProcessContext ctx(out, PartitionId{0});
   for (int round = 0; round < 2; ++round) {  // the second merges into the first's rows
@@ -137,9 +160,13 @@ void fuzz_partial(std::string_view input) {
     r.source.offset = Offset{round};
     Batch batch{r};
     Batch windowed{r};
+    Batch stats_batch{r};
     unpack.process(batch, ctx);
     unpack_windowed.process(windowed, ctx);
+    unpack_stats.process(stats_batch, ctx);
   }
+  if (!stats_store()->restore(stats->serialize()).ok())
+    fail("a merged row of the statistics does not restore", kAggregateStore, input);
   // What the merge kept must still checkpoint and restore.
   if (auto restored = aggregate_store()->restore(store->serialize()); !restored.ok()) {
     std::fprintf(stderr, "partial: %s\nrefused: %s\n", value->to_string().c_str(),
@@ -178,6 +205,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r = store->restore(input);
   }
   check_error(r, which, input);
+  if (which == kAggregateStore && !delta) {
+    // The same bytes as the statistics' snapshot: restored or refused,
+    // and what it holds still snapshots and restores.
+    auto stats = stats_store();
+    check_error(stats->restore(input), which, input);
+    if (!stats_store()->restore(stats->serialize()).ok())
+      fail("a restored row of the statistics does not restore again", which, input);
+  }
   // Restored or refused, the store must still serialize (refused: empty).
   const std::string once = store->serialize();
   auto again = make_store(which);
