@@ -12,12 +12,14 @@
 
 #include "operators/aggregation.hpp"
 #include "operators/distinct_sketch.hpp"
+#include "support/statistics.hpp"
 #include "test_support.hpp"
 
 namespace rivulet {
 namespace {
 
 using test::Collect;
+using test::field;
 using test::I;
 using test::record;
 using test::S;
@@ -125,31 +127,8 @@ TEST_CASE("stable value hash: by content, equal SQL values alike", "[aggregate][
 // Two-pass reference figures.
 struct Reference {
   std::vector<double> xs, ys;
-  double stddev() const {
-    if (xs.size() < 2) return 0.0;
-    double mean = 0;
-    for (double x : xs) mean += x;
-    mean /= static_cast<double>(xs.size());
-    double ss = 0;
-    for (double x : xs) ss += (x - mean) * (x - mean);
-    return std::sqrt(ss / static_cast<double>(xs.size() - 1));
-  }
-  double correlation() const {
-    double mx = 0, my = 0;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      mx += xs[i];
-      my += ys[i];
-    }
-    mx /= static_cast<double>(xs.size());
-    my /= static_cast<double>(ys.size());
-    double sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      sxy += (xs[i] - mx) * (ys[i] - my);
-      sxx += (xs[i] - mx) * (xs[i] - mx);
-      syy += (ys[i] - my) * (ys[i] - my);
-    }
-    return sxy / std::sqrt(sxx * syy);
-  }
+  double stddev() const { return rivulet::testing::reference_stddev(xs); }
+  double correlation() const { return rivulet::testing::reference_correlation(xs, ys); }
 };
 
 TEST_CASE("moments: added, taken back out and merged, against two passes", "[aggregate][stats]") {
@@ -264,13 +243,6 @@ struct Harness {
   Collect collect;
   TaskOutput out;
 };
-
-ValueFn field(const char* name) {
-  return [name](const Record& r) {
-    const Value* v = r.value.field(name);
-    return v ? *v : Value();
-  };
-}
 
 AggregateSpec all_four() {
   AggregateSpec spec;

@@ -12,6 +12,7 @@ namespace {
 
 using test::Collect;
 using test::D;
+using test::field;
 using test::I;
 using test::record;
 using test::S;
@@ -39,13 +40,6 @@ AggregateSpec one(AggregateFn f) {
   AggregateSpec s;
   s.functions.push_back(std::move(f));
   return s;
-}
-
-ValueFn field(const char* name) {
-  return [name](const Record& r) {
-    const Value* v = r.value.field(name);
-    return v ? *v : Value();
-  };
 }
 
 TEST_CASE("count emits the updated count per input record, keyed by group", "[aggregate]") {

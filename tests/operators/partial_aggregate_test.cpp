@@ -17,16 +17,10 @@ namespace rivulet {
 namespace {
 
 using test::Collect;
+using test::field;
 using test::I;
 using test::record;
 using test::S;
-
-ValueFn field(const char* name) {
-  return [name](const Record& r) {
-    const Value* v = r.value.field(name);
-    return v ? *v : Value();
-  };
-}
 
 AggregateSpec count_and_sum() {
   AggregateSpec s;

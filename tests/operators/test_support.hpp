@@ -9,6 +9,7 @@
 
 #include "operators/processor.hpp"
 #include "operators/serdes.hpp"
+#include "operators/stateless_nodes.hpp"
 #include "runtime/codec.hpp"
 
 namespace rivulet::test {
@@ -46,6 +47,14 @@ inline Value I(int64_t v) {
 }
 inline Value D(const char* text) {
   return Value::decimal(*Decimal::parse(text));
+}
+
+// A struct record's field (NULL when absent), as an aggregate's input.
+inline ValueFn field(const char* name) {
+  return [name](const Record& r) {
+    const Value* v = r.value.field(name);
+    return v ? *v : Value();
+  };
 }
 
 inline Value row(std::vector<std::pair<std::string, Value>> fields) {

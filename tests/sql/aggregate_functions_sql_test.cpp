@@ -13,6 +13,7 @@
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
+#include "support/statistics.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -25,32 +26,8 @@ std::string key_of(const Value& v) {
   return *bytes;
 }
 
-double stddev(const std::vector<double>& xs) {
-  if (xs.size() < 2) return 0.0;
-  double mean = 0;
-  for (double x : xs) mean += x;
-  mean /= static_cast<double>(xs.size());
-  double ss = 0;
-  for (double x : xs) ss += (x - mean) * (x - mean);
-  return std::sqrt(ss / static_cast<double>(xs.size() - 1));
-}
-
-double correlation(const std::vector<double>& xs, const std::vector<double>& ys) {
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    mx += xs[i];
-    my += ys[i];
-  }
-  mx /= static_cast<double>(xs.size());
-  my /= static_cast<double>(ys.size());
-  double sxy = 0, sxx = 0, syy = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) * (xs[i] - mx);
-    syy += (ys[i] - my) * (ys[i] - my);
-  }
-  return sxy / std::sqrt(sxx * syy);
-}
+using rivulet::testing::reference_correlation;
+using rivulet::testing::reference_stddev;
 
 // Per group: the inputs, to compute what the results must be.
 struct Group {
@@ -128,8 +105,9 @@ TEST_CASE("sql aggregates: COUNT_DISTINCT, STDDEV_SAMPLE, CORRELATION, ATTR over
       } else {
         CHECK(out["VISITORS"].get<double>() == Approx(users).epsilon(0.02));
       }
-      CHECK(out["SD"].get<double>() == Approx(stddev(g.xs)).epsilon(1e-9));
-      CHECK(out["R"].get<double>() == Approx(correlation(g.pairs_x, g.pairs_y)).epsilon(1e-9));
+      CHECK(out["SD"].get<double>() == Approx(reference_stddev(g.xs)).epsilon(1e-9));
+      CHECK(out["R"].get<double>() ==
+            Approx(reference_correlation(g.pairs_x, g.pairs_y)).epsilon(1e-9));
       if (g.regions.size() == 1) {
         CHECK(out["REGION"] == *g.regions.begin());
       } else {
@@ -224,7 +202,7 @@ TEST_CASE("sql aggregates: session windows merge the sketches and moments",
   send("b", 5, 15000);  // bridges the two: one session of a, b, c
   const json merged = json::parse(*(*driver)->outputs("T").back().value);
   CHECK(merged["D"] == 3);
-  CHECK(merged["SD"].get<double>() == Approx(stddev({1, 2, 3, 4, 5})));
+  CHECK(merged["SD"].get<double>() == Approx(reference_stddev({1, 2, 3, 4, 5})));
   CHECK(merged["A"].is_null());
   CHECK((*driver)->data_errors().empty());
 }
@@ -272,9 +250,9 @@ TEST_CASE("sql aggregates: over a table, rows taken back out", "[sql][aggregate]
     INFO(team << ": " << out.dump());
     REQUIRE(out.is_object());
     CHECK(out["N"] == ages.size());
-    CHECK(out["SD"].get<double>() == Approx(stddev(ages)).margin(1e-9));
+    CHECK(out["SD"].get<double>() == Approx(reference_stddev(ages)).margin(1e-9));
     if (ages.size() >= 2) {
-      CHECK(out["R"].get<double>() == Approx(correlation(ages, scores)).epsilon(1e-9));
+      CHECK(out["R"].get<double>() == Approx(reference_correlation(ages, scores)).epsilon(1e-9));
     } else {
       CHECK(out["R"].is_null());
     }
@@ -308,12 +286,12 @@ TEST_CASE("sql aggregates: over a table, rows taken back out", "[sql][aggregate]
 TEST_CASE("sql aggregates: COLLECT_LIST and HISTOGRAM over a table, rows taken back out",
           "[sql][aggregate][table]") {
   SqlEngine engine;
-  REQUIRE(engine.execute_script(
-      "SET 'ksql.functions.collect_list.limit' = '4';"
-      "CREATE TABLE USERS (ID STRING PRIMARY KEY, TEAM STRING, CITY STRING) "
-      "WITH (kafka_topic='users', value_format='JSON');"
-      "CREATE TABLE TEAMS AS SELECT TEAM, COLLECT_LIST(CITY) AS CITIES, "
-      "HISTOGRAM(CITY) AS BY_CITY FROM USERS GROUP BY TEAM;"));
+  REQUIRE(
+      engine.execute_script("SET 'ksql.functions.collect_list.limit' = '4';"
+                            "CREATE TABLE USERS (ID STRING PRIMARY KEY, TEAM STRING, CITY STRING) "
+                            "WITH (kafka_topic='users', value_format='JSON');"
+                            "CREATE TABLE TEAMS AS SELECT TEAM, COLLECT_LIST(CITY) AS CITIES, "
+                            "HISTOGRAM(CITY) AS BY_CITY FROM USERS GROUP BY TEAM;"));
   auto driver = TestDriver::create(engine.topology());
   REQUIRE(driver);
   auto put = [&](const std::string& id, const std::string& team, const json& city) {
