@@ -8,6 +8,7 @@
 #include "operators/aggregation.hpp"
 #include "operators/stateless_nodes.hpp"
 #include "runtime/decimal.hpp"
+#include "runtime/moments.hpp"
 #include "sql/plan_rows.hpp"
 #include "sql/row_layout.hpp"
 
@@ -44,8 +45,8 @@ bool is_statistic(const std::string& name) {
 Value initial_accumulator(const std::string& name) {
   if (name == "COUNT") return Value::int64(0);
   if (name == "AVG") return Value::array(Array{Value(), Value::int64(0)});
-  if (name == "CORRELATION") return aggregates::covariance_empty();
-  if (is_statistic(name)) return aggregates::variance_empty();
+  if (name == "CORRELATION") return moments::covariance_empty();
+  if (is_statistic(name)) return moments::variance_empty();
   if (name == "ATTR" || name == "COLLECT_LIST") return Value::array(Array{});
   if (name == "HISTOGRAM") return Value::map(MapEntries{});
   return Value();  // SUM
@@ -228,9 +229,9 @@ Expected<Topology::NodeId> plan_table_aggregate(
           if (call.name == "CORRELATION") {
             Value y = call.input2->evaluate(e);
             if (y.is_null()) continue;
-            acc[i] = aggregates::covariance_step(acc[i], in.to_double(), y.to_double(), subtract);
+            acc[i] = moments::covariance_step(acc[i], in.to_double(), y.to_double(), subtract);
           } else if (is_statistic(call.name)) {
-            acc[i] = aggregates::variance_step(acc[i], in.to_double(), subtract);
+            acc[i] = moments::variance_step(acc[i], in.to_double(), subtract);
           } else if (call.name == "COUNT") {
             acc[i] = Value::int64(acc[i].as_int64() + step);
           } else if (call.name == "SUM") {
@@ -273,9 +274,9 @@ Expected<Topology::NodeId> plan_table_aggregate(
           v = n == 0 || avg[0].is_null() ? Value()
                                          : Value::float64(avg[0].to_double() / static_cast<double>(n));
         } else if (calls[i].name == "CORRELATION") {
-          v = aggregates::correlation_of(acc[i]);
+          v = moments::correlation_of(acc[i]);
         } else if (is_statistic(calls[i].name)) {
-          v = aggregates::stddev_sample_of(acc[i]);
+          v = moments::stddev_sample_of(acc[i]);
         } else if (calls[i].name == "ATTR") {
           v = aggregates::attr_counts_result(acc[i]);
         }  // COLLECT_LIST, HISTOGRAM: the accumulator is the result

@@ -7,7 +7,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "operators/aggregate_functions.hpp"
+#include "runtime/moments.hpp"
 #include "runtime/numbers.hpp"
 #include "sql/row_layout.hpp"
 #include "sql/text.hpp"
@@ -838,14 +838,13 @@ class Folds {
         Value y = a.arg2->evaluate(e);
         if (y.is_null()) continue;
         if (!v.is_numeric() || !y.is_numeric()) continue;  // typed numeric at plan time
-        acc.value = aggregates::covariance_step(acc.value, v.to_double(), y.to_double(), false);
+        acc.value = moments::covariance_step(acc.value, v.to_double(), y.to_double(), false);
         continue;
       }
       ++acc.count;
       switch (a.kind) {
         case Kind::StddevSample:
-          if (v.is_numeric())
-            acc.value = aggregates::variance_step(acc.value, v.to_double(), false);
+          if (v.is_numeric()) acc.value = moments::variance_step(acc.value, v.to_double(), false);
           break;
         case Kind::Count:
         case Kind::Correlation:
@@ -904,10 +903,10 @@ class Folds {
         // No row: NULL, as every aggregate but COUNT (one row: 0.0, as a
         // GROUP BY's STDDEV_SAMPLE).
         case Kind::StddevSample:
-          out.push_back(rows_ == 0 ? Value() : aggregates::stddev_sample_of(acc.value));
+          out.push_back(rows_ == 0 ? Value() : moments::stddev_sample_of(acc.value));
           break;
         case Kind::Correlation:
-          out.push_back(aggregates::correlation_of(acc.value));
+          out.push_back(moments::correlation_of(acc.value));
           break;
         case Kind::Attr:
           out.push_back(acc.several ? Value() : acc.value);

@@ -12,6 +12,7 @@
 
 #include "operators/aggregation.hpp"
 #include "operators/distinct_sketch.hpp"
+#include "runtime/moments.hpp"
 #include "support/statistics.hpp"
 #include "test_support.hpp"
 
@@ -134,78 +135,78 @@ struct Reference {
 TEST_CASE("moments: added, taken back out and merged, against two passes", "[aggregate][stats]") {
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<double> value(-1000.0, 1000.0);
-  Value var = aggregates::variance_empty();
-  Value cov = aggregates::covariance_empty();
+  Value var = moments::variance_empty();
+  Value cov = moments::covariance_empty();
   Reference ref;
-  CHECK(aggregates::stddev_sample_of(var) == F(0.0));
-  CHECK(aggregates::correlation_of(cov).is_null());
+  CHECK(moments::stddev_sample_of(var) == F(0.0));
+  CHECK(moments::correlation_of(cov).is_null());
   for (int step = 0; step < 3000; ++step) {
     const bool remove = !ref.xs.empty() && rng() % 3 == 0;
     if (remove) {
       const size_t i = rng() % ref.xs.size();
-      var = aggregates::variance_step(var, ref.xs[i], true);
-      cov = aggregates::covariance_step(cov, ref.xs[i], ref.ys[i], true);
+      var = moments::variance_step(var, ref.xs[i], true);
+      cov = moments::covariance_step(cov, ref.xs[i], ref.ys[i], true);
       ref.xs.erase(ref.xs.begin() + static_cast<long>(i));
       ref.ys.erase(ref.ys.begin() + static_cast<long>(i));
     } else {
       const double x = value(rng);
       const double y = 0.5 * x + value(rng) / 4 + 10000;  // correlated, far from 0
-      var = aggregates::variance_step(var, x, false);
-      cov = aggregates::covariance_step(cov, x, y, false);
+      var = moments::variance_step(var, x, false);
+      cov = moments::covariance_step(cov, x, y, false);
       ref.xs.push_back(x);
       ref.ys.push_back(y);
     }
     if (step % 97 == 0 && ref.xs.size() > 2) {
       INFO("step " << step << ", " << ref.xs.size() << " values");
-      CHECK(aggregates::stddev_sample_of(var).as_double() == Approx(ref.stddev()).epsilon(1e-9));
-      CHECK(aggregates::correlation_of(cov).as_double() == Approx(ref.correlation()).epsilon(1e-9));
+      CHECK(moments::stddev_sample_of(var).as_double() == Approx(ref.stddev()).epsilon(1e-9));
+      CHECK(moments::correlation_of(cov).as_double() == Approx(ref.correlation()).epsilon(1e-9));
     }
   }
   // Everything out again: the empty accumulators' results.
   while (!ref.xs.empty()) {
-    var = aggregates::variance_step(var, ref.xs.back(), true);
-    cov = aggregates::covariance_step(cov, ref.xs.back(), ref.ys.back(), true);
+    var = moments::variance_step(var, ref.xs.back(), true);
+    cov = moments::covariance_step(cov, ref.xs.back(), ref.ys.back(), true);
     ref.xs.pop_back();
     ref.ys.pop_back();
   }
-  CHECK(aggregates::stddev_sample_of(var) == F(0.0));
-  CHECK(aggregates::correlation_of(cov).is_null());
+  CHECK(moments::stddev_sample_of(var) == F(0.0));
+  CHECK(moments::correlation_of(cov).is_null());
 
   // Merging halves gives the whole.
   Reference all;
-  Value va = aggregates::variance_empty(), vb = va;
-  Value ca = aggregates::covariance_empty(), cb = ca;
+  Value va = moments::variance_empty(), vb = va;
+  Value ca = moments::covariance_empty(), cb = ca;
   for (int i = 0; i < 500; ++i) {
     const double x = value(rng), y = x * x / 1000 - x;
-    (i % 3 ? va : vb) = aggregates::variance_step(i % 3 ? va : vb, x, false);
-    (i % 3 ? ca : cb) = aggregates::covariance_step(i % 3 ? ca : cb, x, y, false);
+    (i % 3 ? va : vb) = moments::variance_step(i % 3 ? va : vb, x, false);
+    (i % 3 ? ca : cb) = moments::covariance_step(i % 3 ? ca : cb, x, y, false);
     all.xs.push_back(x);
     all.ys.push_back(y);
   }
-  CHECK(aggregates::stddev_sample_of(aggregates::variance_merge(va, vb)).as_double() ==
+  CHECK(moments::stddev_sample_of(moments::variance_merge(va, vb)).as_double() ==
         Approx(all.stddev()).epsilon(1e-9));
-  CHECK(aggregates::correlation_of(aggregates::covariance_merge(ca, cb)).as_double() ==
+  CHECK(moments::correlation_of(moments::covariance_merge(ca, cb)).as_double() ==
         Approx(all.correlation()).epsilon(1e-9));
-  CHECK(aggregates::variance_merge(va, aggregates::variance_empty()) == va);
-  CHECK(aggregates::variance_merge(aggregates::variance_empty(), vb) == vb);
+  CHECK(moments::variance_merge(va, moments::variance_empty()) == va);
+  CHECK(moments::variance_merge(moments::variance_empty(), vb) == vb);
 }
 
 TEST_CASE("moments: the undefined cases", "[aggregate][stats]") {
-  Value var = aggregates::variance_step(aggregates::variance_empty(), 3.0, false);
-  CHECK(aggregates::stddev_sample_of(var) == F(0.0));  // one value: ksqlDB's 0.0
-  var = aggregates::variance_step(var, 5.0, false);
-  CHECK(aggregates::stddev_sample_of(var).as_double() == Approx(std::sqrt(2.0)));
+  Value var = moments::variance_step(moments::variance_empty(), 3.0, false);
+  CHECK(moments::stddev_sample_of(var) == F(0.0));  // one value: ksqlDB's 0.0
+  var = moments::variance_step(var, 5.0, false);
+  CHECK(moments::stddev_sample_of(var).as_double() == Approx(std::sqrt(2.0)));
   // A constant side: no correlation (ksqlDB divides 0 by 0, NaN).
-  Value cov = aggregates::covariance_empty();
-  for (double x : {1.0, 2.0, 3.0}) cov = aggregates::covariance_step(cov, x, 7.0, false);
-  CHECK(aggregates::correlation_of(cov).is_null());
-  cov = aggregates::covariance_empty();
-  for (double x : {1.0, 2.0, 3.0}) cov = aggregates::covariance_step(cov, x, -2 * x, false);
-  CHECK(aggregates::correlation_of(cov) == F(-1.0));
+  Value cov = moments::covariance_empty();
+  for (double x : {1.0, 2.0, 3.0}) cov = moments::covariance_step(cov, x, 7.0, false);
+  CHECK(moments::correlation_of(cov).is_null());
+  cov = moments::covariance_empty();
+  for (double x : {1.0, 2.0, 3.0}) cov = moments::covariance_step(cov, x, -2 * x, false);
+  CHECK(moments::correlation_of(cov) == F(-1.0));
   // Not an accumulator: read as empty.
-  CHECK(aggregates::stddev_sample_of(S("x")) == F(0.0));
-  CHECK(aggregates::variance_step(Value::array({I(2), F(1)}), 4.0, false) ==
-        aggregates::variance_step(aggregates::variance_empty(), 4.0, false));
+  CHECK(moments::stddev_sample_of(S("x")) == F(0.0));
+  CHECK(moments::variance_step(Value::array({I(2), F(1)}), 4.0, false) ==
+        moments::variance_step(moments::variance_empty(), 4.0, false));
 }
 
 TEST_CASE("attr counts: one value held, or NULL", "[aggregate][stats]") {
