@@ -44,6 +44,23 @@ Value attr_counts_result(const Value& acc) {
   return pair.as_array()[0];
 }
 
+Value histogram_step(const Value& acc, const std::string& key, int64_t n) {
+  static constexpr size_t kHistogramLimit = 1000;
+  MapEntries entries = acc.kind() == TypeKind::Map ? acc.as_map() : MapEntries{};
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (it->first != key) continue;
+    const int64_t count = (it->second.kind() == TypeKind::BigInt ? it->second.as_int64() : 0) + n;
+    if (count <= 0) {
+      entries.erase(it);
+    } else {
+      it->second = Value::int64(count);
+    }
+    return Value::map(std::move(entries));
+  }
+  if (n > 0 && entries.size() < kHistogramLimit) entries.emplace_back(key, Value::int64(n));
+  return Value::map(std::move(entries));
+}
+
 }  // namespace aggregates
 
 namespace {

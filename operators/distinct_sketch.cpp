@@ -198,7 +198,7 @@ int64_t estimate(const std::string& sketch) {
   const double alpha = 0.7213 / (1.0 + 1.079 / m);
   double e = alpha * m * m / sum;
   if (e <= 2.5 * m && zeros > 0) e = m * std::log(m / static_cast<double>(zeros));
-  return static_cast<int64_t>(std::llround(e));
+  return std::max<int64_t>(0, static_cast<int64_t>(std::llround(e)));  // a corrupt histogram
 }
 
 }  // namespace distinct_sketch

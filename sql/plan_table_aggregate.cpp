@@ -69,26 +69,6 @@ Value collect_step(const Value& acc, const Value& v, bool remove, size_t limit) 
   return Value::array(std::move(items));
 }
 
-// HISTOGRAM over a table: the count of `key` moved by `n`; an entry whose
-// count reaches 0 is dropped; a new key past 1000 distinct ones is ignored,
-// as on a stream.
-Value histogram_step(const Value& acc, const std::string& key, int64_t n) {
-  static constexpr size_t kHistogramLimit = 1000;
-  MapEntries entries = acc.kind() == TypeKind::Map ? acc.as_map() : MapEntries{};
-  for (auto it = entries.begin(); it != entries.end(); ++it) {
-    if (it->first != key) continue;
-    const int64_t count = (it->second.kind() == TypeKind::BigInt ? it->second.as_int64() : 0) + n;
-    if (count <= 0) {
-      entries.erase(it);
-    } else {
-      it->second = Value::int64(count);
-    }
-    return Value::map(std::move(entries));
-  }
-  if (n > 0 && entries.size() < kHistogramLimit) entries.emplace_back(key, Value::int64(n));
-  return Value::map(std::move(entries));
-}
-
 EvalRow row_of(const Array& row, const Record& r) {
   EvalRow e;
   e.columns = row.data();
@@ -222,7 +202,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
           }
           if (in.is_null()) continue;
           if (call.name == "HISTOGRAM") {
-            acc[i] = histogram_step(
+            acc[i] = aggregates::histogram_step(
                 acc[i], in.kind() == TypeKind::String ? in.as_string() : in.to_string(), step);
             continue;
           }

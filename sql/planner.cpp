@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "operators/aggregate_functions.hpp"
 #include "operators/stateless_nodes.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
@@ -1120,31 +1121,21 @@ class QueryPlanner {
         spec.functions.push_back(std::move(fn));
       } else if (call->name == "HISTOGRAM") {
         // ksqlDB's HISTOGRAM: how many times each non-NULL string occurs, at
-        // most 1000 distinct ones (later new values are ignored, counted
-        // ones still count).
-        static constexpr size_t kHistogramLimit = 1000;
-        auto add = [](const Value& base, const std::string& key, int64_t n) {
-          MapEntries entries = base.kind() == TypeKind::Map ? base.as_map() : MapEntries{};
-          for (auto& [k, count] : entries) {
-            if (k != key) continue;
-            count = Value::int64(count.as_int64() + n);
-            return Value::map(std::move(entries));
-          }
-          if (entries.size() < kHistogramLimit) entries.emplace_back(key, Value::int64(n));
-          return Value::map(std::move(entries));
-        };
+        // most 1000 distinct ones (aggregates::histogram_step).
         AggregateFn fn = AggregateFn::custom(
             [] { return Value::map(MapEntries{}); },
-            [input, add](const Record& r, const Value& base) {
+            [input](const Record& r, const Value& base) {
               Value v = input(r);
               if (v.is_null()) return base;
-              return add(base, v.kind() == TypeKind::String ? v.as_string() : v.to_string(), 1);
+              return aggregates::histogram_step(
+                  base, v.kind() == TypeKind::String ? v.as_string() : v.to_string(), 1);
             },
             field);
-        fn.merger = [add](const Value& a, const Value& b) {
+        fn.merger = [](const Value& a, const Value& b) {
           Value out = a;
           if (b.kind() == TypeKind::Map)
-            for (const auto& [k, count] : b.as_map()) out = add(out, k, count.as_int64());
+            for (const auto& [k, count] : b.as_map())
+              out = aggregates::histogram_step(out, k, count.as_int64());
           return out;
         };
         spec.functions.push_back(std::move(fn));
