@@ -238,6 +238,18 @@ CaseResult run_case(const json& test, const std::string& format) {
     return r;
   }
   sql::SqlEngine engine;
+  // The case's engine settings, as a SET before its statements would.
+  if (test.contains("properties") && test["properties"].is_object())
+    for (const auto& [k, v] : test["properties"].items())
+      if (v.is_string()) {
+        std::string value = v.get<std::string>(), key = k;
+        replace_all(value, "'", "''");
+        replace_all(key, "'", "''");
+        if (auto set = engine.execute_script("SET '" + key + "' = '" + value + "';"); !set) {
+          r.detail = "property rejected: " + one_line(set.error().message);
+          return r;
+        }
+      }
   for (const auto& s : statements) {
     auto done = engine.execute(s);
     if (!done) {

@@ -596,6 +596,7 @@ class Analyzer {
           c.is_key = true;
       }
     }
+    add_implicit_partition_keys();
     // Several GROUP BY expressions: the key's columns come in GROUP BY order
     // (ksqlDB), whatever their order in the projection; the value columns
     // keep their places.
@@ -629,6 +630,38 @@ class Analyzer {
       for (const AnalyzedJoin& j : a_.joins)
         if (same_expr(*j.left_key, *c.expr) || same_expr(*j.right_key, *c.expr)) c.is_key = true;
       if (c.is_key) return;
+    }
+  }
+
+  // `SELECT *` re-keyed by several PARTITION BY expressions: those `*`
+  // does not list (ROWTIME, an expression) become key columns too, named
+  // after their column or generated (KSQL_COL_n), as in ksqlDB. One
+  // expression needs no column: the key is its value.
+  void add_implicit_partition_keys() {
+    if (q_.partition_by.size() < 2) return;
+    bool star = false;
+    for (const SelectItem& item : q_.select)
+      star = star || item.kind != SelectItem::Kind::Expression;
+    if (!star) return;
+    std::set<std::string> used;
+    for (const OutputColumn& c : a_.projection) used.insert(c.name);
+    for (const ExprPtr& p : q_.partition_by) {
+      bool listed = false;
+      for (const OutputColumn& c : a_.projection)
+        listed = listed || (c.is_key && same_expr(*p, *c.expr));
+      if (listed) continue;
+      OutputColumn out;
+      out.name =
+          p->kind == ExprKind::Column && !used.count(p->name) ? p->name : generated_name(used);
+      used.insert(out.name);
+      auto t = type_of(p, false);
+      if (!t.ok()) fail_in(t.error(), "Error in PARTITION BY expression: ");
+      out.type = t.value();
+      out.expr = p;
+      out.loc = p->loc;
+      out.is_key = true;
+      out.implicit_key = true;
+      a_.projection.push_back(std::move(out));
     }
   }
 
@@ -688,7 +721,7 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
   info.statement = statement;
   bool any_value = false;
   for (const OutputColumn& col : a.projection) {
-    if (is_reserved_column_name(col.name))
+    if (is_reserved_column_name(col.name) && !col.implicit_key)
       return sql_error(col.loc.known() ? col.loc : c.name_loc,
                        quote_identifier(col.name) +
                            " is a reserved column name. You cannot use it "

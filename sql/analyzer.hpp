@@ -60,6 +60,9 @@ struct OutputColumn {
   // A first approximation of the output key: a GROUP BY or PARTITION BY
   // expression, else a plain reference to a key column of a single source.
   bool is_key = false;
+  // A PARTITION BY expression `*` does not list, added as a key column
+  // (ksqlDB: `SELECT * ... PARTITION BY ID, ROWTIME` is keyed by both).
+  bool implicit_key = false;
 };
 
 struct QueryAnalysis {

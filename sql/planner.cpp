@@ -26,9 +26,11 @@ namespace rivulet::sql {
 namespace {
 
 // The SET keys the planner reads (is_planner_property): COLLECT_LIST's and
-// COLLECT_SET's limits.
+// COLLECT_SET's limits; ksqlDB's new query planner, which lets a stream's
+// projection leave out its key.
 constexpr const char* kCollectListLimit = "ksql.functions.collect_list.limit";
 constexpr const char* kCollectSetLimit = "ksql.functions.collect_set.limit";
+constexpr const char* kNewQueryPlanner = "ksql.new.query.planner.enabled";
 
 bool is_logical_json(const std::string& format) {
   return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
@@ -687,6 +689,10 @@ class QueryPlanner {
     // Whether it reads a value column: a stream's null value then gets a
     // null key; an expression of the key columns alone is still evaluated.
     bool partition_by_reads_values = false;
+    // Per key column, re-keyed by several PARTITION BY expressions: whether
+    // it reads the record's time, offset or partition. ksqlDB evaluates
+    // those from the value, so a stream's null value gives them NULL.
+    std::vector<bool> key_null_without_value;
     std::shared_ptr<CompiledExpr> having;
     bool kafka_value = false;
     bool key_from_record = false;  // aggregation: the group key is the record key
@@ -752,6 +758,11 @@ class QueryPlanner {
         f.reserve(p->key.size());
         bool all_null = true;
         for (size_t i = 0; i < p->key.size(); ++i) {
+          if ((keyless_tombstone || tombstone) && i < p->key_null_without_value.size() &&
+              p->key_null_without_value[i]) {
+            f.push_back(Field{p->key_names[i], Value()});
+            continue;
+          }
           f.push_back(Field{p->key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
           all_null = all_null && f.back().value.is_null();
         }
@@ -785,6 +796,12 @@ class QueryPlanner {
     };
   }
 
+  bool property_is_true(const char* key) const {
+    for (const auto& [k, v] : e_.properties())
+      if (iequals(k, key)) return iequals(v, "true");
+    return false;
+  }
+
   // COLLECT_LIST's and COLLECT_SET's limit: the SET of `key` (a negative
   // value: none), else 1000 values per group, so that memory stays bounded.
   size_t collect_limit(const char* key) const {
@@ -812,6 +829,19 @@ class QueryPlanner {
     return false;
   }
 
+  // Whether `e` reads ROWTIME, ROWPARTITION or ROWOFFSET.
+  bool reads_record_metadata(const Expr& e) const {
+    if (e.kind == ExprKind::Column) {
+      auto c = a_.scope.find(e.qualifier, e.name);
+      if (c.ok() && (*c)->is_pseudo &&
+          (e.name == "ROWTIME" || e.name == "ROWPARTITION" || e.name == "ROWOFFSET"))
+        return true;
+    }
+    for (const ExprPtr& arg : e.args)
+      if (arg && reads_record_metadata(*arg)) return true;
+    return false;
+  }
+
   // ksqlDB requires the result's key in the projection: the source's key
   // columns, or the PARTITION BY expression.
   Expected<bool> check_key_in_projection(const Projection& p) const {
@@ -826,7 +856,21 @@ class QueryPlanner {
                                     " in its projection (eg, SELECT " + to_sql(e) + "...).");
       return true;
     }
+    if (q_.partition_by.size() > 1 && p.key.size() != q_.partition_by.size()) {
+      std::string names, list;
+      for (size_t i = 0; i < q_.partition_by.size(); ++i) {
+        const std::string e = to_sql(*q_.partition_by[i]);
+        names += (i == 0 ? "" : i + 1 == q_.partition_by.size() ? " and " : ", ") + e;
+        list += (i == 0 ? "" : ", ") + e;
+      }
+      return sql_error(q_.partition_by[0]->loc, head + "partitioning expressions " + names +
+                                                    " in its projection (eg, SELECT " + list +
+                                                    "...).");
+    }
     if (!q_.partition_by.empty() || !q_.joins.empty()) return true;
+    // ksqlDB's new query planner (`ksql.new.query.planner.enabled`) lets a
+    // stream drop its key: the result is keyless.
+    if (a_.result_type == SourceType::Stream && property_is_true(kNewQueryPlanner)) return true;
     std::vector<std::string> missing;
     for (const Column& k : a_.sources[0].info->schema.key_columns()) {
       bool found = false;
@@ -858,6 +902,9 @@ class QueryPlanner {
     if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
       return unsupported(q_.partition_by[0]->loc,
                          "PARTITION BY several expressions not all in the projection");
+    if (q_.partition_by.size() > 1)
+      for (const OutputColumn& c : a_.projection)
+        if (c.is_key) p->key_null_without_value.push_back(reads_record_metadata(*c.expr));
     if (q_.partition_by.size() == 1) {
       auto e = compile(a_.scope, q_.partition_by[0], "PARTITION BY");
       if (!e) return e.error();
@@ -1369,7 +1416,8 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
 }
 
 bool is_planner_property(std::string_view key) {
-  return iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit);
+  return iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit) ||
+         iequals(key, kNewQueryPlanner);
 }
 
 Expected<std::string> SqlEngine::execute(const Statement& s) {

@@ -893,6 +893,74 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
         std::string::npos);
 }
 
+// With ksqlDB's new query planner a persistent query over a stream may
+// leave out the key: its result is keyless.
+TEST_CASE("planner: 'ksql.new.query.planner.enabled' lets a stream drop its key",
+          "[sql][planner]") {
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "SET 'ksql.new.query.planner.enabled' = 'true';"
+      "CREATE STREAM EV (AD STRING KEY, N INT) WITH (kafka_topic='ev', value_format='JSON');"
+      "CREATE STREAM OUT AS SELECT N FROM EV;");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  const SourceInfo* out = by_topic(engine.catalog(), "OUT");
+  REQUIRE(out);
+  CHECK(out->schema.key_columns().empty());
+  CHECK(is_planner_property("ksql.new.query.planner.enabled"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"N":5})"), 1));
+  auto got = (*driver)->outputs("OUT");
+  REQUIRE(got.size() == 1);
+  CHECK_FALSE(got[0].key);
+  REQUIRE(got[0].value);
+  CHECK(json::parse(*got[0].value) == json::parse(R"({"N":5})"));
+}
+
+// SELECT * re-keyed by several PARTITION BY expressions: those `*` does not
+// list become key columns (ksqlDB's partition-by.json, "multiple columns
+// including ROWTIME"); with an explicit projection they must be listed.
+TEST_CASE("planner: SELECT * with several PARTITION BY expressions keys by all of them",
+          "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM INPUT (K STRING KEY, ID BIGINT, AGE INT) "
+      "WITH (kafka_topic='input', format='JSON');";
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      ddl + "CREATE STREAM OUTPUT AS SELECT * FROM INPUT PARTITION BY ID, ROWTIME, AGE + 1;");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  const SourceInfo* out = by_topic(engine.catalog(), "OUTPUT");
+  REQUIRE(out);
+  std::vector<std::string> keys;
+  for (const Column& c : out->schema.key_columns()) keys.push_back(c.name);
+  CHECK(keys == std::vector<std::string>{"ID", "ROWTIME", "KSQL_COL_0"});
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  const std::string k = R"("k1")";
+  REQUIRE((*driver)->pipe("input", k, std::string(R"({"ID":22,"AGE":40})"), 10));
+  REQUIRE((*driver)->pipe("input", k, std::string(R"({"ID":null,"AGE":null})"), 11));
+  REQUIRE((*driver)->pipe("input", k, std::nullopt, 12));
+  auto got = (*driver)->outputs("OUTPUT");
+  REQUIRE(got.size() == 3);
+  auto key = [](const OutputRecord& o) { return json::parse(o.key.value_or("null")); };
+  CHECK(key(got[0]) == json::parse(R"({"ID":22,"ROWTIME":10,"KSQL_COL_0":41})"));
+  CHECK(json::parse(got[0].value.value_or("null")) == json::parse(R"({"AGE":40,"K":"k1"})"));
+  CHECK(key(got[1]) == json::parse(R"({"ID":null,"ROWTIME":11,"KSQL_COL_0":null})"));
+  // A null value: ksqlDB reads ROWTIME from the value, so it is NULL too.
+  CHECK(key(got[2]) == json::parse(R"({"ID":null,"ROWTIME":null,"KSQL_COL_0":null})"));
+  CHECK_FALSE(got[2].value);
+
+  SqlEngine explicit_list;
+  auto refused = explicit_list.execute_script(
+      ddl + "CREATE STREAM OUTPUT AS SELECT ID, K FROM INPUT PARTITION BY ID, AGE;");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "line 1:159: The query used to build `OUTPUT` must include the partitioning "
+        "expressions ID and AGE in its projection (eg, SELECT ID, AGE...).");
+}
+
 // HISTOGRAM keeps at most 1000 distinct values, as ksqlDB's: a new one past
 // the limit is ignored, one already counted still counts.
 TEST_CASE("planner: HISTOGRAM stops adding values at 1000 distinct", "[sql][planner]") {
