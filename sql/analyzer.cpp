@@ -497,6 +497,16 @@ class Analyzer {
     collect_aggregates(q_.having, fns_, a_.aggregate_calls);
   }
 
+  // The same expression, or references to one column of the scope however
+  // qualified (`A` and `L.A` in a join).
+  bool same_column_or_expr(const Expr& a, const Expr& b) const {
+    if (same_expr(a, b)) return true;
+    if (a.kind != ExprKind::Column || b.kind != ExprKind::Column) return false;
+    auto ca = a_.scope.find(a.qualifier, a.name);
+    auto cb = a_.scope.find(b.qualifier, b.name);
+    return ca.ok() && cb.ok() && ca.value() == cb.value();
+  }
+
   bool is_group_expr(const Expr& e) const {
     for (const auto& g : q_.group_by)
       if (same_expr(*g, e)) return true;
@@ -577,7 +587,7 @@ class Analyzer {
         c.is_key = is_group_expr(*c.expr);
       } else if (!q_.partition_by.empty()) {
         for (const auto& p : q_.partition_by)
-          if (same_expr(*p, *c.expr)) c.is_key = true;
+          if (same_column_or_expr(*p, *c.expr)) c.is_key = true;
       } else if (a_.sources.size() == 1 && c.expr->kind == ExprKind::Column) {
         auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
         c.is_key = col.ok() && col.value()->is_key;
@@ -648,7 +658,7 @@ class Analyzer {
     for (const ExprPtr& p : q_.partition_by) {
       bool listed = false;
       for (const OutputColumn& c : a_.projection)
-        listed = listed || (c.is_key && same_expr(*p, *c.expr));
+        listed = listed || (c.is_key && same_column_or_expr(*p, *c.expr));
       if (listed) continue;
       OutputColumn out;
       out.name =
