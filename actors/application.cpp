@@ -1285,6 +1285,7 @@ std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
     m.replay_duplicates_skipped = c.replay_duplicates_skipped.load();
     m.repartition_unsequenced = c.repartition_unsequenced.load();
     for (size_t i = 0; i < kSkipReasons; ++i) m.skipped_by_reason[i] = c.skipped_by_reason[i].load();
+    m.expression_errors = c.expression_errors.load();
     m.stream_time = c.stream_time.load();
     for (const auto& ps : partitions) {
       if (ps.tp.partition.value() != p) continue;

@@ -87,6 +87,7 @@ struct TaskMetrics {
   uint64_t replay_duplicates_skipped = 0;  // repartition records applied before (replays)
   uint64_t repartition_unsequenced = 0;    // repartition outputs without rivulet.seq
   std::array<uint64_t, kSkipReasons> skipped_by_reason{};  // the same by SkipReason
+  uint64_t expression_errors = 0;  // evaluations that failed and gave NULL (a UDF that threw)
   int64_t stream_time = -1;
   int64_t lag = 0;  // records on the broker not yet read, summed over the task's inputs
   uint64_t input_pauses = 0;  // times its input partitions were paused (inbox full)

@@ -86,6 +86,10 @@ std::string render_prometheus(const std::string& scope, const std::vector<TaskMe
       os << "rivulet_task_records_skipped_total{task=\"" << t.task << "\",reason=\""
          << skip_reason_name(static_cast<SkipReason>(i)) << "\"} " << t.skipped_by_reason[i]
          << '\n';
+  per_task(os, "rivulet_task_expression_errors_total", "counter",
+           "Expression evaluations that failed and gave NULL (a SQL function that threw, as a "
+           "ksqlDB UDF may).",
+           tasks, [](const TaskMetrics& t) { return t.expression_errors; });
   per_task(os, "rivulet_task_replay_duplicates_skipped_total", "counter",
            "Repartition records skipped as replay duplicates (applied before a restore).", tasks,
            [](const TaskMetrics& t) { return t.replay_duplicates_skipped; });
@@ -217,6 +221,7 @@ std::string render_tasks(const std::vector<TaskMetrics>& tasks) {
                    {"records_skipped", t.records_skipped},
                    {"replay_duplicates_skipped", t.replay_duplicates_skipped},
                    {"records_skipped_by_reason", skipped_by_reason(t)},
+                   {"expression_errors", t.expression_errors},
                    {"stream_time", t.stream_time},
                    {"checkpoints", t.checkpoints},
                    {"checkpoints_skipped", t.checkpoints_skipped},

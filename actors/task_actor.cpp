@@ -250,6 +250,7 @@ bool send_output(task_pointer self, PendingRun* run) {
                                                  std::memory_order_relaxed);
   for (size_t i = 0; i < kSkipReasons; ++i)
     st.env.counters->skipped_by_reason[i].store(out.skipped_by_reason[i], std::memory_order_relaxed);
+  st.env.counters->expression_errors.store(out.expression_errors, std::memory_order_relaxed);
   for (const auto& line : out.first_skips) logger()->info("task {}: {}", st.task_name, line);
   return true;
 }

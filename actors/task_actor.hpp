@@ -48,6 +48,7 @@ struct TaskCounters {
   std::atomic<uint64_t> replay_duplicates_skipped{0};
   std::atomic<uint64_t> repartition_unsequenced{0};
   std::array<std::atomic<uint64_t>, kSkipReasons> skipped_by_reason{};  // by SkipReason
+  std::atomic<uint64_t> expression_errors{0};  // evaluations that failed and gave NULL
   std::atomic<int64_t> stream_time{-1};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> checkpoints{0};

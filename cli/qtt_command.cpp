@@ -7,19 +7,22 @@
 //  - schema-registry: a CREATE STREAM/TABLE in AVRO, PROTOBUF or JSON_SR
 //    without inline columns needs a schema registry to know its columns.
 // Everything else passes or fails.
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
 #include "runtime/codec.hpp"
+#include "sql/functions.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
@@ -390,7 +393,72 @@ CaseResult run_case(const json& test, const std::string& format) {
   return r;
 }
 
+// ksqlDB's functional tests run with test UDFs on their classpath
+// (ksqldb-functional-tests' io.confluent.ksql.function.udf package); a few
+// cases call them. The same functions, registered as UDFs of this process:
+//  - BAD_UDF(INT) -> STRING throws; BAD_UDF(BOOLEAN) -> INT throws when its
+//    argument is true, else 0; BAD_UDF(STRING) -> STRING is NULL on every
+//    other call, starting with the first (per call site, as ksqlDB makes
+//    one instance of a UDF per call).
+//  - WHENCONDITION(BOOLEAN v, BOOLEAN ok) -> BOOLEAN and WHENRESULT(INT v,
+//    BOOLEAN ok) -> INT return v, and throw when ok is false: a CASE that
+//    evaluates a branch it should not gets NULL.
+void register_ksqldb_test_functions() {
+  using sql::FunctionDef;
+  using sql::ScalarCall;
+  auto kind = [](const DataTypePtr& t) { return t ? t->kind : TypeKind::Null; };
+  auto call = [](TypeKind ret, sql::ScalarBody body) {
+    ScalarCall c;
+    c.return_type = DataType::of(ret);
+    c.body = std::move(body);
+    c.deterministic = false;  // throws or keeps state: never evaluated ahead of time
+    return c;
+  };
+  FunctionDef bad;
+  bad.name = "BAD_UDF";
+  bad.signature = "BAD_UDF(INT) -> STRING | BAD_UDF(BOOLEAN) -> INT | BAD_UDF(STRING) -> STRING";
+  bad.description = "ksqlDB's test UDF: throws, or returns NULL on every other call";
+  bad.resolve = [kind, call](const std::vector<DataTypePtr>& args) -> Expected<ScalarCall> {
+    if (args.size() == 1 && kind(args[0]) == TypeKind::Int)
+      return call(TypeKind::String,
+                  [](const sql::ArgValues&) -> Value { throw std::runtime_error("boom!"); });
+    if (args.size() == 1 && kind(args[0]) == TypeKind::Boolean)
+      return call(TypeKind::Int, [](const sql::ArgValues& a) -> Value {
+        if (a[0].as_bool()) throw std::runtime_error("You asked me to throw...");
+        return Value::int32(0);
+      });
+    if (args.size() == 1 && kind(args[0]) == TypeKind::String) {
+      auto calls = std::make_shared<std::atomic<uint64_t>>(0);
+      return call(TypeKind::String, [calls](const sql::ArgValues& a) -> Value {
+        return (*calls)++ % 2 == 0 ? Value() : a[0];
+      });
+    }
+    return sql::no_matching_overload("BAD_UDF", args);
+  };
+  for (auto [name, type] :
+       {std::pair{"WHENCONDITION", TypeKind::Boolean}, std::pair{"WHENRESULT", TypeKind::Int}}) {
+    FunctionDef d;
+    d.name = name;
+    d.signature = std::string(name) + "(" + (type == TypeKind::Int ? "INT" : "BOOLEAN") +
+                  ", BOOLEAN) -> " + (type == TypeKind::Int ? "INT" : "BOOLEAN");
+    d.description = "ksqlDB's test UDF: its first argument; throws when the second is false";
+    const std::string n = name;
+    d.resolve = [kind, call, type = type,
+                 n](const std::vector<DataTypePtr>& args) -> Expected<ScalarCall> {
+      if (args.size() != 2 || kind(args[0]) != type || kind(args[1]) != TypeKind::Boolean)
+        return sql::no_matching_overload(n, args);
+      return call(type, [n](const sql::ArgValues& a) -> Value {
+        if (!a[1].as_bool()) throw std::runtime_error(n + ": this should not be evaluated");
+        return a[0];
+      });
+    };
+    (void)sql::register_function(std::move(d));
+  }
+  (void)sql::register_function(std::move(bad));
+}
+
 int run(const std::vector<std::string>& files, bool as_json) {
+  register_ksqldb_test_functions();
   std::vector<CaseResult> results;
   size_t passed = 0, failed = 0, skipped = 0;
   auto report = [&](CaseResult r) {

@@ -813,7 +813,7 @@ struct SqlShell::Impl {
       }
     } else {  // FUNCTIONS
       t.header = {"Function Name", "Type"};
-      for (const sql::FunctionDef* f : sql::FunctionRegistry::builtin().all()) {
+      for (const sql::FunctionDef* f : sql::FunctionRegistry::global().all()) {
         const bool aggregate = f->kind == sql::FunctionDef::Kind::Aggregate;
         t.rows.push_back({Value::string(f->name), Value::string(aggregate ? "AGGREGATE" : "SCALAR")});
       }
@@ -837,7 +837,7 @@ struct SqlShell::Impl {
   // DESCRIBE FUNCTION name: its type, signature and description (ksqlDB's
   // "Can't find any functions with the name" when unknown).
   Expected<bool> describe_function(const sql::Describe& d) {
-    const sql::FunctionDef* f = sql::FunctionRegistry::builtin().find(d.name);
+    const sql::FunctionDef* f = sql::FunctionRegistry::global().find(d.name);
     if (!f) return sql_error(d.name_loc, "Can't find any functions with the name '" + d.name + "'");
     const char* type = f->kind == sql::FunctionDef::Kind::Aggregate ? "AGGREGATE" : "SCALAR";
     if (options.json) {
@@ -1350,7 +1350,7 @@ struct SqlShell::Impl {
                                                         const sql::Scope& scope) {
     using namespace sql;
     if (!q.where) return std::optional<CompiledExpr>();
-    ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "WHERE"});
+    ExpressionCompiler compiler(scope, FunctionRegistry::global(), CompileOptions{false, "WHERE"});
     auto w = compiler.compile(q.where);
     if (!w) return w.error();
     if (w->type()->kind != TypeKind::Boolean)
@@ -1385,7 +1385,7 @@ struct SqlShell::Impl {
       const sql::Query& q, const Schema& schema, const sql::Scope& scope,
       size_t star = static_cast<size_t>(-1)) {
     using namespace sql;
-    ExpressionCompiler compiler(scope, FunctionRegistry::builtin(), CompileOptions{false, "SELECT"});
+    ExpressionCompiler compiler(scope, FunctionRegistry::global(), CompileOptions{false, "SELECT"});
     const std::set<std::string> used = explicit_output_names(q.select);
     int generated = 0;
     std::vector<std::pair<std::string, CompiledExpr>> out;

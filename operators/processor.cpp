@@ -34,6 +34,16 @@ void ProcessContext::data_error(const Record& record, std::string_view operation
   out_.data_errors.push_back(std::move(e));
 }
 
+ProcessContext::~ProcessContext() {
+  thread_evaluation_notes() = outer_notes_;
+  if (notes_.count == 0) return;
+  if (out_.expression_errors == 0)
+    out_.first_skips.push_back(
+        "first expression that failed (its value is NULL; counted in expression_errors): " +
+        notes_.first);
+  out_.expression_errors += notes_.count;
+}
+
 void ProcessContext::skipped(const Record& record, SkipReason reason, std::string_view operation) {
   ++out_.records_skipped;
   if (++out_.skipped_by_reason[static_cast<size_t>(reason)] == 1) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "operators/task_output.hpp"
+#include "runtime/evaluation_notes.hpp"
 #include "runtime/ids.hpp"
 #include "runtime/record.hpp"
 
@@ -37,7 +38,15 @@ using Batch = std::vector<Record>;
 // Lives for one TaskGraph::process call, on the task's thread.
 class ProcessContext {
  public:
-  ProcessContext(TaskOutput& out, PartitionId partition) : out_(out), partition_(partition) {}
+  // Collects what expressions note on this thread while it lives
+  // (runtime/evaluation_notes.hpp) into out.expression_errors.
+  ProcessContext(TaskOutput& out, PartitionId partition)
+      : out_(out), partition_(partition), outer_notes_(thread_evaluation_notes()) {
+    thread_evaluation_notes() = &notes_;
+  }
+  ~ProcessContext();
+  ProcessContext(const ProcessContext&) = delete;
+  ProcessContext& operator=(const ProcessContext&) = delete;
 
   TaskOutput& output() { return out_; }
   PartitionId partition() const { return partition_; }
@@ -76,6 +85,8 @@ class ProcessContext {
   const std::string* raw_topic_ = nullptr;
   const RawRecord* raw_begin_ = nullptr;
   const RawRecord* raw_end_ = nullptr;
+  EvaluationNotes notes_;
+  EvaluationNotes* outer_notes_;
 };
 
 class Processor;

@@ -73,6 +73,9 @@ struct TaskOutput {
   // (TaskGraph::set_output_cache), cumulative.
   uint64_t records_cached = 0;
   std::array<uint64_t, kSkipReasons> skipped_by_reason{};
+  // Expression evaluations that failed and gave NULL (a SQL function that
+  // threw, as ksqlDB's UDFs may), cumulative; the first is logged.
+  uint64_t expression_errors = 0;
   // The first skip of each reason, as a line for the log ("tombstone at
   // orders[2]@17 in aggregate"); drained by the task after each run.
   std::vector<std::string> first_skips;

@@ -84,7 +84,7 @@ std::set<std::string> explicit_output_names(const std::vector<SelectItem>& selec
 
 Expected<QueryAnalysis> analyze_query(
     const Query& q, const Catalog& catalog,
-    const FunctionRegistry& functions = FunctionRegistry::builtin());
+    const FunctionRegistry& functions = FunctionRegistry::global());
 
 // CREATE STREAM/TABLE ... AS SELECT: checks the result type matches the
 // statement and describes the new source (schema from the projection;

@@ -126,8 +126,12 @@ namespace {
 
 using NodePtr = std::shared_ptr<const EvalNode>;
 
+// To the row's diagnostics, else to the batch this thread is processing.
 void note(const EvalRow& row, std::string_view what) {
-  if (row.diagnostics) row.diagnostics->note(what);
+  if (row.diagnostics)
+    row.diagnostics->note(what);
+  else if (EvaluationNotes* notes = thread_evaluation_notes())
+    notes->note(what);
 }
 
 const Value kNull;

@@ -47,6 +47,7 @@
 
 #include "runtime/data_type.hpp"
 #include "runtime/error.hpp"
+#include "runtime/evaluation_notes.hpp"
 #include "runtime/value.hpp"
 #include "sql/ast.hpp"
 #include "sql/functions.hpp"
@@ -72,15 +73,10 @@ struct Slot {
   uint32_t index = 0;
 };
 
-// Runtime problems met while evaluating (division by zero, a failed CAST).
-// Owned by the caller; one per thread.
-struct EvalDiagnostics {
-  uint64_t count = 0;
-  std::string first;  // the first message
-  void note(std::string_view what) {
-    if (count++ == 0) first = std::string(what);
-  }
-};
+// Runtime problems met while evaluating (a function that threw, a value of
+// the wrong kind). Owned by the caller; one per thread. A row without one
+// notes them to the batch its thread processes (runtime/evaluation_notes.hpp).
+using EvalDiagnostics = EvaluationNotes;
 
 // One row as the evaluator sees it. Fill what the Scope's slots refer to;
 // pointers are borrowed for the duration of the call.
@@ -207,7 +203,7 @@ struct CompileOptions {
 class ExpressionCompiler {
  public:
   explicit ExpressionCompiler(const Scope& scope,
-                              const FunctionRegistry& functions = FunctionRegistry::builtin(),
+                              const FunctionRegistry& functions = FunctionRegistry::global(),
                               CompileOptions options = {});
 
   // Type-checks and compiles. Errors name the expression's line:column:

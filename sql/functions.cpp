@@ -1,10 +1,14 @@
 #include "sql/functions.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <random>
 
 #include "runtime/timestamp.hpp"
@@ -1550,6 +1554,63 @@ FunctionRegistry build_builtin() {
 const FunctionRegistry& FunctionRegistry::builtin() {
   static const FunctionRegistry registry = build_builtin();
   return registry;
+}
+
+namespace {
+
+// The versions of the global registry: each registration adds one. None is
+// ever freed, so a reference global() returned stays valid.
+struct GlobalRegistry {
+  std::mutex mu;
+  std::vector<std::unique_ptr<const FunctionRegistry>> versions;
+  std::atomic<const FunctionRegistry*> current{nullptr};
+};
+
+GlobalRegistry& global_registry() {
+  static GlobalRegistry* g = new GlobalRegistry();  // never destroyed: see above
+  return *g;
+}
+
+bool identifier(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+}  // namespace
+
+const FunctionRegistry& FunctionRegistry::global() {
+  const FunctionRegistry* r = global_registry().current.load(std::memory_order_acquire);
+  return r ? *r : builtin();
+}
+
+Expected<bool> register_function(FunctionDef def) {
+  std::string name;
+  for (char c : def.name) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!identifier(name))
+    return Error::fatal("cannot register function '" + def.name +
+                        "': a function's name is letters, digits and '_', not starting with a "
+                        "digit");
+  if (def.kind != FunctionDef::Kind::Scalar)
+    return Error::fatal("cannot register function " + name +
+                        ": only scalar functions can be user-defined");
+  if (!def.resolve)
+    return Error::fatal("cannot register function " + name + ": it has no resolver");
+  if (FunctionRegistry::builtin().find(name))
+    return Error::fatal("cannot register function " + name + ": a built-in function has that name");
+  def.name = name;
+  if (def.signature.empty()) def.signature = name + "(...)";
+  GlobalRegistry& g = global_registry();
+  std::lock_guard<std::mutex> lock(g.mu);
+  const FunctionRegistry& current = FunctionRegistry::global();
+  if (current.find(name))
+    return Error::fatal("cannot register function " + name + ": it is registered already");
+  auto next = std::make_unique<FunctionRegistry>(current);
+  next->add(std::move(def));
+  g.current.store(next.get(), std::memory_order_release);
+  g.versions.push_back(std::move(next));
+  return true;
 }
 
 void FunctionRegistry::add(FunctionDef def) {

@@ -15,7 +15,10 @@
 // which types the lambda parameters from the collection argument.
 //
 // The built-in registry is built once and immutable; a copy may be extended
-// with add() (tests, user functions).
+// with add() (tests). User-defined scalar functions (UDFs) are registered
+// for the whole process with register_function(), as ksqlDB loads its UDFs
+// once at start-up: every engine planned afterwards resolves them through
+// global().
 #include <functional>
 #include <map>
 #include <string>
@@ -68,6 +71,11 @@ class FunctionRegistry {
  public:
   // The built-in functions (shared, immutable, thread-safe to read).
   static const FunctionRegistry& builtin();
+  // The built-in functions and the UDFs registered so far: what SQL
+  // resolves names against. Immutable once returned (a registration makes
+  // a new version; returned ones stay valid for the process's life), so it
+  // is thread-safe to read.
+  static const FunctionRegistry& global();
 
   // Adds or replaces a function.
   void add(FunctionDef def);
@@ -90,6 +98,22 @@ class FunctionRegistry {
  private:
   std::map<std::string, FunctionDef, std::less<>> defs_;
 };
+
+// Registers a user-defined scalar function for every SQL engine of the
+// process (FunctionRegistry::global()), from then on. `def.kind` must be
+// Scalar with a `resolve` that picks the overload for the argument types
+// and returns the result type and the body (ScalarCall). The body runs on
+// the task threads, concurrently: it must be thread-safe. A body that
+// throws gives NULL for that call, as a ksqlDB UDF's exception does; each
+// such failure counts in `rivulet_task_expression_errors_total` and the
+// task logs the first. Set `deterministic` to false in the ScalarCall when
+// the result may differ between calls with the same arguments (the planner
+// then never evaluates the call ahead of time).
+//
+// Refused with an error: a name that is not an identifier (letters, digits,
+// `_`, not starting with a digit; it is upper-cased), a built-in function's
+// name, a name already registered, a kind other than Scalar, no resolver.
+Expected<bool> register_function(FunctionDef def);
 
 // "Function 'NAME' does not accept parameters (INTEGER, STRING)."
 Error no_matching_overload(std::string_view name, const std::vector<DataTypePtr>& args);

@@ -41,7 +41,7 @@ Expected<InsertedRecord> encode_insert_values(const Catalog& catalog, const Inse
                              ", " + bracketed(values));
   }
   Scope empty;
-  ExpressionCompiler compiler(empty, FunctionRegistry::builtin());
+  ExpressionCompiler compiler(empty, FunctionRegistry::global());
   StructFields row;
   std::set<std::string> seen;
   InsertedRecord out;

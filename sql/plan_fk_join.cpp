@@ -44,7 +44,7 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
   // query's row, so it evaluates on a's row alone).
   CompileOptions o;
   o.clause = "JOIN";
-  auto fk = ExpressionCompiler(a.scope, FunctionRegistry::builtin(), o).compile(aj.left_key);
+  auto fk = ExpressionCompiler(a.scope, FunctionRegistry::global(), o).compile(aj.left_key);
   if (!fk) return fk.error();
   auto fk_expr = std::make_shared<CompiledExpr>(std::move(*fk));
   DataTypePtr bkey_type = right.schema.key_columns().front().type;

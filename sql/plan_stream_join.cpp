@@ -75,7 +75,7 @@ Expected<Topology::NodeId> plan_stream_join(const StreamJoinContext& c, size_t i
   auto compile = [&](const ExprPtr& e) -> Expected<std::shared_ptr<CompiledExpr>> {
     CompileOptions o;
     o.clause = "JOIN";
-    auto x = ExpressionCompiler(a.scope, FunctionRegistry::builtin(), o).compile(e);
+    auto x = ExpressionCompiler(a.scope, FunctionRegistry::global(), o).compile(e);
     if (!x) return x.error();
     return std::make_shared<CompiledExpr>(std::move(*x));
   };

@@ -266,7 +266,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     if (!scope) return scope.error();
     CompileOptions o;
     o.clause = "WHERE";
-    auto compiled = ExpressionCompiler(*scope, FunctionRegistry::builtin(), o).compile(where);
+    auto compiled = ExpressionCompiler(*scope, FunctionRegistry::global(), o).compile(where);
     if (!compiled) return compiled.error();
   }
 
@@ -374,7 +374,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     o.clause = "WHERE";
     std::shared_ptr<CompiledExpr> w;
     if (where) {
-      auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(where);
+      auto compiled = ExpressionCompiler(s, FunctionRegistry::global(), o).compile(where);
       if (!compiled) return nullptr;
       w = std::make_shared<CompiledExpr>(std::move(*compiled));
     }
@@ -382,7 +382,7 @@ Expected<Topology::NodeId> plan_subquery_where(const SubqueryWhereContext& c,
     o.clause = "SELECT";
     auto values = std::make_shared<std::vector<CompiledExpr>>();
     for (const ExprPtr& e : selected) {
-      auto compiled = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(e);
+      auto compiled = ExpressionCompiler(s, FunctionRegistry::global(), o).compile(e);
       if (!compiled) return nullptr;
       values->push_back(std::move(*compiled));
     }

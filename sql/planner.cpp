@@ -357,7 +357,7 @@ class QueryPlanner {
   Expected<CompiledExpr> compile(const Scope& scope, const ExprPtr& e, const char* clause) const {
     CompileOptions o;
     o.clause = clause;
-    return ExpressionCompiler(scope, FunctionRegistry::builtin(), o).compile(e);
+    return ExpressionCompiler(scope, FunctionRegistry::global(), o).compile(e);
   }
 
   // Whether the rows before join `i` are keyed by its left ON expression:
@@ -1327,13 +1327,13 @@ class QueryPlanner {
       CompileOptions o;
       o.clause = "SELECT";
       for (const auto& [at, expr] : values) {
-        auto v = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(expr);
+        auto v = ExpressionCompiler(s, FunctionRegistry::global(), o).compile(expr);
         if (!v) return nullptr;
         bound->values[at].second = std::make_shared<CompiledExpr>(std::move(*v));
       }
       if (having) {
         o.clause = "HAVING";
-        auto h = ExpressionCompiler(s, FunctionRegistry::builtin(), o).compile(having);
+        auto h = ExpressionCompiler(s, FunctionRegistry::global(), o).compile(having);
         if (!h) return nullptr;
         bound->having = std::make_shared<CompiledExpr>(std::move(*h));
       }

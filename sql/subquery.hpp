@@ -237,7 +237,7 @@ std::vector<ExprPtr> find_subqueries(const ExprPtr& e);
 // and compiles it. Errors carry line:column.
 Expected<std::shared_ptr<const SubqueryPlan>> analyze_subquery(
     const ExprPtr& e, const Scope& outer, const Catalog& catalog,
-    const FunctionRegistry& functions = FunctionRegistry::builtin());
+    const FunctionRegistry& functions = FunctionRegistry::global());
 
 // The subquery's value for the outer row `outer` (evaluated against the
 // outer scope given to analyze_subquery).
@@ -252,8 +252,8 @@ Value evaluate_scan(const SubqueryPlan& plan, const TableScan& table, const Eval
 
 // A copy of `scope` with every subquery of `e` bound to a callback that
 // returns NULL (typing and plan-time checks; nothing is looked up).
-Expected<Scope> scope_with_subquery_types(const ExprPtr& e, const Scope& scope,
-                                          const Catalog& catalog,
-                                          const FunctionRegistry& functions = FunctionRegistry::builtin());
+Expected<Scope> scope_with_subquery_types(
+    const ExprPtr& e, const Scope& scope, const Catalog& catalog,
+    const FunctionRegistry& functions = FunctionRegistry::global());
 
 }  // namespace rivulet::sql

@@ -58,6 +58,7 @@ void TestDriver::run(Pending pending) {
     take(out, pending);
   }
   for (size_t i = 0; i < kSkipReasons; ++i) skipped_[i] += out.skipped_by_reason[i];
+  expression_errors_ += out.expression_errors;
 }
 
 void TestDriver::take(TaskOutput& out, Pending& pending) {

@@ -60,6 +60,8 @@ class TestDriver {
   const std::vector<DataError>& data_errors() const { return errors_; }
   // Records skipped (counted, not processed) for `reason`.
   uint64_t skipped(SkipReason reason) const { return skipped_[static_cast<size_t>(reason)]; }
+  // Expression evaluations that failed and gave NULL (a function that threw).
+  uint64_t expression_errors() const { return expression_errors_; }
   TaskGraph& graph() { return *graph_; }
   // The global tables' replicas; nullptr when the topology has none.
   const GlobalTables* globals() const { return globals_.get(); }
@@ -81,6 +83,7 @@ class TestDriver {
   std::vector<OutputRecord> outputs_;
   std::vector<DataError> errors_;
   std::array<uint64_t, kSkipReasons> skipped_{};
+  uint64_t expression_errors_ = 0;
 };
 
 }  // namespace rivulet::sql

@@ -188,6 +188,18 @@ TEST_CASE("the metrics text carries each task's late records dropped", "[http]")
   CHECK(metrics["rivulet_task_late_records_dropped_total{task=\"app-3\"}"] == 7);
 }
 
+TEST_CASE("the metrics text and the tasks JSON carry each task's expression errors", "[http]") {
+  TaskMetrics m;
+  m.task = "app-1";
+  m.partition = 1;
+  m.expression_errors = 4;
+  auto metrics = parse_prometheus(render_prometheus("app", {m}, 0));
+  CHECK(metrics["rivulet_task_expression_errors_total{task=\"app-1\"}"] == 4);
+  auto tasks = nlohmann::json::parse(render_tasks({m}));
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0]["expression_errors"] == 4);
+}
+
 TEST_CASE("the metrics text and the tasks JSON carry each task's tables", "[http]") {
   TaskMetrics m;
   m.task = "app-2";

@@ -21,6 +21,40 @@ Batch numbers(int n) {
   return b;
 }
 
+// What expressions note while a batch is processed (a SQL function that
+// threw) is counted in the TaskOutput of the ProcessContext that processes
+// it, the first logged; nested contexts keep their own.
+TEST_CASE("a ProcessContext counts the expression failures noted on its thread", "[nodes]") {
+  CHECK(thread_evaluation_notes() == nullptr);
+  TaskOutput out;
+  {
+    ProcessContext ctx(out, PartitionId{0});
+    REQUIRE(thread_evaluation_notes() != nullptr);
+    thread_evaluation_notes()->note("MASK: boom");
+    {
+      TaskOutput inner;
+      {
+        ProcessContext nested(inner, PartitionId{1});
+        thread_evaluation_notes()->note("inner");
+      }
+      CHECK(inner.expression_errors == 1);
+    }
+    thread_evaluation_notes()->note("MASK: again");
+  }
+  CHECK(thread_evaluation_notes() == nullptr);
+  CHECK(out.expression_errors == 2);
+  REQUIRE(out.first_skips.size() == 1);
+  CHECK(out.first_skips[0].find("MASK: boom") != std::string::npos);
+  {
+    ProcessContext ctx(out, PartitionId{0});
+    thread_evaluation_notes()->note("MASK: later");
+  }
+  CHECK(out.expression_errors == 3);
+  CHECK(out.first_skips.size() == 1);  // the first only
+  { ProcessContext quiet(out, PartitionId{0}); }
+  CHECK(out.expression_errors == 3);
+}
+
 TEST_CASE("source decodes raw records and reports undecodable ones", "[nodes]") {
   SourceNode src("src", "orders", std::make_unique<test::TextCodec>(),
                  std::make_unique<test::TextCodec>());
