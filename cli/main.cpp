@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/udf_libraries.hpp"
 
 namespace rivulet::cli {
 int exit_code = 0;
@@ -10,6 +11,7 @@ int exit_code = 0;
 int main(int argc, char** argv) {
   CLI::App app{"Rivulet: an actor-based distributed stream processor for Kafka"};
   app.require_subcommand(1);
+  rivulet::cli::add_udf_library_option(app);  // before the commands: they inherit fallthrough
   rivulet::cli::add_broker_command(app);
   rivulet::cli::add_demo_command(app);
   rivulet::cli::add_config_command(app);

@@ -497,3 +497,81 @@ TEST_CASE("rivulet run: a source declared with PARTITIONS has its topic created,
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
+
+// `rivulet run --udf-library`: a library of user-defined functions
+// (examples/udf/mask_card_udf.cpp) loaded before the file is planned; a
+// call that throws gives NULL, the record goes on and
+// rivulet_task_expression_errors_total counts it. A library that cannot be
+// loaded stops the command with exit status 2.
+TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integration][sql][udf]") {
+  auto broker =
+      ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "pay:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  std::string dir = temp_dir("rivulet-sql-udf");
+  const std::string app = dir + "/udf.sql";
+  std::ofstream(app) << "SET 'application.id' = 'sql-udf';\n"
+                     << "SET 'commit.interval.ms' = '100';\n"
+                     << "CREATE STREAM PAY (ID STRING KEY, CARD STRING)\n"
+                     << "  WITH (kafka_topic='pay', value_format='JSON');\n"
+                     << "CREATE STREAM MASKED AS SELECT ID, MASK_CARD(CARD) AS CARD,\n"
+                     << "  luhn_valid(CARD) AS OK FROM PAY;\n";
+  const std::string library = RIVULET_EXAMPLE_UDF_LIBRARY;
+
+  // Without the library the file does not plan.
+  auto [brc, bout] =
+      run_command(rivulet::testing::rivulet_binary() + " run " + app + " --explain 2>&1", "", 60);
+  INFO(bout);
+  CHECK(brc == 2);
+  CHECK(bout.find("line 5:36: Can't find any functions with the name 'MASK_CARD'") !=
+        std::string::npos);
+  auto [mrc, mout] = run_command(rivulet::testing::rivulet_binary() + " run " + app +
+                                     " --udf-library " + dir + "/missing.so --explain 2>&1",
+                                 "", 60);
+  CHECK(mrc == 2);
+  CHECK(mout.find("rivulet: cannot load UDF library " + dir + "/missing.so") != std::string::npos);
+
+  auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--udf-library",
+                                  library, "--bootstrap", *bootstrap, "--set",
+                                  "state.dir=" + dir + "/state", "--http", "127.0.0.1:0"});
+  REQUIRE(run.has_value());
+  auto line = run->read_line();
+  REQUIRE(line.has_value());
+  CHECK(line->rfind("running 1 query from " + app, 0) == 0);
+  auto http = run->read_line();
+  REQUIRE(http.has_value());
+  REQUIRE(http->rfind("http ", 0) == 0);
+  REQUIRE(run_command("kcat -b " + *bootstrap + " -P -K '|' -t pay",
+                      "p1|{\"CARD\": \"4111111111111111\"}\n"
+                      "p2|{\"CARD\": \"12\"}\n"
+                      "p3|{\"CARD\": \"4111111111111112\"}\n")
+              .first == 0);
+  std::vector<std::pair<std::string, std::string>> masked;
+  eventually([&] {
+    masked = read_topic(*bootstrap, "MASKED");
+    return masked.size() >= 3;
+  });
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& [k, v] : masked) by_id[k] = nlohmann::json::parse(v);
+  REQUIRE(by_id.size() == 3);
+  CHECK(by_id["p1"] == nlohmann::json::parse(R"({"CARD":"****1111","OK":true})"));
+  CHECK(by_id["p2"] == nlohmann::json::parse(R"({"CARD":null,"OK":false})"));
+  CHECK(by_id["p3"] == nlohmann::json::parse(R"({"CARD":"****1112","OK":false})"));
+  // The one failed call, counted (metrics are refreshed after each run).
+  double errors = -1;
+  eventually([&] {
+    auto [rc, text] = run_command("curl -sf http://" + http->substr(5) + "/metrics", "", 10);
+    if (rc != 0) return false;
+    errors = 0;
+    std::istringstream lines(text);
+    for (std::string l; std::getline(lines, l);)
+      if (l.rfind("rivulet_task_expression_errors_total{", 0) == 0)
+        errors += std::stod(l.substr(l.rfind(' ') + 1));
+    return errors == 1;
+  });
+  CHECK(errors == 1);
+  CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
