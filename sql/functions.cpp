@@ -12,6 +12,7 @@
 #include <random>
 
 #include "runtime/timestamp.hpp"
+#include "sql/ast.hpp"
 #include "sql/text.hpp"
 #include "sql/types.hpp"
 
@@ -1597,6 +1598,9 @@ Expected<bool> register_function(FunctionDef def) {
                         ": only scalar functions can be user-defined");
   if (!def.resolve)
     return Error::fatal("cannot register function " + name + ": it has no resolver");
+  if (is_reserved_word(name))
+    return Error::fatal("cannot register function " + name +
+                        ": a reserved word of the SQL dialect cannot name a function");
   if (FunctionRegistry::builtin().find(name))
     return Error::fatal("cannot register function " + name + ": a built-in function has that name");
   def.name = name;

@@ -111,8 +111,9 @@ class FunctionRegistry {
 // then never evaluates the call ahead of time).
 //
 // Refused with an error: a name that is not an identifier (letters, digits,
-// `_`, not starting with a digit; it is upper-cased), a built-in function's
-// name, a name already registered, a kind other than Scalar, no resolver.
+// `_`, not starting with a digit; it is upper-cased), a reserved word
+// (SELECT, CAST, ...), a built-in function's name, a name already
+// registered, a kind other than Scalar, no resolver.
 Expected<bool> register_function(FunctionDef def);
 
 // "Function 'NAME' does not accept parameters (INTEGER, STRING)."

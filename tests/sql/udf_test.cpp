@@ -156,6 +156,8 @@ TEST_CASE("udf: registrations that would clash are refused with the reason", "[s
   refused(bad_name, "a function's name is letters, digits and '_'");
   bad_name.name = "MY-FN";
   refused(bad_name, "a function's name is letters, digits and '_'");
+  bad_name.name = "cast";
+  refused(bad_name, "cannot register function CAST: a reserved word of the SQL dialect");
   FunctionDef aggregate = mask_card();
   aggregate.name = "MY_SUM";
   aggregate.kind = FunctionDef::Kind::Aggregate;
