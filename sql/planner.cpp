@@ -899,9 +899,6 @@ class QueryPlanner {
       auto missing = check_key_in_projection(*p);
       if (!missing) return missing.error();
     }
-    if (q_.partition_by.size() > 1 && p->key.size() != q_.partition_by.size())
-      return unsupported(q_.partition_by[0]->loc,
-                         "PARTITION BY several expressions not all in the projection");
     if (q_.partition_by.size() > 1)
       for (const OutputColumn& c : a_.projection)
         if (c.is_key) p->key_null_without_value.push_back(reads_record_metadata(*c.expr));

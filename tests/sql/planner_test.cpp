@@ -863,6 +863,7 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
       "CREATE STREAM EV (AD STRING KEY, KIND STRING, N INT) "
       "WITH (kafka_topic='ev', value_format='JSON');";
   for (const char* query : {"SELECT N FROM EV WHERE N > 1 EMIT CHANGES;",
+                            "SELECT N FROM EV PARTITION BY KIND, AD EMIT CHANGES;",
                             "SELECT COUNT(*) AS C FROM EV GROUP BY KIND EMIT CHANGES;"}) {
     INFO(query);
     SqlEngine engine;
