@@ -1587,8 +1587,7 @@ const FunctionRegistry& FunctionRegistry::global() {
 }
 
 Expected<bool> register_function(FunctionDef def) {
-  std::string name;
-  for (char c : def.name) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string name = to_upper(def.name);
   if (!identifier(name))
     return Error::fatal("cannot register function '" + def.name +
                         "': a function's name is letters, digits and '_', not starting with a "

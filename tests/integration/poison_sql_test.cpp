@@ -17,11 +17,13 @@
 #include "connectors/kafka_producer.hpp"
 #include "runtime/codec.hpp"
 #include "support/child_process.hpp"
+#include "support/prometheus_text.hpp"
 #include "support/topic_reader.hpp"
 
 using namespace rivulet;
 using rivulet::testing::ChildProcess;
 using rivulet::testing::Collector;
+using rivulet::testing::metric_sum;
 using rivulet::testing::ReadRecord;
 using rivulet::testing::run_command;
 
@@ -53,17 +55,6 @@ OutputRecord record(const std::string& topic, std::optional<std::string> key, st
   r.key = std::move(key);
   r.value = std::move(value);
   return r;
-}
-
-// Sum of a Prometheus counter over its labels.
-double metric_sum(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + "{", 0) != 0) continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
 }
 
 std::string scrape(const std::string& address) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/prometheus_text.hpp"
 
 using rivulet::testing::ChildProcess;
 using rivulet::testing::run_command;
@@ -563,11 +564,7 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
   eventually([&] {
     auto [rc, text] = run_command("curl -sf http://" + http->substr(5) + "/metrics", "", 10);
     if (rc != 0) return false;
-    errors = 0;
-    std::istringstream lines(text);
-    for (std::string l; std::getline(lines, l);)
-      if (l.rfind("rivulet_task_expression_errors_total{", 0) == 0)
-        errors += std::stod(l.substr(l.rfind(' ') + 1));
+    errors = rivulet::testing::metric_sum(text, "rivulet_task_expression_errors_total");
     return errors == 1;
   });
   CHECK(errors == 1);
