@@ -47,11 +47,8 @@ ProcessContext::~ProcessContext() {
 void ProcessContext::skipped(const Record& record, SkipReason reason, std::string_view operation) {
   ++out_.records_skipped;
   if (++out_.skipped_by_reason[static_cast<size_t>(reason)] == 1) {
-    std::string where = record.source.topic.empty()
-                            ? std::string("a record made by the task")
-                            : record.source.topic.str() + "[" +
-                                  std::to_string(record.source.partition.value()) + "]@" +
-                                  std::to_string(record.source.offset.value());
+    std::string where = record.source.topic.empty() ? std::string("a record made by the task")
+                                                    : to_string(record.source);
     out_.first_skips.push_back(std::string("first record skipped (") + skip_reason_name(reason) +
                                ") in " + std::string(operation) + ": " + where);
   }

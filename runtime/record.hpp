@@ -177,6 +177,12 @@ struct SourcePosition {
   Offset offset{-1};
 };
 
+// "topic[partition]@offset", as logs and errors name a record.
+inline std::string to_string(const SourcePosition& at) {
+  return at.topic.str() + "[" + std::to_string(at.partition.value()) + "]@" +
+         std::to_string(at.offset.value());
+}
+
 struct Record {
   Value key;
   Value value;

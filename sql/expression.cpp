@@ -129,9 +129,9 @@ using NodePtr = std::shared_ptr<const EvalNode>;
 // To the row's diagnostics, else to the batch this thread is processing.
 void note(const EvalRow& row, std::string_view what) {
   if (row.diagnostics)
-    row.diagnostics->note(what);
+    row.diagnostics->note(what, row.source);
   else if (EvaluationNotes* notes = thread_evaluation_notes())
-    notes->note(what);
+    notes->note(what, row.source);
 }
 
 const Value kNull;

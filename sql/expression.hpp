@@ -93,6 +93,9 @@ struct EvalRow {
   int64_t window_start = 0;
   int64_t window_end = 0;
   EvalDiagnostics* diagnostics = nullptr;  // optional
+  // Where the record was read from, named by the first failure's message;
+  // optional.
+  const SourcePosition* source = nullptr;
   const Value* lambda_args = nullptr;      // set by the evaluator for lambda bodies
   // Set while a subquery with subqueries in its WHERE is evaluated: how its
   // task reads their tables (sql/subquery.hpp).

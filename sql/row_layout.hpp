@@ -150,6 +150,7 @@ inline EvalRow eval_row(const Record& r) {
   }
   e.partition = r.source.partition.value();
   e.offset = r.source.offset.value();
+  e.source = &r.source;
   return e;
 }
 

@@ -63,6 +63,7 @@ void TestDriver::run(Pending pending) {
 
 void TestDriver::take(TaskOutput& out, Pending& pending) {
   for (auto& e : out.data_errors) errors_.push_back(std::move(e));
+  for (auto& s : out.first_skips) first_skips_.push_back(std::move(s));
   for (auto& o : out.records) {
     if (reads(o.topic)) {
       RawRecord again;

@@ -62,6 +62,9 @@ class TestDriver {
   uint64_t skipped(SkipReason reason) const { return skipped_[static_cast<size_t>(reason)]; }
   // Expression evaluations that failed and gave NULL (a function that threw).
   uint64_t expression_errors() const { return expression_errors_; }
+  // What a task logs once: the first record skipped for each reason, the
+  // first expression that failed (with the record's topic[partition]@offset).
+  const std::vector<std::string>& first_skips() const { return first_skips_; }
   TaskGraph& graph() { return *graph_; }
   // The global tables' replicas; nullptr when the topology has none.
   const GlobalTables* globals() const { return globals_.get(); }
@@ -84,6 +87,7 @@ class TestDriver {
   std::vector<DataError> errors_;
   std::array<uint64_t, kSkipReasons> skipped_{};
   uint64_t expression_errors_ = 0;
+  std::vector<std::string> first_skips_;
 };
 
 }  // namespace rivulet::sql

@@ -106,6 +106,10 @@ TEST_CASE("udf: a function that throws gives NULL and counts an expression error
   CHECK(json::parse(*out[1].value) == json::parse(R"({"CARD":"****8765"})"));
   CHECK((*driver)->expression_errors() == 1);
   CHECK((*driver)->data_errors().empty());  // the record went on, as in ksqlDB
+  // The log names the failure and the record it was evaluated for.
+  REQUIRE((*driver)->first_skips().size() == 1);
+  CHECK_THAT((*driver)->first_skips()[0],
+             Catch::Contains("MASK_CARD: too short: 12 (record pay[0]@0)"));
 }
 
 TEST_CASE("udf: a function not deterministic runs per row, never ahead of time", "[sql][udf]") {
