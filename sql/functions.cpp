@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 
+#include "runtime/evaluation_notes.hpp"
 #include "runtime/timestamp.hpp"
 #include "sql/ast.hpp"
 #include "sql/text.hpp"
@@ -1592,11 +1593,22 @@ Expected<bool> register_function(FunctionDef def) {
     return Error::fatal("cannot register function '" + def.name +
                         "': a function's name is letters, digits and '_', not starting with a "
                         "digit");
-  if (def.kind != FunctionDef::Kind::Scalar)
+  if (def.kind == FunctionDef::Kind::Lambda)
     return Error::fatal("cannot register function " + name +
-                        ": only scalar functions can be user-defined");
-  if (!def.resolve)
+                        ": only scalar and aggregate functions can be user-defined");
+  if (def.kind == FunctionDef::Kind::Scalar ? !def.resolve : !def.resolve_aggregate)
     return Error::fatal("cannot register function " + name + ": it has no resolver");
+  if (def.kind == FunctionDef::Kind::Aggregate) {
+    def.aggregate_type = [name, resolve = def.resolve_aggregate](
+                             const std::vector<DataTypePtr>& args) -> Expected<DataTypePtr> {
+      auto call = resolve(args);
+      if (!call.ok())
+        return call.error().message.empty() ? no_matching_overload(name, args) : call.error();
+      if (!call->return_type)
+        return Error::fatal("aggregate function " + name + " resolved without a return type");
+      return call->return_type;
+    };
+  }
   if (is_reserved_word(name))
     return Error::fatal("cannot register function " + name +
                         ": a reserved word of the SQL dialect cannot name a function");
@@ -1660,6 +1672,47 @@ Expected<DataTypePtr> FunctionRegistry::aggregate_result_type(
   if (d->kind != FunctionDef::Kind::Aggregate || !d->aggregate_type)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not an aggregate function");
   return d->aggregate_type(args);
+}
+
+Value AggregateCall::result(const Value& aggregate, std::string_view name) const {
+  if (!map) return aggregate;
+  std::string failure;
+  try {
+    return map(aggregate);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (EvaluationNotes* notes = thread_evaluation_notes())
+    notes->note(std::string(name) + ": " + failure);
+  return Value();
+}
+
+Expected<AggregateCall> FunctionRegistry::resolve_udaf(std::string_view upper_name,
+                                                       const std::vector<DataTypePtr>& args) const {
+  const FunctionDef* d = find(upper_name);
+  if (!d)
+    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (d->kind != FunctionDef::Kind::Aggregate || !d->resolve_aggregate)
+    return Error::fatal("Function '" + std::string(upper_name) +
+                        "' is not a user-defined aggregate function");
+  auto call = d->resolve_aggregate(args);
+  if (!call.ok())
+    return call.error().message.empty() ? no_matching_overload(upper_name, args) : call.error();
+  std::string missing;
+  if (!call->initialize)
+    missing = "initialize";
+  else if (!call->aggregate)
+    missing = "aggregate";
+  else if (!call->merge)
+    missing = "merge";
+  else if (!call->return_type)
+    missing = "a return type";
+  if (!missing.empty())
+    return Error::fatal("aggregate function " + std::string(upper_name) + " resolved without " +
+                        missing);
+  return call;
 }
 
 bool takes_time_unit(std::string_view function) {

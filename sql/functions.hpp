@@ -53,6 +53,38 @@ using ScalarResolver = std::function<Expected<ScalarCall>(const std::vector<Data
 // The result type of an aggregate for its argument types.
 using AggregateTyper = std::function<Expected<DataTypePtr>(const std::vector<DataTypePtr>& args)>;
 
+// A user-defined aggregate function (UDAF) resolved for its argument types,
+// as ksqlDB's Udaf: the aggregate of an empty group, the aggregate after one
+// more row, two aggregates combined, and the result read from an aggregate.
+// An aggregate is a Value of any kind (a number, an array, a struct, ...):
+// it is stored, checkpointed and sent between tasks like every other value.
+struct AggregateCall {
+  DataTypePtr return_type;            // the type `map` returns
+  std::function<Value()> initialize;  // required: an empty group's aggregate
+  // Required: the aggregate after a row whose arguments are `args` (NULLs
+  // included: the function decides what a NULL means).
+  std::function<Value(const ArgValues& args, const Value& aggregate)> aggregate;
+  // Required: `earlier` and `later` combined, each the aggregate of some of
+  // a group's rows, `earlier`'s rows read first. Used where rows are
+  // aggregated in two places (partial aggregates before a repartition
+  // topic) and where session windows merge.
+  std::function<Value(const Value& earlier, const Value& later)> merge;
+  // Optional: the result from the aggregate; unset, the aggregate itself.
+  std::function<Value(const Value& aggregate)> map;
+  // Optional: the aggregate without a row aggregated before (the same
+  // arguments). Only a function with it aggregates a TABLE, whose updates
+  // take the old row back out, as ksqlDB's TableUdaf.
+  std::function<Value(const ArgValues& args, const Value& aggregate)> undo;
+
+  // The result for `aggregate`: map's, or the aggregate itself. When map
+  // throws, NULL, noted on this thread as an expression error of `name`
+  // (runtime/evaluation_notes.hpp), as a scalar UDF's throw is.
+  Value result(const Value& aggregate, std::string_view name) const;
+};
+// Picks the UDAF's implementation for `args` (their types).
+using AggregateResolver =
+    std::function<Expected<AggregateCall>(const std::vector<DataTypePtr>& args)>;
+
 struct FunctionDef {
   enum class Kind : uint8_t {
     Scalar,
@@ -65,6 +97,10 @@ struct FunctionDef {
   std::string description;        // one line
   ScalarResolver resolve;         // Scalar
   AggregateTyper aggregate_type;  // Aggregate
+  // A user-defined aggregate (UDAF): its implementation; aggregate_type is
+  // derived from it. Built-in aggregates leave it unset (the planner builds
+  // their state machines).
+  AggregateResolver resolve_aggregate;
 };
 
 class FunctionRegistry {
@@ -94,15 +130,22 @@ class FunctionRegistry {
   // AVG -> DOUBLE, MIN/MAX -> the argument's type, ...
   Expected<DataTypePtr> aggregate_result_type(std::string_view upper_name,
                                               const std::vector<DataTypePtr>& args) const;
+  // A UDAF's implementation for its argument types; an error for an
+  // unknown name, a built-in aggregate or an implementation that lacks
+  // initialize, aggregate or merge.
+  Expected<AggregateCall> resolve_udaf(std::string_view upper_name,
+                                       const std::vector<DataTypePtr>& args) const;
 
  private:
   std::map<std::string, FunctionDef, std::less<>> defs_;
 };
 
-// Registers a user-defined scalar function for every SQL engine of the
-// process (FunctionRegistry::global()), from then on. `def.kind` must be
-// Scalar with a `resolve` that picks the overload for the argument types
-// and returns the result type and the body (ScalarCall). The body runs on
+// Registers a user-defined function for every SQL engine of the process
+// (FunctionRegistry::global()), from then on.
+//
+// A scalar function (UDF): `def.kind` Scalar with a `resolve` that picks
+// the overload for the argument types and returns the result type and the
+// body (ScalarCall). The body runs on
 // the task threads, concurrently: it must be thread-safe. A body that
 // throws gives NULL for that call, as a ksqlDB UDF's exception does; each
 // such failure counts in `rivulet_task_expression_errors_total` and the
@@ -110,10 +153,18 @@ class FunctionRegistry {
 // the result may differ between calls with the same arguments (the planner
 // then never evaluates the call ahead of time).
 //
+// An aggregate function (UDAF): `def.kind` Aggregate with a
+// `resolve_aggregate` that returns the AggregateCall for the argument
+// types. Its functions run on the task threads, concurrently, each call on
+// one aggregate: they must be thread-safe and should not mutate shared
+// state. A throw in `aggregate` or `undo` fails that row: a data error
+// (dead-lettered where configured), its group unchanged. GROUP BY over a
+// TABLE needs `undo`.
+//
 // Refused with an error: a name that is not an identifier (letters, digits,
 // `_`, not starting with a digit; it is upper-cased), a reserved word
 // (SELECT, CAST, ...), a built-in function's name, a name already
-// registered, a kind other than Scalar, no resolver.
+// registered, a lambda kind, no resolver for the kind.
 Expected<bool> register_function(FunctionDef def);
 
 // "Function 'NAME' does not accept parameters (INTEGER, STRING)."

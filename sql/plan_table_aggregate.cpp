@@ -76,6 +76,7 @@ EvalRow row_of(const Array& row, const Record& r) {
   e.rowtime = r.timestamp;
   e.partition = r.source.partition.value();
   e.offset = r.source.offset.value();
+  e.source = &r.source;
   return e;
 }
 
@@ -85,8 +86,9 @@ Expected<Topology::NodeId> plan_table_aggregate(
     Topology& topology, Topology::NodeId rows, const std::string& id,
     std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls) {
   for (const auto& c : calls)
-    if (c.name != "COUNT" && c.name != "SUM" && c.name != "AVG" && !is_statistic(c.name) &&
-        c.name != "ATTR" && c.name != "COLLECT_LIST" && c.name != "HISTOGRAM")
+    if (c.udaf ? !c.udaf->undo
+               : c.name != "COUNT" && c.name != "SUM" && c.name != "AVG" && !is_statistic(c.name) &&
+                     c.name != "ATTR" && c.name != "COLLECT_LIST" && c.name != "HISTOGRAM")
       return sql_error(c.loc, "The aggregation function(s) (" + c.name +
                                   ") cannot be applied to a table source, only to a stream "
                                   "source.");
@@ -185,12 +187,20 @@ Expected<Topology::NodeId> plan_table_aggregate(
       if (const Value* p = store->find_local(r.key)) acc = p->as_array();
       if (acc.size() != calls.size()) {
         acc.clear();
-        for (const auto& call : calls) acc.push_back(initial_accumulator(call.name));
+        for (const auto& call : calls)
+          acc.push_back(call.udaf ? call.udaf->initialize() : initial_accumulator(call.name));
       }
       auto apply = [&](const EvalRow& e, bool subtract) {
         const int64_t step = subtract ? -1 : 1;
         for (size_t i = 0; i < calls.size(); ++i) {
           const auto& call = calls[i];
+          if (call.udaf) {  // NULL arguments included: the function decides
+            ArgValues args;
+            args.reserve(call.args->size());
+            for (const auto& a : *call.args) args.push_back(a->evaluate(e));
+            acc[i] = subtract ? call.udaf->undo(args, acc[i]) : call.udaf->aggregate(args, acc[i]);
+            continue;
+          }
           Value in = call.input ? call.input->evaluate(e) : Value::boolean(true);
           if (call.name == "ATTR") {  // NULL is a value too
             acc[i] = aggregates::attr_counts_step(acc[i], in, step);
@@ -245,6 +255,11 @@ Expected<Topology::NodeId> plan_table_aggregate(
       StructFields results;
       for (size_t i = 0; i < calls.size(); ++i) {
         Value v = acc[i];
+        if (calls[i].udaf) {
+          v = calls[i].udaf->result(acc[i], calls[i].name);
+          results.push_back(Field{"A" + std::to_string(i), std::move(v)});
+          continue;
+        }
         // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
         if (calls[i].name == "SUM" && v.is_null())
           v = coerce_or_null(Value::int32(0), calls[i].input->type());

@@ -16,7 +16,8 @@
 // Functions: COUNT(*), COUNT(x), SUM(x), AVG(x), STDDEV_SAMPLE(x),
 // CORRELATION(x, y), ATTR(x), COLLECT_LIST(x), HISTOGRAM(x) (ksqlDB's table
 // aggregates). Others (MIN, MAX, COUNT_DISTINCT, COLLECT_SET, ...) cannot be
-// undone and are rejected with ksqlDB's message.
+// undone and are rejected with ksqlDB's message. A user-defined aggregate
+// (UDAF) needs an undo.
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "operators/topology.hpp"
 #include "runtime/error.hpp"
 #include "sql/expression.hpp"
+#include "sql/functions.hpp"
 
 namespace rivulet::sql {
 
@@ -33,6 +35,10 @@ struct TableAggregateCall {
   std::shared_ptr<const CompiledExpr> input2;  // CORRELATION's second argument
   SourceLocation loc;
   size_t limit = 0;  // COLLECT_LIST: the most values a group keeps
+  // A user-defined aggregate (name is its name): its implementation and
+  // its arguments; a table needs its undo.
+  std::shared_ptr<const AggregateCall> udaf;
+  std::shared_ptr<const std::vector<std::shared_ptr<const CompiledExpr>>> args;
 };
 
 Expected<Topology::NodeId> plan_table_aggregate(

@@ -1030,6 +1030,14 @@ class QueryPlanner {
       std::string field = "A" + std::to_string(i);
       auto type = ExpressionCompiler(a_.scope).infer_type(call);
       if (!type) return type.error();
+      if (const FunctionDef* def = FunctionRegistry::global().find(call->name);
+          def && def->resolve_aggregate) {
+        auto fn = udaf_function(*call, field, table_calls);
+        if (!fn) return fn.error();
+        spec.functions.push_back(std::move(*fn));
+        out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
+        continue;
+      }
       ValueFn input, input2;
       std::shared_ptr<CompiledExpr> ae, ae2;
       if (!call->star && !call->args.empty()) {
@@ -1051,7 +1059,7 @@ class QueryPlanner {
         }
       }
       table_calls.push_back(TableAggregateCall{call->name, ae, ae2, call->loc,
-                                               collect_limit(kCollectListLimit)});
+                                               collect_limit(kCollectListLimit), nullptr, nullptr});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));
@@ -1269,6 +1277,50 @@ class QueryPlanner {
     }
     node = e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
+  }
+
+  // A user-defined aggregate (FunctionDef::resolve_aggregate) as a custom
+  // aggregate function: its arguments evaluated per row, its merge combining
+  // partial aggregates and sessions, its map giving the result. The table
+  // form (with undo) goes to `table_calls`.
+  Expected<AggregateFn> udaf_function(const Expr& call, const std::string& field,
+                                      std::vector<TableAggregateCall>& table_calls) {
+    if (call.star) return sql_error(call.loc, "Function " + call.name + " does not accept *");
+    auto args = std::make_shared<std::vector<std::shared_ptr<const CompiledExpr>>>();
+    std::vector<DataTypePtr> types;
+    for (const ExprPtr& a : call.args) {
+      auto arg = compile(a_.scope, a, call.name.c_str());
+      if (!arg) return arg.error();
+      types.push_back(arg->type());
+      args->push_back(std::make_shared<const CompiledExpr>(std::move(*arg)));
+    }
+    auto resolved = FunctionRegistry::global().resolve_udaf(call.name, types);
+    if (!resolved) return sql_error(call.loc, resolved.error().message);
+    auto udaf = std::make_shared<const AggregateCall>(std::move(*resolved));
+    TableAggregateCall t;
+    t.name = call.name;
+    t.loc = call.loc;
+    t.udaf = udaf;
+    t.args = args;
+    table_calls.push_back(std::move(t));
+    AggregateFn fn = AggregateFn::custom([udaf] { return udaf->initialize(); },
+                                         [udaf, args](const Record& r, const Value& base) {
+                                           EvalRow e = eval_row(r);
+                                           ArgValues values;
+                                           values.reserve(args->size());
+                                           for (const auto& a : *args)
+                                             values.push_back(a->evaluate(e));
+                                           return udaf->aggregate(values, base);
+                                         },
+                                         field);
+    fn.merger = [udaf](const Value& earlier, const Value& later) {
+      return udaf->merge(earlier, later);
+    };
+    if (udaf->map)
+      fn.finisher = [udaf, name = call.name](const Value& aggregate) {
+        return udaf->result(aggregate, name);
+      };
+    return fn;
   }
 
   // The projection step of an aggregation whose SELECT or HAVING has

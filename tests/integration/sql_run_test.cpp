@@ -502,8 +502,9 @@ TEST_CASE("rivulet run: a source declared with PARTITIONS has its topic created,
 // `rivulet run --udf-library`: a library of user-defined functions
 // (examples/udf/mask_card_udf.cpp) loaded before the file is planned; a
 // call that throws gives NULL, the record goes on and
-// rivulet_task_expression_errors_total counts it. A library that cannot be
-// loaded stops the command with exit status 2.
+// rivulet_task_expression_errors_total counts it; its aggregate function
+// (WEIGHTED_AVG) groups through a repartition topic. A library that cannot
+// be loaded stops the command with exit status 2.
 TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integration][sql][udf]") {
   auto broker =
       ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "pay:2"});
@@ -514,10 +515,13 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
   const std::string app = dir + "/udf.sql";
   std::ofstream(app) << "SET 'application.id' = 'sql-udf';\n"
                      << "SET 'commit.interval.ms' = '100';\n"
-                     << "CREATE STREAM PAY (ID STRING KEY, CARD STRING)\n"
+                     << "CREATE STREAM PAY (ID STRING KEY, CARD STRING, AMOUNT DOUBLE, QTY INT)\n"
                      << "  WITH (kafka_topic='pay', value_format='JSON');\n"
                      << "CREATE STREAM MASKED AS SELECT ID, MASK_CARD(CARD) AS CARD,\n"
-                     << "  luhn_valid(CARD) AS OK FROM PAY;\n";
+                     << "  luhn_valid(CARD) AS OK FROM PAY;\n"
+                     << "CREATE TABLE BY_PREFIX AS SELECT SUBSTRING(ID, 1, 1) AS P,\n"
+                     << "  WEIGHTED_AVG(AMOUNT, QTY) AS AVG_AMOUNT, COUNT(*) AS N\n"
+                     << "  FROM PAY GROUP BY SUBSTRING(ID, 1, 1);\n";
   const std::string library = RIVULET_EXAMPLE_UDF_LIBRARY;
 
   // Without the library the file does not plan.
@@ -539,14 +543,14 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
   REQUIRE(run.has_value());
   auto line = run->read_line();
   REQUIRE(line.has_value());
-  CHECK(line->rfind("running 1 query from " + app, 0) == 0);
+  CHECK(line->rfind("running 2 queries from " + app, 0) == 0);
   auto http = run->read_line();
   REQUIRE(http.has_value());
   REQUIRE(http->rfind("http ", 0) == 0);
   REQUIRE(run_command("kcat -b " + *bootstrap + " -P -K '|' -t pay",
-                      "p1|{\"CARD\": \"4111111111111111\"}\n"
-                      "p2|{\"CARD\": \"12\"}\n"
-                      "p3|{\"CARD\": \"4111111111111112\"}\n")
+                      "p1|{\"CARD\": \"4111111111111111\", \"AMOUNT\": 10, \"QTY\": 1}\n"
+                      "p2|{\"CARD\": \"12\", \"AMOUNT\": 4, \"QTY\": 2}\n"
+                      "p3|{\"CARD\": \"4111111111111112\", \"AMOUNT\": 7, \"QTY\": 2}\n")
               .first == 0);
   std::vector<std::pair<std::string, std::string>> masked;
   eventually([&] {
@@ -559,6 +563,15 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
   CHECK(by_id["p1"] == nlohmann::json::parse(R"({"CARD":"****1111","OK":true})"));
   CHECK(by_id["p2"] == nlohmann::json::parse(R"({"CARD":null,"OK":false})"));
   CHECK(by_id["p3"] == nlohmann::json::parse(R"({"CARD":"****1112","OK":false})"));
+  // The aggregate of all three (partials merged after the repartition topic):
+  // (10 * 1 + 4 * 2 + 7 * 2) / 5.
+  nlohmann::json average;
+  eventually([&] {
+    for (const auto& [k, v] : read_topic(*bootstrap, "BY_PREFIX"))
+      if (k == "p") average = nlohmann::json::parse(v);
+    return average.value("N", 0) == 3;
+  });
+  CHECK(average == nlohmann::json::parse(R"({"AVG_AMOUNT":6.4,"N":3})"));
   // The one failed call, counted (metrics are refreshed after each run).
   double errors = -1;
   eventually([&] {
