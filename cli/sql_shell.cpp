@@ -814,12 +814,23 @@ struct SqlShell::Impl {
     } else {  // FUNCTIONS
       t.header = {"Function Name", "Type"};
       for (const sql::FunctionDef* f : sql::FunctionRegistry::global().all()) {
-        const bool aggregate = f->kind == sql::FunctionDef::Kind::Aggregate;
-        t.rows.push_back({Value::string(f->name), Value::string(aggregate ? "AGGREGATE" : "SCALAR")});
+        t.rows.push_back({Value::string(f->name), Value::string(function_type(*f))});
       }
     }
     print_table(t, false);
     return true;
+  }
+
+  // SHOW FUNCTIONS' and DESCRIBE FUNCTION's type, as ksqlDB names it.
+  static const char* function_type(const sql::FunctionDef& f) {
+    switch (f.kind) {
+      case sql::FunctionDef::Kind::Aggregate:
+        return "AGGREGATE";
+      case sql::FunctionDef::Kind::Table:
+        return "TABLE";
+      default:
+        return "SCALAR";
+    }
   }
 
   // A topic SHOW TOPICS leaves out (SHOW ALL TOPICS lists it), as ksqlDB
@@ -839,7 +850,7 @@ struct SqlShell::Impl {
   Expected<bool> describe_function(const sql::Describe& d) {
     const sql::FunctionDef* f = sql::FunctionRegistry::global().find(d.name);
     if (!f) return sql_error(d.name_loc, "Can't find any functions with the name '" + d.name + "'");
-    const char* type = f->kind == sql::FunctionDef::Kind::Aggregate ? "AGGREGATE" : "SCALAR";
+    const char* type = function_type(*f);
     if (options.json) {
       nlohmann::json j{{"name", f->name},
                        {"type", type},

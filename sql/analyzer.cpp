@@ -81,6 +81,20 @@ void collect_aggregates(const ExprPtr& e, const FunctionRegistry& fns, std::vect
   rec(e);
 }
 
+// The table function calls in `e` (not descending into them).
+void collect_table_functions(const ExprPtr& e, const FunctionRegistry& fns,
+                             std::vector<ExprPtr>& out) {
+  std::function<void(const ExprPtr&)> rec = [&](const ExprPtr& x) {
+    if (!x) return;
+    if (x->kind == ExprKind::FunctionCall && fns.is_table_function(x->name)) {
+      add_unique(out, x);
+      return;
+    }
+    for (const auto& a : x->args) rec(a);
+  };
+  rec(e);
+}
+
 const Expr* first_aggregate(const Expr& e, const FunctionRegistry& fns) {
   const Expr* found = nullptr;
   walk(e, [&](const Expr& x, const std::vector<std::string>&) {
@@ -183,6 +197,7 @@ class Analyzer {
                                 const std::string& clause = "") {
     CompileOptions o;
     o.allow_aggregates = allow_aggregates;
+    o.allow_table_functions = clause == "SELECT";  // refused later unless over a stream
     o.clause = clause;
     return ExpressionCompiler(a_.scope, fns_, o).infer_type(e);
   }
@@ -450,6 +465,7 @@ class Analyzer {
             out.name = generated_name(used);
           }
           collect_aggregates(item.expr, fns_, a_.aggregate_calls);
+          collect_table_functions(item.expr, fns_, a_.table_function_calls);
           a_.projection.push_back(std::move(out));
           break;
         }
@@ -532,7 +548,21 @@ class Analyzer {
     return out;
   }
 
+  // ksqlDB runs table functions over a stream only; an aggregation of
+  // their rows is not supported yet.
+  void check_table_functions() {
+    if (a_.table_function_calls.empty()) return;
+    const SourceLocation at = a_.table_function_calls[0]->loc;
+    if (a_.sources[0].info->is_table())
+      fail(at, "Table source is not supported with table functions");
+    if (!q_.group_by.empty() || !a_.aggregate_calls.empty())
+      fail(at,
+           "not supported yet: table functions in an aggregation (GROUP BY or aggregate "
+           "functions)");
+  }
+
   void check_aggregation() {
+    check_table_functions();
     a_.aggregate = !q_.group_by.empty() || !a_.aggregate_calls.empty();
     if (q_.window) {
       const WindowSpec& w = *q_.window;

@@ -72,6 +72,9 @@ struct QueryAnalysis {
   std::vector<OutputColumn> projection;
   bool aggregate = false;                // GROUP BY or aggregate calls
   std::vector<ExprPtr> aggregate_calls;  // distinct calls in SELECT and HAVING
+  // Distinct table function calls (EXPLODE, ...) in SELECT: each input row
+  // becomes as many rows as the longest of their results.
+  std::vector<ExprPtr> table_function_calls;
   bool windowed = false;                 // a WINDOW clause or a windowed source
   std::optional<WindowSpec> window;      // the query's WINDOW clause
   SourceType result_type = SourceType::Stream;

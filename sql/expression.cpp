@@ -1207,6 +1207,7 @@ class Compiler {
         fns_(fns),
         typing_only_(typing_only),
         allow_aggregates_(options.allow_aggregates),
+        allow_table_functions_(options.allow_table_functions),
         clause_(options.clause) {}
 
   Typed compile(const Expr& e) {
@@ -1709,6 +1710,7 @@ class Compiler {
     const FunctionDef* def = fns_.find(e.name);
     if (!def) fail(e.loc, "Can't find any functions with the name '" + e.name + "'");
     if (def->kind == FunctionDef::Kind::Lambda) return lambda_function(e);
+    if (def->kind == FunctionDef::Kind::Table) return table_function(e);
     if (def->kind == FunctionDef::Kind::Aggregate) {
       if (!typing_only_)
         fail(e.loc, "Aggregate function " + to_sql(e) +
@@ -1779,6 +1781,26 @@ class Compiler {
     lambda_vars_.resize(lambda_vars_.size() - params.size());
     body.constant = false;
     return body;
+  }
+
+  // A table function's call is typed where the options allow it (a
+  // stream's SELECT); the planner's flat map computes its values and binds
+  // the call to them, so one compiled anywhere else is refused.
+  Typed table_function(const Expr& e) {
+    if (!allow_table_functions_ || !typing_only_)
+      fail(e.loc, "Table function " + to_sql(e) + " is not allowed" +
+                      (clause_.empty() ? std::string(" here") : " in " + clause_) +
+                      ": table functions are supported only in the SELECT of a query over a "
+                      "stream");
+    if (in_table_function_) fail(e.loc, "Table functions cannot be nested: " + to_sql(e));
+    if (e.star) fail(e.loc, "Function " + e.name + " does not accept *");
+    in_table_function_ = true;
+    std::vector<DataTypePtr> types;
+    for (const auto& a : e.args) types.push_back(compile(*a).type);
+    in_table_function_ = false;
+    auto call = fns_.resolve_table(e.name, types);
+    if (!call.ok()) fail(e.loc, call.error().message);
+    return Typed{nullptr, call->return_type, false};
   }
 
   Typed lambda_function(const Expr& e) {
@@ -1943,6 +1965,8 @@ class Compiler {
   const FunctionRegistry& fns_;
   bool typing_only_;
   bool allow_aggregates_;
+  bool allow_table_functions_;
+  bool in_table_function_ = false;
   std::string clause_;
   bool in_aggregate_ = false;
   std::string in_aggregate_text_;

@@ -198,6 +198,10 @@ struct CompileOptions {
   // The clause being compiled, for messages: with "SELECT" an unknown column
   // reads "SELECT column 'X' cannot be resolved." (ksqlDB's wording).
   std::string clause;
+  // Table function calls (EXPLODE, ...) are typed (infer_type) when true;
+  // compile rejects them unless the scope binds them (the planner's flat
+  // map fills their values in). Only a stream's SELECT allows them.
+  bool allow_table_functions = false;
 };
 
 // Compiles expressions against one scope. Cheap to construct; holds

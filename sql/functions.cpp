@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 
 #include "runtime/evaluation_notes.hpp"
 #include "runtime/timestamp.hpp"
@@ -816,6 +817,8 @@ void aggregate(FunctionRegistry& r, std::string name, std::string signature,
   r.add(std::move(d));
 }
 
+constexpr size_t kCubeExplodeMaxElements = 20;  // as ksqlDB: 2^20 rows at most
+
 // An error whose text the registry replaces by no_matching_overload.
 Error mismatch() {
   return Error::fatal("");
@@ -1539,6 +1542,65 @@ void register_lambda_functions(FunctionRegistry& r) {
          "folds the elements into one value");
 }
 
+// ksqlDB's built-in table functions.
+void register_table_functions(FunctionRegistry& r) {
+  auto table = [&r](const char* name, const char* signature, const char* description,
+                    TableResolver resolve) {
+    FunctionDef d;
+    d.name = name;
+    d.kind = FunctionDef::Kind::Table;
+    d.signature = signature;
+    d.description = description;
+    d.resolve_table = std::move(resolve);
+    r.add(std::move(d));
+  };
+  auto one_array = [](const Types& args) {
+    return args.size() == 1 && args[0]->kind == TypeKind::Array && args[0]->element;
+  };
+  table("EXPLODE", "EXPLODE(ARRAY<T>) -> T", "one row per element of the array (none for NULL)",
+        [one_array](const Types& args) -> Expected<TableCall> {
+          if (!one_array(args)) return mismatch();
+          TableCall c;
+          c.return_type = args[0]->element;
+          c.body = [](const ArgValues& a) {
+            return a[0].kind() == TypeKind::Array ? a[0].as_array() : Array{};
+          };
+          return c;
+        });
+  table("CUBE_EXPLODE", "CUBE_EXPLODE(ARRAY<T>) -> ARRAY<T>",
+        "one row per combination of the elements, each kept or NULL (2^n rows; a NULL element "
+        "only NULL); at most 20 elements",
+        [one_array](const Types& args) -> Expected<TableCall> {
+          if (!one_array(args)) return mismatch();
+          TableCall c;
+          c.return_type = args[0];
+          c.body = [](const ArgValues& a) {
+            if (a[0].kind() != TypeKind::Array) return Array{};
+            const Array& columns = a[0].as_array();
+            const size_t n = columns.size();
+            if (n > kCubeExplodeMaxElements)
+              throw std::invalid_argument(
+                  "CUBE_EXPLODE input size (" + std::to_string(n) + ") exceeds the maximum of " +
+                  std::to_string(kCubeExplodeMaxElements) + " columns: it would make 2^n rows");
+            // Bit n-1-i of a combination keeps element i; a NULL element
+            // has one combination (NULL), not two.
+            uint32_t non_null = 0;
+            for (size_t i = 0; i < n; ++i)
+              if (!columns[i].is_null()) non_null |= 1u << (n - 1 - i);
+            Array rows;
+            for (uint32_t keep = 0; keep < (1u << n); ++keep) {
+              if ((keep & non_null) != keep) continue;
+              Array row(n);
+              for (size_t i = 0; i < n; ++i)
+                if (keep & (1u << (n - 1 - i))) row[i] = columns[i];
+              rows.push_back(Value::array(std::move(row)));
+            }
+            return rows;
+          };
+          return c;
+        });
+}
+
 FunctionRegistry build_builtin() {
   FunctionRegistry r;
   register_string_functions(r);
@@ -1548,6 +1610,7 @@ FunctionRegistry build_builtin() {
   register_time_functions(r);
   register_aggregates(r);
   register_lambda_functions(r);
+  register_table_functions(r);
   return r;
 }
 
@@ -1595,9 +1658,11 @@ Expected<bool> register_function(FunctionDef def) {
                         "digit");
   if (def.kind == FunctionDef::Kind::Lambda)
     return Error::fatal("cannot register function " + name +
-                        ": only scalar and aggregate functions can be user-defined");
-  if (def.kind == FunctionDef::Kind::Scalar ? !def.resolve : !def.resolve_aggregate)
-    return Error::fatal("cannot register function " + name + ": it has no resolver");
+                        ": only scalar, aggregate and table functions can be user-defined");
+  const bool resolver = def.kind == FunctionDef::Kind::Scalar      ? bool(def.resolve)
+                        : def.kind == FunctionDef::Kind::Aggregate ? bool(def.resolve_aggregate)
+                                                                   : bool(def.resolve_table);
+  if (!resolver) return Error::fatal("cannot register function " + name + ": it has no resolver");
   if (def.kind == FunctionDef::Kind::Aggregate) {
     def.aggregate_type = [name, resolve = def.resolve_aggregate](
                              const std::vector<DataTypePtr>& args) -> Expected<DataTypePtr> {
@@ -1641,6 +1706,27 @@ const FunctionDef* FunctionRegistry::find(std::string_view upper_name) const {
 bool FunctionRegistry::is_aggregate(std::string_view upper_name) const {
   const FunctionDef* d = find(upper_name);
   return d && d->kind == FunctionDef::Kind::Aggregate;
+}
+
+bool FunctionRegistry::is_table_function(std::string_view upper_name) const {
+  const FunctionDef* d = find(upper_name);
+  return d && d->kind == FunctionDef::Kind::Table;
+}
+
+Expected<TableCall> FunctionRegistry::resolve_table(std::string_view upper_name,
+                                                    const std::vector<DataTypePtr>& args) const {
+  const FunctionDef* d = find(upper_name);
+  if (!d)
+    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (d->kind != FunctionDef::Kind::Table || !d->resolve_table)
+    return Error::fatal("Function '" + std::string(upper_name) + "' is not a table function");
+  auto call = d->resolve_table(args);
+  if (!call.ok())
+    return call.error().message.empty() ? no_matching_overload(upper_name, args) : call.error();
+  if (!call->body || !call->return_type)
+    return Error::fatal("table function " + std::string(upper_name) +
+                        " resolved without a body or a return type");
+  return call;
 }
 
 std::vector<const FunctionDef*> FunctionRegistry::all() const {

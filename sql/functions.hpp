@@ -85,11 +85,23 @@ struct AggregateCall {
 using AggregateResolver =
     std::function<Expected<AggregateCall>(const std::vector<DataTypePtr>& args)>;
 
+// A table function (EXPLODE, CUBE_EXPLODE, a UDTF) resolved for its
+// argument types, as ksqlDB's: zero or more values per row, each becoming a
+// row of the result (the query's other columns repeated).
+struct TableCall {
+  DataTypePtr return_type;  // of each value
+  // The values for a row's arguments (NULLs included: EXPLODE(NULL) gives
+  // none). A throw fails the row: a data error.
+  std::function<Array(const ArgValues& args)> body;
+};
+using TableResolver = std::function<Expected<TableCall>(const std::vector<DataTypePtr>& args)>;
+
 struct FunctionDef {
   enum class Kind : uint8_t {
     Scalar,
     Aggregate,
     Lambda,  // FILTER, TRANSFORM, REDUCE: compiled by the expression compiler
+    Table,   // EXPLODE, CUBE_EXPLODE, UDTFs: rows per row, in a stream's SELECT
   };
   std::string name;  // upper case
   Kind kind = Kind::Scalar;
@@ -101,6 +113,7 @@ struct FunctionDef {
   // derived from it. Built-in aggregates leave it unset (the planner builds
   // their state machines).
   AggregateResolver resolve_aggregate;
+  TableResolver resolve_table;  // Table
 };
 
 class FunctionRegistry {
@@ -118,6 +131,7 @@ class FunctionRegistry {
   // By upper-case name; nullptr when unknown.
   const FunctionDef* find(std::string_view upper_name) const;
   bool is_aggregate(std::string_view upper_name) const;
+  bool is_table_function(std::string_view upper_name) const;
   // Sorted by name.
   std::vector<const FunctionDef*> all() const;
 
@@ -135,6 +149,9 @@ class FunctionRegistry {
   // initialize, aggregate or merge.
   Expected<AggregateCall> resolve_udaf(std::string_view upper_name,
                                        const std::vector<DataTypePtr>& args) const;
+  // A table function's implementation for its argument types.
+  Expected<TableCall> resolve_table(std::string_view upper_name,
+                                    const std::vector<DataTypePtr>& args) const;
 
  private:
   std::map<std::string, FunctionDef, std::less<>> defs_;
@@ -161,10 +178,14 @@ class FunctionRegistry {
 // (dead-lettered where configured), its group unchanged. GROUP BY over a
 // TABLE needs `undo`.
 //
+// A table function (UDTF): `def.kind` Table with a `resolve_table` that
+// returns the TableCall for the argument types: the values one row gives,
+// each a row of the result. Used in the SELECT of a query over a stream.
+//
 // Refused with an error: a name that is not an identifier (letters, digits,
 // `_`, not starting with a digit; it is upper-cased), a reserved word
 // (SELECT, CAST, ...), a built-in function's name, a name already
-// registered, a lambda kind, no resolver for the kind.
+// registered, a lambda kind, no resolver for its kind.
 Expected<bool> register_function(FunctionDef def);
 
 // "Function 'NAME' does not accept parameters (INTEGER, STRING)."

@@ -264,6 +264,10 @@ class QueryPlanner {
       node = where(*node);
       if (!node) return node.error();
     }
+    if (!a_.table_function_calls.empty()) {  // a stream without aggregation (analyzer)
+      node = table_functions(*node);
+      if (!node) return node.error();
+    }
     node = a_.aggregate ? aggregate(*node) : project(*node);
     if (!node) return node.error();
     if (deliver_) {  // a push query: the rows go to the caller, not to a topic
@@ -676,6 +680,89 @@ class QueryPlanner {
       return table;
     };
     return e_.topology_.add_processor(name("where"), {node}, rewrite(std::move(fn)));
+  }
+
+  // The SELECT's table functions (EXPLODE, ...), ksqlDB's FlatMap step: each
+  // row becomes as many rows as the longest of their results, the
+  // functions' values (NULL past a shorter result's end) inserted from Row
+  // slot `width` on, where the projection reads them. A stream's null value
+  // gives no row (counted as a skipped tombstone); a function that throws
+  // fails the row (a data error, dead-lettered with the bytes read).
+  Expected<Topology::NodeId> table_functions(Topology::NodeId node) {
+    struct Call {
+      std::string name;
+      TableCall call;
+      std::vector<std::shared_ptr<const CompiledExpr>> args;
+    };
+    const uint32_t width = row_width(a_.scope) + static_cast<uint32_t>(select_subqueries_.size());
+    auto calls = std::make_shared<std::vector<Call>>();
+    for (size_t i = 0; i < a_.table_function_calls.size(); ++i) {
+      const ExprPtr& e = a_.table_function_calls[i];
+      Call c;
+      c.name = e->name;
+      std::vector<DataTypePtr> types;
+      for (const ExprPtr& a : e->args) {
+        auto arg = compile(projection_scope_, a, "SELECT");
+        if (!arg) return arg.error();
+        types.push_back(arg->type());
+        c.args.push_back(std::make_shared<const CompiledExpr>(std::move(*arg)));
+      }
+      auto resolved = FunctionRegistry::global().resolve_table(e->name, types);
+      if (!resolved) return sql_error(e->loc, resolved.error().message);
+      c.call = std::move(*resolved);
+      projection_scope_.bind(e, c.call.return_type,
+                             Slot{Slot::Origin::Row, width + static_cast<uint32_t>(i)});
+      calls->push_back(std::move(c));
+    }
+    ReportingRowFn fn = [calls, width](const Record& r, Batch& out, ProcessContext& ctx) {
+      if (is_tombstone(r)) {
+        ctx.skipped(r, SkipReason::Tombstone, "a table function (a stream's null value)");
+        return;
+      }
+      const EvalRow row_in = eval_row(r);
+      std::vector<Array> results;
+      results.reserve(calls->size());
+      size_t rows = 0;
+      for (const Call& c : *calls) {
+        ArgValues args;
+        args.reserve(c.args.size());
+        for (const auto& a : c.args) args.push_back(a->evaluate(row_in));
+        std::string failure;
+        try {
+          results.push_back(c.call.body(args));
+        } catch (const std::exception& e) {
+          failure = e.what();
+        } catch (...) {
+          failure = "unknown exception";
+        }
+        if (!failure.empty()) {
+          ctx.data_error(r, "table function", c.name + ": " + failure);
+          return;
+        }
+        rows = std::max(rows, results.back().size());
+      }
+      const Array& row = r.value.as_array();
+      const auto at = static_cast<std::ptrdiff_t>(std::min<size_t>(width, row.size()));
+      for (size_t i = 0; i < rows; ++i) {
+        Array values;
+        values.reserve(row.size() + results.size());
+        values.insert(values.end(), row.begin(), row.begin() + at);
+        for (const Array& result : results)
+          values.push_back(i < result.size() ? result[i] : Value());
+        values.insert(values.end(), row.begin() + at, row.end());
+        Record o;
+        o.key = r.key;
+        o.timestamp = r.timestamp;
+        o.headers = r.headers;
+        o.source = r.source;
+        o.value = Value::array(std::move(values));
+        out.push_back(std::move(o));
+      }
+    };
+    return e_.topology_.add_processor(
+        name("table-functions"), {node}, [fn](BuildContext& b) -> std::unique_ptr<Processor> {
+          return std::make_unique<FlatMapNode<ReportingRowFn>>(b.node_name(), fn);
+        });
   }
 
   // The projection: key and value columns of the result.

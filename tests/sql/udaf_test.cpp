@@ -164,8 +164,8 @@ TEST_CASE("udaf: registered, typed, listed and refused like a built-in", "[sql][
   lambda.kind = FunctionDef::Kind::Lambda;
   auto refused = register_function(std::move(lambda));
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().message.find("only scalar and aggregate functions can be user-defined") !=
-        std::string::npos);
+  CHECK(refused.error().message.find(
+            "only scalar, aggregate and table functions can be user-defined") != std::string::npos);
   FunctionDef unresolved;
   unresolved.name = "NO_RESOLVER_AGG";
   unresolved.kind = FunctionDef::Kind::Aggregate;
