@@ -14,6 +14,7 @@
 #include "runtime/msgpack_value.hpp"
 #include "sql/parser.hpp"
 #include "sql/test_driver.hpp"
+#include "support/kafka_keys.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -42,12 +43,7 @@ json decode_key(const std::optional<std::string>& bytes, const SourceInfo& s) {
   return json::parse(to_json(*v));
 }
 
-// A STRING key in the KAFKA format.
-std::string string_key(const std::string& k) {
-  auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-  REQUIRE(bytes);
-  return *bytes;
-}
+using rivulet::testing::string_key;
 
 const SourceInfo* by_topic(const Catalog& c, const std::string& topic) {
   for (auto type : {SourceType::Stream, SourceType::Table})

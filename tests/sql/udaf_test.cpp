@@ -12,17 +12,14 @@
 #include "sql/functions.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
+#include "support/kafka_keys.hpp"
 
 namespace rivulet::sql {
 namespace {
 
 using nlohmann::json;
 
-std::string string_key(const std::string& k) {
-  auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-  REQUIRE(bytes);
-  return *bytes;
-}
+using rivulet::testing::string_key;
 
 bool numeric(const DataTypePtr& t) {
   return t->kind == TypeKind::Int || t->kind == TypeKind::BigInt || t->kind == TypeKind::Double ||

@@ -4,6 +4,7 @@
 // counted as an expression error, as a ksqlDB UDF's exception does.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -12,17 +13,14 @@
 #include "sql/functions.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
+#include "support/kafka_keys.hpp"
 
 namespace rivulet::sql {
 namespace {
 
 using nlohmann::json;
 
-std::string string_key(const std::string& k) {
-  auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-  REQUIRE(bytes);
-  return *bytes;
-}
+using rivulet::testing::string_key;
 
 // MASK_CARD(STRING) -> STRING: "****" and the last four characters; throws
 // on fewer than four.
@@ -199,6 +197,11 @@ TEST_CASE("udf: registering is safe while other threads resolve functions", "[sq
       if (abs && r.find("ABS")) lookups.fetch_add(1);
     }
   });
+  // The reader resolves before the first registration (on a busy machine
+  // it may start late: without this wait it might read none at all).
+  for (int waited = 0; lookups.load() == 0 && waited < 10000; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(lookups.load() > 0);
   for (int i = 0; i < 50; ++i) {
     FunctionDef d = mask_card();
     d.name = "CONCURRENT_UDF_" + std::to_string(i);
@@ -206,7 +209,6 @@ TEST_CASE("udf: registering is safe while other threads resolve functions", "[sq
   }
   done = true;
   reader.join();
-  CHECK(lookups.load() > 0);
   for (int i = 0; i < 50; ++i)
     CHECK(FunctionRegistry::global().find("CONCURRENT_UDF_" + std::to_string(i)));
 }
