@@ -1,5 +1,6 @@
 #include "sql/plan_table_aggregate.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <stdexcept>
 #include <utility>
@@ -38,6 +39,60 @@ Value plus(const Value& acc, const Value& x, bool subtract) {
   return *r;
 }
 
+// MIN, MAX, COUNT_DISTINCT, COLLECT_SET, TOPK and TOPKDISTINCT over a table
+// keep their group's values with how many of its rows hold each (the
+// multiset aggregates::attr_counts_step keeps, in first-seen order): a row
+// taken back out takes its value's count down, and the result is read from
+// what is left. ksqlDB cannot undo them and refuses them over tables.
+bool is_multiset(const std::string& name) {
+  return name == "MIN" || name == "MAX" || name == "COUNT_DISTINCT" || name == "COLLECT_SET" ||
+         name == "TOPK" || name == "TOPKDISTINCT";
+}
+
+// The result of a multiset function from its [value, count] entries.
+Value multiset_result(const TableAggregateCall& call, const Value& acc) {
+  static const Array kNone;
+  const Array& entries = acc.kind() == TypeKind::Array ? acc.as_array() : kNone;
+  auto value_of = [](const Value& entry) -> const Value& { return entry.as_array()[0]; };
+  auto count_of = [](const Value& entry) { return entry.as_array()[1].as_int64(); };
+  if (call.name == "MIN" || call.name == "MAX") {
+    const Value* best = nullptr;
+    for (const Value& e : entries) {
+      const Value& v = value_of(e);
+      if (v.is_null()) continue;
+      const int c = best ? Value::compare(v, *best) : 0;
+      if (!best || (call.name == "MIN" ? c < 0 : c > 0)) best = &v;
+    }
+    return best ? *best : Value();
+  }
+  if (call.name == "COUNT_DISTINCT") {
+    int64_t n = 0;
+    for (const Value& e : entries) n += value_of(e).is_null() ? 0 : 1;
+    return Value::int64(n);
+  }
+  Array out;
+  if (call.name == "COLLECT_SET") {  // NULL included, first seen first, up to the limit
+    for (const Value& e : entries) {
+      if (out.size() >= call.limit) break;
+      out.push_back(value_of(e));
+    }
+    return Value::array(std::move(out));
+  }
+  // TOPK (each row's value) / TOPKDISTINCT (each value once): the k largest
+  // non-NULL values, largest first.
+  const bool distinct = call.name == "TOPKDISTINCT";
+  for (const Value& e : entries) {
+    if (value_of(e).is_null()) continue;
+    const int64_t copies =
+        distinct ? 1 : std::min<int64_t>(count_of(e), static_cast<int64_t>(call.limit));
+    for (int64_t i = 0; i < copies; ++i) out.push_back(value_of(e));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Value& a, const Value& b) { return Value::compare(a, b) > 0; });
+  if (out.size() > call.limit) out.resize(call.limit);
+  return Value::array(std::move(out));
+}
+
 bool is_statistic(const std::string& name) {
   return name == "STDDEV_SAMPLE" || name == "STDDEV_SAMP" || name == "CORRELATION";
 }
@@ -47,9 +102,9 @@ Value initial_accumulator(const std::string& name) {
   if (name == "AVG") return Value::array(Array{Value(), Value::int64(0)});
   if (name == "CORRELATION") return moments::covariance_empty();
   if (is_statistic(name)) return moments::variance_empty();
-  if (name == "ATTR" || name == "COLLECT_LIST") return Value::array(Array{});
+  if (name == "ATTR" || name == "COLLECT_LIST" || is_multiset(name)) return Value::array(Array{});
   if (name == "HISTOGRAM") return Value::map(MapEntries{});
-  return Value();  // SUM
+  return Value();  // SUM, SUM_LIST
 }
 
 // COLLECT_LIST over a table: `v` appended while the list is under `limit`;
@@ -88,7 +143,8 @@ Expected<Topology::NodeId> plan_table_aggregate(
   for (const auto& c : calls)
     if (c.udaf ? !c.udaf->undo
                : c.name != "COUNT" && c.name != "SUM" && c.name != "AVG" && !is_statistic(c.name) &&
-                     c.name != "ATTR" && c.name != "COLLECT_LIST" && c.name != "HISTOGRAM")
+                     c.name != "ATTR" && c.name != "COLLECT_LIST" && c.name != "HISTOGRAM" &&
+                     c.name != "SUM_LIST" && !is_multiset(c.name))
       return sql_error(c.loc, "The aggregation function(s) (" + c.name +
                                   ") cannot be applied to a table source, only to a stream "
                                   "source.");
@@ -210,7 +266,21 @@ Expected<Topology::NodeId> plan_table_aggregate(
             acc[i] = collect_step(acc[i], in, subtract, call.limit);
             continue;
           }
+          if (call.name == "COLLECT_SET") {  // NULL included, as on a stream
+            acc[i] = aggregates::attr_counts_step(acc[i], in, step);
+            continue;
+          }
           if (in.is_null()) continue;
+          if (is_multiset(call.name)) {
+            acc[i] = aggregates::attr_counts_step(acc[i], in, step);
+            continue;
+          }
+          if (call.name == "SUM_LIST") {  // the non-NULL elements, added or taken out
+            if (in.kind() == TypeKind::Array)
+              for (const Value& x : in.as_array())
+                if (!x.is_null()) acc[i] = plus(acc[i], x, subtract);
+            continue;
+          }
           if (call.name == "HISTOGRAM") {
             acc[i] = aggregates::histogram_step(
                 acc[i], in.kind() == TypeKind::String ? in.as_string() : in.to_string(), step);
@@ -263,6 +333,10 @@ Expected<Topology::NodeId> plan_table_aggregate(
         // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
         if (calls[i].name == "SUM" && v.is_null())
           v = coerce_or_null(Value::int32(0), calls[i].input->type());
+        if (calls[i].name == "SUM_LIST" && v.is_null() && calls[i].input->type() &&
+            calls[i].input->type()->element)
+          v = coerce_or_null(Value::int32(0), calls[i].input->type()->element);
+        if (is_multiset(calls[i].name)) v = multiset_result(calls[i], acc[i]);
         if (calls[i].name == "AVG") {
           const Array& avg = acc[i].as_array();
           int64_t n = avg[1].as_int64();

@@ -15,9 +15,12 @@
 //   emits (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
 // Functions: COUNT(*), COUNT(x), SUM(x), AVG(x), STDDEV_SAMPLE(x),
 // CORRELATION(x, y), ATTR(x), COLLECT_LIST(x), HISTOGRAM(x) (ksqlDB's table
-// aggregates). Others (MIN, MAX, COUNT_DISTINCT, COLLECT_SET, ...) cannot be
-// undone and are rejected with ksqlDB's message. A user-defined aggregate
-// (UDAF) needs an undo.
+// aggregates), SUM_LIST(x), and MIN, MAX, COUNT_DISTINCT (exact),
+// COLLECT_SET, TOPK and TOPKDISTINCT, which ksqlDB refuses over a table:
+// they keep each group's values with their row counts, so a row can be
+// taken back out. LATEST_BY_OFFSET and EARLIEST_BY_OFFSET (an order of
+// arrival a table's rows do not have) are rejected with ksqlDB's message; a
+// user-defined aggregate (UDAF) needs an undo.
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +37,7 @@ struct TableAggregateCall {
   std::shared_ptr<const CompiledExpr> input;   // nullptr: COUNT(*) / COUNT()
   std::shared_ptr<const CompiledExpr> input2;  // CORRELATION's second argument
   SourceLocation loc;
-  size_t limit = 0;  // COLLECT_LIST: the most values a group keeps
+  size_t limit = 0;  // COLLECT_LIST, COLLECT_SET: the most values; TOPK(DISTINCT): k
   // A user-defined aggregate (name is its name): its implementation and
   // its arguments; a table needs its undo.
   std::shared_ptr<const AggregateCall> udaf;

@@ -1145,8 +1145,10 @@ class QueryPlanner {
           input2 = [ae2](const Record& r) { return ae2->evaluate(eval_row(r)); };
         }
       }
-      table_calls.push_back(TableAggregateCall{call->name, ae, ae2, call->loc,
-                                               collect_limit(kCollectListLimit), nullptr, nullptr});
+      table_calls.push_back(TableAggregateCall{
+          call->name, ae, ae2, call->loc,
+          collect_limit(call->name == "COLLECT_SET" ? kCollectSetLimit : kCollectListLimit),
+          nullptr, nullptr});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));
@@ -1309,6 +1311,7 @@ class QueryPlanner {
       } else if (call->name == "TOPK" || call->name == "TOPKDISTINCT") {
         auto k = top_k_size(*call);
         if (!k) return k.error();
+        table_calls.back().limit = *k;
         spec.functions.push_back(
             AggregateFn::top_k(input, *k, call->name == "TOPKDISTINCT", field));
       } else {
