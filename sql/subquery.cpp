@@ -302,8 +302,30 @@ std::optional<Error> plan_aggregates(SubqueryPlan& plan, const ExprPtr& selected
       a.kind = kind;
       known = true;
     }
-    if (!known) return unsupported(call.loc, "aggregate function " + call.name + " in subqueries");
     a.name = to_sql(call);
+    const FunctionDef* def = fns.find(call.name);
+    if (!known && def && def->resolve_aggregate) {  // a UDAF: every argument, per row
+      if (call.star) return sql_error(call.loc, "Function " + call.name + " does not accept *");
+      a.kind = Kind::User;
+      std::vector<DataTypePtr> types;
+      for (const ExprPtr& arg : call.args) {
+        if (has_aggregate(*arg, fns))
+          return sql_error(arg->loc, "Aggregate functions can not be nested: " + a.name);
+        auto compiled = compiler.compile(arg);
+        if (!compiled) return compiled.error();
+        types.push_back(compiled->type());
+        a.args.push_back(std::make_shared<const CompiledExpr>(std::move(*compiled)));
+        plan.selected_correlated = plan.selected_correlated || reads_outer(*arg, scope, inner);
+      }
+      auto resolved = fns.resolve_udaf(call.name, types);
+      if (!resolved) return sql_error(call.loc, resolved.error().message);
+      a.udaf = std::make_shared<const AggregateCall>(std::move(*resolved));
+      a.type = a.udaf->return_type;
+      results.bind(calls[i], a.type, Slot{Slot::Origin::Row, static_cast<uint32_t>(i)});
+      plan.aggregates.push_back(std::move(a));
+      continue;
+    }
+    if (!known) return unsupported(call.loc, "aggregate function " + call.name + " in subqueries");
     if (!call.star) {
       const size_t arity = a.kind == Kind::Correlation ? 2 : 1;
       if (call.args.size() != arity)
@@ -814,13 +836,24 @@ namespace {
 // matches (`add` with t's columns then the outer row).
 class Folds {
  public:
-  explicit Folds(const SubqueryPlan& plan) : plan_(plan), acc_(plan.aggregates.size()) {}
+  explicit Folds(const SubqueryPlan& plan) : plan_(plan), acc_(plan.aggregates.size()) {
+    for (size_t i = 0; i < acc_.size(); ++i)
+      if (plan.aggregates[i].udaf)
+        user_step(i, [&] { acc_[i].value = plan.aggregates[i].udaf->initialize(); });
+  }
 
   void add(const EvalRow& e) {
     using Kind = SubqueryPlan::Aggregate::Kind;
     ++rows_;
     for (size_t i = 0; i < acc_.size(); ++i) {
       const SubqueryPlan::Aggregate& a = plan_.aggregates[i];
+      if (a.udaf) {  // every argument, NULLs included: the function decides
+        ArgValues args;
+        args.reserve(a.args.size());
+        for (const auto& arg : a.args) args.push_back(arg->evaluate(e));
+        user_step(i, [&] { acc_[i].value = a.udaf->aggregate(args, acc_[i].value); });
+        continue;
+      }
       if (!a.arg) continue;  // COUNT(*): the rows
       Value v = a.arg->evaluate(e);
       Acc& acc = acc_[i];
@@ -849,6 +882,7 @@ class Folds {
         case Kind::Count:
         case Kind::Correlation:
         case Kind::Attr:
+        case Kind::User:  // folded above
           break;
         case Kind::CountDistinct:
           acc.distinct.insert(std::move(v));
@@ -911,6 +945,9 @@ class Folds {
         case Kind::Attr:
           out.push_back(acc.several ? Value() : acc.value);
           break;
+        case Kind::User:
+          out.push_back(a.udaf->result(acc.value, a.name));
+          break;
         default:
           out.push_back(acc.value);
       }
@@ -920,6 +957,19 @@ class Folds {
   const std::string& failure() const { return failure_; }
 
  private:
+  // A UDAF's initialize or aggregate: a throw fails the fold (the record,
+  // as a sum that overflows does), keeping the first message.
+  template <typename Fn>
+  void user_step(size_t i, Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& ex) {
+      if (failure_.empty()) failure_ = plan_.aggregates[i].name + ": " + ex.what();
+    } catch (...) {
+      if (failure_.empty()) failure_ = plan_.aggregates[i].name + ": unknown exception";
+    }
+  }
+
   struct Acc {
     Value value;        // SUM, AVG: the sum; MIN, MAX, ATTR: the value; moments
     int64_t count = 0;  // non-NULL inputs

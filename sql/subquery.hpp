@@ -116,13 +116,16 @@ struct SubqueryPlan {
       Max,
       StddevSample,
       Correlation,
-      Attr
+      Attr,
+      User,  // a user-defined aggregate (UDAF): `udaf` over `args`
     };
     Kind kind = Kind::Count;
     std::string name;                          // as written, for messages
     std::shared_ptr<const CompiledExpr> arg;   // null: COUNT(*)
     std::shared_ptr<const CompiledExpr> arg2;  // CORRELATION's second
     DataTypePtr type;                         // the result's
+    std::shared_ptr<const AggregateCall> udaf;              // User
+    std::vector<std::shared_ptr<const CompiledExpr>> args;  // User: every argument
   };
   std::vector<Aggregate> aggregates;
   bool aggregated() const { return !aggregates.empty(); }

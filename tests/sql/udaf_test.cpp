@@ -295,3 +295,53 @@ TEST_CASE("udaf: a table GROUP BY takes updated and deleted rows back out with u
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+
+// In a scalar subquery against a table, as the built-in aggregates: folded
+// over the rows it matches (initialize, aggregate, map); a throw fails the
+// outer record as a data error.
+TEST_CASE("udaf: in a subquery, folded over the rows matched", "[sql][udf][udaf][subquery]") {
+  register_once();
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE TABLE ITEMS (ID STRING PRIMARY KEY, SHOP STRING, PRICE DOUBLE, QTY INT) "
+      "WITH (kafka_topic='items', value_format='JSON');"
+      "CREATE STREAM ORDERS (OID STRING KEY, SHOP STRING, PRICE DOUBLE) "
+      "WITH (kafka_topic='orders', value_format='JSON');"
+      "CREATE STREAM PRICED AS SELECT OID, PRICE - (SELECT WEIGHTED_AVG(I.PRICE, I.QTY) "
+      "FROM ITEMS I WHERE I.SHOP = ORDERS.SHOP) AS OVER_AVG FROM ORDERS;");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  auto item = [&](const std::string& id, const std::string& shop, double price, int qty) {
+    json v = {{"SHOP", shop}, {"PRICE", price}, {"QTY", qty}};
+    REQUIRE(d.pipe("items", string_key(id), v.dump(), 0));
+  };
+  auto order = [&](const std::string& id, const std::string& shop, double price) {
+    json v = {{"SHOP", shop}, {"PRICE", price}};
+    REQUIRE(d.pipe("orders", string_key(id), v.dump(), 0));
+  };
+  order("o0", "north", 5.0);  // no row matched: map of the empty aggregate, NULL
+  CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":null})"));
+  item("i1", "north", 10.0, 1);
+  item("i2", "north", 20.0, 3);
+  item("i3", "south", 99.0, 1);
+  order("o1", "north", 20.0);  // 20 - 17.5
+  CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":2.5})"));
+  item("i2", "north", 20.0, 1);  // the table's current rows: 15
+  order("o2", "north", 20.0);
+  CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":5.0})"));
+  item("i4", "north", 1.0, -2);  // aggregate throws for this row
+  order("o3", "north", 20.0);
+  CHECK(d.outputs("PRICED").size() == 3);
+  REQUIRE(d.data_errors().size() == 1);
+  INFO(d.data_errors()[0].error.message);
+  CHECK(d.data_errors()[0].error.message.find(
+            "(table ITEMS): WEIGHTED_AVG(I.PRICE, I.QTY): negative weight -2: the record is "
+            "dropped") != std::string::npos);
+}
+
+}  // namespace rivulet::sql
