@@ -344,4 +344,41 @@ TEST_CASE("udaf: in a subquery, folded over the rows matched", "[sql][udf][udaf]
             "dropped") != std::string::npos);
 }
 
+// In a grouped subquery's HAVING: folded per group of the table's rows.
+TEST_CASE("udaf: in a grouped subquery's HAVING", "[sql][udf][udaf][subquery]") {
+  register_once();
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE TABLE ITEMS (ID STRING PRIMARY KEY, SHOP STRING, PRICE DOUBLE, QTY INT) "
+      "WITH (kafka_topic='items', value_format='JSON');"
+      "CREATE STREAM ORDERS (OID STRING KEY, SHOP STRING, PRICE DOUBLE) "
+      "WITH (kafka_topic='orders', value_format='JSON');"
+      "CREATE STREAM PRICEY AS SELECT OID, SHOP FROM ORDERS WHERE SHOP IN (SELECT SHOP FROM "
+      "ITEMS GROUP BY SHOP HAVING WEIGHTED_AVG(PRICE, QTY) > 15);");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  auto& d = **driver;
+  auto item = [&](const std::string& id, const std::string& shop, double price, int qty) {
+    json v = {{"SHOP", shop}, {"PRICE", price}, {"QTY", qty}};
+    REQUIRE(d.pipe("items", string_key(id), v.dump(), 0));
+  };
+  auto order = [&](const std::string& id, const std::string& shop) {
+    json v = {{"SHOP", shop}, {"PRICE", 1.0}};
+    REQUIRE(d.pipe("orders", string_key(id), v.dump(), 0));
+  };
+  item("i1", "north", 10.0, 1);
+  item("i2", "north", 20.0, 3);  // north: 17.5
+  item("i3", "south", 12.0, 1);  // south: 12
+  order("o1", "north");
+  order("o2", "south");
+  item("i3", "south", 30.0, 1);  // south: 30
+  order("o3", "south");
+  std::vector<std::string> kept;
+  for (const auto& o : d.outputs("PRICEY")) kept.push_back(json::parse(*o.value)["SHOP"]);
+  CHECK(kept == std::vector<std::string>{"north", "south"});
+  CHECK(d.data_errors().empty());
+}
+
 }  // namespace rivulet::sql
