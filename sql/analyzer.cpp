@@ -68,31 +68,25 @@ void add_unique(std::vector<ExprPtr>& out, const ExprPtr& e) {
   out.push_back(e);
 }
 
-// The aggregate calls in `e` (not descending into them).
-void collect_aggregates(const ExprPtr& e, const FunctionRegistry& fns, std::vector<ExprPtr>& out) {
+// The distinct calls in `e` of functions of `kind` (not descending into them).
+void collect_calls(const ExprPtr& e, const FunctionRegistry& fns, FunctionDef::Kind kind,
+                   std::vector<ExprPtr>& out) {
   std::function<void(const ExprPtr&)> rec = [&](const ExprPtr& x) {
     if (!x) return;
-    if (x->kind == ExprKind::FunctionCall && fns.is_aggregate(x->name)) {
-      add_unique(out, x);
-      return;
+    if (x->kind == ExprKind::FunctionCall) {
+      const FunctionDef* def = fns.find(x->name);
+      if (def && def->kind == kind) {
+        add_unique(out, x);
+        return;
+      }
     }
     for (const auto& a : x->args) rec(a);
   };
   rec(e);
 }
 
-// The table function calls in `e` (not descending into them).
-void collect_table_functions(const ExprPtr& e, const FunctionRegistry& fns,
-                             std::vector<ExprPtr>& out) {
-  std::function<void(const ExprPtr&)> rec = [&](const ExprPtr& x) {
-    if (!x) return;
-    if (x->kind == ExprKind::FunctionCall && fns.is_table_function(x->name)) {
-      add_unique(out, x);
-      return;
-    }
-    for (const auto& a : x->args) rec(a);
-  };
-  rec(e);
+void collect_aggregates(const ExprPtr& e, const FunctionRegistry& fns, std::vector<ExprPtr>& out) {
+  collect_calls(e, fns, FunctionDef::Kind::Aggregate, out);
 }
 
 const Expr* first_aggregate(const Expr& e, const FunctionRegistry& fns) {
@@ -465,7 +459,7 @@ class Analyzer {
             out.name = generated_name(used);
           }
           collect_aggregates(item.expr, fns_, a_.aggregate_calls);
-          collect_table_functions(item.expr, fns_, a_.table_function_calls);
+          collect_calls(item.expr, fns_, FunctionDef::Kind::Table, a_.table_function_calls);
           a_.projection.push_back(std::move(out));
           break;
         }

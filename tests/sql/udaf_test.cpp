@@ -294,48 +294,59 @@ TEST_CASE("udaf: a table GROUP BY takes updated and deleted rows back out with u
         std::string::npos);
 }
 
-}  // namespace rivulet::sql
+namespace {
 
-namespace rivulet::sql {
+// ITEMS (a table) and ORDERS (a stream), with `query` reading both.
+struct Shops {
+  SqlEngine engine;
+  std::unique_ptr<TestDriver> driver;
+
+  explicit Shops(const std::string& query) {
+    register_once();
+    auto ran = engine.execute_script(
+        "CREATE TABLE ITEMS (ID STRING PRIMARY KEY, SHOP STRING, PRICE DOUBLE, QTY INT) "
+        "WITH (kafka_topic='items', value_format='JSON');"
+        "CREATE STREAM ORDERS (OID STRING KEY, SHOP STRING, PRICE DOUBLE) "
+        "WITH (kafka_topic='orders', value_format='JSON');" +
+        query);
+    INFO((ran ? std::string() : ran.error().message));
+    REQUIRE(ran);
+    auto created = TestDriver::create(engine.topology());
+    REQUIRE(created);
+    driver = std::move(*created);
+  }
+  void item(const std::string& id, const std::string& shop, double price, int qty) {
+    json v = {{"SHOP", shop}, {"PRICE", price}, {"QTY", qty}};
+    REQUIRE(driver->pipe("items", string_key(id), v.dump(), 0));
+  }
+  void order(const std::string& id, const std::string& shop, double price = 1.0) {
+    json v = {{"SHOP", shop}, {"PRICE", price}};
+    REQUIRE(driver->pipe("orders", string_key(id), v.dump(), 0));
+  }
+};
+
+}  // namespace
 
 // In a scalar subquery against a table, as the built-in aggregates: folded
 // over the rows it matches (initialize, aggregate, map); a throw fails the
 // outer record as a data error.
 TEST_CASE("udaf: in a subquery, folded over the rows matched", "[sql][udf][udaf][subquery]") {
-  register_once();
-  SqlEngine engine;
-  auto ran = engine.execute_script(
-      "CREATE TABLE ITEMS (ID STRING PRIMARY KEY, SHOP STRING, PRICE DOUBLE, QTY INT) "
-      "WITH (kafka_topic='items', value_format='JSON');"
-      "CREATE STREAM ORDERS (OID STRING KEY, SHOP STRING, PRICE DOUBLE) "
-      "WITH (kafka_topic='orders', value_format='JSON');"
+  Shops s(
       "CREATE STREAM PRICED AS SELECT OID, PRICE - (SELECT WEIGHTED_AVG(I.PRICE, I.QTY) "
       "FROM ITEMS I WHERE I.SHOP = ORDERS.SHOP) AS OVER_AVG FROM ORDERS;");
-  INFO((ran ? std::string() : ran.error().message));
-  REQUIRE(ran);
-  auto driver = TestDriver::create(engine.topology());
-  REQUIRE(driver);
-  auto& d = **driver;
-  auto item = [&](const std::string& id, const std::string& shop, double price, int qty) {
-    json v = {{"SHOP", shop}, {"PRICE", price}, {"QTY", qty}};
-    REQUIRE(d.pipe("items", string_key(id), v.dump(), 0));
-  };
-  auto order = [&](const std::string& id, const std::string& shop, double price) {
-    json v = {{"SHOP", shop}, {"PRICE", price}};
-    REQUIRE(d.pipe("orders", string_key(id), v.dump(), 0));
-  };
-  order("o0", "north", 5.0);  // no row matched: map of the empty aggregate, NULL
+  TestDriver& d = *s.driver;
+  s.order("o0", "north", 5.0);  // no row matched: map of the empty aggregate, NULL
   CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":null})"));
-  item("i1", "north", 10.0, 1);
-  item("i2", "north", 20.0, 3);
-  item("i3", "south", 99.0, 1);
-  order("o1", "north", 20.0);  // 20 - 17.5
+  s.item("i1", "north", 10.0, 1);
+  s.item("i2", "north", 20.0, 3);
+  s.item("i3", "south", 99.0, 1);
+  s.order("o1", "north", 20.0);  // 20 - 17.5
   CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":2.5})"));
-  item("i2", "north", 20.0, 1);  // the table's current rows: 15
-  order("o2", "north", 20.0);
+  s.item("i2", "north", 20.0, 1);  // the table's current rows: 15
+  s.order("o2", "north", 20.0);
   CHECK(last_of(d, "PRICED") == json::parse(R"({"OVER_AVG":5.0})"));
-  item("i4", "north", 1.0, -2);  // aggregate throws for this row
-  order("o3", "north", 20.0);
+  s.item("i4", "north", 1.0, -2);  // aggregate throws for this row
+  s.order("o3", "north", 20.0);
   CHECK(d.outputs("PRICED").size() == 3);
   REQUIRE(d.data_errors().size() == 1);
   INFO(d.data_errors()[0].error.message);
@@ -346,39 +357,20 @@ TEST_CASE("udaf: in a subquery, folded over the rows matched", "[sql][udf][udaf]
 
 // In a grouped subquery's HAVING: folded per group of the table's rows.
 TEST_CASE("udaf: in a grouped subquery's HAVING", "[sql][udf][udaf][subquery]") {
-  register_once();
-  SqlEngine engine;
-  auto ran = engine.execute_script(
-      "CREATE TABLE ITEMS (ID STRING PRIMARY KEY, SHOP STRING, PRICE DOUBLE, QTY INT) "
-      "WITH (kafka_topic='items', value_format='JSON');"
-      "CREATE STREAM ORDERS (OID STRING KEY, SHOP STRING, PRICE DOUBLE) "
-      "WITH (kafka_topic='orders', value_format='JSON');"
+  Shops s(
       "CREATE STREAM PRICEY AS SELECT OID, SHOP FROM ORDERS WHERE SHOP IN (SELECT SHOP FROM "
       "ITEMS GROUP BY SHOP HAVING WEIGHTED_AVG(PRICE, QTY) > 15);");
-  INFO((ran ? std::string() : ran.error().message));
-  REQUIRE(ran);
-  auto driver = TestDriver::create(engine.topology());
-  REQUIRE(driver);
-  auto& d = **driver;
-  auto item = [&](const std::string& id, const std::string& shop, double price, int qty) {
-    json v = {{"SHOP", shop}, {"PRICE", price}, {"QTY", qty}};
-    REQUIRE(d.pipe("items", string_key(id), v.dump(), 0));
-  };
-  auto order = [&](const std::string& id, const std::string& shop) {
-    json v = {{"SHOP", shop}, {"PRICE", 1.0}};
-    REQUIRE(d.pipe("orders", string_key(id), v.dump(), 0));
-  };
-  item("i1", "north", 10.0, 1);
-  item("i2", "north", 20.0, 3);  // north: 17.5
-  item("i3", "south", 12.0, 1);  // south: 12
-  order("o1", "north");
-  order("o2", "south");
-  item("i3", "south", 30.0, 1);  // south: 30
-  order("o3", "south");
+  s.item("i1", "north", 10.0, 1);
+  s.item("i2", "north", 20.0, 3);  // north: 17.5
+  s.item("i3", "south", 12.0, 1);  // south: 12
+  s.order("o1", "north");
+  s.order("o2", "south");
+  s.item("i3", "south", 30.0, 1);  // south: 30
+  s.order("o3", "south");
   std::vector<std::string> kept;
-  for (const auto& o : d.outputs("PRICEY")) kept.push_back(json::parse(*o.value)["SHOP"]);
+  for (const auto& o : s.driver->outputs("PRICEY")) kept.push_back(json::parse(*o.value)["SHOP"]);
   CHECK(kept == std::vector<std::string>{"north", "south"});
-  CHECK(d.data_errors().empty());
+  CHECK(s.driver->data_errors().empty());
 }
 
 }  // namespace rivulet::sql
