@@ -2018,6 +2018,14 @@ Expected<CompiledExpr> ExpressionCompiler::compile(const ExprPtr& e) const {
   }
 }
 
+std::vector<Value> evaluate_each(const std::vector<std::shared_ptr<const CompiledExpr>>& exprs,
+                                 const EvalRow& row) {
+  std::vector<Value> values;
+  values.reserve(exprs.size());
+  for (const auto& e : exprs) values.push_back(e->evaluate(row));
+  return values;
+}
+
 Expected<DataTypePtr> ExpressionCompiler::infer_type(const ExprPtr& e) const {
   if (!e) return Error::fatal("no expression to type");
   try {

@@ -204,6 +204,10 @@ struct CompileOptions {
   bool allow_table_functions = false;
 };
 
+// Each expression's value for `row`, in order: a call's arguments.
+std::vector<Value> evaluate_each(const std::vector<std::shared_ptr<const CompiledExpr>>& exprs,
+                                 const EvalRow& row);
+
 // Compiles expressions against one scope. Cheap to construct; holds
 // references to the scope and registry, which must outlive it (the compiled
 // expressions do not need them).

@@ -1636,6 +1636,20 @@ GlobalRegistry& global_registry() {
   return *g;
 }
 
+Error unknown_function(std::string_view upper_name) {
+  return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+}
+
+// A resolver's answer; an error without text (the argument types fit no
+// overload) becomes ksqlDB's "Function 'X' does not accept parameters ...".
+template <typename Call>
+Expected<Call> or_no_matching_overload(Expected<Call> resolved, std::string_view upper_name,
+                                       const std::vector<DataTypePtr>& args) {
+  if (!resolved.ok() && resolved.error().message.empty())
+    return no_matching_overload(upper_name, args);
+  return resolved;
+}
+
 bool identifier(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name)
@@ -1663,17 +1677,6 @@ Expected<bool> register_function(FunctionDef def) {
                         : def.kind == FunctionDef::Kind::Aggregate ? bool(def.resolve_aggregate)
                                                                    : bool(def.resolve_table);
   if (!resolver) return Error::fatal("cannot register function " + name + ": it has no resolver");
-  if (def.kind == FunctionDef::Kind::Aggregate) {
-    def.aggregate_type = [name, resolve = def.resolve_aggregate](
-                             const std::vector<DataTypePtr>& args) -> Expected<DataTypePtr> {
-      auto call = resolve(args);
-      if (!call.ok())
-        return call.error().message.empty() ? no_matching_overload(name, args) : call.error();
-      if (!call->return_type)
-        return Error::fatal("aggregate function " + name + " resolved without a return type");
-      return call->return_type;
-    };
-  }
   if (is_reserved_word(name))
     return Error::fatal("cannot register function " + name +
                         ": a reserved word of the SQL dialect cannot name a function");
@@ -1716,13 +1719,11 @@ bool FunctionRegistry::is_table_function(std::string_view upper_name) const {
 Expected<TableCall> FunctionRegistry::resolve_table(std::string_view upper_name,
                                                     const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d)
-    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d) return unknown_function(upper_name);
   if (d->kind != FunctionDef::Kind::Table || !d->resolve_table)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not a table function");
-  auto call = d->resolve_table(args);
-  if (!call.ok())
-    return call.error().message.empty() ? no_matching_overload(upper_name, args) : call.error();
+  auto call = or_no_matching_overload(d->resolve_table(args), upper_name, args);
+  if (!call.ok()) return call;
   if (!call->body || !call->return_type)
     return Error::fatal("table function " + std::string(upper_name) +
                         " resolved without a body or a return type");
@@ -1738,23 +1739,21 @@ std::vector<const FunctionDef*> FunctionRegistry::all() const {
 Expected<ScalarCall> FunctionRegistry::resolve_scalar(std::string_view upper_name,
                                                       const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d)
-    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d) return unknown_function(upper_name);
   if (d->kind != FunctionDef::Kind::Scalar || !d->resolve)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not a scalar function");
-  auto r = d->resolve(args);
-  if (!r.ok()) {
-    if (r.error().message.empty()) return no_matching_overload(upper_name, args);
-    return r.error();
-  }
-  return r;
+  return or_no_matching_overload(d->resolve(args), upper_name, args);
 }
 
 Expected<DataTypePtr> FunctionRegistry::aggregate_result_type(
     std::string_view upper_name, const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d)
-    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d) return unknown_function(upper_name);
+  if (d->kind == FunctionDef::Kind::Aggregate && d->resolve_aggregate) {  // a UDAF
+    auto call = resolve_udaf(upper_name, args);
+    if (!call.ok()) return call.error();
+    return call->return_type;
+  }
   if (d->kind != FunctionDef::Kind::Aggregate || !d->aggregate_type)
     return Error::fatal("Function '" + std::string(upper_name) + "' is not an aggregate function");
   return d->aggregate_type(args);
@@ -1778,14 +1777,12 @@ Value AggregateCall::result(const Value& aggregate, std::string_view name) const
 Expected<AggregateCall> FunctionRegistry::resolve_udaf(std::string_view upper_name,
                                                        const std::vector<DataTypePtr>& args) const {
   const FunctionDef* d = find(upper_name);
-  if (!d)
-    return Error::fatal("Can't find any functions with the name '" + std::string(upper_name) + "'");
+  if (!d) return unknown_function(upper_name);
   if (d->kind != FunctionDef::Kind::Aggregate || !d->resolve_aggregate)
     return Error::fatal("Function '" + std::string(upper_name) +
                         "' is not a user-defined aggregate function");
-  auto call = d->resolve_aggregate(args);
-  if (!call.ok())
-    return call.error().message.empty() ? no_matching_overload(upper_name, args) : call.error();
+  auto call = or_no_matching_overload(d->resolve_aggregate(args), upper_name, args);
+  if (!call.ok()) return call;
   std::string missing;
   if (!call->initialize)
     missing = "initialize";

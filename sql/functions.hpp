@@ -109,9 +109,9 @@ struct FunctionDef {
   std::string description;        // one line
   ScalarResolver resolve;         // Scalar
   AggregateTyper aggregate_type;  // Aggregate
-  // A user-defined aggregate (UDAF): its implementation; aggregate_type is
-  // derived from it. Built-in aggregates leave it unset (the planner builds
-  // their state machines).
+  // A user-defined aggregate (UDAF): its implementation, which also types
+  // it (aggregate_type unset). Built-in aggregates leave it unset (the
+  // planner builds their state machines).
   AggregateResolver resolve_aggregate;
   TableResolver resolve_table;  // Table
 };

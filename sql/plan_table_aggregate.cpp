@@ -251,9 +251,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
         for (size_t i = 0; i < calls.size(); ++i) {
           const auto& call = calls[i];
           if (call.udaf) {  // NULL arguments included: the function decides
-            ArgValues args;
-            args.reserve(call.args->size());
-            for (const auto& a : *call.args) args.push_back(a->evaluate(e));
+            const ArgValues args = evaluate_each(*call.args, e);
             acc[i] = subtract ? call.udaf->undo(args, acc[i]) : call.udaf->aggregate(args, acc[i]);
             continue;
           }

@@ -724,9 +724,7 @@ class QueryPlanner {
       results.reserve(calls->size());
       size_t rows = 0;
       for (const Call& c : *calls) {
-        ArgValues args;
-        args.reserve(c.args.size());
-        for (const auto& a : c.args) args.push_back(a->evaluate(row_in));
+        const ArgValues args = evaluate_each(c.args, row_in);
         std::string failure;
         try {
           results.push_back(c.call.body(args));
@@ -1393,16 +1391,12 @@ class QueryPlanner {
     t.udaf = udaf;
     t.args = args;
     table_calls.push_back(std::move(t));
-    AggregateFn fn = AggregateFn::custom([udaf] { return udaf->initialize(); },
-                                         [udaf, args](const Record& r, const Value& base) {
-                                           EvalRow e = eval_row(r);
-                                           ArgValues values;
-                                           values.reserve(args->size());
-                                           for (const auto& a : *args)
-                                             values.push_back(a->evaluate(e));
-                                           return udaf->aggregate(values, base);
-                                         },
-                                         field);
+    AggregateFn fn =
+        AggregateFn::custom([udaf] { return udaf->initialize(); },
+                            [udaf, args](const Record& r, const Value& base) {
+                              return udaf->aggregate(evaluate_each(*args, eval_row(r)), base);
+                            },
+                            field);
     fn.merger = [udaf](const Value& earlier, const Value& later) {
       return udaf->merge(earlier, later);
     };

@@ -848,9 +848,7 @@ class Folds {
     for (size_t i = 0; i < acc_.size(); ++i) {
       const SubqueryPlan::Aggregate& a = plan_.aggregates[i];
       if (a.udaf) {  // every argument, NULLs included: the function decides
-        ArgValues args;
-        args.reserve(a.args.size());
-        for (const auto& arg : a.args) args.push_back(arg->evaluate(e));
+        const ArgValues args = evaluate_each(a.args, e);
         user_step(i, [&] { acc_[i].value = a.udaf->aggregate(args, acc_[i].value); });
         continue;
       }
