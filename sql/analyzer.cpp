@@ -606,6 +606,8 @@ class Analyzer {
     bool any_stream = false;
     for (const auto& s : a_.sources) any_stream = any_stream || s.info->is_stream();
     a_.result_type = (a_.aggregate || !any_stream) ? SourceType::Table : SourceType::Stream;
+    const std::vector<bool> fk_keyed = foreign_key_chain();
+    bool fk_key_taken = false;
     for (OutputColumn& c : a_.projection) {
       if (!q_.group_by.empty()) {
         c.is_key = is_group_expr(*c.expr);
@@ -615,12 +617,16 @@ class Analyzer {
       } else if (a_.sources.size() == 1 && c.expr->kind == ExprKind::Column) {
         auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
         c.is_key = col.ok() && col.value()->is_key;
-      } else if (foreign_key_join()) {
-        // A foreign-key table-table join: keyed by the left table's key.
-        if (c.expr->kind == ExprKind::Column) {
+      } else if (!fk_keyed.empty()) {
+        // Table-table joins with a foreign-key step: keyed by the first
+        // table's key, which the tables joined on it share; the first such
+        // column selected is the key column.
+        if (c.expr->kind == ExprKind::Column && !fk_key_taken) {
           auto col = a_.scope.find(c.expr->qualifier, c.expr->name);
-          c.is_key = col.ok() && col.value()->is_key &&
-                     col.value()->qualifier == a_.sources[0].qualifier;
+          if (col.ok() && col.value()->is_key)
+            for (size_t s = 0; s < a_.sources.size(); ++s)
+              if (fk_keyed[s] && a_.sources[s].qualifier == col.value()->qualifier)
+                c.is_key = fk_key_taken = true;
         }
       } else if (!a_.joins.empty()) {
         // Keyed by the last join's ON expression (rows are re-keyed join
@@ -654,7 +660,8 @@ class Analyzer {
     }
     // A multi-way table-table join: every ON compares primary keys, so each
     // of them is the result's key; the first one selected is its column.
-    bool tables_only = a_.joins.size() > 1 && q_.group_by.empty() && q_.partition_by.empty();
+    bool tables_only =
+        a_.joins.size() > 1 && q_.group_by.empty() && q_.partition_by.empty() && fk_keyed.empty();
     for (const AnalyzedJoin& j : a_.joins)
       tables_only = tables_only && j.kind == AnalyzedJoin::Kind::TableTable;
     if (!tables_only) return;
@@ -699,13 +706,30 @@ class Analyzer {
     }
   }
 
-  // One table-table join whose left side is not the left table's key.
-  bool foreign_key_join() const {
-    if (a_.joins.size() != 1 || a_.joins[0].kind != AnalyzedJoin::Kind::TableTable) return false;
-    const Expr& k = *a_.joins[0].left_key;
-    if (k.kind != ExprKind::Column) return true;
-    auto col = a_.scope.find(k.qualifier, k.name);
-    return !(col.ok() && col.value()->is_key);
+  // Table-table joins of which at least one step is on a foreign key (its
+  // ON's left side is not the key of a table joined on the first table's
+  // key): per source, whether its key is the result's key. Empty when the
+  // joins are not all table-table, or all on primary keys.
+  std::vector<bool> foreign_key_chain() const {
+    if (a_.joins.empty()) return {};
+    std::vector<bool> keyed(a_.sources.size(), false);
+    keyed[0] = true;
+    bool foreign = false;
+    for (const AnalyzedJoin& j : a_.joins) {
+      if (j.kind != AnalyzedJoin::Kind::TableTable) return {};
+      const Expr& k = *j.left_key;
+      bool on_key = false;
+      if (k.kind == ExprKind::Column) {
+        auto col = a_.scope.find(k.qualifier, k.name);
+        if (col.ok() && col.value()->is_key)
+          for (size_t s = 0; s < j.right && s < a_.sources.size(); ++s)
+            if (a_.sources[s].qualifier == col.value()->qualifier)
+              on_key = keyed[s] && a_.sources[s].info->schema.key_columns().size() == 1;
+      }
+      if (on_key && j.right < keyed.size()) keyed[j.right] = true;
+      foreign = foreign || !on_key;
+    }
+    return foreign ? keyed : std::vector<bool>{};
   }
 
   const Query& q_;

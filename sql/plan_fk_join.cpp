@@ -23,57 +23,43 @@ Value subscription(const Value& akey, bool subscribe) {
 
 }  // namespace
 
-Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
+Expected<Topology::NodeId> fk_join_step(const TableJoinContext& c, size_t step,
+                                        const JoinInput& left, const JoinInput& right,
+                                        const SourceInfo& first, const SourceInfo& right_source,
+                                        const ExprPtr& fk, JoinType type) {
   const QueryAnalysis& a = c.analysis;
-  const Join& j = c.query.joins[0];
-  const AnalyzedJoin& aj = a.joins[0];
-  const SourceInfo& left = *a.sources[0].info;
-  const SourceInfo& right = *a.sources[aj.right].info;
-  if (c.query.joins.size() > 1)
-    return sql_error(j.on->loc, "not supported yet: a foreign-key table-table join in a "
-                                "multi-way join");
-  if (j.type != JoinType::Inner && j.type != JoinType::Left)
-    return sql_error(j.loc, std::string("Invalid join type: ") +
-                                (j.type == JoinType::Full ? "full-outer" : "right") +
-                                " join not supported for foreign-key table-table join. Got " +
-                                a.sources[0].qualifier + " " +
-                                (j.type == JoinType::Full ? "FULL OUTER" : "RIGHT OUTER") +
-                                " JOIN " + a.sources[aj.right].qualifier + ".");
-  if (left.timestamp_format || right.timestamp_format) return sql_error(j.loc, "not supported yet: TIMESTAMP_FORMAT");
-  // The fk: an expression of a's columns only (its slots come first in the
-  // query's row, so it evaluates on a's row alone).
+  const std::string sfx = step == 0 ? "" : std::to_string(step);
+  auto n = [&c, &sfx](const std::string& what) { return c.name(what + sfx); };
+  // The fk: an expression of the columns joined so far (their slots come
+  // first in the query's row, so it evaluates on left's row alone).
   CompileOptions o;
   o.clause = "JOIN";
-  auto fk = ExpressionCompiler(a.scope, FunctionRegistry::global(), o).compile(aj.left_key);
-  if (!fk) return fk.error();
-  auto fk_expr = std::make_shared<CompiledExpr>(std::move(*fk));
-  DataTypePtr bkey_type = right.schema.key_columns().front().type;
-  auto lserdes = serdes_for(left);
-  if (!lserdes) return sql_error(j.loc, lserdes.error().message);
-  auto rserdes = serdes_for(right);
-  if (!rserdes) return sql_error(j.loc, rserdes.error().message);
+  auto compiled = ExpressionCompiler(a.scope, FunctionRegistry::global(), o).compile(fk);
+  if (!compiled) return compiled.error();
+  auto fk_expr = std::make_shared<CompiledExpr>(std::move(*compiled));
+  DataTypePtr bkey_type = right_source.schema.key_columns().front().type;
+  auto lserdes = serdes_for(first);
+  if (!lserdes) return sql_error(fk->loc, lserdes.error().message);
+  auto rserdes = serdes_for(right_source);
+  if (!rserdes) return sql_error(fk->loc, rserdes.error().message);
 
-  auto l = c.materialize(left);
-  if (!l) return l.error();
-  auto r = c.materialize(right);
-  if (!r) return r.error();
-  const std::string lstore = l->first, rstore = r->first;
-  const std::string prev_store = c.name("fk-prev"), subs_store = c.name("fk-subscriptions");
+  const std::string lstore = left.store, rstore = right.store;
+  const std::string prev_store = n("fk-prev"), subs_store = n("fk-subscriptions");
   c.topology.add_state_store(prev_store, [prev_store] {
     return std::make_shared<KTable>(prev_store, TableStorage::Decoded);
   });
   c.topology.add_state_store(subs_store, [subs_store] {
     return std::make_shared<KTable>(subs_store, TableStorage::Decoded);
   });
-  auto lrow = std::make_shared<RowLayout>(left);
-  auto rrow = std::make_shared<RowLayout>(right);
-  const bool left_join = j.type == JoinType::Left;
+  auto lin = std::make_shared<JoinInput>(left);
+  auto rin = std::make_shared<JoinInput>(right);
+  const bool left_join = type == JoinType::Left;
 
   // a's row's fk, in b's key type (NULL when it has none).
-  auto fk_of = [fk_expr, lrow, bkey_type](const Value& akey, const Value& avalue) {
+  auto fk_of = [fk_expr, lin, bkey_type](const Value& akey, const Value& avalue) {
     Array row;
-    row.reserve(lrow->width());
-    lrow->append(akey, &avalue, row);
+    row.reserve(lin->width);
+    lin->append(akey, &avalue, row);
     EvalRow e;
     e.columns = row.data();
     e.column_count = row.size();
@@ -83,12 +69,12 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
     return k.is_null() ? Value() : k;
   };
   // The result row for a's row and b's row (nullptr: none, LEFT).
-  auto joined = [lrow, rrow](const Value& akey, const Value& avalue, const Value& fkey,
-                             const Value* bvalue) {
+  auto joined = [lin, rin](const Value& akey, const Value& avalue, const Value& fkey,
+                           const Value* bvalue) {
     Array row;
-    row.reserve(lrow->width() + rrow->width());
-    lrow->append(akey, &avalue, row);
-    rrow->append(bvalue ? fkey : Value(), bvalue, row);
+    row.reserve(lin->width + rin->width);
+    lin->append(akey, &avalue, row);
+    rin->append(bvalue ? fkey : Value(), bvalue, row);
     return Value::array(std::move(row));
   };
 
@@ -127,7 +113,7 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
     };
     return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
   };
-  auto a_changes = c.topology.add_processor(c.name("fk-left"), {l->second}, a_side, {});
+  auto a_changes = c.topology.add_processor(n("fk-left"), {left.changes}, a_side, {});
   auto is_sub = [marker](const Record& rec) {
     for (const Header& h : rec.headers)
       if (h.name == marker) return true;
@@ -149,9 +135,9 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
       return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
     };
   };
-  auto subs_out = c.topology.add_processor(c.name("fk-subscribe"), {a_changes}, pick(true));
-  auto direct = c.topology.add_processor(c.name("fk-direct"), {a_changes}, pick(false));
-  auto subs_in = c.topology.add_repartition(subs_out, c.name("fk-subscribe"),
+  auto subs_out = c.topology.add_processor(n("fk-subscribe"), {a_changes}, pick(true));
+  auto direct = c.topology.add_processor(n("fk-direct"), {a_changes}, pick(false));
+  auto subs_in = c.topology.add_repartition(subs_out, n("fk-subscribe"),
                                             Serdes{rserdes->key, codecs::internal().value});
 
   // 2. b's partition: subscriptions and b's changes answered to each a key.
@@ -202,15 +188,15 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
     };
     return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
   };
-  auto answers = c.topology.add_processor(c.name("fk-answer"), {subs_in}, on_subscription, {rstore});
-  auto b_changes = c.topology.add_processor(c.name("fk-right"), {r->second}, on_b_change, {});
+  auto answers = c.topology.add_processor(n("fk-answer"), {subs_in}, on_subscription, {rstore});
+  auto b_changes = c.topology.add_processor(n("fk-right"), {right.changes}, on_b_change, {});
   RowFn same = [](const Record& rec, Batch& out) { out.push_back(rec); };
-  auto responses = c.topology.add_processor(
-      c.name("fk-responses"), {answers, b_changes},
-      [same](BuildContext& b) -> std::unique_ptr<Processor> {
-        return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), same);
-      });
-  auto back = c.topology.add_repartition(responses, c.name("fk-response"),
+  auto responses =
+      c.topology.add_processor(n("fk-responses"), {answers, b_changes},
+                               [same](BuildContext& b) -> std::unique_ptr<Processor> {
+                                 return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), same);
+                               });
+  auto back = c.topology.add_repartition(responses, n("fk-response"),
                                          Serdes{lserdes->key, codecs::internal().value});
 
   // 3. a's partition: join the response with a's current row.
@@ -235,9 +221,9 @@ Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c) {
     };
     return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), std::move(fn));
   };
-  auto results = c.topology.add_processor(c.name("fk-join"), {back}, on_response, {lstore});
+  auto results = c.topology.add_processor(n("fk-join"), {back}, on_response, {lstore});
   return c.topology.add_processor(
-      c.name("join"), {direct, results}, [same](BuildContext& b) -> std::unique_ptr<Processor> {
+      n("join"), {direct, results}, [same](BuildContext& b) -> std::unique_ptr<Processor> {
         return std::make_unique<FlatMapNode<RowFn>>(b.node_name(), same);
       });
 }

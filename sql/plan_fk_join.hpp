@@ -23,11 +23,61 @@
 //      row is gone or now has another fk (a stale response: dropped); a
 //      missing b row gives a tombstone (INNER) or b's columns NULL (LEFT).
 // INNER and LEFT only (RIGHT / FULL OUTER are rejected with ksqlDB's
-// message); not in multi-way joins.
+// message, in plan_table_join).
+//
+// In a multi-way join (`a JOIN b ON a.fk = b.id JOIN c ON b.cid = c.id`)
+// `a` is the result of the steps before (the task's table
+// `<query>-join-stateN`, keyed by the first table's key), the fk any
+// expression of the columns joined so far, and step N's stores and topics
+// carry N after their name (`fk-prevN`, `fk-subscribeN`, ...; the first
+// step's have none).
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "sql/plan_table_join.hpp"
+#include "sql/row_layout.hpp"
 
 namespace rivulet::sql {
 
-Expected<Topology::NodeId> plan_fk_join(const TableJoinContext& c);
+// One input of a table-join step: a source table, or the result of the
+// steps before it (materialized as a KTable keyed by the chain's key, the
+// first table's).
+struct JoinInput {
+  std::string store;         // the KTable to look rows up in
+  Topology::NodeId changes;  // emits each change after the KTable is updated
+  bool joined = false;       // values are joined rows (Arrays), not decoded values
+  std::vector<std::shared_ptr<RowLayout>> layouts;  // the sources it is made of
+  // Per layout: whether its key is the chain's key (it was joined on it),
+  // so that an absent row's key column holds the key; the key column of a
+  // table joined by a foreign key is NULL then.
+  std::vector<bool> keyed;
+  size_t width = 0;
+
+  // Appends the input's columns to `row`; `value` null: absent (its value
+  // columns NULL).
+  void append(const Value& key, const Value* value, Array& row) const {
+    if (value && !value->is_null()) {
+      if (!joined) {
+        layouts[0]->append(key, value, row);
+        return;
+      }
+      const Array& a = value->as_array();
+      row.insert(row.end(), a.begin(), a.end());
+      return;
+    }
+    for (size_t i = 0; i < layouts.size(); ++i)
+      layouts[i]->append(keyed[i] ? key : Value(), nullptr, row);
+  }
+};
+
+// Step `step` of a table join: `left` joined with the table `right` on `fk`
+// (an expression of left's columns, in the query's scope) = right's key,
+// INNER or LEFT. `first` is the chain's first table (its key format keys
+// the responses), `right_source` the table `right` reads.
+Expected<Topology::NodeId> fk_join_step(const TableJoinContext& c, size_t step,
+                                        const JoinInput& left, const JoinInput& right,
+                                        const SourceInfo& first, const SourceInfo& right_source,
+                                        const ExprPtr& fk, JoinType type);
 
 }  // namespace rivulet::sql

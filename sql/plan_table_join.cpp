@@ -17,44 +17,33 @@ Error unsupported(SourceLocation at, const std::string& what) {
   return sql_error(at, "not supported yet: " + what);
 }
 
+// How ksqlDB names a foreign-key join's left side in its messages: the
+// qualifier of the source the fk reads (the first table's when it is an
+// expression of several).
+std::string left_name(const QueryAnalysis& a, const Expr& fk) {
+  if (fk.kind == ExprKind::Column) {
+    auto col = a.scope.find(fk.qualifier, fk.name);
+    if (col.ok()) return (*col)->qualifier;
+  }
+  return a.sources[0].qualifier;
+}
+
 }  // namespace
 
 namespace {
 
-// One input of a join step: a source table, or the result of the steps
-// before it (materialized as a KTable keyed by the join key).
-struct JoinInput {
-  std::string store;        // the KTable to look rows up in
-  Topology::NodeId changes; // emits each change after the KTable is updated
-  bool joined = false;      // values are joined rows (Arrays), not decoded values
-  std::vector<std::shared_ptr<RowLayout>> layouts;  // the sources it is made of
-  size_t width = 0;
-
-  // Appends the input's columns to `row`; `value` null: absent (its value
-  // columns NULL, its key columns hold the key, which every source shares).
-  void append(const Value& key, const Value* value, Array& row) const {
-    if (value && !value->is_null()) {
-      if (!joined) {
-        layouts[0]->append(key, value, row);
-        return;
-      }
-      const Array& a = value->as_array();
-      row.insert(row.end(), a.begin(), a.end());
-      return;
-    }
-    for (const auto& l : layouts) l->append(key, nullptr, row);
-  }
-};
-
-// The source whose key column `e` is (nullptr: not a plain reference to a
-// key column of a source with one key column).
-const SourceInfo* key_source(const QueryAnalysis& a, const Expr& e, size_t before) {
+// The source whose key column `e` is, when that source is one of `keyed`
+// (the sources whose key is the chain's key) and has one key column;
+// nullptr otherwise (a foreign key).
+const SourceInfo* key_source(const QueryAnalysis& a, const Expr& e,
+                             const std::vector<bool>& keyed) {
   if (e.kind != ExprKind::Column) return nullptr;
   auto col = a.scope.find(e.qualifier, e.name);
   if (!col.ok() || !(*col)->is_key) return nullptr;
-  for (size_t s = 0; s < before && s < a.sources.size(); ++s)
+  for (size_t s = 0; s < keyed.size() && s < a.sources.size(); ++s)
     if (a.sources[s].qualifier == (*col)->qualifier)
-      return a.sources[s].info->schema.key_columns().size() == 1 ? a.sources[s].info : nullptr;
+      return keyed[s] && a.sources[s].info->schema.key_columns().size() == 1 ? a.sources[s].info
+                                                                             : nullptr;
   return nullptr;
 }
 
@@ -130,8 +119,12 @@ Topology::NodeId join_step(const TableJoinContext& c, size_t i, const JoinInput&
 Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
   const QueryAnalysis& a = c.analysis;
   const SourceInfo& first = *a.sources[0].info;
-  // a.fk = b.id with a.fk not a's key: a foreign-key join.
-  if (!key_source(a, *a.joins[0].left_key, 1)) return plan_fk_join(c);
+  // Which sources share the chain's key (the first table's): the first, and
+  // each table joined on it. A step whose ON is not such a key column is a
+  // foreign-key step, whose table keeps its own key.
+  std::vector<bool> keyed(a.sources.size(), false);
+  keyed[0] = true;
+  std::vector<bool> foreign(c.query.joins.size(), false);
   // Check every step before building anything.
   for (size_t i = 0; i < c.query.joins.size(); ++i) {
     const Join& j = c.query.joins[i];
@@ -140,12 +133,20 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
       return sql_error(j.loc, "Invalid join order: table-stream joins are not supported; only "
                               "stream-table joins.");
     const SourceInfo& right = *a.sources[aj.right].info;
-    // The left side must be joined on a primary key too (each step's result
-    // is keyed by the join key).
-    const SourceInfo* left = key_source(a, *aj.left_key, aj.right);
-    if (!left)
-      return unsupported(aj.left_key->loc, "a table-table join on a non-key column of the left table "
-                                    "(foreign-key joins): " + to_sql(*j.on));
+    if (right.timestamp_format) return unsupported(j.loc, "TIMESTAMP_FORMAT");
+    const SourceInfo* left = key_source(a, *aj.left_key, keyed);
+    if (!left) {
+      foreign[i] = true;
+      if (j.type != JoinType::Inner && j.type != JoinType::Left) {
+        const bool full = j.type == JoinType::Full;
+        return sql_error(
+            j.loc, std::string("Invalid join type: ") + (full ? "full-outer" : "right") +
+                       " join not supported for foreign-key table-table join. Got " +
+                       left_name(a, *aj.left_key) + " " + (full ? "FULL OUTER" : "RIGHT OUTER") +
+                       " JOIN " + a.sources[aj.right].qualifier + ".");
+      }
+      continue;
+    }
     const Column lk = left->schema.key_columns()[0];
     const Column rk = right.schema.key_columns()[0];
     if (type_name(lk.type) != type_name(rk.type) || left->key_format != right.key_format ||
@@ -157,33 +158,44 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
                                       "co-partitioned");
     for (size_t s = 0; s < aj.right; ++s) {
       const SourceInfo& earlier = *a.sources[s].info;
-      if (earlier.partitions > 0 && right.partitions > 0 && earlier.partitions != right.partitions)
+      if (keyed[s] && earlier.partitions > 0 && right.partitions > 0 &&
+          earlier.partitions != right.partitions)
         return sql_error(j.loc, partition_mismatch(earlier, right));
     }
-    if (right.timestamp_format) return unsupported(j.loc, "TIMESTAMP_FORMAT");
+    keyed[aj.right] = true;
   }
   if (first.timestamp_format) return unsupported(c.query.joins[0].loc, "TIMESTAMP_FORMAT");
 
   auto l = c.materialize(first);
   if (!l) return l.error();
-  JoinInput left{l->first, l->second, false, {std::make_shared<RowLayout>(first)}, 0};
+  JoinInput left{l->first, l->second, false, {std::make_shared<RowLayout>(first)}, {true}, 0};
   left.width = left.layouts[0]->width();
   Topology::NodeId out = 0;
   for (size_t i = 0; i < c.query.joins.size(); ++i) {
-    const SourceInfo& rs = *a.sources[a.joins[i].right].info;
+    const AnalyzedJoin& aj = a.joins[i];
+    const SourceInfo& rs = *a.sources[aj.right].info;
     auto r = c.materialize(rs);
     if (!r) return r.error();
-    JoinInput right{r->first, r->second, false, {std::make_shared<RowLayout>(rs)}, 0};
+    JoinInput right{r->first,      r->second, false, {std::make_shared<RowLayout>(rs)},
+                    {!foreign[i]}, 0};
     right.width = right.layouts[0]->width();
-    out = join_step(c, i, left, right, c.query.joins[i].type);
+    if (foreign[i]) {
+      auto step = fk_join_step(c, i, left, right, first, rs, aj.left_key, c.query.joins[i].type);
+      if (!step) return step.error();
+      out = *step;
+    } else {
+      out = join_step(c, i, left, right, c.query.joins[i].type);
+    }
     if (i + 1 == c.query.joins.size()) break;
-    // The result so far, keyed by the join key, as the next step's left input.
+    // The result so far, keyed by the chain's key, as the next step's left input.
     JoinInput next;
     next.store = c.name("join-state" + std::to_string(i + 1));
     next.changes = c.topology.add_table(out, next.store, TableStorage::Decoded);
     next.joined = true;
     next.layouts = left.layouts;
     next.layouts.push_back(right.layouts[0]);
+    next.keyed = left.keyed;
+    next.keyed.push_back(right.keyed[0]);
     next.width = left.width + right.width;
     left = std::move(next);
   }

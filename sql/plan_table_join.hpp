@@ -20,14 +20,16 @@
 //
 // Multi-way joins (`FROM a JOIN b ON a.k = b.k [LEFT | FULL OUTER] JOIN c ON
 // b.k = c.k ...`) run left to right: the result of the steps so far is
-// materialized as a KTable keyed by the join key (`<query>-join-stateN`) and
-// joined with the next table like a table, by the rules above; tombstones and
-// updates of any input propagate through every later step. Every ON must
-// name a key column of an earlier source and the next table's key (same key
-// type and format, same partition count as every earlier input).
-// A single join whose left side is not the left table's key is a
-// foreign-key join (sql/plan_fk_join.hpp); in a multi-way join it is
-// rejected.
+// materialized as a KTable keyed by the chain's key, the first table's
+// (`<query>-join-stateN`), and joined with the next table like a table, by
+// the rules above; tombstones and updates of any input propagate through
+// every later step. A step whose ON names the key column of a table joined
+// on that key (the first, or one joined on it) is a primary-key step: the
+// new table needs the same key type and format and the same partition
+// count. Any other step, the first included, is a foreign-key step
+// (sql/plan_fk_join.hpp: INNER or LEFT, through two repartition topics): its
+// table keeps its own key, so a later step on that table's key column is a
+// foreign-key step too.
 #include <functional>
 #include <string>
 

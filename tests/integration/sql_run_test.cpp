@@ -72,7 +72,12 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
 
   std::string limits;
   for (int s = 0; s < 10; ++s)
-    limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) + "}\n";
+    limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) +
+              R"(, "SECTOR": "x)" + std::to_string(s % 3) + "\"}\n";
+  // Sector x2 has no row yet: its limits' accounts have no desk (LEFT).
+  REQUIRE(
+      run_command(produce + "jsectors", "x0|{\"DESK\": \"d0\"}\nx1|{\"DESK\": \"d1\"}\n").first ==
+      0);
   REQUIRE(run_command(produce + "limits", limits).first == 0);
   // The watch list, spread over watch's 3 partitions (trades has 2): S9 is
   // watched twice, S2 is listed but inactive.
@@ -92,7 +97,7 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "SET 'application.id' = 'sql-run-test';\n"
            "SET 'commit.interval.ms' = '100';\n"
            "SET 'auto.offset.reset' = 'earliest';\n"
-           "CREATE TABLE LIMITS (SYMBOL STRING PRIMARY KEY, MAX_PRICE DOUBLE)\n"
+           "CREATE TABLE LIMITS (SYMBOL STRING PRIMARY KEY, MAX_PRICE DOUBLE, SECTOR STRING)\n"
            "  WITH (kafka_topic='limits', value_format='JSON');\n"
            "CREATE STREAM TRADES (ID STRING KEY, SYMBOL STRING, PRICE DOUBLE)\n"
            "  WITH (kafka_topic='trades', value_format='JSON');\n"
@@ -100,7 +105,8 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "  SELECT SYMBOL, MAX_PRICE FROM LIMITS;\n"
            "CREATE STREAM ALERTS WITH (kafka_topic='alerts') AS\n"
            "  SELECT ID, SYMBOL, PRICE,\n"
-           "    PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS OVER_BY\n"
+           "    PRICE - (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL) AS "
+           "OVER_BY\n"
            "  FROM TRADES\n"
            "  WHERE PRICE > (SELECT MAX_PRICE FROM LIMITS L WHERE L.SYMBOL = TRADES.SYMBOL);\n"
            "CREATE TABLE WATCH (WID STRING PRIMARY KEY, SYMBOL STRING, ACTIVE BOOLEAN)\n"
@@ -120,7 +126,8 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
            "CREATE STREAM TWICE WITH (kafka_topic='twice') AS\n"
            "  SELECT ID, SYMBOL, SYMBOL IN (SELECT SYMBOL FROM WATCH WHERE ACTIVE\n"
            "    GROUP BY SYMBOL HAVING COUNT(*) >= 2) AS GROUPED FROM TRADES\n"
-           "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = 2;\n"
+           "  WHERE (SELECT COUNT(*) FROM WATCH W WHERE W.ACTIVE AND W.SYMBOL = TRADES.SYMBOL) = "
+           "2;\n"
            "CREATE STREAM WATCHED_LOW WITH (kafka_topic='watched-low') AS\n"
            "  SELECT ID, SYMBOL FROM TRADES\n"
            "  WHERE SYMBOL IN (SELECT SYMBOL FROM LIMITS L WHERE L.MAX_PRICE < 104\n"
@@ -300,15 +307,17 @@ TEST_CASE("rivulet run: a SQL file with a subquery on the embedded broker",
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("rivulet run: a stream-table join on a non-key column finds every table row across partitions, and a foreign-key table join",
-          "[integration][sql]") {
+TEST_CASE(
+    "rivulet run: a stream-table join on a non-key column finds every table row across partitions, "
+    "and foreign-key table joins",
+    "[integration][sql]") {
   // The stream is re-keyed by SYMBOL through a repartition topic; the
   // repartitioned record must land in the partition that holds its table
   // row, so the repartition topic's key must be written in the table's key
   // format (here KAFKA strings) before Java's partitioner hashes it.
   auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic",
-                                     "jlimits:4", "--topic", "jtrades:4", "--topic",
-                                     "jaccounts:4"});
+                                     "jlimits:4", "--topic", "jtrades:4", "--topic", "jaccounts:4",
+                                     "--topic", "jsectors:4"});
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
@@ -317,7 +326,12 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
 
   std::string limits;
   for (int s = 0; s < 20; ++s)
-    limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) + "}\n";
+    limits += "S" + std::to_string(s) + R"(|{"MAX_PRICE": )" + std::to_string(100 + s) +
+              R"(, "SECTOR": "x)" + std::to_string(s % 3) + "\"}\n";
+  // Sector x2 has no row yet: its limits' accounts have no desk (LEFT).
+  REQUIRE(
+      run_command(produce + "jsectors", "x0|{\"DESK\": \"d0\"}\nx1|{\"DESK\": \"d1\"}\n").first ==
+      0);
   REQUIRE(run_command(produce + "jlimits", limits).first == 0);
 
   std::string dir = temp_dir("rivulet-sql-join");
@@ -326,7 +340,7 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
     std::ofstream out(app);
     out << "SET 'application.id' = 'sql-join-test';\n"
            "SET 'commit.interval.ms' = '100';\n"
-           "CREATE TABLE LIMITS (SYMBOL STRING PRIMARY KEY, MAX_PRICE DOUBLE)\n"
+           "CREATE TABLE LIMITS (SYMBOL STRING PRIMARY KEY, MAX_PRICE DOUBLE, SECTOR STRING)\n"
            "  WITH (kafka_topic='jlimits', value_format='JSON');\n"
            "CREATE STREAM TRADES (ID STRING KEY, SYMBOL STRING, PRICE DOUBLE)\n"
            "  WITH (kafka_topic='jtrades', value_format='JSON');\n"
@@ -339,7 +353,13 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
            "  WITH (kafka_topic='jaccounts', value_format='JSON');\n"
            "CREATE TABLE ACCOUNT_LIMITS WITH (kafka_topic='jaccount-limits') AS\n"
            "  SELECT A.AID AS AID, A.SYMBOL AS SYMBOL, L.MAX_PRICE AS MAX_PRICE\n"
-           "  FROM ACCOUNTS A JOIN LIMITS L ON A.SYMBOL = L.SYMBOL;\n";
+           "  FROM ACCOUNTS A JOIN LIMITS L ON A.SYMBOL = L.SYMBOL;\n"
+           "CREATE TABLE SECTORS (SECTOR STRING PRIMARY KEY, DESK STRING)\n"
+           "  WITH (kafka_topic='jsectors', value_format='JSON');\n"
+           "CREATE TABLE ACCOUNT_DESKS WITH (kafka_topic='jaccount-desks') AS\n"
+           "  SELECT A.AID AS AID, L.MAX_PRICE AS MAX_PRICE, S.DESK AS DESK\n"
+           "  FROM ACCOUNTS A JOIN LIMITS L ON A.SYMBOL = L.SYMBOL\n"
+           "  LEFT JOIN SECTORS S ON L.SECTOR = S.SECTOR;\n";
   }
   auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
                                   *bootstrap, "--set", "state.dir=" + dir + "/state"});
@@ -399,9 +419,38 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
     for (const auto& [aid, s] : symbol_of) out[aid] = limit_of[s];
     return out;
   };
+  // A foreign key of the foreign-key join's right table (LIMITS.SECTOR ->
+  // SECTORS' key): a three-table chain, keyed by AID, each table in its own
+  // partitions. AID -> "MAX_PRICE/DESK".
+  std::map<std::string, std::string> desk_of = {{"x0", "d0"}, {"x1", "d1"}};
+  auto latest_desks = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, value] : read_topic(*bootstrap, "jaccount-desks")) {
+      if (value.empty()) {
+        out.erase(key);
+      } else {
+        auto v = nlohmann::json::parse(value);
+        out[key] = std::to_string(v["MAX_PRICE"].get<int>()) + "/" +
+                   (v["DESK"].is_null() ? "null" : v["DESK"].get<std::string>());
+      }
+    }
+    return out;
+  };
+  auto wanted_desks = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& [aid, s] : symbol_of) {
+      auto d = desk_of.find("x" + std::to_string(s % 3));
+      out[aid] = std::to_string(static_cast<int>(limit_of[s])) + "/" +
+                 (d == desk_of.end() ? "null" : d->second);
+    }
+    return out;
+  };
   std::map<std::string, double> joined;
   CHECK(eventually([&] { return (joined = latest()) == wanted(); }));
   CHECK(joined.size() == 40);
+  std::map<std::string, std::string> desks;
+  CHECK(eventually([&] { return (desks = latest_desks()) == wanted_desks(); }));
+  CHECK(desks.size() == 40);
   // Ten accounts move to another symbol, one limit changes, one account goes.
   accounts.clear();
   for (int a = 0; a < 10; ++a) {
@@ -411,10 +460,20 @@ TEST_CASE("rivulet run: a stream-table join on a non-key column finds every tabl
   accounts += "a39|\n";
   symbol_of.erase("a39");
   REQUIRE(run_command(produce + "jaccounts -Z", accounts).first == 0);
-  REQUIRE(run_command(produce + "jlimits", R"(S7|{"MAX_PRICE": 500})" "\n").first == 0);
+  REQUIRE(run_command(produce + "jlimits", R"(S7|{"MAX_PRICE": 500, "SECTOR": "x1"})"
+                                           "\n")
+              .first == 0);
   limit_of[7] = 500;
+  // Sector x2 gets a desk, x0 another one.
+  REQUIRE(
+      run_command(produce + "jsectors", "x2|{\"DESK\": \"d2\"}\nx0|{\"DESK\": \"d0b\"}\n").first ==
+      0);
+  desk_of["x2"] = "d2";
+  desk_of["x0"] = "d0b";
   CHECK(eventually([&] { return (joined = latest()) == wanted(); }));
   CHECK(joined.size() == 39);
+  CHECK(eventually([&] { return (desks = latest_desks()) == wanted_desks(); }));
+  CHECK(desks.size() == 39);
 
   CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
   CHECK(broker->stop(SIGTERM) == 0);
