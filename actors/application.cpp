@@ -374,6 +374,16 @@ bool Application::extend_lease(int32_t partition, int64_t epoch, int64_t deadlin
   return true;
 }
 
+bool Application::may_write(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  auto it = impl_->tasks.find(partition);
+  if (it == impl_->tasks.end()) return false;
+  if (!it->second.lease) return true;
+  using namespace std::chrono;
+  const int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  return now < it->second.lease->load(std::memory_order_acquire);
+}
+
 void Application::revoke_leases() {
   std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
   for (auto& [p, task] : impl_->tasks) {

@@ -167,6 +167,10 @@ class Application {
   // Expires every task's lease at once (a paused cluster node): tasks hold
   // still until extend_lease() gives them a new one. Any thread.
   void revoke_leases();
+  // Whether the task of `partition` runs here and may write now (its lease
+  // runs, or leases are not used): what a cluster node checks before it
+  // writes on the task's behalf (a file source's loader, task 0). Any thread.
+  bool may_write(int32_t partition) const;
   // Interactive query: looks `key_bytes` (a key as codecs::msgpack bytes)
   // up in the KTable `table` of the task of `partition`, on the task's actor
   // between two runs of records (never racing its updates). `epoch` >= 0:

@@ -17,6 +17,7 @@
 #include "cluster/coordinator.hpp"
 #include "cluster/node.hpp"
 #include "cluster/query_plan.hpp"
+#include "cluster/source_loading.hpp"
 #include "runtime/config.hpp"
 #include "runtime/shutdown_signals.hpp"
 
@@ -147,6 +148,27 @@ void add_cluster_commands(CLI::App& app) {
         std::cerr << "rivulet submit: " << created.error().to_string() << "\n";
         exit_code = 1;
         return;
+      }
+      // The first load of its file sources, written here before the query
+      // is registered, so that every task finds them loaded; afterwards the
+      // node running task 0 loads what changes (cluster/source_loading.hpp).
+      // A query the coordinator already holds is loaded by its node.
+      bool registered = false;
+      if (!j.is_discarded() && j.contains("queries"))
+        for (const auto& q : j["queries"])
+          registered = registered || q.value("name", "") == def.name;
+      if (!registered && !topology->external_sources.empty()) {
+        Config load = broker;
+        for (const auto& [k, v] : topology->properties) (void)load.set(k, v);
+        (void)load.set("application.id", def.name);
+        auto loaded = cluster::SourceLoading::start(*topology, load);
+        if (!loaded) {
+          std::cerr << "rivulet submit: loading the file sources: " << loaded.error().to_string()
+                    << "\n";
+          exit_code = 1;
+          return;
+        }
+        (*loaded)->stop();
       }
       auto partitions = cluster::query_partitions(topology->topology, broker);
       if (!partitions) {

@@ -74,9 +74,14 @@ Probe probe(const std::string& host, uint16_t port) {
 
 struct Query {
   QueryDef def;
-  // Loads the query's file TABLEs into their topics (each node does, from
-  // the same path; query_plan.cpp); stopped with the query.
+  // The query's file sources and the configuration to load them with.
+  std::vector<sql::SourceInfo> sources;
+  Config config;
+  // Loads the file sources into their topics while task 0 runs here
+  // (Node::run_loaders); null otherwise.
   std::shared_ptr<SourceLoading> loading;
+  std::string loading_error;         // why the last start failed ("" if it did not)
+  int64_t loading_retry_ms = 0;      // steady ms: no new attempt before
   std::shared_ptr<Application> app;  // null when it could not start
   std::string error;
 };
@@ -110,6 +115,10 @@ class Node {
   void controller_loop();
   void reconcile();
   std::shared_ptr<Application> app_for(const QueryDef& def);
+  // Starts the file-source loader of each query whose task 0 runs here,
+  // stops those of the others (controller thread).
+  void run_loaders();
+  void stop_loader(const std::string& query);
 
   // Tasks assigned here (not being released) that cannot run: their query
   // did not plan or start here, or the task did not start. Each is
@@ -246,6 +255,12 @@ NodeReport Node::build_report(bool leaving) {
       t.records_in = m.records_in;
       t.records_out = m.records_out;
       t.error = m.error;
+      if (t.error.empty() && m.partition == 0) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto q = queries_.find(name);
+        if (q != queries_.end() && !q->second.loading_error.empty())
+          t.error = "its file sources cannot be loaded: " + q->second.loading_error;
+      }
       r.tasks.push_back(std::move(t));
     }
   }
@@ -437,23 +452,19 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
       }
     }
     (void)c.set("application.id", def.name);  // checked above
-    auto loading = SourceLoading::start(*planned, c);
-    if (!loading) {
-      q.error = loading.error().to_string();
-      logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,
-                      def.name, q.error);
+    // File sources are loaded by the node running task 0 (run_loaders);
+    // their topics exist (rivulet submit created them and wrote the first
+    // load).
+    q.sources = planned->external_sources;
+    q.config = c;
+    auto app = std::make_shared<Application>(std::move(planned->topology), c);
+    app->use_leases();
+    auto started = app->start({}, 1);
+    if (!started) {
+      q.error = started.error().to_string();
+      logger()->error("node {}: query {} cannot start: {}", options_.name, def.name, q.error);
     } else {
-      q.loading = std::move(*loading);
-      auto app = std::make_shared<Application>(std::move(planned->topology), c);
-      app->use_leases();
-      auto started = app->start({}, 1);
-      if (!started) {
-        q.error = started.error().to_string();
-        logger()->error("node {}: query {} cannot start: {}", options_.name, def.name, q.error);
-        q.loading.reset();
-      } else {
-        q.app = std::move(app);
-      }
+      q.app = std::move(app);
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -505,6 +516,9 @@ void Node::reconcile() {
       std::lock_guard<std::mutex> lock(mutex_);
       releasing_.insert(TaskId{o.query, o.partition});
     }
+    // The loader stops before task 0 is reported gone, so that the next
+    // owner's loader starts after this one's last write.
+    if (o.partition == 0) stop_loader(o.query);
     auto begin = steady_ms();
     auto r = app->remove_task(o.partition);
     if (!r) {
@@ -556,6 +570,83 @@ void Node::reconcile() {
     if (until > 0 && !paused_.load()) app->extend_lease(o.partition, o.epoch, until);
     logger()->info("node {}: task {}-{} started (epoch {}) in {} ms", options_.name, o.query,
                    o.partition, o.epoch, steady_ms() - begin);
+  }
+  run_loaders();
+}
+
+void Node::stop_loader(const std::string& query) {
+  std::shared_ptr<SourceLoading> loading;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = queries_.find(query);
+    if (it == queries_.end() || !it->second.loading) return;
+    loading = std::move(it->second.loading);
+  }
+  loading->stop();  // writes what it polled, while the lease still runs
+  logger()->info("node {}: query {}: file sources no longer loaded here", options_.name, query);
+}
+
+void Node::run_loaders() {
+  struct Want {
+    std::string query;
+    std::shared_ptr<Application> app;
+    bool here = false;
+    bool loading = false;
+    std::vector<sql::SourceInfo> sources;
+    Config config;
+  };
+  std::vector<Want> wants;
+  const int64_t now = steady_ms();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [name, q] : queries_) {
+      if (q.sources.empty() || !q.app) continue;
+      Want w;
+      w.query = name;
+      w.app = q.app;
+      w.loading = q.loading != nullptr;
+      if (!w.loading && now < q.loading_retry_ms) continue;
+      w.sources = q.sources;
+      w.config = q.config;
+      wants.push_back(std::move(w));
+    }
+  }
+  for (Want& w : wants) {
+    auto parts = w.app->task_partitions();
+    bool releasing = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      releasing = releasing_.count(TaskId{w.query, 0}) > 0;
+    }
+    w.here = !releasing && std::find(parts.begin(), parts.end(), 0) != parts.end();
+    if (!w.here) {
+      if (w.loading) stop_loader(w.query);
+      continue;
+    }
+    if (w.loading) continue;
+    // Task 0 runs here: load its query's files, writing only while its
+    // lease runs. start() restores what the topics hold first, so what
+    // the previous loader (another node, or rivulet submit) wrote is not
+    // written again.
+    auto app = w.app;
+    auto started = SourceLoading::start(w.sources, w.config, [app] { return app->may_write(0); });
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = queries_.find(w.query);
+    if (it == queries_.end()) continue;
+    Query& q = it->second;
+    if (!started) {
+      const std::string why = started.error().to_string();
+      if (why != q.loading_error)
+        logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,
+                        w.query, why);
+      q.loading_error = why;
+      q.loading_retry_ms = steady_ms() + 2000;
+      continue;
+    }
+    q.loading_error.clear();
+    q.loading = std::move(*started);
+    logger()->info("node {}: query {}: loading its file sources (task 0 runs here)", options_.name,
+                   w.query);
   }
 }
 

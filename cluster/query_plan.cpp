@@ -11,24 +11,17 @@ namespace rivulet::cluster {
 
 Expected<sql::PlannedApp> plan_query(const std::string& sql) {
   auto app = sql::plan_script(sql);
-  // Every node loads a file TABLE into its topic (node.cpp): the same rows
-  // written by each leave the table as the file says. A file STREAM would
-  // be written once per node, and nothing inserts into a memory source.
+  // A file source is loaded by one writer at a time (rivulet submit, then
+  // the node running task 0: node.cpp); nothing inserts into a memory
+  // source in a cluster.
   for (const sql::SourceInfo& s : app ? app->external_sources : std::vector<sql::SourceInfo>{}) {
     const sql::Property* at = s.properties.find("SOURCE");
     const sql::SourceLocation loc = at ? at->loc : sql::SourceLocation{};
-    const std::string uri = sql::source_uri(s);
     if (s.source_kind == sql::SourceKind::Memory)
-      return sql::sql_error(loc, "SOURCE '" + uri + "' of " + s.name +
+      return sql::sql_error(loc, "SOURCE '" + sql::source_uri(s) + "' of " + s.name +
                                      ": memory sources run under `rivulet run` and `rivulet sql` "
                                      "only; a submitted query has no process that inserts their "
-                                     "rows (use a topic, or a file TABLE)");
-    if (!s.is_table())
-      return sql::sql_error(loc, "SOURCE '" + uri + "' of stream " + s.name +
-                                     ": a file STREAM runs under `rivulet run` only; in a cluster "
-                                     "every node loads a submitted query's files, and each line "
-                                     "would be written once per node (load it into its topic "
-                                     "with `rivulet run`, or declare a TABLE)");
+                                     "rows (use a topic, or a file source)");
   }
   // Every node plans the query: a row written by each would be written N times.
   if (app && !app->inserts.empty())

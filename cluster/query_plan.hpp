@@ -12,12 +12,13 @@ namespace rivulet::cluster {
 
 // Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries,
 // SET) into one Topology, as `rivulet run` does. Errors carry line:column.
-// File TABLEs are accepted (every node loads the file, at the same path,
-// into the table's topic: node.cpp); file STREAMs, memory sources and
+// File sources, TABLEs and STREAMs, are accepted (rivulet submit writes the
+// first load, then the node running task 0 loads the file, at the same
+// path, into the source's topic: node.cpp); memory sources and
 // INSERT INTO ... VALUES are rejected.
 Expected<sql::PlannedApp> plan_query(const std::string& sql);
 
-// Creates the topics of the file tables (PlannedApp::external_sources)
+// Creates the topics of the file sources (PlannedApp::external_sources)
 // with their PARTITIONS, so that query_partitions counts them before any
 // node has loaded them.
 // Creates the declared Kafka sources' topics too (create_declared_topics).

@@ -1,6 +1,7 @@
 #include "cluster/source_loading.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include "connectors/topic_admin.hpp"
 #include "runtime/log.hpp"
@@ -8,10 +9,17 @@
 namespace rivulet::cluster {
 
 Expected<std::unique_ptr<SourceLoading>> SourceLoading::start(const sql::PlannedApp& app,
-                                                              const Config& config) {
-  if (app.external_sources.empty()) return std::unique_ptr<SourceLoading>();
+                                                              const Config& config,
+                                                              std::function<bool()> may_write) {
+  return start(app.external_sources, config, std::move(may_write));
+}
+
+Expected<std::unique_ptr<SourceLoading>> SourceLoading::start(
+    const std::vector<sql::SourceInfo>& sources, const Config& config,
+    std::function<bool()> may_write) {
+  if (sources.empty()) return std::unique_ptr<SourceLoading>();
   std::unique_ptr<SourceLoading> s(new SourceLoading());
-  auto feeder = sql::SourceFeeder::create(app.external_sources);
+  auto feeder = sql::SourceFeeder::create(sources);
   if (!feeder) return feeder.error();
   s->feeder_ = std::move(*feeder);
   if (config.get("errors.tolerance") == "all") {
@@ -37,6 +45,7 @@ Expected<std::unique_ptr<SourceLoading>> SourceLoading::start(const sql::Planned
   connectors::SourceLoaderOptions options;
   options.poll_interval = std::chrono::milliseconds(config.get_int("source.file.poll.ms"));
   options.chunk = static_cast<size_t>(config.get_int("source.file.chunk.records"));
+  options.may_write = std::move(may_write);
   if (!s->dead_letter_.empty()) {
     // Created (1 partition) as the application creates it; written, never read back.
     connectors::KafkaProperties base{{"bootstrap.servers", config.get("bootstrap.servers")}};

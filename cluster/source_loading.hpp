@@ -16,15 +16,19 @@
 // headers rivulet.error, rivulet.source.file, rivulet.source.line).
 //
 // Who runs it: `rivulet run`, the `rivulet sql` shell (and C++ programs);
-// in a cluster every node, for a submitted query's file TABLEs (node.cpp;
-// file STREAMs and memory sources are rejected at submit,
-// cluster/query_plan.cpp).
+// in a cluster `rivulet submit` (the first load, before the query is
+// registered) and then only the node running the query's task 0, while its
+// lease runs (node.cpp): one writer at a time, which restores what the
+// topics hold before it writes, so no row or line is written twice (memory
+// sources are rejected at submit, cluster/query_plan.cpp).
 //
 // Threads: start() and stop() from one thread; feeder().insert from any.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "connectors/source_loader.hpp"
 #include "runtime/config.hpp"
@@ -36,9 +40,15 @@ namespace rivulet::cluster {
 
 class SourceLoading {
  public:
-  // nullptr when `app` reads no file or memory source.
+  // nullptr when `app` reads no file or memory source. `may_write`, when
+  // set, holds the loader still while it is false
+  // (connectors::SourceLoaderOptions::may_write).
   static Expected<std::unique_ptr<SourceLoading>> start(const sql::PlannedApp& app,
-                                                        const Config& config);
+                                                        const Config& config,
+                                                        std::function<bool()> may_write = {});
+  static Expected<std::unique_ptr<SourceLoading>> start(const std::vector<sql::SourceInfo>& sources,
+                                                        const Config& config,
+                                                        std::function<bool()> may_write = {});
   ~SourceLoading();
 
   sql::SourceFeeder& feeder() { return *feeder_; }

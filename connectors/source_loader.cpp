@@ -220,6 +220,7 @@ Expected<bool> SourceLoader::round() {
   polls_.fetch_add(1);
   bool more = true;
   while (more) {
+    if (options_.may_write && !options_.may_write()) break;
     std::vector<LoaderRecord> chunk;
     more = hooks_.poll([&](LoaderRecord&& r) { chunk.push_back(std::move(r)); }, options_.chunk);
     if (chunk.empty()) break;

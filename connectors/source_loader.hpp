@@ -71,6 +71,12 @@ struct SourceLoaderOptions {
   std::chrono::milliseconds poll_interval{1000};
   size_t chunk = 1000;
   std::chrono::milliseconds timeout{30000};  // reading back, flushing
+  // When set, asked before each chunk is taken from the hooks: false holds
+  // the loader still (nothing polled, nothing written) until it turns true.
+  // A cluster node's loader writes only while the node holds task 0's
+  // lease, so that a fenced node's loader cannot write beside its
+  // successor's (cluster/source_loading.hpp).
+  std::function<bool()> may_write;
 };
 
 class SourceLoader {
