@@ -20,6 +20,7 @@
 #include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_log.hpp"
 #include "connectors/kafka_producer.hpp"
+#include "connectors/source_loader.hpp"
 #include "connectors/topic_admin.hpp"
 #include "partitioning/murmur2.hpp"
 #include "runtime/log.hpp"
@@ -763,4 +764,64 @@ TEST_CASE("logical start offsets become the offsets they stand for when assigned
     CHECK(list->elems[3].offset == RD_KAFKA_OFFSET_END);
     rd_kafka_destroy(rk);
   }
+}
+
+// The loader a cluster node runs for task 0 (cluster/source_loading.hpp):
+// while `may_write` is false it takes nothing from its hooks and writes
+// nothing; a second loader over the same topic is first told which lines
+// the topic holds (restore_stream), so it can go on without writing any
+// line again.
+TEST_CASE("source loader: may_write holds it still; the next loader restores the lines written",
+          "[integration][connectors]") {
+  using namespace rivulet::connectors;
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  const KafkaProperties props{{"bootstrap.servers", (*broker)->bootstrap()}};
+  std::atomic<bool> allowed{false};
+  std::atomic<int> polls{0};
+  int64_t next_line = 1;
+  SourceLoaderHooks hooks;
+  hooks.poll = [&](const std::function<void(LoaderRecord &&)>& emit, size_t max) {
+    polls.fetch_add(1);
+    for (size_t i = 0; i < max && next_line <= 10; ++i, ++next_line) {
+      LoaderRecord r;
+      r.record.topic = "lines";
+      r.record.key = "k" + std::to_string(next_line);
+      r.record.value = "v" + std::to_string(next_line);
+      r.line = next_line;
+      emit(std::move(r));
+    }
+    return false;
+  };
+  SourceLoaderOptions options;
+  options.poll_interval = std::chrono::milliseconds(20);
+  options.chunk = 4;
+  options.may_write = [&] { return allowed.load(); };
+  auto loader = SourceLoader::start(props, {{"lines", 2, false}}, hooks, options);
+  REQUIRE(loader.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(polls.load() == 0);
+  CHECK((*loader)->records_written() == 0);
+  allowed = true;
+  CHECK(rivulet::testing::wait_for([&] { return (*loader)->records_written() == 10; },
+                                   std::chrono::seconds(10)));
+  (*loader)->stop();
+  CHECK(!(*loader)->failure());
+
+  int64_t complete = -1;
+  std::set<int64_t> present;
+  SourceLoaderHooks second;
+  second.restore_stream = [&](const std::string& topic, int64_t through, std::set<int64_t> lines) {
+    CHECK(topic == "lines");
+    complete = through;
+    present = std::move(lines);
+  };
+  second.poll = [](const std::function<void(LoaderRecord &&)>&, size_t) { return false; };
+  auto next = SourceLoader::start(props, {{"lines", 2, false}}, second, options);
+  REQUIRE(next.ok());
+  (*next)->stop();
+  // Lines 1-8 were durable before the last chunk (9-10) began; both of its
+  // lines are in the topic too.
+  CHECK(complete == 8);
+  CHECK(present == std::set<int64_t>{9, 10});
 }
