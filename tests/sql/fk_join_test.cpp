@@ -7,29 +7,21 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "runtime/codec.hpp"
 #include "sql/planner.hpp"
 #include "sql/test_driver.hpp"
+#include "support/kafka_keys.hpp"
 
 namespace rivulet::sql {
 namespace {
 
 using nlohmann::json;
-
-std::string int_key(int k) {
-  auto bytes = make_kafka_codec(DataType::of(TypeKind::Int))->encode(Value::int32(k));
-  REQUIRE(bytes);
-  return *bytes;
-}
-
-std::string string_key(const std::string& k) {
-  auto bytes = make_kafka_codec(DataType::of(TypeKind::String))->encode(Value::string(k));
-  REQUIRE(bytes);
-  return *bytes;
-}
+using rivulet::testing::int_key;
+using rivulet::testing::string_key;
 
 // A result table as its output topic leaves it: the last value of each key,
 // a tombstone deleting it.
