@@ -771,7 +771,7 @@ TEST_CASE("logical start offsets become the offsets they stand for when assigned
 // nothing; a second loader over the same topic is first told which lines
 // the topic holds (restore_stream), so it can go on without writing any
 // line again.
-TEST_CASE("source loader: may_write holds it still; the next loader restores the lines written",
+TEST_CASE("source loader: may_write holds it still, and the next loader restores the lines written",
           "[integration][connectors]") {
   using namespace rivulet::connectors;
   auto broker = EmbeddedBroker::start();

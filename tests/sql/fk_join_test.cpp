@@ -224,7 +224,7 @@ TEST_CASE("table joins: each foreign-key step keeps its own stores and topics", 
 }
 
 TEST_CASE(
-    "table joins: foreign-key steps refuse RIGHT and FULL OUTER; primary-key steps still "
+    "table joins: foreign-key steps refuse RIGHT and FULL OUTER, and primary-key steps still "
     "need co-partitioned tables",
     "[sql][join][fk]") {
   auto error_of = [](const std::string& query) {
