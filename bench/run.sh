@@ -50,6 +50,10 @@
 #                   TestDriver, one thread,
 #                   3 rounds (SUBQUERY_TRADES, default 100000; 0 skips;
 #                   seconds);
+#   bench_fk_join   a foreign-key table join's orders per CPU second with
+#                   100 and 50,000 orders per customer against 1, TestDriver,
+#                   one thread, 3 rounds (FK_ORDERS, default 50000; 0 skips;
+#                   seconds);
 #   cluster         `rivulet demo --cluster --nodes K` for each K of
 #                   CLUSTER_NODES (default "3 4": scaling 3 -> 4 and
 #                   4 -> 5 nodes; CLUSTER_NODES=none skips it): tasks moved
@@ -90,7 +94,7 @@ checkpoints=${CHECKPOINTS:-1}
 window_events=${WINDOW_EVENTS:-10000000}
 sql_workloads=${SQL_WORKLOADS:-yahoo,q1,q2,q3,q5,q7}
 for exe in bench_micro bench_pipeline bench_checkpoint bench_restore bench_catchup bench_windows \
-    bench_sql bench_sql_api bench_subquery bench_scaling; do
+    bench_sql bench_sql_api bench_subquery bench_fk_join bench_scaling; do
   if [[ ! -x "$build/bin/$exe" ]]; then
     echo "run.sh: $build/bin/$exe is missing; build it first (cmake --build $build --target $exe)" >&2
     exit 1
@@ -213,6 +217,13 @@ if [[ "${SUBQUERY_TRADES:-100000}" != 0 ]]; then
   run_bench "$subquery_cmd" subquery.json subquery.log
 fi
 
+rm -f "$results/fk_join.json"
+fk_orders=${FK_ORDERS:-50000}
+fk_cmd="$build/bin/bench_fk_join --orders $fk_orders --fanouts 1,100,$fk_orders --rounds 3"
+if [[ "$fk_orders" != 0 ]]; then
+  run_bench "$fk_cmd" fk_join.json fk_join.log
+fi
+
 cluster_nodes=${CLUSTER_NODES:-3 4}
 rm -f "$results/cluster.jsonl"
 if [[ "$cluster_nodes" != none ]]; then
@@ -263,12 +274,12 @@ fi
 
 python3 - "$results" "$micro_cmd" "$pipeline_cmd" "$runs" "$build" "$windows_cmd" "$sql_cmd" \
   "$sql_api_cmd" "$scaling_cmd" "$sql_cached_cmd" "$sql_api_encoded_cmd" "$sql_ratio_cmd" \
-  "$sql_api_auto_cmd" "$subquery_cmd" <<'PY'
+  "$sql_api_auto_cmd" "$subquery_cmd" "$fk_cmd" <<'PY'
 import datetime, json, os, sys
 results, micro_cmd, pipeline_cmd, runs, build = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 windows_cmd, sql_cmd, sql_api_cmd, scaling_cmd = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
 sql_cached_cmd, sql_api_encoded_cmd, sql_ratio_cmd = sys.argv[10], sys.argv[11], sys.argv[12]
-sql_api_auto_cmd, subquery_cmd = sys.argv[13], sys.argv[14]
+sql_api_auto_cmd, subquery_cmd, fk_cmd = sys.argv[13], sys.argv[14], sys.argv[15]
 
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
               if l.startswith("model name")), "unknown")
@@ -601,6 +612,17 @@ if sq:
                 "trades_per_cpu_second": sq[q]["trades_per_cpu_second"],
                 "filter_trades_per_cpu_second": sq["filter"]["trades_per_cpu_second"],
                 "command": subquery_cmd}
+
+# A foreign-key join: orders per CPU second as one customer's fan-out grows.
+fk = load("fk_join.json")
+if fk:
+    for f in fk["fanouts"][1:]:
+        fig[f"fk_join_fanout_{f['fanout']}_ratio_to_fanout_1"] = {
+            "value": round(f["subscribe_ratio_to_first"], 3),
+            "unit": f"orders per CPU second joined with {f['fanout']} orders per customer / with 1, TestDriver",
+            "orders_per_cpu_second": f["subscribe_orders_per_cpu_second"],
+            "update_ratio_to_fanout_1": round(f["update_ratio_to_first"], 3),
+            "command": fk_cmd}
 
 try:
     clines = [json.loads(l) for l in open(os.path.join(results, "cluster.jsonl")) if l.strip()]

@@ -14,9 +14,11 @@
 //      b's key format, so it meets b's row). A deleted row of a, or one
 //      with a NULL fk, is answered at once: a tombstone, or (LEFT) the row
 //      with b's columns NULL.
-//   2. b's partition: the subscriptions per fk (`<query>-fk-subscriptions`)
-//      answer each subscription and every change of b's row with b's
-//      current row, to each a key subscribed (topic
+//   2. b's partition: the subscriptions per fk (`<query>-fk-subscriptions`,
+//      kept per [fk, a's key] and indexed per fk: O(1) per subscription
+//      whatever the fk's fan-out) answer each subscription and every
+//      change of b's row with b's current row, to each a key subscribed,
+//      in the order they subscribed (topic
 //      `<application.id>-<query>-fk-response-repartition`, keyed by a's key
 //      in a's key format).
 //   3. a's partition: a response is joined with a's current row, unless a's
