@@ -30,7 +30,7 @@ Value subscription(const Value& akey, bool subscribe) {
 // them under a composite key and finds an fk's subscribers by a prefix
 // scan; here the entries are a KTable (checkpointed, incrementally) keyed by
 // [fk, a's key] with the order of subscription as value, and an index in
-// memory per fk, rebuilt from the table after a restore. A subscription and
+// memory per fk, rebuilt from the table at its first use after a restore. A subscription and
 // an unsubscription cost O(1) whatever the fk's fan-out (one fk held as one
 // array of its subscribers made each O(fan-out): quadratic to load a
 // product with 100,000 orders), and a change of b's row answers the
@@ -40,6 +40,7 @@ class FkSubscriptions final : public StateStore {
   explicit FkSubscriptions(std::string name) : table_(std::move(name), TableStorage::Decoded) {}
 
   void add(const Value& fk, const Value& akey) {
+    ensure_index();
     Subscribers& s = index_[fk];
     if (s.seq_of.count(akey)) return;
     const int64_t seq = next_seq_++;
@@ -48,6 +49,7 @@ class FkSubscriptions final : public StateStore {
     table_.apply(Value::array(Array{fk, akey}), Value::int64(seq));
   }
   void remove(const Value& fk, const Value& akey) {
+    ensure_index();
     auto it = index_.find(fk);
     if (it == index_.end()) return;
     auto at = it->second.seq_of.find(akey);
@@ -59,7 +61,8 @@ class FkSubscriptions final : public StateStore {
   }
   // `fn(a's key)` for each subscriber of `fk`, in the order they subscribed.
   template <typename Fn>
-  void for_each(const Value& fk, Fn&& fn) const {
+  void for_each(const Value& fk, Fn&& fn) {
+    ensure_index();
     auto it = index_.find(fk);
     if (it == index_.end()) return;
     for (const auto& [seq, akey] : it->second.by_seq) fn(akey);
@@ -71,17 +74,15 @@ class FkSubscriptions final : public StateStore {
     return table_.serialize_deferred();
   }
   Expected<bool> restore(std::string_view bytes) override {
-    auto r = table_.restore(bytes);
-    rebuild();
-    return r;
+    stale_ = true;
+    return table_.restore(bytes);
   }
   bool supports_incremental() const override { return true; }
   void set_change_tracking(bool on) override { table_.set_change_tracking(on); }
   std::string serialize_changes() const override { return table_.serialize_changes(); }
   Expected<bool> apply_changes(std::string_view bytes) override {
-    auto r = table_.apply_changes(bytes);
-    rebuild();
-    return r;
+    stale_ = true;  // a restore applies a chain of them: indexed once, at first use
+    return table_.apply_changes(bytes);
   }
 
  private:
@@ -92,7 +93,9 @@ class FkSubscriptions final : public StateStore {
 
   // The index from the table. A checkpoint from before the composite keys
   // holds fk -> [a's keys...]: rewritten into them, in that order.
-  void rebuild() {
+  void ensure_index() {
+    if (!stale_) return;
+    stale_ = false;
     index_.clear();
     next_seq_ = 0;
     std::vector<std::pair<int64_t, std::pair<Value, Value>>> entries;
@@ -123,6 +126,7 @@ class FkSubscriptions final : public StateStore {
   KTable table_;
   std::unordered_map<Value, Subscribers, ValueHash> index_;
   int64_t next_seq_ = 0;
+  bool stale_ = false;  // restored: index_ must be rebuilt from table_
 };
 
 }  // namespace
