@@ -440,14 +440,15 @@ std::vector<std::string> topic_keys(LocalCluster& c, const std::string& topic,
 // A file STREAM and a file TABLE in a cluster: `rivulet submit` writes the
 // first load, then only the node running task 0 loads the files, while its
 // lease runs. Each line reaches the stream's topic once, each table row
-// once, also after that node is SIGKILLed and task 0 (with the loader)
-// moves to the other node.
+// once, also when task 0 (with the loader) is handed over as its node
+// leaves (SIGTERM), and when the next owner is SIGKILLed.
 TEST_CASE("file sources in a cluster: one loader, with task 0, no line written twice",
           "[integration][cluster]") {
   LocalCluster c({}, "source.file.poll.ms=200\n");
   c.start_coordinator();
   c.start_node("n1");
   c.start_node("n2");
+  c.start_node("n3");
   std::string tiers;
   for (int u = 0; u < 10; ++u) tiers += "u" + std::to_string(u) + (u % 2 ? ",gold\n" : ",silver\n");
   std::ofstream(c.dir + "/tiers.csv") << tiers;
@@ -470,7 +471,7 @@ TEST_CASE("file sources in a cluster: one loader, with task 0, no line written t
   // The first load is in the topics when submit returns.
   CHECK(topic_keys(c, "EVENTS").size() == 50);
   CHECK(topic_keys(c, "TIERS").size() == 10);
-  auto status = c.wait_balanced(4, {"n1", "n2"}, std::chrono::seconds(40));
+  c.wait_balanced(4, {"n1", "n2", "n3"}, std::chrono::seconds(40));
 
   // `expected` records in all, none written twice: for the stream, each
   // line's key once; for the table, each row's version once.
@@ -493,15 +494,30 @@ TEST_CASE("file sources in a cluster: one loader, with task 0, no line written t
   exactly_once("EVENTS", 70);
   CHECK(topic_keys(c, "TIERS").size() == 10);  // the node's loader found the rows there
 
-  std::string owner;
-  for (const auto& t : status["tasks"])
-    if (t["task"] == "files-0") owner = t["owner"].get<std::string>();
-  REQUIRE((owner == "n1" || owner == "n2"));
-  const std::string other = owner == "n1" ? "n2" : "n1";
+  // Who runs task 0 now, among `alive`.
+  auto owner_of_0 = [&](const std::set<std::string>& alive) {
+    std::string owner;
+    auto status = c.wait_all_running(4, std::chrono::seconds(40), alive);
+    for (const auto& t : status["tasks"])
+      if (t["task"] == "files-0") owner = t["owner"].get<std::string>();
+    REQUIRE(alive.count(owner) == 1);
+    return owner;
+  };
+  std::set<std::string> alive{"n1", "n2", "n3"};
+  // Task 0's node leaves: its loader stops before the task is handed over.
+  std::string owner = owner_of_0(alive);
+  CHECK(c.nodes[owner]->stop(SIGTERM, std::chrono::seconds(60)) == 0);
+  c.nodes[owner].reset();
+  alive.erase(owner);
+  owner = owner_of_0(alive);
+  append_events(15);
+  exactly_once("EVENTS", 85);
+  // The next owner is SIGKILLed: the loader starts on the last node.
   c.nodes[owner]->stop(SIGKILL, std::chrono::seconds(5));
   c.nodes[owner].reset();
-  c.wait_all_running(4, std::chrono::seconds(40), {other});
-  append_events(30);
+  alive.erase(owner);
+  owner_of_0(alive);
+  append_events(15);
   exactly_once("EVENTS", 100);
   // A changed row is written once, by the new loader.
   std::ofstream(c.dir + "/tiers.new") << tiers << "u1,platinum\n";
