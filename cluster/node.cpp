@@ -587,58 +587,55 @@ void Node::stop_loader(const std::string& query) {
 }
 
 void Node::run_loaders() {
-  struct Want {
+  struct Loaded {
     std::string query;
     std::shared_ptr<Application> app;
-    bool here = false;
     bool loading = false;
-    std::vector<sql::SourceInfo> sources;
-    Config config;
   };
-  std::vector<Want> wants;
+  std::vector<Loaded> queries;
   const int64_t now = steady_ms();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [name, q] : queries_) {
       if (q.sources.empty() || !q.app) continue;
-      Want w;
-      w.query = name;
-      w.app = q.app;
-      w.loading = q.loading != nullptr;
-      if (!w.loading && now < q.loading_retry_ms) continue;
-      w.sources = q.sources;
-      w.config = q.config;
-      wants.push_back(std::move(w));
+      if (!q.loading && now < q.loading_retry_ms) continue;
+      queries.push_back({name, q.app, q.loading != nullptr});
     }
   }
-  for (Want& w : wants) {
-    auto parts = w.app->task_partitions();
-    bool releasing = false;
+  for (const Loaded& l : queries) {
+    auto parts = l.app->task_partitions();
+    bool here = std::find(parts.begin(), parts.end(), 0) != parts.end();
+    std::vector<sql::SourceInfo> sources;
+    Config config;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      releasing = releasing_.count(TaskId{w.query, 0}) > 0;
+      here = here && releasing_.count(TaskId{l.query, 0}) == 0;
+      if (here && !l.loading) {
+        const Query& q = queries_.at(l.query);
+        sources = q.sources;
+        config = q.config;
+      }
     }
-    w.here = !releasing && std::find(parts.begin(), parts.end(), 0) != parts.end();
-    if (!w.here) {
-      if (w.loading) stop_loader(w.query);
+    if (!here) {
+      if (l.loading) stop_loader(l.query);
       continue;
     }
-    if (w.loading) continue;
+    if (l.loading) continue;
     // Task 0 runs here: load its query's files, writing only while its
     // lease runs. start() restores what the topics hold first, so what
     // the previous loader (another node, or rivulet submit) wrote is not
     // written again.
-    auto app = w.app;
-    auto started = SourceLoading::start(w.sources, w.config, [app] { return app->may_write(0); });
+    auto app = l.app;
+    auto started = SourceLoading::start(sources, config, [app] { return app->may_write(0); });
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = queries_.find(w.query);
+    auto it = queries_.find(l.query);
     if (it == queries_.end()) continue;
     Query& q = it->second;
     if (!started) {
       const std::string why = started.error().to_string();
       if (why != q.loading_error)
         logger()->error("node {}: query {}: its file sources cannot be loaded: {}", options_.name,
-                        w.query, why);
+                        l.query, why);
       q.loading_error = why;
       q.loading_retry_ms = steady_ms() + 2000;
       continue;
@@ -646,7 +643,7 @@ void Node::run_loaders() {
     q.loading_error.clear();
     q.loading = std::move(*started);
     logger()->info("node {}: query {}: loading its file sources (task 0 runs here)", options_.name,
-                   w.query);
+                   l.query);
   }
 }
 

@@ -272,6 +272,7 @@ class Analyzer {
                "execute your join again.");
       }
       check_join_criteria(j, right, aj);
+      if (aj.kind == AnalyzedJoin::Kind::TableTable) aj.foreign_key = !on_chain_key(aj);
       a_.joins.push_back(aj);
       left_is_stream = left_is_stream || right_is_stream;
     }
@@ -606,7 +607,11 @@ class Analyzer {
     bool any_stream = false;
     for (const auto& s : a_.sources) any_stream = any_stream || s.info->is_stream();
     a_.result_type = (a_.aggregate || !any_stream) ? SourceType::Table : SourceType::Stream;
-    const std::vector<bool> fk_keyed = foreign_key_chain();
+    // Table-table joins with a foreign-key step: per source, whether its key
+    // is the result's (empty otherwise).
+    bool foreign = false;
+    for (const AnalyzedJoin& j : a_.joins) foreign = foreign || j.foreign_key;
+    const std::vector<bool> fk_keyed = foreign ? chain_keyed_sources(a_) : std::vector<bool>{};
     bool fk_key_taken = false;
     for (OutputColumn& c : a_.projection) {
       if (!q_.group_by.empty()) {
@@ -706,30 +711,18 @@ class Analyzer {
     }
   }
 
-  // Table-table joins of which at least one step is on a foreign key (its
-  // ON's left side is not the key of a table joined on the first table's
-  // key): per source, whether its key is the result's key. Empty when the
-  // joins are not all table-table, or all on primary keys.
-  std::vector<bool> foreign_key_chain() const {
-    if (a_.joins.empty()) return {};
-    std::vector<bool> keyed(a_.sources.size(), false);
-    keyed[0] = true;
-    bool foreign = false;
-    for (const AnalyzedJoin& j : a_.joins) {
-      if (j.kind != AnalyzedJoin::Kind::TableTable) return {};
-      const Expr& k = *j.left_key;
-      bool on_key = false;
-      if (k.kind == ExprKind::Column) {
-        auto col = a_.scope.find(k.qualifier, k.name);
-        if (col.ok() && col.value()->is_key)
-          for (size_t s = 0; s < j.right && s < a_.sources.size(); ++s)
-            if (a_.sources[s].qualifier == col.value()->qualifier)
-              on_key = keyed[s] && a_.sources[s].info->schema.key_columns().size() == 1;
-      }
-      if (on_key && j.right < keyed.size()) keyed[j.right] = true;
-      foreign = foreign || !on_key;
-    }
-    return foreign ? keyed : std::vector<bool>{};
+  // Whether a table-table step's ON names the key column of a table whose
+  // key is the chain's (the first table's; sources before `j.right`).
+  bool on_chain_key(const AnalyzedJoin& j) const {
+    const Expr& k = *j.left_key;
+    if (k.kind != ExprKind::Column) return false;
+    auto col = a_.scope.find(k.qualifier, k.name);
+    if (!col.ok() || !col.value()->is_key) return false;
+    const std::vector<bool> keyed = chain_keyed_sources(a_);
+    for (size_t s = 0; s < j.right && s < a_.sources.size(); ++s)
+      if (a_.sources[s].qualifier == col.value()->qualifier)
+        return keyed[s] && a_.sources[s].info->schema.key_columns().size() == 1;
+    return false;
   }
 
   const Query& q_;
@@ -740,6 +733,15 @@ class Analyzer {
 };
 
 }  // namespace
+
+std::vector<bool> chain_keyed_sources(const QueryAnalysis& a) {
+  std::vector<bool> keyed(a.sources.size(), false);
+  if (!keyed.empty()) keyed[0] = true;
+  for (const AnalyzedJoin& j : a.joins)
+    if (j.kind == AnalyzedJoin::Kind::TableTable && !j.foreign_key && j.right < keyed.size())
+      keyed[j.right] = true;
+  return keyed;
+}
 
 std::set<std::string> explicit_output_names(const std::vector<SelectItem>& select) {
   std::set<std::string> used;

@@ -50,6 +50,9 @@ struct AnalyzedJoin {
   ExprPtr right_key;
   std::optional<JoinWindow> within;
   bool right_key_is_primary_key = false;  // right_key is the right table's key column
+  // A table-table step whose left_key is not the key column of a table
+  // joined on the first table's key: a foreign-key step (sql/plan_fk_join.hpp).
+  bool foreign_key = false;
 };
 
 struct OutputColumn {
@@ -84,6 +87,11 @@ struct QueryAnalysis {
 // column or struct field an item reads: ksqlDB's generated names
 // (KSQL_COL_<n>) skip them.
 std::set<std::string> explicit_output_names(const std::vector<SelectItem>& select);
+
+// Table-table joins: per source, whether its key is the result's key (the
+// first table's): the first table and each one joined by a primary-key step.
+// A table joined by a foreign key keeps its own key.
+std::vector<bool> chain_keyed_sources(const QueryAnalysis& a);
 
 Expected<QueryAnalysis> analyze_query(
     const Query& q, const Catalog& catalog,

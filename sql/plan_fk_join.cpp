@@ -164,12 +164,18 @@ Expected<Topology::NodeId> fk_join_step(const TableJoinContext& c, size_t step,
 
   // a's row's fk, in b's key type (NULL when it has none).
   auto fk_of = [fk_expr, lin, bkey_type](const Value& akey, const Value& avalue) {
+    // The steps before keep joined rows: evaluated in place, not copied.
     Array row;
-    row.reserve(lin->width);
-    lin->append(akey, &avalue, row);
     EvalRow e;
-    e.columns = row.data();
-    e.column_count = row.size();
+    if (lin->joined && avalue.kind() == TypeKind::Array) {
+      e.columns = avalue.as_array().data();
+      e.column_count = avalue.as_array().size();
+    } else {
+      row.reserve(lin->width);
+      lin->append(akey, &avalue, row);
+      e.columns = row.data();
+      e.column_count = row.size();
+    }
     Value k = fk_expr->evaluate(e);
     if (!k.is_null())
       if (auto typed = coerce(k, *bkey_type)) return *typed;

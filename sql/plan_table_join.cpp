@@ -32,18 +32,13 @@ std::string left_name(const QueryAnalysis& a, const Expr& fk) {
 
 namespace {
 
-// The source whose key column `e` is, when that source is one of `keyed`
-// (the sources whose key is the chain's key) and has one key column;
-// nullptr otherwise (a foreign key).
-const SourceInfo* key_source(const QueryAnalysis& a, const Expr& e,
-                             const std::vector<bool>& keyed) {
-  if (e.kind != ExprKind::Column) return nullptr;
+// The table whose key column a primary-key step's ON names (`e`, a column
+// reference: AnalyzedJoin::foreign_key is false).
+const SourceInfo* key_source(const QueryAnalysis& a, const Expr& e) {
   auto col = a.scope.find(e.qualifier, e.name);
-  if (!col.ok() || !(*col)->is_key) return nullptr;
-  for (size_t s = 0; s < keyed.size() && s < a.sources.size(); ++s)
-    if (a.sources[s].qualifier == (*col)->qualifier)
-      return keyed[s] && a.sources[s].info->schema.key_columns().size() == 1 ? a.sources[s].info
-                                                                             : nullptr;
+  if (!col.ok()) return nullptr;
+  for (const AnalyzedSource& s : a.sources)
+    if (s.qualifier == (*col)->qualifier) return s.info;
   return nullptr;
 }
 
@@ -119,12 +114,9 @@ Topology::NodeId join_step(const TableJoinContext& c, size_t i, const JoinInput&
 Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
   const QueryAnalysis& a = c.analysis;
   const SourceInfo& first = *a.sources[0].info;
-  // Which sources share the chain's key (the first table's): the first, and
-  // each table joined on it. A step whose ON is not such a key column is a
-  // foreign-key step, whose table keeps its own key.
-  std::vector<bool> keyed(a.sources.size(), false);
-  keyed[0] = true;
-  std::vector<bool> foreign(c.query.joins.size(), false);
+  // Which sources share the chain's key (the first table's); a foreign-key
+  // step's table keeps its own key (the analyzer tells the steps apart).
+  const std::vector<bool> keyed = chain_keyed_sources(a);
   // Check every step before building anything.
   for (size_t i = 0; i < c.query.joins.size(); ++i) {
     const Join& j = c.query.joins[i];
@@ -134,9 +126,7 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
                               "stream-table joins.");
     const SourceInfo& right = *a.sources[aj.right].info;
     if (right.timestamp_format) return unsupported(j.loc, "TIMESTAMP_FORMAT");
-    const SourceInfo* left = key_source(a, *aj.left_key, keyed);
-    if (!left) {
-      foreign[i] = true;
+    if (aj.foreign_key) {
       if (j.type != JoinType::Inner && j.type != JoinType::Left) {
         const bool full = j.type == JoinType::Full;
         return sql_error(
@@ -147,6 +137,8 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
       }
       continue;
     }
+    const SourceInfo* left = key_source(a, *aj.left_key);
+    if (!left) return sql_error(aj.left_key->loc, "internal: no key source for " + to_sql(*j.on));
     const Column lk = left->schema.key_columns()[0];
     const Column rk = right.schema.key_columns()[0];
     if (type_name(lk.type) != type_name(rk.type) || left->key_format != right.key_format ||
@@ -162,7 +154,6 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
           earlier.partitions != right.partitions)
         return sql_error(j.loc, partition_mismatch(earlier, right));
     }
-    keyed[aj.right] = true;
   }
   if (first.timestamp_format) return unsupported(c.query.joins[0].loc, "TIMESTAMP_FORMAT");
 
@@ -176,10 +167,10 @@ Expected<Topology::NodeId> plan_table_join(const TableJoinContext& c) {
     const SourceInfo& rs = *a.sources[aj.right].info;
     auto r = c.materialize(rs);
     if (!r) return r.error();
-    JoinInput right{r->first,      r->second, false, {std::make_shared<RowLayout>(rs)},
-                    {!foreign[i]}, 0};
+    JoinInput right{r->first,          r->second, false, {std::make_shared<RowLayout>(rs)},
+                    {!aj.foreign_key}, 0};
     right.width = right.layouts[0]->width();
-    if (foreign[i]) {
+    if (aj.foreign_key) {
       auto step = fk_join_step(c, i, left, right, first, rs, aj.left_key, c.query.joins[i].type);
       if (!step) return step.error();
       out = *step;
