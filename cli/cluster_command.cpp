@@ -15,6 +15,7 @@
 #include "cli/commands.hpp"
 #include "cluster/client.hpp"
 #include "cluster/coordinator.hpp"
+#include "cluster/insert_values.hpp"
 #include "cluster/node.hpp"
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
@@ -152,23 +153,37 @@ void add_cluster_commands(CLI::App& app) {
       // The first load of its file sources, written here before the query
       // is registered, so that every task finds them loaded; afterwards the
       // node running task 0 loads what changes (cluster/source_loading.hpp).
-      // A query the coordinator already holds is loaded by its node.
+      // Then its INSERT INTO ... VALUES rows, here and only here: no node
+      // writes them. A query the coordinator already holds has had both.
       bool registered = false;
       if (!j.is_discarded() && j.contains("queries"))
         for (const auto& q : j["queries"])
           registered = registered || q.value("name", "") == def.name;
-      if (!registered && !topology->external_sources.empty()) {
-        Config load = broker;
-        for (const auto& [k, v] : topology->properties) (void)load.set(k, v);
-        (void)load.set("application.id", def.name);
-        auto loaded = cluster::SourceLoading::start(*topology, load);
+      Config load = broker;
+      for (const auto& [k, v] : topology->properties) (void)load.set(k, v);
+      (void)load.set("application.id", def.name);
+      if (auto files = cluster::file_sources(*topology); !registered && !files.empty()) {
+        auto loaded = cluster::SourceLoading::start(files, load);
         if (!loaded) {
           std::cerr << "rivulet submit: loading the file sources: " << loaded.error().to_string()
                     << "\n";
           exit_code = 1;
           return;
         }
-        (*loaded)->stop();
+        if (*loaded) (*loaded)->stop();
+      }
+      if (!registered && !topology->inserts.empty()) {
+        auto inserted = cluster::write_inserts(topology->inserts, load);
+        if (!inserted) {
+          std::cerr << "rivulet submit: " << inserted.error().to_string() << "\n";
+          exit_code = 1;
+          return;
+        }
+        std::cout << "INSERT INTO ... VALUES: " << *inserted << " row"
+                  << (*inserted == 1 ? "" : "s") << " written\n";
+      } else if (registered && !topology->inserts.empty()) {
+        std::cout << "INSERT INTO ... VALUES: not written again (query " << def.name
+                  << " is registered)\n";
       }
       auto partitions = cluster::query_partitions(topology->topology, broker);
       if (!partitions) {

@@ -454,8 +454,9 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
     (void)c.set("application.id", def.name);  // checked above
     // File sources are loaded by the node running task 0 (run_loaders);
     // their topics exist (rivulet submit created them and wrote the first
-    // load).
-    q.sources = planned->external_sources;
+    // load). Memory sources and INSERT INTO ... VALUES rows: submit wrote
+    // the rows, once.
+    q.sources = file_sources(*planned);
     q.config = c;
     auto app = std::make_shared<Application>(std::move(planned->topology), c);
     app->use_leases();

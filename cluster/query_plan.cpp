@@ -4,31 +4,18 @@
 
 #include "connectors/topic_admin.hpp"
 #include "sql/app_file.hpp"
-#include "sql/plan_source.hpp"
-#include "sql/sql_error.hpp"
 
 namespace rivulet::cluster {
 
 Expected<sql::PlannedApp> plan_query(const std::string& sql) {
-  auto app = sql::plan_script(sql);
-  // A file source is loaded by one writer at a time (rivulet submit, then
-  // the node running task 0: node.cpp); nothing inserts into a memory
-  // source in a cluster.
-  for (const sql::SourceInfo& s : app ? app->external_sources : std::vector<sql::SourceInfo>{}) {
-    const sql::Property* at = s.properties.find("SOURCE");
-    const sql::SourceLocation loc = at ? at->loc : sql::SourceLocation{};
-    if (s.source_kind == sql::SourceKind::Memory)
-      return sql::sql_error(loc, "SOURCE '" + sql::source_uri(s) + "' of " + s.name +
-                                     ": memory sources run under `rivulet run` and `rivulet sql` "
-                                     "only; a submitted query has no process that inserts their "
-                                     "rows (use a topic, or a file source)");
-  }
-  // Every node plans the query: a row written by each would be written N times.
-  if (app && !app->inserts.empty())
-    return Error::fatal("INSERT INTO " + app->inserts[0].target +
-                        " ... VALUES runs under `rivulet run` and `rivulet sql` only, not in a "
-                        "submitted query: write the rows with `rivulet sql` or any producer");
-  return app;
+  return sql::plan_script(sql);
+}
+
+std::vector<sql::SourceInfo> file_sources(const sql::PlannedApp& app) {
+  std::vector<sql::SourceInfo> files;
+  for (const sql::SourceInfo& s : app.external_sources)
+    if (s.source_kind == sql::SourceKind::File) files.push_back(s);
+  return files;
 }
 
 Expected<bool> create_declared_topics(const std::vector<sql::SourceInfo>& sources,

@@ -2,6 +2,7 @@
 // A submitted query's SQL text -> the Topology every node runs, and its task
 // count (the partition count of its inputs, which must agree).
 #include <string>
+#include <vector>
 
 #include "operators/topology.hpp"
 #include "runtime/config.hpp"
@@ -11,12 +12,18 @@
 namespace rivulet::cluster {
 
 // Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries,
-// SET) into one Topology, as `rivulet run` does. Errors carry line:column.
-// File sources, TABLEs and STREAMs, are accepted (rivulet submit writes the
-// first load, then the node running task 0 loads the file, at the same
-// path, into the source's topic: node.cpp); memory sources and
-// INSERT INTO ... VALUES are rejected.
+// SET, INSERT INTO ... VALUES) into one Topology, as `rivulet run` does.
+// Errors carry line:column. In a cluster, `rivulet submit` creates the
+// topics of file and memory sources, writes the first load of the file
+// sources and the INSERT INTO ... VALUES rows, once, before it registers
+// the query; then only the node running task 0 loads the files, at the
+// same path (node.cpp). A node never writes the inserted rows.
 Expected<sql::PlannedApp> plan_query(const std::string& sql);
+
+// The file sources of `app` (external_sources without the memory ones): what
+// a loader writes in a cluster. A memory source's topic only receives the
+// rows of INSERT INTO ... VALUES and of other producers.
+std::vector<sql::SourceInfo> file_sources(const sql::PlannedApp& app);
 
 // Creates the topics of the file sources (PlannedApp::external_sources)
 // with their PARTITIONS, so that query_partitions counts them before any
