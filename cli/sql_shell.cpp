@@ -517,8 +517,15 @@ struct SqlShell::Impl {
   }
 
   // INSERT INTO s [(cols)] VALUES (...): one record to s's topic, at once.
+  // With --coordinator, s may be a stream or table of a submitted query
+  // that this session does not declare: encoded as that query declares it.
   Expected<bool> insert_values(const sql::InsertValues& v) {
     auto record = sql::encode_insert_values(session.catalog(), v);
+    if (!record && !options.coordinator.empty() && !session.catalog().find(v.target)) {
+      auto submitted = encode_for_submitted(v);
+      if (!submitted) return submitted.error();
+      if (*submitted) record = std::move(**submitted);
+    }
     if (!record) return record.error();
     auto config = query_config("insert");
     if (!config) return config.error();
@@ -527,6 +534,24 @@ struct SqlShell::Impl {
     if (!written) return written.error();
     message("Row inserted into " + record->target + ".");
     return true;
+  }
+
+  // `v` encoded against the first submitted query (of the cluster at
+  // --coordinator) that declares or creates its target; nullopt: none does.
+  Expected<std::optional<sql::InsertedRecord>> encode_for_submitted(const sql::InsertValues& v) {
+    SignalBlock block;
+    auto config = Config::load(options.config, options.sets);
+    if (!config) return config.error();
+    auto defs = cluster::fetch_queries(options.coordinator, *config);
+    if (!defs) return defs.error();
+    for (const auto& def : *defs) {
+      sql::SqlEngine engine;
+      if (!engine.execute_script(def.sql) || !engine.catalog().find(v.target)) continue;
+      auto record = sql::encode_insert_values(engine.catalog(), v);
+      if (!record) return record.error();
+      return std::optional<sql::InsertedRecord>(std::move(*record));
+    }
+    return std::optional<sql::InsertedRecord>();
   }
 
   // CREATE STREAM/TABLE: a Kafka source declared with PARTITIONS has its

@@ -529,7 +529,8 @@ TEST_CASE("file sources in a cluster: one loader, with task 0, no line written t
 // `rivulet run`: the source's topic is created, and `rivulet submit` writes
 // the rows once, before it registers the query. The nodes never write them
 // (each plans the same file), and a second submit of the registered query
-// does not write them again.
+// does not write them again. The SQL shell, given the coordinator, inserts
+// into the submitted query's memory source without declaring it.
 TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
           "[integration][cluster]") {
   LocalCluster c({"sales:4"});
@@ -580,8 +581,29 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   };
   CHECK(priced(2) == std::vector<std::string>{"a={\"QTY\":1,\"PRICE\":10,\"COST\":10}",
                                               "c={\"QTY\":2,\"PRICE\":30,\"COST\":60}"});
-  // A sale from another producer (kcat, Java partitioner) joins with an
-  // inserted price.
+  // The SQL shell inserts into the submitted query's sources without
+  // declaring them (it reads their declarations from the coordinator).
+  auto [shell_rc, shell_out] =
+      run_command(rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address +
+                      " --bootstrap " + c.bootstrap + " 2>&1",
+                  "INSERT INTO PRICES (SKU, PRICE) VALUES ('b', 25);\n"
+                  "INSERT INTO NOPE (SKU) VALUES ('b');\n",
+                  30);
+  INFO(shell_out);
+  CHECK(shell_rc == 1);  // the second statement failed
+  CHECK(shell_out.find("Row inserted into PRICES.") != std::string::npos);
+  CHECK(shell_out.find("line 2:13: Cannot insert values into an unknown stream/table: `NOPE`") !=
+        std::string::npos);
+  nlohmann::json b;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    b = query_json(c, "PRICES", "b");
+    if (b.is_object() && b["found"] == true && b["row"]["PRICE"] == 25) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(b["row"]["PRICE"] == 25);
+  // A sale from another producer (kcat, Java partitioner) joins with the
+  // price the shell inserted.
   c.kcat_produce("sales", "b|{\"QTY\":3}\n");
   CHECK(priced(3).size() == 3);
 
@@ -589,10 +611,10 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   auto second = submit();
   CHECK(second.find("not written again (query priced is registered)") != std::string::npos);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  CHECK(topic_keys(c, "PRICES").size() == 3);
+  CHECK(topic_keys(c, "PRICES").size() == 4);
   CHECK(topic_keys(c, "sales").size() == 3);
   auto all = priced(3);
   CHECK(all == std::vector<std::string>{"a={\"QTY\":1,\"PRICE\":10,\"COST\":10}",
-                                        "b={\"QTY\":3,\"PRICE\":20,\"COST\":60}",
+                                        "b={\"QTY\":3,\"PRICE\":25,\"COST\":75}",
                                         "c={\"QTY\":2,\"PRICE\":30,\"COST\":60}"});
 }
