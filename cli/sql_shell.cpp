@@ -12,16 +12,17 @@
 #include <functional>
 #include <future>
 #include <map>
-#include <set>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
+#include <set>
 #include <variant>
 
 #include "actors/application.hpp"
-#include "cluster/protocol.hpp"
+#include "cluster/client.hpp"
 #include "cluster/insert_values.hpp"
+#include "cluster/protocol.hpp"
 #include "cluster/query.hpp"
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
@@ -536,18 +537,35 @@ struct SqlShell::Impl {
     return true;
   }
 
-  // `v` encoded against the first submitted query (of the cluster at
-  // --coordinator) that declares or creates its target; nullopt: none does.
-  Expected<std::optional<sql::InsertedRecord>> encode_for_submitted(const sql::InsertValues& v) {
+  // With --coordinator: the cluster's submitted queries, each planned as
+  // its nodes plan it (a text that no longer plans is left out).
+  struct Submitted {
+    cluster::QueryDef def;
+    std::unique_ptr<sql::SqlEngine> engine;
+  };
+  Expected<std::vector<Submitted>> submitted_queries() {
     SignalBlock block;
     auto config = Config::load(options.config, options.sets);
     if (!config) return config.error();
     auto defs = cluster::fetch_queries(options.coordinator, *config);
     if (!defs) return defs.error();
-    for (const auto& def : *defs) {
-      sql::SqlEngine engine;
-      if (!engine.execute_script(def.sql) || !engine.catalog().find(v.target)) continue;
-      auto record = sql::encode_insert_values(engine.catalog(), v);
+    std::vector<Submitted> out;
+    for (auto& def : *defs) {
+      auto engine = std::make_unique<sql::SqlEngine>();
+      if (!engine->execute_script(def.sql)) continue;
+      out.push_back({std::move(def), std::move(engine)});
+    }
+    return out;
+  }
+
+  // `v` encoded against the first submitted query (of the cluster at
+  // --coordinator) that declares or creates its target; nullopt: none does.
+  Expected<std::optional<sql::InsertedRecord>> encode_for_submitted(const sql::InsertValues& v) {
+    auto submitted = submitted_queries();
+    if (!submitted) return submitted.error();
+    for (const auto& q : *submitted) {
+      if (!q.engine->catalog().find(v.target)) continue;
+      auto record = sql::encode_insert_values(q.engine->catalog(), v);
       if (!record) return record.error();
       return std::optional<sql::InsertedRecord>(std::move(*record));
     }
@@ -797,6 +815,54 @@ struct SqlShell::Impl {
     return true;
   }
 
+  // SHOW QUERIES' rows for the cluster's submitted queries: the query's
+  // name, its tasks' state (the coordinator's status), the streams and
+  // tables it creates, and its SQL on one line.
+  Expected<std::vector<std::vector<Value>>> submitted_query_rows() {
+    auto submitted = submitted_queries();
+    if (!submitted) return submitted.error();
+    nlohmann::json status;
+    {
+      SignalBlock block;
+      auto config = Config::load(options.config, options.sets);
+      if (!config) return config.error();
+      auto text = cluster::fetch_status(options.coordinator, &*config);
+      if (!text) return text.error();
+      status = nlohmann::json::parse(*text, nullptr, false);
+    }
+    std::vector<std::vector<Value>> rows;
+    for (const auto& q : *submitted) {
+      size_t tasks = 0, running = 0;
+      std::string error;
+      if (status.is_object() && status.contains("tasks"))
+        for (const auto& task : status["tasks"]) {
+          if (task.value("query", "") != q.def.name) continue;
+          ++tasks;
+          if (task.value("state", "") == "running") ++running;
+          if (error.empty()) error = task.value("error", "");
+        }
+      std::string state =
+          tasks > 0 && running == tasks
+              ? "RUNNING"
+              : std::to_string(running) + " of " + std::to_string(tasks) + " tasks running";
+      if (!error.empty()) state = "ERROR: " + error;
+      std::string sinks;
+      for (auto type : {sql::SourceType::Stream, sql::SourceType::Table})
+        for (const sql::SourceInfo* src : q.engine->catalog().list(type))
+          if (!src->query_id.empty()) sinks += (sinks.empty() ? "" : ", ") + src->name;
+      std::string text;  // the file's SQL, one space for each run of blanks
+      for (char ch : q.def.sql) {
+        bool blank = std::isspace(static_cast<unsigned char>(ch)) != 0;
+        if (blank && (text.empty() || text.back() == ' ')) continue;
+        text += blank ? ' ' : ch;
+      }
+      if (!text.empty() && text.back() == ' ') text.pop_back();
+      rows.push_back({Value::string(q.def.name), Value::string(state), Value::string(sinks),
+                      Value::string(text)});
+    }
+    return rows;
+  }
+
   Expected<bool> show_list(const Statement& s, const sql::ShowList& show) {
     using What = sql::ShowList::What;
     Table t;
@@ -804,11 +870,20 @@ struct SqlShell::Impl {
       bool streams = show.what == What::Streams;
       t.header = {streams ? "Stream Name" : "Table Name", "Kafka Topic", "Key Format",
                   "Value Format", "Windowed"};
-      for (const sql::SourceInfo* src :
-           session.catalog().list(streams ? sql::SourceType::Stream : sql::SourceType::Table)) {
+      const auto type = streams ? sql::SourceType::Stream : sql::SourceType::Table;
+      std::set<std::string> listed;
+      auto add = [&](const sql::SourceInfo* src) {
+        if (!listed.insert(src->name).second) return;
         t.rows.push_back({Value::string(src->name), Value::string(src->topic),
                           Value::string(src->key_format), Value::string(src->value_format),
                           Value::boolean(src->window.has_value())});
+      };
+      for (const sql::SourceInfo* src : session.catalog().list(type)) add(src);
+      if (!options.coordinator.empty()) {  // then the cluster's, by the first query naming each
+        auto submitted = submitted_queries();
+        if (!submitted) return submitted.error();
+        for (const auto& q : *submitted)
+          for (const sql::SourceInfo* src : q.engine->catalog().list(type)) add(src);
       }
     } else if (show.what == What::Queries) {
       t.header = {"Query ID", "Status", "Sink Name", "Query String"};
@@ -817,6 +892,11 @@ struct SqlShell::Impl {
         if (auto f = q.app->failure()) status = "ERROR: " + *f;
         t.rows.push_back({Value::string(q.id), Value::string(status), Value::string(q.sink),
                           Value::string(q.text)});
+      }
+      if (!options.coordinator.empty()) {
+        auto cluster_rows = submitted_query_rows();
+        if (!cluster_rows) return cluster_rows.error();
+        for (auto& row : *cluster_rows) t.rows.push_back(std::move(row));
       }
     } else if (show.what == What::Properties) {
       t.header = {"Property", "Value"};

@@ -530,7 +530,8 @@ TEST_CASE("file sources in a cluster: one loader, with task 0, no line written t
 // the rows once, before it registers the query. The nodes never write them
 // (each plans the same file), and a second submit of the registered query
 // does not write them again. The SQL shell, given the coordinator, inserts
-// into the submitted query's memory source without declaring it.
+// into the submitted query's memory source without declaring it, and its
+// SHOW statements list the submitted query and its sources.
 TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
           "[integration][cluster]") {
   LocalCluster c({"sales:4"});
@@ -602,6 +603,25 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   CHECK(b["row"]["PRICE"] == 25);
+  // SHOW lists the cluster's queries and sources beside the session's.
+  auto [show_rc, shows] =
+      shell_json(c,
+                 "CREATE STREAM LOCAL_S (ID STRING KEY, X INT) WITH (kafka_topic='local_s', "
+                 "value_format='JSON');\nSHOW QUERIES;\nSHOW STREAMS;\nSHOW TABLES;\n");
+  CHECK(show_rc == 0);
+  REQUIRE(shows.size() == 4);  // the CREATE's message, then the three lists
+  REQUIRE(shows[1].size() == 1);
+  CHECK(shows[1][0]["Query ID"] == "priced");
+  CHECK(shows[1][0]["Status"] == "RUNNING");
+  CHECK(shows[1][0]["Sink Name"] == "PRICED");
+  CHECK(shows[1][0]["Query String"].get<std::string>().rfind(
+            "CREATE TABLE PRICES (SKU STRING PRIMARY KEY, PRICE INT) WITH (SOURCE=", 0) == 0);
+  std::vector<std::string> streams, tables;
+  for (const auto& row : shows[2]) streams.push_back(row["Stream Name"]);
+  for (const auto& row : shows[3]) tables.push_back(row["Table Name"]);
+  CHECK(streams == std::vector<std::string>{"LOCAL_S", "PRICED", "SALES"});
+  CHECK(tables == std::vector<std::string>{"PRICES"});
+
   // A sale from another producer (kcat, Java partitioner) joins with the
   // price the shell inserted.
   c.kcat_produce("sales", "b|{\"QTY\":3}\n");
