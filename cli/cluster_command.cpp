@@ -211,6 +211,42 @@ void add_cluster_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->callback([opts] { exit_code = run_status(*opts); });
   }
+  {
+    auto* cmd = app.add_subcommand(
+        "terminate", "Stop a submitted query on every node and remove it from the cluster");
+    struct Options {
+      std::string name, coordinator, config;
+      int timeout_s = 60;
+    };
+    auto opts = std::make_shared<Options>();
+    cmd->add_option("query", opts->name, "Query name (as rivulet submit registered it)")
+        ->required();
+    cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_option("--config", opts->config, "Properties file (cluster.secret, cluster.tls.*)");
+    cmd->add_option("--timeout", opts->timeout_s, "Seconds to wait for its tasks to stop")
+        ->capture_default_str();
+    cmd->callback([opts] {
+      auto config = load_config(opts->config);
+      if (!config) return;
+      auto r = cluster::terminate_query(opts->coordinator, opts->name,
+                                        config->get("cluster.secret"), &*config);
+      if (!r) {
+        std::cerr << "rivulet terminate: " << r.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      // Done when the coordinator no longer lists it: every task was
+      // released (final checkpoint and commit) or its node is gone.
+      auto done = cluster::wait_terminated(opts->coordinator, opts->name, &*config,
+                                           std::chrono::seconds(opts->timeout_s));
+      if (!done) {
+        std::cerr << "rivulet terminate: " << done.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      std::cout << "query " << opts->name << " terminated\n";
+    });
+  }
 }
 
 }  // namespace rivulet::cli

@@ -801,6 +801,7 @@ struct SqlShell::Impl {
       auto it = std::find_if(queries.begin(), queries.end(), [&](const RunningQuery& q) {
         return q.id == t.query_id || q.id == upper(t.query_id);
       });
+      if (it == queries.end() && !options.coordinator.empty()) return terminate_submitted(t);
       if (it == queries.end())
         return Error::fatal("Unknown queryId: " + t.query_id + " (SHOW QUERIES lists them)");
       stopping.push_back(std::move(*it));
@@ -812,6 +813,31 @@ struct SqlShell::Impl {
     }
     message(stopping.size() == 1 ? "Query terminated." : std::to_string(stopping.size()) +
                                                              " queries terminated.");
+    return true;
+  }
+
+  // TERMINATE of a query submitted to the cluster at --coordinator (as
+  // `rivulet terminate` does): returns once no node runs it.
+  Expected<bool> terminate_submitted(const sql::Terminate& t) {
+    SignalBlock block;
+    auto config = Config::load(options.config, options.sets);
+    if (!config) return config.error();
+    auto defs = cluster::fetch_queries(options.coordinator, *config);
+    if (!defs) return defs.error();
+    std::string name;
+    for (const auto& d : *defs)  // its name as submitted; the parser may have upper-cased it
+      if (d.name == t.query_id || (name.empty() && upper(d.name) == upper(t.query_id)))
+        name = d.name;
+    if (name.empty())
+      return Error::fatal("Unknown queryId: " + t.query_id +
+                          " (SHOW QUERIES lists them, the cluster's too)");
+    auto asked = cluster::terminate_query(options.coordinator, name, config->get("cluster.secret"),
+                                          &*config);
+    if (!asked) return asked.error();
+    auto done =
+        cluster::wait_terminated(options.coordinator, name, &*config, std::chrono::seconds(60));
+    if (!done) return done.error();
+    message("Query " + name + " terminated in the cluster.");
     return true;
   }
 

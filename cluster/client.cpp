@@ -1,12 +1,12 @@
 #include "cluster/client.hpp"
 
-#include "cluster/transport.hpp"
-
+#include <caf/io/all.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
-#include <caf/io/all.hpp>
+#include "cluster/transport.hpp"
 
 namespace rivulet::cluster {
 
@@ -70,6 +70,52 @@ Expected<bool> submit_query(const std::string& coordinator, const QueryDef& quer
       });
 }
 
+Expected<bool> terminate_query(const std::string& coordinator, const std::string& name,
+                               const std::string& secret, const Config* config) {
+  return with_coordinator<bool>(
+      coordinator, config,
+      [&](caf::scoped_actor& self, const coordinator_actor& c, Expected<bool>& result,
+          caf::actor_system& system) {
+        self->request(c, std::chrono::seconds(10 * kClientSlowdown), terminate_atom::value, name,
+                      secret)
+            .receive(
+                [&](const std::string& refusal) {
+                  if (refusal.empty()) {
+                    result = true;
+                  } else {
+                    result = Error::fatal("the coordinator refused: " + refusal);
+                  }
+                },
+                [&](caf::error& err) {
+                  result = Error::fatal("terminate failed: " + system.render(err));
+                });
+      });
+}
+
+Expected<bool> wait_terminated(const std::string& coordinator, const std::string& name,
+                               const Config* config, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto status = fetch_status(coordinator, config);
+    auto j = status ? nlohmann::json::parse(*status, nullptr, false) : nlohmann::json();
+    bool listed = !j.is_object();  // not known yet
+    std::string held;
+    if (j.is_object()) {
+      for (const auto& q : j["queries"]) listed = listed || q.value("name", "") == name;
+      for (const auto& t : j["tasks"])
+        if (t.value("query", "") == name && !t.value("owner", "").empty())
+          held += (held.empty() ? "" : ", ") + t.value("task", "") + " on " + t.value("owner", "");
+    }
+    if (!listed) return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Error::fatal("query " + name + " is still terminating after " +
+                          std::to_string(timeout.count() / 1000) + " s" +
+                          (held.empty() ? std::string() : ": " + held + " not released yet") +
+                          " (rivulet status shows it)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 std::string render_status_table(const std::string& status_json) {
   auto j = nlohmann::json::parse(status_json, nullptr, false);
   if (j.is_discarded()) return status_json + "\n";
@@ -108,6 +154,9 @@ std::string render_status_table(const std::string& status_json) {
     out << line;
     if (t.contains("error")) out << "    error: " << t["error"].get<std::string>() << "\n";
   }
+  for (const auto& q : j["queries"])
+    if (q.value("terminating", false))
+      out << "\nquery " << q.value("name", "") << ": terminating (its tasks are being released)\n";
   return out.str();
 }
 

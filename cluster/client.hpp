@@ -1,6 +1,7 @@
 #pragma once
 // What the command-line clients (`rivulet submit`, `rivulet status`) ask
 // the coordinator. Each call connects, asks once and disconnects.
+#include <chrono>
 #include <string>
 
 #include "cluster/protocol.hpp"
@@ -19,6 +20,17 @@ Expected<std::string> fetch_status(const std::string& coordinator,
 // is an error.
 Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
                             const std::string& secret, const Config* config = nullptr);
+
+// Asks the coordinator to terminate query `name` (CoordinatorState::
+// terminate); returns once it accepted, before the tasks have stopped.
+Expected<bool> terminate_query(const std::string& coordinator, const std::string& name,
+                               const std::string& secret, const Config* config = nullptr);
+
+// Waits until the coordinator no longer lists query `name`: every task was
+// released or its node is gone. After `timeout`, an error names the tasks
+// still held and by whom.
+Expected<bool> wait_terminated(const std::string& coordinator, const std::string& name,
+                               const Config* config, std::chrono::milliseconds timeout);
 
 // The status JSON as tables for people.
 std::string render_status_table(const std::string& status_json);

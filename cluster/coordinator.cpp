@@ -223,6 +223,11 @@ coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
         self->state.after_change();
         return r;
       },
+      [=](terminate_atom, const std::string& name, const std::string& secret) -> std::string {
+        auto r = self->state.core->terminate(name, secret, now_ms());
+        self->state.after_change();
+        return r;
+      },
       [=](status_atom) -> std::string { return self->state.core->status_json(now_ms()); },
       [=](attach_atom, const std::string& name, const std::string& secret,
           const caf::actor& control) -> std::string {

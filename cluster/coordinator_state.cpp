@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "runtime/config.hpp"
 
@@ -74,6 +75,9 @@ std::string CoordinatorState::submit(const QueryDef& query, const std::string& s
   if (auto ok = check_application_id(query.name); !ok)
     return "query name '" + query.name + "': " + ok.error().message;
   if (query.partitions <= 0) return "query " + query.name + " has no partitions";
+  if (terminating_.count(query.name))
+    return "query '" + query.name +
+           "' is being terminated: submit it again once `rivulet status` no longer lists it";
   auto it = queries_.find(query.name);
   if (it != queries_.end()) {
     if (it->second.sql == query.sql && it->second.partitions == query.partitions) return "";
@@ -83,6 +87,23 @@ std::string CoordinatorState::submit(const QueryDef& query, const std::string& s
   for (int32_t p = 0; p < query.partitions; ++p) tasks_.emplace(TaskKey{query.name, p}, Task{});
   events_.push_back("query " + query.name + " submitted with " +
                     std::to_string(query.partitions) + " tasks");
+  replan(now_ms);
+  return "";
+}
+
+std::string CoordinatorState::terminate(const std::string& name, const std::string& secret,
+                                        int64_t now_ms) {
+  if (secret != secret_) return "cluster.secret mismatch: terminate refused";
+  if (terminating_.count(name)) return "";  // already on its way
+  auto it = queries_.find(name);
+  if (it == queries_.end()) {
+    std::string known;
+    for (const auto& [n, q] : queries_) known += (known.empty() ? "" : ", ") + n;
+    return "no query named '" + name + "' (submitted: " + (known.empty() ? "none" : known) + ")";
+  }
+  terminating_[name] = std::move(it->second);
+  queries_.erase(it);
+  events_.push_back("query " + name + " terminating: its tasks are released and not reassigned");
   replan(now_ms);
   return "";
 }
@@ -253,7 +274,17 @@ void CoordinatorState::replan(int64_t now_ms) {
   }
   const bool rebuild = rebuilding(now_ms);
   Assignment target = assign(all_tasks(), live, current);
+  std::set<std::string> still_running;  // terminating queries with a task still owned
   for (auto& [key, t] : tasks_) {
+    if (terminating_.count(key.query)) {
+      // Released by its owner (a suspect one keeps it until it reports
+      // again or is declared dead), given to nobody.
+      if (t.owner.empty()) continue;
+      still_running.insert(key.query);
+      t.releasing = true;
+      t.next.clear();
+      continue;
+    }
     auto it = target.find(key);
     if (it == target.end()) {
       // No live node for it: an owner keeps it (even a leaving one, until
@@ -285,6 +316,18 @@ void CoordinatorState::replan(int64_t now_ms) {
     t.releasing = true;
     t.next = to;
   }
+  for (auto q = terminating_.begin(); q != terminating_.end();) {
+    if (still_running.count(q->first)) {
+      ++q;
+      continue;
+    }
+    for (int32_t p = 0; p < q->second.partitions; ++p) {
+      tasks_.erase(TaskKey{q->first, p});
+      rates_.erase(TaskKey{q->first, p});
+    }
+    events_.push_back("query " + q->first + " terminated: no node runs its tasks");
+    q = terminating_.erase(q);
+  }
 }
 
 std::string CoordinatorState::status_json(int64_t now_ms) const {
@@ -309,6 +352,9 @@ std::string CoordinatorState::status_json(int64_t now_ms) const {
   out["queries"] = json::array();
   for (const auto& [name, q] : queries_) {
     out["queries"].push_back({{"name", name}, {"partitions", q.partitions}});
+  }
+  for (const auto& [name, q] : terminating_) {
+    out["queries"].push_back({{"name", name}, {"partitions", q.partitions}, {"terminating", true}});
   }
   out["tasks"] = json::array();
   for (const auto& [key, t] : tasks_) {

@@ -55,6 +55,12 @@ class CoordinatorState {
   void left(const std::string& node, int64_t now_ms);
   // Registers (or replaces) a query; "" or an error.
   std::string submit(const QueryDef& query, const std::string& secret, int64_t now_ms);
+  // Stops a query: each task its owner runs is released (final checkpoint
+  // and commit, as in a hand-over) and given to nobody; once no node runs
+  // any, the query and its tasks are forgotten. queries() leaves it out at
+  // once (so it is not persisted, and nodes start none of its tasks); the
+  // status lists it as terminating until then. "" or an error.
+  std::string terminate(const std::string& name, const std::string& secret, int64_t now_ms);
   // Liveness checks and re-planning; call every ~100 ms.
   void tick(int64_t now_ms);
 
@@ -119,6 +125,7 @@ class CoordinatorState {
   int64_t epoch_ = 0;
   std::map<std::string, Node> nodes_;
   std::map<std::string, QueryDef> queries_;
+  std::map<std::string, QueryDef> terminating_;  // out of queries_, tasks still running
   std::map<TaskKey, Task> tasks_;
   std::vector<std::string> events_;
   std::map<TaskKey, Rate> rates_;

@@ -119,6 +119,7 @@ class Node {
   // stops those of the others (controller thread).
   void run_loaders();
   void stop_loader(const std::string& query);
+  void drop_terminated(const NodeOrders& desired);
 
   // Tasks assigned here (not being released) that cannot run: their query
   // did not plan or start here, or the task did not start. Each is
@@ -572,7 +573,40 @@ void Node::reconcile() {
     logger()->info("node {}: task {}-{} started (epoch {}) in {} ms", options_.name, o.query,
                    o.partition, o.epoch, steady_ms() - begin);
   }
+  drop_terminated(desired);
   run_loaders();
+}
+
+void Node::drop_terminated(const NodeOrders& desired) {
+  // A query the coordinator no longer lists (terminated) is dropped here
+  // once none of its tasks runs here: its loader and Application stop.
+  std::set<std::string> listed;
+  for (const auto& q : desired.queries) listed.insert(q.name);
+  for (const auto& o : desired.tasks) listed.insert(o.query);
+  std::vector<std::pair<std::string, std::shared_ptr<Application>>> candidates;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [name, q] : queries_)
+      if (!listed.count(name)) candidates.emplace_back(name, q.app);
+  }
+  for (auto& [name, app] : candidates) {
+    if (app && !app->task_partitions().empty()) continue;
+    Query gone;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = queries_.find(name);
+      if (it == queries_.end()) continue;
+      gone = std::move(it->second);
+      queries_.erase(it);
+      for (auto e = start_errors_.begin(); e != start_errors_.end();)
+        e = e->first.query == name ? start_errors_.erase(e) : std::next(e);
+    }
+    // The Application stops when its last holder lets it go (here, or a
+    // thread reporting on it right now).
+    if (gone.loading) gone.loading->stop();
+    gone.app.reset();
+    logger()->info("node {}: query {} terminated: no longer run here", options_.name, name);
+  }
 }
 
 void Node::stop_loader(const std::string& query) {

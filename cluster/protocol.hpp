@@ -138,6 +138,7 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using queries_atom = caf::atom_constant<caf::atom("queries")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using fault_atom = caf::atom_constant<caf::atom("fault")>;
+using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
 
 // The status of an interactive query's answer; the payload is the value as
 // msgpack bytes (Found), empty (Absent) or an error message (Error).
@@ -148,13 +149,16 @@ using coordinator_actor = caf::typed_actor<
     caf::replies_to<heartbeat_atom, NodeReport>::with<NodeOrders>,
     caf::replies_to<leave_atom, std::string>::with<bool>,
     caf::replies_to<submit_atom, QueryDef, std::string>::with<std::string>,
+    // (query name, secret) -> "" or an error: its tasks are released, then
+    // the query is forgotten (CoordinatorState::terminate)
+    caf::replies_to<terminate_atom, std::string, std::string>::with<std::string>,
     caf::replies_to<status_atom>::with<std::string>,
     caf::replies_to<attach_atom, std::string, std::string, caf::actor>::with<std::string>,
     caf::replies_to<queries_atom>::with<std::vector<QueryDef>>,
     // (query, partition, KTable store, key as msgpack) -> (node, LookupStatus, payload);
     // an empty key scans the task's table (actors/messages.hpp, lookup_atom)
-    caf::replies_to<lookup_atom, std::string, int32_t, std::string, std::string>::with<
-        std::string, int32_t, std::string>,
+    caf::replies_to<lookup_atom, std::string, int32_t, std::string,
+                    std::string>::with<std::string, int32_t, std::string>,
     // (node, "kill"|"pause"|"resume", pause bound in ms, secret) -> "" or an error
     caf::replies_to<fault_atom, std::string, std::string, int64_t, std::string>::with<std::string>,
     // The coordinator's own timer (liveness checks); ignored from others.

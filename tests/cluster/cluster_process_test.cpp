@@ -658,3 +658,59 @@ TEST_CASE("a node whose query cannot start reports failed with the reason in /he
   INFO(status.dump());
   CHECK(failed == static_cast<size_t>(kPartitions));
 }
+
+// `rivulet terminate`: every node releases the query's tasks as in a
+// hand-over (final checkpoint and commit), nobody takes them, and the
+// coordinator forgets the query; its outputs stop while input still
+// arrives. Submitted again under its name, it continues from where it
+// stopped: every order out once, counts exact.
+TEST_CASE("rivulet terminate stops a query on every node, and submitted again it continues exactly",
+          "[integration][cluster]") {
+  Cluster c;
+  c.produce_users();
+  c.start_coordinator();
+  c.start_node("n1");
+  c.start_node("n2");
+  c.submit();
+  c.wait_all_running(std::chrono::seconds(30));
+  std::string produce_failed;
+  testing::JoiningThread producer([&] { produce_failed = c.try_produce_orders(8000, 2000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+  auto [rc, out] =
+      c.rivulet("terminate shop --coordinator " + c.address + " --config " + c.config_file);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("query shop terminated") != std::string::npos);
+  auto status = c.status();
+  CHECK(status["queries"].empty());
+  CHECK(status["tasks"].empty());
+  // Nothing more is written while orders still arrive.
+  auto enriched = [&] {
+    auto [krc, kout] =
+        testing::run_command("kcat -b " + c.bootstrap + " -C -t ENRICHED -e -q -f 'x\\n'", "", 30);
+    return std::count(kout.begin(), kout.end(), 'x');
+  };
+  const int64_t stopped_at = enriched();
+  CHECK(stopped_at > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(enriched() == stopped_at);
+  auto [nope_rc, nope] =
+      c.rivulet("terminate nope --coordinator " + c.address + " --config " + c.config_file);
+  CHECK(nope_rc == 1);
+  CHECK(nope.find("no query named 'nope' (submitted: none)") != std::string::npos);
+
+  producer.join();
+  INFO(produce_failed);
+  REQUIRE(produce_failed.empty());
+  c.submit();
+  c.wait_outputs(std::chrono::seconds(60));
+  // The release wrote a final checkpoint and committed: the resubmitted
+  // query read on from there, so no order was processed twice.
+  auto [vrc, verdict] =
+      testing::run_command(testing::rivulet_binary() + " verify --bootstrap " + c.bootstrap +
+                               " --input orders --output ENRICHED --id ORDER_ID --exactly-once",
+                           "", 90);
+  INFO(verdict);
+  CHECK(vrc == 0);
+}

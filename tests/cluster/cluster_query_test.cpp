@@ -637,4 +637,19 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   CHECK(all == std::vector<std::string>{"a={\"QTY\":1,\"PRICE\":10,\"COST\":10}",
                                         "b={\"QTY\":3,\"PRICE\":25,\"COST\":75}",
                                         "c={\"QTY\":2,\"PRICE\":30,\"COST\":60}"});
+
+  // TERMINATE in the shell stops the submitted query (as rivulet
+  // terminate does); the shell's own queries come first.
+  auto [term_rc, term_out] =
+      run_command(rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address +
+                      " --config " + c.config_file + " 2>&1",
+                  "TERMINATE priced;\nTERMINATE priced;\n", 90);
+  INFO(term_out);
+  CHECK(term_rc == 1);  // the second one finds nothing
+  CHECK(term_out.find("Query priced terminated in the cluster.") != std::string::npos);
+  CHECK(term_out.find("Unknown queryId: PRICED (SHOW QUERIES lists them, the cluster's too)") !=
+        std::string::npos);
+  auto status = c.status();
+  CHECK(status["queries"].empty());
+  CHECK(status["tasks"].empty());
 }

@@ -1,11 +1,13 @@
 // The coordinator's decisions with a fake clock: assignment with epochs,
 // hand-overs only after release, failover only after the dead node's leases
 // ran out, stale nodes fenced, and a restart that adopts without moving.
+#include "cluster/coordinator_state.hpp"
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
-#include "cluster/coordinator_state.hpp"
 #include "cluster/protocol.hpp"
 
 using namespace rivulet::cluster;
@@ -222,4 +224,75 @@ TEST_CASE("a restarted coordinator adopts what nodes report and moves nothing", 
     CHECK(second.task_epoch(TaskKey{"q", p}) == before[p].second);
   }
   CHECK(second.epoch() >= first.epoch());
+}
+
+TEST_CASE("a terminated query's tasks are released, given to nobody, then forgotten", "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 4), "", 0).empty());
+  REQUIRE(c.submit(query("other", 2), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 8; ++i) {  // balanced: hand-overs done
+    a.beat(c, i);
+    b.beat(c, i);
+  }
+  REQUIRE(counts(c, "q", 4)[""] == 0);
+  const int on_a = counts(c, "q", 4)["a"];
+  REQUIRE(on_a > 0);
+  REQUIRE(on_a < 4);
+  CHECK_THAT(c.terminate("nope", "", 10),
+             Catch::Contains("no query named 'nope' (submitted: other, q)"));
+  CHECK_THAT(c.terminate("q", "wrong", 10), Catch::Contains("cluster.secret"));
+  REQUIRE(c.terminate("q", "", 10).empty());
+  CHECK(c.terminate("q", "", 11).empty());  // already on its way
+  // Out of the persisted queries at once; listed as terminating until done.
+  CHECK(c.queries().size() == 1);
+  CHECK(c.status_json(12).find("\"terminating\":true") != std::string::npos);
+  CHECK_THAT(c.submit(query("q", 4), "", 12), Catch::Contains("is being terminated"));
+  // Each owner is told to release q's tasks and keeps them until it
+  // reports them gone; nobody gets them. (other's two tasks may now be
+  // balanced one per node.)
+  auto orders = a.beat(c, 20);
+  int released = 0;
+  for (const auto& o : orders.tasks) {
+    if (o.query == "q") CHECK(o.release);
+    released += o.query == "q" && o.release ? 1 : 0;
+  }
+  CHECK(released == on_a);
+  for (const auto& q : orders.queries) CHECK(q.name != "q");
+  CHECK(counts(c, "q", 4)["a"] == on_a);
+  a.beat(c, 30);  // reports them gone
+  CHECK(counts(c, "q", 4)["a"] == 0);
+  CHECK(counts(c, "q", 4)["b"] == 4 - on_a);                                   // not moved to b
+  CHECK(c.status_json(31).find("\"terminating\":true") != std::string::npos);  // b's
+  b.beat(c, 40);
+  b.beat(c, 50);
+  CHECK(c.status_json(51).find("\"q-") == std::string::npos);
+  CHECK(c.status_json(51).find("terminating") == std::string::npos);
+  auto events = c.take_events();
+  CHECK(std::count(events.begin(), events.end(), "query q terminated: no node runs its tasks") ==
+        1);
+  // other still runs; q can be submitted again.
+  CHECK(counts(c, "other", 2)[""] == 0);
+  REQUIRE(c.submit(query("q", 4), "", 60).empty());
+  for (int i = 0; i < 4; ++i) {
+    a.beat(c, 70 + i);
+    b.beat(c, 70 + i);
+  }
+  CHECK(counts(c, "q", 4)[""] == 0);
+}
+
+TEST_CASE("a terminated query whose node died is forgotten once the node is declared dead",
+          "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 2), "", 0).empty());
+  FakeNode a("a");
+  for (int i = 0; i < 3; ++i) a.beat(c, i);
+  REQUIRE(counts(c, "q", 2)["a"] == 2);
+  c.connection_lost("a", 100);
+  REQUIRE(c.terminate("q", "", 110).empty());
+  c.tick(200);
+  CHECK(c.status_json(200).find("\"terminating\":true") != std::string::npos);  // leases run
+  c.tick(2 + 1500 + 100);
+  CHECK(c.node_state("a") == "dead");
+  CHECK(c.status_json(1700).find("\"name\":\"q\"") == std::string::npos);
 }
