@@ -49,47 +49,45 @@ Expected<std::string> fetch_status(const std::string& coordinator, const Config*
   return status;
 }
 
-Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
-                            const std::string& secret, const Config* config) {
-  return with_coordinator<bool>(
-      coordinator, config, [&](caf::scoped_actor& self, const coordinator_actor& c,
-                       Expected<bool>& result, caf::actor_system& system) {
-        self->request(c, std::chrono::seconds(10 * kClientSlowdown), submit_atom::value, query,
-                      secret)
-            .receive(
-                [&](const std::string& refusal) {
-                  if (refusal.empty()) {
-                    result = true;
-                  } else {
-                    result = Error::fatal("the coordinator refused the query: " + refusal);
-                  }
-                },
-                [&](caf::error& err) {
-                  result = Error::fatal("submit failed: " + system.render(err));
-                });
-      });
-}
+namespace {
 
-Expected<bool> terminate_query(const std::string& coordinator, const std::string& name,
-                               const std::string& secret, const Config* config) {
+// A request the coordinator answers with "" (done) or its refusal, which
+// becomes an error after `refused`; `what` names a failed request.
+template <typename... Message>
+Expected<bool> ask_or_refused(const std::string& coordinator, const Config* config,
+                              const std::string& what, const std::string& refused,
+                              const Message&... message) {
   return with_coordinator<bool>(
       coordinator, config,
       [&](caf::scoped_actor& self, const coordinator_actor& c, Expected<bool>& result,
           caf::actor_system& system) {
-        self->request(c, std::chrono::seconds(10 * kClientSlowdown), terminate_atom::value, name,
-                      secret)
+        self->request(c, std::chrono::seconds(10 * kClientSlowdown), message...)
             .receive(
                 [&](const std::string& refusal) {
                   if (refusal.empty()) {
                     result = true;
                   } else {
-                    result = Error::fatal("the coordinator refused: " + refusal);
+                    result = Error::fatal(refused + refusal);
                   }
                 },
                 [&](caf::error& err) {
-                  result = Error::fatal("terminate failed: " + system.render(err));
+                  result = Error::fatal(what + " failed: " + system.render(err));
                 });
       });
+}
+
+}  // namespace
+
+Expected<bool> submit_query(const std::string& coordinator, const QueryDef& query,
+                            const std::string& secret, const Config* config) {
+  return ask_or_refused(coordinator, config, "submit",
+                        "the coordinator refused the query: ", submit_atom::value, query, secret);
+}
+
+Expected<bool> terminate_query(const std::string& coordinator, const std::string& name,
+                               const std::string& secret, const Config* config) {
+  return ask_or_refused(coordinator, config, "terminate",
+                        "the coordinator refused: ", terminate_atom::value, name, secret);
 }
 
 Expected<bool> wait_terminated(const std::string& coordinator, const std::string& name,
