@@ -1007,6 +1007,18 @@ struct SqlShell::Impl {
       return true;
     }
     auto src = session.catalog().resolve(d.name, d.name_loc);
+    // With --coordinator, a name the session does not declare may be a
+    // submitted query's stream or table: described as that query declares it.
+    Expected<std::vector<Submitted>> submitted = std::vector<Submitted>{};
+    if (!src && !options.coordinator.empty() && !session.catalog().find(d.name)) {
+      submitted = submitted_queries();
+      if (!submitted) return submitted.error();
+      for (const auto& q : *submitted)
+        if (const sql::SourceInfo* found = q.engine->catalog().find(d.name)) {
+          src = found;
+          break;
+        }
+    }
     if (!src) return src.error();
     if (d.extended && options.json) {  // one object with the columns
       describe_extended(**src);

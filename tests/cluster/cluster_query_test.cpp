@@ -531,7 +531,7 @@ TEST_CASE("file sources in a cluster: one loader, with task 0, no line written t
 // (each plans the same file), and a second submit of the registered query
 // does not write them again. The SQL shell, given the coordinator, inserts
 // into the submitted query's memory source without declaring it, and its
-// SHOW statements list the submitted query and its sources.
+// SHOW and DESCRIBE statements see the submitted query and its sources.
 TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
           "[integration][cluster]") {
   LocalCluster c({"sales:4"});
@@ -607,9 +607,12 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   auto [show_rc, shows] =
       shell_json(c,
                  "CREATE STREAM LOCAL_S (ID STRING KEY, X INT) WITH (kafka_topic='local_s', "
-                 "value_format='JSON');\nSHOW QUERIES;\nSHOW STREAMS;\nSHOW TABLES;\n");
+                 "value_format='JSON');\nSHOW QUERIES;\nSHOW STREAMS;\nSHOW TABLES;\n"
+                 "DESCRIBE PRICES;\n");
   CHECK(show_rc == 0);
-  REQUIRE(shows.size() == 4);  // the CREATE's message, then the three lists
+  REQUIRE(shows.size() == 5);  // the CREATE's message, the three lists, PRICES' columns
+  CHECK(shows[4] == nlohmann::json::array({{{"Field", "SKU"}, {"Type", "STRING  (primary key)"}},
+                                           {{"Field", "PRICE"}, {"Type", "INTEGER"}}}));
   REQUIRE(shows[1].size() == 1);
   CHECK(shows[1][0]["Query ID"] == "priced");
   CHECK(shows[1][0]["Status"] == "RUNNING");
