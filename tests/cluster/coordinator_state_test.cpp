@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "cluster/client.hpp"
 #include "cluster/protocol.hpp"
 
 using namespace rivulet::cluster;
@@ -247,6 +248,9 @@ TEST_CASE("a terminated query's tasks are released, given to nobody, then forgot
   // Out of the persisted queries at once; listed as terminating until done.
   CHECK(c.queries().size() == 1);
   CHECK(c.status_json(12).find("\"terminating\":true") != std::string::npos);
+  const std::string table = render_status_table(c.status_json(12));
+  CHECK_THAT(table, Catch::Contains("query q: terminating (its tasks are being released)") &&
+                        Catch::Contains("releasing"));
   CHECK_THAT(c.submit(query("q", 4), "", 12), Catch::Contains("is being terminated"));
   // Each owner is told to release q's tasks and keeps them until it
   // reports them gone; nobody gets them. (other's two tasks may now be
