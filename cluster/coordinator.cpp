@@ -31,24 +31,29 @@ int64_t now_ms() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-// <state.dir>/cluster/coordinator.json: the submitted queries and the epoch
-// counter, so that a restarted coordinator neither forgets a query nor
-// hands out an epoch twice.
+// <state.dir>/cluster/coordinator.json: the submitted queries, those being
+// terminated, and the epoch counter, so that a restarted coordinator
+// neither forgets a query, nor runs a terminated one again, nor hands out
+// an epoch twice.
 class StateFile {
  public:
   explicit StateFile(const std::string& state_dir)
       : path_(std::filesystem::path(state_dir) / "cluster" / "coordinator.json") {}
 
-  bool load(std::vector<QueryDef>& queries, int64_t& epoch, std::string& error) {
+  bool load(std::vector<QueryDef>& queries, std::vector<QueryDef>& terminating, int64_t& epoch,
+            std::string& error) {
     std::ifstream in(path_);
     if (!in) return true;  // first start
     try {
       auto j = nlohmann::json::parse(in);
       epoch = j.value("epoch", int64_t{0});
-      for (const auto& q : j.at("queries")) {
-        queries.push_back(QueryDef{q.at("name").get<std::string>(), q.at("sql").get<std::string>(),
-                                   q.at("partitions").get<int32_t>()});
-      }
+      auto read = [](const nlohmann::json& q) {
+        return QueryDef{q.at("name").get<std::string>(), q.at("sql").get<std::string>(),
+                        q.at("partitions").get<int32_t>()};
+      };
+      for (const auto& q : j.at("queries")) queries.push_back(read(q));
+      if (j.contains("terminating"))
+        for (const auto& q : j.at("terminating")) terminating.push_back(read(q));
     } catch (const std::exception& e) {
       error = "cannot read " + path_.string() + ": " + e.what();
       return false;
@@ -56,12 +61,14 @@ class StateFile {
     return true;
   }
 
-  void save(const std::vector<QueryDef>& queries, int64_t epoch) {
+  void save(const std::vector<QueryDef>& queries, const std::vector<QueryDef>& terminating,
+            int64_t epoch) {
     nlohmann::json j;
     j["epoch"] = epoch;
-    j["queries"] = nlohmann::json::array();
-    for (const auto& q : queries) {
-      j["queries"].push_back({{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}});
+    for (const char* list : {"queries", "terminating"}) {
+      j[list] = nlohmann::json::array();
+      for (const auto& q : std::string(list) == "queries" ? queries : terminating)
+        j[list].push_back({{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}});
     }
     std::error_code ec;
     std::filesystem::create_directories(path_.parent_path(), ec);
@@ -90,7 +97,7 @@ struct CoordinatorActorState {
   std::unique_ptr<StateFile> file;
   std::string secret;
   int64_t saved_epoch = -1;
-  size_t saved_queries = 0;
+  size_t saved_queries = 0, saved_terminating = 0;
   // Connections of nodes (the proxies of their heartbeat senders).
   std::map<caf::actor_addr, std::string> node_of;
   // The nodes' control actors (interactive queries, remote faults), by name.
@@ -99,10 +106,13 @@ struct CoordinatorActorState {
   void after_change() {
     for (const auto& e : core->take_events()) logger()->info("coordinator: {}", e);
     auto queries = core->queries();
-    if (core->epoch() != saved_epoch || queries.size() != saved_queries) {
-      file->save(queries, core->epoch());
+    auto terminating = core->terminating();
+    if (core->epoch() != saved_epoch || queries.size() != saved_queries ||
+        terminating.size() != saved_terminating) {
+      file->save(queries, terminating, core->epoch());
       saved_epoch = core->epoch();
       saved_queries = queries.size();
+      saved_terminating = terminating.size();
     }
   }
 };
@@ -279,9 +289,9 @@ int run_coordinator(const std::string& listen, const Config& config, std::atomic
     return 2;
   }
   StateFile file(config.get("state.dir"));
-  std::vector<QueryDef> queries;
+  std::vector<QueryDef> queries, terminating;
   int64_t epoch = 0;
-  if (!file.load(queries, epoch, error)) {
+  if (!file.load(queries, terminating, epoch, error)) {
     std::cerr << "rivulet coordinator: " << error << "\n";
     return 1;
   }
@@ -296,7 +306,7 @@ int run_coordinator(const std::string& listen, const Config& config, std::atomic
   caf::actor_system system{cfg};
   CoordinatorTimes ct{times.failure_timeout_ms, times.lease_ms, 100};
   auto core = std::make_shared<CoordinatorState>(ct, config.get("cluster.secret"), now_ms());
-  core->restore(queries, epoch, now_ms());
+  core->restore(queries, epoch, now_ms(), terminating);
   core->set_bootstrap(config.get("bootstrap.servers"));
   auto coordinator =
       system.spawn(coordinator_behavior, core, config.get("state.dir"), config.get("cluster.secret"));

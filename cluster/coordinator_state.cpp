@@ -11,11 +11,17 @@ namespace rivulet::cluster {
 CoordinatorState::CoordinatorState(CoordinatorTimes times, std::string secret, int64_t now_ms)
     : times_(times), secret_(std::move(secret)), started_(now_ms) {}
 
-void CoordinatorState::restore(std::vector<QueryDef> queries, int64_t epoch, int64_t now_ms) {
+void CoordinatorState::restore(std::vector<QueryDef> queries, int64_t epoch, int64_t now_ms,
+                               std::vector<QueryDef> terminating) {
   epoch_ = std::max(epoch_, epoch);
   for (auto& q : queries) queries_[q.name] = std::move(q);
   for (const auto& key : all_tasks()) tasks_.emplace(key, Task{});
-  if (!queries_.empty()) {
+  for (auto& q : terminating) {
+    if (queries_.count(q.name)) continue;
+    for (int32_t p = 0; p < q.partitions; ++p) tasks_.emplace(TaskKey{q.name, p}, Task{});
+    terminating_[q.name] = std::move(q);
+  }
+  if (!queries_.empty() || !terminating_.empty()) {
     rebuild_until_ = now_ms + times_.failure_timeout_ms;
     events_.push_back("restored " + std::to_string(queries_.size()) +
                       " queries; adopting reported tasks for " +
@@ -26,6 +32,12 @@ void CoordinatorState::restore(std::vector<QueryDef> queries, int64_t epoch, int
 std::vector<QueryDef> CoordinatorState::queries() const {
   std::vector<QueryDef> out;
   for (const auto& [name, q] : queries_) out.push_back(q);
+  return out;
+}
+
+std::vector<QueryDef> CoordinatorState::terminating() const {
+  std::vector<QueryDef> out;
+  for (const auto& [name, q] : terminating_) out.push_back(q);
   return out;
 }
 
@@ -316,8 +328,10 @@ void CoordinatorState::replan(int64_t now_ms) {
     t.releasing = true;
     t.next = to;
   }
+  // Forgotten once no node holds a task (after a restart, not before every
+  // node could report what it runs).
   for (auto q = terminating_.begin(); q != terminating_.end();) {
-    if (still_running.count(q->first)) {
+    if (still_running.count(q->first) || rebuild) {
       ++q;
       continue;
     }

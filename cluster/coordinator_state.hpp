@@ -43,9 +43,12 @@ class CoordinatorState {
  public:
   CoordinatorState(CoordinatorTimes times, std::string secret, int64_t now_ms);
 
-  // After a restart: the persisted queries and epoch counter. Starts the
+  // After a restart: the persisted queries and epoch counter, and the
+  // queries that were being terminated (their tasks are adopted from the
+  // nodes' reports and released, as before the restart). Starts the
   // rebuild window when there are queries.
-  void restore(std::vector<QueryDef> queries, int64_t epoch, int64_t now_ms);
+  void restore(std::vector<QueryDef> queries, int64_t epoch, int64_t now_ms,
+               std::vector<QueryDef> terminating = {});
 
   // A node's heartbeat; the answer lists every task it may run.
   NodeOrders heartbeat(const NodeReport& report, int64_t now_ms);
@@ -72,6 +75,7 @@ class CoordinatorState {
   // For persistence and tests.
   int64_t epoch() const { return epoch_; }
   std::vector<QueryDef> queries() const;
+  std::vector<QueryDef> terminating() const;
   bool rebuilding(int64_t now_ms) const { return now_ms < rebuild_until_; }
   // Current owner of a task ("" when none).
   std::string owner(const TaskKey& task) const;

@@ -300,3 +300,37 @@ TEST_CASE("a terminated query whose node died is forgotten once the node is decl
   CHECK(c.node_state("a") == "dead");
   CHECK(c.status_json(1700).find("\"name\":\"q\"") == std::string::npos);
 }
+
+TEST_CASE("a coordinator restarted during a termination finishes it: tasks adopted, then released",
+          "[cluster]") {
+  CoordinatorState first(kTimes, "", 0);
+  REQUIRE(first.submit(query("q", 4), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 8; ++i) {
+    a.beat(first, i);
+    b.beat(first, i);
+  }
+  REQUIRE(first.terminate("q", "", 10).empty());
+  REQUIRE(first.terminating().size() == 1);
+  REQUIRE(first.queries().empty());
+  // The coordinator dies before any node released anything.
+  CoordinatorState second(kTimes, "", 10000);
+  second.restore(first.queries(), first.epoch(), 10000, first.terminating());
+  CHECK(second.rebuilding(10000));
+  // Only a reports at first: q is not forgotten while b may still run its part.
+  NodeOrders orders = second.heartbeat(a.report(), 10100);
+  second.tick(10200);
+  CHECK(second.status_json(10200).find("\"terminating\":true") != std::string::npos);
+  // a's adopted tasks are released (not abandoned: they are in its orders).
+  REQUIRE_FALSE(orders.tasks.empty());
+  for (const auto& o : orders.tasks) CHECK(o.release);
+  for (int64_t t = 10300; t < 14000; t += 250) {
+    a.beat(second, t);
+    b.beat(second, t);
+    second.tick(t);
+  }
+  CHECK(a.running.empty());
+  CHECK(b.running.empty());
+  CHECK(second.status_json(14000).find("\"name\":\"q\"") == std::string::npos);
+  CHECK(second.terminating().empty());
+}
