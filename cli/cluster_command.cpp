@@ -122,7 +122,7 @@ void add_cluster_commands(CLI::App& app) {
       def.name = opts->name.empty() ? std::filesystem::path(opts->file).stem().string() : opts->name;
       // Planned here first: a SQL error is reported with line:column before
       // anything reaches the cluster.
-      auto topology = cluster::plan_query(def.sql);
+      auto topology = sql::plan_script(def.sql);
       if (!topology) {
         std::cerr << "rivulet submit: " << opts->file << ": " << topology.error().to_string()
                   << "\n";

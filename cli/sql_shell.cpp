@@ -543,9 +543,12 @@ struct SqlShell::Impl {
     cluster::QueryDef def;
     std::unique_ptr<sql::SqlEngine> engine;
   };
+  // The configuration to reach the cluster with (cluster.secret, TLS).
+  Expected<Config> cluster_settings() const { return Config::load(options.config, options.sets); }
+
   Expected<std::vector<Submitted>> submitted_queries() {
     SignalBlock block;
-    auto config = Config::load(options.config, options.sets);
+    auto config = cluster_settings();
     if (!config) return config.error();
     auto defs = cluster::fetch_queries(options.coordinator, *config);
     if (!defs) return defs.error();
@@ -820,7 +823,7 @@ struct SqlShell::Impl {
   // `rivulet terminate` does): returns once no node runs it.
   Expected<bool> terminate_submitted(const sql::Terminate& t) {
     SignalBlock block;
-    auto config = Config::load(options.config, options.sets);
+    auto config = cluster_settings();
     if (!config) return config.error();
     auto defs = cluster::fetch_queries(options.coordinator, *config);
     if (!defs) return defs.error();
@@ -850,7 +853,7 @@ struct SqlShell::Impl {
     nlohmann::json status;
     {
       SignalBlock block;
-      auto config = Config::load(options.config, options.sets);
+      auto config = cluster_settings();
       if (!config) return config.error();
       auto text = cluster::fetch_status(options.coordinator, &*config);
       if (!text) return text.error();
@@ -1189,7 +1192,7 @@ struct SqlShell::Impl {
     std::optional<Config> cluster_config;
     if (remote) {
       SignalBlock block;
-      auto config = Config::load(options.config, options.sets);
+      auto config = cluster_settings();
       if (!config) return config.error();
       cluster_config = std::move(*config);
       auto defs = cluster::fetch_queries(options.coordinator, *cluster_config);

@@ -436,7 +436,7 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
   }
   Query q;
   q.def = def;
-  auto planned = plan_query(def.sql);
+  auto planned = sql::plan_script(def.sql);
   // Its name is its application.id (a coordinator from before the rule may
   // hold a name that cannot be one).
   auto named = check_application_id(def.name);

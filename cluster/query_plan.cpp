@@ -7,10 +7,6 @@
 
 namespace rivulet::cluster {
 
-Expected<sql::PlannedApp> plan_query(const std::string& sql) {
-  return sql::plan_script(sql);
-}
-
 std::vector<sql::SourceInfo> file_sources(const sql::PlannedApp& app) {
   std::vector<sql::SourceInfo> files;
   for (const sql::SourceInfo& s : app.external_sources)

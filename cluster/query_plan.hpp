@@ -11,14 +11,13 @@
 
 namespace rivulet::cluster {
 
-// Plans every statement of `sql` (CREATE STREAM/TABLE, persistent queries,
-// SET, INSERT INTO ... VALUES) into one Topology, as `rivulet run` does.
-// Errors carry line:column. In a cluster, `rivulet submit` creates the
-// topics of file and memory sources, writes the first load of the file
-// sources and the INSERT INTO ... VALUES rows, once, before it registers
-// the query; then only the node running task 0 loads the files, at the
-// same path (node.cpp). A node never writes the inserted rows.
-Expected<sql::PlannedApp> plan_query(const std::string& sql);
+// A submitted query is planned as `rivulet run` plans a file
+// (sql::plan_script), by `rivulet submit` and by every node. In a cluster,
+// `rivulet submit` creates the topics of file and memory sources, writes
+// the first load of the file sources and the INSERT INTO ... VALUES rows,
+// once, before it registers the query; then only the node running task 0
+// loads the files, at the same path (node.cpp). A node never writes the
+// inserted rows.
 
 // The file sources of `app` (external_sources without the memory ones): what
 // a loader writes in a cluster. A memory source's topic only receives the
