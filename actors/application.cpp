@@ -117,7 +117,10 @@ struct Application::Impl {
   // Global table replicas (subqueries that scan a table): one per node,
   // shared by its tasks, bootstrapped before any task starts.
   std::unique_ptr<actors::GlobalTableFeeder> globals;
-  int32_t partitions = 0;
+  int32_t partitions = 0;  // the task count: plan.tasks
+  // Each input's partition count; task i reads partition i of the inputs
+  // that have one.
+  PartitionPlan plan;
   struct Task {
     std::vector<std::unique_ptr<actors::TaskInbox>> inboxes;  // per input
     std::unique_ptr<actors::TaskCounters> counters;
@@ -319,12 +322,13 @@ struct Application::Impl {
 
   Expected<bool> check_inputs(connectors::TopicAdmin& admin) {
     // Every input must exist; the inputs of each co-partition group must
-    // have the same partition count; all groups of one application run as
-    // the same set of tasks, so they must agree too.
+    // have the same partition count. Groups, and inputs no join ties, may
+    // differ: the application runs as many tasks as the largest has
+    // partitions (PartitionPlan).
     std::vector<TopicPartitions> all;
     auto repartition = topology.repartition_topics();
     for (const auto& topic : topology.source_topics()) {
-      // Repartition topics are ours: created below with the task count.
+      // Repartition topics are ours: created with the plan's count.
       if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
       auto n = admin.partition_count(topic);
       if (!n) return n.error();
@@ -333,19 +337,10 @@ struct Application::Impl {
       }
       all.push_back(TopicPartitions{topic, **n});
     }
-    for (const auto& group : topology.copartition_groups()) {
-      std::vector<TopicPartitions> members;
-      for (const auto& topic : group) {
-        for (const auto& tp : all) {
-          if (tp.name == topic) members.push_back(tp);
-        }
-      }
-      auto r = check_copartitioned(members);
-      if (!r) return r.error();
-    }
-    auto common = check_copartitioned(all);
-    if (!common) return common.error();
-    partitions = *common;
+    auto planned = plan_partitions(all, topology.copartition_groups(), repartition);
+    if (!planned) return planned.error();
+    plan = std::move(*planned);
+    partitions = plan.tasks;
     return true;
   }
 };
@@ -356,6 +351,10 @@ Application::Application(Topology topology, Config config)
 Application::~Application() { stop(); }
 
 int32_t Application::partitions() const { return impl_->partitions; }
+
+PartitionPlan Application::partition_plan() const {
+  return impl_->plan;
+}
 
 size_t Application::task_threads() const {
   return impl_->system ? impl_->system->scheduler().num_workers() : 0;
@@ -452,6 +451,9 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   task.graph = topology.instantiate(PartitionId{p}, globals ? globals->tables() : nullptr);
   if (!task.graph) return Error::fatal("task " + app_id + "-" + std::to_string(p) +
                                        ": the topology could not be instantiated");
+  if (!plan.uniform()) {
+    task.graph->leave_out_inputs([&](const std::string& topic) { return plan.of(topic) <= p; });
+  }
   apply_table_budget(*task.graph);
   env.application_id = app_id;
   env.partition = PartitionId{p};
@@ -473,7 +475,7 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
     env.output_cache_max_bytes =
         std::max<size_t>(1, static_cast<size_t>(cache) / static_cast<size_t>(std::max(1, partitions)));
   }
-  env.task_count = partitions;
+  env.repartition_partitions = [plan = plan](const std::string& topic) { return plan.of(topic); };
   // Under exactly_once_v2 a replay's earlier copies were aborted, and a
   // Kafka broker hides them; the embedded broker does not (mirror_commits).
   env.no_replay = (exactly_once && !mirror_commits) || new_repartition_topics;
@@ -889,13 +891,14 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     // repartition topic, not an input) is made with the task count when
     // missing, and taken as it is when it exists: the producer partitions
     // its records by key over however many partitions it has, as a Kafka
-    // Streams sink does. A topic the tasks read must have their count.
+    // Streams sink does. A topic the tasks read must have the plan's count
+    // (a repartition topic: its co-partition group's, else the task count).
     if (std::find(sources.begin(), sources.end(), topic) == sources.end()) {
       auto n = admin.partition_count(topic);
       if (!n) return n.error();
       if (n->has_value()) continue;
     }
-    auto r = admin.ensure_topic(topic, im.partitions);
+    auto r = admin.ensure_topic(topic, im.plan.of(topic));
     if (!r) return r.error();
   }
   if (im.config.get("errors.tolerance") == "all") {

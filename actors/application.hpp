@@ -29,6 +29,7 @@
 #include "connectors/client_stats.hpp"
 #include "operators/task_output.hpp"
 #include "operators/topology.hpp"
+#include "partitioning/copartition.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
 
@@ -200,7 +201,12 @@ class Application {
   // Started, every task restored and running, none failed.
   bool ready() const;
   const std::string& application_id() const;
+  // The task count (once started): the partition count of its largest
+  // input. Task i reads partition i of every input that has one.
   int32_t partitions() const;
+  // Each input's partition count once started (repartition topics
+  // included): PartitionPlan::of gives partitions() for any other topic.
+  PartitionPlan partition_plan() const;
   // The workers running the task actors once started (task.threads), 0 before.
   size_t task_threads() const;
   // The first task failure, if any (fatal errors stop the task).

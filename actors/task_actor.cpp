@@ -794,7 +794,7 @@ task_actor::behavior_type task_behavior(task_pointer self, TaskEnvironment env) 
       checkpoint::ChainPolicy{env.checkpoint_max_deltas, env.checkpoint_max_delta_percent});
   st.env = std::move(env);
   if (st.env.output_cache_max_bytes > 0) {
-    st.env.graph->set_output_cache(true, st.env.task_count);
+    st.env.graph->set_output_cache(true, st.env.repartition_partitions);
     st.env.graph->set_combine_from_start(st.env.no_replay);
   }
   if (checkpoints_enabled(st) && st.env.checkpoint_max_deltas > 0) {

@@ -106,9 +106,9 @@ struct TaskEnvironment {
   // The output cache of the task's table sinks (statestore.cache.max.bytes,
   // TaskGraph::set_output_cache): its budget in bytes; 0: off.
   size_t output_cache_max_bytes = 0;
-  // The application's task count, which is the partition count of its
-  // repartition topics (two-phase GROUP BYs combine per destination).
-  int32_t task_count = 0;
+  // The partition count of each repartition topic (two-phase GROUP BYs
+  // combine per destination partition): PartitionPlan::of.
+  std::function<int32_t(const std::string& topic)> repartition_partitions;
   // No earlier run of this task can have written records to the
   // repartition topics that a replay would write again differently
   // (exactly_once_v2, or the first start over new repartition topics):

@@ -185,13 +185,15 @@ void add_cluster_commands(CLI::App& app) {
         std::cout << "INSERT INTO ... VALUES: not written again (query " << def.name
                   << " is registered)\n";
       }
-      auto partitions = cluster::query_partitions(topology->topology, broker);
-      if (!partitions) {
-        std::cerr << "rivulet submit: " << partitions.error().to_string() << "\n";
+      auto plan = cluster::query_partition_plan(topology->topology, broker);
+      if (!plan) {
+        std::cerr << "rivulet submit: " << plan.error().to_string() << "\n";
         exit_code = 1;
         return;
       }
-      def.partitions = *partitions;
+      def.partitions = plan->tasks;
+      for (const auto& [topic, n] : plan->topics)
+        if (n != plan->tasks) def.smaller_inputs[topic] = n;
       auto r = cluster::submit_query(opts->coordinator, def, config->get("cluster.secret"), &*config);
       if (!r) {
         std::cerr << "rivulet submit: " << r.error().to_string() << "\n";

@@ -1221,7 +1221,7 @@ struct SqlShell::Impl {
     } else {
       std::string why;
       for (auto& rq : queries) {
-        for (auto& c : cluster::table_candidates(*rq.engine, rq.id, rq.app->partitions())) {
+        for (auto& c : cluster::table_candidates(*rq.engine, rq.id, rq.app->partition_plan())) {
           if (c.target.table != (*session.catalog().find(q.from.name)).name) continue;
           if (c.queryable && !app) {
             target = c.target;

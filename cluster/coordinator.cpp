@@ -48,8 +48,13 @@ class StateFile {
       auto j = nlohmann::json::parse(in);
       epoch = j.value("epoch", int64_t{0});
       auto read = [](const nlohmann::json& q) {
-        return QueryDef{q.at("name").get<std::string>(), q.at("sql").get<std::string>(),
-                        q.at("partitions").get<int32_t>()};
+        QueryDef def{q.at("name").get<std::string>(),
+                     q.at("sql").get<std::string>(),
+                     q.at("partitions").get<int32_t>(),
+                     {}};
+        if (q.contains("smaller_inputs"))
+          def.smaller_inputs = q.at("smaller_inputs").get<std::map<std::string, int32_t>>();
+        return def;
       };
       for (const auto& q : j.at("queries")) queries.push_back(read(q));
       if (j.contains("terminating"))
@@ -67,8 +72,11 @@ class StateFile {
     j["epoch"] = epoch;
     for (const char* list : {"queries", "terminating"}) {
       j[list] = nlohmann::json::array();
-      for (const auto& q : std::string(list) == "queries" ? queries : terminating)
-        j[list].push_back({{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}});
+      for (const auto& q : std::string(list) == "queries" ? queries : terminating) {
+        nlohmann::json one{{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}};
+        if (!q.smaller_inputs.empty()) one["smaller_inputs"] = q.smaller_inputs;
+        j[list].push_back(std::move(one));
+      }
     }
     std::error_code ec;
     std::filesystem::create_directories(path_.parent_path(), ec);

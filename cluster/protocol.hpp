@@ -26,11 +26,11 @@
 // only; the coordinator forwards to it):
 //   lookup(query, partition, epoch, store, key) -> (LookupStatus, payload)
 //   fault("kill"|"pause"|"resume", max_ms)     -> "" or an error
+#include <caf/all.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
-
-#include <caf/all.hpp>
 
 namespace rivulet::cluster {
 
@@ -91,12 +91,17 @@ typename Inspector::result_type inspect(Inspector& f, TaskOrder& x) {
 struct QueryDef {
   std::string name;
   std::string sql;
-  int32_t partitions = 0;
+  int32_t partitions = 0;  // its tasks: the partition count of its largest input
+  // The inputs with fewer partitions than `partitions` (a task beyond an
+  // input's count does not read it), by topic; empty when all have as many
+  // (PartitionPlan). Interactive queries place keys with them.
+  std::map<std::string, int32_t> smaller_inputs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, QueryDef& x) {
-  return f(caf::meta::type_name("rivulet::cluster::QueryDef"), x.name, x.sql, x.partitions);
+  return f(caf::meta::type_name("rivulet::cluster::QueryDef"), x.name, x.sql, x.partitions,
+           x.smaller_inputs);
 }
 
 // The coordinator's answer to a heartbeat: the complete set of tasks the

@@ -29,7 +29,10 @@ std::vector<TableCandidate> all_tables(const std::vector<QueryDef>& queries) {
   for (const auto& q : queries) {
     sql::SqlEngine engine;
     if (!engine.execute_script(q.sql)) continue;  // the nodes cannot run it either
-    auto tables = table_candidates(engine, q.name, q.partitions);
+    PartitionPlan plan;
+    plan.tasks = q.partitions;
+    plan.topics = q.smaller_inputs;
+    auto tables = table_candidates(engine, q.name, plan);
     for (auto& t : tables) out.push_back(std::move(t));
   }
   return out;
@@ -38,7 +41,7 @@ std::vector<TableCandidate> all_tables(const std::vector<QueryDef>& queries) {
 }  // namespace
 
 std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const std::string& query,
-                                             int32_t partitions) {
+                                             const PartitionPlan& plan) {
   std::vector<TableCandidate> out;
   const Topology& topo = engine.topology();
   auto repartition = topo.repartition_topics();
@@ -46,7 +49,7 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
     TableCandidate c;
     c.target.table = t->name;
     c.target.query = query;
-    c.target.partitions = partitions;
+    c.target.partitions = plan.tasks;
     c.target.key_columns = t->schema.key_columns();
     c.target.value_columns = t->schema.value_columns();
     c.target.struct_key = t->key_format == "DELIMITED";
@@ -63,6 +66,7 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
     } else {
       c.queryable = true;
       c.target.origin_topic = origin->topic;
+      c.target.partitions = plan.of(origin->topic);  // where its keys are placed
       c.target.origin_key = origin->key;
       c.target.origin_repartition =
           std::find(repartition.begin(), repartition.end(), origin->topic) != repartition.end();

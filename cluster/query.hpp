@@ -20,6 +20,7 @@
 
 #include "cluster/protocol.hpp"
 #include "operators/serdes.hpp"
+#include "partitioning/copartition.hpp"
 #include "runtime/config.hpp"
 #include "runtime/data_type.hpp"
 #include "runtime/error.hpp"
@@ -54,10 +55,11 @@ struct TableCandidate {
   std::string why_not;
 };
 // Every table in `engine`'s catalog as a target of `query` (planned by
-// `engine`, run as `partitions` tasks). The SQL shell asks its own running
-// queries this way.
+// `engine`, run with the partition counts of `plan`: a key's task is its
+// partition of the table's origin topic). The SQL shell asks its own
+// running queries this way.
 std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const std::string& query,
-                                             int32_t partitions);
+                                             const PartitionPlan& plan);
 
 // Why a table cannot be asked: unknown (exit 2) or known but not queryable.
 struct TableLookupError {

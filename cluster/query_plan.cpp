@@ -43,27 +43,25 @@ Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& co
 }
 
 Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {
+  auto plan = query_partition_plan(topology, config);
+  if (!plan) return plan.error();
+  return plan->tasks;
+}
+
+Expected<PartitionPlan> query_partition_plan(const Topology& topology, const Config& config) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
   if (!admin) return admin.error();
   auto repartition = topology.repartition_topics();
-  int32_t common = 0;
-  std::string first;
+  std::vector<TopicPartitions> inputs;
   for (const auto& topic : topology.source_topics()) {
     if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
     auto n = (*admin)->partition_count(topic);
     if (!n) return n.error();
     if (!*n) return Error::fatal("input topic '" + topic + "' does not exist");
-    if (common == 0) {
-      common = **n;
-      first = topic;
-    } else if (**n != common) {
-      return Error::fatal("input topics are not co-partitioned: '" + first + "' has " +
-                          std::to_string(common) + " partitions, '" + topic + "' has " +
-                          std::to_string(**n));
-    }
+    inputs.push_back(TopicPartitions{topic, **n});
   }
-  if (common == 0) return Error::fatal("the query reads no topic");
-  return common;
+  if (inputs.empty()) return Error::fatal("the query reads no topic");
+  return plan_partitions(inputs, topology.copartition_groups(), repartition);
 }
 
 }  // namespace rivulet::cluster

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "operators/topology.hpp"
+#include "partitioning/copartition.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
 #include "sql/app_file.hpp"
@@ -36,8 +37,11 @@ Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& co
 Expected<bool> create_declared_topics(const std::vector<sql::SourceInfo>& sources,
                                       const Config& config);
 
-// The number of tasks: the common partition count of the topology's input
-// topics (repartition topics excluded), read from the broker.
+// The number of tasks: the partition count of the topology's largest input
+// topic (repartition topics excluded), read from the broker; an error when
+// the inputs of a join differ (PartitionPlan).
 Expected<int32_t> query_partitions(const Topology& topology, const Config& config);
+// The same with each input's count (plan_partitions).
+Expected<PartitionPlan> query_partition_plan(const Topology& topology, const Config& config);
 
 }  // namespace rivulet::cluster

@@ -39,6 +39,10 @@ class TaskGraph {
   // InputMerger's inputs).
   const std::vector<InputSpec>& inputs() const { return inputs_; }
   std::optional<size_t> input_index(std::string_view topic) const;
+  // Leaves out the inputs whose topics have no partition for this task (an
+  // application runs as many tasks as its largest input has partitions:
+  // PartitionPlan). Their source nodes stay, unfed. Before anything is read.
+  void leave_out_inputs(const std::function<bool(const std::string& topic)>& absent);
 
   // Processes consecutive records of input `input` (this task's partition
   // of that topic), appending outputs and data errors to `out`.
@@ -84,11 +88,18 @@ class TaskGraph {
   // durable (commit, checkpoint, transaction), so no update is lost, and
   // when output_cache_bytes() passes its share of the budget. Off by default:
   // every update is written (ksqlDB's query tests expect that).
-  // `repartition_partitions` (the task count): with the cache on, the
-  // pre-aggregations of two-phase GROUP BYs (Topology::add_two_phase_aggregate)
-  // combine their records until the flush, per destination partition of
-  // their repartition topics; 0: they pass each record's partial on.
-  void set_output_cache(bool on, int32_t repartition_partitions = 0);
+  // `repartition_partitions` (a repartition topic's partition count): with
+  // the cache on, the pre-aggregations of two-phase GROUP BYs
+  // (Topology::add_two_phase_aggregate) combine their records until the
+  // flush, per destination partition of their repartition topics; 0 (or no
+  // function): they pass each record's partial on.
+  void set_output_cache(
+      bool on, const std::function<int32_t(const std::string& topic)>& repartition_partitions = {});
+  // The same with one count for every repartition topic.
+  void set_output_cache(bool on, int32_t repartition_partitions) {
+    set_output_cache(
+        on, [repartition_partitions](const std::string&) { return repartition_partitions; });
+  }
   // The high watermark of input `input` as the task last saw it: the first
   // one known becomes the input's horizon, below which the pre-aggregations
   // pass each record's partial on (a replay after a restore).

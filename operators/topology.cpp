@@ -688,6 +688,20 @@ std::optional<size_t> TaskGraph::input_index(std::string_view topic) const {
   return std::nullopt;
 }
 
+void TaskGraph::leave_out_inputs(const std::function<bool(const std::string& topic)>& absent) {
+  size_t kept = 0;
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (absent(inputs_[i].topic)) continue;
+    if (kept != i) {
+      inputs_[kept] = std::move(inputs_[i]);
+      sources_[kept] = sources_[i];
+    }
+    ++kept;
+  }
+  inputs_.resize(kept);
+  sources_.resize(kept);
+}
+
 void TaskGraph::process(size_t input, const RawRecord* begin, const RawRecord* end,
                         TaskOutput& out) {
   out.records_in += static_cast<uint64_t>(end - begin);
@@ -722,9 +736,13 @@ bool TaskGraph::advance_idle(int64_t idle_ms, TaskOutput& out) {
   return changed;
 }
 
-void TaskGraph::set_output_cache(bool on, int32_t repartition_partitions) {
+void TaskGraph::set_output_cache(
+    bool on, const std::function<int32_t(const std::string& topic)>& repartition_partitions) {
   for (auto* sink : table_sinks_) sink->set_caching(on);
-  for (auto* pre : pre_aggregates_) pre->set_combining(on ? repartition_partitions : 0);
+  for (auto* pre : pre_aggregates_) {
+    pre->set_combining(
+        on && repartition_partitions ? repartition_partitions(pre->repartition_topic()) : 0);
+  }
 }
 
 void TaskGraph::note_high_watermark(size_t input, int64_t high_watermark) {

@@ -1,5 +1,7 @@
 #include "partitioning/copartition.hpp"
 
+#include <algorithm>
+
 namespace rivulet {
 
 Expected<int32_t> check_copartitioned(const std::vector<TopicPartitions>& inputs) {
@@ -33,6 +35,50 @@ Expected<int32_t> check_copartitioned(const std::vector<TopicPartitions>& inputs
   return Error::fatal("Can't join " + names + " since the number of partitions don't match. " +
                       counts +
                       ". Please repartition the inputs so that the number of partitions match.");
+}
+
+int32_t PartitionPlan::of(const std::string& topic) const {
+  auto it = topics.find(topic);
+  return it == topics.end() ? tasks : it->second;
+}
+
+bool PartitionPlan::uniform() const {
+  return std::all_of(topics.begin(), topics.end(),
+                     [&](const auto& t) { return t.second == tasks; });
+}
+
+Expected<PartitionPlan> plan_partitions(const std::vector<TopicPartitions>& inputs,
+                                        const std::vector<std::vector<std::string>>& groups,
+                                        const std::vector<std::string>& internal) {
+  if (inputs.empty()) return Error::fatal("no input topics");
+  PartitionPlan plan;
+  for (const auto& t : inputs) {
+    if (t.partitions <= 0) return Error::fatal("topic " + t.name + " has no partitions");
+    plan.topics[t.name] = t.partitions;
+    plan.tasks = std::max(plan.tasks, t.partitions);
+  }
+  auto is_internal = [&](const std::string& topic) {
+    return std::find(internal.begin(), internal.end(), topic) != internal.end();
+  };
+  for (const auto& group : groups) {
+    std::vector<TopicPartitions> external;
+    for (const auto& topic : group) {
+      if (is_internal(topic)) continue;
+      auto it = plan.topics.find(topic);
+      if (it != plan.topics.end()) external.push_back(TopicPartitions{topic, it->second});
+    }
+    int32_t count = plan.tasks;
+    if (!external.empty()) {
+      auto common = check_copartitioned(external);
+      if (!common) return common.error();
+      count = *common;
+    }
+    for (const auto& topic : group) {
+      if (is_internal(topic)) plan.topics[topic] = count;
+    }
+  }
+  for (const auto& topic : internal) plan.topics.emplace(topic, plan.tasks);
+  return plan;
 }
 
 }  // namespace rivulet

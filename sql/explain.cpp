@@ -66,7 +66,7 @@ std::string SqlEngine::explain(const std::string& application_id) const {
     for (const auto& t : outputs) os << "  " << t << "\n";
   }
   if (!repartition.empty()) {
-    os << "Repartition topics (created with the task count when missing):\n";
+    os << "Repartition topics (created when missing):\n";
     for (const auto& t : repartition) os << "  " << t << "\n";
   }
   const auto groups = topology.copartition_groups();

@@ -656,3 +656,58 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   CHECK(status["queries"].empty());
   CHECK(status["tasks"].empty());
 }
+
+// A submitted file whose inputs no join ties have 2 and 4 partitions: 4
+// tasks, and `rivulet query` places a key of a table by its origin topic's
+// count (2), kept by the coordinator as the query's smaller_inputs. Placed
+// by the task count instead, about half of the users are asked of a task
+// that does not hold them.
+TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key",
+          "[integration][cluster]") {
+  LocalCluster c({"m_users:2", "m_events:4"});
+  c.start_coordinator();
+  c.start_node("n1");
+  c.start_node("n2");
+  std::ofstream(c.dir + "/mixed.sql")
+      << "CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH "
+         "(kafka_topic='m_users', value_format='JSON');\n"
+         "CREATE STREAM EVENTS (ID STRING KEY, X INT) WITH (kafka_topic='m_events', "
+         "value_format='JSON');\n"
+         "CREATE TABLE QUERYABLE_USERS AS SELECT * FROM USERS;\n"
+         "CREATE TABLE EVENT_COUNTS AS SELECT ID, COUNT(*) AS N FROM EVENTS GROUP BY ID;\n";
+  auto [rc, out] = c.rivulet("submit " + c.dir + "/mixed.sql --coordinator " + c.address +
+                             " --config " + c.config_file);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("query mixed submitted: 4 tasks") != std::string::npos);
+  c.wait_all_running(4, std::chrono::seconds(40));
+  std::string users, events;
+  for (int u = 0; u < kUsers; ++u) {
+    users += "u" + std::to_string(u) + "|{\"NAME\":\"n" + std::to_string(u) + "\"}\n";
+    events += "e" + std::to_string(u) + "|{\"X\":1}\ne" + std::to_string(u) + "|{\"X\":2}\n";
+  }
+  c.kcat_produce("m_users", users);
+  c.kcat_produce("m_events", events);
+  auto answer = [&](const std::string& table, const std::string& key, const std::string& column,
+                    const nlohmann::json& want) {
+    nlohmann::json j;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      j = query_json(c, table, key);
+      if (j.is_object() && j["found"] == true && j["row"][column] == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    INFO(table << " " << key << ": " << j.dump());
+    return false;
+  };
+  for (int u = 0; u < kUsers; ++u) {
+    const std::string n = std::to_string(u);
+    CHECK(answer("QUERYABLE_USERS", "u" + n, "NAME", "n" + n));
+    CHECK(answer("EVENT_COUNTS", "e" + n, "N", 2));
+  }
+  std::ifstream state(c.dir + "/state/cluster/coordinator.json");
+  auto saved = nlohmann::json::parse(state, nullptr, false);
+  REQUIRE(saved.is_object());
+  CHECK(saved["queries"][0]["partitions"] == 4);
+  CHECK(saved["queries"][0]["smaller_inputs"] == nlohmann::json{{"m_users", 2}});
+}

@@ -18,7 +18,7 @@ namespace {
 const CoordinatorTimes kTimes{3000, 1500, 100};
 
 QueryDef query(const std::string& name, int32_t partitions) {
-  return QueryDef{name, "CREATE STREAM ...", partitions};
+  return QueryDef{name, "CREATE STREAM ...", partitions, {}};
 }
 
 // A node that runs exactly what it was told (hand-overs complete at once).

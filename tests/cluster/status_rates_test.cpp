@@ -38,7 +38,7 @@ nlohmann::json task0(const CoordinatorState& c, int64_t now) {
 TEST_CASE("status rates come from two reports a second apart and restart with a new owner",
           "[cluster]") {
   CoordinatorState c(CoordinatorTimes{3000, 1500, 100}, "", 0);
-  REQUIRE(c.submit(QueryDef{"q", "CREATE STREAM ...", 1}, "", 0).empty());
+  REQUIRE(c.submit(QueryDef{"q", "CREATE STREAM ...", 1, {}}, "", 0).empty());
   NodeReport empty;
   empty.name = "n1";
   empty.pid = 7;

@@ -644,3 +644,166 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
+
+// One file, inputs of 2, 3, 4 and 5 partitions: only the inputs of a join
+// must agree. The application runs 5 tasks, task i reading partition i of
+// the inputs that have one; each repartition topic takes the count of what
+// it is joined with (a re-keyed stream: its table's; a foreign-key join's
+// subscriptions: the right table's, its responses: the left table's), a
+// GROUP BY's the task count. A repartition topic with the task count
+// instead would place most re-keyed rows in a task without their table row.
+TEST_CASE("rivulet run: inputs no join ties may have different partition counts",
+          "[integration][sql]") {
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  std::string dir = temp_dir("rivulet-sql-mixed");
+  const std::string app = dir + "/mixed.sql";
+  {
+    std::ofstream out(app);
+    out << "SET 'application.id' = 'mixed';\n"
+           "SET 'commit.interval.ms' = '100';\n"
+           "CREATE STREAM CLICKS (USER_ID STRING KEY, PAGE STRING)\n"
+           "  WITH (kafka_topic='mixed_clicks', value_format='JSON', partitions=2);\n"
+           "CREATE TABLE CUSTOMERS (ID STRING PRIMARY KEY, NAME STRING)\n"
+           "  WITH (kafka_topic='mixed_customers', value_format='JSON', partitions=3);\n"
+           "CREATE STREAM PAYMENTS (ID STRING KEY, CUSTOMER_ID STRING, AMOUNT INT)\n"
+           "  WITH (kafka_topic='mixed_payments', value_format='JSON', partitions=4);\n"
+           "CREATE TABLE ORDERS (ID STRING PRIMARY KEY, CUSTOMER_ID STRING, AMOUNT INT)\n"
+           "  WITH (kafka_topic='mixed_orders', value_format='JSON', partitions=5);\n"
+           "CREATE TABLE PAGE_COUNTS WITH (kafka_topic='mixed_page_counts') AS\n"
+           "  SELECT PAGE, COUNT(*) AS N FROM CLICKS GROUP BY PAGE;\n"
+           "CREATE STREAM PAID WITH (kafka_topic='mixed_paid') AS\n"
+           "  SELECT P.CUSTOMER_ID AS CUSTOMER_ID, P.ID AS PAYMENT, C.NAME AS NAME\n"
+           "  FROM PAYMENTS P JOIN CUSTOMERS C ON P.CUSTOMER_ID = C.ID;\n"
+           "CREATE TABLE ORDER_NAMES WITH (kafka_topic='mixed_order_names') AS\n"
+           "  SELECT O.ID AS ID, C.NAME AS NAME, O.AMOUNT AS AMOUNT\n"
+           "  FROM ORDERS O JOIN CUSTOMERS C ON O.CUSTOMER_ID = C.ID;\n";
+  }
+  const std::string produce =
+      "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t ";
+  auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
+                                  *bootstrap, "--set", "state.dir=" + dir + "/state"});
+  REQUIRE(run.has_value());
+  auto line = run->read_line();
+  REQUIRE(line.has_value());
+  CHECK(line->find(", 5 partitions)") != std::string::npos);
+
+  const int customers = 24;
+  std::string rows;
+  for (int c = 0; c < customers; ++c)
+    rows += "c" + std::to_string(c) + R"(|{"NAME": "n)" + std::to_string(c) + "\"}\n";
+  REQUIRE(run_command(produce + "mixed_customers", rows).first == 0);
+  std::string clicks;
+  for (int i = 0; i < 30; ++i)
+    clicks += "u" + std::to_string(i) + R"(|{"PAGE": "p)" + std::to_string(i % 3) + "\"}\n";
+  REQUIRE(run_command(produce + "mixed_clicks", clicks).first == 0);
+  // The customers are in before the payments and orders join them.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::string payments, orders;
+  for (int i = 0; i < 48; ++i) {
+    const std::string c = "c" + std::to_string(i % customers);
+    payments += "pay" + std::to_string(i) + R"(|{"CUSTOMER_ID": ")" + c + R"(", "AMOUNT": )" +
+                std::to_string(i) + "}\n";
+    orders += "o" + std::to_string(i) + R"(|{"CUSTOMER_ID": ")" + c + R"(", "AMOUNT": )" +
+              std::to_string(i) + "}\n";
+  }
+  REQUIRE(run_command(produce + "mixed_payments", payments).first == 0);
+  REQUIRE(run_command(produce + "mixed_orders", orders).first == 0);
+
+  // Every payment joined with its customer's name (keyed by the customer).
+  std::map<std::string, std::pair<std::string, std::string>> paid;  // payment -> key, name
+  eventually([&] {
+    paid.clear();
+    for (const auto& [k, v] : read_topic(*bootstrap, "mixed_paid")) {
+      auto j = nlohmann::json::parse(v);
+      paid[j["PAYMENT"].get<std::string>()] = {k, j["NAME"].get<std::string>()};
+    }
+    return paid.size() >= 48;
+  });
+  CHECK(paid.size() == 48);
+  for (int i = 0; i < 48; ++i) {
+    auto it = paid.find("pay" + std::to_string(i));
+    REQUIRE(it != paid.end());
+    CHECK(it->second.first == "c" + std::to_string(i % customers));
+    CHECK(it->second.second == "n" + std::to_string(i % customers));
+  }
+  // Every order with its customer's name; then a renamed customer reaches
+  // its two orders (the foreign-key join's right side).
+  auto order_names = [&] {
+    std::map<std::string, std::string> latest;
+    for (const auto& [k, v] : read_topic(*bootstrap, "mixed_order_names")) latest[k] = v;
+    return latest;
+  };
+  std::map<std::string, std::string> named;
+  eventually([&] {
+    named = order_names();
+    return named.size() >= 48;
+  });
+  CHECK(named.size() == 48);
+  for (const auto& [k, v] : named) {
+    const int i = std::stoi(k.substr(1));
+    CHECK(nlohmann::json::parse(v)["NAME"] == "n" + std::to_string(i % customers));
+  }
+  REQUIRE(run_command(produce + "mixed_customers", "c5|{\"NAME\": \"renamed\"}\n").first == 0);
+  CHECK(eventually([&] {
+    named = order_names();
+    return named.count("o5") && named.count("o29") &&
+           nlohmann::json::parse(named["o5"])["NAME"] == "renamed" &&
+           nlohmann::json::parse(named["o29"])["NAME"] == "renamed";
+  }));
+  // Clicks counted per page over the 2-partition stream.
+  std::map<std::string, int64_t> counts;
+  eventually([&] {
+    counts.clear();
+    for (const auto& [k, v] : read_topic(*bootstrap, "mixed_page_counts"))
+      counts[k] = nlohmann::json::parse(v)["N"].get<int64_t>();
+    return counts == std::map<std::string, int64_t>{{"p0", 10}, {"p1", 10}, {"p2", 10}};
+  });
+  CHECK(counts == std::map<std::string, int64_t>{{"p0", 10}, {"p1", 10}, {"p2", 10}});
+
+  // kcat sees the repartition topics with the counts they were given.
+  auto [lrc, listing] = run_command("kcat -b " + *bootstrap + " -L", "", 30);
+  REQUIRE(lrc == 0);
+  auto count_of = [&](const std::string& part) {
+    std::istringstream in(listing);
+    std::string l;
+    while (std::getline(in, l)) {
+      if (l.find("topic \"mixed-") == std::string::npos || l.find(part) == std::string::npos)
+        continue;
+      auto with = l.find("with ");
+      if (with != std::string::npos) return std::stoi(l.substr(with + 5));
+    }
+    return -1;
+  };
+  INFO(listing);
+  CHECK(count_of("fk-subscribe-repartition") == 3);
+  CHECK(count_of("fk-response-repartition") == 5);
+  CHECK(count_of("CSAS_PAID_") == 3);
+  CHECK(count_of("groupby-repartition") == 5);
+  CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+
+  // A join whose inputs differ is still refused at start, naming both.
+  const std::string bad = dir + "/bad.sql";
+  {
+    std::ofstream out(bad);
+    out << "SET 'application.id' = 'mixed-bad';\n"
+           "CREATE STREAM CLICKS (USER_ID STRING KEY, PAGE STRING)\n"
+           "  WITH (kafka_topic='mixed_clicks', value_format='JSON');\n"
+           "CREATE TABLE CUSTOMERS (ID STRING PRIMARY KEY, NAME STRING)\n"
+           "  WITH (kafka_topic='mixed_customers', value_format='JSON');\n"
+           "CREATE STREAM SEEN AS SELECT K.USER_ID AS USER_ID, C.NAME AS NAME\n"
+           "  FROM CLICKS K JOIN CUSTOMERS C ON K.USER_ID = C.ID;\n";
+  }
+  auto [rc, out] =
+      run_command(rivulet::testing::rivulet_binary() + " run " + bad + " --bootstrap " +
+                      *bootstrap + " --set state.dir=" + dir + "/state2 2>&1",
+                  "", 60);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("mixed_clicks partitions = 2") != std::string::npos);
+  CHECK(out.find("mixed_customers partitions = 3") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}

@@ -897,7 +897,7 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
   CHECK(plan.find("  ADS  table  topic ads  key KAFKA  value JSON  storage encoded  decodes every "
                   "value column (1)\n") != std::string::npos);
   CHECK(plan.find("Sink topics:\n  C\n") != std::string::npos);
-  CHECK(plan.find("Repartition topics (created with the task count when missing):\n  "
+  CHECK(plan.find("Repartition topics (created when missing):\n  "
                   "CTAS_C_0-groupby-repartition\n") != std::string::npos);
   CHECK(plan.find("Co-partitioned topics (same partition count, checked before the query "
                   "starts):\n  ads, ev\n") != std::string::npos);
@@ -911,7 +911,7 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
   // read, carries the application id.
   const std::string scoped = engine.explain("shop");
   INFO(scoped);
-  CHECK(scoped.find("Repartition topics (created with the task count when missing):\n  "
+  CHECK(scoped.find("Repartition topics (created when missing):\n  "
                     "shop-CTAS_C_0-groupby-repartition\n") != std::string::npos);
   CHECK(scoped.find(" sink shop-CTAS_C_0-groupby-repartition <- ") != std::string::npos);
   CHECK(scoped.find(" source shop-CTAS_C_0-groupby-repartition\n") != std::string::npos);
