@@ -321,29 +321,78 @@ struct Application::Impl {
   }
 
   Expected<bool> check_inputs(connectors::TopicAdmin& admin) {
-    // Every input must exist; the inputs of each co-partition group must
-    // have the same partition count. Groups, and inputs no join ties, may
-    // differ: the application runs as many tasks as the largest has
-    // partitions (PartitionPlan).
-    std::vector<TopicPartitions> all;
-    auto repartition = topology.repartition_topics();
-    for (const auto& topic : topology.source_topics()) {
-      // Repartition topics are ours: created with the plan's count.
-      if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
-      auto n = admin.partition_count(topic);
-      if (!n) return n.error();
-      if (!*n) {
-        return Error::fatal("input topic '" + topic + "' does not exist");
-      }
-      all.push_back(TopicPartitions{topic, **n});
-    }
-    auto planned = plan_partitions(all, topology.copartition_groups(), repartition);
+    auto planned = plan_topology_partitions(topology, admin);
     if (!planned) return planned.error();
     plan = std::move(*planned);
     partitions = plan.tasks;
     return true;
   }
 };
+
+namespace {
+
+bool contains(const std::vector<std::string>& topics, const std::string& topic) {
+  return std::find(topics.begin(), topics.end(), topic) != topics.end();
+}
+
+// A hinted output topic's count from the counts known so far; 0 when the
+// hint leads to none.
+int32_t hinted_partitions(const Topology& topology, const std::map<std::string, int32_t>& known,
+                          const std::string& topic) {
+  std::string at = topic;
+  for (int depth = 0; depth < 64; ++depth) {  // a chain of results, each like the one before
+    auto hint = topology.output_partitions(at);
+    if (!hint) return 0;
+    if (hint->partitions > 0) return hint->partitions;
+    auto it = known.find(hint->like);
+    if (it != known.end()) return it->second;
+    if (hint->like.empty() || hint->like == at) return 0;
+    at = hint->like;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Expected<PartitionPlan> plan_topology_partitions(const Topology& topology,
+                                                 connectors::TopicAdmin& admin) {
+  const auto repartition = topology.repartition_topics();
+  const auto sinks = topology.sink_topics();
+  std::map<std::string, int32_t> existing;
+  std::vector<std::string> written;  // inputs this application creates first
+  for (const auto& topic : topology.source_topics()) {
+    // Repartition topics are ours: created with the plan's count.
+    if (contains(repartition, topic)) continue;
+    auto n = admin.partition_count(topic);
+    if (!n) return n.error();
+    if (*n) {
+      existing[topic] = **n;
+    } else if (contains(sinks, topic)) {
+      written.push_back(topic);
+    } else {
+      return Error::fatal("input topic '" + topic + "' does not exist");
+    }
+  }
+  int32_t largest = 1;
+  for (const auto& [topic, n] : existing) largest = std::max(largest, n);
+  std::vector<TopicPartitions> inputs;
+  for (const auto& topic : topology.source_topics()) {
+    if (auto it = existing.find(topic); it != existing.end()) {
+      inputs.push_back(TopicPartitions{topic, it->second});
+    } else if (contains(written, topic)) {
+      const int32_t n = hinted_partitions(topology, existing, topic);
+      inputs.push_back(TopicPartitions{topic, n > 0 ? n : largest});
+    }
+  }
+  return plan_partitions(inputs, topology.copartition_groups(), repartition);
+}
+
+int32_t output_topic_partitions(const Topology& topology, const PartitionPlan& plan,
+                                const std::string& topic) {
+  if (auto it = plan.topics.find(topic); it != plan.topics.end()) return it->second;
+  const int32_t n = hinted_partitions(topology, plan.topics, topic);
+  return n > 0 ? n : plan.tasks;
+}
 
 Application::Application(Topology topology, Config config)
     : impl_(std::make_unique<Impl>(std::move(topology), std::move(config))) {}
@@ -891,14 +940,16 @@ Expected<bool> Application::start(const std::vector<int32_t>& only, int64_t epoc
     // repartition topic, not an input) is made with the task count when
     // missing, and taken as it is when it exists: the producer partitions
     // its records by key over however many partitions it has, as a Kafka
-    // Streams sink does. A topic the tasks read must have the plan's count
-    // (a repartition topic: its co-partition group's, else the task count).
+    // Streams sink does; a missing one as ksqlDB creates a result's topic
+    // (output_topic_partitions). A topic the tasks read must have the
+    // plan's count (a repartition topic: its co-partition group's, else the
+    // task count; a result another query reads: as it is created).
     if (std::find(sources.begin(), sources.end(), topic) == sources.end()) {
       auto n = admin.partition_count(topic);
       if (!n) return n.error();
       if (n->has_value()) continue;
     }
-    auto r = admin.ensure_topic(topic, im.plan.of(topic));
+    auto r = admin.ensure_topic(topic, output_topic_partitions(im.topology, im.plan, topic));
     if (!r) return r.error();
   }
   if (im.config.get("errors.tolerance") == "all") {

@@ -35,7 +35,25 @@
 
 namespace rivulet {
 
+namespace connectors {
+class TopicAdmin;
+}
+
 class Application;
+
+// The partition counts an application over `topology` runs with, read
+// through `admin` (Application::start; `rivulet submit` counts a cluster
+// query's tasks with it). Every input must exist, except a topic the
+// topology also writes (a result another query of the same file reads),
+// which is counted as it will be created (output_topic_partitions). Then
+// plan_partitions: the inputs of a join must agree, others may differ.
+Expected<PartitionPlan> plan_topology_partitions(const Topology& topology,
+                                                 connectors::TopicAdmin& admin);
+// The partition count an output topic is created with when missing:
+// Topology::output_partitions' hint (WITH PARTITIONS, else its first
+// source's count under `plan`), else the task count.
+int32_t output_topic_partitions(const Topology& topology, const PartitionPlan& plan,
+                                const std::string& topic);
 
 // A read-only view of one KTable across all partition tasks of an
 // Application. Any thread; each lookup is routed to the task owning the key

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/application.hpp"
 #include "connectors/topic_admin.hpp"
 #include "sql/app_file.hpp"
 
@@ -51,17 +52,8 @@ Expected<int32_t> query_partitions(const Topology& topology, const Config& confi
 Expected<PartitionPlan> query_partition_plan(const Topology& topology, const Config& config) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
   if (!admin) return admin.error();
-  auto repartition = topology.repartition_topics();
-  std::vector<TopicPartitions> inputs;
-  for (const auto& topic : topology.source_topics()) {
-    if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
-    auto n = (*admin)->partition_count(topic);
-    if (!n) return n.error();
-    if (!*n) return Error::fatal("input topic '" + topic + "' does not exist");
-    inputs.push_back(TopicPartitions{topic, **n});
-  }
-  if (inputs.empty()) return Error::fatal("the query reads no topic");
-  return plan_partitions(inputs, topology.copartition_groups(), repartition);
+  if (topology.source_topics().empty()) return Error::fatal("the query reads no topic");
+  return plan_topology_partitions(topology, **admin);
 }
 
 }  // namespace rivulet::cluster

@@ -53,6 +53,7 @@ struct Topology::State {
   std::optional<Error> error;
   size_t name_counter = 0;
   std::string scope;  // scoped_to()'s application id ("" when unscoped)
+  std::map<std::string, OutputPartitions> output_partitions;  // by sink topic
 
   // A repartition topic's name in this scope.
   std::string topic_of(const std::string& internal_name) const {
@@ -398,6 +399,17 @@ std::vector<std::string> Topology::sink_topics() const {
     }
   }
   return out;
+}
+
+void Topology::set_output_partitions(const std::string& topic, OutputPartitions hint) {
+  state_->output_partitions[topic] = std::move(hint);
+}
+
+std::optional<Topology::OutputPartitions> Topology::output_partitions(
+    const std::string& topic) const {
+  auto it = state_->output_partitions.find(topic);
+  if (it == state_->output_partitions.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<std::string> Topology::repartition_topics() const {

@@ -207,6 +207,16 @@ class Topology {
   std::vector<std::string> table_topics() const;
   // Every topic written, repartition topics included.
   std::vector<std::string> sink_topics() const;
+  // How many partitions an output topic gets when the application creates
+  // it (ksqlDB: a result's WITH (PARTITIONS=n), else its first source's):
+  // `partitions` when positive, else the count of the input topic `like`;
+  // without a hint, or when neither is known, the task count.
+  struct OutputPartitions {
+    int32_t partitions = 0;
+    std::string like;
+  };
+  void set_output_partitions(const std::string& topic, OutputPartitions hint);
+  std::optional<OutputPartitions> output_partitions(const std::string& topic) const;
   // Internal topics the application must create (with the task count)
   // before it starts; they are also among the source and sink topics.
   std::vector<std::string> repartition_topics() const;

@@ -295,6 +295,11 @@ class QueryPlanner {
                              keep_ms);
     }
     e_.topology_.add_sink(*node, sink_.topic, std::move(*serdes), sink_.is_table());
+    // Created when missing as ksqlDB creates it: WITH (PARTITIONS=n), else
+    // as many partitions as its first source.
+    e_.topology_.set_output_partitions(
+        sink_.topic, Topology::OutputPartitions{
+                         sink_.partitions, a_.sources.empty() ? "" : a_.sources[0].info->topic});
     return true;
   }
 

@@ -646,7 +646,8 @@ TEST_CASE("rivulet run: user-defined functions from --udf-library", "[integratio
 }
 
 // One file, inputs of 2, 3, 4 and 5 partitions: only the inputs of a join
-// must agree. The application runs 5 tasks, task i reading partition i of
+// must agree; and a query reading another's result, whose topic the start
+// creates first. The application runs 5 tasks, task i reading partition i of
 // the inputs that have one; each repartition topic takes the count of what
 // it is joined with (a re-keyed stream: its table's; a foreign-key join's
 // subscriptions: the right table's, its responses: the left table's), a
@@ -679,7 +680,13 @@ TEST_CASE("rivulet run: inputs no join ties may have different partition counts"
            "  FROM PAYMENTS P JOIN CUSTOMERS C ON P.CUSTOMER_ID = C.ID;\n"
            "CREATE TABLE ORDER_NAMES WITH (kafka_topic='mixed_order_names') AS\n"
            "  SELECT O.ID AS ID, C.NAME AS NAME, O.AMOUNT AS AMOUNT\n"
-           "  FROM ORDERS O JOIN CUSTOMERS C ON O.CUSTOMER_ID = C.ID;\n";
+           "  FROM ORDERS O JOIN CUSTOMERS C ON O.CUSTOMER_ID = C.ID;\n"
+           // A result another query of the file reads: created first, with
+           // its PARTITIONS; the next one like its first source.
+           "CREATE STREAM BIG_PAYMENTS WITH (kafka_topic='mixed_big', partitions=2) AS\n"
+           "  SELECT * FROM PAYMENTS WHERE AMOUNT > 40;\n"
+           "CREATE STREAM HUGE_PAYMENTS WITH (kafka_topic='mixed_huge') AS\n"
+           "  SELECT * FROM BIG_PAYMENTS WHERE AMOUNT > 45;\n";
   }
   const std::string produce =
       "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t ";
@@ -763,14 +770,29 @@ TEST_CASE("rivulet run: inputs no join ties may have different partition counts"
   });
   CHECK(counts == std::map<std::string, int64_t>{{"p0", 10}, {"p1", 10}, {"p2", 10}});
 
-  // kcat sees the repartition topics with the counts they were given.
+  // The chained results: 41-47 through BIG_PAYMENTS, 46 and 47 on.
+  std::set<std::string> big, huge;
+  eventually([&] {
+    big.clear();
+    huge.clear();
+    for (const auto& [k, v] : read_topic(*bootstrap, "mixed_big")) big.insert(k);
+    for (const auto& [k, v] : read_topic(*bootstrap, "mixed_huge")) huge.insert(k);
+    return big.size() >= 7 && huge.size() >= 2;
+  });
+  CHECK(big ==
+        std::set<std::string>{"pay41", "pay42", "pay43", "pay44", "pay45", "pay46", "pay47"});
+  CHECK(huge == std::set<std::string>{"pay46", "pay47"});
+
+  // kcat sees the topics with the counts they were given: repartition
+  // topics as what they join (a GROUP BY's: the task count), results as
+  // ksqlDB creates them (WITH PARTITIONS, else their first source's).
   auto [lrc, listing] = run_command("kcat -b " + *bootstrap + " -L", "", 30);
   REQUIRE(lrc == 0);
   auto count_of = [&](const std::string& part) {
     std::istringstream in(listing);
     std::string l;
     while (std::getline(in, l)) {
-      if (l.find("topic \"mixed-") == std::string::npos || l.find(part) == std::string::npos)
+      if (l.find("topic \"mixed") == std::string::npos || l.find(part) == std::string::npos)
         continue;
       auto with = l.find("with ");
       if (with != std::string::npos) return std::stoi(l.substr(with + 5));
@@ -782,6 +804,11 @@ TEST_CASE("rivulet run: inputs no join ties may have different partition counts"
   CHECK(count_of("fk-response-repartition") == 5);
   CHECK(count_of("CSAS_PAID_") == 3);
   CHECK(count_of("groupby-repartition") == 5);
+  CHECK(count_of("\"mixed_paid\"") == 4);
+  CHECK(count_of("\"mixed_page_counts\"") == 2);
+  CHECK(count_of("\"mixed_order_names\"") == 5);
+  CHECK(count_of("\"mixed_big\"") == 2);
+  CHECK(count_of("\"mixed_huge\"") == 2);
   CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
 
   // A join whose inputs differ is still refused at start, naming both.
