@@ -26,11 +26,12 @@
 // only; the coordinator forwards to it):
 //   lookup(query, partition, epoch, store, key) -> (LookupStatus, payload)
 //   fault("kill"|"pause"|"resume", max_ms)     -> "" or an error
-#include <caf/all.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <caf/all.hpp>
 
 namespace rivulet::cluster {
 

@@ -43,12 +43,6 @@ Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& co
   return true;
 }
 
-Expected<int32_t> query_partitions(const Topology& topology, const Config& config) {
-  auto plan = query_partition_plan(topology, config);
-  if (!plan) return plan.error();
-  return plan->tasks;
-}
-
 Expected<PartitionPlan> query_partition_plan(const Topology& topology, const Config& config) {
   auto admin = connectors::TopicAdmin::create({{"bootstrap.servers", config.get("bootstrap.servers")}});
   if (!admin) return admin.error();

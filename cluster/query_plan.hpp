@@ -26,7 +26,7 @@ namespace rivulet::cluster {
 std::vector<sql::SourceInfo> file_sources(const sql::PlannedApp& app);
 
 // Creates the topics of the file sources (PlannedApp::external_sources)
-// with their PARTITIONS, so that query_partitions counts them before any
+// with their PARTITIONS, so that query_partition_plan counts them before any
 // node has loaded them.
 // Creates the declared Kafka sources' topics too (create_declared_topics).
 Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& config);
@@ -37,11 +37,9 @@ Expected<bool> create_source_topics(const sql::PlannedApp& app, const Config& co
 Expected<bool> create_declared_topics(const std::vector<sql::SourceInfo>& sources,
                                       const Config& config);
 
-// The number of tasks: the partition count of the topology's largest input
-// topic (repartition topics excluded), read from the broker; an error when
-// the inputs of a join differ (PartitionPlan).
-Expected<int32_t> query_partitions(const Topology& topology, const Config& config);
-// The same with each input's count (plan_partitions).
+// A query's tasks (the partition count of its largest input topic) and
+// each input's count, read from the broker (plan_topology_partitions); an
+// error when the inputs of a join differ.
 Expected<PartitionPlan> query_partition_plan(const Topology& topology, const Config& config);
 
 }  // namespace rivulet::cluster
