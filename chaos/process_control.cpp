@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "chaos/broker_faults.hpp"
+#include "runtime/host_port.hpp"
 
 namespace rivulet::chaos {
 
@@ -103,19 +104,10 @@ std::string executable_of(pid_t pid) {
 }
 
 Expected<std::pair<std::string, int>> split_host_port(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Error::data("'" + address + "' is not HOST:PORT");
-  }
-  std::string host = unbracket(address.substr(0, colon));
-  const std::string port_text = address.substr(colon + 1);
-  int port = 0;
-  for (char c : port_text) {
-    if (c < '0' || c > '9' || port > 65535) return Error::data("'" + address + "': bad port");
-    port = port * 10 + (c - '0');
-  }
-  if (port <= 0 || port > 65535) return Error::data("'" + address + "': bad port");
-  return std::make_pair(host, port);
+  auto parsed = parse_host_port(address);
+  if (!parsed) return parsed.error();
+  if (parsed->port == 0) return Error::data("'" + address + "': port 0 names no process");
+  return std::make_pair(parsed->host, static_cast<int>(parsed->port));
 }
 
 std::vector<unsigned long> listening_inodes(const std::string& table, const std::string& host_in,

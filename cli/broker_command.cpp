@@ -3,6 +3,7 @@
 // until SIGINT or SIGTERM (exit 0; a second signal while it stops exits at
 // once with 128+signal, as every long-running command does through
 // ShutdownSignals). The first line of stdout is its bootstrap list.
+#include <charconv>
 #include <fstream>
 #include <iostream>
 
@@ -23,7 +24,12 @@ int run_broker(int brokers, const std::vector<std::string>& topics,
   for (const auto& spec : topics) {
     auto colon = spec.rfind(':');
     int32_t n = 0;
-    if (colon != std::string::npos) n = std::atoi(spec.c_str() + colon + 1);
+    if (colon != std::string::npos) {
+      const char* first = spec.data() + colon + 1;
+      const char* last = spec.data() + spec.size();
+      auto [end, ec] = std::from_chars(first, last, n);
+      if (ec != std::errc() || end != last) n = 0;
+    }
     if (colon == std::string::npos || colon == 0 || n <= 0) {
       std::cerr << "rivulet broker: --topic expects NAME:PARTITIONS, got '" << spec << "'\n";
       return 2;

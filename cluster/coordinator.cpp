@@ -12,6 +12,7 @@
 #include "cluster/coordinator_state.hpp"
 #include "cluster/protocol.hpp"
 #include "cluster/transport.hpp"
+#include "runtime/host_port.hpp"
 #include "runtime/log.hpp"
 
 namespace rivulet::cluster {
@@ -282,12 +283,13 @@ coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
 }  // namespace
 
 int run_coordinator(const std::string& listen, const Config& config, std::atomic<bool>& stop) {
-  std::string host, error;
-  uint16_t port = 0;
-  if (!parse_host_port(listen, host, port, error)) {
-    std::cerr << "rivulet coordinator: --listen: " << error << "\n";
+  auto address = parse_host_port(listen);
+  if (!address) {
+    std::cerr << "rivulet coordinator: --listen: " << address.error().message << "\n";
     return 2;
   }
+  const std::string host = address->host;
+  const uint16_t port = address->port;
   set_log_level(config.get("log.level"));
   auto times = cluster_times(config);
   if (times.heartbeat_ms * 3 > times.lease_ms) {
@@ -299,6 +301,7 @@ int run_coordinator(const std::string& listen, const Config& config, std::atomic
   StateFile file(config.get("state.dir"));
   std::vector<QueryDef> queries, terminating;
   int64_t epoch = 0;
+  std::string error;
   if (!file.load(queries, terminating, epoch, error)) {
     std::cerr << "rivulet coordinator: " << error << "\n";
     return 1;

@@ -27,6 +27,7 @@
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
 #include "cluster/transport.hpp"
+#include "runtime/host_port.hpp"
 #include "runtime/log.hpp"
 #include "runtime/thread_name.hpp"
 
@@ -697,11 +698,13 @@ void Node::controller_loop() {
 }
 
 int Node::run(std::atomic<bool>& stop) {
-  std::string error;
-  if (!parse_host_port(options_.coordinator, host_, port_, error)) {
-    std::cerr << "rivulet node: --coordinator: " << error << "\n";
+  auto coordinator = parse_host_port(options_.coordinator);
+  if (!coordinator) {
+    std::cerr << "rivulet node: --coordinator: " << coordinator.error().message << "\n";
     return 2;
   }
+  host_ = coordinator->host;
+  port_ = coordinator->port;
   if (options_.name.empty()) {
     std::cerr << "rivulet node: --name must not be empty\n";
     return 2;

@@ -75,22 +75,4 @@ void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeo
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(timeout)});
 }
 
-bool parse_host_port(const std::string& text, std::string& host, uint16_t& port,
-                     std::string& error) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    error = "expected HOST:PORT, got '" + text + "'";
-    return false;
-  }
-  host = text.substr(0, colon);
-  const std::string digits = text.substr(colon + 1);
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      digits.size() > 5 || std::stol(digits) > 65535) {
-    error = "invalid port in '" + text + "'";
-    return false;
-  }
-  port = static_cast<uint16_t>(std::stol(digits));
-  return true;
-}
-
 }  // namespace rivulet::cluster

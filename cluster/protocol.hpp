@@ -186,8 +186,4 @@ std::string check_hello(uint32_t version, const std::vector<std::string>& types,
 void configure_actor_system(caf::actor_system_config& cfg, int64_t failure_timeout_ms,
                             int64_t peer_failure_timeout_ms = 0);
 
-// "HOST:PORT" -> (host, port); an error message on bad input.
-bool parse_host_port(const std::string& text, std::string& host, uint16_t& port,
-                     std::string& error);
-
 }  // namespace rivulet::cluster

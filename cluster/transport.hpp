@@ -19,6 +19,7 @@
 #include "cluster/protocol.hpp"
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
+#include "runtime/host_port.hpp"
 #include "runtime/sanitizer.hpp"
 
 namespace rivulet::cluster {
@@ -60,9 +61,10 @@ constexpr int64_t kClientFailureTimeoutMs = 15000 * kClientSlowdown;
 // scoped actor lives in an inner scope: PLATFORM.md).
 template <typename Result, typename Ask>
 Expected<Result> ask_coordinator(const std::string& address, const Config& config, Ask ask) {
-  std::string host, error;
-  uint16_t port = 0;
-  if (!parse_host_port(address, host, port, error)) return Error::fatal("--coordinator: " + error);
+  auto parsed = parse_host_port(address);
+  if (!parsed) return Error::fatal("--coordinator: " + parsed.error().message);
+  const std::string host = parsed->host;
+  const uint16_t port = parsed->port;
   auto tls = tls_settings(config);
   if (auto why = check_tls(tls); !why.empty()) return Error::fatal(why);
   caf::actor_system_config cfg;

@@ -130,6 +130,9 @@ TEST_CASE("rivulet broker rejects a malformed --topic", "[integration][connector
   CHECK(run_command(cmd + " nocount 2>/dev/null", "", 10).first == 2);
   CHECK(run_command(cmd + " t:0 2>/dev/null", "", 10).first == 2);
   CHECK(run_command(cmd + " :4 2>/dev/null", "", 10).first == 2);
+  // A count with anything after its digits (read as 3 by atoi once).
+  CHECK(run_command(cmd + " t:3x 2>/dev/null", "", 10).first == 2);
+  CHECK(run_command(cmd + " t:99999999999 2>/dev/null", "", 10).first == 2);
   CHECK(run_command(cmd + " 'bad name:4' 2>/dev/null", "", 10).first != 0);
 }
 
