@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "runtime/thread_name.hpp"
-
 namespace rivulet {
 
 namespace {
@@ -260,48 +258,36 @@ std::string render_health(const Application& app) {
 
 Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
                                                             const Application& app) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Error::fatal("--http expects HOST:PORT, got '" + listen + "'");
-  }
+  auto http = HttpServer::create(listen);
+  if (!http) return Error::fatal("--http: " + http.error().message);
   std::unique_ptr<HttpEndpoint> ep(new HttpEndpoint());
-  ep->host_ = listen.substr(0, colon);
-  int port = std::atoi(listen.c_str() + colon + 1);
-  ep->server_ = std::make_unique<httplib::Server>();
+  ep->http_ = std::move(*http);
+  auto& server = ep->http_->server();
   const Application* a = &app;
-  ep->server_->Get("/metrics", [a](const httplib::Request&, httplib::Response& res) {
+  server.Get("/metrics", [a](const httplib::Request&, httplib::Response& res) {
     res.set_content(
         render_prometheus(a->application_id(), a->task_metrics(true), resident_memory_bytes(),
                           "application", kafka_client_metrics(*a)),
         "text/plain; version=0.0.4");
   });
-  ep->server_->Get("/health", [a](const httplib::Request&, httplib::Response& res) {
+  server.Get("/health", [a](const httplib::Request&, httplib::Response& res) {
     res.status = a->ready() ? 200 : 503;
     res.set_content(render_health(*a), "application/json");
   });
-  ep->server_->Get("/tasks", [a](const httplib::Request&, httplib::Response& res) {
+  server.Get("/tasks", [a](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_tasks(a->task_metrics(true)), "application/json");
   });
-  if (port == 0) {
-    ep->port_ = ep->server_->bind_to_any_port(ep->host_);
-    if (ep->port_ < 0) return Error::fatal("cannot listen on " + listen);
-  } else {
-    if (!ep->server_->bind_to_port(ep->host_, port)) {
-      return Error::fatal("cannot listen on " + listen);
-    }
-    ep->port_ = port;
-  }
-  auto* server = ep->server_.get();
-  ep->thread_ = std::thread([server] {
-    set_thread_name("rivulet.http");
-    server->listen_after_bind();
-  });
+  if (auto bound = ep->http_->listen(); !bound) return bound.error();
   return ep;
 }
 
-HttpEndpoint::~HttpEndpoint() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+HttpEndpoint::~HttpEndpoint() = default;
+
+int HttpEndpoint::port() const {
+  return http_->port();
+}
+const std::string& HttpEndpoint::host() const {
+  return http_->host();
 }
 
 }  // namespace rivulet

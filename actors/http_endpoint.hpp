@@ -12,15 +12,11 @@
 // destroyed. Binds to loopback unless told otherwise.
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "actors/application.hpp"
+#include "actors/http_server.hpp"
 #include "runtime/error.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace rivulet {
 
@@ -34,15 +30,12 @@ class HttpEndpoint {
   HttpEndpoint(const HttpEndpoint&) = delete;
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;
 
-  int port() const { return port_; }
-  const std::string& host() const { return host_; }
+  int port() const;
+  const std::string& host() const;
 
  private:
   HttpEndpoint() = default;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::string host_;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> http_;
 };
 
 // One Kafka client of an Application, for rivulet_kafka_requests_total and

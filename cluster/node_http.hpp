@@ -13,15 +13,11 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "actors/application.hpp"
+#include "actors/http_server.hpp"
 #include "runtime/error.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace rivulet::cluster {
 
@@ -47,14 +43,11 @@ class NodeHttp {
   NodeHttp(const NodeHttp&) = delete;
   NodeHttp& operator=(const NodeHttp&) = delete;
   // HOST:PORT it listens on.
-  std::string address() const { return host_ + ":" + std::to_string(port_); }
+  std::string address() const;
 
  private:
   NodeHttp() = default;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::string host_;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> http_;
 };
 
 }  // namespace rivulet::cluster
