@@ -210,8 +210,10 @@ std::string one_line(std::string s) {
   return s;
 }
 
-// Runs one case with `format` substituted; returns "" on success, else why.
-CaseResult run_case(const json& test, const std::string& format) {
+// Runs one case with `format` substituted for {FORMAT} and `config` for
+// {CONFIG} (a value of its "config" list, which ksqlDB's runner runs the
+// case once per); returns "" on success, else why.
+CaseResult run_case(const json& test, const std::string& format, const std::string& config) {
   CaseResult r;
   r.status = "FAIL";
   bool expects_error = test.contains("expectedException");
@@ -224,6 +226,7 @@ CaseResult run_case(const json& test, const std::string& format) {
     if (!st.is_string()) continue;
     std::string text = st.get<std::string>();
     replace_all(text, "{FORMAT}", format.empty() ? "JSON" : format);
+    replace_all(text, "{CONFIG}", config);
     auto parsed = sql::parse_statements(text);
     if (!parsed) {
       if (expects_error) {
@@ -246,6 +249,7 @@ CaseResult run_case(const json& test, const std::string& format) {
     for (const auto& [k, v] : test["properties"].items())
       if (v.is_string()) {
         std::string value = v.get<std::string>(), key = k;
+        replace_all(value, "{CONFIG}", config);
         replace_all(value, "'", "''");
         replace_all(key, "'", "''");
         if (auto set = engine.execute_script("SET '" + key + "' = '" + value + "';"); !set) {
@@ -490,8 +494,24 @@ int run(const std::vector<std::string>& files, bool as_json) {
         formats.clear();
         for (const auto& f : test["format"]) formats.push_back(f.is_string() ? f.get<std::string>() : "");
       }
+      // A case with a "config" list passes when it passes with each value.
+      std::vector<std::string> configs;
+      if (test.contains("config") && test["config"].is_array())
+        for (const auto& c : test["config"])
+          if (c.is_string()) configs.push_back(c.get<std::string>());
       for (const auto& f : formats) {
-        CaseResult r = run_case(test, f);
+        CaseResult r;
+        if (configs.empty()) {
+          r = run_case(test, f, "");
+        } else {
+          for (const auto& c : configs) {
+            r = run_case(test, f, c);
+            if (r.status == "FAIL") {
+              r.detail = "with {CONFIG} = " + c + ": " + r.detail;
+              break;
+            }
+          }
+        }
         r.file = file;
         r.name = formats.size() > 1 || !f.empty() ? name + " - " + f : name;
         report(std::move(r));

@@ -1,6 +1,7 @@
 #include "sql/planner.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -31,6 +32,34 @@ namespace {
 constexpr const char* kCollectListLimit = "ksql.functions.collect_list.limit";
 constexpr const char* kCollectSetLimit = "ksql.functions.collect_set.limit";
 constexpr const char* kNewQueryPlanner = "ksql.new.query.planner.enabled";
+
+// Java's String.trim(): what Kafka's ConfigDef reads a value through.
+std::string_view java_trim(std::string_view text) {
+  while (!text.empty() && static_cast<unsigned char>(text.front()) <= ' ') text.remove_prefix(1);
+  while (!text.empty() && static_cast<unsigned char>(text.back()) <= ' ') text.remove_suffix(1);
+  return text;
+}
+
+// A SET value of type BOOLEAN as Kafka's ConfigDef reads it: trimmed,
+// "true" or "false" in any case.
+std::optional<bool> config_bool(std::string_view text) {
+  text = java_trim(text);
+  if (iequals(text, "true")) return true;
+  if (iequals(text, "false")) return false;
+  return std::nullopt;
+}
+
+// A SET value of type INT as Kafka's ConfigDef reads it: trimmed, then
+// Integer.parseInt (an optional sign, decimal digits, within 32 bits).
+std::optional<int32_t> config_int(std::string_view text) {
+  text = java_trim(text);
+  if (text.size() > 1 && text[0] == '+' && text[1] >= '0' && text[1] <= '9') text.remove_prefix(1);
+  int32_t n = 0;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(text.data(), last, n);
+  if (text.empty() || ec != std::errc() || end != last) return std::nullopt;
+  return n;
+}
 
 bool is_logical_json(const std::string& format) {
   return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
@@ -888,7 +917,7 @@ class QueryPlanner {
 
   bool property_is_true(const char* key) const {
     for (const auto& [k, v] : e_.properties())
-      if (iequals(k, key)) return iequals(v, "true");
+      if (iequals(k, key)) return config_bool(v).value_or(false);  // checked when SET
     return false;
   }
 
@@ -897,12 +926,8 @@ class QueryPlanner {
   size_t collect_limit(const char* key) const {
     for (const auto& [k, v] : e_.properties()) {
       if (!iequals(k, key)) continue;
-      try {
-        const long long n = std::stoll(v);
-        return n < 0 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(n);
-      } catch (const std::exception&) {
-        break;  // not a number: the default
-      }
+      const int32_t n = config_int(v).value_or(1000);  // checked when SET
+      return n < 0 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(n);
     }
     return 1000;
   }
@@ -1558,6 +1583,20 @@ bool is_planner_property(std::string_view key) {
          iequals(key, kNewQueryPlanner);
 }
 
+std::optional<std::string> invalid_planner_property(std::string_view key,
+                                                    const std::string& value) {
+  // In the words of Kafka's ConfigDef, which ksqlDB's SET answers with.
+  const auto invalid = [&](const char* why) {
+    return "Invalid value " + value + " for configuration " + std::string(key) + ": " + why;
+  };
+  if (iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit)) {
+    if (!config_int(value)) return invalid("Not a number of type INT");
+  } else if (iequals(key, kNewQueryPlanner)) {
+    if (!config_bool(value)) return invalid("Expected value to be either true or false");
+  }
+  return std::nullopt;
+}
+
 Expected<std::string> SqlEngine::execute(const Statement& s) {
   if (const auto* c = std::get_if<CreateSource>(&s.body)) {
     auto info = Catalog::describe_create(*c, s.text);
@@ -1570,6 +1609,7 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
   if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) return create_as(*c, s.text);
   if (const auto* i = std::get_if<InsertInto>(&s.body)) return insert_into(*i);
   if (const auto* set = std::get_if<SetProperty>(&s.body)) {
+    if (auto why = invalid_planner_property(set->name, set->value)) return sql_error(s.loc, *why);
     set_property(set->name, set->value);
     return std::string("Property changed");
   }

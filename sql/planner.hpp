@@ -31,6 +31,7 @@
 // Ownership: one SqlEngine per session, used from one thread. The Topology
 // it builds may be instantiated from any thread once built.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,9 @@ std::string queryable_store_name(const std::string& table);
 // SET keys the planner itself reads (not configuration keys, not ignored):
 // ksql.functions.collect_list.limit, ksql.functions.collect_set.limit.
 bool is_planner_property(std::string_view key);
+// Why `value` is not a valid value of the planner property `key` (ksqlDB's
+// wording), or nothing; other keys are not checked here.
+std::optional<std::string> invalid_planner_property(std::string_view key, const std::string& value);
 
 class SqlEngine {
  public:

@@ -1050,4 +1050,66 @@ TEST_CASE("planner: HISTOGRAM stops adding values at 1000 distinct", "[sql][plan
   CHECK_FALSE(h.contains("v1000"));
 }
 
+// The SET keys the planner reads are checked as ksqlDB checks them: a
+// COLLECT_LIST limit that is not an INT used to be taken as the default
+// (1000) without a word.
+TEST_CASE("planner: a SET value the planner reads is checked as ksqlDB checks it",
+          "[sql][planner]") {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"ksql.functions.collect_list.limit", "abc"},
+      {"ksql.functions.collect_list.limit", "12x"},
+      {"ksql.functions.collect_set.limit", "3000000000"},
+      {"KSQL.FUNCTIONS.COLLECT_SET.LIMIT", ""},
+      {"ksql.functions.collect_set.limit", "+-5"},
+      {"ksql.new.query.planner.enabled", "yes"},
+  };
+  for (const auto& [key, value] : bad) {
+    INFO(key << " = '" << value << "'");
+    SqlEngine engine;
+    auto ran = engine.execute_script(
+        "CREATE STREAM EV (AD STRING KEY, N INT) "
+        "WITH (kafka_topic='ev', value_format='JSON');\n"
+        "  SET '" +
+        key + "' = '" + value + "';");
+    REQUIRE_FALSE(ran);
+    CHECK_THAT(ran.error().message, Catch::StartsWith("line 2:3: Invalid value " + value +
+                                                      " for configuration " + key + ": "));
+  }
+  // Java's reading: trimmed, a sign, any case for a boolean.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"ksql.functions.collect_list.limit", " 7 "},
+           {"ksql.functions.collect_list.limit", "-1"},
+           {"ksql.functions.collect_set.limit", "+2"},
+           {"ksql.new.query.planner.enabled", " FALSE"}}) {
+    INFO(key << " = '" << value << "'");
+    SqlEngine engine;
+    auto ran = engine.execute_script("SET '" + key + "' = '" + value + "';");
+    INFO((ran ? std::string() : ran.error().message));
+    CHECK(ran);
+  }
+  CHECK(invalid_planner_property("ksql.functions.collect_list.limit", "2147483647") ==
+        std::nullopt);
+  CHECK(invalid_planner_property("ksql.functions.collect_list.limit", "2147483648") ==
+        "Invalid value 2147483648 for configuration ksql.functions.collect_list.limit: Not a "
+        "number of type INT");
+  CHECK(invalid_planner_property("auto.offset.reset", "anything") == std::nullopt);
+}
+
+TEST_CASE("planner: a trimmed COLLECT_LIST limit is the limit", "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "SET 'ksql.functions.collect_list.limit' = ' 2 ';"
+      "CREATE STREAM EV (AD STRING KEY, N INT) WITH (kafka_topic='ev', value_format='JSON');"
+      "CREATE TABLE T AS SELECT AD, COLLECT_LIST(N) AS NS FROM EV GROUP BY AD;"));
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  for (int n = 1; n <= 3; ++n) {
+    REQUIRE((*driver)->pipe("ev", string_key("a"), "{\"N\":" + std::to_string(n) + "}", n));
+  }
+  auto got = (*driver)->outputs("T");
+  REQUIRE(got.size() == 3);
+  REQUIRE(got.back().value);
+  CHECK(json::parse(*got.back().value)["NS"] == json({1, 2}));
+}
+
 }  // namespace rivulet::sql

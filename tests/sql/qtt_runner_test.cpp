@@ -93,6 +93,44 @@ TEST_CASE("qtt: expected fields match by name, then in upper case, absent ones a
   std::remove(file.c_str());
 }
 
+// A case with a "config" list runs once per value, {CONFIG} replaced in its
+// properties and statements (as ksqlDB's runner does), and passes only
+// when every run does. Before, "{CONFIG}" was SET as it stood.
+TEST_CASE("qtt: a case with a config list passes only with each of its values", "[sql][qtt]") {
+  const std::string file = std::string(RIVULET_BINARY_DIR) + "/qtt-config-test.json";
+  {
+    std::ofstream f(file);
+    auto test_case = [&](const char* name, const char* config) {
+      return std::string(R"({"name": ")") + name + R"(", "config": )" + config +
+             R"(, "properties": {"ksql.functions.collect_list.limit": "{CONFIG}"},)" +
+             R"( "statements": ["CREATE STREAM I (K STRING KEY, A INT) WITH (kafka_topic='i', value_format='JSON');",)" +
+             R"( "CREATE TABLE O AS SELECT K, COLLECT_LIST(A) AS L FROM I GROUP BY K;"],)" +
+             R"( "inputs": [{"topic": "i", "key": "k", "value": {"A": 1}}, {"topic": "i", "key": "k", "value": {"A": 2}}],)" +
+             R"( "outputs": [{"topic": "O", "key": "k", "value": {"L": [1]}}, {"topic": "O", "key": "k", "value": {"L": [1, 2]}}]})";
+    };
+    f << R"({"tests": [)" << test_case("every value passes", R"(["2", "5"])") << ", "
+      << test_case("one value fails", R"(["5", "1"])") << ", "
+      << test_case("not a number", R"(["x"])") << "]}";
+  }
+  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  pclose(p);
+  INFO(out);
+  CHECK(out.find("PASS  qtt-config-test.json :: every value passes\n") != std::string::npos);
+  CHECK(out.find("FAIL  qtt-config-test.json :: one value fails  -- with {CONFIG} = 1: ") !=
+        std::string::npos);
+  CHECK(out.find("FAIL  qtt-config-test.json :: not a number  -- with {CONFIG} = x: property "
+                 "rejected: line 1:1: Invalid value x for configuration "
+                 "ksql.functions.collect_list.limit: Not a number of type INT") !=
+        std::string::npos);
+  CHECK(out.find("1 passed, 2 failed, 0 skipped") != std::string::npos);
+  std::remove(file.c_str());
+}
+
 // Every case of ../shared/qtt passes unless it is listed in
 // tests/sql/qtt_known_failures.txt: a case that passed before and fails now
 // fails `make test`.
