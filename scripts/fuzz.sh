@@ -4,19 +4,20 @@
 # for). Corpora grow in build-fuzz/corpus/<target>/ (seeded from the
 # target's fuzz/corpus/), and a crash leaves its input in
 # build-fuzz/artifacts/<target>/. Exits 1 when any target did not end with
-# "Done N runs". Usage: scripts/fuzz.sh [target ...] (default: all four).
+# "Done N runs". Usage: scripts/fuzz.sh [target ...] (default: all five).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-600}
 jobs=${JOBS:-$(nproc)}
 declare -A seeds=(
   [sql_parser_fuzzer]=sql/fuzz/corpus
+  [sql_planner_fuzzer]=sql/fuzz/planner_corpus
   [codec_fuzzer]=runtime/fuzz/corpus
   [store_fuzzer]=operators/fuzz/corpus
   [snapshot_fuzzer]=checkpoint/fuzz/corpus
 )
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(sql_parser_fuzzer codec_fuzzer store_fuzzer snapshot_fuzzer)
+[ ${#targets[@]} -eq 0 ] && targets=(sql_parser_fuzzer sql_planner_fuzzer codec_fuzzer store_fuzzer snapshot_fuzzer)
 for t in "${targets[@]}"; do
   [ -n "${seeds[$t]:-}" ] || { echo "fuzz.sh: unknown target $t" >&2; exit 2; }
 done
