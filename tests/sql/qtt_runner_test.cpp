@@ -7,10 +7,31 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
-#include <set>
-#include <vector>
 #include <regex>
+#include <set>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include "support/child_process.hpp"
+
+namespace {
+
+// `rivulet qtt ARGS`: its exit status (-1: it did not exit) and its
+// output, stderr with stdout unless left out.
+std::pair<int, std::string> qtt(const std::string& args, bool with_stderr = true) {
+  return rivulet::testing::run_command(rivulet::testing::rivulet_binary() + " qtt " + args +
+                                           (with_stderr ? " 2>&1" : " 2>/dev/null"),
+                                       "", 600);
+}
+
+std::string last_line(const std::string& out) {
+  auto end = out.size() > 0 && out.back() == '\n' ? out.size() - 1 : out.size();
+  auto start = out.rfind('\n', end == 0 ? 0 : end - 1);
+  return out.substr(start == std::string::npos ? 0 : start + 1);
+}
+
+}  // namespace
 
 TEST_CASE("qtt: the runner completes over select.json", "[sql][qtt]") {
   std::string file = std::string(RIVULET_SOURCE_DIR) + "/../shared/qtt/select.json";
@@ -19,37 +40,19 @@ TEST_CASE("qtt: the runner completes over select.json", "[sql][qtt]") {
     WARN("no " << file << ": skipped");
     return;
   }
-  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + file + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out, last;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) {
-    out += buf;
-    last = buf;
-  }
-  int status = pclose(p);
+  auto [status, out] = qtt(file);
   INFO(out);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) <= 1);  // 1: some case failed; not a crash
-  CHECK(std::regex_match(last, std::regex(R"(\d+ passed, \d+ failed, \d+ skipped\n)")));
+  CHECK((status == 0 || status == 1));  // 1: some case failed; not a crash
+  CHECK(std::regex_match(last_line(out), std::regex(R"(\d+ passed, \d+ failed, \d+ skipped\n)")));
   CHECK(out.find("select.json :: ") != std::string::npos);
 }
 
 // A directory or a missing file is a failed case with its reason, not a
 // crash (a directory used to throw out of the JSON parser).
 TEST_CASE("qtt: a directory or a missing file is reported and the run goes on", "[sql][qtt]") {
-  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " +
-                    std::string(RIVULET_BINARY_DIR) + " /nonexistent/x.json 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  int status = pclose(p);
+  auto [status, out] = qtt(std::string(RIVULET_BINARY_DIR) + " /nonexistent/x.json");
   INFO(out);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(status == 1);
   CHECK(out.find("not a test file (*.json): " + std::string(RIVULET_BINARY_DIR)) !=
         std::string::npos);
   CHECK(out.find("not a test file (*.json): /nonexistent/x.json") != std::string::npos);
@@ -76,14 +79,9 @@ TEST_CASE("qtt: expected fields match by name, then in upper case, absent ones a
       << test_case("a field too many", R"({"VAL": 1, "NOTHING": null, "X": null})") << ", "
       << test_case("wrong value", R"({"val": 2, "NOTHING": null})") << "]}";
   }
-  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + file + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
+  auto [status, out] = qtt(file);
   INFO(out);
+  CHECK(status == 1);
   CHECK(out.find("PASS  qtt-compare-test.json :: lower case") != std::string::npos);
   CHECK(out.find("PASS  qtt-compare-test.json :: absent as null") != std::string::npos);
   CHECK(out.find("FAIL  qtt-compare-test.json :: absent but not null") != std::string::npos);
@@ -112,14 +110,9 @@ TEST_CASE("qtt: a case with a config list passes only with each of its values", 
       << test_case("one value fails", R"(["5", "1"])") << ", "
       << test_case("not a number", R"(["x"])") << "]}";
   }
-  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + file + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
+  auto [status, out] = qtt(file);
   INFO(out);
+  CHECK(status == 1);
   CHECK(out.find("PASS  qtt-config-test.json :: every value passes\n") != std::string::npos);
   CHECK(out.find("FAIL  qtt-config-test.json :: one value fails  -- with {CONFIG} = 1: ") !=
         std::string::npos);
@@ -149,26 +142,20 @@ TEST_CASE("qtt: no case fails outside the known-failing list", "[sql][qtt]") {
     while (std::getline(in, line))
       if (!line.empty() && line[0] != '#') known.insert(line);
   }
-  std::string cmd = std::string(RIVULET_BINARY_DIR) + "/bin/rivulet qtt " + dir + "/*.json 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
+  auto [status, out] = qtt(dir + "/*.json", false);
   std::vector<std::string> unexpected, fixed;
   std::set<std::string> failing;
-  std::string last;
-  char buf[8192];
-  while (fgets(buf, sizeof buf, p)) {
-    std::string line = buf;
-    last = line;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    line += "\n";
     if (line.rfind("FAIL  ", 0) != 0) continue;
     std::string name = line.substr(6, line.find("  -- ") - 6);
     while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
     failing.insert(name);
     if (!known.count(name)) unexpected.push_back(line);
   }
-  int status = pclose(p);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) <= 1);
-  CHECK(std::regex_match(last, std::regex(R"(\d+ passed, \d+ failed, \d+ skipped\n)")));
+  CHECK((status == 0 || status == 1));
+  CHECK(std::regex_match(last_line(out), std::regex(R"(\d+ passed, \d+ failed, \d+ skipped\n)")));
   for (const auto& k : known)
     if (!failing.count(k)) fixed.push_back(k);
   if (!fixed.empty()) {
