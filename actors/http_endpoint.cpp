@@ -259,7 +259,7 @@ std::string render_health(const Application& app) {
 Expected<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
                                                             const Application& app) {
   auto http = HttpServer::create(listen);
-  if (!http) return Error::fatal("--http: " + http.error().message);
+  if (!http) return http.error();
   std::unique_ptr<HttpEndpoint> ep(new HttpEndpoint());
   ep->http_ = std::move(*http);
   auto& server = ep->http_->server();

@@ -14,7 +14,7 @@ Expected<std::unique_ptr<NodeHttp>> NodeHttp::start(const std::string& listen,
                                                     const std::string& node, Apps apps,
                                                     Starting starting, Failed failed) {
   auto http = HttpServer::create(listen);
-  if (!http) return Error::fatal("--http: " + http.error().message);
+  if (!http) return http.error();
   std::unique_ptr<NodeHttp> ep(new NodeHttp());
   ep->http_ = std::move(*http);
   auto& server = ep->http_->server();
