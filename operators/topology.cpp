@@ -344,6 +344,10 @@ Topology::NodeId Topology::add_repartition(NodeId parent, const std::string& nam
   return source;
 }
 
+void Topology::restore(const Topology& snapshot) {
+  if (snapshot.state_ != state_) *state_ = *snapshot.state_;
+}
+
 Topology Topology::scoped_to(const std::string& application_id) const {
   Topology out;
   *out.state_ = *state_;
@@ -399,6 +403,58 @@ std::vector<std::string> Topology::sink_topics() const {
     }
   }
   return out;
+}
+
+std::vector<std::string> Topology::topic_cycle() const {
+  const auto& nodes = state_->nodes;
+  std::vector<std::vector<size_t>> children(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (NodeId p : nodes[i].parents)
+      if (p < nodes.size()) children[p].push_back(i);
+  // Each topic a source reads -> the topics written downstream of it.
+  std::map<std::string, std::set<std::string>> writes;
+  for (size_t s = 0; s < nodes.size(); ++s) {
+    if (nodes[s].kind != State::Kind::Source) continue;
+    auto& out = writes[nodes[s].topic];
+    std::vector<bool> seen(nodes.size(), false);
+    std::vector<size_t> todo{s};
+    seen[s] = true;
+    while (!todo.empty()) {
+      const size_t n = todo.back();
+      todo.pop_back();
+      if (nodes[n].kind == State::Kind::Sink) out.insert(nodes[n].topic);
+      for (size_t c : children[n])
+        if (!seen[c]) seen[c] = true, todo.push_back(c);
+    }
+  }
+  // Depth first over topics; a topic met again on the current path closes
+  // a loop.
+  std::map<std::string, int> state;  // 1: on the path, 2: done
+  std::vector<std::string> path;
+  std::function<std::vector<std::string>(const std::string&)> visit =
+      [&](const std::string& topic) -> std::vector<std::string> {
+    state[topic] = 1;
+    path.push_back(topic);
+    auto it = writes.find(topic);
+    if (it != writes.end()) {
+      for (const auto& next : it->second) {
+        if (state[next] == 1) {
+          std::vector<std::string> loop(std::find(path.begin(), path.end(), next), path.end());
+          loop.push_back(next);
+          return loop;
+        }
+        if (state[next] == 0)
+          if (auto loop = visit(next); !loop.empty()) return loop;
+      }
+    }
+    path.pop_back();
+    state[topic] = 2;
+    return {};
+  };
+  for (const auto& [topic, _] : writes)
+    if (state[topic] == 0)
+      if (auto loop = visit(topic); !loop.empty()) return loop;
+  return {};
 }
 
 void Topology::set_output_partitions(const std::string& topic, OutputPartitions hint) {

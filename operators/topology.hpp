@@ -175,6 +175,11 @@ class Topology {
   // checkpoints of either naming restore. The copy shares nothing mutable
   // with this topology.
   Topology scoped_to(const std::string& application_id) const;
+  // Puts back everything `snapshot` (a scoped_to() copy of this topology
+  // taken earlier) holds, in place, so that every copy of this topology
+  // sees it: the SQL engine undoes a query refused half-way through
+  // planning with it.
+  void restore(const Topology& snapshot);
   // Each repartition topic of a scoped topology with the name it had before
   // scoping ({scoped, unscoped}), for a restore that finds a checkpoint of
   // the unscoped one (Application). Empty when unscoped.
@@ -207,6 +212,13 @@ class Topology {
   std::vector<std::string> table_topics() const;
   // Every topic written, repartition topics included.
   std::vector<std::string> sink_topics() const;
+  // A loop over topics: a topic whose records reach (through the nodes,
+  // repartition topics and other queries of this topology) a sink that
+  // writes it again, so that every record would be processed again for
+  // ever. The topics in order, the first again at the end ("s", "a", "s");
+  // empty when there is none. Lookups (a join's table side, a subquery's
+  // table) read without triggering anything, so they close no loop.
+  std::vector<std::string> topic_cycle() const;
   // How many partitions an output topic gets when the application creates
   // it (ksqlDB: a result's WITH (PARTITIONS=n), else its first source's):
   // `partitions` when positive, else the count of the input topic `like`;

@@ -1597,6 +1597,39 @@ std::optional<std::string> invalid_planner_property(std::string_view key,
   return std::nullopt;
 }
 
+struct SqlEngine::PlanningState {
+  Catalog catalog;
+  int queries = 0;
+  Topology topology;
+  std::vector<SourceEntry> sources;
+  std::vector<std::vector<bool>> decoded;  // each source's, by value: widened in place
+  std::vector<std::pair<std::string, Topology::NodeId>> tables;
+  size_t subquery_notes = 0;
+};
+
+SqlEngine::PlanningState SqlEngine::save_planning() const {
+  PlanningState s;
+  s.catalog = catalog_;
+  s.queries = queries_;
+  s.topology = topology_.scoped_to("");
+  s.sources = sources_;
+  for (const auto& e : sources_) s.decoded.push_back(e.decoded ? *e.decoded : std::vector<bool>());
+  s.tables = tables_;
+  s.subquery_notes = subquery_notes_.size();
+  return s;
+}
+
+void SqlEngine::restore_planning(const PlanningState& saved) {
+  catalog_ = saved.catalog;
+  queries_ = saved.queries;
+  topology_.restore(saved.topology);
+  sources_ = saved.sources;
+  for (size_t i = 0; i < sources_.size(); ++i)
+    if (sources_[i].decoded) *sources_[i].decoded = saved.decoded[i];
+  tables_ = saved.tables;
+  subquery_notes_.resize(saved.subquery_notes);
+}
+
 Expected<std::string> SqlEngine::execute(const Statement& s) {
   if (const auto* c = std::get_if<CreateSource>(&s.body)) {
     auto info = Catalog::describe_create(*c, s.text);
@@ -1606,8 +1639,30 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
   }
   if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body))
     return catalog_.apply(s);
-  if (const auto* c = std::get_if<CreateAsSelect>(&s.body)) return create_as(*c, s.text);
-  if (const auto* i = std::get_if<InsertInto>(&s.body)) return insert_into(*i);
+  if (std::holds_alternative<CreateAsSelect>(s.body) ||
+      std::holds_alternative<InsertInto>(s.body)) {
+    const PlanningState saved = save_planning();
+    auto planned = std::holds_alternative<CreateAsSelect>(s.body)
+                       ? create_as(std::get<CreateAsSelect>(s.body), s.text)
+                       : insert_into(std::get<InsertInto>(s.body));
+    if (!planned) {
+      restore_planning(saved);
+      return planned;
+    }
+    // Refused at planning rather than found running: a query that reads
+    // what it writes (itself, or through the file's other queries)
+    // processes every record again for ever.
+    if (auto loop = topology_.topic_cycle(); !loop.empty()) {
+      restore_planning(saved);
+      std::string path;
+      for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
+      return sql_error(s.loc,
+                       "Cannot run this query: it writes a topic it reads again, so "
+                       "every record would go round for ever: " +
+                           path);
+    }
+    return planned;
+  }
   if (const auto* set = std::get_if<SetProperty>(&s.body)) {
     if (auto why = invalid_planner_property(set->name, set->value)) return sql_error(s.loc, *why);
     set_property(set->name, set->value);
@@ -1696,10 +1751,14 @@ Expected<SourceInfo> SqlEngine::plan_push(const Query& q, PeekFn deliver) {
   c.name_loc = q.loc;
   auto info = describe_create_as(c, *analysis, to_sql(q));
   if (!info) return info.error();
+  const PlanningState saved = save_planning();
   QueryPlanner planner(*this, q, *analysis, *info, "TRANSIENT_" + std::to_string(queries_),
                        std::move(deliver));
   auto planned = planner.plan();
-  if (!planned) return planned.error();
+  if (!planned) {
+    restore_planning(saved);
+    return planned.error();
+  }
   return info;
 }
 

@@ -106,6 +106,13 @@ class SqlEngine {
  private:
   Expected<std::string> create_as(const CreateAsSelect& c, const std::string& text);
   Expected<std::string> insert_into(const InsertInto& i);
+  // What planning a query may change in the engine, saved before and put
+  // back when the query is refused half-way: a refused statement leaves no
+  // node behind (one that read its own sink's topic made the topology
+  // loop on its own output).
+  struct PlanningState;
+  PlanningState save_planning() const;
+  void restore_planning(const PlanningState& saved);
   void set_property(const std::string& name, const std::string& value);
   void unset_property(const std::string& name);
   // The topic's source node (one per topic). `reads`: the columns the
