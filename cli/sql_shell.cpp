@@ -693,6 +693,15 @@ struct SqlShell::Impl {
     }
     auto valid = engine->topology().validate();
     if (!valid) return valid.error();
+    // Each query runs as an application of its own, so a loop through the
+    // running queries (A from S, then INSERT INTO S FROM A) is looked for
+    // over all of them, as the engine looks in one file.
+    Topology::TopicFlows flows = engine->topology().topic_flows();
+    for (const auto& q : queries)
+      for (auto& [topic, written] : q.engine->topology().topic_flows())
+        flows[topic].insert(written.begin(), written.end());
+    if (auto loop = find_topic_cycle(flows); !loop.empty())
+      return sql_error(s.loc, sql::topic_loop_error(loop));
     auto config = query_config(id);
     if (!config) return config.error();
     std::unique_ptr<Application> app;

@@ -406,13 +406,17 @@ std::vector<std::string> Topology::sink_topics() const {
 }
 
 std::vector<std::string> Topology::topic_cycle() const {
+  return find_topic_cycle(topic_flows());
+}
+
+Topology::TopicFlows Topology::topic_flows() const {
   const auto& nodes = state_->nodes;
   std::vector<std::vector<size_t>> children(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i)
     for (NodeId p : nodes[i].parents)
       if (p < nodes.size()) children[p].push_back(i);
   // Each topic a source reads -> the topics written downstream of it.
-  std::map<std::string, std::set<std::string>> writes;
+  TopicFlows writes;
   for (size_t s = 0; s < nodes.size(); ++s) {
     if (nodes[s].kind != State::Kind::Source) continue;
     auto& out = writes[nodes[s].topic];
@@ -427,6 +431,10 @@ std::vector<std::string> Topology::topic_cycle() const {
         if (!seen[c]) seen[c] = true, todo.push_back(c);
     }
   }
+  return writes;
+}
+
+std::vector<std::string> find_topic_cycle(const Topology::TopicFlows& writes) {
   // Depth first over topics; a topic met again on the current path closes
   // a loop.
   std::map<std::string, int> state;  // 1: on the path, 2: done

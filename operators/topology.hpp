@@ -36,8 +36,10 @@
 // Builder mistakes (an unknown table, a topic read twice) are recorded, not
 // thrown: validate() returns the first, and instantiate() returns nullptr.
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -219,6 +221,12 @@ class Topology {
   // empty when there is none. Lookups (a join's table side, a subquery's
   // table) read without triggering anything, so they close no loop.
   std::vector<std::string> topic_cycle() const;
+  // The edges topic_cycle() follows: each topic a source reads -> the
+  // topics written downstream of it. Merged over several topologies (the
+  // SQL shell's running queries, each an application of its own), they
+  // find a loop that no one of them makes alone (find_topic_cycle).
+  using TopicFlows = std::map<std::string, std::set<std::string>>;
+  TopicFlows topic_flows() const;
   // How many partitions an output topic gets when the application creates
   // it (ksqlDB: a result's WITH (PARTITIONS=n), else its first source's):
   // `partitions` when positive, else the count of the input topic `like`;
@@ -255,6 +263,10 @@ class Topology {
 
 // A stream of records in a Topology. Cheap to copy; every operation adds a
 // node and returns a handle to it (a stream used twice fans out).
+// A loop over `flows`' topics, as Topology::topic_cycle() gives it; empty
+// when there is none.
+std::vector<std::string> find_topic_cycle(const Topology::TopicFlows& flows);
+
 class KStream {
  public:
   KStream(Topology topology, Topology::NodeId node) : topo_(std::move(topology)), node_(node) {}

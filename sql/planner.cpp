@@ -1578,6 +1578,14 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
   return true;
 }
 
+std::string topic_loop_error(const std::vector<std::string>& loop) {
+  std::string path;
+  for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
+  return "Cannot run this query: it writes a topic it reads again, so every record would go "
+         "round for ever: " +
+         path;
+}
+
 bool is_planner_property(std::string_view key) {
   return iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit) ||
          iequals(key, kNewQueryPlanner);
@@ -1654,12 +1662,7 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     // processes every record again for ever.
     if (auto loop = topology_.topic_cycle(); !loop.empty()) {
       restore_planning(saved);
-      std::string path;
-      for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
-      return sql_error(s.loc,
-                       "Cannot run this query: it writes a topic it reads again, so "
-                       "every record would go round for ever: " +
-                           path);
+      return sql_error(s.loc, topic_loop_error(loop));
     }
     return planned;
   }

@@ -56,6 +56,10 @@ Expected<Serdes> serdes_for(const SourceInfo& source);
 // encoding). Not for windowed tables.
 std::string queryable_store_name(const std::string& table);
 
+// Why a query whose topics loop (Topology::topic_cycle) is refused, the
+// loop named: "Cannot run this query: ...: A -> s -> A".
+std::string topic_loop_error(const std::vector<std::string>& loop);
+
 // SET keys the planner itself reads (not configuration keys, not ignored):
 // ksql.functions.collect_list.limit, ksql.functions.collect_set.limit.
 bool is_planner_property(std::string_view key);

@@ -332,6 +332,23 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   INFO(slurp(errors));
   CHECK(has_line(result, "| Bob  | 3 |"));
 
+  // Each query runs as an application of its own: a loop through the
+  // running ones (ORDERS -> COUNTS by CTAS_COUNTS_0, then COUNTS back into
+  // ORDERS) is refused as one in a file would be, and nothing starts.
+  send(
+      "CREATE STREAM COUNT_CHANGES (UID STRING KEY, N BIGINT, TOTAL DOUBLE)\n"
+      "  WITH (kafka_topic='COUNTS', value_format='JSON');\n");
+  auto changes = shell->read_line();
+  CHECK(changes == std::optional<std::string>("Stream created"));
+  const int loop_line = line + 1;  // the next line sent
+  send("INSERT INTO ORDERS SELECT UID, TOTAL AS AMOUNT FROM COUNT_CHANGES;\n");
+  send("SHOW QUERIES;\n");
+  (void)read_until(*shell, "+--");         // top rule
+  (void)read_until(*shell, "+--");         // under the header
+  auto shown = read_until(*shell, "+--");  // the rows, then the closing rule
+  CHECK(has_line(shown, "CTAS_COUNTS_0"));
+  CHECK_FALSE(has_line(shown, "INSERTQUERY_"));
+
   // Still alive after the push query; EOF ends it, non-zero: statements failed.
   send("TERMINATE CTAS_COUNTS_0;\n");
   auto terminated = shell->read_line();
@@ -359,6 +376,9 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
                  "but 4 were requested") != std::string::npos);
   CHECK(err.find("line " + std::to_string(insert_line) +
                  ":46: Column name `NOPE` does not exist in `ORDERS`.") != std::string::npos);
+  CHECK(err.find("line " + std::to_string(loop_line) +
+                 ":1: Cannot run this query: it writes a topic it reads again, so every record "
+                 "would go round for ever: COUNTS -> sh_orders -> COUNTS") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
