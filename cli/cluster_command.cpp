@@ -17,10 +17,12 @@
 #include "cluster/coordinator.hpp"
 #include "cluster/insert_values.hpp"
 #include "cluster/node.hpp"
+#include "cluster/query.hpp"
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
 #include "runtime/config.hpp"
 #include "runtime/shutdown_signals.hpp"
+#include "sql/planner.hpp"
 
 namespace rivulet::cli {
 
@@ -134,6 +136,28 @@ void add_cluster_commands(CLI::App& app) {
         std::cerr << "rivulet submit: " << status.error().to_string() << "\n";
         exit_code = 1;
         return;
+      }
+      // A loop through the cluster's other queries (A submitted, then a
+      // file writing back into A's input) is refused as one within a file
+      // is: each query's topic flows, its repartition topics named as its
+      // application names them. A query submitted again under its name
+      // replaces itself; one that no longer plans here (a UDF library not
+      // given) is left out.
+      if (auto others = cluster::fetch_queries(opts->coordinator, *config); others) {
+        Topology::TopicFlows flows = topology->topology.scoped_to(def.name).topic_flows();
+        for (const auto& q : *others) {
+          if (q.name == def.name) continue;
+          auto planned = sql::plan_script(q.sql);
+          if (!planned) continue;
+          for (auto& [topic, written] : planned->topology.scoped_to(q.name).topic_flows())
+            flows[topic].insert(written.begin(), written.end());
+        }
+        if (auto loop = find_topic_cycle(flows); !loop.empty()) {
+          std::cerr << "rivulet submit: " << opts->file << ": " << sql::topic_loop_error(loop)
+                    << " (through the queries the cluster runs)\n";
+          exit_code = 2;
+          return;
+        }
       }
       Config broker = *config;
       auto j = nlohmann::json::parse(*status, nullptr, false);

@@ -710,4 +710,28 @@ TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key
   REQUIRE(saved.is_object());
   CHECK(saved["queries"][0]["partitions"] == 4);
   CHECK(saved["queries"][0]["smaller_inputs"] == nlohmann::json{{"m_users", 2}});
+
+  // A file that writes back into a topic the running query reads makes a
+  // loop through the cluster (m_events -> EVENT_COUNTS -> m_events): no
+  // single file holds it, submit refuses it, and nothing is registered.
+  std::ofstream(c.dir + "/loop.sql")
+      << "CREATE STREAM EVENTS (ID STRING KEY, X INT) WITH (kafka_topic='m_events', "
+         "value_format='JSON');\n"
+         "CREATE STREAM COUNT_CHANGES (ID STRING KEY, N BIGINT) WITH "
+         "(kafka_topic='EVENT_COUNTS', value_format='JSON');\n"
+         "INSERT INTO EVENTS SELECT ID, CAST(N AS INT) AS X FROM COUNT_CHANGES;\n";
+  auto [loop_rc, loop_out] = c.rivulet("submit " + c.dir + "/loop.sql --coordinator " + c.address +
+                                       " --config " + c.config_file);
+  INFO(loop_out);
+  CHECK(loop_rc == 2);
+  // (Through the count's repartition topic, if it has one.)
+  CHECK(loop_out.find("loop.sql: Cannot run this query: it writes a topic it reads again, so "
+                      "every record would go round for ever: EVENT_COUNTS -> m_events -> ") !=
+        std::string::npos);
+  CHECK(loop_out.find(" -> EVENT_COUNTS (through the queries the cluster runs)") !=
+        std::string::npos);
+  std::ifstream after(c.dir + "/state/cluster/coordinator.json");
+  auto kept = nlohmann::json::parse(after, nullptr, false);
+  REQUIRE(kept.is_object());
+  CHECK(kept["queries"].size() == 1);
 }
