@@ -376,6 +376,14 @@ Expected<bool> Topology::validate() const {
   bool any_source = false;
   for (const auto& n : st.nodes) any_source |= n.kind == State::Kind::Source;
   if (!any_source) return Error::fatal("topology: no input (add a stream or a table)");
+  if (auto loop = topic_cycle(); !loop.empty()) {
+    std::string path;
+    for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
+    return Error::fatal(
+        "topology: it writes a topic it reads again, so every record would go "
+        "round for ever: " +
+        path);
+  }
   return true;
 }
 

@@ -200,7 +200,10 @@ class Topology {
 
   // ---- Inspection ----------------------------------------------------------
 
-  // The first builder error, or true.
+  // The first builder error, or true. Also refused: no input, and a loop
+  // over topics (topic_cycle(): a sink writing a topic the topology reads
+  // again), which Application::start and the TestDriver would otherwise
+  // process for ever.
   Expected<bool> validate() const;
   // A TaskGraph for one partition task; nullptr when validate() fails.
   std::unique_ptr<TaskGraph> instantiate(PartitionId partition) const;

@@ -242,6 +242,39 @@ TEST_CASE("topology: topics, co-partition groups, describe", "[topology]") {
   CHECK(topo.describe().find("left-join") != std::string::npos);
 }
 
+// A topology built with the C++ API that writes a topic it reads again
+// (directly, or through another chain) is refused by validate(), which
+// Application::start and the TestDriver call, with the loop named; lookups
+// (a join's table) close no loop.
+TEST_CASE("topology: a sink writing a topic the topology reads again is refused", "[topology]") {
+  Topology direct;
+  direct.stream("a", test::text_serdes()).to("a", test::text_serdes());
+  auto refused = direct.validate();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "topology: it writes a topic it reads again, so every record would go round for ever: "
+        "a -> a");
+  CHECK(direct.topic_cycle() == std::vector<std::string>{"a", "a"});
+
+  Topology through;
+  through.stream("a", test::text_serdes()).to("b", test::text_serdes());
+  through.stream("b", test::text_serdes())
+      .filter([](const Record&) { return true; })
+      .to("a", test::text_serdes());
+  CHECK(through.topic_cycle() == std::vector<std::string>{"a", "b", "a"});
+  CHECK_FALSE(through.validate());
+
+  // Writing the topic of a table that a join only looks up: no loop.
+  Topology lookup;
+  auto users = lookup.table("users", test::text_serdes());
+  lookup.stream("clicks", test::text_serdes())
+      .join(users, [](const Record& r, const Value*) { return r.value; })
+      .to("users", test::text_serdes());
+  CHECK(lookup.topic_cycle().empty());
+  CHECK(lookup.validate());
+  CHECK(lookup.topic_flows() == Topology::TopicFlows{{"clicks", {"users"}}, {"users", {}}});
+}
+
 TEST_CASE("topology: group_by a new key goes through a repartition topic", "[topology]") {
   Topology topo;
   auto clicks = topo.stream("clicks", test::text_serdes());
