@@ -376,14 +376,8 @@ Expected<bool> Topology::validate() const {
   bool any_source = false;
   for (const auto& n : st.nodes) any_source |= n.kind == State::Kind::Source;
   if (!any_source) return Error::fatal("topology: no input (add a stream or a table)");
-  if (auto loop = topic_cycle(); !loop.empty()) {
-    std::string path;
-    for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
-    return Error::fatal(
-        "topology: it writes a topic it reads again, so every record would go "
-        "round for ever: " +
-        path);
-  }
+  if (auto loop = topic_cycle(); !loop.empty())
+    return Error::fatal("topology: " + topic_loop_reason(loop));
   return true;
 }
 
@@ -440,6 +434,12 @@ Topology::TopicFlows Topology::topic_flows() const {
     }
   }
   return writes;
+}
+
+std::string topic_loop_reason(const std::vector<std::string>& loop) {
+  std::string path;
+  for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
+  return "it writes a topic it reads again, so every record would go round for ever: " + path;
 }
 
 std::vector<std::string> find_topic_cycle(const Topology::TopicFlows& writes) {

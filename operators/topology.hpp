@@ -269,6 +269,9 @@ class Topology {
 // A loop over `flows`' topics, as Topology::topic_cycle() gives it; empty
 // when there is none.
 std::vector<std::string> find_topic_cycle(const Topology::TopicFlows& flows);
+// Why such a loop is refused, the loop named: "it writes a topic it reads
+// again, so every record would go round for ever: a -> b -> a".
+std::string topic_loop_reason(const std::vector<std::string>& loop);
 
 class KStream {
  public:

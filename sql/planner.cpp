@@ -1579,11 +1579,7 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
 }
 
 std::string topic_loop_error(const std::vector<std::string>& loop) {
-  std::string path;
-  for (const auto& t : loop) path += (path.empty() ? "" : " -> ") + t;
-  return "Cannot run this query: it writes a topic it reads again, so every record would go "
-         "round for ever: " +
-         path;
+  return "Cannot run this query: " + topic_loop_reason(loop);
 }
 
 bool is_planner_property(std::string_view key) {
