@@ -1,5 +1,7 @@
 #include "sql/format_checks.hpp"
 
+#include <string>
+
 #include "sql/types.hpp"
 
 namespace rivulet::sql {
@@ -50,6 +52,21 @@ Expected<bool> check_formats(const SourceInfo& s) {
       return Error::fatal("The 'KAFKA' format does not support type '" +
                           std::string(type_kind_name(c.type->kind)) + "', column: `" + c.name +
                           "`");
+  }
+  // KAFKA holds one key column (ksqlDB: "The 'KAFKA' format only supports
+  // a single field"): several would fail every record at run time.
+  if (s.key_format == "KAFKA") {
+    std::string names;
+    int keys = 0;
+    for (const Column& c : s.schema.columns) {
+      if (!c.is_key) continue;
+      names += (keys++ ? ", `" : "`") + c.name + "`";
+    }
+    if (keys > 1)
+      return Error::fatal("The 'KAFKA' key format only supports a single key column, and " +
+                          s.name + " has " + std::to_string(keys) + ": " + names +
+                          ". Use a key format that holds several, e.g. KEY_FORMAT='JSON' in its "
+                          "WITH clause.");
   }
   if (auto wrap = s.properties.text("WRAP_SINGLE_VALUE")) {
     bool on = *wrap == "true" || *wrap == "TRUE" || *wrap == "True";

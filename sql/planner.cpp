@@ -201,8 +201,8 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   if (keys.empty()) {
     out.key = codecs::kafka_string();
   } else if (s.key_format == "KAFKA") {
-    if (keys.size() > 1)
-      return Error::fatal("not supported yet: several key columns in the KAFKA key format");
+    if (keys.size() > 1)  // check_formats (above) refuses it
+      return Error::fatal("several key columns in the KAFKA key format");
     out.key = codecs::kafka(keys[0].type);
   } else if (is_logical_json(s.key_format)) {
     out.key = codecs::json();
@@ -842,8 +842,11 @@ class QueryPlanner {
       if (p.key_types[i] && p.key_types[i]->kind == TypeKind::Map)
         return sql_error(q_.loc, "Map keys, including types that contain maps, are not supported. "
                                  "Key column name: `" + p.key_names[i] + "`.");
-    if (p.key.size() > 1 && sink_.key_format == "KAFKA")
-      return unsupported(q_.loc, "several key columns in the KAFKA key format");
+    if (p.key.size() > 1 && sink_.key_format == "KAFKA") {  // check_formats refuses it first
+      auto formats = check_formats(sink_);
+      return sql_error(q_.loc, formats ? "several key columns in the KAFKA key format"
+                                       : formats.error().message);
+    }
     p.kafka_value = unwrapped_single_value(sink_);
     p.struct_key = sink_.key_format == "DELIMITED";
     return true;
@@ -1750,6 +1753,10 @@ Expected<SourceInfo> SqlEngine::plan_push(const Query& q, PeekFn deliver) {
   c.name_loc = q.loc;
   auto info = describe_create_as(c, *analysis, to_sql(q));
   if (!info) return info.error();
+  // The rows go to the caller, not to a topic: a key of several columns
+  // (GROUP BY a, b) is kept as a struct, as a JSON key holds it.
+  if (info->key_format == "KAFKA" && info->schema.key_columns().size() > 1)
+    info->key_format = "JSON";
   const PlanningState saved = save_planning();
   QueryPlanner planner(*this, q, *analysis, *info, "TRANSIENT_" + std::to_string(queries_),
                        std::move(deliver));

@@ -960,6 +960,76 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
         std::string::npos);
 }
 
+// The KAFKA key format holds one column: a source declared with several
+// key columns in it, and a persistent query whose GROUP BY or PARTITION BY
+// makes several, are refused where they are named (ksqlDB refuses them
+// too); a push query's rows go to the client, its key stays a struct.
+TEST_CASE("planner: several key columns need a key format that holds them", "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM EV (AD STRING KEY, KIND STRING, N INT) "
+      "WITH (kafka_topic='ev', value_format='JSON');";
+  struct Refused {
+    std::string statement, message;
+  };
+  for (const Refused& c :
+       {Refused{"CREATE STREAM TWO (A INT KEY, B INT KEY, C INT) "
+                "WITH (kafka_topic='two', value_format='JSON');",
+                "line 1:15: The 'KAFKA' key format only supports a single key column, and TWO "
+                "has 2: `A`, `B`. Use a key format that holds several, e.g. KEY_FORMAT='JSON'"},
+        Refused{"CREATE TABLE C AS SELECT KIND, AD, COUNT(*) AS N FROM EV GROUP BY KIND, AD;",
+                "line 1:14: The 'KAFKA' key format only supports a single key column, and C has "
+                "2: `KIND`, `AD`."},
+        Refused{"CREATE STREAM P AS SELECT * FROM EV PARTITION BY KIND, AD;",
+                "line 1:15: The 'KAFKA' key format only supports a single key column, and P has "
+                "2: `KIND`, `AD`."}}) {
+    INFO(c.statement);
+    SqlEngine engine;
+    REQUIRE(engine.execute_script(ddl));
+    auto r = engine.execute_script(c.statement);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find(c.message) != std::string::npos);
+    CHECK(engine.catalog().list(SourceType::Stream).size() == 1);  // EV alone
+    CHECK(engine.catalog().list(SourceType::Table).empty());
+    CHECK(engine.query_count() == 0);
+  }
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      ddl +
+      "CREATE STREAM TWO (A INT KEY, B INT KEY, C INT) "
+      "WITH (kafka_topic='two', key_format='JSON', value_format='JSON');"
+      "CREATE TABLE C WITH (KEY_FORMAT='JSON') AS SELECT KIND, AD, COUNT(*) AS N FROM EV "
+      "GROUP BY KIND, AD;");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  CHECK(engine.query_count() == 1);
+
+  // A push query: the same GROUP BY, each row's key a struct of both.
+  SqlEngine push;
+  REQUIRE(push.execute_script(ddl));
+  auto q =
+      parse_statement("SELECT KIND, AD, COUNT(*) AS C FROM EV GROUP BY KIND, AD EMIT CHANGES;");
+  REQUIRE(q);
+  auto rows = std::make_shared<std::vector<Record>>();
+  auto planned = push.plan_push(*std::get<SelectStatement>(q->body).query,
+                                [rows](const Record& r) { rows->push_back(r); });
+  INFO((planned ? std::string() : planned.error().message));
+  REQUIRE(planned);
+  CHECK(planned->schema.key_columns().size() == 2);
+  auto driver = TestDriver::create(push.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 1));
+  REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":7})"), 2));
+  REQUIRE(rows->size() == 2);
+  const Record& last = rows->back();
+  REQUIRE(last.key.kind() == TypeKind::Struct);
+  REQUIRE(last.key.field("KIND"));
+  REQUIRE(last.key.field("AD"));
+  CHECK(*last.key.field("KIND") == Value::string("x"));
+  CHECK(*last.key.field("AD") == Value::string("a1"));
+  REQUIRE(last.value.field("C"));
+  CHECK(*last.value.field("C") == Value::int64(2));
+}
+
 // With ksqlDB's new query planner a persistent query over a stream may
 // leave out the key: its result is keyless.
 TEST_CASE("planner: 'ksql.new.query.planner.enabled' lets a stream drop its key",
