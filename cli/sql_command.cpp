@@ -155,6 +155,7 @@ int script(SqlShell& shell, std::istream& in) {
     // query); one taken while waiting for input ends the session.
     g_interrupt = 0;
     if (!std::getline(in, line)) break;
+    if (!splitter.pending() && is_exit(line)) break;  // as on a terminal
     for (const auto& chunk : splitter.add_line(line)) {
       if (!shell.execute(chunk)) failed = true;
       if (g_terminate) break;
@@ -205,8 +206,9 @@ void add_sql_command(CLI::App& app) {
       "Statements end with ';' and may span lines. On a terminal: line editing and history\n"
       "(~/.rivulet_history, or $RIVULET_HISTORY); Ctrl-C clears the line or stops a push\n"
       "query; EXIT or Ctrl-D ends the session. Otherwise statements are read from stdin\n"
-      "(rivulet sql --bootstrap B < script.sql) until EOF. Persistent queries run until\n"
-      "TERMINATE or the end of the session. Errors (line L:C: ...) never end the session.\n"
+      "(rivulet sql --bootstrap B < script.sql) until EOF or a line EXIT (or QUIT).\n"
+      "Persistent queries run until TERMINATE or the end of the session. Errors\n"
+      "(line L:C: ...) never end the session.\n"
       "\n"
       "Exit status: 0; when not reading a terminal, 1 if any statement failed (130/143 when\n"
       "SIGINT/SIGTERM ended it while it waited for input); 2 for usage errors.");

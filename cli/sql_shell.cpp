@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <ostream>
 #include <set>
+#include <string_view>
 #include <variant>
 
 #include "actors/application.hpp"
@@ -146,6 +148,76 @@ std::string cell(const Value& v) {
   return s;
 }
 
+// Columns a cell's text takes: one per UTF-8 code point.
+size_t text_width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+// The lines a cell takes in a column `width` wide: its own line breaks,
+// then a break every `width` code points (as ksqlDB's CLI wraps a value
+// wider than its column).
+std::vector<std::string> wrap_cell(const std::string& s, size_t width) {
+  width = std::max<size_t>(width, 1);
+  std::vector<std::string> out;
+  std::string current;
+  size_t n = 0;
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] == '\n' || s[i] == '\r') {
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      out.push_back(std::move(current));
+      current.clear();
+      n = 0;
+      ++i;
+      continue;
+    }
+    size_t len = 1;
+    while (i + len < s.size() && (static_cast<unsigned char>(s[i + len]) & 0xC0) == 0x80) ++len;
+    if (n == width) {
+      out.push_back(std::move(current));
+      current.clear();
+      n = 0;
+    }
+    current.append(s, i, len);
+    ++n;
+    i += len;
+  }
+  out.push_back(std::move(current));
+  return out;
+}
+
+// One row of a bordered table, each cell wrapped to its column's width: as
+// many lines as its tallest cell (no trailing line break).
+std::string bordered_row(const std::vector<std::string>& cells, const std::vector<size_t>& width) {
+  std::vector<std::vector<std::string>> parts;
+  size_t height = 1;
+  for (size_t i = 0; i < cells.size() && i < width.size(); ++i) {
+    parts.push_back(wrap_cell(cells[i], width[i]));
+    height = std::max(height, parts.back().size());
+  }
+  static const std::string kEmpty;
+  std::string s;
+  for (size_t l = 0; l < height; ++l) {
+    if (l) s += "\n";
+    s += "|";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string& part = l < parts[i].size() ? parts[i][l] : kEmpty;
+      const size_t used = text_width(part);
+      s += " " + part + std::string(used < width[i] ? width[i] - used : 0, ' ') + " |";
+    }
+  }
+  return s;
+}
+
+// Configuration keys whose values SHOW PROPERTIES does not print.
+bool secret_key(const std::string& key) {
+  for (const char* part : {"secret", "password", "passphrase", "sasl.jaas.config"})
+    if (key.find(part) != std::string::npos) return true;
+  return false;
+}
+
 // Blocks SIGINT and SIGTERM in this thread while threads are started, so
 // that they inherit the mask and signals reach the main thread only.
 class SignalBlock {
@@ -250,27 +322,24 @@ struct SqlShell::Impl {
       out << rows.dump() << std::endl;
       return;
     }
+    // Each column as wide as its widest line (a value's own line breaks
+    // wrap it).
     std::vector<size_t> width;
-    for (const auto& h : t.header) width.push_back(h.size());
+    for (const auto& h : t.header) width.push_back(text_width(h));
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : t.rows) {
       std::vector<std::string> line;
       for (size_t i = 0; i < t.header.size(); ++i) {
         line.push_back(i < r.size() ? cell(r[i]) : "");
-        width[i] = std::max(width[i], line.back().size());
+        for (const auto& part : wrap_cell(line.back(), SIZE_MAX))
+          width[i] = std::max(width[i], text_width(part));
       }
       cells.push_back(std::move(line));
     }
     std::string rule = "+";
     for (size_t w : width) rule += std::string(w + 2, '-') + "+";
-    auto line = [&](const std::vector<std::string>& items) {
-      std::string s = "|";
-      for (size_t i = 0; i < items.size(); ++i)
-        s += " " + items[i] + std::string(width[i] - items[i].size(), ' ') + " |";
-      return s;
-    };
-    out << rule << "\n" << line(t.header) << "\n" << rule << "\n";
-    for (const auto& c : cells) out << line(c) << "\n";
+    out << rule << "\n" << bordered_row(t.header, width) << "\n" << rule << "\n";
+    for (const auto& c : cells) out << bordered_row(c, width) << "\n";
     if (!cells.empty()) out << rule << "\n";
     if (footer) out << "(" << cells.size() << (cells.size() == 1 ? " row)" : " rows)") << "\n";
     out << std::flush;
@@ -937,9 +1006,39 @@ struct SqlShell::Impl {
         for (auto& row : *cluster_rows) t.rows.push_back(std::move(row));
       }
     } else if (show.what == What::Properties) {
-      t.header = {"Property", "Value"};
-      for (const auto& [k, v] : session.properties())
-        t.rows.push_back({Value::string(k), Value::string(v)});
+      // What a query started now runs with: every configuration key's
+      // value and where it comes from, then the session's other SETs (the
+      // planner's ksql.* properties); secrets hidden.
+      std::vector<std::string> sets = options.sets;
+      if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
+      sql::PlannedApp app;
+      app.properties = session.properties();
+      auto config = sql::app_config(app, options.config, sets);
+      if (!config) return config.error();
+      std::map<std::string, std::string> by_flag, by_set;
+      for (const auto& s : sets) by_flag[s.substr(0, s.find('='))] = "--set";
+      if (!options.bootstrap.empty()) by_flag["bootstrap.servers"] = "--bootstrap";
+      for (const auto& [k, v] : session.properties()) by_set[k] = v;
+      auto shown = [](const std::string& k, const std::string& v) {
+        return secret_key(k) && !v.empty() ? std::string("[hidden]") : v;
+      };
+      // What query_config adds to each query when nothing sets it.
+      std::map<std::string, std::string> by_shell;
+      if (!config->is_set("application.id")) by_shell["application.id"] = id_base + "-<query id>";
+      if (!config->is_set("log.level")) by_shell["log.level"] = "warn";
+      t.header = {"Property", "Value", "Set by"};
+      for (const auto& [k, v] : config->values()) {
+        std::string value = by_shell.count(k) ? by_shell[k] : v;
+        std::string from = by_flag.count(k)    ? by_flag[k]
+                           : by_set.count(k)   ? "SET"
+                           : config->is_set(k) ? "configuration"
+                           : by_shell.count(k) ? "shell"
+                                               : "default";
+        t.rows.push_back({Value::string(k), Value::string(shown(k, value)), Value::string(from)});
+      }
+      for (const auto& [k, v] : by_set)
+        if (!config->values().count(k))
+          t.rows.push_back({Value::string(k), Value::string(shown(k, v)), Value::string("SET")});
     } else if (show.what == What::Topics) {
       auto config = query_config("topics");
       if (!config) return config.error();
@@ -1783,18 +1882,14 @@ struct SqlShell::Impl {
       header.push_back("WINDOWEND");
     }
     for (const auto& c : values) header.push_back(c.name);
+    // The rows are not known yet: columns at least 12 wide, a longer value
+    // wrapped over several lines.
     std::vector<size_t> width;
-    for (const auto& h : header) width.push_back(std::max<size_t>(h.size(), 12));
+    for (const auto& h : header) width.push_back(std::max<size_t>(text_width(h), 12));
     std::string rule = "+";
     for (size_t w : width) rule += std::string(w + 2, '-') + "+";
-    auto line = [&](const std::vector<std::string>& items) {
-      std::string s = "|";
-      for (size_t i = 0; i < items.size(); ++i)
-        s += " " + items[i] +
-             std::string(items[i].size() < width[i] ? width[i] - items[i].size() : 0, ' ') + " |";
-      return s;
-    };
-    if (!options.json) out << rule << "\n" << line(header) << "\n" << rule << std::endl;
+    if (!options.json)
+      out << rule << "\n" << bordered_row(header, width) << "\n" << rule << std::endl;
     interrupted = false;
     int64_t printed = 0;
     std::string end = "Query terminated";
@@ -1835,7 +1930,7 @@ struct SqlShell::Impl {
           for (const auto& v : row) cells.push_back(cell(v));
           if (r.value.is_null() && info->is_table() && !cells.empty())
             cells.back() += " (deleted)";
-          out << line(cells) << "\n";
+          out << bordered_row(cells, width) << "\n";
         }
         ++printed;
       }
