@@ -33,6 +33,7 @@
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/timestamp.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/app_file.hpp"
 #include "sql/functions.hpp"
@@ -142,6 +143,10 @@ std::string lower(std::string s) {
 std::string cell(const Value& v) {
   if (v.kind() == TypeKind::String) return v.as_string();
   if (v.is_null()) return "null";
+  // Temporal values as ksqlDB's CLI shows them (in JSON they are numbers).
+  if (v.kind() == TypeKind::Timestamp) return format_timestamp(v.as_timestamp());
+  if (v.kind() == TypeKind::Date) return format_date(v.as_date());
+  if (v.kind() == TypeKind::Time) return format_time_of_day(v.as_time());
   std::string s = to_json(v);
   // A DOUBLE reads as one (7.0, not 7), as ksqlDB prints it.
   if (v.kind() == TypeKind::Double && s.find_first_of(".eEnN") == std::string::npos) s += ".0";
@@ -209,6 +214,23 @@ std::string bordered_row(const std::vector<std::string>& cells, const std::vecto
     }
   }
   return s;
+}
+
+// How wide a push query's column of this type starts (its rows are not
+// known when its header is printed): an epoch in milliseconds or a
+// timestamp fits without wrapping.
+size_t typical_width(const DataTypePtr& type) {
+  if (!type) return 12;
+  switch (type->kind) {
+    case TypeKind::BigInt:
+      return 14;
+    case TypeKind::Timestamp:
+      return 23;  // 2026-12-06T02:00:00.000
+    case TypeKind::Decimal:
+      return std::max(12, type->precision + 2);
+    default:
+      return 12;
+  }
 }
 
 // Configuration keys whose values SHOW PROPERTIES does not print.
@@ -1867,25 +1889,39 @@ struct SqlShell::Impl {
         return Error::fatal("push query did not start: " + started.error().to_string());
       }
     }
-    // Columns: key columns, then value columns.
+    // Columns in the projection's order. A windowed result's key carries
+    // its window: shown as WINDOWSTART and WINDOWEND (epoch ms) after the
+    // key unless the projection has them.
     const Schema& schema = info->schema;
-    auto keys = schema.key_columns();
-    auto values = schema.value_columns();
-    std::vector<std::string> header;
-    for (const auto& c : keys) header.push_back(c.name);
-    // A windowed result's key carries its window: shown as WINDOWSTART and
-    // WINDOWEND (epoch ms) unless the projection has them.
+    const size_t key_count = schema.key_columns().size();
+    const size_t value_count = schema.value_columns().size();
     const bool window_columns = info->window.has_value() && !schema.index_of("WINDOWSTART") &&
                                 !schema.index_of("WINDOWEND");
-    if (window_columns) {
-      header.push_back("WINDOWSTART");
-      header.push_back("WINDOWEND");
+    enum class From : uint8_t { Key, Value, WindowStart, WindowEnd };
+    struct Shown {
+      std::string name;
+      From from;
+      DataTypePtr type;
+    };
+    std::vector<Shown> shown;
+    auto window_bounds = [&] {
+      shown.push_back({"WINDOWSTART", From::WindowStart, DataType::of(TypeKind::BigInt)});
+      shown.push_back({"WINDOWEND", From::WindowEnd, DataType::of(TypeKind::BigInt)});
+    };
+    if (window_columns && key_count == 0) window_bounds();
+    size_t keys_seen = 0;
+    for (const Column& c : schema.columns) {
+      shown.push_back({c.name, c.is_key ? From::Key : From::Value, c.type});
+      if (c.is_key && ++keys_seen == key_count && window_columns) window_bounds();
     }
-    for (const auto& c : values) header.push_back(c.name);
-    // The rows are not known yet: columns at least 12 wide, a longer value
-    // wrapped over several lines.
+    std::vector<std::string> header;
+    for (const auto& c : shown) header.push_back(c.name);
+    // The rows are not known yet: each column as wide as its header or what
+    // its type usually needs (at least 12), a longer value wrapped over
+    // several lines.
     std::vector<size_t> width;
-    for (const auto& h : header) width.push_back(std::max<size_t>(text_width(h), 12));
+    for (const auto& c : shown)
+      width.push_back(std::max(text_width(c.name), typical_width(c.type)));
     std::string rule = "+";
     for (size_t w : width) rule += std::string(w + 2, '-') + "+";
     if (!options.json)
@@ -1906,19 +1942,19 @@ struct SqlShell::Impl {
         if (q.limit && printed >= *q.limit) break;
         std::vector<Value> row;
         const Value& key = window_inner_key(r.key);
-        for (const auto& c : keys) {
-          const Value* f = key.kind() == TypeKind::Struct ? key.field(c.name) : nullptr;
-          row.push_back(f ? *f : (keys.size() == 1 ? key : Value()));
-        }
-        if (window_columns) {
-          WindowBounds w = window_of(r.key);
-          row.push_back(Value::int64(w.start));
-          row.push_back(Value::int64(w.end));
-        }
-        for (const auto& c : values) {
-          const Value* f = r.value.kind() == TypeKind::Struct ? r.value.field(c.name) : nullptr;
-          row.push_back(f ? *f : (values.size() == 1 && r.value.kind() != TypeKind::Struct ? r.value
-                                                                                           : Value()));
+        for (const auto& c : shown) {
+          if (c.from == From::Key) {
+            const Value* f = key.kind() == TypeKind::Struct ? key.field(c.name) : nullptr;
+            row.push_back(f ? *f : (key_count == 1 ? key : Value()));
+          } else if (c.from == From::Value) {
+            const Value* f = r.value.kind() == TypeKind::Struct ? r.value.field(c.name) : nullptr;
+            row.push_back(
+                f ? *f
+                  : (value_count == 1 && r.value.kind() != TypeKind::Struct ? r.value : Value()));
+          } else {
+            WindowBounds w = window_of(r.key);
+            row.push_back(Value::int64(c.from == From::WindowStart ? w.start : w.end));
+          }
         }
         if (options.json) {
           std::string obj = "{";

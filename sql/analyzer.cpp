@@ -765,7 +765,7 @@ Expected<QueryAnalysis> analyze_query(const Query& q, const Catalog& catalog,
 }
 
 Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnalysis& a,
-                                        const std::string& statement) {
+                                        const std::string& statement, bool push) {
   if (c.type == SourceType::Stream && a.result_type == SourceType::Table)
     return sql_error(c.name_loc,
                      "Invalid result type. Your SELECT query produces a TABLE. Please "
@@ -781,7 +781,7 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
   info.statement = statement;
   bool any_value = false;
   for (const OutputColumn& col : a.projection) {
-    if (is_reserved_column_name(col.name) && !col.implicit_key)
+    if (is_reserved_column_name(col.name) && !col.implicit_key && !push)
       return sql_error(col.loc.known() ? col.loc : c.name_loc,
                        quote_identifier(col.name) +
                            " is a reserved column name. You cannot use it "

@@ -100,8 +100,10 @@ Expected<QueryAnalysis> analyze_query(
 // CREATE STREAM/TABLE ... AS SELECT: checks the result type matches the
 // statement and describes the new source (schema from the projection;
 // topic, formats and partitions from WITH or the first source).
+// `push`: the result of a push query, whose rows go to the client: it may
+// name the pseudo columns (ROWTIME, WINDOWSTART, ...) without an alias.
 Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnalysis& analysis,
-                                        const std::string& statement);
+                                        const std::string& statement, bool push = false);
 
 // INSERT INTO: the target exists, is a stream, and the query's schema
 // matches its columns.

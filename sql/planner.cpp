@@ -1751,7 +1751,7 @@ Expected<SourceInfo> SqlEngine::plan_push(const Query& q, PeekFn deliver) {
   c.type = analysis->result_type;
   c.name = "TRANSIENT";
   c.name_loc = q.loc;
-  auto info = describe_create_as(c, *analysis, to_sql(q));
+  auto info = describe_create_as(c, *analysis, to_sql(q), true);
   if (!info) return info.error();
   // The rows go to the caller, not to a topic: a key of several columns
   // (GROUP BY a, b) is kept as a struct, as a JSON key holds it.

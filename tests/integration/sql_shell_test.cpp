@@ -290,6 +290,27 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(end.has_value());
   CHECK(*end == "Limit Reached");
 
+  // A windowed push query: its columns in the projection's order, the
+  // pseudo column WINDOWSTART named without an alias (as ksqlDB allows in
+  // a push query), an epoch in milliseconds and a TIMESTAMP unwrapped.
+  send(
+      "SELECT COUNT(*) AS N, UID, WINDOWSTART, FROM_UNIXTIME(WINDOWSTART) AS WS FROM ORDERS\n"
+      "  WINDOW TUMBLING (SIZE 1000 DAYS) WHERE UID = 'u5' GROUP BY UID EMIT CHANGES LIMIT 1;\n");
+  header = read_until(*shell, "+--");
+  header = read_until(*shell, "+--");
+  REQUIRE(header.size() == 2);
+  CHECK(header[0] ==
+        "| N              | UID          | WINDOWSTART    | WS                      |");
+  REQUIRE(run_command(produce, "u5|{\"AMOUNT\": 2}\n").first == 0);
+  rows = read_until(*shell, "+--");
+  end = shell->read_line();
+  REQUIRE(rows.size() == 2);
+  CHECK(std::regex_match(
+      rows[0],
+      std::regex(R"(\| 1 +\| u5 +\| [0-9]{13} +\| [0-9]{4}-[0-9]{2}-[0-9]{2}T00:00:00\.000 \|)")));
+  REQUIRE(end.has_value());
+  CHECK(*end == "Limit Reached");
+
   // A file-backed table, loaded by the shell as `rivulet run` loads it,
   // joined table-table with COUNTS by a query started from the shell.
   {

@@ -1030,6 +1030,48 @@ TEST_CASE("planner: several key columns need a key format that holds them", "[sq
   CHECK(*last.value.field("C") == Value::int64(2));
 }
 
+// A push query may name the pseudo columns without an alias (its rows go
+// to the client); a persistent query may not, as in ksqlDB.
+TEST_CASE("planner: a push query may project WINDOWSTART and ROWTIME without an alias",
+          "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM EV (AD STRING KEY, KIND STRING, N INT) "
+      "WITH (kafka_topic='ev', value_format='JSON');";
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(ddl));
+  auto q = parse_statement(
+      "SELECT AD, WINDOWSTART, WINDOWEND, COUNT(*) AS C FROM EV WINDOW TUMBLING (SIZE 10 "
+      "SECONDS) GROUP BY AD EMIT CHANGES;");
+  REQUIRE(q);
+  auto rows = std::make_shared<std::vector<Record>>();
+  auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query,
+                                  [rows](const Record& r) { rows->push_back(r); });
+  INFO((planned ? std::string() : planned.error().message));
+  REQUIRE(planned);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 12345));
+  REQUIRE(rows->size() == 1);
+  REQUIRE(rows->back().value.field("WINDOWSTART"));
+  CHECK(*rows->back().value.field("WINDOWSTART") == Value::int64(10000));
+  CHECK(*rows->back().value.field("WINDOWEND") == Value::int64(20000));
+
+  SqlEngine rowtime;
+  REQUIRE(rowtime.execute_script(ddl));
+  auto r = parse_statement("SELECT ROWTIME, N FROM EV EMIT CHANGES;");
+  REQUIRE(r);
+  CHECK(rowtime.plan_push(*std::get<SelectStatement>(r->body).query, [](const Record&) {}));
+
+  SqlEngine persistent;
+  auto refused = persistent.execute_script(
+      ddl +
+      "CREATE TABLE W AS SELECT AD, WINDOWSTART, COUNT(*) AS C FROM EV WINDOW TUMBLING "
+      "(SIZE 10 SECONDS) GROUP BY AD;");
+  REQUIRE_FALSE(refused);
+  INFO(refused.error().message);
+  CHECK(refused.error().message.find("WINDOWSTART is a reserved column name") != std::string::npos);
+}
+
 // With ksqlDB's new query planner a persistent query over a stream may
 // leave out the key: its result is keyless.
 TEST_CASE("planner: 'ksql.new.query.planner.enabled' lets a stream drop its key",
