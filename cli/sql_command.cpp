@@ -34,6 +34,7 @@ namespace {
 
 struct SqlArgs {
   ShellOptions shell;
+  std::vector<std::string> defines;  // NAME=VALUE
   std::string output = "tabular";
   std::string execute;
 };
@@ -177,6 +178,15 @@ int run_sql_shell(SqlArgs a) {
   a.shell.json = a.output == "json";
   install_handlers();
   SqlShell shell(a.shell, std::cout, std::cerr);
+  for (const auto& d : a.defines) {
+    const auto eq = d.find('=');
+    auto ok = eq == std::string::npos ? Expected<bool>(Error::fatal("expects NAME=VALUE"))
+                                      : shell.define(d.substr(0, eq), d.substr(eq + 1));
+    if (!ok) {
+      std::cerr << "rivulet sql: --define '" << d << "': " << ok.error().message << "\n";
+      return 2;
+    }
+  }
   if (!a.execute.empty()) {
     std::istringstream in(a.execute);
     return script(shell, in);
@@ -200,6 +210,9 @@ void add_sql_command(CLI::App& app) {
   cmd->add_option("--config", a->shell.config, "A properties file (see `rivulet config`)");
   cmd->add_option("--set", a->shell.sets, "Override a configuration key: --set key=value");
   cmd->add_option("--output", a->output, "tabular (bordered tables, the default) or json");
+  cmd->add_option("--define", a->defines,
+                  "Define a variable before the first statement: --define NAME=VALUE, as DEFINE "
+                  "NAME = 'VALUE'; (referenced as ${NAME})");
   cmd->add_option("-e,--execute", a->execute,
                   "Run these statements (each ending with ';') and exit");
   cmd->footer(

@@ -46,84 +46,6 @@ namespace rivulet::cli {
 std::atomic<bool> SqlShell::interrupted{false};
 
 // ---------------------------------------------------------------------------
-// StatementSplitter
-
-std::vector<StatementSplitter::Chunk> StatementSplitter::add_line(const std::string& line) {
-  std::vector<Chunk> out;
-  ++line_;
-  if (!text_.empty()) text_ += '\n';
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (text_.empty() || (!has_content_ && !quote_ && !block_comment_ &&
-                          text_.find_first_not_of(" \t\r\n") == std::string::npos)) {
-      if (text_.empty()) {
-        start_line_ = line_;
-        start_column_ = static_cast<int>(i) + 1;
-      }
-    }
-    text_ += c;
-    if (quote_) {
-      if (c == quote_) {
-        if (i + 1 < line.size() && line[i + 1] == quote_) {
-          text_ += line[++i];  // '' inside a string
-        } else {
-          quote_ = 0;
-        }
-      }
-      continue;
-    }
-    if (block_comment_) {
-      if (c == '*' && i + 1 < line.size() && line[i + 1] == '/') {
-        text_ += line[++i];
-        block_comment_ = false;
-      }
-      continue;
-    }
-    if (c == '-' && i + 1 < line.size() && line[i + 1] == '-') {
-      text_ += line.substr(i + 1);  // a comment to the end of the line
-      break;
-    }
-    if (c == '/' && i + 1 < line.size() && line[i + 1] == '*') {
-      text_ += line[++i];
-      block_comment_ = true;
-      continue;
-    }
-    if (c == '\'' || c == '"' || c == '`') {
-      quote_ = c;
-      has_content_ = true;
-      continue;
-    }
-    if (c == ';') {
-      if (has_content_) out.push_back(Chunk{text_, start_line_, start_column_});
-      text_.clear();
-      has_content_ = false;
-      continue;
-    }
-    if (!std::isspace(static_cast<unsigned char>(c))) has_content_ = true;
-  }
-  if (!has_content_ && !quote_ && !block_comment_) text_.clear();  // blanks, comments
-  return out;
-}
-
-StatementSplitter::Chunk StatementSplitter::take_rest() {
-  Chunk c;
-  if (has_content_) c = Chunk{text_, start_line_, start_column_};
-  text_.clear();
-  has_content_ = false;
-  quote_ = 0;
-  block_comment_ = false;
-  return c;
-}
-
-void StatementSplitter::clear(bool restart_lines) {
-  text_.clear();
-  has_content_ = false;
-  quote_ = 0;
-  block_comment_ = false;
-  if (restart_lines) line_ = 0;
-}
-
-// ---------------------------------------------------------------------------
 // Output
 
 namespace {
@@ -414,7 +336,12 @@ struct SqlShell::Impl {
     std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
     text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
     text += chunk.text;
-    auto statements = sql::parse_statements(text);
+    auto substituted = session.substitute(text);
+    if (!substituted) {
+      err << prefix << substituted.error().message << std::endl;
+      return false;
+    }
+    auto statements = sql::parse_statements(*substituted);
     if (!statements) {
       err << prefix << statements.error().message << std::endl;
       return false;
@@ -477,6 +404,17 @@ struct SqlShell::Impl {
     if (const auto* v = std::get_if<InsertValues>(&s.body)) return insert_values(*v);
     if (const auto* p = std::get_if<PrintTopic>(&s.body)) return print_topic(*p);
     if (const auto* r = std::get_if<RunScript>(&s.body)) return run_script(*r);
+    if (std::holds_alternative<DefineVariable>(s.body)) {
+      auto r = session.execute(s);  // silent, as in ksqlDB's CLI
+      if (!r) return r.error();
+      return true;
+    }
+    if (std::holds_alternative<UndefineVariable>(s.body)) {
+      auto r = session.execute(s);
+      if (!r) return r.error();
+      if (r->rfind("Cannot undefine", 0) == 0) message(*r);
+      return true;
+    }
     return sql_error(s.loc, "not supported yet: this statement");
   }
 
@@ -1027,6 +965,10 @@ struct SqlShell::Impl {
         if (!cluster_rows) return cluster_rows.error();
         for (auto& row : *cluster_rows) t.rows.push_back(std::move(row));
       }
+    } else if (show.what == What::Variables) {
+      t.header = {"Variable Name", "Value"};
+      for (const auto& [name, value] : session.variables())
+        t.rows.push_back({Value::string(name), Value::string(value)});
     } else if (show.what == What::Properties) {
       // What a query started now runs with: every configuration key's
       // value and where it comes from, then the session's other SETs (the
@@ -1998,6 +1940,17 @@ void SqlShell::stop_all() {
   for (auto& l : impl_->loaders) l->stop();
   impl_->loaders.clear();
   impl_->loaded.clear();
+}
+
+Expected<bool> SqlShell::define(const std::string& name, const std::string& value) {
+  if (!sql::valid_variable_name(name))
+    return Error::fatal("invalid variable name '" + name +
+                        "': a letter or '_', then letters, digits or '_'");
+  sql::Statement s;
+  s.body = sql::DefineVariable{name, {}, value};
+  auto r = impl_->session.execute(s);
+  if (!r) return r.error();
+  return true;
 }
 
 bool SqlShell::execute(const StatementSplitter::Chunk& chunk) {

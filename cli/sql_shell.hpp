@@ -33,6 +33,8 @@
 #include <vector>
 
 #include "runtime/config.hpp"
+#include "runtime/error.hpp"
+#include "sql/statement_splitter.hpp"
 
 namespace rivulet::cli {
 
@@ -44,36 +46,7 @@ struct ShellOptions {
   bool json = false;  // --output json
 };
 
-// Splits input lines into statements closed by ';' outside quotes and
-// comments. Each statement keeps where it began, so that parser positions
-// are those of the input.
-class StatementSplitter {
- public:
-  struct Chunk {
-    std::string text;  // up to and including ';'
-    int line = 1;      // of its first character
-    int column = 1;
-  };
-  // Adds one line (without its newline) and returns the statements it
-  // completed.
-  std::vector<Chunk> add_line(const std::string& line);
-  // The unfinished statement at the end of the input (nullptr-like: empty
-  // text when nothing but blanks and comments is pending).
-  Chunk take_rest();
-  // True while a statement has begun (continuation prompt).
-  bool pending() const { return has_content_; }
-  // Forgets the unfinished statement; with `restart_lines`, the next line
-  // is line 1 again (interactive input counts lines per statement).
-  void clear(bool restart_lines);
-
- private:
-  std::string text_;
-  int line_ = 0;  // lines added so far
-  int start_line_ = 1, start_column_ = 1;
-  char quote_ = 0;  // inside '...', "..." or `...`
-  bool block_comment_ = false;
-  bool has_content_ = false;
-};
+using StatementSplitter = sql::StatementSplitter;
 
 class SqlShell {
  public:
@@ -86,6 +59,9 @@ class SqlShell {
   // False when one failed (its error was printed; the rest of the chunk is
   // skipped, as a script stops at its first error).
   bool execute(const StatementSplitter::Chunk& chunk);
+  // DEFINE name = 'value' (`rivulet sql --define name=value`); an invalid
+  // name is refused.
+  Expected<bool> define(const std::string& name, const std::string& value);
   // Stops every running query (graceful: drain, flush, commit).
   void stop_all();
   // Set (from a signal handler) to end the running push query.

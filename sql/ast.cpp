@@ -629,8 +629,8 @@ struct StatementPrinter {
            quote_identifier(d.name) + (d.delete_topic ? " DELETE TOPIC" : "");
   }
   std::string operator()(const ShowList& s) const {
-    static const char* const kWhat[] = {"STREAMS", "TABLES",     "QUERIES",
-                                        "TOPICS",  "PROPERTIES", "FUNCTIONS"};
+    static const char* const kWhat[] = {"STREAMS",    "TABLES",    "QUERIES",  "TOPICS",
+                                        "PROPERTIES", "FUNCTIONS", "VARIABLES"};
     return std::string("SHOW ") + (s.all ? "ALL " : "") + kWhat[static_cast<int>(s.what)] +
            (s.extended ? " EXTENDED" : "");
   }
@@ -654,6 +654,10 @@ struct StatementPrinter {
   }
   std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
   std::string operator()(const RunScript& r) const { return "RUN SCRIPT " + quote_string(r.path); }
+  std::string operator()(const DefineVariable& d) const {
+    return "DEFINE " + d.name + " = " + quote_string(d.value);
+  }
+  std::string operator()(const UndefineVariable& u) const { return "UNDEFINE " + u.name; }
   std::string operator()(const PrintTopic& p) const {
     std::string out = "PRINT " + quote_string(p.topic);
     if (p.from_beginning) out += " FROM BEGINNING";

@@ -291,9 +291,9 @@ struct DropSource {
   bool delete_topic = false;
 };
 
-// SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS [EXTENDED]
+// SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS|VARIABLES [EXTENDED]
 struct ShowList {
-  enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions };
+  enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions, Variables };
   What what = What::Streams;
   bool all = false;  // SHOW ALL TOPICS: internal topics too
   bool extended = false;
@@ -317,6 +317,19 @@ struct SetProperty {
 // UNSET 'name'
 struct UnsetProperty {
   std::string name;
+};
+
+// DEFINE name = 'value' (sql/variables.hpp)
+struct DefineVariable {
+  std::string name;  // as written
+  SourceLocation name_loc;
+  std::string value;
+};
+
+// UNDEFINE name
+struct UndefineVariable {
+  std::string name;
+  SourceLocation name_loc;
 };
 
 // TERMINATE query_id | TERMINATE ALL
@@ -358,7 +371,7 @@ struct Explain {
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
                  Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain,
-                 PrintTopic, RunScript>;
+                 PrintTopic, RunScript, DefineVariable, UndefineVariable>;
 
 struct Statement {
   StatementBody body;

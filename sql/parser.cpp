@@ -8,6 +8,7 @@
 
 #include "sql/lexer.hpp"
 #include "sql/text.hpp"
+#include "sql/variables.hpp"
 
 namespace rivulet::sql {
 
@@ -158,6 +159,17 @@ class Parser {
     return name;
   }
 
+  // A variable's name (DEFINE, UNDEFINE): an unquoted word, any word
+  // (`DEFINE format = ...` as in ksqlDB's own example), as written.
+  std::string variable_name() {
+    const Token& t = cur();
+    if (t.kind != TokenKind::Word || !valid_variable_name(t.raw))
+      fail_expecting("a variable name (a letter or '_', then letters, digits or '_')");
+    std::string name = t.raw;
+    advance();
+    return name;
+  }
+
   // ---- statements ----------------------------------------------------------
 
   Statement statement_with_end() {
@@ -186,6 +198,22 @@ class Parser {
     if (at_word("SELECT")) return SelectStatement{query()};
     if (at_word("EXPLAIN")) return explain();
     if (at_word("PRINT")) return print();
+    if (at_word("DEFINE")) {
+      advance();
+      DefineVariable d;
+      d.name_loc = cur().loc;
+      d.name = variable_name();
+      expect(TokenKind::Eq);
+      d.value = expect(TokenKind::String).text;
+      return d;
+    }
+    if (at_word("UNDEFINE")) {
+      advance();
+      UndefineVariable u;
+      u.name_loc = cur().loc;
+      u.name = variable_name();
+      return u;
+    }
     if (at_word("RUN")) {
       advance();
       consume_word("SCRIPT");
@@ -196,7 +224,7 @@ class Parser {
     }
     fail_expecting(
         "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE, "
-        "EXPLAIN, PRINT, RUN SCRIPT)");
+        "EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
   }
 
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
@@ -458,10 +486,12 @@ class Parser {
       s.what = ShowList::What::Properties;
     } else if (accept_word("FUNCTIONS")) {
       s.what = ShowList::What::Functions;
+    } else if (accept_word("VARIABLES")) {
+      s.what = ShowList::What::Variables;
     } else {
       s.all = accept_word("ALL");
       if (!accept_word("TOPICS"))
-        fail_expecting("{STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES, FUNCTIONS}");
+        fail_expecting("{STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES, FUNCTIONS, VARIABLES}");
       s.what = ShowList::What::Topics;
     }
     s.extended = accept_word("EXTENDED");

@@ -21,6 +21,7 @@
 #include "sql/plan_table_join.hpp"
 #include "sql/plan_window.hpp"
 #include "sql/row_layout.hpp"
+#include "sql/statement_splitter.hpp"
 #include "sql/text.hpp"
 
 namespace rivulet::sql {
@@ -32,6 +33,7 @@ namespace {
 constexpr const char* kCollectListLimit = "ksql.functions.collect_list.limit";
 constexpr const char* kCollectSetLimit = "ksql.functions.collect_set.limit";
 constexpr const char* kNewQueryPlanner = "ksql.new.query.planner.enabled";
+constexpr const char* kVariableSubstitution = "ksql.variable.substitution.enable";
 
 // Java's String.trim(): what Kafka's ConfigDef reads a value through.
 std::string_view java_trim(std::string_view text) {
@@ -1572,13 +1574,30 @@ Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_t
 }
 
 Expected<bool> SqlEngine::execute_script(std::string_view sql) {
-  auto statements = parse_statements(sql);
-  if (!statements) return statements.error();
-  for (const Statement& s : *statements) {
-    auto r = execute(s);
-    if (!r) return r.error();
+  // Statement by statement: a DEFINE binds its variable for the statements
+  // after it.
+  for (const auto& chunk : split_statements(sql)) {
+    // Padding keeps the parser's line:column those of the input.
+    std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
+    text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
+    text += chunk.text;
+    auto substituted = substitute(text);
+    if (!substituted) return substituted.error();
+    auto statements = parse_statements(*substituted);
+    if (!statements) return statements.error();
+    for (const Statement& s : *statements) {
+      auto r = execute(s);
+      if (!r) return r.error();
+    }
   }
   return true;
+}
+
+Expected<std::string> SqlEngine::substitute(std::string_view text) const {
+  for (const auto& [k, v] : properties_)
+    if (iequals(k, kVariableSubstitution) && !config_bool(v).value_or(true))
+      return std::string(text);
+  return substitute_variables(text, variables_);
 }
 
 std::string topic_loop_error(const std::vector<std::string>& loop) {
@@ -1587,7 +1606,7 @@ std::string topic_loop_error(const std::vector<std::string>& loop) {
 
 bool is_planner_property(std::string_view key) {
   return iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit) ||
-         iequals(key, kNewQueryPlanner);
+         iequals(key, kNewQueryPlanner) || iequals(key, kVariableSubstitution);
 }
 
 std::optional<std::string> invalid_planner_property(std::string_view key,
@@ -1598,7 +1617,7 @@ std::optional<std::string> invalid_planner_property(std::string_view key,
   };
   if (iequals(key, kCollectListLimit) || iequals(key, kCollectSetLimit)) {
     if (!config_int(value)) return invalid("Not a number of type INT");
-  } else if (iequals(key, kNewQueryPlanner)) {
+  } else if (iequals(key, kNewQueryPlanner) || iequals(key, kVariableSubstitution)) {
     if (!config_bool(value)) return invalid("Expected value to be either true or false");
   }
   return std::nullopt;
@@ -1674,6 +1693,16 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     unset_property(unset->name);
     return std::string("Property changed");
   }
+  if (const auto* d = std::get_if<DefineVariable>(&s.body)) {
+    variables_[to_upper(d->name)] = d->value;
+    return std::string("Variable defined");
+  }
+  if (const auto* u = std::get_if<UndefineVariable>(&s.body)) {
+    // ksqlDB warns and goes on.
+    if (variables_.erase(to_upper(u->name)) == 0)
+      return "Cannot undefine variable '" + u->name + "' which was never defined";
+    return std::string("Variable undefined");
+  }
   if (const auto* v = std::get_if<InsertValues>(&s.body)) {
     auto r = encode_insert_values(catalog_, *v);
     if (!r) return r.error();
@@ -1740,6 +1769,7 @@ SqlEngine SqlEngine::fork() const {
   SqlEngine e;
   e.catalog_ = catalog_;
   e.properties_ = properties_;
+  e.variables_ = variables_;
   e.queries_ = queries_;
   return e;
 }

@@ -44,6 +44,7 @@
 #include "sql/catalog.hpp"
 #include "sql/column_use.hpp"
 #include "sql/insert_values.hpp"
+#include "sql/variables.hpp"
 
 namespace rivulet::sql {
 
@@ -71,14 +72,21 @@ class SqlEngine {
  public:
   SqlEngine();
 
-  // Parses and executes every statement of `sql` in order; stops at the
-  // first error.
+  // Executes every statement of `sql` in order, each parsed after the
+  // variables its DEFINEs bind were substituted into it (substitute); stops
+  // at the first error.
   Expected<bool> execute_script(std::string_view sql);
+  // `text` (one statement or more) with the variables defined so far
+  // substituted (sql/variables.hpp), unless SET
+  // 'ksql.variable.substitution.enable' = 'false'.
+  Expected<std::string> substitute(std::string_view text) const;
+  // DEFINE'd variables (upper-cased names) and their values.
+  const Variables& variables() const { return variables_; }
   // Executes one statement: catalog changes, persistent queries. Returns a
   // one-line message ("Stream created and running").
   Expected<std::string> execute(const Statement& s);
 
-  // A new engine with a copy of this one's catalog, SETs and query count
+  // A new engine with a copy of this one's catalog, SETs, variables and query count
   // and an empty topology: the SQL shell plans each persistent query into a
   // Topology of its own (one Application per query).
   SqlEngine fork() const;
@@ -139,6 +147,7 @@ class SqlEngine {
   // Materialized KTables: store name -> the node emitting its changelog.
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
+  Variables variables_;
   std::vector<InsertedRecord> inserts_;
   // EXPLAIN's "Subqueries": per subquery of a planned query, how it is
   // evaluated ("<query id>  line L:C  WHERE  T: key lookup ...").

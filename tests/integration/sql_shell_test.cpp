@@ -848,6 +848,29 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(std::regex_search(props_out, std::regex(R"(\| log\.level +\| warn +\| shell +\|)")));
   CHECK(props_out.find("Stream Name") == std::string::npos);  // after EXIT
 
+  // Variables: --define and DEFINE, substituted in later statements (in
+  // quotes too); an undefined one is refused at its line:column; UNDEFINE
+  // of an unknown one warns.
+  auto [vars_rc, vars_out] = run_command(
+      bin + " sql --define t=tt 2>&1",
+      "DEFINE fmt = 'JSON';\nCREATE STREAM V (K STRING KEY, N INT) WITH (kafka_topic='${t}', "
+      "value_format='${FMT}');\nDESCRIBE V;\nSHOW VARIABLES;\nSELECT ${nope} FROM V;\n"
+      "UNDEFINE nope;\n",
+      30);
+  INFO(vars_out);
+  CHECK(vars_rc == 1);  // the undefined variable
+  CHECK(vars_out.find("Kafka topic          : tt (key KAFKA, value JSON)") != std::string::npos);
+  CHECK(vars_out.find("| Variable Name | Value |") != std::string::npos);
+  CHECK(vars_out.find("| FMT           | JSON  |") != std::string::npos);
+  CHECK(vars_out.find("| T             | tt    |") != std::string::npos);
+  CHECK(vars_out.find("line 5:8: Variable 'nope' is not defined") != std::string::npos);
+  CHECK(vars_out.find("Cannot undefine variable 'nope' which was never defined") !=
+        std::string::npos);
+  auto [bad_define_rc, bad_define_out] = run_command(bin + " sql --define 'a b=1' 2>&1", "", 30);
+  INFO(bad_define_out);
+  CHECK(bad_define_rc == 2);
+  CHECK(bad_define_out.find("invalid variable name 'a b'") != std::string::npos);
+
   // rivulet run --explain: the same plan for a file, no broker, exit 0.
   const std::string file = std::filesystem::temp_directory_path() /
                            ("rivulet-explain-" + std::to_string(::getpid()) + ".sql");
