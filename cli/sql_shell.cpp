@@ -383,7 +383,12 @@ struct SqlShell::Impl {
   Expected<bool> run(const Statement& s) {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
-    if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
+    if (const auto* c = std::get_if<CreateSource>(&s.body)) {
+      // CREATE SOURCE TABLE: materialized by a query of its own (CST_...),
+      // started like any persistent query when there is a broker.
+      if (c->is_source && c->type == SourceType::Table && has_bootstrap()) return persistent(s);
+      return create_source(s, *c);
+    }
     if (std::holds_alternative<CreateAsSelect>(s.body) || std::holds_alternative<InsertInto>(s.body))
       return persistent(s);
     if (const auto* set = std::get_if<SetProperty>(&s.body)) return set_property(s, *set);
@@ -607,6 +612,11 @@ struct SqlShell::Impl {
   // CREATE STREAM/TABLE: a Kafka source declared with PARTITIONS has its
   // topic created when missing (as ksqlDB does), when the shell has a
   // broker; the catalog changes only once the topic is there.
+  bool has_bootstrap() {
+    auto config = query_config("topics", false);
+    return config && !config->get("bootstrap.servers").empty();
+  }
+
   Expected<bool> create_source(const Statement& s, const sql::CreateSource& c) {
     auto config = query_config("topics", false);
     if (!config) return config.error();
@@ -634,13 +644,17 @@ struct SqlShell::Impl {
   }
 
   Expected<bool> drop(const Statement& s, const sql::DropSource& d) {
+    std::optional<std::string> own;  // a source table's own query (CST_...)
     if (const sql::SourceInfo* src = session.catalog().find(d.name)) {
       std::vector<std::string> readers, writers;
       for (const auto& q : queries) {
+        if (src->read_only && q.sink == src->name && q.id.rfind("CST_", 0) == 0) {
+          own = q.id;  // stopped with its table, as ksqlDB does
+          continue;
+        }
         if (q.sink == src->name) writers.push_back(q.id);
-        auto topics = q.engine->topology().source_topics();
-        if (std::find(topics.begin(), topics.end(), src->topic) != topics.end())
-          readers.push_back(q.id);
+        auto read = q.engine->sources_read();  // by name: another source may share the topic
+        if (std::find(read.begin(), read.end(), src->name) != read.end()) readers.push_back(q.id);
       }
       if (!readers.empty() || !writers.empty()) {
         auto list = [](const std::vector<std::string>& ids) {
@@ -656,6 +670,14 @@ struct SqlShell::Impl {
                                          ".\nYou need to terminate them before dropping " +
                                          src->name + ".");
       }
+    }
+    if (own) {
+      auto it = std::find_if(queries.begin(), queries.end(),
+                             [&](const RunningQuery& q) { return q.id == *own; });
+      RunningQuery q = std::move(*it);
+      queries.erase(it);
+      SignalBlock block;
+      q.app->stop();
     }
     return catalog_change(s);
   }
@@ -716,6 +738,10 @@ struct SqlShell::Impl {
       const sql::SourceInfo* info = engine->catalog().find(c->name);
       id = info ? info->query_id : "QUERY_" + std::to_string(before);
       sink = c->name;
+    } else if (const auto* src = std::get_if<sql::CreateSource>(&s.body)) {
+      const sql::SourceInfo* info = engine->catalog().find(src->name);
+      sink = info ? info->name : src->name;
+      id = sql::source_table_query_id(sink, before);
     } else {
       id = "INSERTQUERY_" + std::to_string(before);
       sink = std::get<sql::InsertInto>(s.body).target;
@@ -749,8 +775,10 @@ struct SqlShell::Impl {
     std::string what = "Insert query";
     if (const auto* c = std::get_if<sql::CreateAsSelect>(&s.body))
       what = c->type == sql::SourceType::Table ? "Table created" : "Stream created";
-    message(what + " and running (query " + id + ", application.id=" + app->application_id() +
-            ", " + std::to_string(app->partitions()) + " partitions)");
+    what += " and running";
+    if (std::holds_alternative<sql::CreateSource>(s.body)) what = "Table created and materialized";
+    message(what + " (query " + id + ", application.id=" + app->application_id() + ", " +
+            std::to_string(app->partitions()) + " partitions)");
     queries.push_back(RunningQuery{id, sink, s.text, std::move(engine), std::move(app)});
     return true;
   }
@@ -1307,8 +1335,9 @@ struct SqlShell::Impl {
         const SourceInfo* t = session.catalog().find(q.from.name);
         if (why.empty()) {
           why = "table " + t->name +
-                " is not materialized by a running query (to query it, run CREATE TABLE "
-                "QUERYABLE_" + t->name + " AS SELECT * FROM " + t->name + ";)";
+                " is not materialized by a running query (to query it, declare it with CREATE "
+                "SOURCE TABLE, or run CREATE TABLE QUERYABLE_" +
+                t->name + " AS SELECT * FROM " + t->name + ";)";
         }
         return sql_error(q.from.loc, why);
       }

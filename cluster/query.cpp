@@ -58,9 +58,10 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
     auto origin = topo.store_origin(c.target.store);
     c.target.windowed = t->window.has_value();
     if (!origin) {
-      c.why_not = "table " + t->name + " is not materialized: no persistent query reads it (to "
-                  "query it, run CREATE TABLE QUERYABLE_" + t->name + " AS SELECT * FROM " +
-                  t->name + ";)";
+      c.why_not = "table " + t->name +
+                  " is not materialized: no persistent query reads it (to "
+                  "query it, declare it with CREATE SOURCE TABLE, or run CREATE TABLE QUERYABLE_" +
+                  t->name + " AS SELECT * FROM " + t->name + ";)";
     } else if (c.target.key_columns.empty()) {
       c.why_not = "table " + t->name + " has no key column";
     } else {

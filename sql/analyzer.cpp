@@ -838,6 +838,8 @@ Expected<const SourceInfo*> check_insert_into(const InsertInto& i, const QueryAn
   if (t->is_table())
     return sql_error(i.target_loc, "INSERT INTO can only be used to insert into a stream. " +
                                        t->name + " is a table.");
+  if (t->read_only)  // CREATE SOURCE STREAM
+    return sql_error(i.target_loc, "Cannot insert into read-only stream: " + t->name);
   std::vector<Column> result;
   for (const OutputColumn& c : a.projection) result.push_back(Column{c.name, c.type, c.is_key});
   // Column types must match, except that a number may widen into the sink's

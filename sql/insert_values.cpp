@@ -26,6 +26,10 @@ Expected<InsertedRecord> encode_insert_values(const Catalog& catalog, const Inse
   if (!src)
     return sql_error(v.target_loc,
                      "Cannot insert values into an unknown stream/table: `" + v.target + "`");
+  if (src->read_only)  // CREATE SOURCE STREAM|TABLE
+    return sql_error(v.target_loc, "Cannot insert values into read-only " +
+                                       std::string(src->is_table() ? "table" : "stream") + ": " +
+                                       src->name);
   if (src->window)
     return sql_error(v.target_loc, "Cannot insert values into windowed " +
                                        std::string(src->is_table() ? "table" : "stream") + " `" +

@@ -525,14 +525,7 @@ class QueryPlanner {
   }
   // ... and the node emitting its changelog once the KTable is updated.
   Expected<std::pair<std::string, Topology::NodeId>> materialize_node(const SourceInfo& table) {
-    for (const auto& t : e_.tables_)
-      if (t.first == table.name) return t;
-    auto tsrc = e_.source_node(table, true);
-    if (!tsrc) return tsrc.error();
-    auto node = e_.topology_.add_table(*tsrc, table.name, table.storage,
-                                       table.history_retention_ms.value_or(-1));
-    e_.tables_.emplace_back(table.name, node);
-    return e_.tables_.back();
+    return e_.table_node(table);
   }
 
   // WHERE's conjuncts (split at AND) that read only the first source's
@@ -1656,12 +1649,53 @@ void SqlEngine::restore_planning(const PlanningState& saved) {
   subquery_notes_.resize(saved.subquery_notes);
 }
 
+Expected<std::pair<std::string, Topology::NodeId>> SqlEngine::table_node(const SourceInfo& table) {
+  for (const auto& t : tables_)
+    if (t.first == table.name) return t;
+  auto tsrc = source_node(table, true);
+  if (!tsrc) return tsrc.error();
+  auto node = topology_.add_table(*tsrc, table.name, table.storage,
+                                  table.history_retention_ms.value_or(-1));
+  tables_.emplace_back(table.name, node);
+  return tables_.back();
+}
+
+std::vector<std::string> SqlEngine::sources_read() const {
+  std::vector<std::string> out;
+  for (const auto& s : sources_) out.push_back(s.source);
+  for (const auto& t : tables_) out.push_back(t.first);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string source_table_query_id(const std::string& table, int n) {
+  return "CST_" + table + "_" + std::to_string(n);
+}
+
 Expected<std::string> SqlEngine::execute(const Statement& s) {
   if (const auto* c = std::get_if<CreateSource>(&s.body)) {
     auto info = Catalog::describe_create(*c, s.text);
     if (!info) return info.error();
     auto formats = check_formats(*info);
     if (!formats) return sql_error(c->name_loc, formats.error().message);
+    if (c->is_source && c->type == SourceType::Table && !catalog_.find(info->name)) {
+      // CREATE SOURCE TABLE: materialized at once, as in ksqlDB, by a query
+      // of its own (CST_<name>_<n>), so that pull queries can read it.
+      const PlanningState saved = save_planning();
+      auto r = catalog_.apply(s);
+      if (!r) return r;
+      const SourceInfo* created = catalog_.find(info->name);
+      auto node = created ? table_node(*created)
+                          : Expected<std::pair<std::string, Topology::NodeId>>(
+                                Error::fatal("the table was not created"));
+      if (!node) {
+        restore_planning(saved);
+        return sql_error(c->name_loc, node.error().message);
+      }
+      return *r + " and materialized (query " + source_table_query_id(created->name, queries_++) +
+             ")";
+    }
   }
   if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body))
     return catalog_.apply(s);

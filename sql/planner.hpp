@@ -68,6 +68,10 @@ bool is_planner_property(std::string_view key);
 // wording), or nothing; other keys are not checked here.
 std::optional<std::string> invalid_planner_property(std::string_view key, const std::string& value);
 
+// The id of the query that materializes a CREATE SOURCE TABLE: the
+// engine's `n`th query (ksqlDB's CST_ prefix).
+std::string source_table_query_id(const std::string& table, int n);
+
 class SqlEngine {
  public:
   SqlEngine();
@@ -108,6 +112,8 @@ class SqlEngine {
   // them (Topology::scoped_to); "" gives the unscoped names.
   std::string explain(const std::string& application_id = "") const;
   int query_count() const { return queries_; }
+  // The streams and tables the queries planned so far read (by name).
+  std::vector<std::string> sources_read() const;
   // SET 'key' = 'value' statements executed so far (UNSET removes), in
   // order of first setting.
   const std::vector<std::pair<std::string, std::string>>& properties() const { return properties_; }
@@ -132,6 +138,9 @@ class SqlEngine {
   // only the value columns some query reads (sql/column_use.hpp).
   Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false,
                                          const ColumnNames* reads = nullptr);
+  // The table as a KTable of the task (once per engine): its store's name
+  // and the node emitting its changelog once the KTable is updated.
+  Expected<std::pair<std::string, Topology::NodeId>> table_node(const SourceInfo& table);
 
   Catalog catalog_;
   Topology topology_;

@@ -141,6 +141,40 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(has_line(result, "| UID | N | TOTAL |"));
   REQUIRE(has_line(result, "| u1  | 3 | 8.5   |"));
   CHECK(result.back() == "(1 row)");
+  // CREATE SOURCE TABLE: materialized at once by a query of its own, so
+  // that a pull query reads the latest value of each key; read-only;
+  // dropping it stops its query.
+  send(
+      "CREATE SOURCE TABLE LAST_AMOUNT (UID STRING PRIMARY KEY, AMOUNT DOUBLE)\n"
+      "  WITH (kafka_topic='sh_orders', value_format='JSON');\n");
+  auto materialized = shell->read_line();
+  REQUIRE(materialized.has_value());
+  CHECK(materialized->rfind("Table created and materialized (query CST_LAST_AMOUNT_1, ", 0) == 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    send("SELECT AMOUNT FROM LAST_AMOUNT WHERE UID = 'u1';\n");
+    result = read_until(*shell, "(");
+    if (has_line(result, "| 4.0    |")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(has_line(result, "| 4.0    |"));
+  send("INSERT INTO LAST_AMOUNT (UID, AMOUNT) VALUES ('u1', 1);\n");
+  send("SHOW QUERIES;\n");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK(has_line(result, "| CST_LAST_AMOUNT_1 "));
+  send("DROP TABLE LAST_AMOUNT;\nSHOW QUERIES;\n");
+  auto dropped = shell->read_line();
+  REQUIRE(dropped.has_value());
+  CHECK(*dropped == "Table LAST_AMOUNT dropped");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK_FALSE(has_line(result, "CST_LAST_AMOUNT_1"));
+  CHECK(slurp(errors).find("Cannot insert values into read-only table: LAST_AMOUNT") !=
+        std::string::npos);
+
   // DESCRIBE ... EXTENDED: the statement, the topic's partitions, the
   // running query that reads the stream and its figures.
   send("DESCRIBE ORDERS EXTENDED;\n");

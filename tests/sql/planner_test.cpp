@@ -13,6 +13,7 @@
 #include "operators/ktable.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/msgpack_value.hpp"
+#include "sql/app_file.hpp"
 #include "sql/parser.hpp"
 #include "sql/test_driver.hpp"
 #include "support/kafka_keys.hpp"
@@ -1070,6 +1071,74 @@ TEST_CASE("planner: a push query may project WINDOWSTART and ROWTIME without an 
   REQUIRE_FALSE(refused);
   INFO(refused.error().message);
   CHECK(refused.error().message.find("WINDOWSTART is a reserved column name") != std::string::npos);
+}
+
+// CREATE SOURCE STREAM|TABLE (ksqlDB's read-only sources): a source table
+// is materialized at once by a query of its own, so that pull queries can
+// read it and a file of it alone runs; neither can be written to.
+TEST_CASE("planner: a source table is materialized by its own query and sources are read-only",
+          "[sql][planner]") {
+  const std::string ddl =
+      "CREATE SOURCE TABLE USERS (ID STRING PRIMARY KEY, NAME STRING) "
+      "WITH (kafka_topic='users', value_format='JSON');"
+      "CREATE SOURCE STREAM CLICKS (ID STRING KEY, URL STRING) "
+      "WITH (kafka_topic='clicks', value_format='JSON');";
+  SqlEngine engine;
+  auto created = engine.execute(
+      *parse_statement("CREATE SOURCE TABLE USERS (ID STRING PRIMARY KEY, NAME STRING) "
+                       "WITH (kafka_topic='users', value_format='JSON');"));
+  REQUIRE(created);
+  CHECK(*created == "Table created and materialized (query CST_USERS_0)");
+  CHECK(engine.query_count() == 1);
+  // Again, IF NOT EXISTS: no second query.
+  auto again = engine.execute(*parse_statement(
+      "CREATE SOURCE TABLE IF NOT EXISTS USERS (ID STRING PRIMARY KEY, NAME STRING) "
+      "WITH (kafka_topic='users', value_format='JSON');"));
+  REQUIRE(again);
+  CHECK(engine.query_count() == 1);
+  CHECK(engine.topology().describe().find("table USERS <- ") != std::string::npos);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("users", string_key("u1"), std::string(R"({"NAME":"Ann"})"), 1));
+  REQUIRE((*driver)->pipe("users", string_key("u1"), std::string(R"({"NAME":"Bea"})"), 2));
+  KTable* users = (*driver)->graph().table("USERS");
+  REQUIRE(users);
+  auto row = users->get(Value::string("u1"));
+  REQUIRE(row);
+  REQUIRE(row->field("NAME"));
+  CHECK(*row->field("NAME") == Value::string("Bea"));
+
+  // A file of a source table alone is an application to run.
+  auto planned = plan_script(ddl);
+  INFO((planned ? std::string() : planned.error().message));
+  REQUIRE(planned);
+
+  // Read-only: INSERT ... VALUES into either, INSERT INTO ... SELECT into
+  // the stream.
+  for (const auto& [statement, message] : std::vector<std::pair<std::string, std::string>>{
+           {"INSERT INTO USERS (ID, NAME) VALUES ('u2', 'x');",
+            "Cannot insert values into read-only table: USERS"},
+           {"INSERT INTO CLICKS (ID, URL) VALUES ('c', 'x');",
+            "Cannot insert values into read-only stream: CLICKS"},
+           {"CREATE STREAM MORE (ID STRING KEY, URL STRING) WITH (kafka_topic='more', "
+            "value_format='JSON'); INSERT INTO CLICKS SELECT * FROM MORE;",
+            "Cannot insert into read-only stream: CLICKS"}}) {
+    INFO(statement);
+    SqlEngine e;
+    REQUIRE(e.execute_script(ddl));
+    auto r = e.execute_script(statement);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find(message) != std::string::npos);
+  }
+  // A query reading them is planned as usual.
+  SqlEngine reader;
+  auto joined = reader.execute_script(
+      ddl +
+      "CREATE STREAM NAMED AS SELECT C.ID AS ID, URL, NAME FROM CLICKS C JOIN USERS U "
+      "ON C.ID = U.ID;");
+  INFO((joined ? std::string() : joined.error().message));
+  REQUIRE(joined);
+  CHECK(reader.query_count() == 2);  // CST_USERS_0 and the join
 }
 
 // With ksqlDB's new query planner a persistent query over a stream may
