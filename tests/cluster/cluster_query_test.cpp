@@ -661,7 +661,7 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
 // tasks, and `rivulet query` places a key of a table by its origin topic's
 // count (2), kept by the coordinator as the query's smaller_inputs. Placed
 // by the task count instead, about half of the users are asked of a task
-// that does not hold them.
+// that does not hold them. USERS is a CREATE SOURCE TABLE: read directly.
 TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key",
           "[integration][cluster]") {
   LocalCluster c({"m_users:2", "m_events:4"});
@@ -669,7 +669,7 @@ TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key
   c.start_node("n1");
   c.start_node("n2");
   std::ofstream(c.dir + "/mixed.sql")
-      << "CREATE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH "
+      << "CREATE SOURCE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH "
          "(kafka_topic='m_users', value_format='JSON');\n"
          "CREATE STREAM EVENTS (ID STRING KEY, X INT) WITH (kafka_topic='m_events', "
          "value_format='JSON');\n"
@@ -703,6 +703,8 @@ TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key
   for (int u = 0; u < kUsers; ++u) {
     const std::string n = std::to_string(u);
     CHECK(answer("QUERYABLE_USERS", "u" + n, "NAME", "n" + n));
+    // The source table itself, materialized by its own query (CST_USERS_0).
+    CHECK(answer("USERS", "u" + n, "NAME", "n" + n));
     CHECK(answer("EVENT_COUNTS", "e" + n, "N", 2));
   }
   std::ifstream state(c.dir + "/state/cluster/coordinator.json");
