@@ -1567,6 +1567,15 @@ Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_t
 }
 
 Expected<bool> SqlEngine::execute_script(std::string_view sql) {
+  if (sql.find("${") == std::string_view::npos) {  // nothing to substitute: parsed at once
+    auto statements = parse_statements(sql);
+    if (!statements) return statements.error();
+    for (const Statement& s : *statements) {
+      auto r = execute(s);
+      if (!r) return r.error();
+    }
+    return true;
+  }
   // Statement by statement: a DEFINE binds its variable for the statements
   // after it.
   for (const auto& chunk : split_statements(sql)) {
