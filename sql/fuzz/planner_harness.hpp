@@ -15,6 +15,7 @@
 
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
+#include "sql/statement_splitter.hpp"
 #include "sql/test_driver.hpp"
 
 namespace rivulet::sql::fuzz {
@@ -84,10 +85,16 @@ struct PlannerRun {
 // planned over kInputs.
 inline PlannerRun run_planner_input(const std::string& text) {
   PlannerRun run;
-  auto statements = parse_statements(text);
-  if (!statements.ok()) return run;
   SqlEngine engine = base_engine().fork();
-  for (const Statement& s : statements.value()) (void)engine.execute(s);
+  // Statement by statement, as a file is run: variables substituted, a
+  // statement that does not parse or is refused skipped.
+  for (const auto& chunk : split_statements(text)) {
+    auto substituted = engine.substitute(chunk.text);
+    if (!substituted.ok()) continue;
+    auto statements = parse_statements(substituted.value());
+    if (!statements.ok()) continue;
+    for (const Statement& s : statements.value()) (void)engine.execute(s);
+  }
   if (engine.query_count() == base_engine().query_count()) return run;
   (void)engine.explain("fuzz");
   auto driver = TestDriver::create(engine.topology());
