@@ -961,6 +961,14 @@ struct SqlShell::Impl {
   Expected<bool> show_list(const Statement& s, const sql::ShowList& show) {
     using What = sql::ShowList::What;
     Table t;
+    if ((show.what == What::Streams || show.what == What::Tables) && show.extended) {
+      // As ksqlDB: DESCRIBE STREAMS|TABLES EXTENDED.
+      sql::Describe d;
+      d.what = show.what == What::Streams ? sql::Describe::What::AllStreams
+                                          : sql::Describe::What::AllTables;
+      d.extended = true;
+      return describe(d);
+    }
     if (show.what == What::Streams || show.what == What::Tables) {
       bool streams = show.what == What::Streams;
       t.header = {streams ? "Stream Name" : "Table Name", "Kafka Topic", "Key Format",
@@ -1102,10 +1110,18 @@ struct SqlShell::Impl {
 
   Expected<bool> describe(const sql::Describe& d) {
     if (d.what == sql::Describe::What::Function) return describe_function(d);
-    if (d.what == sql::Describe::What::AllStreams) {  // each stream, as DESCRIBE it
-      for (const sql::SourceInfo* src : session.catalog().list(sql::SourceType::Stream)) {
+    if (d.what == sql::Describe::What::AllStreams || d.what == sql::Describe::What::AllTables) {
+      // Each stream (table), as DESCRIBE [EXTENDED] describes it.
+      const auto type = d.what == sql::Describe::What::AllStreams ? sql::SourceType::Stream
+                                                                  : sql::SourceType::Table;
+      for (const sql::SourceInfo* src : session.catalog().list(type)) {
         if (!options.json) out << "\n";
+        if (d.extended && options.json) {
+          describe_extended(*src);
+          continue;
+        }
         describe_source(*src);
+        if (d.extended) describe_extended(*src);
       }
       return true;
     }

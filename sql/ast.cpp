@@ -638,6 +638,8 @@ struct StatementPrinter {
     switch (d.what) {
       case Describe::What::AllStreams:
         return std::string("DESCRIBE STREAMS") + (d.extended ? " EXTENDED" : "");
+      case Describe::What::AllTables:
+        return std::string("DESCRIBE TABLES") + (d.extended ? " EXTENDED" : "");
       case Describe::What::Function:
         return "DESCRIBE FUNCTION " + quote_identifier(d.name);
       case Describe::What::Source:

@@ -299,9 +299,9 @@ struct ShowList {
   bool extended = false;
 };
 
-// DESCRIBE name [EXTENDED] | DESCRIBE FUNCTION name | DESCRIBE STREAMS
+// DESCRIBE name [EXTENDED] | DESCRIBE FUNCTION name | DESCRIBE STREAMS|TABLES [EXTENDED]
 struct Describe {
-  enum class What : uint8_t { Source, Function, AllStreams };
+  enum class What : uint8_t { Source, Function, AllStreams, AllTables };
   What what = What::Source;
   std::string name;
   SourceLocation name_loc;

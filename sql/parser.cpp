@@ -501,8 +501,9 @@ class Parser {
   StatementBody describe() {
     consume_word("DESCRIBE");
     Describe d;
-    if (accept_word("STREAMS")) {
-      d.what = Describe::What::AllStreams;
+    if (accept_word("STREAMS") || accept_word("TABLES")) {
+      d.what = toks_[pos_ - 1].text == "STREAMS" ? Describe::What::AllStreams
+                                                 : Describe::What::AllTables;
       d.extended = accept_word("EXTENDED");
       return d;
     }

@@ -882,6 +882,24 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(std::regex_search(props_out, std::regex(R"(\| log\.level +\| warn +\| shell +\|)")));
   CHECK(props_out.find("Stream Name") == std::string::npos);  // after EXIT
 
+  // DESCRIBE TABLES, and SHOW STREAMS EXTENDED as ksqlDB's DESCRIBE STREAMS
+  // EXTENDED: each source described.
+  auto [all_rc, all_out] = run_command(
+      bin + " sql 2>&1",
+      "CREATE TABLE TA (K STRING PRIMARY KEY, V INT) WITH (kafka_topic='ta', "
+      "value_format='JSON');\n"
+      "CREATE STREAM SA (K STRING KEY, W INT) WITH (kafka_topic='sa', value_format='JSON');\n"
+      "DESCRIBE TABLES;\nSHOW STREAMS EXTENDED;\n",
+      30);
+  INFO(all_out);
+  CHECK(all_rc == 0);
+  CHECK(all_out.find("Name                 : TA\nType                 : TABLE\n") !=
+        std::string::npos);
+  CHECK(all_out.find("Name                 : SA\nType                 : STREAM\n") !=
+        std::string::npos);
+  CHECK(all_out.find("Statement            : CREATE STREAM SA (") != std::string::npos);
+  CHECK(all_out.find("Statement            : CREATE TABLE TA (") == std::string::npos);
+
   // Variables: --define and DEFINE, substituted in later statements (in
   // quotes too); an undefined one is refused at its line:column; UNDEFINE
   // of an unknown one warns.
