@@ -102,9 +102,13 @@ void add_cluster_commands(CLI::App& app) {
     auto* cmd = app.add_subcommand("submit", "Register a SQL file's persistent queries with the cluster");
     struct Options {
       std::string file, coordinator, name, config;
+      std::vector<std::string> defines;  // NAME=VALUE
     };
     auto opts = std::make_shared<Options>();
     cmd->add_option("file", opts->file, "SQL file")->required();
+    cmd->add_option("--define", opts->defines,
+                    "Define a variable before the file's first statement: --define NAME=VALUE "
+                    "(registered with the file as DEFINE NAME = 'VALUE';)");
     cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
     cmd->add_option("--name", opts->name, "Query name (default: the file name without .sql)");
     cmd->add_option("--config", opts->config, "Properties file (cluster.secret, cluster.tls.*)");
@@ -119,12 +123,20 @@ void add_cluster_commands(CLI::App& app) {
       }
       std::stringstream text;
       text << in.rdbuf();
+      auto variables = sql::parse_definitions(opts->defines);
+      if (!variables) {
+        std::cerr << "rivulet submit: " << variables.error().message << "\n";
+        exit_code = 2;
+        return;
+      }
       cluster::QueryDef def;
-      def.sql = text.str();
+      // Every node plans the file with the same variables: their DEFINEs
+      // go before it, on its first line (its other lines keep their numbers).
+      def.sql = sql::define_statements(*variables) + text.str();
       def.name = opts->name.empty() ? std::filesystem::path(opts->file).stem().string() : opts->name;
-      // Planned here first: a SQL error is reported with line:column before
-      // anything reaches the cluster.
-      auto topology = sql::plan_script(def.sql);
+      // Planned here first: a SQL error is reported with the file's
+      // line:column before anything reaches the cluster.
+      auto topology = sql::plan_script(text.str(), *variables);
       if (!topology) {
         std::cerr << "rivulet submit: " << opts->file << ": " << topology.error().to_string()
                   << "\n";

@@ -1,11 +1,10 @@
 // `rivulet run APP.sql [--bootstrap LIST] [--config FILE] [--set key=value]...
-// [--http HOST:PORT] [--explain]`: plans the SQL file (sql::plan_file) and runs its
-// persistent queries with rivulet::Application on this node (after loading
-// its file and memory sources and writing its INSERT INTO ... VALUES rows)
-// until SIGINT or SIGTERM, then stops gracefully (drain, flush, final
-// commit and checkpoint) and exits 0; a second signal exits at once (130 or 143). A
-// bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed
-// task exits 1.
+// [--define NAME=VALUE]... [--http HOST:PORT] [--explain]`: plans the SQL file (sql::plan_file) and
+// runs its persistent queries with rivulet::Application on this node (after loading its file and
+// memory sources and writing its INSERT INTO ... VALUES rows) until SIGINT or SIGTERM, then stops
+// gracefully (drain, flush, final commit and checkpoint) and exits 0; a second signal exits at once
+// (130 or 143). A bad file exits 2 with "FILE: line L:C: ..."; a failed start or a failed task
+// exits 1.
 //
 // --explain prints the plan (sql::SqlEngine::explain, with the repartition
 // topics named by the configured application.id) to stdout and exits 0
@@ -34,6 +33,7 @@ struct RunOptions {
   std::string bootstrap;
   std::string config;
   std::vector<std::string> sets;
+  std::vector<std::string> defines;  // NAME=VALUE
   std::string http;
   bool explain = false;
 };
@@ -43,7 +43,12 @@ int run_sql(const RunOptions& o) {
   // exits at once (a slow final checkpoint does not keep an operator waiting).
   ShutdownSignals signals("rivulet run");
 
-  auto app = sql::plan_file(o.file);
+  auto variables = sql::parse_definitions(o.defines);
+  if (!variables) {
+    std::cerr << "rivulet run: " << variables.error().message << "\n";
+    return 2;
+  }
+  auto app = sql::plan_file(o.file, *variables);
   if (!app) {
     std::cerr << "rivulet run: " << app.error().message << "\n";
     return 2;
@@ -148,6 +153,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--config", o->config, "A properties file (see `rivulet config`)");
   cmd->add_option("--set", o->sets, "Override a configuration key: --set key=value");
   cmd->add_option("--http", o->http, "Serve /metrics, /health and /tasks on HOST:PORT");
+  cmd->add_option("--define", o->defines,
+                  "Define a variable before the file's first statement: --define NAME=VALUE, as "
+                  "DEFINE NAME = 'VALUE'; (referenced as ${NAME})");
   cmd->add_flag("--explain", o->explain,
                 "Print the queries' plan (sources and the columns decoded, sink, repartition and "
                 "co-partitioned topics, topology) and exit without running them");

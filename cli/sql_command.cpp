@@ -178,15 +178,12 @@ int run_sql_shell(SqlArgs a) {
   a.shell.json = a.output == "json";
   install_handlers();
   SqlShell shell(a.shell, std::cout, std::cerr);
-  for (const auto& d : a.defines) {
-    const auto eq = d.find('=');
-    auto ok = eq == std::string::npos ? Expected<bool>(Error::fatal("expects NAME=VALUE"))
-                                      : shell.define(d.substr(0, eq), d.substr(eq + 1));
-    if (!ok) {
-      std::cerr << "rivulet sql: --define '" << d << "': " << ok.error().message << "\n";
-      return 2;
-    }
+  auto variables = sql::parse_definitions(a.defines);
+  if (!variables) {
+    std::cerr << "rivulet sql: " << variables.error().message << "\n";
+    return 2;
   }
+  shell.define(*variables);
   if (!a.execute.empty()) {
     std::istringstream in(a.execute);
     return script(shell, in);

@@ -1987,15 +1987,8 @@ void SqlShell::stop_all() {
   impl_->loaded.clear();
 }
 
-Expected<bool> SqlShell::define(const std::string& name, const std::string& value) {
-  if (!sql::valid_variable_name(name))
-    return Error::fatal("invalid variable name '" + name +
-                        "': a letter or '_', then letters, digits or '_'");
-  sql::Statement s;
-  s.body = sql::DefineVariable{name, {}, value};
-  auto r = impl_->session.execute(s);
-  if (!r) return r.error();
-  return true;
+void SqlShell::define(const sql::Variables& variables) {
+  for (const auto& [name, value] : variables) impl_->session.define(name, value);
 }
 
 bool SqlShell::execute(const StatementSplitter::Chunk& chunk) {

@@ -35,6 +35,7 @@
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
 #include "sql/statement_splitter.hpp"
+#include "sql/variables.hpp"
 
 namespace rivulet::cli {
 
@@ -59,9 +60,8 @@ class SqlShell {
   // False when one failed (its error was printed; the rest of the chunk is
   // skipped, as a script stops at its first error).
   bool execute(const StatementSplitter::Chunk& chunk);
-  // DEFINE name = 'value' (`rivulet sql --define name=value`); an invalid
-  // name is refused.
-  Expected<bool> define(const std::string& name, const std::string& value);
+  // DEFINE name = 'value' of each (`rivulet sql --define name=value`).
+  void define(const sql::Variables& variables);
   // Stops every running query (graceful: drain, flush, commit).
   void stop_all();
   // Set (from a signal handler) to end the running push query.

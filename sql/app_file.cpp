@@ -18,15 +18,16 @@ bool is_config_key(const std::string& key) {
 
 }  // namespace
 
-Expected<PlannedApp> plan_script(std::string_view sql) {
+Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variables) {
   auto planned = std::make_shared<SqlEngine>();
   SqlEngine& engine = *planned;
+  for (const auto& [name, value] : variables) engine.define(name, value);
   auto ran = engine.execute_script(sql);
   if (!ran) return ran.error();
   if (engine.query_count() == 0)
     return Error::fatal(
-        "no persistent query to run: the file needs a CREATE STREAM|TABLE ... AS SELECT or an "
-        "INSERT INTO ... SELECT");
+        "no persistent query to run: the file needs a CREATE STREAM|TABLE ... AS SELECT, an "
+        "INSERT INTO ... SELECT or a CREATE SOURCE TABLE");
   auto valid = engine.topology().validate();
   if (!valid) return valid.error();
   PlannedApp app;
@@ -69,7 +70,7 @@ std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& 
   return out;
 }
 
-Expected<PlannedApp> plan_file(const std::string& path) {
+Expected<PlannedApp> plan_file(const std::string& path, const Variables& variables) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     return Error::fatal(path + ": is a directory, not a SQL file");
@@ -77,7 +78,7 @@ Expected<PlannedApp> plan_file(const std::string& path) {
   if (!in) return Error::fatal(path + ": cannot read the file");
   std::ostringstream text;
   text << in.rdbuf();
-  auto app = plan_script(text.str());
+  auto app = plan_script(text.str(), variables);
   if (!app) return Error::fatal(path + ": " + app.error().message);
   app->source = path;
   return app;

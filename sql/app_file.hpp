@@ -27,6 +27,7 @@
 #include "runtime/error.hpp"
 #include "sql/catalog.hpp"
 #include "sql/insert_values.hpp"
+#include "sql/variables.hpp"
 
 namespace rivulet::sql {
 
@@ -54,7 +55,8 @@ struct PlannedApp {
 
 // Plans a script. Errors are the statement's ("line L:C: ..."); a script
 // without a persistent query is an error too.
-Expected<PlannedApp> plan_script(std::string_view sql);
+// `variables`: bound before the first statement (`--define`), as DEFINE.
+Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variables = {});
 // The file and memory sources of `catalog` whose topics `topology` reads
 // (PlannedApp::external_sources; the `rivulet sql` shell per query).
 std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology& topology);
@@ -64,7 +66,7 @@ std::vector<SourceInfo> external_sources(const Catalog& catalog, const Topology&
 std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& topology);
 
 // Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
-Expected<PlannedApp> plan_file(const std::string& path);
+Expected<PlannedApp> plan_file(const std::string& path, const Variables& variables = {});
 
 // The configuration to run `app` with (see the header comment).
 Expected<Config> app_config(const PlannedApp& app, const std::string& properties_file,

@@ -1669,6 +1669,10 @@ Expected<std::pair<std::string, Topology::NodeId>> SqlEngine::table_node(const S
   return tables_.back();
 }
 
+void SqlEngine::define(const std::string& name, const std::string& value) {
+  variables_[to_upper(name)] = value;
+}
+
 std::vector<std::string> SqlEngine::sources_read() const {
   std::vector<std::string> out;
   for (const auto& s : sources_) out.push_back(s.source);
@@ -1737,7 +1741,7 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     return std::string("Property changed");
   }
   if (const auto* d = std::get_if<DefineVariable>(&s.body)) {
-    variables_[to_upper(d->name)] = d->value;
+    define(d->name, d->value);
     return std::string("Variable defined");
   }
   if (const auto* u = std::get_if<UndefineVariable>(&s.body)) {

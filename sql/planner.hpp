@@ -86,6 +86,8 @@ class SqlEngine {
   Expected<std::string> substitute(std::string_view text) const;
   // DEFINE'd variables (upper-cased names) and their values.
   const Variables& variables() const { return variables_; }
+  // DEFINE name = 'value' (name already checked: valid_variable_name).
+  void define(const std::string& name, const std::string& value);
   // Executes one statement: catalog changes, persistent queries. Returns a
   // one-line message ("Stream created and running").
   Expected<std::string> execute(const Statement& s);

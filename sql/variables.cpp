@@ -97,4 +97,28 @@ Expected<std::string> substitute_variables(std::string_view text, const Variable
   return out;
 }
 
+Expected<Variables> parse_definitions(const std::vector<std::string>& definitions) {
+  Variables out;
+  for (const auto& d : definitions) {
+    const auto eq = d.find('=');
+    const std::string name = d.substr(0, eq);
+    if (eq == std::string::npos) return Error::fatal("--define '" + d + "': expects NAME=VALUE");
+    if (!valid_variable_name(name))
+      return Error::fatal("--define '" + d + "': invalid variable name '" + name +
+                          "': a letter or '_', then letters, digits or '_'");
+    out[to_upper(name)] = d.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string define_statements(const Variables& variables) {
+  std::string out;
+  for (const auto& [name, value] : variables) {
+    out += "DEFINE " + name + " = '";
+    for (char c : value) out += c == '\'' ? std::string("''") : std::string(1, c);
+    out += "'; ";
+  }
+  return out;
+}
+
 }  // namespace rivulet::sql

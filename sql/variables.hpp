@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/error.hpp"
 
@@ -23,5 +24,14 @@ bool valid_variable_name(std::string_view name);
 // not defined is an error at its line:column in `text`; a `${` that does
 // not start a reference (no name, no closing brace) stays as it is.
 Expected<std::string> substitute_variables(std::string_view text, const Variables& variables);
+
+// Command-line definitions, "NAME=VALUE" each (`--define`): the variables,
+// or an error naming the first bad one.
+Expected<Variables> parse_definitions(const std::vector<std::string>& definitions);
+
+// The DEFINE statements that bind `variables`, on one line
+// ("DEFINE A = 'x'; DEFINE B = 'it''s'; "): what `rivulet submit --define`
+// puts before the file it registers, so that every node plans the same.
+std::string define_statements(const Variables& variables);
 
 }  // namespace rivulet::sql

@@ -661,7 +661,8 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
 // tasks, and `rivulet query` places a key of a table by its origin topic's
 // count (2), kept by the coordinator as the query's smaller_inputs. Placed
 // by the task count instead, about half of the users are asked of a task
-// that does not hold them. USERS is a CREATE SOURCE TABLE: read directly.
+// that does not hold them. USERS is a CREATE SOURCE TABLE (read directly)
+// over a topic named by `submit --define`.
 TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key",
           "[integration][cluster]") {
   LocalCluster c({"m_users:2", "m_events:4"});
@@ -670,13 +671,14 @@ TEST_CASE("a submitted query over inputs of 2 and 4 partitions answers every key
   c.start_node("n2");
   std::ofstream(c.dir + "/mixed.sql")
       << "CREATE SOURCE TABLE USERS (UID STRING PRIMARY KEY, NAME STRING) WITH "
-         "(kafka_topic='m_users', value_format='JSON');\n"
+         "(kafka_topic='${users_topic}', value_format='JSON');\n"
          "CREATE STREAM EVENTS (ID STRING KEY, X INT) WITH (kafka_topic='m_events', "
          "value_format='JSON');\n"
          "CREATE TABLE QUERYABLE_USERS AS SELECT * FROM USERS;\n"
          "CREATE TABLE EVENT_COUNTS AS SELECT ID, COUNT(*) AS N FROM EVENTS GROUP BY ID;\n";
+  // The topic comes from --define: the nodes plan the file with it too.
   auto [rc, out] = c.rivulet("submit " + c.dir + "/mixed.sql --coordinator " + c.address +
-                             " --config " + c.config_file);
+                             " --config " + c.config_file + " --define users_topic=m_users");
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(out.find("query mixed submitted: 4 tasks") != std::string::npos);

@@ -938,5 +938,26 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
         std::string::npos);
   CHECK(run_out.find("Co-partitioned topics (same partition count, checked before the query "
                      "starts):\n  ads, ev\n") != std::string::npos);
+
+  // rivulet run --define: variables bound before the file's first line; a
+  // variable the file uses and nobody defines is refused at its line:column.
+  {
+    std::ofstream f(file);
+    f << "CREATE STREAM EV (AD STRING KEY, N INT) WITH (kafka_topic='${input}', "
+         "value_format='JSON');\nCREATE STREAM ${out} AS SELECT * FROM EV WHERE N > ${min};\n";
+  }
+  auto [def_rc, def_out] =
+      run_command(bin + " run --explain " + file +
+                      " --define input=ev_topic --define out=BIG --define min=3 2>&1",
+                  "", 30);
+  INFO(def_out);
+  CHECK(def_rc == 0);
+  CHECK(def_out.find("  EV  stream  topic ev_topic ") != std::string::npos);
+  CHECK(def_out.find("Sink topics:\n  BIG\n") != std::string::npos);
+  auto [undef_rc, undef_out] =
+      run_command(bin + " run --explain " + file + " --define input=ev_topic 2>&1", "", 30);
+  INFO(undef_out);
+  CHECK(undef_rc == 2);
+  CHECK(undef_out.find(file + ": line 2:15: Variable 'out' is not defined") != std::string::npos);
   std::filesystem::remove(file);
 }
