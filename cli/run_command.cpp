@@ -53,8 +53,15 @@ int run_sql(const RunOptions& o) {
     std::cerr << "rivulet run: " << app.error().message << "\n";
     return 2;
   }
-  for (const auto& k : app->ignored)
+  for (const auto& k : app->ignored) {
+    if (k == "auto.offset.reset" || k == "ksql.streams.auto.offset.reset") {
+      std::cerr << "rivulet run: SET '" << k
+                << "' ignored: a persistent query reads from its committed offsets, else from "
+                   "the beginning ('earliest')\n";
+      continue;
+    }
     std::cerr << "rivulet run: SET '" << k << "' is not a Rivulet configuration key; ignored\n";
+  }
   std::vector<std::string> sets;
   if (!o.bootstrap.empty()) sets.push_back("bootstrap.servers=" + o.bootstrap);
   sets.insert(sets.end(), o.sets.begin(), o.sets.end());

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sql/planner.hpp"
+#include "sql/text.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -34,8 +35,17 @@ Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variable
   app.topology = engine.topology();
   app.queries = engine.query_count();
   app.properties = engine.properties();
-  for (const auto& [k, v] : app.properties)
+  for (const auto& [k, v] : app.properties) {
+    // ksqlDB's tutorials start with SET 'auto.offset.reset' = 'earliest':
+    // what a persistent query does here anyway (committed offsets, else the
+    // beginning). Any other value is reported as ignored.
+    const bool offset_reset =
+        iequals(k, "auto.offset.reset") || iequals(k, "ksql.streams.auto.offset.reset");
+    const size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+    const std::string value = b == std::string::npos ? "" : v.substr(b, e - b + 1);
+    if (offset_reset && iequals(value, "earliest")) continue;
     if (!is_config_key(k) && !is_planner_property(k)) app.ignored.push_back(k);
+  }
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
   app.declared_topics = declared_topics(engine.catalog(), app.topology);

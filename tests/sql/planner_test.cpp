@@ -1141,6 +1141,25 @@ TEST_CASE("planner: a source table is materialized by its own query and sources 
   CHECK(reader.query_count() == 2);  // CST_USERS_0 and the join
 }
 
+// SET keys a file's application does not use are listed as ignored (and
+// `rivulet run` says so), except 'auto.offset.reset' = 'earliest', what
+// every persistent query does anyway (ksqlDB's tutorials start with it).
+TEST_CASE("planner: plan_script lists the SET keys it ignores", "[sql][planner]") {
+  const std::string query =
+      "CREATE STREAM EV (AD STRING KEY, N INT) WITH (kafka_topic='ev', value_format='JSON');"
+      "CREATE STREAM OUT AS SELECT * FROM EV;";
+  auto earliest = plan_script(
+      "SET 'auto.offset.reset' = ' Earliest ';"
+      "SET 'ksql.streams.auto.offset.reset' = 'earliest';"
+      "SET 'commit.interval.ms' = '100';" +
+      query);
+  REQUIRE(earliest);
+  CHECK(earliest->ignored.empty());
+  auto others = plan_script("SET 'auto.offset.reset' = 'latest'; SET 'foo.bar' = '1';" + query);
+  REQUIRE(others);
+  CHECK(others->ignored == std::vector<std::string>{"auto.offset.reset", "foo.bar"});
+}
+
 // With ksqlDB's new query planner a persistent query over a stream may
 // leave out the key: its result is keyless.
 TEST_CASE("planner: 'ksql.new.query.planner.enabled' lets a stream drop its key",
