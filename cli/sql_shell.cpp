@@ -961,6 +961,17 @@ struct SqlShell::Impl {
   Expected<bool> show_list(const Statement& s, const sql::ShowList& show) {
     using What = sql::ShowList::What;
     Table t;
+    if (show.what == What::Queries && show.extended) {
+      // Each running query's plan and figures, as EXPLAIN query_id prints it.
+      for (const auto& q : queries) {
+        if (!options.json) out << "\n";
+        sql::Explain e;
+        e.query_id = q.id;
+        auto r = explain(e);
+        if (!r) return r.error();
+      }
+      return true;
+    }
     if ((show.what == What::Streams || show.what == What::Tables) && show.extended) {
       // As ksqlDB: DESCRIBE STREAMS|TABLES EXTENDED.
       sql::Describe d;

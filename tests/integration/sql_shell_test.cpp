@@ -127,6 +127,11 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
                  "value column (1)"));
   CHECK(has_line(plan, "Sink topics:"));
   CHECK(plan.back().find(" sink COUNTS <- ") != std::string::npos);
+  // SHOW QUERIES EXTENDED: each running query's plan, as EXPLAIN prints it.
+  send("SHOW QUERIES EXTENDED;\n");
+  auto extended = read_until(*shell, "  sink-");
+  CHECK(has_line(extended, "Query ID             : CTAS_COUNTS_0"));
+  CHECK(extended.back().find(" sink COUNTS <- ") != std::string::npos);
 
   // Pull: the key's current row, from the task that owns it.
   std::vector<std::string> result;
