@@ -108,7 +108,7 @@ TEST_CASE("variables: a script's DEFINEs bind the statements after them", "[sql]
         std::string::npos);
 }
 
-TEST_CASE("variables: the splitter cuts statements at ';' outside quotes and comments",
+TEST_CASE("variables: the splitter cuts statements at semicolons outside quotes and comments",
           "[sql][variables]") {
   auto chunks = split_statements(
       "SELECT ';' FROM A; -- a; comment\n"
