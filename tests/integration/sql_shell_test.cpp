@@ -78,6 +78,22 @@ struct ShellSession {
   }
 };
 
+// Sends the pull query `query` until its result has a line containing
+// `want` (a running query's table catches up), for up to 30 s; the last
+// result.
+std::vector<std::string> pull_until(ShellSession& session, const std::string& query,
+                                    const std::string& want) {
+  std::vector<std::string> result;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    session.send(query);
+    result = read_until(*session.shell, "(");
+    if (has_line(result, want)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return result;
+}
+
 }  // namespace
 
 TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end the session",
@@ -134,14 +150,8 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK(extended.back().find(" sink COUNTS <- ") != std::string::npos);
 
   // Pull: the key's current row, from the task that owns it.
-  std::vector<std::string> result;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT * FROM COUNTS WHERE UID = 'u1';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| u1  | 3 | 8.5   |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  auto result =
+      pull_until(session, "SELECT * FROM COUNTS WHERE UID = 'u1';\n", "| u1  | 3 | 8.5   |");
   INFO(slurp(errors));
   REQUIRE(has_line(result, "| UID | N | TOTAL |"));
   REQUIRE(has_line(result, "| u1  | 3 | 8.5   |"));
@@ -155,13 +165,7 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   auto materialized = shell->read_line();
   REQUIRE(materialized.has_value());
   CHECK(materialized->rfind("Table created and materialized (query CST_LAST_AMOUNT_1, ", 0) == 0);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT AMOUNT FROM LAST_AMOUNT WHERE UID = 'u1';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| 4.0    |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  result = pull_until(session, "SELECT AMOUNT FROM LAST_AMOUNT WHERE UID = 'u1';\n", "| 4.0    |");
   CHECK(has_line(result, "| 4.0    |"));
   send("INSERT INTO LAST_AMOUNT (UID, AMOUNT) VALUES ('u1', 1);\n");
   send("SHOW QUERIES;\n");
@@ -227,13 +231,10 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   auto windowed = shell->read_line();
   REQUIRE(windowed.has_value());
   CHECK(windowed->rfind("Table created and running (query CTAS_PER_WINDOW_", 0) == 0);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = 'u1';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| u1  | 3 | 86400000000 |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  result = pull_until(session,
+                      "SELECT UID, N, WINDOWEND - WINDOWSTART AS SPAN FROM PER_WINDOW WHERE UID = "
+                      "'u1';\n",
+                      "| u1  | 3 | 86400000000 |");
   INFO(slurp(errors));
   CHECK(has_line(result, "| UID | N | SPAN        |"));
   CHECK(has_line(result, "| u1  | 3 | 86400000000 |"));
@@ -367,13 +368,7 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   REQUIRE(running.has_value());
   INFO(slurp(errors));
   CHECK(running->rfind("Table created and running (query CTAS_NAMED_", 0) == 0);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| Bob  | 2 |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  result = pull_until(session, "SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n", "| Bob  | 2 |");
   INFO(slurp(errors));
   CHECK(has_line(result, "| Bob  | 2 |"));
 
@@ -385,13 +380,7 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   auto inserted = shell->read_line();
   REQUIRE(inserted.has_value());
   CHECK(*inserted == "Row inserted into ORDERS.");
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| Bob  | 3 |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  result = pull_until(session, "SELECT NAME, N FROM NAMED WHERE UID = 'u2';\n", "| Bob  | 3 |");
   INFO(slurp(errors));
   CHECK(has_line(result, "| Bob  | 3 |"));
 
@@ -532,14 +521,10 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   CHECK(result.back() == "(2 rows)");
 
   // A windowed table of two key columns: the key's window.
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    send("SELECT UID, REGION, N, WINDOWEND - WINDOWSTART AS SPAN FROM HOURLY\n"
-         "  WHERE UID = 'u1' AND REGION = 'eu';\n");
-    result = read_until(*shell, "(");
-    if (has_line(result, "| u1  | eu     | 2 | 3600000 |")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  result = pull_until(session,
+                      "SELECT UID, REGION, N, WINDOWEND - WINDOWSTART AS SPAN FROM HOURLY\n"
+                      "  WHERE UID = 'u1' AND REGION = 'eu';\n",
+                      "| u1  | eu     | 2 | 3600000 |");
   CHECK(has_line(result, "| u1  | eu     | 2 | 3600000 |"));
   CHECK(result.back() == "(1 row)");
   // The same topic read as a windowed stream: every update, each with the

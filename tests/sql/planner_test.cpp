@@ -612,6 +612,23 @@ bool push_plan_has(const std::string& ddl, const std::string& query, const std::
   return has_node(engine, node);
 }
 
+// Plans `query` as a push query in `engine`: its schema, and the rows it
+// delivers as the engine's topology runs.
+struct PushRows {
+  SourceInfo info;
+  std::shared_ptr<std::vector<Record>> rows;
+};
+PushRows plan_push_rows(SqlEngine& engine, const std::string& query) {
+  auto q = parse_statement(query);
+  REQUIRE(q);
+  auto rows = std::make_shared<std::vector<Record>>();
+  auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query,
+                                  [rows](const Record& r) { rows->push_back(r); });
+  INFO((planned ? std::string() : planned.error().message));
+  REQUIRE(planned);
+  return {*planned, rows};
+}
+
 // Six ads, a0..a5, of the campaigns c0..c3, into the table topic "ads".
 void pipe_ads(TestDriver& driver) {
   for (int i = 0; i < 6; ++i)
@@ -935,14 +952,8 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
     INFO(query);
     SqlEngine engine;
     REQUIRE(engine.execute_script(ddl));
-    auto q = parse_statement(query);
-    REQUIRE(q);
-    auto rows = std::make_shared<std::vector<Record>>();
-    auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query,
-                                    [rows](const Record& r) { rows->push_back(r); });
-    INFO((planned ? std::string() : planned.error().message));
-    REQUIRE(planned);
-    CHECK(planned->schema.key_columns().empty());
+    auto [info, rows] = plan_push_rows(engine, query);
+    CHECK(info.schema.key_columns().empty());
     auto driver = TestDriver::create(engine.topology());
     REQUIRE(driver);
     REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 1));
@@ -1007,15 +1018,9 @@ TEST_CASE("planner: several key columns need a key format that holds them", "[sq
   // A push query: the same GROUP BY, each row's key a struct of both.
   SqlEngine push;
   REQUIRE(push.execute_script(ddl));
-  auto q =
-      parse_statement("SELECT KIND, AD, COUNT(*) AS C FROM EV GROUP BY KIND, AD EMIT CHANGES;");
-  REQUIRE(q);
-  auto rows = std::make_shared<std::vector<Record>>();
-  auto planned = push.plan_push(*std::get<SelectStatement>(q->body).query,
-                                [rows](const Record& r) { rows->push_back(r); });
-  INFO((planned ? std::string() : planned.error().message));
-  REQUIRE(planned);
-  CHECK(planned->schema.key_columns().size() == 2);
+  auto [info, rows] = plan_push_rows(
+      push, "SELECT KIND, AD, COUNT(*) AS C FROM EV GROUP BY KIND, AD EMIT CHANGES;");
+  CHECK(info.schema.key_columns().size() == 2);
   auto driver = TestDriver::create(push.topology());
   REQUIRE(driver);
   REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 1));
@@ -1040,15 +1045,10 @@ TEST_CASE("planner: a push query may project WINDOWSTART and ROWTIME without an 
       "WITH (kafka_topic='ev', value_format='JSON');";
   SqlEngine engine;
   REQUIRE(engine.execute_script(ddl));
-  auto q = parse_statement(
-      "SELECT AD, WINDOWSTART, WINDOWEND, COUNT(*) AS C FROM EV WINDOW TUMBLING (SIZE 10 "
-      "SECONDS) GROUP BY AD EMIT CHANGES;");
-  REQUIRE(q);
-  auto rows = std::make_shared<std::vector<Record>>();
-  auto planned = engine.plan_push(*std::get<SelectStatement>(q->body).query,
-                                  [rows](const Record& r) { rows->push_back(r); });
-  INFO((planned ? std::string() : planned.error().message));
-  REQUIRE(planned);
+  auto rows = plan_push_rows(engine,
+                             "SELECT AD, WINDOWSTART, WINDOWEND, COUNT(*) AS C FROM EV WINDOW "
+                             "TUMBLING (SIZE 10 SECONDS) GROUP BY AD EMIT CHANGES;")
+                  .rows;
   auto driver = TestDriver::create(engine.topology());
   REQUIRE(driver);
   REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 12345));
