@@ -749,6 +749,15 @@ struct SqlShell::Impl {
       const sql::SourceInfo* info = engine->catalog().find(src->name);
       sink = info ? info->name : src->name;
       id = sql::source_table_query_id(sink, before);
+      // Declared with PARTITIONS: its topic is created when missing, as
+      // for any CREATE (create_source).
+      if (info && info->source_kind == sql::SourceKind::Kafka && info->partitions > 0) {
+        auto config = query_config("topics");
+        if (!config) return config.error();
+        SignalBlock block;
+        auto created = cluster::create_declared_topics({*info}, *config);
+        if (!created) return sql_error(src->name_loc, created.error().message);
+      }
     } else {
       id = "INSERTQUERY_" + std::to_string(before);
       sink = std::get<sql::InsertInto>(s.body).target;

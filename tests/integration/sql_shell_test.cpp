@@ -183,6 +183,19 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   CHECK_FALSE(has_line(result, "CST_LAST_AMOUNT_1"));
   CHECK(slurp(errors).find("Cannot insert values into read-only table: LAST_AMOUNT") !=
         std::string::npos);
+  // Declared with PARTITIONS: its topic is created first, as for any CREATE.
+  send(
+      "CREATE SOURCE TABLE FRESH_SRC (K STRING PRIMARY KEY, V INT)\n"
+      "  WITH (kafka_topic='sh_fresh_src', value_format='JSON', partitions=3);\n");
+  auto fresh_src = shell->read_line();
+  REQUIRE(fresh_src.has_value());
+  CHECK(fresh_src->rfind("Table created and materialized (query CST_FRESH_SRC_2, ", 0) == 0);
+  CHECK(fresh_src->find(", 3 partitions)") != std::string::npos);
+  auto [src_rc, src_listing] = run_command("kcat -b " + *bootstrap + " -L -t sh_fresh_src", "", 30);
+  CHECK(src_rc == 0);
+  CHECK(src_listing.find("with 3 partitions") != std::string::npos);
+  send("DROP TABLE FRESH_SRC;\n");
+  CHECK(shell->read_line() == std::optional<std::string>("Table FRESH_SRC dropped"));
 
   // DESCRIBE ... EXTENDED: the statement, the topic's partitions, the
   // running query that reads the stream and its figures.
