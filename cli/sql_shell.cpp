@@ -678,6 +678,8 @@ struct SqlShell::Impl {
                                          src->name + ".");
       }
     }
+    auto r = session.execute(s);  // refused (DROP STREAM of a table, ...): nothing stops
+    if (!r) return r.error();
     if (own) {
       auto it = std::find_if(queries.begin(), queries.end(),
                              [&](const RunningQuery& q) { return q.id == *own; });
@@ -686,7 +688,8 @@ struct SqlShell::Impl {
       SignalBlock block;
       q.app->stop();
     }
-    return catalog_change(s);
+    message(*r);
+    return true;
   }
 
   Expected<bool> set_property(const Statement& s, const sql::SetProperty& set) {
@@ -978,7 +981,7 @@ struct SqlShell::Impl {
     using What = sql::ShowList::What;
     Table t;
     if (show.what == What::Queries && show.extended) {
-      // Each running query's plan and figures, as EXPLAIN query_id prints it.
+      // Each running query's plan, as EXPLAIN query_id prints it.
       for (const auto& q : queries) {
         if (!options.json) out << "\n";
         sql::Explain e;

@@ -194,6 +194,13 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
   auto [src_rc, src_listing] = run_command("kcat -b " + *bootstrap + " -L -t sh_fresh_src", "", 30);
   CHECK(src_rc == 0);
   CHECK(src_listing.find("with 3 partitions") != std::string::npos);
+  // DROP STREAM of it is refused, and its query keeps running; DROP TABLE
+  // stops it.
+  send("DROP STREAM FRESH_SRC;\nSHOW QUERIES;\n");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK(has_line(result, "| CST_FRESH_SRC_2 "));
   send("DROP TABLE FRESH_SRC;\n");
   CHECK(shell->read_line() == std::optional<std::string>("Table FRESH_SRC dropped"));
 
