@@ -54,7 +54,7 @@ int run_sql(const RunOptions& o) {
     return 2;
   }
   for (const auto& k : app->ignored) {
-    if (k == "auto.offset.reset" || k == "ksql.streams.auto.offset.reset") {
+    if (sql::is_offset_reset_key(k)) {
       std::cerr << "rivulet run: SET '" << k
                 << "' ignored: a persistent query reads from its committed offsets, else from "
                    "the beginning ('earliest')\n";

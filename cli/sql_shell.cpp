@@ -299,16 +299,26 @@ struct SqlShell::Impl {
 
   // ---- configuration --------------------------------------------------------
 
+  // The session's own configuration: defaults, --config, the environment,
+  // the session's SETs of configuration keys, --set, then --bootstrap.
+  Expected<Config> session_config() const {
+    sql::PlannedApp app;
+    app.properties = session.properties();
+    return sql::app_config(app, options.config, flag_sets());
+  }
+  // --set's key=value overrides, then --bootstrap's.
+  std::vector<std::string> flag_sets() const {
+    std::vector<std::string> sets = options.sets;
+    if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
+    return sets;
+  }
+
   // The configuration of a query started now: defaults, --config, the
   // environment, the session's SETs of configuration keys, --set, then
   // --bootstrap.
   // `need_bootstrap` false: the configuration EXPLAIN names topics with.
   Expected<Config> query_config(const std::string& query_id, bool need_bootstrap = true) {
-    sql::PlannedApp app;
-    app.properties = session.properties();
-    std::vector<std::string> sets = options.sets;
-    if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
-    auto config = sql::app_config(app, options.config, sets);
+    auto config = session_config();
     if (!config) return config.error();
     if (need_bootstrap && config->get("bootstrap.servers").empty())
       return Error::fatal(
@@ -332,16 +342,7 @@ struct SqlShell::Impl {
   // Runs the statements of one chunk; an error is printed (after `prefix`,
   // a script's path) and ends the chunk.
   bool execute_chunk(const StatementSplitter::Chunk& chunk, const std::string& prefix) {
-    // Padding keeps the parser's line:column those of the input.
-    std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
-    text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
-    text += chunk.text;
-    auto substituted = session.substitute(text);
-    if (!substituted) {
-      err << prefix << substituted.error().message << std::endl;
-      return false;
-    }
-    auto statements = sql::parse_statements(*substituted);
+    auto statements = session.parse_chunk(chunk);
     if (!statements) {
       err << prefix << statements.error().message << std::endl;
       return false;
@@ -383,12 +384,7 @@ struct SqlShell::Impl {
   Expected<bool> run(const Statement& s) {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
-    if (const auto* c = std::get_if<CreateSource>(&s.body)) {
-      // CREATE SOURCE TABLE: materialized by a query of its own (CST_...),
-      // started like any persistent query when there is a broker.
-      if (c->is_source && c->type == SourceType::Table && has_bootstrap()) return persistent(s);
-      return create_source(s, *c);
-    }
+    if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
     if (std::holds_alternative<CreateAsSelect>(s.body) || std::holds_alternative<InsertInto>(s.body))
       return persistent(s);
     if (const auto* set = std::get_if<SetProperty>(&s.body)) return set_property(s, *set);
@@ -612,11 +608,6 @@ struct SqlShell::Impl {
   // CREATE STREAM/TABLE: a Kafka source declared with PARTITIONS has its
   // topic created when missing (as ksqlDB does), when the shell has a
   // broker; the catalog changes only once the topic is there.
-  bool has_bootstrap() {
-    auto config = query_config("topics", false);
-    return config && !config->get("bootstrap.servers").empty();
-  }
-
   Expected<bool> create_source(const Statement& s, const sql::CreateSource& c) {
     auto config = query_config("topics", false);
     if (!config) return config.error();
@@ -638,6 +629,9 @@ struct SqlShell::Impl {
       auto created = cluster::create_declared_topics({*info}, *config);
       if (!created) return sql_error(c.name_loc, created.error().message);
     }
+    // CREATE SOURCE TABLE: materialized by a query of its own (CST_...),
+    // started like any persistent query.
+    if (c.is_source && c.type == sql::SourceType::Table) return persistent(s);
     session = engine.fork();
     message(*r);
     return true;
@@ -696,9 +690,7 @@ struct SqlShell::Impl {
     std::string before = property(set.name);
     auto r = session.execute(s);
     if (!r) return r.error();
-    sql::PlannedApp app;
-    app.properties = session.properties();
-    auto check = sql::app_config(app, options.config, options.sets);
+    auto check = session_config();
     if (!check) {  // undo
       sql::Statement undo;
       if (before.empty()) {
@@ -752,15 +744,6 @@ struct SqlShell::Impl {
       const sql::SourceInfo* info = engine->catalog().find(src->name);
       sink = info ? info->name : src->name;
       id = sql::source_table_query_id(sink, before);
-      // Declared with PARTITIONS: its topic is created when missing, as
-      // for any CREATE (create_source).
-      if (info && info->source_kind == sql::SourceKind::Kafka && info->partitions > 0) {
-        auto config = query_config("topics");
-        if (!config) return config.error();
-        SignalBlock block;
-        auto created = cluster::create_declared_topics({*info}, *config);
-        if (!created) return sql_error(src->name_loc, created.error().message);
-      }
     } else {
       id = "INSERTQUERY_" + std::to_string(before);
       sink = std::get<sql::InsertInto>(s.body).target;
@@ -1039,35 +1022,31 @@ struct SqlShell::Impl {
       // What a query started now runs with: every configuration key's
       // value and where it comes from, then the session's other SETs (the
       // planner's ksql.* properties); secrets hidden.
-      std::vector<std::string> sets = options.sets;
-      if (!options.bootstrap.empty()) sets.push_back("bootstrap.servers=" + options.bootstrap);
-      sql::PlannedApp app;
-      app.properties = session.properties();
-      auto config = sql::app_config(app, options.config, sets);
-      if (!config) return config.error();
+      // What the shell gives each query (its own application.id, quieter
+      // logs) is what query_config has and the session's configuration
+      // has not.
+      auto base = session_config();
+      if (!base) return base.error();
+      auto effective = query_config("query_id", false);  // as for a query of that id
+      if (!effective) return effective.error();
       std::map<std::string, std::string> by_flag, by_set;
-      for (const auto& s : sets) by_flag[s.substr(0, s.find('='))] = "--set";
+      for (const auto& s : flag_sets()) by_flag[s.substr(0, s.find('='))] = "--set";
       if (!options.bootstrap.empty()) by_flag["bootstrap.servers"] = "--bootstrap";
       for (const auto& [k, v] : session.properties()) by_set[k] = v;
       auto shown = [](const std::string& k, const std::string& v) {
         return secret_key(k) && !v.empty() ? std::string("[hidden]") : v;
       };
-      // What query_config adds to each query when nothing sets it.
-      std::map<std::string, std::string> by_shell;
-      if (!config->is_set("application.id")) by_shell["application.id"] = id_base + "-<query id>";
-      if (!config->is_set("log.level")) by_shell["log.level"] = "warn";
       t.header = {"Property", "Value", "Set by"};
-      for (const auto& [k, v] : config->values()) {
-        std::string value = by_shell.count(k) ? by_shell[k] : v;
+      for (const auto& [k, v] : effective->values()) {
         std::string from = by_flag.count(k)    ? by_flag[k]
                            : by_set.count(k)   ? "SET"
-                           : config->is_set(k) ? "configuration"
-                           : by_shell.count(k) ? "shell"
+                           : base->is_set(k)   ? "configuration"
+                           : base->get(k) != v ? "shell"
                                                : "default";
-        t.rows.push_back({Value::string(k), Value::string(shown(k, value)), Value::string(from)});
+        t.rows.push_back({Value::string(k), Value::string(shown(k, v)), Value::string(from)});
       }
       for (const auto& [k, v] : by_set)
-        if (!config->values().count(k))
+        if (!effective->values().count(k))
           t.rows.push_back({Value::string(k), Value::string(shown(k, v)), Value::string("SET")});
     } else if (show.what == What::Topics) {
       auto config = query_config("topics");

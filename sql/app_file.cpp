@@ -19,6 +19,10 @@ bool is_config_key(const std::string& key) {
 
 }  // namespace
 
+bool is_offset_reset_key(std::string_view key) {
+  return iequals(key, "auto.offset.reset") || iequals(key, "ksql.streams.auto.offset.reset");
+}
+
 Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variables) {
   auto planned = std::make_shared<SqlEngine>();
   SqlEngine& engine = *planned;
@@ -36,14 +40,7 @@ Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variable
   app.queries = engine.query_count();
   app.properties = engine.properties();
   for (const auto& [k, v] : app.properties) {
-    // ksqlDB's tutorials start with SET 'auto.offset.reset' = 'earliest':
-    // what a persistent query does here anyway (committed offsets, else the
-    // beginning). Any other value is reported as ignored.
-    const bool offset_reset =
-        iequals(k, "auto.offset.reset") || iequals(k, "ksql.streams.auto.offset.reset");
-    const size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
-    const std::string value = b == std::string::npos ? "" : v.substr(b, e - b + 1);
-    if (offset_reset && iequals(value, "earliest")) continue;
+    if (is_offset_reset_key(k) && iequals(java_trim(v), "earliest")) continue;  // what it does
     if (!is_config_key(k) && !is_planner_property(k)) app.ignored.push_back(k);
   }
   app.sinks = app.topology.sink_topics();

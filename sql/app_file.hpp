@@ -53,6 +53,12 @@ struct PlannedApp {
   std::vector<InsertedRecord> inserts;
 };
 
+// 'auto.offset.reset' or 'ksql.streams.auto.offset.reset' (any case): the
+// SET of ksqlDB's tutorials. A persistent query reads from its committed
+// offsets, else from the beginning, so 'earliest' is not reported as
+// ignored (PlannedApp::ignored) and another value is, with that reason.
+bool is_offset_reset_key(std::string_view key);
+
 // Plans a script. Errors are the statement's ("line L:C: ..."); a script
 // without a persistent query is an error too.
 // `variables`: bound before the first statement (`--define`), as DEFINE.

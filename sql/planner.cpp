@@ -35,13 +35,6 @@ constexpr const char* kCollectSetLimit = "ksql.functions.collect_set.limit";
 constexpr const char* kNewQueryPlanner = "ksql.new.query.planner.enabled";
 constexpr const char* kVariableSubstitution = "ksql.variable.substitution.enable";
 
-// Java's String.trim(): what Kafka's ConfigDef reads a value through.
-std::string_view java_trim(std::string_view text) {
-  while (!text.empty() && static_cast<unsigned char>(text.front()) <= ' ') text.remove_prefix(1);
-  while (!text.empty() && static_cast<unsigned char>(text.back()) <= ' ') text.remove_suffix(1);
-  return text;
-}
-
 // A SET value of type BOOLEAN as Kafka's ConfigDef reads it: trimmed,
 // "true" or "false" in any case.
 std::optional<bool> config_bool(std::string_view text) {
@@ -837,11 +830,8 @@ class QueryPlanner {
       if (p.key_types[i] && p.key_types[i]->kind == TypeKind::Map)
         return sql_error(q_.loc, "Map keys, including types that contain maps, are not supported. "
                                  "Key column name: `" + p.key_names[i] + "`.");
-    if (p.key.size() > 1 && sink_.key_format == "KAFKA") {  // check_formats refuses it first
-      auto formats = check_formats(sink_);
-      return sql_error(q_.loc, formats ? "several key columns in the KAFKA key format"
-                                       : formats.error().message);
-    }
+    if (p.key.size() > 1 && sink_.key_format == "KAFKA")  // check_formats refused it before
+      return sql_error(q_.loc, "several key columns in the KAFKA key format");
     p.kafka_value = unwrapped_single_value(sink_);
     p.struct_key = sink_.key_format == "DELIMITED";
     return true;
@@ -1567,39 +1557,38 @@ Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_t
 }
 
 Expected<bool> SqlEngine::execute_script(std::string_view sql) {
-  if (sql.find("${") == std::string_view::npos) {  // nothing to substitute: parsed at once
-    auto statements = parse_statements(sql);
+  auto run = [this](const Expected<std::vector<Statement>>& statements) -> Expected<bool> {
     if (!statements) return statements.error();
     for (const Statement& s : *statements) {
       auto r = execute(s);
       if (!r) return r.error();
     }
     return true;
-  }
+  };
+  // Nothing to substitute: parsed at once (a file of many statements pays
+  // nothing for variables it does not use).
+  if (sql.find("${") == std::string_view::npos) return run(parse_statements(sql));
   // Statement by statement: a DEFINE binds its variable for the statements
   // after it.
   for (const auto& chunk : split_statements(sql)) {
-    // Padding keeps the parser's line:column those of the input.
-    std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
-    text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
-    text += chunk.text;
-    auto substituted = substitute(text);
-    if (!substituted) return substituted.error();
-    auto statements = parse_statements(*substituted);
-    if (!statements) return statements.error();
-    for (const Statement& s : *statements) {
-      auto r = execute(s);
-      if (!r) return r.error();
-    }
+    auto ran = run(parse_chunk(chunk));
+    if (!ran) return ran;
   }
   return true;
 }
 
-Expected<std::string> SqlEngine::substitute(std::string_view text) const {
+Expected<std::vector<Statement>> SqlEngine::parse_chunk(
+    const StatementSplitter::Chunk& chunk) const {
+  // Padding keeps the parser's line:column those of the input.
+  std::string text(static_cast<size_t>(std::max(0, chunk.line - 1)), '\n');
+  text += std::string(static_cast<size_t>(std::max(0, chunk.column - 1)), ' ');
+  text += chunk.text;
   for (const auto& [k, v] : properties_)
     if (iequals(k, kVariableSubstitution) && !config_bool(v).value_or(true))
-      return std::string(text);
-  return substitute_variables(text, variables_);
+      return parse_statements(text);
+  auto substituted = substitute_variables(text, variables_);
+  if (!substituted) return substituted.error();
+  return parse_statements(*substituted);
 }
 
 std::string topic_loop_error(const std::vector<std::string>& loop) {
@@ -1698,15 +1687,13 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
       const PlanningState saved = save_planning();
       auto r = catalog_.apply(s);
       if (!r) return r;
-      const SourceInfo* created = catalog_.find(info->name);
-      auto node = created ? table_node(*created)
-                          : Expected<std::pair<std::string, Topology::NodeId>>(
-                                Error::fatal("the table was not created"));
+      const SourceInfo& created = *catalog_.find(info->name);
+      auto node = table_node(created);
       if (!node) {
         restore_planning(saved);
         return sql_error(c->name_loc, node.error().message);
       }
-      return *r + " and materialized (query " + source_table_query_id(created->name, queries_++) +
+      return *r + " and materialized (query " + source_table_query_id(created.name, queries_++) +
              ")";
     }
   }

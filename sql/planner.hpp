@@ -44,6 +44,7 @@
 #include "sql/catalog.hpp"
 #include "sql/column_use.hpp"
 #include "sql/insert_values.hpp"
+#include "sql/statement_splitter.hpp"
 #include "sql/variables.hpp"
 
 namespace rivulet::sql {
@@ -77,13 +78,14 @@ class SqlEngine {
   SqlEngine();
 
   // Executes every statement of `sql` in order, each parsed after the
-  // variables its DEFINEs bind were substituted into it (substitute); stops
-  // at the first error.
+  // variables the DEFINEs before it bind were substituted into it
+  // (parse_chunk); stops at the first error.
   Expected<bool> execute_script(std::string_view sql);
-  // `text` (one statement or more) with the variables defined so far
-  // substituted (sql/variables.hpp), unless SET
+  // One statement of a script or of the shell's input (the splitter's
+  // chunk), parsed at the input's line:column after the variables defined
+  // so far were substituted into it (sql/variables.hpp), unless SET
   // 'ksql.variable.substitution.enable' = 'false'.
-  Expected<std::string> substitute(std::string_view text) const;
+  Expected<std::vector<Statement>> parse_chunk(const StatementSplitter::Chunk& chunk) const;
   // DEFINE'd variables (upper-cased names) and their values.
   const Variables& variables() const { return variables_; }
   // DEFINE name = 'value' (name already checked: valid_variable_name).

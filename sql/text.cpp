@@ -26,4 +26,10 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string_view java_trim(std::string_view text) {
+  while (!text.empty() && static_cast<unsigned char>(text.front()) <= ' ') text.remove_prefix(1);
+  while (!text.empty() && static_cast<unsigned char>(text.back()) <= ' ') text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace rivulet::sql

@@ -89,9 +89,7 @@ inline PlannerRun run_planner_input(const std::string& text) {
   // Statement by statement, as a file is run: variables substituted, a
   // statement that does not parse or is refused skipped.
   for (const auto& chunk : split_statements(text)) {
-    auto substituted = engine.substitute(chunk.text);
-    if (!substituted.ok()) continue;
-    auto statements = parse_statements(substituted.value());
+    auto statements = engine.parse_chunk(chunk);
     if (!statements.ok()) continue;
     for (const Statement& s : statements.value()) (void)engine.execute(s);
   }

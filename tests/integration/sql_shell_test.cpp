@@ -888,7 +888,7 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   // Each query's own application.id, and the shell's quieter logs.
   CHECK(std::regex_search(
       props_out,
-      std::regex(R"(\| application\.id +\| rivulet-sql-[0-9]+-<query id> +\| shell +\|)")));
+      std::regex(R"(\| application\.id +\| rivulet-sql-[0-9]+-query_id +\| shell +\|)")));
   CHECK(std::regex_search(props_out, std::regex(R"(\| log\.level +\| warn +\| shell +\|)")));
   CHECK(props_out.find("Stream Name") == std::string::npos);  // after EXIT
 
