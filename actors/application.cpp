@@ -568,12 +568,20 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
   // memory) and streams start at the committed offsets. Re-reading a table
   // under restored state would not only cost time: a table GROUP BY would
   // re-emit retractions computed against the restored (later) rows.
+  // With 'auto.offset.reset' = 'latest', a stream topic the group has no
+  // committed offset for starts at its end (committed at once); tables and
+  // repartition topics (the application's own) still start at the beginning.
   std::vector<connectors::StartPosition>& positions = prepared.positions;
   auto tables = topology.table_topics();
+  auto repartition = topology.repartition_topics();
+  const bool latest = config.get("auto.offset.reset") == "latest";
   for (const auto& input : task.graph->inputs()) {
     TopicPartition tp{input.topic, PartitionId{p}};
     bool is_table = std::find(tables.begin(), tables.end(), input.topic) != tables.end();
-    int64_t offset = connectors::StartPosition::kCommitted;
+    bool is_internal =
+        std::find(repartition.begin(), repartition.end(), input.topic) != repartition.end();
+    int64_t offset = latest && !is_internal ? connectors::StartPosition::kCommittedElseEnd
+                                            : connectors::StartPosition::kCommitted;
     if (auto it = env.restored_offsets.find(tp); it != env.restored_offsets.end()) {
       offset = it->second.value();
     } else if (is_table || state_lost) {

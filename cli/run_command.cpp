@@ -53,15 +53,8 @@ int run_sql(const RunOptions& o) {
     std::cerr << "rivulet run: " << app.error().message << "\n";
     return 2;
   }
-  for (const auto& k : app->ignored) {
-    if (sql::is_offset_reset_key(k)) {
-      std::cerr << "rivulet run: SET '" << k
-                << "' ignored: a persistent query reads from its committed offsets, else from "
-                   "the beginning ('earliest')\n";
-      continue;
-    }
+  for (const auto& k : app->ignored)
     std::cerr << "rivulet run: SET '" << k << "' is not a Rivulet configuration key; ignored\n";
-  }
   std::vector<std::string> sets;
   if (!o.bootstrap.empty()) sets.push_back("bootstrap.servers=" + o.bootstrap);
   sets.insert(sets.end(), o.sets.begin(), o.sets.end());

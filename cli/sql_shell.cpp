@@ -1032,7 +1032,8 @@ struct SqlShell::Impl {
       std::map<std::string, std::string> by_flag, by_set;
       for (const auto& s : flag_sets()) by_flag[s.substr(0, s.find('='))] = "--set";
       if (!options.bootstrap.empty()) by_flag["bootstrap.servers"] = "--bootstrap";
-      for (const auto& [k, v] : session.properties()) by_set[k] = v;
+      for (const auto& [k, v] : session.properties())
+        by_set[sql::is_offset_reset_key(k) ? "auto.offset.reset" : k] = v;
       auto shown = [](const std::string& k, const std::string& v) {
         return secret_key(k) && !v.empty() ? std::string("[hidden]") : v;
       };
@@ -1868,7 +1869,10 @@ struct SqlShell::Impl {
       (void)config->set("errors.deadletterqueue.topic.name", "rivulet-sql-transient-dlq");
     if (!config->is_set("log.level") || config->get("log.level") == "warn")
       (void)config->set("log.level", "error");
-    const bool earliest = lower(property("auto.offset.reset")) == "earliest";
+    // Latest unless set to earliest (a SET of either ksqlDB spelling,
+    // --set or the configuration), as ksqlDB's push queries.
+    const bool earliest =
+        config->is_set("auto.offset.reset") && config->get("auto.offset.reset") == "earliest";
     std::unique_ptr<Application> app;
     {
       SignalBlock block;

@@ -448,7 +448,7 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
     Config c = config_;
     // The file's SET statements, then the query's name as its application.id.
     for (const auto& [k, v] : planned->properties) {
-      if (auto r = c.set(k, v); !r) {
+      if (auto r = sql::apply_set(c, k, v); !r) {
         logger()->warn("node {}: query {}: SET '{}': {}", options_.name, def.name, k,
                        r.error().to_string());
       }

@@ -177,7 +177,7 @@ Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& posi
     if (pos.tp.partition.value() < 0) {
       return Error::fatal("kafka consumer: invalid partition " + pos.tp.to_string());
     }
-    if (pos.offset == StartPosition::kCommitted) {
+    if (pos.offset == StartPosition::kCommitted || pos.offset == StartPosition::kCommittedElseEnd) {
       to_resolve.push_back(pos.tp);
     } else if (pos.offset < 0 && pos.offset != StartPosition::kBeginning &&
                pos.offset != StartPosition::kEnd) {
@@ -189,14 +189,61 @@ Expected<bool> KafkaConsumer::resolve_positions(std::vector<StartPosition>& posi
   if (!to_resolve.empty()) {
     auto committed_offsets = committed(to_resolve, options_.request_timeout);
     if (!committed_offsets) return committed_offsets.error();
+    std::vector<TopicPartition> at_end;
     for (auto& pos : positions) {
-      if (pos.offset != StartPosition::kCommitted) continue;
+      const bool else_end = pos.offset == StartPosition::kCommittedElseEnd;
+      if (pos.offset != StartPosition::kCommitted && !else_end) continue;
       auto it = committed_offsets->find(pos.tp);
-      pos.offset = it == committed_offsets->end() ? StartPosition::kBeginning : it->second.value();
+      if (it != committed_offsets->end()) {
+        pos.offset = it->second.value();
+      } else if (else_end) {
+        at_end.push_back(pos.tp);
+      } else {
+        pos.offset = StartPosition::kBeginning;
+      }
+    }
+    if (!at_end.empty()) {
+      auto ends = end_offsets(at_end, options_.request_timeout);
+      if (!ends) return ends.error();
+      auto stored =
+          commit_sync(std::vector<std::pair<TopicPartition, Offset>>(ends->begin(), ends->end()));
+      if (!stored) {
+        Error e = stored.error();
+        e.message = "committing the end offsets a start at 'latest' found: " + e.message;
+        return e;
+      }
+      for (auto& pos : positions)
+        if (pos.offset == StartPosition::kCommittedElseEnd) pos.offset = ends->at(pos.tp).value();
     }
   }
   resolve_logical(positions);
   return true;
+}
+
+Expected<std::map<TopicPartition, Offset>> KafkaConsumer::end_offsets(
+    const std::vector<TopicPartition>& tps, std::chrono::milliseconds timeout) {
+  std::map<TopicPartition, Offset> result;
+  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+  for (const auto& tp : tps)
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value())->offset =
+        RD_KAFKA_OFFSET_END;  // as a ListOffsets timestamp: "latest"
+  const int timeout_ms = static_cast<int>(std::max<int64_t>(1, timeout.count()));
+  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_, list.get(), timeout_ms);
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    const rd_kafka_resp_err_t e = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : p.err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || p.offset < 0) {
+      Error out = is_retriable(e) ? Error::retriable("") : Error::fatal("");
+      out.message = "reading the end offset failed: " +
+                    (e != RD_KAFKA_RESP_ERR_NO_ERROR ? kafka_error_text(e) : "no offset returned");
+      out.context.operation = "end offsets";
+      out.context.topic = p.topic;
+      out.context.partition = p.partition;
+      return out;
+    }
+    result[TopicPartition{p.topic, PartitionId(p.partition)}] = Offset(p.offset);
+  }
+  return result;
 }
 
 void KafkaConsumer::resolve_logical(std::vector<StartPosition>& positions) {

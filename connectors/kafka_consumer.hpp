@@ -54,6 +54,12 @@ struct StartPosition {
   // The group's committed offset; the oldest retained record when the group
   // has committed nothing for this partition.
   static constexpr int64_t kCommitted = -1001;
+  // The group's committed offset; when the group has committed nothing for
+  // this partition, its end when assigned ('auto.offset.reset' = 'latest'),
+  // which is committed for the group at once: a later owner of the
+  // partition (a restart, a failover before the first commit) starts there
+  // too instead of at a later end, so no record after it is skipped.
+  static constexpr int64_t kCommittedElseEnd = -1002;
   TopicPartition tp;
   int64_t offset = kCommitted;
 };
@@ -109,13 +115,15 @@ class KafkaConsumer {
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
   // Replaces the assignment (not from within BatchSink::offer). kCommitted
-  // positions are resolved here (a bounded broker round trip). Records of
+  // and kCommittedElseEnd positions are resolved here (bounded broker round
+  // trips; an end found for kCommittedElseEnd is committed before this
+  // returns, and an error when either fails). Records of
   // partitions that were reassigned and not yet accepted by the sink are
   // dropped: the new position decides.
   Expected<bool> assign(std::vector<StartPosition> positions);
   // Adds partitions to the assignment without touching the others (their
   // fetch positions and buffered records stay): librdkafka's incremental
-  // assign. kCommitted positions are resolved as in assign(). A partition
+  // assign. Positions are resolved as in assign(). A partition
   // already assigned is an error.
   Expected<bool> add_partitions(std::vector<StartPosition> positions);
   // Removes partitions from the assignment without touching the others.
@@ -139,6 +147,9 @@ class KafkaConsumer {
   // The group's committed offsets; partitions without one are left out.
   Expected<std::map<TopicPartition, Offset>> committed(const std::vector<TopicPartition>& tps,
                                                        std::chrono::milliseconds timeout);
+  // The offset after each partition's last record now (its high watermark).
+  Expected<std::map<TopicPartition, Offset>> end_offsets(const std::vector<TopicPartition>& tps,
+                                                         std::chrono::milliseconds timeout);
 
   PartitionStats stats(const TopicPartition& tp) const;
   std::vector<PartitionStats> all_stats() const;

@@ -86,6 +86,7 @@ Expected<bool> check_application_id(const std::string& id) {
                       "names the consumer group and prefixes topic names)");
 }
 
+// clang-format off: one key a line, its description under it
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
       {"application.id", ConfigType::String, "rivulet", {}, 0, INT64_MAX,
@@ -99,6 +100,15 @@ const std::vector<ConfigKey>& config_keys() {
        "Delivery guarantee. at_least_once never loses a record (a crash may repeat output); "
        "exactly_once_v2 runs each task's output, input offsets and state checkpoint as one "
        "Kafka transaction per commit.interval.ms (docs/exactly-once.md)."},
+      {"auto.offset.reset", ConfigType::Enum, "earliest", {"earliest", "latest"}, 0, INT64_MAX,
+       "Where a stream input starts when the application has neither a checkpoint nor a "
+       "committed offset for its partition: earliest (its oldest retained record) or latest "
+       "(the records produced from then on; that end is committed for the group at once, so "
+       "a task restarted or moved before its first commit starts there too). Tables and "
+       "repartition topics are read from the beginning either way: a table is the latest "
+       "value of every key. SQL: SET 'auto.offset.reset' (or "
+       "'ksql.streams.auto.offset.reset'); a push query in `rivulet sql` starts at latest "
+       "unless set to earliest, as in ksqlDB."},
       {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
        "How often input offsets whose outputs the broker acknowledged are committed. With "
        "exactly_once_v2: how often each task commits its transaction (and writes a checkpoint); "
@@ -275,6 +285,7 @@ const std::vector<ConfigKey>& config_keys() {
   };
   return keys;
 }
+// clang-format on
 
 const ConfigKey* find_config_key(std::string_view name) {
   for (const auto& k : config_keys()) {

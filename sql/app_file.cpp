@@ -19,10 +19,6 @@ bool is_config_key(const std::string& key) {
 
 }  // namespace
 
-bool is_offset_reset_key(std::string_view key) {
-  return iequals(key, "auto.offset.reset") || iequals(key, "ksql.streams.auto.offset.reset");
-}
-
 Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variables) {
   auto planned = std::make_shared<SqlEngine>();
   SqlEngine& engine = *planned;
@@ -39,10 +35,9 @@ Expected<PlannedApp> plan_script(std::string_view sql, const Variables& variable
   app.topology = engine.topology();
   app.queries = engine.query_count();
   app.properties = engine.properties();
-  for (const auto& [k, v] : app.properties) {
-    if (is_offset_reset_key(k) && iequals(java_trim(v), "earliest")) continue;  // what it does
-    if (!is_config_key(k) && !is_planner_property(k)) app.ignored.push_back(k);
-  }
+  for (const auto& [k, v] : app.properties)
+    if (!is_config_key(k) && !is_offset_reset_key(k) && !is_planner_property(k))
+      app.ignored.push_back(k);
   app.sinks = app.topology.sink_topics();
   app.external_sources = external_sources(engine.catalog(), app.topology);
   app.declared_topics = declared_topics(engine.catalog(), app.topology);
@@ -91,13 +86,19 @@ Expected<PlannedApp> plan_file(const std::string& path, const Variables& variabl
   return app;
 }
 
+Expected<bool> apply_set(Config& config, const std::string& key, const std::string& value) {
+  if (is_offset_reset_key(key))  // ksqlDB's spellings of Rivulet's key
+    return config.set("auto.offset.reset", to_lower(java_trim(value)));
+  if (!is_config_key(key)) return false;
+  return config.set(key, value);
+}
+
 Expected<Config> app_config(const PlannedApp& app, const std::string& properties_file,
                             const std::vector<std::string>& set_overrides) {
   auto config = Config::load(properties_file, {}, true);
   if (!config) return config.error();
   for (const auto& [k, v] : app.properties) {
-    if (!is_config_key(k)) continue;
-    auto ok = config->set(k, v);
+    auto ok = apply_set(*config, k, v);
     if (!ok)
       return Error::fatal((app.source.empty() ? std::string() : app.source + ": ") + "SET '" + k +
                           "': " + ok.error().message);

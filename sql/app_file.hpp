@@ -11,9 +11,9 @@
 //
 // Configuration, lowest precedence first: defaults, the properties file,
 // the environment (RIVULET_*), the file's `SET 'key' = 'value'` statements
-// for Rivulet's keys (`rivulet config`) and kafka.consumer.* /
-// kafka.producer.* keys, then --set overrides. Other SET keys (ksqlDB's
-// own, such as 'auto.offset.reset') are accepted and listed in `ignored`.
+// for Rivulet's keys (`rivulet config`; 'ksql.streams.auto.offset.reset'
+// too) and kafka.consumer.* / kafka.producer.* keys, then --set overrides.
+// Other SET keys (ksqlDB's own) are accepted and listed in `ignored`.
 //
 // Pure functions; any thread.
 #include <functional>
@@ -53,12 +53,6 @@ struct PlannedApp {
   std::vector<InsertedRecord> inserts;
 };
 
-// 'auto.offset.reset' or 'ksql.streams.auto.offset.reset' (any case): the
-// SET of ksqlDB's tutorials. A persistent query reads from its committed
-// offsets, else from the beginning, so 'earliest' is not reported as
-// ignored (PlannedApp::ignored) and another value is, with that reason.
-bool is_offset_reset_key(std::string_view key);
-
 // Plans a script. Errors are the statement's ("line L:C: ..."); a script
 // without a persistent query is an error too.
 // `variables`: bound before the first statement (`--define`), as DEFINE.
@@ -73,6 +67,12 @@ std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& 
 
 // Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
 Expected<PlannedApp> plan_file(const std::string& path, const Variables& variables = {});
+
+// Applies one of a file's SET statements to `config`: Rivulet's keys and
+// kafka.consumer.* / kafka.producer.* keys as they are, ksqlDB's
+// 'auto.offset.reset' spellings (is_offset_reset_key) to Rivulet's key.
+// False, and nothing set, for another key; an error for a bad value.
+Expected<bool> apply_set(Config& config, const std::string& key, const std::string& value);
 
 // The configuration to run `app` with (see the header comment).
 Expected<Config> app_config(const PlannedApp& app, const std::string& properties_file,

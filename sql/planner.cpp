@@ -1600,6 +1600,10 @@ bool is_planner_property(std::string_view key) {
          iequals(key, kNewQueryPlanner) || iequals(key, kVariableSubstitution);
 }
 
+bool is_offset_reset_key(std::string_view key) {
+  return iequals(key, "auto.offset.reset") || iequals(key, "ksql.streams.auto.offset.reset");
+}
+
 std::optional<std::string> invalid_planner_property(std::string_view key,
                                                     const std::string& value) {
   // In the words of Kafka's ConfigDef, which ksqlDB's SET answers with.
@@ -1610,6 +1614,9 @@ std::optional<std::string> invalid_planner_property(std::string_view key,
     if (!config_int(value)) return invalid("Not a number of type INT");
   } else if (iequals(key, kNewQueryPlanner) || iequals(key, kVariableSubstitution)) {
     if (!config_bool(value)) return invalid("Expected value to be either true or false");
+  } else if (is_offset_reset_key(key)) {
+    const std::string v = to_lower(java_trim(value));
+    if (v != "earliest" && v != "latest") return invalid("String must be one of: earliest, latest");
   }
   return std::nullopt;
 }

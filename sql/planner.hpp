@@ -65,8 +65,13 @@ std::string topic_loop_error(const std::vector<std::string>& loop);
 // SET keys the planner itself reads (not configuration keys, not ignored):
 // ksql.functions.collect_list.limit, ksql.functions.collect_set.limit.
 bool is_planner_property(std::string_view key);
-// Why `value` is not a valid value of the planner property `key` (ksqlDB's
-// wording), or nothing; other keys are not checked here.
+// 'auto.offset.reset' or 'ksql.streams.auto.offset.reset' (any case): the
+// SET of ksqlDB's tutorials, which sets Rivulet's `auto.offset.reset`
+// (sql::app_config; its value trimmed and in lower case).
+bool is_offset_reset_key(std::string_view key);
+// Why `value` is not a valid value of the planner property `key`, or of an
+// offset reset key (ksqlDB's wording), or nothing; other keys are not
+// checked here.
 std::optional<std::string> invalid_planner_property(std::string_view key, const std::string& value);
 
 // The id of the query that materializes a CREATE SOURCE TABLE: the

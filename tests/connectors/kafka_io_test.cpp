@@ -744,6 +744,78 @@ TEST_CASE("logical start offsets become the offsets they stand for when assigned
     CHECK(sink.total() == 3);
   }
 
+  SECTION("COMMITTED-ELSE-END takes a committed offset, else the end, which it commits") {
+    auto tp = [](int32_t p) { return TopicPartition{"logical", PartitionId{p}}; };
+    const KafkaProperties props{{"bootstrap.servers", (*broker)->bootstrap()},
+                                {"group.id", "else-end"},
+                                {"fetch.wait.max.ms", "10"}};
+    {  // the group committed offset 1 of partition 0, nothing of the others
+      auto committer = KafkaConsumer::create(props);
+      REQUIRE(committer.ok());
+      REQUIRE((*committer)->commit_sync({{tp(0), Offset{1}}}).ok());
+    }
+    auto consumer = KafkaConsumer::create(props);
+    REQUIRE(consumer.ok());
+    REQUIRE((*consumer)
+                ->assign({{tp(0), StartPosition::kCommittedElseEnd},
+                          {tp(1), StartPosition::kCommittedElseEnd},
+                          {tp(2), StartPosition::kCommitted}})
+                .ok());
+    std::map<TopicPartition, int64_t> position;
+    for (const auto& s : (*consumer)->all_stats()) position[s.tp] = s.position;
+    CHECK(position[tp(0)] == 1);
+    CHECK(position[tp(1)] == old_records[1]);
+    CHECK(position[tp(2)] == 0);  // plain COMMITTED: the beginning
+    // The end found is the group's committed offset now: another owner of
+    // partition 1 starts there, after records written since.
+    auto committed = (*consumer)->committed({tp(0), tp(1), tp(2)}, std::chrono::seconds(10));
+    REQUIRE(committed.ok());
+    CHECK(*committed ==
+          std::map<TopicPartition, Offset>{{tp(0), Offset{1}}, {tp(1), Offset{old_records[1]}}});
+    auto new_records = write("logical", "new", 40, 4);
+    Sink sink;
+    (*consumer)->start(&sink);
+    const size_t expected = static_cast<size_t>(old_records[0] - 1 + new_records[0] +
+                                                new_records[1] + old_records[2] + new_records[2]);
+    REQUIRE(wait_for([&] { return sink.total() >= expected; }, std::chrono::seconds(60)));
+    (*consumer)->stop();
+    CHECK(sink.total() == expected);
+    {
+      std::lock_guard<std::mutex> lock(sink.mutex);
+      for (const auto& r : sink.got[tp(1)]) CHECK(r.value->rfind("new", 0) == 0);
+      CHECK(sink.got[tp(0)].front().offset == 1);
+    }
+
+    auto later = KafkaConsumer::create(props);
+    REQUIRE(later.ok());
+    REQUIRE((*later)->assign({{tp(1), StartPosition::kCommittedElseEnd}}).ok());
+    CHECK((*later)->all_stats().at(0).position == old_records[1]);
+  }
+
+  SECTION("COMMITTED-ELSE-END is an error when the end cannot be read") {
+    // The next ListOffsets (api key 2) fails, and is not retried.
+    REQUIRE((*broker)
+                ->apply(ControlRequest::push_request_errors(
+                    2, {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED}))
+                .ok());
+    auto consumer = KafkaConsumer::create({{"bootstrap.servers", (*broker)->bootstrap()},
+                                           {"group.id", "else-end-missing"},
+                                           {"fetch.wait.max.ms", "10"}},
+                                          ConsumerOptions{});
+    REQUIRE(consumer.ok());
+    auto assigned = (*consumer)->assign(
+        {{TopicPartition{"logical", PartitionId{2}}, StartPosition::kCommittedElseEnd}});
+    REQUIRE_FALSE(assigned.ok());
+    CHECK_THAT(assigned.error().to_string(), Catch::Contains("reading the end offset failed") &&
+                                                 Catch::Contains("logical[2]") &&
+                                                 Catch::Contains("authoriz"));
+    // Nothing committed: the next assignment looks for the end again.
+    auto committed = (*consumer)->committed({TopicPartition{"logical", PartitionId{2}}},
+                                            std::chrono::seconds(10));
+    REQUIRE(committed.ok());
+    CHECK(committed->empty());
+  }
+
   SECTION("resolve_logical_offsets leaves absolute offsets, and what it cannot resolve, alone") {
     auto conf = make_conf({{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "raw"}});
     REQUIRE(conf.ok());

@@ -834,3 +834,90 @@ TEST_CASE("rivulet run: inputs no join ties may have different partition counts"
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
+
+// SET 'auto.offset.reset' = 'latest' (ksqlDB's spelling with its
+// 'ksql.streams.' prefix, trimmed, any case): a new application's stream
+// starts at its end, while the table it joins and the application's own
+// repartition topic are read from their beginning. Restarted, it resumes
+// from its committed offsets: what was written while it was down is read.
+TEST_CASE("rivulet run: SET auto.offset.reset latest reads a stream from its end and tables whole",
+          "[integration][sql]") {
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic",
+                                     "lt_users:2", "--topic", "lt_orders:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string produce =
+      "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t ";
+  REQUIRE(run_command(produce + "lt_users",
+                      "u1|{\"REGION\": \"north\"}\nu2|{\"REGION\": \"south\"}\n"
+                      "u3|{\"REGION\": \"east\"}\n")
+              .first == 0);
+  // Written before the application first starts: never read.
+  REQUIRE(run_command(produce + "lt_orders",
+                      "o1|{\"UID\": \"u1\", \"AMOUNT\": 1}\no0|{\"UID\": \"u3\", \"AMOUNT\": 0}\n")
+              .first == 0);
+
+  std::string dir = temp_dir("rivulet-sql-latest");
+  const std::string app = dir + "/latest.sql";
+  {
+    std::ofstream out(app);
+    out << "SET 'application.id' = 'sql-latest';\n"
+           "SET 'commit.interval.ms' = '100';\n"
+           "SET 'ksql.streams.auto.offset.reset' = ' Latest ';\n"
+           "CREATE TABLE USERS (UID STRING PRIMARY KEY, REGION STRING)\n"
+           "  WITH (kafka_topic='lt_users', value_format='JSON');\n"
+           "CREATE STREAM ORDERS (OID STRING KEY, UID STRING, AMOUNT INT)\n"
+           "  WITH (kafka_topic='lt_orders', value_format='JSON');\n"
+           "-- Re-keyed by UID through a repartition topic to meet USERS.\n"
+           "CREATE STREAM ENRICHED WITH (kafka_topic='lt_enriched') AS\n"
+           "  SELECT O.UID AS UID, O.OID AS OID, U.REGION AS REGION\n"
+           "  FROM ORDERS O JOIN USERS U ON O.UID = U.UID;\n";
+  }
+  const std::string errors = dir + "/run.err";
+  auto start = [&] {
+    auto run = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "run", app, "--bootstrap",
+                                    *bootstrap, "--set", "state.dir=" + dir + "/state"},
+                                   errors);
+    REQUIRE(run.has_value());
+    auto line = run->read_line();  // printed once every task is assigned
+    REQUIRE(line.has_value());
+    CHECK(line->rfind("running 1 query from " + app, 0) == 0);
+    return std::move(*run);
+  };
+  auto enriched = [&](size_t expected) {
+    std::map<std::string, std::string> by_order;  // OID -> REGION
+    std::vector<std::pair<std::string, std::string>> records;
+    eventually([&] {
+      records = read_topic(*bootstrap, "lt_enriched");
+      return records.size() >= expected;
+    });
+    for (const auto& [k, v] : records) {
+      auto row = nlohmann::json::parse(v);
+      by_order[row.at("OID").get<std::string>()] = row.at("REGION").get<std::string>();
+    }
+    CHECK(records.size() == expected);
+    return by_order;
+  };
+
+  auto run = start();
+  REQUIRE(run_command(produce + "lt_orders",
+                      "o2|{\"UID\": \"u2\", \"AMOUNT\": 2}\no3|{\"UID\": \"u3\", \"AMOUNT\": 3}\n")
+              .first == 0);
+  // The table's rows, all written before the start, are joined.
+  CHECK(enriched(2) == std::map<std::string, std::string>{{"o2", "south"}, {"o3", "east"}});
+  CHECK(run.stop(SIGTERM, std::chrono::seconds(30)) == 0);
+
+  // Down: o4 waits. Restarted: the committed offsets win over 'latest'.
+  REQUIRE(run_command(produce + "lt_orders", "o4|{\"UID\": \"u1\", \"AMOUNT\": 4}\n").first == 0);
+  auto again = start();
+  CHECK(enriched(3) ==
+        std::map<std::string, std::string>{{"o2", "south"}, {"o3", "east"}, {"o4", "north"}});
+  CHECK(again.stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  std::ifstream err(errors);
+  std::string logged((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  INFO(logged);
+  CHECK(logged.find("ignored") == std::string::npos);  // a configuration key now
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}

@@ -675,6 +675,26 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   result = read_until(*shell, "(");
   CHECK(result.back() == "(2 rows)");
   CHECK(shell->read_line() == std::optional<std::string>("Limit Reached"));
+  // SET 'auto.offset.reset' = 'latest': a persistent query started now
+  // reads only the orders written after it started.
+  send("SET 'auto.offset.reset' = 'latest';\n");
+  CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
+  send("CREATE STREAM FRESH WITH (kafka_topic='mk_fresh') AS SELECT UID, REGION FROM ORDERS;\n");
+  CHECK(has_line(read_until(*shell, "Stream created"), "Stream created and running"));
+  REQUIRE(run_command("kcat -b " + *bootstrap + " -P -K '|' -t mk_orders",
+                      "fresh|{\"REGION\": \"nn\", \"AMOUNT\": 1}\n")
+              .first == 0);
+  std::string fresh;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && fresh.empty()) {
+    fresh = run_command("kcat -b " + *bootstrap + " -C -t mk_fresh -o beginning -e -q -f '%k\\n'",
+                        "", 30)
+                .second;
+    if (fresh.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(fresh == "fresh\n");
+  send("UNSET 'auto.offset.reset';\n");
+  CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
   // Ctrl-C ends a PRINT without LIMIT, not the session.
   send("PRINT mk_orders;\n");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -868,6 +888,7 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   auto [props_rc, props_out] = run_command(
       bin + " sql --set cluster.secret=hunter2 --set commit.interval.ms=250 2>&1",
       "SET 'ksql.functions.collect_list.limit' = '7';\nSET 'checkpoint.interval.ms' = '900';\n"
+      "SET 'ksql.streams.auto.offset.reset' = 'latest';\n"
       "SHOW PROPERTIES;\nexit\nSHOW STREAMS;\n",
       30);
   INFO(props_out);
@@ -885,6 +906,10 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
       props_out, std::regex(R"(\| ksql\.functions\.collect_list\.limit +\| 7 +\| SET +\|)")));
   CHECK(std::regex_search(
       props_out, std::regex(R"(\| processing\.guarantee +\| at_least_once +\| default +\|)")));
+  // ksqlDB's spelling sets Rivulet's key, shown once.
+  CHECK(
+      std::regex_search(props_out, std::regex(R"(\| auto\.offset\.reset +\| latest +\| SET +\|)")));
+  CHECK(props_out.find("| ksql.streams.auto.offset.reset") == std::string::npos);
   // Each query's own application.id, and the shell's quieter logs.
   CHECK(std::regex_search(
       props_out,

@@ -1142,22 +1142,30 @@ TEST_CASE("planner: a source table is materialized by its own query and sources 
 }
 
 // SET keys a file's application does not use are listed as ignored (and
-// `rivulet run` says so), except 'auto.offset.reset' = 'earliest', what
-// every persistent query does anyway (ksqlDB's tutorials start with it).
+// `rivulet run` says so). ksqlDB's two spellings of 'auto.offset.reset'
+// (its tutorials start with one) set Rivulet's key, the last one winning.
 TEST_CASE("planner: plan_script lists the SET keys it ignores", "[sql][planner]") {
   const std::string query =
       "CREATE STREAM EV (AD STRING KEY, N INT) WITH (kafka_topic='ev', value_format='JSON');"
       "CREATE STREAM OUT AS SELECT * FROM EV;";
   auto earliest = plan_script(
-      "SET 'auto.offset.reset' = ' Earliest ';"
+      "SET 'auto.offset.reset' = ' Latest ';"
       "SET 'ksql.streams.auto.offset.reset' = 'earliest';"
       "SET 'commit.interval.ms' = '100';" +
       query);
   REQUIRE(earliest);
   CHECK(earliest->ignored.empty());
-  auto others = plan_script("SET 'auto.offset.reset' = 'latest'; SET 'foo.bar' = '1';" + query);
+  auto config = app_config(*earliest, "", {});
+  REQUIRE(config);
+  CHECK(config->get("auto.offset.reset") == "earliest");
+  CHECK(config->get("commit.interval.ms") == "100");
+  auto others = plan_script("SET 'AUTO.OFFSET.RESET' = ' Latest '; SET 'foo.bar' = '1';" + query);
   REQUIRE(others);
-  CHECK(others->ignored == std::vector<std::string>{"auto.offset.reset", "foo.bar"});
+  CHECK(others->ignored == std::vector<std::string>{"foo.bar"});
+  config = app_config(*others, "", {});
+  REQUIRE(config);
+  CHECK(config->get("auto.offset.reset") == "latest");
+  CHECK_FALSE(plan_script("SET 'auto.offset.reset' = 'newest';" + query));
 }
 
 // With ksqlDB's new query planner a persistent query over a stream may
@@ -1262,6 +1270,8 @@ TEST_CASE("planner: a SET value the planner reads is checked as ksqlDB checks it
       {"KSQL.FUNCTIONS.COLLECT_SET.LIMIT", ""},
       {"ksql.functions.collect_set.limit", "+-5"},
       {"ksql.new.query.planner.enabled", "yes"},
+      {"auto.offset.reset", "newest"},
+      {"ksql.streams.auto.offset.reset", "none"},
   };
   for (const auto& [key, value] : bad) {
     INFO(key << " = '" << value << "'");
@@ -1280,7 +1290,9 @@ TEST_CASE("planner: a SET value the planner reads is checked as ksqlDB checks it
            {"ksql.functions.collect_list.limit", " 7 "},
            {"ksql.functions.collect_list.limit", "-1"},
            {"ksql.functions.collect_set.limit", "+2"},
-           {"ksql.new.query.planner.enabled", " FALSE"}}) {
+           {"ksql.new.query.planner.enabled", " FALSE"},
+           {"auto.offset.reset", " Latest"},
+           {"KSQL.STREAMS.AUTO.OFFSET.RESET", "EARLIEST"}}) {
     INFO(key << " = '" << value << "'");
     SqlEngine engine;
     auto ran = engine.execute_script("SET '" + key + "' = '" + value + "';");
@@ -1292,7 +1304,10 @@ TEST_CASE("planner: a SET value the planner reads is checked as ksqlDB checks it
   CHECK(invalid_planner_property("ksql.functions.collect_list.limit", "2147483648") ==
         "Invalid value 2147483648 for configuration ksql.functions.collect_list.limit: Not a "
         "number of type INT");
-  CHECK(invalid_planner_property("auto.offset.reset", "anything") == std::nullopt);
+  CHECK(invalid_planner_property("auto.offset.reset", "anything") ==
+        "Invalid value anything for configuration auto.offset.reset: String must be one of: "
+        "earliest, latest");
+  CHECK(invalid_planner_property("foo.bar", "anything") == std::nullopt);
 }
 
 TEST_CASE("planner: a trimmed COLLECT_LIST limit is the limit", "[sql][planner]") {
