@@ -37,6 +37,7 @@
 #include "sql/analyzer.hpp"
 #include "sql/app_file.hpp"
 #include "sql/functions.hpp"
+#include "sql/header_columns.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
 #include "sql/subquery.hpp"
@@ -1210,8 +1211,12 @@ struct SqlShell::Impl {
     }
     if (options.json) {
       nlohmann::json fields = nlohmann::json::array();
-      for (const Column& c : info.schema.columns)
-        fields.push_back({{"name", c.name}, {"type", c.type->to_string()}, {"key", c.is_key}});
+      for (const Column& c : info.schema.columns) {
+        nlohmann::json field{{"name", c.name}, {"type", c.type->to_string()}, {"key", c.is_key}};
+        for (const auto& [column, key] : info.header_columns)  // "header": its key, or null
+          if (column == c.name) field["header"] = key ? nlohmann::json(*key) : nlohmann::json();
+        fields.push_back(std::move(field));
+      }
       auto list = [](const std::vector<const RunningQuery*>& qs) {
         nlohmann::json a = nlohmann::json::array();
         for (const RunningQuery* rq : qs) a.push_back({{"id", rq->id}, {"statement", rq->text}});
@@ -1277,6 +1282,8 @@ struct SqlShell::Impl {
     for (const Column& c : info.schema.columns) {
       std::string type = c.type->to_string();
       if (c.is_key) type += info.is_table() ? "  (primary key)" : "  (key)";
+      for (const auto& [column, key] : info.header_columns)
+        if (column == c.name) type += key ? "  (header('" + *key + "'))" : "  (headers)";
       t.rows.push_back({Value::string(c.name), Value::string(type)});
     }
     print_table(t, false);
@@ -1574,8 +1581,11 @@ struct SqlShell::Impl {
         Value value;
         if (why.empty()) {
           auto v = value_codec->decode(r.value.view());
-          if (v) value = std::move(*v);
-          else why = "value: " + v.error().message;
+          if (v) {
+            value = with_header_columns(info, std::move(*v), r.headers);
+          } else {
+            why = "value: " + v.error().message;
+          }
         }
         if (!why.empty()) {
           if (unreadable++ == 0)

@@ -1,5 +1,6 @@
 #include "sql/catalog.hpp"
 
+#include "sql/header_columns.hpp"
 #include "sql/parser.hpp"
 #include "sql/plan_source.hpp"
 #include "sql/sql_error.hpp"
@@ -156,8 +157,24 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
         key = true;
         break;
       case ColumnConstraint::Headers:
-      case ColumnConstraint::Header:
-        return sql_error(el.loc, "HEADER columns are not supported: " + backquoted(el.name));
+      case ColumnConstraint::Header: {
+        const bool all = el.constraint == ColumnConstraint::Headers;
+        std::string what = all ? "HEADERS" : "HEADER('" + el.header_key + "')";
+        DataTypePtr expected = all ? headers_column_type() : DataType::of(TypeKind::Bytes);
+        if (!el.type || !(*el.type == *expected))
+          return sql_error(el.loc, "Invalid type for " + what + " column " + backquoted(el.name) +
+                                       ": expected " + expected->to_string() + ", got " +
+                                       (el.type ? el.type->to_string() : "none") + ".");
+        for (const auto& [column, key] : info.header_columns) {
+          const bool same = all ? !key.has_value() : key && *key == el.header_key;
+          if (same)
+            return sql_error(el.loc, "Schema already contains a " + what +
+                                         " column: " + backquoted(column) + ".");
+        }
+        info.header_columns.emplace_back(
+            el.name, all ? std::nullopt : std::optional<std::string>(el.header_key));
+        break;
+      }
       case ColumnConstraint::None:
         break;
     }
@@ -197,6 +214,10 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
     info.partitions = parts->value.as_int32();
   }
   if (auto checked = check_source(p, info); !checked) return checked.error();
+  if (auto why = header_columns_unsupported(info)) {
+    for (const TableElement& el : c.elements)
+      if (el.name == info.header_columns.front().first) return sql_error(el.loc, *why);
+  }
   if (auto ts = string_property(p, "TIMESTAMP")) {
     std::string name = to_upper(*ts);
     auto idx = info.schema.index_of(name);

@@ -52,6 +52,11 @@ struct SourceInfo {
   // (about 1.2-1.9 times, decoded at each lookup), 'AUTO' (the default)
   // decoded until a task's table holds 10,000 rows, then encoded.
   TableStorage storage = TableStorage::Auto;
+  // HEADERS and HEADER('key') columns: value columns of `schema` whose
+  // values come from each record's Kafka headers, not from its value
+  // (sql/header_columns.hpp). The column's name, then its header key, or
+  // nullopt for the HEADERS column (every header, in order).
+  std::vector<std::pair<std::string, std::optional<std::string>>> header_columns;
   bool read_only = false;  // CREATE SOURCE ...
   Properties properties;   // every WITH property as written
   std::string statement;   // the statement that created it

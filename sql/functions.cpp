@@ -12,6 +12,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "runtime/base64.hpp"
 #include "runtime/evaluation_notes.hpp"
 #include "runtime/timestamp.hpp"
 #include "sql/ast.hpp"
@@ -877,6 +878,68 @@ void register_string_functions(FunctionRegistry& r) {
                return Value::int32(static_cast<int32_t>(a[0].as_bytes().size()));
              });
            return mismatch();
+         });
+
+  // ksqlDB's four encodings; another is an error of the call (NULL, counted).
+  scalar(
+      r, "FROM_BYTES", "FROM_BYTES(BYTES, STRING encoding) -> STRING",
+      "the bytes as text in the encoding 'hex', 'utf8', 'ascii' or 'base64' (any case)",
+      [](const Types& args) -> Expected<ScalarCall> {
+        if (args.size() != 2 || !fits(args[0], TypeKind::Bytes) || !fits(args[1], TypeKind::String))
+          return mismatch();
+        return call(T(TypeKind::String), [](const ArgValues& a) {
+          const std::string& b = a[0].as_bytes();
+          const std::string encoding = to_lower(a[1].as_string());
+          if (encoding == "utf8" || encoding == "ascii") return Value::string(b);
+          if (encoding == "base64") return Value::string(encode_base64(b));
+          if (encoding == "hex") {
+            static const char digits[] = "0123456789abcdef";
+            std::string out;
+            out.reserve(b.size() * 2);
+            for (unsigned char c : b) {
+              out += digits[c >> 4];
+              out += digits[c & 15];
+            }
+            return Value::string(std::move(out));
+          }
+          throw std::invalid_argument("FROM_BYTES: unknown encoding '" + a[1].as_string() +
+                                      "' (hex, utf8, ascii or base64)");
+        });
+      });
+  scalar(r, "TO_BYTES", "TO_BYTES(STRING, STRING encoding) -> BYTES",
+         "the text's bytes in the encoding 'hex', 'utf8', 'ascii' or 'base64' (any case); text "
+         "that is not of the encoding is an error of the call",
+         [](const Types& args) -> Expected<ScalarCall> {
+           if (args.size() != 2 || !fits(args[0], TypeKind::String) ||
+               !fits(args[1], TypeKind::String))
+             return mismatch();
+           return call(T(TypeKind::Bytes), [](const ArgValues& a) {
+             const std::string& text = a[0].as_string();
+             const std::string encoding = to_lower(a[1].as_string());
+             if (encoding == "utf8" || encoding == "ascii") return Value::bytes(text);
+             if (encoding == "base64") {
+               auto decoded = decode_base64(text);
+               if (!decoded) throw std::invalid_argument("TO_BYTES: not base64: '" + text + "'");
+               return Value::bytes(std::move(*decoded));
+             }
+             if (encoding == "hex") {
+               auto nibble = [&](char c) {
+                 if (c >= '0' && c <= '9') return c - '0';
+                 if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                 if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                 throw std::invalid_argument("TO_BYTES: not hex: '" + text + "'");
+               };
+               if (text.size() % 2 != 0)
+                 throw std::invalid_argument("TO_BYTES: not hex (odd length): '" + text + "'");
+               std::string out;
+               out.reserve(text.size() / 2);
+               for (size_t i = 0; i < text.size(); i += 2)
+                 out += static_cast<char>(nibble(text[i]) * 16 + nibble(text[i + 1]));
+               return Value::bytes(std::move(out));
+             }
+             throw std::invalid_argument("TO_BYTES: unknown encoding '" + a[1].as_string() +
+                                         "' (hex, utf8, ascii or base64)");
+           });
          });
 
   scalar(r, "CONCAT", "CONCAT(STRING, ...) -> STRING | CONCAT(BYTES, ...) -> BYTES",

@@ -1,5 +1,6 @@
 #include "sql/insert_values.hpp"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 #include <vector>
@@ -34,9 +35,15 @@ Expected<InsertedRecord> encode_insert_values(const Catalog& catalog, const Inse
     return sql_error(v.target_loc, "Cannot insert values into windowed " +
                                        std::string(src->is_table() ? "table" : "stream") + " `" +
                                        src->name + "`");
+  const auto is_header = [&](const std::string& name) {
+    for (const auto& h : src->header_columns)
+      if (h.first == name) return true;
+    return false;
+  };
   std::vector<std::string> names = v.columns;
-  if (names.empty())
-    for (const Column& c : src->schema.columns) names.push_back(c.name);
+  if (names.empty())  // header columns are not the record's to set
+    for (const Column& c : src->schema.columns)
+      if (!is_header(c.name)) names.push_back(c.name);
   if (names.size() != v.values.size()) {
     std::vector<std::string> values;
     for (const auto& e : v.values) values.push_back(to_sql(*e));
@@ -58,6 +65,8 @@ Expected<InsertedRecord> encode_insert_values(const Catalog& catalog, const Inse
     auto index = src->schema.index_of(name);
     if (!rowtime && !index)
       return sql_error(e->loc, "Column name `" + name + "` does not exist in `" + src->name + "`.");
+    if (is_header(name))  // ksqlDB's rule: INSERT VALUES writes no headers
+      return sql_error(e->loc, "Cannot insert into HEADER columns: `" + name + "`");
     DataTypePtr type = rowtime ? DataType::of(TypeKind::BigInt) : src->schema.columns[*index].type;
     auto compiled = compiler.compile(e);
     if (!compiled) return compiled.error();
@@ -94,7 +103,14 @@ Expected<InsertedRecord> encode_insert_values(const Catalog& catalog, const Inse
                                          " is required for tables");
     }
   }
-  auto codec = SourceRowCodec::create(*src);
+  // The value holds the value columns alone: header columns are no field.
+  SourceInfo written = *src;
+  auto& columns = written.schema.columns;
+  columns.erase(std::remove_if(columns.begin(), columns.end(),
+                               [&](const Column& c) { return is_header(c.name); }),
+                columns.end());
+  written.header_columns.clear();
+  auto codec = SourceRowCodec::create(written);
   if (!codec) return sql_error(v.target_loc, codec.error().message);
   auto encoded = (*codec)->encode_row(Value::structure(std::move(row)));
   if (!encoded)

@@ -104,6 +104,11 @@ std::string global_lookup_note(const SubqueryPlan& p) {
 // Declares `p`'s table a global table of `topology` (one per table name).
 std::optional<Error> add_global(Topology& topology, const SubqueryPlan& p) {
   const SourceInfo& t = *p.table;
+  if (!t.header_columns.empty())  // the replica reads the topic's values alone
+    return sql_error(p.expr->loc,
+                     "not supported yet: a subquery that reads the global replica "
+                     "of a table with HEADER columns (" +
+                         t.name + ")");
   auto serdes = serdes_for(t);
   if (!serdes) return sql_error(p.expr->loc, serdes.error().message);
   topology.add_global_table(global_table_name(t.name), t.topic, std::move(*serdes));

@@ -13,6 +13,7 @@
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
 #include "sql/format_checks.hpp"
+#include "sql/header_columns.hpp"
 #include "sql/parser.hpp"
 #include "sql/plan_rows.hpp"
 #include "sql/plan_stream_join.hpp"
@@ -1531,6 +1532,20 @@ SqlEngine::SqlEngine() = default;
 
 Expected<Topology::NodeId> SqlEngine::source_node(const SourceInfo& s, bool as_table,
                                                   const ColumnNames* reads) {
+  auto node = topic_node(s, as_table, reads);
+  if (!node || s.header_columns.empty()) return node;
+  // Header columns: set from each record's headers, for this source's
+  // readers only (another source of the topic may declare none).
+  auto source = std::make_shared<const SourceInfo>(s);
+  RewriteRowFn fill = [source](Record& r, ProcessContext&) {
+    r.value = with_header_columns(*source, std::move(r.value), r.headers);
+    return true;
+  };
+  return topology_.add_processor(topology_.next_name("headers"), {*node}, rewrite(std::move(fill)));
+}
+
+Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_table,
+                                                 const ColumnNames* reads) {
   const bool stream_read = reads && !as_table && !s.is_table();
   for (SourceEntry& e : sources_) {
     if (e.topic != s.topic) continue;

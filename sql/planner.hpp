@@ -142,11 +142,16 @@ class SqlEngine {
   void restore_planning(const PlanningState& saved);
   void set_property(const std::string& name, const std::string& value);
   void unset_property(const std::string& name);
+  // The node whose records are the source's: its topic's node, then, for
+  // a source with header columns, one that sets them from the records'
+  // headers (sql/header_columns.hpp).
+  Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false,
+                                         const ColumnNames* reads = nullptr);
   // The topic's source node (one per topic). `reads`: the columns the
   // query reading it as a stream mentions; a JSON stream source decodes
   // only the value columns some query reads (sql/column_use.hpp).
-  Expected<Topology::NodeId> source_node(const SourceInfo& s, bool as_table = false,
-                                         const ColumnNames* reads = nullptr);
+  Expected<Topology::NodeId> topic_node(const SourceInfo& s, bool as_table,
+                                        const ColumnNames* reads);
   // The table as a KTable of the task (once per engine): its store's name
   // and the node emitting its changelog once the KTable is updated.
   Expected<std::pair<std::string, Topology::NodeId>> table_node(const SourceInfo& table);

@@ -22,10 +22,11 @@ Expected<std::unique_ptr<TestDriver>> TestDriver::create(const Topology& topolog
 }
 
 bool TestDriver::pipe(const std::string& topic, std::optional<std::string> key,
-                      std::optional<std::string> value, TimestampMs timestamp) {
+                      std::optional<std::string> value, TimestampMs timestamp, Headers headers) {
   if (!reads(topic)) return false;
   RawRecord r;
   r.timestamp = timestamp;
+  r.headers = std::move(headers);
   r.key = std::move(key);
   r.value = std::move(value);
   process(topic, std::move(r));

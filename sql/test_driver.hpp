@@ -42,7 +42,7 @@ class TestDriver {
   // Processes one record of `topic` (encoded bytes; nullopt: null). False
   // when neither a node nor a global table reads `topic`.
   bool pipe(const std::string& topic, std::optional<std::string> key,
-            std::optional<std::string> value, TimestampMs timestamp);
+            std::optional<std::string> value, TimestampMs timestamp, Headers headers = {});
 
   // Writes what the output cache holds (TaskGraph::set_output_cache: table
   // sinks, two-phase pre-aggregations) and processes what of it is read

@@ -47,6 +47,7 @@ struct Input {
   const char* key;    // nullptr: no key
   const char* value;  // nullptr: a tombstone
   TimestampMs ts;
+  const char* trace = nullptr;  // a 'trace' header's value (HEADER columns)
 };
 
 // Tables first, so that the streams' records find rows to join.
@@ -63,7 +64,7 @@ inline const Input kInputs[] = {
      R"({"NAME": null, "AMOUNT": -0.01, "X": -1e300, "B": false, "TAGS": [],)"
      R"( "M": {}, "ST": null, "TS": 2000})",
      2000},
-    {"s", "a", R"({"NAME": "bob", "X": 0, "TS": 500})", 500},  // out of order
+    {"s", "a", R"({"NAME": "bob", "X": 0, "TS": 500})", 500, "t-1"},  // out of order
     {"s", nullptr, R"({"NAME": "nokey"})", 2500},
     {"s", "c", "not json", 2600},  // a data error
     {"s2", "a", R"({"V": 10, "NAME": "ann"})", 1200},
@@ -101,7 +102,9 @@ inline PlannerRun run_planner_input(const std::string& text) {
     std::optional<std::string> key, value;
     if (in.key) key = in.key;
     if (in.value) value = in.value;
-    (void)(*driver)->pipe(in.topic, key, value, in.ts);
+    Headers headers;
+    if (in.trace) headers.push_back(Header{"trace", std::string(in.trace)});
+    (void)(*driver)->pipe(in.topic, key, value, in.ts, std::move(headers));
   }
   (*driver)->flush_output_cache();
   run.planned = true;

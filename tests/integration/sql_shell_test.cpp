@@ -458,8 +458,8 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
 TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT of a topic",
           "[integration][sql]") {
   ::signal(SIGPIPE, SIG_IGN);
-  auto broker = ChildProcess::spawn(
-      {rivulet::testing::rivulet_binary(), "broker", "--topic", "mk_orders:4", "--topic", "mk_acc:4"});
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic",
+                                     "mk_orders:4", "--topic", "mk_acc:4", "--topic", "mk_hdr:1"});
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
@@ -695,6 +695,39 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   CHECK(fresh == "fresh\n");
   send("UNSET 'auto.offset.reset';\n");
   CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
+  // HEADER and HEADERS columns, written by kcat as record headers: read by
+  // a pull query (the shell reads the topic) and a push query (a running
+  // query), and named by DESCRIBE.
+  REQUIRE(run_command(
+              "kcat -b " + *bootstrap + " -P -K '|' -t mk_hdr -H trace=abc -H src=web -H trace=xyz",
+              "h1|{\"URL\": \"/a\"}\n")
+              .first == 0);
+  send(
+      "CREATE STREAM HDR (ID STRING KEY, URL STRING, TRACE BYTES HEADER('trace'),\n"
+      "  HS ARRAY<STRUCT<KEY STRING, VALUE BYTES>> HEADERS)\n"
+      "  WITH (kafka_topic='mk_hdr', value_format='JSON');\n");
+  CHECK(has_line(read_until(*shell, "Stream created"), "Stream created"));
+  send(
+      "SELECT ID, FROM_BYTES(TRACE, 'utf8') AS T, ARRAY_LENGTH(HS) AS N,\n"
+      "  FROM_BYTES(HS[2]->VALUE, 'utf8') AS SRC FROM HDR;\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| h1 | xyz | 3 | web |"));
+  CHECK(result.back() == "(1 row)");
+  send("SET 'auto.offset.reset' = 'earliest';\n");
+  CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
+  send("SELECT ID, FROM_BYTES(TRACE, 'utf8') AS T FROM HDR EMIT CHANGES LIMIT 1;\n");
+  result = read_until(*shell, "Limit Reached");
+  INFO(slurp(errors));
+  CHECK(
+      std::regex_search(result.size() > 4 ? result[3] : "", std::regex(R"(^\| h1 +\| xyz +\|$)")));
+  send("UNSET 'auto.offset.reset';\n");
+  CHECK(has_line(read_until(*shell, "Successfully"), "Successfully"));
+  send("DESCRIBE HDR;\n");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK(has_line(result, "| TRACE | BYTES  (header('trace'))"));
+  CHECK(has_line(result, "| HS    | ARRAY<STRUCT<KEY STRING, VALUE BYTES>>  (headers)"));
   // Ctrl-C ends a PRINT without LIMIT, not the session.
   send("PRINT mk_orders;\n");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
