@@ -1549,6 +1549,16 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
   const bool stream_read = reads && !as_table && !s.is_table();
   for (SourceEntry& e : sources_) {
     if (e.topic != s.topic) continue;
+    if (e.schema && values_decode_to_struct(s)) {
+      // Another declaration of the topic (or this one after ALTER): its
+      // value columns the codec lacks are decoded too, after the others
+      // (RowLayout finds a column by name when not at its place).
+      for (const Column& c : s.schema.columns) {
+        if (c.is_key || e.schema->index_of(c.name)) continue;
+        e.schema->columns.push_back(c);
+        e.decoded->push_back(true);
+      }
+    }
     if (e.decoded) {
       // Another query over it: decode what this one reads too (all of it
       // when it reads the topic as a table or under another schema).
@@ -1561,13 +1571,19 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
   }
   auto serdes = serdes_for(s);
   if (!serdes) return serdes.error();
-  std::shared_ptr<std::vector<bool>> decoded;
-  if (stream_read && values_decode_to_struct(s)) {
-    decoded = std::make_shared<std::vector<bool>>(value_columns_read(*reads, s));
-    serdes->value = codecs::json(value_schema(s), decoded);
+  SourceEntry entry{s.topic, 0, s.name, nullptr, nullptr};
+  if (values_decode_to_struct(s)) {
+    // The codec reads its schema and flags when a task is built: later
+    // queries of the engine may widen both until then.
+    entry.schema = std::make_shared<Schema>(*value_schema(s));
+    entry.decoded = std::make_shared<std::vector<bool>>(
+        stream_read ? value_columns_read(*reads, s)
+                    : std::vector<bool>(entry.schema->columns.size(), true));
+    serdes->value = codecs::json(entry.schema, entry.decoded);
   }
-  Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
-  sources_.push_back(SourceEntry{s.topic, node, s.name, std::move(decoded)});
+  const Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
+  entry.node = node;
+  sources_.push_back(std::move(entry));
   return node;
 }
 
@@ -1642,6 +1658,7 @@ struct SqlEngine::PlanningState {
   Topology topology;
   std::vector<SourceEntry> sources;
   std::vector<std::vector<bool>> decoded;  // each source's, by value: widened in place
+  std::vector<size_t> widths;              // each source's codec columns: widened in place
   std::vector<std::pair<std::string, Topology::NodeId>> tables;
   size_t subquery_notes = 0;
 };
@@ -1652,7 +1669,10 @@ SqlEngine::PlanningState SqlEngine::save_planning() const {
   s.queries = queries_;
   s.topology = topology_.scoped_to("");
   s.sources = sources_;
-  for (const auto& e : sources_) s.decoded.push_back(e.decoded ? *e.decoded : std::vector<bool>());
+  for (const auto& e : sources_) {
+    s.decoded.push_back(e.decoded ? *e.decoded : std::vector<bool>());
+    s.widths.push_back(e.schema ? e.schema->columns.size() : 0);
+  }
   s.tables = tables_;
   s.subquery_notes = subquery_notes_.size();
   return s;
@@ -1663,8 +1683,10 @@ void SqlEngine::restore_planning(const PlanningState& saved) {
   queries_ = saved.queries;
   topology_.restore(saved.topology);
   sources_ = saved.sources;
-  for (size_t i = 0; i < sources_.size(); ++i)
+  for (size_t i = 0; i < sources_.size(); ++i) {
     if (sources_[i].decoded) *sources_[i].decoded = saved.decoded[i];
+    if (sources_[i].schema) sources_[i].schema->columns.resize(saved.widths[i]);
+  }
   tables_ = saved.tables;
   subquery_notes_.resize(saved.subquery_notes);
 }

@@ -165,6 +165,9 @@ class SqlEngine {
     // Its JSON codec's decoded value columns, widened by each query until
     // the topology is built; null when it decodes them all.
     std::shared_ptr<std::vector<bool>> decoded;
+    // That codec's value columns (null for other formats): the first
+    // declaration's, then those of other declarations of the topic.
+    std::shared_ptr<Schema> schema;
   };
   std::vector<SourceEntry> sources_;
   // Materialized KTables: store name -> the node emitting its changelog.

@@ -1409,3 +1409,39 @@ TEST_CASE("planner: a query that reads its own output again is refused", "[sql][
 }
 
 }  // namespace rivulet::sql
+
+namespace rivulet::sql {
+namespace {
+
+// Two streams declared over one topic with different columns (a raw one
+// and a typed one, or one before and after an ALTER) share its source node
+// in one application: each query must still read its own columns, not
+// NULL for those the first declaration lacked.
+TEST_CASE("planner: sources of different columns over one topic each read their columns",
+          "[sql][planner]") {
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM RAW (ID STRING KEY, A INT) WITH (kafka_topic='one', value_format='JSON');\n"
+      "CREATE STREAM TYPED (ID STRING KEY, A INT, B STRING) WITH (kafka_topic='one',\n"
+      "  value_format='JSON');\n"
+      "CREATE STREAM FIRST_OUT AS SELECT ID, A FROM RAW;\n"
+      "CREATE STREAM SECOND_OUT AS SELECT ID, B, A FROM TYPED;\n"
+      "CREATE TABLE BY_B AS SELECT B, COUNT(*) AS N FROM TYPED GROUP BY B;\n");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("one", string_key("k"), std::string(R"({"A":1,"B":"x"})"), 1));
+  auto first = (*driver)->outputs("FIRST_OUT");
+  REQUIRE(first.size() == 1);
+  CHECK(json::parse(*first[0].value) == json{{"A", 1}});
+  auto second = (*driver)->outputs("SECOND_OUT");
+  REQUIRE(second.size() == 1);
+  CHECK(json::parse(*second[0].value) == json{{"B", "x"}, {"A", 1}});
+  auto counts = (*driver)->outputs("BY_B");
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].key == std::optional<std::string>("x"));
+}
+
+}  // namespace
+}  // namespace rivulet::sql
