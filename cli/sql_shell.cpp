@@ -386,6 +386,12 @@ struct SqlShell::Impl {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
     if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
+    if (std::holds_alternative<AlterSource>(s.body)) {  // queries running keep their columns
+      auto r = session.execute(s);
+      if (!r) return r.error();
+      message(*r);
+      return true;
+    }
     if (std::holds_alternative<CreateAsSelect>(s.body) || std::holds_alternative<InsertInto>(s.body))
       return persistent(s);
     if (const auto* set = std::get_if<SetProperty>(&s.body)) return set_property(s, *set);

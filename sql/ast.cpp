@@ -628,6 +628,14 @@ struct StatementPrinter {
     return std::string("DROP ") + source_type_name(d.type) + (d.if_exists ? " IF EXISTS " : " ") +
            quote_identifier(d.name) + (d.delete_topic ? " DELETE TOPIC" : "");
   }
+  std::string operator()(const AlterSource& a) const {
+    std::string out =
+        std::string("ALTER ") + source_type_name(a.type) + " " + quote_identifier(a.name);
+    for (size_t i = 0; i < a.columns.size(); ++i)
+      out += std::string(i ? ", " : " ") + "ADD COLUMN " + quote_identifier(a.columns[i].name) +
+             " " + type_name(a.columns[i].type);
+    return out;
+  }
   std::string operator()(const ShowList& s) const {
     static const char* const kWhat[] = {"STREAMS",    "TABLES",    "QUERIES",  "TOPICS",
                                         "PROPERTIES", "FUNCTIONS", "VARIABLES"};

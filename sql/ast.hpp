@@ -291,6 +291,15 @@ struct DropSource {
   bool delete_topic = false;
 };
 
+// ALTER STREAM|TABLE name ADD [COLUMN] name type [, ADD [COLUMN] name type ...]
+// (ksqlDB's schema evolution of a source declared with columns).
+struct AlterSource {
+  SourceType type = SourceType::Stream;
+  std::string name;
+  SourceLocation name_loc;
+  std::vector<TableElement> columns;  // value columns, in order
+};
+
 // SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS|VARIABLES [EXTENDED]
 struct ShowList {
   enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions, Variables };
@@ -369,9 +378,9 @@ struct Explain {
 };
 
 using StatementBody =
-    std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, ShowList,
-                 Describe, SetProperty, UnsetProperty, Terminate, SelectStatement, Explain,
-                 PrintTopic, RunScript, DefineVariable, UndefineVariable>;
+    std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, AlterSource,
+                 ShowList, Describe, SetProperty, UnsetProperty, Terminate, SelectStatement,
+                 Explain, PrintTopic, RunScript, DefineVariable, UndefineVariable>;
 
 struct Statement {
   StatementBody body;

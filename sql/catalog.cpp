@@ -1,5 +1,6 @@
 #include "sql/catalog.hpp"
 
+#include "sql/format_checks.hpp"
 #include "sql/header_columns.hpp"
 #include "sql/parser.hpp"
 #include "sql/plan_source.hpp"
@@ -287,6 +288,33 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
   return info;
 }
 
+Expected<bool> Catalog::alter(const AlterSource& a, const std::string& statement) {
+  auto it = sources_.find(a.name);
+  if (it == sources_.end()) return resolve(a.name, a.name_loc).error();
+  SourceInfo info = it->second;  // changed only once every check passed
+  if (info.type != a.type)
+    return sql_error(a.name_loc, std::string("Incompatible data source type is ") +
+                                     source_type_name(info.type) + ", but statement was ALTER " +
+                                     source_type_name(a.type));
+  if (!info.query_id.empty())
+    return sql_error(a.name_loc, "ALTER command is not supported for CREATE ... AS statements.");
+  for (const TableElement& el : a.columns) {
+    if (is_reserved_column_name(el.name))
+      return sql_error(el.loc, backquoted(el.name) + " is a reserved column name.");
+    for (const Column& c : info.schema.columns)
+      if (c.name == el.name)
+        return sql_error(el.loc, "Cannot add column " + backquoted(el.name) +
+                                     " to schema. A column with the same name already exists.");
+    info.schema.columns.push_back(Column{el.name, el.type, false});
+  }
+  // What the formats can hold (a KAFKA value holds one column).
+  if (auto formats = check_formats(info); !formats)
+    return sql_error(a.columns.front().loc, formats.error().message);
+  info.statement += ";\n" + statement;  // DESCRIBE EXTENDED: how it came to be
+  it->second = std::move(info);
+  return true;
+}
+
 Expected<std::string> Catalog::apply(const Statement& s) {
   if (const auto* c = std::get_if<CreateSource>(&s.body)) {
     auto info = describe_create(*c, s.text);
@@ -302,7 +330,13 @@ Expected<std::string> Catalog::apply(const Statement& s) {
     std::string what = d->type == SourceType::Stream ? "Stream " : "Table ";
     return what + d->name + (dropped.value() ? " dropped" : " does not exist");
   }
-  return sql_error(s.loc, "not a catalog statement (CREATE with columns or DROP)");
+  if (const auto* a = std::get_if<AlterSource>(&s.body)) {
+    auto altered = alter(*a, s.text);
+    if (!altered.ok()) return altered.error();
+    return std::string(a->type == SourceType::Stream ? "Stream " : "Table ") + a->name +
+           " altered.";
+  }
+  return sql_error(s.loc, "not a catalog statement (CREATE with columns, DROP or ALTER)");
 }
 
 }  // namespace rivulet::sql

@@ -92,10 +92,15 @@ class Catalog {
   // add it.
   static Expected<SourceInfo> describe_create(const CreateSource& c, const std::string& statement);
 
-  // Applies CREATE STREAM/TABLE (with columns) and DROP; other statements
-  // are not catalog changes (an error). Returns a one-line message for the
-  // user ("Stream created", "Table dropped").
+  // Applies CREATE STREAM/TABLE (with columns), DROP and ALTER; other
+  // statements are not catalog changes (an error). Returns a one-line
+  // message for the user ("Stream created", "Table dropped", "Stream S
+  // altered.").
   Expected<std::string> apply(const Statement& s);
+  // ALTER STREAM|TABLE name ADD COLUMN ...: value columns added at the end of
+  // a source declared with columns (not a query's result); `statement` is
+  // appended to its statement. ksqlDB's errors, at line:column.
+  Expected<bool> alter(const AlterSource& a, const std::string& statement);
 
  private:
   std::map<std::string, SourceInfo, std::less<>> sources_;

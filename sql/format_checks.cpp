@@ -68,6 +68,16 @@ Expected<bool> check_formats(const SourceInfo& s) {
                           ". Use a key format that holds several, e.g. KEY_FORMAT='JSON' in its "
                           "WITH clause.");
   }
+  if (s.value_format == "KAFKA") {  // one value column, as ksqlDB's KAFKA format holds
+    std::string fields;
+    int values = 0;
+    for (const Column& c : s.schema.columns) {
+      if (c.is_key) continue;
+      fields += (values++ ? ", `" : "`") + c.name + "` " + type_name(c.type);
+    }
+    if (values > 1)
+      return Error::fatal("The 'KAFKA' format only supports a single field. Got: [" + fields + "]");
+  }
   if (auto wrap = s.properties.text("WRAP_SINGLE_VALUE")) {
     bool on = *wrap == "true" || *wrap == "TRUE" || *wrap == "True";
     if (on && (s.value_format == "KAFKA" || s.value_format == "DELIMITED"))

@@ -190,6 +190,7 @@ class Parser {
     if (at_word("CREATE")) return create();
     if (at_word("INSERT")) return insert();
     if (at_word("DROP")) return drop();
+    if (at_word("ALTER")) return alter();
     if (at_word("SHOW") || at_word("LIST")) return show();
     if (at_word("DESCRIBE")) return describe();
     if (at_word("SET")) return set();
@@ -223,8 +224,8 @@ class Parser {
       return r;
     }
     fail_expecting(
-        "a statement (CREATE, INSERT, DROP, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, TERMINATE, "
-        "EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
+        "a statement (CREATE, INSERT, DROP, ALTER, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, "
+        "TERMINATE, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
   }
 
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
@@ -471,6 +472,24 @@ class Parser {
       d.delete_topic = true;
     }
     return d;
+  }
+
+  StatementBody alter() {
+    consume_word("ALTER");
+    AlterSource a;
+    a.type = source_type();
+    a.name_loc = cur().loc;
+    a.name = identifier("a source name");
+    do {
+      consume_word("ADD");
+      accept_word("COLUMN");
+      TableElement el;
+      el.loc = cur().loc;
+      el.name = identifier("a column name");
+      el.type = type();
+      a.columns.push_back(std::move(el));
+    } while (accept(TokenKind::Comma));
+    return a;
   }
 
   StatementBody show() {

@@ -1741,7 +1741,8 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
              ")";
     }
   }
-  if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body))
+  if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body) ||
+      std::holds_alternative<AlterSource>(s.body))
     return catalog_.apply(s);
   if (std::holds_alternative<CreateAsSelect>(s.body) ||
       std::holds_alternative<InsertInto>(s.body)) {

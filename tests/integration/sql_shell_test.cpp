@@ -950,6 +950,22 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
   CHECK(std::regex_search(props_out, std::regex(R"(\| log\.level +\| warn +\| shell +\|)")));
   CHECK(props_out.find("Stream Name") == std::string::npos);  // after EXIT
 
+  // ALTER STREAM ... ADD COLUMN: DESCRIBE shows the column, a second ADD
+  // of it is refused at its line:column, and the session goes on.
+  auto [alter_rc, alter_out] = run_command(
+      bin + " sql 2>&1",
+      "CREATE STREAM SA (K STRING KEY, W INT) WITH (kafka_topic='sa', value_format='JSON');\n"
+      "ALTER STREAM SA ADD COLUMN EXTRA ARRAY<STRING>;\n"
+      "ALTER STREAM SA\n  ADD COLUMN W BIGINT;\n"
+      "DESCRIBE SA;\n",
+      30);
+  INFO(alter_out);
+  CHECK(alter_rc == 1);
+  CHECK(alter_out.find("Stream SA altered.") != std::string::npos);
+  CHECK(alter_out.find("line 4:14: Cannot add column `W` to schema. A column with the same name "
+                       "already exists.") != std::string::npos);
+  CHECK(alter_out.find("| EXTRA | ARRAY<STRING> |") != std::string::npos);
+
   // DESCRIBE TABLES, and SHOW STREAMS EXTENDED as ksqlDB's DESCRIBE STREAMS
   // EXTENDED: each source described.
   auto [all_rc, all_out] = run_command(

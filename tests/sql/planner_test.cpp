@@ -1443,5 +1443,77 @@ TEST_CASE("planner: sources of different columns over one topic each read their 
   CHECK(counts[0].key == std::optional<std::string>("x"));
 }
 
+// ALTER STREAM|TABLE ... ADD COLUMN (ksqlDB's schema evolution): queries
+// planned after it read the new columns, queries before it keep theirs (in
+// one application they share the source), INSERT VALUES writes them; the
+// refusals in ksqlDB's words.
+TEST_CASE("planner: ALTER ADD COLUMN adds value columns for the queries after it",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM A (ID STRING KEY, C1 INT) WITH (kafka_topic='a', value_format='JSON');\n"
+      "CREATE STREAM BEFORE_ALTER AS SELECT * FROM A;\n"));
+  auto altered = engine.execute_script("ALTER STREAM A ADD COLUMN C2 STRING, ADD C3 BIGINT;");
+  INFO((altered ? std::string() : altered.error().message));
+  REQUIRE(altered);
+  const SourceInfo* a = engine.catalog().find("A");
+  REQUIRE(a);
+  REQUIRE(a->schema.columns.size() == 4);
+  CHECK(a->schema.columns[2].name == "C2");
+  CHECK_FALSE(a->schema.columns[3].is_key);
+  CHECK(a->statement.find("ALTER STREAM A ADD COLUMN C2 STRING") != std::string::npos);
+  REQUIRE(
+      engine.execute_script("CREATE STREAM AFTER_ALTER AS SELECT ID, C2, C3 FROM A;\n"
+                            "INSERT INTO A (ID, C1, C2, C3) VALUES ('k', 1, 'two', 3);\n"));
+  REQUIRE(engine.inserts().size() == 1);
+  CHECK(json::parse(*engine.inserts()[0].value) == json{{"C1", 1}, {"C2", "two"}, {"C3", 3}});
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("a", string_key("k"), std::string(R"({"C1":1,"C2":"two","C3":3})"), 1));
+  auto before = (*driver)->outputs("BEFORE_ALTER");
+  REQUIRE(before.size() == 1);
+  CHECK(json::parse(*before[0].value) == json{{"C1", 1}});
+  auto after = (*driver)->outputs("AFTER_ALTER");
+  REQUIRE(after.size() == 1);
+  CHECK(json::parse(*after[0].value) == json{{"C2", "two"}, {"C3", 3}});
+
+  // The message, then the refusals.
+  SqlEngine other;
+  REQUIRE(other.execute_script(
+      "CREATE TABLE T (ID STRING PRIMARY KEY, V INT) WITH (kafka_topic='t', value_format='JSON');\n"
+      "CREATE STREAM K (ID STRING KEY, V STRING) WITH (kafka_topic='k', value_format='KAFKA');\n"
+      "CREATE TABLE TC AS SELECT * FROM T;"));
+  auto alter_t = parse_statement("ALTER TABLE T ADD COLUMN W INT");
+  REQUIRE(alter_t);
+  auto message = other.execute(*alter_t);
+  REQUIRE(message);
+  CHECK(*message == "Table T altered.");
+  auto refused = [&](const std::string& statement) {
+    auto r = other.execute_script(statement);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  CHECK(refused("ALTER STREAM NOPE ADD COLUMN X INT;") ==
+        "line 1:14: Source `NOPE` does not exist.");
+  CHECK(refused("ALTER STREAM T ADD COLUMN X INT;") ==
+        "line 1:14: Incompatible data source type is TABLE, but statement was ALTER STREAM");
+  CHECK(refused("ALTER TABLE TC ADD COLUMN X INT;") ==
+        "line 1:13: ALTER command is not supported for CREATE ... AS statements.");
+  CHECK(refused("ALTER TABLE T ADD COLUMN X INT, ADD COLUMN V STRING;") ==
+        "line 1:44: Cannot add column `V` to schema. A column with the same name already exists.");
+  CHECK(refused("ALTER TABLE T ADD COLUMN ROWTIME BIGINT;") ==
+        "line 1:26: `ROWTIME` is a reserved column name.");
+  CHECK(refused("ALTER STREAM K ADD COLUMN X INT;") ==
+        "line 1:27: The 'KAFKA' format only supports a single field. Got: [`V` STRING, `X` "
+        "INTEGER]");
+  // CREATE refuses it too (it failed every record before).
+  CHECK(refused("CREATE STREAM K2 (ID STRING KEY, A INT, B INT)\n"
+                "  WITH (kafka_topic='k2', value_format='KAFKA');") ==
+        "line 1:15: The 'KAFKA' format only supports a single field. Got: [`A` INTEGER, `B` "
+        "INTEGER]");
+  // Nothing of a refused ALTER stays.
+  CHECK(other.catalog().find("T")->schema.columns.size() == 3);  // ID, V, W
+  CHECK(other.catalog().find("K")->schema.columns.size() == 2);
+}
+
 }  // namespace
 }  // namespace rivulet::sql
