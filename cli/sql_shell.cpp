@@ -243,15 +243,21 @@ struct SqlShell::Impl {
   std::vector<std::unique_ptr<cluster::SourceLoading>> loaders;
   std::set<std::string> loaded;  // "NAME topic uri" of the sources loading
   std::string id_base;  // application.id prefix when none is configured
+  std::string started;  // the session's start, epoch ms
   int transient_count = 0;
 
   Impl(ShellOptions o, std::ostream& out_, std::ostream& err_)
       : options(std::move(o)), out(out_), err(err_) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    id_base = "rivulet-sql-" + std::to_string(now);
+    started = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    id_base = "rivulet-sql-" + started;
   }
+
+  // The query id of the session's `n`th push query: its consumer group, and
+  // so its committed offsets, are its own even when every session has the
+  // same configured application.id (ksqlDB's transient ids are unique too).
+  std::string transient_id(int n) const { return "transient-" + started + "-" + std::to_string(n); }
 
   // ---- printing -------------------------------------------------------------
 
@@ -805,7 +811,7 @@ struct SqlShell::Impl {
         if (!info) return info.error();
         auto valid = engine.topology().validate();
         if (!valid) return valid.error();
-        auto config = query_config("transient-" + std::to_string(transient_count + 1), false);
+        auto config = query_config(transient_id(transient_count + 1), false);
         if (!config) return config.error();
         return print_plan("(push query)", inner.text, "no (EXPLAIN does not start it)",
                           engine.explain(config->get("application.id")));
@@ -1878,7 +1884,7 @@ struct SqlShell::Impl {
     if (!info) return info.error();
     auto valid = engine.topology().validate();
     if (!valid) return valid.error();
-    auto config = query_config("transient-" + std::to_string(++transient_count));
+    auto config = query_config(transient_id(++transient_count));
     if (!config) return config.error();
     (void)config->set("checkpoint.interval.ms", "0");  // nothing of it outlives the query
     if (!config->is_set("errors.deadletterqueue.topic.name"))  // one for every push query

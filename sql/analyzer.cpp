@@ -789,7 +789,8 @@ Expected<SourceInfo> describe_create_as(const CreateAsSelect& c, const QueryAnal
     info.schema.columns.push_back(Column{col.name, col.type, col.is_key});
     any_value = any_value || !col.is_key;
   }
-  if (!any_value) return sql_error(c.name_loc, "The projection contains no value columns.");
+  if (!any_value && !push)  // a push query writes no topic: its keys alone are rows
+    return sql_error(c.name_loc, "The projection contains no value columns.");
   const SourceInfo* first = a.sources.empty() ? nullptr : a.sources[0].info;
   const Properties& p = c.properties;
   info.topic = p.text("KAFKA_TOPIC").value_or(c.name);

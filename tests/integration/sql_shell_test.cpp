@@ -648,6 +648,19 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   CHECK(record["offset"] == 0);
   CHECK(record["key"].get<std::string>().rfind("u", 0) == 0);
   CHECK(nlohmann::json::parse(record["value"].get<std::string>())["AMOUNT"] == 1);
+  // Two sessions of one configured application.id: each push query from
+  // the earliest reads the orders again (its consumer group is its own).
+  for (int session_no = 1; session_no <= 2; ++session_no) {
+    auto [push_rc, push_out] = run_command(
+        rivulet::testing::rivulet_binary() + " sql --bootstrap " + *bootstrap +
+            " --set application.id=same-app -e \"CREATE STREAM O (UID STRING KEY, REGION STRING) "
+            "WITH (kafka_topic='mk_orders', value_format='JSON'); SET 'auto.offset.reset'="
+            "'earliest'; SELECT UID FROM O EMIT CHANGES LIMIT 2;\" 2>&1",
+        "", 60);
+    INFO("session " << session_no << ": " << push_out);
+    CHECK(push_rc == 0);
+    CHECK(push_out.find("Limit Reached") != std::string::npos);
+  }
   // Without FROM BEGINNING: only records produced after it started.
   send("PRINT mk_orders LIMIT 1;\n");
   std::atomic<bool> seen{false};

@@ -964,6 +964,21 @@ TEST_CASE("planner: a push query's projection need not hold the key", "[sql][pla
     REQUIRE(last);
     CHECK(*last == (count ? Value::int64(2) : Value::int32(7)));
   }
+  // The key alone: its rows are keys with an empty value.
+  {
+    SqlEngine engine;
+    REQUIRE(engine.execute_script(ddl));
+    auto [info, rows] = plan_push_rows(engine, "SELECT AD FROM EV EMIT CHANGES;");
+    CHECK(info.schema.value_columns().empty());
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    REQUIRE((*driver)->pipe("ev", string_key("a1"), std::string(R"({"KIND":"x","N":5})"), 1));
+    REQUIRE(rows->size() == 1);
+    CHECK(rows->front().key == Value::string("a1"));
+    auto persistent = engine.execute_script("CREATE STREAM KEYS AS SELECT AD FROM EV;");
+    REQUIRE_FALSE(persistent);
+    CHECK(persistent.error().message == "line 1:15: The projection contains no value columns.");
+  }
   // The same projection in a persistent query is refused, as in ksqlDB.
   SqlEngine engine;
   auto r = engine.execute_script(ddl + "CREATE STREAM OUT AS SELECT N FROM EV;");
