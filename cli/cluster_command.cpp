@@ -196,8 +196,13 @@ void add_cluster_commands(CLI::App& app) {
         for (const auto& q : j["queries"])
           registered = registered || q.value("name", "") == def.name;
       Config load = broker;
-      for (const auto& [k, v] : topology->properties) (void)load.set(k, v);
+      for (const auto& [k, v] : topology->properties) (void)sql::apply_set(load, k, v);
       (void)load.set("application.id", def.name);
+      // The nodes run it with these SETs too (a node's own configuration
+      // may still say 'latest'; this is what the file says).
+      if (!registered && load.get("auto.offset.reset") == "latest")
+        if (auto unread = sql::unread_at_latest(*topology); !unread.empty())
+          std::cerr << "rivulet submit: warning: " << unread << "\n";
       if (auto files = cluster::file_sources(*topology); !registered && !files.empty()) {
         auto loaded = cluster::SourceLoading::start(files, load);
         if (!loaded) {

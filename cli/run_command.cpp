@@ -74,6 +74,9 @@ int run_sql(const RunOptions& o) {
                  "bootstrap.servers=LIST, a --config file or RIVULET_BOOTSTRAP_SERVERS\n";
     return 2;
   }
+  if (config->get("auto.offset.reset") == "latest")
+    if (auto unread = sql::unread_at_latest(*app); !unread.empty())
+      std::cerr << "rivulet run: warning: " << unread << "\n";
   // Sources declared with PARTITIONS: their topics are created when missing.
   if (auto declared = cluster::create_declared_topics(app->declared_topics, *config); !declared) {
     std::cerr << "rivulet run: " << declared.error().to_string() << "\n";

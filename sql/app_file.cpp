@@ -86,6 +86,23 @@ Expected<PlannedApp> plan_file(const std::string& path, const Variables& variabl
   return app;
 }
 
+std::string unread_at_latest(const PlannedApp& app) {
+  std::string what;
+  if (!app.inserts.empty())
+    what = "its " + std::to_string(app.inserts.size()) + " INSERT INTO ... VALUES row" +
+           (app.inserts.size() == 1 ? "" : "s");
+  bool files = false;
+  for (const auto& s : app.external_sources) files = files || s.source_kind == SourceKind::File;
+  if (files)
+    what += std::string(what.empty() ? "the" : " and the") + " first load of its file sources";
+  if (what.empty()) return what;
+  const bool one = app.inserts.size() == 1 && !files;
+  return "'auto.offset.reset' is 'latest': " + what + (one ? " is" : " are") +
+         " written before its queries start, so its streams begin after " + (one ? "it" : "them") +
+         " (tables read everything); set it to 'earliest' for its streams to read " +
+         (one ? "it" : "them");
+}
+
 Expected<bool> apply_set(Config& config, const std::string& key, const std::string& value) {
   if (is_offset_reset_key(key))  // ksqlDB's spellings of Rivulet's key
     return config.set("auto.offset.reset", to_lower(java_trim(value)));

@@ -68,6 +68,12 @@ std::vector<SourceInfo> declared_topics(const Catalog& catalog, const Topology& 
 // Reads and plans a file; errors start with the path ("app.sql: line 2:7: ...").
 Expected<PlannedApp> plan_file(const std::string& path, const Variables& variables = {});
 
+// With 'auto.offset.reset' = 'latest': what `app` writes before its
+// queries start and its streams therefore do not read (its INSERT INTO ...
+// VALUES rows, the first load of its file sources), as a warning's words;
+// "" when it writes nothing.
+std::string unread_at_latest(const PlannedApp& app);
+
 // Applies one of a file's SET statements to `config`: Rivulet's keys and
 // kafka.consumer.* / kafka.producer.* keys as they are, ksqlDB's
 // 'auto.offset.reset' spellings (is_offset_reset_key) to Rivulet's key.
