@@ -392,6 +392,7 @@ struct SqlShell::Impl {
     using namespace sql;
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
     if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
+    if (const auto* a = std::get_if<AssertTopic>(&s.body)) return assert_topic(*a);
     if (std::holds_alternative<AlterSource>(s.body)) {  // queries running keep their columns
       auto r = session.execute(s);
       if (!r) return r.error();
@@ -480,6 +481,69 @@ struct SqlShell::Impl {
   // PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]: the topic's records
   // as ksqlDB prints them (connectors/record_formatter.hpp guesses their
   // formats), from every partition, until LIMIT records or Ctrl-C.
+  // ASSERT [NOT EXISTS] TOPIC: the topic's metadata read every 100 ms until
+  // the assertion holds (answered as ksqlDB answers it) or its timeout
+  // (1 s unless given, ksqlDB's default) passes (an error). A topic that
+  // exists with other PARTITIONS or REPLICAS fails at once.
+  Expected<bool> assert_topic(const sql::AssertTopic& a) {
+    std::optional<int32_t> partitions, replicas;
+    for (const auto& p : a.properties.items) {
+      if (p.name != "PARTITIONS" && p.name != "REPLICAS")
+        return sql_error(p.loc, "Unsupported property for ASSERT TOPIC: " + p.name +
+                                    " (PARTITIONS and REPLICAS are)");
+      if (p.value.kind() != TypeKind::Int || p.value.as_int32() <= 0)
+        return sql_error(p.loc, "Invalid value for " + p.name + ": must be a positive integer");
+      (p.name == "PARTITIONS" ? partitions : replicas) = p.value.as_int32();
+    }
+    if (!a.exists && (partitions || replicas))
+      return sql_error(a.properties.items.front().loc,
+                       "ASSERT NOT EXISTS TOPIC takes no properties: a topic that does not "
+                       "exist has none");
+    auto config = query_config("assert");
+    if (!config) return config.error();
+    std::unique_ptr<connectors::TopicAdmin> admin;
+    {
+      SignalBlock block;
+      auto made =
+          connectors::TopicAdmin::create({{"bootstrap.servers", config->get("bootstrap.servers")}});
+      if (!made) return made.error();
+      admin = std::move(*made);
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(a.timeout_ms.value_or(1000));
+    interrupted = false;
+    for (;;) {
+      auto count = admin->partition_count(a.topic);
+      if (!count) return count.error();
+      if (count->has_value() && a.exists) {
+        auto mismatch = [&](const char* what, int32_t expected, int32_t got) {
+          return sql_error(a.topic_loc, "Mismatched configuration for topic " + a.topic +
+                                            ": For config " + what + ", expected " +
+                                            std::to_string(expected) + " got " +
+                                            std::to_string(got));
+        };
+        if (partitions && **count != *partitions)
+          return mismatch("partitions", *partitions, **count);
+        if (replicas) {
+          auto factor = admin->replication_factor(a.topic);
+          if (!factor) return factor.error();
+          if (factor->value_or(0) != *replicas)
+            return mismatch("replicas", *replicas, factor->value_or(0));
+        }
+        message("Topic " + a.topic + " exists.");
+        return true;
+      }
+      if (!count->has_value() && !a.exists) {
+        message("Topic " + a.topic + " does not exist.");
+        return true;
+      }
+      if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline)
+        return sql_error(a.topic_loc,
+                         "Topic " + a.topic + (a.exists ? " does not exist." : " exists."));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
   Expected<bool> print_topic(const sql::PrintTopic& p) {
     auto config = query_config("print");
     if (!config) return config.error();

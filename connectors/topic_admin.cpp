@@ -122,21 +122,17 @@ TopicAdmin::~TopicAdmin() {
   rd_kafka_destroy(rk_);
 }
 
-Expected<std::map<std::string, int32_t>> TopicAdmin::topics() {
+Expected<bool> TopicAdmin::read_metadata(
+    const std::function<void(const rd_kafka_metadata_t&)>& read) {
   const auto deadline = Clock::now() + options_.request_timeout;
   for (int attempt = 0;; ++attempt) {
     const rd_kafka_metadata_t* md = nullptr;
     const rd_kafka_resp_err_t err =
         rd_kafka_metadata(rk_, /*all_topics=*/1, nullptr, &md, std::max(1, remaining_ms(deadline)));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::map<std::string, int32_t> result;
-      for (int i = 0; i < md->topic_cnt; ++i) {
-        const auto& t = md->topics[i];
-        if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
-        result[t.topic] = t.partition_cnt;
-      }
+      read(*md);
       rd_kafka_metadata_destroy(md);
-      return result;
+      return true;
     }
     if (!is_retriable(err) || !backoff_before(deadline, attempt)) {
       Error e = is_retriable(err) ? Error::retriable("") : Error::fatal("");
@@ -149,12 +145,38 @@ Expected<std::map<std::string, int32_t>> TopicAdmin::topics() {
   }
 }
 
+Expected<std::map<std::string, int32_t>> TopicAdmin::topics() {
+  std::map<std::string, int32_t> result;
+  auto read = read_metadata([&](const rd_kafka_metadata_t& md) {
+    for (int i = 0; i < md.topic_cnt; ++i) {
+      const auto& t = md.topics[i];
+      if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+      result[t.topic] = t.partition_cnt;
+    }
+  });
+  if (!read) return read.error();
+  return result;
+}
+
 Expected<std::optional<int32_t>> TopicAdmin::partition_count(const std::string& topic) {
   auto all = topics();
   if (!all) return all.error();
   auto it = all->find(topic);
   if (it == all->end()) return std::optional<int32_t>{};
   return std::optional<int32_t>{it->second};
+}
+
+Expected<std::optional<int32_t>> TopicAdmin::replication_factor(const std::string& topic) {
+  std::optional<int32_t> replicas;
+  auto read = read_metadata([&](const rd_kafka_metadata_t& md) {
+    for (int i = 0; i < md.topic_cnt; ++i) {
+      const auto& t = md.topics[i];
+      if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || topic != t.topic) continue;
+      replicas = t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0;
+    }
+  });
+  if (!read) return read.error();
+  return replicas;
 }
 
 Expected<bool> TopicAdmin::is_embedded_broker() {

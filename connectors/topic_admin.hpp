@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,9 @@ class TopicAdmin {
   Expected<std::map<std::string, int32_t>> topics();
   // The partition count, or nullopt when the topic does not exist.
   Expected<std::optional<int32_t>> partition_count(const std::string& topic);
+  // The replicas of the topic's first partition (its replication factor),
+  // or nullopt when the topic does not exist.
+  Expected<std::optional<int32_t>> replication_factor(const std::string& topic);
 
   // The topic exists with `partitions` partitions when this returns true.
   // Exists with another count: an error naming both. Absent: created, through
@@ -84,6 +88,9 @@ class TopicAdmin {
   Expected<bool> create_with_admin_api(const std::string& topic, int32_t partitions,
                                       const std::map<std::string, std::string>& configs);
   Expected<bool> wait_for_topic(const std::string& topic, int32_t partitions);
+  // Calls `read` with a metadata snapshot of every topic, retrying a
+  // retriable failure until the request timeout.
+  Expected<bool> read_metadata(const std::function<void(const rd_kafka_metadata_t&)>& read);
   Expected<bool> await_reply(const std::string& id, int64_t after_offset);
   // The watermark query itself, retried within the request timeout; the
   // partition is known to exist.

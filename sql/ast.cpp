@@ -628,6 +628,12 @@ struct StatementPrinter {
     return std::string("DROP ") + source_type_name(d.type) + (d.if_exists ? " IF EXISTS " : " ") +
            quote_identifier(d.name) + (d.delete_topic ? " DELETE TOPIC" : "");
   }
+  std::string operator()(const AssertTopic& a) const {
+    std::string out = std::string("ASSERT ") + (a.exists ? "" : "NOT EXISTS ") + "TOPIC " +
+                      quote_string(a.topic) + properties_sql(a.properties);
+    if (a.timeout_ms) out += " TIMEOUT " + std::to_string(*a.timeout_ms) + " MILLISECONDS";
+    return out;
+  }
   std::string operator()(const AlterSource& a) const {
     std::string out =
         std::string("ALTER ") + source_type_name(a.type) + " " + quote_identifier(a.name);

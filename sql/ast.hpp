@@ -300,6 +300,17 @@ struct AlterSource {
   std::vector<TableElement> columns;  // value columns, in order
 };
 
+// ASSERT [NOT EXISTS] TOPIC name [WITH (PARTITIONS=n, REPLICAS=n)] [TIMEOUT n unit]
+// (ksqlDB's, for scripts that must wait for a topic): the shell waits until
+// it holds, at most the timeout.
+struct AssertTopic {
+  std::string topic;
+  SourceLocation topic_loc;
+  bool exists = true;                 // false: NOT EXISTS
+  Properties properties;              // PARTITIONS, REPLICAS
+  std::optional<int64_t> timeout_ms;  // TIMEOUT; none: the default
+};
+
 // SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS|VARIABLES [EXTENDED]
 struct ShowList {
   enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions, Variables };
@@ -379,8 +390,8 @@ struct Explain {
 
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, AlterSource,
-                 ShowList, Describe, SetProperty, UnsetProperty, Terminate, SelectStatement,
-                 Explain, PrintTopic, RunScript, DefineVariable, UndefineVariable>;
+                 AssertTopic, ShowList, Describe, SetProperty, UnsetProperty, Terminate,
+                 SelectStatement, Explain, PrintTopic, RunScript, DefineVariable, UndefineVariable>;
 
 struct Statement {
   StatementBody body;

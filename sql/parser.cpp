@@ -191,6 +191,7 @@ class Parser {
     if (at_word("INSERT")) return insert();
     if (at_word("DROP")) return drop();
     if (at_word("ALTER")) return alter();
+    if (at_word("ASSERT")) return assert_topic();
     if (at_word("SHOW") || at_word("LIST")) return show();
     if (at_word("DESCRIBE")) return describe();
     if (at_word("SET")) return set();
@@ -224,8 +225,8 @@ class Parser {
       return r;
     }
     fail_expecting(
-        "a statement (CREATE, INSERT, DROP, ALTER, SELECT, SHOW, LIST, DESCRIBE, SET, UNSET, "
-        "TERMINATE, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
+        "a statement (CREATE, INSERT, DROP, ALTER, ASSERT, SELECT, SHOW, LIST, DESCRIBE, SET, "
+        "UNSET, TERMINATE, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
   }
 
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
@@ -472,6 +473,30 @@ class Parser {
       d.delete_topic = true;
     }
     return d;
+  }
+
+  StatementBody assert_topic() {
+    consume_word("ASSERT");
+    AssertTopic a;
+    if (accept_word("NOT")) {
+      consume_word("EXISTS");
+      a.exists = false;
+    }
+    if (at_word("SCHEMA"))
+      fail(cur().loc, "not supported yet: ASSERT SCHEMA (Rivulet reads no schema registry)");
+    consume_word("TOPIC");
+    a.topic_loc = cur().loc;
+    if (at(TokenKind::String)) {  // as PRINT: a topic name keeps its case
+      a.topic = cur().text;
+      advance();
+    } else {
+      if (!at_identifier()) fail_expecting("a topic name");
+      a.topic = cur().kind == TokenKind::Word ? cur().raw : cur().text;
+      advance();
+    }
+    if (accept_word("WITH")) a.properties = properties();
+    if (accept_word("TIMEOUT")) a.timeout_ms = duration();
+    return a;
   }
 
   StatementBody alter() {

@@ -773,6 +773,41 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   std::filesystem::remove_all(dir);
 }
 
+// ASSERT TOPIC, as a script waiting for its topics uses it: a topic created
+// while it waits (by INSERT INTO ... VALUES in another session) is found; a
+// PARTITIONS mismatch fails at once; NOT EXISTS; a timeout is an error at
+// the topic's line:column and the script goes on.
+TEST_CASE("rivulet sql: ASSERT TOPIC waits for a topic, within its timeout", "[integration][sql]") {
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string sql = rivulet::testing::rivulet_binary() + " sql --bootstrap " + *bootstrap;
+  std::thread creator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    run_command(sql +
+                    " -e \"CREATE STREAM L (K STRING KEY, V INT) WITH (kafka_topic='later', "
+                    "value_format='JSON', partitions=2); INSERT INTO L VALUES ('a', 1);\"",
+                "", 60);
+  });
+  auto [rc, out] = run_command(sql + " 2>&1",
+                               "ASSERT NOT EXISTS TOPIC later;\n"
+                               "ASSERT TOPIC later WITH (PARTITIONS=2) TIMEOUT 30 SECONDS;\n"
+                               "ASSERT TOPIC 'later' WITH (PARTITIONS=3);\n"
+                               "ASSERT TOPIC never TIMEOUT 300 MILLISECONDS;\n"
+                               "ASSERT NOT EXISTS TOPIC later;\n",
+                               90);
+  creator.join();
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("Topic later does not exist.\nTopic later exists.\n") != std::string::npos);
+  CHECK(out.find("line 3:14: Mismatched configuration for topic later: For config partitions, "
+                 "expected 3 got 2") != std::string::npos);
+  CHECK(out.find("line 4:14: Topic never does not exist.") != std::string::npos);
+  CHECK(out.find("line 5:25: Topic later exists.") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:column, exit status",
           "[integration][sql]") {
   const std::string bin = rivulet::testing::rivulet_binary();
