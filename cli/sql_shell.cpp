@@ -513,27 +513,23 @@ struct SqlShell::Impl {
         std::chrono::steady_clock::now() + std::chrono::milliseconds(a.timeout_ms.value_or(1000));
     interrupted = false;
     for (;;) {
-      auto count = admin->partition_count(a.topic);
-      if (!count) return count.error();
-      if (count->has_value() && a.exists) {
+      auto layout = admin->layout(a.topic);
+      if (!layout) return layout.error();
+      if (layout->has_value() && a.exists) {
         auto mismatch = [&](const char* what, int32_t expected, int32_t got) {
           return sql_error(a.topic_loc, "Mismatched configuration for topic " + a.topic +
                                             ": For config " + what + ", expected " +
                                             std::to_string(expected) + " got " +
                                             std::to_string(got));
         };
-        if (partitions && **count != *partitions)
-          return mismatch("partitions", *partitions, **count);
-        if (replicas) {
-          auto factor = admin->replication_factor(a.topic);
-          if (!factor) return factor.error();
-          if (factor->value_or(0) != *replicas)
-            return mismatch("replicas", *replicas, factor->value_or(0));
-        }
+        if (partitions && (*layout)->partitions != *partitions)
+          return mismatch("partitions", *partitions, (*layout)->partitions);
+        if (replicas && (*layout)->replicas != *replicas)
+          return mismatch("replicas", *replicas, (*layout)->replicas);
         message("Topic " + a.topic + " exists.");
         return true;
       }
-      if (!count->has_value() && !a.exists) {
+      if (!layout->has_value() && !a.exists) {
         message("Topic " + a.topic + " does not exist.");
         return true;
       }
@@ -1908,39 +1904,6 @@ struct SqlShell::Impl {
 
   // ---- push queries ---------------------------------------------------------
 
-  // Commits the current end of every stream input partition for the
-  // transient query's group: it then starts at the records produced from
-  // now on ('auto.offset.reset' = 'latest', ksqlDB's default).
-  Expected<bool> start_at_latest(const Topology& topology, const Config& config) {
-    auto tables = topology.table_topics();
-    auto repartition = topology.repartition_topics();
-    std::map<std::string, std::string> base{
-        {"bootstrap.servers", config.get("bootstrap.servers")}};
-    auto admin = connectors::TopicAdmin::create(base);
-    if (!admin) return admin.error();
-    std::vector<std::pair<TopicPartition, Offset>> ends;
-    for (const auto& topic : topology.source_topics()) {
-      if (std::find(tables.begin(), tables.end(), topic) != tables.end()) continue;
-      if (std::find(repartition.begin(), repartition.end(), topic) != repartition.end()) continue;
-      auto n = (*admin)->partition_count(topic);
-      if (!n) return n.error();
-      if (!*n) return Error::fatal("input topic '" + topic + "' does not exist");
-      for (int32_t p = 0; p < **n; ++p) {
-        TopicPartition tp{topic, PartitionId{p}};
-        auto marks = (*admin)->watermarks(tp);
-        if (!marks) return marks.error();
-        ends.emplace_back(tp, Offset{marks->second});
-      }
-    }
-    if (ends.empty()) return true;
-    auto props = base;
-    for (const auto& [k, v] : config.kafka_properties("consumer")) props[k] = v;
-    props["group.id"] = config.get("application.id");
-    auto consumer = connectors::KafkaConsumer::create(props);
-    if (!consumer) return consumer.error();
-    return (*consumer)->commit_sync(ends);
-  }
-
   Expected<bool> push(const sql::Query& q) {
     auto engine = session.fork();
     auto rows = std::make_shared<RowQueue>();
@@ -1956,18 +1919,14 @@ struct SqlShell::Impl {
     if (!config->is_set("log.level") || config->get("log.level") == "warn")
       (void)config->set("log.level", "error");
     // Latest unless set to earliest (a SET of either ksqlDB spelling,
-    // --set or the configuration), as ksqlDB's push queries.
-    const bool earliest =
-        config->is_set("auto.offset.reset") && config->get("auto.offset.reset") == "earliest";
+    // --set or the configuration), as ksqlDB's push queries: its group is
+    // new, so each stream partition starts at its end when assigned.
+    if (!config->is_set("auto.offset.reset")) (void)config->set("auto.offset.reset", "latest");
     std::unique_ptr<Application> app;
     {
       SignalBlock block;
       auto loading = load_sources(engine.catalog(), engine.topology(), *config);
       if (!loading) return loading.error();
-      if (!earliest) {
-        auto at_end = start_at_latest(engine.topology(), *config);
-        if (!at_end) return Error::fatal("push query: " + at_end.error().to_string());
-      }
       app = std::make_unique<Application>(engine.topology(), *config);
       auto started = app->start();
       if (!started) {

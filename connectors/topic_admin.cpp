@@ -166,17 +166,17 @@ Expected<std::optional<int32_t>> TopicAdmin::partition_count(const std::string& 
   return std::optional<int32_t>{it->second};
 }
 
-Expected<std::optional<int32_t>> TopicAdmin::replication_factor(const std::string& topic) {
-  std::optional<int32_t> replicas;
+Expected<std::optional<TopicAdmin::Layout>> TopicAdmin::layout(const std::string& topic) {
+  std::optional<Layout> found;
   auto read = read_metadata([&](const rd_kafka_metadata_t& md) {
     for (int i = 0; i < md.topic_cnt; ++i) {
       const auto& t = md.topics[i];
       if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || topic != t.topic) continue;
-      replicas = t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0;
+      found = Layout{t.partition_cnt, t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0};
     }
   });
   if (!read) return read.error();
-  return replicas;
+  return found;
 }
 
 Expected<bool> TopicAdmin::is_embedded_broker() {

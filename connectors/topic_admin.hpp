@@ -51,9 +51,14 @@ class TopicAdmin {
   Expected<std::map<std::string, int32_t>> topics();
   // The partition count, or nullopt when the topic does not exist.
   Expected<std::optional<int32_t>> partition_count(const std::string& topic);
-  // The replicas of the topic's first partition (its replication factor),
-  // or nullopt when the topic does not exist.
-  Expected<std::optional<int32_t>> replication_factor(const std::string& topic);
+  // A topic's partitions and the replicas of its first partition (its
+  // replication factor), from one metadata request; nullopt when it does
+  // not exist.
+  struct Layout {
+    int32_t partitions = 0;
+    int32_t replicas = 0;
+  };
+  Expected<std::optional<Layout>> layout(const std::string& topic);
 
   // The topic exists with `partitions` partitions when this returns true.
   // Exists with another count: an error naming both. Absent: created, through

@@ -87,11 +87,18 @@ Expected<bool> check_formats(const SourceInfo& s) {
   return true;
 }
 
+bool is_logical_json(const std::string& format) {
+  return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
+         format == "PROTOBUF_NOSR";
+}
+
+bool values_decode_to_struct(const SourceInfo& s) {
+  return is_logical_json(s.value_format) && !unwrapped_single_value(s);
+}
+
 bool unwrapped_single_value(const SourceInfo& s) {
   if (s.value_format == "KAFKA") return true;
-  const std::string& f = s.value_format;
-  if (f != "JSON" && f != "JSON_SR" && f != "AVRO" && f != "PROTOBUF" && f != "PROTOBUF_NOSR")
-    return false;
+  if (!is_logical_json(s.value_format)) return false;
   auto wrap = s.properties.text("WRAP_SINGLE_VALUE");
   if (!wrap || (*wrap != "false" && *wrap != "FALSE" && *wrap != "False")) return false;
   int values = 0;

@@ -21,4 +21,11 @@ Expected<bool> check_formats(const SourceInfo& source);
 // value column.
 bool unwrapped_single_value(const SourceInfo& source);
 
+// JSON, JSON_SR, AVRO, PROTOBUF, PROTOBUF_NOSR: decoded by the JSON codec
+// (their values as JSON: no schema registry).
+bool is_logical_json(const std::string& format);
+// The value codec decodes a struct of the value columns, named and in
+// schema order (the JSON codec with a schema), not one bare value.
+bool values_decode_to_struct(const SourceInfo& source);
+
 }  // namespace rivulet::sql

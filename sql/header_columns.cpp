@@ -50,11 +50,8 @@ std::optional<std::string> header_columns_unsupported(const SourceInfo& source) 
   if (source.source_kind != SourceKind::Kafka)
     return std::string("a ") + (source.source_kind == SourceKind::File ? "file" : "memory") +
            " source has no Kafka headers for HEADER columns to read";
-  const std::string& f = source.value_format;
-  const bool named =
-      f == "JSON" || f == "JSON_SR" || f == "AVRO" || f == "PROTOBUF" || f == "PROTOBUF_NOSR";
-  if (!named || unwrapped_single_value(source))
-    return "not supported yet: HEADER columns with VALUE_FORMAT='" + f +
+  if (!values_decode_to_struct(source))
+    return "not supported yet: HEADER columns with VALUE_FORMAT='" + source.value_format +
            "' (a value format of named fields, such as JSON, holds them)";
   return std::nullopt;
 }

@@ -57,17 +57,6 @@ std::optional<int32_t> config_int(std::string_view text) {
   return n;
 }
 
-bool is_logical_json(const std::string& format) {
-  return format == "JSON" || format == "JSON_SR" || format == "AVRO" || format == "PROTOBUF" ||
-         format == "PROTOBUF_NOSR";
-}
-
-// The value codec decodes a struct of the value columns, named and in
-// schema order (the JSON codec with a schema), not one bare value.
-bool values_decode_to_struct(const SourceInfo& s) {
-  return is_logical_json(s.value_format) && !unwrapped_single_value(s);
-}
-
 std::shared_ptr<const Schema> value_schema(const SourceInfo& s) {
   auto out = std::make_shared<Schema>();
   for (const Column& c : s.schema.columns)
