@@ -222,12 +222,13 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
     r.detail = "no statements";
     return r;
   }
+  sql::TypeRegistry types;  // CREATE TYPE in one statement, its name in the next
   for (const auto& st : test["statements"]) {
     if (!st.is_string()) continue;
     std::string text = st.get<std::string>();
     replace_all(text, "{FORMAT}", format.empty() ? "JSON" : format);
     replace_all(text, "{CONFIG}", config);
-    auto parsed = sql::parse_statements(text);
+    auto parsed = sql::parse_statements(text, types);
     if (!parsed) {
       if (expects_error) {
         r.status = "PASS";
@@ -236,7 +237,11 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       }
       return r;
     }
-    for (auto& s : *parsed) statements.push_back(std::move(s));
+    for (auto& s : *parsed) {
+      if (const auto* c = std::get_if<sql::CreateType>(&s.body)) types.emplace(c->name, c->type);
+      if (const auto* d = std::get_if<sql::DropType>(&s.body)) types.erase(d->name);
+      statements.push_back(std::move(s));
+    }
   }
   if (auto why = skip_reason(statements)) {
     r.status = "SKIP";

@@ -393,7 +393,8 @@ struct SqlShell::Impl {
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
     if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
     if (const auto* a = std::get_if<AssertTopic>(&s.body)) return assert_topic(*a);
-    if (std::holds_alternative<AlterSource>(s.body)) {  // queries running keep their columns
+    if (std::holds_alternative<AlterSource>(s.body) ||  // queries running keep their columns
+        std::holds_alternative<CreateType>(s.body) || std::holds_alternative<DropType>(s.body)) {
       auto r = session.execute(s);
       if (!r) return r.error();
       message(*r);
@@ -1091,6 +1092,10 @@ struct SqlShell::Impl {
       t.header = {"Variable Name", "Value"};
       for (const auto& [name, value] : session.variables())
         t.rows.push_back({Value::string(name), Value::string(value)});
+    } else if (show.what == What::Types) {
+      t.header = {"Type Name", "Schema"};
+      for (const auto& [name, type] : session.types())
+        t.rows.push_back({Value::string(name), Value::string(type->to_string())});
     } else if (show.what == What::Properties) {
       // What a query started now runs with: every configuration key's
       // value and where it comes from, then the session's other SETs (the

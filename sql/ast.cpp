@@ -642,9 +642,16 @@ struct StatementPrinter {
              " " + type_name(a.columns[i].type);
     return out;
   }
+  std::string operator()(const CreateType& c) const {
+    return std::string("CREATE TYPE ") + (c.if_not_exists ? "IF NOT EXISTS " : "") +
+           quote_identifier(c.name) + " AS " + type_name(c.type);
+  }
+  std::string operator()(const DropType& d) const {
+    return std::string("DROP TYPE ") + (d.if_exists ? "IF EXISTS " : "") + quote_identifier(d.name);
+  }
   std::string operator()(const ShowList& s) const {
-    static const char* const kWhat[] = {"STREAMS",    "TABLES",    "QUERIES",  "TOPICS",
-                                        "PROPERTIES", "FUNCTIONS", "VARIABLES"};
+    static const char* const kWhat[] = {"STREAMS",    "TABLES",    "QUERIES",   "TOPICS",
+                                        "PROPERTIES", "FUNCTIONS", "VARIABLES", "TYPES"};
     return std::string("SHOW ") + (s.all ? "ALL " : "") + kWhat[static_cast<int>(s.what)] +
            (s.extended ? " EXTENDED" : "");
   }

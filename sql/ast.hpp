@@ -311,9 +311,35 @@ struct AssertTopic {
   std::optional<int64_t> timeout_ms;  // TIMEOUT; none: the default
 };
 
-// SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS|VARIABLES [EXTENDED]
+// CREATE TYPE [IF NOT EXISTS] name AS type (ksqlDB's custom types: a name
+// for a type, usable wherever a type is written after it; the parser
+// resolves it, sql/parser.hpp).
+struct CreateType {
+  std::string name;
+  SourceLocation name_loc;
+  bool if_not_exists = false;
+  DataTypePtr type;
+};
+
+// DROP TYPE [IF EXISTS] name
+struct DropType {
+  std::string name;
+  SourceLocation name_loc;
+  bool if_exists = false;
+};
+
+// SHOW|LIST STREAMS|TABLES|QUERIES|[ALL] TOPICS|PROPERTIES|FUNCTIONS|VARIABLES|TYPES [EXTENDED]
 struct ShowList {
-  enum class What : uint8_t { Streams, Tables, Queries, Topics, Properties, Functions, Variables };
+  enum class What : uint8_t {
+    Streams,
+    Tables,
+    Queries,
+    Topics,
+    Properties,
+    Functions,
+    Variables,
+    Types
+  };
   What what = What::Streams;
   bool all = false;  // SHOW ALL TOPICS: internal topics too
   bool extended = false;
@@ -390,8 +416,9 @@ struct Explain {
 
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, AlterSource,
-                 AssertTopic, ShowList, Describe, SetProperty, UnsetProperty, Terminate,
-                 SelectStatement, Explain, PrintTopic, RunScript, DefineVariable, UndefineVariable>;
+                 AssertTopic, CreateType, DropType, ShowList, Describe, SetProperty, UnsetProperty,
+                 Terminate, SelectStatement, Explain, PrintTopic, RunScript, DefineVariable,
+                 UndefineVariable>;
 
 struct Statement {
   StatementBody body;

@@ -34,7 +34,8 @@ bool is_time_unit_word(const Token& t) {
 
 class Parser {
  public:
-  Parser(std::string_view src, std::vector<Token> tokens) : src_(src), toks_(std::move(tokens)) {}
+  Parser(std::string_view src, std::vector<Token> tokens, const TypeRegistry& types)
+      : src_(src), toks_(std::move(tokens)), types_(types) {}
 
   std::vector<Statement> statements() {
     std::vector<Statement> out;
@@ -297,8 +298,44 @@ class Parser {
     fail_expecting("{STREAM, TABLE}");
   }
 
+  // CREATE TYPE [IF NOT EXISTS] name AS type. The name stands for the type
+  // in the statements parsed after this one (the engine's registry holds
+  // it across parses, SqlEngine::execute).
+  StatementBody create_type() {
+    consume_word("TYPE");
+    CreateType c;
+    if (accept_word("IF")) {
+      consume_word("NOT");
+      consume_word("EXISTS");
+      c.if_not_exists = true;
+    }
+    c.name_loc = cur().loc;
+    c.name = identifier("a type name");
+    if (is_builtin_type_name(to_upper(c.name)))
+      fail(c.name_loc, "Cannot register custom type '" + c.name + "': " + to_upper(c.name) +
+                           " is a built-in type");
+    consume_word("AS");
+    c.type = type();
+    types_.emplace(c.name, c.type);  // an existing one stays: the engine refuses the new one
+    return c;
+  }
+
+  StatementBody drop_type() {
+    consume_word("TYPE");
+    DropType d;
+    if (accept_word("IF")) {
+      consume_word("EXISTS");
+      d.if_exists = true;
+    }
+    d.name_loc = cur().loc;
+    d.name = identifier("a type name");
+    types_.erase(d.name);
+    return d;
+  }
+
   StatementBody create() {
     consume_word("CREATE");
+    if (at_word("TYPE")) return create_type();
     bool or_replace = false;
     if (accept_word("OR")) {
       consume_word("REPLACE");
@@ -460,6 +497,7 @@ class Parser {
 
   StatementBody drop() {
     consume_word("DROP");
+    if (at_word("TYPE")) return drop_type();
     DropSource d;
     d.type = source_type();
     if (accept_word("IF")) {
@@ -532,10 +570,13 @@ class Parser {
       s.what = ShowList::What::Functions;
     } else if (accept_word("VARIABLES")) {
       s.what = ShowList::What::Variables;
+    } else if (accept_word("TYPES")) {
+      s.what = ShowList::What::Types;
     } else {
       s.all = accept_word("ALL");
       if (!accept_word("TOPICS"))
-        fail_expecting("{STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES, FUNCTIONS, VARIABLES}");
+        fail_expecting(
+            "{STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES, FUNCTIONS, VARIABLES, TYPES}");
       s.what = ShowList::What::Topics;
     }
     s.extended = accept_word("EXTENDED");
@@ -1491,6 +1532,10 @@ class Parser {
       return DataType::decimal(static_cast<int>(precision), static_cast<int>(scale));
     }
     if (!at_identifier()) fail_expecting("a type");
+    if (auto custom = types_.find(cur().text); custom != types_.end()) {
+      advance();
+      return custom->second;
+    }
     std::string name = to_upper(cur().text);
     advance();
     // VARCHAR(n) and similar parameters are accepted and ignored, as ksqlDB does.
@@ -1515,15 +1560,16 @@ class Parser {
 
   std::string_view src_;
   std::vector<Token> toks_;
+  TypeRegistry types_;  // the caller's, then this input's CREATE TYPE and DROP TYPE
   size_t pos_ = 0;
   int depth_ = 0;
 };
 
 template <typename T, typename Fn>
-Expected<T> run(std::string_view sql, Fn&& fn) {
+Expected<T> run(std::string_view sql, const TypeRegistry& types, Fn&& fn) {
   auto tokens = tokenize(sql);
   if (!tokens.ok()) return tokens.error();
-  Parser parser(sql, std::move(tokens.value()));
+  Parser parser(sql, std::move(tokens.value()), types);
   try {
     return fn(parser);
   } catch (ParseFailure& f) {
@@ -1533,20 +1579,28 @@ Expected<T> run(std::string_view sql, Fn&& fn) {
 
 }  // namespace
 
-Expected<std::vector<Statement>> parse_statements(std::string_view sql) {
-  return run<std::vector<Statement>>(sql, [](Parser& p) { return p.statements(); });
+bool is_builtin_type_name(std::string_view upper) {
+  for (const char* name :
+       {"BOOLEAN", "INT", "INTEGER", "BIGINT", "DOUBLE", "STRING", "VARCHAR", "BYTES", "TIMESTAMP",
+        "DATE", "TIME", "DECIMAL", "ARRAY", "MAP", "STRUCT"})
+    if (upper == name) return true;
+  return false;
 }
 
-Expected<Statement> parse_statement(std::string_view sql) {
-  return run<Statement>(sql, [](Parser& p) { return p.single_statement(); });
+Expected<std::vector<Statement>> parse_statements(std::string_view sql, const TypeRegistry& types) {
+  return run<std::vector<Statement>>(sql, types, [](Parser& p) { return p.statements(); });
+}
+
+Expected<Statement> parse_statement(std::string_view sql, const TypeRegistry& types) {
+  return run<Statement>(sql, types, [](Parser& p) { return p.single_statement(); });
 }
 
 Expected<ExprPtr> parse_expression(std::string_view sql) {
-  return run<ExprPtr>(sql, [](Parser& p) { return p.single_expression(); });
+  return run<ExprPtr>(sql, TypeRegistry{}, [](Parser& p) { return p.single_expression(); });
 }
 
-Expected<DataTypePtr> parse_type(std::string_view sql) {
-  return run<DataTypePtr>(sql, [](Parser& p) { return p.single_type(); });
+Expected<DataTypePtr> parse_type(std::string_view sql, const TypeRegistry& types) {
+  return run<DataTypePtr>(sql, types, [](Parser& p) { return p.single_type(); });
 }
 
 }  // namespace rivulet::sql

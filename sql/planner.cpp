@@ -24,6 +24,7 @@
 #include "sql/row_layout.hpp"
 #include "sql/statement_splitter.hpp"
 #include "sql/text.hpp"
+#include "sql/types.hpp"
 
 namespace rivulet::sql {
 namespace {
@@ -1587,7 +1588,7 @@ Expected<bool> SqlEngine::execute_script(std::string_view sql) {
   };
   // Nothing to substitute: parsed at once (a file of many statements pays
   // nothing for variables it does not use).
-  if (sql.find("${") == std::string_view::npos) return run(parse_statements(sql));
+  if (sql.find("${") == std::string_view::npos) return run(parse_statements(sql, types_));
   // Statement by statement: a DEFINE binds its variable for the statements
   // after it.
   for (const auto& chunk : split_statements(sql)) {
@@ -1605,10 +1606,10 @@ Expected<std::vector<Statement>> SqlEngine::parse_chunk(
   text += chunk.text;
   for (const auto& [k, v] : properties_)
     if (iequals(k, kVariableSubstitution) && !config_bool(v).value_or(true))
-      return parse_statements(text);
+      return parse_statements(text, types_);
   auto substituted = substitute_variables(text, variables_);
   if (!substituted) return substituted.error();
-  return parse_statements(*substituted);
+  return parse_statements(*substituted, types_);
 }
 
 std::string topic_loop_error(const std::vector<std::string>& loop) {
@@ -1765,6 +1766,24 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
     define(d->name, d->value);
     return std::string("Variable defined");
   }
+  if (const auto* c = std::get_if<CreateType>(&s.body)) {
+    if (auto it = types_.find(c->name); it != types_.end()) {
+      if (c->if_not_exists) return "Type " + c->name + " already exists";
+      // ksqlDB's words.
+      return sql_error(c->name_loc,
+                       "Cannot register custom type '" + c->name +
+                           "' since it is already registered with type: " + type_name(it->second));
+    }
+    types_.emplace(c->name, c->type);
+    return "Type " + c->name + " created";
+  }
+  if (const auto* d = std::get_if<DropType>(&s.body)) {
+    if (types_.erase(d->name) == 0) {
+      if (d->if_exists) return "Type " + d->name + " does not exist";
+      return sql_error(d->name_loc, "Type " + d->name + " does not exist.");
+    }
+    return "Type " + d->name + " dropped";
+  }
   if (const auto* u = std::get_if<UndefineVariable>(&s.body)) {
     // ksqlDB warns and goes on.
     if (variables_.erase(to_upper(u->name)) == 0)
@@ -1838,6 +1857,7 @@ SqlEngine SqlEngine::fork() const {
   e.catalog_ = catalog_;
   e.properties_ = properties_;
   e.variables_ = variables_;
+  e.types_ = types_;
   e.queries_ = queries_;
   return e;
 }

@@ -44,6 +44,7 @@
 #include "sql/catalog.hpp"
 #include "sql/column_use.hpp"
 #include "sql/insert_values.hpp"
+#include "sql/parser.hpp"
 #include "sql/statement_splitter.hpp"
 #include "sql/variables.hpp"
 
@@ -95,6 +96,9 @@ class SqlEngine {
   const Variables& variables() const { return variables_; }
   // DEFINE name = 'value' (name already checked: valid_variable_name).
   void define(const std::string& name, const std::string& value);
+  // The custom types registered so far (CREATE TYPE), which every parse
+  // through this engine resolves.
+  const TypeRegistry& types() const { return types_; }
   // Executes one statement: catalog changes, persistent queries. Returns a
   // one-line message ("Stream created and running").
   Expected<std::string> execute(const Statement& s);
@@ -174,6 +178,7 @@ class SqlEngine {
   std::vector<std::pair<std::string, Topology::NodeId>> tables_;
   std::vector<std::pair<std::string, std::string>> properties_;
   Variables variables_;
+  TypeRegistry types_;
   std::vector<InsertedRecord> inserts_;
   // EXPLAIN's "Subqueries": per subquery of a planned query, how it is
   // evaluated ("<query id>  line L:C  WHERE  T: key lookup ...").

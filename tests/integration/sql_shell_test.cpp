@@ -1014,6 +1014,37 @@ TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:colum
                        "already exists.") != std::string::npos);
   CHECK(alter_out.find("| EXTRA | ARRAY<STRING> |") != std::string::npos);
 
+  // CREATE TYPE: a name for a type, in the lines typed after it; SHOW
+  // TYPES lists them; a second one of a name is refused at its line:column
+  // in ksqlDB's words; DROP TYPE forgets it.
+  auto [types_rc, types_out] =
+      run_command(bin + " sql 2>&1",
+                  "CREATE TYPE ADDRESS AS STRUCT<STREET STRING, CITY STRING>;\n"
+                  "CREATE STREAM ST (K STRING KEY, HOME ADDRESS, PAST ARRAY<ADDRESS>)\n"
+                  "  WITH (kafka_topic='st', value_format='JSON');\n"
+                  "SHOW TYPES;\nDESCRIBE ST;\n"
+                  "CREATE TYPE ADDRESS AS STRING;\n"
+                  "DROP TYPE ADDRESS;\nLIST TYPES;\n"
+                  "CREATE STREAM SU (K STRING KEY, HOME ADDRESS) WITH (kafka_topic='su', "
+                  "value_format='JSON');\n",
+                  30);
+  INFO(types_out);
+  CHECK(types_rc == 1);
+  CHECK(types_out.find("Type ADDRESS created") != std::string::npos);
+  CHECK(types_out.find("| Type Name | Schema ") != std::string::npos);
+  CHECK(types_out.find("| ADDRESS   | STRUCT<STREET STRING, CITY STRING> |") != std::string::npos);
+  CHECK(types_out.find("| HOME  | STRUCT<STREET STRING, CITY STRING>        |") !=
+        std::string::npos);
+  CHECK(types_out.find("| PAST  | ARRAY<STRUCT<STREET STRING, CITY STRING>> |") !=
+        std::string::npos);
+  CHECK(types_out.find("line 6:13: Cannot register custom type 'ADDRESS' since it is already "
+                       "registered with type: STRUCT<`STREET` STRING, `CITY` STRING>") !=
+        std::string::npos);
+  CHECK(types_out.find("Type ADDRESS dropped") != std::string::npos);
+  // LIST TYPES after the drop: the header only.
+  CHECK(types_out.find("| Type Name | Schema |") != std::string::npos);
+  CHECK(types_out.find("line 9:38: Unknown type: ADDRESS") != std::string::npos);
+
   // DESCRIBE TABLES, and SHOW STREAMS EXTENDED as ksqlDB's DESCRIBE STREAMS
   // EXTENDED: each source described.
   auto [all_rc, all_out] = run_command(
