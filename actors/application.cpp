@@ -118,6 +118,7 @@ struct Application::Impl {
   // shared by its tasks, bootstrapped before any task starts.
   std::unique_ptr<actors::GlobalTableFeeder> globals;
   int32_t partitions = 0;  // the task count: plan.tasks
+  std::atomic<bool> paused{false};  // pause() .. resume(); every task reads it
   // Each input's partition count; task i reads partition i of the inputs
   // that have one.
   PartitionPlan plan;
@@ -432,6 +433,22 @@ bool Application::may_write(int32_t partition) const {
   return now < it->second.lease->load(std::memory_order_acquire);
 }
 
+void Application::pause() {
+  impl_->paused.store(true, std::memory_order_release);
+}
+
+void Application::resume() {
+  impl_->paused.store(false, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  for (auto& [p, task] : impl_->tasks) {
+    if (task.actor) caf::anon_send(task.actor, actors::wake_atom::value);
+  }
+}
+
+bool Application::paused() const {
+  return impl_->paused.load(std::memory_order_acquire);
+}
+
 void Application::revoke_leases() {
   std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
   for (auto& [p, task] : impl_->tasks) {
@@ -536,6 +553,7 @@ Expected<Application::Impl::Prepared> Application::Impl::prepare_task(int32_t p,
     task.lease = std::make_unique<std::atomic<int64_t>>(0);
     env.lease_deadline_ms = task.lease.get();
   }
+  env.paused = &paused;
   env.checkpoint_interval_ms = checkpoint_interval;
   env.checkpoint_retain = static_cast<size_t>(config.get_int("checkpoint.retain"));
   env.checkpoint_max_deltas =
@@ -1346,7 +1364,12 @@ std::vector<TaskMetrics> Application::task_metrics(bool with_tables) const {
         t.lease && t.lease->load() <= std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::steady_clock::now().time_since_epoch())
                                           .count();
-    m.state = failed ? "failed" : (im.stopped ? "stopped" : (fenced ? "fenced" : "running"));
+    const bool paused = im.paused.load(std::memory_order_acquire);
+    m.state = failed       ? "failed"
+              : im.stopped ? "stopped"
+              : fenced     ? "fenced"
+              : paused     ? "paused"
+                           : "running";
     if (failed) m.error = c.failure;
     m.records_in = c.records_in.load();
     m.records_out = c.records_out.load();

@@ -98,7 +98,7 @@ struct TaskMetrics {
   std::string task;  // "<application.id>-<partition>"
   int32_t partition = 0;
   int64_t epoch = 0;  // the incarnation running it (rivulet.epoch of its outputs)
-  std::string state;  // "running", "fenced" (lease run out), "failed", "stopped"
+  std::string state;  // "running", "fenced" (lease run out), "paused", "failed", "stopped"
   std::string error;
   uint64_t records_in = 0, records_out = 0, data_errors = 0, dead_lettered = 0;
   uint64_t late_records_dropped = 0;  // records for windows that had closed
@@ -204,6 +204,15 @@ class Application {
   // Stops fetching, processes everything fetched, flushes the producer and
   // commits. Idempotent. Returns false when a task failed.
   bool stop();
+  // PAUSE / RESUME (the shell's, as ksqlDB's PAUSE query_id): while paused
+  // no task processes a record or advances idle stream time; state, tables
+  // and the consumer's assignment stay, commits and checkpoints of what was
+  // processed go on, and what arrives waits in the topics (the tasks'
+  // inboxes fill, then the consumer pauses their partitions: memory stays
+  // bounded). resume() wakes every task. Any thread; before start() too.
+  void pause();
+  void resume();
+  bool paused() const;
 
   TableHandle table(const std::string& name) const;
   ApplicationStats stats() const;

@@ -120,6 +120,11 @@ bool may_write(const TaskState& st) {
   return wall_clock_ms() < st.env.lease_deadline_ms->load(std::memory_order_acquire);
 }
 
+// True while the application is paused (see TaskEnvironment).
+bool is_paused(const TaskState& st) {
+  return st.env.paused != nullptr && st.env.paused->load(std::memory_order_acquire);
+}
+
 Header make_header(const char* name, std::string value) {
   return Header{name, std::optional<std::string>(std::move(value))};
 }
@@ -269,8 +274,9 @@ void process(task_pointer self, bool flush) {
   if (st.env.exactly_once != nullptr && st.state != "running") return;
   size_t budget = st.env.records_per_turn;
   while (budget > 0) {
-    if (!may_write(st)) {
-      // Fenced: hold still and look again when the lease may be back.
+    if (!may_write(st) || (!flush && is_paused(st))) {
+      // Fenced or paused: hold still and look again when the lease may be
+      // back (resume() wakes the task at once).
       if (!st.wait_timer_armed) {
         st.wait_timer_armed = true;
         self->delayed_send(self, std::chrono::milliseconds(50), wake_atom::value);
@@ -358,7 +364,7 @@ void advance_idle_time(task_pointer self) {
   auto& st = self->state;
   const int64_t after = st.env.stream_time_idle_advance_ms;
   if (after < 0 || st.state != "running" || st.processed.empty()) return;
-  if (!st.merger->all_caught_up() || !may_write(st)) return;
+  if (!st.merger->all_caught_up() || !may_write(st) || is_paused(st)) return;
   const int64_t idle_ms = wall_clock_ms() - st.last_input_ms - after;
   if (idle_ms <= 0) return;
   st.output.clear();

@@ -127,6 +127,12 @@ struct TaskEnvironment {
   // produces, commits nor writes checkpoints; it holds still until the
   // lease is extended (or the task is abandoned). Null: no lease.
   const std::atomic<int64_t>* lease_deadline_ms = nullptr;
+  // PAUSE (Application::pause): while true the task processes no record and
+  // does not advance idle stream time; it still commits and checkpoints
+  // what it processed. Its inboxes fill, and the consumer's backpressure
+  // then pauses its partitions. A drain (shutdown) processes what was
+  // fetched regardless. Null: never paused.
+  const std::atomic<bool>* paused = nullptr;
   // Checkpoints (null store or interval 0: none). The store is shared by the
   // application's tasks and outlives them.
   checkpoint::CheckpointStore* checkpoint_store = nullptr;

@@ -412,6 +412,7 @@ struct SqlShell::Impl {
     if (const auto* show = std::get_if<ShowList>(&s.body)) return show_list(s, *show);
     if (const auto* d = std::get_if<Describe>(&s.body)) return describe(*d);
     if (const auto* t = std::get_if<Terminate>(&s.body)) return terminate(*t);
+    if (const auto* p = std::get_if<PauseResume>(&s.body)) return pause_resume(*p);
     if (const auto* e = std::get_if<Explain>(&s.body)) return explain(*e);
     if (const auto* sel = std::get_if<SelectStatement>(&s.body)) {
       if (sel->query->emit == EmitMode::Unspecified) return pull(*sel->query);
@@ -961,6 +962,34 @@ struct SqlShell::Impl {
     return true;
   }
 
+  // PAUSE / RESUME: the query's tasks stop processing (state kept, input
+  // waiting in its topics) or go on (Application::pause). The shell's own
+  // queries only.
+  Expected<bool> pause_resume(const sql::PauseResume& p) {
+    const char* done = p.resume ? "resumed" : "paused";
+    std::vector<RunningQuery*> chosen;
+    for (auto& q : queries)
+      if (p.all || q.id == p.query_id || q.id == upper(p.query_id)) chosen.push_back(&q);
+    if (!p.all && chosen.empty())
+      return sql_error(p.query_loc,
+                       "Unknown queryId: " + p.query_id + " (SHOW QUERIES lists them" +
+                           (options.coordinator.empty()
+                                ? ")"
+                                : "; PAUSE and RESUME take the shell's own queries, not the "
+                                  "cluster's)"));
+    for (RunningQuery* q : chosen) {
+      if (p.resume) {
+        q->app->resume();
+      } else {
+        q->app->pause();
+      }
+    }
+    message(p.all ? std::to_string(chosen.size()) + (chosen.size() == 1 ? " query " : " queries ") +
+                        done + "."
+                  : "Query " + chosen.front()->id + " " + done + ".");
+    return true;
+  }
+
   // TERMINATE of a query submitted to the cluster at --coordinator (as
   // `rivulet terminate` does): returns once no node runs it.
   Expected<bool> terminate_submitted(const sql::Terminate& t) {
@@ -1078,7 +1107,7 @@ struct SqlShell::Impl {
     } else if (show.what == What::Queries) {
       t.header = {"Query ID", "Status", "Sink Name", "Query String"};
       for (const auto& q : queries) {
-        std::string status = "RUNNING";
+        std::string status = q.app->paused() ? "PAUSED" : "RUNNING";
         if (auto f = q.app->failure()) status = "ERROR: " + *f;
         t.rows.push_back({Value::string(q.id), Value::string(status), Value::string(q.sink),
                           Value::string(q.text)});

@@ -675,6 +675,10 @@ struct StatementPrinter {
   std::string operator()(const Terminate& t) const {
     return t.all ? "TERMINATE ALL" : "TERMINATE " + quote_identifier(t.query_id);
   }
+  std::string operator()(const PauseResume& p) const {
+    return std::string(p.resume ? "RESUME " : "PAUSE ") +
+           (p.all ? std::string("ALL") : quote_identifier(p.query_id));
+  }
   std::string operator()(const SelectStatement& s) const { return s.query ? to_sql(*s.query) : ""; }
   std::string operator()(const RunScript& r) const { return "RUN SCRIPT " + quote_string(r.path); }
   std::string operator()(const DefineVariable& d) const {

@@ -384,6 +384,15 @@ struct Terminate {
   bool all = false;
 };
 
+// PAUSE query_id | PAUSE ALL | RESUME query_id | RESUME ALL (ksqlDB's, for
+// the shell's persistent queries)
+struct PauseResume {
+  bool resume = false;  // false: PAUSE
+  bool all = false;
+  std::string query_id;  // "" with all
+  SourceLocation query_loc;
+};
+
 // A bare SELECT: a push query (EMIT CHANGES) or a pull query against a table.
 struct SelectStatement {
   QueryPtr query;
@@ -417,8 +426,8 @@ struct Explain {
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, AlterSource,
                  AssertTopic, CreateType, DropType, ShowList, Describe, SetProperty, UnsetProperty,
-                 Terminate, SelectStatement, Explain, PrintTopic, RunScript, DefineVariable,
-                 UndefineVariable>;
+                 Terminate, PauseResume, SelectStatement, Explain, PrintTopic, RunScript,
+                 DefineVariable, UndefineVariable>;
 
 struct Statement {
   StatementBody body;

@@ -198,6 +198,7 @@ class Parser {
     if (at_word("SET")) return set();
     if (at_word("UNSET")) return unset();
     if (at_word("TERMINATE")) return terminate();
+    if (at_word("PAUSE") || at_word("RESUME")) return pause_resume();
     if (at_word("SELECT")) return SelectStatement{query()};
     if (at_word("EXPLAIN")) return explain();
     if (at_word("PRINT")) return print();
@@ -227,7 +228,7 @@ class Parser {
     }
     fail_expecting(
         "a statement (CREATE, INSERT, DROP, ALTER, ASSERT, SELECT, SHOW, LIST, DESCRIBE, SET, "
-        "UNSET, TERMINATE, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
+        "UNSET, TERMINATE, PAUSE, RESUME, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
   }
 
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
@@ -631,6 +632,19 @@ class Parser {
     }
     t.query_id = identifier("a query id or ALL");
     return t;
+  }
+
+  StatementBody pause_resume() {
+    PauseResume p;
+    p.resume = at_word("RESUME");
+    advance();
+    p.query_loc = cur().loc;
+    if (accept_word("ALL")) {
+      p.all = true;
+      return p;
+    }
+    p.query_id = identifier("a query id or ALL");
+    return p;
   }
 
   // ---- queries -------------------------------------------------------------

@@ -808,6 +808,69 @@ TEST_CASE("rivulet sql: ASSERT TOPIC waits for a topic, within its timeout", "[i
   CHECK(broker->stop(SIGTERM) == 0);
 }
 
+// PAUSE and RESUME (ksqlDB's): a paused query's table keeps its rows and
+// does not change while records arrive; SHOW QUERIES says PAUSED; after
+// RESUME it catches up. Unknown ids are refused at their line:column.
+TEST_CASE("rivulet sql: PAUSE and RESUME a persistent query", "[integration][sql]") {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto broker =
+      ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "pr_orders:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string produce =
+      "kcat -b " + *bootstrap + " -X partitioner=murmur2_random -P -K '|' -t pr_orders";
+  REQUIRE(run_command(produce, "u1|{\"AMOUNT\": 1}\nu1|{\"AMOUNT\": 2}\n").first == 0);
+
+  ShellSession session(*bootstrap, "rivulet-sql-pause-XXXXXX");
+  auto& shell = session.shell;
+  session.send(
+      "CREATE STREAM ORDERS (UID STRING KEY, AMOUNT DOUBLE)\n"
+      "  WITH (kafka_topic='pr_orders', value_format='JSON');\n"
+      "CREATE TABLE COUNTS AS SELECT UID, COUNT(*) AS N FROM ORDERS GROUP BY UID;\n");
+  REQUIRE(read_until(*shell, "Table created and running").size() == 2);
+  auto result = pull_until(session, "SELECT N FROM COUNTS WHERE UID = 'u1';\n", "| 2 |");
+  INFO(slurp(session.errors));
+  REQUIRE(has_line(result, "| 2 |"));
+
+  session.send("PAUSE ctas_counts_0;\n");
+  auto paused = shell->read_line();
+  REQUIRE(paused.has_value());
+  CHECK(*paused == "Query CTAS_COUNTS_0 paused.");
+  REQUIRE(run_command(produce, "u1|{\"AMOUNT\": 3}\nu1|{\"AMOUNT\": 4}\n").first == 0);
+  session.send("SHOW QUERIES;\n");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK(has_line(result, "| CTAS_COUNTS_0 | PAUSED "));
+  // Well past the commit interval (100 ms) and the consumer's waits: still 2.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  session.send("SELECT N FROM COUNTS WHERE UID = 'u1';\n");
+  result = read_until(*shell, "(");
+  CHECK(has_line(result, "| 2 |"));
+
+  session.send("RESUME ALL;\n");
+  auto resumed = shell->read_line();
+  REQUIRE(resumed.has_value());
+  CHECK(*resumed == "1 query resumed.");
+  result = pull_until(session, "SELECT N FROM COUNTS WHERE UID = 'u1';\n", "| 4 |");
+  CHECK(has_line(result, "| 4 |"));
+  session.send("SHOW QUERIES;\n");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  result = read_until(*shell, "+--");
+  CHECK(has_line(result, "| CTAS_COUNTS_0 | RUNNING "));
+
+  session.send("\n  RESUME NOPE;\n");
+  const int nope_line = session.line;
+  shell->close_stdin();
+  CHECK(shell->wait(std::chrono::seconds(30)) == 1);  // a statement failed
+  CHECK(slurp(session.errors)
+            .find("line " + std::to_string(nope_line) +
+                  ":10: Unknown queryId: NOPE (SHOW QUERIES lists them)") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("rivulet sql -e and scripts: DDL without Kafka, errors with line:column, exit status",
           "[integration][sql]") {
   const std::string bin = rivulet::testing::rivulet_binary();
