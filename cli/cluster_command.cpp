@@ -290,6 +290,34 @@ void add_cluster_commands(CLI::App& app) {
       std::cout << "query " << opts->name << " terminated\n";
     });
   }
+  for (const bool pause : {true, false}) {
+    const std::string verb = pause ? "pause" : "resume";
+    auto* cmd = app.add_subcommand(
+        verb, pause ? "Hold a submitted query's tasks still on every node (state kept; its input "
+                      "waits in its topics)"
+                    : "Let a paused query's tasks go on where they stopped");
+    struct Options {
+      std::string name, coordinator, config;
+    };
+    auto opts = std::make_shared<Options>();
+    cmd->add_option("query", opts->name, "Query name (as rivulet submit registered it)")
+        ->required();
+    cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
+    cmd->add_option("--config", opts->config, "Properties file (cluster.secret, cluster.tls.*)");
+    cmd->callback([opts, pause, verb] {
+      auto config = load_config(opts->config);
+      if (!config) return;
+      auto r = cluster::pause_query(opts->coordinator, opts->name, pause,
+                                    config->get("cluster.secret"), &*config);
+      if (!r) {
+        std::cerr << "rivulet " << verb << ": " << r.error().to_string() << "\n";
+        exit_code = 1;
+        return;
+      }
+      std::cout << "query " << opts->name << (pause ? " paused" : " resumed")
+                << " (the nodes follow within a heartbeat)\n";
+    });
+  }
 }
 
 }  // namespace rivulet::cli

@@ -970,13 +970,10 @@ struct SqlShell::Impl {
     std::vector<RunningQuery*> chosen;
     for (auto& q : queries)
       if (p.all || q.id == p.query_id || q.id == upper(p.query_id)) chosen.push_back(&q);
+    if (!p.all && chosen.empty() && !options.coordinator.empty()) return pause_submitted(p);
     if (!p.all && chosen.empty())
       return sql_error(p.query_loc,
-                       "Unknown queryId: " + p.query_id + " (SHOW QUERIES lists them" +
-                           (options.coordinator.empty()
-                                ? ")"
-                                : "; PAUSE and RESUME take the shell's own queries, not the "
-                                  "cluster's)"));
+                       "Unknown queryId: " + p.query_id + " (SHOW QUERIES lists them)");
     for (RunningQuery* q : chosen) {
       if (p.resume) {
         q->app->resume();
@@ -987,6 +984,28 @@ struct SqlShell::Impl {
     message(p.all ? std::to_string(chosen.size()) + (chosen.size() == 1 ? " query " : " queries ") +
                         done + "."
                   : "Query " + chosen.front()->id + " " + done + ".");
+    return true;
+  }
+
+  // PAUSE / RESUME of a query submitted to the cluster at --coordinator (as
+  // `rivulet pause` does): the nodes follow within a heartbeat.
+  Expected<bool> pause_submitted(const sql::PauseResume& p) {
+    SignalBlock block;
+    auto config = cluster_settings();
+    if (!config) return config.error();
+    auto defs = cluster::fetch_queries(options.coordinator, *config);
+    if (!defs) return defs.error();
+    std::string name;
+    for (const auto& d : *defs)  // its name as submitted; the parser may have upper-cased it
+      if (d.name == p.query_id || (name.empty() && upper(d.name) == upper(p.query_id)))
+        name = d.name;
+    if (name.empty())
+      return sql_error(p.query_loc, "Unknown queryId: " + p.query_id +
+                                        " (SHOW QUERIES lists them, the cluster's too)");
+    auto asked = cluster::pause_query(options.coordinator, name, !p.resume,
+                                      config->get("cluster.secret"), &*config);
+    if (!asked) return asked.error();
+    message("Query " + name + (p.resume ? " resumed" : " paused") + " in the cluster.");
     return true;
   }
 
@@ -1045,6 +1064,7 @@ struct SqlShell::Impl {
           tasks > 0 && running == tasks
               ? "RUNNING"
               : std::to_string(running) + " of " + std::to_string(tasks) + " tasks running";
+      if (q.def.paused) state = "PAUSED";
       if (!error.empty()) state = "ERROR: " + error;
       std::string sinks;
       for (auto type : {sql::SourceType::Stream, sql::SourceType::Table})

@@ -90,6 +90,12 @@ Expected<bool> terminate_query(const std::string& coordinator, const std::string
                         "the coordinator refused: ", terminate_atom::value, name, secret);
 }
 
+Expected<bool> pause_query(const std::string& coordinator, const std::string& name, bool paused,
+                           const std::string& secret, const Config* config) {
+  return ask_or_refused(coordinator, config, paused ? "pause" : "resume",
+                        "the coordinator refused: ", pause_atom::value, name, paused, secret);
+}
+
 Expected<bool> wait_terminated(const std::string& coordinator, const std::string& name,
                                const Config* config, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -152,9 +158,13 @@ std::string render_status_table(const std::string& status_json) {
     out << line;
     if (t.contains("error")) out << "    error: " << t["error"].get<std::string>() << "\n";
   }
-  for (const auto& q : j["queries"])
+  for (const auto& q : j["queries"]) {
     if (q.value("terminating", false))
       out << "\nquery " << q.value("name", "") << ": terminating (its tasks are being released)\n";
+    if (q.value("paused", false))
+      out << "\nquery " << q.value("name", "") << ": paused (rivulet resume " << q.value("name", "")
+          << " goes on)\n";
+  }
   return out.str();
 }
 

@@ -26,6 +26,12 @@ Expected<bool> submit_query(const std::string& coordinator, const QueryDef& quer
 Expected<bool> terminate_query(const std::string& coordinator, const std::string& name,
                                const std::string& secret, const Config* config = nullptr);
 
+// Asks the coordinator to pause (or resume) query `name` on every node
+// (CoordinatorState::set_paused); returns once it accepted: the nodes
+// follow within a heartbeat.
+Expected<bool> pause_query(const std::string& coordinator, const std::string& name, bool paused,
+                           const std::string& secret, const Config* config = nullptr);
+
 // Waits until the coordinator no longer lists query `name`: every task was
 // released or its node is gone. After `timeout`, an error names the tasks
 // still held and by whom.

@@ -55,6 +55,7 @@ class StateFile {
                      {}};
         if (q.contains("smaller_inputs"))
           def.smaller_inputs = q.at("smaller_inputs").get<std::map<std::string, int32_t>>();
+        def.paused = q.value("paused", false);
         return def;
       };
       for (const auto& q : j.at("queries")) queries.push_back(read(q));
@@ -76,6 +77,7 @@ class StateFile {
       for (const auto& q : std::string(list) == "queries" ? queries : terminating) {
         nlohmann::json one{{"name", q.name}, {"sql", q.sql}, {"partitions", q.partitions}};
         if (!q.smaller_inputs.empty()) one["smaller_inputs"] = q.smaller_inputs;
+        if (q.paused) one["paused"] = true;
         j[list].push_back(std::move(one));
       }
     }
@@ -107,6 +109,7 @@ struct CoordinatorActorState {
   std::string secret;
   int64_t saved_epoch = -1;
   size_t saved_queries = 0, saved_terminating = 0;
+  std::string saved_paused;  // the paused queries' names
   // Connections of nodes (the proxies of their heartbeat senders).
   std::map<caf::actor_addr, std::string> node_of;
   // The nodes' control actors (interactive queries, remote faults), by name.
@@ -116,12 +119,16 @@ struct CoordinatorActorState {
     for (const auto& e : core->take_events()) logger()->info("coordinator: {}", e);
     auto queries = core->queries();
     auto terminating = core->terminating();
+    std::string paused;
+    for (const auto& q : queries)
+      if (q.paused) paused += q.name + '\n';
     if (core->epoch() != saved_epoch || queries.size() != saved_queries ||
-        terminating.size() != saved_terminating) {
+        terminating.size() != saved_terminating || paused != saved_paused) {
       file->save(queries, terminating, core->epoch());
       saved_epoch = core->epoch();
       saved_queries = queries.size();
       saved_terminating = terminating.size();
+      saved_paused = paused;
     }
   }
 };
@@ -244,6 +251,12 @@ coordinator_actor::behavior_type coordinator_behavior(coordinator_pointer self,
       },
       [=](terminate_atom, const std::string& name, const std::string& secret) -> std::string {
         auto r = self->state.core->terminate(name, secret, now_ms());
+        self->state.after_change();
+        return r;
+      },
+      [=](pause_atom, const std::string& name, bool paused,
+          const std::string& secret) -> std::string {
+        auto r = self->state.core->set_paused(name, paused, secret);
         self->state.after_change();
         return r;
       },

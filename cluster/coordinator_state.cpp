@@ -120,6 +120,23 @@ std::string CoordinatorState::terminate(const std::string& name, const std::stri
   return "";
 }
 
+std::string CoordinatorState::set_paused(const std::string& name, bool paused,
+                                         const std::string& secret) {
+  if (secret != secret_)
+    return std::string("cluster.secret mismatch: ") + (paused ? "pause" : "resume") + " refused";
+  auto it = queries_.find(name);
+  if (it == queries_.end()) {
+    if (terminating_.count(name)) return "query '" + name + "' is being terminated";
+    std::string known;
+    for (const auto& [n, q] : queries_) known += (known.empty() ? "" : ", ") + n;
+    return "no query named '" + name + "' (submitted: " + (known.empty() ? "none" : known) + ")";
+  }
+  if (it->second.paused != paused)
+    events_.push_back("query " + name + (paused ? " paused" : " resumed"));
+  it->second.paused = paused;
+  return "";
+}
+
 void CoordinatorState::give(const TaskKey& key, Task& task, std::string node, int64_t now_ms) {
   task.owner = node;
   task.epoch = ++epoch_;
@@ -365,7 +382,7 @@ std::string CoordinatorState::status_json(int64_t now_ms) const {
   }
   out["queries"] = json::array();
   for (const auto& [name, q] : queries_) {
-    out["queries"].push_back({{"name", name}, {"partitions", q.partitions}});
+    out["queries"].push_back({{"name", name}, {"partitions", q.partitions}, {"paused", q.paused}});
   }
   for (const auto& [name, q] : terminating_) {
     out["queries"].push_back({{"name", name}, {"partitions", q.partitions}, {"terminating", true}});

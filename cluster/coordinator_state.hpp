@@ -64,6 +64,10 @@ class CoordinatorState {
   // once (so it is not persisted, and nodes start none of its tasks); the
   // status lists it as terminating until then. "" or an error.
   std::string terminate(const std::string& name, const std::string& secret, int64_t now_ms);
+  // PAUSE / RESUME: marks the query paused (or not) in the orders every node
+  // gets; its tasks keep their owners. Persisted with the query. "" or an
+  // error (an unknown or terminating query, a wrong secret).
+  std::string set_paused(const std::string& name, bool paused, const std::string& secret);
   // Liveness checks and re-planning; call every ~100 ms.
   void tick(int64_t now_ms);
 

@@ -251,7 +251,9 @@ NodeReport Node::build_report(bool leaving) {
       t.partition = m.partition;
       t.epoch = m.epoch;
       t.state = m.state;
-      if (releasing.count(TaskId{name, m.partition}) && m.state == "running") t.state = "releasing";
+      if (releasing.count(TaskId{name, m.partition}) &&
+          (m.state == "running" || m.state == "paused"))
+        t.state = "releasing";
       t.lag = m.lag;
       t.checkpoint_age_ms = m.last_checkpoint_ms > 0 ? now - m.last_checkpoint_ms : -1;
       t.records_in = m.records_in;
@@ -462,6 +464,7 @@ std::shared_ptr<Application> Node::app_for(const QueryDef& def) {
     q.config = c;
     auto app = std::make_shared<Application>(std::move(planned->topology), c);
     app->use_leases();
+    if (def.paused) app->pause();  // submitted, then paused before this node ran it
     auto started = app->start({}, 1);
     if (!started) {
       q.error = started.error().to_string();
@@ -484,6 +487,24 @@ void Node::reconcile() {
   }
   std::map<TaskId, const TaskOrder*> wanted;
   for (const auto& o : desired.tasks) wanted[TaskId{o.query, o.partition}] = &o;
+  // 0. PAUSE / RESUME of the queries run here (a query started later
+  //    starts paused or not: app_for).
+  for (const auto& def : desired.queries) {
+    std::shared_ptr<Application> app;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = queries_.find(def.name);
+      if (it != queries_.end()) app = it->second.app;
+    }
+    if (!app || app->paused() == def.paused) continue;
+    if (def.paused) {
+      app->pause();
+    } else {
+      app->resume();
+    }
+    logger()->info("node {}: query {} {}", options_.name, def.name,
+                   def.paused ? "paused" : "resumed");
+  }
   // 1. Stale tasks (not ours any more, or another incarnation): stop them
   //    without writing. Their leases were not extended, so they are fenced.
   std::vector<std::pair<std::string, std::shared_ptr<Application>>> running;

@@ -17,7 +17,8 @@
 //   leave(name)                              -> true (its tasks are then released)
 //   attach(name, secret, control actor)      -> "" or the reason for refusal (after
 //                                              every hello: the node's control channel)
-// Clients: submit(QueryDef, secret) -> "" or an error; status() -> JSON text;
+// Clients: submit(QueryDef, secret) -> "" or an error; terminate(name,
+//   secret) and pause(name, paused, secret) -> "" or an error; status() -> JSON text;
 //   queries() -> every QueryDef; lookup(query, partition, store, key) -> the
 //   owning node's answer (rivulet query); fault(node, kind, max_ms, secret)
 //   -> "" or an error (rivulet chaos on a remote node).
@@ -36,14 +37,14 @@
 namespace rivulet::cluster {
 
 // Grows with every incompatible change to the messages below.
-constexpr uint32_t kProtocolVersion = 2;
+constexpr uint32_t kProtocolVersion = 3;
 
 // A task as a node reports it.
 struct TaskReport {
   std::string query;
   int32_t partition = 0;
   int64_t epoch = 0;
-  std::string state;  // "running", "releasing", "failed", "fenced"
+  std::string state;  // "running", "paused", "releasing", "failed", "fenced"
   int64_t lag = 0;
   int64_t checkpoint_age_ms = -1;  // -1: no checkpoint yet
   uint64_t records_in = 0;
@@ -97,12 +98,15 @@ struct QueryDef {
   // input's count does not read it), by topic; empty when all have as many
   // (PartitionPlan). Interactive queries place keys with them.
   std::map<std::string, int32_t> smaller_inputs;
+  // PAUSE (rivulet pause, the shell's PAUSE of a submitted query): every
+  // node holds its tasks still (Application::pause) until RESUME.
+  bool paused = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, QueryDef& x) {
   return f(caf::meta::type_name("rivulet::cluster::QueryDef"), x.name, x.sql, x.partitions,
-           x.smaller_inputs);
+           x.smaller_inputs, x.paused);
 }
 
 // The coordinator's answer to a heartbeat: the complete set of tasks the
@@ -145,6 +149,7 @@ using queries_atom = caf::atom_constant<caf::atom("queries")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using fault_atom = caf::atom_constant<caf::atom("fault")>;
 using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
+using pause_atom = caf::atom_constant<caf::atom("pausequery")>;
 
 // The status of an interactive query's answer; the payload is the value as
 // msgpack bytes (Found), empty (Absent) or an error message (Error).
@@ -158,6 +163,9 @@ using coordinator_actor = caf::typed_actor<
     // (query name, secret) -> "" or an error: its tasks are released, then
     // the query is forgotten (CoordinatorState::terminate)
     caf::replies_to<terminate_atom, std::string, std::string>::with<std::string>,
+    // (query name, paused, secret) -> "" or an error: every node pauses or
+    // resumes its tasks (CoordinatorState::set_paused)
+    caf::replies_to<pause_atom, std::string, bool, std::string>::with<std::string>,
     caf::replies_to<status_atom>::with<std::string>,
     caf::replies_to<attach_atom, std::string, std::string, caf::actor>::with<std::string>,
     caf::replies_to<queries_atom>::with<std::vector<QueryDef>>,

@@ -416,6 +416,37 @@ TEST_CASE("the coordinator killed and restarted: nodes keep processing and no ta
   c.produce_orders(2000, 5000);
   c.wait_outputs(std::chrono::seconds(30));
   c.verify();
+
+  // `rivulet pause` survives a restart too (coordinator.json): the
+  // restarted coordinator's orders still hold the query's tasks still.
+  auto [pause_rc, pause_out] =
+      c.rivulet("pause shop --coordinator " + address + " --config " + c.config_file);
+  INFO(pause_out);
+  REQUIRE(pause_rc == 0);
+  CHECK(pause_out.find("query shop paused") != std::string::npos);
+  c.chaos("kill", "coordinator");
+  REQUIRE(c.coordinator->stop(SIGKILL) == 128 + SIGKILL);
+  c.coordinator.reset();
+  c.start_coordinator(address);
+  nlohmann::json restarted;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    restarted = c.status();
+    size_t paused = 0;
+    if (restarted.is_object())
+      for (const auto& t : restarted["tasks"]) paused += t.value("state", "") == "paused" ? 1 : 0;
+    if (paused == 8) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(restarted.dump());
+  REQUIRE(restarted.is_object());
+  CHECK(restarted["queries"][0]["paused"] == true);
+  for (const auto& t : restarted["tasks"]) CHECK(t["state"] == "paused");
+  REQUIRE(c.rivulet("resume shop --coordinator " + address + " --config " + c.config_file).first ==
+          0);
+  c.produce_orders(1000, 5000);
+  c.wait_outputs(std::chrono::seconds(30));
+  c.verify();
 }
 
 TEST_CASE("checkpoint.store=kafka: nodes with separate state directories hand over and fail over through the checkpoint topic",

@@ -641,6 +641,43 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
                                         "b={\"QTY\":3,\"PRICE\":25,\"COST\":75}",
                                         "c={\"QTY\":2,\"PRICE\":30,\"COST\":60}"});
 
+  // PAUSE in the shell pauses the submitted query on every node (the
+  // coordinator's orders carry it): a sale written meanwhile waits in its
+  // topic; `rivulet resume` lets it through.
+  auto [pause_rc, pause_out] =
+      run_command(rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address +
+                      " --config " + c.config_file + " 2>&1",
+                  "PAUSE priced;\nSHOW QUERIES;\nPAUSE nope;\n", 60);
+  INFO(pause_out);
+  CHECK(pause_rc == 1);  // the unknown one
+  CHECK(pause_out.find("Query priced paused in the cluster.") != std::string::npos);
+  CHECK(pause_out.find("| priced   | PAUSED ") != std::string::npos);
+  CHECK(pause_out.find("line 3:7: Unknown queryId: NOPE (SHOW QUERIES lists them, the cluster's "
+                       "too)") != std::string::npos);
+  auto every_task = [&](const std::string& state) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
+      auto st = c.status();
+      size_t in_state = 0;
+      for (const auto& t : st["tasks"]) in_state += t.value("state", "") == state ? 1 : 0;
+      if (in_state == 4) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  CHECK(every_task("paused"));
+  CHECK(c.status()["queries"][0]["paused"] == true);
+  c.kcat_produce("sales", "a|{\"QTY\":5}\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(topic_keys(c, "priced").size() == 3);
+  auto [resume_rc, resume_out] =
+      c.rivulet("resume priced --coordinator " + c.address + " --config " + c.config_file);
+  CHECK(resume_rc == 0);
+  CHECK(resume_out.find("query priced resumed") != std::string::npos);
+  CHECK(priced(4).size() == 4);
+  CHECK(every_task("running"));
+  CHECK(c.status()["queries"][0]["paused"] == false);
+
   // TERMINATE in the shell stops the submitted query (as rivulet
   // terminate does); the shell's own queries come first.
   auto [term_rc, term_out] =

@@ -285,6 +285,50 @@ TEST_CASE("a terminated query's tasks are released, given to nobody, then forgot
   CHECK(counts(c, "q", 4)[""] == 0);
 }
 
+// PAUSE / RESUME of a submitted query: the orders say it, the tasks keep
+// their owners and epochs, a restarted coordinator remembers it.
+TEST_CASE("a paused query keeps its tasks where they are and tells every node", "[cluster]") {
+  CoordinatorState c(kTimes, "", 0);
+  REQUIRE(c.submit(query("q", 4), "", 0).empty());
+  FakeNode a("a"), b("b");
+  for (int i = 0; i < 8; ++i) {
+    a.beat(c, i);
+    b.beat(c, i);
+  }
+  std::vector<std::string> owners;
+  std::vector<int64_t> epochs;
+  for (int32_t p = 0; p < 4; ++p) {
+    owners.push_back(c.owner(TaskKey{"q", p}));
+    epochs.push_back(c.task_epoch(TaskKey{"q", p}));
+  }
+  CHECK_THAT(c.set_paused("q", true, "wrong"), Catch::Contains("cluster.secret mismatch: pause"));
+  CHECK_THAT(c.set_paused("nope", true, ""),
+             Catch::Contains("no query named 'nope' (submitted: q)"));
+  REQUIRE(c.set_paused("q", true, "").empty());
+  CHECK(c.set_paused("q", true, "").empty());  // again: nothing changes
+  auto orders = a.beat(c, 20);
+  REQUIRE(orders.queries.size() == 1);
+  CHECK(orders.queries[0].paused);
+  b.beat(c, 20);
+  for (int32_t p = 0; p < 4; ++p) {
+    CHECK(c.owner(TaskKey{"q", p}) == owners[p]);
+    CHECK(c.task_epoch(TaskKey{"q", p}) == epochs[p]);
+  }
+  CHECK(c.status_json(21).find("\"paused\":true") != std::string::npos);
+  CHECK_THAT(render_status_table(c.status_json(21)), Catch::Contains("query q: paused"));
+  auto events = c.take_events();
+  CHECK(std::count(events.begin(), events.end(), "query q paused") == 1);
+  // Persisted: a restarted coordinator's orders still say paused.
+  CoordinatorState restarted(kTimes, "", 100);
+  restarted.restore(c.queries(), c.epoch(), 100);
+  CHECK(restarted.queries()[0].paused);
+  REQUIRE(c.set_paused("q", false, "").empty());
+  CHECK_FALSE(a.beat(c, 30).queries[0].paused);
+  // A terminating query cannot be paused.
+  REQUIRE(c.terminate("q", "", 40).empty());
+  CHECK_THAT(c.set_paused("q", true, ""), Catch::Contains("is being terminated"));
+}
+
 TEST_CASE("a terminated query whose node died is forgotten once the node is declared dead",
           "[cluster]") {
   CoordinatorState c(kTimes, "", 0);
