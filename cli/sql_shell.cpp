@@ -987,18 +987,27 @@ struct SqlShell::Impl {
     return true;
   }
 
+  // The name under which the cluster at --coordinator holds the query typed
+  // as `id`: as submitted, which the parser may have upper-cased; "" when
+  // there is none.
+  Expected<std::string> submitted_name(const std::string& id, const Config& config) {
+    auto defs = cluster::fetch_queries(options.coordinator, config);
+    if (!defs) return defs.error();
+    std::string name;
+    for (const auto& d : *defs)
+      if (d.name == id || (name.empty() && upper(d.name) == upper(id))) name = d.name;
+    return name;
+  }
+
   // PAUSE / RESUME of a query submitted to the cluster at --coordinator (as
   // `rivulet pause` does): the nodes follow within a heartbeat.
   Expected<bool> pause_submitted(const sql::PauseResume& p) {
     SignalBlock block;
     auto config = cluster_settings();
     if (!config) return config.error();
-    auto defs = cluster::fetch_queries(options.coordinator, *config);
-    if (!defs) return defs.error();
-    std::string name;
-    for (const auto& d : *defs)  // its name as submitted; the parser may have upper-cased it
-      if (d.name == p.query_id || (name.empty() && upper(d.name) == upper(p.query_id)))
-        name = d.name;
+    auto found = submitted_name(p.query_id, *config);
+    if (!found) return found.error();
+    const std::string& name = *found;
     if (name.empty())
       return sql_error(p.query_loc, "Unknown queryId: " + p.query_id +
                                         " (SHOW QUERIES lists them, the cluster's too)");
@@ -1015,12 +1024,9 @@ struct SqlShell::Impl {
     SignalBlock block;
     auto config = cluster_settings();
     if (!config) return config.error();
-    auto defs = cluster::fetch_queries(options.coordinator, *config);
-    if (!defs) return defs.error();
-    std::string name;
-    for (const auto& d : *defs)  // its name as submitted; the parser may have upper-cased it
-      if (d.name == t.query_id || (name.empty() && upper(d.name) == upper(t.query_id)))
-        name = d.name;
+    auto found = submitted_name(t.query_id, *config);
+    if (!found) return found.error();
+    const std::string& name = *found;
     if (name.empty())
       return Error::fatal("Unknown queryId: " + t.query_id +
                           " (SHOW QUERIES lists them, the cluster's too)");

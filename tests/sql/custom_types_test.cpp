@@ -19,6 +19,15 @@ namespace {
 using nlohmann::json;
 using rivulet::testing::string_key;
 
+// What the engine answers one statement, parsed with its types: its
+// message, or its error.
+std::string answer(SqlEngine& engine, const std::string& statement) {
+  auto parsed = parse_statement(statement, engine.types());
+  if (!parsed) return parsed.error().message;
+  auto r = engine.execute(*parsed);
+  return r ? *r : r.error().message;
+}
+
 std::string error_of(const Expected<bool>& r) {
   return r ? std::string("accepted") : r.error().message;
 }
@@ -77,22 +86,14 @@ TEST_CASE("custom types: a registered name stands for its type in columns and CA
 
 TEST_CASE("custom types: duplicates, drops, built-in names and quoted names", "[sql][types]") {
   SqlEngine engine;
-  auto parsed = parse_statement("CREATE TYPE MONEY AS DECIMAL(10, 2)");
-  REQUIRE(parsed);
-  auto created = engine.execute(*parsed);
-  REQUIRE(created);
-  CHECK(*created == "Type MONEY created");
+  CHECK(answer(engine, "CREATE TYPE MONEY AS DECIMAL(10, 2)") == "Type MONEY created");
 
   // Registered twice: refused in ksqlDB's words, at the name; IF NOT EXISTS
   // keeps the first.
   CHECK(error_of(engine.execute_script("CREATE TYPE MONEY AS STRUCT<X INT>;")) ==
         "line 1:13: Cannot register custom type 'MONEY' since it is already registered with "
         "type: DECIMAL(10, 2)");
-  auto again = parse_statement("CREATE TYPE IF NOT EXISTS money AS STRING", engine.types());
-  REQUIRE(again);
-  auto kept = engine.execute(*again);
-  REQUIRE(kept);
-  CHECK(*kept == "Type MONEY already exists");
+  CHECK(answer(engine, "CREATE TYPE IF NOT EXISTS money AS STRING") == "Type MONEY already exists");
   REQUIRE(
       engine.execute_script("CREATE STREAM PAY (ID STRING KEY, AMOUNT money)\n"
                             "  WITH (kafka_topic='pay', value_format='JSON');"));
@@ -109,22 +110,14 @@ TEST_CASE("custom types: duplicates, drops, built-in names and quoted names", "[
 
   // Dropped: the name is unknown to the statements after it; sources
   // declared with it keep their columns (ksqlDB's rule).
-  auto drop = parse_statement("DROP TYPE MONEY");
-  REQUIRE(drop);
-  auto dropped = engine.execute(*drop);
-  REQUIRE(dropped);
-  CHECK(*dropped == "Type MONEY dropped");
+  CHECK(answer(engine, "DROP TYPE MONEY") == "Type MONEY dropped");
   CHECK(engine.catalog().find("PAY")->schema.columns[1].type->to_string() == "DECIMAL(10, 2)");
   CHECK(error_of(engine.execute_script("CREATE STREAM PAY3 (ID STRING KEY, AMOUNT MONEY)\n"
                                        "  WITH (kafka_topic='pay3', value_format='JSON');")) ==
         "line 1:43: Unknown type: MONEY");
   CHECK(error_of(engine.execute_script("\n  DROP TYPE MONEY;")) ==
         "line 2:13: Type MONEY does not exist.");
-  auto if_exists = parse_statement("DROP TYPE IF EXISTS MONEY");
-  REQUIRE(if_exists);
-  auto nothing = engine.execute(*if_exists);
-  REQUIRE(nothing);
-  CHECK(*nothing == "Type MONEY does not exist");
+  CHECK(answer(engine, "DROP TYPE IF EXISTS MONEY") == "Type MONEY does not exist");
 
   // A built-in type's name is refused at parse.
   CHECK(error_of(engine.execute_script("CREATE TYPE varchar AS INT;")) ==
