@@ -217,8 +217,9 @@ void add_sql_command(CLI::App& app) {
       "(~/.rivulet_history, or $RIVULET_HISTORY); Ctrl-C clears the line or stops a push\n"
       "query; EXIT or Ctrl-D ends the session. Otherwise statements are read from stdin\n"
       "(rivulet sql --bootstrap B < script.sql) until EOF or a line EXIT (or QUIT).\n"
-      "Persistent queries run until TERMINATE or the end of the session. Errors\n"
-      "(line L:C: ...) never end the session.\n"
+      "Persistent queries run until TERMINATE or the end of the session (PAUSE and\n"
+      "RESUME hold them still and let them go on). Errors (line L:C: ...) never end\n"
+      "the session.\n"
       "\n"
       "Exit status: 0; when not reading a terminal, 1 if any statement failed (130/143 when\n"
       "SIGINT/SIGTERM ended it while it waited for input); 2 for usage errors.");
