@@ -756,6 +756,7 @@ struct SqlShell::Impl {
       queries.erase(it);
       SignalBlock block;
       q.app->stop();
+      session.forget_query_id(q.id);
     }
     message(*r);
     return true;
@@ -810,17 +811,14 @@ struct SqlShell::Impl {
       message(*r);
       return true;
     }
-    std::string id, sink;
+    const std::string id = engine->last_query_id();  // WITH (QUERY_ID=...) or generated
+    std::string sink;
     if (const auto* c = std::get_if<sql::CreateAsSelect>(&s.body)) {
-      const sql::SourceInfo* info = engine->catalog().find(c->name);
-      id = info ? info->query_id : "QUERY_" + std::to_string(before);
       sink = c->name;
     } else if (const auto* src = std::get_if<sql::CreateSource>(&s.body)) {
       const sql::SourceInfo* info = engine->catalog().find(src->name);
       sink = info ? info->name : src->name;
-      id = sql::source_table_query_id(sink, before);
     } else {
-      id = "INSERTQUERY_" + std::to_string(before);
       sink = std::get<sql::InsertInto>(s.body).target;
     }
     auto valid = engine->topology().validate();
@@ -892,12 +890,7 @@ struct SqlShell::Impl {
         message(*r);
         return true;
       }
-      if (const auto* c = std::get_if<sql::CreateAsSelect>(&inner.body)) {
-        const sql::SourceInfo* info = engine.catalog().find(c->name);
-        id = info ? info->query_id : "QUERY_" + std::to_string(before);
-      } else {
-        id = "INSERTQUERY_" + std::to_string(before);
-      }
+      id = engine.last_query_id();
       auto valid = engine.topology().validate();
       if (!valid) return valid.error();
       text = inner.text;
@@ -956,6 +949,7 @@ struct SqlShell::Impl {
     for (auto& q : stopping) {
       SignalBlock block;
       q.app->stop();
+      session.forget_query_id(q.id);  // a later WITH (QUERY_ID=...) may take it
     }
     message(stopping.size() == 1 ? "Query terminated." : std::to_string(stopping.size()) +
                                                              " queries terminated.");

@@ -53,7 +53,7 @@ std::vector<TableCandidate> table_candidates(const sql::SqlEngine& engine, const
     c.target.key_columns = t->schema.key_columns();
     c.target.value_columns = t->schema.value_columns();
     c.target.struct_key = t->key_format == "DELIMITED";
-    const bool derived = t->query_id.rfind("CTAS_", 0) == 0;
+    const bool derived = !t->query_id.empty();  // a CREATE TABLE AS SELECT's (any QUERY_ID)
     c.target.store = derived ? sql::queryable_store_name(t->name) : t->name;
     auto origin = topo.store_origin(c.target.store);
     c.target.windowed = t->window.has_value();

@@ -1,6 +1,7 @@
 #include "sql/planner.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <functional>
 #include <limits>
@@ -300,7 +301,9 @@ class QueryPlanner {
     // one each window until the records' time passes its end by the
     // window's retention (RETENTION, else size or gap + grace; a result of
     // a windowed source without WINDOW: its size + ksqlDB's default grace).
-    if (sink_.is_table() && id_.rfind("CTAS_", 0) == 0) {
+    // (A CREATE TABLE AS SELECT's sink names this query as its writer; an
+    // INSERT INTO's names its table's own query, a push query's none.)
+    if (sink_.is_table() && sink_.query_id == id_) {
       int64_t keep_ms = -1;
       if (sink_.window) {
         keep_ms = q_.window ? window_spec(*q_.window, q_.emit).retention()
@@ -1727,8 +1730,9 @@ Expected<std::string> SqlEngine::execute(const Statement& s) {
         restore_planning(saved);
         return sql_error(c->name_loc, node.error().message);
       }
-      return *r + " and materialized (query " + source_table_query_id(created.name, queries_++) +
-             ")";
+      last_query_id_ = source_table_query_id(created.name, queries_++);
+      query_ids_.insert(last_query_id_);
+      return *r + " and materialized (query " + last_query_id_ + ")";
     }
   }
   if (std::holds_alternative<CreateSource>(s.body) || std::holds_alternative<DropSource>(s.body) ||
@@ -1835,8 +1839,11 @@ Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::s
     if (const Property* d = first.properties.find("VALUE_DELIMITER"))
       info->properties.items.push_back(*d);
   }
-  std::string id = std::string(c.type == SourceType::Stream ? "CSAS_" : "CTAS_") + info->name +
-                   "_" + std::to_string(queries_);
+  auto chosen =
+      query_id(c.properties, std::string(c.type == SourceType::Stream ? "CSAS_" : "CTAS_") +
+                                 info->name + "_" + std::to_string(queries_));
+  if (!chosen) return chosen.error();
+  const std::string id = *chosen;
   info->query_id = id;
   if (catalog_.find(info->name) && !c.or_replace && c.if_not_exists)
     return std::string("Source already exists");
@@ -1849,6 +1856,8 @@ Expected<std::string> SqlEngine::create_as(const CreateAsSelect& c, const std::s
   auto added = catalog_.add(*info, c.or_replace, c.if_not_exists, c.name_loc);
   if (!added) return added.error();
   ++queries_;
+  query_ids_.insert(id);
+  last_query_id_ = id;
   return std::string(source_type_name(c.type)) + " created and running";
 }
 
@@ -1858,6 +1867,7 @@ SqlEngine SqlEngine::fork() const {
   e.properties_ = properties_;
   e.variables_ = variables_;
   e.types_ = types_;
+  e.query_ids_ = query_ids_;
   e.queries_ = queries_;
   return e;
 }
@@ -1892,12 +1902,31 @@ Expected<std::string> SqlEngine::insert_into(const InsertInto& i) {
   auto target = check_insert_into(i, *analysis, catalog_);
   if (!target) return target.error();
   SourceInfo sink = **target;
-  std::string id = "INSERTQUERY_" + std::to_string(queries_);
-  QueryPlanner planner(*this, *i.query, *analysis, sink, id);
+  auto id = query_id(i.properties, "INSERTQUERY_" + std::to_string(queries_));
+  if (!id) return id.error();
+  QueryPlanner planner(*this, *i.query, *analysis, sink, *id);
   auto planned = planner.plan();
   if (!planned) return planned.error();
   ++queries_;
+  query_ids_.insert(*id);
+  last_query_id_ = *id;
   return std::string("Insert query running");
+}
+
+Expected<std::string> SqlEngine::query_id(const Properties& props, std::string generated) const {
+  const Property* p = props.find("QUERY_ID");
+  if (p == nullptr) return generated;
+  auto text = props.text("QUERY_ID");
+  if (!text) return sql_error(p->loc, "QUERY_ID must be a string, as in QUERY_ID='my_query'");
+  const std::string id = to_upper(*text);
+  const bool valid = !id.empty() && std::all_of(id.begin(), id.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
+  });
+  if (!valid)
+    return sql_error(
+        p->loc, "Invalid QUERY_ID '" + *text + "': a query id takes letters, digits and '_' only");
+  if (query_ids_.count(id)) return sql_error(p->loc, "Query ID '" + id + "' already exists.");
+  return id;
 }
 
 }  // namespace rivulet::sql

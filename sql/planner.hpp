@@ -32,6 +32,7 @@
 // it builds may be instantiated from any thread once built.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,9 +134,18 @@ class SqlEngine {
   // INSERT INTO ... VALUES statements executed so far, checked and encoded
   // (sql/insert_values.hpp): `rivulet run` writes them before its queries start.
   const std::vector<InsertedRecord>& inserts() const { return inserts_; }
+  // The id of the last persistent query planned (CSAS_<name>_<n>,
+  // INSERTQUERY_<n>, CST_<name>_<n>, or its WITH (QUERY_ID='...')).
+  const std::string& last_query_id() const { return last_query_id_; }
+  // The shell terminated query `id`: a later WITH (QUERY_ID=...) may take it.
+  void forget_query_id(const std::string& id) { query_ids_.erase(id); }
 
  private:
   Expected<std::string> create_as(const CreateAsSelect& c, const std::string& text);
+  // The query's id: WITH (QUERY_ID='...') upper-cased when given (ksqlDB's:
+  // letters, digits and '_', unique among the engine's queries), else
+  // `generated`.
+  Expected<std::string> query_id(const Properties& props, std::string generated) const;
   Expected<std::string> insert_into(const InsertInto& i);
   // What planning a query may change in the engine, saved before and put
   // back when the query is refused half-way: a refused statement leaves no
@@ -180,6 +190,8 @@ class SqlEngine {
   Variables variables_;
   TypeRegistry types_;
   std::vector<InsertedRecord> inserts_;
+  std::set<std::string> query_ids_;  // of the queries planned so far
+  std::string last_query_id_;
   // EXPLAIN's "Subqueries": per subquery of a planned query, how it is
   // evaluated ("<query id>  line L:C  WHERE  T: key lookup ...").
   std::vector<std::string> subquery_notes_;

@@ -861,6 +861,29 @@ TEST_CASE("rivulet sql: PAUSE and RESUME a persistent query", "[integration][sql
   result = read_until(*shell, "+--");
   CHECK(has_line(result, "| CTAS_COUNTS_0 | RUNNING "));
 
+  // WITH (QUERY_ID=...) names a query; PAUSE and TERMINATE take that name,
+  // and once terminated the name may be given again.
+  session.send(
+      "CREATE TABLE TOTALS WITH (QUERY_ID='totals') AS\n"
+      "  SELECT UID, SUM(AMOUNT) AS T FROM ORDERS GROUP BY UID;\n");
+  auto named = shell->read_line();
+  REQUIRE(named.has_value());
+  CHECK(named->rfind("Table created and running (query TOTALS, application.id=", 0) == 0);
+  CHECK(named->find("-totals, 2 partitions)") != std::string::npos);
+  session.send(
+      "PAUSE totals;\nTERMINATE TOTALS;\nDROP TABLE TOTALS;\n"
+      "CREATE TABLE TOTALS WITH (QUERY_ID='totals') AS\n"
+      "  SELECT UID, SUM(AMOUNT) AS T FROM ORDERS GROUP BY UID;\n");
+  auto named_paused = shell->read_line();
+  REQUIRE(named_paused.has_value());
+  CHECK(*named_paused == "Query TOTALS paused.");
+  auto terminated = shell->read_line();
+  REQUIRE(terminated.has_value());
+  CHECK(*terminated == "Query terminated.");
+  REQUIRE(read_until(*shell, "Table created and running (query TOTALS,").size() == 2);
+  result = pull_until(session, "SELECT T FROM TOTALS WHERE UID = 'u1';\n", "| 10.0 |");
+  CHECK(has_line(result, "| 10.0 |"));
+
   session.send("\n  RESUME NOPE;\n");
   const int nope_line = session.line;
   shell->close_stdin();

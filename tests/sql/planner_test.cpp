@@ -1530,5 +1530,52 @@ TEST_CASE("planner: ALTER ADD COLUMN adds value columns for the queries after it
   CHECK(other.catalog().find("K")->schema.columns.size() == 2);
 }
 
+// WITH (QUERY_ID='...') of CREATE ... AS SELECT and INSERT INTO (ksqlDB's):
+// the query's id, upper-cased, in its nodes' names; unique among the
+// engine's queries until forgotten (the shell's TERMINATE); refused at the
+// property's line:column when invalid or taken.
+TEST_CASE("planner: WITH (QUERY_ID) names a query", "[sql][planner]") {
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM O (UID STRING KEY, AMOUNT DOUBLE) WITH (kafka_topic='o', "
+      "value_format='JSON');\n"
+      "CREATE STREAM BIG WITH (QUERY_ID='big_orders') AS SELECT * FROM O WHERE AMOUNT > 10;\n");
+  INFO((ran ? std::string() : ran.error().message));
+  REQUIRE(ran);
+  CHECK(engine.last_query_id() == "BIG_ORDERS");
+  CHECK(engine.catalog().find("BIG")->query_id == "BIG_ORDERS");
+  CHECK(engine.explain().find("BIG_ORDERS-where processor") != std::string::npos);
+  REQUIRE(engine.execute_script("INSERT INTO BIG WITH (QUERY_ID='More_1') SELECT * FROM O;"));
+  CHECK(engine.last_query_id() == "MORE_1");
+  // Without one: the generated id.
+  REQUIRE(engine.execute_script("CREATE STREAM ALL_O AS SELECT * FROM O;"));
+  CHECK(engine.last_query_id() == "CSAS_ALL_O_2");
+  // A CREATE TABLE AS SELECT of any id keeps its rows for pull queries.
+  REQUIRE(engine.execute_script(
+      "CREATE TABLE TOTALS WITH (QUERY_ID='totals') AS SELECT UID, SUM(AMOUNT) AS T FROM O "
+      "GROUP BY UID;"));
+  CHECK(engine.topology().store_origin(queryable_store_name("TOTALS")).has_value());
+
+  auto refused = [&](SqlEngine& e, const std::string& statement) {
+    auto r = e.execute_script(statement);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  CHECK(refused(engine, "CREATE STREAM B2 WITH (QUERY_ID='BIG_ORDERS') AS SELECT * FROM O;") ==
+        "line 1:24: Query ID 'BIG_ORDERS' already exists.");
+  CHECK(refused(engine, "INSERT INTO BIG WITH (query_id='more_1') SELECT * FROM O;") ==
+        "line 1:23: Query ID 'MORE_1' already exists.");
+  CHECK(refused(engine, "CREATE STREAM B3 WITH (QUERY_ID='big-orders') AS SELECT * FROM O;") ==
+        "line 1:24: Invalid QUERY_ID 'big-orders': a query id takes letters, digits and '_' only");
+  CHECK(engine.catalog().find("B2") == nullptr);  // nothing of a refused query stays
+  // A fork (the shell's planner of one query) knows the ids; once one is
+  // forgotten (terminated) it may be taken again.
+  SqlEngine fork = engine.fork();
+  CHECK(refused(fork, "CREATE STREAM B4 WITH (QUERY_ID='big_orders') AS SELECT * FROM O;") ==
+        "line 1:24: Query ID 'BIG_ORDERS' already exists.");
+  fork.forget_query_id("BIG_ORDERS");
+  CHECK(refused(fork, "CREATE STREAM B4 WITH (QUERY_ID='big_orders') AS SELECT * FROM O;") ==
+        "accepted");
+}
+
 }  // namespace
 }  // namespace rivulet::sql
