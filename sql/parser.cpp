@@ -171,6 +171,19 @@ class Parser {
     return name;
   }
 
+  // [IF NOT EXISTS] (CREATE) and [IF EXISTS] (DROP).
+  bool accept_if_not_exists() {
+    if (!accept_word("IF")) return false;
+    consume_word("NOT");
+    consume_word("EXISTS");
+    return true;
+  }
+  bool accept_if_exists() {
+    if (!accept_word("IF")) return false;
+    consume_word("EXISTS");
+    return true;
+  }
+
   // ---- statements ----------------------------------------------------------
 
   Statement statement_with_end() {
@@ -305,11 +318,7 @@ class Parser {
   StatementBody create_type() {
     consume_word("TYPE");
     CreateType c;
-    if (accept_word("IF")) {
-      consume_word("NOT");
-      consume_word("EXISTS");
-      c.if_not_exists = true;
-    }
+    c.if_not_exists = accept_if_not_exists();
     c.name_loc = cur().loc;
     c.name = identifier("a type name");
     if (is_builtin_type_name(to_upper(c.name)))
@@ -324,10 +333,7 @@ class Parser {
   StatementBody drop_type() {
     consume_word("TYPE");
     DropType d;
-    if (accept_word("IF")) {
-      consume_word("EXISTS");
-      d.if_exists = true;
-    }
+    d.if_exists = accept_if_exists();
     d.name_loc = cur().loc;
     d.name = identifier("a type name");
     types_.erase(d.name);
@@ -344,12 +350,7 @@ class Parser {
     }
     bool is_source = accept_word("SOURCE");
     SourceType type = source_type();
-    bool if_not_exists = false;
-    if (accept_word("IF")) {
-      consume_word("NOT");
-      consume_word("EXISTS");
-      if_not_exists = true;
-    }
+    const bool if_not_exists = accept_if_not_exists();
     SourceLocation name_loc = cur().loc;
     std::string name = identifier("a source name");
     if (at(TokenKind::LParen)) {
@@ -501,10 +502,7 @@ class Parser {
     if (at_word("TYPE")) return drop_type();
     DropSource d;
     d.type = source_type();
-    if (accept_word("IF")) {
-      consume_word("EXISTS");
-      d.if_exists = true;
-    }
+    d.if_exists = accept_if_exists();
     d.name_loc = cur().loc;
     d.name = identifier("a source name");
     if (accept_word("DELETE")) {
