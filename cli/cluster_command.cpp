@@ -298,15 +298,42 @@ void add_cluster_commands(CLI::App& app) {
                     : "Let a paused query's tasks go on where they stopped");
     struct Options {
       std::string name, coordinator, config;
+      bool all = false;
     };
     auto opts = std::make_shared<Options>();
-    cmd->add_option("query", opts->name, "Query name (as rivulet submit registered it)")
-        ->required();
+    auto* query =
+        cmd->add_option("query", opts->name, "Query name (as rivulet submit registered it)");
+    auto* all = cmd->add_flag(
+        "--all", opts->all,
+        std::string("Every submitted query (ksqlDB's ") + (pause ? "PAUSE" : "RESUME") + " ALL)");
+    query->excludes(all);
     cmd->add_option("--coordinator", opts->coordinator, "HOST:PORT of the coordinator")->required();
     cmd->add_option("--config", opts->config, "Properties file (cluster.secret, cluster.tls.*)");
     cmd->callback([opts, pause, verb] {
+      if (opts->name.empty() && !opts->all) {
+        std::cerr << "rivulet " << verb << ": name a query, or --all\n";
+        exit_code = 2;
+        return;
+      }
       auto config = load_config(opts->config);
       if (!config) return;
+      const char* done = pause ? " paused" : " resumed";
+      if (opts->all) {
+        auto r =
+            cluster::pause_all(opts->coordinator, pause, config->get("cluster.secret"), &*config);
+        if (!r) {
+          std::cerr << "rivulet " << verb << ": " << r.error().to_string() << "\n";
+          exit_code = 1;
+          return;
+        }
+        std::string names;
+        for (const auto& n : *r) names += (names.empty() ? "" : ", ") + n;
+        std::cout << r->size() << (r->size() == 1 ? " query" : " queries") << done
+                  << (r->empty() ? std::string(" (none submitted)")
+                                 : ": " + names + " (the nodes follow within a heartbeat)")
+                  << "\n";
+        return;
+      }
       auto r = cluster::pause_query(opts->coordinator, opts->name, pause,
                                     config->get("cluster.secret"), &*config);
       if (!r) {
@@ -314,8 +341,7 @@ void add_cluster_commands(CLI::App& app) {
         exit_code = 1;
         return;
       }
-      std::cout << "query " << opts->name << (pause ? " paused" : " resumed")
-                << " (the nodes follow within a heartbeat)\n";
+      std::cout << "query " << opts->name << done << " (the nodes follow within a heartbeat)\n";
     });
   }
 }

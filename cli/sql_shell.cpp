@@ -957,8 +957,8 @@ struct SqlShell::Impl {
   }
 
   // PAUSE / RESUME: the query's tasks stop processing (state kept, input
-  // waiting in its topics) or go on (Application::pause). The shell's own
-  // queries only.
+  // waiting in its topics) or go on (Application::pause). A name the shell
+  // does not run, and ALL, reach the cluster at --coordinator too.
   Expected<bool> pause_resume(const sql::PauseResume& p) {
     const char* done = p.resume ? "resumed" : "paused";
     std::vector<RunningQuery*> chosen;
@@ -975,9 +975,26 @@ struct SqlShell::Impl {
         q->app->pause();
       }
     }
-    message(p.all ? std::to_string(chosen.size()) + (chosen.size() == 1 ? " query " : " queries ") +
-                        done + "."
-                  : "Query " + chosen.front()->id + " " + done + ".");
+    if (!p.all) {
+      message("Query " + chosen.front()->id + " " + done + ".");
+      return true;
+    }
+    // ALL with --coordinator: the cluster's submitted queries as well.
+    std::vector<std::string> submitted;
+    if (!options.coordinator.empty()) {
+      SignalBlock block;
+      auto config = cluster_settings();
+      if (!config) return config.error();
+      auto asked = cluster::pause_all(options.coordinator, !p.resume, config->get("cluster.secret"),
+                                      &*config);
+      if (!asked) return asked.error();
+      submitted = std::move(*asked);
+    }
+    const size_t n = chosen.size() + submitted.size();
+    std::string names;
+    for (const auto& name : submitted) names += (names.empty() ? "" : ", ") + name;
+    message(std::to_string(n) + (n == 1 ? " query " : " queries ") + done +
+            (names.empty() ? std::string(".") : " (in the cluster: " + names + ")."));
     return true;
   }
 

@@ -1,5 +1,6 @@
 #include "cluster/client.hpp"
 
+#include <algorithm>
 #include <caf/io/all.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -94,6 +95,35 @@ Expected<bool> pause_query(const std::string& coordinator, const std::string& na
                            const std::string& secret, const Config* config) {
   return ask_or_refused(coordinator, config, paused ? "pause" : "resume",
                         "the coordinator refused: ", pause_atom::value, name, paused, secret);
+}
+
+Expected<std::vector<std::string>> pause_all(const std::string& coordinator, bool paused,
+                                             const std::string& secret, const Config* config) {
+  auto listed = [&]() -> Expected<std::vector<std::string>> {
+    auto status = fetch_status(coordinator, config);
+    if (!status) return status.error();
+    auto j = nlohmann::json::parse(*status, nullptr, false);
+    if (!j.is_object()) return Error::fatal("the coordinator's status is not JSON: " + *status);
+    std::vector<std::string> names;
+    for (const auto& q : j["queries"])
+      if (!q.value("terminating", false)) names.push_back(q.value("name", ""));
+    return names;
+  };
+  auto names = listed();
+  if (!names) return names.error();
+  std::vector<std::string> done;
+  for (const auto& name : *names) {
+    auto asked = pause_query(coordinator, name, paused, secret, config);
+    if (asked) {
+      done.push_back(name);
+      continue;
+    }
+    // Refused: gone since the listing, or a real refusal (the secret).
+    auto now = listed();
+    if (!now) return now.error();
+    if (std::find(now->begin(), now->end(), name) != now->end()) return asked.error();
+  }
+  return done;
 }
 
 Expected<bool> wait_terminated(const std::string& coordinator, const std::string& name,

@@ -3,6 +3,7 @@
 // the coordinator. Each call connects, asks once and disconnects.
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "cluster/protocol.hpp"
 #include "runtime/config.hpp"
@@ -31,6 +32,15 @@ Expected<bool> terminate_query(const std::string& coordinator, const std::string
 // follow within a heartbeat.
 Expected<bool> pause_query(const std::string& coordinator, const std::string& name, bool paused,
                            const std::string& secret, const Config* config = nullptr);
+
+// PAUSE ALL / RESUME ALL: pause_query for every query the coordinator
+// lists (not those being terminated), one request each; returns their
+// names, in the coordinator's order. A query terminated between the
+// listing and its request is left out; any other refusal is an error
+// (the queries asked before it keep their new state).
+Expected<std::vector<std::string>> pause_all(const std::string& coordinator, bool paused,
+                                             const std::string& secret,
+                                             const Config* config = nullptr);
 
 // Waits until the coordinator no longer lists query `name`: every task was
 // released or its node is gone. After `timeout`, an error names the tasks

@@ -643,16 +643,19 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
 
   // PAUSE in the shell pauses the submitted query on every node (the
   // coordinator's orders carry it): a sale written meanwhile waits in its
-  // topic; `rivulet resume` lets it through.
+  // topic; `rivulet resume --all` lets it through. RESUME ALL and PAUSE
+  // ALL take the cluster's queries as well as the shell's own.
   auto [pause_rc, pause_out] =
       run_command(rivulet::testing::rivulet_binary() + " sql --coordinator " + c.address +
                       " --config " + c.config_file + " 2>&1",
-                  "PAUSE priced;\nSHOW QUERIES;\nPAUSE nope;\n", 60);
+                  "PAUSE priced;\nSHOW QUERIES;\nRESUME ALL;\nPAUSE ALL;\nPAUSE nope;\n", 60);
   INFO(pause_out);
   CHECK(pause_rc == 1);  // the unknown one
   CHECK(pause_out.find("Query priced paused in the cluster.") != std::string::npos);
   CHECK(pause_out.find("| priced   | PAUSED ") != std::string::npos);
-  CHECK(pause_out.find("line 3:7: Unknown queryId: NOPE (SHOW QUERIES lists them, the cluster's "
+  CHECK(pause_out.find("1 query resumed (in the cluster: priced).") != std::string::npos);
+  CHECK(pause_out.find("1 query paused (in the cluster: priced).") != std::string::npos);
+  CHECK(pause_out.find("line 5:7: Unknown queryId: NOPE (SHOW QUERIES lists them, the cluster's "
                        "too)") != std::string::npos);
   auto every_task = [&](const std::string& state) {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -670,10 +673,14 @@ TEST_CASE("INSERT VALUES in a submitted file: written once, by rivulet submit",
   c.kcat_produce("sales", "a|{\"QTY\":5}\n");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   CHECK(topic_keys(c, "priced").size() == 3);
+  auto [usage_rc, usage_out] = c.rivulet("resume --coordinator " + c.address);
+  CHECK(usage_rc == 2);
+  CHECK(usage_out.find("rivulet resume: name a query, or --all") != std::string::npos);
   auto [resume_rc, resume_out] =
-      c.rivulet("resume priced --coordinator " + c.address + " --config " + c.config_file);
+      c.rivulet("resume --all --coordinator " + c.address + " --config " + c.config_file);
   CHECK(resume_rc == 0);
-  CHECK(resume_out.find("query priced resumed") != std::string::npos);
+  CHECK(resume_out.find("1 query resumed: priced (the nodes follow within a heartbeat)") !=
+        std::string::npos);
   CHECK(priced(4).size() == 4);
   CHECK(every_task("running"));
   CHECK(c.status()["queries"][0]["paused"] == false);
