@@ -8,7 +8,7 @@ packages=(
   libcaf-dev librdkafka-dev libmsgpack-cxx-dev libboost-dev catch2 kcat
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcpp-httplib-dev libbenchmark-dev libreadline-dev
-  libxxhash-dev libssl-dev openssl libjemalloc-dev
+  libxxhash-dev libssl-dev openssl libjemalloc-dev libavro-dev python3-avro
   "$@"
 )
 missing=()

@@ -1,0 +1,137 @@
+#include "connectors/schema_registry_client.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace rivulet::connectors {
+
+namespace {
+
+constexpr const char* kContentType = "application/vnd.schemaregistry.v1+json";
+
+// "/" and the other reserved characters of a subject, %-escaped for a path.
+std::string path_escape(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+class HttpSchemaRegistry final : public SchemaRegistry {
+ public:
+  HttpSchemaRegistry(std::string url, int timeout_ms) : url_(std::move(url)), client_(url_) {
+    const auto timeout = std::chrono::milliseconds(timeout_ms);
+    client_.set_connection_timeout(timeout);
+    client_.set_read_timeout(timeout);
+    client_.set_write_timeout(timeout);
+  }
+
+  Expected<std::string> schema_by_id(int id) override {
+    auto j = call("GET", "/schemas/ids/" + std::to_string(id), "");
+    if (!j) return j.error();
+    if (!j->contains("schema") || !(*j)["schema"].is_string())
+      return Error::fatal("GET /schemas/ids/" + std::to_string(id) + " of " + url_ +
+                          ": no schema in the answer");
+    return (*j)["schema"].get<std::string>();
+  }
+
+  Expected<RegisteredSchema> latest(const std::string& subject) override {
+    const std::string path = "/subjects/" + path_escape(subject) + "/versions/latest";
+    auto j = call("GET", path, "");
+    if (!j) return j.error();
+    RegisteredSchema out;
+    out.id = j->value("id", 0);
+    out.version = j->value("version", 0);
+    out.schema = j->value("schema", "");
+    if (out.id == 0 || out.schema.empty())
+      return Error::fatal("GET " + path + " of " + url_ + ": no id or schema in the answer");
+    return out;
+  }
+
+  Expected<int> register_schema(const std::string& subject, const std::string& schema) override {
+    const std::string path = "/subjects/" + path_escape(subject) + "/versions";
+    auto j = call("POST", path, nlohmann::json{{"schema", schema}}.dump());
+    if (!j) return j.error();
+    const int id = j->value("id", 0);
+    if (id == 0) return Error::fatal("POST " + path + " of " + url_ + ": no id in the answer");
+    return id;
+  }
+
+  std::string where() const override { return url_; }
+
+ private:
+  // One request, tried again (3 times in all, 200 ms apart) when no answer
+  // came: the registry restarting, a connection refused. An answer with an
+  // error status is not tried again.
+  Expected<nlohmann::json> call(const std::string& method, const std::string& path,
+                                const std::string& body) {
+    std::lock_guard<std::mutex> lock(mutex_);  // one httplib::Client, one request at a time
+    const httplib::Headers headers = {{"Accept", kContentType}};
+    std::string failure;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      auto res = method == "GET" ? client_.Get(path.c_str(), headers)
+                                 : client_.Post(path.c_str(), headers, body, kContentType);
+      if (!res) {
+        failure = httplib::to_string(res.error());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      auto j = nlohmann::json::parse(res->body, nullptr, false);
+      if (res->status / 100 != 2) {
+        std::string message = j.is_object() ? j.value("message", res->body) : res->body;
+        return Error::fatal(method + " " + path + " of " + url_ + ": HTTP " +
+                            std::to_string(res->status) + ": " + message);
+      }
+      if (!j.is_object())
+        return Error::fatal(method + " " + path + " of " + url_ +
+                            ": not a JSON object: " + res->body.substr(0, 200));
+      return j;
+    }
+    return Error::retriable(method + " " + path + " of " + url_ + ": no answer (" + failure + ")");
+  }
+
+  std::string url_;
+  std::mutex mutex_;
+  httplib::Client client_;
+};
+
+}  // namespace
+
+Expected<std::shared_ptr<SchemaRegistry>> http_schema_registry(const std::string& url,
+                                                               int timeout_ms) {
+  const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+  if (!http && !https)
+    return Error::fatal("schema.registry.url '" + url + "': expected http://host:port");
+  const size_t host = url.find("://") + 3;
+  if (url.find('/', host) != std::string::npos && url.find('/', host) != url.size() - 1)
+    return Error::fatal("schema.registry.url '" + url + "': a path is not supported");
+  std::string base = url.back() == '/' ? url.substr(0, url.size() - 1) : url;
+  return std::shared_ptr<SchemaRegistry>(std::make_shared<HttpSchemaRegistry>(base, timeout_ms));
+}
+
+Expected<bool> configure_schema_registry(const Config& config) {
+  const std::string url = config.get("schema.registry.url");
+  if (url.empty()) {
+    set_schema_registry(nullptr);
+    return true;
+  }
+  auto registry =
+      http_schema_registry(url, static_cast<int>(config.get_int("schema.registry.timeout.ms")));
+  if (!registry) return registry.error();
+  set_schema_registry(cached_schema_registry(*registry));
+  return true;
+}
+
+}  // namespace rivulet::connectors

@@ -1,0 +1,36 @@
+#pragma once
+// The AVRO value format with a schema registry: Confluent's wire format,
+// a zero byte, the writer schema's id (4 bytes, big-endian), then the
+// Avro binary datum (runtime/avro_codec.hpp).
+//
+// Decode looks the writer's schema up by its id (once per id and codec:
+// the registry caches it for the process) and reads its fields into the
+// value columns by name, so records written with older or newer schemas
+// of the subject read alike. Encode writes the schema ksqlDB registers for
+// the columns (avro::schema_for), under `subject`, registered on first use
+// (the planner registers a query's output schema when it plans it, so that
+// a refusal is a planning error: register_value_schema).
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "runtime/codec.hpp"
+#include "runtime/data_type.hpp"
+#include "runtime/schema_registry.hpp"
+
+namespace rivulet {
+
+// "<topic>-value": the subject of a topic's value schemas (Confluent's
+// TopicNameStrategy).
+std::string value_subject(std::string_view topic);
+
+std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
+                                       std::shared_ptr<SchemaRegistry> registry,
+                                       std::string subject);
+
+// Registers the schema of `values` under `subject`: its id, or the
+// registry's refusal (an incompatible schema, the registry unreachable).
+Expected<int> register_value_schema(SchemaRegistry& registry, const std::string& subject,
+                                    const Schema& values);
+
+}  // namespace rivulet

@@ -1,0 +1,112 @@
+#include "runtime/schema_registry.hpp"
+
+#include <unordered_map>
+
+namespace rivulet {
+
+namespace {
+
+class CachedSchemaRegistry final : public SchemaRegistry {
+ public:
+  explicit CachedSchemaRegistry(std::shared_ptr<SchemaRegistry> inner) : inner_(std::move(inner)) {}
+
+  Expected<std::string> schema_by_id(int id) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
+    }
+    auto schema = inner_->schema_by_id(id);  // not under the lock: a slow registry
+    if (!schema) return schema;
+    std::lock_guard<std::mutex> lock(mutex_);
+    by_id_.emplace(id, *schema);
+    return schema;
+  }
+
+  Expected<RegisteredSchema> latest(const std::string& subject) override {
+    return inner_->latest(subject);  // changes as schemas evolve: never cached
+  }
+
+  Expected<int> register_schema(const std::string& subject, const std::string& schema) override {
+    const std::string key = subject + '\n' + schema;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = ids_.find(key); it != ids_.end()) return it->second;
+    }
+    auto id = inner_->register_schema(subject, schema);
+    if (!id) return id;
+    std::lock_guard<std::mutex> lock(mutex_);
+    ids_.emplace(key, *id);
+    by_id_.emplace(*id, schema);
+    return id;
+  }
+
+  std::string where() const override { return inner_->where(); }
+
+ private:
+  std::shared_ptr<SchemaRegistry> inner_;
+  std::mutex mutex_;
+  std::unordered_map<int, std::string> by_id_;
+  std::unordered_map<std::string, int> ids_;
+};
+
+std::mutex& process_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::shared_ptr<SchemaRegistry>& process_registry() {
+  static std::shared_ptr<SchemaRegistry> r;
+  return r;
+}
+
+}  // namespace
+
+std::shared_ptr<SchemaRegistry> cached_schema_registry(std::shared_ptr<SchemaRegistry> inner) {
+  return std::make_shared<CachedSchemaRegistry>(std::move(inner));
+}
+
+Expected<std::string> MemorySchemaRegistry::schema_by_id(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end())
+    return Error::fatal("schema " + std::to_string(id) + " not found (registry: memory)");
+  return it->second;
+}
+
+Expected<RegisteredSchema> MemorySchemaRegistry::latest(const std::string& subject) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = versions_.find(subject);
+  if (it == versions_.end() || it->second.empty())
+    return Error::fatal("subject '" + subject + "' not found (registry: memory)");
+  const auto& [version, id] = *it->second.rbegin();
+  return RegisteredSchema{id, version, by_id_.at(id)};
+}
+
+Expected<int> MemorySchemaRegistry::register_schema(const std::string& subject,
+                                                    const std::string& schema) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& versions = versions_[subject];
+  for (const auto& [version, id] : versions)
+    if (by_id_.at(id) == schema) return id;
+  int id = 0;
+  for (const auto& [known, text] : by_id_)
+    if (text == schema) id = known;  // the same schema under another subject keeps its id
+  if (id == 0) {
+    id = by_id_.empty() ? 1 : by_id_.rbegin()->first + 1;
+    by_id_.emplace(id, schema);
+  }
+  versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
+  return id;
+}
+
+std::shared_ptr<SchemaRegistry> schema_registry() {
+  std::lock_guard<std::mutex> lock(process_mutex());
+  return process_registry();
+}
+
+void set_schema_registry(std::shared_ptr<SchemaRegistry> registry) {
+  std::lock_guard<std::mutex> lock(process_mutex());
+  process_registry() = std::move(registry);
+}
+
+}  // namespace rivulet

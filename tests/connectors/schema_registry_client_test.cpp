@@ -1,0 +1,105 @@
+// connectors/schema_registry_client: Confluent's REST API over HTTP against
+// the test registry (tests/support/schema_registry_server.hpp), the cache in
+// front of it, the refusals and an unreachable registry.
+#include "connectors/schema_registry_client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "support/schema_registry_server.hpp"
+
+using rivulet::testing::SchemaRegistryServer;
+
+namespace rivulet::connectors {
+
+TEST_CASE("schema registry client: register then read by subject and by id", "[avro][registry]") {
+  SchemaRegistryServer server;
+  auto client = http_schema_registry(server.url());
+  REQUIRE(client.ok());
+  auto& r = **client;
+  CHECK(r.where() == server.url());
+  const std::string v1 = R"({"type":"record","name":"A","fields":[{"name":"x","type":"int"}]})";
+  const std::string v2 = R"({"type":"record","name":"A","fields":[{"name":"y","type":"long"}]})";
+  auto id1 = r.register_schema("orders-value", v1);
+  REQUIRE(id1.ok());
+  CHECK(*r.register_schema("orders-value", v1) == *id1);  // the same schema: the same id
+  auto id2 = r.register_schema("orders-value", v2);
+  REQUIRE(id2.ok());
+  CHECK(*id2 != *id1);
+  auto latest = r.latest("orders-value");
+  REQUIRE(latest.ok());
+  CHECK(latest->id == *id2);
+  CHECK(latest->version == 2);
+  CHECK(latest->schema == v2);
+  CHECK(*r.schema_by_id(*id1) == v1);
+  // Every character a topic name may hold.
+  REQUIRE(r.register_schema("a.Topic_9-x-value", v1).ok());
+  CHECK(r.latest("a.Topic_9-x-value")->schema == v1);
+
+  // The registry's refusals, with its message.
+  auto missing = r.latest("nope-value");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("HTTP 404: Subject not found.") != std::string::npos);
+  auto unknown = r.schema_by_id(999);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message ==
+        "GET /schemas/ids/999 of " + server.url() + ": HTTP 404: Schema not found");
+  server.refuse_next = true;
+  auto refused = r.register_schema("orders-value", v1);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("HTTP 409: Schema being registered is incompatible") !=
+        std::string::npos);
+}
+
+TEST_CASE("schema registry client: the cache asks once per id and per registered schema",
+          "[avro][registry]") {
+  SchemaRegistryServer server;
+  auto client = http_schema_registry(server.url());
+  REQUIRE(client.ok());
+  auto cached = cached_schema_registry(*client);
+  const std::string s = R"({"type":"record","name":"B","fields":[]})";
+  auto id = cached->register_schema("b-value", s);
+  REQUIRE(id.ok());
+  CHECK(*cached->register_schema("b-value", s) == *id);
+  CHECK(*cached->schema_by_id(*id) == s);  // known from the registration
+  CHECK(server.requests == 1);
+  auto other = server.registry.register_schema("c-value", R"({"type":"string"})");
+  CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
+  CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
+  CHECK(server.requests == 2);
+  // latest is never cached: a subject's schema evolves.
+  CHECK(cached->latest("b-value")->id == *id);
+  CHECK(cached->latest("b-value")->id == *id);
+  CHECK(server.requests == 4);
+}
+
+TEST_CASE("schema registry client: an unreachable registry and bad URLs are errors",
+          "[avro][registry]") {
+  auto client = http_schema_registry("http://127.0.0.1:1", 500);
+  REQUIRE(client.ok());
+  auto r = (*client)->schema_by_id(1);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == ErrorKind::Retriable);
+  CHECK(r.error().message.rfind("GET /schemas/ids/1 of http://127.0.0.1:1: no answer (", 0) == 0);
+
+  CHECK_FALSE(http_schema_registry("127.0.0.1:8081").ok());
+  CHECK(http_schema_registry("127.0.0.1:8081").error().message ==
+        "schema.registry.url '127.0.0.1:8081': expected http://host:port");
+  CHECK_FALSE(http_schema_registry("http://host:8081/path").ok());
+  CHECK(http_schema_registry("http://host:8081/").ok());
+
+  // configure_schema_registry: the process's registry from the configuration.
+  auto with = Config::load("", {"schema.registry.url=http://127.0.0.1:1"});
+  REQUIRE(with.ok());
+  REQUIRE(configure_schema_registry(*with).ok());
+  REQUIRE(schema_registry() != nullptr);
+  CHECK(schema_registry()->where() == "http://127.0.0.1:1");
+  auto without = Config::load("", {});
+  REQUIRE(without.ok());
+  REQUIRE(configure_schema_registry(*without).ok());
+  CHECK(schema_registry() == nullptr);
+  auto bad = Config::load("", {"schema.registry.url=localhost"});
+  REQUIRE(bad.ok());
+  CHECK_FALSE(configure_schema_registry(*bad).ok());
+}
+
+}  // namespace rivulet::connectors
