@@ -20,6 +20,7 @@
 #include "cluster/query.hpp"
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
+#include "connectors/schema_registry_client.hpp"
 #include "runtime/config.hpp"
 #include "runtime/shutdown_signals.hpp"
 #include "sql/planner.hpp"
@@ -61,6 +62,12 @@ std::optional<Config> load_config(const std::string& file) {
   auto config = Config::load(file, {});
   if (!config) {
     std::cerr << "rivulet: " << config.error().message << "\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  // A node and `rivulet submit` plan SQL files: AVRO with a schema registry.
+  if (auto registry = connectors::configure_schema_registry(*config); !registry) {
+    std::cerr << "rivulet: " << registry.error().message << "\n";
     exit_code = 2;
     return std::nullopt;
   }

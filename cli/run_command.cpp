@@ -17,10 +17,12 @@
 
 #include "actors/application.hpp"
 #include "actors/http_endpoint.hpp"
+#include "cli/commands.hpp"
 #include "cluster/insert_values.hpp"
 #include "cluster/query_plan.hpp"
 #include "cluster/source_loading.hpp"
-#include "cli/commands.hpp"
+#include "connectors/schema_registry_client.hpp"
+#include "runtime/config.hpp"
 #include "runtime/shutdown_signals.hpp"
 #include "sql/app_file.hpp"
 
@@ -47,6 +49,15 @@ int run_sql(const RunOptions& o) {
   if (!variables) {
     std::cerr << "rivulet run: " << variables.error().message << "\n";
     return 2;
+  }
+  {  // AVRO with a schema registry: known before the file is planned
+    auto config = Config::load(o.config, o.sets);
+    auto registry =
+        config ? connectors::configure_schema_registry(*config) : Expected<bool>(config.error());
+    if (!registry) {
+      std::cerr << "rivulet run: " << registry.error().message << "\n";
+      return 2;
+    }
   }
   auto app = sql::plan_file(o.file, *variables);
   if (!app) {

@@ -27,6 +27,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/sql_shell.hpp"
+#include "connectors/schema_registry_client.hpp"
+#include "runtime/config.hpp"
 
 namespace rivulet::cli {
 
@@ -176,6 +178,15 @@ int run_sql_shell(SqlArgs a) {
     return 2;
   }
   a.shell.json = a.output == "json";
+  {  // AVRO with a schema registry (schema.registry.url)
+    auto config = Config::load(a.shell.config, a.shell.sets);
+    auto registry =
+        config ? connectors::configure_schema_registry(*config) : Expected<bool>(config.error());
+    if (!registry) {
+      std::cerr << "rivulet sql: " << registry.error().message << "\n";
+      return 2;
+    }
+  }
   install_handlers();
   SqlShell shell(a.shell, std::cout, std::cerr);
   auto variables = sql::parse_definitions(a.defines);

@@ -1,5 +1,8 @@
 #include "sql/catalog.hpp"
 
+#include "runtime/avro_codec.hpp"
+#include "runtime/avro_wire.hpp"
+#include "runtime/schema_registry.hpp"
 #include "sql/format_checks.hpp"
 #include "sql/header_columns.hpp"
 #include "sql/parser.hpp"
@@ -126,7 +129,63 @@ Expected<std::optional<int64_t>> duration_property(const Properties& p, const ch
 
 }  // namespace
 
-Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::string& statement) {
+namespace {
+
+// Schema inference (ksqlDB's): a CREATE in VALUE_FORMAT='AVRO' that
+// declares no value columns takes them from the schema registry, the
+// latest schema of the subject "<topic>-value" or the one VALUE_SCHEMA_ID
+// names. `c` unchanged when that does not apply (no registry, another
+// format, value columns declared); refusals at the name.
+Expected<CreateSource> with_inferred_columns(const CreateSource& c) {
+  auto registry = schema_registry();
+  if (!registry) return c;
+  for (const TableElement& el : c.elements)
+    if (el.constraint == ColumnConstraint::None) return c;
+  const Properties& p = c.properties;
+  auto format = p.text("VALUE_FORMAT");
+  if (!format) format = p.text("FORMAT");
+  auto topic = p.text("KAFKA_TOPIC");
+  if (!format || to_upper(*format) != "AVRO" || !topic) return c;
+  const std::string subject = value_subject(*topic);
+  Expected<std::string> schema = Error::fatal("");
+  std::string which;
+  if (const Property* id = p.find("VALUE_SCHEMA_ID")) {
+    if (id->value.kind() != TypeKind::Int || id->value.as_int32() <= 0)
+      return sql_error(id->loc, "Invalid value for VALUE_SCHEMA_ID: must be a positive integer");
+    which = "schema id " + std::to_string(id->value.as_int32());
+    schema = registry->schema_by_id(id->value.as_int32());
+  } else {
+    auto latest = registry->latest(subject);
+    which = "subject " + subject;
+    schema = latest ? Expected<std::string>(latest->schema) : Expected<std::string>(latest.error());
+  }
+  if (!schema)
+    return sql_error(c.name_loc, "Schema for message values on topic '" + *topic +
+                                     "' could not be read from the schema registry " +
+                                     registry->where() + " (" + which +
+                                     "): " + schema.error().message);
+  auto columns = avro::columns_of(*schema);
+  if (!columns)
+    return sql_error(c.name_loc, "The value schema of topic '" + *topic + "' (" + which +
+                                     ") has no SQL columns: " + columns.error().message);
+  CreateSource out = c;
+  for (Column& col : *columns) {
+    TableElement el;
+    el.name = std::move(col.name);
+    el.type = std::move(col.type);
+    el.loc = c.name_loc;
+    out.elements.push_back(std::move(el));
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<SourceInfo> Catalog::describe_create(const CreateSource& given,
+                                              const std::string& statement) {
+  auto inferred = with_inferred_columns(given);
+  if (!inferred) return inferred.error();
+  const CreateSource& c = *inferred;
   SourceInfo info;
   info.name = c.name;
   info.type = c.type;
@@ -135,8 +194,8 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& c, const std::
   info.statement = statement;
   if (c.elements.empty())
     return sql_error(c.name_loc,
-                     "The statement does not define any columns: reading the schema from a "
-                     "schema registry is not supported");
+                     "The statement does not define any columns: reading them from a schema "
+                     "registry needs VALUE_FORMAT='AVRO' and schema.registry.url");
   for (const TableElement& el : c.elements) {
     if (is_reserved_column_name(el.name))
       return sql_error(el.loc, backquoted(el.name) + " is a reserved column name.");

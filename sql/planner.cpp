@@ -11,6 +11,8 @@
 
 #include "operators/aggregate_functions.hpp"
 #include "operators/stateless_nodes.hpp"
+#include "runtime/avro_wire.hpp"
+#include "runtime/schema_registry.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
 #include "sql/format_checks.hpp"
@@ -202,7 +204,15 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     return Error::fatal("not supported yet: key format " + s.key_format);
   }
   auto values = value_schema(s);
-  if (is_logical_json(s.value_format) && unwrapped_single_value(s)) {
+  auto registry = s.value_format == "AVRO" ? schema_registry() : nullptr;
+  if (registry) {
+    if (unwrapped_single_value(s))
+      return Error::fatal(
+          "not supported yet: WRAP_SINGLE_VALUE=false in the AVRO format with a schema registry");
+    out.value = [values, registry, subject = value_subject(s.topic)] {
+      return make_avro_codec(values, registry, subject);
+    };
+  } else if (is_logical_json(s.value_format) && unwrapped_single_value(s)) {
     out.value = codecs::json();  // one bare value
   } else if (is_logical_json(s.value_format)) {
     out.value = codecs::json(values);
@@ -297,6 +307,13 @@ class QueryPlanner {
       node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
+    // AVRO with a schema registry: the output's schema registered now, so
+    // that a refusal (incompatible with the subject's schemas, the
+    // registry unreachable) is the statement's error, not the records'.
+    if (auto registry = sink_.value_format == "AVRO" ? schema_registry() : nullptr) {
+      auto id = register_value_schema(*registry, value_subject(sink_.topic), *value_schema(sink_));
+      if (!id) return sql_error(q_.loc, id.error().message);
+    }
     // A CREATE TABLE AS SELECT keeps its rows for pull queries; a windowed
     // one each window until the records' time passes its end by the
     // window's retention (RETENTION, else size or gap + grace; a result of
@@ -1572,7 +1589,15 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
     entry.decoded = std::make_shared<std::vector<bool>>(
         stream_read ? value_columns_read(*reads, s)
                     : std::vector<bool>(entry.schema->columns.size(), true));
-    serdes->value = codecs::json(entry.schema, entry.decoded);
+    if (auto registry = s.value_format == "AVRO" ? schema_registry() : nullptr) {
+      // AVRO with a schema registry reads every field of the writer's
+      // schema (no column skipped), into the same struct.
+      serdes->value = [schema = entry.schema, registry, subject = value_subject(s.topic)] {
+        return make_avro_codec(schema, registry, subject);
+      };
+    } else {
+      serdes->value = codecs::json(entry.schema, entry.decoded);
+    }
   }
   const Topology::NodeId node = topology_.add_source(s.topic, std::move(*serdes), as_table);
   entry.node = node;
@@ -1641,6 +1666,11 @@ std::optional<std::string> invalid_planner_property(std::string_view key,
   } else if (is_offset_reset_key(key)) {
     const std::string v = to_lower(java_trim(value));
     if (v != "earliest" && v != "latest") return invalid("String must be one of: earliest, latest");
+  } else if (iequals(key, "schema.registry.url") || iequals(key, "ksql.schema.registry.url")) {
+    // As ksqlDB says of it: the process's registry, not a session's.
+    return std::string(key) +
+           " cannot be SET: it is read when the command starts (--config, --set "
+           "schema.registry.url=URL or RIVULET_SCHEMA_REGISTRY_URL)";
   }
   return std::nullopt;
 }

@@ -1,0 +1,181 @@
+// The AVRO value format with a schema registry, end to end: `rivulet run`
+// (its own process) on the embedded broker (`rivulet broker`), a schema
+// registry speaking Confluent's REST API (tests/support), input written
+// with an independent Avro implementation (Debian's python3-avro,
+// avro_tool.py) and kcat, output read back and decoded by python3-avro
+// with the schema the query registered.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "support/child_process.hpp"
+#include "support/schema_registry_server.hpp"
+#include "support/topic_reader.hpp"
+
+using rivulet::testing::ChildProcess;
+using rivulet::testing::run_command;
+using rivulet::testing::SchemaRegistryServer;
+
+namespace {
+
+const std::string kTool = "/usr/bin/python3 " RIVULET_SOURCE_DIR "/tests/integration/avro_tool.py";
+
+std::string make_dir() {
+  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-avro").string() + "-XXXXXX";
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  return dir;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// The page views' schema, as another producer registered it: lower-case
+// names, a nested record, an array, a nullable field.
+const char* kViewSchema = R"({"type": "record", "name": "PageView", "namespace": "test",
+  "fields": [
+    {"name": "viewtime", "type": "long"},
+    {"name": "userid", "type": "string"},
+    {"name": "pageid", "type": ["null", "string"], "default": null},
+    {"name": "address", "type": {"type": "record", "name": "Address",
+      "fields": [{"name": "city", "type": "string"}, {"name": "zip", "type": "int"}]}},
+    {"name": "tags", "type": {"type": "array", "items": "string"}}]})";
+
+}  // namespace
+
+TEST_CASE("rivulet run: AVRO values through a schema registry with inferred columns",
+          "[integration][sql][avro]") {
+  SchemaRegistryServer registry;
+  auto broker =
+      ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "av_views:2"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string dir = make_dir();
+
+  auto view_id = registry.registry.register_schema("av_views-value", kViewSchema);
+  REQUIRE(view_id.ok());
+  write_file(dir + "/views.avsc", kViewSchema);
+  const std::vector<std::pair<std::string, std::string>> views = {
+      {"k1", R"({"viewtime": 1000, "userid": "u1", "pageid": "p1",
+                 "address": {"city": "Lyon", "zip": 69001}, "tags": ["a", "b"]})"},
+      {"k2", R"({"viewtime": 2000, "userid": "u2", "pageid": null,
+                 "address": {"city": "Oslo", "zip": 150}, "tags": []})"},
+      {"k3", R"({"viewtime": 3000, "userid": "u3", "pageid": "p3",
+                 "address": {"city": "Kyiv", "zip": 1001}, "tags": ["c"]})"},
+  };
+  for (size_t i = 0; i < views.size(); ++i) {
+    const std::string file = dir + "/view" + std::to_string(i) + ".bin";
+    auto [rc, out] =
+        run_command(kTool + " encode " + dir + "/views.avsc " + std::to_string(*view_id) + " " +
+                        file + " '" + views[i].second + "' 2>&1",
+                    "", 30);
+    INFO(out);
+    REQUIRE(rc == 0);
+    // kcat sends each file as one message.
+    REQUIRE(
+        run_command("kcat -b " + *bootstrap + " -P -t av_views -k " + views[i].first + " " + file,
+                    "", 30)
+            .first == 0);
+  }
+  // Not in the wire format: refused as a data error, the others go on.
+  REQUIRE(run_command("kcat -b " + *bootstrap + " -P -t av_views -K '|'",
+                      "k4|{\"viewtime\": 4000}\n", 30)
+              .first == 0);
+
+  const std::string app = dir + "/views.sql";
+  write_file(app,
+             "SET 'application.id' = 'avro-run';\n"
+             "SET 'commit.interval.ms' = '100';\n"
+             "-- The value columns come from the registry (subject av_views-value).\n"
+             "CREATE STREAM VIEWS (VIEWER STRING KEY)\n"
+             "  WITH (kafka_topic='av_views', value_format='AVRO');\n"
+             "CREATE STREAM CITY_VIEWS WITH (kafka_topic='av_city_views', value_format='AVRO') AS\n"
+             "  SELECT VIEWER, USERID, ADDRESS->CITY AS CITY, VIEWTIME + 1 AS NEXT_TIME,\n"
+             "         TAGS[1] AS FIRST_TAG, PAGEID\n"
+             "  FROM VIEWS WHERE ADDRESS->ZIP > 1000;\n");
+  const std::string errors = dir + "/run.err";
+  auto run = ChildProcess::spawn(
+      {rivulet::testing::rivulet_binary(), "run", app, "--bootstrap", *bootstrap, "--set",
+       "state.dir=" + dir + "/state", "--set", "schema.registry.url=" + registry.url()},
+      errors);
+  REQUIRE(run.has_value());
+  auto line = run->read_line();
+  REQUIRE(line.has_value());
+  CHECK(line->rfind("running 1 query from " + app, 0) == 0);
+
+  auto records = rivulet::testing::read_until(
+      *bootstrap, {"av_city_views"}, 2,
+      [](const rivulet::testing::Collector& c) { return c.count("av_city_views") >= 2; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing more comes
+  records = rivulet::testing::read_until(
+      *bootstrap, {"av_city_views"}, 2,
+      [](const rivulet::testing::Collector& c) { return c.count("av_city_views") >= 2; });
+  REQUIRE(records.size() == 2);
+
+  // The query registered its output's schema under av_city_views-value.
+  auto out_schema = registry.registry.latest("av_city_views-value");
+  REQUIRE(out_schema.ok());
+  auto schema_json = nlohmann::json::parse(out_schema->schema);
+  CHECK(schema_json["name"] == "KsqlDataSourceSchema");
+  std::vector<std::string> fields;
+  for (const auto& f : schema_json["fields"]) fields.push_back(f["name"]);
+  CHECK(fields == std::vector<std::string>{"USERID", "CITY", "NEXT_TIME", "FIRST_TAG", "PAGEID"});
+  write_file(dir + "/out.avsc", out_schema->schema);
+
+  std::map<std::string, nlohmann::json> by_key;
+  for (const auto& r : records) {
+    REQUIRE(r.value.has_value());
+    REQUIRE(r.key.has_value());
+    write_file(dir + "/out.bin", *r.value);
+    auto [rc, out] =
+        run_command(kTool + " decode " + dir + "/out.avsc " + dir + "/out.bin 2>&1", "", 30);
+    INFO(out);
+    REQUIRE(rc == 0);
+    auto decoded = nlohmann::json::parse(out);
+    CHECK(decoded["id"] == out_schema->id);
+    by_key[*r.key] = decoded["value"];
+  }
+  CHECK(by_key.size() == 2);
+  CHECK(by_key["k1"] == nlohmann::json::parse(R"({"USERID": "u1", "CITY": "Lyon",
+      "NEXT_TIME": 1001, "FIRST_TAG": "a", "PAGEID": "p1"})"));
+  CHECK(by_key["k3"] == nlohmann::json::parse(R"({"USERID": "u3", "CITY": "Kyiv",
+      "NEXT_TIME": 3001, "FIRST_TAG": "c", "PAGEID": "p3"})"));
+
+  CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+  std::ifstream err(errors);
+  std::string logged((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  INFO(logged);
+  // The record that was not Avro: a data error with its topic/partition@offset.
+  CHECK(logged.find("not in the schema registry's wire format") != std::string::npos);
+  CHECK(logged.find("decode value failed at av_views[0]@0 key k4") != std::string::npos);
+
+  // A registry that refuses the output's schema (incompatible): the file
+  // is refused at its statement, exit 2, before anything runs.
+  registry.refuse_next = true;
+  auto [refused_rc, refused_out] =
+      run_command(rivulet::testing::rivulet_binary() + " run " + app + " --bootstrap " +
+                      *bootstrap + " --set schema.registry.url=" + registry.url() + " 2>&1",
+                  "", 60);
+  INFO(refused_out);
+  CHECK(refused_rc == 2);
+  CHECK(refused_out.find("incompatible with an earlier schema") != std::string::npos);
+  CHECK(refused_out.find("views.sql: line 7:3: could not register the AVRO schema of subject "
+                         "'av_city_views-value' with the schema registry " +
+                         registry.url()) != std::string::npos);
+
+  // No registry there: the CREATE cannot read its columns.
+  auto [gone_rc, gone_out] =
+      run_command(rivulet::testing::rivulet_binary() + " run " + app + " --bootstrap " +
+                      *bootstrap + " --set schema.registry.url=http://127.0.0.1:1 2>&1",
+                  "", 60);
+  INFO(gone_out);
+  CHECK(gone_rc == 2);
+  CHECK(gone_out.find("line 4:15: Schema for message values on topic 'av_views' could not be "
+                      "read from the schema registry http://127.0.0.1:1") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+  std::filesystem::remove_all(dir);
+}
