@@ -31,7 +31,13 @@ std::string path_escape(const std::string& s) {
 
 class HttpSchemaRegistry final : public SchemaRegistry {
  public:
-  HttpSchemaRegistry(std::string url, int timeout_ms) : url_(std::move(url)), client_(url_) {
+  HttpSchemaRegistry(std::string url, int timeout_ms, const std::string& user_info)
+      : url_(std::move(url)), client_(url_) {
+    if (!user_info.empty()) {
+      const size_t colon = user_info.find(':');
+      client_.set_basic_auth(user_info.substr(0, colon).c_str(),
+                             user_info.substr(colon + 1).c_str());
+    }
     const auto timeout = std::chrono::milliseconds(timeout_ms);
     client_.set_connection_timeout(timeout);
     client_.set_read_timeout(timeout);
@@ -110,7 +116,10 @@ class HttpSchemaRegistry final : public SchemaRegistry {
 }  // namespace
 
 Expected<std::shared_ptr<SchemaRegistry>> http_schema_registry(const std::string& url,
-                                                               int timeout_ms) {
+                                                               int timeout_ms,
+                                                               const std::string& user_info) {
+  if (!user_info.empty() && user_info.find(':') == std::string::npos)
+    return Error::fatal("schema.registry.basic.auth.user.info: expected USER:PASSWORD");
   const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
   if (!http && !https)
     return Error::fatal("schema.registry.url '" + url + "': expected http://host:port");
@@ -118,7 +127,8 @@ Expected<std::shared_ptr<SchemaRegistry>> http_schema_registry(const std::string
   if (url.find('/', host) != std::string::npos && url.find('/', host) != url.size() - 1)
     return Error::fatal("schema.registry.url '" + url + "': a path is not supported");
   std::string base = url.back() == '/' ? url.substr(0, url.size() - 1) : url;
-  return std::shared_ptr<SchemaRegistry>(std::make_shared<HttpSchemaRegistry>(base, timeout_ms));
+  return std::shared_ptr<SchemaRegistry>(
+      std::make_shared<HttpSchemaRegistry>(base, timeout_ms, user_info));
 }
 
 Expected<bool> configure_schema_registry(const Config& config) {
@@ -128,7 +138,8 @@ Expected<bool> configure_schema_registry(const Config& config) {
     return true;
   }
   auto registry =
-      http_schema_registry(url, static_cast<int>(config.get_int("schema.registry.timeout.ms")));
+      http_schema_registry(url, static_cast<int>(config.get_int("schema.registry.timeout.ms")),
+                           config.get("schema.registry.basic.auth.user.info"));
   if (!registry) return registry.error();
   set_schema_registry(cached_schema_registry(*registry));
   return true;

@@ -86,40 +86,22 @@ Expected<bool> check_application_id(const std::string& id) {
                       "names the consumer group and prefixes topic names)");
 }
 
-// clang-format off: one key a line, its description under it
+// One key a line, its description under it:
+// clang-format off
 const std::vector<ConfigKey>& config_keys() {
   static const std::vector<ConfigKey> keys = {
-      {"application.id",
-       ConfigType::String,
-       "rivulet",
-       {},
-       0,
-       INT64_MAX,
+      {"application.id", ConfigType::String, "rivulet", {}, 0, INT64_MAX,
        "Identifies the application: consumer group id, prefix of internal topics "
        "(<application.id>-dlq, <application.id>-<name>-repartition) and of checkpoint paths. "
        "1 to 200 letters, digits, '.', '_' or '-'."},
-      {"bootstrap.servers",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"bootstrap.servers", ConfigType::String, "", {}, 0, INT64_MAX,
        "Kafka bootstrap list (host:port,...). `--bootstrap` sets it on the command line."},
-      {"processing.guarantee",
-       ConfigType::Enum,
-       "at_least_once",
-       {"at_least_once", "exactly_once_v2"},
-       0,
-       INT64_MAX,
+      {"processing.guarantee", ConfigType::Enum, "at_least_once",
+       {"at_least_once", "exactly_once_v2"}, 0, INT64_MAX,
        "Delivery guarantee. at_least_once never loses a record (a crash may repeat output); "
        "exactly_once_v2 runs each task's output, input offsets and state checkpoint as one "
        "Kafka transaction per commit.interval.ms (docs/exactly-once.md)."},
-      {"auto.offset.reset",
-       ConfigType::Enum,
-       "earliest",
-       {"earliest", "latest"},
-       0,
-       INT64_MAX,
+      {"auto.offset.reset", ConfigType::Enum, "earliest", {"earliest", "latest"}, 0, INT64_MAX,
        "Where a stream input starts when the application has neither a checkpoint nor a "
        "committed offset for its partition: earliest (its oldest retained record) or latest "
        "(the records produced from then on; that end is committed for the group at once, so "
@@ -128,116 +110,51 @@ const std::vector<ConfigKey>& config_keys() {
        "value of every key. SQL: SET 'auto.offset.reset' (or "
        "'ksql.streams.auto.offset.reset'); a push query in `rivulet sql` starts at latest "
        "unless set to earliest, as in ksqlDB."},
-      {"commit.interval.ms",
-       ConfigType::Int,
-       "1000",
-       {},
-       1,
-       INT64_MAX,
+      {"commit.interval.ms", ConfigType::Int, "1000", {}, 1, INT64_MAX,
        "How often input offsets whose outputs the broker acknowledged are committed. With "
        "exactly_once_v2: how often each task commits its transaction (and writes a checkpoint); "
        "when not set, 100 ms there, as in Kafka Streams and ksqlDB."},
-      {"checkpoint.interval.ms",
-       ConfigType::Int,
-       "5000",
-       {},
-       0,
-       INT64_MAX,
+      {"checkpoint.interval.ms", ConfigType::Int, "5000", {}, 0, INT64_MAX,
        "How often each task snapshots its state. 0 disables checkpoints: tables are then "
        "re-read from the beginning on restart, but aggregation state restarts empty."},
-      {"checkpoint.write.async",
-       ConfigType::Bool,
-       "true",
-       {},
-       0,
-       INT64_MAX,
+      {"checkpoint.write.async", ConfigType::Bool, "true", {}, 0, INT64_MAX,
        "Write checkpoints (encode, write, fsync, rename, remove old ones) on the "
        "application's writer thread instead of the task's: the task pauses only to take "
        "its snapshot, and leaves the encoding of a full one's decoded rows, aggregates and "
        "windows to the writer too. Input offsets are committed only once the checkpoint that "
        "covers them is durable, either way. at_least_once only (exactly_once_v2 writes each "
        "checkpoint at its transaction's boundary)."},
-      {"checkpoint.retain",
-       ConfigType::Int,
-       "2",
-       {},
-       1,
-       1000,
+      {"checkpoint.retain", ConfigType::Int, "2", {}, 1, 1000,
        "How many checkpoints per task are kept; with incremental snapshots, how many chains "
        "(a full snapshot and the deltas on top of it)."},
-      {"checkpoint.incremental.max.deltas",
-       ConfigType::Int,
-       "10",
-       {},
-       0,
-       100000,
+      {"checkpoint.incremental.max.deltas", ConfigType::Int, "10", {}, 0, 100000,
        "Incremental checkpoints: after a full snapshot, this many checkpoints hold only the "
        "state changed since the previous one, then the next is full again. 0: every "
        "checkpoint is full."},
-      {"checkpoint.incremental.max.delta.percent",
-       ConfigType::Int,
-       "50",
-       {},
-       1,
-       100000,
+      {"checkpoint.incremental.max.delta.percent", ConfigType::Int, "50", {}, 1, 100000,
        "A full checkpoint is taken early once the deltas since the last full one add up to "
        "more than this percentage of its size."},
-      {"checkpoint.store",
-       ConfigType::Enum,
-       "directory",
-       {"directory", "kafka"},
-       0,
-       INT64_MAX,
+      {"checkpoint.store", ConfigType::Enum, "directory", {"directory", "kafka"}, 0, INT64_MAX,
        "Where checkpoints are kept: directory (files under state.dir) or kafka (the topic "
        "checkpoint.topic, so that any node of a cluster can restore any task without a shared "
        "file system)."},
-      {"checkpoint.topic",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"checkpoint.topic", ConfigType::String, "", {}, 0, INT64_MAX,
        "Topic of checkpoint.store=kafka; empty means <application.id>-checkpoints. Created "
        "when missing (compacted, on a real cluster)."},
-      {"checkpoint.topic.partitions",
-       ConfigType::Int,
-       "8",
-       {},
-       1,
-       10000,
+      {"checkpoint.topic.partitions", ConfigType::Int, "8", {}, 1, 10000,
        "Partitions of the checkpoint topic when Rivulet creates it. A checkpoint's chunks "
        "spread over the partitions (the embedded broker keeps only 5 MiB per partition)."},
-      {"checkpoint.chunk.bytes",
-       ConfigType::Int,
-       "262144",
-       {},
-       1024,
-       900000,
+      {"checkpoint.chunk.bytes", ConfigType::Int, "262144", {}, 1024, 900000,
        "Largest piece of a checkpoint in one Kafka record (checkpoint.store=kafka); must stay "
        "under the broker's message.max.bytes."},
-      {"state.dir",
-       ConfigType::String,
-       "/tmp/rivulet-state",
-       {},
-       0,
-       INT64_MAX,
+      {"state.dir", ConfigType::String, "/tmp/rivulet-state", {}, 0, INT64_MAX,
        "Directory of the checkpoint store (checkpoint.store=directory)."},
-      {"max.task.idle.ms",
-       ConfigType::Int,
-       "0",
-       {},
-       -1,
-       INT64_MAX,
+      {"max.task.idle.ms", ConfigType::Int, "0", {}, -1, INT64_MAX,
        "How long a task waits for new data on an input partition that is caught up before "
        "processing its other inputs without it (0: not at all). An input with data still on "
        "the broker is always waited for, so tables are applied before later stream records; "
        "-1 disables all waiting (as in Kafka Streams)."},
-      {"stream.time.idle.advance.ms",
-       ConfigType::Int,
-       "-1",
-       {},
-       -1,
-       INT64_MAX,
+      {"stream.time.idle.advance.ms", ConfigType::Int, "-1", {}, -1, INT64_MAX,
        "When every input of a task is caught up and it has read no record for this long (wall "
        "clock), its stream time moves on with the wall clock, this far behind its time at the "
        "last record, so windows close (EMIT FINAL results go out) and stream-stream joins emit "
@@ -245,70 +162,30 @@ const std::vector<ConfigKey>& config_keys() {
        "window so closed is late: dropped and counted. Set it above the longest pause a live "
        "input can have (a failover upstream included). -1: stream time moves only with records "
        "(as in Kafka Streams and ksqlDB)."},
-      {"errors.tolerance",
-       ConfigType::Enum,
-       "all",
-       {"all", "none"},
-       0,
-       INT64_MAX,
+      {"errors.tolerance", ConfigType::Enum, "all", {"all", "none"}, 0, INT64_MAX,
        "all: records that fail to decode or evaluate go to the dead-letter topic and "
        "processing continues; none: the task stops with the error."},
-      {"errors.deadletterqueue.topic.name",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"errors.deadletterqueue.topic.name", ConfigType::String, "", {}, 0, INT64_MAX,
        "Dead-letter topic; empty means <application.id>-dlq."},
-      {"source.file.poll.ms",
-       ConfigType::Int,
-       "1000",
-       {},
-       10,
-       3600000,
+      {"source.file.poll.ms", ConfigType::Int, "1000", {}, 10, 3600000,
        "How often the files of file sources (WITH (SOURCE='file://...')) are checked: a stream "
        "file's new lines are appended to its topic, a changed table file's differences are "
        "written (upserts and tombstones)."},
-      {"source.file.chunk.records",
-       ConfigType::Int,
-       "1000",
-       {},
-       1,
-       1000000,
+      {"source.file.chunk.records", ConfigType::Int, "1000", {}, 1, 1000000,
        "Records a file source's loader writes before waiting for the broker's acknowledgement; "
        "after a crash the last chunk of each partition is read back so no line is written twice."},
-      {"consumer.batch.max.records",
-       ConfigType::Int,
-       "2000",
-       {},
-       1,
-       1000000,
+      {"consumer.batch.max.records", ConfigType::Int, "2000", {}, 1, 1000000,
        "Largest batch of records of one partition handed to a task at once."},
-      {"consumer.batch.wait.ms",
-       ConfigType::Int,
-       "2",
-       {},
-       0,
-       1000,
+      {"consumer.batch.wait.ms", ConfigType::Int, "2", {}, 0, 1000,
        "When records arrive at an idle consumer, how long its poll thread waits for more "
        "before handing them to the tasks (unless a full batch comes first). Each consumer hop "
        "(input, repartition topic) adds up to this much latency; 0 hands each arrival over at "
        "once, in more, smaller batches, which on the embedded broker raised the p99 of "
        "Nexmark Q1 at 100,000 records/s and of Yahoo (docs/benchmarks.md, \"A consumer hop's "
        "wait\")."},
-      {"task.inbox.batches",
-       ConfigType::Int,
-       "16",
-       {},
-       1,
-       4096,
+      {"task.inbox.batches", ConfigType::Int, "16", {}, 1, 4096,
        "Batches buffered per task before its partitions are paused (backpressure)."},
-      {"task.threads",
-       ConfigType::Int,
-       "0",
-       {},
-       0,
-       1024,
+      {"task.threads", ConfigType::Int, "0", {}, 0, 1024,
        "Worker threads that run the task actors (Kafka Streams' `num.stream.threads`; a task "
        "is one actor, and a worker runs whichever task has input). exactly_once_v2 tasks run "
        "on threads of their own. 0: as many as the machine's cores, at least 2. CAF's own "
@@ -316,12 +193,7 @@ const std::vector<ConfigKey>& config_keys() {
        "(medians of 12 and 14 runs: 1.20 s against 1.06 s), where its 4 workers preempted each"
        " other and the Kafka clients' threads (docs/benchmarks.md, \"Task threads: as many as "
        "the cores\")."},
-      {"statestore.cache.max.bytes",
-       ConfigType::Int,
-       "0",
-       {},
-       0,
-       INT64_MAX,
+      {"statestore.cache.max.bytes", ConfigType::Int, "0", {}, 0, INT64_MAX,
        "Output cache of table results (Kafka Streams' `statestore.cache.max.bytes`, formerly "
        "`cache.max.bytes.buffering`; ksqlDB's `ksql.streams.cache.max.bytes.buffering`): the "
        "sink of a table (CREATE TABLE AS, `KTableRef::to`) keeps only the latest update of "
@@ -334,12 +206,7 @@ const std::vector<ConfigKey>& config_keys() {
        "at once, every record's partial goes through alone. Nothing is lost to a crash: "
        "commits and checkpoints wait for the cached records (docs/architecture.md, \"The "
        "output cache of table results\")."},
-      {"repartition.lookback.max.records",
-       ConfigType::Int,
-       "1000000",
-       {},
-       0,
-       INT64_MAX,
+      {"repartition.lookback.max.records", ConfigType::Int, "1000000", {}, 0, INT64_MAX,
        "With the output cache on (`statestore.cache.max.bytes`), how many records of a GROUP "
        "BY's repartition topic a restore may read back to find how far the lost run's partials "
        "reached: the restored task combines its input past that point, instead of sending "
@@ -348,12 +215,7 @@ const std::vector<ConfigKey>& config_keys() {
        "task's later writes begin, once per topic for all tasks restored together. More "
        "records than this to read, or 0: no look back, each record alone up to the high "
        "watermark (docs/architecture.md, \"Two-phase aggregation\")."},
-      {"table.decoded.max.bytes",
-       ConfigType::Int,
-       "268435456",
-       {},
-       0,
-       INT64_MAX,
+      {"table.decoded.max.bytes", ConfigType::Int, "268435456", {}, 0, INT64_MAX,
        "Memory the rows of `TABLE_STORAGE='AUTO'` tables (the default of SQL tables and of "
        "`Topology::table`) may take decoded, the storage with the fastest lookups: each task's"
        " share is bytes / partitions, split evenly among its AUTO tables, and a table past its"
@@ -367,21 +229,11 @@ const std::vector<ConfigKey>& config_keys() {
        "dozen rows takes more encoded than decoded. `/tasks` shows each AUTO table's share "
        "(`decoded_max_bytes`); `rivulet_task_table_encoded` says which tables switched "
        "(docs/architecture.md, \"How a task keeps a table's rows\")."},
-      {"table.auto.encode.rows",
-       ConfigType::Int,
-       "10000",
-       {},
-       1,
-       INT64_MAX,
+      {"table.auto.encode.rows", ConfigType::Int, "10000", {}, 1, INT64_MAX,
        "Rows at which an AUTO table is encoded, whatever its bytes: past about 10,000 rows the"
        " encoded storage's lookups are as fast or faster than the decoded one's "
        "(docs/benchmarks.md, \"Tables encoded once large\")."},
-      {"fetch.wait.max.ms",
-       ConfigType::Int,
-       "5",
-       {},
-       0,
-       60000,
+      {"fetch.wait.max.ms", ConfigType::Int, "5", {}, 0, 60000,
        "How long the broker may hold an empty fetch (librdkafka fetch.wait.max.ms). The "
        "embedded broker holds an empty fetch this long even when data arrives meanwhile, so "
        "there each consumer hop (input, repartition topic) may add up to this much latency; "
@@ -390,12 +242,7 @@ const std::vector<ConfigKey>& config_keys() {
        "default is 500) costs no latency and spares the brokers most idle requests, but a "
        "partition assigned or resumed while a fetch waits is fetched only when that fetch "
        "returns."},
-      {"producer.linger.ms",
-       ConfigType::Int,
-       "5",
-       {},
-       0,
-       900000,
+      {"producer.linger.ms", ConfigType::Int, "5", {}, 0, 900000,
        "How long the Application's producer waits to fill a batch before sending it "
        "(librdkafka linger.ms; kafka.producer.linger.ms overrides it). Each producer hop "
        "(repartition topic, output) adds up to this much latency; lower means more, smaller "
@@ -407,92 +254,46 @@ const std::vector<ConfigKey>& config_keys() {
        "Q1 and Q2) 1 ms cut p50 from 18-20 to 11-13 ms and kept p99 at or under 20 ms in 4 of "
        "6 runs at half the live maximum, against 25-28 ms with 5 (docs/benchmarks.md, \"p99 at"
        " half load with a 1 ms linger\")."},
-      {"log.level",
-       ConfigType::Enum,
-       "info",
-       {"trace", "debug", "info", "warn", "error", "off"},
-       0,
-       INT64_MAX,
+      {"log.level", ConfigType::Enum, "info", {"trace", "debug", "info", "warn", "error", "off"},
+       0, INT64_MAX,
        "Log level, of Rivulet's lines and of librdkafka's ([kafka]): the debug output that "
        "kafka.consumer.debug or kafka.producer.debug asks for shows only at debug or trace."},
-      {"schema.registry.url",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"schema.registry.url", ConfigType::String, "", {}, 0, INT64_MAX,
        "A Confluent Schema Registry (http://host:port; ksqlDB's `ksql.schema.registry.url`): "
        "with it, VALUE_FORMAT='AVRO' reads and writes the registry's wire format (Avro "
        "binary after a schema id), a CREATE without value columns reads them from the "
        "topic's latest schema, and a query registers its output's schema. Empty: AVRO values "
        "are read and written as JSON (docs/sql-reference.md, \"Avro and the schema "
        "registry\"). Read when a command starts; not a SET property."},
-      {"schema.registry.timeout.ms",
-       ConfigType::Int,
-       "10000",
-       {},
-       100,
-       INT64_MAX,
+      {"schema.registry.basic.auth.user.info", ConfigType::String, "", {}, 0, INT64_MAX,
+       "USER:PASSWORD for the schema registry's HTTP basic authentication (Confluent's "
+       "`basic.auth.user.info`, as Confluent Cloud's API key and secret). Empty: none."},
+      {"schema.registry.timeout.ms", ConfigType::Int, "10000", {}, 100, INT64_MAX,
        "How long one request to the schema registry may take (connect, send, answer); a "
        "request with no answer is tried 3 times."},
-      {"cluster.secret",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"cluster.secret", ConfigType::String, "", {}, 0, INT64_MAX,
        "Shared secret every node (and `rivulet submit`) presents to the coordinator; a "
        "mismatch is refused. Same value on every process."},
-      {"cluster.failure.timeout.ms",
-       ConfigType::Int,
-       "3000",
-       {},
-       600,
-       INT64_MAX,
+      {"cluster.failure.timeout.ms", ConfigType::Int, "3000", {}, 600, INT64_MAX,
        "A node silent this long (killed, hung, cut off) is declared dead and its tasks are "
        "restored elsewhere from their checkpoints. A node's write lease is half of it: a node "
        "that has not heard from the coordinator for that long stops writing first. Same value "
        "on every process. The coordinator closes any connection silent for a third of it, so "
        "clients (`rivulet status`, `submit`, `query`, `chaos`) send heartbeats at the pace "
        "this value sets too."},
-      {"cluster.heartbeat.interval.ms",
-       ConfigType::Int,
-       "250",
-       {},
-       10,
-       INT64_MAX,
+      {"cluster.heartbeat.interval.ms", ConfigType::Int, "250", {}, 10, INT64_MAX,
        "How often a node reports to the coordinator (and renews its write leases); at most a "
        "sixth of cluster.failure.timeout.ms."},
-      {"cluster.tls.certificate",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"cluster.tls.certificate", ConfigType::String, "", {}, 0, INT64_MAX,
        "PEM certificate (chain) of this process for the control plane's TLS (caf_openssl). "
        "Set cluster.tls.certificate, cluster.tls.key and cluster.tls.ca on the coordinator, every "
        "node and every client (rivulet submit, status, query, chaos), or on none: a TLS "
        "coordinator refuses plain connections."},
-      {"cluster.tls.key",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"cluster.tls.key", ConfigType::String, "", {}, 0, INT64_MAX,
        "PEM private key of cluster.tls.certificate."},
-      {"cluster.tls.key.passphrase",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"cluster.tls.key.passphrase", ConfigType::String, "", {}, 0, INT64_MAX,
        "Passphrase of cluster.tls.key, if it is encrypted."},
-      {"cluster.tls.ca",
-       ConfigType::String,
-       "",
-       {},
-       0,
-       INT64_MAX,
+      {"cluster.tls.ca", ConfigType::String, "", {}, 0, INT64_MAX,
        "PEM file of the certificate authority that signed every process's certificate: peers "
        "must present a certificate it signed (both directions)."},
   };

@@ -102,4 +102,31 @@ TEST_CASE("schema registry client: an unreachable registry and bad URLs are erro
   CHECK_FALSE(configure_schema_registry(*bad).ok());
 }
 
+TEST_CASE("schema registry client: HTTP basic authentication", "[avro][registry]") {
+  SchemaRegistryServer server("key:s3cret:x");  // a password may hold ':'
+  const std::string s = R"({"type":"string"})";
+  auto with = http_schema_registry(server.url(), 10000, "key:s3cret:x");
+  REQUIRE(with.ok());
+  auto id = (*with)->register_schema("a-value", s);
+  REQUIRE(id.ok());
+  CHECK(*(*with)->schema_by_id(*id) == s);
+  auto without = http_schema_registry(server.url());
+  REQUIRE(without.ok());
+  auto refused = (*without)->schema_by_id(*id);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "GET /schemas/ids/" + std::to_string(*id) + " of " +
+                                       server.url() + ": HTTP 401: Unauthorized");
+  auto wrong = http_schema_registry(server.url(), 10000, "key:other");
+  CHECK_FALSE((*wrong)->schema_by_id(*id).ok());
+  CHECK(http_schema_registry(server.url(), 10000, "no-colon").error().message ==
+        "schema.registry.basic.auth.user.info: expected USER:PASSWORD");
+  // From the configuration, as the command-line tools set it.
+  auto config = Config::load("", {"schema.registry.url=" + server.url(),
+                                  "schema.registry.basic.auth.user.info=key:s3cret:x"});
+  REQUIRE(config.ok());
+  REQUIRE(configure_schema_registry(*config).ok());
+  CHECK(*schema_registry()->schema_by_id(*id) == s);
+  set_schema_registry(nullptr);
+}
+
 }  // namespace rivulet::connectors

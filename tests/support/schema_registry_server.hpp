@@ -5,7 +5,9 @@
 // GET /subjects) on 127.0.0.1 at a free port, over a MemorySchemaRegistry.
 // It stands in for the external service, as the embedded broker stands in
 // for Kafka; `refuse_next` makes the next registration fail with a 409
-// (an incompatible schema), `requests` counts what was asked.
+// (an incompatible schema), `requests` counts what was asked, and a
+// server made with `user_info` ("USER:PASSWORD") answers 401 to a request
+// without those credentials (HTTP basic authentication).
 #include <httplib.h>
 
 #include <atomic>
@@ -14,13 +16,14 @@
 #include <string>
 #include <thread>
 
+#include "runtime/base64.hpp"
 #include "runtime/schema_registry.hpp"
 
 namespace rivulet::testing {
 
 class SchemaRegistryServer {
  public:
-  SchemaRegistryServer() {
+  explicit SchemaRegistryServer(const std::string& user_info = "") {
     auto error = [](httplib::Response& res, int status, int code, const std::string& message) {
       res.status = status;
       res.set_content(nlohmann::json{{"error_code", code}, {"message", message}}.dump(),
@@ -61,6 +64,16 @@ class SchemaRegistryServer {
       auto id = registry.register_schema(req.matches[1].str(), body["schema"].get<std::string>());
       ok(res, {{"id", *id}});
     });
+    if (!user_info.empty()) {
+      const std::string expected = "Basic " + encode_base64(user_info);
+      server_.set_pre_routing_handler(
+          [expected, error](const httplib::Request& req, httplib::Response& res) {
+            if (req.get_header_value("Authorization") == expected)
+              return httplib::Server::HandlerResponse::Unhandled;
+            error(res, 401, 401, "Unauthorized");
+            return httplib::Server::HandlerResponse::Handled;
+          });
+    }
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::yield();
