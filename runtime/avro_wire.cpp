@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -14,14 +15,35 @@ namespace {
 
 constexpr size_t kPrefix = 5;  // magic byte 0, then the schema id
 
+// The writer schema of a key: one key column's type alone, unwrapped, as
+// ksqlDB writes a single key (its value schema's field type); several key
+// columns as a record, as values are.
+std::string key_schema_for(const std::vector<Column>& keys) {
+  const std::string record = avro::schema_for(keys);
+  if (keys.size() != 1) return record;
+  return nlohmann::json::parse(record)["fields"][0]["type"].dump();
+}
+
+// The key columns as the value columns a Datum fills (it skips keys).
+std::vector<Column> as_value_columns(std::vector<Column> keys) {
+  for (Column& c : keys) c.is_key = false;
+  return keys;
+}
+
+// A codec of the registry's wire format. For values, a STRUCT of the value
+// columns. For keys (`key`), what the other key codecs give: one key
+// column's value alone, or a STRUCT of several; a writer schema that is
+// not a record (an unwrapped single key, Avro "string" or "int") is read
+// as a record of that one field, which Avro encodes in the same bytes.
 class AvroWireCodec final : public Codec {
  public:
-  AvroWireCodec(std::shared_ptr<const Schema> values, std::shared_ptr<SchemaRegistry> registry,
-                std::string subject)
-      : values_(std::move(values)),
+  AvroWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
+                std::string subject, bool key)
+      : schema_(std::move(schema)),
         registry_(std::move(registry)),
         subject_(std::move(subject)),
-        columns_(values_->value_columns()) {}
+        key_(key),
+        columns_(key ? as_value_columns(schema_->key_columns()) : schema_->value_columns()) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
     if (bytes.size() < kPrefix || bytes[0] != 0) {
@@ -40,18 +62,31 @@ class AvroWireCodec final : public Codec {
     if (!datum) return datum.error();
     auto v = (*datum)->decode(bytes.substr(kPrefix));
     if (!v) return Error::data("AVRO (schema id " + std::to_string(id) + "): " + v.error().message);
+    if (single_key()) return v->as_struct().front().value;
     return v;
   }
 
   Expected<std::string> encode(const Value& v) const override {
+    const Value row = single_key() ? Value::structure({{columns_.front().name, v}}) : v;
     if (writer_id_ == 0) {
-      auto id = register_value_schema(*registry_, subject_, *values_);
-      if (!id) return Error::data(id.error().message);
-      writer_id_ = *id;
+      // The subject's latest schema when it can write the row (the
+      // planner registered the output's own schema, so for a query's
+      // output this is it; for a key placed as its topic's producers
+      // write it, theirs), else this codec's, registered now.
+      if (auto latest = registry_->latest(subject_)) {
+        auto datum = datum_for(latest->id);
+        if (datum && (*datum)->encode(row)) writer_id_ = latest->id;
+      }
+      if (writer_id_ == 0) {
+        auto id = key_ ? register_key_schema(*registry_, subject_, *schema_)
+                       : register_value_schema(*registry_, subject_, *schema_);
+        if (!id) return Error::data(id.error().message);
+        writer_id_ = *id;
+      }
     }
     auto datum = datum_for(writer_id_);
     if (!datum) return datum.error();
-    auto body = (*datum)->encode(v);
+    auto body = (*datum)->encode(row);
     if (!body) return body;
     std::string out;
     out.reserve(kPrefix + body->size());
@@ -70,13 +105,31 @@ class AvroWireCodec final : public Codec {
     return static_cast<int>(id);
   }
 
+  bool single_key() const { return key_ && columns_.size() == 1; }
+
   Expected<avro::Datum*> datum_for(int id) const {
     if (auto it = datums_.find(id); it != datums_.end()) return it->second.get();
     auto schema = registry_->schema_by_id(id);
     if (!schema)
       return Error::data("schema id " + std::to_string(id) + " (registry " + registry_->where() +
                          "): " + schema.error().message);
-    auto datum = avro::Datum::make(*schema, columns_);
+    std::string text = *schema;
+    if (key_) {
+      auto j = nlohmann::json::parse(text, nullptr, false);
+      const bool record = j.is_object() && j.value("type", "") == "record";
+      if (!record && !j.is_discarded()) {
+        if (columns_.size() != 1)
+          return Error::data("schema id " + std::to_string(id) +
+                             ": a key schema that is not a "
+                             "record holds one key column, not " +
+                             std::to_string(columns_.size()));
+        text = nlohmann::json{{"type", "record"},
+                              {"name", "RivuletKey"},
+                              {"fields", {{{"name", columns_.front().name}, {"type", j}}}}}
+                   .dump();
+      }
+    }
+    auto datum = avro::Datum::make(text, columns_);
     if (!datum)
       return Error::data("schema id " + std::to_string(id) + ": " + datum.error().message);
     avro::Datum* raw = datum->get();
@@ -84,9 +137,10 @@ class AvroWireCodec final : public Codec {
     return raw;
   }
 
-  std::shared_ptr<const Schema> values_;
+  std::shared_ptr<const Schema> schema_;
   std::shared_ptr<SchemaRegistry> registry_;
   std::string subject_;
+  bool key_;
   std::vector<Column> columns_;
   // Per codec instance (one per task and thread, as every codec).
   mutable std::unordered_map<int, std::unique_ptr<avro::Datum>> datums_;
@@ -99,11 +153,33 @@ std::string value_subject(std::string_view topic) {
   return std::string(topic) + "-value";
 }
 
+std::string key_subject(std::string_view topic) {
+  return std::string(topic) + "-key";
+}
+
 std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
                                        std::string subject) {
-  return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry),
-                                         std::move(subject));
+  return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry), std::move(subject),
+                                         false);
+}
+
+std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
+                                           std::shared_ptr<SchemaRegistry> registry,
+                                           std::string subject) {
+  return std::make_unique<AvroWireCodec>(std::move(schema), std::move(registry), std::move(subject),
+                                         true);
+}
+
+Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,
+                                  const Schema& schema) {
+  auto id =
+      registry.register_schema(subject, key_schema_for(as_value_columns(schema.key_columns())));
+  if (!id)
+    return Error::fatal("could not register the AVRO key schema of subject '" + subject +
+                        "' with the schema registry " + registry.where() + ": " +
+                        id.error().message);
+  return id;
 }
 
 Expected<int> register_value_schema(SchemaRegistry& registry, const std::string& subject,

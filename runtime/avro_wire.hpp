@@ -6,10 +6,13 @@
 // Decode looks the writer's schema up by its id (once per id and codec:
 // the registry caches it for the process) and reads its fields into the
 // value columns by name, so records written with older or newer schemas
-// of the subject read alike. Encode writes the schema ksqlDB registers for
-// the columns (avro::schema_for), under `subject`, registered on first use
-// (the planner registers a query's output schema when it plans it, so that
-// a refusal is a planning error: register_value_schema).
+// of the subject read alike. Encode writes with the subject's latest
+// schema when that can hold the first row it writes, else with the schema
+// ksqlDB registers for the columns (avro::schema_for), registered then.
+// The planner registers a query's output schema when it plans it (so that
+// a refusal is a planning error: register_value_schema), so a query's
+// output is written with its own schema, and a key placed for a lookup
+// with its topic's producers' latest.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +30,21 @@ std::string value_subject(std::string_view topic);
 std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
                                        std::string subject);
+
+// "<topic>-key".
+std::string key_subject(std::string_view topic);
+
+// KEY_FORMAT='AVRO': the key columns of `schema` (one: its value alone, as
+// the other key codecs give it, written with the column's type unwrapped,
+// ksqlDB's single key; several: a STRUCT, written as a record). A writer
+// schema that is not a record is read as the one key column's type.
+std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
+                                           std::shared_ptr<SchemaRegistry> registry,
+                                           std::string subject);
+
+// Registers the key schema of `schema`'s key columns under `subject`.
+Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,
+                                  const Schema& schema);
 
 // Registers the schema of `values` under `subject`: its id, or the
 // registry's refusal (an incompatible schema, the registry unreachable).

@@ -1,5 +1,7 @@
 #include "sql/catalog.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/avro_codec.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/schema_registry.hpp"
@@ -131,50 +133,95 @@ Expected<std::optional<int64_t>> duration_property(const Properties& p, const ch
 
 namespace {
 
-// Schema inference (ksqlDB's): a CREATE in VALUE_FORMAT='AVRO' that
-// declares no value columns takes them from the schema registry, the
-// latest schema of the subject "<topic>-value" or the one VALUE_SCHEMA_ID
-// names. `c` unchanged when that does not apply (no registry, another
-// format, value columns declared); refusals at the name.
-Expected<CreateSource> with_inferred_columns(const CreateSource& c) {
-  auto registry = schema_registry();
-  if (!registry) return c;
-  for (const TableElement& el : c.elements)
-    if (el.constraint == ColumnConstraint::None) return c;
-  const Properties& p = c.properties;
-  auto format = p.text("VALUE_FORMAT");
-  if (!format) format = p.text("FORMAT");
-  auto topic = p.text("KAFKA_TOPIC");
-  if (!format || to_upper(*format) != "AVRO" || !topic) return c;
-  const std::string subject = value_subject(*topic);
+// The columns the registry gives one side of a topic (KEY_SCHEMA_ID or
+// VALUE_SCHEMA_ID when given, else the latest schema of "<topic>-key" or
+// "<topic>-value"): a record's fields; a key schema that is not a record
+// (a single key, unwrapped) one column, ROWKEY. nullopt: a key subject the
+// registry does not have, with no KEY_SCHEMA_ID (a stream without key).
+Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& registry,
+                                                              const CreateSource& c,
+                                                              const std::string& topic, bool key) {
+  const char* side = key ? "keys" : "values";
+  const char* id_property = key ? "KEY_SCHEMA_ID" : "VALUE_SCHEMA_ID";
+  const std::string subject = key ? key_subject(topic) : value_subject(topic);
   Expected<std::string> schema = Error::fatal("");
   std::string which;
-  if (const Property* id = p.find("VALUE_SCHEMA_ID")) {
+  if (const Property* id = c.properties.find(id_property)) {
     if (id->value.kind() != TypeKind::Int || id->value.as_int32() <= 0)
-      return sql_error(id->loc, "Invalid value for VALUE_SCHEMA_ID: must be a positive integer");
+      return sql_error(id->loc, std::string("Invalid value for ") + id_property +
+                                    ": must be a positive integer");
     which = "schema id " + std::to_string(id->value.as_int32());
-    schema = registry->schema_by_id(id->value.as_int32());
+    schema = registry.schema_by_id(id->value.as_int32());
   } else {
-    auto latest = registry->latest(subject);
+    auto latest = registry.latest(subject);
     which = "subject " + subject;
+    if (!latest && key && c.type == SourceType::Stream) return std::optional<std::vector<Column>>();
     schema = latest ? Expected<std::string>(latest->schema) : Expected<std::string>(latest.error());
   }
   if (!schema)
-    return sql_error(c.name_loc, "Schema for message values on topic '" + *topic +
+    return sql_error(c.name_loc, std::string("Schema for message ") + side + " on topic '" + topic +
                                      "' could not be read from the schema registry " +
-                                     registry->where() + " (" + which +
+                                     registry.where() + " (" + which +
                                      "): " + schema.error().message);
-  auto columns = avro::columns_of(*schema);
+  std::string text = *schema;
+  if (key) {  // a single key, unwrapped: one column
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_discarded() && !(j.is_object() && j.value("type", "") == "record"))
+      text = nlohmann::json{{"type", "record"},
+                            {"name", "RivuletKey"},
+                            {"fields", {{{"name", "ROWKEY"}, {"type", j}}}}}
+                 .dump();
+  }
+  auto columns = avro::columns_of(text);
   if (!columns)
-    return sql_error(c.name_loc, "The value schema of topic '" + *topic + "' (" + which +
+    return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
+                                     " schema of topic '" + topic + "' (" + which +
                                      ") has no SQL columns: " + columns.error().message);
+  return std::optional<std::vector<Column>>(std::move(*columns));
+}
+
+// Schema inference (ksqlDB's): a CREATE in AVRO (VALUE_FORMAT, KEY_FORMAT
+// or FORMAT) that declares no value (key) columns takes them from the
+// schema registry (registry_columns). `c` unchanged when that does not
+// apply (no registry, another format, the columns declared); refusals at
+// the name.
+Expected<CreateSource> with_inferred_columns(const CreateSource& c) {
+  auto registry = schema_registry();
+  if (!registry) return c;
+  const Properties& p = c.properties;
+  auto topic = p.text("KAFKA_TOPIC");
+  if (!topic) return c;
+  auto format = p.text("FORMAT");
+  auto value_format = p.text("VALUE_FORMAT") ? p.text("VALUE_FORMAT") : format;
+  auto key_format = p.text("KEY_FORMAT") ? p.text("KEY_FORMAT") : format;
+  bool has_keys = false, has_values = false;
+  for (const TableElement& el : c.elements) {
+    has_keys = has_keys || el.constraint == ColumnConstraint::Key ||
+               el.constraint == ColumnConstraint::PrimaryKey;
+    has_values = has_values || el.constraint == ColumnConstraint::None;
+  }
   CreateSource out = c;
-  for (Column& col : *columns) {
-    TableElement el;
-    el.name = std::move(col.name);
-    el.type = std::move(col.type);
-    el.loc = c.name_loc;
-    out.elements.push_back(std::move(el));
+  auto add = [&](std::vector<Column> columns, ColumnConstraint constraint) {
+    for (Column& col : columns) {
+      TableElement el;
+      el.name = std::move(col.name);
+      el.type = std::move(col.type);
+      el.constraint = constraint;
+      el.loc = c.name_loc;
+      out.elements.push_back(std::move(el));
+    }
+  };
+  if (!has_keys && key_format && to_upper(*key_format) == "AVRO") {
+    auto keys = registry_columns(*registry, c, *topic, true);
+    if (!keys) return keys.error();
+    if (*keys)
+      add(std::move(**keys),
+          c.type == SourceType::Table ? ColumnConstraint::PrimaryKey : ColumnConstraint::Key);
+  }
+  if (!has_values && value_format && to_upper(*value_format) == "AVRO") {
+    auto values = registry_columns(*registry, c, *topic, false);
+    if (!values) return values.error();
+    add(std::move(**values), ColumnConstraint::None);
   }
   return out;
 }

@@ -29,10 +29,6 @@ const char* nested_name(TypeKind k) {
 }  // namespace
 
 Expected<bool> check_formats(const SourceInfo& s) {
-  if (s.key_format == "AVRO" && !s.schema.key_columns().empty() && schema_registry())
-    return Error::fatal(
-        "not supported yet: KEY_FORMAT 'AVRO' with a schema registry (only values are read and "
-        "written in Avro)");
   for (const Column& c : s.schema.columns) {
     if (c.is_key && contains_map(c.type))
       return Error::fatal(

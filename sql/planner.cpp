@@ -193,6 +193,11 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     if (keys.size() > 1)  // check_formats (above) refuses it
       return Error::fatal("several key columns in the KAFKA key format");
     out.key = codecs::kafka(keys[0].type);
+  } else if (auto registry = s.key_format == "AVRO" ? schema_registry() : nullptr) {
+    out.key = [schema = std::make_shared<const Schema>(s.schema), registry,
+               subject = key_subject(s.topic)] {
+      return make_avro_key_codec(schema, registry, subject);
+    };
   } else if (is_logical_json(s.key_format)) {
     out.key = codecs::json();
   } else if (s.key_format == "DELIMITED") {
@@ -312,6 +317,12 @@ class QueryPlanner {
     // registry unreachable) is the statement's error, not the records'.
     if (auto registry = sink_.value_format == "AVRO" ? schema_registry() : nullptr) {
       auto id = register_value_schema(*registry, value_subject(sink_.topic), *value_schema(sink_));
+      if (!id) return sql_error(q_.loc, id.error().message);
+    }
+    if (auto registry = sink_.key_format == "AVRO" && !sink_.schema.key_columns().empty()
+                            ? schema_registry()
+                            : nullptr) {
+      auto id = register_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
       if (!id) return sql_error(q_.loc, id.error().message);
     }
     // A CREATE TABLE AS SELECT keeps its rows for pull queries; a windowed

@@ -53,6 +53,37 @@ TEST_CASE("avro wire: encode registers the columns' schema and prefixes its id",
   CHECK(registry->latest("users-value")->version == 1);
 }
 
+TEST_CASE("avro wire: encode writes with the subject's latest schema when it holds the row",
+          "[runtime][avro]") {
+  auto registry = std::make_shared<MemorySchemaRegistry>();
+  // The producers' key schema: a record of one int field, as Kafka Connect
+  // writes keys. A key codec placing key 7 writes the same bytes they do.
+  const char* connect_key =
+      R"({"type":"record","name":"Key","fields":[{"name":"id","type":"int"}]})";
+  auto producers = registry->register_schema("t-key", connect_key);
+  REQUIRE(producers.ok());
+  auto schema =
+      columns({{"ID", DataType::of(TypeKind::Int), true}, {"V", DataType::of(TypeKind::String)}});
+  auto key = make_avro_key_codec(schema, registry, key_subject("t"));
+  auto bytes = key->encode(Value::int32(7));
+  REQUIRE(bytes.ok());
+  CHECK(id_of(*bytes) == *producers);
+  CHECK(bytes->substr(5) == "\x0e");               // 7, zigzag
+  CHECK(registry->latest("t-key")->version == 1);  // nothing registered
+  CHECK(*key->decode(*bytes) == Value::int32(7));
+  // A latest schema that cannot hold the row: the codec's own, registered.
+  REQUIRE(
+      registry
+          ->register_schema(
+              "u-value", R"({"type":"record","name":"U","fields":[{"name":"other","type":"int"}]})")
+          .ok());
+  auto values = make_avro_codec(schema, registry, value_subject("u"));
+  auto written = values->encode(Value::structure({{"V", Value::string("x")}}));
+  REQUIRE(written.ok());
+  CHECK(registry->latest("u-value")->version == 2);
+  CHECK(id_of(*written) == registry->latest("u-value")->id);
+}
+
 TEST_CASE("avro wire: decode reads each record with its writer's schema", "[runtime][avro]") {
   auto registry = std::make_shared<MemorySchemaRegistry>();
   auto values =

@@ -5,6 +5,7 @@
 // registry (every other test), AVRO stays JSON.
 #include <catch2/catch.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "runtime/avro_codec.hpp"
@@ -165,10 +166,109 @@ TEST_CASE("avro: VALUE_SCHEMA_ID picks a schema and the refusals name the statem
   CHECK(error_of(engine.execute_script("SET 'ksql.schema.registry.url' = 'http://x:1';")) ==
         "line 1:1: ksql.schema.registry.url cannot be SET: it is read when the command starts "
         "(--config, --set schema.registry.url=URL or RIVULET_SCHEMA_REGISTRY_URL)");
-  CHECK(error_of(engine.execute_script(
-            "CREATE STREAM S (K INT KEY, V INT) WITH (kafka_topic='k', format='AVRO');")) ==
-        "line 1:15: not supported yet: KEY_FORMAT 'AVRO' with a schema registry (only values are "
-        "read and written in Avro)");
+  // A table's key must come from somewhere: no key subject is an error.
+  CHECK(error_of(
+            engine.execute_script("CREATE TABLE T WITH (kafka_topic='views', format='AVRO');")) ==
+        "line 1:14: Schema for message keys on topic 'views' could not be read from the schema "
+        "registry memory (subject views-key): subject 'views-key' not found (registry: memory)");
+}
+
+// Bytes in the registry's wire format: `datum` written with `schema`
+// (registered under `subject`).
+std::string wire(MemorySchemaRegistry& registry, const std::string& subject,
+                 const std::string& schema, const std::vector<Column>& columns, const Value& row) {
+  auto id = registry.register_schema(subject, schema);
+  REQUIRE(id.ok());
+  auto datum = avro::Datum::make(schema, columns);
+  REQUIRE(datum.ok());
+  auto body = (*datum)->encode(row);
+  REQUIRE(body.ok());
+  std::string out(1, '\0');
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((*id >> shift) & 0xff));
+  return out + *body;
+}
+
+TEST_CASE("avro: keys in AVRO, a record key and an unwrapped one, inferred and written",
+          "[sql][avro]") {
+  UseRegistry use;
+  auto& r = *use.registry;
+  // A table keyed as Kafka Connect and Debezium key it: a record.
+  const std::string key_record =
+      R"({"type":"record","name":"Key","fields":[{"name":"id","type":"int"}]})";
+  const std::string customer =
+      R"({"type":"record","name":"Customer","fields":[{"name":"name","type":"string"}]})";
+  REQUIRE(r.register_schema("customers-key", key_record).ok());
+  REQUIRE(r.register_schema("customers-value", customer).ok());
+  // A stream whose key is a bare long (ksqlDB's single key, unwrapped).
+  REQUIRE(r.register_schema("clicks-key", R"("long")").ok());
+  REQUIRE(r.register_schema("clicks-value", customer).ok());
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE TABLE CUSTOMERS WITH (kafka_topic='customers', format='AVRO');\n"
+      "CREATE STREAM CLICKS WITH (kafka_topic='clicks', format='AVRO');\n"
+      "CREATE TABLE NAMES WITH (kafka_topic='names', format='AVRO') AS\n"
+      "  SELECT ID, UCASE(NAME) AS UPPER_NAME FROM CUSTOMERS;\n"
+      "CREATE STREAM CLICKED WITH (kafka_topic='clicked', format='AVRO') AS\n"
+      "  SELECT ROWKEY, NAME FROM CLICKS;\n");
+  REQUIRE(error_of(ran) == "accepted");
+  auto described = [&](const char* name) {
+    std::vector<std::string> out;
+    for (const Column& c : engine.catalog().find(name)->schema.columns)
+      out.push_back(c.name + (c.is_key ? " KEY " : " ") + c.type->to_string());
+    return out;
+  };
+  CHECK(described("CUSTOMERS") == std::vector<std::string>{"ID KEY INTEGER", "NAME STRING"});
+  CHECK(described("CLICKS") == std::vector<std::string>{"ROWKEY KEY BIGINT", "NAME STRING"});
+  // The outputs' key schemas: one key column each, unwrapped.
+  CHECK(nlohmann::json::parse(r.latest("names-key")->schema) ==
+        nlohmann::json::parse(R"(["null","int"])"));
+  CHECK(nlohmann::json::parse(r.latest("clicked-key")->schema) ==
+        nlohmann::json::parse(R"(["null","long"])"));
+
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  auto& d = **driver;
+  const std::vector<Column> key_cols = {{"ID", DataType::of(TypeKind::Int)}};
+  const std::vector<Column> name_cols = {{"NAME", DataType::of(TypeKind::String)}};
+  d.pipe(
+      "customers",
+      wire(r, "customers-key", key_record, key_cols, Value::structure({{"ID", Value::int32(7)}})),
+      wire(r, "customers-value", customer, name_cols,
+           Value::structure({{"NAME", Value::string("ada")}})),
+      1);
+  // The bare long's bytes are those of a record of one long field.
+  const std::string long_key =
+      R"({"type":"record","name":"K","fields":[{"name":"ROWKEY","type":"long"}]})";
+  auto click_key = wire(r, "other", long_key, {{"ROWKEY", DataType::of(TypeKind::BigInt)}},
+                        Value::structure({{"ROWKEY", Value::int64(-9)}}));
+  const int bare_long = r.latest("clicks-key")->id;
+  for (int i = 1; i < 5; ++i) click_key[i] = static_cast<char>((bare_long >> (8 * (4 - i))) & 0xff);
+  d.pipe("clicks", click_key,
+         wire(r, "clicks-value", customer, name_cols,
+              Value::structure({{"NAME", Value::string("bob")}})),
+         2);
+  REQUIRE(d.data_errors().empty());
+
+  auto read = [&](const OutputRecord& o, const std::string& topic) {
+    auto schema = std::make_shared<Schema>(engine.catalog().find(topic)->schema);
+    auto k = make_avro_key_codec(schema, use.registry, key_subject(o.topic))->decode(*o.key);
+    auto v = make_avro_codec(schema, use.registry, value_subject(o.topic))->decode(*o.value);
+    REQUIRE(k.ok());
+    REQUIRE(v.ok());
+    return k->to_string() + " " + v->to_string();
+  };
+  auto names = d.outputs("names");
+  REQUIRE(names.size() == 1);
+  CHECK(read(names[0], "NAMES") == R"(7 {"UPPER_NAME":"ADA"})");
+  auto clicked = d.outputs("clicked");
+  REQUIRE(clicked.size() == 1);
+  CHECK(read(clicked[0], "CLICKED") == R"(-9 {"NAME":"bob"})");
+  // Written with the registered key schema's id.
+  int written = 0;
+  for (int i = 1; i < 5; ++i)
+    written = (written << 8) | static_cast<unsigned char>((*names[0].key)[i]);
+  CHECK(written == r.latest("names-key")->id);
 }
 
 TEST_CASE("avro: declared columns read a newer schema's records by name", "[sql][avro]") {
