@@ -5,15 +5,21 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
+
+#include "runtime/avro_codec.hpp"
+#include "runtime/codec.hpp"
+#include "runtime/schema_registry.hpp"
 
 namespace rivulet::connectors {
 
 namespace {
 
-const char* const kBaseNames[] = {"JSON", "KAFKA_STRING", "KAFKA_INT", "KAFKA_BIGINT",
-                                  "KAFKA_DOUBLE"};
-constexpr int kBases = 5;
+const char* const kBaseNames[] = {"AVRO",      "JSON",         "KAFKA_STRING",
+                                  "KAFKA_INT", "KAFKA_BIGINT", "KAFKA_DOUBLE"};
+constexpr int kBases = 6;
+constexpr int kAvro = 0;
 const char* const kWindowNames[] = {"", "SESSION", "HOPPING", "TUMBLING"};
 
 // Window times this formatter believes: from the epoch to 2100-01-01.
@@ -27,24 +33,69 @@ uint64_t big_endian(const char* p, size_t n) {
   return v;
 }
 
+}  // namespace
+
+// AVRO: the schema registry's wire format, each writer schema asked of the
+// process's registry once and kept; a value shown as JSON.
+struct RecordFormatter::AvroReader {
+  std::shared_ptr<SchemaRegistry> registry;
+  std::map<int, std::unique_ptr<avro::Datum>> datums;  // nullptr: not readable
+  std::map<int, bool> wrapped;                         // a schema that is not a record
+
+  std::optional<std::string> read(std::string_view b) {
+    if (b.size() < 6 || b[0] != 0) return std::nullopt;
+    const int id = static_cast<int>(big_endian(b.data() + 1, 4));
+    auto it = datums.find(id);
+    if (it == datums.end()) it = datums.emplace(id, compile(id)).first;
+    if (!it->second) return std::nullopt;
+    auto v = it->second->decode(b.substr(5));
+    if (!v) return std::nullopt;
+    return to_json(wrapped[id] ? v->as_struct().front().value : *v);
+  }
+
+  std::unique_ptr<avro::Datum> compile(int id) {
+    auto schema = registry->schema_by_id(id);
+    if (!schema) return nullptr;
+    auto j = nlohmann::json::parse(*schema, nullptr, false);
+    if (j.is_discarded()) return nullptr;
+    std::string text = *schema;
+    if (!(j.is_object() && j.value("type", "") == "record")) {
+      wrapped[id] = true;
+      text =
+          nlohmann::json{
+              {"type", "record"}, {"name", "Printed"}, {"fields", {{{"name", "V"}, {"type", j}}}}}
+              .dump();
+    }
+    auto columns = avro::columns_of(text);
+    if (!columns) return nullptr;
+    auto datum = avro::Datum::make(text, *columns);
+    return datum ? std::move(*datum) : nullptr;
+  }
+};
+
+namespace {
+
 // The bytes read in base format `base`, or nullopt when they cannot be.
-std::optional<std::string> read_base(int base, std::string_view b) {
+std::optional<std::string> read_base(int base, std::string_view b,
+                                     RecordFormatter::AvroReader* avro) {
   switch (base) {
-    case 0: {  // JSON: text that parses (shown as written)
+    case kAvro:
+      return avro ? avro->read(b) : std::nullopt;
+    case 1: {  // JSON: text that parses (shown as written)
       if (b.empty() || !utf8(b) || !nlohmann::json::accept(b)) return std::nullopt;
       return std::string(b);
     }
-    case 1:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
+    case 2:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
       if (b.empty() || !utf8(b)) return std::nullopt;
       for (char ch : b) {
         const auto u = static_cast<unsigned char>(ch);
         if ((u < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || u == 0x7f) return std::nullopt;
       }
       return std::string(b);
-    case 2:  // KAFKA_INT
+    case 3:  // KAFKA_INT
       if (b.size() != 4) return std::nullopt;
       return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(big_endian(b.data(), 4))));
-    case 3:  // KAFKA_BIGINT
+    case 4:  // KAFKA_BIGINT
       if (b.size() != 8) return std::nullopt;
       return std::to_string(static_cast<int64_t>(big_endian(b.data(), 8)));
     default: {  // KAFKA_DOUBLE
@@ -59,14 +110,15 @@ std::optional<std::string> read_base(int base, std::string_view b) {
 
 bool plausible(int64_t ms) { return ms >= 0 && ms <= kLatestPlausibleMs; }
 
-std::optional<std::string> read(int base, int window, std::string_view b) {
-  if (window == 0) return read_base(base, b);
+std::optional<std::string> read(int base, int window, std::string_view b,
+                                RecordFormatter::AvroReader* avro) {
+  if (window == 0) return read_base(base, b, avro);
   if (window == 1) {  // SESSION: inner, end, start
     if (b.size() < 17) return std::nullopt;
     const auto end = static_cast<int64_t>(big_endian(b.data() + b.size() - 16, 8));
     const auto start = static_cast<int64_t>(big_endian(b.data() + b.size() - 8, 8));
     if (!plausible(start) || !plausible(end) || end < start) return std::nullopt;
-    auto inner = read_base(base, b.substr(0, b.size() - 16));
+    auto inner = read_base(base, b.substr(0, b.size() - 16), avro);
     if (!inner) return std::nullopt;
     return "[" + *inner + "@" + std::to_string(start) + "/" + std::to_string(end) + "]";
   }
@@ -74,7 +126,7 @@ std::optional<std::string> read(int base, int window, std::string_view b) {
   if (b.size() < 9) return std::nullopt;
   const auto start = static_cast<int64_t>(big_endian(b.data() + b.size() - 8, 8));
   if (!plausible(start)) return std::nullopt;
-  auto inner = read_base(base, b.substr(0, b.size() - 8));
+  auto inner = read_base(base, b.substr(0, b.size() - 8), avro);
   if (!inner) return std::nullopt;
   return "[" + *inner + "@" + std::to_string(start) + "/-]";
 }
@@ -82,7 +134,11 @@ std::optional<std::string> read(int base, int window, std::string_view b) {
 }  // namespace
 
 RecordFormatter::RecordFormatter(Part part) {
-  for (int base = 0; base < kBases; ++base) {
+  if (auto registry = schema_registry()) {
+    avro_ = std::make_unique<AvroReader>();
+    avro_->registry = std::move(registry);
+  }
+  for (int base = avro_ ? 0 : 1; base < kBases; ++base) {
     if (part == Part::Key) {
       for (int w = 1; w <= 3; ++w)
         candidates_.push_back(
@@ -98,7 +154,7 @@ std::string RecordFormatter::format(std::optional<std::string_view> bytes) {
   std::optional<std::string> first;
   std::vector<Candidate> left;
   for (const Candidate& c : candidates_) {
-    auto text = read(c.base, c.window, *bytes);
+    auto text = read(c.base, c.window, *bytes, avro_.get());
     if (!text) continue;
     if (!first) first = std::move(text);
     left.push_back(c);
@@ -134,6 +190,8 @@ std::string RecordFormatter::describe() const {
   for (const Candidate& c : candidates_) out += (out.empty() ? "" : " or ") + c.name;
   return out;
 }
+
+RecordFormatter::~RecordFormatter() = default;
 
 std::string format_rowtime(int64_t timestamp_ms) {
   if (timestamp_ms < 0) return "N/A";

@@ -5,7 +5,9 @@
 // As ksqlDB's PRINT does, a formatter keeps a list of the formats that could
 // still have written every key (and every value) seen so far: each record
 // strikes out the formats its bytes cannot be, and is shown in the first
-// format left. The candidates, in that order: JSON, KAFKA_STRING (UTF-8
+// format left. The candidates, in that order: AVRO (with a schema registry
+// set for the process: the registry's wire format, a schema id it knows,
+// a datum that schema reads; shown as JSON), JSON, KAFKA_STRING (UTF-8
 // text without control characters but tab and newlines), KAFKA_INT (4
 // bytes, big-endian), KAFKA_BIGINT and KAFKA_DOUBLE (8 bytes); for keys,
 // each also inside Kafka's windowed formats, SESSION(f), HOPPING(f) and
@@ -19,6 +21,7 @@
 // before its start; ksqlDB takes the last 8 bytes of any key of 9 bytes or
 // more as a window's start).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +33,7 @@ class RecordFormatter {
  public:
   enum class Part : uint8_t { Key, Value };
   explicit RecordFormatter(Part part);
+  ~RecordFormatter();
 
   // The bytes as text in the first format still possible (`<null>` for
   // none). Bytes no candidate can read are shown as Kafka's Bytes prints
@@ -49,6 +53,12 @@ class RecordFormatter {
   };
   std::vector<Candidate> candidates_;
   bool seen_ = false;
+
+ public:
+  struct AvroReader;  // record_formatter.cpp
+
+ private:
+  std::unique_ptr<AvroReader> avro_;  // with a schema registry
 };
 
 // A record's timestamp as ksqlDB's PRINT writes it: "2026/12/04 22:30:00.123 Z"

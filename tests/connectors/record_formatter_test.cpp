@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "runtime/avro_wire.hpp"
+
 using rivulet::connectors::format_rowtime;
 using rivulet::connectors::RecordFormatter;
 
@@ -83,4 +85,39 @@ TEST_CASE("PRINT: rowtime as ksqlDB writes it, in UTC", "[connectors][print]") {
   CHECK(format_rowtime(1700000000123) == "2023/11/14 22:13:20.123 Z");
   CHECK(format_rowtime(0) == "1970/01/01 00:00:00.000 Z");
   CHECK(format_rowtime(-1) == "N/A");
+}
+
+TEST_CASE("PRINT: AVRO in the schema registry's wire format, with a registry",
+          "[connectors][print][avro]") {
+  auto registry = std::make_shared<rivulet::MemorySchemaRegistry>();
+  rivulet::set_schema_registry(registry);
+  auto schema = std::make_shared<rivulet::Schema>();
+  schema->columns = {{"ID", rivulet::DataType::of(rivulet::TypeKind::BigInt), true},
+                     {"NAME", rivulet::DataType::of(rivulet::TypeKind::String)}};
+  auto values = rivulet::make_avro_codec(schema, registry, "t-value");
+  auto keys = rivulet::make_avro_key_codec(schema, registry, "t-key");
+  auto value = values->encode(rivulet::Value::structure({{"NAME", rivulet::Value::string("ann")}}));
+  auto key = keys->encode(rivulet::Value::int64(-9));
+  REQUIRE(value.ok());
+  REQUIRE(key.ok());
+
+  RecordFormatter v(RecordFormatter::Part::Value);
+  CHECK(v.format(std::string_view(*value)) == R"({"NAME":"ann"})");
+  CHECK(v.describe() == "AVRO");
+  RecordFormatter k(RecordFormatter::Part::Key);
+  CHECK(k.format(std::string_view(*key)) == "-9");  // an unwrapped key: the bare value
+  CHECK(k.possible_formats().back() == "AVRO");
+  // JSON text is no Avro: the AVRO candidate is struck out.
+  RecordFormatter mixed(RecordFormatter::Part::Value);
+  CHECK(mixed.format(std::string_view("{\"a\": 12}")) == "{\"a\": 12}");
+  CHECK(mixed.describe() == "JSON or KAFKA_STRING");
+  // An unknown schema id is no Avro either: shown as bytes.
+  std::string unknown = *value;
+  unknown[4] = 77;
+  RecordFormatter other(RecordFormatter::Part::Value);
+  CHECK(other.format(std::string_view(unknown)).rfind("\\x00\\x00\\x00\\x00M", 0) == 0);
+  rivulet::set_schema_registry(nullptr);
+  // Without a registry there is no AVRO candidate.
+  RecordFormatter plain(RecordFormatter::Part::Value);
+  CHECK(plain.format(std::string_view(*value)).find("\\x00") == 0);
 }
