@@ -146,6 +146,29 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
       "NEXT_TIME": 3001, "FIRST_TAG": "c", "PAGEID": "p3"})"));
 
   CHECK(run->stop(SIGTERM, std::chrono::seconds(30)) == 0);
+
+  // The shell with the same registry: an inferred stream's columns, PRINT
+  // of the query's Avro output, a pull query over the producer's Avro.
+  auto [shell_rc, shell_out] = run_command(
+      rivulet::testing::rivulet_binary() + " sql --bootstrap " + *bootstrap +
+          " --set schema.registry.url=" + registry.url() + " 2>&1",
+      "CREATE STREAM V2 (VIEWER STRING KEY) WITH (kafka_topic='av_views', value_format='AVRO');\n"
+      "DESCRIBE V2;\n"
+      "PRINT av_city_views FROM BEGINNING LIMIT 2;\n"
+      "SELECT VIEWER, USERID, ADDRESS->CITY AS CITY FROM V2 WHERE ADDRESS->ZIP > 100;\n",
+      60);
+  INFO(shell_out);
+  CHECK(shell_rc == 0);
+  CHECK(shell_out.find("| ADDRESS  | STRUCT<CITY STRING, ZIP INTEGER> |") != std::string::npos);
+  CHECK(shell_out.find("Value format: AVRO") != std::string::npos);
+  CHECK(shell_out.find("key: k1, value: {\"USERID\":\"u1\",\"CITY\":\"Lyon\",\"NEXT_TIME\":1001,"
+                       "\"FIRST_TAG\":\"a\",\"PAGEID\":\"p1\"}") != std::string::npos);
+  CHECK(shell_out.find("| k1     | u1     | Lyon ") != std::string::npos);
+  CHECK(shell_out.find("| k2     | u2     | Oslo ") != std::string::npos);
+  CHECK(shell_out.find("| k3     | u3     | Kyiv ") != std::string::npos);
+  // The record that is not Avro: skipped and counted, with where it is.
+  CHECK(shell_out.find("av_views/0@0") != std::string::npos);
+
   std::ifstream err(errors);
   std::string logged((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
   INFO(logged);
