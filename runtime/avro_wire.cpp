@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -171,24 +172,44 @@ std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
                                          true);
 }
 
+namespace {
+
+// Whether Avro itself accepts the schema written for `columns` (a quoted
+// column name such as `my col` is no Avro name): refused at planning
+// rather than on every record. For a single key its record form: the same
+// field, wrapped.
+std::optional<Error> invalid_avro(const std::vector<Column>& columns, const std::string& subject,
+                                  bool key) {
+  auto ok = avro::Datum::make(avro::schema_for(columns), columns);
+  if (ok) return std::nullopt;
+  return Error::fatal("the AVRO " + std::string(key ? "key " : "") + "schema of subject '" +
+                      subject + "' is not valid Avro: " + ok.error().message);
+}
+
+Error not_registered(const SchemaRegistry& registry, const std::string& subject, bool key,
+                     const Error& why) {
+  return Error::fatal("could not register the AVRO " + std::string(key ? "key " : "") +
+                      "schema of subject '" + subject + "' with the schema registry " +
+                      registry.where() + ": " + why.message);
+}
+
+}  // namespace
+
 Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,
                                   const Schema& schema) {
-  auto id =
-      registry.register_schema(subject, key_schema_for(as_value_columns(schema.key_columns())));
-  if (!id)
-    return Error::fatal("could not register the AVRO key schema of subject '" + subject +
-                        "' with the schema registry " + registry.where() + ": " +
-                        id.error().message);
+  const auto columns = as_value_columns(schema.key_columns());
+  if (auto bad = invalid_avro(columns, subject, true)) return *bad;
+  auto id = registry.register_schema(subject, key_schema_for(columns));
+  if (!id) return not_registered(registry, subject, true, id.error());
   return id;
 }
 
 Expected<int> register_value_schema(SchemaRegistry& registry, const std::string& subject,
                                     const Schema& values) {
-  auto id = registry.register_schema(subject, avro::schema_for(values.value_columns()));
-  if (!id)
-    return Error::fatal("could not register the AVRO schema of subject '" + subject +
-                        "' with the schema registry " + registry.where() + ": " +
-                        id.error().message);
+  const auto columns = values.value_columns();
+  if (auto bad = invalid_avro(columns, subject, false)) return *bad;
+  auto id = registry.register_schema(subject, avro::schema_for(columns));
+  if (!id) return not_registered(registry, subject, false, id.error());
   return id;
 }
 

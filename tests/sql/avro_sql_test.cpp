@@ -166,6 +166,16 @@ TEST_CASE("avro: VALUE_SCHEMA_ID picks a schema and the refusals name the statem
   CHECK(error_of(engine.execute_script("SET 'ksql.schema.registry.url' = 'http://x:1';")) ==
         "line 1:1: ksql.schema.registry.url cannot be SET: it is read when the command starts "
         "(--config, --set schema.registry.url=URL or RIVULET_SCHEMA_REGISTRY_URL)");
+  // A column name Avro does not take: refused when planned, not per record.
+  auto bad_name = error_of(engine.execute_script(
+      "CREATE STREAM S2 WITH (kafka_topic='views', value_format='AVRO', value_schema_id=" +
+      std::to_string(*old_id) +
+      ");\nCREATE STREAM S3 WITH (kafka_topic='s3', value_format='AVRO') AS "
+      "SELECT USERID AS `my col` FROM S2;"));
+  CHECK(bad_name ==
+        "line 2:66: the AVRO schema of subject 's3-value' is not valid Avro: invalid Avro schema: "
+        "Invalid Avro identifier");
+  CHECK_FALSE(use.registry->latest("s3-value").ok());
   // A table's key must come from somewhere: no key subject is an error.
   CHECK(error_of(
             engine.execute_script("CREATE TABLE T WITH (kafka_topic='views', format='AVRO');")) ==
