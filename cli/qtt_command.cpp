@@ -4,8 +4,10 @@
 // SKIP), then "N passed, N failed, N skipped"; --json prints one object.
 //
 // SKIP categories (out of scope, documented in sql/README.md):
-//  - schema-registry: a CREATE STREAM/TABLE in AVRO, PROTOBUF or JSON_SR
-//    without inline columns needs a schema registry to know its columns.
+//  - schema-registry: a CREATE STREAM/TABLE in PROTOBUF or JSON_SR without
+//    inline columns needs a schema registry to know its columns (in AVRO,
+//    a case whose topics give the schemas runs with them in a registry in
+//    memory: case_registry).
 // Everything else passes or fails.
 #include <atomic>
 #include <cstdlib>
@@ -21,7 +23,9 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/schema_registry.hpp"
 #include "sql/functions.hpp"
 #include "sql/parser.hpp"
 #include "sql/planner.hpp"
@@ -188,7 +192,10 @@ json take_window(std::optional<std::string>& key, const sql::SourceInfo& s) {
   return w;
 }
 
-std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statements) {
+// `registry`: the case's topics give their AVRO schemas (and ids), so its
+// AVRO sources read their columns from them.
+std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statements,
+                                       bool registry) {
   for (const auto& s : statements) {
     const auto* c = std::get_if<sql::CreateSource>(&s.body);
     if (!c || !c->elements.empty()) continue;
@@ -197,12 +204,85 @@ std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statem
       if (!f) continue;
       std::string u;
       for (char ch : *f) u += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      if (u == "AVRO" || u == "PROTOBUF" || u == "JSON_SR")
+      if ((u == "AVRO" && !registry) || u == "PROTOBUF" || u == "JSON_SR")
         return "schema-registry: " + c->name + " in " + u + " declares no columns";
     }
   }
   return std::nullopt;
 }
+
+// The schema registry of a case whose topics give AVRO schemas with their
+// ids ("keySchema"/"keySchemaId", "valueSchema"/"valueSchemaId"): a
+// registry in memory holding them under "<topic>-key" and "<topic>-value";
+// nullptr when no topic does. While it is the process's registry, AVRO is
+// the registry's wire format: the inputs are written in it and the outputs
+// read back from it (avro_encode, avro_decode).
+std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
+  if (!test.contains("topics") || !test["topics"].is_array()) return nullptr;
+  std::shared_ptr<MemorySchemaRegistry> registry;
+  for (const auto& t : test["topics"]) {
+    for (const char* side : {"key", "value"}) {
+      const std::string s(side);
+      if (t.value(s + "Format", "") != "AVRO" || !t.contains(s + "Schema") ||
+          !t.contains(s + "SchemaId") || !t[s + "SchemaId"].is_number_integer())
+        continue;
+      if (!registry) registry = std::make_shared<MemorySchemaRegistry>();
+      registry->add(t.value("name", "") + "-" + s, t[s + "SchemaId"].get<int>(),
+                    t[s + "Schema"].dump());
+    }
+  }
+  return registry;
+}
+
+// An AVRO key or value of source `s` in the registry's wire format: the
+// logical JSON read as the source's columns, then written with the
+// subject's latest schema (the case's own, when it holds the row).
+Expected<std::optional<std::string>> avro_encode(const json& j, const sql::SourceInfo& s,
+                                                 bool key) {
+  if (j.is_null()) return std::optional<std::string>();
+  auto schema = std::make_shared<Schema>(s.schema);
+  auto registry = schema_registry();
+  Value row;
+  if (key) {
+    auto keys = s.schema.key_columns();
+    if (keys.size() != 1) return Error::data("AVRO keys of several columns in a test input");
+    auto v = coerce(from_json(j), *keys[0].type);
+    if (!v) return Error::data("cannot write " + j.dump() + " as " + keys[0].type->to_string());
+    row = *v;
+  } else {
+    auto values = std::make_shared<Schema>();
+    values->columns = s.schema.value_columns();
+    auto v = make_json_codec(values)->decode(j.dump());
+    if (!v) return v.error();
+    row = *v;
+  }
+  auto bytes = key ? make_avro_key_codec(schema, registry, key_subject(s.topic))->encode(row)
+                   : make_avro_codec(schema, registry, value_subject(s.topic))->encode(row);
+  if (!bytes) return bytes.error();
+  return std::optional<std::string>(*bytes);
+}
+
+json avro_decode(const std::optional<std::string>& bytes, const sql::SourceInfo& s, bool key) {
+  if (!bytes) return json();
+  auto schema = std::make_shared<Schema>(s.schema);
+  auto registry = schema_registry();
+  auto v = key ? make_avro_key_codec(schema, registry, key_subject(s.topic))->decode(*bytes)
+               : make_avro_codec(schema, registry, value_subject(s.topic))->decode(*bytes);
+  if (!v) return json("<undecodable: " + v.error().message + ">");
+  json j = json::parse(to_json(*v), nullptr, false);
+  return j.is_discarded() ? json() : j;
+}
+
+// The process's registry for one case, cleared after it.
+struct CaseRegistry {
+  explicit CaseRegistry(std::shared_ptr<SchemaRegistry> r) : on(r != nullptr) {
+    if (on) set_schema_registry(std::move(r));
+  }
+  ~CaseRegistry() {
+    if (on) set_schema_registry(nullptr);
+  }
+  bool on;
+};
 
 std::string one_line(std::string s) {
   for (char& c : s)
@@ -243,7 +323,8 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       statements.push_back(std::move(s));
     }
   }
-  if (auto why = skip_reason(statements)) {
+  CaseRegistry registry(case_registry(test));
+  if (auto why = skip_reason(statements, registry.on)) {
     r.status = "SKIP";
     r.detail = *why;
     return r;
@@ -305,8 +386,11 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       const sql::SourceInfo& s = *src->second;
       json key = in.contains("key") ? in["key"] : json();
       json value = in.contains("value") ? in["value"] : json();
-      auto k = encode(key, s.key_format, key_type(s));
-      auto v = encode(value, s.value_format, value_type(s));
+      const bool avro_key = registry.on && s.key_format == "AVRO";
+      const bool avro_value = registry.on && s.value_format == "AVRO";
+      auto k = avro_key ? avro_encode(key, s, true) : encode(key, s.key_format, key_type(s));
+      auto v =
+          avro_value ? avro_encode(value, s, false) : encode(value, s.value_format, value_type(s));
       if (!k || !v) {
         r.detail = "input: " + (!k ? k.error().message : v.error().message);
         return r;
@@ -367,9 +451,13 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       json gk, gv, gw;
       if (sink != by_topic.end()) {
         auto key = got[i].key;
-        gw = take_window(key, *sink->second);
-        gk = decode(key, sink->second->key_format, key_type(*sink->second));
-        gv = decode(got[i].value, sink->second->value_format, value_type(*sink->second));
+        const sql::SourceInfo& out = *sink->second;
+        gw = take_window(key, out);
+        gk = registry.on && out.key_format == "AVRO" ? avro_decode(key, out, true)
+                                                     : decode(key, out.key_format, key_type(out));
+        gv = registry.on && out.value_format == "AVRO"
+                 ? avro_decode(got[i].value, out, false)
+                 : decode(got[i].value, out.value_format, value_type(out));
       } else {
         gk = decode(got[i].key, "JSON", nullptr);
         gv = decode(got[i].value, "JSON", nullptr);

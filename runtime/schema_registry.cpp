@@ -99,6 +99,13 @@ Expected<int> MemorySchemaRegistry::register_schema(const std::string& subject,
   return id;
 }
 
+void MemorySchemaRegistry::add(const std::string& subject, int id, const std::string& schema) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  by_id_[id] = schema;
+  auto& versions = versions_[subject];
+  versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
+}
+
 std::shared_ptr<SchemaRegistry> schema_registry() {
   std::lock_guard<std::mutex> lock(process_mutex());
   return process_registry();

@@ -51,6 +51,9 @@ class MemorySchemaRegistry final : public SchemaRegistry {
   Expected<RegisteredSchema> latest(const std::string& subject) override;
   Expected<int> register_schema(const std::string& subject, const std::string& schema) override;
   std::string where() const override { return "memory"; }
+  // Registers `schema` under `subject` with the id given (as a registry
+  // in import mode does; ksqlDB's test files name their schemas' ids).
+  void add(const std::string& subject, int id, const std::string& schema);
 
  private:
   std::mutex mutex_;

@@ -91,6 +91,42 @@ TEST_CASE("qtt: expected fields match by name, then in upper case, absent ones a
   std::remove(file.c_str());
 }
 
+// A case whose topics give AVRO schemas with their ids runs with them in a
+// schema registry in memory: the columns come from it (a bare "long" key is
+// ROWKEY), inputs and outputs go through the registry's wire format. The
+// same case without the schemas is skipped, as before.
+TEST_CASE("qtt: AVRO sources read their columns from the case's topic schemas",
+          "[sql][qtt][avro]") {
+  const std::string file = std::string(RIVULET_BINARY_DIR) + "/qtt-avro-test.json";
+  {
+    std::ofstream f(file);
+    const char* topics = R"([{"name": "t", "keyFormat": "AVRO", "keySchemaId": 7,
+        "keySchema": {"type": "long"}, "valueFormat": "AVRO", "valueSchemaId": 8,
+        "valueSchema": {"type": "record", "name": "V", "fields": [
+          {"name": "a", "type": "int"}, {"name": "s", "type": ["null", "string"]}]}}])";
+    auto test_case = [&](const char* name, bool with_topics, const char* value) {
+      return std::string(R"({"name": ")") + name +
+             R"(", "statements": ["CREATE STREAM I WITH (kafka_topic='t', format='AVRO', VALUE_SCHEMA_ID=8);",)" +
+             R"( "CREATE STREAM O AS SELECT ROWKEY, A * 2 AS D, UCASE(S) AS U FROM I;"],)" +
+             (with_topics ? std::string(R"( "topics": )") + topics + "," : std::string()) +
+             R"( "inputs": [{"topic": "t", "key": 5, "value": {"a": 3, "s": "x"}}],)" +
+             R"( "outputs": [{"topic": "O", "key": 5, "value": )" + value + "}]}";
+    };
+    f << R"({"tests": [)" << test_case("columns from the topics", true, R"({"D": 6, "U": "X"})")
+      << ", " << test_case("a wrong value", true, R"({"D": 7, "U": "X"})") << ", "
+      << test_case("no schemas given", false, R"({"D": 6, "U": "X"})") << "]}";
+  }
+  auto [status, out] = qtt(file);
+  INFO(out);
+  CHECK(status == 1);
+  CHECK(out.find("PASS  qtt-avro-test.json :: columns from the topics") != std::string::npos);
+  CHECK(out.find("FAIL  qtt-avro-test.json :: a wrong value") != std::string::npos);
+  CHECK(out.find("SKIP  qtt-avro-test.json :: no schemas given  -- schema-registry: I in AVRO "
+                 "declares no columns") != std::string::npos);
+  CHECK(out.find("1 passed, 1 failed, 1 skipped") != std::string::npos);
+  std::remove(file.c_str());
+}
+
 // A case with a "config" list runs once per value, {CONFIG} replaced in its
 // properties and statements (as ksqlDB's runner does), and passes only
 // when every run does. Before, "{CONFIG}" was SET as it stood.
