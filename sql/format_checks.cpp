@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "runtime/schema_registry.hpp"
 #include "sql/types.hpp"
 
 namespace rivulet::sql {
