@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cluster/query.hpp"
+#include "connectors/schema_registry_client.hpp"
 #include "runtime/config.hpp"
 
 namespace rivulet::cli {
@@ -25,6 +26,12 @@ int run_query(const QueryArgs& a) {
   auto config = Config::load(a.config, {});
   if (!config) {
     std::cerr << "rivulet query: " << config.error().message << "\n";
+    return 2;
+  }
+  // The submitted files are planned here too: a CREATE in AVRO without
+  // columns reads them from the schema registry.
+  if (auto registry = connectors::configure_schema_registry(*config); !registry) {
+    std::cerr << "rivulet query: " << registry.error().message << "\n";
     return 2;
   }
   auto queries = cluster::fetch_queries(a.coordinator, *config);
@@ -101,7 +108,7 @@ void add_query_command(CLI::App& app) {
   cmd->add_option("key", args->key, "The key (text, converted to the key column's type)")
       ->required();
   cmd->add_flag("--json", args->json, "One JSON object instead of a table");
-  cmd->add_option("--config", args->config, "Properties file (cluster.tls.*)");
+  cmd->add_option("--config", args->config, "Properties file (cluster.tls.*, schema.registry.url)");
   cmd->footer(
       "Exit status: 0 found, 1 not found (or the cluster could not answer), 2 unknown table\n"
       "(the queryable tables are listed) or usage error.");

@@ -87,4 +87,16 @@ TEST_CASE("a submitted query reads and writes AVRO through the schema registry",
   CHECK(totals["ink"] == nlohmann::json::parse(R"({"TOTAL": 7, "N": 2})"));
   CHECK(totals["cap"] == nlohmann::json::parse(R"({"TOTAL": 4, "N": 1})"));
   CHECK(registry.registry.latest("cv_totals-value")->version == 1);
+
+  // The table answers pull queries from the node owning the key's task.
+  auto [qrc, qout] = run_command(rivulet::testing::rivulet_binary() + " query --coordinator " +
+                                     c.address + " TOTALS pen --json --config " + c.config_file,
+                                 "", 30);
+  INFO(qout);
+  CHECK(qrc == 0);
+  auto answer = nlohmann::json::parse(qout, nullptr, false);
+  REQUIRE(answer.is_object());
+  CHECK(answer["found"] == true);
+  CHECK(answer["row"]["TOTAL"] == 10);
+  CHECK(answer["row"]["N"] == 3);
 }
