@@ -1776,8 +1776,8 @@ struct SqlShell::Impl {
     }
     if (unreadable > 0)
       err << "warning: " << unreadable << " record" << (unreadable == 1 ? "" : "s") << " of "
-          << info.name << " could not be read and were skipped (the first, "
-          << first_unreadable << ")" << std::endl;
+          << info.name << " could not be read and " << (unreadable == 1 ? "was" : "were")
+          << " skipped (the first, " << first_unreadable << ")" << std::endl;
     print_pull_rows(*projection, rows, limited);
     return true;
   }

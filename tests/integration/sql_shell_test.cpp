@@ -761,7 +761,7 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
   CHECK(shell->wait(std::chrono::seconds(30)) == 1);
   const std::string err = slurp(errors);
   INFO(err);
-  CHECK(err.find("warning: 1 record of ORDERS could not be read and were skipped (the first, "
+  CHECK(err.find("warning: 1 record of ORDERS could not be read and was skipped (the first, "
                  "mk_orders/2@") != std::string::npos);
   CHECK(err.find("line " + std::to_string(missing_topic_line) +
                  ":7: Could not find topic 'MK_ORDERS'. Topic names are case-sensitive "
