@@ -9,6 +9,8 @@ namespace rivulet::cli {
 extern int exit_code;
 
 void add_broker_command(CLI::App& app);  // broker_command.cpp: the embedded Kafka broker
+// schema_registry_command.cpp: a schema registry in memory (AVRO locally)
+void add_schema_registry_command(CLI::App& app);
 void add_demo_command(CLI::App& app);    // demo_command.cpp: orders LEFT JOIN users demo
 void add_config_command(CLI::App& app);  // config_command.cpp: configuration keys and checks
 void add_verify_command(CLI::App& app);  // verify_command.cpp: lost and duplicated records

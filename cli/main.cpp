@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   rivulet::cli::add_udf_library_option(app);  // before the commands: they inherit fallthrough
   rivulet::cli::add_broker_command(app);
+  rivulet::cli::add_schema_registry_command(app);
   rivulet::cli::add_demo_command(app);
   rivulet::cli::add_config_command(app);
   rivulet::cli::add_verify_command(app);

@@ -106,6 +106,32 @@ void MemorySchemaRegistry::add(const std::string& subject, int id, const std::st
   versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
 }
 
+std::vector<std::string> MemorySchemaRegistry::subjects() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [subject, versions] : versions_)
+    if (!versions.empty()) out.push_back(subject);
+  return out;
+}
+
+std::vector<int> MemorySchemaRegistry::versions(const std::string& subject) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int> out;
+  if (auto it = versions_.find(subject); it != versions_.end())
+    for (const auto& [version, id] : it->second) out.push_back(version);
+  return out;
+}
+
+Expected<RegisteredSchema> MemorySchemaRegistry::version(const std::string& subject, int version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = versions_.find(subject);
+  if (it == versions_.end() || !it->second.count(version))
+    return Error::fatal("subject '" + subject + "' has no version " + std::to_string(version) +
+                        " (registry: memory)");
+  const int id = it->second.at(version);
+  return RegisteredSchema{id, version, by_id_.at(id)};
+}
+
 std::shared_ptr<SchemaRegistry> schema_registry() {
   std::lock_guard<std::mutex> lock(process_mutex());
   return process_registry();

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/error.hpp"
 
@@ -54,6 +55,11 @@ class MemorySchemaRegistry final : public SchemaRegistry {
   // Registers `schema` under `subject` with the id given (as a registry
   // in import mode does; ksqlDB's test files name their schemas' ids).
   void add(const std::string& subject, int id, const std::string& schema);
+  // The subjects, sorted; `subject`'s versions, in order (empty: unknown);
+  // one version of it.
+  std::vector<std::string> subjects();
+  std::vector<int> versions(const std::string& subject);
+  Expected<RegisteredSchema> version(const std::string& subject, int version);
 
  private:
   std::mutex mutex_;

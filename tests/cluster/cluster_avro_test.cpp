@@ -9,17 +9,19 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "connectors/local_schema_registry.hpp"
 #include "local_cluster.hpp"
-#include "support/schema_registry_server.hpp"
 #include "support/topic_reader.hpp"
 
+using rivulet::connectors::LocalSchemaRegistry;
 using rivulet::testing::LocalCluster;
 using rivulet::testing::run_command;
-using rivulet::testing::SchemaRegistryServer;
 
 TEST_CASE("a submitted query reads and writes AVRO through the schema registry",
           "[integration][cluster][avro]") {
-  SchemaRegistryServer registry;
+  auto started_registry = LocalSchemaRegistry::start();
+  REQUIRE(started_registry.ok());
+  auto& registry = **started_registry;
   LocalCluster c({"cv_orders:4"}, "schema.registry.url=" + registry.url() + "\n");
   c.start_coordinator();
   c.start_node("n1");
@@ -28,7 +30,7 @@ TEST_CASE("a submitted query reads and writes AVRO through the schema registry",
   const std::string schema =
       R"({"type":"record","name":"Order","fields":[{"name":"item","type":"string"},)"
       R"({"name":"qty","type":"int"}]})";
-  auto id = registry.registry.register_schema("cv_orders-value", schema);
+  auto id = registry.registry().register_schema("cv_orders-value", schema);
   REQUIRE(id.ok());
   std::ofstream(c.dir + "/orders.avsc") << schema;
   const std::vector<std::pair<std::string, int>> orders = {{"pen", 1}, {"ink", 2}, {"pen", 3},
@@ -65,7 +67,7 @@ TEST_CASE("a submitted query reads and writes AVRO through the schema registry",
     auto records = rivulet::testing::read_until(
         c.bootstrap, {"cv_totals"}, 4, [](const rivulet::testing::Collector&) { return false; },
         std::chrono::seconds(1));
-    auto written = registry.registry.latest("cv_totals-value");
+    auto written = registry.registry().latest("cv_totals-value");
     if (!written.ok() || records.empty()) continue;
     std::ofstream(c.dir + "/totals.avsc") << written->schema;
     totals.clear();
@@ -86,7 +88,7 @@ TEST_CASE("a submitted query reads and writes AVRO through the schema registry",
   CHECK(totals["pen"] == nlohmann::json::parse(R"({"TOTAL": 10, "N": 3})"));
   CHECK(totals["ink"] == nlohmann::json::parse(R"({"TOTAL": 7, "N": 2})"));
   CHECK(totals["cap"] == nlohmann::json::parse(R"({"TOTAL": 4, "N": 1})"));
-  CHECK(registry.registry.latest("cv_totals-value")->version == 1);
+  CHECK(registry.registry().latest("cv_totals-value")->version == 1);
 
   // The table answers pull queries from the node owning the key's task.
   auto [qrc, qout] = run_command(rivulet::testing::rivulet_binary() + " query --coordinator " +

@@ -5,14 +5,16 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/schema_registry_server.hpp"
+#include "connectors/local_schema_registry.hpp"
 
-using rivulet::testing::SchemaRegistryServer;
+using rivulet::connectors::LocalSchemaRegistry;
 
 namespace rivulet::connectors {
 
 TEST_CASE("schema registry client: register then read by subject and by id", "[avro][registry]") {
-  SchemaRegistryServer server;
+  auto started_server = LocalSchemaRegistry::start();
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;
   auto client = http_schema_registry(server.url());
   REQUIRE(client.ok());
   auto& r = **client;
@@ -43,7 +45,7 @@ TEST_CASE("schema registry client: register then read by subject and by id", "[a
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().message ==
         "GET /schemas/ids/999 of " + server.url() + ": HTTP 404: Schema not found");
-  server.refuse_next = true;
+  server.refuse_registrations = true;
   auto refused = r.register_schema("orders-value", v1);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("HTTP 409: Schema being registered is incompatible") !=
@@ -52,7 +54,9 @@ TEST_CASE("schema registry client: register then read by subject and by id", "[a
 
 TEST_CASE("schema registry client: the cache asks once per id and per registered schema",
           "[avro][registry]") {
-  SchemaRegistryServer server;
+  auto started_server = LocalSchemaRegistry::start();
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;
   auto client = http_schema_registry(server.url());
   REQUIRE(client.ok());
   auto cached = cached_schema_registry(*client);
@@ -62,7 +66,7 @@ TEST_CASE("schema registry client: the cache asks once per id and per registered
   CHECK(*cached->register_schema("b-value", s) == *id);
   CHECK(*cached->schema_by_id(*id) == s);  // known from the registration
   CHECK(server.requests == 1);
-  auto other = server.registry.register_schema("c-value", R"({"type":"string"})");
+  auto other = server.registry().register_schema("c-value", R"({"type":"string"})");
   CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
   CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
   CHECK(server.requests == 2);
@@ -103,7 +107,9 @@ TEST_CASE("schema registry client: an unreachable registry and bad URLs are erro
 }
 
 TEST_CASE("schema registry client: HTTP basic authentication", "[avro][registry]") {
-  SchemaRegistryServer server("key:s3cret:x");  // a password may hold ':'
+  auto started_server = LocalSchemaRegistry::start("127.0.0.1", 0, "key:s3cret:x");
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;  // a password may hold ':'
   const std::string s = R"({"type":"string"})";
   auto with = http_schema_registry(server.url(), 10000, "key:s3cret:x");
   REQUIRE(with.ok());

@@ -4,19 +4,22 @@
 // with an independent Avro implementation (Debian's python3-avro,
 // avro_tool.py) and kcat, output read back and decoded by python3-avro
 // with the schema the query registered.
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "connectors/local_schema_registry.hpp"
+#include "connectors/schema_registry_client.hpp"
 #include "support/child_process.hpp"
-#include "support/schema_registry_server.hpp"
 #include "support/topic_reader.hpp"
 
+using rivulet::connectors::LocalSchemaRegistry;
 using rivulet::testing::ChildProcess;
 using rivulet::testing::run_command;
-using rivulet::testing::SchemaRegistryServer;
 
 namespace {
 
@@ -48,7 +51,9 @@ const char* kViewSchema = R"({"type": "record", "name": "PageView", "namespace":
 
 TEST_CASE("rivulet run: AVRO values through a schema registry with inferred columns",
           "[integration][sql][avro]") {
-  SchemaRegistryServer registry;
+  auto started_registry = LocalSchemaRegistry::start();
+  REQUIRE(started_registry.ok());
+  auto& registry = **started_registry;
   auto broker =
       ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker", "--topic", "av_views:2"});
   REQUIRE(broker.has_value());
@@ -56,7 +61,7 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
   REQUIRE(bootstrap.has_value());
   const std::string dir = make_dir();
 
-  auto view_id = registry.registry.register_schema("av_views-value", kViewSchema);
+  auto view_id = registry.registry().register_schema("av_views-value", kViewSchema);
   REQUIRE(view_id.ok());
   write_file(dir + "/views.avsc", kViewSchema);
   const std::vector<std::pair<std::string, std::string>> views = {
@@ -117,7 +122,7 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
   REQUIRE(records.size() == 2);
 
   // The query registered its output's schema under av_city_views-value.
-  auto out_schema = registry.registry.latest("av_city_views-value");
+  auto out_schema = registry.registry().latest("av_city_views-value");
   REQUIRE(out_schema.ok());
   auto schema_json = nlohmann::json::parse(out_schema->schema);
   CHECK(schema_json["name"] == "KsqlDataSourceSchema");
@@ -180,7 +185,7 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
 
   // A registry that refuses the output's schema (incompatible): the file
   // is refused at its statement, exit 2, before anything runs.
-  registry.refuse_next = true;
+  registry.refuse_registrations = true;
   auto [refused_rc, refused_out] =
       run_command(rivulet::testing::rivulet_binary() + " run " + app + " --bootstrap " +
                       *bootstrap + " --set schema.registry.url=" + registry.url() + " 2>&1",
@@ -203,4 +208,38 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
                       "read from the schema registry http://127.0.0.1:1") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
+}
+
+// `rivulet schema-registry`: the registry as its own process, its URL on
+// the first line; Confluent's REST API (the client's calls, and the
+// listing calls other tools make); SIGTERM stops it (exit 0).
+TEST_CASE("rivulet schema-registry: a registry in memory for trying AVRO locally",
+          "[integration][avro]") {
+  auto process = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "schema-registry"});
+  REQUIRE(process.has_value());
+  auto url = process->read_line();
+  REQUIRE(url.has_value());
+  CHECK(url->rfind("http://127.0.0.1:", 0) == 0);
+  auto client = rivulet::connectors::http_schema_registry(*url);
+  REQUIRE(client.ok());
+  const std::string v1 = R"({"type":"record","name":"R","fields":[{"name":"a","type":"int"}]})";
+  auto id = (*client)->register_schema("t-value", v1);
+  REQUIRE(id.ok());
+  CHECK(*(*client)->schema_by_id(*id) == v1);
+  CHECK((*client)->latest("t-value")->version == 1);
+  httplib::Client http(*url);
+  auto subjects = http.Get("/subjects");
+  REQUIRE(subjects);
+  CHECK(nlohmann::json::parse(subjects->body) == nlohmann::json::array({"t-value"}));
+  auto versions = http.Get("/subjects/t-value/versions");
+  REQUIRE(versions);
+  CHECK(nlohmann::json::parse(versions->body) == nlohmann::json::array({1}));
+  auto first = http.Get("/subjects/t-value/versions/1");
+  REQUIRE(first);
+  CHECK(nlohmann::json::parse(first->body)["id"] == *id);
+  auto missing = http.Get("/subjects/t-value/versions/2");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(nlohmann::json::parse(missing->body)["error_code"] == 40402);
+  CHECK(process->stop(SIGTERM, std::chrono::seconds(10)) == 0);
 }
