@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/avro_codec.hpp"
+#include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/schema_registry.hpp"
 
@@ -43,29 +44,22 @@ struct RecordFormatter::AvroReader {
   std::map<int, bool> wrapped;                         // a schema that is not a record
 
   std::optional<std::string> read(std::string_view b) {
-    if (b.size() < 6 || b[0] != 0) return std::nullopt;
-    const int id = static_cast<int>(big_endian(b.data() + 1, 4));
-    auto it = datums.find(id);
-    if (it == datums.end()) it = datums.emplace(id, compile(id)).first;
+    const auto id = wire_schema_id(b);
+    if (!id) return std::nullopt;
+    auto it = datums.find(*id);
+    if (it == datums.end()) it = datums.emplace(*id, compile(*id)).first;
     if (!it->second) return std::nullopt;
-    auto v = it->second->decode(b.substr(5));
+    auto v = it->second->decode(b.substr(kWirePrefixBytes));
     if (!v) return std::nullopt;
-    return to_json(wrapped[id] ? v->as_struct().front().value : *v);
+    return to_json(wrapped[*id] ? v->as_struct().front().value : *v);
   }
 
   std::unique_ptr<avro::Datum> compile(int id) {
     auto schema = registry->schema_by_id(id);
     if (!schema) return nullptr;
-    auto j = nlohmann::json::parse(*schema, nullptr, false);
-    if (j.is_discarded()) return nullptr;
-    std::string text = *schema;
-    if (!(j.is_object() && j.value("type", "") == "record")) {
-      wrapped[id] = true;
-      text =
-          nlohmann::json{
-              {"type", "record"}, {"name", "Printed"}, {"fields", {{{"name", "V"}, {"type", j}}}}}
-              .dump();
-    }
+    bool bare = false;
+    const std::string text = avro::as_record(*schema, "V", &bare);
+    wrapped[id] = bare;
     auto columns = avro::columns_of(text);
     if (!columns) return nullptr;
     auto datum = avro::Datum::make(text, *columns);

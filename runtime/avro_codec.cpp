@@ -21,6 +21,8 @@
 #include <set>
 #include <utility>
 
+#include "runtime/ascii.hpp"
+
 namespace rivulet::avro {
 
 namespace {
@@ -36,24 +38,6 @@ constexpr int kMaxSchemaDepth = 1000;
 // costs nothing to forge, but something to allocate.
 constexpr int64_t kFreeItems = 1 << 16;
 constexpr int64_t kMillisPerDay = 86'400'000;
-
-char ascii_upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_upper(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
-  }
-  return true;
-}
 
 // Error messages quote a value, but never a megabyte of it.
 std::string excerpt(std::string text) {
@@ -481,7 +465,7 @@ class SqlTypes {
   Expected<std::vector<Column>> fields_of(const Node& record, const std::string& path) {
     std::vector<Column> out;
     for (size_t i = 0; i < record.children.size(); ++i) {
-      std::string name = upper(record.field_names[i]);
+      std::string name = ascii_upper(record.field_names[i]);
       const std::string field_path = path.empty() ? name : path + "." + name;
       for (const auto& c : out) {
         if (c.name == name) {
@@ -1513,6 +1497,15 @@ Expected<std::string> Datum::encode(const Value& row) const {
     return Error::data("avro-c: " + avro_error_text());
   }
   return out;
+}
+
+std::string as_record(std::string_view schema_json, const std::string& field, bool* wrapped) {
+  auto j = Json::parse(schema_json, nullptr, false);
+  const bool record = j.is_discarded() || (j.is_object() && j.value("type", "") == "record");
+  if (wrapped) *wrapped = !record;
+  if (record) return std::string(schema_json);
+  return Json{{"type", "record"}, {"name", "Wrapped"}, {"fields", {{{"name", field}, {"type", j}}}}}
+      .dump();
 }
 
 }  // namespace rivulet::avro

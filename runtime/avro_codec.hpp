@@ -51,6 +51,13 @@ Expected<std::vector<Column>> columns_of(std::string_view avro_schema_json);
 // BOOLEAN -> "boolean"; STRING -> "string".
 std::string schema_for(const std::vector<Column>& value_columns);
 
+// A schema that is not a record (a key written bare, "long": ksqlDB's
+// single key) as a record of that one field, named `field`, which Avro
+// encodes in the same bytes; a record (or text that is not JSON) as it is.
+// `wrapped`, when given, says which.
+std::string as_record(std::string_view schema_json, const std::string& field,
+                      bool* wrapped = nullptr);
+
 // One Avro writer schema compiled once, converting its binary encoding to
 // and from Values. Owned by one codec; not thread-safe (it keeps avro-c's
 // scratch value, reader and writer): one instance per thread, like the

@@ -14,8 +14,6 @@ namespace rivulet {
 
 namespace {
 
-constexpr size_t kPrefix = 5;  // magic byte 0, then the schema id
-
 // The writer schema of a key: one key column's type alone, unwrapped, as
 // ksqlDB writes a single key (its value schema's field type); several key
 // columns as a record, as values are.
@@ -47,7 +45,8 @@ class AvroWireCodec final : public Codec {
         columns_(key ? as_value_columns(schema_->key_columns()) : schema_->value_columns()) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
-    if (bytes.size() < kPrefix || bytes[0] != 0) {
+    const auto id = wire_schema_id(bytes);
+    if (!id) {
       char first[8];
       std::snprintf(
           first, sizeof first, "0x%02x",
@@ -58,11 +57,11 @@ class AvroWireCodec final : public Codec {
                                              std::to_string(bytes.size()) + " bytes, the first " +
                                              first + " (expected 0x00, then a 4-byte schema id)");
     }
-    const int id = read_id(bytes);
-    auto datum = datum_for(id);
+    auto datum = datum_for(*id);
     if (!datum) return datum.error();
-    auto v = (*datum)->decode(bytes.substr(kPrefix));
-    if (!v) return Error::data("AVRO (schema id " + std::to_string(id) + "): " + v.error().message);
+    auto v = (*datum)->decode(bytes.substr(kWirePrefixBytes));
+    if (!v)
+      return Error::data("AVRO (schema id " + std::to_string(*id) + "): " + v.error().message);
     if (single_key()) return v->as_struct().front().value;
     return v;
   }
@@ -90,7 +89,7 @@ class AvroWireCodec final : public Codec {
     auto body = (*datum)->encode(row);
     if (!body) return body;
     std::string out;
-    out.reserve(kPrefix + body->size());
+    out.reserve(kWirePrefixBytes + body->size());
     out.push_back('\0');
     const auto id = static_cast<uint32_t>(writer_id_);
     for (int shift = 24; shift >= 0; shift -= 8)
@@ -100,12 +99,6 @@ class AvroWireCodec final : public Codec {
   }
 
  private:
-  static int read_id(std::string_view bytes) {
-    uint32_t id = 0;
-    for (size_t i = 1; i < kPrefix; ++i) id = (id << 8) | static_cast<unsigned char>(bytes[i]);
-    return static_cast<int>(id);
-  }
-
   bool single_key() const { return key_ && columns_.size() == 1; }
 
   Expected<avro::Datum*> datum_for(int id) const {
@@ -116,19 +109,12 @@ class AvroWireCodec final : public Codec {
                          "): " + schema.error().message);
     std::string text = *schema;
     if (key_) {
-      auto j = nlohmann::json::parse(text, nullptr, false);
-      const bool record = j.is_object() && j.value("type", "") == "record";
-      if (!record && !j.is_discarded()) {
-        if (columns_.size() != 1)
-          return Error::data("schema id " + std::to_string(id) +
-                             ": a key schema that is not a "
-                             "record holds one key column, not " +
-                             std::to_string(columns_.size()));
-        text = nlohmann::json{{"type", "record"},
-                              {"name", "RivuletKey"},
-                              {"fields", {{{"name", columns_.front().name}, {"type", j}}}}}
-                   .dump();
-      }
+      bool wrapped = false;
+      text = avro::as_record(*schema, columns_.front().name, &wrapped);
+      if (wrapped && columns_.size() != 1)
+        return Error::data("schema id " + std::to_string(id) +
+                           ": a key schema that is not a record holds one key column, not " +
+                           std::to_string(columns_.size()));
     }
     auto datum = avro::Datum::make(text, columns_);
     if (!datum)
@@ -152,6 +138,14 @@ class AvroWireCodec final : public Codec {
 
 std::string value_subject(std::string_view topic) {
   return std::string(topic) + "-value";
+}
+
+std::optional<int> wire_schema_id(std::string_view bytes) {
+  if (bytes.size() < kWirePrefixBytes || bytes[0] != 0) return std::nullopt;
+  uint32_t id = 0;
+  for (size_t i = 1; i < kWirePrefixBytes; ++i)
+    id = (id << 8) | static_cast<unsigned char>(bytes[i]);
+  return static_cast<int>(id);
 }
 
 std::string key_subject(std::string_view topic) {

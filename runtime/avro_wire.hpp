@@ -13,7 +13,9 @@
 // a refusal is a planning error: register_value_schema), so a query's
 // output is written with its own schema, and a key placed for a lookup
 // with its topic's producers' latest.
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,12 @@
 #include "runtime/schema_registry.hpp"
 
 namespace rivulet {
+
+// The wire format's prefix: a zero byte, then the schema id.
+inline constexpr size_t kWirePrefixBytes = 5;
+// The schema id of bytes in the wire format; nullopt for bytes that are
+// not (shorter than the prefix, or a first byte other than 0).
+std::optional<int> wire_schema_id(std::string_view bytes);
 
 // "<topic>-value": the subject of a topic's value schemas (Confluent's
 // TopicNameStrategy).

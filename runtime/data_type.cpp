@@ -4,25 +4,12 @@
 #include <charconv>
 #include <cmath>
 
+#include "runtime/ascii.hpp"
 #include "runtime/timestamp.hpp"
 
 namespace rivulet {
 
 namespace {
-
-// Per-record field-name matching: ASCII only (what std::toupper does in the
-// "C" locale), without a libc call per character.
-inline char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::optional<int64_t> parse_int(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "runtime/ascii.hpp"
 #include "runtime/base64.hpp"
 #include "runtime/codec.hpp"
 
@@ -102,21 +103,6 @@ void append_double(std::string& out, double d) {
   std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
   out.append(s);
   if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
-}
-
-// Per-record field-name matching: ASCII only (what std::toupper does in the
-// "C" locale), without a libc call per character.
-inline char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Whether n bytes at a and b are equal: field names are short, and a call

@@ -1,30 +1,20 @@
 #include "runtime/value.hpp"
 
-#include "runtime/codec.hpp"
-
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <functional>
 #include <vector>
+
+#include "runtime/ascii.hpp"
+#include "runtime/codec.hpp"
 
 namespace rivulet {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Numeric comparison across int, bigint, double and decimal.
 int compare_numbers(const Value& a, const Value& b) {

@@ -1,7 +1,5 @@
 #include "sql/catalog.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "runtime/avro_codec.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/schema_registry.hpp"
@@ -163,16 +161,8 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
                                      "' could not be read from the schema registry " +
                                      registry.where() + " (" + which +
                                      "): " + schema.error().message);
-  std::string text = *schema;
-  if (key) {  // a single key, unwrapped: one column
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_discarded() && !(j.is_object() && j.value("type", "") == "record"))
-      text = nlohmann::json{{"type", "record"},
-                            {"name", "RivuletKey"},
-                            {"fields", {{{"name", "ROWKEY"}, {"type", j}}}}}
-                 .dump();
-  }
-  auto columns = avro::columns_of(text);
+  // A single key, unwrapped: one column.
+  auto columns = avro::columns_of(key ? avro::as_record(*schema, "ROWKEY") : *schema);
   if (!columns)
     return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
                                      " schema of topic '" + topic + "' (" + which +

@@ -36,25 +36,32 @@ std::string error_of(const Expected<bool>& r) {
   return r ? std::string("accepted") : r.error().message;
 }
 
+// `row` written with `schema` in the registry's wire format, under id `id`.
+std::string datum_bytes(int id, const std::string& schema, const std::vector<Column>& columns,
+                        const Value& row) {
+  auto datum = avro::Datum::make(schema, columns);
+  REQUIRE(datum.ok());
+  auto body = (*datum)->encode(row);
+  REQUIRE(body.ok());
+  std::string out(1, '\0');
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((id >> shift) & 0xff));
+  return out + *body;
+}
+
 // A page view in the registry's wire format, written with the producer's
 // own schema (id `id`).
 std::string view_bytes(int id, int64_t time, const std::string& user, const Value& page,
                        const std::string& city, int32_t zip) {
   auto columns = avro::columns_of(kViews);
   REQUIRE(columns.ok());
-  auto datum = avro::Datum::make(kViews, *columns);
-  REQUIRE(datum.ok());
-  auto body = (*datum)->encode(Value::structure(
-      {{"VIEWTIME", Value::int64(time)},
-       {"USERID", Value::string(user)},
-       {"PAGEID", page},
-       {"ADDRESS",
-        Value::structure({{"CITY", Value::string(city)}, {"ZIP", Value::int32(zip)}})}}));
-  REQUIRE(body.ok());
-  std::string out(1, '\0');
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((id >> shift) & 0xff));
-  return out + *body;
+  return datum_bytes(
+      id, kViews, *columns,
+      Value::structure({{"VIEWTIME", Value::int64(time)},
+                        {"USERID", Value::string(user)},
+                        {"PAGEID", page},
+                        {"ADDRESS", Value::structure({{"CITY", Value::string(city)},
+                                                      {"ZIP", Value::int32(zip)}})}}));
 }
 
 TEST_CASE("avro: columns come from the registry and the output's schema is registered",
@@ -183,20 +190,13 @@ TEST_CASE("avro: VALUE_SCHEMA_ID picks a schema and the refusals name the statem
         "registry memory (subject views-key): subject 'views-key' not found (registry: memory)");
 }
 
-// Bytes in the registry's wire format: `datum` written with `schema`
+// Bytes in the registry's wire format: `row` written with `schema`
 // (registered under `subject`).
 std::string wire(MemorySchemaRegistry& registry, const std::string& subject,
                  const std::string& schema, const std::vector<Column>& columns, const Value& row) {
   auto id = registry.register_schema(subject, schema);
   REQUIRE(id.ok());
-  auto datum = avro::Datum::make(schema, columns);
-  REQUIRE(datum.ok());
-  auto body = (*datum)->encode(row);
-  REQUIRE(body.ok());
-  std::string out(1, '\0');
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((*id >> shift) & 0xff));
-  return out + *body;
+  return datum_bytes(*id, schema, columns, row);
 }
 
 TEST_CASE("avro: keys in AVRO, a record key and an unwrapped one, inferred and written",
