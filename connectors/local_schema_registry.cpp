@@ -22,6 +22,14 @@ void answer(httplib::Response& res, const nlohmann::json& j) {
   res.set_content(j.dump(), kContentType);
 }
 
+// A schema in an answer: its text, and its type unless AVRO (as
+// Confluent's registry answers).
+nlohmann::json schema_json(const RegisteredSchema& s) {
+  nlohmann::json j{{"schema", s.schema}};
+  if (s.type != kAvroSchemaType) j["schemaType"] = s.type;
+  return j;
+}
+
 }  // namespace
 
 struct LocalSchemaRegistry::Server {
@@ -43,7 +51,7 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
     ++self->requests;
     auto schema = self->registry_.schema_by_id(std::stoi(req.matches[1].str()));
     if (!schema) return error(res, 404, 40403, "Schema not found");
-    answer(res, {{"schema", *schema}});
+    answer(res, schema_json(*schema));
   });
   http.Get("/subjects", [self](const httplib::Request&, httplib::Response& res) {
     ++self->requests;
@@ -65,10 +73,11 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
              if (!found)
                return error(res, 404, which == "latest" ? 40401 : 40402,
                             which == "latest" ? "Subject not found." : "Version not found.");
-             answer(res, {{"subject", subject},
-                          {"version", found->version},
-                          {"id", found->id},
-                          {"schema", found->schema}});
+             nlohmann::json j = schema_json(*found);
+             j["subject"] = subject;
+             j["version"] = found->version;
+             j["id"] = found->id;
+             answer(res, j);
            });
   http.Post(R"(/subjects/([^/]+)/versions)",
             [self](const httplib::Request& req, httplib::Response& res) {
@@ -81,8 +90,11 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
               auto body = nlohmann::json::parse(req.body, nullptr, false);
               if (!body.is_object() || !body.contains("schema") || !body["schema"].is_string())
                 return error(res, 422, 42201, "Invalid schema");
+              const std::string type = body.value("schemaType", kAvroSchemaType);
+              if (type != "AVRO" && type != "JSON" && type != "PROTOBUF")
+                return error(res, 422, 42201, "Invalid schema type " + type);
               auto id = self->registry_.register_schema(req.matches[1].str(),
-                                                        body["schema"].get<std::string>());
+                                                        body["schema"].get<std::string>(), type);
               answer(res, {{"id", *id}});
             });
   if (!user_info.empty()) {

@@ -11,16 +11,19 @@
 #include "runtime/avro_codec.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/json_sr_wire.hpp"
 #include "runtime/schema_registry.hpp"
 
 namespace rivulet::connectors {
 
 namespace {
 
-const char* const kBaseNames[] = {"AVRO",      "JSON",         "KAFKA_STRING",
+const char* const kBaseNames[] = {"AVRO",      "JSON_SR",      "JSON",        "KAFKA_STRING",
                                   "KAFKA_INT", "KAFKA_BIGINT", "KAFKA_DOUBLE"};
-constexpr int kBases = 6;
+constexpr int kBases = 7;
 constexpr int kAvro = 0;
+constexpr int kJsonSr = 1;
+constexpr int kRegistryBases = 2;  // AVRO, JSON_SR: candidates only with a registry
 const char* const kWindowNames[] = {"", "SESSION", "HOPPING", "TUMBLING"};
 
 // Window times this formatter believes: from the epoch to 2100-01-01.
@@ -36,8 +39,8 @@ uint64_t big_endian(const char* p, size_t n) {
 
 }  // namespace
 
-// AVRO: the schema registry's wire format, each writer schema asked of the
-// process's registry once and kept; a value shown as JSON.
+// AVRO and JSON_SR: the schema registry's wire format, each writer schema
+// asked of the process's registry once and kept; a value shown as JSON.
 struct RecordFormatter::AvroReader {
   std::shared_ptr<SchemaRegistry> registry;
   std::map<int, std::unique_ptr<avro::Datum>> datums;  // nullptr: not readable
@@ -54,11 +57,28 @@ struct RecordFormatter::AvroReader {
     return to_json(wrapped[*id] ? v->as_struct().front().value : *v);
   }
 
+  // JSON_SR: the prefix, a JSON schema's id, then JSON text (shown as
+  // written).
+  std::optional<std::string> read_json(std::string_view b) {
+    const auto id = wire_schema_id(b);
+    if (!id) return std::nullopt;
+    auto it = json_ids.find(*id);
+    if (it == json_ids.end()) {
+      auto schema = registry->schema_by_id(*id);
+      it = json_ids.emplace(*id, schema && schema->type == kJsonSchemaType).first;
+    }
+    const std::string_view text = b.substr(kWirePrefixBytes);
+    if (!it->second || text.empty() || !utf8(text) || !nlohmann::json::accept(text))
+      return std::nullopt;
+    return std::string(text);
+  }
+  std::map<int, bool> json_ids;  // schema id -> a JSON schema's
+
   std::unique_ptr<avro::Datum> compile(int id) {
     auto schema = registry->schema_by_id(id);
-    if (!schema) return nullptr;
+    if (!schema || schema->type != kAvroSchemaType) return nullptr;
     bool bare = false;
-    const std::string text = avro::as_record(*schema, "V", &bare);
+    const std::string text = avro::as_record(schema->schema, "V", &bare);
     wrapped[id] = bare;
     auto columns = avro::columns_of(text);
     if (!columns) return nullptr;
@@ -75,21 +95,23 @@ std::optional<std::string> read_base(int base, std::string_view b,
   switch (base) {
     case kAvro:
       return avro ? avro->read(b) : std::nullopt;
-    case 1: {  // JSON: text that parses (shown as written)
+    case kJsonSr:
+      return avro ? avro->read_json(b) : std::nullopt;
+    case 2: {  // JSON: text that parses (shown as written)
       if (b.empty() || !utf8(b) || !nlohmann::json::accept(b)) return std::nullopt;
       return std::string(b);
     }
-    case 2:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
+    case 3:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
       if (b.empty() || !utf8(b)) return std::nullopt;
       for (char ch : b) {
         const auto u = static_cast<unsigned char>(ch);
         if ((u < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || u == 0x7f) return std::nullopt;
       }
       return std::string(b);
-    case 3:  // KAFKA_INT
+    case 4:  // KAFKA_INT
       if (b.size() != 4) return std::nullopt;
       return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(big_endian(b.data(), 4))));
-    case 4:  // KAFKA_BIGINT
+    case 5:  // KAFKA_BIGINT
       if (b.size() != 8) return std::nullopt;
       return std::to_string(static_cast<int64_t>(big_endian(b.data(), 8)));
     default: {  // KAFKA_DOUBLE
@@ -132,7 +154,7 @@ RecordFormatter::RecordFormatter(Part part) {
     avro_ = std::make_unique<AvroReader>();
     avro_->registry = std::move(registry);
   }
-  for (int base = avro_ ? 0 : 1; base < kBases; ++base) {
+  for (int base = avro_ ? 0 : kRegistryBases; base < kBases; ++base) {
     if (part == Part::Key) {
       for (int w = 1; w <= 3; ++w)
         candidates_.push_back(

@@ -7,7 +7,9 @@
 // strikes out the formats its bytes cannot be, and is shown in the first
 // format left. The candidates, in that order: AVRO (with a schema registry
 // set for the process: the registry's wire format, a schema id it knows,
-// a datum that schema reads; shown as JSON), JSON, KAFKA_STRING (UTF-8
+// a datum that schema reads; shown as JSON), JSON_SR (with a registry:
+// the wire format, the id of a JSON schema, then JSON text), JSON,
+// KAFKA_STRING (UTF-8
 // text without control characters but tab and newlines), KAFKA_INT (4
 // bytes, big-endian), KAFKA_BIGINT and KAFKA_DOUBLE (8 bytes); for keys,
 // each also inside Kafka's windowed formats, SESSION(f), HOPPING(f) and

@@ -29,6 +29,12 @@ std::string path_escape(const std::string& s) {
   return out;
 }
 
+// "schemaType" of an answer: absent for AVRO.
+std::string type_of(const nlohmann::json& j) {
+  auto it = j.find("schemaType");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : kAvroSchemaType;
+}
+
 class HttpSchemaRegistry final : public SchemaRegistry {
  public:
   HttpSchemaRegistry(std::string url, int timeout_ms, const std::string& user_info)
@@ -44,13 +50,13 @@ class HttpSchemaRegistry final : public SchemaRegistry {
     client_.set_write_timeout(timeout);
   }
 
-  Expected<std::string> schema_by_id(int id) override {
+  Expected<RegisteredSchema> schema_by_id(int id) override {
     auto j = call("GET", "/schemas/ids/" + std::to_string(id), "");
     if (!j) return j.error();
     if (!j->contains("schema") || !(*j)["schema"].is_string())
       return Error::fatal("GET /schemas/ids/" + std::to_string(id) + " of " + url_ +
                           ": no schema in the answer");
-    return (*j)["schema"].get<std::string>();
+    return RegisteredSchema{id, 0, (*j)["schema"].get<std::string>(), type_of(*j)};
   }
 
   Expected<RegisteredSchema> latest(const std::string& subject) override {
@@ -61,14 +67,18 @@ class HttpSchemaRegistry final : public SchemaRegistry {
     out.id = j->value("id", 0);
     out.version = j->value("version", 0);
     out.schema = j->value("schema", "");
+    out.type = type_of(*j);
     if (out.id == 0 || out.schema.empty())
       return Error::fatal("GET " + path + " of " + url_ + ": no id or schema in the answer");
     return out;
   }
 
-  Expected<int> register_schema(const std::string& subject, const std::string& schema) override {
+  Expected<int> register_schema(const std::string& subject, const std::string& schema,
+                                const std::string& type = kAvroSchemaType) override {
     const std::string path = "/subjects/" + path_escape(subject) + "/versions";
-    auto j = call("POST", path, nlohmann::json{{"schema", schema}}.dump());
+    nlohmann::json body{{"schema", schema}};
+    if (type != kAvroSchemaType) body["schemaType"] = type;  // as Confluent's serializers send it
+    auto j = call("POST", path, body.dump());
     if (!j) return j.error();
     const int id = j->value("id", 0);
     if (id == 0) return Error::fatal("POST " + path + " of " + url_ + ": no id in the answer");

@@ -73,7 +73,7 @@ class AvroWireCodec final : public Codec {
       // planner registered the output's own schema, so for a query's
       // output this is it; for a key placed as its topic's producers
       // write it, theirs), else this codec's, registered now.
-      if (auto latest = registry_->latest(subject_)) {
+      if (auto latest = registry_->latest(subject_); latest && latest->type == kAvroSchemaType) {
         auto datum = datum_for(latest->id);
         if (datum && (*datum)->encode(row)) writer_id_ = latest->id;
       }
@@ -107,10 +107,13 @@ class AvroWireCodec final : public Codec {
     if (!schema)
       return Error::data("schema id " + std::to_string(id) + " (registry " + registry_->where() +
                          "): " + schema.error().message);
-    std::string text = *schema;
+    if (schema->type != kAvroSchemaType)
+      return Error::data("schema id " + std::to_string(id) + " is a " + schema->type +
+                         " schema, not an AVRO one");
+    std::string text = schema->schema;
     if (key_) {
       bool wrapped = false;
-      text = avro::as_record(*schema, columns_.front().name, &wrapped);
+      text = avro::as_record(schema->schema, columns_.front().name, &wrapped);
       if (wrapped && columns_.size() != 1)
         return Error::data("schema id " + std::to_string(id) +
                            ": a key schema that is not a record holds one key column, not " +

@@ -10,7 +10,7 @@ class CachedSchemaRegistry final : public SchemaRegistry {
  public:
   explicit CachedSchemaRegistry(std::shared_ptr<SchemaRegistry> inner) : inner_(std::move(inner)) {}
 
-  Expected<std::string> schema_by_id(int id) override {
+  Expected<RegisteredSchema> schema_by_id(int id) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
@@ -26,17 +26,18 @@ class CachedSchemaRegistry final : public SchemaRegistry {
     return inner_->latest(subject);  // changes as schemas evolve: never cached
   }
 
-  Expected<int> register_schema(const std::string& subject, const std::string& schema) override {
-    const std::string key = subject + '\n' + schema;
+  Expected<int> register_schema(const std::string& subject, const std::string& schema,
+                                const std::string& type = kAvroSchemaType) override {
+    const std::string key = subject + '\n' + type + '\n' + schema;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (auto it = ids_.find(key); it != ids_.end()) return it->second;
     }
-    auto id = inner_->register_schema(subject, schema);
+    auto id = inner_->register_schema(subject, schema, type);
     if (!id) return id;
     std::lock_guard<std::mutex> lock(mutex_);
     ids_.emplace(key, *id);
-    by_id_.emplace(*id, schema);
+    by_id_.emplace(*id, RegisteredSchema{*id, 0, schema, type});
     return id;
   }
 
@@ -45,7 +46,7 @@ class CachedSchemaRegistry final : public SchemaRegistry {
  private:
   std::shared_ptr<SchemaRegistry> inner_;
   std::mutex mutex_;
-  std::unordered_map<int, std::string> by_id_;
+  std::unordered_map<int, RegisteredSchema> by_id_;
   std::unordered_map<std::string, int> ids_;
 };
 
@@ -65,12 +66,16 @@ std::shared_ptr<SchemaRegistry> cached_schema_registry(std::shared_ptr<SchemaReg
   return std::make_shared<CachedSchemaRegistry>(std::move(inner));
 }
 
-Expected<std::string> MemorySchemaRegistry::schema_by_id(int id) {
+RegisteredSchema MemorySchemaRegistry::entry(int id, int version) const {
+  const Stored& s = by_id_.at(id);
+  return RegisteredSchema{id, version, s.schema, s.type};
+}
+
+Expected<RegisteredSchema> MemorySchemaRegistry::schema_by_id(int id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end())
+  if (!by_id_.count(id))
     return Error::fatal("schema " + std::to_string(id) + " not found (registry: memory)");
-  return it->second;
+  return entry(id, 0);
 }
 
 Expected<RegisteredSchema> MemorySchemaRegistry::latest(const std::string& subject) {
@@ -79,29 +84,35 @@ Expected<RegisteredSchema> MemorySchemaRegistry::latest(const std::string& subje
   if (it == versions_.end() || it->second.empty())
     return Error::fatal("subject '" + subject + "' not found (registry: memory)");
   const auto& [version, id] = *it->second.rbegin();
-  return RegisteredSchema{id, version, by_id_.at(id)};
+  return entry(id, version);
 }
 
 Expected<int> MemorySchemaRegistry::register_schema(const std::string& subject,
-                                                    const std::string& schema) {
+                                                    const std::string& schema,
+                                                    const std::string& type) {
   std::lock_guard<std::mutex> lock(mutex_);
+  auto same = [&](int id) {
+    const Stored& s = by_id_.at(id);
+    return s.schema == schema && s.type == type;
+  };
   auto& versions = versions_[subject];
   for (const auto& [version, id] : versions)
-    if (by_id_.at(id) == schema) return id;
+    if (same(id)) return id;
   int id = 0;
-  for (const auto& [known, text] : by_id_)
-    if (text == schema) id = known;  // the same schema under another subject keeps its id
+  for (const auto& [known, stored] : by_id_)
+    if (same(known)) id = known;  // the same schema under another subject keeps its id
   if (id == 0) {
     id = by_id_.empty() ? 1 : by_id_.rbegin()->first + 1;
-    by_id_.emplace(id, schema);
+    by_id_.emplace(id, Stored{schema, type});
   }
   versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
   return id;
 }
 
-void MemorySchemaRegistry::add(const std::string& subject, int id, const std::string& schema) {
+void MemorySchemaRegistry::add(const std::string& subject, int id, const std::string& schema,
+                               const std::string& type) {
   std::lock_guard<std::mutex> lock(mutex_);
-  by_id_[id] = schema;
+  by_id_[id] = Stored{schema, type};
   auto& versions = versions_[subject];
   versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
 }
@@ -128,8 +139,7 @@ Expected<RegisteredSchema> MemorySchemaRegistry::version(const std::string& subj
   if (it == versions_.end() || !it->second.count(version))
     return Error::fatal("subject '" + subject + "' has no version " + std::to_string(version) +
                         " (registry: memory)");
-  const int id = it->second.at(version);
-  return RegisteredSchema{id, version, by_id_.at(id)};
+  return entry(it->second.at(version), version);
 }
 
 std::shared_ptr<SchemaRegistry> schema_registry() {

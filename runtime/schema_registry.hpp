@@ -1,8 +1,11 @@
 #pragma once
 // A schema registry as Confluent's serializers use one: schemas by id,
 // the latest schema of a subject ("<topic>-value"), and registration of
-// a writer's schema under a subject. The AVRO value format reads and
-// writes the registry's wire format (runtime/avro_codec.hpp) through it.
+// a writer's schema under a subject. The AVRO and JSON_SR formats read and
+// write the registry's wire format (runtime/avro_wire.hpp,
+// runtime/json_sr_wire.hpp) through it. Schemas have a type, as in
+// Confluent's registry: "AVRO" (its default), "JSON" (JSON Schema) or
+// "PROTOBUF".
 //
 // The process has at most one (schema.registry.url, set at start by the
 // command-line tools: connectors/schema_registry_client.hpp); with none,
@@ -19,23 +22,27 @@
 
 namespace rivulet {
 
+inline constexpr const char* kAvroSchemaType = "AVRO";
+
 struct RegisteredSchema {
   int id = 0;
-  int version = 0;
-  std::string schema;  // the schema's text (Avro: its JSON)
+  int version = 0;                     // 0 when looked up by id
+  std::string schema;                  // the schema's text (Avro, JSON Schema: JSON)
+  std::string type = kAvroSchemaType;  // "AVRO", "JSON" or "PROTOBUF"
 };
 
 class SchemaRegistry {
  public:
   virtual ~SchemaRegistry() = default;
-  // The schema registered under `id`.
-  virtual Expected<std::string> schema_by_id(int id) = 0;
+  // The schema registered under `id` (its version 0).
+  virtual Expected<RegisteredSchema> schema_by_id(int id) = 0;
   // The latest version of `subject`.
   virtual Expected<RegisteredSchema> latest(const std::string& subject) = 0;
-  // Registers `schema` under `subject` (the registry checks its
-  // compatibility) and returns its id; the same schema again returns the
-  // same id.
-  virtual Expected<int> register_schema(const std::string& subject, const std::string& schema) = 0;
+  // Registers `schema`, of `type`, under `subject` (the registry checks
+  // its compatibility) and returns its id; the same schema again returns
+  // the same id. (Every override repeats the default.)
+  virtual Expected<int> register_schema(const std::string& subject, const std::string& schema,
+                                        const std::string& type = kAvroSchemaType) = 0;
   // Where it is, for messages ("http://127.0.0.1:8081").
   virtual std::string where() const = 0;
 };
@@ -48,13 +55,15 @@ std::shared_ptr<SchemaRegistry> cached_schema_registry(std::shared_ptr<SchemaReg
 // compatibility check. For tests and the in-process test driver.
 class MemorySchemaRegistry final : public SchemaRegistry {
  public:
-  Expected<std::string> schema_by_id(int id) override;
+  Expected<RegisteredSchema> schema_by_id(int id) override;
   Expected<RegisteredSchema> latest(const std::string& subject) override;
-  Expected<int> register_schema(const std::string& subject, const std::string& schema) override;
+  Expected<int> register_schema(const std::string& subject, const std::string& schema,
+                                const std::string& type = kAvroSchemaType) override;
   std::string where() const override { return "memory"; }
   // Registers `schema` under `subject` with the id given (as a registry
   // in import mode does; ksqlDB's test files name their schemas' ids).
-  void add(const std::string& subject, int id, const std::string& schema);
+  void add(const std::string& subject, int id, const std::string& schema,
+           const std::string& type = kAvroSchemaType);
   // The subjects, sorted; `subject`'s versions, in order (empty: unknown);
   // one version of it.
   std::vector<std::string> subjects();
@@ -63,7 +72,11 @@ class MemorySchemaRegistry final : public SchemaRegistry {
 
  private:
   std::mutex mutex_;
-  std::map<int, std::string> by_id_;
+  struct Stored {
+    std::string schema, type;
+  };
+  RegisteredSchema entry(int id, int version) const;  // under mutex_
+  std::map<int, Stored> by_id_;
   std::map<std::string, std::map<int, int>> versions_;  // subject -> version -> id
 };
 

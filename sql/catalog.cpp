@@ -2,6 +2,7 @@
 
 #include "runtime/avro_codec.hpp"
 #include "runtime/avro_wire.hpp"
+#include "runtime/json_sr_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/format_checks.hpp"
 #include "sql/header_columns.hpp"
@@ -131,18 +132,41 @@ Expected<std::optional<int64_t>> duration_property(const Properties& p, const ch
 
 namespace {
 
+// The formats whose columns a schema registry can give, and the type of
+// schema each reads.
+const char* registry_schema_type(const std::string& format) {
+  if (format == "AVRO") return kAvroSchemaType;
+  if (format == "JSON_SR") return kJsonSchemaType;
+  return nullptr;
+}
+
+// The columns of one registered schema (`format`'s): a record's (an
+// object's) fields; a key schema that is not one (a single key, unwrapped)
+// one column, ROWKEY.
+Expected<std::vector<Column>> columns_of_schema(const std::string& format, const std::string& text,
+                                                bool key) {
+  if (format == "AVRO") return avro::columns_of(key ? avro::as_record(text, "ROWKEY") : text);
+  if (key) {
+    auto type = json_schema::type_of(text);
+    if (!type) return type.error();
+    if ((*type)->kind != TypeKind::Struct)
+      return std::vector<Column>{Column{"ROWKEY", *type, false}};
+  }
+  return json_schema::columns_of(text);
+}
+
 // The columns the registry gives one side of a topic (KEY_SCHEMA_ID or
 // VALUE_SCHEMA_ID when given, else the latest schema of "<topic>-key" or
-// "<topic>-value"): a record's fields; a key schema that is not a record
-// (a single key, unwrapped) one column, ROWKEY. nullopt: a key subject the
+// "<topic>-value") in `format` (AVRO, JSON_SR). nullopt: a key subject the
 // registry does not have, with no KEY_SCHEMA_ID (a stream without key).
 Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& registry,
                                                               const CreateSource& c,
-                                                              const std::string& topic, bool key) {
+                                                              const std::string& topic,
+                                                              const std::string& format, bool key) {
   const char* side = key ? "keys" : "values";
   const char* id_property = key ? "KEY_SCHEMA_ID" : "VALUE_SCHEMA_ID";
   const std::string subject = key ? key_subject(topic) : value_subject(topic);
-  Expected<std::string> schema = Error::fatal("");
+  Expected<RegisteredSchema> schema = Error::fatal("");
   std::string which;
   if (const Property* id = c.properties.find(id_property)) {
     if (id->value.kind() != TypeKind::Int || id->value.as_int32() <= 0)
@@ -151,18 +175,21 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
     which = "schema id " + std::to_string(id->value.as_int32());
     schema = registry.schema_by_id(id->value.as_int32());
   } else {
-    auto latest = registry.latest(subject);
+    schema = registry.latest(subject);
     which = "subject " + subject;
-    if (!latest && key && c.type == SourceType::Stream) return std::optional<std::vector<Column>>();
-    schema = latest ? Expected<std::string>(latest->schema) : Expected<std::string>(latest.error());
+    if (!schema && key && c.type == SourceType::Stream) return std::optional<std::vector<Column>>();
   }
   if (!schema)
     return sql_error(c.name_loc, std::string("Schema for message ") + side + " on topic '" + topic +
                                      "' could not be read from the schema registry " +
                                      registry.where() + " (" + which +
                                      "): " + schema.error().message);
-  // A single key, unwrapped: one column.
-  auto columns = avro::columns_of(key ? avro::as_record(*schema, "ROWKEY") : *schema);
+  if (schema->type != registry_schema_type(format))
+    return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
+                                     " schema of topic '" + topic + "' (" + which + ") is a " +
+                                     schema->type + " schema: the " + format + " format reads " +
+                                     registry_schema_type(format) + " schemas");
+  auto columns = columns_of_schema(format, schema->schema, key);
   if (!columns)
     return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
                                      " schema of topic '" + topic + "' (" + which +
@@ -170,8 +197,8 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
   return std::optional<std::vector<Column>>(std::move(*columns));
 }
 
-// Schema inference (ksqlDB's): a CREATE in AVRO (VALUE_FORMAT, KEY_FORMAT
-// or FORMAT) that declares no value (key) columns takes them from the
+// Schema inference (ksqlDB's): a CREATE in AVRO or JSON_SR (VALUE_FORMAT,
+// KEY_FORMAT or FORMAT) that declares no value (key) columns takes them from the
 // schema registry (registry_columns). `c` unchanged when that does not
 // apply (no registry, another format, the columns declared); refusals at
 // the name.
@@ -201,15 +228,17 @@ Expected<CreateSource> with_inferred_columns(const CreateSource& c) {
       out.elements.push_back(std::move(el));
     }
   };
-  if (!has_keys && key_format && to_upper(*key_format) == "AVRO") {
-    auto keys = registry_columns(*registry, c, *topic, true);
+  const std::string keys_in = key_format ? to_upper(*key_format) : "";
+  const std::string values_in = value_format ? to_upper(*value_format) : "";
+  if (!has_keys && registry_schema_type(keys_in)) {
+    auto keys = registry_columns(*registry, c, *topic, keys_in, true);
     if (!keys) return keys.error();
     if (*keys)
       add(std::move(**keys),
           c.type == SourceType::Table ? ColumnConstraint::PrimaryKey : ColumnConstraint::Key);
   }
-  if (!has_values && value_format && to_upper(*value_format) == "AVRO") {
-    auto values = registry_columns(*registry, c, *topic, false);
+  if (!has_values && registry_schema_type(values_in)) {
+    auto values = registry_columns(*registry, c, *topic, values_in, false);
     if (!values) return values.error();
     add(std::move(**values), ColumnConstraint::None);
   }
@@ -232,7 +261,7 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& given,
   if (c.elements.empty())
     return sql_error(c.name_loc,
                      "The statement does not define any columns: reading them from a schema "
-                     "registry needs VALUE_FORMAT='AVRO' and schema.registry.url");
+                     "registry needs VALUE_FORMAT='AVRO' or 'JSON_SR' and schema.registry.url");
   for (const TableElement& el : c.elements) {
     if (is_reserved_column_name(el.name))
       return sql_error(el.loc, backquoted(el.name) + " is a reserved column name.");

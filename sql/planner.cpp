@@ -12,6 +12,7 @@
 #include "operators/aggregate_functions.hpp"
 #include "operators/stateless_nodes.hpp"
 #include "runtime/avro_wire.hpp"
+#include "runtime/json_sr_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
@@ -182,6 +183,33 @@ char delimiter_of(const SourceInfo& s, const char* property) {
   return (*d)[0];
 }
 
+// JSON_SR with a schema registry: `json` in the registry's wire format.
+// `named`: the columns the subject's latest schema must name to label
+// what this writes (none: a bare value).
+CodecFactory json_sr(CodecFactory json, std::shared_ptr<SchemaRegistry> registry,
+                     std::string subject, std::string schema, const std::vector<Column>& named) {
+  std::vector<std::string> names;
+  for (const Column& c : named) names.push_back(c.name);
+  return [json = std::move(json), registry = std::move(registry), subject = std::move(subject),
+          schema = std::move(schema), names = std::move(names)] {
+    return make_json_sr_codec(json(), registry, subject, schema, names);
+  };
+}
+
+// The JSON Schema of a source's values: an object of its value columns,
+// or one column's type written bare (WRAP_SINGLE_VALUE=false).
+std::string json_value_schema(const SourceInfo& s) {
+  auto values = value_schema(s);
+  return unwrapped_single_value(s) ? json_schema::key_schema_for(values->columns)
+                                   : json_schema::schema_for(values->columns);
+}
+
+CodecFactory json_sr_values(const SourceInfo& s, CodecFactory json,
+                            std::shared_ptr<SchemaRegistry> registry) {
+  return json_sr(std::move(json), std::move(registry), value_subject(s.topic), json_value_schema(s),
+                 unwrapped_single_value(s) ? std::vector<Column>{} : value_schema(s)->columns);
+}
+
 Expected<Serdes> serdes_for(const SourceInfo& s) {
   auto formats = check_formats(s);
   if (!formats) return formats.error();
@@ -198,6 +226,10 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
                subject = key_subject(s.topic)] {
       return make_avro_key_codec(schema, registry, subject);
     };
+  } else if (auto registry = s.key_format == "JSON_SR" ? schema_registry() : nullptr) {
+    out.key =
+        json_sr(codecs::json(), registry, key_subject(s.topic), json_schema::key_schema_for(keys),
+                keys.size() == 1 ? std::vector<Column>{} : keys);
   } else if (is_logical_json(s.key_format)) {
     out.key = codecs::json();
   } else if (s.key_format == "DELIMITED") {
@@ -217,6 +249,9 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     out.value = [values, registry, subject = value_subject(s.topic)] {
       return make_avro_codec(values, registry, subject);
     };
+  } else if (auto registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
+    out.value = json_sr_values(s, unwrapped_single_value(s) ? codecs::json() : codecs::json(values),
+                               registry);
   } else if (is_logical_json(s.value_format) && unwrapped_single_value(s)) {
     out.value = codecs::json();  // one bare value
   } else if (is_logical_json(s.value_format)) {
@@ -323,6 +358,20 @@ class QueryPlanner {
                             ? schema_registry()
                             : nullptr) {
       auto id = register_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
+      if (!id) return sql_error(q_.loc, id.error().message);
+    }
+    if (auto registry = sink_.value_format == "JSON_SR" ? schema_registry() : nullptr) {
+      auto id = registry->register_schema(value_subject(sink_.topic), json_value_schema(sink_),
+                                          kJsonSchemaType);
+      if (!id)
+        return sql_error(q_.loc, "could not register the JSON_SR schema of subject '" +
+                                     value_subject(sink_.topic) + "' with the schema registry " +
+                                     registry->where() + ": " + id.error().message);
+    }
+    if (auto registry = sink_.key_format == "JSON_SR" && !sink_.schema.key_columns().empty()
+                            ? schema_registry()
+                            : nullptr) {
+      auto id = register_json_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
       if (!id) return sql_error(q_.loc, id.error().message);
     }
     // A CREATE TABLE AS SELECT keeps its rows for pull queries; a windowed
@@ -1606,6 +1655,8 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
       serdes->value = [schema = entry.schema, registry, subject = value_subject(s.topic)] {
         return make_avro_codec(schema, registry, subject);
       };
+    } else if (auto json_registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
+      serdes->value = json_sr_values(s, codecs::json(entry.schema, entry.decoded), json_registry);
     } else {
       serdes->value = codecs::json(entry.schema, entry.decoded);
     }

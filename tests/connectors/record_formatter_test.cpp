@@ -116,6 +116,19 @@ TEST_CASE("PRINT: AVRO in the schema registry's wire format, with a registry",
   unknown[4] = 77;
   RecordFormatter other(RecordFormatter::Part::Value);
   CHECK(other.format(std::string_view(unknown)).rfind("\\x00\\x00\\x00\\x00M", 0) == 0);
+  // JSON_SR: the prefix names a JSON schema, JSON text follows.
+  auto json_id = registry->register_schema("j-value", R"({"type":"object"})", "JSON");
+  REQUIRE(json_id.ok());
+  std::string json_sr(1, '\0');
+  json_sr += std::string("\0\0\0", 3) + static_cast<char>(*json_id) + R"({"N": 1})";
+  RecordFormatter j(RecordFormatter::Part::Value);
+  CHECK(j.format(std::string_view(json_sr)) == R"({"N": 1})");
+  CHECK(j.describe() == "JSON_SR");
+  // The same prefix with an Avro schema's id is not JSON_SR.
+  std::string avro_id = json_sr;
+  avro_id[4] = (*value)[4];
+  RecordFormatter neither(RecordFormatter::Part::Value);
+  CHECK(neither.format(std::string_view(avro_id)).rfind("\\x00", 0) == 0);
   rivulet::set_schema_registry(nullptr);
   // Without a registry there is no AVRO candidate.
   RecordFormatter plain(RecordFormatter::Part::Value);

@@ -32,7 +32,7 @@ TEST_CASE("schema registry client: register then read by subject and by id", "[a
   CHECK(latest->id == *id2);
   CHECK(latest->version == 2);
   CHECK(latest->schema == v2);
-  CHECK(*r.schema_by_id(*id1) == v1);
+  CHECK(r.schema_by_id(*id1)->schema == v1);
   // Every character a topic name may hold.
   REQUIRE(r.register_schema("a.Topic_9-x-value", v1).ok());
   CHECK(r.latest("a.Topic_9-x-value")->schema == v1);
@@ -52,6 +52,39 @@ TEST_CASE("schema registry client: register then read by subject and by id", "[a
         std::string::npos);
 }
 
+TEST_CASE("schema registry client: schema types travel as schemaType", "[registry][json_sr]") {
+  auto started_server = LocalSchemaRegistry::start();
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;
+  auto client = http_schema_registry(server.url());
+  REQUIRE(client.ok());
+  auto& r = **client;
+  const std::string schema = R"({"type":"object","properties":{"X":{"type":"integer"}}})";
+  auto json_id = r.register_schema("t-value", schema, "JSON");
+  REQUIRE(json_id.ok());
+  // The server kept the type it was sent; the client reads it back by id
+  // and by subject.
+  CHECK(server.registry().schema_by_id(*json_id)->type == "JSON");
+  CHECK(r.schema_by_id(*json_id)->type == "JSON");
+  CHECK(r.schema_by_id(*json_id)->schema == schema);
+  CHECK(r.latest("t-value")->type == "JSON");
+  // The same text as another type is another schema; no type is AVRO.
+  auto avro_id = r.register_schema("t-value", schema);
+  REQUIRE(avro_id.ok());
+  CHECK(*avro_id != *json_id);
+  CHECK(r.schema_by_id(*avro_id)->type == "AVRO");
+  CHECK(r.latest("t-value")->version == 2);
+  // The cache keys registrations by type too.
+  auto cached = cached_schema_registry(*client);
+  CHECK(*cached->register_schema("t-value", schema, "JSON") == *json_id);
+  CHECK(*cached->register_schema("t-value", schema) == *avro_id);
+  CHECK(cached->schema_by_id(*json_id)->type == "JSON");
+  // A type the registry does not know is refused.
+  auto bad = r.register_schema("t-value", schema, "XML");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("HTTP 422: Invalid schema type XML") != std::string::npos);
+}
+
 TEST_CASE("schema registry client: the cache asks once per id and per registered schema",
           "[avro][registry]") {
   auto started_server = LocalSchemaRegistry::start();
@@ -64,11 +97,11 @@ TEST_CASE("schema registry client: the cache asks once per id and per registered
   auto id = cached->register_schema("b-value", s);
   REQUIRE(id.ok());
   CHECK(*cached->register_schema("b-value", s) == *id);
-  CHECK(*cached->schema_by_id(*id) == s);  // known from the registration
+  CHECK(cached->schema_by_id(*id)->schema == s);  // known from the registration
   CHECK(server.requests == 1);
   auto other = server.registry().register_schema("c-value", R"({"type":"string"})");
-  CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
-  CHECK(*cached->schema_by_id(*other) == R"({"type":"string"})");
+  CHECK(cached->schema_by_id(*other)->schema == R"({"type":"string"})");
+  CHECK(cached->schema_by_id(*other)->schema == R"({"type":"string"})");
   CHECK(server.requests == 2);
   // latest is never cached: a subject's schema evolves.
   CHECK(cached->latest("b-value")->id == *id);
@@ -115,7 +148,7 @@ TEST_CASE("schema registry client: HTTP basic authentication", "[avro][registry]
   REQUIRE(with.ok());
   auto id = (*with)->register_schema("a-value", s);
   REQUIRE(id.ok());
-  CHECK(*(*with)->schema_by_id(*id) == s);
+  CHECK((*with)->schema_by_id(*id)->schema == s);
   auto without = http_schema_registry(server.url());
   REQUIRE(without.ok());
   auto refused = (*without)->schema_by_id(*id);
@@ -131,7 +164,7 @@ TEST_CASE("schema registry client: HTTP basic authentication", "[avro][registry]
                                   "schema.registry.basic.auth.user.info=key:s3cret:x"});
   REQUIRE(config.ok());
   REQUIRE(configure_schema_registry(*config).ok());
-  CHECK(*schema_registry()->schema_by_id(*id) == s);
+  CHECK(schema_registry()->schema_by_id(*id)->schema == s);
   set_schema_registry(nullptr);
 }
 
