@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
   libyaml-cpp-dev libcpp-httplib-dev libbenchmark-dev libreadline-dev
   libxxhash-dev libssl-dev openssl libjemalloc-dev libavro-dev python3-avro
+  libprotobuf-dev libprotoc-dev protobuf-compiler
   python3-jsonschema
   "$@"
 )
