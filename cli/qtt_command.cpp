@@ -4,10 +4,11 @@
 // SKIP), then "N passed, N failed, N skipped"; --json prints one object.
 //
 // SKIP categories (out of scope, documented in sql/README.md):
-//  - schema-registry: a CREATE STREAM/TABLE in PROTOBUF or JSON_SR without
-//    inline columns needs a schema registry to know its columns (in AVRO,
-//    a case whose topics give the schemas runs with them in a registry in
-//    memory: case_registry).
+//  - schema-registry: a CREATE STREAM/TABLE in AVRO, PROTOBUF or JSON_SR
+//    without inline columns needs a schema registry to know its columns (a
+//    case whose topics give AVRO or PROTOBUF schemas runs with them in a
+//    registry in memory: case_registry); a case whose schemas import
+//    others (schema references) is skipped.
 // Everything else passes or fails.
 #include <atomic>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include "cli/commands.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/protobuf_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/functions.hpp"
 #include "sql/parser.hpp"
@@ -192,10 +194,16 @@ json take_window(std::optional<std::string>& key, const sql::SourceInfo& s) {
   return w;
 }
 
-// `registry`: the case's topics give their AVRO schemas (and ids), so its
-// AVRO sources read their columns from them.
-std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statements,
+// `registry`: the case's topics give their AVRO or PROTOBUF schemas (and
+// ids), so its sources in those formats read their columns from them.
+std::optional<std::string> skip_reason(const json& test,
+                                       const std::vector<sql::Statement>& statements,
                                        bool registry) {
+  if (test.contains("topics") && test["topics"].is_array())
+    for (const auto& t : test["topics"])
+      if (t.contains("keySchemaReferences") || t.contains("valueSchemaReferences"))
+        return "schema-registry: topic " + t.value("name", "") +
+               "'s schema imports others (schema references)";
   for (const auto& s : statements) {
     const auto* c = std::get_if<sql::CreateSource>(&s.body);
     if (!c || !c->elements.empty()) continue;
@@ -204,51 +212,101 @@ std::optional<std::string> skip_reason(const std::vector<sql::Statement>& statem
       if (!f) continue;
       std::string u;
       for (char ch : *f) u += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      if ((u == "AVRO" && !registry) || u == "PROTOBUF" || u == "JSON_SR")
+      if (((u == "AVRO" || u == "PROTOBUF") && !registry) || u == "JSON_SR")
         return "schema-registry: " + c->name + " in " + u + " declares no columns";
     }
   }
   return std::nullopt;
 }
 
-// The schema registry of a case whose topics give AVRO schemas with their
-// ids ("keySchema"/"keySchemaId", "valueSchema"/"valueSchemaId"): a
-// registry in memory holding them under "<topic>-key" and "<topic>-value";
-// nullptr when no topic does. While it is the process's registry, AVRO is
-// the registry's wire format: the inputs are written in it and the outputs
-// read back from it (avro_encode, avro_decode).
+// The schema registry of a case whose topics give AVRO or PROTOBUF schemas
+// with their ids ("keySchema"/"keySchemaId", "valueSchema"/"valueSchemaId"):
+// a registry in memory holding them under "<topic>-key" and
+// "<topic>-value"; nullptr when no topic does. While it is the process's
+// registry, AVRO and PROTOBUF are the registry's wire format: the inputs
+// are written in it and the outputs read back from it (registry_encode,
+// registry_decode).
 std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
   if (!test.contains("topics") || !test["topics"].is_array()) return nullptr;
   std::shared_ptr<MemorySchemaRegistry> registry;
-  for (const auto& t : test["topics"]) {
-    for (const char* side : {"key", "value"}) {
-      const std::string s(side);
-      if (t.value(s + "Format", "") != "AVRO" || !t.contains(s + "Schema") ||
-          !t.contains(s + "SchemaId") || !t[s + "SchemaId"].is_number_integer())
-        continue;
-      if (!registry) registry = std::make_shared<MemorySchemaRegistry>();
-      registry->add(t.value("name", "") + "-" + s, t[s + "SchemaId"].get<int>(),
-                    t[s + "Schema"].dump());
+  // Schemas with their ids first; then those without, registered in the
+  // order given (ids from 1 after those, as ksqlDB's runner numbers them).
+  for (const bool with_id : {true, false}) {
+    for (const auto& t : test["topics"]) {
+      for (const char* side : {"key", "value"}) {
+        const std::string s(side);
+        const std::string format = t.value(s + "Format", "");
+        if ((format != "AVRO" && format != "PROTOBUF") || !t.contains(s + "Schema")) continue;
+        const bool has_id = t.contains(s + "SchemaId") && t[s + "SchemaId"].is_number_integer();
+        if (has_id != with_id) continue;
+        if (!registry) registry = std::make_shared<MemorySchemaRegistry>();
+        const json& schema = t[s + "Schema"];  // Avro's JSON; a .proto's text
+        const std::string text =
+            schema.is_string() && format == "PROTOBUF" ? schema.get<std::string>() : schema.dump();
+        const std::string subject = t.value("name", "") + "-" + s;
+        const char* type = format == "PROTOBUF" ? kProtobufSchemaType : kAvroSchemaType;
+        if (has_id)
+          registry->add(subject, t[s + "SchemaId"].get<int>(), text, type);
+        else
+          (void)registry->register_schema(subject, text, type);
+      }
     }
   }
   return registry;
 }
 
-// An AVRO key or value of source `s` in the registry's wire format: the
-// logical JSON read as the source's columns, then written with the
-// subject's latest schema (the case's own, when it holds the row).
-Expected<std::optional<std::string>> avro_encode(const json& j, const sql::SourceInfo& s,
-                                                 bool key) {
-  if (j.is_null()) return std::optional<std::string>();
+bool in_registry_format(const std::string& format) {
+  return format == "AVRO" || format == "PROTOBUF";
+}
+
+// The codec of an AVRO or PROTOBUF key or value of source `s` in the
+// registry's wire format.
+std::unique_ptr<Codec> registry_codec(const sql::SourceInfo& s, bool key) {
   auto schema = std::make_shared<Schema>(s.schema);
   auto registry = schema_registry();
+  const std::string& format = key ? s.key_format : s.value_format;
+  if (format == "PROTOBUF") {
+    const auto name =
+        s.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME").value_or("");
+    return key ? make_protobuf_key_codec(schema, registry, key_subject(s.topic), name)
+               : make_protobuf_codec(schema, registry, value_subject(s.topic), name);
+  }
+  return key ? make_avro_key_codec(schema, registry, key_subject(s.topic))
+             : make_avro_codec(schema, registry, value_subject(s.topic));
+}
+
+// The key columns as value columns (the JSON codec reads value columns).
+std::shared_ptr<Schema> key_as_values(const sql::SourceInfo& s) {
+  auto keys = std::make_shared<Schema>();
+  keys->columns = s.schema.key_columns();
+  for (Column& c : keys->columns) c.is_key = false;
+  return keys;
+}
+
+// An AVRO or PROTOBUF key or value of source `s` in the registry's wire
+// format: the logical JSON read as the source's columns, then written with
+// the subject's latest schema (the case's own, when it holds the row). A
+// PROTOBUF key is a message even for one column: the test files give it
+// as an object, {"K": "a"}.
+Expected<std::optional<std::string>> registry_encode(const json& j, const sql::SourceInfo& s,
+                                                     bool key) {
+  if (j.is_null()) return std::optional<std::string>();
   Value row;
   if (key) {
-    auto keys = s.schema.key_columns();
-    if (keys.size() != 1) return Error::data("AVRO keys of several columns in a test input");
-    auto v = coerce(from_json(j), *keys[0].type);
-    if (!v) return Error::data("cannot write " + j.dump() + " as " + keys[0].type->to_string());
-    row = *v;
+    auto keys = key_as_values(s);
+    if (j.is_object() && s.key_format == "PROTOBUF") {
+      auto v = make_json_codec(keys)->decode(j.dump());
+      if (!v) return v.error();
+      row = keys->columns.size() == 1 ? v->as_struct().front().value : *v;
+    } else {
+      if (keys->columns.size() != 1)
+        return Error::data(s.key_format + " keys of several columns in a test input");
+      auto v = coerce(from_json(j), *keys->columns[0].type);
+      if (!v)
+        return Error::data("cannot write " + j.dump() + " as " +
+                           keys->columns[0].type->to_string());
+      row = *v;
+    }
   } else {
     auto values = std::make_shared<Schema>();
     values->columns = s.schema.value_columns();
@@ -256,20 +314,19 @@ Expected<std::optional<std::string>> avro_encode(const json& j, const sql::Sourc
     if (!v) return v.error();
     row = *v;
   }
-  auto bytes = key ? make_avro_key_codec(schema, registry, key_subject(s.topic))->encode(row)
-                   : make_avro_codec(schema, registry, value_subject(s.topic))->encode(row);
+  auto bytes = registry_codec(s, key)->encode(row);
   if (!bytes) return bytes.error();
   return std::optional<std::string>(*bytes);
 }
 
-json avro_decode(const std::optional<std::string>& bytes, const sql::SourceInfo& s, bool key) {
+json registry_decode(const std::optional<std::string>& bytes, const sql::SourceInfo& s, bool key) {
   if (!bytes) return json();
-  auto schema = std::make_shared<Schema>(s.schema);
-  auto registry = schema_registry();
-  auto v = key ? make_avro_key_codec(schema, registry, key_subject(s.topic))->decode(*bytes)
-               : make_avro_codec(schema, registry, value_subject(s.topic))->decode(*bytes);
+  auto v = registry_codec(s, key)->decode(*bytes);
   if (!v) return json("<undecodable: " + v.error().message + ">");
-  json j = json::parse(to_json(*v), nullptr, false);
+  Value shown = *v;
+  if (key && s.key_format == "PROTOBUF" && s.schema.key_columns().size() == 1)
+    shown = Value::structure({{s.schema.key_columns().front().name, *v}});
+  json j = json::parse(to_json(shown), nullptr, false);
   return j.is_discarded() ? json() : j;
 }
 
@@ -324,7 +381,7 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
     }
   }
   CaseRegistry registry(case_registry(test));
-  if (auto why = skip_reason(statements, registry.on)) {
+  if (auto why = skip_reason(test, statements, registry.on)) {
     r.status = "SKIP";
     r.detail = *why;
     return r;
@@ -386,11 +443,12 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       const sql::SourceInfo& s = *src->second;
       json key = in.contains("key") ? in["key"] : json();
       json value = in.contains("value") ? in["value"] : json();
-      const bool avro_key = registry.on && s.key_format == "AVRO";
-      const bool avro_value = registry.on && s.value_format == "AVRO";
-      auto k = avro_key ? avro_encode(key, s, true) : encode(key, s.key_format, key_type(s));
-      auto v =
-          avro_value ? avro_encode(value, s, false) : encode(value, s.value_format, value_type(s));
+      const bool registry_key = registry.on && in_registry_format(s.key_format);
+      const bool registry_value = registry.on && in_registry_format(s.value_format);
+      auto k =
+          registry_key ? registry_encode(key, s, true) : encode(key, s.key_format, key_type(s));
+      auto v = registry_value ? registry_encode(value, s, false)
+                              : encode(value, s.value_format, value_type(s));
       if (!k || !v) {
         r.detail = "input: " + (!k ? k.error().message : v.error().message);
         return r;
@@ -453,10 +511,11 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
         auto key = got[i].key;
         const sql::SourceInfo& out = *sink->second;
         gw = take_window(key, out);
-        gk = registry.on && out.key_format == "AVRO" ? avro_decode(key, out, true)
-                                                     : decode(key, out.key_format, key_type(out));
-        gv = registry.on && out.value_format == "AVRO"
-                 ? avro_decode(got[i].value, out, false)
+        gk = registry.on && in_registry_format(out.key_format)
+                 ? registry_decode(key, out, true)
+                 : decode(key, out.key_format, key_type(out));
+        gv = registry.on && in_registry_format(out.value_format)
+                 ? registry_decode(got[i].value, out, false)
                  : decode(got[i].value, out.value_format, value_type(out));
       } else {
         gk = decode(got[i].key, "JSON", nullptr);

@@ -12,18 +12,23 @@
 #include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
 #include "runtime/json_sr_wire.hpp"
+#include "runtime/protobuf_codec.hpp"
+#include "runtime/protobuf_wire.hpp"
 #include "runtime/schema_registry.hpp"
 
 namespace rivulet::connectors {
 
 namespace {
 
-const char* const kBaseNames[] = {"AVRO",      "JSON_SR",      "JSON",        "KAFKA_STRING",
+// clang-format off
+const char* const kBaseNames[] = {"AVRO", "PROTOBUF", "JSON_SR", "JSON", "KAFKA_STRING",
                                   "KAFKA_INT", "KAFKA_BIGINT", "KAFKA_DOUBLE"};
-constexpr int kBases = 7;
+// clang-format on
+constexpr int kBases = 8;
 constexpr int kAvro = 0;
-constexpr int kJsonSr = 1;
-constexpr int kRegistryBases = 2;  // AVRO, JSON_SR: candidates only with a registry
+constexpr int kProtobuf = 1;
+constexpr int kJsonSr = 2;
+constexpr int kRegistryBases = 3;  // AVRO, PROTOBUF, JSON_SR: only with a registry
 const char* const kWindowNames[] = {"", "SESSION", "HOPPING", "TUMBLING"};
 
 // Window times this formatter believes: from the epoch to 2100-01-01.
@@ -39,9 +44,9 @@ uint64_t big_endian(const char* p, size_t n) {
 
 }  // namespace
 
-// AVRO and JSON_SR: the schema registry's wire format, each writer schema
+// AVRO, PROTOBUF and JSON_SR: the schema registry's wire format, each writer schema
 // asked of the process's registry once and kept; a value shown as JSON.
-struct RecordFormatter::AvroReader {
+struct RecordFormatter::RegistryReader {
   std::shared_ptr<SchemaRegistry> registry;
   std::map<int, std::unique_ptr<avro::Datum>> datums;  // nullptr: not readable
   std::map<int, bool> wrapped;                         // a schema that is not a record
@@ -74,6 +79,36 @@ struct RecordFormatter::AvroReader {
   }
   std::map<int, bool> json_ids;  // schema id -> a JSON schema's
 
+  // PROTOBUF: the prefix, a PROTOBUF schema's id, the message indexes,
+  // then the message they locate, read into all its fields.
+  std::optional<std::string> read_protobuf(std::string_view b) {
+    const auto id = wire_schema_id(b);
+    if (!id) return std::nullopt;
+    std::string_view rest = b.substr(kWirePrefixBytes);
+    auto indexes = protobuf::decode_message_indexes(rest);
+    if (!indexes) return std::nullopt;
+    const std::string key = std::to_string(*id) + "/" + protobuf::encode_message_indexes(*indexes);
+    auto it = messages.find(key);
+    if (it == messages.end()) it = messages.emplace(key, compile_protobuf(*id, *indexes)).first;
+    if (!it->second) return std::nullopt;
+    auto v = it->second->decode(rest, *indexes);
+    if (!v) return std::nullopt;
+    return to_json(*v);
+  }
+  // "<id>/<indexes>" -> the message read (nullptr: not readable).
+  std::map<std::string, std::unique_ptr<protobuf::Message>> messages;
+
+  std::unique_ptr<protobuf::Message> compile_protobuf(int id, const std::vector<int>& indexes) {
+    auto schema = registry->schema_by_id(id);
+    if (!schema || schema->type != kProtobufSchemaType) return nullptr;
+    auto name = protobuf::message_name(schema->schema, indexes);
+    if (!name) return nullptr;
+    auto columns = protobuf::columns_of(schema->schema, *name);
+    if (!columns) return nullptr;
+    auto message = protobuf::Message::make(schema->schema, *name, *columns);
+    return message ? std::move(*message) : nullptr;
+  }
+
   std::unique_ptr<avro::Datum> compile(int id) {
     auto schema = registry->schema_by_id(id);
     if (!schema || schema->type != kAvroSchemaType) return nullptr;
@@ -91,27 +126,29 @@ namespace {
 
 // The bytes read in base format `base`, or nullopt when they cannot be.
 std::optional<std::string> read_base(int base, std::string_view b,
-                                     RecordFormatter::AvroReader* avro) {
+                                     RecordFormatter::RegistryReader* registry) {
   switch (base) {
     case kAvro:
-      return avro ? avro->read(b) : std::nullopt;
+      return registry ? registry->read(b) : std::nullopt;
+    case kProtobuf:
+      return registry ? registry->read_protobuf(b) : std::nullopt;
     case kJsonSr:
-      return avro ? avro->read_json(b) : std::nullopt;
-    case 2: {  // JSON: text that parses (shown as written)
+      return registry ? registry->read_json(b) : std::nullopt;
+    case 3: {  // JSON: text that parses (shown as written)
       if (b.empty() || !utf8(b) || !nlohmann::json::accept(b)) return std::nullopt;
       return std::string(b);
     }
-    case 3:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
+    case 4:  // KAFKA_STRING: UTF-8 text without control characters but tab and newlines
       if (b.empty() || !utf8(b)) return std::nullopt;
       for (char ch : b) {
         const auto u = static_cast<unsigned char>(ch);
         if ((u < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || u == 0x7f) return std::nullopt;
       }
       return std::string(b);
-    case 4:  // KAFKA_INT
+    case 5:  // KAFKA_INT
       if (b.size() != 4) return std::nullopt;
       return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(big_endian(b.data(), 4))));
-    case 5:  // KAFKA_BIGINT
+    case 6:  // KAFKA_BIGINT
       if (b.size() != 8) return std::nullopt;
       return std::to_string(static_cast<int64_t>(big_endian(b.data(), 8)));
     default: {  // KAFKA_DOUBLE
@@ -127,14 +164,14 @@ std::optional<std::string> read_base(int base, std::string_view b,
 bool plausible(int64_t ms) { return ms >= 0 && ms <= kLatestPlausibleMs; }
 
 std::optional<std::string> read(int base, int window, std::string_view b,
-                                RecordFormatter::AvroReader* avro) {
-  if (window == 0) return read_base(base, b, avro);
+                                RecordFormatter::RegistryReader* registry) {
+  if (window == 0) return read_base(base, b, registry);
   if (window == 1) {  // SESSION: inner, end, start
     if (b.size() < 17) return std::nullopt;
     const auto end = static_cast<int64_t>(big_endian(b.data() + b.size() - 16, 8));
     const auto start = static_cast<int64_t>(big_endian(b.data() + b.size() - 8, 8));
     if (!plausible(start) || !plausible(end) || end < start) return std::nullopt;
-    auto inner = read_base(base, b.substr(0, b.size() - 16), avro);
+    auto inner = read_base(base, b.substr(0, b.size() - 16), registry);
     if (!inner) return std::nullopt;
     return "[" + *inner + "@" + std::to_string(start) + "/" + std::to_string(end) + "]";
   }
@@ -142,7 +179,7 @@ std::optional<std::string> read(int base, int window, std::string_view b,
   if (b.size() < 9) return std::nullopt;
   const auto start = static_cast<int64_t>(big_endian(b.data() + b.size() - 8, 8));
   if (!plausible(start)) return std::nullopt;
-  auto inner = read_base(base, b.substr(0, b.size() - 8), avro);
+  auto inner = read_base(base, b.substr(0, b.size() - 8), registry);
   if (!inner) return std::nullopt;
   return "[" + *inner + "@" + std::to_string(start) + "/-]";
 }
@@ -151,10 +188,10 @@ std::optional<std::string> read(int base, int window, std::string_view b,
 
 RecordFormatter::RecordFormatter(Part part) {
   if (auto registry = schema_registry()) {
-    avro_ = std::make_unique<AvroReader>();
-    avro_->registry = std::move(registry);
+    registry_ = std::make_unique<RegistryReader>();
+    registry_->registry = std::move(registry);
   }
-  for (int base = avro_ ? 0 : kRegistryBases; base < kBases; ++base) {
+  for (int base = registry_ ? 0 : kRegistryBases; base < kBases; ++base) {
     if (part == Part::Key) {
       for (int w = 1; w <= 3; ++w)
         candidates_.push_back(
@@ -170,7 +207,7 @@ std::string RecordFormatter::format(std::optional<std::string_view> bytes) {
   std::optional<std::string> first;
   std::vector<Candidate> left;
   for (const Candidate& c : candidates_) {
-    auto text = read(c.base, c.window, *bytes, avro_.get());
+    auto text = read(c.base, c.window, *bytes, registry_.get());
     if (!text) continue;
     if (!first) first = std::move(text);
     left.push_back(c);

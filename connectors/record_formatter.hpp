@@ -7,7 +7,9 @@
 // strikes out the formats its bytes cannot be, and is shown in the first
 // format left. The candidates, in that order: AVRO (with a schema registry
 // set for the process: the registry's wire format, a schema id it knows,
-// a datum that schema reads; shown as JSON), JSON_SR (with a registry:
+// a datum that schema reads; shown as JSON), PROTOBUF (with a registry:
+// the wire format, a PROTOBUF schema's id, message indexes, a message that
+// schema reads; shown as JSON), JSON_SR (with a registry:
 // the wire format, the id of a JSON schema, then JSON text), JSON,
 // KAFKA_STRING (UTF-8
 // text without control characters but tab and newlines), KAFKA_INT (4
@@ -57,10 +59,10 @@ class RecordFormatter {
   bool seen_ = false;
 
  public:
-  struct AvroReader;  // record_formatter.cpp
+  struct RegistryReader;  // record_formatter.cpp
 
  private:
-  std::unique_ptr<AvroReader> avro_;  // with a schema registry
+  std::unique_ptr<RegistryReader> registry_;  // with a schema registry
 };
 
 // A record's timestamp as ksqlDB's PRINT writes it: "2026/12/04 22:30:00.123 Z"

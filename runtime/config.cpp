@@ -260,11 +260,13 @@ const std::vector<ConfigKey>& config_keys() {
        "kafka.consumer.debug or kafka.producer.debug asks for shows only at debug or trace."},
       {"schema.registry.url", ConfigType::String, "", {}, 0, INT64_MAX,
        "A Confluent Schema Registry (http://host:port; ksqlDB's `ksql.schema.registry.url`): "
-       "with it, VALUE_FORMAT='AVRO' reads and writes the registry's wire format (Avro "
-       "binary after a schema id), a CREATE without value columns reads them from the "
-       "topic's latest schema, and a query registers its output's schema. Empty: AVRO values "
-       "are read and written as JSON (docs/sql-reference.md, \"Avro and the schema "
-       "registry\"). Read when a command starts; not a SET property."},
+       "with it, VALUE_FORMAT='AVRO', 'PROTOBUF' and 'JSON_SR' read and write the "
+       "registry's wire format (Avro binary, a protobuf message, or JSON text, after a "
+       "schema id), a CREATE without value columns reads them from the topic's latest "
+       "schema, and a query registers its output's schema. Empty: AVRO, PROTOBUF and "
+       "JSON_SR values are read and written as plain JSON (docs/sql-reference.md, \"Avro "
+       "and the schema registry\", \"PROTOBUF\", \"JSON_SR\"). Read when a command starts; "
+       "not a SET property."},
       {"schema.registry.basic.auth.user.info", ConfigType::String, "", {}, 0, INT64_MAX,
        "USER:PASSWORD for the schema registry's HTTP basic authentication (Confluent's "
        "`basic.auth.user.info`, as Confluent Cloud's API key and secret). Empty: none."},

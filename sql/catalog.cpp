@@ -3,6 +3,8 @@
 #include "runtime/avro_codec.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/json_sr_wire.hpp"
+#include "runtime/protobuf_codec.hpp"
+#include "runtime/protobuf_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/format_checks.hpp"
 #include "sql/header_columns.hpp"
@@ -137,15 +139,18 @@ namespace {
 const char* registry_schema_type(const std::string& format) {
   if (format == "AVRO") return kAvroSchemaType;
   if (format == "JSON_SR") return kJsonSchemaType;
+  if (format == "PROTOBUF") return kProtobufSchemaType;
   return nullptr;
 }
 
 // The columns of one registered schema (`format`'s): a record's (an
-// object's) fields; a key schema that is not one (a single key, unwrapped)
-// one column, ROWKEY.
+// object's, a message's) fields; a key schema that is not one (a single
+// key, unwrapped) one column, ROWKEY. `full_name`: the message of a
+// PROTOBUF schema (*_SCHEMA_FULL_NAME; empty: the first).
 Expected<std::vector<Column>> columns_of_schema(const std::string& format, const std::string& text,
-                                                bool key) {
+                                                bool key, const std::string& full_name) {
   if (format == "AVRO") return avro::columns_of(key ? avro::as_record(text, "ROWKEY") : text);
+  if (format == "PROTOBUF") return protobuf::columns_of(text, full_name);
   if (key) {
     auto type = json_schema::type_of(text);
     if (!type) return type.error();
@@ -157,7 +162,7 @@ Expected<std::vector<Column>> columns_of_schema(const std::string& format, const
 
 // The columns the registry gives one side of a topic (KEY_SCHEMA_ID or
 // VALUE_SCHEMA_ID when given, else the latest schema of "<topic>-key" or
-// "<topic>-value") in `format` (AVRO, JSON_SR). nullopt: a key subject the
+// "<topic>-value") in `format` (AVRO, JSON_SR, PROTOBUF). nullopt: a key subject the
 // registry does not have, with no KEY_SCHEMA_ID (a stream without key).
 Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& registry,
                                                               const CreateSource& c,
@@ -189,7 +194,8 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
                                      " schema of topic '" + topic + "' (" + which + ") is a " +
                                      schema->type + " schema: the " + format + " format reads " +
                                      registry_schema_type(format) + " schemas");
-  auto columns = columns_of_schema(format, schema->schema, key);
+  const auto full_name = c.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME");
+  auto columns = columns_of_schema(format, schema->schema, key, full_name.value_or(""));
   if (!columns)
     return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
                                      " schema of topic '" + topic + "' (" + which +
@@ -197,7 +203,7 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
   return std::optional<std::vector<Column>>(std::move(*columns));
 }
 
-// Schema inference (ksqlDB's): a CREATE in AVRO or JSON_SR (VALUE_FORMAT,
+// Schema inference (ksqlDB's): a CREATE in AVRO, JSON_SR or PROTOBUF (VALUE_FORMAT,
 // KEY_FORMAT or FORMAT) that declares no value (key) columns takes them from the
 // schema registry (registry_columns). `c` unchanged when that does not
 // apply (no registry, another format, the columns declared); refusals at
@@ -259,9 +265,10 @@ Expected<SourceInfo> Catalog::describe_create(const CreateSource& given,
   info.properties = c.properties;
   info.statement = statement;
   if (c.elements.empty())
-    return sql_error(c.name_loc,
-                     "The statement does not define any columns: reading them from a schema "
-                     "registry needs VALUE_FORMAT='AVRO' or 'JSON_SR' and schema.registry.url");
+    return sql_error(
+        c.name_loc,
+        "The statement does not define any columns: reading them from a schema "
+        "registry needs VALUE_FORMAT='AVRO', 'JSON_SR' or 'PROTOBUF' and schema.registry.url");
   for (const TableElement& el : c.elements) {
     if (is_reserved_column_name(el.name))
       return sql_error(el.loc, backquoted(el.name) + " is a reserved column name.");

@@ -13,6 +13,7 @@
 #include "operators/stateless_nodes.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/json_sr_wire.hpp"
+#include "runtime/protobuf_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/expression.hpp"
@@ -204,6 +205,25 @@ std::string json_value_schema(const SourceInfo& s) {
                                    : json_schema::schema_for(values->columns);
 }
 
+// ksqlDB's KEY_SCHEMA_FULL_NAME / VALUE_SCHEMA_FULL_NAME: the PROTOBUF
+// message a source's keys (values) are; "" for the schema's first.
+std::string full_name(const SourceInfo& s, bool key) {
+  return s.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME").value_or("");
+}
+
+// AVRO or PROTOBUF values with a schema registry: every field of the
+// writer's schema read into `values`' columns.
+CodecFactory registry_value_codec(const SourceInfo& s, std::shared_ptr<const Schema> values,
+                                  std::shared_ptr<SchemaRegistry> registry) {
+  if (s.value_format == "PROTOBUF")
+    return [values, registry, subject = value_subject(s.topic), name = full_name(s, false)] {
+      return make_protobuf_codec(values, registry, subject, name);
+    };
+  return [values, registry, subject = value_subject(s.topic)] {
+    return make_avro_codec(values, registry, subject);
+  };
+}
+
 CodecFactory json_sr_values(const SourceInfo& s, CodecFactory json,
                             std::shared_ptr<SchemaRegistry> registry) {
   return json_sr(std::move(json), std::move(registry), value_subject(s.topic), json_value_schema(s),
@@ -226,6 +246,11 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
                subject = key_subject(s.topic)] {
       return make_avro_key_codec(schema, registry, subject);
     };
+  } else if (auto registry = s.key_format == "PROTOBUF" ? schema_registry() : nullptr) {
+    out.key = [schema = std::make_shared<const Schema>(s.schema), registry,
+               subject = key_subject(s.topic), name = full_name(s, true)] {
+      return make_protobuf_key_codec(schema, registry, subject, name);
+    };
   } else if (auto registry = s.key_format == "JSON_SR" ? schema_registry() : nullptr) {
     out.key =
         json_sr(codecs::json(), registry, key_subject(s.topic), json_schema::key_schema_for(keys),
@@ -241,14 +266,13 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     return Error::fatal("not supported yet: key format " + s.key_format);
   }
   auto values = value_schema(s);
-  auto registry = s.value_format == "AVRO" ? schema_registry() : nullptr;
+  const bool binary = s.value_format == "AVRO" || s.value_format == "PROTOBUF";
+  auto registry = binary ? schema_registry() : nullptr;
   if (registry) {
     if (unwrapped_single_value(s))
-      return Error::fatal(
-          "not supported yet: WRAP_SINGLE_VALUE=false in the AVRO format with a schema registry");
-    out.value = [values, registry, subject = value_subject(s.topic)] {
-      return make_avro_codec(values, registry, subject);
-    };
+      return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
+                          " format with a schema registry");
+    out.value = registry_value_codec(s, values, registry);
   } else if (auto registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
     out.value = json_sr_values(s, unwrapped_single_value(s) ? codecs::json() : codecs::json(values),
                                registry);
@@ -358,6 +382,18 @@ class QueryPlanner {
                             ? schema_registry()
                             : nullptr) {
       auto id = register_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
+      if (!id) return sql_error(q_.loc, id.error().message);
+    }
+    if (auto registry = sink_.value_format == "PROTOBUF" ? schema_registry() : nullptr) {
+      auto id = register_protobuf_schema(*registry, value_subject(sink_.topic),
+                                         *value_schema(sink_), false, full_name(sink_, false));
+      if (!id) return sql_error(q_.loc, id.error().message);
+    }
+    if (auto registry = sink_.key_format == "PROTOBUF" && !sink_.schema.key_columns().empty()
+                            ? schema_registry()
+                            : nullptr) {
+      auto id = register_protobuf_schema(*registry, key_subject(sink_.topic), sink_.schema, true,
+                                         full_name(sink_, true));
       if (!id) return sql_error(q_.loc, id.error().message);
     }
     if (auto registry = sink_.value_format == "JSON_SR" ? schema_registry() : nullptr) {
@@ -1649,12 +1685,11 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
     entry.decoded = std::make_shared<std::vector<bool>>(
         stream_read ? value_columns_read(*reads, s)
                     : std::vector<bool>(entry.schema->columns.size(), true));
-    if (auto registry = s.value_format == "AVRO" ? schema_registry() : nullptr) {
-      // AVRO with a schema registry reads every field of the writer's
-      // schema (no column skipped), into the same struct.
-      serdes->value = [schema = entry.schema, registry, subject = value_subject(s.topic)] {
-        return make_avro_codec(schema, registry, subject);
-      };
+    if (auto registry = s.value_format == "AVRO" || s.value_format == "PROTOBUF" ? schema_registry()
+                                                                                 : nullptr) {
+      // AVRO and PROTOBUF with a schema registry read every field of the
+      // writer's schema (no column skipped), into the same struct.
+      serdes->value = registry_value_codec(s, entry.schema, registry);
     } else if (auto json_registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
       serdes->value = json_sr_values(s, codecs::json(entry.schema, entry.decoded), json_registry);
     } else {

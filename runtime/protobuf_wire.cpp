@@ -1,0 +1,188 @@
+#include "runtime/protobuf_wire.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "runtime/ascii.hpp"
+#include "runtime/avro_wire.hpp"
+#include "runtime/protobuf_codec.hpp"
+
+namespace rivulet {
+
+namespace {
+
+// The columns a key codec reads: the key columns, as the value columns a
+// Message fills (it skips keys).
+std::vector<Column> columns_for(const Schema& schema, bool key) {
+  if (!key) return schema.value_columns();
+  auto keys = schema.key_columns();
+  for (Column& c : keys) c.is_key = false;
+  return keys;
+}
+
+// Whether the message `full_name` of `text` has a field for every column
+// and reads each as its type: a schema that can write these rows.
+bool holds(const std::string& text, const std::string& full_name,
+           const std::vector<Column>& columns) {
+  auto fields = protobuf::columns_of(text, full_name);
+  if (!fields) return false;
+  for (const Column& c : columns) {
+    bool found = false;
+    for (const Column& f : *fields) found = found || iequals(f.name, c.name);
+    if (!found) return false;
+  }
+  return protobuf::Message::make(text, full_name, columns).ok();
+}
+
+std::string prefix(int id) {
+  std::string out(1, '\0');
+  const auto u = static_cast<uint32_t>(id);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
+  return out;
+}
+
+class ProtobufWireCodec final : public Codec {
+ public:
+  ProtobufWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
+                    std::string subject, std::string full_name, bool key)
+      : schema_(std::move(schema)),
+        registry_(std::move(registry)),
+        subject_(std::move(subject)),
+        full_name_(std::move(full_name)),
+        key_(key),
+        columns_(columns_for(*schema_, key)) {}
+
+  Expected<Value> decode(std::string_view bytes) const override {
+    const auto id = wire_schema_id(bytes);
+    if (!id) {
+      char first[8];
+      std::snprintf(
+          first, sizeof first, "0x%02x",
+          bytes.empty() ? 0 : static_cast<unsigned>(static_cast<unsigned char>(bytes[0])));
+      return Error::data(bytes.empty() ? std::string("empty value: not in the schema registry's "
+                                                     "wire format (PROTOBUF)")
+                                       : "not in the schema registry's wire format (PROTOBUF): " +
+                                             std::to_string(bytes.size()) + " bytes, the first " +
+                                             first + " (expected 0x00, then a 4-byte schema id)");
+    }
+    auto message = message_for(*id);
+    if (!message) return message.error();
+    std::string_view rest = bytes.substr(kWirePrefixBytes);
+    auto indexes = protobuf::decode_message_indexes(rest);
+    if (!indexes)
+      return Error::data("PROTOBUF (schema id " + std::to_string(*id) +
+                         "): message indexes: " + indexes.error().message);
+    auto v = (*message)->decode(rest, *indexes);
+    if (!v)
+      return Error::data("PROTOBUF (schema id " + std::to_string(*id) + "): " + v.error().message);
+    if (single_key()) return v->as_struct().front().value;
+    return v;
+  }
+
+  Expected<std::string> encode(const Value& v) const override {
+    const Value row = single_key() ? Value::structure({{columns_.front().name, v}}) : v;
+    if (writer_id_ == 0) {
+      // The subject's latest schema when it can write the row (for a
+      // query's output, what the planner registered or found), else this
+      // codec's, registered now.
+      if (auto latest = registry_->latest(subject_); latest &&
+                                                     latest->type == kProtobufSchemaType &&
+                                                     holds(latest->schema, full_name_, columns_)) {
+        auto message = message_for(latest->id);
+        if (message && (*message)->encode(row)) writer_id_ = latest->id;
+      }
+      if (writer_id_ == 0) {
+        auto id = register_protobuf_schema(*registry_, subject_, *schema_, key_, full_name_);
+        if (!id) return Error::data(id.error().message);
+        writer_id_ = *id;
+      }
+      auto message = message_for(writer_id_);
+      if (!message) return message.error();
+      writer_prefix_ = prefix(writer_id_) + protobuf::encode_message_indexes((*message)->indexes());
+    }
+    auto message = message_for(writer_id_);
+    if (!message) return message.error();
+    auto body = (*message)->encode(row);
+    if (!body) return body;
+    return writer_prefix_ + *body;
+  }
+
+ private:
+  bool single_key() const { return key_ && columns_.size() == 1; }
+
+  // The schema `id` compiled for these columns, its message `full_name_`
+  // the one encode writes (decode reads the one a record's indexes name).
+  Expected<protobuf::Message*> message_for(int id) const {
+    if (auto it = messages_.find(id); it != messages_.end()) return it->second.get();
+    auto schema = registry_->schema_by_id(id);
+    if (!schema)
+      return Error::data("schema id " + std::to_string(id) + " (registry " + registry_->where() +
+                         "): " + schema.error().message);
+    if (schema->type != kProtobufSchemaType)
+      return Error::data("schema id " + std::to_string(id) + " is a " + schema->type +
+                         " schema, not a PROTOBUF one");
+    auto message = protobuf::Message::make(schema->schema, full_name_, columns_);
+    if (!message && !full_name_.empty())  // a writer's schema without that name: its first
+      message = protobuf::Message::make(schema->schema, "", columns_);
+    if (!message)
+      return Error::data("schema id " + std::to_string(id) + ": " + message.error().message);
+    protobuf::Message* raw = message->get();
+    messages_.emplace(id, std::move(*message));
+    return raw;
+  }
+
+  std::shared_ptr<const Schema> schema_;
+  std::shared_ptr<SchemaRegistry> registry_;
+  std::string subject_;
+  std::string full_name_;
+  bool key_;
+  std::vector<Column> columns_;
+  // Per codec instance (one per task and thread, as every codec).
+  mutable std::unordered_map<int, std::unique_ptr<protobuf::Message>> messages_;
+  mutable int writer_id_ = 0;
+  mutable std::string writer_prefix_;  // the prefix and message indexes encode writes
+};
+
+}  // namespace
+
+std::unique_ptr<Codec> make_protobuf_codec(std::shared_ptr<const Schema> schema,
+                                           std::shared_ptr<SchemaRegistry> registry,
+                                           std::string subject, std::string full_name) {
+  return std::make_unique<ProtobufWireCodec>(std::move(schema), std::move(registry),
+                                             std::move(subject), std::move(full_name), false);
+}
+
+std::unique_ptr<Codec> make_protobuf_key_codec(std::shared_ptr<const Schema> schema,
+                                               std::shared_ptr<SchemaRegistry> registry,
+                                               std::string subject, std::string full_name) {
+  return std::make_unique<ProtobufWireCodec>(std::move(schema), std::move(registry),
+                                             std::move(subject), std::move(full_name), true);
+}
+
+Expected<int> register_protobuf_schema(SchemaRegistry& registry, const std::string& subject,
+                                       const Schema& schema, bool key,
+                                       const std::string& full_name) {
+  const auto columns = columns_for(schema, key);
+  const char* side = key ? "key " : "";
+  if (auto latest = registry.latest(subject);
+      latest && latest->type == kProtobufSchemaType && holds(latest->schema, full_name, columns))
+    return latest->id;
+  const std::string text = protobuf::schema_for(columns, full_name);
+  // A column name that is no protobuf identifier, a type protobuf cannot
+  // nest: refused when planned, not on every record.
+  if (auto ok = protobuf::Message::make(text, full_name, columns); !ok)
+    return Error::fatal("the PROTOBUF " + std::string(side) + "schema of subject '" + subject +
+                        "' is not valid: " + ok.error().message);
+  auto id = registry.register_schema(subject, text, kProtobufSchemaType);
+  if (!id)
+    return Error::fatal("could not register the PROTOBUF " + std::string(side) +
+                        "schema of subject '" + subject + "' with the schema registry " +
+                        registry.where() + ": " + id.error().message);
+  return id;
+}
+
+}  // namespace rivulet
