@@ -7,8 +7,7 @@
 //  - schema-registry: a CREATE STREAM/TABLE in AVRO, PROTOBUF or JSON_SR
 //    without inline columns needs a schema registry to know its columns (a
 //    case whose topics give AVRO or PROTOBUF schemas runs with them in a
-//    registry in memory: case_registry); a case whose schemas import
-//    others (schema references) is skipped.
+//    registry in memory: case_registry, with the schemas they reference).
 // Everything else passes or fails.
 #include <atomic>
 #include <cstdlib>
@@ -199,11 +198,6 @@ json take_window(std::optional<std::string>& key, const sql::SourceInfo& s) {
 std::optional<std::string> skip_reason(const json& test,
                                        const std::vector<sql::Statement>& statements,
                                        bool registry) {
-  if (test.contains("topics") && test["topics"].is_array())
-    for (const auto& t : test["topics"])
-      if (t.contains("keySchemaReferences") || t.contains("valueSchemaReferences"))
-        return "schema-registry: topic " + t.value("name", "") +
-               "'s schema imports others (schema references)";
   for (const auto& s : statements) {
     const auto* c = std::get_if<sql::CreateSource>(&s.body);
     if (!c || !c->elements.empty()) continue;
@@ -245,10 +239,22 @@ std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
             schema.is_string() && format == "PROTOBUF" ? schema.get<std::string>() : schema.dump();
         const std::string subject = t.value("name", "") + "-" + s;
         const char* type = format == "PROTOBUF" ? kProtobufSchemaType : kAvroSchemaType;
+        // Schemas it imports: each registered under its import name, as
+        // Confluent's serializers register references by default.
+        std::vector<SchemaReference> references;
+        if (auto refs = t.find(s + "SchemaReferences"); refs != t.end() && refs->is_array())
+          for (const auto& r : *refs) {
+            const std::string name = r.value("name", "");
+            const json& ref_schema = r.contains("schema") ? r["schema"] : json();
+            const std::string ref_text =
+                ref_schema.is_string() ? ref_schema.get<std::string>() : ref_schema.dump();
+            if (!registry->register_schema(name, ref_text, type)) continue;
+            references.push_back(SchemaReference{name, name, registry->versions(name).back()});
+          }
         if (has_id)
-          registry->add(subject, t[s + "SchemaId"].get<int>(), text, type);
+          registry->add(subject, t[s + "SchemaId"].get<int>(), text, type, references);
         else
-          (void)registry->register_schema(subject, text, type);
+          (void)registry->register_with_references(subject, text, type, references);
       }
     }
   }

@@ -27,6 +27,11 @@ void answer(httplib::Response& res, const nlohmann::json& j) {
 nlohmann::json schema_json(const RegisteredSchema& s) {
   nlohmann::json j{{"schema", s.schema}};
   if (s.type != kAvroSchemaType) j["schemaType"] = s.type;
+  if (!s.references.empty()) {
+    j["references"] = nlohmann::json::array();
+    for (const SchemaReference& r : s.references)
+      j["references"].push_back({{"name", r.name}, {"subject", r.subject}, {"version", r.version}});
+  }
   return j;
 }
 
@@ -57,14 +62,14 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
     ++self->requests;
     answer(res, self->registry_.subjects());
   });
-  http.Get(R"(/subjects/([^/]+)/versions)",
+  http.Get(R"(/subjects/(.+)/versions)",
            [self](const httplib::Request& req, httplib::Response& res) {
              ++self->requests;
              auto versions = self->registry_.versions(req.matches[1].str());
              if (versions.empty()) return error(res, 404, 40401, "Subject not found.");
              answer(res, versions);
            });
-  http.Get(R"(/subjects/([^/]+)/versions/(latest|\d+))",
+  http.Get(R"(/subjects/(.+)/versions/(latest|\d+))",
            [self](const httplib::Request& req, httplib::Response& res) {
              ++self->requests;
              const std::string subject = req.matches[1].str(), which = req.matches[2].str();
@@ -79,24 +84,33 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
              j["id"] = found->id;
              answer(res, j);
            });
-  http.Post(R"(/subjects/([^/]+)/versions)",
-            [self](const httplib::Request& req, httplib::Response& res) {
-              ++self->requests;
-              if (self->refuse_registrations)
-                return error(res, 409, 409,
-                             "Schema being registered is incompatible with an earlier schema for "
-                             "subject \"" +
-                                 req.matches[1].str() + "\"");
-              auto body = nlohmann::json::parse(req.body, nullptr, false);
-              if (!body.is_object() || !body.contains("schema") || !body["schema"].is_string())
-                return error(res, 422, 42201, "Invalid schema");
-              const std::string type = body.value("schemaType", kAvroSchemaType);
-              if (type != "AVRO" && type != "JSON" && type != "PROTOBUF")
-                return error(res, 422, 42201, "Invalid schema type " + type);
-              auto id = self->registry_.register_schema(req.matches[1].str(),
-                                                        body["schema"].get<std::string>(), type);
-              answer(res, {{"id", *id}});
-            });
+  http.Post(
+      R"(/subjects/(.+)/versions)", [self](const httplib::Request& req, httplib::Response& res) {
+        ++self->requests;
+        if (self->refuse_registrations)
+          return error(res, 409, 409,
+                       "Schema being registered is incompatible with an earlier schema for "
+                       "subject \"" +
+                           req.matches[1].str() + "\"");
+        auto body = nlohmann::json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("schema") || !body["schema"].is_string())
+          return error(res, 422, 42201, "Invalid schema");
+        const std::string type = body.value("schemaType", kAvroSchemaType);
+        if (type != "AVRO" && type != "JSON" && type != "PROTOBUF")
+          return error(res, 422, 42201, "Invalid schema type " + type);
+        std::vector<SchemaReference> references;
+        if (auto refs = body.find("references"); refs != body.end() && refs->is_array())
+          for (const auto& r : *refs) {
+            if (!r.is_object()) return error(res, 422, 42201, "Invalid schema references");
+            SchemaReference ref{r.value("name", ""), r.value("subject", ""), r.value("version", 0)};
+            if (!self->registry_.version(ref.subject, ref.version))
+              return error(res, 422, 42201, "Invalid schema: reference " + ref.name + " not found");
+            references.push_back(std::move(ref));
+          }
+        auto id = self->registry_.register_with_references(
+            req.matches[1].str(), body["schema"].get<std::string>(), type, std::move(references));
+        answer(res, {{"id", *id}});
+      });
   if (!user_info.empty()) {
     const std::string expected = "Basic " + encode_base64(user_info);
     http.set_pre_routing_handler([expected](const httplib::Request& req, httplib::Response& res) {

@@ -7,13 +7,15 @@
 //   GET  /subjects
 //   GET  /subjects/{subject}/versions
 //   GET  /subjects/{subject}/versions/{version|latest}
-//   POST /subjects/{subject}/versions   {"schema": "...", "schemaType"?} -> {"id": n}
+//   POST /subjects/{subject}/versions   {"schema", "schemaType"?, "references"?} -> {"id": n}
 // with the registry's error bodies ({"error_code": 40401, "message":
 // "Subject not found."}). Schemas live in memory: gone when it stops. It
 // checks no compatibility (every schema is accepted, the same schema again
 // keeps its id) and keeps each schema's type ("AVRO" when none is given,
-// "JSON", "PROTOBUF"); `refuse_registrations` answers registrations with 409 as
-// an incompatible schema would (drills and tests). With `user_info`
+// "JSON", "PROTOBUF") and references (refusing one to a subject version it
+// does not have); subjects may hold '/' (an import path, %2F in the URL); `refuse_registrations`
+// answers registrations with 409 as an incompatible schema would (drills and tests). With
+// `user_info`
 // ("USER:PASSWORD") a request without those credentials gets 401.
 #include <atomic>
 #include <memory>

@@ -101,11 +101,13 @@ struct RecordFormatter::RegistryReader {
   std::unique_ptr<protobuf::Message> compile_protobuf(int id, const std::vector<int>& indexes) {
     auto schema = registry->schema_by_id(id);
     if (!schema || schema->type != kProtobufSchemaType) return nullptr;
-    auto name = protobuf::message_name(schema->schema, indexes);
+    auto imports = referenced_schemas(*registry, schema->references);
+    if (!imports) return nullptr;
+    auto name = protobuf::message_name(schema->schema, indexes, *imports);
     if (!name) return nullptr;
-    auto columns = protobuf::columns_of(schema->schema, *name);
+    auto columns = protobuf::columns_of(schema->schema, *name, *imports);
     if (!columns) return nullptr;
-    auto message = protobuf::Message::make(schema->schema, *name, *columns);
+    auto message = protobuf::Message::make(schema->schema, *name, *columns, *imports);
     return message ? std::move(*message) : nullptr;
   }
 

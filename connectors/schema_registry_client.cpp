@@ -35,6 +35,18 @@ std::string type_of(const nlohmann::json& j) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : kAvroSchemaType;
 }
 
+// "references" of an answer: [{"name", "subject", "version"}, ...].
+std::vector<SchemaReference> references_of(const nlohmann::json& j) {
+  std::vector<SchemaReference> out;
+  auto it = j.find("references");
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& r : *it)
+    if (r.is_object())
+      out.push_back(
+          SchemaReference{r.value("name", ""), r.value("subject", ""), r.value("version", 0)});
+  return out;
+}
+
 class HttpSchemaRegistry final : public SchemaRegistry {
  public:
   HttpSchemaRegistry(std::string url, int timeout_ms, const std::string& user_info)
@@ -56,11 +68,20 @@ class HttpSchemaRegistry final : public SchemaRegistry {
     if (!j->contains("schema") || !(*j)["schema"].is_string())
       return Error::fatal("GET /schemas/ids/" + std::to_string(id) + " of " + url_ +
                           ": no schema in the answer");
-    return RegisteredSchema{id, 0, (*j)["schema"].get<std::string>(), type_of(*j)};
+    return RegisteredSchema{id, 0, (*j)["schema"].get<std::string>(), type_of(*j),
+                            references_of(*j)};
   }
 
   Expected<RegisteredSchema> latest(const std::string& subject) override {
-    const std::string path = "/subjects/" + path_escape(subject) + "/versions/latest";
+    return subject_version(subject, "latest");
+  }
+
+  Expected<RegisteredSchema> version(const std::string& subject, int version) override {
+    return subject_version(subject, std::to_string(version));
+  }
+
+  Expected<RegisteredSchema> subject_version(const std::string& subject, const std::string& which) {
+    const std::string path = "/subjects/" + path_escape(subject) + "/versions/" + which;
     auto j = call("GET", path, "");
     if (!j) return j.error();
     RegisteredSchema out;
@@ -68,6 +89,7 @@ class HttpSchemaRegistry final : public SchemaRegistry {
     out.version = j->value("version", 0);
     out.schema = j->value("schema", "");
     out.type = type_of(*j);
+    out.references = references_of(*j);
     if (out.id == 0 || out.schema.empty())
       return Error::fatal("GET " + path + " of " + url_ + ": no id or schema in the answer");
     return out;

@@ -356,7 +356,7 @@ bool uses_confluent_options(const pb::FileDescriptorProto& file) {
 
 class Loader {
  public:
-  explicit Loader(Schema& schema) : schema_(schema) {}
+  Loader(Schema& schema, const ProtoFiles& imports) : schema_(schema), imports_(imports) {}
 
   // Builds `file` after its imports. Data files' strings and map entries are
   // rewritten (above); descriptor.proto and meta.proto, which only options
@@ -393,7 +393,11 @@ class Loader {
   std::optional<Error> ensure(const std::string& name, const std::string& importer, int depth) {
     if (schema_.pool->FindFileByName(name)) return std::nullopt;
     pb::FileDescriptorProto file;
-    if (const std::string* text = bundled_text(name)) {
+    const auto given = std::find_if(imports_.begin(), imports_.end(),
+                                    [&](const auto& f) { return f.first == name; });
+    if (given != imports_.end()) {  // a schema reference's
+      if (auto e = parse_proto(given->second, name, &file)) return e;
+    } else if (const std::string* text = bundled_text(name)) {
       if (auto e = parse_proto(*text, name, &file)) return e;
     } else if (const pb::FileDescriptor* generated =
                    pb::DescriptorPool::generated_pool()->FindFileByName(name)) {
@@ -403,8 +407,8 @@ class Loader {
       for (const auto& [path, text] : bundled()) known += ", " + path;
       return Error::fatal("protobuf schema: import \"" + name + "\"" +
                           (importer == kSchemaFile ? std::string() : " of " + importer) +
-                          " is not available (schema references are not supported; the "
-                          "imports known are google/protobuf/*.proto" +
+                          " is not available (not among the schema's references; the "
+                          "other imports known are google/protobuf/*.proto" +
                           known + ")");
     }
     auto built = build(std::move(file), depth);
@@ -413,9 +417,10 @@ class Loader {
   }
 
   Schema& schema_;
+  const ProtoFiles& imports_;
 };
 
-Expected<std::unique_ptr<Schema>> load_schema(std::string_view text) {
+Expected<std::unique_ptr<Schema>> load_schema(std::string_view text, const ProtoFiles& imports) {
   auto schema = std::make_unique<Schema>();
   schema->pool = std::make_unique<pb::DescriptorPool>();
   pb::FileDescriptorProto file;
@@ -427,7 +432,7 @@ Expected<std::unique_ptr<Schema>> load_schema(std::string_view text) {
           file.dependency().end()) {
     file.add_dependency("confluent/meta.proto");
   }
-  Loader loader(*schema);
+  Loader loader(*schema, imports);
   auto built = loader.build(std::move(file), 0);
   if (!built) return built.error();
   schema->file = *built;
@@ -2098,8 +2103,9 @@ class Writer {
 
 // --- Public functions ------------------------------------------------------------
 
-Expected<std::vector<Column>> columns_of(std::string_view proto_text, std::string_view full_name) {
-  auto schema = load_schema(proto_text);
+Expected<std::vector<Column>> columns_of(std::string_view proto_text, std::string_view full_name,
+                                         const ProtoFiles& imports) {
+  auto schema = load_schema(proto_text, imports);
   if (!schema) return schema.error();
   auto root = find_message(**schema, full_name);
   if (!root) return root.error();
@@ -2174,17 +2180,18 @@ Expected<std::vector<int>> decode_message_indexes(std::string_view& bytes) {
   return out;
 }
 
-Expected<std::vector<int>> message_indexes(std::string_view proto_text,
-                                           std::string_view full_name) {
-  auto schema = load_schema(proto_text);
+Expected<std::vector<int>> message_indexes(std::string_view proto_text, std::string_view full_name,
+                                           const ProtoFiles& imports) {
+  auto schema = load_schema(proto_text, imports);
   if (!schema) return schema.error();
   auto d = find_message(**schema, full_name);
   if (!d) return d.error();
   return indexes_of(**schema, *d);
 }
 
-Expected<std::string> message_name(std::string_view proto_text, const std::vector<int>& indexes) {
-  auto schema = load_schema(proto_text);
+Expected<std::string> message_name(std::string_view proto_text, const std::vector<int>& indexes,
+                                   const ProtoFiles& imports) {
+  auto schema = load_schema(proto_text, imports);
   if (!schema) return schema.error();
   auto d = message_at(**schema, indexes);
   if (!d) return d.error();
@@ -2272,9 +2279,10 @@ Message::~Message() = default;
 
 Expected<std::unique_ptr<Message>> Message::make(std::string_view proto_text,
                                                  std::string_view full_name,
-                                                 std::vector<Column> columns) {
+                                                 std::vector<Column> columns,
+                                                 const ProtoFiles& imports) {
   auto impl = std::make_unique<Impl>();
-  auto schema = load_schema(proto_text);
+  auto schema = load_schema(proto_text, imports);
   if (!schema) return schema.error();
   impl->schema = std::move(*schema);
   auto d = find_message(*impl->schema, full_name);

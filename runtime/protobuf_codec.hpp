@@ -11,8 +11,9 @@
 // compiled into libprotobuf (google/protobuf/timestamp.proto,
 // wrappers.proto, ...) and the files Confluent's converter uses, bundled
 // here (bundled_files()): confluent/meta.proto, confluent/type/decimal.proto,
-// google/type/date.proto, google/type/timeofday.proto. Any other import
-// (a schema reference) is a Fatal error. A schema that uses
+// google/type/date.proto, google/type/timeofday.proto, and the files given
+// as `imports` (a registry's schema references: import path -> .proto
+// text; they come first). Any other import is a Fatal error. A schema that uses
 // (confluent.field_meta) without importing confluent/meta.proto (as
 // Confluent's own schema printer writes them) gets the import added.
 // libprotobuf is stricter than Confluent's Java parser in one way: it
@@ -42,6 +43,9 @@
 #include "runtime/value.hpp"
 
 namespace rivulet::protobuf {
+
+// .proto files by import path: {"event.proto", "syntax = ..."}.
+using ProtoFiles = std::vector<std::pair<std::string, std::string>>;
 
 // The value columns a schema's message maps to, ksqlDB's way. `full_name`
 // picks the message (ksqlDB's VALUE_SCHEMA_FULL_NAME / KEY_SCHEMA_FULL_NAME:
@@ -79,7 +83,8 @@ namespace rivulet::protobuf {
 // a message without fields at the top level, a schema libprotoc refuses, an
 // unknown import, a full name the schema lacks.
 Expected<std::vector<Column>> columns_of(std::string_view proto_text,
-                                         std::string_view full_name = {});
+                                         std::string_view full_name = {},
+                                         const ProtoFiles& imports = {});
 
 // The schema (.proto text) ksqlDB registers for a result with these value
 // columns (key columns are skipped), as Confluent's
@@ -127,10 +132,12 @@ Expected<std::vector<int>> decode_message_indexes(std::string_view& bytes);
 // The indexes of the message `full_name` (empty: the first) in the schema.
 // Schema errors are Fatal.
 Expected<std::vector<int>> message_indexes(std::string_view proto_text,
-                                           std::string_view full_name = {});
+                                           std::string_view full_name = {},
+                                           const ProtoFiles& imports = {});
 // The full name of the message `indexes` locate in the schema. Schema
 // errors are Fatal; indexes that locate no message are a data error.
-Expected<std::string> message_name(std::string_view proto_text, const std::vector<int>& indexes);
+Expected<std::string> message_name(std::string_view proto_text, const std::vector<int>& indexes,
+                                   const ProtoFiles& imports = {});
 
 // The .proto files bundled for imports: {path, text} (see the top).
 const std::vector<std::pair<std::string, std::string>>& bundled_files();
@@ -182,7 +189,8 @@ class Message {
   // read.
   static Expected<std::unique_ptr<Message>> make(std::string_view proto_text,
                                                  std::string_view full_name,
-                                                 std::vector<Column> columns);
+                                                 std::vector<Column> columns,
+                                                 const ProtoFiles& imports = {});
   ~Message();
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;

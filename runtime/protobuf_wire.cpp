@@ -23,18 +23,22 @@ std::vector<Column> columns_for(const Schema& schema, bool key) {
   return keys;
 }
 
-// Whether the message `full_name` of `text` has a field for every column
-// and reads each as its type: a schema that can write these rows.
-bool holds(const std::string& text, const std::string& full_name,
+// Whether the message `full_name` of `schema` has a field for every
+// column and reads each as its type: a schema that can write these rows.
+bool holds(SchemaRegistry& registry, const RegisteredSchema& schema, const std::string& full_name,
            const std::vector<Column>& columns) {
-  auto fields = protobuf::columns_of(text, full_name);
+  if (schema.type != kProtobufSchemaType) return false;
+  auto imports = referenced_schemas(registry, schema.references);
+  if (!imports) return false;
+  const std::string& text = schema.schema;
+  auto fields = protobuf::columns_of(text, full_name, *imports);
   if (!fields) return false;
   for (const Column& c : columns) {
     bool found = false;
     for (const Column& f : *fields) found = found || iequals(f.name, c.name);
     if (!found) return false;
   }
-  return protobuf::Message::make(text, full_name, columns).ok();
+  return protobuf::Message::make(text, full_name, columns, *imports).ok();
 }
 
 std::string prefix(int id) {
@@ -89,9 +93,8 @@ class ProtobufWireCodec final : public Codec {
       // The subject's latest schema when it can write the row (for a
       // query's output, what the planner registered or found), else this
       // codec's, registered now.
-      if (auto latest = registry_->latest(subject_); latest &&
-                                                     latest->type == kProtobufSchemaType &&
-                                                     holds(latest->schema, full_name_, columns_)) {
+      if (auto latest = registry_->latest(subject_);
+          latest && holds(*registry_, *latest, full_name_, columns_)) {
         auto message = message_for(latest->id);
         if (message && (*message)->encode(row)) writer_id_ = latest->id;
       }
@@ -125,9 +128,12 @@ class ProtobufWireCodec final : public Codec {
     if (schema->type != kProtobufSchemaType)
       return Error::data("schema id " + std::to_string(id) + " is a " + schema->type +
                          " schema, not a PROTOBUF one");
-    auto message = protobuf::Message::make(schema->schema, full_name_, columns_);
+    auto imports = referenced_schemas(*registry_, schema->references);
+    if (!imports)
+      return Error::data("schema id " + std::to_string(id) + ": " + imports.error().message);
+    auto message = protobuf::Message::make(schema->schema, full_name_, columns_, *imports);
     if (!message && !full_name_.empty())  // a writer's schema without that name: its first
-      message = protobuf::Message::make(schema->schema, "", columns_);
+      message = protobuf::Message::make(schema->schema, "", columns_, *imports);
     if (!message)
       return Error::data("schema id " + std::to_string(id) + ": " + message.error().message);
     protobuf::Message* raw = message->get();
@@ -169,7 +175,7 @@ Expected<int> register_protobuf_schema(SchemaRegistry& registry, const std::stri
   const auto columns = columns_for(schema, key);
   const char* side = key ? "key " : "";
   if (auto latest = registry.latest(subject);
-      latest && latest->type == kProtobufSchemaType && holds(latest->schema, full_name, columns))
+      latest && holds(registry, *latest, full_name, columns))
     return latest->id;
   const std::string text = protobuf::schema_for(columns, full_name);
   // A column name that is no protobuf identifier, a type protobuf cannot

@@ -1,5 +1,8 @@
 #include "runtime/schema_registry.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 namespace rivulet {
@@ -26,6 +29,19 @@ class CachedSchemaRegistry final : public SchemaRegistry {
     return inner_->latest(subject);  // changes as schemas evolve: never cached
   }
 
+  Expected<RegisteredSchema> version(const std::string& subject, int version) override {
+    const std::string key = subject + '\n' + std::to_string(version);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = versions_.find(key); it != versions_.end()) return it->second;
+    }
+    auto found = inner_->version(subject, version);  // a version never changes
+    if (!found) return found;
+    std::lock_guard<std::mutex> lock(mutex_);
+    versions_.emplace(key, *found);
+    return found;
+  }
+
   Expected<int> register_schema(const std::string& subject, const std::string& schema,
                                 const std::string& type = kAvroSchemaType) override {
     const std::string key = subject + '\n' + type + '\n' + schema;
@@ -37,7 +53,7 @@ class CachedSchemaRegistry final : public SchemaRegistry {
     if (!id) return id;
     std::lock_guard<std::mutex> lock(mutex_);
     ids_.emplace(key, *id);
-    by_id_.emplace(*id, RegisteredSchema{*id, 0, schema, type});
+    by_id_.emplace(*id, RegisteredSchema{*id, 0, schema, type, {}});
     return id;
   }
 
@@ -47,6 +63,7 @@ class CachedSchemaRegistry final : public SchemaRegistry {
   std::shared_ptr<SchemaRegistry> inner_;
   std::mutex mutex_;
   std::unordered_map<int, RegisteredSchema> by_id_;
+  std::unordered_map<std::string, RegisteredSchema> versions_;  // "subject\nversion"
   std::unordered_map<std::string, int> ids_;
 };
 
@@ -68,7 +85,7 @@ std::shared_ptr<SchemaRegistry> cached_schema_registry(std::shared_ptr<SchemaReg
 
 RegisteredSchema MemorySchemaRegistry::entry(int id, int version) const {
   const Stored& s = by_id_.at(id);
-  return RegisteredSchema{id, version, s.schema, s.type};
+  return RegisteredSchema{id, version, s.schema, s.type, s.references};
 }
 
 Expected<RegisteredSchema> MemorySchemaRegistry::schema_by_id(int id) {
@@ -90,10 +107,16 @@ Expected<RegisteredSchema> MemorySchemaRegistry::latest(const std::string& subje
 Expected<int> MemorySchemaRegistry::register_schema(const std::string& subject,
                                                     const std::string& schema,
                                                     const std::string& type) {
+  return register_with_references(subject, schema, type, {});
+}
+
+Expected<int> MemorySchemaRegistry::register_with_references(
+    const std::string& subject, const std::string& schema, const std::string& type,
+    std::vector<SchemaReference> references) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto same = [&](int id) {
     const Stored& s = by_id_.at(id);
-    return s.schema == schema && s.type == type;
+    return s.schema == schema && s.type == type && s.references == references;
   };
   auto& versions = versions_[subject];
   for (const auto& [version, id] : versions)
@@ -103,16 +126,16 @@ Expected<int> MemorySchemaRegistry::register_schema(const std::string& subject,
     if (same(known)) id = known;  // the same schema under another subject keeps its id
   if (id == 0) {
     id = by_id_.empty() ? 1 : by_id_.rbegin()->first + 1;
-    by_id_.emplace(id, Stored{schema, type});
+    by_id_.emplace(id, Stored{schema, type, std::move(references)});
   }
   versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
   return id;
 }
 
 void MemorySchemaRegistry::add(const std::string& subject, int id, const std::string& schema,
-                               const std::string& type) {
+                               const std::string& type, std::vector<SchemaReference> references) {
   std::lock_guard<std::mutex> lock(mutex_);
-  by_id_[id] = Stored{schema, type};
+  by_id_[id] = Stored{schema, type, std::move(references)};
   auto& versions = versions_[subject];
   versions.emplace(versions.empty() ? 1 : versions.rbegin()->first + 1, id);
 }
@@ -140,6 +163,36 @@ Expected<RegisteredSchema> MemorySchemaRegistry::version(const std::string& subj
     return Error::fatal("subject '" + subject + "' has no version " + std::to_string(version) +
                         " (registry: memory)");
   return entry(it->second.at(version), version);
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>> referenced_schemas(
+    SchemaRegistry& registry, const std::vector<SchemaReference>& references) {
+  std::vector<std::pair<std::string, std::string>> out;
+  // Depth first, each name once: an import's own imports before it.
+  std::vector<std::string> path;
+  std::function<std::optional<Error>(const std::vector<SchemaReference>&)> visit =
+      [&](const std::vector<SchemaReference>& refs) -> std::optional<Error> {
+    for (const SchemaReference& r : refs) {
+      if (std::find(path.begin(), path.end(), r.name) != path.end())
+        return Error::fatal("schema references form a cycle at '" + r.name + "'");
+      bool known = false;
+      for (const auto& [name, text] : out) known = known || name == r.name;
+      if (known) continue;
+      if (out.size() >= 64) return Error::fatal("more than 64 schema references");
+      auto found = registry.version(r.subject, r.version);
+      if (!found)
+        return Error::fatal("schema reference '" + r.name + "' (subject " + r.subject +
+                            ", version " + std::to_string(r.version) +
+                            "): " + found.error().message);
+      path.push_back(r.name);
+      if (auto e = visit(found->references)) return e;
+      path.pop_back();
+      out.emplace_back(r.name, found->schema);
+    }
+    return std::nullopt;
+  };
+  if (auto e = visit(references)) return *e;
+  return out;
 }
 
 std::shared_ptr<SchemaRegistry> schema_registry() {

@@ -147,10 +147,16 @@ const char* registry_schema_type(const std::string& format) {
 // object's, a message's) fields; a key schema that is not one (a single
 // key, unwrapped) one column, ROWKEY. `full_name`: the message of a
 // PROTOBUF schema (*_SCHEMA_FULL_NAME; empty: the first).
-Expected<std::vector<Column>> columns_of_schema(const std::string& format, const std::string& text,
-                                                bool key, const std::string& full_name) {
+Expected<std::vector<Column>> columns_of_schema(SchemaRegistry& registry, const std::string& format,
+                                                const RegisteredSchema& schema, bool key,
+                                                const std::string& full_name) {
+  const std::string& text = schema.schema;
   if (format == "AVRO") return avro::columns_of(key ? avro::as_record(text, "ROWKEY") : text);
-  if (format == "PROTOBUF") return protobuf::columns_of(text, full_name);
+  if (format == "PROTOBUF") {
+    auto imports = referenced_schemas(registry, schema.references);
+    if (!imports) return imports.error();
+    return protobuf::columns_of(text, full_name, *imports);
+  }
   if (key) {
     auto type = json_schema::type_of(text);
     if (!type) return type.error();
@@ -195,7 +201,7 @@ Expected<std::optional<std::vector<Column>>> registry_columns(SchemaRegistry& re
                                      schema->type + " schema: the " + format + " format reads " +
                                      registry_schema_type(format) + " schemas");
   const auto full_name = c.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME");
-  auto columns = columns_of_schema(format, schema->schema, key, full_name.value_or(""));
+  auto columns = columns_of_schema(registry, format, *schema, key, full_name.value_or(""));
   if (!columns)
     return sql_error(c.name_loc, std::string("The ") + (key ? "key" : "value") +
                                      " schema of topic '" + topic + "' (" + which +

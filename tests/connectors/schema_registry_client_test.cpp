@@ -3,6 +3,8 @@
 // front of it, the refusals and an unreachable registry.
 #include "connectors/schema_registry_client.hpp"
 
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 
 #include "connectors/local_schema_registry.hpp"
@@ -83,6 +85,70 @@ TEST_CASE("schema registry client: schema types travel as schemaType", "[registr
   auto bad = r.register_schema("t-value", schema, "XML");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("HTTP 422: Invalid schema type XML") != std::string::npos);
+}
+
+TEST_CASE("schema registry client: references travel and resolve by subject and version",
+          "[registry][protobuf]") {
+  auto started_server = LocalSchemaRegistry::start();
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;
+  auto client = http_schema_registry(server.url());
+  REQUIRE(client.ok());
+  auto& r = **client;
+  // common.proto imports money.proto; order.proto imports common.proto.
+  auto& memory = server.registry();
+  REQUIRE(
+      memory.register_schema("money.proto", "syntax = \"proto3\"; message M {}", "PROTOBUF").ok());
+  REQUIRE(memory
+              .register_with_references("common.proto",
+                                        "syntax = \"proto3\"; import \"money.proto\"; message C {}",
+                                        "PROTOBUF", {{"money.proto", "money.proto", 1}})
+              .ok());
+  auto order = memory.register_with_references(
+      "orders-value", "syntax = \"proto3\"; import \"common.proto\"; message O {}", "PROTOBUF",
+      {{"common.proto", "common.proto", 1}});
+  REQUIRE(order.ok());
+  // The client reads the references by id, latest and version.
+  auto by_id = r.schema_by_id(*order);
+  REQUIRE(by_id.ok());
+  REQUIRE(by_id->references.size() == 1);
+  CHECK(by_id->references[0] == SchemaReference{"common.proto", "common.proto", 1});
+  CHECK(r.latest("orders-value")->references == by_id->references);
+  auto common = r.version("common.proto", 1);
+  REQUIRE(common.ok());
+  CHECK(common->references == std::vector<SchemaReference>{{"money.proto", "money.proto", 1}});
+  CHECK(common->type == "PROTOBUF");
+  CHECK_FALSE(r.version("common.proto", 2).ok());
+  // A subject named as an import path, with a '/' (escaped in the URL).
+  REQUIRE(memory.register_schema("shop/buyer.proto", "syntax = \"proto3\";", "PROTOBUF").ok());
+  CHECK(r.version("shop/buyer.proto", 1)->schema == "syntax = \"proto3\";");
+  CHECK(r.latest("shop/buyer.proto")->version == 1);
+  // Resolved depth first: an import's imports before it.
+  auto files = referenced_schemas(r, by_id->references);
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == 2);
+  CHECK((*files)[0].first == "money.proto");
+  CHECK((*files)[1].first == "common.proto");
+  CHECK((*files)[1].second == common->schema);
+  // A reference to nothing, and a cycle: errors naming the reference.
+  auto missing = referenced_schemas(r, {{"x.proto", "nope", 1}});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.rfind("schema reference 'x.proto' (subject nope, version 1): ",
+                                      0) == 0);
+  memory.add("a.proto", 90, "syntax = \"proto3\";", "PROTOBUF", {{"b.proto", "b.proto", 1}});
+  memory.add("b.proto", 91, "syntax = \"proto3\";", "PROTOBUF", {{"a.proto", "a.proto", 1}});
+  auto cycle = referenced_schemas(r, {{"a.proto", "a.proto", 1}});
+  REQUIRE_FALSE(cycle.ok());
+  CHECK(cycle.error().message == "schema references form a cycle at 'a.proto'");
+  // The server refuses a registration whose reference it does not have.
+  httplib::Client raw(server.url());
+  auto refused = raw.Post("/subjects/z-value/versions",
+                          R"({"schema":"x","schemaType":"PROTOBUF",
+                              "references":[{"name":"q.proto","subject":"q","version":3}]})",
+                          "application/json");
+  REQUIRE(refused);
+  CHECK(refused->status == 422);
+  CHECK(refused->body.find("reference q.proto not found") != std::string::npos);
 }
 
 TEST_CASE("schema registry client: the cache asks once per id and per registered schema",

@@ -32,17 +32,22 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 // The producer's schema: its records are the second message, shop.Sale
-// (message indexes [1]), with a nested message and a repeated field.
+// (message indexes [1]), with a message from another file (a schema
+// reference) and a repeated field.
 const char* kSaleSchema = R"(syntax = "proto3";
 package shop;
+import "shop/buyer.proto";
 message Old { float c1 = 1; }
 message Sale {
   string item = 1;
   uint32 qty = 2;
-  message Buyer { string city = 1; }
   Buyer buyer = 3;
   repeated string tags = 4;
 }
+)";
+const char* kBuyerSchema = R"(syntax = "proto3";
+package shop;
+message Buyer { string city = 1; }
 )";
 
 }  // namespace
@@ -59,10 +64,16 @@ TEST_CASE("rivulet run: PROTOBUF values through a schema registry with inferred 
   REQUIRE(bootstrap.has_value());
   const std::string dir = make_dir();
 
-  auto sale_id = registry.registry().register_schema("pb_sales-value", kSaleSchema, "PROTOBUF");
+  // The imported file under its import name, as Confluent's serializers
+  // register references.
+  REQUIRE(registry.registry().register_schema("shop/buyer.proto", kBuyerSchema, "PROTOBUF").ok());
+  auto sale_id = registry.registry().register_with_references(
+      "pb_sales-value", kSaleSchema, "PROTOBUF", {{"shop/buyer.proto", "shop/buyer.proto", 1}});
   REQUIRE(sale_id.ok());
   REQUIRE(*sale_id < 256);
   write_file(dir + "/sale.proto", kSaleSchema);
+  std::filesystem::create_directories(dir + "/shop");
+  write_file(dir + "/shop/buyer.proto", kBuyerSchema);
   const std::vector<std::pair<std::string, std::string>> sales = {
       {"s1", R"(item: "pen" qty: 3 buyer { city: "Lyon" } tags: "a" tags: "b")"},
       {"s2", R"(item: "ink" qty: 1 buyer { city: "Oslo" })"},

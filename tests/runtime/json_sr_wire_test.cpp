@@ -240,6 +240,9 @@ TEST_CASE("json_sr wire: a refused registration is the record's data error", "[r
     Expected<RegisteredSchema> latest(const std::string&) override {
       return Error::fatal("HTTP 404: Subject not found.");
     }
+    Expected<RegisteredSchema> version(const std::string&, int) override {
+      return Error::fatal("HTTP 404: Subject not found.");
+    }
     Expected<int> register_schema(const std::string&, const std::string&,
                                   const std::string& = kAvroSchemaType) override {
       return Error::fatal("HTTP 409: incompatible");

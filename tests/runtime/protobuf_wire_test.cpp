@@ -103,6 +103,41 @@ TEST_CASE("protobuf wire: a producer's schema is read by the indexes and written
   CHECK(cut.error().kind == ErrorKind::Data);
 }
 
+TEST_CASE("protobuf wire: a schema's references are its imports", "[runtime][protobuf]") {
+  auto registry = std::make_shared<MemorySchemaRegistry>();
+  REQUIRE(registry
+              ->register_schema(
+                  "common/money.proto",
+                  "syntax = \"proto3\"; package c; message Money { int64 cents = 1; }", "PROTOBUF")
+              .ok());
+  const std::string order =
+      "syntax = \"proto3\"; import \"common/money.proto\"; "
+      "message Order { string item = 1; c.Money price = 2; }";
+  auto id = registry->register_with_references("o-value", order, "PROTOBUF",
+                                               {{"common/money.proto", "common/money.proto", 1}});
+  REQUIRE(id.ok());
+  auto values = columns({{"ITEM", t(TypeKind::String)},
+                         {"PRICE", DataType::structure({{"CENTS", t(TypeKind::BigInt)}})}});
+  auto codec = make_protobuf_codec(values, registry, "o-value", "");
+  const Value row = Value::structure({{"ITEM", Value::string("pen")},
+                                      {"PRICE", Value::structure({{"CENTS", Value::int64(250)}})}});
+  // Written with the producer's schema (it holds the columns), read back.
+  auto bytes = codec->encode(row);
+  REQUIRE(bytes.ok());
+  CHECK(wire_schema_id(*bytes) == *id);
+  CHECK(*codec->decode(*bytes) == row);
+  // A schema whose reference the registry lacks: each record a data error.
+  registry->add("x-value", 70, order, "PROTOBUF", {{"common/money.proto", "nowhere", 1}});
+  auto other = make_protobuf_codec(values, registry, "x-value", "");
+  std::string lost = *bytes;
+  lost[4] = 70;
+  auto refused = other->decode(lost);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::Data);
+  CHECK(refused.error().message.find("schema reference 'common/money.proto' (subject nowhere") !=
+        std::string::npos);
+}
+
 TEST_CASE("protobuf wire: keys are messages and one key column reads as its value",
           "[runtime][protobuf]") {
   auto registry = std::make_shared<MemorySchemaRegistry>();
