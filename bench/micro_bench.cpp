@@ -19,6 +19,8 @@
 #include "operators/topology.hpp"
 #include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/json_sr_wire.hpp"
+#include "runtime/protobuf_wire.hpp"
 
 using namespace rivulet;
 
@@ -118,13 +120,13 @@ void BM_JsonDecodeYahooEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_JsonDecodeYahooEvent)->Arg(0)->Arg(1);
 
-// The same event in the AVRO format with a schema registry (the registry's
-// wire format: a zero byte, the schema id, the Avro datum; 186 bytes),
-// written with ksqlDB's schema for the six columns and read back into all
-// six, as a stream in VALUE_FORMAT='AVRO' reads every column: against
-// BM_JsonDecodeYahooEvent/0. The schema is looked up once (the codec keeps
-// it by id), so this is the decode alone.
-void BM_AvroDecodeYahooEvent(benchmark::State& state) {
+// The same event in a format with a schema registry, written with ksqlDB's
+// schema for the six columns and read back into all six, as a stream in
+// that format reads every column: against BM_JsonDecodeYahooEvent/0. The
+// schema is looked up once (the codec keeps it by id), so this is the
+// decode alone. `make` builds the codec over a registry in memory.
+template <typename MakeCodec>
+void decode_yahoo_event_in_registry_format(benchmark::State& state, MakeCodec make) {
   auto schema = std::make_shared<Schema>();
   const auto str = DataType::of(TypeKind::String);
   schema->columns = {{"USER_ID", str},
@@ -134,7 +136,7 @@ void BM_AvroDecodeYahooEvent(benchmark::State& state) {
                      {"EVENT_TIME", DataType::of(TypeKind::BigInt)},
                      {"IP_ADDRESS", str}};
   auto registry = std::make_shared<MemorySchemaRegistry>();
-  auto codec = make_avro_codec(schema, registry, "ad-events-value");
+  std::unique_ptr<Codec> codec = make(schema, registry);
   auto doc = codec->encode(
       Value::structure({{"USER_ID", Value::string("5f8a1c2e-93b4-4d7a-8e61-0c2b9d4f7a13")},
                         {"PAGE_ID", Value::string("b07e6d35-2c19-4f8e-a4d2-7e91c3b5f028")},
@@ -150,7 +152,32 @@ void BM_AvroDecodeYahooEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["record_bytes"] = static_cast<double>(doc->size());
 }
+
+// AVRO: a zero byte, the schema id, the Avro datum.
+void BM_AvroDecodeYahooEvent(benchmark::State& state) {
+  decode_yahoo_event_in_registry_format(state, [](auto schema, auto registry) {
+    return make_avro_codec(schema, registry, "ad-events-value");
+  });
+}
 BENCHMARK(BM_AvroDecodeYahooEvent);
+
+// PROTOBUF: the prefix, message indexes [0], the message (libprotobuf's
+// DynamicMessage, then the conversion to Values).
+void BM_ProtobufDecodeYahooEvent(benchmark::State& state) {
+  decode_yahoo_event_in_registry_format(state, [](auto schema, auto registry) {
+    return make_protobuf_codec(schema, registry, "ad-events-value", "");
+  });
+}
+BENCHMARK(BM_ProtobufDecodeYahooEvent);
+
+// JSON_SR: the prefix, then the JSON codec on the text after it.
+void BM_JsonSrDecodeYahooEvent(benchmark::State& state) {
+  decode_yahoo_event_in_registry_format(state, [](auto schema, auto registry) {
+    return make_json_sr_codec(make_json_codec(schema), registry, "ad-events-value",
+                              json_schema::schema_for(schema->columns), {});
+  });
+}
+BENCHMARK(BM_JsonSrDecodeYahooEvent);
 
 void BM_JsonEncode(benchmark::State& state) {
   auto codec = make_json_codec();

@@ -65,7 +65,7 @@ std::optional<Config> load_config(const std::string& file) {
     exit_code = 2;
     return std::nullopt;
   }
-  // A node and `rivulet submit` plan SQL files: AVRO with a schema registry.
+  // A node and `rivulet submit` plan SQL files: AVRO, PROTOBUF, JSON_SR with a schema registry.
   if (auto registry = connectors::configure_schema_registry(*config); !registry) {
     std::cerr << "rivulet: " << registry.error().message << "\n";
     exit_code = 2;

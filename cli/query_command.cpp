@@ -28,7 +28,7 @@ int run_query(const QueryArgs& a) {
     std::cerr << "rivulet query: " << config.error().message << "\n";
     return 2;
   }
-  // The submitted files are planned here too: a CREATE in AVRO without
+  // The submitted files are planned here too: a CREATE in AVRO (PROTOBUF, JSON_SR) without
   // columns reads them from the schema registry.
   if (auto registry = connectors::configure_schema_registry(*config); !registry) {
     std::cerr << "rivulet query: " << registry.error().message << "\n";

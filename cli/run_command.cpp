@@ -50,7 +50,7 @@ int run_sql(const RunOptions& o) {
     std::cerr << "rivulet run: " << variables.error().message << "\n";
     return 2;
   }
-  {  // AVRO with a schema registry: known before the file is planned
+  {  // AVRO, PROTOBUF, JSON_SR with a schema registry: known before the file is planned
     auto config = Config::load(o.config, o.sets);
     auto registry =
         config ? connectors::configure_schema_registry(*config) : Expected<bool>(config.error());

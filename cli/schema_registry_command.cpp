@@ -1,7 +1,7 @@
 // `rivulet schema-registry [--listen HOST:PORT] [--user-info USER:PASSWORD]`:
 // a schema registry on this machine (connectors/local_schema_registry.hpp:
 // Confluent's REST API, schemas in memory, no compatibility checks), to
-// try VALUE_FORMAT='AVRO' with the embedded broker, until SIGINT or
+// try VALUE_FORMAT='AVRO' (PROTOBUF, JSON_SR) with the embedded broker, until SIGINT or
 // SIGTERM (exit 0). The first line of stdout is its URL, for
 // schema.registry.url.
 #include <iostream>
@@ -39,8 +39,8 @@ int run_schema_registry(const std::string& listen, const std::string& user_info)
 void add_schema_registry_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "schema-registry",
-      "Run a schema registry (Confluent's REST API, in memory) for trying AVRO locally; prints "
-      "its URL first");
+      "Run a schema registry (Confluent's REST API, in memory) for trying AVRO, PROTOBUF and "
+      "JSON_SR locally; prints its URL first");
   struct Options {
     std::string listen = "127.0.0.1:0";
     std::string user_info;

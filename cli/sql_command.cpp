@@ -178,7 +178,7 @@ int run_sql_shell(SqlArgs a) {
     return 2;
   }
   a.shell.json = a.output == "json";
-  {  // AVRO with a schema registry (schema.registry.url)
+  {  // AVRO, PROTOBUF, JSON_SR with a schema registry (schema.registry.url)
     auto config = Config::load(a.shell.config, a.shell.sets);
     auto registry =
         config ? connectors::configure_schema_registry(*config) : Expected<bool>(config.error());
