@@ -749,44 +749,6 @@ class Validator {
   std::string error_;
 };
 
-// --- Decimals ------------------------------------------------------------------
-
-__extension__ using UInt128 = unsigned __int128;
-
-// The unscaled value of an Avro decimal: big-endian two's complement.
-std::optional<Int128> unscaled_of(const unsigned char* p, size_t n) {
-  if (n == 0) return std::nullopt;
-  const bool negative = (p[0] & 0x80) != 0;
-  // Bytes beyond 16 must only extend the sign.
-  while (n > 16) {
-    if (p[0] != (negative ? 0xff : 0x00)) return std::nullopt;
-    if (((p[1] & 0x80) != 0) != negative) return std::nullopt;
-    ++p;
-    --n;
-  }
-  UInt128 u = negative ? ~static_cast<UInt128>(0) : 0;
-  for (size_t i = 0; i < n; ++i) u = (u << 8) | p[i];
-  return static_cast<Int128>(u);
-}
-
-// The shortest big-endian two's complement of v (Java's BigInteger.toByteArray).
-std::string minimal_bytes(Int128 v) {
-  auto u = static_cast<UInt128>(v);
-  unsigned char buf[16];
-  for (int i = 15; i >= 0; --i) {
-    buf[i] = static_cast<unsigned char>(u & 0xff);
-    u >>= 8;
-  }
-  int start = 0;
-  while (start < 15) {
-    const bool redundant = (buf[start] == 0x00 && !(buf[start + 1] & 0x80)) ||
-                           (buf[start] == 0xff && (buf[start + 1] & 0x80));
-    if (!redundant) break;
-    ++start;
-  }
-  return std::string(reinterpret_cast<const char*>(buf + start), static_cast<size_t>(16 - start));
-}
-
 // --- Reading: avro_value_t -> Value ----------------------------------------------
 
 // How one Avro type (of the writer schema) becomes one SQL type (a column's
@@ -891,7 +853,7 @@ Error read_failure(const ReadPlan& p) {
 // An Avro decimal as a Decimal at the schema's scale.
 Expected<Value> decimal_value(const ReadPlan& p, const void* data, size_t size) {
   const Node& n = *p.node;
-  auto unscaled = unscaled_of(static_cast<const unsigned char*>(data), size);
+  auto unscaled = i128_from_twos_complement(std::string_view(static_cast<const char*>(data), size));
   if (!unscaled || n.scale > Decimal::kMaxPrecision ||
       digits_i128(*unscaled) > Decimal::kMaxPrecision) {
     return Error::data(path_prefix(p.path) + "Avro decimal of " + std::to_string(size) +
@@ -1331,7 +1293,7 @@ class ValueWriter {
       if (n.scale > precision) return mismatch(n, v, path);
       auto d = as(*DataType::decimal(precision, n.scale), n, v, path);
       if (!d) return false;
-      bytes = minimal_bytes(d->as_decimal().unscaled());
+      bytes = i128_to_twos_complement(d->as_decimal().unscaled());
       if (n.type == AVRO_FIXED) {
         const auto size = static_cast<size_t>(n.fixed_size);
         if (bytes.size() > size) {

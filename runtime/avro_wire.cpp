@@ -46,17 +46,7 @@ class AvroWireCodec final : public Codec {
 
   Expected<Value> decode(std::string_view bytes) const override {
     const auto id = wire_schema_id(bytes);
-    if (!id) {
-      char first[8];
-      std::snprintf(
-          first, sizeof first, "0x%02x",
-          bytes.empty() ? 0 : static_cast<unsigned>(static_cast<unsigned char>(bytes[0])));
-      return Error::data(bytes.empty() ? std::string("empty value: not in the schema registry's "
-                                                     "wire format (AVRO)")
-                                       : "not in the schema registry's wire format (AVRO): " +
-                                             std::to_string(bytes.size()) + " bytes, the first " +
-                                             first + " (expected 0x00, then a 4-byte schema id)");
-    }
+    if (!id) return not_in_wire_format(bytes, "AVRO");
     auto datum = datum_for(*id);
     if (!datum) return datum.error();
     auto v = (*datum)->decode(bytes.substr(kWirePrefixBytes));
@@ -90,10 +80,7 @@ class AvroWireCodec final : public Codec {
     if (!body) return body;
     std::string out;
     out.reserve(kWirePrefixBytes + body->size());
-    out.push_back('\0');
-    const auto id = static_cast<uint32_t>(writer_id_);
-    for (int shift = 24; shift >= 0; shift -= 8)
-      out.push_back(static_cast<char>((id >> shift) & 0xff));
+    append_wire_prefix(out, writer_id_);
     out += *body;
     return out;
   }
@@ -149,6 +136,24 @@ std::optional<int> wire_schema_id(std::string_view bytes) {
   for (size_t i = 1; i < kWirePrefixBytes; ++i)
     id = (id << 8) | static_cast<unsigned char>(bytes[i]);
   return static_cast<int>(id);
+}
+
+void append_wire_prefix(std::string& out, int id) {
+  out.push_back('\0');
+  const auto u = static_cast<uint32_t>(id);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
+}
+
+Error not_in_wire_format(std::string_view bytes, std::string_view format, std::string_view then) {
+  const std::string where =
+      "not in the schema registry's wire format (" + std::string(format) + ")";
+  if (bytes.empty()) return Error::data("empty value: " + where);
+  char first[8];
+  std::snprintf(first, sizeof first, "0x%02x",
+                static_cast<unsigned>(static_cast<unsigned char>(bytes[0])));
+  return Error::data(where + ": " + std::to_string(bytes.size()) + " bytes, the first " + first +
+                     " (expected 0x00, then a 4-byte schema id" + std::string(then) + ")");
 }
 
 std::string key_subject(std::string_view topic) {

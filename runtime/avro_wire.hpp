@@ -30,6 +30,14 @@ inline constexpr size_t kWirePrefixBytes = 5;
 // The schema id of bytes in the wire format; nullopt for bytes that are
 // not (shorter than the prefix, or a first byte other than 0).
 std::optional<int> wire_schema_id(std::string_view bytes);
+// Appends the prefix of schema `id`: a zero byte, the id big-endian.
+void append_wire_prefix(std::string& out, int id);
+// The data error for bytes that are not in the wire format: "not in the
+// schema registry's wire format (AVRO): 18 bytes, the first 0x7b (expected
+// 0x00, then a 4-byte schema id)"; `then` names what follows the id
+// (", then JSON").
+Error not_in_wire_format(std::string_view bytes, std::string_view format,
+                         std::string_view then = "");
 
 // "<topic>-value": the subject of a topic's value schemas (Confluent's
 // TopicNameStrategy).

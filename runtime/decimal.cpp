@@ -487,4 +487,42 @@ int Decimal::compare(const Decimal& a, const Decimal& b) {
   return an ? -c : c;
 }
 
+namespace {
+__extension__ using UInt128 = unsigned __int128;
+}  // namespace
+
+std::string i128_to_twos_complement(Int128 v) {
+  auto u = static_cast<UInt128>(v);
+  unsigned char buf[16];
+  for (int i = 15; i >= 0; --i) {
+    buf[i] = static_cast<unsigned char>(u & 0xff);
+    u >>= 8;
+  }
+  int start = 0;
+  while (start < 15) {
+    const bool redundant = (buf[start] == 0x00 && !(buf[start + 1] & 0x80)) ||
+                           (buf[start] == 0xff && (buf[start + 1] & 0x80));
+    if (!redundant) break;
+    ++start;
+  }
+  return std::string(reinterpret_cast<const char*>(buf + start), static_cast<size_t>(16 - start));
+}
+
+std::optional<Int128> i128_from_twos_complement(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  if (n == 0) return std::nullopt;
+  const bool negative = (p[0] & 0x80) != 0;
+  // Bytes beyond 16 must only extend the sign.
+  while (n > 16) {
+    if (p[0] != (negative ? 0xff : 0x00)) return std::nullopt;
+    if (((p[1] & 0x80) != 0) != negative) return std::nullopt;
+    ++p;
+    --n;
+  }
+  UInt128 u = negative ? ~static_cast<UInt128>(0) : 0;
+  for (size_t i = 0; i < n; ++i) u = (u << 8) | p[i];
+  return static_cast<Int128>(u);
+}
+
 }  // namespace rivulet

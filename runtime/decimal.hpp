@@ -75,5 +75,10 @@ Int128 pow10_i128(int n);
 // Number of decimal digits of |v| (1 for 0).
 int digits_i128(Int128 v);
 std::string i128_to_string(Int128 v);
+// An unscaled value as big-endian two's complement bytes, as Java's
+// BigInteger writes it (Avro's and Confluent's protobuf decimals): the
+// shortest form, and back (nullopt for no bytes, or more than 128 bits).
+std::string i128_to_twos_complement(Int128 v);
+std::optional<Int128> i128_from_twos_complement(std::string_view bytes);
 
 }  // namespace rivulet

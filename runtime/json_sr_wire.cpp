@@ -313,18 +313,7 @@ class JsonSrCodec final : public Codec {
         columns_(std::move(columns)) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
-    if (!wire_schema_id(bytes)) {
-      char first[8];
-      std::snprintf(
-          first, sizeof first, "0x%02x",
-          bytes.empty() ? 0 : static_cast<unsigned>(static_cast<unsigned char>(bytes[0])));
-      return Error::data(
-          bytes.empty()
-              ? std::string("empty value: not in the schema registry's wire format (JSON_SR)")
-              : "not in the schema registry's wire format (JSON_SR): " +
-                    std::to_string(bytes.size()) + " bytes, the first " + first +
-                    " (expected 0x00, then a 4-byte schema id, then JSON)");
-    }
+    if (!wire_schema_id(bytes)) return not_in_wire_format(bytes, "JSON_SR", ", then JSON");
     return json_->decode(bytes.substr(kWirePrefixBytes));
   }
 
@@ -346,10 +335,7 @@ class JsonSrCodec final : public Codec {
     }
     std::string out;
     out.reserve(kWirePrefixBytes + body->size());
-    out.push_back('\0');
-    const auto id = static_cast<uint32_t>(writer_id_);
-    for (int shift = 24; shift >= 0; shift -= 8)
-      out.push_back(static_cast<char>((id >> shift) & 0xff));
+    append_wire_prefix(out, writer_id_);
     out += *body;
     return out;
   }

@@ -1232,45 +1232,6 @@ class PlanCompiler {
   const Schema& schema_;
 };
 
-__extension__ using UInt128 = unsigned __int128;
-
-// The unscaled value of a confluent.type.Decimal: big-endian two's
-// complement, as Java's BigInteger reads it.
-std::optional<Int128> unscaled_of(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  size_t n = bytes.size();
-  if (n == 0) return std::nullopt;
-  const bool negative = (p[0] & 0x80) != 0;
-  // Bytes beyond 16 must only extend the sign.
-  while (n > 16) {
-    if (p[0] != (negative ? 0xff : 0x00)) return std::nullopt;
-    if (((p[1] & 0x80) != 0) != negative) return std::nullopt;
-    ++p;
-    --n;
-  }
-  UInt128 u = negative ? ~static_cast<UInt128>(0) : 0;
-  for (size_t i = 0; i < n; ++i) u = (u << 8) | p[i];
-  return static_cast<Int128>(u);
-}
-
-// The shortest big-endian two's complement of v (Java's BigInteger.toByteArray).
-std::string minimal_bytes(Int128 v) {
-  auto u = static_cast<UInt128>(v);
-  unsigned char buf[16];
-  for (int i = 15; i >= 0; --i) {
-    buf[i] = static_cast<unsigned char>(u & 0xff);
-    u >>= 8;
-  }
-  int start = 0;
-  while (start < 15) {
-    const bool redundant = (buf[start] == 0x00 && !(buf[start + 1] & 0x80)) ||
-                           (buf[start] == 0xff && (buf[start + 1] & 0x80));
-    if (!redundant) break;
-    ++start;
-  }
-  return std::string(reinterpret_cast<const char*>(buf + start), static_cast<size_t>(16 - start));
-}
-
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 // days_from_civil).
 int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
@@ -1624,7 +1585,7 @@ class Reader {
         const std::string& bytes =
             value_field ? sr->GetStringReference(sub, value_field, &scratch) : scratch;
         int64_t scale = int32_of(3);
-        auto unscaled = unscaled_of(bytes);
+        auto unscaled = i128_from_twos_complement(bytes);
         // A negative scale (BigDecimal's 1E+3) multiplies the unscaled value.
         while (unscaled && scale < 0) {
           if (__builtin_mul_overflow(*unscaled, static_cast<Int128>(10), &*unscaled)) {
@@ -2089,7 +2050,7 @@ class Writer {
         precision_field->cpp_type() != FD::CPPTYPE_UINT32 || !set_int32(sub, 3, dec.scale())) {
       return mismatch(f, v, path);
     }
-    r->SetString(sub, value_field, minimal_bytes(dec.unscaled()));
+    r->SetString(sub, value_field, i128_to_twos_complement(dec.unscaled()));
     // BigDecimal.precision(): the digits of the unscaled value.
     r->SetUInt32(sub, precision_field, static_cast<uint32_t>(digits_i128(dec.unscaled())));
     return true;

@@ -41,14 +41,6 @@ bool holds(SchemaRegistry& registry, const RegisteredSchema& schema, const std::
   return protobuf::Message::make(text, full_name, columns, *imports).ok();
 }
 
-std::string prefix(int id) {
-  std::string out(1, '\0');
-  const auto u = static_cast<uint32_t>(id);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((u >> shift) & 0xff));
-  return out;
-}
-
 class ProtobufWireCodec final : public Codec {
  public:
   ProtobufWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
@@ -62,17 +54,7 @@ class ProtobufWireCodec final : public Codec {
 
   Expected<Value> decode(std::string_view bytes) const override {
     const auto id = wire_schema_id(bytes);
-    if (!id) {
-      char first[8];
-      std::snprintf(
-          first, sizeof first, "0x%02x",
-          bytes.empty() ? 0 : static_cast<unsigned>(static_cast<unsigned char>(bytes[0])));
-      return Error::data(bytes.empty() ? std::string("empty value: not in the schema registry's "
-                                                     "wire format (PROTOBUF)")
-                                       : "not in the schema registry's wire format (PROTOBUF): " +
-                                             std::to_string(bytes.size()) + " bytes, the first " +
-                                             first + " (expected 0x00, then a 4-byte schema id)");
-    }
+    if (!id) return not_in_wire_format(bytes, "PROTOBUF");
     auto message = message_for(*id);
     if (!message) return message.error();
     std::string_view rest = bytes.substr(kWirePrefixBytes);
@@ -105,7 +87,9 @@ class ProtobufWireCodec final : public Codec {
       }
       auto message = message_for(writer_id_);
       if (!message) return message.error();
-      writer_prefix_ = prefix(writer_id_) + protobuf::encode_message_indexes((*message)->indexes());
+      writer_prefix_.clear();
+      append_wire_prefix(writer_prefix_, writer_id_);
+      writer_prefix_ += protobuf::encode_message_indexes((*message)->indexes());
     }
     auto message = message_for(writer_id_);
     if (!message) return message.error();
