@@ -1048,19 +1048,6 @@ struct PathLink {
   }
 };
 
-const DataType& scalar_type(TypeKind k) {
-  static const DataTypePtr types[] = {
-      DataType::of(TypeKind::Null),      DataType::of(TypeKind::Boolean),
-      DataType::of(TypeKind::Int),       DataType::of(TypeKind::BigInt),
-      DataType::of(TypeKind::Double),    DataType::of(TypeKind::Decimal),
-      DataType::of(TypeKind::String),    DataType::of(TypeKind::Bytes),
-      DataType::of(TypeKind::Timestamp), DataType::of(TypeKind::Array),
-      DataType::of(TypeKind::Map),       DataType::of(TypeKind::Struct),
-      DataType::of(TypeKind::Date),      DataType::of(TypeKind::Time),
-  };
-  return *types[static_cast<size_t>(k)];
-}
-
 // The SQL kind an Avro type reads as: a union branch of the value's own
 // kind is preferred when writing.
 TypeKind natural_kind(const Node& n) {
@@ -1211,21 +1198,21 @@ class ValueWriter {
   bool write_scalar(const Node& n, const Value& v, avro_value_t& dest, const PathLink& path) {
     switch (n.type) {
       case AVRO_BOOLEAN: {
-        auto b = as(scalar_type(TypeKind::Boolean), n, v, path);
+        auto b = as(DataType::plain(TypeKind::Boolean), n, v, path);
         return b && check(avro_value_set_boolean(&dest, b->as_bool() ? 1 : 0), n, path);
       }
       case AVRO_INT32: {
         int32_t i = 0;
         if (n.logical == Logical::Date) {
-          auto d = as(scalar_type(TypeKind::Date), n, v, path);
+          auto d = as(DataType::plain(TypeKind::Date), n, v, path);
           if (!d) return false;
           i = d->as_date();
         } else if (n.logical == Logical::TimeMillis) {
-          auto t = as(scalar_type(TypeKind::Time), n, v, path);
+          auto t = as(DataType::plain(TypeKind::Time), n, v, path);
           if (!t) return false;
           i = t->as_time();
         } else {
-          auto x = as(scalar_type(TypeKind::Int), n, v, path);
+          auto x = as(DataType::plain(TypeKind::Int), n, v, path);
           if (!x) return false;
           i = x->as_int32();
         }
@@ -1234,7 +1221,7 @@ class ValueWriter {
       case AVRO_INT64: {
         int64_t l = 0;
         if (n.logical == Logical::TimestampMillis || n.logical == Logical::TimestampMicros) {
-          auto t = as(scalar_type(TypeKind::Timestamp), n, v, path);
+          auto t = as(DataType::plain(TypeKind::Timestamp), n, v, path);
           if (!t) return false;
           l = t->as_timestamp();
           if (n.logical == Logical::TimestampMicros && __builtin_mul_overflow(l, 1000, &l)) {
@@ -1242,11 +1229,11 @@ class ValueWriter {
                                   " is out of range for Avro timestamp-micros");
           }
         } else if (n.logical == Logical::TimeMicros) {
-          auto t = as(scalar_type(TypeKind::Time), n, v, path);
+          auto t = as(DataType::plain(TypeKind::Time), n, v, path);
           if (!t) return false;
           l = static_cast<int64_t>(t->as_time()) * 1000;
         } else {
-          auto x = as(scalar_type(TypeKind::BigInt), n, v, path);
+          auto x = as(DataType::plain(TypeKind::BigInt), n, v, path);
           if (!x) return false;
           l = x->as_int64();
         }
@@ -1254,7 +1241,7 @@ class ValueWriter {
       }
       case AVRO_FLOAT:
       case AVRO_DOUBLE: {
-        auto d = as(scalar_type(TypeKind::Double), n, v, path);
+        auto d = as(DataType::plain(TypeKind::Double), n, v, path);
         if (!d) return false;
         if (n.type == AVRO_FLOAT) {
           return check(avro_value_set_float(&dest, static_cast<float>(d->as_double())), n, path);
@@ -1262,14 +1249,14 @@ class ValueWriter {
         return check(avro_value_set_double(&dest, d->as_double()), n, path);
       }
       case AVRO_STRING: {
-        auto s = as(scalar_type(TypeKind::String), n, v, path);
+        auto s = as(DataType::plain(TypeKind::String), n, v, path);
         if (!s) return false;
         const std::string& text = s->as_string();
         // avro-c's string sizes count the terminating NUL.
         return check(avro_value_set_string_len(&dest, text.c_str(), text.size() + 1), n, path);
       }
       case AVRO_ENUM: {
-        auto s = as(scalar_type(TypeKind::String), n, v, path);
+        auto s = as(DataType::plain(TypeKind::String), n, v, path);
         if (!s) return false;
         for (size_t i = 0; i < n.symbols.size(); ++i) {
           if (n.symbols[i] == s->as_string()) {
@@ -1304,7 +1291,7 @@ class ValueWriter {
         bytes.insert(0, size - bytes.size(), sign);
       }
     } else {
-      auto b = as(scalar_type(TypeKind::Bytes), n, v, path);
+      auto b = as(DataType::plain(TypeKind::Bytes), n, v, path);
       if (!b) return false;
       bytes = b->as_bytes();
       if (n.type == AVRO_FIXED && bytes.size() != static_cast<size_t>(n.fixed_size)) {

@@ -73,6 +73,18 @@ DataTypePtr DataType::of(TypeKind k) {
   return t;
 }
 
+const DataType& DataType::plain(TypeKind k) {
+  static const DataTypePtr types[] = {
+      of(TypeKind::Null),      of(TypeKind::Boolean), of(TypeKind::Int),    of(TypeKind::BigInt),
+      of(TypeKind::Double),    of(TypeKind::Decimal), of(TypeKind::String), of(TypeKind::Bytes),
+      of(TypeKind::Timestamp), of(TypeKind::Array),   of(TypeKind::Map),    of(TypeKind::Struct),
+      of(TypeKind::Date),      of(TypeKind::Time),
+  };
+  static_assert(sizeof types / sizeof types[0] == static_cast<size_t>(TypeKind::Time) + 1,
+                "one type per TypeKind");
+  return *types[static_cast<size_t>(k)];
+}
+
 DataTypePtr DataType::decimal(int precision, int scale) {
   auto t = std::make_shared<DataType>();
   t->kind = TypeKind::Decimal;

@@ -27,6 +27,10 @@ struct DataType {
   std::vector<StructFieldType> fields;  // STRUCT
 
   static DataTypePtr of(TypeKind k);
+  // One shared instance of what of(k) makes (no DECIMAL parameters, no
+  // element or fields), for conversions that need a type without
+  // allocating one.
+  static const DataType& plain(TypeKind k);
   static DataTypePtr decimal(int precision, int scale);
   static DataTypePtr array(DataTypePtr element);
   static DataTypePtr map(DataTypePtr value);

@@ -1630,19 +1630,6 @@ struct PathLink {
   }
 };
 
-const DataType& scalar_type(TypeKind k) {
-  static const DataTypePtr types[] = {
-      DataType::of(TypeKind::Null),      DataType::of(TypeKind::Boolean),
-      DataType::of(TypeKind::Int),       DataType::of(TypeKind::BigInt),
-      DataType::of(TypeKind::Double),    DataType::of(TypeKind::Decimal),
-      DataType::of(TypeKind::String),    DataType::of(TypeKind::Bytes),
-      DataType::of(TypeKind::Timestamp), DataType::of(TypeKind::Array),
-      DataType::of(TypeKind::Map),       DataType::of(TypeKind::Struct),
-      DataType::of(TypeKind::Date),      DataType::of(TypeKind::Time),
-  };
-  return *types[static_cast<size_t>(k)];
-}
-
 // Where a message field's value usually is in a STRUCT: at `index`, named `name`.
 struct Hint {
   int index;
@@ -1863,19 +1850,19 @@ class Writer {
     const pb::Reflection* r = m->GetReflection();
     switch (f->cpp_type()) {
       case FD::CPPTYPE_BOOL: {
-        auto b = as(scalar_type(TypeKind::Boolean), f, v, path);
+        auto b = as(DataType::plain(TypeKind::Boolean), f, v, path);
         if (!b) return false;
         add ? r->AddBool(m, f, b->as_bool()) : r->SetBool(m, f, b->as_bool());
         return true;
       }
       case FD::CPPTYPE_INT32: {
-        auto x = as(scalar_type(TypeKind::Int), f, v, path);
+        auto x = as(DataType::plain(TypeKind::Int), f, v, path);
         if (!x) return false;
         add ? r->AddInt32(m, f, x->as_int32()) : r->SetInt32(m, f, x->as_int32());
         return true;
       }
       case FD::CPPTYPE_UINT32: {
-        auto x = as(scalar_type(TypeKind::BigInt), f, v, path);
+        auto x = as(DataType::plain(TypeKind::BigInt), f, v, path);
         if (!x) return false;
         const int64_t l = x->as_int64();
         if (l < 0 || l > static_cast<int64_t>(UINT32_MAX)) {
@@ -1887,21 +1874,21 @@ class Writer {
         return true;
       }
       case FD::CPPTYPE_INT64: {
-        auto x = as(scalar_type(TypeKind::BigInt), f, v, path);
+        auto x = as(DataType::plain(TypeKind::BigInt), f, v, path);
         if (!x) return false;
         add ? r->AddInt64(m, f, x->as_int64()) : r->SetInt64(m, f, x->as_int64());
         return true;
       }
       case FD::CPPTYPE_UINT64: {
         // A negative BIGINT is written as the same 64 bits (Java's long).
-        auto x = as(scalar_type(TypeKind::BigInt), f, v, path);
+        auto x = as(DataType::plain(TypeKind::BigInt), f, v, path);
         if (!x) return false;
         const auto u = static_cast<uint64_t>(x->as_int64());
         add ? r->AddUInt64(m, f, u) : r->SetUInt64(m, f, u);
         return true;
       }
       case FD::CPPTYPE_FLOAT: {
-        auto d = as(scalar_type(TypeKind::Double), f, v, path);
+        auto d = as(DataType::plain(TypeKind::Double), f, v, path);
         if (!d) return false;
         const double x = d->as_double();
         // Rounded to the nearest float, as Java's (float) cast does: past
@@ -1926,13 +1913,13 @@ class Writer {
         return true;
       }
       case FD::CPPTYPE_DOUBLE: {
-        auto d = as(scalar_type(TypeKind::Double), f, v, path);
+        auto d = as(DataType::plain(TypeKind::Double), f, v, path);
         if (!d) return false;
         add ? r->AddDouble(m, f, d->as_double()) : r->SetDouble(m, f, d->as_double());
         return true;
       }
       case FD::CPPTYPE_ENUM: {
-        auto s = as(scalar_type(TypeKind::String), f, v, path);
+        auto s = as(DataType::plain(TypeKind::String), f, v, path);
         if (!s) return false;
         auto number = enum_number(f->enum_type(), s->as_string());
         if (!number) {
@@ -1944,12 +1931,12 @@ class Writer {
       }
       case FD::CPPTYPE_STRING: {
         if (!schema_.is_text(f)) {
-          auto b = as(scalar_type(TypeKind::Bytes), f, v, path);
+          auto b = as(DataType::plain(TypeKind::Bytes), f, v, path);
           if (!b) return false;
           add ? r->AddString(m, f, b->as_bytes()) : r->SetString(m, f, b->as_bytes());
           return true;
         }
-        auto s = as(scalar_type(TypeKind::String), f, v, path);
+        auto s = as(DataType::plain(TypeKind::String), f, v, path);
         if (!s) return false;
         if (!valid_utf8(s->as_string())) {
           return fail(path,
@@ -1972,7 +1959,7 @@ class Writer {
   }
 
   bool timestamp(pb::Message* sub, const FD* f, const Value& v, const PathLink& path) {
-    auto t = as(scalar_type(TypeKind::Timestamp), f, v, path);
+    auto t = as(DataType::plain(TypeKind::Timestamp), f, v, path);
     if (!t) return false;
     const int64_t ms = t->as_timestamp();
     const int64_t seconds = floor_div(ms, 1000);
@@ -1991,7 +1978,7 @@ class Writer {
   }
 
   bool date(pb::Message* sub, const FD* f, const Value& v, const PathLink& path) {
-    auto d = as(scalar_type(TypeKind::Date), f, v, path);
+    auto d = as(DataType::plain(TypeKind::Date), f, v, path);
     if (!d) return false;
     int64_t year = 0;
     int64_t month = 0;
@@ -2010,7 +1997,7 @@ class Writer {
   }
 
   bool time_of_day(pb::Message* sub, const FD* f, const Value& v, const PathLink& path) {
-    auto t = as(scalar_type(TypeKind::Time), f, v, path);
+    auto t = as(DataType::plain(TypeKind::Time), f, v, path);
     if (!t) return false;
     const int64_t ms = t->as_time();
     if (ms < 0 || ms >= kMillisPerDay) {
