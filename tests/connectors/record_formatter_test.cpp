@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/avro_wire.hpp"
+#include "runtime/protobuf_wire.hpp"
 
 using rivulet::connectors::format_rowtime;
 using rivulet::connectors::RecordFormatter;
@@ -87,8 +88,8 @@ TEST_CASE("PRINT: rowtime as ksqlDB writes it, in UTC", "[connectors][print]") {
   CHECK(format_rowtime(-1) == "N/A");
 }
 
-TEST_CASE("PRINT: AVRO in the schema registry's wire format, with a registry",
-          "[connectors][print][avro]") {
+TEST_CASE("PRINT: AVRO and PROTOBUF and JSON_SR in the schema registry's wire format",
+          "[connectors][print][avro][protobuf][json_sr]") {
   auto registry = std::make_shared<rivulet::MemorySchemaRegistry>();
   rivulet::set_schema_registry(registry);
   auto schema = std::make_shared<rivulet::Schema>();
@@ -129,6 +130,13 @@ TEST_CASE("PRINT: AVRO in the schema registry's wire format, with a registry",
   avro_id[4] = (*value)[4];
   RecordFormatter neither(RecordFormatter::Part::Value);
   CHECK(neither.format(std::string_view(avro_id)).rfind("\\x00", 0) == 0);
+  // PROTOBUF: the prefix, message indexes, a message its schema reads.
+  auto proto = rivulet::make_protobuf_codec(schema, registry, "p-value", "")
+                   ->encode(rivulet::Value::structure({{"NAME", rivulet::Value::string("bo")}}));
+  REQUIRE(proto.ok());
+  RecordFormatter p(RecordFormatter::Part::Value);
+  CHECK(p.format(std::string_view(*proto)) == R"({"NAME":"bo"})");
+  CHECK(p.describe() == "PROTOBUF");
   rivulet::set_schema_registry(nullptr);
   // Without a registry there is no AVRO candidate.
   RecordFormatter plain(RecordFormatter::Part::Value);
