@@ -446,10 +446,7 @@ class SqlTypes {
         auto fields = fields_of(n, path);
         open_.erase(&n);
         if (!fields) return fields.error();
-        std::vector<StructFieldType> out;
-        for (auto& c : *fields)
-          out.push_back(StructFieldType{std::move(c.name), std::move(c.type)});
-        return DataType::structure(std::move(out));
+        return DataType::structure_of(*fields);
       }
       default:
         return no_type(n, path);
@@ -1366,14 +1363,12 @@ Expected<std::unique_ptr<Datum>> Datum::make(std::string_view writer_schema_json
   if (root.type != AVRO_RECORD) {
     return Error::fatal("top level: Avro " + describe(root) + " is not a record");
   }
-  std::vector<StructFieldType> row_fields;
   for (auto& c : columns) {
     if (c.is_key) continue;
     if (!c.type) c.type = DataType::of(TypeKind::Null);
-    row_fields.push_back(StructFieldType{c.name, c.type});
     impl->columns.push_back(std::move(c));
   }
-  impl->row_type = DataType::structure(std::move(row_fields));
+  impl->row_type = DataType::structure_of(impl->columns);
   auto plan = compile_read(root, *impl->row_type, "", 0);
   if (!plan) return plan.error();
   impl->plan = std::move(*plan);

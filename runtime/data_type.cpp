@@ -114,6 +114,13 @@ DataTypePtr DataType::structure(std::vector<StructFieldType> fields) {
   return t;
 }
 
+DataTypePtr DataType::structure_of(const std::vector<Column>& columns) {
+  std::vector<StructFieldType> fields;
+  fields.reserve(columns.size());
+  for (const auto& c : columns) fields.push_back(StructFieldType{c.name, c.type});
+  return structure(std::move(fields));
+}
+
 std::string DataType::to_string() const {
   switch (kind) {
     case TypeKind::Decimal:

@@ -11,6 +11,7 @@
 
 namespace rivulet {
 
+struct Column;
 struct DataType;
 using DataTypePtr = std::shared_ptr<const DataType>;
 
@@ -35,6 +36,8 @@ struct DataType {
   static DataTypePtr array(DataTypePtr element);
   static DataTypePtr map(DataTypePtr value);
   static DataTypePtr structure(std::vector<StructFieldType> fields);
+  // STRUCT of the columns' names and types (is_key is not kept).
+  static DataTypePtr structure_of(const std::vector<Column>& columns);
 
   // SQL spelling: "BIGINT", "DECIMAL(4, 2)", "ARRAY<STRING>", "STRUCT<A INT, B STRING>".
   std::string to_string() const;

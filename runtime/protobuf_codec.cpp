@@ -822,9 +822,7 @@ class SqlTypes {
     auto fields = fields_of(m, path, depth + 1);
     open_.erase(m);
     if (!fields) return fields.error();
-    std::vector<StructFieldType> out;
-    for (auto& c : *fields) out.push_back(StructFieldType{std::move(c.name), std::move(c.type)});
-    return DataType::structure(std::move(out));
+    return DataType::structure_of(*fields);
   }
 
   // ProtobufData's layout: the oneofs (as STRUCTs) first, then the other fields.
@@ -2240,14 +2238,12 @@ Expected<std::unique_ptr<Message>> Message::make(std::string_view proto_text,
   impl->indexes = indexes_of(*impl->schema, *d);
   impl->factory = std::make_unique<pb::DynamicMessageFactory>(impl->schema->pool.get());
 
-  std::vector<StructFieldType> row_fields;
   for (auto& c : columns) {
     if (c.is_key) continue;
     if (!c.type) c.type = DataType::of(TypeKind::Null);
-    row_fields.push_back(StructFieldType{c.name, c.type});
     impl->columns.push_back(std::move(c));
   }
-  impl->row_type = DataType::structure(std::move(row_fields));
+  impl->row_type = DataType::structure_of(impl->columns);
   ReadTarget& t = impl->target(*d);
   if (!t.plan) return *t.error;
 

@@ -15,26 +15,17 @@
 #include "connectors/local_schema_registry.hpp"
 #include "connectors/schema_registry_client.hpp"
 #include "support/child_process.hpp"
+#include "support/temp_dir.hpp"
 #include "support/topic_reader.hpp"
 
 using rivulet::connectors::LocalSchemaRegistry;
 using rivulet::testing::ChildProcess;
 using rivulet::testing::run_command;
+using rivulet::testing::write_file;
 
 namespace {
 
 const std::string kTool = "/usr/bin/python3 " RIVULET_SOURCE_DIR "/tests/integration/avro_tool.py";
-
-std::string make_dir() {
-  std::string dir = (std::filesystem::temp_directory_path() / "rivulet-avro").string() + "-XXXXXX";
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
-  return dir;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
 
 // The page views' schema, as another producer registered it: lower-case
 // names, a nested record, an array, a nullable field.
@@ -59,7 +50,8 @@ TEST_CASE("rivulet run: AVRO values through a schema registry with inferred colu
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
-  const std::string dir = make_dir();
+  rivulet::testing::TempDir tmp("rivulet-avro");
+  const std::string& dir = tmp.path();
 
   auto view_id = registry.registry().register_schema("av_views-value", kViewSchema);
   REQUIRE(view_id.ok());

@@ -12,28 +12,18 @@
 
 #include "connectors/local_schema_registry.hpp"
 #include "support/child_process.hpp"
+#include "support/temp_dir.hpp"
 #include "support/topic_reader.hpp"
 
 using rivulet::connectors::LocalSchemaRegistry;
 using rivulet::testing::ChildProcess;
 using rivulet::testing::run_command;
+using rivulet::testing::write_file;
 
 namespace {
 
 const std::string kTool =
     "/usr/bin/python3 " RIVULET_SOURCE_DIR "/tests/integration/json_sr_tool.py";
-
-std::string make_dir() {
-  std::string dir =
-      (std::filesystem::temp_directory_path() / "rivulet-json-sr").string() + "-XXXXXX";
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
-  return dir;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
 
 // The producer's schema, as Confluent's serializer derives one from a
 // class: lower-case names in written order, a nested object, a nullable
@@ -58,7 +48,8 @@ TEST_CASE("rivulet run: JSON_SR values through a schema registry with inferred c
   REQUIRE(broker.has_value());
   auto bootstrap = broker->read_line();
   REQUIRE(bootstrap.has_value());
-  const std::string dir = make_dir();
+  rivulet::testing::TempDir tmp("rivulet-json-sr");
+  const std::string& dir = tmp.path();
 
   auto order_id = registry.registry().register_schema("js_orders-value", kOrderSchema, "JSON");
   REQUIRE(order_id.ok());

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -31,5 +32,12 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Writes `text` to `path` (replacing the file), bytes as they are.
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  REQUIRE(out.good());
+}
 
 }  // namespace rivulet::testing
