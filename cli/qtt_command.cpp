@@ -261,16 +261,26 @@ std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
   return registry;
 }
 
-bool in_registry_format(const std::string& format) {
-  return format == "AVRO" || format == "PROTOBUF";
+// Whether `format`'s bytes are binary: written by registry_encode and read
+// by registry_decode rather than as JSON text. `registry`: the case has a
+// schema registry (AVRO and PROTOBUF are then the registry's wire format).
+bool binary_format(const std::string& format, bool registry) {
+  return (registry && (format == "AVRO" || format == "PROTOBUF")) || format == "PROTOBUF_NOSR";
+}
+
+// Protobuf message keys, even of one column: PROTOBUF and PROTOBUF_NOSR.
+bool message_keys(const std::string& key_format) {
+  return key_format == "PROTOBUF" || key_format == "PROTOBUF_NOSR";
 }
 
 // The codec of an AVRO or PROTOBUF key or value of source `s` in the
-// registry's wire format.
+// registry's wire format, or of a PROTOBUF_NOSR one.
 std::unique_ptr<Codec> registry_codec(const sql::SourceInfo& s, bool key) {
   auto schema = std::make_shared<Schema>(s.schema);
-  auto registry = schema_registry();
   const std::string& format = key ? s.key_format : s.value_format;
+  if (format == "PROTOBUF_NOSR")
+    return key ? make_protobuf_nosr_key_codec(schema) : make_protobuf_nosr_codec(schema);
+  auto registry = schema_registry();
   if (format == "PROTOBUF") {
     const auto name =
         s.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME").value_or("");
@@ -290,17 +300,18 @@ std::shared_ptr<Schema> key_as_values(const sql::SourceInfo& s) {
 }
 
 // An AVRO or PROTOBUF key or value of source `s` in the registry's wire
-// format: the logical JSON read as the source's columns, then written with
-// the subject's latest schema (the case's own, when it holds the row). A
-// PROTOBUF key is a message even for one column: the test files give it
-// as an object, {"K": "a"}.
+// format, or a PROTOBUF_NOSR one: the logical JSON read as the source's
+// columns, then written with the subject's latest schema (the case's own,
+// when it holds the row; PROTOBUF_NOSR: the columns' own). A PROTOBUF key is
+// a message even for one column: the test files give it as an object,
+// {"K": "a"}.
 Expected<std::optional<std::string>> registry_encode(const json& j, const sql::SourceInfo& s,
                                                      bool key) {
   if (j.is_null()) return std::optional<std::string>();
   Value row;
   if (key) {
     auto keys = key_as_values(s);
-    if (j.is_object() && s.key_format == "PROTOBUF") {
+    if (j.is_object() && message_keys(s.key_format)) {
       auto v = make_json_codec(keys)->decode(j.dump());
       if (!v) return v.error();
       row = keys->columns.size() == 1 ? v->as_struct().front().value : *v;
@@ -330,7 +341,7 @@ json registry_decode(const std::optional<std::string>& bytes, const sql::SourceI
   auto v = registry_codec(s, key)->decode(*bytes);
   if (!v) return json("<undecodable: " + v.error().message + ">");
   Value shown = *v;
-  if (key && s.key_format == "PROTOBUF" && s.schema.key_columns().size() == 1)
+  if (key && message_keys(s.key_format) && s.schema.key_columns().size() == 1)
     shown = Value::structure({{s.schema.key_columns().front().name, *v}});
   json j = json::parse(to_json(shown), nullptr, false);
   return j.is_discarded() ? json() : j;
@@ -449,8 +460,8 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       const sql::SourceInfo& s = *src->second;
       json key = in.contains("key") ? in["key"] : json();
       json value = in.contains("value") ? in["value"] : json();
-      const bool registry_key = registry.on && in_registry_format(s.key_format);
-      const bool registry_value = registry.on && in_registry_format(s.value_format);
+      const bool registry_key = binary_format(s.key_format, registry.on);
+      const bool registry_value = binary_format(s.value_format, registry.on);
       auto k =
           registry_key ? registry_encode(key, s, true) : encode(key, s.key_format, key_type(s));
       auto v = registry_value ? registry_encode(value, s, false)
@@ -517,10 +528,10 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
         auto key = got[i].key;
         const sql::SourceInfo& out = *sink->second;
         gw = take_window(key, out);
-        gk = registry.on && in_registry_format(out.key_format)
+        gk = binary_format(out.key_format, registry.on)
                  ? registry_decode(key, out, true)
                  : decode(key, out.key_format, key_type(out));
-        gv = registry.on && in_registry_format(out.value_format)
+        gv = binary_format(out.value_format, registry.on)
                  ? registry_decode(got[i].value, out, false)
                  : decode(got[i].value, out.value_format, value_type(out));
       } else {

@@ -137,7 +137,63 @@ class ProtobufWireCodec final : public Codec {
   mutable std::string writer_prefix_;  // the prefix and message indexes encode writes
 };
 
+// PROTOBUF_NOSR: the message of the columns' own schema, nothing around it.
+class ProtobufNoSrCodec final : public Codec {
+ public:
+  ProtobufNoSrCodec(const Schema& schema, bool key) : key_(key) {
+    auto columns = columns_for(schema, key);
+    single_name_ = key && columns.size() == 1 ? columns.front().name : std::string();
+    const std::string text = protobuf::schema_for(columns);
+    auto message = protobuf::Message::make(text, "", std::move(columns));
+    if (message)
+      message_ = std::move(*message);
+    else
+      error_ = message.error().message;
+  }
+
+  Expected<Value> decode(std::string_view bytes) const override {
+    if (!message_) return Error::data(error_);
+    auto v = message_->decode(bytes);
+    if (!v) return Error::data(side() + v.error().message);
+    if (!single_name_.empty()) return v->as_struct().front().value;
+    return v;
+  }
+
+  Expected<std::string> encode(const Value& v) const override {
+    if (!message_) return Error::data(error_);
+    auto bytes = message_->encode(single_name_.empty() ? v : Value::structure({{single_name_, v}}));
+    if (!bytes) return Error::data(side() + bytes.error().message);
+    return bytes;
+  }
+
+ private:
+  std::string side() const { return key_ ? "PROTOBUF_NOSR key: " : "PROTOBUF_NOSR: "; }
+
+  bool key_;
+  std::string single_name_;  // the key column, when the key is one column
+  std::unique_ptr<protobuf::Message> message_;
+  std::string error_;  // why there is no message (check_protobuf_nosr refuses such columns)
+};
+
 }  // namespace
+
+std::unique_ptr<Codec> make_protobuf_nosr_codec(std::shared_ptr<const Schema> schema) {
+  return std::make_unique<ProtobufNoSrCodec>(*schema, false);
+}
+
+std::unique_ptr<Codec> make_protobuf_nosr_key_codec(std::shared_ptr<const Schema> schema) {
+  return std::make_unique<ProtobufNoSrCodec>(*schema, true);
+}
+
+Expected<bool> check_protobuf_nosr(const Schema& schema, bool key) {
+  auto columns = columns_for(schema, key);
+  const std::string text = protobuf::schema_for(columns);
+  auto ok = protobuf::Message::make(text, "", std::move(columns));
+  if (!ok)
+    return Error::fatal(std::string("the PROTOBUF_NOSR ") + (key ? "key " : "") +
+                        "format cannot hold these columns: " + ok.error().message);
+  return true;
+}
 
 std::unique_ptr<Codec> make_protobuf_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,

@@ -37,6 +37,20 @@ std::unique_ptr<Codec> make_protobuf_key_codec(std::shared_ptr<const Schema> sch
                                                std::shared_ptr<SchemaRegistry> registry,
                                                std::string subject, std::string full_name);
 
+// PROTOBUF_NOSR: the protobuf message alone, no registry, no prefix, no
+// message indexes. The schema is the one ksqlDB derives from the declared
+// columns (protobuf::schema_for: message ConnectDefault1, fields numbered by
+// column position from 1), both to read and to write, so only the columns'
+// order and types say how bytes are read: a producer must write field n as
+// the n-th value column (key column for a key). Keys are messages, as for
+// PROTOBUF; a codec of one key column gives and takes the value alone.
+std::unique_ptr<Codec> make_protobuf_nosr_codec(std::shared_ptr<const Schema> schema);
+std::unique_ptr<Codec> make_protobuf_nosr_key_codec(std::shared_ptr<const Schema> schema);
+// Whether PROTOBUF_NOSR can carry `schema`'s value (`key`: key) columns: a
+// Fatal error naming the column protobuf cannot take (a name that is not a
+// protobuf identifier, an ARRAY of ARRAYs or MAPs).
+Expected<bool> check_protobuf_nosr(const Schema& schema, bool key);
+
 // Registers the schema of `schema`'s value (`key`: key) columns under
 // `subject`, unless the subject's latest PROTOBUF schema already holds
 // them (a producer's, named by `full_name`): its id, or the registry's

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "runtime/protobuf_wire.hpp"
 #include "runtime/schema_registry.hpp"
 #include "sql/types.hpp"
 
@@ -91,6 +92,13 @@ Expected<bool> check_formats(const SourceInfo& s) {
       schema_registry())
     return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
                         " format with a schema registry");
+  if (s.value_format == "PROTOBUF_NOSR") {
+    if (unwrapped_single_value(s))
+      return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the PROTOBUF_NOSR format");
+    if (auto ok = check_protobuf_nosr(s.schema, false); !ok) return ok;
+  }
+  if (s.key_format == "PROTOBUF_NOSR" && !s.schema.key_columns().empty())
+    if (auto ok = check_protobuf_nosr(s.schema, true); !ok) return ok;
   return true;
 }
 

@@ -21,8 +21,10 @@ Expected<bool> check_formats(const SourceInfo& source);
 // value column.
 bool unwrapped_single_value(const SourceInfo& source);
 
-// JSON, JSON_SR, AVRO, PROTOBUF, PROTOBUF_NOSR: decoded by the JSON codec
-// (their values as JSON: no schema registry).
+// JSON, JSON_SR, AVRO, PROTOBUF, PROTOBUF_NOSR: values of named columns
+// (JSON objects, records, messages), decoded into a struct of the value
+// columns, and JSON where nothing else reads them (without a schema
+// registry; PROTOBUF_NOSR has its own codec).
 bool is_logical_json(const std::string& format);
 // The value codec decodes a struct of the value columns, named and in
 // schema order (the JSON codec with a schema), not one bare value.

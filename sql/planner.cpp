@@ -255,6 +255,10 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     out.key =
         json_sr(codecs::json(), registry, key_subject(s.topic), json_schema::key_schema_for(keys),
                 keys.size() == 1 ? std::vector<Column>{} : keys);
+  } else if (s.key_format == "PROTOBUF_NOSR") {
+    out.key = [schema = std::make_shared<const Schema>(s.schema)] {
+      return make_protobuf_nosr_key_codec(schema);
+    };
   } else if (is_logical_json(s.key_format)) {
     out.key = codecs::json();
   } else if (s.key_format == "DELIMITED") {
@@ -276,6 +280,8 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   } else if (auto registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
     out.value = json_sr_values(s, unwrapped_single_value(s) ? codecs::json() : codecs::json(values),
                                registry);
+  } else if (s.value_format == "PROTOBUF_NOSR") {
+    out.value = [values] { return make_protobuf_nosr_codec(values); };
   } else if (is_logical_json(s.value_format) && unwrapped_single_value(s)) {
     out.value = codecs::json();  // one bare value
   } else if (is_logical_json(s.value_format)) {
@@ -1692,6 +1698,9 @@ Expected<Topology::NodeId> SqlEngine::topic_node(const SourceInfo& s, bool as_ta
       serdes->value = registry_value_codec(s, entry.schema, registry);
     } else if (auto json_registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
       serdes->value = json_sr_values(s, codecs::json(entry.schema, entry.decoded), json_registry);
+    } else if (s.value_format == "PROTOBUF_NOSR") {
+      // Every field read (the message is parsed whole), into the same struct.
+      serdes->value = [values = entry.schema] { return make_protobuf_nosr_codec(values); };
     } else {
       serdes->value = codecs::json(entry.schema, entry.decoded);
     }

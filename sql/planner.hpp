@@ -24,9 +24,10 @@
 //  5. the sink encodes with the new source's formats.
 // Anything else is rejected with "line L:C: not supported yet: <construct>".
 //
-// Formats: JSON, DELIMITED and KAFKA use their codecs. AVRO, PROTOBUF,
-// PROTOBUF_NOSR and JSON_SR with declared columns are run as JSON (logical
-// values): there is no schema registry in-process.
+// Formats: JSON, DELIMITED, KAFKA and PROTOBUF_NOSR use their codecs.
+// AVRO, PROTOBUF and JSON_SR use the schema registry's wire format when
+// the process has a registry (schema_registry()); without one, with
+// declared columns, they are run as JSON (logical values).
 //
 // Ownership: one SqlEngine per session, used from one thread. The Topology
 // it builds may be instantiated from any thread once built.

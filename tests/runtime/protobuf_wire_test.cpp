@@ -211,5 +211,68 @@ TEST_CASE("protobuf wire: codecs on several threads share one cached registry",
   CHECK(registry->latest("shared-value")->version == 1);
 }
 
+TEST_CASE("protobuf nosr: the message alone in the columns' own schema", "[runtime][protobuf]") {
+  auto schema = columns({{"K", t(TypeKind::String), true},
+                         {"A", t(TypeKind::BigInt)},
+                         {"B", t(TypeKind::String)},
+                         {"D", DataType::decimal(6, 4)}});
+  auto codec = make_protobuf_nosr_codec(schema);
+  const Value row = Value::structure({{"A", Value::int64(123)},
+                                      {"B", Value::string("falcon")},
+                                      {"D", Value::decimal(*Decimal::parse("1.5"))}});
+  auto bytes = codec->encode(row);
+  REQUIRE(bytes.ok());
+  // No prefix, no indexes: field 1 varint 123, field 2 "falcon", then field
+  // 3, a confluent.type.Decimal at the column's scale: value 15000 (0x3a98),
+  // precision 5 (Java BigDecimal's, of 1.5000), scale 4.
+  CHECK(bytes->substr(0, 10) == std::string("\x08\x7b\x12\x06"
+                                            "falcon",
+                                            10));
+  CHECK(bytes->substr(10) == std::string("\x1a\x08\x0a\x02\x3a\x98\x10\x05\x18\x04", 10));
+  auto back = codec->decode(*bytes);
+  REQUIRE(back.ok());
+  CHECK(back->to_string() == R"({"A":123,"B":"falcon","D":1.5000})");
+  // An absent field reads as proto3's default, an absent message as NULL.
+  CHECK(codec->decode(std::string("\x08\x01", 2))->to_string() == R"({"A":1,"B":"","D":null})");
+  // Bad bytes (a length past the end) are a data error that names the format.
+  auto bad =
+      codec->decode(std::string("\x12\x09"
+                                "ab",
+                                4));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().kind == ErrorKind::Data);
+  CHECK(bad.error().message.rfind("PROTOBUF_NOSR: ", 0) == 0);
+
+  // Keys are messages; one key column gives and takes its value alone.
+  auto keys = make_protobuf_nosr_key_codec(schema);
+  auto key = keys->encode(Value::string("a"));
+  REQUIRE(key.ok());
+  CHECK(*key == std::string("\x0a\x01\x61", 3));
+  CHECK(*keys->decode(*key) == Value::string("a"));
+  auto two = columns({{"K1", t(TypeKind::String), true}, {"K2", t(TypeKind::Int), true}});
+  auto two_keys = make_protobuf_nosr_key_codec(two);
+  const Value pair = Value::structure({{"K1", Value::string("x")}, {"K2", Value::int32(7)}});
+  auto pair_bytes = two_keys->encode(pair);
+  REQUIRE(pair_bytes.ok());
+  CHECK(*pair_bytes == std::string("\x0a\x01x\x10\x07", 5));
+  CHECK(*two_keys->decode(*pair_bytes) == pair);
+}
+
+TEST_CASE("protobuf nosr: columns protobuf cannot hold are refused before any record",
+          "[runtime][protobuf]") {
+  CHECK(check_protobuf_nosr(*columns({{"A", t(TypeKind::Int)}}), false).ok());
+  auto nested = columns({{"A", DataType::array(DataType::array(t(TypeKind::Int)))}});
+  auto refused = check_protobuf_nosr(*nested, false);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == ErrorKind::Fatal);
+  CHECK(refused.error().message.rfind("the PROTOBUF_NOSR format cannot hold these columns: ", 0) ==
+        0);
+  // A codec made anyway refuses each record with the same reason.
+  auto codec = make_protobuf_nosr_codec(nested);
+  auto bytes = codec->encode(Value::structure({{"A", Value::array({})}}));
+  REQUIRE_FALSE(bytes.ok());
+  CHECK(bytes.error().kind == ErrorKind::Data);
+}
+
 }  // namespace
 }  // namespace rivulet

@@ -159,5 +159,47 @@ TEST_CASE("protobuf: what the registry cannot give is refused at the statement",
         "schema registry");
 }
 
+TEST_CASE("protobuf nosr: messages without a registry in and out", "[sql][protobuf]") {
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM SRC (K STRING KEY, A BIGINT, B STRING) WITH (kafka_topic='src',\n"
+      "  format='PROTOBUF_NOSR');\n"
+      "CREATE STREAM OUT WITH (kafka_topic='out') AS\n"
+      "  SELECT K, B, A * 2 AS A2 FROM SRC WHERE A > 1;\n");
+  REQUIRE(error_of(ran) == "accepted");
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  auto& d = **driver;
+  // The producer's bytes: key message {K = 1}, value {A = 1, B = 2}.
+  const std::string key_k1("\x0a\x02k1", 4);
+  d.pipe("src", key_k1, std::string("\x08\x05\x12\x03pen", 7), 1);
+  d.pipe("src", key_k1, std::string("\x08\x01\x12\x03ink", 7), 2);      // filtered out
+  d.pipe("src", key_k1, std::string("{\"A\": 3, \"B\": \"cup\"}"), 3);  // JSON: not protobuf
+  auto written = d.outputs("out");
+  REQUIRE(written.size() == 1);
+  CHECK(written[0].key == key_k1);
+  // The output's own columns: B is field 1, A2 field 2.
+  CHECK(written[0].value == std::string("\x0a\x03pen\x10\x0a", 7));
+  REQUIRE(d.data_errors().size() == 1);
+  CHECK(d.data_errors()[0].error.message.find("PROTOBUF_NOSR: ") != std::string::npos);
+}
+
+TEST_CASE("protobuf nosr: what protobuf cannot hold is refused at the statement",
+          "[sql][protobuf]") {
+  auto refused = [](const std::string& sql) {
+    SqlEngine engine;
+    return error_of(engine.execute_script(sql));
+  };
+  CHECK(refused("CREATE STREAM S (A INT) WITH (kafka_topic='s', value_format='PROTOBUF_NOSR',\n"
+                "  WRAP_SINGLE_VALUE=false);") ==
+        "line 1:15: not supported yet: WRAP_SINGLE_VALUE=false in the PROTOBUF_NOSR format");
+  CHECK(refused("CREATE STREAM S (A ARRAY<ARRAY<INT>>) WITH (kafka_topic='s',\n"
+                "  value_format='PROTOBUF_NOSR');")
+            .rfind("line 1:15: the PROTOBUF_NOSR format cannot hold these columns: ", 0) == 0);
+  CHECK(refused("CREATE STREAM S (K ARRAY<ARRAY<INT>> KEY, A INT) WITH (kafka_topic='s',\n"
+                "  key_format='PROTOBUF_NOSR', value_format='JSON');")
+            .rfind("line 1:15: the PROTOBUF_NOSR key format cannot hold these columns: ", 0) == 0);
+}
+
 }  // namespace
 }  // namespace rivulet::sql
