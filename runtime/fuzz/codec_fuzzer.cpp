@@ -12,13 +12,26 @@
 //   6  PRINT's format guesses (connectors/record_formatter.hpp): records
 //      of a topic, each a length byte (255: null) then its bytes, shown as
 //      keys and as values
+//   7  PROTOBUF_NOSR with the value columns of the schema of case 1
+//   8  AVRO in the schema registry's wire format (a registry in memory
+//      holding the schema ksqlDB would register for those columns): the
+//      input follows the 5-byte prefix of that schema's id
+//   9  PROTOBUF in the wire format: the input follows the prefix, so it
+//      begins with the message indexes
+//  10  JSON_SR in the wire format: the input follows the prefix
 //
 // Besides never crashing, it checks what the codecs promise once a decode
 // succeeds: the value goes through msgpack unchanged, it encodes, and that
-// encoding reads back to an equal value (JSON and msgpack losslessly;
-// DELIMITED and KAFKA to the same value under the same schema), and a
-// column not decoded comes out NULL with the same verdict as a decoded
-// one. Built only with Clang (see runtime/README.md for how to run it).
+// encoding reads back to an equal value (JSON, JSON_SR and msgpack
+// losslessly; DELIMITED and KAFKA to the same value under the same schema),
+// and a column not decoded comes out NULL with the same verdict as a
+// decoded one. Avro and protobuf read what a schema allows into the
+// columns' types (a proto3 scalar that is absent reads as its default, not
+// NULL; a decimal is rounded to the column's scale), so there a decoded
+// value need not read back equal; but it encodes, or is refused with a
+// Data error (protobuf cannot hold a NULL inside an ARRAY), and what reads
+// back from its encoding reads back unchanged through another encode. Built only with Clang (see
+// runtime/README.md for how to run it).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -31,8 +44,12 @@
 #include <vector>
 
 #include "connectors/record_formatter.hpp"
+#include "runtime/avro_wire.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/json_sr_wire.hpp"
 #include "runtime/msgpack_value.hpp"
+#include "runtime/protobuf_wire.hpp"
+#include "runtime/schema_registry.hpp"
 
 namespace {
 
@@ -93,6 +110,48 @@ struct Codecs {
   }
 };
 
+// The registry formats over the value columns of full_schema(), their
+// schemas registered in a registry in memory when the fuzzer starts.
+struct RegistryCodecs {
+  std::shared_ptr<const Schema> values = value_columns_of(full_schema());
+  std::shared_ptr<MemorySchemaRegistry> registry = std::make_shared<MemorySchemaRegistry>();
+  std::unique_ptr<Codec> protobuf_nosr = make_protobuf_nosr_codec(values);
+  std::unique_ptr<Codec> avro = make_avro_codec(values, registry, "avro-value");
+  std::unique_ptr<Codec> protobuf = make_protobuf_codec(values, registry, "protobuf-value", "");
+  std::unique_ptr<Codec> json_sr =
+      make_json_sr_codec(make_json_codec(values), registry, "json-value",
+                         json_schema::schema_for(values->columns), column_names(*values));
+  std::string avro_prefix = prefix(register_value_schema(*registry, "avro-value", *values));
+  std::string protobuf_prefix =
+      prefix(register_protobuf_schema(*registry, "protobuf-value", *values, false, ""));
+  std::string json_sr_prefix = prefix(register_json_value_schema(*registry, "json-value", *values));
+
+  static std::shared_ptr<const Schema> value_columns_of(std::shared_ptr<const Schema> schema) {
+    auto out = std::make_shared<Schema>();
+    out->columns = schema->value_columns();
+    return out;
+  }
+  static std::vector<std::string> column_names(const Schema& schema) {
+    std::vector<std::string> out;
+    for (const Column& c : schema.columns) out.push_back(c.name);
+    return out;
+  }
+  static std::string prefix(const Expected<int>& id) {
+    if (!id.ok()) {
+      std::fprintf(stderr, "codec_fuzzer: registering a schema: %s\n", id.error().message.c_str());
+      std::abort();
+    }
+    std::string out;
+    append_wire_prefix(out, *id);
+    return out;
+  }
+};
+
+const RegistryCodecs& registry_codecs() {
+  static const RegistryCodecs c;
+  return c;
+}
+
 const Codecs& codecs() {
   static const Codecs c;
   return c;
@@ -124,6 +183,23 @@ void round_trip(const Codec& codec, const Value& v, std::string_view input,
                  bytes->c_str(), back->to_string().c_str());
     fail("a value changed through encode and decode", input);
   }
+}
+
+// Avro and protobuf (see the top): `v`, decoded from `input`, encodes or is
+// refused with a Data error, and what its encoding reads back as settles:
+// it encodes and reads back equal.
+void settles(const Codec& codec, const Value& v, std::string_view input) {
+  auto packed = from_msgpack(to_msgpack(v));
+  if (!packed.ok() || !(*packed == v)) fail("a decoded value does not go through msgpack", input);
+  auto bytes = codec.encode(v);
+  if (!bytes.ok()) {
+    if (bytes.error().kind != ErrorKind::Data)
+      fail("an encode failed with an error not of kind Data", input);
+    return;
+  }
+  auto once = codec.decode(*bytes);
+  if (!once.ok()) fail("an encoded value does not decode", input);
+  round_trip(codec, *once, input);
 }
 
 // DELIMITED writes an empty string (or empty BYTES) as ksqlDB's writer
@@ -210,7 +286,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const Codecs& c = codecs();
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 11) {
     case 0: {
       auto r = c.json->decode(input);
       if (decoded(r, input)) round_trip(*c.json, *r, input);
@@ -243,6 +319,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 6:
       fuzz_print(input);
       break;
+    case 7: {
+      const RegistryCodecs& r = registry_codecs();
+      auto v = r.protobuf_nosr->decode(input);
+      if (decoded(v, input)) settles(*r.protobuf_nosr, *v, input);
+      break;
+    }
+    case 8: {
+      const RegistryCodecs& r = registry_codecs();
+      const std::string bytes = r.avro_prefix + std::string(input);
+      auto v = r.avro->decode(bytes);
+      if (decoded(v, bytes)) settles(*r.avro, *v, bytes);
+      break;
+    }
+    case 9: {
+      const RegistryCodecs& r = registry_codecs();
+      const std::string bytes = r.protobuf_prefix + std::string(input);
+      auto v = r.protobuf->decode(bytes);
+      if (decoded(v, bytes)) settles(*r.protobuf, *v, bytes);
+      break;
+    }
+    case 10: {
+      const RegistryCodecs& r = registry_codecs();
+      const std::string bytes = r.json_sr_prefix + std::string(input);
+      auto v = r.json_sr->decode(bytes);
+      if (decoded(v, bytes)) round_trip(*r.json_sr, *v, bytes);
+      break;
+    }
     default: {
       auto r = from_msgpack(input);
       if (decoded(r, input)) {
