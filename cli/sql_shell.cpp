@@ -33,6 +33,7 @@
 #include "connectors/topic_admin.hpp"
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
+#include "runtime/schema_registry.hpp"
 #include "runtime/timestamp.hpp"
 #include "sql/analyzer.hpp"
 #include "sql/app_file.hpp"
@@ -393,6 +394,7 @@ struct SqlShell::Impl {
     if (const auto* d = std::get_if<DropSource>(&s.body)) return drop(s, *d);
     if (const auto* c = std::get_if<CreateSource>(&s.body)) return create_source(s, *c);
     if (const auto* a = std::get_if<AssertTopic>(&s.body)) return assert_topic(*a);
+    if (const auto* a = std::get_if<AssertSchema>(&s.body)) return assert_schema(*a);
     if (std::holds_alternative<AlterSource>(s.body) ||  // queries running keep their columns
         std::holds_alternative<CreateType>(s.body) || std::holds_alternative<DropType>(s.body)) {
       auto r = session.execute(s);
@@ -538,6 +540,45 @@ struct SqlShell::Impl {
       if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline)
         return sql_error(a.topic_loc,
                          "Topic " + a.topic + (a.exists ? " does not exist." : " exists."));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  // ASSERT [NOT EXISTS] SCHEMA: the schema registry asked every 100 ms
+  // until the subject has a version, the id exists, or (both given) the id
+  // is registered under the subject (or, NOT EXISTS, until not), as ksqlDB
+  // answers it; after the timeout (1 s unless given) an error at SCHEMA.
+  Expected<bool> assert_schema(const sql::AssertSchema& a) {
+    auto registry = schema_registry();
+    if (!registry)
+      return sql_error(a.loc, "ASSERT SCHEMA needs a schema registry: set schema.registry.url");
+    const std::string subject = a.subject ? " subject " + *a.subject : "";
+    const std::string id = a.id ? " id " + std::to_string(*a.id) : "";
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(a.timeout_ms.value_or(1000));
+    interrupted = false;
+    for (;;) {
+      bool found = false;
+      if (a.id) {
+        auto subjects = registry->subjects_of(*a.id);
+        if (!subjects)
+          return sql_error(a.loc, "Cannot check schema existence: " + subjects.error().message);
+        found = a.subject
+                    ? std::find(subjects->begin(), subjects->end(), *a.subject) != subjects->end()
+                    : !subjects->empty();
+      } else {
+        auto versions = registry->versions_of(*a.subject);
+        if (!versions)
+          return sql_error(a.loc, "Cannot check schema existence: " + versions.error().message);
+        found = !versions->empty();
+      }
+      if (found == a.exists) {
+        message("Schema with" + subject + id + (a.exists ? " exists." : " does not exist."));
+        return true;
+      }
+      if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline)
+        return sql_error(a.loc, "Schema with" + (a.subject ? " subject name " + *a.subject : "") +
+                                    id + (a.exists ? " does not exist" : " exists"));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -58,6 +58,13 @@ Expected<std::unique_ptr<LocalSchemaRegistry>> LocalSchemaRegistry::start(
     if (!schema) return error(res, 404, 40403, "Schema not found");
     answer(res, schema_json(*schema));
   });
+  http.Get(R"(/schemas/ids/(\d+)/subjects)",
+           [self](const httplib::Request& req, httplib::Response& res) {
+             ++self->requests;
+             auto subjects = self->registry_.subjects_of(std::stoi(req.matches[1].str()));
+             if (!subjects || subjects->empty()) return error(res, 404, 40403, "Schema not found");
+             answer(res, *subjects);
+           });
   http.Get("/subjects", [self](const httplib::Request&, httplib::Response& res) {
     ++self->requests;
     answer(res, self->registry_.subjects());

@@ -4,6 +4,7 @@
 // the embedded broker, as `rivulet schema-registry` runs it. The calls
 // Rivulet's client, Confluent's serializers and Kafka Connect make:
 //   GET  /schemas/ids/{id}
+//   GET  /schemas/ids/{id}/subjects
 //   GET  /subjects
 //   GET  /subjects/{subject}/versions
 //   GET  /subjects/{subject}/versions/{version|latest}

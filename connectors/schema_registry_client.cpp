@@ -107,14 +107,38 @@ class HttpSchemaRegistry final : public SchemaRegistry {
     return id;
   }
 
+  Expected<std::vector<std::string>> subjects_of(int id) override {
+    auto j = list("/schemas/ids/" + std::to_string(id) + "/subjects");
+    if (!j) return j.error();
+    std::vector<std::string> out;
+    for (const auto& e : *j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+    return out;
+  }
+
+  Expected<std::vector<int>> versions_of(const std::string& subject) override {
+    auto j = list("/subjects/" + path_escape(subject) + "/versions");
+    if (!j) return j.error();
+    std::vector<int> out;
+    for (const auto& e : *j)
+      if (e.is_number_integer()) out.push_back(e.get<int>());
+    return out;
+  }
+
   std::string where() const override { return url_; }
 
  private:
+  struct Answer {
+    int status = 0;
+    nlohmann::json body;  // discarded when not JSON
+    std::string text;
+  };
+
   // One request, tried again (3 times in all, 200 ms apart) when no answer
-  // came: the registry restarting, a connection refused. An answer with an
-  // error status is not tried again.
-  Expected<nlohmann::json> call(const std::string& method, const std::string& path,
-                                const std::string& body) {
+  // came: the registry restarting, a connection refused. An answer, with
+  // whatever status, is not tried again.
+  Expected<Answer> send(const std::string& method, const std::string& path,
+                        const std::string& body) {
     std::lock_guard<std::mutex> lock(mutex_);  // one httplib::Client, one request at a time
     const httplib::Headers headers = {{"Accept", kContentType}};
     std::string failure;
@@ -126,18 +150,40 @@ class HttpSchemaRegistry final : public SchemaRegistry {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      auto j = nlohmann::json::parse(res->body, nullptr, false);
-      if (res->status / 100 != 2) {
-        std::string message = j.is_object() ? j.value("message", res->body) : res->body;
-        return Error::fatal(method + " " + path + " of " + url_ + ": HTTP " +
-                            std::to_string(res->status) + ": " + message);
-      }
-      if (!j.is_object())
-        return Error::fatal(method + " " + path + " of " + url_ +
-                            ": not a JSON object: " + res->body.substr(0, 200));
-      return j;
+      return Answer{res->status, nlohmann::json::parse(res->body, nullptr, false), res->body};
     }
     return Error::retriable(method + " " + path + " of " + url_ + ": no answer (" + failure + ")");
+  }
+
+  Error refused(const std::string& method, const std::string& path, const Answer& a) const {
+    std::string message = a.body.is_object() ? a.body.value("message", a.text) : a.text;
+    return Error::fatal(method + " " + path + " of " + url_ + ": HTTP " + std::to_string(a.status) +
+                        ": " + message);
+  }
+
+  // A request whose answer is a JSON object with a 2xx status.
+  Expected<nlohmann::json> call(const std::string& method, const std::string& path,
+                                const std::string& body) {
+    auto a = send(method, path, body);
+    if (!a) return a.error();
+    if (a->status / 100 != 2) return refused(method, path, *a);
+    if (!a->body.is_object())
+      return Error::fatal(method + " " + path + " of " + url_ +
+                          ": not a JSON object: " + a->text.substr(0, 200));
+    return std::move(a->body);
+  }
+
+  // A GET whose answer is a JSON array; a 404 (an unknown subject or id)
+  // is the empty one.
+  Expected<nlohmann::json> list(const std::string& path) {
+    auto a = send("GET", path, "");
+    if (!a) return a.error();
+    if (a->status == 404) return nlohmann::json::array();
+    if (a->status / 100 != 2) return refused("GET", path, *a);
+    if (!a->body.is_array())
+      return Error::fatal("GET " + path + " of " + url_ +
+                          ": not a JSON array: " + a->text.substr(0, 200));
+    return std::move(a->body);
   }
 
   std::string url_;

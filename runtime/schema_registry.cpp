@@ -57,6 +57,14 @@ class CachedSchemaRegistry final : public SchemaRegistry {
     return id;
   }
 
+  // Both change as schemas are registered: never cached.
+  Expected<std::vector<std::string>> subjects_of(int id) override {
+    return inner_->subjects_of(id);
+  }
+  Expected<std::vector<int>> versions_of(const std::string& subject) override {
+    return inner_->versions_of(subject);
+  }
+
   std::string where() const override { return inner_->where(); }
 
  private:
@@ -145,6 +153,17 @@ std::vector<std::string> MemorySchemaRegistry::subjects() {
   std::vector<std::string> out;
   for (const auto& [subject, versions] : versions_)
     if (!versions.empty()) out.push_back(subject);
+  return out;
+}
+
+Expected<std::vector<std::string>> MemorySchemaRegistry::subjects_of(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [subject, versions] : versions_) {
+    bool found = false;
+    for (const auto& [version, known] : versions) found = found || known == id;
+    if (found) out.push_back(subject);
+  }
   return out;
 }
 

@@ -56,6 +56,12 @@ class SchemaRegistry {
   // the same id. (Every override repeats the default.)
   virtual Expected<int> register_schema(const std::string& subject, const std::string& schema,
                                         const std::string& type = kAvroSchemaType) = 0;
+  // What ASSERT SCHEMA asks: the subjects `id` is registered under
+  // (Confluent's GET /schemas/ids/{id}/subjects) and `subject`'s versions
+  // (GET /subjects/{subject}/versions), each empty when the registry does
+  // not know the id (subject); an error only when it cannot say.
+  virtual Expected<std::vector<std::string>> subjects_of(int id) = 0;
+  virtual Expected<std::vector<int>> versions_of(const std::string& subject) = 0;
   // Where it is, for messages ("http://127.0.0.1:8081").
   virtual std::string where() const = 0;
 };
@@ -79,6 +85,10 @@ class MemorySchemaRegistry final : public SchemaRegistry {
   Expected<RegisteredSchema> version(const std::string& subject, int version) override;
   Expected<int> register_schema(const std::string& subject, const std::string& schema,
                                 const std::string& type = kAvroSchemaType) override;
+  Expected<std::vector<std::string>> subjects_of(int id) override;
+  Expected<std::vector<int>> versions_of(const std::string& subject) override {
+    return versions(subject);
+  }
   std::string where() const override { return "memory"; }
   // Registers a schema that references others (the same text, type and
   // references again: the same id).

@@ -634,6 +634,13 @@ struct StatementPrinter {
     if (a.timeout_ms) out += " TIMEOUT " + std::to_string(*a.timeout_ms) + " MILLISECONDS";
     return out;
   }
+  std::string operator()(const AssertSchema& a) const {
+    std::string out = std::string("ASSERT ") + (a.exists ? "" : "NOT EXISTS ") + "SCHEMA";
+    if (a.subject) out += " SUBJECT " + quote_string(*a.subject);
+    if (a.id) out += " ID " + std::to_string(*a.id);
+    if (a.timeout_ms) out += " TIMEOUT " + std::to_string(*a.timeout_ms) + " MILLISECONDS";
+    return out;
+  }
   std::string operator()(const AlterSource& a) const {
     std::string out =
         std::string("ALTER ") + source_type_name(a.type) + " " + quote_identifier(a.name);

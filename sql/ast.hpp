@@ -311,6 +311,18 @@ struct AssertTopic {
   std::optional<int64_t> timeout_ms;  // TIMEOUT; none: the default
 };
 
+// ASSERT [NOT EXISTS] SCHEMA [SUBJECT name] [ID n] [TIMEOUT n unit]
+// (ksqlDB's): the shell asks the schema registry until the subject has a
+// version, the id exists, or (both given) the id is registered under the
+// subject; or, NOT EXISTS, until it does not. At least one of SUBJECT, ID.
+struct AssertSchema {
+  std::optional<std::string> subject;  // keeps its case
+  std::optional<int32_t> id;
+  SourceLocation loc;  // of SCHEMA
+  bool exists = true;  // false: NOT EXISTS
+  std::optional<int64_t> timeout_ms;
+};
+
 // CREATE TYPE [IF NOT EXISTS] name AS type (ksqlDB's custom types: a name
 // for a type, usable wherever a type is written after it; the parser
 // resolves it, sql/parser.hpp).
@@ -425,9 +437,9 @@ struct Explain {
 
 using StatementBody =
     std::variant<CreateSource, CreateAsSelect, InsertInto, InsertValues, DropSource, AlterSource,
-                 AssertTopic, CreateType, DropType, ShowList, Describe, SetProperty, UnsetProperty,
-                 Terminate, PauseResume, SelectStatement, Explain, PrintTopic, RunScript,
-                 DefineVariable, UndefineVariable>;
+                 AssertTopic, AssertSchema, CreateType, DropType, ShowList, Describe, SetProperty,
+                 UnsetProperty, Terminate, PauseResume, SelectStatement, Explain, PrintTopic,
+                 RunScript, DefineVariable, UndefineVariable>;
 
 struct Statement {
   StatementBody body;

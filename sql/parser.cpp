@@ -519,8 +519,7 @@ class Parser {
       consume_word("EXISTS");
       a.exists = false;
     }
-    if (at_word("SCHEMA"))
-      fail(cur().loc, "not supported yet: ASSERT SCHEMA (Rivulet reads no schema registry)");
+    if (at_word("SCHEMA")) return assert_schema(a.exists);
     consume_word("TOPIC");
     a.topic_loc = cur().loc;
     if (at(TokenKind::String)) {  // as PRINT: a topic name keeps its case
@@ -532,6 +531,36 @@ class Parser {
       advance();
     }
     if (accept_word("WITH")) a.properties = properties();
+    if (accept_word("TIMEOUT")) a.timeout_ms = duration();
+    return a;
+  }
+
+  // After ASSERT [NOT EXISTS]: SCHEMA [SUBJECT name] [ID n] [TIMEOUT n unit].
+  StatementBody assert_schema(bool exists) {
+    AssertSchema a;
+    a.exists = exists;
+    a.loc = cur().loc;
+    consume_word("SCHEMA");
+    if (accept_word("SUBJECT")) {
+      if (at(TokenKind::String)) {  // a subject keeps its case, as a topic does
+        a.subject = cur().text;
+        advance();
+      } else {
+        if (!at_identifier()) fail_expecting("a subject name");
+        a.subject = cur().kind == TokenKind::Word ? cur().raw : cur().text;
+        advance();
+      }
+    }
+    if (accept_word("ID")) {
+      const Token& t = cur();
+      if (!at(TokenKind::Integer)) fail_expecting("an integer schema id");
+      const int64_t id = parse_small_integer(t, "ID");
+      if (id > std::numeric_limits<int32_t>::max()) fail(t.loc, "ID too large: " + t.text);
+      a.id = static_cast<int32_t>(id);
+      advance();
+    }
+    if (!a.subject && !a.id)
+      fail(a.loc, "ASSERT SCHEMA needs a subject name (SUBJECT name), an id (ID n), or both");
     if (accept_word("TIMEOUT")) a.timeout_ms = duration();
     return a;
   }

@@ -175,6 +175,34 @@ TEST_CASE("schema registry client: the cache asks once per id and per registered
   CHECK(server.requests == 4);
 }
 
+TEST_CASE("schema registry client: the subjects of an id and the versions of a subject",
+          "[registry]") {
+  auto started_server = LocalSchemaRegistry::start();
+  REQUIRE(started_server.ok());
+  auto& server = **started_server;
+  auto client = http_schema_registry(server.url());
+  REQUIRE(client.ok());
+  // Through the cache, as the process's registry is used: neither answer
+  // is cached (both change as schemas are registered).
+  auto r = cached_schema_registry(std::move(*client));
+  CHECK(r->subjects_of(1)->empty());  // 404: none
+  CHECK(r->versions_of("a-value")->empty());
+  auto id = r->register_schema("a-value", R"("string")");
+  REQUIRE(id.ok());
+  REQUIRE(r->register_schema("b-value", R"("string")").ok());  // the same schema, the same id
+  REQUIRE(r->register_schema("a-value", R"("long")").ok());
+  CHECK(*r->subjects_of(*id) == std::vector<std::string>{"a-value", "b-value"});
+  CHECK(*r->versions_of("a-value") == std::vector<int>{1, 2});
+  CHECK(r->subjects_of(99)->empty());
+
+  auto gone = http_schema_registry("http://127.0.0.1:1", 500);
+  REQUIRE(gone.ok());
+  auto unreachable = (*gone)->subjects_of(1);
+  REQUIRE_FALSE(unreachable.ok());
+  CHECK(unreachable.error().kind == ErrorKind::Retriable);
+  CHECK_FALSE((*gone)->versions_of("a-value").ok());
+}
+
 TEST_CASE("schema registry client: an unreachable registry and bad URLs are errors",
           "[avro][registry]") {
   auto client = http_schema_registry("http://127.0.0.1:1", 500);

@@ -10,15 +10,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "connectors/local_schema_registry.hpp"
 #include "support/child_process.hpp"
 
 using rivulet::testing::ChildProcess;
@@ -805,6 +806,53 @@ TEST_CASE("rivulet sql: ASSERT TOPIC waits for a topic, within its timeout", "[i
                  "expected 3 got 2") != std::string::npos);
   CHECK(out.find("line 4:14: Topic never does not exist.") != std::string::npos);
   CHECK(out.find("line 5:25: Topic later exists.") != std::string::npos);
+  CHECK(broker->stop(SIGTERM) == 0);
+}
+
+// ASSERT SCHEMA against `rivulet schema-registry`'s registry (in this
+// process): a subject registered while it waits is found; an id; an id
+// under a subject, and not under another (an error at SCHEMA's
+// line:column after the timeout); NOT EXISTS. Without a registry it is
+// refused.
+TEST_CASE("rivulet sql: ASSERT SCHEMA waits for a subject or an id", "[integration][sql]") {
+  auto started = rivulet::connectors::LocalSchemaRegistry::start();
+  REQUIRE(started.ok());
+  auto& registry = **started;
+  auto broker = ChildProcess::spawn({rivulet::testing::rivulet_binary(), "broker"});
+  REQUIRE(broker.has_value());
+  auto bootstrap = broker->read_line();
+  REQUIRE(bootstrap.has_value());
+  const std::string sql = rivulet::testing::rivulet_binary() + " sql --bootstrap " + *bootstrap;
+  bool registered = false;
+  std::thread registrar([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    registered = registry.registry().register_schema("later-value", R"("string")").ok();
+  });
+  auto [rc, out] =
+      run_command(sql + " --set schema.registry.url=" + registry.url() + " 2>&1",
+                  "ASSERT SCHEMA SUBJECT 'later-value' TIMEOUT 30 SECONDS;\n"
+                  "ASSERT SCHEMA ID 1;\n"
+                  "ASSERT SCHEMA SUBJECT 'later-value' ID 1;\n"
+                  "ASSERT SCHEMA SUBJECT 'other-value' ID 1 TIMEOUT 300 MILLISECONDS;\n"
+                  "ASSERT NOT EXISTS SCHEMA ID 2;\n"
+                  "ASSERT NOT EXISTS SCHEMA SUBJECT 'later-value';\n",
+                  90);
+  registrar.join();
+  REQUIRE(registered);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("Schema with subject later-value exists.\nSchema with id 1 exists.\n"
+                 "Schema with subject later-value id 1 exists.\n") != std::string::npos);
+  CHECK(out.find("line 4:8: Schema with subject name other-value id 1 does not exist") !=
+        std::string::npos);
+  CHECK(out.find("Schema with id 2 does not exist.") != std::string::npos);
+  CHECK(out.find("line 6:19: Schema with subject name later-value exists") != std::string::npos);
+
+  auto [no_rc, no_out] = run_command(sql + " 2>&1", "ASSERT SCHEMA ID 1;\n", 60);
+  INFO(no_out);
+  CHECK(no_rc == 1);
+  CHECK(no_out.find("line 1:8: ASSERT SCHEMA needs a schema registry: set schema.registry.url") !=
+        std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
 }
 

@@ -247,6 +247,10 @@ TEST_CASE("json_sr wire: a refused registration is the record's data error", "[r
                                   const std::string& = kAvroSchemaType) override {
       return Error::fatal("HTTP 409: incompatible");
     }
+    Expected<std::vector<std::string>> subjects_of(int) override { return Error::fatal("none"); }
+    Expected<std::vector<int>> versions_of(const std::string&) override {
+      return Error::fatal("none");
+    }
     std::string where() const override { return "memory"; }
   };
   auto registry = std::make_shared<Refusing>();
