@@ -34,15 +34,20 @@ std::vector<Column> as_value_columns(std::vector<Column> keys) {
 // column's value alone, or a STRUCT of several; a writer schema that is
 // not a record (an unwrapped single key, Avro "string" or "int") is read
 // as a record of that one field, which Avro encodes in the same bytes.
+// A bare value (WRAP_SINGLE_VALUE=false) is read and written as a single
+// key is.
+enum class Part { Value, Key, BareValue };
+
 class AvroWireCodec final : public Codec {
  public:
   AvroWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
-                std::string subject, bool key)
+                std::string subject, Part part)
       : schema_(std::move(schema)),
         registry_(std::move(registry)),
         subject_(std::move(subject)),
-        key_(key),
-        columns_(key ? as_value_columns(schema_->key_columns()) : schema_->value_columns()) {}
+        part_(part),
+        columns_(part == Part::Key ? as_value_columns(schema_->key_columns())
+                                   : schema_->value_columns()) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
     const auto id = wire_schema_id(bytes);
@@ -52,12 +57,12 @@ class AvroWireCodec final : public Codec {
     auto v = (*datum)->decode(bytes.substr(kWirePrefixBytes));
     if (!v)
       return Error::data("AVRO (schema id " + std::to_string(*id) + "): " + v.error().message);
-    if (single_key()) return v->as_struct().front().value;
+    if (single()) return v->as_struct().front().value;
     return v;
   }
 
   Expected<std::string> encode(const Value& v) const override {
-    const Value row = single_key() ? Value::structure({{columns_.front().name, v}}) : v;
+    const Value row = single() ? Value::structure({{columns_.front().name, v}}) : v;
     if (writer_id_ == 0) {
       // The subject's latest schema when it can write the row (the
       // planner registered the output's own schema, so for a query's
@@ -68,8 +73,10 @@ class AvroWireCodec final : public Codec {
         if (datum && (*datum)->encode(row)) writer_id_ = latest->id;
       }
       if (writer_id_ == 0) {
-        auto id = key_ ? register_key_schema(*registry_, subject_, *schema_)
-                       : register_value_schema(*registry_, subject_, *schema_);
+        auto id = part_ == Part::Key ? register_key_schema(*registry_, subject_, *schema_)
+                  : part_ == Part::BareValue
+                      ? register_bare_value_schema(*registry_, subject_, *schema_)
+                      : register_value_schema(*registry_, subject_, *schema_);
         if (!id) return Error::data(id.error().message);
         writer_id_ = *id;
       }
@@ -86,7 +93,8 @@ class AvroWireCodec final : public Codec {
   }
 
  private:
-  bool single_key() const { return key_ && columns_.size() == 1; }
+  // One key column, or a bare value: the value alone, not a STRUCT.
+  bool single() const { return part_ != Part::Value && columns_.size() == 1; }
 
   Expected<avro::Datum*> datum_for(int id) const {
     if (auto it = datums_.find(id); it != datums_.end()) return it->second.get();
@@ -98,7 +106,7 @@ class AvroWireCodec final : public Codec {
       return Error::data("schema id " + std::to_string(id) + " is a " + schema->type +
                          " schema, not an AVRO one");
     std::string text = schema->schema;
-    if (key_) {
+    if (part_ != Part::Value) {
       bool wrapped = false;
       text = avro::as_record(schema->schema, columns_.front().name, &wrapped);
       if (wrapped && columns_.size() != 1)
@@ -117,7 +125,7 @@ class AvroWireCodec final : public Codec {
   std::shared_ptr<const Schema> schema_;
   std::shared_ptr<SchemaRegistry> registry_;
   std::string subject_;
-  bool key_;
+  Part part_;
   std::vector<Column> columns_;
   // Per codec instance (one per task and thread, as every codec).
   mutable std::unordered_map<int, std::unique_ptr<avro::Datum>> datums_;
@@ -164,14 +172,21 @@ std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
                                        std::string subject) {
   return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry), std::move(subject),
-                                         false);
+                                         Part::Value);
+}
+
+std::unique_ptr<Codec> make_avro_bare_value_codec(std::shared_ptr<const Schema> values,
+                                                  std::shared_ptr<SchemaRegistry> registry,
+                                                  std::string subject) {
+  return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry), std::move(subject),
+                                         Part::BareValue);
 }
 
 std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,
                                            std::string subject) {
   return std::make_unique<AvroWireCodec>(std::move(schema), std::move(registry), std::move(subject),
-                                         true);
+                                         Part::Key);
 }
 
 namespace {
@@ -203,6 +218,18 @@ Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& s
   if (auto bad = invalid_avro(columns, subject, true)) return *bad;
   auto id = registry.register_schema(subject, key_schema_for(columns));
   if (!id) return not_registered(registry, subject, true, id.error());
+  return id;
+}
+
+Expected<int> register_bare_value_schema(SchemaRegistry& registry, const std::string& subject,
+                                         const Schema& values) {
+  const auto columns = values.value_columns();
+  if (columns.size() != 1)
+    return Error::fatal("a bare AVRO value (WRAP_SINGLE_VALUE=false) is one column, not " +
+                        std::to_string(columns.size()));
+  if (auto bad = invalid_avro(columns, subject, false)) return *bad;
+  auto id = registry.register_schema(subject, key_schema_for(columns));
+  if (!id) return not_registered(registry, subject, false, id.error());
   return id;
 }
 

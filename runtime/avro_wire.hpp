@@ -47,6 +47,14 @@ std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
                                        std::string subject);
 
+// WRAP_SINGLE_VALUE=false: the one value column of `values` alone, written
+// as its bare Avro type (["null", "long"]), as a single key is; a writer
+// schema that is a record is read as a key's is (its field of the column's
+// name).
+std::unique_ptr<Codec> make_avro_bare_value_codec(std::shared_ptr<const Schema> values,
+                                                  std::shared_ptr<SchemaRegistry> registry,
+                                                  std::string subject);
+
 // "<topic>-key".
 std::string key_subject(std::string_view topic);
 
@@ -61,6 +69,11 @@ std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
 // Registers the key schema of `schema`'s key columns under `subject`.
 Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,
                                   const Schema& schema);
+
+// Registers the bare Avro type of `values`' one value column under
+// `subject` (WRAP_SINGLE_VALUE=false).
+Expected<int> register_bare_value_schema(SchemaRegistry& registry, const std::string& subject,
+                                         const Schema& values);
 
 // Registers the schema of `values` under `subject`: its id, or the
 // registry's refusal (an incompatible schema, the registry unreachable).

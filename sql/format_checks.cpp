@@ -86,10 +86,9 @@ Expected<bool> check_formats(const SourceInfo& s) {
       return Error::fatal("Format '" + s.value_format +
                           "' does not support 'WRAP_SINGLE_VALUE' set to 'true'.");
   }
-  // A bare value in Avro or protobuf would need a schema of its own kind
-  // (not a record or message): not written yet.
-  if ((s.value_format == "AVRO" || s.value_format == "PROTOBUF") && unwrapped_single_value(s) &&
-      schema_registry())
+  // A bare value in protobuf would need a message of its own kind (Avro
+  // writes it as a bare type, as a single key).
+  if (s.value_format == "PROTOBUF" && unwrapped_single_value(s) && schema_registry())
     return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
                         " format with a schema registry");
   if (s.value_format == "PROTOBUF_NOSR") {

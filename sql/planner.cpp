@@ -215,6 +215,10 @@ std::string full_name(const SourceInfo& s, bool key) {
 // writer's schema read into `values`' columns.
 CodecFactory registry_value_codec(const SourceInfo& s, std::shared_ptr<const Schema> values,
                                   std::shared_ptr<SchemaRegistry> registry) {
+  if (s.value_format == "AVRO" && unwrapped_single_value(s))  // WRAP_SINGLE_VALUE=false
+    return [values, registry, subject = value_subject(s.topic)] {
+      return make_avro_bare_value_codec(values, registry, subject);
+    };
   if (s.value_format == "PROTOBUF")
     return [values, registry, subject = value_subject(s.topic), name = full_name(s, false)] {
       return make_protobuf_codec(values, registry, subject, name);
@@ -273,7 +277,7 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   const bool binary = s.value_format == "AVRO" || s.value_format == "PROTOBUF";
   auto registry = binary ? schema_registry() : nullptr;
   if (registry) {
-    if (unwrapped_single_value(s))
+    if (unwrapped_single_value(s) && s.value_format != "AVRO")  // check_formats refused it
       return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
                           " format with a schema registry");
     out.value = registry_value_codec(s, values, registry);
@@ -381,7 +385,11 @@ class QueryPlanner {
     // that a refusal (incompatible with the subject's schemas, the
     // registry unreachable) is the statement's error, not the records'.
     if (auto registry = sink_.value_format == "AVRO" ? schema_registry() : nullptr) {
-      auto id = register_value_schema(*registry, value_subject(sink_.topic), *value_schema(sink_));
+      auto id =
+          unwrapped_single_value(sink_)
+              ? register_bare_value_schema(*registry, value_subject(sink_.topic),
+                                           *value_schema(sink_))
+              : register_value_schema(*registry, value_subject(sink_.topic), *value_schema(sink_));
       if (!id) return sql_error(q_.loc, id.error().message);
     }
     if (auto registry = sink_.key_format == "AVRO" && !sink_.schema.key_columns().empty()

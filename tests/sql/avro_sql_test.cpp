@@ -281,6 +281,51 @@ TEST_CASE("avro: keys in AVRO, a record key and an unwrapped one, inferred and w
   CHECK(written == r.latest("names-key")->id);
 }
 
+TEST_CASE("avro: WRAP_SINGLE_VALUE=false reads and writes a bare value", "[sql][avro]") {
+  UseRegistry use;
+  auto& r = *use.registry;
+  // A producer writes bare doubles (Avro "double", not a record).
+  auto producer = r.register_schema("amounts-value", R"("double")");
+  REQUIRE(producer.ok());
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM AMOUNTS (K STRING KEY, AMOUNT DOUBLE) WITH (kafka_topic='amounts',\n"
+      "  value_format='AVRO', WRAP_SINGLE_VALUE=false);\n"
+      "CREATE STREAM DOUBLED WITH (kafka_topic='doubled', WRAP_SINGLE_VALUE=false) AS\n"
+      "  SELECT K, AMOUNT * 2 AS TWICE FROM AMOUNTS WHERE AMOUNT > 1;\n");
+  REQUIRE(error_of(ran) == "accepted");
+  // Registered when planned: the column's type alone, nullable.
+  auto out = r.latest("doubled-value");
+  REQUIRE(out.ok());
+  CHECK(nlohmann::json::parse(out->schema) == nlohmann::json::parse(R"(["null","double"])"));
+
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  auto& d = **driver;
+  auto prefixed = [](int id, const std::string& body) {
+    std::string bytes(1, '\0');
+    for (int shift = 24; shift >= 0; shift -= 8)
+      bytes.push_back(static_cast<char>((id >> shift) & 0xff));
+    return bytes + body;
+  };
+  // 1.5 and 0.5 as Avro doubles: 8 bytes, little-endian.
+  d.pipe("amounts", std::string("a"), prefixed(*producer, std::string("\0\0\0\0\0\0\xf8\x3f", 8)),
+         1);
+  d.pipe("amounts", std::string("b"), prefixed(*producer, std::string("\0\0\0\0\0\0\xe0\x3f", 8)),
+         2);
+  d.pipe("amounts", std::string("c"), std::string("{\"AMOUNT\": 4.0}"), 3);  // not the wire format
+  auto written = d.outputs("doubled");
+  REQUIRE(written.size() == 1);
+  CHECK(written[0].key == std::string("a"));
+  // The union's second branch (zigzag 1: 0x02), then 3.0.
+  CHECK(written[0].value == prefixed(out->id, std::string("\x02\0\0\0\0\0\0\x08\x40", 9)));
+  auto values = std::make_shared<Schema>(engine.catalog().find("DOUBLED")->schema);
+  auto reader = make_avro_bare_value_codec(values, use.registry, "doubled-value");
+  CHECK(*reader->decode(*written[0].value) == Value::float64(3.0));
+  REQUIRE(d.data_errors().size() == 1);
+  CHECK(d.data_errors()[0].error.message.find("wire format (AVRO)") != std::string::npos);
+}
+
 TEST_CASE("avro: declared columns read a newer schema's records by name", "[sql][avro]") {
   UseRegistry use;
   SqlEngine engine;
