@@ -3,7 +3,6 @@
 #include <string>
 
 #include "runtime/protobuf_wire.hpp"
-#include "runtime/schema_registry.hpp"
 #include "sql/types.hpp"
 
 namespace rivulet::sql {
@@ -86,16 +85,14 @@ Expected<bool> check_formats(const SourceInfo& s) {
       return Error::fatal("Format '" + s.value_format +
                           "' does not support 'WRAP_SINGLE_VALUE' set to 'true'.");
   }
-  // A bare value in protobuf would need a message of its own kind (Avro
-  // writes it as a bare type, as a single key).
-  if (s.value_format == "PROTOBUF" && unwrapped_single_value(s) && schema_registry())
-    return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
-                        " format with a schema registry");
-  if (s.value_format == "PROTOBUF_NOSR") {
-    if (unwrapped_single_value(s))
-      return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the PROTOBUF_NOSR format");
+  // Protobuf has no bare values (a message is the top level): ksqlDB's
+  // PROTOBUF formats wrap single values and never unwrap them.
+  if ((s.value_format == "PROTOBUF" || s.value_format == "PROTOBUF_NOSR") &&
+      unwrapped_single_value(s))
+    return Error::fatal("Format '" + s.value_format +
+                        "' does not support 'WRAP_SINGLE_VALUE' set to 'false'.");
+  if (s.value_format == "PROTOBUF_NOSR")
     if (auto ok = check_protobuf_nosr(s.schema, false); !ok) return ok;
-  }
   if (s.key_format == "PROTOBUF_NOSR" && !s.schema.key_columns().empty())
     if (auto ok = check_protobuf_nosr(s.schema, true); !ok) return ok;
   return true;

@@ -278,8 +278,8 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
   auto registry = binary ? schema_registry() : nullptr;
   if (registry) {
     if (unwrapped_single_value(s) && s.value_format != "AVRO")  // check_formats refused it
-      return Error::fatal("not supported yet: WRAP_SINGLE_VALUE=false in the " + s.value_format +
-                          " format with a schema registry");
+      return Error::fatal("Format '" + s.value_format +
+                          "' does not support 'WRAP_SINGLE_VALUE' set to 'false'.");
     out.value = registry_value_codec(s, values, registry);
   } else if (auto registry = s.value_format == "JSON_SR" ? schema_registry() : nullptr) {
     out.value = json_sr_values(s, unwrapped_single_value(s) ? codecs::json() : codecs::json(values),

@@ -155,8 +155,7 @@ TEST_CASE("protobuf: what the registry cannot give is refused at the statement",
                    0) == 0);
   CHECK(refused("CREATE STREAM S (A INT) WITH (kafka_topic='s', value_format='PROTOBUF',\n"
                 "  WRAP_SINGLE_VALUE=false);") ==
-        "line 1:15: not supported yet: WRAP_SINGLE_VALUE=false in the PROTOBUF format with a "
-        "schema registry");
+        "line 1:15: Format 'PROTOBUF' does not support 'WRAP_SINGLE_VALUE' set to 'false'.");
 }
 
 TEST_CASE("protobuf nosr: messages without a registry in and out", "[sql][protobuf]") {
@@ -192,7 +191,13 @@ TEST_CASE("protobuf nosr: what protobuf cannot hold is refused at the statement"
   };
   CHECK(refused("CREATE STREAM S (A INT) WITH (kafka_topic='s', value_format='PROTOBUF_NOSR',\n"
                 "  WRAP_SINGLE_VALUE=false);") ==
-        "line 1:15: not supported yet: WRAP_SINGLE_VALUE=false in the PROTOBUF_NOSR format");
+        "line 1:15: Format 'PROTOBUF_NOSR' does not support 'WRAP_SINGLE_VALUE' set to "
+        "'false'.");
+  // The same for PROTOBUF without a registry (read and written as JSON
+  // then, but never with a bare value: ksqlDB's PROTOBUF does not unwrap).
+  CHECK(refused("CREATE STREAM S (A INT) WITH (kafka_topic='s', value_format='PROTOBUF',\n"
+                "  WRAP_SINGLE_VALUE=false);") ==
+        "line 1:15: Format 'PROTOBUF' does not support 'WRAP_SINGLE_VALUE' set to 'false'.");
   CHECK(refused("CREATE STREAM S (A ARRAY<ARRAY<INT>>) WITH (kafka_topic='s',\n"
                 "  value_format='PROTOBUF_NOSR');")
             .rfind("line 1:15: the PROTOBUF_NOSR format cannot hold these columns: ", 0) == 0);
