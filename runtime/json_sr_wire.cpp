@@ -349,8 +349,39 @@ class JsonSrCodec final : public Codec {
   mutable int writer_id_ = 0;  // per codec instance (one per task and thread)
 };
 
+// Whether the JSON schema `text` declares these columns with their types:
+// an object with a property named exactly as each column (the JSON codec
+// writes the column's name, "ID", which a property "id" does not describe)
+// that maps to the column's type; or, `bare`, the one column's type alone.
+// Such a schema (a producer's) describes the rows a query writes.
+bool declares(const std::string& text, const std::vector<Column>& columns, bool bare) {
+  if (bare) {
+    auto type = json_schema::type_of(text);
+    return type && columns.size() == 1 && **type == *columns.front().type;
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto props = j.is_object() ? j.find("properties") : j.end();
+  if (props == j.end() || !props->is_object()) return false;
+  auto fields = json_schema::columns_of(text);  // the types (names upper-cased)
+  if (!fields) return false;
+  for (const Column& c : columns) {
+    if (!props->contains(c.name)) return false;
+    bool typed = false;
+    for (const Column& f : *fields)
+      typed = typed || (iequals(f.name, c.name) && *f.type == *c.type);
+    if (!typed) return false;
+  }
+  return true;
+}
+
+// Registers `schema` (ksqlDB's for `columns`) under `subject`, unless the
+// subject's latest JSON schema already declares the columns: that one's id.
 Expected<int> registered(SchemaRegistry& registry, const std::string& subject,
-                         const std::string& schema, bool key) {
+                         const std::string& schema, const std::vector<Column>& columns, bool bare,
+                         bool key) {
+  if (auto latest = registry.latest(subject);
+      latest && latest->type == kJsonSchemaType && declares(latest->schema, columns, bare))
+    return latest->id;
   auto id = registry.register_schema(subject, schema, kJsonSchemaType);
   if (!id)
     return Error::fatal("could not register the JSON_SR " + std::string(key ? "key " : "") +
@@ -370,13 +401,18 @@ std::unique_ptr<Codec> make_json_sr_codec(std::unique_ptr<Codec> json,
 }
 
 Expected<int> register_json_value_schema(SchemaRegistry& registry, const std::string& subject,
-                                         const Schema& values) {
-  return registered(registry, subject, json_schema::schema_for(values.value_columns()), false);
+                                         const Schema& values, bool bare) {
+  const auto columns = values.value_columns();
+  return registered(registry, subject,
+                    bare ? json_schema::key_schema_for(columns) : json_schema::schema_for(columns),
+                    columns, bare, false);
 }
 
 Expected<int> register_json_key_schema(SchemaRegistry& registry, const std::string& subject,
                                        const Schema& schema) {
-  return registered(registry, subject, json_schema::key_schema_for(schema.key_columns()), true);
+  const auto keys = schema.key_columns();
+  return registered(registry, subject, json_schema::key_schema_for(keys), keys, keys.size() == 1,
+                    true);
 }
 
 }  // namespace rivulet

@@ -88,9 +88,14 @@ std::unique_ptr<Codec> make_json_sr_codec(std::unique_ptr<Codec> json,
                                           std::vector<std::string> columns);
 
 // Registers the JSON Schema of `values` (of `schema`'s key columns) under
-// `subject`: its id, or the registry's refusal.
+// `subject` (`bare`: the one value column written bare,
+// WRAP_SINGLE_VALUE=false): its id, or the registry's refusal. When the
+// subject's latest JSON schema already declares the columns with their
+// types (a producer's, for INSERT INTO its topic), nothing is registered
+// and that schema's id is returned: a registry checking compatibility is
+// not asked to take a second shape of the same rows.
 Expected<int> register_json_value_schema(SchemaRegistry& registry, const std::string& subject,
-                                         const Schema& values);
+                                         const Schema& values, bool bare = false);
 Expected<int> register_json_key_schema(SchemaRegistry& registry, const std::string& subject,
                                        const Schema& schema);
 

@@ -411,12 +411,9 @@ class QueryPlanner {
       if (!id) return sql_error(q_.loc, id.error().message);
     }
     if (auto registry = sink_.value_format == "JSON_SR" ? schema_registry() : nullptr) {
-      auto id = registry->register_schema(value_subject(sink_.topic), json_value_schema(sink_),
-                                          kJsonSchemaType);
-      if (!id)
-        return sql_error(q_.loc, "could not register the JSON_SR schema of subject '" +
-                                     value_subject(sink_.topic) + "' with the schema registry " +
-                                     registry->where() + ": " + id.error().message);
+      auto id = register_json_value_schema(*registry, value_subject(sink_.topic),
+                                           *value_schema(sink_), unwrapped_single_value(sink_));
+      if (!id) return sql_error(q_.loc, id.error().message);
     }
     if (auto registry = sink_.key_format == "JSON_SR" && !sink_.schema.key_columns().empty()
                             ? schema_registry()

@@ -103,6 +103,63 @@ TEST_CASE("json_sr: columns come from the registry and the output is in the wire
         std::string::npos);
 }
 
+// INSERT INTO a producer's topic: when its schema declares the columns,
+// named as they are written and with their types, the query writes with
+// it and registers nothing (a registry checking compatibility is not asked
+// to take a second shape); a schema that names them otherwise ("qty" for
+// QTY) or types them otherwise gets the query's own registered.
+TEST_CASE("json_sr: a producer's schema that declares the columns is kept", "[sql][json_sr]") {
+  UseRegistry use;
+  auto producer = use.registry->register_schema(
+      "totals-value",
+      R"({"type":"object","properties":{"ITEM":{"type":"string"},"QTY":{"type":"integer"}}})",
+      "JSON");
+  REQUIRE(producer.ok());
+  REQUIRE(use.registry
+              ->register_schema("lower-value",
+                                R"({"type":"object","properties":{"item":{"type":"string"},)"
+                                R"("qty":{"type":"integer"}}})",
+                                "JSON")
+              .ok());
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM TOTALS (K STRING KEY) WITH (kafka_topic='totals', value_format='JSON_SR');\n"
+      "CREATE STREAM LOWER (K STRING KEY) WITH (kafka_topic='lower', value_format='JSON_SR');\n"
+      "CREATE STREAM MORE (K STRING KEY, ITEM STRING, QTY BIGINT)\n"
+      "  WITH (kafka_topic='more', value_format='JSON_SR');\n"
+      "INSERT INTO TOTALS SELECT * FROM MORE;\n"
+      "INSERT INTO LOWER SELECT * FROM MORE;\n");
+  REQUIRE(error_of(ran) == "accepted");
+  CHECK(use.registry->versions("totals-value") == std::vector<int>{1});  // kept
+  CHECK(use.registry->versions("lower-value") == std::vector<int>{1, 2});
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  auto& d = **driver;
+  // (Reading JSON_SR asks the registry nothing: any id will do.)
+  d.pipe("more", std::string("m"), wire(*producer, R"({"ITEM":"pad","QTY":4})"), 1);
+  auto kept = d.outputs("totals");
+  REQUIRE(kept.size() == 1);
+  CHECK(wire_schema_id(*kept[0].value) == *producer);
+  CHECK(kept[0].value->substr(kWirePrefixBytes) == R"({"ITEM":"pad","QTY":4})");
+  auto lower = d.outputs("lower");
+  REQUIRE(lower.size() == 1);
+  CHECK(wire_schema_id(*lower[0].value) == use.registry->latest("lower-value")->id);
+
+  // QTY / 2.0 is a DECIMAL, which an "integer" does not declare.
+  use.registry->add("totals3-value", 90,
+                    R"({"type":"object","properties":{"ITEM":{"type":"string"},)"
+                    R"("QTY":{"type":"integer"}}})",
+                    "JSON");
+  SqlEngine again;
+  REQUIRE(error_of(again.execute_script(
+              "CREATE STREAM MORE (K STRING KEY, ITEM STRING, QTY BIGINT)\n"
+              "  WITH (kafka_topic='more', value_format='JSON_SR');\n"
+              "CREATE STREAM HALF WITH (kafka_topic='totals3', value_format='JSON_SR') AS\n"
+              "  SELECT K, ITEM, QTY / 2.0 AS QTY FROM MORE;\n")) == "accepted");
+  CHECK(use.registry->versions("totals3-value").size() == 2);
+  CHECK(use.registry->latest("totals3-value")->id != 90);
+}
+
 TEST_CASE("json_sr: keys in the wire format and inferred by id", "[sql][json_sr]") {
   UseRegistry use;
   REQUIRE(use.registry->register_schema("later-value", R"({"type":"string"})", "JSON").ok());
