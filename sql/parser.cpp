@@ -244,20 +244,27 @@ class Parser {
         "UNSET, TERMINATE, PAUSE, RESUME, EXPLAIN, PRINT, RUN SCRIPT, DEFINE, UNDEFINE)");
   }
 
+  // A Kafka name that keeps its case (a topic, a schema subject): a quoted
+  // string, or an identifier as written (unquoted, not upper-cased).
+  std::string case_kept_name(const char* what) {
+    std::string name;
+    if (at(TokenKind::String)) {
+      name = cur().text;
+    } else {
+      if (!at_identifier()) fail_expecting(what);
+      name = cur().kind == TokenKind::Word ? cur().raw : cur().text;
+    }
+    advance();
+    return name;
+  }
+
   // PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]. An unquoted
   // name keeps its case (ksqlDB: topic names are case-sensitive).
   StatementBody print() {
     consume_word("PRINT");
     PrintTopic p;
     p.topic_loc = cur().loc;
-    if (at(TokenKind::String)) {
-      p.topic = cur().text;
-      advance();
-    } else {
-      if (!at_identifier()) fail_expecting("a topic name");
-      p.topic = cur().kind == TokenKind::Word ? cur().raw : cur().text;
-      advance();
-    }
+    p.topic = case_kept_name("a topic name");
     if (accept_word("FROM")) {
       consume_word("BEGINNING");
       p.from_beginning = true;
@@ -522,14 +529,7 @@ class Parser {
     if (at_word("SCHEMA")) return assert_schema(a.exists);
     consume_word("TOPIC");
     a.topic_loc = cur().loc;
-    if (at(TokenKind::String)) {  // as PRINT: a topic name keeps its case
-      a.topic = cur().text;
-      advance();
-    } else {
-      if (!at_identifier()) fail_expecting("a topic name");
-      a.topic = cur().kind == TokenKind::Word ? cur().raw : cur().text;
-      advance();
-    }
+    a.topic = case_kept_name("a topic name");  // as PRINT's
     if (accept_word("WITH")) a.properties = properties();
     if (accept_word("TIMEOUT")) a.timeout_ms = duration();
     return a;
@@ -541,16 +541,7 @@ class Parser {
     a.exists = exists;
     a.loc = cur().loc;
     consume_word("SCHEMA");
-    if (accept_word("SUBJECT")) {
-      if (at(TokenKind::String)) {  // a subject keeps its case, as a topic does
-        a.subject = cur().text;
-        advance();
-      } else {
-        if (!at_identifier()) fail_expecting("a subject name");
-        a.subject = cur().kind == TokenKind::Word ? cur().raw : cur().text;
-        advance();
-      }
-    }
+    if (accept_word("SUBJECT")) a.subject = case_kept_name("a subject name");
     if (accept_word("ID")) {
       const Token& t = cur();
       if (!at(TokenKind::Integer)) fail_expecting("an integer schema id");
