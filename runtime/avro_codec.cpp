@@ -1452,4 +1452,84 @@ std::string as_record(std::string_view schema_json, const std::string& field, bo
       .dump();
 }
 
+namespace {
+
+bool is_named(const Json& j) {
+  if (!j.is_object()) return false;
+  const std::string type = j.value("type", "");
+  return (type == "record" || type == "enum" || type == "fixed") && j.contains("name") &&
+         j["name"].is_string();
+}
+
+// A named type's full name and its own namespace, given the enclosing one.
+std::pair<std::string, std::string> full_name_of(const Json& j, const std::string& enclosing) {
+  const std::string name = j["name"].get<std::string>();
+  if (name.find('.') != std::string::npos) return {name, name.substr(0, name.rfind('.'))};
+  std::string ns = enclosing;
+  if (auto it = j.find("namespace"); it != j.end() && it->is_string()) ns = it->get<std::string>();
+  return {ns.empty() ? name : ns + "." + name, ns};
+}
+
+// Puts each referenced definition (by full name) in place of its first use
+// in `j`, within namespace `ns`; `defined`: the full names met so far.
+void inline_references(Json& j, const std::string& ns, std::map<std::string, Json>& pending,
+                       std::set<std::string>& defined) {
+  if (j.is_string()) {
+    const std::string ref = j.get<std::string>();
+    std::string full = ref;
+    if (ref.find('.') == std::string::npos && !ns.empty() && pending.count(ns + "." + ref))
+      full = ns + "." + ref;
+    auto it = pending.find(full);
+    if (it == pending.end() || defined.count(full)) return;
+    Json def = std::move(it->second);
+    pending.erase(it);
+    // Its own namespace, written out, so that it keeps it where it lands.
+    const auto [def_full, def_ns] = full_name_of(def, "");
+    def["name"] = def_full;
+    def.erase("namespace");
+    j = std::move(def);
+    defined.insert(def_full);
+    inline_references(j, def_ns, pending, defined);
+    return;
+  }
+  if (j.is_array()) {
+    for (Json& e : j) inline_references(e, ns, pending, defined);
+    return;
+  }
+  if (!j.is_object()) return;
+  std::string inner = ns;
+  if (is_named(j)) {
+    const auto [full, own] = full_name_of(j, ns);
+    defined.insert(full);
+    inner = own;
+  }
+  for (const char* key : {"type", "items", "values"})
+    if (auto it = j.find(key); it != j.end()) inline_references(*it, inner, pending, defined);
+  if (auto fields = j.find("fields"); fields != j.end() && fields->is_array())
+    for (Json& f : *fields)
+      if (auto t = f.find("type"); f.is_object() && t != f.end())
+        inline_references(*t, inner, pending, defined);
+}
+
+}  // namespace
+
+Expected<std::string> with_references(
+    std::string_view schema_json,
+    const std::vector<std::pair<std::string, std::string>>& referenced) {
+  if (referenced.empty()) return std::string(schema_json);
+  std::map<std::string, Json> pending;
+  for (const auto& [name, text] : referenced) {
+    auto def = Json::parse(text, nullptr, false);
+    if (!is_named(def))
+      return Error::fatal("schema reference '" + name +
+                          "': not an Avro record, enum or fixed type");
+    pending.emplace(full_name_of(def, "").first, std::move(def));
+  }
+  auto j = Json::parse(schema_json, nullptr, false);
+  if (j.is_discarded()) return std::string(schema_json);  // avro-c says what is wrong
+  std::set<std::string> defined;
+  inline_references(j, "", pending, defined);
+  return j.dump();
+}
+
 }  // namespace rivulet::avro

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/data_type.hpp"
@@ -57,6 +58,20 @@ std::string schema_for(const std::vector<Column>& value_columns);
 // `wrapped`, when given, says which.
 std::string as_record(std::string_view schema_json, const std::string& field,
                       bool* wrapped = nullptr);
+
+// A schema that uses named types defined in other schemas (Confluent's
+// schema references: `referenced`, the texts runtime/schema_registry's
+// referenced_schemas gives, each one named type, those it uses before it),
+// made whole: each referenced type's definition put in place of its first
+// use, as Avro's Java parser reads such a schema after its references. A
+// use by full name ("shop.Address") or by a name relative to the enclosing
+// namespace ("Address" inside namespace shop) is found; a referenced type
+// without a namespace used inside a namespace keeps its own (null)
+// namespace. A referenced text that is not a named type, or not JSON, is a
+// Fatal error. Without references, the schema as it is.
+Expected<std::string> with_references(
+    std::string_view schema_json,
+    const std::vector<std::pair<std::string, std::string>>& referenced);
 
 // One Avro writer schema compiled once, converting its binary encoding to
 // and from Values. Owned by one codec; not thread-safe (it keeps avro-c's

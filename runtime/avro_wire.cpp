@@ -106,6 +106,15 @@ class AvroWireCodec final : public Codec {
       return Error::data("schema id " + std::to_string(id) + " is a " + schema->type +
                          " schema, not an AVRO one");
     std::string text = schema->schema;
+    if (!schema->references.empty()) {  // named types defined in other subjects
+      auto imports = referenced_schemas(*registry_, schema->references);
+      if (!imports)
+        return Error::data("schema id " + std::to_string(id) + ": " + imports.error().message);
+      auto whole = avro::with_references(text, *imports);
+      if (!whole)
+        return Error::data("schema id " + std::to_string(id) + ": " + whole.error().message);
+      text = std::move(*whole);
+    }
     if (part_ != Part::Value) {
       bool wrapped = false;
       text = avro::as_record(schema->schema, columns_.front().name, &wrapped);

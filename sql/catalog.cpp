@@ -151,7 +151,13 @@ Expected<std::vector<Column>> columns_of_schema(SchemaRegistry& registry, const 
                                                 const RegisteredSchema& schema, bool key,
                                                 const std::string& full_name) {
   const std::string& text = schema.schema;
-  if (format == "AVRO") return avro::columns_of(key ? avro::as_record(text, "ROWKEY") : text);
+  if (format == "AVRO") {
+    auto imports = referenced_schemas(registry, schema.references);
+    if (!imports) return imports.error();
+    auto whole = avro::with_references(text, *imports);
+    if (!whole) return whole.error();
+    return avro::columns_of(key ? avro::as_record(*whole, "ROWKEY") : *whole);
+  }
   if (format == "PROTOBUF") {
     auto imports = referenced_schemas(registry, schema.references);
     if (!imports) return imports.error();

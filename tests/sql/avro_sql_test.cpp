@@ -326,6 +326,28 @@ TEST_CASE("avro: WRAP_SINGLE_VALUE=false reads and writes a bare value", "[sql][
   CHECK(d.data_errors()[0].error.message.find("wire format (AVRO)") != std::string::npos);
 }
 
+TEST_CASE("avro: columns inferred through schema references", "[sql][avro]") {
+  UseRegistry use;
+  auto& r = *use.registry;
+  const std::string address = R"({"type":"record","name":"Address","namespace":"shop",)"
+                              R"("fields":[{"name":"city","type":"string"}]})";
+  REQUIRE(r.register_schema("shop.Address", address).ok());
+  REQUIRE(r.register_with_references(
+               "orders-value",
+               R"({"type":"record","name":"Order","namespace":"shop","fields":[)"
+               R"({"name":"id","type":"long"},{"name":"ship","type":"Address"}]})",
+               "AVRO", {{"shop.Address", "shop.Address", 1}})
+              .ok());
+  SqlEngine engine;
+  REQUIRE(error_of(engine.execute_script(
+              "CREATE STREAM ORDERS WITH (kafka_topic='orders', value_format='AVRO');")) ==
+          "accepted");
+  std::vector<std::string> got;
+  for (const Column& c : engine.catalog().find("ORDERS")->schema.columns)
+    got.push_back(c.name + " " + c.type->to_string());
+  CHECK(got == std::vector<std::string>{"ID BIGINT", "SHIP STRUCT<CITY STRING>"});
+}
+
 TEST_CASE("avro: declared columns read a newer schema's records by name", "[sql][avro]") {
   UseRegistry use;
   SqlEngine engine;
