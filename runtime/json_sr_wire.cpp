@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -20,27 +21,42 @@ using json = nlohmann::ordered_json;
 
 constexpr const char* kConnect = "org.apache.kafka.connect.data.";
 
-// Reads one JSON Schema into a SQL type. `root`: the document, for "$ref".
+// Reads one JSON Schema into a SQL type. `root`: the document, for "$ref";
+// `documents`: the schemas its references name (a $ref "customer.json" or
+// "customer.json#/definitions/Address" reads that document).
 class Reader {
  public:
-  explicit Reader(const json& root) : root_(root) {}
+  Reader(const json& root, const std::map<std::string, json>& documents)
+      : root_(&root), documents_(documents) {}
 
   Expected<DataTypePtr> type(const json& s, const std::string& path, int depth) const {
     if (depth > kMaxValueDepth)
       return refuse(path, "nesting deeper than " + std::to_string(kMaxValueDepth) + " levels");
     if (!s.is_object()) return refuse(path, "a schema that is not an object: " + s.dump());
     if (auto ref = s.find("$ref"); ref != s.end()) {
-      if (!ref->is_string() || ref->get<std::string>().rfind("#", 0) != 0)
-        return refuse(path, "a $ref outside the schema: " + ref->dump());
-      const std::string pointer = ref->get<std::string>().substr(1);
+      if (!ref->is_string()) return refuse(path, "a $ref that is not a string: " + ref->dump());
+      const std::string target = ref->get<std::string>();
+      const size_t hash = target.find('#');
+      const json* document = root_;
+      if (hash != 0) {  // another document: one of the schema's references
+        auto it = documents_.find(target.substr(0, hash));
+        if (it == documents_.end())
+          return refuse(path, "a $ref outside the schema and its references: " + ref->dump());
+        document = &it->second;
+      }
       json::json_pointer p;
       try {
-        p = json::json_pointer(pointer);
+        p = json::json_pointer(hash == std::string::npos ? "" : target.substr(hash + 1));
       } catch (const json::exception&) {
         return refuse(path, "a $ref that is no JSON pointer: " + ref->dump());
       }
-      if (!root_.contains(p)) return refuse(path, "a $ref to nothing: " + ref->dump());
-      return type(root_.at(p), path, depth + 1);
+      if (!document->contains(p)) return refuse(path, "a $ref to nothing: " + ref->dump());
+      // Within that document, "#/..." is that document's.
+      const json* outer = root_;
+      root_ = document;
+      auto t = type(document->at(p), path, depth + 1);
+      root_ = outer;
+      return t;
     }
     for (const char* combined : {"oneOf", "anyOf"}) {
       auto it = s.find(combined);
@@ -173,7 +189,8 @@ class Reader {
     return DataType::decimal(*precision, *scale);
   }
 
-  const json& root_;
+  mutable const json* root_;
+  const std::map<std::string, json>& documents_;
 };
 
 Expected<json> parse(std::string_view text) {
@@ -251,10 +268,29 @@ json object_of(const std::vector<Column>& columns, bool skip_keys) {
 
 }  // namespace
 
-Expected<std::vector<Column>> columns_of(std::string_view schema_json) {
+namespace {
+
+// The referenced schemas parsed, by the names their $refs use.
+Expected<std::map<std::string, json>> documents_of(const References& referenced) {
+  std::map<std::string, json> out;
+  for (const auto& [name, text] : referenced) {
+    auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded())
+      return Error::fatal("the JSON schema reference '" + name + "' is not JSON");
+    out.emplace(name, std::move(j));
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<std::vector<Column>> columns_of(std::string_view schema_json,
+                                         const References& referenced) {
   auto j = parse(schema_json);
   if (!j) return j.error();
-  Reader reader(*j);
+  auto documents = documents_of(referenced);
+  if (!documents) return documents.error();
+  Reader reader(*j, *documents);
   auto top = reader.type(*j, "", 0);
   if (!top) return top.error();
   if ((*top)->kind != TypeKind::Struct)
@@ -265,10 +301,12 @@ Expected<std::vector<Column>> columns_of(std::string_view schema_json) {
   return out;
 }
 
-Expected<DataTypePtr> type_of(std::string_view schema_json) {
+Expected<DataTypePtr> type_of(std::string_view schema_json, const References& referenced) {
   auto j = parse(schema_json);
   if (!j) return j.error();
-  return Reader(*j).type(*j, "", 0);
+  auto documents = documents_of(referenced);
+  if (!documents) return documents.error();
+  return Reader(*j, *documents).type(*j, "", 0);
 }
 
 std::string schema_for(const std::vector<Column>& value_columns) {
@@ -354,15 +392,16 @@ class JsonSrCodec final : public Codec {
 // writes the column's name, "ID", which a property "id" does not describe)
 // that maps to the column's type; or, `bare`, the one column's type alone.
 // Such a schema (a producer's) describes the rows a query writes.
-bool declares(const std::string& text, const std::vector<Column>& columns, bool bare) {
+bool declares(const std::string& text, const json_schema::References& referenced,
+              const std::vector<Column>& columns, bool bare) {
   if (bare) {
-    auto type = json_schema::type_of(text);
+    auto type = json_schema::type_of(text, referenced);
     return type && columns.size() == 1 && **type == *columns.front().type;
   }
   auto j = nlohmann::json::parse(text, nullptr, false);
   auto props = j.is_object() ? j.find("properties") : j.end();
   if (props == j.end() || !props->is_object()) return false;
-  auto fields = json_schema::columns_of(text);  // the types (names upper-cased)
+  auto fields = json_schema::columns_of(text, referenced);  // the types (names upper-cased)
   if (!fields) return false;
   for (const Column& c : columns) {
     if (!props->contains(c.name)) return false;
@@ -379,9 +418,10 @@ bool declares(const std::string& text, const std::vector<Column>& columns, bool 
 Expected<int> registered(SchemaRegistry& registry, const std::string& subject,
                          const std::string& schema, const std::vector<Column>& columns, bool bare,
                          bool key) {
-  if (auto latest = registry.latest(subject);
-      latest && latest->type == kJsonSchemaType && declares(latest->schema, columns, bare))
-    return latest->id;
+  if (auto latest = registry.latest(subject); latest && latest->type == kJsonSchemaType) {
+    auto referenced = referenced_schemas(registry, latest->references);
+    if (referenced && declares(latest->schema, *referenced, columns, bare)) return latest->id;
+  }
   auto id = registry.register_schema(subject, schema, kJsonSchemaType);
   if (!id)
     return Error::fatal("could not register the JSON_SR " + std::string(key ? "key " : "") +

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/codec.hpp"
@@ -42,16 +43,24 @@ namespace json_schema {
 // MAP (string keys; Connect's array of key-value entries, a map of other
 // keys, is refused); an object with properties -> STRUCT; a "oneOf" (or
 // "anyOf", or a "type" list) of "null" and one other schema -> that
-// schema's type; "$ref" to "#/..." within the document followed. Anything
+// schema's type; "$ref" to "#/..." within the document, or to a referenced
+// document (below), followed. Anything
 // else (another union, an array without items, a schema with no type, a
 // top level that is not an object, nesting deeper than kMaxValueDepth, two
 // properties equal but for case) is a Fatal error naming the property path,
 // e.g. `property ADDRESS.ZIP: a oneOf of 2 types other than null has no
 // SQL type`.
-Expected<std::vector<Column>> columns_of(std::string_view schema_json);
+// `referenced`: the schemas the schema's references name (Confluent's JSON
+// Schema references: runtime/schema_registry's referenced_schemas), by the
+// names a "$ref" uses: "customer.json" reads that document,
+// "customer.json#/definitions/Address" a part of it (and a "#/..." within
+// it, its own).
+using References = std::vector<std::pair<std::string, std::string>>;
+Expected<std::vector<Column>> columns_of(std::string_view schema_json,
+                                         const References& referenced = {});
 
 // The type of one JSON Schema (a single key written bare, "integer").
-Expected<DataTypePtr> type_of(std::string_view schema_json);
+Expected<DataTypePtr> type_of(std::string_view schema_json, const References& referenced = {});
 
 // The JSON Schema ksqlDB registers for these value columns (key columns
 // skipped), Confluent's JsonSchemaData's shape: {"type":"object",

@@ -163,13 +163,15 @@ Expected<std::vector<Column>> columns_of_schema(SchemaRegistry& registry, const 
     if (!imports) return imports.error();
     return protobuf::columns_of(text, full_name, *imports);
   }
+  auto referenced = referenced_schemas(registry, schema.references);  // JSON Schema's $refs
+  if (!referenced) return referenced.error();
   if (key) {
-    auto type = json_schema::type_of(text);
+    auto type = json_schema::type_of(text, *referenced);
     if (!type) return type.error();
     if ((*type)->kind != TypeKind::Struct)
       return std::vector<Column>{Column{"ROWKEY", *type, false}};
   }
-  return json_schema::columns_of(text);
+  return json_schema::columns_of(text, *referenced);
 }
 
 // The columns the registry gives one side of a topic (KEY_SCHEMA_ID or

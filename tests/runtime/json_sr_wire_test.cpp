@@ -144,7 +144,7 @@ TEST_CASE("json schema: schemas with no SQL columns are refused with the propert
   CHECK(refused(R"({"type":"object","properties":{"A":{"$ref":"#/nowhere"}}})") ==
         "property A: a $ref to nothing: \"#/nowhere\"");
   CHECK(refused(R"({"type":"object","properties":{"A":{"$ref":"other.json"}}})") ==
-        "property A: a $ref outside the schema: \"other.json\"");
+        "property A: a $ref outside the schema and its references: \"other.json\"");
   CHECK(refused(R"({"type":"object","properties":{"A":{"type":"array"}}})") ==
         "property A: an array without one schema for its items has no SQL type");
   CHECK(refused(R"({"type":"object","properties":{"M":{"type":"array","connect.type":"map",
@@ -155,6 +155,43 @@ TEST_CASE("json schema: schemas with no SQL columns are refused with the propert
   // A $ref to itself ends at the depth bound, not in a stack overflow.
   CHECK(refused(R"({"type":"object","properties":{"A":{"$ref":"#/properties/A"}}})")
             .find("nesting deeper than") != std::string::npos);
+}
+
+// Confluent's JSON Schema references: a $ref naming another registered
+// schema (by the reference's name), whole or a part of it, whose own
+// "#/..." refs are its own; and through the registry.
+TEST_CASE("json schema: $refs to referenced schemas", "[runtime][json_sr]") {
+  const std::string customer =
+      R"({"type":"object","properties":{"name":{"type":"string"},)"
+      R"("address":{"$ref":"#/definitions/Address"}},)"
+      R"("definitions":{"Address":{"type":"object","properties":{"city":{"type":"string"}}}}})";
+  const std::string order = R"({"type":"object","properties":{"id":{"type":"integer"},)"
+                            R"("buyer":{"$ref":"customer.json"},)"
+                            R"("ship":{"$ref":"customer.json#/definitions/Address"}}})";
+  const json_schema::References refs = {{"customer.json", customer}};
+  auto cols = json_schema::columns_of(order, refs);
+  REQUIRE(cols.ok());
+  std::vector<std::string> got;
+  for (const Column& c : *cols) got.push_back(c.name + " " + c.type->to_string());
+  CHECK(got == std::vector<std::string>{"ID BIGINT",
+                                        "BUYER STRUCT<NAME STRING, ADDRESS STRUCT<CITY STRING>>",
+                                        "SHIP STRUCT<CITY STRING>"});
+  CHECK_FALSE(json_schema::columns_of(order).ok());  // without its references
+  CHECK(json_schema::columns_of(order, {{"customer.json", "not json"}}).error().message ==
+        "the JSON schema reference 'customer.json' is not JSON");
+
+  // Through the registry: the references of the subject's schema.
+  MemorySchemaRegistry registry;
+  REQUIRE(registry.register_schema("customer", customer, "JSON").ok());
+  REQUIRE(registry
+              .register_with_references("orders-value", order, "JSON",
+                                        {{"customer.json", "customer", 1}})
+              .ok());
+  auto latest = registry.latest("orders-value");
+  REQUIRE(latest.ok());
+  auto resolved = referenced_schemas(registry, latest->references);
+  REQUIRE(resolved.ok());
+  CHECK(json_schema::columns_of(latest->schema, *resolved).ok());
 }
 
 TEST_CASE("json_sr wire: values read after the prefix, written with the subject's id",

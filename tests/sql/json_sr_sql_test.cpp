@@ -160,6 +160,28 @@ TEST_CASE("json_sr: a producer's schema that declares the columns is kept", "[sq
   CHECK(use.registry->latest("totals3-value")->id != 90);
 }
 
+TEST_CASE("json_sr: columns inferred through schema references", "[sql][json_sr]") {
+  UseRegistry use;
+  REQUIRE(use.registry
+              ->register_schema("customer",
+                                R"({"type":"object","properties":{"city":{"type":"string"}}})",
+                                "JSON")
+              .ok());
+  REQUIRE(
+      use.registry
+          ->register_with_references("sales-value",
+                                     R"({"type":"object","properties":{"id":{"type":"integer"},)"
+                                     R"("buyer":{"$ref":"customer.json"}}})",
+                                     "JSON", {{"customer.json", "customer", 1}})
+          .ok());
+  SqlEngine engine;
+  REQUIRE(error_of(engine.execute_script(
+              "CREATE STREAM SALES WITH (kafka_topic='sales', value_format='JSON_SR');")) ==
+          "accepted");
+  CHECK(described(engine, "SALES") ==
+        std::vector<std::string>{"ID BIGINT", "BUYER STRUCT<CITY STRING>"});
+}
+
 TEST_CASE("json_sr: keys in the wire format and inferred by id", "[sql][json_sr]") {
   UseRegistry use;
   REQUIRE(use.registry->register_schema("later-value", R"({"type":"string"})", "JSON").ok());
