@@ -41,13 +41,14 @@ enum class Part { Value, Key, BareValue };
 class AvroWireCodec final : public Codec {
  public:
   AvroWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
-                std::string subject, Part part)
+                std::string subject, Part part, int writer_id)
       : schema_(std::move(schema)),
         registry_(std::move(registry)),
         subject_(std::move(subject)),
         part_(part),
         columns_(part == Part::Key ? as_value_columns(schema_->key_columns())
-                                   : schema_->value_columns()) {}
+                                   : schema_->value_columns()),
+        writer_id_(writer_id) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
     const auto id = wire_schema_id(bytes);
@@ -138,7 +139,7 @@ class AvroWireCodec final : public Codec {
   std::vector<Column> columns_;
   // Per codec instance (one per task and thread, as every codec).
   mutable std::unordered_map<int, std::unique_ptr<avro::Datum>> datums_;
-  mutable int writer_id_ = 0;
+  mutable int writer_id_;  // 0 until the first encode chooses, unless given
 };
 
 }  // namespace
@@ -179,23 +180,23 @@ std::string key_subject(std::string_view topic) {
 
 std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
-                                       std::string subject) {
+                                       std::string subject, int writer_id) {
   return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry), std::move(subject),
-                                         Part::Value);
+                                         Part::Value, writer_id);
 }
 
 std::unique_ptr<Codec> make_avro_bare_value_codec(std::shared_ptr<const Schema> values,
                                                   std::shared_ptr<SchemaRegistry> registry,
-                                                  std::string subject) {
+                                                  std::string subject, int writer_id) {
   return std::make_unique<AvroWireCodec>(std::move(values), std::move(registry), std::move(subject),
-                                         Part::BareValue);
+                                         Part::BareValue, writer_id);
 }
 
 std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,
-                                           std::string subject) {
+                                           std::string subject, int writer_id) {
   return std::make_unique<AvroWireCodec>(std::move(schema), std::move(registry), std::move(subject),
-                                         Part::Key);
+                                         Part::Key, writer_id);
 }
 
 namespace {

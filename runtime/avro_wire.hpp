@@ -39,13 +39,17 @@ void append_wire_prefix(std::string& out, int id);
 Error not_in_wire_format(std::string_view bytes, std::string_view format,
                          std::string_view then = "");
 
+// `writer_id` (the codecs below): a schema id to write with, as ksqlDB writes
+// with a source's VALUE_SCHEMA_ID / KEY_SCHEMA_ID; 0: the subject's latest
+// when it holds the row, else the codec's own schema, registered.
+
 // "<topic>-value": the subject of a topic's value schemas (Confluent's
 // TopicNameStrategy).
 std::string value_subject(std::string_view topic);
 
 std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
                                        std::shared_ptr<SchemaRegistry> registry,
-                                       std::string subject);
+                                       std::string subject, int writer_id = 0);
 
 // WRAP_SINGLE_VALUE=false: the one value column of `values` alone, written
 // as its bare Avro type (["null", "long"]), as a single key is; a writer
@@ -53,7 +57,7 @@ std::unique_ptr<Codec> make_avro_codec(std::shared_ptr<const Schema> values,
 // name).
 std::unique_ptr<Codec> make_avro_bare_value_codec(std::shared_ptr<const Schema> values,
                                                   std::shared_ptr<SchemaRegistry> registry,
-                                                  std::string subject);
+                                                  std::string subject, int writer_id = 0);
 
 // "<topic>-key".
 std::string key_subject(std::string_view topic);
@@ -64,7 +68,7 @@ std::string key_subject(std::string_view topic);
 // schema that is not a record is read as the one key column's type.
 std::unique_ptr<Codec> make_avro_key_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,
-                                           std::string subject);
+                                           std::string subject, int writer_id = 0);
 
 // Registers the key schema of `schema`'s key columns under `subject`.
 Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,

@@ -343,12 +343,14 @@ bool holds(const std::string& text, const std::vector<std::string>& columns) {
 class JsonSrCodec final : public Codec {
  public:
   JsonSrCodec(std::unique_ptr<Codec> json, std::shared_ptr<SchemaRegistry> registry,
-              std::string subject, std::string schema, std::vector<std::string> columns)
+              std::string subject, std::string schema, std::vector<std::string> columns,
+              int writer_id)
       : json_(std::move(json)),
         registry_(std::move(registry)),
         subject_(std::move(subject)),
         schema_(std::move(schema)),
-        columns_(std::move(columns)) {}
+        columns_(std::move(columns)),
+        writer_id_(writer_id) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
     if (!wire_schema_id(bytes)) return not_in_wire_format(bytes, "JSON_SR", ", then JSON");
@@ -384,7 +386,7 @@ class JsonSrCodec final : public Codec {
   std::string subject_;
   std::string schema_;
   std::vector<std::string> columns_;
-  mutable int writer_id_ = 0;  // per codec instance (one per task and thread)
+  mutable int writer_id_;  // per codec instance (one per task and thread); 0: not chosen yet
 };
 
 // Whether the JSON schema `text` declares these columns with their types:
@@ -435,9 +437,9 @@ Expected<int> registered(SchemaRegistry& registry, const std::string& subject,
 std::unique_ptr<Codec> make_json_sr_codec(std::unique_ptr<Codec> json,
                                           std::shared_ptr<SchemaRegistry> registry,
                                           std::string subject, std::string schema,
-                                          std::vector<std::string> columns) {
+                                          std::vector<std::string> columns, int writer_id) {
   return std::make_unique<JsonSrCodec>(std::move(json), std::move(registry), std::move(subject),
-                                       std::move(schema), std::move(columns));
+                                       std::move(schema), std::move(columns), writer_id);
 }
 
 Expected<int> register_json_value_schema(SchemaRegistry& registry, const std::string& subject,

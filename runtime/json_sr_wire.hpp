@@ -90,11 +90,12 @@ std::string key_schema_for(const std::vector<Column>& key_columns);
 // writes the text after the prefix). `schema`: the JSON Schema this codec
 // registers when it writes and the subject's latest cannot serve;
 // `columns`: the names the latest must hold (empty for a bare value or
-// key).
+// key). `writer_id`: a schema id to label the records with (ksqlDB's
+// VALUE_SCHEMA_ID / KEY_SCHEMA_ID); 0: as above.
 std::unique_ptr<Codec> make_json_sr_codec(std::unique_ptr<Codec> json,
                                           std::shared_ptr<SchemaRegistry> registry,
                                           std::string subject, std::string schema,
-                                          std::vector<std::string> columns);
+                                          std::vector<std::string> columns, int writer_id = 0);
 
 // Registers the JSON Schema of `values` (of `schema`'s key columns) under
 // `subject` (`bare`: the one value column written bare,

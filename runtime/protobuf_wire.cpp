@@ -44,13 +44,14 @@ bool holds(SchemaRegistry& registry, const RegisteredSchema& schema, const std::
 class ProtobufWireCodec final : public Codec {
  public:
   ProtobufWireCodec(std::shared_ptr<const Schema> schema, std::shared_ptr<SchemaRegistry> registry,
-                    std::string subject, std::string full_name, bool key)
+                    std::string subject, std::string full_name, bool key, int writer_id)
       : schema_(std::move(schema)),
         registry_(std::move(registry)),
         subject_(std::move(subject)),
         full_name_(std::move(full_name)),
         key_(key),
-        columns_(columns_for(*schema_, key)) {}
+        columns_(columns_for(*schema_, key)),
+        writer_id_(writer_id) {}
 
   Expected<Value> decode(std::string_view bytes) const override {
     const auto id = wire_schema_id(bytes);
@@ -71,14 +72,16 @@ class ProtobufWireCodec final : public Codec {
 
   Expected<std::string> encode(const Value& v) const override {
     const Value row = single_key() ? Value::structure({{columns_.front().name, v}}) : v;
-    if (writer_id_ == 0) {
-      // The subject's latest schema when it can write the row (for a
-      // query's output, what the planner registered or found), else this
-      // codec's, registered now.
-      if (auto latest = registry_->latest(subject_);
-          latest && holds(*registry_, *latest, full_name_, columns_)) {
-        auto message = message_for(latest->id);
-        if (message && (*message)->encode(row)) writer_id_ = latest->id;
+    if (writer_prefix_.empty()) {
+      // The schema id given, else the subject's latest schema when it can
+      // write the row (for a query's output, what the planner registered or
+      // found), else this codec's, registered now.
+      if (writer_id_ == 0) {
+        if (auto latest = registry_->latest(subject_);
+            latest && holds(*registry_, *latest, full_name_, columns_)) {
+          auto message = message_for(latest->id);
+          if (message && (*message)->encode(row)) writer_id_ = latest->id;
+        }
       }
       if (writer_id_ == 0) {
         auto id = register_protobuf_schema(*registry_, subject_, *schema_, key_, full_name_);
@@ -133,7 +136,7 @@ class ProtobufWireCodec final : public Codec {
   std::vector<Column> columns_;
   // Per codec instance (one per task and thread, as every codec).
   mutable std::unordered_map<int, std::unique_ptr<protobuf::Message>> messages_;
-  mutable int writer_id_ = 0;
+  mutable int writer_id_;              // 0 until the first encode chooses, unless given
   mutable std::string writer_prefix_;  // the prefix and message indexes encode writes
 };
 
@@ -197,16 +200,20 @@ Expected<bool> check_protobuf_nosr(const Schema& schema, bool key) {
 
 std::unique_ptr<Codec> make_protobuf_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,
-                                           std::string subject, std::string full_name) {
+                                           std::string subject, std::string full_name,
+                                           int writer_id) {
   return std::make_unique<ProtobufWireCodec>(std::move(schema), std::move(registry),
-                                             std::move(subject), std::move(full_name), false);
+                                             std::move(subject), std::move(full_name), false,
+                                             writer_id);
 }
 
 std::unique_ptr<Codec> make_protobuf_key_codec(std::shared_ptr<const Schema> schema,
                                                std::shared_ptr<SchemaRegistry> registry,
-                                               std::string subject, std::string full_name) {
+                                               std::string subject, std::string full_name,
+                                               int writer_id) {
   return std::make_unique<ProtobufWireCodec>(std::move(schema), std::move(registry),
-                                             std::move(subject), std::move(full_name), true);
+                                             std::move(subject), std::move(full_name), true,
+                                             writer_id);
 }
 
 Expected<int> register_protobuf_schema(SchemaRegistry& registry, const std::string& subject,

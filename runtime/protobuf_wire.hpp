@@ -30,12 +30,16 @@ inline constexpr const char* kProtobufSchemaType = "PROTOBUF";
 // `full_name`: the message to write (ksqlDB's VALUE_SCHEMA_FULL_NAME or
 // KEY_SCHEMA_FULL_NAME; empty: the schema's first message), and the name
 // of the top message of the schema registered for the columns.
+// `writer_id`: a schema id to write with (ksqlDB's VALUE_SCHEMA_ID /
+// KEY_SCHEMA_ID); 0: as above.
 std::unique_ptr<Codec> make_protobuf_codec(std::shared_ptr<const Schema> schema,
                                            std::shared_ptr<SchemaRegistry> registry,
-                                           std::string subject, std::string full_name);
+                                           std::string subject, std::string full_name,
+                                           int writer_id = 0);
 std::unique_ptr<Codec> make_protobuf_key_codec(std::shared_ptr<const Schema> schema,
                                                std::shared_ptr<SchemaRegistry> registry,
-                                               std::string subject, std::string full_name);
+                                               std::string subject, std::string full_name,
+                                               int writer_id = 0);
 
 // PROTOBUF_NOSR: the protobuf message alone, no registry, no prefix, no
 // message indexes. The schema is the one ksqlDB derives from the declared

@@ -485,4 +485,15 @@ Expected<std::string> Catalog::apply(const Statement& s) {
   return sql_error(s.loc, "not a catalog statement (CREATE with columns, DROP or ALTER)");
 }
 
+Expected<std::vector<Column>> registered_schema_columns(SchemaRegistry& registry,
+                                                        const std::string& format,
+                                                        const RegisteredSchema& schema, bool key,
+                                                        const std::string& full_name) {
+  const char* type = registry_schema_type(format);
+  if (!type || schema.type != type)
+    return Error::fatal("a " + schema.type + " schema: the " + format + " format writes " +
+                        (type ? type : "no") + " schemas");
+  return columns_of_schema(registry, format, schema, key, full_name);
+}
+
 }  // namespace rivulet::sql

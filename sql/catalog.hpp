@@ -17,6 +17,7 @@
 #include "operators/table_storage.hpp"
 #include "runtime/data_type.hpp"
 #include "runtime/error.hpp"
+#include "runtime/schema_registry.hpp"
 #include "sql/ast.hpp"
 
 namespace rivulet::sql {
@@ -109,5 +110,16 @@ class Catalog {
 // Column names the engine reserves (pseudo columns): ROWTIME, ROWPARTITION,
 // ROWOFFSET, WINDOWSTART, WINDOWEND.
 bool is_reserved_column_name(std::string_view upper);
+
+// The columns a registered schema gives in `format` (AVRO, PROTOBUF,
+// JSON_SR), as schema inference reads them: a record's (a message's, an
+// object's) fields, its references resolved; `key` (or a bare value): a
+// schema that is not a record is one column, ROWKEY. `full_name`: the
+// PROTOBUF message (empty: the first). Errors: a schema of another type,
+// or one without SQL columns.
+Expected<std::vector<Column>> registered_schema_columns(SchemaRegistry& registry,
+                                                        const std::string& format,
+                                                        const RegisteredSchema& schema, bool key,
+                                                        const std::string& full_name);
 
 }  // namespace rivulet::sql

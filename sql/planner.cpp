@@ -188,12 +188,13 @@ char delimiter_of(const SourceInfo& s, const char* property) {
 // `named`: the columns the subject's latest schema must name to label
 // what this writes (none: a bare value).
 CodecFactory json_sr(CodecFactory json, std::shared_ptr<SchemaRegistry> registry,
-                     std::string subject, std::string schema, const std::vector<Column>& named) {
+                     std::string subject, std::string schema, const std::vector<Column>& named,
+                     int writer_id) {
   std::vector<std::string> names;
   for (const Column& c : named) names.push_back(c.name);
   return [json = std::move(json), registry = std::move(registry), subject = std::move(subject),
-          schema = std::move(schema), names = std::move(names)] {
-    return make_json_sr_codec(json(), registry, subject, schema, names);
+          schema = std::move(schema), names = std::move(names), writer_id] {
+    return make_json_sr_codec(json(), registry, subject, schema, names, writer_id);
   };
 }
 
@@ -211,27 +212,83 @@ std::string full_name(const SourceInfo& s, bool key) {
   return s.properties.text(key ? "KEY_SCHEMA_FULL_NAME" : "VALUE_SCHEMA_FULL_NAME").value_or("");
 }
 
+// ksqlDB's KEY_SCHEMA_ID / VALUE_SCHEMA_ID: the registered schema a
+// source's keys (values) are read as and written with; 0 when not given.
+int schema_id(const SourceInfo& s, bool key) {
+  const Property* p = s.properties.find(key ? "KEY_SCHEMA_ID" : "VALUE_SCHEMA_ID");
+  return p && p->value.kind() == TypeKind::Int && p->value.as_int32() > 0 ? p->value.as_int32() : 0;
+}
+
+// The schema a query writes one side of `sink` with, when that side is in a
+// registry format: the one *_SCHEMA_ID names, checked to be of the format's
+// type and to have a field for each column (one column: any one field);
+// else ksqlDB's for the columns, registered (unless the subject's latest
+// already serves). 0 when the side is in no registry format.
+Expected<int> sink_schema(SchemaRegistry& registry, const SourceInfo& sink, bool key) {
+  const std::string& format = key ? sink.key_format : sink.value_format;
+  if (format != "AVRO" && format != "PROTOBUF" && format != "JSON_SR") return 0;
+  if (key && sink.schema.key_columns().empty()) return 0;
+  const std::string subject = key ? key_subject(sink.topic) : value_subject(sink.topic);
+  const bool bare = !key && unwrapped_single_value(sink);
+  if (const int id = schema_id(sink, key)) {
+    const char* property = key ? "KEY_SCHEMA_ID" : "VALUE_SCHEMA_ID";
+    const std::string which = std::string(property) + "=" + std::to_string(id);
+    auto schema = registry.schema_by_id(id);
+    if (!schema)
+      return Error::fatal(which + ": the schema registry " + registry.where() + " has none (" +
+                          schema.error().message + ")");
+    const std::vector<Column> columns =
+        key ? sink.schema.key_columns() : value_schema(sink)->columns;
+    auto fields =
+        registered_schema_columns(registry, format, *schema, key || bare, full_name(sink, key));
+    if (!fields) return Error::fatal(which + ": " + fields.error().message);
+    if (columns.size() == 1 && fields->size() == 1) return id;
+    for (const Column& c : columns) {
+      bool found = false;
+      for (const Column& f : *fields) found = found || iequals(f.name, c.name);
+      if (!found)
+        return Error::fatal(which + ": the schema has no field for column " + c.name +
+                            ", which the query writes");
+    }
+    return id;
+  }
+  if (format == "AVRO") {
+    if (key) return register_key_schema(registry, subject, sink.schema);
+    return bare ? register_bare_value_schema(registry, subject, *value_schema(sink))
+                : register_value_schema(registry, subject, *value_schema(sink));
+  }
+  if (format == "PROTOBUF")
+    return key ? register_protobuf_schema(registry, subject, sink.schema, true,
+                                          full_name(sink, true))
+               : register_protobuf_schema(registry, subject, *value_schema(sink), false,
+                                          full_name(sink, false));
+  return key ? register_json_key_schema(registry, subject, sink.schema)
+             : register_json_value_schema(registry, subject, *value_schema(sink), bare);
+}
+
 // AVRO or PROTOBUF values with a schema registry: every field of the
 // writer's schema read into `values`' columns.
 CodecFactory registry_value_codec(const SourceInfo& s, std::shared_ptr<const Schema> values,
                                   std::shared_ptr<SchemaRegistry> registry) {
+  const int id = schema_id(s, false);
   if (s.value_format == "AVRO" && unwrapped_single_value(s))  // WRAP_SINGLE_VALUE=false
-    return [values, registry, subject = value_subject(s.topic)] {
-      return make_avro_bare_value_codec(values, registry, subject);
+    return [values, registry, subject = value_subject(s.topic), id] {
+      return make_avro_bare_value_codec(values, registry, subject, id);
     };
   if (s.value_format == "PROTOBUF")
-    return [values, registry, subject = value_subject(s.topic), name = full_name(s, false)] {
-      return make_protobuf_codec(values, registry, subject, name);
+    return [values, registry, subject = value_subject(s.topic), name = full_name(s, false), id] {
+      return make_protobuf_codec(values, registry, subject, name, id);
     };
-  return [values, registry, subject = value_subject(s.topic)] {
-    return make_avro_codec(values, registry, subject);
+  return [values, registry, subject = value_subject(s.topic), id] {
+    return make_avro_codec(values, registry, subject, id);
   };
 }
 
 CodecFactory json_sr_values(const SourceInfo& s, CodecFactory json,
                             std::shared_ptr<SchemaRegistry> registry) {
   return json_sr(std::move(json), std::move(registry), value_subject(s.topic), json_value_schema(s),
-                 unwrapped_single_value(s) ? std::vector<Column>{} : value_schema(s)->columns);
+                 unwrapped_single_value(s) ? std::vector<Column>{} : value_schema(s)->columns,
+                 schema_id(s, false));
 }
 
 Expected<Serdes> serdes_for(const SourceInfo& s) {
@@ -247,18 +304,18 @@ Expected<Serdes> serdes_for(const SourceInfo& s) {
     out.key = codecs::kafka(keys[0].type);
   } else if (auto registry = s.key_format == "AVRO" ? schema_registry() : nullptr) {
     out.key = [schema = std::make_shared<const Schema>(s.schema), registry,
-               subject = key_subject(s.topic)] {
-      return make_avro_key_codec(schema, registry, subject);
+               subject = key_subject(s.topic), id = schema_id(s, true)] {
+      return make_avro_key_codec(schema, registry, subject, id);
     };
   } else if (auto registry = s.key_format == "PROTOBUF" ? schema_registry() : nullptr) {
     out.key = [schema = std::make_shared<const Schema>(s.schema), registry,
-               subject = key_subject(s.topic), name = full_name(s, true)] {
-      return make_protobuf_key_codec(schema, registry, subject, name);
+               subject = key_subject(s.topic), name = full_name(s, true), id = schema_id(s, true)] {
+      return make_protobuf_key_codec(schema, registry, subject, name, id);
     };
   } else if (auto registry = s.key_format == "JSON_SR" ? schema_registry() : nullptr) {
     out.key =
         json_sr(codecs::json(), registry, key_subject(s.topic), json_schema::key_schema_for(keys),
-                keys.size() == 1 ? std::vector<Column>{} : keys);
+                keys.size() == 1 ? std::vector<Column>{} : keys, schema_id(s, true));
   } else if (s.key_format == "PROTOBUF_NOSR") {
     out.key = [schema = std::make_shared<const Schema>(s.schema)] {
       return make_protobuf_nosr_key_codec(schema);
@@ -381,45 +438,15 @@ class QueryPlanner {
       node = e_.topology_.add_processor(name("sink-timestamp"), {*node}, sink_timestamp(sink_));
     auto serdes = serdes_for(sink_);
     if (!serdes) return sql_error(q_.loc, serdes.error().message);
-    // AVRO with a schema registry: the output's schema registered now, so
-    // that a refusal (incompatible with the subject's schemas, the
-    // registry unreachable) is the statement's error, not the records'.
-    if (auto registry = sink_.value_format == "AVRO" ? schema_registry() : nullptr) {
-      auto id =
-          unwrapped_single_value(sink_)
-              ? register_bare_value_schema(*registry, value_subject(sink_.topic),
-                                           *value_schema(sink_))
-              : register_value_schema(*registry, value_subject(sink_.topic), *value_schema(sink_));
-      if (!id) return sql_error(q_.loc, id.error().message);
-    }
-    if (auto registry = sink_.key_format == "AVRO" && !sink_.schema.key_columns().empty()
-                            ? schema_registry()
-                            : nullptr) {
-      auto id = register_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
-      if (!id) return sql_error(q_.loc, id.error().message);
-    }
-    if (auto registry = sink_.value_format == "PROTOBUF" ? schema_registry() : nullptr) {
-      auto id = register_protobuf_schema(*registry, value_subject(sink_.topic),
-                                         *value_schema(sink_), false, full_name(sink_, false));
-      if (!id) return sql_error(q_.loc, id.error().message);
-    }
-    if (auto registry = sink_.key_format == "PROTOBUF" && !sink_.schema.key_columns().empty()
-                            ? schema_registry()
-                            : nullptr) {
-      auto id = register_protobuf_schema(*registry, key_subject(sink_.topic), sink_.schema, true,
-                                         full_name(sink_, true));
-      if (!id) return sql_error(q_.loc, id.error().message);
-    }
-    if (auto registry = sink_.value_format == "JSON_SR" ? schema_registry() : nullptr) {
-      auto id = register_json_value_schema(*registry, value_subject(sink_.topic),
-                                           *value_schema(sink_), unwrapped_single_value(sink_));
-      if (!id) return sql_error(q_.loc, id.error().message);
-    }
-    if (auto registry = sink_.key_format == "JSON_SR" && !sink_.schema.key_columns().empty()
-                            ? schema_registry()
-                            : nullptr) {
-      auto id = register_json_key_schema(*registry, key_subject(sink_.topic), sink_.schema);
-      if (!id) return sql_error(q_.loc, id.error().message);
+    // AVRO, PROTOBUF and JSON_SR with a schema registry: the output's
+    // schemas registered now (or, given a *_SCHEMA_ID, checked), so that a
+    // refusal (incompatible with the subject's schemas, the registry
+    // unreachable) is the statement's error, not the records'.
+    if (auto registry = schema_registry()) {
+      for (const bool key : {false, true}) {
+        auto id = sink_schema(*registry, sink_, key);
+        if (!id) return sql_error(q_.loc, id.error().message);
+      }
     }
     // A CREATE TABLE AS SELECT keeps its rows for pull queries; a windowed
     // one each window until the records' time passes its end by the

@@ -348,6 +348,68 @@ TEST_CASE("avro: columns inferred through schema references", "[sql][avro]") {
   CHECK(got == std::vector<std::string>{"ID BIGINT", "SHIP STRUCT<CITY STRING>"});
 }
 
+// ksqlDB's VALUE_SCHEMA_ID is the schema records are written with too: an
+// INSERT INTO a stream declared with one, and a CREATE ... AS SELECT given
+// one, write with that schema (not the subject's latest, and nothing
+// registered); a schema without a field for a column is refused.
+TEST_CASE("avro: VALUE_SCHEMA_ID is the schema the output is written with", "[sql][avro]") {
+  UseRegistry use;
+  auto& r = *use.registry;
+  const std::string old_schema =
+      R"({"type":"record","name":"Sale","fields":[{"name":"item","type":"string"},)"
+      R"({"name":"qty","type":"long"},{"name":"note","type":["null","string"],"default":null}]})";
+  auto old_id = r.register_schema("sales-value", old_schema);
+  REQUIRE(old_id.ok());
+  auto newer = r.register_schema(
+      "sales-value", R"({"type":"record","name":"Sale","fields":[{"name":"item","type":"string"},)"
+                     R"({"name":"qty","type":"long"},{"name":"n","type":"int","default":0}]})");
+  REQUIRE(newer.ok());
+  const std::string id = std::to_string(*old_id);
+  SqlEngine engine;
+  auto ran = engine.execute_script(
+      "CREATE STREAM SRC (K STRING KEY, ITEM STRING, QTY BIGINT)\n"
+      "  WITH (kafka_topic='src', value_format='JSON');\n"
+      "CREATE STREAM SALES (K STRING KEY) WITH (kafka_topic='sales', value_format='AVRO',\n"
+      "  VALUE_SCHEMA_ID=" +
+      id +
+      ");\n"
+      "INSERT INTO SALES SELECT K, ITEM, QTY, CAST(NULL AS STRING) AS NOTE FROM SRC;\n"
+      "CREATE STREAM COPY WITH (kafka_topic='copy', value_format='AVRO', VALUE_SCHEMA_ID=" +
+      id + ") AS\n  SELECT K, ITEM, QTY FROM SRC;\n");
+  REQUIRE(error_of(ran) == "accepted");
+  CHECK(r.versions("sales-value") == std::vector<int>{1, 2});  // nothing registered
+  CHECK(r.versions("copy-value").empty());
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  auto& d = **driver;
+  d.pipe("src", std::string("k"), std::string(R"({"ITEM":"pen","QTY":3})"), 1);
+  for (const char* topic : {"sales", "copy"}) {
+    INFO(topic);
+    auto out = d.outputs(topic);
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].value.has_value());
+    CHECK(wire_schema_id(*out[0].value) == *old_id);
+    auto columns = avro::columns_of(old_schema);
+    REQUIRE(columns.ok());
+    auto read =
+        make_avro_codec(std::make_shared<Schema>(Schema{*columns}), use.registry, "sales-value")
+            ->decode(*out[0].value);
+    REQUIRE(read.ok());
+    CHECK(read->to_string() == R"({"ITEM":"pen","QTY":3,"NOTE":null})");
+  }
+  REQUIRE(d.data_errors().empty());
+
+  // A schema without a field the query writes.
+  SqlEngine refused;
+  CHECK(error_of(refused.execute_script(
+            "CREATE STREAM SRC (K STRING KEY, ITEM STRING, PRICE DOUBLE)\n"
+            "  WITH (kafka_topic='src', value_format='JSON');\n"
+            "CREATE STREAM COPY WITH (kafka_topic='copy', value_format='AVRO', VALUE_SCHEMA_ID=" +
+            id + ") AS\n  SELECT K, ITEM, PRICE FROM SRC;\n")) ==
+        "line 4:3: VALUE_SCHEMA_ID=" + id +
+            ": the schema has no field for column PRICE, which the query writes");
+}
+
 TEST_CASE("avro: declared columns read a newer schema's records by name", "[sql][avro]") {
   UseRegistry use;
   SqlEngine engine;

@@ -182,6 +182,30 @@ TEST_CASE("json_sr: columns inferred through schema references", "[sql][json_sr]
         std::vector<std::string>{"ID BIGINT", "BUYER STRUCT<CITY STRING>"});
 }
 
+TEST_CASE("json_sr: VALUE_SCHEMA_ID labels what a query writes", "[sql][json_sr]") {
+  UseRegistry use;
+  auto first = use.registry->register_schema(
+      "out-value", R"({"type":"object","properties":{"ITEM":{"type":"string"}}})", "JSON");
+  REQUIRE(first.ok());
+  REQUIRE(use.registry
+              ->register_schema("out-value", R"({"type":"object","properties":{"X":{}}})", "JSON")
+              .ok());
+  SqlEngine engine;
+  REQUIRE(error_of(engine.execute_script(
+              "CREATE STREAM SRC (K STRING KEY, ITEM STRING) WITH (kafka_topic='src',\n"
+              "  value_format='JSON');\n"
+              "CREATE STREAM OUT WITH (kafka_topic='out', value_format='JSON_SR',\n"
+              "  VALUE_SCHEMA_ID=" +
+              std::to_string(*first) + ") AS SELECT K, ITEM FROM SRC;\n")) == "accepted");
+  CHECK(use.registry->versions("out-value").size() == 2);  // nothing registered
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver.ok());
+  (*driver)->pipe("src", std::string("k"), std::string(R"({"ITEM":"pen"})"), 1);
+  auto out = (*driver)->outputs("out");
+  REQUIRE(out.size() == 1);
+  CHECK(*out[0].value == wire(*first, R"({"ITEM":"pen"})"));
+}
+
 TEST_CASE("json_sr: keys in the wire format and inferred by id", "[sql][json_sr]") {
   UseRegistry use;
   REQUIRE(use.registry->register_schema("later-value", R"({"type":"string"})", "JSON").ok());
