@@ -218,8 +218,8 @@ std::optional<std::string> skip_reason(const json& test,
 // a registry in memory holding them under "<topic>-key" and
 // "<topic>-value"; nullptr when no topic does. While it is the process's
 // registry, AVRO and PROTOBUF are the registry's wire format: the inputs
-// are written in it and the outputs read back from it (registry_encode,
-// registry_decode).
+// are written in it and the outputs read back from it (binary_encode,
+// binary_decode).
 std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
   if (!test.contains("topics") || !test["topics"].is_array()) return nullptr;
   std::shared_ptr<MemorySchemaRegistry> registry;
@@ -261,8 +261,8 @@ std::shared_ptr<MemorySchemaRegistry> case_registry(const json& test) {
   return registry;
 }
 
-// Whether `format`'s bytes are binary: written by registry_encode and read
-// by registry_decode rather than as JSON text. `registry`: the case has a
+// Whether `format`'s bytes are binary: written by binary_encode and read
+// by binary_decode rather than as JSON text. `registry`: the case has a
 // schema registry (AVRO and PROTOBUF are then the registry's wire format).
 bool binary_format(const std::string& format, bool registry) {
   return (registry && (format == "AVRO" || format == "PROTOBUF")) || format == "PROTOBUF_NOSR";
@@ -275,7 +275,7 @@ bool message_keys(const std::string& key_format) {
 
 // The codec of an AVRO or PROTOBUF key or value of source `s` in the
 // registry's wire format, or of a PROTOBUF_NOSR one.
-std::unique_ptr<Codec> registry_codec(const sql::SourceInfo& s, bool key) {
+std::unique_ptr<Codec> binary_codec(const sql::SourceInfo& s, bool key) {
   auto schema = std::make_shared<Schema>(s.schema);
   const std::string& format = key ? s.key_format : s.value_format;
   if (format == "PROTOBUF_NOSR")
@@ -305,8 +305,8 @@ std::shared_ptr<Schema> key_as_values(const sql::SourceInfo& s) {
 // when it holds the row; PROTOBUF_NOSR: the columns' own). A PROTOBUF key is
 // a message even for one column: the test files give it as an object,
 // {"K": "a"}.
-Expected<std::optional<std::string>> registry_encode(const json& j, const sql::SourceInfo& s,
-                                                     bool key) {
+Expected<std::optional<std::string>> binary_encode(const json& j, const sql::SourceInfo& s,
+                                                   bool key) {
   if (j.is_null()) return std::optional<std::string>();
   Value row;
   if (key) {
@@ -331,14 +331,14 @@ Expected<std::optional<std::string>> registry_encode(const json& j, const sql::S
     if (!v) return v.error();
     row = *v;
   }
-  auto bytes = registry_codec(s, key)->encode(row);
+  auto bytes = binary_codec(s, key)->encode(row);
   if (!bytes) return bytes.error();
   return std::optional<std::string>(*bytes);
 }
 
-json registry_decode(const std::optional<std::string>& bytes, const sql::SourceInfo& s, bool key) {
+json binary_decode(const std::optional<std::string>& bytes, const sql::SourceInfo& s, bool key) {
   if (!bytes) return json();
-  auto v = registry_codec(s, key)->decode(*bytes);
+  auto v = binary_codec(s, key)->decode(*bytes);
   if (!v) return json("<undecodable: " + v.error().message + ">");
   Value shown = *v;
   if (key && message_keys(s.key_format) && s.schema.key_columns().size() == 1)
@@ -460,12 +460,11 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
       const sql::SourceInfo& s = *src->second;
       json key = in.contains("key") ? in["key"] : json();
       json value = in.contains("value") ? in["value"] : json();
-      const bool registry_key = binary_format(s.key_format, registry.on);
-      const bool registry_value = binary_format(s.value_format, registry.on);
-      auto k =
-          registry_key ? registry_encode(key, s, true) : encode(key, s.key_format, key_type(s));
-      auto v = registry_value ? registry_encode(value, s, false)
-                              : encode(value, s.value_format, value_type(s));
+      const bool binary_key = binary_format(s.key_format, registry.on);
+      const bool binary_value = binary_format(s.value_format, registry.on);
+      auto k = binary_key ? binary_encode(key, s, true) : encode(key, s.key_format, key_type(s));
+      auto v = binary_value ? binary_encode(value, s, false)
+                            : encode(value, s.value_format, value_type(s));
       if (!k || !v) {
         r.detail = "input: " + (!k ? k.error().message : v.error().message);
         return r;
@@ -529,10 +528,10 @@ CaseResult run_case(const json& test, const std::string& format, const std::stri
         const sql::SourceInfo& out = *sink->second;
         gw = take_window(key, out);
         gk = binary_format(out.key_format, registry.on)
-                 ? registry_decode(key, out, true)
+                 ? binary_decode(key, out, true)
                  : decode(key, out.key_format, key_type(out));
         gv = binary_format(out.value_format, registry.on)
-                 ? registry_decode(got[i].value, out, false)
+                 ? binary_decode(got[i].value, out, false)
                  : decode(got[i].value, out.value_format, value_type(out));
       } else {
         gk = decode(got[i].key, "JSON", nullptr);

@@ -513,10 +513,7 @@ struct SqlShell::Impl {
       if (!made) return made.error();
       admin = std::move(*made);
     }
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(a.timeout_ms.value_or(1000));
-    interrupted = false;
-    for (;;) {
+    auto held = poll_until(a.timeout_ms, [&]() -> Expected<bool> {
       auto layout = admin->layout(a.topic);
       if (!layout) return layout.error();
       if (layout->has_value() && a.exists) {
@@ -537,9 +534,25 @@ struct SqlShell::Impl {
         message("Topic " + a.topic + " does not exist.");
         return true;
       }
-      if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline)
-        return sql_error(a.topic_loc,
-                         "Topic " + a.topic + (a.exists ? " does not exist." : " exists."));
+      return false;
+    });
+    if (!held || *held) return held;
+    return sql_error(a.topic_loc,
+                     "Topic " + a.topic + (a.exists ? " does not exist." : " exists."));
+  }
+
+  // Calls `check` every 100 ms until it holds (true) or fails, or until
+  // `timeout_ms` (ksqlDB's default for ASSERT, 1 s, unless given) passes or
+  // Ctrl-C stops it: false then.
+  Expected<bool> poll_until(std::optional<int64_t> timeout_ms,
+                            const std::function<Expected<bool>()>& check) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms.value_or(1000));
+    interrupted = false;
+    for (;;) {
+      auto held = check();
+      if (!held || *held) return held;
+      if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -554,10 +567,7 @@ struct SqlShell::Impl {
       return sql_error(a.loc, "ASSERT SCHEMA needs a schema registry: set schema.registry.url");
     const std::string subject = a.subject ? " subject " + *a.subject : "";
     const std::string id = a.id ? " id " + std::to_string(*a.id) : "";
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(a.timeout_ms.value_or(1000));
-    interrupted = false;
-    for (;;) {
+    auto held = poll_until(a.timeout_ms, [&]() -> Expected<bool> {
       bool found = false;
       if (a.id) {
         auto subjects = registry->subjects_of(*a.id);
@@ -572,15 +582,13 @@ struct SqlShell::Impl {
           return sql_error(a.loc, "Cannot check schema existence: " + versions.error().message);
         found = !versions->empty();
       }
-      if (found == a.exists) {
-        message("Schema with" + subject + id + (a.exists ? " exists." : " does not exist."));
-        return true;
-      }
-      if (interrupted.exchange(false) || std::chrono::steady_clock::now() >= deadline)
-        return sql_error(a.loc, "Schema with" + (a.subject ? " subject name " + *a.subject : "") +
-                                    id + (a.exists ? " does not exist" : " exists"));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+      if (found != a.exists) return false;
+      message("Schema with" + subject + id + (a.exists ? " exists." : " does not exist."));
+      return true;
+    });
+    if (!held || *held) return held;
+    return sql_error(a.loc, "Schema with" + (a.subject ? " subject name " + *a.subject : "") + id +
+                                (a.exists ? " does not exist" : " exists"));
   }
 
   Expected<bool> print_topic(const sql::PrintTopic& p) {

@@ -118,7 +118,7 @@ class AvroWireCodec final : public Codec {
     }
     if (part_ != Part::Value) {
       bool wrapped = false;
-      text = avro::as_record(schema->schema, columns_.front().name, &wrapped);
+      text = avro::as_record(text, columns_.front().name, &wrapped);
       if (wrapped && columns_.size() != 1)
         return Error::data("schema id " + std::to_string(id) +
                            ": a key schema that is not a record holds one key column, not " +
@@ -222,13 +222,22 @@ Error not_registered(const SchemaRegistry& registry, const std::string& subject,
 
 }  // namespace
 
+namespace {
+
+// A key's schema, or a bare value's: one column's type alone, several a record.
+Expected<int> register_unwrapped(SchemaRegistry& registry, const std::string& subject,
+                                 const std::vector<Column>& columns, bool key) {
+  if (auto bad = invalid_avro(columns, subject, key)) return *bad;
+  auto id = registry.register_schema(subject, key_schema_for(columns));
+  if (!id) return not_registered(registry, subject, key, id.error());
+  return id;
+}
+
+}  // namespace
+
 Expected<int> register_key_schema(SchemaRegistry& registry, const std::string& subject,
                                   const Schema& schema) {
-  const auto columns = as_value_columns(schema.key_columns());
-  if (auto bad = invalid_avro(columns, subject, true)) return *bad;
-  auto id = registry.register_schema(subject, key_schema_for(columns));
-  if (!id) return not_registered(registry, subject, true, id.error());
-  return id;
+  return register_unwrapped(registry, subject, as_value_columns(schema.key_columns()), true);
 }
 
 Expected<int> register_bare_value_schema(SchemaRegistry& registry, const std::string& subject,
@@ -237,10 +246,7 @@ Expected<int> register_bare_value_schema(SchemaRegistry& registry, const std::st
   if (columns.size() != 1)
     return Error::fatal("a bare AVRO value (WRAP_SINGLE_VALUE=false) is one column, not " +
                         std::to_string(columns.size()));
-  if (auto bad = invalid_avro(columns, subject, false)) return *bad;
-  auto id = registry.register_schema(subject, key_schema_for(columns));
-  if (!id) return not_registered(registry, subject, false, id.error());
-  return id;
+  return register_unwrapped(registry, subject, columns, false);
 }
 
 Expected<int> register_value_schema(SchemaRegistry& registry, const std::string& subject,

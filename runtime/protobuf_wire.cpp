@@ -140,14 +140,21 @@ class ProtobufWireCodec final : public Codec {
   mutable std::string writer_prefix_;  // the prefix and message indexes encode writes
 };
 
+// PROTOBUF_NOSR's message: the one of the schema ksqlDB derives from the
+// value (`key`: key) columns.
+Expected<std::unique_ptr<protobuf::Message>> nosr_message(const Schema& schema, bool key) {
+  auto columns = columns_for(schema, key);
+  const std::string text = protobuf::schema_for(columns);
+  return protobuf::Message::make(text, "", std::move(columns));
+}
+
 // PROTOBUF_NOSR: the message of the columns' own schema, nothing around it.
 class ProtobufNoSrCodec final : public Codec {
  public:
   ProtobufNoSrCodec(const Schema& schema, bool key) : key_(key) {
-    auto columns = columns_for(schema, key);
-    single_name_ = key && columns.size() == 1 ? columns.front().name : std::string();
-    const std::string text = protobuf::schema_for(columns);
-    auto message = protobuf::Message::make(text, "", std::move(columns));
+    const auto keys = schema.key_columns();
+    if (key && keys.size() == 1) single_name_ = keys.front().name;
+    auto message = nosr_message(schema, key);
     if (message)
       message_ = std::move(*message);
     else
@@ -189,9 +196,7 @@ std::unique_ptr<Codec> make_protobuf_nosr_key_codec(std::shared_ptr<const Schema
 }
 
 Expected<bool> check_protobuf_nosr(const Schema& schema, bool key) {
-  auto columns = columns_for(schema, key);
-  const std::string text = protobuf::schema_for(columns);
-  auto ok = protobuf::Message::make(text, "", std::move(columns));
+  auto ok = nosr_message(schema, key);
   if (!ok)
     return Error::fatal(std::string("the PROTOBUF_NOSR ") + (key ? "key " : "") +
                         "format cannot hold these columns: " + ok.error().message);

@@ -151,20 +151,16 @@ Expected<std::vector<Column>> columns_of_schema(SchemaRegistry& registry, const 
                                                 const RegisteredSchema& schema, bool key,
                                                 const std::string& full_name) {
   const std::string& text = schema.schema;
+  // The schemas its references name: Avro's named types, a .proto's
+  // imports, JSON Schema's $refs.
+  auto referenced = referenced_schemas(registry, schema.references);
+  if (!referenced) return referenced.error();
   if (format == "AVRO") {
-    auto imports = referenced_schemas(registry, schema.references);
-    if (!imports) return imports.error();
-    auto whole = avro::with_references(text, *imports);
+    auto whole = avro::with_references(text, *referenced);
     if (!whole) return whole.error();
     return avro::columns_of(key ? avro::as_record(*whole, "ROWKEY") : *whole);
   }
-  if (format == "PROTOBUF") {
-    auto imports = referenced_schemas(registry, schema.references);
-    if (!imports) return imports.error();
-    return protobuf::columns_of(text, full_name, *imports);
-  }
-  auto referenced = referenced_schemas(registry, schema.references);  // JSON Schema's $refs
-  if (!referenced) return referenced.error();
+  if (format == "PROTOBUF") return protobuf::columns_of(text, full_name, *referenced);
   if (key) {
     auto type = json_schema::type_of(text, *referenced);
     if (!type) return type.error();
