@@ -17,6 +17,13 @@ std::shared_ptr<const Schema> columns(std::vector<Column> cols) {
   return s;
 }
 
+// A record in the wire format: the prefix of schema `id`, then `body`.
+std::string prefixed(int id, const std::string& body) {
+  std::string out;
+  append_wire_prefix(out, id);
+  return out + body;
+}
+
 int id_of(const std::string& bytes) {
   int id = 0;
   for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<unsigned char>(bytes[i]);
@@ -98,12 +105,6 @@ TEST_CASE("avro wire: decode reads each record with its writer's schema", "[runt
                       {"name":"name","type":"string"},{"name":"extra","type":"boolean"}]})";
   auto id1 = registry->register_schema("people-value", v1);
   auto id2 = registry->register_schema("people-value", v2);
-  auto prefixed = [](int id, const std::string& body) {
-    std::string out(1, '\0');
-    for (int shift = 24; shift >= 0; shift -= 8)
-      out.push_back(static_cast<char>((id >> shift) & 0xff));
-    return out + body;
-  };
   auto old_row = codec->decode(prefixed(*id1, std::string("\x04"
                                                           "bo",
                                                           3)));
@@ -137,9 +138,6 @@ TEST_CASE("avro wire: decode reads each record with its writer's schema", "[runt
   CHECK(truncated.error().message.rfind("AVRO (schema id " + std::to_string(*id2) + "): ", 0) == 0);
 }
 
-// Tasks share the process's registry (behind its cache) from their own
-// threads, each with its own codecs: the first encode of each registers,
-// every thread finds the same id (run under ThreadSanitizer too).
 // Confluent's schema references: a producer's record uses named types
 // registered under other subjects (an Address, which uses a Zip in turn),
 // by full name and by a name relative to its namespace.
@@ -183,9 +181,7 @@ TEST_CASE("avro wire: named types from schema references", "[runtime][avro]") {
   REQUIRE(datum.ok());
   auto body = (*datum)->encode(row);
   REQUIRE(body.ok());
-  std::string bytes;
-  append_wire_prefix(bytes, *id);
-  bytes += *body;
+  const std::string bytes = prefixed(*id, *body);
   auto codec = make_avro_codec(columns(*cols), registry, "orders-value");
   auto read = codec->decode(bytes);
   REQUIRE(read.ok());
@@ -212,9 +208,7 @@ TEST_CASE("avro wire: named types from schema references", "[runtime][avro]") {
   REQUIRE(key_datum.ok());
   auto key_body = (*key_datum)->encode(Value::structure({{"ZIP", zip_value}}));
   REQUIRE(key_body.ok());
-  std::string key_bytes;
-  append_wire_prefix(key_bytes, *key_id);
-  key_bytes += *key_body;
+  const std::string key_bytes = prefixed(*key_id, *key_body);
   auto key_codec =
       make_avro_key_codec(columns({{"ZIP", (*key_cols)[0].type, true}}), registry, "orders-key");
   auto key_read = key_codec->decode(key_bytes);
@@ -229,17 +223,17 @@ TEST_CASE("avro wire: named types from schema references", "[runtime][avro]") {
   auto missing = registry->register_with_references("bad-value", order, "AVRO",
                                                     {{"shop.Address", "nowhere", 1}});
   REQUIRE(missing.ok());  // the memory registry does not check references
-  auto unread = make_avro_codec(columns(*cols), registry, "bad-value")->decode([&] {
-    std::string b;
-    append_wire_prefix(b, *missing);
-    return b + *body;
-  }());
+  auto unread =
+      make_avro_codec(columns(*cols), registry, "bad-value")->decode(prefixed(*missing, *body));
   REQUIRE_FALSE(unread.ok());
   CHECK(unread.error().kind == ErrorKind::Data);
   CHECK(unread.error().message.find("schema reference 'shop.Address' (subject nowhere") !=
         std::string::npos);
 }
 
+// Tasks share the process's registry (behind its cache) from their own
+// threads, each with its own codecs: the first encode of each registers,
+// every thread finds the same id (run under ThreadSanitizer too).
 TEST_CASE("avro wire: codecs on several threads share one cached registry", "[runtime][avro]") {
   auto registry = cached_schema_registry(std::make_shared<MemorySchemaRegistry>());
   auto values = columns({{"N", DataType::of(TypeKind::BigInt)}});
