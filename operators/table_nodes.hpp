@@ -133,34 +133,43 @@ class StreamTableJoinNode final : public Processor {
         joiner_(std::move(joiner)) {}
 
   void process(Batch& batch, ProcessContext& ctx) override {
-    // The whole batch's lookups first, when the table can (its cache misses
-    // overlap: KTable::find_local_many), then the joins.
-    bool looked_up = false;
-    if (!versions_ && batch.size() > 1) {
-      keys_.resize(batch.size());
-      matches_.resize(batch.size());
-      for (size_t i = 0; i < batch.size(); ++i) {
-        keys_[i] = batch[i].key.is_null() ? nullptr : &batch[i].key;
-      }
-      looked_up = table_->find_local_many(keys_.data(), batch.size(), matches_.data());
+    // A chunk's lookups first, when the table can (their cache misses
+    // overlap: KTable::find_local_many), then that chunk's joins, while
+    // what the lookups brought in (the rows, their fields) is still in
+    // cache: a whole batch's rows would not stay there.
+    constexpr size_t kChunk = 64;
+    const bool many = !versions_ && batch.size() > 1;
+    if (many) {
+      keys_.resize(std::min(kChunk, batch.size()));
+      matches_.resize(keys_.size());
     }
     size_t kept = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      Record& r = batch[i];
-      if (r.key.is_null() && type_ == JoinType::Inner) {
-        // An inner join needs the key: a data error (dead-lettered and
-        // counted), not a silent drop. A left join emits it unmatched.
-        ctx.null_key(r, SkipReason::NullJoinKey, "join", "the join key is null");
-        continue;
+    for (size_t start = 0; start < batch.size(); start += kChunk) {
+      const size_t end = std::min(batch.size(), start + kChunk);
+      bool looked_up = false;
+      if (many) {
+        for (size_t i = start; i < end; ++i) {
+          keys_[i - start] = batch[i].key.is_null() ? nullptr : &batch[i].key;
+        }
+        looked_up = table_->find_local_many(keys_.data(), end - start, matches_.data());
       }
-      const Value* match = looked_up       ? matches_[i]
-                           : r.key.is_null() ? nullptr
-                           : versions_       ? versions_->find_as_of(r.key, r.timestamp)
-                                             : table_->find_local(r.key);
-      if (match == nullptr && type_ == JoinType::Inner) continue;
-      if (!guarded(ctx, r, "join", [&] { r.value = joiner_(r, match); })) continue;
-      if (kept != i) batch[kept] = std::move(r);
-      ++kept;
+      for (size_t i = start; i < end; ++i) {
+        Record& r = batch[i];
+        if (r.key.is_null() && type_ == JoinType::Inner) {
+          // An inner join needs the key: a data error (dead-lettered and
+          // counted), not a silent drop. A left join emits it unmatched.
+          ctx.null_key(r, SkipReason::NullJoinKey, "join", "the join key is null");
+          continue;
+        }
+        const Value* match = looked_up         ? matches_[i - start]
+                             : r.key.is_null() ? nullptr
+                             : versions_       ? versions_->find_as_of(r.key, r.timestamp)
+                                               : table_->find_local(r.key);
+        if (match == nullptr && type_ == JoinType::Inner) continue;
+        if (!guarded(ctx, r, "join", [&] { r.value = joiner_(r, match); })) continue;
+        if (kept != i) batch[kept] = std::move(r);
+        ++kept;
+      }
     }
     batch.resize(kept);
     forward(batch, ctx);

@@ -296,6 +296,70 @@ TEST_CASE("stream-table join, inner and left, follows tombstones", "[nodes]") {
   CHECK(out.data_errors.size() == 1);  // the null-keyed order again
 }
 
+// The join looks a batch's keys up a chunk at a time (KTable::
+// find_local_many, then that chunk's joins): a batch of many chunks, with
+// keys present, absent and null throughout, gives each record the answer
+// of a lookup of its own, in order, in a decoded table and an encoded one.
+TEST_CASE("stream-table join: a batch of many chunks joins each record with its own key",
+          "[nodes]") {
+  for (TableStorage storage : {TableStorage::Decoded, TableStorage::Encoded}) {
+    auto table = std::make_shared<KTable>("users", storage);
+    MaterializeNode users("m", table);
+    TaskOutput out;
+    ProcessContext ctx(out, PartitionId{0});
+    Batch rows;
+    for (int u = 0; u < 100; ++u) {
+      if (u % 3 == 0) continue;  // absent
+      rows.push_back(record(S("u" + std::to_string(u)),
+                            test::row({{"name", S("user " + std::to_string(u))}, {"n", I(u)}})));
+    }
+    users.process(rows, ctx);
+    auto orders = [] {
+      Batch b;
+      for (int o = 0; o < 300; ++o) {
+        Value key = o % 5 == 4 ? Value() : S("u" + std::to_string((o * 7) % 100));
+        b.push_back(record(std::move(key), I(o), o, o));
+      }
+      return b;
+    };
+    auto join = [](const Record& s, const Value* t) {
+      const Value* name = t ? t->field("name") : nullptr;
+      return S(std::to_string(s.value.to_int64()) + ":" + (name ? name->as_string() : "none"));
+    };
+    StreamTableJoinNode<Joiner> inner("inner", table, JoinType::Inner, join);
+    StreamTableJoinNode<Joiner> left("left", table, JoinType::Left, join);
+    Collect ci, cl;
+    inner.add_child(&ci);
+    left.add_child(&cl);
+    Batch a = orders(), b = orders();
+    inner.process(a, ctx);
+    left.process(b, ctx);
+    std::vector<Value> want_inner, want_left;
+    size_t null_keys = 0;
+    for (int o = 0; o < 300; ++o) {
+      const int u = (o * 7) % 100;
+      if (o % 5 == 4) {
+        ++null_keys;
+        want_left.push_back(S(std::to_string(o) + ":none"));
+        continue;
+      }
+      const bool present = u % 3 != 0;
+      const Value joined =
+          S(std::to_string(o) + ":" + (present ? "user " + std::to_string(u) : "none"));
+      if (present) want_inner.push_back(joined);
+      want_left.push_back(joined);
+    }
+    REQUIRE(ci.records.size() == want_inner.size());
+    for (size_t i = 0; i < want_inner.size(); ++i) CHECK(ci.records[i].value == want_inner[i]);
+    REQUIRE(cl.records.size() == want_left.size());
+    for (size_t i = 0; i < want_left.size(); ++i) CHECK(cl.records[i].value == want_left[i]);
+    // The inner join's null keys are data errors, in their order.
+    REQUIRE(out.data_errors.size() == null_keys);
+    CHECK(out.data_errors.front().error.context.offset == 4);
+    CHECK(out.data_errors.back().error.context.offset == 299);
+  }
+}
+
 TEST_CASE("sink encodes records with provenance, encode failures are data errors", "[nodes]") {
   SinkNode sink("sink", "out", std::make_unique<test::TextCodec>(),
                 std::make_unique<test::TextCodec>());

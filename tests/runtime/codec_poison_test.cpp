@@ -292,6 +292,14 @@ TEST_CASE("JSON writes invalid UTF-8 in strings as U+FFFD, so the output stays J
         "\"" + replacement + replacement + replacement + "\"");  // a surrogate
   CHECK(to_json(Value::string("\xf0\x9f\x98")) ==
         "\"" + replacement + replacement + replacement + "\"");  // truncated emoji
+  // ASCII is checked eight bytes at a time: a bad byte in a word or in the
+  // tail after the words, and ASCII of whole words, kept as it is.
+  CHECK(to_json(Value::string("abcdefghij\xffklmnopq")) ==
+        "\"abcdefghij" + replacement + "klmnopq\"");
+  CHECK(to_json(Value::string("abcdefghijklmnopq\xc3")) ==
+        "\"abcdefghijklmnopq" + replacement + "\"");
+  CHECK(to_json(Value::string("abcdefghijklmnop")) == "\"abcdefghijklmnop\"");
+  CHECK(to_json(Value::string("abcdefgh\xc3\xa9")) == "\"abcdefgh\xc3\xa9\"");
   std::mt19937 rng(3);
   for (int i = 0; i < 2000; ++i) {
     Value v = Value::structure({{random_bytes(rng, 6), Value::string(random_bytes(rng, 16))}});
