@@ -296,8 +296,8 @@ TEST_CASE("stream-table join, inner and left, follows tombstones", "[nodes]") {
   CHECK(out.data_errors.size() == 1);  // the null-keyed order again
 }
 
-// The join looks a batch's keys up a chunk at a time (KTable::
-// find_local_many, then that chunk's joins): a batch of many chunks, with
+// The join looks a batch's keys up a chunk at a time
+// (KTable::find_local_many, then that chunk's joins): a batch of many chunks, with
 // keys present, absent and null throughout, gives each record the answer
 // of a lookup of its own, in order, in a decoded table and an encoded one.
 TEST_CASE("stream-table join: a batch of many chunks joins each record with its own key",
