@@ -79,49 +79,236 @@ inline bool is_ascii(std::string_view s) {
   return (acc & 0x8080808080808080ULL) == 0;
 }
 
-void append_string(std::string& out, std::string_view s) {
-  if (!is_ascii(s) && !simdjson::validate_utf8(s.data(), s.size())) {
-    append_string(out, replace_invalid_utf8(s));
-    return;
+// A byte a JSON string holds as it is: printable ASCII but the quote and
+// the backslash.
+constexpr bool plain_json_byte(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+// Whether any of the eight bytes of w may not be plain: below 0x20, a
+// quote, a backslash, or 0x80 and above. Exact for "none"; a word it flags
+// is looked at byte by byte.
+inline bool word_needs_care(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  auto below = [&](uint64_t x, uint64_t n) { return (x - n * ones) & ~x & highs; };
+  return ((w & highs) | below(w, 0x20) | below(w ^ ('"' * ones), 1) |
+          below(w ^ ('\\' * ones), 1)) != 0;
+}
+
+// The JSON text of a Value, written after what `out` holds. Room is made
+// once per item (a string's worst case, a number's longest form) and the
+// bytes are stored through a pointer, instead of a capacity check and a
+// terminator's store per character; what is left over is trimmed when the
+// writer goes. Strings with nothing to escape are copied eight bytes at a
+// time.
+class JsonWriter {
+ public:
+  JsonWriter(std::string& out, size_t hint) : out_(out) {
+    const size_t at = out_.size();
+    out_.resize(at + std::max<size_t>(hint, 64));
+    p_ = out_.data() + at;
+    end_ = out_.data() + out_.size();
   }
-  out.push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default: {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
+  ~JsonWriter() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
+  void value(const Value& v) {
+    switch (v.kind()) {
+      case TypeKind::Null:
+        literal("null");
+        break;
+      case TypeKind::Boolean:
+        v.as_bool() ? literal("true") : literal("false");
+        break;
+      case TypeKind::Int:
+        integer(v.as_int32());
+        break;
+      case TypeKind::BigInt:
+        integer(v.as_int64());
+        break;
+      case TypeKind::Double:
+        float64(v.as_double());
+        break;
+      case TypeKind::Decimal:
+        literal(v.as_decimal().to_string());
+        break;
+      case TypeKind::String:
+        string(v.as_string());
+        break;
+      case TypeKind::Bytes: {
+        std::string text = "\"";
+        append_base64(text, v.as_bytes());
+        text.push_back('"');
+        literal(text);
+        break;
+      }
+      case TypeKind::Timestamp:
+        integer(v.as_timestamp());
+        break;
+      // ksqlDB's JSON: days since the epoch, milliseconds since midnight.
+      case TypeKind::Date:
+        integer(v.as_date());
+        break;
+      case TypeKind::Time:
+        integer(v.as_time());
+        break;
+      case TypeKind::Array: {
+        put('[');
+        bool first = true;
+        for (const auto& e : v.as_array()) {
+          if (!first) put(',');
+          first = false;
+          value(e);
+        }
+        put(']');
+        break;
+      }
+      case TypeKind::Map: {
+        put('{');
+        bool first = true;
+        for (const auto& [k, e] : v.as_map()) {
+          if (!first) put(',');
+          first = false;
+          string(k);
+          put(':');
+          value(e);
+        }
+        put('}');
+        break;
+      }
+      case TypeKind::Struct: {
+        put('{');
+        bool first = true;
+        for (const auto& f : v.as_struct()) {
+          if (!first) put(',');
+          first = false;
+          string(f.name);
+          put(':');
+          value(f.value);
+        }
+        put('}');
+        break;
       }
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
 
-void append_double(std::string& out, double d) {
-  if (!std::isfinite(d)) {
-    // JSON has no NaN or infinities; ksqlDB writes them as strings.
-    out += std::isnan(d) ? "\"NaN\"" : (d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    return;
+ private:
+  void room(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) grow(n);
   }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
-  out.append(s);
-  if (s.find_first_of(".eE") == std::string_view::npos) out += ".0";
-}
+  void grow(size_t n) {
+    const size_t at = static_cast<size_t>(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, at + n));
+    p_ = out_.data() + at;
+    end_ = out_.data() + out_.size();
+  }
+  void put(char c) {
+    room(1);
+    *p_++ = c;
+  }
+  void literal(std::string_view s) {
+    room(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  template <class Int>
+  void integer(Int v) {
+    room(24);  // an int64 and its sign take 20
+    p_ = std::to_chars(p_, p_ + 24, v).ptr;
+  }
+  void float64(double d) {
+    if (!std::isfinite(d)) {
+      // JSON has no NaN or infinities; ksqlDB writes them as strings.
+      literal(std::isnan(d) ? "\"NaN\"" : (d > 0 ? "\"Infinity\"" : "\"-Infinity\""));
+      return;
+    }
+    room(40);  // the shortest form of a double takes at most 24
+    char* start = p_;
+    p_ = std::to_chars(p_, p_ + 32, d).ptr;
+    if (std::string_view(start, static_cast<size_t>(p_ - start)).find_first_of(".eE") ==
+        std::string_view::npos) {
+      *p_++ = '.';
+      *p_++ = '0';
+    }
+  }
+
+  // STRING values may hold any bytes (the KAFKA format does not validate);
+  // JSON must be UTF-8, so each invalid byte becomes U+FFFD, as Java's
+  // encoders do.
+  void string(std::string_view s) {
+    room(s.size() + 2);
+    char* q = p_;
+    *q++ = '"';
+    const char* in = s.data();
+    const size_t n = s.size();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, in + i, 8);
+      if (word_needs_care(w)) break;
+      std::memcpy(q, &w, 8);
+      q += 8;
+    }
+    for (; i < n && plain_json_byte(static_cast<unsigned char>(in[i])); ++i) *q++ = in[i];
+    if (i == n) {
+      *q++ = '"';
+      p_ = q;
+      return;
+    }
+    if (!is_ascii(s.substr(i)) && !simdjson::validate_utf8(in, n)) {
+      string(replace_invalid_utf8(s));  // from the opening quote again
+      return;
+    }
+    p_ = q;
+    room(6 * (n - i) + 1);
+    for (; i < n; ++i) {
+      auto c = static_cast<unsigned char>(in[i]);
+      if (c >= 0x80 || plain_json_byte(c)) {
+        *p_++ = static_cast<char>(c);
+        continue;
+      }
+      *p_++ = '\\';
+      switch (c) {
+        case '"':
+          *p_++ = '"';
+          break;
+        case '\\':
+          *p_++ = '\\';
+          break;
+        case '\n':
+          *p_++ = 'n';
+          break;
+        case '\r':
+          *p_++ = 'r';
+          break;
+        case '\t':
+          *p_++ = 't';
+          break;
+        case '\b':
+          *p_++ = 'b';
+          break;
+        case '\f':
+          *p_++ = 'f';
+          break;
+        default: {
+          static constexpr char kHex[] = "0123456789abcdef";
+          *p_++ = 'u';
+          *p_++ = '0';
+          *p_++ = '0';
+          *p_++ = kHex[c >> 4];
+          *p_++ = kHex[c & 0xf];
+        }
+      }
+    }
+    *p_++ = '"';
+  }
+
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
 
 // Whether n bytes at a and b are equal: field names are short, and a call
 // to memcmp per field of every record cost more than the comparison.
@@ -288,8 +475,10 @@ class JsonCodec final : public Codec {
     // Sized like the last output, so that a record takes one allocation
     // instead of the string's doublings (15, 30, 60, 120 bytes ...).
     std::string out;
-    out.reserve(last_size_);
-    append_json(out, v);
+    {
+      JsonWriter writer(out, last_size_);
+      writer.value(v);
+    }
     last_size_ = out.size() + out.size() / 4;
     return out;
   }
@@ -603,81 +792,8 @@ class JsonCodec final : public Codec {
 }  // namespace
 
 void append_json(std::string& out, const Value& v) {
-  switch (v.kind()) {
-    case TypeKind::Null: out += "null"; break;
-    case TypeKind::Boolean: out += v.as_bool() ? "true" : "false"; break;
-    case TypeKind::Int: {
-      char buf[16];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.as_int32());
-      out.append(buf, r.ptr);
-      break;
-    }
-    case TypeKind::BigInt: {
-      char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.as_int64());
-      out.append(buf, r.ptr);
-      break;
-    }
-    case TypeKind::Double: append_double(out, v.as_double()); break;
-    case TypeKind::Decimal: out += v.as_decimal().to_string(); break;
-    case TypeKind::String: append_string(out, v.as_string()); break;
-    case TypeKind::Bytes:
-      out.push_back('"');
-      append_base64(out, v.as_bytes());
-      out.push_back('"');
-      break;
-    case TypeKind::Timestamp: {
-      char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.as_timestamp());
-      out.append(buf, r.ptr);
-      break;
-    }
-    case TypeKind::Date:
-    case TypeKind::Time: {  // ksqlDB's JSON: days since the epoch, milliseconds since midnight
-      char buf[16];
-      auto r = std::to_chars(buf, buf + sizeof buf,
-                             v.kind() == TypeKind::Date ? v.as_date() : v.as_time());
-      out.append(buf, r.ptr);
-      break;
-    }
-    case TypeKind::Array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& e : v.as_array()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json(out, e);
-      }
-      out.push_back(']');
-      break;
-    }
-    case TypeKind::Map: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [k, e] : v.as_map()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_string(out, k);
-        out.push_back(':');
-        append_json(out, e);
-      }
-      out.push_back('}');
-      break;
-    }
-    case TypeKind::Struct: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& f : v.as_struct()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_string(out, f.name);
-        out.push_back(':');
-        append_json(out, f.value);
-      }
-      out.push_back('}');
-      break;
-    }
-  }
+  JsonWriter writer(out, 64);
+  writer.value(v);
 }
 
 std::string to_json(const Value& v) {

@@ -2,6 +2,9 @@
 // error (never a crash or an exception), and what a codec writes it reads
 // back.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <random>
 
 #include "runtime/codec.hpp"
@@ -306,6 +309,105 @@ TEST_CASE("JSON writes invalid UTF-8 in strings as U+FFFD, so the output stays J
     auto back = c->decode(c->encode(v).value());
     REQUIRE(back.ok());  // whatever the bytes were, the JSON is valid
   }
+}
+
+// What JSON's grammar asks of a string's bytes, one at a time: the oracle
+// for the writer, which copies eight bytes at a time where it can.
+std::string escaped_by_hand(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+TEST_CASE("JSON writes each byte that needs escaping at every place in a word",
+          "[runtime][codec]") {
+  // Every byte below 0x20, the quote, the backslash and a two-byte
+  // character, at each position of strings of 0 to 33 plain bytes.
+  std::vector<std::string> specials = {"\"", "\\", "\xc3\xa9"};
+  for (int c = 0; c < 0x20; ++c) specials.push_back(std::string(1, static_cast<char>(c)));
+  for (size_t len = 0; len <= 33; ++len) {
+    const std::string plain(len, 'a');
+    CHECK(to_json(Value::string(plain)) == escaped_by_hand(plain));
+    for (size_t at = 0; at <= len; ++at) {
+      for (const auto& special : specials) {
+        std::string s = plain;
+        s.insert(at, special);
+        INFO("length " << len << ", at " << at << ", byte " << int(uint8_t(special[0])));
+        REQUIRE(to_json(Value::string(s)) == escaped_by_hand(s));
+      }
+    }
+  }
+  // The bytes around the quote, the backslash and the space (0x21, 0x5b,
+  // 0x5d, 0x1f, 0x7f) are told apart in a word.
+  const std::string near =
+      "!#[]^_`\x7f~ \x1f"
+      "abcdefgh!#[]^_`\x7f";
+  CHECK(to_json(Value::string(near)) == escaped_by_hand(near));
+  // Random strings of those bytes.
+  std::mt19937 rng(11);
+  const std::string alphabet = "ab \"\\\n\t\x01\x1f\x7f!#[]";
+  for (int i = 0; i < 3000; ++i) {
+    std::string s(rng() % 40, 'x');
+    for (auto& ch : s) ch = alphabet[rng() % alphabet.size()];
+    REQUIRE(to_json(Value::string(s)) == escaped_by_hand(s));
+  }
+}
+
+TEST_CASE("JSON output grows past its first guess and follows what was there", "[runtime][codec]") {
+  auto c = make_json_codec();
+  // A small record first sets the codec's size hint low; a large one
+  // after it grows, a small one after that is whole again.
+  Value small = Value::structure({{"a", Value::int32(1)}});
+  CHECK(c->encode(small).value() == R"({"a":1})");
+  StructFields many;
+  std::string expected = "{";
+  for (int i = 0; i < 300; ++i) {
+    std::string name = "field_" + std::to_string(i);
+    many.push_back(Field{name, Value::string(std::string(static_cast<size_t>(i % 50), '\n'))});
+    expected += (i ? "," : "") + escaped_by_hand(name) + ":" +
+                escaped_by_hand(std::string(static_cast<size_t>(i % 50), '\n'));
+  }
+  expected += "}";
+  CHECK(c->encode(Value::structure(many)).value() == expected);
+  CHECK(c->encode(small).value() == R"({"a":1})");
+  // append_json writes after what the string holds and keeps it.
+  std::string out = "prefix:";
+  append_json(out, Value::array({Value::int64(INT64_MIN), Value::float64(1e300),
+                                 Value::float64(-0.0), Value::float64(2.0),
+                                 Value::float64(std::nan("")), Value::boolean(false), Value()}));
+  CHECK(out == R"(prefix:[-9223372036854775808,1e+300,-0.0,2.0,"NaN",false,null])");
 }
 
 TEST_CASE("DELIMITED: empty strings, bytes, timestamps and line ends", "[runtime][codec]") {
