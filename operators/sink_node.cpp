@@ -1,5 +1,6 @@
 #include "operators/sink_node.hpp"
 
+#include <charconv>
 #include <utility>
 
 #include "operators/ktable.hpp"
@@ -8,14 +9,21 @@ namespace rivulet {
 
 namespace {
 
+// "<topic>:<partition>:<offset>", built in one allocation.
 std::string provenance(const SourcePosition& s) {
+  char partition[16];
+  char offset[24];
+  const size_t pn = static_cast<size_t>(
+      std::to_chars(partition, partition + sizeof partition, s.partition.value()).ptr - partition);
+  const size_t on = static_cast<size_t>(
+      std::to_chars(offset, offset + sizeof offset, s.offset.value()).ptr - offset);
   std::string out;
-  out.reserve(s.topic.size() + 24);
-  out += s.topic;
-  out += ':';
-  out += std::to_string(s.partition.value());
-  out += ':';
-  out += std::to_string(s.offset.value());
+  out.reserve(s.topic.size() + 2 + pn + on);
+  out.append(s.topic);
+  out.push_back(':');
+  out.append(partition, pn);
+  out.push_back(':');
+  out.append(offset, on);
   return out;
 }
 

@@ -339,34 +339,56 @@ inline bool same_bytes(const char* a, const char* b, size_t n) {
   return std::memcmp(a, b, n) == 0;
 }
 
-Value from_element(simdjson::dom::element e) {
+// Sets `out` (null) to the value of e, scalars in place: a decoded record's
+// fields are built where they stay, not made and moved in.
+void read_element(simdjson::dom::element e, Value& out) {
   using simdjson::dom::element_type;
   switch (e.type()) {
-    case element_type::NULL_VALUE: return Value();
-    case element_type::BOOL: return Value::boolean(bool(e.get_bool()));
-    case element_type::INT64: return Value::int64(int64_t(e.get_int64()));
-    case element_type::UINT64: return Value::float64(double(uint64_t(e.get_uint64())));
-    case element_type::DOUBLE: return Value::float64(double(e.get_double()));
-    case element_type::STRING: return Value::string(std::string(std::string_view(e.get_string())));
+    case element_type::NULL_VALUE:
+      return;
+    case element_type::BOOL:
+      out.assign_boolean(bool(e.get_bool()));
+      return;
+    case element_type::INT64:
+      out.assign_int64(int64_t(e.get_int64()));
+      return;
+    case element_type::UINT64:
+      out.assign_float64(double(uint64_t(e.get_uint64())));
+      return;
+    case element_type::DOUBLE:
+      out.assign_float64(double(e.get_double()));
+      return;
+    case element_type::STRING:
+      out.assign_string(std::string_view(e.get_string()));
+      return;
     case element_type::ARRAY: {
       // The tape knows the count (one allocation instead of the doublings).
       simdjson::dom::array arr = e.get_array();
-      Array items;
-      items.reserve(arr.size());
-      for (auto child : arr) items.push_back(from_element(child));
-      return Value::array(std::move(items));
+      Array items(arr.size());
+      size_t i = 0;
+      for (auto child : arr) read_element(child, items[i++]);
+      out = Value::array(std::move(items));
+      return;
     }
     case element_type::OBJECT: {
       simdjson::dom::object obj = e.get_object();
-      StructFields fields;
-      fields.reserve(obj.size());
+      StructFields fields(obj.size());
+      size_t i = 0;
       for (auto field : obj) {
-        fields.push_back(Field{std::string(field.key), from_element(field.value)});
+        Field& f = fields[i++];
+        f.name.assign(field.key);
+        read_element(field.value, f.value);
       }
-      return Value::structure(std::move(fields));
+      out = Value::structure(std::move(fields));
+      return;
     }
   }
-  return Value();
+}
+
+Value from_element(simdjson::dom::element e) {
+  Value v;
+  read_element(e, v);
+  return v;
 }
 
 std::string_view trim_json_space(std::string_view s) {
