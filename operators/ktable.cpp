@@ -798,20 +798,28 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
     find_encoded_many(keys, n, out);
     return true;
   }
-  // In chunks of kChunk keys, three passes: bucket numbers (hashes of the
+  // In chunks of kChunk keys, four passes: bucket numbers (hashes of the
   // keys, which are in cache), then each bucket's first node, prefetched
   // (the loads of one key do not wait for another's, so many misses are in
-  // flight at once), then the lookups proper, which find what they touch in
-  // cache. Chunks keep what the first passes bring in within L1. The first
-  // two passes are hints only: the third is find_local's.
+  // flight at once), then, where that node is another key's, the next
+  // node, then the lookups proper, which find what they touch in cache.
+  // Chunks keep what the first passes bring in within L1. The first three
+  // passes are hints only: the last is find_local's.
   constexpr size_t kChunk = 32;
-  buckets_scratch_.resize(kChunk);
+  buckets_scratch_.resize(2 * kChunk);
   size_t* buckets = buckets_scratch_.data();
+  size_t* hashes = buckets + kChunk;
   for (size_t start = 0; start < n; start += kChunk) {
     const size_t m = std::min(kChunk, n - start);
     const Value* const* k = keys + start;
     if (m > 1 && map_.bucket_count() > 0) {
-      for (size_t i = 0; i < m; ++i) buckets[i] = k[i] != nullptr ? map_.bucket(*k[i]) : 0;
+      // A bucket is the hash modulo the bucket count (libstdc++'s policy;
+      // a hint, like what follows, so another library's only costs time).
+      const size_t count = map_.bucket_count();
+      for (size_t i = 0; i < m; ++i) {
+        hashes[i] = k[i] != nullptr ? ValueHash{}(*k[i]) : 0;
+        buckets[i] = hashes[i] % count;
+      }
       for (size_t i = 0; i < m; ++i) {
         if (k[i] == nullptr) continue;
         auto it = map_.cbegin(buckets[i]);
@@ -822,6 +830,25 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
         __builtin_prefetch(entry);
         __builtin_prefetch(entry + sizeof(Map::value_type));
       }
+#if defined(__GLIBCXX__)
+      // A bucket's first node of another key (a collision, or a key not in
+      // the table): find goes on to the next node of the table's one list,
+      // whose cached hash tells whether it is still in the bucket, a miss of
+      // its own. libstdc++'s node is the pointer to the next, the entry,
+      // then the hash code.
+      for (size_t i = 0; i < m; ++i) {
+        if (k[i] == nullptr) continue;
+        auto it = map_.cbegin(buckets[i]);
+        if (it == map_.cend(buckets[i])) continue;
+        const char* entry = reinterpret_cast<const char*>(&*it);
+        size_t code;
+        std::memcpy(&code, entry + sizeof(Map::value_type), sizeof code);
+        if (code == hashes[i]) continue;
+        const char* next;
+        std::memcpy(&next, entry - sizeof(void*), sizeof next);
+        if (next != nullptr) __builtin_prefetch(next + sizeof(void*) + sizeof(Map::value_type));
+      }
+#endif
     }
     for (size_t i = 0; i < m; ++i) out[start + i] = k[i] != nullptr ? find_local(*k[i]) : nullptr;
     // The join reads the rows it found next, and a decoded row keeps its
