@@ -24,11 +24,6 @@ Interned& interned() {
 
 }  // namespace
 
-const std::string& TopicName::empty_name() {
-  static const auto* empty = new std::string();
-  return *empty;
-}
-
 const std::string* TopicName::intern(std::string_view name) {
   if (name.empty()) return &empty_name();
   Interned& pool = interned();

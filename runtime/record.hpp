@@ -163,7 +163,12 @@ class TopicName {
   friend std::ostream& operator<<(std::ostream& os, const TopicName& t) { return os << *t.name_; }
 
  private:
-  static const std::string& empty_name();
+  // Inline: every default TopicName (a record's source, before it is set)
+  // takes it.
+  static const std::string& empty_name() {
+    static const auto* empty = new std::string();
+    return *empty;
+  }
   static const std::string* intern(std::string_view name);
 
   const std::string* name_;
@@ -184,6 +189,10 @@ inline std::string to_string(const SourcePosition& at) {
 }
 
 struct Record {
+  // Provided, not defaulted: value-initializing a Record (a batch's
+  // emplace_back()) would otherwise zero all its bytes first, then
+  // construct each member over them.
+  Record() {}  // NOLINT(modernize-use-equals-default)
   Value key;
   Value value;
   TimestampMs timestamp = 0;
