@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <new>
 
 #include "runtime/ascii.hpp"
@@ -94,6 +95,58 @@ inline bool word_needs_care(uint64_t w) {
   auto below = [&](uint64_t x, uint64_t n) { return (x - n * ones) & ~x & highs; };
   return ((w & highs) | below(w, 0x20) | below(w ^ ('"' * ones), 1) |
           below(w ^ ('\\' * ones), 1)) != 0;
+}
+
+// std::to_chars(double)'s shortest form, for the doubles most data holds
+// (prices, rates, measures: at least 0.001 and below 1e15 in magnitude, few
+// decimals), without the general algorithm, which took most of the time of
+// encoding such a record. The digits are those of the smallest k for which
+// m = round(|d| * 10^k) gives |d| back as m / 10^k: IEEE division is
+// correctly rounded, as reading "m e-k" is, so that text reads back as d,
+// and below 1e15 the half-ulp around |d| * 10^k is narrower than a quarter,
+// so no other integer, and no shorter text, would. Such a number is written
+// in fixed notation, as to_chars writes it where that is no longer than
+// the scientific form: always with decimals (the scientific form adds an
+// exponent), and for whole numbers with at most four trailing zeros (more,
+// as in 100000 = 1e+05, and to_chars decides). Returns the end, or nullptr
+// where it does not apply. At most 21 bytes.
+char* short_decimal(char* p, double d) {
+  static constexpr double kPow10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                      1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+  const double a = std::fabs(d);
+  if (!(a >= 1e-3 && a < 1e15)) return nullptr;
+  constexpr double kTwo52 = 4503599627370496.0;  // adding it rounds to an integer
+  for (size_t k = 0; k < std::size(kPow10); ++k) {
+    const double scaled = a * kPow10[k];
+    if (scaled >= 1e15) return nullptr;
+    const double m = (scaled + kTwo52) - kTwo52;
+    if (m / kPow10[k] != a) continue;
+    const auto digits = static_cast<uint64_t>(m);
+    if (k == 0 && digits % 100000 == 0) return nullptr;
+    char buf[24];
+    const auto len = static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, digits).ptr - buf);
+    if (d < 0) *p++ = '-';
+    if (len > k) {
+      std::memcpy(p, buf, len - k);
+      p += len - k;
+      *p++ = '.';
+      if (k == 0) {
+        *p++ = '0';
+      } else {
+        std::memcpy(p, buf + len - k, k);
+        p += k;
+      }
+    } else {
+      *p++ = '0';
+      *p++ = '.';
+      std::memset(p, '0', k - len);
+      p += k - len;
+      std::memcpy(p, buf, len);
+      p += len;
+    }
+    return p;
+  }
+  return nullptr;
 }
 
 // The JSON text of a Value, written after what `out` holds. Room is made
@@ -225,6 +278,10 @@ class JsonWriter {
       return;
     }
     room(40);  // the shortest form of a double takes at most 24
+    if (char* end = short_decimal(p_, d)) {
+      p_ = end;
+      return;
+    }
     char* start = p_;
     p_ = std::to_chars(p_, p_ + 32, d).ptr;
     if (std::string_view(start, static_cast<size_t>(p_ - start)).find_first_of(".eE") ==
@@ -244,12 +301,51 @@ class JsonWriter {
     const char* in = s.data();
     const size_t n = s.size();
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      uint64_t w;
-      std::memcpy(&w, in + i, 8);
-      if (word_needs_care(w)) break;
-      std::memcpy(q, &w, 8);
-      q += 8;
+    if (n >= 8) {
+      for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, in + i, 8);
+        if (word_needs_care(w)) break;
+        std::memcpy(q, &w, 8);
+        q += 8;
+      }
+      // The last 1 to 7 bytes as the string's last word, which overlaps
+      // what was copied.
+      if (i < n && i + 8 > n) {
+        uint64_t w;
+        std::memcpy(&w, in + n - 8, 8);
+        if (!word_needs_care(w)) {
+          std::memcpy(q + (n - i) - 8, &w, 8);
+          q += n - i;
+          i = n;
+        }
+      }
+    } else if (n >= 4) {
+      // Short strings (most names and codes) as two overlapping halves,
+      // not a byte at a time.
+      uint32_t lo, hi;
+      std::memcpy(&lo, in, 4);
+      std::memcpy(&hi, in + n - 4, 4);
+      if (!word_needs_care(lo | (uint64_t{hi} << 32))) {
+        std::memcpy(q, &lo, 4);
+        std::memcpy(q + n - 4, &hi, 4);
+        q += n;
+        i = n;
+      }
+    } else if (n > 0) {
+      // The first, middle and last bytes (which may be the same), the
+      // word's other bytes a plain letter.
+      const auto b0 = static_cast<unsigned char>(in[0]);
+      const auto b1 = static_cast<unsigned char>(in[n / 2]);
+      const auto b2 = static_cast<unsigned char>(in[n - 1]);
+      const uint64_t w = 0x6161616161000000ULL | b0 | (uint64_t{b1} << 8) | (uint64_t{b2} << 16);
+      if (!word_needs_care(w)) {
+        q[0] = static_cast<char>(b0);
+        q[n / 2] = static_cast<char>(b1);
+        q[n - 1] = static_cast<char>(b2);
+        q += n;
+        i = n;
+      }
     }
     for (; i < n && plain_json_byte(static_cast<unsigned char>(in[i])); ++i) *q++ = in[i];
     if (i == n) {

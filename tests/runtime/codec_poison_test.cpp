@@ -2,9 +2,11 @@
 // error (never a crash or an exception), and what a codec writes it reads
 // back.
 #include <catch2/catch.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "runtime/codec.hpp"
@@ -408,6 +410,74 @@ TEST_CASE("JSON output grows past its first guess and follows what was there", "
                                  Value::float64(-0.0), Value::float64(2.0),
                                  Value::float64(std::nan("")), Value::boolean(false), Value()}));
   CHECK(out == R"(prefix:[-9223372036854775808,1e+300,-0.0,2.0,"NaN",false,null])");
+}
+
+// What the JSON writer wrote for every double before its short path:
+// std::to_chars's shortest form, with ".0" after a whole number.
+std::string double_by_to_chars(double d) {
+  char buf[64];
+  std::string text(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, d).ptr - buf));
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+TEST_CASE("JSON writes doubles as to_chars does, on its short path and off it",
+          "[runtime][codec]") {
+  std::vector<double> values = {1.0,
+                                -1.0,
+                                123.45,
+                                0.001,
+                                0.005,
+                                0.0099,
+                                0.1,
+                                0.3,
+                                0.1 + 0.2,
+                                1e-3,
+                                9.99e-4,
+                                1e15,
+                                1e15 - 1,
+                                999999999999999.9,
+                                100000,
+                                10000,
+                                120000,
+                                1234500000,
+                                1e14,
+                                5e14,
+                                2.5,
+                                -0.75,
+                                0.0,
+                                -0.0,
+                                1e300,
+                                5e-324,
+                                4503599627370497.0};
+  // Powers of ten, and the doubles on either side of them.
+  for (int e = -5; e <= 16; ++e) {
+    const double p = std::pow(10.0, e);
+    values.insert(values.end(), {p, std::nextafter(p, 0.0), std::nextafter(p, 1e300)});
+  }
+  std::mt19937_64 rng(7);
+  // Few decimals (m / 10^k, as prices and measures are), and their neighbours.
+  for (int i = 0; i < 200000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 16);
+    const auto m = static_cast<double>(rng() % static_cast<uint64_t>(std::pow(10.0, digits)));
+    const double d = m / std::pow(10.0, static_cast<double>(rng() % 18));
+    values.push_back(i % 2 ? -d : d);
+    if (i % 7 == 0) values.push_back(std::nextafter(d, 1e300));
+  }
+  // Any bits at all, and whole numbers with trailing zeros.
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t bits = rng();
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    if (std::isfinite(d)) values.push_back(d);
+    values.push_back(static_cast<double>(rng() % 100000) *
+                     std::pow(10.0, static_cast<double>(rng() % 12)));
+  }
+  auto c = make_json_codec();
+  for (double d : values) {
+    INFO("the double " << double_by_to_chars(d));
+    REQUIRE(c->encode(Value::float64(d)).value() == double_by_to_chars(d));
+  }
 }
 
 TEST_CASE("DELIMITED: empty strings, bytes, timestamps and line ends", "[runtime][codec]") {
