@@ -1,6 +1,7 @@
 #include "operators/sink_node.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include "operators/ktable.hpp"
@@ -9,21 +10,20 @@ namespace rivulet {
 
 namespace {
 
-// "<topic>:<partition>:<offset>", built in one allocation.
+// "<topic>:<partition>:<offset>", built in one allocation: the string is
+// made at its length and the parts copied in (no capacity check per part).
 std::string provenance(const SourcePosition& s) {
-  char partition[16];
-  char offset[24];
-  const size_t pn = static_cast<size_t>(
-      std::to_chars(partition, partition + sizeof partition, s.partition.value()).ptr - partition);
-  const size_t on = static_cast<size_t>(
-      std::to_chars(offset, offset + sizeof offset, s.offset.value()).ptr - offset);
-  std::string out;
-  out.reserve(s.topic.size() + 2 + pn + on);
-  out.append(s.topic);
-  out.push_back(':');
-  out.append(partition, pn);
-  out.push_back(':');
-  out.append(offset, on);
+  char tail[40];  // ":<partition>:<offset>", at most 1 + 11 + 1 + 20 bytes
+  tail[0] = ':';
+  char* p = std::to_chars(tail + 1, tail + 13, s.partition.value()).ptr;
+  char* const second = p;
+  p = std::to_chars(second + 1, tail + sizeof tail, s.offset.value()).ptr;
+  *second = ':';
+  const size_t tn = static_cast<size_t>(p - tail);
+  const std::string& topic = s.topic.str();
+  std::string out(topic.size() + tn, ':');
+  std::memcpy(out.data(), topic.data(), topic.size());
+  std::memcpy(out.data() + topic.size(), tail, tn);
   return out;
 }
 
@@ -130,7 +130,11 @@ void SinkNode::write(Record& r, ProcessContext& ctx) {
     }
     ++h;
   }
-  if (!replaced) o.headers.push_back(Header{kProvenanceHeader, provenance(r.source)});
+  if (!replaced) {
+    Header& h = o.headers.emplace_back();
+    h.name.assign(kProvenanceHeader, std::char_traits<char>::length(kProvenanceHeader));
+    h.value = provenance(r.source);
+  }
   if (sequenced_) {
     if (auto seq = sequencer_.next(r.source)) {
       o.headers.push_back(Header{kSequenceHeader, std::to_string(*seq)});

@@ -213,3 +213,23 @@ TEST_CASE("replay marks: only repartition sinks write rivulet.seq", "[replay]") 
         std::optional<std::string>("by-page-repartition:0:0"));
   CHECK_FALSE(header(out2.records[0], "rivulet.seq"));
 }
+
+TEST_CASE("replay marks: the provenance header spells long topics and the widest numbers",
+          "[replay]") {
+  // The sink formats "<topic>:<partition>:<offset>" itself: a topic of
+  // Kafka's longest name, the highest partition and offsets of every width.
+  const std::string topic(249, 't');
+  Topology topo;
+  topo.stream(topic, test::text_serdes()).to("out", test::text_serdes());
+  auto g = topo.instantiate(PartitionId{INT32_MAX});
+  std::vector<RawRecord> in;
+  std::vector<int64_t> offsets = {0, 9, 10, 12345678901, INT64_MAX};
+  for (int64_t o : offsets) in.push_back(test::raw(o, "k", "v"));
+  TaskOutput out;
+  g->process(topic, in.data(), in.data() + in.size(), out);
+  REQUIRE(out.records.size() == offsets.size());
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    CHECK(header(out.records[i], "rivulet.input") ==
+          std::optional<std::string>(topic + ":2147483647:" + std::to_string(offsets[i])));
+  }
+}
