@@ -798,17 +798,31 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
     find_encoded_many(keys, n, out);
     return true;
   }
-  // In chunks of kChunk keys, four passes: bucket numbers (hashes of the
-  // keys, which are in cache), then each bucket's first node, prefetched
-  // (the loads of one key do not wait for another's, so many misses are in
-  // flight at once), then, where that node is another key's, the next
-  // node, then the lookups proper, which find what they touch in cache.
-  // Chunks keep what the first passes bring in within L1. The first three
-  // passes are hints only: the last is find_local's.
+  // In chunks of kChunk keys, passes that each start the cache misses of
+  // every key of the chunk before any waits for one (so many are in flight
+  // at once): bucket numbers (hashes of the keys, which are in cache), then
+  // each bucket's slot, then the node the slot points to (libstdc++ keeps
+  // the node before a bucket's first, whose next pointer find reads), then
+  // the first node, then, where that node is another key's, the next node,
+  // then the lookups proper, which find what they touch in cache. Chunks
+  // keep what the first passes bring in within L1. The passes before the
+  // lookups are hints only: the last is find_local's.
   constexpr size_t kChunk = 32;
   buckets_scratch_.resize(2 * kChunk);
   size_t* buckets = buckets_scratch_.data();
   size_t* hashes = buckets + kChunk;
+#if defined(__GLIBCXX__)
+  // libstdc++'s table begins with its bucket array and the bucket count:
+  // the array is used only where the count is found beside it.
+  const void* const* slots = nullptr;
+  {
+    const void* first;
+    size_t second;
+    std::memcpy(&first, &map_, sizeof first);
+    std::memcpy(&second, reinterpret_cast<const char*>(&map_) + sizeof first, sizeof second);
+    if (second == map_.bucket_count()) slots = static_cast<const void* const*>(first);
+  }
+#endif
   for (size_t start = 0; start < n; start += kChunk) {
     const size_t m = std::min(kChunk, n - start);
     const Value* const* k = keys + start;
@@ -820,6 +834,15 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
         hashes[i] = k[i] != nullptr ? ValueHash{}(*k[i]) : 0;
         buckets[i] = hashes[i] % count;
       }
+#if defined(__GLIBCXX__)
+      if (slots != nullptr) {
+        for (size_t i = 0; i < m; ++i) __builtin_prefetch(slots + buckets[i]);
+        for (size_t i = 0; i < m; ++i) {
+          if (k[i] != nullptr && slots[buckets[i]] != nullptr)
+            __builtin_prefetch(slots[buckets[i]]);
+        }
+      }
+#endif
       for (size_t i = 0; i < m; ++i) {
         if (k[i] == nullptr) continue;
         auto it = map_.cbegin(buckets[i]);
