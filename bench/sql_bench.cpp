@@ -912,8 +912,13 @@ Phase run_pipeline(const std::string& bootstrap, const Workload& w, int64_t inpu
         break;
       }
       for (auto& r : contents->records)
-        outputs.push_back(OutputRecord{
-            t, r.record.key.copy(), r.record.value.copy(), r.record.timestamp, {}, std::nullopt});
+        outputs.push_back(OutputRecord{t,
+                                       r.record.key.copy(),
+                                       r.record.value.copy(),
+                                       r.record.timestamp,
+                                       {},
+                                       std::nullopt,
+                                       std::nullopt});
     }
     if (p.ok) {
       const auto diff = check->check_final(outputs);

@@ -115,8 +115,21 @@ Expected<bool> KafkaProducer::produce(const OutputRecord& record, void* opaque,
                                       const std::vector<HeaderRef>& extra,
                                       std::chrono::milliseconds queue_full_timeout) {
   rd_kafka_headers_t* headers = nullptr;
-  if (!record.headers.empty() || !extra.empty()) {
-    headers = rd_kafka_headers_new(record.headers.size() + extra.size());
+  if (!record.headers.empty() || !extra.empty() || record.input) {
+    headers = rd_kafka_headers_new(record.headers.size() + extra.size() + 1);
+    if (record.input) {
+      // The provenance header, formatted here (librdkafka copies it) rather
+      // than kept as a string per record by the sink.
+      char stack[320];
+      std::string heap;
+      char* text = stack;
+      if (record.input->topic.size() + kInputTextExtra > sizeof stack) {
+        heap.resize(record.input->topic.size() + kInputTextExtra);
+        text = heap.data();
+      }
+      const size_t n = write_input_text(*record.input, text);
+      rd_kafka_header_add(headers, kInputHeader, -1, text, static_cast<ssize_t>(n));
+    }
     for (const auto& h : record.headers) {
       rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
                           h.value ? h.value->data() : nullptr,

@@ -1,7 +1,5 @@
 #include "operators/sink_node.hpp"
 
-#include <charconv>
-#include <cstring>
 #include <utility>
 
 #include "operators/ktable.hpp"
@@ -9,23 +7,6 @@
 namespace rivulet {
 
 namespace {
-
-// "<topic>:<partition>:<offset>", built in one allocation: the string is
-// made at its length and the parts copied in (no capacity check per part).
-std::string provenance(const SourcePosition& s) {
-  char tail[40];  // ":<partition>:<offset>", at most 1 + 11 + 1 + 20 bytes
-  tail[0] = ':';
-  char* p = std::to_chars(tail + 1, tail + 13, s.partition.value()).ptr;
-  char* const second = p;
-  p = std::to_chars(second + 1, tail + sizeof tail, s.offset.value()).ptr;
-  *second = ':';
-  const size_t tn = static_cast<size_t>(p - tail);
-  const std::string& topic = s.topic.str();
-  std::string out(topic.size() + tn, ':');
-  std::memcpy(out.data(), topic.data(), topic.size());
-  std::memcpy(out.data() + topic.size(), tail, tn);
-  return out;
-}
 
 // The memory a cached record holds, for the cache's budget: an estimate.
 size_t record_bytes(const Record& r) {
@@ -118,23 +99,16 @@ void SinkNode::write(Record& r, ProcessContext& ctx) {
   o.value = std::move(value);
   o.timestamp = r.timestamp;
   o.headers = std::move(r.headers);
-  bool replaced = false;
+  // An earlier hop's provenance and sequence number are not ours to keep:
+  // this output's input is the record in hand.
   for (auto h = o.headers.begin(); h != o.headers.end();) {
-    if (h->name == kSequenceHeader) {  // an earlier hop's: not ours to keep
+    if (h->name == kSequenceHeader || h->name == kProvenanceHeader) {
       h = o.headers.erase(h);
-      continue;
+    } else {
+      ++h;
     }
-    if (h->name == kProvenanceHeader) {
-      h->value = provenance(r.source);
-      replaced = true;
-    }
-    ++h;
   }
-  if (!replaced) {
-    Header& h = o.headers.emplace_back();
-    h.name.assign(kProvenanceHeader, std::char_traits<char>::length(kProvenanceHeader));
-    h.value = provenance(r.source);
-  }
+  o.input = r.source;
   if (sequenced_) {
     if (auto seq = sequencer_.next(r.source)) {
       o.headers.push_back(Header{kSequenceHeader, std::to_string(*seq)});

@@ -1,10 +1,11 @@
 #pragma once
 // SinkNode: the exit of a DAG into one output topic. Encodes each record's
 // key and value with the topic's codecs into an OutputRecord appended to the
-// task's output, with the record's headers plus the provenance header
-// `rivulet.input` = "<topic>:<partition>:<offset>" of the input record that
-// produced it (replacing one the input carried, e.g. from a repartition
-// topic). A null key or value is written as null. A value that does not
+// task's output, with the record's headers and its input record's position
+// (OutputRecord::input), which the producer sends as the provenance header
+// `rivulet.input` = "<topic>:<partition>:<offset>" (in place of one the input
+// carried, e.g. from a repartition topic, which the sink drops). A null key
+// or value is written as null. A value that does not
 // encode is a data error; the record is dropped. A sink is terminal: it
 // forwards nothing (its records' headers move into the output).
 //
@@ -32,7 +33,7 @@
 
 namespace rivulet {
 
-inline constexpr const char* kProvenanceHeader = "rivulet.input";
+inline constexpr const char* kProvenanceHeader = kInputHeader;
 
 class SinkNode final : public Processor {
  public:

@@ -1,6 +1,7 @@
 #include "runtime/record.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,31 @@ std::string_view ByteArena::copy(const void* data, size_t size) {
   next_ += size;
   left_ -= size;
   return std::string_view(at, size);
+}
+
+size_t write_input_text(const SourcePosition& at, char* out) {
+  const std::string& topic = at.topic.str();
+  std::memcpy(out, topic.data(), topic.size());
+  char* p = out + topic.size();
+  *p = ':';
+  p = std::to_chars(p + 1, p + 12, at.partition.value()).ptr;
+  *p = ':';
+  p = std::to_chars(p + 1, p + 21, at.offset.value()).ptr;
+  return static_cast<size_t>(p - out);
+}
+
+std::string input_text(const SourcePosition& at) {
+  std::string text(at.topic.size() + kInputTextExtra, '\0');
+  text.resize(write_input_text(at, text.data()));
+  return text;
+}
+
+Headers sent_headers(const OutputRecord& o) {
+  Headers all;
+  all.reserve(o.headers.size() + (o.input ? 1 : 0));
+  if (o.input) all.push_back(Header{kInputHeader, input_text(*o.input)});
+  all.insert(all.end(), o.headers.begin(), o.headers.end());
+  return all;
 }
 
 }  // namespace rivulet

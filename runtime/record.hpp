@@ -209,6 +209,25 @@ struct OutputRecord {
   TimestampMs timestamp = 0;
   Headers headers;
   std::optional<int32_t> partition;
+  // The input record this output was made from (a sink's outputs have
+  // one), sent as the first header, `rivulet.input` (kInputHeader), by
+  // whoever sends the record on: the producer formats it into its own
+  // buffer, where a header made here took a string and a header list per
+  // record. sent_headers() gives the whole list.
+  std::optional<SourcePosition> input;
 };
+
+// The header naming an output's input record: "<topic>:<partition>:<offset>".
+inline constexpr const char* kInputHeader = "rivulet.input";
+// Room write_input_text needs past the topic's bytes: two colons, a
+// partition (11 bytes at most) and an offset (20).
+inline constexpr size_t kInputTextExtra = 33;
+// Writes "<topic>:<partition>:<offset>" at `out`, which has room for
+// at.topic.size() + kInputTextExtra bytes; returns the bytes written.
+size_t write_input_text(const SourcePosition& at, char* out);
+std::string input_text(const SourcePosition& at);
+// The headers `o` is sent with: `rivulet.input` first where it has an
+// input, then its own.
+Headers sent_headers(const OutputRecord& o);
 
 }  // namespace rivulet

@@ -71,7 +71,7 @@ void TestDriver::take(TaskOutput& out, Pending& pending) {
       again.timestamp = o.timestamp;
       again.key = o.key;
       again.value = o.value;
-      again.headers = o.headers;
+      again.headers = sent_headers(o);
       pending.emplace_back(o.topic, std::move(again));
     }
     outputs_.push_back(std::move(o));

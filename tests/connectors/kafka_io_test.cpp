@@ -164,6 +164,53 @@ TEST_CASE("keyed records land where the Java partitioner puts them, and read bac
   }
 }
 
+TEST_CASE("the producer sends an output's input record as its first header",
+          "[integration][connectors]") {
+  auto broker = EmbeddedBroker::start();
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->create_topic("t", 1).ok());
+  CountingHandler acks;
+  auto producer = KafkaProducer::create({{"bootstrap.servers", (*broker)->bootstrap()}}, &acks);
+  REQUIRE(producer.ok());
+  // A short input topic, and one too long for the producer's stack buffer
+  // (the text is then made on the heap); the widest numbers; an output
+  // without an input, which gets no such header.
+  const std::string long_topic(400, 'x');
+  std::vector<std::optional<SourcePosition>> inputs = {
+      SourcePosition{"orders", PartitionId{3}, Offset{12345678901}},
+      SourcePosition{long_topic, PartitionId{INT32_MIN}, Offset{INT64_MIN}}, std::nullopt};
+  for (const auto& input : inputs) {
+    OutputRecord r;
+    r.topic = "t";
+    r.value = "v";
+    r.headers = {Header{"h", std::string("own")}};
+    r.input = input;
+    REQUIRE((*producer)->produce(r, nullptr).ok());
+  }
+  REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
+  CHECK(acks.failed == 0);
+  auto consumer = KafkaConsumer::create(
+      {{"bootstrap.servers", (*broker)->bootstrap()}, {"group.id", "g-input"}});
+  REQUIRE(consumer.ok());
+  REQUIRE(
+      (*consumer)->assign({{TopicPartition{"t", PartitionId{0}}, StartPosition::kBeginning}}).ok());
+  Sink sink;
+  (*consumer)->start(&sink);
+  REQUIRE(wait_for([&] { return sink.total() == 3; }, std::chrono::seconds(30)));
+  (*consumer)->stop();
+  std::lock_guard<std::mutex> lock(sink.mutex);
+  const auto& recs = sink.got.begin()->second;
+  REQUIRE(recs.size() == 3);
+  const Headers want0 = {Header{"rivulet.input", std::string("orders:3:12345678901")},
+                         Header{"h", std::string("own")}};
+  const Headers want1 = {Header{"rivulet.input", long_topic + ":-2147483648:-9223372036854775808"},
+                         Header{"h", std::string("own")}};
+  const Headers want2 = {Header{"h", std::string("own")}};
+  CHECK(recs[0].headers == want0);
+  CHECK(recs[1].headers == want1);
+  CHECK(recs[2].headers == want2);
+}
+
 TEST_CASE("a refusing sink pauses the partition, and nothing is lost or duplicated",
           "[integration][connectors]") {
   auto broker = EmbeddedBroker::start();

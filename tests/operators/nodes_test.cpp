@@ -380,13 +380,23 @@ TEST_CASE("sink encodes records with provenance, encode failures are data errors
   CHECK(o.value == std::optional<std::string>("v"));
   CHECK(o.timestamp == 42);
   CHECK_FALSE(o.partition);
-  REQUIRE(o.headers.size() == 2);
+  // The record's own headers, and its input, sent as the first header.
+  REQUIRE(o.headers.size() == 1);
   CHECK(o.headers[0] == Header{"trace", std::string("t1")});
-  CHECK(o.headers[1] == Header{kProvenanceHeader, std::string("orders:0:7")});
-  // A tombstone stays null; an existing provenance header is replaced.
+  REQUIRE(o.input);
+  CHECK(o.input->topic == "orders");
+  CHECK(o.input->offset == Offset{7});
+  const Headers sent = sent_headers(o);
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0] == Header{kProvenanceHeader, std::string("orders:0:7")});
+  CHECK(sent[1] == Header{"trace", std::string("t1")});
+  // A tombstone stays null; the provenance header an input carried is
+  // dropped for the output's own.
   CHECK_FALSE(out.records[1].value);
-  REQUIRE(out.records[1].headers.size() == 1);
-  CHECK(out.records[1].headers[0].value == std::optional<std::string>("orders-repartition:0:8"));
+  CHECK(out.records[1].headers.empty());
+  const Headers sent1 = sent_headers(out.records[1]);
+  REQUIRE(sent1.size() == 1);
+  CHECK(sent1[0] == Header{kProvenanceHeader, std::string("orders-repartition:0:8")});
   CHECK(out.records_out == 2);
   REQUIRE(out.data_errors.size() == 1);
   CHECK(out.data_errors[0].error.context.operation == "encode value");

@@ -29,7 +29,7 @@ Headers origin(const std::string& input, std::optional<std::string> seq) {
 }
 
 std::optional<std::string> header(const OutputRecord& o, const std::string& name) {
-  for (const auto& h : o.headers)
+  for (const auto& h : sent_headers(o))
     if (h.name == name) return h.value;
   return std::nullopt;
 }
@@ -50,7 +50,7 @@ std::vector<RawRecord> fetched(const TaskOutput& out, int64_t first_offset) {
   for (const auto& o : out.records) {
     if (o.topic != "by-page-repartition") continue;
     RawRecord r = test::raw(first_offset++, o.key, o.value);
-    r.headers = o.headers;
+    r.headers = sent_headers(o);
     back.push_back(std::move(r));
   }
   return back;
