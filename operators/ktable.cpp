@@ -811,18 +811,6 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
   buckets_scratch_.resize(2 * kChunk);
   size_t* buckets = buckets_scratch_.data();
   size_t* hashes = buckets + kChunk;
-#if defined(__GLIBCXX__)
-  // libstdc++'s table begins with its bucket array and the bucket count:
-  // the array is used only where the count is found beside it.
-  const void* const* slots = nullptr;
-  {
-    const void* first;
-    size_t second;
-    std::memcpy(&first, &map_, sizeof first);
-    std::memcpy(&second, reinterpret_cast<const char*>(&map_) + sizeof first, sizeof second);
-    if (second == map_.bucket_count()) slots = static_cast<const void* const*>(first);
-  }
-#endif
   for (size_t start = 0; start < n; start += kChunk) {
     const size_t m = std::min(kChunk, n - start);
     const Value* const* k = keys + start;
@@ -835,6 +823,19 @@ bool KTable::find_local_many(const Value* const* keys, size_t n, const Value** o
         buckets[i] = hashes[i] % count;
       }
 #if defined(__GLIBCXX__)
+      // libstdc++'s table begins with its bucket array and the bucket
+      // count: the array is used only where the count is found beside it.
+      // Read for each chunk: the lookups of the chunk before may have
+      // grown the table (a lazy table decodes what it finds into the map),
+      // which moves the array.
+      const void* const* slots = nullptr;
+      {
+        const void* first;
+        size_t second;
+        std::memcpy(&first, &map_, sizeof first);
+        std::memcpy(&second, reinterpret_cast<const char*>(&map_) + sizeof first, sizeof second);
+        if (second == count) slots = static_cast<const void* const*>(first);
+      }
       if (slots != nullptr) {
         for (size_t i = 0; i < m; ++i) __builtin_prefetch(slots + buckets[i]);
         for (size_t i = 0; i < m; ++i) {
