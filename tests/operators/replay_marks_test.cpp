@@ -216,8 +216,9 @@ TEST_CASE("replay marks: only repartition sinks write rivulet.seq", "[replay]") 
 
 TEST_CASE("replay marks: the provenance header spells long topics and the widest numbers",
           "[replay]") {
-  // The sink formats "<topic>:<partition>:<offset>" itself: a topic of
-  // Kafka's longest name, the highest partition and offsets of every width.
+  // The sink keeps each output's input position and the header is
+  // formatted as sent ("<topic>:<partition>:<offset>"): a topic of Kafka's
+  // longest name, the highest partition and offsets of every width.
   const std::string topic(249, 't');
   Topology topo;
   topo.stream(topic, test::text_serdes()).to("out", test::text_serdes());
