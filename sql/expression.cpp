@@ -164,6 +164,7 @@ const Value* struct_field(const Value* v, uint32_t index) {
 class SlotNode final : public EvalNode {
  public:
   explicit SlotNode(Slot s) : s_(s) {}
+  const Slot& slot() const { return s_; }
   const Value* peek(const EvalRow& row) const override {
     const Value* v = nullptr;
     switch (s_.origin) {
@@ -2012,6 +2013,9 @@ Expected<CompiledExpr> ExpressionCompiler::compile(const ExprPtr& e) const {
     out.type_ = t.type ? t.type : DataType::of(TypeKind::Null);
     out.expr_ = e;
     out.constant_ = t.constant;
+    if (auto* slot = dynamic_cast<const SlotNode*>(out.root_.get());
+        slot && slot->slot().origin == Slot::Origin::Row)
+      out.row_column_ = slot->slot().index;
     return out;
   } catch (CompileFailure& f) {
     return std::move(f.error);

@@ -175,6 +175,10 @@ class CompiledExpr {
   const ExprPtr& expr() const { return expr_; }
   // True when the value does not depend on the row (folded at compile time).
   bool is_constant() const { return constant_; }
+  // When the expression is a column of the row itself (Slot::Origin::Row,
+  // no function or cast around it): its index in EvalRow::columns; else -1.
+  // A projection copies such a column straight from the row.
+  int64_t row_column() const { return row_column_; }
 
   // The value for `row`; never throws (see the header comment for NULLs).
   Value evaluate(const EvalRow& row) const;
@@ -188,6 +192,7 @@ class CompiledExpr {
   DataTypePtr type_;
   ExprPtr expr_;
   bool constant_ = false;
+  int64_t row_column_ = -1;
 };
 
 struct CompileOptions {

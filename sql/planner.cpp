@@ -982,6 +982,18 @@ class QueryPlanner {
     return true;
   }
 
+  // One output column's value: `e` for `row`, coerced to `t` (NULL when it
+  // cannot be). A column of the row itself (most of a SELECT list) is
+  // copied straight from it, without the evaluator's call and dispatch.
+  static Value project(const CompiledExpr& e, const DataTypePtr& t, const EvalRow& row) {
+    const int64_t c = e.row_column();
+    if (c < 0) return coerce_or_null(e.evaluate(row), t);
+    if (static_cast<size_t>(c) >= row.column_count) return Value();  // as the evaluator reads it
+    const Value& v = row.columns[c];
+    if (v.is_null() || !t || coerces_to_itself(v, *t)) return v;
+    return coerce_or_null(v, t);
+  }
+
   // Rewrites each row into the result's key and value, in place (time,
   // headers and source stay).
   static RewriteRowFn projector(std::shared_ptr<const Projection> p) {
@@ -1003,8 +1015,7 @@ class QueryPlanner {
       } else if (p->key_from_record && p->key.empty()) {
         key = r.key;
       } else if (p->key.size() == 1) {
-        key = keyless_tombstone ? r.key
-                                : coerce_or_null(p->key[0]->evaluate(row), p->key_types[0]);
+        key = keyless_tombstone ? r.key : project(*p->key[0], p->key_types[0], row);
       } else if (p->key.size() > 1) {
         StructFields f;
         f.reserve(p->key.size());
@@ -1015,7 +1026,7 @@ class QueryPlanner {
             f.push_back(Field{p->key_names[i], Value()});
             continue;
           }
-          f.push_back(Field{p->key_names[i], coerce_or_null(p->key[i]->evaluate(row), p->key_types[i])});
+          f.push_back(Field{p->key_names[i], project(*p->key[i], p->key_types[i], row)});
           all_null = all_null && f.back().value.is_null();
         }
         // A record without a key keeps no key (ksqlDB), not a struct of NULLs.
@@ -1033,13 +1044,15 @@ class QueryPlanner {
       if (!keep) {
         // a tombstone, or a group HAVING no longer keeps
       } else if (p->kafka_value && p->values.size() == 1) {
-        value = coerce_or_null(p->values[0].second->evaluate(row), p->value_types[0]);
+        value = project(*p->values[0].second, p->value_types[0], row);
       } else {
         StructFields f;
         f.reserve(p->values.size());
-        for (size_t i = 0; i < p->values.size(); ++i)
-          f.push_back(Field{p->values[i].first,
-                            coerce_or_null(p->values[i].second->evaluate(row), p->value_types[i])});
+        for (size_t i = 0; i < p->values.size(); ++i) {
+          Field& out = f.emplace_back();  // filled in place: no Field moved in
+          out.name = p->values[i].first;
+          out.value = project(*p->values[i].second, p->value_types[i], row);
+        }
         value = Value::structure(std::move(f));
       }
       r.key = std::move(key);
