@@ -44,6 +44,25 @@ TEST_CASE("expression: flat rows resolve columns to positions", "[sql][expressio
   CHECK(c.evaluate(short_row).is_null());
 }
 
+TEST_CASE("expression: a bare row column names its position for a projection's copy",
+          "[sql][expression]") {
+  Scope scope = Scope::of_row(schema_of("A INT, B STRING, C DOUBLE"));
+  scope.add_pseudo_columns(false);
+  CHECK(compile(scope, "a").row_column() == 0);
+  CHECK(compile(scope, "C").row_column() == 2);
+  CHECK(compile(scope, "(b)").row_column() == 1);
+  // Anything computed, cast or read from the record's metadata is evaluated.
+  CHECK(compile(scope, "a + 1").row_column() == -1);
+  CHECK(compile(scope, "CAST(a AS BIGINT)").row_column() == -1);
+  CHECK(compile(scope, "UCASE(b)").row_column() == -1);
+  CHECK(compile(scope, "ROWTIME").row_column() == -1);
+  CHECK(compile(scope, "'b'").row_column() == -1);
+  // A record's value columns are read from its struct, not from a row.
+  Scope record = Scope::of_record(schema_of("ID INT KEY, NAME STRING"));
+  CHECK(compile(record, "name").row_column() == -1);
+  CHECK(compile(record, "id").row_column() == -1);
+}
+
 TEST_CASE("expression: records read key and value struct by position", "[sql][expression]") {
   Schema schema = schema_of("ID INT KEY, NAME STRING, AGE INT");
   Scope scope = Scope::of_record(schema, "P");
