@@ -635,7 +635,14 @@ class QueryPlanner {
     if (!store) return store.error();
     auto layout = std::make_shared<RowLayout>(table);
     std::shared_ptr<const RowLayout> stream_rows = i == 0 ? first_join_rows_ : nullptr;
-    Joiner joiner = [layout, stream_rows](const Record& r, const Value* tv) {
+    // Filled by project() when the result can be built without the row.
+    auto fused = stream_rows ? std::make_shared<std::shared_ptr<const JoinProjection>>() : nullptr;
+    Joiner joiner = [layout, stream_rows, fused](const Record& r, const Value* tv) {
+      if (fused && *fused) {
+        const JoinProjection& f = **fused;
+        if (f.keeps_key(r.key, *stream_rows, *layout))
+          return f.build(r.key, r.value, tv, *stream_rows, *layout);
+      }
       Array row;
       if (stream_rows) {  // the stream record as decoded (rows_in_first_join)
         row.reserve(stream_rows->width() + layout->width() + 1);
@@ -650,9 +657,11 @@ class QueryPlanner {
       row.push_back(Value::boolean(false));
       return Value::array(std::move(row));
     };
-    return e_.topology_.add_stream_table_join(
+    const Topology::NodeId joined = e_.topology_.add_stream_table_join(
         node, *store, j.type == JoinType::Left ? rivulet::JoinType::Left : rivulet::JoinType::Inner,
         std::move(joiner));
+    if (fused) fusable_join_ = FusableJoin{joined, fused, stream_rows->width(), layout->width()};
+    return joined;
   }
 
   // The table as a KTable of the task (once per engine); its name.
@@ -951,7 +960,78 @@ class QueryPlanner {
     bool struct_key = false;       // the key format wraps even one column (DELIMITED)
     bool keyless_stays_keyless = false;  // key columns copied from the source's key
     bool table_rows = false;  // input rows of a table: no tombstone flag, null deletes
+    bool after_fused_join = false;  // a struct value is the join's own result: kept as is
   };
+
+  // A stream-table join's result built by the join itself, when the SELECT
+  // takes every column as it is from the joined row and keeps the record's
+  // key: each output field read where the row would have read it (the
+  // stream's decoded value, the table's row), without the row in between.
+  // The projection node stays after the join for records whose key would
+  // change (keeps_key false: the joiner then builds the row as before).
+  struct JoinProjection {
+    struct Column {
+      std::string name;
+      size_t slot;  // in the joined row: the stream's columns, then the table's
+      DataTypePtr type;
+    };
+    std::vector<Column> values;
+    size_t key_slot = 0;
+    DataTypePtr key_type;
+
+    // Column `slot` of the joined row, as RowLayout would have put it there.
+    static Value slot_value(size_t slot, const Value& key, const Value& value, const Value* tv,
+                            const RowLayout& stream, const RowLayout& table) {
+      return slot < stream.width() ? stream.column(key, &value, slot)
+                                   : table.column(key, tv, slot - stream.width());
+    }
+    // Whether the projection's key is the record's key as it is: the row's
+    // key column and the result's key type both take it unchanged.
+    bool keeps_key(const Value& key, const RowLayout& stream, const RowLayout& table) const {
+      if (key.is_null()) return true;  // a NULL key column: NULL
+      if (key.kind() == TypeKind::Struct || !key_type || !coerces_to_itself(key, *key_type))
+        return false;
+      Value k = slot_value(key_slot, key, Value(), nullptr, stream, table);
+      return coerces_to_itself(k, *key_type) && k == key;
+    }
+    Value build(const Value& key, const Value& value, const Value* tv, const RowLayout& stream,
+                const RowLayout& table) const {
+      StructFields f;
+      f.reserve(values.size());
+      for (const Column& c : values) {
+        Field& out = f.emplace_back();
+        out.name = c.name;
+        out.value = coerce_or_null(slot_value(c.slot, key, value, tv, stream, table), c.type);
+      }
+      return Value::structure(std::move(f));
+    }
+  };
+  struct FusableJoin {
+    Topology::NodeId node;
+    std::shared_ptr<std::shared_ptr<const JoinProjection>> projection;
+    size_t stream_width, table_width;
+  };
+
+  // The JoinProjection of `p` when the join before it can build the result
+  // (see JoinProjection), else nullptr.
+  std::shared_ptr<const JoinProjection> join_projection(const Projection& p) const {
+    if (deliver_ || sink_.is_table() || q_.joins.size() != 1 || p.partition_by || p.having ||
+        p.key_from_record || p.struct_key || p.table_rows || p.kafka_value || p.key.size() != 1 ||
+        p.values.empty())
+      return nullptr;
+    const size_t width = fusable_join_->stream_width + fusable_join_->table_width;
+    auto f = std::make_shared<JoinProjection>();
+    const int64_t k = p.key[0]->row_column();
+    if (k < 0 || static_cast<size_t>(k) >= width || !p.key_types[0]) return nullptr;
+    f->key_slot = static_cast<size_t>(k);
+    f->key_type = p.key_types[0];
+    for (size_t i = 0; i < p.values.size(); ++i) {
+      const int64_t c = p.values[i].second->row_column();
+      if (c < 0 || static_cast<size_t>(c) >= width) return nullptr;
+      f->values.push_back({p.values[i].first, static_cast<size_t>(c), p.value_types[i]});
+    }
+    return f;
+  }
 
   Expected<bool> build_projection(const Scope& scope, Projection& p) {
     for (const OutputColumn& c : a_.projection) {
@@ -998,6 +1078,8 @@ class QueryPlanner {
   // headers and source stay).
   static RewriteRowFn projector(std::shared_ptr<const Projection> p) {
     return [p](Record& r, ProcessContext&) {
+      // The join built this result itself (JoinProjection); a row, it did not.
+      if (p->after_fused_join && r.value.kind() == TypeKind::Struct) return true;
       Value key;
       EvalRow row = eval_row(r);
       // Aggregates flag a merged session's tombstone like a stream's rows.
@@ -1176,7 +1258,14 @@ class QueryPlanner {
       p->partition_by_reads_values = reads_value_column(*q_.partition_by[0]);
     }
     p->table_rows = a_.sources[0].info->is_table();
-    return e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
+    if (fusable_join_ && fusable_join_->node == node)
+      if (auto f = join_projection(*p)) {
+        *fusable_join_->projection = std::move(f);
+        p->after_fused_join = true;
+      }
+    // Named for EXPLAIN: "project-in-join" when the join builds the result.
+    return e_.topology_.add_processor(name(p->after_fused_join ? "project-in-join" : "project"),
+                                      {node}, rewrite(projector(p)));
   }
 
   Expected<Topology::NodeId> aggregate(Topology::NodeId node) {
@@ -1663,6 +1752,7 @@ class QueryPlanner {
   // during join planning (nullptr: an internal repartition topic).
   const SourceInfo* key_info_ = nullptr;
   std::shared_ptr<const RowLayout> first_join_rows_;  // see rows_in_first_join
+  std::optional<FusableJoin> fusable_join_;           // a join project() may hand its result to
   SqlEngine& e_;
   const Query& q_;
   const QueryAnalysis& a_;

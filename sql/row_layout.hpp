@@ -74,30 +74,40 @@ class RowLayout {
 
   // Appends the columns to `row`; `value` may be nullptr (no table row).
   void append(const Value& key, const Value* value, Array& row) const {
-    for (size_t i = 0; i < schema_.columns.size(); ++i) {
-      const Column& c = schema_.columns[i];
-      if (c.is_key) {
-        const Value* k = &key;
-        bool wrapped = key.kind() == TypeKind::Struct &&
-                       (keys_ != 1 || !c.type || c.type->kind != TypeKind::Struct);
-        if (wrapped) {  // several key columns, or a DELIMITED key
-          k = key.field(c.name);
-          if (!k && keys_ == 1 && !key.as_struct().empty()) k = &key.as_struct()[0].value;
-        } else if (keys_ != 1) {
-          k = nullptr;
-        }
-        push_coerced(k, c.type, row);
-      } else if (!value || value->is_null()) {
-        row.emplace_back();
-      } else if (kafka_value_) {
-        push_coerced(value, c.type, row);
-      } else {
-        push_coerced(value->kind() == TypeKind::Struct ? field(*value, i) : nullptr, c.type, row);
-      }
-    }
+    for (size_t i = 0; i < schema_.columns.size(); ++i)
+      push_coerced(source(key, value, i), schema_.columns[i].type, row);
+  }
+
+  // Column `i` of the row append() would build: coerce_or_null of what it
+  // is read from (a join that builds its result without the row).
+  Value column(const Value& key, const Value* value, size_t i) const {
+    const Value* v = source(key, value, i);
+    if (v == nullptr) return Value();
+    return coerce_or_null(*v, schema_.columns[i].type);
   }
 
  private:
+  // Where column `i` is read from: the key, a key field, a value field, the
+  // whole value (a single unwrapped value); nullptr for NULL.
+  const Value* source(const Value& key, const Value* value, size_t i) const {
+    const Column& c = schema_.columns[i];
+    if (c.is_key) {
+      const Value* k = &key;
+      bool wrapped = key.kind() == TypeKind::Struct &&
+                     (keys_ != 1 || !c.type || c.type->kind != TypeKind::Struct);
+      if (wrapped) {  // several key columns, or a DELIMITED key
+        k = key.field(c.name);
+        if (!k && keys_ == 1 && !key.as_struct().empty()) k = &key.as_struct()[0].value;
+      } else if (keys_ != 1) {
+        k = nullptr;
+      }
+      return k;
+    }
+    if (!value || value->is_null()) return nullptr;
+    if (kafka_value_) return value;
+    return value->kind() == TypeKind::Struct ? field(*value, i) : nullptr;
+  }
+
   // Appends coerce_or_null(*v, t) (NULL for nullptr), copying v straight
   // into the row when it needs no coercion, as most columns do.
   static void push_coerced(const Value* v, const DataTypePtr& t, Array& row) {
