@@ -641,6 +641,17 @@ class Analyzer {
           c.is_key = true;
       }
     }
+    // A join whose own side's ON column is not selected is keyed by the other
+    // side's, when that is (ksqlDB: either join expression may be the key;
+    // `SELECT U.ID AS ID ... FROM O LEFT JOIN U ON O.ID = U.ID`).
+    if (!a_.joins.empty() && q_.group_by.empty() && q_.partition_by.empty() && fk_keyed.empty()) {
+      bool keyed = false;
+      for (const OutputColumn& c : a_.projection) keyed = keyed || c.is_key;
+      const AnalyzedJoin& j = a_.joins.back();
+      const Expr& other = j.type == JoinType::Right ? *j.left_key : *j.right_key;
+      for (OutputColumn& c : a_.projection)
+        if (!keyed && same_expr(other, *c.expr)) keyed = c.is_key = true;
+    }
     add_implicit_partition_keys();
     // Several GROUP BY expressions: the key's columns come in GROUP BY order
     // (ksqlDB), whatever their order in the projection; the value columns

@@ -588,6 +588,7 @@ class QueryPlanner {
                               if (!src) return src.error();
                               return to_rows(*src, s, false);
                             }};
+      table_key_column_.reset();
       return plan_stream_join(ctx, i, node, keyed, left);
     }
     if (aj.kind != AnalyzedJoin::Kind::StreamTable)
@@ -653,14 +654,25 @@ class QueryPlanner {
         if (!in.empty())  // the tombstone flag stays last
           row.insert(row.end(), in.begin(), in.end() - 1);
       }
-      layout->append(r.key, tv, row);
+      if (tv)
+        layout->append(r.key, tv, row);
+      else
+        layout->append_nulls(row);  // LEFT, no row
       row.push_back(Value::boolean(false));
       return Value::array(std::move(row));
     };
+    // The table's key column in the joined row: NULL when a LEFT join finds
+    // no row (as ksqlDB's), yet the join's key when the result is keyed by it.
+    table_key_column_.reset();
+    if (auto c = a_.scope.find(aj.right_key->qualifier, aj.right_key->name);
+        c.ok() && (*c)->slot.origin == Slot::Origin::Row && (*c)->is_key)
+      for (size_t at = 0; at < layout->width(); ++at)
+        if (layout->key_column(at) && (*c)->name == table.schema.columns[at].name)
+          table_key_column_ = TableKeyColumn{(*c)->slot.index, layout, at};
     const Topology::NodeId joined = e_.topology_.add_stream_table_join(
         node, *store, j.type == JoinType::Left ? rivulet::JoinType::Left : rivulet::JoinType::Inner,
         std::move(joiner));
-    if (fused) fusable_join_ = FusableJoin{joined, fused, stream_rows->width(), layout->width()};
+    if (fused) fusable_join_ = FusableJoin{joined, fused, stream_rows, layout};
     return joined;
   }
 
@@ -961,6 +973,11 @@ class QueryPlanner {
     bool keyless_stays_keyless = false;  // key columns copied from the source's key
     bool table_rows = false;  // input rows of a table: no tombstone flag, null deletes
     bool after_fused_join = false;  // a struct value is the join's own result: kept as is
+    // The key is the last stream-table join's table key column: the join's
+    // key, read from the record's key (the row holds NULL there when a LEFT
+    // join found no row).
+    std::shared_ptr<const RowLayout> join_key_layout;
+    size_t join_key_index = 0;
   };
 
   // A stream-table join's result built by the join itself, when the SELECT
@@ -980,18 +997,22 @@ class QueryPlanner {
     DataTypePtr key_type;
 
     // Column `slot` of the joined row, as RowLayout would have put it there.
+    // Column `slot` of the joined row, as RowLayout would have put it there
+    // (the table's columns NULL when a LEFT join found no row).
     static Value slot_value(size_t slot, const Value& key, const Value& value, const Value* tv,
                             const RowLayout& stream, const RowLayout& table) {
-      return slot < stream.width() ? stream.column(key, &value, slot)
-                                   : table.column(key, tv, slot - stream.width());
+      if (slot < stream.width()) return stream.column(key, &value, slot);
+      return tv ? table.column(key, tv, slot - stream.width()) : Value();
     }
-    // Whether the projection's key is the record's key as it is: the row's
-    // key column and the result's key type both take it unchanged.
+    // Whether the projection's key is the record's key as it is: the key
+    // column it names (of the stream or the table, both keyed by the join
+    // key) and the result's key type both take it unchanged.
     bool keeps_key(const Value& key, const RowLayout& stream, const RowLayout& table) const {
       if (key.is_null()) return true;  // a NULL key column: NULL
       if (key.kind() == TypeKind::Struct || !key_type || !coerces_to_itself(key, *key_type))
         return false;
-      Value k = slot_value(key_slot, key, Value(), nullptr, stream, table);
+      Value k = key_slot < stream.width() ? stream.column(key, nullptr, key_slot)
+                                          : table.column(key, nullptr, key_slot - stream.width());
       return coerces_to_itself(k, *key_type) && k == key;
     }
     Value build(const Value& key, const Value& value, const Value* tv, const RowLayout& stream,
@@ -1009,7 +1030,7 @@ class QueryPlanner {
   struct FusableJoin {
     Topology::NodeId node;
     std::shared_ptr<std::shared_ptr<const JoinProjection>> projection;
-    size_t stream_width, table_width;
+    std::shared_ptr<const RowLayout> stream, table;
   };
 
   // The JoinProjection of `p` when the join before it can build the result
@@ -1019,10 +1040,15 @@ class QueryPlanner {
         p.key_from_record || p.struct_key || p.table_rows || p.kafka_value || p.key.size() != 1 ||
         p.values.empty())
       return nullptr;
-    const size_t width = fusable_join_->stream_width + fusable_join_->table_width;
+    const size_t width = fusable_join_->stream->width() + fusable_join_->table->width();
     auto f = std::make_shared<JoinProjection>();
     const int64_t k = p.key[0]->row_column();
     if (k < 0 || static_cast<size_t>(k) >= width || !p.key_types[0]) return nullptr;
+    const size_t sw = fusable_join_->stream->width();
+    if (!(static_cast<size_t>(k) < sw
+              ? fusable_join_->stream->key_column(static_cast<size_t>(k))
+              : fusable_join_->table->key_column(static_cast<size_t>(k) - sw)))
+      return nullptr;  // a key from a value column: the projection computes it
     f->key_slot = static_cast<size_t>(k);
     f->key_type = p.key_types[0];
     for (size_t i = 0; i < p.values.size(); ++i) {
@@ -1097,7 +1123,11 @@ class QueryPlanner {
       } else if (p->key_from_record && p->key.empty()) {
         key = r.key;
       } else if (p->key.size() == 1) {
-        key = keyless_tombstone ? r.key : project(*p->key[0], p->key_types[0], row);
+        key = keyless_tombstone ? r.key
+              : p->join_key_layout
+                  ? coerce_or_null(p->join_key_layout->column(r.key, nullptr, p->join_key_index),
+                                   p->key_types[0])
+                  : project(*p->key[0], p->key_types[0], row);
       } else if (p->key.size() > 1) {
         StructFields f;
         f.reserve(p->key.size());
@@ -1258,6 +1288,11 @@ class QueryPlanner {
       p->partition_by_reads_values = reads_value_column(*q_.partition_by[0]);
     }
     p->table_rows = a_.sources[0].info->is_table();
+    if (table_key_column_ && q_.partition_by.empty() && p->key.size() == 1 &&
+        p->key[0]->row_column() == table_key_column_->slot) {
+      p->join_key_layout = table_key_column_->layout;
+      p->join_key_index = table_key_column_->index;
+    }
     if (fusable_join_ && fusable_join_->node == node)
       if (auto f = join_projection(*p)) {
         *fusable_join_->projection = std::move(f);
@@ -1753,6 +1788,14 @@ class QueryPlanner {
   const SourceInfo* key_info_ = nullptr;
   std::shared_ptr<const RowLayout> first_join_rows_;  // see rows_in_first_join
   std::optional<FusableJoin> fusable_join_;           // a join project() may hand its result to
+  // The last stream-table join's table key column (see join()); reset by
+  // any other join after it.
+  struct TableKeyColumn {
+    uint32_t slot;
+    std::shared_ptr<const RowLayout> layout;
+    size_t index;
+  };
+  std::optional<TableKeyColumn> table_key_column_;
   SqlEngine& e_;
   const Query& q_;
   const QueryAnalysis& a_;

@@ -60,6 +60,7 @@ class RowLayout {
     }
   }
   size_t width() const { return schema_.columns.size(); }
+  bool key_column(size_t i) const { return schema_.columns[i].is_key; }
 
   // Column `i` (a value column, by its place in the schema) of a struct
   // value: where the source's value codec put it (the value columns in
@@ -77,6 +78,10 @@ class RowLayout {
     for (size_t i = 0; i < schema_.columns.size(); ++i)
       push_coerced(source(key, value, i), schema_.columns[i].type, row);
   }
+
+  // The columns of a side a join found no row for: all NULL, its key
+  // columns too (ksqlDB's joiner fills the missing side with NULLs).
+  void append_nulls(Array& row) const { row.resize(row.size() + width()); }
 
   // Column `i` of the row append() would build: coerce_or_null of what it
   // is read from (a join that builds its result without the row).
