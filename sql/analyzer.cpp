@@ -644,7 +644,12 @@ class Analyzer {
     // A join whose own side's ON column is not selected is keyed by the other
     // side's, when that is (ksqlDB: either join expression may be the key;
     // `SELECT U.ID AS ID ... FROM O LEFT JOIN U ON O.ID = U.ID`).
-    if (!a_.joins.empty() && q_.group_by.empty() && q_.partition_by.empty() && fk_keyed.empty()) {
+    // (A multi-way table-table join picks among all its ON columns below.)
+    bool multi_way_tables = a_.joins.size() > 1;
+    for (const AnalyzedJoin& j : a_.joins)
+      multi_way_tables = multi_way_tables && j.kind == AnalyzedJoin::Kind::TableTable;
+    if (!a_.joins.empty() && !multi_way_tables && q_.group_by.empty() && q_.partition_by.empty() &&
+        fk_keyed.empty()) {
       bool keyed = false;
       for (const OutputColumn& c : a_.projection) keyed = keyed || c.is_key;
       const AnalyzedJoin& j = a_.joins.back();
