@@ -996,7 +996,6 @@ class QueryPlanner {
     size_t key_slot = 0;
     DataTypePtr key_type;
 
-    // Column `slot` of the joined row, as RowLayout would have put it there.
     // Column `slot` of the joined row, as RowLayout would have put it there
     // (the table's columns NULL when a LEFT join found no row).
     static Value slot_value(size_t slot, const Value& key, const Value& value, const Value* tv,
