@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -179,6 +180,10 @@ class CompiledExpr {
   // no function or cast around it): its index in EvalRow::columns; else -1.
   // A projection copies such a column straight from the row.
   int64_t row_column() const { return row_column_; }
+  // When the expression is a slot, of any origin, as it is (no function or
+  // cast around it): that slot. An aggregation's projection passes its
+  // result through when every column is one (QueryPlanner::aggregate).
+  const std::optional<Slot>& bare_slot() const { return bare_slot_; }
 
   // The value for `row`; never throws (see the header comment for NULLs).
   Value evaluate(const EvalRow& row) const;
@@ -193,6 +198,7 @@ class CompiledExpr {
   ExprPtr expr_;
   bool constant_ = false;
   int64_t row_column_ = -1;
+  std::optional<Slot> bare_slot_;
 };
 
 struct CompileOptions {

@@ -973,6 +973,10 @@ class QueryPlanner {
     bool keyless_stays_keyless = false;  // key columns copied from the source's key
     bool table_rows = false;  // input rows of a table: no tombstone flag, null deletes
     bool after_fused_join = false;  // a struct value is the join's own result: kept as is
+    // An aggregation's result kept as it is (passes_aggregate_through):
+    // the key the bare group key, each value column the bare aggregate of
+    // its position, the aggregation naming the fields as the SELECT does.
+    bool aggregate_as_is = false;
     // The key is the last stream-table join's table key column: the join's
     // key, read from the record's key (the row holds NULL there when a LEFT
     // join found no row).
@@ -1099,12 +1103,30 @@ class QueryPlanner {
     return coerce_or_null(v, t);
   }
 
+  // Whether an aggregate_as_is projection would give `r` back unchanged:
+  // the record is a result (not a merged session's tombstone) whose group
+  // key and fields each coerce to their column's type as they are.
+  static bool keeps_aggregate(const Projection& p, const Record& r) {
+    if (r.value.kind() != TypeKind::Struct) return false;
+    const Value& key = window_inner_key(r.key);
+    if (!key.is_null() && !coerces_to_itself(key, *p.key_types[0])) return false;
+    const StructFields& fields = r.value.as_struct();
+    if (fields.size() != p.values.size()) return false;
+    for (size_t i = 0; i < fields.size(); ++i)
+      if (!fields[i].value.is_null() && !coerces_to_itself(fields[i].value, *p.value_types[i]))
+        return false;
+    return true;
+  }
+
   // Rewrites each row into the result's key and value, in place (time,
   // headers and source stay).
   static RewriteRowFn projector(std::shared_ptr<const Projection> p) {
     return [p](Record& r, ProcessContext&) {
       // The join built this result itself (JoinProjection); a row, it did not.
       if (p->after_fused_join && r.value.kind() == TypeKind::Struct) return true;
+      // The aggregation's result is already the output, when each field
+      // (and the group key) has its column's type as it is.
+      if (p->aggregate_as_is && keeps_aggregate(*p, r)) return true;
       Value key;
       EvalRow row = eval_row(r);
       // Aggregates flag a merged session's tombstone like a stream's rows.
@@ -1617,6 +1639,32 @@ class QueryPlanner {
       out_scope.bind(call, *type, Slot{Slot::Origin::ValueField, static_cast<uint32_t>(i)});
     }
     out_scope.add_pseudo_columns(q_.window.has_value());
+    auto p = std::make_shared<Projection>();
+    p->key_from_record = true;
+    // SELECT's subqueries are typed now and bound per task
+    // (subqueries_after_aggregate).
+    Scope typed = out_scope;
+    for (const OutputColumn& c : a_.projection) {
+      if (!has_subqueries(c.expr)) continue;
+      auto t = scope_with_subquery_types(c.expr, typed, e_.catalog_);
+      if (!t) return t.error();
+      typed = std::move(*t);
+    }
+    auto ok = build_projection(typed, *p);
+    if (!ok) return ok.error();
+    if (p->key.size() < q_.group_by.size() && !(deliver_ && p->key.empty()))
+      return sql_error(q_.loc, "The query used to build `" + sink_.name +
+                                   "` must include the grouping expressions in its projection.");
+    const bool subqueries =
+        (q_.having && has_subqueries(q_.having)) || !aggregate_select_subqueries_.empty();
+    // The result as the aggregation gives it, its fields named for the
+    // SELECT: no projection to build per record (a table's aggregation
+    // names its own fields).
+    if (!table && !subqueries && !q_.having && passes_aggregate_through(*p, spec)) {
+      p->aggregate_as_is = true;
+      for (size_t i = 0; i < spec.functions.size(); ++i)
+        spec.functions[i].name = p->values[i].first;
+    }
     if (table) {
       std::vector<std::shared_ptr<const CompiledExpr>> const_groups(groups.begin(), groups.end());
       auto planned = plan_table_aggregate(e_.topology_, node, id_, std::move(const_groups),
@@ -1635,23 +1683,7 @@ class QueryPlanner {
       node = e_.topology_.add_aggregate(node, name("aggregate"), std::move(spec), false);
     }
 
-    auto p = std::make_shared<Projection>();
-    p->key_from_record = true;
-    // SELECT's subqueries are typed now and bound per task
-    // (subqueries_after_aggregate).
-    Scope typed = out_scope;
-    for (const OutputColumn& c : a_.projection) {
-      if (!has_subqueries(c.expr)) continue;
-      auto t = scope_with_subquery_types(c.expr, typed, e_.catalog_);
-      if (!t) return t.error();
-      typed = std::move(*t);
-    }
-    auto ok = build_projection(typed, *p);
-    if (!ok) return ok.error();
-    if (p->key.size() < q_.group_by.size() && !(deliver_ && p->key.empty()))
-      return sql_error(q_.loc, "The query used to build `" + sink_.name +
-                                   "` must include the grouping expressions in its projection.");
-    if ((q_.having && has_subqueries(q_.having)) || !aggregate_select_subqueries_.empty()) {
+    if (subqueries) {
       auto factory = subqueries_after_aggregate(out_scope, p);
       if (!factory) return factory.error();
       node = e_.topology_.add_processor(name("project"), {node}, std::move(*factory));
@@ -1662,8 +1694,31 @@ class QueryPlanner {
       if (!h) return h.error();
       p->having = std::make_shared<CompiledExpr>(std::move(*h));
     }
-    node = e_.topology_.add_processor(name("project"), {node}, rewrite(projector(p)));
+    // Named for EXPLAIN: "project-as-aggregated" when the aggregation's
+    // result passes through.
+    node =
+        e_.topology_.add_processor(name(p->aggregate_as_is ? "project-as-aggregated" : "project"),
+                                   {node}, rewrite(projector(p)));
     return p->having ? add_having_filter(e_.topology_, node, id_) : node;
+  }
+
+  // Whether the aggregation's result is the SELECT's as it is: one group
+  // key, selected bare as the key (its window kept); each value column the
+  // bare aggregate at its own position, none twice and none left out;
+  // nothing else in the projection (a key format wrapping the key; the
+  // caller rules out HAVING).
+  bool passes_aggregate_through(const Projection& p, const AggregateSpec& spec) const {
+    if (p.key.size() != 1 || p.partition_by || p.kafka_value || p.struct_key || !p.key_types[0] ||
+        p.values.size() != spec.functions.size())
+      return false;
+    const auto& key = p.key[0]->bare_slot();
+    if (!key || key->origin != Slot::Origin::Key) return false;
+    for (size_t i = 0; i < p.values.size(); ++i) {
+      const auto& v = p.values[i].second->bare_slot();
+      if (!v || v->origin != Slot::Origin::ValueField || v->index != i || !p.value_types[i])
+        return false;
+    }
+    return true;
   }
 
   // A user-defined aggregate (FunctionDef::resolve_aggregate) as a custom

@@ -845,6 +845,84 @@ TEST_CASE("planner: a join builds the result of a SELECT of its row's columns it
   }
 }
 
+// An aggregation whose SELECT is its group key and its aggregates, each
+// as it is and in its own order, passes its result through: the
+// aggregation names the fields as the SELECT does, and EXPLAIN names the
+// projection "project-as-aggregated". Anything computed, HAVING, or a
+// table's aggregation keeps the projection; a result whose field has
+// another kind than its column (a list) takes the projection at run time.
+TEST_CASE("planner: an aggregation of its SELECT's bare aggregates passes its result through",
+          "[sql][planner]") {
+  SqlEngine engine;
+  REQUIRE(engine.execute_script(
+      "CREATE STREAM O (ID STRING KEY, U STRING, N INT) WITH (kafka_topic='o', "
+      "value_format='JSON');"
+      "CREATE TABLE T (ID STRING PRIMARY KEY, N INT) WITH (kafka_topic='t', "
+      "value_format='JSON');"
+      "CREATE TABLE PLAIN AS SELECT ID, COUNT(*) AS C, SUM(N) AS S FROM O GROUP BY ID;"
+      "CREATE TABLE COMPUTED AS SELECT ID, COUNT(*) + 0 AS C, SUM(N) AS S FROM O GROUP BY ID;"
+      "CREATE TABLE REGROUPED AS SELECT U, COUNT(*) AS C FROM O GROUP BY U;"
+      "CREATE TABLE WINDOWED AS SELECT ID, COUNT(*) AS C FROM O "
+      "WINDOW TUMBLING (SIZE 10 MILLISECONDS) GROUP BY ID;"
+      "CREATE TABLE LISTS AS SELECT ID, COLLECT_LIST(N) AS L FROM O GROUP BY ID;"
+      "CREATE TABLE HAVING_ONE AS SELECT ID, COUNT(*) AS C FROM O GROUP BY ID HAVING COUNT(*) > 1;"
+      "CREATE TABLE FROM_TABLE AS SELECT ID, COUNT(*) AS C FROM T GROUP BY ID;"));
+  const std::string plan = engine.explain();
+  INFO(plan);
+  for (const char* q : {"CTAS_PLAIN_0", "CTAS_REGROUPED_2", "CTAS_WINDOWED_3", "CTAS_LISTS_4"})
+    CHECK(plan.find(std::string(q) + "-project-as-aggregated processor") != std::string::npos);
+  for (const char* q : {"CTAS_COMPUTED_1", "CTAS_HAVING_ONE_5", "CTAS_FROM_TABLE_6"}) {
+    CHECK(plan.find(std::string(q) + "-project processor") != std::string::npos);
+    CHECK(plan.find(std::string(q) + "-project-as-aggregated") == std::string::npos);
+  }
+
+  auto driver = TestDriver::create(engine.topology());
+  REQUIRE(driver);
+  REQUIRE((*driver)->pipe("o", std::string("a"), std::string(R"({"U":"x","N":1})"), 1));
+  REQUIRE((*driver)->pipe("o", std::string("b"), std::string(R"({"U":"x","N":2})"), 2));
+  REQUIRE((*driver)->pipe("o", std::string("a"), std::string(R"({"U":"y","N":null})"), 3));
+  REQUIRE((*driver)->pipe("o", std::string("a"), std::string(R"({"U":"x","N":4})"), 15));
+  auto values = [&](const char* topic) {
+    std::vector<std::pair<std::string, json>> out;
+    for (const auto& r : (*driver)->outputs(topic))
+      out.emplace_back(r.key.value_or(""), json::parse(r.value.value_or("null")));
+    return out;
+  };
+  const std::vector<std::pair<std::string, json>> counts = {{"a", json::parse(R"({"C":1,"S":1})")},
+                                                            {"b", json::parse(R"({"C":1,"S":2})")},
+                                                            {"a", json::parse(R"({"C":2,"S":1})")},
+                                                            {"a", json::parse(R"({"C":3,"S":5})")}};
+  CHECK(values("PLAIN") == counts);
+  CHECK(values("COMPUTED") == counts);
+  const std::vector<std::pair<std::string, json>> lists = {
+      {"a", json::parse(R"({"L":[1]})")},
+      {"b", json::parse(R"({"L":[2]})")},
+      {"a", json::parse(R"({"L":[1,null]})")},
+      {"a", json::parse(R"({"L":[1,null,4]})")}};
+  CHECK(values("LISTS") == lists);
+  // Through a repartition topic (two phases): the latest count per group.
+  std::map<std::string, json> latest;
+  for (const auto& [k, v] : values("REGROUPED")) latest[k] = v;
+  CHECK(latest == std::map<std::string, json>{{"x", json::parse(R"({"C":3})")},
+                                              {"y", json::parse(R"({"C":1})")}});
+  auto windowed = (*driver)->outputs("WINDOWED");
+  REQUIRE(windowed.size() == 4);
+  const int64_t starts[] = {0, 0, 0, 10};
+  const int64_t windowed_counts[] = {1, 1, 2, 1};
+  for (size_t i = 0; i < windowed.size(); ++i) {
+    INFO(i);
+    // A time window's key: the inner key's bytes, then the start (8 bytes, big-endian).
+    const std::string key = windowed[i].key.value_or("");
+    REQUIRE(key.size() == 9);
+    int64_t start = 0;
+    for (size_t b = 1; b < key.size(); ++b)
+      start = (start << 8) | static_cast<unsigned char>(key[b]);
+    CHECK(key[0] == (i == 1 ? 'b' : 'a'));
+    CHECK(start == starts[i]);
+    CHECK(json::parse(*windowed[i].value) == json{{"C", windowed_counts[i]}});
+  }
+}
+
 TEST_CASE("planner: TABLE_STORAGE='ENCODED' keeps a table's rows as bytes", "[sql][planner]") {
   SqlEngine engine;
   REQUIRE(engine.execute_script(
