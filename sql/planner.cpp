@@ -1105,16 +1105,22 @@ class QueryPlanner {
 
   // Whether an aggregate_as_is projection would give `r` back unchanged:
   // the record is a result (not a merged session's tombstone) whose group
-  // key and fields each coerce to their column's type as they are.
+  // key and fields each coerce to their column's type as they are, its
+  // fields named as the columns (a result kept from before the
+  // aggregation named them, an EMIT FINAL buffer's in a checkpoint, may
+  // not be).
   static bool keeps_aggregate(const Projection& p, const Record& r) {
     if (r.value.kind() != TypeKind::Struct) return false;
     const Value& key = window_inner_key(r.key);
     if (!key.is_null() && !coerces_to_itself(key, *p.key_types[0])) return false;
     const StructFields& fields = r.value.as_struct();
     if (fields.size() != p.values.size()) return false;
-    for (size_t i = 0; i < fields.size(); ++i)
-      if (!fields[i].value.is_null() && !coerces_to_itself(fields[i].value, *p.value_types[i]))
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const Value& v = fields[i].value;
+      if ((!v.is_null() && !coerces_to_itself(v, *p.value_types[i])) ||
+          fields[i].name != p.values[i].first)
         return false;
+    }
     return true;
   }
 
