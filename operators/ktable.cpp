@@ -328,6 +328,15 @@ class KTable::Encoded {
         size_t old = offset_of(s);
         Entry e = entry(old);
         if (same_key(e.key, id)) {
+          if (e.value.size() == value.size()) {
+            // A value of the same length (a count, a sum, a row whose
+            // fields kept their sizes) overwrites the old one where it
+            // is: nothing appended, nothing left to compact. The stored
+            // key stays, as below.
+            std::memmove(arena_.data() + (e.value.data() - arena_.data()), value.data(),
+                         value.size());
+            return;
+          }
           arena_[old] = 0;
           garbage_ += e.size;
           if (by_identity_ && e.key != key) {

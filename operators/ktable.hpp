@@ -18,8 +18,9 @@
 //  - Decoded: an unordered_map<Value, Value>. Lookups return the stored
 //    Value: the fastest joins, but 2.3x (large strings) to 8x (small
 //    structs) the raw bytes of keys and values (README.md).
-//  - Encoded: keys and values as msgpack bytes in one append-only arena
-//    with an open-addressing index: about 1.2-1.6x the raw bytes, snapshots
+//  - Encoded: keys and values as msgpack bytes in one arena with an
+//    open-addressing index (a new value of the same length overwrites the
+//    old one in place; others are appended): about 1.2-1.6x the raw bytes, snapshots
 //    and restores are near memory speed (the arena already holds the
 //    snapshot format), but every lookup decodes its value, and keys match
 //    by their encoded bytes (an INT key and a DOUBLE key of equal value do
