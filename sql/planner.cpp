@@ -1375,11 +1375,20 @@ class QueryPlanner {
     }
     // In place: the key is replaced once every group value is known (the
     // record goes to null_key as it came otherwise).
-    RewriteRowFn rekey = [groups, group_sql, kept](Record& r, ProcessContext& ctx) {
+    // Grouped by the stream's one key column, without a join: a record
+    // whose key is a value of that column's type as it is (not wrapped,
+    // not NULL) already has its group key, the value the row's column
+    // copied from it.
+    DataTypePtr own_key;
+    if (!table && q_.joins.empty() && groups.size() == 1 && grouped_by_source_key() &&
+        groups[0]->row_column() >= 0)
+      own_key = group_types[0];
+    RewriteRowFn rekey = [groups, group_sql, kept, own_key](Record& r, ProcessContext& ctx) {
       if (is_tombstone(r)) {
         ctx.skipped(r, SkipReason::Tombstone, "GROUP BY");
         return false;
       }
+      if (own_key && !r.key.is_null() && coerces_to_itself(r.key, *own_key)) return true;
       EvalRow row = eval_row(r);
       Value key;
       StructFields f;

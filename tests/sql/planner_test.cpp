@@ -923,6 +923,49 @@ TEST_CASE("planner: an aggregation of its SELECT's bare aggregates passes its re
   }
 }
 
+// Grouped by the stream's own key, a record keeps its key as the group key
+// when the key is the column's value as it is; a key format that wraps the
+// key (DELIMITED) or types it otherwise still gets the group key from its
+// row. Each gives the counts per key.
+TEST_CASE("planner: a GROUP BY of the stream's key keeps each record's key", "[sql][planner]") {
+  for (const char* key_format : {"KAFKA", "JSON", "DELIMITED"}) {
+    INFO("key format " << key_format);
+    const bool json_key = std::string(key_format) == "JSON";
+    for (const char* type : {"STRING", "INT"}) {
+      INFO("key type " << type);
+      const bool text = std::string(type) == "STRING";
+      SqlEngine engine;
+      REQUIRE(
+          engine.execute_script(std::string("CREATE STREAM K (ID ") + type +
+                                " KEY, N INT) WITH (kafka_topic='k', value_format='JSON', "
+                                "key_format='" +
+                                key_format +
+                                "');"
+                                "CREATE TABLE KC AS SELECT ID, COUNT(*) AS C FROM K GROUP BY ID;"));
+      auto driver = TestDriver::create(engine.topology());
+      REQUIRE(driver);
+      // KAFKA INT keys are 4 big-endian bytes; JSON and DELIMITED keys are text.
+      auto key = [&](int n) {
+        if (text) return json_key ? "\"k" + std::to_string(n) + "\"" : "k" + std::to_string(n);
+        if (!json_key && std::string(key_format) == "KAFKA")
+          return std::string{0, 0, 0, static_cast<char>(n)};
+        return std::to_string(n);
+      };
+      for (int n : {1, 2, 1, 1})
+        REQUIRE((*driver)->pipe("k", key(n), std::string(R"({"N":0})"), 1));
+      auto out = (*driver)->outputs("KC");
+      REQUIRE(out.size() == 4);
+      const int keys[] = {1, 2, 1, 1};
+      const int counts[] = {1, 1, 2, 3};
+      for (size_t i = 0; i < out.size(); ++i) {
+        INFO(i);
+        CHECK(out[i].key == key(keys[i]));
+        CHECK(json::parse(*out[i].value) == json{{"C", counts[i]}});
+      }
+    }
+  }
+}
+
 TEST_CASE("planner: TABLE_STORAGE='ENCODED' keeps a table's rows as bytes", "[sql][planner]") {
   SqlEngine engine;
   REQUIRE(engine.execute_script(
