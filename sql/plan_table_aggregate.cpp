@@ -137,6 +137,12 @@ EvalRow row_of(const Array& row, const Record& r) {
 
 }  // namespace
 
+namespace {
+std::string field_name(const TableAggregateCall& call, size_t i) {
+  return call.field.empty() ? "A" + std::to_string(i) : call.field;
+}
+}  // namespace
+
 Expected<Topology::NodeId> plan_table_aggregate(
     Topology& topology, Topology::NodeId rows, const std::string& id,
     std::vector<std::shared_ptr<const CompiledExpr>> groups, std::vector<TableAggregateCall> calls) {
@@ -325,7 +331,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
         Value v = acc[i];
         if (calls[i].udaf) {
           v = calls[i].udaf->result(acc[i], calls[i].name);
-          results.push_back(Field{"A" + std::to_string(i), std::move(v)});
+          results.push_back(Field{field_name(calls[i], i), std::move(v)});
           continue;
         }
         // ksqlDB's SUM starts at zero: a group whose inputs are all NULL sums to 0.
@@ -347,7 +353,7 @@ Expected<Topology::NodeId> plan_table_aggregate(
         } else if (calls[i].name == "ATTR") {
           v = aggregates::attr_counts_result(acc[i]);
         }  // COLLECT_LIST, HISTOGRAM: the accumulator is the result
-        results.push_back(Field{"A" + std::to_string(i), std::move(v)});
+        results.push_back(Field{field_name(calls[i], i), std::move(v)});
       }
       store->apply(r.key, Value::array(std::move(acc)));
       Record o = r;

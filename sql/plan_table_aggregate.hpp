@@ -12,7 +12,8 @@
 //   subtract) and (group(new), row, add), or one (group, new row, old row,
 //   replace); rows whose group key is NULL are skipped -> repartition "<id>-groupby" ->
 //   "<id>-table-aggregate": keeps the accumulators per group in the store "<id>-aggregates" and
-//   emits (group key, STRUCT(A0, A1, ...)) like the stream aggregation.
+//   emits (group key, STRUCT(A0, A1, ...), or the calls' `field` names)
+//   like the stream aggregation.
 // Functions: COUNT(*), COUNT(x), SUM(x), AVG(x), STDDEV_SAMPLE(x),
 // CORRELATION(x, y), ATTR(x), COLLECT_LIST(x), HISTOGRAM(x) (ksqlDB's table
 // aggregates), SUM_LIST(x), and MIN, MAX, COUNT_DISTINCT (exact),
@@ -42,6 +43,10 @@ struct TableAggregateCall {
   // its arguments; a table needs its undo.
   std::shared_ptr<const AggregateCall> udaf;
   std::shared_ptr<const std::vector<std::shared_ptr<const CompiledExpr>>> args;
+  // The result's field for this call: empty for A0, A1, ... by position
+  // (the projection names the output's columns), else the output column's
+  // name (a projection that passes the result through).
+  std::string field;
 };
 
 Expected<Topology::NodeId> plan_table_aggregate(

@@ -1482,7 +1482,7 @@ class QueryPlanner {
       table_calls.push_back(TableAggregateCall{
           call->name, ae, ae2, call->loc,
           collect_limit(call->name == "COLLECT_SET" ? kCollectSetLimit : kCollectListLimit),
-          nullptr, nullptr});
+          nullptr, nullptr, std::string()});
       if (call->name == "COUNT") {
         spec.functions.push_back(input ? AggregateFn::count_non_null(input, field)
                                        : AggregateFn::count(field));
@@ -1673,12 +1673,13 @@ class QueryPlanner {
     const bool subqueries =
         (q_.having && has_subqueries(q_.having)) || !aggregate_select_subqueries_.empty();
     // The result as the aggregation gives it, its fields named for the
-    // SELECT: no projection to build per record (a table's aggregation
-    // names its own fields).
-    if (!table && !subqueries && !q_.having && passes_aggregate_through(*p, spec)) {
+    // SELECT: no projection to build per record.
+    if (!subqueries && !q_.having && passes_aggregate_through(*p, spec)) {
       p->aggregate_as_is = true;
       for (size_t i = 0; i < spec.functions.size(); ++i)
         spec.functions[i].name = p->values[i].first;
+      for (size_t i = 0; i < table_calls.size() && i < p->values.size(); ++i)
+        table_calls[i].field = p->values[i].first;
     }
     if (table) {
       std::vector<std::shared_ptr<const CompiledExpr>> const_groups(groups.begin(), groups.end());
