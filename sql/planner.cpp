@@ -1105,10 +1105,9 @@ class QueryPlanner {
 
   // Whether an aggregate_as_is projection would give `r` back unchanged:
   // the record is a result (not a merged session's tombstone) whose group
-  // key and fields each coerce to their column's type as they are, its
-  // fields named as the columns (a result kept from before the
-  // aggregation named them, an EMIT FINAL buffer's in a checkpoint, may
-  // not be).
+  // key and fields each coerce to their column's type as they are, and
+  // whose fields carry the columns' names (a struct built under other
+  // names is projected).
   static bool keeps_aggregate(const Projection& p, const Record& r) {
     if (r.value.kind() != TypeKind::Struct) return false;
     const Value& key = window_inner_key(r.key);
