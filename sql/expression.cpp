@@ -2013,10 +2013,7 @@ Expected<CompiledExpr> ExpressionCompiler::compile(const ExprPtr& e) const {
     out.type_ = t.type ? t.type : DataType::of(TypeKind::Null);
     out.expr_ = e;
     out.constant_ = t.constant;
-    if (auto* slot = dynamic_cast<const SlotNode*>(out.root_.get())) {
-      out.bare_slot_ = slot->slot();
-      if (slot->slot().origin == Slot::Origin::Row) out.row_column_ = slot->slot().index;
-    }
+    if (auto* slot = dynamic_cast<const SlotNode*>(out.root_.get())) out.bare_slot_ = slot->slot();
     return out;
   } catch (CompileFailure& f) {
     return std::move(f.error);

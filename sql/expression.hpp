@@ -179,7 +179,10 @@ class CompiledExpr {
   // When the expression is a column of the row itself (Slot::Origin::Row,
   // no function or cast around it): its index in EvalRow::columns; else -1.
   // A projection copies such a column straight from the row.
-  int64_t row_column() const { return row_column_; }
+  int64_t row_column() const {
+    if (!bare_slot_ || bare_slot_->origin != Slot::Origin::Row) return -1;
+    return static_cast<int64_t>(bare_slot_->index);
+  }
   // When the expression is a slot, of any origin, as it is (no function or
   // cast around it): that slot. An aggregation's projection passes its
   // result through when every column is one (QueryPlanner::aggregate).
@@ -197,7 +200,6 @@ class CompiledExpr {
   DataTypePtr type_;
   ExprPtr expr_;
   bool constant_ = false;
-  int64_t row_column_ = -1;
   std::optional<Slot> bare_slot_;
 };
 
