@@ -400,7 +400,7 @@ class QueryPlanner {
       auto src = e_.source_node(from, false, &reads_);
       if (!src) return src.error();
       if (rows_in_first_join(from)) {
-        node = drop_tombstones(*src);
+        node = drop_tombstones(*src, from);
       } else {
         auto filtered = where_on_decoded(*src, from);
         if (!filtered) return filtered.error();
@@ -515,19 +515,39 @@ class QueryPlanner {
   // A stream keyed by its first join's key, joined with a table: the join
   // builds the stream's columns and the table's into one row (one row
   // built and copied per record instead of two). Its null values are
-  // dropped before, as to_rows drops them.
+  // dropped before, as to_rows drops them, and a timestamp column sets
+  // each record's time there, read as to_rows reads it.
   bool rows_in_first_join(const SourceInfo& s) {
-    if (s.is_table() || s.timestamp_column || s.window || a_.joins.empty() ||
+    if (s.is_table() || s.window || a_.joins.empty() ||
         a_.joins[0].kind != AnalyzedJoin::Kind::StreamTable || !keyed_for(0))
       return false;
+    if (s.timestamp_column) {
+      if (!s.schema.index_of(*s.timestamp_column)) return false;
+      // A WHERE before a LEFT join is tested on the decoded records
+      // (where_on_decoded), sparing the join the records it rejects; that
+      // path builds rows first.
+      if (where_ && q_.joins[0].type != JoinType::Inner) return false;
+    }
     first_join_rows_ = std::make_shared<RowLayout>(s);
     return true;
   }
-  Expected<Topology::NodeId> drop_tombstones(Topology::NodeId src) {
-    RewriteRowFn fn = [](Record& r, ProcessContext& ctx) {
-      if (!r.value.is_null()) return true;
-      ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
-      return false;
+  Expected<Topology::NodeId> drop_tombstones(Topology::NodeId src, const SourceInfo& s) {
+    std::optional<size_t> ts_column;
+    if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
+    std::shared_ptr<const RowLayout> layout = first_join_rows_;
+    auto ts_format = s.timestamp_format;
+    RewriteRowFn fn = [layout, ts_column, ts_format](Record& r, ProcessContext& ctx) {
+      if (r.value.is_null()) {
+        ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
+        return false;
+      }
+      if (ts_column) {
+        const Value v = layout->column(window_inner_key(r.key), &r.value, *ts_column);
+        auto ts = column_timestamp(v, ts_format);
+        if (!ts) throw_no_timestamp(v);  // a data error: skipped and counted
+        r.timestamp = *ts;
+      }
+      return true;
     };
     return e_.topology_.add_processor(name("rows"), {src}, rewrite(std::move(fn)));
   }
