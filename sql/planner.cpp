@@ -400,7 +400,7 @@ class QueryPlanner {
       auto src = e_.source_node(from, false, &reads_);
       if (!src) return src.error();
       if (rows_in_first_join(from)) {
-        node = drop_tombstones(*src, from);
+        node = records_for_first_join(*src, from);
       } else {
         auto filtered = where_on_decoded(*src, from);
         if (!filtered) return filtered.error();
@@ -531,7 +531,9 @@ class QueryPlanner {
     first_join_rows_ = std::make_shared<RowLayout>(s);
     return true;
   }
-  Expected<Topology::NodeId> drop_tombstones(Topology::NodeId src, const SourceInfo& s) {
+  // The records rows_in_first_join hands to the join: tombstones dropped
+  // (counted), each record's time set from the timestamp column if any.
+  Expected<Topology::NodeId> records_for_first_join(Topology::NodeId src, const SourceInfo& s) {
     std::optional<size_t> ts_column;
     if (s.timestamp_column) ts_column = s.schema.index_of(*s.timestamp_column);
     std::shared_ptr<const RowLayout> layout = first_join_rows_;
