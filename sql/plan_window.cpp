@@ -101,10 +101,9 @@ ProcessorFactory sink_timestamp(const SourceInfo& sink) {
       out.push_back(r);  // tombstones keep their time
       return;
     }
-    auto ts = v ? column_timestamp(*v, format) : std::nullopt;
-    if (!ts) throw_no_timestamp(v ? *v : Value());
+    const int64_t ts = record_time(v ? *v : Value(), format);
     Record o = r;
-    o.timestamp = *ts;
+    o.timestamp = ts;
     out.push_back(std::move(o));
   };
   using Fn = decltype(fn);
@@ -134,22 +133,20 @@ Value with_window_of(const Value& input_key, Value key) {
   return windowed_key(std::move(key), window_of(input_key));
 }
 
-void throw_no_timestamp(const Value& column) {
-  throw std::runtime_error("no usable timestamp in the timestamp column: " +
-                           (column.is_null() ? std::string("NULL") : column.to_string()));
-}
-
-std::optional<int64_t> column_timestamp(const Value& t, const std::optional<std::string>& format) {
+int64_t record_time(const Value& column, const std::optional<std::string>& format) {
   std::optional<int64_t> ms;
-  if (t.kind() == TypeKind::Timestamp) {
-    ms = t.as_timestamp();
-  } else if (t.kind() == TypeKind::BigInt || t.kind() == TypeKind::Int) {
-    ms = t.to_int64();
-  } else if (t.kind() == TypeKind::String && format) {
-    ms = parse_time(t.as_string(), *format);
+  if (column.kind() == TypeKind::Timestamp) {
+    ms = column.as_timestamp();
+  } else if (column.kind() == TypeKind::BigInt || column.kind() == TypeKind::Int) {
+    ms = column.to_int64();
+  } else if (column.kind() == TypeKind::String && format) {
+    ms = parse_time(column.as_string(), *format);
   }
-  if (ms && *ms < 0) return std::nullopt;
-  return ms;
+  if (!ms || *ms < 0) {
+    throw std::runtime_error("no usable timestamp in the timestamp column: " +
+                             (column.is_null() ? std::string("NULL") : column.to_string()));
+  }
+  return *ms;
 }
 
 }  // namespace rivulet::sql

@@ -49,13 +49,10 @@ void bind_window(const Value& key, EvalRow& row);
 // `key` wrapped in the window of `input_key` when that one is windowed.
 Value with_window_of(const Value& input_key, Value key);
 
-// Throws the data error of a record whose timestamp column gives no time
-// (ksqlDB skips such records; Rivulet counts them as data errors).
-[[noreturn]] void throw_no_timestamp(const Value& column);
-
-// The event time a timestamp column gives: BIGINT or TIMESTAMP as it is, a
-// STRING parsed with `format` (a Java date pattern). nullopt when there is
-// none (NULL, unparsable, negative): ksqlDB skips such records.
-std::optional<int64_t> column_timestamp(const Value& v, const std::optional<std::string>& format);
+// The event time a record's timestamp column gives: BIGINT or TIMESTAMP as
+// it is, a STRING parsed with `format` (a Java date pattern). Throws the
+// record's data error when there is none (NULL, unparsable, negative):
+// ksqlDB skips such records; Rivulet counts them as data errors.
+int64_t record_time(const Value& column, const std::optional<std::string>& format);
 
 }  // namespace rivulet::sql

@@ -499,11 +499,7 @@ class QueryPlanner {
       } else {
         row.reserve(layout->width() + 1);
         layout->append(window_inner_key(r.key), &r.value, row);
-        if (ts_column) {
-          auto ts = column_timestamp(row[*ts_column], ts_format);
-          if (!ts) throw_no_timestamp(row[*ts_column]);  // a data error: skipped and counted
-          r.timestamp = *ts;
-        }
+        if (ts_column) r.timestamp = record_time(row[*ts_column], ts_format);
         if (!table) row.push_back(Value::boolean(false));
       }
       r.value = Value::array(std::move(row));
@@ -543,12 +539,9 @@ class QueryPlanner {
         ctx.skipped(r, SkipReason::Tombstone, "a join or GROUP BY (a stream's null value)");
         return false;
       }
-      if (ts_column) {
-        const Value v = layout->column(window_inner_key(r.key), &r.value, *ts_column);
-        auto ts = column_timestamp(v, ts_format);
-        if (!ts) throw_no_timestamp(v);  // a data error: skipped and counted
-        r.timestamp = *ts;
-      }
+      if (ts_column)
+        r.timestamp =
+            record_time(layout->column(window_inner_key(r.key), &r.value, *ts_column), ts_format);
       return true;
     };
     return e_.topology_.add_processor(name("rows"), {src}, rewrite(std::move(fn)));
@@ -808,18 +801,16 @@ class QueryPlanner {
     if (!c) return src;  // the whole WHERE, compiled later, reports what is wrong
     auto w = std::make_shared<CompiledExpr>(std::move(*c));
     auto layout = std::make_shared<RowLayout>(s);
-    auto ts_type = ts_column ? s.schema.columns[*ts_column].type : DataTypePtr();
     auto ts_format = s.timestamp_format;
-    RewriteRowFn fn = [w, layout, ts_column, ts_type, ts_format](Record& r, ProcessContext&) {
+    RewriteRowFn fn = [w, layout, ts_column, ts_format](Record& r, ProcessContext&) {
       if (r.key.is_null() || r.value.is_null()) return true;
       EvalRow e = eval_row(r);
       e.key = &r.key;
       e.value = &r.value;
       if (w->test(e)) return true;
       if (ts_column && r.value.kind() == TypeKind::Struct) {
-        const Value* v = layout->field(r.value, *ts_column);
-        const Value ts = v ? coerce_or_null(*v, ts_type) : Value();
-        if (!column_timestamp(ts, ts_format)) throw_no_timestamp(ts);  // as to_rows would
+        // Its data error, as to_rows would raise it.
+        record_time(layout->column(r.key, &r.value, *ts_column), ts_format);
       }
       return false;
     };
