@@ -20,6 +20,7 @@
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
 #include "support/committed_progress.hpp"
+#include "support/temp_dir.hpp"
 #include "support/topic_reader.hpp"
 #include "support/wait_for.hpp"
 
@@ -31,11 +32,7 @@ using rivulet::testing::ReadRecord;
 
 namespace {
 
-std::string fresh_state_dir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
-  REQUIRE(::mkdtemp(templ.data()) != nullptr);
-  return templ;
-}
+std::string fresh_state_dir() { return rivulet::testing::scratch_dir(); }
 
 std::unique_ptr<connectors::EmbeddedBroker> start_broker(const examples::OrdersWorkload& w,
                                                          int32_t partitions) {

@@ -16,6 +16,7 @@
 #include "operators/window.hpp"
 #include "runtime/codec.hpp"
 #include "support/task_totals.hpp"
+#include "support/temp_dir.hpp"
 #include "support/topic_reader.hpp"
 #include "support/wait_for.hpp"
 
@@ -106,8 +107,7 @@ TEST_CASE(
     }
     REQUIRE((*producer)->flush(std::chrono::seconds(30)).ok());
   }
-  std::string state = (std::filesystem::temp_directory_path() / "rivulet-idle-XXXXXX").string();
-  REQUIRE(::mkdtemp(state.data()) != nullptr);
+  const std::string state = rivulet::testing::scratch_dir("rivulet-idle");
 
   {
     // Off (the default): everything read, nothing closes.

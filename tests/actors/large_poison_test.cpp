@@ -24,6 +24,7 @@
 #include "connectors/topic_admin.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "support/topic_reader.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace rivulet;
 using rivulet::testing::Collector;
@@ -81,8 +82,7 @@ struct Setup {
   }
 
   Config config(std::map<std::string, std::string> extra = {}) {
-    std::string state = (std::filesystem::temp_directory_path() / "rivulet-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(state.data()) != nullptr);
+    const std::string state = rivulet::testing::scratch_dir();
     std::map<std::string, std::string> values = {{"application.id", "test-app"},
                                                   {"bootstrap.servers", bootstrap},
                                                   {"commit.interval.ms", "100"},

@@ -17,6 +17,7 @@
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
 #include "support/topic_reader.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace rivulet;
 using rivulet::testing::Collector;
@@ -25,11 +26,7 @@ using rivulet::testing::ReadRecord;
 
 namespace {
 
-std::string fresh_dir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "rivulet-moves-XXXXXX").string();
-  REQUIRE(::mkdtemp(templ.data()) != nullptr);
-  return templ;
-}
+std::string fresh_dir() { return rivulet::testing::scratch_dir("rivulet-moves"); }
 
 Config config_for(const std::string& bootstrap, const std::string& state_dir,
                   std::map<std::string, std::string> extra = {}) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "connectors/local_schema_registry.hpp"
@@ -52,8 +53,9 @@ std::string slurp(const std::string& path) {
 }
 
 // `rivulet sql --bootstrap B` as a child, its state and stderr in a fresh
-// directory (`pattern`: mkdtemp's), statements written to its stdin; `line`
-// counts the lines written (the shell reports positions in its input).
+// directory (`pattern`: mkdtemp's; removed with the session), statements
+// written to its stdin; `line` counts the lines written (the shell reports
+// positions in its input).
 struct ShellSession {
   std::string dir, errors;
   std::optional<ChildProcess> shell;
@@ -67,6 +69,11 @@ struct ShellSession {
                                    "commit.interval.ms=100"},
                                   errors, true)) {
     REQUIRE(shell.has_value());
+  }
+  ~ShellSession() {
+    shell.reset();  // killed, if it still runs, before its directory goes
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
   }
   static std::string make_dir(const std::string& pattern) {
     std::string dir = (std::filesystem::temp_directory_path() / pattern).string();
@@ -453,7 +460,6 @@ TEST_CASE("rivulet sql: DDL, CTAS, pull and push queries, errors that do not end
                  ":1: Cannot run this query: it writes a topic it reads again, so every record "
                  "would go round for ever: COUNTS -> sh_orders -> COUNTS") != std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT of a topic",
@@ -488,7 +494,6 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
 
   ShellSession session(*bootstrap, "rivulet-sql-keys-XXXXXX");
   auto& shell = session.shell;
-  const std::string& dir = session.dir;
   const std::string& errors = session.errors;
   const int& line = session.line;
   auto send = [&](const std::string& text) { session.send(text); };
@@ -771,7 +776,6 @@ TEST_CASE("rivulet sql: tables of several key columns in pull queries, and PRINT
                  "'false'): ask for one key, WHERE UID = <literal> AND REGION = <literal>") !=
         std::string::npos);
   CHECK(broker->stop(SIGTERM) == 0);
-  std::filesystem::remove_all(dir);
 }
 
 // ASSERT TOPIC, as a script waiting for its topics uses it: a topic created

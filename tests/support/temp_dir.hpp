@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace rivulet::testing {
 
@@ -32,6 +34,15 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A fresh directory like TempDir's, removed when the test binary exits: for
+// helpers that hand out a path (an Application's state.dir) whose use ends
+// with the test case or later.
+inline std::string scratch_dir(const std::string& prefix = "rivulet-test") {
+  static std::vector<std::unique_ptr<TempDir>> dirs;
+  dirs.push_back(std::make_unique<TempDir>(prefix));
+  return dirs.back()->path();
+}
 
 // Writes `text` to `path` (replacing the file), bytes as they are.
 inline void write_file(const std::string& path, const std::string& text) {
