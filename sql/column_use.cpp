@@ -5,36 +5,50 @@
 namespace rivulet::sql {
 namespace {
 
-void add_names(const Query& q, ColumnNames& out);
+// `nested`: within a subquery, whose qualifiers may name its own sources,
+// so its references are kept unqualified (they count for every source).
+void add_names(const Query& q, bool nested, ColumnNames& out);
 
-void add_names(const ExprPtr& e, ColumnNames& out) {
+void add_names(const ExprPtr& e, bool nested, ColumnNames& out) {
   if (!e) return;
-  if (e->kind == ExprKind::Column) out.names.push_back(e->name);
-  if (e->subquery) add_names(*e->subquery, out);
-  for (const auto& a : e->args) add_names(a, out);
+  if (e->kind == ExprKind::Column) out.refs.emplace_back(nested ? "" : e->qualifier, e->name);
+  if (e->subquery) add_names(*e->subquery, true, out);
+  for (const auto& a : e->args) add_names(a, nested, out);
 }
 
-void add_names(const Query& q, ColumnNames& out) {
+void add_names(const Query& q, bool nested, ColumnNames& out) {
   for (const SelectItem& s : q.select) {
     if (s.kind == SelectItem::Kind::Expression) {
-      add_names(s.expr, out);
+      add_names(s.expr, nested, out);
     } else {
       out.all = true;
     }
   }
-  for (const Join& j : q.joins) add_names(j.on, out);
-  add_names(q.where, out);
-  for (const auto& g : q.group_by) add_names(g, out);
-  for (const auto& p : q.partition_by) add_names(p, out);
-  add_names(q.having, out);
+  for (const Join& j : q.joins) add_names(j.on, nested, out);
+  add_names(q.where, nested, out);
+  for (const auto& g : q.group_by) add_names(g, nested, out);
+  for (const auto& p : q.partition_by) add_names(p, nested, out);
+  add_names(q.having, nested, out);
 }
 
 }  // namespace
 
 ColumnNames column_names(const Query& q, const QueryAnalysis& a) {
   ColumnNames out;
-  add_names(q, out);
-  for (const OutputColumn& c : a.projection) add_names(c.expr, out);
+  add_names(q, false, out);
+  for (const OutputColumn& c : a.projection) add_names(c.expr, false, out);
+  return out;
+}
+
+ColumnNames names_for(const ColumnNames& n, const QueryAnalysis& a, const SourceInfo& s) {
+  ColumnNames out;
+  out.all = n.all;
+  for (const auto& ref : n.refs) {
+    bool keep = ref.first.empty();
+    for (size_t i = 0; !keep && i < a.sources.size(); ++i)
+      keep = a.sources[i].info->name == s.name && iequals(a.sources[i].qualifier, ref.first);
+    if (keep) out.refs.push_back(ref);
+  }
   return out;
 }
 
@@ -43,7 +57,7 @@ std::vector<bool> value_columns_read(const ColumnNames& n, const SourceInfo& s) 
   for (const Column& c : s.schema.columns) {
     if (c.is_key) continue;
     bool read = n.all || (s.timestamp_column && iequals(*s.timestamp_column, c.name));
-    for (size_t i = 0; !read && i < n.names.size(); ++i) read = iequals(n.names[i], c.name);
+    for (size_t i = 0; !read && i < n.refs.size(); ++i) read = iequals(n.refs[i].second, c.name);
     out.push_back(read);
   }
   return out;

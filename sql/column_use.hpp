@@ -9,11 +9,14 @@
 // The answer errs on the side of reading: every column name an expression
 // of the query mentions counts, in any clause, in subqueries and lambdas
 // (a lambda parameter named like a column keeps that column), matched
-// case-insensitively; SELECT * and source.* read everything; so does the
-// source's TIMESTAMP column.
+// case-insensitively, unless the query qualifies it with another source's
+// name or alias (`t.name` in a join does not read the stream's NAME; inside
+// a subquery every name counts, qualified or not); SELECT * and source.*
+// read everything; so does the source's TIMESTAMP column.
 //
 // Pure functions; any thread.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sql/analyzer.hpp"
@@ -23,13 +26,21 @@
 namespace rivulet::sql {
 
 struct ColumnNames {
-  bool all = false;                // SELECT * or source.*, here or in a subquery
-  std::vector<std::string> names;  // every column reference's name
+  bool all = false;  // SELECT * or source.*, here or in a subquery
+  // Every column reference: its qualifier ("" when unqualified, and for
+  // every reference in a subquery) and its name.
+  std::vector<std::pair<std::string, std::string>> refs;
 };
 
 // The column names `q` refers to (with its analysis' projection, where
 // SELECT * is expanded).
 ColumnNames column_names(const Query& q, const QueryAnalysis& a);
+
+// The references of `n` that may name a column of `s`, one of the sources
+// of the query `a` analyzed: the unqualified ones and those qualified by a
+// name the query gives `s` (its alias, else its name; a query may read one
+// stream under two aliases).
+ColumnNames names_for(const ColumnNames& n, const QueryAnalysis& a, const SourceInfo& s);
 
 // Per value column of `s` (schema order, key columns skipped): whether a
 // query mentioning `n` may read it.

@@ -397,7 +397,8 @@ class QueryPlanner {
                          [this](const SourceInfo& t) { return materialize_node(t); }};
       node = plan_table_join(c);
     } else {
-      auto src = e_.source_node(from, false, &reads_);
+      const ColumnNames reads = names_for(reads_, a_, from);
+      auto src = e_.source_node(from, false, &reads);
       if (!src) return src.error();
       if (rows_in_first_join(from)) {
         node = records_for_first_join(*src, from);
@@ -597,9 +598,11 @@ class QueryPlanner {
         right_keyed = c.ok() && (*c)->is_key;
       }
       key_info_ = right_keyed ? &right : left;
-      StreamJoinContext ctx{e_.topology_, q_, a_, [this](const std::string& what) { return name(what); },
+      StreamJoinContext ctx{e_.topology_, q_, a_,
+                            [this](const std::string& what) { return name(what); },
                             [this](const SourceInfo& s) -> Expected<Topology::NodeId> {
-                              auto src = e_.source_node(s, false, &reads_);
+                              const ColumnNames reads = names_for(reads_, a_, s);
+                              auto src = e_.source_node(s, false, &reads);
                               if (!src) return src.error();
                               return to_rows(*src, s, false);
                             }};

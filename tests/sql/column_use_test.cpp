@@ -20,7 +20,9 @@ const char* kSources =
     "CREATE STREAM events (id BIGINT KEY, xs ARRAY<INT>, k INT, ts BIGINT, other STRING) "
     "  WITH (kafka_topic='events', value_format='JSON', timestamp='ts');"
     "CREATE TABLE users (id INT PRIMARY KEY, name STRING) WITH (kafka_topic='users', "
-    "format='JSON');";
+    "format='JSON');"
+    "CREATE STREAM clicks (id INT KEY, name STRING, n INT) "
+    "  WITH (kafka_topic='clicks', value_format='JSON');";
 
 // The value columns of `source` that `sql` may read, as a string of 0/1.
 std::string reads(const std::string& sql, const char* source) {
@@ -31,7 +33,9 @@ std::string reads(const std::string& sql, const char* source) {
   auto a = analyze_query(q, c);
   if (!a.ok()) FAIL(a.error().message);
   std::string out;
-  for (bool b : value_columns_read(column_names(q, *a), *c.find(source))) out += b ? '1' : '0';
+  const SourceInfo& src = *c.find(source);
+  for (bool b : value_columns_read(names_for(column_names(q, *a), *a, src), src))
+    out += b ? '1' : '0';
   return out;
 }
 
@@ -64,6 +68,31 @@ TEST_CASE("column use: stars, subqueries, lambdas and the timestamp column read 
               "EVENTS") == "1110");
   CHECK(reads("SELECT id FROM events EMIT CHANGES;", "EVENTS") == "0010");
   CHECK(reads("SELECT id, \"OTHER\" FROM events EMIT CHANGES;", "EVENTS") == "0011");
+}
+
+TEST_CASE("column use: a name qualified by another source reads none of this one's columns",
+          "[sql][column_use]") {
+  // clicks' value columns: NAME, N; users has a NAME too.
+  CHECK(reads("SELECT c.id, u.name FROM clicks c JOIN users u ON c.id = u.id EMIT CHANGES;",
+              "CLICKS") == "00");
+  CHECK(reads("SELECT c.id, u.name AS un, c.name FROM clicks c JOIN users u ON c.id = u.id "
+              "EMIT CHANGES;",
+              "CLICKS") == "10");
+  // Qualified by the source's name when it has no alias, in any case.
+  CHECK(reads("SELECT clicks.id, users.name FROM clicks JOIN users ON clicks.id = users.id "
+              "WHERE Clicks.n > 1 EMIT CHANGES;",
+              "CLICKS") == "01");
+  CHECK(reads("SELECT u.name, COUNT(*) FROM clicks c JOIN users u ON c.id = u.id "
+              "GROUP BY u.name EMIT CHANGES;",
+              "CLICKS") == "00");
+  // One stream under two aliases: a name qualified by either is read.
+  CHECK(reads("SELECT a.id, b.n FROM clicks a JOIN clicks b WITHIN 1 MINUTE ON a.id = b.id "
+              "EMIT CHANGES;",
+              "CLICKS") == "01");
+  // Inside a subquery every name counts, whatever its qualifier.
+  CHECK(reads("SELECT id FROM clicks WHERE id IN (SELECT u.id FROM users u WHERE "
+              "u.name = 'x') EMIT CHANGES;",
+              "CLICKS") == "10");
 }
 
 }  // namespace rivulet::sql

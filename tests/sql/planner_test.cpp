@@ -1206,6 +1206,59 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
                               "column (4)\n") != std::string::npos);
 }
 
+// A stream column named like a table column is decoded only when the query
+// reads the stream's (`e.name`, or `name` unqualified), not when it names
+// only the table's (`u.name`): the results are the same either way.
+TEST_CASE("planner: a column named only through the other side of a join is not decoded",
+          "[sql][planner]") {
+  const std::string ddl =
+      "CREATE STREAM EV (ID STRING KEY, NAME STRING, X INT) "
+      "WITH (kafka_topic='ev', value_format='JSON');"
+      "CREATE TABLE U (ID STRING PRIMARY KEY, NAME STRING) "
+      "WITH (kafka_topic='u', value_format='JSON');";
+  struct Case {
+    const char* query;
+    const char* decodes;
+    json first, second;
+  };
+  const Case cases[] = {
+      {"CREATE STREAM O AS SELECT E.ID AS ID, U.NAME AS UN, E.X AS X FROM EV E JOIN U ON "
+       "E.ID = U.ID;",
+       "decodes X (1 of 2 value columns checked, not decoded: NAME)",
+       {{"UN", "user a"}, {"X", 1}},
+       {{"UN", nullptr}, {"X", 2}}},
+      {"CREATE STREAM O AS SELECT E.ID AS ID, U.NAME AS UN, E.NAME AS EN, X FROM EV E LEFT JOIN "
+       "U ON E.ID = U.ID;",
+       "decodes every value column (2)",
+       {{"UN", "user a"}, {"EN", "ev a"}, {"X", 1}},
+       {{"UN", nullptr}, {"EN", "ev b"}, {"X", 2}}},
+      {"CREATE STREAM O AS SELECT EV.ID AS ID, U.NAME AS UN FROM EV JOIN U ON EV.ID = U.ID "
+       "WHERE EV.NAME IS NOT NULL;",
+       "decodes NAME (1 of 2 value columns checked, not decoded: X)",
+       {{"UN", "user a"}},
+       {{"UN", nullptr}}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.query);
+    SqlEngine engine;
+    REQUIRE(engine.execute_script(ddl + c.query));
+    const std::string plan = engine.explain();
+    INFO(plan);
+    CHECK(plan.find(std::string("  EV  stream  topic ev  key KAFKA  value JSON  ") + c.decodes +
+                    "\n") != std::string::npos);
+    auto driver = TestDriver::create(engine.topology());
+    REQUIRE(driver);
+    REQUIRE((*driver)->pipe("u", string_key("a"), std::string(R"({"NAME":"user a"})"), 1));
+    REQUIRE((*driver)->pipe("u", string_key("b"), std::string(R"({"NAME":null})"), 2));
+    REQUIRE((*driver)->pipe("ev", string_key("a"), std::string(R"({"NAME":"ev a","X":1})"), 3));
+    REQUIRE((*driver)->pipe("ev", string_key("b"), std::string(R"({"NAME":"ev b","X":2})"), 4));
+    auto out = (*driver)->outputs("O");
+    REQUIRE(out.size() == 2);
+    CHECK(json::parse(*out[0].value) == c.first);
+    CHECK(json::parse(*out[1].value) == c.second);
+  }
+}
+
 // ksqlDB requires a persistent query's key in its projection, not a push
 // query's: its rows go to the client.
 TEST_CASE("planner: a push query's projection need not hold the key", "[sql][planner]") {
