@@ -20,6 +20,8 @@ void add_names(const Query& q, bool nested, ColumnNames& out) {
   for (const SelectItem& s : q.select) {
     if (s.kind == SelectItem::Kind::Expression) {
       add_names(s.expr, nested, out);
+    } else if (s.kind == SelectItem::Kind::SourceColumns && !nested) {
+      out.all_of.push_back(s.source);
     } else {
       out.all = true;
     }
@@ -41,14 +43,17 @@ ColumnNames column_names(const Query& q, const QueryAnalysis& a) {
 }
 
 ColumnNames names_for(const ColumnNames& n, const QueryAnalysis& a, const SourceInfo& s) {
+  // Whether `qualifier` names s in the query.
+  auto names_s = [&](const std::string& qualifier) {
+    for (const AnalyzedSource& source : a.sources)
+      if (source.info->name == s.name && iequals(source.qualifier, qualifier)) return true;
+    return false;
+  };
   ColumnNames out;
   out.all = n.all;
-  for (const auto& ref : n.refs) {
-    bool keep = ref.first.empty();
-    for (size_t i = 0; !keep && i < a.sources.size(); ++i)
-      keep = a.sources[i].info->name == s.name && iequals(a.sources[i].qualifier, ref.first);
-    if (keep) out.refs.push_back(ref);
-  }
+  for (const std::string& q : n.all_of) out.all = out.all || names_s(q);
+  for (const auto& ref : n.refs)
+    if (ref.first.empty() || names_s(ref.first)) out.refs.push_back(ref);
   return out;
 }
 

@@ -11,8 +11,9 @@
 // (a lambda parameter named like a column keeps that column), matched
 // case-insensitively, unless the query qualifies it with another source's
 // name or alias (`t.name` in a join does not read the stream's NAME; inside
-// a subquery every name counts, qualified or not); SELECT * and source.*
-// read everything; so does the source's TIMESTAMP column.
+// a subquery every name counts, qualified or not); SELECT * reads
+// everything, source.* everything of that source (in a subquery, of every
+// source); the source's TIMESTAMP column is always read.
 //
 // Pure functions; any thread.
 #include <string>
@@ -26,7 +27,8 @@
 namespace rivulet::sql {
 
 struct ColumnNames {
-  bool all = false;  // SELECT * or source.*, here or in a subquery
+  bool all = false;                 // SELECT *, or source.* in a subquery
+  std::vector<std::string> all_of;  // the sources of the query's source.*
   // Every column reference: its qualifier ("" when unqualified, and for
   // every reference in a subquery) and its name.
   std::vector<std::pair<std::string, std::string>> refs;

@@ -89,6 +89,11 @@ TEST_CASE("column use: a name qualified by another source reads none of this one
   CHECK(reads("SELECT a.id, b.n FROM clicks a JOIN clicks b WITHIN 1 MINUTE ON a.id = b.id "
               "EMIT CHANGES;",
               "CLICKS") == "01");
+  // The other source's columns by source.*: none of this one's.
+  CHECK(reads("SELECT c.id, u.* FROM clicks c JOIN users u ON c.id = u.id EMIT CHANGES;",
+              "CLICKS") == "00");
+  CHECK(reads("SELECT c.*, u.name AS un FROM clicks c JOIN users u ON c.id = u.id EMIT CHANGES;",
+              "CLICKS") == "11");
   // Inside a subquery every name counts, whatever its qualifier.
   CHECK(reads("SELECT id FROM clicks WHERE id IN (SELECT u.id FROM users u WHERE "
               "u.name = 'x') EMIT CHANGES;",

@@ -1208,7 +1208,7 @@ TEST_CASE("planner: explain names the decoded columns, the pushed filter and the
 
 // A stream column named like a table column is decoded only when the query
 // reads the stream's (`e.name`, or `name` unqualified), not when it names
-// only the table's (`u.name`): the results are the same either way.
+// only the table's (`u.name`, `u.*`): the results are the same either way.
 TEST_CASE("planner: a column named only through the other side of a join is not decoded",
           "[sql][planner]") {
   const std::string ddl =
@@ -1232,6 +1232,10 @@ TEST_CASE("planner: a column named only through the other side of a join is not 
        "decodes every value column (2)",
        {{"UN", "user a"}, {"EN", "ev a"}, {"X", 1}},
        {{"UN", nullptr}, {"EN", "ev b"}, {"X", 2}}},
+      {"CREATE STREAM O AS SELECT E.ID AS ID, E.X AS X, U.* FROM EV E JOIN U ON E.ID = U.ID;",
+       "decodes X (1 of 2 value columns checked, not decoded: NAME)",
+       {{"X", 1}, {"U_ID", "a"}, {"U_NAME", "user a"}},
+       {{"X", 2}, {"U_ID", "b"}, {"U_NAME", nullptr}}},
       {"CREATE STREAM O AS SELECT EV.ID AS ID, U.NAME AS UN FROM EV JOIN U ON EV.ID = U.ID "
        "WHERE EV.NAME IS NOT NULL;",
        "decodes NAME (1 of 2 value columns checked, not decoded: X)",
