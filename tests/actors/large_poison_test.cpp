@@ -23,8 +23,8 @@
 #include "connectors/kafka_producer.hpp"
 #include "connectors/topic_admin.hpp"
 #include "examples/orders_enrichment.hpp"
-#include "support/topic_reader.hpp"
 #include "support/temp_dir.hpp"
+#include "support/topic_reader.hpp"
 
 using namespace rivulet;
 using rivulet::testing::Collector;

@@ -16,8 +16,8 @@
 #include "connectors/embedded_broker.hpp"
 #include "examples/orders_enrichment.hpp"
 #include "runtime/codec.hpp"
-#include "support/topic_reader.hpp"
 #include "support/temp_dir.hpp"
+#include "support/topic_reader.hpp"
 
 using namespace rivulet;
 using rivulet::testing::Collector;
