@@ -813,7 +813,7 @@ class QueryPlanner {
       if (w->test(e)) return true;
       if (ts_column && r.value.kind() == TypeKind::Struct) {
         // Its data error, as to_rows would raise it.
-        record_time(layout->column(r.key, &r.value, *ts_column), ts_format);
+        record_time(layout->column(window_inner_key(r.key), &r.value, *ts_column), ts_format);
       }
       return false;
     };
